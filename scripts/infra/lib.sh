@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Shared helpers for the local infrastructure scripts. Source it, don't run it.
+# shellcheck disable=SC2034  # variables here are used by the scripts that source this file
+
+if [[ -n "${REELBOARD_INFRA_LIB:-}" ]]; then
+  return 0
+fi
+REELBOARD_INFRA_LIB=1
+
+INFRA_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
+REPO_ROOT="$(cd -- "$INFRA_DIR/../.." && pwd -P)"
+DATA_DIR="$REPO_ROOT/.data"
+RUN_DIR="$DATA_DIR/run"
+MARK_DIR="$DATA_DIR/started-by-us"
+
+REDIS_PORT="${REDIS_PORT:-6390}"
+PG_PORT="${PG_PORT:-5440}"
+S3_PORT="${S3_PORT:-4569}"
+ANVIL_PORT="${ANVIL_PORT:-8546}"
+BIND_HOST=127.0.0.1
+
+log() { printf '[infra] %s\n' "$*" >&2; }
+warn() { printf '[infra] WARNING: %s\n' "$*" >&2; }
+die() {
+  printf '[infra] ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+is_root() { [[ "$(id -u)" -eq 0 ]]; }
+
+as_root() {
+  if is_root; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo -- "$@"
+  else
+    die "need root for: $* (run as root or install sudo)"
+  fi
+}
+
+# Postgres refuses to run as root, so as root we drop to the `postgres` system user;
+# an ordinary developer account runs its own cluster directly.
+as_pg_user() {
+  if is_root; then
+    # From / so tools don't warn about a cwd the postgres user cannot enter.
+    (cd / && runuser -u postgres -- "$@")
+  else
+    "$@"
+  fi
+}
+
+# port_open HOST PORT: true if something accepts TCP connections there.
+port_open() {
+  (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+}
+
+# wait_for_port HOST PORT TIMEOUT_SECONDS
+wait_for_port() {
+  local host=$1 port=$2 timeout=${3:-30} waited=0
+  until port_open "$host" "$port"; do
+    if ((waited >= timeout * 10)); then
+      return 1
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+}
+
+# wait_for_cmd TIMEOUT_SECONDS CMD [ARGS...]: retry CMD (quietly) until it succeeds.
+wait_for_cmd() {
+  local timeout=$1 waited=0
+  shift
+  until "$@" >/dev/null 2>&1; do
+    if ((waited >= timeout * 5)); then
+      return 1
+    fi
+    sleep 0.2
+    waited=$((waited + 1))
+  done
+}
+
+# proc_running PID: alive and not a zombie (an exited child that init has not reaped yet).
+proc_running() {
+  local state
+  [[ -r "/proc/$1/stat" ]] || return 1
+  state="$(sed -E 's/^.*\) ([A-Za-z]).*$/\1/' "/proc/$1/stat" 2>/dev/null)" || return 1
+  [[ -n "$state" && "$state" != Z && "$state" != X ]]
+}
+
+pidfile_for() { printf '%s/%s.pid\n' "$RUN_DIR" "$1"; }
+
+read_pid() {
+  local pidfile=$1 pid
+  [[ -f "$pidfile" ]] || return 1
+  pid="$(head -n1 "$pidfile" 2>/dev/null | tr -dc '0-9')"
+  [[ -n "$pid" ]] || return 1
+  printf '%s\n' "$pid"
+}
+
+# pid_alive PIDFILE [CMDLINE_PATTERN]: the pid in PIDFILE runs, and (if given) its
+# command line matches the pattern, so a recycled pid is not mistaken for ours.
+pid_alive() {
+  local pid
+  pid="$(read_pid "$1")" || return 1
+  proc_running "$pid" || return 1
+  if [[ -n "${2:-}" && -r "/proc/$pid/cmdline" ]]; then
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$2" || return 1
+  fi
+}
+
+# pid_cmdline PIDFILE: the command line of the pid in PIDFILE, space-separated.
+pid_cmdline() {
+  local pid
+  pid="$(read_pid "$1")" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null
+}
+
+# An instance we started earlier but on another port: don't silently talk to whatever
+# answers on the new port, and don't start a second instance on the same data.
+die_port_changed() {
+  die "$1 from an earlier run is still running on another port (wanted $2); run scripts/infra/down.sh first"
+}
+
+write_pid() { printf '%s\n' "$2" >"$1"; }
+
+# spawn_detached PIDFILE LOGFILE CMD [ARGS...]: run CMD in the background in its own
+# session, so Ctrl-C or a process-group kill aimed at the caller (e.g. a dev runner)
+# does not take the shared infrastructure down with it. The child writes its own pid
+# before exec, which stays correct whether or not setsid had to fork.
+spawn_detached() {
+  local pidfile=$1 logfile=$2 waited=0
+  shift 2
+  rm -f "$pidfile"
+  # shellcheck disable=SC2016  # $$ and $@ belong to the inner shell
+  nohup setsid sh -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" >>"$logfile" 2>&1 </dev/null &
+  until [[ -s "$pidfile" ]]; do
+    if ((waited >= 50)); then
+      die "could not start $1 (no pid written); see $logfile"
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+}
+
+# stop_pidfile PIDFILE NAME [TIMEOUT_SECONDS]: SIGTERM, wait, then SIGKILL.
+stop_pidfile() {
+  local pidfile=$1 name=$2 timeout=${3:-15} pid waited=0
+  if ! pid="$(read_pid "$pidfile")" || ! proc_running "$pid"; then
+    rm -f "$pidfile"
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  while proc_running "$pid"; do
+    if ((waited >= timeout * 10)); then
+      warn "$name (pid $pid) ignored SIGTERM for ${timeout}s, sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  rm -f "$pidfile"
+}
+
+mark_started() {
+  mkdir -p "$MARK_DIR"
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$MARK_DIR/$1"
+}
+started_by_us() { [[ -f "$MARK_DIR/$1" ]]; }
+unmark_started() { rm -f "$MARK_DIR/$1"; }
+
+short_repo_hash() { printf '%s' "$REPO_ROOT" | sha256sum | cut -c1-8; }
+
+# Where the Postgres cluster lives. up.sh records its choice; otherwise the repo's
+# .data, unless the postgres user cannot reach it (e.g. the repo is under a 0700 home).
+PG_DIR_RECORD="$RUN_DIR/postgres.dir"
+pg_base_dir() {
+  if [[ -s "$PG_DIR_RECORD" ]]; then
+    head -n1 "$PG_DIR_RECORD"
+  elif ! is_root || runuser -u postgres -- test -x "$REPO_ROOT" 2>/dev/null; then
+    printf '%s\n' "$DATA_DIR"
+  else
+    printf '/var/tmp/reelboard-%s\n' "$(short_repo_hash)"
+  fi
+}
+
+pg_bin_dir() {
+  if [[ -n "${PG_BIN:-}" ]]; then
+    printf '%s\n' "$PG_BIN"
+  elif [[ -x /usr/lib/postgresql/15/bin/pg_ctl ]]; then
+    printf '%s\n' /usr/lib/postgresql/15/bin
+  else
+    die "Postgres 15 binaries not found (run scripts/infra/install.sh or set PG_BIN)"
+  fi
+}
+
+# The real anvil binary from the npm package's platform dependency; the node shim in
+# node_modules/.bin would leave the binary orphaned when killed.
+find_anvil() {
+  local arch
+  case "$(uname -m)" in
+    x86_64 | amd64) arch=amd64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) die "unsupported architecture for anvil: $(uname -m)" ;;
+  esac
+  find "$REPO_ROOT/node_modules/.pnpm" -path "*@foundry-rs/anvil-linux-$arch/bin/anvil" -type f 2>/dev/null |
+    sort | tail -n1
+}
