@@ -1,0 +1,165 @@
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { channels, ContractError, parsePayload, type Channel, type PayloadOf, type StatusEventName, type UploadState } from '@reelboard/contracts';
+import { errorFields, forUpload, type Logger } from '@reelboard/logger';
+import { PermanentError, RetryLaterError } from './errors.js';
+import { StatusStore, type StatusInput } from './status-store.js';
+
+/** What a stage's handler gets besides its payload. */
+export interface StageContext {
+  /** Logger whose every line carries the service and the upload id. */
+  log: Logger;
+  /** 1 on the first try. */
+  attempt: number;
+  /** Adds the next channel's job (deterministic id) and reports the matching status event. */
+  emit<N extends Channel>(next: N, payload: PayloadOf<N>): Promise<void>;
+  /** Reports a status event for this upload, from this stage. */
+  status(event: StatusEventName, state: UploadState, extra?: Pick<StatusInput, 'progress' | 'reason' | 'message'>): Promise<void>;
+}
+
+export type StageHandler<C extends Channel> = (payload: PayloadOf<C>, context: StageContext) => Promise<void>;
+
+export interface ConsumeOptions {
+  /** Jobs this replica runs at once; a replica never takes more. */
+  concurrency: number;
+  /**
+   * What happens when the stage gives up on an upload for good. The default ends the upload
+   * `failed` and hands it to `upload.failed`, where a paid upload is recorded for retry or refund.
+   */
+  onGiveUp?: (payload: unknown, error: Error, context: StageContext) => Promise<void>;
+}
+
+/** How long finished jobs are kept, so a deterministic job id keeps deduplicating re-publishes. */
+const KEEP_COMPLETED_SECONDS = 7 * 24 * 3600;
+const KEEP_FAILED_SECONDS = 30 * 24 * 3600;
+
+/**
+ * The work channels of the chain as durable BullMQ queues (one per channel; its consumer owns it)
+ * plus the status store. Publishing validates the payload against the channel's contract.
+ */
+export class Bus {
+  readonly status: StatusStore;
+  private readonly queues = new Map<Channel, Queue>();
+  private readonly workers: Worker[] = [];
+
+  constructor(
+    private readonly redis: Redis,
+    readonly prefix: string,
+    private readonly service: string,
+    private readonly log: Logger,
+  ) {
+    this.status = new StatusStore(redis, prefix);
+  }
+
+  /** The queue behind a channel (for publishing, inspection and the dashboard). */
+  queue(channel: Channel): Queue {
+    let queue = this.queues.get(channel);
+    if (!queue) {
+      const { policy } = channels[channel];
+      queue = new Queue(channel, {
+        connection: this.redis,
+        prefix: this.prefix,
+        defaultJobOptions: {
+          attempts: policy.attempts,
+          backoff: { type: 'exponential', delay: policy.backoffMs },
+          removeOnComplete: { age: KEEP_COMPLETED_SECONDS },
+          removeOnFail: { age: KEEP_FAILED_SECONDS },
+        },
+      });
+      this.queues.set(channel, queue);
+    }
+    return queue;
+  }
+
+  /** Adds a job to a work channel. Publishing the same upload twice leaves one job. */
+  async publish<C extends Channel>(channel: C, payload: PayloadOf<C>, options: { delayMs?: number } = {}): Promise<void> {
+    const valid = parsePayload(channel, payload);
+    const jobId = (channels[channel].jobId as (p: PayloadOf<C>) => string)(valid);
+    await this.queue(channel).add(channel, valid, { jobId, ...(options.delayMs ? { delay: options.delayMs } : {}) });
+  }
+
+  /** Starts consuming a work channel with `handler`; payloads are validated before it runs. */
+  consume<C extends Channel>(channel: C, handler: StageHandler<C>, options: ConsumeOptions): Worker {
+    const worker = new Worker(
+      channel,
+      async (job: Job, token?: string) => this.run(channel, job, token, handler, options),
+      { connection: this.redis, prefix: this.prefix, concurrency: options.concurrency, autorun: true },
+    );
+    worker.on('error', (error) => this.log.error('worker error', { channel, ...errorFields(error) }));
+    this.workers.push(worker);
+    return worker;
+  }
+
+  private contextFor(uploadId: string, attempt: number): StageContext {
+    const log = forUpload(this.log, uploadId);
+    return {
+      log,
+      attempt,
+      emit: async (next, payload) => {
+        await this.publish(next, payload);
+        await this.status.publish({ uploadId, event: next as StatusEventName, stage: this.service, state: 'processing' });
+      },
+      status: async (event, state, extra = {}) => {
+        await this.status.publish({ uploadId, event, stage: this.service, state, ...extra });
+      },
+    };
+  }
+
+  private async run<C extends Channel>(channel: C, job: Job, token: string | undefined, handler: StageHandler<C>, options: ConsumeOptions): Promise<void> {
+    const rawId = (job.data as { uploadId?: unknown })?.uploadId;
+    const uploadId = typeof rawId === 'string' ? rawId : 'unknown';
+    const context = this.contextFor(uploadId, job.attemptsMade + 1);
+    const started = Date.now();
+    try {
+      const payload = parsePayload(channel, job.data);
+      context.log.info('stage started', { channel, jobId: job.id, attempt: context.attempt });
+      await handler(payload, context);
+      context.log.info('stage finished', { channel, jobId: job.id, ms: Date.now() - started });
+    } catch (error) {
+      if (error instanceof RetryLaterError) {
+        await job.moveToDelayed(Date.now() + error.delayMs, token);
+        throw new DelayedError();
+      }
+      const err = error instanceof Error ? error : new Error(String(error));
+      const permanent = err instanceof PermanentError || err instanceof ContractError;
+      const lastAttempt = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      context.log.warn(lastAttempt ? 'stage gave up' : 'stage failed, will retry', {
+        channel,
+        jobId: job.id,
+        attempt: context.attempt,
+        permanent,
+        ...errorFields(err),
+      });
+      if (lastAttempt && uploadId !== 'unknown') {
+        await (options.onGiveUp ?? this.failUpload(channel))(job.data, err, context);
+      }
+      throw permanent ? new UnrecoverableError(err.message) : err;
+    }
+  }
+
+  /** The default give-up: the upload ends `failed` and goes to `upload.failed` with its payment. */
+  private failUpload(channel: Channel) {
+    return async (payload: unknown, error: Error, context: StageContext): Promise<void> => {
+      const data = payload as { uploadId: string } & Record<string, unknown>;
+      if (channel !== 'upload.failed') {
+        await this.publish('upload.failed', { uploadId: data.uploadId, stage: this.service, reason: error.message, upload: data });
+      }
+      await context.status('failed', 'failed', { reason: `${this.service}: ${error.message}` });
+    };
+  }
+
+  /**
+   * Stops taking jobs and waits for the running ones to finish (up to `graceMs`); jobs still
+   * running then are left to BullMQ's stalled-job recovery, which hands them to another replica.
+   */
+  async close(graceMs = 30_000): Promise<void> {
+    const closing = Promise.all(this.workers.map((worker) => worker.close()));
+    const timedOut = await Promise.race([
+      closing.then(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), graceMs).unref()),
+    ]);
+    if (timedOut) await Promise.all(this.workers.map((worker) => worker.close(true)));
+    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
+    await this.status.close();
+  }
+}

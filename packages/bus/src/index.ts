@@ -1,0 +1,4 @@
+export * from './bus.js';
+export * from './errors.js';
+export * from './redis.js';
+export * from './status-store.js';

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/** One bad or missing environment variable, named so an operator can fix it. */
+export interface ConfigIssue {
+  /** The environment variable's name. */
+  variable: string;
+  /** What is wrong with it. */
+  message: string;
+}
+
+/** Raised when the environment does not satisfy a service's schema; the message names every bad variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly issues: ConfigIssue[]) {
+    super(`invalid configuration: ${issues.map((i) => `${i.variable}: ${i.message}`).join('; ')}`);
+  }
+}
+
+/**
+ * Reads and validates configuration once, at start-up. Keys of the schema are the environment
+ * variable names, so an error can always say which variable to fix.
+ */
+export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  // Empty strings are treated as unset so `FOO=` in an env file falls back to the default.
+  const source: Record<string, string | undefined> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    source[key] = value === '' ? undefined : value;
+  }
+  const result = schema.safeParse(source);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? '(root)'),
+        message: issue.message,
+      })),
+    );
+  }
+  return result.data;
+}
+
+/** Schema pieces shared by the services; each service composes the ones it needs. */
+export const env = {
+  /** A URL of one of the given protocols. */
+  url: (protocols: string[]) =>
+    z
+      .string({ error: 'is required' })
+      .url({ error: 'must be a URL' })
+      .refine((value) => protocols.some((p) => value.startsWith(`${p}://`)), {
+        error: `must start with ${protocols.map((p) => `${p}://`).join(' or ')}`,
+      }),
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
+  nonNegativeInt: (fallback: number) => z.coerce.number().int().min(0).default(fallback),
+  boolean: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+      .default(fallback ? 'true' : 'false')
+      .transform((value) => value === 'true' || value === '1' || value === 'yes'),
+  address: () =>
+    z
+      .string({ error: 'is required' })
+      .regex(/^0x[0-9a-fA-F]{40}$/, { error: 'must be a 0x-prefixed 20-byte hex address' })
+      .transform((value) => value.toLowerCase() as `0x${string}`),
+  bigint: (fallback?: string) => {
+    const base = z.string().regex(/^\d+$/, { error: 'must be a non-negative integer' });
+    return (fallback === undefined ? base : base.default(fallback)).transform((value) => BigInt(value));
+  },
+  logLevel: () => z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
+};
+
+/** Variables every service reads: where Redis is, where staged files live, how to log. */
+export const commonSchema = z.object({
+  REDIS_URL: env.url(['redis', 'rediss']),
+  /** Key prefix for every Redis key and BullMQ queue, so several deployments can share one Redis. */
+  REDIS_PREFIX: z.string().regex(/^[a-z0-9_-]+$/, { error: 'must be lower-case letters, digits, - or _' }).default('reelboard'),
+  STAGING_DIR: z.string().min(1).default('.data/staging'),
+  LOG_LEVEL: env.logLevel(),
+  PORT: env.port(0),
+  /** How long in-flight work may take to finish after SIGTERM before it is handed back. */
+  SHUTDOWN_GRACE_MS: env.positiveInt(30_000),
+});
+
+export { z };

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+/** The names of events on the status stream: the channels, plus what is not a channel. */
+export const statusEventNames = [
+  'upload.received',
+  'payment.confirmed',
+  'video.transcoded',
+  'preview.extracted',
+  'assets.stored',
+  'profile.saved',
+  'progress',
+  'payment.rejected',
+  'failed',
+  'expired',
+] as const;
+export type StatusEventName = (typeof statusEventNames)[number];
+
+/** Where an upload stands as a whole. */
+export const uploadStates = ['awaiting_payment', 'processing', 'done', 'failed', 'expired'] as const;
+export type UploadState = (typeof uploadStates)[number];
+
+/** Events after which nothing more happens to an upload; a status stream closes on them. */
+export const terminalEvents: ReadonlySet<StatusEventName> = new Set(['profile.saved', 'failed', 'expired']);
+
+export const statusEventSchema = z.object({
+  /** Per-upload sequence number, increasing by one: the SSE event id. */
+  seq: z.number().int().positive(),
+  uploadId: z.uuid(),
+  event: z.enum(statusEventNames),
+  /** The service that reports it. */
+  stage: z.string(),
+  state: z.enum(uploadStates),
+  /** Percent (0-100) of the running stage, on `progress` events. */
+  progress: z.number().min(0).max(100).optional(),
+  /** Why, on `payment.rejected`, `failed` and `expired`. */
+  reason: z.string().optional(),
+  /** A short human-readable note (e.g. "1 of 2 confirmations"). */
+  message: z.string().optional(),
+  at: z.iso.datetime(),
+});
+export type StatusEvent = z.infer<typeof statusEventSchema>;

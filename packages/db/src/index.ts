@@ -1,0 +1,3 @@
+export * from './knex.js';
+export * from './listings.js';
+export type { Knex } from 'knex';

@@ -1,0 +1,39 @@
+import knexFactory, { type Knex } from 'knex';
+import * as initial from './migrations/001_initial.js';
+
+interface Migration {
+  up: (knex: Knex) => Promise<void>;
+  down: (knex: Knex) => Promise<void>;
+}
+
+// Migrations are imported, not discovered on disk, so they run the same from source, from a
+// bundle or inside a container.
+const migrations: Record<string, Migration> = {
+  '001_initial': initial,
+};
+
+const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => {
+    const migration = migrations[name];
+    if (!migration) throw new Error(`unknown migration ${name}`);
+    return migration;
+  },
+};
+
+/** A knex instance on Postgres. */
+export function connectDatabase(url: string, pool = { min: 0, max: 10 }): Knex {
+  return knexFactory({ client: 'pg', connection: url, pool, migrations: { migrationSource } });
+}
+
+/** Brings the schema up to date; safe with several replicas starting at once (knex's migration lock). */
+export async function migrateToLatest(db: Knex): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest()) as [number, string[]];
+  return applied;
+}
+
+/** Reverts every migration (tests and tear-down). */
+export async function migrateDownAll(db: Knex): Promise<void> {
+  await db.migrate.rollback(undefined, true);
+}

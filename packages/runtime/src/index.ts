@@ -1,0 +1,117 @@
+import { createServer, type Server } from 'node:http';
+import { ConfigError } from '@reelboard/config';
+import { createLogger, errorFields, type Logger } from '@reelboard/logger';
+
+/** Something a service must close on shutdown, in the order given. */
+export type Closer = () => Promise<void>;
+
+/** A dependency probe for `/readyz`: resolves when the dependency answers. */
+export type ReadinessCheck = () => Promise<void>;
+
+export interface ServiceHandle {
+  /** Closed in order on SIGTERM/SIGINT: stop taking work first, connections last. */
+  closers: Closer[];
+  /** Named probes answered by `/readyz`. */
+  readiness?: Record<string, ReadinessCheck>;
+  /** An HTTP server the service already runs (the gateway); probes are then mounted by the service. */
+  server?: Server;
+}
+
+export interface RunServiceOptions<C> {
+  name: string;
+  /** Reads and validates configuration; a ConfigError stops the service with the variable's name. */
+  loadConfig: () => C;
+  /** Port for `/healthz` and `/readyz`, from the config. */
+  port: (config: C) => number;
+  logLevel: (config: C) => string;
+  graceMs: (config: C) => number;
+  start: (config: C, log: Logger) => Promise<ServiceHandle>;
+}
+
+/** Answers probes for `/readyz`: 200 when every check passes, else 503 naming what failed. */
+export async function checkReadiness(checks: Record<string, ReadinessCheck>): Promise<{ ok: boolean; checks: Record<string, string> }> {
+  const results: Record<string, string> = {};
+  await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      try {
+        await check();
+        results[name] = 'ok';
+      } catch (error) {
+        results[name] = error instanceof Error ? error.message : String(error);
+      }
+    }),
+  );
+  return { ok: Object.values(results).every((value) => value === 'ok'), checks: results };
+}
+
+function startProbeServer(port: number, readiness: Record<string, ReadinessCheck>): Promise<Server> {
+  const server = createServer((req, res) => {
+    const reply = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    };
+    if (req.url === '/healthz') return reply(200, { status: 'ok' });
+    if (req.url === '/readyz') {
+      checkReadiness(readiness).then(
+        (result) => reply(result.ok ? 200 : 503, result),
+        (error: unknown) => reply(503, { ok: false, error: String(error) }),
+      );
+      return;
+    }
+    reply(404, { error: 'not_found', message: `no route ${req.url}` });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => resolve(server));
+  });
+}
+
+/**
+ * Runs one service process: validated config, JSON logs, probes, and a graceful shutdown on
+ * SIGTERM/SIGINT (stop taking work, let running work finish within the grace period, exit 0).
+ */
+export async function runService<C>(options: RunServiceOptions<C>): Promise<void> {
+  let config: C;
+  try {
+    config = options.loadConfig();
+  } catch (error) {
+    const message = error instanceof ConfigError ? error.message : String(error);
+    process.stderr.write(`${JSON.stringify({ level: 'error', service: options.name, message })}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+  const log = createLogger(options.name, options.logLevel(config));
+  process.on('unhandledRejection', (reason) => log.error('unhandled rejection', errorFields(reason)));
+
+  let handle: ServiceHandle;
+  try {
+    handle = await options.start(config, log);
+  } catch (error) {
+    log.error('start-up failed', errorFields(error));
+    process.exit(1);
+  }
+  const server = handle.server ?? (await startProbeServer(options.port(config), handle.readiness ?? {}));
+  const address = server.address();
+  log.info('started', { port: typeof address === 'object' && address ? address.port : address });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal });
+    const deadline = setTimeout(() => {
+      log.error('shutdown took longer than the grace period; exiting');
+      process.exit(1);
+    }, options.graceMs(config) + 5_000);
+    deadline.unref();
+    try {
+      for (const close of handle.closers) await close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      log.info('stopped');
+      process.exit(0);
+    } catch (error) {
+      log.error('shutdown failed', errorFields(error));
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
