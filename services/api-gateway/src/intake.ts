@@ -1,0 +1,149 @@
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Request, Response } from 'express';
+import { fileTypeFromFile } from 'file-type';
+import multer from 'multer';
+import sharp from 'sharp';
+import { HashtagError, listingFormSchema, parseHashtags, type ListingForm } from '@reelboard/contracts';
+import { z } from '@reelboard/config';
+import { HttpError } from './http-error.js';
+
+export interface IntakeLimits {
+  maxVideoBytes: number;
+  maxLogoBytes: number;
+  maxLogoSide: number;
+  logoSize: number;
+}
+
+/** Containers a video may arrive in; anything else is refused before it costs a transcode. */
+const VIDEO_EXTENSIONS = new Set(['mp4', 'm4v', 'mov', 'webm', 'mkv', 'avi', '3gp', '3g2', 'mts', 'mpg', 'ogv', 'flv', 'mxf', 'wmv', 'asf']);
+const LOGO_FORMATS = new Set(['png', 'jpeg', 'webp']);
+
+/** Staged file names inside an upload's own directory: client filenames never become paths. */
+export const STAGED = { source: 'source', logoOriginal: 'logo-original', logo: 'logo.webp' } as const;
+
+const finite = (name: string, min: number, max: number) =>
+  z
+    .string({ error: `${name} is required` })
+    .trim()
+    .regex(/^-?\d+(\.\d+)?$/, { error: `${name} must be a decimal number` })
+    .transform(Number)
+    .pipe(z.number().min(min, { error: `${name} must be between ${min} and ${max}` }).max(max, { error: `${name} must be between ${min} and ${max}` }));
+
+const optionalText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max, { error: `must be at most ${max} characters` })
+    .optional()
+    .transform((value) => (value === '' ? undefined : value));
+
+/** The listing form as it arrives (multipart text fields). */
+const formFieldsSchema = z.object({
+  title: z.string({ error: 'title is required' }).trim().min(1, { error: 'title is required' }).max(120, { error: 'title must be at most 120 characters' }),
+  description: z.string().trim().max(5000, { error: 'description must be at most 5000 characters' }).default(''),
+  hashtags: z.string().default(''),
+  latitude: finite('latitude', -90, 90),
+  longitude: finite('longitude', -180, 180),
+  displayName: optionalText(80),
+  contact: optionalText(200),
+});
+
+// Text that would corrupt logs or terminals: C0 controls except tab/newline, and DEL.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+
+/** Validates the form's text fields; every bad field is named in the 400. */
+export function parseListingForm(body: unknown): ListingForm {
+  const fields: Record<string, string> = {};
+  const raw = (body ?? {}) as Record<string, unknown>;
+  for (const [key, value] of Object.entries(raw)) {
+    if (Array.isArray(value)) fields[key] = `${key} was sent more than once`;
+    else if (typeof value === 'string' && CONTROL.test(value)) fields[key] = `${key} contains control characters`;
+  }
+  const parsed = formFieldsSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0] ?? 'form');
+      fields[key] ??= issue.message;
+    }
+  }
+  let hashtags: string[] = [];
+  if (parsed.success) {
+    try {
+      hashtags = parseHashtags(parsed.data.hashtags);
+    } catch (error) {
+      if (!(error instanceof HashtagError)) throw error;
+      fields.hashtags = error.message;
+    }
+  }
+  if (!parsed.success || Object.keys(fields).length > 0) {
+    throw new HttpError(400, 'invalid_form', `invalid fields: ${Object.keys(fields).join(', ')}`, { fields });
+  }
+  const { title, description, latitude, longitude, displayName, contact } = parsed.data;
+  return listingFormSchema.parse({ title, description, hashtags, latitude, longitude, displayName, contact });
+}
+
+/**
+ * Streams the multipart form to the upload's own staging directory (never whole files in
+ * memory), with limits on sizes and counts.
+ */
+export function receiveMultipart(req: Request, res: Response, dir: string, limits: IntakeLimits): Promise<void> {
+  const storage = multer.diskStorage({
+    destination: (_req, _file, done) => done(null, dir),
+    filename: (_req, file, done) => done(null, file.fieldname === 'video' ? STAGED.source : STAGED.logoOriginal),
+  });
+  const parse = multer({
+    storage,
+    limits: { fileSize: limits.maxVideoBytes, files: 2, fields: 12, fieldSize: 16 * 1024, parts: 14, fieldNameSize: 64 },
+  }).fields([
+    { name: 'video', maxCount: 1 },
+    { name: 'logo', maxCount: 1 },
+  ]);
+  return new Promise((resolve, reject) => parse(req, res, (error?: unknown) => (error ? reject(error) : resolve())));
+}
+
+/** Refuses a "video" whose first bytes are not a known video container (the deep check is the transcoder's). */
+export async function checkVideoContainer(path: string): Promise<void> {
+  const type = await fileTypeFromFile(path);
+  if (!type || !(VIDEO_EXTENSIONS.has(type.ext) || type.mime.startsWith('video/'))) {
+    throw new HttpError(415, 'unsupported_video', `video is not a known video container (${type ? type.mime : 'unrecognised content'})`);
+  }
+}
+
+/**
+ * Checks the logo by content (PNG, JPEG or WebP; SVG and anything else refused), then writes a
+ * square WebP without metadata.
+ */
+export async function normaliseLogo(input: string, output: string, limits: IntakeLimits): Promise<void> {
+  const { size } = await stat(input);
+  if (size > limits.maxLogoBytes) throw new HttpError(413, 'logo_too_large', `logo is ${size} bytes; the limit is ${limits.maxLogoBytes}`);
+  let format: string | undefined;
+  let width = 0;
+  let height = 0;
+  try {
+    ({ format, width = 0, height = 0 } = await sharp(input, { limitInputPixels: false }).metadata());
+  } catch {
+    throw new HttpError(415, 'unsupported_logo', 'logo is not a PNG, JPEG or WebP image');
+  }
+  if (!format || !LOGO_FORMATS.has(format)) throw new HttpError(415, 'unsupported_logo', `logo is ${format ?? 'unknown'}; PNG, JPEG or WebP only`);
+  if (width > limits.maxLogoSide || height > limits.maxLogoSide) {
+    throw new HttpError(413, 'logo_too_large', `logo is ${width}x${height}; at most ${limits.maxLogoSide}x${limits.maxLogoSide}`);
+  }
+  try {
+    await sharp(input, { limitInputPixels: limits.maxLogoSide ** 2 })
+      .rotate()
+      .resize(limits.logoSize, limits.logoSize, { fit: 'cover' })
+      .webp({ quality: 85 })
+      .toFile(output);
+  } catch {
+    throw new HttpError(415, 'unsupported_logo', 'logo could not be decoded');
+  }
+}
+
+/** Creates an upload's staging directory; `discard` removes it and everything in it. */
+export async function allocateStaging(stagingDir: string, uploadId: string) {
+  const dir = join(stagingDir, uploadId);
+  await mkdir(dir, { recursive: true });
+  return { dir, discard: () => rm(dir, { recursive: true, force: true }) };
+}

@@ -1,0 +1,54 @@
+import type { Server } from 'node:http';
+import type { Response } from 'express';
+import { Bus, connectRedis } from '@reelboard/bus';
+import { assertChainId, createChainClient } from '@reelboard/chain';
+import { runService } from '@reelboard/runtime';
+import { createApp } from './app.js';
+import { SiweAuth } from './auth.js';
+import { loadGatewayConfig } from './config.js';
+import { StatusHub } from './status-hub.js';
+
+await runService({
+  name: 'api-gateway',
+  loadConfig: () => loadGatewayConfig(),
+  port: (config) => config.PORT,
+  logLevel: (config) => config.LOG_LEVEL,
+  graceMs: (config) => config.SHUTDOWN_GRACE_MS,
+  start: async (config, log) => {
+    const redis = connectRedis(config.REDIS_URL, 'api-gateway');
+    const bus = new Bus(redis, config.REDIS_PREFIX, 'api-gateway', log);
+    const chain = createChainClient({ rpcUrl: config.RPC_URL, chainId: config.CHAIN_ID });
+    await assertChainId(chain, config.CHAIN_ID);
+    const auth = new SiweAuth(redis, chain, {
+      publicUrl: config.PUBLIC_URL,
+      chainId: config.CHAIN_ID,
+      nonceTtlSeconds: config.NONCE_TTL_SECONDS,
+      sessionTtlSeconds: config.SESSION_TTL_SECONDS,
+      prefix: config.REDIS_PREFIX,
+    });
+    const hub = new StatusHub(bus.status);
+    await hub.start();
+    const streams = new Set<Response>();
+    const readiness = {
+      redis: async () => void (await redis.ping()),
+      rpc: async () => void (await chain.getBlockNumber()),
+    };
+    const app = createApp({ config, bus, auth, hub, log, readiness, streams });
+    const server = await new Promise<Server>((resolve, reject) => {
+      const listening = app.listen(config.PORT, (error?: Error) => (error ? reject(error) : resolve(listening)));
+    });
+    return {
+      server,
+      closers: [
+        async () => {
+          server.close();
+          // Event streams never end on their own; a reconnecting client resumes on another replica.
+          for (const stream of streams) stream.end();
+          hub.stop();
+        },
+        () => bus.close(config.SHUTDOWN_GRACE_MS),
+        async () => void (await redis.quit()),
+      ],
+    };
+  },
+});

@@ -1,0 +1,47 @@
+import type { StatusStore } from '@reelboard/bus';
+import type { StatusEvent } from '@reelboard/contracts';
+
+type Listener = (event: StatusEvent) => void;
+
+/**
+ * Fans the one Redis status subscription out to the SSE clients of this replica, by upload id,
+ * so an event costs one map lookup however many clients are connected.
+ */
+export class StatusHub {
+  private readonly byUpload = new Map<string, Set<Listener>>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly store: StatusStore) {}
+
+  async start(): Promise<void> {
+    this.unsubscribe = await this.store.subscribe((event) => {
+      for (const listener of this.byUpload.get(event.uploadId) ?? []) listener(event);
+    });
+  }
+
+  /** Follows one upload's events; returns the function that stops following. */
+  follow(uploadId: string, listener: Listener): () => void {
+    let listeners = this.byUpload.get(uploadId);
+    if (!listeners) {
+      listeners = new Set();
+      this.byUpload.set(uploadId, listeners);
+    }
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0) this.byUpload.delete(uploadId);
+    };
+  }
+
+  /** Connected SSE clients on this replica. */
+  get clients(): number {
+    let count = 0;
+    for (const listeners of this.byUpload.values()) count += listeners.size;
+    return count;
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.byUpload.clear();
+  }
+}

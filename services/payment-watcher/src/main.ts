@@ -1,0 +1,48 @@
+import { Bus, connectRedis } from '@reelboard/bus';
+import { assertChainId, createChainClient } from '@reelboard/chain';
+import { runService } from '@reelboard/runtime';
+import { loadPaymentWatcherConfig } from './config.js';
+import { handlePaymentSubmitted } from './handle-payment-submitted.js';
+import { handleUploadExpire } from './handle-upload-expire.js';
+import { handleUploadReceived } from './handle-upload-received.js';
+import { PaymentLedger } from './payment-ledger.js';
+
+await runService({
+  name: 'payment-watcher',
+  loadConfig: () => loadPaymentWatcherConfig(),
+  port: (config) => config.PORT,
+  logLevel: (config) => config.LOG_LEVEL,
+  graceMs: (config) => config.SHUTDOWN_GRACE_MS,
+  start: async (config, log) => {
+    const redis = connectRedis(config.REDIS_URL, 'payment-watcher');
+    const bus = new Bus(redis, config.REDIS_PREFIX, 'payment-watcher', log);
+    const chain = createChainClient({ rpcUrl: config.RPC_URL, chainId: config.CHAIN_ID, pollingIntervalMs: config.POLL_INTERVAL_MS });
+    await assertChainId(chain, config.CHAIN_ID);
+    const ledger = new PaymentLedger(redis, config.REDIS_PREFIX);
+    const concurrency = config.PAYMENT_CONCURRENCY;
+
+    bus.consume('upload.received', (upload, context) => handleUploadReceived(bus, upload, context), { concurrency });
+    bus.consume(
+      'payment.submitted',
+      (payload, context) =>
+        handlePaymentSubmitted({ bus, chain, ledger, confirmations: config.CONFIRMATIONS, pollIntervalMs: config.POLL_INTERVAL_MS }, payload, context),
+      {
+        concurrency,
+        // A transaction that cannot be checked (RPC down for long) is refused, not the upload: it stays payable.
+        onGiveUp: async (_payload, error, context) => {
+          await context.status('payment.rejected', 'awaiting_payment', { reason: `payment could not be verified: ${error.message}` });
+        },
+      },
+    );
+    bus.consume('upload.expire', (payload, context) => handleUploadExpire({ bus, ledger, stagingDir: config.STAGING_DIR }, payload, context), {
+      concurrency,
+    });
+    return {
+      readiness: {
+        redis: async () => void (await redis.ping()),
+        rpc: async () => void (await chain.getBlockNumber()),
+      },
+      closers: [() => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit())],
+    };
+  },
+});

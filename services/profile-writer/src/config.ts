@@ -1,0 +1,13 @@
+import { commonSchema, env, loadConfig, z } from '@reelboard/config';
+
+export const profileWriterSchema = commonSchema.extend({
+  PORT: env.port(8085),
+  DATABASE_URL: env.url(['postgres', 'postgresql']),
+  DATABASE_POOL_MAX: env.positiveInt(10),
+  WRITE_CONCURRENCY: env.positiveInt(4),
+  /** Bring the schema up to date at start (knex's lock makes it safe with replicas). */
+  MIGRATE_ON_START: env.boolean(true),
+});
+
+export type ProfileWriterConfig = z.infer<typeof profileWriterSchema>;
+export const loadProfileWriterConfig = (source: NodeJS.ProcessEnv = process.env) => loadConfig(profileWriterSchema, source);

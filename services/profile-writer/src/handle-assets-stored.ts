@@ -1,0 +1,37 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { StageContext } from '@reelboard/bus';
+import type { AssetsStored } from '@reelboard/contracts';
+import { saveListing, type Knex } from '@reelboard/db';
+
+/**
+ * The last stage: user (by the verified wallet), listing, hashtags and payment in one
+ * transaction; then the staged files go, as the database now holds the object keys.
+ */
+export async function handleAssetsStored(db: Knex, stagingDir: string, upload: AssetsStored, context: StageContext): Promise<void> {
+  const { form, objects, video, payment } = upload;
+  const { created, userId } = await saveListing(db, {
+    listingId: upload.uploadId,
+    owner: { walletAddress: upload.owner, displayName: form.displayName, contact: form.contact, logoKey: objects.logo },
+    listing: {
+      title: form.title,
+      description: form.description,
+      videoKey: objects.video,
+      previewKey: objects.preview,
+      posterKey: objects.poster,
+      logoKey: objects.logo,
+      durationSeconds: video.durationSeconds,
+      width: video.width,
+      height: video.height,
+      videoBytes: video.bytes,
+      sourceBytes: upload.staged.sourceBytes,
+      latitude: form.latitude,
+      longitude: form.longitude,
+    },
+    hashtags: form.hashtags,
+    payment: { ...payment, uploadId: upload.uploadId },
+  });
+  context.log.info(created ? 'listing saved' : 'listing already saved', { userId, hashtags: form.hashtags.length });
+  await rm(join(stagingDir, upload.uploadId), { recursive: true, force: true });
+  await context.status('profile.saved', 'done', { message: 'listing saved; waiting for moderation' });
+}

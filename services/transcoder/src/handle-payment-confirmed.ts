@@ -1,0 +1,63 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PermanentError, type StageContext } from '@reelboard/bus';
+import type { PaymentConfirmed } from '@reelboard/contracts';
+import { assertPlayableVideo, isMediaError, type MediaAdapter } from '@reelboard/media';
+import type { TranscoderConfig } from './config.js';
+
+export type TranscodeSettings = Pick<
+  TranscoderConfig,
+  'STAGING_DIR' | 'FFMPEG_THREADS' | 'MAX_OUTPUT_HEIGHT' | 'MAX_DURATION_SECONDS' | 'MAX_SOURCE_SIDE' | 'PROGRESS_INTERVAL_MS'
+>;
+
+/** The transcoded file's name beside the source, in the upload's staging directory. */
+export const TRANSCODED_NAME = 'video.webm';
+
+/**
+ * A paid upload's video becomes VP9/Opus WebM. What ffmpeg cannot or should not handle (not a
+ * video, too long, too large) fails for good with a reason; anything else is retried.
+ */
+export async function handlePaymentConfirmed(media: MediaAdapter, settings: TranscodeSettings, upload: PaymentConfirmed, context: StageContext): Promise<void> {
+  const input = join(settings.STAGING_DIR, upload.staged.source);
+  const outputPath = `${upload.uploadId}/${TRANSCODED_NAME}`;
+  const output = join(settings.STAGING_DIR, outputPath);
+  try {
+    const source = await media.probe(input);
+    assertPlayableVideo(source, input);
+    if (source.durationSeconds > settings.MAX_DURATION_SECONDS) {
+      throw new PermanentError(`video is ${Math.round(source.durationSeconds)} s long; the limit is ${settings.MAX_DURATION_SECONDS} s`, 'too_long');
+    }
+    const longSide = Math.max(source.video.width, source.video.height);
+    if (longSide > settings.MAX_SOURCE_SIDE) {
+      throw new PermanentError(`video is ${source.video.width}x${source.video.height}; at most ${settings.MAX_SOURCE_SIDE} px on its long side`, 'too_large');
+    }
+
+    let lastReport = 0;
+    const result = await media.transcodeToVp9(input, output, { maxHeight: settings.MAX_OUTPUT_HEIGHT, threads: settings.FFMPEG_THREADS, source }, (percent) => {
+      const now = Date.now();
+      if (now - lastReport < settings.PROGRESS_INTERVAL_MS) return;
+      lastReport = now;
+      context.status('progress', 'processing', { progress: Math.round(percent), message: 'transcoding' }).catch((error: unknown) => {
+        context.log.warn('progress not reported', { error: String(error) });
+      });
+    });
+    const inputBytes = (await stat(input)).size;
+    context.log.info('transcoded', {
+      inputBytes,
+      outputBytes: result.outputBytes,
+      ratio: Number((result.outputBytes / inputBytes).toFixed(3)),
+      durationSeconds: result.durationSeconds,
+      inputResolution: `${source.video.width}x${source.video.height}`,
+      outputResolution: `${result.width}x${result.height}`,
+      fps: Number(result.fps.toFixed(1)),
+      wallSeconds: Number(result.wallSeconds.toFixed(2)),
+    });
+    await context.emit('video.transcoded', {
+      ...upload,
+      video: { path: outputPath, bytes: result.outputBytes, durationSeconds: result.durationSeconds, width: result.width, height: result.height },
+    });
+  } catch (error) {
+    if (isMediaError(error) && error.permanent) throw new PermanentError(error.message, error.code);
+    throw error;
+  }
+}

@@ -1,0 +1,24 @@
+import { join } from 'node:path';
+import type { StageContext } from '@reelboard/bus';
+import type { PreviewExtracted } from '@reelboard/contracts';
+import { listingKeys, type ObjectStorage } from '@reelboard/storage';
+
+/**
+ * Puts the video, preview, poster and logo in object storage under keys derived from the upload
+ * id, so a retry overwrites rather than duplicates. Staged files stay until the listing is saved.
+ */
+export async function handlePreviewExtracted(storage: ObjectStorage, stagingDir: string, upload: PreviewExtracted, context: StageContext): Promise<void> {
+  const keys = listingKeys(upload.uploadId);
+  const staged = (path: string) => join(stagingDir, path);
+  const stored = await Promise.all([
+    storage.putFile(keys.video, staged(upload.video.path), 'video/webm'),
+    storage.putFile(keys.preview, staged(upload.preview.path), 'video/webm'),
+    storage.putFile(keys.poster, staged(upload.poster.path), 'image/webp'),
+    ...(upload.staged.logo ? [storage.putFile(keys.logo, staged(upload.staged.logo), 'image/webp')] : []),
+  ]);
+  context.log.info('assets stored', { objects: stored.map(({ key, bytes }) => ({ key, bytes })) });
+  await context.emit('assets.stored', {
+    ...upload,
+    objects: { video: keys.video, preview: keys.preview, poster: keys.poster, ...(upload.staged.logo ? { logo: keys.logo } : {}) },
+  });
+}
