@@ -1,0 +1,34 @@
+import { FfmpegRunner, type FfmpegRunnerOptions } from './ffmpeg-runner.js';
+import { checkFfmpeg, type FfmpegHealth } from './health.js';
+import { extractPoster, type PosterOptions, type PosterResult } from './poster.js';
+import { extractPreview, type PreviewOptions, type PreviewResult } from './preview.js';
+import { probeMedia, type MediaInfo } from './probe.js';
+import { transcodeToVp9, type ProgressListener, type TranscodeOptions, type TranscodeResult } from './transcode.js';
+
+type WithoutRunner<T> = Omit<T, 'runner'>;
+
+/** The media operations a service depends on; a service's unit tests pass a fake of this. */
+export interface MediaAdapter {
+  /** See probeMedia. */
+  probe(path: string): Promise<MediaInfo>;
+  /** See transcodeToVp9. */
+  transcodeToVp9(input: string, output: string, options: WithoutRunner<TranscodeOptions>, onProgress?: ProgressListener): Promise<TranscodeResult>;
+  /** See extractPreview. */
+  extractPreview(input: string, output: string, options: WithoutRunner<PreviewOptions>): Promise<PreviewResult>;
+  /** See extractPoster. */
+  extractPoster(input: string, output: string, options?: WithoutRunner<PosterOptions>): Promise<PosterResult>;
+  /** See checkFfmpeg. */
+  health(): Promise<FfmpegHealth>;
+}
+
+/** Binds every operation to one runner (binaries, niceness, timeout) built from service config. */
+export function createMediaAdapter(options: FfmpegRunnerOptions = {}): MediaAdapter {
+  const runner = new FfmpegRunner(options);
+  return {
+    probe: (path) => probeMedia(path, runner),
+    transcodeToVp9: (input, output, opts, onProgress) => transcodeToVp9(input, output, { ...opts, runner }, onProgress),
+    extractPreview: (input, output, opts) => extractPreview(input, output, { ...opts, runner }),
+    extractPoster: (input, output, opts = {}) => extractPoster(input, output, { ...opts, runner }),
+    health: () => checkFfmpeg(runner),
+  };
+}

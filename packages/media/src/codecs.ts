@@ -1,0 +1,136 @@
+/** How hard the encoder works: the speed/quality trade-off. */
+export interface EncoderSpeed {
+  /** libvpx deadline: 'good' for files, 'realtime' for throwaway clips. */
+  deadline: 'good' | 'realtime' | 'best';
+  /** libvpx cpu-used: higher is faster and slightly worse. */
+  cpuUsed: number;
+  /** Row-based multithreading; lets more threads help on one tile column. */
+  rowMt: boolean;
+}
+
+/** Inputs a codec config needs to produce video encoder options. */
+export interface VideoEncodeParams {
+  /** Target average bitrate. */
+  bitrateKbps: number;
+  /** Encoder threads. */
+  threads: number;
+  /** Output width (drives tiling). */
+  width: number;
+  /** Output frame rate (drives the keyframe interval). */
+  fps: number;
+  /** Speed profile. */
+  speed: EncoderSpeed;
+}
+
+/** Inputs a codec config needs to produce audio encoder options. */
+export interface AudioEncodeParams {
+  /** Target audio bitrate. */
+  bitrateKbps: number;
+  /** Source channel count. */
+  channels: number;
+}
+
+/** One output codec: container, codecs and the ffmpeg options for each; AV1 would be another of these. */
+export interface CodecConfig {
+  /** Short name used in logs and file names. */
+  readonly name: string;
+  /** ffmpeg muxer (`-f`). */
+  readonly container: string;
+  /** File extension, without the dot. */
+  readonly extension: string;
+  /** ffmpeg video encoder. */
+  readonly videoCodec: string;
+  /** ffmpeg audio encoder. */
+  readonly audioCodec: string;
+  /** Speed profile for full transcodes. */
+  readonly defaultSpeed: EncoderSpeed;
+  /** Speed profile for short previews where encode time matters more than quality. */
+  readonly previewSpeed: EncoderSpeed;
+  /** Video encoder options (codec, rate control, speed, keyframes). */
+  videoOptions(params: VideoEncodeParams): string[];
+  /** Audio encoder options. */
+  audioOptions(params: AudioEncodeParams): string[];
+  /** Muxer options. */
+  containerOptions(): string[];
+}
+
+/** Seconds between keyframes: seeking lands at most this far from the requested point. */
+export const KEYFRAME_INTERVAL_SECONDS = 2;
+
+/** VP9 video + Opus audio in WebM. */
+export const vp9Codec: CodecConfig = {
+  name: 'vp9',
+  container: 'webm',
+  extension: 'webm',
+  videoCodec: 'libvpx-vp9',
+  audioCodec: 'libopus',
+  // Measured elsewhere: ~2.5x faster than libvpx defaults at 1080p30 2M, SSIM -0.003.
+  defaultSpeed: { deadline: 'good', cpuUsed: 5, rowMt: true },
+  previewSpeed: { deadline: 'realtime', cpuUsed: 8, rowMt: true },
+  videoOptions({ bitrateKbps, threads, width, fps, speed }) {
+    const gop = Math.max(1, Math.round((fps > 0 ? fps : 30) * KEYFRAME_INTERVAL_SECONDS));
+    return [
+      '-c:v', 'libvpx-vp9',
+      // 8-bit 4:2:0 plays everywhere; 10-bit/HDR sources are converted down (tonemapped if tagged HDR).
+      '-pix_fmt', 'yuv420p',
+      '-b:v', `${bitrateKbps}k`,
+      // Constrained VBR: peaks may reach 1.5x the target, smoothed over ~2 s of buffer.
+      '-maxrate', `${Math.round(bitrateKbps * 1.5)}k`,
+      '-bufsize', `${bitrateKbps * 2}k`,
+      '-deadline', speed.deadline,
+      '-cpu-used', String(speed.cpuUsed),
+      '-row-mt', speed.rowMt ? '1' : '0',
+      '-tile-columns', String(vp9TileColumnsLog2(width)),
+      '-threads', String(threads),
+      '-g', String(gop),
+      '-keyint_min', String(gop),
+    ];
+  },
+  audioOptions({ bitrateKbps, channels }) {
+    return [
+      '-c:a', 'libopus',
+      '-b:a', `${bitrateKbps}k`,
+      // libopus rejects some 5.1 layouts ("side" channels); a listing does not need surround.
+      '-ac', String(Math.min(2, Math.max(1, channels))),
+    ];
+  },
+  containerOptions() {
+    // Cues (the seek index) at the front so a browser can seek before the whole file has downloaded.
+    return ['-f', 'webm', '-cues_to_front', '1'];
+  },
+};
+
+/** log2 of VP9 tile columns for a width: each tile must be at least 256 px wide, and 4 are plenty. */
+export function vp9TileColumnsLog2(width: number): number {
+  const maxByWidth = Math.floor(Math.log2(Math.max(1, width) / 256));
+  return Math.max(0, Math.min(2, maxByWidth));
+}
+
+/** One row of a bitrate ladder: sources up to this short side get this bitrate. */
+export interface BitrateStep {
+  /** Upper bound (inclusive) of the output's short side, in pixels. */
+  maxHeight: number;
+  /** Video bitrate for that size. */
+  kbps: number;
+}
+
+/**
+ * Default VP9 ladder at ~30 fps. Starting points, to be tuned by measurement (SSIM/VMAF against
+ * sample uploads); the prototype used 2M for 1080p and 4-5M for 4K.
+ */
+export const DEFAULT_VP9_BITRATES: readonly BitrateStep[] = [
+  { maxHeight: 360, kbps: 700 },
+  { maxHeight: 480, kbps: 1000 },
+  { maxHeight: 720, kbps: 1800 },
+  { maxHeight: 1080, kbps: 2500 },
+  { maxHeight: 1440, kbps: 4000 },
+  { maxHeight: 2160, kbps: 6000 },
+];
+
+/** Picks the bitrate for an output height (short side) from a ladder; above the top row, the top row. */
+export function bitrateForHeight(height: number, table: readonly BitrateStep[] = DEFAULT_VP9_BITRATES): number {
+  const sorted = [...table].sort((a, b) => a.maxHeight - b.maxHeight);
+  const step = sorted.find((row) => height <= row.maxHeight) ?? sorted.at(-1);
+  if (!step) throw new RangeError('bitrate table is empty');
+  return step.kbps;
+}

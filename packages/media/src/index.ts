@@ -1,0 +1,48 @@
+// The one adapter over fluent-ffmpeg: services import from here and never from fluent-ffmpeg.
+export { MediaError, isMediaError, type MediaErrorCode, type MediaErrorDetails } from './errors.js';
+export {
+  FfmpegRunner,
+  clampPercent,
+  type FfmpegRunnerOptions,
+  type FfmpegJob,
+  type FfmpegProgress,
+  type FfmpegRunResult,
+} from './ffmpeg-runner.js';
+export {
+  probeMedia,
+  toMediaInfo,
+  assertPlayableVideo,
+  type MediaInfo,
+  type VideoStreamInfo,
+  type AudioStreamInfo,
+} from './probe.js';
+export {
+  vp9Codec,
+  bitrateForHeight,
+  vp9TileColumnsLog2,
+  DEFAULT_VP9_BITRATES,
+  KEYFRAME_INTERVAL_SECONDS,
+  type CodecConfig,
+  type EncoderSpeed,
+  type BitrateStep,
+  type VideoEncodeParams,
+  type AudioEncodeParams,
+} from './codecs.js';
+export { fitShortSide, fitWidth, type FrameSize } from './geometry.js';
+export {
+  transcodeToVp9,
+  transcodeWithCodec,
+  type TranscodeOptions,
+  type TranscodeResult,
+  type ProgressListener,
+} from './transcode.js';
+export { extractPreview, type PreviewOptions, type PreviewResult } from './preview.js';
+export {
+  extractPoster,
+  measureMeanLuma,
+  posterCandidateTimes,
+  type PosterOptions,
+  type PosterResult,
+} from './poster.js';
+export { ffmpegVersion, isFfmpegAvailable, checkFfmpeg, REQUIRED_ENCODERS, type FfmpegHealth } from './health.js';
+export { createMediaAdapter, type MediaAdapter } from './adapter.js';

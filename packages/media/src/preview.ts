@@ -1,0 +1,91 @@
+import { vp9Codec, bitrateForHeight, type CodecConfig, type EncoderSpeed } from './codecs.js';
+import { defaultRunner } from './default-runner.js';
+import type { FfmpegRunner } from './ffmpeg-runner.js';
+import { fitShortSide } from './geometry.js';
+import { fileSize, writeAtomically } from './output-file.js';
+import { assertPlayableVideo, probeMedia, type MediaInfo } from './probe.js';
+import { STRIP_METADATA_OPTIONS, videoFilterChain } from './video-filters.js';
+
+/** Settings for a preview clip. */
+export interface PreviewOptions {
+  /** Clip length; a shorter video gives a clip of its whole length. */
+  seconds: number;
+  /** Cap on the short side; default 480. */
+  maxHeight?: number;
+  /** Encoder threads. */
+  threads: number;
+  /** Video bitrate; default from bitrateForHeight. */
+  videoBitrateKbps?: number;
+  /** Overrides of the codec's preview speed profile. */
+  speed?: Partial<EncoderSpeed>;
+  /** Frame-rate cap; default 30, a preview needs no more. */
+  maxFps?: number;
+  /** The source's probe, if the caller already has it. */
+  source?: MediaInfo;
+  /** Aborting kills ffmpeg. */
+  signal?: AbortSignal;
+  /** Runner to use; default one from PATH. */
+  runner?: FfmpegRunner;
+  /** Codec; default VP9 WebM. */
+  codec?: CodecConfig;
+}
+
+/** What a finished preview produced. */
+export interface PreviewResult {
+  /** Output file size. */
+  outputBytes: number;
+  /** Clip duration from ffprobe. */
+  durationSeconds: number;
+  /** Clip width. */
+  width: number;
+  /** Clip height. */
+  height: number;
+  /** Wall-clock seconds ffmpeg ran. */
+  wallSeconds: number;
+}
+
+const DEFAULT_PREVIEW_HEIGHT = 480;
+const DEFAULT_PREVIEW_FPS = 30;
+
+/** Cuts a muted, small VP9 WebM clip of the first `seconds` of a video, for autoplaying loops. */
+export async function extractPreview(input: string, output: string, options: PreviewOptions): Promise<PreviewResult> {
+  if (!(options.seconds > 0)) throw new RangeError(`preview seconds must be > 0, got ${options.seconds}`);
+  const runner = options.runner ?? defaultRunner();
+  const codec = options.codec ?? vp9Codec;
+  const source = options.source ?? (await probeMedia(input, runner));
+  assertPlayableVideo(source, input);
+  const size = fitShortSide(source.video, options.maxHeight ?? DEFAULT_PREVIEW_HEIGHT);
+  const maxFps = options.maxFps ?? DEFAULT_PREVIEW_FPS;
+  const fps = source.video.fps > 0 ? Math.min(source.video.fps, maxFps) : maxFps;
+
+  const outputOptions = [
+    '-map', '0:v:0',
+    // Muted: previews autoplay, and browsers only autoplay muted media anyway.
+    '-an',
+    ...STRIP_METADATA_OPTIONS,
+    // Output-side -t is frame-accurate; a video shorter than this simply ends.
+    '-t', String(options.seconds),
+    '-vf', videoFilterChain(source.video, size),
+    '-fpsmax', String(maxFps),
+    ...codec.videoOptions({
+      bitrateKbps: options.videoBitrateKbps ?? bitrateForHeight(Math.min(size.width, size.height)),
+      threads: options.threads,
+      width: size.width,
+      fps,
+      speed: { ...codec.previewSpeed, ...options.speed },
+    }),
+    ...codec.containerOptions(),
+  ];
+
+  const run = await writeAtomically(output, (partPath) =>
+    runner.run({ input, output: partPath, outputOptions, ...(options.signal ? { signal: options.signal } : {}) }),
+  );
+  const produced = await probeMedia(output, runner);
+  return {
+    outputBytes: await fileSize(output),
+    durationSeconds: produced.durationSeconds,
+    width: produced.video?.width ?? size.width,
+    height: produced.video?.height ?? size.height,
+    wallSeconds: Math.round(run.wallSeconds * 1000) / 1000,
+  };
+}

@@ -1,0 +1,159 @@
+import type { FfprobeData, FfprobeStream } from 'fluent-ffmpeg';
+import { MediaError } from './errors.js';
+import type { FfmpegRunner } from './ffmpeg-runner.js';
+import { defaultRunner } from './default-runner.js';
+
+/** The video stream as a viewer sees it. */
+export interface VideoStreamInfo {
+  /** Codec name as ffprobe names it (h264, hevc, vp9, av1...). */
+  codec: string;
+  /** Display width: after rotation and non-square pixels. */
+  width: number;
+  /** Display height: after rotation and non-square pixels. */
+  height: number;
+  /** Rotation the player must apply, normalised to 0, 90, 180 or 270 degrees. */
+  rotation: number;
+  /** Average frames per second (0 when unknown). */
+  fps: number;
+  /** Pixel format (yuv420p, yuv420p10le...). */
+  pixelFormat: string;
+  /** Bits per sample: 8, 10, 12. */
+  bitDepth: number;
+  /** Transfer characteristic (smpte2084 = HDR10/PQ, arib-std-b67 = HLG), when tagged. */
+  colorTransfer?: string;
+}
+
+/** The first audio stream. */
+export interface AudioStreamInfo {
+  /** Codec name as ffprobe names it (aac, opus, mp3...). */
+  codec: string;
+  /** Channel count. */
+  channels: number;
+  /** Samples per second. */
+  sampleRate: number;
+}
+
+/** What probeMedia learns about a file. */
+export interface MediaInfo {
+  /** Container as ffprobe names it (e.g. "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"). */
+  formatName: string;
+  /** Duration in seconds (0 when ffprobe cannot tell). */
+  durationSeconds: number;
+  /** File size in bytes. */
+  sizeBytes: number;
+  /** First real video stream (cover art is not video); absent for audio-only files. */
+  video?: VideoStreamInfo;
+  /** First audio stream; absent for silent videos. */
+  audio?: AudioStreamInfo;
+}
+
+// Demuxers that accept almost any bytes (text as "ANSI art"): a match is not media.
+const NON_MEDIA_FORMATS = new Set(['tty']);
+
+/** Reads a file's container and streams with ffprobe; throws MediaError 'not_media' if it cannot. */
+export async function probeMedia(path: string, runner: FfmpegRunner = defaultRunner()): Promise<MediaInfo> {
+  const data = await runner.probe(path);
+  return toMediaInfo(path, data);
+}
+
+/** Turns raw ffprobe data into MediaInfo; exported for tests and fakes. */
+export function toMediaInfo(path: string, data: FfprobeData): MediaInfo {
+  const formatName = str(data.format.format_name);
+  if (data.streams.length === 0 || formatName === '' || NON_MEDIA_FORMATS.has(formatName)) {
+    throw new MediaError('not_media', 'file has no media streams', { path });
+  }
+  const videoStream = data.streams.find(isRealVideo);
+  const audioStream = data.streams.find((s) => s.codec_type === 'audio');
+  const info: MediaInfo = {
+    formatName,
+    durationSeconds: durationOf(data, videoStream ?? audioStream),
+    sizeBytes: num(data.format.size),
+  };
+  if (videoStream) info.video = toVideoInfo(videoStream);
+  if (audioStream) info.audio = toAudioInfo(audioStream);
+  return info;
+}
+
+/** Throws MediaError unless the file has a video stream with a positive duration. */
+export function assertPlayableVideo(info: MediaInfo, path?: string): asserts info is MediaInfo & { video: VideoStreamInfo } {
+  const details = path === undefined ? {} : { path };
+  if (!info.video || info.video.width <= 0 || info.video.height <= 0) {
+    throw new MediaError('no_video_stream', 'file has no video stream', details);
+  }
+  // Still images (png, jpeg in image2 demuxer) report a video stream but are not videos.
+  if (info.durationSeconds <= 0 || info.formatName.startsWith('image2') || info.formatName.endsWith('_pipe')) {
+    throw new MediaError('zero_duration', 'video has no duration', details);
+  }
+}
+
+function isRealVideo(stream: FfprobeStream): boolean {
+  // Cover art in mp3/m4a shows up as a one-frame video stream.
+  return stream.codec_type === 'video' && num(stream.disposition?.attached_pic) !== 1;
+}
+
+function toVideoInfo(stream: FfprobeStream): VideoStreamInfo {
+  const rotation = rotationOf(stream);
+  const sar = ratio(stream.sample_aspect_ratio);
+  const storedWidth = num(stream.width);
+  const storedHeight = num(stream.height);
+  const squareWidth = sar > 0 ? Math.round(storedWidth * sar) : storedWidth;
+  const sideways = rotation === 90 || rotation === 270;
+  const pixelFormat = str(stream.pix_fmt);
+  const info: VideoStreamInfo = {
+    codec: str(stream.codec_name),
+    width: sideways ? storedHeight : squareWidth,
+    height: sideways ? squareWidth : storedHeight,
+    rotation,
+    fps: round3(ratio(stream.avg_frame_rate) || ratio(stream.r_frame_rate)),
+    pixelFormat,
+    bitDepth: num(stream.bits_per_raw_sample) || bitDepthOf(pixelFormat),
+  };
+  const transfer = str(stream.color_transfer);
+  if (transfer !== '' && transfer !== 'unknown') info.colorTransfer = transfer;
+  return info;
+}
+
+function toAudioInfo(stream: FfprobeStream): AudioStreamInfo {
+  return { codec: str(stream.codec_name), channels: num(stream.channels), sampleRate: num(stream.sample_rate) };
+}
+
+function rotationOf(stream: FfprobeStream): number {
+  // fluent-ffmpeg flattens the Display Matrix side data into `rotation`; old files use a `rotate` tag.
+  const raw = stream.rotation ?? (stream.tags as Record<string, unknown> | undefined)?.['rotate'];
+  const degrees = num(raw);
+  const normalised = ((Math.round(degrees / 90) * 90) % 360 + 360) % 360;
+  return normalised;
+}
+
+function durationOf(data: FfprobeData, stream: FfprobeStream | undefined): number {
+  const fromFormat = num(data.format.duration);
+  if (fromFormat > 0) return round3(fromFormat);
+  return round3(num(stream?.duration));
+}
+
+function bitDepthOf(pixelFormat: string): number {
+  const match = /p(\d{2})(le|be)?$/.exec(pixelFormat);
+  return match?.[1] ? Number(match[1]) : 8;
+}
+
+function ratio(value: unknown): number {
+  const text = str(value);
+  const [a, b] = text.split(/[/:]/);
+  const numerator = Number(a);
+  const denominator = b === undefined ? 1 : Number(b);
+  if (!Number.isFinite(numerator) || !Number.isFinite(denominator) || denominator === 0) return 0;
+  return numerator / denominator;
+}
+
+function num(value: unknown): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  return Number.isFinite(n) ? n : 0;
+}
+
+function str(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : '';
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}

@@ -1,0 +1,130 @@
+import { vp9Codec, bitrateForHeight, type CodecConfig, type EncoderSpeed } from './codecs.js';
+import { defaultRunner } from './default-runner.js';
+import type { FfmpegRunner } from './ffmpeg-runner.js';
+import { fitShortSide } from './geometry.js';
+import { fileSize, writeAtomically } from './output-file.js';
+import { assertPlayableVideo, probeMedia, type MediaInfo } from './probe.js';
+import { STRIP_METADATA_OPTIONS, videoFilterChain } from './video-filters.js';
+
+/** Settings for a full transcode. */
+export interface TranscodeOptions {
+  /** Cap on the output's short side (720 = "720p"; a portrait video is capped by width). Never upscales. */
+  maxHeight: number;
+  /** Video bitrate; default from bitrateForHeight of the output's short side. */
+  videoBitrateKbps?: number;
+  /** Encoder threads. */
+  threads: number;
+  /** Opus bitrate; default 128. */
+  audioBitrateKbps?: number;
+  /** Overrides of the codec's default speed profile. */
+  speed?: Partial<EncoderSpeed>;
+  /** Frame-rate cap (slow-motion 240 fps phone clips); default 60. */
+  maxFps?: number;
+  /** The source's probe, if the caller already has it; saves one ffprobe run. */
+  source?: MediaInfo;
+  /** Aborting kills ffmpeg (e.g. on shutdown). */
+  signal?: AbortSignal;
+  /** Runner to use; default one from PATH. */
+  runner?: FfmpegRunner;
+}
+
+/** Progress callback: percent 0-100, never decreasing. */
+export type ProgressListener = (percent: number) => void;
+
+/** What a finished transcode produced. */
+export interface TranscodeResult {
+  /** Output file size. */
+  outputBytes: number;
+  /** Output duration from ffprobe. */
+  durationSeconds: number;
+  /** Output width. */
+  width: number;
+  /** Output height. */
+  height: number;
+  /** Encoding speed achieved: frames per wall-clock second. */
+  fps: number;
+  /** Wall-clock seconds ffmpeg ran. */
+  wallSeconds: number;
+}
+
+const DEFAULT_AUDIO_KBPS = 128;
+const DEFAULT_MAX_FPS = 60;
+
+/** Transcodes a video to VP9 + Opus WebM, upright, 8-bit, seekable while downloading. */
+export function transcodeToVp9(
+  input: string,
+  output: string,
+  options: TranscodeOptions,
+  onProgress?: ProgressListener,
+): Promise<TranscodeResult> {
+  return transcodeWithCodec(vp9Codec, input, output, options, onProgress);
+}
+
+/** Transcodes with any codec config; transcodeToVp9 is this with VP9. */
+export async function transcodeWithCodec(
+  codec: CodecConfig,
+  input: string,
+  output: string,
+  options: TranscodeOptions,
+  onProgress?: ProgressListener,
+): Promise<TranscodeResult> {
+  const runner = options.runner ?? defaultRunner();
+  const source = options.source ?? (await probeMedia(input, runner));
+  assertPlayableVideo(source, input);
+  const size = fitShortSide(source.video, options.maxHeight);
+  const maxFps = options.maxFps ?? DEFAULT_MAX_FPS;
+  const fps = source.video.fps > 0 ? Math.min(source.video.fps, maxFps) : maxFps;
+  const videoBitrate = options.videoBitrateKbps ?? bitrateForHeight(Math.min(size.width, size.height));
+
+  const outputOptions = [
+    '-map', '0:v:0',
+    ...(source.audio ? ['-map', '0:a:0'] : ['-an']),
+    ...STRIP_METADATA_OPTIONS,
+    '-vf', videoFilterChain(source.video, size),
+    '-fpsmax', String(maxFps),
+    ...codec.videoOptions({
+      bitrateKbps: videoBitrate,
+      threads: options.threads,
+      width: size.width,
+      fps,
+      speed: { ...codec.defaultSpeed, ...options.speed },
+    }),
+    ...(source.audio
+      ? codec.audioOptions({ bitrateKbps: options.audioBitrateKbps ?? DEFAULT_AUDIO_KBPS, channels: source.audio.channels })
+      : []),
+    ...codec.containerOptions(),
+  ];
+
+  const report = onProgress ? monotonic(onProgress) : undefined;
+  const run = await writeAtomically(output, (partPath) =>
+    runner.run({
+      input,
+      output: partPath,
+      outputOptions,
+      expectedDurationSeconds: source.durationSeconds,
+      ...(report ? { onProgress: (p) => report(p.percent) } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    }),
+  );
+  // ffmpeg's last stats line can stop short of the duration; done is done.
+  report?.(100);
+
+  const produced = await probeMedia(output, runner);
+  return {
+    outputBytes: await fileSize(output),
+    durationSeconds: produced.durationSeconds,
+    width: produced.video?.width ?? size.width,
+    height: produced.video?.height ?? size.height,
+    fps: run.wallSeconds > 0 ? Math.round((run.frames / run.wallSeconds) * 10) / 10 : 0,
+    wallSeconds: Math.round(run.wallSeconds * 1000) / 1000,
+  };
+}
+
+function monotonic(listener: ProgressListener): ProgressListener {
+  let last = -1;
+  return (percent) => {
+    if (percent <= last) return;
+    last = percent;
+    listener(percent);
+  };
+}
