@@ -1,0 +1,178 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hex } from 'viem';
+import { Bus, connectRedis } from '@reelboard/bus';
+import { connectDatabase, migrateToLatest, type Knex } from '@reelboard/db';
+import { createLogger } from '@reelboard/logger';
+import { ObjectStorage } from '@reelboard/storage';
+import { followEvents, pay, postListing, signIn } from '../support/client.js';
+import { ffprobe, makeClip, makePng } from '../support/media.js';
+import { ANVIL_ACCOUNTS, startStack, type Stack } from '../support/stack.js';
+
+const PREVIEW_SECONDS = 2;
+const CLIP_SECONDS = 4;
+/** Short enough that the unpaid upload of the second test expires while we watch. */
+const QUOTE_TTL_SECONDS = 25;
+
+let stack: Stack;
+let db: Knex;
+let storage: ObjectStorage;
+let bus: Bus;
+let redis: ReturnType<typeof connectRedis>;
+let work: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'reelboard-e2e-'));
+  await Promise.all([makeClip(join(work, 'clip.mp4'), { width: 1920, height: 1080, seconds: CLIP_SECONDS }), makePng(join(work, 'logo.png'))]);
+  stack = await startStack({ PREVIEW_SECONDS: String(PREVIEW_SECONDS), QUOTE_TTL_SECONDS: String(QUOTE_TTL_SECONDS) });
+  db = connectDatabase(stack.env.DATABASE_URL ?? '', { min: 0, max: 2 });
+  await migrateToLatest(db);
+  storage = new ObjectStorage({
+    endpoint: stack.env.S3_ENDPOINT,
+    region: stack.env.S3_REGION ?? 'us-east-1',
+    bucket: stack.env.S3_BUCKET ?? '',
+    accessKeyId: stack.env.S3_ACCESS_KEY_ID,
+    secretAccessKey: stack.env.S3_SECRET_ACCESS_KEY,
+    forcePathStyle: true,
+    partSizeBytes: 5 * 1024 * 1024,
+    queueSize: 2,
+  });
+  redis = connectRedis(stack.env.REDIS_URL ?? '', 'e2e-test');
+  bus = new Bus(redis, stack.env.REDIS_PREFIX ?? '', 'e2e-test', createLogger('e2e-test', 'error'));
+});
+
+afterAll(async () => {
+  await stack?.shutdown();
+  await bus?.close(1_000);
+  await redis?.quit();
+  await db?.destroy();
+  storage?.close();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+const chainOrder = ['upload.received', 'payment.confirmed', 'video.transcoded', 'preview.extracted', 'assets.stored', 'profile.saved'];
+
+describe('one paid upload travels the whole chain', () => {
+  it('goes from the form to a saved listing with its assets in S3 and its rows in Postgres', async () => {
+    const buyer = ANVIL_ACCOUNTS.buyer;
+    const { token, address } = await signIn(stack.gatewayUrl, buyer.key, Number(stack.env.CHAIN_ID));
+    expect(address).toBe(buyer.address.toLowerCase());
+
+    const res = await postListing(stack.gatewayUrl, token, { video: join(work, 'clip.mp4'), logo: join(work, 'logo.png') }, {
+      title: 'Vintage bike, Berlin',
+      description: 'Steel frame, new tyres.',
+      hashtags: '#Bikes #berlin #bikes',
+      latitude: '52.52',
+      longitude: '13.405',
+      displayName: 'Ada',
+      contact: 'ada@example.org',
+    });
+    expect(res.status).toBe(202);
+    const accepted = (await res.json()) as { uploadId: string; payment: { chainId: number; to: Hex; amount: string; expiresAt: string } };
+    expect(accepted.payment.to).toBe(ANVIL_ACCOUNTS.merchant.address.toLowerCase());
+    expect(accepted.payment.chainId).toBe(Number(stack.env.CHAIN_ID));
+    const { uploadId } = accepted;
+
+    const stream = followEvents(stack.gatewayUrl, uploadId, token);
+    await stream.waitFor('upload.received', 10_000);
+    const txHash = await pay(stack.env.RPC_URL ?? '', buyer.key, accepted.payment.to, BigInt(accepted.payment.amount));
+    const submitted = await fetch(`${stack.gatewayUrl}/v1/uploads/${uploadId}/payment`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ txHash }),
+    });
+    expect(submitted.status).toBe(202);
+
+    const events = await stream.untilEnd;
+    const names = events.map((e) => e.name);
+    expect(names.at(-1), `stream ended with ${JSON.stringify(events.at(-1)?.data)}`).toBe('profile.saved');
+    // Every stage, in chain order; progress events may come in between.
+    expect(names.filter((name) => chainOrder.includes(name))).toEqual(chainOrder);
+    const transcodeProgress = events.filter((e) => e.name === 'progress' && e.data.stage === 'transcoder');
+    expect(transcodeProgress.length).toBeGreaterThan(0);
+    // Event ids increase: a reconnecting client can resume from any of them.
+    const ids = events.map((e) => Number(e.id));
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+
+    // S3: the video is VP9 in WebM with the source's duration; the preview is short; the poster is an image.
+    const keys = { video: `listings/${uploadId}/video.webm`, preview: `listings/${uploadId}/preview.webm`, poster: `listings/${uploadId}/poster.webp`, logo: `listings/${uploadId}/logo.webp` };
+    for (const [name, key] of Object.entries(keys)) await writeFile(join(work, `out-${name}`), await storage.getBytes(key));
+    const video = await ffprobe(join(work, 'out-video'));
+    expect(video.format.format_name).toContain('webm');
+    expect(video.streams.find((s) => s.codec_type === 'video')?.codec_name).toBe('vp9');
+    expect(video.streams.find((s) => s.codec_type === 'audio')?.codec_name).toBe('opus');
+    expect(Math.abs(Number(video.format.duration) - CLIP_SECONDS)).toBeLessThanOrEqual(0.5);
+    const preview = await ffprobe(join(work, 'out-preview'));
+    expect(preview.streams.find((s) => s.codec_type === 'video')?.codec_name).toBe('vp9');
+    expect(preview.streams.some((s) => s.codec_type === 'audio')).toBe(false);
+    expect(Number(preview.format.duration)).toBeLessThan(PREVIEW_SECONDS + 1);
+    const poster = await ffprobe(join(work, 'out-poster'));
+    expect(poster.streams[0]?.codec_name).toBe('webp');
+    const logo = await ffprobe(join(work, 'out-logo'));
+    expect(logo.streams[0]).toMatchObject({ codec_name: 'webp', width: 256, height: 256 });
+
+    // Postgres: the user by wallet, the listing with a PostGIS point, hashtags through the association table, the payment.
+    const user = await db('users').where({ wallet_address: buyer.address.toLowerCase() }).first();
+    expect(user).toMatchObject({ display_name: 'Ada', contact: 'ada@example.org' });
+    const listing = await db('listings')
+      .where({ id: uploadId })
+      .select('user_id', 'title', 'moderation_status', 'video_key', db.raw('ST_Y(location::geometry) as lat'), db.raw('ST_X(location::geometry) as lng'), db.raw('GeometryType(location::geometry) as geom_type'))
+      .first();
+    expect(listing).toMatchObject({ user_id: user.id, title: 'Vintage bike, Berlin', moderation_status: 'pending', video_key: keys.video, geom_type: 'POINT' });
+    expect(listing.lat).toBeCloseTo(52.52, 6);
+    expect(listing.lng).toBeCloseTo(13.405, 6);
+    const tags = await db('listing_hashtags').join('hashtags', 'hashtags.id', 'listing_hashtags.hashtag_id').where({ listing_id: uploadId }).orderBy('tag').pluck('tag');
+    expect(tags).toEqual(['berlin', 'bikes']);
+    const payment = await db('payments').where({ upload_id: uploadId }).first();
+    expect(payment).toMatchObject({ tx_hash: txHash.toLowerCase(), listing_id: uploadId, status: 'paid', from_address: buyer.address.toLowerCase(), amount: accepted.payment.amount });
+
+    // The staged files are gone once the listing is saved.
+    expect(existsSync(join(stack.stagingDir, uploadId))).toBe(false);
+  });
+
+  it('refuses a payment to the wrong address, sends nothing to the transcoder, and lets the upload expire unpaid', async () => {
+    const buyer = ANVIL_ACCOUNTS.buyer;
+    const { token } = await signIn(stack.gatewayUrl, buyer.key, Number(stack.env.CHAIN_ID));
+    const res = await postListing(stack.gatewayUrl, token, { video: join(work, 'clip.mp4') }, {
+      title: 'Unpaid',
+      hashtags: '#test',
+      latitude: '0',
+      longitude: '0',
+    });
+    expect(res.status).toBe(202);
+    const { uploadId, payment } = (await res.json()) as { uploadId: string; payment: { amount: string } };
+    expect(existsSync(join(stack.stagingDir, uploadId, 'source'))).toBe(true);
+    const stream = followEvents(stack.gatewayUrl, uploadId, token);
+
+    // Full price, but to someone who is not the merchant.
+    const txHash = await pay(stack.env.RPC_URL ?? '', buyer.key, ANVIL_ACCOUNTS.stranger.address, BigInt(payment.amount));
+    const submitted = await fetch(`${stack.gatewayUrl}/v1/uploads/${uploadId}/payment`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ txHash }),
+    });
+    expect(submitted.status).toBe(202);
+    const rejected = await stream.waitFor('payment.rejected', 30_000);
+    expect(rejected.reason).toMatch(/not the merchant/);
+
+    // Still payable: the status says so and the gateway takes another transaction hash.
+    const status = (await (await fetch(`${stack.gatewayUrl}/v1/uploads/${uploadId}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { status: { state: string } };
+    expect(status.status.state).toBe('awaiting_payment');
+    expect(await bus.queue('payment.confirmed').getJob(`${uploadId}.payment.confirmed`)).toBeUndefined();
+
+    // At the quote's expiry the upload ends `expired` and its staged files are removed.
+    const events = await stream.untilEnd;
+    expect(events.at(-1)?.name).toBe('expired');
+    expect(existsSync(join(stack.stagingDir, uploadId))).toBe(false);
+    expect(await bus.queue('payment.confirmed').getJob(`${uploadId}.payment.confirmed`)).toBeUndefined();
+    const late = await fetch(`${stack.gatewayUrl}/v1/uploads/${uploadId}/payment`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ txHash }),
+    });
+    expect(late.status).toBe(409);
+  });
+});

@@ -1,0 +1,110 @@
+import { EventSource } from 'eventsource';
+import { createWalletClient, http, type Hex } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import { createSiweMessage } from 'viem/siwe';
+import { statusEventNames, terminalEvents, type StatusEvent } from '@reelboard/contracts';
+
+/** Signs in to the gateway with SIWE as the given key, as a wallet would; returns the bearer token. */
+export async function signIn(gatewayUrl: string, privateKey: Hex, chainId: number): Promise<{ token: string; address: string }> {
+  const account = privateKeyToAccount(privateKey);
+  const { nonce } = (await (await fetch(`${gatewayUrl}/v1/auth/nonce`)).json()) as { nonce: string };
+  const url = new URL(gatewayUrl);
+  const message = createSiweMessage({
+    address: account.address,
+    chainId,
+    domain: url.host,
+    nonce,
+    uri: url.origin,
+    version: '1',
+    issuedAt: new Date(),
+    expirationTime: new Date(Date.now() + 10 * 60_000),
+    statement: 'Sign in to Reelboard',
+  });
+  const signature = await account.signMessage({ message });
+  const res = await fetch(`${gatewayUrl}/v1/auth/verify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ message, signature }),
+  });
+  if (res.status !== 200) throw new Error(`sign-in failed: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { token: string; address: string };
+}
+
+/** Sends native coin from `privateKey` to `to`; returns the transaction hash. */
+export async function pay(rpcUrl: string, privateKey: Hex, to: Hex, value: bigint): Promise<Hex> {
+  const wallet = createWalletClient({ account: privateKeyToAccount(privateKey), transport: http(rpcUrl) });
+  const chainId = await wallet.getChainId();
+  return wallet.sendTransaction({ to, value, chain: { id: chainId, name: 'dev', nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } } });
+}
+
+export interface EventFollower {
+  /** Every event received so far, with its SSE event name. */
+  events: { name: string; id: string; data: StatusEvent }[];
+  /** Resolves with all events once a terminal one arrives (or rejects after `timeoutMs`). */
+  untilEnd: Promise<EventFollower['events']>;
+  /** Resolves once an event with this name has arrived. */
+  waitFor(name: string, timeoutMs?: number): Promise<StatusEvent>;
+  close(): void;
+}
+
+/** Follows an upload's status stream as a browser would, with the bearer token. */
+export function followEvents(gatewayUrl: string, uploadId: string, token: string, timeoutMs = 180_000): EventFollower {
+  const source = new EventSource(`${gatewayUrl}/v1/uploads/${uploadId}/events`, {
+    fetch: (input, init) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), authorization: `Bearer ${token}` } }),
+  });
+  const events: EventFollower['events'] = [];
+  const waiters: { name: string; resolve: (event: StatusEvent) => void }[] = [];
+  let finish: (value: EventFollower['events']) => void = () => {};
+  let fail: (error: Error) => void = () => {};
+  const untilEnd = new Promise<EventFollower['events']>((resolve, reject) => {
+    finish = resolve;
+    fail = reject;
+  });
+  const timer = setTimeout(() => {
+    source.close();
+    fail(new Error(`no terminal event within ${timeoutMs} ms; got ${events.map((e) => e.name).join(', ')}`));
+  }, timeoutMs);
+  for (const name of statusEventNames) {
+    source.addEventListener(name, (message) => {
+      const data = JSON.parse(message.data) as StatusEvent;
+      events.push({ name, id: message.lastEventId, data });
+      for (const waiter of waiters.filter((w) => w.name === name)) waiter.resolve(data);
+      if (terminalEvents.has(name)) {
+        clearTimeout(timer);
+        source.close();
+        finish(events);
+      }
+    });
+  }
+  return {
+    events,
+    untilEnd,
+    waitFor: (name, waitMs = timeoutMs) => {
+      const seen = events.find((e) => e.name === name);
+      if (seen) return Promise.resolve(seen.data);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no ${name} event within ${waitMs} ms; got ${events.map((e) => e.name).join(', ')}`)), waitMs);
+        waiters.push({ name, resolve: (event) => (clearTimeout(t), resolve(event)) });
+      });
+    },
+    close: () => {
+      clearTimeout(timer);
+      source.close();
+    },
+  };
+}
+
+/** Posts the listing form as multipart, as the web client does. */
+export async function postListing(
+  gatewayUrl: string,
+  token: string,
+  files: { video: string; logo?: string },
+  fields: Record<string, string>,
+): Promise<Response> {
+  const { openAsBlob } = await import('node:fs');
+  const form = new FormData();
+  for (const [key, value] of Object.entries(fields)) form.append(key, value);
+  form.append('video', await openAsBlob(files.video), 'clip.mp4');
+  if (files.logo) form.append('logo', await openAsBlob(files.logo), 'logo.png');
+  return fetch(`${gatewayUrl}/v1/uploads`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
+}

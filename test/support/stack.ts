@@ -1,0 +1,122 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { infraEnv, repoRoot } from './infra-env.js';
+
+export const SERVICES = ['api-gateway', 'payment-watcher', 'transcoder', 'preview-extractor', 'uploader', 'profile-writer'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+/** Well-known anvil dev accounts (public test keys of the default mnemonic). */
+export const ANVIL_ACCOUNTS = {
+  buyer: { address: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', key: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d' },
+  stranger: { address: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC', key: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9e5e00c3f3d2c' },
+  merchant: { address: '0xa0Ee7A142d267C1f36714E4a8F75612F20a79720' },
+} as const;
+
+export interface Stack {
+  gatewayUrl: string;
+  env: Record<string, string>;
+  stagingDir: string;
+  /** Starts (or restarts) one service. */
+  start(name: ServiceName): Promise<void>;
+  /** Sends a signal to one service and waits for it to exit; returns its exit code. */
+  stop(name: ServiceName, signal?: NodeJS.Signals): Promise<number | null>;
+  /** Stops every service and removes the staging directory. */
+  shutdown(): Promise<void>;
+}
+
+const BASE_PORT = Number(process.env.TEST_BASE_PORT ?? 18080);
+
+async function waitForHealth(url: string, child: ChildProcess, name: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} during start-up (see test-artifacts/logs/${name}.log)`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${name} did not answer ${url} within ${timeoutMs} ms`);
+}
+
+/**
+ * Runs the six services as real processes against the real local infrastructure, isolated from
+ * a development stack by their own Redis key prefix, database, bucket and staging directory.
+ */
+export async function startStack(overrides: Partial<Record<string, string>> = {}): Promise<Stack> {
+  const infra = infraEnv();
+  const stagingDir = await mkdtemp(join(tmpdir(), 'reelboard-staging-'));
+  const logDir = join(repoRoot, 'test-artifacts', 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const gatewayPort = BASE_PORT;
+  const env: Record<string, string> = {
+    REDIS_URL: infra.REDIS_URL ?? '',
+    REDIS_PREFIX: `test-${Date.now().toString(36)}`,
+    DATABASE_URL: infra.TEST_DATABASE_URL ?? '',
+    S3_ENDPOINT: infra.S3_ENDPOINT ?? '',
+    S3_REGION: infra.S3_REGION ?? 'us-east-1',
+    S3_BUCKET: infra.TEST_S3_BUCKET ?? '',
+    S3_ACCESS_KEY_ID: infra.S3_ACCESS_KEY_ID ?? '',
+    S3_SECRET_ACCESS_KEY: infra.S3_SECRET_ACCESS_KEY ?? '',
+    S3_FORCE_PATH_STYLE: 'true',
+    RPC_URL: infra.RPC_URL ?? '',
+    CHAIN_ID: infra.CHAIN_ID ?? '31337',
+    STAGING_DIR: stagingDir,
+    PUBLIC_URL: `http://localhost:${gatewayPort}`,
+    MERCHANT_ADDRESS: ANVIL_ACCOUNTS.merchant.address,
+    PRICE_WEI: '10000000000000000',
+    CONFIRMATIONS: '2',
+    POLL_INTERVAL_MS: '500',
+    LOG_LEVEL: 'debug',
+    ...(Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Record<string, string>),
+  };
+  const children = new Map<ServiceName, ChildProcess>();
+
+  const start = async (name: ServiceName) => {
+    const port = BASE_PORT + SERVICES.indexOf(name);
+    const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
+    const child = spawn(process.execPath, ['--import', 'tsx', join('services', name, 'src', 'main.ts')], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    children.set(name, child);
+    await waitForHealth(`http://127.0.0.1:${port}/healthz`, child, name);
+  };
+
+  const stop = async (name: ServiceName, signal: NodeJS.Signals = 'SIGTERM') => {
+    const child = children.get(name);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill(signal);
+    const code = await exited;
+    children.delete(name);
+    return code;
+  };
+
+  try {
+    await Promise.all(SERVICES.map(start));
+  } catch (error) {
+    await Promise.all(SERVICES.map((name) => stop(name, 'SIGKILL')));
+    throw error;
+  }
+
+  return {
+    gatewayUrl: `http://localhost:${gatewayPort}`,
+    env,
+    stagingDir,
+    start,
+    stop,
+    shutdown: async () => {
+      await Promise.all(SERVICES.map((name) => stop(name)));
+      await rm(stagingDir, { recursive: true, force: true });
+    },
+  };
+}
