@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Stops what scripts/infra/up.sh started (and nothing else); data stays in .data/.
-# Usage: scripts/infra/down.sh [--purge]   --purge also deletes .data/ (all local data).
+# Usage: scripts/infra/down.sh [--purge] [COMPONENT...]
+#   COMPONENTs (redis postgres s3rver anvil) limit what is stopped; default all of them.
+#   --purge also deletes .data/ (all local data).
 set -euo pipefail
 # shellcheck source=scripts/infra/lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 purge=0
+only=()
 for arg in "$@"; do
   case "$arg" in
     --purge) purge=1 ;;
+    redis | postgres | s3rver | anvil) only+=("$arg") ;;
     -h | --help)
-      sed -n '2,3p' "${BASH_SOURCE[0]}"
+      sed -n '2,5p' "${BASH_SOURCE[0]}"
       exit 0
       ;;
     *) die "unknown argument: $arg" ;;
@@ -49,10 +53,12 @@ stop_postgres() {
   unmark_started postgres
 }
 
-stop_component anvil anvil
-stop_component s3rver s3rver
-stop_component redis redis-server
-stop_postgres
+wanted() { ((${#only[@]} == 0)) || [[ " ${only[*]} " == *" $1 "* ]]; }
+
+if wanted anvil; then stop_component anvil anvil; fi
+if wanted s3rver; then stop_component s3rver s3rver; fi
+if wanted redis; then stop_component redis redis-server; fi
+if wanted postgres; then stop_postgres; fi
 
 if ((purge)); then
   pg_base="$(pg_base_dir)"

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Brings the whole system up locally: installs what is missing, starts Redis, Postgres+PostGIS,
+# the S3 server and anvil, migrates the database, then runs the six services in the foreground.
+# Ctrl-C stops the services and the infrastructure this run started.
+# Settings: .data/infra.env (written by scripts/infra/up.sh), then .env if present.
+set -euo pipefail
+root="$(cd "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+bash scripts/infra/install.sh
+up_log="$(mktemp)"
+bash scripts/infra/up.sh | tee "$up_log"
+mapfile -t started < <(awk '$2 == "started" { print $1 }' "$up_log")
+rm -f "$up_log"
+
+set -a
+# shellcheck source=/dev/null
+source .data/infra.env
+# Development defaults: anvil's well-known account 9 is the merchant; prices are in wei.
+STAGING_DIR="${STAGING_DIR:-$root/.data/staging}"
+MERCHANT_ADDRESS="${MERCHANT_ADDRESS:-0xa0Ee7A142d267C1f36714E4a8F75612F20a79720}"
+PRICE_WEI="${PRICE_WEI:-10000000000000000}"
+GATEWAY_PORT="${GATEWAY_PORT:-8080}"
+PUBLIC_URL="${PUBLIC_URL:-http://localhost:$GATEWAY_PORT}"
+# shellcheck source=/dev/null
+if [[ -f .env ]]; then source .env; fi
+set +a
+mkdir -p "$STAGING_DIR"
+
+pnpm --silent migrate
+
+services=(api-gateway payment-watcher transcoder preview-extractor uploader profile-writer)
+pids=()
+stopping=0
+stop_all() {
+  ((stopping)) && return
+  stopping=1
+  echo
+  echo "stopping services..."
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if ((${#started[@]} > 0)); then bash scripts/infra/down.sh "${started[@]}"; fi
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+for i in "${!services[@]}"; do
+  name="${services[$i]}"
+  port=$((GATEWAY_PORT + i))
+  (cd "services/$name" && PORT=$port exec node --import tsx src/main.ts) > >(sed -u "s/^/[$name] /") 2>&1 &
+  pids+=("$!")
+done
+
+for _ in $(seq 1 120); do
+  if node -e "fetch('http://127.0.0.1:$GATEWAY_PORT/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"; then break; fi
+  sleep 0.5
+done
+
+cat <<INFO
+
+  Reelboard is up.
+    gateway:      $PUBLIC_URL   (try $PUBLIC_URL/healthz)
+    chain:        $RPC_URL (chain id $CHAIN_ID, anvil)
+    demo wallet:  0x70997970C51812dc3A010C7d01b50e0d17dc79C8
+                  private key 0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
+                  (anvil's public test account 1; never use it on a real chain)
+    merchant:     $MERCHANT_ADDRESS, price $PRICE_WEI wei
+
+  Ctrl-C stops everything.
+
+INFO
+wait -n "${pids[@]}" || true
+echo "a service exited; stopping the rest"
