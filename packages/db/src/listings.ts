@@ -1,21 +1,5 @@
 import type { Knex } from 'knex';
-
-/** A payment as it is stored. */
-export interface PaymentRecord {
-  uploadId: string;
-  chainId: number;
-  txHash: string;
-  /** null for a native transfer. */
-  logIndex: number | null;
-  from: string;
-  to: string;
-  token: string | null;
-  /** Base units as a decimal string. */
-  amount: string;
-  blockNumber: string;
-  blockTime: string;
-  status: 'paid' | 'overpaid' | 'partial' | 'late' | 'unfulfilled';
-}
+import { upsertPayment, type PaymentRecord } from './payments.js';
 
 /** Everything one finished upload writes, in one transaction. */
 export interface SaveListingInput {
@@ -39,23 +23,6 @@ export interface SaveListingInput {
   /** Already normalised (see normalizeHashtag). */
   hashtags: string[];
   payment: PaymentRecord;
-}
-
-function paymentRow(payment: PaymentRecord, listingId: string | null) {
-  return {
-    upload_id: payment.uploadId,
-    listing_id: listingId,
-    chain_id: payment.chainId,
-    tx_hash: payment.txHash.toLowerCase(),
-    log_index: payment.logIndex ?? -1,
-    from_address: payment.from.toLowerCase(),
-    to_address: payment.to.toLowerCase(),
-    token_address: payment.token?.toLowerCase() ?? null,
-    amount: payment.amount,
-    block_number: payment.blockNumber,
-    block_time: payment.blockTime,
-    status: payment.status,
-  };
 }
 
 /** Creates the user by wallet address, or updates the existing one's profile (the prototype's rule). */
@@ -121,22 +88,7 @@ export async function saveListing(db: Knex, input: SaveListingInput): Promise<{ 
         .onConflict(['listing_id', 'hashtag_id'])
         .ignore();
     }
-    // Keyed by upload id: a retry (or an earlier `unfulfilled` record being fulfilled) updates it.
-    await trx('payments')
-      .insert(paymentRow(input.payment, input.listingId))
-      .onConflict('upload_id')
-      .merge({ listing_id: input.listingId, status: input.payment.status, failure_reason: null, failed_stage: null, updated_at: trx.fn.now() });
+    await upsertPayment(trx, input.payment, input.listingId);
     return { userId, created };
   });
-}
-
-/**
- * Records a paid upload that failed for good, so an operator can retry or refund it: a confirmed
- * payment is never lost. A listing already saved for it is left alone.
- */
-export async function recordUnfulfilledPayment(db: Knex, payment: PaymentRecord, failure: { stage: string; reason: string }): Promise<void> {
-  await db('payments')
-    .insert({ ...paymentRow({ ...payment, status: 'unfulfilled' }, null), failure_reason: failure.reason, failed_stage: failure.stage })
-    .onConflict('upload_id')
-    .merge({ status: db.raw(`CASE WHEN payments.listing_id IS NULL THEN 'unfulfilled'::payment_status ELSE payments.status END`), failure_reason: failure.reason, failed_stage: failure.stage, updated_at: db.fn.now() });
 }

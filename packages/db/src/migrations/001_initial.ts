@@ -56,7 +56,8 @@ export async function up(knex: Knex): Promise<void> {
 
   await knex.schema.createTable('payments', (t) => {
     t.bigIncrements('id');
-    t.uuid('upload_id').notNullable().unique();
+    // An upload may see several payments (an underpayment, then the rest); a transfer pays once.
+    t.uuid('upload_id').notNullable().index();
     t.uuid('listing_id').references('listings.id').onDelete('SET NULL');
     t.integer('chain_id').notNullable();
     t.text('tx_hash').notNullable();

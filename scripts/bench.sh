@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Benchmarks on the real local stack. Each part is scripts/bench/<part>.ts; it writes
+# docs/benchmarks/<part>.md and .json (machine, versions, command, numbers). This script runs the
+# parts given (default: all), then joins every part's markdown into docs/benchmarks.md.
+# Benchmarks never fail on time: they report, with the goal beside the number.
+set -euo pipefail
+root="$(cd "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+bash scripts/infra/install.sh
+up_log="$(mktemp)"
+bash scripts/infra/up.sh | tee "$up_log"
+mapfile -t started < <(awk '$2 == "started" { print $1 }' "$up_log")
+rm -f "$up_log"
+cleanup() {
+  if ((${#started[@]} > 0)); then bash scripts/infra/down.sh "${started[@]}"; fi
+}
+trap cleanup EXIT
+
+parts=("$@")
+if ((${#parts[@]} == 0)); then
+  mapfile -t parts < <(find scripts/bench -maxdepth 1 -name '*.ts' -printf '%f\n' | sed 's/\.ts$//' | sort)
+fi
+for part in "${parts[@]}"; do
+  echo "== bench: $part"
+  node --import tsx "scripts/bench/$part.ts"
+done
+
+{
+  echo "# Benchmarks"
+  echo
+  echo "Produced by \`pnpm bench\` (\`bash scripts/bench.sh [part...]\`). Each section names the machine,"
+  echo "the versions and the command; the raw numbers are in \`docs/benchmarks/<part>.json\`."
+  echo "Figures are ratios against a reference measured in the same run, or absolute numbers with"
+  echo "their conditions. Goals are stated beside the numbers; a missed goal says why."
+  echo
+  for md in docs/benchmarks/*.md; do
+    [[ -f "$md" ]] || continue
+    cat "$md"
+    echo
+  done
+} > docs/benchmarks.md
+echo "wrote docs/benchmarks.md"
