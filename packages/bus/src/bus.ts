@@ -1,6 +1,6 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { channels, ContractError, parsePayload, type Channel, type PayloadOf, type StatusEventName, type UploadState } from '@reelboard/contracts';
+import { channels, ContractError, parsePayload, type Channel, type ChannelPolicy, type PayloadOf, type StatusEventName, type UploadState } from '@reelboard/contracts';
 import { errorFields, forUpload, type Logger } from '@reelboard/logger';
 import { PermanentError, RetryLaterError } from './errors.js';
 import { StatusStore, type StatusInput } from './status-store.js';
@@ -47,15 +47,22 @@ export class Bus {
     readonly prefix: string,
     private readonly service: string,
     private readonly log: Logger,
+    /** Per-channel changes to the retry policy table (operators tune them; tests shorten them). */
+    private readonly policyOverrides: Partial<Record<Channel, Partial<ChannelPolicy>>> = {},
   ) {
     this.status = new StatusStore(redis, prefix);
+  }
+
+  /** The retry policy in force for a channel. */
+  policy(channel: Channel): ChannelPolicy {
+    return { ...channels[channel].policy, ...this.policyOverrides[channel] };
   }
 
   /** The queue behind a channel (for publishing, inspection and the dashboard). */
   queue(channel: Channel): Queue {
     let queue = this.queues.get(channel);
     if (!queue) {
-      const { policy } = channels[channel];
+      const policy = this.policy(channel);
       queue = new Queue(channel, {
         connection: this.redis,
         prefix: this.prefix,

@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { ContractError, type StatusEvent, type UploadReceived } from '@reelboard/contracts';
+import { createLogger } from '@reelboard/logger';
+import { Bus, connectRedis, PermanentError, RetryLaterError } from '../src/index.js';
+import { infraEnv } from '../../../test/support/infra-env.js';
+
+let redis: Redis;
+let bus: Bus;
+const prefix = `bustest-${Date.now().toString(36)}`;
+
+function upload(uploadId = randomUUID()): UploadReceived {
+  const now = new Date();
+  return {
+    uploadId,
+    owner: '0x70997970c51812dc3a010c7d01b50e0d17dc79c8',
+    form: { title: 't', description: '', hashtags: [], latitude: 1, longitude: 2 },
+    quote: { chainId: 31337, to: '0xa0ee7a142d267c1f36714e4a8f75612f20a79720', amount: '1', token: null, createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + 60_000).toISOString() },
+    staged: { source: `${uploadId}/source`, sourceBytes: 1 },
+    receivedAt: now.toISOString(),
+  };
+}
+
+/** Resolves with the first status event of `uploadId` named `event`. */
+function nextStatus(uploadId: string, event: string, timeoutMs = 10_000): Promise<StatusEvent> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} for ${uploadId}`)), timeoutMs);
+    void bus.status.subscribe((e) => {
+      if (e.uploadId === uploadId && e.event === event) {
+        clearTimeout(timer);
+        resolve(e);
+      }
+    });
+  });
+}
+
+beforeAll(() => {
+  redis = connectRedis(infraEnv().REDIS_URL ?? '', 'bus-test');
+  bus = new Bus(redis, prefix, 'bus-test', createLogger('bus-test', 'error'), {
+    'upload.received': { attempts: 3, backoffMs: 50 },
+  });
+});
+
+afterAll(async () => {
+  await bus.close(1_000);
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length) await redis.del(...keys);
+  await redis.quit();
+});
+
+describe('publishing', () => {
+  it('adds one job per upload and channel however often it is published', async () => {
+    const u = upload();
+    await bus.publish('upload.received', u);
+    await bus.publish('upload.received', u);
+    const job = await bus.queue('upload.received').getJob(`${u.uploadId}.upload.received`);
+    expect(job?.data.uploadId).toBe(u.uploadId);
+    expect(await bus.queue('upload.received').getWaitingCount()).toBe(1);
+    await bus.queue('upload.received').obliterate({ force: true });
+  });
+
+  it('refuses a payload that breaks its contract, adding nothing', async () => {
+    await expect(bus.publish('payment.submitted', { uploadId: randomUUID(), txHash: '0x12' as `0x${string}` })).rejects.toThrow(ContractError);
+    expect(await bus.queue('payment.submitted').getWaitingCount()).toBe(0);
+  });
+});
+
+describe('consuming', () => {
+  it('retries a failing stage, then hands the result on with a status event', async () => {
+    const u = upload();
+    let calls = 0;
+    const seen = nextStatus(u.uploadId, 'payment.confirmed');
+    const worker = bus.consume(
+      'upload.received',
+      async (payload, context) => {
+        calls += 1;
+        if (calls < 3) throw new Error('flaky');
+        await context.emit('payment.confirmed', {
+          ...payload,
+          payment: { chainId: 31337, txHash: `0x${'1'.repeat(64)}`, logIndex: null, from: payload.owner, to: payload.quote.to, token: null, amount: '1', blockNumber: '1', blockTime: new Date().toISOString(), status: 'paid' },
+        });
+      },
+      { concurrency: 1 },
+    );
+    await bus.publish('upload.received', u);
+    const status = await seen;
+    expect(calls).toBe(3);
+    expect(status).toMatchObject({ stage: 'bus-test', state: 'processing' });
+    expect(await bus.queue('payment.confirmed').getJob(`${u.uploadId}.payment.confirmed`)).toBeDefined();
+    await worker.close();
+  });
+
+  it('gives up at once on a permanent error: the upload fails with the reason and goes to upload.failed', async () => {
+    const u = upload();
+    let calls = 0;
+    const failed = nextStatus(u.uploadId, 'failed');
+    const worker = bus.consume(
+      'upload.received',
+      async () => {
+        calls += 1;
+        throw new PermanentError('not a video', 'no_video_stream');
+      },
+      { concurrency: 1 },
+    );
+    await bus.publish('upload.received', u);
+    expect((await failed).reason).toBe('bus-test: not a video');
+    expect(calls).toBe(1);
+    const handedOn = await bus.queue('upload.failed').getJob(`${u.uploadId}.upload.failed`);
+    expect(handedOn?.data).toMatchObject({ uploadId: u.uploadId, stage: 'bus-test', reason: 'not a video' });
+    await worker.close();
+  });
+
+  it('fails a job whose payload breaks the contract when consumed, without retrying', async () => {
+    const uploadId = randomUUID();
+    let calls = 0;
+    const failed = nextStatus(uploadId, 'failed');
+    const worker = bus.consume('upload.received', async () => void (calls += 1), { concurrency: 1 });
+    // Bypasses publish's validation, as a producer with an older contract would.
+    await bus.queue('upload.received').add('upload.received', { uploadId, owner: 'nobody' }, { jobId: `${uploadId}.upload.received` });
+    expect((await failed).reason).toMatch(/breaks its contract/);
+    expect(calls).toBe(0);
+    await worker.close();
+  });
+
+  it('runs a job again later without using an attempt when asked to wait', async () => {
+    const u = upload();
+    let calls = 0;
+    const attemptsSeen: number[] = [];
+    const done = new Promise<void>((resolve) => {
+      const worker = bus.consume(
+        'upload.received',
+        async (_payload, context) => {
+          calls += 1;
+          attemptsSeen.push(context.attempt);
+          if (calls < 5) throw new RetryLaterError(20);
+          resolve();
+          void worker.close();
+        },
+        { concurrency: 1 },
+      );
+    });
+    await bus.publish('upload.received', u);
+    await done;
+    // Five runs with attempts capped at three: waiting did not count as failing.
+    expect(calls).toBe(5);
+    expect(Math.max(...attemptsSeen)).toBe(1);
+  });
+});
+
+describe('status store', () => {
+  it('numbers events, keeps history and the latest, and ignores events after the end', async () => {
+    const uploadId = randomUUID();
+    const live: number[] = [];
+    const unsubscribe = await bus.status.subscribe((e) => e.uploadId === uploadId && live.push(e.seq));
+    const base = { uploadId, stage: 'test', state: 'processing' as const };
+    expect(await bus.status.publish({ ...base, event: 'upload.received', state: 'awaiting_payment' })).toBe(1);
+    expect(await bus.status.publish({ ...base, event: 'progress', progress: 50 })).toBe(2);
+    expect(await bus.status.publish({ ...base, event: 'failed', state: 'failed', reason: 'boom' })).toBe(3);
+    expect(await bus.status.publish({ ...base, event: 'progress', progress: 60 })).toBe(0);
+    expect((await bus.status.latest(uploadId))?.event).toBe('failed');
+    expect((await bus.status.history(uploadId, 1)).map((e) => e.seq)).toEqual([2, 3]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(live).toEqual([1, 2, 3]);
+    unsubscribe();
+  });
+});

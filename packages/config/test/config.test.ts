@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { commonSchema, ConfigError, env, loadConfig } from '../src/index.js';
+
+const schema = commonSchema.extend({ MERCHANT_ADDRESS: env.address(), PRICE_WEI: env.bigint('5'), FLAG: env.boolean(false) });
+
+describe('loadConfig', () => {
+  it('reads, coerces and fills defaults', () => {
+    const config = loadConfig(schema, { REDIS_URL: 'redis://127.0.0.1:6390', MERCHANT_ADDRESS: '0xA0Ee7A142d267C1f36714E4a8F75612F20a79720', FLAG: 'yes', PORT: '' });
+    expect(config.MERCHANT_ADDRESS).toBe('0xa0ee7a142d267c1f36714e4a8f75612f20a79720');
+    expect(config.PRICE_WEI).toBe(5n);
+    expect(config.FLAG).toBe(true);
+    expect(config.PORT).toBe(0);
+    expect(config.REDIS_PREFIX).toBe('reelboard');
+  });
+
+  it('names every missing or bad variable', () => {
+    try {
+      loadConfig(schema, { REDIS_URL: 'http://not-redis', MERCHANT_ADDRESS: '0x123', PORT: '99999' });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const variables = (error as ConfigError).issues.map((issue) => issue.variable).sort();
+      expect(variables).toEqual(['MERCHANT_ADDRESS', 'PORT', 'REDIS_URL']);
+      expect((error as Error).message).toMatch(/REDIS_URL: must start with redis:\/\//);
+    }
+  });
+});
