@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { channels, ContractError, parsePayload, type Channel, type ChannelPolicy, type PayloadOf, type StatusEventName, type UploadState } from '@reelboard/contracts';
 import { errorFields, forUpload, type Logger } from '@reelboard/logger';
 import { PermanentError, RetryLaterError } from './errors.js';
+import { jobDuration, jobsCompleted, jobsFailed, jobsStarted, unwatchQueue, watchQueue } from './metrics.js';
 import { StatusStore, type StatusInput } from './status-store.js';
 
 /** What a stage's handler gets besides its payload. */
@@ -94,6 +95,7 @@ export class Bus {
     );
     worker.on('error', (error) => this.log.error('worker error', { channel, ...errorFields(error) }));
     this.workers.push(worker);
+    watchQueue(this.queue(channel));
     return worker;
   }
 
@@ -117,13 +119,18 @@ export class Bus {
     const uploadId = typeof rawId === 'string' ? rawId : 'unknown';
     const context = this.contextFor(uploadId, job.attemptsMade + 1);
     const started = Date.now();
+    const seconds = () => (Date.now() - started) / 1000;
+    jobsStarted.inc({ channel });
     try {
       const payload = parsePayload(channel, job.data);
       context.log.info('stage started', { channel, jobId: job.id, attempt: context.attempt });
       await handler(payload, context);
       context.log.info('stage finished', { channel, jobId: job.id, ms: Date.now() - started });
+      jobsCompleted.inc({ channel });
+      jobDuration.observe({ channel, outcome: 'completed' }, seconds());
     } catch (error) {
       if (error instanceof RetryLaterError) {
+        jobDuration.observe({ channel, outcome: 'waiting' }, seconds());
         await job.moveToDelayed(Date.now() + error.delayMs, token);
         throw new DelayedError();
       }
@@ -137,6 +144,8 @@ export class Bus {
         permanent,
         ...errorFields(err),
       });
+      jobsFailed.inc({ channel, final: String(lastAttempt) });
+      jobDuration.observe({ channel, outcome: 'failed' }, seconds());
       if (lastAttempt && uploadId !== 'unknown') {
         await (options.onGiveUp ?? this.failUpload(channel))(job.data, err, context);
       }
@@ -166,6 +175,7 @@ export class Bus {
       new Promise<boolean>((resolve) => setTimeout(() => resolve(true), graceMs).unref()),
     ]);
     if (timedOut) await Promise.all(this.workers.map((worker) => worker.close(true)));
+    for (const queue of this.queues.values()) unwatchQueue(queue);
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
     await this.status.close();
   }

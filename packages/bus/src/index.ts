@@ -2,3 +2,4 @@ export * from './bus.js';
 export * from './errors.js';
 export * from './redis.js';
 export * from './status-store.js';
+export { register as metricsRegistry } from './metrics.js';

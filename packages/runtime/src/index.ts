@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { collectDefaultMetrics, register } from 'prom-client';
 import { ConfigError } from '@reelboard/config';
 import { createLogger, errorFields, type Logger } from '@reelboard/logger';
 
@@ -50,6 +51,13 @@ function startProbeServer(port: number, readiness: Record<string, ReadinessCheck
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     };
     if (req.url === '/healthz') return reply(200, { status: 'ok' });
+    if (req.url === '/metrics') {
+      register.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': register.contentType }).end(text),
+        (error: unknown) => reply(500, { error: 'metrics_failed', message: String(error) }),
+      );
+      return;
+    }
     if (req.url === '/readyz') {
       checkReadiness(readiness).then(
         (result) => reply(result.ok ? 200 : 503, result),
@@ -79,6 +87,8 @@ export async function runService<C>(options: RunServiceOptions<C>): Promise<void
     process.exit(78); // EX_CONFIG
   }
   const log = createLogger(options.name, options.logLevel(config));
+  register.setDefaultLabels({ service: options.name });
+  collectDefaultMetrics();
   process.on('unhandledRejection', (reason) => log.error('unhandled rejection', errorFields(reason)));
 
   let handle: ServiceHandle;
@@ -114,4 +124,9 @@ export async function runService<C>(options: RunServiceOptions<C>): Promise<void
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Prometheus text for the process's metrics (for services that serve their own HTTP, like the gateway). */
+export async function metricsText(): Promise<{ contentType: string; body: string }> {
+  return { contentType: register.contentType, body: await register.metrics() };
 }

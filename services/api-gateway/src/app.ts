@@ -1,7 +1,7 @@
 import express, { type Response } from 'express';
 import type { Bus } from '@reelboard/bus';
 import type { Logger } from '@reelboard/logger';
-import { checkReadiness, type ReadinessCheck } from '@reelboard/runtime';
+import { checkReadiness, metricsText, type ReadinessCheck } from '@reelboard/runtime';
 import type { SiweAuth } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { errorHandler, HttpError } from './http-error.js';
@@ -27,6 +27,10 @@ export function createApp({ config, bus, auth, hub, log, readiness, streams }: A
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    const { contentType, body } = await metricsText();
+    res.type(contentType).send(body);
   });
   app.get('/readyz', async (_req, res) => {
     const result = await checkReadiness(readiness);

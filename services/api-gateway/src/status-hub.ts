@@ -1,7 +1,19 @@
+import { Gauge } from 'prom-client';
 import type { StatusStore } from '@reelboard/bus';
 import type { StatusEvent } from '@reelboard/contracts';
 
 type Listener = (event: StatusEvent) => void;
+
+const hubs = new Set<StatusHub>();
+new Gauge({
+  name: 'reelboard_sse_clients',
+  help: 'Status streams (SSE) open on this gateway replica',
+  collect() {
+    let clients = 0;
+    for (const hub of hubs) clients += hub.clients;
+    this.set(clients);
+  },
+});
 
 /**
  * Fans the one Redis status subscription out to the SSE clients of this replica, by upload id,
@@ -11,7 +23,9 @@ export class StatusHub {
   private readonly byUpload = new Map<string, Set<Listener>>();
   private unsubscribe: (() => void) | undefined;
 
-  constructor(private readonly store: StatusStore) {}
+  constructor(private readonly store: StatusStore) {
+    hubs.add(this);
+  }
 
   async start(): Promise<void> {
     this.unsubscribe = await this.store.subscribe((event) => {
@@ -41,6 +55,7 @@ export class StatusHub {
   }
 
   stop(): void {
+    hubs.delete(this);
     this.unsubscribe?.();
     this.byUpload.clear();
   }
