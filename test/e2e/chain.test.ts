@@ -131,6 +131,13 @@ describe('one paid upload travels the whole chain', () => {
 
     // The staged files are gone once the listing is saved.
     expect(existsSync(join(stack.stagingDir, uploadId))).toBe(false);
+
+    // Operators see the work in each service's metrics.
+    const transcoderMetrics = await (await fetch(`http://127.0.0.1:${stack.portOf('transcoder')}/metrics`)).text();
+    expect(transcoderMetrics).toMatch(/reelboard_jobs_completed_total\{channel="payment.confirmed",service="transcoder"\} 1\b/);
+    expect(transcoderMetrics).toMatch(/reelboard_queue_jobs\{channel="payment.confirmed",state="waiting",service="transcoder"\} 0\b/);
+    const gatewayMetrics = await (await fetch(`${stack.gatewayUrl}/metrics`)).text();
+    expect(gatewayMetrics).toMatch(/reelboard_sse_clients\{service="api-gateway"\} \d+/);
   });
 
   it('refuses a payment to the wrong address, sends nothing to the transcoder, and lets the upload expire unpaid', async () => {

@@ -19,6 +19,8 @@ export interface Stack {
   gatewayUrl: string;
   env: Record<string, string>;
   stagingDir: string;
+  /** The HTTP port (probes, metrics) of a service. */
+  portOf(name: ServiceName): number;
   /** Starts (or restarts) one service. */
   start(name: ServiceName): Promise<void>;
   /** Sends a signal to one service and waits for it to exit; returns its exit code. */
@@ -76,9 +78,10 @@ export async function startStack(overrides: Partial<Record<string, string>> = {}
     ...(Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Record<string, string>),
   };
   const children = new Map<ServiceName, ChildProcess>();
+  const portOf = (name: ServiceName) => BASE_PORT + SERVICES.indexOf(name);
 
   const start = async (name: ServiceName) => {
-    const port = BASE_PORT + SERVICES.indexOf(name);
+    const port = portOf(name);
     const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
     const child = spawn(process.execPath, ['--import', 'tsx', join('services', name, 'src', 'main.ts')], {
       cwd: repoRoot,
@@ -112,6 +115,7 @@ export async function startStack(overrides: Partial<Record<string, string>> = {}
     gatewayUrl: `http://localhost:${gatewayPort}`,
     env,
     stagingDir,
+    portOf,
     start,
     stop,
     shutdown: async () => {
