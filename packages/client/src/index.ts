@@ -1,0 +1,181 @@
+import { openAsBlob } from 'node:fs';
+import { basename } from 'node:path';
+import { EventSource } from 'eventsource';
+import { createWalletClient, defineChain, http, type Hex, type PrivateKeyAccount } from 'viem';
+import { createSiweMessage } from 'viem/siwe';
+import { statusEventNames, terminalEvents, type StatusEvent } from '@reelboard/contracts';
+
+/** The payment the gateway asks for a listing. */
+export interface Quote {
+  chainId: number;
+  to: Hex;
+  /** Base units (wei) as a decimal string. */
+  amount: string;
+  token: Hex | null;
+  expiresAt: string;
+}
+
+/** An error answer of the gateway, with its stable code. */
+export class GatewayError extends Error {
+  override readonly name = 'GatewayError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly body: unknown,
+  ) {
+    super(`${status} ${code}: ${message}`);
+  }
+}
+
+async function answer<T>(res: Response): Promise<T> {
+  const text = await res.text();
+  const body = text ? (JSON.parse(text) as unknown) : undefined;
+  if (!res.ok) {
+    const { error = 'http_error', message = res.statusText } = (body ?? {}) as { error?: string; message?: string };
+    throw new GatewayError(res.status, error, message, body);
+  }
+  return body as T;
+}
+
+/**
+ * A typed client of the gateway's public API, for scripts, tests and operators: sign in with a
+ * wallet key (SIWE), post a listing, submit its payment, follow its status.
+ */
+export class GatewayClient {
+  private token: string | undefined;
+
+  constructor(readonly baseUrl: string) {}
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
+  }
+
+  /** The session token (after signIn). */
+  get sessionToken(): string | undefined {
+    return this.token;
+  }
+
+  /** Signs in with Ethereum (EIP-4361) as `account`; the session is used by every later call. */
+  async signIn(account: PrivateKeyAccount, chainId: number): Promise<{ address: string; token: string; expiresAt: string }> {
+    const { nonce } = await answer<{ nonce: string }>(await fetch(`${this.baseUrl}/v1/auth/nonce`));
+    const url = new URL(this.baseUrl);
+    const message = createSiweMessage({
+      address: account.address,
+      chainId,
+      domain: url.host,
+      nonce,
+      uri: url.origin,
+      version: '1',
+      issuedAt: new Date(),
+      expirationTime: new Date(Date.now() + 10 * 60_000),
+      statement: 'Sign in to Reelboard',
+    });
+    const signature = await account.signMessage({ message });
+    const session = await answer<{ address: string; token: string; expiresAt: string }>(
+      await fetch(`${this.baseUrl}/v1/auth/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message, signature }) }),
+    );
+    this.token = session.token;
+    return session;
+  }
+
+  /**
+   * Posts the listing form (multipart) and returns the upload id and the quote to pay.
+   * `onProgress` is called with the bytes of the request body sent so far.
+   */
+  async createListing(
+    files: { video: string; logo?: string | undefined },
+    fields: Record<string, string>,
+    onProgress?: (sentBytes: number) => void,
+  ): Promise<{ uploadId: string; payment: Quote }> {
+    const form = new FormData();
+    for (const [key, value] of Object.entries(fields)) form.append(key, value);
+    form.append('video', await openAsBlob(files.video), basename(files.video));
+    if (files.logo) form.append('logo', await openAsBlob(files.logo), basename(files.logo));
+    // Without a progress callback fetch encodes the form itself; with one, the encoded body is
+    // streamed through a byte counter (files are read lazily either way, never whole into memory).
+    let init: RequestInit & { duplex?: 'half' } = { method: 'POST', headers: this.headers(), body: form };
+    if (onProgress) {
+      const encoded = new Response(form);
+      let sent = 0;
+      const counted = encoded.body?.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            sent += chunk.byteLength;
+            onProgress(sent);
+            controller.enqueue(chunk);
+          },
+        }),
+      );
+      init = {
+        method: 'POST',
+        headers: this.headers({ 'content-type': encoded.headers.get('content-type') ?? 'multipart/form-data' }),
+        body: counted ?? null,
+        duplex: 'half',
+      };
+    }
+    const res = await fetch(`${this.baseUrl}/v1/uploads`, init);
+    return answer(res);
+  }
+
+  /** Tells the gateway which transaction pays for an upload; the verdict arrives on the status stream. */
+  async submitPayment(uploadId: string, txHash: Hex): Promise<void> {
+    await answer(
+      await fetch(`${this.baseUrl}/v1/uploads/${uploadId}/payment`, {
+        method: 'POST',
+        headers: this.headers({ 'content-type': 'application/json' }),
+        body: JSON.stringify({ txHash }),
+      }),
+    );
+  }
+
+  /** The latest status of an upload. */
+  async status(uploadId: string): Promise<{ uploadId: string; status: StatusEvent | null; payment: Quote | null }> {
+    return answer(await fetch(`${this.baseUrl}/v1/uploads/${uploadId}`, { headers: this.headers() }));
+  }
+
+  /** Follows an upload's status stream until it ends; `onEvent` sees each event with its SSE name and id. */
+  followEvents(uploadId: string, onEvent: (event: StatusEvent, name: string, id: string) => void, timeoutMs = 30 * 60_000): { done: Promise<StatusEvent>; close: () => void } {
+    const token = this.token;
+    const source = new EventSource(`${this.baseUrl}/v1/uploads/${uploadId}/events`, {
+      fetch: (input, init) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...(token ? { authorization: `Bearer ${token}` } : {}) } }),
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const done = new Promise<StatusEvent>((resolve, reject) => {
+      timer = setTimeout(() => {
+        source.close();
+        reject(new Error(`upload ${uploadId} did not finish within ${timeoutMs} ms`));
+      }, timeoutMs);
+      for (const name of statusEventNames) {
+        source.addEventListener(name, (message) => {
+          const event = JSON.parse(message.data) as StatusEvent;
+          onEvent(event, name, message.lastEventId);
+          if (terminalEvents.has(name)) {
+            clearTimeout(timer);
+            source.close();
+            resolve(event);
+          }
+        });
+      }
+    });
+    return {
+      done,
+      close: () => {
+        clearTimeout(timer);
+        source.close();
+      },
+    };
+  }
+}
+
+/** Pays a quote in the chain's native coin from `account`; returns the transaction hash. */
+export async function payQuote(rpcUrl: string, account: PrivateKeyAccount, quote: Pick<Quote, 'chainId' | 'to' | 'amount'>): Promise<Hex> {
+  const chain = defineChain({
+    id: quote.chainId,
+    name: `chain-${quote.chainId}`,
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  });
+  const wallet = createWalletClient({ account, chain, transport: http(rpcUrl) });
+  return wallet.sendTransaction({ to: quote.to, value: BigInt(quote.amount) });
+}
