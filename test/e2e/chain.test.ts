@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -181,5 +183,17 @@ describe('one paid upload travels the whole chain', () => {
       body: JSON.stringify({ txHash }),
     });
     expect(late.status).toBe(409);
+  });
+
+  it('is what the operators\' command-line client does: upload, pay, follow to the saved listing', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/upload.ts', '--video', join(work, 'clip.mp4'), '--title', 'From the CLI', '--hashtags', '#cli', '--gateway', stack.gatewayUrl, '--rpc', stack.env.RPC_URL ?? '', '--key', ANVIL_ACCOUNTS.cli.key],
+      { cwd: new URL('../..', import.meta.url).pathname, timeout: 120_000 },
+    );
+    const uploadId = /upload ([0-9a-f-]{36})/.exec(stdout)?.[1];
+    expect(stdout).toMatch(/^profile\.saved$/m);
+    const listing = await db('listings').join('users', 'users.id', 'listings.user_id').where('listings.id', uploadId ?? '').first();
+    expect(listing).toMatchObject({ title: 'From the CLI', wallet_address: ANVIL_ACCOUNTS.cli.address.toLowerCase() });
   });
 });

@@ -1,40 +1,18 @@
 import { EventSource } from 'eventsource';
-import { createWalletClient, http, type Hex } from 'viem';
+import { createPublicClient, http, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { createSiweMessage } from 'viem/siwe';
+import { GatewayClient, payQuote } from '@reelboard/client';
 import { statusEventNames, terminalEvents, type StatusEvent } from '@reelboard/contracts';
 
 /** Signs in to the gateway with SIWE as the given key, as a wallet would; returns the bearer token. */
 export async function signIn(gatewayUrl: string, privateKey: Hex, chainId: number): Promise<{ token: string; address: string }> {
-  const account = privateKeyToAccount(privateKey);
-  const { nonce } = (await (await fetch(`${gatewayUrl}/v1/auth/nonce`)).json()) as { nonce: string };
-  const url = new URL(gatewayUrl);
-  const message = createSiweMessage({
-    address: account.address,
-    chainId,
-    domain: url.host,
-    nonce,
-    uri: url.origin,
-    version: '1',
-    issuedAt: new Date(),
-    expirationTime: new Date(Date.now() + 10 * 60_000),
-    statement: 'Sign in to Reelboard',
-  });
-  const signature = await account.signMessage({ message });
-  const res = await fetch(`${gatewayUrl}/v1/auth/verify`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ message, signature }),
-  });
-  if (res.status !== 200) throw new Error(`sign-in failed: ${res.status} ${await res.text()}`);
-  return (await res.json()) as { token: string; address: string };
+  return new GatewayClient(gatewayUrl).signIn(privateKeyToAccount(privateKey), chainId);
 }
 
 /** Sends native coin from `privateKey` to `to`; returns the transaction hash. */
 export async function pay(rpcUrl: string, privateKey: Hex, to: Hex, value: bigint): Promise<Hex> {
-  const wallet = createWalletClient({ account: privateKeyToAccount(privateKey), transport: http(rpcUrl) });
-  const chainId = await wallet.getChainId();
-  return wallet.sendTransaction({ to, value, chain: { id: chainId, name: 'dev', nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } } });
+  const chainId = await createPublicClient({ transport: http(rpcUrl) }).getChainId();
+  return payQuote(rpcUrl, privateKeyToAccount(privateKey), { chainId, to, amount: value.toString() });
 }
 
 export interface EventFollower {

@@ -1,0 +1,166 @@
+import { mkdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { mnemonicToAccount } from 'viem/accounts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../support/infra-env.js';
+import { makeClip, makePng } from '../support/media.js';
+import { ANVIL_ACCOUNTS, startStack, type Stack } from '../support/stack.js';
+import { injectWallet, type InjectedWallet } from './wallet-bridge.js';
+
+/** Debian's Chromium (scripts/infra/install.sh installs it); playwright-core never downloads a browser. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ADMIN_TOKEN = 'browser-test-admin-token-0123456789';
+const SHOTS = join(repoRoot, 'test-artifacts', 'browser');
+/**
+ * An anvil dev account of the default mnemonic that no other test pays with, so parallel test
+ * runs on the shared chain never race for its nonces.
+ */
+const BUYER = mnemonicToAccount('test test test test test test test test test test test junk', { addressIndex: 7 });
+/** A hashtag no other listing has, so the browse filter finds exactly this test's listing. */
+const UNIQUE_TAG = `browser${Date.now().toString(36)}`;
+
+/** The parts of DOM elements the test reads in the page (the test itself compiles without the DOM library). */
+type ProgressLike = { value: number };
+type MediaLike = { muted: boolean; loop: boolean; readyState: number; duration: number };
+
+let stack: Stack;
+let browser: Browser;
+let page: Page;
+let wallet: InjectedWallet;
+let work: string;
+let listingId: string;
+const pageErrors: string[] = [];
+
+const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  work = await mkdtemp(join(tmpdir(), 'reelboard-browser-'));
+  await Promise.all([makeClip(join(work, 'clip.mp4'), { width: 640, height: 360, seconds: 2 }), makePng(join(work, 'logo.png'))]);
+  stack = await startStack({ ADMIN_TOKEN, PREVIEW_SECONDS: '1' });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+  page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  wallet = await injectWallet(page, BUYER, stack.env.RPC_URL ?? '', Number(stack.env.CHAIN_ID));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.shutdown();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('the reference web client in Chromium', () => {
+  it('walks connect, sign in, form, PAY, SAVE and the listing', async () => {
+    await page.goto(`${stack.gatewayUrl}/`);
+    await expect.poll(() => page.locator('h1').textContent()).toBe('Publish a video listing');
+    await shot('01-start');
+
+    await page.getByRole('button', { name: 'Connect wallet' }).click();
+    await expect.poll(() => page.locator('#wallet-status').textContent()).toContain(BUYER.address);
+    await shot('02-connected');
+
+    await page.getByRole('button', { name: 'Sign in with Ethereum' }).click();
+    await expect.poll(() => page.locator('#wallet-status').textContent()).toContain(`Signed in as ${BUYER.address.toLowerCase()}`);
+    const signed = wallet.calls.find((call) => call.method === 'personal_sign');
+    expect(Buffer.from(String(signed?.params[0]).slice(2), 'hex').toString()).toContain(`${new URL(stack.gatewayUrl).host} wants you to sign in with your Ethereum account`);
+    await shot('03-signed-in');
+
+    // An incomplete form never leaves the page: each missing field is named.
+    await page.getByRole('button', { name: 'PAY' }).click();
+    await expect.poll(() => page.locator('#video-error').textContent()).toBe('choose a video file');
+    expect(await page.locator('#latitude-error').textContent()).toContain('latitude must be a number');
+    expect(wallet.calls.some((call) => call.method === 'eth_sendTransaction')).toBe(false);
+    await shot('04-form-errors');
+
+    await page.getByLabel('Video').setInputFiles(join(work, 'clip.mp4'));
+    await page.getByLabel('Logo (optional)').setInputFiles(join(work, 'logo.png'));
+    await page.getByLabel('Title').fill('Road bike in the browser');
+    await page.getByLabel('Description').fill('Carbon frame, tested in Chromium.');
+    await page.getByLabel('Hashtags').fill(`#bikes #${UNIQUE_TAG}`);
+    await page.getByLabel('Latitude').fill('52.52');
+    await page.getByLabel('Longitude').fill('13.405');
+    await page.getByLabel('Your name (optional)').fill('Grace');
+    await page.getByLabel('Contact (optional)').fill('grace@example.org');
+    await shot('05-form-filled');
+
+    // The first payment is declined in the wallet: the form is uploaded once, PAY stays usable.
+    wallet.declineNextPayment();
+    await page.getByRole('button', { name: 'PAY' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('Payment cancelled in the wallet');
+    expect(await page.locator('#upload-progress').evaluate((bar) => (bar as unknown as ProgressLike).value)).toBe(100);
+    expect(await page.getByRole('button', { name: 'PAY' }).isEnabled()).toBe(true);
+    await shot('06-payment-declined');
+
+    await page.getByRole('button', { name: 'PAY' }).click();
+    await expect.poll(() => wallet.calls.filter((call) => call.method === 'eth_sendTransaction').length).toBe(2);
+    const [tx] = wallet.calls.filter((call) => call.method === 'eth_sendTransaction').at(-1)?.params as [{ to: string; value: string }];
+    expect(tx.to).toBe(ANVIL_ACCOUNTS.merchant.address.toLowerCase());
+    expect(BigInt(tx.value)).toBe(BigInt(stack.env.PRICE_WEI ?? '0'));
+
+    // payment.confirmed turns PAY into SAVE, disabled while the listing is made.
+    await page.getByRole('button', { name: 'SAVE' }).waitFor({ timeout: 60_000 });
+    await shot('07-payment-confirmed');
+    const save = page.getByRole('button', { name: 'SAVE' });
+    await expect.poll(() => save.isEnabled(), { timeout: 150_000, interval: 500 }).toBe(true);
+    expect(await page.locator('#pipeline-progress').evaluate((bar) => (bar as unknown as ProgressLike).value)).toBe(100);
+    await shot('08-saved');
+
+    await save.click();
+    await page.waitForURL(/#\/listing\/[0-9a-f-]{36}$/);
+    listingId = /#\/listing\/([0-9a-f-]{36})$/.exec(page.url())?.[1] ?? '';
+    // Unmoderated listings are not public yet; the page says so.
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('appears here once a moderator approves it');
+    await shot('09-listing-before-approval');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('shows the listing on the browse page once an admin approves it, and plays it', async () => {
+    expect(listingId).toMatch(/^[0-9a-f-]{36}$/);
+    const approved = await fetch(`${stack.gatewayUrl}/v1/admin/listings/${listingId}/approve`, { method: 'POST', headers: { 'x-admin-token': ADMIN_TOKEN } });
+    expect(approved.status, await approved.clone().text()).toBeLessThan(300);
+
+    await page.goto(`${stack.gatewayUrl}/#/browse?tags=${UNIQUE_TAG}`);
+    const card = page.locator(`.listing-card a[data-listing-id="${listingId}"]`);
+    await card.waitFor({ timeout: 15_000 });
+    expect(await page.locator('.listing-card').count()).toBe(1);
+    const preview = card.locator('video');
+    expect(await preview.evaluate((video) => (video as unknown as MediaLike).muted && (video as unknown as MediaLike).loop)).toBe(true);
+    // The preview really loads from storage: the browser has decoded its metadata.
+    await expect.poll(() => preview.evaluate((video) => (video as unknown as MediaLike).readyState), { timeout: 15_000 }).toBeGreaterThanOrEqual(1);
+    await shot('10-browse');
+
+    // A distance filter that excludes Berlin hides it.
+    await page.getByLabel('Near (latitude,longitude)').fill('40.71,-74.0');
+    await page.getByLabel('Within (km)').fill('50');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => page.locator('[role=status]').textContent()).toBe('No listings match these filters yet.');
+    await page.getByLabel('Near (latitude,longitude)').fill('52.5,13.4');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await card.waitFor({ timeout: 15_000 });
+    expect(await card.locator('.meta').textContent()).toMatch(/away/);
+    await shot('11-browse-near');
+
+    await card.click();
+    const player = page.locator('#player');
+    await player.waitFor();
+    expect(await page.locator('article.listing h1').textContent()).toBe('Road bike in the browser');
+    await expect.poll(() => player.evaluate((video) => (video as unknown as MediaLike).readyState), { timeout: 15_000 }).toBeGreaterThanOrEqual(1);
+    expect(await player.evaluate((video) => Math.round((video as unknown as MediaLike).duration))).toBe(2);
+    await shot('12-listing');
+
+    // Its hashtag is now suggested while typing on the form.
+    await page.getByRole('link', { name: 'Sell' }).click();
+    await page.getByLabel('Hashtags').pressSequentially(`#${UNIQUE_TAG.slice(0, 9)}`);
+    const suggestion = page.getByRole('button', { name: `#${UNIQUE_TAG}` });
+    await suggestion.waitFor({ timeout: 10_000 });
+    await suggestion.click();
+    expect(await page.getByLabel('Hashtags').inputValue()).toBe(`#${UNIQUE_TAG} `);
+    await shot('13-hashtag-autocomplete');
+    expect(pageErrors).toEqual([]);
+  });
+});
