@@ -1,0 +1,91 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { Router, type Response } from 'express';
+import type { Logger } from '@reelboard/logger';
+import { HttpError } from './http-error.js';
+
+/** The reference web client, built: the page, its script (with source map) and its style sheet. */
+export interface WebBundle {
+  html: string;
+  js: string;
+  map: string;
+  css: string;
+  cssMap: string;
+}
+
+/** Where the client's sources live: `services/api-gateway/web`. */
+export const WEB_SOURCE_DIR = fileURLToPath(new URL('../web/', import.meta.url));
+
+/**
+ * Bundles the web client with esbuild, in memory: nothing built is written to disk or committed,
+ * and the bundle always matches the sources the gateway runs with.
+ */
+export async function buildWebClient(sourceDir: string = WEB_SOURCE_DIR): Promise<WebBundle> {
+  const result = await build({
+    absWorkingDir: sourceDir,
+    entryPoints: [
+      { in: 'src/main.ts', out: 'app' },
+      { in: 'styles.css', out: 'app' },
+    ],
+    outdir: 'out',
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['chrome111', 'firefox114', 'safari16.4'],
+    minify: true,
+    sourcemap: 'linked',
+    write: false,
+    logLevel: 'silent',
+  });
+  const output = (suffix: string) => {
+    const file = result.outputFiles.find((candidate) => candidate.path.endsWith(suffix));
+    if (!file) throw new Error(`esbuild produced no ${suffix}`);
+    return file.text;
+  };
+  return { html: await readFile(`${sourceDir}/index.html`, 'utf8'), js: output('app.js'), map: output('app.js.map'), css: output('app.css'), cssMap: output('app.css.map') };
+}
+
+export interface WebClientDeps {
+  log: Logger;
+  /** Builds the bundle; `buildWebClient` unless a test passes another. */
+  buildBundle?: () => Promise<WebBundle>;
+}
+
+/**
+ * Serves the reference web client at `/` (the page) and `/assets/*` (script, style, source maps).
+ * The bundle is built on the first request, once, so gateways and tests that never serve the
+ * page never pay for esbuild.
+ */
+export function webClientRoutes({ log, buildBundle = buildWebClient }: WebClientDeps): Router {
+  let ready: Promise<WebBundle | undefined> | undefined;
+  const startBuild = () =>
+    buildBundle().then(
+      (built) => {
+        log.info('web client built', { jsBytes: Buffer.byteLength(built.js), cssBytes: Buffer.byteLength(built.css) });
+        return built;
+      },
+      (error: unknown) => {
+        log.error('web client build failed', { error: String(error) });
+        return undefined;
+      },
+    );
+  const send = (res: Response, type: string, body: string) => {
+    // Revalidate every time (the ETag makes that cheap): a redeployed gateway serves its new client at once.
+    res.type(type).set('cache-control', 'no-cache').send(body);
+  };
+  const built = async () => {
+    ready ??= startBuild();
+    const result = await ready;
+    if (!result) throw new HttpError(503, 'web_client_unavailable', 'the web client failed to build; see the gateway log');
+    return result;
+  };
+
+  const router = Router();
+  router.get(['/', '/index.html'], async (_req, res) => send(res, 'html', (await built()).html));
+  router.get('/assets/app.js', async (_req, res) => send(res, 'text/javascript', (await built()).js));
+  router.get('/assets/app.js.map', async (_req, res) => send(res, 'application/json', (await built()).map));
+  router.get('/assets/app.css', async (_req, res) => send(res, 'css', (await built()).css));
+  router.get('/assets/app.css.map', async (_req, res) => send(res, 'application/json', (await built()).cssMap));
+  return router;
+}

@@ -1,0 +1,74 @@
+/** A refusal from the gateway: its stable code, its message and, for forms, a message per field. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly fields: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** The payment the gateway asks for one listing. */
+export interface PaymentQuote {
+  chainId: number;
+  to: `0x${string}`;
+  /** Wei, as a decimal string. */
+  amount: string;
+  /** The ERC-20 token contract, or null for the chain's native coin. */
+  token: string | null;
+  expiresAt: string;
+}
+
+/** The gateway's answer to an accepted listing form. */
+export interface AcceptedUpload {
+  uploadId: string;
+  payment: PaymentQuote;
+}
+
+/** One approved listing, as the read API (`GET /v1/listings`, `/v1/listings/:id`) answers it. */
+export interface Listing {
+  id: string;
+  title: string;
+  description: string;
+  hashtags: string[];
+  owner: { wallet: string; displayName: string | null };
+  location: { latitude: number; longitude: number };
+  /** Present when searched near a point. */
+  distanceKm?: number;
+  video: { url: string; width: number; height: number; durationSeconds: number; bytes: number };
+  previewUrl: string;
+  posterUrl: string;
+  logoUrl: string | null;
+  createdAt: string;
+}
+
+/** A page of listings; `nextCursor` fetches the next one. */
+export interface ListingPage {
+  items: Listing[];
+  nextCursor: string | null;
+}
+
+/** One hashtag suggestion with the number of approved listings that carry it. */
+export interface HashtagSuggestion {
+  tag: string;
+  listings: number;
+}
+
+/** Turns a non-2xx answer into an ApiError, whatever its body. */
+export async function errorFrom(res: Response): Promise<ApiError> {
+  const body = (await res.json().catch(() => ({}))) as { error?: string; message?: string; fields?: Record<string, string> };
+  return new ApiError(res.status, body.error ?? `http_${res.status}`, body.message ?? res.statusText, body.fields ?? {});
+}
+
+/** JSON request to the gateway, with the session token when there is one. */
+export async function requestJson<T>(path: string, { method = 'GET', body, token }: { method?: string; body?: unknown; token?: string } = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!res.ok) throw await errorFrom(res);
+  return (res.status === 204 ? undefined : await res.json()) as T;
+}

@@ -1,0 +1,39 @@
+import { h, mount } from './dom.js';
+import { currentSession, signOut } from './session.js';
+import { renderBrowse } from './views/browse.js';
+import { renderListing } from './views/listing.js';
+import { renderSell } from './views/sell.js';
+
+const view = document.getElementById('view') as HTMLElement;
+const account = document.getElementById('account') as HTMLElement;
+let leaveView: (() => void) | undefined;
+
+/** The header's account line: who is signed in, and a way out. */
+function renderAccount(): void {
+  const session = currentSession();
+  if (!session) return mount(account);
+  const short = `${session.address.slice(0, 6)}…${session.address.slice(-4)}`;
+  const out = h('button', { type: 'button', class: 'link', onclick: async () => (await signOut(session), route()) }, 'Sign out');
+  mount(account, h('span', { title: session.address }, short), out);
+}
+
+/** Hash routing: `#/sell` (default), `#/browse?…`, `#/listing/<id>`. */
+function route(): void {
+  leaveView?.();
+  leaveView = undefined;
+  const [path = '', query = ''] = window.location.hash.replace(/^#/, '').split('?');
+  const params = new URLSearchParams(query);
+  const listing = /^\/listing\/([^/]+)$/.exec(path);
+  for (const link of document.querySelectorAll<HTMLAnchorElement>('[data-nav]')) {
+    if (path.startsWith(`/${link.dataset.nav}`)) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  if (listing?.[1]) void renderListing(view, decodeURIComponent(listing[1]));
+  else if (path === '/browse') renderBrowse(view, { tags: params.get('tags') ?? '', near: params.get('near') ?? '', radiusKm: params.get('radiusKm') ?? '', owner: params.get('owner') ?? undefined });
+  else leaveView = renderSell(view, renderAccount);
+  renderAccount();
+  view.focus({ preventScroll: true });
+}
+
+window.addEventListener('hashchange', route);
+route();

@@ -1,0 +1,35 @@
+import { ApiError, requestJson, type Listing } from '../api.js';
+import { h, mount } from '../dom.js';
+
+const formatDuration = (seconds: number) => `${Math.floor(seconds / 60)}:${String(Math.round(seconds % 60)).padStart(2, '0')}`;
+
+/** The listing page: plays the video, with the listing's details. */
+export async function renderListing(view: HTMLElement, id: string): Promise<void> {
+  mount(view, h('p', { class: 'notice', role: 'status' }, 'Loading…'));
+  let listing: Listing;
+  try {
+    listing = await requestJson<Listing>(`/v1/listings/${encodeURIComponent(id)}`);
+  } catch (error) {
+    const message =
+      error instanceof ApiError && error.status === 404
+        ? 'This listing is not published: it appears here once a moderator approves it.'
+        : `Could not load the listing: ${(error as Error).message}`;
+    mount(view, h('h1', {}, 'Listing'), h('p', { class: 'alert', role: 'alert' }, message), h('a', { href: '#/browse' }, 'Browse listings'));
+    return;
+  }
+  const player = h('video', { id: 'player', controls: true, playsinline: true, preload: 'metadata', src: listing.video.url, poster: listing.posterUrl, 'aria-label': `Video: ${listing.title}` });
+  const { latitude, longitude } = listing.location;
+  mount(
+    view,
+    h(
+      'article',
+      { class: 'listing', 'data-listing-id': listing.id },
+      h('header', { class: 'listing-head' }, listing.logoUrl ? h('img', { class: 'logo', src: listing.logoUrl, alt: '', width: 64, height: 64 }) : null, h('h1', {}, listing.title)),
+      player,
+      h('p', { class: 'meta' }, `${listing.video.width}×${listing.video.height} · ${formatDuration(listing.video.durationSeconds)} · `, h('a', { href: `#/browse?near=${latitude},${longitude}&radiusKm=25` }, 'listings nearby')),
+      listing.description ? h('p', { class: 'description' }, listing.description) : null,
+      h('ul', { class: 'tags', 'aria-label': 'Hashtags' }, ...listing.hashtags.map((tag) => h('li', {}, h('a', { href: `#/browse?tags=${encodeURIComponent(tag)}` }, `#${tag}`)))),
+      h('p', { class: 'seller' }, 'Offered by ', h('a', { href: `#/browse?owner=${listing.owner.wallet}` }, listing.owner.displayName ?? `${listing.owner.wallet.slice(0, 8)}…`)),
+    ),
+  );
+}
