@@ -19,5 +19,6 @@ trap cleanup EXIT
 
 echo "== typecheck"
 pnpm exec tsc -p tsconfig.json
+pnpm exec tsc -p services/api-gateway/web/tsconfig.json
 echo "== tests"
 pnpm exec vitest run "$@"

@@ -1,0 +1,80 @@
+import cors from 'cors';
+import type { RequestHandler } from 'express';
+import { rateLimit, type Options } from 'express-rate-limit';
+import helmet from 'helmet';
+import type { Redis } from 'ioredis';
+import { RedisStore, type RedisReply } from 'rate-limit-redis';
+
+export interface SecurityConfig {
+  /** Origins allowed to call the API from a browser; the gateway's own origin always is. */
+  corsOrigins: string[];
+  publicUrl: string;
+  /** Requests per minute per IP, all routes. */
+  perIpPerMinute: number;
+  /** Sign-in attempts per minute per IP. */
+  authPerIpPerMinute: number;
+  /** New uploads per hour per signed-in wallet. */
+  uploadsPerWalletPerHour: number;
+  prefix: string;
+}
+
+/** Security headers; the content policy lets listing media come from object storage or a CDN. */
+export function securityHeaders(): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:', 'blob:', '*'],
+        mediaSrc: ["'self'", 'blob:', '*'],
+        connectSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    crossOriginResourcePolicy: { policy: 'same-site' },
+  });
+}
+
+/** CORS from the configured allow-list (credentials are bearer tokens, never cookies). */
+export function corsPolicy(config: Pick<SecurityConfig, 'corsOrigins' | 'publicUrl'>): RequestHandler {
+  const allowed = new Set([new URL(config.publicUrl).origin, ...config.corsOrigins]);
+  return cors({
+    origin: (origin, callback) => callback(null, origin === undefined || allowed.has(origin)),
+    methods: ['GET', 'POST', 'OPTIONS'],
+    allowedHeaders: ['authorization', 'content-type', 'last-event-id'],
+    maxAge: 600,
+  });
+}
+
+/**
+ * Rate limits kept in Redis, so they hold across every gateway replica. Over the limit the
+ * answer is 429 with Retry-After and the usual JSON error.
+ */
+export function rateLimits(redis: Redis, config: SecurityConfig) {
+  const store = (name: string) =>
+    new RedisStore({
+      prefix: `${config.prefix}:rl:${name}:`,
+      sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
+    });
+  const common: Partial<Options> = {
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    handler: (_req, res, _next, options) => {
+      res.status(options.statusCode).json({ error: 'rate_limited', message: `too many requests; retry after ${res.getHeader('retry-after') ?? 'a while'} s` });
+    },
+  };
+  return {
+    perIp: rateLimit({ ...common, windowMs: 60_000, limit: config.perIpPerMinute, store: store('ip') }),
+    auth: rateLimit({ ...common, windowMs: 60_000, limit: config.authPerIpPerMinute, store: store('auth') }),
+    /** Needs the session: keyed by the verified wallet, not the IP (many wallets share NATs). */
+    uploadsPerWallet: rateLimit({
+      ...common,
+      windowMs: 3_600_000,
+      limit: config.uploadsPerWalletPerHour,
+      store: store('wallet-uploads'),
+      keyGenerator: (_req, res) => String(res.locals.address),
+    }),
+  };
+}
