@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ContractError, type StatusEvent, type UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
-import { Bus, connectRedis, PermanentError, RetryLaterError } from '../src/index.js';
+import { Bus, connectRedis, listFailedUploads, PermanentError, retryFailedUpload, RetryLaterError } from '../src/index.js';
 import { infraEnv } from '../../../test/support/infra-env.js';
 
 let redis: Redis;
@@ -145,6 +145,39 @@ describe('consuming', () => {
     // Five runs with attempts capped at three: waiting did not count as failing.
     expect(calls).toBe(5);
     expect(Math.max(...attemptsSeen)).toBe(1);
+  });
+});
+
+describe('operators', () => {
+  it('list uploads that failed for good and retry them from the failed stage', async () => {
+    const u = upload();
+    let broken = true;
+    let runs = 0;
+    const failed = nextStatus(u.uploadId, 'failed');
+    const worker = bus.consume(
+      'upload.received',
+      async (payload, context) => {
+        runs += 1;
+        if (broken) throw new PermanentError('storage was misconfigured');
+        await context.status('profile.saved', 'done');
+      },
+      { concurrency: 1 },
+    );
+    await bus.publish('upload.received', u);
+    await failed;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const listed = (await listFailedUploads(bus)).find((f) => f.uploadId === u.uploadId);
+    expect(listed).toMatchObject({ channel: 'upload.received', stage: 'payment-watcher', reason: 'storage was misconfigured', paid: false });
+
+    broken = false;
+    const saved = nextStatus(u.uploadId, 'profile.saved');
+    expect((await retryFailedUpload(bus, u.uploadId)).map((f) => f.channel)).toEqual(['upload.received']);
+    // The upload had ended `failed`; after the retry its events flow again.
+    expect((await saved).state).toBe('done');
+    expect(runs).toBe(2);
+    expect((await listFailedUploads(bus)).some((f) => f.uploadId === u.uploadId)).toBe(false);
+    expect(await retryFailedUpload(bus, u.uploadId)).toEqual([]);
+    await worker.close();
   });
 });
 

@@ -1,0 +1,41 @@
+// Uploads that failed for good, for operators:
+//   pnpm failed-uploads list            the failed uploads, newest first (stage, reason, paid or not)
+//   pnpm failed-uploads retry <id>...   runs each upload's failed stage again with the same input
+// Reads REDIS_URL and REDIS_PREFIX from the environment (for the local stack: set -a; . .data/infra.env).
+import { Bus, connectRedis, listFailedUploads, retryFailedUpload } from '@reelboard/bus';
+import { loadConfig, z } from '@reelboard/config';
+import { createLogger } from '@reelboard/logger';
+
+const config = loadConfig(
+  z.object({
+    REDIS_URL: z.string().url({ error: 'must be a redis:// URL' }),
+    REDIS_PREFIX: z.string().default('reelboard'),
+  }),
+);
+const [command = 'list', ...ids] = process.argv.slice(2);
+const redis = connectRedis(config.REDIS_URL, 'failed-uploads-cli');
+const bus = new Bus(redis, config.REDIS_PREFIX, 'operator', createLogger('failed-uploads', 'warn'));
+
+try {
+  if (command === 'list') {
+    const failed = await listFailedUploads(bus, 500);
+    if (failed.length === 0) process.stdout.write('no failed uploads\n');
+    for (const f of failed) {
+      process.stdout.write(`${f.failedAt}  ${f.uploadId}  ${f.stage.padEnd(17)} ${f.paid ? 'PAID  ' : 'unpaid'}  ${f.reason}\n`);
+    }
+  } else if (command === 'retry' && ids.length > 0) {
+    let missing = 0;
+    for (const id of ids) {
+      const retried = await retryFailedUpload(bus, id);
+      if (retried.length === 0) missing += 1;
+      process.stdout.write(retried.length ? `${id}: retrying ${retried.map((r) => r.stage).join(', ')}\n` : `${id}: no failed stage found\n`);
+    }
+    process.exitCode = missing > 0 ? 1 : 0;
+  } else {
+    process.stderr.write('usage: pnpm failed-uploads list | pnpm failed-uploads retry <uploadId>...\n');
+    process.exitCode = 2;
+  }
+} finally {
+  await bus.close(1_000);
+  await redis.quit();
+}
