@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { statusEventSchema, terminalEvents, type StatusEvent, type StatusEventName, type UploadReceived, type UploadState } from '@reelboard/contracts';
+import { afterTerminalEvents, statusEventSchema, terminalEvents, type StatusEvent, type StatusEventName, type UploadReceived, type UploadState } from '@reelboard/contracts';
 
 /** What a stage says about an upload; the store adds the sequence number and time. */
 export interface StatusInput {
@@ -19,9 +19,10 @@ const HISTORY_LENGTH = 500;
 
 // Sequence, latest status, history and fan-out in one atomic step, so a reader that takes the
 // history and then follows the pub/sub channel sees every event exactly once, in order.
-// Once an upload has reached a terminal event, later events are ignored (returns 0).
+// Once an upload has reached a terminal event, later events are ignored (returns 0), except
+// those meant for after the end (ARGV[6] = '1': moderation decisions on the saved listing).
 const PUBLISH_SCRIPT = `
-if redis.call('HGET', KEYS[1], 'terminal') == '1' then return 0 end
+if redis.call('HGET', KEYS[1], 'terminal') == '1' and ARGV[6] ~= '1' then return 0 end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
 redis.call('HSET', KEYS[1], 'latest', event)
@@ -102,8 +103,20 @@ export class StatusStore {
       terminalEvents.has(input.event) ? '1' : '0',
       String(HISTORY_LENGTH),
       String(RETENTION_SECONDS),
+      afterTerminalEvents.has(input.event) ? '1' : '0',
     );
     return Number(seq);
+  }
+
+  /**
+   * Lets an upload that ended `failed` move again (an operator retries it), reporting why.
+   * Returns false if the upload is unknown.
+   */
+  async reopen(uploadId: string, stage: string, message: string): Promise<boolean> {
+    const removed = await this.redis.hdel(this.uploadKey(uploadId), 'terminal');
+    if (removed === 0 && !(await this.redis.exists(this.uploadKey(uploadId)))) return false;
+    await this.publish({ uploadId, event: 'progress', stage, state: 'processing', message });
+    return true;
   }
 
   /** The latest status event of an upload. */

@@ -12,6 +12,8 @@ export const statusEventNames = [
   'payment.rejected',
   'failed',
   'expired',
+  'moderation.approved',
+  'moderation.rejected',
 ] as const;
 export type StatusEventName = (typeof statusEventNames)[number];
 
@@ -21,6 +23,9 @@ export type UploadState = (typeof uploadStates)[number];
 
 /** Events after which nothing more happens to an upload; a status stream closes on them. */
 export const terminalEvents: ReadonlySet<StatusEventName> = new Set(['profile.saved', 'failed', 'expired']);
+
+/** Events that still reach the owner after the upload ended: moderation decisions on the saved listing. */
+export const afterTerminalEvents: ReadonlySet<StatusEventName> = new Set(['moderation.approved', 'moderation.rejected']);
 
 export const statusEventSchema = z.object({
   /** Per-upload sequence number, increasing by one: the SSE event id. */

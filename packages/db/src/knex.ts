@@ -1,5 +1,6 @@
 import knexFactory, { type Knex } from 'knex';
 import * as initial from './migrations/001_initial.js';
+import * as readIndexes from './migrations/002_read_indexes.js';
 
 interface Migration {
   up: (knex: Knex) => Promise<void>;
@@ -10,6 +11,7 @@ interface Migration {
 // bundle or inside a container.
 const migrations: Record<string, Migration> = {
   '001_initial': initial,
+  '002_read_indexes': readIndexes,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { upsertHashtags } from './hashtags.js';
 import { upsertPayment, type PaymentRecord } from './payments.js';
 
 /** Everything one finished upload writes, in one transaction. */
@@ -42,14 +43,6 @@ export async function upsertUser(trx: Knex, owner: SaveListingInput['owner']): P
     .merge(changes)
     .returning('id');
   return Number((row as { id: string | number }).id);
-}
-
-/** Inserts any new tags in one statement and returns the ids of all of them. */
-export async function upsertHashtags(trx: Knex, tags: string[]): Promise<number[]> {
-  if (tags.length === 0) return [];
-  await trx('hashtags').insert(tags.map((tag) => ({ tag }))).onConflict('tag').ignore();
-  const rows: { id: string | number }[] = await trx('hashtags').whereIn('tag', tags).select('id');
-  return rows.map((row) => Number(row.id));
 }
 
 /**

@@ -55,3 +55,14 @@ export async function recordUnfulfilledPayment(db: Knex, payment: PaymentRecord,
     .onConflict(['chain_id', 'tx_hash', 'log_index'])
     .merge({ status: db.raw(`CASE WHEN payments.listing_id IS NULL THEN 'unfulfilled'::payment_status ELSE payments.status END`), failure_reason: failure.reason, failed_stage: failure.stage, updated_at: db.fn.now() });
 }
+
+/**
+ * Records a payment that does not fulfil its upload (underpaid, late, or a second payment) with
+ * the reason, so an operator can refund it. A row already tied to a listing is left alone.
+ */
+export async function recordRefundablePayment(db: Knex, payment: PaymentRecord, reason: string): Promise<void> {
+  await db('payments')
+    .insert({ ...paymentRow(payment, null), failure_reason: reason })
+    .onConflict(['chain_id', 'tx_hash', 'log_index'])
+    .merge({ status: db.raw(`CASE WHEN payments.listing_id IS NULL THEN EXCLUDED.status ELSE payments.status END`), failure_reason: reason, updated_at: db.fn.now() });
+}

@@ -14,6 +14,20 @@ export const s3EnvSchema = z.object({
   S3_PART_SIZE_BYTES: z.coerce.number().int().min(5 * 1024 * 1024).default(16 * 1024 * 1024),
   /** Parts of one file uploaded at once. */
   S3_QUEUE_SIZE: env.positiveInt(4),
+  /** Tries of each S3 request (5xx, throttling and timeouts are retried with backoff). */
+  S3_MAX_ATTEMPTS: env.positiveInt(4),
+  /** Tries of a whole file, re-read from disk, after its requests ran out of tries or it arrived corrupted. */
+  S3_FILE_ATTEMPTS: env.positiveInt(3),
+  S3_REQUEST_TIMEOUT_MS: env.positiveInt(120_000),
+  S3_CONNECT_TIMEOUT_MS: env.positiveInt(5_000),
+  /** Compare ETags with the files' MD5 (turn off for AWS SSE-KMS buckets, whose ETags are not MD5s). */
+  S3_VERIFY_CHECKSUM: env.boolean(true),
+  /** Public or CDN base URL of the bucket; when set, the API returns plain URLs instead of presigned ones. */
+  S3_PUBLIC_BASE_URL: env.url(['http', 'https']).optional(),
+  /** The S3 endpoint as clients reach it, for presigned URLs (when it differs from S3_ENDPOINT). */
+  S3_PRESIGN_ENDPOINT: env.url(['http', 'https']).optional(),
+  /** How long a presigned GET URL works. */
+  S3_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
 });
 
 export type S3Env = z.infer<typeof s3EnvSchema>;
@@ -29,5 +43,13 @@ export function storageFromEnv(config: S3Env): ObjectStorage {
     forcePathStyle: config.S3_FORCE_PATH_STYLE,
     partSizeBytes: config.S3_PART_SIZE_BYTES,
     queueSize: config.S3_QUEUE_SIZE,
+    maxAttempts: config.S3_MAX_ATTEMPTS,
+    fileAttempts: config.S3_FILE_ATTEMPTS,
+    requestTimeoutMs: config.S3_REQUEST_TIMEOUT_MS,
+    connectTimeoutMs: config.S3_CONNECT_TIMEOUT_MS,
+    verifyChecksum: config.S3_VERIFY_CHECKSUM,
+    publicBaseUrl: config.S3_PUBLIC_BASE_URL,
+    presignEndpoint: config.S3_PRESIGN_ENDPOINT,
+    presignTtlSeconds: config.S3_URL_TTL_SECONDS,
   });
 }

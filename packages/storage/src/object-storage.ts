@@ -1,7 +1,20 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { CreateBucketCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { IntegrityError, isTransientStorageError } from './errors.js';
+import { DigestingStream, etagMatches } from './integrity.js';
 
 export interface StorageConfig {
   endpoint?: string | undefined;
@@ -11,10 +24,30 @@ export interface StorageConfig {
   secretAccessKey?: string | undefined;
   /** Path-style URLs (MinIO, local servers); AWS uses virtual-hosted style. */
   forcePathStyle: boolean;
-  /** Multipart part size in bytes (>= 5 MiB). */
+  /** Multipart part size in bytes (>= 5 MiB); smaller files go in one PUT. */
   partSizeBytes: number;
   /** Parts uploaded at once. */
   queueSize: number;
+  /** Tries of each S3 request by the SDK (5xx, throttling, timeouts retried with backoff and jitter). */
+  maxAttempts?: number | undefined;
+  /** Tries of a whole file (re-read from disk) when its requests ran out of tries or it arrived corrupted. */
+  fileAttempts?: number | undefined;
+  /** First delay between whole-file tries; doubled each time. */
+  retryBaseDelayMs?: number | undefined;
+  /** A request without any response for this long is abandoned (and retried). */
+  requestTimeoutMs?: number | undefined;
+  connectTimeoutMs?: number | undefined;
+  /**
+   * Compare the ETag with the file's MD5 after upload. Turn off only for stores whose ETags are
+   * not MD5s (AWS SSE-KMS); the size is checked regardless.
+   */
+  verifyChecksum?: boolean | undefined;
+  /** Public or CDN origin (plus optional path) serving the bucket's keys; presigned URLs otherwise. */
+  publicBaseUrl?: string | undefined;
+  /** The endpoint clients reach for presigned URLs when it differs from the one services use. */
+  presignEndpoint?: string | undefined;
+  /** Lifetime of a presigned GET URL. */
+  presignTtlSeconds?: number | undefined;
 }
 
 /** Where an object lives and what it is. */
@@ -22,53 +55,91 @@ export interface StoredObject {
   key: string;
   bytes: number;
   etag?: string | undefined;
+  /** Hex SHA-256 of the content, when the uploader computed it. */
+  sha256?: string | undefined;
+  /** How many whole-file tries it took (1 when the first worked). */
+  attempts?: number | undefined;
+}
+
+/** Caching for objects whose key never gets other content (keys are per upload). */
+export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
+
+function clientConfig(config: StorageConfig, endpoint: string | undefined): S3ClientConfig {
+  return {
+    region: config.region,
+    forcePathStyle: config.forcePathStyle,
+    maxAttempts: config.maxAttempts ?? 4,
+    retryMode: 'standard',
+    requestHandler: { requestTimeout: config.requestTimeoutMs ?? 120_000, connectionTimeout: config.connectTimeoutMs ?? 5_000 },
+    // Only checksum when the operation requires it: S3-compatible servers that do not know the
+    // SDK's default streaming checksums would store the framing as part of the object.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    ...(endpoint ? { endpoint } : {}),
+    ...(config.accessKeyId && config.secretAccessKey
+      ? { credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey } }
+      : {}),
+  };
 }
 
 /** The S3 adapter: every object-storage call of the project goes through here. */
 export class ObjectStorage {
   readonly client: S3Client;
+  private readonly presigner: S3Client;
 
   constructor(readonly config: StorageConfig) {
-    this.client = new S3Client({
-      region: config.region,
-      forcePathStyle: config.forcePathStyle,
-      // Only checksum when the operation requires it: S3-compatible servers that do not know the
-      // SDK's default streaming checksums would store the framing as part of the object.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
-      ...(config.accessKeyId && config.secretAccessKey
-        ? { credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey } }
-        : {}),
-    });
+    this.client = new S3Client(clientConfig(config, config.endpoint));
+    this.presigner = config.presignEndpoint ? new S3Client(clientConfig(config, config.presignEndpoint)) : this.client;
   }
 
   /**
-   * Streams a local file to `key` (multipart when large) and checks the stored size matches, so
-   * a silently truncated upload fails the stage instead of reaching the database.
+   * Streams a local file to `key` (multipart when larger than a part), then checks the stored
+   * size and checksum, so a truncated or corrupted upload fails instead of reaching the database.
+   * Transient failures are retried with backoff, re-reading the file; the same key is overwritten.
    */
-  async putFile(key: string, path: string, contentType: string, cacheControl = 'public, max-age=31536000, immutable'): Promise<StoredObject> {
+  async putFile(key: string, path: string, contentType: string, cacheControl = IMMUTABLE_CACHE_CONTROL): Promise<StoredObject> {
+    const attempts = this.config.fileAttempts ?? 3;
+    const baseDelay = this.config.retryBaseDelayMs ?? 500;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return { ...(await this.putFileOnce(key, path, contentType, cacheControl)), attempts: attempt };
+      } catch (error) {
+        if (attempt >= attempts || !isTransientStorageError(error)) throw error;
+        await sleep(baseDelay * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
+      }
+    }
+  }
+
+  private async putFileOnce(key: string, path: string, contentType: string, cacheControl: string): Promise<StoredObject> {
     const { size } = await stat(path);
+    const digesting = new DigestingStream(this.config.partSizeBytes);
+    const reading = pipeline(createReadStream(path), digesting);
     const upload = new Upload({
       client: this.client,
       partSize: this.config.partSizeBytes,
       queueSize: this.config.queueSize,
       leavePartsOnError: false,
-      params: { Bucket: this.config.bucket, Key: key, Body: createReadStream(path), ContentType: contentType, CacheControl: cacheControl, ContentLength: size },
+      params: { Bucket: this.config.bucket, Key: key, Body: digesting, ContentType: contentType, CacheControl: cacheControl, ContentLength: size },
     });
-    const result = await upload.done();
+    const [result] = await Promise.all([upload.done(), reading]).catch((error: unknown) => {
+      digesting.destroy();
+      throw error;
+    });
+    const digests = digesting.digests();
     const head = await this.head(key);
-    if (!head || head.bytes !== size) {
-      throw new Error(`stored ${key} has ${head?.bytes ?? 'no'} bytes, expected ${size}`);
+    const etag = result.ETag ?? head?.etag;
+    const checksumOk = this.config.verifyChecksum === false || etagMatches(etag, digests);
+    if (!head || head.bytes !== size || digests.bytes !== size || !checksumOk) {
+      throw new IntegrityError(key, { bytes: size, md5: digests.md5 }, { bytes: head?.bytes, etag });
     }
-    return { key, bytes: size, etag: result.ETag };
+    return { key, bytes: size, etag, sha256: digests.sha256 };
   }
 
   /** Size and ETag of an object, or undefined if it does not exist. */
-  async head(key: string): Promise<StoredObject | undefined> {
+  async head(key: string): Promise<(StoredObject & { contentType?: string | undefined; cacheControl?: string | undefined }) | undefined> {
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: key }));
-      return { key, bytes: Number(head.ContentLength ?? 0), etag: head.ETag };
+      return { key, bytes: Number(head.ContentLength ?? 0), etag: head.ETag, contentType: head.ContentType, cacheControl: head.CacheControl };
     } catch (error) {
       if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
       throw error;
@@ -80,6 +151,25 @@ export class ObjectStorage {
     const result = await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: key }));
     if (!result.Body) throw new Error(`object ${key} has no body`);
     return Buffer.from(await result.Body.transformToByteArray());
+  }
+
+  /** Removes an object; removing a missing one is not an error. */
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: key }));
+  }
+
+  /**
+   * The URL a client fetches an object at: under the public/CDN base URL when one is configured,
+   * else a presigned GET valid for the configured time.
+   */
+  async urlFor(key: string): Promise<string> {
+    if (this.config.publicBaseUrl) {
+      const base = this.config.publicBaseUrl.replace(/\/+$/, '');
+      return `${base}/${key.split('/').map(encodeURIComponent).join('/')}`;
+    }
+    return getSignedUrl(this.presigner, new GetObjectCommand({ Bucket: this.config.bucket, Key: key }), {
+      expiresIn: this.config.presignTtlSeconds ?? 3600,
+    });
   }
 
   /** Answers when the bucket is reachable (readiness). */
@@ -98,6 +188,7 @@ export class ObjectStorage {
 
   close(): void {
     this.client.destroy();
+    if (this.presigner !== this.client) this.presigner.destroy();
   }
 }
 

@@ -4,6 +4,21 @@ import { s3EnvSchema } from '@reelboard/storage';
 export const uploaderSchema = commonSchema.extend(s3EnvSchema.shape).extend({
   PORT: env.port(8084),
   UPLOAD_CONCURRENCY: env.positiveInt(4),
+  /** Staged files older than this are swept (unless their upload is still in flight). */
+  STAGING_MAX_AGE_HOURS: z.coerce.number().positive().default(48),
+  /** When the sweep runs (cron, read in CLEANUP_TIME_ZONE); once per slot across all replicas. */
+  CLEANUP_CRON: z.string().min(9).default('0 0 * * *'),
+  CLEANUP_TIME_ZONE: z
+    .string()
+    .default('UTC')
+    .refine((zone) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: zone });
+        return true;
+      } catch {
+        return false;
+      }
+    }, { error: 'must be an IANA time zone such as UTC or Europe/Berlin' }),
 });
 
 export type UploaderConfig = z.infer<typeof uploaderSchema>;

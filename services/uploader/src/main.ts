@@ -3,6 +3,8 @@ import { runService } from '@reelboard/runtime';
 import { storageFromEnv } from '@reelboard/storage';
 import { loadUploaderConfig } from './config.js';
 import { handlePreviewExtracted } from './handle-preview-extracted.js';
+import { scheduleCleanup } from './schedule-cleanup.js';
+import { uploadFinishedFrom } from './sweep-staging.js';
 
 await runService({
   name: 'uploader',
@@ -18,9 +20,16 @@ await runService({
     bus.consume('preview.extracted', (upload, context) => handlePreviewExtracted(storage, config.STAGING_DIR, upload, context), {
       concurrency: config.UPLOAD_CONCURRENCY,
     });
+    const cleanup = await scheduleCleanup(
+      redis,
+      config.REDIS_PREFIX,
+      { stagingDir: config.STAGING_DIR, maxAgeMs: config.STAGING_MAX_AGE_HOURS * 3600_000, cron: config.CLEANUP_CRON, timeZone: config.CLEANUP_TIME_ZONE },
+      uploadFinishedFrom(bus.status),
+      log,
+    );
     return {
       readiness: { redis: async () => void (await redis.ping()), s3: () => storage.checkBucket() },
-      closers: [() => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit()), async () => storage.close()],
+      closers: [() => cleanup.close(), () => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit()), async () => storage.close()],
     };
   },
 });

@@ -1,0 +1,216 @@
+import type { Knex } from 'knex';
+import { applyTagFilter, hashtagIds } from './hashtags.js';
+
+export type ModerationStatus = 'pending' | 'approved' | 'rejected';
+
+/** A listing as the read side shows it (object keys, not URLs: the gateway makes URLs). */
+export interface ListingView {
+  id: string;
+  title: string;
+  description: string;
+  objects: { video: string; preview: string; poster: string; logo: string | null };
+  durationSeconds: number;
+  width: number;
+  height: number;
+  videoBytes: number;
+  location: { latitude: number; longitude: number };
+  moderationStatus: ModerationStatus;
+  hashtags: string[];
+  owner: { walletAddress: string; displayName: string | null };
+  /** Metres from the search point, when the search had one. */
+  distanceMeters?: number;
+  createdAt: string;
+}
+
+export interface ListingSearch {
+  /** Normalised tags. */
+  tags?: string[] | undefined;
+  match?: 'all' | 'any' | undefined;
+  near?: { latitude: number; longitude: number } | undefined;
+  /** Only with `near`. */
+  radiusKm?: number | undefined;
+  /** Lower-case wallet address. */
+  owner?: string | undefined;
+  /** From the previous page's `nextCursor`. */
+  cursor?: string | undefined;
+  limit: number;
+  /** Public reads see approved listings only; moderators ask for the others. */
+  status?: ModerationStatus | undefined;
+}
+
+export interface ListingPage {
+  items: ListingView[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** A cursor that was not made by this search (tampered, or from a differently sorted search). */
+export class InvalidCursorError extends Error {
+  override readonly name = 'InvalidCursorError';
+  constructor() {
+    super('cursor is not valid for this search; start again without it');
+  }
+}
+
+type Cursor = { by: 'distance'; d: number; id: string } | { by: 'newest'; t: string; id: string };
+
+const encodeCursor = (cursor: Cursor) => Buffer.from(JSON.stringify(cursor)).toString('base64url');
+
+function decodeCursor(raw: string, by: Cursor['by']): Cursor {
+  try {
+    const value = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Cursor;
+    const idOk = typeof value.id === 'string' && /^[0-9a-f-]{36}$/.test(value.id);
+    if (value.by === 'distance' && by === 'distance' && typeof value.d === 'number' && Number.isFinite(value.d) && idOk) return value;
+    if (value.by === 'newest' && by === 'newest' && typeof value.t === 'string' && !Number.isNaN(Date.parse(value.t)) && idOk) return value;
+  } catch {
+    // falls through to the error
+  }
+  throw new InvalidCursorError();
+}
+
+interface ListingRow {
+  id: string;
+  title: string;
+  description: string;
+  video_key: string;
+  preview_key: string;
+  poster_key: string;
+  logo_key: string | null;
+  duration_seconds: number;
+  width: number;
+  height: number;
+  video_bytes: string;
+  latitude: number;
+  longitude: number;
+  moderation_status: ModerationStatus;
+  hashtags: string[];
+  wallet_address: string;
+  display_name: string | null;
+  distance_m?: number;
+  created_at: Date;
+  created_cursor: string;
+}
+
+function toView(row: ListingRow): ListingView {
+  return {
+    id: row.id,
+    title: row.title,
+    description: row.description,
+    objects: { video: row.video_key, preview: row.preview_key, poster: row.poster_key, logo: row.logo_key },
+    durationSeconds: row.duration_seconds,
+    width: row.width,
+    height: row.height,
+    videoBytes: Number(row.video_bytes),
+    location: { latitude: row.latitude, longitude: row.longitude },
+    moderationStatus: row.moderation_status,
+    hashtags: row.hashtags,
+    owner: { walletAddress: row.wallet_address, displayName: row.display_name },
+    ...(row.distance_m !== undefined && row.distance_m !== null ? { distanceMeters: row.distance_m } : {}),
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+function baseQuery(db: Knex): Knex.QueryBuilder {
+  return db('listings as l')
+    .join('users as u', 'u.id', 'l.user_id')
+    .select(
+      'l.id',
+      'l.title',
+      'l.description',
+      'l.video_key',
+      'l.preview_key',
+      'l.poster_key',
+      'l.logo_key',
+      'l.duration_seconds',
+      'l.width',
+      'l.height',
+      'l.video_bytes',
+      'l.moderation_status',
+      'l.created_at',
+      'u.wallet_address',
+      'u.display_name',
+      db.raw('ST_Y(l.location::geometry) AS latitude'),
+      db.raw('ST_X(l.location::geometry) AS longitude'),
+      // Microsecond-exact, unlike a JS Date, so the newest-first cursor never skips or repeats.
+      db.raw('l.created_at::text AS created_cursor'),
+      db.raw('ARRAY(SELECT h.tag FROM listing_hashtags lh JOIN hashtags h ON h.id = lh.hashtag_id WHERE lh.listing_id = l.id ORDER BY h.tag) AS hashtags'),
+    );
+}
+
+/**
+ * Listings by hashtags (all or any), distance and owner, nearest first when `near` is given,
+ * else newest first, one keyset page at a time. Public by default: approved listings only.
+ */
+export async function searchListings(db: Knex, search: ListingSearch): Promise<ListingPage> {
+  const by: Cursor['by'] = search.near ? 'distance' : 'newest';
+  const cursor = search.cursor ? decodeCursor(search.cursor, by) : undefined;
+  const query = baseQuery(db).where('l.moderation_status', search.status ?? 'approved');
+
+  if (search.tags && search.tags.length > 0) {
+    const ids = await hashtagIds(db, search.tags);
+    const match = search.match ?? 'all';
+    if (ids.size === 0 || (match === 'all' && ids.size < new Set(search.tags).size)) return { items: [], nextCursor: null };
+    applyTagFilter(db, query, [...ids.values()], match);
+  }
+  if (search.owner) query.where('u.wallet_address', search.owner.toLowerCase());
+
+  if (search.near) {
+    const point = db.raw('ST_SetSRID(ST_MakePoint(?, ?), 4326)::geography', [search.near.longitude, search.near.latitude]);
+    // `<->` is what the GiST index orders by (nearest first, index-assisted), so ordering,
+    // the reported distance and the cursor all use the same number.
+    const distance = db.raw('(l.location <-> ?)', [point]);
+    query.select(db.raw('? AS distance_m', [distance]));
+    if (search.radiusKm !== undefined) query.whereRaw('ST_DWithin(l.location, ?, ?)', [point, search.radiusKm * 1000]);
+    if (cursor?.by === 'distance') query.whereRaw('(? > ? OR (? = ? AND l.id > ?))', [distance, cursor.d, distance, cursor.d, cursor.id]);
+    query.orderByRaw('? ASC, l.id ASC', [distance]);
+  } else {
+    if (cursor?.by === 'newest') query.whereRaw('(l.created_at, l.id) < (?::timestamptz, ?::uuid)', [cursor.t, cursor.id]);
+    query.orderBy([{ column: 'l.created_at', order: 'desc' }, { column: 'l.id', order: 'desc' }]);
+  }
+  const rows: ListingRow[] = await query.limit(search.limit + 1);
+  const page = rows.slice(0, search.limit);
+  const last = page[page.length - 1];
+  const nextCursor =
+    rows.length > search.limit && last
+      ? encodeCursor(by === 'distance' ? { by, d: Number(last.distance_m), id: last.id } : { by, t: last.created_cursor, id: last.id })
+      : null;
+  return { items: page.map(toView), nextCursor };
+}
+
+/** One listing by id, or undefined; public reads (the default) see it only once approved. */
+export async function findListing(db: Knex, id: string, options: { anyStatus?: boolean } = {}): Promise<ListingView | undefined> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
+  const query = baseQuery(db).where('l.id', id.toLowerCase());
+  if (!options.anyStatus) query.where('l.moderation_status', 'approved');
+  const row: ListingRow | undefined = await query.first();
+  return row ? toView(row) : undefined;
+}
+
+/** A user's public profile. */
+export interface UserProfile {
+  walletAddress: string;
+  displayName: string | null;
+  contact: string | null;
+  logoKey: string | null;
+  createdAt: string;
+  /** How many approved listings they have. */
+  listings: number;
+}
+
+/** A user by wallet address (any letter case), or undefined. */
+export async function findUserProfile(db: Knex, walletAddress: string): Promise<UserProfile | undefined> {
+  const row: { wallet_address: string; display_name: string | null; contact: string | null; logo_key: string | null; created_at: Date; listings: string } | undefined = await db('users as u')
+    .where('u.wallet_address', walletAddress.toLowerCase())
+    .select('u.wallet_address', 'u.display_name', 'u.contact', 'u.logo_key', 'u.created_at')
+    .select(db.raw(`(SELECT count(*) FROM listings l WHERE l.user_id = u.id AND l.moderation_status = 'approved') AS listings`))
+    .first();
+  if (!row) return undefined;
+  return {
+    walletAddress: row.wallet_address,
+    displayName: row.display_name,
+    contact: row.contact,
+    logoKey: row.logo_key,
+    createdAt: row.created_at.toISOString(),
+    listings: Number(row.listings),
+  };
+}

@@ -1,0 +1,96 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { Router, type RequestHandler } from 'express';
+import type { Bus } from '@reelboard/bus';
+import { ListingNotFoundError, moderateListing, type Knex, type ModerationAction, type ModerationStatus } from '@reelboard/db';
+import type { Logger } from '@reelboard/logger';
+import type { ObjectStorage } from '@reelboard/storage';
+import { HttpError } from './http-error.js';
+import { searchPage } from './listings.js';
+
+export interface AdminRoutesDeps {
+  db: Knex;
+  storage: ObjectStorage;
+  bus: Bus;
+  log: Logger;
+  /** Lower-case wallet addresses allowed to moderate once signed in with SIWE. */
+  adminAddresses: ReadonlySet<string>;
+  /** Shared secret for automation (`X-Admin-Token`); undefined disables it. */
+  adminToken: string | undefined;
+  /** The gateway's SIWE session check (puts the address on res.locals.address). */
+  requireSession: RequestHandler;
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/**
+ * Lets through admins only: an `X-Admin-Token` equal to the configured token (compared in
+ * constant time), or a SIWE session of a configured admin wallet. Signed-in non-admins get 403.
+ * Puts who is acting on `res.locals.actor` for the audit trail.
+ */
+export function requireAdmin(deps: Pick<AdminRoutesDeps, 'adminAddresses' | 'adminToken' | 'requireSession'>): RequestHandler {
+  return async (req, res, next) => {
+    const token = req.get('x-admin-token');
+    if (token !== undefined) {
+      if (!deps.adminToken || !timingSafeEqual(digest(token), digest(deps.adminToken))) throw new HttpError(403, 'forbidden', 'admin token is not valid');
+      res.locals.actor = 'admin-token';
+      return next();
+    }
+    await new Promise<void>((resolve, reject) => {
+      Promise.resolve(deps.requireSession(req, res, (error?: unknown) => (error ? reject(error) : resolve()))).catch(reject);
+    });
+    const address = String(res.locals.address ?? '').toLowerCase();
+    if (!deps.adminAddresses.has(address)) throw new HttpError(403, 'forbidden', `${address} is not an admin`);
+    res.locals.actor = address;
+    next();
+  };
+}
+
+const STATUSES: readonly ModerationStatus[] = ['pending', 'approved', 'rejected'];
+
+/** Moderation: the queue of listings by status, and approve/reject, each decision audited and sent to the owner. */
+export function adminRoutes(deps: AdminRoutesDeps): Router {
+  const { db, storage, bus, log } = deps;
+  const router = Router();
+  router.use('/v1/admin', requireAdmin(deps));
+
+  router.get('/v1/admin/listings', async (req, res) => {
+    const status = (req.query.status ?? 'pending') as ModerationStatus;
+    if (!STATUSES.includes(status)) throw new HttpError(400, 'invalid_query', 'status must be pending, approved or rejected', { field: 'status' });
+    const rawLimit = req.query.limit === undefined ? 20 : Number(req.query.limit);
+    if (!Number.isInteger(rawLimit) || rawLimit < 1 || rawLimit > 100) throw new HttpError(400, 'invalid_query', 'limit must be an integer from 1 to 100', { field: 'limit' });
+    const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined;
+    res.set('cache-control', 'no-store').json(await searchPage(db, storage, { status, limit: rawLimit, cursor }));
+  });
+
+  const decide = (action: ModerationAction): RequestHandler => async (req, res) => {
+    const id = String(req.params.id);
+    const body = (req.body ?? {}) as { reason?: unknown };
+    const reason = typeof body.reason === 'string' ? body.reason.trim() : undefined;
+    if (action === 'reject' && (!reason || reason.length > 500)) {
+      throw new HttpError(400, 'invalid_body', 'reason is required to reject (1-500 characters): the owner is told why', { field: 'reason' });
+    }
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw new HttpError(404, 'listing_not_found', `no listing ${id}`);
+    const actor = String(res.locals.actor);
+    let outcome;
+    try {
+      outcome = await moderateListing(db, { listingId: id.toLowerCase(), actor, action, reason });
+    } catch (error) {
+      if (error instanceof ListingNotFoundError) throw new HttpError(404, 'listing_not_found', error.message);
+      throw error;
+    }
+    // The listing id is the upload id: the owner's status stream and `GET /v1/me/uploads` show it.
+    await bus.status.publish({
+      uploadId: outcome.listingId,
+      event: action === 'approve' ? 'moderation.approved' : 'moderation.rejected',
+      stage: 'moderation',
+      state: 'done',
+      ...(reason ? { reason } : {}),
+      message: action === 'approve' ? 'listing approved: it is public now' : 'listing rejected',
+    });
+    log.info('moderation decision', { listingId: outcome.listingId, actor, action, reason, previousStatus: outcome.previousStatus });
+    res.json({ listingId: outcome.listingId, status: outcome.status, previousStatus: outcome.previousStatus, actor, reason: reason ?? null, decidedAt: outcome.decidedAt });
+  };
+  router.post('/v1/admin/listings/:id/approve', decide('approve'));
+  router.post('/v1/admin/listings/:id/reject', decide('reject'));
+  return router;
+}

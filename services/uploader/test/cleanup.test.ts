@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StatusStore, connectRedis } from '@reelboard/bus';
+import type { UploadReceived } from '@reelboard/contracts';
+import { createLogger } from '@reelboard/logger';
+import { infraEnv } from '../../../test/support/infra-env.js';
+import { scheduleCleanup } from '../src/schedule-cleanup.js';
+import { sweepStaging, uploadFinishedFrom } from '../src/sweep-staging.js';
+
+const HOUR = 3600_000;
+const redis = connectRedis(infraEnv().REDIS_URL ?? '', 'cleanup-test');
+const prefix = `cleanup-test-${Date.now().toString(36)}`;
+const status = new StatusStore(redis, prefix);
+const log = createLogger('uploader-test', 'error');
+let staging: string;
+
+/** Writes a file and sets its times `ageHours` into the past. */
+async function stagedFile(path: string, bytes: number, ageHours: number): Promise<void> {
+  await mkdir(join(path, '..'), { recursive: true });
+  await writeFile(path, Buffer.alloc(bytes, 1));
+  const then = new Date(Date.now() - ageHours * HOUR);
+  await utimes(path, then, then);
+}
+
+async function register(uploadId: string, quoteExpiresAt: Date, event?: Parameters<StatusStore['publish']>[0]['event'], state?: Parameters<StatusStore['publish']>[0]['state']) {
+  await status.registerUpload({ uploadId, owner: '0x' + '1'.repeat(40), quote: { expiresAt: quoteExpiresAt.toISOString() }, receivedAt: new Date().toISOString() } as unknown as UploadReceived);
+  if (event && state) await status.publish({ uploadId, event, stage: 'test', state });
+}
+
+const exists = (path: string) => stat(path).then(() => true, () => false);
+
+beforeAll(async () => {
+  staging = await mkdtemp(join(tmpdir(), 'staging-cleanup-'));
+});
+afterAll(async () => {
+  await rm(staging, { recursive: true, force: true });
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length) await redis.del(...keys);
+  await redis.quit();
+});
+
+describe('staging cleanup', () => {
+  it('removes files older than the limit, but never those of uploads still in flight', async () => {
+    const dir = await mkdtemp(join(staging, 'sweep-'));
+    const ids = { done: randomUUID(), processing: randomUUID(), unpaidExpired: randomUUID(), unpaidOpen: randomUUID(), unknown: randomUUID() };
+    const past = new Date(Date.now() - HOUR);
+    const future = new Date(Date.now() + HOUR);
+    await register(ids.done, past, 'profile.saved', 'done');
+    await register(ids.processing, past, 'video.transcoded', 'processing');
+    await register(ids.unpaidExpired, past, 'upload.received', 'awaiting_payment');
+    await register(ids.unpaidOpen, future, 'upload.received', 'awaiting_payment');
+
+    await stagedFile(join(dir, ids.done, 'source.mp4'), 1000, 49);
+    await stagedFile(join(dir, ids.done, 'video.webm'), 300, 1); // younger than the limit: stays
+    await stagedFile(join(dir, ids.processing, 'source.mp4'), 5000, 72);
+    await stagedFile(join(dir, ids.unpaidExpired, 'source.mp4'), 2000, 50);
+    await stagedFile(join(dir, ids.unpaidOpen, 'source.mp4'), 4000, 50);
+    await stagedFile(join(dir, ids.unknown, 'source.mp4'), 700, 100);
+    await stagedFile(join(dir, 'stray.tmp'), 10, 49);
+    const aged = new Date(Date.now() - 60 * HOUR);
+    await utimes(join(dir, ids.unknown), aged, aged);
+
+    const result = await sweepStaging(dir, 48 * HOUR, uploadFinishedFrom(status));
+
+    expect(result.files).toBe(4);
+    expect(result.bytes).toBe(1000 + 2000 + 700 + 10);
+    expect(result.inFlight.sort()).toEqual([ids.processing, ids.unpaidOpen].sort());
+    expect(await exists(join(dir, ids.done, 'source.mp4'))).toBe(false);
+    expect(await exists(join(dir, ids.done, 'video.webm'))).toBe(true);
+    expect(await exists(join(dir, ids.processing, 'source.mp4'))).toBe(true);
+    expect(await exists(join(dir, ids.unpaidOpen, 'source.mp4'))).toBe(true);
+    expect(await exists(join(dir, ids.unpaidExpired, 'source.mp4'))).toBe(false);
+    expect(await exists(join(dir, ids.unknown))).toBe(false);
+    expect(await exists(join(dir, 'stray.tmp'))).toBe(false);
+  });
+
+  it('is one daily job scheduler however many replicas start, and its job sweeps', async () => {
+    const dir = await mkdtemp(join(staging, 'scheduled-'));
+    await stagedFile(join(dir, randomUUID(), 'source.mp4'), 123, 49);
+    const settings = { stagingDir: dir, maxAgeMs: 48 * HOUR, cron: '0 0 * * *', timeZone: 'Europe/Berlin' };
+    const replicas = [
+      await scheduleCleanup(redis, prefix, settings, uploadFinishedFrom(status), log),
+      await scheduleCleanup(redis, prefix, settings, uploadFinishedFrom(status), log),
+    ];
+    try {
+      const queue = replicas[0]!.queue;
+      const schedulers = await queue.getJobSchedulers();
+      expect(schedulers).toHaveLength(1);
+      expect(schedulers[0]).toMatchObject({ pattern: '0 0 * * *', tz: 'Europe/Berlin' });
+      const next = new Date(Number(schedulers[0]?.next));
+      const berlinTime = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(next);
+      expect(berlinTime).toBe('00:00');
+      const delayed = await queue.getDelayed();
+      expect(delayed).toHaveLength(1);
+
+      // Run the next slot now instead of waiting for midnight: one replica takes it.
+      const finished = new Promise<unknown>((resolve) => {
+        for (const replica of replicas) replica.worker.on('completed', (_job, result) => resolve(result));
+      });
+      await delayed[0]?.promote();
+      expect(await finished).toMatchObject({ files: 1, bytes: 123 });
+      expect(await readdir(dir)).toEqual([]);
+    } finally {
+      for (const replica of replicas) await replica.close();
+    }
+  });
+});
