@@ -46,3 +46,5 @@ export async function assertChainId(client: PublicClient, expected: number): Pro
   const actual = await client.getChainId();
   if (actual !== expected) throw new ChainMismatchError(expected, actual);
 }
+
+export * from './transfers.js';

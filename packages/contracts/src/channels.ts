@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import {
   assetsStoredSchema,
   paymentConfirmedSchema,
+  paymentRecordedSchema,
   paymentSubmittedSchema,
   previewExtractedSchema,
   uploadExpireSchema,
@@ -53,6 +54,13 @@ export const channels = {
     consumer: 'payment-watcher',
     policy: { attempts: 10, backoffMs: 1_000 },
     jobId: byUpload('upload.expire'),
+  }),
+  'payment.recorded': define({
+    schema: paymentRecordedSchema,
+    consumer: 'profile-writer',
+    policy: { attempts: 20, backoffMs: 2_000 },
+    // One job per transfer: the same payment seen twice is recorded once.
+    jobId: (payload) => `${payload.uploadId}.${payload.payment.txHash}.${payload.payment.logIndex ?? 'native'}.payment.recorded`,
   }),
   'payment.confirmed': define({
     schema: paymentConfirmedSchema,

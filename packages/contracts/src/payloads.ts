@@ -112,6 +112,19 @@ export const uploadFailedSchema = z.object({
   upload: z.record(z.string(), z.unknown()),
 });
 
+/**
+ * A confirmed payment that does not (or no longer can) fulfil its upload: an underpayment
+ * (`partial`), one mined after the quote expired (`late`), or a second payment for an upload
+ * already paid. Recorded in Postgres so an operator can refund it; the upload is not touched.
+ */
+export const paymentRecordedSchema = z.object({
+  uploadId: uploadIdSchema,
+  owner: addressSchema,
+  payment: paymentSchema,
+  /** Why it does not fulfil the upload, for the operator. */
+  reason: z.string(),
+});
+
 /** The delayed job that ends an unpaid upload at its quote's expiry. */
 export const uploadExpireSchema = z.object({ uploadId: uploadIdSchema });
 
@@ -127,3 +140,4 @@ export type PreviewExtracted = z.infer<typeof previewExtractedSchema>;
 export type AssetsStored = z.infer<typeof assetsStoredSchema>;
 export type UploadFailed = z.infer<typeof uploadFailedSchema>;
 export type UploadExpire = z.infer<typeof uploadExpireSchema>;
+export type PaymentRecorded = z.infer<typeof paymentRecordedSchema>;

@@ -6,6 +6,8 @@ import { handlePaymentSubmitted } from './handle-payment-submitted.js';
 import { handleUploadExpire } from './handle-upload-expire.js';
 import { handleUploadReceived } from './handle-upload-received.js';
 import { PaymentLedger } from './payment-ledger.js';
+import { ScanLock } from './scan-lock.js';
+import { MerchantWatcher } from './watch-merchant.js';
 
 await runService({
   name: 'payment-watcher',
@@ -20,29 +22,55 @@ await runService({
     await assertChainId(chain, config.CHAIN_ID);
     const ledger = new PaymentLedger(redis, config.REDIS_PREFIX);
     const concurrency = config.PAYMENT_CONCURRENCY;
+    const pollIntervalMs = config.POLL_INTERVAL_MS;
 
-    bus.consume('upload.received', (upload, context) => handleUploadReceived(bus, upload, context), { concurrency });
+    bus.consume('upload.received', (upload, context) => handleUploadReceived({ bus, ledger }, upload, context), { concurrency });
     bus.consume(
       'payment.submitted',
       (payload, context) =>
-        handlePaymentSubmitted({ bus, chain, ledger, confirmations: config.CONFIRMATIONS, pollIntervalMs: config.POLL_INTERVAL_MS }, payload, context),
+        handlePaymentSubmitted(
+          { bus, chain, ledger, chainId: config.CHAIN_ID, confirmations: config.CONFIRMATIONS, pollIntervalMs, unseenGraceMs: config.EXPIRY_MAX_DELAY_SECONDS * 1000 },
+          payload,
+          context,
+        ),
       {
         concurrency,
         // A transaction that cannot be checked (RPC down for long) is refused, not the upload: it stays payable.
-        onGiveUp: async (_payload, error, context) => {
+        onGiveUp: async (payload, error, context) => {
+          const { uploadId, txHash } = payload as { uploadId: string; txHash: string };
+          await ledger.removeInFlight(uploadId, txHash);
           await context.status('payment.rejected', 'awaiting_payment', { reason: `payment could not be verified: ${error.message}` });
         },
       },
     );
-    bus.consume('upload.expire', (payload, context) => handleUploadExpire({ bus, ledger, stagingDir: config.STAGING_DIR }, payload, context), {
-      concurrency,
+    bus.consume(
+      'upload.expire',
+      (payload, context) =>
+        handleUploadExpire({ bus, ledger, stagingDir: config.STAGING_DIR, pollIntervalMs, maxDelayMs: config.EXPIRY_MAX_DELAY_SECONDS * 1000 }, payload, context),
+      { concurrency },
+    );
+
+    // Any replica verifies submitted hashes; one at a time (the lease) follows new blocks.
+    const watcher = new MerchantWatcher({
+      bus,
+      chain,
+      ledger,
+      lock: new ScanLock(redis, `${config.REDIS_PREFIX}:payment:scan-lock`, Math.max(10_000, pollIntervalMs * 10)),
+      log,
+      chainId: config.CHAIN_ID,
+      merchant: config.MERCHANT_ADDRESS,
+      token: config.PAYMENT_TOKEN ?? null,
+      overlapBlocks: config.CONFIRMATIONS,
+      startBehind: config.SCAN_START_BEHIND,
+      maxBlocksPerPass: 200,
     });
+    watcher.start(pollIntervalMs);
     return {
       readiness: {
         redis: async () => void (await redis.ping()),
         rpc: async () => void (await chain.getBlockNumber()),
       },
-      closers: [() => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit())],
+      closers: [() => watcher.stop(), () => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit())],
     };
   },
 });

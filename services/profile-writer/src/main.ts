@@ -3,6 +3,7 @@ import { connectDatabase, migrateToLatest } from '@reelboard/db';
 import { runService } from '@reelboard/runtime';
 import { loadProfileWriterConfig } from './config.js';
 import { handleAssetsStored } from './handle-assets-stored.js';
+import { handlePaymentRecorded } from './handle-payment-recorded.js';
 import { handleUploadFailed } from './handle-upload-failed.js';
 
 await runService({
@@ -21,6 +22,12 @@ await runService({
     const bus = new Bus(redis, config.REDIS_PREFIX, 'profile-writer', log);
     bus.consume('assets.stored', (upload, context) => handleAssetsStored(db, config.STAGING_DIR, upload, context), {
       concurrency: config.WRITE_CONCURRENCY,
+    });
+    bus.consume('payment.recorded', (recorded, context) => handlePaymentRecorded(db, recorded, context), {
+      concurrency: config.WRITE_CONCURRENCY,
+      onGiveUp: async (_payload, error, context) => {
+        context.log.error('could not record payment for refund', { error: error.message });
+      },
     });
     bus.consume('upload.failed', (failure, context) => handleUploadFailed(db, failure, context), {
       concurrency: config.WRITE_CONCURRENCY,

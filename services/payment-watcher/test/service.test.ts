@@ -1,0 +1,109 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { privateKeyToAccount } from 'viem/accounts';
+import type { StatusEvent } from '@reelboard/contracts';
+import { KEYS, MERCHANT, startAnvil, type Anvil } from './support/anvil.js';
+import { makeUpload, PRICE, redisUrl, testBus } from './support/harness.js';
+
+const BASE = Number(process.env.TEST_BASE_PORT ?? 19080);
+const ANVIL_PORT = BASE + 103;
+const WATCHER_PORT = BASE + 104;
+const serviceDir = new URL('..', import.meta.url).pathname;
+
+let anvil: Anvil;
+let env: ReturnType<typeof testBus>;
+let staging: string;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  anvil = await startAnvil(ANVIL_PORT);
+  env = testBus('pw-service');
+  staging = await mkdtemp(join(tmpdir(), 'pw-service-'));
+});
+
+afterAll(async () => {
+  for (const child of children) {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }
+  await env?.bus.close(1_000);
+  await env?.redis.quit();
+  await anvil?.stop();
+  if (staging) await rm(staging, { recursive: true, force: true });
+});
+
+/** Starts the real payment-watcher process; resolves with it and its collected stderr. */
+function startWatcher(overrides: Record<string, string> = {}) {
+  let stderr = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: serviceDir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      REDIS_URL: redisUrl(),
+      REDIS_PREFIX: env.prefix,
+      RPC_URL: anvil.rpcUrl,
+      CHAIN_ID: '31337',
+      MERCHANT_ADDRESS: MERCHANT,
+      CONFIRMATIONS: '2',
+      POLL_INTERVAL_MS: '200',
+      PORT: String(WATCHER_PORT),
+      STAGING_DIR: staging,
+      LOG_LEVEL: 'warn',
+      ...overrides,
+    },
+  });
+  child.stdout?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  children.push(child);
+  return { child, output: () => stderr };
+}
+
+async function waitFor<T>(read: () => T | undefined | Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('the payment-watcher process', () => {
+  it('refuses to start when the RPC serves another chain than CHAIN_ID', async () => {
+    const { child, output } = startWatcher({ CHAIN_ID: '1', PORT: String(WATCHER_PORT + 1) });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).not.toBe(0);
+    expect(output()).toContain('RPC serves chain 31337, but CHAIN_ID is 1');
+  });
+
+  it('confirms a payment whose hash the client never sent (tab closed) once it has its confirmations', async () => {
+    startWatcher();
+    await waitFor(async () => ((await fetch(`http://127.0.0.1:${WATCHER_PORT}/readyz`).catch(() => undefined))?.ok ? true : undefined), 60_000, 'readiness');
+    const events: StatusEvent[] = [];
+    await env.bus.status.subscribe((event) => events.push(event));
+    const buyer = privateKeyToAccount(KEYS.buyer);
+    const upload = makeUpload(buyer.address);
+    await env.bus.status.registerUpload(upload);
+    await env.bus.publish('upload.received', upload);
+    // The watcher must have listed the upload before the payment arrives.
+    await waitFor(async () => ((await env.bus.queue('upload.received').getJob(`${upload.uploadId}.upload.received`))?.finishedOn ? true : undefined), 20_000, 'upload.received handled');
+
+    const txHash = await anvil.wallet(KEYS.buyer).sendTransaction({ account: buyer, chain: anvil.chain, to: MERCHANT, value: PRICE });
+    await anvil.client.waitForTransactionReceipt({ hash: txHash });
+    // One block is not enough confirmations: nothing is confirmed until the next one.
+    await waitFor(async () => ((await env.bus.queue('payment.submitted').getJob(`${upload.uploadId}.${txHash.toLowerCase()}`)) ? true : undefined), 20_000, 'payment found by the scan');
+    expect(events.some((e) => e.uploadId === upload.uploadId && e.event === 'payment.confirmed')).toBe(false);
+
+    await anvil.test.mine({ blocks: 1 });
+    await waitFor(() => events.find((e) => e.uploadId === upload.uploadId && e.event === 'payment.confirmed'), 20_000, 'payment.confirmed');
+    const job = await env.bus.queue('payment.confirmed').getJob(`${upload.uploadId}.payment.confirmed`);
+    expect(job?.data.payment).toMatchObject({ txHash: txHash.toLowerCase(), status: 'paid' });
+  });
+});

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Hex } from 'viem';
+import { Bus, connectRedis, RetryLaterError, type StageContext } from '@reelboard/bus';
+import type { Channel, PayloadOf, StatusEventName, UploadReceived, UploadState } from '@reelboard/contracts';
+import { createLogger } from '@reelboard/logger';
+import { MERCHANT } from './anvil.js';
+
+const repoRoot = new URL('../../../..', import.meta.url).pathname;
+
+/** The running local Redis (from scripts/infra/up.sh). */
+export function redisUrl(): string {
+  const text = readFileSync(join(repoRoot, '.data', 'infra.env'), 'utf8');
+  const match = /^REDIS_URL=(.*)$/m.exec(text);
+  if (!match?.[1]) throw new Error('REDIS_URL missing from .data/infra.env: start scripts/infra/up.sh');
+  return match[1];
+}
+
+/** A bus on the real Redis under a prefix of its own, so test files never see each other's keys. */
+export function testBus(name: string) {
+  const redis = connectRedis(redisUrl(), name);
+  const prefix = `test-${name}-${Date.now().toString(36)}`;
+  const log = createLogger(name, 'error');
+  const bus = new Bus(redis, prefix, name, log);
+  return { redis, prefix, log, bus };
+}
+
+export const PRICE = 10_000_000_000_000_000n;
+
+/** An upload as the gateway would register it, with a quote open now (overridable). */
+export function makeUpload(owner: Hex, quote: Partial<UploadReceived['quote']> = {}): UploadReceived {
+  const now = Date.now();
+  return {
+    uploadId: randomUUID(),
+    owner: owner.toLowerCase() as Hex,
+    form: { title: 't', description: '', hashtags: [], latitude: 0, longitude: 0 },
+    quote: {
+      chainId: 31337,
+      to: MERCHANT,
+      amount: PRICE.toString(),
+      token: null,
+      createdAt: new Date(now - 2_000).toISOString(),
+      expiresAt: new Date(now + 15 * 60_000).toISOString(),
+      ...quote,
+    },
+    staged: { source: 'x/source', sourceBytes: 1 },
+    receivedAt: new Date(now).toISOString(),
+  };
+}
+
+export interface RecordedStatus {
+  event: StatusEventName;
+  state: UploadState;
+  reason?: string;
+  message?: string;
+}
+
+/** A stage context like the bus gives a handler, recording what the handler reports and emits. */
+export function recordingContext(bus: Bus, log: ReturnType<typeof createLogger>) {
+  const statuses: RecordedStatus[] = [];
+  const emitted: { channel: Channel; payload: unknown }[] = [];
+  const context: StageContext = {
+    log,
+    attempt: 1,
+    emit: async <N extends Channel>(next: N, payload: PayloadOf<N>) => {
+      emitted.push({ channel: next, payload });
+      await bus.publish(next, payload);
+    },
+    status: async (event, state, extra = {}) => {
+      statuses.push({ event, state, ...extra });
+    },
+  };
+  return { context, statuses, emitted };
+}
+
+/** Runs a handler once; `retry` if it asked to be run again later (as the bus would). */
+export async function runOnce(run: () => Promise<void>): Promise<'done' | 'retry'> {
+  try {
+    await run();
+    return 'done';
+  } catch (error) {
+    if (error instanceof RetryLaterError) return 'retry';
+    throw error;
+  }
+}
