@@ -7,7 +7,9 @@ set -euo pipefail
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 PNPM_VERSION="${PNPM_VERSION:-12.21.0}"
-APT_PACKAGES=(redis-server postgresql-15-postgis-3 ffmpeg docker-compose)
+# chromium (with a font, for legible screenshots) runs the web client's browser test: playwright-core
+# drives this one and never downloads a browser of its own.
+APT_PACKAGES=(redis-server postgresql-15-postgis-3 ffmpeg docker-compose chromium fonts-liberation)
 skip_node_deps="${SKIP_NODE_DEPS:-0}"
 
 for arg in "$@"; do

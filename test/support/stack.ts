@@ -3,6 +3,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts';
 import { infraEnv, repoRoot } from './infra-env.js';
 
 export const SERVICES = ['api-gateway', 'payment-watcher', 'transcoder', 'preview-extractor', 'uploader', 'profile-writer'] as const;
@@ -11,7 +12,7 @@ export type ServiceName = (typeof SERVICES)[number];
 /** Well-known anvil dev accounts (public test keys of the default mnemonic). */
 export const ANVIL_ACCOUNTS = {
   buyer: { address: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', key: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d' },
-  stranger: { address: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC', key: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9e5e00c3f3d2c' },
+  stranger: { address: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC', key: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9e5e00c3f3d2a' },
   cli: { address: '0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65', key: '0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a' },
   merchant: { address: '0xa0Ee7A142d267C1f36714E4a8F75612F20a79720' },
 } as const;
@@ -71,7 +72,9 @@ export async function startStack(overrides: Partial<Record<string, string>> = {}
     CHAIN_ID: infra.CHAIN_ID ?? '31337',
     STAGING_DIR: stagingDir,
     PUBLIC_URL: `http://localhost:${gatewayPort}`,
-    MERCHANT_ADDRESS: ANVIL_ACCOUNTS.merchant.address,
+    // A merchant of its own per run: the watcher matches payments to the merchant by wallet and
+    // amount, so two runs sharing one chain must not share a merchant.
+    MERCHANT_ADDRESS: privateKeyToAddress(generatePrivateKey()),
     PRICE_WEI: '10000000000000000',
     CONFIRMATIONS: '2',
     POLL_INTERVAL_MS: '500',

@@ -1,12 +1,19 @@
 import express, { type Response } from 'express';
+import type { Redis } from 'ioredis';
 import type { Bus } from '@reelboard/bus';
+import type { Knex } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
+import type { ObjectStorage } from '@reelboard/storage';
 import { checkReadiness, metricsText, type ReadinessCheck } from '@reelboard/runtime';
-import type { SiweAuth } from './auth.js';
+import { adminRoutes } from './admin.js';
+import { authRoutes, type SiweAuth } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { errorHandler, HttpError } from './http-error.js';
+import { corsPolicy, rateLimits, securityHeaders } from './security.js';
+import { listingRoutes } from './listings.js';
 import type { StatusHub } from './status-hub.js';
 import { uploadRoutes } from './uploads.js';
+import { webClientRoutes } from './web.js';
 
 export interface AppDeps {
   config: GatewayConfig;
@@ -16,13 +23,31 @@ export interface AppDeps {
   log: Logger;
   readiness: Record<string, ReadinessCheck>;
   streams: Set<Response>;
+  /** Shared state of rate limits across replicas. */
+  redis: Redis;
+  /** The read API and moderation are mounted when the database and object storage are given. */
+  db?: Knex;
+  storage?: ObjectStorage;
 }
 
 /** The public HTTP surface: sign-in, the listing form, payment submission, status. */
-export function createApp({ config, bus, auth, hub, log, readiness, streams }: AppDeps): express.Express {
+export function createApp({ config, bus, auth, hub, log, readiness, streams, db, storage, redis }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', config.TRUST_PROXY);
+  const limits = rateLimits(redis, {
+    corsOrigins: config.CORS_ORIGINS,
+    publicUrl: config.PUBLIC_URL,
+    perIpPerMinute: config.RATE_LIMIT_PER_IP_PER_MINUTE,
+    authPerIpPerMinute: config.RATE_LIMIT_AUTH_PER_IP_PER_MINUTE,
+    uploadsPerWalletPerHour: config.RATE_LIMIT_UPLOADS_PER_WALLET_PER_HOUR,
+    prefix: config.REDIS_PREFIX,
+  });
+  app.use(securityHeaders());
+  app.use(corsPolicy({ corsOrigins: config.CORS_ORIGINS, publicUrl: config.PUBLIC_URL }));
+  app.use('/v1', limits.perIp);
+  app.use('/v1/auth', limits.auth);
+  app.post('/v1/uploads', auth.requireSession(), limits.uploadsPerWallet);
   app.use(express.json({ limit: '32kb' }));
 
   app.get('/healthz', (_req, res) => {
@@ -37,23 +62,14 @@ export function createApp({ config, bus, auth, hub, log, readiness, streams }: A
     res.status(result.ok ? 200 : 503).json(result);
   });
 
-  app.get('/v1/auth/nonce', async (_req, res) => {
-    res.set('cache-control', 'no-store').json({ nonce: await auth.issueNonce() });
-  });
-  app.post('/v1/auth/verify', async (req, res) => {
-    const { message, signature } = (req.body ?? {}) as { message?: unknown; signature?: unknown };
-    if (typeof message !== 'string' || message.length > 4096) throw new HttpError(400, 'invalid_body', 'message must be the EIP-4361 text (at most 4096 characters)');
-    if (typeof signature !== 'string' || !/^0x[0-9a-fA-F]+$/.test(signature)) throw new HttpError(400, 'invalid_body', 'signature must be 0x-prefixed hex');
-    const session = await auth.verify(message, signature as `0x${string}`);
-    log.info('signed in', { address: session.address });
-    res.json(session);
-  });
-  app.post('/v1/auth/logout', auth.requireSession(), async (_req, res) => {
-    await auth.revoke(res.locals.token as string);
-    res.status(204).end();
-  });
+  app.use(authRoutes(auth, log));
 
   app.use(uploadRoutes({ bus, hub, config, requireSession: auth.requireSession(), streams }));
+  if (db && storage) {
+    app.use(listingRoutes({ db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
+    app.use(adminRoutes({ db, storage, bus, log, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
+  }
+  app.use(webClientRoutes({ log }));
 
   app.use((req, _res) => {
     throw new HttpError(404, 'not_found', `no route ${req.method} ${req.path}`);

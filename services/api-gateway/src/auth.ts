@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { RequestHandler } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { PublicClient } from 'viem';
 import { parseSiweMessage } from 'viem/siwe';
+import type { Logger } from '@reelboard/logger';
 import { HttpError } from './http-error.js';
 
 export interface AuthConfig {
@@ -117,4 +118,25 @@ export class SiweAuth {
       next();
     };
   }
+}
+
+/** The sign-in routes: a nonce, the signed message for a session, and logout. */
+export function authRoutes(auth: SiweAuth, log: Logger): Router {
+  const router = Router();
+  router.get('/v1/auth/nonce', async (_req, res) => {
+    res.set('cache-control', 'no-store').json({ nonce: await auth.issueNonce() });
+  });
+  router.post('/v1/auth/verify', async (req, res) => {
+    const { message, signature } = (req.body ?? {}) as { message?: unknown; signature?: unknown };
+    if (typeof message !== 'string' || message.length > 4096) throw new HttpError(400, 'invalid_body', 'message must be the EIP-4361 text (at most 4096 characters)');
+    if (typeof signature !== 'string' || !/^0x[0-9a-fA-F]+$/.test(signature)) throw new HttpError(400, 'invalid_body', 'signature must be 0x-prefixed hex');
+    const session = await auth.verify(message, signature as `0x${string}`);
+    log.info('signed in', { address: session.address });
+    res.json(session);
+  });
+  router.post('/v1/auth/logout', auth.requireSession(), async (_req, res) => {
+    await auth.revoke(res.locals.token as string);
+    res.status(204).end();
+  });
+  return router;
 }

@@ -2,7 +2,9 @@ import type { Server } from 'node:http';
 import type { Response } from 'express';
 import { Bus, connectRedis } from '@reelboard/bus';
 import { assertChainId, createChainClient } from '@reelboard/chain';
+import { connectDatabase } from '@reelboard/db';
 import { runService } from '@reelboard/runtime';
+import { storageFromEnv } from '@reelboard/storage';
 import { createApp } from './app.js';
 import { SiweAuth } from './auth.js';
 import { loadGatewayConfig } from './config.js';
@@ -29,11 +31,15 @@ await runService({
     const hub = new StatusHub(bus.status);
     await hub.start();
     const streams = new Set<Response>();
+    const db = connectDatabase(config.DATABASE_URL, { min: 0, max: config.DATABASE_POOL_MAX });
+    const storage = storageFromEnv(config);
     const readiness = {
       redis: async () => void (await redis.ping()),
       rpc: async () => void (await chain.getBlockNumber()),
+      postgres: async () => void (await db.raw('select 1')),
+      s3: () => storage.checkBucket(),
     };
-    const app = createApp({ config, bus, auth, hub, log, readiness, streams });
+    const app = createApp({ config, bus, auth, hub, log, readiness, streams, db, storage, redis });
     const server = await new Promise<Server>((resolve, reject) => {
       const listening = app.listen(config.PORT, (error?: Error) => (error ? reject(error) : resolve(listening)));
     });
@@ -48,6 +54,8 @@ await runService({
         },
         () => bus.close(config.SHUTDOWN_GRACE_MS),
         async () => void (await redis.quit()),
+        () => db.destroy(),
+        async () => storage.close(),
       ],
     };
   },

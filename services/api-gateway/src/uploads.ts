@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Router, type RequestHandler, type Response } from 'express';
 import type { Bus } from '@reelboard/bus';
 import { terminalEvents, txHashSchema, type StatusEvent, type UploadReceived } from '@reelboard/contracts';
-import type { GatewayConfig } from './config.js';
+import { quotedPrice, type GatewayConfig } from './config.js';
 import { HttpError } from './http-error.js';
 import { allocateStaging, checkVideoContainer, normaliseLogo, parseListingForm, receiveMultipart, STAGED, type IntakeLimits } from './intake.js';
 import type { StatusHub } from './status-hub.js';
@@ -69,8 +69,7 @@ export function uploadRoutes({ bus, hub, config, requireSession, streams }: Uplo
         quote: {
           chainId: config.CHAIN_ID,
           to: config.MERCHANT_ADDRESS,
-          amount: config.PRICE_WEI.toString(),
-          token: null,
+          ...quotedPrice(config),
           createdAt: now.toISOString(),
           expiresAt: new Date(now.getTime() + config.QUOTE_TTL_SECONDS * 1000).toISOString(),
         },
