@@ -71,11 +71,15 @@ export const env = {
 
 /** Variables every service reads: where Redis is, where staged files live, how to log. */
 export const commonSchema = z.object({
+  /** Redis for the work queues, status and sessions (redis:// or rediss://). */
   REDIS_URL: env.url(['redis', 'rediss']),
   /** Key prefix for every Redis key and BullMQ queue, so several deployments can share one Redis. */
   REDIS_PREFIX: z.string().regex(/^[a-z0-9_-]+$/, { error: 'must be lower-case letters, digits, - or _' }).default('reelboard'),
+  /** Directory shared by all services (a shared volume when they run on several machines) where uploads are staged between stages. */
   STAGING_DIR: z.string().min(1).default('.data/staging'),
+  /** Lowest level of JSON log lines written to stdout/stderr. */
   LOG_LEVEL: env.logLevel(),
+  /** HTTP port for /healthz, /readyz and /metrics (on the gateway, also the API). */
   PORT: env.port(0),
   /** How long in-flight work may take to finish after SIGTERM before it is handed back. */
   SHUTDOWN_GRACE_MS: env.positiveInt(30_000),

@@ -5,10 +5,15 @@ import { ObjectStorage } from './object-storage.js';
 export const s3EnvSchema = z.object({
   /** Empty for AWS itself; the URL of MinIO or another S3-compatible server otherwise. */
   S3_ENDPOINT: env.url(['http', 'https']).optional(),
+  /** Region of the bucket (any value for MinIO and local servers). */
   S3_REGION: z.string().min(1).default('us-east-1'),
+  /** Bucket the listing media are stored in. */
   S3_BUCKET: z.string().min(3),
+  /** Access key; leave empty to use the SDK's default credential chain (instance roles, env, profiles). */
   S3_ACCESS_KEY_ID: z.string().optional(),
+  /** Secret key matching S3_ACCESS_KEY_ID. */
   S3_SECRET_ACCESS_KEY: z.string().optional(),
+  /** Path-style URLs (bucket in the path), needed by MinIO and local S3 servers. */
   S3_FORCE_PATH_STYLE: env.boolean(false),
   /** Multipart part size; S3's minimum is 5 MiB. */
   S3_PART_SIZE_BYTES: z.coerce.number().int().min(5 * 1024 * 1024).default(16 * 1024 * 1024),
@@ -18,7 +23,9 @@ export const s3EnvSchema = z.object({
   S3_MAX_ATTEMPTS: env.positiveInt(4),
   /** Tries of a whole file, re-read from disk, after its requests ran out of tries or it arrived corrupted. */
   S3_FILE_ATTEMPTS: env.positiveInt(3),
+  /** A single S3 request idle longer than this is aborted and retried. */
   S3_REQUEST_TIMEOUT_MS: env.positiveInt(120_000),
+  /** Time allowed to open a connection to S3. */
   S3_CONNECT_TIMEOUT_MS: env.positiveInt(5_000),
   /** Compare ETags with the files' MD5 (turn off for AWS SSE-KMS buckets, whose ETags are not MD5s). */
   S3_VERIFY_CHECKSUM: env.boolean(true),

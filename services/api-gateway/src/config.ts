@@ -5,7 +5,9 @@ export const gatewaySchema = commonSchema.extend({
   PORT: env.port(8080),
   /** The origin people reach the gateway at; SIWE messages must name its host and origin. */
   PUBLIC_URL: env.url(['http', 'https']).default('http://localhost:8080'),
+  /** JSON-RPC endpoint of the chain payments are made on (used for SIWE smart-wallet checks and the chain id check). */
   RPC_URL: env.url(['http', 'https']),
+  /** Chain id quotes are made for; sign-in messages must name it and the RPC must serve it. */
   CHAIN_ID: z.coerce.number().int().positive(),
   MERCHANT_ADDRESS: env.address(),
   /** Price of one listing in wei (native coin), when no PAYMENT_TOKEN is set. */
@@ -16,7 +18,9 @@ export const gatewaySchema = commonSchema.extend({
   PRICE_TOKEN_UNITS: env.bigint().optional(),
   /** How long a quote can be paid, like BTCPay's invoice expiry. */
   QUOTE_TTL_SECONDS: env.positiveInt(15 * 60),
+  /** Lifetime of a sign-in nonce; each is usable once. */
   NONCE_TTL_SECONDS: env.positiveInt(5 * 60),
+  /** Lifetime of a session token after sign-in. */
   SESSION_TTL_SECONDS: env.positiveInt(24 * 3600),
   /** Extra browser origins allowed by CORS (comma-separated); the gateway's own origin always is. */
   CORS_ORIGINS: z
@@ -29,16 +33,25 @@ export const gatewaySchema = commonSchema.extend({
     .string()
     .default('loopback')
     .transform((value) => (/^\d+$/.test(value) ? Number(value) : value)),
+  /** API requests per minute per client IP (429 with Retry-After above it). */
   RATE_LIMIT_PER_IP_PER_MINUTE: env.positiveInt(600),
+  /** Sign-in requests per minute per client IP. */
   RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: env.positiveInt(60),
+  /** New uploads per hour per signed-in wallet. */
   RATE_LIMIT_UPLOADS_PER_WALLET_PER_HOUR: env.positiveInt(30),
+  /** Largest accepted video file (413 above it). */
   MAX_VIDEO_BYTES: env.positiveInt(2 * 1024 ** 3),
+  /** Largest accepted logo file (413 above it). */
   MAX_LOGO_BYTES: env.positiveInt(5 * 1024 ** 2),
   /** Logos larger than this many pixels on a side are refused before decoding. */
   MAX_LOGO_SIDE: env.positiveInt(4096),
+  /** Side in pixels of the square WebP the logo is normalised to. */
   LOGO_SIZE: env.positiveInt(256),
+  /** How often an idle status stream (SSE) gets a comment line, so proxies do not close it. */
+  SSE_HEARTBEAT_MS: env.positiveInt(15_000),
   /** The read API and moderation: listings, hashtags, users. */
   DATABASE_URL: env.url(['postgres', 'postgresql']),
+  /** Postgres connections this replica may open. */
   DATABASE_POOL_MAX: env.positiveInt(10),
   /** Wallets (comma-separated) that may moderate once signed in with SIWE. */
   ADMIN_ADDRESSES: z

@@ -6,6 +6,7 @@ export const previewSchema = commonSchema.extend({
   PREVIEW_SECONDS: z.coerce.number().positive().max(60).default(5),
   /** The preview's short side is at most this. */
   PREVIEW_MAX_HEIGHT: env.positiveInt(480),
+  /** Previews this replica cuts at once. */
   PREVIEW_CONCURRENCY: env.positiveInt(2),
   FFMPEG_THREADS: env.positiveInt(2),
   FFMPEG_NICENESS: env.nonNegativeInt(5),

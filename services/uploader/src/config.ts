@@ -3,11 +3,13 @@ import { s3EnvSchema } from '@reelboard/storage';
 
 export const uploaderSchema = commonSchema.extend(s3EnvSchema.shape).extend({
   PORT: env.port(8084),
+  /** Uploads this replica stores at once. */
   UPLOAD_CONCURRENCY: env.positiveInt(4),
   /** Staged files older than this are swept (unless their upload is still in flight). */
   STAGING_MAX_AGE_HOURS: z.coerce.number().positive().default(48),
   /** When the sweep runs (cron, read in CLEANUP_TIME_ZONE); once per slot across all replicas. */
   CLEANUP_CRON: z.string().min(9).default('0 0 * * *'),
+  /** Time zone of CLEANUP_CRON (IANA name, e.g. Europe/Berlin). */
   CLEANUP_TIME_ZONE: z
     .string()
     .default('UTC')

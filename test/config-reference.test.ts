@@ -1,0 +1,22 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { generateConfigReference } from '../scripts/config-reference.js';
+import { repoRoot } from './support/infra-env.js';
+
+describe('the configuration reference', () => {
+  const { markdown, envExample } = generateConfigReference();
+
+  it('is up to date with the schemas the services validate against (run pnpm config-reference)', () => {
+    expect(readFileSync(join(repoRoot, 'docs', 'configuration.md'), 'utf8')).toBe(markdown);
+    expect(readFileSync(join(repoRoot, '.env.example'), 'utf8')).toBe(envExample);
+  });
+
+  it('explains every variable and lists the required ones', () => {
+    const rows = markdown.split('\n').filter((line) => line.startsWith('| `'));
+    expect(rows.length).toBeGreaterThan(40);
+    for (const row of rows) expect(row, row).not.toMatch(/\|\s*\|$/);
+    expect(markdown).toMatch(/\| `MERCHANT_ADDRESS` \| \*\*required\*\* \|/);
+    expect(envExample).toMatch(/^DATABASE_URL=$/m);
+  });
+});
