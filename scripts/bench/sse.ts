@@ -1,0 +1,138 @@
+/**
+ * Live status at scale: many concurrent SSE subscribers on one real gateway process; status
+ * events published to Redis as the stages would; delivery latency (publish -> client) and the
+ * gateway's resident memory.
+ *
+ *   node --import tsx scripts/bench/sse.ts        (BENCH_SSE_CLIENTS, BENCH_SSE_UPLOADS, BENCH_SSE_EVENTS)
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { EventSource } from 'eventsource';
+import { privateKeyToAccount } from 'viem/accounts';
+import { Bus, connectRedis } from '@reelboard/bus';
+import { GatewayClient } from '@reelboard/client';
+import type { StatusEvent, UploadReceived } from '@reelboard/contracts';
+import { createLogger } from '@reelboard/logger';
+import { infraEnv } from '../../test/support/infra-env.js';
+import { percentile, repoRoot, writeReport } from './lib/report.js';
+
+const CLIENTS = Number(process.env.BENCH_SSE_CLIENTS ?? 2000);
+const UPLOADS = Number(process.env.BENCH_SSE_UPLOADS ?? 200);
+const EVENTS = Number(process.env.BENCH_SSE_EVENTS ?? 20);
+const PORT = Number(process.env.BENCH_SSE_PORT ?? 19480);
+const KEY = '0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba'; // anvil account 9 (public test key)
+
+const infra = infraEnv();
+const prefix = `bench-sse-${Date.now().toString(36)}`;
+const gatewayUrl = `http://localhost:${PORT}`;
+const account = privateKeyToAccount(KEY);
+
+const gateway = spawn(process.execPath, ['--import', 'tsx', 'services/api-gateway/src/main.ts'], {
+  cwd: repoRoot,
+  stdio: ['ignore', 'ignore', 'inherit'],
+  env: {
+    ...process.env,
+    ...infra,
+    DATABASE_URL: infra.TEST_DATABASE_URL,
+    S3_BUCKET: infra.TEST_S3_BUCKET,
+    REDIS_PREFIX: prefix,
+    PORT: String(PORT),
+    PUBLIC_URL: gatewayUrl,
+    MERCHANT_ADDRESS: '0xa0Ee7A142d267C1f36714E4a8F75612F20a79720',
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_IP_PER_MINUTE: String(CLIENTS * 10),
+  },
+});
+const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gateway.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+for (let i = 0; ; i += 1) {
+  if (i > 120) throw new Error('gateway did not start');
+  if (await fetch(`${gatewayUrl}/healthz`).then((r) => r.ok, () => false)) break;
+  await new Promise((resolve) => setTimeout(resolve, 250));
+}
+
+const redis = connectRedis(infra.REDIS_URL ?? '', 'bench-sse');
+const bus = new Bus(redis, prefix, 'bench-stage', createLogger('bench-sse', 'error'));
+const client = new GatewayClient(gatewayUrl);
+await client.signIn(account, Number(infra.CHAIN_ID));
+const token = client.sessionToken ?? '';
+
+const uploadIds: string[] = [];
+for (let i = 0; i < UPLOADS; i += 1) {
+  const uploadId = randomUUID();
+  const now = new Date().toISOString();
+  const upload: UploadReceived = {
+    uploadId,
+    owner: account.address.toLowerCase() as `0x${string}`,
+    form: { title: 'bench', description: '', hashtags: [], latitude: 0, longitude: 0 },
+    quote: { chainId: 31337, to: '0xa0ee7a142d267c1f36714e4a8f75612f20a79720', amount: '1', token: null, createdAt: now, expiresAt: now },
+    staged: { source: `${uploadId}/source`, sourceBytes: 1 },
+    receivedAt: now,
+  };
+  await bus.status.registerUpload(upload);
+  await bus.status.publish({ uploadId, event: 'upload.received', stage: 'bench', state: 'awaiting_payment' });
+  uploadIds.push(uploadId);
+}
+
+const rssBefore = rssMiB();
+const latencies: number[] = [];
+let connected = 0;
+const sources: EventSource[] = [];
+await new Promise<void>((resolve) => {
+  for (let i = 0; i < CLIENTS; i += 1) {
+    const source = new EventSource(`${gatewayUrl}/v1/uploads/${uploadIds[i % UPLOADS]}/events`, {
+      fetch: (input, init) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), authorization: `Bearer ${token}` } }),
+    });
+    let first = true;
+    source.addEventListener('upload.received', () => {
+      if (first && ++connected === CLIENTS) resolve();
+      first = false;
+    });
+    source.addEventListener('progress', (message) => {
+      latencies.push(Date.now() - Date.parse((JSON.parse(message.data) as StatusEvent).at));
+    });
+    sources.push(source);
+  }
+});
+const rssConnected = rssMiB();
+
+// Status events as a transcoder would send them: one per upload every 100 ms round.
+for (let round = 0; round < EVENTS; round += 1) {
+  await Promise.all(uploadIds.map((uploadId) => bus.status.publish({ uploadId, event: 'progress', stage: 'transcoder', state: 'processing', progress: (100 * round) / EVENTS })));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+const expected = CLIENTS * EVENTS;
+for (let i = 0; i < 100 && latencies.length < expected; i += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+const rssAfter = rssMiB();
+
+for (const source of sources) source.close();
+gateway.kill('SIGTERM');
+await new Promise((resolve) => gateway.once('exit', resolve));
+const keys = await redis.keys(`${prefix}:*`);
+for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+await bus.close(1_000);
+await redis.quit();
+
+const p99 = percentile(latencies, 99);
+writeReport({
+  part: 'sse',
+  title: 'Live status: concurrent SSE subscribers on one gateway',
+  command: 'node --import tsx scripts/bench/sse.ts',
+  markdown: [
+    `${CLIENTS} SSE clients (eventsource, in one process on the same machine) on ${UPLOADS} uploads, following one real gateway process; ${EVENTS} progress events per upload published to Redis as the stages do. Latency = client receive time - the event's \`at\` (set when it is published; same clock).`,
+    '',
+    '| measure | value |',
+    '|---|---|',
+    `| events delivered | ${latencies.length} of ${expected} |`,
+    `| delivery latency p50 | ${percentile(latencies, 50)} ms |`,
+    `| delivery latency p99 | ${p99} ms |`,
+    `| gateway RSS before clients | ${rssBefore.toFixed(0)} MiB |`,
+    `| gateway RSS with ${CLIENTS} clients connected | ${rssConnected.toFixed(0)} MiB (${((rssConnected - rssBefore) * 1024 / CLIENTS).toFixed(1)} KiB per client) |`,
+    `| gateway RSS after the events | ${rssAfter.toFixed(0)} MiB |`,
+    '',
+    `Goal p99 <= 100 ms: **${p99 <= 100 ? 'met' : 'missed'}**. The clients share the machine's two cores with the gateway and Redis, so this is an upper bound.`,
+  ].join('\n'),
+  data: { clients: CLIENTS, uploads: UPLOADS, events: EVENTS, delivered: latencies.length, p50: percentile(latencies, 50), p99, rssMiB: { before: rssBefore, connected: rssConnected, after: rssAfter } },
+});
+process.exit(0);
