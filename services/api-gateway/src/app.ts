@@ -6,6 +6,8 @@ import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
 import { checkReadiness, metricsText, type ReadinessCheck } from '@reelboard/runtime';
 import { adminRoutes } from './admin.js';
+import { dashboardRoutes } from './dashboard.js';
+import { docsRoutes } from './docs.js';
 import { authRoutes, type SiweAuth } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { errorHandler, HttpError } from './http-error.js';
@@ -69,6 +71,8 @@ export function createApp({ config, bus, auth, hub, log, readiness, streams, db,
     app.use(listingRoutes({ db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
     app.use(adminRoutes({ db, storage, bus, log, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
   }
+  app.use(dashboardRoutes({ bus, publicUrl: config.PUBLIC_URL, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
+  app.use(docsRoutes({ publicUrl: config.PUBLIC_URL }));
   app.use(webClientRoutes({ log }));
 
   app.use((req, _res) => {

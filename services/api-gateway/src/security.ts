@@ -18,23 +18,29 @@ export interface SecurityConfig {
   prefix: string;
 }
 
+/** The helmet options; `styleSrc` is the only part that differs between pages. */
+const helmetOptions = (styleSrc: string[]): Parameters<typeof helmet>[0] => ({
+  contentSecurityPolicy: {
+    directives: {
+      defaultSrc: ["'self'"],
+      imgSrc: ["'self'", 'data:', 'blob:', '*'],
+      mediaSrc: ["'self'", 'blob:', '*'],
+      connectSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc,
+      objectSrc: ["'none'"],
+      frameAncestors: ["'none'"],
+    },
+  },
+  crossOriginResourcePolicy: { policy: 'same-site' },
+});
+
 /** Security headers; the content policy lets listing media come from object storage or a CDN. */
 export function securityHeaders(): RequestHandler {
-  return helmet({
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:', 'blob:', '*'],
-        mediaSrc: ["'self'", 'blob:', '*'],
-        connectSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        objectSrc: ["'none'"],
-        frameAncestors: ["'none'"],
-      },
-    },
-    crossOriginResourcePolicy: { policy: 'same-site' },
-  });
+  const strict = helmet(helmetOptions(["'self'"]));
+  // bull-board's UI sets inline styles (layout, progress bars): its pages alone may, and scripts stay 'self' everywhere.
+  const dashboard = helmet(helmetOptions(["'self'", "'unsafe-inline'"]));
+  return (req, res, next) => (req.path === '/admin/queues' || req.path.startsWith('/admin/queues/') ? dashboard : strict)(req, res, next);
 }
 
 /** CORS from the configured allow-list (credentials are bearer tokens, never cookies). */

@@ -17,9 +17,6 @@ export interface UploadRoutesDeps {
   streams: Set<Response>;
 }
 
-/** Keeps proxies from closing an idle event stream. */
-const HEARTBEAT_MS = 15_000;
-
 const uploadIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The listing form, the payment submission and the upload's status (latest and live). */
@@ -138,7 +135,7 @@ export function uploadRoutes({ bus, hub, config, requireSession, streams }: Uplo
     };
     // Follow live events before reading the stored ones, so nothing published in between is missed.
     const unfollow = hub.follow(uploadId, (event) => (replaying ? pending.push(event) : send(event)));
-    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
+    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), config.SSE_HEARTBEAT_MS);
     stop = () => {
       clearInterval(heartbeat);
       unfollow();

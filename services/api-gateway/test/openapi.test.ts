@@ -1,0 +1,270 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import type { Express } from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectRedis } from '@reelboard/bus';
+import { saveListing } from '@reelboard/db';
+import { listingInput, randomWallet } from '../../../packages/db/test/fixtures.js';
+import { postListing } from '../../../test/support/client.js';
+import { makeClip, makePng } from '../../../test/support/media.js';
+import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
+import { openApiDocument } from '../src/openapi.js';
+import { infra, openStream, startGateway, type Gateway } from './harness.js';
+
+type Json = Record<string, any>;
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
+
+const redis = connectRedis(infra.REDIS_URL ?? '', 'gateway-openapi-test');
+const run = randomBytes(3).toString('hex');
+let gw: Gateway;
+let doc: Json;
+let work: string;
+let buyer: string;
+let stranger: string;
+const listingIds: string[] = [];
+const wallets: string[] = [];
+
+const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
+const DOC_ID = 'https://reelboard.test/openapi.json';
+
+/** Every (method, path template) a real response was checked for. */
+const exercised = new Set<string>();
+
+const resolve = (node: Json): Json => (typeof node.$ref === 'string' ? (node.$ref.slice(2).split('/').reduce((at: Json, key: string) => at[key], doc) as Json) : node);
+const pointer = (...keys: string[]) => keys.map((key) => key.replaceAll('~', '~0').replaceAll('/', '~1')).join('/');
+
+/** Finds the document's path template a concrete path answers to. */
+function templateOf(path: string): string {
+  const bare = path.split('?')[0] ?? path;
+  for (const template of Object.keys(doc.paths)) {
+    const pattern = new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`);
+    if (pattern.test(bare)) return template;
+  }
+  throw new Error(`${bare} is not in the document`);
+}
+
+/** Sends a request and checks its answer against the document: status allowed, body valid for its schema. */
+async function call(method: string, path: string, init: { token?: string; admin?: string; headers?: Record<string, string>; body?: unknown } = {}) {
+  const headers: Record<string, string> = { ...init.headers };
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  if (init.admin) headers['x-admin-token'] = init.admin;
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${gw.base}${path}`, { method, headers, ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}) });
+  const text = await res.text();
+  const body = (res.headers.get('content-type') ?? '').includes('json') && text ? JSON.parse(text) : text;
+  checkAgainstDocument(method, path, res.status, res.headers.get('content-type') ?? '', body);
+  return { status: res.status, body, headers: res.headers };
+}
+
+function checkAgainstDocument(method: string, path: string, status: number, contentType: string, body: unknown) {
+  const template = templateOf(path);
+  const operation = doc.paths[template][method.toLowerCase()] as Json | undefined;
+  expect(operation, `${method} ${template} in the document`).toBeDefined();
+  const responses = operation?.responses as Json;
+  expect(Object.keys(responses), `${method} ${path} answered ${status}: ${JSON.stringify(body)}`).toContain(String(status));
+  const response = resolve(responses[String(status)]);
+  const content = response.content as Json | undefined;
+  if (content) {
+    const mediaType = Object.keys(content).find((type) => contentType.startsWith(type));
+    expect(mediaType, `${method} ${path} ${status} answered ${contentType}, the document says ${Object.keys(content).join(', ')}`).toBeDefined();
+    if (mediaType === 'application/json') {
+      const responseRef = responses[String(status)].$ref as string | undefined;
+      const schemaPath = responseRef
+        ? `${responseRef}/content/${pointer('application/json')}/schema`
+        : `#/${pointer('paths', template, method.toLowerCase(), 'responses', String(status), 'content', 'application/json', 'schema')}`;
+      const validate = ajv.getSchema(`${DOC_ID}${schemaPath}`);
+      expect(validate, schemaPath).toBeDefined();
+      const valid = validate?.(body);
+      expect(valid, `${method} ${path} ${status}: ${ajv.errorsText(validate?.errors)}\n${JSON.stringify(body).slice(0, 500)}`).toBe(true);
+    }
+  }
+  exercised.add(`${method.toUpperCase()} ${template}`);
+}
+
+/** Every (method, path) the Express app routes, in the document's `{param}` form. */
+function routesOf(app: Express): string[] {
+  const found: string[] = [];
+  const walk = (stack: Json[]) => {
+    for (const layer of stack) {
+      if (layer.route) {
+        const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
+        for (const method of Object.keys(layer.route.methods)) for (const path of paths) found.push(`${method.toUpperCase()} ${String(path).replace(/:(\w+)/g, '{$1}')}`);
+      } else if (layer.handle?.stack && layer.slash) {
+        // A router mounted without a path (`app.use(router)`): its routes are the gateway's own.
+        walk(layer.handle.stack);
+      }
+    }
+  };
+  walk((app as unknown as { router: { stack: Json[] } }).router.stack);
+  return found;
+}
+
+/** Pages and files of the web client and of the docs page: not API, deliberately not in the document. */
+const PAGES = new Set(['GET /', 'GET /index.html', 'GET /assets/app.js', 'GET /assets/app.js.map', 'GET /assets/app.css', 'GET /assets/app.css.map', 'GET /docs/init.js', 'GET /docs/assets/{file}']);
+
+beforeAll(async () => {
+  gw = await startGateway(redis);
+  doc = openApiDocument(gw.base);
+  ajv.addSchema({ ...doc, $id: DOC_ID });
+  work = await mkdtemp(join(tmpdir(), 'gw-openapi-'));
+  await Promise.all([makeClip(join(work, 'clip.mp4'), { width: 320, height: 240, seconds: 1 }), makePng(join(work, 'logo.png'))]);
+  buyer = await gw.signIn(ANVIL_ACCOUNTS.buyer.key);
+  stranger = await gw.signIn(ANVIL_ACCOUNTS.stranger.key);
+}, 60_000);
+
+afterAll(async () => {
+  if (listingIds.length) {
+    await gw.db('payments').whereIn('upload_id', listingIds).delete();
+    await gw.db('listings').whereIn('id', listingIds).delete();
+  }
+  await gw?.db('users').whereIn('wallet_address', wallets).delete();
+  await gw?.db('hashtags').where('tag', 'like', `%\\_${run}`).delete();
+  await gw?.close();
+  await redis.quit();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('the OpenAPI document', () => {
+  it('is a valid OpenAPI 3.1 document, served at /openapi.json with a browsable /docs that needs no CDN', async () => {
+    const result = await new Validator().validate(doc as Parameters<Validator['validate']>[0]);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(doc.openapi).toBe('3.1.0');
+    const served = await call('GET', '/openapi.json');
+    expect(served.body).toEqual(doc);
+    const page = await call('GET', '/docs');
+    expect(page.body).toContain('docs/assets/swagger-ui-bundle.js');
+    expect(page.body).not.toMatch(/https?:\/\//);
+    expect(page.body).not.toMatch(/<script>|<style>/);
+    for (const asset of ['docs/assets/swagger-ui-bundle.js', 'docs/assets/swagger-ui.css', 'docs/init.js']) {
+      const res = await fetch(`${gw.base}/${asset}`);
+      expect(res.status, asset).toBe(200);
+      expect((await res.text()).length).toBeGreaterThan(10);
+    }
+    expect((await fetch(`${gw.base}/docs/assets/package.json`)).status).toBe(404);
+  });
+
+  it('lists every route the gateway has, and no route it lacks', () => {
+    const routes = routesOf(gw.app);
+    expect(routes).toContain('GET /v1/listings/{id}');
+    const documented = Object.entries(doc.paths as Json).flatMap(([path, item]) => Object.keys(item as Json).map((method) => `${method.toUpperCase()} ${path}`));
+    const undocumented = routes.filter((route) => !PAGES.has(route) && !documented.includes(route));
+    expect(undocumented).toEqual([]);
+    // The dashboard is a mounted app, not a route of the gateway's own.
+    const unrouted = documented.filter((route) => !routes.includes(route) && route !== 'GET /admin/queues');
+    expect(unrouted).toEqual([]);
+  });
+});
+
+describe('real answers match the document', () => {
+  it('sign-in', async () => {
+    await call('GET', '/v1/auth/nonce');
+    await call('POST', '/v1/auth/verify', { body: { message: 'hello', signature: 'nope' } });
+    await call('POST', '/v1/auth/verify', { body: { message: 'not a siwe message', signature: '0x1234' } });
+    await call('POST', '/v1/auth/logout');
+    const session = await gw.signIn(ANVIL_ACCOUNTS.cli.key);
+    expect((await call('POST', '/v1/auth/logout', { token: session })).status).toBe(204);
+    expect((await call('POST', '/v1/auth/logout', { token: session })).status).toBe(401);
+  });
+
+  it('uploads, payment, status and events', async () => {
+    const posted = await postListing(gw.base, buyer, { video: join(work, 'clip.mp4'), logo: join(work, 'logo.png') }, { title: 'Bike', latitude: '52.5', longitude: '13.4', hashtags: '#bikes' });
+    const postedBody = (await posted.json()) as Json;
+    checkAgainstDocument('POST', '/v1/uploads', posted.status, posted.headers.get('content-type') ?? '', postedBody);
+    expect(posted.status).toBe(202);
+    const uploadId = postedBody.uploadId as string;
+    const refused = await postListing(gw.base, buyer, { video: join(work, 'logo.png') }, { title: 'Bike', latitude: '52.5', longitude: '13.4' });
+    checkAgainstDocument('POST', '/v1/uploads', refused.status, refused.headers.get('content-type') ?? '', await refused.json());
+    expect(refused.status).toBe(415);
+    await call('POST', '/v1/uploads', { token: buyer, body: {} });
+    await call('POST', '/v1/uploads');
+
+    expect((await call('GET', `/v1/uploads/${uploadId}`, { token: buyer })).status).toBe(200);
+    expect((await call('GET', `/v1/uploads/${uploadId}`, { token: stranger })).status).toBe(404);
+    expect((await call('GET', '/v1/me/uploads', { token: buyer })).status).toBe(200);
+    await call('GET', '/v1/me/uploads');
+
+    expect((await call('POST', `/v1/uploads/${uploadId}/payment`, { token: buyer, body: { txHash: 'nope' } })).status).toBe(400);
+    expect((await call('POST', `/v1/uploads/${uploadId}/payment`, { token: buyer, body: { txHash: `0x${'ab'.repeat(32)}` } })).status).toBe(202);
+    await gw.bus.status.publish({ uploadId, event: 'payment.confirmed', stage: 'payment-watcher', state: 'processing' });
+    expect((await call('POST', `/v1/uploads/${uploadId}/payment`, { token: buyer, body: { txHash: `0x${'cd'.repeat(32)}` } })).status).toBe(409);
+
+    const eventsPath = `/v1/uploads/${uploadId}/events`;
+    const refusedStream = await openStream(`${gw.base}${eventsPath}`, { authorization: `Bearer ${stranger}` });
+    checkAgainstDocument('GET', eventsPath, refusedStream.status, refusedStream.headers.get('content-type') ?? '', refusedStream.body);
+    await gw.bus.status.publish({ uploadId, event: 'progress', stage: 'transcoder', state: 'processing', progress: 50 });
+    await gw.bus.status.publish({ uploadId, event: 'failed', stage: 'transcoder', state: 'failed', reason: 'test ends it' });
+    const stream = await openStream(`${gw.base}${eventsPath}`, { authorization: `Bearer ${buyer}`, 'last-event-id': '1' });
+    checkAgainstDocument('GET', eventsPath, stream.status, stream.headers.get('content-type') ?? '', '');
+    const eventData = ajv.getSchema(`${DOC_ID}#/components/schemas/StatusEvent`);
+    const names = doc.paths['/v1/uploads/{id}/events'].get.responses['200'].content['text/event-stream']['x-event-names'] as string[];
+    let count = 0;
+    for (let item = await stream.nextEvent(); item; item = await stream.nextEvent()) {
+      const data = JSON.parse(item.data);
+      expect(eventData?.(data), ajv.errorsText(eventData?.errors)).toBe(true);
+      expect(names).toContain(item.event);
+      expect(item.id).toBe(String(data.seq));
+      count += 1;
+    }
+    // After event 1: the confirmation, the progress and the failure that ends the stream.
+    expect(count).toBe(3);
+  }, 30_000);
+
+  it('the read API and moderation', async () => {
+    const owner = randomWallet();
+    wallets.push(owner.toLowerCase());
+    const inputs = [listingInput({ wallet: owner, tags: [`doc_${run}`], title: 'approved' }), listingInput({ wallet: owner, tags: [`doc_${run}`], title: 'rejected' })];
+    for (const input of inputs) {
+      await saveListing(gw.db, input);
+      listingIds.push(input.listingId);
+    }
+    const [approved, rejected] = inputs.map((input) => input.listingId) as [string, string];
+    await call('GET', '/v1/admin/listings');
+    await call('GET', '/v1/admin/listings', { token: stranger });
+    expect((await call('GET', '/v1/admin/listings?status=pending&limit=100', { token: buyer })).status).toBe(200);
+    await call('GET', '/v1/admin/listings?status=weird', { admin: gw.adminToken });
+    expect((await call('POST', `/v1/admin/listings/${approved}/approve`, { admin: gw.adminToken })).status).toBe(200);
+    await call('POST', `/v1/admin/listings/${approved}/approve`, { token: stranger });
+    await call('POST', `/v1/admin/listings/${approved}/approve`);
+    await call('POST', '/v1/admin/listings/00000000-0000-4000-8000-000000000000/approve', { admin: gw.adminToken });
+    await call('POST', `/v1/admin/listings/${rejected}/reject`, { admin: gw.adminToken, body: {} });
+    await call('POST', `/v1/admin/listings/${rejected}/reject`, { token: stranger, body: { reason: 'no' } });
+    await call('POST', `/v1/admin/listings/${rejected}/reject`, { body: { reason: 'no' } });
+    await call('POST', '/v1/admin/listings/00000000-0000-4000-8000-000000000000/reject', { admin: gw.adminToken, body: { reason: 'gone' } });
+    expect((await call('POST', `/v1/admin/listings/${rejected}/reject`, { admin: gw.adminToken, body: { reason: 'blurry' } })).status).toBe(200);
+
+    const page = await call('GET', `/v1/listings?tags=doc_${run}&near=52.5,13.4`);
+    expect(page.body.items.map((item: Json) => item.id)).toEqual([approved]);
+    await call('GET', '/v1/listings?near=100,0');
+    expect((await call('GET', `/v1/listings/${approved}`)).status).toBe(200);
+    expect((await call('GET', `/v1/listings/${rejected}`)).status).toBe(404);
+    expect((await call('GET', '/v1/listings/not-a-uuid')).status).toBe(404);
+    expect((await call('GET', `/v1/hashtags?prefix=doc_${run}`)).body.hashtags).toEqual([{ tag: `doc_${run}`, listings: 1 }]);
+    await call('GET', '/v1/hashtags?prefix=%21%21');
+    expect((await call('GET', `/v1/users/${owner}`)).status).toBe(200);
+    await call('GET', `/v1/users/${randomWallet()}`);
+    await call('GET', '/v1/users/bob');
+  });
+
+  it('operations and the dashboard', async () => {
+    await call('GET', '/healthz');
+    expect((await call('GET', '/readyz')).body).toMatchObject({ ok: true });
+    await call('GET', '/metrics');
+    await call('GET', '/admin/queues');
+    await call('GET', '/admin/queues', { token: stranger });
+    const basic = `Basic ${Buffer.from(`ops:${gw.adminToken}`).toString('base64')}`;
+    expect((await call('GET', '/admin/queues', { headers: { authorization: basic } })).status).toBe(200);
+  });
+});
+
+describe('coverage', () => {
+  it('exercised every operation of the document', () => {
+    const documented = Object.entries(doc.paths as Json).flatMap(([path, item]) => Object.keys(item as Json).map((method) => `${method.toUpperCase()} ${path}`));
+    expect(documented.filter((operation) => !exercised.has(operation))).toEqual([]);
+  });
+});
