@@ -35,20 +35,17 @@ export async function listingIdsByTags(db: Knex, tags: string[], match: 'all' | 
   const ids = await hashtagIds(db, tags);
   if (ids.size === 0 || (match === 'all' && ids.size < new Set(tags).size)) return [];
   const query = db('listings as l').where('l.moderation_status', 'approved').orderBy([{ column: 'l.created_at', order: 'desc' }, { column: 'l.id', order: 'desc' }]).limit(limit);
-  applyTagFilter(db, query, [...ids.values()], match);
+  applyTagFilter(query, [...ids.values()], match);
   return query.pluck('l.id');
 }
 
-/** Narrows a query over `listings as l` to listings with all/any of the hashtag ids. */
-export function applyTagFilter(db: Knex, query: Knex.QueryBuilder, ids: number[], match: 'all' | 'any'): void {
-  if (match === 'any') {
-    query.whereExists(db('listing_hashtags as lh').whereRaw('lh.listing_id = l.id').whereIn('lh.hashtag_id', ids).select(db.raw('1')));
-    return;
-  }
-  // One EXISTS per tag: each is a primary-key probe on (listing_id, hashtag_id).
-  for (const id of ids) {
-    query.whereExists(db('listing_hashtags as lh').whereRaw('lh.listing_id = l.id').where('lh.hashtag_id', id).select(db.raw('1')));
-  }
+/**
+ * Narrows a query over `listings as l` to listings with all (`@>`) or any (`&&`) of the hashtag ids,
+ * through `listings.tag_ids` (kept equal to listing_hashtags by a trigger): a condition on the row
+ * itself, so it can be tested during a nearest-first index walk or answered by the GIN index.
+ */
+export function applyTagFilter(query: Knex.QueryBuilder, ids: number[], match: 'all' | 'any'): void {
+  query.whereRaw(match === 'all' ? 'l.tag_ids @> ?::integer[]' : 'l.tag_ids && ?::integer[]', [ids]);
 }
 
 /** Hashtags starting with `prefix` (already normalised), the most used first, with approved-listing counts. */

@@ -1,6 +1,7 @@
 import knexFactory, { type Knex } from 'knex';
 import * as initial from './migrations/001_initial.js';
 import * as readIndexes from './migrations/002_read_indexes.js';
+import * as nearestByTags from './migrations/003_nearest_by_tags.js';
 
 interface Migration {
   up: (knex: Knex) => Promise<void>;
@@ -12,6 +13,7 @@ interface Migration {
 const migrations: Record<string, Migration> = {
   '001_initial': initial,
   '002_read_indexes': readIndexes,
+  '003_nearest_by_tags': nearestByTags,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

@@ -110,8 +110,14 @@ function toView(row: ListingRow): ListingView {
   };
 }
 
-function baseQuery(db: Knex): Knex.QueryBuilder {
-  return db('listings as l')
+/**
+ * Decorates listing rows (`source`, a query over `listings` or a page of it) with their owner and
+ * hashtags, in the shape `toView` reads. Kept apart from the search so that the search itself
+ * touches one table and its indexes, and the joins run for the returned page only.
+ */
+function decorate(db: Knex, source: Knex.QueryBuilder): Knex.QueryBuilder {
+  return db
+    .from(source.as('l'))
     .join('users as u', 'u.id', 'l.user_id')
     .select(
       'l.id',
@@ -137,6 +143,37 @@ function baseQuery(db: Knex): Knex.QueryBuilder {
     );
 }
 
+/** A search point as a geography literal, folded to a constant by the planner. */
+const geographyPoint = (db: Knex, near: NonNullable<ListingSearch['near']>) =>
+  db.raw('ST_SetSRID(ST_MakePoint(?, ?), 4326)::geography', [near.longitude, near.latitude]);
+
+/**
+ * The page nearest first, exactly in (distance, seq) order, so one walk of
+ * listings_approved_nearest (GiST on location, seq and tag_ids) yields it and stops: both ORDER BY
+ * terms are distance operators of that index, and tags and radius are conditions on its entries. `<->` on geography is the sphere distance; the order, the
+ * reported distance and the cursor all use that same number.
+ */
+function nearestPage(db: Knex, page: Knex.QueryBuilder, search: ListingSearch, near: NonNullable<ListingSearch['near']>, cursor: Cursor | undefined): Knex.QueryBuilder {
+  const point = geographyPoint(db, near);
+  const distance = db.raw('(l.location <-> ?)', [point]);
+  page.select(db.raw('? AS distance_m', [distance]));
+  if (search.radiusKm !== undefined) page.whereRaw('ST_DWithin(l.location, ?, ?)', [point, search.radiusKm * 1000]);
+  if (cursor?.by === 'distance') {
+    // The cursor names the last listing by id (its format predates seq); that listing's seq breaks the tie.
+    page.whereRaw('(? > ? OR (? = ? AND l.seq > (SELECT c.seq FROM listings c WHERE c.id = ?)))', [distance, cursor.d, distance, cursor.d, cursor.id]);
+  }
+  page.orderByRaw('? ASC, (l.seq::float8 <-> 0::float8) ASC', [distance]).limit(search.limit + 1);
+  return decorate(db, page).select('l.distance_m').orderBy([{ column: 'l.distance_m' }, { column: 'l.seq' }]);
+}
+
+/** The page newest first on (created_at, id): listings_status_newest, or listings_owner_approved_newest for an owner. */
+function newestPage(db: Knex, page: Knex.QueryBuilder, search: ListingSearch, cursor: Cursor | undefined): Knex.QueryBuilder {
+  if (cursor?.by === 'newest') page.whereRaw('(l.created_at, l.id) < (?::timestamptz, ?::uuid)', [cursor.t, cursor.id]);
+  const newest = [{ column: 'l.created_at', order: 'desc' }, { column: 'l.id', order: 'desc' }];
+  page.orderBy(newest).limit(search.limit + 1);
+  return decorate(db, page).orderBy(newest);
+}
+
 /**
  * Listings by hashtags (all or any), distance and owner, nearest first when `near` is given,
  * else newest first, one keyset page at a time. Public by default: approved listings only.
@@ -144,45 +181,33 @@ function baseQuery(db: Knex): Knex.QueryBuilder {
 export async function searchListings(db: Knex, search: ListingSearch): Promise<ListingPage> {
   const by: Cursor['by'] = search.near ? 'distance' : 'newest';
   const cursor = search.cursor ? decodeCursor(search.cursor, by) : undefined;
-  const query = baseQuery(db).where('l.moderation_status', search.status ?? 'approved');
+  // The page is chosen from listings alone; decorate() joins owner and hashtags onto it afterwards.
+  const page = db('listings as l').select('l.*').where('l.moderation_status', search.status ?? 'approved');
 
   if (search.tags && search.tags.length > 0) {
     const ids = await hashtagIds(db, search.tags);
     const match = search.match ?? 'all';
     if (ids.size === 0 || (match === 'all' && ids.size < new Set(search.tags).size)) return { items: [], nextCursor: null };
-    applyTagFilter(db, query, [...ids.values()], match);
+    applyTagFilter(page, [...ids.values()], match);
   }
-  if (search.owner) query.where('u.wallet_address', search.owner.toLowerCase());
+  if (search.owner) page.whereRaw('l.user_id = (SELECT u.id FROM users u WHERE u.wallet_address = ?)', [search.owner.toLowerCase()]);
 
-  if (search.near) {
-    const point = db.raw('ST_SetSRID(ST_MakePoint(?, ?), 4326)::geography', [search.near.longitude, search.near.latitude]);
-    // `<->` is what the GiST index orders by (nearest first, index-assisted), so ordering,
-    // the reported distance and the cursor all use the same number.
-    const distance = db.raw('(l.location <-> ?)', [point]);
-    query.select(db.raw('? AS distance_m', [distance]));
-    if (search.radiusKm !== undefined) query.whereRaw('ST_DWithin(l.location, ?, ?)', [point, search.radiusKm * 1000]);
-    if (cursor?.by === 'distance') query.whereRaw('(? > ? OR (? = ? AND l.id > ?))', [distance, cursor.d, distance, cursor.d, cursor.id]);
-    query.orderByRaw('? ASC, l.id ASC', [distance]);
-  } else {
-    if (cursor?.by === 'newest') query.whereRaw('(l.created_at, l.id) < (?::timestamptz, ?::uuid)', [cursor.t, cursor.id]);
-    query.orderBy([{ column: 'l.created_at', order: 'desc' }, { column: 'l.id', order: 'desc' }]);
-  }
-  const rows: ListingRow[] = await query.limit(search.limit + 1);
-  const page = rows.slice(0, search.limit);
-  const last = page[page.length - 1];
+  const rows: ListingRow[] = await (search.near ? nearestPage(db, page, search, search.near, cursor) : newestPage(db, page, search, cursor));
+  const items = rows.slice(0, search.limit);
+  const last = items[items.length - 1];
   const nextCursor =
     rows.length > search.limit && last
       ? encodeCursor(by === 'distance' ? { by, d: Number(last.distance_m), id: last.id } : { by, t: last.created_cursor, id: last.id })
       : null;
-  return { items: page.map(toView), nextCursor };
+  return { items: items.map(toView), nextCursor };
 }
 
 /** One listing by id, or undefined; public reads (the default) see it only once approved. */
 export async function findListing(db: Knex, id: string, options: { anyStatus?: boolean } = {}): Promise<ListingView | undefined> {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
-  const query = baseQuery(db).where('l.id', id.toLowerCase());
-  if (!options.anyStatus) query.where('l.moderation_status', 'approved');
-  const row: ListingRow | undefined = await query.first();
+  const listing = db('listings as l').select('l.*').where('l.id', id.toLowerCase());
+  if (!options.anyStatus) listing.where('l.moderation_status', 'approved');
+  const row: ListingRow | undefined = await decorate(db, listing).first();
   return row ? toView(row) : undefined;
 }
 

@@ -29,20 +29,20 @@ const tables = async () =>
 
 describe('migrations', () => {
   it('go up with PostGIS and the indexes the read side needs, come down clean, and go up again', async () => {
-    expect(await migrateToLatest(db)).toEqual(['001_initial', '002_read_indexes']);
+    expect(await migrateToLatest(db)).toEqual(['001_initial', '002_read_indexes', '003_nearest_by_tags']);
     expect(await tables()).toEqual(['hashtags', 'listing_hashtags', 'listings', 'moderation_events', 'payments', 'users']);
     const postgis = await db.raw(`SELECT extversion FROM pg_extension WHERE extname = 'postgis'`);
     expect(postgis.rows).toHaveLength(1);
     const column = await db.raw(`SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = 'listings'::regclass AND attname = 'location'`);
     expect(column.rows[0].type).toBe('geography(Point,4326)');
     const indexes = (await db.raw(`SELECT indexname FROM pg_indexes WHERE tablename = 'listings'`)).rows.map((row: { indexname: string }) => row.indexname);
-    expect(indexes).toEqual(expect.arrayContaining(['listings_location_gist', 'listings_approved_location_gist', 'listings_status_newest']));
+    expect(indexes).toEqual(expect.arrayContaining(['listings_location_gist', 'listings_approved_nearest', 'listings_approved_tags_gin', 'listings_status_newest']));
 
     await migrateDownAll(db);
     expect(await tables()).toEqual([]);
     const types = await db.raw(`SELECT typname FROM pg_type WHERE typname IN ('moderation_status', 'payment_status', 'moderation_action')`);
     expect(types.rows).toEqual([]);
 
-    expect(await migrateToLatest(db)).toEqual(['001_initial', '002_read_indexes']);
+    expect(await migrateToLatest(db)).toEqual(['001_initial', '002_read_indexes', '003_nearest_by_tags']);
   });
 });
