@@ -7,15 +7,9 @@ set -euo pipefail
 root="$(cd "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-bash scripts/infra/install.sh
-up_log="$(mktemp)"
-bash scripts/infra/up.sh | tee "$up_log"
-mapfile -t started < <(awk '$2 == "started" { print $1 }' "$up_log")
-rm -f "$up_log"
-cleanup() {
-  if ((${#started[@]} > 0)); then bash scripts/infra/down.sh "${started[@]}"; fi
-}
-trap cleanup EXIT
+# shellcheck source=scripts/infra/session.sh
+source scripts/infra/session.sh
+trap stop_started_infra EXIT
 
 parts=("$@")
 if ((${#parts[@]} == 0)); then

@@ -7,11 +7,8 @@ set -euo pipefail
 root="$(cd "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-bash scripts/infra/install.sh
-up_log="$(mktemp)"
-bash scripts/infra/up.sh | tee "$up_log"
-mapfile -t started < <(awk '$2 == "started" { print $1 }' "$up_log")
-rm -f "$up_log"
+# shellcheck source=scripts/infra/session.sh
+source scripts/infra/session.sh
 
 set -a
 # shellcheck source=/dev/null
@@ -39,7 +36,7 @@ stop_all() {
   echo "stopping services..."
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if ((${#started[@]} > 0)); then bash scripts/infra/down.sh "${started[@]}"; fi
+  stop_started_infra
 }
 trap stop_all EXIT
 trap 'exit 130' INT TERM
