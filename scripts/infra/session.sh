@@ -1,7 +1,7 @@
 # Sourced by scripts/dev.sh, test.sh and bench.sh (with $root set to the repo): installs what is
 # missing, starts the local infrastructure, and defines stop_started_infra, which stops only the
 # components this run started (infrastructure that was already running is left as it was).
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154
 bash "$root/scripts/infra/install.sh"
 up_log="$(mktemp)"
 bash "$root/scripts/infra/up.sh" | tee "$up_log"
