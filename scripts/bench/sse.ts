@@ -21,7 +21,7 @@ const CLIENTS = Number(process.env.BENCH_SSE_CLIENTS ?? 2000);
 const UPLOADS = Number(process.env.BENCH_SSE_UPLOADS ?? 200);
 const EVENTS = Number(process.env.BENCH_SSE_EVENTS ?? 20);
 const PORT = Number(process.env.BENCH_SSE_PORT ?? 19480);
-const KEY = '0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba'; // anvil account 9 (public test key)
+const KEY = '0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba'; // anvil account 5 (public test key of the default mnemonic)
 
 const infra = infraEnv();
 const prefix = `bench-sse-${Date.now().toString(36)}`;

@@ -12,7 +12,7 @@ export type ServiceName = (typeof SERVICES)[number];
 /** Well-known anvil dev accounts (public test keys of the default mnemonic). */
 export const ANVIL_ACCOUNTS = {
   buyer: { address: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', key: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d' },
-  stranger: { address: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC', key: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9e5e00c3f3d2a' },
+  stranger: { address: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC', key: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a' },
   cli: { address: '0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65', key: '0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a' },
   merchant: { address: '0xa0Ee7A142d267C1f36714E4a8F75612F20a79720' },
 } as const;
@@ -27,8 +27,20 @@ export interface Stack {
   start(name: ServiceName): Promise<void>;
   /** Sends a signal to one service and waits for it to exit; returns its exit code. */
   stop(name: ServiceName, signal?: NodeJS.Signals): Promise<number | null>;
+  /** The process id of a running service (fault tests signal it and its ffmpeg children). */
+  pidOf(name: ServiceName): number | undefined;
+  /** Starts one more replica of a service (its own probe port), e.g. a second transcoder. */
+  startExtra(name: ServiceName, idSuffix: string): Promise<ExtraReplica>;
   /** Stops every service and removes the staging directory. */
   shutdown(): Promise<void>;
+}
+
+/** A replica started beside the stack's own. */
+export interface ExtraReplica {
+  port: number;
+  pid: number | undefined;
+  /** Signals the replica and waits for it to exit; returns its exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 const BASE_PORT = Number(process.env.TEST_BASE_PORT ?? 18080);
@@ -84,9 +96,8 @@ export async function startStack(overrides: Partial<Record<string, string>> = {}
   const children = new Map<ServiceName, ChildProcess>();
   const portOf = (name: ServiceName) => BASE_PORT + SERVICES.indexOf(name);
 
-  const start = async (name: ServiceName) => {
-    const port = portOf(name);
-    const log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
+  const spawnService = (name: ServiceName, port: number, logName: string): ChildProcess => {
+    const log = createWriteStream(join(logDir, `${logName}.log`), { flags: 'a' });
     const child = spawn(process.execPath, ['--import', 'tsx', join('services', name, 'src', 'main.ts')], {
       cwd: repoRoot,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port) },
@@ -94,8 +105,27 @@ export async function startStack(overrides: Partial<Record<string, string>> = {}
     });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
+    return child;
+  };
+  const start = async (name: ServiceName) => {
+    const child = spawnService(name, portOf(name), name);
     children.set(name, child);
-    await waitForHealth(`http://127.0.0.1:${port}/healthz`, child, name);
+    await waitForHealth(`http://127.0.0.1:${portOf(name)}/healthz`, child, name);
+  };
+  const extras = new Set<ChildProcess>();
+  const signalAndWait = async (child: ChildProcess, signal: NodeJS.Signals) => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill(signal);
+    return exited;
+  };
+  const startExtra = async (name: ServiceName, idSuffix: string): Promise<ExtraReplica> => {
+    // Extra replicas take ports after the six services' own.
+    const port = BASE_PORT + SERVICES.length + extras.size;
+    const child = spawnService(name, port, `${name}-${idSuffix}`);
+    extras.add(child);
+    await waitForHealth(`http://127.0.0.1:${port}/healthz`, child, `${name}-${idSuffix}`);
+    return { port, pid: child.pid, stop: async (signal = 'SIGTERM') => signalAndWait(child, signal) };
   };
 
   const stop = async (name: ServiceName, signal: NodeJS.Signals = 'SIGTERM') => {
@@ -122,8 +152,10 @@ export async function startStack(overrides: Partial<Record<string, string>> = {}
     portOf,
     start,
     stop,
+    pidOf: (name) => children.get(name)?.pid,
+    startExtra,
     shutdown: async () => {
-      await Promise.all(SERVICES.map((name) => stop(name)));
+      await Promise.all([...SERVICES.map((name) => stop(name)), ...[...extras].map((child) => signalAndWait(child, 'SIGTERM'))]);
       await rm(stagingDir, { recursive: true, force: true });
     },
   };

@@ -14,6 +14,8 @@ export interface StageContext {
   attempt: number;
   /** Adds the next channel's job (deterministic id) and reports the matching status event. */
   emit<N extends Channel>(next: N, payload: PayloadOf<N>): Promise<void>;
+  /** Aborted when the service shuts down and its grace period ran out: stop (kill ffmpeg); the job is handed back. */
+  signal?: AbortSignal;
   /** Reports a status event for this upload, from this stage. */
   status(event: StatusEventName, state: UploadState, extra?: Pick<StatusInput, 'progress' | 'reason' | 'message'>): Promise<void>;
 }
@@ -30,9 +32,32 @@ export interface ConsumeOptions {
   onGiveUp?: (payload: unknown, error: Error, context: StageContext) => Promise<void>;
 }
 
+/** How a replica holds its jobs: a job whose holder stops renewing its lock (killed, frozen) goes back to the queue. */
+export interface JobTiming {
+  /** How long a running job's lock lasts; the worker renews it at half this. BullMQ's default is 30 s. */
+  lockMs?: number;
+  /** How often a worker looks for jobs whose lock expired (stalled) and hands them back. BullMQ's default is 30 s. */
+  stalledIntervalMs?: number;
+}
+
 /** How long finished jobs are kept, so a deterministic job id keeps deduplicating re-publishes. */
 const KEEP_COMPLETED_SECONDS = 7 * 24 * 3600;
 const KEEP_FAILED_SECONDS = 30 * 24 * 3600;
+/** After the grace period, how long aborted handlers get to hand their jobs back before workers are force-closed. */
+const HAND_BACK_MS = 3_000;
+
+/** True if `work` is still pending after `ms`. */
+async function outlasts(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([
+    work.then(() => false),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  return timedOut;
+}
 
 /**
  * The work channels of the chain as durable BullMQ queues (one per channel; its consumer owns it)
@@ -42,6 +67,7 @@ export class Bus {
   readonly status: StatusStore;
   private readonly queues = new Map<Channel, Queue>();
   private readonly workers: Worker[] = [];
+  private readonly shuttingDown = new AbortController();
 
   constructor(
     private readonly redis: Redis,
@@ -50,6 +76,8 @@ export class Bus {
     private readonly log: Logger,
     /** Per-channel changes to the retry policy table (operators tune them; tests shorten them). */
     private readonly policyOverrides: Partial<Record<Channel, Partial<ChannelPolicy>>> = {},
+    /** Lock and stalled-check periods of this replica's workers (JOB_LOCK_MS, JOB_STALLED_INTERVAL_MS). */
+    private readonly timing: JobTiming = {},
   ) {
     this.status = new StatusStore(redis, prefix);
   }
@@ -91,7 +119,14 @@ export class Bus {
     const worker = new Worker(
       channel,
       async (job: Job, token?: string) => this.run(channel, job, token, handler, options),
-      { connection: this.redis, prefix: this.prefix, concurrency: options.concurrency, autorun: true },
+      {
+        connection: this.redis,
+        prefix: this.prefix,
+        concurrency: options.concurrency,
+        autorun: true,
+        ...(this.timing.lockMs ? { lockDuration: this.timing.lockMs } : {}),
+        ...(this.timing.stalledIntervalMs ? { stalledInterval: this.timing.stalledIntervalMs } : {}),
+      },
     );
     worker.on('error', (error) => this.log.error('worker error', { channel, ...errorFields(error) }));
     this.workers.push(worker);
@@ -104,6 +139,7 @@ export class Bus {
     return {
       log,
       attempt,
+      signal: this.shuttingDown.signal,
       emit: async (next, payload) => {
         await this.publish(next, payload);
         await this.status.publish({ uploadId, event: next as StatusEventName, stage: this.service, state: 'processing' });
@@ -129,6 +165,12 @@ export class Bus {
       jobsCompleted.inc({ channel });
       jobDuration.observe({ channel, outcome: 'completed' }, seconds());
     } catch (error) {
+      if (this.shuttingDown.signal.aborted) {
+        // Cut short by shutdown, not by the upload: back to the queue without using an attempt.
+        context.log.warn('stage interrupted by shutdown; job handed back', { channel, jobId: job.id });
+        await job.moveToDelayed(Date.now(), token);
+        throw new DelayedError();
+      }
       if (error instanceof RetryLaterError) {
         jobDuration.observe({ channel, outcome: 'waiting' }, seconds());
         await job.moveToDelayed(Date.now() + error.delayMs, token);
@@ -165,16 +207,16 @@ export class Bus {
   }
 
   /**
-   * Stops taking jobs and waits for the running ones to finish (up to `graceMs`); jobs still
-   * running then are left to BullMQ's stalled-job recovery, which hands them to another replica.
+   * Stops taking jobs and waits for the running ones to finish (up to `graceMs`). Handlers still
+   * running then are aborted (their `signal`) and their jobs handed back to the queue unused; a
+   * handler that ignores the signal is left to BullMQ's stalled-job recovery (JOB_LOCK_MS).
    */
   async close(graceMs = 30_000): Promise<void> {
     const closing = Promise.all(this.workers.map((worker) => worker.close()));
-    const timedOut = await Promise.race([
-      closing.then(() => false),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), graceMs).unref()),
-    ]);
-    if (timedOut) await Promise.all(this.workers.map((worker) => worker.close(true)));
+    if (await outlasts(closing, graceMs)) {
+      this.shuttingDown.abort();
+      if (await outlasts(closing, HAND_BACK_MS)) await Promise.all(this.workers.map((worker) => worker.close(true)));
+    }
     for (const queue of this.queues.values()) unwatchQueue(queue);
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
     await this.status.close();

@@ -83,6 +83,10 @@ export const commonSchema = z.object({
   PORT: env.port(0),
   /** How long in-flight work may take to finish after SIGTERM before it is handed back. */
   SHUTDOWN_GRACE_MS: env.positiveInt(30_000),
+  /** How long a running job's lock lasts without renewal: a replica killed mid-job hands it back after about this long. */
+  JOB_LOCK_MS: env.positiveInt(30_000),
+  /** How often each replica looks for jobs whose holder died (stalled) and puts them back in the queue. */
+  JOB_STALLED_INTERVAL_MS: env.positiveInt(30_000),
 });
 
 export { z };

@@ -60,6 +60,8 @@ export function parseListingForm(body: unknown): ListingForm {
   for (const [key, value] of Object.entries(raw)) {
     if (Array.isArray(value)) fields[key] = `${key} was sent more than once`;
     else if (typeof value === 'string' && CONTROL.test(value)) fields[key] = `${key} contains control characters`;
+    // The multipart parser turns bytes that are not UTF-8 into U+FFFD; refuse rather than store mangled text.
+    else if (typeof value === 'string' && value.includes('\uFFFD')) fields[key] = `${key} is not valid UTF-8`;
   }
   const parsed = formFieldsSchema.safeParse(raw);
   if (!parsed.success) {
@@ -100,7 +102,17 @@ export function receiveMultipart(req: Request, res: Response, dir: string, limit
     { name: 'video', maxCount: 1 },
     { name: 'logo', maxCount: 1 },
   ]);
-  return new Promise((resolve, reject) => parse(req, res, (error?: unknown) => (error ? reject(error) : resolve())));
+  return new Promise((resolve, reject) => parse(req, res, (error?: unknown) => (error ? reject(asClientError(error)) : resolve())));
+}
+
+/**
+ * The multipart parser (busboy) reports a broken body (no boundary, cut off, malformed part
+ * headers, NUL in a filename) as a plain Error: the client's fault, so a 400 naming it. Disk
+ * errors (they carry a syscall) and multer's own limit errors pass through unchanged.
+ */
+function asClientError(error: unknown): unknown {
+  if (error instanceof multer.MulterError || error instanceof HttpError || !(error instanceof Error) || 'syscall' in error) return error;
+  return new HttpError(400, 'bad_multipart', `the multipart body is malformed: ${error.message}`);
 }
 
 /** Refuses a "video" whose first bytes are not a known video container (the deep check is the transcoder's). */

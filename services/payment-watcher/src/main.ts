@@ -17,7 +17,7 @@ await runService({
   graceMs: (config) => config.SHUTDOWN_GRACE_MS,
   start: async (config, log) => {
     const redis = connectRedis(config.REDIS_URL, 'payment-watcher');
-    const bus = new Bus(redis, config.REDIS_PREFIX, 'payment-watcher', log);
+    const bus = new Bus(redis, config.REDIS_PREFIX, 'payment-watcher', log, {}, { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS });
     const chain = createChainClient({ rpcUrl: config.RPC_URL, chainId: config.CHAIN_ID, pollingIntervalMs: config.POLL_INTERVAL_MS });
     await assertChainId(chain, config.CHAIN_ID);
     const ledger = new PaymentLedger(redis, config.REDIS_PREFIX);

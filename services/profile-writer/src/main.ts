@@ -19,7 +19,7 @@ await runService({
       if (applied.length > 0) log.info('migrated', { applied });
     }
     const redis = connectRedis(config.REDIS_URL, 'profile-writer');
-    const bus = new Bus(redis, config.REDIS_PREFIX, 'profile-writer', log);
+    const bus = new Bus(redis, config.REDIS_PREFIX, 'profile-writer', log, {}, { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS });
     bus.consume('assets.stored', (upload, context) => handleAssetsStored(db, config.STAGING_DIR, upload, context), {
       concurrency: config.WRITE_CONCURRENCY,
     });

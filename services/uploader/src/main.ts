@@ -16,7 +16,7 @@ await runService({
     const storage = storageFromEnv(config);
     await storage.checkBucket();
     const redis = connectRedis(config.REDIS_URL, 'uploader');
-    const bus = new Bus(redis, config.REDIS_PREFIX, 'uploader', log);
+    const bus = new Bus(redis, config.REDIS_PREFIX, 'uploader', log, {}, { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS });
     bus.consume('preview.extracted', (upload, context) => handlePreviewExtracted(storage, config.STAGING_DIR, upload, context), {
       concurrency: config.UPLOAD_CONCURRENCY,
     });

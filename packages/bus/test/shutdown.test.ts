@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { UploadReceived } from '@reelboard/contracts';
+import { createLogger } from '@reelboard/logger';
+import { Bus, connectRedis } from '../src/index.js';
+import { infraEnv } from '../../../test/support/infra-env.js';
+
+let redis: Redis;
+const prefix = `bus-shutdown-${Date.now().toString(36)}`;
+const log = createLogger('bus-shutdown-test', 'error');
+
+function upload(uploadId = randomUUID()): UploadReceived {
+  const now = new Date();
+  return {
+    uploadId,
+    owner: '0x70997970c51812dc3a010c7d01b50e0d17dc79c8',
+    form: { title: 't', description: '', hashtags: [], latitude: 1, longitude: 2 },
+    quote: { chainId: 31337, to: '0xa0ee7a142d267c1f36714e4a8f75612f20a79720', amount: '1', token: null, createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + 60_000).toISOString() },
+    staged: { source: `${uploadId}/source`, sourceBytes: 1 },
+    receivedAt: now.toISOString(),
+  };
+}
+
+beforeAll(() => {
+  redis = connectRedis(infraEnv().REDIS_URL ?? '', 'bus-shutdown-test');
+});
+
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length) await redis.del(...keys);
+  await redis.quit();
+});
+
+describe('shutdown', () => {
+  it('aborts a handler that outlasts the grace period and hands its job back without using an attempt', async () => {
+    const u = upload();
+    const first = new Bus(redis, prefix, 'replica-1', log);
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    let aborted = false;
+    first.consume(
+      'upload.received',
+      (_payload, context) =>
+        new Promise<void>((_resolve, reject) => {
+          started();
+          // Like ffmpeg under the transcoder: runs until told to stop.
+          context.signal?.addEventListener('abort', () => {
+            aborted = true;
+            reject(new Error('killed by shutdown'));
+          });
+        }),
+      { concurrency: 1 },
+    );
+    await first.publish('upload.received', u);
+    await running;
+    await first.close(200);
+    expect(aborted).toBe(true);
+
+    const job = await first.queue('upload.received').getJob(`${u.uploadId}.upload.received`);
+    expect(['delayed', 'waiting']).toContain(await job?.getState());
+    expect(job?.attemptsMade).toBe(0);
+
+    // Another replica takes it up as a first attempt and finishes it.
+    const second = new Bus(redis, prefix, 'replica-2', log);
+    const attempts: number[] = [];
+    const done = new Promise<void>((resolve) => {
+      second.consume('upload.received', async (_payload, context) => {
+        attempts.push(context.attempt);
+        resolve();
+      }, { concurrency: 1 });
+    });
+    await done;
+    await second.close(1_000);
+    expect(attempts).toEqual([1]);
+  });
+});
