@@ -138,6 +138,8 @@ describe('one paid upload travels the whole chain', () => {
     const transcoderMetrics = await (await fetch(`http://127.0.0.1:${stack.portOf('transcoder')}/metrics`)).text();
     expect(transcoderMetrics).toMatch(/reelboard_jobs_completed_total\{channel="payment.confirmed",service="transcoder"\} 1\b/);
     expect(transcoderMetrics).toMatch(/reelboard_queue_jobs\{channel="payment.confirmed",state="waiting",service="transcoder"\} 0\b/);
+    const watcherMetrics = await (await fetch(`http://127.0.0.1:${stack.portOf('payment-watcher')}/metrics`)).text();
+    expect(watcherMetrics).toMatch(/reelboard_payment_verifications_total\{outcome="confirmed",reason="paid",service="payment-watcher"\} 1\b/);
     const gatewayMetrics = await (await fetch(`${stack.gatewayUrl}/metrics`)).text();
     expect(gatewayMetrics).toMatch(/reelboard_sse_clients\{service="api-gateway"\} \d+/);
   });

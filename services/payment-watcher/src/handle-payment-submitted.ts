@@ -3,6 +3,7 @@ import { PermanentError, RetryLaterError, type Bus, type StageContext } from '@r
 import { findReplacement } from '@reelboard/chain';
 import type { Payment, PaymentSubmitted, UploadReceived } from '@reelboard/contracts';
 import { EXPIRED_CLAIM, type PaymentLedger } from './payment-ledger.js';
+import { countVerdict } from './metrics.js';
 import { verifyPayment, type VerifyPaymentReturnType } from './verify-payment.js';
 
 export interface PaymentSubmittedDeps {
@@ -33,6 +34,7 @@ export async function handlePaymentSubmitted(deps: PaymentSubmittedDeps, { uploa
   }
   await ledger.addInFlight(uploadId, txHash);
   const verdict = await verifyPayment(chain, { upload, txHash, chainId: deps.chainId, confirmations: deps.confirmations });
+  countVerdict(verdict);
   if (verdict.outcome === 'pending') return waitOrGiveUp(deps, upload, txHash, verdict, context);
   await ledger.removeInFlight(uploadId, txHash);
   if (verdict.outcome === 'rejected') {
