@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { collectDefaultMetrics, register } from 'prom-client';
+import { collectDefaultMetrics, Counter, register } from 'prom-client';
 import { ConfigError } from '@reelboard/config';
 import { createLogger, errorFields, type Logger } from '@reelboard/logger';
 
@@ -130,3 +130,14 @@ export async function runService<C>(options: RunServiceOptions<C>): Promise<void
 export async function metricsText(): Promise<{ contentType: string; body: string }> {
   return { contentType: register.contentType, body: await register.metrics() };
 }
+
+/**
+ * Bytes of media a stage took in or put out (`direction`: in, out), by stage: upload sizes at the
+ * gateway, source and output sizes at the transcoder and preview-extractor, objects stored by
+ * the uploader.
+ */
+export const mediaBytes = new Counter({
+  name: 'reelboard_media_bytes_total',
+  help: 'Bytes of media taken in or put out, per stage and direction',
+  labelNames: ['stage', 'direction'] as const,
+});

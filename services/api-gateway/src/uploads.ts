@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Router, type RequestHandler, type Response } from 'express';
 import type { Bus } from '@reelboard/bus';
+import { mediaBytes } from '@reelboard/runtime';
 import { terminalEvents, txHashSchema, type StatusEvent, type UploadReceived } from '@reelboard/contracts';
 import { quotedPrice, type GatewayConfig } from './config.js';
 import { HttpError } from './http-error.js';
@@ -80,6 +81,7 @@ export function uploadRoutes({ bus, hub, config, requireSession, streams }: Uplo
       await bus.status.registerUpload(upload);
       await bus.status.publish({ uploadId, event: 'upload.received', stage: 'api-gateway', state: 'awaiting_payment', message: 'waiting for payment' });
       await bus.publish('upload.received', upload);
+      mediaBytes.inc({ stage: 'api-gateway', direction: 'in' }, video.size + (logo?.size ?? 0));
       const { chainId, to, amount, token, expiresAt } = upload.quote;
       res.status(202).json({
         uploadId,
