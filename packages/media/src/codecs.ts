@@ -115,16 +115,19 @@ export interface BitrateStep {
 }
 
 /**
- * Default VP9 ladder at ~30 fps. Starting points, to be tuned by measurement (SSIM/VMAF against
- * sample uploads); the prototype used 2M for 1080p and 4-5M for 4K.
+ * Default VP9 ladder at ~30 fps, chosen by measurement (docs/codecs.md, scripts/bench/media.ts):
+ * each rung sits where 40-50% more bits buy less than ~0.005 SSIM on the benchmark's detailed,
+ * noisy sources, and the rungs land at about the same SSIM. The prototype used 2M for 1080p and
+ * 4-5M for 4K.
  */
 export const DEFAULT_VP9_BITRATES: readonly BitrateStep[] = [
   { maxHeight: 360, kbps: 700 },
   { maxHeight: 480, kbps: 1000 },
   { maxHeight: 720, kbps: 1800 },
   { maxHeight: 1080, kbps: 2500 },
-  { maxHeight: 1440, kbps: 4000 },
-  { maxHeight: 2160, kbps: 6000 },
+  // Not measured: between the 1080p and 2160p rungs by pixel count.
+  { maxHeight: 1440, kbps: 3500 },
+  { maxHeight: 2160, kbps: 5000 },
 ];
 
 /** Picks the bitrate for an output height (short side) from a ladder; above the top row, the top row. */
@@ -133,4 +136,50 @@ export function bitrateForHeight(height: number, table: readonly BitrateStep[] =
   const step = sorted.find((row) => height <= row.maxHeight) ?? sorted.at(-1);
   if (!step) throw new RangeError('bitrate table is empty');
   return step.kbps;
+}
+
+// The comparison codecs below are the same kind of data as vp9Codec: the benchmark encodes with
+// them through transcodeWithCodec, and switching the project's output is passing another config.
+// They ignore EncoderSpeed (a libvpx notion) and use their encoder's own preset.
+
+/** H.264 (libx264, preset medium) + AAC in MP4 with the index at the front. */
+export const h264Codec: CodecConfig = {
+  name: 'h264',
+  container: 'mp4',
+  extension: 'mp4',
+  videoCodec: 'libx264',
+  audioCodec: 'aac',
+  defaultSpeed: vp9Codec.defaultSpeed,
+  previewSpeed: vp9Codec.previewSpeed,
+  videoOptions: ({ bitrateKbps, threads, fps }) => [
+    '-c:v', 'libx264', '-preset', 'medium', '-pix_fmt', 'yuv420p', '-b:v', `${bitrateKbps}k`,
+    '-threads', String(threads), '-g', String(gopFrames(fps)),
+  ],
+  audioOptions: ({ bitrateKbps, channels }) => ['-c:a', 'aac', '-b:a', `${bitrateKbps}k`, '-ac', String(Math.min(2, Math.max(1, channels)))],
+  containerOptions: () => ['-f', 'mp4', '-movflags', '+faststart'],
+};
+
+/** H.265 (libx265, preset medium) + AAC in MP4, tagged hvc1 so Safari plays it. */
+export const hevcCodec: CodecConfig = {
+  ...h264Codec,
+  name: 'hevc',
+  videoCodec: 'libx265',
+  videoOptions: ({ bitrateKbps, threads, fps }) => [
+    '-c:v', 'libx265', '-preset', 'medium', '-pix_fmt', 'yuv420p', '-b:v', `${bitrateKbps}k`, '-tag:v', 'hvc1',
+    '-x265-params', `pools=${threads}:log-level=error:keyint=${gopFrames(fps)}`,
+  ],
+};
+
+/** AV1 (SVT-AV1, preset 8) + Opus in WebM. */
+export const av1Codec: CodecConfig = {
+  ...vp9Codec,
+  name: 'av1',
+  videoCodec: 'libsvtav1',
+  videoOptions: ({ bitrateKbps, fps }) => [
+    '-c:v', 'libsvtav1', '-preset', '8', '-pix_fmt', 'yuv420p', '-b:v', `${bitrateKbps}k`, '-g', String(gopFrames(fps)),
+  ],
+};
+
+function gopFrames(fps: number): number {
+  return Math.max(1, Math.round((fps > 0 ? fps : 30) * KEYFRAME_INTERVAL_SECONDS));
 }

@@ -2,8 +2,10 @@
 export type MediaErrorCode =
   | 'not_media'
   | 'no_video_stream'
+  | 'audio_only'
   | 'zero_duration'
   | 'undecodable'
+  | 'truncated'
   | 'ffmpeg_unavailable'
   | 'ffmpeg_failed'
   | 'timeout'
@@ -23,8 +25,10 @@ export interface MediaErrorDetails {
 const PERMANENT_CODES: ReadonlySet<MediaErrorCode> = new Set([
   'not_media',
   'no_video_stream',
+  'audio_only',
   'zero_duration',
   'undecodable',
+  'truncated',
 ]);
 
 /** A typed failure from the media adapter; `permanent` says whether retrying can help. */

@@ -52,14 +52,19 @@ export interface FfmpegRunResult {
   wallSeconds: number;
   /** Frames ffmpeg reported written (0 for audio-only or unknown). */
   frames: number;
+  /** ffmpeg hit the end of the input's data before the end its headers promised. */
+  inputTruncated: boolean;
 }
 
 const DEFAULT_STDERR_TAIL_LINES = 40;
 
+// Substrings of ffmpeg's stderr meaning the input stops before its headers say it ends (an upload
+// cut short). ffmpeg only warns and exits 0, so a run watches for them.
+const TRUNCATED_MARKERS = ['moov atom not found', ': partial file', 'File ended prematurely'];
+
 // Substrings of ffmpeg's stderr meaning the input itself is broken; retrying cannot help.
 const UNDECODABLE_MARKERS = [
   'Invalid data found when processing input',
-  'moov atom not found',
   'could not find codec parameters',
   'Decoder (codec',
   'corrupt input packet',
@@ -112,6 +117,7 @@ export class FfmpegRunner {
       let frames = 0;
       let lastPercent = -1;
       let aborted = false;
+      let inputTruncated = false;
 
       const onAbort = (): void => {
         aborted = true;
@@ -121,6 +127,7 @@ export class FfmpegRunner {
 
       command.on('stderr', (line: string) => {
         job.onStderrLine?.(line);
+        if (!inputTruncated && isTruncationLine(line)) inputTruncated = true;
         const report = parseProgressLine(line);
         if (!report) return;
         frames = report.frames ?? frames;
@@ -138,7 +145,7 @@ export class FfmpegRunner {
       });
       command.on('end', () => {
         job.signal?.removeEventListener('abort', onAbort);
-        resolve({ wallSeconds: elapsed(), frames });
+        resolve({ wallSeconds: elapsed(), frames, inputTruncated });
       });
       command.run();
     });
@@ -161,6 +168,9 @@ export class FfmpegRunner {
     if (isSpawnFailure(err)) {
       return new MediaError('ffmpeg_unavailable', 'ffprobe could not be started', { path, stderrTail, cause: err });
     }
+    if (isTruncationLine(err.message)) {
+      return new MediaError('truncated', 'file is truncated: its index is missing (upload cut short?)', { path, stderrTail, cause: err });
+    }
     return new MediaError('not_media', 'file is not a readable media file', { path, stderrTail, cause: err });
   }
 
@@ -171,6 +181,7 @@ export class FfmpegRunner {
     if (aborted) code = 'aborted';
     else if (isSpawnFailure(err)) code = 'ffmpeg_unavailable';
     else if (err.message.includes('timeout')) code = 'timeout';
+    else if (isTruncationLine(stderr)) code = 'truncated';
     else if (UNDECODABLE_MARKERS.some((marker) => stderr.includes(marker))) code = 'undecodable';
     const summary = lastMeaningfulLine(stderrTail) ?? err.message;
     return new MediaError(code, `ffmpeg failed (${code}): ${summary}`, details);
@@ -201,6 +212,10 @@ export function parseProgressLine(line: string): ProgressLine | undefined {
 export function clampPercent(value: number): number {
   if (!Number.isFinite(value)) return 0;
   return Math.round(Math.min(100, Math.max(0, value)) * 10) / 10;
+}
+
+function isTruncationLine(text: string): boolean {
+  return TRUNCATED_MARKERS.some((marker) => text.includes(marker));
 }
 
 function isSpawnFailure(err: Error): boolean {

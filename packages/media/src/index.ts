@@ -18,6 +18,9 @@ export {
 } from './probe.js';
 export {
   vp9Codec,
+  h264Codec,
+  hevcCodec,
+  av1Codec,
   bitrateForHeight,
   vp9TileColumnsLog2,
   DEFAULT_VP9_BITRATES,
@@ -32,6 +35,7 @@ export { fitShortSide, fitWidth, type FrameSize } from './geometry.js';
 export {
   transcodeToVp9,
   transcodeWithCodec,
+  assertWholeInputEncoded,
   type TranscodeOptions,
   type TranscodeResult,
   type ProgressListener,

@@ -77,12 +77,19 @@ export function toMediaInfo(path: string, data: FfprobeData): MediaInfo {
 /** Throws MediaError unless the file has a video stream with a positive duration. */
 export function assertPlayableVideo(info: MediaInfo, path?: string): asserts info is MediaInfo & { video: VideoStreamInfo } {
   const details = path === undefined ? {} : { path };
+  if (!info.video && info.audio) {
+    throw new MediaError('audio_only', `file has only audio (${info.audio.codec}), no video stream`, details);
+  }
   if (!info.video || info.video.width <= 0 || info.video.height <= 0) {
     throw new MediaError('no_video_stream', 'file has no video stream', details);
   }
+  // ffprobe names every codec it has a decoder for; a nameless stream would fail mid-encode.
+  if (['', 'none', 'unknown'].includes(info.video.codec)) {
+    throw new MediaError('undecodable', `video codec of the ${info.formatName} file is unknown to ffmpeg`, details);
+  }
   // Still images (png, jpeg in image2 demuxer) report a video stream but are not videos.
   if (info.durationSeconds <= 0 || info.formatName.startsWith('image2') || info.formatName.endsWith('_pipe')) {
-    throw new MediaError('zero_duration', 'video has no duration', details);
+    throw new MediaError('zero_duration', `video has no duration (a still ${info.formatName.replace(/_pipe$/, '')} image or an empty track)`, details);
   }
 }
 

@@ -1,6 +1,7 @@
 import { vp9Codec, bitrateForHeight, type CodecConfig, type EncoderSpeed } from './codecs.js';
 import { defaultRunner } from './default-runner.js';
-import type { FfmpegRunner } from './ffmpeg-runner.js';
+import { MediaError } from './errors.js';
+import type { FfmpegRunner, FfmpegRunResult } from './ffmpeg-runner.js';
 import { fitShortSide } from './geometry.js';
 import { fileSize, writeAtomically } from './output-file.js';
 import { assertPlayableVideo, probeMedia, type MediaInfo } from './probe.js';
@@ -96,20 +97,22 @@ export async function transcodeWithCodec(
   ];
 
   const report = onProgress ? monotonic(onProgress) : undefined;
-  const run = await writeAtomically(output, (partPath) =>
-    runner.run({
+  const { run, produced } = await writeAtomically(output, async (partPath) => {
+    const run = await runner.run({
       input,
       output: partPath,
       outputOptions,
       expectedDurationSeconds: source.durationSeconds,
       ...(report ? { onProgress: (p) => report(p.percent) } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
-    }),
-  );
+    });
+    const produced = await probeMedia(partPath, runner);
+    assertWholeInputEncoded(source, produced, run, input);
+    return { run, produced };
+  });
   // ffmpeg's last stats line can stop short of the duration; done is done.
   report?.(100);
 
-  const produced = await probeMedia(output, runner);
   return {
     outputBytes: await fileSize(output),
     durationSeconds: produced.durationSeconds,
@@ -118,6 +121,29 @@ export async function transcodeWithCodec(
     fps: run.wallSeconds > 0 ? Math.round((run.frames / run.wallSeconds) * 10) / 10 : 0,
     wallSeconds: Math.round(run.wallSeconds * 1000) / 1000,
   };
+}
+
+// Containers round durations and audio may outlast video by a frame or two: allow this much missing.
+const DURATION_SLACK_SECONDS = 0.5;
+const DURATION_SLACK_FRACTION = 0.05;
+
+/**
+ * ffmpeg exits 0 on an upload that was cut short (it warns and encodes what is there), so a
+ * transcode is only done when the output covers the duration the source's headers promised.
+ */
+export function assertWholeInputEncoded(source: MediaInfo, produced: MediaInfo, run: Pick<FfmpegRunResult, 'inputTruncated'>, path: string): void {
+  if (!produced.video || produced.durationSeconds <= 0) {
+    throw new MediaError('undecodable', 'no frame of the video could be decoded', { path });
+  }
+  const missing = source.durationSeconds - produced.durationSeconds;
+  const slack = Math.max(DURATION_SLACK_SECONDS, source.durationSeconds * DURATION_SLACK_FRACTION);
+  if (run.inputTruncated || missing > slack) {
+    throw new MediaError(
+      'truncated',
+      `file is truncated or damaged: only ${produced.durationSeconds.toFixed(1)} s of its ${source.durationSeconds.toFixed(1)} s could be read`,
+      { path },
+    );
+  }
 }
 
 function monotonic(listener: ProgressListener): ProgressListener {

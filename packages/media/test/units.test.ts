@@ -1,6 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import type { FfprobeData } from 'fluent-ffmpeg';
 import {
+  assertPlayableVideo,
+  assertWholeInputEncoded,
   bitrateForHeight,
   clampPercent,
   DEFAULT_VP9_BITRATES,
@@ -11,6 +13,7 @@ import {
   toMediaInfo,
   vp9Codec,
   vp9TileColumnsLog2,
+  type MediaInfo,
 } from '../src/index.js';
 import { parseProgressLine } from '../src/ffmpeg-runner.js';
 
@@ -125,5 +128,38 @@ describe('posterCandidateTimes', () => {
   it('starts a quarter in, at most 3 s, then middle and late', () => {
     expect(posterCandidateTimes(4)).toEqual([1, 2, 3]);
     expect(posterCandidateTimes(60)).toEqual([3, 30, 45]);
+  });
+});
+
+describe('assertPlayableVideo', () => {
+  const info = (extra: Partial<MediaInfo>): MediaInfo => ({ formatName: 'matroska,webm', durationSeconds: 3, sizeBytes: 100, ...extra });
+  const video = { codec: 'h264', width: 640, height: 360, rotation: 0, fps: 30, pixelFormat: 'yuv420p', bitDepth: 8 };
+  it('tells audio-only files from files with no streams worth playing', () => {
+    expect(() => assertPlayableVideo(info({ audio: { codec: 'aac', channels: 2, sampleRate: 48000 } }))).toThrow(expect.objectContaining({ code: 'audio_only', permanent: true }));
+    expect(() => assertPlayableVideo(info({}))).toThrow(expect.objectContaining({ code: 'no_video_stream' }));
+  });
+  it('refuses a video stream whose codec ffmpeg cannot name', () => {
+    expect(() => assertPlayableVideo(info({ video: { ...video, codec: 'unknown' } }))).toThrow(expect.objectContaining({ code: 'undecodable', permanent: true }));
+  });
+  it('refuses a still image as zero duration', () => {
+    expect(() => assertPlayableVideo(info({ formatName: 'png_pipe', durationSeconds: 0, video }))).toThrow(expect.objectContaining({ code: 'zero_duration' }));
+  });
+});
+
+describe('assertWholeInputEncoded', () => {
+  const video = { codec: 'vp9', width: 640, height: 360, rotation: 0, fps: 30, pixelFormat: 'yuv420p', bitDepth: 8 };
+  const source: MediaInfo = { formatName: 'mov,mp4', durationSeconds: 10, sizeBytes: 1, video: { ...video, codec: 'h264' } };
+  const produced = (durationSeconds: number): MediaInfo => ({ formatName: 'matroska,webm', durationSeconds, sizeBytes: 1, video });
+  it('accepts an output within container rounding of the source', () => {
+    expect(() => assertWholeInputEncoded(source, produced(9.6), { inputTruncated: false }, 'in.mp4')).not.toThrow();
+  });
+  it('calls an output missing part of the source truncated', () => {
+    expect(() => assertWholeInputEncoded(source, produced(4), { inputTruncated: false }, 'in.mp4')).toThrow(expect.objectContaining({ code: 'truncated', permanent: true }));
+  });
+  it('trusts ffmpeg noticing a cut-off file even when the lengths agree', () => {
+    expect(() => assertWholeInputEncoded(source, produced(10), { inputTruncated: true }, 'in.mp4')).toThrow(expect.objectContaining({ code: 'truncated' }));
+  });
+  it('calls an output with no frames undecodable', () => {
+    expect(() => assertWholeInputEncoded(source, { formatName: 'matroska,webm', durationSeconds: 0, sizeBytes: 1 }, { inputTruncated: false }, 'in.mp4')).toThrow(expect.objectContaining({ code: 'undecodable' }));
   });
 });

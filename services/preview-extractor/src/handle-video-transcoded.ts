@@ -17,6 +17,7 @@ export async function handleVideoTranscoded(media: MediaAdapter, settings: Previ
       seconds: settings.PREVIEW_SECONDS,
       maxHeight: settings.PREVIEW_MAX_HEIGHT,
       threads: settings.FFMPEG_THREADS,
+      source,
     });
     const poster = await media.extractPoster(input, join(settings.STAGING_DIR, posterPath), { source });
     context.log.info('preview and poster extracted', {

@@ -15,7 +15,7 @@ await runService({
     const health = await media.health();
     if (!health.ok) throw new Error(`ffmpeg is not usable: ${JSON.stringify(health)}`);
     const redis = connectRedis(config.REDIS_URL, 'preview-extractor');
-    const bus = new Bus(redis, config.REDIS_PREFIX, 'preview-extractor', log);
+    const bus = new Bus(redis, config.REDIS_PREFIX, 'preview-extractor', log, {}, { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS });
     bus.consume('video.transcoded', (upload, context) => handleVideoTranscoded(media, config, upload, context), {
       concurrency: config.PREVIEW_CONCURRENCY,
     });

@@ -16,8 +16,8 @@ export const transcoderSchema = commonSchema.extend({
   FFMPEG_NICENESS: env.nonNegativeInt(5),
   /** An encode running longer than this is killed and retried. */
   FFMPEG_TIMEOUT_SECONDS: env.positiveInt(3600),
-  /** Minimum time between two progress events of one encode. */
-  PROGRESS_INTERVAL_MS: env.positiveInt(1_000),
+  /** Time between two progress events of one encode; at most 2 s so a watcher always sees it alive. */
+  PROGRESS_INTERVAL_MS: z.coerce.number().int().positive().max(2_000).default(1_000),
 });
 
 export type TranscoderConfig = z.infer<typeof transcoderSchema>;

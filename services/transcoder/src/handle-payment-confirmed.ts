@@ -1,9 +1,10 @@
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { PermanentError, type StageContext } from '@reelboard/bus';
 import type { PaymentConfirmed } from '@reelboard/contracts';
-import { assertPlayableVideo, isMediaError, type MediaAdapter } from '@reelboard/media';
+import { assertPlayableVideo, isMediaError, type MediaAdapter, type MediaInfo } from '@reelboard/media';
 import type { TranscoderConfig } from './config.js';
+import { startProgressReporter } from './progress-reporter.js';
 
 export type TranscodeSettings = Pick<
   TranscoderConfig,
@@ -15,7 +16,8 @@ export const TRANSCODED_NAME = 'video.webm';
 
 /**
  * A paid upload's video becomes VP9/Opus WebM. What ffmpeg cannot or should not handle (not a
- * video, too long, too large) fails for good with a reason; anything else is retried.
+ * video, audio only, too long, too large, undecodable, truncated) fails for good with a reason;
+ * anything else (ffmpeg killed, disk full) is retried.
  */
 export async function handlePaymentConfirmed(media: MediaAdapter, settings: TranscodeSettings, upload: PaymentConfirmed, context: StageContext): Promise<void> {
   const input = join(settings.STAGING_DIR, upload.staged.source);
@@ -23,24 +25,19 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
   const output = join(settings.STAGING_DIR, outputPath);
   try {
     const source = await media.probe(input);
-    assertPlayableVideo(source, input);
-    if (source.durationSeconds > settings.MAX_DURATION_SECONDS) {
-      throw new PermanentError(`video is ${Math.round(source.durationSeconds)} s long; the limit is ${settings.MAX_DURATION_SECONDS} s`, 'too_long');
-    }
-    const longSide = Math.max(source.video.width, source.video.height);
-    if (longSide > settings.MAX_SOURCE_SIDE) {
-      throw new PermanentError(`video is ${source.video.width}x${source.video.height}; at most ${settings.MAX_SOURCE_SIDE} px on its long side`, 'too_large');
-    }
+    assertWithinLimits(source, settings, input);
+    // The upload's folder normally holds the source already; a source staged elsewhere must not fail the encode.
+    await mkdir(dirname(output), { recursive: true });
 
-    let lastReport = 0;
-    const result = await media.transcodeToVp9(input, output, { maxHeight: settings.MAX_OUTPUT_HEIGHT, threads: settings.FFMPEG_THREADS, source }, (percent) => {
-      const now = Date.now();
-      if (now - lastReport < settings.PROGRESS_INTERVAL_MS) return;
-      lastReport = now;
-      context.status('progress', 'processing', { progress: Math.round(percent), message: 'transcoding' }).catch((error: unknown) => {
+    const progress = startProgressReporter((percent) => {
+      context.status('progress', 'processing', { progress: percent, message: 'transcoding' }).catch((error: unknown) => {
         context.log.warn('progress not reported', { error: String(error) });
       });
-    });
+    }, settings.PROGRESS_INTERVAL_MS);
+    const result = await media
+      .transcodeToVp9(input, output, { maxHeight: settings.MAX_OUTPUT_HEIGHT, threads: settings.FFMPEG_THREADS, source, ...(context.signal ? { signal: context.signal } : {}) }, progress.update)
+      .finally(progress.stop);
+
     const inputBytes = (await stat(input)).size;
     context.log.info('transcoded', {
       inputBytes,
@@ -59,5 +56,21 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
   } catch (error) {
     if (isMediaError(error) && error.permanent) throw new PermanentError(error.message, error.code);
     throw error;
+  }
+}
+
+/** Refuses, for good, a source that is not a playable video or exceeds the configured limits. */
+function assertWithinLimits(
+  source: MediaInfo,
+  settings: Pick<TranscodeSettings, 'MAX_DURATION_SECONDS' | 'MAX_SOURCE_SIDE'>,
+  input: string,
+): asserts source is MediaInfo & { video: NonNullable<MediaInfo['video']> } {
+  assertPlayableVideo(source, input);
+  if (source.durationSeconds > settings.MAX_DURATION_SECONDS) {
+    throw new PermanentError(`video is ${Math.round(source.durationSeconds)} s long; the limit is ${settings.MAX_DURATION_SECONDS} s`, 'too_long');
+  }
+  const longSide = Math.max(source.video.width, source.video.height);
+  if (longSide > settings.MAX_SOURCE_SIDE) {
+    throw new PermanentError(`video is ${source.video.width}x${source.video.height}; at most ${settings.MAX_SOURCE_SIDE} px on its long side`, 'too_large');
   }
 }

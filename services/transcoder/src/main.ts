@@ -15,7 +15,7 @@ await runService({
     const health = await media.health();
     if (!health.ok) throw new Error(`ffmpeg is not usable: ${JSON.stringify(health)}`);
     const redis = connectRedis(config.REDIS_URL, 'transcoder');
-    const bus = new Bus(redis, config.REDIS_PREFIX, 'transcoder', log);
+    const bus = new Bus(redis, config.REDIS_PREFIX, 'transcoder', log, {}, { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS });
     bus.consume('payment.confirmed', (upload, context) => handlePaymentConfirmed(media, config, upload, context), {
       concurrency: config.TRANSCODE_CONCURRENCY,
     });

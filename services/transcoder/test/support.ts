@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import type { StageContext } from '@reelboard/bus';
+import type { Channel, PaymentConfirmed } from '@reelboard/contracts';
+import type { Logger } from '@reelboard/logger';
+
+const execFileAsync = promisify(execFile);
+
+/** Runs ffmpeg quietly (fixtures are generated at test time, never committed). */
+export async function ffmpegCli(args: string[]): Promise<void> {
+  await execFileAsync('ffmpeg', ['-hide_banner', '-v', 'error', '-y', ...args]);
+}
+
+/** An independent ffprobe of one file (not the code under test). */
+export interface ProbeJson {
+  format: { format_name: string; duration?: string };
+  streams: Array<{ codec_type: string; codec_name: string; width?: number; height?: number; pix_fmt?: string; nb_read_frames?: string; side_data_list?: unknown[] }>;
+}
+
+/** ffprobe as JSON, counting frames so frame-rate handling can be checked. */
+export async function ffprobeJson(path: string): Promise<ProbeJson> {
+  const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-count_frames', '-print_format', 'json', '-show_format', '-show_streams', path]);
+  return JSON.parse(stdout) as ProbeJson;
+}
+
+/** Replaces the first occurrence of `from` in a file with `to` (same length), e.g. a codec id. */
+export async function patchBytes(path: string, out: string, from: string, to: string): Promise<void> {
+  if (from.length !== to.length) throw new RangeError('patch must keep the length');
+  const data = await readFile(path);
+  const at = data.indexOf(from);
+  if (at < 0) throw new Error(`${from} not found in ${path}`);
+  data.write(to, at, 'latin1');
+  await writeFile(out, data);
+}
+
+/** Everything a handler did through its StageContext. */
+export interface Captured {
+  emitted: Array<{ channel: Channel; payload: unknown }>;
+  statuses: Array<{ event: string; state: string; progress?: number; at: number }>;
+  logs: Array<{ level: string; message: string; meta: Record<string, unknown> }>;
+}
+
+/** A StageContext that records instead of publishing: the bus itself has its own tests. */
+export function fakeContext(): { context: StageContext; captured: Captured } {
+  const captured: Captured = { emitted: [], statuses: [], logs: [] };
+  const record = (level: string) => (message: string, meta: Record<string, unknown> = {}) => {
+    captured.logs.push({ level, message, meta });
+  };
+  const log = { info: record('info'), warn: record('warn'), error: record('error'), debug: record('debug') } as unknown as Logger;
+  const context: StageContext = {
+    log,
+    attempt: 1,
+    emit: async (channel, payload) => {
+      captured.emitted.push({ channel, payload });
+    },
+    status: async (event, state, extra = {}) => {
+      captured.statuses.push({ event, state, ...(extra.progress === undefined ? {} : { progress: extra.progress }), at: Date.now() });
+    },
+  };
+  return { context, captured };
+}
+
+/** A valid payment.confirmed payload whose staged source is `source` (relative to STAGING_DIR). */
+export function paymentConfirmed(uploadId: string, source: string): PaymentConfirmed {
+  const now = new Date().toISOString();
+  const wallet = '0x70997970c51812dc3a010c7d01b50e0d17dc79c8' as const;
+  const merchant = '0xa0ee7a142d267c1f36714e4a8f75612f20a79720' as const;
+  return {
+    uploadId,
+    owner: wallet,
+    form: { title: 'Bike for sale', description: '', hashtags: ['bikes'], latitude: 52.5, longitude: 13.4 },
+    quote: { chainId: 31337, to: merchant, amount: '1000', token: null, createdAt: now, expiresAt: now },
+    staged: { source, sourceBytes: 1 },
+    receivedAt: now,
+    payment: {
+      chainId: 31337,
+      txHash: `0x${'ab'.repeat(32)}`,
+      logIndex: null,
+      from: wallet,
+      to: merchant,
+      token: null,
+      amount: '1000',
+      blockNumber: '1',
+      blockTime: now,
+      status: 'paid',
+    },
+  };
+}
