@@ -137,6 +137,8 @@ describe('one paid upload travels the whole chain', () => {
     // Operators see the work in each service's metrics.
     const transcoderMetrics = await (await fetch(`http://127.0.0.1:${stack.portOf('transcoder')}/metrics`)).text();
     expect(transcoderMetrics).toMatch(/reelboard_jobs_completed_total\{channel="payment.confirmed",service="transcoder"\} 1\b/);
+    expect(transcoderMetrics).toMatch(/reelboard_encode_fps_count\{service="transcoder",stage="transcoder"\} 1\b/);
+    expect(transcoderMetrics).toMatch(/reelboard_media_bytes_total\{stage="transcoder",direction="in",service="transcoder"\} [1-9]/);
     expect(transcoderMetrics).toMatch(/reelboard_queue_jobs\{channel="payment.confirmed",state="waiting",service="transcoder"\} 0\b/);
     const watcherMetrics = await (await fetch(`http://127.0.0.1:${stack.portOf('payment-watcher')}/metrics`)).text();
     expect(watcherMetrics).toMatch(/reelboard_payment_verifications_total\{outcome="confirmed",reason="paid",service="payment-watcher"\} 1\b/);

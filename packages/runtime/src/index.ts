@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { collectDefaultMetrics, Counter, register } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, register } from 'prom-client';
 import { ConfigError } from '@reelboard/config';
 import { createLogger, errorFields, type Logger } from '@reelboard/logger';
 
@@ -140,4 +140,20 @@ export const mediaBytes = new Counter({
   name: 'reelboard_media_bytes_total',
   help: 'Bytes of media taken in or put out, per stage and direction',
   labelNames: ['stage', 'direction'] as const,
+});
+
+/** Wall seconds ffmpeg ran per job, by stage and kind (transcode, preview, poster). */
+export const encodeSeconds = new Histogram({
+  name: 'reelboard_encode_seconds',
+  help: 'Wall seconds ffmpeg ran per job, by stage and kind',
+  labelNames: ['stage', 'kind'] as const,
+  buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800],
+});
+
+/** Frames encoded per wall second, per transcode (how fast this replica's encodes run). */
+export const encodeFps = new Histogram({
+  name: 'reelboard_encode_fps',
+  help: 'Frames per wall second achieved by each transcode',
+  labelNames: ['stage'] as const,
+  buckets: [1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120],
 });

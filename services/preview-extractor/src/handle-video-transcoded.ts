@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { PermanentError, type StageContext } from '@reelboard/bus';
 import type { VideoTranscoded } from '@reelboard/contracts';
 import { isMediaError, type MediaAdapter } from '@reelboard/media';
+import { encodeSeconds, mediaBytes } from '@reelboard/runtime';
 import type { PreviewConfig } from './config.js';
 
 export type PreviewSettings = Pick<PreviewConfig, 'STAGING_DIR' | 'PREVIEW_SECONDS' | 'PREVIEW_MAX_HEIGHT' | 'FFMPEG_THREADS'>;
@@ -27,6 +28,8 @@ export async function handleVideoTranscoded(media: MediaAdapter, settings: Previ
       posterBytes: poster.outputBytes,
       posterAtSeconds: poster.atSeconds,
     });
+    mediaBytes.inc({ stage: 'preview-extractor', direction: 'out' }, preview.outputBytes + poster.outputBytes);
+    encodeSeconds.observe({ stage: 'preview-extractor', kind: 'preview' }, preview.wallSeconds);
     await context.emit('preview.extracted', {
       ...upload,
       preview: { path: previewPath, bytes: preview.outputBytes, durationSeconds: preview.durationSeconds },

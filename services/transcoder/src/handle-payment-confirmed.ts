@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { PermanentError, type StageContext } from '@reelboard/bus';
 import type { PaymentConfirmed } from '@reelboard/contracts';
 import { assertPlayableVideo, isMediaError, type MediaAdapter, type MediaInfo } from '@reelboard/media';
+import { encodeFps, encodeSeconds, mediaBytes } from '@reelboard/runtime';
 import type { TranscoderConfig } from './config.js';
 import { startProgressReporter } from './progress-reporter.js';
 
@@ -49,6 +50,10 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
       fps: Number(result.fps.toFixed(1)),
       wallSeconds: Number(result.wallSeconds.toFixed(2)),
     });
+    mediaBytes.inc({ stage: 'transcoder', direction: 'in' }, inputBytes);
+    mediaBytes.inc({ stage: 'transcoder', direction: 'out' }, result.outputBytes);
+    encodeSeconds.observe({ stage: 'transcoder', kind: 'transcode' }, result.wallSeconds);
+    encodeFps.observe({ stage: 'transcoder' }, result.fps);
     await context.emit('video.transcoded', {
       ...upload,
       video: { path: outputPath, bytes: result.outputBytes, durationSeconds: result.durationSeconds, width: result.width, height: result.height },
