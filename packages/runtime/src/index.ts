@@ -18,14 +18,18 @@ export interface ServiceHandle {
   server?: Server;
 }
 
-export interface RunServiceOptions<C> {
+/** The settings every service's configuration has (packages/config's commonSchema). */
+export interface ServiceBasics {
+  /** Port for `/healthz`, `/readyz` and `/metrics`. */
+  PORT: number;
+  LOG_LEVEL: string;
+  SHUTDOWN_GRACE_MS: number;
+}
+
+export interface RunServiceOptions<C extends ServiceBasics> {
   name: string;
   /** Reads and validates configuration; a ConfigError stops the service with the variable's name. */
   loadConfig: () => C;
-  /** Port for `/healthz` and `/readyz`, from the config. */
-  port: (config: C) => number;
-  logLevel: (config: C) => string;
-  graceMs: (config: C) => number;
   start: (config: C, log: Logger) => Promise<ServiceHandle>;
 }
 
@@ -77,7 +81,7 @@ function startProbeServer(port: number, readiness: Record<string, ReadinessCheck
  * Runs one service process: validated config, JSON logs, probes, and a graceful shutdown on
  * SIGTERM/SIGINT (stop taking work, let running work finish within the grace period, exit 0).
  */
-export async function runService<C>(options: RunServiceOptions<C>): Promise<void> {
+export async function runService<C extends ServiceBasics>(options: RunServiceOptions<C>): Promise<void> {
   let config: C;
   try {
     config = options.loadConfig();
@@ -86,7 +90,7 @@ export async function runService<C>(options: RunServiceOptions<C>): Promise<void
     process.stderr.write(`${JSON.stringify({ level: 'error', service: options.name, message })}\n`);
     process.exit(78); // EX_CONFIG
   }
-  const log = createLogger(options.name, options.logLevel(config));
+  const log = createLogger(options.name, config.LOG_LEVEL);
   register.setDefaultLabels({ service: options.name });
   collectDefaultMetrics();
   process.on('unhandledRejection', (reason) => log.error('unhandled rejection', errorFields(reason)));
@@ -98,7 +102,7 @@ export async function runService<C>(options: RunServiceOptions<C>): Promise<void
     log.error('start-up failed', errorFields(error));
     process.exit(1);
   }
-  const server = handle.server ?? (await startProbeServer(options.port(config), handle.readiness ?? {}));
+  const server = handle.server ?? (await startProbeServer(config.PORT, handle.readiness ?? {}));
   const address = server.address();
   log.info('started', { port: typeof address === 'object' && address ? address.port : address });
 
@@ -110,7 +114,7 @@ export async function runService<C>(options: RunServiceOptions<C>): Promise<void
     const deadline = setTimeout(() => {
       log.error('shutdown took longer than the grace period; exiting');
       process.exit(1);
-    }, options.graceMs(config) + 5_000);
+    }, config.SHUTDOWN_GRACE_MS + 5_000);
     deadline.unref();
     try {
       for (const close of handle.closers) await close();

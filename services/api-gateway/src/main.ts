@@ -13,9 +13,6 @@ import { StatusHub } from './status-hub.js';
 await runService({
   name: 'api-gateway',
   loadConfig: () => loadGatewayConfig(),
-  port: (config) => config.PORT,
-  logLevel: (config) => config.LOG_LEVEL,
-  graceMs: (config) => config.SHUTDOWN_GRACE_MS,
   start: async (config, log) => {
     const redis = connectRedis(config.REDIS_URL, 'api-gateway');
     const bus = new Bus(redis, config.REDIS_PREFIX, 'api-gateway', log);

@@ -12,9 +12,6 @@ import { MerchantWatcher } from './watch-merchant.js';
 await runService({
   name: 'payment-watcher',
   loadConfig: () => loadPaymentWatcherConfig(),
-  port: (config) => config.PORT,
-  logLevel: (config) => config.LOG_LEVEL,
-  graceMs: (config) => config.SHUTDOWN_GRACE_MS,
   start: async (config, log) => {
     const redis = connectRedis(config.REDIS_URL, 'payment-watcher');
     const bus = new Bus(redis, config.REDIS_PREFIX, 'payment-watcher', log, {}, { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS });

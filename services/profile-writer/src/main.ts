@@ -9,9 +9,6 @@ import { handleUploadFailed } from './handle-upload-failed.js';
 await runService({
   name: 'profile-writer',
   loadConfig: () => loadProfileWriterConfig(),
-  port: (config) => config.PORT,
-  logLevel: (config) => config.LOG_LEVEL,
-  graceMs: (config) => config.SHUTDOWN_GRACE_MS,
   start: async (config, log) => {
     const db = connectDatabase(config.DATABASE_URL, { min: 0, max: config.DATABASE_POOL_MAX });
     if (config.MIGRATE_ON_START) {

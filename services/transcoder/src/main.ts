@@ -7,9 +7,6 @@ import { handlePaymentConfirmed } from './handle-payment-confirmed.js';
 await runService({
   name: 'transcoder',
   loadConfig: () => loadTranscoderConfig(),
-  port: (config) => config.PORT,
-  logLevel: (config) => config.LOG_LEVEL,
-  graceMs: (config) => config.SHUTDOWN_GRACE_MS,
   start: async (config, log) => {
     const media = createMediaAdapter({ niceness: config.FFMPEG_NICENESS, timeoutSeconds: config.FFMPEG_TIMEOUT_SECONDS });
     const health = await media.health();

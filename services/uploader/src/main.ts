@@ -9,9 +9,6 @@ import { uploadFinishedFrom } from './sweep-staging.js';
 await runService({
   name: 'uploader',
   loadConfig: () => loadUploaderConfig(),
-  port: (config) => config.PORT,
-  logLevel: (config) => config.LOG_LEVEL,
-  graceMs: (config) => config.SHUTDOWN_GRACE_MS,
   start: async (config, log) => {
     const storage = storageFromEnv(config);
     await storage.checkBucket();
