@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { channels, ContractError, parsePayload, type Channel, type ChannelPolicy, type PayloadOf, type StatusEventName, type UploadState } from '@reelboard/contracts';
 import { errorFields, forUpload, type Logger } from '@reelboard/logger';
 import { PermanentError, RetryLaterError } from './errors.js';
+import { connectRedis } from './redis.js';
 import { jobDuration, jobsCompleted, jobsFailed, jobsStarted, unwatchQueue, watchQueue } from './metrics.js';
 import { StatusStore, type StatusInput } from './status-store.js';
 
@@ -221,4 +222,19 @@ export class Bus {
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
     await this.status.close();
   }
+}
+
+/** The Redis settings every service reads (packages/config's commonSchema). */
+export interface BusSettings {
+  REDIS_URL: string;
+  REDIS_PREFIX: string;
+  JOB_LOCK_MS: number;
+  JOB_STALLED_INTERVAL_MS: number;
+}
+
+/** A service's Redis connection and bus, from its validated configuration. */
+export function connectBus(config: BusSettings, service: string, log: Logger): { redis: Redis; bus: Bus } {
+  const redis = connectRedis(config.REDIS_URL, service);
+  const bus = new Bus(redis, config.REDIS_PREFIX, service, log, {}, { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS });
+  return { redis, bus };
 }

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { Response } from 'express';
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectBus } from '@reelboard/bus';
 import { assertChainId, createChainClient } from '@reelboard/chain';
 import { connectDatabase } from '@reelboard/db';
 import { runService } from '@reelboard/runtime';
@@ -14,8 +14,7 @@ await runService({
   name: 'api-gateway',
   loadConfig: () => loadGatewayConfig(),
   start: async (config, log) => {
-    const redis = connectRedis(config.REDIS_URL, 'api-gateway');
-    const bus = new Bus(redis, config.REDIS_PREFIX, 'api-gateway', log);
+    const { redis, bus } = connectBus(config, 'api-gateway', log);
     const chain = createChainClient({ rpcUrl: config.RPC_URL, chainId: config.CHAIN_ID });
     await assertChainId(chain, config.CHAIN_ID);
     const auth = new SiweAuth(redis, chain, {

@@ -1,4 +1,4 @@
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectBus } from '@reelboard/bus';
 import { assertChainId, createChainClient } from '@reelboard/chain';
 import { runService } from '@reelboard/runtime';
 import { loadPaymentWatcherConfig } from './config.js';
@@ -13,8 +13,7 @@ await runService({
   name: 'payment-watcher',
   loadConfig: () => loadPaymentWatcherConfig(),
   start: async (config, log) => {
-    const redis = connectRedis(config.REDIS_URL, 'payment-watcher');
-    const bus = new Bus(redis, config.REDIS_PREFIX, 'payment-watcher', log, {}, { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS });
+    const { redis, bus } = connectBus(config, 'payment-watcher', log);
     const chain = createChainClient({ rpcUrl: config.RPC_URL, chainId: config.CHAIN_ID, pollingIntervalMs: config.POLL_INTERVAL_MS });
     await assertChainId(chain, config.CHAIN_ID);
     const ledger = new PaymentLedger(redis, config.REDIS_PREFIX);

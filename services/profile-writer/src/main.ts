@@ -1,4 +1,4 @@
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectBus } from '@reelboard/bus';
 import { connectDatabase, migrateToLatest } from '@reelboard/db';
 import { runService } from '@reelboard/runtime';
 import { loadProfileWriterConfig } from './config.js';
@@ -15,8 +15,7 @@ await runService({
       const applied = await migrateToLatest(db);
       if (applied.length > 0) log.info('migrated', { applied });
     }
-    const redis = connectRedis(config.REDIS_URL, 'profile-writer');
-    const bus = new Bus(redis, config.REDIS_PREFIX, 'profile-writer', log, {}, { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS });
+    const { redis, bus } = connectBus(config, 'profile-writer', log);
     bus.consume('assets.stored', (upload, context) => handleAssetsStored(db, config.STAGING_DIR, upload, context), {
       concurrency: config.WRITE_CONCURRENCY,
     });

@@ -1,4 +1,4 @@
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectBus } from '@reelboard/bus';
 import { createMediaAdapter } from '@reelboard/media';
 import { runService } from '@reelboard/runtime';
 import { loadTranscoderConfig } from './config.js';
@@ -11,8 +11,7 @@ await runService({
     const media = createMediaAdapter({ niceness: config.FFMPEG_NICENESS, timeoutSeconds: config.FFMPEG_TIMEOUT_SECONDS });
     const health = await media.health();
     if (!health.ok) throw new Error(`ffmpeg is not usable: ${JSON.stringify(health)}`);
-    const redis = connectRedis(config.REDIS_URL, 'transcoder');
-    const bus = new Bus(redis, config.REDIS_PREFIX, 'transcoder', log, {}, { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS });
+    const { redis, bus } = connectBus(config, 'transcoder', log);
     bus.consume('payment.confirmed', (upload, context) => handlePaymentConfirmed(media, config, upload, context), {
       concurrency: config.TRANSCODE_CONCURRENCY,
     });

@@ -1,4 +1,4 @@
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectBus } from '@reelboard/bus';
 import { runService } from '@reelboard/runtime';
 import { storageFromEnv } from '@reelboard/storage';
 import { loadUploaderConfig } from './config.js';
@@ -12,8 +12,7 @@ await runService({
   start: async (config, log) => {
     const storage = storageFromEnv(config);
     await storage.checkBucket();
-    const redis = connectRedis(config.REDIS_URL, 'uploader');
-    const bus = new Bus(redis, config.REDIS_PREFIX, 'uploader', log, {}, { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS });
+    const { redis, bus } = connectBus(config, 'uploader', log);
     bus.consume('preview.extracted', (upload, context) => handlePreviewExtracted(storage, config.STAGING_DIR, upload, context), {
       concurrency: config.UPLOAD_CONCURRENCY,
     });
