@@ -290,7 +290,7 @@ describe('bad input that only a later stage can judge', () => {
     }
   });
 
-  it('a reused tx hash and a tx hash of another chain are refused on the status stream', async () => {
+  it('a reused tx hash and another wallet\'s tx hash are refused on the status stream', async () => {
     // Two uploads quoted first; the first is paid, then its payment is offered again for the second.
     const first = await postUpload(stack, join(work, 'clip.mp4'), 'Pays once', { account: WALLETS.reuser });
     const second = await postUpload(stack, join(work, 'clip.mp4'), 'Reuses that payment', { account: WALLETS.reuser });
@@ -309,7 +309,10 @@ describe('bad input that only a later stage can judge', () => {
     observed.push({ case: 'tx hash of another wallet\'s payment', expected: 'payment.rejected wrong_sender', status: 202, body: JSON.stringify(otherWallets).slice(0, 1000) });
     expect(otherWallets.message).toBe('wrong_sender');
     expect((await outcomeOf(stack, first)).event).toBe('profile.saved');
+  }, 240_000);
 
+  // Refused only once the quote has expired without the transaction ever appearing: QUOTE_TTL_SECONDS + grace.
+  it('a tx hash of another chain is refused on the status stream', async () => {
     // A real signed transaction, but for chain 1: its hash never appears on this chain.
     const other = await postUpload(stack, join(work, 'clip.mp4'), 'Paid on another chain', { account: WALLETS.otherChain });
     await other.stream.waitFor('upload.received', 30_000);
@@ -318,7 +321,7 @@ describe('bad input that only a later stage can judge', () => {
     const foreign = await other.stream.waitFor('payment.rejected', 120_000);
     observed.push({ case: 'tx hash of another chain (chain 1)', expected: 'payment.rejected not_found', status: 202, body: JSON.stringify(foreign).slice(0, 1000) });
     expect(foreign.message).toBe('not_found');
-  });
+  }, 240_000);
 
   it('the upload accepted before all of this still completes, and every confirmed payment is accounted for', async () => {
     const outcome = await outcomeOf(stack, accepted);
