@@ -3,22 +3,25 @@
 # docs/benchmarks/<part>.md and .json (machine, versions, command, numbers). This script runs the
 # parts given (default: all), then joins every part's markdown into docs/benchmarks.md.
 # Benchmarks never fail on time: they report, with the goal beside the number.
+# `bash scripts/bench.sh --report` only rebuilds docs/benchmarks.md from the parts' last results.
 set -euo pipefail
 root="$(cd "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-# shellcheck source=scripts/infra/session.sh
-source scripts/infra/session.sh
-trap stop_started_infra EXIT
+if [[ "${1:-}" != --report ]]; then
+  # shellcheck source=scripts/infra/session.sh
+  source scripts/infra/session.sh
+  trap stop_started_infra EXIT
 
-parts=("$@")
-if ((${#parts[@]} == 0)); then
-  mapfile -t parts < <(find scripts/bench -maxdepth 1 -name '*.ts' -printf '%f\n' | sed 's/\.ts$//' | sort)
+  parts=("$@")
+  if ((${#parts[@]} == 0)); then
+    mapfile -t parts < <(find scripts/bench -maxdepth 1 -name '*.ts' -printf '%f\n' | sed 's/\.ts$//' | sort)
+  fi
+  for part in "${parts[@]}"; do
+    echo "== bench: $part"
+    node --import tsx "scripts/bench/$part.ts"
+  done
 fi
-for part in "${parts[@]}"; do
-  echo "== bench: $part"
-  node --import tsx "scripts/bench/$part.ts"
-done
 
 {
   echo "# Benchmarks"
