@@ -20,6 +20,8 @@ import { percentile, repoRoot, writeReport } from './lib/report.js';
 const CLIENTS = Number(process.env.BENCH_SSE_CLIENTS ?? 2000);
 const UPLOADS = Number(process.env.BENCH_SSE_UPLOADS ?? 200);
 const EVENTS = Number(process.env.BENCH_SSE_EVENTS ?? 20);
+/** A transcoder reports progress at most once a second per upload (PROGRESS_INTERVAL_MS). */
+const ROUND_MS = Number(process.env.BENCH_SSE_ROUND_MS ?? 1000);
 const PORT = Number(process.env.BENCH_SSE_PORT ?? 19480);
 const KEY = '0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba'; // anvil account 5 (public test key of the default mnemonic)
 
@@ -97,11 +99,19 @@ await new Promise<void>((resolve) => {
 });
 const rssConnected = rssMiB();
 
-// Status events as a transcoder would send them: one per upload every 100 ms round.
+// Status events as transcoders send them: one per upload per round (ROUND_MS). Independent
+// transcoders are not in step, so each upload's event falls at its own point of the round
+// (BENCH_SSE_BURST=1 sends each round's events all at once instead: the worst case).
+const burst = process.env.BENCH_SSE_BURST === '1';
+const started = Date.now();
 for (let round = 0; round < EVENTS; round += 1) {
-  await Promise.all(uploadIds.map((uploadId) => bus.status.publish({ uploadId, event: 'progress', stage: 'transcoder', state: 'processing', progress: (100 * round) / EVENTS })));
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  for (const [i, uploadId] of uploadIds.entries()) {
+    const due = started + round * ROUND_MS + (burst ? 0 : (i * ROUND_MS) / UPLOADS);
+    if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+    void bus.status.publish({ uploadId, event: 'progress', stage: 'transcoder', state: 'processing', progress: (100 * round) / EVENTS });
+  }
 }
+await new Promise((resolve) => setTimeout(resolve, ROUND_MS));
 const expected = CLIENTS * EVENTS;
 for (let i = 0; i < 100 && latencies.length < expected; i += 1) await new Promise((resolve) => setTimeout(resolve, 100));
 const rssAfter = rssMiB();
@@ -120,7 +130,7 @@ writeReport({
   title: 'Live status: concurrent SSE subscribers on one gateway',
   command: 'node --import tsx scripts/bench/sse.ts',
   markdown: [
-    `${CLIENTS} SSE clients (eventsource, in one process on the same machine) on ${UPLOADS} uploads, following one real gateway process; ${EVENTS} progress events per upload published to Redis as the stages do. Latency = client receive time - the event's \`at\` (set when it is published; same clock).`,
+    `${CLIENTS} SSE clients (eventsource, in one process on the same machine) on ${UPLOADS} uploads, following one real gateway process; ${EVENTS} progress events per upload, one per upload every ${ROUND_MS} ms (${Math.round((CLIENTS * 1000) / ROUND_MS)} deliveries/s, ${burst ? 'each round sent at once' : 'spread over the round'}), published to Redis as the transcoder does. Latency = client receive time - the event's \`at\` (set when it is published; same clock).`,
     '',
     '| measure | value |',
     '|---|---|',
@@ -133,6 +143,6 @@ writeReport({
     '',
     `Goal p99 <= 100 ms: **${p99 <= 100 ? 'met' : 'missed'}**. The clients share the machine's two cores with the gateway and Redis, so this is an upper bound.`,
   ].join('\n'),
-  data: { clients: CLIENTS, uploads: UPLOADS, events: EVENTS, delivered: latencies.length, p50: percentile(latencies, 50), p99, rssMiB: { before: rssBefore, connected: rssConnected, after: rssAfter } },
+  data: { clients: CLIENTS, uploads: UPLOADS, events: EVENTS, roundMs: ROUND_MS, delivered: latencies.length, p50: percentile(latencies, 50), p99, rssMiB: { before: rssBefore, connected: rssConnected, after: rssAfter } },
 });
 process.exit(0);
