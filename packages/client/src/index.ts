@@ -1,5 +1,8 @@
-import { openAsBlob } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { Readable } from 'node:stream';
 import { EventSource } from 'eventsource';
 import { createWalletClient, defineChain, http, type Hex, type PrivateKeyAccount } from 'viem';
 import { createSiweMessage } from 'viem/siwe';
@@ -88,32 +91,24 @@ export class GatewayClient {
     fields: Record<string, string>,
     onProgress?: (sentBytes: number) => void,
   ): Promise<{ uploadId: string; payment: Quote }> {
-    const form = new FormData();
-    for (const [key, value] of Object.entries(fields)) form.append(key, value);
-    form.append('video', await openAsBlob(files.video), basename(files.video));
-    if (files.logo) form.append('logo', await openAsBlob(files.logo), basename(files.logo));
-    // Without a progress callback fetch encodes the form itself; with one, the encoded body is
-    // streamed through a byte counter (files are read lazily either way, never whole into memory).
-    let init: RequestInit & { duplex?: 'half' } = { method: 'POST', headers: this.headers(), body: form };
-    if (onProgress) {
-      const encoded = new Response(form);
-      let sent = 0;
-      const counted = encoded.body?.pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          transform(chunk, controller) {
-            sent += chunk.byteLength;
-            onProgress(sent);
-            controller.enqueue(chunk);
-          },
-        }),
-      );
-      init = {
-        method: 'POST',
-        headers: this.headers({ 'content-type': encoded.headers.get('content-type') ?? 'multipart/form-data' }),
-        body: counted ?? null,
-        duplex: 'half',
-      };
-    }
+    const body = await multipartBody(fields, [
+      { name: 'video', path: files.video },
+      ...(files.logo ? [{ name: 'logo', path: files.logo }] : []),
+    ]);
+    let sent = 0;
+    const counted = async function* () {
+      for await (const chunk of body.chunks()) {
+        sent += chunk.byteLength;
+        onProgress?.(sent);
+        yield chunk;
+      }
+    };
+    const init: RequestInit & { duplex: 'half' } = {
+      method: 'POST',
+      headers: this.headers({ 'content-type': body.contentType, 'content-length': String(body.length) }),
+      body: Readable.toWeb(Readable.from(counted())) as ReadableStream<Uint8Array>,
+      duplex: 'half',
+    };
     const res = await fetch(`${this.baseUrl}/v1/uploads`, init);
     return answer(res);
   }
@@ -178,4 +173,46 @@ export async function payQuote(rpcUrl: string, account: PrivateKeyAccount, quote
   });
   const wallet = createWalletClient({ account, chain, transport: http(rpcUrl) });
   return wallet.sendTransaction({ to: quote.to, value: BigInt(quote.amount) });
+}
+
+// Reads of 1 MiB: with fetch's own FormData encoding of a file Blob the client, not the
+// gateway, limited a local 1 GiB upload to about half the speed (docs/benchmarks/ingest.md).
+const FILE_READ_BYTES = 1024 * 1024;
+
+/** A multipart/form-data body streamed from disk, with its exact length so the gateway can refuse an oversized one at once. */
+export async function multipartBody(
+  fields: Record<string, string>,
+  files: { name: string; path: string }[],
+): Promise<{ contentType: string; length: number; chunks: () => AsyncGenerator<Buffer> }> {
+  const boundary = `----reelboard-${randomBytes(16).toString('hex')}`;
+  const quoted = (value: string) => value.replace(/"/g, '%22').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  const fieldParts = Object.entries(fields).map(([name, value]) =>
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${quoted(name)}"\r\n\r\n${value}\r\n`),
+  );
+  const fileParts = await Promise.all(
+    files.map(async ({ name, path }) => ({
+      path,
+      size: (await stat(path)).size,
+      head: Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${quoted(name)}"; filename="${quoted(basename(path))}"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+    })),
+  );
+  const crlf = Buffer.from('\r\n');
+  const end = Buffer.from(`--${boundary}--\r\n`);
+  const length =
+    fieldParts.reduce((sum, part) => sum + part.byteLength, 0) +
+    fileParts.reduce((sum, part) => sum + part.head.byteLength + part.size + crlf.byteLength, 0) +
+    end.byteLength;
+  return {
+    contentType: `multipart/form-data; boundary=${boundary}`,
+    length,
+    chunks: async function* () {
+      yield* fieldParts;
+      for (const part of fileParts) {
+        yield part.head;
+        yield* createReadStream(part.path, { highWaterMark: FILE_READ_BYTES }) as AsyncIterable<Buffer>;
+        yield crlf;
+      }
+      yield end;
+    },
+  };
 }
