@@ -49,7 +49,6 @@ export function createApp({ config, bus, auth, hub, log, readiness, streams, db,
   app.use(corsPolicy({ corsOrigins: config.CORS_ORIGINS, publicUrl: config.PUBLIC_URL }));
   app.use('/v1', limits.perIp);
   app.use('/v1/auth', limits.auth);
-  app.post('/v1/uploads', auth.requireSession(), limits.uploadsPerWallet);
   app.use(express.json({ limit: '32kb' }));
 
   app.get('/healthz', (_req, res) => {
@@ -66,7 +65,7 @@ export function createApp({ config, bus, auth, hub, log, readiness, streams, db,
 
   app.use(authRoutes(auth, log));
 
-  app.use(uploadRoutes({ bus, hub, config, requireSession: auth.requireSession(), streams }));
+  app.use(uploadRoutes({ bus, hub, config, requireSession: auth.requireSession(), limitUploads: limits.uploadsPerWallet, streams }));
   if (db && storage) {
     app.use(listingRoutes({ db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
     app.use(adminRoutes({ db, storage, bus, log, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));

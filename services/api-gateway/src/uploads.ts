@@ -14,6 +14,8 @@ export interface UploadRoutesDeps {
   hub: StatusHub;
   config: GatewayConfig;
   requireSession: RequestHandler;
+  /** Limits new uploads per signed-in wallet (runs after the session is checked). */
+  limitUploads?: RequestHandler;
   /** Open SSE responses, so shutdown can end them. */
   streams: Set<Response>;
 }
@@ -21,7 +23,7 @@ export interface UploadRoutesDeps {
 const uploadIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The listing form, the payment submission and the upload's status (latest and live). */
-export function uploadRoutes({ bus, hub, config, requireSession, streams }: UploadRoutesDeps): Router {
+export function uploadRoutes({ bus, hub, config, requireSession, limitUploads, streams }: UploadRoutesDeps): Router {
   const router = Router();
   const limits: IntakeLimits = {
     maxVideoBytes: config.MAX_VIDEO_BYTES,
@@ -39,7 +41,7 @@ export function uploadRoutes({ bus, hub, config, requireSession, streams }: Uplo
     return uploadId;
   };
 
-  router.post('/v1/uploads', requireSession, async (req, res) => {
+  router.post('/v1/uploads', requireSession, ...(limitUploads ? [limitUploads] : []), async (req, res) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limits.maxVideoBytes + limits.maxLogoBytes + 1024 * 1024) {
       throw new HttpError(413, 'request_too_large', `request is ${declared} bytes; the video limit is ${limits.maxVideoBytes}`);

@@ -185,6 +185,26 @@ describe('the surface', () => {
     }
   });
 
+  it('limits new uploads per wallet, not per IP', async () => {
+    const limited = await startGateway(redis, { RATE_LIMIT_UPLOADS_PER_WALLET_PER_HOUR: '1' });
+    try {
+      const post = async (token: string) => {
+        const form = new FormData();
+        for (const [name, value] of fieldParts(FIELDS)) form.append(name, value);
+        form.append('video', await openAsBlob(clip), 'clip.mp4');
+        const res = await fetch(`${limited.base}/v1/uploads`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
+        return { status: res.status, body: (await res.json()) as Json };
+      };
+      const [first, second] = [await limited.signIn(ANVIL_ACCOUNTS.buyer.key), await limited.signIn(ANVIL_ACCOUNTS.stranger.key)];
+      expect((await post(first)).status).toBe(202);
+      expect(await post(first)).toMatchObject({ status: 429, body: { error: 'rate_limited' } });
+      // Same IP, another wallet: its own budget.
+      expect((await post(second)).status).toBe(202);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('allows CORS for configured origins only', async () => {
     const allowed = await fetch(`${gw.base}/v1/listings`, { headers: { origin: ALLOWED_ORIGIN } });
     expect(allowed.headers.get('access-control-allow-origin')).toBe(ALLOWED_ORIGIN);
