@@ -1,38 +1,27 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Response } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bus, connectRedis } from '@reelboard/bus';
-import { createChainClient } from '@reelboard/chain';
-import { connectDatabase, migrateToLatest, saveListing, type Knex } from '@reelboard/db';
-import { createLogger } from '@reelboard/logger';
-import { storageFromEnv, type ObjectStorage } from '@reelboard/storage';
+import { connectRedis, type Bus } from '@reelboard/bus';
+import { saveListing, type Knex } from '@reelboard/db';
+import type { ObjectStorage } from '@reelboard/storage';
 import { listingInput, randomWallet } from '../../../packages/db/test/fixtures.js';
 import { signIn } from '../../../test/support/client.js';
 import { infraEnv } from '../../../test/support/infra-env.js';
 import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
-import { createApp } from '../src/app.js';
-import { SiweAuth } from '../src/auth.js';
-import { loadGatewayConfig } from '../src/config.js';
-import { StatusHub } from '../src/status-hub.js';
+import { startGateway, type Gateway } from './harness.js';
 
 const infra = infraEnv();
 const ADMIN_TOKEN = randomBytes(24).toString('hex');
 const run = randomBytes(3).toString('hex');
 const tag = (name: string) => `${name}_${run}`;
-const log = createLogger('api-gateway-test', 'error');
 const redis = connectRedis(infra.REDIS_URL ?? '', 'gateway-read-test');
-const prefix = `gw-read-${Date.now().toString(36)}`;
-let server: Server;
+let gw: Gateway;
 let base: string;
 let db: Knex;
 let storage: ObjectStorage;
 let bus: Bus;
-let hub: StatusHub;
 let work: string;
 const listingIds: string[] = [];
 const wallets: string[] = [];
@@ -48,37 +37,8 @@ async function api(path: string, init: RequestInit & { token?: string; admin?: s
 }
 
 beforeAll(async () => {
-  server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  base = `http://localhost:${port}`;
-  const config = loadGatewayConfig({
-    REDIS_URL: infra.REDIS_URL,
-    REDIS_PREFIX: prefix,
-    RPC_URL: infra.RPC_URL,
-    CHAIN_ID: infra.CHAIN_ID,
-    PUBLIC_URL: base,
-    MERCHANT_ADDRESS: ANVIL_ACCOUNTS.merchant.address,
-    DATABASE_URL: infra.TEST_DATABASE_URL,
-    S3_ENDPOINT: infra.S3_ENDPOINT,
-    S3_BUCKET: infra.TEST_S3_BUCKET,
-    S3_ACCESS_KEY_ID: infra.S3_ACCESS_KEY_ID,
-    S3_SECRET_ACCESS_KEY: infra.S3_SECRET_ACCESS_KEY,
-    S3_FORCE_PATH_STYLE: 'true',
-    S3_URL_TTL_SECONDS: '900',
-    ADMIN_ADDRESSES: ANVIL_ACCOUNTS.buyer.address,
-    ADMIN_TOKEN,
-  });
-  db = connectDatabase(config.DATABASE_URL, { min: 0, max: 4 });
-  await migrateToLatest(db);
-  storage = storageFromEnv(config);
-  await storage.ensureBucket();
-  bus = new Bus(redis, prefix, 'api-gateway', log);
-  const chain = createChainClient({ rpcUrl: config.RPC_URL, chainId: config.CHAIN_ID });
-  const auth = new SiweAuth(redis, chain, { publicUrl: config.PUBLIC_URL, chainId: config.CHAIN_ID, nonceTtlSeconds: 300, sessionTtlSeconds: 3600, prefix });
-  hub = new StatusHub(bus.status);
-  await hub.start();
-  server.on('request', createApp({ config, bus, auth, hub, log, readiness: {}, streams: new Set<Response>(), db, storage, redis }));
+  gw = await startGateway(redis, { ADMIN_TOKEN });
+  ({ base, db, storage, bus } = gw);
 
   work = await mkdtemp(join(tmpdir(), 'gw-read-'));
   // Berlin and Potsdam (~27 km apart), plus one listing that stays pending.
@@ -103,13 +63,7 @@ afterAll(async () => {
   }
   await db?.('users').whereIn('wallet_address', wallets).delete();
   await db?.('hashtags').where('tag', 'like', `%\\_${run}`).delete();
-  hub?.stop();
-  await bus?.close(1000);
-  await new Promise((resolve) => server.close(resolve));
-  await db?.destroy();
-  storage?.close();
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
+  await gw?.close();
   await redis.quit();
   await rm(work, { recursive: true, force: true });
 });
