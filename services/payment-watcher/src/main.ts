@@ -25,7 +25,9 @@ await runService({
       'payment.submitted',
       (payload, context) =>
         handlePaymentSubmitted(
-          { bus, chain, ledger, chainId: config.CHAIN_ID, confirmations: config.CONFIRMATIONS, pollIntervalMs, unseenGraceMs: config.EXPIRY_MAX_DELAY_SECONDS * 1000 },
+          // A transaction never seen is refused halfway through the expiry's wait for in-flight payments, so
+          // the refusal reaches the owner before the upload ends `expired` (the same deadline for both raced).
+          { bus, chain, ledger, chainId: config.CHAIN_ID, confirmations: config.CONFIRMATIONS, pollIntervalMs, unseenGraceMs: (config.EXPIRY_MAX_DELAY_SECONDS * 1000) / 2 },
           payload,
           context,
         ),
