@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import {
   assetsStoredSchema,
   paymentConfirmedSchema,
-  paymentRecordedSchema,
+  paymentCreditedSchema,
   paymentSubmittedSchema,
   previewExtractedSchema,
   uploadExpireSchema,
@@ -19,11 +19,24 @@ export interface ChannelPolicy {
   backoffMs: number;
 }
 
+/**
+ * What happens when a channel's stage gives up on a job for good (attempts used up, a permanent
+ * error, or a job the stalled checker failed because its workers kept dying):
+ * - `fail-upload`: the upload ends `failed` and goes to `upload.failed`, where a paid upload's
+ *   payment is recorded `unfulfilled` for retry or refund;
+ * - `drop-hint`: the job was only a hint (a client's tx hash); the owner is told it could not be
+ *   checked, and the upload is untouched (the deposit watcher still sees the money);
+ * - `keep-for-operator`: a ledger write; the job stays in the failed set (bull-board,
+ *   `pnpm failed-uploads`) and an error is logged; retrying it records what it carries.
+ */
+export type GiveUpPolicy = 'fail-upload' | 'drop-hint' | 'keep-for-operator';
+
 interface ChannelDefinition<S extends z.ZodType> {
   schema: S;
   /** The service whose queue this is (it alone consumes it). */
   consumer: string;
   policy: ChannelPolicy;
+  giveUp: GiveUpPolicy;
   /** Deterministic job id: a retried stage that publishes again does not double the next one. */
   jobId: (payload: z.infer<S>) => string;
 }
@@ -40,6 +53,7 @@ export const channels = {
     schema: uploadReceivedSchema,
     consumer: 'payment-watcher',
     policy: { attempts: 10, backoffMs: 1_000 },
+    giveUp: 'fail-upload',
     jobId: byUpload('upload.received'),
   }),
   'payment.submitted': define({
@@ -47,49 +61,62 @@ export const channels = {
     consumer: 'payment-watcher',
     // A payment waiting for confirmations is rescheduled, not failed; attempts count RPC failures.
     policy: { attempts: 12, backoffMs: 1_000 },
-    jobId: (payload) => `${payload.uploadId}.${payload.txHash}`,
+    giveUp: 'drop-hint',
+    jobId: (payload) => `${payload.uploadId}.${payload.txHash}.${payload.round}`,
   }),
   'upload.expire': define({
     schema: uploadExpireSchema,
     consumer: 'payment-watcher',
     policy: { attempts: 10, backoffMs: 1_000 },
+    giveUp: 'fail-upload',
     jobId: byUpload('upload.expire'),
   }),
-  'payment.recorded': define({
-    schema: paymentRecordedSchema,
+  'payment.credited': define({
+    schema: paymentCreditedSchema,
     consumer: 'profile-writer',
     policy: { attempts: 20, backoffMs: 2_000 },
-    // One job per transfer: the same payment seen twice is recorded once.
-    jobId: (payload) => `${payload.uploadId}.${payload.payment.txHash}.${payload.payment.logIndex ?? 'native'}.payment.recorded`,
+    giveUp: 'keep-for-operator',
+    // One job per observation: the same total seen twice (a retried pass, two replicas) is one job.
+    jobId: (payload) =>
+      payload.kind === 'deposit'
+        ? `${payload.address}.${payload.token ?? 'native'}.${payload.totalReceived}.payment.credited`
+        : payload.kind === 'merchant'
+          ? `${payload.transfer.txHash}.${payload.transfer.logIndex ?? 'native'}.payment.credited`
+          : `${payload.uploadId}.closed.payment.credited`,
   }),
   'payment.confirmed': define({
     schema: paymentConfirmedSchema,
     consumer: 'transcoder',
     policy: { attempts: 3, backoffMs: 5_000 },
+    giveUp: 'fail-upload',
     jobId: byUpload('payment.confirmed'),
   }),
   'video.transcoded': define({
     schema: videoTranscodedSchema,
     consumer: 'preview-extractor',
     policy: { attempts: 3, backoffMs: 2_000 },
+    giveUp: 'fail-upload',
     jobId: byUpload('video.transcoded'),
   }),
   'preview.extracted': define({
     schema: previewExtractedSchema,
     consumer: 'uploader',
     policy: { attempts: 8, backoffMs: 2_000 },
+    giveUp: 'fail-upload',
     jobId: byUpload('preview.extracted'),
   }),
   'assets.stored': define({
     schema: assetsStoredSchema,
     consumer: 'profile-writer',
     policy: { attempts: 10, backoffMs: 2_000 },
+    giveUp: 'fail-upload',
     jobId: byUpload('assets.stored'),
   }),
   'upload.failed': define({
     schema: uploadFailedSchema,
     consumer: 'profile-writer',
     policy: { attempts: 20, backoffMs: 2_000 },
+    giveUp: 'keep-for-operator',
     jobId: byUpload('upload.failed'),
   }),
 } as const;

@@ -57,25 +57,48 @@ export const uploadReceivedSchema = z.object({
   receivedAt: z.iso.datetime(),
 });
 
+/** A transaction hash the client says pays its upload: a hint that makes the watcher look at once. */
 export const paymentSubmittedSchema = z.object({
   uploadId: uploadIdSchema,
   txHash: txHashSchema,
+  /** How many times this hash has been submitted for this upload: a re-submission is a new job, never a no-op. */
+  round: z.number().int().positive().default(1),
 });
 
-export const paymentStatusSchema = z.enum(['paid', 'overpaid', 'partial', 'late']);
+/**
+ * How a credit stands against its quote, as judged when it was seen at the confirmation threshold:
+ * `partial` (the quote is not covered yet), `paid` (it covers the quote exactly), `overpaid` (more than
+ * the quote: the excess is due back), `late` (arrived after the quote expired: due back), `unmatched`
+ * (sent to the plain merchant address, no quote: due back).
+ */
+export const creditStatusSchema = z.enum(['partial', 'paid', 'overpaid', 'late', 'unmatched']);
 
-export const paymentSchema = z.object({
-  chainId: z.number().int().positive(),
+/** A transfer the chain shows (a top-level transaction or a token Transfer log) inside a credited range. */
+export const creditTransferSchema = z.object({
   txHash: txHashSchema,
-  /** The Transfer log's index for ERC-20 payments; null for a native transfer. */
+  /** The token Transfer log's index; null for a native transfer. */
   logIndex: z.number().int().nonnegative().nullable(),
   from: addressSchema,
-  to: addressSchema,
+  amount: amountSchema,
+});
+
+/**
+ * The payment that covered an upload's quote: what its deposit address had received (balance plus
+ * what was swept) at the confirmed block where the quote was first covered.
+ */
+export const paymentSchema = z.object({
+  chainId: z.number().int().positive(),
+  /** The quote's deposit address. */
+  address: addressSchema,
+  /** null for the chain's native coin, else the ERC-20 contract. */
   token: addressSchema.nullable(),
+  /** Everything received at the address by `blockNumber`, in base units. */
   amount: amountSchema,
   blockNumber: amountSchema,
   blockTime: z.iso.datetime(),
-  status: paymentStatusSchema,
+  status: z.enum(['paid', 'overpaid']),
+  /** Transactions seen paying it where the chain shows them; empty when it came by internal calls only. */
+  txHashes: z.array(txHashSchema),
 });
 
 export const paymentConfirmedSchema = uploadReceivedSchema.extend({ payment: paymentSchema });
@@ -113,17 +136,48 @@ export const uploadFailedSchema = z.object({
 });
 
 /**
- * A confirmed payment that does not (or no longer can) fulfil its upload: an underpayment
- * (`partial`), one mined after the quote expired (`late`), or a second payment for an upload
- * already paid. Recorded in Postgres so an operator can refund it; the upload is not touched.
+ * A credit seen at the confirmation threshold, on its way to the Postgres ledger (profile-writer).
+ * `deposit`: what a quote's deposit address has received in all (`totalReceived`, balance plus swept)
+ * at `toBlock`; the writer records the increase over what it already holds, so the same observation
+ * twice, or an older one after a newer one, records nothing more. `merchant`: one transfer to the
+ * plain merchant address (no quote), recorded `unmatched` for refund. `closed`: the quote ended
+ * without being covered (expired): its partial credits are due back.
  */
-export const paymentRecordedSchema = z.object({
-  uploadId: uploadIdSchema,
-  owner: addressSchema,
-  payment: paymentSchema,
-  /** Why it does not fulfil the upload, for the operator. */
-  reason: z.string(),
-});
+export const paymentCreditedSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('deposit'),
+    uploadId: uploadIdSchema,
+    owner: addressSchema,
+    chainId: z.number().int().positive(),
+    address: addressSchema,
+    token: addressSchema.nullable(),
+    quoteAmount: amountSchema,
+    totalReceived: amountSchema,
+    /** The blocks the increase arrived in (fromBlock..toBlock): one block unless the watcher caught up. */
+    fromBlock: amountSchema,
+    toBlock: amountSchema,
+    blockTime: z.iso.datetime(),
+    /** Transfers the chain shows into the address in that range; empty for internal transfers. */
+    transfers: z.array(creditTransferSchema),
+    status: creditStatusSchema,
+  }),
+  z.object({
+    kind: z.literal('merchant'),
+    chainId: z.number().int().positive(),
+    address: addressSchema,
+    token: addressSchema.nullable(),
+    transfer: creditTransferSchema,
+    blockNumber: amountSchema,
+    blockTime: z.iso.datetime(),
+  }),
+  z.object({
+    kind: z.literal('closed'),
+    uploadId: uploadIdSchema,
+    chainId: z.number().int().positive(),
+    address: addressSchema,
+    outcome: z.literal('expired'),
+  }),
+]);
 
 /** The delayed job that ends an unpaid upload at its quote's expiry. */
 export const uploadExpireSchema = z.object({ uploadId: uploadIdSchema });
@@ -133,11 +187,12 @@ export type Quote = z.infer<typeof quoteSchema>;
 export type UploadReceived = z.infer<typeof uploadReceivedSchema>;
 export type PaymentSubmitted = z.infer<typeof paymentSubmittedSchema>;
 export type Payment = z.infer<typeof paymentSchema>;
-export type PaymentStatus = z.infer<typeof paymentStatusSchema>;
+export type CreditStatus = z.infer<typeof creditStatusSchema>;
+export type CreditTransfer = z.infer<typeof creditTransferSchema>;
 export type PaymentConfirmed = z.infer<typeof paymentConfirmedSchema>;
 export type VideoTranscoded = z.infer<typeof videoTranscodedSchema>;
 export type PreviewExtracted = z.infer<typeof previewExtractedSchema>;
 export type AssetsStored = z.infer<typeof assetsStoredSchema>;
 export type UploadFailed = z.infer<typeof uploadFailedSchema>;
 export type UploadExpire = z.infer<typeof uploadExpireSchema>;
-export type PaymentRecorded = z.infer<typeof paymentRecordedSchema>;
+export type PaymentCredited = z.infer<typeof paymentCreditedSchema>;

@@ -14,18 +14,32 @@ export const statusEventNames = [
   'expired',
   'moderation.approved',
   'moderation.rejected',
+  'payment.received',
+  'refund.due',
+  'refund.sent',
 ] as const;
 export type StatusEventName = (typeof statusEventNames)[number];
 
-/** Where an upload stands as a whole. */
-export const uploadStates = ['awaiting_payment', 'processing', 'done', 'failed', 'expired'] as const;
+/**
+ * Where an upload stands as a whole: its lifecycle state (packages/lifecycle owns the transitions).
+ * awaiting_payment -> paid -> processing -> saved; awaiting_payment -> expired (nothing received) or
+ * refund_due (expired with part of the price received); paid/processing -> failed (the payment is
+ * kept `unfulfilled`; an operator retries it back to processing); refund_due/failed -> refunded.
+ */
+export const uploadStates = ['awaiting_payment', 'paid', 'processing', 'saved', 'failed', 'expired', 'refund_due', 'refunded'] as const;
 export type UploadState = (typeof uploadStates)[number];
 
 /** Events after which nothing more happens to an upload; a status stream closes on them. */
-export const terminalEvents: ReadonlySet<StatusEventName> = new Set(['profile.saved', 'failed', 'expired']);
+export const terminalEvents: ReadonlySet<StatusEventName> = new Set(['profile.saved', 'failed', 'expired', 'refund.due']);
 
-/** Events that still reach the owner after the upload ended: moderation decisions on the saved listing. */
-export const afterTerminalEvents: ReadonlySet<StatusEventName> = new Set(['moderation.approved', 'moderation.rejected']);
+/** Upload states in which the pipeline has ended (an operator may still retry a failed one). */
+export const endedStates: ReadonlySet<UploadState> = new Set(['saved', 'failed', 'expired', 'refund_due', 'refunded']);
+
+/**
+ * Events that still reach the owner after the upload ended: moderation decisions on the saved
+ * listing, money that arrives after the end (recorded for refund) and refunds.
+ */
+export const afterTerminalEvents: ReadonlySet<StatusEventName> = new Set(['moderation.approved', 'moderation.rejected', 'payment.received', 'refund.due', 'refund.sent']);
 
 export const statusEventSchema = z.object({
   /** Per-upload sequence number, increasing by one: the SSE event id. */
