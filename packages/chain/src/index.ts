@@ -5,6 +5,10 @@ export interface ChainConfig {
   chainId: number;
   /** How often the client polls the node, in ms. */
   pollingIntervalMs?: number;
+  /** Requests issued together are sent as JSON-RPC batches of at most this many (0: no batching). */
+  batchSize?: number;
+  /** Called once per HTTP request to the node (a batch counts once): for metrics and benchmarks. */
+  onRequest?: () => void;
 }
 
 /** A minimal chain definition for the configured chain id (the project's own dev chain or a real one). */
@@ -24,7 +28,12 @@ export function chainFor(config: ChainConfig): Chain {
 export function createChainClient(config: ChainConfig): PublicClient {
   return createPublicClient({
     chain: chainFor(config),
-    transport: http(config.rpcUrl, { retryCount: 2, timeout: 10_000 }),
+    transport: http(config.rpcUrl, {
+      retryCount: 2,
+      timeout: 10_000,
+      ...(config.batchSize ? { batch: { batchSize: config.batchSize, wait: 0 } } : {}),
+      ...(config.onRequest ? { onFetchRequest: () => void config.onRequest?.() } : {}),
+    }),
     cacheTime: 0,
     pollingInterval: config.pollingIntervalMs ?? 1_000,
   });
@@ -48,3 +57,4 @@ export async function assertChainId(client: PublicClient, expected: number): Pro
 }
 
 export * from './transfers.js';
+export * from './deposits.js';

@@ -30,6 +30,29 @@ contract LookAlikeToken {
     }
 }
 
+// Pays by an internal call, as a contract wallet (Safe, ERC-4337 account) does.
+contract Forwarder {
+    function pay(address payable to) external payable {
+        (bool ok, ) = to.call{value: msg.value}("");
+        require(ok, "forward failed");
+    }
+    function payToken(address token, address to, uint256 value) external {
+        require(TestToken(token).transfer(to, value), "token forward failed");
+    }
+}
+
+// The code an EIP-7702 account delegates to: it runs a batch of calls from the account itself.
+contract BatchExecutor {
+    struct Call { address to; uint256 value; bytes data; }
+    function execute(Call[] calldata calls) external payable {
+        require(msg.sender == address(this), "only the account itself");
+        for (uint256 i = 0; i < calls.length; i++) {
+            (bool ok, ) = calls[i].to.call{value: calls[i].value}(calls[i].data);
+            require(ok, "call failed");
+        }
+    }
+}
+
 contract AlwaysReverts {
     receive() external payable { revert("no payments here"); }
     fallback() external payable { revert("no payments here"); }
@@ -47,11 +70,11 @@ interface SolcOutput {
 }
 
 /** Compiles the test contracts with the solc npm package (bundled compiler: no download). */
-export function compileTestContracts(): Record<'TestToken' | 'LookAlikeToken' | 'AlwaysReverts', Compiled> {
+export function compileTestContracts(): Record<'TestToken' | 'LookAlikeToken' | 'AlwaysReverts' | 'Forwarder' | 'BatchExecutor', Compiled> {
   const input = {
     language: 'Solidity',
     sources: { 'Test.sol': { content: SOURCE } },
-    settings: { evmVersion: 'paris', outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } } },
+    settings: { evmVersion: 'cancun', outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } } },
   };
   const output = JSON.parse(solc.compile(JSON.stringify(input))) as SolcOutput;
   const errors = (output.errors ?? []).filter((e) => e.severity === 'error');
@@ -61,5 +84,5 @@ export function compileTestContracts(): Record<'TestToken' | 'LookAlikeToken' | 
     if (!contract) throw new Error(`solc produced no ${name}`);
     return { abi: contract.abi, bytecode: `0x${contract.evm.bytecode.object}` };
   };
-  return { TestToken: pick('TestToken'), LookAlikeToken: pick('LookAlikeToken'), AlwaysReverts: pick('AlwaysReverts') };
+  return { TestToken: pick('TestToken'), LookAlikeToken: pick('LookAlikeToken'), AlwaysReverts: pick('AlwaysReverts'), Forwarder: pick('Forwarder'), BatchExecutor: pick('BatchExecutor') };
 }

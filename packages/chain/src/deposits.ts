@@ -1,0 +1,146 @@
+import { createRequire } from 'node:module';
+import {
+  encodeAbiParameters,
+  encodeFunctionData,
+  erc20Abi,
+  getContractAddress,
+  keccak256,
+  concat,
+  pad,
+  parseEventLogs,
+  zeroAddress,
+  type Abi,
+  type Account,
+  type Address,
+  type Chain,
+  type Hash,
+  type Hex,
+  type Log,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from 'viem';
+
+interface Artifact {
+  abi: Abi;
+  bytecode: Hex;
+}
+// Committed build of contracts/Deposits.sol (scripts/compile-contracts.ts): every deposit address
+// derives from the sweeper's exact bytecode, so it must not change with the compiler on a machine.
+const artifacts = createRequire(import.meta.url)('./deposit-artifacts.json') as { DepositFactory: Artifact; DepositSweeper: Artifact };
+
+/** The deterministic CREATE2 deployer present on most EVM chains (and on anvil): the factory has one address everywhere. */
+export const CREATE2_DEPLOYER: Address = '0x4e59b44847b379578588920ca78fbf26c0b4956c';
+const FACTORY_SALT = pad('0x00', { size: 32 });
+
+export const depositFactoryAbi = artifacts.DepositFactory.abi;
+
+/** What a deposit address is bound to: the merchant it can only pay, and the ERC-20 quoted (null: native coin only). */
+export interface DepositSettings {
+  merchant: Address;
+  token: Address | null;
+}
+
+/** A quote id (a UUID) as the CREATE2 salt of its deposit address. */
+export function depositSalt(quoteId: string): Hex {
+  const hex = quoteId.replace(/-/g, '').toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(hex)) throw new TypeError(`quote id ${quoteId} is not a UUID`);
+  return pad(`0x${hex}`, { size: 32 });
+}
+
+const constructorArgs = ({ merchant, token }: DepositSettings) =>
+  encodeAbiParameters([{ type: 'address' }, { type: 'address' }], [merchant, token ?? zeroAddress]);
+
+/** The factory for these settings: its address, and the calldata that makes the CREATE2 deployer create it. */
+export function depositFactory(settings: DepositSettings): { address: Address; deployData: Hex; sweeperCodeHash: Hex } {
+  const initCode = concat([artifacts.DepositFactory.bytecode, constructorArgs(settings)]);
+  const address = getContractAddress({ opcode: 'CREATE2', from: CREATE2_DEPLOYER, salt: FACTORY_SALT, bytecode: initCode });
+  const sweeperCodeHash = keccak256(concat([artifacts.DepositSweeper.bytecode, constructorArgs(settings)]));
+  return { address: lower(address), deployData: concat([FACTORY_SALT, initCode]), sweeperCodeHash };
+}
+
+const lower = (value: string) => value.toLowerCase() as Address;
+
+/** The deposit address of a quote: counterfactual, nothing is deployed there until a sweep. */
+export function depositAddressOf(settings: DepositSettings, quoteId: string): Address {
+  const factory = depositFactory(settings);
+  return lower(getContractAddress({ opcode: 'CREATE2', from: factory.address, salt: depositSalt(quoteId), bytecodeHash: factory.sweeperCodeHash }));
+}
+
+/** Deploys the factory through the CREATE2 deployer if it is not there yet; returns its address. */
+export async function ensureDepositFactory(
+  wallet: WalletClient<Transport, Chain, Account>,
+  client: PublicClient,
+  settings: DepositSettings,
+): Promise<Address> {
+  const factory = depositFactory(settings);
+  const code = await client.getCode({ address: factory.address });
+  if (code && code !== '0x') return factory.address;
+  const deployer = await client.getCode({ address: CREATE2_DEPLOYER });
+  if (!deployer || deployer === '0x') throw new Error(`the chain has no CREATE2 deployer at ${CREATE2_DEPLOYER}`);
+  const hash = await wallet.sendTransaction({ to: CREATE2_DEPLOYER, data: factory.deployData });
+  const receipt = await client.waitForTransactionReceipt({ hash });
+  if (receipt.status !== 'success') throw new Error(`deploying the deposit factory reverted (${hash})`);
+  return factory.address;
+}
+
+/** One sweep of one deposit address, from the factory's `Swept` event. */
+export interface DepositSweep {
+  salt: Hex;
+  deposit: Address;
+  native: bigint;
+  token: bigint;
+  txHash: Hash;
+  logIndex: number;
+  blockNumber: bigint;
+}
+
+const decodeSweeps = (logs: readonly Log[]): DepositSweep[] =>
+  parseEventLogs({ abi: depositFactoryAbi, eventName: 'Swept', logs: logs as Log[], strict: true }).map((log) => {
+    const args = log.args as unknown as { salt: Hex; deposit: Address; native: bigint; token: bigint };
+    return {
+      salt: args.salt,
+      deposit: lower(args.deposit),
+      native: args.native,
+      token: args.token,
+      txHash: log.transactionHash as Hash,
+      logIndex: log.logIndex ?? 0,
+      blockNumber: log.blockNumber ?? 0n,
+    };
+  });
+
+/**
+ * Sweeps the quotes' deposit addresses into the merchant in one transaction (deploying the factory
+ * first if needed). Addresses holding nothing are skipped by the contract. Returns what moved.
+ */
+export async function sweepDeposits(
+  wallet: WalletClient<Transport, Chain, Account>,
+  client: PublicClient,
+  settings: DepositSettings,
+  quoteIds: readonly string[],
+): Promise<{ txHash: Hash; sweeps: DepositSweep[]; gasUsed: bigint }> {
+  const factory = await ensureDepositFactory(wallet, client, settings);
+  const hash = await wallet.sendTransaction({
+    to: factory,
+    data: encodeFunctionData({ abi: depositFactoryAbi, functionName: 'sweep', args: [quoteIds.map(depositSalt)] }),
+  });
+  const receipt = await client.waitForTransactionReceipt({ hash });
+  if (receipt.status !== 'success') throw new Error(`sweep ${hash} reverted`);
+  return { txHash: hash, sweeps: decodeSweeps(receipt.logs.filter((log) => lower(log.address) === factory)), gasUsed: receipt.gasUsed };
+}
+
+/** Every sweep the factory made in blocks fromBlock..toBlock. */
+export async function readSweeps(client: PublicClient, settings: DepositSettings, range: { fromBlock: bigint; toBlock: bigint }): Promise<DepositSweep[]> {
+  const logs = await client.getLogs({ address: depositFactory(settings).address, fromBlock: range.fromBlock, toBlock: range.toBlock });
+  return decodeSweeps(logs as Log[]);
+}
+
+/**
+ * What each address holds at `blockNumber`, in the native coin (token null) or the ERC-20. The
+ * reads are issued together, so a client whose transport batches (createChainClient's `batchSize`)
+ * sends them as a few JSON-RPC batch requests: the cost per block grows with batches, not quotes.
+ */
+export async function readBalances(client: PublicClient, { addresses, token, blockNumber }: { addresses: readonly Address[]; token: Address | null; blockNumber: bigint }): Promise<bigint[]> {
+  if (token === null) return Promise.all(addresses.map((address) => client.getBalance({ address, blockNumber })));
+  return Promise.all(addresses.map((address) => client.readContract({ address: token, abi: erc20Abi, functionName: 'balanceOf', args: [address], blockNumber })));
+}
