@@ -1,6 +1,6 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { channels, ContractError, parsePayload, type Channel, type ChannelPolicy, type PayloadOf, type StatusEventName, type UploadState } from '@reelboard/contracts';
+import { channels, ContractError, parsePayload, type Channel, type ChannelPolicy, type PayloadOf, type StatusEventName } from '@reelboard/contracts';
 import { errorFields, forUpload, type Logger } from '@reelboard/logger';
 import { PermanentError, RetryLaterError } from './errors.js';
 import { connectRedis } from './redis.js';
@@ -17,20 +17,21 @@ export interface StageContext {
   emit<N extends Channel>(next: N, payload: PayloadOf<N>): Promise<void>;
   /** Aborted when the service shuts down and its grace period ran out: stop (kill ffmpeg); the job is handed back. */
   signal?: AbortSignal;
-  /** Reports a status event for this upload, from this stage. */
-  status(event: StatusEventName, state: UploadState, extra?: Pick<StatusInput, 'progress' | 'reason' | 'message'>): Promise<void>;
+  /** Reports a status event for this upload, from this stage (it carries the upload's current state). */
+  status(event: StatusEventName, extra?: Pick<StatusInput, 'progress' | 'reason' | 'message'>): Promise<void>;
 }
+
+/**
+ * What a service does when one of its stages gives up on a job for good, following the channel's
+ * `giveUp` policy (packages/lifecycle provides it: the bus only transports).
+ */
+export type GiveUpHandler = (channel: Channel, payload: unknown, error: Error, context: StageContext) => Promise<void>;
 
 export type StageHandler<C extends Channel> = (payload: PayloadOf<C>, context: StageContext) => Promise<void>;
 
 export interface ConsumeOptions {
   /** Jobs this replica runs at once; a replica never takes more. */
   concurrency: number;
-  /**
-   * What happens when the stage gives up on an upload for good. The default ends the upload
-   * `failed` and hands it to `upload.failed`, where a paid upload is recorded for retry or refund.
-   */
-  onGiveUp?: (payload: unknown, error: Error, context: StageContext) => Promise<void>;
 }
 
 /** How a replica holds its jobs: a job whose holder stops renewing its lock (killed, frozen) goes back to the queue. */
@@ -39,7 +40,12 @@ export interface JobTiming {
   lockMs?: number;
   /** How often a worker looks for jobs whose lock expired (stalled) and hands them back. BullMQ's default is 30 s. */
   stalledIntervalMs?: number;
+  /** How many times a job may stall (its worker died) before it fails for good, through the give-up path. BullMQ's default is 1. */
+  maxStalledCount?: number;
 }
+
+/** The reason BullMQ's stalled checker gives a job it fails for good. */
+const STALLED_FOR_GOOD = 'job stalled more than allowable limit';
 
 /** How long finished jobs are kept, so a deterministic job id keeps deduplicating re-publishes. */
 const KEEP_COMPLETED_SECONDS = 7 * 24 * 3600;
@@ -69,6 +75,7 @@ export class Bus {
   private readonly queues = new Map<Channel, Queue>();
   private readonly workers: Worker[] = [];
   private readonly shuttingDown = new AbortController();
+  private giveUp: GiveUpHandler;
 
   constructor(
     private readonly redis: Redis,
@@ -81,6 +88,14 @@ export class Bus {
     private readonly timing: JobTiming = {},
   ) {
     this.status = new StatusStore(redis, prefix);
+    this.giveUp = async (channel, _payload, error, context) => {
+      context.log.error('stage gave up; no give-up handler is set', { channel, error: error.message });
+    };
+  }
+
+  /** Sets what happens when a stage gives up for good (packages/lifecycle's policy executor). */
+  onGiveUp(handler: GiveUpHandler): void {
+    this.giveUp = handler;
   }
 
   /** The retry policy in force for a channel. */
@@ -119,7 +134,7 @@ export class Bus {
   consume<C extends Channel>(channel: C, handler: StageHandler<C>, options: ConsumeOptions): Worker {
     const worker = new Worker(
       channel,
-      async (job: Job, token?: string) => this.run(channel, job, token, handler, options),
+      async (job: Job, token?: string) => this.run(channel, job, token, handler),
       {
         connection: this.redis,
         prefix: this.prefix,
@@ -127,9 +142,22 @@ export class Bus {
         autorun: true,
         ...(this.timing.lockMs ? { lockDuration: this.timing.lockMs } : {}),
         ...(this.timing.stalledIntervalMs ? { stalledInterval: this.timing.stalledIntervalMs } : {}),
+        ...(this.timing.maxStalledCount !== undefined ? { maxStalledCount: this.timing.maxStalledCount } : {}),
       },
     );
     worker.on('error', (error) => this.log.error('worker error', { channel, ...errorFields(error) }));
+    // A job whose workers kept dying is failed by the stalled checker without running the handler's
+    // catch: it takes the same give-up path as any other final failure.
+    worker.on('failed', (job, error) => {
+      if (!job || error?.message !== STALLED_FOR_GOOD) return;
+      const rawId = (job.data as { uploadId?: unknown })?.uploadId;
+      const context = this.contextFor(typeof rawId === 'string' ? rawId : 'unknown', job.attemptsMade + 1);
+      context.log.warn('stage gave up: its workers kept dying', { channel, jobId: job.id });
+      jobsFailed.inc({ channel, final: 'true' });
+      this.giveUp(channel, job.data, error, context).catch((giveUpError: unknown) =>
+        context.log.error('give-up after stalls failed', { channel, ...errorFields(giveUpError instanceof Error ? giveUpError : new Error(String(giveUpError))) }),
+      );
+    });
     this.workers.push(worker);
     watchQueue(this.queue(channel));
     return worker;
@@ -143,15 +171,15 @@ export class Bus {
       signal: this.shuttingDown.signal,
       emit: async (next, payload) => {
         await this.publish(next, payload);
-        await this.status.publish({ uploadId, event: next as StatusEventName, stage: this.service, state: 'processing' });
+        await this.status.publish({ uploadId, event: next as StatusEventName, stage: this.service });
       },
-      status: async (event, state, extra = {}) => {
-        await this.status.publish({ uploadId, event, stage: this.service, state, ...extra });
+      status: async (event, extra = {}) => {
+        await this.status.publish({ uploadId, event, stage: this.service, ...extra });
       },
     };
   }
 
-  private async run<C extends Channel>(channel: C, job: Job, token: string | undefined, handler: StageHandler<C>, options: ConsumeOptions): Promise<void> {
+  private async run<C extends Channel>(channel: C, job: Job, token: string | undefined, handler: StageHandler<C>): Promise<void> {
     const rawId = (job.data as { uploadId?: unknown })?.uploadId;
     const uploadId = typeof rawId === 'string' ? rawId : 'unknown';
     const context = this.contextFor(uploadId, job.attemptsMade + 1);
@@ -189,22 +217,9 @@ export class Bus {
       });
       jobsFailed.inc({ channel, final: String(lastAttempt) });
       jobDuration.observe({ channel, outcome: 'failed' }, seconds());
-      if (lastAttempt && uploadId !== 'unknown') {
-        await (options.onGiveUp ?? this.failUpload(channel))(job.data, err, context);
-      }
+      if (lastAttempt) await this.giveUp(channel, job.data, err, context);
       throw permanent ? new UnrecoverableError(err.message) : err;
     }
-  }
-
-  /** The default give-up: the upload ends `failed` and goes to `upload.failed` with its payment. */
-  private failUpload(channel: Channel) {
-    return async (payload: unknown, error: Error, context: StageContext): Promise<void> => {
-      const data = payload as { uploadId: string } & Record<string, unknown>;
-      if (channel !== 'upload.failed') {
-        await this.publish('upload.failed', { uploadId: data.uploadId, stage: this.service, reason: error.message, upload: data });
-      }
-      await context.status('failed', 'failed', { reason: `${this.service}: ${error.message}` });
-    };
   }
 
   /**
@@ -230,11 +245,12 @@ export interface BusSettings {
   REDIS_PREFIX: string;
   JOB_LOCK_MS: number;
   JOB_STALLED_INTERVAL_MS: number;
+  JOB_MAX_STALLED_COUNT: number;
 }
 
 /** A service's Redis connection and bus, from its validated configuration. */
 export function connectBus(config: BusSettings, service: string, log: Logger): { redis: Redis; bus: Bus } {
   const redis = connectRedis(config.REDIS_URL, service);
-  const bus = new Bus(redis, config.REDIS_PREFIX, service, log, {}, { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS });
+  const bus = new Bus(redis, config.REDIS_PREFIX, service, log, {}, { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS, maxStalledCount: config.JOB_MAX_STALLED_COUNT });
   return { redis, bus };
 }

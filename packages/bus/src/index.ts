@@ -3,4 +3,3 @@ export * from './errors.js';
 export * from './redis.js';
 export * from './status-store.js';
 export { register as metricsRegistry } from './metrics.js';
-export * from './failed-uploads.js';

@@ -1,32 +1,69 @@
 import type { Redis } from 'ioredis';
-import { afterTerminalEvents, statusEventSchema, terminalEvents, type StatusEvent, type StatusEventName, type UploadReceived, type UploadState } from '@reelboard/contracts';
+import { afterTerminalEvents, endedStates, statusEventSchema, type StatusEvent, type StatusEventName, type UploadState } from '@reelboard/contracts';
 
-/** What a stage says about an upload; the store adds the sequence number and time. */
+/** What a stage says about an upload; the store adds the sequence number, the time and the upload's state. */
 export interface StatusInput {
   uploadId: string;
   event: StatusEventName;
   stage: string;
-  state: UploadState;
+  /**
+   * Only for an upload the lifecycle holds no state for (never registered, e.g. a listing saved
+   * before this store existed): the state to report. Otherwise events carry the stored state.
+   */
+  state?: UploadState;
   progress?: number;
   reason?: string;
   message?: string;
+}
+
+/** A guarded change of the upload's state that the event announces (packages/lifecycle owns the table). */
+export interface StateChange {
+  /** States the upload may be in; '-' stands for "no state yet" (a new upload). */
+  from: readonly (UploadState | '-')[];
+  to: UploadState;
+  /** Fields of the upload's hash written with the change, only if it applies (e.g. the payment that made it paid). */
+  fields?: Record<string, string>;
 }
 
 /** How long an upload's record and status history are kept after its last event. */
 const RETENTION_SECONDS = 30 * 24 * 3600;
 /** Status events kept per upload for reconnecting clients (progress events included). */
 const HISTORY_LENGTH = 500;
+/** States kept in an index set (uploads in flight); ended states are not indexed (they would only grow). */
+const INDEXED_STATES = ['awaiting_payment', 'paid', 'processing'] as const;
 
-// Sequence, latest status, history and fan-out in one atomic step, so a reader that takes the
-// history and then follows the pub/sub channel sees every event exactly once, in order.
-// Once an upload has reached a terminal event, later events are ignored (returns 0), except
-// those meant for after the end (ARGV[6] = '1': moderation decisions on the saved listing).
+// Guard, state change, sequence, latest status, history and fan-out in one atomic step, so a reader
+// that takes the history and then follows the pub/sub channel sees every event exactly once, in
+// order, and no event can announce a state the upload did not reach.
+// With a state change (ARGV[7] = target, ARGV[10] = fields to set with it as JSON, ARGV[11..] = allowed states), the event is published only
+// if the upload is in one of the allowed states; it then moves to the target. Without one, the event
+// is dropped once the upload has ended, except those meant for after the end (ARGV[6] = '1').
+// Returns the event's sequence number, or 0 if nothing was published.
 const PUBLISH_SCRIPT = `
-if redis.call('HGET', KEYS[1], 'terminal') == '1' and ARGV[6] ~= '1' then return 0 end
+local ended = {${[...endedStates].map((state) => `['${state}'] = true`).join(', ')}}
+local indexed = {${INDEXED_STATES.map((state) => `['${state}'] = true`).join(', ')}}
+local state = redis.call('HGET', KEYS[1], 'state')
+local target = ARGV[7]
+if target ~= '' then
+  local allowed = false
+  for i = 11, #ARGV do
+    if ARGV[i] == (state or '-') then allowed = true end
+  end
+  if not allowed then return 0 end
+  if ARGV[10] ~= '' then
+    for field, value in pairs(cjson.decode(ARGV[10])) do redis.call('HSET', KEYS[1], field, value) end
+  end
+  if state and indexed[state] then redis.call('SREM', ARGV[8] .. state, ARGV[9]) end
+  redis.call('HSET', KEYS[1], 'state', target)
+  if indexed[target] then redis.call('SADD', ARGV[8] .. target, ARGV[9]) end
+  state = target
+else
+  if state and ended[state] and ARGV[6] ~= '1' then return 0 end
+  state = state or ARGV[3]
+end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
+local event = '{"seq":' .. seq .. ',"state":"' .. state .. '",' .. string.sub(ARGV[1], 2)
 redis.call('HSET', KEYS[1], 'latest', event)
-if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'terminal', '1') end
 redis.call('RPUSH', KEYS[2], event)
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
@@ -36,9 +73,9 @@ return seq
 `;
 
 /**
- * The pipeline's memory of each upload, in Redis: who owns it, what was submitted, and its status
- * (latest, history, and live on pub/sub for every gateway replica). An unpaid upload lives only
- * here and in the staging directory.
+ * The status transport of each upload, in Redis: its state, latest event and history, and live on
+ * pub/sub for every gateway replica. What the states mean and which changes are allowed is
+ * packages/lifecycle's; this store only applies a change atomically with the event announcing it.
  */
 export class StatusStore {
   private subscriber: Redis | undefined;
@@ -49,50 +86,30 @@ export class StatusStore {
     private readonly prefix: string,
   ) {}
 
-  private uploadKey(uploadId: string): string {
+  /** The hash holding an upload's state, record and latest event (the lifecycle module writes its record fields). */
+  uploadKey(uploadId: string): string {
     return `${this.prefix}:upload:${uploadId}`;
   }
   private historyKey(uploadId: string): string {
     return `${this.prefix}:upload:${uploadId}:events`;
   }
-  private ownerKey(owner: string): string {
-    return `${this.prefix}:owner:${owner.toLowerCase()}:uploads`;
+  /** The set of uploads currently in `state` (only in-flight states are indexed). */
+  stateIndexKey(state: UploadState): string {
+    return `${this.prefix}:uploads:state:${state}`;
   }
   /** The pub/sub channel every status event is fanned out on. */
   get channel(): string {
     return `${this.prefix}:status`;
   }
 
-  /** Records a new upload and its owner; called once by the gateway before anything is queued. */
-  async registerUpload(upload: UploadReceived): Promise<void> {
-    const key = this.uploadKey(upload.uploadId);
-    await this.redis
-      .multi()
-      .hset(key, { owner: upload.owner, record: JSON.stringify(upload), createdAt: upload.receivedAt })
-      .expire(key, RETENTION_SECONDS)
-      .zadd(this.ownerKey(upload.owner), Date.parse(upload.receivedAt), upload.uploadId)
-      .expire(this.ownerKey(upload.owner), RETENTION_SECONDS)
-      .exec();
-  }
-
-  /** The upload as the gateway received it, or undefined if unknown (or long gone). */
-  async getUpload(uploadId: string): Promise<UploadReceived | undefined> {
-    const record = await this.redis.hget(this.uploadKey(uploadId), 'record');
-    return record ? (JSON.parse(record) as UploadReceived) : undefined;
-  }
-
-  async getOwner(uploadId: string): Promise<string | undefined> {
-    return (await this.redis.hget(this.uploadKey(uploadId), 'owner')) ?? undefined;
-  }
-
-  /** Upload ids of one wallet, newest first. */
-  async uploadsOf(owner: string, limit = 50): Promise<string[]> {
-    return this.redis.zrevrange(this.ownerKey(owner), 0, limit - 1);
-  }
-
-  /** Publishes a status event; returns its sequence number, or 0 if the upload had already ended. */
-  async publish(input: StatusInput): Promise<number> {
-    const body = statusEventSchema.omit({ seq: true }).parse({ ...input, at: new Date().toISOString() });
+  /**
+   * Publishes a status event; with `change`, only if the upload is in one of `change.from`, moving
+   * it to `change.to` in the same step. Returns the event's sequence number, or 0 if nothing was
+   * published (the upload had ended, or was not in an allowed state).
+   */
+  async publish(input: StatusInput, change?: StateChange): Promise<number> {
+    const { state, ...fields } = input;
+    const body = statusEventSchema.omit({ seq: true, state: true }).parse({ ...fields, at: new Date().toISOString() });
     const seq = await this.redis.eval(
       PUBLISH_SCRIPT,
       2,
@@ -100,23 +117,27 @@ export class StatusStore {
       this.historyKey(input.uploadId),
       JSON.stringify(body),
       this.channel,
-      terminalEvents.has(input.event) ? '1' : '0',
+      state ?? 'awaiting_payment',
       String(HISTORY_LENGTH),
       String(RETENTION_SECONDS),
       afterTerminalEvents.has(input.event) ? '1' : '0',
+      change?.to ?? '',
+      `${this.prefix}:uploads:state:`,
+      input.uploadId,
+      change?.fields ? JSON.stringify(change.fields) : '',
+      ...(change?.from ?? []),
     );
     return Number(seq);
   }
 
-  /**
-   * Lets an upload that ended `failed` move again (an operator retries it), reporting why.
-   * Returns false if the upload is unknown.
-   */
-  async reopen(uploadId: string, stage: string, message: string): Promise<boolean> {
-    const removed = await this.redis.hdel(this.uploadKey(uploadId), 'terminal');
-    if (removed === 0 && !(await this.redis.exists(this.uploadKey(uploadId)))) return false;
-    await this.publish({ uploadId, event: 'progress', stage, state: 'processing', message });
-    return true;
+  /** The upload's state, or undefined if it has none. */
+  async state(uploadId: string): Promise<UploadState | undefined> {
+    return ((await this.redis.hget(this.uploadKey(uploadId), 'state')) as UploadState | null) ?? undefined;
+  }
+
+  /** Uploads currently in an in-flight state (awaiting_payment, paid, processing). */
+  async inState(state: (typeof INDEXED_STATES)[number]): Promise<string[]> {
+    return this.redis.smembers(this.stateIndexKey(state));
   }
 
   /** The latest status event of an upload. */

@@ -87,6 +87,8 @@ export const commonSchema = z.object({
   JOB_LOCK_MS: env.positiveInt(30_000),
   /** How often each replica looks for jobs whose holder died (stalled) and puts them back in the queue. */
   JOB_STALLED_INTERVAL_MS: env.positiveInt(30_000),
+  /** Times a job may stall (its worker died) and be handed back before it fails for good through the channel's give-up policy. */
+  JOB_MAX_STALLED_COUNT: env.positiveInt(2),
 });
 
 export { z };

@@ -2,50 +2,55 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RetryLaterError, type Bus, type StageContext } from '@reelboard/bus';
 import type { UploadExpire } from '@reelboard/contracts';
-import { EXPIRED_CLAIM, type PaymentLedger } from './payment-ledger.js';
+import type { Uploads } from '@reelboard/lifecycle';
+import { watchedQuoteOf, type WatchList } from './watch-list.js';
 
 export interface UploadExpireDeps {
   bus: Bus;
-  ledger: PaymentLedger;
+  uploads: Uploads;
+  watchList: WatchList;
+  chainId: number;
   stagingDir: string;
   pollIntervalMs: number;
-  /** The longest an expiry waits past the quote's deadline for payments in flight and the block scan. */
+  /** The longest an expiry waits past the deadline for the block passes to reach it. */
   maxDelayMs: number;
 }
 
 /**
- * Why an upload whose quote ran out cannot expire yet: a payment mined in time may still be
- * confirming, or the block scan has not yet read the chain as it stood at the deadline.
- */
-async function reasonToWait(deps: UploadExpireDeps, uploadId: string, expiresAt: number): Promise<string | undefined> {
-  if ((await deps.ledger.inFlightCount(uploadId)) > 0) return 'a payment is still being verified';
-  const cursor = await deps.ledger.scanCursor();
-  if (!cursor || cursor.headReadAt < expiresAt) return 'the block scan has not reached the deadline yet';
-  return undefined;
-}
-
-/**
- * At the quote's deadline an unpaid upload expires and its staged files are removed. It waits
- * (up to `maxDelayMs`) while a payment may still prove it was paid in time: such an upload
- * proceeds rather than being expired and refunded.
+ * At the quote's deadline an unpaid upload ends: `expired` if its deposit address received nothing,
+ * `refund_due` if it received part of the price (that part goes to the ledger as due back). It first
+ * waits (up to `maxDelayMs`) until the block passes have settled every block up to the deadline, so a
+ * payment made in time always makes the upload paid instead.
  */
 export async function handleUploadExpire(deps: UploadExpireDeps, { uploadId }: UploadExpire, context: StageContext): Promise<void> {
-  const upload = await deps.bus.status.getUpload(uploadId);
-  const expiresAt = upload ? Date.parse(upload.quote.expiresAt) : 0;
-  const claim = await deps.ledger.paidBy(uploadId);
-  if (claim === undefined && Date.now() < expiresAt + deps.maxDelayMs) {
-    const wait = await reasonToWait(deps, uploadId, expiresAt);
-    if (wait) {
-      context.log.info('expiry waits', { reason: wait });
-      throw new RetryLaterError(deps.pollIntervalMs, wait);
-    }
+  const { uploads, watchList } = deps;
+  const upload = await uploads.get(uploadId);
+  if (!upload) return;
+  const quote = watchedQuoteOf(upload);
+  const closeOwed = async () => {
+    await deps.bus.publish('payment.credited', { kind: 'closed', uploadId, chainId: deps.chainId, address: quote.address, outcome: 'expired' });
+    await rm(join(deps.stagingDir, uploadId), { recursive: true, force: true });
+  };
+  const state = await uploads.state(uploadId);
+  // A retry after the upload already ended owing a refund finishes what that run began.
+  if (state === 'refund_due') return closeOwed();
+  if (state !== 'awaiting_payment') return;
+  const deadline = Date.parse(upload.quote.expiresAt);
+  const cursor = await watchList.cursor();
+  if ((!cursor || cursor.time < deadline) && Date.now() < deadline + deps.maxDelayMs) {
+    context.log.info('expiry waits for the block passes to reach the deadline');
+    throw new RetryLaterError(deps.pollIntervalMs, 'the deposit watcher has not reached the deadline yet');
   }
-  // Claiming the upload as "expired" is atomic with a payment claiming it as paid: one wins.
-  if (!(await deps.ledger.markPaid(uploadId, EXPIRED_CLAIM))) {
-    context.log.info('upload was paid; not expiring');
+  const [received = 0n] = await watchList.credited([quote.address]);
+  const ended =
+    received > 0n
+      ? await uploads.transition(uploadId, 'expireOwingRefund', { stage: 'payment-watcher', reason: `received ${received} of ${quote.amount} before the quote expired; recorded for refund` })
+      : await uploads.transition(uploadId, 'expire', { stage: 'payment-watcher', reason: 'not paid before the quote expired' });
+  if (!ended.moved) {
+    context.log.info('upload was paid meanwhile; not expiring', { state: ended.state });
     return;
   }
-  await rm(join(deps.stagingDir, uploadId), { recursive: true, force: true });
-  await context.status('expired', 'expired', { reason: 'not paid before the quote expired' });
-  context.log.info('upload expired');
+  if (received > 0n) await closeOwed();
+  else await rm(join(deps.stagingDir, uploadId), { recursive: true, force: true });
+  context.log.info('upload expired', { received: received.toString() });
 }

@@ -1,14 +1,14 @@
 import type { Bus, StageContext } from '@reelboard/bus';
 import type { UploadReceived } from '@reelboard/contracts';
-import type { PaymentLedger } from './payment-ledger.js';
+import { watchedQuoteOf, type WatchList } from './watch-list.js';
 
 /**
- * An upload now waits for its payment: list it under its owner so the block scan can match a
- * payment to it, and schedule its expiry at the quote's deadline.
+ * An upload now waits for its payment: its deposit address is watched (until `lateWatchMs` after
+ * the quote expires, so late money is still recorded), and its expiry is scheduled at the deadline.
  */
-export async function handleUploadReceived(deps: { bus: Bus; ledger: PaymentLedger }, upload: UploadReceived, context: StageContext): Promise<void> {
-  await deps.ledger.openUpload(upload.owner, upload.uploadId, upload.quote.expiresAt);
-  const delayMs = Math.max(0, Date.parse(upload.quote.expiresAt) - Date.now());
-  await deps.bus.publish('upload.expire', { uploadId: upload.uploadId }, { delayMs });
+export async function handleUploadReceived(deps: { bus: Bus; watchList: WatchList; lateWatchMs: number }, upload: UploadReceived, context: StageContext): Promise<void> {
+  const expiresAt = Date.parse(upload.quote.expiresAt);
+  await deps.watchList.watch(watchedQuoteOf(upload), expiresAt + deps.lateWatchMs);
+  await deps.bus.publish('upload.expire', { uploadId: upload.uploadId }, { delayMs: Math.max(0, expiresAt - Date.now()) });
   context.log.info('awaiting payment', { amount: upload.quote.amount, token: upload.quote.token, to: upload.quote.to, expiresAt: upload.quote.expiresAt });
 }

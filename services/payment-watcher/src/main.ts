@@ -1,74 +1,77 @@
-import { connectBus } from '@reelboard/bus';
-import { assertChainId, createChainClient } from '@reelboard/chain';
+import { createChainClient, assertChainId } from '@reelboard/chain';
+import { connectPipeline } from '@reelboard/lifecycle';
 import { runService } from '@reelboard/runtime';
 import { loadPaymentWatcherConfig } from './config.js';
+import { DepositWatcher } from './deposit-watcher.js';
 import { handlePaymentSubmitted } from './handle-payment-submitted.js';
 import { handleUploadExpire } from './handle-upload-expire.js';
 import { handleUploadReceived } from './handle-upload-received.js';
-import { PaymentLedger } from './payment-ledger.js';
+import { rpcRequests } from './metrics.js';
 import { ScanLock } from './scan-lock.js';
-import { MerchantWatcher } from './watch-merchant.js';
+import { AutoSweeper } from './sweep.js';
+import { WatchList } from './watch-list.js';
 
 await runService({
   name: 'payment-watcher',
   loadConfig: () => loadPaymentWatcherConfig(),
   start: async (config, log) => {
-    const { redis, bus } = connectBus(config, 'payment-watcher', log);
-    const chain = createChainClient({ rpcUrl: config.RPC_URL, chainId: config.CHAIN_ID, pollingIntervalMs: config.POLL_INTERVAL_MS });
+    const { redis, bus, uploads } = connectPipeline(config, 'payment-watcher', log);
+    const chain = createChainClient({
+      rpcUrl: config.RPC_URL,
+      chainId: config.CHAIN_ID,
+      pollingIntervalMs: config.POLL_INTERVAL_MS,
+      batchSize: config.RPC_BATCH_SIZE,
+      onRequest: () => rpcRequests.inc(),
+    });
     await assertChainId(chain, config.CHAIN_ID);
-    const ledger = new PaymentLedger(redis, config.REDIS_PREFIX);
+    const watchList = new WatchList(redis, config.REDIS_PREFIX);
+    const deposits = { merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null };
     const concurrency = config.PAYMENT_CONCURRENCY;
     const pollIntervalMs = config.POLL_INTERVAL_MS;
+    // Any replica settles hints and expiries; one at a time (the lease) reads new blocks.
+    const watcher = new DepositWatcher({
+      bus,
+      uploads,
+      watchList,
+      chain,
+      lock: new ScanLock(redis, `${config.REDIS_PREFIX}:payment:scan-lock`, Math.max(10_000, pollIntervalMs * 10)),
+      log,
+      chainId: config.CHAIN_ID,
+      deposits,
+      confirmations: config.CONFIRMATIONS,
+      startBehind: config.SCAN_START_BEHIND,
+      maxBlocksPerPass: config.SCAN_MAX_BLOCKS_PER_PASS,
+    });
 
-    bus.consume('upload.received', (upload, context) => handleUploadReceived({ bus, ledger }, upload, context), { concurrency });
+    bus.consume('upload.received', (upload, context) => handleUploadReceived({ bus, watchList, lateWatchMs: config.LATE_WATCH_SECONDS * 1000 }, upload, context), { concurrency });
     bus.consume(
       'payment.submitted',
       (payload, context) =>
         handlePaymentSubmitted(
-          // A transaction never seen is refused halfway through the expiry's wait for in-flight payments, so
-          // the refusal reaches the owner before the upload ends `expired` (the same deadline for both raced).
-          { bus, chain, ledger, chainId: config.CHAIN_ID, confirmations: config.CONFIRMATIONS, pollIntervalMs, unseenGraceMs: (config.EXPIRY_MAX_DELAY_SECONDS * 1000) / 2 },
+          // A transaction never seen is refused halfway through the expiry's wait, so the refusal reaches the owner before the upload ends.
+          { uploads, chain, watcher, confirmations: config.CONFIRMATIONS, pollIntervalMs, unseenGraceMs: (config.EXPIRY_MAX_DELAY_SECONDS * 1000) / 2 },
           payload,
           context,
         ),
-      {
-        concurrency,
-        // A transaction that cannot be checked (RPC down for long) is refused, not the upload: it stays payable.
-        onGiveUp: async (payload, error, context) => {
-          const { uploadId, txHash } = payload as { uploadId: string; txHash: string };
-          await ledger.removeInFlight(uploadId, txHash);
-          await context.status('payment.rejected', 'awaiting_payment', { reason: `payment could not be verified: ${error.message}` });
-        },
-      },
+      { concurrency },
     );
     bus.consume(
       'upload.expire',
       (payload, context) =>
-        handleUploadExpire({ bus, ledger, stagingDir: config.STAGING_DIR, pollIntervalMs, maxDelayMs: config.EXPIRY_MAX_DELAY_SECONDS * 1000 }, payload, context),
+        handleUploadExpire({ bus, uploads, watchList, chainId: config.CHAIN_ID, stagingDir: config.STAGING_DIR, pollIntervalMs, maxDelayMs: config.EXPIRY_MAX_DELAY_SECONDS * 1000 }, payload, context),
       { concurrency },
     );
-
-    // Any replica verifies submitted hashes; one at a time (the lease) follows new blocks.
-    const watcher = new MerchantWatcher({
-      bus,
-      chain,
-      ledger,
-      lock: new ScanLock(redis, `${config.REDIS_PREFIX}:payment:scan-lock`, Math.max(10_000, pollIntervalMs * 10)),
-      log,
-      chainId: config.CHAIN_ID,
-      merchant: config.MERCHANT_ADDRESS,
-      token: config.PAYMENT_TOKEN ?? null,
-      overlapBlocks: config.CONFIRMATIONS,
-      startBehind: config.SCAN_START_BEHIND,
-      maxBlocksPerPass: 200,
-    });
     watcher.start(pollIntervalMs);
+    const sweeper = config.SWEEP_PRIVATE_KEY
+      ? new AutoSweeper({ chain, rpcUrl: config.RPC_URL, chainId: config.CHAIN_ID, privateKey: config.SWEEP_PRIVATE_KEY, deposits, watchList, minAmount: config.SWEEP_MIN_AMOUNT, log })
+      : undefined;
+    sweeper?.start(config.SWEEP_INTERVAL_SECONDS * 1000);
     return {
       readiness: {
         redis: async () => void (await redis.ping()),
         rpc: async () => void (await chain.getBlockNumber()),
       },
-      closers: [() => watcher.stop(), () => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit())],
+      closers: [() => watcher.stop(), async () => sweeper?.stop(), () => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit())],
     };
   },
 });

@@ -1,13 +1,27 @@
 import { Counter } from 'prom-client';
-import type { VerifyPaymentReturnType } from './verify-payment.js';
+import type { CreditStatus } from '@reelboard/contracts';
 
-const verifications = new Counter({
-  name: 'reelboard_payment_verifications_total',
-  help: 'Verdicts on submitted or found payments: outcome confirmed/rejected/pending, with the payment status or the reason code',
-  labelNames: ['outcome', 'reason'] as const,
+const credits = new Counter({
+  name: 'reelboard_payment_credits_total',
+  help: 'Credits settled at the confirmation threshold, by how they stand against their quote (partial, paid, overpaid, late, unmatched)',
+  labelNames: ['status'] as const,
 });
 
-/** Counts one verdict by outcome and reason (rejection code, pending code, or the confirmed payment's status). */
-export function countVerdict(verdict: VerifyPaymentReturnType): void {
-  verifications.inc({ outcome: verdict.outcome, reason: verdict.outcome === 'confirmed' ? verdict.payment.status : verdict.code });
+const hints = new Counter({
+  name: 'reelboard_payment_hints_total',
+  help: "Clients' transaction hashes checked, by outcome (credited, no_payment, reverted, not_found, pending)",
+  labelNames: ['outcome'] as const,
+});
+
+export const rpcRequests = new Counter({
+  name: 'reelboard_rpc_requests_total',
+  help: 'HTTP requests to the RPC node (a JSON-RPC batch counts once)',
+});
+
+export function countCredit(status: CreditStatus): void {
+  credits.inc({ status });
+}
+
+export function countHint(outcome: string): void {
+  hints.inc({ outcome });
 }

@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import { channels, type Channel } from '@reelboard/contracts';
-import type { Bus } from './bus.js';
+import type { Bus } from '@reelboard/bus';
+import type { Uploads } from './uploads.js';
 
 /** An upload a stage gave up on, as an operator sees it. */
 export interface FailedUpload {
@@ -45,7 +46,7 @@ export async function listFailedUploads(bus: Bus, limit = 100): Promise<FailedUp
  * Runs the failed stage of an upload again, with the input it failed on, and lets the upload's
  * status move again. The rest of the chain follows as usual. Returns what was retried.
  */
-export async function retryFailedUpload(bus: Bus, uploadId: string): Promise<FailedUpload[]> {
+export async function retryFailedUpload(bus: Bus, uploads: Uploads, uploadId: string): Promise<FailedUpload[]> {
   const retried: FailedUpload[] = [];
   for (const channel of stageChannels) {
     // Scans the failed set rather than guessing job ids: some channels key jobs by more than the upload.
@@ -53,7 +54,7 @@ export async function retryFailedUpload(bus: Bus, uploadId: string): Promise<Fai
     for (const job of candidates) {
       if (!job || (job.data as { uploadId?: string }).uploadId !== uploadId) continue;
       const failed = describe(channel, job);
-      await bus.status.reopen(uploadId, failed.stage, `retrying from ${failed.stage}`);
+      await uploads.transition(uploadId, 'retry', { stage: failed.stage, message: `retrying from ${failed.stage}` });
       await job.retry('failed');
       retried.push(failed);
     }

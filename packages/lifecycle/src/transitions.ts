@@ -1,0 +1,38 @@
+import type { StatusEventName, UploadState } from '@reelboard/contracts';
+
+/** One allowed change of an upload's state, and the status event that announces it. */
+export interface Transition {
+  /** States it may leave; '-' is "not registered yet". */
+  from: readonly (UploadState | '-')[];
+  to: UploadState;
+  event: StatusEventName;
+}
+
+/**
+ * Every way an upload's state may change. Nothing else writes the state: the status store applies
+ * one of these atomically with its event, guarded by `from`, so events never go backwards.
+ */
+export const transitions = {
+  /** The gateway accepted the form and issued a quote. */
+  register: { from: ['-'], to: 'awaiting_payment', event: 'upload.received' },
+  /** The deposit address received the quoted amount in time (payment-watcher). */
+  pay: { from: ['awaiting_payment'], to: 'paid', event: 'payment.confirmed' },
+  /** The media work began (the transcoder; again on a retried job). */
+  start: { from: ['paid', 'processing'], to: 'processing', event: 'progress' },
+  /** An operator runs a failed upload's stage again (pnpm failed-uploads retry). */
+  retry: { from: ['failed'], to: 'processing', event: 'progress' },
+  /** The listing is in Postgres (profile-writer). */
+  save: { from: ['processing'], to: 'saved', event: 'profile.saved' },
+  /** A stage gave up for good; a paid upload's payment is kept `unfulfilled` for retry or refund. */
+  fail: { from: ['awaiting_payment', 'paid', 'processing'], to: 'failed', event: 'failed' },
+  /** The quote ran out with nothing received. */
+  expire: { from: ['awaiting_payment'], to: 'expired', event: 'expired' },
+  /** The quote ran out with part of the price received: that part is due back. */
+  expireOwingRefund: { from: ['awaiting_payment'], to: 'refund_due', event: 'refund.due' },
+  /** Money arrived after an upload expired with nothing received: it is due back. */
+  oweRefund: { from: ['expired'], to: 'refund_due', event: 'refund.due' },
+  /** An admin sent the money back. */
+  refund: { from: ['refund_due', 'failed'], to: 'refunded', event: 'refund.sent' },
+} as const satisfies Record<string, Transition>;
+
+export type TransitionName = keyof typeof transitions;

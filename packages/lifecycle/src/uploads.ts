@@ -1,0 +1,126 @@
+import type { Redis } from 'ioredis';
+import type { StatusStore } from '@reelboard/bus';
+import type { Payment, StatusEvent, UploadReceived, UploadState } from '@reelboard/contracts';
+import { transitions, type TransitionName } from './transitions.js';
+
+/** How long an upload's record and its owner index are kept (as long as its status history). */
+const RETENTION_SECONDS = 30 * 24 * 3600;
+/** How long the set of hashes followed for an upload is kept. */
+const HINTS_SECONDS = 24 * 3600;
+
+/** What a transition's event says besides its name. */
+export interface TransitionDetails {
+  /** The service making the change. */
+  stage: string;
+  reason?: string;
+  message?: string;
+  progress?: number;
+}
+
+/** The outcome of a transition: whether this call moved the upload, and where it stands now. */
+export interface TransitionResult {
+  moved: boolean;
+  state: UploadState | undefined;
+}
+
+/**
+ * One upload's lifecycle in Redis: its record (owner, form, quote, staged files), its state, and the
+ * guarded transitions between states (transitions.ts). Every reader of "is it payable, paid, done"
+ * asks here; status events come from the transitions, so they never announce a state out of order.
+ */
+export class Uploads {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    readonly status: StatusStore,
+  ) {}
+
+  private ownerKey(owner: string): string {
+    return `${this.prefix}:owner:${owner.toLowerCase()}:uploads`;
+  }
+  private hintsKey(uploadId: string): string {
+    return `${this.prefix}:upload:${uploadId}:hints`;
+  }
+
+  /** Records a new upload and its owner, and moves it to awaiting_payment (the first status event). */
+  async register(upload: UploadReceived, stage: string): Promise<void> {
+    const key = this.status.uploadKey(upload.uploadId);
+    await this.redis
+      .multi()
+      .hset(key, { owner: upload.owner, record: JSON.stringify(upload), createdAt: upload.receivedAt })
+      .expire(key, RETENTION_SECONDS)
+      .zadd(this.ownerKey(upload.owner), Date.parse(upload.receivedAt), upload.uploadId)
+      .expire(this.ownerKey(upload.owner), RETENTION_SECONDS)
+      .exec();
+    await this.transition(upload.uploadId, 'register', { stage, message: 'waiting for payment' });
+  }
+
+  /** The upload as the gateway received it, or undefined if unknown (or long gone). */
+  async get(uploadId: string): Promise<UploadReceived | undefined> {
+    const record = await this.redis.hget(this.status.uploadKey(uploadId), 'record');
+    return record ? (JSON.parse(record) as UploadReceived) : undefined;
+  }
+
+  async owner(uploadId: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.status.uploadKey(uploadId), 'owner')) ?? undefined;
+  }
+
+  async state(uploadId: string): Promise<UploadState | undefined> {
+    return this.status.state(uploadId);
+  }
+
+  async latest(uploadId: string): Promise<StatusEvent | undefined> {
+    return this.status.latest(uploadId);
+  }
+
+  /** Upload ids of one wallet, newest first. */
+  async uploadsOf(owner: string, limit = 50): Promise<string[]> {
+    return this.redis.zrevrange(this.ownerKey(owner), 0, limit - 1);
+  }
+
+  /** Uploads in an in-flight state, for the watcher (paid ones whose work must be queued) and the staging sweep. */
+  async inState(state: 'awaiting_payment' | 'paid' | 'processing'): Promise<string[]> {
+    return this.status.inState(state);
+  }
+
+  /** Applies a transition if the upload is in one of its `from` states; its event is published in the same step. */
+  async transition(uploadId: string, name: TransitionName, details: TransitionDetails, fields?: Record<string, string>): Promise<TransitionResult> {
+    const { from, to, event } = transitions[name];
+    const seq = await this.status.publish({ uploadId, event, ...details }, { from, to, ...(fields ? { fields } : {}) });
+    return { moved: seq > 0, state: seq > 0 ? to : await this.state(uploadId) };
+  }
+
+  /**
+   * Marks the upload paid by `payment`, atomically with the state change: only one payment ever
+   * makes an upload paid, however many watchers saw it. False if the upload was no longer awaiting payment.
+   */
+  async pay(uploadId: string, payment: Payment, stage: string): Promise<boolean> {
+    const result = await this.transition(uploadId, 'pay', { stage, message: `paid ${payment.amount} to ${payment.address}` }, { payment: JSON.stringify(payment) });
+    return result.moved;
+  }
+
+  /** The payment that covered the upload, if one did. */
+  async payment(uploadId: string): Promise<Payment | undefined> {
+    const raw = await this.redis.hget(this.status.uploadKey(uploadId), 'payment');
+    return raw ? (JSON.parse(raw) as Payment) : undefined;
+  }
+
+  /**
+   * Follows a client's tx hash for the upload: returns the round (how many times this hash has been
+   * submitted, so a re-submission is a new job), or 'limit' when `max` other hashes are followed.
+   */
+  async followHint(uploadId: string, txHash: string, max: number): Promise<{ round: number } | 'limit'> {
+    const key = this.hintsKey(uploadId);
+    const hash = txHash.toLowerCase();
+    const followed = await this.redis.hkeys(key);
+    if (!followed.includes(hash) && followed.length >= max) return 'limit';
+    const round = await this.redis.hincrby(key, hash, 1);
+    await this.redis.expire(key, HINTS_SECONDS);
+    return { round };
+  }
+
+  /** Stops following a hash (decided, or given up on), freeing its place. */
+  async unfollowHint(uploadId: string, txHash: string): Promise<void> {
+    await this.redis.hdel(this.hintsKey(uploadId), txHash.toLowerCase());
+  }
+}

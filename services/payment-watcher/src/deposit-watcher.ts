@@ -1,0 +1,298 @@
+import { erc20Abi, type Log, type PublicClient } from 'viem';
+import type { Bus } from '@reelboard/bus';
+import { decodeTransfers, readBalances, readSweeps, type DepositSettings } from '@reelboard/chain';
+import type { CreditStatus, CreditTransfer, Payment } from '@reelboard/contracts';
+import type { Uploads } from '@reelboard/lifecycle';
+import type { Logger } from '@reelboard/logger';
+import { judgeCredit } from './judge-credit.js';
+import { countCredit } from './metrics.js';
+import type { ScanLock } from './scan-lock.js';
+import type { WatchedQuote, WatchList } from './watch-list.js';
+
+type Address = `0x${string}`;
+const STAGE = 'payment-watcher';
+const transferEvent = erc20Abi.find((item) => item.type === 'event' && item.name === 'Transfer') as Extract<(typeof erc20Abi)[number], { name: 'Transfer'; type: 'event' }>;
+
+export interface DepositWatcherDeps {
+  bus: Bus;
+  uploads: Uploads;
+  watchList: WatchList;
+  /** A client whose transport batches requests (balances of every watched address go in a few batches). */
+  chain: PublicClient;
+  lock: ScanLock;
+  log: Logger;
+  chainId: number;
+  /** The merchant and the quoted token: what every deposit address is bound to. */
+  deposits: DepositSettings;
+  /** Blocks on top of (and including) a credit's block before it counts. */
+  confirmations: number;
+  /** Where a first start begins: this many blocks behind the confirmed head. */
+  startBehind: number;
+  /** Most blocks settled in one pass, so a long catch-up does not hold the lease for minutes. */
+  maxBlocksPerPass: number;
+}
+
+/** A range of blocks as a pass reads it: timestamps, and the transfers the chain shows in it. */
+interface BlockRange {
+  fromBlock: bigint;
+  toBlock: bigint;
+  times: Map<bigint, number>;
+  /** Top-level native transfers and token Transfer logs, by recipient. */
+  transfers: Map<Address, (CreditTransfer & { blockNumber: bigint })[]>;
+}
+
+const lower = (value: string) => value.toLowerCase() as Address;
+
+/**
+ * Credits payments by what reaches each quote's deposit address, however it got there (a plain
+ * transfer, an internal call from a contract wallet or a 7702 account, an exchange withdrawal,
+ * several partial payments): on each new confirmed block, the balances of every watched address are
+ * read in batches, and an address whose total (balance plus what sweeps moved out) rose is settled.
+ * Transfers to the plain merchant address are recorded `unmatched`. One replica scans at a time.
+ */
+export class DepositWatcher {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly deps: DepositWatcherDeps) {}
+
+  /** The highest block with enough confirmations now. */
+  async confirmedHeight(): Promise<bigint> {
+    const head = await this.deps.chain.getBlockNumber({ cacheTime: 0 });
+    return head - BigInt(this.deps.confirmations) + 1n;
+  }
+
+  /** One pass: if this replica holds the lease, settles the blocks from the cursor to the confirmed head. Returns blocks read. */
+  async scanOnce(): Promise<number> {
+    const { lock, watchList } = this.deps;
+    if (!(await lock.acquire())) return 0;
+    const confirmed = await this.confirmedHeight();
+    if (!(await watchList.sweepsIndexed())) await this.indexSweeps(confirmed);
+    const cursor = await watchList.cursor();
+    const fromBlock = cursor ? cursor.block + 1n : confirmed - BigInt(Math.min(this.deps.startBehind, Math.max(0, Number(confirmed))));
+    if (fromBlock > confirmed || confirmed < 0n) return 0;
+    const toBlock = confirmed < fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n ? confirmed : fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n;
+    const range = await this.readRange(fromBlock, toBlock);
+    await this.recordMerchantTransfers(range);
+    const quotes = await watchList.watched();
+    const before = cursor?.time ?? 0;
+    const endTime = range.times.get(toBlock) ?? Date.now();
+    // A quote that expired inside a range of several blocks is judged at its last in-time block
+    // first, so what arrived in time counts as in time even when the watcher is catching up.
+    const straddling = quotes.filter((q) => Date.parse(q.expiresAt) >= before && Date.parse(q.expiresAt) < endTime);
+    for (const [height, group] of this.groupByDeadline(straddling, range)) await this.settleAt(group, height, range);
+    await this.settleAt(quotes, toBlock, range);
+    await watchList.saveCursor(toBlock, endTime);
+    await this.requeuePaid();
+    return Number(toBlock - fromBlock) + 1;
+  }
+
+  /** The last block of the range at or before each quote's deadline (quotes with none are left to the end of the range). */
+  private groupByDeadline(quotes: WatchedQuote[], range: BlockRange): Map<bigint, WatchedQuote[]> {
+    const groups = new Map<bigint, WatchedQuote[]>();
+    for (const quote of quotes) {
+      let last: bigint | undefined;
+      for (const [block, time] of range.times) if (time <= Date.parse(quote.expiresAt) && (last === undefined || block > last)) last = block;
+      if (last === undefined || last === range.toBlock) continue;
+      groups.set(last, [...(groups.get(last) ?? []), quote]);
+    }
+    return new Map([...groups].sort(([a], [b]) => (a < b ? -1 : 1)));
+  }
+
+  /** Reads blocks fromBlock..toBlock: timestamps, top-level transfers, token Transfer logs, and sweeps. */
+  private async readRange(fromBlock: bigint, toBlock: bigint): Promise<BlockRange> {
+    const { chain, deposits, watchList } = this.deps;
+    const numbers: bigint[] = [];
+    for (let n = fromBlock; n <= toBlock; n++) numbers.push(n);
+    const [blocks, sweeps, tokenLogs] = await Promise.all([
+      Promise.all(numbers.map((blockNumber) => chain.getBlock({ blockNumber, includeTransactions: true }))),
+      readSweeps(chain, deposits, { fromBlock, toBlock }),
+      deposits.token ? chain.getLogs({ address: deposits.token, event: transferEvent, fromBlock, toBlock }) : Promise.resolve([]),
+    ]);
+    await watchList.addSweeps(sweeps);
+    const sweepTxs = new Set(sweeps.map((sweep) => sweep.txHash));
+    const range: BlockRange = { fromBlock, toBlock, times: new Map(), transfers: new Map() };
+    const add = (to: Address, transfer: CreditTransfer & { blockNumber: bigint }) => range.transfers.set(to, [...(range.transfers.get(to) ?? []), transfer]);
+    for (const block of blocks) {
+      range.times.set(block.number, Number(block.timestamp) * 1000);
+      for (const tx of block.transactions) {
+        if (tx.to && tx.value > 0n) add(lower(tx.to), { txHash: tx.hash, logIndex: null, from: lower(tx.from), amount: tx.value.toString(), blockNumber: block.number });
+      }
+    }
+    for (const transfer of decodeTransfers(tokenLogs as Log[])) {
+      // What a sweep moves to the merchant is the deposit's own money, not a new payment.
+      if (sweepTxs.has(transfer.txHash)) continue;
+      add(transfer.to, { txHash: transfer.txHash, logIndex: transfer.logIndex, from: transfer.from, amount: transfer.value.toString(), blockNumber: transfer.blockNumber });
+    }
+    return range;
+  }
+
+  /** Every transfer to the plain merchant address goes to the ledger as `unmatched`, due back (no quote asked for it). */
+  private async recordMerchantTransfers(range: BlockRange): Promise<void> {
+    const { bus, chainId, deposits, log } = this.deps;
+    for (const { blockNumber, ...transfer } of range.transfers.get(deposits.merchant) ?? []) {
+      await bus.publish('payment.credited', {
+        kind: 'merchant',
+        chainId,
+        address: deposits.merchant,
+        token: transfer.logIndex === null ? null : deposits.token,
+        transfer,
+        blockNumber: blockNumber.toString(),
+        blockTime: new Date(range.times.get(blockNumber) ?? Date.now()).toISOString(),
+      });
+      countCredit('unmatched');
+      log.warn('transfer to the merchant address matches no quote; recorded for refund', { txHash: transfer.txHash, amount: transfer.amount });
+    }
+  }
+
+  /** What each quote's address has received in all at `height`: its balance plus what sweeps moved out by then. */
+  async totalsAt(quotes: readonly WatchedQuote[], height: bigint): Promise<bigint[]> {
+    const { chain, watchList } = this.deps;
+    const native = quotes.filter((q) => q.token === null);
+    const token = quotes.filter((q) => q.token !== null);
+    const [nativeBalances, tokenBalances, nativeSwept, tokenSwept] = await Promise.all([
+      readBalances(chain, { addresses: native.map((q) => q.address), token: null, blockNumber: height }),
+      token.length > 0 ? readBalances(chain, { addresses: token.map((q) => q.address), token: token[0]?.token ?? null, blockNumber: height }) : Promise.resolve([]),
+      watchList.sweptUpTo(native.map((q) => q.address), height, 'native'),
+      watchList.sweptUpTo(token.map((q) => q.address), height, 'token'),
+    ]);
+    const totals = new Map<string, bigint>();
+    native.forEach((q, i) => totals.set(q.uploadId, (nativeBalances[i] ?? 0n) + (nativeSwept[i] ?? 0n)));
+    token.forEach((q, i) => totals.set(q.uploadId, (tokenBalances[i] ?? 0n) + (tokenSwept[i] ?? 0n)));
+    return quotes.map((q) => totals.get(q.uploadId) ?? 0n);
+  }
+
+  /** What the watcher last knew each quote's address had received. */
+  async knownTotals(quotes: readonly WatchedQuote[]): Promise<bigint[]> {
+    return this.deps.watchList.credited(quotes.map((q) => q.address));
+  }
+
+  /** A block's timestamp, ms. */
+  async blockTime(blockNumber: bigint): Promise<number> {
+    return Number((await this.deps.chain.getBlock({ blockNumber })).timestamp) * 1000;
+  }
+
+  /** Settles every quote whose total at `height` rose above what was known. */
+  private async settleAt(quotes: readonly WatchedQuote[], height: bigint, range: BlockRange): Promise<void> {
+    if (quotes.length === 0) return;
+    const [totals, known] = await Promise.all([this.totalsAt(quotes, height), this.deps.watchList.credited(quotes.map((q) => q.address))]);
+    for (const [i, quote] of quotes.entries()) {
+      const total = totals[i] ?? 0n;
+      if (total <= (known[i] ?? 0n)) continue;
+      const transfers = (range.transfers.get(quote.address) ?? []).filter((t) => t.blockNumber <= height).map(({ blockNumber: _b, ...rest }) => rest);
+      await this.settle(quote, total, { fromBlock: range.fromBlock, toBlock: height, blockTime: range.times.get(height) ?? Date.now(), transfers });
+    }
+  }
+
+  /**
+   * Settles one quote's new total: decides it (judgeCredit), makes the upload paid if it covers the
+   * quote (one atomic transition), sends the credit to the Postgres ledger and tells the owner.
+   * Every step is idempotent: run again after a crash, it replays the same decision.
+   */
+  async settle(quote: WatchedQuote, total: bigint, at: { fromBlock: bigint; toBlock: bigint; blockTime: number; transfers: CreditTransfer[] }): Promise<CreditStatus> {
+    const { bus, uploads, chainId, log } = this.deps;
+    const { uploadId } = quote;
+    let verdict = judgeCredit({ quote, state: await uploads.state(uploadId), payment: await uploads.payment(uploadId), total, blockTime: at.blockTime });
+    let payment = await uploads.payment(uploadId);
+    if (verdict.settles && !payment) {
+      const candidate: Payment = {
+        chainId,
+        address: quote.address,
+        token: quote.token,
+        amount: total.toString(),
+        blockNumber: at.toBlock.toString(),
+        blockTime: new Date(at.blockTime).toISOString(),
+        status: verdict.status === 'overpaid' ? 'overpaid' : 'paid',
+        txHashes: [...new Set(at.transfers.map((t) => t.txHash))],
+      };
+      if (await uploads.pay(uploadId, candidate, STAGE)) {
+        payment = candidate;
+      } else {
+        // Something else ended the wait first (the expiry, or another watcher): judge again as things are now.
+        payment = await uploads.payment(uploadId);
+        verdict = judgeCredit({ quote, state: await uploads.state(uploadId), payment, total, blockTime: at.blockTime });
+      }
+    }
+    await bus.publish('payment.credited', {
+      kind: 'deposit',
+      uploadId,
+      owner: quote.owner,
+      chainId,
+      address: quote.address,
+      token: quote.token,
+      quoteAmount: quote.amount,
+      totalReceived: total.toString(),
+      fromBlock: at.fromBlock.toString(),
+      toBlock: at.toBlock.toString(),
+      blockTime: new Date(at.blockTime).toISOString(),
+      transfers: at.transfers,
+      status: verdict.status,
+    });
+    countCredit(verdict.status);
+    log.info('credit settled', { uploadId, address: quote.address, total: total.toString(), status: verdict.status, block: at.toBlock.toString() });
+    if (verdict.settles && payment) {
+      const upload = await uploads.get(uploadId);
+      if (upload) await bus.publish('payment.confirmed', { ...upload, payment });
+    } else {
+      await this.tellOwner(quote, verdict.status, total);
+    }
+    await this.deps.watchList.raiseCredited(quote.address, total);
+    return verdict.status;
+  }
+
+  private async tellOwner(quote: WatchedQuote, status: CreditStatus, total: bigint): Promise<void> {
+    const { uploads } = this.deps;
+    const say = (message: string, reason: string) => uploads.status.publish({ uploadId: quote.uploadId, event: 'payment.received', stage: STAGE, message, reason });
+    if (status === 'partial') {
+      await say('partial', `received ${total} of ${quote.amount}; send the rest to ${quote.address} before ${quote.expiresAt}`);
+    } else if (status === 'late') {
+      await say('late', `${total} received in all, after the quote expired; recorded for refund`);
+      // An upload that had expired with nothing received now has money to give back.
+      await uploads.transition(quote.uploadId, 'oweRefund', { stage: STAGE, reason: 'money arrived after the quote expired; recorded for refund' });
+    } else if (status === 'overpaid') {
+      await say('overpaid', `${total} received in all; the upload was already paid, the excess is recorded for refund`);
+    }
+  }
+
+  /** A paid upload whose work was never queued (a crash between the two) gets it queued; the job id keeps it single. */
+  private async requeuePaid(): Promise<void> {
+    const { uploads, bus } = this.deps;
+    for (const uploadId of await uploads.inState('paid')) {
+      const [upload, payment] = await Promise.all([uploads.get(uploadId), uploads.payment(uploadId)]);
+      if (upload && payment) await bus.publish('payment.confirmed', { ...upload, payment });
+    }
+  }
+
+  /** A Redis that lost the sweep record rebuilds it from the factory's logs. */
+  private async indexSweeps(toBlock: bigint): Promise<void> {
+    const { chain, deposits, watchList } = this.deps;
+    await watchList.addSweeps(await readSweeps(chain, deposits, { fromBlock: 0n, toBlock: toBlock < 0n ? 0n : toBlock }));
+    await watchList.markSweepsIndexed();
+  }
+
+  /** Scans every `intervalMs` until stopped; a failed pass is logged and tried again. */
+  start(intervalMs: number): void {
+    const loop = async () => {
+      if (this.stopped) return;
+      this.running = this.scanOnce().then(
+        () => undefined,
+        (error: unknown) => {
+          this.deps.log.warn('deposit pass failed; will retry', { error: error instanceof Error ? error.message : String(error) });
+        },
+      );
+      await this.running;
+      if (!this.stopped) this.timer = setTimeout(() => void loop(), intervalMs);
+    };
+    void loop();
+  }
+
+  /** Stops scanning, waits for a running pass and gives up the lease. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+    await this.deps.lock.release();
+  }
+}
+

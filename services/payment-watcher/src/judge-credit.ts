@@ -1,0 +1,37 @@
+import type { CreditStatus, Payment, UploadState } from '@reelboard/contracts';
+import type { WatchedQuote } from './watch-list.js';
+
+export interface JudgeCreditParameters {
+  quote: Pick<WatchedQuote, 'amount' | 'expiresAt'>;
+  /** The upload's lifecycle state now (undefined if Redis no longer knows it). */
+  state: UploadState | undefined;
+  /** The payment that made the upload paid, if one did. */
+  payment: Pick<Payment, 'amount' | 'status'> | undefined;
+  /** Everything the deposit address has received (balance plus swept) at the block judged. */
+  total: bigint;
+  /** That block's timestamp, ms. */
+  blockTime: number;
+}
+
+export type JudgeCreditReturnType = {
+  status: CreditStatus;
+  /** True when this total pays the upload: it must be (or already was) made paid and its work queued. */
+  settles: boolean;
+};
+
+/**
+ * How a deposit address's new total stands against its quote. A payment already settled is judged
+ * the same way again (a retried pass replays its decision rather than calling it an overpayment);
+ * money beyond it is an overpayment, money after the quote ended is late: both are due back.
+ */
+export function judgeCredit({ quote, state, payment, total, blockTime }: JudgeCreditParameters): JudgeCreditReturnType {
+  if (payment) {
+    if (total <= BigInt(payment.amount)) return { status: payment.status, settles: state === 'paid' };
+    return { status: 'overpaid', settles: false };
+  }
+  const open = (state === 'awaiting_payment' || state === undefined) && blockTime <= Date.parse(quote.expiresAt);
+  if (!open) return { status: 'late', settles: false };
+  const price = BigInt(quote.amount);
+  if (total < price) return { status: 'partial', settles: false };
+  return { status: total === price ? 'paid' : 'overpaid', settles: true };
+}
