@@ -2,7 +2,8 @@
 //   pnpm failed-uploads list            the failed uploads, newest first (stage, reason, paid or not)
 //   pnpm failed-uploads retry <id>...   runs each upload's failed stage again with the same input
 // Reads REDIS_URL and REDIS_PREFIX from the environment (for the local stack: set -a; . .data/infra.env).
-import { Bus, connectRedis, listFailedUploads, retryFailedUpload } from '@reelboard/bus';
+import { Bus, connectRedis } from '@reelboard/bus';
+import { listFailedUploads, retryFailedUpload, Uploads } from '@reelboard/lifecycle';
 import { loadConfig, z } from '@reelboard/config';
 import { createLogger } from '@reelboard/logger';
 
@@ -15,6 +16,7 @@ const config = loadConfig(
 const [command = 'list', ...ids] = process.argv.slice(2);
 const redis = connectRedis(config.REDIS_URL, 'failed-uploads-cli');
 const bus = new Bus(redis, config.REDIS_PREFIX, 'operator', createLogger('failed-uploads', 'warn'));
+const uploads = new Uploads(redis, config.REDIS_PREFIX, bus.status);
 
 try {
   if (command === 'list') {
@@ -26,7 +28,7 @@ try {
   } else if (command === 'retry' && ids.length > 0) {
     let missing = 0;
     for (const id of ids) {
-      const retried = await retryFailedUpload(bus, id);
+      const retried = await retryFailedUpload(bus, uploads, id);
       if (retried.length === 0) missing += 1;
       process.stdout.write(retried.length ? `${id}: retrying ${retried.map((r) => r.stage).join(', ')}\n` : `${id}: no failed stage found\n`);
     }

@@ -9,6 +9,7 @@
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Bus, connectRedis } from '@reelboard/bus';
+import { Uploads } from '@reelboard/lifecycle';
 import type { StatusEvent, UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv } from '../../test/support/infra-env.js';
@@ -26,11 +27,11 @@ async function runStages(prefix: string): Promise<void> {
   const redis = connectRedis(redisUrl, 'bench-bus-stages');
   const bus = new Bus(redis, prefix, 'bench-stage', log);
   const txHash = `0x${'ab'.repeat(32)}` as const;
-  bus.consume('upload.received', (u, c) => c.emit('payment.confirmed', { ...u, payment: { chainId: u.quote.chainId, txHash, logIndex: null, from: u.owner, to: u.quote.to, token: null, amount: u.quote.amount, blockNumber: '1', blockTime: new Date().toISOString(), status: 'paid' } }), { concurrency: CONCURRENCY });
+  bus.consume('upload.received', (u, c) => c.emit('payment.confirmed', { ...u, payment: { chainId: u.quote.chainId, address: u.quote.to, token: null, amount: u.quote.amount, blockNumber: '1', blockTime: new Date().toISOString(), status: 'paid', txHashes: [txHash] } }), { concurrency: CONCURRENCY });
   bus.consume('payment.confirmed', (p, c) => c.emit('video.transcoded', { ...p, video: { path: `${p.uploadId}/video.webm`, bytes: 1, durationSeconds: 1, width: 2, height: 2 } }), { concurrency: CONCURRENCY });
   bus.consume('video.transcoded', (v, c) => c.emit('preview.extracted', { ...v, preview: { path: `${v.uploadId}/preview.webm`, bytes: 1, durationSeconds: 1 }, poster: { path: `${v.uploadId}/poster.webp`, bytes: 1 } }), { concurrency: CONCURRENCY });
   bus.consume('preview.extracted', (p, c) => c.emit('assets.stored', { ...p, objects: { video: 'v', preview: 'p', poster: 'q' } }), { concurrency: CONCURRENCY });
-  bus.consume('assets.stored', (_a, c) => c.status('profile.saved', 'done'), { concurrency: CONCURRENCY });
+  bus.consume('assets.stored', (_a, c) => c.status('profile.saved'), { concurrency: CONCURRENCY });
   process.send?.('ready');
   process.on('message', async (message) => {
     if (message === 'stop') {
@@ -60,7 +61,7 @@ interface RunResult {
 }
 
 /** Sends `count` uploads (all at once, or at `rate` per second) and waits for every profile.saved. */
-async function run(bus: Bus, count: number, rate?: number): Promise<RunResult> {
+async function run(bus: Bus, uploads: Uploads, count: number, rate?: number): Promise<RunResult> {
   const events = new Map<string, Map<string, number>>();
   let finished = 0;
   let resolveDone: () => void = () => {};
@@ -77,8 +78,7 @@ async function run(bus: Bus, count: number, rate?: number): Promise<RunResult> {
     events.set(upload.uploadId, new Map());
     // What the gateway does for every accepted form.
     const send = async () => {
-      await bus.status.registerUpload(upload);
-      await bus.status.publish({ uploadId: upload.uploadId, event: 'upload.received', stage: 'api-gateway', state: 'awaiting_payment' });
+      await uploads.register(upload, 'api-gateway');
       await bus.publish('upload.received', upload);
     };
     if (rate) {
@@ -111,10 +111,11 @@ if (process.argv[2] === 'stages') {
   await new Promise<void>((resolve) => stages.once('message', () => resolve()));
   const redis = connectRedis(redisUrl, 'bench-bus');
   const bus = new Bus(redis, prefix, 'bench-gateway', log);
+  const uploads = new Uploads(redis, prefix, bus.status);
 
-  await run(bus, 50, 100); // warm-up: connections, scripts, JIT
-  const paced = await run(bus, Math.min(UPLOADS, PACED_RATE * 10), PACED_RATE);
-  const burst = await run(bus, UPLOADS);
+  await run(bus, uploads, 50, 100); // warm-up: connections, scripts, JIT
+  const paced = await run(bus, uploads, Math.min(UPLOADS, PACED_RATE * 10), PACED_RATE);
+  const burst = await run(bus, uploads, UPLOADS);
 
   stages.send('stop');
   await new Promise((resolve) => stages.once('exit', resolve));

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { EventSource } from 'eventsource';
 import { privateKeyToAccount } from 'viem/accounts';
 import { Bus, connectRedis } from '@reelboard/bus';
+import { Uploads } from '@reelboard/lifecycle';
 import { GatewayClient } from '@reelboard/client';
 import type { StatusEvent, UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
@@ -72,8 +73,7 @@ for (let i = 0; i < UPLOADS; i += 1) {
     staged: { source: `${uploadId}/source`, sourceBytes: 1 },
     receivedAt: now,
   };
-  await bus.status.registerUpload(upload);
-  await bus.status.publish({ uploadId, event: 'upload.received', stage: 'bench', state: 'awaiting_payment' });
+  await new Uploads(redis, bus.prefix, bus.status).register(upload, 'bench');
   uploadIds.push(uploadId);
 }
 
@@ -108,7 +108,7 @@ for (let round = 0; round < EVENTS; round += 1) {
   for (const [i, uploadId] of uploadIds.entries()) {
     const due = started + round * ROUND_MS + (burst ? 0 : (i * ROUND_MS) / UPLOADS);
     if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
-    void bus.status.publish({ uploadId, event: 'progress', stage: 'transcoder', state: 'processing', progress: (100 * round) / EVENTS });
+    void bus.status.publish({ uploadId, event: 'progress', stage: 'transcoder', progress: (100 * round) / EVENTS });
   }
 }
 await new Promise((resolve) => setTimeout(resolve, ROUND_MS));

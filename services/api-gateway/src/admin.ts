@@ -110,7 +110,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
       uploadId: outcome.listingId,
       event: action === 'approve' ? 'moderation.approved' : 'moderation.rejected',
       stage: 'moderation',
-      state: 'done',
+      state: 'saved',
       ...(reason ? { reason } : {}),
       message: action === 'approve' ? 'listing approved: it is public now' : 'listing rejected',
     });

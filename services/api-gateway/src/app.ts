@@ -1,6 +1,7 @@
 import express, { type Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { Bus } from '@reelboard/bus';
+import type { Uploads } from '@reelboard/lifecycle';
 import type { Knex } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
@@ -20,6 +21,7 @@ import { webClientRoutes } from './web.js';
 export interface AppDeps {
   config: GatewayConfig;
   bus: Bus;
+  uploads: Uploads;
   auth: SiweAuth;
   hub: StatusHub;
   log: Logger;
@@ -33,7 +35,7 @@ export interface AppDeps {
 }
 
 /** The public HTTP surface: sign-in, the listing form, payment submission, status. */
-export function createApp({ config, bus, auth, hub, log, readiness, streams, db, storage, redis }: AppDeps): express.Express {
+export function createApp({ config, bus, uploads, auth, hub, log, readiness, streams, db, storage, redis }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.TRUST_PROXY);
@@ -65,7 +67,7 @@ export function createApp({ config, bus, auth, hub, log, readiness, streams, db,
 
   app.use(authRoutes(auth, log));
 
-  app.use(uploadRoutes({ bus, hub, config, requireSession: auth.requireSession(), limitUploads: limits.uploadsPerWallet, streams }));
+  app.use(uploadRoutes({ bus, uploads, hub, config, requireSession: auth.requireSession(), limitUploads: limits.uploadsPerWallet, streams }));
   if (db && storage) {
     app.use(listingRoutes({ db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
     app.use(adminRoutes({ db, storage, bus, log, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));

@@ -18,6 +18,8 @@ export const gatewaySchema = commonSchema.extend({
   PRICE_TOKEN_UNITS: env.bigint().optional(),
   /** How long a quote can be paid, like BTCPay's invoice expiry. */
   QUOTE_TTL_SECONDS: env.positiveInt(15 * 60),
+  /** Distinct transaction hashes followed at a time for one upload (hints; more get 429). */
+  MAX_PAYMENT_HINTS: env.positiveInt(3),
   /** Lifetime of a sign-in nonce; each is usable once. */
   NONCE_TTL_SECONDS: env.positiveInt(5 * 60),
   /** Lifetime of a session token after sign-in. */

@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
 import type { Response } from 'express';
-import { connectBus } from '@reelboard/bus';
 import { assertChainId, createChainClient } from '@reelboard/chain';
 import { connectDatabase } from '@reelboard/db';
+import { connectPipeline } from '@reelboard/lifecycle';
 import { runService } from '@reelboard/runtime';
 import { storageFromEnv } from '@reelboard/storage';
 import { createApp } from './app.js';
@@ -14,7 +14,7 @@ await runService({
   name: 'api-gateway',
   loadConfig: () => loadGatewayConfig(),
   start: async (config, log) => {
-    const { redis, bus } = connectBus(config, 'api-gateway', log);
+    const { redis, bus, uploads } = connectPipeline(config, 'api-gateway', log);
     const chain = createChainClient({ rpcUrl: config.RPC_URL, chainId: config.CHAIN_ID });
     await assertChainId(chain, config.CHAIN_ID);
     const auth = new SiweAuth(redis, chain, {
@@ -35,7 +35,7 @@ await runService({
       postgres: async () => void (await db.raw('select 1')),
       s3: () => storage.checkBucket(),
     };
-    const app = createApp({ config, bus, auth, hub, log, readiness, streams, db, storage, redis });
+    const app = createApp({ config, bus, uploads, auth, hub, log, readiness, streams, db, storage, redis });
     const server = await new Promise<Server>((resolve, reject) => {
       const listening = app.listen(config.PORT, (error?: Error) => (error ? reject(error) : resolve(listening)));
     });

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Router, type RequestHandler, type Response } from 'express';
 import type { Bus } from '@reelboard/bus';
+import { depositAddressOf } from '@reelboard/chain';
+import type { Uploads } from '@reelboard/lifecycle';
 import { mediaBytes } from '@reelboard/runtime';
 import { terminalEvents, txHashSchema, type StatusEvent, type UploadReceived } from '@reelboard/contracts';
 import { quotedPrice, type GatewayConfig } from './config.js';
@@ -11,6 +13,7 @@ import type { StatusHub } from './status-hub.js';
 
 export interface UploadRoutesDeps {
   bus: Bus;
+  uploads: Uploads;
   hub: StatusHub;
   config: GatewayConfig;
   requireSession: RequestHandler;
@@ -23,7 +26,7 @@ export interface UploadRoutesDeps {
 const uploadIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The listing form, the payment submission and the upload's status (latest and live). */
-export function uploadRoutes({ bus, hub, config, requireSession, limitUploads, streams }: UploadRoutesDeps): Router {
+export function uploadRoutes({ bus, uploads, hub, config, requireSession, limitUploads, streams }: UploadRoutesDeps): Router {
   const router = Router();
   const limits: IntakeLimits = {
     maxVideoBytes: config.MAX_VIDEO_BYTES,
@@ -36,7 +39,7 @@ export function uploadRoutes({ bus, hub, config, requireSession, limitUploads, s
   const ownedUpload = async (param: string | string[] | undefined, address: string) => {
     const uploadId = typeof param === 'string' ? param : undefined;
     if (!uploadId || !uploadIdPattern.test(uploadId)) throw new HttpError(404, 'upload_not_found', 'no such upload');
-    const owner = await bus.status.getOwner(uploadId);
+    const owner = await uploads.owner(uploadId);
     if (owner !== address) throw new HttpError(404, 'upload_not_found', 'no such upload');
     return uploadId;
   };
@@ -68,7 +71,8 @@ export function uploadRoutes({ bus, hub, config, requireSession, limitUploads, s
         form,
         quote: {
           chainId: config.CHAIN_ID,
-          to: config.MERCHANT_ADDRESS,
+          // The quote's own deposit address: whatever reaches it pays this upload, from any wallet, by any route.
+          to: depositAddressOf({ merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null }, uploadId),
           ...quotedPrice(config),
           createdAt: now.toISOString(),
           expiresAt: new Date(now.getTime() + config.QUOTE_TTL_SECONDS * 1000).toISOString(),
@@ -80,8 +84,7 @@ export function uploadRoutes({ bus, hub, config, requireSession, limitUploads, s
         },
         receivedAt: now.toISOString(),
       };
-      await bus.status.registerUpload(upload);
-      await bus.status.publish({ uploadId, event: 'upload.received', stage: 'api-gateway', state: 'awaiting_payment', message: 'waiting for payment' });
+      await uploads.register(upload, 'api-gateway');
       await bus.publish('upload.received', upload);
       mediaBytes.inc({ stage: 'api-gateway', direction: 'in' }, video.size + (logo?.size ?? 0));
       const { chainId, to, amount, token, expiresAt } = upload.quote;
@@ -99,26 +102,34 @@ export function uploadRoutes({ bus, hub, config, requireSession, limitUploads, s
     }
   });
 
+  // A hint, not a claim: the deposit address's balance decides what was paid. Sending the same hash
+  // again (or after the watcher found the payment) answers with the current state, never an error.
   router.post('/v1/uploads/:id/payment', requireSession, async (req, res) => {
     const uploadId = await ownedUpload(req.params.id, res.locals.address as string);
     const parsed = txHashSchema.safeParse((req.body as { txHash?: unknown } | undefined)?.txHash);
     if (!parsed.success) throw new HttpError(400, 'invalid_tx_hash', 'txHash must be a 0x-prefixed 32-byte hex string');
-    const latest = await bus.status.latest(uploadId);
-    if (latest && latest.state !== 'awaiting_payment') {
-      throw new HttpError(409, 'not_payable', `upload is ${latest.state.replace('_', ' ')}; it takes no payment now`);
+    const txHash = parsed.data;
+    const state = await uploads.state(uploadId);
+    if (state !== 'awaiting_payment') {
+      res.status(200).json({ uploadId, txHash, state: state ?? null, status: (await uploads.latest(uploadId)) ?? null });
+      return;
     }
-    await bus.publish('payment.submitted', { uploadId, txHash: parsed.data });
-    res.status(202).json({ uploadId, txHash: parsed.data });
+    const followed = await uploads.followHint(uploadId, txHash, config.MAX_PAYMENT_HINTS);
+    if (followed === 'limit') {
+      throw new HttpError(429, 'too_many_hashes', `${config.MAX_PAYMENT_HINTS} other transactions are already being checked for this upload; wait for their verdicts`);
+    }
+    await bus.publish('payment.submitted', { uploadId, txHash, round: followed.round });
+    res.status(202).json({ uploadId, txHash, state });
   });
 
   router.get('/v1/uploads/:id', requireSession, async (req, res) => {
     const uploadId = await ownedUpload(req.params.id, res.locals.address as string);
-    const [upload, latest] = await Promise.all([bus.status.getUpload(uploadId), bus.status.latest(uploadId)]);
+    const [upload, latest] = await Promise.all([uploads.get(uploadId), uploads.latest(uploadId)]);
     res.json({ uploadId, status: latest ?? null, payment: upload?.quote ?? null });
   });
 
   router.get('/v1/me/uploads', requireSession, async (_req, res) => {
-    const ids = await bus.status.uploadsOf(res.locals.address as string);
+    const ids = await uploads.uploadsOf(res.locals.address as string);
     const items = await Promise.all(ids.map(async (uploadId) => ({ uploadId, status: (await bus.status.latest(uploadId)) ?? null })));
     res.json({ items });
   });

@@ -1,4 +1,4 @@
-import { connectBus } from '@reelboard/bus';
+import { connectPipeline } from '@reelboard/lifecycle';
 import { createMediaAdapter } from '@reelboard/media';
 import { runService } from '@reelboard/runtime';
 import { loadPreviewConfig } from './config.js';
@@ -11,7 +11,7 @@ await runService({
     const media = createMediaAdapter({ niceness: config.FFMPEG_NICENESS, timeoutSeconds: config.FFMPEG_TIMEOUT_SECONDS });
     const health = await media.health();
     if (!health.ok) throw new Error(`ffmpeg is not usable: ${JSON.stringify(health)}`);
-    const { redis, bus } = connectBus(config, 'preview-extractor', log);
+    const { redis, bus, uploads } = connectPipeline(config, 'preview-extractor', log);
     bus.consume('video.transcoded', (upload, context) => handleVideoTranscoded(media, config, upload, context), {
       concurrency: config.PREVIEW_CONCURRENCY,
     });

@@ -33,5 +33,4 @@ export async function handleAssetsStored(db: Knex, stagingDir: string, upload: A
   });
   context.log.info(created ? 'listing saved' : 'listing already saved', { userId, hashtags: form.hashtags.length });
   await rm(join(stagingDir, upload.uploadId), { recursive: true, force: true });
-  await context.status('profile.saved', 'done', { message: 'listing saved; waiting for moderation' });
 }

@@ -1,4 +1,4 @@
-import { connectBus } from '@reelboard/bus';
+import { connectPipeline } from '@reelboard/lifecycle';
 import { connectDatabase, migrateToLatest } from '@reelboard/db';
 import { runService } from '@reelboard/runtime';
 import { loadProfileWriterConfig } from './config.js';
@@ -15,8 +15,14 @@ await runService({
       const applied = await migrateToLatest(db);
       if (applied.length > 0) log.info('migrated', { applied });
     }
-    const { redis, bus } = connectBus(config, 'profile-writer', log);
-    bus.consume('assets.stored', (upload, context) => handleAssetsStored(db, config.STAGING_DIR, upload, context), {
+    const { redis, bus, uploads } = connectPipeline(config, 'profile-writer', log);
+    bus.consume(
+      'assets.stored',
+      async (upload, context) => {
+        await handleAssetsStored(db, config.STAGING_DIR, upload, context);
+        await uploads.transition(upload.uploadId, 'save', { stage: 'profile-writer', message: 'listing saved; waiting for moderation' });
+      },
+      {
       concurrency: config.WRITE_CONCURRENCY,
     });
     bus.consume('payment.recorded', (recorded, context) => handlePaymentRecorded(db, recorded, context), {

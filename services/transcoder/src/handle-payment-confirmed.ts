@@ -31,7 +31,7 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
     await mkdir(dirname(output), { recursive: true });
 
     const progress = startProgressReporter((percent) => {
-      context.status('progress', 'processing', { progress: percent, message: 'transcoding' }).catch((error: unknown) => {
+      context.status('progress', { progress: percent, message: 'transcoding' }).catch((error: unknown) => {
         context.log.warn('progress not reported', { error: String(error) });
       });
     }, settings.PROGRESS_INTERVAL_MS);

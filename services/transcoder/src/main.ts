@@ -1,4 +1,4 @@
-import { connectBus } from '@reelboard/bus';
+import { connectPipeline } from '@reelboard/lifecycle';
 import { createMediaAdapter } from '@reelboard/media';
 import { runService } from '@reelboard/runtime';
 import { loadTranscoderConfig } from './config.js';
@@ -11,8 +11,14 @@ await runService({
     const media = createMediaAdapter({ niceness: config.FFMPEG_NICENESS, timeoutSeconds: config.FFMPEG_TIMEOUT_SECONDS });
     const health = await media.health();
     if (!health.ok) throw new Error(`ffmpeg is not usable: ${JSON.stringify(health)}`);
-    const { redis, bus } = connectBus(config, 'transcoder', log);
-    bus.consume('payment.confirmed', (upload, context) => handlePaymentConfirmed(media, config, upload, context), {
+    const { redis, bus, uploads } = connectPipeline(config, 'transcoder', log);
+    bus.consume(
+      'payment.confirmed',
+      async (upload, context) => {
+        await uploads.transition(upload.uploadId, 'start', { stage: 'transcoder', message: 'processing started' });
+        await handlePaymentConfirmed(media, config, upload, context);
+      },
+      {
       concurrency: config.TRANSCODE_CONCURRENCY,
     });
     return {

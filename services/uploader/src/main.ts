@@ -1,4 +1,4 @@
-import { connectBus } from '@reelboard/bus';
+import { connectPipeline } from '@reelboard/lifecycle';
 import { runService } from '@reelboard/runtime';
 import { storageFromEnv } from '@reelboard/storage';
 import { loadUploaderConfig } from './config.js';
@@ -12,7 +12,7 @@ await runService({
   start: async (config, log) => {
     const storage = storageFromEnv(config);
     await storage.checkBucket();
-    const { redis, bus } = connectBus(config, 'uploader', log);
+    const { redis, bus, uploads } = connectPipeline(config, 'uploader', log);
     bus.consume('preview.extracted', (upload, context) => handlePreviewExtracted(storage, config.STAGING_DIR, upload, context), {
       concurrency: config.UPLOAD_CONCURRENCY,
     });
@@ -20,7 +20,7 @@ await runService({
       redis,
       config.REDIS_PREFIX,
       { stagingDir: config.STAGING_DIR, maxAgeMs: config.STAGING_MAX_AGE_HOURS * 3600_000, cron: config.CLEANUP_CRON, timeZone: config.CLEANUP_TIME_ZONE },
-      uploadFinishedFrom(bus.status),
+      uploadFinishedFrom(uploads),
       log,
     );
     return {

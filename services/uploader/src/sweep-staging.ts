@@ -1,6 +1,6 @@
 import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StatusStore } from '@reelboard/bus';
+import type { Uploads } from '@reelboard/lifecycle';
 
 /** What one sweep did. */
 export interface SweepResult {
@@ -16,16 +16,17 @@ export type UploadFinished = (uploadId: string, now: Date) => Promise<boolean>;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * Reads the pipeline's own record of an upload in Redis: done, failed and expired uploads are
- * over; so is one still awaiting payment after its quote expired (its expiry job may be late);
- * an upload Redis no longer knows is over too. Anything else is in flight.
+ * Reads the upload's lifecycle state: saved, expired, refund_due and refunded uploads are over, and
+ * so is one that failed before it was paid; so is one still awaiting payment after its quote
+ * expired (its expiry job may be late), and one Redis no longer knows. A paid upload that failed
+ * keeps its sources until it is retried to saved or refunded: an operator may still retry it.
  */
-export function uploadFinishedFrom(status: StatusStore): UploadFinished {
+export function uploadFinishedFrom(uploads: Uploads): UploadFinished {
   return async (uploadId, now) => {
-    const [latest, upload] = await Promise.all([status.latest(uploadId), status.getUpload(uploadId)]);
-    if (!latest && !upload) return true;
-    const state = latest?.state;
-    if (state === 'done' || state === 'failed' || state === 'expired') return true;
+    const [state, upload, payment] = await Promise.all([uploads.state(uploadId), uploads.get(uploadId), uploads.payment(uploadId)]);
+    if (!state && !upload) return true;
+    if (state === 'saved' || state === 'expired' || state === 'refund_due' || state === 'refunded') return true;
+    if (state === 'failed') return payment === undefined;
     if ((state === undefined || state === 'awaiting_payment') && upload) return Date.parse(upload.quote.expiresAt) < now.getTime();
     return false;
   };
