@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Hex } from 'viem';
 import { Bus, connectRedis, RetryLaterError, type StageContext } from '@reelboard/bus';
-import type { Channel, PayloadOf, StatusEventName, UploadReceived, UploadState } from '@reelboard/contracts';
+import type { Channel, PayloadOf, StatusEventName, UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
 import { MERCHANT } from './anvil.js';
 
@@ -51,7 +51,6 @@ export function makeUpload(owner: Hex, quote: Partial<UploadReceived['quote']> =
 
 export interface RecordedStatus {
   event: StatusEventName;
-  state: UploadState;
   reason?: string;
   message?: string;
 }
@@ -67,8 +66,8 @@ export function recordingContext(bus: Bus, log: ReturnType<typeof createLogger>)
       emitted.push({ channel: next, payload });
       await bus.publish(next, payload);
     },
-    status: async (event, state, extra = {}) => {
-      statuses.push({ event, state, ...extra });
+    status: async (event, extra = {}) => {
+      statuses.push({ event, ...extra });
     },
   };
   return { context, statuses, emitted };
