@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ContractError, type StatusEvent, type UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
-import { Bus, connectRedis, listFailedUploads, PermanentError, retryFailedUpload, RetryLaterError } from '../src/index.js';
+import { Bus, connectRedis, PermanentError, RetryLaterError } from '../src/index.js';
 import { infraEnv } from '../../../test/support/infra-env.js';
 
 let redis: Redis;
@@ -35,10 +35,25 @@ function nextStatus(uploadId: string, event: string, timeoutMs = 10_000): Promis
   });
 }
 
+/** What the bus handed to its give-up handler. */
+const gaveUpCalls: { channel: string; uploadId?: string; error: string }[] = [];
+const nextGiveUp = async (uploadId: string, timeoutMs = 10_000) => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = gaveUpCalls.find((call) => call.uploadId === uploadId);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no give-up for ${uploadId}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+
 beforeAll(() => {
   redis = connectRedis(infraEnv().REDIS_URL ?? '', 'bus-test');
   bus = new Bus(redis, prefix, 'bus-test', createLogger('bus-test', 'error'), {
     'upload.received': { attempts: 3, backoffMs: 50 },
+  });
+  bus.onGiveUp(async (channel, payload, error) => {
+    gaveUpCalls.push({ channel, uploadId: (payload as { uploadId?: string }).uploadId, error: error.message });
   });
 });
 
@@ -61,7 +76,7 @@ describe('publishing', () => {
   });
 
   it('refuses a payload that breaks its contract, adding nothing', async () => {
-    await expect(bus.publish('payment.submitted', { uploadId: randomUUID(), txHash: '0x12' as `0x${string}` })).rejects.toThrow(ContractError);
+    await expect(bus.publish('payment.submitted', { uploadId: randomUUID(), txHash: '0x12' as `0x${string}`, round: 1 })).rejects.toThrow(ContractError);
     expect(await bus.queue('payment.submitted').getWaitingCount()).toBe(0);
   });
 });
@@ -78,7 +93,7 @@ describe('consuming', () => {
         if (calls < 3) throw new Error('flaky');
         await context.emit('payment.confirmed', {
           ...payload,
-          payment: { chainId: 31337, txHash: `0x${'1'.repeat(64)}`, logIndex: null, from: payload.owner, to: payload.quote.to, token: null, amount: '1', blockNumber: '1', blockTime: new Date().toISOString(), status: 'paid' },
+          payment: { chainId: 31337, address: payload.quote.to, token: null, amount: '1', blockNumber: '1', blockTime: new Date().toISOString(), status: 'paid', txHashes: [`0x${'1'.repeat(64)}`] },
         });
       },
       { concurrency: 1 },
@@ -86,15 +101,15 @@ describe('consuming', () => {
     await bus.publish('upload.received', u);
     const status = await seen;
     expect(calls).toBe(3);
-    expect(status).toMatchObject({ stage: 'bus-test', state: 'processing' });
+    expect(status).toMatchObject({ stage: 'bus-test', event: 'payment.confirmed' });
     expect(await bus.queue('payment.confirmed').getJob(`${u.uploadId}.payment.confirmed`)).toBeDefined();
     await worker.close();
   });
 
-  it('gives up at once on a permanent error: the upload fails with the reason and goes to upload.failed', async () => {
+  it('gives up at once on a permanent error, handing the job to the give-up handler with its reason', async () => {
     const u = upload();
     let calls = 0;
-    const failed = nextStatus(u.uploadId, 'failed');
+    const gaveUp = nextGiveUp(u.uploadId);
     const worker = bus.consume(
       'upload.received',
       async () => {
@@ -104,21 +119,20 @@ describe('consuming', () => {
       { concurrency: 1 },
     );
     await bus.publish('upload.received', u);
-    expect((await failed).reason).toBe('bus-test: not a video');
+    expect(await gaveUp).toMatchObject({ channel: 'upload.received', error: 'not a video' });
     expect(calls).toBe(1);
-    const handedOn = await bus.queue('upload.failed').getJob(`${u.uploadId}.upload.failed`);
-    expect(handedOn?.data).toMatchObject({ uploadId: u.uploadId, stage: 'bus-test', reason: 'not a video' });
+    expect((await bus.queue('upload.received').getJob(`${u.uploadId}.upload.received`))?.failedReason).toBe('not a video');
     await worker.close();
   });
 
   it('fails a job whose payload breaks the contract when consumed, without retrying', async () => {
     const uploadId = randomUUID();
     let calls = 0;
-    const failed = nextStatus(uploadId, 'failed');
+    const gaveUp = nextGiveUp(uploadId);
     const worker = bus.consume('upload.received', async () => void (calls += 1), { concurrency: 1 });
     // Bypasses publish's validation, as a producer with an older contract would.
     await bus.queue('upload.received').add('upload.received', { uploadId, owner: 'nobody' }, { jobId: `${uploadId}.upload.received` });
-    expect((await failed).reason).toMatch(/breaks its contract/);
+    expect((await gaveUp).error).toMatch(/breaks its contract/);
     expect(calls).toBe(0);
     await worker.close();
   });
@@ -148,49 +162,20 @@ describe('consuming', () => {
   });
 });
 
-describe('operators', () => {
-  it('list uploads that failed for good and retry them from the failed stage', async () => {
-    const u = upload();
-    let broken = true;
-    let runs = 0;
-    const failed = nextStatus(u.uploadId, 'failed');
-    const worker = bus.consume(
-      'upload.received',
-      async (payload, context) => {
-        runs += 1;
-        if (broken) throw new PermanentError('storage was misconfigured');
-        await context.status('profile.saved', 'done');
-      },
-      { concurrency: 1 },
-    );
-    await bus.publish('upload.received', u);
-    await failed;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const listed = (await listFailedUploads(bus)).find((f) => f.uploadId === u.uploadId);
-    expect(listed).toMatchObject({ channel: 'upload.received', stage: 'payment-watcher', reason: 'storage was misconfigured', paid: false });
-
-    broken = false;
-    const saved = nextStatus(u.uploadId, 'profile.saved');
-    expect((await retryFailedUpload(bus, u.uploadId)).map((f) => f.channel)).toEqual(['upload.received']);
-    // The upload had ended `failed`; after the retry its events flow again.
-    expect((await saved).state).toBe('done');
-    expect(runs).toBe(2);
-    expect((await listFailedUploads(bus)).some((f) => f.uploadId === u.uploadId)).toBe(false);
-    expect(await retryFailedUpload(bus, u.uploadId)).toEqual([]);
-    await worker.close();
-  });
-});
-
 describe('status store', () => {
   it('numbers events, keeps history and the latest, and ignores events after the end', async () => {
     const uploadId = randomUUID();
     const live: number[] = [];
     const unsubscribe = await bus.status.subscribe((e) => e.uploadId === uploadId && live.push(e.seq));
-    const base = { uploadId, stage: 'test', state: 'processing' as const };
-    expect(await bus.status.publish({ ...base, event: 'upload.received', state: 'awaiting_payment' })).toBe(1);
+    const base = { uploadId, stage: 'test' };
+    expect(await bus.status.publish({ ...base, event: 'upload.received' }, { from: ['-'], to: 'awaiting_payment' })).toBe(1);
     expect(await bus.status.publish({ ...base, event: 'progress', progress: 50 })).toBe(2);
-    expect(await bus.status.publish({ ...base, event: 'failed', state: 'failed', reason: 'boom' })).toBe(3);
+    expect(await bus.status.publish({ ...base, event: 'failed', reason: 'boom' }, { from: ['awaiting_payment'], to: 'failed' })).toBe(3);
     expect(await bus.status.publish({ ...base, event: 'progress', progress: 60 })).toBe(0);
+    // A change from a state the upload is not in publishes nothing and changes nothing.
+    expect(await bus.status.publish({ ...base, event: 'expired' }, { from: ['awaiting_payment'], to: 'expired' })).toBe(0);
+    expect(await bus.status.state(uploadId)).toBe('failed');
+    expect((await bus.status.history(uploadId)).map((e) => e.state)).toEqual(['awaiting_payment', 'awaiting_payment', 'failed']);
     expect((await bus.status.latest(uploadId))?.event).toBe('failed');
     expect((await bus.status.history(uploadId, 1)).map((e) => e.seq)).toEqual([2, 3]);
     await new Promise((resolve) => setTimeout(resolve, 100));
