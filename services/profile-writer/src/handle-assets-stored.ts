@@ -5,11 +5,12 @@ import type { AssetsStored } from '@reelboard/contracts';
 import { saveListing, type Knex } from '@reelboard/db';
 
 /**
- * The last stage: user (by the verified wallet), listing, hashtags and payment in one
- * transaction; then the staged files go, as the database now holds the object keys.
+ * The last stage: user (by the verified wallet), listing and hashtags in one transaction, which also
+ * ties the ledger's credits for the upload's quote to the listing; then the staged files go, as the
+ * database now holds the object keys.
  */
 export async function handleAssetsStored(db: Knex, stagingDir: string, upload: AssetsStored, context: StageContext): Promise<void> {
-  const { form, objects, video, payment } = upload;
+  const { form, objects, video } = upload;
   const { created, userId } = await saveListing(db, {
     listingId: upload.uploadId,
     owner: { walletAddress: upload.owner, displayName: form.displayName, contact: form.contact, logoKey: objects.logo },
@@ -29,9 +30,8 @@ export async function handleAssetsStored(db: Knex, stagingDir: string, upload: A
       longitude: form.longitude,
     },
     hashtags: form.hashtags,
-    payment: { ...payment, uploadId: upload.uploadId },
   });
   context.log.info(created ? 'listing saved' : 'listing already saved', { userId, hashtags: form.hashtags.length });
   await rm(join(stagingDir, upload.uploadId), { recursive: true, force: true });
-  await context.status('profile.saved', 'done', { message: 'listing saved; waiting for moderation' });
+  await context.status('profile.saved', 'saved', { message: 'listing saved; waiting for moderation' });
 }

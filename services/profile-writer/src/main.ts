@@ -3,7 +3,7 @@ import { connectDatabase, migrateToLatest } from '@reelboard/db';
 import { runService } from '@reelboard/runtime';
 import { loadProfileWriterConfig } from './config.js';
 import { handleAssetsStored } from './handle-assets-stored.js';
-import { handlePaymentRecorded } from './handle-payment-recorded.js';
+import { handlePaymentCredited } from './handle-payment-credited.js';
 import { handleUploadFailed } from './handle-upload-failed.js';
 
 await runService({
@@ -19,12 +19,8 @@ await runService({
     bus.consume('assets.stored', (upload, context) => handleAssetsStored(db, config.STAGING_DIR, upload, context), {
       concurrency: config.WRITE_CONCURRENCY,
     });
-    bus.consume('payment.recorded', (recorded, context) => handlePaymentRecorded(db, recorded, context), {
-      concurrency: config.WRITE_CONCURRENCY,
-      onGiveUp: async (_payload, error, context) => {
-        context.log.error('could not record payment for refund', { error: error.message });
-      },
-    });
+    // Ledger writes: the channel table's give-up policy keeps a job that failed for good for an operator.
+    bus.consume('payment.credited', (credit, context) => handlePaymentCredited(db, credit, context), { concurrency: config.WRITE_CONCURRENCY });
     bus.consume('upload.failed', (failure, context) => handleUploadFailed(db, failure, context), {
       concurrency: config.WRITE_CONCURRENCY,
       // Recording the failure failed for good: the job stays in the failed set (bull-board) for an operator.
