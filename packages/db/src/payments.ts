@@ -179,7 +179,10 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
       ? fresh.map((transfer) => ({ amount: BigInt(transfer.amount), transfer }))
       : [{ amount: increment, transfer: fresh.length === 1 ? fresh[0] : undefined }];
 
-  const failed = quote.listing_id === null && quote.failed_stage !== null && (credit.status === 'paid' || credit.status === 'overpaid');
+  const covers = credit.status === 'paid' || credit.status === 'overpaid';
+  const failed = quote.listing_id === null && quote.failed_stage !== null && covers;
+  // The listing may be saved before its credit reaches the ledger (this job was retried late): tie it now.
+  const listingId = covers ? quote.listing_id : null;
   const quoteAmount = BigInt(quote.amount);
   let running = credited;
   let refundDue = 0n;
@@ -190,7 +193,7 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
     return {
       upload_id: quote.upload_id,
       quote_id: quote.quote_id,
-      listing_id: null,
+      listing_id: listingId,
       chain_id: credit.chainId,
       tx_hash: transfer?.txHash ?? null,
       log_index: transfer ? (transfer.logIndex ?? -1) : null,
@@ -215,7 +218,6 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
   });
   const inserted: { id: string | number }[] = await trx('payments').insert(rows).returning('id');
 
-  const covers = credit.status === 'paid' || credit.status === 'overpaid';
   if (covers) {
     // The quote is covered: the parts that came before are its payment, not refunds.
     await trx('payments')
@@ -223,7 +225,7 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
       .update(
         failed
           ? { status: 'unfulfilled', failure_reason: quote.failure_reason, failed_stage: quote.failed_stage, refund_due: trx.raw('amount - refunded_amount'), updated_at: trx.fn.now() }
-          : { status: 'paid', refund_due: 0, updated_at: trx.fn.now() },
+          : { status: 'paid', refund_due: 0, listing_id: trx.raw('coalesce(listing_id, ?)', [listingId]), updated_at: trx.fn.now() },
       );
   }
   const state: QuoteState = covers ? 'paid' : quote.state;
@@ -300,7 +302,8 @@ interface LinkRow {
  * `unfulfilled` (the upload had failed, and an operator retried it) become paid again.
  */
 export async function linkQuotePayments(trx: Knex, uploadId: string, listingId: string): Promise<number> {
-  const quote: { amount: string } | undefined = await trx('payment_quotes').where({ quote_id: uploadId }).first('amount');
+  // Locked, so a credit being applied at the same time either is linked here or sees the listing.
+  const quote: { amount: string } | undefined = await trx('payment_quotes').where({ quote_id: uploadId }).forUpdate().first('amount');
   const rows: LinkRow[] = await trx('payments')
     .where({ upload_id: uploadId })
     .whereNull('listing_id')

@@ -214,13 +214,13 @@ describe('linking to the listing', () => {
     const input = await saveFor(q);
     expect((await rowsOf(q)).map((row) => row.listing_id)).toEqual([input.listingId, input.listingId]);
     expect(await quoteRow(q)).toMatchObject({ listing_id: input.listingId });
-    // A second save (retried job) leaves them; an overpayment after the save stays unlinked, due back.
+    // A second save (retried job) leaves them; an overpayment after the save is the listing's too, due back.
     await saveListing(db, input);
     await applyCredit(db, depositCredit(q, { totalReceived: '11000', status: 'overpaid' }));
     expect((await rowsOf(q)).map((row) => [row.listing_id, row.refund_due])).toEqual([
       [input.listingId, '0'],
       [input.listingId, '0'],
-      [null, '1000'],
+      [input.listingId, '1000'],
     ]);
 
     // Another upload pointing at the same rows (a forged or mistaken link) cannot take them.
@@ -230,8 +230,22 @@ describe('linking to the listing', () => {
     wallets.push(other.owner.walletAddress.toLowerCase());
     await db('payments').where({ quote_id: q.quoteId }).update({ upload_id: other.listingId });
     await saveListing(db, other);
-    expect((await rowsOf(q)).slice(0, 2).map((row) => row.listing_id)).toEqual([input.listingId, input.listingId]);
+    expect((await rowsOf(q)).map((row) => row.listing_id)).toEqual([input.listingId, input.listingId, input.listingId]);
     await db('payments').where({ quote_id: q.quoteId }).update({ upload_id: q.uploadId });
+  });
+
+  it('ties a credit that reaches the ledger after the listing was saved (its job retried late); a late one stays apart', async () => {
+    const q = await quote();
+    await applyCredit(db, depositCredit(q, { totalReceived: '4000', status: 'partial' }));
+    const input = await saveFor(q);
+    expect(await rowsOf(q)).toMatchObject([{ listing_id: null, status: 'partial' }]);
+    await applyCredit(db, depositCredit(q, { totalReceived: '10000', status: 'paid' }));
+    await applyCredit(db, depositCredit(q, { totalReceived: '10500', status: 'late' }));
+    expect((await rowsOf(q)).map((row) => [row.status, row.listing_id])).toEqual([
+      ['paid', input.listingId],
+      ['paid', input.listingId],
+      ['late', null],
+    ]);
   });
 
   it('records a paid upload that failed unfulfilled, and turns it back to paid when a retry saves it', async () => {
