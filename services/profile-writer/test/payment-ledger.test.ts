@@ -115,6 +115,17 @@ describe('the end of an upload', () => {
     expect(await rowsOf(q)).toMatchObject([{ status: 'paid', refund_due: '0', failed_stage: null, listing_id: q.uploadId }]);
   });
 
+  it('records a credit that reaches the ledger after the failure unfulfilled, even for a quote the gateway had not recorded', async () => {
+    const q = quoteInput({ amount: '10000' });
+    quoteIds.push(q.quoteId);
+    owners.push(q.owner.toLowerCase());
+    // The failed stage's input: paid, by the payload; the ledger has neither the quote nor the credit yet.
+    await handleUploadFailed(db, parsePayload('upload.failed', { uploadId: q.uploadId, stage: 'uploader', reason: 'S3 refused', upload: assetsStored(q) }), context);
+    expect(await db('payment_quotes').where({ quote_id: q.quoteId }).first()).toMatchObject({ deposit_address: q.depositAddress, amount: '10000', failed_stage: 'uploader' });
+    await handlePaymentCredited(db, depositCredit(q, { totalReceived: '10000', status: 'paid' }), context);
+    expect(await rowsOf(q)).toMatchObject([{ status: 'unfulfilled', refund_due: '10000', failed_stage: 'uploader', failure_reason: 'S3 refused' }]);
+  });
+
   it('records nothing for an unpaid upload that failed', async () => {
     const q = await quote();
     await handleUploadFailed(db, parsePayload('upload.failed', { uploadId: q.uploadId, stage: 'payment-watcher', reason: 'expired', upload: {} }), context);
