@@ -1,7 +1,7 @@
 /**
  * Payment detection latency: from the block that gives a payment its last required confirmation
- * to `payment.confirmed` on the status channel, for a hash the client submitted and for a payment
- * only the block scan finds (tab closed). Runs the real payment-watcher process against its own
+ * to `payment.confirmed` on the status channel, for a hash the client submitted (the fast path) and
+ * for a payment only the deposit passes find (tab closed). Payments go to each quote's deposit address. Runs the real payment-watcher process against its own
  * anvil (mining on demand, so the confirming block's time is known) and the local Redis.
  *
  *   node --import tsx scripts/bench/payment-latency.ts
@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { Bus, connectRedis } from '@reelboard/bus';
+import { depositAddressOf } from '@reelboard/chain';
+import { Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { KEYS, MERCHANT, startAnvil } from '../../services/payment-watcher/test/support/anvil.js';
 import { makeUpload, PRICE, redisUrl } from '../../services/payment-watcher/test/support/harness.js';
@@ -31,6 +33,7 @@ const staging = await mkdtemp(join(tmpdir(), 'bench-payments-'));
 const prefix = `bench-pay-${Date.now().toString(36)}`;
 const redis = connectRedis(redisUrl(), 'bench-payments');
 const bus = new Bus(redis, prefix, 'bench', createLogger('bench', 'error'));
+const uploads = new Uploads(redis, prefix, bus.status);
 const watcher = spawn(process.execPath, ['--import', 'tsx', 'services/payment-watcher/src/main.ts'], {
   cwd: repoRoot,
   stdio: ['ignore', 'ignore', 'inherit'],
@@ -67,14 +70,15 @@ async function waitFor<T>(read: () => T | undefined | Promise<T | undefined>, ti
 /** One payment: mined, then the confirming block mined at a known moment; returns ms to `payment.confirmed`. */
 async function measure(submitHash: boolean): Promise<number> {
   const buyer = privateKeyToAccount(KEYS.buyer);
-  const upload = makeUpload(buyer.address);
-  await bus.status.registerUpload(upload);
+  const base = makeUpload(buyer.address);
+  const upload = { ...base, quote: { ...base.quote, to: depositAddressOf({ merchant: MERCHANT, token: null }, base.uploadId) } };
+  await uploads.register(upload, 'bench');
   await bus.publish('upload.received', upload);
   // Let the watcher list the upload before the payment is mined (as when a person pays after the quote).
   await new Promise((resolve) => setTimeout(resolve, 100));
-  const txHash: Hex = await anvil.wallet(KEYS.buyer).sendTransaction({ account: buyer, chain: anvil.chain, to: MERCHANT, value: PRICE });
+  const txHash: Hex = await anvil.wallet(KEYS.buyer).sendTransaction({ account: buyer, chain: anvil.chain, to: upload.quote.to, value: PRICE });
   await anvil.test.mine({ blocks: 1 });
-  if (submitHash) await bus.publish('payment.submitted', { uploadId: upload.uploadId, txHash });
+  if (submitHash) await bus.publish('payment.submitted', { uploadId: upload.uploadId, txHash, round: 1 });
   // Random phase against the watcher's polling, as real block arrival would be.
   await new Promise((resolve) => setTimeout(resolve, Math.random() * POLL_INTERVAL_MS));
   for (let i = 1; i < CONFIRMATIONS; i++) await anvil.test.mine({ blocks: 1 });
@@ -104,7 +108,7 @@ try {
 From the moment the block giving the last of ${CONFIRMATIONS} confirmations is mined to \`payment.confirmed\` on the
 status channel, measured by a subscriber on the same Redis. The real payment-watcher process ran against its own anvil
 (blocks mined on demand) with \`POLL_INTERVAL_MS=${POLL_INTERVAL_MS}\`. "submitted": the client sent the tx hash;
-"watched": nobody sent it, the block scan found the payment. Goal: p99 <= one polling interval + 100 ms = ${goal} ms.
+"watched": nobody sent it, the deposit pass found the balance. Goal: p99 <= one polling interval + 100 ms = ${goal} ms.
 
 | path | payments | p50 ms | p99 ms | max ms | goal met |
 |---|---|---|---|---|---|

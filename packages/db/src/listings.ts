@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { upsertHashtags } from './hashtags.js';
-import { upsertPayment, type PaymentRecord } from './payments.js';
+import { linkQuotePayments } from './payments.js';
 
 /** Everything one finished upload writes, in one transaction. */
 export interface SaveListingInput {
@@ -23,7 +23,6 @@ export interface SaveListingInput {
   };
   /** Already normalised (see normalizeHashtag). */
   hashtags: string[];
-  payment: PaymentRecord;
 }
 
 /** Creates the user by wallet address, or updates the existing one's profile (the prototype's rule). */
@@ -46,8 +45,9 @@ export async function upsertUser(trx: Knex, owner: SaveListingInput['owner']): P
 }
 
 /**
- * Saves a finished upload: user, listing (pending moderation), its hashtags and its payment, in
- * one transaction. Idempotent: saving the same upload again leaves one listing, one payment.
+ * Saves a finished upload: user, listing (pending moderation), its hashtags, and ties the ledger's
+ * credits that paid its quote to the listing, in one transaction. Idempotent: saving the same upload
+ * again leaves one listing, and its payments tied to it.
  */
 export async function saveListing(db: Knex, input: SaveListingInput): Promise<{ userId: number; created: boolean }> {
   return db.transaction(async (trx) => {
@@ -81,7 +81,7 @@ export async function saveListing(db: Knex, input: SaveListingInput): Promise<{ 
         .onConflict(['listing_id', 'hashtag_id'])
         .ignore();
     }
-    await upsertPayment(trx, input.payment, input.listingId);
+    await linkQuotePayments(trx, input.listingId, input.listingId);
     return { userId, created };
   });
 }

@@ -1,68 +1,723 @@
 import type { Knex } from 'knex';
+import type { CreditStatus, CreditTransfer, PaymentCredited } from '@reelboard/contracts';
 
-/** A payment as it is stored. */
-export interface PaymentRecord {
+/** Where a ledger row stands now: how it was credited, or what became of it since. */
+export type PaymentStatus = 'paid' | 'overpaid' | 'partial' | 'late' | 'unmatched' | 'unfulfilled' | 'refunded';
+export const paymentStatuses: readonly PaymentStatus[] = ['partial', 'paid', 'overpaid', 'late', 'unmatched', 'unfulfilled', 'refunded'];
+/** What `listPayments` filters by: a status, or every row with something due back. */
+export type PaymentFilter = PaymentStatus | 'refund_due';
+export const paymentFilters: readonly PaymentFilter[] = ['refund_due', ...paymentStatuses];
+
+export type QuoteState = 'open' | 'paid' | 'expired';
+
+/** A quote the gateway issued: its own deposit address, so whatever reaches it pays this upload. */
+export interface QuoteRecord {
+  quoteId: string;
   uploadId: string;
+  /** The SIWE-verified wallet that owns the upload. */
+  owner: string;
   chainId: number;
-  txHash: string;
-  /** null for a native transfer. */
-  logIndex: number | null;
-  from: string;
-  to: string;
+  depositAddress: string;
+  /** null for the chain's native coin, else the ERC-20 contract. */
   token: string | null;
   /** Base units as a decimal string. */
   amount: string;
-  blockNumber: string;
-  blockTime: string;
-  status: 'paid' | 'overpaid' | 'partial' | 'late' | 'unfulfilled';
+  createdAt: string;
+  expiresAt: string;
 }
 
-export function paymentRow(payment: PaymentRecord, listingId: string | null) {
+/**
+ * Records an issued quote, so reconciliation knows every deposit address ever handed out. Idempotent
+ * by quote id; another quote with the same address (chain, address, token) is refused by the database.
+ */
+export async function recordQuote(db: Knex, quote: QuoteRecord): Promise<{ created: boolean }> {
+  const inserted = await db('payment_quotes')
+    .insert({
+      quote_id: quote.quoteId,
+      upload_id: quote.uploadId,
+      owner: quote.owner.toLowerCase(),
+      chain_id: quote.chainId,
+      deposit_address: quote.depositAddress.toLowerCase(),
+      token_address: quote.token?.toLowerCase() ?? null,
+      amount: quote.amount,
+      created_at: quote.createdAt,
+      expires_at: quote.expiresAt,
+    })
+    .onConflict('quote_id')
+    .ignore()
+    .returning('quote_id');
+  return { created: inserted.length > 0 };
+}
+
+interface QuoteRow {
+  quote_id: string;
+  upload_id: string;
+  owner: string;
+  chain_id: number;
+  deposit_address: string;
+  token_address: string | null;
+  amount: string;
+  state: QuoteState;
+  credited_total: string;
+  credited_block: string | null;
+  listing_id: string | null;
+  failed_stage: string | null;
+  failure_reason: string | null;
+  expires_at: Date;
+}
+
+/** What one observation changed in the ledger. */
+export interface CreditOutcome {
+  /** Ledger rows written (0: a duplicate or older observation, or a transfer already recorded). */
+  recorded: number;
+  paymentIds: number[];
+  /** The increase over what the ledger held for the quote (deposit), or the transfer's amount. */
+  amount: string;
+  /** What became due back through this observation. */
+  refundDue: string;
+  /** The quote's state afterwards; null for an unmatched transfer. */
+  quoteState: QuoteState | null;
+}
+
+const nothing = (quoteState: QuoteState | null): CreditOutcome => ({ recorded: 0, paymentIds: [], amount: '0', refundDue: '0', quoteState });
+
+const min = (a: bigint, b: bigint) => (a < b ? a : b);
+const max = (a: bigint, b: bigint) => (a > b ? a : b);
+
+/** A transfer's key in the ledger: log index -1 for a native transfer, as rows have always used. */
+const transferKey = (txHash: string, logIndex: number | null) => `${txHash}:${logIndex ?? -1}`;
+
+/**
+ * What part of a row is due back, given how its credit stands and where it ends in the quote's
+ * cumulative total: an overpaid row owes only what lies above the quote's amount.
+ */
+function refundDueOf(status: CreditStatus, amount: bigint, totalAfter: bigint, quoteAmount: bigint, quoteState: QuoteState): bigint {
+  switch (status) {
+    case 'paid':
+      return 0n;
+    case 'partial':
+      // Not due while the quote can still be covered; due at once if it already ended.
+      return quoteState === 'expired' ? amount : 0n;
+    case 'overpaid':
+      return max(0n, min(amount, totalAfter - quoteAmount));
+    case 'late':
+    case 'unmatched':
+      return amount;
+  }
+}
+
+/**
+ * Writes one `payment.credited` observation to the ledger, in one transaction:
+ * - `deposit`: records the increase of the quote's deposit address total over what the ledger holds
+ *   (the quote row is locked, so concurrent observations are applied in turn; the same or an older
+ *   observation records nothing). The increase is split into one row per transfer when the transfers
+ *   the chain shows (and the ledger does not hold yet) make it up exactly, else it is one row (with
+ *   the transfer's hash and sender when exactly one is listed). A covering credit turns the quote's
+ *   partial rows paid.
+ * - `merchant`: one `unmatched` row, due back in full; the same transfer twice is one row.
+ * - `closed`: the quote expired uncovered: its partial rows are due back.
+ */
+export async function applyCredit(db: Knex, observation: PaymentCredited): Promise<CreditOutcome> {
+  switch (observation.kind) {
+    case 'deposit':
+      return db.transaction((trx) => applyDeposit(trx, observation));
+    case 'merchant':
+      return recordUnmatched(db, observation);
+    case 'closed':
+      return db.transaction((trx) => closeQuote(trx, observation));
+  }
+}
+
+type Deposit = Extract<PaymentCredited, { kind: 'deposit' }>;
+
+async function lockQuote(trx: Knex.Transaction, chainId: number, address: string, token: string | null): Promise<QuoteRow | undefined> {
+  return trx('payment_quotes')
+    .where({ chain_id: chainId, deposit_address: address.toLowerCase() })
+    .whereRaw(`coalesce(token_address, 'native') = ?`, [token?.toLowerCase() ?? 'native'])
+    .forUpdate()
+    .first();
+}
+
+async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<CreditOutcome> {
+  const token = credit.token?.toLowerCase() ?? null;
+  let quote = await lockQuote(trx, credit.chainId, credit.address, token);
+  if (!quote) {
+    // The gateway records each quote it issues; a quote it could not record is rebuilt from the credit.
+    await recordQuote(trx, {
+      quoteId: credit.uploadId,
+      uploadId: credit.uploadId,
+      owner: credit.owner,
+      chainId: credit.chainId,
+      depositAddress: credit.address,
+      token,
+      amount: credit.quoteAmount,
+      createdAt: credit.blockTime,
+      expiresAt: credit.blockTime,
+    });
+    quote = await lockQuote(trx, credit.chainId, credit.address, token);
+    if (!quote) throw new Error(`quote ${credit.uploadId} is recorded with another deposit address than ${credit.address}`);
+  }
+  const credited = BigInt(quote.credited_total);
+  const total = BigInt(credit.totalReceived);
+  const increment = total - credited;
+  if (increment <= 0n) return nothing(quote.state);
+
+  // Transfers the ledger already holds (an earlier, overlapping range) are not this increment.
+  const listed = new Map<string, CreditTransfer>();
+  for (const transfer of credit.transfers) if (BigInt(transfer.amount) > 0n) listed.set(transferKey(transfer.txHash, transfer.logIndex), transfer);
+  if (listed.size > 0) {
+    const known: { tx_hash: string; log_index: number | null }[] = await trx('payments')
+      .where({ chain_id: credit.chainId })
+      .whereIn('tx_hash', [...new Set([...listed.values()].map((transfer) => transfer.txHash))])
+      .select('tx_hash', 'log_index');
+    for (const row of known) listed.delete(transferKey(row.tx_hash, row.log_index));
+  }
+  const fresh = [...listed.values()];
+  const sum = fresh.reduce((acc, transfer) => acc + BigInt(transfer.amount), 0n);
+  const parts: { amount: bigint; transfer: CreditTransfer | undefined }[] =
+    fresh.length > 0 && sum === increment
+      ? fresh.map((transfer) => ({ amount: BigInt(transfer.amount), transfer }))
+      : [{ amount: increment, transfer: fresh.length === 1 ? fresh[0] : undefined }];
+
+  const covers = credit.status === 'paid' || credit.status === 'overpaid';
+  const failed = quote.listing_id === null && quote.failed_stage !== null && covers;
+  // The listing may be saved before its credit reaches the ledger (this job was retried late): tie it now.
+  const listingId = covers ? quote.listing_id : null;
+  const quoteAmount = BigInt(quote.amount);
+  let running = credited;
+  let refundDue = 0n;
+  const rows = parts.map(({ amount, transfer }) => {
+    running += amount;
+    const due = failed ? amount : refundDueOf(credit.status, amount, running, quoteAmount, quote.state);
+    refundDue += due;
+    return {
+      upload_id: quote.upload_id,
+      quote_id: quote.quote_id,
+      listing_id: listingId,
+      chain_id: credit.chainId,
+      tx_hash: transfer?.txHash ?? null,
+      log_index: transfer ? (transfer.logIndex ?? -1) : null,
+      from_address: transfer?.from ?? null,
+      to_address: credit.address,
+      deposit_address: credit.address,
+      token_address: token,
+      amount: amount.toString(),
+      block_number: credit.toBlock,
+      block_time: credit.blockTime,
+      from_block: credit.fromBlock,
+      to_block: credit.toBlock,
+      // The running total, so several rows of one increment each keep their own unique key.
+      total_after: running.toString(),
+      // An upload that already failed for good gets no listing from this credit: due back whole.
+      status: failed ? 'unfulfilled' : credit.status,
+      credit_status: credit.status,
+      refund_due: due.toString(),
+      failure_reason: failed ? quote.failure_reason : null,
+      failed_stage: failed ? quote.failed_stage : null,
+    };
+  });
+  const inserted: { id: string | number }[] = await trx('payments').insert(rows).returning('id');
+
+  if (covers) {
+    // The quote is covered: the parts that came before are its payment, not refunds.
+    await trx('payments')
+      .where({ quote_id: quote.quote_id, status: 'partial' })
+      .update(
+        failed
+          ? { status: 'unfulfilled', failure_reason: quote.failure_reason, failed_stage: quote.failed_stage, refund_due: trx.raw('amount - refunded_amount'), updated_at: trx.fn.now() }
+          : { status: 'paid', refund_due: 0, listing_id: trx.raw('coalesce(listing_id, ?)', [listingId]), updated_at: trx.fn.now() },
+      );
+  }
+  const state: QuoteState = covers ? 'paid' : quote.state;
+  await trx('payment_quotes')
+    .where({ quote_id: quote.quote_id })
+    .update({
+      credited_total: total.toString(),
+      credited_block: trx.raw('greatest(credited_block, ?::bigint)', [credit.toBlock]),
+      state,
+      updated_at: trx.fn.now(),
+    });
+  return { recorded: inserted.length, paymentIds: inserted.map((row) => Number(row.id)), amount: increment.toString(), refundDue: refundDue.toString(), quoteState: state };
+}
+
+async function recordUnmatched(db: Knex, credit: Extract<PaymentCredited, { kind: 'merchant' }>): Promise<CreditOutcome> {
+  const { transfer } = credit;
+  const inserted: { id: string | number }[] = await db('payments')
+    .insert({
+      upload_id: null,
+      quote_id: null,
+      chain_id: credit.chainId,
+      tx_hash: transfer.txHash,
+      log_index: transfer.logIndex ?? -1,
+      from_address: transfer.from,
+      to_address: credit.address,
+      token_address: credit.token?.toLowerCase() ?? null,
+      amount: transfer.amount,
+      block_number: credit.blockNumber,
+      block_time: credit.blockTime,
+      from_block: credit.blockNumber,
+      to_block: credit.blockNumber,
+      status: 'unmatched',
+      credit_status: 'unmatched',
+      refund_due: transfer.amount,
+    })
+    .onConflict(['chain_id', 'tx_hash', 'log_index'])
+    .ignore()
+    .returning('id');
+  if (inserted.length === 0) return nothing(null);
+  return { recorded: 1, paymentIds: inserted.map((row) => Number(row.id)), amount: transfer.amount, refundDue: transfer.amount, quoteState: null };
+}
+
+async function closeQuote(trx: Knex.Transaction, closed: Extract<PaymentCredited, { kind: 'closed' }>): Promise<CreditOutcome> {
+  const quote: Pick<QuoteRow, 'quote_id' | 'state'> | undefined = await trx('payment_quotes')
+    .where({ chain_id: closed.chainId, deposit_address: closed.address.toLowerCase() })
+    .orWhere({ quote_id: closed.uploadId })
+    .forUpdate()
+    .first('quote_id', 'state');
+  const quoteId = quote?.quote_id ?? closed.uploadId;
+  // A quote that was covered meanwhile stays paid.
+  if (quote?.state === 'open') await trx('payment_quotes').where({ quote_id: quoteId }).update({ state: 'expired', updated_at: trx.fn.now() });
+  const due: { id: string | number; refund_due: string }[] = await trx('payments')
+    .where({ quote_id: quoteId, status: 'partial' })
+    .where('refund_due', 0)
+    .update({ refund_due: trx.raw('amount - refunded_amount'), updated_at: trx.fn.now() })
+    .returning(['id', 'refund_due']);
+  const refundDue = due.reduce((acc, row) => acc + BigInt(row.refund_due), 0n);
+  const state: QuoteState | null = quote ? (quote.state === 'open' ? 'expired' : quote.state) : null;
+  return { recorded: due.length, paymentIds: due.map((row) => Number(row.id)), amount: '0', refundDue: refundDue.toString(), quoteState: state };
+}
+
+interface LinkRow {
+  id: string;
+  status: PaymentStatus;
+  credit_status: PaymentStatus | null;
+  amount: string;
+  total_after: string | null;
+  refunded_amount: string;
+}
+
+/**
+ * Ties the credits that paid an upload's quote to its saved listing (inside saveListing's
+ * transaction). A row already tied to a listing is never tied to another. Rows recorded
+ * `unfulfilled` (the upload had failed, and an operator retried it) become paid again.
+ */
+export async function linkQuotePayments(trx: Knex, uploadId: string, listingId: string): Promise<number> {
+  // Locked, so a credit being applied at the same time either is linked here or sees the listing.
+  const quote: { amount: string } | undefined = await trx('payment_quotes').where({ quote_id: uploadId }).forUpdate().first('amount');
+  const rows: LinkRow[] = await trx('payments')
+    .where({ upload_id: uploadId })
+    .whereNull('listing_id')
+    .where((q) =>
+      q
+        .whereIn('status', ['paid', 'overpaid', 'unfulfilled'])
+        // An overpaid row whose excess was refunded still paid the price.
+        .orWhere((r) => r.where('status', 'refunded').whereIn('credit_status', ['paid', 'overpaid', 'partial']).whereRaw('refunded_amount < amount')),
+    )
+    .forUpdate()
+    .select('id', 'status', 'credit_status', 'amount', 'total_after', 'refunded_amount');
+  for (const row of rows) {
+    const changes: Record<string, unknown> = { listing_id: listingId, updated_at: trx.fn.now() };
+    if (row.status === 'unfulfilled') {
+      const overpaid = row.credit_status === 'overpaid';
+      changes.status = overpaid ? 'overpaid' : 'paid';
+      changes.refund_due =
+        overpaid && quote && row.total_after !== null ? max(0n, min(BigInt(row.amount), BigInt(row.total_after) - BigInt(quote.amount))).toString() : '0';
+      changes.failure_reason = null;
+      changes.failed_stage = null;
+    }
+    await trx('payments').where({ id: row.id }).update(changes);
+  }
+  await trx('payment_quotes')
+    .where({ quote_id: uploadId })
+    .update({ listing_id: trx.raw('coalesce(listing_id, ?)', [listingId]), failed_stage: null, failure_reason: null, updated_at: trx.fn.now() });
+  return rows.length;
+}
+
+/**
+ * A paid upload failed for good before its listing was saved: its credits become `unfulfilled` and due
+ * back in full (with the stage and reason, for the operator who retries or refunds it). Credits that
+ * arrive later for the quote are recorded the same way. Returns how many rows changed.
+ */
+export async function recordUnfulfilled(db: Knex, uploadId: string, failure: { stage: string; reason: string }): Promise<number> {
+  return db.transaction(async (trx) => {
+    await trx('payment_quotes')
+      .where({ quote_id: uploadId })
+      .whereNull('listing_id')
+      .update({ failed_stage: failure.stage, failure_reason: failure.reason, updated_at: trx.fn.now() });
+    const changed = await trx('payments')
+      .where({ upload_id: uploadId })
+      .whereNull('listing_id')
+      .whereIn('status', ['paid', 'overpaid', 'unfulfilled'])
+      .update({
+        status: 'unfulfilled',
+        refund_due: trx.raw('amount - refunded_amount'),
+        failure_reason: failure.reason,
+        failed_stage: failure.stage,
+        updated_at: trx.fn.now(),
+      });
+    return changed;
+  });
+}
+
+/** One row of the ledger, as operators see it. */
+export interface PaymentView {
+  id: number;
+  /** null for an unmatched transfer. */
+  quoteId: string | null;
+  uploadId: string | null;
+  listingId: string | null;
+  /** The quote's owner; for an unmatched transfer, null (the sender is `from`). */
+  owner: string | null;
+  chainId: number;
+  /** The quote's deposit address (null for an unmatched transfer, or a row from before the ledger). */
+  depositAddress: string | null;
+  /** Where the money arrived: the deposit address, or the merchant address. */
+  to: string;
+  token: string | null;
+  amount: string;
+  status: PaymentStatus;
+  /** How the credit stood when it was seen. */
+  creditStatus: PaymentStatus | null;
+  refundDue: string;
+  refundedAmount: string;
+  /** null where the chain shows no transaction (an internal transfer). */
+  txHash: string | null;
+  logIndex: number | null;
+  from: string | null;
+  fromBlock: string | null;
+  toBlock: string | null;
+  blockTime: string;
+  failureReason: string | null;
+  failedStage: string | null;
+  refundTxHash: string | null;
+  refundedAt: string | null;
+  refundedBy: string | null;
+  quote: { amount: string; state: QuoteState; expiresAt: string; creditedTotal: string } | null;
+  recordedAt: string;
+}
+
+const VIEW_COLUMNS = [
+  'p.id',
+  'p.quote_id',
+  'p.upload_id',
+  'p.listing_id',
+  'q.owner',
+  'p.chain_id',
+  'p.deposit_address',
+  'p.to_address',
+  'p.token_address',
+  'p.amount',
+  'p.status',
+  'p.credit_status',
+  'p.refund_due',
+  'p.refunded_amount',
+  'p.tx_hash',
+  'p.log_index',
+  'p.from_address',
+  'p.from_block',
+  'p.to_block',
+  'p.block_time',
+  'p.failure_reason',
+  'p.failed_stage',
+  'p.refund_tx_hash',
+  'p.refunded_at',
+  'p.refunded_by',
+  'p.created_at',
+  'q.amount as quote_amount',
+  'q.state as quote_state',
+  'q.expires_at as quote_expires_at',
+  'q.credited_total as quote_credited_total',
+];
+
+interface ViewRow {
+  id: string;
+  quote_id: string | null;
+  upload_id: string | null;
+  listing_id: string | null;
+  owner: string | null;
+  chain_id: number;
+  deposit_address: string | null;
+  to_address: string;
+  token_address: string | null;
+  amount: string;
+  status: PaymentStatus;
+  credit_status: PaymentStatus | null;
+  refund_due: string;
+  refunded_amount: string;
+  tx_hash: string | null;
+  log_index: number | null;
+  from_address: string | null;
+  from_block: string | null;
+  to_block: string | null;
+  block_time: Date;
+  failure_reason: string | null;
+  failed_stage: string | null;
+  refund_tx_hash: string | null;
+  refunded_at: Date | null;
+  refunded_by: string | null;
+  created_at: Date;
+  quote_amount: string | null;
+  quote_state: QuoteState | null;
+  quote_expires_at: Date | null;
+  quote_credited_total: string | null;
+}
+
+function toView(row: ViewRow): PaymentView {
   return {
-    upload_id: payment.uploadId,
-    listing_id: listingId,
-    chain_id: payment.chainId,
-    tx_hash: payment.txHash.toLowerCase(),
-    log_index: payment.logIndex ?? -1,
-    from_address: payment.from.toLowerCase(),
-    to_address: payment.to.toLowerCase(),
-    token_address: payment.token?.toLowerCase() ?? null,
-    amount: payment.amount,
-    block_number: payment.blockNumber,
-    block_time: payment.blockTime,
-    status: payment.status,
+    id: Number(row.id),
+    quoteId: row.quote_id,
+    uploadId: row.upload_id,
+    listingId: row.listing_id,
+    owner: row.owner,
+    chainId: row.chain_id,
+    depositAddress: row.deposit_address,
+    to: row.to_address,
+    token: row.token_address,
+    amount: row.amount,
+    status: row.status,
+    creditStatus: row.credit_status,
+    refundDue: row.refund_due,
+    refundedAmount: row.refunded_amount,
+    txHash: row.tx_hash,
+    // -1 is how the table keys a native transfer; outside it, a native transfer has no log index.
+    logIndex: row.log_index === null || row.log_index < 0 ? null : row.log_index,
+    from: row.from_address,
+    fromBlock: row.from_block,
+    toBlock: row.to_block,
+    blockTime: row.block_time.toISOString(),
+    failureReason: row.failure_reason,
+    failedStage: row.failed_stage,
+    refundTxHash: row.refund_tx_hash,
+    refundedAt: row.refunded_at?.toISOString() ?? null,
+    refundedBy: row.refunded_by,
+    quote:
+      row.quote_amount === null
+        ? null
+        : { amount: row.quote_amount, state: row.quote_state as QuoteState, expiresAt: (row.quote_expires_at as Date).toISOString(), creditedTotal: row.quote_credited_total ?? '0' },
+    recordedAt: row.created_at.toISOString(),
   };
 }
 
-/**
- * Writes a payment, keyed by the transfer (chain, tx hash, log index): the same transfer is one
- * row however often it is written. A retry, or an `unfulfilled` record being fulfilled, updates it.
- */
-export async function upsertPayment(db: Knex, payment: PaymentRecord, listingId: string | null): Promise<void> {
-  await db('payments')
-    .insert(paymentRow(payment, listingId))
-    .onConflict(['chain_id', 'tx_hash', 'log_index'])
-    .merge({ listing_id: listingId, status: payment.status, failure_reason: null, failed_stage: null, updated_at: db.fn.now() });
+const viewQuery = (db: Knex) => db('payments as p').leftJoin('payment_quotes as q', 'q.quote_id', 'p.quote_id').select(VIEW_COLUMNS);
+
+/** No ledger row with that id. */
+export class PaymentNotFoundError extends Error {
+  override readonly name = 'PaymentNotFoundError';
+  constructor(readonly paymentId: number) {
+    super(`no payment ${paymentId}`);
+  }
+}
+
+/** A cursor `listPayments` did not make. */
+export class InvalidPaymentCursorError extends Error {
+  override readonly name = 'InvalidPaymentCursorError';
+  constructor() {
+    super('cursor is not valid for this list; start again without it');
+  }
 }
 
 /**
- * Records a paid upload that failed for good, so an operator can retry or refund it: a confirmed
- * payment is never lost. A listing already saved for it is left alone.
+ * A refund that cannot be recorded: `not_refundable` (nothing is due back on the row) or
+ * `already_refunded` (it was refunded by another transaction, `refundTxHash`).
  */
-export async function recordUnfulfilledPayment(db: Knex, payment: PaymentRecord, failure: { stage: string; reason: string }): Promise<void> {
-  await db('payments')
-    .insert({ ...paymentRow({ ...payment, status: 'unfulfilled' }, null), failure_reason: failure.reason, failed_stage: failure.stage })
-    .onConflict(['chain_id', 'tx_hash', 'log_index'])
-    .merge({ status: db.raw(`CASE WHEN payments.listing_id IS NULL THEN 'unfulfilled'::payment_status ELSE payments.status END`), failure_reason: failure.reason, failed_stage: failure.stage, updated_at: db.fn.now() });
+export class RefundConflictError extends Error {
+  override readonly name = 'RefundConflictError';
+  constructor(
+    readonly code: 'not_refundable' | 'already_refunded',
+    readonly paymentId: number,
+    message: string,
+    readonly refundTxHash: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** One ledger row by id. */
+export async function findPayment(db: Knex, paymentId: number): Promise<PaymentView | undefined> {
+  const row: ViewRow | undefined = await viewQuery(db).where('p.id', paymentId).first();
+  return row ? toView(row) : undefined;
+}
+
+export interface PaymentListQuery {
+  /** A status, or `refund_due` (every row with something due back); all rows when absent. */
+  status?: PaymentFilter | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+/** Ledger rows newest first, with their quote, a page at a time (keyset on the row id). */
+export async function listPayments(db: Knex, query: PaymentListQuery): Promise<{ items: PaymentView[]; nextCursor: string | null }> {
+  const page = viewQuery(db)
+    .orderBy('p.id', 'desc')
+    .limit(query.limit + 1);
+  if (query.status === 'refund_due') page.where('p.refund_due', '>', 0);
+  else if (query.status) page.where('p.status', query.status);
+  if (query.cursor !== undefined) {
+    const match = /^p(\d{1,18})$/.exec(Buffer.from(query.cursor, 'base64url').toString('utf8'));
+    if (!match?.[1]) throw new InvalidPaymentCursorError();
+    page.where('p.id', '<', match[1]);
+  }
+  const rows: ViewRow[] = await page;
+  const items = rows.slice(0, query.limit).map(toView);
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length > query.limit && last ? Buffer.from(`p${last.id}`).toString('base64url') : null };
+}
+
+export interface RefundRecord {
+  paymentId: number;
+  /** The transaction that paid the money back. */
+  txHash: string;
+  /** Who recorded it: an admin's wallet, or `admin-token` / `cli:<user>`. */
+  actor: string;
+  note?: string | undefined;
 }
 
 /**
- * Records a payment that does not fulfil its upload (underpaid, late, or a second payment) with
- * the reason, so an operator can refund it. A row already tied to a listing is left alone.
+ * Records that what a ledger row had due back was refunded by `txHash`, and audits it in
+ * payment_events, in one transaction (the row is locked). The same refund recorded again answers the
+ * same result (`repeated: true`); another transaction for a row already refunded is a
+ * RefundConflictError, as is a row with nothing due.
  */
-export async function recordRefundablePayment(db: Knex, payment: PaymentRecord, reason: string): Promise<void> {
-  await db('payments')
-    .insert({ ...paymentRow(payment, null), failure_reason: reason })
-    .onConflict(['chain_id', 'tx_hash', 'log_index'])
-    .merge({ status: db.raw(`CASE WHEN payments.listing_id IS NULL THEN EXCLUDED.status ELSE payments.status END`), failure_reason: reason, updated_at: db.fn.now() });
+export async function markRefunded(db: Knex, refund: RefundRecord): Promise<{ payment: PaymentView; refunded: string; repeated: boolean }> {
+  const txHash = refund.txHash.toLowerCase();
+  return db.transaction(async (trx) => {
+    const row: { id: string; status: PaymentStatus; refund_due: string; refund_tx_hash: string | null } | undefined = await trx('payments')
+      .where({ id: refund.paymentId })
+      .forUpdate()
+      .first('id', 'status', 'refund_due', 'refund_tx_hash');
+    if (!row) throw new PaymentNotFoundError(refund.paymentId);
+    const due = BigInt(row.refund_due);
+    if (due === 0n) {
+      if (row.status === 'refunded' && row.refund_tx_hash === txHash) {
+        const last: { amount: string | null } | undefined = await trx('payment_events')
+          .where({ payment_id: refund.paymentId, action: 'refund', tx_hash: txHash })
+          .orderBy('id', 'desc')
+          .first('amount');
+        return { payment: (await findPayment(trx, refund.paymentId)) as PaymentView, refunded: last?.amount ?? '0', repeated: true };
+      }
+      if (row.status === 'refunded') {
+        throw new RefundConflictError('already_refunded', refund.paymentId, `payment ${refund.paymentId} was already refunded by ${row.refund_tx_hash}`, row.refund_tx_hash);
+      }
+      throw new RefundConflictError('not_refundable', refund.paymentId, `payment ${refund.paymentId} (${row.status}) has nothing due back`);
+    }
+    if (row.refund_tx_hash === txHash) {
+      // The row is due again (its upload failed after an earlier, partial refund): that transaction is spent.
+      throw new RefundConflictError('already_refunded', refund.paymentId, `${txHash} already refunded an earlier part of payment ${refund.paymentId}`, row.refund_tx_hash);
+    }
+    await trx('payments')
+      .where({ id: refund.paymentId })
+      .update({
+        status: 'refunded',
+        refund_tx_hash: txHash,
+        refunded_at: trx.fn.now(),
+        refunded_by: refund.actor,
+        refunded_amount: trx.raw('refunded_amount + refund_due'),
+        refund_due: 0,
+        updated_at: trx.fn.now(),
+      });
+    await trx('payment_events').insert({ payment_id: refund.paymentId, actor: refund.actor, action: 'refund', tx_hash: txHash, amount: due.toString(), note: refund.note ?? null });
+    return { payment: (await findPayment(trx, refund.paymentId)) as PaymentView, refunded: due.toString(), repeated: false };
+  });
+}
+
+/** One audited action on a ledger row. */
+export interface PaymentEventView {
+  actor: string;
+  action: 'refund';
+  txHash: string | null;
+  amount: string | null;
+  note: string | null;
+  at: string;
+}
+
+/** The audited actions on a ledger row, oldest first. */
+export async function paymentHistory(db: Knex, paymentId: number): Promise<PaymentEventView[]> {
+  const rows: { actor: string; action: 'refund'; tx_hash: string | null; amount: string | null; note: string | null; created_at: Date }[] = await db('payment_events')
+    .where({ payment_id: paymentId })
+    .orderBy('id', 'asc')
+    .select('actor', 'action', 'tx_hash', 'amount', 'note', 'created_at');
+  return rows.map((row) => ({ actor: row.actor, action: row.action, txHash: row.tx_hash, amount: row.amount, note: row.note, at: row.created_at.toISOString() }));
+}
+
+/** What the ledger holds for one deposit address and token: what reconciliation compares with the chain. */
+export interface LedgerQuoteTotal {
+  quoteId: string;
+  uploadId: string;
+  owner: string;
+  depositAddress: string;
+  token: string | null;
+  amount: string;
+  state: QuoteState;
+  /** The address's total (balance + swept) the ledger has credited. */
+  creditedTotal: string;
+  creditedBlock: string | null;
+  /** The sum of the quote's ledger rows (equals creditedTotal unless rows were lost or edited). */
+  rowsTotal: string;
+  createdAt: string;
+  expiresAt: string;
+}
+
+/** An unmatched transfer to the merchant address, by its chain identity. */
+export interface LedgerUnmatched {
+  txHash: string;
+  /** null for a native transfer. */
+  logIndex: number | null;
+  token: string | null;
+  amount: string;
+  blockNumber: string;
+}
+
+/** Every quote address ever issued on the chain with what the ledger credited it, and the unmatched transfers. */
+export async function ledgerTotals(db: Knex, chainId: number): Promise<{ quotes: LedgerQuoteTotal[]; unmatched: LedgerUnmatched[] }> {
+  const quotes: {
+    quote_id: string;
+    upload_id: string;
+    owner: string;
+    deposit_address: string;
+    token_address: string | null;
+    amount: string;
+    state: QuoteState;
+    credited_total: string;
+    credited_block: string | null;
+    rows_total: string;
+    created_at: Date;
+    expires_at: Date;
+  }[] = await db('payment_quotes as q')
+    .where('q.chain_id', chainId)
+    .orderBy('q.created_at', 'asc')
+    .select(
+      'q.quote_id',
+      'q.upload_id',
+      'q.owner',
+      'q.deposit_address',
+      'q.token_address',
+      'q.amount',
+      'q.state',
+      'q.credited_total',
+      'q.credited_block',
+      'q.created_at',
+      'q.expires_at',
+      db.raw('coalesce((SELECT sum(p.amount) FROM payments p WHERE p.quote_id = q.quote_id), 0)::text AS rows_total'),
+    );
+  const unmatched: { tx_hash: string; log_index: number; token_address: string | null; amount: string; block_number: string }[] = await db('payments')
+    .where({ chain_id: chainId, credit_status: 'unmatched' })
+    .orderBy('id', 'asc')
+    .select('tx_hash', 'log_index', 'token_address', 'amount', 'block_number');
+  return {
+    quotes: quotes.map((q) => ({
+      quoteId: q.quote_id,
+      uploadId: q.upload_id,
+      owner: q.owner,
+      depositAddress: q.deposit_address,
+      token: q.token_address,
+      amount: q.amount,
+      state: q.state,
+      creditedTotal: q.credited_total,
+      creditedBlock: q.credited_block,
+      rowsTotal: q.rows_total,
+      createdAt: q.created_at.toISOString(),
+      expiresAt: q.expires_at.toISOString(),
+    })),
+    unmatched: unmatched.map((row) => ({ txHash: row.tx_hash, logIndex: row.log_index < 0 ? null : row.log_index, token: row.token_address, amount: row.amount, blockNumber: row.block_number })),
+  };
 }

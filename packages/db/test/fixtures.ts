@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { SaveListingInput } from '@reelboard/db';
+import type { CreditTransfer, PaymentCredited } from '@reelboard/contracts';
+import type { QuoteRecord, SaveListingInput } from '@reelboard/db';
 
 /** A random wallet address in the checksummed-looking mixed case a client might send. */
 export function randomWallet(): string {
@@ -29,18 +30,52 @@ export function listingInput(overrides: { wallet?: string; tags?: string[]; lati
       longitude: overrides.longitude ?? 13.405,
     },
     hashtags: overrides.tags ?? [],
-    payment: {
-      uploadId: id,
-      chainId: 31337,
-      txHash: `0x${randomBytes(32).toString('hex')}`,
-      logIndex: null,
-      from: `0x${randomBytes(20).toString('hex')}`,
-      to: `0x${randomBytes(20).toString('hex')}`,
-      token: null,
-      amount: '10000000000000000',
-      blockNumber: '12',
-      blockTime: new Date().toISOString(),
-      status: 'paid',
-    },
   };
+}
+
+const hex = (bytes: number) => `0x${randomBytes(bytes).toString('hex')}` as `0x${string}`;
+export const randomAddress = () => hex(20);
+export const randomTxHash = () => hex(32);
+
+type Deposit = Extract<PaymentCredited, { kind: 'deposit' }>;
+
+/** A quote as the gateway records it: its own deposit address, native coin, 0.01 ETH by default. */
+export function quoteInput(overrides: Partial<QuoteRecord> = {}): QuoteRecord {
+  const id = overrides.quoteId ?? randomUUID();
+  const now = Date.now();
+  return {
+    quoteId: id,
+    uploadId: id,
+    owner: randomAddress(),
+    chainId: 31337,
+    depositAddress: randomAddress(),
+    token: null,
+    amount: '10000000000000000',
+    createdAt: new Date(now).toISOString(),
+    expiresAt: new Date(now + 3_600_000).toISOString(),
+    ...overrides,
+  };
+}
+
+/** A deposit observation for a quote, as the payment watcher publishes it. */
+export function depositCredit(quote: QuoteRecord, fields: Partial<Omit<Deposit, 'kind'>> & Pick<Deposit, 'totalReceived' | 'status'>): Deposit {
+  return {
+    kind: 'deposit',
+    uploadId: quote.uploadId,
+    owner: quote.owner.toLowerCase() as `0x${string}`,
+    chainId: quote.chainId,
+    address: quote.depositAddress.toLowerCase() as `0x${string}`,
+    token: (quote.token?.toLowerCase() ?? null) as `0x${string}` | null,
+    quoteAmount: quote.amount,
+    fromBlock: '10',
+    toBlock: '10',
+    blockTime: new Date().toISOString(),
+    transfers: [],
+    ...fields,
+  };
+}
+
+/** One transfer the chain shows. */
+export function transfer(amount: string, logIndex: number | null = null): CreditTransfer {
+  return { txHash: randomTxHash(), logIndex, from: randomAddress(), amount };
 }

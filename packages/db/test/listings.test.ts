@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  applyCredit,
   autocompleteHashtags,
   connectDatabase,
   findListing,
@@ -11,13 +12,14 @@ import {
   migrateToLatest,
   moderateListing,
   moderationHistory,
+  recordQuote,
   saveListing,
   searchListings,
   upsertHashtags,
   type Knex,
 } from '@reelboard/db';
 import { infraEnv } from '../../../test/support/infra-env.js';
-import { listingInput, randomWallet } from './fixtures.js';
+import { depositCredit, listingInput, quoteInput, randomWallet } from './fixtures.js';
 
 let db: Knex;
 // Tags unique to this run keep counts and searches independent of other data in the test database.
@@ -41,6 +43,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   if (listingIds.length) await db('payments').whereIn('upload_id', listingIds).delete();
+  if (listingIds.length) await db('payment_quotes').whereIn('quote_id', listingIds).delete();
   if (listingIds.length) await db('listings').whereIn('id', listingIds).delete();
   if (wallets.length) await db('users').whereIn('wallet_address', wallets).delete();
   await db('hashtags').where('tag', 'like', `%\\_${run}`).delete();
@@ -48,16 +51,19 @@ afterAll(async () => {
 });
 
 describe('saving a listing', () => {
-  it('is idempotent: the same assets.stored twice leaves one listing, one payment, one set of hashtags', async () => {
+  it('is idempotent: the same assets.stored twice leaves one listing, its payment tied to it, one set of hashtags', async () => {
     const input = listingInput({ tags: [tag('bike'), tag('berlin')] });
     listingIds.push(input.listingId);
     wallets.push(input.owner.walletAddress.toLowerCase());
+    const quote = quoteInput({ quoteId: input.listingId });
+    await recordQuote(db, quote);
+    await applyCredit(db, depositCredit(quote, { totalReceived: quote.amount, status: 'paid' }));
     const first = await saveListing(db, input);
     const second = await saveListing(db, input);
     expect(first.created).toBe(true);
     expect(second).toEqual({ userId: first.userId, created: false });
     expect(await db('listings').where({ id: input.listingId }).count({ n: '*' })).toEqual([{ n: '1' }]);
-    expect(await db('payments').where({ upload_id: input.listingId }).count({ n: '*' })).toEqual([{ n: '1' }]);
+    expect(await db('payments').where({ upload_id: input.listingId }).select('listing_id', 'status')).toEqual([{ listing_id: input.listingId, status: 'paid' }]);
     expect(await db('listing_hashtags').where({ listing_id: input.listingId }).count({ n: '*' })).toEqual([{ n: '2' }]);
     const listing = await db('listings').where({ id: input.listingId }).first('moderation_status', db.raw('ST_Y(location::geometry) AS lat'), db.raw('ST_X(location::geometry) AS lng'));
     expect(listing).toEqual({ moderation_status: 'pending', lat: 52.52, lng: 13.405 });

@@ -4,6 +4,7 @@ import type { Bus } from '@reelboard/bus';
 import { ListingNotFoundError, moderateListing, type Knex, type ModerationAction, type ModerationStatus } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
+import { adminPaymentRoutes } from './admin-payments.js';
 import { HttpError } from './http-error.js';
 import { searchPage } from './listings.js';
 
@@ -74,7 +75,10 @@ export function requireAdmin(deps: Pick<AdminRoutesDeps, 'adminAddresses' | 'adm
 
 const STATUSES: readonly ModerationStatus[] = ['pending', 'approved', 'rejected'];
 
-/** Moderation: the queue of listings by status, and approve/reject, each decision audited and sent to the owner. */
+/**
+ * Moderation (the queue of listings by status, approve/reject) and the payment ledger (what is due
+ * back, refunds), each decision audited and sent to the owner.
+ */
 export function adminRoutes(deps: AdminRoutesDeps): Router {
   const { db, storage, bus, log } = deps;
   const router = Router();
@@ -119,5 +123,6 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
   };
   router.post('/v1/admin/listings/:id/approve', decide('approve'));
   router.post('/v1/admin/listings/:id/reject', decide('reject'));
+  router.use(adminPaymentRoutes({ db, status: bus.status, log }));
   return router;
 }

@@ -38,6 +38,7 @@ const schemas: Record<string, Json> = {
       fields: { type: 'object', description: 'per-field messages of an `invalid_form` answer', additionalProperties: { type: 'string' } },
       field: { type: 'string', description: 'the query or body parameter at fault' },
       tag: { type: 'string', description: 'the hashtag at fault' },
+      refundTxHash: { type: 'string', description: 'the transaction that already refunded the payment (`already_refunded`)' },
     },
   },
   StatusEvent: { ...fromZod(statusEventSchema), description: 'One step of an upload, as stored and as sent on the status stream.' },
@@ -321,6 +322,102 @@ const paths: Record<string, Json> = {
   '/docs': { get: { tags: ['documentation'], summary: 'This document, browsable (a page for browsers; works offline)', responses: { '200': { description: 'Swagger UI', content: { 'text/html': { schema: { type: 'string' } } } }, ...serverOnly } } },
 };
 
+const amount = { type: 'string', pattern: '^\\d+$', description: 'base units (wei), a decimal string' };
+const txHash = { type: 'string', pattern: '^0x[0-9a-f]{64}$' };
+const nullable = (schema: Json): Json => ({ anyOf: [schema, { type: 'null' }] });
+const paymentStatuses = ['partial', 'paid', 'overpaid', 'late', 'unmatched', 'unfulfilled', 'refunded'];
+
+schemas.Payment = {
+  type: 'object',
+  description:
+    'One row of the payment ledger: an increase of a quote\'s deposit address total (or one transfer of it, where the chain shows the transfers), or an `unmatched` transfer to the plain merchant address. `status` is where it stands now, `creditStatus` how it stood when it was seen.',
+  required: [
+    'id', 'quoteId', 'uploadId', 'listingId', 'owner', 'chainId', 'depositAddress', 'to', 'token', 'amount', 'status', 'creditStatus', 'refundDue', 'refundedAmount',
+    'txHash', 'logIndex', 'from', 'fromBlock', 'toBlock', 'blockTime', 'failureReason', 'failedStage', 'refundTxHash', 'refundedAt', 'refundedBy', 'quote', 'recordedAt',
+  ],
+  properties: {
+    id: { type: 'integer', minimum: 1, description: 'the ledger row id (refunds name it)' },
+    quoteId: nullable({ type: 'string', format: 'uuid' }),
+    uploadId: nullable({ type: 'string', format: 'uuid' }),
+    listingId: nullable({ type: 'string', format: 'uuid' }),
+    owner: nullable({ ...address, description: 'the quote\'s owner; null for an unmatched transfer (see `from`)' }),
+    chainId: { type: 'integer' },
+    depositAddress: nullable(address),
+    to: { ...address, description: 'where the money arrived: the deposit address, or the merchant address' },
+    token: nullable(address),
+    amount,
+    status: { type: 'string', enum: paymentStatuses },
+    creditStatus: nullable({ type: 'string', enum: paymentStatuses }),
+    refundDue: { ...amount, description: 'what is still due back' },
+    refundedAmount: { ...amount, description: 'what refunds paid back so far' },
+    txHash: nullable({ ...txHash, description: 'null where the chain shows no transaction (an internal transfer)' }),
+    logIndex: nullable({ type: 'integer', minimum: 0 }),
+    from: nullable(address),
+    fromBlock: nullable({ type: 'string', pattern: '^\\d+$' }),
+    toBlock: nullable({ type: 'string', pattern: '^\\d+$' }),
+    blockTime: dateTime,
+    failureReason: nullable({ type: 'string' }),
+    failedStage: nullable({ type: 'string' }),
+    refundTxHash: nullable(txHash),
+    refundedAt: nullable(dateTime),
+    refundedBy: nullable({ type: 'string' }),
+    quote: nullable({
+      type: 'object',
+      required: ['amount', 'state', 'expiresAt', 'creditedTotal'],
+      properties: { amount, state: { type: 'string', enum: ['open', 'paid', 'expired'] }, expiresAt: dateTime, creditedTotal: amount },
+    }),
+    recordedAt: dateTime,
+  },
+};
+schemas.PaymentPage = {
+  type: 'object',
+  required: ['items', 'nextCursor'],
+  properties: { items: { type: 'array', items: ref('Payment') }, nextCursor: { type: ['string', 'null'], description: 'null on the last page' } },
+};
+
+paths['/v1/admin/payments'] = {
+  get: {
+    tags: ['admin'],
+    summary: 'The payment ledger, newest first: what is due back (`refund_due`) or rows of one status',
+    security: admin,
+    parameters: [query('status', '`refund_due` (every row with something due back) or a status; all rows when absent', { type: 'string', enum: ['refund_due', ...paymentStatuses] }), ...pageQuery],
+    responses: {
+      '200': json('a page of ledger rows', ref('PaymentPage')),
+      '400': failure('`invalid_query` (with `field`), `invalid_cursor`'),
+      '401': unauthenticated,
+      '403': failure('`forbidden`: not an admin wallet, or a wrong admin token'),
+      ...common,
+    },
+  },
+};
+paths['/v1/admin/payments/{id}/refund'] = {
+  post: {
+    tags: ['admin'],
+    summary: 'Records that what a ledger row had due back was refunded by a transaction',
+    description:
+      'Audited in `payment_events`. The row becomes `refunded`; the upload\'s owner gets `refund.sent` on its status stream. The same refund sent again answers 200 with `repeated: true` and changes nothing.',
+    security: admin,
+    parameters: [{ name: 'id', in: 'path', required: true, description: 'ledger row id', schema: { type: 'string', pattern: '^[1-9]\\d*$' } }],
+    requestBody: {
+      required: true,
+      content: { 'application/json': { schema: { type: 'object', required: ['txHash'], properties: { txHash: { type: 'string', pattern: '^0x[0-9a-fA-F]{64}$' }, note: { type: 'string', maxLength: 500 } } } } },
+    },
+    responses: {
+      '200': json('the refund', {
+        type: 'object',
+        required: ['payment', 'refunded', 'repeated'],
+        properties: { payment: ref('Payment'), refunded: { ...amount, description: 'what this refund paid back' }, repeated: { type: 'boolean', description: 'recorded before with the same transaction' } },
+      }),
+      '400': failure('`invalid_body` (with `field`: `txHash` missing or malformed, `note` too long) or `bad_request` (malformed JSON)'),
+      '401': unauthenticated,
+      '403': failure('`forbidden`'),
+      '404': failure('`payment_not_found`'),
+      '409': failure('`not_refundable` (nothing is due back on the row) or `already_refunded` (refunded by another transaction, named in `refundTxHash`)'),
+      ...common,
+    },
+  },
+};
+
 schemas.Readiness = { type: 'object', required: ['ok', 'checks'], properties: { ok: { type: 'boolean' }, checks: { type: 'object', additionalProperties: { type: 'string' }, description: '`ok` or the error of each dependency' } } };
 
 function moderation(action: 'approve' | 'reject'): Json {
@@ -371,7 +468,7 @@ export function openApiDocument(publicUrl: string): Json {
       { name: 'sign-in', description: 'Sign-In with Ethereum (EIP-4361)' },
       { name: 'uploads', description: 'The listing form, payment and status (the owner only)' },
       { name: 'listings', description: 'The public read API' },
-      { name: 'admin', description: 'Moderation and the queue dashboard' },
+      { name: 'admin', description: 'Moderation, the payment ledger and the queue dashboard' },
       { name: 'operations', description: 'Probes and metrics' },
       { name: 'documentation', description: 'This document' },
     ],

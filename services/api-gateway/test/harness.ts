@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Express, Response } from 'express';
 import type { Redis } from 'ioredis';
 import { Bus } from '@reelboard/bus';
+import { Uploads } from '@reelboard/lifecycle';
 import { createChainClient } from '@reelboard/chain';
 import { connectDatabase, migrateToLatest, type Knex } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
@@ -28,6 +29,7 @@ export interface Gateway {
   app: Express;
   config: GatewayConfig;
   bus: Bus;
+  uploads: Uploads;
   db: Knex;
   storage: ObjectStorage;
   stagingDir: string;
@@ -73,19 +75,21 @@ export async function startGateway(redis: Redis, env: Record<string, string> = {
   const storage = storageFromEnv(config);
   await storage.ensureBucket();
   const bus = new Bus(redis, prefix, 'api-gateway', log);
+  const uploads = new Uploads(redis, prefix, bus.status);
   const chain = createChainClient({ rpcUrl: config.RPC_URL, chainId: config.CHAIN_ID });
   const auth = new SiweAuth(redis, chain, { publicUrl: base, chainId: config.CHAIN_ID, nonceTtlSeconds: 300, sessionTtlSeconds: 3600, prefix });
   const hub = new StatusHub(bus.status);
   await hub.start();
   const streams = new Set<Response>();
   const readiness = { redis: async () => void (await redis.ping()), postgres: async () => void (await db.raw('select 1')) };
-  const app = createApp({ config, bus, auth, hub, log, readiness, streams, db, storage, redis });
+  const app = createApp({ config, bus, uploads, auth, hub, log, readiness, streams, db, storage, redis });
   server.on('request', app);
   return {
     base,
     app,
     config,
     bus,
+    uploads,
     db,
     storage,
     stagingDir,

@@ -8,8 +8,8 @@ import addFormatsModule from 'ajv-formats';
 import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '@reelboard/bus';
-import { saveListing } from '@reelboard/db';
-import { listingInput, randomWallet } from '../../../packages/db/test/fixtures.js';
+import { applyCredit, recordQuote, saveListing } from '@reelboard/db';
+import { depositCredit, listingInput, quoteInput, randomWallet, transfer } from '../../../packages/db/test/fixtures.js';
 import { postListing } from '../../../test/support/client.js';
 import { makeClip, makePng } from '../../../test/support/media.js';
 import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
@@ -27,6 +27,7 @@ let work: string;
 let buyer: string;
 let stranger: string;
 const listingIds: string[] = [];
+const ledgerQuotes: string[] = [];
 const wallets: string[] = [];
 
 const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
@@ -118,6 +119,10 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  if (ledgerQuotes.length) {
+    await gw.db('payments').whereIn('quote_id', ledgerQuotes).delete();
+    await gw.db('payment_quotes').whereIn('quote_id', ledgerQuotes).delete();
+  }
   if (listingIds.length) {
     await gw.db('payments').whereIn('upload_id', listingIds).delete();
     await gw.db('listings').whereIn('id', listingIds).delete();
@@ -249,6 +254,27 @@ describe('real answers match the document', () => {
     expect((await call('GET', `/v1/users/${owner}`)).status).toBe(200);
     await call('GET', `/v1/users/${randomWallet()}`);
     await call('GET', '/v1/users/bob');
+  });
+
+  it('the payment ledger', async () => {
+    const quote = quoteInput({ amount: '1000' });
+    ledgerQuotes.push(quote.quoteId);
+    await recordQuote(gw.db, quote);
+    const [late] = (await applyCredit(gw.db, depositCredit(quote, { totalReceived: '1000', status: 'late', transfers: [transfer('1000')] }))).paymentIds;
+    await call('GET', '/v1/admin/payments');
+    await call('GET', '/v1/admin/payments', { token: stranger });
+    expect((await call('GET', '/v1/admin/payments?status=refund_due&limit=1', { token: buyer })).body.items[0]).toMatchObject({ id: late });
+    await call('GET', '/v1/admin/payments?status=weird', { admin: gw.adminToken });
+    await call('GET', '/v1/admin/payments?cursor=bm9wZQ', { admin: gw.adminToken });
+    const path = `/v1/admin/payments/${late}/refund`;
+    const txHash = `0x${'ef'.repeat(32)}`;
+    expect((await call('POST', path, { admin: gw.adminToken, body: { txHash, note: 'back to the sender' } })).status).toBe(200);
+    expect((await call('POST', path, { admin: gw.adminToken, body: { txHash } })).body.repeated).toBe(true);
+    expect((await call('POST', path, { admin: gw.adminToken, body: { txHash: `0x${'01'.repeat(32)}` } })).status).toBe(409);
+    await call('POST', path, { admin: gw.adminToken, body: { txHash: 'nope' } });
+    await call('POST', path, { token: stranger, body: { txHash } });
+    await call('POST', path, { body: { txHash } });
+    await call('POST', '/v1/admin/payments/999999999999/refund', { admin: gw.adminToken, body: { txHash } });
   });
 
   it('operations and the dashboard', async () => {

@@ -48,7 +48,7 @@ beforeAll(async () => {
     listingIds.push(input.listingId);
     ids[name] = input.listingId;
     // The upload ended when it was saved: moderation decisions must still reach the owner.
-    await bus.status.publish({ uploadId: input.listingId, event: 'profile.saved', stage: 'profile-writer', state: 'done' });
+    await bus.status.publish({ uploadId: input.listingId, event: 'profile.saved', stage: 'profile-writer', state: 'saved' });
   }
   wallets.push(owner.toLowerCase());
   const poster = join(work, 'poster.webp');
@@ -94,7 +94,7 @@ describe('moderation', () => {
       { listing_id: ids.berlin, actor: 'admin-token', action: 'approve' },
       { listing_id: ids.potsdam, actor: ANVIL_ACCOUNTS.buyer.address.toLowerCase(), action: 'approve' },
     ]);
-    expect(await bus.status.latest(ids.berlin ?? '')).toMatchObject({ event: 'moderation.approved', stage: 'moderation', state: 'done' });
+    expect(await bus.status.latest(ids.berlin ?? '')).toMatchObject({ event: 'moderation.approved', stage: 'moderation', state: 'saved' });
   });
 
   it('rejects only with a reason, which reaches the owner', async () => {

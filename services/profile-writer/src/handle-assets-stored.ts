@@ -3,13 +3,19 @@ import { join } from 'node:path';
 import type { StageContext } from '@reelboard/bus';
 import type { AssetsStored } from '@reelboard/contracts';
 import { saveListing, type Knex } from '@reelboard/db';
+import type { Uploads } from '@reelboard/lifecycle';
 
 /**
- * The last stage: user (by the verified wallet), listing, hashtags and payment in one
- * transaction; then the staged files go, as the database now holds the object keys.
+ * The last stage: user (by the verified wallet), listing and hashtags in one transaction, which also
+ * ties the ledger's credits for the upload's quote to the listing; then the staged files go, as the
+ * database now holds the object keys; the upload moves to `saved`.
  */
-export async function handleAssetsStored(db: Knex, stagingDir: string, upload: AssetsStored, context: StageContext): Promise<void> {
-  const { form, objects, video, payment } = upload;
+export async function handleAssetsStored(
+  { db, uploads, stagingDir }: { db: Knex; uploads: Uploads; stagingDir: string },
+  upload: AssetsStored,
+  context: StageContext,
+): Promise<void> {
+  const { form, objects, video } = upload;
   const { created, userId } = await saveListing(db, {
     listingId: upload.uploadId,
     owner: { walletAddress: upload.owner, displayName: form.displayName, contact: form.contact, logoKey: objects.logo },
@@ -29,8 +35,8 @@ export async function handleAssetsStored(db: Knex, stagingDir: string, upload: A
       longitude: form.longitude,
     },
     hashtags: form.hashtags,
-    payment: { ...payment, uploadId: upload.uploadId },
   });
   context.log.info(created ? 'listing saved' : 'listing already saved', { userId, hashtags: form.hashtags.length });
   await rm(join(stagingDir, upload.uploadId), { recursive: true, force: true });
+  await uploads.transition(upload.uploadId, 'save', { stage: 'profile-writer', message: 'listing saved; waiting for moderation' });
 }

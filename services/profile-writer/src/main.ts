@@ -3,7 +3,7 @@ import { connectDatabase, migrateToLatest } from '@reelboard/db';
 import { runService } from '@reelboard/runtime';
 import { loadProfileWriterConfig } from './config.js';
 import { handleAssetsStored } from './handle-assets-stored.js';
-import { handlePaymentRecorded } from './handle-payment-recorded.js';
+import { handlePaymentCredited } from './handle-payment-credited.js';
 import { handleUploadFailed } from './handle-upload-failed.js';
 
 await runService({
@@ -16,28 +16,13 @@ await runService({
       if (applied.length > 0) log.info('migrated', { applied });
     }
     const { redis, bus, uploads } = connectPipeline(config, 'profile-writer', log);
-    bus.consume(
-      'assets.stored',
-      async (upload, context) => {
-        await handleAssetsStored(db, config.STAGING_DIR, upload, context);
-        await uploads.transition(upload.uploadId, 'save', { stage: 'profile-writer', message: 'listing saved; waiting for moderation' });
-      },
-      {
+    bus.consume('assets.stored', (upload, context) => handleAssetsStored({ db, uploads, stagingDir: config.STAGING_DIR }, upload, context), {
       concurrency: config.WRITE_CONCURRENCY,
     });
-    bus.consume('payment.recorded', (recorded, context) => handlePaymentRecorded(db, recorded, context), {
-      concurrency: config.WRITE_CONCURRENCY,
-      onGiveUp: async (_payload, error, context) => {
-        context.log.error('could not record payment for refund', { error: error.message });
-      },
-    });
-    bus.consume('upload.failed', (failure, context) => handleUploadFailed(db, failure, context), {
-      concurrency: config.WRITE_CONCURRENCY,
-      // Recording the failure failed for good: the job stays in the failed set (bull-board) for an operator.
-      onGiveUp: async (_payload, error, context) => {
-        context.log.error('could not record failed upload', { error: error.message });
-      },
-    });
+    // Ledger writes: the channel table's give-up policy keeps a job that failed for good for an operator.
+    bus.consume('payment.credited', (credit, context) => handlePaymentCredited(db, credit, context), { concurrency: config.WRITE_CONCURRENCY });
+    // Recording a failure that failed for good stays in the failed set (bull-board) for an operator (the channel's give-up policy).
+    bus.consume('upload.failed', (failure, context) => handleUploadFailed(db, failure, context), { concurrency: config.WRITE_CONCURRENCY });
     return {
       readiness: { redis: async () => void (await redis.ping()), postgres: async () => void (await db.raw('select 1')) },
       closers: [() => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit()), () => db.destroy()],

@@ -37,7 +37,7 @@ export async function patchBytes(path: string, out: string, from: string, to: st
 /** Everything a handler did through its StageContext. */
 export interface Captured {
   emitted: Array<{ channel: Channel; payload: unknown }>;
-  statuses: Array<{ event: string; state: string; progress?: number; at: number }>;
+  statuses: Array<{ event: string; progress?: number; at: number }>;
   logs: Array<{ level: string; message: string; meta: Record<string, unknown> }>;
 }
 
@@ -54,8 +54,8 @@ export function fakeContext(): { context: StageContext; captured: Captured } {
     emit: async (channel, payload) => {
       captured.emitted.push({ channel, payload });
     },
-    status: async (event, state, extra = {}) => {
-      captured.statuses.push({ event, state, ...(extra.progress === undefined ? {} : { progress: extra.progress }), at: Date.now() });
+    status: async (event, extra = {}) => {
+      captured.statuses.push({ event, ...(extra.progress === undefined ? {} : { progress: extra.progress }), at: Date.now() });
     },
   };
   return { context, captured };
@@ -75,11 +75,9 @@ export function paymentConfirmed(uploadId: string, source: string): PaymentConfi
     receivedAt: now,
     payment: {
       chainId: 31337,
-      txHash: `0x${'ab'.repeat(32)}`,
-      logIndex: null,
-      from: wallet,
-      to: merchant,
+      address: merchant,
       token: null,
+      txHashes: [`0x${'ab'.repeat(32)}`],
       amount: '1000',
       blockNumber: '1',
       blockTime: now,

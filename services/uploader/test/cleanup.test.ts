@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StatusStore, connectRedis } from '@reelboard/bus';
+import { Uploads, type TransitionName } from '@reelboard/lifecycle';
 import type { UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv } from '../../../test/support/infra-env.js';
@@ -14,6 +15,7 @@ const HOUR = 3600_000;
 const redis = connectRedis(infraEnv().REDIS_URL ?? '', 'cleanup-test');
 const prefix = `cleanup-test-${Date.now().toString(36)}`;
 const status = new StatusStore(redis, prefix);
+const uploads = new Uploads(redis, prefix, status);
 const log = createLogger('uploader-test', 'error');
 let staging: string;
 
@@ -25,9 +27,13 @@ async function stagedFile(path: string, bytes: number, ageHours: number): Promis
   await utimes(path, then, then);
 }
 
-async function register(uploadId: string, quoteExpiresAt: Date, event?: Parameters<StatusStore['publish']>[0]['event'], state?: Parameters<StatusStore['publish']>[0]['state']) {
-  await status.registerUpload({ uploadId, owner: '0x' + '1'.repeat(40), quote: { expiresAt: quoteExpiresAt.toISOString() }, receivedAt: new Date().toISOString() } as unknown as UploadReceived);
-  if (event && state) await status.publish({ uploadId, event, stage: 'test', state });
+/** Registers an upload whose quote expires at `quoteExpiresAt`, then walks it through `path` (its lifecycle transitions). */
+async function register(uploadId: string, quoteExpiresAt: Date, path: TransitionName[] = []) {
+  await uploads.register({ uploadId, owner: '0x' + '1'.repeat(40), quote: { expiresAt: quoteExpiresAt.toISOString() }, receivedAt: new Date().toISOString() } as unknown as UploadReceived, 'test');
+  for (const step of path) {
+    if (step === 'pay') await uploads.pay(uploadId, { chainId: 1, address: `0x${'2'.repeat(40)}`, token: null, amount: '1', blockNumber: '1', blockTime: new Date().toISOString(), status: 'paid', txHashes: [] }, 'test');
+    else await uploads.transition(uploadId, step, { stage: 'test' });
+  }
 }
 
 const exists = (path: string) => stat(path).then(() => true, () => false);
@@ -45,13 +51,16 @@ afterAll(async () => {
 describe('staging cleanup', () => {
   it('removes files older than the limit, but never those of uploads still in flight', async () => {
     const dir = await mkdtemp(join(staging, 'sweep-'));
-    const ids = { done: randomUUID(), processing: randomUUID(), unpaidExpired: randomUUID(), unpaidOpen: randomUUID(), unknown: randomUUID() };
+    const ids = { done: randomUUID(), processing: randomUUID(), unpaidExpired: randomUUID(), unpaidOpen: randomUUID(), unknown: randomUUID(), paidFailed: randomUUID(), unpaidFailed: randomUUID() };
     const past = new Date(Date.now() - HOUR);
     const future = new Date(Date.now() + HOUR);
-    await register(ids.done, past, 'profile.saved', 'done');
-    await register(ids.processing, past, 'video.transcoded', 'processing');
-    await register(ids.unpaidExpired, past, 'upload.received', 'awaiting_payment');
-    await register(ids.unpaidOpen, future, 'upload.received', 'awaiting_payment');
+    await register(ids.done, past, ['pay', 'start', 'save']);
+    await register(ids.processing, past, ['pay', 'start']);
+    await register(ids.unpaidExpired, past);
+    await register(ids.unpaidOpen, future);
+    // A paid upload that failed may still be retried by an operator: its source stays until it is saved or refunded.
+    await register(ids.paidFailed, past, ['pay', 'start', 'fail']);
+    await register(ids.unpaidFailed, past, ['fail']);
 
     await stagedFile(join(dir, ids.done, 'source.mp4'), 1000, 49);
     await stagedFile(join(dir, ids.done, 'video.webm'), 300, 1); // younger than the limit: stays
@@ -60,14 +69,17 @@ describe('staging cleanup', () => {
     await stagedFile(join(dir, ids.unpaidOpen, 'source.mp4'), 4000, 50);
     await stagedFile(join(dir, ids.unknown, 'source.mp4'), 700, 100);
     await stagedFile(join(dir, 'stray.tmp'), 10, 49);
+    await stagedFile(join(dir, ids.paidFailed, 'source.mp4'), 3000, 60);
+    await stagedFile(join(dir, ids.unpaidFailed, 'source.mp4'), 30, 60);
     const aged = new Date(Date.now() - 60 * HOUR);
     await utimes(join(dir, ids.unknown), aged, aged);
 
-    const result = await sweepStaging(dir, 48 * HOUR, uploadFinishedFrom(status));
+    const result = await sweepStaging(dir, 48 * HOUR, uploadFinishedFrom(uploads));
 
-    expect(result.files).toBe(4);
-    expect(result.bytes).toBe(1000 + 2000 + 700 + 10);
-    expect(result.inFlight.sort()).toEqual([ids.processing, ids.unpaidOpen].sort());
+    expect(result.files).toBe(5);
+    expect(result.bytes).toBe(1000 + 2000 + 700 + 10 + 30);
+    expect(result.inFlight.sort()).toEqual([ids.processing, ids.unpaidOpen, ids.paidFailed].sort());
+    expect(await exists(join(dir, ids.paidFailed, 'source.mp4'))).toBe(true);
     expect(await exists(join(dir, ids.done, 'source.mp4'))).toBe(false);
     expect(await exists(join(dir, ids.done, 'video.webm'))).toBe(true);
     expect(await exists(join(dir, ids.processing, 'source.mp4'))).toBe(true);
@@ -82,8 +94,8 @@ describe('staging cleanup', () => {
     await stagedFile(join(dir, randomUUID(), 'source.mp4'), 123, 49);
     const settings = { stagingDir: dir, maxAgeMs: 48 * HOUR, cron: '0 0 * * *', timeZone: 'Europe/Berlin' };
     const replicas = [
-      await scheduleCleanup(redis, prefix, settings, uploadFinishedFrom(status), log),
-      await scheduleCleanup(redis, prefix, settings, uploadFinishedFrom(status), log),
+      await scheduleCleanup(redis, prefix, settings, uploadFinishedFrom(uploads), log),
+      await scheduleCleanup(redis, prefix, settings, uploadFinishedFrom(uploads), log),
     ];
     try {
       const queue = replicas[0]!.queue;

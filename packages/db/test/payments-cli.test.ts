@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectRedis, StatusStore } from '@reelboard/bus';
+import { applyCredit, connectDatabase, migrateToLatest, paymentHistory, recordQuote, type Knex } from '@reelboard/db';
+import { infraEnv, repoRoot } from '../../../test/support/infra-env.js';
+import { depositCredit, quoteInput, randomTxHash } from './fixtures.js';
+
+const run = promisify(execFile);
+const infra = infraEnv();
+const prefix = `payments-cli-${randomBytes(4).toString('hex')}`;
+const redis = connectRedis(infra.REDIS_URL ?? '', 'payments-cli-test');
+let db: Knex;
+const quoteIds: string[] = [];
+
+/** `pnpm payments ...` as an operator runs it, against the test database. */
+async function payments(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/payments.ts'), ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, DATABASE_URL: infra.TEST_DATABASE_URL, REDIS_URL: infra.REDIS_URL, REDIS_PREFIX: prefix },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+beforeAll(async () => {
+  db = connectDatabase(infra.TEST_DATABASE_URL ?? '', { min: 0, max: 2 });
+  await migrateToLatest(db);
+});
+
+afterAll(async () => {
+  if (quoteIds.length) {
+    await db('payments').whereIn('quote_id', quoteIds).delete();
+    await db('payment_quotes').whereIn('quote_id', quoteIds).delete();
+  }
+  await db?.destroy();
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length) await redis.del(...keys);
+  await redis.quit();
+});
+
+describe('pnpm payments', () => {
+  it('lists what is due back and records a refund, audited, telling the owner; once', async () => {
+    const q = quoteInput({ amount: '10000' });
+    quoteIds.push(q.quoteId);
+    await recordQuote(db, q);
+    const [id] = (await applyCredit(db, depositCredit(q, { totalReceived: '12345', status: 'late' }))).paymentIds;
+
+    const listed = await payments('list', '--status', 'refund_due', '--limit', '5');
+    expect(listed.code).toBe(0);
+    const [header, ...lines] = listed.stdout.trim().split('\n');
+    expect(header).toMatch(/^id\s+recorded\s+status\s+credited as\s+amount\s+refund due/);
+    expect(lines[0]).toMatch(new RegExp(`^${id}\\s.*\\slate\\s+late\\s+12345\\s+12345\\s+native\\s+${q.uploadId}`));
+
+    const tx = randomTxHash();
+    const refunded = await payments('refund', String(id), '--tx', tx, '--note', 'sent back by hand', '--actor', 'ops-anna');
+    expect(refunded).toMatchObject({ code: 0, stdout: `payment ${id}: refunded 12345 base units in ${tx} (by ops-anna)\n` });
+    expect(await paymentHistory(db, id as number)).toMatchObject([{ actor: 'ops-anna', txHash: tx, amount: '12345', note: 'sent back by hand' }]);
+    expect(await new StatusStore(redis, prefix).history(q.uploadId)).toMatchObject([{ event: 'refund.sent', stage: 'admin', state: 'refunded' }]);
+
+    const again = await payments('refund', String(id), '--tx', tx);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('already refunded');
+    expect(await new StatusStore(redis, prefix).history(q.uploadId)).toHaveLength(1);
+
+    const other = await payments('refund', String(id), '--tx', randomTxHash());
+    expect(other).toMatchObject({ code: 1, stderr: expect.stringContaining(`already refunded by ${tx}`) });
+  });
+
+  // Each call is a process start (seconds on a busy machine): a few representative refusals.
+  it('refuses bad calls with the usage (exit 2) and an unknown payment (exit 1)', async () => {
+    expect(await payments('refund', '12', '--tx', '0x12')).toMatchObject({ code: 2, stderr: expect.stringContaining('--tx must be') });
+    expect(await payments('sweep-everything')).toMatchObject({ code: 2, stderr: expect.stringContaining('pnpm payments refund <paymentId>') });
+    expect(await payments('refund', '999999999999', '--tx', randomTxHash())).toMatchObject({ code: 1, stderr: 'no payment 999999999999\n' });
+  });
+});

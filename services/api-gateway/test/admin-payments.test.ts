@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectRedis } from '@reelboard/bus';
+import { applyCredit, paymentHistory, recordQuote, saveListing, type QuoteRecord } from '@reelboard/db';
+import { depositCredit, listingInput, quoteInput, randomAddress, randomTxHash, transfer } from '../../../packages/db/test/fixtures.js';
+import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
+import { infra, startGateway, type Gateway } from './harness.js';
+
+const redis = connectRedis(infra.REDIS_URL ?? '', 'gateway-payments-test');
+let gw: Gateway;
+let adminSession: string;
+let stranger: string;
+const quoteIds: string[] = [];
+const unmatchedHashes: string[] = [];
+const wallets: string[] = [];
+
+async function api(method: string, path: string, init: { token?: string; admin?: string; body?: unknown } = {}) {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  if (init.admin) headers['x-admin-token'] = init.admin;
+  const res = await fetch(`${gw.base}${path}`, { method, headers, ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}) });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+async function quote(): Promise<QuoteRecord> {
+  const q = quoteInput({ amount: '10000' });
+  await recordQuote(gw.db, q);
+  quoteIds.push(q.quoteId);
+  return q;
+}
+
+/** A quote paid `total`; returns its ledger row ids, oldest first. */
+async function credited(q: QuoteRecord, total: string, status: 'partial' | 'paid' | 'overpaid' | 'late'): Promise<number[]> {
+  return (await applyCredit(gw.db, depositCredit(q, { totalReceived: total, status }))).paymentIds;
+}
+
+beforeAll(async () => {
+  gw = await startGateway(redis);
+  adminSession = await gw.signIn(ANVIL_ACCOUNTS.buyer.key);
+  stranger = await gw.signIn(ANVIL_ACCOUNTS.stranger.key);
+});
+
+afterAll(async () => {
+  if (quoteIds.length) {
+    await gw.db('payments').whereIn('quote_id', quoteIds).delete();
+    await gw.db('payment_quotes').whereIn('quote_id', quoteIds).delete();
+    await gw.db('listings').whereIn('id', quoteIds).delete();
+  }
+  if (unmatchedHashes.length) await gw.db('payments').whereIn('tx_hash', unmatchedHashes).delete();
+  if (wallets.length) await gw.db('users').whereIn('wallet_address', wallets).delete();
+  await gw?.close();
+  await redis.quit();
+});
+
+describe('GET /v1/admin/payments', () => {
+  it('is for admins only', async () => {
+    expect((await api('GET', '/v1/admin/payments')).status).toBe(401);
+    expect(await api('GET', '/v1/admin/payments', { token: stranger })).toMatchObject({ status: 403, body: { error: 'forbidden' } });
+    expect((await api('GET', '/v1/admin/payments', { admin: 'x'.repeat(48) })).status).toBe(403);
+  });
+
+  it('lists what is due back, newest first, a page at a time, and rows by status', async () => {
+    const [oldestId] = await credited(await quote(), '500', 'late');
+    const late = await quote();
+    const [lateId] = await credited(late, '10000', 'late');
+    const over = await quote();
+    const [overId] = await credited(over, '12000', 'overpaid');
+    const paid = await quote();
+    const [paidId] = await credited(paid, '10000', 'paid');
+
+    const page = await api('GET', '/v1/admin/payments?status=refund_due&limit=2', { token: adminSession });
+    expect(page.status).toBe(200);
+    expect(page.body.items.map((item: { id: number }) => item.id)).toEqual([overId, lateId]);
+    expect(page.body.items[0]).toMatchObject({ quoteId: over.quoteId, uploadId: over.uploadId, owner: over.owner.toLowerCase(), status: 'overpaid', amount: '12000', refundDue: '2000', quote: { amount: '10000', state: 'paid' } });
+    expect(page.body.nextCursor).toEqual(expect.any(String));
+    const next = await api('GET', `/v1/admin/payments?status=refund_due&limit=2&cursor=${page.body.nextCursor}`, { admin: gw.adminToken });
+    expect(next.body.items[0]).toMatchObject({ id: oldestId, refundDue: '500' });
+    expect(next.body.items.every((item: { id: number; refundDue: string }) => item.id < (lateId as number) && item.refundDue !== '0')).toBe(true);
+
+    const byStatus = await api('GET', '/v1/admin/payments?status=paid&limit=100', { admin: gw.adminToken });
+    expect(byStatus.body.items.map((item: { id: number }) => item.id)).toContain(paidId);
+    expect(byStatus.body.items.every((item: { status: string }) => item.status === 'paid')).toBe(true);
+  });
+
+  it('answers 400 naming the parameter at fault', async () => {
+    expect(await api('GET', '/v1/admin/payments?status=lost', { admin: gw.adminToken })).toMatchObject({ status: 400, body: { error: 'invalid_query', field: 'status' } });
+    expect(await api('GET', '/v1/admin/payments?limit=0', { admin: gw.adminToken })).toMatchObject({ status: 400, body: { error: 'invalid_query', field: 'limit' } });
+    expect(await api('GET', '/v1/admin/payments?cursor=bm9wZQ', { admin: gw.adminToken })).toMatchObject({ status: 400, body: { error: 'invalid_cursor', field: 'cursor' } });
+  });
+});
+
+describe('POST /v1/admin/payments/:id/refund', () => {
+  it('records the refund, audits it, tells the owner; the same refund again changes nothing; another tx is 409', async () => {
+    const q = await quote();
+    await credited(q, '4000', 'partial');
+    const [id] = (await applyCredit(gw.db, { kind: 'closed', uploadId: q.uploadId, chainId: q.chainId, address: q.depositAddress as `0x${string}`, outcome: 'expired' })).paymentIds;
+    const tx = randomTxHash();
+    const refund = await api('POST', `/v1/admin/payments/${id}/refund`, { token: adminSession, body: { txHash: tx, note: '  sent from the ops wallet ' } });
+    expect(refund).toMatchObject({ status: 200, body: { refunded: '4000', repeated: false, payment: { id, status: 'refunded', refundDue: '0', refundTxHash: tx, refundedBy: ANVIL_ACCOUNTS.buyer.address.toLowerCase() } } });
+    expect(await paymentHistory(gw.db, id as number)).toMatchObject([{ actor: ANVIL_ACCOUNTS.buyer.address.toLowerCase(), txHash: tx, amount: '4000', note: 'sent from the ops wallet' }]);
+    const told = await gw.bus.status.history(q.uploadId);
+    expect(told).toMatchObject([{ event: 'refund.sent', stage: 'admin', state: 'refunded' }]);
+    expect(told[0]?.message).toContain(tx);
+
+    const again = await api('POST', `/v1/admin/payments/${id}/refund`, { admin: gw.adminToken, body: { txHash: tx } });
+    expect(again).toMatchObject({ status: 200, body: { refunded: '4000', repeated: true, payment: { refundTxHash: tx, refundedAt: refund.body.payment.refundedAt } } });
+    expect(await gw.bus.status.history(q.uploadId)).toHaveLength(1);
+
+    const other = await api('POST', `/v1/admin/payments/${id}/refund`, { admin: gw.adminToken, body: { txHash: randomTxHash() } });
+    expect(other).toMatchObject({ status: 409, body: { error: 'already_refunded', refundTxHash: tx } });
+    expect(await paymentHistory(gw.db, id as number)).toHaveLength(1);
+  });
+
+  it('refunds the excess of a saved listing\'s overpayment: its upload stays saved', async () => {
+    const q = await quote();
+    const [id] = await credited(q, '12500', 'overpaid');
+    const input = listingInput({ id: q.uploadId });
+    await saveListing(gw.db, input);
+    wallets.push(input.owner.walletAddress.toLowerCase());
+    const refund = await api('POST', `/v1/admin/payments/${id}/refund`, { admin: gw.adminToken, body: { txHash: randomTxHash() } });
+    expect(refund).toMatchObject({ status: 200, body: { refunded: '2500', payment: { listingId: q.uploadId, refundedAmount: '2500', refundedBy: 'admin-token' } } });
+    expect(await gw.bus.status.latest(q.uploadId)).toMatchObject({ event: 'refund.sent', state: 'saved' });
+  });
+
+  it('refunds an unmatched transfer (no upload to tell)', async () => {
+    const t = transfer('321');
+    unmatchedHashes.push(t.txHash);
+    const [id] = (await applyCredit(gw.db, { kind: 'merchant', chainId: 31337, address: randomAddress(), token: null, transfer: t, blockNumber: '9', blockTime: new Date().toISOString() })).paymentIds;
+    const listed = await api('GET', '/v1/admin/payments?status=unmatched&limit=100', { admin: gw.adminToken });
+    expect(listed.body.items.find((item: { id: number }) => item.id === id)).toMatchObject({ uploadId: null, owner: null, from: t.from, txHash: t.txHash, refundDue: '321' });
+    expect(await api('POST', `/v1/admin/payments/${id}/refund`, { admin: gw.adminToken, body: { txHash: randomTxHash() } })).toMatchObject({ status: 200, body: { refunded: '321', payment: { status: 'refunded', creditStatus: 'unmatched' } } });
+  });
+
+  it('answers 400 naming the field, 404 for an unknown payment, 409 for one with nothing due, 401/403 for non-admins', async () => {
+    const q = await quote();
+    const [id] = await credited(q, '10000', 'paid');
+    const path = `/v1/admin/payments/${id}/refund`;
+    expect(await api('POST', path, { admin: gw.adminToken, body: {} })).toMatchObject({ status: 400, body: { error: 'invalid_body', field: 'txHash' } });
+    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: '0x1234' } })).toMatchObject({ status: 400, body: { field: 'txHash' } });
+    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: randomTxHash(), note: 'n'.repeat(501) } })).toMatchObject({ status: 400, body: { field: 'note' } });
+    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: randomTxHash() } })).toMatchObject({ status: 409, body: { error: 'not_refundable' } });
+    expect(await api('POST', '/v1/admin/payments/999999999999/refund', { admin: gw.adminToken, body: { txHash: randomTxHash() } })).toMatchObject({ status: 404, body: { error: 'payment_not_found' } });
+    expect(await api('POST', '/v1/admin/payments/abc/refund', { admin: gw.adminToken, body: { txHash: randomTxHash() } })).toMatchObject({ status: 404 });
+    expect((await api('POST', path, { body: { txHash: randomTxHash() } })).status).toBe(401);
+    expect((await api('POST', path, { token: stranger, body: { txHash: randomTxHash() } })).status).toBe(403);
+    // Nothing of that reached the ledger.
+    expect(await paymentHistory(gw.db, id as number)).toEqual([]);
+  });
+});
