@@ -29,9 +29,9 @@ export interface AppDeps {
   streams: Set<Response>;
   /** Shared state of rate limits across replicas. */
   redis: Redis;
-  /** The read API and moderation are mounted when the database and object storage are given. */
-  db?: Knex;
-  storage?: ObjectStorage;
+  /** The payment ledger (every quote is recorded before it is shown), the read API and moderation. */
+  db: Knex;
+  storage: ObjectStorage;
 }
 
 /** The public HTTP surface: sign-in, the listing form, payment submission, status. */
@@ -67,11 +67,9 @@ export function createApp({ config, bus, uploads, auth, hub, log, readiness, str
 
   app.use(authRoutes(auth, log));
 
-  app.use(uploadRoutes({ bus, uploads, hub, config, requireSession: auth.requireSession(), limitUploads: limits.uploadsPerWallet, streams }));
-  if (db && storage) {
-    app.use(listingRoutes({ db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
-    app.use(adminRoutes({ db, storage, bus, log, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
-  }
+  app.use(uploadRoutes({ bus, uploads, db, hub, config, requireSession: auth.requireSession(), limitUploads: limits.uploadsPerWallet, streams }));
+  app.use(listingRoutes({ db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
+  app.use(adminRoutes({ db, storage, bus, log, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
   app.use(dashboardRoutes({ bus, publicUrl: config.PUBLIC_URL, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
   app.use(docsRoutes({ publicUrl: config.PUBLIC_URL }));
   app.use(webClientRoutes({ log }));

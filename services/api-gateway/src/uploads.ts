@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { Router, type RequestHandler, type Response } from 'express';
 import type { Bus } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
+import type { Knex } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
+import { acceptUpload } from './accept-upload.js';
 import { mediaBytes } from '@reelboard/runtime';
 import { terminalEvents, txHashSchema, type StatusEvent, type UploadReceived } from '@reelboard/contracts';
 import { quotedPrice, type GatewayConfig } from './config.js';
@@ -14,6 +16,7 @@ import type { StatusHub } from './status-hub.js';
 export interface UploadRoutesDeps {
   bus: Bus;
   uploads: Uploads;
+  db: Knex;
   hub: StatusHub;
   config: GatewayConfig;
   requireSession: RequestHandler;
@@ -26,7 +29,7 @@ export interface UploadRoutesDeps {
 const uploadIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The listing form, the payment submission and the upload's status (latest and live). */
-export function uploadRoutes({ bus, uploads, hub, config, requireSession, limitUploads, streams }: UploadRoutesDeps): Router {
+export function uploadRoutes({ bus, uploads, db, hub, config, requireSession, limitUploads, streams }: UploadRoutesDeps): Router {
   const router = Router();
   const limits: IntakeLimits = {
     maxVideoBytes: config.MAX_VIDEO_BYTES,
@@ -84,8 +87,7 @@ export function uploadRoutes({ bus, uploads, hub, config, requireSession, limitU
         },
         receivedAt: now.toISOString(),
       };
-      await uploads.register(upload, 'api-gateway');
-      await bus.publish('upload.received', upload);
+      await acceptUpload({ db, uploads, bus }, upload);
       mediaBytes.inc({ stage: 'api-gateway', direction: 'in' }, video.size + (logo?.size ?? 0));
       const { chainId, to, amount, token, expiresAt } = upload.quote;
       res.status(202).json({
