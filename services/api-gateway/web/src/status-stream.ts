@@ -7,7 +7,7 @@ export interface StatusEvent {
   uploadId: string;
   event: string;
   stage: string;
-  state: 'awaiting_payment' | 'processing' | 'done' | 'failed' | 'expired';
+  state: 'awaiting_payment' | 'paid' | 'processing' | 'saved' | 'failed' | 'expired' | 'refund_due' | 'refunded';
   progress?: number;
   reason?: string;
   message?: string;
@@ -15,7 +15,7 @@ export interface StatusEvent {
 }
 
 /** Events after which the gateway closes the stream and nothing more happens. */
-export const TERMINAL_EVENTS = new Set(['profile.saved', 'failed', 'expired']);
+export const TERMINAL_EVENTS = new Set(['profile.saved', 'failed', 'expired', 'refund.due']);
 
 export interface StatusStreamHandlers {
   onEvent(event: StatusEvent): void;

@@ -253,8 +253,21 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
         showError(`The listing could not be finished: ${event.reason ?? 'unknown error'}. Your payment is recorded for a retry or refund.`);
         setPayButton('hidden');
         break;
+      case 'payment.received':
+        // Money reached the quote's address: part of the price (pay the rest to the same address),
+        // or money after the end (recorded for refund).
+        notice.textContent = event.reason ?? 'Payment received.';
+        if (event.message === 'partial') {
+          state.paying = false;
+          setPayButton('pay');
+        }
+        break;
       case 'expired':
         showError(`The payment window closed before a payment arrived${event.reason ? ` (${event.reason})` : ''}. Send the form again to get a new quote.`);
+        resetUpload();
+        break;
+      case 'refund.due':
+        showError(`The payment window closed before the full price arrived: ${event.reason ?? ''}. What you sent will be refunded. Send the form again to get a new quote.`);
         resetUpload();
         break;
     }
@@ -310,8 +323,8 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
       const txHash = await payQuote(state.address, upload.payment);
       notice.textContent = 'Payment sent. Waiting for confirmations…';
       await requestJson(`/v1/uploads/${upload.uploadId}/payment`, { method: 'POST', body: { txHash }, token: session.token }).catch((error: unknown) => {
-        // The merchant watcher may have matched the payment already: then the upload is no longer payable, which is fine.
-        if (!(error instanceof ApiError && error.code === 'not_payable')) throw error;
+        // Only a hint: whatever reaches the quote's address pays it, so too many hashes in flight is not an error for the person.
+        if (!(error instanceof ApiError && error.code === 'too_many_hashes')) throw error;
       });
     } catch (error) {
       state.paying = false;
