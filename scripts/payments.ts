@@ -1,8 +1,11 @@
 // The payment ledger, for operators:
 //   pnpm payments list [--status S] [--limit N]              ledger rows, newest first (S: refund_due or a status)
 //   pnpm payments refund <paymentId> --tx <hash> [--note T]   records a refund sent by transaction <hash>
-// Reads DATABASE_URL, and for a refund REDIS_URL and REDIS_PREFIX (the owner is told on the upload's
-// status). For the local stack: set -a; . .data/infra.env; set +a.
+//   pnpm payments reconcile [--from-block N] [--repair]       compares the chain with the ledger; exit 1 on any difference
+//   pnpm payments sweep [--min AMOUNT]                          sweeps deposit addresses holding money into the merchant
+// Reads DATABASE_URL; a refund also REDIS_URL and REDIS_PREFIX (the owner is told on the upload's
+// status); reconcile and sweep RPC_URL, CHAIN_ID, MERCHANT_ADDRESS, PAYMENT_TOKEN and CONFIRMATIONS
+// (as the payment-watcher), sweep SWEEP_PRIVATE_KEY. For the local stack: set -a; . .data/infra.env; set +a.
 // Each subcommand is one row of `commands`: add one there.
 import { userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -10,7 +13,6 @@ import { ConfigError, env, loadConfig, z } from '@reelboard/config';
 import {
   connectDatabase,
   listPayments,
-  markRefunded,
   paymentFilters,
   PaymentNotFoundError,
   RefundConflictError,
@@ -24,6 +26,14 @@ const configSchema = z.object({
   /** Only a refund needs it: the owner is told on the upload's status stream. */
   REDIS_URL: env.url(['redis', 'rediss']).optional(),
   REDIS_PREFIX: z.string().default('reelboard'),
+  /** Reconcile and sweep: the chain, and the merchant and token deposit addresses are bound to (as the payment-watcher's). */
+  RPC_URL: env.url(['http', 'https']).optional(),
+  CHAIN_ID: z.coerce.number().int().positive().optional(),
+  MERCHANT_ADDRESS: env.address().optional(),
+  PAYMENT_TOKEN: env.address().optional(),
+  CONFIRMATIONS: env.positiveInt(2),
+  /** Sweep only: the key that pays the sweeps' gas (sweeps can only pay the merchant). */
+  SWEEP_PRIVATE_KEY: z.string().regex(/^0x[0-9a-fA-F]{64}$/, { error: 'must be a 0x-prefixed 32-byte hex private key' }).optional(),
 });
 type Config = z.infer<typeof configSchema>;
 
@@ -56,6 +66,15 @@ function table(rows: PaymentView[]): string {
   return [header, ...lines].map((line) => line.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
 }
 
+/** The chain settings reconcile and sweep need, or a ConfigError naming what is missing. */
+async function chainOf(config: Config) {
+  const missing = (['RPC_URL', 'CHAIN_ID', 'MERCHANT_ADDRESS'] as const).filter((name) => config[name] === undefined);
+  if (missing.length > 0) throw new ConfigError(missing.map((variable) => ({ variable, message: 'is required for this command' })));
+  const { createChainClient } = await import('@reelboard/chain');
+  const chain = createChainClient({ rpcUrl: config.RPC_URL ?? '', chainId: config.CHAIN_ID ?? 0, batchSize: 500 });
+  return { chain, chainId: config.CHAIN_ID ?? 0, rpcUrl: config.RPC_URL ?? '', deposits: { merchant: config.MERCHANT_ADDRESS as `0x${string}`, token: config.PAYMENT_TOKEN ?? null } };
+}
+
 const commands: Record<string, Command> = {
   list: {
     usage: 'list [--status refund_due|partial|paid|overpaid|late|unmatched|unfulfilled|refunded] [--limit N]',
@@ -85,39 +104,91 @@ const commands: Record<string, Command> = {
       if (typeof txHash !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(txHash)) throw new UsageError('--tx must be the 0x-prefixed 32-byte hash of the refund transaction');
       if (!config.REDIS_URL) throw new ConfigError([{ variable: 'REDIS_URL', message: 'is required to tell the owner about the refund' }]);
       const actor = typeof values.actor === 'string' ? values.actor : `cli:${userInfo().username}`;
+      // Loaded only here: the queue library is heavy and listing does not need it.
+      const { connectRedis, StatusStore } = await import('@reelboard/bus');
+      const { Uploads } = await import('@reelboard/lifecycle');
+      const { refundPayment } = await import('../services/api-gateway/src/admin-payments.js');
+      const redis = connectRedis(config.REDIS_URL, 'payments-cli');
       let outcome;
       try {
-        outcome = await markRefunded(db, { paymentId: Number(id), txHash, actor, note: typeof values.note === 'string' ? values.note : undefined });
+        // The same use-case as the admin route: the ledger row, its audit, and the owner's status.
+        outcome = await refundPayment(db, new Uploads(redis, config.REDIS_PREFIX, new StatusStore(redis, config.REDIS_PREFIX)), {
+          paymentId: Number(id),
+          txHash,
+          actor,
+          note: typeof values.note === 'string' ? values.note : undefined,
+        });
       } catch (error) {
         if (error instanceof PaymentNotFoundError || error instanceof RefundConflictError) {
           process.stderr.write(`${error.message}\n`);
           return 1;
         }
         throw error;
+      } finally {
+        await redis.quit();
       }
       const { payment } = outcome;
       if (outcome.repeated) {
         process.stdout.write(`payment ${payment.id} was already refunded by ${payment.refundTxHash} (${outcome.refunded} base units); nothing changed\n`);
         return 0;
       }
-      if (payment.uploadId) {
-        // Loaded only here: the queue library is heavy and listing does not need it.
-        const { connectRedis, StatusStore } = await import('@reelboard/bus');
-        const redis = connectRedis(config.REDIS_URL, 'payments-cli');
-        try {
-          // The same event the admin route sends (services/api-gateway/src/admin-payments.ts).
-          await new StatusStore(redis, config.REDIS_PREFIX).publish({
-            uploadId: payment.uploadId,
-            event: 'refund.sent',
-            stage: 'admin',
-            state: payment.listingId ? 'saved' : 'refunded',
-            message: `refunded ${outcome.refunded} base units of payment ${payment.id} in ${payment.refundTxHash}`,
-          });
-        } finally {
-          await redis.quit();
-        }
-      }
       process.stdout.write(`payment ${payment.id}: refunded ${outcome.refunded} base units in ${payment.refundTxHash} (by ${actor})\n`);
+      return 0;
+    },
+  },
+  reconcile: {
+    usage: 'reconcile [--from-block N] [--repair] [--settle-seconds S]',
+    options: { 'from-block': { type: 'string' }, repair: { type: 'boolean', default: false }, 'settle-seconds': { type: 'string', default: '15' } },
+    async run({ values }, { db, config }) {
+      const fromArg = values['from-block'];
+      if (fromArg !== undefined && (typeof fromArg !== 'string' || !/^\d+$/.test(fromArg))) throw new UsageError('--from-block must be a block number');
+      const settle = Number(values['settle-seconds']);
+      if (!Number.isFinite(settle) || settle < 0) throw new UsageError('--settle-seconds must be a number of seconds');
+      const { chain, chainId, deposits } = await chainOf(config);
+      const { reconcilePayments, describeDifference } = await import('../services/payment-watcher/src/reconcile.js');
+      const head = await chain.getBlockNumber({ cacheTime: 0 });
+      // By default the last 10,000 blocks for merchant transfers (deposit addresses are checked whole, whatever the range).
+      const fromBlock = typeof fromArg === 'string' ? BigInt(fromArg) : head > 10_000n ? head - 10_000n : 0n;
+      const params = { db, chain, chainId, deposits, confirmations: config.CONFIRMATIONS, fromBlock, repair: false };
+      // A credit seen a moment ago may still be on its way to the ledger: differences are read again for a while before they count.
+      const deadline = Date.now() + settle * 1000;
+      let result = await reconcilePayments(params);
+      while (result.differences.length > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        result = await reconcilePayments(params);
+      }
+      if (result.differences.length > 0 && values.repair === true) result = await reconcilePayments({ ...params, repair: true });
+      process.stdout.write(`checked ${result.quotesChecked} deposit addresses and ${result.merchantTransfersChecked} transfers to the merchant (blocks ${fromBlock}..${result.height}) at block ${result.height}\n`);
+      for (const difference of result.differences) process.stdout.write(`${describeDifference(difference)}\n`);
+      if (result.differences.length === 0) {
+        process.stdout.write('the ledger matches the chain\n');
+        return 0;
+      }
+      process.stdout.write(`${result.differences.length} difference(s)${values.repair === true ? `; ${result.repaired} recorded by --repair` : ''}\n`);
+      return 1;
+    },
+  },
+  sweep: {
+    usage: 'sweep [--min AMOUNT]',
+    options: { min: { type: 'string', default: '1' } },
+    async run({ values }, { db, config }) {
+      if (typeof values.min !== 'string' || !/^\d+$/.test(values.min)) throw new UsageError('--min must be an amount in base units');
+      if (!config.SWEEP_PRIVATE_KEY) throw new ConfigError([{ variable: 'SWEEP_PRIVATE_KEY', message: 'is required to sweep (it pays the gas; sweeps only pay the merchant)' }]);
+      const { chain, chainId, rpcUrl, deposits } = await chainOf(config);
+      const { depositAddressOf } = await import('@reelboard/chain');
+      const { ledgerTotals } = await import('@reelboard/db');
+      const { quotesWorthSweeping, sweepInBatches } = await import('../services/payment-watcher/src/sweep.js');
+      const quotes = (await ledgerTotals(db, chainId)).quotes
+        .filter((q) => q.token === deposits.token && depositAddressOf(deposits, q.quoteId) === q.depositAddress)
+        .map((q) => ({ uploadId: q.quoteId, address: q.depositAddress as `0x${string}` }));
+      const worth = await quotesWorthSweeping({ chain, deposits, quotes, minAmount: BigInt(values.min) });
+      if (worth.length === 0) {
+        process.stdout.write(`nothing to sweep among ${quotes.length} deposit addresses\n`);
+        return 0;
+      }
+      const sweeps = await sweepInBatches(chain, { rpcUrl, chainId, privateKey: config.SWEEP_PRIVATE_KEY as `0x${string}` }, deposits, worth);
+      for (const s of sweeps) process.stdout.write(`swept ${s.deposit}: ${s.native} native, ${s.token} token (tx ${s.txHash})\n`);
+      process.stdout.write(`${sweeps.length} deposit address(es) swept into ${deposits.merchant}\n`);
       return 0;
     },
   },

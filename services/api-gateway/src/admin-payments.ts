@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { StatusStore } from '@reelboard/bus';
+import type { Uploads } from '@reelboard/lifecycle';
 import {
   InvalidPaymentCursorError,
   listPayments,
@@ -28,17 +28,15 @@ export interface RefundOutcome {
  * upload of a saved listing stays `saved` (only an overpayment's excess went back); any other
  * upload's money is back, so it ends `refunded`. A repeated call records and tells nothing again.
  */
-export async function refundPayment(db: Knex, status: Pick<StatusStore, 'publish'>, refund: RefundRecord): Promise<RefundOutcome> {
+export async function refundPayment(db: Knex, uploads: Pick<Uploads, 'transition' | 'status'>, refund: RefundRecord): Promise<RefundOutcome> {
   const outcome = await markRefunded(db, refund);
   const { payment } = outcome;
   if (!outcome.repeated && payment.uploadId) {
-    await status.publish({
-      uploadId: payment.uploadId,
-      event: 'refund.sent',
-      stage: 'admin',
-      state: payment.listingId ? 'saved' : 'refunded',
-      message: `refunded ${outcome.refunded} base units of payment ${payment.id} in ${payment.refundTxHash}`,
-    });
+    const details = { stage: 'admin', message: `refunded ${outcome.refunded} base units of payment ${payment.id} in ${payment.refundTxHash}` };
+    // An upload that owed the money (refund_due, or failed after payment) ends refunded; a saved
+    // listing whose overpayment went back only hears of it.
+    const moved = payment.listingId ? false : (await uploads.transition(payment.uploadId, 'refund', details)).moved;
+    if (!moved) await uploads.status.publish({ uploadId: payment.uploadId, event: 'refund.sent', ...details });
   }
   return outcome;
 }
@@ -48,12 +46,12 @@ const PAYMENT_ID = /^[1-9]\d{0,17}$/;
 
 export interface AdminPaymentRoutesDeps {
   db: Knex;
-  status: Pick<StatusStore, 'publish'>;
+  uploads: Pick<Uploads, 'transition' | 'status'>;
   log: Logger;
 }
 
 /** The payment ledger for admins: what is due back, and recording a refund. Mounted behind requireAdmin. */
-export function adminPaymentRoutes({ db, status, log }: AdminPaymentRoutesDeps): Router {
+export function adminPaymentRoutes({ db, uploads, log }: AdminPaymentRoutesDeps): Router {
   const router = Router();
 
   router.get('/v1/admin/payments', async (req, res) => {
@@ -86,7 +84,7 @@ export function adminPaymentRoutes({ db, status, log }: AdminPaymentRoutesDeps):
     const actor = String(res.locals.actor);
     let outcome: RefundOutcome;
     try {
-      outcome = await refundPayment(db, status, { paymentId: Number(id), txHash: body.txHash, actor, note: body.note?.trim() || undefined });
+      outcome = await refundPayment(db, uploads, { paymentId: Number(id), txHash: body.txHash, actor, note: body.note?.trim() || undefined });
     } catch (error) {
       if (error instanceof PaymentNotFoundError) throw new HttpError(404, 'payment_not_found', error.message);
       if (error instanceof RefundConflictError) throw new HttpError(409, error.code, error.message, error.refundTxHash ? { refundTxHash: error.refundTxHash } : {});

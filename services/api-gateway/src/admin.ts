@@ -4,6 +4,7 @@ import type { Bus } from '@reelboard/bus';
 import { ListingNotFoundError, moderateListing, type Knex, type ModerationAction, type ModerationStatus } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
+import type { Uploads } from '@reelboard/lifecycle';
 import { adminPaymentRoutes } from './admin-payments.js';
 import { HttpError } from './http-error.js';
 import { searchPage } from './listings.js';
@@ -12,6 +13,7 @@ export interface AdminRoutesDeps {
   db: Knex;
   storage: ObjectStorage;
   bus: Bus;
+  uploads: Uploads;
   log: Logger;
   /** Lower-case wallet addresses allowed to moderate once signed in with SIWE. */
   adminAddresses: ReadonlySet<string>;
@@ -123,6 +125,6 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
   };
   router.post('/v1/admin/listings/:id/approve', decide('approve'));
   router.post('/v1/admin/listings/:id/reject', decide('reject'));
-  router.use(adminPaymentRoutes({ db, status: bus.status, log }));
+  router.use(adminPaymentRoutes({ db, uploads: deps.uploads, log }));
   return router;
 }

@@ -69,7 +69,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, readiness, str
 
   app.use(uploadRoutes({ bus, uploads, db, hub, config, requireSession: auth.requireSession(), limitUploads: limits.uploadsPerWallet, streams }));
   app.use(listingRoutes({ db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
-  app.use(adminRoutes({ db, storage, bus, log, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
+  app.use(adminRoutes({ db, storage, bus, uploads, log, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
   app.use(dashboardRoutes({ bus, publicUrl: config.PUBLIC_URL, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
   app.use(docsRoutes({ publicUrl: config.PUBLIC_URL }));
   app.use(webClientRoutes({ log }));

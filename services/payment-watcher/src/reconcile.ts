@@ -1,0 +1,145 @@
+import { erc20Abi, type Log, type PublicClient } from 'viem';
+import { decodeTransfers, depositAddressOf, readBalances, readSweeps, type DepositSettings } from '@reelboard/chain';
+import type { CreditStatus, CreditTransfer, PaymentCredited } from '@reelboard/contracts';
+import { applyCredit, ledgerTotals, type Knex, type LedgerQuoteTotal } from '@reelboard/db';
+
+type Address = `0x${string}`;
+const transferEvent = erc20Abi.find((item) => item.type === 'event' && item.name === 'Transfer') as Extract<(typeof erc20Abi)[number], { name: 'Transfer'; type: 'event' }>;
+
+export interface ReconcileParameters {
+  db: Knex;
+  chain: PublicClient;
+  chainId: number;
+  deposits: DepositSettings;
+  /** Blocks on top of (and including) a credit's block before it counts: the chain is read at head - confirmations + 1. */
+  confirmations: number;
+  /** First block scanned for transfers to the plain merchant address (deposit addresses need no range: balances are totals). */
+  fromBlock: bigint;
+  /** Record what the ledger lacks (deposit credits and unmatched merchant transfers). */
+  repair: boolean;
+}
+
+/** One way the ledger and the chain disagree. */
+export type Difference =
+  | { kind: 'deposit_missing'; quoteId: string; address: Address; chainTotal: bigint; ledgerTotal: bigint }
+  | { kind: 'deposit_excess'; quoteId: string; address: Address; chainTotal: bigint; ledgerTotal: bigint }
+  | { kind: 'rows_mismatch'; quoteId: string; address: Address; creditedTotal: bigint; rowsTotal: bigint }
+  | { kind: 'merchant_missing'; transfer: CreditTransfer; token: Address | null; blockNumber: bigint };
+
+export interface ReconcileReturnType {
+  /** The confirmed block the chain was read at. */
+  height: bigint;
+  quotesChecked: number;
+  merchantTransfersChecked: number;
+  differences: Difference[];
+  /** Differences recorded by `repair`. */
+  repaired: number;
+}
+
+/** How money the ledger lacks stands against its quote, judged from the ledger's own view of the quote. */
+function judgeMissing(quote: LedgerQuoteTotal, chainTotal: bigint, blockTime: number): CreditStatus {
+  if (quote.state === 'paid') return 'overpaid';
+  if (quote.state === 'expired' || blockTime > Date.parse(quote.expiresAt)) return 'late';
+  if (chainTotal < BigInt(quote.amount)) return 'partial';
+  return chainTotal === BigInt(quote.amount) ? 'paid' : 'overpaid';
+}
+
+/**
+ * Compares the chain with the Postgres ledger: for every deposit address this merchant ever issued,
+ * what it received in all (balance plus swept) against what the ledger credited; and every transfer
+ * to the plain merchant address in the range against the ledger's `unmatched` rows. Quotes of other
+ * merchants or tokens (another deployment sharing the database) are not this merchant's to judge.
+ */
+export async function reconcilePayments(params: ReconcileParameters): Promise<ReconcileReturnType> {
+  const { db, chain, chainId, deposits, repair } = params;
+  const head = await chain.getBlockNumber({ cacheTime: 0 });
+  const height = head - BigInt(params.confirmations) + 1n;
+  const blockTime = Number((await chain.getBlock({ blockNumber: height })).timestamp) * 1000;
+  const ledger = await ledgerTotals(db, chainId);
+  const ours = ledger.quotes.filter((q) => q.token === deposits.token && depositAddressOf(deposits, q.quoteId) === q.depositAddress);
+  const sweeps = await readSweeps(chain, deposits, { fromBlock: 0n, toBlock: height });
+  const swept = new Map<string, bigint>();
+  for (const sweep of sweeps) swept.set(sweep.deposit, (swept.get(sweep.deposit) ?? 0n) + (deposits.token ? sweep.token : sweep.native));
+  const balances = await readBalances(chain, { addresses: ours.map((q) => q.depositAddress as Address), token: deposits.token, blockNumber: height });
+
+  const differences: Difference[] = [];
+  let repaired = 0;
+  for (const [i, quote] of ours.entries()) {
+    const address = quote.depositAddress as Address;
+    const chainTotal = (balances[i] ?? 0n) + (swept.get(address) ?? 0n);
+    const ledgerTotal = BigInt(quote.creditedTotal);
+    if (BigInt(quote.rowsTotal) !== ledgerTotal) differences.push({ kind: 'rows_mismatch', quoteId: quote.quoteId, address, creditedTotal: ledgerTotal, rowsTotal: BigInt(quote.rowsTotal) });
+    if (chainTotal === ledgerTotal) continue;
+    if (chainTotal < ledgerTotal) {
+      differences.push({ kind: 'deposit_excess', quoteId: quote.quoteId, address, chainTotal, ledgerTotal });
+      continue;
+    }
+    differences.push({ kind: 'deposit_missing', quoteId: quote.quoteId, address, chainTotal, ledgerTotal });
+    if (repair) {
+      const credit: PaymentCredited = {
+        kind: 'deposit',
+        uploadId: quote.uploadId,
+        owner: quote.owner as Address,
+        chainId,
+        address,
+        token: deposits.token,
+        quoteAmount: quote.amount,
+        totalReceived: chainTotal.toString(),
+        fromBlock: (BigInt(quote.creditedBlock ?? '0') + 1n).toString(),
+        toBlock: height.toString(),
+        blockTime: new Date(blockTime).toISOString(),
+        transfers: [],
+        status: judgeMissing(quote, chainTotal, blockTime),
+      };
+      await applyCredit(db, credit);
+      repaired += 1;
+    }
+  }
+
+  // Transfers to the plain merchant address: top-level native ones and token Transfer logs (sweeps excluded).
+  const recorded = new Set(ledger.unmatched.map((u) => `${u.txHash}:${u.logIndex ?? 'native'}`));
+  const sweepTxs = new Set(sweeps.map((s) => s.txHash));
+  const found: { transfer: CreditTransfer; token: Address | null; blockNumber: bigint; time: number }[] = [];
+  const numbers: bigint[] = [];
+  for (let n = params.fromBlock < 0n ? 0n : params.fromBlock; n <= height; n++) numbers.push(n);
+  for (let i = 0; i < numbers.length; i += 500) {
+    const blocks = await Promise.all(numbers.slice(i, i + 500).map((blockNumber) => chain.getBlock({ blockNumber, includeTransactions: true })));
+    for (const block of blocks) {
+      for (const tx of block.transactions) {
+        if (tx.to?.toLowerCase() === deposits.merchant && tx.value > 0n) {
+          found.push({ transfer: { txHash: tx.hash, logIndex: null, from: tx.from.toLowerCase() as Address, amount: tx.value.toString() }, token: null, blockNumber: block.number, time: Number(block.timestamp) * 1000 });
+        }
+      }
+    }
+  }
+  if (deposits.token && numbers.length > 0) {
+    const logs = await chain.getLogs({ address: deposits.token, event: transferEvent, args: { to: deposits.merchant }, fromBlock: numbers[0], toBlock: height });
+    for (const t of decodeTransfers(logs as Log[])) {
+      if (sweepTxs.has(t.txHash)) continue;
+      found.push({ transfer: { txHash: t.txHash, logIndex: t.logIndex, from: t.from, amount: t.value.toString() }, token: deposits.token, blockNumber: t.blockNumber, time: blockTime });
+    }
+  }
+  for (const item of found) {
+    if (recorded.has(`${item.transfer.txHash}:${item.transfer.logIndex ?? 'native'}`)) continue;
+    differences.push({ kind: 'merchant_missing', transfer: item.transfer, token: item.token, blockNumber: item.blockNumber });
+    if (repair) {
+      await applyCredit(db, { kind: 'merchant', chainId, address: deposits.merchant, token: item.token, transfer: item.transfer, blockNumber: item.blockNumber.toString(), blockTime: new Date(item.time).toISOString() });
+      repaired += 1;
+    }
+  }
+  return { height, quotesChecked: ours.length, merchantTransfersChecked: found.length, differences, repaired };
+}
+
+/** One line per difference, for operators. */
+export function describeDifference(d: Difference): string {
+  switch (d.kind) {
+    case 'deposit_missing':
+      return `quote ${d.quoteId}: ${d.address} received ${d.chainTotal} on chain, the ledger credits ${d.ledgerTotal} (missing ${d.chainTotal - d.ledgerTotal})`;
+    case 'deposit_excess':
+      return `quote ${d.quoteId}: the ledger credits ${d.ledgerTotal}, but ${d.address} received only ${d.chainTotal} on chain (a reorg, or a bad record: check by hand)`;
+    case 'rows_mismatch':
+      return `quote ${d.quoteId}: its ledger rows add up to ${d.rowsTotal}, its credited total is ${d.creditedTotal}`;
+    case 'merchant_missing':
+      return `transfer ${d.transfer.txHash}${d.transfer.logIndex === null ? '' : `#${d.transfer.logIndex}`} of ${d.transfer.amount} from ${d.transfer.from} to the merchant in block ${d.blockNumber} is not in the ledger`;
+  }
+}
