@@ -229,7 +229,6 @@ export class DepositWatcher {
       transfers: at.transfers,
       status: verdict.status,
     });
-    countCredit(verdict.status);
     log.info('credit settled', { uploadId, address: quote.address, total: total.toString(), status: verdict.status, block: at.toBlock.toString() });
     if (verdict.settles && payment) {
       const upload = await uploads.get(uploadId);
@@ -237,7 +236,8 @@ export class DepositWatcher {
     } else {
       await this.tellOwner(quote, verdict.status, total);
     }
-    await this.deps.watchList.raiseCredited(quote.address, total);
+    // A block pass and a client's hint may settle the same total at once (both idempotent): it is counted once.
+    if (await this.deps.watchList.raiseCredited(quote.address, total)) countCredit(verdict.status);
     return verdict.status;
   }
 

@@ -93,9 +93,9 @@ export class WatchList {
     return values.map((value) => BigInt(value ?? '0'));
   }
 
-  /** Records a higher total for an address; a lower or equal one is ignored. */
-  async raiseCredited(address: Address, total: bigint): Promise<void> {
-    await this.redis.eval(RAISE_SCRIPT, 1, this.key('credited'), address, total.toString());
+  /** Records a higher total for an address; a lower or equal one is ignored. True if this call raised it. */
+  async raiseCredited(address: Address, total: bigint): Promise<boolean> {
+    return Number(await this.redis.eval(RAISE_SCRIPT, 1, this.key('credited'), address, total.toString())) === 1;
   }
 
   /** Remembers sweeps (idempotent per log), so totals can add back what left an address. */
