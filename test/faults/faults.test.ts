@@ -18,6 +18,7 @@ import { ffprobe, makeClip, makePng } from '../support/media.js';
 import { repoRoot } from '../support/infra-env.js';
 import { startPrivateInfra, type PrivateInfra } from '../support/private-infra.js';
 import { SERVICES, startStack, type Stack } from '../support/stack.js';
+import { runPaymentChaos } from './payment-chaos.js';
 import { descendantsOf, DEV_WALLETS, metricValue, outcomeOf, payUpload, postUpload, progressFrom, unaccountedPayments, waitMined } from './support.js';
 
 const run = promisify(execFile);
@@ -293,6 +294,16 @@ describe('faults survived', () => {
     expect(retried.event, JSON.stringify(retried)).toBe('profile.saved');
     await expectSavedListing(upload.uploadId);
     expect((await cli('list')).stdout).not.toContain(upload.uploadId);
+  });
+
+  it('(8) payment-watcher replicas SIGKILLed at random and Redis restarted while uploads are paid: each ends saved once, reconciliation finds nothing', async () => {
+    const seed = Number(process.env.CHAOS_SEED ?? 20261201);
+    const result = await runPaymentChaos({ stack, redis: infra.redis, db, video: clips.short, uploads: 6, seed, log: (line) => process.stdout.write(`[payment chaos seed ${seed}] ${line}\n`) });
+    paidUploads.push(...result.uploads);
+    expect(result.events.some((e) => e.includes('SIGKILL'))).toBe(true);
+    expect(result.events.some((e) => e.includes('redis: back'))).toBe(true);
+    expect(result.wrong, JSON.stringify(result.outcomes)).toEqual([]);
+    expect(result.reconcile, result.reconcile.stdout).toMatchObject({ code: 0, stdout: expect.stringContaining('the ledger matches the chain') });
   });
 
   it('nothing lost: every confirmed payment of these runs ended as a listing or a recorded unfulfilled payment', async () => {

@@ -1,5 +1,5 @@
 import { z } from '@reelboard/config';
-import { quoteSchema, statusEventNames, statusEventSchema, terminalEvents } from '@reelboard/contracts';
+import { quoteSchema, statusEventNames, statusEventSchema, terminalEvents, uploadStates } from '@reelboard/contracts';
 
 /** A JSON Schema or an OpenAPI object: plain JSON, checked by the document's own test. */
 type Json = Record<string, unknown>;
@@ -46,7 +46,13 @@ const schemas: Record<string, Json> = {
   PaymentRequest: {
     type: 'object',
     required: ['chainId', 'to', 'amount', 'token', 'expiresAt'],
-    properties: { chainId: { type: 'integer' }, to: address, amount: { type: 'string', pattern: '^\\d+$' }, token: { anyOf: [address, { type: 'null' }] }, expiresAt: dateTime },
+    properties: {
+      chainId: { type: 'integer' },
+      to: { ...address, description: "the quote's own deposit address: whatever reaches it, from any wallet and by any route (a contract wallet, an EIP-7702 batch, an exchange), pays this upload; several payments add up" },
+      amount: { type: 'string', pattern: '^\\d+$' },
+      token: { anyOf: [address, { type: 'null' }] },
+      expiresAt: dateTime,
+    },
   },
   Listing: {
     type: 'object',
@@ -185,17 +191,23 @@ const paths: Record<string, Json> = {
   '/v1/uploads/{id}/payment': {
     post: {
       tags: ['uploads'],
-      summary: 'The hash of the transaction that pays the quote; the verdict arrives on the status stream',
+      summary: 'A hint: the hash of a transaction that paid the quote, so its block is checked at once (the deposit address is watched anyway)',
+      description: 'Idempotent. While the upload awaits payment the hash is followed (202) and what it did arrives on the status stream (`payment.confirmed`, `payment.received` for a part of the price, or `payment.rejected` with `no_payment`, `reverted`, `not_found`, `unverifiable`). Once the upload is past waiting for payment, any hash answers 200 with its state.',
       security: session,
       parameters: [uuidParam('id', 'upload id')],
       requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['txHash'], properties: { txHash: { type: 'string', pattern: '^0x[0-9a-fA-F]{64}$' } } } } } },
       responses: {
-        '202': json('taken: the payment watcher verifies it on chain', { type: 'object', required: ['uploadId', 'txHash'], properties: { uploadId: { type: 'string', format: 'uuid' }, txHash: { type: 'string', pattern: '^0x[0-9a-f]{64}$' } } }),
+        '200': json('the upload no longer waits for payment: where it stands', {
+          type: 'object',
+          required: ['uploadId', 'txHash', 'state', 'status'],
+          properties: { uploadId: { type: 'string', format: 'uuid' }, txHash: { type: 'string' }, state: { anyOf: [{ type: 'string', enum: [...uploadStates] }, { type: 'null' }] }, status: { anyOf: [ref('StatusEvent'), { type: 'null' }] } },
+        }),
+        '202': json('followed: the watcher checks the transaction once it is confirmed', { type: 'object', required: ['uploadId', 'txHash', 'state'], properties: { uploadId: { type: 'string', format: 'uuid' }, txHash: { type: 'string' }, state: { type: 'string', enum: ['awaiting_payment'] } } }),
         '400': failure('`invalid_tx_hash`, or `bad_request` (malformed JSON)'),
         '401': unauthenticated,
         '404': failure('`upload_not_found`'),
-        '409': failure('`not_payable`: the upload is past waiting for payment'),
         ...common,
+        '429': failure('`too_many_hashes`: MAX_PAYMENT_HINTS other transactions are being checked for this upload; or `rate_limited` (see the other routes)'),
       },
     },
   },

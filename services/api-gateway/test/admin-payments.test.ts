@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '@reelboard/bus';
+import type { UploadReceived } from '@reelboard/contracts';
+import type { TransitionName } from '@reelboard/lifecycle';
 import { applyCredit, paymentHistory, recordQuote, saveListing, type QuoteRecord } from '@reelboard/db';
 import { depositCredit, listingInput, quoteInput, randomAddress, randomTxHash, transfer } from '../../../packages/db/test/fixtures.js';
 import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
@@ -26,6 +28,15 @@ async function quote(): Promise<QuoteRecord> {
   await recordQuote(gw.db, q);
   quoteIds.push(q.quoteId);
   return q;
+}
+
+/** Registers the quote's upload in the lifecycle and walks it through `path`, as the pipeline would have. */
+async function uploadAt(q: QuoteRecord, path: ('pay' | TransitionName)[]): Promise<void> {
+  await gw.uploads.register({ uploadId: q.uploadId, owner: q.owner, quote: { expiresAt: q.expiresAt }, receivedAt: new Date().toISOString() } as unknown as UploadReceived, 'api-gateway');
+  for (const step of path) {
+    if (step === 'pay') await gw.uploads.pay(q.uploadId, { chainId: 31337, address: q.depositAddress as `0x${string}`, token: null, amount: q.amount, blockNumber: '1', blockTime: new Date().toISOString(), status: 'overpaid', txHashes: [] }, 'payment-watcher');
+    else await gw.uploads.transition(q.uploadId, step, { stage: 'test' });
+  }
 }
 
 /** A quote paid `total`; returns its ledger row ids, oldest first. */
@@ -93,17 +104,19 @@ describe('POST /v1/admin/payments/:id/refund', () => {
     const q = await quote();
     await credited(q, '4000', 'partial');
     const [id] = (await applyCredit(gw.db, { kind: 'closed', uploadId: q.uploadId, chainId: q.chainId, address: q.depositAddress as `0x${string}`, outcome: 'expired' })).paymentIds;
+    await uploadAt(q, ['expireOwingRefund']);
     const tx = randomTxHash();
     const refund = await api('POST', `/v1/admin/payments/${id}/refund`, { token: adminSession, body: { txHash: tx, note: '  sent from the ops wallet ' } });
     expect(refund).toMatchObject({ status: 200, body: { refunded: '4000', repeated: false, payment: { id, status: 'refunded', refundDue: '0', refundTxHash: tx, refundedBy: ANVIL_ACCOUNTS.buyer.address.toLowerCase() } } });
     expect(await paymentHistory(gw.db, id as number)).toMatchObject([{ actor: ANVIL_ACCOUNTS.buyer.address.toLowerCase(), txHash: tx, amount: '4000', note: 'sent from the ops wallet' }]);
-    const told = await gw.bus.status.history(q.uploadId);
+    const told = (await gw.bus.status.history(q.uploadId)).filter((e) => e.event === 'refund.sent');
     expect(told).toMatchObject([{ event: 'refund.sent', stage: 'admin', state: 'refunded' }]);
     expect(told[0]?.message).toContain(tx);
+    expect(await gw.uploads.state(q.uploadId)).toBe('refunded');
 
     const again = await api('POST', `/v1/admin/payments/${id}/refund`, { admin: gw.adminToken, body: { txHash: tx } });
     expect(again).toMatchObject({ status: 200, body: { refunded: '4000', repeated: true, payment: { refundTxHash: tx, refundedAt: refund.body.payment.refundedAt } } });
-    expect(await gw.bus.status.history(q.uploadId)).toHaveLength(1);
+    expect((await gw.bus.status.history(q.uploadId)).filter((e) => e.event === 'refund.sent')).toHaveLength(1);
 
     const other = await api('POST', `/v1/admin/payments/${id}/refund`, { admin: gw.adminToken, body: { txHash: randomTxHash() } });
     expect(other).toMatchObject({ status: 409, body: { error: 'already_refunded', refundTxHash: tx } });
@@ -115,10 +128,12 @@ describe('POST /v1/admin/payments/:id/refund', () => {
     const [id] = await credited(q, '12500', 'overpaid');
     const input = listingInput({ id: q.uploadId });
     await saveListing(gw.db, input);
+    await uploadAt(q, ['pay', 'start', 'save']);
     wallets.push(input.owner.walletAddress.toLowerCase());
     const refund = await api('POST', `/v1/admin/payments/${id}/refund`, { admin: gw.adminToken, body: { txHash: randomTxHash() } });
     expect(refund).toMatchObject({ status: 200, body: { refunded: '2500', payment: { listingId: q.uploadId, refundedAmount: '2500', refundedBy: 'admin-token' } } });
     expect(await gw.bus.status.latest(q.uploadId)).toMatchObject({ event: 'refund.sent', state: 'saved' });
+    expect(await gw.uploads.state(q.uploadId)).toBe('saved');
   });
 
   it('refunds an unmatched transfer (no upload to tell)', async () => {

@@ -109,7 +109,7 @@ function routesOf(app: Express): string[] {
 const PAGES = new Set(['GET /', 'GET /index.html', 'GET /assets/app.js', 'GET /assets/app.js.map', 'GET /assets/app.css', 'GET /assets/app.css.map', 'GET /docs/init.js', 'GET /docs/assets/{file}']);
 
 beforeAll(async () => {
-  gw = await startGateway(redis);
+  gw = await startGateway(redis, { MAX_PAYMENT_HINTS: '1' });
   doc = openApiDocument(gw.base);
   ajv.addSchema({ ...doc, $id: DOC_ID });
   work = await mkdtemp(join(tmpdir(), 'gw-openapi-'));
@@ -196,8 +196,10 @@ describe('real answers match the document', () => {
 
     expect((await call('POST', `/v1/uploads/${uploadId}/payment`, { token: buyer, body: { txHash: 'nope' } })).status).toBe(400);
     expect((await call('POST', `/v1/uploads/${uploadId}/payment`, { token: buyer, body: { txHash: `0x${'ab'.repeat(32)}` } })).status).toBe(202);
-    await gw.bus.status.publish({ uploadId, event: 'payment.confirmed', stage: 'payment-watcher', state: 'processing' });
-    expect((await call('POST', `/v1/uploads/${uploadId}/payment`, { token: buyer, body: { txHash: `0x${'cd'.repeat(32)}` } })).status).toBe(409);
+    // A hint while MAX_PAYMENT_HINTS (1 here) others are followed is 429.
+    expect((await call('POST', `/v1/uploads/${uploadId}/payment`, { token: buyer, body: { txHash: `0x${'ef'.repeat(32)}` } })).status).toBe(429);
+    await gw.uploads.pay(uploadId, { chainId: 31337, address: `0x${'11'.repeat(20)}`, token: null, amount: '1', blockNumber: '1', blockTime: new Date().toISOString(), status: 'paid', txHashes: [] }, 'payment-watcher');
+    expect((await call('POST', `/v1/uploads/${uploadId}/payment`, { token: buyer, body: { txHash: `0x${'cd'.repeat(32)}` } })).status).toBe(200);
 
     const eventsPath = `/v1/uploads/${uploadId}/events`;
     const refusedStream = await openStream(`${gw.base}${eventsPath}`, { authorization: `Bearer ${stranger}` });
