@@ -22,7 +22,7 @@ import { multipartBody, validFields, type Part } from './multipart.js';
 
 const run = promisify(execFile);
 const ADMIN_TOKEN = 'bad-input-admin-token-0123456789';
-/** One wallet per paid case, so the merchant watcher never matches one case's payment to another's upload. */
+/** One wallet per paid case, so concurrent payers' nonces never collide (any wallet can pay any quote's deposit address). */
 const WALLETS = { reuser: DEV_WALLETS.four, truncated: DEV_WALLETS.five, absurd: DEV_WALLETS.six, otherChain: DEV_WALLETS.seven, admin: DEV_WALLETS.eight };
 
 async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
@@ -290,7 +290,7 @@ describe('bad input that only a later stage can judge', () => {
     }
   });
 
-  it('a reused tx hash and another wallet\'s tx hash are refused on the status stream', async () => {
+  it('a tx hash that paid another upload, and another wallet\'s tx hash, are refused on the status stream', async () => {
     // Two uploads quoted first; the first is paid, then its payment is offered again for the second.
     const first = await postUpload(stack, join(work, 'clip.mp4'), 'Pays once', { account: WALLETS.reuser });
     const second = await postUpload(stack, join(work, 'clip.mp4'), 'Reuses that payment', { account: WALLETS.reuser });
@@ -300,14 +300,15 @@ describe('bad input that only a later stage can judge', () => {
     await first.stream.waitFor('payment.confirmed', 60_000);
     expect((await submitTx(second.uploadId, { txHash: first.txHash }, second.token)).status).toBe(202);
     const reused = await second.stream.waitFor('payment.rejected', 60_000);
-    observed.push({ case: 'tx hash reused for another upload', expected: 'payment.rejected tx_reused', status: 202, body: JSON.stringify(reused).slice(0, 1000) });
-    expect(reused.message).toBe('tx_reused');
+    observed.push({ case: 'tx hash that paid another upload', expected: 'payment.rejected no_payment (it sent nothing to this quote\'s deposit address)', status: 202, body: JSON.stringify(reused).slice(0, 1000) });
+    expect(reused.message).toBe('no_payment');
+    expect(await db('payments').where({ upload_id: second.uploadId })).toEqual([]);
     // Someone else's payment (the accepted upload's, from the buyer's wallet) offered for this upload.
     expect((await submitTx(second.uploadId, { txHash: accepted.txHash }, second.token)).status).toBe(202);
     await waitUntil(() => second.stream.events.filter((e) => e.name === 'payment.rejected').length >= 2, 60_000);
     const otherWallets = second.stream.events.filter((e) => e.name === 'payment.rejected')[1]!.data;
-    observed.push({ case: 'tx hash of another wallet\'s payment', expected: 'payment.rejected wrong_sender', status: 202, body: JSON.stringify(otherWallets).slice(0, 1000) });
-    expect(otherWallets.message).toBe('wrong_sender');
+    observed.push({ case: 'tx hash of another wallet\'s payment', expected: 'payment.rejected no_payment', status: 202, body: JSON.stringify(otherWallets).slice(0, 1000) });
+    expect(otherWallets.message).toBe('no_payment');
     expect((await outcomeOf(stack, first)).event).toBe('profile.saved');
   }, 240_000);
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { mnemonicToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { depositAddressOf } from '@reelboard/chain';
 import { repoRoot } from '../support/infra-env.js';
 import { makeClip, makePng } from '../support/media.js';
 import { ANVIL_ACCOUNTS, startStack, type Stack } from '../support/stack.js';
@@ -99,7 +100,8 @@ describe('the reference web client in Chromium', () => {
     await page.getByRole('button', { name: 'PAY' }).click();
     await expect.poll(() => wallet.calls.filter((call) => call.method === 'eth_sendTransaction').length).toBe(2);
     const [tx] = wallet.calls.filter((call) => call.method === 'eth_sendTransaction').at(-1)?.params as [{ to: string; value: string }];
-    expect(tx.to).toBe((stack.env.MERCHANT_ADDRESS ?? '').toLowerCase());
+    // The wallet pays the quote's own deposit address, never the merchant directly.
+    expect(tx.to).not.toBe((stack.env.MERCHANT_ADDRESS ?? '').toLowerCase());
     expect(BigInt(tx.value)).toBe(BigInt(stack.env.PRICE_WEI ?? '0'));
 
     // payment.confirmed turns PAY into SAVE, disabled while the listing is made.
@@ -113,6 +115,7 @@ describe('the reference web client in Chromium', () => {
     await save.click();
     await page.waitForURL(/#\/listing\/[0-9a-f-]{36}$/);
     listingId = /#\/listing\/([0-9a-f-]{36})$/.exec(page.url())?.[1] ?? '';
+    expect(tx.to).toBe(depositAddressOf({ merchant: (stack.env.MERCHANT_ADDRESS ?? '').toLowerCase() as `0x${string}`, token: null }, listingId));
     // Unmoderated listings are not public yet; the page says so.
     await expect.poll(() => page.getByRole('alert').textContent()).toContain('appears here once a moderator approves it');
     await shot('09-listing-before-approval');
