@@ -4,7 +4,7 @@ import { channels, ContractError, parsePayload, type Channel, type ChannelPolicy
 import { errorFields, forUpload, type Logger } from '@reelboard/logger';
 import { PermanentError, RetryLaterError } from './errors.js';
 import { connectRedis } from './redis.js';
-import { jobDuration, jobsCompleted, jobsFailed, jobsStarted, unwatchQueue, watchQueue } from './metrics.js';
+import { jobDuration, jobsCompleted, jobsFailed, jobsStarted, unwatchQueues, watchQueues, type QueueSource } from './metrics.js';
 import { StatusStore, type StatusInput } from './status-store.js';
 
 /** What a stage's handler gets besides its payload. */
@@ -64,7 +64,7 @@ async function outlasts(work: Promise<unknown>, ms: number): Promise<boolean> {
  * The work channels of the chain as durable BullMQ queues (one per channel; its consumer owns it)
  * plus the status store. Publishing validates the payload against the channel's contract.
  */
-export class Bus {
+export class Bus implements QueueSource {
   readonly status: StatusStore;
   private readonly queues = new Map<Channel, Queue>();
   private readonly workers: Worker[] = [];
@@ -81,6 +81,12 @@ export class Bus {
     private readonly timing: JobTiming = {},
   ) {
     this.status = new StatusStore(redis, prefix);
+    watchQueues(this);
+  }
+
+  /** Every channel's queue (created on first use): /metrics reports them all from any service. */
+  watchedQueues(): Queue[] {
+    return (Object.keys(channels) as Channel[]).map((channel) => this.queue(channel));
   }
 
   /** The retry policy in force for a channel. */
@@ -131,7 +137,6 @@ export class Bus {
     );
     worker.on('error', (error) => this.log.error('worker error', { channel, ...errorFields(error) }));
     this.workers.push(worker);
-    watchQueue(this.queue(channel));
     return worker;
   }
 
@@ -218,7 +223,7 @@ export class Bus {
       this.shuttingDown.abort();
       if (await outlasts(closing, HAND_BACK_MS)) await Promise.all(this.workers.map((worker) => worker.close(true)));
     }
-    for (const queue of this.queues.values()) unwatchQueue(queue);
+    unwatchQueues(this);
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
     await this.status.close();
   }
