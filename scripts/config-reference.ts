@@ -56,7 +56,10 @@ function describeField(name: string, field: z.ZodType, meaning: Map<string, stri
   const parsed = field.safeParse(undefined);
   const show = (value: unknown): string => {
     if (value === undefined) return '';
-    if (Array.isArray(value)) return value.join(',');
+    // Lists (comma-separated variables parse to arrays or sets) are shown as they are written.
+    if (Array.isArray(value) || value instanceof Set) return [...value].map(show).join(',');
+    if (value instanceof Map) return [...value.keys()].map(show).join(',');
+    if (typeof value === 'object' && value !== null) return JSON.stringify(value);
     return String(value);
   };
   return {

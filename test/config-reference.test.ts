@@ -19,4 +19,11 @@ describe('the configuration reference', () => {
     expect(markdown).toMatch(/\| `MERCHANT_ADDRESS` \| \*\*required\*\* \|/);
     expect(envExample).toMatch(/^DATABASE_URL=$/m);
   });
+
+  it('prints list defaults as the comma-separated text an operator writes, never as an object', () => {
+    expect(markdown).not.toMatch(/\[object /);
+    expect(envExample).not.toMatch(/\[object /);
+    // ADMIN_ADDRESSES parses to a Set: its empty default is shown as empty.
+    expect(markdown).toMatch(/\| `ADMIN_ADDRESSES` \| \(empty\) \|/);
+  });
 });

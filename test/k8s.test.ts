@@ -1,12 +1,17 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { Redis } from 'ioredis';
+import { Worker } from 'bullmq';
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
+import { Job } from 'kubernetes-models/batch/v1';
+import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Bus, connectRedis } from '@reelboard/bus';
 import { createLogger } from '@reelboard/logger';
 import { loadGatewayConfig } from '../services/api-gateway/src/config.js';
@@ -17,11 +22,14 @@ import { loadTranscoderConfig } from '../services/transcoder/src/config.js';
 import { loadUploaderConfig } from '../services/uploader/src/config.js';
 import { infraEnv, repoRoot } from './support/infra-env.js';
 
-// The manifests in infra/k8s, checked offline: each document against the real Kubernetes (and
-// KEDA) JSON schemas, then against the project's own rules, then each Deployment's environment
-// against the schema its service validates at start-up.
+// The manifests in infra/k8s, checked offline: each document against the real Kubernetes (KEDA,
+// Prometheus Operator) JSON schemas, then against the project's own rules, then each Deployment's
+// environment against the schema its service validates at start-up. base/ is what
+// `kubectl apply -k` applies; migrate/ and monitoring/ are applied beside it; overlays/ patch the
+// base for a storage class (rendered here by merging their patches, as kustomize does).
 
-const k8sDir = join(repoRoot, 'infra', 'k8s');
+const k8sRoot = join(repoRoot, 'infra', 'k8s');
+const k8sDir = join(k8sRoot, 'base');
 const SERVICES = ['api-gateway', 'payment-watcher', 'transcoder', 'preview-extractor', 'uploader', 'profile-writer'];
 const PLACEHOLDER = 'CHANGE-ME';
 /** What an operator would put where the ConfigMap and Secret say CHANGE-ME, so the rest can be checked. */
@@ -58,6 +66,12 @@ const schemaChecks: Record<string, (doc: Obj) => void> = {
   'policy/v1/PodDisruptionBudget': schemaCheck(PodDisruptionBudget),
   'keda.sh/v1alpha1/ScaledObject': schemaCheck(ScaledObject),
   'keda.sh/v1alpha1/TriggerAuthentication': schemaCheck(TriggerAuthentication),
+  'batch/v1/Job': schemaCheck(Job),
+  'networking.k8s.io/v1/Ingress': schemaCheck(Ingress),
+  'networking.k8s.io/v1/NetworkPolicy': schemaCheck(NetworkPolicy),
+  'storage.k8s.io/v1/StorageClass': schemaCheck(StorageClass),
+  'monitoring.coreos.com/v1/PrometheusRule': schemaCheck(PrometheusRule),
+  'monitoring.coreos.com/v1/ServiceMonitor': schemaCheck(ServiceMonitor),
 };
 
 /** Throws naming the problem when a document is not a valid object of a known kind. */
@@ -67,20 +81,26 @@ function validateAgainstSchema(doc: Obj): void {
   check(doc);
 }
 
-function readManifests(): Manifest[] {
-  const manifests: Manifest[] = [];
-  for (const file of manifestFiles()) {
-    for (const parsed of parseAllDocuments(readFileSync(join(k8sDir, file), 'utf8'))) {
-      if (parsed.errors.length) throw new Error(`${file}: ${parsed.errors.map((e) => e.message).join('; ')}`);
-      const doc = parsed.toJS() as Obj | null;
-      if (doc) manifests.push({ file, doc });
-    }
+function readDocs(path: string): Obj[] {
+  const docs: Obj[] = [];
+  for (const parsed of parseAllDocuments(readFileSync(path, 'utf8'))) {
+    if (parsed.errors.length) throw new Error(`${path}: ${parsed.errors.map((e) => e.message).join('; ')}`);
+    const doc = parsed.toJS() as Obj | null;
+    if (doc) docs.push(doc);
   }
-  return manifests;
+  return docs;
 }
 
-function manifestFiles(): string[] {
-  return readdirSync(k8sDir).filter((file) => /\.ya?ml$/.test(file) && file !== 'kustomization.yaml').sort();
+function readManifests(dir = k8sDir): Manifest[] {
+  return manifestFiles(dir).flatMap((file) => readDocs(join(dir, file)).map((doc) => ({ file, doc })));
+}
+
+function manifestFiles(dir = k8sDir): string[] {
+  return readdirSync(dir).filter((file) => /\.ya?ml$/.test(file) && file !== 'kustomization.yaml').sort();
+}
+
+function kustomization(dir: string): Obj {
+  return readDocs(join(dir, 'kustomization.yaml'))[0]!;
 }
 
 /** Kubernetes CPU quantity ("2", "250m") in cores. */
@@ -182,8 +202,9 @@ const configLoaders: Record<string, (env: NodeJS.ProcessEnv) => ServiceConfig> =
   'profile-writer': loadProfileWriterConfig,
 };
 
-/** The Redis list KEDA must watch: BullMQ keeps a queue's waiting jobs in `<prefix>:<queue>:wait`. */
+/** The Redis lists KEDA must watch: BullMQ keeps a queue's waiting and running jobs in `<prefix>:<queue>:wait` / `:active`. */
 const transcoderWaitList = (prefix: string) => `${prefix}:payment.confirmed:wait`;
+const transcoderActiveList = (prefix: string) => `${prefix}:payment.confirmed:active`;
 
 const manifests = readManifests();
 const deployments = manifests.filter((m) => m.doc.kind === 'Deployment').map((m) => m.doc);
@@ -328,13 +349,22 @@ describe('infra/k8s project rules', () => {
 describe('transcoder autoscaling', () => {
   const scaledObject = named(manifests, 'ScaledObject', 'transcoder');
   const trigger = scaledObject.spec.triggers[0];
+  const activeTrigger = scaledObject.spec.triggers[1];
 
-  it('scales the transcoder Deployment on its BullMQ wait list, within bounds', () => {
+  it('scales the transcoder Deployment on its BullMQ wait list and on its running encodes, within bounds', () => {
     expect(scaledObject.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'transcoder' });
-    expect(scaledObject.spec.triggers).toHaveLength(1);
+    expect(scaledObject.spec.triggers).toHaveLength(2);
     expect(trigger.type).toBe('redis');
     expect(trigger.metadata.listName).toBe(transcoderWaitList(configMap.data.REDIS_PREFIX));
     expect(Number(trigger.metadata.listLength)).toBeGreaterThan(0);
+    // The HPA takes the larger count: while encodes run, at least one replica per running encode
+    // (each runs TRANSCODE_CONCURRENCY of them) stays, so draining the backlog removes no busy one.
+    expect(activeTrigger.type).toBe('redis');
+    expect(activeTrigger.metadata.listName).toBe(transcoderActiveList(configMap.data.REDIS_PREFIX));
+    const concurrency = loadTranscoderConfig(withOperatorValues(containerEnv(deployment('transcoder'), manifests))).TRANSCODE_CONCURRENCY;
+    expect(Number(activeTrigger.metadata.listLength)).toBe(concurrency);
+    for (const key of ['address', 'enableTLS']) expect(activeTrigger.metadata[key], key).toBe(trigger.metadata[key]);
+    expect(activeTrigger.authenticationRef).toEqual(trigger.authenticationRef);
     expect(scaledObject.spec.minReplicaCount).toBe(1);
     expect(scaledObject.spec.maxReplicaCount).toBeGreaterThan(scaledObject.spec.minReplicaCount);
     // KEDA owns the replica count; a `replicas:` in the Deployment would reset it on every apply.
@@ -374,10 +404,304 @@ describe('transcoder autoscaling', () => {
       await redis.quit();
     });
 
-    it('a waiting transcoder job is in the list KEDA counts', async () => {
+    it('a waiting transcoder job is in the list KEDA counts, and so is one being encoded', async () => {
       expect(await redis.llen(transcoderWaitList(prefix))).toBe(0);
       await bus.queue('payment.confirmed').add('payment.confirmed', { uploadId: 'k8s-test' }, { jobId: 'k8s-test.payment.confirmed' });
       expect(await redis.llen(transcoderWaitList(prefix))).toBe(1);
+      expect(await redis.llen(transcoderActiveList(prefix))).toBe(0);
+      // A transcoder takes the job: it leaves the wait list for the active one.
+      const connection = redis.duplicate();
+      const worker = new Worker('payment.confirmed', null, { connection, prefix, autorun: false });
+      try {
+        const job = await worker.getNextJob('k8s-test-token');
+        expect(job?.id).toBe('k8s-test.payment.confirmed');
+        expect(await redis.llen(transcoderWaitList(prefix))).toBe(0);
+        expect(await redis.llen(transcoderActiveList(prefix))).toBe(1);
+      } finally {
+        await worker.close(true);
+        await connection.quit();
+      }
     });
   });
+});
+
+describe('the transcoder through disruptions', () => {
+  it('a PodDisruptionBudget lets drains evict one transcoder at a time', () => {
+    const pdb = named(manifests, 'PodDisruptionBudget', 'transcoder');
+    expect(pdb.spec.selector.matchLabels).toEqual(deployment('transcoder').spec.selector.matchLabels);
+    // Never all at once, but never blocking a drain either (KEDA's minimum is one replica).
+    expect(pdb.spec.maxUnavailable).toBe(1);
+    expect(pdb.spec.minAvailable).toBeUndefined();
+  });
+});
+
+/** Whether an Ingress rule routes `path` (Kubernetes path matching: Exact, or Prefix by path elements). */
+function ingressRoutes(ingress: Obj, path: string): Obj | undefined {
+  for (const rule of ingress.spec.rules) {
+    for (const candidate of rule.http.paths) {
+      if (candidate.pathType === 'Exact' && candidate.path === path) return candidate.backend;
+      if (candidate.pathType === 'Prefix') {
+        const prefix = candidate.path.replace(/\/+$/, '');
+        if (prefix === '' || path === prefix || path.startsWith(`${prefix}/`)) return candidate.backend;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** nginx size ("2100m", "2g") in bytes. */
+function nginxBytes(size: string): number {
+  const match = /^(\d+)([kmg]?)$/i.exec(size);
+  if (!match) throw new Error(`not an nginx size: ${size}`);
+  return Number(match[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[match[2]!.toLowerCase()]!;
+}
+
+describe('the Ingress', () => {
+  const ingress = named(manifests, 'Ingress', 'api-gateway');
+  const annotations = ingress.metadata.annotations as Record<string, string>;
+  const gatewayConfig = loadGatewayConfig(withOperatorValues(containerEnv(deployment('api-gateway'), manifests)));
+
+  it('routes the public surface to the gateway Service, and never /metrics, /readyz or bull-board', () => {
+    for (const path of ['/', '/index.html', '/assets/app.js', '/v1/listings', '/v1/uploads/0b5c/events', '/docs', '/docs/assets/swagger-ui.css', '/openapi.json']) {
+      expect(ingressRoutes(ingress, path), path).toEqual({ service: { name: 'api-gateway', port: { name: 'http' } } });
+    }
+    for (const path of ['/metrics', '/readyz', '/healthz', '/admin/queues', '/admin/queues/api/queues', '/v1x', '/metrics/']) {
+      expect(ingressRoutes(ingress, path), path).toBeUndefined();
+    }
+    expect(named(manifests, 'Service', 'api-gateway').spec.ports.map((p: Obj) => p.name)).toContain('http');
+  });
+
+  it('takes a whole listing form, streams it to the gateway, and keeps status streams open', () => {
+    expect(nginxBytes(annotations['nginx.ingress.kubernetes.io/proxy-body-size']!)).toBeGreaterThanOrEqual(gatewayConfig.MAX_VIDEO_BYTES + gatewayConfig.MAX_LOGO_BYTES);
+    expect(annotations['nginx.ingress.kubernetes.io/proxy-request-buffering']).toBe('off');
+    expect(annotations['nginx.ingress.kubernetes.io/proxy-buffering']).toBe('off');
+    const readTimeout = Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout']);
+    expect(readTimeout).toBeGreaterThanOrEqual(3600);
+    expect(readTimeout * 1000).toBeGreaterThan(gatewayConfig.SSE_HEARTBEAT_MS * 10);
+  });
+
+  it('serves the host PUBLIC_URL names, over TLS', () => {
+    const host = ingress.spec.rules[0].host;
+    expect(ingress.spec.tls[0].hosts).toEqual([host]);
+    // The operator puts the same host in both places; the test's operator value uses this one.
+    expect(new URL(OPERATOR_VALUES.PUBLIC_URL!).hostname).toBe(host);
+  });
+});
+
+/** Whether the NetworkPolicies let a pod in `fromNamespace` (with `fromLabels`) reach `pod` on `port`. */
+function allowed(policies: Obj[], podLabels: Record<string, string>, fromNamespace: string, fromLabels: Record<string, string>, port: number): boolean {
+  const matches = (selector: Obj | undefined, labels: Record<string, string>) => Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  const selecting = policies.filter((p) => (p.spec.policyTypes ?? ['Ingress']).includes('Ingress') && matches(p.spec.podSelector, podLabels));
+  if (selecting.length === 0) return true; // not isolated
+  return selecting.some((policy) =>
+    (policy.spec.ingress ?? []).some((rule: Obj) => {
+      const portOk = !rule.ports || rule.ports.some((p: Obj) => p.port === port || p.port === 'http');
+      const fromOk =
+        !rule.from ||
+        rule.from.some((peer: Obj) => {
+          const namespaceOk = peer.namespaceSelector ? matches(peer.namespaceSelector, { 'kubernetes.io/metadata.name': fromNamespace }) : fromNamespace === 'reelboard';
+          const podOk = peer.podSelector ? matches(peer.podSelector, fromLabels) : true;
+          return namespaceOk && podOk;
+        });
+      return portOk && fromOk;
+    }),
+  );
+}
+
+describe('the NetworkPolicies', () => {
+  const policies = manifests.filter((m) => m.doc.kind === 'NetworkPolicy').map((m) => m.doc);
+
+  it('let the Ingress controller reach only the gateway, Prometheus reach every /metrics, and nothing else in', () => {
+    for (const d of deployments) {
+      const labels = d.spec.template.metadata.labels as Record<string, string>;
+      const name = d.metadata.name as string;
+      expect(allowed(policies, labels, 'ingress-nginx', {}, 8080), `${name} from ingress-nginx`).toBe(name === 'api-gateway');
+      expect(allowed(policies, labels, 'monitoring', {}, 8080), `${name} from monitoring`).toBe(true);
+      expect(allowed(policies, labels, 'default', {}, 8080), `${name} from another namespace`).toBe(false);
+      expect(allowed(policies, labels, 'reelboard', { 'app.kubernetes.io/name': 'uploader' }, 8080), `${name} from a pod beside it`).toBe(false);
+    }
+  });
+});
+
+describe('monitoring (infra/k8s/monitoring)', () => {
+  const dir = join(k8sRoot, 'monitoring');
+  const docs = readManifests(dir);
+  const rule = docs.find((m) => m.doc.kind === 'PrometheusRule')!.doc;
+  const monitor = docs.find((m) => m.doc.kind === 'ServiceMonitor')!.doc;
+
+  it('has valid Prometheus Operator objects, all listed in its kustomization', () => {
+    for (const { file, doc } of docs) expect(() => validateAgainstSchema(doc), file).not.toThrow();
+    expect([...kustomization(dir).resources].sort()).toEqual(manifestFiles(dir));
+    expect(kustomization(dir).namespace).toBe('reelboard');
+  });
+
+  it('the ServiceMonitor scrapes every Deployment through a Service port named as its endpoint', () => {
+    const endpoint = monitor.spec.endpoints[0];
+    expect(endpoint.path).toBe('/metrics');
+    const services = manifests.filter((m) => m.doc.kind === 'Service' && Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => m.doc.metadata.labels?.[k] === v));
+    for (const d of deployments) {
+      const podLabels = d.spec.template.metadata.labels as Record<string, string>;
+      const covering = services.filter((svc) => Object.entries(svc.doc.spec.selector).every(([k, v]) => podLabels[k] === v));
+      expect(covering.length, d.metadata.name).toBeGreaterThan(0);
+      const port = covering[0]!.doc.spec.ports.find((p: Obj) => p.name === endpoint.port);
+      expect(port, `${d.metadata.name}: Service port ${endpoint.port}`).toBeDefined();
+      expect(port.targetPort).toBe('http');
+    }
+  });
+
+  it("has the runbook's alerts, on metrics the services export", () => {
+    const alerts = rule.spec.groups.flatMap((g: Obj) => g.rules) as Obj[];
+    const names = alerts.map((a) => a.alert);
+    const runbook = readFileSync(join(repoRoot, 'docs', 'operations.md'), 'utf8');
+    const table = runbook.slice(runbook.indexOf('## Alerts'), runbook.indexOf('## Retrying failed uploads'));
+    const documented = [...table.matchAll(/^\| (\w+) \|/gm)].map((m) => m[1]).filter((n) => n !== 'alert');
+    // Every documented alert that is a metric is in the rule, and every rule is documented.
+    for (const name of documented.filter((n) => n !== 'UnfulfilledPayments')) expect(names, name).toContain(name);
+    for (const name of names) expect(documented, name).toContain(name);
+    // reelboard_* series the expressions read are registered somewhere in the code.
+    const sources = ['packages/bus/src/metrics.ts', 'packages/runtime/src/index.ts', 'services/api-gateway/src', 'services/payment-watcher/src']
+      .flatMap((path) => {
+        const full = join(repoRoot, path);
+        return statSync(full).isDirectory() ? readdirSync(full).filter((f) => f.endsWith('.ts')).map((f) => join(full, f)) : [full];
+      })
+      .map((file) => readFileSync(file, 'utf8'))
+      .join('\n');
+    const registered = new Set([...sources.matchAll(/name: '(reelboard_\w+)'/g)].map((m) => m[1]));
+    for (const alert of alerts) {
+      for (const [series] of String(alert.expr).matchAll(/reelboard_\w+/g)) expect(registered, `${alert.alert}: ${series}`).toContain(series);
+    }
+    // The backlog alert aggregates the gauges every replica reports with max, not sum.
+    expect(alerts.find((a) => a.alert === 'QueueBacklogOld')!.expr).toMatch(/^max by \(channel\) \(reelboard_queue_oldest_waiting_seconds\)/);
+  });
+});
+
+describe('migrations as a Job before a rollout (infra/k8s/migrate)', () => {
+  const dir = join(k8sRoot, 'migrate');
+  const docs = readManifests(dir);
+  const job = docs.find((m) => m.doc.kind === 'Job')!.doc;
+  const pod = job.spec.template.spec;
+  const container = pod.containers[0];
+
+  it('is a valid Job, listed in its kustomization, that pins the same image as the profile-writer', () => {
+    for (const { file, doc } of docs) expect(() => validateAgainstSchema(doc), file).not.toThrow();
+    const k = kustomization(dir);
+    expect([...k.resources].sort()).toEqual(manifestFiles(dir));
+    expect(k.namespace).toBe('reelboard');
+    expect(container.image).toBe(deployment('profile-writer').spec.template.spec.containers[0].image);
+    expect(k.images.map((i: Obj) => i.name)).toEqual([String(container.image).split(':')[0]]);
+  });
+
+  it('runs the db package migration with tsx from the runtime dependencies, as non-root, with DATABASE_URL from the Secret', () => {
+    expect(pod.restartPolicy).toBe('Never');
+    expect(container.command.slice(0, 3)).toEqual(['node', '--import', 'tsx']);
+    const script = join(repoRoot, String(container.workingDir).replace(/^\/app/, ''), container.command[3]);
+    expect(statSync(script).isFile(), script).toBe(true);
+    // tsx is resolved from the working directory; the image installs only runtime dependencies.
+    const rootPackage = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as Obj;
+    expect(container.workingDir).toBe('/app');
+    expect(rootPackage.dependencies).toHaveProperty('tsx');
+    const dbPackage = JSON.parse(readFileSync(join(repoRoot, 'packages', 'db', 'package.json'), 'utf8')) as Obj;
+    expect(dbPackage.dependencies).toHaveProperty('tsx');
+    const profileWriter = JSON.parse(readFileSync(join(repoRoot, 'services', 'profile-writer', 'package.json'), 'utf8')) as Obj;
+    expect(profileWriter.dependencies).toHaveProperty('@reelboard/db');
+    expect(container.env).toEqual([{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'reelboard-secrets', key: 'DATABASE_URL' } } }]);
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    expect(pod.securityContext.runAsUser).toBe(1000);
+    expect(container.securityContext.allowPrivilegeEscalation).toBe(false);
+    expect(job.spec.backoffLimit).toBeGreaterThanOrEqual(0);
+    expect(job.spec.activeDeadlineSeconds).toBeGreaterThanOrEqual(3600);
+  });
+
+  it('no Deployment migrates at start', () => {
+    const config = loadProfileWriterConfig(withOperatorValues(containerEnv(deployment('profile-writer'), manifests)));
+    expect(config.MIGRATE_ON_START).toBe(false);
+    for (const d of deployments) {
+      const loaded = configLoaders[d.metadata.name]!(withOperatorValues(containerEnv(d, manifests))) as ServiceConfig & { MIGRATE_ON_START?: boolean };
+      expect(loaded.MIGRATE_ON_START ?? false, d.metadata.name).toBe(false);
+    }
+  });
+});
+
+/** Kustomize's strategic merge for the shapes our patches use: maps merge, lists of named items merge by name. */
+function strategicMerge(target: unknown, patch: unknown): unknown {
+  if (Array.isArray(target) && Array.isArray(patch) && [...target, ...patch].every((item) => item && typeof item === 'object' && 'name' in item)) {
+    const merged = target.map((item) => {
+      const update = patch.find((p) => p.name === item.name);
+      return update ? strategicMerge(item, update) : item;
+    });
+    return [...merged, ...patch.filter((p) => !target.some((item) => item.name === p.name))];
+  }
+  if (target && patch && typeof target === 'object' && typeof patch === 'object' && !Array.isArray(target) && !Array.isArray(patch)) {
+    const result: Obj = { ...(target as Obj) };
+    for (const [key, value] of Object.entries(patch as Obj)) result[key] = key in result ? strategicMerge(result[key], value) : value;
+    return result;
+  }
+  return patch;
+}
+
+/** An overlay rendered: the base, its own resources, then its and its components' patches. */
+function renderOverlay(dir: string): Obj[] {
+  const k = kustomization(dir);
+  const docs: Obj[] = [];
+  for (const resource of k.resources as string[]) {
+    const path = join(dir, resource);
+    if (statSync(path).isDirectory()) {
+      expect(relative(k8sRoot, path), `${dir}: ${resource}`).toBe('base');
+      docs.push(...readManifests(path).map((m) => structuredClone(m.doc)));
+    } else docs.push(...readDocs(path));
+  }
+  const patches = [
+    ...(k.patches ?? []).map((p: Obj) => join(dir, p.path)),
+    ...(k.components ?? []).flatMap((c: string) => (kustomization(join(dir, c)).patches ?? []).map((p: Obj) => join(dir, c, p.path))),
+  ];
+  for (const file of patches) {
+    for (const patch of readDocs(file)) {
+      const index = docs.findIndex((d) => d.kind === patch.kind && d.metadata.name === patch.metadata.name);
+      expect(index, `${relative(k8sRoot, file)} patches ${patch.kind} ${patch.metadata.name}, which the base has`).toBeGreaterThanOrEqual(0);
+      docs[index] = strategicMerge(docs[index], patch) as Obj;
+    }
+  }
+  return docs;
+}
+
+describe('storage overlays (infra/k8s/overlays)', () => {
+  const overlays: Record<string, string> = { efs: 'efs.csi.aws.com', filestore: 'filestore.csi.storage.gke.io', 'azure-files': 'file.csi.azure.com', nfs: 'nfs.csi.k8s.io' };
+
+  it('there is one per common ReadWriteMany class', () => {
+    expect(readdirSync(join(k8sRoot, 'overlays')).sort()).toEqual(Object.keys(overlays).sort());
+  });
+
+  for (const [overlay, provisioner] of Object.entries(overlays)) {
+    it(`${overlay}: a valid ${provisioner} class for the staging claim, writable by uid/gid 1000`, () => {
+      const dir = join(k8sRoot, 'overlays', overlay);
+      const rendered = renderOverlay(dir);
+      for (const doc of rendered) expect(() => validateAgainstSchema(doc), `${overlay}: ${doc.kind} ${doc.metadata?.name}`).not.toThrow();
+      const storageClass = rendered.find((d) => d.kind === 'StorageClass')!;
+      expect(storageClass.provisioner).toBe(provisioner);
+      const claim = rendered.find((d) => d.kind === 'PersistentVolumeClaim' && d.metadata.name === 'staging')!;
+      expect(claim.spec.storageClassName).toBe(storageClass.metadata.name);
+      expect(claim.spec.accessModes).toEqual(['ReadWriteMany']);
+      expect(claim.metadata.namespace).toBe('reelboard');
+      // Ownership: the class itself presents files as 1000 (EFS access point, SMB mount options),
+      // or a pod makes the volume's root belong to 1000 before the services write to it.
+      const params = storageClass.parameters ?? {};
+      const options: string[] = storageClass.mountOptions ?? [];
+      const classOwns = (params.uid === '1000' && params.gid === '1000') || (options.includes('uid=1000') && options.includes('gid=1000'));
+      const initOwns = rendered
+        .filter((d) => d.kind === 'Deployment')
+        .some((d) => {
+          const spec = d.spec.template.spec;
+          const stagingVolume = spec.volumes.find((v: Obj) => v.persistentVolumeClaim?.claimName === 'staging')?.name;
+          return (spec.initContainers ?? []).some(
+            (init: Obj) =>
+              init.volumeMounts?.some((m: Obj) => m.name === stagingVolume && m.mountPath === '/data/staging') &&
+              init.command.join(' ').includes('chown 1000:1000 /data/staging') &&
+              init.securityContext?.capabilities?.add?.includes('CHOWN'),
+          );
+        });
+      expect(classOwns || initOwns, `${overlay}: uid 1000 can write`).toBe(true);
+      // Every rendered Deployment still passes the project's rules.
+      for (const d of rendered.filter((doc) => doc.kind === 'Deployment')) expect(deploymentProblems(d, 'reelboard-config', 'reelboard-secrets')).toEqual([]);
+    });
+  }
 });

@@ -8,6 +8,8 @@ fi
 REELBOARD_INFRA_LIB=1
 
 INFRA_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source=scripts/infra/distro.sh
+source "$INFRA_DIR/distro.sh"
 REPO_ROOT="$(cd -- "$INFRA_DIR/../.." && pwd -P)"
 DATA_DIR="$REPO_ROOT/.data"
 RUN_DIR="$DATA_DIR/run"
@@ -184,14 +186,61 @@ pg_base_dir() {
   fi
 }
 
+# The distribution's os-release (a test points it at fixtures).
+OS_RELEASE_FILE="${OS_RELEASE_FILE:-/etc/os-release}"
+POSTGRES_LIB_DIR="${POSTGRES_LIB_DIR:-/usr/lib/postgresql}"
+POSTGRES_SHARE_DIR="${POSTGRES_SHARE_DIR:-/usr/share/postgresql}"
+
+# postgres_major: the Postgres major this machine should run: PG_MAJOR if set, else the one the
+# distribution ships with PostGIS (os-release), else the highest apt can install with PostGIS.
+postgres_major() {
+  if [[ -n "${PG_MAJOR:-}" ]]; then
+    printf '%s\n' "$PG_MAJOR"
+    return 0
+  fi
+  postgres_major_for_os_release "$OS_RELEASE_FILE" && return 0
+  command -v apt-cache >/dev/null 2>&1 && apt-cache pkgnames postgresql- 2>/dev/null | postgres_major_from_packages
+}
+
+# installed_postgres_majors: majors with both the server binaries and PostGIS installed, highest first.
+installed_postgres_majors() {
+  local dir major
+  for dir in "$POSTGRES_LIB_DIR"/*/bin; do
+    [[ -x "$dir/pg_ctl" ]] || continue
+    major="$(basename -- "$(dirname -- "$dir")")"
+    [[ -f "$POSTGRES_SHARE_DIR/$major/extension/postgis.control" ]] && printf '%s\n' "$major"
+  done | sort -rn
+}
+
+# pg_bin_dir: the Postgres binaries to run. PG_BIN if set; else those of the major an existing
+# cluster was made with (a data directory only opens with its own major); else the chosen major
+# (postgres_major); else the highest installed major that has PostGIS.
 pg_bin_dir() {
+  local major='' cluster_version
   if [[ -n "${PG_BIN:-}" ]]; then
     printf '%s\n' "$PG_BIN"
-  elif [[ -x /usr/lib/postgresql/15/bin/pg_ctl ]]; then
-    printf '%s\n' /usr/lib/postgresql/15/bin
-  else
-    die "Postgres 15 binaries not found (run scripts/infra/install.sh or set PG_BIN)"
+    return 0
   fi
+  cluster_version="$(pg_base_dir)/postgres/PG_VERSION"
+  if [[ -r "$cluster_version" ]]; then
+    major="$(head -n1 "$cluster_version")"
+    [[ -x "$POSTGRES_LIB_DIR/$major/bin/pg_ctl" ]] ||
+      die "the Postgres cluster in $(pg_base_dir)/postgres was made by Postgres $major, whose binaries are not in $POSTGRES_LIB_DIR/$major/bin (install postgresql-$major-postgis-3, set PG_BIN, or remove that directory to start afresh)"
+    printf '%s\n' "$POSTGRES_LIB_DIR/$major/bin"
+    return 0
+  fi
+  major="$(postgres_major)" || major=''
+  if [[ -n "$major" && -x "$POSTGRES_LIB_DIR/$major/bin/pg_ctl" ]]; then
+    printf '%s\n' "$POSTGRES_LIB_DIR/$major/bin"
+    return 0
+  fi
+  local installed
+  installed="$(installed_postgres_majors | head -n1)"
+  if [[ -n "$installed" ]]; then
+    printf '%s\n' "$POSTGRES_LIB_DIR/$installed/bin"
+    return 0
+  fi
+  die "Postgres ${major:-(no major found for this distribution)} binaries not found in $POSTGRES_LIB_DIR/${major:-N}/bin (run scripts/infra/install.sh, or set PG_MAJOR or PG_BIN)"
 }
 
 # The real anvil binary from the npm package's platform dependency; the node shim in

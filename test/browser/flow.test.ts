@@ -6,13 +6,12 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { mnemonicToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { depositAddressOf } from '@reelboard/chain';
+import { findChromium } from '../support/chromium.js';
 import { repoRoot } from '../support/infra-env.js';
 import { makeClip, makePng } from '../support/media.js';
 import { ANVIL_ACCOUNTS, startStack, type Stack } from '../support/stack.js';
 import { injectWallet, type InjectedWallet } from './wallet-bridge.js';
 
-/** Debian's Chromium (scripts/infra/install.sh installs it); playwright-core never downloads a browser. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ADMIN_TOKEN = 'browser-test-admin-token-0123456789';
 const SHOTS = join(repoRoot, 'test-artifacts', 'browser');
@@ -39,11 +38,14 @@ const pageErrors: string[] = [];
 const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
 beforeAll(async () => {
+  // Found before anything starts, so a machine without a usable browser fails in one clear line.
+  // playwright-core never downloads a browser itself.
+  const executablePath = findChromium();
   mkdirSync(SHOTS, { recursive: true });
   work = await mkdtemp(join(tmpdir(), 'reelboard-browser-'));
   await Promise.all([makeClip(join(work, 'clip.mp4'), { width: 640, height: 360, seconds: 2 }), makePng(join(work, 'logo.png'))]);
   stack = await startStack({ ADMIN_TOKEN, PREVIEW_SECONDS: '1' });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+  browser = await chromium.launch({ executablePath, args: CHROMIUM_FLAGS });
   page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   page.on('pageerror', (error) => pageErrors.push(error.message));
   wallet = await injectWallet(page, BUYER, stack.env.RPC_URL ?? '', Number(stack.env.CHAIN_ID));

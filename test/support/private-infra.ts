@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, createWriteStream, mkdirSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -8,7 +8,10 @@ import { promisify } from 'node:util';
 import { repoRoot } from './infra-env.js';
 
 const run = promisify(execFile);
-const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+/** The Postgres binaries scripts/infra would run (PG_BIN, the cluster's or the distribution's major). */
+const PG_BIN =
+  process.env.PG_BIN ??
+  execFileSync('bash', ['-c', 'source "$1"; pg_bin_dir', 'pg-bin', join(repoRoot, 'scripts', 'infra', 'lib.sh')], { encoding: 'utf8' }).trim();
 const HOST = '127.0.0.1';
 
 /** One engine the test owns: it can stop it (gracefully or not) and start it again on the same data. */

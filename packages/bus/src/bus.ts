@@ -4,7 +4,7 @@ import { channels, ContractError, parsePayload, type Channel, type ChannelPolicy
 import { errorFields, forUpload, type Logger } from '@reelboard/logger';
 import { PermanentError, RetryLaterError } from './errors.js';
 import { connectRedis } from './redis.js';
-import { jobDuration, jobsCompleted, jobsFailed, jobsStarted, unwatchQueue, watchQueue } from './metrics.js';
+import { jobDuration, jobsCompleted, jobsFailed, jobsStarted, unwatchQueues, watchQueues, type QueueSource } from './metrics.js';
 import { StatusStore, type StatusInput } from './status-store.js';
 
 /** What a stage's handler gets besides its payload. */
@@ -70,7 +70,7 @@ async function outlasts(work: Promise<unknown>, ms: number): Promise<boolean> {
  * The work channels of the chain as durable BullMQ queues (one per channel; its consumer owns it)
  * plus the status store. Publishing validates the payload against the channel's contract.
  */
-export class Bus {
+export class Bus implements QueueSource {
   readonly status: StatusStore;
   private readonly queues = new Map<Channel, Queue>();
   private readonly workers: Worker[] = [];
@@ -88,6 +88,7 @@ export class Bus {
     private readonly timing: JobTiming = {},
   ) {
     this.status = new StatusStore(redis, prefix);
+    watchQueues(this);
     this.giveUp = async (channel, _payload, error, context) => {
       context.log.error('stage gave up; no give-up handler is set', { channel, error: error.message });
     };
@@ -96,6 +97,11 @@ export class Bus {
   /** Sets what happens when a stage gives up for good (packages/lifecycle's policy executor). */
   onGiveUp(handler: GiveUpHandler): void {
     this.giveUp = handler;
+  }
+
+  /** Every channel's queue (created on first use): /metrics reports them all from any service. */
+  watchedQueues(): Queue[] {
+    return (Object.keys(channels) as Channel[]).map((channel) => this.queue(channel));
   }
 
   /** The retry policy in force for a channel. */
@@ -159,7 +165,6 @@ export class Bus {
       );
     });
     this.workers.push(worker);
-    watchQueue(this.queue(channel));
     return worker;
   }
 
@@ -233,7 +238,7 @@ export class Bus {
       this.shuttingDown.abort();
       if (await outlasts(closing, HAND_BACK_MS)) await Promise.all(this.workers.map((worker) => worker.close(true)));
     }
-    for (const queue of this.queues.values()) unwatchQueue(queue);
+    unwatchQueues(this);
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
     await this.status.close();
   }

@@ -18,14 +18,30 @@ export const jobDuration = new Histogram({
   buckets: [0.005, 0.02, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 180, 600],
 });
 
-const watched = new Set<Queue>();
-
-/** Queue depth and the age of the oldest waiting job, read from Redis when metrics are scraped. */
-export function watchQueue(queue: Queue): void {
-  watched.add(queue);
+/** Something that can name the queues whose depth this process reports (a Bus: every channel). */
+export interface QueueSource {
+  watchedQueues(): Queue[];
 }
-export function unwatchQueue(queue: Queue): void {
-  watched.delete(queue);
+
+const watched = new Set<QueueSource>();
+
+/**
+ * Reports the depth and oldest waiting job of every queue `source` names, read from Redis when
+ * metrics are scraped. Every service watches every channel, not only the ones it consumes, so a
+ * backlog stays visible (and alertable) while that channel's consumer is down.
+ */
+export function watchQueues(source: QueueSource): void {
+  watched.add(source);
+}
+export function unwatchQueues(source: QueueSource): void {
+  watched.delete(source);
+}
+
+/** The watched queues, one per prefix and name (two buses of one process may share a prefix). */
+function watchedQueues(): Queue[] {
+  const byKey = new Map<string, Queue>();
+  for (const source of watched) for (const queue of source.watchedQueues()) byKey.set(`${queue.opts.prefix ?? 'bull'}:${queue.name}`, queue);
+  return [...byKey.values()];
 }
 
 new Gauge({
@@ -34,7 +50,7 @@ new Gauge({
   labelNames: ['channel', 'state'] as const,
   async collect() {
     this.reset();
-    for (const queue of watched) {
+    for (const queue of watchedQueues()) {
       const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized');
       for (const [state, count] of Object.entries(counts)) this.set({ channel: queue.name, state }, count);
     }
@@ -47,7 +63,7 @@ new Gauge({
   labelNames,
   async collect() {
     this.reset();
-    for (const queue of watched) {
+    for (const queue of watchedQueues()) {
       const waiting = await queue.getWaitingCount();
       // Both ends of the wait list, whichever order the queue keeps them in.
       const ends = waiting === 0 ? [] : [...(await queue.getWaiting(0, 0)), ...(await queue.getWaiting(waiting - 1, waiting - 1))];

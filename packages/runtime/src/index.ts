@@ -12,8 +12,13 @@ export type ReadinessCheck = () => Promise<void>;
 export interface ServiceHandle {
   /** Closed in order on SIGTERM/SIGINT: stop taking work first, connections last. */
   closers: Closer[];
-  /** Named probes answered by `/readyz`. */
+  /** Named probes answered by `/readyz`: a failing one makes it 503 (what serving needs). */
   readiness?: Record<string, ReadinessCheck>;
+  /**
+   * Probes `/readyz` runs and reports without gating on them: a dependency whose outage should be
+   * visible but must not take every replica out of its Service (the gateway's RPC and S3).
+   */
+  reported?: Record<string, ReadinessCheck>;
   /** An HTTP server the service already runs (the gateway); probes are then mounted by the service. */
   server?: Server;
 }
@@ -33,8 +38,17 @@ export interface RunServiceOptions<C extends ServiceBasics> {
   start: (config: C, log: Logger) => Promise<ServiceHandle>;
 }
 
-/** Answers probes for `/readyz`: 200 when every check passes, else 503 naming what failed. */
-export async function checkReadiness(checks: Record<string, ReadinessCheck>): Promise<{ ok: boolean; checks: Record<string, string> }> {
+/** What `/readyz` answers: `ok` from the gating checks only; `checks` has every check's result. */
+export interface ReadinessResult {
+  /** Every gating check passed (the HTTP status is 200 exactly then). */
+  ok: boolean;
+  /** `ok` or the error, for gating and reported checks alike. */
+  checks: Record<string, string>;
+  /** A reported (non-gating) check failed: still ready, but something is degraded. */
+  degraded: boolean;
+}
+
+async function runChecks(checks: Record<string, ReadinessCheck>): Promise<Record<string, string>> {
   const results: Record<string, string> = {};
   await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
@@ -46,10 +60,20 @@ export async function checkReadiness(checks: Record<string, ReadinessCheck>): Pr
       }
     }),
   );
-  return { ok: Object.values(results).every((value) => value === 'ok'), checks: results };
+  return results;
 }
 
-function startProbeServer(port: number, readiness: Record<string, ReadinessCheck>): Promise<Server> {
+/**
+ * Answers probes for `/readyz`: 200 when every gating check passes, else 503 naming what failed.
+ * Reported checks run alongside and appear in `checks`, but only set `degraded`.
+ */
+export async function checkReadiness(gating: Record<string, ReadinessCheck>, reported: Record<string, ReadinessCheck> = {}): Promise<ReadinessResult> {
+  const [gatingResults, reportedResults] = await Promise.all([runChecks(gating), runChecks(reported)]);
+  const passed = (results: Record<string, string>) => Object.values(results).every((value) => value === 'ok');
+  return { ok: passed(gatingResults), checks: { ...reportedResults, ...gatingResults }, degraded: !passed(reportedResults) };
+}
+
+function startProbeServer(port: number, readiness: Record<string, ReadinessCheck>, reported: Record<string, ReadinessCheck>): Promise<Server> {
   const server = createServer((req, res) => {
     const reply = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -63,7 +87,7 @@ function startProbeServer(port: number, readiness: Record<string, ReadinessCheck
       return;
     }
     if (req.url === '/readyz') {
-      checkReadiness(readiness).then(
+      checkReadiness(readiness, reported).then(
         (result) => reply(result.ok ? 200 : 503, result),
         (error: unknown) => reply(503, { ok: false, error: String(error) }),
       );
@@ -102,7 +126,7 @@ export async function runService<C extends ServiceBasics>(options: RunServiceOpt
     log.error('start-up failed', errorFields(error));
     process.exit(1);
   }
-  const server = handle.server ?? (await startProbeServer(config.PORT, handle.readiness ?? {}));
+  const server = handle.server ?? (await startProbeServer(config.PORT, handle.readiness ?? {}, handle.reported ?? {}));
   const address = server.address();
   log.info('started', { port: typeof address === 'object' && address ? address.port : address });
 

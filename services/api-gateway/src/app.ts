@@ -25,7 +25,10 @@ export interface AppDeps {
   auth: SiweAuth;
   hub: StatusHub;
   log: Logger;
+  /** What serving needs (Redis, Postgres): a failure makes `/readyz` 503. */
   readiness: Record<string, ReadinessCheck>;
+  /** Reported by `/readyz` without gating it (RPC, S3): an outage there must not unready every replica. */
+  reportedChecks?: Record<string, ReadinessCheck>;
   streams: Set<Response>;
   /** Shared state of rate limits across replicas. */
   redis: Redis;
@@ -35,7 +38,7 @@ export interface AppDeps {
 }
 
 /** The public HTTP surface: sign-in, the listing form, payment submission, status. */
-export function createApp({ config, bus, uploads, auth, hub, log, readiness, streams, db, storage, redis }: AppDeps): express.Express {
+export function createApp({ config, bus, uploads, auth, hub, log, readiness, reportedChecks, streams, db, storage, redis }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.TRUST_PROXY);
@@ -61,7 +64,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, readiness, str
     res.type(contentType).send(body);
   });
   app.get('/readyz', async (_req, res) => {
-    const result = await checkReadiness(readiness);
+    const result = await checkReadiness(readiness, reportedChecks);
     res.status(result.ok ? 200 : 503).json(result);
   });
 

@@ -8,6 +8,7 @@ import { storageFromEnv } from '@reelboard/storage';
 import { createApp } from './app.js';
 import { SiweAuth } from './auth.js';
 import { loadGatewayConfig } from './config.js';
+import { gatewayReadiness } from './readiness.js';
 import { StatusHub } from './status-hub.js';
 
 await runService({
@@ -29,13 +30,8 @@ await runService({
     const streams = new Set<Response>();
     const db = connectDatabase(config.DATABASE_URL, { min: 0, max: config.DATABASE_POOL_MAX });
     const storage = storageFromEnv(config);
-    const readiness = {
-      redis: async () => void (await redis.ping()),
-      rpc: async () => void (await chain.getBlockNumber()),
-      postgres: async () => void (await db.raw('select 1')),
-      s3: () => storage.checkBucket(),
-    };
-    const app = createApp({ config, bus, uploads, auth, hub, log, readiness, streams, db, storage, redis });
+    const { readiness, reportedChecks } = gatewayReadiness({ redis, db, chain, storage });
+    const app = createApp({ config, bus, uploads, auth, hub, log, readiness, reportedChecks, streams, db, storage, redis });
     const server = await new Promise<Server>((resolve, reject) => {
       const listening = app.listen(config.PORT, (error?: Error) => (error ? reject(error) : resolve(listening)));
     });

@@ -321,10 +321,10 @@ const paths: Record<string, Json> = {
   '/readyz': {
     get: {
       tags: ['operations'],
-      summary: 'Readiness: Redis, RPC, Postgres and S3 answer',
+      summary: 'Readiness: Redis and Postgres answer (RPC and S3 are reported, not gating)',
       responses: {
-        '200': json('every dependency answers', ref('Readiness')),
-        '503': json('a dependency does not answer; `checks` names it with its error', ref('Readiness')),
+        '200': json('Redis and Postgres answer; `degraded` is true when the RPC or S3 does not', ref('Readiness')),
+        '503': json('Redis or Postgres does not answer; `checks` names it with its error', ref('Readiness')),
         ...serverOnly,
       },
     },
@@ -430,7 +430,15 @@ paths['/v1/admin/payments/{id}/refund'] = {
   },
 };
 
-schemas.Readiness = { type: 'object', required: ['ok', 'checks'], properties: { ok: { type: 'boolean' }, checks: { type: 'object', additionalProperties: { type: 'string' }, description: '`ok` or the error of each dependency' } } };
+schemas.Readiness = {
+  type: 'object',
+  required: ['ok', 'checks', 'degraded'],
+  properties: {
+    ok: { type: 'boolean', description: 'every gating dependency (Redis, Postgres) answers' },
+    checks: { type: 'object', additionalProperties: { type: 'string' }, description: '`ok` or the error of each dependency, gating or reported' },
+    degraded: { type: 'boolean', description: 'a reported dependency (RPC, S3) does not answer' },
+  },
+};
 
 function moderation(action: 'approve' | 'reject'): Json {
   return {

@@ -18,6 +18,7 @@ import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
 import { createApp } from '../src/app.js';
 import { SiweAuth } from '../src/auth.js';
 import { loadGatewayConfig, type GatewayConfig } from '../src/config.js';
+import { gatewayReadiness } from '../src/readiness.js';
 import { StatusHub } from '../src/status-hub.js';
 
 export const infra = infraEnv();
@@ -81,8 +82,8 @@ export async function startGateway(redis: Redis, env: Record<string, string> = {
   const hub = new StatusHub(bus.status);
   await hub.start();
   const streams = new Set<Response>();
-  const readiness = { redis: async () => void (await redis.ping()), postgres: async () => void (await db.raw('select 1')) };
-  const app = createApp({ config, bus, uploads, auth, hub, log, readiness, streams, db, storage, redis });
+  const { readiness, reportedChecks } = gatewayReadiness({ redis, db, chain, storage });
+  const app = createApp({ config, bus, uploads, auth, hub, log, readiness, reportedChecks, streams, db, storage, redis });
   server.on('request', app);
   return {
     base,

@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { channels } from '@reelboard/contracts';
+import { createLogger } from '@reelboard/logger';
+import { Bus, connectRedis, metricsRegistry } from '../src/index.js';
+import { infraEnv } from '../../../test/support/infra-env.js';
+
+// The backlog alert reads reelboard_queue_jobs: it must come from any service, not only from the
+// channel's consumer, or it goes silent exactly when that consumer is down.
+
+let redis: Redis;
+const prefix = `qmetrics-${Date.now().toString(36)}`;
+
+/** reelboard_queue_jobs samples as `channel/state -> value`. */
+async function queueJobs(): Promise<Map<string, number>> {
+  const metric = await metricsRegistry.getSingleMetric('reelboard_queue_jobs')!.get();
+  return new Map(metric.values.map((sample) => [`${sample.labels.channel}/${sample.labels.state}`, sample.value]));
+}
+
+beforeAll(() => {
+  redis = connectRedis(infraEnv().REDIS_URL ?? '', 'queue-metrics-test');
+});
+
+afterAll(async () => {
+  await redis.quit();
+});
+
+describe('queue depth gauges', () => {
+  it('a service that consumes nothing reports every channel, including a backlog nobody is consuming', async () => {
+    // The gateway's bus: it publishes but consumes no channel. No transcoder runs.
+    const bus = new Bus(redis, prefix, 'api-gateway', createLogger('queue-metrics-test', 'error'));
+    try {
+      const uploadId = randomUUID();
+      await bus.queue('payment.confirmed').add('payment.confirmed', { uploadId }, { jobId: `${uploadId}.payment.confirmed` });
+      const samples = await queueJobs();
+      for (const channel of Object.keys(channels)) expect(samples.has(`${channel}/waiting`), channel).toBe(true);
+      expect(samples.get('payment.confirmed/waiting')).toBe(1);
+      expect(samples.get('video.transcoded/waiting')).toBe(0);
+      const oldest = await metricsRegistry.getSingleMetric('reelboard_queue_oldest_waiting_seconds')!.get();
+      expect(oldest.values.find((sample) => sample.labels.channel === 'payment.confirmed')?.value).toBeGreaterThanOrEqual(0);
+      expect(oldest.values).toHaveLength(Object.keys(channels).length);
+    } finally {
+      for (const channel of Object.keys(channels) as (keyof typeof channels)[]) await bus.queue(channel).obliterate({ force: true });
+      await bus.close(1_000);
+    }
+    // A closed bus is no longer read at scrape time.
+    expect((await queueJobs()).size).toBe(0);
+  });
+});
