@@ -1,6 +1,9 @@
 import { createRequire } from 'node:module';
+import { getHttpRpcClient } from 'viem/utils';
 import {
   encodeAbiParameters,
+  hexToBigInt,
+  numberToHex,
   encodeFunctionData,
   erc20Abi,
   getContractAddress,
@@ -135,12 +138,57 @@ export async function readSweeps(client: PublicClient, settings: DepositSettings
   return decodeSweeps(logs as Log[]);
 }
 
+/** The RPC URL and batch size a client was made with (createChainClient), for batched balance reads. */
+const batchTargets = new WeakMap<PublicClient, { url: string; batchSize: number; onRequest?: () => void }>();
+
+/** Registers a client's RPC URL for readBalances' JSON-RPC batches (createChainClient does it). */
+export function registerBatchTarget(client: PublicClient, target: { url: string; batchSize: number; onRequest?: () => void }): void {
+  batchTargets.set(client, target);
+}
+
+/** Raised when the node answers a balance read in a batch with an error. */
+export class BalanceReadError extends Error {
+  override readonly name = 'BalanceReadError';
+  constructor(
+    readonly address: Address,
+    readonly detail: string,
+  ) {
+    super(`reading the balance of ${address} failed: ${detail}`);
+  }
+}
+
 /**
- * What each address holds at `blockNumber`, in the native coin (token null) or the ERC-20. The
- * reads are issued together, so a client whose transport batches (createChainClient's `batchSize`)
- * sends them as a few JSON-RPC batch requests: the cost per block grows with batches, not quotes.
+ * What each address holds at `blockNumber`, in the native coin (token null) or the ERC-20. Read in
+ * JSON-RPC batch requests of `batchSize` calls (viem's HTTP RPC client with an array body), so the
+ * cost per block grows with batches, not addresses: 10,000 addresses are a handful of requests.
+ * A client without a registered batch target falls back to one viem call per address.
  */
 export async function readBalances(client: PublicClient, { addresses, token, blockNumber }: { addresses: readonly Address[]; token: Address | null; blockNumber: bigint }): Promise<bigint[]> {
-  if (token === null) return Promise.all(addresses.map((address) => client.getBalance({ address, blockNumber })));
-  return Promise.all(addresses.map((address) => client.readContract({ address: token, abi: erc20Abi, functionName: 'balanceOf', args: [address], blockNumber })));
+  const target = batchTargets.get(client);
+  if (!target || target.batchSize <= 1) {
+    if (token === null) return Promise.all(addresses.map((address) => client.getBalance({ address, blockNumber })));
+    return Promise.all(addresses.map((address) => client.readContract({ address: token, abi: erc20Abi, functionName: 'balanceOf', args: [address], blockNumber })));
+  }
+  const rpc = getHttpRpcClient(target.url, { timeout: 30_000 });
+  const block = numberToHex(blockNumber);
+  const call = (address: Address, id: number) =>
+    token === null
+      ? { jsonrpc: '2.0' as const, id, method: 'eth_getBalance', params: [address, block] }
+      : { jsonrpc: '2.0' as const, id, method: 'eth_call', params: [{ to: token, data: encodeFunctionData({ abi: erc20Abi, functionName: 'balanceOf', args: [address] }) }, block] };
+  const chunks: Address[][] = [];
+  for (let i = 0; i < addresses.length; i += target.batchSize) chunks.push(addresses.slice(i, i + target.batchSize));
+  const results = await Promise.all(
+    chunks.map(async (chunk) => {
+      target.onRequest?.();
+      const responses = await rpc.request({ body: chunk.map((address, id) => call(address, id)) });
+      const byId = new Map(responses.map((response) => [Number(response.id), response]));
+      return chunk.map((address, id) => {
+        const response = byId.get(id);
+        if (!response || 'error' in response || response.result === undefined) throw new BalanceReadError(address, JSON.stringify(response?.error ?? 'no answer'));
+        const result = response.result as Hex;
+        return result === '0x' ? 0n : hexToBigInt(result);
+      });
+    }),
+  );
+  return results.flat();
 }

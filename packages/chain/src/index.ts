@@ -1,4 +1,5 @@
 import { createPublicClient, defineChain, http, type Chain, type PublicClient } from 'viem';
+import { registerBatchTarget } from './deposits.js';
 
 export interface ChainConfig {
   rpcUrl: string;
@@ -26,7 +27,7 @@ export function chainFor(config: ChainConfig): Chain {
  * counting confirmations on a cached head would under-count them for seconds.
  */
 export function createChainClient(config: ChainConfig): PublicClient {
-  return createPublicClient({
+  const client = createPublicClient({
     chain: chainFor(config),
     transport: http(config.rpcUrl, {
       retryCount: 2,
@@ -36,7 +37,9 @@ export function createChainClient(config: ChainConfig): PublicClient {
     }),
     cacheTime: 0,
     pollingInterval: config.pollingIntervalMs ?? 1_000,
-  });
+  }) as PublicClient;
+  if (config.batchSize) registerBatchTarget(client, { url: config.rpcUrl, batchSize: config.batchSize, ...(config.onRequest ? { onRequest: config.onRequest } : {}) });
+  return client;
 }
 
 /** Raised when the RPC serves another chain than the one configured. */
