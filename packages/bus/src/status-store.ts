@@ -16,11 +16,15 @@ export interface StatusInput {
 const RETENTION_SECONDS = 30 * 24 * 3600;
 /** Status events kept per upload for reconnecting clients (progress events included). */
 const HISTORY_LENGTH = 500;
+/** State changes kept in the durable log that consumers such as the notifier read (approximate: XADD MAXLEN ~). */
+const LOG_LENGTH = 100_000;
 
 // Sequence, latest status, history and fan-out in one atomic step, so a reader that takes the
 // history and then follows the pub/sub channel sees every event exactly once, in order.
 // Once an upload has reached a terminal event, later events are ignored (returns 0), except
 // those meant for after the end (ARGV[6] = '1': moderation decisions on the saved listing).
+// State changes (ARGV[7] = '1', not progress) are also appended to a capped stream, the durable
+// log that consumers read with a consumer group: unlike pub/sub, nothing is lost while they restart.
 const PUBLISH_SCRIPT = `
 if redis.call('HGET', KEYS[1], 'terminal') == '1' and ARGV[6] ~= '1' then return 0 end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
@@ -32,6 +36,7 @@ redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 redis.call('PUBLISH', ARGV[2], event)
+if ARGV[7] == '1' then redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'event', event) end
 return seq
 `;
 
@@ -57,6 +62,13 @@ export class StatusStore {
   }
   private ownerKey(owner: string): string {
     return `${this.prefix}:owner:${owner.toLowerCase()}:uploads`;
+  }
+  /**
+   * The durable log of state changes (a Redis stream, entries `{event: <status event JSON>}`):
+   * every status event but `progress`, in publishing order, capped at about LOG_LENGTH entries.
+   */
+  get logKey(): string {
+    return `${this.prefix}:status-log`;
   }
   /** The pub/sub channel every status event is fanned out on. */
   get channel(): string {
@@ -95,15 +107,18 @@ export class StatusStore {
     const body = statusEventSchema.omit({ seq: true }).parse({ ...input, at: new Date().toISOString() });
     const seq = await this.redis.eval(
       PUBLISH_SCRIPT,
-      2,
+      3,
       this.uploadKey(input.uploadId),
       this.historyKey(input.uploadId),
+      this.logKey,
       JSON.stringify(body),
       this.channel,
       terminalEvents.has(input.event) ? '1' : '0',
       String(HISTORY_LENGTH),
       String(RETENTION_SECONDS),
       afterTerminalEvents.has(input.event) ? '1' : '0',
+      input.event === 'progress' ? '0' : '1',
+      String(LOG_LENGTH),
     );
     return Number(seq);
   }

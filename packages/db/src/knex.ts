@@ -2,6 +2,7 @@ import knexFactory, { type Knex } from 'knex';
 import * as initial from './migrations/001_initial.js';
 import * as readIndexes from './migrations/002_read_indexes.js';
 import * as nearestByTags from './migrations/003_nearest_by_tags.js';
+import * as notifications from './migrations/004_notifications.js';
 
 interface Migration {
   up: (knex: Knex) => Promise<void>;
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '001_initial': initial,
   '002_read_indexes': readIndexes,
   '003_nearest_by_tags': nearestByTags,
+  '004_notifications': notifications,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

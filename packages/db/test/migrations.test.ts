@@ -29,8 +29,8 @@ const tables = async () =>
 
 describe('migrations', () => {
   it('go up with PostGIS and the indexes the read side needs, come down clean, and go up again', async () => {
-    expect(await migrateToLatest(db)).toEqual(['001_initial', '002_read_indexes', '003_nearest_by_tags']);
-    expect(await tables()).toEqual(['hashtags', 'listing_hashtags', 'listings', 'moderation_events', 'payments', 'users']);
+    expect(await migrateToLatest(db)).toEqual(['001_initial', '002_read_indexes', '003_nearest_by_tags', '004_notifications']);
+    expect(await tables()).toEqual(['hashtags', 'listing_hashtags', 'listings', 'moderation_events', 'payments', 'push_subscriptions', 'users', 'webhook_attempts', 'webhook_deliveries', 'webhook_endpoints']);
     const postgis = await db.raw(`SELECT extversion FROM pg_extension WHERE extname = 'postgis'`);
     expect(postgis.rows).toHaveLength(1);
     const column = await db.raw(`SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = 'listings'::regclass AND attname = 'location'`);
@@ -40,9 +40,9 @@ describe('migrations', () => {
 
     await migrateDownAll(db);
     expect(await tables()).toEqual([]);
-    const types = await db.raw(`SELECT typname FROM pg_type WHERE typname IN ('moderation_status', 'payment_status', 'moderation_action')`);
+    const types = await db.raw(`SELECT typname FROM pg_type WHERE typname IN ('moderation_status', 'payment_status', 'moderation_action', 'webhook_delivery_status')`);
     expect(types.rows).toEqual([]);
 
-    expect(await migrateToLatest(db)).toEqual(['001_initial', '002_read_indexes', '003_nearest_by_tags']);
+    expect(await migrateToLatest(db)).toEqual(['001_initial', '002_read_indexes', '003_nearest_by_tags', '004_notifications']);
   });
 });
