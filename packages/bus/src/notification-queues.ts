@@ -40,14 +40,17 @@ export const notificationJobIds = {
 const KEEP_COMPLETED_SECONDS = 7 * 24 * 3600;
 const KEEP_FAILED_SECONDS = 30 * 24 * 3600;
 
-/** A notification queue on the deployment's Redis prefix. */
-export function notificationQueue(redis: Redis, prefix: string, name: NotificationQueue, retry: { attempts: number; backoffMs: number } = { attempts: 1, backoffMs: 0 }): Queue {
+/**
+ * A notification queue on the deployment's Redis prefix. `retry.custom`: delays come from the
+ * consuming worker's backoffStrategy (the push worker honours a push service's Retry-After).
+ */
+export function notificationQueue(redis: Redis, prefix: string, name: NotificationQueue, retry: { attempts: number; backoffMs: number; custom?: boolean } = { attempts: 1, backoffMs: 0 }): Queue {
   return new Queue(name, {
     connection: redis,
     prefix,
     defaultJobOptions: {
       attempts: retry.attempts,
-      backoff: { type: 'exponential', delay: retry.backoffMs },
+      backoff: { type: retry.custom ? 'custom' : 'exponential', delay: retry.backoffMs },
       removeOnComplete: { age: KEEP_COMPLETED_SECONDS },
       removeOnFail: { age: KEEP_FAILED_SECONDS },
     },

@@ -13,6 +13,7 @@ import type { GatewayConfig } from './config.js';
 import { errorHandler, HttpError } from './http-error.js';
 import { corsPolicy, rateLimits, securityHeaders } from './security.js';
 import { listingRoutes } from './listings.js';
+import { notificationRoutes } from './notifications.js';
 import type { StatusHub } from './status-hub.js';
 import { uploadRoutes } from './uploads.js';
 import { webClientRoutes } from './web.js';
@@ -68,6 +69,19 @@ export function createApp({ config, bus, auth, hub, log, readiness, streams, db,
   app.use(uploadRoutes({ bus, hub, config, requireSession: auth.requireSession(), limitUploads: limits.uploadsPerWallet, streams }));
   if (db && storage) {
     app.use(listingRoutes({ db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
+    app.use(
+      notificationRoutes({
+        db,
+        redis,
+        redisPrefix: config.REDIS_PREFIX,
+        log,
+        vapidPublicKey: config.VAPID_PUBLIC_KEY,
+        pushAllowedHosts: config.PUSH_ALLOWED_HOSTS,
+        adminAddresses: config.ADMIN_ADDRESSES,
+        adminToken: config.ADMIN_TOKEN,
+        requireSession: auth.requireSession(),
+      }),
+    );
     app.use(adminRoutes({ db, storage, bus, log, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
   }
   app.use(dashboardRoutes({ bus, publicUrl: config.PUBLIC_URL, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));

@@ -17,7 +17,7 @@ await runService({
     const db = connectDatabase(config.DATABASE_URL, { min: 0, max: config.DATABASE_POOL_MAX });
     const { redis, bus } = connectBus(config, 'notifier', log);
     const connection = { connection: redis, prefix: config.REDIS_PREFIX };
-    const pushQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.push, { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_FIRST_RETRY_MS });
+    const pushQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.push, { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_FIRST_RETRY_MS, custom: true });
     const webhookQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.webhook);
     watchQueue(pushQueue);
     watchQueue(webhookQueue);
