@@ -105,7 +105,7 @@ function routesOf(app: Express): string[] {
 }
 
 /** Pages and files of the web client and of the docs page: not API, deliberately not in the document. */
-const PAGES = new Set(['GET /', 'GET /index.html', 'GET /assets/app.js', 'GET /assets/app.js.map', 'GET /assets/app.css', 'GET /assets/app.css.map', 'GET /docs/init.js', 'GET /docs/assets/{file}']);
+const PAGES = new Set(['GET /', 'GET /index.html', 'GET /assets/app.js', 'GET /assets/app.js.map', 'GET /assets/app.css', 'GET /assets/app.css.map', 'GET /sw.js', 'GET /docs/init.js', 'GET /docs/assets/{file}']);
 
 beforeAll(async () => {
   gw = await startGateway(redis, { VAPID_PUBLIC_KEY: p256PublicKey(), PUSH_ALLOWED_HOSTS: 'push.example' });
