@@ -22,7 +22,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** The parts of a shown notification the test reads in the page (the test compiles without the DOM library). */
-type ShownNotification = { title: string; body: string; tag: string; data: { url: string } };
+type ShownNotification = { title: string; body: string; tag: string; data: { url: string; seq: number } };
 type PageNavigator = {
   serviceWorker: {
     register(url: string, options: { scope: string }): Promise<unknown>;
@@ -105,7 +105,7 @@ describe('push notifications in Chromium', () => {
       title: 'Your listing is live',
       body: '"Red bike" was approved and is public now.',
       tag: uploadId,
-      data: { url: `${gateway.base}/#/listing/${uploadId}` },
+      data: { url: `${gateway.base}/#/listing/${uploadId}`, seq: 9 },
     });
 
     // A newer message about the same upload replaces the older notification (same tag).
@@ -113,6 +113,13 @@ describe('push notifications in Chromium', () => {
     await expect
       .poll(async () => (await shown()).filter((n) => n.tag === uploadId).map((n) => n.title), { timeout: 10_000 })
       .toEqual(['Listing not approved']);
+
+    // An older message arriving late (messages are sent concurrently) does not replace the newer one.
+    await deliver(pushMessageFor({ uploadId, seq: 5, event: 'payment.confirmed' }, 'Red bike', gateway.base));
+    const marker = randomUUID();
+    await deliver({ title: 'Marker', body: '', url: '/', tag: marker, seq: 1 });
+    await expect.poll(async () => (await shown()).some((n) => n.tag === marker), { timeout: 10_000 }).toBe(true);
+    expect((await shown()).filter((n) => n.tag === uploadId).map((n) => n.title)).toEqual(['Listing not approved']);
   });
 
   it('never links outside the board, whatever a message says', async () => {

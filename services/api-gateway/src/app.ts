@@ -1,6 +1,6 @@
 import express, { type Response } from 'express';
 import type { Redis } from 'ioredis';
-import type { Bus } from '@reelboard/bus';
+import { notificationQueue, notificationQueues, type Bus } from '@reelboard/bus';
 import type { Knex } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
@@ -66,15 +66,18 @@ export function createApp({ config, bus, auth, hub, log, readiness, streams, db,
 
   app.use(authRoutes(auth, log));
 
+  // The notifier's queues: replays are added here, and the dashboard shows them.
+  const pushQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.push);
+  const webhookQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.webhook);
+
   app.use(uploadRoutes({ bus, hub, config, requireSession: auth.requireSession(), limitUploads: limits.uploadsPerWallet, streams }));
   if (db && storage) {
     app.use(listingRoutes({ db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
     app.use(
       notificationRoutes({
         db,
-        redis,
-        redisPrefix: config.REDIS_PREFIX,
         log,
+        webhookQueue,
         vapidPublicKey: config.VAPID_PUBLIC_KEY,
         pushAllowedHosts: config.PUSH_ALLOWED_HOSTS,
         adminAddresses: config.ADMIN_ADDRESSES,
@@ -84,7 +87,7 @@ export function createApp({ config, bus, auth, hub, log, readiness, streams, db,
     );
     app.use(adminRoutes({ db, storage, bus, log, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
   }
-  app.use(dashboardRoutes({ bus, publicUrl: config.PUBLIC_URL, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
+  app.use(dashboardRoutes({ bus, extraQueues: [pushQueue, webhookQueue], publicUrl: config.PUBLIC_URL, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
   app.use(docsRoutes({ publicUrl: config.PUBLIC_URL }));
   app.use(webClientRoutes({ log }));
 

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Router, type RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
-import { notificationJobIds, notificationQueue, notificationQueues, type WebhookJob } from '@reelboard/bus';
+import { notificationJobIds, type notificationQueue, type WebhookJob } from '@reelboard/bus';
 import { statusEventNames, unnotifiedEvents } from '@reelboard/contracts';
 import {
   createWebhookEndpoint,
@@ -25,13 +24,13 @@ import { HttpError } from './http-error.js';
 
 export interface NotificationRoutesDeps extends Pick<AdminRoutesDeps, 'adminAddresses' | 'adminToken' | 'requireSession'> {
   db: Knex;
-  redis: Redis;
-  redisPrefix: string;
   log: Logger;
   /** The VAPID public key browsers subscribe with; undefined when Web Push is off. */
   vapidPublicKey: string | undefined;
   /** Host names (or their parent domains) a push subscription's endpoint may be on. */
   pushAllowedHosts: readonly string[];
+  /** The notifier's webhook queue, where replays go. */
+  webhookQueue: ReturnType<typeof notificationQueue>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -85,7 +84,6 @@ const hostAllowed = (host: string, allowed: readonly string[]) => allowed.some((
 export function notificationRoutes(deps: NotificationRoutesDeps): Router {
   const { db, log } = deps;
   const router = Router();
-  let webhookQueue: ReturnType<typeof notificationQueue> | undefined;
 
   router.get('/v1/push/vapid-public-key', (_req, res) => {
     if (!deps.vapidPublicKey) throw new HttpError(503, 'push_not_configured', 'Web Push is not configured on this server (VAPID_PUBLIC_KEY)');
@@ -174,9 +172,8 @@ export function notificationRoutes(deps: NotificationRoutesDeps): Router {
     if (current.status === 'pending') throw new HttpError(409, 'delivery_pending', 'this delivery is still being sent; replay it once it is delivered, failed or gone');
     const delivery = await reopenWebhookDelivery(db, current.id);
     if (!delivery) throw new HttpError(404, 'delivery_not_found', `no webhook delivery ${raw}`);
-    webhookQueue ??= notificationQueue(deps.redis, deps.redisPrefix, notificationQueues.webhook);
     const job: WebhookJob = { deliveryId: delivery.id };
-    await webhookQueue.add('webhook', job, { jobId: notificationJobIds.webhookReplay(delivery.id, Date.now()) });
+    await deps.webhookQueue.add('webhook', job, { jobId: notificationJobIds.webhookReplay(delivery.id, Date.now()) });
     log.info('webhook delivery replayed', { deliveryId: delivery.id, actor: res.locals.actor });
     res.status(202).json({ deliveryId: delivery.id, status: delivery.status });
   });

@@ -148,7 +148,8 @@ describe('Web Push', () => {
 
     const received = pushService.on('/push/phone');
     expect(received).toHaveLength(3);
-    const messages = received.map((request) => browser.decrypt(request.body) as Record<string, unknown>);
+    // Sent concurrently, so they may arrive in any order; `seq` orders them (the service worker keeps the newest).
+    const messages = received.map((request) => browser.decrypt(request.body) as Record<string, unknown>).sort((a, b) => Number(a.seq) - Number(b.seq));
     expect(messages.map((m) => m.event)).toEqual(['payment.confirmed', 'profile.saved', 'moderation.approved']);
     expect(messages[0]).toMatchObject({ title: 'Payment confirmed', url: `${gateway.base}/#/upload/${uploadId}`, tag: uploadId });
     expect(messages[0]?.body).toContain('"Red bike" is paid');
@@ -157,7 +158,7 @@ describe('Web Push', () => {
     for (const request of received) expect(request.body.length).toBeLessThan(1024);
     expect(JSON.stringify(messages)).not.toContain(ANVIL_ACCOUNTS.buyer.address.slice(2, 12).toLowerCase());
 
-    const headers = received[0]!.headers;
+    const headers = received.find((request) => (browser.decrypt(request.body) as { event: string }).event === 'payment.confirmed')!.headers;
     expect(headers.ttl).toBe(String(PUSH_TTL_SECONDS));
     expect(headers['content-encoding']).toBe('aes128gcm');
     expect(headers.topic).toBe(uploadId.replaceAll('-', ''));

@@ -28,6 +28,7 @@ interface PushMessage {
   body?: unknown;
   url?: unknown;
   tag?: unknown;
+  seq?: unknown;
 }
 
 /** A link on this origin, or the client's start page: a push message never sends the person elsewhere. */
@@ -50,12 +51,20 @@ worker.addEventListener('push', (event) => {
     message = {};
   }
   const title = typeof message.title === 'string' ? message.title : 'Reelboard';
+  const tag = typeof message.tag === 'string' ? message.tag : undefined;
+  const seq = typeof message.seq === 'number' ? message.seq : 0;
   event.waitUntil(
-    worker.registration.showNotification(title, {
-      body: typeof message.body === 'string' ? message.body : 'Something changed on your listing.',
-      tag: typeof message.tag === 'string' ? message.tag : undefined,
-      data: { url: sameOriginUrl(message.url) },
-    }),
+    (async () => {
+      // Messages are sent concurrently and may arrive out of order: one about a later event of the
+      // same upload (higher seq) stays shown rather than being replaced by an older one.
+      const shown = tag ? await worker.registration.getNotifications({ tag }) : [];
+      if (shown.some((notification) => Number((notification.data as { seq?: unknown } | null)?.seq ?? 0) > seq)) return;
+      await worker.registration.showNotification(title, {
+        body: typeof message.body === 'string' ? message.body : 'Something changed on your listing.',
+        tag,
+        data: { url: sameOriginUrl(message.url), seq },
+      });
+    })(),
   );
 });
 
