@@ -47,7 +47,7 @@ await runService({
     );
     workers.push(webhookWorker);
     for (const worker of workers) worker.on('error', (error) => log.error('notification worker error', { queue: worker.name, ...errorFields(error) }));
-    pushWorkerFailures(workers, log);
+    logFailedJobs(workers, log);
 
     // The blocking read holds its connection: one of its own.
     const logConnection = redis.duplicate({ connectionName: `${config.REDIS_PREFIX}-notifier-log` });
@@ -79,8 +79,8 @@ await runService({
   },
 });
 
-/** Logs a push job that failed (retried or for good) with its reason. */
-function pushWorkerFailures(workers: Worker[], log: Logger): void {
+/** Logs a notification job that failed (to be retried, or for good) with its reason. */
+function logFailedJobs(workers: Worker[], log: Logger): void {
   for (const worker of workers) {
     worker.on('failed', (job, error) => {
       if (error instanceof DelayedError || error.name === 'DelayedError') return;

@@ -40,7 +40,7 @@ export async function readStatusLog(params: ReadStatusLogParameters): Promise<St
     if (!String(error).includes('BUSYGROUP')) throw error;
   }
 
-  const process = async (entries: StreamEntry[]) => {
+  const handleEntries = async (entries: StreamEntry[]) => {
     for (const [id, fields] of entries) {
       const raw = fields[fields.indexOf('event') + 1];
       const parsed = statusEventSchema.safeParse(raw ? JSON.parse(raw) : undefined);
@@ -62,10 +62,10 @@ export async function readStatusLog(params: ReadStatusLogParameters): Promise<St
         if (Date.now() >= nextClaim) {
           nextClaim = Date.now() + Math.min(claimIdleMs, 10_000);
           const claimed = (await redis.xautoclaim(key, group, consumer, claimIdleMs, '0', 'COUNT', 50)) as [string, StreamEntry[]];
-          await process(claimed[1].filter((entry) => entry[1] !== null));
+          await handleEntries(claimed[1].filter((entry) => entry[1] !== null));
         }
         const read = (await redis.xreadgroup('GROUP', group, consumer, 'COUNT', 50, 'BLOCK', blockMs, 'STREAMS', key, '>')) as [string, StreamEntry[]][] | null;
-        if (read) await process(read[0]?.[1] ?? []);
+        if (read) await handleEntries(read[0]?.[1] ?? []);
       } catch (error) {
         if (!running) break;
         log.error('reading the status log failed; retrying', errorFields(error));

@@ -80,10 +80,17 @@ async function newUpload(title: string): Promise<string> {
     uploadId,
     owner: ANVIL_ACCOUNTS.buyer.address.toLowerCase() as `0x${string}`,
     form: { title, description: '', hashtags: [], latitude: 52.5, longitude: 13.4 },
-    quote: { chainId: 31337, to: ANVIL_ACCOUNTS.merchant.address.toLowerCase() as `0x${string}`, amount: '1', token: null, expiresAt: new Date(Date.now() + 600_000).toISOString() },
+    quote: {
+      chainId: 31337,
+      to: ANVIL_ACCOUNTS.merchant.address.toLowerCase() as `0x${string}`,
+      amount: '1',
+      token: null,
+      createdAt: new Date().toISOString(),
+      expiresAt: new Date(Date.now() + 600_000).toISOString(),
+    },
     staged: { source: `${uploadId}/source`, sourceBytes: 1 },
     receivedAt: new Date().toISOString(),
-  } as unknown as UploadReceived;
+  };
   await gateway.bus.status.registerUpload(upload);
   return uploadId;
 }
