@@ -39,18 +39,25 @@ export const personNotifications: Readonly<Record<string, Describe>> = {
     body: `"${title}" is paid. Your video is being converted; we will tell you when the listing is saved.`,
     page: 'upload',
   }),
+  // The watcher puts the refusal's code in `message` and its explanation in `reason`.
   'payment.rejected': (e, title) =>
-    e.reason === 'late'
+    e.message === 'late'
       ? {
           title: 'Payment arrived late',
           body: `The payment for "${title}" arrived after the payment request expired. It is recorded for a refund; send the form again to list the video.`,
           page: 'upload',
         }
-      : {
-          title: 'Payment not accepted',
-          body: `The payment for "${title}" was not accepted: ${REJECTION_WORDS[e.reason ?? ''] ?? e.reason ?? 'it could not be verified'}. You can pay again until the payment request expires.`,
-          page: 'upload',
-        },
+      : e.message === 'already_paid'
+        ? {
+            title: 'Paid twice',
+            body: `"${title}" was already paid, so this second payment is recorded for a refund. Nothing else to do.`,
+            page: 'upload',
+          }
+        : {
+            title: 'Payment not accepted',
+            body: `The payment for "${title}" was not accepted: ${REJECTION_WORDS[e.message ?? ''] ?? e.reason ?? 'it could not be verified'}. You can pay again until the payment request expires.`,
+            page: 'upload',
+          },
   'profile.saved': (_e, title) => ({
     title: 'Listing saved',
     body: `"${title}" is converted and saved. A moderator reviews it next; we will tell you when it is live.`,

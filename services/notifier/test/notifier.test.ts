@@ -95,8 +95,16 @@ async function newUpload(title: string): Promise<string> {
   return uploadId;
 }
 
-const publish = (uploadId: string, event: StatusEventName, extra: { reason?: string; state?: 'processing' | 'done' | 'failed' | 'expired' | 'awaiting_payment'; progress?: number } = {}) =>
-  gateway.bus.status.publish({ uploadId, event, stage: 'test', state: extra.state ?? 'processing', ...(extra.reason ? { reason: extra.reason } : {}), ...(extra.progress !== undefined ? { progress: extra.progress } : {}) });
+const publish = (uploadId: string, event: StatusEventName, extra: { reason?: string; message?: string; state?: 'processing' | 'done' | 'failed' | 'expired' | 'awaiting_payment'; progress?: number } = {}) =>
+  gateway.bus.status.publish({
+    uploadId,
+    event,
+    stage: 'test',
+    state: extra.state ?? 'processing',
+    ...(extra.reason ? { reason: extra.reason } : {}),
+    ...(extra.message ? { message: extra.message } : {}),
+    ...(extra.progress !== undefined ? { progress: extra.progress } : {}),
+  });
 
 const subscribe = async (path: string, keys: BrowserKeys) => {
   const res = await fetch(`${gateway.base}/v1/me/push-subscriptions`, {
@@ -184,7 +192,8 @@ describe('Web Push', () => {
     pushService.script('/push/lost', [{ status: 404 }]);
     const uploadId = await newUpload('Blue sofa');
 
-    await publish(uploadId, 'payment.rejected', { reason: 'underpaid', state: 'awaiting_payment' });
+    // As the payment-watcher reports a refusal: the code in `message`, the explanation in `reason`.
+    await publish(uploadId, 'payment.rejected', { message: 'underpaid', reason: 'paid 1 wei, the price is 2', state: 'awaiting_payment' });
     await pushService.until((all) => all.filter((r) => r.path === '/push/flaky' && r.answered === 201).length === 1, 15_000, 'the flaky push delivered');
     const flakyTries = pushService.on('/push/flaky');
     expect(flakyTries.map((r) => r.answered)).toEqual([503, 429, 201]);

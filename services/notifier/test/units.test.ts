@@ -16,10 +16,14 @@ describe('what the person is told', () => {
       event: 'moderation.approved',
       seq: 7,
     });
-    const late = pushMessageFor({ uploadId, seq: 3, event: 'payment.rejected', reason: 'late' }, 'Red bike', 'https://board.example');
+    const late = pushMessageFor({ uploadId, seq: 3, event: 'payment.rejected', message: 'late', reason: 'paid after the quote expired; recorded for refund' }, 'Red bike', 'https://board.example');
     expect(late?.title).toBe('Payment arrived late');
     expect(late?.body).toContain('recorded for a refund');
     expect(late?.url).toBe(`https://board.example/#/upload/${uploadId}`);
+    const underpaid = pushMessageFor({ uploadId, seq: 4, event: 'payment.rejected', message: 'underpaid', reason: 'paid 1 wei of 2' }, 'Red bike', 'https://board.example');
+    expect(underpaid?.body).toContain('was not accepted: the amount was less than the price. You can pay again');
+    const unknownCode = pushMessageFor({ uploadId, seq: 5, event: 'payment.rejected', reason: 'payment could not be verified: RPC down' }, 'Red bike', 'https://board.example');
+    expect(unknownCode?.body).toContain('was not accepted: payment could not be verified: RPC down.');
     const failed = pushMessageFor({ uploadId, seq: 9, event: 'failed', reason: 'transcoder: no video stream' }, 'Red bike', 'https://board.example');
     expect(failed?.body).toContain('(transcoder: no video stream)');
     expect(failed?.body).toContain('payment is kept on record');
