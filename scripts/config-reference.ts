@@ -9,6 +9,7 @@ import { s3EnvSchema } from '@reelboard/storage';
 import { gatewaySchema } from '../services/api-gateway/src/config.js';
 import { paymentWatcherSchema } from '../services/payment-watcher/src/config.js';
 import { previewSchema } from '../services/preview-extractor/src/config.js';
+import { notifierSchema } from '../services/notifier/src/config.js';
 import { profileWriterSchema } from '../services/profile-writer/src/config.js';
 import { transcoderSchema } from '../services/transcoder/src/config.js';
 import { uploaderSchema } from '../services/uploader/src/config.js';
@@ -22,6 +23,7 @@ const services: [string, z.ZodObject][] = [
   ['preview-extractor', previewSchema],
   ['uploader', uploaderSchema],
   ['profile-writer', profileWriterSchema],
+  ['notifier', notifierSchema],
 ];
 
 const sources = [

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings the whole system up locally: installs what is missing, starts Redis, Postgres+PostGIS,
-# the S3 server and anvil, migrates the database, then runs the six services in the foreground.
+# the S3 server and anvil, migrates the database, then runs the seven services in the foreground.
 # Ctrl-C stops the services and the infrastructure this run started.
 # Settings: .data/infra.env (written by scripts/infra/up.sh), then .env if present.
 set -euo pipefail
@@ -21,12 +21,20 @@ GATEWAY_PORT="${GATEWAY_PORT:-8080}"
 PUBLIC_URL="${PUBLIC_URL:-http://localhost:$GATEWAY_PORT}"
 # shellcheck source=/dev/null
 if [[ -f .env ]]; then source .env; fi
+# Web Push: a VAPID key pair generated once per checkout (kept in .data, never committed).
+if [[ -z "${VAPID_PUBLIC_KEY:-}" ]]; then
+  if [[ ! -f .data/vapid.env ]]; then
+    (cd services/notifier && node --import tsx src/vapid-keys.ts) > .data/vapid.env
+  fi
+  # shellcheck source=/dev/null
+  source .data/vapid.env
+fi
 set +a
 mkdir -p "$STAGING_DIR"
 
 pnpm --silent migrate
 
-services=(api-gateway payment-watcher transcoder preview-extractor uploader profile-writer)
+services=(api-gateway payment-watcher transcoder preview-extractor uploader profile-writer notifier)
 pids=()
 stopping=0
 stop_all() {

@@ -16,7 +16,7 @@ const run = promisify(execFile);
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const composeFile = resolve(repoRoot, 'docker-compose.yml');
 
-const WORKERS = ['payment-watcher', 'transcoder', 'preview-extractor', 'uploader', 'profile-writer'];
+const WORKERS = ['payment-watcher', 'transcoder', 'preview-extractor', 'uploader', 'profile-writer', 'notifier'];
 const SERVICES = ['api-gateway', ...WORKERS];
 const ENGINES = ['redis', 'postgres', 's3', 's3-init', 'anvil'];
 
@@ -104,7 +104,7 @@ describe('docker-compose.yml', () => {
     await expect(compose(['config', '-q'])).resolves.toBe('');
   });
 
-  it('defines the six services and the shared engines; no worker has a fixed name or host port', async () => {
+  it('defines the seven services and the shared engines; no worker has a fixed name or host port', async () => {
     const listed = (await compose(['config', '--services'])).split('\n').filter(Boolean);
     expect(listed.sort()).toEqual([...SERVICES, ...ENGINES].sort());
 

@@ -17,6 +17,7 @@ import { createLogger } from '@reelboard/logger';
 import { loadGatewayConfig } from '../services/api-gateway/src/config.js';
 import { loadPaymentWatcherConfig } from '../services/payment-watcher/src/config.js';
 import { loadPreviewConfig } from '../services/preview-extractor/src/config.js';
+import { loadNotifierConfig } from '../services/notifier/src/config.js';
 import { loadProfileWriterConfig } from '../services/profile-writer/src/config.js';
 import { loadTranscoderConfig } from '../services/transcoder/src/config.js';
 import { loadUploaderConfig } from '../services/uploader/src/config.js';
@@ -30,7 +31,7 @@ import { infraEnv, repoRoot } from './support/infra-env.js';
 
 const k8sRoot = join(repoRoot, 'infra', 'k8s');
 const k8sDir = join(k8sRoot, 'base');
-const SERVICES = ['api-gateway', 'payment-watcher', 'transcoder', 'preview-extractor', 'uploader', 'profile-writer'];
+const SERVICES = ['api-gateway', 'payment-watcher', 'transcoder', 'preview-extractor', 'uploader', 'profile-writer', 'notifier'];
 const PLACEHOLDER = 'CHANGE-ME';
 /** What an operator would put where the ConfigMap and Secret say CHANGE-ME, so the rest can be checked. */
 const OPERATOR_VALUES: Record<string, string> = {
@@ -41,6 +42,9 @@ const OPERATOR_VALUES: Record<string, string> = {
   ADMIN_TOKEN: 'an-operator-chosen-token-of-32-chars',
   S3_ACCESS_KEY_ID: 'AKIAEXAMPLE',
   S3_SECRET_ACCESS_KEY: 'example-secret-key',
+  // A VAPID pair (pnpm --filter @reelboard/notifier vapid-keys).
+  VAPID_PUBLIC_KEY: 'BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM',
+  VAPID_PRIVATE_KEY: 'tUxbf-Mi-HSB4WxfXuZ3ZNxzZq0aTXzRTfY0Jy3mIBE',
 };
 const SECRET_LOOKING_KEY = /PASSWORD|SECRET|TOKEN|ACCESS_KEY|DATABASE_URL|REDIS_URL/;
 
@@ -200,6 +204,7 @@ const configLoaders: Record<string, (env: NodeJS.ProcessEnv) => ServiceConfig> =
   'preview-extractor': loadPreviewConfig,
   uploader: loadUploaderConfig,
   'profile-writer': loadProfileWriterConfig,
+  notifier: loadNotifierConfig,
 };
 
 /** The Redis lists KEDA must watch: BullMQ keeps a queue's waiting and running jobs in `<prefix>:<queue>:wait` / `:active`. */
@@ -304,7 +309,7 @@ describe('infra/k8s project rules', () => {
     expect(error).toMatchObject({ name: 'ConfigError' });
     const variables = new Set((error as { issues: { variable: string }[] }).issues.map((issue) => issue.variable));
     // S3 keys are free-form: a placeholder there shows as a failing /readyz (s3) instead.
-    expect([...variables].sort()).toEqual(['ADMIN_TOKEN', 'CHAIN_ID', 'MERCHANT_ADDRESS', 'PUBLIC_URL', 'RPC_URL']);
+    expect([...variables].sort()).toEqual(['ADMIN_TOKEN', 'CHAIN_ID', 'MERCHANT_ADDRESS', 'PUBLIC_URL', 'RPC_URL', 'VAPID_PUBLIC_KEY']);
   });
 
   it('keeps credentials out of the ConfigMap and only placeholders in the Secret template', () => {

@@ -90,6 +90,8 @@ describe('the reference web client in Chromium', () => {
     await page.getByLabel('Your name (optional)').fill('Grace');
     await page.getByLabel('Contact (optional)').fill('grace@example.org');
     await shot('05-form-filled');
+    // Notifications are offered after PAY only.
+    expect(await page.locator('#notify').isVisible()).toBe(false);
 
     // The first payment is declined in the wallet: the form is uploaded once, PAY stays usable.
     wallet.declineNextPayment();
@@ -105,6 +107,9 @@ describe('the reference web client in Chromium', () => {
     // The wallet pays the quote's own deposit address, never the merchant directly.
     expect(tx.to).not.toBe((stack.env.MERCHANT_ADDRESS ?? '').toLowerCase());
     expect(BigInt(tx.value)).toBe(BigInt(stack.env.PRICE_WEI ?? '0'));
+    // Once paid, the client offers notifications, and has not asked the browser for permission by itself.
+    await expect.poll(() => page.getByRole('button', { name: 'Notify me when it is done' }).isVisible()).toBe(true);
+    expect(await page.evaluate(() => (globalThis as unknown as { Notification: { permission: string } }).Notification.permission)).toBe('default');
 
     // payment.confirmed turns PAY into SAVE, disabled while the listing is made.
     await page.getByRole('button', { name: 'SAVE' }).waitFor({ timeout: 60_000 });

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -8,12 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hex } from 'viem';
 import { Bus, connectRedis } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
-import { connectDatabase, migrateToLatest, type Knex } from '@reelboard/db';
+import { connectDatabase, createWebhookEndpoint, deleteWebhookEndpoint, migrateToLatest, type Knex } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
 import { ObjectStorage } from '@reelboard/storage';
 import { followEvents, pay, postListing, signIn } from '../support/client.js';
 import { ffprobe, makeClip, makePng } from '../support/media.js';
 import { ANVIL_ACCOUNTS, startStack, type Stack } from '../support/stack.js';
+import { verifySignature } from '../../services/notifier/src/sign-webhook.js';
 
 const PREVIEW_SECONDS = 2;
 const CLIP_SECONDS = 4;
@@ -218,5 +222,52 @@ describe('one paid upload travels the whole chain', () => {
     });
     expect(stdout).toMatch(/checked [1-9]\d* deposit addresses/);
     expect(stdout).toContain('the ledger matches the chain');
+  });
+});
+
+describe('integrators are told every step', () => {
+  it('a registered webhook receives the upload\'s events from the real chain, signed and in sequence order', async () => {
+    const received: { signature: string; body: string }[] = [];
+    const receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        received.push({ signature: String(req.headers['reelboard-signature']), body: Buffer.concat(chunks).toString('utf8') });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const secret = `whsec_${randomBytes(24).toString('hex')}`;
+    const endpoint = await createWebhookEndpoint(db, { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, events: ['*'], secret, createdBy: 'e2e' });
+    try {
+      await makeClip(join(work, 'tiny.mp4'), { width: 320, height: 240, seconds: 1 });
+      const buyer = ANVIL_ACCOUNTS.buyer;
+      const { token } = await signIn(stack.gatewayUrl, buyer.key, Number(stack.env.CHAIN_ID));
+      const res = await postListing(stack.gatewayUrl, token, { video: join(work, 'tiny.mp4') }, { title: 'Told by webhook', latitude: '48.85', longitude: '2.35' });
+      expect(res.status).toBe(202);
+      const accepted = (await res.json()) as { uploadId: string; payment: { to: Hex; amount: string } };
+      const stream = followEvents(stack.gatewayUrl, accepted.uploadId, token);
+      await stream.waitFor('upload.received', 10_000);
+      const txHash = await pay(stack.env.RPC_URL ?? '', buyer.key, accepted.payment.to, BigInt(accepted.payment.amount));
+      await fetch(`${stack.gatewayUrl}/v1/uploads/${accepted.uploadId}/payment`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ txHash }),
+      });
+      expect((await stream.untilEnd).at(-1)?.name).toBe('profile.saved');
+
+      const mine = () => received.map((r) => ({ ...r, payload: JSON.parse(r.body) as { type: string; seq: number; uploadId: string } })).filter((r) => r.payload.uploadId === accepted.uploadId);
+      const deadline = Date.now() + 15_000;
+      while (!mine().some((r) => r.payload.type === 'profile.saved') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+      const deliveries = mine();
+      // Each step once, in the chain's order; progress is not a state change and is not sent.
+      expect(deliveries.map((r) => r.payload.type)).toEqual(chainOrder);
+      const seqs = deliveries.map((r) => r.payload.seq);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      for (const delivery of deliveries) expect(verifySignature(secret, delivery.signature, delivery.body)).toMatchObject({ ok: true });
+    } finally {
+      await deleteWebhookEndpoint(db, endpoint.id);
+      await new Promise((resolve) => receiver.close(resolve));
+    }
   });
 });

@@ -239,6 +239,7 @@ describe('faults survived', () => {
     await short.stream.waitFor('assets.stored', 120_000);
     await restart('profile-writer');
     await restart('api-gateway');
+    await restart('notifier');
     expect(exits).toEqual(Object.fromEntries(SERVICES.map((name) => [name, 0])));
     // No ffmpeg outlived its transcoder to keep writing into staging.
     expect(orphans).toEqual([]);

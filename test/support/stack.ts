@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createECDH } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,7 +7,7 @@ import { join } from 'node:path';
 import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts';
 import { infraEnv, repoRoot } from './infra-env.js';
 
-export const SERVICES = ['api-gateway', 'payment-watcher', 'transcoder', 'preview-extractor', 'uploader', 'profile-writer'] as const;
+export const SERVICES = ['api-gateway', 'payment-watcher', 'transcoder', 'preview-extractor', 'uploader', 'profile-writer', 'notifier'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** Well-known anvil dev accounts (public test keys of the default mnemonic). */
@@ -60,8 +61,17 @@ async function waitForHealth(url: string, child: ChildProcess, name: string, tim
   throw new Error(`${name} did not answer ${url} within ${timeoutMs} ms`);
 }
 
+/** A fresh VAPID key pair as the notifier and gateway read it. */
+function vapidKeys(): { VAPID_PUBLIC_KEY: string; VAPID_PRIVATE_KEY: string } {
+  const ecdh = createECDH('prime256v1');
+  const publicKey = ecdh.generateKeys().toString('base64url');
+  const privateKey = ecdh.getPrivateKey();
+  // 32 bytes, leading zeros kept (Node drops them).
+  return { VAPID_PUBLIC_KEY: publicKey, VAPID_PRIVATE_KEY: Buffer.concat([Buffer.alloc(32 - privateKey.length), privateKey]).toString('base64url') };
+}
+
 /**
- * Runs the six services as real processes against the real local infrastructure, isolated from
+ * Runs the seven services as real processes against the real local infrastructure, isolated from
  * a development stack by their own Redis key prefix, database, bucket and staging directory.
  */
 export async function startStack(overrides: Partial<Record<string, string>> = {}): Promise<Stack> {
@@ -91,6 +101,8 @@ export async function startStack(overrides: Partial<Record<string, string>> = {}
     CONFIRMATIONS: '2',
     POLL_INTERVAL_MS: '500',
     LOG_LEVEL: 'debug',
+    // A VAPID pair of its own (a P-256 key pair, base64url, as web-push makes them): Web Push is on.
+    ...vapidKeys(),
     ...(Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Record<string, string>),
   };
   const children = new Map<ServiceName, ChildProcess>();
@@ -120,7 +132,7 @@ export async function startStack(overrides: Partial<Record<string, string>> = {}
     return exited;
   };
   const startExtra = async (name: ServiceName, idSuffix: string): Promise<ExtraReplica> => {
-    // Extra replicas take ports after the six services' own.
+    // Extra replicas take ports after the seven services' own.
     const port = BASE_PORT + SERVICES.length + extras.size;
     const child = spawnService(name, port, `${name}-${idSuffix}`);
     extras.add(child);
@@ -139,7 +151,10 @@ export async function startStack(overrides: Partial<Record<string, string>> = {}
   };
 
   try {
-    await Promise.all(SERVICES.map(start));
+    // The notifier starts after the chain's services, so on a small, busy machine it does not slow
+    // their start-up (the gateway, with the most to load, is the last to answer).
+    await Promise.all(SERVICES.filter((name) => name !== 'notifier').map(start));
+    await start('notifier');
   } catch (error) {
     await Promise.all(SERVICES.map((name) => stop(name, 'SIGKILL')));
     throw error;

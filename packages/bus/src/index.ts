@@ -2,4 +2,5 @@ export * from './bus.js';
 export * from './errors.js';
 export * from './redis.js';
 export * from './status-store.js';
-export { register as metricsRegistry } from './metrics.js';
+export { register as metricsRegistry, watchQueues, unwatchQueues, type QueueSource } from './metrics.js';
+export * from './notification-queues.js';

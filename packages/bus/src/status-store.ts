@@ -31,13 +31,18 @@ const RETENTION_SECONDS = 30 * 24 * 3600;
 const HISTORY_LENGTH = 500;
 /** States kept in an index set (uploads in flight); ended states are not indexed (they would only grow). */
 const INDEXED_STATES = ['awaiting_payment', 'paid', 'processing'] as const;
+/** State changes kept in the durable log that consumers such as the notifier read (approximate: XADD MAXLEN ~). */
+const LOG_LENGTH = 100_000;
 
-// Guard, state change, sequence, latest status, history and fan-out in one atomic step, so a reader
-// that takes the history and then follows the pub/sub channel sees every event exactly once, in
-// order, and no event can announce a state the upload did not reach.
-// With a state change (ARGV[7] = target, ARGV[10] = fields to set with it as JSON, ARGV[11..] = allowed states), the event is published only
-// if the upload is in one of the allowed states; it then moves to the target. Without one, the event
-// is dropped once the upload has ended, except those meant for after the end (ARGV[6] = '1').
+// Guard, state change, sequence, latest status, history, fan-out and the durable log in one atomic
+// step, so a reader that takes the history and then follows the pub/sub channel sees every event
+// exactly once, in order, and no event can announce a state the upload did not reach.
+// With a state change (ARGV[7] = target, ARGV[12] = fields to set with it as JSON, ARGV[13..] =
+// allowed states), the event is published only if the upload is in one of the allowed states; it
+// then moves to the target. Without one, the event is dropped once the upload has ended, except
+// those meant for after the end (ARGV[6] = '1').
+// Events other than progress (ARGV[10] = '1') are also appended to a capped stream (KEYS[3]), the
+// durable log consumers read with a consumer group: unlike pub/sub, nothing is lost while they restart.
 // Returns the event's sequence number, or 0 if nothing was published.
 const PUBLISH_SCRIPT = `
 local ended = {${[...endedStates].map((state) => `['${state}'] = true`).join(', ')}}
@@ -46,12 +51,12 @@ local state = redis.call('HGET', KEYS[1], 'state')
 local target = ARGV[7]
 if target ~= '' then
   local allowed = false
-  for i = 11, #ARGV do
+  for i = 13, #ARGV do
     if ARGV[i] == (state or '-') then allowed = true end
   end
   if not allowed then return 0 end
-  if ARGV[10] ~= '' then
-    for field, value in pairs(cjson.decode(ARGV[10])) do redis.call('HSET', KEYS[1], field, value) end
+  if ARGV[12] ~= '' then
+    for field, value in pairs(cjson.decode(ARGV[12])) do redis.call('HSET', KEYS[1], field, value) end
   end
   if state and indexed[state] then redis.call('SREM', ARGV[8] .. state, ARGV[9]) end
   redis.call('HSET', KEYS[1], 'state', target)
@@ -69,6 +74,7 @@ redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 redis.call('PUBLISH', ARGV[2], event)
+if ARGV[7] == '1' then redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'event', event) end
 return seq
 `;
 
@@ -97,6 +103,13 @@ export class StatusStore {
   stateIndexKey(state: UploadState): string {
     return `${this.prefix}:uploads:state:${state}`;
   }
+  /**
+   * The durable log of state changes (a Redis stream, entries `{event: <status event JSON>}`):
+   * every status event but `progress`, in publishing order, capped at about LOG_LENGTH entries.
+   */
+  get logKey(): string {
+    return `${this.prefix}:status-log`;
+  }
   /** The pub/sub channel every status event is fanned out on. */
   get channel(): string {
     return `${this.prefix}:status`;
@@ -112,9 +125,10 @@ export class StatusStore {
     const body = statusEventSchema.omit({ seq: true, state: true }).parse({ ...fields, at: new Date().toISOString() });
     const seq = await this.redis.eval(
       PUBLISH_SCRIPT,
-      2,
+      3,
       this.uploadKey(input.uploadId),
       this.historyKey(input.uploadId),
+      this.logKey,
       JSON.stringify(body),
       this.channel,
       state ?? 'awaiting_payment',
@@ -124,6 +138,8 @@ export class StatusStore {
       change?.to ?? '',
       `${this.prefix}:uploads:state:`,
       input.uploadId,
+      input.event === 'progress' ? '0' : '1',
+      String(LOG_LENGTH),
       change?.fields ? JSON.stringify(change.fields) : '',
       ...(change?.from ?? []),
     );

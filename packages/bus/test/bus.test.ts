@@ -181,5 +181,13 @@ describe('status store', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(live).toEqual([1, 2, 3]);
     unsubscribe();
+
+    // The durable log the notifier reads holds the state changes, not progress nor ignored events.
+    const log = (await redis.xrange(bus.status.logKey, '-', '+')) as [string, string[]][];
+    const mine = log.map(([, fields]) => JSON.parse(fields[1] ?? '{}') as StatusEvent).filter((e) => e.uploadId === uploadId);
+    expect(mine.map((e) => [e.seq, e.event])).toEqual([
+      [1, 'upload.received'],
+      [3, 'failed'],
+    ]);
   });
 });

@@ -3,6 +3,7 @@ import * as initial from './migrations/001_initial.js';
 import * as readIndexes from './migrations/002_read_indexes.js';
 import * as nearestByTags from './migrations/003_nearest_by_tags.js';
 import * as paymentLedger from './migrations/004_payment_ledger.js';
+import * as notifications from './migrations/005_notifications.js';
 
 interface Migration {
   up: (knex: Knex) => Promise<void>;
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '002_read_indexes': readIndexes,
   '003_nearest_by_tags': nearestByTags,
   '004_payment_ledger': paymentLedger,
+  '005_notifications': notifications,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

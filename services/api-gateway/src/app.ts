@@ -1,6 +1,6 @@
 import express, { type Response } from 'express';
 import type { Redis } from 'ioredis';
-import type { Bus } from '@reelboard/bus';
+import { notificationQueue, notificationQueues, type Bus } from '@reelboard/bus';
 import type { Uploads } from '@reelboard/lifecycle';
 import type { Knex } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
@@ -14,6 +14,7 @@ import type { GatewayConfig } from './config.js';
 import { errorHandler, HttpError } from './http-error.js';
 import { corsPolicy, rateLimits, securityHeaders } from './security.js';
 import { listingRoutes } from './listings.js';
+import { notificationRoutes } from './notifications.js';
 import type { StatusHub } from './status-hub.js';
 import { uploadRoutes } from './uploads.js';
 import { webClientRoutes } from './web.js';
@@ -70,10 +71,26 @@ export function createApp({ config, bus, uploads, auth, hub, log, readiness, rep
 
   app.use(authRoutes(auth, log));
 
+  // The notifier's queues: replays are added here, and the dashboard shows them.
+  const pushQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.push);
+  const webhookQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.webhook);
+
   app.use(uploadRoutes({ bus, uploads, db, hub, config, requireSession: auth.requireSession(), limitUploads: limits.uploadsPerWallet, streams }));
   app.use(listingRoutes({ db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
+  app.use(
+    notificationRoutes({
+      db,
+      log,
+      webhookQueue,
+      vapidPublicKey: config.VAPID_PUBLIC_KEY,
+      pushAllowedHosts: config.PUSH_ALLOWED_HOSTS,
+      adminAddresses: config.ADMIN_ADDRESSES,
+      adminToken: config.ADMIN_TOKEN,
+      requireSession: auth.requireSession(),
+    }),
+  );
   app.use(adminRoutes({ db, storage, bus, uploads, log, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
-  app.use(dashboardRoutes({ bus, publicUrl: config.PUBLIC_URL, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
+  app.use(dashboardRoutes({ bus, extraQueues: [pushQueue, webhookQueue], publicUrl: config.PUBLIC_URL, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
   app.use(docsRoutes({ publicUrl: config.PUBLIC_URL }));
   app.use(webClientRoutes({ log }));
 

@@ -66,6 +66,13 @@ export const gatewaySchema = commonSchema.extend({
   ADMIN_TOKEN: z.string().min(24, { error: 'must be at least 24 characters' }).optional(),
   /** Seconds clients may cache read answers; kept below S3_URL_TTL_SECONDS so cached URLs still work. */
   READ_CACHE_SECONDS: env.nonNegativeInt(30),
+  /** VAPID public key the web client subscribes to Web Push with (the notifier's pair); unset turns the offer off. */
+  VAPID_PUBLIC_KEY: z.string().regex(/^[A-Za-z0-9_-]{87}$/, { error: 'must be a base64url P-256 public key (87 characters)' }).optional(),
+  /** Hosts (and their subdomains, comma-separated) a push subscription's endpoint may be on: the browsers' push services. */
+  PUSH_ALLOWED_HOSTS: z
+    .string()
+    .default('fcm.googleapis.com,push.services.mozilla.com,push.apple.com,notify.windows.com')
+    .transform((value) => value.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean)),
 }).extend(s3EnvSchema.shape);
 
 /** The currency and amount a quote asks for: the configured token, or the native coin. */

@@ -2,7 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Router, type RequestHandler } from 'express';
-import type { Bus } from '@reelboard/bus';
+import type { Bus, notificationQueue } from '@reelboard/bus';
 import { channels, type Channel } from '@reelboard/contracts';
 import { requireAdmin, type AdminRoutesDeps } from './admin.js';
 import { HttpError } from './http-error.js';
@@ -14,6 +14,8 @@ export interface DashboardDeps extends Pick<AdminRoutesDeps, 'adminAddresses' | 
   bus: Bus;
   /** The gateway's public URL: the only origin allowed to change queues from a browser. */
   publicUrl: string;
+  /** Queues beside the work channels (the notifier's), shown after them. */
+  extraQueues?: ReturnType<typeof notificationQueue>[];
 }
 
 const CHALLENGE = 'Basic realm="Reelboard admin", charset="UTF-8"';
@@ -43,7 +45,7 @@ function refuseCrossSiteChanges(publicOrigin: string): RequestHandler {
 export function dashboardRoutes(deps: DashboardDeps): Router {
   const serverAdapter = new ExpressAdapter().setBasePath(DASHBOARD_PATH);
   createBullBoard({
-    queues: (Object.keys(channels) as Channel[]).map((channel) => new BullMQAdapter(deps.bus.queue(channel))),
+    queues: [...(Object.keys(channels) as Channel[]).map((channel) => deps.bus.queue(channel)), ...(deps.extraQueues ?? [])].map((queue) => new BullMQAdapter(queue)),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Reelboard queues' } },
   });

@@ -81,6 +81,52 @@ const schemas: Record<string, Json> = {
     required: ['items', 'nextCursor'],
     properties: { items: { type: 'array', items: ref('Listing') }, nextCursor: { type: ['string', 'null'], description: 'null on the last page' } },
   },
+  WebhookEndpoint: {
+    type: 'object',
+    description: 'A receiver of signed webhook deliveries (its secret is shown only when created or rotated).',
+    required: ['id', 'url', 'events', 'enabled', 'disabledReason', 'createdBy', 'createdAt', 'previousSecretExpiresAt'],
+    properties: {
+      id: { type: 'string', format: 'uuid' },
+      url: { type: 'string', format: 'uri' },
+      events: { type: 'array', items: { type: 'string' }, description: 'status event names, or `*` for every one' },
+      enabled: { type: 'boolean' },
+      disabledReason: { type: ['string', 'null'], description: 'why it stopped receiving (the receiver answered 410 Gone)' },
+      createdBy: { type: 'string' },
+      createdAt: dateTime,
+      previousSecretExpiresAt: { anyOf: [dateTime, { type: 'null' }], description: 'after a rotation: until then deliveries carry a second `v1` signature with the old secret' },
+    },
+  },
+  WebhookDelivery: {
+    type: 'object',
+    required: ['id', 'endpointId', 'uploadId', 'seq', 'event', 'payload', 'status', 'attempts', 'lastStatusCode', 'createdAt', 'finishedAt', 'attemptLog'],
+    properties: {
+      id: { type: 'string', format: 'uuid' },
+      endpointId: { type: 'string', format: 'uuid' },
+      uploadId: { type: 'string', format: 'uuid' },
+      seq: { type: 'integer', description: 'the event\'s per-upload sequence number' },
+      event: { type: 'string' },
+      payload: { type: 'object', description: 'the JSON body POSTed (and signed)' },
+      status: { type: 'string', enum: ['pending', 'delivered', 'failed', 'gone'] },
+      attempts: { type: 'integer' },
+      lastStatusCode: { type: ['integer', 'null'] },
+      createdAt: dateTime,
+      finishedAt: { anyOf: [dateTime, { type: 'null' }] },
+      attemptLog: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['attempt', 'at', 'statusCode', 'response', 'durationMs'],
+          properties: {
+            attempt: { type: 'integer' },
+            at: dateTime,
+            statusCode: { type: ['integer', 'null'], description: 'null when no answer came' },
+            response: { type: ['string', 'null'], description: 'the start of the answer, or the network error' },
+            durationMs: { type: 'integer' },
+          },
+        },
+      },
+    },
+  },
 };
 
 const listingQuery = [
@@ -303,6 +349,171 @@ const paths: Record<string, Json> = {
   },
   '/v1/admin/listings/{id}/approve': { post: moderation('approve') },
   '/v1/admin/listings/{id}/reject': { post: moderation('reject') },
+  '/v1/push/vapid-public-key': {
+    get: {
+      tags: ['notifications'],
+      summary: 'The VAPID public key to subscribe to Web Push with (`applicationServerKey`)',
+      responses: {
+        '200': json('the key', { type: 'object', required: ['publicKey'], properties: { publicKey: { type: 'string', pattern: '^[A-Za-z0-9_-]{87}$' } } }),
+        '503': failure('`push_not_configured`: this server has no VAPID key'),
+        ...common,
+      },
+    },
+  },
+  '/v1/me/push-subscriptions': {
+    post: {
+      tags: ['notifications'],
+      summary: 'Stores this browser\'s push subscription for the signed-in wallet',
+      description: 'The body is the browser\'s `PushSubscription` as JSON. The wallet\'s browsers are then told when a payment is confirmed, refused or late, when the listing is saved, approved or rejected, and when processing failed or the upload expired. The endpoint must be on a known push service (PUSH_ALLOWED_HOSTS).',
+      security: session,
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: ['endpoint', 'keys'],
+              properties: {
+                endpoint: { type: 'string', format: 'uri', pattern: '^https://' },
+                expirationTime: { type: ['number', 'null'] },
+                keys: { type: 'object', required: ['p256dh', 'auth'], properties: { p256dh: { type: 'string' }, auth: { type: 'string' } } },
+              },
+            },
+          },
+        },
+      },
+      responses: {
+        '201': json('stored', { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } }),
+        '200': json('already stored (keys updated)', { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } }),
+        '400': failure('`invalid_body` (endpoint not https or not a known push service, keys missing or malformed) or `bad_request`'),
+        '401': unauthenticated,
+        '503': failure('`push_not_configured`'),
+        ...common,
+      },
+    },
+    delete: {
+      tags: ['notifications'],
+      summary: 'Removes this browser\'s subscription (by endpoint) from the signed-in wallet',
+      security: session,
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['endpoint'], properties: { endpoint: { type: 'string' } } } } } },
+      responses: {
+        '204': { description: 'removed' },
+        '400': failure('`invalid_body`: endpoint is required'),
+        '401': unauthenticated,
+        '404': failure('`subscription_not_found`'),
+        ...common,
+      },
+    },
+  },
+  '/v1/admin/webhooks': {
+    post: {
+      tags: ['webhooks'],
+      summary: 'Registers a webhook endpoint; the answer holds its signing secret (shown once)',
+      description:
+        'Each status event the endpoint wants is POSTed as JSON `{id, type, uploadId, seq, createdAt, data}` with `Reelboard-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, `Reelboard-Event` and `Reelboard-Delivery`. Any 2xx delivers; 410 disables the endpoint; anything else is retried with exponential backoff for WEBHOOK_RETRY_FOR_SECONDS (a day). Events of one upload arrive in `seq` order.',
+      security: admin,
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: ['url', 'events'],
+              properties: {
+                url: { type: 'string', format: 'uri' },
+                events: { type: 'array', minItems: 1, items: { type: 'string', enum: ['*', ...statusEventNames.filter((name) => name !== 'progress')] } },
+                secret: { type: 'string', minLength: 24, description: 'generated (`whsec_...`) when not given' },
+              },
+            },
+          },
+        },
+      },
+      responses: {
+        '201': json('registered', { allOf: [ref('WebhookEndpoint'), { type: 'object', required: ['secret'], properties: { secret: { type: 'string' } } }] }),
+        '400': failure('`invalid_body` (url, events or secret) or `bad_request`'),
+        '401': unauthenticated,
+        '403': failure('`forbidden`'),
+        ...common,
+      },
+    },
+    get: {
+      tags: ['webhooks'],
+      summary: 'Every webhook endpoint (without secrets)',
+      security: admin,
+      responses: {
+        '200': json('the endpoints', { type: 'object', required: ['endpoints'], properties: { endpoints: { type: 'array', items: ref('WebhookEndpoint') } } }),
+        '401': unauthenticated,
+        '403': failure('`forbidden`'),
+        ...common,
+      },
+    },
+  },
+  '/v1/admin/webhooks/{id}': {
+    patch: {
+      tags: ['webhooks'],
+      summary: 'Changes an endpoint\'s URL or events, or enables it again (after a 410) or disables it',
+      security: admin,
+      parameters: [uuidParam('id', 'webhook endpoint id')],
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { url: { type: 'string', format: 'uri' }, events: { type: 'array', items: { type: 'string' } }, enabled: { type: 'boolean' } } } } } },
+      responses: { '200': json('the endpoint', ref('WebhookEndpoint')), '400': failure('`invalid_body`'), '401': unauthenticated, '403': failure('`forbidden`'), '404': failure('`webhook_not_found`'), ...common },
+    },
+    delete: {
+      tags: ['webhooks'],
+      summary: 'Removes an endpoint and its delivery log',
+      security: admin,
+      parameters: [uuidParam('id', 'webhook endpoint id')],
+      responses: { '204': { description: 'removed' }, '401': unauthenticated, '403': failure('`forbidden`'), '404': failure('`webhook_not_found`'), ...common },
+    },
+  },
+  '/v1/admin/webhooks/{id}/rotate-secret': {
+    post: {
+      tags: ['webhooks'],
+      summary: 'Replaces the signing secret; the old one keeps signing (a second `v1`) for `overlapSeconds` (default a day)',
+      security: admin,
+      parameters: [uuidParam('id', 'webhook endpoint id')],
+      requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { overlapSeconds: { type: 'integer', minimum: 0, maximum: 604800 } } } } } },
+      responses: {
+        '200': json('the new secret (shown once)', { allOf: [ref('WebhookEndpoint'), { type: 'object', required: ['secret'], properties: { secret: { type: 'string' } } }] }),
+        '400': failure('`invalid_body`'),
+        '401': unauthenticated,
+        '403': failure('`forbidden`'),
+        '404': failure('`webhook_not_found`'),
+        ...common,
+      },
+    },
+  },
+  '/v1/admin/webhooks/{id}/deliveries': {
+    get: {
+      tags: ['webhooks'],
+      summary: 'An endpoint\'s deliveries, newest first, each with every attempt and its answer',
+      security: admin,
+      parameters: [uuidParam('id', 'webhook endpoint id'), query('status', 'only deliveries in this state', { type: 'string', enum: ['pending', 'delivered', 'failed', 'gone'] }), query('limit', 'at most this many', { type: 'integer', minimum: 1, maximum: 200, default: 50 })],
+      responses: {
+        '200': json('the deliveries', { type: 'object', required: ['deliveries'], properties: { deliveries: { type: 'array', items: ref('WebhookDelivery') } } }),
+        '400': failure('`invalid_query`'),
+        '401': unauthenticated,
+        '403': failure('`forbidden`'),
+        '404': failure('`webhook_not_found`'),
+        ...common,
+      },
+    },
+  },
+  '/v1/admin/webhooks/deliveries/{deliveryId}/replay': {
+    post: {
+      tags: ['webhooks'],
+      summary: 'Sends a delivery again (delivered, failed or gone), with the same body and a fresh signature',
+      security: admin,
+      parameters: [uuidParam('deliveryId', 'webhook delivery id')],
+      responses: {
+        '202': json('queued', { type: 'object', required: ['deliveryId', 'status'], properties: { deliveryId: { type: 'string', format: 'uuid' }, status: { const: 'pending' } } }),
+        '401': unauthenticated,
+        '403': failure('`forbidden`'),
+        '404': failure('`delivery_not_found`'),
+        '409': failure('`delivery_pending`: it is still being sent'),
+        ...common,
+      },
+    },
+  },
   '/admin/queues': {
     get: {
       tags: ['admin'],
@@ -489,6 +700,8 @@ export function openApiDocument(publicUrl: string): Json {
       { name: 'uploads', description: 'The listing form, payment and status (the owner only)' },
       { name: 'listings', description: 'The public read API' },
       { name: 'admin', description: 'Moderation, the payment ledger and the queue dashboard' },
+      { name: 'notifications', description: 'Web Push: the person is told when something happens to an upload, even with the tab closed' },
+      { name: 'webhooks', description: 'Signed webhooks for integrators (admins register endpoints)' },
       { name: 'operations', description: 'Probes and metrics' },
       { name: 'documentation', description: 'This document' },
     ],

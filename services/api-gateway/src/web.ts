@@ -5,13 +5,15 @@ import { Router, type Response } from 'express';
 import type { Logger } from '@reelboard/logger';
 import { HttpError } from './http-error.js';
 
-/** The reference web client, built: the page, its script (with source map) and its style sheet. */
+/** The reference web client, built: the page, its script (with source map), its style sheet and its service worker. */
 export interface WebBundle {
   html: string;
   js: string;
   map: string;
   css: string;
   cssMap: string;
+  /** The service worker that shows push notifications (served at /sw.js so its scope is the whole client). */
+  serviceWorker?: string;
 }
 
 /** Where the client's sources live: `services/api-gateway/web`. */
@@ -27,6 +29,7 @@ export async function buildWebClient(sourceDir: string = WEB_SOURCE_DIR): Promis
     entryPoints: [
       { in: 'src/main.ts', out: 'app' },
       { in: 'styles.css', out: 'app' },
+      { in: 'src/sw.ts', out: 'sw' },
     ],
     outdir: 'out',
     bundle: true,
@@ -43,7 +46,14 @@ export async function buildWebClient(sourceDir: string = WEB_SOURCE_DIR): Promis
     if (!file) throw new Error(`esbuild produced no ${suffix}`);
     return file.text;
   };
-  return { html: await readFile(`${sourceDir}/index.html`, 'utf8'), js: output('app.js'), map: output('app.js.map'), css: output('app.css'), cssMap: output('app.css.map') };
+  return {
+    html: await readFile(`${sourceDir}/index.html`, 'utf8'),
+    js: output('app.js'),
+    map: output('app.js.map'),
+    css: output('app.css'),
+    cssMap: output('app.css.map'),
+    serviceWorker: output('sw.js'),
+  };
 }
 
 export interface WebClientDeps {
@@ -87,5 +97,10 @@ export function webClientRoutes({ log, buildBundle = buildWebClient }: WebClient
   router.get('/assets/app.js.map', async (_req, res) => send(res, 'application/json', (await built()).map));
   router.get('/assets/app.css', async (_req, res) => send(res, 'css', (await built()).css));
   router.get('/assets/app.css.map', async (_req, res) => send(res, 'application/json', (await built()).cssMap));
+  router.get('/sw.js', async (_req, res) => {
+    const { serviceWorker } = await built();
+    if (!serviceWorker) throw new HttpError(404, 'not_found', 'no service worker in this build');
+    send(res, 'text/javascript', serviceWorker);
+  });
   return router;
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createECDH, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import addFormatsModule from 'ajv-formats';
 import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '@reelboard/bus';
-import { applyCredit, recordQuote, saveListing } from '@reelboard/db';
+import { applyCredit, createWebhookDelivery, finishWebhookDelivery, recordQuote, saveListing } from '@reelboard/db';
 import { depositCredit, listingInput, quoteInput, randomWallet, transfer } from '../../../packages/db/test/fixtures.js';
 import { postListing } from '../../../test/support/client.js';
 import { makeClip, makePng } from '../../../test/support/media.js';
@@ -106,10 +106,10 @@ function routesOf(app: Express): string[] {
 }
 
 /** Pages and files of the web client and of the docs page: not API, deliberately not in the document. */
-const PAGES = new Set(['GET /', 'GET /index.html', 'GET /assets/app.js', 'GET /assets/app.js.map', 'GET /assets/app.css', 'GET /assets/app.css.map', 'GET /docs/init.js', 'GET /docs/assets/{file}']);
+const PAGES = new Set(['GET /', 'GET /index.html', 'GET /assets/app.js', 'GET /assets/app.js.map', 'GET /assets/app.css', 'GET /assets/app.css.map', 'GET /sw.js', 'GET /docs/init.js', 'GET /docs/assets/{file}']);
 
 beforeAll(async () => {
-  gw = await startGateway(redis, { MAX_PAYMENT_HINTS: '1' });
+  gw = await startGateway(redis, { MAX_PAYMENT_HINTS: '1', VAPID_PUBLIC_KEY: p256PublicKey(), PUSH_ALLOWED_HOSTS: 'push.example' });
   doc = openApiDocument(gw.base);
   ajv.addSchema({ ...doc, $id: DOC_ID });
   work = await mkdtemp(join(tmpdir(), 'gw-openapi-'));
@@ -287,6 +287,54 @@ describe('real answers match the document', () => {
     await call('GET', '/admin/queues', { token: stranger });
     const basic = `Basic ${Buffer.from(`ops:${gw.adminToken}`).toString('base64')}`;
     expect((await call('GET', '/admin/queues', { headers: { authorization: basic } })).status).toBe(200);
+  });
+});
+
+/** A P-256 public key as browsers and VAPID write it (base64url, uncompressed point). */
+function p256PublicKey(): string {
+  const ecdh = createECDH('prime256v1');
+  return ecdh.generateKeys().toString('base64url');
+}
+
+describe('notifications and webhooks match the document', () => {
+  it('push subscriptions and the VAPID key', async () => {
+    expect((await call('GET', '/v1/push/vapid-public-key')).body).toEqual({ publicKey: gw.config.VAPID_PUBLIC_KEY });
+    const subscription = { endpoint: `https://fcm.push.example/send/${run}`, expirationTime: null, keys: { p256dh: p256PublicKey(), auth: randomBytes(16).toString('base64url') } };
+    expect((await call('POST', '/v1/me/push-subscriptions', { token: buyer, body: subscription })).status).toBe(201);
+    expect((await call('POST', '/v1/me/push-subscriptions', { token: buyer, body: subscription })).status).toBe(200);
+    expect((await call('POST', '/v1/me/push-subscriptions', { token: buyer, body: { ...subscription, endpoint: 'https://evil.example/x' } })).status).toBe(400);
+    expect((await call('POST', '/v1/me/push-subscriptions', { body: subscription })).status).toBe(401);
+    expect((await call('DELETE', '/v1/me/push-subscriptions', { token: buyer, body: { endpoint: subscription.endpoint } })).status).toBe(204);
+    expect((await call('DELETE', '/v1/me/push-subscriptions', { token: buyer, body: { endpoint: subscription.endpoint } })).status).toBe(404);
+    expect((await call('DELETE', '/v1/me/push-subscriptions', { token: buyer, body: {} })).status).toBe(400);
+  });
+
+  it('webhook endpoints, deliveries and replay', async () => {
+    const created = await call('POST', '/v1/admin/webhooks', { admin: gw.adminToken, body: { url: 'https://hooks.example/reelboard', events: ['payment.confirmed', 'profile.saved'] } });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    expect((await call('POST', '/v1/admin/webhooks', { admin: gw.adminToken, body: { url: 'ftp://x', events: ['*'] } })).status).toBe(400);
+    expect((await call('POST', '/v1/admin/webhooks', { token: stranger, body: { url: 'https://x.example', events: ['*'] } })).status).toBe(403);
+    expect((await call('GET', '/v1/admin/webhooks', { admin: gw.adminToken })).body.endpoints.map((e: Json) => e.id)).toContain(id);
+    await call('GET', '/v1/admin/webhooks');
+    expect((await call('PATCH', `/v1/admin/webhooks/${id}`, { admin: gw.adminToken, body: { enabled: false } })).body).toMatchObject({ enabled: false });
+    expect((await call('PATCH', `/v1/admin/webhooks/${id}`, { admin: gw.adminToken, body: { colour: 'red' } })).status).toBe(400);
+    expect((await call('PATCH', '/v1/admin/webhooks/00000000-0000-4000-8000-000000000000', { admin: gw.adminToken, body: { enabled: true } })).status).toBe(404);
+    expect((await call('POST', `/v1/admin/webhooks/${id}/rotate-secret`, { admin: gw.adminToken, body: {} })).status).toBe(200);
+    expect((await call('POST', `/v1/admin/webhooks/${id}/rotate-secret`, { admin: gw.adminToken, body: { overlapSeconds: -1 } })).status).toBe(400);
+
+    const delivery = await createWebhookDelivery(gw.db, { endpointId: id, uploadId: '00000000-0000-4000-8000-00000000abcd', seq: 2, event: 'payment.confirmed', payload: { id: 'x.2' } });
+    expect((await call('POST', `/v1/admin/webhooks/deliveries/${delivery.id}/replay`, { admin: gw.adminToken })).status).toBe(409);
+    await finishWebhookDelivery(gw.db, delivery.id, 'failed');
+    const log = await call('GET', `/v1/admin/webhooks/${id}/deliveries?status=failed`, { admin: gw.adminToken });
+    expect(log.body.deliveries.map((d: Json) => d.id)).toEqual([delivery.id]);
+    expect((await call('GET', `/v1/admin/webhooks/${id}/deliveries?limit=0`, { admin: gw.adminToken })).status).toBe(400);
+    expect((await call('POST', `/v1/admin/webhooks/deliveries/${delivery.id}/replay`, { admin: gw.adminToken })).status).toBe(202);
+    expect((await call('POST', '/v1/admin/webhooks/deliveries/nope/replay', { admin: gw.adminToken })).status).toBe(404);
+
+    expect((await call('DELETE', `/v1/admin/webhooks/${id}`, { admin: gw.adminToken })).status).toBe(204);
+    expect((await call('DELETE', `/v1/admin/webhooks/${id}`, { admin: gw.adminToken })).status).toBe(404);
+    expect((await call('GET', `/v1/admin/webhooks/${id}/deliveries`, { admin: gw.adminToken })).status).toBe(404);
   });
 });
 

@@ -262,7 +262,8 @@ describe('the queue dashboard', () => {
     const api = await fetch(`${gw.base}/admin/queues/api/queues`, { headers: { 'x-admin-token': gw.adminToken } });
     expect(api.status).toBe(200);
     const names = ((await api.json()) as Json).queues.map((queue: Json) => queue.name);
-    expect(names.sort()).toEqual(Object.keys(channels).sort());
+    // Every work channel's queue, and the notifier's two.
+    expect(names.sort()).toEqual([...Object.keys(channels), 'notify.push', 'notify.webhook'].sort());
     const admin = await gw.signIn(ANVIL_ACCOUNTS.buyer.key);
     expect((await fetch(`${gw.base}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${admin}` } })).status).toBe(200);
   });

@@ -3,6 +3,7 @@ import { currentSession, signOut } from './session.js';
 import { renderBrowse } from './views/browse.js';
 import { renderListing } from './views/listing.js';
 import { renderSell } from './views/sell.js';
+import { renderUpload } from './views/upload.js';
 
 const view = document.getElementById('view') as HTMLElement;
 const account = document.getElementById('account') as HTMLElement;
@@ -17,18 +18,20 @@ function renderAccount(): void {
   mount(account, h('span', { title: session.address }, short), out);
 }
 
-/** Hash routing: `#/sell` (default), `#/browse?…`, `#/listing/<id>`. */
+/** Hash routing: `#/sell` (default), `#/browse?…`, `#/listing/<id>`, `#/upload/<id>` (where notifications lead). */
 function route(): void {
   leaveView?.();
   leaveView = undefined;
   const [path = '', query = ''] = window.location.hash.replace(/^#/, '').split('?');
   const params = new URLSearchParams(query);
   const listing = /^\/listing\/([^/]+)$/.exec(path);
+  const upload = /^\/upload\/([^/]+)$/.exec(path);
   for (const link of document.querySelectorAll<HTMLAnchorElement>('[data-nav]')) {
     if (path.startsWith(`/${link.dataset.nav}`)) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
   if (listing?.[1]) void renderListing(view, decodeURIComponent(listing[1]));
+  else if (upload?.[1]) void renderUpload(view, decodeURIComponent(upload[1]));
   else if (path === '/browse') renderBrowse(view, { tags: params.get('tags') ?? '', near: params.get('near') ?? '', radiusKm: params.get('radiusKm') ?? '', owner: params.get('owner') ?? undefined });
   else leaveView = renderSell(view, renderAccount);
   renderAccount();

@@ -4,6 +4,7 @@ import { h, mount, progressBar } from '../dom.js';
 import { currentSession, signIn, signOut, type Session } from '../session.js';
 import { pipelineProgress } from '../stages.js';
 import { followStatus, type StatusEvent } from '../status-stream.js';
+import { notificationOffer } from '../push.js';
 import { postListingForm } from '../upload.js';
 import { connectWallet, ensureChain, hasWallet, sendContractCall, sendNativePayment, WalletError } from '../wallet.js';
 
@@ -106,6 +107,8 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
   const displayNameInput = h('input', { type: 'text', id: 'displayName', name: 'displayName', maxlength: 80, autocomplete: 'nickname', 'aria-describedby': 'displayName-error' });
   const contactInput = h('input', { type: 'text', id: 'contact', name: 'contact', maxlength: 200, autocomplete: 'email', 'aria-describedby': 'contact-error' });
   const payButton = h('button', { type: 'submit', id: 'pay', class: 'primary' }, 'PAY');
+  // Offered once PAY was pressed, never before: the person then knows what they would be told about.
+  const notifyOffer = notificationOffer(() => state.session?.token);
   const uploadBar = progressBar('upload-progress', 'Upload');
   const pipelineBar = progressBar('pipeline-progress', 'Listing');
 
@@ -127,6 +130,7 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     field('displayName', 'Your name (optional)', displayNameInput),
     field('contact', 'Contact (optional)', contactInput),
     h('div', { class: 'actions' }, payButton, notice),
+    notifyOffer.element,
     uploadBar.element,
     pipelineBar.element,
   );
@@ -322,6 +326,7 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
       notice.textContent = 'Confirm the payment in your wallet…';
       const txHash = await payQuote(state.address, upload.payment);
       notice.textContent = 'Payment sent. Waiting for confirmations…';
+      notifyOffer.show();
       await requestJson(`/v1/uploads/${upload.uploadId}/payment`, { method: 'POST', body: { txHash }, token: session.token }).catch((error: unknown) => {
         // Only a hint: whatever reaches the quote's address pays it, so too many hashes in flight is not an error for the person.
         if (!(error instanceof ApiError && error.code === 'too_many_hashes')) throw error;

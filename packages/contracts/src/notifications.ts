@@ -1,0 +1,103 @@
+import type { StatusEvent } from './status.js';
+
+/**
+ * What the person is told about a status event: in their words, with the page to open. The one
+ * table from status event to notification; an event it lacks (a new or unknown name) is not pushed
+ * to the person, while webhooks still receive every event.
+ */
+export interface PersonNotification {
+  title: string;
+  body: string;
+  /** `listing`: the listing's page (`#/listing/<id>`); `upload`: the upload's status page (`#/upload/<id>`). */
+  page: 'listing' | 'upload';
+}
+
+/** The event as the table reads it: a name that may be newer than this code, and its fields. */
+export type NotifiableEvent = Pick<StatusEvent, 'uploadId' | 'seq'> & { event: string; reason?: string; message?: string; stage?: string; state?: string };
+
+/** Why a transaction a person pointed at was refused, in their words (codes of `payment.rejected`). */
+const REJECTION_WORDS: Record<string, string> = {
+  no_payment: "that transaction sent nothing to this listing's payment address",
+  reverted: 'the transaction failed on chain',
+  not_found: 'the transaction was not found on chain',
+  unverifiable: 'it could not be checked for now (the payment address is still watched)',
+};
+
+type Describe = (event: NotifiableEvent, title: string) => PersonNotification;
+
+/** Status event name -> what the person is told. Add a row to notify a new event. */
+export const personNotifications: Readonly<Record<string, Describe>> = {
+  'payment.confirmed': (_e, title) => ({
+    title: 'Payment confirmed',
+    body: `"${title}" is paid. Your video is being converted; we will tell you when the listing is saved.`,
+    page: 'upload',
+  }),
+  // The watcher puts the refusal's code in `message` and its explanation in `reason`.
+  'payment.rejected': (e, title) => ({
+    title: 'Payment not found',
+    body: `The transaction you sent for "${title}" does not pay it: ${REJECTION_WORDS[e.message ?? ''] ?? e.reason ?? 'it could not be verified'}. Whatever reaches the payment address still counts, until the payment request expires.`,
+    page: 'upload',
+  }),
+  // Money reached the payment address that does not complete the payment (`message` says how).
+  'payment.received': (e, title) =>
+    e.message === 'partial'
+      ? { title: 'Part of the payment arrived', body: `Part of the price for "${title}" arrived. Send the rest to the same address before the payment request expires.`, page: 'upload' }
+      : e.message === 'late'
+        ? { title: 'Payment arrived late', body: `A payment for "${title}" arrived after the payment request expired. It is recorded for a refund; send the form again to list the video.`, page: 'upload' }
+        : { title: 'Paid more than needed', body: `"${title}" was already paid, so the extra amount is recorded for a refund. Nothing else to do.`, page: 'upload' },
+  'refund.due': (_e, title) => ({
+    title: 'Payment incomplete',
+    body: `The payment request for "${title}" expired before the full price arrived. What you sent is recorded for a refund; send the form again to list the video.`,
+    page: 'upload',
+  }),
+  'refund.sent': (_e, title) => ({ title: 'Refund sent', body: `A refund for "${title}" was sent back on chain.`, page: 'upload' }),
+  'profile.saved': (_e, title) => ({
+    title: 'Listing saved',
+    body: `"${title}" is converted and saved. A moderator reviews it next; we will tell you when it is live.`,
+    page: 'upload',
+  }),
+  'moderation.approved': (_e, title) => ({ title: 'Your listing is live', body: `"${title}" was approved and is public now.`, page: 'listing' }),
+  'moderation.rejected': (e, title) => ({
+    title: 'Listing not approved',
+    body: `"${title}" was not approved${e.reason ? `: ${e.reason}` : ''}.`,
+    page: 'upload',
+  }),
+  failed: (e, title) => ({
+    title: 'Processing failed',
+    body: `"${title}" could not be processed${e.reason ? ` (${e.reason})` : ''}. A confirmed payment is kept on record, to be retried or refunded.`,
+    page: 'upload',
+  }),
+  expired: (_e, title) => ({
+    title: 'Upload expired',
+    body: `No payment for "${title}" arrived in time, so the upload expired. Nothing was charged; send the form again to list it.`,
+    page: 'upload',
+  }),
+  // No stage emits these yet (listings do not expire today); the rows are ready for when one does.
+  'listing.expiring': (_e, title) => ({ title: 'Listing expires soon', body: `"${title}" expires soon.`, page: 'listing' }),
+  'listing.expired': (_e, title) => ({ title: 'Listing expired', body: `"${title}" has expired and is no longer shown.`, page: 'upload' }),
+};
+
+/** Status events never sent to anyone: running progress, not a change of state. */
+export const unnotifiedEvents: ReadonlySet<string> = new Set(['progress']);
+
+/** What the person's browser receives in a push message; small, and nothing private but the title. */
+export interface PushMessage {
+  title: string;
+  body: string;
+  /** Absolute link to the page to open when the notification is clicked. */
+  url: string;
+  /** One notification per upload: a newer one replaces the older. */
+  tag: string;
+  event: string;
+  seq: number;
+}
+
+/** The push message for an event, or undefined if the person is not told about it. */
+export function pushMessageFor(event: NotifiableEvent, listingTitle: string | undefined, publicUrl: string): PushMessage | undefined {
+  const describe = Object.hasOwn(personNotifications, event.event) ? personNotifications[event.event] : undefined;
+  if (!describe) return undefined;
+  const title = listingTitle && listingTitle.length <= 80 ? listingTitle : listingTitle ? `${listingTitle.slice(0, 79)}…` : 'your listing';
+  const text = describe(event, title);
+  const page = text.page === 'listing' ? `#/listing/${event.uploadId}` : `#/upload/${event.uploadId}`;
+  return { title: text.title, body: text.body, url: `${publicUrl.replace(/\/$/, '')}/${page}`, tag: event.uploadId, event: event.event, seq: event.seq };
+}

@@ -1,0 +1,41 @@
+import { ApiError, requestJson } from '../api.js';
+import { h, mount } from '../dom.js';
+import { currentSession } from '../session.js';
+import type { StatusEvent } from '../status-stream.js';
+
+/** What each final or waiting state means to the person. */
+const STATE_WORDS: Record<string, string> = {
+  awaiting_payment: 'Waiting for the payment.',
+  processing: 'Paid; the video is being prepared.',
+  done: 'Saved.',
+  failed: 'Processing failed. A confirmed payment is kept on record, to be retried or refunded.',
+  expired: 'Expired: no payment arrived in time. Nothing was charged.',
+};
+
+/** An upload's status page (`#/upload/<id>`), where notifications about it lead: its latest state, for its owner. */
+export async function renderUpload(view: HTMLElement, uploadId: string): Promise<void> {
+  const session = currentSession();
+  if (!session) {
+    mount(view, h('h1', {}, 'Your upload'), h('p', { class: 'notice' }, 'Sign in with the wallet that made this upload to see its status. '), h('a', { href: '#/sell' }, 'Sign in'));
+    return;
+  }
+  mount(view, h('p', { class: 'notice', role: 'status' }, 'Loading…'));
+  let status: StatusEvent | null;
+  try {
+    ({ status } = await requestJson<{ status: StatusEvent | null }>(`/v1/uploads/${encodeURIComponent(uploadId)}`, { token: session.token }));
+  } catch (error) {
+    const message = error instanceof ApiError && error.status === 404 ? 'No upload of yours has this id.' : `Could not load the upload: ${(error as Error).message}`;
+    mount(view, h('h1', {}, 'Your upload'), h('p', { class: 'alert', role: 'alert' }, message));
+    return;
+  }
+  const approved = status?.event === 'moderation.approved';
+  mount(
+    view,
+    h('h1', {}, 'Your upload'),
+    h('p', { id: 'upload-state' }, status ? (STATE_WORDS[status.state] ?? status.state) : 'No status yet.'),
+    status?.reason ? h('p', { class: 'alert', role: 'alert' }, status.reason) : null,
+    status?.event === 'profile.saved' ? h('p', { class: 'notice' }, 'A moderator reviews the listing before it is public.') : null,
+    status?.event === 'moderation.rejected' ? h('p', { class: 'notice' }, 'A moderator did not approve the listing.') : null,
+    approved ? h('a', { href: `#/listing/${encodeURIComponent(uploadId)}` }, 'Open the listing') : null,
+  );
+}

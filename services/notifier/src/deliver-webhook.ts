@@ -1,0 +1,107 @@
+import type { WebhookJob } from '@reelboard/bus';
+import {
+  disableWebhookEndpoint,
+  finishWebhookDelivery,
+  hasEarlierPendingDelivery,
+  recordWebhookAttempt,
+  webhookDeliveryById,
+  webhookEndpointById,
+  type Knex,
+} from '@reelboard/db';
+import type { Logger } from '@reelboard/logger';
+import { SIGNATURE_HEADER, signatureHeader } from './sign-webhook.js';
+
+export interface WebhookSettings {
+  /** Retries stop once the next one would start later than this after the first try. */
+  retryForMs: number;
+  /** First retry delay; each later one doubles. */
+  firstRetryMs: number;
+  /** How long the receiver has to answer. */
+  timeoutMs: number;
+}
+
+/** What to do with the job after one step. */
+export type WebhookStep =
+  | { next: 'done'; outcome: 'delivered' | 'failed' | 'gone' | 'endpoint_disabled' | 'not_pending' }
+  | { next: 'later'; delayMs: number; job: WebhookJob; why: 'retry' | 'ordering' };
+
+/** Longest wait between two looks at an earlier delivery of the same upload that is still pending. */
+const MAX_ORDERING_WAIT_MS = 60_000;
+/** How much of a receiver's answer is kept in the attempt log. */
+const RESPONSE_LOG_CHARS = 500;
+
+/** The delay before retry number `retry` (1 = the first retry), or undefined when the retry window is used up. */
+export function retryDelay(settings: Pick<WebhookSettings, 'retryForMs' | 'firstRetryMs'>, retry: number): number | undefined {
+  const delay = settings.firstRetryMs * 2 ** (retry - 1);
+  // Start of retry n after the first try: firstRetry * (2^n - 1).
+  const startsAt = settings.firstRetryMs * (2 ** retry - 1);
+  return startsAt <= settings.retryForMs ? delay : undefined;
+}
+
+/**
+ * One step of delivering one webhook: waits behind an earlier event of the same upload still
+ * being delivered to the same endpoint (so each receiver gets an upload's events in sequence
+ * order), POSTs the signed body, logs the attempt, and decides: delivered (2xx), gone (410: the
+ * endpoint is disabled, never retried), retry later with exponential backoff, or failed for good
+ * once the retry window is used up.
+ */
+export async function deliverWebhook(db: Knex, job: WebhookJob, settings: WebhookSettings, log: Logger): Promise<WebhookStep> {
+  const delivery = await webhookDeliveryById(db, job.deliveryId);
+  if (!delivery || delivery.status !== 'pending') return { next: 'done', outcome: 'not_pending' };
+  if (await hasEarlierPendingDelivery(db, delivery)) {
+    const waits = (job.orderingWaits ?? 0) + 1;
+    return { next: 'later', delayMs: Math.min(MAX_ORDERING_WAIT_MS, 500 * 2 ** Math.min(waits - 1, 7)), job: { ...job, orderingWaits: waits }, why: 'ordering' };
+  }
+  const endpoint = await webhookEndpointById(db, delivery.endpointId);
+  if (!endpoint?.enabled) {
+    await finishWebhookDelivery(db, delivery.id, 'gone');
+    return { next: 'done', outcome: 'endpoint_disabled' };
+  }
+
+  const body = JSON.stringify(delivery.payload);
+  const started = Date.now();
+  let statusCode: number | null = null;
+  let response: string;
+  try {
+    const answer = await fetch(endpoint.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'Reelboard-Webhooks/1',
+        [SIGNATURE_HEADER]: signatureHeader(endpoint.secrets, body),
+        'Reelboard-Event': delivery.event,
+        'Reelboard-Delivery': delivery.id,
+      },
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(settings.timeoutMs),
+    });
+    statusCode = answer.status;
+    response = (await answer.text().catch(() => '')).slice(0, RESPONSE_LOG_CHARS);
+  } catch (error) {
+    response = `no answer: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`.slice(0, RESPONSE_LOG_CHARS);
+  }
+  const attempt = await recordWebhookAttempt(db, delivery.id, { statusCode, response, durationMs: Date.now() - started });
+  const fields = { deliveryId: delivery.id, endpointId: endpoint.id, uploadId: delivery.uploadId, seq: delivery.seq, event: delivery.event, attempt, statusCode };
+
+  if (statusCode !== null && statusCode >= 200 && statusCode < 300) {
+    await finishWebhookDelivery(db, delivery.id, 'delivered');
+    log.info('webhook delivered', fields);
+    return { next: 'done', outcome: 'delivered' };
+  }
+  if (statusCode === 410) {
+    await finishWebhookDelivery(db, delivery.id, 'gone');
+    await disableWebhookEndpoint(db, endpoint.id, `the receiver answered 410 Gone at ${new Date().toISOString()}`);
+    log.warn('webhook endpoint answered 410 Gone; disabled', fields);
+    return { next: 'done', outcome: 'gone' };
+  }
+  const tries = (job.tries ?? 0) + 1;
+  const delayMs = retryDelay(settings, tries);
+  if (delayMs === undefined) {
+    await finishWebhookDelivery(db, delivery.id, 'failed');
+    log.warn('webhook delivery failed for good', { ...fields, response });
+    return { next: 'done', outcome: 'failed' };
+  }
+  log.info('webhook delivery will be retried', { ...fields, delayMs, response });
+  return { next: 'later', delayMs, job: { ...job, tries }, why: 'retry' };
+}

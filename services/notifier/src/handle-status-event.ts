@@ -1,0 +1,89 @@
+import type { Queue } from 'bullmq';
+import { notificationJobIds, type PushJob, type WebhookJob } from '@reelboard/bus';
+import { pushMessageFor, unnotifiedEvents, type StatusEvent } from '@reelboard/contracts';
+import { createWebhookDelivery, pushSubscriptionsOf, webhookEndpointsFor, type Knex } from '@reelboard/db';
+import type { Uploads } from '@reelboard/lifecycle';
+import type { Logger } from '@reelboard/logger';
+
+export interface NotificationAdapters {
+  db: Knex;
+  /** The upload's record: its owner and title. */
+  uploads: Pick<Uploads, 'get'>;
+  pushQueue: Queue;
+  webhookQueue: Queue;
+  log: Logger;
+  /** Where links in push messages point (the gateway's public origin). */
+  publicUrl: string;
+  /** False when no VAPID keys are configured: nothing is pushed. */
+  pushEnabled: boolean;
+}
+
+/** What a webhook receiver gets for one status event (the body that is signed). */
+export interface WebhookPayload {
+  /** Unique per event: `<uploadId>.<seq>`; receivers deduplicate on it. */
+  id: string;
+  /** The status event name (`payment.confirmed`, `profile.saved`, ...). */
+  type: string;
+  uploadId: string;
+  /** The upload's event sequence number: events of one upload arrive in this order. */
+  seq: number;
+  createdAt: string;
+  data: {
+    stage: string;
+    state: string;
+    reason?: string;
+    message?: string;
+    owner?: string;
+    title?: string;
+  };
+}
+
+/**
+ * Turns one status event into durable notification jobs: a push job per browser of the upload's
+ * owner (if the event is one the person is told about) and a webhook delivery per endpoint that
+ * wants it. Job ids and delivery rows are deterministic, so replicas and retries add each once.
+ */
+export async function handleStatusEvent(event: StatusEvent, adapters: NotificationAdapters): Promise<{ pushes: number; webhooks: number }> {
+  if (unnotifiedEvents.has(event.event)) return { pushes: 0, webhooks: 0 };
+  const upload = await adapters.uploads.get(event.uploadId);
+  const title = upload?.form.title;
+  const owner = upload?.owner;
+
+  let pushes = 0;
+  const message = adapters.pushEnabled ? pushMessageFor(event, title, adapters.publicUrl) : undefined;
+  if (message && owner) {
+    for (const subscription of await pushSubscriptionsOf(adapters.db, owner)) {
+      const job: PushJob = { subscriptionId: subscription.id, uploadId: event.uploadId, message };
+      await adapters.pushQueue.add('push', job, { jobId: notificationJobIds.push(event.uploadId, event.seq, subscription.id) });
+      pushes += 1;
+    }
+  }
+
+  let webhooks = 0;
+  const endpoints = await webhookEndpointsFor(adapters.db, event.event);
+  if (endpoints.length > 0) {
+    const payload: WebhookPayload = {
+      id: `${event.uploadId}.${event.seq}`,
+      type: event.event,
+      uploadId: event.uploadId,
+      seq: event.seq,
+      createdAt: event.at,
+      data: {
+        stage: event.stage,
+        state: event.state,
+        ...(event.reason !== undefined ? { reason: event.reason } : {}),
+        ...(event.message !== undefined ? { message: event.message } : {}),
+        ...(owner ? { owner } : {}),
+        ...(title ? { title } : {}),
+      },
+    };
+    for (const endpoint of endpoints) {
+      const delivery = await createWebhookDelivery(adapters.db, { endpointId: endpoint.id, uploadId: event.uploadId, seq: event.seq, event: event.event, payload });
+      const job: WebhookJob = { deliveryId: delivery.id };
+      await adapters.webhookQueue.add('webhook', job, { jobId: notificationJobIds.webhook(delivery.id) });
+      webhooks += 1;
+    }
+  }
+  if (pushes + webhooks > 0) adapters.log.info('notifications queued', { uploadId: event.uploadId, seq: event.seq, event: event.event, pushes, webhooks });
+  return { pushes, webhooks };
+}
