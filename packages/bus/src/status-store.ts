@@ -74,7 +74,7 @@ redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 redis.call('PUBLISH', ARGV[2], event)
-if ARGV[7] == '1' then redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'event', event) end
+if ARGV[10] == '1' then redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[11], '*', 'event', event) end
 return seq
 `;
 
