@@ -4,6 +4,7 @@ import {
   paymentConfirmedSchema,
   paymentRecordedSchema,
   paymentSubmittedSchema,
+  previewEarlySchema,
   previewExtractedSchema,
   uploadExpireSchema,
   uploadFailedSchema,
@@ -67,6 +68,14 @@ export const channels = {
     consumer: 'transcoder',
     policy: { attempts: 3, backoffMs: 5_000 },
     jobId: byUpload('payment.confirmed'),
+  }),
+  // A side channel, not a link of the chain: the uploader stores the early preview and poster. If it
+  // gives up, the upload goes on (assets.stored puts the same keys), so its consumer must not fail it.
+  'preview.early': define({
+    schema: previewEarlySchema,
+    consumer: 'uploader',
+    policy: { attempts: 3, backoffMs: 1_000 },
+    jobId: byUpload('preview.early'),
   }),
   'video.transcoded': define({
     schema: videoTranscodedSchema,

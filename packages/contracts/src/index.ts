@@ -2,3 +2,4 @@ export * from './payloads.js';
 export * from './channels.js';
 export * from './status.js';
 export * from './hashtags.js';
+export * from './staging.js';

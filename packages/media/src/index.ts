@@ -50,3 +50,4 @@ export {
 } from './poster.js';
 export { ffmpegVersion, isFfmpegAvailable, checkFfmpeg, REQUIRED_ENCODERS, type FfmpegHealth } from './health.js';
 export { createMediaAdapter, type MediaAdapter } from './adapter.js';
+export { mediaEnvSchema, type MediaEnv } from './config.js';

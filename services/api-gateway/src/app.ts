@@ -65,7 +65,7 @@ export function createApp({ config, bus, auth, hub, log, readiness, streams, db,
 
   app.use(authRoutes(auth, log));
 
-  app.use(uploadRoutes({ bus, hub, config, requireSession: auth.requireSession(), limitUploads: limits.uploadsPerWallet, streams }));
+  app.use(uploadRoutes({ bus, hub, config, requireSession: auth.requireSession(), limitUploads: limits.uploadsPerWallet, streams, ...(storage ? { storage } : {}) }));
   if (db && storage) {
     app.use(listingRoutes({ db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
     app.use(adminRoutes({ db, storage, bus, log, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Router, type RequestHandler, type Response } from 'express';
 import type { Bus } from '@reelboard/bus';
+import { listingKeys, type ObjectStorage } from '@reelboard/storage';
 import { mediaBytes } from '@reelboard/runtime';
 import { terminalEvents, txHashSchema, type StatusEvent, type UploadReceived } from '@reelboard/contracts';
 import { quotedPrice, type GatewayConfig } from './config.js';
@@ -18,12 +19,14 @@ export interface UploadRoutesDeps {
   limitUploads?: RequestHandler;
   /** Open SSE responses, so shutdown can end them. */
   streams: Set<Response>;
+  /** Where the preview and poster are stored; without it the preview route is not mounted. */
+  storage?: ObjectStorage;
 }
 
 const uploadIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The listing form, the payment submission and the upload's status (latest and live). */
-export function uploadRoutes({ bus, hub, config, requireSession, limitUploads, streams }: UploadRoutesDeps): Router {
+export function uploadRoutes({ bus, hub, config, requireSession, limitUploads, streams, storage }: UploadRoutesDeps): Router {
   const router = Router();
   const limits: IntakeLimits = {
     maxVideoBytes: config.MAX_VIDEO_BYTES,
@@ -116,6 +119,19 @@ export function uploadRoutes({ bus, hub, config, requireSession, limitUploads, s
     const [upload, latest] = await Promise.all([bus.status.getUpload(uploadId), bus.status.latest(uploadId)]);
     res.json({ uploadId, status: latest ?? null, payment: upload?.quote ?? null });
   });
+
+  if (storage) {
+    // The owner's status page shows the loop and poster as soon as they are stored (`preview.ready`),
+    // long before the listing is saved and readable through the public API.
+    router.get('/v1/uploads/:id/preview', requireSession, async (req, res) => {
+      const uploadId = await ownedUpload(req.params.id, res.locals.address as string);
+      const keys = listingKeys(uploadId);
+      const [preview, poster] = await Promise.all([storage.head(keys.preview), storage.head(keys.poster)]);
+      if (!preview || !poster) throw new HttpError(404, 'preview_not_ready', 'the preview and poster are not stored yet; wait for the preview.ready event');
+      const [previewUrl, posterUrl] = await Promise.all([storage.urlFor(keys.preview), storage.urlFor(keys.poster)]);
+      res.set('cache-control', 'private, no-store').json({ uploadId, previewUrl, posterUrl });
+    });
+  }
 
   router.get('/v1/me/uploads', requireSession, async (_req, res) => {
     const ids = await bus.status.uploadsOf(res.locals.address as string);

@@ -2,6 +2,7 @@ import { connectBus } from '@reelboard/bus';
 import { runService } from '@reelboard/runtime';
 import { storageFromEnv } from '@reelboard/storage';
 import { loadUploaderConfig } from './config.js';
+import { handlePreviewEarly, previewEarlyGaveUp } from './handle-preview-early.js';
 import { handlePreviewExtracted } from './handle-preview-extracted.js';
 import { scheduleCleanup } from './schedule-cleanup.js';
 import { uploadFinishedFrom } from './sweep-staging.js';
@@ -15,6 +16,10 @@ await runService({
     const { redis, bus } = connectBus(config, 'uploader', log);
     bus.consume('preview.extracted', (upload, context) => handlePreviewExtracted(storage, config.STAGING_DIR, upload, context), {
       concurrency: config.UPLOAD_CONCURRENCY,
+    });
+    bus.consume('preview.early', (upload, context) => handlePreviewEarly(storage, config.STAGING_DIR, upload, context), {
+      concurrency: config.UPLOAD_CONCURRENCY,
+      onGiveUp: previewEarlyGaveUp,
     });
     const cleanup = await scheduleCleanup(
       redis,
