@@ -5,7 +5,6 @@ export const previewSchema = commonSchema.extend(mediaEnvSchema.shape).extend({
   PORT: env.port(8083),
   /** Previews this replica cuts at once. */
   PREVIEW_CONCURRENCY: env.positiveInt(2),
-  FFMPEG_TIMEOUT_SECONDS: env.positiveInt(600),
 });
 
 export type PreviewConfig = z.infer<typeof previewSchema>;

@@ -44,7 +44,7 @@ async function cutFromTranscode(media: MediaAdapter, settings: PreviewSettings, 
     source,
     ...(context.signal ? { signal: context.signal } : {}),
   });
-  const poster = await media.extractPoster(input, join(settings.STAGING_DIR, paths.poster), { source, ...(context.signal ? { signal: context.signal } : {}) });
+  const poster = await media.extractPoster(input, join(settings.STAGING_DIR, paths.poster), { source, threads: settings.FFMPEG_THREADS, ...(context.signal ? { signal: context.signal } : {}) });
   context.log.info('preview and poster extracted', {
     previewBytes: preview.outputBytes,
     previewSeconds: preview.durationSeconds,

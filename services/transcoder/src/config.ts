@@ -11,8 +11,11 @@ export const transcoderSchema = commonSchema.extend(mediaEnvSchema.shape).extend
   MAX_DURATION_SECONDS: env.positiveInt(600),
   /** Sources larger than this on their long side (before scaling) are refused; 7680 = 8K. */
   MAX_SOURCE_SIDE: env.positiveInt(7680),
-  /** An encode running longer than this is killed and retried. */
-  FFMPEG_TIMEOUT_SECONDS: env.positiveInt(3600),
+  /**
+   * The slowest encode a replica should sustain, in output megapixels per second (1080p at 2 fps is
+   * about 4); an encode's time limit is its frames x megapixels at this rate (at least FFMPEG_TIMEOUT_SECONDS).
+   */
+  ENCODE_MIN_MEGAPIXELS_PER_SECOND: z.coerce.number().positive().default(4),
   /** Time between two progress events of one encode; at most 2 s so a watcher always sees it alive. */
   PROGRESS_INTERVAL_MS: z.coerce.number().int().positive().max(2_000).default(1_000),
 });

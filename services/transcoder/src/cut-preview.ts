@@ -48,7 +48,7 @@ export async function cutPreviewFromSource(media: MediaAdapter, settings: Previe
     source,
     ...(signal ? { signal } : {}),
   });
-  const poster = await media.extractPoster(input, posterFile, { source, ...(signal ? { signal } : {}) });
+  const poster = await media.extractPoster(input, posterFile, { source, threads: settings.FFMPEG_THREADS, ...(signal ? { signal } : {}) });
   return {
     preview: { path: paths.preview, bytes: preview.outputBytes, durationSeconds: preview.durationSeconds },
     poster: { path: paths.poster, bytes: poster.outputBytes },

@@ -2,15 +2,25 @@ import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PermanentError, type StageContext } from '@reelboard/bus';
 import { stagedPaths, type PaymentConfirmed } from '@reelboard/contracts';
-import { assertPlayableVideo, isMediaError, type MediaAdapter, type MediaInfo } from '@reelboard/media';
+import { assertPlayableVideo, fitShortSide, isMediaError, type MediaAdapter, type MediaInfo } from '@reelboard/media';
 import { encodeFps, encodeSeconds, mediaBytes } from '@reelboard/runtime';
 import type { TranscoderConfig } from './config.js';
 import { cutPreviewFromSource } from './cut-preview.js';
+import { encodeTimeoutSeconds } from './encode-timeout.js';
 import { startProgressReporter } from './progress-reporter.js';
 
 export type TranscodeSettings = Pick<
   TranscoderConfig,
-  'STAGING_DIR' | 'FFMPEG_THREADS' | 'MAX_OUTPUT_HEIGHT' | 'MAX_DURATION_SECONDS' | 'MAX_SOURCE_SIDE' | 'PROGRESS_INTERVAL_MS' | 'PREVIEW_SECONDS' | 'PREVIEW_MAX_HEIGHT'
+  | 'STAGING_DIR'
+  | 'FFMPEG_THREADS'
+  | 'MAX_OUTPUT_HEIGHT'
+  | 'MAX_DURATION_SECONDS'
+  | 'MAX_SOURCE_SIDE'
+  | 'PROGRESS_INTERVAL_MS'
+  | 'PREVIEW_SECONDS'
+  | 'PREVIEW_MAX_HEIGHT'
+  | 'FFMPEG_TIMEOUT_SECONDS'
+  | 'ENCODE_MIN_MEGAPIXELS_PER_SECOND'
 >;
 
 /**
@@ -45,8 +55,14 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
         context.log.warn('progress not reported', { error: String(error) });
       });
     }, settings.PROGRESS_INTERVAL_MS);
+    const timeoutSeconds = encodeTimeoutSeconds(source, fitShortSide(source.video, settings.MAX_OUTPUT_HEIGHT), settings);
     const result = await media
-      .transcodeToVp9(input, output, { maxHeight: settings.MAX_OUTPUT_HEIGHT, threads: settings.FFMPEG_THREADS, source, ...(context.signal ? { signal: context.signal } : {}) }, progress.update)
+      .transcodeToVp9(
+        input,
+        output,
+        { maxHeight: settings.MAX_OUTPUT_HEIGHT, threads: settings.FFMPEG_THREADS, source, timeoutSeconds, ...(context.signal ? { signal: context.signal } : {}) },
+        progress.update,
+      )
       .finally(progress.stop);
 
     const inputBytes = (await stat(input)).size;

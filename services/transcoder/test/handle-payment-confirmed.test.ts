@@ -23,6 +23,8 @@ const settings = (overrides: Partial<TranscodeSettings> = {}): TranscodeSettings
   PROGRESS_INTERVAL_MS: 1_000,
   PREVIEW_SECONDS: 1,
   PREVIEW_MAX_HEIGHT: 480,
+  FFMPEG_TIMEOUT_SECONDS: 600,
+  ENCODE_MIN_MEGAPIXELS_PER_SECOND: 4,
   ...overrides,
 });
 
@@ -57,6 +59,8 @@ beforeAll(async () => {
     ffmpegCli(tiny(['-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p10le', '-color_trc', 'smpte2084', '-color_primaries', 'bt2020', '-colorspace', 'bt2020nc'], at('hdr10.mp4'))),
     ffmpegCli(['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440', '-t', '2', '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-c:a', 'libopus', at('already.webm')]),
     writeFile(at('notes.txt'), 'this is not a video\n'),
+    // A playlist pointing at files beside it, uploaded under a video's name.
+    writeFile(at('playlist.mp4'), '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nclip.mp4\n#EXT-X-ENDLIST\n'),
     writeFile(at('subtitles.srt'), '1\n00:00:00,000 --> 00:00:01,000\nhello\n'),
   ]);
   // Phone rotation: ffmpeg 5.1 keeps the rotate tag only on a stream copy into mp4.
@@ -79,6 +83,7 @@ describe('handlePaymentConfirmed refuses, for good and with a reason,', () => {
   // `early`: the preview was already cut from the source's first seconds when the damage further in was found.
   const cases: Array<{ name: string; file: string; code: string; reason: RegExp; overrides?: Partial<TranscodeSettings>; early?: boolean }> = [
     { name: 'a file that is not media', file: 'notes.txt', code: 'not_media', reason: /not a readable media file/ },
+    { name: 'an HLS playlist renamed .mp4 (it would make ffmpeg read other files)', file: 'playlist.mp4', code: 'not_media', reason: /a hls file, not a video this service accepts/ },
     { name: 'a file with no video stream', file: 'subtitles.srt', code: 'no_video_stream', reason: /no video stream/ },
     { name: 'an audio-only file', file: 'song.m4a', code: 'audio_only', reason: /only audio \(aac\)/ },
     { name: 'a zero-duration still image', file: 'photo.png', code: 'zero_duration', reason: /no duration \(a still png image/ },
@@ -99,6 +104,16 @@ describe('handlePaymentConfirmed refuses, for good and with a reason,', () => {
       expect(await exists(`${output}.part`)).toBe(false);
     }, 30_000);
   }
+});
+
+describe('handlePaymentConfirmed retries, never refuses,', () => {
+  it('a source the staging volume does not show yet (ENOENT): a retryable error, no verdict on the upload', async () => {
+    const { error, captured } = await transcode('not-there-yet.mp4');
+    expect(error).toBeDefined();
+    expect(error).not.toBeInstanceOf(PermanentError);
+    expect(error).toMatchObject({ code: 'io_error', permanent: false });
+    expect(captured.emitted).toEqual([]);
+  });
 });
 
 describe('handlePaymentConfirmed converts', () => {
