@@ -4,10 +4,10 @@ import { Router, type RequestHandler, type Response } from 'express';
 import type { Bus } from '@reelboard/bus';
 import { listingKeys, type ObjectStorage } from '@reelboard/storage';
 import { mediaBytes } from '@reelboard/runtime';
-import { terminalEvents, txHashSchema, type StatusEvent, type UploadReceived } from '@reelboard/contracts';
+import { stagedPaths, STAGED_FILES, terminalEvents, txHashSchema, type StatusEvent, type UploadReceived } from '@reelboard/contracts';
 import { quotedPrice, type GatewayConfig } from './config.js';
 import { HttpError } from './http-error.js';
-import { allocateStaging, checkVideoContainer, normaliseLogo, parseListingForm, receiveMultipart, STAGED, type IntakeLimits } from './intake.js';
+import { allocateStaging, checkVideoContainer, normaliseLogo, parseListingForm, receiveMultipart, type IntakeLimits } from './intake.js';
 import type { StatusHub } from './status-hub.js';
 
 export interface UploadRoutesDeps {
@@ -62,7 +62,7 @@ export function uploadRoutes({ bus, hub, config, requireSession, limitUploads, s
       if (!video) throw new HttpError(400, 'invalid_form', 'invalid fields: video', { fields: { video: 'video file is required' } });
       if (video.size === 0) throw new HttpError(400, 'invalid_form', 'invalid fields: video', { fields: { video: 'video file is empty' } });
       await checkVideoContainer(video.path);
-      if (logo) await normaliseLogo(logo.path, join(staging.dir, STAGED.logo), limits);
+      if (logo) await normaliseLogo(logo.path, join(staging.dir, STAGED_FILES.logo), limits);
 
       const now = new Date();
       const upload: UploadReceived = {
@@ -77,9 +77,9 @@ export function uploadRoutes({ bus, hub, config, requireSession, limitUploads, s
           expiresAt: new Date(now.getTime() + config.QUOTE_TTL_SECONDS * 1000).toISOString(),
         },
         staged: {
-          source: `${uploadId}/${STAGED.source}`,
+          source: stagedPaths(uploadId).source,
           sourceBytes: video.size,
-          ...(logo ? { logo: `${uploadId}/${STAGED.logo}` } : {}),
+          ...(logo ? { logo: stagedPaths(uploadId).logo } : {}),
         },
         receivedAt: now.toISOString(),
       };
