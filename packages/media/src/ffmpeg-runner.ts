@@ -110,18 +110,28 @@ export class FfmpegRunner {
     this.options = { ...options };
   }
 
-  /** Runs ffprobe (file protocol, allowed demuxers only) and returns its raw stream/format data. */
-  probe(path: string): Promise<FfprobeData> {
-    return new Promise((resolve, reject) => {
-      const command = this.createCommand(path);
-      command.ffprobe(buildProbeOptions(), (err: Error | null, data: FfprobeData) => {
-        if (err) {
-          reject(this.toProbeError(path, err));
-          return;
-        }
-        resolve(data);
+  /**
+   * Runs ffprobe (file protocol, allowed demuxers only) and returns its raw stream/format data.
+   * A probe that has not answered within `stallSeconds` is killed (`stalled`, retryable): reading a
+   * FIFO or a hung mount must not hold the job either.
+   */
+  async probe(path: string): Promise<FfprobeData> {
+    const limitSeconds = this.options.stallSeconds ?? DEFAULT_STALL_SECONDS;
+    try {
+      const { stdout } = await execFileAsync(this.ffprobeBinary(), [...buildProbeOptions(), '-print_format', 'json', '-show_format', '-show_streams', path], {
+        timeout: limitSeconds * 1000,
+        killSignal: 'SIGKILL',
+        maxBuffer: 16 * 1024 * 1024,
       });
-    });
+      return normaliseProbe(JSON.parse(stdout) as Partial<FfprobeData>);
+    } catch (error) {
+      const failure = error as Error & { stderr?: string; killed?: boolean; code?: unknown };
+      if (failure.killed) {
+        return Promise.reject(new MediaError('stalled', `ffprobe did not answer within ${limitSeconds} s and was stopped`, { path, cause: error }));
+      }
+      const message = failure.code === 'ENOENT' ? `spawn ${this.ffprobeBinary()} ENOENT` : failure.stderr ? `ffprobe exited with code ${String(failure.code)}\n${failure.stderr}` : failure.message;
+      return Promise.reject(this.toProbeError(path, Object.assign(new Error(message), { cause: error })));
+    }
   }
 
   /** ffmpeg's version and encoders (health checks go through the runner like everything else). */
@@ -242,12 +252,14 @@ export class FfmpegRunner {
   }
 
   private toProbeError(path: string, err: Error): MediaError {
-    const stderrTail = tailLines(err.message, this.options.stderrTailLines ?? DEFAULT_STDERR_TAIL_LINES);
+    // The first line is Node's "Command failed: ffprobe ...", not ffprobe's own words.
+    const stderrTail = tailLines(err.message.split('\n').slice(1).join('\n') || err.message, this.options.stderrTailLines ?? DEFAULT_STDERR_TAIL_LINES);
     const details = { path, stderrTail, cause: err };
     const refused = NOT_ALLOWED.exec(err.message)?.[1];
     if (refused) return new MediaError('not_media', `file is a ${refused} file, not a video this service accepts (playlists and references to other files are refused)`, details);
     if (isIoError(err.message)) return new MediaError('io_error', 'the staged file could not be read (will retry)', details);
     if (isSpawnFailure(err)) return new MediaError('ffmpeg_unavailable', 'ffprobe could not be started', details);
+    // With -v error and nothing else said, the input simply was not media.
     if (isTruncationLine(err.message)) return new MediaError('truncated', 'file is truncated: its index is missing (upload cut short?)', details);
     return new MediaError('not_media', 'file is not a readable media file', details);
   }
@@ -270,6 +282,19 @@ export class FfmpegRunner {
     const summary = lastMeaningfulLine(stderrTail) ?? err.message;
     return new MediaError(code, `ffmpeg failed (${code}): ${summary}`, details);
   }
+}
+
+/**
+ * ffprobe's JSON as the rest of the package reads it: streams and format always present, and the
+ * Display Matrix rotation lifted onto the stream (where older files keep a `rotate` tag).
+ */
+export function normaliseProbe(raw: Partial<FfprobeData>): FfprobeData {
+  const streams = (raw.streams ?? []).map((stream) => {
+    const sideData = (stream as { side_data_list?: Array<Record<string, unknown>> }).side_data_list ?? [];
+    const matrix = sideData.find((entry) => entry['rotation'] !== undefined);
+    return matrix && stream.rotation === undefined ? { ...stream, rotation: matrix['rotation'] as number } : stream;
+  });
+  return { streams, format: raw.format ?? {}, chapters: raw.chapters ?? [] } as FfprobeData;
 }
 
 interface ProgressLine {

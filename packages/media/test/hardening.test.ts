@@ -113,6 +113,11 @@ describe('no encode can hang', () => {
     expect(result.durationSeconds).toBeCloseTo(2, 0);
   }, 60_000);
 
+  it('stops an ffprobe that does not answer (a FIFO, a hung mount) as stalled, retryable', async () => {
+    const error = await failure(probeMedia(file('never-written.mp4'), new FfmpegRunner({ stallSeconds: 1 })));
+    expect(error).toMatchObject({ code: 'stalled', permanent: false });
+  }, 30_000);
+
   it('stops a run at its time limit whatever its progress', async () => {
     const error = await failure(new FfmpegRunner({ stallSeconds: 60 }).run({ input: file('never-written.mp4'), output: file('late.webm'), outputOptions: ['-f', 'webm'], timeoutSeconds: 1 }));
     expect(error).toMatchObject({ code: 'timeout', permanent: false });
