@@ -29,6 +29,7 @@ const services: [string, z.ZodObject][] = [
 const sources = [
   'packages/config/src/index.ts',
   'packages/storage/src/config.ts',
+  'packages/media/src/config.ts',
   ...services.map(([name]) => `services/${name}/src/config.ts`),
 ];
 

@@ -117,6 +117,11 @@ describe('the reference web client in Chromium', () => {
     const save = page.getByRole('button', { name: 'SAVE' });
     await expect.poll(() => save.isEnabled(), { timeout: 150_000, interval: 500 }).toBe(true);
     expect(await page.locator('#pipeline-progress').evaluate((bar) => (bar as unknown as ProgressLike).value)).toBe(100);
+    // The listing's loop and poster appeared on the status page once stored (preview.ready), before the listing was saved.
+    const early = page.locator('#early-preview video');
+    await expect.poll(() => early.count(), { timeout: 15_000 }).toBe(1);
+    expect(await early.getAttribute('src')).toContain('preview.webm');
+    expect(await early.getAttribute('poster')).toContain('poster.webp');
     await shot('08-saved');
 
     await save.click();

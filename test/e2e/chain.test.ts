@@ -99,6 +99,15 @@ describe('one paid upload travels the whole chain', () => {
     expect(names.at(-1), `stream ended with ${JSON.stringify(events.at(-1)?.data)}`).toBe('profile.saved');
     // Every stage, in chain order; progress events may come in between.
     expect(names.filter((name) => chainOrder.includes(name))).toEqual(chainOrder);
+    // Playable first: the transcoder cut the preview and poster from the source and the uploader stored
+    // them (preview.ready) before the full transcode was done; the chain above is unchanged.
+    const at = (name: string) => names.indexOf(name);
+    expect(at('preview.early')).toBeGreaterThan(at('payment.confirmed'));
+    expect(at('preview.early')).toBeLessThan(at('video.transcoded'));
+    expect(at('preview.ready')).toBeGreaterThan(at('preview.early'));
+    expect(events[at('preview.early')]?.data.stage).toBe('transcoder');
+    expect(events[at('preview.ready')]?.data.stage).toBe('uploader');
+    expect(names.filter((name) => name === 'preview.ready')).toHaveLength(1);
     const transcodeProgress = events.filter((e) => e.name === 'progress' && e.data.stage === 'transcoder');
     expect(transcodeProgress.length).toBeGreaterThan(0);
     // Event ids increase: a reconnecting client can resume from any of them.

@@ -4,6 +4,7 @@ import {
   paymentConfirmedSchema,
   paymentCreditedSchema,
   paymentSubmittedSchema,
+  previewEarlySchema,
   previewExtractedSchema,
   uploadExpireSchema,
   uploadFailedSchema,
@@ -27,9 +28,10 @@ export interface ChannelPolicy {
  * - `drop-hint`: the job was only a hint (a client's tx hash); the owner is told it could not be
  *   checked, and the upload is untouched (the deposit watcher still sees the money);
  * - `keep-for-operator`: a ledger write; the job stays in the failed set (bull-board,
- *   `pnpm failed-uploads`) and an error is logged; retrying it records what it carries.
+ *   `pnpm failed-uploads`) and an error is logged; retrying it records what it carries;
+ * - `log-only`: an optimisation nothing depends on (the early preview); a warning is logged.
  */
-export type GiveUpPolicy = 'fail-upload' | 'drop-hint' | 'keep-for-operator';
+export type GiveUpPolicy = 'fail-upload' | 'drop-hint' | 'keep-for-operator' | 'log-only';
 
 interface ChannelDefinition<S extends z.ZodType> {
   schema: S;
@@ -90,6 +92,16 @@ export const channels = {
     policy: { attempts: 3, backoffMs: 5_000 },
     giveUp: 'fail-upload',
     jobId: byUpload('payment.confirmed'),
+  }),
+  // A side channel, not a link of the chain: the uploader stores the early preview and poster. If it
+  // gives up, the upload goes on (assets.stored puts the same keys), so its consumer must not fail it.
+  'preview.early': define({
+    schema: previewEarlySchema,
+    consumer: 'uploader',
+    policy: { attempts: 3, backoffMs: 1_000 },
+    // An optimisation only: assets.stored puts the same keys later.
+    giveUp: 'log-only',
+    jobId: byUpload('preview.early'),
   }),
   'video.transcoded': define({
     schema: videoTranscodedSchema,

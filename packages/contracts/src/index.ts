@@ -3,3 +3,4 @@ export * from './channels.js';
 export * from './status.js';
 export * from './hashtags.js';
 export * from './notifications.js';
+export * from './staging.js';

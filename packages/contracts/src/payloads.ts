@@ -103,7 +103,21 @@ export const paymentSchema = z.object({
 
 export const paymentConfirmedSchema = uploadReceivedSchema.extend({ payment: paymentSchema });
 
+/** A preview clip in the staging directory: short, muted, looping. */
+export const stagedPreviewSchema = z.object({ path: stagedPathSchema, bytes: z.number().int().positive(), durationSeconds: z.number().positive() });
+/** A poster image in the staging directory. */
+export const stagedPosterSchema = z.object({ path: stagedPathSchema, bytes: z.number().int().positive() });
+
+/**
+ * The preview and poster, cut from the source as soon as the payment is confirmed, for the uploader
+ * to store under their final keys while the full transcode runs (first playable in seconds).
+ */
+export const previewEarlySchema = paymentConfirmedSchema.extend({ preview: stagedPreviewSchema, poster: stagedPosterSchema });
+
 export const videoTranscodedSchema = paymentConfirmedSchema.extend({
+  /** The preview and poster already cut from the source (absent when the transcoder did not cut them). */
+  preview: stagedPreviewSchema.optional(),
+  poster: stagedPosterSchema.optional(),
   video: z.object({
     path: stagedPathSchema,
     bytes: z.number().int().positive(),
@@ -113,10 +127,7 @@ export const videoTranscodedSchema = paymentConfirmedSchema.extend({
   }),
 });
 
-export const previewExtractedSchema = videoTranscodedSchema.extend({
-  preview: z.object({ path: stagedPathSchema, bytes: z.number().int().positive(), durationSeconds: z.number().positive() }),
-  poster: z.object({ path: stagedPathSchema, bytes: z.number().int().positive() }),
-});
+export const previewExtractedSchema = videoTranscodedSchema.extend({ preview: stagedPreviewSchema, poster: stagedPosterSchema });
 
 export const assetsStoredSchema = previewExtractedSchema.extend({
   objects: z.object({
@@ -190,6 +201,7 @@ export type Payment = z.infer<typeof paymentSchema>;
 export type CreditStatus = z.infer<typeof creditStatusSchema>;
 export type CreditTransfer = z.infer<typeof creditTransferSchema>;
 export type PaymentConfirmed = z.infer<typeof paymentConfirmedSchema>;
+export type PreviewEarly = z.infer<typeof previewEarlySchema>;
 export type VideoTranscoded = z.infer<typeof videoTranscodedSchema>;
 export type PreviewExtracted = z.infer<typeof previewExtractedSchema>;
 export type AssetsStored = z.infer<typeof assetsStoredSchema>;

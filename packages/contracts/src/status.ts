@@ -4,6 +4,9 @@ import { z } from 'zod';
 export const statusEventNames = [
   'upload.received',
   'payment.confirmed',
+  // The preview and poster are cut from the source (transcoder), then in S3 under their final keys (uploader).
+  'preview.early',
+  'preview.ready',
   'video.transcoded',
   'preview.extracted',
   'assets.stored',

@@ -10,6 +10,10 @@ export function giveUpByPolicy(uploads: Uploads, bus: Bus, service: string): Giv
   return async (channel, payload, error, context) => {
     const data = (payload ?? {}) as { uploadId?: string; txHash?: string };
     const policy = channels[channel].giveUp;
+    if (policy === 'log-only') {
+      context.log.warn('stage gave up; nothing depends on it', { channel, error: error.message });
+      return;
+    }
     if (policy === 'keep-for-operator' || !data.uploadId) {
       context.log.error('stage gave up; the job stays in the failed set for an operator', { channel, error: error.message });
       return;

@@ -9,6 +9,10 @@ export type MediaErrorCode =
   | 'ffmpeg_unavailable'
   | 'ffmpeg_failed'
   | 'timeout'
+  /** The watchdog stopped an ffmpeg whose progress had stopped moving (retried). */
+  | 'stalled'
+  /** The staged file could not be read (ENOENT, EIO on a flaky mount): retried, never a verdict on the file. */
+  | 'io_error'
   | 'aborted';
 
 /** Extra context for logs and failed-status reasons. */

@@ -1,21 +1,12 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import ffmpeg from 'fluent-ffmpeg';
 import { defaultRunner } from './default-runner.js';
 import type { FfmpegRunner } from './ffmpeg-runner.js';
-
-const execFileAsync = promisify(execFile);
 
 /** Encoders this package depends on; a build of ffmpeg without them is not usable. */
 export const REQUIRED_ENCODERS: readonly string[] = ['libvpx-vp9', 'libopus', 'libwebp'];
 
 /** The ffmpeg version string (e.g. "5.1.6-0+deb12u1"); throws if ffmpeg cannot be run. */
 export async function ffmpegVersion(runner: FfmpegRunner = defaultRunner()): Promise<string> {
-  const { stdout } = await execFileAsync(runner.options.ffmpegPath ?? 'ffmpeg', ['-hide_banner', '-version'], {
-    timeout: 10_000,
-  });
-  const match = /ffmpeg version (\S+)/.exec(stdout);
-  return match?.[1] ?? stdout.split('\n')[0] ?? 'unknown';
+  return (await runner.info()).version;
 }
 
 /** Result of checkFfmpeg, for a health endpoint or a fail-fast start-up check. */
@@ -30,12 +21,10 @@ export interface FfmpegHealth {
   error?: string;
 }
 
-/** Checks that ffmpeg and ffprobe run and have the encoders this package uses. */
+/** Checks, through the runner, that ffmpeg and ffprobe run and have the encoders this package uses. */
 export async function checkFfmpeg(runner: FfmpegRunner = defaultRunner()): Promise<FfmpegHealth> {
   try {
-    const version = await ffmpegVersion(runner);
-    await execFileAsync(runner.options.ffprobePath ?? 'ffprobe', ['-hide_banner', '-version'], { timeout: 10_000 });
-    const encoders = await availableEncoders(runner);
+    const { version, encoders } = await runner.info();
     const missingEncoders = REQUIRED_ENCODERS.filter((name) => !encoders.has(name));
     return { ok: missingEncoders.length === 0, version, missingEncoders };
   } catch (err) {
@@ -46,15 +35,4 @@ export async function checkFfmpeg(runner: FfmpegRunner = defaultRunner()): Promi
 /** Health check as a boolean; use checkFfmpeg for the reason. */
 export async function isFfmpegAvailable(runner: FfmpegRunner = defaultRunner()): Promise<boolean> {
   return (await checkFfmpeg(runner)).ok;
-}
-
-function availableEncoders(runner: FfmpegRunner): Promise<Set<string>> {
-  return new Promise((resolve, reject) => {
-    const command = ffmpeg();
-    if (runner.options.ffmpegPath) command.setFfmpegPath(runner.options.ffmpegPath);
-    command.getAvailableEncoders((err: Error | null, encoders: Record<string, unknown>) => {
-      if (err) reject(err);
-      else resolve(new Set(Object.keys(encoders)));
-    });
-  });
 }

@@ -7,7 +7,21 @@ export {
   type FfmpegJob,
   type FfmpegProgress,
   type FfmpegRunResult,
+  type FfmpegInfo,
 } from './ffmpeg-runner.js';
+export {
+  buildTranscodeCommand,
+  buildPreviewCommand,
+  buildPosterFrameCommand,
+  buildMeanLumaCommand,
+  buildProbeOptions,
+  restrictedInputOptions,
+  SOURCE_DEMUXERS,
+  type FfmpegCommand,
+  type TranscodeCommandSettings,
+  type PreviewCommandSettings,
+  type PosterFrameSettings,
+} from './commands.js';
 export {
   probeMedia,
   toMediaInfo,
@@ -50,3 +64,4 @@ export {
 } from './poster.js';
 export { ffmpegVersion, isFfmpegAvailable, checkFfmpeg, REQUIRED_ENCODERS, type FfmpegHealth } from './health.js';
 export { createMediaAdapter, type MediaAdapter } from './adapter.js';
+export { mediaEnvSchema, runnerOptionsFrom, type MediaEnv } from './config.js';

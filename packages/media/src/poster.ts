@@ -1,10 +1,10 @@
 import { rename, rm } from 'node:fs/promises';
+import { buildMeanLumaCommand, buildPosterFrameCommand, parseMeanLuma } from './commands.js';
 import { defaultRunner } from './default-runner.js';
 import type { FfmpegRunner } from './ffmpeg-runner.js';
 import { fitWidth } from './geometry.js';
 import { fileSize } from './output-file.js';
 import { assertPlayableVideo, probeMedia, type MediaInfo } from './probe.js';
-import { videoFilterChain } from './video-filters.js';
 
 /** Settings for a poster image. */
 export interface PosterOptions {
@@ -16,6 +16,8 @@ export interface PosterOptions {
   quality?: number;
   /** The source's probe, if the caller already has it. */
   source?: MediaInfo;
+  /** Decoder threads; default ffmpeg's own choice. */
+  threads?: number;
   /** Aborting kills ffmpeg. */
   signal?: AbortSignal;
   /** Runner to use; default one from PATH. */
@@ -50,28 +52,21 @@ export async function extractPoster(input: string, output: string, options: Post
   const source = options.source ?? (await probeMedia(input, runner));
   assertPlayableVideo(source, input);
   const size = fitWidth(source.video, options.maxWidth ?? DEFAULT_POSTER_WIDTH);
-  const baseFilters = videoFilterChain(source.video, size);
   const quality = options.quality ?? DEFAULT_QUALITY;
   const duration = source.durationSeconds;
 
   const render = async (atSeconds: number, path: string, chooseFrame: boolean): Promise<number> => {
-    // thumbnail= picks the frame closest to the window's average histogram, skipping flashes and cuts;
-    // it runs after scaling so its frame buffer stays small even for 4K sources.
-    const window = Math.min(30, Math.max(2, Math.round(source.video.fps || 25)));
-    const filters = chooseFrame ? `${baseFilters},thumbnail=${window}` : baseFilters;
-    await runner.run({
+    const command = buildPosterFrameCommand({
       input,
-      inputOptions: ['-ss', atSeconds.toFixed(3)],
       output: path,
-      outputOptions: [
-        '-map', '0:v:0', '-an', '-sn', '-dn', '-map_metadata', '-1',
-        '-vf', filters,
-        '-frames:v', '1',
-        '-c:v', 'libwebp', '-quality', String(quality),
-        '-f', 'webp',
-      ],
-      ...(options.signal ? { signal: options.signal } : {}),
+      source,
+      size,
+      atSeconds,
+      chooseFrame,
+      quality,
+      ...(options.threads === undefined ? {} : { threads: options.threads }),
     });
+    await runner.run({ ...command, ...(options.signal ? { signal: options.signal } : {}) });
     return measureMeanLuma(path, runner);
   };
 
@@ -116,12 +111,9 @@ export function posterCandidateTimes(durationSeconds: number): number[] {
 export async function measureMeanLuma(path: string, runner: FfmpegRunner = defaultRunner()): Promise<number> {
   let luma: number | undefined;
   await runner.run({
-    input: path,
-    output: '-',
-    outputOptions: ['-vf', 'format=yuv420p,signalstats,metadata=print:key=lavfi.signalstats.YAVG', '-frames:v', '1', '-f', 'null'],
+    ...buildMeanLumaCommand(path),
     onStderrLine: (line) => {
-      const match = /lavfi\.signalstats\.YAVG=([\d.]+)/.exec(line);
-      if (match?.[1] !== undefined) luma = Number(match[1]);
+      luma = parseMeanLuma(line) ?? luma;
     },
   });
   if (luma === undefined) throw new Error(`signalstats printed no luma for ${path}`);

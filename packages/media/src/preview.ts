@@ -1,10 +1,10 @@
-import { vp9Codec, bitrateForHeight, type CodecConfig, type EncoderSpeed } from './codecs.js';
+import type { CodecConfig, EncoderSpeed } from './codecs.js';
+import { buildPreviewCommand } from './commands.js';
 import { defaultRunner } from './default-runner.js';
 import type { FfmpegRunner } from './ffmpeg-runner.js';
 import { fitShortSide } from './geometry.js';
 import { fileSize, writeAtomically } from './output-file.js';
 import { assertPlayableVideo, probeMedia, type MediaInfo } from './probe.js';
-import { STRIP_METADATA_OPTIONS, videoFilterChain } from './video-filters.js';
 
 /** Settings for a preview clip. */
 export interface PreviewOptions {
@@ -51,34 +51,24 @@ const DEFAULT_PREVIEW_FPS = 30;
 export async function extractPreview(input: string, output: string, options: PreviewOptions): Promise<PreviewResult> {
   if (!(options.seconds > 0)) throw new RangeError(`preview seconds must be > 0, got ${options.seconds}`);
   const runner = options.runner ?? defaultRunner();
-  const codec = options.codec ?? vp9Codec;
   const source = options.source ?? (await probeMedia(input, runner));
   assertPlayableVideo(source, input);
   const size = fitShortSide(source.video, options.maxHeight ?? DEFAULT_PREVIEW_HEIGHT);
-  const maxFps = options.maxFps ?? DEFAULT_PREVIEW_FPS;
-  const fps = source.video.fps > 0 ? Math.min(source.video.fps, maxFps) : maxFps;
-
-  const outputOptions = [
-    '-map', '0:v:0',
-    // Muted: previews autoplay, and browsers only autoplay muted media anyway.
-    '-an',
-    ...STRIP_METADATA_OPTIONS,
-    // Output-side -t is frame-accurate; a video shorter than this simply ends.
-    '-t', String(options.seconds),
-    '-vf', videoFilterChain(source.video, size),
-    '-fpsmax', String(maxFps),
-    ...codec.videoOptions({
-      bitrateKbps: options.videoBitrateKbps ?? bitrateForHeight(Math.min(size.width, size.height)),
-      threads: options.threads,
-      width: size.width,
-      fps,
-      speed: { ...codec.previewSpeed, ...options.speed },
-    }),
-    ...codec.containerOptions(),
-  ];
+  const command = buildPreviewCommand({
+    input,
+    output,
+    source,
+    size,
+    seconds: options.seconds,
+    threads: options.threads,
+    maxFps: options.maxFps ?? DEFAULT_PREVIEW_FPS,
+    ...(options.codec ? { codec: options.codec } : {}),
+    ...(options.videoBitrateKbps === undefined ? {} : { videoBitrateKbps: options.videoBitrateKbps }),
+    ...(options.speed ? { speed: options.speed } : {}),
+  });
 
   const run = await writeAtomically(output, (partPath) =>
-    runner.run({ input, output: partPath, outputOptions, ...(options.signal ? { signal: options.signal } : {}) }),
+    runner.run({ ...command, output: partPath, ...(options.signal ? { signal: options.signal } : {}) }),
   );
   const produced = await probeMedia(output, runner);
   return {

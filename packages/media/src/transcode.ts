@@ -1,11 +1,11 @@
-import { vp9Codec, bitrateForHeight, type CodecConfig, type EncoderSpeed } from './codecs.js';
+import { vp9Codec, type CodecConfig, type EncoderSpeed } from './codecs.js';
+import { buildTranscodeCommand } from './commands.js';
 import { defaultRunner } from './default-runner.js';
 import { MediaError } from './errors.js';
 import type { FfmpegRunner, FfmpegRunResult } from './ffmpeg-runner.js';
 import { fitShortSide } from './geometry.js';
 import { fileSize, writeAtomically } from './output-file.js';
 import { assertPlayableVideo, probeMedia, type MediaInfo } from './probe.js';
-import { STRIP_METADATA_OPTIONS, videoFilterChain } from './video-filters.js';
 
 /** Settings for a full transcode. */
 export interface TranscodeOptions {
@@ -25,6 +25,8 @@ export interface TranscodeOptions {
   source?: MediaInfo;
   /** Aborting kills ffmpeg (e.g. on shutdown). */
   signal?: AbortSignal;
+  /** Kill ffmpeg after this many seconds; the caller scales it to the source (default: the runner's). */
+  timeoutSeconds?: number;
   /** Runner to use; default one from PATH. */
   runner?: FfmpegRunner;
 }
@@ -73,38 +75,27 @@ export async function transcodeWithCodec(
   const source = options.source ?? (await probeMedia(input, runner));
   assertPlayableVideo(source, input);
   const size = fitShortSide(source.video, options.maxHeight);
-  const maxFps = options.maxFps ?? DEFAULT_MAX_FPS;
-  const fps = source.video.fps > 0 ? Math.min(source.video.fps, maxFps) : maxFps;
-  const videoBitrate = options.videoBitrateKbps ?? bitrateForHeight(Math.min(size.width, size.height));
-
-  const outputOptions = [
-    '-map', '0:v:0',
-    ...(source.audio ? ['-map', '0:a:0'] : ['-an']),
-    ...STRIP_METADATA_OPTIONS,
-    '-vf', videoFilterChain(source.video, size),
-    '-fpsmax', String(maxFps),
-    ...codec.videoOptions({
-      bitrateKbps: videoBitrate,
-      threads: options.threads,
-      width: size.width,
-      fps,
-      speed: { ...codec.defaultSpeed, ...options.speed },
-    }),
-    ...(source.audio
-      ? codec.audioOptions({ bitrateKbps: options.audioBitrateKbps ?? DEFAULT_AUDIO_KBPS, channels: source.audio.channels })
-      : []),
-    ...codec.containerOptions(),
-  ];
+  const command = buildTranscodeCommand({
+    input,
+    output,
+    source,
+    size,
+    threads: options.threads,
+    maxFps: options.maxFps ?? DEFAULT_MAX_FPS,
+    audioBitrateKbps: options.audioBitrateKbps ?? DEFAULT_AUDIO_KBPS,
+    codec,
+    ...(options.videoBitrateKbps === undefined ? {} : { videoBitrateKbps: options.videoBitrateKbps }),
+    ...(options.speed ? { speed: options.speed } : {}),
+  });
 
   const report = onProgress ? monotonic(onProgress) : undefined;
   const { run, produced } = await writeAtomically(output, async (partPath) => {
     const run = await runner.run({
-      input,
+      ...command,
       output: partPath,
-      outputOptions,
-      expectedDurationSeconds: source.durationSeconds,
       ...(report ? { onProgress: (p) => report(p.percent) } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.timeoutSeconds ? { timeoutSeconds: options.timeoutSeconds } : {}),
     });
     const produced = await probeMedia(partPath, runner);
     assertWholeInputEncoded(source, produced, run, input);

@@ -74,8 +74,8 @@ describe('probeMedia', () => {
     expect(mediaError.permanent).toBe(true);
     expect(mediaError.details.stderrTail).toContain('Invalid data found');
   });
-  it('throws not_media for a missing file too (ffprobe cannot read it)', async () => {
-    await expect(probeMedia(file('missing.mp4'))).rejects.toMatchObject({ code: 'not_media' });
+  it('throws a retryable io_error for a missing file (a staging volume that has not caught up), not a verdict on the upload', async () => {
+    await expect(probeMedia(file('missing.mp4'))).rejects.toMatchObject({ code: 'io_error', permanent: false });
   });
 });
 

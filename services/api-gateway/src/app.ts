@@ -75,7 +75,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, readiness, rep
   const pushQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.push);
   const webhookQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.webhook);
 
-  app.use(uploadRoutes({ bus, uploads, db, hub, config, requireSession: auth.requireSession(), limitUploads: limits.uploadsPerWallet, streams }));
+  app.use(uploadRoutes({ bus, uploads, db, storage, hub, config, requireSession: auth.requireSession(), limitUploads: limits.uploadsPerWallet, streams }));
   app.use(listingRoutes({ db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
   app.use(
     notificationRoutes({

@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import { fileTypeFromFile } from 'file-type';
 import multer from 'multer';
 import sharp from 'sharp';
-import { HashtagError, listingFormSchema, parseHashtags, type ListingForm } from '@reelboard/contracts';
+import { HashtagError, listingFormSchema, parseHashtags, STAGED_FILES, type ListingForm } from '@reelboard/contracts';
 import { z } from '@reelboard/config';
 import { HttpError } from './http-error.js';
 
@@ -18,9 +18,6 @@ export interface IntakeLimits {
 /** Containers a video may arrive in; anything else is refused before it costs a transcode. */
 const VIDEO_EXTENSIONS = new Set(['mp4', 'm4v', 'mov', 'webm', 'mkv', 'avi', '3gp', '3g2', 'mts', 'mpg', 'ogv', 'flv', 'mxf', 'wmv', 'asf']);
 const LOGO_FORMATS = new Set(['png', 'jpeg', 'webp']);
-
-/** Staged file names inside an upload's own directory: client filenames never become paths. */
-export const STAGED = { source: 'source', logoOriginal: 'logo-original', logo: 'logo.webp' } as const;
 
 const finite = (name: string, min: number, max: number) =>
   z
@@ -93,7 +90,8 @@ export function parseListingForm(body: unknown): ListingForm {
 export function receiveMultipart(req: Request, res: Response, dir: string, limits: IntakeLimits): Promise<void> {
   const storage = multer.diskStorage({
     destination: (_req, _file, done) => done(null, dir),
-    filename: (_req, file, done) => done(null, file.fieldname === 'video' ? STAGED.source : STAGED.logoOriginal),
+    // Staged names come from the one staging layout: client filenames never become paths.
+    filename: (_req, file, done) => done(null, file.fieldname === 'video' ? STAGED_FILES.source : STAGED_FILES.logoOriginal),
   });
   const parse = multer({
     storage,

@@ -234,6 +234,20 @@ const paths: Record<string, Json> = {
       },
     },
   },
+  '/v1/uploads/{id}/preview': {
+    get: {
+      tags: ['uploads'],
+      summary: 'The preview loop and poster of one of your uploads, as soon as they are stored (after the `preview.ready` event)',
+      security: session,
+      parameters: [uuidParam('id', 'upload id')],
+      responses: {
+        '200': json('URLs of the stored preview and poster', { type: 'object', required: ['uploadId', 'previewUrl', 'posterUrl'], properties: { uploadId: { type: 'string', format: 'uuid' }, previewUrl: { type: 'string', format: 'uri' }, posterUrl: { type: 'string', format: 'uri' } } }),
+        '401': unauthenticated,
+        '404': failure('`upload_not_found`: no such upload, or not yours; `preview_not_ready`: not stored yet'),
+        ...common,
+      },
+    },
+  },
   '/v1/uploads/{id}/payment': {
     post: {
       tags: ['uploads'],

@@ -6,11 +6,12 @@ import { depositAddressOf } from '@reelboard/chain';
 import type { Knex } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import { acceptUpload } from './accept-upload.js';
+import { listingKeys, type ObjectStorage } from '@reelboard/storage';
 import { mediaBytes } from '@reelboard/runtime';
-import { terminalEvents, txHashSchema, type StatusEvent, type UploadReceived } from '@reelboard/contracts';
+import { stagedPaths, STAGED_FILES, terminalEvents, txHashSchema, type StatusEvent, type UploadReceived } from '@reelboard/contracts';
 import { quotedPrice, type GatewayConfig } from './config.js';
 import { HttpError } from './http-error.js';
-import { allocateStaging, checkVideoContainer, normaliseLogo, parseListingForm, receiveMultipart, STAGED, type IntakeLimits } from './intake.js';
+import { allocateStaging, checkVideoContainer, normaliseLogo, parseListingForm, receiveMultipart, type IntakeLimits } from './intake.js';
 import type { StatusHub } from './status-hub.js';
 
 export interface UploadRoutesDeps {
@@ -24,12 +25,14 @@ export interface UploadRoutesDeps {
   limitUploads?: RequestHandler;
   /** Open SSE responses, so shutdown can end them. */
   streams: Set<Response>;
+  /** Where the preview and poster are stored; without it the preview route is not mounted. */
+  storage?: ObjectStorage;
 }
 
 const uploadIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The listing form, the payment submission and the upload's status (latest and live). */
-export function uploadRoutes({ bus, uploads, db, hub, config, requireSession, limitUploads, streams }: UploadRoutesDeps): Router {
+export function uploadRoutes({ bus, uploads, db, storage, hub, config, requireSession, limitUploads, streams }: UploadRoutesDeps): Router {
   const router = Router();
   const limits: IntakeLimits = {
     maxVideoBytes: config.MAX_VIDEO_BYTES,
@@ -65,7 +68,7 @@ export function uploadRoutes({ bus, uploads, db, hub, config, requireSession, li
       if (!video) throw new HttpError(400, 'invalid_form', 'invalid fields: video', { fields: { video: 'video file is required' } });
       if (video.size === 0) throw new HttpError(400, 'invalid_form', 'invalid fields: video', { fields: { video: 'video file is empty' } });
       await checkVideoContainer(video.path);
-      if (logo) await normaliseLogo(logo.path, join(staging.dir, STAGED.logo), limits);
+      if (logo) await normaliseLogo(logo.path, join(staging.dir, STAGED_FILES.logo), limits);
 
       const now = new Date();
       const upload: UploadReceived = {
@@ -81,9 +84,9 @@ export function uploadRoutes({ bus, uploads, db, hub, config, requireSession, li
           expiresAt: new Date(now.getTime() + config.QUOTE_TTL_SECONDS * 1000).toISOString(),
         },
         staged: {
-          source: `${uploadId}/${STAGED.source}`,
+          source: stagedPaths(uploadId).source,
           sourceBytes: video.size,
-          ...(logo ? { logo: `${uploadId}/${STAGED.logo}` } : {}),
+          ...(logo ? { logo: stagedPaths(uploadId).logo } : {}),
         },
         receivedAt: now.toISOString(),
       };
@@ -129,6 +132,19 @@ export function uploadRoutes({ bus, uploads, db, hub, config, requireSession, li
     const [upload, latest] = await Promise.all([uploads.get(uploadId), uploads.latest(uploadId)]);
     res.json({ uploadId, status: latest ?? null, payment: upload?.quote ?? null });
   });
+
+  if (storage) {
+    // The owner's status page shows the loop and poster as soon as they are stored (`preview.ready`),
+    // long before the listing is saved and readable through the public API.
+    router.get('/v1/uploads/:id/preview', requireSession, async (req, res) => {
+      const uploadId = await ownedUpload(req.params.id, res.locals.address as string);
+      const keys = listingKeys(uploadId);
+      const [preview, poster] = await Promise.all([storage.head(keys.preview), storage.head(keys.poster)]);
+      if (!preview || !poster) throw new HttpError(404, 'preview_not_ready', 'the preview and poster are not stored yet; wait for the preview.ready event');
+      const [previewUrl, posterUrl] = await Promise.all([storage.urlFor(keys.preview), storage.urlFor(keys.poster)]);
+      res.set('cache-control', 'private, no-store').json({ uploadId, previewUrl, posterUrl });
+    });
+  }
 
   router.get('/v1/me/uploads', requireSession, async (_req, res) => {
     const ids = await uploads.uploadsOf(res.locals.address as string);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '@reelboard/bus';
 import { applyCredit, createWebhookDelivery, finishWebhookDelivery, recordQuote, saveListing } from '@reelboard/db';
 import { depositCredit, listingInput, quoteInput, randomWallet, transfer } from '../../../packages/db/test/fixtures.js';
+import { listingKeys } from '@reelboard/storage';
 import { postListing } from '../../../test/support/client.js';
 import { makeClip, makePng } from '../../../test/support/media.js';
 import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
@@ -191,6 +192,15 @@ describe('real answers match the document', () => {
 
     expect((await call('GET', `/v1/uploads/${uploadId}`, { token: buyer })).status).toBe(200);
     expect((await call('GET', `/v1/uploads/${uploadId}`, { token: stranger })).status).toBe(404);
+    const previewPath = `/v1/uploads/${uploadId}/preview`;
+    expect((await call('GET', previewPath, { token: buyer })).body).toMatchObject({ error: 'preview_not_ready' });
+    const keys = listingKeys(uploadId);
+    await gw.storage.putFile(keys.preview, join(work, 'clip.mp4'), 'video/webm');
+    await gw.storage.putFile(keys.poster, join(work, 'logo.png'), 'image/webp');
+    const previewAnswer = await call('GET', previewPath, { token: buyer });
+    expect(previewAnswer.status).toBe(200);
+    expect(previewAnswer.body).toMatchObject({ uploadId, previewUrl: expect.stringContaining(keys.preview) });
+    expect((await call('GET', previewPath, { token: stranger })).status).toBe(404);
     expect((await call('GET', '/v1/me/uploads', { token: buyer })).status).toBe(200);
     await call('GET', '/v1/me/uploads');
 

@@ -1,16 +1,10 @@
 import { commonSchema, env, loadConfig, z } from '@reelboard/config';
+import { mediaEnvSchema } from '@reelboard/media';
 
-export const previewSchema = commonSchema.extend({
+export const previewSchema = commonSchema.extend(mediaEnvSchema.shape).extend({
   PORT: env.port(8083),
-  /** Length of the muted, looping preview clip. */
-  PREVIEW_SECONDS: z.coerce.number().positive().max(60).default(5),
-  /** The preview's short side is at most this. */
-  PREVIEW_MAX_HEIGHT: env.positiveInt(480),
   /** Previews this replica cuts at once. */
   PREVIEW_CONCURRENCY: env.positiveInt(2),
-  FFMPEG_THREADS: env.positiveInt(2),
-  FFMPEG_NICENESS: env.nonNegativeInt(5),
-  FFMPEG_TIMEOUT_SECONDS: env.positiveInt(600),
 });
 
 export type PreviewConfig = z.infer<typeof previewSchema>;

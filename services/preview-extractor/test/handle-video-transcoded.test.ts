@@ -25,11 +25,12 @@ const settings = (overrides: Partial<PreviewSettings> = {}): PreviewSettings => 
 });
 
 /** Stages `file` as an upload's transcoded video and runs the handler on it. */
-async function extract(file: string, durationSeconds: number, overrides: Partial<PreviewSettings> = {}) {
+async function extract(file: string, durationSeconds: number, overrides: Partial<PreviewSettings> = {}, early: Pick<VideoTranscoded, 'preview' | 'poster'> = {}) {
   const uploadId = randomUUID();
   await mkdir(join(staging, uploadId));
   const upload: VideoTranscoded = {
     ...paymentConfirmed(uploadId, `${file}.source`),
+    ...early,
     video: { path: file, bytes: (await stat(join(staging, file))).size, durationSeconds, width: 1, height: 1 },
   };
   const { context, captured } = fakeContext();
@@ -101,6 +102,25 @@ describe('handleVideoTranscoded', () => {
     const { error, poster } = await extract('black-start.webm', 3);
     expect(error).toBeUndefined();
     expect(await meanGray(poster)).toBeGreaterThan(40);
+  }, 30_000);
+
+  it('passes on the preview and poster the transcoder already cut, without running ffmpeg', async () => {
+    const cutEarly = { preview: { path: 'early/preview.webm', bytes: 1, durationSeconds: 1 }, poster: { path: 'early/poster.webp', bytes: 1 } };
+    await mkdir(join(staging, 'early'), { recursive: true });
+    await Promise.all([writeFile(join(staging, cutEarly.preview.path), 'p'), writeFile(join(staging, cutEarly.poster.path), 'q')]);
+    // The video itself is garbage: had ffmpeg run on it, the stage would fail.
+    const { error, captured, preview } = await extract('garbage.webm', 1, {}, cutEarly);
+    expect(error).toBeUndefined();
+    expect(previewExtractedSchema.parse(captured.emitted[0]?.payload)).toMatchObject(cutEarly);
+    expect(await stat(preview).then(() => true, () => false)).toBe(false);
+  }, 30_000);
+
+  it('cuts them from the transcoded video when the early ones are gone from staging', async () => {
+    const gone = { preview: { path: 'gone/preview.webm', bytes: 1, durationSeconds: 1 }, poster: { path: 'gone/poster.webp', bytes: 1 } };
+    const { error, captured, uploadId, preview } = await extract('short.webm', 1.5, {}, gone);
+    expect(error).toBeUndefined();
+    const payload = previewExtractedSchema.parse(captured.emitted[0]?.payload);
+    expect(payload.preview).toMatchObject({ path: `${uploadId}/preview.webm`, bytes: (await stat(preview)).size });
   }, 30_000);
 
   it('fails for good, emitting nothing, when the transcoded file is not a video', async () => {

@@ -1,28 +1,38 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PermanentError, type StageContext } from '@reelboard/bus';
-import type { PaymentConfirmed } from '@reelboard/contracts';
-import { assertPlayableVideo, isMediaError, type MediaAdapter, type MediaInfo } from '@reelboard/media';
+import { stagedPaths, type PaymentConfirmed } from '@reelboard/contracts';
+import { assertPlayableVideo, fitShortSide, isMediaError, type MediaAdapter, type MediaInfo } from '@reelboard/media';
 import { encodeFps, encodeSeconds, mediaBytes } from '@reelboard/runtime';
 import type { TranscoderConfig } from './config.js';
+import { cutPreviewFromSource } from './cut-preview.js';
+import { encodeTimeoutSeconds } from './encode-timeout.js';
 import { startProgressReporter } from './progress-reporter.js';
 
 export type TranscodeSettings = Pick<
   TranscoderConfig,
-  'STAGING_DIR' | 'FFMPEG_THREADS' | 'MAX_OUTPUT_HEIGHT' | 'MAX_DURATION_SECONDS' | 'MAX_SOURCE_SIDE' | 'PROGRESS_INTERVAL_MS'
+  | 'STAGING_DIR'
+  | 'FFMPEG_THREADS'
+  | 'MAX_OUTPUT_HEIGHT'
+  | 'MAX_DURATION_SECONDS'
+  | 'MAX_SOURCE_SIDE'
+  | 'PROGRESS_INTERVAL_MS'
+  | 'PREVIEW_SECONDS'
+  | 'PREVIEW_MAX_HEIGHT'
+  | 'FFMPEG_TIMEOUT_SECONDS'
+  | 'ENCODE_MIN_MEGAPIXELS_PER_SECOND'
 >;
 
-/** The transcoded file's name beside the source, in the upload's staging directory. */
-export const TRANSCODED_NAME = 'video.webm';
-
 /**
- * A paid upload's video becomes VP9/Opus WebM. What ffmpeg cannot or should not handle (not a
- * video, audio only, too long, too large, undecodable, truncated) fails for good with a reason;
- * anything else (ffmpeg killed, disk full) is retried.
+ * A paid upload's video becomes VP9/Opus WebM. First the preview loop and poster are cut from the
+ * source and handed to the uploader (`preview.early`), so the listing is playable in seconds; then
+ * the full transcode runs. What ffmpeg cannot or should not handle (not a video, audio only, too
+ * long, too large, undecodable, truncated) fails for good with a reason; anything else (ffmpeg
+ * killed, disk full) is retried.
  */
 export async function handlePaymentConfirmed(media: MediaAdapter, settings: TranscodeSettings, upload: PaymentConfirmed, context: StageContext): Promise<void> {
   const input = join(settings.STAGING_DIR, upload.staged.source);
-  const outputPath = `${upload.uploadId}/${TRANSCODED_NAME}`;
+  const outputPath = stagedPaths(upload.uploadId).video;
   const output = join(settings.STAGING_DIR, outputPath);
   try {
     const source = await media.probe(input);
@@ -30,13 +40,29 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
     // The upload's folder normally holds the source already; a source staged elsewhere must not fail the encode.
     await mkdir(dirname(output), { recursive: true });
 
+    const early = await cutPreviewFromSource(media, settings, upload.uploadId, input, source, context.signal);
+    context.log.info('preview and poster cut from the source', {
+      previewBytes: early.preview.bytes,
+      posterBytes: early.poster.bytes,
+      wallSeconds: Number(early.wallSeconds.toFixed(2)),
+      reused: early.reused,
+    });
+    if (!early.reused) encodeSeconds.observe({ stage: 'transcoder', kind: 'preview' }, early.wallSeconds);
+    await context.emit('preview.early', { ...upload, preview: early.preview, poster: early.poster });
+
     const progress = startProgressReporter((percent) => {
       context.status('progress', { progress: percent, message: 'transcoding' }).catch((error: unknown) => {
         context.log.warn('progress not reported', { error: String(error) });
       });
     }, settings.PROGRESS_INTERVAL_MS);
+    const timeoutSeconds = encodeTimeoutSeconds(source, fitShortSide(source.video, settings.MAX_OUTPUT_HEIGHT), settings);
     const result = await media
-      .transcodeToVp9(input, output, { maxHeight: settings.MAX_OUTPUT_HEIGHT, threads: settings.FFMPEG_THREADS, source, ...(context.signal ? { signal: context.signal } : {}) }, progress.update)
+      .transcodeToVp9(
+        input,
+        output,
+        { maxHeight: settings.MAX_OUTPUT_HEIGHT, threads: settings.FFMPEG_THREADS, source, timeoutSeconds, ...(context.signal ? { signal: context.signal } : {}) },
+        progress.update,
+      )
       .finally(progress.stop);
 
     const inputBytes = (await stat(input)).size;
@@ -56,6 +82,8 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
     encodeFps.observe({ stage: 'transcoder' }, result.fps);
     await context.emit('video.transcoded', {
       ...upload,
+      preview: early.preview,
+      poster: early.poster,
       video: { path: outputPath, bytes: result.outputBytes, durationSeconds: result.durationSeconds, width: result.width, height: result.height },
     });
   } catch (error) {

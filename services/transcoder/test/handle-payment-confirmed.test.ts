@@ -4,9 +4,9 @@ import { access, mkdtemp, readFile, rm, stat, truncate, copyFile, writeFile } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PermanentError } from '@reelboard/bus';
-import { videoTranscodedSchema } from '@reelboard/contracts';
+import { previewEarlySchema, stagedPaths, videoTranscodedSchema } from '@reelboard/contracts';
 import { createMediaAdapter } from '@reelboard/media';
-import { handlePaymentConfirmed, TRANSCODED_NAME, type TranscodeSettings } from '../src/handle-payment-confirmed.js';
+import { handlePaymentConfirmed, type TranscodeSettings } from '../src/handle-payment-confirmed.js';
 import { fakeContext, ffmpegCli, ffprobeJson, paymentConfirmed, patchBytes } from './support.js';
 
 let staging = '';
@@ -21,18 +21,21 @@ const settings = (overrides: Partial<TranscodeSettings> = {}): TranscodeSettings
   MAX_DURATION_SECONDS: 600,
   MAX_SOURCE_SIDE: 7680,
   PROGRESS_INTERVAL_MS: 1_000,
+  PREVIEW_SECONDS: 1,
+  PREVIEW_MAX_HEIGHT: 480,
+  FFMPEG_TIMEOUT_SECONDS: 600,
+  ENCODE_MIN_MEGAPIXELS_PER_SECOND: 4,
   ...overrides,
 });
 
 /** Runs the handler on a staged file, as the queue would; returns what it did or threw. */
-async function transcode(source: string, overrides: Partial<TranscodeSettings> = {}) {
-  const uploadId = randomUUID();
+async function transcode(source: string, overrides: Partial<TranscodeSettings> = {}, uploadId = randomUUID()) {
   const { context, captured } = fakeContext();
   const error = await handlePaymentConfirmed(media, settings(overrides), paymentConfirmed(uploadId, source), context).then(
     () => undefined,
     (e: unknown) => e,
   );
-  const output = at(`${uploadId}/${TRANSCODED_NAME}`);
+  const output = at(stagedPaths(uploadId).video);
   return { uploadId, captured, error, output };
 }
 
@@ -56,6 +59,8 @@ beforeAll(async () => {
     ffmpegCli(tiny(['-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p10le', '-color_trc', 'smpte2084', '-color_primaries', 'bt2020', '-colorspace', 'bt2020nc'], at('hdr10.mp4'))),
     ffmpegCli(['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440', '-t', '2', '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-c:a', 'libopus', at('already.webm')]),
     writeFile(at('notes.txt'), 'this is not a video\n'),
+    // A playlist pointing at files beside it, uploaded under a video's name.
+    writeFile(at('playlist.mp4'), '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nclip.mp4\n#EXT-X-ENDLIST\n'),
     writeFile(at('subtitles.srt'), '1\n00:00:00,000 --> 00:00:01,000\nhello\n'),
   ]);
   // Phone rotation: ffmpeg 5.1 keeps the rotate tag only on a stream copy into mp4.
@@ -75,8 +80,10 @@ afterAll(async () => {
 });
 
 describe('handlePaymentConfirmed refuses, for good and with a reason,', () => {
-  const cases: Array<{ name: string; file: string; code: string; reason: RegExp; overrides?: Partial<TranscodeSettings> }> = [
+  // `early`: the preview was already cut from the source's first seconds when the damage further in was found.
+  const cases: Array<{ name: string; file: string; code: string; reason: RegExp; overrides?: Partial<TranscodeSettings>; early?: boolean }> = [
     { name: 'a file that is not media', file: 'notes.txt', code: 'not_media', reason: /not a readable media file/ },
+    { name: 'an HLS playlist renamed .mp4 (it would make ffmpeg read other files)', file: 'playlist.mp4', code: 'not_media', reason: /a hls file, not a video this service accepts/ },
     { name: 'a file with no video stream', file: 'subtitles.srt', code: 'no_video_stream', reason: /no video stream/ },
     { name: 'an audio-only file', file: 'song.m4a', code: 'audio_only', reason: /only audio \(aac\)/ },
     { name: 'a zero-duration still image', file: 'photo.png', code: 'zero_duration', reason: /no duration \(a still png image/ },
@@ -84,19 +91,29 @@ describe('handlePaymentConfirmed refuses, for good and with a reason,', () => {
     { name: 'a video larger than the maximum resolution', file: 'clip.mp4', code: 'too_large', reason: /320x240; at most 300 px/, overrides: { MAX_SOURCE_SIDE: 300 } },
     { name: 'a codec ffmpeg cannot decode', file: 'unknown-codec.mkv', code: 'undecodable', reason: /codec .* unknown to ffmpeg/ },
     { name: 'a truncated file whose index was cut off', file: 'cut-index-at-end.mp4', code: 'truncated', reason: /truncated/ },
-    { name: 'a truncated file with its index at the front', file: 'cut-index-at-front.mp4', code: 'truncated', reason: /only [\d.]+ s of its 2\.0 s/ },
+    { name: 'a truncated file with its index at the front', file: 'cut-index-at-front.mp4', code: 'truncated', reason: /only [\d.]+ s of its 2\.0 s/, early: true },
   ];
-  for (const { name, file, code, reason, overrides } of cases) {
+  for (const { name, file, code, reason, overrides, early } of cases) {
     it(name, async () => {
       const { error, captured, output } = await transcode(file, overrides);
       expect(error).toBeInstanceOf(PermanentError);
       expect(error).toMatchObject({ code });
       expect((error as Error).message).toMatch(reason);
-      expect(captured.emitted).toEqual([]);
+      expect(captured.emitted.map((e) => e.channel)).toEqual(early ? ['preview.early'] : []);
       expect(await exists(output)).toBe(false);
       expect(await exists(`${output}.part`)).toBe(false);
     }, 30_000);
   }
+});
+
+describe('handlePaymentConfirmed retries, never refuses,', () => {
+  it('a source the staging volume does not show yet (ENOENT): a retryable error, no verdict on the upload', async () => {
+    const { error, captured } = await transcode('not-there-yet.mp4');
+    expect(error).toBeDefined();
+    expect(error).not.toBeInstanceOf(PermanentError);
+    expect(error).toMatchObject({ code: 'io_error', permanent: false });
+    expect(captured.emitted).toEqual([]);
+  });
 });
 
 describe('handlePaymentConfirmed converts', () => {
@@ -114,10 +131,13 @@ describe('handlePaymentConfirmed converts', () => {
     expect(cues).toBeGreaterThan(0);
     expect(cues).toBeLessThan(firstCluster);
 
-    const [emitted] = captured.emitted;
+    const [early, emitted] = captured.emitted;
+    expect(early?.channel).toBe('preview.early');
     expect(emitted?.channel).toBe('video.transcoded');
     const payload = videoTranscodedSchema.parse(emitted?.payload);
-    expect(payload.video).toMatchObject({ path: `${uploadId}/${TRANSCODED_NAME}`, width: 320, height: 240, bytes: (await stat(output)).size });
+    expect(payload.video).toMatchObject({ path: stagedPaths(uploadId).video, width: 320, height: 240, bytes: (await stat(output)).size });
+    // The preview and poster cut first travel on with the video, so the preview-extractor need not cut them again.
+    expect(payload.preview).toEqual(previewEarlySchema.parse(early?.payload).preview);
 
     const progress = captured.statuses.filter((s) => s.event === 'progress').map((s) => s.progress ?? -1);
     expect(progress[0]).toBe(0);
@@ -139,7 +159,7 @@ describe('handlePaymentConfirmed converts', () => {
     expect(video).toMatchObject({ width: 240, height: 320 });
     // The pixels are turned, not flagged: no display matrix left for players to honour (or not).
     expect(video?.side_data_list ?? []).toEqual([]);
-    expect(captured.emitted[0]?.payload).toMatchObject({ video: { width: 240, height: 320 } });
+    expect(captured.emitted.find((e) => e.channel === 'video.transcoded')?.payload).toMatchObject({ video: { width: 240, height: 320 } });
   }, 30_000);
 
   it('an odd-sized video to even 4:2:0 dimensions', async () => {
@@ -178,6 +198,40 @@ describe('handlePaymentConfirmed converts', () => {
     const probe = await ffprobeJson(output);
     expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['opus', 'vp9']);
     expect(Number(probe.format.duration)).toBeCloseTo(2, 0);
-    expect(captured.emitted).toHaveLength(1);
+    expect(captured.emitted.map((e) => e.channel)).toEqual(['preview.early', 'video.transcoded']);
   }, 30_000);
+});
+
+describe('handlePaymentConfirmed, playable first,', () => {
+  it('cuts the preview and poster from the source and hands them on before the full transcode starts', async () => {
+    const { error, captured, uploadId } = await transcode('clip.mp4', { PROGRESS_INTERVAL_MS: 50 });
+    expect(error).toBeUndefined();
+    const early = previewEarlySchema.parse(captured.emitted[0]?.payload);
+    expect(captured.emitted[0]?.channel).toBe('preview.early');
+    expect(early.preview.path).toBe(stagedPaths(uploadId).preview);
+    expect(early.poster.path).toBe(stagedPaths(uploadId).poster);
+    const preview = await ffprobeJson(at(early.preview.path));
+    expect(preview.streams.map((s) => `${s.codec_type}:${s.codec_name}`)).toEqual(['video:vp9']);
+    expect(Number(preview.format.duration)).toBeCloseTo(1, 0);
+    expect((await ffprobeJson(at(early.poster.path))).streams[0]?.codec_name).toBe('webp');
+    // Handed on before the encode's first progress report: the early cut does not wait for the transcode.
+    const cut = captured.logs.find((l) => l.message === 'preview and poster cut from the source');
+    expect(cut?.meta).toMatchObject({ reused: false });
+    const firstProgress = captured.statuses.find((s) => s.event === 'progress');
+    expect(firstProgress).toBeDefined();
+    const transcodedLog = captured.logs.findIndex((l) => l.message === 'transcoded');
+    expect(captured.logs.indexOf(cut!)).toBeLessThan(transcodedLog);
+  }, 60_000);
+
+  it('keeps the preview and poster a previous attempt cut, instead of cutting them again', async () => {
+    const uploadId = randomUUID();
+    const first = await transcode('silent.mp4', {}, uploadId);
+    expect(first.error).toBeUndefined();
+    const posterBefore = await stat(at(stagedPaths(uploadId).poster));
+    const again = await transcode('silent.mp4', {}, uploadId);
+    expect(again.error).toBeUndefined();
+    expect(again.captured.logs.find((l) => l.message === 'preview and poster cut from the source')?.meta).toMatchObject({ reused: true });
+    expect((await stat(at(stagedPaths(uploadId).poster))).mtimeMs).toBe(posterBefore.mtimeMs);
+    expect(again.captured.emitted.map((e) => e.channel)).toEqual(['preview.early', 'video.transcoded']);
+  }, 60_000);
 });

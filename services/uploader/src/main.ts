@@ -2,6 +2,7 @@ import { connectPipeline } from '@reelboard/lifecycle';
 import { runService } from '@reelboard/runtime';
 import { storageFromEnv } from '@reelboard/storage';
 import { loadUploaderConfig } from './config.js';
+import { handlePreviewEarly } from './handle-preview-early.js';
 import { handlePreviewExtracted } from './handle-preview-extracted.js';
 import { scheduleCleanup } from './schedule-cleanup.js';
 import { uploadFinishedFrom } from './sweep-staging.js';
@@ -14,6 +15,9 @@ await runService({
     await storage.checkBucket();
     const { redis, bus, uploads } = connectPipeline(config, 'uploader', log);
     bus.consume('preview.extracted', (upload, context) => handlePreviewExtracted(storage, config.STAGING_DIR, upload, context), {
+      concurrency: config.UPLOAD_CONCURRENCY,
+    });
+    bus.consume('preview.early', (upload, context) => handlePreviewEarly(storage, config.STAGING_DIR, upload, context), {
       concurrency: config.UPLOAD_CONCURRENCY,
     });
     const cleanup = await scheduleCleanup(

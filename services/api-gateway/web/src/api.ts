@@ -45,6 +45,13 @@ export interface Listing {
   createdAt: string;
 }
 
+/** The loop and poster of one of your uploads, stored before the rest (`GET /v1/uploads/:id/preview`). */
+export interface UploadPreview {
+  uploadId: string;
+  previewUrl: string;
+  posterUrl: string;
+}
+
 /** A page of listings; `nextCursor` fetches the next one. */
 export interface ListingPage {
   items: Listing[];

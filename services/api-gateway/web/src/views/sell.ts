@@ -1,5 +1,5 @@
 import { encodeFunctionData, erc20Abi } from 'viem';
-import { ApiError, requestJson, type AcceptedUpload, type HashtagSuggestion, type PaymentQuote } from '../api.js';
+import { ApiError, requestJson, type AcceptedUpload, type HashtagSuggestion, type PaymentQuote, type UploadPreview } from '../api.js';
 import { h, mount, progressBar } from '../dom.js';
 import { currentSession, signIn, signOut, type Session } from '../session.js';
 import { pipelineProgress } from '../stages.js';
@@ -111,6 +111,8 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
   const notifyOffer = notificationOffer(() => state.session?.token);
   const uploadBar = progressBar('upload-progress', 'Upload');
   const pipelineBar = progressBar('pipeline-progress', 'Listing');
+  // The listing's loop and poster, shown as soon as they are stored, while the full video converts.
+  const earlyPreview = h('figure', { id: 'early-preview', class: 'early-preview', hidden: true });
 
   const form = h(
     'form',
@@ -133,6 +135,7 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     notifyOffer.element,
     uploadBar.element,
     pipelineBar.element,
+    earlyPreview,
   );
 
   const textInputs: Record<(typeof TEXT_FIELDS)[number], HTMLInputElement | HTMLTextAreaElement> = {
@@ -244,6 +247,9 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
         notice.textContent = 'Payment confirmed on chain.';
         setPayButton('save-waiting');
         break;
+      case 'preview.ready':
+        void showEarlyPreview(event.uploadId);
+        break;
       case 'payment.rejected':
         state.paying = false;
         showError(`Payment not accepted: ${event.reason ?? 'no reason given'}. You can pay again.`);
@@ -277,12 +283,29 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     }
   };
 
+  const showEarlyPreview = async (uploadId: string) => {
+    const session = state.session;
+    if (!session) return;
+    try {
+      const { previewUrl, posterUrl } = await requestJson<UploadPreview>(`/v1/uploads/${encodeURIComponent(uploadId)}/preview`, { token: session.token });
+      const loop = h('video', { muted: true, loop: true, autoplay: true, playsinline: true, src: previewUrl, poster: posterUrl, 'aria-label': 'Preview of your listing' });
+      // The attribute alone does not mute a video created by script; autoplay needs it muted.
+      loop.muted = true;
+      mount(earlyPreview, loop, h('figcaption', {}, 'Your listing\'s preview. The full video is still being converted.'));
+      earlyPreview.hidden = false;
+    } catch {
+      // Only a nicety: the listing page shows the same files once the listing is saved.
+    }
+  };
+
   const resetUpload = () => {
     state.stopFollowing?.();
     state.upload = undefined;
     state.stopFollowing = undefined;
     state.paying = false;
     state.pipelinePercent = 0;
+    earlyPreview.hidden = true;
+    mount(earlyPreview);
     for (const input of [videoInput, logoInput, ...Object.values(textInputs)]) input.disabled = false;
     setPayButton('pay');
   };

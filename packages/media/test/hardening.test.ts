@@ -1,0 +1,126 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { extractPoster, FfmpegRunner, MediaError, probeMedia, transcodeToVp9 } from '../src/index.js';
+import { ffmpegCli } from './helpers.js';
+
+const execFileAsync = promisify(execFile);
+let dir = '';
+const file = (name: string): string => join(dir, name);
+const failure = (work: Promise<unknown>): Promise<MediaError> =>
+  work.then(
+    () => {
+      throw new Error('expected a MediaError');
+    },
+    (e: unknown) => {
+      expect(e).toBeInstanceOf(MediaError);
+      return e as MediaError;
+    },
+  );
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'reelboard-media-hardening-'));
+  await ffmpegCli(['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', file('real.mp4')]);
+  // A secret beside the upload that a playlist could point ffmpeg at.
+  await writeFile(file('secret.txt'), 'not for the public\n');
+  // HLS: a real playlist with its segments next to it, renamed as an upload would be.
+  await ffmpegCli(['-i', file('real.mp4'), '-c', 'copy', '-f', 'hls', '-hls_time', '1', '-hls_segment_filename', file('seg%d.ts'), file('list.m3u8')]);
+  await writeFile(file('hls.mp4'), await readFile(file('list.m3u8')));
+  // DASH: a manifest whose segments are other local files.
+  await writeFile(
+    file('dash.mp4'),
+    `<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT2S" profiles="urn:mpeg:dash:profile:isoff-on-demand:2011"><Period><AdaptationSet><Representation id="1" bandwidth="1000" mimeType="video/mp4"><BaseURL>${file('real.mp4')}</BaseURL></Representation></AdaptationSet></Period></MPD>\n`,
+  );
+  // ffconcat: a script naming other files beside it (relative names pass the concat demuxer's own "safe" check).
+  await writeFile(file('concat.mp4'), `ffconcat version 1.0\nfile 'real.mp4'\nfile 'seg0.ts'\n`);
+  await execFileAsync('mkfifo', [file('never-written.mp4')]);
+}, 60_000);
+
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('inputs are the staged file only', () => {
+  it('the playlists would be read as playlists without the restriction (so the tests below prove something)', async () => {
+    for (const [name, format] of [['hls.mp4', 'hls'], ['concat.mp4', 'concat']]) {
+      const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-show_entries', 'format=format_name', '-of', 'csv=p=0', file(name as string)]);
+      expect(stdout.trim()).toBe(format);
+    }
+  });
+
+  for (const [name, demuxer] of [['hls.mp4', 'hls'], ['dash.mp4', 'dash'], ['concat.mp4', 'concat']] as const) {
+    it(`refuses for good an ${demuxer} playlist renamed .mp4, in ffprobe and in ffmpeg`, async () => {
+      const probed = await failure(probeMedia(file(name)));
+      expect(probed.code).toBe('not_media');
+      expect(probed.permanent).toBe(true);
+      if (demuxer !== 'dash') expect(probed.message).toContain(`a ${demuxer} file`);
+      // Even without the probe in front (a caller passing its own), ffmpeg refuses the format.
+      const source = { formatName: 'mov,mp4', durationSeconds: 2, sizeBytes: 1, video: { codec: 'h264', width: 320, height: 240, rotation: 0, fps: 30, pixelFormat: 'yuv420p', bitDepth: 8 } };
+      const ran = await failure(transcodeToVp9(file(name), file(`${demuxer}-out.webm`), { maxHeight: 240, threads: 1, source }));
+      expect(ran.code).toBe('not_media');
+    }, 30_000);
+  }
+
+  it('still reads a real mp4', async () => {
+    const info = await probeMedia(file('real.mp4'));
+    expect(info.video?.width).toBe(320);
+    const poster = await extractPoster(file('real.mp4'), file('poster.webp'), { threads: 1 });
+    expect(poster.width).toBe(320);
+  }, 30_000);
+});
+
+describe('transient read errors are retried, not refused', () => {
+  it('reports EIO from the staging volume as a retryable io_error', async () => {
+    // A stand-in ffprobe that fails the way a flaky network mount does.
+    const fake = file('ffprobe-eio.sh');
+    await writeFile(fake, '#!/bin/sh\necho "$@" >/dev/null\necho "source: Input/output error" >&2\nexit 1\n');
+    await chmod(fake, 0o755);
+    const error = await failure(probeMedia(file('real.mp4'), new FfmpegRunner({ ffprobePath: fake })));
+    expect(error).toMatchObject({ code: 'io_error', permanent: false });
+  });
+});
+
+describe('no encode can hang', () => {
+  it('stops an ffmpeg that makes no progress, runs it again, then fails as stalled (retryable)', async () => {
+    const runner = new FfmpegRunner({ stallSeconds: 1, stallAttempts: 2 });
+    const started = Date.now();
+    // Opening a FIFO nobody writes blocks forever: ffmpeg prints nothing and reads nothing.
+    const error = await failure(runner.run({ input: file('never-written.mp4'), output: file('hung.webm'), outputOptions: ['-f', 'webm'] }));
+    const seconds = (Date.now() - started) / 1000;
+    expect(error).toMatchObject({ code: 'stalled', permanent: false });
+    expect(error.message).toMatch(/no progress for 1 s/);
+    // Two runs of about one second each: it was started again once.
+    expect(seconds).toBeGreaterThanOrEqual(2);
+    expect(seconds).toBeLessThan(15);
+  }, 30_000);
+
+  it('counts the runs: a stalled command is started again up to FFMPEG_STALL_ATTEMPTS times', async () => {
+    const counter = file('runs.txt');
+    const fake = file('ffmpeg-hangs.sh');
+    await writeFile(fake, `#!/bin/sh\necho run >> '${counter}'\necho "frame=    1 fps=0.0 q=0.0 size=       0kB time=00:00:00.03 bitrate=N/A speed=N/A" >&2\nexec sleep 30\n`);
+    await chmod(fake, 0o755);
+    const error = await failure(new FfmpegRunner({ ffmpegPath: fake, stallSeconds: 1, stallAttempts: 3 }).run({ input: file('real.mp4'), output: file('x.webm'), outputOptions: [] }));
+    expect(error.code).toBe('stalled');
+    expect((await readFile(counter, 'utf8')).trim().split('\n')).toHaveLength(3);
+  }, 30_000);
+
+  it('lets a slow encode that keeps moving run to the end', async () => {
+    const runner = new FfmpegRunner({ stallSeconds: 3, stallAttempts: 1 });
+    const result = await transcodeToVp9(file('real.mp4'), file('moving.webm'), { maxHeight: 240, threads: 1, runner });
+    expect(result.durationSeconds).toBeCloseTo(2, 0);
+  }, 60_000);
+
+  it('stops an ffprobe that does not answer (a FIFO, a hung mount) as stalled, retryable', async () => {
+    const error = await failure(probeMedia(file('never-written.mp4'), new FfmpegRunner({ stallSeconds: 1 })));
+    expect(error).toMatchObject({ code: 'stalled', permanent: false });
+  }, 30_000);
+
+  it('stops a run at its time limit whatever its progress', async () => {
+    const error = await failure(new FfmpegRunner({ stallSeconds: 60 }).run({ input: file('never-written.mp4'), output: file('late.webm'), outputOptions: ['-f', 'webm'], timeoutSeconds: 1 }));
+    expect(error).toMatchObject({ code: 'timeout', permanent: false });
+    expect(error.message).toMatch(/1 s limit/);
+  }, 30_000);
+});

@@ -1,0 +1,46 @@
+import type { BusSettings, StageHandler } from '@reelboard/bus';
+import { connectPipeline, type Uploads } from '@reelboard/lifecycle';
+import type { Channel } from '@reelboard/contracts';
+import { createMediaAdapter, runnerOptionsFrom, type MediaAdapter, type MediaEnv } from '@reelboard/media';
+import { runService, type ServiceBasics } from './index.js';
+
+/** What a stage that runs ffmpeg is: a channel it consumes and a handler built from its media adapter and config. */
+export interface MediaStageOptions<C extends Channel, Config extends ServiceBasics & BusSettings & MediaEnv> {
+  /** Service name (logs, metrics, Redis client name). */
+  name: string;
+  /** The work channel this stage consumes (it owns the queue). */
+  channel: C;
+  /** Reads and validates the configuration. */
+  loadConfig: () => Config;
+  /** Jobs one replica runs at once. */
+  concurrency: (config: Config) => number;
+  /** The stage's logic, given the media adapter, the configuration and the upload lifecycle. */
+  handler: (media: MediaAdapter, config: Config, uploads: Uploads) => StageHandler<C>;
+}
+
+/**
+ * How a stage that runs ffmpeg starts: one runner from the media variables, ffmpeg checked before
+ * any job is taken (fail fast), the channel consumed, readiness answering for Redis and ffmpeg.
+ */
+export function runMediaStage<C extends Channel, Config extends ServiceBasics & BusSettings & MediaEnv>(options: MediaStageOptions<C, Config>): Promise<void> {
+  return runService({
+    name: options.name,
+    loadConfig: options.loadConfig,
+    start: async (config, log) => {
+      const media = createMediaAdapter(runnerOptionsFrom(config));
+      const health = await media.health();
+      if (!health.ok) throw new Error(`ffmpeg is not usable: ${JSON.stringify(health)}`);
+      const { redis, bus, uploads } = connectPipeline(config, options.name, log);
+      bus.consume(options.channel, options.handler(media, config, uploads), { concurrency: options.concurrency(config) });
+      return {
+        readiness: {
+          redis: async () => void (await redis.ping()),
+          ffmpeg: async () => {
+            if (!(await media.health()).ok) throw new Error('ffmpeg unusable');
+          },
+        },
+        closers: [() => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit())],
+      };
+    },
+  });
+}

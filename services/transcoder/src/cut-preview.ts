@@ -1,0 +1,65 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stagedPaths, type PreviewEarly } from '@reelboard/contracts';
+import type { MediaAdapter, MediaInfo } from '@reelboard/media';
+
+export interface PreviewSettings {
+  STAGING_DIR: string;
+  /** Length of the preview loop. */
+  PREVIEW_SECONDS: number;
+  /** The preview's short side is at most this. */
+  PREVIEW_MAX_HEIGHT: number;
+  FFMPEG_THREADS: number;
+}
+
+export interface CutPreviewResult {
+  preview: PreviewEarly['preview'];
+  poster: PreviewEarly['poster'];
+  /** Wall seconds spent cutting (0 when a previous attempt's files were reused). */
+  wallSeconds: number;
+  /** True when both files were already staged by a previous attempt. */
+  reused: boolean;
+}
+
+/**
+ * Cuts the preview loop and the poster from the source, before the full transcode, so the listing
+ * is playable in seconds. Files a previous attempt finished are kept (both are written atomically),
+ * so a retried transcode does not cut them again.
+ */
+export async function cutPreviewFromSource(media: MediaAdapter, settings: PreviewSettings, uploadId: string, input: string, source: MediaInfo, signal?: AbortSignal): Promise<CutPreviewResult> {
+  const paths = stagedPaths(uploadId);
+  const previewFile = join(settings.STAGING_DIR, paths.preview);
+  const posterFile = join(settings.STAGING_DIR, paths.poster);
+  const [previewStat, posterStat] = await Promise.all([statOrUndefined(previewFile), statOrUndefined(posterFile)]);
+  if (previewStat && posterStat && previewStat.size > 0 && posterStat.size > 0) {
+    const staged = await media.probe(previewFile);
+    return {
+      preview: { path: paths.preview, bytes: previewStat.size, durationSeconds: staged.durationSeconds },
+      poster: { path: paths.poster, bytes: posterStat.size },
+      wallSeconds: 0,
+      reused: true,
+    };
+  }
+  const started = performance.now();
+  const preview = await media.extractPreview(input, previewFile, {
+    seconds: settings.PREVIEW_SECONDS,
+    maxHeight: settings.PREVIEW_MAX_HEIGHT,
+    threads: settings.FFMPEG_THREADS,
+    source,
+    ...(signal ? { signal } : {}),
+  });
+  const poster = await media.extractPoster(input, posterFile, { source, threads: settings.FFMPEG_THREADS, ...(signal ? { signal } : {}) });
+  return {
+    preview: { path: paths.preview, bytes: preview.outputBytes, durationSeconds: preview.durationSeconds },
+    poster: { path: paths.poster, bytes: poster.outputBytes },
+    wallSeconds: (performance.now() - started) / 1000,
+    reused: false,
+  };
+}
+
+async function statOrUndefined(path: string) {
+  return stat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+}
