@@ -193,14 +193,14 @@ describe('Web Push', () => {
     const uploadId = await newUpload('Blue sofa');
 
     // As the payment-watcher reports a refusal: the code in `message`, the explanation in `reason`.
-    await publish(uploadId, 'payment.rejected', { message: 'underpaid', reason: 'paid 1 wei, the price is 2', state: 'awaiting_payment' });
+    await publish(uploadId, 'payment.rejected', { message: 'no_payment', reason: 'transaction 0x… sent nothing to this upload\'s deposit address', state: 'awaiting_payment' });
     await pushService.until((all) => all.filter((r) => r.path === '/push/flaky' && r.answered === 201).length === 1, 15_000, 'the flaky push delivered');
     const flakyTries = pushService.on('/push/flaky');
     expect(flakyTries.map((r) => r.answered)).toEqual([503, 429, 201]);
     // The 429's Retry-After (1 s) was honoured over the shorter backoff (400 ms).
     expect(flakyTries[2]!.at - flakyTries[1]!.at).toBeGreaterThanOrEqual(950);
-    expect(flaky.decrypt(flakyTries[2]!.body)).toMatchObject({ title: 'Payment not accepted', event: 'payment.rejected' });
-    expect((flaky.decrypt(flakyTries[2]!.body) as { body: string }).body).toContain('the amount was less than the price');
+    expect(flaky.decrypt(flakyTries[2]!.body)).toMatchObject({ title: 'Payment not found', event: 'payment.rejected' });
+    expect((flaky.decrypt(flakyTries[2]!.body) as { body: string }).body).toContain("sent nothing to this listing's payment address");
 
     expect(pushService.on('/push/gone').map((r) => r.answered)).toEqual([410]);
     expect(pushService.on('/push/lost').map((r) => r.answered)).toEqual([404]);
@@ -257,8 +257,8 @@ describe('signed webhooks', () => {
     const uploadId = await newUpload('Green lamp');
     hooks.script('/hooks/all', [{ status: 500 }, { status: 500 }]);
 
-    await publish(uploadId, 'upload.received', { state: 'awaiting_payment' });
-    await publish(uploadId, 'payment.confirmed');
+    // Registering the upload published its upload.received (seq 1); paying it publishes payment.confirmed (seq 2).
+    await gateway.uploads.pay(uploadId, { chainId: 31337, address: `0x${'12'.repeat(20)}`, token: null, amount: '1', blockNumber: '1', blockTime: new Date().toISOString(), status: 'paid', txHashes: [] }, 'payment-watcher');
     await publish(uploadId, 'progress', { progress: 10 });
     await publish(uploadId, 'video.transcoded');
     await hooks.until((requests) => requests.filter((r) => r.path === '/hooks/all' && r.answered === 200).length === 3, 15_000, 'three deliveries');
@@ -287,7 +287,7 @@ describe('signed webhooks', () => {
       ok: false,
       reason: 'too_old',
     });
-    expect(bodyOf(requests[3]!)).toMatchObject({ id: `${uploadId}.2`, uploadId, data: { state: 'processing', title: 'Green lamp', owner: ANVIL_ACCOUNTS.buyer.address.toLowerCase() } });
+    expect(bodyOf(requests[3]!)).toMatchObject({ id: `${uploadId}.2`, uploadId, data: { state: 'paid', title: 'Green lamp', owner: ANVIL_ACCOUNTS.buyer.address.toLowerCase() } });
 
     const log = await deliveries(all.id);
     const first = log.find((d) => d.seq === 1)!;
@@ -345,7 +345,8 @@ describe('signed webhooks', () => {
     expect(replay.status).toBe(202);
     await hooks.until((requests) => requests.some((r) => r.path === '/hooks/down' && r.answered === 200), 15_000, 'the replayed delivery');
     const replayed = hooks.on('/hooks/down').at(-1)!;
-    expect(bodyOf(replayed)).toMatchObject({ type: 'failed', seq: 1, data: { reason: 'transcoder: no video stream' } });
+    // seq 2: registering the upload published its upload.received first.
+    expect(bodyOf(replayed)).toMatchObject({ type: 'failed', seq: 2, data: { reason: 'transcoder: no video stream' } });
     expect(verifySignature(down.secret, String(replayed.headers['reelboard-signature']), replayed.body.toString('utf8'))).toMatchObject({ ok: true });
     await sleep(300);
     expect((await deliveries(down.id)).map((d) => [d.status, d.attempts])).toEqual([['delivered', 5]]);
