@@ -269,8 +269,12 @@ describe('integrators are told every step', () => {
       const deadline = Date.now() + 15_000;
       while (!mine().some((r) => r.payload.type === 'profile.saved') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
       const deliveries = mine();
-      // Each step once, in the chain's order; progress is not a state change and is not sent.
-      expect(deliveries.map((r) => r.payload.type)).toEqual(chainOrder);
+      // Each step once, in the chain's order; progress is not a state change and is not sent. The early
+      // preview's two events come right after payment.confirmed, racing a short clip's transcode.
+      const types = deliveries.map((r) => r.payload.type);
+      expect(types.filter((type) => chainOrder.includes(type))).toEqual(chainOrder);
+      expect(types.filter((type) => type === 'preview.early' || type === 'preview.ready').sort()).toEqual(['preview.early', 'preview.ready']);
+      expect(types).toHaveLength(chainOrder.length + 2);
       const seqs = deliveries.map((r) => r.payload.seq);
       expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
       for (const delivery of deliveries) expect(verifySignature(secret, delivery.signature, delivery.body)).toMatchObject({ ok: true });
