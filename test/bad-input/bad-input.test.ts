@@ -312,7 +312,7 @@ describe('bad input that only a later stage can judge', () => {
     expect((await outcomeOf(stack, first)).event).toBe('profile.saved');
   }, 240_000);
 
-  // Refused only once the quote has expired without the transaction ever appearing: QUOTE_TTL_SECONDS + grace.
+  // Refused once the quote has expired without the transaction ever appearing (QUOTE_TTL_SECONDS); the upload's expiry waits for that verdict.
   it('a tx hash of another chain is refused on the status stream', async () => {
     // A real signed transaction, but for chain 1: its hash never appears on this chain.
     const other = await postUpload(stack, join(work, 'clip.mp4'), 'Paid on another chain', { account: WALLETS.otherChain });

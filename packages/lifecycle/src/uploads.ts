@@ -119,6 +119,11 @@ export class Uploads {
     return { round };
   }
 
+  /** How many hashes are being checked for the upload now. */
+  async followedHints(uploadId: string): Promise<number> {
+    return this.redis.hlen(this.hintsKey(uploadId));
+  }
+
   /** Stops following a hash (decided, or given up on), freeing its place. */
   async unfollowHint(uploadId: string, txHash: string): Promise<void> {
     await this.redis.hdel(this.hintsKey(uploadId), txHash.toLowerCase());

@@ -13,8 +13,6 @@ export interface PaymentSubmittedDeps {
   watcher: DepositWatcher;
   confirmations: number;
   pollIntervalMs: number;
-  /** How long after its quote expired a transaction the node has never seen is still waited for. */
-  unseenGraceMs: number;
 }
 
 /**
@@ -28,10 +26,14 @@ export async function handlePaymentSubmitted(deps: PaymentSubmittedDeps, { uploa
   if (!upload) throw new PermanentError(`upload ${uploadId} is unknown`, 'unknown_upload');
   const check = await checkHint(chain, { txHash, confirmations: deps.confirmations });
   if (check.outcome === 'pending') {
-    if (check.code === 'not_seen' && Date.now() > Date.parse(upload.quote.expiresAt) + deps.unseenGraceMs) {
+    // Past the deadline a transaction not even mined cannot pay the upload in time: the hint is decided
+    // (if it is mined later, the deposit watcher still records what it brings, as late), and the
+    // expiry, which waits for hints being checked, may go on.
+    if (check.code !== 'confirming' && Date.now() > Date.parse(upload.quote.expiresAt)) {
       countHint('not_found');
       await uploads.unfollowHint(uploadId, txHash);
-      await context.status('payment.rejected', { reason: `transaction ${txHash} was never seen on chain`, message: 'not_found' });
+      const reason = check.code === 'not_seen' ? `transaction ${txHash} was never seen on chain` : `transaction ${txHash} was not mined before the quote expired`;
+      await context.status('payment.rejected', { reason, message: check.code === 'not_seen' ? 'not_found' : 'not_mined' });
       return;
     }
     if (check.code !== 'not_seen') await context.status('progress', { message: `payment ${txHash}: ${check.reason}` });

@@ -37,9 +37,16 @@ export async function handleUploadExpire(deps: UploadExpireDeps, { uploadId }: U
   if (state !== 'awaiting_payment') return;
   const deadline = Date.parse(upload.quote.expiresAt);
   const cursor = await watchList.cursor();
-  if ((!cursor || cursor.time < deadline) && Date.now() < deadline + deps.maxDelayMs) {
-    context.log.info('expiry waits for the block passes to reach the deadline');
-    throw new RetryLaterError(deps.pollIntervalMs, 'the deposit watcher has not reached the deadline yet');
+  if (Date.now() < deadline + deps.maxDelayMs) {
+    if (!cursor || cursor.time < deadline) {
+      context.log.info('expiry waits for the block passes to reach the deadline');
+      throw new RetryLaterError(deps.pollIntervalMs, 'the deposit watcher has not reached the deadline yet');
+    }
+    // The owner hears what became of each hash they sent before the upload ends (hints are decided at the deadline).
+    if ((await uploads.followedHints(uploadId)) > 0) {
+      context.log.info('expiry waits for hinted transactions to be decided');
+      throw new RetryLaterError(deps.pollIntervalMs, 'a hinted transaction is still being checked');
+    }
   }
   const [received = 0n] = await watchList.credited([quote.address]);
   const ended =

@@ -48,8 +48,7 @@ await runService({
       'payment.submitted',
       (payload, context) =>
         handlePaymentSubmitted(
-          // A transaction never seen is refused halfway through the expiry's wait, so the refusal reaches the owner before the upload ends.
-          { uploads, chain, watcher, confirmations: config.CONFIRMATIONS, pollIntervalMs, unseenGraceMs: (config.EXPIRY_MAX_DELAY_SECONDS * 1000) / 2 },
+          { uploads, chain, watcher, confirmations: config.CONFIRMATIONS, pollIntervalMs },
           payload,
           context,
         ),

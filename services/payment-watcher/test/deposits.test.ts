@@ -288,7 +288,7 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
   });
 
   describe('a client’s tx hash is a fast-path hint', () => {
-    const deps = () => ({ uploads: r.uploads, chain: anvil.client, watcher: r.watcher, confirmations: 2, pollIntervalMs: 100, unseenGraceMs: 60_000 });
+    const deps = () => ({ uploads: r.uploads, chain: anvil.client, watcher: r.watcher, confirmations: 2, pollIntervalMs: 100 });
 
     it('a confirmed hash settles the upload at once, without waiting for a pass', async () => {
       const upload = await receive(r);
@@ -310,6 +310,25 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
       await runOnce(() => handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash, round: 1 }, recorder.context));
       expect(recorder.statuses.at(-1)).toMatchObject({ event: 'payment.rejected', message: 'no_payment', reason: expect.stringContaining(upload.quote.to) });
       expect(await r.uploads.state(upload.uploadId)).toBe('awaiting_payment');
+    });
+
+    it('a hash never seen is refused at the deadline, and the expiry waits for it to be decided first', async () => {
+      const chainNow = Number((await anvil.client.getBlock()).timestamp) * 1000;
+      const upload = await receive(r, { expiresAt: new Date(Math.max(Date.now(), chainNow) + 1_000).toISOString() });
+      const unseen = `0x${'5e'.repeat(32)}` as Hex;
+      await r.uploads.followHint(upload.uploadId, unseen, 3);
+      const recorder = recordingContext(r.bus, r.env.log);
+      // Before the deadline a hash the node does not know may still appear: looked at again later.
+      expect(await runOnce(() => handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash: unseen, round: 1 }, recorder.context))).toBe('retry');
+      await passTheDeadline(r, upload);
+      const expire = () => handleUploadExpire({ bus: r.bus, uploads: r.uploads, watchList: r.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100, maxDelayMs: 60_000 }, { uploadId: upload.uploadId }, recordingContext(r.bus, r.env.log).context);
+      // The passes are past the deadline, but a hash is still being checked: the owner hears of it first.
+      expect(await runOnce(expire)).toBe('retry');
+      expect(await runOnce(() => handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash: unseen, round: 1 }, recorder.context))).toBe('done');
+      expect(recorder.statuses.at(-1)).toMatchObject({ event: 'payment.rejected', message: 'not_found' });
+      expect(await r.uploads.followedHints(upload.uploadId)).toBe(0);
+      expect(await runOnce(expire)).toBe('done');
+      expect(await r.uploads.state(upload.uploadId)).toBe('expired');
     });
 
     it('a reverted transaction is refused as reverted', async () => {
