@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '@reelboard/bus';
 import { pushMessageFor } from '@reelboard/contracts';
 import { startGateway, type Gateway } from '../../services/api-gateway/test/harness.js';
+import { infraEnv } from '../support/infra-env.js';
 
 // The web client's service worker in Chromium: registered by the page, given a push message
 // through the DevTools protocol (ServiceWorker.deliverPushMessage), showing the notification
@@ -30,7 +31,7 @@ type PageNavigator = {
   };
 };
 
-const redis = connectRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6390', 'browser-notifications-test');
+const redis = connectRedis(infraEnv().REDIS_URL ?? '', 'browser-notifications-test');
 let gateway: Gateway;
 let browser: Browser;
 let context: BrowserContext;

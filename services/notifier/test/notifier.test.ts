@@ -7,7 +7,7 @@ import webpush from 'web-push';
 import { connectRedis } from '@reelboard/bus';
 import type { UploadState, StatusEventName, UploadReceived } from '@reelboard/contracts';
 import { startGateway, type Gateway } from '../../api-gateway/test/harness.js';
-import { repoRoot } from '../../../test/support/infra-env.js';
+import { infraEnv, repoRoot } from '../../../test/support/infra-env.js';
 import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
 import { verifySignature } from '../src/sign-webhook.js';
 import { BrowserKeys, Receiver, selfSignedCertificate } from './receivers.js';
@@ -17,7 +17,8 @@ import { BrowserKeys, Receiver, selfSignedCertificate } from './receivers.js';
 // HTTPS server stands in for the browser vendor's push service (it decrypts what arrives with the
 // subscription's keys) and a local HTTP server is the integrator's webhook receiver.
 
-const redis = connectRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6390', 'notifier-test');
+// The local infrastructure's Redis (scripts/infra/up.sh), on whatever port it was started.
+const redis = connectRedis(infraEnv().REDIS_URL ?? '', 'notifier-test');
 const vapid = webpush.generateVAPIDKeys();
 const tls = selfSignedCertificate();
 const BASE_PORT = Number(process.env.TEST_BASE_PORT ?? 18080) + 40;
