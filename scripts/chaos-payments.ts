@@ -26,7 +26,18 @@ const basePort = Number(process.env.TEST_BASE_PORT ?? 31080);
 const work = await mkdtemp(join(tmpdir(), 'reelboard-chaos-'));
 const video = join(work, 'clip.mp4');
 const [infra] = await Promise.all([startPrivateInfra(basePort + 20), makeClip(video, { width: 320, height: 180, seconds: 1 })]);
-const stack = await startStack({ ...infra.env, JOB_LOCK_MS: '4000', JOB_STALLED_INTERVAL_MS: '2000', SHUTDOWN_GRACE_MS: '4000', PREVIEW_SECONDS: '1', CONFIRMATIONS: '2' });
+const stack = await startStack({
+  ...infra.env,
+  JOB_LOCK_MS: '4000',
+  JOB_STALLED_INTERVAL_MS: '2000',
+  SHUTDOWN_GRACE_MS: '4000',
+  PREVIEW_SECONDS: '1',
+  CONFIRMATIONS: '2',
+  // One person posting many uploads in a few minutes: the per-IP and per-wallet limits would refuse them.
+  RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '1000',
+  RATE_LIMIT_PER_IP_PER_MINUTE: '10000',
+  RATE_LIMIT_UPLOADS_PER_WALLET_PER_HOUR: '1000',
+});
 const db = connectDatabase(infra.env.DATABASE_URL ?? '', { min: 0, max: 2 });
 try {
   const result = await runPaymentChaos({ stack, redis: infra.redis, db, video, uploads, seed, log: (line) => process.stdout.write(`${line}\n`) });
@@ -36,7 +47,7 @@ try {
 
 Run ${new Date().toISOString()} on ${cpus()[0]?.model ?? 'unknown'} (${cpus().length} cores), Node ${process.version}.
 Command: \`node --import tsx scripts/chaos-payments.ts --uploads ${uploads} --seed ${seed}\` (private Redis with AOF, Postgres+PostGIS,
-s3rver and anvil with 1 s blocks, the six real services plus a second payment-watcher; half the uploads sent their tx hash, half
+s3rver and anvil with 1 s blocks, the seven services plus a second payment-watcher; half the uploads sent their tx hash, half
 left it to the deposit passes).
 
 | | |
