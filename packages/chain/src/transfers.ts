@@ -16,6 +16,9 @@ export interface TokenTransfer {
 
 const lower = (value: string) => value.toLowerCase() as Address;
 
+/** The ERC-20 `Transfer` event, for log queries (`getLogs({ event: erc20TransferEvent })`). */
+export const erc20TransferEvent = erc20Abi.find((item) => item.type === 'event' && item.name === 'Transfer') as Extract<(typeof erc20Abi)[number], { name: 'Transfer'; type: 'event' }>;
+
 /** Decodes every log shaped like an ERC-20 `Transfer`, whichever contract emitted it. */
 export function decodeTransfers(logs: readonly Log[]): TokenTransfer[] {
   return parseEventLogs({ abi: erc20Abi, eventName: 'Transfer', logs: logs as Log[], strict: true }).map((log) => ({

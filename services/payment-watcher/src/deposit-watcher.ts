@@ -1,6 +1,6 @@
-import { erc20Abi, type Log, type PublicClient } from 'viem';
+import type { Log, PublicClient } from 'viem';
 import type { Bus } from '@reelboard/bus';
-import { decodeTransfers, readBalances, readSweeps, type DepositSettings } from '@reelboard/chain';
+import { decodeTransfers, erc20TransferEvent, readBalances, readSweeps, type DepositSettings } from '@reelboard/chain';
 import type { CreditStatus, CreditTransfer, Payment } from '@reelboard/contracts';
 import type { Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
@@ -11,7 +11,6 @@ import type { WatchedQuote, WatchList } from './watch-list.js';
 
 type Address = `0x${string}`;
 const STAGE = 'payment-watcher';
-const transferEvent = erc20Abi.find((item) => item.type === 'event' && item.name === 'Transfer') as Extract<(typeof erc20Abi)[number], { name: 'Transfer'; type: 'event' }>;
 
 export interface DepositWatcherDeps {
   bus: Bus;
@@ -108,7 +107,7 @@ export class DepositWatcher {
     const [blocks, sweeps, tokenLogs] = await Promise.all([
       Promise.all(numbers.map((blockNumber) => chain.getBlock({ blockNumber, includeTransactions: true }))),
       readSweeps(chain, deposits, { fromBlock, toBlock }),
-      deposits.token ? chain.getLogs({ address: deposits.token, event: transferEvent, fromBlock, toBlock }) : Promise.resolve([]),
+      deposits.token ? chain.getLogs({ address: deposits.token, event: erc20TransferEvent, fromBlock, toBlock }) : Promise.resolve([]),
     ]);
     await watchList.addSweeps(sweeps);
     const sweepTxs = new Set(sweeps.map((sweep) => sweep.txHash));
@@ -193,8 +192,8 @@ export class DepositWatcher {
   async settle(quote: WatchedQuote, total: bigint, at: { fromBlock: bigint; toBlock: bigint; blockTime: number; transfers: CreditTransfer[] }): Promise<CreditStatus> {
     const { bus, uploads, chainId, log } = this.deps;
     const { uploadId } = quote;
-    let verdict = judgeCredit({ quote, state: await uploads.state(uploadId), payment: await uploads.payment(uploadId), total, blockTime: at.blockTime });
     let payment = await uploads.payment(uploadId);
+    let verdict = judgeCredit({ quote, state: await uploads.state(uploadId), payment, total, blockTime: at.blockTime });
     if (verdict.settles && !payment) {
       const candidate: Payment = {
         chainId,

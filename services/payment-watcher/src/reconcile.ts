@@ -1,10 +1,9 @@
-import { erc20Abi, type Log, type PublicClient } from 'viem';
-import { decodeTransfers, depositAddressOf, readBalances, readSweeps, type DepositSettings } from '@reelboard/chain';
+import type { Log, PublicClient } from 'viem';
+import { decodeTransfers, erc20TransferEvent, depositAddressOf, readBalances, readSweeps, type DepositSettings } from '@reelboard/chain';
 import type { CreditStatus, CreditTransfer, PaymentCredited } from '@reelboard/contracts';
 import { applyCredit, ledgerTotals, type Knex, type LedgerQuoteTotal } from '@reelboard/db';
 
 type Address = `0x${string}`;
-const transferEvent = erc20Abi.find((item) => item.type === 'event' && item.name === 'Transfer') as Extract<(typeof erc20Abi)[number], { name: 'Transfer'; type: 'event' }>;
 
 export interface ReconcileParameters {
   db: Knex;
@@ -113,7 +112,7 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
     }
   }
   if (deposits.token && numbers.length > 0) {
-    const logs = await chain.getLogs({ address: deposits.token, event: transferEvent, args: { to: deposits.merchant }, fromBlock: numbers[0], toBlock: height });
+    const logs = await chain.getLogs({ address: deposits.token, event: erc20TransferEvent, args: { to: deposits.merchant }, fromBlock: numbers[0], toBlock: height });
     for (const t of decodeTransfers(logs as Log[])) {
       if (sweepTxs.has(t.txHash)) continue;
       found.push({ transfer: { txHash: t.txHash, logIndex: t.logIndex, from: t.from, amount: t.value.toString() }, token: deposits.token, blockNumber: t.blockNumber, time: blockTime });
