@@ -46,7 +46,8 @@ export async function waitMined(rpcUrl: string, txHash: Hex): Promise<void> {
 export async function progressFrom(stream: EventFollower, stage: string, timeoutMs = 120_000): Promise<StatusEvent> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const found = stream.events.find((e) => e.name === 'progress' && e.data.stage === stage);
+    // A percent, not the lifecycle's "processing started": ffmpeg is running.
+    const found = stream.events.find((e) => e.name === 'progress' && e.data.stage === stage && e.data.progress !== undefined);
     if (found) return found.data;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

@@ -106,7 +106,8 @@ describe('the payment-watcher process', () => {
 
     await anvil.test.mine({ blocks: 1 });
     await waitFor(() => events.find((e) => e.uploadId === upload.uploadId && e.event === 'payment.confirmed'), 20_000, 'payment.confirmed');
-    const job = await env.bus.queue('payment.confirmed').getJob(`${upload.uploadId}.payment.confirmed`);
+    // The event comes from the transition; the job is queued right after it.
+    const job = await waitFor(async () => (await env.bus.queue('payment.confirmed').getJob(`${upload.uploadId}.payment.confirmed`)) ?? undefined, 10_000, 'the payment.confirmed job');
     expect(job?.data.payment).toMatchObject({ address: upload.quote.to, amount: PRICE.toString(), txHashes: [txHash.toLowerCase()], status: 'paid' });
   });
 });
