@@ -1,10 +1,12 @@
 // Writes docs/configuration.md and .env.example from the schemas the services validate their
-// environment against (names, defaults, required), with each variable's meaning taken from the
-// doc comment above it in the same schema source. `--check` fails when the files are stale.
+// environment against: names, defaults, required, and each variable's meaning from its schema
+// (`.describe()` or `.meta({ description })`). A variable without one stops the generator.
+// `--check` fails when the files are stale.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
-import { commonSchema } from '@reelboard/config';
+import { chainEnvSchema, commonSchema, databaseEnvSchema, descriptionOf, redisEnvSchema } from '@reelboard/config';
+import { mediaEnvSchema } from '../packages/media/src/config.js';
 import { s3EnvSchema } from '@reelboard/storage';
 import { gatewaySchema } from '../services/api-gateway/src/config.js';
 import { paymentWatcherSchema } from '../services/payment-watcher/src/config.js';
@@ -16,7 +18,9 @@ import { uploaderSchema } from '../services/uploader/src/config.js';
 
 const root = new URL('..', import.meta.url).pathname;
 
-const services: [string, z.ZodObject][] = [
+export type ServiceSchemas = [string, z.ZodObject][];
+
+const SERVICES: ServiceSchemas = [
   ['api-gateway', gatewaySchema],
   ['payment-watcher', paymentWatcherSchema],
   ['transcoder', transcoderSchema],
@@ -26,25 +30,22 @@ const services: [string, z.ZodObject][] = [
   ['notifier', notifierSchema],
 ];
 
-const sources = [
-  'packages/config/src/index.ts',
-  'packages/storage/src/config.ts',
-  'packages/media/src/config.ts',
-  ...services.map(([name]) => `services/${name}/src/config.ts`),
+/** The variable groups defined once and extended by the services (shown once, before the services). */
+const GROUPS: [string, z.ZodObject][] = [
+  ['Redis', redisEnvSchema],
+  ['Common', commonSchema.omit(Object.fromEntries(Object.keys(redisEnvSchema.shape).map((key) => [key, true])) as never)],
+  ['Database', databaseEnvSchema],
+  ['Chain', chainEnvSchema],
+  ['Media (ffmpeg)', mediaEnvSchema],
+  ['Object storage', s3EnvSchema],
 ];
 
-/** KEY -> the doc comment written above `KEY:` in a schema source (first one wins). */
-function descriptions(): Map<string, string> {
-  const found = new Map<string, string>();
-  for (const file of sources) {
-    const text = readFileSync(join(root, file), 'utf8');
-    for (const match of text.matchAll(/\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*\n\s*([A-Z][A-Z0-9_]+):/g)) {
-      const [, comment = '', key = ''] = match;
-      const clean = comment.split('\n').map((line) => line.replace(/^\s*\*\s?/, '').trim()).filter(Boolean).join(' ');
-      if (!found.has(key)) found.set(key, clean);
-    }
+/** A schema variable with no explanation: the reference would be silent about it. */
+export class UndescribedVariableError extends Error {
+  override readonly name = 'UndescribedVariableError';
+  constructor(readonly variables: string[]) {
+    super(`no description for ${variables.join(', ')}: give each variable .describe('what it means') in its zod schema`);
   }
-  return found;
 }
 
 interface Variable {
@@ -55,7 +56,7 @@ interface Variable {
 }
 
 /** Default as a string (after the schema's own transforms), or required if the schema has none. */
-function describeField(name: string, field: z.ZodType, meaning: Map<string, string>): Variable {
+function describeField(where: string, name: string, field: z.ZodType, missing: string[]): Variable {
   const parsed = field.safeParse(undefined);
   const show = (value: unknown): string => {
     if (value === undefined) return '';
@@ -65,24 +66,27 @@ function describeField(name: string, field: z.ZodType, meaning: Map<string, stri
     if (typeof value === 'object' && value !== null) return JSON.stringify(value);
     return String(value);
   };
+  const meaning = descriptionOf(field)?.trim() ?? '';
+  if (!meaning) missing.push(`${name} (${where})`);
   return {
     name,
     required: !parsed.success,
     default: parsed.success ? show(parsed.data) : '',
-    meaning: meaning.get(name) ?? '',
+    meaning,
   };
-}
-
-function variablesOf(schema: z.ZodObject, meaning: Map<string, string>): Variable[] {
-  return Object.entries(schema.shape).map(([name, field]) => describeField(name, field as z.ZodType, meaning));
 }
 
 const escape = (text: string) => text.replace(/\|/g, '\\|');
 
-export function generateConfigReference(): { markdown: string; envExample: string } {
-  const meaning = descriptions();
-  const common = new Set(Object.keys(commonSchema.shape));
-  const s3 = new Set(Object.keys(s3EnvSchema.shape));
+/**
+ * The reference for the given services. Group variables are listed once under their group; a
+ * service's section lists what it defines itself (including a group variable it redefines, such
+ * as its own PORT default). Throws UndescribedVariableError naming every variable without a description.
+ */
+export function generateConfigReference(services: ServiceSchemas = SERVICES): { markdown: string; envExample: string } {
+  const missing: string[] = [];
+  const groupFields = new Set<z.ZodType>(GROUPS.flatMap(([, schema]) => Object.values(schema.shape) as z.ZodType[]));
+  const variablesOf = (where: string, entries: [string, z.ZodType][]) => entries.map(([name, field]) => describeField(where, name, field, missing));
   const table = (vars: Variable[]) =>
     [
       '| variable | default | meaning |',
@@ -95,17 +99,11 @@ export function generateConfigReference(): { markdown: string; envExample: strin
     '',
     'Every environment variable of every service, generated by `pnpm config-reference` from the',
     'schemas the services validate their environment against at start-up (a missing or bad variable',
-    'stops the service, naming it). A test fails when this page is out of date.',
-    '',
-    '## Shared by every service',
-    '',
-    table(variablesOf(commonSchema, meaning)),
-    '',
-    '## Object storage (uploader, api-gateway)',
-    '',
-    table(variablesOf(s3EnvSchema, meaning)),
+    'stops the service, naming it). A test fails when this page is out of date. Groups of variables',
+    "read by several services are defined once and listed first; each service's section lists the",
+    'groups it reads and the variables of its own.',
   ];
-  const env: string[] = ['# Reelboard configuration: every variable with its default; required ones are uncommented.', '# Generated by `pnpm config-reference` from the services\' schemas (see docs/configuration.md).', ''];
+  const env: string[] = ['# Reelboard configuration: every variable with its default; required ones are uncommented.', "# Generated by `pnpm config-reference` from the services' schemas (see docs/configuration.md).", ''];
   const emitted = new Set<string>();
   const emit = (vars: Variable[], title: string) => {
     const fresh = vars.filter((v) => !emitted.has(v.name));
@@ -113,21 +111,32 @@ export function generateConfigReference(): { markdown: string; envExample: strin
     env.push(`# --- ${title}`);
     for (const v of fresh) {
       emitted.add(v.name);
-      if (v.meaning) env.push(`# ${v.meaning}`);
+      env.push(`# ${v.meaning}`);
       env.push(v.required ? `${v.name}=` : `# ${v.name}=${v.default}`);
     }
     env.push('');
   };
-  emit(variablesOf(commonSchema, meaning), 'shared by every service');
-  emit(variablesOf(s3EnvSchema, meaning), 'object storage (uploader, api-gateway)');
+  // A service reads a group when it has all of its variables, some of them perhaps redefined
+  // (a PORT or pool size default of its own).
+  const usesGroup = (service: z.ZodObject, group: z.ZodObject) =>
+    Object.keys(group.shape).every((name) => name in service.shape) && Object.entries(group.shape).some(([name, field]) => service.shape[name] === field);
+
+  for (const [title, group] of GROUPS) {
+    const users = services.filter(([, schema]) => usesGroup(schema, group)).map(([name]) => name);
+    if (users.length === 0) continue;
+    const vars = variablesOf(title, Object.entries(group.shape) as [string, z.ZodType][]);
+    const who = users.length === services.length ? 'every service' : users.join(', ');
+    sections.push('', `## ${title} (${who})`, '', table(vars));
+    emit(vars, `${title.toLowerCase()} (${who})`);
+  }
   for (const [name, schema] of services) {
-    const own = variablesOf(schema, meaning).filter((v) => !common.has(v.name) && !s3.has(v.name));
-    // PORT's default differs per service, so it is listed with each service too.
-    const port = variablesOf(schema, meaning).find((v) => v.name === 'PORT');
-    const rows = port ? [port, ...own.filter((v) => v.name !== 'PORT')] : own;
-    sections.push('', `## ${name}`, '', table(rows));
+    const groups = GROUPS.filter(([, group]) => usesGroup(schema, group)).map(([title]) => title.toLowerCase());
+    const own = variablesOf(name, (Object.entries(schema.shape) as [string, z.ZodType][]).filter(([, field]) => !groupFields.has(field)));
+    sections.push('', `## ${name}`, '', `Reads the groups: ${groups.join('; ')}.`, '', table(own));
+    // PORT's default differs per service and is shown in each service's table only.
     emit(own.filter((v) => v.name !== 'PORT'), name);
   }
+  if (missing.length) throw new UndescribedVariableError(missing);
   return { markdown: `${sections.join('\n')}\n`, envExample: `${env.join('\n').trimEnd()}\n` };
 }
 

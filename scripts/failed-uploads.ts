@@ -4,15 +4,10 @@
 // Reads REDIS_URL and REDIS_PREFIX from the environment (for the local stack: set -a; . .data/infra.env).
 import { Bus, connectRedis } from '@reelboard/bus';
 import { listFailedUploads, retryFailedUpload, Uploads } from '@reelboard/lifecycle';
-import { loadConfig, z } from '@reelboard/config';
+import { loadConfig, redisEnvSchema } from '@reelboard/config';
 import { createLogger } from '@reelboard/logger';
 
-const config = loadConfig(
-  z.object({
-    REDIS_URL: z.string().url({ error: 'must be a redis:// URL' }),
-    REDIS_PREFIX: z.string().default('reelboard'),
-  }),
-);
+const config = loadConfig(redisEnvSchema);
 const [command = 'list', ...ids] = process.argv.slice(2);
 const redis = connectRedis(config.REDIS_URL, 'failed-uploads-cli');
 const bus = new Bus(redis, config.REDIS_PREFIX, 'operator', createLogger('failed-uploads', 'warn'));

@@ -9,7 +9,7 @@
 // Each subcommand is one row of `commands`: add one there.
 import { userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError, env, loadConfig, z } from '@reelboard/config';
+import { chainEnvSchema, ConfigError, databaseEnvSchema, env, loadConfig, redisEnvSchema, z } from '@reelboard/config';
 import {
   connectDatabase,
   listPayments,
@@ -21,20 +21,20 @@ import {
   type PaymentView,
 } from '@reelboard/db';
 
-const configSchema = z.object({
-  DATABASE_URL: env.url(['postgres', 'postgresql']),
-  /** Only a refund needs it: the owner is told on the upload's status stream. */
-  REDIS_URL: env.url(['redis', 'rediss']).optional(),
-  REDIS_PREFIX: z.string().default('reelboard'),
-  /** Reconcile and sweep: the chain, and the merchant and token deposit addresses are bound to (as the payment-watcher's). */
-  RPC_URL: env.url(['http', 'https']).optional(),
-  CHAIN_ID: z.coerce.number().int().positive().optional(),
-  MERCHANT_ADDRESS: env.address().optional(),
-  PAYMENT_TOKEN: env.address().optional(),
-  CONFIRMATIONS: env.positiveInt(2),
-  /** Sweep only: the key that pays the sweeps' gas (sweeps can only pay the merchant). */
-  SWEEP_PRIVATE_KEY: z.string().regex(/^0x[0-9a-fA-F]{64}$/, { error: 'must be a 0x-prefixed 32-byte hex private key' }).optional(),
-});
+// The groups the services read, so an operator sets one variable once; the chain is optional
+// here (only reconcile and sweep need it; chainOf names what is missing).
+const configSchema = databaseEnvSchema
+  .pick({ DATABASE_URL: true })
+  .extend(redisEnvSchema.partial({ REDIS_URL: true }).shape)
+  .extend(chainEnvSchema.partial().shape)
+  .extend({
+    CONFIRMATIONS: env.positiveInt(2).describe('Blocks on top of (and including) a payment before reconcile counts it (as the payment-watcher).'),
+    SWEEP_PRIVATE_KEY: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{64}$/, { error: 'must be a 0x-prefixed 32-byte hex private key' })
+      .optional()
+      .describe("Sweep only: the key that pays the sweeps' gas (sweeps can only pay the merchant)."),
+  });
 type Config = z.infer<typeof configSchema>;
 
 /** A mistake in how the command was called: printed with the usage, exit code 2. */

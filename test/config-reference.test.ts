@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generateConfigReference } from '../scripts/config-reference.js';
+import { commonSchema, env } from '@reelboard/config';
+import { generateConfigReference, UndescribedVariableError } from '../scripts/config-reference.js';
 import { repoRoot } from './support/infra-env.js';
 
 describe('the configuration reference', () => {
@@ -25,5 +26,15 @@ describe('the configuration reference', () => {
     expect(envExample).not.toMatch(/\[object /);
     // ADMIN_ADDRESSES parses to a Set: its empty default is shown as empty.
     expect(markdown).toMatch(/\| `ADMIN_ADDRESSES` \| \(empty\) \|/);
+  });
+
+  it('takes each meaning from the schema, and refuses a variable without a description', () => {
+    // The text is the schema's own: the same variable in two services never borrows another's words.
+    expect(markdown).toMatch(/\| `RPC_URL` \| \*\*required\*\* \| JSON-RPC endpoint/);
+    const described = commonSchema.extend({ PORT: env.port(1).describe('probes'), WIDGET_COUNT: env.positiveInt(3).describe('Widgets per replica.') });
+    expect(generateConfigReference([['widget', described]]).markdown).toMatch(/\| `WIDGET_COUNT` \| `3` \| Widgets per replica\. \|/);
+    const silent = commonSchema.extend({ PORT: env.port(1).describe('probes'), WIDGET_COUNT: env.positiveInt(3) });
+    expect(() => generateConfigReference([['widget', silent]])).toThrow(UndescribedVariableError);
+    expect(() => generateConfigReference([['widget', silent]])).toThrow(/WIDGET_COUNT \(widget\)/);
   });
 });

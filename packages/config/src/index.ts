@@ -69,26 +69,67 @@ export const env = {
   logLevel: () => z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
 };
 
-/** Variables every service reads: where Redis is, where staged files live, how to log. */
-export const commonSchema = z.object({
-  /** Redis for the work queues, status and sessions (redis:// or rediss://). */
-  REDIS_URL: env.url(['redis', 'rediss']),
-  /** Key prefix for every Redis key and BullMQ queue, so several deployments can share one Redis. */
-  REDIS_PREFIX: z.string().regex(/^[a-z0-9_-]+$/, { error: 'must be lower-case letters, digits, - or _' }).default('reelboard'),
-  /** Directory shared by all services (a shared volume when they run on several machines) where uploads are staged between stages. */
-  STAGING_DIR: z.string().min(1).default('.data/staging'),
-  /** Lowest level of JSON log lines written to stdout/stderr. */
-  LOG_LEVEL: env.logLevel(),
-  /** HTTP port for /healthz, /readyz and /metrics (on the gateway, also the API). */
-  PORT: env.port(0),
-  /** How long in-flight work may take to finish after SIGTERM before it is handed back. */
-  SHUTDOWN_GRACE_MS: env.positiveInt(30_000),
-  /** How long a running job's lock lasts without renewal: a replica killed mid-job hands it back after about this long. */
-  JOB_LOCK_MS: env.positiveInt(30_000),
-  /** How often each replica looks for jobs whose holder died (stalled) and puts them back in the queue. */
-  JOB_STALLED_INTERVAL_MS: env.positiveInt(30_000),
-  /** Times a job may stall (its worker died) and be handed back before it fails for good through the channel's give-up policy. */
-  JOB_MAX_STALLED_COUNT: env.positiveInt(2),
+/** Where Redis is: every service (and the operators' commands) reads these. */
+export const redisEnvSchema = z.object({
+  REDIS_URL: env.url(['redis', 'rediss']).describe('Redis for the work queues, status and sessions (redis:// or rediss://).'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9_-]+$/, { error: 'must be lower-case letters, digits, - or _' })
+    .default('reelboard')
+    .describe('Key prefix for every Redis key and BullMQ queue, so several deployments can share one Redis.'),
 });
+
+/** Where Postgres is: the services that read or write the database (api-gateway, profile-writer, notifier). */
+export const databaseEnvSchema = z.object({
+  DATABASE_URL: env
+    .url(['postgres', 'postgresql'])
+    .describe('Postgres with PostGIS (postgres:// or postgresql://): users, listings, hashtags, the payment ledger, moderation and notifications.'),
+  DATABASE_POOL_MAX: env.positiveInt(10).describe('Postgres connections this replica may open.'),
+});
+
+/** The chain payments are made on, and whom they pay: the api-gateway and the payment-watcher read the same. */
+export const chainEnvSchema = z.object({
+  RPC_URL: env
+    .url(['http', 'https'])
+    .describe('JSON-RPC endpoint of the chain payments are made on (the gateway also checks smart-wallet sign-ins with it).'),
+  CHAIN_ID: z.coerce
+    .number()
+    .int()
+    .positive()
+    .describe('Chain id payments are made on: quotes and sign-in messages name it, and the RPC must serve it (checked at start).'),
+  MERCHANT_ADDRESS: env
+    .address()
+    .describe('The merchant: the only address sweeps pay, and the one every deposit address is bound to (the same on the gateway and the payment-watcher).'),
+  PAYMENT_TOKEN: env
+    .address()
+    .optional()
+    .describe('An ERC-20 token listings are paid in instead of the native coin (its contract address): the gateway quotes it, the watcher reads deposit balances in it.'),
+});
+
+/** Variables every service reads: where Redis is, where staged files live, how to log, how jobs are held. */
+export const commonSchema = redisEnvSchema.extend({
+  STAGING_DIR: z
+    .string()
+    .min(1)
+    .default('.data/staging')
+    .describe('Directory shared by all services (a shared volume when they run on several machines) where uploads are staged between stages.'),
+  LOG_LEVEL: env.logLevel().describe('Lowest level of JSON log lines written to stdout/stderr.'),
+  PORT: env.port(0).describe('HTTP port for /healthz, /readyz and /metrics (on the gateway, also the API).'),
+  SHUTDOWN_GRACE_MS: env.positiveInt(30_000).describe('How long in-flight work may take to finish after SIGTERM before it is handed back.'),
+  JOB_LOCK_MS: env
+    .positiveInt(30_000)
+    .describe("How long a running job's lock lasts without renewal: a replica killed mid-job hands it back after about this long."),
+  JOB_STALLED_INTERVAL_MS: env
+    .positiveInt(30_000)
+    .describe('How often each replica looks for jobs whose holder died (stalled) and puts them back in the queue.'),
+  JOB_MAX_STALLED_COUNT: env
+    .positiveInt(2)
+    .describe("Times a job may stall (its worker died) and be handed back before it fails for good through the channel's give-up policy."),
+});
+
+/** The explanation a schema field carries (`.describe()` or `.meta({ description })`), if any. */
+export function descriptionOf(field: z.ZodType): string | undefined {
+  return z.globalRegistry.get(field)?.description ?? field.description;
+}
 
 export { z };

@@ -3,38 +3,22 @@ import { ObjectStorage } from './object-storage.js';
 
 /** The S3 variables, shared by every service that touches object storage. */
 export const s3EnvSchema = z.object({
-  /** Empty for AWS itself; the URL of MinIO or another S3-compatible server otherwise. */
-  S3_ENDPOINT: env.url(['http', 'https']).optional(),
-  /** Region of the bucket (any value for MinIO and local servers). */
-  S3_REGION: z.string().min(1).default('us-east-1'),
-  /** Bucket the listing media are stored in. */
-  S3_BUCKET: z.string().min(3),
-  /** Access key; leave empty to use the SDK's default credential chain (instance roles, env, profiles). */
-  S3_ACCESS_KEY_ID: z.string().optional(),
-  /** Secret key matching S3_ACCESS_KEY_ID. */
-  S3_SECRET_ACCESS_KEY: z.string().optional(),
-  /** Path-style URLs (bucket in the path), needed by MinIO and local S3 servers. */
-  S3_FORCE_PATH_STYLE: env.boolean(false),
-  /** Multipart part size; S3's minimum is 5 MiB. */
-  S3_PART_SIZE_BYTES: z.coerce.number().int().min(5 * 1024 * 1024).default(16 * 1024 * 1024),
-  /** Parts of one file uploaded at once. */
-  S3_QUEUE_SIZE: env.positiveInt(4),
-  /** Tries of each S3 request (5xx, throttling and timeouts are retried with backoff). */
-  S3_MAX_ATTEMPTS: env.positiveInt(4),
-  /** Tries of a whole file, re-read from disk, after its requests ran out of tries or it arrived corrupted. */
-  S3_FILE_ATTEMPTS: env.positiveInt(3),
-  /** A single S3 request idle longer than this is aborted and retried. */
-  S3_REQUEST_TIMEOUT_MS: env.positiveInt(120_000),
-  /** Time allowed to open a connection to S3. */
-  S3_CONNECT_TIMEOUT_MS: env.positiveInt(5_000),
-  /** Compare ETags with the files' MD5 (turn off for AWS SSE-KMS buckets, whose ETags are not MD5s). */
-  S3_VERIFY_CHECKSUM: env.boolean(true),
-  /** Public or CDN base URL of the bucket; when set, the API returns plain URLs instead of presigned ones. */
-  S3_PUBLIC_BASE_URL: env.url(['http', 'https']).optional(),
-  /** The S3 endpoint as clients reach it, for presigned URLs (when it differs from S3_ENDPOINT). */
-  S3_PRESIGN_ENDPOINT: env.url(['http', 'https']).optional(),
-  /** How long a presigned GET URL works. */
-  S3_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
+  S3_ENDPOINT: env.url(['http', 'https']).optional().describe('Empty for AWS itself; the URL of MinIO or another S3-compatible server otherwise.'),
+  S3_REGION: z.string().min(1).default('us-east-1').describe('Region of the bucket (any value for MinIO and local servers).'),
+  S3_BUCKET: z.string().min(3).describe('Bucket the listing media are stored in.'),
+  S3_ACCESS_KEY_ID: z.string().optional().describe("Access key; leave empty to use the SDK's default credential chain (instance roles, env, profiles)."),
+  S3_SECRET_ACCESS_KEY: z.string().optional().describe('Secret key matching S3_ACCESS_KEY_ID.'),
+  S3_FORCE_PATH_STYLE: env.boolean(false).describe('Path-style URLs (bucket in the path), needed by MinIO and local S3 servers.'),
+  S3_PART_SIZE_BYTES: z.coerce.number().int().min(5 * 1024 * 1024).default(16 * 1024 * 1024).describe("Multipart part size; S3's minimum is 5 MiB."),
+  S3_QUEUE_SIZE: env.positiveInt(4).describe('Parts of one file uploaded at once.'),
+  S3_MAX_ATTEMPTS: env.positiveInt(4).describe('Tries of each S3 request (5xx, throttling and timeouts are retried with backoff).'),
+  S3_FILE_ATTEMPTS: env.positiveInt(3).describe('Tries of a whole file, re-read from disk, after its requests ran out of tries or it arrived corrupted.'),
+  S3_REQUEST_TIMEOUT_MS: env.positiveInt(120_000).describe('A single S3 request idle longer than this is aborted and retried.'),
+  S3_CONNECT_TIMEOUT_MS: env.positiveInt(5_000).describe('Time allowed to open a connection to S3.'),
+  S3_VERIFY_CHECKSUM: env.boolean(true).describe("Compare ETags with the files' MD5 (turn off for AWS SSE-KMS buckets, whose ETags are not MD5s)."),
+  S3_PUBLIC_BASE_URL: env.url(['http', 'https']).optional().describe('Public or CDN base URL of the bucket; when set, the API returns plain URLs instead of presigned ones.'),
+  S3_PRESIGN_ENDPOINT: env.url(['http', 'https']).optional().describe('The S3 endpoint as clients reach it, for presigned URLs (when it differs from S3_ENDPOINT).'),
+  S3_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600).describe('How long a presigned GET URL works.'),
 });
 
 export type S3Env = z.infer<typeof s3EnvSchema>;

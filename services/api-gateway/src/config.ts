@@ -1,79 +1,50 @@
-import { commonSchema, ConfigError, env, loadConfig, z } from '@reelboard/config';
+import { chainEnvSchema, commonSchema, ConfigError, databaseEnvSchema, env, loadConfig, z } from '@reelboard/config';
 import { s3EnvSchema } from '@reelboard/storage';
 
-export const gatewaySchema = commonSchema.extend({
-  PORT: env.port(8080),
-  /** The origin people reach the gateway at; SIWE messages must name its host and origin. */
-  PUBLIC_URL: env.url(['http', 'https']).default('http://localhost:8080'),
-  /** JSON-RPC endpoint of the chain payments are made on (used for SIWE smart-wallet checks and the chain id check). */
-  RPC_URL: env.url(['http', 'https']),
-  /** Chain id quotes are made for; sign-in messages must name it and the RPC must serve it. */
-  CHAIN_ID: z.coerce.number().int().positive(),
-  MERCHANT_ADDRESS: env.address(),
-  /** Price of one listing in wei (native coin), when no PAYMENT_TOKEN is set. */
-  PRICE_WEI: env.bigint('10000000000000000'),
-  /** An ERC-20 token to be paid in instead of the native coin (its contract address). */
-  PAYMENT_TOKEN: env.address().optional(),
-  /** Price of one listing in the token's base units; required with PAYMENT_TOKEN. */
-  PRICE_TOKEN_UNITS: env.bigint().optional(),
-  /** How long a quote can be paid, like BTCPay's invoice expiry. */
-  QUOTE_TTL_SECONDS: env.positiveInt(15 * 60),
-  /** Distinct transaction hashes followed at a time for one upload (hints; more get 429). */
-  MAX_PAYMENT_HINTS: env.positiveInt(3),
-  /** Lifetime of a sign-in nonce; each is usable once. */
-  NONCE_TTL_SECONDS: env.positiveInt(5 * 60),
-  /** Lifetime of a session token after sign-in. */
-  SESSION_TTL_SECONDS: env.positiveInt(24 * 3600),
-  /** Extra browser origins allowed by CORS (comma-separated); the gateway's own origin always is. */
+export const gatewaySchema = commonSchema.extend(chainEnvSchema.shape).extend(databaseEnvSchema.shape).extend(s3EnvSchema.shape).extend({
+  PORT: env.port(8080).describe('HTTP port of the public API, the web client and the probes.'),
+  PUBLIC_URL: env.url(['http', 'https']).default('http://localhost:8080').describe('The origin people reach the gateway at; SIWE messages must name its host and origin.'),
+  PRICE_WEI: env.bigint('10000000000000000').describe('Price of one listing in wei (native coin), when no PAYMENT_TOKEN is set.'),
+  PRICE_TOKEN_UNITS: env.bigint().optional().describe("Price of one listing in the token's base units; required with PAYMENT_TOKEN."),
+  QUOTE_TTL_SECONDS: env.positiveInt(15 * 60).describe("How long a quote can be paid, like BTCPay's invoice expiry."),
+  MAX_PAYMENT_HINTS: env.positiveInt(3).describe('Distinct transaction hashes followed at a time for one upload (hints; more get 429).'),
+  NONCE_TTL_SECONDS: env.positiveInt(5 * 60).describe('Lifetime of a sign-in nonce; each is usable once.'),
+  SESSION_TTL_SECONDS: env.positiveInt(24 * 3600).describe('Lifetime of a session token after sign-in.'),
   CORS_ORIGINS: z
     .string()
     .default('')
     .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
-    .pipe(z.array(z.url({ error: 'each origin must be a URL' }))),
-  /** Which proxies' X-Forwarded-For to believe for client IPs (express "trust proxy"): e.g. loopback, 10.0.0.0/8, or a hop count. */
+    .pipe(z.array(z.url({ error: 'each origin must be a URL' })))
+    .describe("Extra browser origins allowed by CORS (comma-separated); the gateway's own origin always is."),
   TRUST_PROXY: z
     .string()
     .default('loopback')
-    .transform((value) => (/^\d+$/.test(value) ? Number(value) : value)),
-  /** API requests per minute per client IP (429 with Retry-After above it). */
-  RATE_LIMIT_PER_IP_PER_MINUTE: env.positiveInt(600),
-  /** Sign-in requests per minute per client IP. */
-  RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: env.positiveInt(60),
-  /** New uploads per hour per signed-in wallet. */
-  RATE_LIMIT_UPLOADS_PER_WALLET_PER_HOUR: env.positiveInt(30),
-  /** Largest accepted video file (413 above it). */
-  MAX_VIDEO_BYTES: env.positiveInt(2 * 1024 ** 3),
-  /** Largest accepted logo file (413 above it). */
-  MAX_LOGO_BYTES: env.positiveInt(5 * 1024 ** 2),
-  /** Logos larger than this many pixels on a side are refused before decoding. */
-  MAX_LOGO_SIDE: env.positiveInt(4096),
-  /** Side in pixels of the square WebP the logo is normalised to. */
-  LOGO_SIZE: env.positiveInt(256),
-  /** How often an idle status stream (SSE) gets a comment line, so proxies do not close it. */
-  SSE_HEARTBEAT_MS: env.positiveInt(15_000),
-  /** The read API and moderation: listings, hashtags, users. */
-  DATABASE_URL: env.url(['postgres', 'postgresql']),
-  /** Postgres connections this replica may open. */
-  DATABASE_POOL_MAX: env.positiveInt(10),
-  /** Wallets (comma-separated) that may moderate once signed in with SIWE. */
+    .transform((value) => (/^\d+$/.test(value) ? Number(value) : value))
+    .describe('Which proxies\' X-Forwarded-For to believe for client IPs (express "trust proxy"): e.g. loopback, 10.0.0.0/8, or a hop count.'),
+  RATE_LIMIT_PER_IP_PER_MINUTE: env.positiveInt(600).describe('API requests per minute per client IP (429 with Retry-After above it).'),
+  RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: env.positiveInt(60).describe('Sign-in requests per minute per client IP.'),
+  RATE_LIMIT_UPLOADS_PER_WALLET_PER_HOUR: env.positiveInt(30).describe('New uploads per hour per signed-in wallet.'),
+  MAX_VIDEO_BYTES: env.positiveInt(2 * 1024 ** 3).describe('Largest accepted video file (413 above it).'),
+  MAX_LOGO_BYTES: env.positiveInt(5 * 1024 ** 2).describe('Largest accepted logo file (413 above it).'),
+  MAX_LOGO_SIDE: env.positiveInt(4096).describe('Logos larger than this many pixels on a side are refused before decoding.'),
+  LOGO_SIZE: env.positiveInt(256).describe('Side in pixels of the square WebP the logo is normalised to.'),
+  SSE_HEARTBEAT_MS: env.positiveInt(15_000).describe('How often an idle status stream (SSE) gets a comment line, so proxies do not close it.'),
   ADMIN_ADDRESSES: z
     .string()
     .default('')
     .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part !== ''))
     .pipe(z.array(z.string().regex(/^0x[0-9a-fA-F]{40}$/, { error: 'must be comma-separated 0x-prefixed 20-byte addresses' })))
-    .transform((list) => new Set(list.map((address) => address.toLowerCase()))),
-  /** Secret for moderation by automation (`X-Admin-Token`); unset disables it. */
-  ADMIN_TOKEN: z.string().min(24, { error: 'must be at least 24 characters' }).optional(),
-  /** Seconds clients may cache read answers; kept below S3_URL_TTL_SECONDS so cached URLs still work. */
-  READ_CACHE_SECONDS: env.nonNegativeInt(30),
-  /** VAPID public key the web client subscribes to Web Push with (the notifier's pair); unset turns the offer off. */
-  VAPID_PUBLIC_KEY: z.string().regex(/^[A-Za-z0-9_-]{87}$/, { error: 'must be a base64url P-256 public key (87 characters)' }).optional(),
-  /** Hosts (and their subdomains, comma-separated) a push subscription's endpoint may be on: the browsers' push services. */
+    .transform((list) => new Set(list.map((address) => address.toLowerCase())))
+    .describe('Wallets (comma-separated) that may moderate once signed in with SIWE.'),
+  ADMIN_TOKEN: z.string().min(24, { error: 'must be at least 24 characters' }).optional().describe('Secret for moderation by automation (`X-Admin-Token`); unset disables it.'),
+  READ_CACHE_SECONDS: env.nonNegativeInt(30).describe('Seconds clients may cache read answers; kept below S3_URL_TTL_SECONDS so cached URLs still work.'),
+  VAPID_PUBLIC_KEY: z.string().regex(/^[A-Za-z0-9_-]{87}$/, { error: 'must be a base64url P-256 public key (87 characters)' }).optional().describe("VAPID public key the web client subscribes to Web Push with (the notifier's pair); unset turns the offer off."),
   PUSH_ALLOWED_HOSTS: z
     .string()
     .default('fcm.googleapis.com,push.services.mozilla.com,push.apple.com,notify.windows.com')
-    .transform((value) => value.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean)),
-}).extend(s3EnvSchema.shape);
+    .transform((value) => value.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean))
+    .describe("Hosts (and their subdomains, comma-separated) a push subscription's endpoint may be on: the browsers' push services."),
+});
 
 /** The currency and amount a quote asks for: the configured token, or the native coin. */
 export function quotedPrice(config: Pick<GatewayConfig, 'PAYMENT_TOKEN' | 'PRICE_TOKEN_UNITS' | 'PRICE_WEI'>): { token: `0x${string}` | null; amount: string } {

@@ -2,9 +2,8 @@ import { commonSchema, env, loadConfig, z } from '@reelboard/config';
 import { mediaEnvSchema } from '@reelboard/media';
 
 export const previewSchema = commonSchema.extend(mediaEnvSchema.shape).extend({
-  PORT: env.port(8083),
-  /** Previews this replica cuts at once. */
-  PREVIEW_CONCURRENCY: env.positiveInt(2),
+  PORT: env.port(8083).describe('HTTP port for /healthz, /readyz and /metrics.'),
+  PREVIEW_CONCURRENCY: env.positiveInt(2).describe('Previews this replica cuts at once.'),
 });
 
 export type PreviewConfig = z.infer<typeof previewSchema>;

@@ -1,14 +1,9 @@
-import { commonSchema, env, loadConfig, z } from '@reelboard/config';
+import { commonSchema, databaseEnvSchema, env, loadConfig, z } from '@reelboard/config';
 
-export const profileWriterSchema = commonSchema.extend({
-  PORT: env.port(8085),
-  DATABASE_URL: env.url(['postgres', 'postgresql']),
-  /** Postgres connections this replica may open. */
-  DATABASE_POOL_MAX: env.positiveInt(10),
-  /** Listings this replica saves at once. */
-  WRITE_CONCURRENCY: env.positiveInt(4),
-  /** Bring the schema up to date at start (knex's lock makes it safe with replicas). */
-  MIGRATE_ON_START: env.boolean(true),
+export const profileWriterSchema = commonSchema.extend(databaseEnvSchema.shape).extend({
+  PORT: env.port(8085).describe('HTTP port for /healthz, /readyz and /metrics.'),
+  WRITE_CONCURRENCY: env.positiveInt(4).describe('Listings this replica saves at once.'),
+  MIGRATE_ON_START: env.boolean(true).describe("Bring the schema up to date at start (knex's lock makes it safe with replicas)."),
 });
 
 export type ProfileWriterConfig = z.infer<typeof profileWriterSchema>;

@@ -2,22 +2,13 @@ import { commonSchema, env, loadConfig, z } from '@reelboard/config';
 import { mediaEnvSchema } from '@reelboard/media';
 
 export const transcoderSchema = commonSchema.extend(mediaEnvSchema.shape).extend({
-  PORT: env.port(8082),
-  /** Encodes this replica runs at once; it never takes more jobs than this. */
-  TRANSCODE_CONCURRENCY: env.positiveInt(1),
-  /** Output is capped at this short side (2160 = 4K); never upscaled. */
-  MAX_OUTPUT_HEIGHT: env.positiveInt(2160),
-  /** Longer sources are refused. */
-  MAX_DURATION_SECONDS: env.positiveInt(600),
-  /** Sources larger than this on their long side (before scaling) are refused; 7680 = 8K. */
-  MAX_SOURCE_SIDE: env.positiveInt(7680),
-  /**
-   * The slowest encode a replica should sustain, in output megapixels per second (1080p at 2 fps is
-   * about 4); an encode's time limit is its frames x megapixels at this rate (at least FFMPEG_TIMEOUT_SECONDS).
-   */
-  ENCODE_MIN_MEGAPIXELS_PER_SECOND: z.coerce.number().positive().default(4),
-  /** Time between two progress events of one encode; at most 2 s so a watcher always sees it alive. */
-  PROGRESS_INTERVAL_MS: z.coerce.number().int().positive().max(2_000).default(1_000),
+  PORT: env.port(8082).describe('HTTP port for /healthz, /readyz and /metrics.'),
+  TRANSCODE_CONCURRENCY: env.positiveInt(1).describe('Encodes this replica runs at once; it never takes more jobs than this.'),
+  MAX_OUTPUT_HEIGHT: env.positiveInt(2160).describe('Output is capped at this short side (2160 = 4K); never upscaled.'),
+  MAX_DURATION_SECONDS: env.positiveInt(600).describe('Longer sources are refused.'),
+  MAX_SOURCE_SIDE: env.positiveInt(7680).describe('Sources larger than this on their long side (before scaling) are refused; 7680 = 8K.'),
+  ENCODE_MIN_MEGAPIXELS_PER_SECOND: z.coerce.number().positive().default(4).describe("The slowest encode a replica should sustain, in output megapixels per second (1080p at 2 fps is about 4); an encode's time limit is its frames x megapixels at this rate (at least FFMPEG_TIMEOUT_SECONDS)."),
+  PROGRESS_INTERVAL_MS: z.coerce.number().int().positive().max(2_000).default(1_000).describe('Time between two progress events of one encode; at most 2 s so a watcher always sees it alive.'),
 });
 
 export type TranscoderConfig = z.infer<typeof transcoderSchema>;
