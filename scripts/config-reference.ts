@@ -133,8 +133,8 @@ export function generateConfigReference(services: ServiceSchemas = SERVICES): { 
     const groups = GROUPS.filter(([, group]) => usesGroup(schema, group)).map(([title]) => title.toLowerCase());
     const own = variablesOf(name, (Object.entries(schema.shape) as [string, z.ZodType][]).filter(([, field]) => !groupFields.has(field)));
     sections.push('', `## ${name}`, '', `Reads the groups: ${groups.join('; ')}.`, '', table(own));
-    // PORT's default differs per service and is shown in each service's table only.
-    emit(own.filter((v) => v.name !== 'PORT'), name);
+    // Ports differ per service and are shown in each service's table only.
+    emit(own.filter((v) => v.name !== 'PORT' && v.name !== 'INTERNAL_PORT'), name);
   }
   if (missing.length) throw new UndescribedVariableError(missing);
   return { markdown: `${sections.join('\n')}\n`, envExample: `${env.join('\n').trimEnd()}\n` };

@@ -18,6 +18,9 @@ STAGING_DIR="${STAGING_DIR:-$root/.data/staging}"
 MERCHANT_ADDRESS="${MERCHANT_ADDRESS:-0xa0Ee7A142d267C1f36714E4a8F75612F20a79720}"
 PRICE_WEI="${PRICE_WEI:-10000000000000000}"
 GATEWAY_PORT="${GATEWAY_PORT:-8080}"
+# Each service's /healthz, /readyz and /metrics: INTERNAL_BASE_PORT + its place in the chain
+# (api-gateway 9080 … notifier 9086, the services' own defaults).
+INTERNAL_BASE_PORT="${INTERNAL_BASE_PORT:-9080}"
 PUBLIC_URL="${PUBLIC_URL:-http://localhost:$GATEWAY_PORT}"
 # shellcheck source=/dev/null
 if [[ -f .env ]]; then source .env; fi
@@ -51,20 +54,21 @@ trap 'exit 130' INT TERM
 
 for i in "${!services[@]}"; do
   name="${services[$i]}"
-  port=$((GATEWAY_PORT + i))
-  (cd "services/$name" && PORT=$port exec node --import tsx src/main.ts) > >(sed -u "s/^/[$name] /") 2>&1 &
+  internal=$((INTERNAL_BASE_PORT + i))
+  (cd "services/$name" && PORT=$GATEWAY_PORT INTERNAL_PORT=$internal exec node --import tsx src/main.ts) > >(sed -u "s/^/[$name] /") 2>&1 &
   pids+=("$!")
 done
 
 for _ in $(seq 1 120); do
-  if node -e "fetch('http://127.0.0.1:$GATEWAY_PORT/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"; then break; fi
+  if node -e "fetch('http://127.0.0.1:$INTERNAL_BASE_PORT/readyz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"; then break; fi
   sleep 0.5
 done
 
 cat <<INFO
 
   Reelboard is up.
-    gateway:      $PUBLIC_URL   (try $PUBLIC_URL/healthz)
+    gateway:      $PUBLIC_URL
+    probes:       http://127.0.0.1:$INTERNAL_BASE_PORT/readyz and /metrics (gateway; the others on the next ports)
     chain:        $RPC_URL (chain id $CHAIN_ID, anvil)
     demo wallet:  0x70997970C51812dc3A010C7d01b50e0d17dc79C8
                   private key 0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d

@@ -145,6 +145,17 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('keeps probes and metrics on the internal port: health checks use it, the host never sees it', async () => {
+    const services = await resolved();
+    for (const [name, load] of Object.entries(configLoaders)) {
+      const config = load(services[name]!.environment) as Record<string, unknown>;
+      expect(config.INTERNAL_PORT, name).toBe(9090);
+      expect(services[name]!.healthcheck.test.join(' '), name).toContain('http://127.0.0.1:9090/healthz');
+    }
+    const gateway = loadGatewayConfig(services['api-gateway']!.environment);
+    expect(publishedPorts(services['api-gateway']!).map((p) => p.target)).toEqual([gateway.PORT]);
+  });
+
   it('presigns media URLs for the S3 port published on loopback, which a browser on the host can open', async () => {
     const services = await resolved();
     const gateway = loadGatewayConfig(services['api-gateway']!.environment);

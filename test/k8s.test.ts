@@ -166,11 +166,13 @@ function deploymentProblems(deployment: Obj, configMapName: string, secretName: 
   const name = deployment.metadata?.name;
   const pod = deployment.spec?.template?.spec ?? {};
   const container = pod.containers?.[0] ?? {};
-  const httpPort = (container.ports ?? []).find((p: Obj) => p.name === 'http')?.containerPort;
-  if (httpPort !== 8080) problems.push(`${name}: no container port named http on 8080`);
+  const portNamed = (portName: string) => (container.ports ?? []).find((p: Obj) => p.name === portName)?.containerPort;
+  // Probes and metrics on the internal port; only the gateway has a public one.
+  if (portNamed('internal') !== 9090) problems.push(`${name}: no container port named internal on 9090`);
+  if (name === 'api-gateway' ? portNamed('http') !== 8080 : portNamed('http') !== undefined) problems.push(`${name}: the public port http (8080) is the gateway's alone`);
   const probe = (which: string, path: string) => {
     const get = container[which]?.httpGet;
-    if (get?.path !== path || (get.port !== 'http' && get.port !== 8080)) problems.push(`${name}: ${which} must GET ${path} on port 8080`);
+    if (get?.path !== path || (get.port !== 'internal' && get.port !== 9090)) problems.push(`${name}: ${which} must GET ${path} on the internal port 9090`);
   };
   probe('livenessProbe', '/healthz');
   probe('readinessProbe', '/readyz');
@@ -190,13 +192,13 @@ function deploymentProblems(deployment: Obj, configMapName: string, secretName: 
   if (!fromSecret) problems.push(`${name}: env does not come from Secret ${secretName}`);
   if (!container.resources?.requests?.cpu || !container.resources?.limits?.memory) problems.push(`${name}: needs cpu requests and memory limits`);
   const annotations = deployment.spec?.template?.metadata?.annotations ?? {};
-  if (annotations['prometheus.io/scrape'] !== 'true' || annotations['prometheus.io/port'] !== '8080' || annotations['prometheus.io/path'] !== '/metrics') {
+  if (annotations['prometheus.io/scrape'] !== 'true' || annotations['prometheus.io/port'] !== '9090' || annotations['prometheus.io/path'] !== '/metrics') {
     problems.push(`${name}: prometheus scrape annotations missing`);
   }
   return problems;
 }
 
-type ServiceConfig = { PORT: number; SHUTDOWN_GRACE_MS: number; STAGING_DIR: string };
+type ServiceConfig = { INTERNAL_PORT: number; SHUTDOWN_GRACE_MS: number; STAGING_DIR: string };
 const configLoaders: Record<string, (env: NodeJS.ProcessEnv) => ServiceConfig> = {
   'api-gateway': loadGatewayConfig,
   'payment-watcher': loadPaymentWatcherConfig,
@@ -284,7 +286,8 @@ describe('infra/k8s project rules', () => {
     for (const d of deployments) {
       const name = d.metadata.name as string;
       const config = configLoaders[name]!(withOperatorValues(containerEnv(d, manifests)));
-      expect(config.PORT, name).toBe(8080);
+      expect(config.INTERNAL_PORT, name).toBe(9090);
+      if (name === 'api-gateway') expect(loadGatewayConfig(withOperatorValues(containerEnv(d, manifests))).PORT).toBe(8080);
       expect(config.STAGING_DIR, name).toBe('/data/staging');
       // runService exits at SHUTDOWN_GRACE_MS + 5 s at the latest; Kubernetes must not kill it first.
       expect(d.spec.template.spec.terminationGracePeriodSeconds, name).toBeGreaterThan(config.SHUTDOWN_GRACE_MS / 1000 + 5);
@@ -521,9 +524,13 @@ describe('the NetworkPolicies', () => {
       const labels = d.spec.template.metadata.labels as Record<string, string>;
       const name = d.metadata.name as string;
       expect(allowed(policies, labels, 'ingress-nginx', {}, 8080), `${name} from ingress-nginx`).toBe(name === 'api-gateway');
-      expect(allowed(policies, labels, 'monitoring', {}, 8080), `${name} from monitoring`).toBe(true);
-      expect(allowed(policies, labels, 'default', {}, 8080), `${name} from another namespace`).toBe(false);
-      expect(allowed(policies, labels, 'reelboard', { 'app.kubernetes.io/name': 'uploader' }, 8080), `${name} from a pod beside it`).toBe(false);
+      expect(allowed(policies, labels, 'ingress-nginx', {}, 9090), `${name} internal port from ingress-nginx`).toBe(false);
+      expect(allowed(policies, labels, 'monitoring', {}, 9090), `${name} from monitoring`).toBe(true);
+      expect(allowed(policies, labels, 'monitoring', {}, 8080), `${name} public port from monitoring`).toBe(false);
+      for (const port of [8080, 9090]) {
+        expect(allowed(policies, labels, 'default', {}, port), `${name} from another namespace`).toBe(false);
+        expect(allowed(policies, labels, 'reelboard', { 'app.kubernetes.io/name': 'uploader' }, port), `${name} from a pod beside it`).toBe(false);
+      }
     }
   });
 });
@@ -548,9 +555,9 @@ describe('monitoring (infra/k8s/monitoring)', () => {
       const podLabels = d.spec.template.metadata.labels as Record<string, string>;
       const covering = services.filter((svc) => Object.entries(svc.doc.spec.selector).every(([k, v]) => podLabels[k] === v));
       expect(covering.length, d.metadata.name).toBeGreaterThan(0);
-      const port = covering[0]!.doc.spec.ports.find((p: Obj) => p.name === endpoint.port);
+      const port = covering.map((svc) => svc.doc.spec.ports.find((p: Obj) => p.name === endpoint.port)).find(Boolean);
       expect(port, `${d.metadata.name}: Service port ${endpoint.port}`).toBeDefined();
-      expect(port.targetPort).toBe('http');
+      expect(port.targetPort).toBe('internal');
     }
   });
 

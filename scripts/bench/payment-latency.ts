@@ -46,7 +46,7 @@ const watcher = spawn(process.execPath, ['--import', 'tsx', 'services/payment-wa
     MERCHANT_ADDRESS: MERCHANT,
     CONFIRMATIONS: String(CONFIRMATIONS),
     POLL_INTERVAL_MS: String(POLL_INTERVAL_MS),
-    PORT: String(WATCHER_PORT),
+    INTERNAL_PORT: String(WATCHER_PORT),
     STAGING_DIR: staging,
     LOG_LEVEL: 'warn',
   },

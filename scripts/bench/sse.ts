@@ -41,6 +41,7 @@ const gateway = spawn(process.execPath, ['--import', 'tsx', 'services/api-gatewa
     S3_BUCKET: infra.TEST_S3_BUCKET,
     REDIS_PREFIX: prefix,
     PORT: String(PORT),
+    INTERNAL_PORT: String(PORT + 1),
     PUBLIC_URL: gatewayUrl,
     MERCHANT_ADDRESS: '0xa0Ee7A142d267C1f36714E4a8F75612F20a79720',
     LOG_LEVEL: 'warn',
@@ -51,7 +52,7 @@ const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gateway.
 
 for (let i = 0; ; i += 1) {
   if (i > 120) throw new Error('gateway did not start');
-  if (await fetch(`${gatewayUrl}/healthz`).then((r) => r.ok, () => false)) break;
+  if (await fetch(`http://127.0.0.1:${PORT + 1}/healthz`).then((r) => r.ok, () => false)) break;
   await new Promise((resolve) => setTimeout(resolve, 250));
 }
 

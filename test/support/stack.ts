@@ -22,7 +22,7 @@ export interface Stack {
   gatewayUrl: string;
   env: Record<string, string>;
   stagingDir: string;
-  /** The HTTP port (probes, metrics) of a service. */
+  /** The internal HTTP port (/healthz, /readyz, /metrics) of a service; the gateway's public port serves none of them. */
   portOf(name: ServiceName): number;
   /** Starts (or restarts) one service. */
   start(name: ServiceName): Promise<void>;
@@ -38,6 +38,7 @@ export interface Stack {
 
 /** A replica started beside the stack's own. */
 export interface ExtraReplica {
+  /** Its internal port (probes, metrics). */
   port: number;
   pid: number | undefined;
   /** Signals the replica and waits for it to exit; returns its exit code. */
@@ -94,6 +95,8 @@ export async function startStack(overrides: Partial<Record<string, string>> = {}
     CHAIN_ID: infra.CHAIN_ID ?? '31337',
     STAGING_DIR: stagingDir,
     PUBLIC_URL: `http://localhost:${gatewayPort}`,
+    // The gateway's public port (the other services have none).
+    PORT: String(gatewayPort),
     // A merchant of its own per run: the watcher matches payments to the merchant by wallet and
     // amount, so two runs sharing one chain must not share a merchant.
     MERCHANT_ADDRESS: privateKeyToAddress(generatePrivateKey()),
@@ -106,13 +109,14 @@ export async function startStack(overrides: Partial<Record<string, string>> = {}
     ...(Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Record<string, string>),
   };
   const children = new Map<ServiceName, ChildProcess>();
-  const portOf = (name: ServiceName) => BASE_PORT + SERVICES.indexOf(name);
+  // Internal ports follow the gateway's public one: BASE_PORT + 1 … + 7.
+  const portOf = (name: ServiceName) => BASE_PORT + 1 + SERVICES.indexOf(name);
 
   const spawnService = (name: ServiceName, port: number, logName: string): ChildProcess => {
     const log = createWriteStream(join(logDir, `${logName}.log`), { flags: 'a' });
     const child = spawn(process.execPath, ['--import', 'tsx', join('services', name, 'src', 'main.ts')], {
       cwd: repoRoot,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port) },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, INTERNAL_PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.pipe(log);
@@ -132,8 +136,8 @@ export async function startStack(overrides: Partial<Record<string, string>> = {}
     return exited;
   };
   const startExtra = async (name: ServiceName, idSuffix: string): Promise<ExtraReplica> => {
-    // Extra replicas take ports after the seven services' own.
-    const port = BASE_PORT + SERVICES.length + extras.size;
+    // Extra replicas take internal ports after the seven services' own (up to BASE_PORT + 19).
+    const port = BASE_PORT + 1 + SERVICES.length + extras.size;
     const child = spawnService(name, port, `${name}-${idSuffix}`);
     extras.add(child);
     await waitForHealth(`http://127.0.0.1:${port}/healthz`, child, `${name}-${idSuffix}`);

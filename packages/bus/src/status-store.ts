@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterTerminalEvents, endedStates, statusEventSchema, type StatusEvent, type StatusEventName, type UploadState } from '@reelboard/contracts';
+import { scrubSecrets } from '@reelboard/logger';
 
 /** What a stage says about an upload; the store adds the sequence number, the time and the upload's state. */
 export interface StatusInput {
@@ -122,6 +123,9 @@ export class StatusStore {
    */
   async publish(input: StatusInput, change?: StateChange): Promise<number> {
     const { state, ...fields } = input;
+    // Reasons and notes reach the owner, webhooks and push messages: never with an upstream secret.
+    if (fields.reason !== undefined) fields.reason = scrubSecrets(fields.reason);
+    if (fields.message !== undefined) fields.message = scrubSecrets(fields.message);
     const body = statusEventSchema.omit({ seq: true, state: true }).parse({ ...fields, at: new Date().toISOString() });
     const seq = await this.redis.eval(
       PUBLISH_SCRIPT,

@@ -114,7 +114,6 @@ export const commonSchema = redisEnvSchema.extend({
     .default('.data/staging')
     .describe('Directory shared by all services (a shared volume when they run on several machines) where uploads are staged between stages.'),
   LOG_LEVEL: env.logLevel().describe('Lowest level of JSON log lines written to stdout/stderr.'),
-  PORT: env.port(0).describe('HTTP port for /healthz, /readyz and /metrics (on the gateway, also the API).'),
   SHUTDOWN_GRACE_MS: env.positiveInt(30_000).describe('How long in-flight work may take to finish after SIGTERM before it is handed back.'),
   JOB_LOCK_MS: env
     .positiveInt(30_000)
@@ -126,6 +125,17 @@ export const commonSchema = redisEnvSchema.extend({
     .positiveInt(2)
     .describe("Times a job may stall (its worker died) and be handed back before it fails for good through the channel's give-up policy."),
 });
+
+/**
+ * The port of a service's internal endpoints; each service gives its own default so that all of
+ * them run on one machine without colliding (api-gateway 9080, then 9081… in the order of the chain).
+ */
+export const internalPort = (fallback: number) =>
+  env
+    .port(fallback)
+    .describe(
+      "HTTP port for /healthz, /readyz and /metrics (the orchestrator's probes and Prometheus): keep it off the public network. The gateway's public PORT serves none of them.",
+    );
 
 /** The explanation a schema field carries (`.describe()` or `.meta({ description })`), if any. */
 export function descriptionOf(field: z.ZodType): string | undefined {

@@ -5,22 +5,22 @@ const schema = commonSchema.extend({ MERCHANT_ADDRESS: env.address(), PRICE_WEI:
 
 describe('loadConfig', () => {
   it('reads, coerces and fills defaults', () => {
-    const config = loadConfig(schema, { REDIS_URL: 'redis://127.0.0.1:6390', MERCHANT_ADDRESS: '0xA0Ee7A142d267C1f36714E4a8F75612F20a79720', FLAG: 'yes', PORT: '' });
+    const config = loadConfig(schema, { REDIS_URL: 'redis://127.0.0.1:6390', MERCHANT_ADDRESS: '0xA0Ee7A142d267C1f36714E4a8F75612F20a79720', FLAG: 'yes', JOB_LOCK_MS: '' });
     expect(config.MERCHANT_ADDRESS).toBe('0xa0ee7a142d267c1f36714e4a8f75612f20a79720');
     expect(config.PRICE_WEI).toBe(5n);
     expect(config.FLAG).toBe(true);
-    expect(config.PORT).toBe(0);
+    expect(config.JOB_LOCK_MS).toBe(30_000);
     expect(config.REDIS_PREFIX).toBe('reelboard');
   });
 
   it('names every missing or bad variable', () => {
     try {
-      loadConfig(schema, { REDIS_URL: 'http://not-redis', MERCHANT_ADDRESS: '0x123', PORT: '99999' });
+      loadConfig(schema, { REDIS_URL: 'http://not-redis', MERCHANT_ADDRESS: '0x123', JOB_LOCK_MS: '-5' });
       expect.unreachable();
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
       const variables = (error as ConfigError).issues.map((issue) => issue.variable).sort();
-      expect(variables).toEqual(['MERCHANT_ADDRESS', 'PORT', 'REDIS_URL']);
+      expect(variables).toEqual(['JOB_LOCK_MS', 'MERCHANT_ADDRESS', 'REDIS_URL']);
       expect((error as Error).message).toMatch(/REDIS_URL: must start with redis:\/\//);
     }
   });

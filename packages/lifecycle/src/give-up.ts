@@ -1,5 +1,6 @@
 import type { Bus, GiveUpHandler } from '@reelboard/bus';
 import { channels } from '@reelboard/contracts';
+import { publicErrorText } from '@reelboard/logger';
 import type { Uploads } from './uploads.js';
 
 /**
@@ -9,6 +10,8 @@ import type { Uploads } from './uploads.js';
 export function giveUpByPolicy(uploads: Uploads, bus: Bus, service: string): GiveUpHandler {
   return async (channel, payload, error, context) => {
     const data = (payload ?? {}) as { uploadId?: string; txHash?: string };
+    // The reason is shown to the owner and kept in the ledger: the error's text without secrets.
+    const reason = publicErrorText(error);
     const policy = channels[channel].giveUp;
     if (policy === 'log-only') {
       context.log.warn('stage gave up; nothing depends on it', { channel, error: error.message });
@@ -21,14 +24,14 @@ export function giveUpByPolicy(uploads: Uploads, bus: Bus, service: string): Giv
     if (policy === 'drop-hint') {
       await uploads.unfollowHint(data.uploadId, data.txHash ?? '');
       await context.status('payment.rejected', {
-        reason: `transaction ${data.txHash} could not be checked (${error.message}); the deposit address is still watched`,
+        reason: `transaction ${data.txHash} could not be checked (${reason}); the deposit address is still watched`,
         message: 'unverifiable',
       });
       return;
     }
     if (channel !== 'upload.failed') {
-      await bus.publish('upload.failed', { uploadId: data.uploadId, stage: service, reason: error.message, upload: data as Record<string, unknown> });
+      await bus.publish('upload.failed', { uploadId: data.uploadId, stage: service, reason, upload: data as Record<string, unknown> });
     }
-    await uploads.transition(data.uploadId, 'fail', { stage: service, reason: `${service}: ${error.message}` });
+    await uploads.transition(data.uploadId, 'fail', { stage: service, reason: `${service}: ${reason}` });
   };
 }

@@ -175,6 +175,31 @@ describe('give-up policies (from the channel table)', () => {
   });
 });
 
+describe('failure reasons', () => {
+  it("tell the owner why a stage gave up without the upstream's secrets (an RPC URL with its key)", async () => {
+    const u = upload();
+    await uploads.register(u, 'gateway');
+    const key = '9aa3d95b3bc440fa88ea12eaa4456161';
+    const worker = bus.consume(
+      'upload.received',
+      async () => {
+        throw new PermanentError(`HTTP request failed. URL: https://mainnet.example.io/v3/${key}?apikey=${key}`);
+      },
+      { concurrency: 1 },
+    );
+    await bus.publish('upload.received', u);
+    await until(async () => ((await uploads.state(u.uploadId)) === 'failed' ? true : undefined), 'failed');
+    const failed = (await bus.status.history(u.uploadId)).find((event) => event.reason !== undefined);
+    expect(failed?.reason).toBe('payment-watcher: HTTP request failed. URL: https://mainnet.example.io');
+    expect((await bus.queue('upload.failed').getJob(`${u.uploadId}.upload.failed`))?.data.reason).toBe('HTTP request failed. URL: https://mainnet.example.io');
+    // Whoever publishes a status with a reason goes through the same scrubbing.
+    await bus.status.publish({ uploadId: u.uploadId, event: 'refund.due', stage: 'watcher', reason: `see redis://:${key}@cache:6379/0`, message: `token=${key}` });
+    const latest = (await bus.status.history(u.uploadId)).at(-1);
+    expect(latest).toMatchObject({ reason: 'see redis://cache:6379', message: 'token=[redacted]' });
+    await worker.close();
+  });
+});
+
 describe('operators', () => {
   it('list uploads that failed for good and retry them from the failed stage', async () => {
     const u = upload();

@@ -31,3 +31,4 @@ export function errorFields(error: unknown): Record<string, unknown> {
   }
   return { error: String(error) };
 }
+export { publicErrorText, scrubSecrets } from './scrub.js';

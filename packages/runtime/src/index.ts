@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Histogram, register } from 'prom-client';
 import { ConfigError } from '@reelboard/config';
-import { createLogger, errorFields, type Logger } from '@reelboard/logger';
+import { createLogger, errorFields, publicErrorText, type Logger } from '@reelboard/logger';
 
 /** Something a service must close on shutdown, in the order given. */
 export type Closer = () => Promise<void>;
@@ -19,14 +19,12 @@ export interface ServiceHandle {
    * visible but must not take every replica out of its Service (the gateway's RPC and S3).
    */
   reported?: Record<string, ReadinessCheck>;
-  /** An HTTP server the service already runs (the gateway); probes are then mounted by the service. */
-  server?: Server;
 }
 
 /** The settings every service's configuration has (packages/config's commonSchema). */
 export interface ServiceBasics {
-  /** Port for `/healthz`, `/readyz` and `/metrics`. */
-  PORT: number;
+  /** Port for `/healthz`, `/readyz` and `/metrics`, kept off the public network (the gateway's public PORT serves none of them). */
+  INTERNAL_PORT: number;
   LOG_LEVEL: string;
   SHUTDOWN_GRACE_MS: number;
 }
@@ -38,25 +36,35 @@ export interface RunServiceOptions<C extends ServiceBasics> {
   start: (config: C, log: Logger) => Promise<ServiceHandle>;
 }
 
-/** What `/readyz` answers: `ok` from the gating checks only; `checks` has every check's result. */
+/** The state of one dependency on `/readyz`: its name and this, never the upstream's error text. */
+export type CheckState = 'ok' | 'down';
+
+/** Called with each failing check's error, for the service's own log (scrubbed there too). */
+export type CheckFailureListener = (name: string, error: unknown) => void;
+
+/** What `/readyz` answers: `ok` from the gating checks only; `checks` has every check's state. */
 export interface ReadinessResult {
   /** Every gating check passed (the HTTP status is 200 exactly then). */
   ok: boolean;
-  /** `ok` or the error, for gating and reported checks alike. */
-  checks: Record<string, string>;
+  /**
+   * `ok` or `down` per dependency, gating and reported alike. Never the error itself: upstream
+   * errors carry URLs with API keys and passwords; the reason goes to the service's log.
+   */
+  checks: Record<string, CheckState>;
   /** A reported (non-gating) check failed: still ready, but something is degraded. */
   degraded: boolean;
 }
 
-async function runChecks(checks: Record<string, ReadinessCheck>): Promise<Record<string, string>> {
-  const results: Record<string, string> = {};
+async function runChecks(checks: Record<string, ReadinessCheck>, onFailure?: CheckFailureListener): Promise<Record<string, CheckState>> {
+  const results: Record<string, CheckState> = {};
   await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
       try {
         await check();
         results[name] = 'ok';
       } catch (error) {
-        results[name] = error instanceof Error ? error.message : String(error);
+        results[name] = 'down';
+        onFailure?.(name, error);
       }
     }),
   );
@@ -67,13 +75,27 @@ async function runChecks(checks: Record<string, ReadinessCheck>): Promise<Record
  * Answers probes for `/readyz`: 200 when every gating check passes, else 503 naming what failed.
  * Reported checks run alongside and appear in `checks`, but only set `degraded`.
  */
-export async function checkReadiness(gating: Record<string, ReadinessCheck>, reported: Record<string, ReadinessCheck> = {}): Promise<ReadinessResult> {
-  const [gatingResults, reportedResults] = await Promise.all([runChecks(gating), runChecks(reported)]);
-  const passed = (results: Record<string, string>) => Object.values(results).every((value) => value === 'ok');
+export async function checkReadiness(
+  gating: Record<string, ReadinessCheck>,
+  reported: Record<string, ReadinessCheck> = {},
+  onFailure?: CheckFailureListener,
+): Promise<ReadinessResult> {
+  const [gatingResults, reportedResults] = await Promise.all([runChecks(gating, onFailure), runChecks(reported, onFailure)]);
+  const passed = (results: Record<string, CheckState>) => Object.values(results).every((value) => value === 'ok');
   return { ok: passed(gatingResults), checks: { ...reportedResults, ...gatingResults }, degraded: !passed(reportedResults) };
 }
 
-function startProbeServer(port: number, readiness: Record<string, ReadinessCheck>, reported: Record<string, ReadinessCheck>): Promise<Server> {
+/**
+ * The internal HTTP server: `/healthz`, `/readyz` and `/metrics` on their own port, for the
+ * orchestrator's probes and Prometheus only (a public listener never serves them).
+ */
+export function startInternalServer(
+  port: number,
+  readiness: Record<string, ReadinessCheck>,
+  reported: Record<string, ReadinessCheck>,
+  log: Logger,
+): Promise<Server> {
+  const onFailure: CheckFailureListener = (name, error) => log.warn('readiness check failed', { check: name, error: publicErrorText(error) });
   const server = createServer((req, res) => {
     const reply = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -82,14 +104,17 @@ function startProbeServer(port: number, readiness: Record<string, ReadinessCheck
     if (req.url === '/metrics') {
       register.metrics().then(
         (text) => res.writeHead(200, { 'content-type': register.contentType }).end(text),
-        (error: unknown) => reply(500, { error: 'metrics_failed', message: String(error) }),
+        (error: unknown) => reply(500, { error: 'metrics_failed', message: publicErrorText(error) }),
       );
       return;
     }
     if (req.url === '/readyz') {
-      checkReadiness(readiness, reported).then(
+      checkReadiness(readiness, reported, onFailure).then(
         (result) => reply(result.ok ? 200 : 503, result),
-        (error: unknown) => reply(503, { ok: false, error: String(error) }),
+        (error: unknown) => {
+          log.warn('readiness failed', errorFields(error));
+          reply(503, { ok: false, checks: {}, degraded: false });
+        },
       );
       return;
     }
@@ -126,9 +151,9 @@ export async function runService<C extends ServiceBasics>(options: RunServiceOpt
     log.error('start-up failed', errorFields(error));
     process.exit(1);
   }
-  const server = handle.server ?? (await startProbeServer(config.PORT, handle.readiness ?? {}, handle.reported ?? {}));
+  const server = await startInternalServer(config.INTERNAL_PORT, handle.readiness ?? {}, handle.reported ?? {}, log);
   const address = server.address();
-  log.info('started', { port: typeof address === 'object' && address ? address.port : address });
+  log.info('started', { internalPort: typeof address === 'object' && address ? address.port : address });
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -152,11 +177,6 @@ export async function runService<C extends ServiceBasics>(options: RunServiceOpt
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-}
-
-/** Prometheus text for the process's metrics (for services that serve their own HTTP, like the gateway). */
-export async function metricsText(): Promise<{ contentType: string; body: string }> {
-  return { contentType: register.contentType, body: await register.metrics() };
 }
 
 /**

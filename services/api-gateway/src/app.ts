@@ -5,7 +5,6 @@ import type { Uploads } from '@reelboard/lifecycle';
 import type { Knex } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
-import { checkReadiness, metricsText, type ReadinessCheck } from '@reelboard/runtime';
 import { adminRoutes } from './admin.js';
 import { dashboardRoutes } from './dashboard.js';
 import { docsRoutes } from './docs.js';
@@ -26,10 +25,6 @@ export interface AppDeps {
   auth: SiweAuth;
   hub: StatusHub;
   log: Logger;
-  /** What serving needs (Redis, Postgres): a failure makes `/readyz` 503. */
-  readiness: Record<string, ReadinessCheck>;
-  /** Reported by `/readyz` without gating it (RPC, S3): an outage there must not unready every replica. */
-  reportedChecks?: Record<string, ReadinessCheck>;
   streams: Set<Response>;
   /** Shared state of rate limits across replicas. */
   redis: Redis;
@@ -39,7 +34,7 @@ export interface AppDeps {
 }
 
 /** The public HTTP surface: sign-in, the listing form, payment submission, status. */
-export function createApp({ config, bus, uploads, auth, hub, log, readiness, reportedChecks, streams, db, storage, redis }: AppDeps): express.Express {
+export function createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.TRUST_PROXY);
@@ -57,18 +52,8 @@ export function createApp({ config, bus, uploads, auth, hub, log, readiness, rep
   app.use('/v1/auth', limits.auth);
   app.use(express.json({ limit: '32kb' }));
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/metrics', async (_req, res) => {
-    const { contentType, body } = await metricsText();
-    res.type(contentType).send(body);
-  });
-  app.get('/readyz', async (_req, res) => {
-    const result = await checkReadiness(readiness, reportedChecks);
-    res.status(result.ok ? 200 : 503).json(result);
-  });
-
+  // /healthz, /readyz and /metrics are not here: they are on the internal port (packages/runtime),
+  // so the public listener (and whatever proxies it) never shows dependency states or metrics.
   app.use(authRoutes(auth, log));
 
   // The notifier's queues: replays are added here, and the dashboard shows them.

@@ -1,8 +1,9 @@
-import { chainEnvSchema, commonSchema, ConfigError, databaseEnvSchema, env, loadConfig, z } from '@reelboard/config';
+import { chainEnvSchema, commonSchema, ConfigError, databaseEnvSchema, env, internalPort, loadConfig, z } from '@reelboard/config';
 import { s3EnvSchema } from '@reelboard/storage';
 
 export const gatewaySchema = commonSchema.extend(chainEnvSchema.shape).extend(databaseEnvSchema.shape).extend(s3EnvSchema.shape).extend({
-  PORT: env.port(8080).describe('HTTP port of the public API, the web client and the probes.'),
+  PORT: env.port(8080).describe('HTTP port of the public API and the web client (the probes and metrics are on INTERNAL_PORT).'),
+  INTERNAL_PORT: internalPort(9080),
   PUBLIC_URL: env.url(['http', 'https']).default('http://localhost:8080').describe('The origin people reach the gateway at; SIWE messages must name its host and origin.'),
   PRICE_WEI: env.bigint('10000000000000000').describe('Price of one listing in wei (native coin), when no PAYMENT_TOKEN is set.'),
   PRICE_TOKEN_UNITS: env.bigint().optional().describe("Price of one listing in the token's base units; required with PAYMENT_TOKEN."),

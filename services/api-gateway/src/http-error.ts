@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler } from 'express';
 import multer from 'multer';
-import { errorFields, type Logger } from '@reelboard/logger';
+import { errorFields, scrubSecrets, type Logger } from '@reelboard/logger';
 
 /** An error a client caused, with the status and stable code it is answered with. */
 export class HttpError extends Error {
@@ -30,18 +30,18 @@ const multerCodes: Record<string, [number, string]> = {
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     if (error instanceof HttpError) {
-      res.status(error.status).json({ error: error.code, message: error.message, ...error.extra });
+      res.status(error.status).json({ error: error.code, message: scrubSecrets(error.message), ...error.extra });
       return;
     }
     if (error instanceof multer.MulterError) {
       const [status, code] = multerCodes[error.code] ?? [400, 'bad_multipart'];
-      res.status(status).json({ error: code, message: `${error.message}${error.field ? ` (${error.field})` : ''}` });
+      res.status(status).json({ error: code, message: scrubSecrets(`${error.message}${error.field ? ` (${error.field})` : ''}`) });
       return;
     }
     const status = (error as { status?: number; statusCode?: number }).status ?? (error as { statusCode?: number }).statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       // Body-parser and multipart parser errors: malformed JSON, bad boundaries, aborted requests.
-      res.status(status).json({ error: 'bad_request', message: (error as Error).message });
+      res.status(status).json({ error: 'bad_request', message: scrubSecrets((error as Error).message) });
       return;
     }
     log.error('request failed', { method: req.method, path: req.path, ...errorFields(error) });

@@ -31,12 +31,14 @@ await runService({
     const db = connectDatabase(config.DATABASE_URL, { min: 0, max: config.DATABASE_POOL_MAX });
     const storage = storageFromEnv(config);
     const { readiness, reportedChecks } = gatewayReadiness({ redis, db, chain, storage });
-    const app = createApp({ config, bus, uploads, auth, hub, log, readiness, reportedChecks, streams, db, storage, redis });
+    const app = createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis });
     const server = await new Promise<Server>((resolve, reject) => {
       const listening = app.listen(config.PORT, (error?: Error) => (error ? reject(error) : resolve(listening)));
     });
+    log.info('serving the public API', { port: config.PORT });
     return {
-      server,
+      readiness,
+      reported: reportedChecks,
       closers: [
         async () => {
           server.close();

@@ -542,19 +542,6 @@ const paths: Record<string, Json> = {
       },
     },
   },
-  '/healthz': { get: { tags: ['operations'], summary: 'Liveness', responses: { '200': json('the process answers', { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }), ...serverOnly } } },
-  '/readyz': {
-    get: {
-      tags: ['operations'],
-      summary: 'Readiness: Redis and Postgres answer (RPC and S3 are reported, not gating)',
-      responses: {
-        '200': json('Redis and Postgres answer; `degraded` is true when the RPC or S3 does not', ref('Readiness')),
-        '503': json('Redis or Postgres does not answer; `checks` names it with its error', ref('Readiness')),
-        ...serverOnly,
-      },
-    },
-  },
-  '/metrics': { get: { tags: ['operations'], summary: 'Prometheus metrics', responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...serverOnly } } },
   '/openapi.json': { get: { tags: ['documentation'], summary: 'This document', responses: { '200': json('OpenAPI 3.1', { type: 'object', required: ['openapi', 'paths'] }), ...serverOnly } } },
   '/docs': { get: { tags: ['documentation'], summary: 'This document, browsable (a page for browsers; works offline)', responses: { '200': { description: 'Swagger UI', content: { 'text/html': { schema: { type: 'string' } } } }, ...serverOnly } } },
 };
@@ -655,16 +642,6 @@ paths['/v1/admin/payments/{id}/refund'] = {
   },
 };
 
-schemas.Readiness = {
-  type: 'object',
-  required: ['ok', 'checks', 'degraded'],
-  properties: {
-    ok: { type: 'boolean', description: 'every gating dependency (Redis, Postgres) answers' },
-    checks: { type: 'object', additionalProperties: { type: 'string' }, description: '`ok` or the error of each dependency, gating or reported' },
-    degraded: { type: 'boolean', description: 'a reported dependency (RPC, S3) does not answer' },
-  },
-};
-
 function moderation(action: 'approve' | 'reject'): Json {
   return {
     tags: ['admin'],
@@ -716,7 +693,6 @@ export function openApiDocument(publicUrl: string): Json {
       { name: 'admin', description: 'Moderation, the payment ledger and the queue dashboard' },
       { name: 'notifications', description: 'Web Push: the person is told when something happens to an upload, even with the tab closed' },
       { name: 'webhooks', description: 'Signed webhooks for integrators (admins register endpoints)' },
-      { name: 'operations', description: 'Probes and metrics' },
       { name: 'documentation', description: 'This document' },
     ],
     paths,

@@ -18,7 +18,6 @@ import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
 import { createApp } from '../src/app.js';
 import { SiweAuth } from '../src/auth.js';
 import { loadGatewayConfig, type GatewayConfig } from '../src/config.js';
-import { gatewayReadiness } from '../src/readiness.js';
 import { StatusHub } from '../src/status-hub.js';
 
 export const infra = infraEnv();
@@ -82,8 +81,7 @@ export async function startGateway(redis: Redis, env: Record<string, string> = {
   const hub = new StatusHub(bus.status);
   await hub.start();
   const streams = new Set<Response>();
-  const { readiness, reportedChecks } = gatewayReadiness({ redis, db, chain, storage });
-  const app = createApp({ config, bus, uploads, auth, hub, log, readiness, reportedChecks, streams, db, storage, redis });
+  const app = createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis });
   server.on('request', app);
   return {
     base,

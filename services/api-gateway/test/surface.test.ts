@@ -216,7 +216,7 @@ describe('the surface', () => {
   });
 
   it('sends security headers', async () => {
-    const res = await fetch(`${gw.base}/healthz`);
+    const res = await fetch(`${gw.base}/v1/hashtags?prefix=a`);
     expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
     expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(res.headers.get('content-security-policy')).toContain("style-src 'self';");

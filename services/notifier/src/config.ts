@@ -1,7 +1,7 @@
-import { commonSchema, ConfigError, databaseEnvSchema, env, loadConfig, z } from '@reelboard/config';
+import { commonSchema, ConfigError, databaseEnvSchema, env, internalPort, loadConfig, z } from '@reelboard/config';
 
 export const notifierSchema = commonSchema.extend(databaseEnvSchema.shape).extend({
-  PORT: env.port(8086).describe('HTTP port for /healthz, /readyz and /metrics.'),
+  INTERNAL_PORT: internalPort(9086),
   PUBLIC_URL: env.url(['http', 'https']).default('http://localhost:8080').describe("The gateway's public origin: notification links point at its web client (`<PUBLIC_URL>/#/listing/<id>`)."),
   DATABASE_POOL_MAX: env.positiveInt(5).describe('Postgres connections this replica may open (fewer than the other services: it only reads subscriptions and writes deliveries).'),
   VAPID_PUBLIC_KEY: z.string().regex(/^[A-Za-z0-9_-]{87}$/, { error: 'must be a base64url P-256 public key (87 characters)' }).optional().describe('VAPID public key (base64url, uncompressed P-256 point) browsers subscribe with; the gateway serves the same. Unset: no Web Push.'),

@@ -40,7 +40,7 @@ async function startNotifier(index: number): Promise<void> {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
-      PORT: String(port),
+      INTERNAL_PORT: String(port),
       REDIS_URL: gateway.config.REDIS_URL,
       REDIS_PREFIX: gateway.config.REDIS_PREFIX,
       DATABASE_URL: gateway.config.DATABASE_URL,

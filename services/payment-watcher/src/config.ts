@@ -1,7 +1,7 @@
-import { chainEnvSchema, commonSchema, env, loadConfig, z } from '@reelboard/config';
+import { chainEnvSchema, commonSchema, env, internalPort, loadConfig, z } from '@reelboard/config';
 
 export const paymentWatcherSchema = commonSchema.extend(chainEnvSchema.shape).extend({
-  PORT: env.port(8081).describe('HTTP port for /healthz, /readyz and /metrics.'),
+  INTERNAL_PORT: internalPort(9081),
   CONFIRMATIONS: env.positiveInt(2).describe("Blocks on top of (and including) the payment's block before it counts."),
   POLL_INTERVAL_MS: env.positiveInt(1_000).describe('How often the chain is polled: new blocks, and payments waiting for confirmations.'),
   PAYMENT_CONCURRENCY: env.positiveInt(8).describe('Payment checks and expiries this replica runs at once.'),

@@ -55,7 +55,7 @@ function startWatcher(overrides: Record<string, string> = {}) {
       MERCHANT_ADDRESS: MERCHANT,
       CONFIRMATIONS: '2',
       POLL_INTERVAL_MS: '200',
-      PORT: String(WATCHER_PORT),
+      INTERNAL_PORT: String(WATCHER_PORT),
       STAGING_DIR: staging,
       LOG_LEVEL: 'warn',
       ...overrides,
@@ -79,7 +79,7 @@ async function waitFor<T>(read: () => T | undefined | Promise<T | undefined>, ti
 
 describe('the payment-watcher process', () => {
   it('refuses to start when the RPC serves another chain than CHAIN_ID', async () => {
-    const { child, output } = startWatcher({ CHAIN_ID: '1', PORT: String(WATCHER_PORT + 1) });
+    const { child, output } = startWatcher({ CHAIN_ID: '1', INTERNAL_PORT: String(WATCHER_PORT + 1) });
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(code).not.toBe(0);
     expect(output()).toContain('RPC serves chain 31337, but CHAIN_ID is 1');

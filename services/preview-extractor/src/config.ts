@@ -1,8 +1,8 @@
-import { commonSchema, env, loadConfig, z } from '@reelboard/config';
+import { commonSchema, env, internalPort, loadConfig, z } from '@reelboard/config';
 import { mediaEnvSchema } from '@reelboard/media';
 
 export const previewSchema = commonSchema.extend(mediaEnvSchema.shape).extend({
-  PORT: env.port(8083).describe('HTTP port for /healthz, /readyz and /metrics.'),
+  INTERNAL_PORT: internalPort(9083),
   PREVIEW_CONCURRENCY: env.positiveInt(2).describe('Previews this replica cuts at once.'),
 });
 

@@ -1,7 +1,7 @@
-import { commonSchema, databaseEnvSchema, env, loadConfig, z } from '@reelboard/config';
+import { commonSchema, databaseEnvSchema, env, internalPort, loadConfig, z } from '@reelboard/config';
 
 export const profileWriterSchema = commonSchema.extend(databaseEnvSchema.shape).extend({
-  PORT: env.port(8085).describe('HTTP port for /healthz, /readyz and /metrics.'),
+  INTERNAL_PORT: internalPort(9085),
   WRITE_CONCURRENCY: env.positiveInt(4).describe('Listings this replica saves at once.'),
   MIGRATE_ON_START: env.boolean(true).describe("Bring the schema up to date at start (knex's lock makes it safe with replicas)."),
 });

@@ -1,8 +1,8 @@
-import { commonSchema, env, loadConfig, z } from '@reelboard/config';
+import { commonSchema, env, internalPort, loadConfig, z } from '@reelboard/config';
 import { mediaEnvSchema } from '@reelboard/media';
 
 export const transcoderSchema = commonSchema.extend(mediaEnvSchema.shape).extend({
-  PORT: env.port(8082).describe('HTTP port for /healthz, /readyz and /metrics.'),
+  INTERNAL_PORT: internalPort(9082),
   TRANSCODE_CONCURRENCY: env.positiveInt(1).describe('Encodes this replica runs at once; it never takes more jobs than this.'),
   MAX_OUTPUT_HEIGHT: env.positiveInt(2160).describe('Output is capped at this short side (2160 = 4K); never upscaled.'),
   MAX_DURATION_SECONDS: env.positiveInt(600).describe('Longer sources are refused.'),

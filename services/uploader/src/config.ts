@@ -1,8 +1,8 @@
-import { commonSchema, env, loadConfig, z } from '@reelboard/config';
+import { commonSchema, env, internalPort, loadConfig, z } from '@reelboard/config';
 import { s3EnvSchema } from '@reelboard/storage';
 
 export const uploaderSchema = commonSchema.extend(s3EnvSchema.shape).extend({
-  PORT: env.port(8084).describe('HTTP port for /healthz, /readyz and /metrics.'),
+  INTERNAL_PORT: internalPort(9084),
   UPLOAD_CONCURRENCY: env.positiveInt(4).describe('Uploads this replica stores at once.'),
   STAGING_MAX_AGE_HOURS: z.coerce.number().positive().default(48).describe('Staged files older than this are swept (unless their upload is still in flight).'),
   CLEANUP_CRON: z.string().min(9).default('0 0 * * *').describe('When the sweep runs (cron, read in CLEANUP_TIME_ZONE); once per slot across all replicas.'),

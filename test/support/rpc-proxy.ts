@@ -1,0 +1,73 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A JSON-RPC provider in front of a real node (anvil), behaving like a hosted one: it serves only
+ * under `/v3/<key>` (the key in the path, as Infura-style providers do), can be switched to refuse
+ * everything (an outage, or a revoked key: 401 whose body repeats the URL), and can refuse
+ * `eth_getLogs` over more than `maxLogRange` blocks with the provider's "limit exceeded" error.
+ */
+export interface RpcProxy {
+  /** The URL clients are given, key included. */
+  url: string;
+  /** When true, every request is answered 401 naming the URL it was sent to. */
+  refuse: boolean;
+  /** eth_getLogs spanning more blocks than this is refused (-32005); undefined: no limit. */
+  maxLogRange: number | undefined;
+  /** Block spans of every eth_getLogs request, and whether it was refused. */
+  logRequests: { from: bigint; to: bigint; refused: boolean }[];
+  close(): Promise<void>;
+}
+
+async function body(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+type RpcCall = { id: number | string; method: string; params?: unknown[] };
+
+export async function startRpcProxy(upstream: string, key: string, port = 0): Promise<RpcProxy> {
+  let server: Server;
+  const proxy: RpcProxy = {
+    url: '',
+    refuse: false,
+    maxLogRange: undefined,
+    logRequests: [],
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+  const tooWide = (call: RpcCall): boolean => {
+    if (call.method !== 'eth_getLogs') return false;
+    const filter = (call.params?.[0] ?? {}) as { fromBlock?: string; toBlock?: string };
+    if (!filter.fromBlock?.startsWith('0x') || !filter.toBlock?.startsWith('0x')) return false;
+    const from = BigInt(filter.fromBlock);
+    const to = BigInt(filter.toBlock);
+    const refused = proxy.maxLogRange !== undefined && to - from + 1n > BigInt(proxy.maxLogRange);
+    proxy.logRequests.push({ from, to, refused });
+    return refused;
+  };
+  server = createServer(async (req, res) => {
+    const text = await body(req);
+    if (req.url !== `/v3/${key}`) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'unknown project' }));
+      return;
+    }
+    if (proxy.refuse) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `invalid project id ${key} for ${proxy.url}` }));
+      return;
+    }
+    const parsed = JSON.parse(text) as RpcCall | RpcCall[];
+    const calls = Array.isArray(parsed) ? parsed : [parsed];
+    const refused = calls.find(tooWide);
+    if (refused) {
+      const error = { jsonrpc: '2.0', id: refused.id, error: { code: -32005, message: `query exceeds max block range ${proxy.maxLogRange}` } };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(Array.isArray(parsed) ? calls.map((c) => ({ ...error, id: c.id })) : error));
+      return;
+    }
+    const answer = await fetch(upstream, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
+    res.writeHead(answer.status, { 'content-type': 'application/json' }).end(await answer.text());
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v3/${key}`;
+  return proxy;
+}
