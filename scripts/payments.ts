@@ -9,7 +9,7 @@
 // Each subcommand is one row of `commands`: add one there.
 import { userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { chainEnvSchema, ConfigError, databaseEnvSchema, env, loadConfig, redisEnvSchema, z } from '@reelboard/config';
+import { chainEnvSchema, ConfigError, databaseEnvSchema, env, loadConfig, redisEnvSchema, rpcUrlsFrom, z } from '@reelboard/config';
 import {
   connectDatabase,
   listPayments,
@@ -68,11 +68,14 @@ function table(rows: PaymentView[]): string {
 
 /** The chain settings reconcile and sweep need, or a ConfigError naming what is missing. */
 async function chainOf(config: Config) {
-  const missing = (['RPC_URL', 'CHAIN_ID', 'MERCHANT_ADDRESS'] as const).filter((name) => config[name] === undefined);
+  const missing = (['CHAIN_ID', 'MERCHANT_ADDRESS'] as const).filter((name) => config[name] === undefined);
+  if (!config.RPC_URL && !config.RPC_URLS?.length) missing.unshift('RPC_URL' as never);
   if (missing.length > 0) throw new ConfigError(missing.map((variable) => ({ variable, message: 'is required for this command' })));
   const { createChainClient } = await import('@reelboard/chain');
-  const chain = createChainClient({ rpcUrl: config.RPC_URL ?? '', chainId: config.CHAIN_ID ?? 0, batchSize: 500 });
-  return { chain, chainId: config.CHAIN_ID ?? 0, rpcUrl: config.RPC_URL ?? '', deposits: { merchant: config.MERCHANT_ADDRESS as `0x${string}`, token: config.PAYMENT_TOKEN ?? null } };
+  const rpcUrls = rpcUrlsFrom(config);
+  // No ranking here: its pings would keep the command alive; a failing endpoint is still skipped.
+  const chain = createChainClient({ rpcUrls, chainId: config.CHAIN_ID ?? 0, batchSize: 500, maxLogRange: config.RPC_MAX_LOG_RANGE });
+  return { chain, chainId: config.CHAIN_ID ?? 0, rpcUrls, deposits: { merchant: config.MERCHANT_ADDRESS as `0x${string}`, token: config.PAYMENT_TOKEN ?? null } };
 }
 
 const commands: Record<string, Command> = {
@@ -174,7 +177,7 @@ const commands: Record<string, Command> = {
     async run({ values }, { db, config }) {
       if (typeof values.min !== 'string' || !/^\d+$/.test(values.min)) throw new UsageError('--min must be an amount in base units');
       if (!config.SWEEP_PRIVATE_KEY) throw new ConfigError([{ variable: 'SWEEP_PRIVATE_KEY', message: 'is required to sweep (it pays the gas; sweeps only pay the merchant)' }]);
-      const { chain, chainId, rpcUrl, deposits } = await chainOf(config);
+      const { chain, chainId, rpcUrls, deposits } = await chainOf(config);
       const { depositAddressOf } = await import('@reelboard/chain');
       const { ledgerTotals } = await import('@reelboard/db');
       const { quotesWorthSweeping, sweepInBatches } = await import('../services/payment-watcher/src/sweep.js');
@@ -186,7 +189,7 @@ const commands: Record<string, Command> = {
         process.stdout.write(`nothing to sweep among ${quotes.length} deposit addresses\n`);
         return 0;
       }
-      const sweeps = await sweepInBatches(chain, { rpcUrl, chainId, privateKey: config.SWEEP_PRIVATE_KEY as `0x${string}` }, deposits, worth);
+      const sweeps = await sweepInBatches(chain, { rpcUrls, chainId, privateKey: config.SWEEP_PRIVATE_KEY as `0x${string}` }, deposits, worth);
       for (const s of sweeps) process.stdout.write(`swept ${s.deposit}: ${s.native} native, ${s.token} token (tx ${s.txHash})\n`);
       process.stdout.write(`${sweeps.length} deposit address(es) swept into ${deposits.merchant}\n`);
       return 0;

@@ -30,7 +30,7 @@ describe('the configuration reference', () => {
 
   it('takes each meaning from the schema, and refuses a variable without a description', () => {
     // The text is the schema's own: the same variable in two services never borrows another's words.
-    expect(markdown).toMatch(/\| `RPC_URL` \| \*\*required\*\* \| JSON-RPC endpoint/);
+    expect(markdown).toMatch(/\| `RPC_URL` \| \(empty\) \| JSON-RPC endpoint/);
     const described = commonSchema.extend({ PORT: env.port(1).describe('probes'), WIDGET_COUNT: env.positiveInt(3).describe('Widgets per replica.') });
     expect(generateConfigReference([['widget', described]]).markdown).toMatch(/\| `WIDGET_COUNT` \| `3` \| Widgets per replica\. \|/);
     const silent = commonSchema.extend({ PORT: env.port(1).describe('probes'), WIDGET_COUNT: env.positiveInt(3) });

@@ -138,12 +138,38 @@ export async function readSweeps(client: PublicClient, settings: DepositSettings
   return decodeSweeps(logs as Log[]);
 }
 
-/** The RPC URL and batch size a client was made with (createChainClient), for batched balance reads. */
-const batchTargets = new WeakMap<PublicClient, { url: string; batchSize: number; onRequest?: () => void }>();
+/** The RPC URLs and batch size a client was made with (createChainClient), for batched balance reads. */
+interface BatchTarget {
+  urls: readonly string[];
+  batchSize: number;
+  onRequest?: () => void;
+  /** The URL that answered last: batches go there first, and to the others in turn when it fails. */
+  current?: number;
+}
+const batchTargets = new WeakMap<PublicClient, BatchTarget>();
 
-/** Registers a client's RPC URL for readBalances' JSON-RPC batches (createChainClient does it). */
-export function registerBatchTarget(client: PublicClient, target: { url: string; batchSize: number; onRequest?: () => void }): void {
+/** Registers a client's RPC URLs for readBalances' JSON-RPC batches (createChainClient does it). */
+export function registerBatchTarget(client: PublicClient, target: BatchTarget): void {
   batchTargets.set(client, target);
+}
+
+/** Sends one JSON-RPC batch to the target's URLs: the last one that answered first, then the others. */
+type BatchBody = Extract<Parameters<ReturnType<typeof getHttpRpcClient>['request']>[0]['body'], unknown[]>;
+async function requestBatch<const B extends BatchBody>(target: BatchTarget, body: B) {
+  const start = target.current ?? 0;
+  let lastError: unknown;
+  for (let i = 0; i < target.urls.length; i++) {
+    const index = (start + i) % target.urls.length;
+    try {
+      target.onRequest?.();
+      const responses = await getHttpRpcClient(target.urls[index]!, { timeout: 30_000 }).request({ body: body as BatchBody });
+      target.current = index;
+      return responses;
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError;
 }
 
 /** Raised when the node answers a balance read in a batch with an error. */
@@ -169,7 +195,6 @@ export async function readBalances(client: PublicClient, { addresses, token, blo
     if (token === null) return Promise.all(addresses.map((address) => client.getBalance({ address, blockNumber })));
     return Promise.all(addresses.map((address) => client.readContract({ address: token, abi: erc20Abi, functionName: 'balanceOf', args: [address], blockNumber })));
   }
-  const rpc = getHttpRpcClient(target.url, { timeout: 30_000 });
   const block = numberToHex(blockNumber);
   const call = (address: Address, id: number) =>
     token === null
@@ -179,8 +204,7 @@ export async function readBalances(client: PublicClient, { addresses, token, blo
   for (let i = 0; i < addresses.length; i += target.batchSize) chunks.push(addresses.slice(i, i + target.batchSize));
   const results = await Promise.all(
     chunks.map(async (chunk) => {
-      target.onRequest?.();
-      const responses = await rpc.request({ body: chunk.map((address, id) => call(address, id)) });
+      const responses = await requestBatch(target, chunk.map((address, id) => call(address, id)));
       const byId = new Map(responses.map((response) => [Number(response.id), response]));
       return chunk.map((address, id) => {
         const response = byId.get(id);

@@ -91,7 +91,22 @@ export const databaseEnvSchema = z.object({
 export const chainEnvSchema = z.object({
   RPC_URL: env
     .url(['http', 'https'])
-    .describe('JSON-RPC endpoint of the chain payments are made on (the gateway also checks smart-wallet sign-ins with it).'),
+    .optional()
+    .describe('JSON-RPC endpoint of the chain payments are made on (the gateway also checks smart-wallet sign-ins with it). Required unless RPC_URLS is set.'),
+  RPC_URLS: z
+    .string()
+    .default('')
+    .transform((value) => value.split(',').map((url) => url.trim()).filter(Boolean))
+    .pipe(z.array(z.url({ protocol: /^https?$/, error: 'each must be an http:// or https:// URL' })))
+    .describe(
+      'Several JSON-RPC endpoints of the same chain (comma-separated, e.g. two providers), used before RPC_URL: requests go to the healthiest, failing over to the next (viem fallback, ranked by stability and latency).',
+    ),
+  RPC_RANK_INTERVAL_MS: env
+    .nonNegativeInt(10_000)
+    .describe('With several RPC endpoints: how often each is pinged (eth_blockNumber) to rank them by stability and latency; 0 keeps the order given.'),
+  RPC_MAX_LOG_RANGE: env
+    .positiveInt(1_000)
+    .describe("Most blocks one eth_getLogs may span: longer queries are cut into ranges of this many, and a range the provider refuses as too large is halved."),
   CHAIN_ID: z.coerce
     .number()
     .int()
@@ -136,6 +151,13 @@ export const internalPort = (fallback: number) =>
     .describe(
       "HTTP port for /healthz, /readyz and /metrics (the orchestrator's probes and Prometheus): keep it off the public network. The gateway's public PORT serves none of them.",
     );
+
+/** Every RPC endpoint of a validated chain configuration, RPC_URLS first; a ConfigError when there is none. */
+export function rpcUrlsFrom(config: { RPC_URL?: string | undefined; RPC_URLS?: readonly string[] | undefined }): string[] {
+  const urls = [...new Set([...(config.RPC_URLS ?? []), ...(config.RPC_URL ? [config.RPC_URL] : [])])];
+  if (urls.length === 0) throw new ConfigError([{ variable: 'RPC_URL', message: 'is required (or RPC_URLS)' }]);
+  return urls;
+}
 
 /** The explanation a schema field carries (`.describe()` or `.meta({ description })`), if any. */
 export function descriptionOf(field: z.ZodType): string | undefined {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commonSchema, ConfigError, env, loadConfig } from '../src/index.js';
+import { chainEnvSchema, commonSchema, ConfigError, env, loadConfig, rpcUrlsFrom } from '../src/index.js';
 
 const schema = commonSchema.extend({ MERCHANT_ADDRESS: env.address(), PRICE_WEI: env.bigint('5'), FLAG: env.boolean(false) });
 
@@ -23,5 +23,14 @@ describe('loadConfig', () => {
       expect(variables).toEqual(['JOB_LOCK_MS', 'MERCHANT_ADDRESS', 'REDIS_URL']);
       expect((error as Error).message).toMatch(/REDIS_URL: must start with redis:\/\//);
     }
+  });
+
+  it('takes RPC endpoints from RPC_URLS and RPC_URL, and names RPC_URL when there is none', () => {
+    const chain = commonSchema.extend(chainEnvSchema.shape);
+    const base = { REDIS_URL: 'redis://127.0.0.1:6390', CHAIN_ID: '1', MERCHANT_ADDRESS: '0xA0Ee7A142d267C1f36714E4a8F75612F20a79720' };
+    expect(rpcUrlsFrom(loadConfig(chain, { ...base, RPC_URLS: 'https://a.example/v3/k, https://b.example', RPC_URL: 'https://b.example' }))).toEqual(['https://a.example/v3/k', 'https://b.example']);
+    expect(rpcUrlsFrom(loadConfig(chain, { ...base, RPC_URL: 'http://127.0.0.1:8545' }))).toEqual(['http://127.0.0.1:8545']);
+    expect(() => rpcUrlsFrom(loadConfig(chain, base))).toThrow(/RPC_URL: is required \(or RPC_URLS\)/);
+    expect(() => loadConfig(chain, { ...base, RPC_URLS: 'https://a.example,ftp://b.example' })).toThrow(/RPC_URLS: each must be an http/);
   });
 });

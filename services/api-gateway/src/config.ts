@@ -1,4 +1,4 @@
-import { chainEnvSchema, commonSchema, ConfigError, databaseEnvSchema, env, internalPort, loadConfig, z } from '@reelboard/config';
+import { chainEnvSchema, commonSchema, ConfigError, databaseEnvSchema, env, internalPort, loadConfig, rpcUrlsFrom, z } from '@reelboard/config';
 import { s3EnvSchema } from '@reelboard/storage';
 
 export const gatewaySchema = commonSchema.extend(chainEnvSchema.shape).extend(databaseEnvSchema.shape).extend(s3EnvSchema.shape).extend({
@@ -56,6 +56,7 @@ export type GatewayConfig = z.infer<typeof gatewaySchema>;
 
 export const loadGatewayConfig = (source: NodeJS.ProcessEnv = process.env): GatewayConfig => {
   const config = loadConfig(gatewaySchema, source);
+  rpcUrlsFrom(config);
   if (!config.S3_PUBLIC_BASE_URL && config.READ_CACHE_SECONDS * 2 > config.S3_URL_TTL_SECONDS) {
     throw new ConfigError([{ variable: 'READ_CACHE_SECONDS', message: 'must be at most half of S3_URL_TTL_SECONDS, or cached answers hold expired URLs' }]);
   }

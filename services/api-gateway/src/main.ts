@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import { assertChainId, createChainClient } from '@reelboard/chain';
 import { connectDatabase } from '@reelboard/db';
 import { connectPipeline } from '@reelboard/lifecycle';
+import { rpcUrlsFrom } from '@reelboard/config';
 import { runService } from '@reelboard/runtime';
 import { storageFromEnv } from '@reelboard/storage';
 import { createApp } from './app.js';
@@ -16,7 +17,12 @@ await runService({
   loadConfig: () => loadGatewayConfig(),
   start: async (config, log) => {
     const { redis, bus, uploads } = connectPipeline(config, 'api-gateway', log);
-    const chain = createChainClient({ rpcUrl: config.RPC_URL, chainId: config.CHAIN_ID });
+    const chain = createChainClient({
+      rpcUrls: rpcUrlsFrom(config),
+      chainId: config.CHAIN_ID,
+      maxLogRange: config.RPC_MAX_LOG_RANGE,
+      rankIntervalMs: config.RPC_RANK_INTERVAL_MS,
+    });
     await assertChainId(chain, config.CHAIN_ID);
     const auth = new SiweAuth(redis, chain, {
       publicUrl: config.PUBLIC_URL,

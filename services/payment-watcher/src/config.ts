@@ -1,4 +1,4 @@
-import { chainEnvSchema, commonSchema, env, internalPort, loadConfig, z } from '@reelboard/config';
+import { chainEnvSchema, commonSchema, env, internalPort, loadConfig, rpcUrlsFrom, z } from '@reelboard/config';
 
 export const paymentWatcherSchema = commonSchema.extend(chainEnvSchema.shape).extend({
   INTERNAL_PORT: internalPort(9081),
@@ -21,4 +21,8 @@ export const paymentWatcherSchema = commonSchema.extend(chainEnvSchema.shape).ex
 });
 
 export type PaymentWatcherConfig = z.infer<typeof paymentWatcherSchema>;
-export const loadPaymentWatcherConfig = (source: NodeJS.ProcessEnv = process.env) => loadConfig(paymentWatcherSchema, source);
+export const loadPaymentWatcherConfig = (source: NodeJS.ProcessEnv = process.env): PaymentWatcherConfig => {
+  const config = loadConfig(paymentWatcherSchema, source);
+  rpcUrlsFrom(config);
+  return config;
+};

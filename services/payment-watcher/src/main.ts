@@ -1,4 +1,5 @@
 import { createChainClient, assertChainId } from '@reelboard/chain';
+import { rpcUrlsFrom } from '@reelboard/config';
 import { connectPipeline } from '@reelboard/lifecycle';
 import { runService } from '@reelboard/runtime';
 import { loadPaymentWatcherConfig } from './config.js';
@@ -16,9 +17,12 @@ await runService({
   loadConfig: () => loadPaymentWatcherConfig(),
   start: async (config, log) => {
     const { redis, bus, uploads } = connectPipeline(config, 'payment-watcher', log);
+    const rpcUrls = rpcUrlsFrom(config);
     const chain = createChainClient({
-      rpcUrl: config.RPC_URL,
+      rpcUrls,
       chainId: config.CHAIN_ID,
+      maxLogRange: config.RPC_MAX_LOG_RANGE,
+      rankIntervalMs: config.RPC_RANK_INTERVAL_MS,
       pollingIntervalMs: config.POLL_INTERVAL_MS,
       batchSize: config.RPC_BATCH_SIZE,
       onRequest: () => rpcRequests.inc(),
@@ -62,7 +66,7 @@ await runService({
     );
     watcher.start(pollIntervalMs);
     const sweeper = config.SWEEP_PRIVATE_KEY
-      ? new AutoSweeper({ chain, rpcUrl: config.RPC_URL, chainId: config.CHAIN_ID, privateKey: config.SWEEP_PRIVATE_KEY, deposits, watchList, minAmount: config.SWEEP_MIN_AMOUNT, log })
+      ? new AutoSweeper({ chain, rpcUrls, chainId: config.CHAIN_ID, privateKey: config.SWEEP_PRIVATE_KEY, deposits, watchList, minAmount: config.SWEEP_MIN_AMOUNT, log })
       : undefined;
     sweeper?.start(config.SWEEP_INTERVAL_SECONDS * 1000);
     return {

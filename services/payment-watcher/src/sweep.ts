@@ -1,6 +1,6 @@
-import { createWalletClient, http, type PublicClient } from 'viem';
+import { createWalletClient, type PublicClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { chainFor, readBalances, sweepDeposits, type DepositSettings, type DepositSweep } from '@reelboard/chain';
+import { chainFor, chainTransport, readBalances, sweepDeposits, type DepositSettings, type DepositSweep } from '@reelboard/chain';
 import type { Logger } from '@reelboard/logger';
 import type { WatchList } from './watch-list.js';
 
@@ -25,11 +25,12 @@ export async function quotesWorthSweeping({ chain, deposits, quotes, minAmount }
 /** Sweeps the quotes' deposit addresses in batches; returns every sweep made. */
 export async function sweepInBatches(
   chain: PublicClient,
-  { rpcUrl, chainId, privateKey }: { rpcUrl: string; chainId: number; privateKey: `0x${string}` },
+  { rpcUrls, chainId, privateKey }: { rpcUrls: readonly string[]; chainId: number; privateKey: `0x${string}` },
   deposits: DepositSettings,
   quoteIds: readonly string[],
 ): Promise<DepositSweep[]> {
-  const wallet = createWalletClient({ account: privateKeyToAccount(privateKey), chain: chainFor({ rpcUrl, chainId }), transport: http(rpcUrl) });
+  // The same endpoints as reads, failing over alike (a signed transaction sent twice is one transaction).
+  const wallet = createWalletClient({ account: privateKeyToAccount(privateKey), chain: chainFor({ rpcUrls, chainId }), transport: chainTransport({ rpcUrls, chainId }) });
   const swept: DepositSweep[] = [];
   for (let i = 0; i < quoteIds.length; i += SWEEP_BATCH) {
     const { sweeps } = await sweepDeposits(wallet, chain, deposits, quoteIds.slice(i, i + SWEEP_BATCH));
@@ -49,7 +50,7 @@ export class AutoSweeper {
   constructor(
     private readonly deps: {
       chain: PublicClient;
-      rpcUrl: string;
+      rpcUrls: readonly string[];
       chainId: number;
       privateKey: `0x${string}`;
       deposits: DepositSettings;

@@ -85,8 +85,10 @@ describe('the payment-watcher process', () => {
     expect(output()).toContain('RPC serves chain 31337, but CHAIN_ID is 1');
   });
 
-  it('confirms a payment whose hash the client never sent (tab closed) once it has its confirmations', async () => {
-    startWatcher();
+  it('confirms a payment whose hash the client never sent (tab closed) once it has its confirmations, its first RPC endpoint dead', async () => {
+    // Two endpoints, the first a closed port: every read fails over to anvil (viem's fallback,
+    // ranked every half second), and the batched balance reads with it.
+    startWatcher({ RPC_URL: '', RPC_URLS: `http://127.0.0.1:${BASE + 106}/v3/dead,${anvil.rpcUrl}`, RPC_RANK_INTERVAL_MS: '500' });
     await waitFor(async () => ((await fetch(`http://127.0.0.1:${WATCHER_PORT}/readyz`).catch(() => undefined))?.ok ? true : undefined), 60_000, 'readiness');
     const events: StatusEvent[] = [];
     await env.bus.status.subscribe((event) => events.push(event));
