@@ -47,7 +47,9 @@ export interface ExtraReplica {
 
 const BASE_PORT = Number(process.env.TEST_BASE_PORT ?? 18080);
 
-async function waitForHealth(url: string, child: ChildProcess, name: string, timeoutMs = 60_000): Promise<void> {
+// Seven services importing under tsx at once take over a minute to answer on 2 cores busy with
+// other runs (measured: 65-80 s at load average 20-40); a start that fails is still reported at once.
+async function waitForHealth(url: string, child: ChildProcess, name: string, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} during start-up (see test-artifacts/logs/${name}.log)`);
