@@ -1,20 +1,17 @@
 // Uploads that failed for good, for operators:
 //   pnpm failed-uploads list            the failed uploads, newest first (stage, reason, paid or not)
 //   pnpm failed-uploads retry <id>...   runs each upload's failed stage again with the same input
-// Reads REDIS_URL and REDIS_PREFIX from the environment (for the local stack: set -a; . .data/infra.env).
+// Reads REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) and REDIS_PREFIX from the environment (for the local stack: set -a; . .data/infra.env).
 import { Bus, connectRedis } from '@reelboard/bus';
 import { listFailedUploads, retryFailedUpload, Uploads } from '@reelboard/lifecycle';
-import { loadConfig, z } from '@reelboard/config';
+import { commonSchema, loadConfig } from '@reelboard/config';
 import { createLogger } from '@reelboard/logger';
 
 const config = loadConfig(
-  z.object({
-    REDIS_URL: z.string().url({ error: 'must be a redis:// URL' }),
-    REDIS_PREFIX: z.string().default('reelboard'),
-  }),
+  commonSchema.pick({ REDIS_URL: true, REDIS_SENTINELS: true, REDIS_SENTINEL_MASTER: true, REDIS_SENTINEL_PASSWORD: true, REDIS_PASSWORD: true, REDIS_PREFIX: true }),
 );
 const [command = 'list', ...ids] = process.argv.slice(2);
-const redis = connectRedis(config.REDIS_URL, 'failed-uploads-cli');
+const redis = connectRedis(config, 'failed-uploads-cli');
 const bus = new Bus(redis, config.REDIS_PREFIX, 'operator', createLogger('failed-uploads', 'warn'));
 const uploads = new Uploads(redis, config.REDIS_PREFIX, bus.status);
 

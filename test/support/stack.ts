@@ -70,17 +70,11 @@ function vapidKeys(): { VAPID_PUBLIC_KEY: string; VAPID_PRIVATE_KEY: string } {
   return { VAPID_PUBLIC_KEY: publicKey, VAPID_PRIVATE_KEY: Buffer.concat([Buffer.alloc(32 - privateKey.length), privateKey]).toString('base64url') };
 }
 
-/**
- * Runs the seven services as real processes against the real local infrastructure, isolated from
- * a development stack by their own Redis key prefix, database, bucket and staging directory.
- */
-export async function startStack(overrides: Partial<Record<string, string>> = {}): Promise<Stack> {
+/** What every service of a test stack is started with: the local infrastructure, a key prefix of its own, then `overrides`. */
+export function stackEnvironment(stagingDir: string, overrides: Partial<Record<string, string>> = {}): Record<string, string> {
   const infra = infraEnv();
-  const stagingDir = await mkdtemp(join(tmpdir(), 'reelboard-staging-'));
-  const logDir = join(repoRoot, 'test-artifacts', 'logs');
-  mkdirSync(logDir, { recursive: true });
   const gatewayPort = BASE_PORT;
-  const env: Record<string, string> = {
+  return {
     REDIS_URL: infra.REDIS_URL ?? '',
     REDIS_PREFIX: `test-${Date.now().toString(36)}`,
     DATABASE_URL: infra.TEST_DATABASE_URL ?? '',
@@ -105,6 +99,18 @@ export async function startStack(overrides: Partial<Record<string, string>> = {}
     ...vapidKeys(),
     ...(Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Record<string, string>),
   };
+}
+
+/**
+ * Runs the seven services as real processes against the real local infrastructure, isolated from
+ * a development stack by their own Redis key prefix, database, bucket and staging directory.
+ */
+export async function startStack(overrides: Partial<Record<string, string>> = {}): Promise<Stack> {
+  const stagingDir = await mkdtemp(join(tmpdir(), 'reelboard-staging-'));
+  const logDir = join(repoRoot, 'test-artifacts', 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const gatewayPort = BASE_PORT;
+  const env = stackEnvironment(stagingDir, overrides);
   const children = new Map<ServiceName, ChildProcess>();
   const portOf = (name: ServiceName) => BASE_PORT + SERVICES.indexOf(name);
 

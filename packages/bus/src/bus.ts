@@ -3,9 +3,9 @@ import type { Redis } from 'ioredis';
 import { channels, ContractError, parsePayload, type Channel, type ChannelPolicy, type PayloadOf, type StatusEventName } from '@reelboard/contracts';
 import { errorFields, forUpload, type Logger } from '@reelboard/logger';
 import { PermanentError, RetryLaterError } from './errors.js';
-import { connectRedis } from './redis.js';
+import { assertNoEviction, connectRedis, type RedisSettings } from './redis.js';
 import { jobDuration, jobsCompleted, jobsFailed, jobsStarted, unwatchQueues, watchQueues, type QueueSource } from './metrics.js';
-import { StatusStore, type StatusInput } from './status-store.js';
+import { StatusStore, type StatusInput, type StatusRetention } from './status-store.js';
 
 /** What a stage's handler gets besides its payload. */
 export interface StageContext {
@@ -47,9 +47,25 @@ export interface JobTiming {
 /** The reason BullMQ's stalled checker gives a job it fails for good. */
 const STALLED_FOR_GOOD = 'job stalled more than allowable limit';
 
-/** How long finished jobs are kept, so a deterministic job id keeps deduplicating re-publishes. */
+/** How long finished jobs are kept by default, so a deterministic job id keeps deduplicating re-publishes. */
 const KEEP_COMPLETED_SECONDS = 7 * 24 * 3600;
 const KEEP_FAILED_SECONDS = 30 * 24 * 3600;
+
+/** How long what the bus writes stays in Redis (REDIS_*_TTL_SECONDS); every default is in docs/operations.md. */
+export interface Retention extends StatusRetention {
+  /** A completed job (its id keeps deduplicating re-publishes for this long). */
+  completedJobSeconds?: number;
+  /** A job that failed for good (kept for operators). */
+  failedJobSeconds?: number;
+}
+
+/** BullMQ's removeOnComplete/removeOnFail for a retention: by age, so a job id deduplicates for that long. */
+export function finishedJobRemoval(retention: Retention = {}): { removeOnComplete: { age: number }; removeOnFail: { age: number } } {
+  return {
+    removeOnComplete: { age: retention.completedJobSeconds ?? KEEP_COMPLETED_SECONDS },
+    removeOnFail: { age: retention.failedJobSeconds ?? KEEP_FAILED_SECONDS },
+  };
+}
 /** After the grace period, how long aborted handlers get to hand their jobs back before workers are force-closed. */
 const HAND_BACK_MS = 3_000;
 
@@ -86,8 +102,10 @@ export class Bus implements QueueSource {
     private readonly policyOverrides: Partial<Record<Channel, Partial<ChannelPolicy>>> = {},
     /** Lock and stalled-check periods of this replica's workers (JOB_LOCK_MS, JOB_STALLED_INTERVAL_MS). */
     private readonly timing: JobTiming = {},
+    /** How long finished jobs, upload records and the status log are kept (REDIS_*_TTL_SECONDS). */
+    readonly retention: Retention = {},
   ) {
-    this.status = new StatusStore(redis, prefix);
+    this.status = new StatusStore(redis, prefix, retention);
     watchQueues(this);
     this.giveUp = async (channel, _payload, error, context) => {
       context.log.error('stage gave up; no give-up handler is set', { channel, error: error.message });
@@ -120,8 +138,7 @@ export class Bus implements QueueSource {
         defaultJobOptions: {
           attempts: policy.attempts,
           backoff: { type: 'exponential', delay: policy.backoffMs },
-          removeOnComplete: { age: KEEP_COMPLETED_SECONDS },
-          removeOnFail: { age: KEEP_FAILED_SECONDS },
+          ...finishedJobRemoval(this.retention),
         },
       });
       this.queues.set(channel, queue);
@@ -245,17 +262,39 @@ export class Bus implements QueueSource {
 }
 
 /** The Redis settings every service reads (packages/config's commonSchema). */
-export interface BusSettings {
-  REDIS_URL: string;
+export interface BusSettings extends RedisSettings {
   REDIS_PREFIX: string;
   JOB_LOCK_MS: number;
   JOB_STALLED_INTERVAL_MS: number;
   JOB_MAX_STALLED_COUNT: number;
+  REDIS_UPLOAD_TTL_SECONDS?: number;
+  REDIS_COMPLETED_JOB_TTL_SECONDS?: number;
+  REDIS_FAILED_JOB_TTL_SECONDS?: number;
+  REDIS_STATUS_LOG_TTL_SECONDS?: number;
 }
 
-/** A service's Redis connection and bus, from its validated configuration. */
-export function connectBus(config: BusSettings, service: string, log: Logger): { redis: Redis; bus: Bus } {
-  const redis = connectRedis(config.REDIS_URL, service);
-  const bus = new Bus(redis, config.REDIS_PREFIX, service, log, {}, { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS, maxStalledCount: config.JOB_MAX_STALLED_COUNT });
+/** The retention a service's configuration asks for. */
+export function retentionFrom(config: BusSettings): Retention {
+  return {
+    ...(config.REDIS_UPLOAD_TTL_SECONDS ? { uploadSeconds: config.REDIS_UPLOAD_TTL_SECONDS } : {}),
+    ...(config.REDIS_COMPLETED_JOB_TTL_SECONDS ? { completedJobSeconds: config.REDIS_COMPLETED_JOB_TTL_SECONDS } : {}),
+    ...(config.REDIS_FAILED_JOB_TTL_SECONDS ? { failedJobSeconds: config.REDIS_FAILED_JOB_TTL_SECONDS } : {}),
+    ...(config.REDIS_STATUS_LOG_TTL_SECONDS ? { statusLogSeconds: config.REDIS_STATUS_LOG_TTL_SECONDS } : {}),
+  };
+}
+
+/**
+ * A service's Redis connection and bus, from its validated configuration. Refuses (throws, naming
+ * `maxmemory-policy`) when Redis may evict keys: nothing here survives an eviction.
+ */
+export async function connectBus(config: BusSettings, service: string, log: Logger): Promise<{ redis: Redis; bus: Bus }> {
+  const redis = connectRedis(config, service);
+  try {
+    await assertNoEviction(redis);
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
+  const bus = new Bus(redis, config.REDIS_PREFIX, service, log, {}, { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS, maxStalledCount: config.JOB_MAX_STALLED_COUNT }, retentionFrom(config));
   return { redis, bus };
 }

@@ -15,7 +15,7 @@ await runService({
   name: 'api-gateway',
   loadConfig: () => loadGatewayConfig(),
   start: async (config, log) => {
-    const { redis, bus, uploads } = connectPipeline(config, 'api-gateway', log);
+    const { redis, bus, uploads } = await connectPipeline(config, 'api-gateway', log);
     const chain = createChainClient({ rpcUrl: config.RPC_URL, chainId: config.CHAIN_ID });
     await assertChainId(chain, config.CHAIN_ID);
     const auth = new SiweAuth(redis, chain, {

@@ -16,10 +16,10 @@ await runService({
   loadConfig: () => loadNotifierConfig(),
   start: async (config, log) => {
     const db = connectDatabase(config.DATABASE_URL, { min: 0, max: config.DATABASE_POOL_MAX });
-    const { redis, bus, uploads } = connectPipeline(config, 'notifier', log);
+    const { redis, bus, uploads } = await connectPipeline(config, 'notifier', log);
     const connection = { connection: redis, prefix: config.REDIS_PREFIX };
-    const pushQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.push, { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_FIRST_RETRY_MS, custom: true });
-    const webhookQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.webhook);
+    const pushQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.push, { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_FIRST_RETRY_MS, custom: true }, bus.retention);
+    const webhookQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.webhook, undefined, bus.retention);
     // Their depths on /metrics like the work channels'.
     const notifierQueues = { watchedQueues: () => [pushQueue, webhookQueue] };
     watchQueues(notifierQueues);

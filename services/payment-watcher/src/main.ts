@@ -15,7 +15,7 @@ await runService({
   name: 'payment-watcher',
   loadConfig: () => loadPaymentWatcherConfig(),
   start: async (config, log) => {
-    const { redis, bus, uploads } = connectPipeline(config, 'payment-watcher', log);
+    const { redis, bus, uploads } = await connectPipeline(config, 'payment-watcher', log);
     const chain = createChainClient({
       rpcUrl: config.RPC_URL,
       chainId: config.CHAIN_ID,
