@@ -59,6 +59,38 @@ export interface Retention extends StatusRetention {
   failedJobSeconds?: number;
 }
 
+/** BullMQ's per-queue event stream cap (its default is 10,000): a fixed ceiling, whatever the traffic. */
+export const EVENTS_STREAM_LENGTH = 1_000;
+/** Jobs removed per clean call; calls repeat while a full batch came back. */
+const CLEAN_BATCH = 1_000;
+
+/**
+ * Removes finished jobs older than the retention from `queues` now. BullMQ applies removeOnComplete's
+ * age only when another job of the queue finishes, so on a queue that went quiet old jobs would stay
+ * for ever; every consuming replica runs this periodically (Bus.consume starts it). Returns how many went.
+ */
+export async function sweepFinishedJobs(queues: Queue[], retention: Retention = {}): Promise<number> {
+  const { removeOnComplete, removeOnFail } = finishedJobRemoval(retention);
+  let removed = 0;
+  for (const queue of queues) {
+    for (const [type, age] of [['completed', removeOnComplete.age], ['failed', removeOnFail.age]] as const) {
+      for (;;) {
+        const batch = await queue.clean(age * 1000, CLEAN_BATCH, type);
+        removed += batch.length;
+        if (batch.length < CLEAN_BATCH) break;
+      }
+    }
+  }
+  return removed;
+}
+
+/** How often a replica sweeps: a tenth of the shortest retention, between 1 s and 10 min. */
+export function sweepIntervalMs(retention: Retention = {}): number {
+  const { removeOnComplete, removeOnFail } = finishedJobRemoval(retention);
+  const shortest = Math.min(removeOnComplete.age, removeOnFail.age, retention.statusLogSeconds ?? Infinity);
+  return Math.min(600_000, Math.max(1_000, (shortest * 1000) / 10));
+}
+
 /** BullMQ's removeOnComplete/removeOnFail for a retention: by age, so a job id deduplicates for that long. */
 export function finishedJobRemoval(retention: Retention = {}): { removeOnComplete: { age: number }; removeOnFail: { age: number } } {
   return {
@@ -90,6 +122,8 @@ export class Bus implements QueueSource {
   readonly status: StatusStore;
   private readonly queues = new Map<Channel, Queue>();
   private readonly workers: Worker[] = [];
+  private readonly consumed = new Set<Channel>();
+  private sweeper: NodeJS.Timeout | undefined;
   private readonly shuttingDown = new AbortController();
   private giveUp: GiveUpHandler;
 
@@ -135,6 +169,8 @@ export class Bus implements QueueSource {
       queue = new Queue(channel, {
         connection: this.redis,
         prefix: this.prefix,
+        // Nothing reads BullMQ's per-queue event stream (no QueueEvents): keep it short.
+        streams: { events: { maxLen: EVENTS_STREAM_LENGTH } },
         defaultJobOptions: {
           attempts: policy.attempts,
           backoff: { type: 'exponential', delay: policy.backoffMs },
@@ -182,7 +218,25 @@ export class Bus implements QueueSource {
       );
     });
     this.workers.push(worker);
+    this.consumed.add(channel);
+    this.startSweeper();
     return worker;
+  }
+
+  /** Periodically removes this replica's channels' finished jobs past their retention, and trims the status log. */
+  private startSweeper(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => {
+      this.sweep().catch((error: unknown) => this.log.warn('sweeping finished jobs failed', errorFields(error instanceof Error ? error : new Error(String(error)))));
+    }, sweepIntervalMs(this.retention));
+    this.sweeper.unref();
+  }
+
+  /** One sweep now: finished jobs of the channels this replica consumes, and status log entries past their retention. */
+  async sweep(): Promise<number> {
+    const removed = await sweepFinishedJobs([...this.consumed].map((channel) => this.queue(channel)), this.retention);
+    await this.status.trimLog();
+    return removed;
   }
 
   private contextFor(uploadId: string, attempt: number): StageContext {
@@ -250,6 +304,7 @@ export class Bus implements QueueSource {
    * handler that ignores the signal is left to BullMQ's stalled-job recovery (JOB_LOCK_MS).
    */
   async close(graceMs = 30_000): Promise<void> {
+    clearInterval(this.sweeper);
     const closing = Promise.all(this.workers.map((worker) => worker.close()));
     if (await outlasts(closing, graceMs)) {
       this.shuttingDown.abort();

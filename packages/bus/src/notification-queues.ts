@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PushMessage } from '@reelboard/contracts';
-import { finishedJobRemoval, type Retention } from './bus.js';
+import { EVENTS_STREAM_LENGTH, finishedJobRemoval, type Retention } from './bus.js';
 
 /**
  * The notifier's queues, apart from the chain's work channels so a slow push service or webhook
@@ -53,6 +53,7 @@ export function notificationQueue(
   return new Queue(name, {
     connection: redis,
     prefix,
+    streams: { events: { maxLen: EVENTS_STREAM_LENGTH } },
     defaultJobOptions: {
       attempts: retry.attempts,
       backoff: { type: retry.custom ? 'custom' : 'exponential', delay: retry.backoffMs },

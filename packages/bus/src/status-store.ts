@@ -173,6 +173,12 @@ export class StatusStore {
     return this.redis.smembers(this.stateIndexKey(state));
   }
 
+  /** Removes status log entries older than their retention (publishing trims too, but an idle deployment publishes nothing). */
+  async trimLog(): Promise<void> {
+    const minId = Math.max(0, Date.now() - (this.retention.statusLogSeconds ?? LOG_RETENTION_SECONDS) * 1000);
+    await this.redis.xtrim(this.logKey, 'MINID', '~', minId);
+  }
+
   /** The latest status event of an upload. */
   async latest(uploadId: string): Promise<StatusEvent | undefined> {
     const latest = await this.redis.hget(this.uploadKey(uploadId), 'latest');

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { DelayedError, Worker, type Job } from 'bullmq';
-import { notificationQueue, notificationQueues, unwatchQueues, watchQueues, type PushJob, type WebhookJob } from '@reelboard/bus';
+import { notificationQueue, notificationQueues, sweepFinishedJobs, sweepIntervalMs, unwatchQueues, watchQueues, type PushJob, type WebhookJob } from '@reelboard/bus';
 import { connectDatabase } from '@reelboard/db';
 import { errorFields, type Logger } from '@reelboard/logger';
 import { connectPipeline } from '@reelboard/lifecycle';
@@ -48,6 +48,11 @@ await runService({
       { ...connection, concurrency: config.SEND_CONCURRENCY },
     );
     workers.push(webhookWorker);
+    // BullMQ drops old finished jobs only when another one finishes: sweep quiet queues too.
+    const sweeper = setInterval(() => {
+      sweepFinishedJobs([pushQueue, webhookQueue], bus.retention).catch((error: unknown) => log.warn('sweeping finished notification jobs failed', errorFields(error)));
+    }, sweepIntervalMs(bus.retention));
+    sweeper.unref();
     for (const worker of workers) worker.on('error', (error) => log.error('notification worker error', { queue: worker.name, ...errorFields(error) }));
     logFailedJobs(workers, log);
 
@@ -65,6 +70,7 @@ await runService({
     return {
       readiness: { redis: async () => void (await redis.ping()), postgres: async () => void (await db.raw('select 1')) },
       closers: [
+        async () => clearInterval(sweeper),
         () => reader.stop(),
         async () => void (await logConnection.quit()),
         async () => void (await Promise.all(workers.map((worker) => worker.close()))),
