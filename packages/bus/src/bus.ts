@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { channels, ContractError, parsePayload, type Channel, type ChannelPolicy, type PayloadOf, type StatusEventName } from '@reelboard/contracts';
 import { errorFields, forUpload, type Logger } from '@reelboard/logger';
 import { PermanentError, RetryLaterError } from './errors.js';
-import { assertNoEviction, connectRedis, type RedisSettings } from './redis.js';
+import { assertUsableRedis, connectRedis, type RedisSettings } from './redis.js';
 import { jobDuration, jobsCompleted, jobsFailed, jobsStarted, unwatchQueues, watchQueues, type QueueSource } from './metrics.js';
 import { StatusStore, type StatusInput, type StatusRetention } from './status-store.js';
 
@@ -340,12 +340,13 @@ export function retentionFrom(config: BusSettings): Retention {
 
 /**
  * A service's Redis connection and bus, from its validated configuration. Refuses (throws, naming
- * `maxmemory-policy`) when Redis may evict keys: nothing here survives an eviction.
+ * `maxmemory-policy`) when Redis may evict keys: nothing here survives an eviction; and refuses a
+ * Redis Cluster node (not supported).
  */
 export async function connectBus(config: BusSettings, service: string, log: Logger): Promise<{ redis: Redis; bus: Bus }> {
   const redis = connectRedis(config, service);
   try {
-    await assertNoEviction(redis);
+    await assertUsableRedis(redis);
   } catch (error) {
     redis.disconnect();
     throw error;

@@ -90,3 +90,18 @@ export async function assertNoEviction(redis: Redis): Promise<void> {
   const policy = await evictionPolicy(redis);
   if (policy !== 'noeviction') throw new EvictionPolicyError(policy);
 }
+
+/** The Redis is a Redis Cluster node: not supported (docs/reliability.md says why; use Sentinel). */
+export class ClusterNotSupportedError extends Error {
+  override readonly name = 'ClusterNotSupportedError';
+  constructor() {
+    super('Redis Cluster is not supported (cluster_enabled:1): the status script and the queues need their keys on one node; use one Redis, or Sentinel (REDIS_SENTINELS) for failover');
+  }
+}
+
+/** What a service checks before using a Redis: not a cluster node, and it never evicts keys. */
+export async function assertUsableRedis(redis: Redis): Promise<void> {
+  const cluster = await redis.info('cluster');
+  if (/^cluster_enabled:1/m.test(cluster)) throw new ClusterNotSupportedError();
+  await assertNoEviction(redis);
+}

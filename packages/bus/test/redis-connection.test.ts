@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commonSchema, ConfigError, loadConfig } from '@reelboard/config';
 import { createLogger } from '@reelboard/logger';
-import { assertNoEviction, connectBus, connectRedis, EvictionPolicyError, evictionPolicy, redisOptions } from '../src/index.js';
+import { assertNoEviction, ClusterNotSupportedError, connectBus, connectRedis, EvictionPolicyError, evictionPolicy, redisOptions } from '../src/index.js';
 import { redisProcesses, type RedisProcesses } from '../../../test/support/redis-processes.js';
 
 describe('Redis settings', () => {
@@ -66,6 +66,14 @@ describe('eviction policy', () => {
       goodClient.disconnect();
       badClient.disconnect();
     }
+  });
+
+  it('refuses a Redis Cluster node, saying it is not supported', async () => {
+    const node = await processes.server({ directives: [['cluster-enabled', 'yes']] });
+    const settings = { REDIS_URL: `redis://127.0.0.1:${node.port}`, REDIS_PREFIX: 'cluster', JOB_LOCK_MS: 30_000, JOB_STALLED_INTERVAL_MS: 30_000, JOB_MAX_STALLED_COUNT: 1 };
+    const refusal = await connectBus(settings, 'cluster-test', createLogger('cluster-test', 'error')).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(ClusterNotSupportedError);
+    expect((refusal as Error).message).toMatch(/Redis Cluster is not supported.*Sentinel/);
   });
 
   it('reads the policy from INFO memory when CONFIG is disabled (managed Redis)', async () => {
