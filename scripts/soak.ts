@@ -41,14 +41,19 @@ const SEED = Number(values.seed);
 const IN_FLIGHT = Number(values['in-flight']);
 const GAP_MS: [number, number] = [Number(values['min-gap']) * 1000, Number(values['max-gap']) * 1000];
 /** The services' timings: a killed holder's job is handed back after about JOB_LOCK_MS + JOB_STALLED_INTERVAL_MS. */
-const TIMING = { JOB_LOCK_MS: 4_000, JOB_STALLED_INTERVAL_MS: 2_000, FFMPEG_TIMEOUT_SECONDS: 60 };
-/** A job's time limit: its ffmpeg time limit (the longest any stage may work), plus the hand-back of a killed holder. */
-const JOB_LIMIT_MS = TIMING.FFMPEG_TIMEOUT_SECONDS * 1000 + TIMING.JOB_LOCK_MS + TIMING.JOB_STALLED_INTERVAL_MS;
+const TIMING = { JOB_LOCK_MS: 4_000, JOB_STALLED_INTERVAL_MS: 2_000, FFMPEG_TIMEOUT_SECONDS: 30 };
+/** ffmpeg/ffprobe runs per job of a media channel (probe, early preview, poster, transcode; probe, preview, poster), each at most FFMPEG_TIMEOUT_SECONDS on these clips. */
+const FFMPEG_RUNS: Partial<Record<Channel, number>> = { 'payment.confirmed': 4, 'video.transcoded': 3 };
+/** What other stages do (a Postgres transaction, S3 puts, an RPC call) gets this long per attempt. */
+const OTHER_STAGE_MS = 60_000;
+/** A job's time limit: its stage's work limit plus the hand-back of a job whose holder was killed. */
+const jobLimitMs = (channel: Channel) => (FFMPEG_RUNS[channel] ? FFMPEG_RUNS[channel] * TIMING.FFMPEG_TIMEOUT_SECONDS * 1000 : OTHER_STAGE_MS) + TIMING.JOB_LOCK_MS + TIMING.JOB_STALLED_INTERVAL_MS;
 const basePort = Number(process.env.TEST_BASE_PORT ?? 31080);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const random = seededRandom(SEED);
-const started = Date.now();
+/** The run's start (reset once the stack is up): kills and the wall time count from it. */
+let started = Date.now();
 const clock = () => `t+${((Date.now() - started) / 1000).toFixed(1)}s`;
 const kills: string[] = [];
 const note = (line: string) => process.stdout.write(`${clock()} ${line}\n`);
@@ -56,7 +61,18 @@ const note = (line: string) => process.stdout.write(`${clock()} ${line}\n`);
 const work = await mkdtemp(join(tmpdir(), 'reelboard-soak-'));
 const video = join(work, 'clip.mp4');
 const [infra] = await Promise.all([startPrivateInfra(basePort + 30), makeClip(video, { width: 320, height: 180, seconds: 1, fps: 15 })]);
-const stack = await startStack({
+/** On a failed start, what was started is stopped before the error is reported. */
+async function orClose<T>(start: Promise<T>, close: () => Promise<unknown>): Promise<T> {
+  try {
+    return await start;
+  } catch (error) {
+    await close().catch(() => undefined);
+    await infra.close();
+    await rm(work, { recursive: true, force: true });
+    throw error;
+  }
+}
+const stack = await orClose(startStack({
   ...infra.env,
   ...Object.fromEntries(Object.entries(TIMING).map(([key, value]) => [key, String(value)])),
   SHUTDOWN_GRACE_MS: '4000',
@@ -67,12 +83,13 @@ const stack = await startStack({
   RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '10000',
   RATE_LIMIT_PER_IP_PER_MINUTE: '100000',
   RATE_LIMIT_UPLOADS_PER_WALLET_PER_HOUR: '100000',
-});
-let extraTranscoder: ExtraReplica | undefined = await stack.startExtra('transcoder', `soak-${SEED}`);
+}), async () => undefined);
+let extraTranscoder: ExtraReplica | undefined = await orClose(stack.startExtra('transcoder', `soak-${SEED}`), () => stack.shutdown());
 let extraRound = 0;
 const db = connectDatabase(infra.env.DATABASE_URL ?? '', { min: 0, max: 2 });
 const redis = connectRedis(infra.env.REDIS_URL ?? '', 'soak');
 const bus = new Bus(redis, stack.env.REDIS_PREFIX ?? '', 'soak', createLogger('soak', 'error'));
+started = Date.now();
 note(`stack up: ${SERVICES.join(', ')} + a second transcoder; ${UPLOADS} uploads, ${IN_FLIGHT} in flight, seed ${SEED}`);
 
 let stopping = false;
@@ -124,7 +141,7 @@ const monitor = (async () => {
         if (!job.processedOn) continue;
         const ms = Date.now() - job.processedOn;
         longestActive.set(channel, Math.max(longestActive.get(channel) ?? 0, ms));
-        if (ms > JOB_LIMIT_MS && !overLimit.includes(`${channel}/${job.id}`)) overLimit.push(`${channel}/${job.id}`);
+        if (ms > jobLimitMs(channel) && !overLimit.includes(`${channel}/${job.id}`)) overLimit.push(`${channel}/${job.id}`);
       }
     }
     await sleep(2_000);
@@ -269,7 +286,7 @@ paid by one of ${IN_FLIGHT} wallets, each posting its next upload when the last 
 | uploads posted and paid | ${posted.length} of ${UPLOADS} |
 | how they ended | ${[...outcomes.entries()].map(([event, n]) => `${event}: ${n}`).join(', ')} |
 | saved (listing + paid, linked payment) or recorded for refund (\`unfulfilled\`/\`refund_due\`) | ${posted.length - unaccounted.length} of ${posted.length}${unaccounted.length ? ` (not: ${unaccounted.join('; ')})` : ''} |
-| jobs active past their limit (${JOB_LIMIT_MS / 1000} s: the ffmpeg limit plus a killed holder's hand-back) | ${overLimit.length === 0 ? 'none' : overLimit.join(', ')}; longest seen per channel: ${[...longestActive.entries()].map(([channel, ms]) => `${channel} ${(ms / 1000).toFixed(1)} s`).join(', ')} |
+| jobs active past their limit (transcoder ${jobLimitMs('payment.confirmed') / 1000} s, preview-extractor ${jobLimitMs('video.transcoded') / 1000} s: their ffmpeg runs' limits; other stages ${jobLimitMs('assets.stored') / 1000} s; each plus a killed holder's hand-back) | ${overLimit.length === 0 ? 'none' : overLimit.join(', ')}; longest seen per channel: ${[...longestActive.entries()].map(([channel, ms]) => `${channel} ${(ms / 1000).toFixed(1)} s`).join(', ')} |
 | jobs still active or waiting after the run | ${stillActive} |
 | \`pnpm payments reconcile\` | exit ${reconcile.code}: ${reconcile.stdout.trim().split('\n').at(-1)} |
 | wall time (first post to last upload ended) | ${runSeconds.toFixed(0)} s |
