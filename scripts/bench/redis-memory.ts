@@ -103,7 +103,7 @@ async function keysByKind(redis: Redis, prefix: string): Promise<Map<string, { k
       const kind = key
         .slice(prefix.length + 1)
         .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}[^:]*/g, '<upload>')
-        .replace(/0x[0-9a-f]{40}/g, '<wallet>');
+        .replace(/0x[0-9a-f]{40}/g, '<address>');
       const entry = kinds.get(kind) ?? { keys: 0, bytes: 0 };
       entry.keys += 1;
       entry.bytes += Number(sizes[index]?.[1] ?? 0);
@@ -111,6 +111,20 @@ async function keysByKind(redis: Redis, prefix: string): Promise<Map<string, { k
     });
   } while (cursor !== '0');
   return kinds;
+}
+
+/** Steady-state memory at the default retentions, from the per-upload bytes of each kind of key. */
+function sizing(kinds: Map<string, { keys: number; bytes: number }>, uploads: number, logEntries: number): string {
+  let jobs = 0;
+  let record = 0;
+  for (const [kind, v] of kinds) {
+    if (kind.startsWith('upload:<upload>') || kind.startsWith('owner:')) record += v.bytes;
+    else if (kind.endsWith(':<upload>') || kind.endsWith('.payment.credited')) jobs += v.bytes;
+  }
+  const log = kinds.get('status-log')?.bytes ?? 0;
+  const [j, r, l] = [jobs / uploads, record / uploads, log / uploads].map((bytes) => bytes / 1024) as [number, number, number];
+  const perDay = 7 * j + 30 * r + 7 * l;
+  return `Sizing at the default retentions: an upload's finished jobs (${j.toFixed(1)} KiB) stay 7 days, its record and history (${r.toFixed(1)} KiB) 30 days, its status log entries (${l.toFixed(1)} KiB) 7 days (the log is capped at 100,000 entries, about ${(logEntries > 0 ? (log / logEntries) * 100_000 / 2 ** 20 : 0).toFixed(0)} MiB at the cap); so each finished upload a day holds about **${perDay.toFixed(0)} KiB** in the steady state: 1,000 uploads a day need about ${((perDay * 1000) / 1024).toFixed(0)} MiB, 10,000 a day about ${((perDay * 10_000) / 1024 ** 2).toFixed(1)} GiB (less the log's cap). Shorter retentions scale it down linearly.`;
 }
 
 async function main(): Promise<void> {
@@ -156,6 +170,7 @@ async function main(): Promise<void> {
     while ((await expire.getDelayedCount()) + (await expire.getWaitingCount()) + (await expire.getActiveCount()) > 0) await new Promise((resolve) => setTimeout(resolve, 500));
     const peak = await usedMemory(redis);
     const peakKeys = await keysByKind(redis, prefix);
+    const logEntriesAtPeak = await redis.xlen(bus.status.logKey);
     const uploadsKept = peakKeys.get('upload:<upload>')?.keys ?? 0;
     const loadAtPeak = loadavg();
 
@@ -164,7 +179,7 @@ async function main(): Promise<void> {
     const deadline = expiryStarted + (TTL_SECONDS + 180) * 1000;
     let after = await usedMemory(redis);
     let afterKeys = await keysByKind(redis, prefix);
-    const perUploadKeys = () => [...afterKeys.entries()].filter(([kind]) => kind.includes('<upload>') || kind.includes('<wallet>')).reduce((sum, [, v]) => sum + v.keys, 0);
+    const perUploadKeys = () => [...afterKeys.entries()].filter(([kind]) => kind.includes('<upload>') || kind.includes('<address>')).reduce((sum, [, v]) => sum + v.keys, 0);
     while (Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 5_000));
       after = await usedMemory(redis);
@@ -205,7 +220,9 @@ async function main(): Promise<void> {
         '|---|---|---|---|',
         ...kinds.slice(0, 16).map(([kind, v]) => `| \`${kind}\` | ${v.keys} | ${mib(v.bytes)} | ${Math.round(v.bytes / UPLOADS)} |`),
         '',
-        residual.length === 0
+        sizing(peakKeys, UPLOADS, logEntriesAtPeak),
+      '',
+      residual.length === 0
           ? 'After expiry the prefix holds exactly the keys of the baseline.'
           : `After expiry, keys beyond the baseline's (fixed per queue or per deployment, not per upload): ${residual.map(([kind, v]) => `\`${kind}\` ${v.keys} (${(v.bytes / 1024).toFixed(0)} KiB)`).join(', ')}.`,
       ].join('\n'),
