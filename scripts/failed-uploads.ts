@@ -1,7 +1,7 @@
 // Uploads that failed for good, for operators:
 //   pnpm failed-uploads list            the failed uploads, newest first (stage, reason, paid or not)
 //   pnpm failed-uploads retry <id>...   runs each upload's failed stage again with the same input
-// Reads REDIS_URL and REDIS_PREFIX from the environment (for the local stack: set -a; . .data/infra.env).
+// Reads REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) and REDIS_PREFIX from the environment (for the local stack: set -a; . .data/infra.env).
 import { Bus, connectRedis } from '@reelboard/bus';
 import { listFailedUploads, retryFailedUpload, Uploads } from '@reelboard/lifecycle';
 import { loadConfig, redisEnvSchema } from '@reelboard/config';
@@ -9,7 +9,7 @@ import { createLogger } from '@reelboard/logger';
 
 const config = loadConfig(redisEnvSchema);
 const [command = 'list', ...ids] = process.argv.slice(2);
-const redis = connectRedis(config.REDIS_URL, 'failed-uploads-cli');
+const redis = connectRedis(config, 'failed-uploads-cli');
 const bus = new Bus(redis, config.REDIS_PREFIX, 'operator', createLogger('failed-uploads', 'warn'));
 const uploads = new Uploads(redis, config.REDIS_PREFIX, bus.status);
 

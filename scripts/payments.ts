@@ -3,7 +3,7 @@
 //   pnpm payments refund <paymentId> --tx <hash> [--note T]   records a refund sent by transaction <hash>
 //   pnpm payments reconcile [--from-block N] [--repair]       compares the chain with the ledger; exit 1 on any difference
 //   pnpm payments sweep [--min AMOUNT]                          sweeps deposit addresses holding money into the merchant
-// Reads DATABASE_URL; a refund also REDIS_URL and REDIS_PREFIX (the owner is told on the upload's
+// Reads DATABASE_URL; a refund also REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) and REDIS_PREFIX (the owner is told on the upload's
 // status); reconcile and sweep RPC_URL, CHAIN_ID, MERCHANT_ADDRESS, PAYMENT_TOKEN and CONFIRMATIONS
 // (as the payment-watcher), sweep SWEEP_PRIVATE_KEY. For the local stack: set -a; . .data/infra.env; set +a.
 // Each subcommand is one row of `commands`: add one there.
@@ -25,7 +25,7 @@ import {
 // here (only reconcile and sweep need it; chainOf names what is missing).
 const configSchema = databaseEnvSchema
   .pick({ DATABASE_URL: true })
-  .extend(redisEnvSchema.partial({ REDIS_URL: true }).shape)
+  .extend(redisEnvSchema.shape)
   .extend(chainEnvSchema.partial().shape)
   .extend({
     CONFIRMATIONS: env.positiveInt(2).describe('Blocks on top of (and including) a payment before reconcile counts it (as the payment-watcher).'),
@@ -105,13 +105,13 @@ const commands: Record<string, Command> = {
       if (!id || !/^[1-9]\d{0,17}$/.test(id) || positionals.length > 1) throw new UsageError('give one payment id (the `id` column of `list`)');
       const txHash = values.tx;
       if (typeof txHash !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(txHash)) throw new UsageError('--tx must be the 0x-prefixed 32-byte hash of the refund transaction');
-      if (!config.REDIS_URL) throw new ConfigError([{ variable: 'REDIS_URL', message: 'is required to tell the owner about the refund' }]);
+      if (!config.REDIS_URL && !config.REDIS_SENTINELS) throw new ConfigError([{ variable: 'REDIS_URL', message: 'is required to tell the owner about the refund' }]);
       const actor = typeof values.actor === 'string' ? values.actor : `cli:${userInfo().username}`;
       // Loaded only here: the queue library is heavy and listing does not need it.
       const { connectRedis, StatusStore } = await import('@reelboard/bus');
       const { Uploads } = await import('@reelboard/lifecycle');
       const { refundPayment } = await import('../services/api-gateway/src/admin-payments.js');
-      const redis = connectRedis(config.REDIS_URL, 'payments-cli');
+      const redis = connectRedis(config, 'payments-cli');
       let outcome;
       try {
         // The same use-case as the admin route: the ledger row, its audit, and the owner's status.
@@ -211,7 +211,7 @@ if (!command) {
 }
 let config: Config;
 try {
-  config = loadConfig(configSchema);
+  config = loadConfig(configSchema, process.env, { redisOptional: true });
 } catch (error) {
   process.stderr.write(`${(error as Error).message}\n`);
   process.exit(78);

@@ -55,7 +55,7 @@ start_redis() {
 
   mkdir -p "$dir"
   redis-server --bind "$BIND_HOST" --port "$REDIS_PORT" --dir "$dir" \
-    --appendonly yes --appendfsync everysec \
+    --appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
     --daemonize yes --pidfile "$pidfile" --logfile "$DATA_DIR/redis.log"
   wait_for_cmd 30 redis_ping || die "redis did not answer on $REDIS_PORT; see $DATA_DIR/redis.log"
   mark_started redis

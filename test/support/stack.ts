@@ -46,10 +46,14 @@ export interface ExtraReplica {
 }
 
 const BASE_PORT = Number(process.env.TEST_BASE_PORT ?? 18080);
+/**
+ * How long a service may take to answer /healthz after it is spawned (STACK_START_TIMEOUT_MS
+ * overrides it): seven services importing under tsx at once took 65-80 s to answer on 2 cores at
+ * load average 20-40. A start that fails is still reported at once.
+ */
+const START_TIMEOUT_MS = Number(process.env.STACK_START_TIMEOUT_MS ?? 180_000);
 
-// Seven services importing under tsx at once take over a minute to answer on 2 cores busy with
-// other runs (measured: 65-80 s at load average 20-40); a start that fails is still reported at once.
-async function waitForHealth(url: string, child: ChildProcess, name: string, timeoutMs = 180_000): Promise<void> {
+async function waitForHealth(url: string, child: ChildProcess, name: string, timeoutMs = START_TIMEOUT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} during start-up (see test-artifacts/logs/${name}.log)`);
@@ -73,17 +77,11 @@ function vapidKeys(): { VAPID_PUBLIC_KEY: string; VAPID_PRIVATE_KEY: string } {
   return { VAPID_PUBLIC_KEY: publicKey, VAPID_PRIVATE_KEY: Buffer.concat([Buffer.alloc(32 - privateKey.length), privateKey]).toString('base64url') };
 }
 
-/**
- * Runs the seven services as real processes against the real local infrastructure, isolated from
- * a development stack by their own Redis key prefix, database, bucket and staging directory.
- */
-export async function startStack(overrides: Partial<Record<string, string>> = {}): Promise<Stack> {
+/** What every service of a test stack is started with: the local infrastructure, a key prefix of its own, then `overrides`. */
+export function stackEnvironment(stagingDir: string, overrides: Partial<Record<string, string>> = {}): Record<string, string> {
   const infra = infraEnv();
-  const stagingDir = await mkdtemp(join(tmpdir(), 'reelboard-staging-'));
-  const logDir = join(repoRoot, 'test-artifacts', 'logs');
-  mkdirSync(logDir, { recursive: true });
   const gatewayPort = BASE_PORT;
-  const env: Record<string, string> = {
+  return {
     REDIS_URL: infra.REDIS_URL ?? '',
     REDIS_PREFIX: `test-${Date.now().toString(36)}`,
     DATABASE_URL: infra.TEST_DATABASE_URL ?? '',
@@ -110,6 +108,18 @@ export async function startStack(overrides: Partial<Record<string, string>> = {}
     ...vapidKeys(),
     ...(Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Record<string, string>),
   };
+}
+
+/**
+ * Runs the seven services as real processes against the real local infrastructure, isolated from
+ * a development stack by their own Redis key prefix, database, bucket and staging directory.
+ */
+export async function startStack(overrides: Partial<Record<string, string>> = {}): Promise<Stack> {
+  const stagingDir = await mkdtemp(join(tmpdir(), 'reelboard-staging-'));
+  const logDir = join(repoRoot, 'test-artifacts', 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const gatewayPort = BASE_PORT;
+  const env = stackEnvironment(stagingDir, overrides);
   const children = new Map<ServiceName, ChildProcess>();
   // Internal ports follow the gateway's public one: BASE_PORT + 1 … + 7.
   const portOf = (name: ServiceName) => BASE_PORT + 1 + SERVICES.indexOf(name);

@@ -3,9 +3,9 @@ import type { Redis } from 'ioredis';
 import { channels, ContractError, parsePayload, type Channel, type ChannelPolicy, type PayloadOf, type StatusEventName } from '@reelboard/contracts';
 import { errorFields, forUpload, type Logger } from '@reelboard/logger';
 import { PermanentError, RetryLaterError } from './errors.js';
-import { connectRedis } from './redis.js';
+import { assertUsableRedis, connectRedis, type RedisSettings } from './redis.js';
 import { jobDuration, jobsCompleted, jobsFailed, jobsStarted, unwatchQueues, watchQueues, type QueueSource } from './metrics.js';
-import { StatusStore, type StatusInput } from './status-store.js';
+import { StatusStore, type StatusInput, type StatusRetention } from './status-store.js';
 
 /** What a stage's handler gets besides its payload. */
 export interface StageContext {
@@ -47,9 +47,57 @@ export interface JobTiming {
 /** The reason BullMQ's stalled checker gives a job it fails for good. */
 const STALLED_FOR_GOOD = 'job stalled more than allowable limit';
 
-/** How long finished jobs are kept, so a deterministic job id keeps deduplicating re-publishes. */
+/** How long finished jobs are kept by default, so a deterministic job id keeps deduplicating re-publishes. */
 const KEEP_COMPLETED_SECONDS = 7 * 24 * 3600;
 const KEEP_FAILED_SECONDS = 30 * 24 * 3600;
+
+/** How long what the bus writes stays in Redis (REDIS_*_TTL_SECONDS); every default is in docs/operations.md. */
+export interface Retention extends StatusRetention {
+  /** A completed job (its id keeps deduplicating re-publishes for this long). */
+  completedJobSeconds?: number;
+  /** A job that failed for good (kept for operators). */
+  failedJobSeconds?: number;
+}
+
+/** BullMQ's per-queue event stream cap (its default is 10,000): a fixed ceiling, whatever the traffic. */
+export const EVENTS_STREAM_LENGTH = 1_000;
+/** Jobs removed per clean call; calls repeat while a full batch came back. */
+const CLEAN_BATCH = 1_000;
+
+/**
+ * Removes finished jobs older than the retention from `queues` now. BullMQ applies removeOnComplete's
+ * age only when another job of the queue finishes, so on a queue that went quiet old jobs would stay
+ * for ever; every consuming replica runs this periodically (Bus.consume starts it). Returns how many went.
+ */
+export async function sweepFinishedJobs(queues: Queue[], retention: Retention = {}): Promise<number> {
+  const { removeOnComplete, removeOnFail } = finishedJobRemoval(retention);
+  let removed = 0;
+  for (const queue of queues) {
+    for (const [type, age] of [['completed', removeOnComplete.age], ['failed', removeOnFail.age]] as const) {
+      for (;;) {
+        const batch = await queue.clean(age * 1000, CLEAN_BATCH, type);
+        removed += batch.length;
+        if (batch.length < CLEAN_BATCH) break;
+      }
+    }
+  }
+  return removed;
+}
+
+/** How often a replica sweeps: a tenth of the shortest retention, between 1 s and 10 min. */
+export function sweepIntervalMs(retention: Retention = {}): number {
+  const { removeOnComplete, removeOnFail } = finishedJobRemoval(retention);
+  const shortest = Math.min(removeOnComplete.age, removeOnFail.age, retention.statusLogSeconds ?? Infinity);
+  return Math.min(600_000, Math.max(1_000, (shortest * 1000) / 10));
+}
+
+/** BullMQ's removeOnComplete/removeOnFail for a retention: by age, so a job id deduplicates for that long. */
+export function finishedJobRemoval(retention: Retention = {}): { removeOnComplete: { age: number }; removeOnFail: { age: number } } {
+  return {
+    removeOnComplete: { age: retention.completedJobSeconds ?? KEEP_COMPLETED_SECONDS },
+    removeOnFail: { age: retention.failedJobSeconds ?? KEEP_FAILED_SECONDS },
+  };
+}
 /** After the grace period, how long aborted handlers get to hand their jobs back before workers are force-closed. */
 const HAND_BACK_MS = 3_000;
 
@@ -74,6 +122,8 @@ export class Bus implements QueueSource {
   readonly status: StatusStore;
   private readonly queues = new Map<Channel, Queue>();
   private readonly workers: Worker[] = [];
+  private readonly consumed = new Set<Channel>();
+  private sweeper: NodeJS.Timeout | undefined;
   private readonly shuttingDown = new AbortController();
   private giveUp: GiveUpHandler;
 
@@ -86,8 +136,10 @@ export class Bus implements QueueSource {
     private readonly policyOverrides: Partial<Record<Channel, Partial<ChannelPolicy>>> = {},
     /** Lock and stalled-check periods of this replica's workers (JOB_LOCK_MS, JOB_STALLED_INTERVAL_MS). */
     private readonly timing: JobTiming = {},
+    /** How long finished jobs, upload records and the status log are kept (REDIS_*_TTL_SECONDS). */
+    readonly retention: Retention = {},
   ) {
-    this.status = new StatusStore(redis, prefix);
+    this.status = new StatusStore(redis, prefix, retention);
     watchQueues(this);
     this.giveUp = async (channel, _payload, error, context) => {
       context.log.error('stage gave up; no give-up handler is set', { channel, error: error.message });
@@ -117,11 +169,12 @@ export class Bus implements QueueSource {
       queue = new Queue(channel, {
         connection: this.redis,
         prefix: this.prefix,
+        // Nothing reads BullMQ's per-queue event stream (no QueueEvents): keep it short.
+        streams: { events: { maxLen: EVENTS_STREAM_LENGTH } },
         defaultJobOptions: {
           attempts: policy.attempts,
           backoff: { type: 'exponential', delay: policy.backoffMs },
-          removeOnComplete: { age: KEEP_COMPLETED_SECONDS },
-          removeOnFail: { age: KEEP_FAILED_SECONDS },
+          ...finishedJobRemoval(this.retention),
         },
       });
       this.queues.set(channel, queue);
@@ -165,7 +218,25 @@ export class Bus implements QueueSource {
       );
     });
     this.workers.push(worker);
+    this.consumed.add(channel);
+    this.startSweeper();
     return worker;
+  }
+
+  /** Periodically removes this replica's channels' finished jobs past their retention, and trims the status log. */
+  private startSweeper(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => {
+      this.sweep().catch((error: unknown) => this.log.warn('sweeping finished jobs failed', errorFields(error instanceof Error ? error : new Error(String(error)))));
+    }, sweepIntervalMs(this.retention));
+    this.sweeper.unref();
+  }
+
+  /** One sweep now: finished jobs of the channels this replica consumes, and status log entries past their retention. */
+  async sweep(): Promise<number> {
+    const removed = await sweepFinishedJobs([...this.consumed].map((channel) => this.queue(channel)), this.retention);
+    await this.status.trimLog();
+    return removed;
   }
 
   private contextFor(uploadId: string, attempt: number): StageContext {
@@ -233,6 +304,7 @@ export class Bus implements QueueSource {
    * handler that ignores the signal is left to BullMQ's stalled-job recovery (JOB_LOCK_MS).
    */
   async close(graceMs = 30_000): Promise<void> {
+    clearInterval(this.sweeper);
     const closing = Promise.all(this.workers.map((worker) => worker.close()));
     if (await outlasts(closing, graceMs)) {
       this.shuttingDown.abort();
@@ -245,17 +317,40 @@ export class Bus implements QueueSource {
 }
 
 /** The Redis settings every service reads (packages/config's commonSchema). */
-export interface BusSettings {
-  REDIS_URL: string;
+export interface BusSettings extends RedisSettings {
   REDIS_PREFIX: string;
   JOB_LOCK_MS: number;
   JOB_STALLED_INTERVAL_MS: number;
   JOB_MAX_STALLED_COUNT: number;
+  REDIS_UPLOAD_TTL_SECONDS?: number;
+  REDIS_COMPLETED_JOB_TTL_SECONDS?: number;
+  REDIS_FAILED_JOB_TTL_SECONDS?: number;
+  REDIS_STATUS_LOG_TTL_SECONDS?: number;
 }
 
-/** A service's Redis connection and bus, from its validated configuration. */
-export function connectBus(config: BusSettings, service: string, log: Logger): { redis: Redis; bus: Bus } {
-  const redis = connectRedis(config.REDIS_URL, service);
-  const bus = new Bus(redis, config.REDIS_PREFIX, service, log, {}, { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS, maxStalledCount: config.JOB_MAX_STALLED_COUNT });
+/** The retention a service's configuration asks for. */
+export function retentionFrom(config: BusSettings): Retention {
+  return {
+    ...(config.REDIS_UPLOAD_TTL_SECONDS ? { uploadSeconds: config.REDIS_UPLOAD_TTL_SECONDS } : {}),
+    ...(config.REDIS_COMPLETED_JOB_TTL_SECONDS ? { completedJobSeconds: config.REDIS_COMPLETED_JOB_TTL_SECONDS } : {}),
+    ...(config.REDIS_FAILED_JOB_TTL_SECONDS ? { failedJobSeconds: config.REDIS_FAILED_JOB_TTL_SECONDS } : {}),
+    ...(config.REDIS_STATUS_LOG_TTL_SECONDS ? { statusLogSeconds: config.REDIS_STATUS_LOG_TTL_SECONDS } : {}),
+  };
+}
+
+/**
+ * A service's Redis connection and bus, from its validated configuration. Refuses (throws, naming
+ * `maxmemory-policy`) when Redis may evict keys: nothing here survives an eviction; and refuses a
+ * Redis Cluster node (not supported).
+ */
+export async function connectBus(config: BusSettings, service: string, log: Logger): Promise<{ redis: Redis; bus: Bus }> {
+  const redis = connectRedis(config, service);
+  try {
+    await assertUsableRedis(redis);
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
+  const bus = new Bus(redis, config.REDIS_PREFIX, service, log, {}, { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS, maxStalledCount: config.JOB_MAX_STALLED_COUNT }, retentionFrom(config));
   return { redis, bus };
 }

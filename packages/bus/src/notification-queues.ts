@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PushMessage } from '@reelboard/contracts';
+import { EVENTS_STREAM_LENGTH, finishedJobRemoval, type Retention } from './bus.js';
 
 /**
  * The notifier's queues, apart from the chain's work channels so a slow push service or webhook
@@ -36,23 +37,27 @@ export const notificationJobIds = {
   webhookReplay: (deliveryId: string, requestedAt: number) => `${deliveryId}.replay.${requestedAt}`,
 };
 
-/** How long finished notification jobs are kept, so their ids keep deduplicating (as the work channels). */
-const KEEP_COMPLETED_SECONDS = 7 * 24 * 3600;
-const KEEP_FAILED_SECONDS = 30 * 24 * 3600;
 
 /**
  * A notification queue on the deployment's Redis prefix. `retry.custom`: delays come from the
  * consuming worker's backoffStrategy (the push worker honours a push service's Retry-After).
  */
-export function notificationQueue(redis: Redis, prefix: string, name: NotificationQueue, retry: { attempts: number; backoffMs: number; custom?: boolean } = { attempts: 1, backoffMs: 0 }): Queue {
+export function notificationQueue(
+  redis: Redis,
+  prefix: string,
+  name: NotificationQueue,
+  retry: { attempts: number; backoffMs: number; custom?: boolean } = { attempts: 1, backoffMs: 0 },
+  /** How long finished jobs are kept, so their ids keep deduplicating (as the work channels). */
+  retention: Retention = {},
+): Queue {
   return new Queue(name, {
     connection: redis,
     prefix,
+    streams: { events: { maxLen: EVENTS_STREAM_LENGTH } },
     defaultJobOptions: {
       attempts: retry.attempts,
       backoff: { type: retry.custom ? 'custom' : 'exponential', delay: retry.backoffMs },
-      removeOnComplete: { age: KEEP_COMPLETED_SECONDS },
-      removeOnFail: { age: KEEP_FAILED_SECONDS },
+      ...finishedJobRemoval(retention),
     },
   });
 }

@@ -17,6 +17,14 @@ export interface StatusInput {
   message?: string;
 }
 
+/** How long the store keeps what it writes (defaults: 30 days per upload, 7 days of status log). */
+export interface StatusRetention {
+  /** An upload's hash (state, record, latest event) and history, counted from its last event. */
+  uploadSeconds?: number;
+  /** Entries of the status log stream. */
+  statusLogSeconds?: number;
+}
+
 /** A guarded change of the upload's state that the event announces (packages/lifecycle owns the table). */
 export interface StateChange {
   /** States the upload may be in; '-' stands for "no state yet" (a new upload). */
@@ -26,8 +34,10 @@ export interface StateChange {
   fields?: Record<string, string>;
 }
 
-/** How long an upload's record and status history are kept after its last event. */
+/** How long an upload's record and status history are kept after its last event (REDIS_UPLOAD_TTL_SECONDS). */
 const RETENTION_SECONDS = 30 * 24 * 3600;
+/** How long status log entries are kept (REDIS_STATUS_LOG_TTL_SECONDS); LOG_LENGTH caps it too. */
+const LOG_RETENTION_SECONDS = 7 * 24 * 3600;
 /** Status events kept per upload for reconnecting clients (progress events included). */
 const HISTORY_LENGTH = 500;
 /** States kept in an index set (uploads in flight); ended states are not indexed (they would only grow). */
@@ -38,12 +48,13 @@ const LOG_LENGTH = 100_000;
 // Guard, state change, sequence, latest status, history, fan-out and the durable log in one atomic
 // step, so a reader that takes the history and then follows the pub/sub channel sees every event
 // exactly once, in order, and no event can announce a state the upload did not reach.
-// With a state change (ARGV[7] = target, ARGV[12] = fields to set with it as JSON, ARGV[13..] =
+// With a state change (ARGV[7] = target, ARGV[12] = fields to set with it as JSON, ARGV[14..] =
 // allowed states), the event is published only if the upload is in one of the allowed states; it
 // then moves to the target. Without one, the event is dropped once the upload has ended, except
 // those meant for after the end (ARGV[6] = '1').
 // Events other than progress (ARGV[10] = '1') are also appended to a capped stream (KEYS[3]), the
 // durable log consumers read with a consumer group: unlike pub/sub, nothing is lost while they restart.
+// Entries older than ARGV[13] (a stream id: milliseconds) are trimmed, so the log empties when idle.
 // Returns the event's sequence number, or 0 if nothing was published.
 const PUBLISH_SCRIPT = `
 local ended = {${[...endedStates].map((state) => `['${state}'] = true`).join(', ')}}
@@ -52,7 +63,7 @@ local state = redis.call('HGET', KEYS[1], 'state')
 local target = ARGV[7]
 if target ~= '' then
   local allowed = false
-  for i = 13, #ARGV do
+  for i = 14, #ARGV do
     if ARGV[i] == (state or '-') then allowed = true end
   end
   if not allowed then return 0 end
@@ -75,7 +86,10 @@ redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 redis.call('PUBLISH', ARGV[2], event)
-if ARGV[10] == '1' then redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[11], '*', 'event', event) end
+if ARGV[10] == '1' then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[11], '*', 'event', event)
+  redis.call('XTRIM', KEYS[3], 'MINID', '~', ARGV[13])
+end
 return seq
 `;
 
@@ -87,10 +101,12 @@ return seq
 export class StatusStore {
   private subscriber: Redis | undefined;
   private readonly listeners = new Set<(event: StatusEvent) => void>();
+  private readonly resumeListeners = new Set<() => void>();
 
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    private readonly retention: StatusRetention = {},
   ) {}
 
   /** The hash holding an upload's state, record and latest event (the lifecycle module writes its record fields). */
@@ -137,7 +153,7 @@ export class StatusStore {
       this.channel,
       state ?? 'awaiting_payment',
       String(HISTORY_LENGTH),
-      String(RETENTION_SECONDS),
+      String(this.retention.uploadSeconds ?? RETENTION_SECONDS),
       afterTerminalEvents.has(input.event) ? '1' : '0',
       change?.to ?? '',
       `${this.prefix}:uploads:state:`,
@@ -145,6 +161,7 @@ export class StatusStore {
       input.event === 'progress' ? '0' : '1',
       String(LOG_LENGTH),
       change?.fields ? JSON.stringify(change.fields) : '',
+      String(Math.max(0, Date.now() - (this.retention.statusLogSeconds ?? LOG_RETENTION_SECONDS) * 1000)),
       ...(change?.from ?? []),
     );
     return Number(seq);
@@ -158,6 +175,12 @@ export class StatusStore {
   /** Uploads currently in an in-flight state (awaiting_payment, paid, processing). */
   async inState(state: (typeof INDEXED_STATES)[number]): Promise<string[]> {
     return this.redis.smembers(this.stateIndexKey(state));
+  }
+
+  /** Removes status log entries older than their retention (publishing trims too, but an idle deployment publishes nothing). */
+  async trimLog(): Promise<void> {
+    const minId = Math.max(0, Date.now() - (this.retention.statusLogSeconds ?? LOG_RETENTION_SECONDS) * 1000);
+    await this.redis.xtrim(this.logKey, 'MINID', '~', minId);
   }
 
   /** The latest status event of an upload. */
@@ -175,22 +198,44 @@ export class StatusStore {
   /**
    * Calls `listener` with every status event of every upload, as published. One Redis subscriber
    * per process serves all listeners. Resolves once the subscription is active.
+   *
+   * Pub/sub is fire-and-forget: events published while the subscriber reconnects (a Redis restart,
+   * a Sentinel failover) never arrive. `onResume` is called once the subscription is active again,
+   * so a follower can read what it missed from the history.
    */
-  async subscribe(listener: (event: StatusEvent) => void): Promise<() => void> {
+  async subscribe(listener: (event: StatusEvent) => void, onResume?: () => void): Promise<() => void> {
     if (!this.subscriber) {
-      this.subscriber = this.redis.duplicate({ connectionName: `${this.prefix}-status-subscriber` });
-      this.subscriber.on('message', (_channel: string, message: string) => {
+      const subscriber = this.redis.duplicate({ connectionName: `${this.prefix}-status-subscriber` });
+      this.subscriber = subscriber;
+      subscriber.on('message', (_channel: string, message: string) => {
         const event = JSON.parse(message) as StatusEvent;
         for (const each of this.listeners) each(event);
       });
-      await this.subscriber.subscribe(this.channel);
+      await subscriber.subscribe(this.channel);
+      // Every later 'ready' is a reconnect: once subscribed again (ioredis resubscribes; this waits
+      // for the confirmation), followers catch up.
+      subscriber.on('ready', () => {
+        subscriber.subscribe(this.channel).then(
+          () => {
+            for (const resume of this.resumeListeners) resume();
+          },
+          () => {
+            // closing, or lost again: the next 'ready' retries
+          },
+        );
+      });
     }
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    if (onResume) this.resumeListeners.add(onResume);
+    return () => {
+      this.listeners.delete(listener);
+      if (onResume) this.resumeListeners.delete(onResume);
+    };
   }
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.resumeListeners.clear();
     await this.subscriber?.quit();
     this.subscriber = undefined;
   }

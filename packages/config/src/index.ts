@@ -20,7 +20,12 @@ export class ConfigError extends Error {
  * Reads and validates configuration once, at start-up. Keys of the schema are the environment
  * variable names, so an error can always say which variable to fix.
  */
-export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+export function loadConfig<S extends z.ZodObject>(
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+  /** `redisOptional`: a schema with REDIS_URL and REDIS_SENTINELS may have neither (a command that needs Redis only sometimes). */
+  options: { redisOptional?: boolean } = {},
+): z.infer<S> {
   // Empty strings are treated as unset so `FOO=` in an env file falls back to the default.
   const source: Record<string, string | undefined> = {};
   for (const key of Object.keys(schema.shape)) {
@@ -28,6 +33,11 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
     source[key] = value === '' ? undefined : value;
   }
   const result = schema.safeParse(source);
+  if (result.success && !options.redisOptional && 'REDIS_URL' in schema.shape && 'REDIS_SENTINELS' in schema.shape) {
+    // Either way to reach Redis, not neither (zod refinements would stop schemas from extending commonSchema).
+    const data = result.data as { REDIS_URL?: string; REDIS_SENTINELS?: unknown };
+    if (!data.REDIS_URL && !data.REDIS_SENTINELS) throw new ConfigError([{ variable: 'REDIS_URL', message: 'is required (or REDIS_SENTINELS with REDIS_SENTINEL_MASTER)' }]);
+  }
   if (!result.success) {
     throw new ConfigError(
       result.error.issues.map((issue) => ({
@@ -69,9 +79,67 @@ export const env = {
   logLevel: () => z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
 };
 
-/** Where Redis is: every service (and the operators' commands) reads these. */
+/** `host:port,host:port` -> the addresses, each checked. */
+function sentinelList() {
+  return z
+    .string()
+    .transform((value, context) => {
+      const addresses: { host: string; port: number }[] = [];
+      for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+        const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(item);
+        const port = Number(match?.[2]);
+        if (!match?.[1] || !(port > 0 && port < 65536)) {
+          context.addIssue({ code: 'custom', message: `"${item}" is not host:port` });
+          return z.NEVER;
+        }
+        addresses.push({ host: match[1].replace(/^\[|\]$/g, ''), port });
+      }
+      if (addresses.length === 0) {
+        context.addIssue({ code: 'custom', message: 'must list at least one host:port' });
+        return z.NEVER;
+      }
+      return addresses;
+    });
+}
+
+/** Where Redis is, and how long what the services keep in it lives: every service (and the operators' commands) reads these. */
 export const redisEnvSchema = z.object({
-  REDIS_URL: env.url(['redis', 'rediss']).describe('Redis for the work queues, status and sessions (redis:// or rediss://).'),
+  REDIS_URL: env
+    .url(['redis', 'rediss'])
+    .optional()
+    .describe('Redis for the work queues, status and sessions (redis:// or rediss://); required unless REDIS_SENTINELS is set.'),
+  REDIS_SENTINELS: sentinelList()
+    .optional()
+    .describe(
+      'Redis Sentinel addresses (host:port,host:port): the services ask them for the current master of REDIS_SENTINEL_MASTER and follow it after a failover. Used instead of REDIS_URL when set.',
+    ),
+  REDIS_SENTINEL_MASTER: z
+    .string()
+    .min(1)
+    .default('mymaster')
+    .describe('The master group name the sentinels monitor (their `sentinel monitor <name> ...` line).'),
+  REDIS_SENTINEL_PASSWORD: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Password of the sentinels themselves, if they require one (`requirepass` in sentinel.conf).'),
+  REDIS_PASSWORD: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('With REDIS_SENTINELS: the password of the Redis master and replicas (with REDIS_URL it goes in the URL).'),
+  REDIS_UPLOAD_TTL_SECONDS: env
+    .positiveInt(30 * 24 * 3600)
+    .describe("How long an upload's record, state, status history and owner index are kept after its last event."),
+  REDIS_COMPLETED_JOB_TTL_SECONDS: env
+    .positiveInt(7 * 24 * 3600)
+    .describe('How long a finished job is kept: its deterministic id deduplicates re-publishes for this long.'),
+  REDIS_FAILED_JOB_TTL_SECONDS: env
+    .positiveInt(30 * 24 * 3600)
+    .describe('How long a job that failed for good is kept for operators (bull-board, failed-uploads retry).'),
+  REDIS_STATUS_LOG_TTL_SECONDS: env
+    .positiveInt(7 * 24 * 3600)
+    .describe('How long entries of the status log (the stream the notifier reads) are kept; it is also capped at 100,000 entries.'),
   REDIS_PREFIX: z
     .string()
     .regex(/^[a-z0-9_-]+$/, { error: 'must be lower-case letters, digits, - or _' })

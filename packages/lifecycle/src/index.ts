@@ -9,10 +9,13 @@ export * from './uploads.js';
 export * from './give-up.js';
 export * from './failed-uploads.js';
 
-/** A service's Redis connection, bus and upload lifecycle, with the channels' give-up policies wired. */
-export function connectPipeline(config: BusSettings, service: string, log: Logger): { redis: Redis; bus: Bus; uploads: Uploads } {
-  const { redis, bus } = connectBus(config, service, log);
-  const uploads = new Uploads(redis, config.REDIS_PREFIX, bus.status);
+/**
+ * A service's Redis connection (URL or Sentinel; refused when Redis may evict keys), bus and upload
+ * lifecycle, with the channels' give-up policies wired.
+ */
+export async function connectPipeline(config: BusSettings, service: string, log: Logger): Promise<{ redis: Redis; bus: Bus; uploads: Uploads }> {
+  const { redis, bus } = await connectBus(config, service, log);
+  const uploads = new Uploads(redis, config.REDIS_PREFIX, bus.status, bus.retention.uploadSeconds);
   bus.onGiveUp(giveUpByPolicy(uploads, bus, service));
   return { redis, bus, uploads };
 }

@@ -3,7 +3,7 @@ import type { StatusStore } from '@reelboard/bus';
 import type { Payment, StatusEvent, UploadReceived, UploadState } from '@reelboard/contracts';
 import { transitions, type TransitionName } from './transitions.js';
 
-/** How long an upload's record and its owner index are kept (as long as its status history). */
+/** How long an upload's record and its owner index are kept by default (as long as its status history; REDIS_UPLOAD_TTL_SECONDS). */
 const RETENTION_SECONDS = 30 * 24 * 3600;
 /** How long the set of hashes followed for an upload is kept. */
 const HINTS_SECONDS = 24 * 3600;
@@ -33,6 +33,8 @@ export class Uploads {
     private readonly redis: Redis,
     private readonly prefix: string,
     readonly status: StatusStore,
+    /** How long the record and owner index are kept after registration (the status store renews the record with each event). */
+    private readonly retentionSeconds = RETENTION_SECONDS,
   ) {}
 
   private ownerKey(owner: string): string {
@@ -48,9 +50,11 @@ export class Uploads {
     await this.redis
       .multi()
       .hset(key, { owner: upload.owner, record: JSON.stringify(upload), createdAt: upload.receivedAt })
-      .expire(key, RETENTION_SECONDS)
+      .expire(key, this.retentionSeconds)
       .zadd(this.ownerKey(upload.owner), Date.parse(upload.receivedAt), upload.uploadId)
-      .expire(this.ownerKey(upload.owner), RETENTION_SECONDS)
+      // The index forgets uploads whose records have expired, so a wallet that keeps uploading does not grow it forever.
+      .zremrangebyscore(this.ownerKey(upload.owner), '-inf', Date.parse(upload.receivedAt) - this.retentionSeconds * 1000)
+      .expire(this.ownerKey(upload.owner), this.retentionSeconds)
       .exec();
     await this.transition(upload.uploadId, 'register', { stage, message: 'waiting for payment' });
   }

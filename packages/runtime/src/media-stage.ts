@@ -30,7 +30,7 @@ export function runMediaStage<C extends Channel, Config extends ServiceBasics & 
       const media = createMediaAdapter(runnerOptionsFrom(config));
       const health = await media.health();
       if (!health.ok) throw new Error(`ffmpeg is not usable: ${JSON.stringify(health)}`);
-      const { redis, bus, uploads } = connectPipeline(config, options.name, log);
+      const { redis, bus, uploads } = await connectPipeline(config, options.name, log);
       bus.consume(options.channel, options.handler(media, config, uploads), { concurrency: options.concurrency(config) });
       return {
         readiness: {

@@ -57,8 +57,8 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
   app.use(authRoutes(auth, log));
 
   // The notifier's queues: replays are added here, and the dashboard shows them.
-  const pushQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.push);
-  const webhookQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.webhook);
+  const pushQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.push, undefined, bus.retention);
+  const webhookQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.webhook, undefined, bus.retention);
 
   app.use(uploadRoutes({ bus, uploads, db, storage, hub, config, requireSession: auth.requireSession(), limitUploads: limits.uploadsPerWallet, streams }));
   app.use(listingRoutes({ db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));

@@ -16,7 +16,7 @@ await runService({
   name: 'api-gateway',
   loadConfig: () => loadGatewayConfig(),
   start: async (config, log) => {
-    const { redis, bus, uploads } = connectPipeline(config, 'api-gateway', log);
+    const { redis, bus, uploads } = await connectPipeline(config, 'api-gateway', log);
     const chain = createChainClient({
       rpcUrls: rpcUrlsFrom(config),
       chainId: config.CHAIN_ID,

@@ -3,6 +3,8 @@ import type { StatusStore } from '@reelboard/bus';
 import type { StatusEvent } from '@reelboard/contracts';
 
 type Listener = (event: StatusEvent) => void;
+/** Called when the status subscription came back after a reconnect: events may have been missed. */
+type Resume = () => void;
 
 const hubs = new Set<StatusHub>();
 new Gauge({
@@ -21,6 +23,7 @@ new Gauge({
  */
 export class StatusHub {
   private readonly byUpload = new Map<string, Set<Listener>>();
+  private readonly resumes = new Set<Resume>();
   private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly store: StatusStore) {
@@ -28,20 +31,31 @@ export class StatusHub {
   }
 
   async start(): Promise<void> {
-    this.unsubscribe = await this.store.subscribe((event) => {
-      for (const listener of this.byUpload.get(event.uploadId) ?? []) listener(event);
-    });
+    this.unsubscribe = await this.store.subscribe(
+      (event) => {
+        for (const listener of this.byUpload.get(event.uploadId) ?? []) listener(event);
+      },
+      () => {
+        for (const resume of this.resumes) resume();
+      },
+    );
   }
 
-  /** Follows one upload's events; returns the function that stops following. */
-  follow(uploadId: string, listener: Listener): () => void {
+  /**
+   * Follows one upload's events; `onResume` runs when the subscription is back after a Redis
+   * reconnect (read the history: events in between were not delivered). Returns the function that
+   * stops following.
+   */
+  follow(uploadId: string, listener: Listener, onResume?: Resume): () => void {
     let listeners = this.byUpload.get(uploadId);
     if (!listeners) {
       listeners = new Set();
       this.byUpload.set(uploadId, listeners);
     }
     listeners.add(listener);
+    if (onResume) this.resumes.add(onResume);
     return () => {
+      if (onResume) this.resumes.delete(onResume);
       listeners.delete(listener);
       if (listeners.size === 0) this.byUpload.delete(uploadId);
     };
@@ -58,5 +72,6 @@ export class StatusHub {
     hubs.delete(this);
     this.unsubscribe?.();
     this.byUpload.clear();
+    this.resumes.clear();
   }
 }

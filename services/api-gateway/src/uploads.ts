@@ -160,16 +160,36 @@ export function uploadRoutes({ bus, uploads, db, storage, hub, config, requireSe
     const pending: StatusEvent[] = [];
     let stop = () => {};
 
+    let ended = false;
     const send = (event: StatusEvent) => {
-      if (event.seq <= sentSeq) return;
+      if (ended || event.seq <= sentSeq) return;
       sentSeq = event.seq;
       res.write(`id: ${event.seq}\nevent: ${event.event}\ndata: ${JSON.stringify(event)}\n\n`);
       if (terminalEvents.has(event.event)) stop();
     };
+    // Catch-ups read the history after the last event sent; they and live events go out in order.
+    let sending: Promise<void> = Promise.resolve();
+    const catchUp = () => {
+      sending = sending.then(async () => {
+        for (const event of await bus.status.history(uploadId, sentSeq)) send(event);
+      }).catch(() => {
+        // Redis unreachable again: the next live event or resume catches up.
+      });
+    };
+    const live = (event: StatusEvent) => {
+      if (replaying) return void pending.push(event);
+      // A gap in the sequence: events were published while the subscription was down (a Redis
+      // failover); the history has them, this one included.
+      if (event.seq > sentSeq + 1) return catchUp();
+      sending = sending.then(() => send(event));
+    };
     // Follow live events before reading the stored ones, so nothing published in between is missed.
-    const unfollow = hub.follow(uploadId, (event) => (replaying ? pending.push(event) : send(event)));
+    const unfollow = hub.follow(uploadId, live, () => {
+      if (!replaying) catchUp();
+    });
     const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), config.SSE_HEARTBEAT_MS);
     stop = () => {
+      ended = true;
       clearInterval(heartbeat);
       unfollow();
       streams.delete(res);
@@ -184,7 +204,7 @@ export function uploadRoutes({ bus, uploads, db, storage, hub, config, requireSe
     const stored = sentSeq > 0 ? await bus.status.history(uploadId, sentSeq) : [await bus.status.latest(uploadId)].filter((e): e is StatusEvent => !!e);
     for (const event of stored) send(event);
     replaying = false;
-    for (const event of pending) send(event);
+    for (const event of pending) live(event);
   });
 
   return router;

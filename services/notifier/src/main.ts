@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { DelayedError, Worker, type Job } from 'bullmq';
-import { notificationQueue, notificationQueues, unwatchQueues, watchQueues, type PushJob, type WebhookJob } from '@reelboard/bus';
+import { notificationQueue, notificationQueues, sweepFinishedJobs, sweepIntervalMs, unwatchQueues, watchQueues, type PushJob, type WebhookJob } from '@reelboard/bus';
 import { connectDatabase } from '@reelboard/db';
 import { errorFields, type Logger } from '@reelboard/logger';
 import { connectPipeline } from '@reelboard/lifecycle';
@@ -16,10 +16,10 @@ await runService({
   loadConfig: () => loadNotifierConfig(),
   start: async (config, log) => {
     const db = connectDatabase(config.DATABASE_URL, { min: 0, max: config.DATABASE_POOL_MAX });
-    const { redis, bus, uploads } = connectPipeline(config, 'notifier', log);
+    const { redis, bus, uploads } = await connectPipeline(config, 'notifier', log);
     const connection = { connection: redis, prefix: config.REDIS_PREFIX };
-    const pushQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.push, { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_FIRST_RETRY_MS, custom: true });
-    const webhookQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.webhook);
+    const pushQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.push, { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_FIRST_RETRY_MS, custom: true }, bus.retention);
+    const webhookQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.webhook, undefined, bus.retention);
     // Their depths on /metrics like the work channels'.
     const notifierQueues = { watchedQueues: () => [pushQueue, webhookQueue] };
     watchQueues(notifierQueues);
@@ -48,6 +48,11 @@ await runService({
       { ...connection, concurrency: config.SEND_CONCURRENCY },
     );
     workers.push(webhookWorker);
+    // BullMQ drops old finished jobs only when another one finishes: sweep quiet queues too.
+    const sweeper = setInterval(() => {
+      sweepFinishedJobs([pushQueue, webhookQueue], bus.retention).catch((error: unknown) => log.warn('sweeping finished notification jobs failed', errorFields(error)));
+    }, sweepIntervalMs(bus.retention));
+    sweeper.unref();
     for (const worker of workers) worker.on('error', (error) => log.error('notification worker error', { queue: worker.name, ...errorFields(error) }));
     logFailedJobs(workers, log);
 
@@ -65,6 +70,7 @@ await runService({
     return {
       readiness: { redis: async () => void (await redis.ping()), postgres: async () => void (await db.raw('select 1')) },
       closers: [
+        async () => clearInterval(sweeper),
         () => reader.stop(),
         async () => void (await logConnection.quit()),
         async () => void (await Promise.all(workers.map((worker) => worker.close()))),

@@ -16,7 +16,7 @@ await runService({
   name: 'payment-watcher',
   loadConfig: () => loadPaymentWatcherConfig(),
   start: async (config, log) => {
-    const { redis, bus, uploads } = connectPipeline(config, 'payment-watcher', log);
+    const { redis, bus, uploads } = await connectPipeline(config, 'payment-watcher', log);
     const rpcUrls = rpcUrlsFrom(config);
     const chain = createChainClient({
       rpcUrls,

@@ -15,7 +15,7 @@ await runService({
       const applied = await migrateToLatest(db);
       if (applied.length > 0) log.info('migrated', { applied });
     }
-    const { redis, bus, uploads } = connectPipeline(config, 'profile-writer', log);
+    const { redis, bus, uploads } = await connectPipeline(config, 'profile-writer', log);
     bus.consume('assets.stored', (upload, context) => handleAssetsStored({ db, uploads, stagingDir: config.STAGING_DIR }, upload, context), {
       concurrency: config.WRITE_CONCURRENCY,
     });

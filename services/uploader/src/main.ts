@@ -13,7 +13,7 @@ await runService({
   start: async (config, log) => {
     const storage = storageFromEnv(config);
     await storage.checkBucket();
-    const { redis, bus, uploads } = connectPipeline(config, 'uploader', log);
+    const { redis, bus, uploads } = await connectPipeline(config, 'uploader', log);
     bus.consume('preview.extracted', (upload, context) => handlePreviewExtracted(storage, config.STAGING_DIR, upload, context), {
       concurrency: config.UPLOAD_CONCURRENCY,
     });
