@@ -16,6 +16,13 @@ export const transcoderSchema = commonSchema.extend(mediaEnvSchema.shape).extend
    * about 4); an encode's time limit is its frames x megapixels at this rate (at least FFMPEG_TIMEOUT_SECONDS).
    */
   ENCODE_MIN_MEGAPIXELS_PER_SECOND: z.coerce.number().positive().default(4),
+  /**
+   * Sources longer than this are encoded in chunks that every free replica shares (a BullMQ flow);
+   * shorter ones in one piece. 0 chunks every video of at least 1.5 chunks.
+   */
+  CHUNK_THRESHOLD_SECONDS: z.coerce.number().nonnegative().default(90).describe('Sources longer than this are encoded in chunks that every free replica shares (a BullMQ flow); shorter ones in one piece. 0 chunks every video of at least 1.5 chunks.'),
+  /** About this much of the source per chunk; boundaries move to the nearest source keyframe. */
+  CHUNK_SECONDS: z.coerce.number().min(1).default(20).describe('About this much of the source per chunk; boundaries move to the nearest source keyframe.'),
   /** Time between two progress events of one encode; at most 2 s so a watcher always sees it alive. */
   PROGRESS_INTERVAL_MS: z.coerce.number().int().positive().max(2_000).default(1_000),
 });
