@@ -44,15 +44,17 @@ const settings: TranscodeSettings = {
 /** Every chunk encode a replica started: which replica, which chunk. */
 const encodes: Array<{ replica: string; index: number }> = [];
 
-/** The real adapter, counting chunk encodes; `failFirst` kills the first encode of that chunk mid-way. */
+/** Chunks whose first encode was killed already (whichever replica ran it). */
+const killed = new Set<number>();
+
+/** The real adapter, counting chunk encodes; `failFirst` kills the first encode of that chunk mid-way, on any replica. */
 function countingMedia(replica: string, failFirst?: number): MediaAdapter {
-  let failed = false;
   return {
     ...media,
     encodeVideoChunk: (input, output, options, onProgress) => {
       encodes.push({ replica, index: options.startFrame / (2 * FPS) });
-      if (failFirst === undefined || failed || options.startFrame !== failFirst * 2 * FPS) return media.encodeVideoChunk(input, output, options, onProgress);
-      failed = true;
+      if (failFirst === undefined || killed.has(failFirst) || options.startFrame !== failFirst * 2 * FPS) return media.encodeVideoChunk(input, output, options, onProgress);
+      killed.add(failFirst);
       // The chunk's ffmpeg is killed half a second in, as when its replica goes away.
       const kill = new AbortController();
       setTimeout(() => kill.abort(), 500);
