@@ -26,7 +26,7 @@ export interface MediaAdapter {
   /** See encodeVideoChunk. */
   encodeVideoChunk(input: string, output: string, options: WithoutRunner<VideoChunkOptions>, onProgress?: ProgressListener): Promise<VideoChunkResult>;
   /** See findVideoChunk. */
-  findVideoChunk(path: string, frames: number | undefined): Promise<VideoChunkResult | undefined>;
+  findVideoChunk(path: string, frames: number | undefined, fps: number): Promise<VideoChunkResult | undefined>;
   /** See encodeAudioTrack. */
   encodeAudioTrack(input: string, output: string, options: WithoutRunner<AudioTrackOptions>): ReturnType<typeof encodeAudioTrack>;
   /** See findAudioTrack. */
@@ -46,7 +46,7 @@ export function createMediaAdapter(options: FfmpegRunnerOptions = {}): MediaAdap
     health: () => checkFfmpeg(runner),
     probePackets: (path) => runner.probePackets(path),
     encodeVideoChunk: (input, output, opts, onProgress) => encodeVideoChunk(input, output, { ...opts, runner }, onProgress),
-    findVideoChunk: (path, frames) => findVideoChunk(path, frames, runner),
+    findVideoChunk: (path, frames, fps) => findVideoChunk(path, frames, fps, runner),
     encodeAudioTrack: (input, output, opts) => encodeAudioTrack(input, output, { ...opts, runner }),
     findAudioTrack: (path, source) => findAudioTrack(path, source, runner),
     joinChunks: (output, opts) => joinChunks(output, { ...opts, runner }),

@@ -80,7 +80,7 @@ export async function encodeVideoChunk(input: string, output: string, options: V
       ...(options.timeoutSeconds ? { timeoutSeconds: options.timeoutSeconds } : {}),
     });
     const packets = await runner.probePackets(partPath);
-    assertChunkComplete(packets, options.frames, input);
+    assertChunkComplete(packets, options.frames, options.fps, input);
     if (run.inputTruncated) throw new MediaError('truncated', 'file is truncated or damaged: a chunk ended before its frames', { path: input });
     return { run, packets };
   });
@@ -89,24 +89,42 @@ export async function encodeVideoChunk(input: string, output: string, options: V
 }
 
 /**
- * A chunk a previous run already encoded, if it is whole (its frame count is the plan's); undefined
- * when there is none or it is not whole (then it is encoded again).
+ * A chunk a previous run already encoded, if it is whole; undefined when there is none or it is not
+ * whole (then it is encoded again).
  */
-export async function findVideoChunk(path: string, frames: number | undefined, runner: FfmpegRunner = defaultRunner()): Promise<VideoChunkResult | undefined> {
+export async function findVideoChunk(path: string, frames: number | undefined, fps: number, runner: FfmpegRunner = defaultRunner()): Promise<VideoChunkResult | undefined> {
   const size = await fileSize(path).catch(() => 0);
   if (size === 0) return undefined;
   const packets = await runner.probePackets(path).catch(() => undefined);
-  if (!packets || packets.packets === 0 || (frames !== undefined && packets.packets !== frames)) return undefined;
+  if (!packets || !isWholeChunk(packets, frames, fps)) return undefined;
   return { outputBytes: size, frames: packets.packets, wallSeconds: 0 };
 }
 
-function assertChunkComplete(packets: PacketSummary, frames: number | undefined, input: string): void {
+// A variable-frame-rate source has fewer frames than its slot's length x the output rate; a chunk
+// cut short misses its end. Half a second or a tenth of the slot, whichever is more, is the slack.
+const CHUNK_SLACK_SECONDS = 0.5;
+const CHUNK_SLACK_FRACTION = 0.1;
+
+/**
+ * A chunk is whole when it starts on a keyframe and its frames reach to the end of its slot but not
+ * past it. (Frames are counted by time: a variable-frame-rate source has more or fewer frames in a
+ * slot than its length x the average rate.)
+ */
+function isWholeChunk(packets: PacketSummary, frames: number | undefined, fps: number): boolean {
+  if (packets.packets === 0 || packets.keyframeSeconds[0] === undefined || packets.keyframeSeconds[0] !== packets.firstSeconds) return false;
+  if (frames === undefined) return true;
+  const span = (packets.lastSeconds ?? 0) - (packets.firstSeconds ?? 0);
+  const slot = frames / fps;
+  return span < slot && slot - (span + 1 / fps) <= Math.max(CHUNK_SLACK_SECONDS, slot * CHUNK_SLACK_FRACTION);
+}
+
+function assertChunkComplete(packets: PacketSummary, frames: number | undefined, fps: number, input: string): void {
   if (packets.packets === 0) throw new MediaError('undecodable', 'no frame of the chunk could be decoded', { path: input });
-  if (frames !== undefined && packets.packets !== frames) {
-    throw new MediaError('truncated', `file is truncated or damaged: a chunk has ${packets.packets} of its ${frames} frames`, { path: input });
-  }
   if (packets.keyframeSeconds[0] === undefined || packets.keyframeSeconds[0] !== packets.firstSeconds) {
     throw new MediaError('ffmpeg_failed', 'a chunk does not start with a keyframe', { path: input });
+  }
+  if (!isWholeChunk(packets, frames, fps)) {
+    throw new MediaError('truncated', `file is truncated or damaged: a chunk has ${packets.packets} frames over ${((packets.lastSeconds ?? 0) - (packets.firstSeconds ?? 0)).toFixed(2)} s of its ${frames} planned`, { path: input });
   }
 }
 

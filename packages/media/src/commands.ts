@@ -136,14 +136,14 @@ export interface VideoChunkCommandSettings extends Omit<TranscodeCommandSettings
   fps: number;
   /** First output frame of the chunk. */
   startFrame: number;
-  /** Frames to encode; absent: to the end of the source. */
+  /** Frames of the output rate in the chunk's slot (its length is frames / fps); absent: to the end of the source. */
   frames?: number;
 }
 
 /**
  * One chunk, video only, with exactly the full transcode's video settings. The input seek lands half
  * a frame before the chunk's first frame, so ffmpeg's exact seek keeps that frame and drops the one
- * before whatever the timestamps' rounding; `-frames:v` ends it on its last frame. The encoder starts
+ * before whatever the timestamps' rounding; a trim at the slot's length ends it on its last frame. The encoder starts
  * with a keyframe (forced, to say so), so chunks join without re-encoding.
  */
 export function buildVideoChunkCommand(settings: VideoChunkCommandSettings): FfmpegCommand {
@@ -162,9 +162,11 @@ export function buildVideoChunkCommand(settings: VideoChunkCommandSettings): Ffm
       '-map', '0:v:0',
       '-an',
       ...STRIP_METADATA_OPTIONS,
-      '-vf', videoFilterChain(source.video, size),
+      // The chunk ends by time, not by a frame count, so a variable-frame-rate source's chunk stays
+      // in its slot too: after the seek a frame's time is its source time minus the seek point, the
+      // next chunk's first frame sits at the slot's length plus half a frame, and trim drops it.
+      '-vf', frames === undefined ? videoFilterChain(source.video, size) : `trim=end=${(frames / fps).toFixed(6)},${videoFilterChain(source.video, size)}`,
       '-fpsmax', String(maxFps),
-      ...(frames === undefined ? [] : ['-frames:v', String(frames)]),
       ...codec.videoOptions({
         bitrateKbps: settings.videoBitrateKbps ?? bitrateForHeight(Math.min(size.width, size.height)),
         threads,
@@ -279,12 +281,15 @@ export interface PacketSummary {
   keyframeSeconds: number[];
   /** Presentation time of the earliest packet (undefined when there is none). */
   firstSeconds?: number;
+  /** Presentation time of the latest packet (undefined when there is none). */
+  lastSeconds?: number;
 }
 
 /** Parses buildPacketProbeArgs' output (lines like `1.001000,K__`). */
 export function parsePacketProbe(text: string): PacketSummary {
   let packets = 0;
   let firstSeconds: number | undefined;
+  let lastSeconds: number | undefined;
   const keyframeSeconds: number[] = [];
   for (const line of text.split('\n')) {
     const [time, flags] = line.trim().split(',');
@@ -292,10 +297,11 @@ export function parsePacketProbe(text: string): PacketSummary {
     packets++;
     const seconds = Number(time);
     if (Number.isFinite(seconds) && (firstSeconds === undefined || seconds < firstSeconds)) firstSeconds = seconds;
+    if (Number.isFinite(seconds) && (lastSeconds === undefined || seconds > lastSeconds)) lastSeconds = seconds;
     if (flags.startsWith('K') && Number.isFinite(seconds)) keyframeSeconds.push(seconds);
   }
   keyframeSeconds.sort((a, b) => a - b);
-  return firstSeconds === undefined ? { packets, keyframeSeconds } : { packets, keyframeSeconds, firstSeconds };
+  return firstSeconds === undefined || lastSeconds === undefined ? { packets, keyframeSeconds } : { packets, keyframeSeconds, firstSeconds, lastSeconds };
 }
 
 /** What a preview clip is asked for. */

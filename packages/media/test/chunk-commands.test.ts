@@ -37,7 +37,7 @@ describe('buildVideoChunkCommand', () => {
     const singleVideo = single.outputOptions.slice(single.outputOptions.indexOf('-c:v'), single.outputOptions.indexOf('-c:a'));
     const ofChunk = chunk(60, 60).outputOptions;
     expect(ofChunk.slice(ofChunk.indexOf('-c:v'), ofChunk.indexOf('-c:v') + singleVideo.length)).toEqual(singleVideo);
-    expect(valueOf(ofChunk, '-vf')).toBe(valueOf(single.outputOptions, '-vf'));
+    expect(valueOf(ofChunk, '-vf')).toBe(`trim=end=2.000000,${valueOf(single.outputOptions, '-vf')}`);
     expect(ofChunk).toContain('-an');
     expect(ofChunk).not.toContain('-c:a');
   });
@@ -47,13 +47,16 @@ describe('buildVideoChunkCommand', () => {
     // 60 / 30 - 0.5 / 30 = 1.983333 s: ffmpeg's exact seek keeps frame 60 and drops frame 59.
     expect(valueOf(second.inputOptions, '-ss')).toBe('1.983333');
     expect(second.inputOptions.indexOf('-ss')).toBeGreaterThan(second.inputOptions.indexOf('-format_whitelist'));
-    expect(valueOf(second.outputOptions, '-frames:v')).toBe('60');
+    expect(second.outputOptions).not.toContain('-frames:v');
+    // A variable-frame-rate source has fewer frames in the slot: the trim keeps it inside.
+    expect(valueOf(second.outputOptions, '-vf')?.startsWith('trim=end=2.000000,')).toBe(true);
     expect(valueOf(second.outputOptions, '-force_key_frames')).toBe('expr:eq(n,0)');
     expect(second.expectedDurationSeconds).toBe(2);
     const first = chunk(0, 60);
     expect(first.inputOptions).not.toContain('-ss');
     const last = chunk(1740);
     expect(last.outputOptions).not.toContain('-frames:v');
+    expect(valueOf(last.outputOptions, '-vf')).not.toContain('trim');
     expect(last.expectedDurationSeconds).toBeCloseTo(2, 6);
   });
 
@@ -132,7 +135,7 @@ describe('packet probe', () => {
     expect(valueOf(args, '-protocol_whitelist')).toBe('file');
   });
   it('counts packets and collects keyframe times in order', () => {
-    expect(parsePacketProbe('0.033000,__\n0.000000,K__\n0.066000,___\n2.000000,K_\n\nN/A\n')).toEqual({ packets: 4, keyframeSeconds: [0, 2], firstSeconds: 0 });
+    expect(parsePacketProbe('0.033000,__\n0.000000,K__\n0.066000,___\n2.000000,K_\n\nN/A\n')).toEqual({ packets: 4, keyframeSeconds: [0, 2], firstSeconds: 0, lastSeconds: 2 });
     expect(parsePacketProbe('')).toEqual({ packets: 0, keyframeSeconds: [] });
   });
 });

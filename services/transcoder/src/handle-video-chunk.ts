@@ -72,7 +72,7 @@ export async function handleVideoChunk(media: MediaAdapter, settings: TranscodeS
       return done(audio.outputBytes, true, audio.wallSeconds);
     }
 
-    const found = await media.findVideoChunk(output, part.frames);
+    const found = await media.findVideoChunk(output, part.frames, chunked.fps);
     if (found) {
       context.log.info('chunk already encoded; kept', { index: part.index, path, frames: found.frames });
       return done(found.outputBytes, false, 0, found.frames);

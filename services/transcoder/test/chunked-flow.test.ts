@@ -207,6 +207,34 @@ describe('chunked encoding across replicas', () => {
   });
 });
 
+describe('chunks of a variable-frame-rate source', () => {
+  it('cover each frame once: the joined file has the single encode\'s frames and length', async () => {
+    // 30 fps for the first second, then every third frame (10 fps): fewer frames than 8 s x 30.
+    const vfr = join(staging, 'vfr.mp4');
+    await ffmpegCli(['-f', 'lavfi', '-i', `testsrc2=size=426x240:rate=${FPS}`, '-t', String(SECONDS), '-vf', "select='lt(n\\,30)+not(mod(n\\,3))'", '-vsync', 'vfr', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', vfr]);
+    const source = await media.probe(vfr);
+    const fps = outputFps(source);
+    const dir = join(staging, 'vfr-chunks');
+    await mkdir(dir, { recursive: true });
+    const starts = [0, 2, 4, 6].map((s) => Math.round(s * fps));
+    const chunks = [];
+    for (const [index, startFrame] of starts.entries()) {
+      const next = starts[index + 1];
+      const frames = next === undefined ? undefined : next - startFrame;
+      await media.encodeVideoChunk(vfr, join(dir, `video-${index}.webm`), { source, maxHeight: 2160, threads: 1, fps, startFrame, ...(frames === undefined ? {} : { frames }) });
+      chunks.push({ file: `video-${index}.webm`, ...(frames === undefined ? {} : { durationSeconds: frames / fps }) });
+    }
+    const joined = join(dir, 'joined.webm');
+    await media.joinChunks(joined, { source, chunks, list: join(dir, 'chunks.ffconcat') });
+    const single = join(dir, 'single.webm');
+    await media.transcodeToVp9(vfr, single, { maxHeight: 2160, threads: 1, source });
+    const [a, b] = await Promise.all([streamSpans(joined), streamSpans(single)]);
+    expect(a.video.packets).toBe(b.video.packets);
+    expect(a.video.packets).toBeLessThan(SECONDS * FPS);
+    expect(Math.abs(a.video.endSeconds - b.video.endSeconds)).toBeLessThan(1 / 10);
+  });
+});
+
 /** True when a WebM's Cues element comes before its first Cluster (the muxer's cues_to_front). */
 async function cuesBeforeClusters(path: string): Promise<boolean> {
   const { readFile } = await import('node:fs/promises');
