@@ -212,6 +212,7 @@ const configLoaders: Record<string, (env: NodeJS.ProcessEnv) => ServiceConfig> =
 /** The Redis lists KEDA must watch: BullMQ keeps a queue's waiting and running jobs in `<prefix>:<queue>:wait` / `:active`. */
 const transcoderWaitList = (prefix: string) => `${prefix}:payment.confirmed:wait`;
 const transcoderActiveList = (prefix: string) => `${prefix}:payment.confirmed:active`;
+const transcoderChunkList = (prefix: string) => `${prefix}:video.chunk:wait`;
 
 const manifests = readManifests();
 const deployments = manifests.filter((m) => m.doc.kind === 'Deployment').map((m) => m.doc);
@@ -358,10 +359,11 @@ describe('transcoder autoscaling', () => {
   const scaledObject = named(manifests, 'ScaledObject', 'transcoder');
   const trigger = scaledObject.spec.triggers[0];
   const activeTrigger = scaledObject.spec.triggers[1];
+  const chunkTrigger = scaledObject.spec.triggers[2];
 
   it('scales the transcoder Deployment on its BullMQ wait list and on its running encodes, within bounds', () => {
     expect(scaledObject.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'transcoder' });
-    expect(scaledObject.spec.triggers).toHaveLength(2);
+    expect(scaledObject.spec.triggers).toHaveLength(3);
     expect(trigger.type).toBe('redis');
     expect(trigger.metadata.listName).toBe(transcoderWaitList(configMap.data.REDIS_PREFIX));
     expect(Number(trigger.metadata.listLength)).toBeGreaterThan(0);
@@ -373,6 +375,12 @@ describe('transcoder autoscaling', () => {
     expect(Number(activeTrigger.metadata.listLength)).toBe(concurrency);
     for (const key of ['address', 'enableTLS']) expect(activeTrigger.metadata[key], key).toBe(trigger.metadata[key]);
     expect(activeTrigger.authenticationRef).toEqual(trigger.authenticationRef);
+    // A long video's chunks wait in their own queue, which every transcoder consumes: each asks for a replica.
+    expect(chunkTrigger.type).toBe('redis');
+    expect(chunkTrigger.metadata.listName).toBe(transcoderChunkList(configMap.data.REDIS_PREFIX));
+    expect(Number(chunkTrigger.metadata.listLength)).toBe(1);
+    for (const key of ['address', 'enableTLS']) expect(chunkTrigger.metadata[key], key).toBe(trigger.metadata[key]);
+    expect(chunkTrigger.authenticationRef).toEqual(trigger.authenticationRef);
     expect(scaledObject.spec.minReplicaCount).toBe(1);
     expect(scaledObject.spec.maxReplicaCount).toBeGreaterThan(scaledObject.spec.minReplicaCount);
     // KEDA owns the replica count; a `replicas:` in the Deployment would reset it on every apply.

@@ -21,6 +21,9 @@ import { verifySignature } from '../../services/notifier/src/sign-webhook.js';
 
 const PREVIEW_SECONDS = 2;
 const CLIP_SECONDS = 4;
+/** The 4 s clip is longer than this, so it is encoded in two chunks of 2 s (a BullMQ flow); the 1 s clip in one piece. */
+const CHUNK_THRESHOLD_SECONDS = 3;
+const CHUNK_SECONDS = 2;
 /** Short enough that the unpaid upload of the second test expires while we watch. */
 const QUOTE_TTL_SECONDS = 25;
 
@@ -34,7 +37,12 @@ let work: string;
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'reelboard-e2e-'));
   await Promise.all([makeClip(join(work, 'clip.mp4'), { width: 1920, height: 1080, seconds: CLIP_SECONDS }), makePng(join(work, 'logo.png'))]);
-  stack = await startStack({ PREVIEW_SECONDS: String(PREVIEW_SECONDS), QUOTE_TTL_SECONDS: String(QUOTE_TTL_SECONDS) });
+  stack = await startStack({
+    PREVIEW_SECONDS: String(PREVIEW_SECONDS),
+    QUOTE_TTL_SECONDS: String(QUOTE_TTL_SECONDS),
+    CHUNK_THRESHOLD_SECONDS: String(CHUNK_THRESHOLD_SECONDS),
+    CHUNK_SECONDS: String(CHUNK_SECONDS),
+  });
   db = connectDatabase(stack.env.DATABASE_URL ?? '', { min: 0, max: 2 });
   await migrateToLatest(db);
   storage = new ObjectStorage({
@@ -110,6 +118,9 @@ describe('one paid upload travels the whole chain', () => {
     expect(names.filter((name) => name === 'preview.ready')).toHaveLength(1);
     const transcodeProgress = events.filter((e) => e.name === 'progress' && e.data.stage === 'transcoder');
     expect(transcodeProgress.length).toBeGreaterThan(0);
+    // The clip was encoded in chunks: progress covers both, and reaches 100 once they are joined.
+    expect(transcodeProgress.some((e) => e.data.message === 'transcoding in 2 chunks')).toBe(true);
+    expect(transcodeProgress.at(-1)?.data).toMatchObject({ progress: 100, message: 'joined 2 chunks' });
     // Event ids increase: a reconnecting client can resume from any of them.
     const ids = events.map((e) => Number(e.id));
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
@@ -154,6 +165,9 @@ describe('one paid upload travels the whole chain', () => {
     const transcoderMetrics = await (await fetch(`http://127.0.0.1:${stack.portOf('transcoder')}/metrics`)).text();
     expect(transcoderMetrics).toMatch(/reelboard_jobs_completed_total\{channel="payment.confirmed",service="transcoder"\} 1\b/);
     expect(transcoderMetrics).toMatch(/reelboard_encode_fps_count\{service="transcoder",stage="transcoder"\} 1\b/);
+    // Two video chunks and the audio track, then one join.
+    expect(transcoderMetrics).toMatch(/reelboard_jobs_completed_total\{channel="video.chunk",service="transcoder"\} 3\b/);
+    expect(transcoderMetrics).toMatch(/reelboard_jobs_completed_total\{channel="video.assemble",service="transcoder"\} 1\b/);
     expect(transcoderMetrics).toMatch(/reelboard_media_bytes_total\{stage="transcoder",direction="in",service="transcoder"\} [1-9]/);
     expect(transcoderMetrics).toMatch(/reelboard_queue_jobs\{channel="payment.confirmed",state="waiting",service="transcoder"\} 0\b/);
     const watcherMetrics = await (await fetch(`http://127.0.0.1:${stack.portOf('payment-watcher')}/metrics`)).text();

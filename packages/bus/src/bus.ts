@@ -1,4 +1,4 @@
-import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, FlowProducer, Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { channels, ContractError, parsePayload, type Channel, type ChannelPolicy, type PayloadOf, type StatusEventName } from '@reelboard/contracts';
 import { errorFields, forUpload, type Logger } from '@reelboard/logger';
@@ -19,6 +19,25 @@ export interface StageContext {
   signal?: AbortSignal;
   /** Reports a status event for this upload, from this stage (it carries the upload's current state). */
   status(event: StatusEventName, extra?: Pick<StatusInput, 'progress' | 'reason' | 'message'>): Promise<void>;
+  /**
+   * Adds a flow: a parent job that runs once every child job has completed (see Bus.publishFlow).
+   * The parent's handler reads the children's results with `childrenValues`. (The flow members are
+   * optional so single-job stages' unit-test contexts need not fake them; the bus always sets them.)
+   */
+  emitFlow?<P extends Channel, K extends Channel>(parent: FlowStep<P>, children: FlowStep<K>[]): Promise<void>;
+  /** The values the children of this job's flow returned, keyed by BullMQ job key (empty for a job with no children). */
+  childrenValues?(): Promise<Record<string, unknown>>;
+  /**
+   * Records this job's part of a shared piece of work (percent, 0-100, never lowered) and returns the
+   * whole's percent, weighted: the parts of a flow run on different replicas, and each reports the sum.
+   */
+  shareProgress?(work: string, part: string, percent: number, weights: Record<string, number>): Promise<number>;
+}
+
+/** One job of a flow: its channel and payload (its job id comes from the channel's row). */
+export interface FlowStep<C extends Channel> {
+  channel: C;
+  payload: PayloadOf<C>;
 }
 
 /**
@@ -27,7 +46,8 @@ export interface StageContext {
  */
 export type GiveUpHandler = (channel: Channel, payload: unknown, error: Error, context: StageContext) => Promise<void>;
 
-export type StageHandler<C extends Channel> = (payload: PayloadOf<C>, context: StageContext) => Promise<void>;
+/** A stage's logic; what it returns is kept as the job's value (a flow's parent reads its children's). */
+export type StageHandler<C extends Channel> = (payload: PayloadOf<C>, context: StageContext) => Promise<unknown>;
 
 export interface ConsumeOptions {
   /** Jobs this replica runs at once; a replica never takes more. */
@@ -100,6 +120,17 @@ export function finishedJobRemoval(retention: Retention = {}): { removeOnComplet
 }
 /** After the grace period, how long aborted handlers get to hand their jobs back before workers are force-closed. */
 const HAND_BACK_MS = 3_000;
+/** How long the parts' progress of a shared piece of work is kept. */
+const SHARED_PROGRESS_TTL_SECONDS = 24 * 3600;
+
+// Keeps the highest percent of each part (a re-run part starts from 0 again, the whole must not go
+// back) and returns every part's percent: HSET-if-greater, then HGETALL, in one step.
+const SHARE_PROGRESS_SCRIPT = `
+local old = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+if tonumber(ARGV[2]) > old then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return redis.call('HGETALL', KEYS[1])
+`;
 
 /** True if `work` is still pending after `ms`. */
 async function outlasts(work: Promise<unknown>, ms: number): Promise<boolean> {
@@ -124,6 +155,7 @@ export class Bus implements QueueSource {
   private readonly workers: Worker[] = [];
   private readonly consumed = new Set<Channel>();
   private sweeper: NodeJS.Timeout | undefined;
+  private flows: FlowProducer | undefined;
   private readonly shuttingDown = new AbortController();
   private giveUp: GiveUpHandler;
 
@@ -189,6 +221,41 @@ export class Bus implements QueueSource {
     await this.queue(channel).add(channel, valid, { jobId, ...(options.delayMs ? { delay: options.delayMs } : {}) });
   }
 
+  /** A job's options from its channel's row: deterministic id, retries, how long it is kept. */
+  private jobOptions<C extends Channel>(channel: C, payload: PayloadOf<C>): JobsOptions & { jobId: string } {
+    const policy = this.policy(channel);
+    return {
+      jobId: (channels[channel].jobId as (p: PayloadOf<C>) => string)(payload),
+      attempts: policy.attempts,
+      backoff: { type: 'exponential', delay: policy.backoffMs },
+      ...finishedJobRemoval(this.retention),
+    };
+  }
+
+  /**
+   * Adds a BullMQ flow: the children go to their channels' queues at once (every consumer replica
+   * shares them), the parent waits and runs when all of them have completed. Job ids come from the
+   * channels' rows, so adding the same flow again (a retried stage) adds nothing. A child that fails
+   * for good takes its channel's give-up path and fails the parent with it (it never runs).
+   */
+  async publishFlow<P extends Channel, K extends Channel>(parent: FlowStep<P>, children: FlowStep<K>[]): Promise<void> {
+    const parentPayload = parsePayload(parent.channel, parent.payload);
+    const parentOptions = this.jobOptions(parent.channel, parentPayload);
+    // A flow added before (a retried stage) is left as it is: its finished children are not run again.
+    if (await this.queue(parent.channel).getJob(parentOptions.jobId)) return;
+    this.flows ??= new FlowProducer({ connection: this.redis, prefix: this.prefix });
+    await this.flows.add({
+      name: parent.channel,
+      queueName: parent.channel,
+      data: parentPayload,
+      opts: parentOptions,
+      children: children.map((child) => {
+        const payload = parsePayload(child.channel, child.payload);
+        return { name: child.channel, queueName: child.channel, data: payload, opts: { ...this.jobOptions(child.channel, payload), failParentOnFailure: true } };
+      }),
+    });
+  }
+
   /** Starts consuming a work channel with `handler`; payloads are validated before it runs. */
   consume<C extends Channel>(channel: C, handler: StageHandler<C>, options: ConsumeOptions): Worker {
     const worker = new Worker(
@@ -239,7 +306,7 @@ export class Bus implements QueueSource {
     return removed;
   }
 
-  private contextFor(uploadId: string, attempt: number): StageContext {
+  private contextFor(uploadId: string, attempt: number, job?: Job): StageContext {
     const log = forUpload(this.log, uploadId);
     return {
       log,
@@ -252,23 +319,34 @@ export class Bus implements QueueSource {
       status: async (event, extra = {}) => {
         await this.status.publish({ uploadId, event, stage: this.service, ...extra });
       },
+      emitFlow: (parent, children) => this.publishFlow(parent, children),
+      childrenValues: async () => (job ? ((await job.getChildrenValues()) as Record<string, unknown>) : {}),
+      shareProgress: async (work, part, percent, weights) => {
+        const flat = (await this.redis.eval(SHARE_PROGRESS_SCRIPT, 1, `${this.prefix}:progress:${work}`, part, String(percent), String(SHARED_PROGRESS_TTL_SECONDS))) as string[];
+        let done = 0;
+        let total = 0;
+        for (const weight of Object.values(weights)) total += weight;
+        for (let i = 0; i + 1 < flat.length; i += 2) done += (weights[flat[i] ?? ''] ?? 0) * Number(flat[i + 1]);
+        return total > 0 ? Math.min(100, done / total) : 0;
+      },
     };
   }
 
-  private async run<C extends Channel>(channel: C, job: Job, token: string | undefined, handler: StageHandler<C>): Promise<void> {
+  private async run<C extends Channel>(channel: C, job: Job, token: string | undefined, handler: StageHandler<C>): Promise<unknown> {
     const rawId = (job.data as { uploadId?: unknown })?.uploadId;
     const uploadId = typeof rawId === 'string' ? rawId : 'unknown';
-    const context = this.contextFor(uploadId, job.attemptsMade + 1);
+    const context = this.contextFor(uploadId, job.attemptsMade + 1, job);
     const started = Date.now();
     const seconds = () => (Date.now() - started) / 1000;
     jobsStarted.inc({ channel });
     try {
       const payload = parsePayload(channel, job.data);
       context.log.info('stage started', { channel, jobId: job.id, attempt: context.attempt });
-      await handler(payload, context);
+      const value = await handler(payload, context);
       context.log.info('stage finished', { channel, jobId: job.id, ms: Date.now() - started });
       jobsCompleted.inc({ channel });
       jobDuration.observe({ channel, outcome: 'completed' }, seconds());
+      return value;
     } catch (error) {
       if (this.shuttingDown.signal.aborted) {
         // Cut short by shutdown, not by the upload: back to the queue without using an attempt.
@@ -312,6 +390,7 @@ export class Bus implements QueueSource {
     }
     unwatchQueues(this);
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
+    await this.flows?.close();
     await this.status.close();
   }
 }

@@ -9,6 +9,8 @@ import {
   uploadExpireSchema,
   uploadFailedSchema,
   uploadReceivedSchema,
+  videoAssembleSchema,
+  videoChunkSchema,
   videoTranscodedSchema,
 } from './payloads.js';
 
@@ -102,6 +104,23 @@ export const channels = {
     // An optimisation only: assets.stored puts the same keys later.
     giveUp: 'log-only',
     jobId: byUpload('preview.early'),
+  }),
+  // A long video's chunked encode (a BullMQ flow): one child per chunk and one for the audio, on a
+  // queue every transcoder replica consumes, and a parent that joins them when all are done. A part
+  // whose replica died is run again alone; a part already encoded returns at once.
+  'video.chunk': define({
+    schema: videoChunkSchema,
+    consumer: 'transcoder',
+    policy: { attempts: 3, backoffMs: 2_000 },
+    giveUp: 'fail-upload',
+    jobId: (payload) => `${payload.uploadId}.video.chunk.${payload.part.kind === 'audio' ? 'audio' : payload.part.index}`,
+  }),
+  'video.assemble': define({
+    schema: videoAssembleSchema,
+    consumer: 'transcoder',
+    policy: { attempts: 3, backoffMs: 2_000 },
+    giveUp: 'fail-upload',
+    jobId: byUpload('video.assemble'),
   }),
   'video.transcoded': define({
     schema: videoTranscodedSchema,

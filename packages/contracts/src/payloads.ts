@@ -114,6 +114,49 @@ export const stagedPosterSchema = z.object({ path: stagedPathSchema, bytes: z.nu
  */
 export const previewEarlySchema = paymentConfirmedSchema.extend({ preview: stagedPreviewSchema, poster: stagedPosterSchema });
 
+/**
+ * One part of a chunked encode (a long video): a run of the output's frames encoded to video alone,
+ * or the whole audio track, encoded once. Any transcoder replica that is free takes it.
+ */
+export const chunkPartSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('video'),
+    /** 0-based position of the chunk in the video. */
+    index: z.number().int().nonnegative(),
+    /** First output frame of the chunk. */
+    startFrame: z.number().int().nonnegative(),
+    /** Frames in the chunk; absent for the last one, which runs to the end of the source. */
+    frames: z.number().int().positive().optional(),
+  }),
+  z.object({ kind: z.literal('audio') }),
+]);
+
+/** What every part of one chunked encode shares: the plan the parts were cut from. */
+export const chunkedEncodeSchema = z.object({
+  /** Output frame rate the frame numbers count in. */
+  fps: z.number().positive(),
+  /** Video chunks in the plan. */
+  chunks: z.number().int().positive(),
+  /** Frames the plan expects in total (from the source's duration; the last chunk may differ by a frame). */
+  totalFrames: z.number().int().positive(),
+  /** Output frame size (the same for every chunk). */
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  /** The encode's time limit per chunk, scaled to the chunk's work. */
+  chunkTimeoutSeconds: z.number().positive(),
+});
+
+/** A chunk job: the paid upload (so a give-up records its payment), the plan and its part. */
+export const videoChunkSchema = paymentConfirmedSchema.extend({ chunked: chunkedEncodeSchema, part: chunkPartSchema });
+
+/** The parent of a chunked encode: joins the parts once every child is done, then the chain goes on. */
+export const videoAssembleSchema = paymentConfirmedSchema.extend({
+  chunked: chunkedEncodeSchema,
+  /** The preview and poster already cut from the source. */
+  preview: stagedPreviewSchema.optional(),
+  poster: stagedPosterSchema.optional(),
+});
+
 export const videoTranscodedSchema = paymentConfirmedSchema.extend({
   /** The preview and poster already cut from the source (absent when the transcoder did not cut them). */
   preview: stagedPreviewSchema.optional(),
@@ -203,6 +246,10 @@ export type CreditTransfer = z.infer<typeof creditTransferSchema>;
 export type PaymentConfirmed = z.infer<typeof paymentConfirmedSchema>;
 export type PreviewEarly = z.infer<typeof previewEarlySchema>;
 export type VideoTranscoded = z.infer<typeof videoTranscodedSchema>;
+export type ChunkPart = z.infer<typeof chunkPartSchema>;
+export type ChunkedEncode = z.infer<typeof chunkedEncodeSchema>;
+export type VideoChunk = z.infer<typeof videoChunkSchema>;
+export type VideoAssemble = z.infer<typeof videoAssembleSchema>;
 export type PreviewExtracted = z.infer<typeof previewExtractedSchema>;
 export type AssetsStored = z.infer<typeof assetsStoredSchema>;
 export type UploadFailed = z.infer<typeof uploadFailedSchema>;

@@ -12,6 +12,8 @@ export const STAGED_FILES = {
   preview: 'preview.webm',
   /** The poster image. */
   poster: 'poster.webp',
+  /** A chunked encode's parts (video chunks, the audio track, the join list), kept until the join is done. */
+  chunks: 'chunks',
 } as const;
 
 export type StagedFile = keyof typeof STAGED_FILES;
@@ -22,3 +24,13 @@ export function stagedPaths(uploadId: string): Record<StagedFile, string> & { di
   for (const [name, file] of Object.entries(STAGED_FILES)) paths[name as StagedFile] = `${uploadId}/${file}`;
   return paths;
 }
+
+/** The staged parts of a chunked encode, relative to the staging directory: keyed by upload and chunk index, so a re-run part finds its own output. */
+export const stagedChunkPaths = {
+  /** One video chunk (VP9 video only). */
+  video: (uploadId: string, index: number): string => `${uploadId}/${STAGED_FILES.chunks}/video-${String(index).padStart(4, '0')}.webm`,
+  /** The whole audio track, encoded once. */
+  audio: (uploadId: string): string => `${uploadId}/${STAGED_FILES.chunks}/audio.webm`,
+  /** The concat list the join reads (written by the transcoder, never by a user). */
+  list: (uploadId: string): string => `${uploadId}/${STAGED_FILES.chunks}/chunks.ffconcat`,
+};

@@ -1,3 +1,5 @@
+import { encodeAudioTrack, encodeVideoChunk, findAudioTrack, findVideoChunk, joinChunks, type AudioTrackOptions, type JoinOptions, type VideoChunkOptions, type VideoChunkResult } from './chunks.js';
+import type { PacketSummary } from './commands.js';
 import { FfmpegRunner, type FfmpegRunnerOptions } from './ffmpeg-runner.js';
 import { checkFfmpeg, type FfmpegHealth } from './health.js';
 import { extractPoster, type PosterOptions, type PosterResult } from './poster.js';
@@ -19,6 +21,18 @@ export interface MediaAdapter {
   extractPoster(input: string, output: string, options?: WithoutRunner<PosterOptions>): Promise<PosterResult>;
   /** See checkFfmpeg. */
   health(): Promise<FfmpegHealth>;
+  /** A file's video packets and keyframe times (FfmpegRunner.probePackets). */
+  probePackets(path: string): Promise<PacketSummary>;
+  /** See encodeVideoChunk. */
+  encodeVideoChunk(input: string, output: string, options: WithoutRunner<VideoChunkOptions>, onProgress?: ProgressListener): Promise<VideoChunkResult>;
+  /** See findVideoChunk. */
+  findVideoChunk(path: string, frames: number | undefined, fps: number): Promise<VideoChunkResult | undefined>;
+  /** See encodeAudioTrack. */
+  encodeAudioTrack(input: string, output: string, options: WithoutRunner<AudioTrackOptions>): ReturnType<typeof encodeAudioTrack>;
+  /** See findAudioTrack. */
+  findAudioTrack(path: string, source: MediaInfo): ReturnType<typeof findAudioTrack>;
+  /** See joinChunks. */
+  joinChunks(output: string, options: WithoutRunner<JoinOptions>): Promise<TranscodeResult>;
 }
 
 /** Binds every operation to one runner (binaries, niceness, timeout) built from service config. */
@@ -30,5 +44,11 @@ export function createMediaAdapter(options: FfmpegRunnerOptions = {}): MediaAdap
     extractPreview: (input, output, opts) => extractPreview(input, output, { ...opts, runner }),
     extractPoster: (input, output, opts = {}) => extractPoster(input, output, { ...opts, runner }),
     health: () => checkFfmpeg(runner),
+    probePackets: (path) => runner.probePackets(path),
+    encodeVideoChunk: (input, output, opts, onProgress) => encodeVideoChunk(input, output, { ...opts, runner }, onProgress),
+    findVideoChunk: (path, frames, fps) => findVideoChunk(path, frames, fps, runner),
+    encodeAudioTrack: (input, output, opts) => encodeAudioTrack(input, output, { ...opts, runner }),
+    findAudioTrack: (path, source) => findAudioTrack(path, source, runner),
+    joinChunks: (output, opts) => joinChunks(output, { ...opts, runner }),
   };
 }

@@ -18,6 +18,8 @@ export interface FfmpegCommand {
   outputOptions: string[];
   /** Duration the output is expected to have, to turn its position into a percent. */
   expectedDurationSeconds?: number;
+  /** Further inputs after the first (a join reads the video chunks' list and the audio track). */
+  extraInputs?: Array<{ input: string; inputOptions: string[] }>;
 }
 
 /**
@@ -44,6 +46,15 @@ export const SOURCE_DEMUXERS: readonly string[] = [
 
 /** Demuxers for what this package wrote itself (a poster being measured). */
 export const OWN_IMAGE_DEMUXERS: readonly string[] = ['image2', 'webp_pipe'];
+
+/** Demuxers for the parts of a chunked encode this package wrote itself (WebM chunks, the audio track). */
+export const OWN_WEBM_DEMUXERS: readonly string[] = ['matroska'];
+
+/**
+ * Demuxers for the join's list of chunks. The concat demuxer is allowed only here, for a list the
+ * transcoder wrote from its own plan (never for an upload); the files it names may only be WebM.
+ */
+export const OWN_CONCAT_DEMUXERS: readonly string[] = ['concat', ...OWN_WEBM_DEMUXERS];
 
 /** How an input may be read: only the `file` protocol, only the allowed demuxers, and this many decoder threads. */
 export interface InputRestrictions {
@@ -117,6 +128,180 @@ export function buildTranscodeCommand(settings: TranscodeCommandSettings): Ffmpe
     ],
     expectedDurationSeconds: source.durationSeconds,
   };
+}
+
+/** What one video chunk of a chunked encode is asked for: the full transcode's video settings, on a run of frames. */
+export interface VideoChunkCommandSettings extends Omit<TranscodeCommandSettings, 'audioBitrateKbps'> {
+  /** Output frame rate the frame numbers count in (the source's, capped at maxFps). */
+  fps: number;
+  /** First output frame of the chunk. */
+  startFrame: number;
+  /** Frames of the output rate in the chunk's slot (its length is frames / fps); absent: to the end of the source. */
+  frames?: number;
+}
+
+/**
+ * One chunk, video only, with exactly the full transcode's video settings. The input seek lands half
+ * a frame before the chunk's first frame, so ffmpeg's exact seek keeps that frame and drops the one
+ * before whatever the timestamps' rounding; a trim at the slot's length ends it on its last frame. The encoder starts
+ * with a keyframe (forced, to say so), so chunks join without re-encoding.
+ */
+export function buildVideoChunkCommand(settings: VideoChunkCommandSettings): FfmpegCommand {
+  const { source, size, threads, maxFps, fps, startFrame, frames } = settings;
+  if (!(fps > 0)) throw new RangeError(`chunk fps must be > 0, got ${fps}`);
+  if (!Number.isInteger(startFrame) || startFrame < 0) throw new RangeError(`startFrame must be a whole number >= 0, got ${startFrame}`);
+  if (frames !== undefined && (!Number.isInteger(frames) || frames < 1)) throw new RangeError(`frames must be a whole number >= 1, got ${frames}`);
+  const codec = settings.codec ?? vp9Codec;
+  const startSeconds = startFrame / fps;
+  const seek = startFrame > 0 ? ['-ss', (startSeconds - 0.5 / fps).toFixed(6)] : [];
+  return {
+    input: settings.input,
+    inputOptions: [...restrictedInputOptions({ threads }), ...seek],
+    output: settings.output,
+    outputOptions: [
+      '-map', '0:v:0',
+      '-an',
+      ...STRIP_METADATA_OPTIONS,
+      // The chunk ends by time, not by a frame count, so a variable-frame-rate source's chunk stays
+      // in its slot too: after the seek a frame's time is its source time minus the seek point, the
+      // next chunk's first frame sits at the slot's length plus half a frame, and trim drops it.
+      '-vf', frames === undefined ? videoFilterChain(source.video, size) : `trim=end=${(frames / fps).toFixed(6)},${videoFilterChain(source.video, size)}`,
+      '-fpsmax', String(maxFps),
+      ...codec.videoOptions({
+        bitrateKbps: settings.videoBitrateKbps ?? bitrateForHeight(Math.min(size.width, size.height)),
+        threads,
+        width: size.width,
+        fps,
+        speed: { ...codec.defaultSpeed, ...settings.speed },
+      }),
+      '-force_key_frames', 'expr:eq(n,0)',
+      ...codec.containerOptions(),
+    ],
+    expectedDurationSeconds: frames === undefined ? Math.max(0, source.durationSeconds - startSeconds) : frames / fps,
+  };
+}
+
+/** What the audio track of a chunked encode is asked for. */
+export interface AudioTrackCommandSettings {
+  input: string;
+  output: string;
+  source: MediaInfo & { audio: NonNullable<MediaInfo['audio']> };
+  /** Opus bitrate. */
+  audioBitrateKbps: number;
+  /** Decoder threads. */
+  threads: number;
+  codec?: CodecConfig;
+}
+
+/** The whole audio track, once, with the full transcode's audio settings (no seams, no drift). */
+export function buildAudioTrackCommand(settings: AudioTrackCommandSettings): FfmpegCommand {
+  const codec = settings.codec ?? vp9Codec;
+  return {
+    input: settings.input,
+    inputOptions: restrictedInputOptions({ threads: settings.threads }),
+    output: settings.output,
+    outputOptions: [
+      '-map', '0:a:0',
+      '-vn',
+      ...STRIP_METADATA_OPTIONS,
+      ...codec.audioOptions({ bitrateKbps: settings.audioBitrateKbps, channels: settings.source.audio.channels }),
+      '-f', codec.container,
+    ],
+    expectedDurationSeconds: settings.source.durationSeconds,
+  };
+}
+
+/** One line of a join list: a chunk file beside the list, and its exact duration (absent for the last). */
+export interface ConcatEntry {
+  /** File name relative to the list's folder (letters, digits, '-', '_' and '.'). */
+  file: string;
+  /** Exact duration; the concat demuxer then places the next chunk right after its last frame. */
+  durationSeconds?: number;
+}
+
+/**
+ * The ffconcat list of a join, from the transcoder's own plan. Names are checked rather than quoted:
+ * only plain relative names pass, which is also what the demuxer's `safe` mode accepts.
+ */
+export function buildConcatList(entries: readonly ConcatEntry[]): string {
+  if (entries.length === 0) throw new RangeError('a join needs at least one chunk');
+  const lines = ['ffconcat version 1.0'];
+  for (const entry of entries) {
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(entry.file)) throw new RangeError(`not a plain chunk file name: ${JSON.stringify(entry.file)}`);
+    lines.push(`file ${entry.file}`);
+    if (entry.durationSeconds !== undefined) {
+      if (!(entry.durationSeconds > 0)) throw new RangeError(`chunk duration must be > 0, got ${entry.durationSeconds}`);
+      lines.push(`duration ${entry.durationSeconds.toFixed(6)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** What the join of a chunked encode is asked for. */
+export interface JoinCommandSettings {
+  /** The ffconcat list (buildConcatList) naming the video chunks. */
+  list: string;
+  /** The audio track, if the source has audio. */
+  audio?: string;
+  output: string;
+  /** Duration the joined file should have. */
+  durationSeconds: number;
+  codec?: CodecConfig;
+}
+
+/** Joins the chunks without re-encoding (stream copy) and muxes the audio track in, cues at the front. */
+export function buildJoinCommand(settings: JoinCommandSettings): FfmpegCommand {
+  const codec = settings.codec ?? vp9Codec;
+  return {
+    input: settings.list,
+    inputOptions: ['-f', 'concat', '-safe', '1', ...restrictedInputOptions({ demuxers: OWN_CONCAT_DEMUXERS })],
+    ...(settings.audio ? { extraInputs: [{ input: settings.audio, inputOptions: restrictedInputOptions({ demuxers: OWN_WEBM_DEMUXERS }) }] } : {}),
+    output: settings.output,
+    outputOptions: [
+      '-map', '0:v:0',
+      ...(settings.audio ? ['-map', '1:a:0'] : []),
+      '-c', 'copy',
+      '-map_metadata', '-1',
+      ...codec.containerOptions(),
+    ],
+    expectedDurationSeconds: settings.durationSeconds,
+  };
+}
+
+/** ffprobe arguments listing a file's video packets (time and flags), without decoding anything. */
+export function buildPacketProbeArgs(path: string): string[] {
+  return [...buildProbeOptions(), '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', path];
+}
+
+/** A file's video packets: how many, and when its keyframes are. */
+export interface PacketSummary {
+  /** Video packets (one per frame for the codecs this service writes). */
+  packets: number;
+  /** Presentation times of the keyframes, ascending. */
+  keyframeSeconds: number[];
+  /** Presentation time of the earliest packet (undefined when there is none). */
+  firstSeconds?: number;
+  /** Presentation time of the latest packet (undefined when there is none). */
+  lastSeconds?: number;
+}
+
+/** Parses buildPacketProbeArgs' output (lines like `1.001000,K__`). */
+export function parsePacketProbe(text: string): PacketSummary {
+  let packets = 0;
+  let firstSeconds: number | undefined;
+  let lastSeconds: number | undefined;
+  const keyframeSeconds: number[] = [];
+  for (const line of text.split('\n')) {
+    const [time, flags] = line.trim().split(',');
+    if (!time || flags === undefined) continue;
+    packets++;
+    const seconds = Number(time);
+    if (Number.isFinite(seconds) && (firstSeconds === undefined || seconds < firstSeconds)) firstSeconds = seconds;
+    if (Number.isFinite(seconds) && (lastSeconds === undefined || seconds > lastSeconds)) lastSeconds = seconds;
+    if (flags.startsWith('K') && Number.isFinite(seconds)) keyframeSeconds.push(seconds);
+  }
+  keyframeSeconds.sort((a, b) => a - b);
+  return firstSeconds === undefined || lastSeconds === undefined ? { packets, keyframeSeconds } : { packets, keyframeSeconds, firstSeconds, lastSeconds };
 }
 
 /** What a preview clip is asked for. */

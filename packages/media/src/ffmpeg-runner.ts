@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import ffmpeg from 'fluent-ffmpeg';
 import type { FfprobeData } from 'fluent-ffmpeg';
-import { buildProbeOptions, type FfmpegCommand } from './commands.js';
+import { buildPacketProbeArgs, buildProbeOptions, parsePacketProbe, type FfmpegCommand, type PacketSummary } from './commands.js';
 import { MediaError, type MediaErrorCode } from './errors.js';
 
 const execFileAsync = promisify(execFile);
@@ -134,6 +134,20 @@ export class FfmpegRunner {
     }
   }
 
+  /** A file's video packets and keyframe times (ffprobe reads packets only, nothing is decoded). */
+  async probePackets(path: string): Promise<PacketSummary> {
+    const limitSeconds = this.options.stallSeconds ?? DEFAULT_STALL_SECONDS;
+    try {
+      const { stdout } = await execFileAsync(this.ffprobeBinary(), buildPacketProbeArgs(path), { timeout: limitSeconds * 1000, killSignal: 'SIGKILL', maxBuffer: 256 * 1024 * 1024 });
+      return parsePacketProbe(stdout);
+    } catch (error) {
+      const failure = error as Error & { stderr?: string; killed?: boolean; code?: unknown };
+      if (failure.killed) throw new MediaError('stalled', `ffprobe did not answer within ${limitSeconds} s and was stopped`, { path, cause: error });
+      const message = failure.stderr ? `ffprobe exited with code ${String(failure.code)}\n${failure.stderr}` : failure.message;
+      throw this.toProbeError(path, Object.assign(new Error(message), { cause: error }));
+    }
+  }
+
   /** ffmpeg's version and encoders (health checks go through the runner like everything else). */
   async info(): Promise<FfmpegInfo> {
     const ffmpegBinary = this.ffmpegBinary();
@@ -169,6 +183,11 @@ export class FfmpegRunner {
       if (job.inputOptions && job.inputOptions.length > 0) {
         // Spread form: fluent-ffmpeg splits a single array argument on spaces, which breaks filter strings.
         command.inputOptions(...(job.inputOptions as string[]));
+      }
+      for (const extra of job.extraInputs ?? []) {
+        // fluent-ffmpeg applies input options to the input added last.
+        command.input(extra.input);
+        if (extra.inputOptions.length > 0) command.inputOptions(...extra.inputOptions);
       }
       command.output(job.output);
       if (job.outputOptions.length > 0) command.outputOptions(...(job.outputOptions as string[]));

@@ -15,8 +15,21 @@ export {
   buildPosterFrameCommand,
   buildMeanLumaCommand,
   buildProbeOptions,
+  buildVideoChunkCommand,
+  buildAudioTrackCommand,
+  buildConcatList,
+  buildJoinCommand,
+  buildPacketProbeArgs,
+  parsePacketProbe,
   restrictedInputOptions,
   SOURCE_DEMUXERS,
+  OWN_WEBM_DEMUXERS,
+  OWN_CONCAT_DEMUXERS,
+  type VideoChunkCommandSettings,
+  type AudioTrackCommandSettings,
+  type ConcatEntry,
+  type JoinCommandSettings,
+  type PacketSummary,
   type FfmpegCommand,
   type TranscodeCommandSettings,
   type PreviewCommandSettings,
@@ -65,3 +78,15 @@ export {
 export { ffmpegVersion, isFfmpegAvailable, checkFfmpeg, REQUIRED_ENCODERS, type FfmpegHealth } from './health.js';
 export { createMediaAdapter, type MediaAdapter } from './adapter.js';
 export { mediaEnvSchema, runnerOptionsFrom, type MediaEnv } from './config.js';
+export {
+  encodeVideoChunk,
+  findVideoChunk,
+  encodeAudioTrack,
+  findAudioTrack,
+  joinChunks,
+  outputFps,
+  type VideoChunkOptions,
+  type VideoChunkResult,
+  type AudioTrackOptions,
+  type JoinOptions,
+} from './chunks.js';

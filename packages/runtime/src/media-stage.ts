@@ -16,7 +16,12 @@ export interface MediaStageOptions<C extends Channel, Config extends ServiceBasi
   concurrency: (config: Config) => number;
   /** The stage's logic, given the media adapter, the configuration and the upload lifecycle. */
   handler: (media: MediaAdapter, config: Config, uploads: Uploads) => StageHandler<C>;
+  /** More channels this stage consumes, with the same concurrency (the transcoder's chunks and joins). */
+  alsoConsume?: (media: MediaAdapter, config: Config, uploads: Uploads) => MediaStageConsumer[];
 }
+
+/** One more channel a media stage consumes, and its handler. */
+export type MediaStageConsumer = { [K in Channel]: { channel: K; handler: StageHandler<K> } }[Channel];
 
 /**
  * How a stage that runs ffmpeg starts: one runner from the media variables, ffmpeg checked before
@@ -32,6 +37,9 @@ export function runMediaStage<C extends Channel, Config extends ServiceBasics & 
       if (!health.ok) throw new Error(`ffmpeg is not usable: ${JSON.stringify(health)}`);
       const { redis, bus, uploads } = await connectPipeline(config, options.name, log);
       bus.consume(options.channel, options.handler(media, config, uploads), { concurrency: options.concurrency(config) });
+      for (const extra of options.alsoConsume?.(media, config, uploads) ?? []) {
+        bus.consume(extra.channel, extra.handler as StageHandler<typeof extra.channel>, { concurrency: options.concurrency(config) });
+      }
       return {
         readiness: {
           redis: async () => void (await redis.ping()),

@@ -2,9 +2,11 @@ import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PermanentError, type StageContext } from '@reelboard/bus';
 import { stagedPaths, type PaymentConfirmed } from '@reelboard/contracts';
-import { assertPlayableVideo, fitShortSide, isMediaError, type MediaAdapter, type MediaInfo } from '@reelboard/media';
+import { assertPlayableVideo, fitShortSide, isMediaError, outputFps, type MediaAdapter, type MediaInfo, type VideoStreamInfo } from '@reelboard/media';
 import { encodeFps, encodeSeconds, mediaBytes } from '@reelboard/runtime';
 import type { TranscoderConfig } from './config.js';
+import { planChunks } from './chunk-plan.js';
+import { partWeights } from './chunk-progress.js';
 import { cutPreviewFromSource } from './cut-preview.js';
 import { encodeTimeoutSeconds } from './encode-timeout.js';
 import { startProgressReporter } from './progress-reporter.js';
@@ -21,12 +23,16 @@ export type TranscodeSettings = Pick<
   | 'PREVIEW_MAX_HEIGHT'
   | 'FFMPEG_TIMEOUT_SECONDS'
   | 'ENCODE_MIN_MEGAPIXELS_PER_SECOND'
+  | 'CHUNK_THRESHOLD_SECONDS'
+  | 'CHUNK_SECONDS'
 >;
 
 /**
  * A paid upload's video becomes VP9/Opus WebM. First the preview loop and poster are cut from the
  * source and handed to the uploader (`preview.early`), so the listing is playable in seconds; then
- * the full transcode runs. What ffmpeg cannot or should not handle (not a video, audio only, too
+ * the full transcode runs: in one piece, or, for a video longer than CHUNK_THRESHOLD_SECONDS, as a
+ * BullMQ flow of chunks that every free replica shares (video.chunk) and a join (video.assemble),
+ * which emits video.transcoded in its place. What ffmpeg cannot or should not handle (not a video, audio only, too
  * long, too large, undecodable, truncated) fails for good with a reason; anything else (ffmpeg
  * killed, disk full) is retried.
  */
@@ -49,6 +55,11 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
     });
     if (!early.reused) encodeSeconds.observe({ stage: 'transcoder', kind: 'preview' }, early.wallSeconds);
     await context.emit('preview.early', { ...upload, preview: early.preview, poster: early.poster });
+
+    if (source.durationSeconds > settings.CHUNK_THRESHOLD_SECONDS && context.emitFlow) {
+      const chunked = await startChunkedEncode(media, settings, upload, input, source, early, context);
+      if (chunked) return;
+    }
 
     const progress = startProgressReporter((percent) => {
       context.status('progress', { progress: percent, message: 'transcoding' }).catch((error: unknown) => {
@@ -90,6 +101,53 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
     if (isMediaError(error) && error.permanent) throw new PermanentError(error.message, error.code);
     throw error;
   }
+}
+
+/**
+ * Plans the chunks and adds the flow (one child per chunk and one for the audio, the join as parent).
+ * False when the plan says one piece after all (too few chunks once aligned on keyframes).
+ */
+async function startChunkedEncode(
+  media: MediaAdapter,
+  settings: TranscodeSettings,
+  upload: PaymentConfirmed,
+  input: string,
+  source: MediaInfo & { video: VideoStreamInfo },
+  early: Awaited<ReturnType<typeof cutPreviewFromSource>>,
+  context: StageContext,
+): Promise<boolean> {
+  const fps = outputFps(source);
+  const { keyframeSeconds } = await media.probePackets(input);
+  const plan = planChunks({ durationSeconds: source.durationSeconds, fps, keyframeSeconds, chunkSeconds: settings.CHUNK_SECONDS, thresholdSeconds: settings.CHUNK_THRESHOLD_SECONDS });
+  if (plan.kind === 'single' || !context.emitFlow) return false;
+  const size = fitShortSide(source.video, settings.MAX_OUTPUT_HEIGHT);
+  const longest = Math.max(...plan.chunks.map((chunk) => chunk.frames ?? plan.totalFrames - chunk.startFrame)) / fps;
+  const chunked = {
+    fps,
+    chunks: plan.chunks.length,
+    totalFrames: plan.totalFrames,
+    width: size.width,
+    height: size.height,
+    chunkTimeoutSeconds: encodeTimeoutSeconds({ durationSeconds: longest, video: { fps } }, size, settings),
+  };
+  const parts = [
+    ...plan.chunks.map((chunk) => ({ kind: 'video' as const, index: chunk.index, startFrame: chunk.startFrame, ...(chunk.frames === undefined ? {} : { frames: chunk.frames }) })),
+    ...(source.audio ? [{ kind: 'audio' as const }] : []),
+  ];
+  await context.emitFlow(
+    { channel: 'video.assemble', payload: { ...upload, chunked, preview: early.preview, poster: early.poster } },
+    parts.map((part) => ({ channel: 'video.chunk' as const, payload: { ...upload, chunked, part } })),
+  );
+  if (context.shareProgress) await context.shareProgress(`${upload.uploadId}.transcode`, 'planned', 0, partWeights(chunked, source.audio !== undefined));
+  await context.status('progress', { progress: 0, message: `transcoding in ${plan.chunks.length} chunks` });
+  context.log.info('chunked encode planned', {
+    chunks: plan.chunks.length,
+    fps,
+    totalFrames: plan.totalFrames,
+    boundaries: plan.chunks.map((chunk) => Number((chunk.startFrame / fps).toFixed(3))),
+    audio: source.audio !== undefined,
+  });
+  return true;
 }
 
 /** Refuses, for good, a source that is not a playable video or exceeds the configured limits. */

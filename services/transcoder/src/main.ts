@@ -1,6 +1,12 @@
+import { hostname } from 'node:os';
 import { runMediaStage } from '@reelboard/runtime/media-stage';
 import { loadTranscoderConfig } from './config.js';
 import { handlePaymentConfirmed } from './handle-payment-confirmed.js';
+import { handleVideoAssemble } from './handle-video-assemble.js';
+import { handleVideoChunk } from './handle-video-chunk.js';
+
+/** Names this replica in the chunks it encodes (logs, job values). */
+const replica = `${hostname()}:${process.pid}`;
 
 await runMediaStage({
   name: 'transcoder',
@@ -11,4 +17,9 @@ await runMediaStage({
     await uploads.transition(upload.uploadId, 'start', { stage: 'transcoder', message: 'processing started' });
     await handlePaymentConfirmed(media, config, upload, context);
   },
+  // A long video's chunks go to every replica's free slot; the join runs where the last one finished.
+  alsoConsume: (media, config) => [
+    { channel: 'video.chunk', handler: (job, context) => handleVideoChunk(media, config, job, context, replica) },
+    { channel: 'video.assemble', handler: (job, context) => handleVideoAssemble(media, config, job, context) },
+  ],
 });

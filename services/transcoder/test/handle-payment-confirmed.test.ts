@@ -25,6 +25,8 @@ const settings = (overrides: Partial<TranscodeSettings> = {}): TranscodeSettings
   PREVIEW_MAX_HEIGHT: 480,
   FFMPEG_TIMEOUT_SECONDS: 600,
   ENCODE_MIN_MEGAPIXELS_PER_SECOND: 4,
+  CHUNK_THRESHOLD_SECONDS: 90,
+  CHUNK_SECONDS: 20,
   ...overrides,
 });
 

@@ -85,3 +85,28 @@ export function paymentConfirmed(uploadId: string, source: string): PaymentConfi
     },
   };
 }
+
+/** One stream's packets in a file: how many, and the span they cover (first start to last end). */
+export interface StreamSpan {
+  packets: number;
+  startSeconds: number;
+  endSeconds: number;
+}
+
+/** Video and audio packet spans of a file, read by an independent ffprobe (no decoding). */
+export async function streamSpans(path: string): Promise<{ video: StreamSpan; audio?: StreamSpan }> {
+  const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-show_entries', 'packet=codec_type,pts_time,duration_time', '-of', 'csv=p=0', path], { maxBuffer: 64 * 1024 * 1024 });
+  const spans: Record<string, StreamSpan> = {};
+  for (const line of stdout.split('\n')) {
+    const [type, pts, duration] = line.trim().split(',');
+    if (!type || pts === undefined || pts === 'N/A') continue;
+    const start = Number(pts);
+    const end = start + (Number(duration) || 0);
+    const span = (spans[type] ??= { packets: 0, startSeconds: start, endSeconds: end });
+    span.packets++;
+    span.startSeconds = Math.min(span.startSeconds, start);
+    span.endSeconds = Math.max(span.endSeconds, end);
+  }
+  if (!spans['video']) throw new Error(`${path} has no video packets`);
+  return { video: spans['video'], ...(spans['audio'] ? { audio: spans['audio'] } : {}) };
+}

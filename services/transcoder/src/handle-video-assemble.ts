@@ -1,0 +1,74 @@
+import { rm, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { PermanentError, type StageContext } from '@reelboard/bus';
+import { stagedChunkPaths, stagedPaths, type VideoAssemble } from '@reelboard/contracts';
+import { isMediaError, type MediaAdapter } from '@reelboard/media';
+import { encodeFps, encodeSeconds, mediaBytes } from '@reelboard/runtime';
+import type { TranscodeSettings } from './handle-payment-confirmed.js';
+import type { ChunkOutcome } from './handle-video-chunk.js';
+
+/**
+ * The parent of a chunked encode, run once every part is done: joins the video chunks without
+ * re-encoding, muxes the audio track encoded once, checks the result as a single encode is checked
+ * (covers the source's duration, cues at the front) and passes it on as `video.transcoded`.
+ */
+export async function handleVideoAssemble(media: MediaAdapter, settings: TranscodeSettings, job: VideoAssemble, context: StageContext): Promise<void> {
+  const input = join(settings.STAGING_DIR, job.staged.source);
+  const outputPath = stagedPaths(job.uploadId).video;
+  const output = join(settings.STAGING_DIR, outputPath);
+  try {
+    if (!context.childrenValues) throw new Error('video.assemble runs only as the parent of a flow');
+    const outcomes = Object.values(await context.childrenValues()) as ChunkOutcome[];
+    const source = await media.probe(input);
+    const videos = outcomes.filter((o) => o.kind === 'video').sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+    const missing = [...Array(job.chunked.chunks).keys()].filter((index) => !videos.some((v) => v.index === index));
+    if (missing.length > 0) throw new Error(`chunks ${missing.join(', ')} of ${job.chunked.chunks} have no result`);
+    const audio = outcomes.find((o) => o.kind === 'audio');
+    if (source.audio && !audio) throw new Error('the audio track has no result');
+
+    const result = await media.joinChunks(output, {
+      source,
+      list: join(settings.STAGING_DIR, stagedChunkPaths.list(job.uploadId)),
+      chunks: videos.map((video, position) => ({
+        file: basename(video.path),
+        // Every chunk but the last has exactly its planned frames: its length puts the next one right after it.
+        ...(position < videos.length - 1 && video.frames ? { durationSeconds: video.frames / job.chunked.fps } : {}),
+      })),
+      ...(audio ? { audio: join(settings.STAGING_DIR, audio.path) } : {}),
+      ...(context.signal ? { signal: context.signal } : {}),
+    });
+
+    const inputBytes = (await stat(input)).size;
+    const encodeWall = outcomes.reduce((sum, o) => sum + o.wallSeconds, 0);
+    const replicas = [...new Set(outcomes.map((o) => o.replica))];
+    context.log.info('transcoded', {
+      chunked: true,
+      chunks: videos.length,
+      frames: videos.reduce((sum, v) => sum + (v.frames ?? 0), 0),
+      replicas,
+      encodeWallSeconds: Number(encodeWall.toFixed(2)),
+      joinWallSeconds: result.wallSeconds,
+      inputBytes,
+      outputBytes: result.outputBytes,
+      ratio: Number((result.outputBytes / inputBytes).toFixed(3)),
+      durationSeconds: result.durationSeconds,
+      outputResolution: `${result.width}x${result.height}`,
+    });
+    mediaBytes.inc({ stage: 'transcoder', direction: 'in' }, inputBytes);
+    mediaBytes.inc({ stage: 'transcoder', direction: 'out' }, result.outputBytes);
+    encodeSeconds.observe({ stage: 'transcoder', kind: 'join' }, result.wallSeconds);
+    const frames = videos.reduce((sum, v) => sum + (v.frames ?? 0), 0);
+    if (encodeWall > 0) encodeFps.observe({ stage: 'transcoder' }, frames / encodeWall);
+    await context.status('progress', { progress: 100, message: `joined ${videos.length} chunks` });
+    const { chunked: _plan, ...upload } = job;
+    await context.emit('video.transcoded', {
+      ...upload,
+      video: { path: outputPath, bytes: result.outputBytes, durationSeconds: result.durationSeconds, width: result.width, height: result.height },
+    });
+    // The parts are not needed once the joined file is passed on (the daily sweep would take them too).
+    await rm(join(settings.STAGING_DIR, stagedPaths(job.uploadId).chunks), { recursive: true, force: true });
+  } catch (error) {
+    if (isMediaError(error) && error.permanent) throw new PermanentError(error.message, error.code);
+    throw error;
+  }
+}

@@ -1,0 +1,109 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { PermanentError, type StageContext } from '@reelboard/bus';
+import { stagedChunkPaths, type VideoChunk } from '@reelboard/contracts';
+import { isMediaError, type MediaAdapter } from '@reelboard/media';
+import { encodeSeconds } from '@reelboard/runtime';
+import { partKey, partWeights } from './chunk-progress.js';
+import type { TranscodeSettings } from './handle-payment-confirmed.js';
+import { startProgressReporter } from './progress-reporter.js';
+
+/** What one part of a chunked encode left on the staging volume (the job's value; the parent reads it). */
+export interface ChunkOutcome {
+  kind: 'video' | 'audio';
+  /** The video chunk's index. */
+  index?: number;
+  /** Staged path of the part, relative to the staging directory. */
+  path: string;
+  bytes: number;
+  /** Video frames in the chunk. */
+  frames?: number;
+  /** False when a previous run's output was found whole and nothing was encoded. */
+  encoded: boolean;
+  /** Seconds ffmpeg ran (0 when nothing was encoded). */
+  wallSeconds: number;
+  /** The replica that ran this part. */
+  replica: string;
+  /** The job's attempt (1 on the first run). */
+  attempt: number;
+}
+
+/**
+ * Encodes one part of a long video's chunked encode: a run of frames (video only, the full
+ * transcode's settings) or the whole audio track. Idempotent: a part whose output a previous run
+ * finished (complete, written atomically) returns at once, so only a part whose replica died is
+ * encoded again. Progress covers every part of the upload, whichever replica runs them.
+ */
+export async function handleVideoChunk(media: MediaAdapter, settings: TranscodeSettings, job: VideoChunk, context: StageContext, replica: string): Promise<ChunkOutcome> {
+  const input = join(settings.STAGING_DIR, job.staged.source);
+  const { part, chunked } = job;
+  const path = part.kind === 'audio' ? stagedChunkPaths.audio(job.uploadId) : stagedChunkPaths.video(job.uploadId, part.index);
+  const output = join(settings.STAGING_DIR, path);
+  const done = (bytes: number, encoded: boolean, wallSeconds: number, frames?: number): ChunkOutcome => ({
+    kind: part.kind,
+    ...(part.kind === 'video' ? { index: part.index } : {}),
+    path,
+    bytes,
+    ...(frames === undefined ? {} : { frames }),
+    encoded,
+    wallSeconds,
+    replica,
+    attempt: context.attempt,
+  });
+  try {
+    const source = await media.probe(input);
+    const weights = partWeights(chunked, source.audio !== undefined);
+    const key = partKey(part);
+    const share = async (percent: number): Promise<void> => {
+      const whole = context.shareProgress ? await context.shareProgress(`${job.uploadId}.transcode`, key, percent, weights) : percent;
+      await context.status('progress', { progress: Math.floor(whole), message: `transcoding in ${chunked.chunks} chunks` });
+    };
+
+    if (part.kind === 'audio') {
+      const found = await media.findAudioTrack(output, source);
+      if (found) {
+        context.log.info('audio track already encoded; kept', { path });
+        return done(found.outputBytes, false, 0);
+      }
+      await mkdir(dirname(output), { recursive: true });
+      const audio = await media.encodeAudioTrack(input, output, { source, threads: settings.FFMPEG_THREADS, timeoutSeconds: chunked.chunkTimeoutSeconds, ...(context.signal ? { signal: context.signal } : {}) });
+      await share(100);
+      context.log.info('audio track encoded', { path, bytes: audio.outputBytes, wallSeconds: audio.wallSeconds, replica });
+      return done(audio.outputBytes, true, audio.wallSeconds);
+    }
+
+    const found = await media.findVideoChunk(output, part.frames, chunked.fps);
+    if (found) {
+      context.log.info('chunk already encoded; kept', { index: part.index, path, frames: found.frames });
+      return done(found.outputBytes, false, 0, found.frames);
+    }
+    await mkdir(dirname(output), { recursive: true });
+    const progress = startProgressReporter((percent) => {
+      share(percent).catch((error: unknown) => context.log.warn('progress not reported', { error: String(error) }));
+    }, settings.PROGRESS_INTERVAL_MS);
+    const chunk = await media
+      .encodeVideoChunk(
+        input,
+        output,
+        {
+          source,
+          maxHeight: settings.MAX_OUTPUT_HEIGHT,
+          threads: settings.FFMPEG_THREADS,
+          fps: chunked.fps,
+          startFrame: part.startFrame,
+          ...(part.frames === undefined ? {} : { frames: part.frames }),
+          timeoutSeconds: chunked.chunkTimeoutSeconds,
+          ...(context.signal ? { signal: context.signal } : {}),
+        },
+        progress.update,
+      )
+      .finally(progress.stop);
+    await share(100);
+    encodeSeconds.observe({ stage: 'transcoder', kind: 'chunk' }, chunk.wallSeconds);
+    context.log.info('chunk encoded', { index: part.index, of: chunked.chunks, frames: chunk.frames, bytes: chunk.outputBytes, wallSeconds: chunk.wallSeconds, replica, attempt: context.attempt });
+    return done(chunk.outputBytes, true, chunk.wallSeconds, chunk.frames);
+  } catch (error) {
+    if (isMediaError(error) && error.permanent) throw new PermanentError(error.message, error.code);
+    throw error;
+  }
+}
