@@ -1,13 +1,27 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Router, type RequestHandler } from 'express';
 import type { Bus } from '@reelboard/bus';
-import { ListingNotFoundError, moderateListing, type Knex, type ModerationAction, type ModerationStatus } from '@reelboard/db';
+import {
+  decideRevision,
+  ListingNotFoundError,
+  ListingRemovedError,
+  ListingStateError,
+  listRevisions,
+  moderateListing,
+  RevisionDecidedError,
+  RevisionNotFoundError,
+  type Knex,
+  type ModerationAction,
+  type ModerationStatus,
+  type RevisionStatus,
+} from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
 import type { Uploads } from '@reelboard/lifecycle';
 import { adminPaymentRoutes } from './admin-payments.js';
 import { HttpError } from './http-error.js';
 import { searchPage } from './listings.js';
+import { removeAndDelete } from './listing-life.js';
 
 export interface AdminRoutesDeps {
   db: Knex;
@@ -21,6 +35,8 @@ export interface AdminRoutesDeps {
   adminToken: string | undefined;
   /** The gateway's SIWE session check (puts the address on res.locals.address). */
   requireSession: RequestHandler;
+  /** Days an approval runs a listing (LISTING_DAYS). */
+  listingDays?: number;
 }
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -77,6 +93,16 @@ export function requireAdmin(deps: Pick<AdminRoutesDeps, 'adminAddresses' | 'adm
 
 const STATUSES: readonly ModerationStatus[] = ['pending', 'approved', 'rejected'];
 
+/** The `reason` of a decision: required (1-500 characters) where the owner must be told why. */
+function readReason(body: unknown, required: boolean): string | undefined {
+  const raw = (body ?? {}) as { reason?: unknown };
+  const reason = typeof raw.reason === 'string' ? raw.reason.trim() : undefined;
+  if ((required && !reason) || (reason !== undefined && reason.length > 500)) {
+    throw new HttpError(400, 'invalid_body', `reason is ${required ? 'required' : 'optional'} (1-500 characters): the owner is told why`, { field: 'reason' });
+  }
+  return reason || undefined;
+}
+
 /**
  * Moderation (the queue of listings by status, approve/reject) and the payment ledger (what is due
  * back, refunds), each decision audited and sent to the owner.
@@ -106,9 +132,9 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     const actor = String(res.locals.actor);
     let outcome;
     try {
-      outcome = await moderateListing(db, { listingId: id.toLowerCase(), actor, action, reason });
+      outcome = await moderateListing(db, { listingId: id.toLowerCase(), actor, action, reason, listingDays: deps.listingDays });
     } catch (error) {
-      if (error instanceof ListingNotFoundError) throw new HttpError(404, 'listing_not_found', error.message);
+      if (error instanceof ListingNotFoundError || error instanceof ListingRemovedError) throw new HttpError(404, 'listing_not_found', error.message);
       throw error;
     }
     // The listing id is the upload id: the owner's status stream and `GET /v1/me/uploads` show it.
@@ -121,10 +147,63 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
       message: action === 'approve' ? 'listing approved: it is public now' : 'listing rejected',
     });
     log.info('moderation decision', { listingId: outcome.listingId, actor, action, reason, previousStatus: outcome.previousStatus });
-    res.json({ listingId: outcome.listingId, status: outcome.status, previousStatus: outcome.previousStatus, actor, reason: reason ?? null, decidedAt: outcome.decidedAt });
+    res.json({
+      listingId: outcome.listingId,
+      status: outcome.status,
+      previousStatus: outcome.previousStatus,
+      actor,
+      reason: reason ?? null,
+      decidedAt: outcome.decidedAt,
+      expiresAt: outcome.expiresAt,
+    });
   };
   router.post('/v1/admin/listings/:id/approve', decide('approve'));
   router.post('/v1/admin/listings/:id/reject', decide('reject'));
+
+  // An admin takes a listing down: gone from every read route, its S3 objects deleted, payments and audit kept.
+  router.post('/v1/admin/listings/:id/remove', async (req, res) => {
+    const reason = readReason(req.body, true);
+    res.json(await removeAndDelete(deps, { listingId: String(req.params.id), actor: String(res.locals.actor), reason }));
+  });
+
+  // Revisions (edits of approved listings, profile edits): the queue shows each as a diff against the public version.
+  router.get('/v1/admin/revisions', async (req, res) => {
+    const status = (req.query.status ?? 'pending') as RevisionStatus;
+    if (!['pending', 'approved', 'rejected', 'superseded'].includes(status)) {
+      throw new HttpError(400, 'invalid_query', 'status must be pending, approved, rejected or superseded', { field: 'status' });
+    }
+    const rawLimit = req.query.limit === undefined ? 50 : Number(req.query.limit);
+    if (!Number.isInteger(rawLimit) || rawLimit < 1 || rawLimit > 200) throw new HttpError(400, 'invalid_query', 'limit must be an integer from 1 to 200', { field: 'limit' });
+    res.set('cache-control', 'no-store').json({ items: await listRevisions(db, { status, limit: rawLimit }) });
+  });
+  const decideOnRevision = (action: ModerationAction): RequestHandler => async (req, res) => {
+    const reason = readReason(req.body, action === 'reject');
+    const actor = String(res.locals.actor);
+    let decided;
+    try {
+      decided = await decideRevision(db, { revisionId: String(req.params.id), actor, action, reason });
+    } catch (error) {
+      if (error instanceof RevisionNotFoundError) throw new HttpError(404, 'revision_not_found', error.message);
+      if (error instanceof RevisionDecidedError) throw new HttpError(409, 'revision_decided', error.message, { status: error.status });
+      if (error instanceof ListingStateError) throw new HttpError(409, 'listing_state', error.message, { state: error.state });
+      throw error;
+    }
+    if (decided.listingId) {
+      await bus.status.publish({
+        uploadId: decided.listingId,
+        event: action === 'approve' ? 'revision.approved' : 'revision.rejected',
+        stage: 'moderation',
+        state: 'saved',
+        ...(reason ? { reason } : {}),
+        message: action === 'approve' ? 'your changes are public now' : 'your changes were not approved; the listing stays as it was',
+      });
+    }
+    log.info('revision decision', { revisionId: decided.id, listingId: decided.listingId, kind: decided.kind, actor, action, reason });
+    const { ownerWallet: _owner, ...view } = decided;
+    res.json(view);
+  };
+  router.post('/v1/admin/revisions/:id/approve', decideOnRevision('approve'));
+  router.post('/v1/admin/revisions/:id/reject', decideOnRevision('reject'));
   router.use(adminPaymentRoutes({ db, uploads: deps.uploads, log }));
   return router;
 }

@@ -14,6 +14,7 @@ import type { GatewayConfig } from './config.js';
 import { errorHandler, HttpError } from './http-error.js';
 import { corsPolicy, rateLimits, securityHeaders } from './security.js';
 import { listingRoutes } from './listings.js';
+import { listingLifeRoutes } from './listing-life.js';
 import { notificationRoutes } from './notifications.js';
 import type { StatusHub } from './status-hub.js';
 import { uploadRoutes } from './uploads.js';
@@ -76,6 +77,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, readiness, rep
   const webhookQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.webhook);
 
   app.use(uploadRoutes({ bus, uploads, db, storage, hub, config, requireSession: auth.requireSession(), limitUploads: limits.uploadsPerWallet, streams }));
+  app.use(listingLifeRoutes({ db, storage, bus, uploads, log, config, requireSession: auth.requireSession() }));
   app.use(listingRoutes({ db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
   app.use(
     notificationRoutes({
@@ -89,7 +91,19 @@ export function createApp({ config, bus, uploads, auth, hub, log, readiness, rep
       requireSession: auth.requireSession(),
     }),
   );
-  app.use(adminRoutes({ db, storage, bus, uploads, log, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
+  app.use(
+    adminRoutes({
+      db,
+      storage,
+      bus,
+      uploads,
+      log,
+      adminAddresses: config.ADMIN_ADDRESSES,
+      adminToken: config.ADMIN_TOKEN,
+      requireSession: auth.requireSession(),
+      listingDays: config.LISTING_DAYS,
+    }),
+  );
   app.use(dashboardRoutes({ bus, extraQueues: [pushQueue, webhookQueue], publicUrl: config.PUBLIC_URL, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
   app.use(docsRoutes({ publicUrl: config.PUBLIC_URL }));
   app.use(webClientRoutes({ log }));

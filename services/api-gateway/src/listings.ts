@@ -24,6 +24,15 @@ export interface ListingItem {
   previewUrl: string;
   posterUrl: string;
   logoUrl: string | null;
+  /** The asking price, if any. */
+  price: { amount: string; currency: string } | null;
+  /** How to reach the seller (public once the listing is approved). */
+  contact: string | null;
+  /** `active`, or `sold` while a sold listing is still shown. */
+  state: 'active' | 'sold';
+  soldAt: string | null;
+  /** The end of the paid period. */
+  expiresAt: string | null;
   createdAt: string;
 }
 
@@ -47,6 +56,11 @@ export async function presentListing(storage: ObjectStorage, view: ListingView):
     previewUrl: preview,
     posterUrl: poster,
     logoUrl: logo,
+    price: view.price,
+    contact: view.contact,
+    state: view.state === 'sold' ? 'sold' : 'active',
+    soldAt: view.soldAt,
+    expiresAt: view.expiresAt,
     createdAt: view.createdAt,
   };
 }
@@ -103,7 +117,15 @@ export function parseListingQuery(query: Record<string, unknown>): Omit<ListingS
   if (radiusKm !== undefined && !near) throw bad('radiusKm needs near', 'radiusKm');
   const owner = single(query.owner, 'owner');
   if (owner !== undefined && !WALLET.test(owner)) throw bad('owner must be a 0x-prefixed 20-byte wallet address', 'owner');
+  const priceMin = parseNumber(single(query.priceMin, 'priceMin'), 'priceMin', 0, 1e12, false);
+  const priceMax = parseNumber(single(query.priceMax, 'priceMax'), 'priceMax', 0, 1e12, false);
+  if (priceMin !== undefined && priceMax !== undefined && priceMin > priceMax) throw bad('priceMin must not be above priceMax', 'priceMin');
+  const currency = single(query.currency, 'currency')?.toUpperCase();
+  if (currency !== undefined && !/^[A-Z]{3}$/.test(currency)) throw bad('currency must be an ISO 4217 code such as EUR', 'currency');
   return {
+    priceMin,
+    priceMax,
+    currency,
     tags: parseTagsParam(single(query.tags, 'tags')),
     match,
     near,
@@ -137,7 +159,15 @@ export function listingRoutes({ db, storage, cacheSeconds }: ListingRoutesDeps):
 
   router.get('/v1/listings/:id', async (req, res) => {
     const listing = await findListing(db, req.params.id);
-    if (!listing) throw new HttpError(404, 'listing_not_found', `no public listing ${req.params.id}`);
+    if (!listing) {
+      // A listing that was public and ran out (expired, or sold past its display) says so: 410, not 404.
+      const gone = await findListing(db, req.params.id, { anyStatus: true });
+      if (gone?.moderationStatus === 'approved' && (gone.state === 'sold' || (gone.state === 'active' && gone.expiresAt !== null))) {
+        const state = gone.state === 'sold' ? 'sold' : 'expired';
+        throw new HttpError(410, `listing_${state}`, `listing ${gone.id} is ${state} and no longer shown`, { state, title: gone.title });
+      }
+      throw new HttpError(404, 'listing_not_found', `no public listing ${req.params.id}`);
+    }
     res.set('cache-control', cache).json(await presentListing(storage, listing));
   });
 

@@ -129,8 +129,9 @@ export function uploadRoutes({ bus, uploads, db, storage, hub, config, requireSe
 
   router.get('/v1/uploads/:id', requireSession, async (req, res) => {
     const uploadId = await ownedUpload(req.params.id, res.locals.address as string);
-    const [upload, latest] = await Promise.all([uploads.get(uploadId), uploads.latest(uploadId)]);
-    res.json({ uploadId, status: latest ?? null, payment: upload?.quote ?? null });
+    // An upload's quote, or a renewal's (renewals are followed through the same routes).
+    const [subject, latest] = await Promise.all([uploads.quoteOf(uploadId), uploads.latest(uploadId)]);
+    res.json({ uploadId, status: latest ?? null, payment: subject?.quote ?? null });
   });
 
   if (storage) {
