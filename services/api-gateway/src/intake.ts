@@ -61,7 +61,9 @@ function parsePrice(amount: string | undefined, currency: string | undefined, fi
     for (const issue of parsed.error.issues) fields[issue.path[0] === 'amount' ? 'priceAmount' : 'priceCurrency'] ??= issue.message;
     return undefined;
   }
-  return parsed.data;
+  // One written form, as Postgres stores it (`120` and `120.0` are `120.00`), so a diff never shows a change that is none.
+  const [whole = '0', fraction = ''] = parsed.data.amount.split('.');
+  return { amount: `${BigInt(whole).toString()}.${fraction.padEnd(2, '0')}`, currency: parsed.data.currency };
 }
 
 // Text that would corrupt logs or terminals: C0 controls except tab/newline, and DEL.

@@ -1,5 +1,6 @@
 import { z } from '@reelboard/config';
 import { quoteSchema, statusEventNames, statusEventSchema, terminalEvents, uploadStates } from '@reelboard/contracts';
+import { listingLifePaths, listingLifeSchemas, listingOwnerOperations } from './openapi-listing-life.js';
 
 /** A JSON Schema or an OpenAPI object: plain JSON, checked by the document's own test. */
 type Json = Record<string, unknown>;
@@ -39,6 +40,8 @@ const schemas: Record<string, Json> = {
       field: { type: 'string', description: 'the query or body parameter at fault' },
       tag: { type: 'string', description: 'the hashtag at fault' },
       refundTxHash: { type: 'string', description: 'the transaction that already refunded the payment (`already_refunded`)' },
+      state: { type: 'string', description: 'the listing\'s state (`listing_state`, `listing_sold`, `listing_expired`) or the revision\'s (`revision_decided`)' },
+      status: { type: 'string', description: 'the revision\'s status (`revision_decided`)' },
     },
   },
   StatusEvent: { ...fromZod(statusEventSchema), description: 'One step of an upload, as stored and as sent on the status stream.' },
@@ -73,9 +76,15 @@ const schemas: Record<string, Json> = {
       previewUrl: { type: 'string', format: 'uri' },
       posterUrl: { type: 'string', format: 'uri' },
       logoUrl: { type: ['string', 'null'], format: 'uri' },
+      price: { anyOf: [ref('Price'), { type: 'null' }] },
+      contact: { type: ['string', 'null'], description: 'how to reach the seller' },
+      state: { type: 'string', enum: ['active', 'sold'], description: '`sold` while a sold listing is still shown (SOLD_DISPLAY_HOURS)' },
+      soldAt: { anyOf: [dateTime, { type: 'null' }] },
+      expiresAt: { anyOf: [dateTime, { type: 'null' }], description: 'the end of the paid period' },
       createdAt: dateTime,
     },
   },
+  ...listingLifeSchemas,
   ListingPage: {
     type: 'object',
     required: ['items', 'nextCursor'],
@@ -135,6 +144,9 @@ const listingQuery = [
   query('near', '`<latitude>,<longitude>`: nearest first, with `distanceKm`', { type: 'string', examples: ['52.52,13.405'] }),
   query('radiusKm', 'only within this distance of `near`', { type: 'number', minimum: 0.001, maximum: 20037 }),
   query('owner', 'only this wallet\'s listings', { type: 'string', pattern: '^0x[0-9a-fA-F]{40}$' }),
+  query('priceMin', 'only listings with an asking price of at least this amount', { type: 'number', minimum: 0 }),
+  query('priceMax', 'only listings with an asking price of at most this amount', { type: 'number', minimum: 0 }),
+  query('currency', 'only listings priced in this ISO 4217 currency', { type: 'string', pattern: '^[A-Za-z]{3}$' }),
   ...pageQuery,
 ];
 
@@ -196,6 +208,8 @@ const paths: Record<string, Json> = {
                 longitude: { type: 'string', pattern: '^-?\\d+(\\.\\d+)?$', description: 'decimal, -180..180' },
                 displayName: { type: 'string', maxLength: 80 },
                 contact: { type: 'string', maxLength: 200 },
+                priceAmount: { type: 'string', pattern: '^\\d{1,12}(\\.\\d{1,2})?$', description: 'the asking price (with priceCurrency), e.g. `120.50`' },
+                priceCurrency: { type: 'string', pattern: '^[A-Za-z]{3}$', description: 'ISO 4217, e.g. `EUR`' },
               },
             },
             encoding: { video: { contentType: 'video/*, application/octet-stream' }, logo: { contentType: 'image/png, image/jpeg, image/webp' } },
@@ -312,9 +326,14 @@ const paths: Record<string, Json> = {
   '/v1/listings/{id}': {
     get: {
       tags: ['listings'],
-      summary: 'One approved listing',
+      summary: 'One public listing (approved, inside its paid period; a sold one while it is still shown)',
       parameters: [uuidParam('id', 'listing id (the upload id)')],
-      responses: { '200': json('the listing', ref('Listing')), '404': failure('`listing_not_found`'), ...common },
+      responses: {
+        '200': json('the listing', ref('Listing')),
+        '404': failure('`listing_not_found`'),
+        '410': failure('`listing_expired` or `listing_sold` (with `state` and `title`): it was public and is no longer shown'),
+        ...common,
+      },
     },
   },
   '/v1/hashtags': {
@@ -713,13 +732,14 @@ export function openApiDocument(publicUrl: string): Json {
       { name: 'sign-in', description: 'Sign-In with Ethereum (EIP-4361)' },
       { name: 'uploads', description: 'The listing form, payment and status (the owner only)' },
       { name: 'listings', description: 'The public read API' },
+      { name: 'my listings', description: "The owner's listings and profile: edit (moderated), sold, withdraw, remove, renew" },
       { name: 'admin', description: 'Moderation, the payment ledger and the queue dashboard' },
       { name: 'notifications', description: 'Web Push: the person is told when something happens to an upload, even with the tab closed' },
       { name: 'webhooks', description: 'Signed webhooks for integrators (admins register endpoints)' },
       { name: 'operations', description: 'Probes and metrics' },
       { name: 'documentation', description: 'This document' },
     ],
-    paths,
+    paths: { ...paths, '/v1/listings/{id}': { ...paths['/v1/listings/{id}'], ...listingOwnerOperations }, ...listingLifePaths },
     components: {
       schemas,
       responses: {

@@ -92,7 +92,7 @@ export async function up(knex: Knex): Promise<void> {
     // A renewal's days, fixed when it was quoted (LISTING_DAYS then).
     t.integer('renewal_days');
   });
-  await knex.raw(`ALTER TABLE payment_quotes ADD CONSTRAINT payment_quotes_renewal CHECK (purpose = 'upload' OR (listing_id IS NOT NULL AND renewal_days > 0))`);
+  await knex.raw(`ALTER TABLE payment_quotes ADD CONSTRAINT payment_quotes_renewal CHECK (purpose = 'upload' OR renewal_days > 0)`);
 }
 
 export async function down(knex: Knex): Promise<void> {
