@@ -42,7 +42,52 @@ export interface Listing {
   previewUrl: string;
   posterUrl: string;
   logoUrl: string | null;
+  /** The asking price, if any. */
+  price: Price | null;
+  /** How to reach the seller. */
+  contact: string | null;
+  /** `sold` while a sold listing is still shown. */
+  state: 'active' | 'sold';
+  soldAt: string | null;
+  expiresAt: string | null;
   createdAt: string;
+}
+
+/** An asking price: decimal amount and ISO 4217 currency. */
+export interface Price {
+  amount: string;
+  currency: string;
+}
+
+/** Where one of your listings stands. */
+export type ListingState = 'pending' | 'approved' | 'rejected' | 'sold' | 'withdrawn' | 'expired' | 'removed';
+
+/** One of your listings (`GET /v1/me/listings`). */
+export interface OwnListing {
+  id: string;
+  title: string;
+  state: ListingState;
+  rejectionReason: string | null;
+  removalReason: string | null;
+  price: Price | null;
+  contact: string | null;
+  hashtags: string[];
+  createdAt: string;
+  expiresAt: string | null;
+  soldAt: string | null;
+  pendingRevision: { id: string; createdAt: string; changes: Record<string, unknown> } | null;
+  payments: { quoteId: string; purpose: 'upload' | 'renewal'; amount: string; state: string }[];
+  posterUrl: string | null;
+}
+
+/** A renewal's quote (`POST /v1/listings/:id/renew`): pay it like an upload's. */
+export interface RenewalQuote {
+  renewalId: string;
+  listingId: string;
+  days: number;
+  currentExpiresAt: string | null;
+  payment: PaymentQuote;
+  links: { status: string; events: string; payment: string };
 }
 
 /** The loop and poster of one of your uploads, stored before the rest (`GET /v1/uploads/:id/preview`). */
