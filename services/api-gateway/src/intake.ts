@@ -5,7 +5,7 @@ import { fileTypeFromFile } from 'file-type';
 import multer from 'multer';
 import sharp from 'sharp';
 import { HashtagError, listingFormSchema, parseHashtags, STAGED_FILES, type ListingForm } from '@reelboard/contracts';
-import { z } from '@reelboard/config';
+import { listingFormFields } from './api/routes.js';
 import { HttpError } from './http-error.js';
 
 export interface IntakeLimits {
@@ -18,33 +18,6 @@ export interface IntakeLimits {
 /** Containers a video may arrive in; anything else is refused before it costs a transcode. */
 const VIDEO_EXTENSIONS = new Set(['mp4', 'm4v', 'mov', 'webm', 'mkv', 'avi', '3gp', '3g2', 'mts', 'mpg', 'ogv', 'flv', 'mxf', 'wmv', 'asf']);
 const LOGO_FORMATS = new Set(['png', 'jpeg', 'webp']);
-
-const finite = (name: string, min: number, max: number) =>
-  z
-    .string({ error: `${name} is required` })
-    .trim()
-    .regex(/^-?\d+(\.\d+)?$/, { error: `${name} must be a decimal number` })
-    .transform(Number)
-    .pipe(z.number().min(min, { error: `${name} must be between ${min} and ${max}` }).max(max, { error: `${name} must be between ${min} and ${max}` }));
-
-const optionalText = (max: number) =>
-  z
-    .string()
-    .trim()
-    .max(max, { error: `must be at most ${max} characters` })
-    .optional()
-    .transform((value) => (value === '' ? undefined : value));
-
-/** The listing form as it arrives (multipart text fields). */
-const formFieldsSchema = z.object({
-  title: z.string({ error: 'title is required' }).trim().min(1, { error: 'title is required' }).max(120, { error: 'title must be at most 120 characters' }),
-  description: z.string().trim().max(5000, { error: 'description must be at most 5000 characters' }).default(''),
-  hashtags: z.string().default(''),
-  latitude: finite('latitude', -90, 90),
-  longitude: finite('longitude', -180, 180),
-  displayName: optionalText(80),
-  contact: optionalText(200),
-});
 
 // Text that would corrupt logs or terminals: C0 controls except tab/newline, and DEL.
 // eslint-disable-next-line no-control-regex
@@ -60,7 +33,7 @@ export function parseListingForm(body: unknown): ListingForm {
     // The multipart parser turns bytes that are not UTF-8 into U+FFFD; refuse rather than store mangled text.
     else if (typeof value === 'string' && value.includes('\uFFFD')) fields[key] = `${key} is not valid UTF-8`;
   }
-  const parsed = formFieldsSchema.safeParse(raw);
+  const parsed = listingFormFields.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const key = String(issue.path[0] ?? 'form');
