@@ -4,7 +4,14 @@ const hex = (bytes: number) =>
   z
     .string()
     .regex(new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`))
-    .transform((value) => value.toLowerCase() as `0x${string}`);
+    .transform((value) => value.toLowerCase() as `0x${string}`)
+    // The API document (zod-openapi) cannot render a transform: any case is read, lower case is written.
+    .meta({
+      override: ({ jsonSchema, io }: { jsonSchema: Record<string, unknown>; io: 'input' | 'output' }) => {
+        jsonSchema.type = 'string';
+        jsonSchema.pattern = io === 'input' ? `^0x[0-9a-fA-F]{${bytes * 2}}$` : `^0x[0-9a-f]{${bytes * 2}}$`;
+      },
+    });
 
 /** A wallet or contract address, always lower case inside the pipeline (one normal form). */
 export const addressSchema = hex(20);

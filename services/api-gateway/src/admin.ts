@@ -12,31 +12,36 @@ import {
   RevisionNotFoundError,
   type Knex,
   type ModerationAction,
-  type ModerationStatus,
-  type RevisionStatus,
 } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
 import type { Uploads } from '@reelboard/lifecycle';
 import { adminPaymentRoutes } from './admin-payments.js';
+import type { Bind } from './api/bind.js';
+import { api } from './api/routes.js';
 import { HttpError } from './http-error.js';
 import { searchPage } from './listings.js';
 import { removeAndDelete } from './listing-life.js';
 
 export interface AdminRoutesDeps {
+  bind: Bind;
   db: Knex;
   storage: ObjectStorage;
   bus: Bus;
   uploads: Uploads;
   log: Logger;
+  /** Days an approval runs a listing (LISTING_DAYS). */
+  listingDays?: number;
+}
+
+/** What the admin check needs. */
+export interface AdminCheckDeps {
   /** Lower-case wallet addresses allowed to moderate once signed in with SIWE. */
   adminAddresses: ReadonlySet<string>;
   /** Shared secret for automation (`X-Admin-Token`); undefined disables it. */
   adminToken: string | undefined;
   /** The gateway's SIWE session check (puts the address on res.locals.address). */
   requireSession: RequestHandler;
-  /** Days an approval runs a listing (LISTING_DAYS). */
-  listingDays?: number;
 }
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -66,7 +71,7 @@ const isAdminToken = (presented: string, configured: string | undefined) => !!co
  * constant time), or a SIWE session of a configured admin wallet. Signed-in non-admins get 403.
  * Puts who is acting on `res.locals.actor` for the audit trail.
  */
-export function requireAdmin(deps: Pick<AdminRoutesDeps, 'adminAddresses' | 'adminToken' | 'requireSession'>, options: AdminCheckOptions = {}): RequestHandler {
+export function requireAdmin(deps: AdminCheckDeps, options: AdminCheckOptions = {}): RequestHandler {
   return async (req, res, next) => {
     const token = req.get('x-admin-token');
     if (token !== undefined) {
@@ -91,48 +96,24 @@ export function requireAdmin(deps: Pick<AdminRoutesDeps, 'adminAddresses' | 'adm
   };
 }
 
-const STATUSES: readonly ModerationStatus[] = ['pending', 'approved', 'rejected'];
-
-/** The `reason` of a decision: required (1-500 characters) where the owner must be told why. */
-function readReason(body: unknown, required: boolean): string | undefined {
-  const raw = (body ?? {}) as { reason?: unknown };
-  const reason = typeof raw.reason === 'string' ? raw.reason.trim() : undefined;
-  if ((required && !reason) || (reason !== undefined && reason.length > 500)) {
-    throw new HttpError(400, 'invalid_body', `reason is ${required ? 'required' : 'optional'} (1-500 characters): the owner is told why`, { field: 'reason' });
-  }
-  return reason || undefined;
-}
-
 /**
  * Moderation (the queue of listings by status, approve/reject) and the payment ledger (what is due
  * back, refunds), each decision audited and sent to the owner.
  */
 export function adminRoutes(deps: AdminRoutesDeps): Router {
-  const { db, storage, bus, log } = deps;
+  const { bind, db, storage, bus, log } = deps;
   const router = Router();
-  router.use('/v1/admin', requireAdmin(deps));
 
-  router.get('/v1/admin/listings', async (req, res) => {
-    const status = (req.query.status ?? 'pending') as ModerationStatus;
-    if (!STATUSES.includes(status)) throw new HttpError(400, 'invalid_query', 'status must be pending, approved or rejected', { field: 'status' });
-    const rawLimit = req.query.limit === undefined ? 20 : Number(req.query.limit);
-    if (!Number.isInteger(rawLimit) || rawLimit < 1 || rawLimit > 100) throw new HttpError(400, 'invalid_query', 'limit must be an integer from 1 to 100', { field: 'limit' });
-    const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined;
-    res.set('cache-control', 'no-store').json(await searchPage(db, storage, { status, limit: rawLimit, cursor }));
-  });
+  bind(router, api.listModeration).to(async ({ query }) => ({
+    status: 200,
+    headers: { 'cache-control': 'no-store' },
+    body: await searchPage(db, storage, { status: query.status, limit: query.limit, cursor: query.cursor }),
+  }));
 
-  const decide = (action: ModerationAction): RequestHandler => async (req, res) => {
-    const id = String(req.params.id);
-    const body = (req.body ?? {}) as { reason?: unknown };
-    const reason = typeof body.reason === 'string' ? body.reason.trim() : undefined;
-    if (action === 'reject' && (!reason || reason.length > 500)) {
-      throw new HttpError(400, 'invalid_body', 'reason is required to reject (1-500 characters): the owner is told why', { field: 'reason' });
-    }
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw new HttpError(404, 'listing_not_found', `no listing ${id}`);
-    const actor = String(res.locals.actor);
+  const decide = async (action: ModerationAction, listingId: string, actor: string, reason: string | undefined) => {
     let outcome;
     try {
-      outcome = await moderateListing(db, { listingId: id.toLowerCase(), actor, action, reason, listingDays: deps.listingDays });
+      outcome = await moderateListing(db, { listingId: listingId.toLowerCase(), actor, action, reason, listingDays: deps.listingDays });
     } catch (error) {
       if (error instanceof ListingNotFoundError || error instanceof ListingRemovedError) throw new HttpError(404, 'listing_not_found', error.message);
       throw error;
@@ -147,41 +128,38 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
       message: action === 'approve' ? 'listing approved: it is public now' : 'listing rejected',
     });
     log.info('moderation decision', { listingId: outcome.listingId, actor, action, reason, previousStatus: outcome.previousStatus });
-    res.json({
-      listingId: outcome.listingId,
-      status: outcome.status,
-      previousStatus: outcome.previousStatus,
-      actor,
-      reason: reason ?? null,
-      decidedAt: outcome.decidedAt,
-      expiresAt: outcome.expiresAt,
-    });
+    return {
+      status: 200 as const,
+      body: {
+        listingId: outcome.listingId,
+        status: outcome.status,
+        previousStatus: outcome.previousStatus,
+        actor,
+        reason: reason ?? null,
+        decidedAt: outcome.decidedAt,
+        expiresAt: outcome.expiresAt,
+      },
+    };
   };
-  router.post('/v1/admin/listings/:id/approve', decide('approve'));
-  router.post('/v1/admin/listings/:id/reject', decide('reject'));
+  bind(router, api.approveListing).to(({ params, body, caller }) => decide('approve', params.id, caller.actor, body.reason || undefined));
+  bind(router, api.rejectListing).to(({ params, body, caller }) => decide('reject', params.id, caller.actor, body.reason));
 
   // An admin takes a listing down: gone from every read route, its S3 objects deleted, payments and audit kept.
-  router.post('/v1/admin/listings/:id/remove', async (req, res) => {
-    const reason = readReason(req.body, true);
-    res.json(await removeAndDelete(deps, { listingId: String(req.params.id), actor: String(res.locals.actor), reason }));
-  });
+  bind(router, api.adminRemoveListing).to(async ({ params, body, caller }) => ({
+    status: 200,
+    body: await removeAndDelete(deps, { listingId: params.id, actor: caller.actor, reason: body.reason }),
+  }));
 
-  // Revisions (edits of approved listings, profile edits): the queue shows each as a diff against the public version.
-  router.get('/v1/admin/revisions', async (req, res) => {
-    const status = (req.query.status ?? 'pending') as RevisionStatus;
-    if (!['pending', 'approved', 'rejected', 'superseded'].includes(status)) {
-      throw new HttpError(400, 'invalid_query', 'status must be pending, approved, rejected or superseded', { field: 'status' });
-    }
-    const rawLimit = req.query.limit === undefined ? 50 : Number(req.query.limit);
-    if (!Number.isInteger(rawLimit) || rawLimit < 1 || rawLimit > 200) throw new HttpError(400, 'invalid_query', 'limit must be an integer from 1 to 200', { field: 'limit' });
-    res.set('cache-control', 'no-store').json({ items: await listRevisions(db, { status, limit: rawLimit }) });
-  });
-  const decideOnRevision = (action: ModerationAction): RequestHandler => async (req, res) => {
-    const reason = readReason(req.body, action === 'reject');
-    const actor = String(res.locals.actor);
+  // Revisions (edits of approved listings, profile edits): each shown as a diff against the public version.
+  bind(router, api.listRevisions).to(async ({ query }) => ({
+    status: 200,
+    headers: { 'cache-control': 'no-store' },
+    body: { items: (await listRevisions(db, { status: query.status, limit: query.limit })).map((item) => ({ ...item, owner: item.owner as `0x${string}` })) },
+  }));
+  const decideOnRevision = async (action: ModerationAction, revisionId: string, actor: string, reason: string | undefined) => {
     let decided;
     try {
-      decided = await decideRevision(db, { revisionId: String(req.params.id), actor, action, reason });
+      decided = await decideRevision(db, { revisionId, actor, action, reason });
     } catch (error) {
       if (error instanceof RevisionNotFoundError) throw new HttpError(404, 'revision_not_found', error.message);
       if (error instanceof RevisionDecidedError) throw new HttpError(409, 'revision_decided', error.message, { status: error.status });
@@ -200,10 +178,10 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     }
     log.info('revision decision', { revisionId: decided.id, listingId: decided.listingId, kind: decided.kind, actor, action, reason });
     const { ownerWallet: _owner, ...view } = decided;
-    res.json(view);
+    return { status: 200 as const, body: { ...view, owner: view.owner as `0x${string}` } };
   };
-  router.post('/v1/admin/revisions/:id/approve', decideOnRevision('approve'));
-  router.post('/v1/admin/revisions/:id/reject', decideOnRevision('reject'));
-  router.use(adminPaymentRoutes({ db, uploads: deps.uploads, log }));
+  bind(router, api.approveRevision).to(({ params, body, caller }) => decideOnRevision('approve', params.id, caller.actor, body.reason || undefined));
+  bind(router, api.rejectRevision).to(({ params, body, caller }) => decideOnRevision('reject', params.id, caller.actor, body.reason));
+  router.use(adminPaymentRoutes({ bind, db, uploads: deps.uploads, log }));
   return router;
 }

@@ -6,7 +6,9 @@ import type { Knex } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
 import { checkReadiness, metricsText, type ReadinessCheck } from '@reelboard/runtime';
-import { adminRoutes } from './admin.js';
+import { adminRoutes, requireAdmin } from './admin.js';
+import { binder } from './api/bind.js';
+import { api } from './api/routes.js';
 import { dashboardRoutes } from './dashboard.js';
 import { docsRoutes } from './docs.js';
 import { authRoutes, type SiweAuth } from './auth.js';
@@ -58,54 +60,42 @@ export function createApp({ config, bus, uploads, auth, hub, log, readiness, rep
   app.use('/v1/auth', limits.auth);
   app.use(express.json({ limit: '32kb' }));
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/metrics', async (_req, res) => {
+  const bind = binder({ session: auth.requireSession(), admin: requireAdmin({ adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }) });
+  const operations = express.Router();
+  bind(operations, api.health).to(async () => ({ status: 200, body: { status: 'ok' } }));
+  bind(operations, api.metrics).to(async ({ res }) => {
     const { contentType, body } = await metricsText();
     res.type(contentType).send(body);
+    return undefined;
   });
-  app.get('/readyz', async (_req, res) => {
+  bind(operations, api.readiness).to(async () => {
     const result = await checkReadiness(readiness, reportedChecks);
-    res.status(result.ok ? 200 : 503).json(result);
+    return { status: result.ok ? 200 : 503, body: result };
   });
+  app.use(operations);
 
-  app.use(authRoutes(auth, log));
+  app.use(authRoutes(auth, log, bind));
 
   // The notifier's queues: replays are added here, and the dashboard shows them.
   const pushQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.push);
   const webhookQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.webhook);
 
-  app.use(uploadRoutes({ bus, uploads, db, storage, hub, config, requireSession: auth.requireSession(), limitUploads: limits.uploadsPerWallet, streams }));
-  app.use(listingLifeRoutes({ db, storage, bus, uploads, log, config, requireSession: auth.requireSession() }));
-  app.use(listingRoutes({ db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
+  app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams }));
+  app.use(listingLifeRoutes({ bind, db, storage, bus, uploads, log, config }));
+  app.use(listingRoutes({ bind, db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
   app.use(
     notificationRoutes({
+      bind,
       db,
       log,
       webhookQueue,
       vapidPublicKey: config.VAPID_PUBLIC_KEY,
       pushAllowedHosts: config.PUSH_ALLOWED_HOSTS,
-      adminAddresses: config.ADMIN_ADDRESSES,
-      adminToken: config.ADMIN_TOKEN,
-      requireSession: auth.requireSession(),
     }),
   );
-  app.use(
-    adminRoutes({
-      db,
-      storage,
-      bus,
-      uploads,
-      log,
-      adminAddresses: config.ADMIN_ADDRESSES,
-      adminToken: config.ADMIN_TOKEN,
-      requireSession: auth.requireSession(),
-      listingDays: config.LISTING_DAYS,
-    }),
-  );
+  app.use(adminRoutes({ bind, db, storage, bus, uploads, log, listingDays: config.LISTING_DAYS }));
   app.use(dashboardRoutes({ bus, extraQueues: [pushQueue, webhookQueue], publicUrl: config.PUBLIC_URL, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
-  app.use(docsRoutes({ publicUrl: config.PUBLIC_URL }));
+  app.use(docsRoutes({ bind, publicUrl: config.PUBLIC_URL }));
   app.use(webClientRoutes({ log }));
 
   app.use((req, _res) => {

@@ -6,6 +6,7 @@ import multer from 'multer';
 import sharp from 'sharp';
 import { HashtagError, listingFormSchema, parseHashtags, priceSchema, STAGED_FILES, type ListingForm, type Price } from '@reelboard/contracts';
 import { z } from '@reelboard/config';
+import { listingFormFields } from './api/routes.js';
 import { HttpError } from './http-error.js';
 
 export interface IntakeLimits {
@@ -19,35 +20,9 @@ export interface IntakeLimits {
 const VIDEO_EXTENSIONS = new Set(['mp4', 'm4v', 'mov', 'webm', 'mkv', 'avi', '3gp', '3g2', 'mts', 'mpg', 'ogv', 'flv', 'mxf', 'wmv', 'asf']);
 const LOGO_FORMATS = new Set(['png', 'jpeg', 'webp']);
 
-const finite = (name: string, min: number, max: number) =>
-  z
-    .string({ error: `${name} is required` })
-    .trim()
-    .regex(/^-?\d+(\.\d+)?$/, { error: `${name} must be a decimal number` })
-    .transform(Number)
-    .pipe(z.number().min(min, { error: `${name} must be between ${min} and ${max}` }).max(max, { error: `${name} must be between ${min} and ${max}` }));
-
-const optionalText = (max: number) =>
-  z
-    .string()
-    .trim()
-    .max(max, { error: `must be at most ${max} characters` })
-    .optional()
-    .transform((value) => (value === '' ? undefined : value));
-
-/** The listing form as it arrives (multipart text fields). */
-const formFieldsSchema = z.object({
-  title: z.string({ error: 'title is required' }).trim().min(1, { error: 'title is required' }).max(120, { error: 'title must be at most 120 characters' }),
-  description: z.string().trim().max(5000, { error: 'description must be at most 5000 characters' }).default(''),
-  hashtags: z.string().default(''),
-  latitude: finite('latitude', -90, 90),
-  longitude: finite('longitude', -180, 180),
-  displayName: optionalText(80),
-  contact: optionalText(200),
-  /** The asking price: a decimal amount and an ISO 4217 currency, both or neither. */
-  priceAmount: optionalText(20),
-  priceCurrency: optionalText(3),
-});
+// Text that would corrupt logs or terminals: C0 controls except tab/newline, and DEL.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
 /** An asking price from its two fields: both or neither; the amount a decimal with at most 2 places, the currency ISO 4217. */
 function parsePrice(amount: string | undefined, currency: string | undefined, fields: Record<string, string>): Price | undefined {
@@ -66,9 +41,6 @@ function parsePrice(amount: string | undefined, currency: string | undefined, fi
   return { amount: `${BigInt(whole).toString()}.${fraction.padEnd(2, '0')}`, currency: parsed.data.currency };
 }
 
-// Text that would corrupt logs or terminals: C0 controls except tab/newline, and DEL.
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
 /** Validates the form's text fields; every bad field is named in the 400. */
 export function parseListingForm(body: unknown): ListingForm {
@@ -80,7 +52,7 @@ export function parseListingForm(body: unknown): ListingForm {
     // The multipart parser turns bytes that are not UTF-8 into U+FFFD; refuse rather than store mangled text.
     else if (typeof value === 'string' && value.includes('\uFFFD')) fields[key] = `${key} is not valid UTF-8`;
   }
-  const parsed = formFieldsSchema.safeParse(raw);
+  const parsed = listingFormFields.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const key = String(issue.path[0] ?? 'form');
@@ -135,7 +107,7 @@ export function parseListingEdit(body: unknown): ListingEdit {
     if (parsed.success) edit[key] = parsed.data;
     else fields[key] ??= parsed.error.issues[0]?.message ?? `${key} is not valid`;
   };
-  text('title', formFieldsSchema.shape.title);
+  text('title', listingFormFields.shape.title);
   text('description', z.string({ error: 'description must be text' }).trim().max(5000, { error: 'description must be at most 5000 characters' }));
   if (raw.hashtags !== undefined) {
     const value = Array.isArray(raw.hashtags) ? raw.hashtags.join(' ') : raw.hashtags;
@@ -150,13 +122,13 @@ export function parseListingEdit(body: unknown): ListingEdit {
     }
   }
   if (raw.latitude !== undefined || raw.longitude !== undefined) {
-    const coordinate = (key: 'latitude' | 'longitude', min: number, max: number) => {
-      const parsed = finite(key, min, max).safeParse(typeof raw[key] === 'number' ? String(raw[key]) : raw[key]);
+    const coordinate = (key: 'latitude' | 'longitude') => {
+      const parsed = listingFormFields.shape[key].safeParse(typeof raw[key] === 'number' ? String(raw[key]) : raw[key]);
       if (!parsed.success) fields[key] ??= parsed.error.issues[0]?.message ?? `${key} is not valid`;
       return parsed.success ? parsed.data : undefined;
     };
-    const latitude = coordinate('latitude', -90, 90);
-    const longitude = coordinate('longitude', -180, 180);
+    const latitude = coordinate('latitude');
+    const longitude = coordinate('longitude');
     if (latitude !== undefined && longitude !== undefined) edit.location = { latitude, longitude };
   }
   if (raw.price !== undefined) {
@@ -181,6 +153,7 @@ export function parseListingEdit(body: unknown): ListingEdit {
   if (Object.keys(fields).length > 0) throw new HttpError(400, 'invalid_form', `invalid fields: ${Object.keys(fields).join(', ')}`, { fields });
   return edit;
 }
+
 
 /**
  * Streams the multipart form to the upload's own staging directory (never whole files in

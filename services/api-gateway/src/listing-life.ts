@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Router, type RequestHandler } from 'express';
+import { Router } from 'express';
 import type { Bus } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
-import type { RenewalQuoted } from '@reelboard/contracts';
+import type { RenewalQuoted, StatusEvent } from '@reelboard/contracts';
 import {
   editListing,
   ListingNotFoundError,
@@ -22,6 +22,8 @@ import {
 import type { Uploads } from '@reelboard/lifecycle';
 import { errorFields, type Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
+import type { Bind } from './api/bind.js';
+import { api } from './api/routes.js';
 import { quotedPrice, type GatewayConfig } from './config.js';
 import { HttpError } from './http-error.js';
 import { parseListingEdit } from './intake.js';
@@ -54,12 +56,13 @@ const mapped = async <T>(work: Promise<T>): Promise<T> => {
 };
 
 /** A listing in the owner's list: its state, expiry, payments, preview URLs, and its upload's processing status. */
-export interface OwnListingItem extends Omit<OwnListing, 'objects'> {
+export interface OwnListingItem extends Omit<OwnListing, 'objects' | 'payments'> {
   previewUrl: string | null;
   posterUrl: string | null;
   logoUrl: string | null;
   /** The upload's latest status event (processing, moderation, expiry...), while Redis keeps it. */
-  status: unknown;
+  status: StatusEvent | null;
+  payments: (OwnListing['payments'][number] & { token: `0x${string}` | null })[];
 }
 
 /** `GET /v1/me/listings`: every listing of the wallet, removed ones included. */
@@ -73,7 +76,7 @@ export async function myListings(deps: Pick<ListingLifeDeps, 'db' | 'storage' | 
         objects?.logo ? deps.storage.urlFor(objects.logo) : null,
         deps.bus.status.latest(listing.id),
       ]);
-      return { ...listing, previewUrl, posterUrl, logoUrl, status: status ?? null };
+      return { ...listing, payments: listing.payments.map((p) => ({ ...p, token: p.token as `0x${string}` | null })), previewUrl, posterUrl, logoUrl, status: status ?? null };
     }),
   );
 }
@@ -210,7 +213,7 @@ export async function editOwnProfile(deps: Pick<ListingLifeDeps, 'db'>, wallet: 
 export async function myProfile(deps: Pick<ListingLifeDeps, 'db' | 'storage'>, wallet: string) {
   const profile = await ownProfile(deps.db, wallet);
   return {
-    wallet: wallet.toLowerCase(),
+    wallet: wallet.toLowerCase() as `0x${string}`,
     displayName: profile.displayName,
     contact: profile.contact,
     logoUrl: profile.logoKey ? await deps.storage.urlFor(profile.logoKey) : null,
@@ -218,36 +221,21 @@ export async function myProfile(deps: Pick<ListingLifeDeps, 'db' | 'storage'>, w
   };
 }
 
-const param = (value: string | string[] | undefined) => (typeof value === 'string' ? value : '');
-
-/** The owner's routes over their listings and profile; every one needs a SIWE session. */
-export function listingLifeRoutes(deps: ListingLifeDeps & { requireSession: RequestHandler }): Router {
+/** The owner's routes over their listings and profile (rows of the route table; every one needs a SIWE session). */
+export function listingLifeRoutes(deps: ListingLifeDeps & { bind: Bind }): Router {
+  const { bind } = deps;
   const router = Router();
-  const wallet = (locals: Record<string, unknown>) => String(locals.address) as `0x${string}`;
-  router.get('/v1/me/listings', deps.requireSession, async (_req, res) => {
-    res.set('cache-control', 'private, no-store').json({ items: await myListings(deps, wallet(res.locals)) });
-  });
-  router.patch('/v1/listings/:id', deps.requireSession, async (req, res) => {
-    res.json(await editOwnListing(deps, wallet(res.locals), param(req.params.id), req.body));
-  });
-  router.post('/v1/listings/:id/sold', deps.requireSession, async (req, res) => {
-    res.json(await markOwnListingSold(deps, wallet(res.locals), param(req.params.id)));
-  });
-  router.post('/v1/listings/:id/withdraw', deps.requireSession, async (req, res) => {
-    res.json(await withdrawOwnListing(deps, wallet(res.locals), param(req.params.id)));
-  });
-  router.delete('/v1/listings/:id', deps.requireSession, async (req, res) => {
-    const owner = wallet(res.locals);
-    res.json(await removeAndDelete(deps, { listingId: param(req.params.id), actor: owner.toLowerCase(), wallet: owner }));
-  });
-  router.post('/v1/listings/:id/renew', deps.requireSession, async (req, res) => {
-    res.status(202).json(await quoteRenewal(deps, wallet(res.locals), param(req.params.id)));
-  });
-  router.get('/v1/me/profile', deps.requireSession, async (_req, res) => {
-    res.set('cache-control', 'private, no-store').json(await myProfile(deps, wallet(res.locals)));
-  });
-  router.patch('/v1/me/profile', deps.requireSession, async (req, res) => {
-    res.status(202).json(await editOwnProfile(deps, wallet(res.locals), req.body));
-  });
+  const privately = { 'cache-control': 'private, no-store' };
+  bind(router, api.listMyListings).to(async ({ caller }) => ({ status: 200, headers: privately, body: { items: await myListings(deps, caller.address) } }));
+  bind(router, api.editListing).to(async ({ params, body, caller }) => ({ status: 200, body: await editOwnListing(deps, caller.address, params.id, body) }));
+  bind(router, api.markListingSold).to(async ({ params, caller }) => ({ status: 200, body: await markOwnListingSold(deps, caller.address, params.id) }));
+  bind(router, api.withdrawListing).to(async ({ params, caller }) => ({ status: 200, body: await withdrawOwnListing(deps, caller.address, params.id) }));
+  bind(router, api.removeListing).to(async ({ params, caller }) => ({
+    status: 200,
+    body: await removeAndDelete(deps, { listingId: params.id, actor: caller.address.toLowerCase(), wallet: caller.address }),
+  }));
+  bind(router, api.renewListing).to(async ({ params, caller }) => ({ status: 202, body: await quoteRenewal(deps, caller.address, params.id) }));
+  bind(router, api.getMyProfile).to(async ({ caller }) => ({ status: 200, headers: privately, body: await myProfile(deps, caller.address) }));
+  bind(router, api.editMyProfile).to(async ({ body, caller }) => ({ status: 202, body: await editOwnProfile(deps, caller.address, body) }));
   return router;
 }
