@@ -27,11 +27,10 @@ type Describe = (event: NotifiableEvent, title: string) => PersonNotification;
 
 /** Status event name -> what the person is told. Add a row to notify a new event. */
 export const personNotifications: Readonly<Record<string, Describe>> = {
-  'payment.confirmed': (_e, title) => ({
-    title: 'Payment confirmed',
-    body: `"${title}" is paid. Your video is being converted; we will tell you when the listing is saved.`,
-    page: 'upload',
-  }),
+  'payment.confirmed': (e, title) =>
+    e.message?.startsWith('renewal ')
+      ? { title: 'Renewal paid', body: `The renewal of "${title}" is paid; we will tell you when the listing runs longer.`, page: 'upload' }
+      : { title: 'Payment confirmed', body: `"${title}" is paid. Your video is being converted; we will tell you when the listing is saved.`, page: 'upload' },
   // The watcher puts the refusal's code in `message` and its explanation in `reason`.
   'payment.rejected': (e, title) => ({
     title: 'Payment not found',

@@ -140,7 +140,10 @@ export class Uploads {
    * makes an upload paid, however many watchers saw it. False if the upload was no longer awaiting payment.
    */
   async pay(uploadId: string, payment: Payment, stage: string): Promise<boolean> {
-    const result = await this.transition(uploadId, 'pay', { stage, message: `paid ${payment.amount} to ${payment.address}` }, { payment: JSON.stringify(payment) });
+    // A renewal says so, so the person is not told a video is being converted.
+    const renewal = await this.redis.hexists(this.status.uploadKey(uploadId), 'renewal');
+    const message = `${renewal ? 'renewal ' : ''}paid ${payment.amount} to ${payment.address}`;
+    const result = await this.transition(uploadId, 'pay', { stage, message }, { payment: JSON.stringify(payment) });
     return result.moved;
   }
 
