@@ -35,6 +35,9 @@ let work: string;
 let listingId: string;
 const pageErrors: string[] = [];
 
+/** The upload's own deposit address (where the first payment went). */
+const tx0To = (id: string) => depositAddressOf({ merchant: (stack.env.MERCHANT_ADDRESS ?? '').toLowerCase() as `0x${string}`, token: null }, id);
+
 const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
 beforeAll(async () => {
@@ -176,6 +179,65 @@ describe('the reference web client in Chromium', () => {
     await suggestion.click();
     expect(await page.getByLabel('Hashtags').inputValue()).toBe(`#${UNIQUE_TAG} `);
     await shot('13-hashtag-autocomplete');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('My listings: edit -> pending -> approve -> visible; mark sold; renew with a payment', async () => {
+    expect(listingId).toMatch(/^[0-9a-f-]{36}$/);
+    const admin = { 'x-admin-token': ADMIN_TOKEN, 'content-type': 'application/json' };
+    await page.getByRole('link', { name: 'My listings' }).click();
+    const card = page.locator(`li.mine-item[data-listing-id="${listingId}"]`);
+    await card.waitFor({ timeout: 15_000 });
+    expect(await card.getAttribute('data-state')).toBe('approved');
+    const runsUntil = async () => /runs until (.+)$/.exec((await card.locator('.meta').textContent()) ?? '')?.[1];
+    const before = await runsUntil();
+    expect(before).toBeTruthy();
+    await shot('14-my-listings');
+
+    // Edit: the change waits for a moderator; the approved version stays public.
+    await card.getByRole('button', { name: 'Edit' }).click();
+    await card.getByLabel('New title').fill('Road bike, new tyres');
+    await card.getByLabel('New price').fill('450');
+    await card.getByLabel('Price currency').fill('EUR');
+    await card.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => page.locator('#mine-status').textContent()).toContain('once a moderator approves them');
+    await card.locator('.revision').waitFor({ timeout: 10_000 });
+    await shot('15-edit-pending');
+    const publicBefore = (await (await fetch(`${stack.gatewayUrl}/v1/listings/${listingId}`)).json()) as { title: string; price: unknown };
+    expect(publicBefore).toMatchObject({ title: 'Road bike in the browser', price: null });
+
+    const queue = (await (await fetch(`${stack.gatewayUrl}/v1/admin/revisions`, { headers: admin })).json()) as { items: { id: string; listingId: string; diff: { field: string }[] }[] };
+    const revision = queue.items.find((item) => item.listingId === listingId);
+    expect(revision?.diff.map((entry) => entry.field)).toEqual(['title', 'price']);
+    const approved = await fetch(`${stack.gatewayUrl}/v1/admin/revisions/${revision?.id}/approve`, { method: 'POST', headers: admin });
+    expect(approved.status).toBe(200);
+    await page.goto(`${stack.gatewayUrl}/#/listing/${listingId}`);
+    await expect.poll(() => page.locator('article.listing h1').textContent(), { timeout: 15_000 }).toBe('Road bike, new tyres');
+    expect(await page.locator('#price').textContent()).toContain('450');
+    expect(await page.locator('#contact').textContent()).toContain('grace@example.org');
+    await shot('16-edit-approved');
+
+    // Renew: a quote paid from the wallet to its own deposit address; the listing runs longer.
+    await page.goto(`${stack.gatewayUrl}/#/mine`);
+    await card.waitFor({ timeout: 15_000 });
+    const paymentsBefore = wallet.calls.filter((call) => call.method === 'eth_sendTransaction').length;
+    await card.getByRole('button', { name: 'Renew' }).click();
+    await expect.poll(() => wallet.calls.filter((call) => call.method === 'eth_sendTransaction').length, { timeout: 15_000 }).toBe(paymentsBefore + 1);
+    const [renewalTx] = wallet.calls.filter((call) => call.method === 'eth_sendTransaction').at(-1)?.params as [{ to: string; value: string }];
+    expect(renewalTx.to).not.toBe((stack.env.MERCHANT_ADDRESS ?? '').toLowerCase());
+    await expect.poll(() => page.locator('#mine-status').textContent(), { timeout: 90_000, interval: 500 }).toBe('Renewed.');
+    await card.waitFor();
+    expect(await runsUntil()).not.toBe(before);
+    const ledger = (await (await fetch(`${stack.gatewayUrl}/v1/admin/payments?limit=100`, { headers: admin })).json()) as { items: { listingId: string | null; to: string; status: string }[] };
+    expect(ledger.items.filter((row) => row.listingId === listingId).map((row) => row.to).sort()).toEqual([renewalTx.to.toLowerCase(), tx0To(listingId)].sort());
+    await shot('17-renewed');
+
+    // Mark sold: shown as sold.
+    await card.getByRole('button', { name: 'Mark sold' }).click();
+    await expect.poll(() => card.getAttribute('data-state'), { timeout: 10_000 }).toBe('sold');
+    await page.goto(`${stack.gatewayUrl}/#/listing/${listingId}`);
+    await page.locator('#sold-badge').waitFor({ timeout: 15_000 });
+    await shot('18-sold');
     expect(pageErrors).toEqual([]);
   });
 });

@@ -6,17 +6,14 @@ import { Readable } from 'node:stream';
 import { EventSource } from 'eventsource';
 import { createWalletClient, defineChain, http, type Hex, type PrivateKeyAccount } from 'viem';
 import { createSiweMessage } from 'viem/siwe';
-import { statusEventNames, terminalEvents, type StatusEvent } from '@reelboard/contracts';
+import { statusEventNames, terminalEvents } from '@reelboard/contracts';
+// The API's shapes come from the gateway's route table (type-only).
+import type { AcceptedUpload, Answer, PaymentRequest, Session, StatusEvent, UploadView } from '../../../services/api-gateway/src/api/types.js';
+
+export type { AcceptedUpload, Answer, Body, ErrorBody, Listing, ListingPage, StatusEvent, UploadView } from '../../../services/api-gateway/src/api/types.js';
 
 /** The payment the gateway asks for a listing. */
-export interface Quote {
-  chainId: number;
-  to: Hex;
-  /** Base units (wei) as a decimal string. */
-  amount: string;
-  token: Hex | null;
-  expiresAt: string;
-}
+export type Quote = PaymentRequest;
 
 /** An error answer of the gateway, with its stable code. */
 export class GatewayError extends Error {
@@ -60,8 +57,8 @@ export class GatewayClient {
   }
 
   /** Signs in with Ethereum (EIP-4361) as `account`; the session is used by every later call. */
-  async signIn(account: PrivateKeyAccount, chainId: number): Promise<{ address: string; token: string; expiresAt: string }> {
-    const { nonce } = await answer<{ nonce: string }>(await fetch(`${this.baseUrl}/v1/auth/nonce`));
+  async signIn(account: PrivateKeyAccount, chainId: number): Promise<Session> {
+    const { nonce } = await answer<Answer<'getNonce', 200>>(await fetch(`${this.baseUrl}/v1/auth/nonce`));
     const url = new URL(this.baseUrl);
     const message = createSiweMessage({
       address: account.address,
@@ -75,7 +72,7 @@ export class GatewayClient {
       statement: 'Sign in to Reelboard',
     });
     const signature = await account.signMessage({ message });
-    const session = await answer<{ address: string; token: string; expiresAt: string }>(
+    const session = await answer<Session>(
       await fetch(`${this.baseUrl}/v1/auth/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message, signature }) }),
     );
     this.token = session.token;
@@ -90,7 +87,7 @@ export class GatewayClient {
     files: { video: string; logo?: string | undefined },
     fields: Record<string, string>,
     onProgress?: (sentBytes: number) => void,
-  ): Promise<{ uploadId: string; payment: Quote }> {
+  ): Promise<AcceptedUpload> {
     const body = await multipartBody(fields, [
       { name: 'video', path: files.video },
       ...(files.logo ? [{ name: 'logo', path: files.logo }] : []),
@@ -125,7 +122,7 @@ export class GatewayClient {
   }
 
   /** The latest status of an upload. */
-  async status(uploadId: string): Promise<{ uploadId: string; status: StatusEvent | null; payment: Quote | null }> {
+  async status(uploadId: string): Promise<UploadView> {
     return answer(await fetch(`${this.baseUrl}/v1/uploads/${uploadId}`, { headers: this.headers() }));
   }
 

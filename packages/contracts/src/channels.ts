@@ -6,6 +6,7 @@ import {
   paymentSubmittedSchema,
   previewEarlySchema,
   previewExtractedSchema,
+  renewalQuotedSchema,
   uploadExpireSchema,
   uploadFailedSchema,
   uploadReceivedSchema,
@@ -59,6 +60,14 @@ export const channels = {
     policy: { attempts: 10, backoffMs: 1_000 },
     giveUp: 'fail-upload',
     jobId: byUpload('upload.received'),
+  }),
+  // A renewal's quote: watched and expired like an upload's; once paid, the ledger write renews the listing.
+  'renewal.quoted': define({
+    schema: renewalQuotedSchema,
+    consumer: 'payment-watcher',
+    policy: { attempts: 10, backoffMs: 1_000 },
+    giveUp: 'fail-upload',
+    jobId: byUpload('renewal.quoted'),
   }),
   'payment.submitted': define({
     schema: paymentSubmittedSchema,

@@ -27,11 +27,10 @@ type Describe = (event: NotifiableEvent, title: string) => PersonNotification;
 
 /** Status event name -> what the person is told. Add a row to notify a new event. */
 export const personNotifications: Readonly<Record<string, Describe>> = {
-  'payment.confirmed': (_e, title) => ({
-    title: 'Payment confirmed',
-    body: `"${title}" is paid. Your video is being converted; we will tell you when the listing is saved.`,
-    page: 'upload',
-  }),
+  'payment.confirmed': (e, title) =>
+    e.message?.startsWith('renewal ')
+      ? { title: 'Renewal paid', body: `The renewal of "${title}" is paid; we will tell you when the listing runs longer.`, page: 'upload' }
+      : { title: 'Payment confirmed', body: `"${title}" is paid. Your video is being converted; we will tell you when the listing is saved.`, page: 'upload' },
   // The watcher puts the refusal's code in `message` and its explanation in `reason`.
   'payment.rejected': (e, title) => ({
     title: 'Payment not found',
@@ -72,9 +71,17 @@ export const personNotifications: Readonly<Record<string, Describe>> = {
     body: `No payment for "${title}" arrived in time, so the upload expired. Nothing was charged; send the form again to list it.`,
     page: 'upload',
   }),
-  // No stage emits these yet (listings do not expire today); the rows are ready for when one does.
+  // No stage emits this one yet; the row is ready for when one does.
   'listing.expiring': (_e, title) => ({ title: 'Listing expires soon', body: `"${title}" expires soon.`, page: 'listing' }),
-  'listing.expired': (_e, title) => ({ title: 'Listing expired', body: `"${title}" has expired and is no longer shown.`, page: 'upload' }),
+  'listing.expired': (_e, title) => ({ title: 'Listing expired', body: `"${title}" has expired and is no longer shown. Renew it from My listings to show it again.`, page: 'upload' }),
+  'listing.renewed': (e, title) => ({ title: 'Listing renewed', body: `"${title}" is renewed${e.message ? ` (${e.message})` : ''}.`, page: 'listing' }),
+  'listing.removed': (e, title) => ({ title: 'Listing removed', body: `"${title}" was removed${e.reason ? `: ${e.reason}` : ''}.`, page: 'upload' }),
+  'revision.approved': (_e, title) => ({ title: 'Changes approved', body: `Your changes to "${title}" were approved and are public now.`, page: 'listing' }),
+  'revision.rejected': (e, title) => ({
+    title: 'Changes not approved',
+    body: `Your changes to "${title}" were not approved${e.reason ? `: ${e.reason}` : ''}. The listing stays as it was.`,
+    page: 'upload',
+  }),
 };
 
 /** Status events never sent to anyone: running progress, not a change of state. */

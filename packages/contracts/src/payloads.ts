@@ -4,7 +4,14 @@ const hex = (bytes: number) =>
   z
     .string()
     .regex(new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`))
-    .transform((value) => value.toLowerCase() as `0x${string}`);
+    .transform((value) => value.toLowerCase() as `0x${string}`)
+    // The API document (zod-openapi) cannot render a transform: any case is read, lower case is written.
+    .meta({
+      override: ({ jsonSchema, io }: { jsonSchema: Record<string, unknown>; io: 'input' | 'output' }) => {
+        jsonSchema.type = 'string';
+        jsonSchema.pattern = io === 'input' ? `^0x[0-9a-fA-F]{${bytes * 2}}$` : `^0x[0-9a-f]{${bytes * 2}}$`;
+      },
+    });
 
 /** A wallet or contract address, always lower case inside the pipeline (one normal form). */
 export const addressSchema = hex(20);
@@ -19,6 +26,12 @@ export const stagedPathSchema = z
   .min(1)
   .refine((value) => !value.startsWith('/') && !value.split('/').includes('..'), 'must be relative to the staging directory');
 
+/** An asking price: a decimal amount with at most 2 decimals, and an ISO 4217 currency code. */
+export const priceSchema = z.object({
+  amount: z.string().regex(/^\d{1,12}(\.\d{1,2})?$/, 'amount must be a decimal number with at most 12 digits before the point and 2 after'),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code such as EUR or USD'),
+});
+
 /** What the person typed into the listing form, already validated by the gateway. */
 export const listingFormSchema = z.object({
   title: z.string().min(1).max(120),
@@ -28,6 +41,8 @@ export const listingFormSchema = z.object({
   longitude: z.number().min(-180).max(180),
   displayName: z.string().max(80).optional(),
   contact: z.string().max(200).optional(),
+  /** The asking price, if any. */
+  price: priceSchema.optional(),
 });
 
 /** The payment the gateway asked for: paid to `to` on `chainId`, at least `amount`, before `expiresAt`. */
@@ -54,6 +69,23 @@ export const uploadReceivedSchema = z.object({
     /** The logo, already normalised to a square WebP by the gateway. */
     logo: stagedPathSchema.optional(),
   }),
+  receivedAt: z.iso.datetime(),
+});
+
+/**
+ * The renewal of a listing was quoted: like an upload's quote (its own deposit address, paid through
+ * the same watcher and ledger), but nothing is uploaded or encoded. `uploadId` is the renewal's own
+ * id (the quote id and CREATE2 salt), under which the lifecycle and the status stream know it.
+ */
+export const renewalQuotedSchema = z.object({
+  uploadId: uploadIdSchema,
+  purpose: z.literal('renewal'),
+  /** The listing it renews. */
+  listingId: uploadIdSchema,
+  owner: addressSchema,
+  quote: quoteSchema,
+  /** Days the listing runs longer once paid (LISTING_DAYS when quoted). */
+  days: z.number().int().positive(),
   receivedAt: z.iso.datetime(),
 });
 
@@ -239,6 +271,8 @@ export const uploadExpireSchema = z.object({ uploadId: uploadIdSchema });
 export type ListingForm = z.infer<typeof listingFormSchema>;
 export type Quote = z.infer<typeof quoteSchema>;
 export type UploadReceived = z.infer<typeof uploadReceivedSchema>;
+export type RenewalQuoted = z.infer<typeof renewalQuotedSchema>;
+export type Price = z.infer<typeof priceSchema>;
 export type PaymentSubmitted = z.infer<typeof paymentSubmittedSchema>;
 export type Payment = z.infer<typeof paymentSchema>;
 export type CreditStatus = z.infer<typeof creditStatusSchema>;

@@ -20,6 +20,12 @@ export const statusEventNames = [
   'payment.received',
   'refund.due',
   'refund.sent',
+  // A listing's life after it was saved (on the listing's stream; `listing.renewed` also ends a renewal's own).
+  'listing.expired',
+  'listing.renewed',
+  'listing.removed',
+  'revision.approved',
+  'revision.rejected',
 ] as const;
 export type StatusEventName = (typeof statusEventNames)[number];
 
@@ -33,7 +39,7 @@ export const uploadStates = ['awaiting_payment', 'paid', 'processing', 'saved', 
 export type UploadState = (typeof uploadStates)[number];
 
 /** Events after which nothing more happens to an upload; a status stream closes on them. */
-export const terminalEvents: ReadonlySet<StatusEventName> = new Set(['profile.saved', 'failed', 'expired', 'refund.due']);
+export const terminalEvents: ReadonlySet<StatusEventName> = new Set(['profile.saved', 'failed', 'expired', 'refund.due', 'listing.renewed']);
 
 /** Upload states in which the pipeline has ended (an operator may still retry a failed one). */
 export const endedStates: ReadonlySet<UploadState> = new Set(['saved', 'failed', 'expired', 'refund_due', 'refunded']);
@@ -42,7 +48,18 @@ export const endedStates: ReadonlySet<UploadState> = new Set(['saved', 'failed',
  * Events that still reach the owner after the upload ended: moderation decisions on the saved
  * listing, money that arrives after the end (recorded for refund) and refunds.
  */
-export const afterTerminalEvents: ReadonlySet<StatusEventName> = new Set(['moderation.approved', 'moderation.rejected', 'payment.received', 'refund.due', 'refund.sent']);
+export const afterTerminalEvents: ReadonlySet<StatusEventName> = new Set([
+  'moderation.approved',
+  'moderation.rejected',
+  'payment.received',
+  'refund.due',
+  'refund.sent',
+  'listing.expired',
+  'listing.renewed',
+  'listing.removed',
+  'revision.approved',
+  'revision.rejected',
+]);
 
 export const statusEventSchema = z.object({
   /** Per-upload sequence number, increasing by one: the SSE event id. */

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { PUBLIC_LISTING } from './visibility.js';
 
 /** A hashtag with how many approved listings carry it. */
 export interface HashtagCount {
@@ -34,7 +35,7 @@ export async function hashtagIds(db: Knex, tags: string[]): Promise<Map<string, 
 export async function listingIdsByTags(db: Knex, tags: string[], match: 'all' | 'any', limit = 100): Promise<string[]> {
   const ids = await hashtagIds(db, tags);
   if (ids.size === 0 || (match === 'all' && ids.size < new Set(tags).size)) return [];
-  const query = db('listings as l').where('l.moderation_status', 'approved').orderBy([{ column: 'l.created_at', order: 'desc' }, { column: 'l.id', order: 'desc' }]).limit(limit);
+  const query = db('listings as l').whereRaw(PUBLIC_LISTING).orderBy([{ column: 'l.created_at', order: 'desc' }, { column: 'l.id', order: 'desc' }]).limit(limit);
   applyTagFilter(query, [...ids.values()], match);
   return query.pluck('l.id');
 }
@@ -48,14 +49,15 @@ export function applyTagFilter(query: Knex.QueryBuilder, ids: number[], match: '
   query.whereRaw(match === 'all' ? 'l.tag_ids @> ?::integer[]' : 'l.tag_ids && ?::integer[]', [ids]);
 }
 
-/** Hashtags starting with `prefix` (already normalised), the most used first, with approved-listing counts. */
+/** Hashtags starting with `prefix` (already normalised), the most used first, with counts of public listings. */
 export async function autocompleteHashtags(db: Knex, prefix: string, limit = 10): Promise<HashtagCount[]> {
   const escaped = prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
   const rows: { tag: string; listings: string | number }[] = await db('hashtags as h')
     .join('listing_hashtags as lh', 'lh.hashtag_id', 'h.id')
     .join('listings as l', function joinApproved() {
-      this.on('l.id', '=', 'lh.listing_id').andOnVal('l.moderation_status', '=', 'approved');
+      this.on('l.id', '=', 'lh.listing_id');
     })
+    .whereRaw(PUBLIC_LISTING)
     .whereRaw(`h.tag LIKE ? ESCAPE '\\'`, [`${escaped}%`])
     .groupBy('h.tag')
     .select('h.tag', db.raw('count(*) AS listings'))

@@ -4,5 +4,7 @@ export * from './payments.js';
 export * from './hashtags.js';
 export * from './read.js';
 export * from './moderation.js';
+export * from './listing-lifecycle.js';
+export * from './visibility.js';
 export * from './notifications.js';
 export type { Knex } from 'knex';

@@ -4,6 +4,7 @@ import * as readIndexes from './migrations/002_read_indexes.js';
 import * as nearestByTags from './migrations/003_nearest_by_tags.js';
 import * as paymentLedger from './migrations/004_payment_ledger.js';
 import * as notifications from './migrations/005_notifications.js';
+import * as listingLifecycle from './migrations/006_listing_lifecycle.js';
 
 interface Migration {
   up: (knex: Knex) => Promise<void>;
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '003_nearest_by_tags': nearestByTags,
   '004_payment_ledger': paymentLedger,
   '005_notifications': notifications,
+  '006_listing_lifecycle': listingLifecycle,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

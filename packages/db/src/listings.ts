@@ -2,7 +2,11 @@ import type { Knex } from 'knex';
 import { upsertHashtags } from './hashtags.js';
 import { linkQuotePayments } from './payments.js';
 
-/** Everything one finished upload writes, in one transaction. */
+/**
+ * Everything one finished upload writes, in one transaction. The owner's display name, contact and
+ * logo are proposals: they are kept with the listing and become the public profile only when a
+ * moderator approves the listing (see moderateListing), never at save.
+ */
 export interface SaveListingInput {
   listingId: string;
   owner: { walletAddress: string; displayName?: string | undefined; contact?: string | undefined; logoKey?: string | undefined };
@@ -20,26 +24,23 @@ export interface SaveListingInput {
     sourceBytes: number;
     latitude: number;
     longitude: number;
+    /** The asking price, if the form had one. */
+    price?: { amount: string; currency: string } | undefined;
   };
   /** Already normalised (see normalizeHashtag). */
   hashtags: string[];
 }
 
-/** Creates the user by wallet address, or updates the existing one's profile (the prototype's rule). */
-export async function upsertUser(trx: Knex, owner: SaveListingInput['owner']): Promise<number> {
-  const changes: Record<string, unknown> = { updated_at: trx.fn.now() };
-  if (owner.displayName !== undefined) changes.display_name = owner.displayName;
-  if (owner.contact !== undefined) changes.contact = owner.contact;
-  if (owner.logoKey !== undefined) changes.logo_key = owner.logoKey;
+/**
+ * The user by wallet address, created with an empty public profile when new. Nothing a person sends
+ * reaches the public profile here: display name, contact and logo become public through moderation
+ * (an approved listing that brought them, or an approved profile edit).
+ */
+export async function ensureUser(trx: Knex, walletAddress: string): Promise<number> {
   const [row] = await trx('users')
-    .insert({
-      wallet_address: owner.walletAddress.toLowerCase(),
-      display_name: owner.displayName ?? null,
-      contact: owner.contact ?? null,
-      logo_key: owner.logoKey ?? null,
-    })
+    .insert({ wallet_address: walletAddress.toLowerCase() })
     .onConflict('wallet_address')
-    .merge(changes)
+    .merge({ updated_at: trx.fn.now() })
     .returning('id');
   return Number((row as { id: string | number }).id);
 }
@@ -51,7 +52,7 @@ export async function upsertUser(trx: Knex, owner: SaveListingInput['owner']): P
  */
 export async function saveListing(db: Knex, input: SaveListingInput): Promise<{ userId: number; created: boolean }> {
   return db.transaction(async (trx) => {
-    const userId = await upsertUser(trx, { ...input.owner, logoKey: input.owner.logoKey ?? input.listing.logoKey });
+    const userId = await ensureUser(trx, input.owner.walletAddress);
     const l = input.listing;
     const inserted = await trx('listings')
       .insert({
@@ -62,7 +63,11 @@ export async function saveListing(db: Knex, input: SaveListingInput): Promise<{ 
         video_key: l.videoKey,
         preview_key: l.previewKey,
         poster_key: l.posterKey,
-        logo_key: l.logoKey ?? null,
+        logo_key: l.logoKey ?? input.owner.logoKey ?? null,
+        contact: input.owner.contact ?? null,
+        display_name: input.owner.displayName ?? null,
+        price_amount: l.price?.amount ?? null,
+        price_currency: l.price?.currency ?? null,
         duration_seconds: l.durationSeconds,
         width: l.width,
         height: l.height,

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import type { ModerationStatus } from './read.js';
+import { publishProfileFields } from './listing-lifecycle.js';
+import type { ModerationStatus, OwnerState } from './read.js';
 
 export type ModerationAction = 'approve' | 'reject';
 
@@ -17,6 +18,8 @@ export interface ModerationDecision {
   actor: string;
   action: ModerationAction;
   reason?: string | undefined;
+  /** Days an approval runs the listing (LISTING_DAYS): its paid period starts at its first approval. */
+  listingDays?: number | undefined;
 }
 
 export interface ModerationOutcome {
@@ -26,22 +29,57 @@ export interface ModerationOutcome {
   status: ModerationStatus;
   eventId: number;
   decidedAt: string;
+  /** The end of the paid period once approved. */
+  expiresAt: string | null;
+}
+
+/** A removed listing is not moderated any more. */
+export class ListingRemovedError extends Error {
+  override readonly name = 'ListingRemovedError';
+  constructor(readonly listingId: string) {
+    super(`listing ${listingId} was removed`);
+  }
 }
 
 /**
  * Approves or rejects a listing and audits the decision in moderation_events, in one
  * transaction (the row is locked, so two moderators deciding at once are recorded in order).
+ * An approval starts the paid period (LISTING_DAYS from the first approval; a listing approved again
+ * keeps its period) and makes the display name, contact and logo the listing brought the owner's
+ * public profile. A rejection keeps its reason (the owner's list shows it); its objects are deleted
+ * after a delay by the periodic job.
  */
 export async function moderateListing(db: Knex, decision: ModerationDecision): Promise<ModerationOutcome> {
   const status: ModerationStatus = decision.action === 'approve' ? 'approved' : 'rejected';
   return db.transaction(async (trx) => {
-    const current: { moderation_status: ModerationStatus; wallet_address: string } | undefined = await trx('listings as l')
+    const current:
+      | { moderation_status: ModerationStatus; state: OwnerState; wallet_address: string; user_id: string; display_name: string | null; contact: string | null; logo_key: string | null }
+      | undefined = await trx('listings as l')
       .join('users as u', 'u.id', 'l.user_id')
       .where('l.id', decision.listingId)
       .forUpdate('l')
-      .first('l.moderation_status', 'u.wallet_address');
+      .first('l.moderation_status', 'l.state', 'u.wallet_address', 'l.user_id', 'l.display_name', 'l.contact', 'l.logo_key');
     if (!current) throw new ListingNotFoundError(decision.listingId);
-    await trx('listings').where({ id: decision.listingId }).update({ moderation_status: status, updated_at: trx.fn.now() });
+    if (current.state === 'removed') throw new ListingRemovedError(decision.listingId);
+    const days = decision.listingDays ?? 30;
+    const [updated] = await trx('listings')
+      .where({ id: decision.listingId })
+      .update(
+        status === 'approved'
+          ? {
+              moderation_status: status,
+              approved_at: trx.raw('coalesce(approved_at, now())'),
+              expires_at: trx.raw(`coalesce(expires_at, now() + make_interval(days => ?))`, [days]),
+              rejected_at: null,
+              rejection_reason: null,
+              updated_at: trx.fn.now(),
+            }
+          : { moderation_status: status, rejected_at: trx.fn.now(), rejection_reason: decision.reason ?? null, updated_at: trx.fn.now() },
+      )
+      .returning('expires_at');
+    if (status === 'approved') {
+      await publishProfileFields(trx, current.user_id, { displayName: current.display_name, contact: current.contact, logoKey: current.logo_key });
+    }
     const [event] = await trx('moderation_events')
       .insert({ listing_id: decision.listingId, actor: decision.actor, action: decision.action, reason: decision.reason ?? null })
       .returning(['id', 'created_at']);
@@ -53,6 +91,7 @@ export async function moderateListing(db: Knex, decision: ModerationDecision): P
       status,
       eventId: Number(row.id),
       decidedAt: row.created_at.toISOString(),
+      expiresAt: status === 'approved' ? ((updated as { expires_at: Date | null }).expires_at?.toISOString() ?? null) : null,
     };
   });
 }
@@ -62,14 +101,16 @@ export interface ModerationEventView {
   actor: string;
   action: ModerationAction;
   reason: string | null;
+  /** The revision decided, when the decision was on an edit rather than the listing itself. */
+  revisionId: string | null;
   at: string;
 }
 
 /** The decisions taken on a listing, oldest first. */
 export async function moderationHistory(db: Knex, listingId: string): Promise<ModerationEventView[]> {
-  const rows: { actor: string; action: ModerationAction; reason: string | null; created_at: Date }[] = await db('moderation_events')
+  const rows: { actor: string; action: ModerationAction; reason: string | null; revision_id: string | null; created_at: Date }[] = await db('moderation_events')
     .where({ listing_id: listingId })
     .orderBy([{ column: 'created_at', order: 'asc' }, { column: 'id', order: 'asc' }])
-    .select('actor', 'action', 'reason', 'created_at');
-  return rows.map((row) => ({ actor: row.actor, action: row.action, reason: row.reason, at: row.created_at.toISOString() }));
+    .select('actor', 'action', 'reason', 'revision_id', 'created_at');
+  return rows.map((row) => ({ actor: row.actor, action: row.action, reason: row.reason, revisionId: row.revision_id, at: row.created_at.toISOString() }));
 }

@@ -24,7 +24,13 @@ export interface QuoteRecord {
   amount: string;
   createdAt: string;
   expiresAt: string;
+  /** What the quote pays for: an upload (the default), or the renewal of `listingId` by `renewalDays`. */
+  purpose?: QuotePurpose | undefined;
+  listingId?: string | undefined;
+  renewalDays?: number | undefined;
 }
+
+export type QuotePurpose = 'upload' | 'renewal';
 
 /**
  * Records an issued quote, so reconciliation knows every deposit address ever handed out. Idempotent
@@ -42,6 +48,9 @@ export async function recordQuote(db: Knex, quote: QuoteRecord): Promise<{ creat
       amount: quote.amount,
       created_at: quote.createdAt,
       expires_at: quote.expiresAt,
+      purpose: quote.purpose ?? 'upload',
+      listing_id: quote.listingId ?? null,
+      renewal_days: quote.renewalDays ?? null,
     })
     .onConflict('quote_id')
     .ignore()
@@ -64,6 +73,8 @@ interface QuoteRow {
   failed_stage: string | null;
   failure_reason: string | null;
   expires_at: Date;
+  purpose: QuotePurpose;
+  renewal_days: number | null;
 }
 
 /** What one observation changed in the ledger. */
@@ -77,9 +88,38 @@ export interface CreditOutcome {
   refundDue: string;
   /** The quote's state afterwards; null for an unmatched transfer. */
   quoteState: QuoteState | null;
+  /** A renewal this credit paid: the listing's new expiry, or why it could not be renewed (the payment is due back). */
+  renewal?: { listingId: string; expiresAt: string } | { listingId: string; refused: string } | undefined;
 }
 
 const nothing = (quoteState: QuoteState | null): CreditOutcome => ({ recorded: 0, paymentIds: [], amount: '0', refundDue: '0', quoteState });
+
+/** Why a paid renewal did not extend its listing (then its payment is recorded unfulfilled, due back). */
+const RENEWAL_STAGE = 'renewal';
+
+/**
+ * A renewal quote is covered: extends its listing by the quote's days from its current expiry (or
+ * from now if it already ran out), unless the listing was removed (or withdrawn) meanwhile: then the
+ * payment cannot be fulfilled and is due back. Runs once per quote, in applyDeposit's transaction.
+ */
+async function renewListing(trx: Knex.Transaction, quote: QuoteRow): Promise<{ listingId: string; expiresAt: string } | { listingId: string; refused: string }> {
+  const listingId = quote.listing_id as string;
+  const listing: { state: string; moderation_status: string } | undefined = await trx('listings').where({ id: listingId }).forUpdate().first('state', 'moderation_status');
+  if (!listing || listing.state === 'removed' || listing.state === 'withdrawn') {
+    return { listingId, refused: `the listing was ${listing?.state ?? 'removed'} before its renewal was paid; the payment is recorded for refund` };
+  }
+  const [row] = await trx('listings')
+    .where({ id: listingId })
+    .update({
+      expires_at: trx.raw(`greatest(coalesce(expires_at, now()), now()) + make_interval(days => ?)`, [quote.renewal_days ?? 0]),
+      expired_notified_at: null,
+      updated_at: trx.fn.now(),
+    })
+    .returning('expires_at');
+  const expiresAt = (row as { expires_at: Date }).expires_at.toISOString();
+  await trx('listing_events').insert({ listing_id: listingId, actor: quote.owner, action: 'renew', detail: JSON.stringify({ quoteId: quote.quote_id, days: quote.renewal_days, expiresAt }) });
+  return { listingId, expiresAt };
+}
 
 const min = (a: bigint, b: bigint) => (a < b ? a : b);
 const max = (a: bigint, b: bigint) => (a > b ? a : b);
@@ -180,7 +220,14 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
       : [{ amount: increment, transfer: fresh.length === 1 ? fresh[0] : undefined }];
 
   const covers = credit.status === 'paid' || credit.status === 'overpaid';
-  const failed = quote.listing_id === null && quote.failed_stage !== null && covers;
+  // The first covering credit of a renewal renews its listing (or finds it gone: then it is due back).
+  const renewal = quote.purpose === 'renewal' && covers && quote.state !== 'paid' ? await renewListing(trx, quote) : undefined;
+  if (renewal && 'refused' in renewal) {
+    await trx('payment_quotes').where({ quote_id: quote.quote_id }).update({ failed_stage: RENEWAL_STAGE, failure_reason: renewal.refused });
+    quote.failed_stage = RENEWAL_STAGE;
+    quote.failure_reason = renewal.refused;
+  }
+  const failed = covers && quote.failed_stage !== null && (quote.listing_id === null || quote.purpose === 'renewal');
   // The listing may be saved before its credit reaches the ledger (this job was retried late): tie it now.
   const listingId = covers ? quote.listing_id : null;
   const quoteAmount = BigInt(quote.amount);
@@ -237,7 +284,34 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
       state,
       updated_at: trx.fn.now(),
     });
-  return { recorded: inserted.length, paymentIds: inserted.map((row) => Number(row.id)), amount: increment.toString(), refundDue: refundDue.toString(), quoteState: state };
+  return {
+    recorded: inserted.length,
+    paymentIds: inserted.map((row) => Number(row.id)),
+    amount: increment.toString(),
+    refundDue: refundDue.toString(),
+    quoteState: state,
+    ...(renewal ? { renewal } : {}),
+  };
+}
+
+/** Where a renewal quote stands in the ledger: waiting, renewed (the listing's expiry now), or refused (due back). */
+export async function renewalOutcome(
+  db: Knex,
+  quoteId: string,
+): Promise<{ purpose: QuotePurpose; listingId: string | null; state: QuoteState; renewed: { expiresAt: string | null } | null; refused: string | null } | undefined> {
+  const row: { purpose: QuotePurpose; listing_id: string | null; state: QuoteState; failure_reason: string | null; expires_at: Date | null } | undefined = await db('payment_quotes as q')
+    .leftJoin('listings as l', 'l.id', 'q.listing_id')
+    .where('q.quote_id', quoteId)
+    .first('q.purpose', 'q.listing_id', 'q.state', 'q.failure_reason', 'l.expires_at');
+  if (!row) return undefined;
+  const paid = row.state === 'paid';
+  return {
+    purpose: row.purpose,
+    listingId: row.listing_id,
+    state: row.state,
+    renewed: paid && row.failure_reason === null ? { expiresAt: row.expires_at?.toISOString() ?? null } : null,
+    refused: paid ? row.failure_reason : null,
+  };
 }
 
 async function recordUnmatched(db: Knex, credit: Extract<PaymentCredited, { kind: 'merchant' }>): Promise<CreditOutcome> {

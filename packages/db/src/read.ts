@@ -1,7 +1,15 @@
 import type { Knex } from 'knex';
 import { applyTagFilter, hashtagIds } from './hashtags.js';
+import { PUBLIC_LISTING } from './visibility.js';
 
 export type ModerationStatus = 'pending' | 'approved' | 'rejected';
+/** What the owner did with a listing (moderation is separate: see ModerationStatus). */
+export type OwnerState = 'active' | 'sold' | 'withdrawn' | 'removed';
+/** An asking price: a decimal amount (at most 2 decimals) in an ISO 4217 currency. */
+export interface Price {
+  amount: string;
+  currency: string;
+}
 
 /** A listing as the read side shows it (object keys, not URLs: the gateway makes URLs). */
 export interface ListingView {
@@ -15,6 +23,16 @@ export interface ListingView {
   videoBytes: number;
   location: { latitude: number; longitude: number };
   moderationStatus: ModerationStatus;
+  /** active, sold, withdrawn or removed. */
+  state: OwnerState;
+  price: Price | null;
+  /** The contact the listing shows (public once the listing is approved). */
+  contact: string | null;
+  /** The end of the paid period (null until approved). */
+  expiresAt: string | null;
+  soldAt: string | null;
+  /** Until when the public sees it; null when never (withdrawn, removed, not approved yet). */
+  visibleUntil: string | null;
   hashtags: string[];
   owner: { walletAddress: string; displayName: string | null };
   /** Metres from the search point, when the search had one. */
@@ -34,7 +52,16 @@ export interface ListingSearch {
   /** From the previous page's `nextCursor`. */
   cursor?: string | undefined;
   limit: number;
-  /** Public reads see approved listings only; moderators ask for the others. */
+  /** Only listings with a price of at least this amount (in any currency unless `currency` is given). */
+  priceMin?: number | undefined;
+  /** Only listings with a price of at most this amount. */
+  priceMax?: number | undefined;
+  /** Only listings priced in this ISO 4217 currency. */
+  currency?: string | undefined;
+  /**
+   * Public reads (absent) see what the public may see: approved and inside its visible period (see
+   * PUBLIC_LISTING). Moderators ask for a moderation status; removed listings are never listed.
+   */
   status?: ModerationStatus | undefined;
 }
 
@@ -56,12 +83,31 @@ type Cursor = { by: 'distance'; d: number; id: string } | { by: 'newest'; t: str
 
 const encodeCursor = (cursor: Cursor) => Buffer.from(JSON.stringify(cursor)).toString('base64url');
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/**
+ * Postgres's own text form of a timestamptz (what `created_at::text` gives), with a real date and
+ * time: the only `t` a cursor of ours carries. Anything looser (what `Date.parse` accepts, `1`, a
+ * 31st of February) could reach Postgres and fail there as a 500 instead of a 400.
+ */
+const PG_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?([+-]\d{2}(?::\d{2})?)$/;
+
+function validTimestamp(text: string): boolean {
+  const match = PG_TIMESTAMP.exec(text);
+  if (!match) return false;
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  const [offsetHours = 99, offsetMinutes = 0] = (match[8] ?? '').slice(1).split(':').map(Number);
+  return (
+    year >= 1970 && date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hour < 24 && minute < 60 && second < 60 && offsetHours <= 15 && offsetMinutes < 60
+  );
+}
+
 function decodeCursor(raw: string, by: Cursor['by']): Cursor {
   try {
     const value = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Cursor;
-    const idOk = typeof value.id === 'string' && /^[0-9a-f-]{36}$/.test(value.id);
-    if (value.by === 'distance' && by === 'distance' && typeof value.d === 'number' && Number.isFinite(value.d) && idOk) return value;
-    if (value.by === 'newest' && by === 'newest' && typeof value.t === 'string' && !Number.isNaN(Date.parse(value.t)) && idOk) return value;
+    const idOk = typeof value === 'object' && value !== null && typeof value.id === 'string' && UUID.test(value.id);
+    if (idOk && value.by === 'distance' && by === 'distance' && typeof value.d === 'number' && Number.isFinite(value.d) && value.d >= 0) return value;
+    if (idOk && value.by === 'newest' && by === 'newest' && typeof value.t === 'string' && validTimestamp(value.t)) return value;
   } catch {
     // falls through to the error
   }
@@ -83,6 +129,13 @@ interface ListingRow {
   latitude: number;
   longitude: number;
   moderation_status: ModerationStatus;
+  state: OwnerState;
+  price_amount: string | null;
+  price_currency: string | null;
+  contact: string | null;
+  expires_at: Date | null;
+  sold_at: Date | null;
+  visible_until: Date | null;
   hashtags: string[];
   wallet_address: string;
   display_name: string | null;
@@ -103,6 +156,12 @@ function toView(row: ListingRow): ListingView {
     videoBytes: Number(row.video_bytes),
     location: { latitude: row.latitude, longitude: row.longitude },
     moderationStatus: row.moderation_status,
+    state: row.state,
+    price: row.price_amount !== null && row.price_currency !== null ? { amount: row.price_amount, currency: row.price_currency } : null,
+    contact: row.contact,
+    expiresAt: row.expires_at?.toISOString() ?? null,
+    soldAt: row.sold_at?.toISOString() ?? null,
+    visibleUntil: row.visible_until?.toISOString() ?? null,
     hashtags: row.hashtags,
     owner: { walletAddress: row.wallet_address, displayName: row.display_name },
     ...(row.distance_m !== undefined && row.distance_m !== null ? { distanceMeters: row.distance_m } : {}),
@@ -132,6 +191,13 @@ function decorate(db: Knex, source: Knex.QueryBuilder): Knex.QueryBuilder {
       'l.height',
       'l.video_bytes',
       'l.moderation_status',
+      'l.state',
+      'l.price_amount',
+      'l.price_currency',
+      'l.contact',
+      'l.expires_at',
+      'l.sold_at',
+      'l.visible_until',
       'l.created_at',
       'u.wallet_address',
       'u.display_name',
@@ -182,7 +248,12 @@ export async function searchListings(db: Knex, search: ListingSearch): Promise<L
   const by: Cursor['by'] = search.near ? 'distance' : 'newest';
   const cursor = search.cursor ? decodeCursor(search.cursor, by) : undefined;
   // The page is chosen from listings alone; decorate() joins owner and hashtags onto it afterwards.
-  const page = db('listings as l').select('l.*').where('l.moderation_status', search.status ?? 'approved');
+  const page = db('listings as l').select('l.*');
+  if (search.status === undefined) page.whereRaw(PUBLIC_LISTING);
+  else page.where('l.moderation_status', search.status).whereNot('l.state', 'removed');
+  if (search.priceMin !== undefined) page.where('l.price_amount', '>=', search.priceMin);
+  if (search.priceMax !== undefined) page.where('l.price_amount', '<=', search.priceMax);
+  if (search.currency !== undefined) page.where('l.price_currency', search.currency);
 
   if (search.tags && search.tags.length > 0) {
     const ids = await hashtagIds(db, search.tags);
@@ -202,11 +273,14 @@ export async function searchListings(db: Knex, search: ListingSearch): Promise<L
   return { items: items.map(toView), nextCursor };
 }
 
-/** One listing by id, or undefined; public reads (the default) see it only once approved. */
+/**
+ * One listing by id, or undefined; public reads (the default) see it only while the public may (see
+ * PUBLIC_LISTING). `anyStatus` finds it whatever its state, removed included.
+ */
 export async function findListing(db: Knex, id: string, options: { anyStatus?: boolean } = {}): Promise<ListingView | undefined> {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
   const listing = db('listings as l').select('l.*').where('l.id', id.toLowerCase());
-  if (!options.anyStatus) listing.where('l.moderation_status', 'approved');
+  if (!options.anyStatus) listing.whereRaw(PUBLIC_LISTING);
   const row: ListingRow | undefined = await decorate(db, listing).first();
   return row ? toView(row) : undefined;
 }
@@ -218,7 +292,7 @@ export interface UserProfile {
   contact: string | null;
   logoKey: string | null;
   createdAt: string;
-  /** How many approved listings they have. */
+  /** How many public listings they have. */
   listings: number;
 }
 
@@ -227,7 +301,7 @@ export async function findUserProfile(db: Knex, walletAddress: string): Promise<
   const row: { wallet_address: string; display_name: string | null; contact: string | null; logo_key: string | null; created_at: Date; listings: string } | undefined = await db('users as u')
     .where('u.wallet_address', walletAddress.toLowerCase())
     .select('u.wallet_address', 'u.display_name', 'u.contact', 'u.logo_key', 'u.created_at')
-    .select(db.raw(`(SELECT count(*) FROM listings l WHERE l.user_id = u.id AND l.moderation_status = 'approved') AS listings`))
+    .select(db.raw(`(SELECT count(*) FROM listings l WHERE l.user_id = u.id AND ${PUBLIC_LISTING}) AS listings`))
     .first();
   if (!row) return undefined;
   return {

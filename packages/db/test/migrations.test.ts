@@ -6,7 +6,7 @@ import { infraEnv } from '../../../test/support/infra-env.js';
 // A database of its own, so migrating down never disturbs other tests sharing the test database.
 const base = new URL(infraEnv().TEST_DATABASE_URL ?? '');
 const name = `reelboard_mig_${randomBytes(4).toString('hex')}`;
-const ALL = ['001_initial', '002_read_indexes', '003_nearest_by_tags', '004_payment_ledger', '005_notifications'];
+const ALL = ['001_initial', '002_read_indexes', '003_nearest_by_tags', '004_payment_ledger', '005_notifications', '006_listing_lifecycle'];
 let admin: Knex;
 let db: Knex;
 
@@ -31,7 +31,7 @@ const tables = async () =>
 describe('migrations', () => {
   it('go up with PostGIS and the indexes the read side needs, come down clean, and go up again', async () => {
     expect(await migrateToLatest(db)).toEqual(ALL);
-    expect(await tables()).toEqual(['hashtags', 'listing_hashtags', 'listings', 'moderation_events', 'payment_events', 'payment_quotes', 'payments', 'push_subscriptions', 'users', 'webhook_attempts', 'webhook_deliveries', 'webhook_endpoints']);
+    expect(await tables()).toEqual(['hashtags', 'listing_events', 'listing_hashtags', 'listing_revisions', 'listings', 'moderation_events', 'payment_events', 'payment_quotes', 'payments', 'push_subscriptions', 'users', 'webhook_attempts', 'webhook_deliveries', 'webhook_endpoints']);
     const postgis = await db.raw(`SELECT extversion FROM pg_extension WHERE extname = 'postgis'`);
     expect(postgis.rows).toHaveLength(1);
     const column = await db.raw(`SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = 'listings'::regclass AND attname = 'location'`);
@@ -41,7 +41,7 @@ describe('migrations', () => {
 
     await migrateDownAll(db);
     expect(await tables()).toEqual([]);
-    const types = await db.raw(`SELECT typname FROM pg_type WHERE typname IN ('moderation_status', 'payment_status', 'moderation_action', 'payment_quote_state', 'payment_action', 'payment_status_old', 'webhook_delivery_status')`);
+    const types = await db.raw(`SELECT typname FROM pg_type WHERE typname IN ('moderation_status', 'payment_status', 'moderation_action', 'payment_quote_state', 'payment_action', 'payment_status_old', 'webhook_delivery_status', 'listing_state', 'revision_kind', 'revision_status', 'quote_purpose')`);
     expect(types.rows).toEqual([]);
 
     expect(await migrateToLatest(db)).toEqual(ALL);
@@ -65,7 +65,7 @@ describe('migrations', () => {
     const rows = [old('paid', '100'), old('partial', '40'), old('late', '50'), old('unfulfilled', '60'), old('overpaid', '120')];
     await db('payments').insert(rows);
 
-    expect(await migrateToLatest(db)).toEqual(['004_payment_ledger', '005_notifications']);
+    expect(await migrateToLatest(db)).toEqual(['004_payment_ledger', '005_notifications', '006_listing_lifecycle']);
     const migrated = await db('payments').orderBy('id').select('upload_id', 'quote_id', 'status', 'credit_status', 'refund_due', 'log_index', 'total_after');
     expect(migrated).toEqual(
       rows.map((row, i) => ({
@@ -83,10 +83,11 @@ describe('migrations', () => {
     // A row the old schema cannot hold (no tx hash, no upload) goes on the way down; the rest stay.
     await db('payments').insert({ chain_id: 31337, to_address: `0x${'b'.repeat(40)}`, amount: '5', block_number: 8, block_time: new Date(), status: 'unmatched', refund_due: '5' });
     await db('payments').where({ upload_id: rows[2]?.upload_id }).update({ status: 'refunded', refund_due: 0 });
+    await db.migrate.down(); // 006_listing_lifecycle
     await db.migrate.down(); // 005_notifications
     await db.migrate.down(); // 004_payment_ledger
     const back = await db('payments').orderBy('id').select('upload_id', 'status');
     expect(back).toEqual(rows.map((row) => ({ upload_id: row.upload_id, status: row.status })));
-    expect(await migrateToLatest(db)).toEqual(['004_payment_ledger', '005_notifications']);
+    expect(await migrateToLatest(db)).toEqual(['004_payment_ledger', '005_notifications', '006_listing_lifecycle']);
   });
 });

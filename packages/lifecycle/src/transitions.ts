@@ -23,6 +23,8 @@ export const transitions = {
   retry: { from: ['failed'], to: 'processing', event: 'progress' },
   /** The listing is in Postgres (profile-writer). */
   save: { from: ['processing'], to: 'saved', event: 'profile.saved' },
+  /** A paid renewal extended its listing (profile-writer, after the ledger write): nothing is uploaded or encoded. */
+  renew: { from: ['paid'], to: 'saved', event: 'listing.renewed' },
   /** A stage gave up for good; a paid upload's payment is kept `unfulfilled` for retry or refund. */
   fail: { from: ['awaiting_payment', 'paid', 'processing'], to: 'failed', event: 'failed' },
   /** The quote ran out with nothing received. */

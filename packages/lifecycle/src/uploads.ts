@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { StatusStore } from '@reelboard/bus';
-import type { Payment, StatusEvent, UploadReceived, UploadState } from '@reelboard/contracts';
+import type { Payment, Quote, RenewalQuoted, StatusEvent, UploadReceived, UploadState } from '@reelboard/contracts';
 import { transitions, type TransitionName } from './transitions.js';
 
 /** How long an upload's record and its owner index are kept by default (as long as its status history; REDIS_UPLOAD_TTL_SECONDS). */
@@ -15,6 +15,17 @@ export interface TransitionDetails {
   reason?: string;
   message?: string;
   progress?: number;
+}
+
+/** What every quote has, whatever it pays for: what the payment-watcher watches, hints and expires. */
+export interface QuoteSubject {
+  /** The lifecycle id: the upload's id, or the renewal's. */
+  uploadId: string;
+  owner: `0x${string}`;
+  quote: Quote;
+  purpose: 'upload' | 'renewal';
+  /** The listing a renewal renews. */
+  listingId?: string;
 }
 
 /** The outcome of a transition: whether this call moved the upload, and where it stands now. */
@@ -59,7 +70,41 @@ export class Uploads {
     await this.transition(upload.uploadId, 'register', { stage, message: 'waiting for payment' });
   }
 
-  /** The upload as the gateway received it, or undefined if unknown (or long gone). */
+  /**
+   * Records a renewal's quote under its own id and moves it to awaiting_payment: from there it is
+   * paid, expired and refunded through the same transitions as an upload, without media work.
+   */
+  async registerRenewal(renewal: RenewalQuoted, stage: string): Promise<void> {
+    const key = this.status.uploadKey(renewal.uploadId);
+    await this.redis
+      .multi()
+      .hset(key, { owner: renewal.owner, renewal: JSON.stringify(renewal), createdAt: renewal.receivedAt })
+      .expire(key, RETENTION_SECONDS)
+      .exec();
+    await this.transition(renewal.uploadId, 'register', { stage, message: `renewal of listing ${renewal.listingId} quoted; waiting for payment` });
+  }
+
+  /** A renewal by its id, or undefined (an upload, unknown, or long gone). */
+  async renewal(uploadId: string): Promise<RenewalQuoted | undefined> {
+    const raw = await this.redis.hget(this.status.uploadKey(uploadId), 'renewal');
+    return raw ? (JSON.parse(raw) as RenewalQuoted) : undefined;
+  }
+
+  /** The quote behind an id, an upload's or a renewal's, or undefined if unknown. */
+  async quoteOf(uploadId: string): Promise<QuoteSubject | undefined> {
+    const [record, renewal] = await this.redis.hmget(this.status.uploadKey(uploadId), 'record', 'renewal');
+    if (record) {
+      const upload = JSON.parse(record) as UploadReceived;
+      return { uploadId, owner: upload.owner, quote: upload.quote, purpose: 'upload' };
+    }
+    if (renewal) {
+      const parsed = JSON.parse(renewal) as RenewalQuoted;
+      return { uploadId, owner: parsed.owner, quote: parsed.quote, purpose: 'renewal', listingId: parsed.listingId };
+    }
+    return undefined;
+  }
+
+  /** The upload as the gateway received it, or undefined if unknown (or long gone, or a renewal). */
   async get(uploadId: string): Promise<UploadReceived | undefined> {
     const record = await this.redis.hget(this.status.uploadKey(uploadId), 'record');
     return record ? (JSON.parse(record) as UploadReceived) : undefined;
@@ -99,7 +144,10 @@ export class Uploads {
    * makes an upload paid, however many watchers saw it. False if the upload was no longer awaiting payment.
    */
   async pay(uploadId: string, payment: Payment, stage: string): Promise<boolean> {
-    const result = await this.transition(uploadId, 'pay', { stage, message: `paid ${payment.amount} to ${payment.address}` }, { payment: JSON.stringify(payment) });
+    // A renewal says so, so the person is not told a video is being converted.
+    const renewal = await this.redis.hexists(this.status.uploadKey(uploadId), 'renewal');
+    const message = `${renewal ? 'renewal ' : ''}paid ${payment.amount} to ${payment.address}`;
+    const result = await this.transition(uploadId, 'pay', { stage, message }, { payment: JSON.stringify(payment) });
     return result.moved;
   }
 

@@ -1,19 +1,73 @@
+import { join } from 'node:path';
 import type { Bus } from '@reelboard/bus';
-import type { UploadReceived } from '@reelboard/contracts';
+import { depositAddressOf } from '@reelboard/chain';
+import { STAGED_FILES, stagedPaths, type ListingForm, type UploadReceived } from '@reelboard/contracts';
 import { recordQuote, type Knex } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
+import { mediaBytes } from '@reelboard/runtime';
+import type { AcceptedUpload } from './api/types.js';
+import { quotedPrice, type GatewayConfig } from './config.js';
+import { HttpError } from './http-error.js';
+import { checkVideoContainer, normaliseLogo, type IntakeLimits } from './intake.js';
+
+export interface AcceptUploadDeps {
+  db: Knex;
+  uploads: Uploads;
+  bus: Bus;
+  config: Pick<GatewayConfig, 'CHAIN_ID' | 'MERCHANT_ADDRESS' | 'PAYMENT_TOKEN' | 'PRICE_TOKEN_UNITS' | 'PRICE_WEI' | 'QUOTE_TTL_SECONDS' | 'STAGING_DIR'>;
+  limits: IntakeLimits;
+}
+
+export interface AcceptUploadParameters {
+  uploadId: string;
+  /** The signed-in wallet. */
+  owner: `0x${string}`;
+  /** The form's fields, validated. */
+  form: ListingForm;
+  /** Bytes of the video already in the upload's staging folder (`STAGED_FILES.source`), by multipart or tus. */
+  videoBytes: number;
+  /** Whether the logo as sent is staged (`STAGED_FILES.logoOriginal`). */
+  logo: boolean;
+  now?: Date;
+}
 
 /**
- * Accepts a validated, staged upload: its quote goes to the Postgres ledger first (every deposit
- * address ever issued is known to reconciliation before anyone can pay it), then the upload is
- * registered (awaiting_payment, its first status event) and handed to the payment-watcher.
+ * Accepts an upload whose files are staged: sniffs the video's first bytes, normalises the logo,
+ * quotes the price on the upload's own deposit address, records the quote in the Postgres ledger
+ * first (every deposit address ever issued is known to reconciliation before anyone can pay it),
+ * then registers the upload (awaiting_payment, its first status event) and hands it to the
+ * payment-watcher (the first job). Refusals are HttpErrors; the caller discards the staging folder.
  */
-export async function acceptUpload({ db, uploads, bus }: { db: Knex; uploads: Uploads; bus: Bus }, upload: UploadReceived): Promise<void> {
+export async function acceptUpload(deps: AcceptUploadDeps, params: AcceptUploadParameters): Promise<AcceptedUpload> {
+  const { db, uploads, bus, config, limits } = deps;
+  const { uploadId, owner, form, videoBytes } = params;
+  const staged = stagedPaths(uploadId);
+  const dir = join(config.STAGING_DIR, uploadId);
+  if (videoBytes === 0) throw new HttpError(400, 'invalid_form', 'invalid fields: video', { fields: { video: 'video file is empty' } });
+  await checkVideoContainer(join(dir, STAGED_FILES.source));
+  if (params.logo) await normaliseLogo(join(dir, STAGED_FILES.logoOriginal), join(dir, STAGED_FILES.logo), limits);
+
+  const now = params.now ?? new Date();
+  const upload: UploadReceived = {
+    uploadId,
+    owner,
+    form,
+    quote: {
+      chainId: config.CHAIN_ID,
+      // The quote's own deposit address: whatever reaches it pays this upload, from any wallet, by any route.
+      to: depositAddressOf({ merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null }, uploadId),
+      ...quotedPrice(config),
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + config.QUOTE_TTL_SECONDS * 1000).toISOString(),
+    },
+    staged: { source: staged.source, sourceBytes: videoBytes, ...(params.logo ? { logo: staged.logo } : {}) },
+    receivedAt: now.toISOString(),
+  };
   const { quote } = upload;
   await recordQuote(db, {
-    quoteId: upload.uploadId,
-    uploadId: upload.uploadId,
-    owner: upload.owner,
+    quoteId: uploadId,
+    uploadId,
+    owner,
     chainId: quote.chainId,
     depositAddress: quote.to,
     token: quote.token,
@@ -23,4 +77,11 @@ export async function acceptUpload({ db, uploads, bus }: { db: Knex; uploads: Up
   });
   await uploads.register(upload, 'api-gateway');
   await bus.publish('upload.received', upload);
+  mediaBytes.inc({ stage: 'api-gateway', direction: 'in' }, videoBytes);
+  const { chainId, to, amount, token, expiresAt } = quote;
+  return {
+    uploadId,
+    payment: { chainId, to, amount, token, expiresAt },
+    links: { status: `/v1/uploads/${uploadId}`, events: `/v1/uploads/${uploadId}/events`, payment: `/v1/uploads/${uploadId}/payment` },
+  };
 }

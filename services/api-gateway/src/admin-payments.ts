@@ -4,16 +4,19 @@ import {
   InvalidPaymentCursorError,
   listPayments,
   markRefunded,
-  paymentFilters,
   PaymentNotFoundError,
   RefundConflictError,
   type Knex,
-  type PaymentFilter,
   type PaymentView,
   type RefundRecord,
 } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
+import type { Bind } from './api/bind.js';
+import { api } from './api/routes.js';
+import type { Answer, PaymentPage } from './api/types.js';
 import { HttpError } from './http-error.js';
+
+type RefundAnswer = Answer<'refundPayment', 200>;
 
 export interface RefundOutcome {
   payment: PaymentView;
@@ -41,57 +44,39 @@ export async function refundPayment(db: Knex, uploads: Pick<Uploads, 'transition
   return outcome;
 }
 
-const TX_HASH = /^0x[0-9a-fA-F]{64}$/;
-const PAYMENT_ID = /^[1-9]\d{0,17}$/;
-
 export interface AdminPaymentRoutesDeps {
+  bind: Bind;
   db: Knex;
   uploads: Pick<Uploads, 'transition' | 'status'>;
   log: Logger;
 }
 
-/** The payment ledger for admins: what is due back, and recording a refund. Mounted behind requireAdmin. */
-export function adminPaymentRoutes({ db, uploads, log }: AdminPaymentRoutesDeps): Router {
+/** The payment ledger for admins: what is due back, and recording a refund. */
+export function adminPaymentRoutes({ bind, db, uploads, log }: AdminPaymentRoutesDeps): Router {
   const router = Router();
 
-  router.get('/v1/admin/payments', async (req, res) => {
-    const filter = req.query.status;
-    if (filter !== undefined && !paymentFilters.includes(filter as PaymentFilter)) {
-      throw new HttpError(400, 'invalid_query', `status must be one of ${paymentFilters.join(', ')}`, { field: 'status' });
-    }
-    const limit = req.query.limit === undefined ? 20 : Number(req.query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new HttpError(400, 'invalid_query', 'limit must be an integer from 1 to 100', { field: 'limit' });
-    if (req.query.cursor !== undefined && typeof req.query.cursor !== 'string') throw new HttpError(400, 'invalid_query', 'cursor must be given once', { field: 'cursor' });
+  bind(router, api.listPayments).to(async ({ query }) => {
     try {
-      const page = await listPayments(db, { status: filter as PaymentFilter | undefined, limit, cursor: req.query.cursor });
-      res.set('cache-control', 'no-store').json(page);
+      const page = await listPayments(db, { status: query.status, limit: query.limit, cursor: query.cursor });
+      return { status: 200, headers: { 'cache-control': 'no-store' }, body: page as PaymentPage };
     } catch (error) {
       if (error instanceof InvalidPaymentCursorError) throw new HttpError(400, 'invalid_cursor', error.message, { field: 'cursor' });
       throw error;
     }
   });
 
-  router.post('/v1/admin/payments/:id/refund', async (req, res) => {
-    const id = String(req.params.id);
-    if (!PAYMENT_ID.test(id)) throw new HttpError(404, 'payment_not_found', `no payment ${id}`);
-    const body = (req.body ?? {}) as { txHash?: unknown; note?: unknown };
-    if (typeof body.txHash !== 'string' || !TX_HASH.test(body.txHash)) {
-      throw new HttpError(400, 'invalid_body', 'txHash is required: the 0x-prefixed 32-byte hash of the refund transaction', { field: 'txHash' });
-    }
-    if (body.note !== undefined && (typeof body.note !== 'string' || body.note.length > 500)) {
-      throw new HttpError(400, 'invalid_body', 'note must be a string of at most 500 characters', { field: 'note' });
-    }
-    const actor = String(res.locals.actor);
+  bind(router, api.refundPayment).to(async ({ params, body, caller }) => {
     let outcome: RefundOutcome;
     try {
-      outcome = await refundPayment(db, uploads, { paymentId: Number(id), txHash: body.txHash, actor, note: body.note?.trim() || undefined });
+      outcome = await refundPayment(db, uploads, { paymentId: params.id, txHash: body.txHash, actor: caller.actor, note: body.note?.trim() || undefined });
     } catch (error) {
       if (error instanceof PaymentNotFoundError) throw new HttpError(404, 'payment_not_found', error.message);
       if (error instanceof RefundConflictError) throw new HttpError(409, error.code, error.message, error.refundTxHash ? { refundTxHash: error.refundTxHash } : {});
       throw error;
     }
-    if (!outcome.repeated) log.info('refund recorded', { paymentId: outcome.payment.id, uploadId: outcome.payment.uploadId, actor, txHash: outcome.payment.refundTxHash, amount: outcome.refunded });
-    res.json(outcome);
+    if (!outcome.repeated) log.info('refund recorded', { paymentId: outcome.payment.id, uploadId: outcome.payment.uploadId, actor: caller.actor, txHash: outcome.payment.refundTxHash, amount: outcome.refunded });
+    return { status: 200, body: outcome as RefundAnswer };
   });
+
   return router;
 }

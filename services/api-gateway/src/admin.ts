@@ -1,20 +1,41 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Router, type RequestHandler } from 'express';
 import type { Bus } from '@reelboard/bus';
-import { ListingNotFoundError, moderateListing, type Knex, type ModerationAction, type ModerationStatus } from '@reelboard/db';
+import {
+  decideRevision,
+  ListingNotFoundError,
+  ListingRemovedError,
+  ListingStateError,
+  listRevisions,
+  moderateListing,
+  RevisionDecidedError,
+  RevisionNotFoundError,
+  type Knex,
+  type ModerationAction,
+} from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
 import type { Uploads } from '@reelboard/lifecycle';
 import { adminPaymentRoutes } from './admin-payments.js';
+import type { Bind } from './api/bind.js';
+import { api } from './api/routes.js';
 import { HttpError } from './http-error.js';
 import { searchPage } from './listings.js';
+import { removeAndDelete } from './listing-life.js';
 
 export interface AdminRoutesDeps {
+  bind: Bind;
   db: Knex;
   storage: ObjectStorage;
   bus: Bus;
   uploads: Uploads;
   log: Logger;
+  /** Days an approval runs a listing (LISTING_DAYS). */
+  listingDays?: number;
+}
+
+/** What the admin check needs. */
+export interface AdminCheckDeps {
   /** Lower-case wallet addresses allowed to moderate once signed in with SIWE. */
   adminAddresses: ReadonlySet<string>;
   /** Shared secret for automation (`X-Admin-Token`); undefined disables it. */
@@ -50,7 +71,7 @@ const isAdminToken = (presented: string, configured: string | undefined) => !!co
  * constant time), or a SIWE session of a configured admin wallet. Signed-in non-admins get 403.
  * Puts who is acting on `res.locals.actor` for the audit trail.
  */
-export function requireAdmin(deps: Pick<AdminRoutesDeps, 'adminAddresses' | 'adminToken' | 'requireSession'>, options: AdminCheckOptions = {}): RequestHandler {
+export function requireAdmin(deps: AdminCheckDeps, options: AdminCheckOptions = {}): RequestHandler {
   return async (req, res, next) => {
     const token = req.get('x-admin-token');
     if (token !== undefined) {
@@ -75,40 +96,26 @@ export function requireAdmin(deps: Pick<AdminRoutesDeps, 'adminAddresses' | 'adm
   };
 }
 
-const STATUSES: readonly ModerationStatus[] = ['pending', 'approved', 'rejected'];
-
 /**
  * Moderation (the queue of listings by status, approve/reject) and the payment ledger (what is due
  * back, refunds), each decision audited and sent to the owner.
  */
 export function adminRoutes(deps: AdminRoutesDeps): Router {
-  const { db, storage, bus, log } = deps;
+  const { bind, db, storage, bus, log } = deps;
   const router = Router();
-  router.use('/v1/admin', requireAdmin(deps));
 
-  router.get('/v1/admin/listings', async (req, res) => {
-    const status = (req.query.status ?? 'pending') as ModerationStatus;
-    if (!STATUSES.includes(status)) throw new HttpError(400, 'invalid_query', 'status must be pending, approved or rejected', { field: 'status' });
-    const rawLimit = req.query.limit === undefined ? 20 : Number(req.query.limit);
-    if (!Number.isInteger(rawLimit) || rawLimit < 1 || rawLimit > 100) throw new HttpError(400, 'invalid_query', 'limit must be an integer from 1 to 100', { field: 'limit' });
-    const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined;
-    res.set('cache-control', 'no-store').json(await searchPage(db, storage, { status, limit: rawLimit, cursor }));
-  });
+  bind(router, api.listModeration).to(async ({ query }) => ({
+    status: 200,
+    headers: { 'cache-control': 'no-store' },
+    body: await searchPage(db, storage, { status: query.status, limit: query.limit, cursor: query.cursor }),
+  }));
 
-  const decide = (action: ModerationAction): RequestHandler => async (req, res) => {
-    const id = String(req.params.id);
-    const body = (req.body ?? {}) as { reason?: unknown };
-    const reason = typeof body.reason === 'string' ? body.reason.trim() : undefined;
-    if (action === 'reject' && (!reason || reason.length > 500)) {
-      throw new HttpError(400, 'invalid_body', 'reason is required to reject (1-500 characters): the owner is told why', { field: 'reason' });
-    }
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw new HttpError(404, 'listing_not_found', `no listing ${id}`);
-    const actor = String(res.locals.actor);
+  const decide = async (action: ModerationAction, listingId: string, actor: string, reason: string | undefined) => {
     let outcome;
     try {
-      outcome = await moderateListing(db, { listingId: id.toLowerCase(), actor, action, reason });
+      outcome = await moderateListing(db, { listingId: listingId.toLowerCase(), actor, action, reason, listingDays: deps.listingDays });
     } catch (error) {
-      if (error instanceof ListingNotFoundError) throw new HttpError(404, 'listing_not_found', error.message);
+      if (error instanceof ListingNotFoundError || error instanceof ListingRemovedError) throw new HttpError(404, 'listing_not_found', error.message);
       throw error;
     }
     // The listing id is the upload id: the owner's status stream and `GET /v1/me/uploads` show it.
@@ -121,10 +128,60 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
       message: action === 'approve' ? 'listing approved: it is public now' : 'listing rejected',
     });
     log.info('moderation decision', { listingId: outcome.listingId, actor, action, reason, previousStatus: outcome.previousStatus });
-    res.json({ listingId: outcome.listingId, status: outcome.status, previousStatus: outcome.previousStatus, actor, reason: reason ?? null, decidedAt: outcome.decidedAt });
+    return {
+      status: 200 as const,
+      body: {
+        listingId: outcome.listingId,
+        status: outcome.status,
+        previousStatus: outcome.previousStatus,
+        actor,
+        reason: reason ?? null,
+        decidedAt: outcome.decidedAt,
+        expiresAt: outcome.expiresAt,
+      },
+    };
   };
-  router.post('/v1/admin/listings/:id/approve', decide('approve'));
-  router.post('/v1/admin/listings/:id/reject', decide('reject'));
-  router.use(adminPaymentRoutes({ db, uploads: deps.uploads, log }));
+  bind(router, api.approveListing).to(({ params, body, caller }) => decide('approve', params.id, caller.actor, body.reason || undefined));
+  bind(router, api.rejectListing).to(({ params, body, caller }) => decide('reject', params.id, caller.actor, body.reason));
+
+  // An admin takes a listing down: gone from every read route, its S3 objects deleted, payments and audit kept.
+  bind(router, api.adminRemoveListing).to(async ({ params, body, caller }) => ({
+    status: 200,
+    body: await removeAndDelete(deps, { listingId: params.id, actor: caller.actor, reason: body.reason }),
+  }));
+
+  // Revisions (edits of approved listings, profile edits): each shown as a diff against the public version.
+  bind(router, api.listRevisions).to(async ({ query }) => ({
+    status: 200,
+    headers: { 'cache-control': 'no-store' },
+    body: { items: (await listRevisions(db, { status: query.status, limit: query.limit })).map((item) => ({ ...item, owner: item.owner as `0x${string}` })) },
+  }));
+  const decideOnRevision = async (action: ModerationAction, revisionId: string, actor: string, reason: string | undefined) => {
+    let decided;
+    try {
+      decided = await decideRevision(db, { revisionId, actor, action, reason });
+    } catch (error) {
+      if (error instanceof RevisionNotFoundError) throw new HttpError(404, 'revision_not_found', error.message);
+      if (error instanceof RevisionDecidedError) throw new HttpError(409, 'revision_decided', error.message, { status: error.status });
+      if (error instanceof ListingStateError) throw new HttpError(409, 'listing_state', error.message, { state: error.state });
+      throw error;
+    }
+    if (decided.listingId) {
+      await bus.status.publish({
+        uploadId: decided.listingId,
+        event: action === 'approve' ? 'revision.approved' : 'revision.rejected',
+        stage: 'moderation',
+        state: 'saved',
+        ...(reason ? { reason } : {}),
+        message: action === 'approve' ? 'your changes are public now' : 'your changes were not approved; the listing stays as it was',
+      });
+    }
+    log.info('revision decision', { revisionId: decided.id, listingId: decided.listingId, kind: decided.kind, actor, action, reason });
+    const { ownerWallet: _owner, ...view } = decided;
+    return { status: 200 as const, body: { ...view, owner: view.owner as `0x${string}` } };
+  };
+  bind(router, api.approveRevision).to(({ params, body, caller }) => decideOnRevision('approve', params.id, caller.actor, body.reason || undefined));
+  bind(router, api.rejectRevision).to(({ params, body, caller }) => decideOnRevision('reject', params.id, caller.actor, body.reason));
+  router.use(adminPaymentRoutes({ bind, db, uploads: deps.uploads, log }));
   return router;
 }

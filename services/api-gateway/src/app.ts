@@ -5,7 +5,8 @@ import type { Uploads } from '@reelboard/lifecycle';
 import type { Knex } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
-import { adminRoutes } from './admin.js';
+import { adminRoutes, requireAdmin } from './admin.js';
+import { binder } from './api/bind.js';
 import { dashboardRoutes } from './dashboard.js';
 import { docsRoutes } from './docs.js';
 import { authRoutes, type SiweAuth } from './auth.js';
@@ -13,6 +14,7 @@ import type { GatewayConfig } from './config.js';
 import { errorHandler, HttpError } from './http-error.js';
 import { corsPolicy, rateLimits, securityHeaders } from './security.js';
 import { listingRoutes } from './listings.js';
+import { listingLifeRoutes } from './listing-life.js';
 import { notificationRoutes } from './notifications.js';
 import type { StatusHub } from './status-hub.js';
 import { uploadRoutes } from './uploads.js';
@@ -54,29 +56,29 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
 
   // /healthz, /readyz and /metrics are not here: they are on the internal port (packages/runtime),
   // so the public listener (and whatever proxies it) never shows dependency states or metrics.
-  app.use(authRoutes(auth, log));
+  const bind = binder({ session: auth.requireSession(), admin: requireAdmin({ adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }) });
+  app.use(authRoutes(auth, log, bind));
 
   // The notifier's queues: replays are added here, and the dashboard shows them.
   const pushQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.push, undefined, bus.retention);
   const webhookQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.webhook, undefined, bus.retention);
 
-  app.use(uploadRoutes({ bus, uploads, db, storage, hub, config, requireSession: auth.requireSession(), limitUploads: limits.uploadsPerWallet, streams }));
-  app.use(listingRoutes({ db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
+  app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams }));
+  app.use(listingLifeRoutes({ bind, db, storage, bus, uploads, log, config }));
+  app.use(listingRoutes({ bind, db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
   app.use(
     notificationRoutes({
+      bind,
       db,
       log,
       webhookQueue,
       vapidPublicKey: config.VAPID_PUBLIC_KEY,
       pushAllowedHosts: config.PUSH_ALLOWED_HOSTS,
-      adminAddresses: config.ADMIN_ADDRESSES,
-      adminToken: config.ADMIN_TOKEN,
-      requireSession: auth.requireSession(),
     }),
   );
-  app.use(adminRoutes({ db, storage, bus, uploads, log, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
+  app.use(adminRoutes({ bind, db, storage, bus, uploads, log, listingDays: config.LISTING_DAYS }));
   app.use(dashboardRoutes({ bus, extraQueues: [pushQueue, webhookQueue], publicUrl: config.PUBLIC_URL, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
-  app.use(docsRoutes({ publicUrl: config.PUBLIC_URL }));
+  app.use(docsRoutes({ bind, publicUrl: config.PUBLIC_URL }));
   app.use(webClientRoutes({ log }));
 
   app.use((req, _res) => {

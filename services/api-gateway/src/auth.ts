@@ -5,6 +5,8 @@ import type { PublicClient } from 'viem';
 import { parseSiweMessage } from 'viem/siwe';
 import type { Logger } from '@reelboard/logger';
 import { HttpError } from './http-error.js';
+import type { Bind } from './api/bind.js';
+import { api } from './api/routes.js';
 
 export interface AuthConfig {
   /** The gateway's public origin: a SIWE message must name its host as domain and this origin as URI. */
@@ -121,22 +123,20 @@ export class SiweAuth {
 }
 
 /** The sign-in routes: a nonce, the signed message for a session, and logout. */
-export function authRoutes(auth: SiweAuth, log: Logger): Router {
+export function authRoutes(auth: SiweAuth, log: Logger, bind: Bind): Router {
   const router = Router();
-  router.get('/v1/auth/nonce', async (_req, res) => {
-    res.set('cache-control', 'no-store').json({ nonce: await auth.issueNonce() });
+  bind(router, api.getNonce).to(async ({ res }) => {
+    res.set('cache-control', 'no-store');
+    return { status: 200, body: { nonce: await auth.issueNonce() } };
   });
-  router.post('/v1/auth/verify', async (req, res) => {
-    const { message, signature } = (req.body ?? {}) as { message?: unknown; signature?: unknown };
-    if (typeof message !== 'string' || message.length > 4096) throw new HttpError(400, 'invalid_body', 'message must be the EIP-4361 text (at most 4096 characters)');
-    if (typeof signature !== 'string' || !/^0x[0-9a-fA-F]+$/.test(signature)) throw new HttpError(400, 'invalid_body', 'signature must be 0x-prefixed hex');
-    const session = await auth.verify(message, signature as `0x${string}`);
+  bind(router, api.signIn).to(async ({ body }) => {
+    const session = await auth.verify(body.message, body.signature as `0x${string}`);
     log.info('signed in', { address: session.address });
-    res.json(session);
+    return { status: 200, body: session };
   });
-  router.post('/v1/auth/logout', auth.requireSession(), async (_req, res) => {
-    await auth.revoke(res.locals.token as string);
-    res.status(204).end();
+  bind(router, api.signOut).to(async ({ res }) => {
+    await auth.revoke(res.locals.token ?? '');
+    return { status: 204, body: undefined };
   });
   return router;
 }

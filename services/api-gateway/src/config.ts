@@ -45,6 +45,16 @@ export const gatewaySchema = commonSchema.extend(chainEnvSchema.shape).extend(da
     .default('fcm.googleapis.com,push.services.mozilla.com,push.apple.com,notify.windows.com')
     .transform((value) => value.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean))
     .describe("Hosts (and their subdomains, comma-separated) a push subscription's endpoint may be on: the browsers' push services."),
+  LISTING_DAYS: env
+    .positiveInt(30)
+    .describe('Days a listing runs from its approval; a paid renewal adds as many from its current expiry (or from now once expired).'),
+  SOLD_DISPLAY_HOURS: env.nonNegativeInt(72).describe('Hours a listing marked sold is still shown, as sold, before it is hidden (0 hides it at once).'),
+  REJECTED_OBJECTS_DELETE_AFTER_HOURS: env
+    .nonNegativeInt(72)
+    .describe("Hours after a rejection before the rejected listing's S3 objects are deleted (time for an appeal or an edit)."),
+  LISTING_JOB_INTERVAL_SECONDS: env
+    .positiveInt(60)
+    .describe('Seconds between runs of the listing job (owners told of expired listings, due S3 objects deleted); one run per slot across replicas.'),
 });
 
 /** The currency and amount a quote asks for: the configured token, or the native coin. */

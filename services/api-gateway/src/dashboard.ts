@@ -4,13 +4,13 @@ import { ExpressAdapter } from '@bull-board/express';
 import { Router, type RequestHandler } from 'express';
 import type { Bus, notificationQueue } from '@reelboard/bus';
 import { channels, type Channel } from '@reelboard/contracts';
-import { requireAdmin, type AdminRoutesDeps } from './admin.js';
+import { requireAdmin, type AdminCheckDeps } from './admin.js';
 import { HttpError } from './http-error.js';
 
 /** Where bull-board is mounted. */
 export const DASHBOARD_PATH = '/admin/queues';
 
-export interface DashboardDeps extends Pick<AdminRoutesDeps, 'adminAddresses' | 'adminToken' | 'requireSession'> {
+export interface DashboardDeps extends AdminCheckDeps {
   bus: Bus;
   /** The gateway's public URL: the only origin allowed to change queues from a browser. */
   publicUrl: string;

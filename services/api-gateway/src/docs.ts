@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Router } from 'express';
+import type { Bind } from './api/bind.js';
+import { api } from './api/routes.js';
 import { openApiDocument } from './openapi.js';
 
 /** swagger-ui-dist's folder, found without loading its 1.5 MB bundle into the gateway. */
@@ -31,14 +33,16 @@ const PAGE = `<!doctype html>
 const INITIALIZER = `window.ui = SwaggerUIBundle({ url: 'openapi.json', dom_id: '#swagger-ui', deepLinking: true, validatorUrl: null, tryItOutEnabled: false });\n`;
 
 /** The OpenAPI document at `/openapi.json` and Swagger UI at `/docs`, served from node_modules (no CDN). */
-export function docsRoutes({ publicUrl }: { publicUrl: string }): Router {
+export function docsRoutes({ bind, publicUrl }: { bind: Bind; publicUrl: string }): Router {
   const document = JSON.stringify(openApiDocument(publicUrl));
   const router = Router();
-  router.get('/openapi.json', (_req, res) => {
+  bind(router, api.openApiDocument).to(async ({ res }) => {
     res.type('json').set('cache-control', 'no-cache').send(document);
+    return undefined;
   });
-  router.get('/docs', (_req, res) => {
+  bind(router, api.docsPage).to(async ({ res }) => {
     res.type('html').set('cache-control', 'no-cache').send(PAGE);
+    return undefined;
   });
   router.get('/docs/init.js', (_req, res) => {
     res.type('text/javascript').set('cache-control', 'no-cache').send(INITIALIZER);

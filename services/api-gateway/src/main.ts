@@ -9,6 +9,7 @@ import { storageFromEnv } from '@reelboard/storage';
 import { createApp } from './app.js';
 import { SiweAuth } from './auth.js';
 import { loadGatewayConfig } from './config.js';
+import { scheduleListingJob } from './listing-job.js';
 import { gatewayReadiness } from './readiness.js';
 import { StatusHub } from './status-hub.js';
 
@@ -38,6 +39,14 @@ await runService({
     const storage = storageFromEnv(config);
     const { readiness, reportedChecks } = gatewayReadiness({ redis, db, chain, storage });
     const app = createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis });
+    // Expired listings' owners told, due S3 objects deleted: one run per slot across replicas.
+    const listingJob = await scheduleListingJob(redis, config.REDIS_PREFIX, config.LISTING_JOB_INTERVAL_SECONDS * 1000, {
+      db,
+      storage,
+      bus,
+      log,
+      rejectedObjectsMs: config.REJECTED_OBJECTS_DELETE_AFTER_HOURS * 3600_000,
+    });
     const server = await new Promise<Server>((resolve, reject) => {
       const listening = app.listen(config.PORT, (error?: Error) => (error ? reject(error) : resolve(listening)));
     });
@@ -52,6 +61,7 @@ await runService({
           for (const stream of streams) stream.end();
           hub.stop();
         },
+        () => listingJob.close(),
         () => bus.close(config.SHUTDOWN_GRACE_MS),
         async () => void (await redis.quit()),
         () => db.destroy(),

@@ -1,26 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { Router, type RequestHandler, type Response } from 'express';
 import type { Bus } from '@reelboard/bus';
-import { depositAddressOf } from '@reelboard/chain';
 import type { Knex } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
-import { acceptUpload } from './accept-upload.js';
 import { listingKeys, type ObjectStorage } from '@reelboard/storage';
-import { mediaBytes } from '@reelboard/runtime';
-import { stagedPaths, STAGED_FILES, terminalEvents, txHashSchema, type StatusEvent, type UploadReceived } from '@reelboard/contracts';
-import { quotedPrice, type GatewayConfig } from './config.js';
+import { acceptUpload, type AcceptUploadDeps } from './accept-upload.js';
+import type { Bind } from './api/bind.js';
+import { api } from './api/routes.js';
+import type { GatewayConfig } from './config.js';
 import { HttpError } from './http-error.js';
-import { allocateStaging, checkVideoContainer, normaliseLogo, parseListingForm, receiveMultipart, type IntakeLimits } from './intake.js';
+import { allocateStaging, parseListingForm, receiveMultipart, type IntakeLimits } from './intake.js';
 import type { StatusHub } from './status-hub.js';
 
 export interface UploadRoutesDeps {
+  bind: Bind;
   bus: Bus;
   uploads: Uploads;
   db: Knex;
   hub: StatusHub;
   config: GatewayConfig;
-  requireSession: RequestHandler;
   /** Limits new uploads per signed-in wallet (runs after the session is checked). */
   limitUploads?: RequestHandler;
   /** Open SSE responses, so shutdown can end them. */
@@ -29,75 +27,42 @@ export interface UploadRoutesDeps {
   storage?: ObjectStorage;
 }
 
-const uploadIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** The intake limits of a gateway's configuration. */
+export const intakeLimits = (config: GatewayConfig): IntakeLimits => ({
+  maxVideoBytes: config.MAX_VIDEO_BYTES,
+  maxLogoBytes: config.MAX_LOGO_BYTES,
+  maxLogoSide: config.MAX_LOGO_SIDE,
+  logoSize: config.LOGO_SIZE,
+});
 
 /** The listing form, the payment submission and the upload's status (latest and live). */
-export function uploadRoutes({ bus, uploads, db, storage, hub, config, requireSession, limitUploads, streams }: UploadRoutesDeps): Router {
+export function uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads, streams }: UploadRoutesDeps): Router {
   const router = Router();
-  const limits: IntakeLimits = {
-    maxVideoBytes: config.MAX_VIDEO_BYTES,
-    maxLogoBytes: config.MAX_LOGO_BYTES,
-    maxLogoSide: config.MAX_LOGO_SIDE,
-    logoSize: config.LOGO_SIZE,
-  };
+  const limits = intakeLimits(config);
+  const accept: AcceptUploadDeps = { db, uploads, bus, config, limits };
 
   /** Only the owner may see an upload; to anyone else it does not exist (404, not 403). */
-  const ownedUpload = async (param: string | string[] | undefined, address: string) => {
-    const uploadId = typeof param === 'string' ? param : undefined;
-    if (!uploadId || !uploadIdPattern.test(uploadId)) throw new HttpError(404, 'upload_not_found', 'no such upload');
-    const owner = await uploads.owner(uploadId);
-    if (owner !== address) throw new HttpError(404, 'upload_not_found', 'no such upload');
+  const ownedUpload = async (uploadId: string, address: string) => {
+    if ((await uploads.owner(uploadId)) !== address) throw new HttpError(404, 'upload_not_found', 'no such upload');
     return uploadId;
   };
 
-  router.post('/v1/uploads', requireSession, ...(limitUploads ? [limitUploads] : []), async (req, res) => {
+  bind(router, api.createUpload, { before: limitUploads ? [limitUploads] : [] }).to(async ({ req, res, caller }) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limits.maxVideoBytes + limits.maxLogoBytes + 1024 * 1024) {
       throw new HttpError(413, 'request_too_large', `request is ${declared} bytes; the video limit is ${limits.maxVideoBytes}`);
     }
     if (!req.is('multipart/form-data')) throw new HttpError(415, 'expected_multipart', 'send the listing as multipart/form-data');
-    const owner = res.locals.address as `0x${string}`;
     const uploadId = randomUUID();
     const staging = await allocateStaging(config.STAGING_DIR, uploadId);
     try {
       await receiveMultipart(req, res, staging.dir, limits);
       const files = (req.files ?? {}) as Record<string, Express.Multer.File[] | undefined>;
       const video = files.video?.[0];
-      const logo = files.logo?.[0];
       const form = parseListingForm(req.body);
       if (!video) throw new HttpError(400, 'invalid_form', 'invalid fields: video', { fields: { video: 'video file is required' } });
-      if (video.size === 0) throw new HttpError(400, 'invalid_form', 'invalid fields: video', { fields: { video: 'video file is empty' } });
-      await checkVideoContainer(video.path);
-      if (logo) await normaliseLogo(logo.path, join(staging.dir, STAGED_FILES.logo), limits);
-
-      const now = new Date();
-      const upload: UploadReceived = {
-        uploadId,
-        owner,
-        form,
-        quote: {
-          chainId: config.CHAIN_ID,
-          // The quote's own deposit address: whatever reaches it pays this upload, from any wallet, by any route.
-          to: depositAddressOf({ merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null }, uploadId),
-          ...quotedPrice(config),
-          createdAt: now.toISOString(),
-          expiresAt: new Date(now.getTime() + config.QUOTE_TTL_SECONDS * 1000).toISOString(),
-        },
-        staged: {
-          source: stagedPaths(uploadId).source,
-          sourceBytes: video.size,
-          ...(logo ? { logo: stagedPaths(uploadId).logo } : {}),
-        },
-        receivedAt: now.toISOString(),
-      };
-      await acceptUpload({ db, uploads, bus }, upload);
-      mediaBytes.inc({ stage: 'api-gateway', direction: 'in' }, video.size + (logo?.size ?? 0));
-      const { chainId, to, amount, token, expiresAt } = upload.quote;
-      res.status(202).json({
-        uploadId,
-        payment: { chainId, to, amount, token, expiresAt },
-        links: { status: `/v1/uploads/${uploadId}`, events: `/v1/uploads/${uploadId}/events`, payment: `/v1/uploads/${uploadId}/payment` },
-      });
+      const body = await acceptUpload(accept, { uploadId, owner: caller.address, form, videoBytes: video.size, logo: !!files.logo?.[0] });
+      return { status: 202, body };
     } catch (error) {
       // Nothing of a refused form stays on disk.
       await staging.discard();
@@ -109,102 +74,71 @@ export function uploadRoutes({ bus, uploads, db, storage, hub, config, requireSe
 
   // A hint, not a claim: the deposit address's balance decides what was paid. Sending the same hash
   // again (or after the watcher found the payment) answers with the current state, never an error.
-  router.post('/v1/uploads/:id/payment', requireSession, async (req, res) => {
-    const uploadId = await ownedUpload(req.params.id, res.locals.address as string);
-    const parsed = txHashSchema.safeParse((req.body as { txHash?: unknown } | undefined)?.txHash);
-    if (!parsed.success) throw new HttpError(400, 'invalid_tx_hash', 'txHash must be a 0x-prefixed 32-byte hex string');
-    const txHash = parsed.data;
+  bind(router, api.submitPayment).to(async ({ params, body, caller }) => {
+    const uploadId = await ownedUpload(params.id, caller.address);
+    const { txHash } = body;
     const state = await uploads.state(uploadId);
     if (state !== 'awaiting_payment') {
-      res.status(200).json({ uploadId, txHash, state: state ?? null, status: (await uploads.latest(uploadId)) ?? null });
-      return;
+      return { status: 200, body: { uploadId, txHash, state: state ?? null, status: (await uploads.latest(uploadId)) ?? null } };
     }
     const followed = await uploads.followHint(uploadId, txHash, config.MAX_PAYMENT_HINTS);
     if (followed === 'limit') {
       throw new HttpError(429, 'too_many_hashes', `${config.MAX_PAYMENT_HINTS} other transactions are already being checked for this upload; wait for their verdicts`);
     }
     await bus.publish('payment.submitted', { uploadId, txHash, round: followed.round });
-    res.status(202).json({ uploadId, txHash, state });
+    return { status: 202, body: { uploadId, txHash, state } };
   });
 
-  router.get('/v1/uploads/:id', requireSession, async (req, res) => {
-    const uploadId = await ownedUpload(req.params.id, res.locals.address as string);
-    const [upload, latest] = await Promise.all([uploads.get(uploadId), uploads.latest(uploadId)]);
-    res.json({ uploadId, status: latest ?? null, payment: upload?.quote ?? null });
+  bind(router, api.getUpload).to(async ({ params, caller }) => {
+    const uploadId = await ownedUpload(params.id, caller.address);
+    // An upload's quote, or a renewal's (renewals are followed through the same routes).
+    const [subject, latest] = await Promise.all([uploads.quoteOf(uploadId), uploads.latest(uploadId)]);
+    return { status: 200, body: { uploadId, status: latest ?? null, payment: subject?.quote ?? null } };
   });
 
   if (storage) {
     // The owner's status page shows the loop and poster as soon as they are stored (`preview.ready`),
     // long before the listing is saved and readable through the public API.
-    router.get('/v1/uploads/:id/preview', requireSession, async (req, res) => {
-      const uploadId = await ownedUpload(req.params.id, res.locals.address as string);
+    bind(router, api.getUploadPreview).to(async ({ params, caller }) => {
+      const uploadId = await ownedUpload(params.id, caller.address);
       const keys = listingKeys(uploadId);
       const [preview, poster] = await Promise.all([storage.head(keys.preview), storage.head(keys.poster)]);
       if (!preview || !poster) throw new HttpError(404, 'preview_not_ready', 'the preview and poster are not stored yet; wait for the preview.ready event');
       const [previewUrl, posterUrl] = await Promise.all([storage.urlFor(keys.preview), storage.urlFor(keys.poster)]);
-      res.set('cache-control', 'private, no-store').json({ uploadId, previewUrl, posterUrl });
+      return { status: 200, headers: { 'cache-control': 'private, no-store' }, body: { uploadId, previewUrl, posterUrl } };
     });
   }
 
-  router.get('/v1/me/uploads', requireSession, async (_req, res) => {
-    const ids = await uploads.uploadsOf(res.locals.address as string);
+  bind(router, api.listMyUploads).to(async ({ caller }) => {
+    const ids = await uploads.uploadsOf(caller.address);
     const items = await Promise.all(ids.map(async (uploadId) => ({ uploadId, status: (await bus.status.latest(uploadId)) ?? null })));
-    res.json({ items });
+    return { status: 200, body: { items } };
   });
 
-  router.get('/v1/uploads/:id/events', requireSession, async (req, res) => {
-    const uploadId = await ownedUpload(req.params.id, res.locals.address as string);
-    const lastEventId = Number(req.headers['last-event-id'] ?? 0);
-    let sentSeq = Number.isInteger(lastEventId) && lastEventId > 0 ? lastEventId : 0;
-    let replaying = true;
-    const pending: StatusEvent[] = [];
+  bind(router, api.followUpload).to(async ({ params, headers, caller, req, res }) => {
+    const uploadId = await ownedUpload(params.id, caller.address);
+    const afterSeq = Number(headers['last-event-id'] || 0);
+    let closed = false;
     let stop = () => {};
-
-    let ended = false;
-    const send = (event: StatusEvent) => {
-      if (ended || event.seq <= sentSeq) return;
-      sentSeq = event.seq;
-      res.write(`id: ${event.seq}\nevent: ${event.event}\ndata: ${JSON.stringify(event)}\n\n`);
-      if (terminalEvents.has(event.event)) stop();
-    };
-    // Catch-ups read the history after the last event sent; they and live events go out in order.
-    let sending: Promise<void> = Promise.resolve();
-    const catchUp = () => {
-      sending = sending.then(async () => {
-        for (const event of await bus.status.history(uploadId, sentSeq)) send(event);
-      }).catch(() => {
-        // Redis unreachable again: the next live event or resume catches up.
-      });
-    };
-    const live = (event: StatusEvent) => {
-      if (replaying) return void pending.push(event);
-      // A gap in the sequence: events were published while the subscription was down (a Redis
-      // failover); the history has them, this one included.
-      if (event.seq > sentSeq + 1) return catchUp();
-      sending = sending.then(() => send(event));
-    };
-    // Follow live events before reading the stored ones, so nothing published in between is missed.
-    const unfollow = hub.follow(uploadId, live, () => {
-      if (!replaying) catchUp();
-    });
     const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), config.SSE_HEARTBEAT_MS);
-    stop = () => {
-      ended = true;
+    const end = () => {
+      if (closed) return;
+      closed = true;
       clearInterval(heartbeat);
-      unfollow();
       streams.delete(res);
+      stop();
       res.end();
     };
     streams.add(res);
-    req.on('close', stop);
-
+    req.on('close', end);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write('retry: 2000\n\n');
-    // A reconnecting client gets everything after its last event; a new one gets the current status.
-    const stored = sentSeq > 0 ? await bus.status.history(uploadId, sentSeq) : [await bus.status.latest(uploadId)].filter((e): e is StatusEvent => !!e);
-    for (const event of stored) send(event);
-    replaying = false;
-    for (const event of pending) live(event);
+    stop = await hub.stream(uploadId, afterSeq, {
+      send: (event) => res.write(`id: ${event.seq}\nevent: ${event.event}\ndata: ${JSON.stringify(event)}\n\n`),
+      end,
+    });
+    if (closed) stop();
+    return undefined;
   });
 
   return router;

@@ -10,6 +10,7 @@ import { createSiweMessage } from 'viem/siwe';
 import { connectRedis } from '@reelboard/bus';
 import { createChainClient } from '@reelboard/chain';
 import { createLogger } from '@reelboard/logger';
+import { binder } from '../src/api/bind.js';
 import { authRoutes, SiweAuth } from '../src/auth.js';
 import { errorHandler } from '../src/http-error.js';
 
@@ -40,7 +41,8 @@ beforeAll(async () => {
   const auth = new SiweAuth(redis, chain, { publicUrl: PUBLIC_URL, chainId: CHAIN_ID, nonceTtlSeconds: 300, sessionTtlSeconds: 600, prefix: `test-auth-${Date.now().toString(36)}` });
   const app = express();
   app.use(express.json());
-  app.use(authRoutes(auth, log));
+  const session = auth.requireSession();
+  app.use(authRoutes(auth, log, binder({ session, admin: session })));
   app.get('/v1/me', auth.requireSession(), (_req, res) => {
     res.json({ address: res.locals.address });
   });

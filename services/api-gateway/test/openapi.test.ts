@@ -345,6 +345,81 @@ describe('notifications and webhooks match the document', () => {
   });
 });
 
+describe("a listing's life", () => {
+  it('my listings, edits and their moderation, sold, withdraw, remove, renew, profile edits', async () => {
+    const inputs = [0, 1, 2, 3].map(() => listingInput({ wallet: ANVIL_ACCOUNTS.buyer.address, tags: [`life_${run}`] }));
+    for (const input of inputs) {
+      await saveListing(gw.db, input);
+      listingIds.push(input.listingId);
+      await call('POST', `/v1/admin/listings/${input.listingId}/approve`, { admin: gw.adminToken });
+    }
+    const [edited, sold, withdrawn, removed] = inputs.map((input) => input.listingId) as [string, string, string, string];
+    const none = '00000000-0000-4000-8000-000000000000';
+    expect((await call('GET', '/v1/me/listings', { token: buyer })).body.items.length).toBeGreaterThanOrEqual(4);
+    await call('GET', '/v1/me/listings');
+
+    const edit = await call('PATCH', `/v1/listings/${edited}`, { token: buyer, body: { title: 'Edited', price: { amount: '10', currency: 'EUR' } } });
+    expect(edit.body.mode).toBe('revision');
+    await call('PATCH', `/v1/listings/${edited}`, { token: buyer, body: { title: '' } });
+    await call('PATCH', `/v1/listings/${edited}`, { body: { title: 'x' } });
+    await call('PATCH', `/v1/listings/${edited}`, { token: stranger, body: { title: 'x' } });
+    expect((await call('GET', '/v1/admin/revisions', { admin: gw.adminToken })).status).toBe(200);
+    await call('GET', '/v1/admin/revisions?status=weird', { admin: gw.adminToken });
+    await call('GET', '/v1/admin/revisions', { token: stranger });
+    await call('GET', '/v1/admin/revisions');
+    await call('POST', `/v1/admin/revisions/${edit.body.revisionId}/reject`, { admin: gw.adminToken, body: {} });
+    await call('POST', `/v1/admin/revisions/${edit.body.revisionId}/reject`, { token: stranger, body: { reason: 'no' } });
+    await call('POST', `/v1/admin/revisions/${edit.body.revisionId}/reject`, { body: { reason: 'no' } });
+    await call('POST', `/v1/admin/revisions/${none}/reject`, { admin: gw.adminToken, body: { reason: 'no' } });
+    expect((await call('POST', `/v1/admin/revisions/${edit.body.revisionId}/reject`, { admin: gw.adminToken, body: { reason: 'price bait' } })).status).toBe(200);
+    await call('POST', `/v1/admin/revisions/${edit.body.revisionId}/reject`, { admin: gw.adminToken, body: { reason: 'again' } });
+    const second = await call('PATCH', `/v1/listings/${edited}`, { token: buyer, body: { title: 'Edited again' } });
+    expect((await call('POST', `/v1/admin/revisions/${second.body.revisionId}/approve`, { admin: gw.adminToken })).status).toBe(200);
+    await call('POST', `/v1/admin/revisions/${second.body.revisionId}/approve`, { admin: gw.adminToken });
+    await call('POST', `/v1/admin/revisions/${second.body.revisionId}/approve`, { token: stranger });
+    await call('POST', `/v1/admin/revisions/${second.body.revisionId}/approve`);
+    await call('POST', `/v1/admin/revisions/${none}/approve`, { admin: gw.adminToken });
+    expect((await call('GET', `/v1/listings/${edited}`)).body.title).toBe('Edited again');
+
+    expect((await call('POST', `/v1/listings/${sold}/sold`, { token: buyer })).status).toBe(200);
+    await call('POST', `/v1/listings/${sold}/sold`);
+    await call('POST', `/v1/listings/${sold}/sold`, { token: stranger });
+    expect((await call('POST', `/v1/listings/${withdrawn}/withdraw`, { token: buyer })).status).toBe(200);
+    await call('POST', `/v1/listings/${withdrawn}/withdraw`);
+    await call('POST', `/v1/listings/${none}/withdraw`, { token: buyer });
+    await call('POST', `/v1/listings/${withdrawn}/sold`, { token: buyer });
+    await call('PATCH', `/v1/listings/${withdrawn}`, { token: buyer, body: { title: 'x' } });
+    await call('POST', `/v1/listings/${withdrawn}/withdraw`, { token: buyer, body: undefined });
+
+    const renewal = await call('POST', `/v1/listings/${edited}/renew`, { token: buyer });
+    expect(renewal.status).toBe(202);
+    ledgerQuotes.push(renewal.body.renewalId);
+    await call('POST', `/v1/listings/${withdrawn}/renew`, { token: buyer });
+    await call('POST', `/v1/listings/${edited}/renew`);
+    await call('POST', `/v1/listings/${none}/renew`, { token: buyer });
+
+    expect((await call('DELETE', `/v1/listings/${removed}`, { token: buyer })).body.state).toBe('removed');
+    await call('DELETE', `/v1/listings/${removed}`);
+    await call('DELETE', `/v1/listings/${none}`, { token: buyer });
+    expect((await call('POST', `/v1/admin/listings/${withdrawn}/remove`, { admin: gw.adminToken, body: { reason: 'fraud' } })).status).toBe(200);
+    await call('POST', `/v1/admin/listings/${withdrawn}/remove`, { admin: gw.adminToken, body: {} });
+    await call('POST', `/v1/admin/listings/${withdrawn}/remove`, { token: stranger, body: { reason: 'x' } });
+    await call('POST', `/v1/admin/listings/${withdrawn}/remove`, { body: { reason: 'x' } });
+    await call('POST', `/v1/admin/listings/${none}/remove`, { admin: gw.adminToken, body: { reason: 'x' } });
+    await gw.db('listings').where({ id: sold }).update({ sold_visible_until: gw.db.raw(`now() - interval '1 second'`) });
+    expect((await call('GET', `/v1/listings/${sold}`)).status).toBe(410);
+    await call('GET', `/v1/listings?tags=life_${run}&priceMin=1&priceMax=100&currency=EUR`);
+
+    await call('GET', '/v1/me/profile', { token: buyer });
+    await call('GET', '/v1/me/profile');
+    const profile = await call('PATCH', '/v1/me/profile', { token: buyer, body: { displayName: 'Doc Shop' } });
+    expect(profile.status).toBe(202);
+    await call('PATCH', '/v1/me/profile', { token: buyer, body: { avatar: 'x' } });
+    await call('PATCH', '/v1/me/profile', { body: { displayName: 'x' } });
+    await call('POST', `/v1/admin/revisions/${profile.body.revisionId}/approve`, { admin: gw.adminToken });
+  });
+});
+
 describe('coverage', () => {
   it('exercised every operation of the document', () => {
     const documented = Object.entries(doc.paths as Json).flatMap(([path, item]) => Object.keys(item as Json).map((method) => `${method.toUpperCase()} ${path}`));

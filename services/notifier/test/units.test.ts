@@ -32,6 +32,15 @@ describe('what the person is told', () => {
     expect(failed?.body).toContain('payment is kept on record');
   });
 
+  it("words a listing's life after it is saved, and a renewal's payment as a renewal", () => {
+    expect(pushMessageFor({ uploadId, seq: 3, event: 'payment.confirmed', message: 'renewal paid 1 to 0xabc' }, 'Red bike', 'https://board.example')?.body).toContain('renewal of "Red bike" is paid');
+    expect(pushMessageFor({ uploadId, seq: 3, event: 'payment.confirmed', message: 'paid 1 to 0xabc' }, 'Red bike', 'https://board.example')?.body).toContain('being converted');
+    expect(pushMessageFor({ uploadId, seq: 4, event: 'listing.expired' }, 'Red bike', 'https://board.example')?.body).toContain('Renew it');
+    expect(pushMessageFor({ uploadId, seq: 5, event: 'listing.removed', reason: 'fraud' }, 'Red bike', 'https://board.example')?.body).toContain('removed: fraud');
+    expect(pushMessageFor({ uploadId, seq: 6, event: 'revision.rejected', reason: 'price bait' }, 'Red bike', 'https://board.example')?.body).toContain('stays as it was');
+    for (const name of ['listing.expired', 'listing.renewed', 'listing.removed', 'revision.approved', 'revision.rejected']) expect(statusEventNames as readonly string[]).toContain(name);
+  });
+
   it('skips unknown and unmapped events, and never words a name inherited from Object', () => {
     expect(pushMessageFor({ uploadId, seq: 1, event: 'payment.credited_someday' }, 'x', 'https://b.example')).toBeUndefined();
     expect(pushMessageFor({ uploadId, seq: 1, event: 'progress' }, 'x', 'https://b.example')).toBeUndefined();

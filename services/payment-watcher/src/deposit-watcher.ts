@@ -230,6 +230,8 @@ export class DepositWatcher {
     });
     log.info('credit settled', { uploadId, address: quote.address, total: total.toString(), status: verdict.status, block: at.toBlock.toString() });
     if (verdict.settles && payment) {
+      // What a covered quote starts depends on what it pays for: an upload's media work; a renewal
+      // needs nothing more (the ledger write of payment.credited above renews its listing).
       const upload = await uploads.get(uploadId);
       if (upload) await bus.publish('payment.confirmed', { ...upload, payment });
     } else {

@@ -22,7 +22,8 @@ export interface PaymentSubmittedDeps {
  */
 export async function handlePaymentSubmitted(deps: PaymentSubmittedDeps, { uploadId, txHash }: PaymentSubmitted, context: StageContext): Promise<void> {
   const { uploads, chain, watcher } = deps;
-  const upload = await uploads.get(uploadId);
+  // An upload's quote or a renewal's: a hint is checked the same way for both.
+  const upload = await uploads.quoteOf(uploadId);
   if (!upload) throw new PermanentError(`upload ${uploadId} is unknown`, 'unknown_upload');
   const check = await checkHint(chain, { txHash, confirmations: deps.confirmations });
   if (check.outcome === 'pending') {

@@ -24,7 +24,8 @@ export interface UploadExpireDeps {
  */
 export async function handleUploadExpire(deps: UploadExpireDeps, { uploadId }: UploadExpire, context: StageContext): Promise<void> {
   const { uploads, watchList } = deps;
-  const upload = await uploads.get(uploadId);
+  // An upload's quote or a renewal's: they expire alike (a renewal has nothing staged to remove).
+  const upload = await uploads.quoteOf(uploadId);
   if (!upload) return;
   const quote = watchedQuoteOf(upload);
   const closeOwed = async () => {

@@ -48,6 +48,8 @@ await runService({
     });
 
     bus.consume('upload.received', (upload, context) => handleUploadReceived({ bus, watchList, lateWatchMs: config.LATE_WATCH_SECONDS * 1000 }, upload, context), { concurrency });
+    // A renewal's quote is watched and expired like an upload's.
+    bus.consume('renewal.quoted', (renewal, context) => handleUploadReceived({ bus, watchList, lateWatchMs: config.LATE_WATCH_SECONDS * 1000 }, renewal, context), { concurrency });
     bus.consume(
       'payment.submitted',
       (payload, context) =>

@@ -15,7 +15,8 @@ export interface WatchedQuote {
   expiresAt: string;
 }
 
-export const watchedQuoteOf = (upload: UploadReceived): WatchedQuote => ({
+/** What is watched of an upload's or a renewal's quote. */
+export const watchedQuoteOf = (upload: Pick<UploadReceived, 'uploadId' | 'owner' | 'quote'>): WatchedQuote => ({
   uploadId: upload.uploadId,
   owner: upload.owner,
   address: upload.quote.to,

@@ -33,6 +33,7 @@ export async function handleAssetsStored(
       sourceBytes: upload.staged.sourceBytes,
       latitude: form.latitude,
       longitude: form.longitude,
+      price: form.price,
     },
     hashtags: form.hashtags,
   });

@@ -20,7 +20,7 @@ await runService({
       concurrency: config.WRITE_CONCURRENCY,
     });
     // Ledger writes: the channel table's give-up policy keeps a job that failed for good for an operator.
-    bus.consume('payment.credited', (credit, context) => handlePaymentCredited(db, credit, context), { concurrency: config.WRITE_CONCURRENCY });
+    bus.consume('payment.credited', (credit, context) => handlePaymentCredited({ db, uploads }, credit, context), { concurrency: config.WRITE_CONCURRENCY });
     // Recording a failure that failed for good stays in the failed set (bull-board) for an operator (the channel's give-up policy).
     bus.consume('upload.failed', (failure, context) => handleUploadFailed(db, failure, context), { concurrency: config.WRITE_CONCURRENCY });
     return {

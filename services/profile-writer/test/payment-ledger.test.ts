@@ -78,7 +78,7 @@ describe('payment.credited', () => {
     const q = await quote();
     const partial = parsePayload('payment.credited', depositCredit(q, { totalReceived: '4000', status: 'partial', transfers: [transfer('4000')] }));
     const paid = parsePayload('payment.credited', depositCredit(q, { totalReceived: '10000', status: 'paid', fromBlock: '11', toBlock: '11' }));
-    for (const job of [partial, paid, partial, paid]) await handlePaymentCredited(db, job, context);
+    for (const job of [partial, paid, partial, paid]) await handlePaymentCredited({ db }, job, context);
     expect((await rowsOf(q)).map((row) => [row.status, row.amount, row.refund_due])).toEqual([
       ['paid', '4000', '0'],
       ['paid', '6000', '0'],
@@ -88,8 +88,8 @@ describe('payment.credited', () => {
   it('records a transfer to the merchant address unmatched, due back', async () => {
     const t = transfer('900', 1);
     const job = parsePayload('payment.credited', { kind: 'merchant', chainId: 31337, address: randomAddress(), token: randomAddress(), transfer: t, blockNumber: '3', blockTime: new Date().toISOString() });
-    await handlePaymentCredited(db, job, context);
-    await handlePaymentCredited(db, job, context);
+    await handlePaymentCredited({ db }, job, context);
+    await handlePaymentCredited({ db }, job, context);
     const rows = await db('payments').where({ tx_hash: t.txHash });
     await db('payments').where({ tx_hash: t.txHash }).delete();
     expect(rows).toMatchObject([{ status: 'unmatched', refund_due: '900', quote_id: null }]);
@@ -99,7 +99,7 @@ describe('payment.credited', () => {
 describe('the end of an upload', () => {
   it('saves the listing with the quote\'s credits tied to it, reports `saved` and clears staging', async () => {
     const q = await quote();
-    await handlePaymentCredited(db, depositCredit(q, { totalReceived: '10000', status: 'paid' }), context);
+    await handlePaymentCredited({ db }, depositCredit(q, { totalReceived: '10000', status: 'paid' }), context);
     await mkdir(join(staging, q.uploadId));
     const stored = assetsStored(q);
     await uploads.register(stored as unknown as UploadReceived, 'api-gateway');
@@ -114,7 +114,7 @@ describe('the end of an upload', () => {
 
   it('records a paid upload that failed unfulfilled, found by upload id, and a retry that saves it makes it paid again', async () => {
     const q = await quote();
-    await handlePaymentCredited(db, depositCredit(q, { totalReceived: '10000', status: 'paid' }), context);
+    await handlePaymentCredited({ db }, depositCredit(q, { totalReceived: '10000', status: 'paid' }), context);
     const failure = parsePayload('upload.failed', { uploadId: q.uploadId, stage: 'transcoder', reason: 'invalid_video: no video stream', upload: { uploadId: q.uploadId } });
     await handleUploadFailed(db, failure, context);
     await handleUploadFailed(db, failure, context);
@@ -130,7 +130,7 @@ describe('the end of an upload', () => {
     // The failed stage's input: paid, by the payload; the ledger has neither the quote nor the credit yet.
     await handleUploadFailed(db, parsePayload('upload.failed', { uploadId: q.uploadId, stage: 'uploader', reason: 'S3 refused', upload: assetsStored(q) }), context);
     expect(await db('payment_quotes').where({ quote_id: q.quoteId }).first()).toMatchObject({ deposit_address: q.depositAddress, amount: '10000', failed_stage: 'uploader' });
-    await handlePaymentCredited(db, depositCredit(q, { totalReceived: '10000', status: 'paid' }), context);
+    await handlePaymentCredited({ db }, depositCredit(q, { totalReceived: '10000', status: 'paid' }), context);
     expect(await rowsOf(q)).toMatchObject([{ status: 'unfulfilled', refund_due: '10000', failed_stage: 'uploader', failure_reason: 'S3 refused' }]);
   });
 

@@ -11,58 +11,18 @@ export class ApiError extends Error {
   }
 }
 
-/** The payment the gateway asks for one listing. */
-export interface PaymentQuote {
-  chainId: number;
-  to: `0x${string}`;
-  /** Wei, as a decimal string. */
-  amount: string;
-  /** The ERC-20 token contract, or null for the chain's native coin. */
-  token: string | null;
-  expiresAt: string;
-}
-
-/** The gateway's answer to an accepted listing form. */
-export interface AcceptedUpload {
-  uploadId: string;
-  payment: PaymentQuote;
-}
-
-/** One approved listing, as the read API (`GET /v1/listings`, `/v1/listings/:id`) answers it. */
-export interface Listing {
-  id: string;
-  title: string;
-  description: string;
-  hashtags: string[];
-  owner: { wallet: string; displayName: string | null };
-  location: { latitude: number; longitude: number };
-  /** Present when searched near a point. */
-  distanceKm?: number;
-  video: { url: string; width: number; height: number; durationSeconds: number; bytes: number };
-  previewUrl: string;
-  posterUrl: string;
-  logoUrl: string | null;
-  createdAt: string;
-}
-
-/** The loop and poster of one of your uploads, stored before the rest (`GET /v1/uploads/:id/preview`). */
-export interface UploadPreview {
-  uploadId: string;
-  previewUrl: string;
-  posterUrl: string;
-}
-
-/** A page of listings; `nextCursor` fetches the next one. */
-export interface ListingPage {
-  items: Listing[];
-  nextCursor: string | null;
-}
-
-/** One hashtag suggestion with the number of approved listings that carry it. */
-export interface HashtagSuggestion {
-  tag: string;
-  listings: number;
-}
+// The API's shapes come from the gateway's route table (type-only: nothing of it is bundled).
+export type {
+  AcceptedUpload,
+  HashtagSuggestion,
+  Listing,
+  ListingPage,
+  OwnListing,
+  PaymentRequest as PaymentQuote,
+  Price,
+  RenewalQuote,
+  UploadPreview,
+} from '../../src/api/types.js';
 
 /** Turns a non-2xx answer into an ApiError, whatever its body. */
 export async function errorFrom(res: Response): Promise<ApiError> {

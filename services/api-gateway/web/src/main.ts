@@ -2,6 +2,7 @@ import { h, mount } from './dom.js';
 import { currentSession, signOut } from './session.js';
 import { renderBrowse } from './views/browse.js';
 import { renderListing } from './views/listing.js';
+import { renderMyListings } from './views/my-listings.js';
 import { renderSell } from './views/sell.js';
 import { renderUpload } from './views/upload.js';
 
@@ -18,7 +19,7 @@ function renderAccount(): void {
   mount(account, h('span', { title: session.address }, short), out);
 }
 
-/** Hash routing: `#/sell` (default), `#/browse?…`, `#/listing/<id>`, `#/upload/<id>` (where notifications lead). */
+/** Hash routing: `#/sell` (default), `#/browse?…`, `#/mine` (your listings), `#/listing/<id>`, `#/upload/<id>` (where notifications lead). */
 function route(): void {
   leaveView?.();
   leaveView = undefined;
@@ -32,6 +33,7 @@ function route(): void {
   }
   if (listing?.[1]) void renderListing(view, decodeURIComponent(listing[1]));
   else if (upload?.[1]) void renderUpload(view, decodeURIComponent(upload[1]));
+  else if (path === '/mine') leaveView = renderMyListings(view);
   else if (path === '/browse') renderBrowse(view, { tags: params.get('tags') ?? '', near: params.get('near') ?? '', radiusKm: params.get('radiusKm') ?? '', owner: params.get('owner') ?? undefined });
   else leaveView = renderSell(view, renderAccount);
   renderAccount();

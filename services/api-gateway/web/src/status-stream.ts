@@ -1,21 +1,11 @@
 import { createParser } from 'eventsource-parser';
 import { errorFrom } from './api.js';
 
-/** One event of an upload's status stream (see the gateway's `GET /v1/uploads/:id/events`). */
-export interface StatusEvent {
-  seq: number;
-  uploadId: string;
-  event: string;
-  stage: string;
-  state: 'awaiting_payment' | 'paid' | 'processing' | 'saved' | 'failed' | 'expired' | 'refund_due' | 'refunded';
-  progress?: number;
-  reason?: string;
-  message?: string;
-  at: string;
-}
+export type { StatusEvent } from '../../src/api/types.js';
+import type { StatusEvent, StatusEventName } from '../../src/api/types.js';
 
 /** Events after which the gateway closes the stream and nothing more happens. */
-export const TERMINAL_EVENTS = new Set(['profile.saved', 'failed', 'expired', 'refund.due']);
+export const TERMINAL_EVENTS: ReadonlySet<StatusEventName> = new Set<StatusEventName>(['profile.saved', 'failed', 'expired', 'refund.due']);
 
 export interface StatusStreamHandlers {
   onEvent(event: StatusEvent): void;

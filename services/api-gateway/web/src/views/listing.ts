@@ -1,5 +1,14 @@
-import { ApiError, requestJson, type Listing } from '../api.js';
+import { ApiError, requestJson, type Listing, type Price } from '../api.js';
 import { h, mount } from '../dom.js';
+
+/** `120.00 EUR` in the reader's own number format. */
+export const formatPrice = (price: Price) => {
+  try {
+    return new Intl.NumberFormat(undefined, { style: 'currency', currency: price.currency }).format(Number(price.amount));
+  } catch {
+    return `${price.amount} ${price.currency}`;
+  }
+};
 
 const formatDuration = (seconds: number) => `${Math.floor(seconds / 60)}:${String(Math.round(seconds % 60)).padStart(2, '0')}`;
 
@@ -13,7 +22,11 @@ export async function renderListing(view: HTMLElement, id: string): Promise<void
     const message =
       error instanceof ApiError && error.status === 404
         ? 'This listing is not published: it appears here once a moderator approves it.'
-        : `Could not load the listing: ${(error as Error).message}`;
+        : error instanceof ApiError && error.code === 'listing_sold'
+          ? 'This item was sold: the listing is no longer shown.'
+          : error instanceof ApiError && error.code === 'listing_expired'
+            ? 'This listing has expired: its owner can renew it from My listings.'
+            : `Could not load the listing: ${(error as Error).message}`;
     mount(view, h('h1', {}, 'Listing'), h('p', { class: 'alert', role: 'alert' }, message), h('a', { href: '#/browse' }, 'Browse listings'));
     return;
   }
@@ -24,10 +37,19 @@ export async function renderListing(view: HTMLElement, id: string): Promise<void
     h(
       'article',
       { class: 'listing', 'data-listing-id': listing.id },
-      h('header', { class: 'listing-head' }, listing.logoUrl ? h('img', { class: 'logo', src: listing.logoUrl, alt: '', width: 64, height: 64 }) : null, h('h1', {}, listing.title)),
+      h(
+        'header',
+        { class: 'listing-head' },
+        listing.logoUrl ? h('img', { class: 'logo', src: listing.logoUrl, alt: '', width: 64, height: 64 }) : null,
+        h('h1', {}, listing.title),
+        listing.state === 'sold' ? h('span', { class: 'badge sold', id: 'sold-badge' }, 'Sold') : null,
+      ),
       player,
       h('p', { class: 'meta' }, `${listing.video.width}×${listing.video.height} · ${formatDuration(listing.video.durationSeconds)} · `, h('a', { href: `#/browse?near=${latitude},${longitude}&radiusKm=25` }, 'listings nearby')),
+      listing.price ? h('p', { class: 'price', id: 'price' }, formatPrice(listing.price)) : null,
       listing.description ? h('p', { class: 'description' }, listing.description) : null,
+      listing.contact ? h('p', { class: 'contact', id: 'contact' }, 'Contact: ', listing.contact) : null,
+      listing.expiresAt && listing.state !== 'sold' ? h('p', { class: 'meta' }, `Listed until ${new Date(listing.expiresAt).toLocaleDateString()}`) : null,
       h('ul', { class: 'tags', 'aria-label': 'Hashtags' }, ...listing.hashtags.map((tag) => h('li', {}, h('a', { href: `#/browse?tags=${encodeURIComponent(tag)}` }, `#${tag}`)))),
       h('p', { class: 'seller' }, 'Offered by ', h('a', { href: `#/browse?owner=${listing.owner.wallet}` }, listing.owner.displayName ?? `${listing.owner.wallet.slice(0, 8)}…`)),
     ),

@@ -18,12 +18,12 @@ interface SellState {
   pipelinePercent: number;
 }
 
-const TEXT_FIELDS = ['title', 'description', 'hashtags', 'latitude', 'longitude', 'displayName', 'contact'] as const;
+const TEXT_FIELDS = ['title', 'description', 'hashtags', 'latitude', 'longitude', 'displayName', 'contact', 'priceAmount', 'priceCurrency'] as const;
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** Sends the quoted amount: a plain transfer for the native coin, an ERC-20 `transfer` call for a token. */
-async function payQuote(from: string, quote: PaymentQuote): Promise<`0x${string}`> {
+export async function payQuote(from: string, quote: PaymentQuote): Promise<`0x${string}`> {
   await ensureChain(quote.chainId);
   if (!quote.token) return sendNativePayment(from, quote.to, BigInt(quote.amount));
   const data = encodeFunctionData({ abi: erc20Abi, functionName: 'transfer', args: [quote.to, BigInt(quote.amount)] });
@@ -106,6 +106,8 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
   const locateButton = h('button', { type: 'button', id: 'locate', class: 'secondary' }, 'Use my location');
   const displayNameInput = h('input', { type: 'text', id: 'displayName', name: 'displayName', maxlength: 80, autocomplete: 'nickname', 'aria-describedby': 'displayName-error' });
   const contactInput = h('input', { type: 'text', id: 'contact', name: 'contact', maxlength: 200, autocomplete: 'email', 'aria-describedby': 'contact-error' });
+  const priceAmountInput = h('input', { type: 'text', inputmode: 'decimal', id: 'priceAmount', name: 'priceAmount', placeholder: '120.00', 'aria-describedby': 'priceAmount-error' });
+  const priceCurrencyInput = h('input', { type: 'text', id: 'priceCurrency', name: 'priceCurrency', maxlength: 3, placeholder: 'EUR', 'aria-describedby': 'priceCurrency-error' });
   const payButton = h('button', { type: 'submit', id: 'pay', class: 'primary' }, 'PAY');
   // Offered once PAY was pressed, never before: the person then knows what they would be told about.
   const notifyOffer = notificationOffer(() => state.session?.token);
@@ -131,6 +133,7 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     ),
     field('displayName', 'Your name (optional)', displayNameInput),
     field('contact', 'Contact (optional)', contactInput),
+    h('div', { class: 'row' }, field('priceAmount', 'Asking price (optional)', priceAmountInput), field('priceCurrency', 'Currency', priceCurrencyInput)),
     h('div', { class: 'actions' }, payButton, notice),
     notifyOffer.element,
     uploadBar.element,
@@ -146,6 +149,8 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     longitude: longitudeInput,
     displayName: displayNameInput,
     contact: contactInput,
+    priceAmount: priceAmountInput,
+    priceCurrency: priceCurrencyInput,
   };
 
   const showFieldErrors = (fields: Record<string, string>) => {

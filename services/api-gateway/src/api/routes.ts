@@ -1,0 +1,779 @@
+import { z } from 'zod';
+import { HashtagError, normalizeHashtag, statusEventNames, terminalEvents, unnotifiedEvents, uploadStates } from '@reelboard/contracts';
+import { defineRoute, numberParam, refusal, single } from './route.js';
+import * as s from './schemas.js';
+
+/**
+ * THE ROUTE TABLE: every route of the gateway, once. A row names its method, path, who may call it,
+ * its parameters, query, body and answers as zod schemas, and the error codes it gives.
+ * - validation: `bindRoute(router, api.<name>, handler)` checks auth, params, query and body
+ *   against the row before the handler runs (src/api/bind.ts);
+ * - the OpenAPI 3.1 document is rendered from these rows (src/openapi.ts);
+ * - clients import the types (`ResponseBody<typeof api.getListing, 200>`, src/api/types.ts).
+ * 401 (auth), 403 (admin), 429 (rate limits, /v1 only) and 500 are added to every row that can give them.
+ */
+
+const uploadId = z.object({ id: s.uuid.meta({ description: 'upload id' }) });
+const uploadNotFound = { status: 404, code: 'upload_not_found', message: 'no such upload' };
+const webhookId = z.object({ id: s.uuid.meta({ description: 'webhook endpoint id' }) });
+const webhookNotFound = { status: 404, code: 'webhook_not_found', message: 'no such webhook endpoint' };
+const listingId = z.object({ id: s.uuid.meta({ description: 'listing id (the upload id)' }) });
+const listingNotFound = { status: 404, code: 'listing_not_found', message: 'no such listing' };
+
+const cursor = single('cursor').optional().meta({ description: "opaque cursor from the previous page's `nextCursor`" });
+const pageQuery = { cursor, limit: numberParam('limit', 1, 100).default(20).meta({ description: 'page size' }) };
+
+/** `tags=cars,#Berlin`: normalised tags; a bad tag answers `invalid_hashtag` naming it. */
+const tagsParam = single('tags')
+  .transform((raw, ctx) => {
+    const parts = raw.split(/[\s,]+/).filter((part) => part !== '');
+    if (parts.length === 0) return undefined;
+    try {
+      const tags = [...new Set(parts.map(normalizeHashtag))];
+      if (tags.length > 10) {
+        ctx.addIssue({ code: 'custom', message: 'at most 10 tags per search' });
+        return z.NEVER;
+      }
+      return tags;
+    } catch (error) {
+      if (!(error instanceof HashtagError)) throw error;
+      ctx.addIssue(refusal('invalid_hashtag', error.message, { tag: error.tag }));
+      return z.NEVER;
+    }
+  })
+  .optional()
+  .meta({ description: 'hashtags, comma- or space-separated, `#` optional (at most 10)', examples: ['cars,#berlin'] });
+
+const nearParam = single('near')
+  .transform((raw, ctx) => {
+    const match = /^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$/.exec(raw);
+    const latitude = Number(match?.[1]);
+    const longitude = Number(match?.[2]);
+    if (!match || latitude < -90 || latitude > 90 || longitude < -180 || longitude > 180) {
+      ctx.addIssue({ code: 'custom', message: 'near must be "<latitude>,<longitude>" with latitude in -90..90 and longitude in -180..180' });
+      return z.NEVER;
+    }
+    return { latitude, longitude };
+  })
+  .optional()
+  .meta({ description: '`<latitude>,<longitude>`: nearest first, with `distanceKm`', examples: ['52.52,13.405'] });
+
+const walletParam = single('owner').regex(/^0x[0-9a-fA-F]{40}$/, { error: 'owner must be a 0x-prefixed 20-byte wallet address' });
+
+export const listingQuery = z
+  .object({
+    tags: tagsParam,
+    match: z.enum(['all', 'any'], { error: 'match must be all or any' }).default('all').meta({ description: 'whether a listing needs all the tags or any of them' }),
+    near: nearParam,
+    radiusKm: numberParam('radiusKm', 0.001, 20_037, false).optional().meta({ description: 'only within this distance of `near`' }),
+    owner: walletParam
+      .transform((value) => value.toLowerCase())
+      .optional()
+      .meta({ description: "only this wallet's listings" }),
+    priceMin: numberParam('priceMin', 0, 1e12, false).optional().meta({ description: 'only listings with an asking price of at least this amount' }),
+    priceMax: numberParam('priceMax', 0, 1e12, false).optional().meta({ description: 'only listings with an asking price of at most this amount' }),
+    currency: single('currency')
+      .transform((value) => value.toUpperCase())
+      .pipe(z.string().regex(/^[A-Z]{3}$/, { error: 'currency must be an ISO 4217 code such as EUR' }))
+      .optional()
+      .meta({ description: 'only listings priced in this ISO 4217 currency', override: { type: 'string', pattern: '^[A-Za-z]{3}$' } }),
+    ...pageQuery,
+  })
+  .superRefine((query, ctx) => {
+    if (query.radiusKm !== undefined && !query.near) ctx.addIssue({ code: 'custom', path: ['radiusKm'], message: 'radiusKm needs near' });
+    if (query.priceMin !== undefined && query.priceMax !== undefined && query.priceMin > query.priceMax) ctx.addIssue({ code: 'custom', path: ['priceMin'], message: 'priceMin must not be above priceMax' });
+  });
+
+const sseDescription = [
+  'Server-Sent Events. The first event is the current status (or, with `Last-Event-ID: n`, every event after `n`), then every change.',
+  'Each event has `id` (the per-upload sequence number), `event` (its name) and `data` (a JSON `StatusEvent`).',
+  `Event names: ${statusEventNames.map((name) => `\`${name}\``).join(', ')}.`,
+  `The stream ends after ${[...terminalEvents].map((name) => `\`${name}\``).join(', ')}. Comment lines (\`: heartbeat\`) keep proxies from closing an idle stream.`,
+  '`progress` events carry `progress` (percent); `payment.rejected` carries its code in `message`.',
+].join(' ');
+
+const base64url = (bytes: number) => z.string().regex(new RegExp(`^[A-Za-z0-9_-]{${Math.ceil((bytes * 4) / 3)}}={0,2}$`), { error: `must be ${bytes} bytes in base64url` });
+
+/** A browser's PushSubscription as `JSON.stringify(subscription)` gives it. */
+export const pushSubscription = z.object({
+  endpoint: z.url({ protocol: /^https$/, error: 'endpoint must be an https URL (the browser push service)' }).max(2048),
+  expirationTime: z.number().nullable().optional(),
+  keys: z.object({ p256dh: base64url(65), auth: base64url(16) }, { error: 'keys.p256dh and keys.auth are required' }),
+});
+
+/** Names a webhook may subscribe to: every status event that changes a state, or `*`. */
+export const webhookEventNames = statusEventNames.filter((name) => !unnotifiedEvents.has(name));
+const webhookEvents = z
+  .array(z.string())
+  .min(1, { error: 'events must name at least one event, or "*"' })
+  .max(50)
+  .refine((events) => events.every((event) => event === '*' || (webhookEventNames as readonly string[]).includes(event)), {
+    error: `events must be "*" or among: ${webhookEventNames.join(', ')}`,
+  })
+  .meta({ description: `\`*\` or status event names: ${webhookEventNames.join(', ')}` });
+const webhookUrl = z.url({ protocol: /^https?$/, error: 'url must be an http or https URL' }).max(2048);
+
+/** The listing form's text fields as they arrive (multipart strings). */
+const finite = (name: string, min: number, max: number) =>
+  z
+    .string({ error: `${name} is required` })
+    .trim()
+    .regex(/^-?\d+(\.\d+)?$/, { error: `${name} must be a decimal number` })
+    .transform(Number)
+    .pipe(z.number().min(min, { error: `${name} must be between ${min} and ${max}` }).max(max, { error: `${name} must be between ${min} and ${max}` }))
+    .meta({ description: `decimal, ${min}..${max}` });
+const optionalText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max, { error: `must be at most ${max} characters` })
+    .optional()
+    .transform((value) => (value === '' ? undefined : value));
+
+export const listingFormFields = z.object({
+  title: z.string({ error: 'title is required' }).trim().min(1, { error: 'title is required' }).max(120, { error: 'title must be at most 120 characters' }),
+  description: z.string().trim().max(5000, { error: 'description must be at most 5000 characters' }).default(''),
+  hashtags: z.string().default('').meta({ description: 'e.g. `#cars #berlin` (at most 10)' }),
+  latitude: finite('latitude', -90, 90),
+  longitude: finite('longitude', -180, 180),
+  displayName: optionalText(80),
+  contact: optionalText(200),
+  priceAmount: optionalText(20).meta({ description: 'the asking price (with priceCurrency), e.g. `120.50`' }),
+  priceCurrency: optionalText(3).meta({ description: 'ISO 4217, e.g. `EUR`' }),
+});
+
+/**
+ * An edit of a listing (JSON). Every field is read by the edit's own parser (intake.ts,
+ * parseListingEdit), which validates like the form and names every bad field in one `invalid_form`;
+ * the schema documents the shape.
+ */
+const listingEditBody = z
+  .object({
+    title: z.unknown().optional().meta({ override: { type: 'string', minLength: 1, maxLength: 120 } }),
+    description: z.unknown().optional().meta({ override: { type: 'string', maxLength: 5000 } }),
+    hashtags: z.unknown().optional().meta({ override: { anyOf: [{ type: 'string', description: '`#cars #berlin`' }, { type: 'array', items: { type: 'string' } }] } }),
+    latitude: z.unknown().optional().meta({ override: { type: 'number', minimum: -90, maximum: 90 } }),
+    longitude: z.unknown().optional().meta({ override: { type: 'number', minimum: -180, maximum: 180 } }),
+    price: z.unknown().optional().meta({ override: { anyOf: [{ $ref: '#/components/schemas/Price' }, { type: 'null' }], description: 'null removes the price' } }),
+    contact: z.unknown().optional().meta({ override: { type: ['string', 'null'], maxLength: 200 } }),
+  })
+  .catchall(z.unknown())
+  .meta({ id: 'ListingEdit', description: 'What an edit may change, validated like the form; absent fields stay. The video cannot be swapped (that is a new paid listing).' });
+
+const reasonRequired = (what: string) =>
+  z.object({
+    reason: z
+      .string({ error: `reason is required to ${what} (1-500 characters): the owner is told why` })
+      .trim()
+      .min(1, { error: `reason is required to ${what} (1-500 characters): the owner is told why` })
+      .max(500, { error: `reason is required to ${what} (1-500 characters): the owner is told why` }),
+  });
+const revisionId = z.object({ id: s.uuid.meta({ description: 'revision id' }) });
+const revisionNotFound = { status: 404, code: 'revision_not_found', message: 'no such revision' };
+const ownListingErrors = { 404: '`listing_not_found`: no such listing, or not yours', 409: '`listing_state` (with `state`): the listing cannot do that in its state' };
+
+const file = (description: string, contentMediaType: string) => z.string().meta({ format: 'binary', contentMediaType, description });
+
+export const api = {
+  // ----- sign-in -----
+  getNonce: defineRoute({
+    method: 'get',
+    path: '/v1/auth/nonce',
+    auth: 'public',
+    tag: 'sign-in',
+    summary: 'A single-use nonce for an EIP-4361 message (expires in NONCE_TTL_SECONDS)',
+    responses: { 200: { description: 'a fresh nonce', schema: z.object({ nonce: z.string().regex(/^[0-9a-zA-Z]{8,}$/) }) } },
+    errors: {},
+  }),
+  signIn: defineRoute({
+    method: 'post',
+    path: '/v1/auth/verify',
+    auth: 'public',
+    tag: 'sign-in',
+    summary: 'Sign in with Ethereum: the signed EIP-4361 message opens a session',
+    body: z.object({
+      message: z.string({ error: 'message must be the EIP-4361 text (at most 4096 characters)' }).max(4096, { error: 'message must be the EIP-4361 text (at most 4096 characters)' }),
+      signature: z.string({ error: 'signature must be 0x-prefixed hex' }).regex(/^0x[0-9a-fA-F]+$/, { error: 'signature must be 0x-prefixed hex' }),
+    }),
+    responses: { 200: { description: 'signed in: send `Authorization: Bearer <token>`', schema: z.object({ address: s.address, token: z.string(), expiresAt: s.dateTime }) } },
+    errors: {
+      400: '`invalid_body` (message or signature missing or malformed) or `bad_request` (malformed JSON)',
+      401: '`siwe_malformed`, `siwe_wrong_domain`, `siwe_wrong_uri`, `siwe_wrong_chain`, `siwe_not_yet_issued`, `siwe_no_expiration`, `siwe_expired`, `siwe_not_yet_valid`, `siwe_bad_nonce`, `siwe_bad_signature`',
+      413: '`bad_request`: the JSON body is over 32 kB',
+    },
+  }),
+  signOut: defineRoute({
+    method: 'post',
+    path: '/v1/auth/logout',
+    auth: 'session',
+    tag: 'sign-in',
+    summary: 'Ends the session on every replica',
+    responses: { 204: { description: 'signed out' } },
+    errors: {},
+  }),
+
+  // ----- uploads -----
+  createUpload: defineRoute({
+    method: 'post',
+    path: '/v1/uploads',
+    auth: 'session',
+    tag: 'uploads',
+    summary: 'The listing form: files are streamed to staging; answers the payment quote',
+    form: {
+      schema: listingFormFields.extend({
+        video: file('a video container (MP4, MOV, WebM, MKV, ...), at most MAX_VIDEO_BYTES', 'video/*'),
+        logo: file('PNG, JPEG or WebP (no SVG), at most MAX_LOGO_BYTES and MAX_LOGO_SIDE pixels a side; stored as a square WebP', 'image/*').optional(),
+      }),
+      encoding: { video: { contentType: 'video/*, application/octet-stream' }, logo: { contentType: 'image/png, image/jpeg, image/webp' } },
+    },
+    responses: { 202: { description: 'accepted: pay the quote, then send the tx hash', schema: s.acceptedUpload } },
+    errors: {
+      400: '`invalid_form` with `fields` naming each bad field (missing, out of range, sent twice, control characters); `unexpected_file`, `bad_request` (malformed multipart)',
+      413: '`request_too_large` (Content-Length over the limits, refused before reading), `file_too_large`, `logo_too_large`, `field_too_large`, `too_many_parts`, `too_many_files`, `too_many_fields`; nothing stays on disk',
+      415: '`expected_multipart`, `unsupported_video` (the first bytes are not a video container), `unsupported_logo`',
+    },
+  }),
+  getUpload: defineRoute({
+    method: 'get',
+    path: '/v1/uploads/:id',
+    auth: 'session',
+    tag: 'uploads',
+    summary: 'The latest status of one of your uploads, and its quote',
+    params: uploadId,
+    invalid: { params: uploadNotFound },
+    responses: { 200: { description: 'the upload', schema: s.uploadView } },
+    errors: { 404: '`upload_not_found`: no such upload, or not yours' },
+  }),
+  getUploadPreview: defineRoute({
+    method: 'get',
+    path: '/v1/uploads/:id/preview',
+    auth: 'session',
+    tag: 'uploads',
+    summary: 'The preview loop and poster of one of your uploads, as soon as they are stored (after the `preview.ready` event)',
+    params: uploadId,
+    invalid: { params: uploadNotFound },
+    responses: { 200: { description: 'URLs of the stored preview and poster', schema: s.uploadPreview } },
+    errors: { 404: '`upload_not_found`: no such upload, or not yours; `preview_not_ready`: not stored yet' },
+  }),
+  submitPayment: defineRoute({
+    method: 'post',
+    path: '/v1/uploads/:id/payment',
+    auth: 'session',
+    tag: 'uploads',
+    summary: 'A hint: the hash of a transaction that paid the quote, so its block is checked at once (the deposit address is watched anyway)',
+    description:
+      'Idempotent. While the upload awaits payment the hash is followed (202) and what it did arrives on the status stream (`payment.confirmed`, `payment.received` for a part of the price, or `payment.rejected` with `no_payment`, `reverted`, `not_found`, `unverifiable`). Once the upload is past waiting for payment, any hash answers 200 with its state.',
+    params: uploadId,
+    body: z.object({
+      txHash: z
+        .string({ error: 'txHash must be a 0x-prefixed 32-byte hex string' })
+        .regex(/^0x[0-9a-fA-F]{64}$/, { error: 'txHash must be a 0x-prefixed 32-byte hex string' })
+        .transform((value) => value.toLowerCase() as `0x${string}`)
+        .meta({ override: { type: 'string', pattern: '^0x[0-9a-fA-F]{64}$' } }),
+    }),
+    invalid: { params: uploadNotFound, body: 'invalid_tx_hash' },
+    responses: {
+      200: {
+        description: 'the upload no longer waits for payment: where it stands',
+        schema: z.object({ uploadId: s.uuid, txHash: z.string(), state: s.uploadState.nullable(), status: s.statusEvent.nullable() }),
+      },
+      202: { description: 'followed: the watcher checks the transaction once it is confirmed', schema: z.object({ uploadId: s.uuid, txHash: z.string(), state: z.literal('awaiting_payment') }) },
+    },
+    errors: {
+      400: '`invalid_tx_hash`, or `bad_request` (malformed JSON)',
+      404: '`upload_not_found`',
+      429: '`too_many_hashes`: MAX_PAYMENT_HINTS other transactions are being checked for this upload; or `rate_limited` (see the other routes)',
+    },
+  }),
+  followUpload: defineRoute({
+    method: 'get',
+    path: '/v1/uploads/:id/events',
+    auth: 'session',
+    tag: 'uploads',
+    summary: 'Live status of one of your uploads (Server-Sent Events)',
+    description: sseDescription,
+    params: uploadId,
+    headers: z.object({
+      'last-event-id': z
+        .string()
+        .regex(/^\d*$/, { error: 'Last-Event-ID must be an event id (a number)' })
+        .optional()
+        .meta({ description: 'resume after this event id' }),
+    }),
+    invalid: { params: uploadNotFound },
+    responses: {
+      200: {
+        description: sseDescription,
+        media: { type: 'text/event-stream', extra: { 'x-event-names': [...statusEventNames], 'x-event-data': { $ref: '#/components/schemas/StatusEvent' } } },
+      },
+    },
+    errors: { 400: '`invalid_header`: Last-Event-ID is not an event id', 404: '`upload_not_found`: no such upload, or not yours' },
+  }),
+  listMyUploads: defineRoute({
+    method: 'get',
+    path: '/v1/me/uploads',
+    auth: 'session',
+    tag: 'uploads',
+    summary: 'Your uploads (newest first) with their latest status',
+    responses: { 200: { description: 'your uploads', schema: z.object({ items: z.array(z.object({ uploadId: s.uuid, status: s.statusEvent.nullable() })) }) } },
+    errors: {},
+  }),
+
+  // ----- the public read API -----
+  searchListings: defineRoute({
+    method: 'get',
+    path: '/v1/listings',
+    auth: 'public',
+    tag: 'listings',
+    summary: 'Approved listings by hashtags, distance and owner; nearest first with `near`, else newest first',
+    query: listingQuery,
+    responses: { 200: { description: 'a page of listings', schema: s.listingPage } },
+    errors: { 400: '`invalid_query` (with `field`), `invalid_hashtag` (with `tag`), `invalid_cursor`' },
+  }),
+  getListing: defineRoute({
+    method: 'get',
+    path: '/v1/listings/:id',
+    auth: 'public',
+    tag: 'listings',
+    summary: 'One public listing (approved, inside its paid period; a sold one while it is still shown)',
+    params: listingId,
+    invalid: { params: listingNotFound },
+    responses: { 200: { description: 'the listing', schema: s.listing } },
+    errors: { 404: '`listing_not_found`', 410: '`listing_expired` or `listing_sold` (with `state` and `title`): it was public and is no longer shown' },
+  }),
+
+  // ----- your listings: edit, sold, withdraw, remove, renew; your profile -----
+  listMyListings: defineRoute({
+    method: 'get',
+    path: '/v1/me/listings',
+    auth: 'session',
+    tag: 'my listings',
+    summary: 'Every listing of the signed-in wallet: its state, expiry, payments and the processing status of its upload',
+    responses: { 200: { description: 'your listings, newest first', schema: z.object({ items: z.array(s.ownListing) }) } },
+    errors: {},
+  }),
+  editListing: defineRoute({
+    method: 'patch',
+    path: '/v1/listings/:id',
+    auth: 'session',
+    tag: 'my listings',
+    summary: 'Edits your listing, validated like the form',
+    description:
+      'A pending or rejected listing changes at once (a rejected one goes back to moderation). An approved listing keeps its approved version public until a moderator approves the revision (`GET /v1/admin/revisions`); rejecting it keeps the approved one. A newer edit folds into the pending revision. Sold, withdrawn and removed listings cannot be edited.',
+    params: listingId,
+    body: listingEditBody,
+    invalid: { params: listingNotFound, body: 'invalid_form' },
+    responses: { 200: { description: 'applied, or waiting for a moderator', schema: s.listingEditOutcome } },
+    errors: { 400: '`invalid_form` with `fields` naming each bad field (as the form; `video` cannot be changed)', ...ownListingErrors },
+  }),
+  markListingSold: defineRoute({
+    method: 'post',
+    path: '/v1/listings/:id/sold',
+    auth: 'session',
+    tag: 'my listings',
+    summary: 'Marks your listing sold: shown as sold for SOLD_DISPLAY_HOURS, then hidden',
+    params: listingId,
+    invalid: { params: listingNotFound },
+    responses: { 200: { description: 'sold', schema: z.object({ listingId: s.uuid, state: z.literal('sold'), soldAt: s.dateTime, visibleUntil: s.dateTime.nullable() }) } },
+    errors: ownListingErrors,
+  }),
+  withdrawListing: defineRoute({
+    method: 'post',
+    path: '/v1/listings/:id/withdraw',
+    auth: 'session',
+    tag: 'my listings',
+    summary: 'Withdraws your listing: hidden at once',
+    params: listingId,
+    invalid: { params: listingNotFound },
+    responses: { 200: { description: 'withdrawn', schema: z.object({ listingId: s.uuid, state: z.literal('withdrawn') }) } },
+    errors: ownListingErrors,
+  }),
+  removeListing: defineRoute({
+    method: 'delete',
+    path: '/v1/listings/:id',
+    auth: 'session',
+    tag: 'my listings',
+    summary: 'Removes your listing: gone from every read route, its S3 objects deleted; its payments and audit trail stay',
+    params: listingId,
+    invalid: { params: listingNotFound },
+    responses: { 200: { description: 'removed', schema: s.removedListing } },
+    errors: { 404: '`listing_not_found`: no such listing, or not yours' },
+  }),
+  renewListing: defineRoute({
+    method: 'post',
+    path: '/v1/listings/:id/renew',
+    auth: 'session',
+    tag: 'my listings',
+    summary: 'A quote to renew your listing by LISTING_DAYS (from its expiry, or from now once expired); pay it like an upload',
+    description:
+      "The quote has its own deposit address and is paid, hinted (`POST /v1/uploads/{renewalId}/payment`), followed (`GET /v1/uploads/{renewalId}/events`) and recorded in the ledger like an upload's. Once paid the listing runs longer (`listing.renewed`), without uploading or encoding anything. Paid for a listing removed meanwhile, it is recorded for refund.",
+    params: listingId,
+    invalid: { params: listingNotFound },
+    responses: { 202: { description: 'pay the quote', schema: s.renewalQuote } },
+    errors: ownListingErrors,
+  }),
+  getMyProfile: defineRoute({
+    method: 'get',
+    path: '/v1/me/profile',
+    auth: 'session',
+    tag: 'my listings',
+    summary: 'Your public profile and the edit waiting for a moderator',
+    responses: { 200: { description: 'your profile', schema: s.ownProfile } },
+    errors: {},
+  }),
+  editMyProfile: defineRoute({
+    method: 'patch',
+    path: '/v1/me/profile',
+    auth: 'session',
+    tag: 'my listings',
+    summary: 'Asks for a new public display name or contact: public once a moderator approves it',
+    body: z
+      .object({
+        displayName: z.string({ error: 'displayName must be text or null' }).max(80, { error: 'displayName must be at most 80 characters' }).nullable().optional(),
+        contact: z.string({ error: 'contact must be text or null' }).max(200, { error: 'contact must be at most 200 characters' }).nullable().optional(),
+      })
+      .strict(),
+    invalid: { body: 'invalid_form' },
+    responses: { 202: { description: 'waiting for a moderator', schema: z.object({ revisionId: s.uuid, status: z.literal('pending'), changes: z.record(z.string(), z.string().nullable()) }) } },
+    errors: { 400: '`invalid_form` (with `field` or `fields`): an unknown field, a value too long, control characters, or nothing to change' },
+  }),
+  suggestHashtags: defineRoute({
+    method: 'get',
+    path: '/v1/hashtags',
+    auth: 'public',
+    tag: 'listings',
+    summary: 'Hashtag autocomplete, most used first',
+    query: z.object({
+      prefix: single('prefix')
+        .default('')
+        .transform((raw, ctx) => {
+          try {
+            return normalizeHashtag(raw);
+          } catch (error) {
+            if (!(error instanceof HashtagError)) throw error;
+            ctx.addIssue(refusal('invalid_hashtag', `prefix ${error.message}`, { tag: raw }));
+            return z.NEVER;
+          }
+        })
+        .meta({ description: 'the start of a hashtag, `#` optional' }),
+      limit: numberParam('limit', 1, 50).default(10).meta({ description: 'how many' }),
+    }),
+    responses: { 200: { description: 'matching hashtags', schema: s.hashtagSuggestions } },
+    errors: { 400: '`invalid_hashtag` (the prefix is not a hashtag start) or `invalid_query`' },
+  }),
+  getUser: defineRoute({
+    method: 'get',
+    path: '/v1/users/:wallet',
+    auth: 'public',
+    tag: 'listings',
+    summary: "A user's public profile and approved listings",
+    params: z.object({ wallet: z.string().regex(/^0x[0-9a-fA-F]{40}$/, { error: 'wallet must be a 0x-prefixed 20-byte address' }) }),
+    query: z.object(pageQuery),
+    invalid: { params: { status: 400, code: 'invalid_query' } },
+    responses: { 200: { description: 'the profile', schema: s.userProfile } },
+    errors: { 400: '`invalid_query` (wallet or paging), `invalid_cursor`', 404: '`user_not_found`' },
+  }),
+
+  // ----- notifications -----
+  getVapidKey: defineRoute({
+    method: 'get',
+    path: '/v1/push/vapid-public-key',
+    auth: 'public',
+    tag: 'notifications',
+    summary: 'The VAPID public key to subscribe to Web Push with (`applicationServerKey`)',
+    responses: { 200: { description: 'the key', schema: z.object({ publicKey: z.string().regex(/^[A-Za-z0-9_-]{87}$/) }) } },
+    errors: { 503: '`push_not_configured`: this server has no VAPID key' },
+  }),
+  subscribePush: defineRoute({
+    method: 'post',
+    path: '/v1/me/push-subscriptions',
+    auth: 'session',
+    tag: 'notifications',
+    summary: "Stores this browser's push subscription for the signed-in wallet",
+    description:
+      "The body is the browser's `PushSubscription` as JSON. The wallet's browsers are then told when a payment is confirmed, refused or late, when the listing is saved, approved or rejected, and when processing failed or the upload expired. The endpoint must be on a known push service (PUSH_ALLOWED_HOSTS).",
+    body: pushSubscription,
+    responses: {
+      201: { description: 'stored', schema: z.object({ id: s.uuid }) },
+      200: { description: 'already stored (keys updated)', schema: z.object({ id: s.uuid }) },
+    },
+    errors: { 400: '`invalid_body` (endpoint not https or not a known push service, keys missing or malformed) or `bad_request`', 503: '`push_not_configured`' },
+  }),
+  unsubscribePush: defineRoute({
+    method: 'delete',
+    path: '/v1/me/push-subscriptions',
+    auth: 'session',
+    tag: 'notifications',
+    summary: "Removes this browser's subscription (by endpoint) from the signed-in wallet",
+    body: z.object({ endpoint: z.string({ error: 'endpoint is required' }).min(1, { error: 'endpoint is required' }) }),
+    responses: { 204: { description: 'removed' } },
+    errors: { 400: '`invalid_body`: endpoint is required', 404: '`subscription_not_found`' },
+  }),
+
+  // ----- admin: moderation -----
+  listModeration: defineRoute({
+    method: 'get',
+    path: '/v1/admin/listings',
+    auth: 'admin',
+    tag: 'admin',
+    summary: 'The moderation queue: listings by moderation status',
+    query: z.object({
+      status: z.enum(['pending', 'approved', 'rejected'], { error: 'status must be pending, approved or rejected' }).default('pending').meta({ description: 'moderation status' }),
+      ...pageQuery,
+    }),
+    responses: { 200: { description: 'a page of listings', schema: s.listingPage } },
+    errors: { 400: '`invalid_query`, `invalid_cursor`' },
+  }),
+  approveListing: defineRoute({
+    method: 'post',
+    path: '/v1/admin/listings/:id/approve',
+    auth: 'admin',
+    tag: 'admin',
+    summary: 'Approves a listing: it becomes public',
+    description: "Audited in `moderation_events`; the owner gets `moderation.approved` on the upload's status.",
+    params: listingId,
+    body: z.object({ reason: z.string().trim().max(500).optional() }),
+    bodyRequired: false,
+    invalid: { params: listingNotFound },
+    responses: { 200: { description: 'the decision', schema: s.moderationDecision } },
+    errors: { 400: '`invalid_body` or `bad_request` (malformed JSON)', 404: '`listing_not_found`' },
+  }),
+  rejectListing: defineRoute({
+    method: 'post',
+    path: '/v1/admin/listings/:id/reject',
+    auth: 'admin',
+    tag: 'admin',
+    summary: 'Rejects a listing with a reason the owner is told',
+    description: "Audited in `moderation_events`; the owner gets `moderation.rejected` (with the reason) on the upload's status.",
+    params: listingId,
+    body: z.object({
+      reason: z
+        .string({ error: 'reason is required to reject (1-500 characters): the owner is told why' })
+        .trim()
+        .min(1, { error: 'reason is required to reject (1-500 characters): the owner is told why' })
+        .max(500, { error: 'reason is required to reject (1-500 characters): the owner is told why' }),
+    }),
+    invalid: { params: listingNotFound },
+    responses: { 200: { description: 'the decision', schema: s.moderationDecision } },
+    errors: { 400: '`invalid_body`: a reason (1-500 characters) is required', 404: '`listing_not_found`' },
+  }),
+  adminRemoveListing: defineRoute({
+    method: 'post',
+    path: '/v1/admin/listings/:id/remove',
+    auth: 'admin',
+    tag: 'admin',
+    summary: 'Removes a listing: gone from every read route, its S3 objects deleted; its payments and audit trail stay',
+    description: "Audited in `listing_events`; the owner gets `listing.removed` (with the reason) on the upload's status.",
+    params: listingId,
+    body: reasonRequired('remove'),
+    invalid: { params: listingNotFound },
+    responses: { 200: { description: 'removed', schema: s.removedListing } },
+    errors: { 400: '`invalid_body`: a reason (1-500 characters) is required', 404: '`listing_not_found`' },
+  }),
+  listRevisions: defineRoute({
+    method: 'get',
+    path: '/v1/admin/revisions',
+    auth: 'admin',
+    tag: 'admin',
+    summary: 'Edits of approved listings and profile edits, each as a diff against the public version (pending: oldest first)',
+    query: z.object({
+      status: z.enum(['pending', 'approved', 'rejected', 'superseded'], { error: 'status must be pending, approved, rejected or superseded' }).default('pending'),
+      limit: numberParam('limit', 1, 200).default(50).meta({ description: 'how many' }),
+    }),
+    responses: { 200: { description: 'revisions', schema: z.object({ items: z.array(s.revision) }) } },
+    errors: { 400: '`invalid_query` (with `field`)' },
+  }),
+  approveRevision: defineRoute({
+    method: 'post',
+    path: '/v1/admin/revisions/:id/approve',
+    auth: 'admin',
+    tag: 'admin',
+    summary: 'Approves a revision: it becomes the public version (audited; the owner gets `revision.approved`)',
+    params: revisionId,
+    body: z.object({ reason: z.string().trim().max(500).optional() }),
+    bodyRequired: false,
+    invalid: { params: revisionNotFound },
+    responses: { 200: { description: 'decided', schema: s.revision } },
+    errors: { 400: '`invalid_body`', 404: '`revision_not_found`', 409: '`revision_decided` (with `status`) or `listing_state` (the listing was removed)' },
+  }),
+  rejectRevision: defineRoute({
+    method: 'post',
+    path: '/v1/admin/revisions/:id/reject',
+    auth: 'admin',
+    tag: 'admin',
+    summary: 'Rejects a revision: the public version stays (audited; the owner gets `revision.rejected` with the reason)',
+    params: revisionId,
+    body: reasonRequired('reject'),
+    invalid: { params: revisionNotFound },
+    responses: { 200: { description: 'decided', schema: s.revision } },
+    errors: { 400: '`invalid_body`: a reason (1-500 characters) is required', 404: '`revision_not_found`', 409: '`revision_decided` (with `status`) or `listing_state`' },
+  }),
+
+  // ----- admin: the payment ledger -----
+  listPayments: defineRoute({
+    method: 'get',
+    path: '/v1/admin/payments',
+    auth: 'admin',
+    tag: 'admin',
+    summary: 'The payment ledger, newest first: what is due back (`refund_due`) or rows of one status',
+    query: z.object({
+      status: z
+        .enum(['refund_due', ...s.paymentStatuses], { error: `status must be one of refund_due, ${s.paymentStatuses.join(', ')}` })
+        .optional()
+        .meta({ description: '`refund_due` (every row with something due back) or a status; all rows when absent' }),
+      ...pageQuery,
+    }),
+    responses: { 200: { description: 'a page of ledger rows', schema: s.paymentPage } },
+    errors: { 400: '`invalid_query` (with `field`), `invalid_cursor`' },
+  }),
+  refundPayment: defineRoute({
+    method: 'post',
+    path: '/v1/admin/payments/:id/refund',
+    auth: 'admin',
+    tag: 'admin',
+    summary: 'Records that what a ledger row had due back was refunded by a transaction',
+    description:
+      "Audited in `payment_events`. The row becomes `refunded`; the upload's owner gets `refund.sent` on its status stream. The same refund sent again answers 200 with `repeated: true` and changes nothing.",
+    params: z.object({ id: z.string().regex(/^[1-9]\d{0,17}$/).transform(Number).meta({ description: 'ledger row id' }) }),
+    body: z.object({
+      txHash: z
+        .string({ error: 'txHash is required: the 0x-prefixed 32-byte hash of the refund transaction' })
+        .regex(/^0x[0-9a-fA-F]{64}$/, { error: 'txHash is required: the 0x-prefixed 32-byte hash of the refund transaction' }),
+      note: z.string({ error: 'note must be a string of at most 500 characters' }).max(500, { error: 'note must be a string of at most 500 characters' }).optional(),
+    }),
+    invalid: { params: { status: 404, code: 'payment_not_found', message: 'no such payment' } },
+    responses: { 200: { description: 'the refund', schema: s.refundOutcome } },
+    errors: {
+      400: '`invalid_body` (with `field`: `txHash` missing or malformed, `note` too long) or `bad_request` (malformed JSON)',
+      404: '`payment_not_found`',
+      409: '`not_refundable` (nothing is due back on the row) or `already_refunded` (refunded by another transaction, named in `refundTxHash`)',
+    },
+  }),
+
+  // ----- admin: webhooks -----
+  createWebhook: defineRoute({
+    method: 'post',
+    path: '/v1/admin/webhooks',
+    auth: 'admin',
+    tag: 'webhooks',
+    summary: 'Registers a webhook endpoint; the answer holds its signing secret (shown once)',
+    description:
+      'Each status event the endpoint wants is POSTed as JSON `{id, type, uploadId, seq, createdAt, data}` with `Reelboard-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, `Reelboard-Event` and `Reelboard-Delivery`. Any 2xx delivers; 410 disables the endpoint; anything else is retried with exponential backoff for WEBHOOK_RETRY_FOR_SECONDS (a day). Events of one upload arrive in `seq` order.',
+    body: z.object({
+      url: webhookUrl,
+      events: webhookEvents,
+      secret: z.string().min(24, { error: 'secret must be at least 24 characters' }).max(200).optional().meta({ description: 'generated (`whsec_...`) when not given' }),
+    }),
+    responses: { 201: { description: 'registered', schema: s.webhookEndpointWithSecret } },
+    errors: { 400: '`invalid_body` (url, events or secret) or `bad_request`' },
+  }),
+  listWebhooks: defineRoute({
+    method: 'get',
+    path: '/v1/admin/webhooks',
+    auth: 'admin',
+    tag: 'webhooks',
+    summary: 'Every webhook endpoint (without secrets)',
+    responses: { 200: { description: 'the endpoints', schema: z.object({ endpoints: z.array(s.webhookEndpoint) }) } },
+    errors: {},
+  }),
+  updateWebhook: defineRoute({
+    method: 'patch',
+    path: '/v1/admin/webhooks/:id',
+    auth: 'admin',
+    tag: 'webhooks',
+    summary: "Changes an endpoint's URL or events, or enables it again (after a 410) or disables it",
+    params: webhookId,
+    body: z.object({ url: webhookUrl.optional(), events: webhookEvents.optional(), enabled: z.boolean().optional() }).strict(),
+    invalid: { params: webhookNotFound },
+    responses: { 200: { description: 'the endpoint', schema: s.webhookEndpoint } },
+    errors: { 400: '`invalid_body`', 404: '`webhook_not_found`' },
+  }),
+  deleteWebhook: defineRoute({
+    method: 'delete',
+    path: '/v1/admin/webhooks/:id',
+    auth: 'admin',
+    tag: 'webhooks',
+    summary: 'Removes an endpoint and its delivery log',
+    params: webhookId,
+    invalid: { params: webhookNotFound },
+    responses: { 204: { description: 'removed' } },
+    errors: { 404: '`webhook_not_found`' },
+  }),
+  rotateWebhookSecret: defineRoute({
+    method: 'post',
+    path: '/v1/admin/webhooks/:id/rotate-secret',
+    auth: 'admin',
+    tag: 'webhooks',
+    summary: 'Replaces the signing secret; the old one keeps signing (a second `v1`) for `overlapSeconds` (default a day)',
+    params: webhookId,
+    body: z.object({ overlapSeconds: z.number().int().min(0).max(7 * 24 * 3600).optional() }).strict(),
+    bodyRequired: false,
+    invalid: { params: webhookNotFound },
+    responses: { 200: { description: 'the new secret (shown once)', schema: s.webhookEndpointWithSecret } },
+    errors: { 400: '`invalid_body`', 404: '`webhook_not_found`' },
+  }),
+  listWebhookDeliveries: defineRoute({
+    method: 'get',
+    path: '/v1/admin/webhooks/:id/deliveries',
+    auth: 'admin',
+    tag: 'webhooks',
+    summary: "An endpoint's deliveries, newest first, each with every attempt and its answer",
+    params: webhookId,
+    query: z.object({
+      status: z.enum(s.webhookDeliveryStatuses, { error: `status must be one of ${s.webhookDeliveryStatuses.join(', ')}` }).optional().meta({ description: 'only deliveries in this state' }),
+      limit: numberParam('limit', 1, 200).default(50).meta({ description: 'at most this many' }),
+    }),
+    invalid: { params: webhookNotFound },
+    responses: { 200: { description: 'the deliveries', schema: z.object({ deliveries: z.array(s.webhookDelivery) }) } },
+    errors: { 400: '`invalid_query`', 404: '`webhook_not_found`' },
+  }),
+  replayWebhookDelivery: defineRoute({
+    method: 'post',
+    path: '/v1/admin/webhooks/deliveries/:deliveryId/replay',
+    auth: 'admin',
+    tag: 'webhooks',
+    summary: 'Sends a delivery again (delivered, failed or gone), with the same body and a fresh signature',
+    params: z.object({ deliveryId: s.uuid.meta({ description: 'webhook delivery id' }) }),
+    invalid: { params: { status: 404, code: 'delivery_not_found', message: 'no such webhook delivery' } },
+    responses: { 202: { description: 'queued', schema: z.object({ deliveryId: s.uuid, status: z.literal('pending') }) } },
+    errors: { 404: '`delivery_not_found`', 409: '`delivery_pending`: it is still being sent' },
+  }),
+
+  // ----- documentation (the probes and /metrics are on each service's internal port, not here) -----
+  openApiDocument: defineRoute({
+    method: 'get',
+    path: '/openapi.json',
+    auth: 'public',
+    tag: 'documentation',
+    summary: 'This document',
+    responses: { 200: { description: 'OpenAPI 3.1', schema: z.object({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) }).loose() } },
+    errors: {},
+  }),
+  docsPage: defineRoute({
+    method: 'get',
+    path: '/docs',
+    auth: 'public',
+    tag: 'documentation',
+    summary: 'This document, browsable (a page for browsers; works offline)',
+    responses: { 200: { description: 'Swagger UI', media: { type: 'text/html' } } },
+    errors: {},
+  }),
+  queueDashboard: defineRoute({
+    method: 'get',
+    path: '/admin/queues',
+    auth: 'admin',
+    tag: 'admin',
+    summary: 'bull-board: the dashboard of every work queue (an HTML page for browsers)',
+    description: 'Browsers sign in with HTTP Basic auth: any user name, the admin token as password. API clients may use a Bearer session of an admin wallet or `X-Admin-Token`.',
+    responses: { 200: { description: 'the dashboard page', media: { type: 'text/html' } } },
+    errors: {
+      401: '`unauthenticated`, `session_expired` or `invalid_credentials` (with `WWW-Authenticate`, which asks a browser for the admin token)',
+      403: '`forbidden`: not an admin, or a cross-site change',
+    },
+    openapi: { security: [{ adminBasic: [] }, { siweSession: [] }, { adminToken: [] }] },
+  }),
+};
+
+export type Api = typeof api;
+export type RouteName = keyof Api;
+export { uploadStates };

@@ -1,0 +1,306 @@
+import { z } from 'zod';
+import { quoteSchema, statusEventSchema, uploadStates } from '@reelboard/contracts';
+
+/**
+ * The shapes the API reads and answers, as zod schemas. The route table (`routes.ts`) refers to
+ * them; validation, the OpenAPI document and the client types all come from here. A schema with
+ * `.meta({ id })` becomes a named component of the document.
+ */
+
+export const uuid = z.uuid();
+/** A lower-case 0x-prefixed 20-byte address, as answers carry it. */
+export const address = z
+  .string()
+  .regex(/^0x[0-9a-f]{40}$/)
+  .meta({ description: 'lower-case 0x-prefixed 20-byte address' }) as unknown as z.ZodType<`0x${string}`, `0x${string}`>;
+export const dateTime = z.iso.datetime({ offset: true });
+/** Base units (wei), a decimal string: JSON has no bigint. */
+export const amount = z.string().regex(/^\d+$/).meta({ description: 'base units (wei), a decimal string' });
+const txHash = z.string().regex(/^0x[0-9a-f]{64}$/);
+
+/** Every error answer. */
+export const errorBody = z
+  .object({
+    error: z.string().meta({ description: 'a stable code clients switch on', examples: ['invalid_form', 'upload_not_found', 'rate_limited'] }),
+    message: z.string().meta({ description: 'for people' }),
+    fields: z.record(z.string(), z.string()).optional().meta({ description: 'per-field messages of an `invalid_form` answer' }),
+    field: z.string().optional().meta({ description: 'the query, path or body parameter at fault' }),
+    tag: z.string().optional().meta({ description: 'the hashtag at fault' }),
+    refundTxHash: z.string().optional().meta({ description: 'the transaction that already refunded the payment (`already_refunded`)' }),
+    freeBytes: z.number().int().optional().meta({ description: 'bytes free on the staging volume (`insufficient_storage`)' }),
+    limit: z.number().int().optional().meta({ description: 'the limit that was reached' }),
+    state: z.string().optional().meta({ description: "the listing's state (`listing_state`, `listing_sold`, `listing_expired`)" }),
+    status: z.string().optional().meta({ description: "the revision's status (`revision_decided`)" }),
+    title: z.string().optional().meta({ description: "the listing's title (`listing_sold`, `listing_expired`)" }),
+  })
+  .meta({ id: 'Error', description: 'Every error answer. `error` is a stable code clients switch on; `message` is for people.' });
+
+export const statusEvent = statusEventSchema.meta({ id: 'StatusEvent', description: 'One step of an upload, as stored and as sent on the status stream.' });
+
+export const quote = quoteSchema.meta({
+  id: 'Quote',
+  description: 'The payment asked for: at least `amount` (base units) to `to` on `chainId`, before `expiresAt`; `token` null for the native coin.',
+});
+
+/** What the form's answer asks to be paid. */
+export const paymentRequest = z
+  .object({
+    chainId: z.number().int(),
+    to: address.meta({
+      description:
+        "the quote's own deposit address: whatever reaches it, from any wallet and by any route (a contract wallet, an EIP-7702 batch, an exchange), pays this upload; several payments add up",
+    }),
+    amount,
+    token: address.nullable(),
+    expiresAt: dateTime,
+  })
+  .meta({ id: 'PaymentRequest' });
+
+export const acceptedUpload = z
+  .object({
+    uploadId: uuid,
+    payment: paymentRequest,
+    links: z.object({ status: z.string(), events: z.string(), payment: z.string() }),
+  })
+  .meta({ id: 'AcceptedUpload', description: 'accepted: pay the quote, then (optionally) send the tx hash' });
+
+export const uploadView = z.object({ uploadId: uuid, status: statusEvent.nullable(), payment: quote.nullable() });
+
+/** An asking price: a decimal amount (at most 2 decimals) and an ISO 4217 currency. */
+export const price = z
+  .object({ amount: z.string().regex(/^\d{1,12}(\.\d{1,2})?$/), currency: z.string().regex(/^[A-Z]{3}$/) })
+  .meta({ id: 'Price', description: 'An asking price: a decimal amount (at most 2 decimals) in an ISO 4217 currency.' });
+
+export const listing = z
+  .object({
+    id: uuid,
+    title: z.string(),
+    description: z.string(),
+    hashtags: z.array(z.string()),
+    owner: z.object({ wallet: address, displayName: z.string().nullable() }),
+    location: z.object({ latitude: z.number().min(-90).max(90), longitude: z.number().min(-180).max(180) }),
+    distanceKm: z.number().min(0).optional().meta({ description: 'only when searched with `near`' }),
+    video: z.object({ url: z.url(), width: z.number().int(), height: z.number().int(), durationSeconds: z.number(), bytes: z.number().int() }),
+    previewUrl: z.url(),
+    posterUrl: z.url(),
+    logoUrl: z.url().nullable(),
+    price: price.nullable(),
+    contact: z.string().nullable().meta({ description: 'how to reach the seller' }),
+    state: z.enum(['active', 'sold']).meta({ description: '`sold` while a sold listing is still shown (SOLD_DISPLAY_HOURS)' }),
+    soldAt: dateTime.nullable(),
+    expiresAt: dateTime.nullable().meta({ description: 'the end of the paid period' }),
+    createdAt: dateTime,
+  })
+  .meta({ id: 'Listing' });
+
+export const listingPage = z
+  .object({ items: z.array(listing), nextCursor: z.string().nullable().meta({ description: 'null on the last page' }) })
+  .meta({ id: 'ListingPage' });
+
+export const userProfile = z.object({
+  wallet: address,
+  displayName: z.string().nullable(),
+  contact: z.string().nullable(),
+  logoUrl: z.string().nullable(),
+  memberSince: dateTime,
+  listingCount: z.number().int().min(0),
+  listings: listingPage,
+});
+
+export const hashtagSuggestions = z.object({
+  prefix: z.string(),
+  hashtags: z.array(z.object({ tag: z.string(), listings: z.number().int().min(0) })),
+});
+
+export const uploadPreview = z.object({ uploadId: uuid, previewUrl: z.url(), posterUrl: z.url() });
+
+export const moderationStatus = z.enum(['pending', 'approved', 'rejected']);
+export const moderationDecision = z.object({
+  listingId: uuid,
+  status: moderationStatus,
+  previousStatus: moderationStatus,
+  actor: z.string().meta({ description: 'the admin wallet, or `admin-token`' }),
+  reason: z.string().nullable(),
+  decidedAt: dateTime,
+  expiresAt: dateTime.nullable().meta({ description: 'the end of the paid period once approved (LISTING_DAYS from the first approval)' }),
+});
+
+/** Where one of your listings stands. */
+export const listingLifecycleState = z
+  .enum(['pending', 'approved', 'rejected', 'sold', 'withdrawn', 'expired', 'removed'])
+  .meta({ description: 'pending (waiting for a moderator), approved (public), rejected (see rejectionReason), sold, withdrawn, expired (renew it), removed' });
+
+export const ownListing = z
+  .object({
+    id: uuid,
+    title: z.string(),
+    state: listingLifecycleState,
+    moderationStatus: moderationStatus,
+    rejectionReason: z.string().nullable(),
+    removalReason: z.string().nullable(),
+    price: price.nullable(),
+    contact: z.string().nullable(),
+    hashtags: z.array(z.string()),
+    createdAt: dateTime,
+    approvedAt: dateTime.nullable(),
+    expiresAt: dateTime.nullable().meta({ description: 'the end of the paid period (set at approval, moved by renewals)' }),
+    soldAt: dateTime.nullable(),
+    visibleUntil: dateTime.nullable().meta({ description: 'until when the public sees it' }),
+    pendingRevision: z.object({ id: uuid, createdAt: dateTime, changes: z.record(z.string(), z.unknown()) }).nullable().meta({ description: 'your edit waiting for a moderator' }),
+    payments: z
+      .array(
+        z.object({
+          quoteId: uuid,
+          purpose: z.enum(['upload', 'renewal']),
+          amount,
+          token: address.nullable(),
+          state: z.string(),
+          creditedTotal: amount,
+          createdAt: dateTime,
+        }),
+      )
+      .meta({ description: 'the quotes that paid it: the upload, then each renewal' }),
+    previewUrl: z.string().nullable().meta({ description: 'null once its objects are deleted' }),
+    posterUrl: z.string().nullable(),
+    logoUrl: z.string().nullable(),
+    status: statusEvent.nullable().meta({ description: "the upload's latest status event (processing, moderation, expiry)" }),
+  })
+  .meta({ id: 'OwnListing', description: 'One of your listings, whatever its state.' });
+
+export const listingEditOutcome = z.object({
+  listingId: uuid,
+  mode: z.enum(['applied', 'revision']).meta({ description: '`applied`: not public yet, changed at once; `revision`: waits for a moderator, the approved version stays public' }),
+  revisionId: uuid.nullable(),
+  state: listingLifecycleState,
+});
+
+export const revision = z
+  .object({
+    id: uuid,
+    kind: z.enum(['listing', 'profile']),
+    listingId: uuid.nullable(),
+    owner: address,
+    status: z.enum(['pending', 'approved', 'rejected', 'superseded']),
+    reason: z.string().nullable(),
+    createdAt: dateTime,
+    decidedAt: dateTime.nullable(),
+    decidedBy: z.string().nullable(),
+    diff: z.array(z.object({ field: z.string(), public: z.unknown(), proposed: z.unknown() })).meta({ description: 'only the fields that differ from the public version' }),
+  })
+  .meta({ id: 'Revision', description: 'A change waiting for a moderator (or decided), as a diff against what the public sees.' });
+
+export const renewalQuote = z
+  .object({
+    renewalId: uuid,
+    listingId: uuid,
+    days: z.number().int().min(1),
+    currentExpiresAt: dateTime.nullable(),
+    payment: paymentRequest,
+    links: z.object({ status: z.string(), events: z.string(), payment: z.string() }),
+  })
+  .meta({ id: 'RenewalQuote', description: "A renewal's quote: pay it like an upload's; follow and hint it through `links`." });
+
+export const removedListing = z.object({
+  listingId: uuid,
+  state: z.literal('removed'),
+  objectsDeleted: z.boolean().meta({ description: 'false: S3 failed; the listing job deletes them later' }),
+});
+
+export const ownProfile = z.object({
+  wallet: address,
+  displayName: z.string().nullable(),
+  contact: z.string().nullable(),
+  logoUrl: z.string().nullable(),
+  pendingRevision: z.object({ id: uuid, changes: z.record(z.string(), z.unknown()), createdAt: dateTime }).nullable(),
+});
+
+export const paymentStatuses = ['partial', 'paid', 'overpaid', 'late', 'unmatched', 'unfulfilled', 'refunded'] as const;
+const paymentStatus = z.enum(paymentStatuses);
+const nullableTimestamp = dateTime.nullable();
+
+export const payment = z
+  .object({
+    id: z.number().int().min(1).meta({ description: 'the ledger row id (refunds name it)' }),
+    quoteId: uuid.nullable(),
+    uploadId: uuid.nullable(),
+    listingId: uuid.nullable(),
+    owner: address.nullable().meta({ description: "the quote's owner; null for an unmatched transfer (see `from`)" }),
+    chainId: z.number().int(),
+    depositAddress: address.nullable(),
+    to: address.meta({ description: 'where the money arrived: the deposit address, or the merchant address' }),
+    token: address.nullable(),
+    amount,
+    status: paymentStatus,
+    creditStatus: paymentStatus.nullable(),
+    refundDue: amount.meta({ description: 'what is still due back' }),
+    refundedAmount: amount.meta({ description: 'what refunds paid back so far' }),
+    txHash: txHash.nullable().meta({ description: 'null where the chain shows no transaction (an internal transfer)' }),
+    logIndex: z.number().int().min(0).nullable(),
+    from: address.nullable(),
+    fromBlock: z.string().regex(/^\d+$/).nullable(),
+    toBlock: z.string().regex(/^\d+$/).nullable(),
+    blockTime: dateTime,
+    failureReason: z.string().nullable(),
+    failedStage: z.string().nullable(),
+    refundTxHash: txHash.nullable(),
+    refundedAt: nullableTimestamp,
+    refundedBy: z.string().nullable(),
+    quote: z.object({ amount, state: z.enum(['open', 'paid', 'expired']), expiresAt: dateTime, creditedTotal: amount }).nullable(),
+    recordedAt: dateTime,
+  })
+  .meta({
+    id: 'Payment',
+    description:
+      "One row of the payment ledger: an increase of a quote's deposit address total (or one transfer of it, where the chain shows the transfers), or an `unmatched` transfer to the plain merchant address. `status` is where it stands now, `creditStatus` how it stood when it was seen.",
+  });
+
+export const paymentPage = z.object({ items: z.array(payment), nextCursor: z.string().nullable().meta({ description: 'null on the last page' }) }).meta({ id: 'PaymentPage' });
+
+export const refundOutcome = z.object({
+  payment,
+  refunded: amount.meta({ description: 'what this refund paid back' }),
+  repeated: z.boolean().meta({ description: 'recorded before with the same transaction' }),
+});
+
+export const webhookEndpoint = z
+  .object({
+    id: uuid,
+    url: z.url(),
+    events: z.array(z.string()).meta({ description: 'status event names, or `*` for every one' }),
+    enabled: z.boolean(),
+    disabledReason: z.string().nullable().meta({ description: 'why it stopped receiving (the receiver answered 410 Gone)' }),
+    createdBy: z.string(),
+    createdAt: dateTime,
+    previousSecretExpiresAt: nullableTimestamp.meta({ description: 'after a rotation: until then deliveries carry a second `v1` signature with the old secret' }),
+  })
+  .meta({ id: 'WebhookEndpoint', description: 'A receiver of signed webhook deliveries (its secret is shown only when created or rotated).' });
+
+export const webhookEndpointWithSecret = webhookEndpoint.extend({ secret: z.string() }).meta({ id: 'WebhookEndpointWithSecret', description: 'An endpoint with its signing secret (shown once).' });
+
+export const webhookDeliveryStatuses = ['pending', 'delivered', 'failed', 'gone'] as const;
+export const webhookDelivery = z
+  .object({
+    id: uuid,
+    endpointId: uuid,
+    uploadId: uuid,
+    seq: z.number().int().meta({ description: "the event's per-upload sequence number" }),
+    event: z.string(),
+    payload: z.record(z.string(), z.unknown()).meta({ description: 'the JSON body POSTed (and signed)' }),
+    status: z.enum(webhookDeliveryStatuses),
+    attempts: z.number().int(),
+    lastStatusCode: z.number().int().nullable(),
+    createdAt: dateTime,
+    finishedAt: nullableTimestamp,
+    attemptLog: z.array(
+      z.object({
+        attempt: z.number().int(),
+        at: dateTime,
+        statusCode: z.number().int().nullable().meta({ description: 'null when no answer came' }),
+        response: z.string().nullable().meta({ description: 'the start of the answer, or the network error' }),
+        durationMs: z.number().int(),
+      }),
+    ),
+  })
+  .meta({ id: 'WebhookDelivery' });
+
+export const uploadState = z.enum(uploadStates);

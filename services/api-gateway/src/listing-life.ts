@@ -1,0 +1,241 @@
+import { randomUUID } from 'node:crypto';
+import { Router } from 'express';
+import type { Bus } from '@reelboard/bus';
+import { depositAddressOf } from '@reelboard/chain';
+import type { RenewalQuoted, StatusEvent } from '@reelboard/contracts';
+import {
+  editListing,
+  ListingNotFoundError,
+  ListingStateError,
+  listOwnListings,
+  markListingSold,
+  markObjectsDeleted,
+  ownProfile,
+  proposeProfileEdit,
+  recordQuote,
+  removeListing,
+  renewableListing,
+  withdrawListing,
+  type Knex,
+  type OwnListing,
+} from '@reelboard/db';
+import type { Uploads } from '@reelboard/lifecycle';
+import { errorFields, type Logger } from '@reelboard/logger';
+import type { ObjectStorage } from '@reelboard/storage';
+import type { Bind } from './api/bind.js';
+import { api } from './api/routes.js';
+import { quotedPrice, type GatewayConfig } from './config.js';
+import { HttpError } from './http-error.js';
+import { parseListingEdit } from './intake.js';
+
+export interface ListingLifeDeps {
+  db: Knex;
+  storage: ObjectStorage;
+  bus: Bus;
+  uploads: Uploads;
+  log: Logger;
+  config: Pick<
+    GatewayConfig,
+    'CHAIN_ID' | 'MERCHANT_ADDRESS' | 'PAYMENT_TOKEN' | 'PRICE_TOKEN_UNITS' | 'PRICE_WEI' | 'QUOTE_TTL_SECONDS' | 'LISTING_DAYS' | 'SOLD_DISPLAY_HOURS'
+  >;
+}
+
+/** The database's refusals as HTTP answers: another's listing does not exist (404), a state that forbids the action is 409. */
+export function asHttpError(error: unknown): unknown {
+  if (error instanceof ListingNotFoundError) return new HttpError(404, 'listing_not_found', `no listing ${error.listingId} of yours`);
+  if (error instanceof ListingStateError) return new HttpError(409, 'listing_state', error.message, { state: error.state });
+  return error;
+}
+
+const mapped = async <T>(work: Promise<T>): Promise<T> => {
+  try {
+    return await work;
+  } catch (error) {
+    throw asHttpError(error);
+  }
+};
+
+/** A listing in the owner's list: its state, expiry, payments, preview URLs, and its upload's processing status. */
+export interface OwnListingItem extends Omit<OwnListing, 'objects' | 'payments'> {
+  previewUrl: string | null;
+  posterUrl: string | null;
+  logoUrl: string | null;
+  /** The upload's latest status event (processing, moderation, expiry...), while Redis keeps it. */
+  status: StatusEvent | null;
+  payments: (OwnListing['payments'][number] & { token: `0x${string}` | null })[];
+}
+
+/** `GET /v1/me/listings`: every listing of the wallet, removed ones included. */
+export async function myListings(deps: Pick<ListingLifeDeps, 'db' | 'storage' | 'bus'>, wallet: string): Promise<OwnListingItem[]> {
+  const listings = await listOwnListings(deps.db, wallet);
+  return Promise.all(
+    listings.map(async ({ objects, ...listing }) => {
+      const [previewUrl, posterUrl, logoUrl, status] = await Promise.all([
+        objects ? deps.storage.urlFor(objects.preview) : null,
+        objects ? deps.storage.urlFor(objects.poster) : null,
+        objects?.logo ? deps.storage.urlFor(objects.logo) : null,
+        deps.bus.status.latest(listing.id),
+      ]);
+      return { ...listing, payments: listing.payments.map((p) => ({ ...p, token: p.token as `0x${string}` | null })), previewUrl, posterUrl, logoUrl, status: status ?? null };
+    }),
+  );
+}
+
+/** `PATCH /v1/listings/:id`: validated like the form; an approved listing gets a pending revision. */
+export async function editOwnListing(deps: Pick<ListingLifeDeps, 'db'>, wallet: string, listingId: string, body: unknown) {
+  const edit = parseListingEdit(body);
+  return mapped(editListing(deps.db, { listingId, wallet, changes: edit }));
+}
+
+/** `POST /v1/listings/:id/sold`. */
+export async function markOwnListingSold(deps: Pick<ListingLifeDeps, 'db' | 'config'>, wallet: string, listingId: string) {
+  const sold = await mapped(markListingSold(deps.db, { listingId, wallet, displaySeconds: deps.config.SOLD_DISPLAY_HOURS * 3600 }));
+  return { listingId, state: 'sold' as const, ...sold };
+}
+
+/** `POST /v1/listings/:id/withdraw`. */
+export async function withdrawOwnListing(deps: Pick<ListingLifeDeps, 'db'>, wallet: string, listingId: string) {
+  await mapped(withdrawListing(deps.db, { listingId, wallet }));
+  return { listingId, state: 'withdrawn' as const };
+}
+
+/**
+ * Removes a listing (its owner's `DELETE /v1/listings/:id`, or an admin's) and deletes its S3 objects
+ * at once. If S3 fails, the listing is removed anyway and the listing job deletes them later; the owner
+ * hears `listing.removed` on the listing's status.
+ */
+export async function removeAndDelete(deps: Pick<ListingLifeDeps, 'db' | 'storage' | 'bus' | 'log'>, input: { listingId: string; actor: string; wallet?: string | undefined; reason?: string | undefined }) {
+  const removed = await mapped(removeListing(deps.db, input));
+  let objectsDeleted = removed.keys.length === 0;
+  if (removed.keys.length > 0) {
+    try {
+      await deleteObjects(deps.storage, removed.keys);
+      await markObjectsDeleted(deps.db, input.listingId, removed.keys);
+      objectsDeleted = true;
+    } catch (error) {
+      deps.log.warn('removed listing: deleting its objects failed; the listing job tries again', { listingId: input.listingId, ...errorFields(error) });
+    }
+  }
+  if (!removed.alreadyRemoved) {
+    await deps.bus.status.publish({
+      uploadId: input.listingId,
+      event: 'listing.removed',
+      stage: 'api-gateway',
+      state: 'saved',
+      ...(input.reason ? { reason: input.reason } : {}),
+      message: input.wallet ? 'removed by its owner' : 'removed by a moderator',
+    });
+  }
+  return { listingId: input.listingId, state: 'removed' as const, objectsDeleted };
+}
+
+/** Deletes objects one by one (S3 DELETE is idempotent: a missing key is a success). */
+export async function deleteObjects(storage: ObjectStorage, keys: readonly string[]): Promise<void> {
+  for (const key of keys) await storage.delete(key);
+}
+
+/**
+ * `POST /v1/listings/:id/renew`: a quote like an upload's (its own deposit address, salted by the
+ * renewal's id), recorded in the ledger before it is shown, registered in the lifecycle and handed to
+ * the payment-watcher. Once paid, the ledger write extends the listing by LISTING_DAYS.
+ */
+export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'uploads' | 'config'>, wallet: `0x${string}`, listingId: string) {
+  const { config } = deps;
+  const listing = await mapped(renewableListing(deps.db, listingId, wallet));
+  const renewalId = randomUUID();
+  const now = new Date();
+  const renewal: RenewalQuoted = {
+    uploadId: renewalId,
+    purpose: 'renewal',
+    listingId: listing.listingId,
+    owner: wallet.toLowerCase() as `0x${string}`,
+    quote: {
+      chainId: config.CHAIN_ID,
+      to: depositAddressOf({ merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null }, renewalId),
+      ...quotedPrice(config),
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + config.QUOTE_TTL_SECONDS * 1000).toISOString(),
+    },
+    days: config.LISTING_DAYS,
+    receivedAt: now.toISOString(),
+  };
+  await recordQuote(deps.db, {
+    quoteId: renewalId,
+    uploadId: renewalId,
+    owner: renewal.owner,
+    chainId: renewal.quote.chainId,
+    depositAddress: renewal.quote.to,
+    token: renewal.quote.token,
+    amount: renewal.quote.amount,
+    createdAt: renewal.quote.createdAt,
+    expiresAt: renewal.quote.expiresAt,
+    purpose: 'renewal',
+    listingId: listing.listingId,
+    renewalDays: config.LISTING_DAYS,
+  });
+  await deps.uploads.registerRenewal(renewal, 'api-gateway');
+  await deps.bus.publish('renewal.quoted', renewal);
+  const { chainId, to, amount, token, expiresAt } = renewal.quote;
+  return {
+    renewalId,
+    listingId: listing.listingId,
+    days: config.LISTING_DAYS,
+    currentExpiresAt: listing.expiresAt,
+    payment: { chainId, to, amount, token, expiresAt },
+    // The renewal is followed like an upload: its status, its events, and a tx-hash hint.
+    links: { status: `/v1/uploads/${renewalId}`, events: `/v1/uploads/${renewalId}/events`, payment: `/v1/uploads/${renewalId}/payment` },
+  };
+}
+
+/** `PATCH /v1/me/profile`: a display name or contact change waits for a moderator. */
+export async function editOwnProfile(deps: Pick<ListingLifeDeps, 'db'>, wallet: string, body: unknown) {
+  const raw = (body ?? {}) as Record<string, unknown>;
+  const fields: Record<string, string> = {};
+  const changes: { displayName?: string | null; contact?: string | null } = {};
+  for (const key of Object.keys(raw)) if (key !== 'displayName' && key !== 'contact') fields[key] = `${key} cannot be edited here (displayName, contact; the logo comes with a listing)`;
+  for (const [key, max] of [['displayName', 80], ['contact', 200]] as const) {
+    const value = raw[key];
+    if (value === undefined) continue;
+    if (value === null || value === '') changes[key] = null;
+    else if (typeof value !== 'string') fields[key] = `${key} must be text or null`;
+    // eslint-disable-next-line no-control-regex
+    else if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(value)) fields[key] = `${key} contains control characters`;
+    else if (value.trim().length > max) fields[key] = `${key} must be at most ${max} characters`;
+    else changes[key] = value.trim();
+  }
+  if (Object.keys(fields).length === 0 && Object.keys(changes).length === 0) fields.form = 'nothing to change: send displayName or contact';
+  if (Object.keys(fields).length > 0) throw new HttpError(400, 'invalid_form', `invalid fields: ${Object.keys(fields).join(', ')}`, { fields });
+  const { revisionId } = await proposeProfileEdit(deps.db, wallet, changes);
+  return { revisionId, status: 'pending' as const, changes };
+}
+
+/** `GET /v1/me/profile`: what the public sees and the edit waiting for a moderator. */
+export async function myProfile(deps: Pick<ListingLifeDeps, 'db' | 'storage'>, wallet: string) {
+  const profile = await ownProfile(deps.db, wallet);
+  return {
+    wallet: wallet.toLowerCase() as `0x${string}`,
+    displayName: profile.displayName,
+    contact: profile.contact,
+    logoUrl: profile.logoKey ? await deps.storage.urlFor(profile.logoKey) : null,
+    pendingRevision: profile.pendingRevision,
+  };
+}
+
+/** The owner's routes over their listings and profile (rows of the route table; every one needs a SIWE session). */
+export function listingLifeRoutes(deps: ListingLifeDeps & { bind: Bind }): Router {
+  const { bind } = deps;
+  const router = Router();
+  const privately = { 'cache-control': 'private, no-store' };
+  bind(router, api.listMyListings).to(async ({ caller }) => ({ status: 200, headers: privately, body: { items: await myListings(deps, caller.address) } }));
+  bind(router, api.editListing).to(async ({ params, body, caller }) => ({ status: 200, body: await editOwnListing(deps, caller.address, params.id, body) }));
+  bind(router, api.markListingSold).to(async ({ params, caller }) => ({ status: 200, body: await markOwnListingSold(deps, caller.address, params.id) }));
+  bind(router, api.withdrawListing).to(async ({ params, caller }) => ({ status: 200, body: await withdrawOwnListing(deps, caller.address, params.id) }));
+  bind(router, api.removeListing).to(async ({ params, caller }) => ({
+    status: 200,
+    body: await removeAndDelete(deps, { listingId: params.id, actor: caller.address.toLowerCase(), wallet: caller.address }),
+  }));
+  bind(router, api.renewListing).to(async ({ params, caller }) => ({ status: 202, body: await quoteRenewal(deps, caller.address, params.id) }));
+  bind(router, api.getMyProfile).to(async ({ caller }) => ({ status: 200, headers: privately, body: await myProfile(deps, caller.address) }));
+  bind(router, api.editMyProfile).to(async ({ body, caller }) => ({ status: 202, body: await editOwnProfile(deps, caller.address, body) }));
+  return router;
+}
