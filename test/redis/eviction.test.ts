@@ -31,7 +31,7 @@ async function runUntilExit(name: string, env: Record<string, string>): Promise<
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', join('services', name, 'src', 'main.ts')], {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port), LOG_LEVEL: 'info' },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, INTERNAL_PORT: String(port), LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
