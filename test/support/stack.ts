@@ -46,7 +46,7 @@ export interface ExtraReplica {
 
 const BASE_PORT = Number(process.env.TEST_BASE_PORT ?? 18080);
 /** How long a service may take to answer /healthz after it is spawned (STACK_START_TIMEOUT_MS: long drills on a busy machine). */
-const START_TIMEOUT_MS = Number(process.env.STACK_START_TIMEOUT_MS ?? 60_000);
+const START_TIMEOUT_MS = Number(process.env.STACK_START_TIMEOUT_MS ?? 120_000);
 
 async function waitForHealth(url: string, child: ChildProcess, name: string, timeoutMs = START_TIMEOUT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
