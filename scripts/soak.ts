@@ -217,8 +217,13 @@ async function payerLoop(wallet: Payer, index: number): Promise<void> {
 }
 
 let exitCode = 0;
+// Ctrl-C or SIGTERM: stop the chaos and the payers' wait, then the finally below stops everything started.
+let interrupt: (signal: string) => void = () => {};
+const interrupted = new Promise<never>((_resolve, reject) => (interrupt = (signal) => reject(new Error(`interrupted by ${signal}`))));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => interrupt(signal));
+interrupted.catch(() => undefined);
 try {
-  await Promise.all(wallets.slice(0, IN_FLIGHT).map((wallet, index) => payerLoop(wallet, index)));
+  await Promise.race([Promise.all(wallets.slice(0, IN_FLIGHT).map((wallet, index) => payerLoop(wallet, index))), interrupted]);
   const runSeconds = (Date.now() - started) / 1000;
   stopping = true;
   await Promise.all([chaos, monitor]);

@@ -26,7 +26,7 @@ afterAll(async () => {
   if (staging) await rm(staging, { recursive: true, force: true });
 });
 
-/** Runs one service until it exits (or 60 s pass): its exit code and everything it wrote. */
+/** Runs one service until it exits (or 120 s pass: a busy machine starts seven at once slowly): its exit code and everything it wrote. */
 async function runUntilExit(name: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', join('services', name, 'src', 'main.ts')], {
@@ -37,7 +37,7 @@ async function runUntilExit(name: string, env: Record<string, string>): Promise<
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
   const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
   clearTimeout(timer);
   return { code, output };
