@@ -30,6 +30,7 @@ export interface StageContext {
   /**
    * Records this job's part of a shared piece of work (percent, 0-100, never lowered) and returns the
    * whole's percent, weighted: the parts of a flow run on different replicas, and each reports the sum.
+   * Returns -1 when another part already reported a higher whole (publish nothing then).
    */
   shareProgress?(work: string, part: string, percent: number, weights: Record<string, number>): Promise<number>;
 }
@@ -124,12 +125,23 @@ const HAND_BACK_MS = 3_000;
 const SHARED_PROGRESS_TTL_SECONDS = 24 * 3600;
 
 // Keeps the highest percent of each part (a re-run part starts from 0 again, the whole must not go
-// back) and returns every part's percent: HSET-if-greater, then HGETALL, in one step.
+// back), computes the weighted whole (ARGV[4]: weights as JSON) and claims it for publishing: a whole
+// below the last one claimed (another replica's newer report) returns -1 and is not published.
 const SHARE_PROGRESS_SCRIPT = `
 local old = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
 if tonumber(ARGV[2]) > old then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-return redis.call('HGETALL', KEYS[1])
+local total, done = 0, 0
+for part, weight in pairs(cjson.decode(ARGV[4])) do
+  total = total + weight
+  done = done + weight * tonumber(redis.call('HGET', KEYS[1], part) or '0')
+end
+local whole = 0
+if total > 0 then whole = math.min(100, math.floor(done / total)) end
+local claimed = tonumber(redis.call('HGET', KEYS[1], '_published') or '-1')
+if whole < claimed then return -1 end
+redis.call('HSET', KEYS[1], '_published', whole)
+return whole
 `;
 
 /** True if `work` is still pending after `ms`. */
@@ -321,14 +333,8 @@ export class Bus implements QueueSource {
       },
       emitFlow: (parent, children) => this.publishFlow(parent, children),
       childrenValues: async () => (job ? ((await job.getChildrenValues()) as Record<string, unknown>) : {}),
-      shareProgress: async (work, part, percent, weights) => {
-        const flat = (await this.redis.eval(SHARE_PROGRESS_SCRIPT, 1, `${this.prefix}:progress:${work}`, part, String(percent), String(SHARED_PROGRESS_TTL_SECONDS))) as string[];
-        let done = 0;
-        let total = 0;
-        for (const weight of Object.values(weights)) total += weight;
-        for (let i = 0; i + 1 < flat.length; i += 2) done += (weights[flat[i] ?? ''] ?? 0) * Number(flat[i + 1]);
-        return total > 0 ? Math.min(100, done / total) : 0;
-      },
+      shareProgress: async (work, part, percent, weights) =>
+        Number(await this.redis.eval(SHARE_PROGRESS_SCRIPT, 1, `${this.prefix}:progress:${work}`, part, String(percent), String(SHARED_PROGRESS_TTL_SECONDS), JSON.stringify(weights))),
     };
   }
 

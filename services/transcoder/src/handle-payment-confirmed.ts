@@ -6,7 +6,6 @@ import { assertPlayableVideo, fitShortSide, isMediaError, outputFps, type MediaA
 import { encodeFps, encodeSeconds, mediaBytes } from '@reelboard/runtime';
 import type { TranscoderConfig } from './config.js';
 import { planChunks } from './chunk-plan.js';
-import { partWeights } from './chunk-progress.js';
 import { cutPreviewFromSource } from './cut-preview.js';
 import { encodeTimeoutSeconds } from './encode-timeout.js';
 import { startProgressReporter } from './progress-reporter.js';
@@ -138,7 +137,6 @@ async function startChunkedEncode(
     { channel: 'video.assemble', payload: { ...upload, chunked, preview: early.preview, poster: early.poster } },
     parts.map((part) => ({ channel: 'video.chunk' as const, payload: { ...upload, chunked, part } })),
   );
-  if (context.shareProgress) await context.shareProgress(`${upload.uploadId}.transcode`, 'planned', 0, partWeights(chunked, source.audio !== undefined));
   await context.status('progress', { progress: 0, message: `transcoding in ${plan.chunks.length} chunks` });
   context.log.info('chunked encode planned', {
     chunks: plan.chunks.length,

@@ -56,6 +56,8 @@ export async function handleVideoChunk(media: MediaAdapter, settings: TranscodeS
     const key = partKey(part);
     const share = async (percent: number): Promise<void> => {
       const whole = context.shareProgress ? await context.shareProgress(`${job.uploadId}.transcode`, key, percent, weights) : percent;
+      // Behind another replica's newer report: publishing it would move the bar back.
+      if (whole < 0) return;
       await context.status('progress', { progress: Math.floor(whole), message: `transcoding in ${chunked.chunks} chunks` });
     };
 

@@ -142,8 +142,9 @@ describe('chunked encoding across replicas', () => {
     expect(videos.find((v) => v.index === 2)?.attempt).toBe(2);
     expect(videos.filter((v) => v.index !== 2).every((v) => v.attempt === 1 && v.encoded)).toBe(true);
 
-    // Progress on the status stream covers every part: the shared record has all five at 100,
-    // and the percents published never go back (beyond two replicas' beats crossing) and end at 100.
+    // Progress on the status stream covers every part: the shared record has all five at 100, and
+    // the percents end at 100. A report is published only if no higher whole was claimed before it;
+    // two replicas' claims can still cross on their way to the stream, by less than one chunk's share.
     const parts = await connections[0]?.hgetall(`${prefix}:progress:${uploadId}.transcode`);
     expect(parts).toMatchObject({ 'video-0': '100', 'video-1': '100', 'video-2': '100', 'video-3': '100', audio: '100' });
     const progress = (await replicaA.status.history(uploadId)).filter((e) => e.event === 'progress').map((e) => e.progress ?? -1);
@@ -151,7 +152,7 @@ describe('chunked encoding across replicas', () => {
     expect(progress.some((p) => p > 0 && p < 100)).toBe(true);
     let highest = 0;
     for (const p of progress) {
-      expect(p).toBeGreaterThanOrEqual(highest - 5);
+      expect(p).toBeGreaterThanOrEqual(highest - 100 / 4.1);
       highest = Math.max(highest, p);
     }
     const events = (await replicaA.status.history(uploadId)).map((e) => e.event);
