@@ -1,4 +1,4 @@
-import { DelayedError, FlowProducer, Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
+import { DelayedError, FlowProducer, Queue, UnrecoverableError, WaitingChildrenError, Worker, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { channels, ContractError, parsePayload, type Channel, type ChannelPolicy, type PayloadOf, type StatusEventName } from '@reelboard/contracts';
 import { errorFields, forUpload, type Logger } from '@reelboard/logger';
@@ -27,6 +27,12 @@ export interface StageContext {
   emitFlow?<P extends Channel, K extends Channel>(parent: FlowStep<P>, children: FlowStep<K>[]): Promise<void>;
   /** The values the children of this job's flow returned, keyed by BullMQ job key (empty for a job with no children). */
   childrenValues?(): Promise<Record<string, unknown>>;
+  /**
+   * For a flow's parent: if some of its children are not done (an operator retried a failed child
+   * and the parent with it), puts the job back to wait for them and ends this run without using an
+   * attempt (BullMQ moveToWaitingChildren); it runs again once they are done. Returns when none is pending.
+   */
+  waitForChildren?(): Promise<void>;
   /**
    * Records this job's part of a shared piece of work (percent, 0-100, never lowered) and returns the
    * whole's percent, weighted: the parts of a flow run on different replicas, and each reports the sum.
@@ -318,7 +324,7 @@ export class Bus implements QueueSource {
     return removed;
   }
 
-  private contextFor(uploadId: string, attempt: number, job?: Job): StageContext {
+  private contextFor(uploadId: string, attempt: number, job?: Job, token?: string): StageContext {
     const log = forUpload(this.log, uploadId);
     return {
       log,
@@ -333,6 +339,9 @@ export class Bus implements QueueSource {
       },
       emitFlow: (parent, children) => this.publishFlow(parent, children),
       childrenValues: async () => (job ? ((await job.getChildrenValues()) as Record<string, unknown>) : {}),
+      waitForChildren: async () => {
+        if (job && token && (await job.moveToWaitingChildren(token))) throw new WaitingForChildren();
+      },
       shareProgress: async (work, part, percent, weights) =>
         Number(await this.redis.eval(SHARE_PROGRESS_SCRIPT, 1, `${this.prefix}:progress:${work}`, part, String(percent), String(SHARED_PROGRESS_TTL_SECONDS), JSON.stringify(weights))),
     };
@@ -341,7 +350,7 @@ export class Bus implements QueueSource {
   private async run<C extends Channel>(channel: C, job: Job, token: string | undefined, handler: StageHandler<C>): Promise<unknown> {
     const rawId = (job.data as { uploadId?: unknown })?.uploadId;
     const uploadId = typeof rawId === 'string' ? rawId : 'unknown';
-    const context = this.contextFor(uploadId, job.attemptsMade + 1, job);
+    const context = this.contextFor(uploadId, job.attemptsMade + 1, job, token);
     const started = Date.now();
     const seconds = () => (Date.now() - started) / 1000;
     jobsStarted.inc({ channel });
@@ -354,6 +363,11 @@ export class Bus implements QueueSource {
       jobDuration.observe({ channel, outcome: 'completed' }, seconds());
       return value;
     } catch (error) {
+      if (error instanceof WaitingForChildren) {
+        context.log.info('stage waits for its children', { channel, jobId: job.id });
+        jobDuration.observe({ channel, outcome: 'waiting' }, seconds());
+        throw new WaitingChildrenError();
+      }
       if (this.shuttingDown.signal.aborted) {
         // Cut short by shutdown, not by the upload: back to the queue without using an attempt.
         context.log.warn('stage interrupted by shutdown; job handed back', { channel, jobId: job.id });
@@ -398,6 +412,13 @@ export class Bus implements QueueSource {
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
     await this.flows?.close();
     await this.status.close();
+  }
+}
+
+/** Thrown by `waitForChildren` once the job is back waiting for its children: not a failure. */
+class WaitingForChildren extends Error {
+  constructor() {
+    super('waiting for children');
   }
 }
 

@@ -45,19 +45,25 @@ export async function listFailedUploads(bus: Bus, limit = 100): Promise<FailedUp
 /**
  * Runs the failed stage of an upload again, with the input it failed on, and lets the upload's
  * status move again. The rest of the chain follows as usual. Returns what was retried.
+ * A chunked encode that failed has a failed chunk (or more) and the failed parent that joins them:
+ * the chunks are retried first (BullMQ puts each back among its parent's pending children), then the
+ * parent, which waits for them (see the bus's `waitForChildren`); finished chunks are not run again.
  */
 export async function retryFailedUpload(bus: Bus, uploads: Uploads, uploadId: string): Promise<FailedUpload[]> {
-  const retried: FailedUpload[] = [];
+  const found: Array<{ job: Job; failed: FailedUpload }> = [];
   for (const channel of stageChannels) {
     // Scans the failed set rather than guessing job ids: some channels key jobs by more than the upload.
     const candidates = await bus.queue(channel).getFailed();
     for (const job of candidates) {
       if (!job || (job.data as { uploadId?: string }).uploadId !== uploadId) continue;
-      const failed = describe(channel, job);
-      await uploads.transition(uploadId, 'retry', { stage: failed.stage, message: `retrying from ${failed.stage}` });
-      await job.retry('failed');
-      retried.push(failed);
+      found.push({ job, failed: describe(channel, job) });
     }
   }
-  return retried;
+  if (found.length === 0) return [];
+  // Children (jobs with a parent) before parents, so no parent runs while a child it needs is still failed.
+  found.sort((a, b) => Number(!a.job.parentKey) - Number(!b.job.parentKey));
+  const stages = [...new Set(found.map(({ failed }) => failed.stage))].join(', ');
+  await uploads.transition(uploadId, 'retry', { stage: found[0]!.failed.stage, message: `retrying from ${stages}` });
+  for (const { job } of found) await job.retry('failed');
+  return found.map(({ failed }) => failed);
 }

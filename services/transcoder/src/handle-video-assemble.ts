@@ -16,6 +16,8 @@ export async function handleVideoAssemble(media: MediaAdapter, settings: Transco
   const input = join(settings.STAGING_DIR, job.staged.source);
   const outputPath = stagedPaths(job.uploadId).video;
   const output = join(settings.STAGING_DIR, outputPath);
+  // An operator's retry puts a failed chunk and this parent back together: wait for the chunk first.
+  await context.waitForChildren?.();
   try {
     if (!context.childrenValues) throw new Error('video.assemble runs only as the parent of a flow');
     const outcomes = Object.values(await context.childrenValues()) as ChunkOutcome[];
