@@ -17,6 +17,8 @@ import { errorHandler, HttpError } from './http-error.js';
 import { corsPolicy, rateLimits, securityHeaders } from './security.js';
 import { listingRoutes } from './listings.js';
 import { notificationRoutes } from './notifications.js';
+import type { ResumableUploads } from './resumable.js';
+import type { StagingGuard } from './staging-guard.js';
 import type { StatusHub } from './status-hub.js';
 import { uploadRoutes } from './uploads.js';
 import { webClientRoutes } from './web.js';
@@ -38,10 +40,12 @@ export interface AppDeps {
   /** The payment ledger (every quote is recorded before it is shown), the read API and moderation. */
   db: Knex;
   storage: ObjectStorage;
+  /** Unpaid staging limits and resumable (tus) uploads (`createStaging`). */
+  staging: { guard: StagingGuard; resumable: ResumableUploads };
 }
 
 /** The public HTTP surface: sign-in, the listing form, payment submission, status. */
-export function createApp({ config, bus, uploads, auth, hub, log, readiness, reportedChecks, streams, db, storage, redis }: AppDeps): express.Express {
+export function createApp({ config, bus, uploads, auth, hub, log, readiness, reportedChecks, streams, db, storage, redis, staging }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.TRUST_PROXY);
@@ -79,7 +83,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, readiness, rep
   const pushQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.push);
   const webhookQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.webhook);
 
-  app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams }));
+  app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams, ...staging }));
   app.use(listingRoutes({ bind, db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
   app.use(
     notificationRoutes({

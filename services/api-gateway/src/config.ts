@@ -73,6 +73,32 @@ export const gatewaySchema = commonSchema.extend({
     .string()
     .default('fcm.googleapis.com,push.services.mozilla.com,push.apple.com,notify.windows.com')
     .transform((value) => value.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean)),
+  /** How long an unfinished resumable (tus) upload is kept; then its bytes are removed. */
+  RESUMABLE_EXPIRY_SECONDS: env
+    .positiveInt(24 * 3600)
+    .describe('How long an unfinished resumable (tus) upload is kept; then its bytes are removed.'),
+  /** How often each replica removes expired unfinished resumable uploads. */
+  RESUMABLE_SWEEP_SECONDS: env.positiveInt(10 * 60).describe('How often each replica removes expired unfinished resumable uploads.'),
+  /** Longest time one upload request (a multipart form or a tus chunk) may take to arrive, sized for slow links: 2 GiB at 100 kB/s is about 6 h. */
+  UPLOAD_REQUEST_TIMEOUT_SECONDS: env
+    .positiveInt(8 * 3600)
+    .describe('Longest time one upload request (a multipart form or a tus chunk) may take to arrive, sized for slow links: 2 GiB at 100 kB/s is about 6 h.'),
+  /** An upload connection that sends nothing for this long is closed (a resumable upload then resumes). */
+  UPLOAD_IDLE_TIMEOUT_SECONDS: env
+    .positiveInt(120)
+    .describe('An upload connection that sends nothing for this long is closed (a resumable upload then resumes).'),
+  /** Unpaid staged bytes one wallet may hold (uploads awaiting payment and unfinished resumable ones); more is refused with 429. */
+  STAGING_MAX_UNPAID_BYTES_PER_WALLET: env
+    .positiveInt(4 * 1024 ** 3)
+    .describe('Unpaid staged bytes one wallet may hold (uploads awaiting payment and unfinished resumable ones); more is refused with 429.'),
+  /** Unpaid uploads one wallet may hold in staging at once; more are refused with 429. */
+  STAGING_MAX_UNPAID_UPLOADS_PER_WALLET: env
+    .positiveInt(3)
+    .describe('Unpaid uploads one wallet may hold in staging at once; more are refused with 429.'),
+  /** Free space kept on the staging volume for paid work: new uploads that would go below it, and bytes arriving below it, are refused with 507. */
+  STAGING_RESERVE_BYTES: env
+    .nonNegativeInt(5 * 1024 ** 3)
+    .describe('Free space kept on the staging volume for paid work: new uploads that would go below it, and bytes arriving below it, are refused with 507.'),
 }).extend(s3EnvSchema.shape);
 
 /** The currency and amount a quote asks for: the configured token, or the native coin. */

@@ -60,7 +60,7 @@ export function parseListingForm(body: unknown): ListingForm {
  * Streams the multipart form to the upload's own staging directory (never whole files in
  * memory), with limits on sizes and counts.
  */
-export function receiveMultipart(req: Request, res: Response, dir: string, limits: IntakeLimits): Promise<void> {
+export function receiveMultipart(req: Request, res: Response, dir: string, limits: IntakeLimits, { video = true }: { video?: boolean } = {}): Promise<void> {
   const storage = multer.diskStorage({
     destination: (_req, _file, done) => done(null, dir),
     // Staged names come from the one staging layout: client filenames never become paths.
@@ -68,11 +68,9 @@ export function receiveMultipart(req: Request, res: Response, dir: string, limit
   });
   const parse = multer({
     storage,
-    limits: { fileSize: limits.maxVideoBytes, files: 2, fields: 12, fieldSize: 16 * 1024, parts: 14, fieldNameSize: 64 },
-  }).fields([
-    { name: 'video', maxCount: 1 },
-    { name: 'logo', maxCount: 1 },
-  ]);
+    limits: { fileSize: video ? limits.maxVideoBytes : limits.maxLogoBytes, files: 2, fields: 12, fieldSize: 16 * 1024, parts: 14, fieldNameSize: 64 },
+    // A form naming a resumable upload carries no video: a video part would overwrite its source.
+  }).fields([...(video ? [{ name: 'video', maxCount: 1 }] : []), { name: 'logo', maxCount: 1 }]);
   return new Promise((resolve, reject) => parse(req, res, (error?: unknown) => (error ? reject(asClientError(error)) : resolve())));
 }
 

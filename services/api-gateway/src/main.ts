@@ -6,6 +6,8 @@ import { connectPipeline } from '@reelboard/lifecycle';
 import { runService } from '@reelboard/runtime';
 import { storageFromEnv } from '@reelboard/storage';
 import { createApp } from './app.js';
+import { ownerOfRequest, sizeTimeoutsForUploads } from './upload-timeouts.js';
+import { createStaging } from './resumable.js';
 import { SiweAuth } from './auth.js';
 import { loadGatewayConfig } from './config.js';
 import { gatewayReadiness } from './readiness.js';
@@ -31,10 +33,12 @@ await runService({
     const db = connectDatabase(config.DATABASE_URL, { min: 0, max: config.DATABASE_POOL_MAX });
     const storage = storageFromEnv(config);
     const { readiness, reportedChecks } = gatewayReadiness({ redis, db, chain, storage });
-    const app = createApp({ config, bus, uploads, auth, hub, log, readiness, reportedChecks, streams, db, storage, redis });
+    const staging = createStaging({ config, redis, stateOf: (id) => uploads.state(id), log, ownerOf: (req) => ownerOfRequest(req) });
+    const app = createApp({ config, bus, uploads, auth, hub, log, readiness, reportedChecks, streams, db, storage, redis, staging });
     const server = await new Promise<Server>((resolve, reject) => {
       const listening = app.listen(config.PORT, (error?: Error) => (error ? reject(error) : resolve(listening)));
     });
+    sizeTimeoutsForUploads(server, config);
     return {
       server,
       closers: [
@@ -44,6 +48,7 @@ await runService({
           for (const stream of streams) stream.end();
           hub.stop();
         },
+        () => staging.close(),
         () => bus.close(config.SHUTDOWN_GRACE_MS),
         async () => void (await redis.quit()),
         () => db.destroy(),

@@ -16,6 +16,8 @@ import { signIn } from '../../../test/support/client.js';
 import { infraEnv } from '../../../test/support/infra-env.js';
 import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
 import { createApp } from '../src/app.js';
+import { createStaging } from '../src/resumable.js';
+import { ownerOfRequest } from '../src/upload-timeouts.js';
 import { SiweAuth } from '../src/auth.js';
 import { loadGatewayConfig, type GatewayConfig } from '../src/config.js';
 import { gatewayReadiness } from '../src/readiness.js';
@@ -35,6 +37,7 @@ export interface Gateway {
   storage: ObjectStorage;
   stagingDir: string;
   adminToken: string;
+  staging: ReturnType<typeof createStaging>;
   /** Signs in with SIWE as an anvil account; returns the bearer token. */
   signIn(key: `0x${string}`): Promise<string>;
   close(): Promise<void>;
@@ -83,7 +86,8 @@ export async function startGateway(redis: Redis, env: Record<string, string> = {
   await hub.start();
   const streams = new Set<Response>();
   const { readiness, reportedChecks } = gatewayReadiness({ redis, db, chain, storage });
-  const app = createApp({ config, bus, uploads, auth, hub, log, readiness, reportedChecks, streams, db, storage, redis });
+  const staging = createStaging({ config, redis, stateOf: (id) => uploads.state(id), log, ownerOf: ownerOfRequest });
+  const app = createApp({ config, bus, uploads, auth, hub, log, readiness, reportedChecks, streams, db, storage, redis, staging });
   server.on('request', app);
   return {
     base,
@@ -95,12 +99,14 @@ export async function startGateway(redis: Redis, env: Record<string, string> = {
     storage,
     stagingDir,
     adminToken,
+    staging,
     signIn: async (key) => (await signIn(base, key, CHAIN_ID)).token,
     close: async () => {
       for (const stream of streams) stream.end();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       hub.stop();
+      await staging.close();
       await bus.close(1000);
       await db.destroy();
       storage.close();
