@@ -1,7 +1,10 @@
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Request, Response } from 'express';
-import { fileTypeFromFile } from 'file-type';
+import { fileTypeFromBuffer } from 'file-type';
+
+/** How much of a video is read to tell its container. */
+const SNIFF_BYTES = 64 * 1024;
 import multer from 'multer';
 import sharp from 'sharp';
 import { HashtagError, listingFormSchema, parseHashtags, STAGED_FILES, type ListingForm } from '@reelboard/contracts';
@@ -86,7 +89,17 @@ function asClientError(error: unknown): unknown {
 
 /** Refuses a "video" whose first bytes are not a known video container (the deep check is the transcoder's). */
 export async function checkVideoContainer(path: string): Promise<void> {
-  const type = await fileTypeFromFile(path);
+  // The first bytes only: parsing a whole file's boxes can take minutes on a crafted or padded one.
+  const handle = await open(path, 'r');
+  let head: Buffer;
+  try {
+    const buffer = Buffer.alloc(SNIFF_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, SNIFF_BYTES, 0);
+    head = buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+  const type = await fileTypeFromBuffer(head);
   if (!type || !(VIDEO_EXTENSIONS.has(type.ext) || type.mime.startsWith('video/'))) {
     throw new HttpError(415, 'unsupported_video', `video is not a known video container (${type ? type.mime : 'unrecognised content'})`);
   }
