@@ -98,7 +98,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, readiness, rep
   app.use(adminRoutes({ bind, db, storage, bus, uploads, log }));
   app.use(dashboardRoutes({ bus, extraQueues: [pushQueue, webhookQueue], publicUrl: config.PUBLIC_URL, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
   app.use(docsRoutes({ bind, publicUrl: config.PUBLIC_URL }));
-  app.use(webClientRoutes({ log }));
+  app.use(webClientRoutes({ log, uploadChunkBytes: config.WEB_UPLOAD_CHUNK_BYTES }));
 
   app.use((req, _res) => {
     throw new HttpError(404, 'not_found', `no route ${req.method} ${req.path}`);

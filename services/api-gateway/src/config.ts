@@ -73,6 +73,10 @@ export const gatewaySchema = commonSchema.extend({
     .string()
     .default('fcm.googleapis.com,push.services.mozilla.com,push.apple.com,notify.windows.com')
     .transform((value) => value.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean)),
+  /** Bytes the web client sends per resumable-upload request: the most a dropped connection costs again (larger chunks mean fewer requests). */
+  WEB_UPLOAD_CHUNK_BYTES: env
+    .positiveInt(8 * 1024 * 1024)
+    .describe('Bytes the web client sends per resumable-upload request: the most a dropped connection costs again (larger chunks mean fewer requests).'),
   /** How long an unfinished resumable (tus) upload is kept; then its bytes are removed. */
   RESUMABLE_EXPIRY_SECONDS: env
     .positiveInt(24 * 3600)

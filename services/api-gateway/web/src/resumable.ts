@@ -1,8 +1,14 @@
 import { Upload } from 'tus-js-client';
 import { ApiError } from './api.js';
 
-/** Bytes per PATCH: what a dropped connection can cost again, at most. */
+/** Bytes per PATCH when the page names no other: what a dropped connection can cost again, at most. */
 export const CHUNK_BYTES = 8 * 1024 * 1024;
+
+/** The gateway's chunk size (WEB_UPLOAD_CHUNK_BYTES), from the page's `<meta name="upload-chunk-bytes">`. */
+function chunkBytes(): number {
+  const named = Number(document.querySelector('meta[name="upload-chunk-bytes"]')?.getAttribute('content'));
+  return Number.isInteger(named) && named > 0 ? named : CHUNK_BYTES;
+}
 /** Waits before each retry after a dropped connection; then it gives up and says so. */
 const RETRY_DELAYS_MS = [0, 1000, 3000, 5000, 10_000, 20_000, 30_000, 60_000];
 
@@ -17,7 +23,7 @@ export function uploadVideoResumably(file: File, token: string, onProgress: (per
     const upload: Upload = new Upload(file, {
       endpoint: '/v1/resumable-uploads',
       headers: { authorization: `Bearer ${token}` },
-      chunkSize: CHUNK_BYTES,
+      chunkSize: chunkBytes(),
       retryDelays: RETRY_DELAYS_MS,
       metadata: { filename: file.name, filetype: file.type },
       storeFingerprintForResuming: true,
