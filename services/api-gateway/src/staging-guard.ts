@@ -23,7 +23,36 @@ export interface StagingGuardDeps {
   limits: StagingLimits;
   /** Free bytes on the staging volume; statfs unless a unit test passes another. */
   freeBytes?: () => Promise<number>;
+  /** The clock (ms); Date.now unless a unit test passes another. */
+  now?: () => number;
 }
+
+/**
+ * How long an admitted upload counts although neither its staging folder nor its state exists yet:
+ * it is admitted before its first byte is stored, and must not be forgotten by a concurrent check.
+ */
+export const ADMISSION_GRACE_MS = 60_000;
+
+/**
+ * The per-wallet check and reservation in one step on Redis, so two uploads of one wallet created
+ * at the same instant (on any replicas) cannot both pass: counts the wallet's other uploads and
+ * their bytes (each entry is `bytes:admittedAtMs`), and adds this one only within both limits.
+ * Returns [0 admitted | 1 over the uploads limit | 2 over the bytes limit, uploads held, bytes held].
+ */
+const ADMIT_SCRIPT = `
+local entries = redis.call('HGETALL', KEYS[1])
+local count, held = 0, 0
+for i = 1, #entries, 2 do
+  if entries[i] ~= ARGV[1] then
+    count = count + 1
+    held = held + (tonumber(string.match(entries[i + 1], '^%d+')) or 0)
+  end
+end
+if count + 1 > tonumber(ARGV[3]) then return {1, count, held} end
+if held + tonumber(ARGV[2]) > tonumber(ARGV[4]) then return {2, count, held} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[5])
+return {0, count, held}
+`;
 
 /** Free bytes an unprivileged process may use on the volume holding `dir`. */
 export async function volumeFreeBytes(dir: string): Promise<number> {
@@ -42,9 +71,11 @@ export async function volumeFreeBytes(dir: string): Promise<number> {
  */
 export class StagingGuard {
   private readonly freeBytes: () => Promise<number>;
+  private readonly now: () => number;
 
   constructor(private readonly deps: StagingGuardDeps) {
     this.freeBytes = deps.freeBytes ?? (() => volumeFreeBytes(deps.stagingDir));
+    this.now = deps.now ?? Date.now;
   }
 
   private key(owner: string): string {
@@ -57,10 +88,11 @@ export class StagingGuard {
     const unpaid = new Map<string, number>();
     const gone: string[] = [];
     await Promise.all(
-      Object.entries(entries).map(async ([uploadId, bytes]) => {
+      Object.entries(entries).map(async ([uploadId, entry]) => {
+        const [bytes = '0', admittedAt = '0'] = entry.split(':');
         const state = await this.deps.stateOf(uploadId);
-        const holding = state === 'awaiting_payment' || (state === undefined && (await exists(join(this.deps.stagingDir, uploadId))));
-        if (holding) unpaid.set(uploadId, Number(bytes));
+        const arriving = state === undefined && (this.now() - Number(admittedAt) < ADMISSION_GRACE_MS || (await exists(join(this.deps.stagingDir, uploadId))));
+        if (state === 'awaiting_payment' || arriving) unpaid.set(uploadId, Number(bytes));
         else gone.push(uploadId);
       }),
     );
@@ -74,21 +106,34 @@ export class StagingGuard {
    */
   async admit(owner: string, uploadId: string, bytes: number): Promise<void> {
     const { limits } = this.deps;
-    const unpaid = await this.unpaidOf(owner);
-    unpaid.delete(uploadId);
-    if (unpaid.size + 1 > limits.maxUnpaidUploadsPerWallet) {
-      throw new HttpError(429, 'unpaid_uploads_limit', `this wallet already has ${unpaid.size} unpaid uploads in staging (at most ${limits.maxUnpaidUploadsPerWallet}); pay for one or let it expire`, {
+    // Forgets paid and gone uploads first; the check and the reservation are then one atomic step.
+    await this.unpaidOf(owner);
+    const [verdict, count, held] = (await this.deps.redis.eval(
+      ADMIT_SCRIPT,
+      1,
+      this.key(owner),
+      uploadId,
+      String(bytes),
+      String(limits.maxUnpaidUploadsPerWallet),
+      String(limits.maxUnpaidBytesPerWallet),
+      String(this.now()),
+    )) as [number, number, number];
+    if (verdict === 1) {
+      throw new HttpError(429, 'unpaid_uploads_limit', `this wallet already has ${count} unpaid uploads in staging (at most ${limits.maxUnpaidUploadsPerWallet}); pay for one or let it expire`, {
         limit: limits.maxUnpaidUploadsPerWallet,
       });
     }
-    const held = [...unpaid.values()].reduce((sum, value) => sum + value, 0);
-    if (held + bytes > limits.maxUnpaidBytesPerWallet) {
+    if (verdict === 2) {
       throw new HttpError(429, 'unpaid_bytes_limit', `this wallet's unpaid uploads hold ${held} bytes; ${bytes} more would pass its limit of ${limits.maxUnpaidBytesPerWallet}; pay for one or let it expire`, {
         limit: limits.maxUnpaidBytesPerWallet,
       });
     }
-    await this.checkSpace(bytes);
-    await this.deps.redis.hset(this.key(owner), uploadId, String(bytes));
+    try {
+      await this.checkSpace(bytes);
+    } catch (error) {
+      await this.release(owner, uploadId);
+      throw error;
+    }
   }
 
   /** Forgets an upload (refused, or removed). */
