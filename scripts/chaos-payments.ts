@@ -37,6 +37,7 @@ const stack = await startStack({
   RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '1000',
   RATE_LIMIT_PER_IP_PER_MINUTE: '10000',
   RATE_LIMIT_UPLOADS_PER_WALLET_PER_HOUR: '1000',
+  STAGING_MAX_UNPAID_UPLOADS_PER_WALLET: '1000',
 });
 const db = connectDatabase(infra.env.DATABASE_URL ?? '', { min: 0, max: 2 });
 try {

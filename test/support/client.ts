@@ -76,13 +76,15 @@ export function followEvents(gatewayUrl: string, uploadId: string, token: string
 export async function postListing(
   gatewayUrl: string,
   token: string,
-  files: { video: string; logo?: string },
+  files: { video?: string; logo?: string },
   fields: Record<string, string>,
+  /** e.g. `?videoUpload=<id>`: the form names a finished resumable upload instead of carrying the video. */
+  query = '',
 ): Promise<Response> {
   const { openAsBlob } = await import('node:fs');
   const form = new FormData();
   for (const [key, value] of Object.entries(fields)) form.append(key, value);
-  form.append('video', await openAsBlob(files.video), 'clip.mp4');
+  if (files.video) form.append('video', await openAsBlob(files.video), 'clip.mp4');
   if (files.logo) form.append('logo', await openAsBlob(files.logo), 'logo.png');
-  return fetch(`${gatewayUrl}/v1/uploads`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
+  return fetch(`${gatewayUrl}/v1/uploads${query}`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
 }

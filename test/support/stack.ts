@@ -104,6 +104,10 @@ export function stackEnvironment(stagingDir: string, overrides: Partial<Record<s
     CONFIRMATIONS: '2',
     POLL_INTERVAL_MS: '500',
     LOG_LEVEL: 'debug',
+    // Suites and drills leave many unpaid uploads of a few wallets behind; the staging limits have tests of their own.
+    STAGING_MAX_UNPAID_UPLOADS_PER_WALLET: '10000',
+    STAGING_MAX_UNPAID_BYTES_PER_WALLET: String(2 ** 45),
+    STAGING_RESERVE_BYTES: String(256 * 1024 ** 2),
     // A VAPID pair of its own (a P-256 key pair, base64url, as web-push makes them): Web Push is on.
     ...vapidKeys(),
     ...(Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Record<string, string>),

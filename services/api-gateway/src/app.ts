@@ -16,6 +16,8 @@ import { corsPolicy, rateLimits, securityHeaders } from './security.js';
 import { listingRoutes } from './listings.js';
 import { listingLifeRoutes } from './listing-life.js';
 import { notificationRoutes } from './notifications.js';
+import type { ResumableUploads } from './resumable.js';
+import type { StagingGuard } from './staging-guard.js';
 import type { StatusHub } from './status-hub.js';
 import { uploadRoutes } from './uploads.js';
 import { webClientRoutes } from './web.js';
@@ -33,10 +35,12 @@ export interface AppDeps {
   /** The payment ledger (every quote is recorded before it is shown), the read API and moderation. */
   db: Knex;
   storage: ObjectStorage;
+  /** Unpaid staging limits and resumable (tus) uploads (`createStaging`). */
+  staging: { guard: StagingGuard; resumable: ResumableUploads };
 }
 
 /** The public HTTP surface: sign-in, the listing form, payment submission, status. */
-export function createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis }: AppDeps): express.Express {
+export function createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis, staging }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.TRUST_PROXY);
@@ -63,7 +67,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
   const pushQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.push, undefined, bus.retention);
   const webhookQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.webhook, undefined, bus.retention);
 
-  app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams }));
+  app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams, ...staging }));
   app.use(listingLifeRoutes({ bind, db, storage, bus, uploads, log, config }));
   app.use(listingRoutes({ bind, db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
   app.use(
@@ -79,7 +83,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
   app.use(adminRoutes({ bind, db, storage, bus, uploads, log, listingDays: config.LISTING_DAYS }));
   app.use(dashboardRoutes({ bus, extraQueues: [pushQueue, webhookQueue], publicUrl: config.PUBLIC_URL, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
   app.use(docsRoutes({ bind, publicUrl: config.PUBLIC_URL }));
-  app.use(webClientRoutes({ log }));
+  app.use(webClientRoutes({ log, uploadChunkBytes: config.WEB_UPLOAD_CHUNK_BYTES }));
 
   app.use((req, _res) => {
     throw new HttpError(404, 'not_found', `no route ${req.method} ${req.path}`);

@@ -55,6 +55,28 @@ export const gatewaySchema = commonSchema.extend(chainEnvSchema.shape).extend(da
   LISTING_JOB_INTERVAL_SECONDS: env
     .positiveInt(60)
     .describe('Seconds between runs of the listing job (owners told of expired listings, due S3 objects deleted); one run per slot across replicas.'),
+  WEB_UPLOAD_CHUNK_BYTES: env
+    .positiveInt(8 * 1024 * 1024)
+    .describe('Bytes the web client sends per resumable-upload request: the most a dropped connection costs again (larger chunks mean fewer requests).'),
+  RESUMABLE_EXPIRY_SECONDS: env
+    .positiveInt(24 * 3600)
+    .describe('How long an unfinished resumable (tus) upload is kept; then its bytes are removed.'),
+  RESUMABLE_SWEEP_SECONDS: env.positiveInt(10 * 60).describe('How often each replica removes expired unfinished resumable uploads.'),
+  UPLOAD_REQUEST_TIMEOUT_SECONDS: env
+    .positiveInt(8 * 3600)
+    .describe('Longest time one upload request (a multipart form or a tus chunk) may take to arrive, sized for slow links: 2 GiB at 100 kB/s is about 6 h.'),
+  UPLOAD_IDLE_TIMEOUT_SECONDS: env
+    .positiveInt(120)
+    .describe('An upload connection that sends nothing for this long is closed (a resumable upload then resumes).'),
+  STAGING_MAX_UNPAID_BYTES_PER_WALLET: env
+    .positiveInt(4 * 1024 ** 3)
+    .describe('Unpaid staged bytes one wallet may hold (uploads awaiting payment and unfinished resumable ones); more is refused with 429.'),
+  STAGING_MAX_UNPAID_UPLOADS_PER_WALLET: env
+    .positiveInt(3)
+    .describe('Unpaid uploads one wallet may hold in staging at once; more are refused with 429.'),
+  STAGING_RESERVE_BYTES: env
+    .nonNegativeInt(5 * 1024 ** 3)
+    .describe('Free space kept on the staging volume for paid work: new uploads that would go below it, and bytes arriving below it, are refused with 507.'),
 });
 
 /** The currency and amount a quote asks for: the configured token, or the native coin. */

@@ -1,7 +1,10 @@
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Request, Response } from 'express';
-import { fileTypeFromFile } from 'file-type';
+import { fileTypeFromBuffer } from 'file-type';
+
+/** How much of a video is read to tell its container. */
+const SNIFF_BYTES = 64 * 1024;
 import multer from 'multer';
 import sharp from 'sharp';
 import { HashtagError, listingFormSchema, parseHashtags, priceSchema, STAGED_FILES, type ListingForm, type Price } from '@reelboard/contracts';
@@ -159,7 +162,7 @@ export function parseListingEdit(body: unknown): ListingEdit {
  * Streams the multipart form to the upload's own staging directory (never whole files in
  * memory), with limits on sizes and counts.
  */
-export function receiveMultipart(req: Request, res: Response, dir: string, limits: IntakeLimits): Promise<void> {
+export function receiveMultipart(req: Request, res: Response, dir: string, limits: IntakeLimits, { video = true }: { video?: boolean } = {}): Promise<void> {
   const storage = multer.diskStorage({
     destination: (_req, _file, done) => done(null, dir),
     // Staged names come from the one staging layout: client filenames never become paths.
@@ -167,11 +170,9 @@ export function receiveMultipart(req: Request, res: Response, dir: string, limit
   });
   const parse = multer({
     storage,
-    limits: { fileSize: limits.maxVideoBytes, files: 2, fields: 12, fieldSize: 16 * 1024, parts: 14, fieldNameSize: 64 },
-  }).fields([
-    { name: 'video', maxCount: 1 },
-    { name: 'logo', maxCount: 1 },
-  ]);
+    limits: { fileSize: video ? limits.maxVideoBytes : limits.maxLogoBytes, files: 2, fields: 12, fieldSize: 16 * 1024, parts: 14, fieldNameSize: 64 },
+    // A form naming a resumable upload carries no video: a video part would overwrite its source.
+  }).fields([...(video ? [{ name: 'video', maxCount: 1 }] : []), { name: 'logo', maxCount: 1 }]);
   return new Promise((resolve, reject) => parse(req, res, (error?: unknown) => (error ? reject(asClientError(error)) : resolve())));
 }
 
@@ -187,7 +188,17 @@ function asClientError(error: unknown): unknown {
 
 /** Refuses a "video" whose first bytes are not a known video container (the deep check is the transcoder's). */
 export async function checkVideoContainer(path: string): Promise<void> {
-  const type = await fileTypeFromFile(path);
+  // The first bytes only: parsing a whole file's boxes can take minutes on a crafted or padded one.
+  const handle = await open(path, 'r');
+  let head: Buffer;
+  try {
+    const buffer = Buffer.alloc(SNIFF_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, SNIFF_BYTES, 0);
+    head = buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+  const type = await fileTypeFromBuffer(head);
   if (!type || !(VIDEO_EXTENSIONS.has(type.ext) || type.mime.startsWith('video/'))) {
     throw new HttpError(415, 'unsupported_video', `video is not a known video container (${type ? type.mime : 'unrecognised content'})`);
   }

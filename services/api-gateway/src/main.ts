@@ -7,6 +7,8 @@ import { rpcUrlsFrom } from '@reelboard/config';
 import { runService } from '@reelboard/runtime';
 import { storageFromEnv } from '@reelboard/storage';
 import { createApp } from './app.js';
+import { ownerOfRequest, sizeTimeoutsForUploads } from './upload-timeouts.js';
+import { createStaging } from './resumable.js';
 import { SiweAuth } from './auth.js';
 import { loadGatewayConfig } from './config.js';
 import { scheduleListingJob } from './listing-job.js';
@@ -38,7 +40,8 @@ await runService({
     const db = connectDatabase(config.DATABASE_URL, { min: 0, max: config.DATABASE_POOL_MAX });
     const storage = storageFromEnv(config);
     const { readiness, reportedChecks } = gatewayReadiness({ redis, db, chain, storage });
-    const app = createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis });
+    const staging = createStaging({ config, redis, stateOf: (id) => uploads.state(id), log, ownerOf: (req) => ownerOfRequest(req) });
+    const app = createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis, staging });
     // Expired listings' owners told, due S3 objects deleted: one run per slot across replicas.
     const listingJob = await scheduleListingJob(redis, config.REDIS_PREFIX, config.LISTING_JOB_INTERVAL_SECONDS * 1000, {
       db,
@@ -50,6 +53,7 @@ await runService({
     const server = await new Promise<Server>((resolve, reject) => {
       const listening = app.listen(config.PORT, (error?: Error) => (error ? reject(error) : resolve(listening)));
     });
+    sizeTimeoutsForUploads(server, config);
     log.info('serving the public API', { port: config.PORT });
     return {
       readiness,
@@ -62,6 +66,7 @@ await runService({
           hub.stop();
         },
         () => listingJob.close(),
+        () => staging.close(),
         () => bus.close(config.SHUTDOWN_GRACE_MS),
         async () => void (await redis.quit()),
         () => db.destroy(),

@@ -48,7 +48,9 @@ function operation(route: RouteSpec): ZodOpenApiOperationObject {
   };
   const requestBody = route.body
     ? { required: route.bodyRequired ?? true, content: { 'application/json': { schema: route.body } } }
-    : route.form
+    : route.raw
+      ? { required: true, description: route.raw.description, content: { [route.raw.type]: { schema: { type: 'string', format: 'binary' } as Json } } }
+      : route.form
       ? { required: true, content: { 'multipart/form-data': { schema: route.form.schema, ...(route.form.encoding ? { encoding: route.form.encoding } : {}) } } }
       : undefined;
   const security = SECURITY[route.auth];

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Router, type RequestHandler, type Response } from 'express';
 import type { Bus } from '@reelboard/bus';
+import { STAGED_FILES } from '@reelboard/contracts';
 import type { Knex } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import { listingKeys, type ObjectStorage } from '@reelboard/storage';
@@ -10,6 +13,8 @@ import { api } from './api/routes.js';
 import type { GatewayConfig } from './config.js';
 import { HttpError } from './http-error.js';
 import { allocateStaging, parseListingForm, receiveMultipart, type IntakeLimits } from './intake.js';
+import type { ResumableUploads } from './resumable.js';
+import type { StagingGuard } from './staging-guard.js';
 import type { StatusHub } from './status-hub.js';
 
 export interface UploadRoutesDeps {
@@ -25,6 +30,10 @@ export interface UploadRoutesDeps {
   streams: Set<Response>;
   /** Where the preview and poster are stored; without it the preview route is not mounted. */
   storage?: ObjectStorage;
+  /** Unpaid staging limits and the free-space reserve. */
+  guard: StagingGuard;
+  /** Resumable (tus) uploads. */
+  resumable: ResumableUploads;
 }
 
 /** The intake limits of a gateway's configuration. */
@@ -36,7 +45,7 @@ export const intakeLimits = (config: GatewayConfig): IntakeLimits => ({
 });
 
 /** The listing form, the payment submission and the upload's status (latest and live). */
-export function uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads, streams }: UploadRoutesDeps): Router {
+export function uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads, streams, guard, resumable }: UploadRoutesDeps): Router {
   const router = Router();
   const limits = intakeLimits(config);
   const accept: AcceptUploadDeps = { db, uploads, bus, config, limits };
@@ -47,29 +56,73 @@ export function uploadRoutes({ bind, bus, uploads, db, storage, hub, config, lim
     return uploadId;
   };
 
-  bind(router, api.createUpload, { before: limitUploads ? [limitUploads] : [] }).to(async ({ req, res, caller }) => {
+  bind(router, api.createUpload, { before: limitUploads ? [limitUploads] : [] }).to(async ({ query, req, res, caller }) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limits.maxVideoBytes + limits.maxLogoBytes + 1024 * 1024) {
       throw new HttpError(413, 'request_too_large', `request is ${declared} bytes; the video limit is ${limits.maxVideoBytes}`);
     }
     if (!req.is('multipart/form-data')) throw new HttpError(415, 'expected_multipart', 'send the listing as multipart/form-data');
+    if (query.videoUpload) return { status: 202, body: await acceptResumable(query.videoUpload, caller.address, req, res) };
+
     const uploadId = randomUUID();
+    // Counted against the wallet's unpaid limits and the reserve before a byte is stored.
+    await guard.admit(caller.address, uploadId, declared);
     const staging = await allocateStaging(config.STAGING_DIR, uploadId);
     try {
       await receiveMultipart(req, res, staging.dir, limits);
       const files = (req.files ?? {}) as Record<string, Express.Multer.File[] | undefined>;
       const video = files.video?.[0];
       const form = parseListingForm(req.body);
-      if (!video) throw new HttpError(400, 'invalid_form', 'invalid fields: video', { fields: { video: 'video file is required' } });
+      if (!video) throw new HttpError(400, 'invalid_form', 'invalid fields: video', { fields: { video: 'video file is required (or name a finished resumable upload with ?videoUpload=)' } });
       const body = await acceptUpload(accept, { uploadId, owner: caller.address, form, videoBytes: video.size, logo: !!files.logo?.[0] });
       return { status: 202, body };
     } catch (error) {
       // Nothing of a refused form stays on disk.
       await staging.discard();
+      await guard.release(caller.address, uploadId);
       // The rest of a refused body is not read; close rather than keep a half-read connection.
       if (!req.complete) res.setHeader('connection', 'close');
       throw error;
     }
+  });
+
+  /** The form of a finished resumable upload: its staging folder is the upload's, the logo joins the video there. */
+  const acceptResumable = async (uploadId: string, owner: `0x${string}`, req: Parameters<typeof receiveMultipart>[0], res: Response) => {
+    const finished = await resumable.finished(uploadId, owner);
+    const dir = join(config.STAGING_DIR, uploadId);
+    try {
+      await receiveMultipart(req, res, dir, limits, { video: false });
+      const files = (req.files ?? {}) as Record<string, Express.Multer.File[] | undefined>;
+      const form = parseListingForm(req.body);
+      const release = await resumable.claim(uploadId);
+      try {
+        const accepted = await acceptUpload(accept, { uploadId, owner, form, videoBytes: finished.bytes, logo: !!files.logo?.[0] });
+        await resumable.taken(uploadId);
+        return accepted;
+      } catch (error) {
+        await release();
+        throw error;
+      }
+    } catch (error) {
+      // The video stays for a corrected form; only what this form brought goes.
+      await Promise.all([STAGED_FILES.logoOriginal, STAGED_FILES.logo].map((file) => rm(join(dir, file), { force: true })));
+      if (!req.complete) res.setHeader('connection', 'close');
+      throw error;
+    }
+  };
+
+  // Resumable uploads: tus answers these itself, after the row's session check and validation.
+  const tus = async ({ req, res }: { req: Parameters<typeof receiveMultipart>[0]; res: Response }) => {
+    await resumable.handle(req, res);
+    return undefined;
+  };
+  bind(router, api.createResumableUpload, { before: limitUploads ? [limitUploads] : [] }).to(tus);
+  bind(router, api.resumableUploadOffset).to(tus);
+  bind(router, api.appendResumableUpload).to(tus);
+  // Termination here rather than in tus: the staging folder and the wallet's count go with the bytes.
+  bind(router, api.cancelResumableUpload).to(async ({ params, caller }) => {
+    await resumable.cancel(params.id, caller.address);
+    return { status: 204, headers: { 'tus-resumable': '1.0.0' }, body: undefined };
   });
 
   // A hint, not a claim: the deposit address's balance decides what was paid. Sending the same hash

@@ -60,6 +60,8 @@ export interface WebClientDeps {
   log: Logger;
   /** Builds the bundle; `buildWebClient` unless a test passes another. */
   buildBundle?: () => Promise<WebBundle>;
+  /** Bytes per resumable-upload request, told to the client in a `<meta name="upload-chunk-bytes">` of the page. */
+  uploadChunkBytes?: number;
 }
 
 /**
@@ -67,7 +69,7 @@ export interface WebClientDeps {
  * The bundle is built on the first request, once, so gateways and tests that never serve the
  * page never pay for esbuild.
  */
-export function webClientRoutes({ log, buildBundle = buildWebClient }: WebClientDeps): Router {
+export function webClientRoutes({ log, buildBundle = buildWebClient, uploadChunkBytes }: WebClientDeps): Router {
   let ready: Promise<WebBundle | undefined> | undefined;
   const startBuild = () =>
     buildBundle().then(
@@ -92,7 +94,10 @@ export function webClientRoutes({ log, buildBundle = buildWebClient }: WebClient
   };
 
   const router = Router();
-  router.get(['/', '/index.html'], async (_req, res) => send(res, 'html', (await built()).html));
+  router.get(['/', '/index.html'], async (_req, res) => {
+    const { html } = await built();
+    send(res, 'html', uploadChunkBytes ? html.replace('</head>', `  <meta name="upload-chunk-bytes" content="${uploadChunkBytes}" />\n  </head>`) : html);
+  });
   router.get('/assets/app.js', async (_req, res) => send(res, 'text/javascript', (await built()).js));
   router.get('/assets/app.js.map', async (_req, res) => send(res, 'application/json', (await built()).map));
   router.get('/assets/app.css', async (_req, res) => send(res, 'css', (await built()).css));

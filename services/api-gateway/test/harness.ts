@@ -16,6 +16,8 @@ import { signIn } from '../../../test/support/client.js';
 import { infraEnv } from '../../../test/support/infra-env.js';
 import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
 import { createApp } from '../src/app.js';
+import { createStaging } from '../src/resumable.js';
+import { ownerOfRequest } from '../src/upload-timeouts.js';
 import { SiweAuth } from '../src/auth.js';
 import { loadGatewayConfig, type GatewayConfig } from '../src/config.js';
 import { StatusHub } from '../src/status-hub.js';
@@ -34,6 +36,7 @@ export interface Gateway {
   storage: ObjectStorage;
   stagingDir: string;
   adminToken: string;
+  staging: ReturnType<typeof createStaging>;
   /** Signs in with SIWE as an anvil account; returns the bearer token. */
   signIn(key: `0x${string}`): Promise<string>;
   close(): Promise<void>;
@@ -81,7 +84,8 @@ export async function startGateway(redis: Redis, env: Record<string, string> = {
   const hub = new StatusHub(bus.status);
   await hub.start();
   const streams = new Set<Response>();
-  const app = createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis });
+  const staging = createStaging({ config, redis, stateOf: (id) => uploads.state(id), log, ownerOf: ownerOfRequest });
+  const app = createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis, staging });
   server.on('request', app);
   return {
     base,
@@ -93,12 +97,14 @@ export async function startGateway(redis: Redis, env: Record<string, string> = {
     storage,
     stagingDir,
     adminToken,
+    staging,
     signIn: async (key) => (await signIn(base, key, CHAIN_ID)).token,
     close: async () => {
       for (const stream of streams) stream.end();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       hub.stop();
+      await staging.close();
       await bus.close(1000);
       await db.destroy();
       storage.close();

@@ -6,7 +6,7 @@ import { z } from 'zod';
  * rendered from the rows (`openapi.ts`); clients import the types (`types.ts`).
  */
 export interface RouteSpec {
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'head' | 'post' | 'patch' | 'delete';
   /** Express form (`/v1/uploads/:id`); the document writes `{id}`. */
   path: `/${string}`;
   /** Who may call it: anyone, a SIWE session (`res.locals.address`), or an admin (`res.locals.actor`). */
@@ -25,6 +25,8 @@ export interface RouteSpec {
   body?: z.ZodType;
   /** Whether a JSON body must be sent (default: true when `body` is given). */
   bodyRequired?: boolean;
+  /** A body of another media type, read by the handler itself (documented only). */
+  raw?: { type: string; description: string };
   /** A multipart form, documented here and read by the handler itself (it streams files to disk). */
   form?: { schema: z.ZodObject; encoding?: Record<string, { contentType: string }> };
   /** The answers a call can succeed with, by status. */

@@ -20,6 +20,12 @@ const webhookNotFound = { status: 404, code: 'webhook_not_found', message: 'no s
 const listingId = z.object({ id: s.uuid.meta({ description: 'listing id (the upload id)' }) });
 const listingNotFound = { status: 404, code: 'listing_not_found', message: 'no such listing' };
 
+const resumableId = z.object({ id: s.uuid.meta({ description: 'resumable upload id (it becomes the upload id)' }) });
+const resumableNotFound = { status: 404, code: 'upload_not_found', message: 'no such resumable upload' };
+/** The tus headers every resumable request carries, and a route's own. */
+const tusHeaders = (own: Record<string, z.ZodType>) =>
+  z.object({ 'tus-resumable': z.string().optional().meta({ description: 'the tus protocol version: 1.0.0 (412 otherwise)' }), ...own });
+
 const cursor = single('cursor').optional().meta({ description: "opaque cursor from the previous page's `nextCursor`" });
 const pageQuery = { cursor, limit: numberParam('limit', 1, 100).default(20).meta({ description: 'page size' }) };
 
@@ -219,9 +225,12 @@ export const api = {
     auth: 'session',
     tag: 'uploads',
     summary: 'The listing form: files are streamed to staging; answers the payment quote',
+    description:
+      'The video comes in the form (`video`), or, for large files and slow links, as a finished resumable upload (`POST /v1/resumable-uploads`, tus) named by `?videoUpload=<id>`; the form then carries no video.',
+    query: z.object({ videoUpload: s.uuid.optional().meta({ description: 'a finished resumable upload of yours: its bytes are the video' }) }),
     form: {
       schema: listingFormFields.extend({
-        video: file('a video container (MP4, MOV, WebM, MKV, ...), at most MAX_VIDEO_BYTES', 'video/*'),
+        video: file('a video container (MP4, MOV, WebM, MKV, ...), at most MAX_VIDEO_BYTES; required unless `videoUpload` names a resumable upload', 'video/*').optional(),
         logo: file('PNG, JPEG or WebP (no SVG), at most MAX_LOGO_BYTES and MAX_LOGO_SIDE pixels a side; stored as a square WebP', 'image/*').optional(),
       }),
       encoding: { video: { contentType: 'video/*, application/octet-stream' }, logo: { contentType: 'image/png, image/jpeg, image/webp' } },
@@ -230,7 +239,10 @@ export const api = {
     errors: {
       400: '`invalid_form` with `fields` naming each bad field (missing, out of range, sent twice, control characters); `unexpected_file`, `bad_request` (malformed multipart)',
       413: '`request_too_large` (Content-Length over the limits, refused before reading), `file_too_large`, `logo_too_large`, `field_too_large`, `too_many_parts`, `too_many_files`, `too_many_fields`; nothing stays on disk',
+      409: '`upload_incomplete` (the resumable upload is not finished), `upload_taken` (it already belongs to a listing)',
       415: '`expected_multipart`, `unsupported_video` (the first bytes are not a video container), `unsupported_logo`',
+      429: '`unpaid_uploads_limit`, `unpaid_bytes_limit` (the wallet holds too many unpaid uploads or bytes in staging; with `limit`), or `rate_limited`',
+      507: '`insufficient_storage`: the staging volume is at its reserve for paid work (with `freeBytes`)',
     },
   }),
   getUpload: defineRoute({
@@ -317,6 +329,76 @@ export const api = {
     summary: 'Your uploads (newest first) with their latest status',
     responses: { 200: { description: 'your uploads', schema: z.object({ items: z.array(z.object({ uploadId: s.uuid, status: s.statusEvent.nullable() })) }) } },
     errors: {},
+  }),
+
+  // ----- resumable uploads (tus 1.0.0: https://tus.io/protocols/resumable-upload) -----
+  createResumableUpload: defineRoute({
+    method: 'post',
+    path: '/v1/resumable-uploads',
+    auth: 'session',
+    tag: 'uploads',
+    summary: 'Starts a resumable upload of a video (tus creation); the answer\'s Location is where its bytes go',
+    description:
+      'Refused before a byte is stored: over MAX_VIDEO_BYTES (413), over the wallet\'s unpaid uploads or bytes (429), or when the staging volume would go below its reserve (507). An unfinished upload expires after RESUMABLE_EXPIRY_SECONDS and its bytes are removed. Once finished, name it in the listing form: `POST /v1/uploads?videoUpload=<id>`.',
+    headers: tusHeaders({
+      'upload-length': z.string().regex(/^\d+$/).optional().meta({ description: 'the video\'s size in bytes' }),
+      'upload-defer-length': z.literal('1').optional(),
+      'upload-metadata': z.string().optional().meta({ description: 'tus metadata, e.g. `filename <base64>`' }),
+    }),
+    responses: { 201: { description: 'created', headers: { Location: { description: 'the upload\'s URL', schema: { type: 'string' } }, 'Upload-Expires': { description: 'when an unfinished upload is removed', schema: { type: 'string' } } } } },
+    errors: {
+      400: '`bad_request`: Upload-Length or Upload-Metadata malformed',
+      412: '`tus_version`: Tus-Resumable 1.0.0 required',
+      413: '`file_too_large`: Upload-Length over MAX_VIDEO_BYTES',
+      429: '`unpaid_uploads_limit`, `unpaid_bytes_limit` (with `limit`), or `rate_limited`',
+      507: '`insufficient_storage`: the staging volume is at its reserve for paid work (with `freeBytes`)',
+    },
+  }),
+  resumableUploadOffset: defineRoute({
+    method: 'head',
+    path: '/v1/resumable-uploads/:id',
+    auth: 'session',
+    tag: 'uploads',
+    summary: 'How many bytes of a resumable upload arrived (Upload-Offset): a client resumes from there',
+    params: resumableId,
+    headers: tusHeaders({}),
+    invalid: { params: resumableNotFound },
+    responses: { 200: { description: 'Upload-Offset and Upload-Length headers' } },
+    errors: { 404: '`upload_not_found`: no such upload of yours (or it expired)', 410: '`upload_gone`', 412: '`tus_version`' },
+  }),
+  appendResumableUpload: defineRoute({
+    method: 'patch',
+    path: '/v1/resumable-uploads/:id',
+    auth: 'session',
+    tag: 'uploads',
+    summary: 'Sends the next bytes of a resumable upload, from Upload-Offset',
+    params: resumableId,
+    headers: tusHeaders({ 'upload-offset': z.string().regex(/^\d+$/).meta({ description: 'where these bytes start (the HEAD\'s offset)' }) }),
+    raw: { type: 'application/offset+octet-stream', description: 'the bytes' },
+    invalid: { params: resumableNotFound },
+    responses: { 204: { description: 'stored; Upload-Offset is the new offset' } },
+    errors: {
+      400: '`invalid_header` or `bad_request`',
+      404: '`upload_not_found`',
+      409: '`offset_mismatch`: Upload-Offset is not where the upload stands (ask with HEAD)',
+      412: '`tus_version`',
+      413: '`file_too_large`: more bytes than Upload-Length',
+      415: '`unsupported_video`: the finished upload is not a video container (it is removed)',
+      423: '`upload_locked`: another request is writing this upload',
+      507: '`insufficient_storage`: the staging volume is at its reserve for paid work',
+    },
+  }),
+  cancelResumableUpload: defineRoute({
+    method: 'delete',
+    path: '/v1/resumable-uploads/:id',
+    auth: 'session',
+    tag: 'uploads',
+    summary: 'Abandons a resumable upload: its bytes are removed (tus termination)',
+    params: resumableId,
+    headers: tusHeaders({}),
+    invalid: { params: resumableNotFound },
+    responses: { 204: { description: 'removed' } },
+    errors: { 404: '`upload_not_found`', 412: '`tus_version`' },
   }),
 
   // ----- the public read API -----

@@ -1,13 +1,13 @@
 import { ApiError, type AcceptedUpload } from './api.js';
 
 /**
- * Posts the listing form as multipart with XMLHttpRequest, because fetch() cannot report upload
+ * Posts the listing form as multipart (with the video, or naming a finished resumable upload) with XMLHttpRequest, because fetch() cannot report upload
  * progress; `onProgress` gets the percent of bytes sent.
  */
-export function postListingForm(form: FormData, token: string, onProgress: (percent: number) => void): Promise<AcceptedUpload> {
+export function postListingForm(form: FormData, token: string, onProgress: (percent: number) => void, videoUpload?: string): Promise<AcceptedUpload> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', '/v1/uploads');
+    xhr.open('POST', videoUpload ? `/v1/uploads?videoUpload=${encodeURIComponent(videoUpload)}` : '/v1/uploads');
     xhr.setRequestHeader('authorization', `Bearer ${token}`);
     xhr.setRequestHeader('accept', 'application/json');
     xhr.responseType = 'json';

@@ -5,6 +5,7 @@ import { currentSession, signIn, signOut, type Session } from '../session.js';
 import { pipelineProgress } from '../stages.js';
 import { followStatus, type StatusEvent } from '../status-stream.js';
 import { notificationOffer } from '../push.js';
+import { uploadVideoResumably } from '../resumable.js';
 import { postListingForm } from '../upload.js';
 import { connectWallet, ensureChain, hasWallet, sendContractCall, sendNativePayment, WalletError } from '../wallet.js';
 
@@ -224,8 +225,6 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     for (const name of TEXT_FIELDS) data.append(name, textInputs[name].value.trim());
     const logo = logoInput.files?.[0];
     if (logo) data.append('logo', logo, logo.name);
-    const video = videoInput.files?.[0];
-    if (video) data.append('video', video, video.name);
     return data;
   };
 
@@ -325,7 +324,11 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
       return undefined;
     }
     uploadBar.set(0, 'Uploading…');
-    const accepted = await postListingForm(buildFormData(), session.token, (percent) => uploadBar.set(percent, `Uploading… ${Math.floor(percent)}%`));
+    const video = videoInput.files?.[0];
+    if (!video) return undefined;
+    // The video goes resumably (tus): a dropped connection or a reload continues where it stopped.
+    const videoUpload = await uploadVideoResumably(video, session.token, (percent) => uploadBar.set(percent, `Uploading… ${Math.floor(percent)}%`));
+    const accepted = await postListingForm(buildFormData(), session.token, () => undefined, videoUpload);
     uploadBar.set(100, 'Uploaded.');
     for (const input of [videoInput, logoInput, ...Object.values(textInputs)]) input.disabled = true;
     state.upload = accepted;
