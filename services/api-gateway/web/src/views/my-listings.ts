@@ -30,10 +30,12 @@ export function renderMyListings(view: HTMLElement): () => void {
     mount(view, h('h1', {}, 'My listings'), h('p', { class: 'notice', role: 'status' }, 'Sign in on the '), h('a', { href: '#/sell' }, 'Sell page'), ' to see your listings.');
     return () => undefined;
   }
-  const notice = h('p', { class: 'notice', role: 'status', id: 'mine-status' }, 'Loading…');
+  // What the last action did (kept when the list is drawn again), and how many listings there are.
+  const notice = h('p', { class: 'notice', role: 'status', id: 'mine-status' });
+  const count = h('p', { class: 'notice', id: 'mine-count' }, 'Loading…');
   const alert = h('p', { class: 'alert', role: 'alert', hidden: true });
   const list = h('ul', { class: 'mine', 'aria-label': 'Your listings' });
-  mount(view, h('h1', {}, 'My listings'), alert, notice, list);
+  mount(view, h('h1', {}, 'My listings'), alert, notice, count, list);
 
   const showError = (message: string) => {
     alert.textContent = message;
@@ -96,7 +98,7 @@ export function renderMyListings(view: HTMLElement): () => void {
   };
 
   const render = (items: OwnListing[]) => {
-    notice.textContent = items.length === 0 ? 'You have no listings yet.' : `${items.length} listing${items.length === 1 ? '' : 's'}.`;
+    count.textContent = items.length === 0 ? 'You have no listings yet.' : `${items.length} listing${items.length === 1 ? '' : 's'}.`;
     mount(
       list,
       ...items.map((item) => {
