@@ -81,7 +81,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, readiness, rep
   const webhookQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.webhook);
 
   app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams }));
-  app.use(listingLifeRoutes({ bind, db, storage, bus, uploads, log, config }));
+  app.use(listingLifeRoutes({ bind, db, storage, bus, uploads, log, config, limitQuotes: limits.uploadsPerWallet }));
   app.use(listingRoutes({ bind, db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
   app.use(
     notificationRoutes({

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { Bus } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
 import type { RenewalQuoted, StatusEvent } from '@reelboard/contracts';
@@ -222,7 +222,7 @@ export async function myProfile(deps: Pick<ListingLifeDeps, 'db' | 'storage'>, w
 }
 
 /** The owner's routes over their listings and profile (rows of the route table; every one needs a SIWE session). */
-export function listingLifeRoutes(deps: ListingLifeDeps & { bind: Bind }): Router {
+export function listingLifeRoutes(deps: ListingLifeDeps & { bind: Bind; limitQuotes?: RequestHandler | undefined }): Router {
   const { bind } = deps;
   const router = Router();
   const privately = { 'cache-control': 'private, no-store' };
@@ -234,7 +234,8 @@ export function listingLifeRoutes(deps: ListingLifeDeps & { bind: Bind }): Route
     status: 200,
     body: await removeAndDelete(deps, { listingId: params.id, actor: caller.address.toLowerCase(), wallet: caller.address }),
   }));
-  bind(router, api.renewListing).to(async ({ params, caller }) => ({ status: 202, body: await quoteRenewal(deps, caller.address, params.id) }));
+  // A renewal quote costs what an upload's does (a ledger row, a watched address): the same per-wallet limit.
+  bind(router, api.renewListing, { before: deps.limitQuotes ? [deps.limitQuotes] : [] }).to(async ({ params, caller }) => ({ status: 202, body: await quoteRenewal(deps, caller.address, params.id) }));
   bind(router, api.getMyProfile).to(async ({ caller }) => ({ status: 200, headers: privately, body: await myProfile(deps, caller.address) }));
   bind(router, api.editMyProfile).to(async ({ body, caller }) => ({ status: 202, body: await editOwnProfile(deps, caller.address, body) }));
   return router;
