@@ -159,7 +159,7 @@ export function parseListingEdit(body: unknown): ListingEdit {
  * Streams the multipart form to the upload's own staging directory (never whole files in
  * memory), with limits on sizes and counts.
  */
-export function receiveMultipart(req: Request, res: Response, dir: string, limits: IntakeLimits): Promise<void> {
+export function receiveMultipart(req: Request, res: Response, dir: string, limits: IntakeLimits, only?: 'logo'): Promise<void> {
   const storage = multer.diskStorage({
     destination: (_req, _file, done) => done(null, dir),
     // Staged names come from the one staging layout: client filenames never become paths.
@@ -167,8 +167,11 @@ export function receiveMultipart(req: Request, res: Response, dir: string, limit
   });
   const parse = multer({
     storage,
-    limits: { fileSize: limits.maxVideoBytes, files: 2, fields: 12, fieldSize: 16 * 1024, parts: 14, fieldNameSize: 64 },
-  }).fields([
+    // A logo-only form (a listing's new logo) takes one file of at most the logo limit and no fields.
+    limits: only === 'logo'
+      ? { fileSize: limits.maxLogoBytes, files: 1, fields: 0, parts: 1, fieldNameSize: 64 }
+      : { fileSize: limits.maxVideoBytes, files: 2, fields: 12, fieldSize: 16 * 1024, parts: 14, fieldNameSize: 64 },
+  }).fields(only === 'logo' ? [{ name: 'logo', maxCount: 1 }] : [
     { name: 'video', maxCount: 1 },
     { name: 'logo', maxCount: 1 },
   ]);
