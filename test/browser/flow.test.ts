@@ -226,8 +226,8 @@ describe('the reference web client in Chromium', () => {
     const [renewalTx] = wallet.calls.filter((call) => call.method === 'eth_sendTransaction').at(-1)?.params as [{ to: string; value: string }];
     expect(renewalTx.to).not.toBe((stack.env.MERCHANT_ADDRESS ?? '').toLowerCase());
     await expect.poll(() => page.locator('#mine-status').textContent(), { timeout: 90_000, interval: 500 }).toBe('Renewed.');
-    await card.waitFor();
-    expect(await runsUntil()).not.toBe(before);
+    // The list is drawn again with the new expiry (30 days later).
+    await expect.poll(() => runsUntil(), { timeout: 10_000 }).not.toBe(before);
     const ledger = (await (await fetch(`${stack.gatewayUrl}/v1/admin/payments?limit=100`, { headers: admin })).json()) as { items: { listingId: string | null; to: string; status: string }[] };
     expect(ledger.items.filter((row) => row.listingId === listingId).map((row) => row.to).sort()).toEqual([renewalTx.to.toLowerCase(), tx0To(listingId)].sort());
     await shot('17-renewed');

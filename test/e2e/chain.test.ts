@@ -75,6 +75,8 @@ describe('one paid upload travels the whole chain', () => {
     const buyer = ANVIL_ACCOUNTS.buyer;
     const { token, address } = await signIn(stack.gatewayUrl, buyer.key, Number(stack.env.CHAIN_ID));
     expect(address).toBe(buyer.address.toLowerCase());
+    // The public profile as it is before this upload: what the form brings waits for a moderator.
+    const profileBefore = (await db('users').where({ wallet_address: buyer.address.toLowerCase() }).first('display_name', 'contact')) ?? { display_name: null, contact: null };
 
     const res = await postListing(stack.gatewayUrl, token, { video: join(work, 'clip.mp4'), logo: join(work, 'logo.png') }, {
       title: 'Vintage bike, Berlin',
@@ -143,13 +145,14 @@ describe('one paid upload travels the whole chain', () => {
     expect(logo.streams[0]).toMatchObject({ codec_name: 'webp', width: 256, height: 256 });
 
     // Postgres: the user by wallet, the listing with a PostGIS point, hashtags through the association table, the payment.
+    // The display name and contact stay with the listing until a moderator approves it; the public profile is untouched.
     const user = await db('users').where({ wallet_address: buyer.address.toLowerCase() }).first();
-    expect(user).toMatchObject({ display_name: 'Ada', contact: 'ada@example.org' });
+    expect(user).toMatchObject(profileBefore);
     const listing = await db('listings')
       .where({ id: uploadId })
-      .select('user_id', 'title', 'moderation_status', 'video_key', db.raw('ST_Y(location::geometry) as lat'), db.raw('ST_X(location::geometry) as lng'), db.raw('GeometryType(location::geometry) as geom_type'))
+      .select('user_id', 'title', 'moderation_status', 'video_key', 'display_name', 'contact', db.raw('ST_Y(location::geometry) as lat'), db.raw('ST_X(location::geometry) as lng'), db.raw('GeometryType(location::geometry) as geom_type'))
       .first();
-    expect(listing).toMatchObject({ user_id: user.id, title: 'Vintage bike, Berlin', moderation_status: 'pending', video_key: keys.video, geom_type: 'POINT' });
+    expect(listing).toMatchObject({ user_id: user.id, title: 'Vintage bike, Berlin', moderation_status: 'pending', video_key: keys.video, geom_type: 'POINT', display_name: 'Ada', contact: 'ada@example.org' });
     expect(listing.lat).toBeCloseTo(52.52, 6);
     expect(listing.lng).toBeCloseTo(13.405, 6);
     const tags = await db('listing_hashtags').join('hashtags', 'hashtags.id', 'listing_hashtags.hashtag_id').where({ listing_id: uploadId }).orderBy('tag').pluck('tag');

@@ -591,3 +591,26 @@ export async function listingHistory(db: Knex, listingId: string): Promise<{ act
   const rows: { actor: string; action: string; detail: Record<string, unknown> | null; created_at: Date }[] = await db('listing_events').where({ listing_id: listingId }).orderBy('id').select('actor', 'action', 'detail', 'created_at');
   return rows.map((row) => ({ actor: row.actor, action: row.action, detail: row.detail ?? {}, at: row.created_at.toISOString() }));
 }
+
+/** The logo keys an edit may leave behind: the listing's own, and the one of its pending revision (read before a logo edit). */
+export async function listingLogoKeys(db: Knex, listingId: string): Promise<string[]> {
+  if (!/^[0-9a-f-]{36}$/i.test(listingId)) return [];
+  const row: { logo_key: string | null } | undefined = await db('listings').where({ id: listingId.toLowerCase() }).first('logo_key');
+  const pending = await db('listing_revisions').where({ listing_id: listingId.toLowerCase(), kind: 'listing', status: 'pending' }).select(db.raw(`changes->>'logoKey' AS logo`));
+  return [row?.logo_key, ...pending.map((r: { logo: string | null }) => r.logo)].filter((key): key is string => !!key);
+}
+
+/**
+ * Of these logo keys, the ones nothing refers to any more (no listing, no public profile, no pending
+ * revision): their objects can be deleted. Logo keys are never reused, so one found unreferenced stays so.
+ */
+export async function unreferencedLogoKeys(db: Knex, keys: readonly string[]): Promise<string[]> {
+  if (keys.length === 0) return [];
+  const [listings, users, revisions] = await Promise.all([
+    db('listings').whereIn('logo_key', keys).pluck('logo_key'),
+    db('users').whereIn('logo_key', keys).pluck('logo_key'),
+    db('listing_revisions').where('status', 'pending').whereRaw(`changes->>'logoKey' = ANY(?)`, [keys as string[]]).select(db.raw(`changes->>'logoKey' AS logo`)),
+  ]);
+  const used = new Set<string>([...listings, ...users, ...revisions.map((r: { logo: string }) => r.logo)]);
+  return [...new Set(keys)].filter((key) => !used.has(key));
+}

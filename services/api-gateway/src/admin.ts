@@ -21,7 +21,7 @@ import type { Bind } from './api/bind.js';
 import { api } from './api/routes.js';
 import { HttpError } from './http-error.js';
 import { searchPage } from './listings.js';
-import { removeAndDelete } from './listing-life.js';
+import { deleteUnreferencedLogos, removeAndDelete } from './listing-life.js';
 
 export interface AdminRoutesDeps {
   bind: Bind;
@@ -166,6 +166,9 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
       if (error instanceof ListingStateError) throw new HttpError(409, 'listing_state', error.message, { state: error.state });
       throw error;
     }
+    // A rejected revision's new logo, or the logo an approved one replaced, is no longer referred to: delete its object.
+    const logo = decided.diff.find((entry) => entry.field === 'logoKey');
+    if (logo) await deleteUnreferencedLogos({ db, storage, log }, [action === 'approve' ? logo.public : logo.proposed].filter((key): key is string => typeof key === 'string'));
     if (decided.listingId) {
       await bus.status.publish({
         uploadId: decided.listingId,

@@ -68,7 +68,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
   const webhookQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.webhook, undefined, bus.retention);
 
   app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams, ...staging }));
-  app.use(listingLifeRoutes({ bind, db, storage, bus, uploads, log, config }));
+  app.use(listingLifeRoutes({ bind, db, storage, bus, uploads, log, config, limitQuotes: limits.uploadsPerWallet }));
   app.use(listingRoutes({ bind, db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
   app.use(
     notificationRoutes({

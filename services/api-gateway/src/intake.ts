@@ -162,7 +162,13 @@ export function parseListingEdit(body: unknown): ListingEdit {
  * Streams the multipart form to the upload's own staging directory (never whole files in
  * memory), with limits on sizes and counts.
  */
-export function receiveMultipart(req: Request, res: Response, dir: string, limits: IntakeLimits, { video = true }: { video?: boolean } = {}): Promise<void> {
+export function receiveMultipart(
+  req: Request,
+  res: Response,
+  dir: string,
+  limits: IntakeLimits,
+  { video = true, logoOnly = false }: { video?: boolean; logoOnly?: boolean } = {},
+): Promise<void> {
   const storage = multer.diskStorage({
     destination: (_req, _file, done) => done(null, dir),
     // Staged names come from the one staging layout: client filenames never become paths.
@@ -170,9 +176,12 @@ export function receiveMultipart(req: Request, res: Response, dir: string, limit
   });
   const parse = multer({
     storage,
-    limits: { fileSize: video ? limits.maxVideoBytes : limits.maxLogoBytes, files: 2, fields: 12, fieldSize: 16 * 1024, parts: 14, fieldNameSize: 64 },
+    // A logo-only form (a listing's new logo) takes one file of at most the logo limit and no fields.
+    limits: logoOnly
+      ? { fileSize: limits.maxLogoBytes, files: 1, fields: 0, parts: 1, fieldNameSize: 64 }
+      : { fileSize: video ? limits.maxVideoBytes : limits.maxLogoBytes, files: 2, fields: 12, fieldSize: 16 * 1024, parts: 14, fieldNameSize: 64 },
     // A form naming a resumable upload carries no video: a video part would overwrite its source.
-  }).fields([...(video ? [{ name: 'video', maxCount: 1 }] : []), { name: 'logo', maxCount: 1 }]);
+  }).fields([...(video && !logoOnly ? [{ name: 'video', maxCount: 1 }] : []), { name: 'logo', maxCount: 1 }]);
   return new Promise((resolve, reject) => parse(req, res, (error?: unknown) => (error ? reject(asClientError(error)) : resolve())));
 }
 

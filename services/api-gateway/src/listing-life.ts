@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Router } from 'express';
+import { join } from 'node:path';
+import { Router, type Request as ExpressRequest, type RequestHandler, type Response as ExpressResponse } from 'express';
 import type { Bus } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
 import type { RenewalQuoted, StatusEvent } from '@reelboard/contracts';
@@ -7,6 +8,7 @@ import {
   editListing,
   ListingNotFoundError,
   ListingStateError,
+  listingLogoKeys,
   listOwnListings,
   markListingSold,
   markObjectsDeleted,
@@ -15,6 +17,7 @@ import {
   recordQuote,
   removeListing,
   renewableListing,
+  unreferencedLogoKeys,
   withdrawListing,
   type Knex,
   type OwnListing,
@@ -26,7 +29,8 @@ import type { Bind } from './api/bind.js';
 import { api } from './api/routes.js';
 import { quotedPrice, type GatewayConfig } from './config.js';
 import { HttpError } from './http-error.js';
-import { parseListingEdit } from './intake.js';
+import { allocateStaging, normaliseLogo, parseListingEdit, receiveMultipart } from './intake.js';
+import { intakeLimits } from './uploads.js';
 
 export interface ListingLifeDeps {
   db: Knex;
@@ -36,7 +40,19 @@ export interface ListingLifeDeps {
   log: Logger;
   config: Pick<
     GatewayConfig,
-    'CHAIN_ID' | 'MERCHANT_ADDRESS' | 'PAYMENT_TOKEN' | 'PRICE_TOKEN_UNITS' | 'PRICE_WEI' | 'QUOTE_TTL_SECONDS' | 'LISTING_DAYS' | 'SOLD_DISPLAY_HOURS'
+    | 'CHAIN_ID'
+    | 'MERCHANT_ADDRESS'
+    | 'PAYMENT_TOKEN'
+    | 'PRICE_TOKEN_UNITS'
+    | 'PRICE_WEI'
+    | 'QUOTE_TTL_SECONDS'
+    | 'LISTING_DAYS'
+    | 'SOLD_DISPLAY_HOURS'
+    | 'STAGING_DIR'
+    | 'MAX_VIDEO_BYTES'
+    | 'MAX_LOGO_BYTES'
+    | 'MAX_LOGO_SIDE'
+    | 'LOGO_SIZE'
   >;
 }
 
@@ -85,6 +101,53 @@ export async function myListings(deps: Pick<ListingLifeDeps, 'db' | 'storage' | 
 export async function editOwnListing(deps: Pick<ListingLifeDeps, 'db'>, wallet: string, listingId: string, body: unknown) {
   const edit = parseListingEdit(body);
   return mapped(editListing(deps.db, { listingId, wallet, changes: edit }));
+}
+
+/**
+ * `PUT /v1/listings/:id/logo`: the logo is checked and normalised like the form's (`normaliseLogo`),
+ * stored under a new key, and edited in like any field: a pending or rejected listing takes it at once,
+ * an approved one gets it in its pending revision. Logo objects nothing refers to any more (the
+ * replaced one, a superseded revision's) are deleted; an object stored for a refused edit too.
+ */
+export async function replaceOwnLogo(deps: Pick<ListingLifeDeps, 'db' | 'storage' | 'log' | 'config'>, input: { wallet: string; listingId: string; req: ExpressRequest; res: ExpressResponse }) {
+  const { req, res, listingId, wallet } = input;
+  const limits = intakeLimits(deps.config);
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limits.maxLogoBytes + 64 * 1024) throw new HttpError(413, 'request_too_large', `request is ${declared} bytes; the logo limit is ${limits.maxLogoBytes}`);
+  if (!req.is('multipart/form-data')) throw new HttpError(415, 'expected_multipart', 'send the logo as multipart/form-data with one `logo` file');
+  const staging = await allocateStaging(deps.config.STAGING_DIR, `logo-${randomUUID()}`);
+  let stored: string | undefined;
+  try {
+    await receiveMultipart(req, res, staging.dir, limits, { logoOnly: true });
+    const files = (req.files ?? {}) as Record<string, Express.Multer.File[] | undefined>;
+    const sent = files.logo?.[0];
+    if (!sent) throw new HttpError(400, 'invalid_form', 'invalid fields: logo', { fields: { logo: 'logo file is required' } });
+    const normalised = join(staging.dir, 'logo.webp');
+    await normaliseLogo(sent.path, normalised, limits);
+    const before = await listingLogoKeys(deps.db, listingId);
+    const key = `listings/${listingId.toLowerCase()}/logo-${randomUUID()}.webp`;
+    await deps.storage.putFile(key, normalised, 'image/webp');
+    stored = key;
+    const outcome = await mapped(editListing(deps.db, { listingId, wallet, changes: { logoKey: key } }));
+    stored = undefined;
+    await deleteUnreferencedLogos(deps, before);
+    return outcome;
+  } catch (error) {
+    if (stored) await deleteUnreferencedLogos(deps, [stored]);
+    if (!req.complete) res.setHeader('connection', 'close');
+    throw error;
+  } finally {
+    await staging.discard();
+  }
+}
+
+/** Deletes the logo objects of these keys that nothing refers to any more; a failure is logged (an orphan, not an error for the caller). */
+export async function deleteUnreferencedLogos(deps: Pick<ListingLifeDeps, 'db' | 'storage' | 'log'>, keys: readonly string[]): Promise<void> {
+  try {
+    await deleteObjects(deps.storage, await unreferencedLogoKeys(deps.db, keys));
+  } catch (error) {
+    deps.log.warn('deleting replaced logo objects failed', { keys, ...errorFields(error) });
+  }
 }
 
 /** `POST /v1/listings/:id/sold`. */
@@ -222,19 +285,21 @@ export async function myProfile(deps: Pick<ListingLifeDeps, 'db' | 'storage'>, w
 }
 
 /** The owner's routes over their listings and profile (rows of the route table; every one needs a SIWE session). */
-export function listingLifeRoutes(deps: ListingLifeDeps & { bind: Bind }): Router {
+export function listingLifeRoutes(deps: ListingLifeDeps & { bind: Bind; limitQuotes?: RequestHandler | undefined }): Router {
   const { bind } = deps;
   const router = Router();
   const privately = { 'cache-control': 'private, no-store' };
   bind(router, api.listMyListings).to(async ({ caller }) => ({ status: 200, headers: privately, body: { items: await myListings(deps, caller.address) } }));
   bind(router, api.editListing).to(async ({ params, body, caller }) => ({ status: 200, body: await editOwnListing(deps, caller.address, params.id, body) }));
+  bind(router, api.replaceListingLogo).to(async ({ params, caller, req, res }) => ({ status: 200, body: await replaceOwnLogo(deps, { wallet: caller.address, listingId: params.id, req, res }) }));
   bind(router, api.markListingSold).to(async ({ params, caller }) => ({ status: 200, body: await markOwnListingSold(deps, caller.address, params.id) }));
   bind(router, api.withdrawListing).to(async ({ params, caller }) => ({ status: 200, body: await withdrawOwnListing(deps, caller.address, params.id) }));
   bind(router, api.removeListing).to(async ({ params, caller }) => ({
     status: 200,
     body: await removeAndDelete(deps, { listingId: params.id, actor: caller.address.toLowerCase(), wallet: caller.address }),
   }));
-  bind(router, api.renewListing).to(async ({ params, caller }) => ({ status: 202, body: await quoteRenewal(deps, caller.address, params.id) }));
+  // A renewal quote costs what an upload's does (a ledger row, a watched address): the same per-wallet limit.
+  bind(router, api.renewListing, { before: deps.limitQuotes ? [deps.limitQuotes] : [] }).to(async ({ params, caller }) => ({ status: 202, body: await quoteRenewal(deps, caller.address, params.id) }));
   bind(router, api.getMyProfile).to(async ({ caller }) => ({ status: 200, headers: privately, body: await myProfile(deps, caller.address) }));
   bind(router, api.editMyProfile).to(async ({ body, caller }) => ({ status: 202, body: await editOwnProfile(deps, caller.address, body) }));
   return router;

@@ -37,7 +37,7 @@ export interface UploadRoutesDeps {
 }
 
 /** The intake limits of a gateway's configuration. */
-export const intakeLimits = (config: GatewayConfig): IntakeLimits => ({
+export const intakeLimits = (config: Pick<GatewayConfig, 'MAX_VIDEO_BYTES' | 'MAX_LOGO_BYTES' | 'MAX_LOGO_SIDE' | 'LOGO_SIZE'>): IntakeLimits => ({
   maxVideoBytes: config.MAX_VIDEO_BYTES,
   maxLogoBytes: config.MAX_LOGO_BYTES,
   maxLogoSide: config.MAX_LOGO_SIDE,

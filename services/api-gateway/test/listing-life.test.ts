@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
@@ -86,6 +87,68 @@ describe('the owner edits; a moderator approves the revision', () => {
     expect((await api(`/v1/listings/${id}`)).body).toMatchObject({ title: 'Red bike, new tyres', price: { amount: '120.00', currency: 'EUR' }, contact: '+49 30 1234' });
     expect((await api(`/v1/users/${OWNER.address}`)).body.contact).toBe('+49 30 1234');
     expect(await gw.bus.status.latest(id)).toMatchObject({ event: 'revision.approved' });
+  });
+
+  it('a new logo: checked and normalised like the form\'s; on an approved listing part of the revision, the approved one public until approved; replaced objects deleted', async () => {
+    const png = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#c33' } }).png().toBuffer();
+    const putLogo = async (id: string, parts: { logo?: Blob; video?: Blob } = { logo: new Blob([png], { type: 'image/png' }) }, token = owner) => {
+      const form = new FormData();
+      for (const [name, blob] of Object.entries(parts)) form.append(name, blob, `${name}.bin`);
+      const res = await fetch(`${gw.base}/v1/listings/${id}/logo`, { method: 'PUT', headers: { authorization: `Bearer ${token}` }, body: form });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const revisionLogo = async (revisionId: string) =>
+      (await api('/v1/admin/revisions', { admin: gw.adminToken })).body.items.find((item: { id: string }) => item.id === revisionId).diff.find((entry: { field: string }) => entry.field === 'logoKey');
+
+    // Approved: the new logo waits in a revision; the approved one stays public.
+    const input = await listing();
+    const id = input.listingId;
+    const approvedKey = input.listing.logoKey as string;
+    const first = await putLogo(id);
+    expect(first).toMatchObject({ status: 200, body: { mode: 'revision', state: 'approved' } });
+    const firstDiff = await revisionLogo(first.body.revisionId);
+    expect(firstDiff).toMatchObject({ public: approvedKey, proposed: expect.stringMatching(new RegExp(`^listings/${id}/logo-[0-9a-f-]{36}\\.webp$`)) });
+    const stored = await gw.storage.head(firstDiff.proposed);
+    expect(stored?.contentType).toBe('image/webp');
+    const meta = await sharp(await gw.storage.getBytes(firstDiff.proposed)).metadata();
+    expect(meta).toMatchObject({ format: 'webp', width: gw.config.LOGO_SIZE, height: gw.config.LOGO_SIZE });
+    expect((await api(`/v1/listings/${id}`)).body.logoUrl).toContain(approvedKey);
+    // A newer logo folds into the pending revision; the one it replaces is deleted.
+    const second = await putLogo(id);
+    const secondDiff = await revisionLogo(second.body.revisionId);
+    expect(secondDiff.proposed).not.toBe(firstDiff.proposed);
+    expect(await gw.storage.head(firstDiff.proposed)).toBeUndefined();
+    // Rejected: the new object is deleted, the approved logo stays.
+    expect((await api(`/v1/admin/revisions/${second.body.revisionId}/reject`, { method: 'POST', admin: gw.adminToken, body: { reason: 'not your logo' } })).status).toBe(200);
+    expect(await gw.storage.head(secondDiff.proposed)).toBeUndefined();
+    expect(await gw.storage.head(approvedKey)).toBeDefined();
+    expect((await api(`/v1/listings/${id}`)).body.logoUrl).toContain(approvedKey);
+    // Approved: the new logo is public (listing and profile), the old object deleted.
+    const third = await putLogo(id);
+    const thirdDiff = await revisionLogo(third.body.revisionId);
+    expect((await api(`/v1/admin/revisions/${third.body.revisionId}/approve`, { method: 'POST', admin: gw.adminToken })).status).toBe(200);
+    expect((await api(`/v1/listings/${id}`)).body.logoUrl).toContain(thirdDiff.proposed);
+    expect((await api(`/v1/users/${OWNER.address}`)).body.logoUrl).toContain(thirdDiff.proposed);
+    expect(await gw.storage.head(approvedKey)).toBeUndefined();
+    expect(await gw.storage.head(thirdDiff.proposed)).toBeDefined();
+
+    // Pending: replaced at once, the old object deleted.
+    const pending = await listing({ approve: false });
+    const pendingOld = pending.listing.logoKey as string;
+    expect(await putLogo(pending.listingId)).toMatchObject({ status: 200, body: { mode: 'applied', revisionId: null, state: 'pending' } });
+    const row = await gw.db('listings').where({ id: pending.listingId }).first('logo_key');
+    expect(row.logo_key).toMatch(/logo-[0-9a-f-]{36}\.webp$/);
+    expect(await gw.storage.head(row.logo_key)).toBeDefined();
+    expect(await gw.storage.head(pendingOld)).toBeUndefined();
+
+    // Bad input, named; nothing stored.
+    const svg = new Blob(['<svg xmlns="http://www.w3.org/2000/svg"/>'], { type: 'image/svg+xml' });
+    expect(await putLogo(pending.listingId, { logo: svg })).toMatchObject({ status: 415, body: { error: 'unsupported_logo' } });
+    expect(await putLogo(pending.listingId, {})).toMatchObject({ status: 400, body: { error: 'invalid_form', fields: { logo: expect.any(String) } } });
+    expect((await putLogo(pending.listingId, { video: new Blob([png]) })).body.error).toBe('unexpected_file');
+    expect((await putLogo(pending.listingId, undefined, stranger)).status).toBe(404);
+    expect((await api(`/v1/listings/${pending.listingId}/logo`, { method: 'PUT', token: owner, body: { logo: 'x' } })).body.error).toBe('expected_multipart');
+    expect((await gw.db('listings').where({ id: pending.listingId }).first('logo_key')).logo_key).toBe(row.logo_key);
   });
 
   it('validates like the form, names each bad field, and lets no one else edit', async () => {

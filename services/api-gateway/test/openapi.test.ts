@@ -51,12 +51,12 @@ function templateOf(path: string): string {
 }
 
 /** Sends a request and checks its answer against the document: status allowed, body valid for its schema. */
-async function call(method: string, path: string, init: { token?: string; admin?: string; headers?: Record<string, string>; body?: unknown } = {}) {
+async function call(method: string, path: string, init: { token?: string; admin?: string; headers?: Record<string, string>; body?: unknown; form?: FormData } = {}) {
   const headers: Record<string, string> = { ...init.headers };
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.admin) headers['x-admin-token'] = init.admin;
   if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${gw.base}${path}`, { method, headers, ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}) });
+  const res = await fetch(`${gw.base}${path}`, { method, headers, ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : init.form ? { body: init.form } : {}) });
   const text = await res.text();
   const body = (res.headers.get('content-type') ?? '').includes('json') && text ? JSON.parse(text) : text;
   checkAgainstDocument(method, path, res.status, res.headers.get('content-type') ?? '', body);
@@ -426,6 +426,19 @@ describe("a listing's life", () => {
     await call('POST', `/v1/listings/${none}/withdraw`, { token: buyer });
     await call('POST', `/v1/listings/${withdrawn}/sold`, { token: buyer });
     await call('PATCH', `/v1/listings/${withdrawn}`, { token: buyer, body: { title: 'x' } });
+    const logoForm = async (name = 'logo', file = join(work, 'logo.png')) => {
+      const form = new FormData();
+      form.append(name, new Blob([await readFile(file)]), 'logo.png');
+      return form;
+    };
+    expect((await call('PUT', `/v1/listings/${edited}/logo`, { token: buyer, form: await logoForm() })).body.mode).toBe('revision');
+    await call('PUT', `/v1/listings/${edited}/logo`, { token: buyer, form: await logoForm('video') });
+    await call('PUT', `/v1/listings/${edited}/logo`, { token: buyer, form: await logoForm('logo', join(work, 'clip.mp4')) });
+    await call('PUT', `/v1/listings/${edited}/logo`, { token: buyer, form: new FormData() });
+    await call('PUT', `/v1/listings/${edited}/logo`, { token: buyer, body: { logo: 'x' } });
+    await call('PUT', `/v1/listings/${edited}/logo`, { token: stranger, form: await logoForm() });
+    await call('PUT', `/v1/listings/${edited}/logo`, { form: await logoForm() });
+    await call('PUT', `/v1/listings/${withdrawn}/logo`, { token: buyer, form: await logoForm() });
     await call('POST', `/v1/listings/${withdrawn}/withdraw`, { token: buyer, body: undefined });
 
     const renewal = await call('POST', `/v1/listings/${edited}/renew`, { token: buyer });

@@ -6,7 +6,7 @@ import { z } from 'zod';
  * rendered from the rows (`openapi.ts`); clients import the types (`types.ts`).
  */
 export interface RouteSpec {
-  method: 'get' | 'head' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete';
   /** Express form (`/v1/uploads/:id`); the document writes `{id}`. */
   path: `/${string}`;
   /** Who may call it: anyone, a SIWE session (`res.locals.address`), or an admin (`res.locals.actor`). */

@@ -448,6 +448,28 @@ export const api = {
     responses: { 200: { description: 'applied, or waiting for a moderator', schema: s.listingEditOutcome } },
     errors: { 400: '`invalid_form` with `fields` naming each bad field (as the form; `video` cannot be changed)', ...ownListingErrors },
   }),
+  replaceListingLogo: defineRoute({
+    method: 'put',
+    path: '/v1/listings/:id/logo',
+    auth: 'session',
+    tag: 'my listings',
+    summary: "Replaces your listing's logo, checked and normalised like the form's",
+    description:
+      'A pending or rejected listing takes the new logo at once (the old object is deleted; a rejected listing goes back to moderation). An approved listing keeps its approved logo public: the new one is stored under a new key as part of the pending revision (the diff shows `logoKey`), and is deleted if a moderator rejects it.',
+    params: listingId,
+    form: {
+      schema: z.object({ logo: file('PNG, JPEG or WebP (no SVG), at most MAX_LOGO_BYTES and MAX_LOGO_SIDE pixels a side; stored as a square WebP', 'image/*') }),
+      encoding: { logo: { contentType: 'image/png, image/jpeg, image/webp' } },
+    },
+    invalid: { params: listingNotFound },
+    responses: { 200: { description: 'applied, or waiting for a moderator', schema: s.listingEditOutcome } },
+    errors: {
+      400: '`invalid_form` (no `logo` file), `unexpected_file`, `bad_multipart`',
+      413: '`file_too_large` / `logo_too_large` (over MAX_LOGO_BYTES or MAX_LOGO_SIDE), `too_many_parts`, `too_many_files`, `too_many_fields`; nothing stays on disk',
+      415: '`expected_multipart`, `unsupported_logo`',
+      ...ownListingErrors,
+    },
+  }),
   markListingSold: defineRoute({
     method: 'post',
     path: '/v1/listings/:id/sold',

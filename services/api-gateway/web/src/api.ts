@@ -31,11 +31,11 @@ export async function errorFrom(res: Response): Promise<ApiError> {
 }
 
 /** JSON request to the gateway, with the session token when there is one. */
-export async function requestJson<T>(path: string, { method = 'GET', body, token }: { method?: string; body?: unknown; token?: string } = {}): Promise<T> {
+export async function requestJson<T>(path: string, { method = 'GET', body, token, cache }: { method?: string; body?: unknown; token?: string; cache?: RequestCache } = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), ...(cache ? { cache } : {}) });
   if (!res.ok) throw await errorFrom(res);
   return (res.status === 204 ? undefined : await res.json()) as T;
 }

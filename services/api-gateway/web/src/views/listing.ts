@@ -17,7 +17,8 @@ export async function renderListing(view: HTMLElement, id: string): Promise<void
   mount(view, h('p', { class: 'notice', role: 'status' }, 'Loading…'));
   let listing: Listing;
   try {
-    listing = await requestJson<Listing>(`/v1/listings/${encodeURIComponent(id)}`);
+    // Asked afresh, not from the browser's cache: a listing just edited, sold or renewed shows as it is now.
+    listing = await requestJson<Listing>(`/v1/listings/${encodeURIComponent(id)}`, { cache: 'no-cache' });
   } catch (error) {
     const message =
       error instanceof ApiError && error.status === 404

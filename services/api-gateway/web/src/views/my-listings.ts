@@ -1,4 +1,4 @@
-import { ApiError, requestJson, type OwnListing, type RenewalQuote } from '../api.js';
+import { ApiError, errorFrom, requestJson, type OwnListing, type RenewalQuote } from '../api.js';
 import { h, mount } from '../dom.js';
 import { currentSession } from '../session.js';
 import { connectWallet, WalletError } from '../wallet.js';
@@ -30,10 +30,12 @@ export function renderMyListings(view: HTMLElement): () => void {
     mount(view, h('h1', {}, 'My listings'), h('p', { class: 'notice', role: 'status' }, 'Sign in on the '), h('a', { href: '#/sell' }, 'Sell page'), ' to see your listings.');
     return () => undefined;
   }
-  const notice = h('p', { class: 'notice', role: 'status', id: 'mine-status' }, 'Loading…');
+  // What the last action did (kept when the list is drawn again), and how many listings there are.
+  const notice = h('p', { class: 'notice', role: 'status', id: 'mine-status' });
+  const count = h('p', { class: 'notice', id: 'mine-count' }, 'Loading…');
   const alert = h('p', { class: 'alert', role: 'alert', hidden: true });
   const list = h('ul', { class: 'mine', 'aria-label': 'Your listings' });
-  mount(view, h('h1', {}, 'My listings'), alert, notice, list);
+  mount(view, h('h1', {}, 'My listings'), alert, notice, count, list);
 
   const showError = (message: string) => {
     alert.textContent = message;
@@ -77,10 +79,18 @@ export function renderMyListings(view: HTMLElement): () => void {
     const amount = h('input', { type: 'text', name: 'priceAmount', value: item.price?.amount ?? '', inputmode: 'decimal', 'aria-label': 'New price' });
     const currency = h('input', { type: 'text', name: 'priceCurrency', value: item.price?.currency ?? '', maxlength: 3, 'aria-label': 'Price currency' });
     const contact = h('input', { type: 'text', name: 'contact', value: item.contact ?? '', maxlength: 200, 'aria-label': 'New contact' });
+    const logo = h('input', { type: 'file', name: 'logo', accept: 'image/png,image/jpeg,image/webp', 'aria-label': 'New logo (optional)' });
+    /** A new logo goes as its own multipart request (`PUT /v1/listings/:id/logo`), checked like the form's. */
+    const sendLogo = async (file: File) => {
+      const data = new FormData();
+      data.append('logo', file, file.name);
+      const res = await fetch(`/v1/listings/${item.id}/logo`, { method: 'PUT', headers: { authorization: `Bearer ${session.token}` }, body: data });
+      if (!res.ok) throw await errorFrom(res);
+    };
     const form = h(
       'form',
       { class: 'edit-form card', 'aria-label': `Edit ${item.title}` },
-      h('div', { class: 'row' }, title, amount, currency, contact),
+      h('div', { class: 'row' }, title, amount, currency, contact, logo),
       h('button', { type: 'submit', class: 'primary' }, 'Save changes'),
     );
     form.addEventListener('submit', (event) => {
@@ -88,7 +98,11 @@ export function renderMyListings(view: HTMLElement): () => void {
       const body: Record<string, unknown> = { title: title.value.trim(), contact: contact.value.trim() || null };
       body.price = amount.value.trim() ? { amount: amount.value.trim(), currency: currency.value.trim() } : null;
       void act(
-        () => call<{ mode: string }>(`/v1/listings/${item.id}`, 'PATCH', body),
+        async () => {
+          await call<{ mode: string }>(`/v1/listings/${item.id}`, 'PATCH', body);
+          const file = logo.files?.[0];
+          if (file) await sendLogo(file);
+        },
         item.state === 'approved' || item.state === 'expired' ? 'Changes sent: they become public once a moderator approves them.' : 'Changes saved.',
       );
     });
@@ -96,7 +110,7 @@ export function renderMyListings(view: HTMLElement): () => void {
   };
 
   const render = (items: OwnListing[]) => {
-    notice.textContent = items.length === 0 ? 'You have no listings yet.' : `${items.length} listing${items.length === 1 ? '' : 's'}.`;
+    count.textContent = items.length === 0 ? 'You have no listings yet.' : `${items.length} listing${items.length === 1 ? '' : 's'}.`;
     mount(
       list,
       ...items.map((item) => {
