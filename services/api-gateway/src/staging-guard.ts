@@ -34,6 +34,13 @@ export interface StagingGuardDeps {
 export const ADMISSION_GRACE_MS = 60_000;
 
 /**
+ * A wallet's record outlives its last admission by this much, then goes from Redis (bounded Redis):
+ * by then every upload it counted has been paid, expired (a quote lasts minutes) or removed
+ * (an unfinished resumable upload lasts RESUMABLE_EXPIRY_SECONDS, a day by default).
+ */
+export const WALLET_RECORD_TTL_MS = 7 * 24 * 3600_000;
+
+/**
  * The per-wallet check and reservation in one step on Redis, so two uploads of one wallet created
  * at the same instant (on any replicas) cannot both pass: counts the wallet's other uploads and
  * their bytes (each entry is `bytes:admittedAtMs`), and adds this one only within both limits.
@@ -51,6 +58,7 @@ end
 if count + 1 > tonumber(ARGV[3]) then return {1, count, held} end
 if held + tonumber(ARGV[2]) > tonumber(ARGV[4]) then return {2, count, held} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return {0, count, held}
 `;
 
@@ -117,6 +125,7 @@ export class StagingGuard {
       String(limits.maxUnpaidUploadsPerWallet),
       String(limits.maxUnpaidBytesPerWallet),
       String(this.now()),
+      String(WALLET_RECORD_TTL_MS),
     )) as [number, number, number];
     if (verdict === 1) {
       throw new HttpError(429, 'unpaid_uploads_limit', `this wallet already has ${count} unpaid uploads in staging (at most ${limits.maxUnpaidUploadsPerWallet}); pay for one or let it expire`, {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '@reelboard/bus';
 import type { UploadState } from '@reelboard/contracts';
-import { ADMISSION_GRACE_MS, StagingGuard, volumeFreeBytes } from '../src/staging-guard.js';
+import { ADMISSION_GRACE_MS, StagingGuard, volumeFreeBytes, WALLET_RECORD_TTL_MS } from '../src/staging-guard.js';
 import { infra } from './harness.js';
 
 // The guard alone, on the real Redis; the volume's free space and the lifecycle are given by the test.
@@ -17,12 +17,13 @@ let dir: string;
 let guard: StagingGuard;
 const owner = '0x' + 'ab'.repeat(20);
 const MB = 1000;
+const prefix = `guard-${randomBytes(3).toString('hex')}`;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'staging-guard-'));
   guard = new StagingGuard({
     redis,
-    prefix: `guard-${randomBytes(3).toString('hex')}`,
+    prefix,
     stagingDir: dir,
     stateOf: async (id) => states.get(id),
     limits: { maxUnpaidBytesPerWallet: 3 * MB, maxUnpaidUploadsPerWallet: 2, reserveBytes: 2 * MB },
@@ -56,6 +57,10 @@ describe('StagingGuard', () => {
     expect([...(await guard.unpaidOf(owner)).keys()].sort()).toEqual([b, c].sort());
     clock += ADMISSION_GRACE_MS;
     expect([...(await guard.unpaidOf(owner)).keys()]).toEqual([c]);
+    // The wallet's record leaves Redis on its own once no upload has been admitted for a while.
+    const ttl = await redis.pttl(`${prefix}:staging:unpaid:${owner}`);
+    expect(ttl).toBeGreaterThan(WALLET_RECORD_TTL_MS - 60_000);
+    expect(ttl).toBeLessThanOrEqual(WALLET_RECORD_TTL_MS);
   });
 
   it('holds each per-wallet limit when one wallet creates many uploads at the same instant', async () => {
