@@ -151,6 +151,15 @@ export class Uploads {
     return result.moved;
   }
 
+  /**
+   * The upload's state and the payment that covered it, read together (one HMGET): a judge of a new
+   * credit must never see the state after a concurrent `pay` and the payment from before it.
+   */
+  async paymentAndState(uploadId: string): Promise<{ payment: Payment | undefined; state: UploadState | undefined }> {
+    const [payment, state] = await this.redis.hmget(this.status.uploadKey(uploadId), 'payment', 'state');
+    return { payment: payment ? (JSON.parse(payment) as Payment) : undefined, state: (state as UploadState | null) ?? undefined };
+  }
+
   /** The payment that covered the upload, if one did. */
   async payment(uploadId: string): Promise<Payment | undefined> {
     const raw = await this.redis.hget(this.status.uploadKey(uploadId), 'payment');

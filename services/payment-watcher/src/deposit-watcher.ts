@@ -192,8 +192,11 @@ export class DepositWatcher {
   async settle(quote: WatchedQuote, total: bigint, at: { fromBlock: bigint; toBlock: bigint; blockTime: number; transfers: CreditTransfer[] }): Promise<CreditStatus> {
     const { bus, uploads, chainId, log } = this.deps;
     const { uploadId } = quote;
-    let payment = await uploads.payment(uploadId);
-    let verdict = judgeCredit({ quote, state: await uploads.state(uploadId), payment, total, blockTime: at.blockTime });
+    // The state and the payment are read together: two settlers of one address (a pass and a hint)
+    // may race, and a state read after the other's `pay` with a payment read before it would judge
+    // a covered quote late.
+    let { payment, state } = await uploads.paymentAndState(uploadId);
+    let verdict = judgeCredit({ quote, state, payment, total, blockTime: at.blockTime });
     if (verdict.settles && !payment) {
       const candidate: Payment = {
         chainId,
@@ -209,8 +212,8 @@ export class DepositWatcher {
         payment = candidate;
       } else {
         // Something else ended the wait first (the expiry, or another watcher): judge again as things are now.
-        payment = await uploads.payment(uploadId);
-        verdict = judgeCredit({ quote, state: await uploads.state(uploadId), payment, total, blockTime: at.blockTime });
+        ({ payment, state } = await uploads.paymentAndState(uploadId));
+        verdict = judgeCredit({ quote, state, payment, total, blockTime: at.blockTime });
       }
     }
     await bus.publish('payment.credited', {

@@ -8,7 +8,7 @@ import type { Bus } from '@reelboard/bus';
 import { createChainClient, depositAddressOf, sweepDeposits, type DepositSettings } from '@reelboard/chain';
 import type { PaymentCredited, StatusEvent, UploadReceived } from '@reelboard/contracts';
 import { Uploads } from '@reelboard/lifecycle';
-import { DepositWatcher } from '../src/deposit-watcher.js';
+import { DepositWatcher, type DepositWatcherDeps } from '../src/deposit-watcher.js';
 import { handlePaymentSubmitted } from '../src/handle-payment-submitted.js';
 import { handleUploadExpire } from '../src/handle-upload-expire.js';
 import { handleUploadReceived } from '../src/handle-upload-received.js';
@@ -285,6 +285,36 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
     expect(await confirmedJob(r, upload.uploadId)).toBeUndefined();
     await r.watcher.scanOnce();
     await expectPaid(r, upload);
+  });
+
+  it('two settlers of one address racing (a pass and a hint): the one reading while the other pays judges it paid, never late', async () => {
+    const upload = await receive(r);
+    await send(KEYS.buyer, upload.quote.to, PRICE);
+    await anvil.test.mine({ blocks: 1 });
+    const quote = { uploadId: upload.uploadId, owner: upload.owner, address: upload.quote.to, token: null, amount: upload.quote.amount, createdAt: upload.quote.createdAt, expiresAt: upload.quote.expiresAt };
+    const height = await r.watcher.confirmedHeight();
+    const [total = 0n] = await r.watcher.totalsAt([quote], height);
+    // The other settler's `pay` lands right after this settler's first read of the upload, whatever it reads.
+    let raced = false;
+    const racing = new Proxy(r.uploads, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          if (!raced && ['payment', 'state', 'paymentAndState'].includes(String(property))) {
+            raced = true;
+            await target.pay(upload.uploadId, { chainId: 31337, address: upload.quote.to, token: null, amount: String(total), blockNumber: String(height), blockTime: new Date().toISOString(), status: 'paid', txHashes: [] }, 'test');
+          }
+          return result;
+        };
+      },
+    });
+    const settler = new DepositWatcher({ ...(r.watcher as unknown as { deps: DepositWatcherDeps }).deps, uploads: racing });
+    const status = await settler.settle(quote, total, { fromBlock: height, toBlock: height, blockTime: Date.now(), transfers: [] });
+    expect(raced).toBe(true);
+    expect(status).toBe('paid');
+    expect((await credits(r, upload.uploadId)).map((c) => c.status)).toEqual(['paid']);
   });
 
   describe('a client’s tx hash is a fast-path hint', () => {
