@@ -230,6 +230,9 @@ describe('faults survived', () => {
     await restart('payment-watcher');
     await progressFrom(long.stream, 'transcoder');
     // Mid-encode: the grace period (4 s) is shorter than the encode, so ffmpeg is stopped and the job handed back.
+    // The first report (0 %) goes out just before ffmpeg is spawned: wait for the encoder itself.
+    const encoding = Date.now() + 30_000;
+    while (descendantsOf(stack.pidOf('transcoder') ?? 0).length === 0 && Date.now() < encoding) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(descendantsOf(stack.pidOf('transcoder') ?? 0).length).toBeGreaterThan(0);
     await restart('transcoder');
     await short.stream.waitFor('video.transcoded', 120_000);
