@@ -5,7 +5,7 @@
  * the source, size), time to ready with 1 and 2 transcoder replicas (one thread each), and a
  * simulation of N = 1..16 replicas from the measured per-chunk times (split, join and upload included).
  *
- *   node --import tsx scripts/bench/chunks.ts                        (60 s 720p30, chunks of 4 s)
+ *   node --import tsx scripts/bench/chunks.ts                        (60 s 720p30, chunks of 20 s)
  *   BENCH_CHUNKS_SECONDS=30 BENCH_CHUNKS_HEIGHT=1080 BENCH_CHUNK_SECONDS=4 node --import tsx scripts/bench/chunks.ts
  *
  * The replicas are transcoder handlers on their own Redis connections and BullMQ workers in this
@@ -34,11 +34,15 @@ import { writeReport } from './lib/report.js';
 const execFileAsync = promisify(execFile);
 const SOURCE_SECONDS = Number(process.env.BENCH_CHUNKS_SECONDS ?? 60);
 const SOURCE_HEIGHT = Number(process.env.BENCH_CHUNKS_HEIGHT ?? 720);
-const CHUNK_SECONDS = Number(process.env.BENCH_CHUNK_SECONDS ?? 4);
+/** The transcoder's default CHUNK_SECONDS; another chunk length reports as its own part (chunks-<n>s). */
+const DEFAULT_CHUNK_SECONDS = 20;
+const CHUNK_SECONDS = Number(process.env.BENCH_CHUNK_SECONDS ?? DEFAULT_CHUNK_SECONDS);
 const FPS = 30;
 const SIM_WORKERS = Array.from({ length: 16 }, (_, i) => i + 1);
 const GOAL_FACTOR = 1.15;
 const GOAL_UP_TO = 8;
+/** The longest video the service accepts (MAX_DURATION_SECONDS): the second simulation's source. */
+const LONG_SECONDS = 600;
 
 const env = infraEnv();
 const log = createLogger('bench-chunks', 'warn');
@@ -241,6 +245,23 @@ async function main(): Promise<void> {
       return { workers: n, criticalPathSeconds: round(critical, 1), goalSeconds: round(goal, 1), speedup: round(singleReady / critical, 2), met: critical <= goal };
     });
 
+    // The same parts extended to the longest video accepted (MAX_DURATION_SECONDS): a 60 s source has too few
+    // chunks to keep 8 or 16 replicas busy, so the scaling question is asked of a long one. Each chunk of the
+    // long plan costs the measured seconds per frame of a measured chunk (taken in turn); audio, split, join
+    // and upload grow with the duration.
+    const longScale = LONG_SECONDS / SOURCE_SECONDS;
+    const measuredChunks = plan.kind === 'chunked' ? plan.chunks : [];
+    const framesOf = (chunk: { startFrame: number; frames?: number }, total: number) => chunk.frames ?? total - chunk.startFrame;
+    const perFrame = measuredChunks.map((chunk, i) => (chunkSeconds[i] ?? Number.NaN) / framesOf(chunk, plan.kind === 'chunked' ? plan.totalFrames : 0));
+    const longPlan = planChunks({ durationSeconds: LONG_SECONDS, fps: FPS, keyframeSeconds: Array.from({ length: LONG_SECONDS / 2 }, (_, i) => 2 * i), chunkSeconds: CHUNK_SECONDS, thresholdSeconds: CHUNK_SECONDS });
+    const longChunks = longPlan.kind === 'chunked' ? longPlan.chunks.map((chunk, i) => (perFrame[i % perFrame.length] ?? Number.NaN) * framesOf(chunk, longPlan.totalFrames)) : [];
+    const longSingleReady = (singleEncode + uploadSeconds) * longScale;
+    const longSimulation = SIM_WORKERS.map((n) => {
+      const critical = (splitSeconds + joinSeconds + uploadSeconds) * longScale + makespan([...longChunks, audioSeconds * longScale], n);
+      const goal = GOAL_FACTOR * (longSingleReady / n) + joinSeconds * longScale;
+      return { workers: n, criticalPathSeconds: round(critical, 1), goalSeconds: round(goal, 1), speedup: round(longSingleReady / critical, 2), met: critical <= goal };
+    });
+
     const replicaShare = new Map<string, number>();
     for (const c of twoTimings.chunks) replicaShare.set(c.replica, (replicaShare.get(c.replica) ?? 0) + 1);
     const data = {
@@ -254,11 +275,16 @@ async function main(): Promise<void> {
       parts: { singleEncode: round(singleEncode, 2), chunks: chunkSeconds.map((s) => round(s, 2)), audio: round(audioSeconds, 2), join: round(joinSeconds, 2), split: round(splitSeconds, 2), upload: round(uploadSeconds, 2) },
       twoReplicas: { chunksPerReplica: Object.fromEntries(replicaShare), chunkSecondsSum: round(twoTimings.chunks.reduce((s, c) => s + c.seconds, 0), 1) },
       simulation,
+      longSource: { seconds: LONG_SECONDS, chunks: longChunks.length, singleReadySeconds: round(longSingleReady, 1), simulation: longSimulation },
     };
     const yes = (ok: boolean) => (ok ? 'yes' : '**no**');
+    const table = (rows: typeof simulation) =>
+      ['| N | critical path (s) | goal (s) | speed-up | met |', '|---|---|---|---|---|']
+        .concat(rows.map((row) => `| ${row.workers} | ${row.criticalPathSeconds} | ${row.goalSeconds} | ${row.speedup} | ${row.workers > GOAL_UP_TO ? `${row.met ? 'yes' : 'no'} (beyond the goal's range)` : yes(row.met)} |`))
+        .join('\n');
     const loadText = loads.map((l) => l.join(' / ')).join('; ');
     const markdown = `
-Source: ${SOURCE_SECONDS} s of ${width}x${SOURCE_HEIGHT} at ${FPS} fps (the benchmarks' fractal, pattern and grain clip, H.264 CRF 18, a keyframe every 2 s) with a 440 Hz tone in AAC, made by ffmpeg at run time. Output VP9/Opus WebM with the service's settings (${outHeight}p ladder rung, cpu-used 5, FFMPEG_THREADS=1). Chunks of CHUNK_SECONDS=${CHUNK_SECONDS}: ${data.chunks} video chunks plus the audio track. Every replica takes one job at a time with one ffmpeg thread. Load average (1/5/15 min) at the start, between runs and at the end: ${loadText}. The machine was shared with other engineers' work, so absolute seconds carry that load; ratios are between runs of this same benchmark.
+Source: ${SOURCE_SECONDS} s of ${width}x${SOURCE_HEIGHT} at ${FPS} fps (the benchmarks' fractal, pattern and grain clip, H.264 CRF 18, a keyframe every 2 s) with a 440 Hz tone in AAC, made by ffmpeg at run time. Output VP9/Opus WebM with the service's settings (${outHeight}p ladder rung, cpu-used 5, FFMPEG_THREADS=1). Chunks of CHUNK_SECONDS=${CHUNK_SECONDS}: ${data.chunks} video chunks plus the audio track. Every replica takes one job at a time with one ffmpeg thread. Load average (1/5/15 min) at the start, between runs and at the end: ${loadText}. Absolute seconds carry that load; ratios are between runs of this same benchmark.
 
 ### Output: chunked against one encode with the same settings
 
@@ -279,17 +305,23 @@ Source: ${SOURCE_SECONDS} s of ${width}x${SOURCE_HEIGHT} at ${FPS} fps (the benc
 | chunked, 1 replica | ${data.readySeconds.chunked1} | ${round(chunked1.seconds / single.seconds, 2)} |
 | chunked, 2 replicas | ${data.readySeconds.chunked2} | ${round(chunked2.seconds / single.seconds, 2)} |
 
-With two replicas the chunks went ${[...replicaShare.entries()].map(([r, n]) => `${n} to ${r}`).join(', ')}. This machine has 2 cores shared with other work, so two replicas of one thread each can at best halve the encode.
+With two replicas the chunks went ${[...replicaShare.entries()].map(([r, n]) => `${n} to ${r}`).join(', ')}. This machine has 2 cores, so two replicas of one thread each can at best halve the encode.
 
 ### Simulation: N replicas from the measured parts
 
 Parts measured in the 1-replica chunked run: chunks ${round(Math.min(...chunkSeconds), 1)}-${round(Math.max(...chunkSeconds), 1)} s each (sum ${round(chunkSeconds.reduce((a, b) => a + b, 0), 1)} s), audio ${round(audioSeconds, 1)} s, join ${round(joinSeconds, 2)} s, split (keyframe probe and plan) ${round(splitSeconds, 2)} s, upload to S3 ${round(uploadSeconds, 2)} s; the single encode took ${round(singleEncode, 1)} s, so single-replica time = encode + upload = ${round(singleReady, 1)} s. Critical path(N) = split + the N workers taking the parts in queue order + join + upload. Goal: at most ${GOAL_FACTOR} x (single-replica time / N) + join, up to N = ${GOAL_UP_TO}.
 
-| N | critical path (s) | goal (s) | speed-up | met |
-|---|---|---|---|---|
-${simulation.map((row) => `| ${row.workers} | ${row.criticalPathSeconds} | ${row.goalSeconds} | ${row.speedup} | ${row.workers > GOAL_UP_TO ? (row.met ? 'yes (beyond the goal\'s range)' : 'no (beyond the goal\'s range)') : yes(row.met)} |`).join('\n')}
+${table(simulation)}
+
+With ${data.chunks} chunks and the audio track there are ${data.chunks + 1} parts, so beyond ${data.chunks + 1} replicas the longest part is the critical path and more replicas cannot help this source.
+
+### Simulation: the longest accepted video (${LONG_SECONDS} s), N replicas
+
+The same measured parts extended to ${LONG_SECONDS} s of the same clip: ${longChunks.length} chunks of CHUNK_SECONDS=${CHUNK_SECONDS}, each costing the measured seconds per frame of a measured chunk (taken in turn); audio, split, join and upload scaled by the duration (x${round(longScale, 1)}). Single-replica time = ${round(longSingleReady, 1)} s.
+
+${table(longSimulation)}
 `;
-    writeReport({ part: 'chunks', title: 'Chunked encoding across transcoder replicas', command: `BENCH_CHUNKS_SECONDS=${SOURCE_SECONDS} BENCH_CHUNKS_HEIGHT=${SOURCE_HEIGHT} BENCH_CHUNK_SECONDS=${CHUNK_SECONDS} node --import tsx scripts/bench/chunks.ts`, markdown, data });
+    writeReport({ part: CHUNK_SECONDS === DEFAULT_CHUNK_SECONDS ? 'chunks' : `chunks-${CHUNK_SECONDS}s`, title: 'Chunked encoding across transcoder replicas', command: `BENCH_CHUNKS_SECONDS=${SOURCE_SECONDS} BENCH_CHUNKS_HEIGHT=${SOURCE_HEIGHT} BENCH_CHUNK_SECONDS=${CHUNK_SECONDS} node --import tsx scripts/bench/chunks.ts`, markdown, data });
   } finally {
     await rm(work, { recursive: true, force: true });
   }
