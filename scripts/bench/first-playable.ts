@@ -35,8 +35,11 @@ async function compareOrders(source: string, dir: string) {
   const previewAndPoster = async (input: string, tag: string) => {
     const start = performance.now();
     const info = await media.probe(input);
-    await media.extractPreview(input, join(dir, `${tag}-preview.webm`), { seconds: SETTINGS.PREVIEW_SECONDS, maxHeight: SETTINGS.PREVIEW_MAX_HEIGHT, threads: SETTINGS.FFMPEG_THREADS, source: info });
-    await media.extractPoster(input, join(dir, `${tag}-poster.webp`), { source: info, threads: SETTINGS.FFMPEG_THREADS });
+    // Together, as the transcoder cuts them.
+    await Promise.all([
+      media.extractPreview(input, join(dir, `${tag}-preview.webm`), { seconds: SETTINGS.PREVIEW_SECONDS, maxHeight: SETTINGS.PREVIEW_MAX_HEIGHT, threads: SETTINGS.FFMPEG_THREADS, source: info }),
+      media.extractPoster(input, join(dir, `${tag}-poster.webp`), { source: info, threads: SETTINGS.FFMPEG_THREADS }),
+    ]);
     return since(start);
   };
   const start = performance.now();
