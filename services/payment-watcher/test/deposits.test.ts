@@ -4,19 +4,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFunctionData, erc20Abi, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import type { Bus } from '@reelboard/bus';
-import { createChainClient, depositAddressOf, sweepDeposits, type DepositSettings } from '@reelboard/chain';
-import type { PaymentCredited, StatusEvent, UploadReceived } from '@reelboard/contracts';
+import { depositAddressOf, sweepDeposits, type DepositSettings } from '@reelboard/chain';
+import type { PaymentCredited, UploadReceived } from '@reelboard/contracts';
 import { Uploads } from '@reelboard/lifecycle';
 import { DepositWatcher, type DepositWatcherDeps } from '../src/deposit-watcher.js';
 import { handlePaymentSubmitted } from '../src/handle-payment-submitted.js';
 import { handleUploadExpire } from '../src/handle-upload-expire.js';
 import { handleUploadReceived } from '../src/handle-upload-received.js';
-import { ScanLock } from '../src/scan-lock.js';
-import { WatchList } from '../src/watch-list.js';
 import { KEYS, MERCHANT, startAnvil, type Anvil } from './support/anvil.js';
 import { compileTestContracts } from './support/contracts.js';
-import { makeUpload, PRICE, recordingContext, runOnce, testBus } from './support/harness.js';
+import { makeUpload, PRICE, recordingContext, runOnce, watcherRig, type WatcherRig } from './support/harness.js';
 
 const ANVIL_PORT = Number(process.env.TEST_BASE_PORT ?? 19080) + 101;
 const buyer = privateKeyToAccount(KEYS.buyer);
@@ -30,39 +27,12 @@ let executor: Hex;
 let token: Hex;
 
 /** One payment setup (native coin, or the ERC-20) with its own Redis prefix, lifecycle and watcher. */
-interface Rig {
-  env: ReturnType<typeof testBus>;
-  bus: Bus;
-  uploads: Uploads;
-  watchList: WatchList;
-  watcher: DepositWatcher;
-  deposits: DepositSettings;
-  events: StatusEvent[];
-}
+type Rig = WatcherRig;
 const rigs: Rig[] = [];
 
 async function rig(name: string, deposits: DepositSettings): Promise<Rig> {
-  const env = testBus(name);
-  const uploads = new Uploads(env.redis, env.prefix, env.bus.status);
-  const watchList = new WatchList(env.redis, env.prefix);
-  const watcher = new DepositWatcher({
-    bus: env.bus,
-    uploads,
-    watchList,
-    chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 }),
-    lock: new ScanLock(env.redis, `${env.prefix}:payment:scan-lock`, 5_000),
-    log: env.log,
-    chainId: 31337,
-    deposits,
-    confirmations: 2,
-    startBehind: 0,
-    maxBlocksPerPass: 200,
-  });
-  const events: StatusEvent[] = [];
-  await env.bus.status.subscribe((event) => events.push(event));
-  const made = { env, bus: env.bus, uploads, watchList, watcher, deposits, events };
+  const made = await watcherRig(name, anvil.rpcUrl, deposits);
   rigs.push(made);
-  await watcher.scanOnce();
   return made;
 }
 
@@ -80,10 +50,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const r of rigs) {
-    await r.bus.close(1_000);
-    await r.env.redis.quit();
-  }
+  for (const r of rigs) await r.close();
   await anvil?.stop();
   if (staging) await rm(staging, { recursive: true, force: true });
 });

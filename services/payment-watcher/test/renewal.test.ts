@@ -14,10 +14,9 @@ import { handlePaymentSubmitted } from '../src/handle-payment-submitted.js';
 import { handleUploadExpire } from '../src/handle-upload-expire.js';
 import { handleUploadReceived } from '../src/handle-upload-received.js';
 import { reconcilePayments } from '../src/reconcile.js';
-import { ScanLock } from '../src/scan-lock.js';
 import { WatchList } from '../src/watch-list.js';
 import { KEYS, startAnvil, type Anvil } from './support/anvil.js';
-import { PRICE, recordingContext, runOnce, testBus } from './support/harness.js';
+import { PRICE, recordingContext, runOnce, watcherRig, type testBus, type WatcherRig } from './support/harness.js';
 
 const ANVIL_PORT = Number(process.env.TEST_BASE_PORT ?? 19080) + 107;
 const buyer = privateKeyToAccount(KEYS.buyer);
@@ -31,7 +30,8 @@ let env: ReturnType<typeof testBus>;
 let uploads: Uploads;
 let watchList: WatchList;
 let watcher: DepositWatcher;
-const events: StatusEvent[] = [];
+let events: StatusEvent[];
+let rig: WatcherRig | undefined;
 const listingIds: string[] = [];
 const quoteIds: string[] = [];
 const wallets: string[] = [];
@@ -40,24 +40,8 @@ beforeAll(async () => {
   anvil = await startAnvil(ANVIL_PORT);
   db = connectDatabase(infraEnv().TEST_DATABASE_URL ?? '', { min: 0, max: 3 });
   await migrateToLatest(db);
-  env = testBus('pw-renewal');
-  uploads = new Uploads(env.redis, env.prefix, env.bus.status);
-  watchList = new WatchList(env.redis, env.prefix);
-  watcher = new DepositWatcher({
-    bus: env.bus,
-    uploads,
-    watchList,
-    chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 }),
-    lock: new ScanLock(env.redis, `${env.prefix}:payment:scan-lock`, 5_000),
-    log: env.log,
-    chainId: 31337,
-    deposits,
-    confirmations: 2,
-    startBehind: 0,
-    maxBlocksPerPass: 200,
-  });
-  await env.bus.status.subscribe((event) => events.push(event));
-  await watcher.scanOnce();
+  rig = await watcherRig('pw-renewal', anvil.rpcUrl, deposits);
+  ({ env, uploads, watchList, watcher, events } = rig);
 });
 
 afterAll(async () => {
@@ -68,8 +52,7 @@ afterAll(async () => {
   if (listingIds.length) await db('listings').whereIn('id', listingIds).delete();
   if (wallets.length) await db('users').whereIn('wallet_address', wallets).delete();
   await db?.destroy();
-  await env?.bus.close(1_000);
-  await env?.redis.quit();
+  await rig?.close();
   await anvil?.stop();
 });
 

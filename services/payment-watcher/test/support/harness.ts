@@ -3,8 +3,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Hex } from 'viem';
 import { Bus, connectRedis, RetryLaterError, type StageContext } from '@reelboard/bus';
-import type { Channel, PayloadOf, StatusEventName, UploadReceived } from '@reelboard/contracts';
+import { createChainClient, type DepositSettings } from '@reelboard/chain';
+import type { Channel, PayloadOf, StatusEvent, StatusEventName, UploadReceived } from '@reelboard/contracts';
+import { Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
+import { DepositWatcher } from '../../src/deposit-watcher.js';
+import { ScanLock } from '../../src/scan-lock.js';
+import { WatchList } from '../../src/watch-list.js';
 import { MERCHANT } from './anvil.js';
 
 const repoRoot = new URL('../../../..', import.meta.url).pathname;
@@ -27,6 +32,54 @@ export function testBus(name: string) {
 }
 
 export const PRICE = 10_000_000_000_000_000n;
+
+/** A deposit watcher on anvil (chain 31337, 2 confirmations) with its own bus, lifecycle and watch list, and every status event it published. */
+export interface WatcherRig {
+  env: ReturnType<typeof testBus>;
+  bus: Bus;
+  uploads: Uploads;
+  watchList: WatchList;
+  watcher: DepositWatcher;
+  deposits: DepositSettings;
+  events: StatusEvent[];
+  close(): Promise<void>;
+}
+
+/** Starts a watcher rig under its own Redis prefix; its first pass has run when this returns (the chain's head is its start). */
+export async function watcherRig(name: string, rpcUrl: string, deposits: DepositSettings): Promise<WatcherRig> {
+  const env = testBus(name);
+  const uploads = new Uploads(env.redis, env.prefix, env.bus.status);
+  const watchList = new WatchList(env.redis, env.prefix);
+  const watcher = new DepositWatcher({
+    bus: env.bus,
+    uploads,
+    watchList,
+    chain: createChainClient({ rpcUrl, chainId: 31337, batchSize: 200 }),
+    lock: new ScanLock(env.redis, `${env.prefix}:payment:scan-lock`, 5_000),
+    log: env.log,
+    chainId: 31337,
+    deposits,
+    confirmations: 2,
+    startBehind: 0,
+    maxBlocksPerPass: 200,
+  });
+  const events: StatusEvent[] = [];
+  await env.bus.status.subscribe((event) => events.push(event));
+  await watcher.scanOnce();
+  return {
+    env,
+    bus: env.bus,
+    uploads,
+    watchList,
+    watcher,
+    deposits,
+    events,
+    async close() {
+      await env.bus.close(1_000);
+      await env.redis.quit();
+    },
+  };
+}
 
 /** An upload as the gateway would register it, with a quote open now (overridable). */
 export function makeUpload(owner: Hex, quote: Partial<UploadReceived['quote']> = {}): UploadReceived {
