@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import { chmod, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from './support/infra-env.js';
 
@@ -10,7 +9,6 @@ import { repoRoot } from './support/infra-env.js';
 // which binaries and browser to run. Here they run in bash against the os-release files of the
 // distributions the README promises, and against the package names those distributions ship.
 
-const run = promisify(execFile);
 const infraDir = join(repoRoot, 'scripts', 'infra');
 const fixtures = join(repoRoot, 'test', 'fixtures', 'os-release');
 

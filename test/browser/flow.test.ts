@@ -9,7 +9,7 @@ import { depositAddressOf } from '@reelboard/chain';
 import { findChromium } from '../support/chromium.js';
 import { repoRoot } from '../support/infra-env.js';
 import { makeClip, makePng } from '../support/media.js';
-import { ANVIL_ACCOUNTS, startStack, type Stack } from '../support/stack.js';
+import { startStack, type Stack } from '../support/stack.js';
 import { injectWallet, type InjectedWallet } from './wallet-bridge.js';
 
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];

@@ -5,22 +5,13 @@ import { ContractError, type StatusEvent, type UploadReceived } from '@reelboard
 import { createLogger } from '@reelboard/logger';
 import { Bus, connectRedis, PermanentError, RetryLaterError } from '../src/index.js';
 import { infraEnv } from '../../../test/support/infra-env.js';
+import { deletePrefix, receivedUpload } from '../../../test/support/uploads.js';
 
 let redis: Redis;
 let bus: Bus;
 const prefix = `bustest-${Date.now().toString(36)}`;
 
-function upload(uploadId = randomUUID()): UploadReceived {
-  const now = new Date();
-  return {
-    uploadId,
-    owner: '0x70997970c51812dc3a010c7d01b50e0d17dc79c8',
-    form: { title: 't', description: '', hashtags: [], latitude: 1, longitude: 2 },
-    quote: { chainId: 31337, to: '0xa0ee7a142d267c1f36714e4a8f75612f20a79720', amount: '1', token: null, createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + 60_000).toISOString() },
-    staged: { source: `${uploadId}/source`, sourceBytes: 1 },
-    receivedAt: now.toISOString(),
-  };
-}
+const upload = (uploadId?: string): UploadReceived => receivedUpload(uploadId);
 
 /** Resolves with the first status event of `uploadId` named `event`. */
 function nextStatus(uploadId: string, event: string, timeoutMs = 10_000): Promise<StatusEvent> {
@@ -59,8 +50,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await bus.close(1_000);
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
+  await deletePrefix(redis, prefix);
   await redis.quit();
 });
 

@@ -1,30 +1,19 @@
 // What the bus writes expires on its configured schedule: finished jobs are swept even when the
 // queue went quiet (BullMQ only applies removeOnComplete's age when another job finishes), upload
 // records and histories carry the upload TTL, and the status log is trimmed by age.
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import type { UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
 import { Bus, connectRedis, sweepIntervalMs } from '../src/index.js';
 import { infraEnv } from '../../../test/support/infra-env.js';
+import { deletePrefix, receivedUpload } from '../../../test/support/uploads.js';
 
 let redis: Redis;
 let bus: Bus;
 const prefix = `retention-${Date.now().toString(36)}`;
 
-function upload(): UploadReceived {
-  const now = new Date();
-  const uploadId = randomUUID();
-  return {
-    uploadId,
-    owner: '0x70997970c51812dc3a010c7d01b50e0d17dc79c8',
-    form: { title: 't', description: '', hashtags: [], latitude: 1, longitude: 2 },
-    quote: { chainId: 31337, to: '0xa0ee7a142d267c1f36714e4a8f75612f20a79720', amount: '1', token: null, createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + 60_000).toISOString() },
-    staged: { source: `${uploadId}/source`, sourceBytes: 1 },
-    receivedAt: now.toISOString(),
-  };
-}
+const upload = (): UploadReceived => receivedUpload();
 
 beforeAll(() => {
   redis = connectRedis(infraEnv().REDIS_URL ?? '', 'retention-test');
@@ -33,8 +22,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await bus.close(1_000);
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
+  await deletePrefix(redis, prefix);
   await redis.quit();
 });
 

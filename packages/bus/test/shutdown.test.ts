@@ -1,34 +1,23 @@
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
 import { Bus, connectRedis } from '../src/index.js';
 import { infraEnv } from '../../../test/support/infra-env.js';
+import { deletePrefix, receivedUpload } from '../../../test/support/uploads.js';
 
 let redis: Redis;
 const prefix = `bus-shutdown-${Date.now().toString(36)}`;
 const log = createLogger('bus-shutdown-test', 'error');
 
-function upload(uploadId = randomUUID()): UploadReceived {
-  const now = new Date();
-  return {
-    uploadId,
-    owner: '0x70997970c51812dc3a010c7d01b50e0d17dc79c8',
-    form: { title: 't', description: '', hashtags: [], latitude: 1, longitude: 2 },
-    quote: { chainId: 31337, to: '0xa0ee7a142d267c1f36714e4a8f75612f20a79720', amount: '1', token: null, createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + 60_000).toISOString() },
-    staged: { source: `${uploadId}/source`, sourceBytes: 1 },
-    receivedAt: now.toISOString(),
-  };
-}
+const upload = (uploadId?: string): UploadReceived => receivedUpload(uploadId);
 
 beforeAll(() => {
   redis = connectRedis(infraEnv().REDIS_URL ?? '', 'bus-shutdown-test');
 });
 
 afterAll(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
+  await deletePrefix(redis, prefix);
   await redis.quit();
 });
 

@@ -7,6 +7,7 @@ import type { Payment, StatusEvent, UploadReceived } from '@reelboard/contracts'
 import { createLogger } from '@reelboard/logger';
 import { giveUpByPolicy, listFailedUploads, retryFailedUpload, Uploads } from '../src/index.js';
 import { infraEnv } from '../../../test/support/infra-env.js';
+import { deletePrefix, receivedUpload } from '../../../test/support/uploads.js';
 
 let redis: Redis;
 let bus: Bus;
@@ -14,17 +15,7 @@ let uploads: Uploads;
 const prefix = `lifecycle-${Date.now().toString(36)}`;
 const log = createLogger('lifecycle-test', 'error');
 
-function upload(uploadId = randomUUID()): UploadReceived {
-  const now = new Date();
-  return {
-    uploadId,
-    owner: '0x70997970c51812dc3a010c7d01b50e0d17dc79c8',
-    form: { title: 't', description: '', hashtags: [], latitude: 1, longitude: 2 },
-    quote: { chainId: 31337, to: '0x1111111111111111111111111111111111111111', amount: '100', token: null, createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + 60_000).toISOString() },
-    staged: { source: `${uploadId}/source`, sourceBytes: 1 },
-    receivedAt: now.toISOString(),
-  };
-}
+const upload = (uploadId?: string): UploadReceived => receivedUpload(uploadId, { to: '0x1111111111111111111111111111111111111111', amount: '100' });
 
 const payment = (amount = '100'): Payment => ({
   chainId: 31337,
@@ -56,8 +47,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await bus.close(1_000);
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
+  await deletePrefix(redis, prefix);
   await redis.quit();
 });
 

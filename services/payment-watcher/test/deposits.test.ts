@@ -6,7 +6,6 @@ import { encodeFunctionData, erc20Abi, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { depositAddressOf, sweepDeposits, type DepositSettings } from '@reelboard/chain';
 import type { PaymentCredited, UploadReceived } from '@reelboard/contracts';
-import { Uploads } from '@reelboard/lifecycle';
 import { DepositWatcher, type DepositWatcherDeps } from '../src/deposit-watcher.js';
 import { handlePaymentSubmitted } from '../src/handle-payment-submitted.js';
 import { handleUploadExpire } from '../src/handle-upload-expire.js';
