@@ -154,7 +154,15 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
   bind(router, api.listRevisions).to(async ({ query }) => ({
     status: 200,
     headers: { 'cache-control': 'no-store' },
-    body: { items: (await listRevisions(db, { status: query.status, limit: query.limit })).map((item) => ({ ...item, owner: item.owner as `0x${string}` })) },
+    body: {
+      items: await Promise.all(
+        (await listRevisions(db, { status: query.status, limit: query.limit })).map(async (item) => ({
+          ...item,
+          owner: item.owner as `0x${string}`,
+          diff: await Promise.all(item.diff.map((entry) => (entry.field === 'logoKey' ? withLogoUrls(storage, entry) : entry))),
+        })),
+      ),
+    },
   }));
   const decideOnRevision = async (action: ModerationAction, revisionId: string, actor: string, reason: string | undefined) => {
     let decided;
@@ -187,4 +195,11 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
   bind(router, api.rejectRevision).to(({ params, body, caller }) => decideOnRevision('reject', params.id, caller.actor, body.reason));
   router.use(adminPaymentRoutes({ bind, db, uploads: deps.uploads, log }));
   return router;
+}
+
+/** A logo change in a revision's diff, with image URLs beside its object keys, so a moderator sees the images. */
+async function withLogoUrls<T extends { public: unknown; proposed: unknown }>(storage: ObjectStorage, entry: T): Promise<T & { publicUrl: string | null; proposedUrl: string | null }> {
+  const url = (key: unknown) => (typeof key === 'string' && key ? storage.urlFor(key) : Promise.resolve(null));
+  const [publicUrl, proposedUrl] = await Promise.all([url(entry.public), url(entry.proposed)]);
+  return { ...entry, publicUrl, proposedUrl };
 }

@@ -108,6 +108,13 @@ describe('the owner edits; a moderator approves the revision', () => {
     expect(first).toMatchObject({ status: 200, body: { mode: 'revision', state: 'approved' } });
     const firstDiff = await revisionLogo(first.body.revisionId);
     expect(firstDiff).toMatchObject({ public: approvedKey, proposed: expect.stringMatching(new RegExp(`^listings/${id}/logo-[0-9a-f-]{36}\\.webp$`)) });
+    // The moderator sees both images: each URL serves its object.
+    for (const [url, key] of [[firstDiff.publicUrl, firstDiff.public], [firstDiff.proposedUrl, firstDiff.proposed]]) {
+      expect(url).toContain(key);
+      const image = await fetch(url);
+      expect(image.status).toBe(200);
+      expect((await image.arrayBuffer()).byteLength).toBeGreaterThan(0);
+    }
     const stored = await gw.storage.head(firstDiff.proposed);
     expect(stored?.contentType).toBe('image/webp');
     const meta = await sharp(await gw.storage.getBytes(firstDiff.proposed)).metadata();

@@ -185,7 +185,17 @@ export const revision = z
     createdAt: dateTime,
     decidedAt: dateTime.nullable(),
     decidedBy: z.string().nullable(),
-    diff: z.array(z.object({ field: z.string(), public: z.unknown(), proposed: z.unknown() })).meta({ description: 'only the fields that differ from the public version' }),
+    diff: z
+      .array(
+        z.object({
+          field: z.string(),
+          public: z.unknown(),
+          proposed: z.unknown(),
+          publicUrl: z.string().nullable().optional().meta({ description: 'for `logoKey`: where a moderator sees the public logo (null: none)' }),
+          proposedUrl: z.string().nullable().optional().meta({ description: 'for `logoKey`: where a moderator sees the proposed logo' }),
+        }),
+      )
+      .meta({ description: 'only the fields that differ from the public version; a logo change carries image URLs beside its object keys' }),
   })
   .meta({ id: 'Revision', description: 'A change waiting for a moderator (or decided), as a diff against what the public sees.' });
 
