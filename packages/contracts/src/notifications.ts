@@ -9,7 +9,7 @@ export interface PersonNotification {
   title: string;
   body: string;
   /** `listing`: the listing's page (`#/listing/<id>`); `upload`: the upload's status page (`#/upload/<id>`). */
-  page: 'listing' | 'upload';
+  page: 'listing' | 'upload' | 'mine';
 }
 
 /** The event as the table reads it: a name that may be newer than this code, and its fields. */
@@ -73,14 +73,14 @@ export const personNotifications: Readonly<Record<string, Describe>> = {
   }),
   // No stage emits this one yet; the row is ready for when one does.
   'listing.expiring': (_e, title) => ({ title: 'Listing expires soon', body: `"${title}" expires soon.`, page: 'listing' }),
-  'listing.expired': (_e, title) => ({ title: 'Listing expired', body: `"${title}" has expired and is no longer shown. Renew it from My listings to show it again.`, page: 'upload' }),
+  'listing.expired': (_e, title) => ({ title: 'Listing expired', body: `"${title}" has expired and is no longer shown. Renew it from My listings to show it again.`, page: 'mine' }),
   'listing.renewed': (e, title) => ({ title: 'Listing renewed', body: `"${title}" is renewed${e.message ? ` (${e.message})` : ''}.`, page: 'listing' }),
-  'listing.removed': (e, title) => ({ title: 'Listing removed', body: `"${title}" was removed${e.reason ? `: ${e.reason}` : ''}.`, page: 'upload' }),
+  'listing.removed': (e, title) => ({ title: 'Listing removed', body: `"${title}" was removed${e.reason ? `: ${e.reason}` : ''}.`, page: 'mine' }),
   'revision.approved': (_e, title) => ({ title: 'Changes approved', body: `Your changes to "${title}" were approved and are public now.`, page: 'listing' }),
   'revision.rejected': (e, title) => ({
     title: 'Changes not approved',
     body: `Your changes to "${title}" were not approved${e.reason ? `: ${e.reason}` : ''}. The listing stays as it was.`,
-    page: 'upload',
+    page: 'mine',
   }),
 };
 
@@ -105,6 +105,7 @@ export function pushMessageFor(event: NotifiableEvent, listingTitle: string | un
   if (!describe) return undefined;
   const title = listingTitle && listingTitle.length <= 80 ? listingTitle : listingTitle ? `${listingTitle.slice(0, 79)}…` : 'your listing';
   const text = describe(event, title);
-  const page = text.page === 'listing' ? `#/listing/${event.uploadId}` : `#/upload/${event.uploadId}`;
+  // A listing's later events (weeks after its upload, whose status history may be gone) lead to My listings.
+  const page = text.page === 'listing' ? `#/listing/${event.uploadId}` : text.page === 'mine' ? '#/mine' : `#/upload/${event.uploadId}`;
   return { title: text.title, body: text.body, url: `${publicUrl.replace(/\/$/, '')}/${page}`, tag: event.uploadId, event: event.event, seq: event.seq };
 }

@@ -273,3 +273,19 @@ export async function listWebhookDeliveries(
       .map((a) => ({ attempt: a.attempt, at: a.at.toISOString(), statusCode: a.status_code, response: a.response, durationMs: a.duration_ms })),
   }));
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Whom a listing's status events concern, from Postgres: its owner's wallet and its title (the
+ * public title, or the title it was saved with). For events long after the upload (expiry, removal,
+ * decisions on edits), whose record in Redis may have expired. Undefined for an id that is no listing.
+ */
+export async function listingOwnerAndTitle(db: Knex, listingId: string): Promise<{ owner: string; title: string } | undefined> {
+  if (!UUID.test(listingId)) return undefined;
+  const row = await db('listings')
+    .join('users', 'users.id', 'listings.user_id')
+    .where('listings.id', listingId)
+    .first<{ owner: string; title: string } | undefined>('users.wallet_address as owner', 'listings.title as title');
+  return row ? { owner: row.owner, title: row.title } : undefined;
+}

@@ -1,13 +1,13 @@
 import type { Queue } from 'bullmq';
 import { notificationJobIds, type PushJob, type WebhookJob } from '@reelboard/bus';
 import { pushMessageFor, unnotifiedEvents, type StatusEvent } from '@reelboard/contracts';
-import { createWebhookDelivery, pushSubscriptionsOf, webhookEndpointsFor, type Knex } from '@reelboard/db';
+import { createWebhookDelivery, listingOwnerAndTitle, pushSubscriptionsOf, webhookEndpointsFor, type Knex } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
 
 export interface NotificationAdapters {
   db: Knex;
-  /** The upload's record: its owner and title. */
+  /** The upload's record: its owner and title (a listing's row in `db` when the record has expired). */
   uploads: Pick<Uploads, 'get'>;
   pushQueue: Queue;
   webhookQueue: Queue;
@@ -46,8 +46,11 @@ export interface WebhookPayload {
 export async function handleStatusEvent(event: StatusEvent, adapters: NotificationAdapters): Promise<{ pushes: number; webhooks: number }> {
   if (unnotifiedEvents.has(event.event)) return { pushes: 0, webhooks: 0 };
   const upload = await adapters.uploads.get(event.uploadId);
-  const title = upload?.form.title;
-  const owner = upload?.owner;
+  // A listing's events weeks later (expired, removed, an edit decided) outlive the upload's record
+  // in Redis (REDIS_UPLOAD_TTL_SECONDS): its owner and title then come from the listing's row.
+  const subject = upload ? { owner: upload.owner, title: upload.form.title } : await listingOwnerAndTitle(adapters.db, event.uploadId);
+  const title = subject?.title;
+  const owner = subject?.owner;
 
   let pushes = 0;
   const message = adapters.pushEnabled ? pushMessageFor(event, title, adapters.publicUrl) : undefined;

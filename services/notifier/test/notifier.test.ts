@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import webpush from 'web-push';
 import { connectRedis } from '@reelboard/bus';
 import type { UploadState, StatusEventName, UploadReceived } from '@reelboard/contracts';
+import { saveListing } from '@reelboard/db';
 import { startGateway, type Gateway } from '../../api-gateway/test/harness.js';
+import { listingInput } from '../../../packages/db/test/fixtures.js';
 import { infraEnv, repoRoot } from '../../../test/support/infra-env.js';
 import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
 import { verifySignature } from '../src/sign-webhook.js';
@@ -237,6 +239,24 @@ describe('Web Push', () => {
     const anonymous = await fetch(`${gateway.base}/v1/me/push-subscriptions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(anonymous.status).toBe(401);
     expect(await (await fetch(`${gateway.base}/v1/push/vapid-public-key`)).json()).toEqual({ publicKey: vapid.publicKey });
+  });
+
+  it('tells a listing’s owner of its later events from the listing’s row once the upload’s record has left Redis', async () => {
+    const browser = new BrowserKeys();
+    await subscribe('/push/later', browser);
+    // A listing saved weeks ago: in Postgres, its upload's record long expired from Redis.
+    const input = listingInput({ wallet: ANVIL_ACCOUNTS.buyer.address.toLowerCase(), title: 'Old lamp' });
+    await saveListing(gateway.db, input);
+    try {
+      expect(await gateway.uploads.get(input.listingId)).toBeUndefined();
+      await publish(input.listingId, 'listing.expired', { state: 'saved' });
+      await pushService.until((all) => all.some((r) => r.path === '/push/later'), 15_000, 'the expiry push');
+      const message = browser.decrypt(pushService.on('/push/later')[0]!.body) as Record<string, unknown>;
+      expect(message).toMatchObject({ event: 'listing.expired', title: 'Listing expired', url: `${gateway.base}/#/mine`, tag: input.listingId });
+      expect(message.body).toContain('"Old lamp" has expired');
+    } finally {
+      await gateway.db('listings').where({ id: input.listingId }).delete();
+    }
   });
 });
 

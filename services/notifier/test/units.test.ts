@@ -36,6 +36,8 @@ describe('what the person is told', () => {
     expect(pushMessageFor({ uploadId, seq: 3, event: 'payment.confirmed', message: 'renewal paid 1 to 0xabc' }, 'Red bike', 'https://board.example')?.body).toContain('renewal of "Red bike" is paid');
     expect(pushMessageFor({ uploadId, seq: 3, event: 'payment.confirmed', message: 'paid 1 to 0xabc' }, 'Red bike', 'https://board.example')?.body).toContain('being converted');
     expect(pushMessageFor({ uploadId, seq: 4, event: 'listing.expired' }, 'Red bike', 'https://board.example')?.body).toContain('Renew it');
+    // Weeks after the upload, its status page may be gone: these lead to My listings.
+    for (const event of ['listing.expired', 'listing.removed', 'revision.rejected'] as const) expect(pushMessageFor({ uploadId, seq: 7, event }, 'Red bike', 'https://board.example')?.url).toBe('https://board.example/#/mine');
     expect(pushMessageFor({ uploadId, seq: 5, event: 'listing.removed', reason: 'fraud' }, 'Red bike', 'https://board.example')?.body).toContain('removed: fraud');
     expect(pushMessageFor({ uploadId, seq: 6, event: 'revision.rejected', reason: 'price bait' }, 'Red bike', 'https://board.example')?.body).toContain('stays as it was');
     for (const name of ['listing.expired', 'listing.renewed', 'listing.removed', 'revision.approved', 'revision.rejected']) expect(statusEventNames as readonly string[]).toContain(name);
