@@ -8,7 +8,7 @@ import type { StatusEvent } from './status.js';
 export interface PersonNotification {
   title: string;
   body: string;
-  /** `listing`: the listing's page (`#/listing/<id>`); `upload`: the upload's status page (`#/upload/<id>`). */
+  /** `listing`: the listing's page (`#/listing/<id>`); `upload`: the upload's status page (`#/upload/<id>`); `mine`: My listings (`#/mine`). */
   page: 'listing' | 'upload' | 'mine';
 }
 
@@ -24,6 +24,9 @@ const REJECTION_WORDS: Record<string, string> = {
 };
 
 type Describe = (event: NotifiableEvent, title: string) => PersonNotification;
+
+/** The `stage` of a decision on a profile edit (`revision.approved` / `revision.rejected` under the revision's id, no listing). */
+export const PROFILE_MODERATION_STAGE = 'profile-moderation';
 
 /** Status event name -> what the person is told. Add a row to notify a new event. */
 export const personNotifications: Readonly<Record<string, Describe>> = {
@@ -76,12 +79,18 @@ export const personNotifications: Readonly<Record<string, Describe>> = {
   'listing.expired': (_e, title) => ({ title: 'Listing expired', body: `"${title}" has expired and is no longer shown. Renew it from My listings to show it again.`, page: 'mine' }),
   'listing.renewed': (e, title) => ({ title: 'Listing renewed', body: `"${title}" is renewed${e.message ? ` (${e.message})` : ''}.`, page: 'listing' }),
   'listing.removed': (e, title) => ({ title: 'Listing removed', body: `"${title}" was removed${e.reason ? `: ${e.reason}` : ''}.`, page: 'mine' }),
-  'revision.approved': (_e, title) => ({ title: 'Changes approved', body: `Your changes to "${title}" were approved and are public now.`, page: 'listing' }),
-  'revision.rejected': (e, title) => ({
-    title: 'Changes not approved',
-    body: `Your changes to "${title}" were not approved${e.reason ? `: ${e.reason}` : ''}. The listing stays as it was.`,
-    page: 'mine',
-  }),
+  'revision.approved': (e, title) =>
+    e.stage === PROFILE_MODERATION_STAGE
+      ? { title: 'Profile changes approved', body: 'Your profile changes were approved and are public now.', page: 'mine' }
+      : { title: 'Changes approved', body: `Your changes to "${title}" were approved and are public now.`, page: 'listing' },
+  'revision.rejected': (e, title) =>
+    e.stage === PROFILE_MODERATION_STAGE
+      ? { title: 'Profile changes not approved', body: `Your profile changes were not approved${e.reason ? `: ${e.reason}` : ''}. Your profile stays as it was.`, page: 'mine' }
+      : {
+          title: 'Changes not approved',
+          body: `Your changes to "${title}" were not approved${e.reason ? `: ${e.reason}` : ''}. The listing stays as it was.`,
+          page: 'mine',
+        },
 };
 
 /** Status events never sent to anyone: running progress, not a change of state. */

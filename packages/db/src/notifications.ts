@@ -277,15 +277,20 @@ export async function listWebhookDeliveries(
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * Whom a listing's status events concern, from Postgres: its owner's wallet and its title (the
- * public title, or the title it was saved with). For events long after the upload (expiry, removal,
- * decisions on edits), whose record in Redis may have expired. Undefined for an id that is no listing.
+ * Whom a status event concerns, from Postgres, for events long after the upload (a listing expired,
+ * removed, an edit decided) whose record in Redis may have expired: a listing's owner and title, or
+ * for a profile edit's decision (published under the revision's id) its author. Undefined otherwise.
  */
-export async function listingOwnerAndTitle(db: Knex, listingId: string): Promise<{ owner: string; title: string } | undefined> {
-  if (!UUID.test(listingId)) return undefined;
-  const row = await db('listings')
+export async function statusSubjectOf(db: Knex, id: string): Promise<{ owner: string; title: string } | undefined> {
+  if (!UUID.test(id)) return undefined;
+  const listing = await db('listings')
     .join('users', 'users.id', 'listings.user_id')
-    .where('listings.id', listingId)
+    .where('listings.id', id)
     .first<{ owner: string; title: string } | undefined>('users.wallet_address as owner', 'listings.title as title');
-  return row ? { owner: row.owner, title: row.title } : undefined;
+  if (listing) return { owner: listing.owner, title: listing.title };
+  const profileEdit = await db('listing_revisions')
+    .join('users', 'users.id', 'listing_revisions.user_id')
+    .where({ 'listing_revisions.id': id, 'listing_revisions.kind': 'profile' })
+    .first<{ owner: string } | undefined>('users.wallet_address as owner');
+  return profileEdit ? { owner: profileEdit.owner, title: 'your profile' } : undefined;
 }

@@ -1,6 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Router, type RequestHandler } from 'express';
 import type { Bus } from '@reelboard/bus';
+import { PROFILE_MODERATION_STAGE } from '@reelboard/contracts';
 import {
   decideRevision,
   ListingNotFoundError,
@@ -177,16 +178,15 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     // A rejected revision's new logo, or the logo an approved one replaced, is no longer referred to: delete its object.
     const logo = decided.diff.find((entry) => entry.field === 'logoKey');
     if (logo) await deleteUnreferencedLogos({ db, storage, log }, [action === 'approve' ? logo.public : logo.proposed].filter((key): key is string => typeof key === 'string'));
-    if (decided.listingId) {
-      await bus.status.publish({
-        uploadId: decided.listingId,
-        event: action === 'approve' ? 'revision.approved' : 'revision.rejected',
-        stage: 'moderation',
-        state: 'saved',
-        ...(reason ? { reason } : {}),
-        message: action === 'approve' ? 'your changes are public now' : 'your changes were not approved; the listing stays as it was',
-      });
-    }
+    // On the listing's status stream; a profile edit's decision under the revision's id, so the notifier tells its author.
+    await bus.status.publish({
+      uploadId: decided.listingId ?? decided.id,
+      event: action === 'approve' ? 'revision.approved' : 'revision.rejected',
+      stage: decided.listingId ? 'moderation' : PROFILE_MODERATION_STAGE,
+      state: 'saved',
+      ...(reason ? { reason } : {}),
+      message: action === 'approve' ? 'your changes are public now' : `your changes were not approved; ${decided.listingId ? 'the listing' : 'your profile'} stays as it was`,
+    });
     log.info('revision decision', { revisionId: decided.id, listingId: decided.listingId, kind: decided.kind, actor, action, reason });
     const { ownerWallet: _owner, ...view } = decided;
     return { status: 200 as const, body: { ...view, owner: view.owner as `0x${string}` } };

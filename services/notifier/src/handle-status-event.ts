@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { notificationJobIds, type PushJob, type WebhookJob } from '@reelboard/bus';
 import { pushMessageFor, unnotifiedEvents, type StatusEvent } from '@reelboard/contracts';
-import { createWebhookDelivery, listingOwnerAndTitle, pushSubscriptionsOf, webhookEndpointsFor, type Knex } from '@reelboard/db';
+import { createWebhookDelivery, statusSubjectOf, pushSubscriptionsOf, webhookEndpointsFor, type Knex } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
 
@@ -47,8 +47,9 @@ export async function handleStatusEvent(event: StatusEvent, adapters: Notificati
   if (unnotifiedEvents.has(event.event)) return { pushes: 0, webhooks: 0 };
   const upload = await adapters.uploads.get(event.uploadId);
   // A listing's events weeks later (expired, removed, an edit decided) outlive the upload's record
-  // in Redis (REDIS_UPLOAD_TTL_SECONDS): its owner and title then come from the listing's row.
-  const subject = upload ? { owner: upload.owner, title: upload.form.title } : await listingOwnerAndTitle(adapters.db, event.uploadId);
+  // in Redis (REDIS_UPLOAD_TTL_SECONDS), and a profile edit has none: the owner and title then come
+  // from Postgres (the listing's row, or the profile edit's author).
+  const subject = upload ? { owner: upload.owner, title: upload.form.title } : await statusSubjectOf(adapters.db, event.uploadId);
   const title = subject?.title;
   const owner = subject?.owner;
 

@@ -241,7 +241,7 @@ describe('Web Push', () => {
     expect(await (await fetch(`${gateway.base}/v1/push/vapid-public-key`)).json()).toEqual({ publicKey: vapid.publicKey });
   });
 
-  it('tells a listing’s owner of its later events from the listing’s row once the upload’s record has left Redis', async () => {
+  it('tells a listing’s owner of its later events from Postgres once the upload’s record has left Redis, and an author of a profile edit’s decision', async () => {
     const browser = new BrowserKeys();
     await subscribe('/push/later', browser);
     // A listing saved weeks ago: in Postgres, its upload's record long expired from Redis.
@@ -254,6 +254,17 @@ describe('Web Push', () => {
       const message = browser.decrypt(pushService.on('/push/later')[0]!.body) as Record<string, unknown>;
       expect(message).toMatchObject({ event: 'listing.expired', title: 'Listing expired', url: `${gateway.base}/#/mine`, tag: input.listingId });
       expect(message.body).toContain('"Old lamp" has expired');
+
+      // A profile edit has no upload at all: its decision reaches its author under the revision's id.
+      const edit = await fetch(`${gateway.base}/v1/me/profile`, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ displayName: 'Lamp seller' }) });
+      expect(edit.status).toBe(202);
+      const { revisionId } = (await edit.json()) as { revisionId: string };
+      const decided = await fetch(`${gateway.base}/v1/admin/revisions/${revisionId}/reject`, { method: 'POST', headers: admin(), body: JSON.stringify({ reason: 'not a name' }) });
+      expect(decided.status).toBe(200);
+      await pushService.until((all) => all.filter((r) => r.path === '/push/later').length >= 2, 15_000, 'the profile decision push');
+      const decision = pushService.on('/push/later').map((r) => browser.decrypt(r.body) as Record<string, unknown>).find((m) => m.event === 'revision.rejected');
+      expect(decision).toMatchObject({ title: 'Profile changes not approved', url: `${gateway.base}/#/mine`, tag: revisionId });
+      expect(decision?.body).toContain('not approved: not a name');
     } finally {
       await gateway.db('listings').where({ id: input.listingId }).delete();
     }
