@@ -3,7 +3,7 @@
 //   DATABASE_URL=postgres://… node --import tsx scripts/seed-listings.ts [count]
 import { connectDatabase, migrateToLatest, type Knex } from '@reelboard/db';
 
-/** Inserts `count` listings (90% approved) owned by count/100 users, 1-4 tags each from 300 (skewed). */
+/** Inserts `count` listings (90% approved, created over a year, each public for 30 days from then) owned by count/100 users, 1-4 tags each from 300 (skewed). */
 export async function seedListings(db: Knex, count: number): Promise<void> {
   const users = Math.max(1, Math.floor(count / 100));
   await db.transaction(async (trx) => {
@@ -30,6 +30,12 @@ export async function seedListings(db: Knex, count: number): Promise<void> {
        CROSS JOIN LATERAL (SELECT * FROM (VALUES (52.52, 13.405), (48.857, 2.352), (51.507, -0.128), (41.9, 12.5), (40.42, -3.70)) c(lat, lng)
                            OFFSET (g % 5) LIMIT 1) city`,
       [count, users],
+    );
+    // A board a year old: each approved listing ran LISTING_DAYS (30) from its approval, so most have
+    // expired and only those of the last month are public; the read side must skip the rest quickly.
+    await trx.raw(
+      `UPDATE listings SET approved_at = created_at, expires_at = created_at + interval '30 days'
+       WHERE description = 'seeded' AND moderation_status = 'approved' AND expires_at IS NULL`,
     );
     // Tag popularity is skewed: tag1 is on ~1 in 6 listings, tag300 on a handful.
     await trx.raw(

@@ -5,7 +5,7 @@
 // (reelboard_bench).
 //   node --import tsx scripts/bench/listings-query.ts
 import { performance } from 'node:perf_hooks';
-import { connectDatabase, hashtagIds, migrateToLatest, searchListings, type Knex, type ListingSearch } from '@reelboard/db';
+import { connectDatabase, hashtagIds, migrateToLatest, PUBLIC_LISTING, searchListings, type Knex, type ListingSearch } from '@reelboard/db';
 import { infraEnv } from '../../test/support/infra-env.js';
 import { seedListings } from '../seed-listings.js';
 import { percentile, writeReport } from './lib/report.js';
@@ -100,6 +100,7 @@ try {
     process.stdout.write(`seeded ${LISTINGS - seeded} listings in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   }
   const total = Number((await db('listings').count({ n: '*' }))[0]?.n ?? 0);
+  const visible = Number((await db('listings as l').whereRaw(PUBLIC_LISTING).count({ n: '*' }))[0]?.n ?? 0);
 
   // Capture the SQL searchListings sends, to time it alone and explain it.
   let last: { sql: string; bindings: readonly unknown[] } = { sql: '', bindings: [] };
@@ -169,7 +170,7 @@ try {
     title: 'Read API: near + tags over 100,000 listings',
     command: 'node --import tsx scripts/bench/listings-query.ts',
     markdown: `
-${total} listings (90% approved, 1-4 of 300 skewed tags each, a third clustered around five cities), ${SAMPLES} searches of ${kinds.length} kinds, 20 per page, warm cache.
+${total} listings (90% approved, created over a year and each public for 30 days from then, so ${visible} are public now and a search skips the expired rest; 1-4 of 300 skewed tags each, a third clustered around five cities), ${SAMPLES} searches of ${kinds.length} kinds, 20 per page, warm cache.
 "Database" is PostgreSQL's own execution time of the listing query (EXPLAIN ANALYZE); "round trip" is \`searchListings\` from Node (tag lookup + listing query + network).
 "Before" is the same search in the query shape the read API had before migration 003 (tags as EXISTS probes of listing_hashtags, ORDER BY distance then uuid), run in this same process on the same data right after it.
 
