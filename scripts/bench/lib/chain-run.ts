@@ -4,7 +4,10 @@
  * chain, and a recorder of every status event the services publish.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { copyFile, mkdir, rename } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { createTestClient, http, parseEther, type Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
@@ -13,6 +16,7 @@ import { GatewayClient, payQuote } from '@reelboard/client';
 import type { StatusEvent } from '@reelboard/contracts';
 import { connectDatabase, migrateToLatest } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
+import { repoRoot } from '../../../test/support/infra-env.js';
 import { startStack, type Stack } from '../../../test/support/stack.js';
 
 const execFileAsync = promisify(execFile);
@@ -30,11 +34,21 @@ export async function makeRealisticClip(path: string, { width, height, seconds, 
     '[m][t]blend=all_mode=average,noise=alls=4:allf=t+u,format=yuv420p[v]',
     'sine=frequency=440:sample_rate=48000[a]',
   ].join(';');
-  await execFileAsync('ffmpeg', [
+  const args = [
     '-v', 'error', '-y', '-filter_complex', graph, '-map', '[v]', '-map', '[a]', '-t', String(seconds),
     // CRF 18: with the grain noise this is 35-60 Mbit/s at 1080p30, more than a phone records, so decoding never flatters the stages.
-    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-c:a', 'aac', '-b:a', '128k', path,
-  ]);
+    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-c:a', 'aac', '-b:a', '128k',
+  ];
+  // The fractal filter is single-threaded: 60 s of 1080p takes about 10 minutes to make. A clip made
+  // once is kept under .data/bench-media (ignored by git), named by its recipe, and copied from there.
+  const cached = join(repoRoot, '.data', 'bench-media', `realistic-${createHash('sha256').update(JSON.stringify(args)).digest('hex').slice(0, 16)}.mp4`);
+  if (!existsSync(cached)) {
+    await mkdir(dirname(cached), { recursive: true });
+    const partial = `${cached}.${process.pid}.part.mp4`;
+    await execFileAsync('ffmpeg', [...args, partial]);
+    await rename(partial, cached);
+  }
+  await copyFile(cached, path);
 }
 
 /** Writes a small PNG logo. */
