@@ -5,7 +5,7 @@
  * the source, size), time to ready with 1 and 2 transcoder replicas (one thread each), and a
  * simulation of N = 1..16 replicas from the measured per-chunk times (split, join and upload included).
  *
- *   node --import tsx scripts/bench/chunks.ts                        (60 s 720p30, chunks of 20 s)
+ *   node --import tsx scripts/bench/chunks.ts                        (60 s 720p30, chunks of 10 s)
  *   BENCH_CHUNKS_SECONDS=30 BENCH_CHUNKS_HEIGHT=1080 BENCH_CHUNK_SECONDS=4 node --import tsx scripts/bench/chunks.ts
  *
  * The replicas are transcoder handlers on their own Redis connections and BullMQ workers in this
@@ -35,7 +35,7 @@ const execFileAsync = promisify(execFile);
 const SOURCE_SECONDS = Number(process.env.BENCH_CHUNKS_SECONDS ?? 60);
 const SOURCE_HEIGHT = Number(process.env.BENCH_CHUNKS_HEIGHT ?? 720);
 /** The transcoder's default CHUNK_SECONDS; another chunk length reports as its own part (chunks-<n>s). */
-const DEFAULT_CHUNK_SECONDS = 20;
+const DEFAULT_CHUNK_SECONDS = 10;
 const CHUNK_SECONDS = Number(process.env.BENCH_CHUNK_SECONDS ?? DEFAULT_CHUNK_SECONDS);
 const FPS = 30;
 const SIM_WORKERS = Array.from({ length: 16 }, (_, i) => i + 1);

@@ -16,7 +16,7 @@ export const transcoderSchema = commonSchema.extend(mediaEnvSchema.shape).extend
   CHUNK_SECONDS: z.coerce
     .number()
     .min(1)
-    .default(20)
+    .default(10)
     .describe('About this much of the source per chunk; boundaries move to the nearest source keyframe.'),
   PROGRESS_INTERVAL_MS: z.coerce.number().int().positive().max(2_000).default(1_000).describe('Time between two progress events of one encode; at most 2 s so a watcher always sees it alive.'),
 });
