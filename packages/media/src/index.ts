@@ -52,6 +52,7 @@ export {
   vp9TileColumnsLog2,
   DEFAULT_VP9_BITRATES,
   KEYFRAME_INTERVAL_SECONDS,
+  MAX_INTRA_RATE_PERCENT,
   type CodecConfig,
   type EncoderSpeed,
   type BitrateStep,

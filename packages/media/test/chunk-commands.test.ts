@@ -6,6 +6,7 @@ import {
   buildPacketProbeArgs,
   buildTranscodeCommand,
   buildVideoChunkCommand,
+  MAX_INTRA_RATE_PERCENT,
   OWN_CONCAT_DEMUXERS,
   parsePacketProbe,
   SOURCE_DEMUXERS,
@@ -37,6 +38,8 @@ describe('buildVideoChunkCommand', () => {
     const singleVideo = single.outputOptions.slice(single.outputOptions.indexOf('-c:v'), single.outputOptions.indexOf('-c:a'));
     const ofChunk = chunk(60, 60).outputOptions;
     expect(ofChunk.slice(ofChunk.indexOf('-c:v'), ofChunk.indexOf('-c:v') + singleVideo.length)).toEqual(singleVideo);
+    // Both cap keyframes: without it every chunk's first keyframe takes libvpx's first-frame boost (+9 % size at 10 s chunks).
+    expect(valueOf(singleVideo, '-max-intra-rate')).toBe(String(MAX_INTRA_RATE_PERCENT));
     expect(valueOf(ofChunk, '-vf')).toBe(`trim=end=2.000000,${valueOf(single.outputOptions, '-vf')}`);
     expect(ofChunk).toContain('-an');
     expect(ofChunk).not.toContain('-c:a');

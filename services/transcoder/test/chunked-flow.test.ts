@@ -11,7 +11,7 @@ import { infraEnv } from '../../../test/support/infra-env.js';
 import { handlePaymentConfirmed, type TranscodeSettings } from '../src/handle-payment-confirmed.js';
 import { handleVideoAssemble } from '../src/handle-video-assemble.js';
 import { handleVideoChunk, type ChunkOutcome } from '../src/handle-video-chunk.js';
-import { fakeContext, ffmpegCli, paymentConfirmed, streamSpans } from './support.js';
+import { fakeContext, ffmpegCli, makeChunkSource, paymentConfirmed, streamSpans, waitFor } from './support.js';
 
 // A long video's chunked encode on real Redis (a BullMQ flow) and real ffmpeg, with two transcoder
 // "replicas" (two buses, each its own connection and workers) sharing the chunks of one upload.
@@ -81,24 +81,12 @@ async function stage(uploadId: string): Promise<string> {
   return stagedPaths(uploadId).source;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 150_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 beforeAll(async () => {
   staging = await mkdtemp(join(tmpdir(), 'reelboard-chunks-'));
   settings.STAGING_DIR = staging;
   // 8 s of 240p with a tone; the source's keyframes every 1.5 s, so the plan moves boundaries onto them.
-  await ffmpegCli([
-    '-f', 'lavfi', '-i', `testsrc2=size=426x240:rate=${FPS}`, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', String(SECONDS), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '60', '-pix_fmt', 'yuv420p', '-c:a', 'aac', join(staging, 'long.mp4'),
-  ]);
+  await makeChunkSource(join(staging, 'long.mp4'), SECONDS, FPS);
 }, 60_000);
 
 afterAll(async () => {

@@ -12,7 +12,7 @@ import { infraEnv } from '../../../test/support/infra-env.js';
 import { handlePaymentConfirmed, type TranscodeSettings } from '../src/handle-payment-confirmed.js';
 import { handleVideoAssemble } from '../src/handle-video-assemble.js';
 import { handleVideoChunk } from '../src/handle-video-chunk.js';
-import { ffmpegCli, paymentConfirmed, streamSpans } from './support.js';
+import { makeChunkSource, paymentConfirmed, streamSpans, waitFor } from './support.js';
 
 // An operator's retry (`pnpm failed-uploads retry`) of a chunked encode whose chunk failed for good,
 // on real Redis (a BullMQ flow) and real ffmpeg: the failed chunk and the failed join are retried
@@ -77,23 +77,11 @@ const adapter: MediaAdapter = {
   },
 };
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 beforeAll(async () => {
   staging = await mkdtemp(join(tmpdir(), 'reelboard-chunk-retry-'));
   settings.STAGING_DIR = staging;
-  await ffmpegCli([
-    '-f', 'lavfi', '-i', `testsrc2=size=426x240:rate=${FPS}`, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', String(SECONDS), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '60', '-pix_fmt', 'yuv420p', '-c:a', 'aac', join(staging, 'long.mp4'),
-  ]);
+  await makeChunkSource(join(staging, 'long.mp4'), SECONDS, FPS);
   bus.consume('payment.confirmed', (upload, context) => handlePaymentConfirmed(adapter, settings, upload, context), { concurrency: 1 });
   bus.consume('video.chunk', (job, context) => handleVideoChunk(adapter, settings, job, context, 'replica'), { concurrency: 2 });
   bus.consume('video.assemble', (job, context) => {

@@ -110,3 +110,22 @@ export async function streamSpans(path: string): Promise<{ video: StreamSpan; au
   if (!spans['video']) throw new Error(`${path} has no video packets`);
   return { video: spans['video'], ...(spans['audio'] ? { audio: spans['audio'] } : {}) };
 }
+
+/** Polls `probe` until it yields a value (every 200 ms, at most `ms`). */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 150_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** A source long enough to chunk: `seconds` of 240p test pattern with a tone, H.264 keyframes every 60 frames. */
+export async function makeChunkSource(path: string, seconds: number, fps: number): Promise<void> {
+  await ffmpegCli([
+    '-f', 'lavfi', '-i', `testsrc2=size=426x240:rate=${fps}`, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '60', '-pix_fmt', 'yuv420p', '-c:a', 'aac', path,
+  ]);
+}
