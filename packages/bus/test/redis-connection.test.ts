@@ -1,6 +1,7 @@
 // The one Redis connection factory: URL or Sentinel settings from the shared schema, and the
 // refusal to run on a Redis that may evict keys (read by CONFIG GET, or INFO when CONFIG is off).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { commonSchema, ConfigError, loadConfig } from '@reelboard/config';
 import { createLogger } from '@reelboard/logger';
 import { assertNoEviction, ClusterNotSupportedError, connectBus, connectRedis, EvictionPolicyError, evictionPolicy, redisOptions } from '../src/index.js';
@@ -83,6 +84,58 @@ describe('eviction policy', () => {
       await expect(client.config('GET', 'maxmemory-policy')).rejects.toThrow(/unknown command/i);
       expect(await evictionPolicy(client)).toBe('allkeys-lru');
       await expect(assertNoEviction(client)).rejects.toThrow(/maxmemory-policy is "allkeys-lru"/);
+    } finally {
+      client.disconnect();
+    }
+  });
+});
+
+describe('a Sentinel connection whose master dies', () => {
+  let processes: RedisProcesses;
+  beforeAll(async () => {
+    processes = await redisProcesses('sentinel-detector');
+  });
+  afterAll(async () => {
+    await processes?.close();
+  });
+
+  /** The clients subscribed to `+switch-master` on a sentinel: failover detectors. */
+  async function detectorsOn(sentinelPort: number): Promise<number> {
+    const probe = new Redis({ host: '127.0.0.1', port: sentinelPort, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => {});
+    try {
+      const list = (await probe.call('CLIENT', 'LIST')) as string;
+      return list.split('\n').filter((line) => / sub=[1-9]/.test(line)).length;
+    } finally {
+      probe.disconnect();
+    }
+  }
+
+  async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await probe())) {
+      if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  it("drops the dead connection's failover detector, so a later +switch-master cannot end the reconnecting client", async () => {
+    const master = await processes.server();
+    // No replica and a long down-after: no failover happens, the client keeps reconnecting.
+    const sentinel = await processes.sentinel({ master: master.port, name: 'detector', quorum: 1, downAfterMs: 60_000 });
+    const client = connectRedis({ REDIS_SENTINELS: [{ host: '127.0.0.1', port: sentinel.port }], REDIS_SENTINEL_MASTER: 'detector' }, 'detector-test');
+    const errors: string[] = [];
+    client.on('error', (error: Error) => errors.push(error.message));
+    try {
+      expect(await client.ping()).toBe('PONG');
+      await until('the connection subscribed its failover detector', async () => (await detectorsOn(sentinel.port)) === 1);
+
+      await master.kill('SIGKILL');
+      // The client is reconnecting (the master refuses): its old detector must be gone. ioredis
+      // 6.0.0 alone keeps it subscribed, and its +switch-master then ends the client mid-connect.
+      await until('the client noticed the master is gone', async () => errors.some((message) => /ECONNREFUSED/.test(message)));
+      await until('the dead connection left no detector on the sentinel', async () => (await detectorsOn(sentinel.port)) === 0, 5_000);
+      expect(client.status).not.toBe('end');
     } finally {
       client.disconnect();
     }
