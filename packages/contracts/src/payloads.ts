@@ -171,6 +171,8 @@ export const chunkedEncodeSchema = z.object({
   chunks: z.number().int().positive(),
   /** Frames the plan expects in total (from the source's duration; the last chunk may differ by a frame). */
   totalFrames: z.number().int().positive(),
+  /** First frame of every chunk, in order (chunks differ in length: progress weighs each by its frames). Absent from jobs planned before it existed: chunks then weigh the same. */
+  starts: z.array(z.number().int().nonnegative()).optional(),
   /** Output frame size (the same for every chunk). */
   width: z.number().int().positive(),
   height: z.number().int().positive(),

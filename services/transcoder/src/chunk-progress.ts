@@ -6,12 +6,19 @@ export function partKey(part: ChunkPart): string {
 }
 
 /**
- * How much each part weighs in the encode's progress: video chunks are about equal by the plan, and
- * the audio track, encoded in a fraction of a chunk's time, counts a tenth of one.
+ * How much each part weighs in the encode's progress: a video chunk by its frames (an average chunk
+ * weighs 1; the end of a long video is cut in shorter pieces), and the audio track, encoded in a
+ * fraction of a chunk's time, a tenth of an average chunk.
  */
-export function partWeights(chunked: Pick<ChunkedEncode, 'chunks'>, withAudio: boolean): Record<string, number> {
+export function partWeights(chunked: Pick<ChunkedEncode, 'chunks' | 'totalFrames' | 'starts'>, withAudio: boolean): Record<string, number> {
   const weights: Record<string, number> = {};
-  for (let index = 0; index < chunked.chunks; index++) weights[`video-${index}`] = 1;
+  const { starts } = chunked;
+  const average = chunked.totalFrames / chunked.chunks;
+  for (let index = 0; index < chunked.chunks; index++) {
+    const start = starts?.[index];
+    const end = starts?.[index + 1] ?? chunked.totalFrames;
+    weights[`video-${index}`] = starts && start !== undefined && starts.length === chunked.chunks && end > start ? (end - start) / average : 1;
+  }
   if (withAudio) weights['audio'] = 0.1;
   return weights;
 }

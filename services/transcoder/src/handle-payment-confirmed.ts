@@ -125,6 +125,7 @@ async function startChunkedEncode(
     fps,
     chunks: plan.chunks.length,
     totalFrames: plan.totalFrames,
+    starts: plan.chunks.map((chunk) => chunk.startFrame),
     width: size.width,
     height: size.height,
     chunkTimeoutSeconds: encodeTimeoutSeconds({ durationSeconds: longest, video: { fps } }, size, settings),

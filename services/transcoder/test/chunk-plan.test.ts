@@ -53,6 +53,29 @@ describe('planChunks', () => {
     expect(plan.chunks.at(-1)?.frames).toBeUndefined();
   });
 
+  it('cuts the end of a long video finer, so the last round of chunks is short', () => {
+    // 600 s in 10 s chunks, keyframes every 2 s: whole chunks, then halves over the last 40 s of
+    // source, quarters over the last 20 s (each boundary on a keyframe).
+    const plan = planChunks({ ...base, durationSeconds: 600, chunkSeconds: 10, thresholdSeconds: 10, keyframeSeconds: Array.from({ length: 300 }, (_, i) => 2 * i) });
+    if (plan.kind !== 'chunked') throw new Error('expected chunks');
+    const seconds = plan.chunks.map((c) => (c.frames ?? plan.totalFrames - c.startFrame) / 30);
+    expect(seconds.slice(0, 56)).toEqual(Array.from({ length: 56 }, () => 10));
+    const tail = seconds.slice(56);
+    expect(tail.reduce((a, b) => a + b, 0)).toBe(40);
+    expect(Math.max(...tail)).toBeLessThanOrEqual(6);
+    // The last 20 s: quarter pieces (2.5 s on the grid, 2 to 4 s once on keyframes 2 s apart).
+    const lastTwenty = seconds.slice(plan.chunks.findIndex((c) => c.startFrame >= 580 * 30));
+    expect(lastTwenty.reduce((a, b) => a + b, 0)).toBe(20);
+    expect(lastTwenty.length).toBeGreaterThanOrEqual(6);
+    expect(Math.max(...lastTwenty)).toBeLessThanOrEqual(4);
+    expect(Math.min(...tail)).toBeGreaterThanOrEqual(2);
+    expect(plan.chunks.every((c) => c.startFrame % 60 === 0)).toBe(true);
+    expect(frameCount(plan.chunks, plan.totalFrames)).toBe(plan.totalFrames);
+    // Fewer than 12 chunks' worth: equal chunks, nothing tapered.
+    const short = planChunks({ ...base, durationSeconds: 110, chunkSeconds: 10, thresholdSeconds: 10 });
+    expect(short.kind === 'chunked' && short.chunks.map((c) => c.frames ?? 'end')).toEqual([...Array.from({ length: 10 }, () => 300), 'end']);
+  });
+
   it('refuses a nonsense rate or chunk length', () => {
     expect(() => planChunks({ ...base, durationSeconds: 8, fps: 0 })).toThrow(RangeError);
     expect(() => planChunks({ ...base, durationSeconds: 8, chunkSeconds: 0 })).toThrow(RangeError);
@@ -60,9 +83,12 @@ describe('planChunks', () => {
 });
 
 describe('progress weights', () => {
-  it('weighs video chunks equally and the audio track as a tenth of one', () => {
-    expect(partWeights({ chunks: 3 }, true)).toEqual({ 'video-0': 1, 'video-1': 1, 'video-2': 1, audio: 0.1 });
-    expect(partWeights({ chunks: 2 }, false)).toEqual({ 'video-0': 1, 'video-1': 1 });
+  it('weighs video chunks by their frames and the audio track as a tenth of an average chunk', () => {
+    expect(partWeights({ chunks: 3, totalFrames: 900, starts: [0, 300, 600] }, true)).toEqual({ 'video-0': 1, 'video-1': 1, 'video-2': 1, audio: 0.1 });
+    // A tapered plan: the short last pieces weigh less.
+    expect(partWeights({ chunks: 3, totalFrames: 600, starts: [0, 300, 450] }, false)).toEqual({ 'video-0': 1.5, 'video-1': 0.75, 'video-2': 0.75 });
+    // A job planned before chunks carried their starts: equal weights.
+    expect(partWeights({ chunks: 2, totalFrames: 600 }, false)).toEqual({ 'video-0': 1, 'video-1': 1 });
     expect(partKey({ kind: 'video', index: 4, startFrame: 0 })).toBe('video-4');
     expect(partKey({ kind: 'audio' })).toBe('audio');
   });
