@@ -130,9 +130,11 @@ async function startChunkedEncode(
     height: size.height,
     chunkTimeoutSeconds: encodeTimeoutSeconds({ durationSeconds: longest, video: { fps } }, size, settings),
   };
+  // Replicas take the children in this order: the audio track (as long to encode as a chunk or
+  // two on a long video) first, so it never lands in the last round beside the short pieces.
   const parts = [
-    ...plan.chunks.map((chunk) => ({ kind: 'video' as const, index: chunk.index, startFrame: chunk.startFrame, ...(chunk.frames === undefined ? {} : { frames: chunk.frames }) })),
     ...(source.audio ? [{ kind: 'audio' as const }] : []),
+    ...plan.chunks.map((chunk) => ({ kind: 'video' as const, index: chunk.index, startFrame: chunk.startFrame, ...(chunk.frames === undefined ? {} : { frames: chunk.frames }) })),
   ];
   await context.emitFlow(
     { channel: 'video.assemble', payload: { ...upload, chunked, preview: early.preview, poster: early.poster } },
