@@ -100,6 +100,7 @@ return seq
  */
 export class StatusStore {
   private subscriber: Redis | undefined;
+  private closing = false;
   private readonly listeners = new Set<(event: StatusEvent) => void>();
   private readonly resumeListeners = new Set<() => void>();
 
@@ -224,6 +225,15 @@ export class StatusStore {
           },
         );
       });
+      // Only close() ends the subscriber. A client ioredis gave up on (it does in a few races, e.g.
+      // a Sentinel failover announced in the middle of a reconnect) is connected again, or every
+      // live status stream of this process would go silent for good.
+      subscriber.on('end', () => {
+        if (this.closing || this.subscriber !== subscriber) return;
+        setTimeout(() => {
+          if (!this.closing && this.subscriber === subscriber && subscriber.status === 'end') subscriber.connect().catch(() => {});
+        }, 500).unref();
+      });
     }
     this.listeners.add(listener);
     if (onResume) this.resumeListeners.add(onResume);
@@ -234,6 +244,7 @@ export class StatusStore {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.listeners.clear();
     this.resumeListeners.clear();
     await this.subscriber?.quit();

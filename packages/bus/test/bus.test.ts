@@ -180,4 +180,25 @@ describe('status store', () => {
       [3, 'failed'],
     ]);
   });
+
+  it('connects its subscriber again when ioredis ends it, and tells followers to catch up', async () => {
+    const uploadId = randomUUID();
+    const live: number[] = [];
+    let resumed = 0;
+    const unsubscribe = await bus.status.subscribe(
+      (e) => e.uploadId === uploadId && live.push(e.seq),
+      () => resumed++,
+    );
+    // What ioredis leaves after giving up on a client: status 'end', no more reconnects.
+    const subscriber = (bus.status as unknown as { subscriber: Redis }).subscriber;
+    subscriber.disconnect();
+    const deadline = Date.now() + 10_000;
+    while (resumed === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(resumed).toBeGreaterThan(0);
+    expect(subscriber.status).toBe('ready');
+    await bus.status.publish({ uploadId, stage: 'test', event: 'upload.received' }, { from: ['-'], to: 'awaiting_payment' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(live).toEqual([1]);
+    unsubscribe();
+  });
 });

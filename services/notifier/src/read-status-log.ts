@@ -69,6 +69,9 @@ export async function readStatusLog(params: ReadStatusLogParameters): Promise<St
       } catch (error) {
         if (!running) break;
         log.error('reading the status log failed; retrying', errorFields(error));
+        // A client ioredis ended for good (it does in a few races, e.g. a Sentinel failover
+        // announced in the middle of a reconnect) is connected again; retrying on it never works.
+        if (redis.status === 'end') redis.connect().catch(() => {});
         await new Promise((resolve) => setTimeout(resolve, 1_000));
       }
     }
