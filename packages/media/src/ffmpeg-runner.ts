@@ -191,6 +191,11 @@ export class FfmpegRunner {
       }
       command.output(job.output);
       if (job.outputOptions.length > 0) command.outputOptions(...(job.outputOptions as string[]));
+      for (const extra of job.extraOutputs ?? []) {
+        // Likewise, output options apply to the output added last.
+        command.output(extra.output);
+        if (extra.outputOptions.length > 0) command.outputOptions(...extra.outputOptions);
+      }
 
       const started = process.hrtime.bigint();
       const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
