@@ -4,6 +4,7 @@ import { FfmpegRunner, type FfmpegRunnerOptions } from './ffmpeg-runner.js';
 import { checkFfmpeg, type FfmpegHealth } from './health.js';
 import { extractPoster, type PosterOptions, type PosterResult } from './poster.js';
 import { extractPreview, type PreviewOptions, type PreviewResult } from './preview.js';
+import { extractPreviewAndPoster, type PreviewAndPosterOptions, type PreviewAndPosterResult } from './preview-and-poster.js';
 import { probeMedia, type MediaInfo } from './probe.js';
 import { transcodeToVp9, type ProgressListener, type TranscodeOptions, type TranscodeResult } from './transcode.js';
 
@@ -19,6 +20,8 @@ export interface MediaAdapter {
   extractPreview(input: string, output: string, options: WithoutRunner<PreviewOptions>): Promise<PreviewResult>;
   /** See extractPoster. */
   extractPoster(input: string, output: string, options?: WithoutRunner<PosterOptions>): Promise<PosterResult>;
+  /** See extractPreviewAndPoster: both from one ffmpeg run. */
+  extractPreviewAndPoster(input: string, previewOutput: string, posterOutput: string, options: WithoutRunner<PreviewAndPosterOptions>): Promise<PreviewAndPosterResult>;
   /** See checkFfmpeg. */
   health(): Promise<FfmpegHealth>;
   /** A file's video packets and keyframe times (FfmpegRunner.probePackets). */
@@ -43,6 +46,7 @@ export function createMediaAdapter(options: FfmpegRunnerOptions = {}): MediaAdap
     transcodeToVp9: (input, output, opts, onProgress) => transcodeToVp9(input, output, { ...opts, runner }, onProgress),
     extractPreview: (input, output, opts) => extractPreview(input, output, { ...opts, runner }),
     extractPoster: (input, output, opts = {}) => extractPoster(input, output, { ...opts, runner }),
+    extractPreviewAndPoster: (input, previewOutput, posterOutput, opts) => extractPreviewAndPoster(input, previewOutput, posterOutput, { ...opts, runner }),
     health: () => checkFfmpeg(runner),
     probePackets: (path) => runner.probePackets(path),
     encodeVideoChunk: (input, output, opts, onProgress) => encodeVideoChunk(input, output, { ...opts, runner }, onProgress),

@@ -20,6 +20,8 @@ export interface FfmpegCommand {
   expectedDurationSeconds?: number;
   /** Further inputs after the first (a join reads the video chunks' list and the audio track). */
   extraInputs?: Array<{ input: string; inputOptions: string[] }>;
+  /** Further outputs after the first, written by the same run (the preview and its poster from one decode). */
+  extraOutputs?: Array<{ output: string; outputOptions: string[] }>;
 }
 
 /**
@@ -322,33 +324,41 @@ export interface PreviewCommandSettings {
 
 /** A muted clip of the first seconds, with the codec's fast preview profile. */
 export function buildPreviewCommand(settings: PreviewCommandSettings): FfmpegCommand {
-  const { source, size, threads, maxFps } = settings;
-  const codec = settings.codec ?? vp9Codec;
-  const fps = source.video.fps > 0 ? Math.min(source.video.fps, maxFps) : maxFps;
+  const { source, size, threads } = settings;
   return {
     input: settings.input,
     inputOptions: restrictedInputOptions({ threads }),
     output: settings.output,
     outputOptions: [
       '-map', '0:v:0',
-      // Muted: previews autoplay, and browsers only autoplay muted media anyway.
-      '-an',
-      ...STRIP_METADATA_OPTIONS,
-      // Output-side -t is frame-accurate; a video shorter than this simply ends.
-      '-t', String(settings.seconds),
-      '-vf', videoFilterChain(source.video, size),
-      '-fpsmax', String(maxFps),
-      ...codec.videoOptions({
-        bitrateKbps: settings.videoBitrateKbps ?? bitrateForHeight(Math.min(size.width, size.height)),
-        threads,
-        width: size.width,
-        fps,
-        speed: { ...codec.previewSpeed, ...settings.speed },
-      }),
-      ...codec.containerOptions(),
+      ...previewOutputOptions(settings, ['-vf', videoFilterChain(source.video, size)]),
     ],
     expectedDurationSeconds: Math.min(settings.seconds, source.durationSeconds),
   };
+}
+
+/** The preview's output options after its `-map`: muted, cut to length, the filters given, the fast profile. */
+function previewOutputOptions(settings: Omit<PreviewCommandSettings, 'input' | 'output'>, filters: string[]): string[] {
+  const { source, size, threads, maxFps } = settings;
+  const codec = settings.codec ?? vp9Codec;
+  const fps = source.video.fps > 0 ? Math.min(source.video.fps, maxFps) : maxFps;
+  return [
+    // Muted: previews autoplay, and browsers only autoplay muted media anyway.
+    '-an',
+    ...STRIP_METADATA_OPTIONS,
+    // Output-side -t is frame-accurate; a video shorter than this simply ends.
+    '-t', String(settings.seconds),
+    ...filters,
+    '-fpsmax', String(maxFps),
+    ...codec.videoOptions({
+      bitrateKbps: settings.videoBitrateKbps ?? bitrateForHeight(Math.min(size.width, size.height)),
+      threads,
+      width: size.width,
+      fps,
+      speed: { ...codec.previewSpeed, ...settings.speed },
+    }),
+    ...codec.containerOptions(),
+  ];
 }
 
 /** What one poster candidate is asked for. */
@@ -371,7 +381,7 @@ export function buildPosterFrameCommand(settings: PosterFrameSettings): FfmpegCo
   const { source } = settings;
   // thumbnail= picks the frame closest to the window's average histogram, skipping flashes and cuts;
   // it runs after scaling so its frame buffer stays small even for 4K sources.
-  const window = Math.min(30, Math.max(2, Math.round(source.video.fps || 25)));
+  const window = posterWindowFrames(source.video);
   const base = videoFilterChain(source.video, settings.size);
   return {
     input: settings.input,
@@ -387,13 +397,81 @@ export function buildPosterFrameCommand(settings: PosterFrameSettings): FfmpegCo
   };
 }
 
+/** Frames the poster's thumbnail filter chooses among: about one second of the source, 2 to 30. */
+function posterWindowFrames(video: VideoStreamInfo): number {
+  return Math.min(30, Math.max(2, Math.round(video.fps || 25)));
+}
+
+// Prints the mean luma (YAVG, 0-255) of each frame passing through, on stderr; parseMeanLuma reads it.
+const PRINT_MEAN_LUMA = 'signalstats,metadata=print:key=lavfi.signalstats.YAVG';
+
+/** What the preview and the first poster candidate are asked for, cut by one ffmpeg run. */
+export interface PreviewAndPosterCommandSettings extends Omit<PreviewCommandSettings, 'output'> {
+  /** The preview clip's file. */
+  previewOutput: string;
+  /** The poster image's file. */
+  posterOutput: string;
+  /** The poster's frame size (already fitted). */
+  posterSize: FrameSize;
+  /** Where the poster's frame window starts; inside the video. */
+  posterAtSeconds: number;
+  /** Pick the most representative frame of a ~1 s window rather than the first one. */
+  chooseFrame: boolean;
+  /** libwebp quality 0-100. */
+  quality: number;
+}
+
+/**
+ * The preview clip and the first poster candidate from one decode of the video's start: the decoded
+ * frames are split, one branch becomes the preview, the other is trimmed to the poster's window,
+ * scaled, reduced to one frame (thumbnail when choosing) and measured (its mean luma on stderr, read
+ * with parseMeanLuma), so a dark poster is known without another run. The input is read only as far
+ * as the longer of the clip and the poster's window.
+ */
+export function buildPreviewAndPosterCommand(settings: PreviewAndPosterCommandSettings): FfmpegCommand {
+  const { source, threads } = settings;
+  if (!(settings.seconds > 0)) throw new RangeError(`preview seconds must be > 0, got ${settings.seconds}`);
+  if (!(settings.posterAtSeconds >= 0)) throw new RangeError(`poster time must be >= 0, got ${settings.posterAtSeconds}`);
+  const sourceFps = source.video.fps > 0 ? source.video.fps : 25;
+  const windowFrames = settings.chooseFrame ? posterWindowFrames(source.video) : 1;
+  // Read up to the end of the poster's window when it ends after the clip (a very short preview).
+  const readSeconds = Math.max(settings.seconds, settings.posterAtSeconds + windowFrames / sourceFps);
+  const posterFilters = [
+    // Frames before the poster's time are dropped before they are scaled.
+    `trim=start=${settings.posterAtSeconds.toFixed(3)}`,
+    videoFilterChain(source.video, settings.posterSize),
+    ...(settings.chooseFrame ? [`thumbnail=${windowFrames}`] : []),
+    // One frame only, so exactly one luma line is printed whatever else the thumbnail filter emits.
+    'trim=end_frame=1',
+    PRINT_MEAN_LUMA,
+  ];
+  const graph = [
+    '[0:v:0]split=2[preview_in][poster_in]',
+    `[preview_in]${videoFilterChain(source.video, settings.size)}[preview]`,
+    `[poster_in]${posterFilters.join(',')}[poster]`,
+  ].join(';');
+  return {
+    input: settings.input,
+    inputOptions: [...restrictedInputOptions({ threads }), '-t', (Math.ceil(readSeconds * 1000) / 1000).toFixed(3)],
+    output: settings.previewOutput,
+    outputOptions: ['-filter_complex', graph, '-map', '[preview]', ...previewOutputOptions(settings, [])],
+    extraOutputs: [
+      {
+        output: settings.posterOutput,
+        outputOptions: ['-map', '[poster]', '-map_metadata', '-1', '-frames:v', '1', '-c:v', 'libwebp', '-quality', String(settings.quality), '-f', 'webp'],
+      },
+    ],
+    expectedDurationSeconds: Math.min(settings.seconds, source.durationSeconds),
+  };
+}
+
 /** Mean luma of an image this package wrote, printed by signalstats on stderr. */
 export function buildMeanLumaCommand(path: string): FfmpegCommand {
   return {
     input: path,
     inputOptions: restrictedInputOptions({ demuxers: OWN_IMAGE_DEMUXERS }),
     output: '-',
-    outputOptions: ['-vf', 'format=yuv420p,signalstats,metadata=print:key=lavfi.signalstats.YAVG', '-frames:v', '1', '-f', 'null'],
+    outputOptions: ['-vf', `format=yuv420p,${PRINT_MEAN_LUMA}`, '-frames:v', '1', '-f', 'null'],
   };
 }
 

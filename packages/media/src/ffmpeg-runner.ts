@@ -148,14 +148,33 @@ export class FfmpegRunner {
     }
   }
 
-  /** ffmpeg's version and encoders (health checks go through the runner like everything else). */
+  /**
+   * ffmpeg's version and encoders (health checks go through the runner like everything else). It
+   * also has fluent-ffmpeg list the formats and encoders it checks before a process's first command
+   * (two more ffmpeg runs, 0.5-0.7 s here, kept for the process's life), so the start-up check pays
+   * that instead of the first job: on a fresh replica that job is a listing's first-playable cut.
+   */
   async info(): Promise<FfmpegInfo> {
     const ffmpegBinary = this.ffmpegBinary();
-    const { stdout: versionText } = await execFileAsync(ffmpegBinary, ['-hide_banner', '-version'], { timeout: INFO_TIMEOUT_MS });
-    await execFileAsync(this.ffprobeBinary(), ['-hide_banner', '-version'], { timeout: INFO_TIMEOUT_MS });
-    const { stdout: encoderText } = await execFileAsync(ffmpegBinary, ['-hide_banner', '-encoders'], { timeout: INFO_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024 });
+    const [{ stdout: versionText }, , { stdout: encoderText }] = await Promise.all([
+      execFileAsync(ffmpegBinary, ['-hide_banner', '-version'], { timeout: INFO_TIMEOUT_MS }),
+      execFileAsync(this.ffprobeBinary(), ['-hide_banner', '-version'], { timeout: INFO_TIMEOUT_MS }),
+      execFileAsync(ffmpegBinary, ['-hide_banner', '-encoders'], { timeout: INFO_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024 }),
+    ]);
+    await this.loadCapabilities();
     const version = /ffmpeg version (\S+)/.exec(versionText)?.[1] ?? versionText.split('\n')[0] ?? 'unknown';
     return { version, encoders: parseEncoderList(encoderText) };
+  }
+
+  /** Has fluent-ffmpeg read (once per process; it keeps them) the formats and encoders it checks every command against. */
+  private loadCapabilities(): Promise<void> {
+    const command = this.createCommand('-');
+    return new Promise((resolve, reject) => {
+      command.availableFormats((formatsError) => {
+        if (formatsError) return reject(formatsError);
+        command.availableEncoders((encodersError) => (encodersError ? reject(encodersError) : resolve()));
+      });
+    });
   }
 
   /**
@@ -191,6 +210,11 @@ export class FfmpegRunner {
       }
       command.output(job.output);
       if (job.outputOptions.length > 0) command.outputOptions(...(job.outputOptions as string[]));
+      for (const extra of job.extraOutputs ?? []) {
+        // Likewise, output options apply to the output added last.
+        command.output(extra.output);
+        if (extra.outputOptions.length > 0) command.outputOptions(...extra.outputOptions);
+      }
 
       const started = process.hrtime.bigint();
       const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;

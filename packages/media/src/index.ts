@@ -13,6 +13,8 @@ export {
   buildTranscodeCommand,
   buildPreviewCommand,
   buildPosterFrameCommand,
+  buildPreviewAndPosterCommand,
+  parseMeanLuma,
   buildMeanLumaCommand,
   buildProbeOptions,
   buildVideoChunkCommand,
@@ -34,6 +36,7 @@ export {
   type TranscodeCommandSettings,
   type PreviewCommandSettings,
   type PosterFrameSettings,
+  type PreviewAndPosterCommandSettings,
 } from './commands.js';
 export {
   probeMedia,
@@ -76,6 +79,7 @@ export {
   type PosterOptions,
   type PosterResult,
 } from './poster.js';
+export { extractPreviewAndPoster, type PreviewAndPosterOptions, type PreviewAndPosterResult } from './preview-and-poster.js';
 export { ffmpegVersion, isFfmpegAvailable, checkFfmpeg, REQUIRED_ENCODERS, type FfmpegHealth } from './health.js';
 export { createMediaAdapter, type MediaAdapter } from './adapter.js';
 export { mediaEnvSchema, runnerOptionsFrom, type MediaEnv } from './config.js';

@@ -2,9 +2,9 @@ import { rename, rm } from 'node:fs/promises';
 import { buildMeanLumaCommand, buildPosterFrameCommand, parseMeanLuma } from './commands.js';
 import { defaultRunner } from './default-runner.js';
 import type { FfmpegRunner } from './ffmpeg-runner.js';
-import { fitWidth } from './geometry.js';
+import { fitWidth, type FrameSize } from './geometry.js';
 import { fileSize } from './output-file.js';
-import { assertPlayableVideo, probeMedia, type MediaInfo } from './probe.js';
+import { assertPlayableVideo, probeMedia, type MediaInfo, type VideoStreamInfo } from './probe.js';
 
 /** Settings for a poster image. */
 export interface PosterOptions {
@@ -38,10 +38,10 @@ export interface PosterResult {
   meanLuma: number;
 }
 
-const DEFAULT_POSTER_WIDTH = 1280;
-const DEFAULT_QUALITY = 80;
-// Below this mean luma (video black is 16) a frame reads as "black screen", e.g. a fade-in.
-const DARK_LUMA = 28;
+export const DEFAULT_POSTER_WIDTH = 1280;
+export const DEFAULT_POSTER_QUALITY = 80;
+/** Below this mean luma (video black is 16) a frame reads as "black screen", e.g. a fade-in. */
+export const DARK_LUMA = 28;
 // Many videos open on black or a fade; a quarter in (at most 3 s) is usually the subject.
 const FIRST_CANDIDATE_FRACTION = 0.25;
 const FIRST_CANDIDATE_MAX_SECONDS = 3;
@@ -51,37 +51,78 @@ export async function extractPoster(input: string, output: string, options: Post
   const runner = options.runner ?? defaultRunner();
   const source = options.source ?? (await probeMedia(input, runner));
   assertPlayableVideo(source, input);
-  const size = fitWidth(source.video, options.maxWidth ?? DEFAULT_POSTER_WIDTH);
-  const quality = options.quality ?? DEFAULT_QUALITY;
   const duration = source.durationSeconds;
+  const times = options.atSeconds !== undefined ? [clampTime(options.atSeconds, duration)] : posterCandidateTimes(duration);
+  return renderPosterCandidates({
+    input,
+    output,
+    source,
+    size: fitWidth(source.video, options.maxWidth ?? DEFAULT_POSTER_WIDTH),
+    quality: options.quality ?? DEFAULT_POSTER_QUALITY,
+    chooseFrame: options.atSeconds === undefined,
+    times,
+    runner,
+    ...(options.threads === undefined ? {} : { threads: options.threads }),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+}
 
-  const render = async (atSeconds: number, path: string, chooseFrame: boolean): Promise<number> => {
-    const command = buildPosterFrameCommand({
-      input,
-      output: path,
-      source,
-      size,
-      atSeconds,
-      chooseFrame,
-      quality,
-      ...(options.threads === undefined ? {} : { threads: options.threads }),
-    });
-    await runner.run({ ...command, ...(options.signal ? { signal: options.signal } : {}) });
-    return measureMeanLuma(path, runner);
-  };
+/** A poster candidate already rendered (to a `.part` file) and measured. */
+export interface RenderedCandidate {
+  /** Where it was written; renamed to the poster's name if it is chosen, removed otherwise. */
+  path: string;
+  /** Source time its frame window started at. */
+  atSeconds: number;
+  /** Its mean luma 0-255. */
+  luma: number;
+}
 
-  const candidates = options.atSeconds !== undefined
-    ? [clampTime(options.atSeconds, duration)]
-    : posterCandidateTimes(duration);
-  const written: string[] = [];
+/** What renderPosterCandidates needs: the poster's settings, the times to try, and a candidate rendered before, if any. */
+export interface PosterCandidatesParameters {
+  input: string;
+  output: string;
+  source: MediaInfo & { video: VideoStreamInfo };
+  /** Poster frame size (already fitted). */
+  size: FrameSize;
+  /** libwebp quality 0-100. */
+  quality: number;
+  /** Pick the most typical frame of a ~1 s window at each time. */
+  chooseFrame: boolean;
+  /** Times to render, in order, until one is not dark. */
+  times: readonly number[];
+  /** A candidate rendered elsewhere (the one-run cut's first), competing with the rendered ones. */
+  earlier?: RenderedCandidate;
+  threads?: number;
+  signal?: AbortSignal;
+  runner: FfmpegRunner;
+}
+
+/**
+ * Renders candidates in order until one is not dark, then keeps the brightest one rendered (the
+ * earlier one included) under the poster's name; every other `.part` file is removed.
+ */
+export async function renderPosterCandidates(parameters: PosterCandidatesParameters): Promise<PosterResult> {
+  const { input, output, source, size, quality, runner } = parameters;
+  const written: string[] = parameters.earlier ? [parameters.earlier.path] : [];
   try {
-    let best: { path: string; atSeconds: number; luma: number } | undefined;
-    for (const [index, atSeconds] of candidates.entries()) {
+    let best = parameters.earlier;
+    for (const [index, atSeconds] of parameters.times.entries()) {
+      if (best && best.luma >= DARK_LUMA) break;
       const path = `${output}.candidate${index}.part`;
       written.push(path);
-      const luma = await render(atSeconds, path, options.atSeconds === undefined);
+      const command = buildPosterFrameCommand({
+        input,
+        output: path,
+        source,
+        size,
+        atSeconds,
+        chooseFrame: parameters.chooseFrame,
+        quality,
+        ...(parameters.threads === undefined ? {} : { threads: parameters.threads }),
+      });
+      await runner.run({ ...command, ...(parameters.signal ? { signal: parameters.signal } : {}) });
+      const luma = await measureMeanLuma(path, runner);
       if (!best || luma > best.luma) best = { path, atSeconds, luma };
-      if (luma >= DARK_LUMA) break;
     }
     if (!best) throw new RangeError('no poster candidate times');
     await rename(best.path, output);

@@ -44,8 +44,8 @@ export interface PreviewResult {
   wallSeconds: number;
 }
 
-const DEFAULT_PREVIEW_HEIGHT = 480;
-const DEFAULT_PREVIEW_FPS = 30;
+export const DEFAULT_PREVIEW_HEIGHT = 480;
+export const DEFAULT_PREVIEW_FPS = 30;
 
 /** Cuts a muted, small VP9 WebM clip of the first `seconds` of a video, for autoplaying loops. */
 export async function extractPreview(input: string, output: string, options: PreviewOptions): Promise<PreviewResult> {

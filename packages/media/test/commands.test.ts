@@ -2,9 +2,11 @@ import { describe, it, expect } from 'vitest';
 import {
   buildMeanLumaCommand,
   buildPosterFrameCommand,
+  buildPreviewAndPosterCommand,
   buildPreviewCommand,
   buildProbeOptions,
   buildTranscodeCommand,
+  parseMeanLuma,
   SOURCE_DEMUXERS,
   vp9Codec,
   type MediaInfo,
@@ -24,6 +26,7 @@ describe('every input is restricted to the staged file', () => {
     buildTranscodeCommand({ input: 'in', output: 'out', source: withAudio, size: { width: 1280, height: 720 }, threads: 3, maxFps: 60, audioBitrateKbps: 128 }),
     buildPreviewCommand({ input: 'in', output: 'out', source: withAudio, size: { width: 852, height: 480 }, seconds: 5, threads: 3, maxFps: 30 }),
     buildPosterFrameCommand({ input: 'in', output: 'out', source: withAudio, size: { width: 1280, height: 720 }, atSeconds: 3, chooseFrame: true, quality: 80, threads: 3 }),
+    buildPreviewAndPosterCommand({ input: 'in', previewOutput: 'p', posterOutput: 'q', source: withAudio, size: { width: 852, height: 480 }, posterSize: { width: 1280, height: 720 }, seconds: 5, threads: 3, maxFps: 30, posterAtSeconds: 3, chooseFrame: true, quality: 80 }),
     buildMeanLumaCommand('poster.webp'),
   ];
   it('reads only through the file protocol and only with allowed demuxers, never a playlist format', () => {
@@ -36,7 +39,7 @@ describe('every input is restricted to the staged file', () => {
     expect(buildProbeOptions()).toEqual(expect.arrayContaining(['-protocol_whitelist', 'file', '-format_whitelist', SOURCE_DEMUXERS.join(',')]));
   });
   it('gives the decoder FFMPEG_THREADS threads, before the input (ffmpeg would count the host\'s CPUs)', () => {
-    for (const command of commands.slice(0, 3)) expect(valueOf(command.inputOptions, '-threads')).toBe('3');
+    for (const command of commands.slice(0, 4)) expect(valueOf(command.inputOptions, '-threads')).toBe('3');
   });
   it('lets the luma measurement read only image formats this package writes', () => {
     expect(valueOf(buildMeanLumaCommand('p.webp').inputOptions, '-format_whitelist')).toBe('image2,webp_pipe');
@@ -96,6 +99,85 @@ describe('buildPosterFrameCommand', () => {
     const exact = buildPosterFrameCommand({ input: 'in', output: 'p.webp', source: withAudio, size: { width: 1280, height: 720 }, atSeconds: 1, chooseFrame: false, quality: 80 });
     expect(valueOf(exact.outputOptions, '-vf')).not.toContain('thumbnail');
     expect(exact.inputOptions).not.toContain('-threads');
+  });
+});
+
+describe('buildPreviewAndPosterCommand', () => {
+  const settings = {
+    input: 'in.mp4',
+    previewOutput: 'preview.webm.part',
+    posterOutput: 'poster.webp.part',
+    source: withAudio,
+    size: { width: 852, height: 480 },
+    posterSize: { width: 1280, height: 720 },
+    seconds: 5,
+    threads: 2,
+    maxFps: 30,
+    posterAtSeconds: 3,
+    chooseFrame: true,
+    quality: 75,
+  };
+  const command = buildPreviewAndPosterCommand(settings);
+  const graph = valueOf(command.outputOptions, '-filter_complex') ?? '';
+  const branches = graph.split(';');
+
+  it('is one run writing two files: the preview first, the poster as the second output', () => {
+    expect(command.input).toBe('in.mp4');
+    expect(command.output).toBe('preview.webm.part');
+    expect(command.extraOutputs?.map((output) => output.output)).toEqual(['poster.webp.part']);
+    expect(command.expectedDurationSeconds).toBe(5);
+  });
+
+  it('decodes the video once and splits it: one branch scaled for the preview, one for the poster', () => {
+    expect(branches).toHaveLength(3);
+    expect(branches[0]).toBe('[0:v:0]split=2[preview_in][poster_in]');
+    expect(branches[1]).toBe('[preview_in]scale=852:480,setsar=1,format=yuv420p[preview]');
+    expect(valueOf(command.outputOptions, '-map')).toBe('[preview]');
+    expect(valueOf(command.extraOutputs?.[0]?.outputOptions ?? [], '-map')).toBe('[poster]');
+  });
+
+  it('encodes the preview exactly as buildPreviewCommand does (same length, profile, bitrate, container)', () => {
+    const alone = buildPreviewCommand({ ...settings, output: 'preview.webm' }).outputOptions;
+    const withoutFilters = alone.filter((_, i) => !['-vf', '-map'].includes(alone[i] ?? '') && !['-vf', '-map'].includes(alone[i - 1] ?? ''));
+    const shared = command.outputOptions.filter((_, i) => !['-filter_complex', '-map'].includes(command.outputOptions[i] ?? '') && !['-filter_complex', '-map'].includes(command.outputOptions[i - 1] ?? ''));
+    expect(shared).toEqual(withoutFilters);
+    expect(valueOf(shared, '-t')).toBe('5');
+    expect(valueOf(shared, '-deadline')).toBe('realtime');
+    expect(shared).toContain('-an');
+  });
+
+  it('takes the poster as extractPoster does: from its time on, scaled, the typical frame of a one-second window, one WebP frame', () => {
+    const poster = branches[2] ?? '';
+    expect(poster.startsWith('[poster_in]trim=start=3.000,scale=1280:720,setsar=1,format=yuv420p,thumbnail=30,')).toBe(true);
+    const options = command.extraOutputs?.[0]?.outputOptions ?? [];
+    expect(valueOf(options, '-frames:v')).toBe('1');
+    expect(valueOf(options, '-c:v')).toBe('libwebp');
+    expect(valueOf(options, '-quality')).toBe('75');
+    expect(valueOf(options, '-map_metadata')).toBe('-1');
+    const exact = buildPreviewAndPosterCommand({ ...settings, chooseFrame: false });
+    expect(valueOf(exact.outputOptions, '-filter_complex')).not.toContain('thumbnail');
+  });
+
+  it("measures the poster's mean luma in the same run, for exactly one frame", () => {
+    expect(branches[2]).toMatch(/,trim=end_frame=1,signalstats,metadata=print:key=lavfi\.signalstats\.YAVG\[poster\]$/);
+    // The line the metadata filter prints in such a run.
+    expect(parseMeanLuma('[Parsed_metadata_11 @ 0x55cc47074240] lavfi.signalstats.YAVG=115.783')).toBe(115.783);
+    expect(parseMeanLuma('frame=  150 fps= 39 q=45.0 size= 638kB time=00:00:04.96')).toBeUndefined();
+  });
+
+  it('reads the input only as far as the longer of the clip and the poster window', () => {
+    expect(valueOf(command.inputOptions, '-t')).toBe('5.000');
+    // A 2 s clip with the poster window at 3 s: read to its end, 3 s + 30 frames at 30 fps.
+    expect(valueOf(buildPreviewAndPosterCommand({ ...settings, seconds: 2 }).inputOptions, '-t')).toBe('4.000');
+    // An exact frame needs only that frame.
+    expect(valueOf(buildPreviewAndPosterCommand({ ...settings, seconds: 2, chooseFrame: false }).inputOptions, '-t')).toBe('3.034');
+    // The read limit sits after the restrictions and before the input, where it limits the input.
+    expect(command.inputOptions.indexOf('-t')).toBeGreaterThan(command.inputOptions.indexOf('-format_whitelist'));
+  });
+
+  it('refuses a clip length or a poster time that cannot be cut', () => {
+    expect(() => buildPreviewAndPosterCommand({ ...settings, seconds: 0 })).toThrow(RangeError);
+    expect(() => buildPreviewAndPosterCommand({ ...settings, posterAtSeconds: -1 })).toThrow(RangeError);
   });
 });
 

@@ -4,7 +4,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { extractPoster, FfmpegRunner, MediaError, probeMedia, transcodeToVp9 } from '../src/index.js';
+import { extractPoster, extractPreviewAndPoster, FfmpegRunner, MediaError, probeMedia, transcodeToVp9 } from '../src/index.js';
 import { ffmpegCli } from './helpers.js';
 
 const execFileAsync = promisify(execFile);
@@ -61,6 +61,8 @@ describe('inputs are the staged file only', () => {
       const source = { formatName: 'mov,mp4', durationSeconds: 2, sizeBytes: 1, video: { codec: 'h264', width: 320, height: 240, rotation: 0, fps: 30, pixelFormat: 'yuv420p', bitDepth: 8 } };
       const ran = await failure(transcodeToVp9(file(name), file(`${demuxer}-out.webm`), { maxHeight: 240, threads: 1, source }));
       expect(ran.code).toBe('not_media');
+      const cut = await failure(extractPreviewAndPoster(file(name), file(`${demuxer}-preview.webm`), file(`${demuxer}-poster.webp`), { seconds: 1, threads: 1, source }));
+      expect(cut.code).toBe('not_media');
     }, 30_000);
   }
 

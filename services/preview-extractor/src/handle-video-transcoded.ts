@@ -37,14 +37,14 @@ async function cutFromTranscode(media: MediaAdapter, settings: PreviewSettings, 
   const input = join(settings.STAGING_DIR, upload.video.path);
   const paths = stagedPaths(upload.uploadId);
   const source = await media.probe(input);
-  const preview = await media.extractPreview(input, join(settings.STAGING_DIR, paths.preview), {
+  // One ffmpeg run for both, as the transcoder cuts them from the source.
+  const { preview, poster } = await media.extractPreviewAndPoster(input, join(settings.STAGING_DIR, paths.preview), join(settings.STAGING_DIR, paths.poster), {
     seconds: settings.PREVIEW_SECONDS,
     maxHeight: settings.PREVIEW_MAX_HEIGHT,
     threads: settings.FFMPEG_THREADS,
     source,
     ...(context.signal ? { signal: context.signal } : {}),
   });
-  const poster = await media.extractPoster(input, join(settings.STAGING_DIR, paths.poster), { source, threads: settings.FFMPEG_THREADS, ...(context.signal ? { signal: context.signal } : {}) });
   context.log.info('preview and poster extracted', {
     previewBytes: preview.outputBytes,
     previewSeconds: preview.durationSeconds,

@@ -19,6 +19,8 @@ export interface CutPreviewResult {
   wallSeconds: number;
   /** True when both files were already staged by a previous attempt. */
   reused: boolean;
+  /** The poster came from a later candidate because the first one was dark (false when reused). */
+  posterFallback: boolean;
 }
 
 /**
@@ -38,32 +40,27 @@ export async function cutPreviewFromSource(media: MediaAdapter, settings: Previe
       poster: { path: paths.poster, bytes: posterStat.size },
       wallSeconds: 0,
       reused: true,
+      posterFallback: false,
     };
   }
   const started = performance.now();
-  // Both at once: the poster is a few short seeks and single-frame decodes that leave cores idle, so
-  // beside the preview it costs little wall time (on 2 cores and a 1080p source: 3.1 s for both
-  // together against 3.1 s + 1.4 s one after the other).
-  // Both are awaited before a failure is thrown, so no ffmpeg of this job outlives its handler.
-  const [previewCut, posterCut] = await Promise.allSettled([
-    media.extractPreview(input, previewFile, {
-      seconds: settings.PREVIEW_SECONDS,
-      maxHeight: settings.PREVIEW_MAX_HEIGHT,
-      threads: settings.FFMPEG_THREADS,
-      source,
-      ...(signal ? { signal } : {}),
-    }),
-    media.extractPoster(input, posterFile, { source, threads: settings.FFMPEG_THREADS, ...(signal ? { signal } : {}) }),
-  ]);
-  if (previewCut.status === 'rejected') throw previewCut.reason;
-  if (posterCut.status === 'rejected') throw posterCut.reason;
-  const preview = previewCut.value;
-  const poster = posterCut.value;
+  // One ffmpeg run for both: the source's first seconds are decoded once (the dearest part, for a
+  // 1080p H.264 source) and feed the preview and the poster's first candidate, whose luma is measured
+  // in the same run; only a dark first frame costs more runs. On 2 cores and the 60 s 1080p benchmark
+  // clip this takes about as long as the preview alone (docs/benchmarks/first-playable.md).
+  const { preview, poster, posterFallback } = await media.extractPreviewAndPoster(input, previewFile, posterFile, {
+    seconds: settings.PREVIEW_SECONDS,
+    maxHeight: settings.PREVIEW_MAX_HEIGHT,
+    threads: settings.FFMPEG_THREADS,
+    source,
+    ...(signal ? { signal } : {}),
+  });
   return {
     preview: { path: paths.preview, bytes: preview.outputBytes, durationSeconds: preview.durationSeconds },
     poster: { path: paths.poster, bytes: poster.outputBytes },
     wallSeconds: (performance.now() - started) / 1000,
     reused: false,
+    posterFallback,
   };
 }
 

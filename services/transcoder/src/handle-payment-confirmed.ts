@@ -51,6 +51,7 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
       posterBytes: early.poster.bytes,
       wallSeconds: Number(early.wallSeconds.toFixed(2)),
       reused: early.reused,
+      posterFallback: early.posterFallback,
     });
     if (!early.reused) encodeSeconds.observe({ stage: 'transcoder', kind: 'preview' }, early.wallSeconds);
     await context.emit('preview.early', { ...upload, preview: early.preview, poster: early.poster });

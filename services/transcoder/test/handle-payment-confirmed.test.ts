@@ -1,11 +1,14 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { access, mkdtemp, readFile, rm, stat, truncate, copyFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, stat, truncate, copyFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { PermanentError } from '@reelboard/bus';
 import { previewEarlySchema, stagedPaths, videoTranscodedSchema } from '@reelboard/contracts';
 import { createMediaAdapter } from '@reelboard/media';
+import { cutPreviewFromSource } from '../src/cut-preview.js';
 import { handlePaymentConfirmed, type TranscodeSettings } from '../src/handle-payment-confirmed.js';
 import { fakeContext, ffmpegCli, ffprobeJson, paymentConfirmed, patchBytes } from './support.js';
 
@@ -13,6 +16,10 @@ let staging = '';
 const media = createMediaAdapter();
 const at = (name: string): string => join(staging, name);
 const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
+const execFileAsync = promisify(execFile);
+/** Mean level 0-255 of an image, averaged by ffmpeg scaling it to one gray pixel. */
+const meanLevel = async (path: string): Promise<number> =>
+  (await execFileAsync('ffmpeg', ['-v', 'error', '-i', path, '-vf', 'scale=1:1:flags=area,format=gray', '-frames:v', '1', '-f', 'rawvideo', '-'], { encoding: 'buffer' })).stdout[0] ?? -1;
 
 const settings = (overrides: Partial<TranscodeSettings> = {}): TranscodeSettings => ({
   STAGING_DIR: staging,
@@ -60,6 +67,8 @@ beforeAll(async () => {
     ffmpegCli(tiny(['-t', '2', '-vf', "select='lt(n\\,30)+not(mod(n\\,3))'", '-vsync', 'vfr', ...h264], at('vfr.mp4'))),
     ffmpegCli(tiny(['-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p10le', '-color_trc', 'smpte2084', '-color_primaries', 'bt2020', '-colorspace', 'bt2020nc'], at('hdr10.mp4'))),
     ffmpegCli(['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440', '-t', '2', '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-c:a', 'libopus', at('already.webm')]),
+    // Black for its first 3 s (a fade-in opening), then picture.
+    ffmpegCli(['-filter_complex', 'color=black:size=320x240:rate=30:duration=3[b];testsrc2=size=320x240:rate=30:duration=3[t];[b][t]concat=n=2:v=1:a=0', ...h264, at('dark-opening.mp4')]),
     writeFile(at('notes.txt'), 'this is not a video\n'),
     // A playlist pointing at files beside it, uploaded under a video's name.
     writeFile(at('playlist.mp4'), '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nclip.mp4\n#EXT-X-ENDLIST\n'),
@@ -224,6 +233,23 @@ describe('handlePaymentConfirmed, playable first,', () => {
     const transcodedLog = captured.logs.findIndex((l) => l.message === 'transcoded');
     expect(captured.logs.indexOf(cut!)).toBeLessThan(transcodedLog);
   }, 60_000);
+
+  it('gives a video that opens on black a poster from further in, and stages both files under their final names', async () => {
+    const uploadId = randomUUID();
+    const input = at('dark-opening.mp4');
+    await mkdir(at(uploadId), { recursive: true });
+    const cut = await cutPreviewFromSource(media, settings(), uploadId, input, await media.probe(input));
+    expect(cut).toMatchObject({ reused: false, posterFallback: true });
+    const paths = stagedPaths(uploadId);
+    expect(cut.preview).toMatchObject({ path: paths.preview, bytes: (await stat(at(paths.preview))).size });
+    expect(cut.poster).toMatchObject({ path: paths.poster, bytes: (await stat(at(paths.poster))).size });
+    expect((await ffprobeJson(at(paths.preview))).streams.map((s) => s.codec_name)).toEqual(['vp9']);
+    expect((await ffprobeJson(at(paths.poster))).streams[0]).toMatchObject({ codec_name: 'webp', width: 320, height: 240 });
+    // Not the black opening: the picture's mean level, measured independently.
+    expect(await meanLevel(at(paths.poster))).toBeGreaterThan(40);
+    expect(await exists(`${at(paths.poster)}.part`)).toBe(false);
+    expect(await exists(`${at(paths.preview)}.part`)).toBe(false);
+  }, 30_000);
 
   it('keeps the preview and poster a previous attempt cut, instead of cutting them again', async () => {
     const uploadId = randomUUID();
