@@ -45,6 +45,11 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
     // The upload's folder normally holds the source already; a source staged elsewhere must not fail the encode.
     await mkdir(dirname(output), { recursive: true });
 
+    // A video that may be chunked needs its keyframe times for the plan: read them (a demux of the
+    // whole file, no decode) while the preview is cut, not after, so the chunks start as soon as the
+    // listing is playable. A failure surfaces where the plan awaits it.
+    const keyframes = source.durationSeconds > settings.CHUNK_THRESHOLD_SECONDS && context.emitFlow ? media.probePackets(input) : undefined;
+    keyframes?.catch(() => {});
     const early = await cutPreviewFromSource(media, settings, upload.uploadId, input, source, context.signal);
     context.log.info('preview and poster cut from the source', {
       previewBytes: early.preview.bytes,
@@ -56,8 +61,8 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
     if (!early.reused) encodeSeconds.observe({ stage: 'transcoder', kind: 'preview' }, early.wallSeconds);
     await context.emit('preview.early', { ...upload, preview: early.preview, poster: early.poster });
 
-    if (source.durationSeconds > settings.CHUNK_THRESHOLD_SECONDS && context.emitFlow) {
-      const chunked = await startChunkedEncode(media, settings, upload, input, source, early, context);
+    if (keyframes) {
+      const chunked = await startChunkedEncode(settings, upload, (await keyframes).keyframeSeconds, source, early, context);
       if (chunked) return;
     }
 
@@ -108,16 +113,14 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
  * False when the plan says one piece after all (too few chunks once aligned on keyframes).
  */
 async function startChunkedEncode(
-  media: MediaAdapter,
   settings: TranscodeSettings,
   upload: PaymentConfirmed,
-  input: string,
+  keyframeSeconds: readonly number[],
   source: MediaInfo & { video: VideoStreamInfo },
   early: Awaited<ReturnType<typeof cutPreviewFromSource>>,
   context: StageContext,
 ): Promise<boolean> {
   const fps = outputFps(source);
-  const { keyframeSeconds } = await media.probePackets(input);
   const plan = planChunks({ durationSeconds: source.durationSeconds, fps, keyframeSeconds, chunkSeconds: settings.CHUNK_SECONDS, thresholdSeconds: settings.CHUNK_THRESHOLD_SECONDS });
   if (plan.kind === 'single' || !context.emitFlow) return false;
   const size = fitShortSide(source.video, settings.MAX_OUTPUT_HEIGHT);

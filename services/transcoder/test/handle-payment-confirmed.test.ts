@@ -234,6 +234,35 @@ describe('handlePaymentConfirmed, playable first,', () => {
     expect(captured.logs.indexOf(cut!)).toBeLessThan(transcodedLog);
   }, 60_000);
 
+  it('reads a long video\'s keyframes for the chunk plan while the preview is cut, and queues the audio track first', async () => {
+    // The real adapter, recording when the keyframe probe and the cut start and end.
+    const times: Record<string, { start: number; end: number }> = {};
+    const timed = <T>(name: string, work: () => Promise<T>): Promise<T> => {
+      const start = performance.now();
+      return work().finally(() => {
+        times[name] = { start, end: performance.now() };
+      });
+    };
+    const instrumented = {
+      ...media,
+      probePackets: (path: string) => timed('probe', () => media.probePackets(path)),
+      extractPreviewAndPoster: (...args: Parameters<typeof media.extractPreviewAndPoster>) => timed('cut', () => media.extractPreviewAndPoster(...args)),
+    };
+    const { context, captured } = fakeContext();
+    const flows: Array<{ parent: string; children: Array<{ channel: string; payload: { part: { kind: string } } }> }> = [];
+    context.emitFlow = async (parent, children) => {
+      flows.push({ parent: parent.channel, children: children as never });
+    };
+    const uploadId = randomUUID();
+    await handlePaymentConfirmed(instrumented, settings({ CHUNK_THRESHOLD_SECONDS: 1, CHUNK_SECONDS: 1 }), paymentConfirmed(uploadId, 'clip.mp4'), context);
+    expect(times['probe'] && times['cut']).toBeTruthy();
+    // The probe began before the cut ended (it runs beside it, not after it).
+    expect(times['probe']!.start).toBeLessThan(times['cut']!.end);
+    expect(flows).toHaveLength(1);
+    expect(flows[0]?.children.map((child) => child.payload.part.kind)).toEqual(['audio', 'video', 'video']);
+    expect(captured.emitted.map((e) => e.channel)).toEqual(['preview.early']);
+  }, 60_000);
+
   it('gives a video that opens on black a poster from further in, and stages both files under their final names', async () => {
     const uploadId = randomUUID();
     const input = at('dark-opening.mp4');
