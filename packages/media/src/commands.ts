@@ -103,6 +103,26 @@ export interface TranscodeCommandSettings {
   codec?: CodecConfig;
 }
 
+/**
+ * The video encoder's options after the filters: the frame-rate cap, then the codec's options at the
+ * bitrate for the output's size (the ladder's unless given) and the given speed profile. The full
+ * transcode, its chunks and the preview all encode through this, so chunks keep the single encode's
+ * settings exactly.
+ */
+function videoEncodeOptions(codec: CodecConfig, settings: { size: FrameSize; threads: number; maxFps: number; fps: number; videoBitrateKbps?: number | undefined }, speed: EncoderSpeed): string[] {
+  const { size } = settings;
+  return [
+    '-fpsmax', String(settings.maxFps),
+    ...codec.videoOptions({
+      bitrateKbps: settings.videoBitrateKbps ?? bitrateForHeight(Math.min(size.width, size.height)),
+      threads: settings.threads,
+      width: size.width,
+      fps: settings.fps,
+      speed,
+    }),
+  ];
+}
+
 /** The full transcode: upright, scaled, 8-bit, metadata stripped, video and (if any) audio. */
 export function buildTranscodeCommand(settings: TranscodeCommandSettings): FfmpegCommand {
   const { source, size, threads, maxFps } = settings;
@@ -117,14 +137,7 @@ export function buildTranscodeCommand(settings: TranscodeCommandSettings): Ffmpe
       ...(source.audio ? ['-map', '0:a:0'] : ['-an']),
       ...STRIP_METADATA_OPTIONS,
       '-vf', videoFilterChain(source.video, size),
-      '-fpsmax', String(maxFps),
-      ...codec.videoOptions({
-        bitrateKbps: settings.videoBitrateKbps ?? bitrateForHeight(Math.min(size.width, size.height)),
-        threads,
-        width: size.width,
-        fps,
-        speed: { ...codec.defaultSpeed, ...settings.speed },
-      }),
+      ...videoEncodeOptions(codec, { ...settings, fps }, { ...codec.defaultSpeed, ...settings.speed }),
       ...(source.audio ? codec.audioOptions({ bitrateKbps: settings.audioBitrateKbps, channels: source.audio.channels }) : []),
       ...codec.containerOptions(),
     ],
@@ -149,7 +162,7 @@ export interface VideoChunkCommandSettings extends Omit<TranscodeCommandSettings
  * with a keyframe (forced, to say so), so chunks join without re-encoding.
  */
 export function buildVideoChunkCommand(settings: VideoChunkCommandSettings): FfmpegCommand {
-  const { source, size, threads, maxFps, fps, startFrame, frames } = settings;
+  const { source, size, threads, fps, startFrame, frames } = settings;
   if (!(fps > 0)) throw new RangeError(`chunk fps must be > 0, got ${fps}`);
   if (!Number.isInteger(startFrame) || startFrame < 0) throw new RangeError(`startFrame must be a whole number >= 0, got ${startFrame}`);
   if (frames !== undefined && (!Number.isInteger(frames) || frames < 1)) throw new RangeError(`frames must be a whole number >= 1, got ${frames}`);
@@ -168,14 +181,7 @@ export function buildVideoChunkCommand(settings: VideoChunkCommandSettings): Ffm
       // in its slot too: after the seek a frame's time is its source time minus the seek point, the
       // next chunk's first frame sits at the slot's length plus half a frame, and trim drops it.
       '-vf', frames === undefined ? videoFilterChain(source.video, size) : `trim=end=${(frames / fps).toFixed(6)},${videoFilterChain(source.video, size)}`,
-      '-fpsmax', String(maxFps),
-      ...codec.videoOptions({
-        bitrateKbps: settings.videoBitrateKbps ?? bitrateForHeight(Math.min(size.width, size.height)),
-        threads,
-        width: size.width,
-        fps,
-        speed: { ...codec.defaultSpeed, ...settings.speed },
-      }),
+      ...videoEncodeOptions(codec, settings, { ...codec.defaultSpeed, ...settings.speed }),
       '-force_key_frames', 'expr:eq(n,0)',
       ...codec.containerOptions(),
     ],
@@ -339,7 +345,7 @@ export function buildPreviewCommand(settings: PreviewCommandSettings): FfmpegCom
 
 /** The preview's output options after its `-map`: muted, cut to length, the filters given, the fast profile. */
 function previewOutputOptions(settings: Omit<PreviewCommandSettings, 'input' | 'output'>, filters: string[]): string[] {
-  const { source, size, threads, maxFps } = settings;
+  const { source, maxFps } = settings;
   const codec = settings.codec ?? vp9Codec;
   const fps = source.video.fps > 0 ? Math.min(source.video.fps, maxFps) : maxFps;
   return [
@@ -349,14 +355,7 @@ function previewOutputOptions(settings: Omit<PreviewCommandSettings, 'input' | '
     // Output-side -t is frame-accurate; a video shorter than this simply ends.
     '-t', String(settings.seconds),
     ...filters,
-    '-fpsmax', String(maxFps),
-    ...codec.videoOptions({
-      bitrateKbps: settings.videoBitrateKbps ?? bitrateForHeight(Math.min(size.width, size.height)),
-      threads,
-      width: size.width,
-      fps,
-      speed: { ...codec.previewSpeed, ...settings.speed },
-    }),
+    ...videoEncodeOptions(codec, { ...settings, fps }, { ...codec.previewSpeed, ...settings.speed }),
     ...codec.containerOptions(),
   ];
 }

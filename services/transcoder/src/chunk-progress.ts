@@ -12,12 +12,13 @@ export function partKey(part: ChunkPart): string {
  */
 export function partWeights(chunked: Pick<ChunkedEncode, 'chunks' | 'totalFrames' | 'starts'>, withAudio: boolean): Record<string, number> {
   const weights: Record<string, number> = {};
-  const { starts } = chunked;
+  // Without every chunk's start (a job planned before they were sent), chunks weigh the same.
+  const starts = chunked.starts?.length === chunked.chunks ? chunked.starts : undefined;
   const average = chunked.totalFrames / chunked.chunks;
   for (let index = 0; index < chunked.chunks; index++) {
-    const start = starts?.[index];
+    const start = starts?.[index] ?? 0;
     const end = starts?.[index + 1] ?? chunked.totalFrames;
-    weights[`video-${index}`] = starts && start !== undefined && starts.length === chunked.chunks && end > start ? (end - start) / average : 1;
+    weights[`video-${index}`] = starts ? Math.max(0, end - start) / average : 1;
   }
   if (withAudio) weights['audio'] = 0.1;
   return weights;
