@@ -13,7 +13,7 @@ export interface StageContext {
   log: Logger;
   /** 1 on the first try. */
   attempt: number;
-  /** Adds the next channel's job (deterministic id) and reports the matching status event. */
+  /** Reports the matching status event, then adds the next channel's job (deterministic id). */
   emit<N extends Channel>(next: N, payload: PayloadOf<N>): Promise<void>;
   /** Aborted when the service shuts down and its grace period ran out: stop (kill ffmpeg); the job is handed back. */
   signal?: AbortSignal;
@@ -331,8 +331,12 @@ export class Bus implements QueueSource {
       attempt,
       signal: this.shuttingDown.signal,
       emit: async (next, payload) => {
-        await this.publish(next, payload);
+        // The event is recorded before the job exists: the next stage, which may finish at once (the
+        // preview-extractor's early-cut path does), can never announce its own step ahead of this one.
+        // A crash between the two repeats the event when the stage runs again; it never loses it.
+        const valid = parsePayload(next, payload);
         await this.status.publish({ uploadId, event: next as StatusEventName, stage: this.service });
+        await this.publish(next, valid);
       },
       status: async (event, extra = {}) => {
         await this.status.publish({ uploadId, event, stage: this.service, ...extra });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ContractError, type StatusEvent, type UploadReceived } from '@reelboard/contracts';
@@ -92,8 +92,39 @@ describe('consuming', () => {
     const status = await seen;
     expect(calls).toBe(3);
     expect(status).toMatchObject({ stage: 'bus-test', event: 'payment.confirmed' });
-    expect(await bus.queue('payment.confirmed').getJob(`${u.uploadId}.payment.confirmed`)).toBeDefined();
+    await vi.waitFor(async () => expect(await bus.queue('payment.confirmed').getJob(`${u.uploadId}.payment.confirmed`)).toBeDefined());
     await worker.close();
+  });
+
+  it('announces a step before queueing the next stage, so that stage can never announce its own first', async () => {
+    const u = upload();
+    const jobId = `${u.uploadId}.payment.confirmed`;
+    const queuedWhenAnnounced: boolean[] = [];
+    const publishStatus = bus.status.publish.bind(bus.status);
+    const spy = vi.spyOn(bus.status, 'publish').mockImplementation(async (input, change) => {
+      if (input.uploadId === u.uploadId && input.event === 'payment.confirmed') queuedWhenAnnounced.push(Boolean(await bus.queue('payment.confirmed').getJob(jobId)));
+      return publishStatus(input, change);
+    });
+    const seen = nextStatus(u.uploadId, 'payment.confirmed');
+    const worker = bus.consume(
+      'upload.received',
+      async (payload, context) => {
+        await context.emit('payment.confirmed', {
+          ...payload,
+          payment: { chainId: 31337, address: payload.quote.to, token: null, amount: '1', blockNumber: '1', blockTime: new Date().toISOString(), status: 'paid', txHashes: [`0x${'2'.repeat(64)}`] },
+        });
+      },
+      { concurrency: 1 },
+    );
+    try {
+      await bus.publish('upload.received', u);
+      await seen;
+      await vi.waitFor(async () => expect(await bus.queue('payment.confirmed').getJob(jobId)).toBeDefined());
+      expect(queuedWhenAnnounced).toEqual([false]);
+    } finally {
+      spy.mockRestore();
+      await worker.close();
+    }
   });
 
   it('gives up at once on a permanent error, handing the job to the give-up handler with its reason', async () => {
