@@ -81,9 +81,14 @@ async function confirmAndScan(r: Rig, blocks = 1): Promise<void> {
  * clock (whole seconds) is past the deadline, then mines two blocks.
  */
 async function passTheDeadline(r: Rig, upload: UploadReceived): Promise<void> {
-  const wait = Date.parse(upload.quote.expiresAt) + 1_100 - Date.now();
+  const deadline = Date.parse(upload.quote.expiresAt);
+  const wait = deadline + 1_100 - Date.now();
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   await confirmAndScan(r, 2);
+  // What the expiry then decides rests on this: say so plainly if the pass did not get there.
+  const cursor = await r.watchList.cursor();
+  const head = await anvil.client.getBlock();
+  expect(cursor?.time, `the pass read up to block ${cursor?.block} (${cursor ? new Date(cursor.time).toISOString() : 'none'}); head ${head.number} at ${new Date(Number(head.timestamp) * 1000).toISOString()}; deadline ${upload.quote.expiresAt}`).toBeGreaterThan(deadline);
 }
 
 type DepositCredit = Extract<PaymentCredited, { kind: 'deposit' }>;
