@@ -28,7 +28,7 @@ import { handleVideoAssemble } from '../../services/transcoder/src/handle-video-
 import { handleVideoChunk } from '../../services/transcoder/src/handle-video-chunk.js';
 import { paymentConfirmed, streamSpans } from '../../services/transcoder/test/support.js';
 import { infraEnv } from '../../test/support/infra-env.js';
-import { round } from './lib/chain-run.js';
+import { childCpuSecondsOf, round } from './lib/chain-run.js';
 import { writeReport } from './lib/report.js';
 
 const execFileAsync = promisify(execFile);
@@ -48,30 +48,43 @@ const env = infraEnv();
 const log = createLogger('bench-chunks', 'warn');
 const since = (start: number) => (performance.now() - start) / 1000;
 
-/** What the instrumented adapter saw: wall seconds of each ffmpeg step, by replica. */
-interface Timings {
-  single: number[];
-  chunks: Array<{ replica: string; index: number; seconds: number }>;
-  audio: number[];
-  join: number[];
-  split: number[];
-  /** The early preview and poster cut (the keyframe probe runs beside it). */
-  cut: number[];
+/** One ffmpeg step: its wall seconds, and the CPU seconds (user + sys) of the processes that ended during it. */
+interface Step {
+  wall: number;
+  cpu: number;
 }
+
+/**
+ * What the instrumented adapter saw, by step. A step's CPU seconds are its own ffmpeg's only where
+ * nothing else of this process ran beside it: the single encode, and each part of the 1-replica
+ * chunked run (one job at a time); with two replicas they mix and are not used.
+ */
+interface Timings {
+  single: Step[];
+  chunks: Array<Step & { replica: string; startFrame: number }>;
+  audio: Step[];
+  join: Step[];
+  split: Step[];
+  /** The early preview and poster cut (the keyframe probe runs beside it). */
+  cut: Step[];
+}
+
+const noTimings = (): Timings => ({ single: [], chunks: [], audio: [], join: [], split: [], cut: [] });
 
 /** The real adapter, timing each step (instrumentation only: the work is ffmpeg's). */
 function timedMedia(replica: string, timings: Timings): MediaAdapter {
   const media = createMediaAdapter({ niceness: 5 });
-  const time = async <T>(record: (seconds: number) => void, work: () => Promise<T>): Promise<T> => {
+  const time = async <T>(record: (step: Step) => void, work: () => Promise<T>): Promise<T> => {
+    const cpuBefore = childCpuSecondsOf('self');
     const start = performance.now();
     const result = await work();
-    record(since(start));
+    record({ wall: since(start), cpu: childCpuSecondsOf('self') - cpuBefore });
     return result;
   };
   return {
     ...media,
     transcodeToVp9: (i, o, opts, p) => time((s) => timings.single.push(s), () => media.transcodeToVp9(i, o, opts, p)),
-    encodeVideoChunk: (i, o, opts, p) => time((s) => timings.chunks.push({ replica, index: Math.round(opts.startFrame / (opts.fps * CHUNK_SECONDS)), seconds: s }), () => media.encodeVideoChunk(i, o, opts, p)),
+    encodeVideoChunk: (i, o, opts, p) => time((s) => timings.chunks.push({ replica, startFrame: opts.startFrame, ...s }), () => media.encodeVideoChunk(i, o, opts, p)),
     encodeAudioTrack: (i, o, opts) => time((s) => timings.audio.push(s), () => media.encodeAudioTrack(i, o, opts)),
     joinChunks: (o, opts) => time((s) => timings.join.push(s), () => media.joinChunks(o, opts)),
     probePackets: (path) => time((s) => timings.split.push(s), () => media.probePackets(path)),
@@ -148,6 +161,62 @@ function makespan(parts: number[], workers: number): number {
   return Math.max(...free);
 }
 
+/** The measured parts a simulation is built from (seconds, on one basis: CPU or wall). */
+interface Parts {
+  singleEncode: number;
+  /** Each video chunk, in the plan's order. */
+  chunks: number[];
+  audio: number;
+  join: number;
+  split: number;
+  cut: number;
+  upload: number;
+}
+
+interface SimRow {
+  workers: number;
+  criticalPathSeconds: number;
+  goalSeconds: number;
+  speedup: number;
+  met: boolean;
+}
+
+/** The simulations of N = 1..16 replicas from one set of parts: this source, and the same clip at the longest accepted length. */
+function simulate(parts: Parts, measured: { chunks: { startFrame: number; frames?: number }[]; totalFrames: number } | undefined) {
+  const chunkSum = parts.chunks.reduce((a, b) => a + b, 0);
+  // The transcoder reads the keyframes while it cuts the preview (which the single encode pays
+  // too): the chunks wait only for what the probe takes beyond the cut.
+  const splitWait = (seconds: number) => Math.max(0, seconds - parts.cut);
+  const singleReady = parts.singleEncode + parts.upload;
+  const row = (workers: number, critical: number, single: number, join: number): SimRow => {
+    const goal = GOAL_FACTOR * (single / workers) + join;
+    return { workers, criticalPathSeconds: round(critical, 1), goalSeconds: round(goal, 1), speedup: round(single / critical, 2), met: critical <= goal };
+  };
+  const short = SIM_WORKERS.map((n) => row(n, splitWait(parts.split) + makespan([parts.audio, ...parts.chunks], n) + parts.join + parts.upload, singleReady, parts.join));
+
+  // The same parts extended to the longest video accepted (MAX_DURATION_SECONDS): a 60 s source has too few
+  // chunks to keep 8 or 16 replicas busy, so the scaling question is asked of a long one. Each piece of the
+  // long plan costs a fixed start-up plus its frames at the per-frame cost of a measured chunk (taken in
+  // turn); audio, split, join and upload grow with the duration. The start-up is everything the measured
+  // chunks cost beyond the single encode, shared equally (at least 0): the most the extra pieces of a
+  // tapered plan can cost.
+  const scale = LONG_SECONDS / SOURCE_SECONDS;
+  const chunks = measured?.chunks ?? [];
+  const framesOf = (chunk: { startFrame: number; frames?: number }, total: number) => chunk.frames ?? total - chunk.startFrame;
+  const startupSeconds = chunks.length > 0 ? Math.max(0, (chunkSum - parts.singleEncode) / chunks.length) : 0;
+  const perFrame = chunks.map((chunk, i) => ((parts.chunks[i] ?? Number.NaN) - startupSeconds) / framesOf(chunk, measured?.totalFrames ?? 0));
+  const longPlan = planChunks({ durationSeconds: LONG_SECONDS, fps: FPS, keyframeSeconds: Array.from({ length: LONG_SECONDS / 2 }, (_, i) => 2 * i), chunkSeconds: CHUNK_SECONDS, thresholdSeconds: CHUNK_SECONDS });
+  const longPieces = longPlan.kind === 'chunked' ? longPlan.chunks.map((chunk, i) => startupSeconds + (perFrame[i % perFrame.length] ?? Number.NaN) * framesOf(chunk, longPlan.totalFrames)) : [];
+  const longSingleReady = singleReady * scale;
+  const longRows = SIM_WORKERS.map((n) => row(n, splitWait(parts.split * scale) + (parts.join + parts.upload) * scale + makespan([parts.audio * scale, ...longPieces], n), longSingleReady, parts.join * scale));
+  return {
+    singleReady: round(singleReady, 2),
+    chunkOverhead: round(chunkSum / parts.singleEncode, 4),
+    short,
+    long: { seconds: LONG_SECONDS, pieces: longPieces.length, startupSeconds: round(startupSeconds, 2), singleReady: round(longSingleReady, 1), rows: longRows },
+  };
+}
+
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'reelboard-bench-chunks-'));
   const staging = join(work, 'staging');
@@ -168,16 +237,21 @@ async function main(): Promise<void> {
     await execFileAsync('ffmpeg', ['-v', 'error', '-y', '-filter_complex', graph, '-map', '[v]', '-map', '[a]', '-t', String(SOURCE_SECONDS), '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-g', String(2 * FPS), '-c:a', 'aac', '-b:a', '128k', source]);
     process.stdout.write(`source ${width}x${SOURCE_HEIGHT} ${SOURCE_SECONDS} s made in ${since(made).toFixed(1)} s\n`);
 
-    const timings: Timings = { single: [], chunks: [], audio: [], join: [], split: [], cut: [] };
+    // The single encode runs before and after the 1-replica chunked run: the machine's drift over those
+    // minutes shows as the two singles' spread, and their mean is what the chunks are compared with.
+    const timings = noTimings();
     sample();
     const single = await timeToReady(staging, source, 1, false, timings);
     process.stdout.write(`single, 1 replica: ${single.seconds.toFixed(1)} s\n`);
     sample();
-    const chunkTimings: Timings = { single: [], chunks: [], audio: [], join: [], split: [], cut: [] };
+    const chunkTimings = noTimings();
     const chunked1 = await timeToReady(staging, source, 1, true, chunkTimings);
     process.stdout.write(`chunked, 1 replica: ${chunked1.seconds.toFixed(1)} s\n`);
     sample();
-    const twoTimings: Timings = { single: [], chunks: [], audio: [], join: [], split: [], cut: [] };
+    const singleAgain = await timeToReady(staging, source, 1, false, timings);
+    process.stdout.write(`single again, 1 replica: ${singleAgain.seconds.toFixed(1)} s\n`);
+    sample();
+    const twoTimings = noTimings();
     const chunked2 = await timeToReady(staging, source, 2, true, twoTimings);
     process.stdout.write(`chunked, 2 replicas: ${chunked2.seconds.toFixed(1)} s\n`);
     sample();
@@ -231,50 +305,33 @@ async function main(): Promise<void> {
     await storage.delete(`bench/${chunked1.uploadId}/video.webm`);
     storage.close();
 
-    // The simulation, from the 1-replica chunked run's measured parts (nothing else ran in it).
-    const chunkSeconds = [...chunkTimings.chunks].sort((a, b) => a.index - b.index).map((c) => c.seconds);
-    const audioSeconds = chunkTimings.audio[0] ?? 0;
-    const joinSeconds = chunkTimings.join[0] ?? 0;
-    const singleEncode = timings.single[0] ?? Number.NaN;
+    // The simulations, from the 1-replica chunked run's measured parts (one job at a time) and the two single encodes.
     const sourceInfo = await createMediaAdapter().probe(source);
     const splitStart = performance.now();
     const packets = await createMediaAdapter().probePackets(source);
     const plan = planChunks({ durationSeconds: sourceInfo.durationSeconds, fps: outputFps(sourceInfo), keyframeSeconds: packets.keyframeSeconds, chunkSeconds: CHUNK_SECONDS, thresholdSeconds: CHUNK_SECONDS });
     const splitSeconds = since(splitStart);
-    // The transcoder reads the keyframes while it cuts the preview (which the single encode pays
-    // too): the chunks wait only for what the probe takes beyond the cut.
-    const cutSeconds = chunkTimings.cut[0] ?? 0;
-    const splitWait = (seconds: number) => Math.max(0, seconds - cutSeconds);
-    const singleReady = singleEncode + uploadSeconds;
-    const simulation = SIM_WORKERS.map((n) => {
-      const critical = splitWait(splitSeconds) + makespan([audioSeconds, ...chunkSeconds], n) + joinSeconds + uploadSeconds;
-      const goal = GOAL_FACTOR * (singleReady / n) + joinSeconds;
-      return { workers: n, criticalPathSeconds: round(critical, 1), goalSeconds: round(goal, 1), speedup: round(singleReady / critical, 2), met: critical <= goal };
+    const measured = plan.kind === 'chunked' ? plan : undefined;
+    const chunkSteps = [...chunkTimings.chunks].sort((a, b) => a.startFrame - b.startFrame);
+    const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+    const partsBy = (basis: keyof Step): Parts => ({
+      singleEncode: mean(timings.single.map((step) => step[basis])),
+      chunks: chunkSteps.map((step) => step[basis]),
+      audio: chunkTimings.audio[0]?.[basis] ?? 0,
+      join: chunkTimings.join[0]?.[basis] ?? 0,
+      // The plan's probe: its wall time here (an ffprobe reading packet headers, mostly waiting on the file).
+      split: splitSeconds,
+      cut: chunkTimings.cut[0]?.wall ?? 0,
+      // No child process: the upload is the service's own I/O, wall time in both.
+      upload: uploadSeconds,
     });
-
-    // The same parts extended to the longest video accepted (MAX_DURATION_SECONDS): a 60 s source has too few
-    // chunks to keep 8 or 16 replicas busy, so the scaling question is asked of a long one. Each chunk of the
-    // long plan costs the measured seconds per frame of a measured chunk (taken in turn); audio, split, join
-    // and upload grow with the duration.
-    const longScale = LONG_SECONDS / SOURCE_SECONDS;
-    const measuredChunks = plan.kind === 'chunked' ? plan.chunks : [];
-    const framesOf = (chunk: { startFrame: number; frames?: number }, total: number) => chunk.frames ?? total - chunk.startFrame;
-    // A chunk's cost = a fixed start-up + its frames x the per-frame cost of the measured chunk it
-    // stands for. The start-up is taken as everything the measured chunks cost beyond the single
-    // encode, shared equally (at least 0): the most the extra pieces of a tapered plan can cost.
-    const startupSeconds = measuredChunks.length > 0 ? Math.max(0, (chunkSeconds.reduce((a, b) => a + b, 0) - singleEncode) / measuredChunks.length) : 0;
-    const perFrame = measuredChunks.map((chunk, i) => ((chunkSeconds[i] ?? Number.NaN) - startupSeconds) / framesOf(chunk, plan.kind === 'chunked' ? plan.totalFrames : 0));
-    const longPlan = planChunks({ durationSeconds: LONG_SECONDS, fps: FPS, keyframeSeconds: Array.from({ length: LONG_SECONDS / 2 }, (_, i) => 2 * i), chunkSeconds: CHUNK_SECONDS, thresholdSeconds: CHUNK_SECONDS });
-    const longChunks = longPlan.kind === 'chunked' ? longPlan.chunks.map((chunk, i) => startupSeconds + (perFrame[i % perFrame.length] ?? Number.NaN) * framesOf(chunk, longPlan.totalFrames)) : [];
-    const longSingleReady = (singleEncode + uploadSeconds) * longScale;
-    const longSimulation = SIM_WORKERS.map((n) => {
-      const critical = splitWait(splitSeconds * longScale) + (joinSeconds + uploadSeconds) * longScale + makespan([audioSeconds * longScale, ...longChunks], n);
-      const goal = GOAL_FACTOR * (longSingleReady / n) + joinSeconds * longScale;
-      return { workers: n, criticalPathSeconds: round(critical, 1), goalSeconds: round(goal, 1), speedup: round(longSingleReady / critical, 2), met: critical <= goal };
-    });
+    const onCores = simulate(partsBy('cpu'), measured);
+    const asMeasured = simulate(partsBy('wall'), measured);
 
     const replicaShare = new Map<string, number>();
     for (const c of twoTimings.chunks) replicaShare.set(c.replica, (replicaShare.get(c.replica) ?? 0) + 1);
+    const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+    const partsOut = (parts: Parts) => ({ ...Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, typeof v === 'number' ? round(v, 2) : v])), chunks: parts.chunks.map((c) => round(c, 2)) });
     const data = {
       source: { width, height: SOURCE_HEIGHT, seconds: SOURCE_SECONDS, fps: FPS, keyframeEverySeconds: 2, codec: 'h264 crf 18 + aac' },
       chunkSeconds: CHUNK_SECONDS,
@@ -282,20 +339,27 @@ async function main(): Promise<void> {
       loadAverages: loads,
       quality,
       checks,
-      readySeconds: { single1: round(single.seconds, 1), chunked1: round(chunked1.seconds, 1), chunked2: round(chunked2.seconds, 1) },
-      parts: { singleEncode: round(singleEncode, 2), chunks: chunkSeconds.map((s) => round(s, 2)), audio: round(audioSeconds, 2), join: round(joinSeconds, 2), split: round(splitSeconds, 2), cut: round(cutSeconds, 2), upload: round(uploadSeconds, 2) },
-      twoReplicas: { chunksPerReplica: Object.fromEntries(replicaShare), chunkSecondsSum: round(twoTimings.chunks.reduce((s, c) => s + c.seconds, 0), 1) },
-      simulation,
-      longSource: { seconds: LONG_SECONDS, chunks: longChunks.length, chunkStartupSeconds: round(startupSeconds, 2), singleReadySeconds: round(longSingleReady, 1), simulation: longSimulation },
+      readySeconds: { single1: round(single.seconds, 1), chunked1: round(chunked1.seconds, 1), single1Again: round(singleAgain.seconds, 1), chunked2: round(chunked2.seconds, 1) },
+      singleEncodes: timings.single.map((step) => ({ wall: round(step.wall, 2), cpu: round(step.cpu, 2) })),
+      parts: { cpu: partsOut(partsBy('cpu')), wall: partsOut(partsBy('wall')) },
+      twoReplicas: { chunksPerReplica: Object.fromEntries(replicaShare), chunkWallSecondsSum: round(sum(twoTimings.chunks.map((c) => c.wall)), 1) },
+      onDedicatedCores: onCores,
+      asMeasured,
     };
     const yes = (ok: boolean) => (ok ? 'yes' : '**no**');
-    const table = (rows: typeof simulation) =>
-      ['| N | critical path (s) | goal (s) | speed-up | met |', '|---|---|---|---|---|']
-        .concat(rows.map((row) => `| ${row.workers} | ${row.criticalPathSeconds} | ${row.goalSeconds} | ${row.speedup} | ${row.workers > GOAL_UP_TO ? `${row.met ? 'yes' : 'no'} (beyond the goal's range)` : yes(row.met)} |`))
+    const mark = (row: SimRow) => (row.workers > GOAL_UP_TO ? `${row.met ? 'yes' : 'no'} (beyond the goal's range)` : yes(row.met));
+    const table = (cpuRows: SimRow[], wallRows: SimRow[]) =>
+      ['| N | critical path (CPU s) | goal (CPU s) | speed-up | met | critical path (wall s) | goal (wall s) | met |', '|---|---|---|---|---|---|---|---|']
+        .concat(cpuRows.map((row, i) => {
+          const wall = wallRows[i] as SimRow;
+          return `| ${row.workers} | ${row.criticalPathSeconds} | ${row.goalSeconds} | ${row.speedup} | ${mark(row)} | ${wall.criticalPathSeconds} | ${wall.goalSeconds} | ${mark(wall)} |`;
+        }))
         .join('\n');
     const loadText = loads.map((l) => l.join(' / ')).join('; ');
+    const cpuParts = partsBy('cpu');
+    const wallParts = partsBy('wall');
     const markdown = `
-Source: ${SOURCE_SECONDS} s of ${width}x${SOURCE_HEIGHT} at ${FPS} fps (the benchmarks' fractal, pattern and grain clip, H.264 CRF 18, a keyframe every 2 s) with a 440 Hz tone in AAC, made by ffmpeg at run time. Output VP9/Opus WebM with the service's settings (${outHeight}p ladder rung, cpu-used 5, FFMPEG_THREADS=1). Chunks of CHUNK_SECONDS=${CHUNK_SECONDS}: ${data.chunks} video chunks plus the audio track. Every replica takes one job at a time with one ffmpeg thread. Load average (1/5/15 min) at the start, between runs and at the end: ${loadText}. Absolute seconds carry that load; ratios are between runs of this same benchmark.
+Source: ${SOURCE_SECONDS} s of ${width}x${SOURCE_HEIGHT} at ${FPS} fps (the benchmarks' fractal, pattern and grain clip, H.264 CRF 18, a keyframe every 2 s) with a 440 Hz tone in AAC, made by ffmpeg at run time. Output VP9/Opus WebM with the service's settings (${outHeight}p ladder rung, cpu-used 5, FFMPEG_THREADS=1). Chunks of CHUNK_SECONDS=${CHUNK_SECONDS}: ${data.chunks} video chunks plus the audio track. Every replica takes one job at a time with one ffmpeg thread. Runs in this order: single encode, chunked on 1 replica, single encode again, chunked on 2 replicas. Load average (1/5/15 min) at the start, between runs and at the end: ${loadText}.
 
 ### Output: chunked against one encode with the same settings
 
@@ -310,27 +374,42 @@ Source: ${SOURCE_SECONDS} s of ${width}x${SOURCE_HEIGHT} at ${FPS} fps (the benc
 
 ### Time to ready, measured (payment.confirmed to video.transcoded; preview cut included in each)
 
-| run | seconds | against single, 1 replica |
+| run | seconds | against the first single encode |
 |---|---|---|
 | single encode, 1 replica | ${data.readySeconds.single1} | 1.00 |
 | chunked, 1 replica | ${data.readySeconds.chunked1} | ${round(chunked1.seconds / single.seconds, 2)} |
+| single encode again, 1 replica | ${data.readySeconds.single1Again} | ${round(singleAgain.seconds / single.seconds, 2)} |
 | chunked, 2 replicas | ${data.readySeconds.chunked2} | ${round(chunked2.seconds / single.seconds, 2)} |
 
 With two replicas the chunks went ${[...replicaShare.entries()].map(([r, n]) => `${n} to ${r}`).join(', ')}. This machine has 2 cores, so two replicas of one thread each can at best halve the encode.
 
+### What each part cost
+
+Each ffmpeg step is timed twice: wall seconds, and the CPU seconds (user + sys) of the ffmpeg it ran (the benchmark's reaped children, read from /proc/self/stat; only one step ran at a time in these runs). One replica runs one single-threaded ffmpeg, so on a core of its own its wall time is its CPU time; on this shared machine the wall time also carries whatever else ran (wall/CPU below). The simulations use the CPU seconds (what N replicas on cores of their own would see) and, beside them, the wall seconds as measured.
+
+| part | CPU s | wall s | wall / CPU |
+|---|---|---|---|
+| single encode (mean of ${timings.single.length}: ${timings.single.map((step) => round(step.cpu, 1)).join(' and ')} CPU s) | ${round(cpuParts.singleEncode, 1)} | ${round(wallParts.singleEncode, 1)} | ${round(wallParts.singleEncode / cpuParts.singleEncode, 2)} |
+| ${cpuParts.chunks.length} video chunks (sum) | ${round(sum(cpuParts.chunks), 1)} | ${round(sum(wallParts.chunks), 1)} | ${round(sum(wallParts.chunks) / sum(cpuParts.chunks), 2)} |
+| chunks against the single encode | ${round(onCores.chunkOverhead, 3)} | ${round(asMeasured.chunkOverhead, 3)} | |
+| audio track | ${round(cpuParts.audio, 2)} | ${round(wallParts.audio, 2)} | |
+| join | ${round(cpuParts.join, 2)} | ${round(wallParts.join, 2)} | |
+
+Each chunk (CPU s): ${cpuParts.chunks.map((c) => round(c, 1)).join(', ')}. Also: split (keyframe probe and plan) ${round(splitSeconds, 2)} s, read while the early preview and poster are cut (${round(cpuParts.cut, 2)} s, paid by the single encode too), upload to S3 ${round(uploadSeconds, 2)} s (wall in both).
+
 ### Simulation: N replicas from the measured parts
 
-Parts measured in the 1-replica chunked run: chunks ${round(Math.min(...chunkSeconds), 1)}-${round(Math.max(...chunkSeconds), 1)} s each (sum ${round(chunkSeconds.reduce((a, b) => a + b, 0), 1)} s), audio ${round(audioSeconds, 1)} s, join ${round(joinSeconds, 2)} s, split (keyframe probe and plan) ${round(splitSeconds, 2)} s, read while the early preview and poster are cut (${round(cutSeconds, 2)} s, paid by the single encode too), upload to S3 ${round(uploadSeconds, 2)} s; the single encode took ${round(singleEncode, 1)} s, so single-replica time = encode + upload = ${round(singleReady, 1)} s. Critical path(N) = the split's excess over the cut + the N workers taking the parts (audio first) in queue order + join + upload. Goal: at most ${GOAL_FACTOR} x (single-replica time / N) + join, up to N = ${GOAL_UP_TO}.
+Single-replica time = single encode + upload: ${round(onCores.singleReady, 1)} CPU s (${round(asMeasured.singleReady, 1)} wall s). Critical path(N) = the split's excess over the cut + the N workers taking the parts (audio first) in queue order + join + upload. Goal: at most ${GOAL_FACTOR} x (single-replica time / N) + join, up to N = ${GOAL_UP_TO}.
 
-${table(simulation)}
+${table(onCores.short, asMeasured.short)}
 
 With ${data.chunks} chunks and the audio track there are ${data.chunks + 1} parts, so beyond ${data.chunks + 1} replicas the longest part is the critical path and more replicas cannot help this source.
 
 ### Simulation: the longest accepted video (${LONG_SECONDS} s), N replicas
 
-The same measured parts extended to ${LONG_SECONDS} s of the same clip: ${longChunks.length} pieces as the transcoder plans them (chunks of CHUNK_SECONDS=${CHUNK_SECONDS}, the last 40 s in shorter pieces), each costing a fixed start-up of ${round(startupSeconds, 2)} s (what the measured chunks cost beyond the single encode, shared equally: the most the short pieces can cost) plus its frames at the per-frame cost of a measured chunk (taken in turn); the audio track first, as the transcoder queues it; audio, split, join and upload scaled by the duration (x${round(longScale, 1)}), the split counting only beyond the cut (which does not grow with the video). Single-replica time = ${round(longSingleReady, 1)} s.
+The same measured parts extended to ${LONG_SECONDS} s of the same clip: ${onCores.long.pieces} pieces as the transcoder plans them (chunks of CHUNK_SECONDS=${CHUNK_SECONDS}, the last ones in shorter pieces), each costing a fixed start-up of ${round(onCores.long.startupSeconds, 2)} CPU s (${round(asMeasured.long.startupSeconds, 2)} wall s: what the measured chunks cost beyond the single encode, shared equally, the most the short pieces can cost) plus its frames at the per-frame cost of a measured chunk (taken in turn); the audio track first, as the transcoder queues it; audio, split, join and upload scaled by the duration (x${round(LONG_SECONDS / SOURCE_SECONDS, 1)}), the split counting only beyond the cut (which does not grow with the video). Single-replica time = ${round(onCores.long.singleReady, 1)} CPU s (${round(asMeasured.long.singleReady, 1)} wall s).
 
-${table(longSimulation)}
+${table(onCores.long.rows, asMeasured.long.rows)}
 `;
     writeReport({ part: CHUNK_SECONDS === DEFAULT_CHUNK_SECONDS ? 'chunks' : `chunks-${CHUNK_SECONDS}s`, title: 'Chunked encoding across transcoder replicas', command: `BENCH_CHUNKS_SECONDS=${SOURCE_SECONDS} BENCH_CHUNKS_HEIGHT=${SOURCE_HEIGHT} BENCH_CHUNK_SECONDS=${CHUNK_SECONDS} node --import tsx scripts/bench/chunks.ts`, markdown, data });
   } finally {

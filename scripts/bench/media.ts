@@ -11,8 +11,7 @@
  * Speed is reported twice: wall-clock fps, and CPU seconds (user + sys of ffmpeg) per frame. On a
  * shared machine other processes steal wall time; CPU time is what a dedicated core would spend.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +27,7 @@ import {
   vp9Codec,
   type CodecConfig,
 } from '../../packages/media/src/index.js';
+import { childCpuSecondsOf } from './lib/chain-run.js';
 import { writeReport } from './lib/report.js';
 
 const execFileAsync = promisify(execFile);
@@ -81,21 +81,11 @@ const realtime5: CodecConfig = {
   videoOptions: (params) => vp9Codec.videoOptions({ ...params, speed: { deadline: 'realtime', cpuUsed: 5, rowMt: true } }),
 };
 
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-/** CPU seconds (user + sys) of this process's finished children: every ffmpeg and ffprobe run. */
-function childCpuSeconds(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 16 and 17 of proc(5) (cutime, cstime); the slice starts at field 3.
-  return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
-}
-
 async function timed<T>(work: () => Promise<T>): Promise<{ result: T; wallSeconds: number; cpuSeconds: number }> {
-  const cpuBefore = childCpuSeconds();
+  const cpuBefore = childCpuSecondsOf('self');
   const started = performance.now();
   const result = await work();
-  return { result, wallSeconds: (performance.now() - started) / 1000, cpuSeconds: childCpuSeconds() - cpuBefore };
+  return { result, wallSeconds: (performance.now() - started) / 1000, cpuSeconds: childCpuSecondsOf('self') - cpuBefore };
 }
 
 async function generateSource(dir: string, label: string, width: number, height: number, seconds: number, ladderProbe: number[]): Promise<Source> {
