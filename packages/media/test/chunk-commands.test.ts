@@ -45,10 +45,12 @@ describe('buildVideoChunkCommand', () => {
     expect(ofChunk).not.toContain('-c:a');
   });
 
-  it('seeks half a frame before its first frame and stops after its frames, starting on a keyframe', () => {
+  it('seeks a quarter frame past its first frame, shifted so that frame is kept, and stops after its frames, starting on a keyframe', () => {
     const second = chunk(60, 60);
-    // 60 / 30 - 0.5 / 30 = 1.983333 s: ffmpeg's exact seek keeps frame 60 and drops frame 59.
-    expect(valueOf(second.inputOptions, '-ss')).toBe('1.983333');
+    // The demuxer lands on frame 60's keyframe (60.25 / 30 s); shifted by 0.75 / 30 s, frame 60 sits
+    // half a frame past the exact-seek point and frame 59 half a frame before it.
+    expect(valueOf(second.inputOptions, '-ss')).toBe('2.008333');
+    expect(valueOf(second.inputOptions, '-itsoffset')).toBe('0.025000');
     expect(second.inputOptions.indexOf('-ss')).toBeGreaterThan(second.inputOptions.indexOf('-format_whitelist'));
     expect(second.outputOptions).not.toContain('-frames:v');
     // A variable-frame-rate source has fewer frames in the slot: the trim keeps it inside.
@@ -57,6 +59,7 @@ describe('buildVideoChunkCommand', () => {
     expect(second.expectedDurationSeconds).toBe(2);
     const first = chunk(0, 60);
     expect(first.inputOptions).not.toContain('-ss');
+    expect(first.inputOptions).not.toContain('-itsoffset');
     const last = chunk(1740);
     expect(last.outputOptions).not.toContain('-frames:v');
     expect(valueOf(last.outputOptions, '-vf')).not.toContain('trim');
