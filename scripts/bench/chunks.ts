@@ -3,7 +3,8 @@
  * transcoder's BullMQ flow on the local Redis, real ffmpeg), with the same encoder settings.
  * Reports the output comparison (frames, duration, audio/video offsets at both ends, SSIM against
  * the source, size), time to ready with 1 and 2 transcoder replicas (one thread each), and a
- * simulation of N = 1..16 replicas from the measured per-chunk times (split, join and upload included).
+ * simulation of N = 1..16 replicas from the per-chunk times measured side by side with the single
+ * encode (split, join and upload included).
  *
  *   node --import tsx scripts/bench/chunks.ts                        (60 s 720p30, chunks of 10 s)
  *   BENCH_CHUNKS_SECONDS=30 BENCH_CHUNKS_HEIGHT=1080 BENCH_CHUNK_SECONDS=4 node --import tsx scripts/bench/chunks.ts
@@ -11,7 +12,7 @@
  * The replicas are transcoder handlers on their own Redis connections and BullMQ workers in this
  * process (concurrency 1, FFMPEG_THREADS=1 each); ffmpeg runs as its own process as in the service.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -161,6 +162,36 @@ function makespan(parts: number[], workers: number): number {
   return Math.max(...free);
 }
 
+/**
+ * The single encode and the 1-replica chunked run side by side, one on each core, started together:
+ * whatever slows this VM's cores meanwhile slows both alike, so their ratio holds where two runs
+ * minutes apart differ by up to a quarter. The side that finishes first is followed by a filler VP9
+ * encode (one thread, killed when the other side ends), so the other side never runs alone.
+ */
+async function sideBySide(staging: string, source: string): Promise<{ single: Timings; chunked: Timings; fillerSeconds: number }> {
+  const single = noTimings();
+  const chunked = noTimings();
+  let filler: ChildProcess | undefined;
+  let fillerStart = 0;
+  let finished = 0;
+  const side = async (isChunked: boolean, timings: Timings) => {
+    await timeToReady(staging, source, 1, isChunked, timings);
+    finished += 1;
+    if (finished === 1) {
+      fillerStart = performance.now();
+      filler = spawn('ffmpeg', ['-v', 'error', '-stream_loop', '-1', '-threads', '1', '-i', source, '-map', '0:v:0', '-c:v', 'libvpx-vp9', '-deadline', 'good', '-cpu-used', '5', '-threads', '1', '-b:v', '700k', '-f', 'null', '-'], { stdio: 'ignore' });
+    }
+  };
+  await Promise.all([side(false, single), side(true, chunked)]);
+  const fillerSeconds = fillerStart > 0 ? since(fillerStart) : 0;
+  if (filler && filler.exitCode === null) {
+    const exited = new Promise((resolve) => filler?.once('exit', resolve));
+    filler.kill('SIGKILL');
+    await exited;
+  }
+  return { single, chunked, fillerSeconds };
+}
+
 /** The measured parts a simulation is built from (seconds, on one basis: CPU or wall). */
 interface Parts {
   singleEncode: number;
@@ -255,6 +286,9 @@ async function main(): Promise<void> {
     const chunked2 = await timeToReady(staging, source, 2, true, twoTimings);
     process.stdout.write(`chunked, 2 replicas: ${chunked2.seconds.toFixed(1)} s\n`);
     sample();
+    const paired = await sideBySide(staging, source);
+    process.stdout.write(`side by side: single encode ${paired.single.single[0]?.wall.toFixed(1)} s, chunks ${paired.chunked.chunks.reduce((a, c) => a + c.wall, 0).toFixed(1)} s, filler ${paired.fillerSeconds.toFixed(1)} s\n`);
+    sample();
 
     // Output comparison: the 1-replica chunked output against the single encode.
     const [spansSingle, spansChunked] = await Promise.all([streamSpans(single.output), streamSpans(chunked1.output)]);
@@ -325,6 +359,17 @@ async function main(): Promise<void> {
       // No child process: the upload is the service's own I/O, wall time in both.
       upload: uploadSeconds,
     });
+    const pairedChunks = [...paired.chunked.chunks].sort((a, b) => a.startFrame - b.startFrame);
+    const pairedParts: Parts = {
+      singleEncode: paired.single.single[0]?.wall ?? Number.NaN,
+      chunks: pairedChunks.map((step) => step.wall),
+      audio: paired.chunked.audio[0]?.wall ?? 0,
+      join: paired.chunked.join[0]?.wall ?? 0,
+      split: splitSeconds,
+      cut: paired.chunked.cut[0]?.wall ?? 0,
+      upload: uploadSeconds,
+    };
+    const sideBySideSim = simulate(pairedParts, measured);
     const onCores = simulate(partsBy('cpu'), measured);
     const asMeasured = simulate(partsBy('wall'), measured);
 
@@ -343,23 +388,21 @@ async function main(): Promise<void> {
       singleEncodes: timings.single.map((step) => ({ wall: round(step.wall, 2), cpu: round(step.cpu, 2) })),
       parts: { cpu: partsOut(partsBy('cpu')), wall: partsOut(partsBy('wall')) },
       twoReplicas: { chunksPerReplica: Object.fromEntries(replicaShare), chunkWallSecondsSum: round(sum(twoTimings.chunks.map((c) => c.wall)), 1) },
-      onDedicatedCores: onCores,
-      asMeasured,
+      sideBySide: { parts: partsOut(pairedParts), fillerSeconds: round(paired.fillerSeconds, 1), simulation: sideBySideSim },
+      aloneCpu: onCores,
+      aloneWall: asMeasured,
     };
     const yes = (ok: boolean) => (ok ? 'yes' : '**no**');
     const mark = (row: SimRow) => (row.workers > GOAL_UP_TO ? `${row.met ? 'yes' : 'no'} (beyond the goal's range)` : yes(row.met));
-    const table = (cpuRows: SimRow[], wallRows: SimRow[]) =>
-      ['| N | critical path (CPU s) | goal (CPU s) | speed-up | met | critical path (wall s) | goal (wall s) | met |', '|---|---|---|---|---|---|---|---|']
-        .concat(cpuRows.map((row, i) => {
-          const wall = wallRows[i] as SimRow;
-          return `| ${row.workers} | ${row.criticalPathSeconds} | ${row.goalSeconds} | ${row.speedup} | ${mark(row)} | ${wall.criticalPathSeconds} | ${wall.goalSeconds} | ${mark(wall)} |`;
-        }))
+    const table = (rows: SimRow[], cpuRows: SimRow[], wallRows: SimRow[]) =>
+      ['| N | critical path (s) | goal (s) | speed-up | met | met, runs alone (CPU s) | met, runs alone (wall s) |', '|---|---|---|---|---|---|---|']
+        .concat(rows.map((row, i) => `| ${row.workers} | ${row.criticalPathSeconds} | ${row.goalSeconds} | ${row.speedup} | ${mark(row)} | ${mark(cpuRows[i] as SimRow)} | ${mark(wallRows[i] as SimRow)} |`))
         .join('\n');
     const loadText = loads.map((l) => l.join(' / ')).join('; ');
     const cpuParts = partsBy('cpu');
     const wallParts = partsBy('wall');
     const markdown = `
-Source: ${SOURCE_SECONDS} s of ${width}x${SOURCE_HEIGHT} at ${FPS} fps (the benchmarks' fractal, pattern and grain clip, H.264 CRF 18, a keyframe every 2 s) with a 440 Hz tone in AAC, made by ffmpeg at run time. Output VP9/Opus WebM with the service's settings (${outHeight}p ladder rung, cpu-used 5, FFMPEG_THREADS=1). Chunks of CHUNK_SECONDS=${CHUNK_SECONDS}: ${data.chunks} video chunks plus the audio track. Every replica takes one job at a time with one ffmpeg thread. Runs in this order: single encode, chunked on 1 replica, single encode again, chunked on 2 replicas. Load average (1/5/15 min) at the start, between runs and at the end: ${loadText}.
+Source: ${SOURCE_SECONDS} s of ${width}x${SOURCE_HEIGHT} at ${FPS} fps (the benchmarks' fractal, pattern and grain clip, H.264 CRF 18, a keyframe every 2 s) with a 440 Hz tone in AAC, made by ffmpeg at run time. Output VP9/Opus WebM with the service's settings (${outHeight}p ladder rung, cpu-used 5, FFMPEG_THREADS=1). Chunks of CHUNK_SECONDS=${CHUNK_SECONDS}: ${data.chunks} video chunks plus the audio track. Every replica takes one job at a time with one ffmpeg thread. Runs in this order: single encode, chunked on 1 replica, single encode again, chunked on 2 replicas, then the single encode and the 1-replica chunked run side by side. Load average (1/5/15 min) at the start, between runs and at the end: ${loadText}.
 
 ### Output: chunked against one encode with the same settings
 
@@ -385,31 +428,31 @@ With two replicas the chunks went ${[...replicaShare.entries()].map(([r, n]) => 
 
 ### What each part cost
 
-Each ffmpeg step is timed twice: wall seconds, and the CPU seconds (user + sys) of the ffmpeg it ran (the benchmark's reaped children, read from /proc/self/stat; only one step ran at a time in these runs). One replica runs one single-threaded ffmpeg, so on a core of its own its wall time is its CPU time; on this shared machine the wall time also carries whatever else ran (wall/CPU below). The simulations use the CPU seconds (what N replicas on cores of their own would see) and, beside them, the wall seconds as measured.
+The same encodes measured three ways. **Side by side** (the simulations' basis): the single encode and the 1-replica chunked run started together, one on each of the 2 cores, the one that finished first followed by a filler encode (${round(paired.fillerSeconds, 1)} s) so the other never ran alone; whatever slowed this VM meanwhile slowed both. **Alone**: the runs above, one at a time, in wall seconds and in the CPU seconds (user + sys) of each ffmpeg (the benchmark's reaped children, /proc/self/stat). On this VM two identical single encodes minutes apart can differ by a quarter in CPU seconds with nothing else running (see the two below), so a ratio of runs made alone carries that spread; side by side it cancels.
 
-| part | CPU s | wall s | wall / CPU |
+| part | side by side (s) | alone, CPU s | alone, wall s |
 |---|---|---|---|
-| single encode (mean of ${timings.single.length}: ${timings.single.map((step) => round(step.cpu, 1)).join(' and ')} CPU s) | ${round(cpuParts.singleEncode, 1)} | ${round(wallParts.singleEncode, 1)} | ${round(wallParts.singleEncode / cpuParts.singleEncode, 2)} |
-| ${cpuParts.chunks.length} video chunks (sum) | ${round(sum(cpuParts.chunks), 1)} | ${round(sum(wallParts.chunks), 1)} | ${round(sum(wallParts.chunks) / sum(cpuParts.chunks), 2)} |
-| chunks against the single encode | ${round(onCores.chunkOverhead, 3)} | ${round(asMeasured.chunkOverhead, 3)} | |
-| audio track | ${round(cpuParts.audio, 2)} | ${round(wallParts.audio, 2)} | |
-| join | ${round(cpuParts.join, 2)} | ${round(wallParts.join, 2)} | |
+| single encode | ${round(pairedParts.singleEncode, 1)} | ${round(cpuParts.singleEncode, 1)} (mean of ${timings.single.map((step) => round(step.cpu, 1)).join(' and ')}) | ${round(wallParts.singleEncode, 1)} |
+| ${cpuParts.chunks.length} video chunks (sum) | ${round(sum(pairedParts.chunks), 1)} | ${round(sum(cpuParts.chunks), 1)} | ${round(sum(wallParts.chunks), 1)} |
+| **chunks against the single encode** | **${round(sideBySideSim.chunkOverhead, 3)}** | ${round(onCores.chunkOverhead, 3)} | ${round(asMeasured.chunkOverhead, 3)} |
+| audio track | ${round(pairedParts.audio, 2)} | ${round(cpuParts.audio, 2)} | ${round(wallParts.audio, 2)} |
+| join | ${round(pairedParts.join, 2)} | ${round(cpuParts.join, 2)} | ${round(wallParts.join, 2)} |
 
-Each chunk (CPU s): ${cpuParts.chunks.map((c) => round(c, 1)).join(', ')}. Also: split (keyframe probe and plan) ${round(splitSeconds, 2)} s, read while the early preview and poster are cut (${round(cpuParts.cut, 2)} s, paid by the single encode too), upload to S3 ${round(uploadSeconds, 2)} s (wall in both).
+Each chunk side by side (s): ${pairedParts.chunks.map((c) => round(c, 1)).join(', ')}; alone (CPU s): ${cpuParts.chunks.map((c) => round(c, 1)).join(', ')}. Also: split (keyframe probe and plan) ${round(splitSeconds, 2)} s, read while the early preview and poster are cut (${round(pairedParts.cut, 2)} s, paid by the single encode too), upload to S3 ${round(uploadSeconds, 2)} s.
 
 ### Simulation: N replicas from the measured parts
 
-Single-replica time = single encode + upload: ${round(onCores.singleReady, 1)} CPU s (${round(asMeasured.singleReady, 1)} wall s). Critical path(N) = the split's excess over the cut + the N workers taking the parts (audio first) in queue order + join + upload. Goal: at most ${GOAL_FACTOR} x (single-replica time / N) + join, up to N = ${GOAL_UP_TO}.
+Single-replica time = single encode + upload: ${round(sideBySideSim.singleReady, 1)} s side by side. Critical path(N) = the split's excess over the cut + the N workers taking the parts (audio first) in queue order + join + upload. Goal: at most ${GOAL_FACTOR} x (single-replica time / N) + join, up to N = ${GOAL_UP_TO}. The last two columns: the same verdict from the parts measured alone.
 
-${table(onCores.short, asMeasured.short)}
+${table(sideBySideSim.short, onCores.short, asMeasured.short)}
 
 With ${data.chunks} chunks and the audio track there are ${data.chunks + 1} parts, so beyond ${data.chunks + 1} replicas the longest part is the critical path and more replicas cannot help this source.
 
 ### Simulation: the longest accepted video (${LONG_SECONDS} s), N replicas
 
-The same measured parts extended to ${LONG_SECONDS} s of the same clip: ${onCores.long.pieces} pieces as the transcoder plans them (chunks of CHUNK_SECONDS=${CHUNK_SECONDS}, the last ones in shorter pieces), each costing a fixed start-up of ${round(onCores.long.startupSeconds, 2)} CPU s (${round(asMeasured.long.startupSeconds, 2)} wall s: what the measured chunks cost beyond the single encode, shared equally, the most the short pieces can cost) plus its frames at the per-frame cost of a measured chunk (taken in turn); the audio track first, as the transcoder queues it; audio, split, join and upload scaled by the duration (x${round(LONG_SECONDS / SOURCE_SECONDS, 1)}), the split counting only beyond the cut (which does not grow with the video). Single-replica time = ${round(onCores.long.singleReady, 1)} CPU s (${round(asMeasured.long.singleReady, 1)} wall s).
+The same measured parts extended to ${LONG_SECONDS} s of the same clip: ${sideBySideSim.long.pieces} pieces as the transcoder plans them (chunks of CHUNK_SECONDS=${CHUNK_SECONDS}, the last ones in shorter pieces), each costing a fixed start-up of ${round(sideBySideSim.long.startupSeconds, 2)} s (what the chunks cost beyond the single encode side by side, shared equally: the most the short pieces can cost; ${round(onCores.long.startupSeconds, 2)} CPU s and ${round(asMeasured.long.startupSeconds, 2)} wall s from the runs alone) plus its frames at the per-frame cost of a measured chunk (taken in turn); the audio track first, as the transcoder queues it; audio, split, join and upload scaled by the duration (x${round(LONG_SECONDS / SOURCE_SECONDS, 1)}), the split counting only beyond the cut (which does not grow with the video). Single-replica time = ${round(sideBySideSim.long.singleReady, 1)} s side by side.
 
-${table(onCores.long.rows, asMeasured.long.rows)}
+${table(sideBySideSim.long.rows, onCores.long.rows, asMeasured.long.rows)}
 `;
     writeReport({ part: CHUNK_SECONDS === DEFAULT_CHUNK_SECONDS ? 'chunks' : `chunks-${CHUNK_SECONDS}s`, title: 'Chunked encoding across transcoder replicas', command: `BENCH_CHUNKS_SECONDS=${SOURCE_SECONDS} BENCH_CHUNKS_HEIGHT=${SOURCE_HEIGHT} BENCH_CHUNK_SECONDS=${CHUNK_SECONDS} node --import tsx scripts/bench/chunks.ts`, markdown, data });
   } finally {
