@@ -159,7 +159,7 @@ export interface VideoChunkCommandSettings extends Omit<TranscodeCommandSettings
  * One chunk, video only, with exactly the full transcode's video settings. The demuxer seeks to a
  * quarter frame past the chunk's first frame, so it starts reading at that frame when the plan put
  * it on a source keyframe (reading from the keyframe before would decode a whole GOP for nothing:
- * about 4 % of a 10 s chunk's CPU at 360p). The input's timestamps are shifted three quarters of a
+ * 3 to 4 % of a 10 s chunk's CPU at 360p). The input's timestamps are shifted three quarters of a
  * frame later, so the first frame lands half a frame past ffmpeg's exact-seek point: it is kept and
  * the one before dropped whatever the timestamps' rounding; a trim at the slot's length ends the
  * chunk on its last frame. The encoder starts with a keyframe (forced, to say so), so chunks join
