@@ -1,11 +1,11 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, createWriteStream, mkdirSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from './infra-env.js';
+import { portOpen } from './ports.js';
 
 const run = promisify(execFile);
 /** The Postgres binaries scripts/infra would run (PG_BIN, the cluster's or the distribution's major). */
@@ -37,15 +37,6 @@ export interface PrivateInfra {
   bucketDir: string;
   /** Stops every engine and removes their data. */
   close(): Promise<void>;
-}
-
-/** True once something accepts TCP connections on the port. */
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: HOST, port });
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
 }
 
 async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {

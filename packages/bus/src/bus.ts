@@ -234,7 +234,11 @@ export class Bus implements QueueSource {
 
   /** Adds a job to a work channel. Publishing the same upload twice leaves one job. */
   async publish<C extends Channel>(channel: C, payload: PayloadOf<C>, options: { delayMs?: number } = {}): Promise<void> {
-    const valid = parsePayload(channel, payload);
+    await this.addJob(channel, parsePayload(channel, payload), options);
+  }
+
+  /** Adds a payload already checked against its channel's contract. */
+  private async addJob<C extends Channel>(channel: C, valid: PayloadOf<C>, options: { delayMs?: number } = {}): Promise<void> {
     const jobId = (channels[channel].jobId as (p: PayloadOf<C>) => string)(valid);
     await this.queue(channel).add(channel, valid, { jobId, ...(options.delayMs ? { delay: options.delayMs } : {}) });
   }
@@ -336,7 +340,7 @@ export class Bus implements QueueSource {
         // A crash between the two repeats the event when the stage runs again; it never loses it.
         const valid = parsePayload(next, payload);
         await this.status.publish({ uploadId, event: next as StatusEventName, stage: this.service });
-        await this.publish(next, valid);
+        await this.addJob(next, valid);
       },
       status: async (event, extra = {}) => {
         await this.status.publish({ uploadId, event, stage: this.service, ...extra });

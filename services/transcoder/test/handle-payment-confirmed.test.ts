@@ -1,13 +1,12 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { access, mkdir, mkdtemp, readFile, rm, stat, truncate, copyFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { PermanentError } from '@reelboard/bus';
 import { previewEarlySchema, stagedPaths, videoTranscodedSchema } from '@reelboard/contracts';
 import { createMediaAdapter } from '@reelboard/media';
+import { meanGray } from '../../../packages/media/test/helpers.js';
 import { cutPreviewFromSource } from '../src/cut-preview.js';
 import { handlePaymentConfirmed, type TranscodeSettings } from '../src/handle-payment-confirmed.js';
 import { fakeContext, ffmpegCli, ffprobeJson, paymentConfirmed, patchBytes } from './support.js';
@@ -16,10 +15,6 @@ let staging = '';
 const media = createMediaAdapter();
 const at = (name: string): string => join(staging, name);
 const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
-const execFileAsync = promisify(execFile);
-/** Mean level 0-255 of an image, averaged by ffmpeg scaling it to one gray pixel. */
-const meanLevel = async (path: string): Promise<number> =>
-  (await execFileAsync('ffmpeg', ['-v', 'error', '-i', path, '-vf', 'scale=1:1:flags=area,format=gray', '-frames:v', '1', '-f', 'rawvideo', '-'], { encoding: 'buffer' })).stdout[0] ?? -1;
 
 const settings = (overrides: Partial<TranscodeSettings> = {}): TranscodeSettings => ({
   STAGING_DIR: staging,
@@ -275,7 +270,7 @@ describe('handlePaymentConfirmed, playable first,', () => {
     expect((await ffprobeJson(at(paths.preview))).streams.map((s) => s.codec_name)).toEqual(['vp9']);
     expect((await ffprobeJson(at(paths.poster))).streams[0]).toMatchObject({ codec_name: 'webp', width: 320, height: 240 });
     // Not the black opening: the picture's mean level, measured independently.
-    expect(await meanLevel(at(paths.poster))).toBeGreaterThan(40);
+    expect(await meanGray(at(paths.poster))).toBeGreaterThan(40);
     expect(await exists(`${at(paths.poster)}.part`)).toBe(false);
     expect(await exists(`${at(paths.preview)}.part`)).toBe(false);
   }, 30_000);

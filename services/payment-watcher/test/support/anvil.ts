@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createPublicClient, createTestClient, createWalletClient, defineChain, http, type Chain, type Hex, type PublicClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
+import { portOpen } from '../../../../test/support/ports.js';
 
 const repoRoot = new URL('../../../..', import.meta.url).pathname;
 
@@ -37,7 +37,7 @@ export interface Anvil {
 export async function startAnvil(port: number, chainId = 31337): Promise<Anvil> {
   // A node already on the port would answer for this one (ours would fail to bind, unseen): a test
   // would then share another run's chain, its blocks and its clock.
-  if (await portAnswers(port)) throw new Error(`port ${port} already has a listener; a private anvil cannot start there (another test run? set TEST_BASE_PORT)`);
+  if (await portOpen(port)) throw new Error(`port ${port} already has a listener; a private anvil cannot start there (another test run? set TEST_BASE_PORT)`);
   const child: ChildProcess = spawn(anvilBinary(), ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent'], { stdio: 'ignore' });
   const rpcUrl = `http://127.0.0.1:${port}`;
   const chain = defineChain({ id: chainId, name: 'test', nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } });
@@ -66,16 +66,4 @@ export async function startAnvil(port: number, chainId = 31337): Promise<Anvil> 
       await exited;
     },
   };
-}
-
-/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
-function portAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
