@@ -27,6 +27,8 @@ die() {
   printf '[infra] ERROR: %s\n' "$*" >&2
   exit 1
 }
+# Under `set -e` a failing command ends the script; say which one, so no run ends in silence.
+trap 'printf "[infra] ERROR: %s, line %s: \"%s\" failed (exit %s)\n" "${BASH_SOURCE[0]##*/}" "$LINENO" "$BASH_COMMAND" "$?" >&2' ERR
 
 is_root() { [[ "$(id -u)" -eq 0 ]]; }
 
@@ -208,7 +210,9 @@ installed_postgres_majors() {
   for dir in "$POSTGRES_LIB_DIR"/*/bin; do
     [[ -x "$dir/pg_ctl" ]] || continue
     major="$(basename -- "$(dirname -- "$dir")")"
-    [[ -f "$POSTGRES_SHARE_DIR/$major/extension/postgis.control" ]] && printf '%s\n' "$major"
+    # An if, not `[[ ]] && printf`: a last major without PostGIS must not make the loop (and,
+    # under `set -e` with pipefail, the caller's assignment) fail.
+    if [[ -f "$POSTGRES_SHARE_DIR/$major/extension/postgis.control" ]]; then printf '%s\n' "$major"; fi
   done | sort -rn
 }
 
