@@ -7,7 +7,7 @@
 set -euo pipefail
 root="$(cd "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-trap 'printf "ERROR: %s, line %s: \"%s\" failed (exit %s)\n" "${BASH_SOURCE[0]##*/}" "$LINENO" "$BASH_COMMAND" "$?" >&2' ERR
+trap 'printf "ERROR: %s, line %s: \"%s\" failed (exit %s)\n" "${BASH_SOURCE[0]:-$0}" "$LINENO" "$BASH_COMMAND" "$?" >&2' ERR
 
 if [[ "${1:-}" != --report ]]; then
   # shellcheck source=scripts/infra/session.sh

@@ -6,7 +6,7 @@
 set -euo pipefail
 root="$(cd "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-trap 'printf "ERROR: %s, line %s: \"%s\" failed (exit %s)\n" "${BASH_SOURCE[0]##*/}" "$LINENO" "$BASH_COMMAND" "$?" >&2' ERR
+trap 'printf "ERROR: %s, line %s: \"%s\" failed (exit %s)\n" "${BASH_SOURCE[0]:-$0}" "$LINENO" "$BASH_COMMAND" "$?" >&2' ERR
 
 # shellcheck source=scripts/infra/session.sh
 source scripts/infra/session.sh

@@ -28,7 +28,7 @@ die() {
   exit 1
 }
 # Under `set -e` a failing command ends the script; say which one, so no run ends in silence.
-trap 'printf "[infra] ERROR: %s, line %s: \"%s\" failed (exit %s)\n" "${BASH_SOURCE[0]##*/}" "$LINENO" "$BASH_COMMAND" "$?" >&2' ERR
+trap 'printf "[infra] ERROR: %s, line %s: \"%s\" failed (exit %s)\n" "${BASH_SOURCE[0]:-$0}" "$LINENO" "$BASH_COMMAND" "$?" >&2' ERR
 
 is_root() { [[ "$(id -u)" -eq 0 ]]; }
 
