@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Benchmarks on the real local stack. Each part is scripts/bench/<part>.ts; it writes
-# docs/benchmarks/<part>.md and .json (machine, versions, command, numbers). This script runs the
-# parts given (default: all), then joins every part's markdown into docs/benchmarks.md.
+# Benchmarks on the real local stack. Each part is scripts/bench/<part>.ts; it writes its dated
+# report docs/benchmarks/reports/<date>-<part>.md and its latest figures docs/benchmarks/<part>.json
+# (machine, versions, command, headline, numbers). This script runs the parts given (default: all),
+# then builds the summary table docs/benchmarks.md from the latest figures.
 # Benchmarks never fail on time: they report, with the goal beside the number.
 # `bash scripts/bench.sh --report` only rebuilds docs/benchmarks.md from the parts' last results.
 set -euo pipefail
@@ -24,18 +25,4 @@ if [[ "${1:-}" != --report ]]; then
   done
 fi
 
-{
-  echo "# Benchmarks"
-  echo
-  echo "Produced by \`pnpm bench\` (\`bash scripts/bench.sh [part...]\`). Each section names the machine,"
-  echo "the versions and the command; the raw numbers are in \`docs/benchmarks/<part>.json\`."
-  echo "Figures are ratios against a reference measured in the same run, or absolute numbers with"
-  echo "their conditions. Goals are stated beside the numbers; a missed goal says why."
-  echo
-  for md in docs/benchmarks/*.md; do
-    [[ -f "$md" ]] || continue
-    cat "$md"
-    echo
-  done
-} > docs/benchmarks.md
-echo "wrote docs/benchmarks.md"
+node --import tsx scripts/bench/lib/summary.ts

@@ -131,6 +131,7 @@ if (process.argv[2] === 'stages') {
     part: 'bus',
     title: 'The bus: six channels with instant stages',
     command: 'node --import tsx scripts/bench/bus.ts',
+    headline: `hop p50 ${percentile(allHopsPaced, 50)} ms at ${PACED_RATE} uploads/s (goal <= 5 ms: ${percentile(allHopsPaced, 50) <= 5 ? 'met' : 'missed'}); ${chainsPerSecond.toFixed(0)} chains/s at once (goal >= 200: ${chainsPerSecond >= 200 ? 'met' : 'missed'})`,
     markdown: [
       `Stages replaced by instant hand-offs (payload validated, next job added, status published), running in a second process with concurrency ${CONCURRENCY} per channel; Redis on loopback. Hop = time between consecutive status events of one upload (ms resolution).`,
       '',

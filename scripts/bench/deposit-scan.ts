@@ -83,6 +83,7 @@ try {
     part: 'deposit-scan',
     title: `Deposit watcher: ${QUOTES.toLocaleString('en')} open quotes checked per new block`,
     command: 'node --import tsx scripts/bench/deposit-scan.ts',
+    headline: `${QUOTES.toLocaleString('en')} open quotes: p99 ${p99.toFixed(0)} ms per block (goal < 1 s: ${p99 < 1000 ? 'met' : 'missed'})`,
     markdown: `
 ${QUOTES.toLocaleString('en')} deposit addresses watched; on each new block the payment-watcher's pass (services/payment-watcher/src/deposit-watcher.ts)
 reads the block, the factory's sweep logs and every watched address's balance at the confirmed height, and settles the

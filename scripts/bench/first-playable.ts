@@ -242,6 +242,7 @@ The whole job at most 3% longer: ${longer <= 3 ? `**met** (${round(longer, 1)}% 
       part: 'first-playable',
       title: 'Time to first playable: payment.confirmed until preview and poster are in S3',
       command: `${CLIP_SECONDS === 60 ? '' : `BENCH_FIRST_PLAYABLE_SECONDS=${CLIP_SECONDS} `}node --import tsx scripts/bench/first-playable.ts`,
+      headline: `first playable ${round(pipeline.firstPlayable)} s after payment.confirmed (goal <= 5 s: ${pipeline.firstPlayable <= 5 ? 'met' : 'missed'}); whole job ${round(longer, 1)}% longer (goal <= 3%: ${longer <= 3 ? 'met' : 'missed'})`,
       markdown,
       data: { clipSeconds: CLIP_SECONDS, settings: SETTINGS, uploadId: upload.uploadId, pipeline, cut, orders, cuts, before: BEFORE, loadAverage },
     });

@@ -169,6 +169,7 @@ try {
     part: 'listings-query',
     title: 'Read API: near + tags over 100,000 listings',
     command: 'node --import tsx scripts/bench/listings-query.ts',
+    headline: `near + tags p95 ${fmt(p95)} ms at the database over ${total} listings (goal < ${GOAL_MS} ms: ${p95 < GOAL_MS ? 'met' : 'missed'})`,
     markdown: `
 ${total} listings (90% approved, created over a year and each public for 30 days from then, so ${visible} are public now and a search skips the expired rest; 1-4 of 300 skewed tags each, a third clustered around five cities), ${SAMPLES} searches of ${kinds.length} kinds, 20 per page, warm cache.
 "Database" is PostgreSQL's own execution time of the listing query (EXPLAIN ANALYZE); "round trip" is \`searchListings\` from Node (tag lookup + listing query + network).

@@ -249,6 +249,7 @@ ${codecs.map((m) => measuredRow(m, hdComparison.project)).join('\n')}
       part: 'media',
       title: 'Media: VP9 speed and quality, ladder, preview and poster, codecs',
       command: 'node --import tsx scripts/bench/media.ts',
+      headline: `VP9 at 1080p ${cpuSpeedup.toFixed(2)}x libvpx defaults' speed in CPU time (goal >= 3x: ${cpuSpeedup >= 3 ? 'met' : 'missed'}), SSIM ${ssimDelta >= 0 ? '+' : ''}${ssimDelta.toFixed(4)}, size ${((sizeRatio - 1) * 100).toFixed(1)}%`,
       markdown,
       data: { comparisons, profiles, ladder, preview, poster, codecs, goal: { cpuSpeedup, wallSpeedup, ssimDelta, sizeRatio } },
     });

@@ -104,6 +104,7 @@ try {
     part: 'payment-latency',
     title: 'Payment detection latency',
     command: 'node --import tsx scripts/bench/payment-latency.ts',
+    headline: `${rows.map((r) => `${r.path} p99 ${r.p99} ms`).join(', ')} (goal <= ${goal} ms: ${rows.every((r) => r.goalMet) ? 'met' : 'missed'})`,
     markdown: `
 From the moment the block giving the last of ${CONFIRMATIONS} confirmations is mined to \`payment.confirmed\` on the
 status channel, measured by a subscriber on the same Redis. The real payment-watcher process ran against its own anvil

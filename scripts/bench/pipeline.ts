@@ -156,6 +156,7 @@ with other jobs the wall ratio moves with their load (both references are shown:
       part: 'pipeline',
       title: 'Pipeline overhead: payment.confirmed to profile.saved vs the same ffmpeg work run directly',
       command: 'node --import tsx scripts/bench/pipeline.ts',
+      headline: `pipeline / direct ffmpeg ${rows.map((row) => row.ratio.toFixed(3)).join(', ')} (goal <= 1.10: ${goalMet ? 'met' : 'missed'})`,
       markdown,
       data: { settings: SETTINGS, rows },
     });

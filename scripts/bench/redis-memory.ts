@@ -204,6 +204,7 @@ async function main(): Promise<void> {
       part: 'redis-memory',
       title: 'Redis memory per finished upload, and back to the baseline after expiry',
       command: `BENCH_UPLOADS=${UPLOADS} BENCH_TTL_SECONDS=${TTL_SECONDS} node --import tsx scripts/bench/redis-memory.ts`,
+      headline: `${(perUpload / 1024).toFixed(1)} KiB per finished upload; ${mib(after)} MiB once everything expired (baseline ${mib(baseline)} MiB)`,
       markdown: [
         `${UPLOADS} uploads through every channel and lifecycle transition of the chain, each stage stubbed (as in the bus benchmark: jobs, transitions and status events are real, the media, chain, S3 and Postgres work is not), ${PROGRESS_EVENTS} progress events per upload, the watcher's expiry job at a ${QUOTE_SECONDS} s quote deadline, 1,000 wallets. Its own Redis (${server.port}, noeviction, empty), ${IN_FLIGHT} uploads in flight, stages in a second process with concurrency ${CONCURRENCY} per channel. Retentions shortened to ${TTL_SECONDS} s for the run (REDIS_UPLOAD_TTL_SECONDS, REDIS_COMPLETED_JOB_TTL_SECONDS, REDIS_FAILED_JOB_TTL_SECONDS, REDIS_STATUS_LOG_TTL_SECONDS; defaults in docs/operations.md). Load average (1/5/15 min) ${load(loadBefore)} before, ${load(loadAtPeak)} at the end of the run (the machine is shared).`,
         '',

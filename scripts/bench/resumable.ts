@@ -168,7 +168,14 @@ Bytes from the client through the relay: ${relay.bytes} for a ${bytes}-byte file
 all, ${mib(perCut)} MiB per disconnect** (request headers included; goal at most one chunk, ${CHUNK / 1024 ** 2} MiB, per disconnect:
 ${perCut <= CHUNK ? 'met' : 'MISSED'}). The cut run took ${round(cutSeconds)} s.
 `;
-    writeReport({ part: 'resumable', title: 'Resumable uploads: tus vs multipart, and three disconnects', command: 'node --import tsx scripts/bench/resumable.ts', markdown, data });
+    writeReport({
+      part: 'resumable',
+      title: 'Resumable uploads: tus vs multipart, and three disconnects',
+      command: 'node --import tsx scripts/bench/resumable.ts',
+      headline: `tus / multipart throughput ${ratio.toFixed(2)} (goal >= 0.8: ${ratio >= 0.8 ? 'met' : 'missed'}); ${mib(perCut)} MiB sent again per disconnect (goal <= one 8 MiB chunk: ${perCut <= CHUNK ? 'met' : 'missed'})`,
+      markdown,
+      data,
+    });
   } finally {
     await bench.close();
     await rm(work, { recursive: true, force: true });

@@ -144,7 +144,14 @@ cores, not by the bus: ${cpus().length} cores here, shared with the other servic
 whose load changed between rounds. A replica with FFMPEG_THREADS=1 does not keep a whole core busy (per-clip probes, the
 muxer, the hand-off between jobs), the likely reason a third replica still added throughput on ${cpus().length} cores.
 `;
-    writeReport({ part: 'scaling', title: 'Scaling: transcoder replicas against throughput, each job once', command: 'node --import tsx scripts/bench/scaling.ts', markdown, data: { clip: CLIP, rows } });
+    writeReport({
+      part: 'scaling',
+      title: 'Scaling: transcoder replicas against throughput, each job once',
+      command: 'node --import tsx scripts/bench/scaling.ts',
+      headline: `clips/min by replicas: ${rows.map((row) => `${row.replicas}: ${row.clipsPerMinute}`).join(', ')}; each job started once: ${rows.every((row) => row.maxAttemptsStarted === 1) ? 'yes' : 'no'}`,
+      markdown,
+      data: { clip: CLIP, rows },
+    });
   } finally {
     await bench.close();
     await rm(work, { recursive: true, force: true });

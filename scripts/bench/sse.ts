@@ -130,6 +130,7 @@ writeReport({
   part: 'sse',
   title: 'Live status: concurrent SSE subscribers on one gateway',
   command: 'node --import tsx scripts/bench/sse.ts',
+  headline: `${CLIENTS} subscribers: delivery p99 ${p99} ms (goal <= 100 ms: ${p99 <= 100 ? 'met' : 'missed'})`,
   markdown: [
     `${CLIENTS} SSE clients (eventsource, in one process on the same machine) on ${UPLOADS} uploads, following one real gateway process; ${EVENTS} progress events per upload, one per upload every ${ROUND_MS} ms (${Math.round((CLIENTS * 1000) / ROUND_MS)} deliveries/s, ${burst ? 'each round sent at once' : 'spread over the round'}), published to Redis as the transcoder does. Latency = client receive time - the event's \`at\` (set when it is published; same clock).`,
     '',

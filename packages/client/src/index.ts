@@ -173,7 +173,7 @@ export async function payQuote(rpcUrl: string, account: PrivateKeyAccount, quote
 }
 
 // Reads of 1 MiB: with fetch's own FormData encoding of a file Blob the client, not the
-// gateway, limited a local 1 GiB upload to about half the speed (docs/benchmarks/ingest.md).
+// gateway, limited a local 1 GiB upload to about half the speed (docs/benchmarks/reports/2026-11-24-ingest.md).
 const FILE_READ_BYTES = 1024 * 1024;
 
 /** A multipart/form-data body streamed from disk, with its exact length so the gateway can refuse an oversized one at once. */

@@ -28,9 +28,11 @@ export function machineFacts(): Record<string, string | number> {
 }
 
 export interface BenchReport {
-  /** File stem: docs/benchmarks/<part>.md and .json. */
+  /** File stem: docs/benchmarks/<part>.json (the latest run) and docs/benchmarks/reports/<date>-<part>.md. */
   part: string;
   title: string;
+  /** One sentence for the summary table: the figure that matters, its goal, and met or missed. */
+  headline: string;
   /** The command that reproduces it. */
   command: string;
   /** Markdown body: tables and what they mean, including goals met or missed and why. */
@@ -39,16 +41,23 @@ export interface BenchReport {
   data: unknown;
 }
 
-/** Writes one benchmark part's markdown and JSON (machine, versions, command, numbers) and prints the markdown. */
+/**
+ * Writes one benchmark run: its dated report (docs/benchmarks/reports/<YYYY-MM-DD>-<part>.md, kept as
+ * the part's history) and the part's latest figures (docs/benchmarks/<part>.json: machine, versions,
+ * command, headline, numbers, and which report they come from), then prints the report.
+ * `bash scripts/bench.sh --report` builds the summary table docs/benchmarks.md from the JSON files.
+ */
 export function writeReport(report: BenchReport): void {
   const dir = join(repoRoot, 'docs', 'benchmarks');
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(join(dir, 'reports'), { recursive: true });
   const machine = machineFacts();
   const when = new Date().toISOString();
-  const header = `## ${report.title}\n\nMeasured ${when} on ${machine.cpu} (${machine.cores} cores, ${machine.memoryGiB} GiB), ${machine.os}, Node ${machine.node}, ${machine.ffmpeg}.\nCommand: \`${report.command}\`\n\n`;
+  const reportFile = `reports/${when.slice(0, 10)}-${report.part}.md`;
+  const header = `# ${report.title}\n\nMeasured ${when} on ${machine.cpu} (${machine.cores} cores, ${machine.memoryGiB} GiB), ${machine.os}, Node ${machine.node}, ${machine.ffmpeg}.\nCommand: \`${report.command}\`\n\n**${report.headline}**\n\n`;
   const markdown = `${header}${report.markdown.trim()}\n`;
-  writeFileSync(join(dir, `${report.part}.md`), markdown);
-  writeFileSync(join(dir, `${report.part}.json`), `${JSON.stringify({ part: report.part, title: report.title, command: report.command, when, machine, data: report.data }, null, 2)}\n`);
+  writeFileSync(join(dir, reportFile), markdown);
+  const latest = { part: report.part, title: report.title, command: report.command, when, headline: report.headline, report: reportFile, machine, data: report.data };
+  writeFileSync(join(dir, `${report.part}.json`), `${JSON.stringify(latest, null, 2)}\n`);
   process.stdout.write(`${markdown}\n`);
 }
 

@@ -47,7 +47,7 @@ export async function cutPreviewFromSource(media: MediaAdapter, settings: Previe
   // One ffmpeg run for both: the source's first seconds are decoded once (the dearest part, for a
   // 1080p H.264 source) and feed the preview and the poster's first candidate, whose luma is measured
   // in the same run; only a dark first frame costs more runs. On 2 cores and the 60 s 1080p benchmark
-  // clip this takes about as long as the preview alone (docs/benchmarks/first-playable.md).
+  // clip this takes about as long as the preview alone (docs/benchmarks/reports/2026-12-02-first-playable.md).
   const { preview, poster, posterFallback } = await media.extractPreviewAndPoster(input, previewFile, posterFile, {
     seconds: settings.PREVIEW_SECONDS,
     maxHeight: settings.PREVIEW_MAX_HEIGHT,

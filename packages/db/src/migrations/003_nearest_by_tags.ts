@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 
 /**
  * Makes `near` + `tags` searches one walk of one index instead of a join-then-sort over every tagged
- * listing (measured and explained in docs/benchmarks/listings-query.md):
+ * listing (measured and explained in docs/benchmarks/reports/2026-12-01-listings-query.md):
  * - `listings.tag_ids`: the listing's hashtag ids, kept equal to listing_hashtags by a trigger (so
  *   every writer, seeding and cascades included, keeps it right). As `integer[]` it has intarray's
  *   index support: GiST, so the tag test runs on index entries during the nearest-first walk
