@@ -2,8 +2,9 @@
  * Builds docs/benchmarks.md: one row per benchmark part with its latest headline figure, when and
  * where it was measured, the command that reproduces it and its dated report; older reports of the
  * same part are listed as its history. Reads only docs/benchmarks/<part>.json and reports/.
+ * `--check`: write nothing, exit 1 when docs/benchmarks.md is not what the JSON files make (a test runs it).
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './report.js';
 
@@ -52,5 +53,19 @@ This page is generated (\`bash scripts/bench.sh --report\`); do not edit it by h
 |---|---|---|---|---|
 ${rows.join('\n')}
 `;
-writeFileSync(join(repoRoot, 'docs', 'benchmarks.md'), page);
-process.stdout.write('wrote docs/benchmarks.md\n');
+const target = join(repoRoot, 'docs', 'benchmarks.md');
+const missingReports = latest.filter((part) => !existsSync(join(dir, part.report ?? '')));
+if (missingReports.length > 0) {
+  process.stderr.write(`report missing for: ${missingReports.map((part) => `${part.part} (${part.report})`).join(', ')}\n`);
+  process.exit(1);
+}
+if (process.argv.includes('--check')) {
+  if (!existsSync(target) || readFileSync(target, 'utf8') !== page) {
+    process.stderr.write('docs/benchmarks.md is stale: run `bash scripts/bench.sh --report`\n');
+    process.exit(1);
+  }
+  process.stdout.write('docs/benchmarks.md is current\n');
+} else {
+  writeFileSync(target, page);
+  process.stdout.write('wrote docs/benchmarks.md\n');
+}
