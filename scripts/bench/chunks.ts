@@ -19,10 +19,11 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Bus, connectRedis } from '@reelboard/bus';
+import { loadConfig } from '@reelboard/config';
 import { stagedPaths } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
 import { ObjectStorage } from '@reelboard/storage';
-import { createMediaAdapter, outputFps, type MediaAdapter } from '../../packages/media/src/index.js';
+import { binariesFrom, createMediaAdapter, mediaBinariesSchema, outputFps, type MediaAdapter } from '../../packages/media/src/index.js';
 import { planChunks } from '../../services/transcoder/src/chunk-plan.js';
 import { handlePaymentConfirmed, type TranscodeSettings } from '../../services/transcoder/src/handle-payment-confirmed.js';
 import { handleVideoAssemble } from '../../services/transcoder/src/handle-video-assemble.js';
@@ -39,6 +40,8 @@ const SOURCE_HEIGHT = Number(process.env.BENCH_CHUNKS_HEIGHT ?? 720);
 const DEFAULT_CHUNK_SECONDS = 10;
 const CHUNK_SECONDS = Number(process.env.BENCH_CHUNK_SECONDS ?? DEFAULT_CHUNK_SECONDS);
 const FPS = 30;
+// ffmpeg and ffprobe as the service takes them (FFMPEG_PATH, FFPROBE_PATH).
+const BINARIES = binariesFrom(loadConfig(mediaBinariesSchema));
 const SIM_WORKERS = Array.from({ length: 16 }, (_, i) => i + 1);
 const GOAL_FACTOR = 1.15;
 const GOAL_UP_TO = 8;
@@ -74,7 +77,7 @@ const noTimings = (): Timings => ({ single: [], chunks: [], audio: [], join: [],
 
 /** The real adapter, timing each step (instrumentation only: the work is ffmpeg's). */
 function timedMedia(replica: string, timings: Timings): MediaAdapter {
-  const media = createMediaAdapter({ niceness: 5 });
+  const media = createMediaAdapter({ ...BINARIES, niceness: 5 });
   const time = async <T>(record: (step: Step) => void, work: () => Promise<T>): Promise<T> => {
     const cpuBefore = childCpuSecondsOf('self');
     const start = performance.now();
@@ -292,7 +295,7 @@ async function main(): Promise<void> {
 
     // Output comparison: the 1-replica chunked output against the single encode.
     const [spansSingle, spansChunked] = await Promise.all([streamSpans(single.output), streamSpans(chunked1.output)]);
-    const probe = await createMediaAdapter().probe(single.output);
+    const probe = await createMediaAdapter(BINARIES).probe(single.output);
     const outWidth = probe.video?.width ?? width;
     const outHeight = probe.video?.height ?? SOURCE_HEIGHT;
     const ssimSingle = await ssimAgainstSource(single.output, source, outWidth, outHeight);
@@ -340,9 +343,9 @@ async function main(): Promise<void> {
     storage.close();
 
     // The simulations, from the 1-replica chunked run's measured parts (one job at a time) and the two single encodes.
-    const sourceInfo = await createMediaAdapter().probe(source);
+    const sourceInfo = await createMediaAdapter(BINARIES).probe(source);
     const splitStart = performance.now();
-    const packets = await createMediaAdapter().probePackets(source);
+    const packets = await createMediaAdapter(BINARIES).probePackets(source);
     const plan = planChunks({ durationSeconds: sourceInfo.durationSeconds, fps: outputFps(sourceInfo), keyframeSeconds: packets.keyframeSeconds, chunkSeconds: CHUNK_SECONDS, thresholdSeconds: CHUNK_SECONDS });
     const splitSeconds = since(splitStart);
     const measured = plan.kind === 'chunked' ? plan : undefined;

@@ -13,8 +13,9 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadConfig } from '@reelboard/config';
 import { listingKeys, ObjectStorage } from '@reelboard/storage';
-import { createMediaAdapter } from '../../packages/media/src/index.js';
+import { binariesFrom, createMediaAdapter, mediaBinariesSchema } from '../../packages/media/src/index.js';
 import { makeLogo, makeRealisticClip, newSeller, payUpload, postListing, round, startBenchStack } from './lib/chain-run.js';
 import { repoRoot, writeReport } from './lib/report.js';
 
@@ -24,6 +25,8 @@ const CUTS_ONLY = process.env.BENCH_FIRST_PLAYABLE_CUTS_ONLY === '1';
 const CUT_ROUNDS = 3;
 const POLL_MS = 100;
 const SETTINGS = { FFMPEG_THREADS: 2, PREVIEW_SECONDS: 5, PREVIEW_MAX_HEIGHT: 480, FFMPEG_NICENESS: 5 };
+// ffmpeg and ffprobe as the services take them (FFMPEG_PATH, FFPROBE_PATH), so both sides run the same build.
+const BINARIES = binariesFrom(loadConfig(mediaBinariesSchema));
 /** The previous report (2026-11-24, same command, 60 s clip): preview cut from the finished transcode. */
 const BEFORE = { clipSeconds: 60, firstPlayable: 244.18, transcoded: 242.06, saved: 244.63 };
 
@@ -36,7 +39,7 @@ const since = (start: number) => (performance.now() - start) / 1000;
  * Both cuts are the one-run cut the transcoder makes (extractPreviewAndPoster).
  */
 async function compareOrders(source: string, dir: string) {
-  const media = createMediaAdapter({ niceness: SETTINGS.FFMPEG_NICENESS });
+  const media = createMediaAdapter({ ...BINARIES, niceness: SETTINGS.FFMPEG_NICENESS });
   const probed = await media.probe(source);
   const previewAndPoster = async (input: string, tag: string) => {
     const start = performance.now();
@@ -68,7 +71,7 @@ async function compareOrders(source: string, dir: string) {
  * preview probed). Interleaved, the order swapped every round, so both meet the same load.
  */
 async function compareCuts(source: string, dir: string) {
-  const media = createMediaAdapter({ niceness: SETTINGS.FFMPEG_NICENESS });
+  const media = createMediaAdapter({ ...BINARIES, niceness: SETTINGS.FFMPEG_NICENESS });
   const info = await media.probe(source);
   const preview = { seconds: SETTINGS.PREVIEW_SECONDS, maxHeight: SETTINGS.PREVIEW_MAX_HEIGHT, threads: SETTINGS.FFMPEG_THREADS, source: info };
   const cuts = {

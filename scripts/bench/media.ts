@@ -16,14 +16,15 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { loadConfig } from '@reelboard/config';
 import {
   av1Codec,
+  binariesFrom,
   bitrateForHeight,
-  extractPoster,
-  extractPreview,
+  createMediaAdapter,
   h264Codec,
   hevcCodec,
-  transcodeWithCodec,
+  mediaBinariesSchema,
   vp9Codec,
   type CodecConfig,
 } from '../../packages/media/src/index.js';
@@ -32,6 +33,8 @@ import { writeReport } from './lib/report.js';
 
 const execFileAsync = promisify(execFile);
 const THREADS = 2;
+// No niceness and no time limit: the encodes are what is measured.
+const media = createMediaAdapter(binariesFrom(loadConfig(mediaBinariesSchema)));
 const withCodecs = process.env['BENCH_MEDIA_CODECS'] !== '0';
 
 interface Source {
@@ -116,7 +119,7 @@ async function quality(encoded: string, source: string): Promise<{ ssim: number;
 async function encode(codec: CodecConfig, source: Source, dir: string, kbps: number): Promise<Measured> {
   const output = join(dir, `${source.label}-${codec.name}-${kbps}.${codec.extension}`);
   const { wallSeconds, cpuSeconds } = await timed(() =>
-    transcodeWithCodec(codec, source.path, output, { maxHeight: 2160, threads: THREADS, videoBitrateKbps: kbps }),
+    media.transcodeWithCodec(codec, source.path, output, { maxHeight: 2160, threads: THREADS, videoBitrateKbps: kbps }),
   );
   const { ssim, psnr } = await quality(output, source.path);
   const measured: Measured = {
@@ -186,8 +189,8 @@ async function main(): Promise<void> {
 
     // Preview and poster are cut from the transcoded video, as the preview-extractor does.
     const transcoded = join(dir, `${hd.label}-${vp9Codec.name}-${hdKbps}.webm`);
-    const preview = await timed(() => extractPreview(transcoded, join(dir, 'preview.webm'), { seconds: 5, threads: THREADS }));
-    const poster = await timed(() => extractPoster(transcoded, join(dir, 'poster.webp')));
+    const preview = await timed(() => media.extractPreview(transcoded, join(dir, 'preview.webm'), { seconds: 5, threads: THREADS }));
+    const poster = await timed(() => media.extractPoster(transcoded, join(dir, 'poster.webp')));
 
     const codecs: Measured[] = [];
     if (withCodecs) {

@@ -15,7 +15,8 @@
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMediaAdapter } from '../../packages/media/src/index.js';
+import { loadConfig } from '@reelboard/config';
+import { binariesFrom, createMediaAdapter, mediaBinariesSchema } from '../../packages/media/src/index.js';
 import { childCpuSecondsOf, makeLogo, makeRealisticClip, newSeller, payUpload, postListing, round, startBenchStack, type BenchStack } from './lib/chain-run.js';
 import { writeReport } from './lib/report.js';
 
@@ -25,10 +26,12 @@ const WIDTH = 1920;
 const HEIGHT = 1080;
 /** The stages' settings, pinned so the reference runs exactly what they run. */
 const SETTINGS = { FFMPEG_THREADS: 2, PREVIEW_SECONDS: 5, PREVIEW_MAX_HEIGHT: 480, MAX_OUTPUT_HEIGHT: 2160, FFMPEG_NICENESS: 5 };
+// ffmpeg and ffprobe as the services take them (FFMPEG_PATH, FFPROBE_PATH), so both sides run the same build.
+const BINARIES = binariesFrom(loadConfig(mediaBinariesSchema));
 
 /** The stages' ffmpeg work, in their order, with the adapter and options the services use. */
 async function directReference(source: string, dir: string): Promise<{ seconds: number; cpuSeconds: number; transcodeSeconds: number; previewPosterSeconds: number }> {
-  const media = createMediaAdapter({ niceness: SETTINGS.FFMPEG_NICENESS, timeoutSeconds: 3600 });
+  const media = createMediaAdapter({ ...BINARIES, niceness: SETTINGS.FFMPEG_NICENESS, timeoutSeconds: 3600 });
   await mkdir(dir, { recursive: true });
   const cpuBefore = childCpuSecondsOf('self');
   const started = performance.now();

@@ -3,6 +3,7 @@ export * from './listings.js';
 export * from './payments.js';
 export * from './hashtags.js';
 export * from './read.js';
+export * from './listing-errors.js';
 export * from './moderation.js';
 export * from './listing-lifecycle.js';
 export * from './visibility.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { upsertHashtags } from './hashtags.js';
-import { ListingNotFoundError } from './moderation.js';
+import { ListingNotFoundError } from './listing-errors.js';
 import type { ModerationStatus, OwnerState, Price } from './read.js';
 
 /** Where a listing stands for its owner: moderation, what the owner did, and the paid period, in one word. */

@@ -1,16 +1,9 @@
 import type { Knex } from 'knex';
 import { publishProfileFields } from './listing-lifecycle.js';
+import { ListingNotFoundError } from './listing-errors.js';
 import type { ModerationStatus, OwnerState } from './read.js';
 
 export type ModerationAction = 'approve' | 'reject';
-
-/** No listing with that id. */
-export class ListingNotFoundError extends Error {
-  override readonly name = 'ListingNotFoundError';
-  constructor(readonly listingId: string) {
-    super(`no listing ${listingId}`);
-  }
-}
 
 export interface ModerationDecision {
   listingId: string;

@@ -1,12 +1,14 @@
 import { encodeAudioTrack, encodeVideoChunk, findAudioTrack, findVideoChunk, joinChunks, type AudioTrackOptions, type JoinOptions, type VideoChunkOptions, type VideoChunkResult } from './chunks.js';
+import type { CodecConfig } from './codecs.js';
 import type { PacketSummary } from './commands.js';
 import { FfmpegRunner, type FfmpegRunnerOptions } from './ffmpeg-runner.js';
 import { checkFfmpeg, type FfmpegHealth } from './health.js';
 import { extractPoster, type PosterOptions, type PosterResult } from './poster.js';
 import { extractPreview, type PreviewOptions, type PreviewResult } from './preview.js';
 import { extractPreviewAndPoster, type PreviewAndPosterOptions, type PreviewAndPosterResult } from './preview-and-poster.js';
-import { probeMedia, type MediaInfo } from './probe.js';
-import { transcodeToVp9, type ProgressListener, type TranscodeOptions, type TranscodeResult } from './transcode.js';
+import { probeMedia } from './probe.js';
+import { transcodeToVp9, transcodeWithCodec, type ProgressListener, type TranscodeOptions, type TranscodeResult } from './transcode.js';
+import type { MediaInfo } from './types.js';
 
 type WithoutRunner<T> = Omit<T, 'runner'>;
 
@@ -16,6 +18,8 @@ export interface MediaAdapter {
   probe(path: string): Promise<MediaInfo>;
   /** See transcodeToVp9. */
   transcodeToVp9(input: string, output: string, options: WithoutRunner<TranscodeOptions>, onProgress?: ProgressListener): Promise<TranscodeResult>;
+  /** See transcodeWithCodec: another codec's settings (the media benchmark compares them). */
+  transcodeWithCodec(codec: CodecConfig, input: string, output: string, options: WithoutRunner<TranscodeOptions>, onProgress?: ProgressListener): Promise<TranscodeResult>;
   /** See extractPreview. */
   extractPreview(input: string, output: string, options: WithoutRunner<PreviewOptions>): Promise<PreviewResult>;
   /** See extractPoster. */
@@ -38,12 +42,17 @@ export interface MediaAdapter {
   joinChunks(output: string, options: WithoutRunner<JoinOptions>): Promise<TranscodeResult>;
 }
 
-/** Binds every operation to one runner (binaries, niceness, timeout) built from service config. */
+/**
+ * The package's one entry to running ffmpeg: every operation bound to one runner (binaries, niceness,
+ * time limits) built from the caller's configuration (runnerOptionsFrom). There is no shared default:
+ * whoever runs ffmpeg builds an adapter, so what runs and how is always the caller's choice.
+ */
 export function createMediaAdapter(options: FfmpegRunnerOptions = {}): MediaAdapter {
   const runner = new FfmpegRunner(options);
   return {
     probe: (path) => probeMedia(path, runner),
     transcodeToVp9: (input, output, opts, onProgress) => transcodeToVp9(input, output, { ...opts, runner }, onProgress),
+    transcodeWithCodec: (codec, input, output, opts, onProgress) => transcodeWithCodec(codec, input, output, { ...opts, runner }, onProgress),
     extractPreview: (input, output, opts) => extractPreview(input, output, { ...opts, runner }),
     extractPoster: (input, output, opts = {}) => extractPoster(input, output, { ...opts, runner }),
     extractPreviewAndPoster: (input, previewOutput, posterOutput, opts) => extractPreviewAndPoster(input, previewOutput, posterOutput, { ...opts, runner }),

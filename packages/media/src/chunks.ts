@@ -1,12 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import { vp9Codec, type CodecConfig, type EncoderSpeed } from './codecs.js';
 import { buildAudioTrackCommand, buildConcatList, buildJoinCommand, buildVideoChunkCommand, type ConcatEntry, type PacketSummary } from './commands.js';
-import { defaultRunner } from './default-runner.js';
 import { MediaError } from './errors.js';
 import type { FfmpegRunner } from './ffmpeg-runner.js';
 import { fitShortSide } from './geometry.js';
 import { fileSize, writeAtomically } from './output-file.js';
-import { assertPlayableVideo, probeMedia, type MediaInfo } from './probe.js';
+import { assertPlayableVideo, probeMedia } from './probe.js';
+import type { MediaInfo } from './types.js';
 import { assertWholeInputEncoded, type ProgressListener, type TranscodeResult } from './transcode.js';
 
 // The parts of a chunked encode: video chunks with the full transcode's exact video settings, the
@@ -34,7 +34,8 @@ export interface VideoChunkOptions {
   codec?: CodecConfig;
   signal?: AbortSignal;
   timeoutSeconds?: number;
-  runner?: FfmpegRunner;
+  /** The runner that starts ffmpeg (the adapter passes its own). */
+  runner: FfmpegRunner;
 }
 
 /** What an encoded (or found) video chunk is. */
@@ -54,7 +55,7 @@ export function outputFps(source: MediaInfo, maxFps = DEFAULT_MAX_FPS): number {
 
 /** Encodes frames [startFrame, startFrame + frames) of the source, video only, written atomically. */
 export async function encodeVideoChunk(input: string, output: string, options: VideoChunkOptions, onProgress?: ProgressListener): Promise<VideoChunkResult> {
-  const runner = options.runner ?? defaultRunner();
+  const { runner } = options;
   const { source } = options;
   assertPlayableVideo(source, input);
   const command = buildVideoChunkCommand({
@@ -92,7 +93,7 @@ export async function encodeVideoChunk(input: string, output: string, options: V
  * A chunk a previous run already encoded, if it is whole; undefined when there is none or it is not
  * whole (then it is encoded again).
  */
-export async function findVideoChunk(path: string, frames: number | undefined, fps: number, runner: FfmpegRunner = defaultRunner()): Promise<VideoChunkResult | undefined> {
+export async function findVideoChunk(path: string, frames: number | undefined, fps: number, runner: FfmpegRunner): Promise<VideoChunkResult | undefined> {
   const size = await fileSize(path).catch(() => 0);
   if (size === 0) return undefined;
   const packets = await runner.probePackets(path).catch(() => undefined);
@@ -136,12 +137,13 @@ export interface AudioTrackOptions {
   codec?: CodecConfig;
   signal?: AbortSignal;
   timeoutSeconds?: number;
-  runner?: FfmpegRunner;
+  /** The runner that starts ffmpeg (the adapter passes its own). */
+  runner: FfmpegRunner;
 }
 
 /** The whole audio track, encoded once; its output is written atomically. */
 export async function encodeAudioTrack(input: string, output: string, options: AudioTrackOptions): Promise<{ outputBytes: number; durationSeconds: number; wallSeconds: number }> {
-  const runner = options.runner ?? defaultRunner();
+  const { runner } = options;
   const { source } = options;
   if (!source.audio) throw new MediaError('not_media', 'the source has no audio track', { path: input });
   const command = buildAudioTrackCommand({
@@ -165,7 +167,7 @@ export async function encodeAudioTrack(input: string, output: string, options: A
 }
 
 /** An audio track a previous run already encoded, if it covers the source. */
-export async function findAudioTrack(path: string, source: MediaInfo, runner: FfmpegRunner = defaultRunner()): Promise<{ outputBytes: number; durationSeconds: number; wallSeconds: number } | undefined> {
+export async function findAudioTrack(path: string, source: MediaInfo, runner: FfmpegRunner): Promise<{ outputBytes: number; durationSeconds: number; wallSeconds: number } | undefined> {
   const size = await fileSize(path).catch(() => 0);
   if (size === 0) return undefined;
   const produced = await probeMedia(path, runner).catch(() => undefined);
@@ -186,12 +188,13 @@ export interface JoinOptions {
   codec?: CodecConfig;
   signal?: AbortSignal;
   timeoutSeconds?: number;
-  runner?: FfmpegRunner;
+  /** The runner that starts ffmpeg (the adapter passes its own). */
+  runner: FfmpegRunner;
 }
 
 /** Joins the chunks without re-encoding and muxes the audio track; checked like a full transcode. */
 export async function joinChunks(output: string, options: JoinOptions): Promise<TranscodeResult> {
-  const runner = options.runner ?? defaultRunner();
+  const { runner } = options;
   const { source } = options;
   assertPlayableVideo(source, output);
   await writeFile(options.list, buildConcatList(options.chunks));

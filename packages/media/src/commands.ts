@@ -1,6 +1,6 @@
 import { vp9Codec, bitrateForHeight, type CodecConfig, type EncoderSpeed } from './codecs.js';
 import type { FrameSize } from './geometry.js';
-import type { MediaInfo, VideoStreamInfo } from './probe.js';
+import type { MediaInfo, VideoStreamInfo } from './types.js';
 import { STRIP_METADATA_OPTIONS, videoFilterChain } from './video-filters.js';
 
 // Pure builders: typed settings in, ffmpeg arguments out. They run nothing, so each is unit-tested

@@ -9,9 +9,9 @@ const execFileAsync = promisify(execFile);
 
 /** How every ffmpeg/ffprobe process of this adapter is started and watched. */
 export interface FfmpegRunnerOptions {
-  /** ffmpeg binary; default: $FFMPEG_PATH, then `ffmpeg` from PATH. */
+  /** ffmpeg binary (FFMPEG_PATH in the media configuration); default `ffmpeg` from PATH. */
   ffmpegPath?: string;
-  /** ffprobe binary; default: $FFPROBE_PATH, then `ffprobe` from PATH. */
+  /** ffprobe binary (FFPROBE_PATH in the media configuration); default `ffprobe` from PATH. */
   ffprobePath?: string;
   /** Process niceness 0..19, so encodes yield the CPU to the service's own event loop. */
   niceness?: number;
@@ -273,11 +273,11 @@ export class FfmpegRunner {
   }
 
   private ffmpegBinary(): string {
-    return this.options.ffmpegPath ?? process.env.FFMPEG_PATH ?? 'ffmpeg';
+    return this.options.ffmpegPath ?? 'ffmpeg';
   }
 
   private ffprobeBinary(): string {
-    return this.options.ffprobePath ?? process.env.FFPROBE_PATH ?? 'ffprobe';
+    return this.options.ffprobePath ?? 'ffprobe';
   }
 
   private createCommand(input: string, forRun = false): ffmpeg.FfmpegCommand {

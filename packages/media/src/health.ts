@@ -1,13 +1,7 @@
-import { defaultRunner } from './default-runner.js';
 import type { FfmpegRunner } from './ffmpeg-runner.js';
 
 /** Encoders this package depends on; a build of ffmpeg without them is not usable. */
 export const REQUIRED_ENCODERS: readonly string[] = ['libvpx-vp9', 'libopus', 'libwebp'];
-
-/** The ffmpeg version string (e.g. "5.1.6-0+deb12u1"); throws if ffmpeg cannot be run. */
-export async function ffmpegVersion(runner: FfmpegRunner = defaultRunner()): Promise<string> {
-  return (await runner.info()).version;
-}
 
 /** Result of checkFfmpeg, for a health endpoint or a fail-fast start-up check. */
 export interface FfmpegHealth {
@@ -22,7 +16,7 @@ export interface FfmpegHealth {
 }
 
 /** Checks, through the runner, that ffmpeg and ffprobe run and have the encoders this package uses. */
-export async function checkFfmpeg(runner: FfmpegRunner = defaultRunner()): Promise<FfmpegHealth> {
+export async function checkFfmpeg(runner: FfmpegRunner): Promise<FfmpegHealth> {
   try {
     const { version, encoders } = await runner.info();
     const missingEncoders = REQUIRED_ENCODERS.filter((name) => !encoders.has(name));
@@ -30,9 +24,4 @@ export async function checkFfmpeg(runner: FfmpegRunner = defaultRunner()): Promi
   } catch (err) {
     return { ok: false, missingEncoders: [], error: err instanceof Error ? err.message : String(err) };
   }
-}
-
-/** Health check as a boolean; use checkFfmpeg for the reason. */
-export async function isFfmpegAvailable(runner: FfmpegRunner = defaultRunner()): Promise<boolean> {
-  return (await checkFfmpeg(runner)).ok;
 }

@@ -1,14 +1,12 @@
-// The one adapter over fluent-ffmpeg: services import from here and never from fluent-ffmpeg.
+// The package's one entry. What runs ffmpeg is the adapter (createMediaAdapter, built from the media
+// configuration); beside it only what runs nothing: the pure command builders and parsers, the codec
+// settings, the probe's types and checks, and the errors. Services import from here and never from
+// fluent-ffmpeg or from a module of this package.
+export { createMediaAdapter, type MediaAdapter } from './adapter.js';
+export { mediaEnvSchema, mediaBinariesSchema, runnerOptionsFrom, binariesFrom, type MediaEnv, type MediaBinaries } from './config.js';
 export { MediaError, isMediaError, type MediaErrorCode, type MediaErrorDetails } from './errors.js';
-export {
-  FfmpegRunner,
-  clampPercent,
-  type FfmpegRunnerOptions,
-  type FfmpegJob,
-  type FfmpegProgress,
-  type FfmpegRunResult,
-  type FfmpegInfo,
-} from './ffmpeg-runner.js';
+export type { MediaInfo, VideoStreamInfo, AudioStreamInfo } from './types.js';
+export { clampPercent, type FfmpegRunnerOptions, type FfmpegProgress } from './ffmpeg-runner.js';
 export {
   buildTranscodeCommand,
   buildPreviewCommand,
@@ -38,14 +36,7 @@ export {
   type PosterFrameSettings,
   type PreviewAndPosterCommandSettings,
 } from './commands.js';
-export {
-  probeMedia,
-  toMediaInfo,
-  assertPlayableVideo,
-  type MediaInfo,
-  type VideoStreamInfo,
-  type AudioStreamInfo,
-} from './probe.js';
+export { toMediaInfo, assertPlayableVideo } from './probe.js';
 export {
   vp9Codec,
   h264Codec,
@@ -63,35 +54,9 @@ export {
   type AudioEncodeParams,
 } from './codecs.js';
 export { fitShortSide, fitWidth, type FrameSize } from './geometry.js';
-export {
-  transcodeToVp9,
-  transcodeWithCodec,
-  assertWholeInputEncoded,
-  type TranscodeOptions,
-  type TranscodeResult,
-  type ProgressListener,
-} from './transcode.js';
-export { extractPreview, type PreviewOptions, type PreviewResult } from './preview.js';
-export {
-  extractPoster,
-  measureMeanLuma,
-  posterCandidateTimes,
-  type PosterOptions,
-  type PosterResult,
-} from './poster.js';
-export { extractPreviewAndPoster, type PreviewAndPosterOptions, type PreviewAndPosterResult } from './preview-and-poster.js';
-export { ffmpegVersion, isFfmpegAvailable, checkFfmpeg, REQUIRED_ENCODERS, type FfmpegHealth } from './health.js';
-export { createMediaAdapter, type MediaAdapter } from './adapter.js';
-export { mediaEnvSchema, runnerOptionsFrom, type MediaEnv } from './config.js';
-export {
-  encodeVideoChunk,
-  findVideoChunk,
-  encodeAudioTrack,
-  findAudioTrack,
-  joinChunks,
-  outputFps,
-  type VideoChunkOptions,
-  type VideoChunkResult,
-  type AudioTrackOptions,
-  type JoinOptions,
-} from './chunks.js';
+export { assertWholeInputEncoded, type TranscodeOptions, type TranscodeResult, type ProgressListener } from './transcode.js';
+export type { PreviewOptions, PreviewResult } from './preview.js';
+export { posterCandidateTimes, type PosterOptions, type PosterResult } from './poster.js';
+export type { PreviewAndPosterOptions, PreviewAndPosterResult } from './preview-and-poster.js';
+export { REQUIRED_ENCODERS, type FfmpegHealth } from './health.js';
+export { outputFps, type VideoChunkOptions, type VideoChunkResult, type AudioTrackOptions, type JoinOptions } from './chunks.js';

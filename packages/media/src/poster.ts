@@ -1,10 +1,10 @@
 import { rename, rm } from 'node:fs/promises';
 import { buildMeanLumaCommand, buildPosterFrameCommand, parseMeanLuma } from './commands.js';
-import { defaultRunner } from './default-runner.js';
 import type { FfmpegRunner } from './ffmpeg-runner.js';
 import { fitWidth, type FrameSize } from './geometry.js';
 import { fileSize } from './output-file.js';
-import { assertPlayableVideo, probeMedia, type MediaInfo, type VideoStreamInfo } from './probe.js';
+import { assertPlayableVideo, probeMedia } from './probe.js';
+import type { MediaInfo, VideoStreamInfo } from './types.js';
 
 /** Settings for a poster image. */
 export interface PosterOptions {
@@ -20,8 +20,8 @@ export interface PosterOptions {
   threads?: number;
   /** Aborting kills ffmpeg. */
   signal?: AbortSignal;
-  /** Runner to use; default one from PATH. */
-  runner?: FfmpegRunner;
+  /** The runner that starts ffmpeg (the adapter passes its own). */
+  runner: FfmpegRunner;
 }
 
 /** What a finished poster produced. */
@@ -47,8 +47,8 @@ const FIRST_CANDIDATE_FRACTION = 0.25;
 const FIRST_CANDIDATE_MAX_SECONDS = 3;
 
 /** Writes a WebP poster of a representative (not black) frame of a video. */
-export async function extractPoster(input: string, output: string, options: PosterOptions = {}): Promise<PosterResult> {
-  const runner = options.runner ?? defaultRunner();
+export async function extractPoster(input: string, output: string, options: PosterOptions): Promise<PosterResult> {
+  const { runner } = options;
   const source = options.source ?? (await probeMedia(input, runner));
   assertPlayableVideo(source, input);
   const duration = source.durationSeconds;
@@ -149,7 +149,7 @@ export function posterCandidateTimes(durationSeconds: number): number[] {
 }
 
 /** Mean luma (0-255) of an image or the first frame of a video, via ffmpeg's signalstats. */
-export async function measureMeanLuma(path: string, runner: FfmpegRunner = defaultRunner()): Promise<number> {
+export async function measureMeanLuma(path: string, runner: FfmpegRunner): Promise<number> {
   let luma: number | undefined;
   await runner.run({
     ...buildMeanLumaCommand(path),

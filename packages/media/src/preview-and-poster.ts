@@ -1,6 +1,5 @@
 import { rename, rm } from 'node:fs/promises';
 import { buildPreviewAndPosterCommand, parseMeanLuma } from './commands.js';
-import { defaultRunner } from './default-runner.js';
 import { fitShortSide, fitWidth } from './geometry.js';
 import { fileSize } from './output-file.js';
 import { DARK_LUMA, DEFAULT_POSTER_QUALITY, DEFAULT_POSTER_WIDTH, posterCandidateTimes, renderPosterCandidates, type PosterResult } from './poster.js';
@@ -31,7 +30,7 @@ export interface PreviewAndPosterResult {
  */
 export async function extractPreviewAndPoster(input: string, previewOutput: string, posterOutput: string, options: PreviewAndPosterOptions): Promise<PreviewAndPosterResult> {
   if (!(options.seconds > 0)) throw new RangeError(`preview seconds must be > 0, got ${options.seconds}`);
-  const runner = options.runner ?? defaultRunner();
+  const { runner } = options;
   const source = options.source ?? (await probeMedia(input, runner));
   assertPlayableVideo(source, input);
   const previewSize = fitShortSide(source.video, options.maxHeight ?? DEFAULT_PREVIEW_HEIGHT);

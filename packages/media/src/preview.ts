@@ -1,10 +1,10 @@
 import type { CodecConfig, EncoderSpeed } from './codecs.js';
 import { buildPreviewCommand } from './commands.js';
-import { defaultRunner } from './default-runner.js';
 import type { FfmpegRunner } from './ffmpeg-runner.js';
 import { fitShortSide } from './geometry.js';
 import { fileSize, writeAtomically } from './output-file.js';
-import { assertPlayableVideo, probeMedia, type MediaInfo } from './probe.js';
+import { assertPlayableVideo, probeMedia } from './probe.js';
+import type { MediaInfo } from './types.js';
 
 /** Settings for a preview clip. */
 export interface PreviewOptions {
@@ -24,8 +24,8 @@ export interface PreviewOptions {
   source?: MediaInfo;
   /** Aborting kills ffmpeg. */
   signal?: AbortSignal;
-  /** Runner to use; default one from PATH. */
-  runner?: FfmpegRunner;
+  /** The runner that starts ffmpeg (the adapter passes its own). */
+  runner: FfmpegRunner;
   /** Codec; default VP9 WebM. */
   codec?: CodecConfig;
 }
@@ -50,7 +50,7 @@ export const DEFAULT_PREVIEW_FPS = 30;
 /** Cuts a muted, small VP9 WebM clip of the first `seconds` of a video, for autoplaying loops. */
 export async function extractPreview(input: string, output: string, options: PreviewOptions): Promise<PreviewResult> {
   if (!(options.seconds > 0)) throw new RangeError(`preview seconds must be > 0, got ${options.seconds}`);
-  const runner = options.runner ?? defaultRunner();
+  const { runner } = options;
   const source = options.source ?? (await probeMedia(input, runner));
   assertPlayableVideo(source, input);
   const size = fitShortSide(source.video, options.maxHeight ?? DEFAULT_PREVIEW_HEIGHT);

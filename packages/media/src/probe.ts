@@ -1,57 +1,13 @@
 import type { FfprobeData, FfprobeStream } from 'fluent-ffmpeg';
 import { MediaError } from './errors.js';
 import type { FfmpegRunner } from './ffmpeg-runner.js';
-import { defaultRunner } from './default-runner.js';
-
-/** The video stream as a viewer sees it. */
-export interface VideoStreamInfo {
-  /** Codec name as ffprobe names it (h264, hevc, vp9, av1...). */
-  codec: string;
-  /** Display width: after rotation and non-square pixels. */
-  width: number;
-  /** Display height: after rotation and non-square pixels. */
-  height: number;
-  /** Rotation the player must apply, normalised to 0, 90, 180 or 270 degrees. */
-  rotation: number;
-  /** Average frames per second (0 when unknown). */
-  fps: number;
-  /** Pixel format (yuv420p, yuv420p10le...). */
-  pixelFormat: string;
-  /** Bits per sample: 8, 10, 12. */
-  bitDepth: number;
-  /** Transfer characteristic (smpte2084 = HDR10/PQ, arib-std-b67 = HLG), when tagged. */
-  colorTransfer?: string;
-}
-
-/** The first audio stream. */
-export interface AudioStreamInfo {
-  /** Codec name as ffprobe names it (aac, opus, mp3...). */
-  codec: string;
-  /** Channel count. */
-  channels: number;
-  /** Samples per second. */
-  sampleRate: number;
-}
-
-/** What probeMedia learns about a file. */
-export interface MediaInfo {
-  /** Container as ffprobe names it (e.g. "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"). */
-  formatName: string;
-  /** Duration in seconds (0 when ffprobe cannot tell). */
-  durationSeconds: number;
-  /** File size in bytes. */
-  sizeBytes: number;
-  /** First real video stream (cover art is not video); absent for audio-only files. */
-  video?: VideoStreamInfo;
-  /** First audio stream; absent for silent videos. */
-  audio?: AudioStreamInfo;
-}
+import type { AudioStreamInfo, MediaInfo, VideoStreamInfo } from './types.js';
 
 // Demuxers that accept almost any bytes (text as "ANSI art"): a match is not media.
 const NON_MEDIA_FORMATS = new Set(['tty']);
 
 /** Reads a file's container and streams with ffprobe; throws MediaError 'not_media' if it cannot. */
-export async function probeMedia(path: string, runner: FfmpegRunner = defaultRunner()): Promise<MediaInfo> {
+export async function probeMedia(path: string, runner: FfmpegRunner): Promise<MediaInfo> {
   const data = await runner.probe(path);
   return toMediaInfo(path, data);
 }

@@ -1,11 +1,11 @@
 import { vp9Codec, type CodecConfig, type EncoderSpeed } from './codecs.js';
 import { buildTranscodeCommand } from './commands.js';
-import { defaultRunner } from './default-runner.js';
 import { MediaError } from './errors.js';
 import type { FfmpegRunner, FfmpegRunResult } from './ffmpeg-runner.js';
 import { fitShortSide } from './geometry.js';
 import { fileSize, writeAtomically } from './output-file.js';
-import { assertPlayableVideo, probeMedia, type MediaInfo } from './probe.js';
+import { assertPlayableVideo, probeMedia } from './probe.js';
+import type { MediaInfo } from './types.js';
 
 /** Settings for a full transcode. */
 export interface TranscodeOptions {
@@ -27,8 +27,8 @@ export interface TranscodeOptions {
   signal?: AbortSignal;
   /** Kill ffmpeg after this many seconds; the caller scales it to the source (default: the runner's). */
   timeoutSeconds?: number;
-  /** Runner to use; default one from PATH. */
-  runner?: FfmpegRunner;
+  /** The runner that starts ffmpeg (the adapter passes its own). */
+  runner: FfmpegRunner;
 }
 
 /** Progress callback: percent 0-100, never decreasing. */
@@ -71,7 +71,7 @@ export async function transcodeWithCodec(
   options: TranscodeOptions,
   onProgress?: ProgressListener,
 ): Promise<TranscodeResult> {
-  const runner = options.runner ?? defaultRunner();
+  const { runner } = options;
   const source = options.source ?? (await probeMedia(input, runner));
   assertPlayableVideo(source, input);
   const size = fitShortSide(source.video, options.maxHeight);

@@ -1,5 +1,5 @@
 import type { FrameSize } from './geometry.js';
-import type { VideoStreamInfo } from './probe.js';
+import type { VideoStreamInfo } from './types.js';
 
 // PQ (HDR10) and HLG: shown without tonemapping they look grey and washed out once made 8-bit.
 const HDR_TRANSFERS = new Set(['smpte2084', 'arib-std-b67']);

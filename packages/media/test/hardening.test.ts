@@ -4,12 +4,14 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { extractPoster, extractPreviewAndPoster, FfmpegRunner, MediaError, probeMedia, transcodeToVp9 } from '../src/index.js';
+import { createMediaAdapter, MediaError } from '../src/index.js';
+import { FfmpegRunner } from '../src/ffmpeg-runner.js';
 import { ffmpegCli } from './helpers.js';
 
 const execFileAsync = promisify(execFile);
 let dir = '';
 const file = (name: string): string => join(dir, name);
+const media = createMediaAdapter();
 const failure = (work: Promise<unknown>): Promise<MediaError> =>
   work.then(
     () => {
@@ -53,23 +55,23 @@ describe('inputs are the staged file only', () => {
 
   for (const [name, demuxer] of [['hls.mp4', 'hls'], ['dash.mp4', 'dash'], ['concat.mp4', 'concat']] as const) {
     it(`refuses for good an ${demuxer} playlist renamed .mp4, in ffprobe and in ffmpeg`, async () => {
-      const probed = await failure(probeMedia(file(name)));
+      const probed = await failure(media.probe(file(name)));
       expect(probed.code).toBe('not_media');
       expect(probed.permanent).toBe(true);
       if (demuxer !== 'dash') expect(probed.message).toContain(`a ${demuxer} file`);
       // Even without the probe in front (a caller passing its own), ffmpeg refuses the format.
       const source = { formatName: 'mov,mp4', durationSeconds: 2, sizeBytes: 1, video: { codec: 'h264', width: 320, height: 240, rotation: 0, fps: 30, pixelFormat: 'yuv420p', bitDepth: 8 } };
-      const ran = await failure(transcodeToVp9(file(name), file(`${demuxer}-out.webm`), { maxHeight: 240, threads: 1, source }));
+      const ran = await failure(media.transcodeToVp9(file(name), file(`${demuxer}-out.webm`), { maxHeight: 240, threads: 1, source }));
       expect(ran.code).toBe('not_media');
-      const cut = await failure(extractPreviewAndPoster(file(name), file(`${demuxer}-preview.webm`), file(`${demuxer}-poster.webp`), { seconds: 1, threads: 1, source }));
+      const cut = await failure(media.extractPreviewAndPoster(file(name), file(`${demuxer}-preview.webm`), file(`${demuxer}-poster.webp`), { seconds: 1, threads: 1, source }));
       expect(cut.code).toBe('not_media');
     }, 30_000);
   }
 
   it('still reads a real mp4', async () => {
-    const info = await probeMedia(file('real.mp4'));
+    const info = await media.probe(file('real.mp4'));
     expect(info.video?.width).toBe(320);
-    const poster = await extractPoster(file('real.mp4'), file('poster.webp'), { threads: 1 });
+    const poster = await media.extractPoster(file('real.mp4'), file('poster.webp'), { threads: 1 });
     expect(poster.width).toBe(320);
   }, 30_000);
 });
@@ -80,7 +82,7 @@ describe('transient read errors are retried, not refused', () => {
     const fake = file('ffprobe-eio.sh');
     await writeFile(fake, '#!/bin/sh\necho "$@" >/dev/null\necho "source: Input/output error" >&2\nexit 1\n');
     await chmod(fake, 0o755);
-    const error = await failure(probeMedia(file('real.mp4'), new FfmpegRunner({ ffprobePath: fake })));
+    const error = await failure(createMediaAdapter({ ffprobePath: fake }).probe(file('real.mp4')));
     expect(error).toMatchObject({ code: 'io_error', permanent: false });
   });
 });
@@ -110,13 +112,12 @@ describe('no encode can hang', () => {
   }, 30_000);
 
   it('lets a slow encode that keeps moving run to the end', async () => {
-    const runner = new FfmpegRunner({ stallSeconds: 3, stallAttempts: 1 });
-    const result = await transcodeToVp9(file('real.mp4'), file('moving.webm'), { maxHeight: 240, threads: 1, runner });
+    const result = await createMediaAdapter({ stallSeconds: 3, stallAttempts: 1 }).transcodeToVp9(file('real.mp4'), file('moving.webm'), { maxHeight: 240, threads: 1 });
     expect(result.durationSeconds).toBeCloseTo(2, 0);
   }, 60_000);
 
   it('stops an ffprobe that does not answer (a FIFO, a hung mount) as stalled, retryable', async () => {
-    const error = await failure(probeMedia(file('never-written.mp4'), new FfmpegRunner({ stallSeconds: 1 })));
+    const error = await failure(createMediaAdapter({ stallSeconds: 1 }).probe(file('never-written.mp4')));
     expect(error).toMatchObject({ code: 'stalled', permanent: false });
   }, 30_000);
 

@@ -2,11 +2,15 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { access, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { extractPoster, extractPreviewAndPoster, FfmpegRunner, measureMeanLuma, type FfmpegJob } from '../src/index.js';
+import { createMediaAdapter } from '../src/index.js';
+import { FfmpegRunner, type FfmpegJob } from '../src/ffmpeg-runner.js';
+import { measureMeanLuma } from '../src/poster.js';
+import { extractPreviewAndPoster } from '../src/preview-and-poster.js';
 import { FIXTURES, ffmpegCli, ffprobeJson, meanGray } from './helpers.js';
 
 let dir = '';
 const file = (name: string): string => join(dir, name);
+const media = createMediaAdapter();
 const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
 const videoOf = (probe: Awaited<ReturnType<typeof ffprobeJson>>) => probe.streams.find((s) => s.codec_type === 'video');
 const partFiles = async (): Promise<string[]> => (await readdir(dir)).filter((name) => name.endsWith('.part'));
@@ -33,8 +37,8 @@ afterAll(async () => {
 describe('extractPreviewAndPoster', () => {
   it('writes a valid muted VP9 preview of the first seconds and the same WebP poster as extractPoster, from one run', async () => {
     const [result, posterAlone] = await Promise.all([
-      extractPreviewAndPoster(file('in.mp4'), file('preview.webm'), file('poster.webp'), { seconds: 1, threads: 2 }),
-      extractPoster(file('in.mp4'), file('alone-poster.webp'), { threads: 2 }),
+      media.extractPreviewAndPoster(file('in.mp4'), file('preview.webm'), file('poster.webp'), { seconds: 1, threads: 2 }),
+      media.extractPoster(file('in.mp4'), file('alone-poster.webp'), { threads: 2 }),
     ]);
     const preview = await ffprobeJson(file('preview.webm'));
     expect(preview.streams.map((s) => `${s.codec_type}:${s.codec_name}`)).toEqual(['video:vp9']);
@@ -50,12 +54,12 @@ describe('extractPreviewAndPoster', () => {
     expect((await readFile(file('poster.webp'))).equals(await readFile(file('alone-poster.webp')))).toBe(true);
     expect(result.poster.atSeconds).toBe(posterAlone.atSeconds);
     // The luma measured inside the run is the poster's: measuring the written file (as extractPoster does) agrees.
-    expect(Math.abs(result.poster.meanLuma - (await measureMeanLuma(file('poster.webp'))))).toBeLessThan(1);
+    expect(Math.abs(result.poster.meanLuma - (await measureMeanLuma(file('poster.webp'), new FfmpegRunner())))).toBeLessThan(1);
     expect(await partFiles()).toEqual([]);
   }, 30_000);
 
   it('takes the poster from a later candidate when the video opens on black', async () => {
-    const result = await extractPreviewAndPoster(file('dark-opening.mp4'), file('dark-preview.webm'), file('dark-poster.webp'), { seconds: 1, threads: 2 });
+    const result = await media.extractPreviewAndPoster(file('dark-opening.mp4'), file('dark-preview.webm'), file('dark-poster.webp'), { seconds: 1, threads: 2 });
     expect(result.posterFallback).toBe(true);
     expect(result.poster.atSeconds).toBe(3);
     expect(result.poster.meanLuma).toBeGreaterThan(40);
@@ -68,7 +72,7 @@ describe('extractPreviewAndPoster', () => {
   }, 30_000);
 
   it('keeps the whole video when it is shorter than the preview, and a portrait video portrait', async () => {
-    const result = await extractPreviewAndPoster(file('rotated.mp4'), file('rotated-preview.webm'), file('rotated-poster.webp'), { seconds: 10, threads: 2, maxHeight: 240 });
+    const result = await media.extractPreviewAndPoster(file('rotated.mp4'), file('rotated-preview.webm'), file('rotated-poster.webp'), { seconds: 10, threads: 2, maxHeight: 240 });
     expect(Math.abs(result.preview.durationSeconds - 2)).toBeLessThanOrEqual(0.1);
     expect(videoOf(await ffprobeJson(file('rotated-preview.webm')))).toMatchObject({ width: 240, height: 426 });
     expect(videoOf(await ffprobeJson(file('rotated-poster.webp')))).toMatchObject({ width: 360, height: 640 });
