@@ -11,9 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hex } from 'viem';
 import { Bus, connectRedis } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
+import { queues } from '@reelboard/contracts';
 import { connectDatabase, createWebhookEndpoint, deleteWebhookEndpoint, migrateToLatest, type Knex } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
 import { ObjectStorage } from '@reelboard/storage';
+import { bullmqQueueNames } from '../support/bullmq-queues.js';
 import { followEvents, pay, postListing, signIn } from '../support/client.js';
 import { ffprobe, makeClip, makePng } from '../support/media.js';
 import { ANVIL_ACCOUNTS, startStack, type Stack } from '../support/stack.js';
@@ -299,5 +301,14 @@ describe('integrators are told every step', () => {
       await deleteWebhookEndpoint(db, endpoint.id);
       await new Promise((resolve) => receiver.close(resolve));
     }
+  });
+});
+
+describe('queues', () => {
+  it('are all rows of the queue table, whichever of the seven services made them', async () => {
+    const names = await bullmqQueueNames(redis, stack.env.REDIS_PREFIX ?? '');
+    // The maintenance schedulers exist from start-up, whatever else has run.
+    expect(names).toEqual(expect.arrayContaining(['listings.maintenance', 'staging.cleanup']));
+    for (const name of names) expect(Object.keys(queues), `queue ${name}`).toContain(name);
   });
 });

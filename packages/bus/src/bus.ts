@@ -1,6 +1,6 @@
-import { DelayedError, FlowProducer, Queue, UnrecoverableError, WaitingChildrenError, Worker, type Job, type JobsOptions } from 'bullmq';
+import { DelayedError, FlowProducer, Queue, UnrecoverableError, WaitingChildrenError, Worker, type Job, type JobsOptions, type MinimalJob } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { channels, ContractError, parsePayload, type Channel, type ChannelPolicy, type PayloadOf, type StatusEventName } from '@reelboard/contracts';
+import { ContractError, isChannel, parsePayload, queues as queueTable, serviceQueues, type Channel, type ChannelPolicy, type PayloadOf, type QueueName, type ServiceQueue as ServiceQueueName, type StatusEventName } from '@reelboard/contracts';
 import { errorFields, forUpload, type Logger } from '@reelboard/logger';
 import { PermanentError, RetryLaterError } from './errors.js';
 import { assertUsableRedis, connectRedis, type RedisSettings } from './redis.js';
@@ -54,7 +54,7 @@ export interface FlowStep<C extends Channel> {
 export type GiveUpHandler = (channel: Channel, payload: unknown, error: Error, context: StageContext) => Promise<void>;
 
 /** A stage's logic; what it returns is kept as the job's value (a flow's parent reads its children's). */
-export type StageHandler<C extends Channel> = (payload: PayloadOf<C>, context: StageContext) => Promise<unknown>;
+export type StageHandler<C extends QueueName> = (payload: PayloadOf<C>, context: StageContext) => Promise<unknown>;
 
 export interface ConsumeOptions {
   /** Jobs this replica runs at once; a replica never takes more. */
@@ -169,9 +169,9 @@ async function outlasts(work: Promise<unknown>, ms: number): Promise<boolean> {
  */
 export class Bus implements QueueSource {
   readonly status: StatusStore;
-  private readonly queues = new Map<Channel, Queue>();
+  private readonly queues = new Map<QueueName, Queue>();
   private readonly workers: Worker[] = [];
-  private readonly consumed = new Set<Channel>();
+  private readonly consumed = new Set<QueueName>();
   private sweeper: NodeJS.Timeout | undefined;
   private flows: FlowProducer | undefined;
   private readonly shuttingDown = new AbortController();
@@ -183,7 +183,7 @@ export class Bus implements QueueSource {
     private readonly service: string,
     private readonly log: Logger,
     /** Per-channel changes to the retry policy table (operators tune them; tests shorten them). */
-    private readonly policyOverrides: Partial<Record<Channel, Partial<ChannelPolicy>>> = {},
+    private readonly policyOverrides: Partial<Record<QueueName, Partial<ChannelPolicy>>> = {},
     /** Lock and stalled-check periods of this replica's workers (JOB_LOCK_MS, JOB_STALLED_INTERVAL_MS). */
     private readonly timing: JobTiming = {},
     /** How long finished jobs, upload records and the status log are kept (REDIS_*_TTL_SECONDS). */
@@ -201,57 +201,74 @@ export class Bus implements QueueSource {
     this.giveUp = handler;
   }
 
-  /** Every channel's queue (created on first use): /metrics reports them all from any service. */
+  /** Every queue of the table (created on first use): /metrics and the dashboard report them all from any service. */
   watchedQueues(): Queue[] {
-    return (Object.keys(channels) as Channel[]).map((channel) => this.queue(channel));
+    return (Object.keys(queueTable) as QueueName[]).map((name) => this.queue(name));
   }
 
-  /** The retry policy in force for a channel. */
-  policy(channel: Channel): ChannelPolicy {
-    return { ...channels[channel].policy, ...this.policyOverrides[channel] };
+  /** Changes a queue's retry policy for the jobs this replica adds from now on (a service's own settings, e.g. PUSH_ATTEMPTS). */
+  overridePolicy(name: QueueName, policy: Partial<ChannelPolicy>): void {
+    this.policyOverrides[name] = { ...this.policyOverrides[name], ...policy };
   }
 
-  /** The queue behind a channel (for publishing, inspection and the dashboard). */
-  queue(channel: Channel): Queue {
-    let queue = this.queues.get(channel);
+  /** The retry policy in force for a queue. */
+  policy(name: QueueName): ChannelPolicy {
+    return { ...queueTable[name].policy, ...this.policyOverrides[name] };
+  }
+
+  /** The queue of a row of the table (for publishing, inspection and the dashboard). */
+  queue(name: QueueName): Queue {
+    let queue = this.queues.get(name);
     if (!queue) {
-      const policy = this.policy(channel);
-      queue = new Queue(channel, {
+      queue = new Queue(name, {
         connection: this.redis,
         prefix: this.prefix,
         // Nothing reads BullMQ's per-queue event stream (no QueueEvents): keep it short.
         streams: { events: { maxLen: EVENTS_STREAM_LENGTH } },
-        defaultJobOptions: {
-          attempts: policy.attempts,
-          backoff: { type: 'exponential', delay: policy.backoffMs },
-          ...finishedJobRemoval(this.retention),
-        },
+        defaultJobOptions: this.rowJobOptions(name),
       });
-      this.queues.set(channel, queue);
+      this.queues.set(name, queue);
     }
     return queue;
   }
 
-  /** Adds a job to a work channel. Publishing the same upload twice leaves one job. */
-  async publish<C extends Channel>(channel: C, payload: PayloadOf<C>, options: { delayMs?: number } = {}): Promise<void> {
+  /** Retries and retention of a queue's jobs, from its row (and the policy overrides). */
+  private rowJobOptions(name: QueueName): JobsOptions {
+    const policy = this.policy(name);
+    const keepLast = (queueTable[name] as { keepLast?: { completed: number; failed: number } }).keepLast;
+    return {
+      attempts: policy.attempts,
+      // A type BullMQ does not know sends it to the worker's backoffStrategy (consume sets one).
+      backoff: { type: policy.backoff === 'retry-after' ? RETRY_AFTER_BACKOFF : 'exponential', delay: policy.backoffMs },
+      ...(keepLast ? { removeOnComplete: { count: keepLast.completed }, removeOnFail: { count: keepLast.failed } } : finishedJobRemoval(this.retention)),
+    };
+  }
+
+  /** Adds a job to a queue of the table. Publishing the same payload twice leaves one job (the row's job id). */
+  async publish<C extends QueueName>(channel: C, payload: PayloadOf<C>, options: { delayMs?: number } = {}): Promise<void> {
     await this.addJob(channel, parsePayload(channel, payload), options);
   }
 
   /** Adds a payload already checked against its channel's contract. */
-  private async addJob<C extends Channel>(channel: C, valid: PayloadOf<C>, options: { delayMs?: number } = {}): Promise<void> {
-    const jobId = (channels[channel].jobId as (p: PayloadOf<C>) => string)(valid);
-    await this.queue(channel).add(channel, valid, { jobId, ...(options.delayMs ? { delay: options.delayMs } : {}) });
+  private async addJob<C extends QueueName>(channel: C, valid: PayloadOf<C>, options: { delayMs?: number } = {}): Promise<void> {
+    // The options in force now, not the queue's defaults: a policy override set after the queue was made still counts.
+    await this.queue(channel).add(channel, valid, { ...this.jobOptions(channel, valid), ...(options.delayMs ? { delay: options.delayMs } : {}) });
   }
 
   /** A job's options from its channel's row: deterministic id, retries, how long it is kept. */
-  private jobOptions<C extends Channel>(channel: C, payload: PayloadOf<C>): JobsOptions & { jobId: string } {
-    const policy = this.policy(channel);
-    return {
-      jobId: (channels[channel].jobId as (p: PayloadOf<C>) => string)(payload),
-      attempts: policy.attempts,
-      backoff: { type: 'exponential', delay: policy.backoffMs },
-      ...finishedJobRemoval(this.retention),
-    };
+  private jobOptions<C extends QueueName>(channel: C, payload: PayloadOf<C>): JobsOptions & { jobId: string } {
+    return { jobId: (queueTable[channel].jobId as (p: PayloadOf<C>) => string)(payload), ...this.rowJobOptions(channel) };
+  }
+
+  /**
+   * Feeds a scheduled queue (a row with a `scheduler` id) from a BullMQ job scheduler: every replica
+   * upserts the same scheduler, so each slot is one job however many replicas run, and one consumer
+   * takes it. `every` (ms) or a cron `pattern` read in the time zone `tz`.
+   */
+  async schedule(name: ServiceQueueName, repeat: { every: number } | { pattern: string; tz?: string }): Promise<void> {
+    const scheduler = (serviceQueues[name] as { scheduler?: string }).scheduler;
+    if (!scheduler) throw new Error(`queue ${name} has no scheduler id in its row (packages/contracts/src/channels.ts); add one to schedule it`);
+    await this.queue(name).upsertJobScheduler(scheduler, repeat, { name, data: {}, opts: this.rowJobOptions(name) });
   }
 
   /**
@@ -279,7 +296,7 @@ export class Bus implements QueueSource {
   }
 
   /** Starts consuming a work channel with `handler`; payloads are validated before it runs. */
-  consume<C extends Channel>(channel: C, handler: StageHandler<C>, options: ConsumeOptions): Worker {
+  consume<C extends QueueName>(channel: C, handler: StageHandler<C>, options: ConsumeOptions): Worker {
     const worker = new Worker(
       channel,
       async (job: Job, token?: string) => this.run(channel, job, token, handler),
@@ -291,6 +308,7 @@ export class Bus implements QueueSource {
         ...(this.timing.lockMs ? { lockDuration: this.timing.lockMs } : {}),
         ...(this.timing.stalledIntervalMs ? { stalledInterval: this.timing.stalledIntervalMs } : {}),
         ...(this.timing.maxStalledCount !== undefined ? { maxStalledCount: this.timing.maxStalledCount } : {}),
+        settings: { backoffStrategy: retryAfterBackoff },
       },
     );
     worker.on('error', (error) => this.log.error('worker error', { channel, ...errorFields(error) }));
@@ -302,7 +320,7 @@ export class Bus implements QueueSource {
       const context = this.contextFor(typeof rawId === 'string' ? rawId : 'unknown', job.attemptsMade + 1);
       context.log.warn('stage gave up: its workers kept dying', { channel, jobId: job.id });
       jobsFailed.inc({ channel, final: 'true' });
-      this.giveUp(channel, job.data, error, context).catch((giveUpError: unknown) =>
+      this.giveUpOn(channel, job.data, error, context).catch((giveUpError: unknown) =>
         context.log.error('give-up after stalls failed', { channel, ...errorFields(giveUpError instanceof Error ? giveUpError : new Error(String(giveUpError))) }),
       );
     });
@@ -323,13 +341,16 @@ export class Bus implements QueueSource {
 
   /** One sweep now: finished jobs of the channels this replica consumes, and status log entries past their retention. */
   async sweep(): Promise<number> {
-    const removed = await sweepFinishedJobs([...this.consumed].map((channel) => this.queue(channel)), this.retention);
+    // Queues that keep their last runs by count are trimmed by BullMQ as each run finishes.
+    const byAge = [...this.consumed].filter((name) => !(queueTable[name] as { keepLast?: unknown }).keepLast);
+    const removed = await sweepFinishedJobs(byAge.map((name) => this.queue(name)), this.retention);
     await this.status.trimLog();
     return removed;
   }
 
   private contextFor(uploadId: string, attempt: number, job?: Job, token?: string): StageContext {
-    const log = forUpload(this.log, uploadId);
+    // A maintenance run or a webhook delivery is no upload's: its lines carry no made-up upload id.
+    const log = uploadId === 'unknown' ? this.log : forUpload(this.log, uploadId);
     return {
       log,
       attempt,
@@ -355,7 +376,14 @@ export class Bus implements QueueSource {
     };
   }
 
-  private async run<C extends Channel>(channel: C, job: Job, token: string | undefined, handler: StageHandler<C>): Promise<unknown> {
+  /** A chain channel's give-up goes to the lifecycle's handler; a queue beside the chain never fails an upload, the bus carries out its row. */
+  private async giveUpOn(channel: QueueName, payload: unknown, error: Error, context: StageContext): Promise<void> {
+    if (isChannel(channel)) return this.giveUp(channel, payload, error, context);
+    if (serviceQueues[channel].giveUp === 'keep-for-operator') context.log.error('job failed for good; kept in the failed set for an operator', { queue: channel, error: error.message });
+    else context.log.warn('job gave up; nothing depends on it', { queue: channel, error: error.message });
+  }
+
+  private async run<C extends QueueName>(channel: C, job: Job, token: string | undefined, handler: StageHandler<C>): Promise<unknown> {
     const rawId = (job.data as { uploadId?: unknown })?.uploadId;
     const uploadId = typeof rawId === 'string' ? rawId : 'unknown';
     const context = this.contextFor(uploadId, job.attemptsMade + 1, job, token);
@@ -364,9 +392,11 @@ export class Bus implements QueueSource {
     jobsStarted.inc({ channel });
     try {
       const payload = parsePayload(channel, job.data);
-      context.log.info('stage started', { channel, jobId: job.id, attempt: context.attempt });
+      // A queue beside the chain runs often (a notification per event, a maintenance slot a minute): its handler logs what it did.
+      const logRun = isChannel(channel) ? context.log.info.bind(context.log) : context.log.debug.bind(context.log);
+      logRun('stage started', { channel, jobId: job.id, attempt: context.attempt });
       const value = await handler(payload, context);
-      context.log.info('stage finished', { channel, jobId: job.id, ms: Date.now() - started });
+      logRun('stage finished', { channel, jobId: job.id, ms: Date.now() - started });
       jobsCompleted.inc({ channel });
       jobDuration.observe({ channel, outcome: 'completed' }, seconds());
       return value;
@@ -384,6 +414,7 @@ export class Bus implements QueueSource {
       }
       if (error instanceof RetryLaterError) {
         jobDuration.observe({ channel, outcome: 'waiting' }, seconds());
+        if (error.nextPayload !== undefined) await job.updateData(parsePayload(channel, error.nextPayload));
         await job.moveToDelayed(Date.now() + error.delayMs, token);
         throw new DelayedError();
       }
@@ -399,7 +430,7 @@ export class Bus implements QueueSource {
       });
       jobsFailed.inc({ channel, final: String(lastAttempt) });
       jobDuration.observe({ channel, outcome: 'failed' }, seconds());
-      if (lastAttempt) await this.giveUp(channel, job.data, err, context);
+      if (lastAttempt) await this.giveUpOn(channel, job.data, err, context);
       throw permanent ? new UnrecoverableError(err.message) : err;
     }
   }
@@ -421,6 +452,20 @@ export class Bus implements QueueSource {
     await this.flows?.close();
     await this.status.close();
   }
+}
+
+/** The backoff type of rows whose policy is `retry-after`. */
+const RETRY_AFTER_BACKOFF = 'retry-after';
+
+/**
+ * BullMQ asks this for backoff types it does not know (only `retry-after` here): the doubling delay,
+ * or the failure's own `retryAfterMs` when longer (a push service's 429 Retry-After).
+ */
+function retryAfterBackoff(attemptsMade: number, _type?: string, error?: Error, job?: MinimalJob): number {
+  const first = (job?.opts.backoff as { delay?: number } | undefined)?.delay ?? 1_000;
+  const doubling = first * 2 ** Math.max(0, attemptsMade - 1);
+  const asked = (error as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  return Math.max(doubling, typeof asked === 'number' && Number.isFinite(asked) ? asked : 0);
 }
 
 /** Thrown by `waitForChildren` once the job is back waiting for its children: not a failure. */

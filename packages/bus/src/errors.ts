@@ -22,6 +22,8 @@ export class RetryLaterError extends Error {
   constructor(
     readonly delayMs: number,
     message = 'not ready yet',
+    /** The payload the job carries from now on (checked against its queue's contract), e.g. its own retry count. */
+    readonly nextPayload?: unknown,
   ) {
     super(message);
   }

@@ -3,4 +3,3 @@ export * from './errors.js';
 export * from './redis.js';
 export * from './status-store.js';
 export { register as metricsRegistry, watchQueues, unwatchQueues, type QueueSource } from './metrics.js';
-export * from './notification-queues.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { channels } from '@reelboard/contracts';
+import { queues } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
 import { Bus, connectRedis, metricsRegistry } from '../src/index.js';
 import { infraEnv } from '../../../test/support/infra-env.js';
@@ -27,21 +27,21 @@ afterAll(async () => {
 });
 
 describe('queue depth gauges', () => {
-  it('a service that consumes nothing reports every channel, including a backlog nobody is consuming', async () => {
+  it('a service that consumes nothing reports every queue of the table, including a backlog nobody is consuming', async () => {
     // The gateway's bus: it publishes but consumes no channel. No transcoder runs.
     const bus = new Bus(redis, prefix, 'api-gateway', createLogger('queue-metrics-test', 'error'));
     try {
       const uploadId = randomUUID();
       await bus.queue('payment.confirmed').add('payment.confirmed', { uploadId }, { jobId: `${uploadId}.payment.confirmed` });
       const samples = await queueJobs();
-      for (const channel of Object.keys(channels)) expect(samples.has(`${channel}/waiting`), channel).toBe(true);
+      for (const channel of Object.keys(queues)) expect(samples.has(`${channel}/waiting`), channel).toBe(true);
       expect(samples.get('payment.confirmed/waiting')).toBe(1);
       expect(samples.get('video.transcoded/waiting')).toBe(0);
       const oldest = await metricsRegistry.getSingleMetric('reelboard_queue_oldest_waiting_seconds')!.get();
       expect(oldest.values.find((sample) => sample.labels.channel === 'payment.confirmed')?.value).toBeGreaterThanOrEqual(0);
-      expect(oldest.values).toHaveLength(Object.keys(channels).length);
+      expect(oldest.values).toHaveLength(Object.keys(queues).length);
     } finally {
-      for (const channel of Object.keys(channels) as (keyof typeof channels)[]) await bus.queue(channel).obliterate({ force: true });
+      for (const channel of Object.keys(queues) as (keyof typeof queues)[]) await bus.queue(channel).obliterate({ force: true });
       await bus.close(1_000);
     }
     // A closed bus is no longer read at scrape time.

@@ -6,13 +6,16 @@ import {
   paymentSubmittedSchema,
   previewEarlySchema,
   previewExtractedSchema,
+  pushJobSchema,
   renewalQuotedSchema,
+  scheduledRunSchema,
   uploadExpireSchema,
   uploadFailedSchema,
   uploadReceivedSchema,
   videoAssembleSchema,
   videoChunkSchema,
   videoTranscodedSchema,
+  webhookJobSchema,
 } from './payloads.js';
 
 /** How a channel's jobs are retried and timed out: one row per channel, in one table. */
@@ -21,6 +24,11 @@ export interface ChannelPolicy {
   attempts: number;
   /** First retry delay; later retries double it. */
   backoffMs: number;
+  /**
+   * `retry-after`: a failure that says how long to wait (an error with `retryAfterMs`, e.g. a push
+   * service's 429 Retry-After) waits that long when it is longer than the doubling delay.
+   */
+  backoff?: 'exponential' | 'retry-after';
 }
 
 /**
@@ -44,6 +52,18 @@ interface ChannelDefinition<S extends z.ZodType> {
   giveUp: GiveUpPolicy;
   /** Deterministic job id: a retried stage that publishes again does not double the next one. */
   jobId: (payload: z.infer<S>) => string;
+  /**
+   * How many finished jobs are kept, for a queue whose job ids never repeat (a scheduler's slots):
+   * no deduplication window to keep, so the last few runs are kept for operators instead of
+   * REDIS_*_JOB_TTL_SECONDS of them. Absent: kept by age, as every chain channel.
+   */
+  keepLast?: { completed: number; failed: number };
+  /**
+   * For a queue fed by a job scheduler (Bus.schedule): the scheduler's id, one per queue, which every
+   * replica upserts (so one job per slot). Kept as first deployed: a new id would leave the old
+   * scheduler in Redis adding a second job per slot.
+   */
+  scheduler?: string;
 }
 
 const byUpload = (channel: string) => (payload: { uploadId: string }) => `${payload.uploadId}.${channel}`;
@@ -162,7 +182,73 @@ export const channels = {
 } as const;
 
 export type Channel = keyof typeof channels;
-export type PayloadOf<C extends Channel> = z.infer<(typeof channels)[C]['schema']>;
+
+/** What a queue beside the chain does when its consumer gives up: it never fails an upload (the bus carries it out). */
+type ServiceQueueDefinition<S extends z.ZodType> = ChannelDefinition<S> & { giveUp: 'keep-for-operator' | 'log-only' };
+
+function defineServiceQueue<S extends z.ZodType>(definition: ServiceQueueDefinition<S>): ServiceQueueDefinition<S> {
+  return definition;
+}
+
+/**
+ * The queues beside the chain, rows of the same shape: the notifier's (apart from the work channels
+ * so a slow push service or webhook receiver never holds up a stage) and the maintenance jobs run
+ * by a job scheduler (Bus.schedule: one job per slot however many replicas run). Their jobs are not
+ * an upload's, so none of them takes the `fail-upload` path.
+ */
+export const serviceQueues = {
+  // The push service's Retry-After wins when longer; PUSH_ATTEMPTS and PUSH_FIRST_RETRY_MS override the row.
+  'notify.push': defineServiceQueue({
+    schema: pushJobSchema,
+    consumer: 'notifier',
+    policy: { attempts: 8, backoffMs: 5_000, backoff: 'retry-after' },
+    giveUp: 'log-only',
+    // Every notifier replica that sees the event adds the same job: one push per (event, browser).
+    jobId: (job) => `${job.uploadId}.${job.message.seq}.push.${job.subscriptionId}`,
+  }),
+  // One BullMQ attempt: a delivery keeps its own retry count and schedule (WEBHOOK_RETRY_FOR_SECONDS)
+  // in the job and in Postgres, and waits between sends without using an attempt.
+  'notify.webhook': defineServiceQueue({
+    schema: webhookJobSchema,
+    consumer: 'notifier',
+    policy: { attempts: 1, backoffMs: 0 },
+    // The delivery row stays pending: an admin sees it and can replay it.
+    giveUp: 'keep-for-operator',
+    // A replay is a new job for the same delivery, one per admin request.
+    jobId: (job) => (job.replayRequestedAt ? `${job.deliveryId}.replay.${job.replayRequestedAt}` : `${job.deliveryId}.webhook`),
+  }),
+  // Expired listings' owners told, due S3 objects deleted, every LISTING_JOB_INTERVAL_SECONDS.
+  'listings.maintenance': defineServiceQueue({
+    schema: scheduledRunSchema,
+    consumer: 'api-gateway',
+    // The next slot is the retry: what failed is still due then.
+    policy: { attempts: 1, backoffMs: 0 },
+    giveUp: 'log-only',
+    jobId: (run) => `listings.maintenance.${run.requestedAt ?? 'now'}`,
+    scheduler: 'listings-maintenance',
+    keepLast: { completed: 20, failed: 50 },
+  }),
+  // Staging files past STAGING_MAX_AGE_HOURS removed, at CLEANUP_CRON in CLEANUP_TIME_ZONE.
+  'staging.cleanup': defineServiceQueue({
+    schema: scheduledRunSchema,
+    consumer: 'uploader',
+    policy: { attempts: 3, backoffMs: 60_000 },
+    giveUp: 'log-only',
+    jobId: (run) => `staging.cleanup.${run.requestedAt ?? 'now'}`,
+    scheduler: 'staging-cleanup-daily',
+    keepLast: { completed: 30, failed: 30 },
+  }),
+} as const;
+
+export type ServiceQueue = keyof typeof serviceQueues;
+
+/** Every queue of the deployment, one row each: the chain's channels and the queues beside it. */
+export const queues = { ...channels, ...serviceQueues } as const;
+export type QueueName = keyof typeof queues;
+export type PayloadOf<Q extends QueueName> = z.infer<(typeof queues)[Q]['schema']>;
+
+/** True for a link of the chain (its give-up path is the lifecycle's), false for a queue beside it. */
+export const isChannel = (name: QueueName): name is Channel => Object.hasOwn(channels, name);
 
 /** Raised when a payload does not match its channel's contract. */
 export class ContractError extends Error {
@@ -176,8 +262,8 @@ export class ContractError extends Error {
 }
 
 /** Validates a payload against its channel's schema, on publish and again on consume. */
-export function parsePayload<C extends Channel>(channel: C, payload: unknown): PayloadOf<C> {
-  const result = channels[channel].schema.safeParse(payload);
+export function parsePayload<C extends QueueName>(channel: C, payload: unknown): PayloadOf<C> {
+  const result = queues[channel].schema.safeParse(payload);
   if (!result.success) {
     throw new ContractError(
       channel,

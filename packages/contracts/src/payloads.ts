@@ -291,3 +291,33 @@ export type AssetsStored = z.infer<typeof assetsStoredSchema>;
 export type UploadFailed = z.infer<typeof uploadFailedSchema>;
 export type UploadExpire = z.infer<typeof uploadExpireSchema>;
 export type PaymentCredited = z.infer<typeof paymentCreditedSchema>;
+
+/** What a push message carries to the person's browser (contracts/notifications.ts builds it). */
+export const pushMessageSchema = z.object({
+  title: z.string(),
+  body: z.string(),
+  url: z.string(),
+  tag: z.string(),
+  event: z.string(),
+  seq: z.number().int().nonnegative(),
+});
+/** One push message to one browser subscription (`notify.push`). */
+export const pushJobSchema = z.object({ subscriptionId: z.uuid(), uploadId: uploadIdSchema, message: pushMessageSchema });
+/** One webhook delivery (`notify.webhook`); the delivery row in Postgres holds the body and the endpoint. */
+export const webhookJobSchema = z.object({
+  deliveryId: z.uuid(),
+  /** Set on an admin's replay: each request is a job of its own for the same delivery. */
+  replayRequestedAt: z.number().int().positive().optional(),
+  /** Failed sends of this job so far (its own retry count, kept in the job across delays). */
+  tries: z.number().int().nonnegative().optional(),
+  /** Times this job waited behind an earlier event of the same upload (its wait grows). */
+  orderingWaits: z.number().int().nonnegative().optional(),
+});
+/**
+ * A maintenance run: the scheduler's jobs carry nothing (the run reads what is due); a run added by
+ * hand (Bus.publish) carries when it was asked for, one job per request.
+ */
+export const scheduledRunSchema = z.object({ requestedAt: z.number().int().positive().optional() }).strict();
+
+export type PushJob = z.infer<typeof pushJobSchema>;
+export type WebhookJob = z.infer<typeof webhookJobSchema>;

@@ -1,6 +1,6 @@
 import express, { type Response } from 'express';
 import type { Redis } from 'ioredis';
-import { notificationQueue, notificationQueues, type Bus } from '@reelboard/bus';
+import type { Bus } from '@reelboard/bus';
 import type { Uploads } from '@reelboard/lifecycle';
 import type { Knex } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
@@ -63,10 +63,6 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
   const bind = binder({ session: auth.requireSession(), admin: requireAdmin({ adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }) });
   app.use(authRoutes(auth, log, bind));
 
-  // The notifier's queues: replays are added here, and the dashboard shows them.
-  const pushQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.push, undefined, bus.retention);
-  const webhookQueue = notificationQueue(redis, config.REDIS_PREFIX, notificationQueues.webhook, undefined, bus.retention);
-
   app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams, ...staging }));
   app.use(listingLifeRoutes({ bind, db, storage, bus, uploads, log, config, limitQuotes: limits.uploadsPerWallet }));
   app.use(listingRoutes({ bind, db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
@@ -75,13 +71,13 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
       bind,
       db,
       log,
-      webhookQueue,
+      bus,
       vapidPublicKey: config.VAPID_PUBLIC_KEY,
       pushAllowedHosts: config.PUSH_ALLOWED_HOSTS,
     }),
   );
   app.use(adminRoutes({ bind, db, storage, bus, uploads, log, listingDays: config.LISTING_DAYS }));
-  app.use(dashboardRoutes({ bus, extraQueues: [pushQueue, webhookQueue], publicUrl: config.PUBLIC_URL, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
+  app.use(dashboardRoutes({ bus, publicUrl: config.PUBLIC_URL, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
   app.use(docsRoutes({ bind, publicUrl: config.PUBLIC_URL }));
   app.use(webClientRoutes({ log, uploadChunkBytes: config.WEB_UPLOAD_CHUNK_BYTES }));
 

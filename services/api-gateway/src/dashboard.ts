@@ -2,8 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Router, type RequestHandler } from 'express';
-import type { Bus, notificationQueue } from '@reelboard/bus';
-import { channels, type Channel } from '@reelboard/contracts';
+import type { Bus } from '@reelboard/bus';
 import { requireAdmin, type AdminCheckDeps } from './admin.js';
 import { HttpError } from './http-error.js';
 
@@ -14,8 +13,6 @@ export interface DashboardDeps extends AdminCheckDeps {
   bus: Bus;
   /** The gateway's public URL: the only origin allowed to change queues from a browser. */
   publicUrl: string;
-  /** Queues beside the work channels (the notifier's), shown after them. */
-  extraQueues?: ReturnType<typeof notificationQueue>[];
 }
 
 const CHALLENGE = 'Basic realm="Reelboard admin", charset="UTF-8"';
@@ -38,14 +35,14 @@ function refuseCrossSiteChanges(publicOrigin: string): RequestHandler {
 }
 
 /**
- * bull-board at `/admin/queues`, showing every work channel's queue, for admins only (the same check
+ * bull-board at `/admin/queues`, showing every queue of the table (packages/contracts/src/channels.ts), for admins only (the same check
  * as moderation). Browsers sign in with HTTP Basic auth, the admin token as password; API clients
  * may also use an admin wallet's Bearer session or `X-Admin-Token`.
  */
 export function dashboardRoutes(deps: DashboardDeps): Router {
   const serverAdapter = new ExpressAdapter().setBasePath(DASHBOARD_PATH);
   createBullBoard({
-    queues: [...(Object.keys(channels) as Channel[]).map((channel) => deps.bus.queue(channel)), ...(deps.extraQueues ?? [])].map((queue) => new BullMQAdapter(queue)),
+    queues: deps.bus.watchedQueues().map((queue) => new BullMQAdapter(queue)),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Reelboard queues' } },
   });

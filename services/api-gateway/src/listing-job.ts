@@ -1,14 +1,8 @@
-import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { Bus } from '@reelboard/bus';
+import type { Bus, StageHandler } from '@reelboard/bus';
 import { claimExpiredListings, listingsWithObjectsDue, markObjectsDeleted, type Knex } from '@reelboard/db';
 import { errorFields, type Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
 import { deleteObjects } from './listing-life.js';
-
-/** The listing job's queue; not a channel of the chain, so it lives with the one service that runs it. */
-export const LISTING_JOB_QUEUE = 'listings.maintenance';
-const SCHEDULER_ID = 'listings-maintenance';
 
 export interface ListingJobDeps {
   db: Knex;
@@ -63,27 +57,13 @@ export async function runListingJob(deps: ListingJobDeps, now = Date.now()): Pro
 }
 
 /**
- * Runs the listing job every `intervalMs` through a BullMQ job scheduler: every gateway replica
- * upserts the same scheduler, so each slot runs once however many replicas there are.
+ * The `listings.maintenance` consumer: one run. Its jobs come from the row's job scheduler (Bus.schedule
+ * every LISTING_JOB_INTERVAL_SECONDS), one per slot however many gateway replicas run.
  */
-export async function scheduleListingJob(redis: Redis, prefix: string, intervalMs: number, deps: ListingJobDeps) {
-  const queue = new Queue(LISTING_JOB_QUEUE, { connection: redis, prefix });
-  await queue.upsertJobScheduler(SCHEDULER_ID, { every: intervalMs }, { name: 'run', opts: { attempts: 1, removeOnComplete: { count: 20 }, removeOnFail: { count: 50 } } });
-  const worker = new Worker(
-    LISTING_JOB_QUEUE,
-    async () => {
-      const result = await runListingJob(deps);
-      if (result.expired || result.objectsDeleted || result.deleteFailures) deps.log.info('listing job ran', { ...result });
-      return result;
-    },
-    { connection: redis, prefix, concurrency: 1 },
-  );
-  worker.on('error', (error) => deps.log.error('listing job worker error', errorFields(error)));
-  return {
-    queue,
-    close: async () => {
-      await worker.close();
-      await queue.close();
-    },
+export function handleListingJob(deps: ListingJobDeps): StageHandler<'listings.maintenance'> {
+  return async () => {
+    const result = await runListingJob(deps);
+    if (result.expired || result.objectsDeleted || result.deleteFailures) deps.log.info('listing job ran', { ...result });
+    return result;
   };
 }

@@ -11,7 +11,7 @@ import { ownerOfRequest, sizeTimeoutsForUploads } from './upload-timeouts.js';
 import { createStaging } from './resumable.js';
 import { SiweAuth } from './auth.js';
 import { loadGatewayConfig } from './config.js';
-import { scheduleListingJob } from './listing-job.js';
+import { handleListingJob } from './listing-job.js';
 import { gatewayReadiness } from './readiness.js';
 import { StatusHub } from './status-hub.js';
 
@@ -43,13 +43,8 @@ await runService({
     const staging = createStaging({ config, redis, stateOf: (id) => uploads.state(id), log, ownerOf: (req) => ownerOfRequest(req) });
     const app = createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis, staging });
     // Expired listings' owners told, due S3 objects deleted: one run per slot across replicas.
-    const listingJob = await scheduleListingJob(redis, config.REDIS_PREFIX, config.LISTING_JOB_INTERVAL_SECONDS * 1000, {
-      db,
-      storage,
-      bus,
-      log,
-      rejectedObjectsMs: config.REJECTED_OBJECTS_DELETE_AFTER_HOURS * 3600_000,
-    });
+    await bus.schedule('listings.maintenance', { every: config.LISTING_JOB_INTERVAL_SECONDS * 1000 });
+    bus.consume('listings.maintenance', handleListingJob({ db, storage, bus, log, rejectedObjectsMs: config.REJECTED_OBJECTS_DELETE_AFTER_HOURS * 3600_000 }), { concurrency: 1 });
     const server = await new Promise<Server>((resolve, reject) => {
       const listening = app.listen(config.PORT, (error?: Error) => (error ? reject(error) : resolve(listening)));
     });
@@ -65,7 +60,6 @@ await runService({
           for (const stream of streams) stream.end();
           hub.stop();
         },
-        () => listingJob.close(),
         () => staging.close(),
         () => bus.close(config.SHUTDOWN_GRACE_MS),
         async () => void (await redis.quit()),

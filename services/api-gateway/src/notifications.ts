@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
-import { notificationJobIds, type notificationQueue, type WebhookJob } from '@reelboard/bus';
+import type { Bus } from '@reelboard/bus';
 import {
   createWebhookEndpoint,
   deletePushSubscription,
@@ -31,8 +31,8 @@ export interface NotificationRoutesDeps {
   vapidPublicKey: string | undefined;
   /** Host names (or their parent domains) a push subscription's endpoint may be on. */
   pushAllowedHosts: readonly string[];
-  /** The notifier's webhook queue, where replays go. */
-  webhookQueue: ReturnType<typeof notificationQueue>;
+  /** Replays go to the notifier's `notify.webhook` queue. */
+  bus: Pick<Bus, 'publish'>;
 }
 
 const newSecret = () => `whsec_${randomBytes(32).toString('base64url')}`;
@@ -114,8 +114,7 @@ export function notificationRoutes(deps: NotificationRoutesDeps): Router {
     if (current.status === 'pending') throw new HttpError(409, 'delivery_pending', 'this delivery is still being sent; replay it once it is delivered, failed or gone');
     const delivery = await reopenWebhookDelivery(db, current.id);
     if (!delivery) throw new HttpError(404, 'delivery_not_found', `no webhook delivery ${params.deliveryId}`);
-    const job: WebhookJob = { deliveryId: delivery.id };
-    await deps.webhookQueue.add('webhook', job, { jobId: notificationJobIds.webhookReplay(delivery.id, Date.now()) });
+    await deps.bus.publish('notify.webhook', { deliveryId: delivery.id, replayRequestedAt: Date.now() });
     log.info('webhook delivery replayed', { deliveryId: delivery.id, actor: caller.actor });
     return { status: 202, body: { deliveryId: delivery.id, status: 'pending' as const } };
   });

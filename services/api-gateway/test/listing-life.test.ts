@@ -3,14 +3,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectRedis } from '@reelboard/bus';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Bus, connectRedis } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
+import { serviceQueues } from '@reelboard/contracts';
 import { moderateListing, saveListing } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
 import { listingInput } from '../../../packages/db/test/fixtures.js';
 import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
-import { runListingJob } from '../src/listing-job.js';
+import { handleListingJob, runListingJob } from '../src/listing-job.js';
 import { infra, startGateway, type Gateway } from './harness.js';
 
 const redis = connectRedis(infra.REDIS_URL ?? '', 'gateway-listing-life-test');
@@ -242,6 +243,28 @@ describe('the listing job', () => {
     await runListingJob(deps);
     expect((await gw.bus.status.latest(expired.listingId))?.seq).toBe(seqBefore);
     expect((await api('/v1/me/listings', { token: owner })).body.items.find((i: { id: string }) => i.id === expired.listingId).state).toBe('expired');
+  });
+
+  it('runs as the listings.maintenance row: one job per slot however many gateway replicas schedule it', async () => {
+    const expired = await listing({ tags: [tag('slot')] });
+    await gw.db('listings').where({ id: expired.listingId }).update({ expires_at: gw.db.raw(`now() - interval '1 second'`) });
+    const log = createLogger('listing-job-test', 'error');
+    // A second replica beside the harness's gateway, wired as main.ts wires each.
+    const replicas = [gw.bus, new Bus(redis, gw.config.REDIS_PREFIX, 'api-gateway', log)];
+    const workers = replicas.map((bus) => bus.consume('listings.maintenance', handleListingJob({ db: gw.db, storage: gw.storage, bus, log, rejectedObjectsMs: 3600_000 }), { concurrency: 1 }));
+    try {
+      for (const bus of replicas) await bus.schedule('listings.maintenance', { every: 3600_000 });
+      const queue = gw.bus.queue('listings.maintenance');
+      expect(await queue.getJobSchedulers()).toHaveLength(1);
+      // An `every` scheduler's first slot is now: one run, which tells the owner.
+      await vi.waitFor(async () => expect(await gw.bus.status.latest(expired.listingId)).toMatchObject({ event: 'listing.expired' }), { timeout: 15_000 });
+      await vi.waitFor(async () => expect(await queue.getCompletedCount()).toBe(1), { timeout: 5_000 });
+      expect(await queue.getJobCounts('waiting', 'active', 'failed')).toEqual({ waiting: 0, active: 0, failed: 0 });
+    } finally {
+      await Promise.all(workers.map((worker) => worker.close()));
+      await gw.bus.queue('listings.maintenance').removeJobScheduler(serviceQueues['listings.maintenance'].scheduler!);
+      await replicas[1]!.close(1_000);
+    }
   });
 });
 

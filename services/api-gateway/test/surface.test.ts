@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '@reelboard/bus';
-import { channels } from '@reelboard/contracts';
+import { queues } from '@reelboard/contracts';
 import { makeClip, makePng } from '../../../test/support/media.js';
 import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
 import { infra, openStream, startGateway, type Gateway } from './harness.js';
@@ -262,8 +262,8 @@ describe('the queue dashboard', () => {
     const api = await fetch(`${gw.base}/admin/queues/api/queues`, { headers: { 'x-admin-token': gw.adminToken } });
     expect(api.status).toBe(200);
     const names = ((await api.json()) as Json).queues.map((queue: Json) => queue.name);
-    // Every work channel's queue, and the notifier's two.
-    expect(names.sort()).toEqual([...Object.keys(channels), 'notify.push', 'notify.webhook'].sort());
+    // Every queue of the table: the work channels, the notifier's and the maintenance jobs'.
+    expect(names.sort()).toEqual(Object.keys(queues).sort());
     const admin = await gw.signIn(ANVIL_ACCOUNTS.buyer.key);
     expect((await fetch(`${gw.base}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${admin}` } })).status).toBe(200);
   });

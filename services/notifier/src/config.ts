@@ -1,4 +1,8 @@
 import { commonSchema, ConfigError, databaseEnvSchema, env, internalPort, loadConfig, z } from '@reelboard/config';
+import { serviceQueues } from '@reelboard/contracts';
+
+// The defaults are the notify.push row's (packages/contracts/src/channels.ts): these settings override it.
+const pushRow = serviceQueues['notify.push'].policy;
 
 export const notifierSchema = commonSchema.extend(databaseEnvSchema.shape).extend({
   INTERNAL_PORT: internalPort(9086),
@@ -8,8 +12,8 @@ export const notifierSchema = commonSchema.extend(databaseEnvSchema.shape).exten
   VAPID_PRIVATE_KEY: z.string().regex(/^[A-Za-z0-9_-]{43}$/, { error: 'must be a base64url P-256 private key (43 characters)' }).optional().describe('VAPID private key (base64url, 43 characters) that signs push requests; a secret.'),
   VAPID_SUBJECT: z.string().regex(/^(mailto:|https:\/\/)/, { error: 'must start with mailto: or https://' }).default('mailto:operator@localhost').describe('Contact the push services can reach the operator at (VAPID `sub`): mailto: or https: URL.'),
   PUSH_TTL_SECONDS: env.nonNegativeInt(24 * 3600).describe('How long a push service keeps a message for an offline browser (TTL header).'),
-  PUSH_ATTEMPTS: env.positiveInt(8).describe('Tries of one push message (5xx, 429 and network errors are retried; 404/410 remove the subscription).'),
-  PUSH_FIRST_RETRY_MS: env.positiveInt(5_000).describe("First retry delay of a push message; later retries double it (a 429's Retry-After wins when longer)."),
+  PUSH_ATTEMPTS: env.positiveInt(pushRow.attempts).describe('Tries of one push message (5xx, 429 and network errors are retried; 404/410 remove the subscription).'),
+  PUSH_FIRST_RETRY_MS: env.positiveInt(pushRow.backoffMs).describe("First retry delay of a push message; later retries double it (a 429's Retry-After wins when longer)."),
   WEBHOOK_RETRY_FOR_SECONDS: env.positiveInt(24 * 3600).describe('How long webhook deliveries are retried (exponential backoff) before they are marked failed.'),
   WEBHOOK_FIRST_RETRY_MS: env.positiveInt(10_000).describe('First retry delay of a webhook delivery; each later one doubles it, within WEBHOOK_RETRY_FOR_SECONDS.'),
   WEBHOOK_TIMEOUT_MS: env.positiveInt(10_000).describe('How long a webhook receiver has to answer one attempt.'),

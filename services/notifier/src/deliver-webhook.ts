@@ -1,4 +1,5 @@
-import type { WebhookJob } from '@reelboard/bus';
+import { RetryLaterError } from '@reelboard/bus';
+import type { WebhookJob } from '@reelboard/contracts';
 import {
   disableWebhookEndpoint,
   finishWebhookDelivery,
@@ -104,4 +105,14 @@ export async function deliverWebhook(db: Knex, job: WebhookJob, settings: Webhoo
   }
   log.info('webhook delivery will be retried', { ...fields, delayMs, response });
   return { next: 'later', delayMs, job: { ...job, tries }, why: 'retry' };
+}
+
+/**
+ * The `notify.webhook` consumer: one step, and a delivery to try again later waits in the queue with
+ * its own retry count, without using the queue's one attempt (its retry window is its own).
+ */
+export async function handleWebhookJob(db: Knex, job: WebhookJob, settings: WebhookSettings, log: Logger): Promise<string> {
+  const step = await deliverWebhook(db, job, settings, log);
+  if (step.next === 'done') return step.outcome;
+  throw new RetryLaterError(step.delayMs, step.why === 'retry' ? 'webhook receiver did not take it; retried later' : 'waits behind an earlier event of the same upload', step.job);
 }

@@ -1,6 +1,5 @@
-import type { Queue } from 'bullmq';
-import { notificationJobIds, type PushJob, type WebhookJob } from '@reelboard/bus';
-import { pushMessageFor, unnotifiedEvents, type StatusEvent } from '@reelboard/contracts';
+import type { Bus } from '@reelboard/bus';
+import { pushMessageFor, unnotifiedEvents, type PushJob, type StatusEvent, type WebhookJob } from '@reelboard/contracts';
 import { createWebhookDelivery, statusSubjectOf, pushSubscriptionsOf, webhookEndpointsFor, type Knex } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
@@ -9,8 +8,8 @@ export interface NotificationAdapters {
   db: Knex;
   /** The upload's record: its owner and title (a listing's row in `db` when the record has expired). */
   uploads: Pick<Uploads, 'get'>;
-  pushQueue: Queue;
-  webhookQueue: Queue;
+  /** Adds the `notify.push` and `notify.webhook` jobs (their ids come from the queue table's rows). */
+  bus: Pick<Bus, 'publish'>;
   log: Logger;
   /** Where links in push messages point (the gateway's public origin). */
   publicUrl: string;
@@ -58,7 +57,7 @@ export async function handleStatusEvent(event: StatusEvent, adapters: Notificati
   if (message && owner) {
     for (const subscription of await pushSubscriptionsOf(adapters.db, owner)) {
       const job: PushJob = { subscriptionId: subscription.id, uploadId: event.uploadId, message };
-      await adapters.pushQueue.add('push', job, { jobId: notificationJobIds.push(event.uploadId, event.seq, subscription.id) });
+      await adapters.bus.publish('notify.push', job);
       pushes += 1;
     }
   }
@@ -84,7 +83,7 @@ export async function handleStatusEvent(event: StatusEvent, adapters: Notificati
     for (const endpoint of endpoints) {
       const delivery = await createWebhookDelivery(adapters.db, { endpointId: endpoint.id, uploadId: event.uploadId, seq: event.seq, event: event.event, payload });
       const job: WebhookJob = { deliveryId: delivery.id };
-      await adapters.webhookQueue.add('webhook', job, { jobId: notificationJobIds.webhook(delivery.id) });
+      await adapters.bus.publish('notify.webhook', job);
       webhooks += 1;
     }
   }

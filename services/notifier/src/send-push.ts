@@ -1,6 +1,6 @@
-import { UnrecoverableError } from 'bullmq';
 import webpush, { WebPushError } from 'web-push';
-import type { PushJob } from '@reelboard/bus';
+import { PermanentError } from '@reelboard/bus';
+import type { PushJob } from '@reelboard/contracts';
 import { pushSubscriptionById, removePushSubscription, type Knex } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 
@@ -9,7 +9,10 @@ export interface PushSettings {
   ttlSeconds: number;
 }
 
-/** A push service asked to try later (5xx, 429, no answer); `retryAfterMs` when it said how long. */
+/**
+ * A push service asked to try later (5xx, 429, no answer); `retryAfterMs` when it said how long,
+ * which the `notify.push` row's `retry-after` backoff waits when longer than its doubling delay.
+ */
 export class PushRetryError extends Error {
   override readonly name = 'PushRetryError';
   constructor(
@@ -68,15 +71,6 @@ export async function sendPush(db: Knex, job: PushJob, settings: PushSettings, l
       const header = Object.entries(error.headers ?? {}).find(([name]) => name.toLowerCase() === 'retry-after')?.[1];
       throw new PushRetryError(`push service answered ${status}`, retryAfterMs(header));
     }
-    throw new UnrecoverableError(`push service refused the message with ${status}: ${String(error.body).slice(0, 200)}`);
+    throw new PermanentError(`push service refused the message with ${status}: ${String(error.body).slice(0, 200)}`, 'push_refused');
   }
-}
-
-/** Exponential backoff from `firstRetryMs`, or the push service's Retry-After when longer. */
-export function pushBackoff(firstRetryMs: number) {
-  return (attemptsMade: number, _type?: string, error?: Error): number => {
-    const exponential = firstRetryMs * 2 ** Math.max(0, attemptsMade - 1);
-    const asked = error instanceof PushRetryError ? (error.retryAfterMs ?? 0) : 0;
-    return Math.max(exponential, asked);
-  };
 }

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import webpush from 'web-push';
 import { connectRedis } from '@reelboard/bus';
-import type { UploadState, StatusEventName, UploadReceived } from '@reelboard/contracts';
+import { queues, type UploadState, type StatusEventName, type UploadReceived } from '@reelboard/contracts';
 import { saveListing } from '@reelboard/db';
 import { startGateway, type Gateway } from '../../api-gateway/test/harness.js';
 import { listingInput } from '../../../packages/db/test/fixtures.js';
+import { bullmqQueueNames } from '../../../test/support/bullmq-queues.js';
 import { infraEnv, repoRoot } from '../../../test/support/infra-env.js';
 import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
 import { verifySignature } from '../src/sign-webhook.js';
@@ -410,5 +411,14 @@ describe('signed webhooks', () => {
     const stranger = await fetch(`${gateway.base}/v1/admin/webhooks`, { headers: { authorization: `Bearer ${await gateway.signIn(ANVIL_ACCOUNTS.stranger.key)}` } });
     expect(stranger.status).toBe(403);
     await fetch(`${gateway.base}/v1/admin/webhooks/${hook.id}`, { method: 'DELETE', headers: admin() });
+  });
+});
+
+describe('queues', () => {
+  it('creates no queue that is not a row of the queue table', async () => {
+    // The gateway added replays and the two notifiers pushed and delivered: their queues are the table's rows.
+    const names = await bullmqQueueNames(redis, gateway.config.REDIS_PREFIX);
+    expect(names).toEqual(expect.arrayContaining(['notify.push', 'notify.webhook']));
+    for (const name of names) expect(Object.keys(queues), `queue ${name}`).toContain(name);
   });
 });

@@ -4,7 +4,7 @@ import { storageFromEnv } from '@reelboard/storage';
 import { loadUploaderConfig } from './config.js';
 import { handlePreviewEarly } from './handle-preview-early.js';
 import { handlePreviewExtracted } from './handle-preview-extracted.js';
-import { scheduleCleanup } from './schedule-cleanup.js';
+import { handleStagingCleanup } from './handle-staging-cleanup.js';
 import { uploadFinishedFrom } from './sweep-staging.js';
 
 await runService({
@@ -20,16 +20,11 @@ await runService({
     bus.consume('preview.early', (upload, context) => handlePreviewEarly(storage, config.STAGING_DIR, upload, context), {
       concurrency: config.UPLOAD_CONCURRENCY,
     });
-    const cleanup = await scheduleCleanup(
-      redis,
-      config.REDIS_PREFIX,
-      { stagingDir: config.STAGING_DIR, maxAgeMs: config.STAGING_MAX_AGE_HOURS * 3600_000, cron: config.CLEANUP_CRON, timeZone: config.CLEANUP_TIME_ZONE },
-      uploadFinishedFrom(uploads),
-      log,
-    );
+    await bus.schedule('staging.cleanup', { pattern: config.CLEANUP_CRON, tz: config.CLEANUP_TIME_ZONE });
+    bus.consume('staging.cleanup', handleStagingCleanup({ stagingDir: config.STAGING_DIR, maxAgeMs: config.STAGING_MAX_AGE_HOURS * 3600_000 }, uploadFinishedFrom(uploads)), { concurrency: 1 });
     return {
       readiness: { redis: async () => void (await redis.ping()), s3: () => storage.checkBucket() },
-      closers: [() => cleanup.close(), () => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit()), async () => storage.close()],
+      closers: [() => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit()), async () => storage.close()],
     };
   },
 });

@@ -3,12 +3,12 @@ import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StatusStore, connectRedis } from '@reelboard/bus';
+import { Bus, StatusStore, connectRedis } from '@reelboard/bus';
 import { Uploads, type TransitionName } from '@reelboard/lifecycle';
 import type { UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv } from '../../../test/support/infra-env.js';
-import { scheduleCleanup } from '../src/schedule-cleanup.js';
+import { handleStagingCleanup } from '../src/handle-staging-cleanup.js';
 import { sweepStaging, uploadFinishedFrom } from '../src/sweep-staging.js';
 
 const HOUR = 3600_000;
@@ -92,13 +92,14 @@ describe('staging cleanup', () => {
   it('is one daily job scheduler however many replicas start, and its job sweeps', async () => {
     const dir = await mkdtemp(join(staging, 'scheduled-'));
     await stagedFile(join(dir, randomUUID(), 'source.mp4'), 123, 49);
-    const settings = { stagingDir: dir, maxAgeMs: 48 * HOUR, cron: '0 0 * * *', timeZone: 'Europe/Berlin' };
-    const replicas = [
-      await scheduleCleanup(redis, prefix, settings, uploadFinishedFrom(uploads), log),
-      await scheduleCleanup(redis, prefix, settings, uploadFinishedFrom(uploads), log),
-    ];
+    // Each replica wires the cleanup as the uploader's main.ts does.
+    const replicas = [0, 1].map(() => {
+      const bus = new Bus(redis, prefix, 'uploader', log);
+      return { bus, worker: bus.consume('staging.cleanup', handleStagingCleanup({ stagingDir: dir, maxAgeMs: 48 * HOUR }, uploadFinishedFrom(uploads)), { concurrency: 1 }) };
+    });
+    for (const replica of replicas) await replica.bus.schedule('staging.cleanup', { pattern: '0 0 * * *', tz: 'Europe/Berlin' });
     try {
-      const queue = replicas[0]!.queue;
+      const queue = replicas[0]!.bus.queue('staging.cleanup');
       const schedulers = await queue.getJobSchedulers();
       expect(schedulers).toHaveLength(1);
       expect(schedulers[0]).toMatchObject({ pattern: '0 0 * * *', tz: 'Europe/Berlin' });
@@ -107,6 +108,8 @@ describe('staging cleanup', () => {
       expect(berlinTime).toBe('00:00');
       const delayed = await queue.getDelayed();
       expect(delayed).toHaveLength(1);
+      // Its retries and retention are the staging.cleanup row's.
+      expect(delayed[0]?.opts).toMatchObject({ attempts: 3, backoff: { type: 'exponential', delay: 60_000 }, removeOnComplete: { count: 30 }, removeOnFail: { count: 30 } });
 
       // Run the next slot now instead of waiting for midnight: one replica takes it.
       const finished = new Promise<unknown>((resolve) => {
@@ -116,7 +119,7 @@ describe('staging cleanup', () => {
       expect(await finished).toMatchObject({ files: 1, bytes: 123 });
       expect(await readdir(dir)).toEqual([]);
     } finally {
-      for (const replica of replicas) await replica.close();
+      for (const replica of replicas) await replica.bus.close(1_000);
     }
   });
 });
