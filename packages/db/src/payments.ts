@@ -151,8 +151,8 @@ function refundDueOf(status: CreditStatus, amount: bigint, totalAfter: bigint, q
  * - `deposit`: records the increase of the quote's deposit address total over what the ledger holds
  *   (the quote row is locked, so concurrent observations are applied in turn; the same or an older
  *   observation records nothing). The increase is split into one row per transfer when the transfers
- *   the chain shows (and the ledger does not hold yet) make it up exactly, else it is one row (with
- *   the transfer's hash and sender when exactly one is listed). A covering credit turns the quote's
+ *   the chain shows (and the ledger does not hold yet) make it up exactly (one transfer of the whole
+ *   increment included), else it is one row with no hash and no sender. A covering credit turns the quote's
  *   partial rows paid.
  * - `merchant`: one `unmatched` row, due back in full; the same transfer twice is one row.
  * - `closed`: the quote expired uncovered: its partial rows are due back.
@@ -217,7 +217,10 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
   const parts: { amount: bigint; transfer: CreditTransfer | undefined }[] =
     fresh.length > 0 && sum === increment
       ? fresh.map((transfer) => ({ amount: BigInt(transfer.amount), transfer }))
-      : [{ amount: increment, transfer: fresh.length === 1 ? fresh[0] : undefined }];
+      : // A sender is named (and later refunded by default) only where one transfer is the whole increment: a
+        // transfer beside money the chain shows no transaction for (a Safe's internal payment) explains only itself,
+        // and naming its sender would let 1 wei from anyone claim the refund of the rest.
+        [{ amount: increment, transfer: undefined }];
 
   const covers = credit.status === 'paid' || credit.status === 'overpaid';
   // The first covering credit of a renewal renews its listing (or finds it gone: then it is due back).
