@@ -224,13 +224,15 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
 
   const covers = credit.status === 'paid' || credit.status === 'overpaid';
   // The first covering credit of a renewal renews its listing (or finds it gone: then it is due back).
-  const renewal = quote.purpose === 'renewal' && covers && quote.state !== 'paid' ? await renewListing(trx, quote) : undefined;
+  // A renewal already failed (the stuck-work sweep gave up on it) is not applied late: its money is due back.
+  const renewal = quote.purpose === 'renewal' && covers && quote.state !== 'paid' && quote.failed_stage === null ? await renewListing(trx, quote) : undefined;
   if (renewal && 'refused' in renewal) {
     await trx('payment_quotes').where({ quote_id: quote.quote_id }).update({ failed_stage: RENEWAL_STAGE, failure_reason: renewal.refused });
     quote.failed_stage = RENEWAL_STAGE;
     quote.failure_reason = renewal.refused;
   }
-  const failed = covers && quote.failed_stage !== null && (quote.listing_id === null || quote.purpose === 'renewal');
+  // Part of the price arriving after the upload failed is due back at once too: the quote will never be covered.
+  const failed = quote.failed_stage !== null && (quote.listing_id === null || quote.purpose === 'renewal');
   // The listing may be saved before its credit reaches the ledger (this job was retried late): tie it now.
   const listingId = covers ? quote.listing_id : null;
   const quoteAmount = BigInt(quote.amount);
@@ -411,20 +413,27 @@ export async function linkQuotePayments(trx: Knex, uploadId: string, listingId: 
 }
 
 /**
- * A paid upload failed for good before its listing was saved: its credits become `unfulfilled` and due
- * back in full (with the stage and reason, for the operator who retries or refunds it). Credits that
- * arrive later for the quote are recorded the same way. Returns how many rows changed.
+ * An upload failed for good before its listing was saved (or a renewal before it was applied): its
+ * credits become `unfulfilled` and due back in full (with the stage and reason, for the operator who
+ * retries or refunds it), part payments of a quote never covered included: the quote is closed, as
+ * at expiry. Credits that arrive later for the quote are recorded the same way. Returns how many rows changed.
  */
 export async function recordUnfulfilled(db: Knex, uploadId: string, failure: { stage: string; reason: string }): Promise<number> {
   return db.transaction(async (trx) => {
     await trx('payment_quotes')
       .where({ quote_id: uploadId })
-      .whereNull('listing_id')
-      .update({ failed_stage: failure.stage, failure_reason: failure.reason, updated_at: trx.fn.now() });
+      // An upload's quote until its listing is saved; a renewal's until it is applied (covered, so paid).
+      .where((q) => q.where((u) => u.whereNull('listing_id').whereNot('purpose', 'renewal')).orWhere((r) => r.where('purpose', 'renewal').whereNot('state', 'paid')))
+      .update({
+        failed_stage: failure.stage,
+        failure_reason: failure.reason,
+        state: trx.raw(`CASE WHEN state = 'open' THEN 'expired'::payment_quote_state ELSE state END`),
+        updated_at: trx.fn.now(),
+      });
     const changed = await trx('payments')
       .where({ upload_id: uploadId })
       .whereNull('listing_id')
-      .whereIn('status', ['paid', 'overpaid', 'unfulfilled'])
+      .whereIn('status', ['paid', 'overpaid', 'partial', 'unfulfilled'])
       .update({
         status: 'unfulfilled',
         refund_due: trx.raw('amount - refunded_amount'),

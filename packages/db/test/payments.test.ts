@@ -279,6 +279,18 @@ describe('linking to the listing', () => {
     expect(await recordUnfulfilled(db, q.uploadId, { stage: 'uploader', reason: 'late failure' })).toBe(0);
   });
 
+  it('closes a part-paid quote whose upload failed: its part payments are due back, and so is what arrives later', async () => {
+    const q = await quote();
+    await applyCredit(db, depositCredit(q, { totalReceived: '3000', status: 'partial' }));
+    expect(await recordUnfulfilled(db, q.uploadId, { stage: 'transcoder', reason: 'not a video' })).toBe(1);
+    expect(await rowsOf(q)).toMatchObject([{ status: 'unfulfilled', credit_status: 'partial', refund_due: '3000', failed_stage: 'transcoder', failure_reason: 'not a video' }]);
+    expect(await quoteRow(q)).toMatchObject({ state: 'expired', failed_stage: 'transcoder' });
+    // More of the price after the failure can no longer cover anything: due back at once.
+    const more = await applyCredit(db, depositCredit(q, { totalReceived: '5000', status: 'partial' }));
+    expect(more).toMatchObject({ recorded: 1, refundDue: '2000' });
+    expect((await rowsOf(q)).at(-1)).toMatchObject({ status: 'unfulfilled', credit_status: 'partial', refund_due: '2000' });
+  });
+
   it('records a credit that reaches the ledger after its upload failed unfulfilled at once', async () => {
     const q = await quote();
     expect(await recordUnfulfilled(db, q.uploadId, { stage: 'payment-watcher', reason: 'stalled' })).toBe(0);
