@@ -476,6 +476,8 @@ export interface PaymentView {
   failureReason: string | null;
   failedStage: string | null;
   refundTxHash: string | null;
+  /** Where the last refund was paid. */
+  refundTo: string | null;
   refundedAt: string | null;
   refundedBy: string | null;
   quote: { amount: string; state: QuoteState; expiresAt: string; creditedTotal: string } | null;
@@ -506,6 +508,7 @@ const VIEW_COLUMNS = [
   'p.failure_reason',
   'p.failed_stage',
   'p.refund_tx_hash',
+  'p.refund_to',
   'p.refunded_at',
   'p.refunded_by',
   'p.created_at',
@@ -539,6 +542,7 @@ interface ViewRow {
   failure_reason: string | null;
   failed_stage: string | null;
   refund_tx_hash: string | null;
+  refund_to: string | null;
   refunded_at: Date | null;
   refunded_by: string | null;
   created_at: Date;
@@ -574,6 +578,7 @@ function toView(row: ViewRow): PaymentView {
     failureReason: row.failure_reason,
     failedStage: row.failed_stage,
     refundTxHash: row.refund_tx_hash,
+    refundTo: row.refund_to,
     refundedAt: row.refunded_at?.toISOString() ?? null,
     refundedBy: row.refunded_by,
     quote:
@@ -603,16 +608,40 @@ export class InvalidPaymentCursorError extends Error {
 }
 
 /**
- * A refund that cannot be recorded: `not_refundable` (nothing is due back on the row) or
- * `already_refunded` (it was refunded by another transaction, `refundTxHash`).
+ * A refund that cannot be recorded: `not_refundable` (nothing is due back on the row),
+ * `already_refunded` (it was refunded by another transaction, `refundTxHash`) or `refund_tx_used`
+ * (that transaction already refunded another row).
  */
 export class RefundConflictError extends Error {
   override readonly name = 'RefundConflictError';
   constructor(
-    readonly code: 'not_refundable' | 'already_refunded',
+    readonly code: 'not_refundable' | 'already_refunded' | 'refund_tx_used',
     readonly paymentId: number,
     message: string,
     readonly refundTxHash: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** Why the chain does not show a refund transaction paying back what a ledger row has due. */
+export type RefundVerificationCode =
+  | 'refund_wrong_chain'
+  | 'refund_tx_not_found'
+  | 'refund_tx_reverted'
+  | 'refund_tx_unconfirmed'
+  | 'refund_wrong_asset'
+  | 'refund_wrong_recipient'
+  | 'refund_amount_short'
+  | 'refund_recipient_unproven';
+
+/** A refund transaction that does not pay back what is due, to whom it is owed: nothing is recorded. */
+export class RefundVerificationError extends Error {
+  override readonly name = 'RefundVerificationError';
+  constructor(
+    readonly code: RefundVerificationCode,
+    message: string,
+    readonly details: Record<string, string | number> = {},
   ) {
     super(message);
   }
@@ -656,6 +685,12 @@ export interface RefundRecord {
   /** Who recorded it: an admin's wallet, or `admin-token` / `cli:<user>`. */
   actor: string;
   note?: string | undefined;
+  /** Where the transaction paid the money (verified on chain by `refundPayment`). */
+  recipient?: string | undefined;
+  /** The payer's signature naming `recipient`, when it is neither the owner nor the row's sender. */
+  recipientSignature?: string | undefined;
+  /** What the transaction paid `recipient` (base units): the row's due must not exceed it when it is recorded. */
+  paid?: string | undefined;
 }
 
 /**
@@ -690,18 +725,43 @@ export async function markRefunded(db: Knex, refund: RefundRecord): Promise<{ pa
       // The row is due again (its upload failed after an earlier, partial refund): that transaction is spent.
       throw new RefundConflictError('already_refunded', refund.paymentId, `${txHash} already refunded an earlier part of payment ${refund.paymentId}`, row.refund_tx_hash);
     }
+    // One transaction pays back one row: the unique index is the guard, this names the row it paid.
+    const spent: { payment_id: string } | undefined = await trx('payment_events').where({ action: 'refund', tx_hash: txHash }).first('payment_id');
+    if (spent) throw new RefundConflictError('refund_tx_used', refund.paymentId, `${txHash} already refunded payment ${spent.payment_id}; one transaction refunds one payment`, txHash);
+    // The due may have grown since the transaction was verified (the upload failed meanwhile).
+    if (refund.paid !== undefined && BigInt(refund.paid) < due) {
+      throw new RefundVerificationError('refund_amount_short', `${txHash} paid ${refund.paid} base units, less than the ${due} due on payment ${refund.paymentId}`);
+    }
     await trx('payments')
       .where({ id: refund.paymentId })
       .update({
         status: 'refunded',
         refund_tx_hash: txHash,
+        refund_to: refund.recipient?.toLowerCase() ?? null,
         refunded_at: trx.fn.now(),
         refunded_by: refund.actor,
         refunded_amount: trx.raw('refunded_amount + refund_due'),
         refund_due: 0,
         updated_at: trx.fn.now(),
       });
-    await trx('payment_events').insert({ payment_id: refund.paymentId, actor: refund.actor, action: 'refund', tx_hash: txHash, amount: due.toString(), note: refund.note ?? null });
+    try {
+      await trx('payment_events').insert({
+        payment_id: refund.paymentId,
+        actor: refund.actor,
+        action: 'refund',
+        tx_hash: txHash,
+        amount: due.toString(),
+        note: refund.note ?? null,
+        recipient: refund.recipient?.toLowerCase() ?? null,
+        recipient_signature: refund.recipientSignature ?? null,
+      });
+    } catch (error) {
+      // Two rows refunded by one hash at the same moment: the second meets the unique index.
+      if ((error as { code?: string; constraint?: string }).constraint === 'payment_events_refund_tx_once') {
+        throw new RefundConflictError('refund_tx_used', refund.paymentId, `${txHash} already refunded another payment; one transaction refunds one payment`, txHash);
+      }
+      throw error;
+    }
     return { payment: (await findPayment(trx, refund.paymentId)) as PaymentView, refunded: due.toString(), repeated: false };
   });
 }
