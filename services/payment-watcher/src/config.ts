@@ -18,6 +18,10 @@ export const paymentWatcherSchema = commonSchema.extend(chainEnvSchema.shape).ex
     .describe('Private key that pays the gas of sweeps (never receives money: sweeps only pay the merchant). Unset: no automatic sweeps.'),
   SWEEP_MIN_AMOUNT: env.bigint('50000000000000000').describe('A deposit address is swept automatically once it holds at least this much (base units), worth the gas.'),
   SWEEP_INTERVAL_SECONDS: env.positiveInt(3600).describe('How often automatic sweeps look for addresses worth sweeping.'),
+  STUCK_PAID_SECONDS: env.positiveInt(6 * 3600).describe('An upload paid with no status event for this long (its job lost) is failed by the stuck-work sweep, its payment recorded due back.'),
+  STUCK_PROCESSING_SECONDS: env.positiveInt(6 * 3600).describe('An upload processing with no progress event for this long (its job lost in a failover) is failed, its payment recorded due back.'),
+  STUCK_RENEWAL_SECONDS: env.positiveInt(30 * 60).describe('A renewal paid and not applied for this long is failed, its payment recorded due back.'),
+  STUCK_SWEEP_INTERVAL_SECONDS: env.positiveInt(300).describe('How often the stuck-work sweep runs (on one replica at a time, under a Redis lease).'),
 });
 
 export type PaymentWatcherConfig = z.infer<typeof paymentWatcherSchema>;

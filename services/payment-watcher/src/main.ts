@@ -9,6 +9,7 @@ import { handleUploadExpire } from './handle-upload-expire.js';
 import { handleUploadReceived } from './handle-upload-received.js';
 import { rpcRequests } from './metrics.js';
 import { ScanLock } from './scan-lock.js';
+import { StuckWorkSweeper } from './stuck-work.js';
 import { AutoSweeper } from './sweep.js';
 import { WatchList } from './watch-list.js';
 
@@ -71,12 +72,22 @@ await runService({
       ? new AutoSweeper({ chain, rpcUrls, chainId: config.CHAIN_ID, privateKey: config.SWEEP_PRIVATE_KEY, deposits, watchList, minAmount: config.SWEEP_MIN_AMOUNT, log })
       : undefined;
     sweeper?.start(config.SWEEP_INTERVAL_SECONDS * 1000);
+    const stuckWork = new StuckWorkSweeper({
+      redis,
+      prefix: config.REDIS_PREFIX,
+      uploads,
+      publishFailed: async (failure) => void (await bus.publish('upload.failed', failure)),
+      deadlines: { paidMs: config.STUCK_PAID_SECONDS * 1000, processingMs: config.STUCK_PROCESSING_SECONDS * 1000, renewalMs: config.STUCK_RENEWAL_SECONDS * 1000 },
+      log,
+      intervalMs: config.STUCK_SWEEP_INTERVAL_SECONDS * 1000,
+    });
+    stuckWork.start();
     return {
       readiness: {
         redis: async () => void (await redis.ping()),
         rpc: async () => void (await chain.getBlockNumber()),
       },
-      closers: [() => watcher.stop(), async () => sweeper?.stop(), () => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit())],
+      closers: [() => watcher.stop(), async () => sweeper?.stop(), () => stuckWork.stop(), () => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit())],
     };
   },
 });
