@@ -3,7 +3,7 @@
 //   pnpm payments refund <paymentId> --tx <hash> [--to A --signature S] [--note T]
 //                                                             records a refund sent by transaction <hash>, once the chain shows it paid what is due
 //   pnpm payments reconcile [--from-block N] [--repair]       compares the chain with the ledger; exit 1 on any difference
-//   pnpm payments sweep [--min AMOUNT]                          sweeps deposit addresses holding money into the merchant
+//   pnpm payments sweep [--min AMOUNT] [--min-native WEI]      sweeps deposit addresses holding money into the merchant (exit 1 if one reverts on its own)
 // Reads DATABASE_URL; a refund also REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) and REDIS_PREFIX (the owner is told on the upload's
 // status), RPC_URL, CHAIN_ID and CONFIRMATIONS (the transaction is verified on chain); reconcile and sweep RPC_URL, CHAIN_ID, MERCHANT_ADDRESS, PAYMENT_TOKEN and CONFIRMATIONS
 // (as the payment-watcher), sweep SWEEP_PRIVATE_KEY. For the local stack: set -a; . .data/infra.env; set +a.
@@ -191,10 +191,12 @@ const commands: Record<string, Command> = {
     },
   },
   sweep: {
-    usage: 'sweep [--min AMOUNT]',
-    options: { min: { type: 'string', default: '1' } },
+    usage: 'sweep [--min AMOUNT] [--min-native WEI]',
+    options: { min: { type: 'string', default: '1' }, 'min-native': { type: 'string', default: '1' } },
     async run({ values }, { db, config }) {
-      if (typeof values.min !== 'string' || !/^\d+$/.test(values.min)) throw new UsageError('--min must be an amount in base units');
+      if (typeof values.min !== 'string' || !/^\d+$/.test(values.min)) throw new UsageError("--min must be an amount of the quoted asset in its own base units");
+      const minNative = values['min-native'];
+      if (typeof minNative !== 'string' || !/^\d+$/.test(minNative)) throw new UsageError('--min-native must be an amount of native coin in wei');
       if (!config.SWEEP_PRIVATE_KEY) throw new ConfigError([{ variable: 'SWEEP_PRIVATE_KEY', message: 'is required to sweep (it pays the gas; sweeps only pay the merchant)' }]);
       const { chain, chainId, rpcUrls, deposits } = await chainOf(config);
       const { depositAddressOf } = await import('@reelboard/chain');
@@ -203,15 +205,18 @@ const commands: Record<string, Command> = {
       const quotes = (await ledgerTotals(db, chainId)).quotes
         .filter((q) => q.token === deposits.token && depositAddressOf(deposits, q.quoteId) === q.depositAddress)
         .map((q) => ({ uploadId: q.quoteId, address: q.depositAddress as `0x${string}` }));
-      const worth = await quotesWorthSweeping({ chain, deposits, quotes, minAmount: BigInt(values.min) });
+      // --min is the quoted asset's; native coin on a token quote has its own minimum.
+      const minimums = deposits.token ? { native: BigInt(minNative), token: BigInt(values.min) } : { native: BigInt(values.min), token: 0n };
+      const worth = await quotesWorthSweeping({ chain, deposits, quotes, minimums });
       if (worth.length === 0) {
         process.stdout.write(`nothing to sweep among ${quotes.length} deposit addresses\n`);
         return 0;
       }
-      const sweeps = await sweepInBatches(chain, { rpcUrls, chainId, privateKey: config.SWEEP_PRIVATE_KEY as `0x${string}` }, deposits, worth);
+      const { sweeps, skipped } = await sweepInBatches(chain, { rpcUrls, chainId, privateKey: config.SWEEP_PRIVATE_KEY as `0x${string}` }, deposits, worth);
       for (const s of sweeps) process.stdout.write(`swept ${s.deposit}: ${s.native} native, ${s.token} token (tx ${s.txHash})\n`);
       process.stdout.write(`${sweeps.length} deposit address(es) swept into ${deposits.merchant}\n`);
-      return 0;
+      for (const skip of skipped) process.stderr.write(`not swept: quote ${skip.quoteId} (its sweep reverts on its own: ${skip.reason})\n`);
+      return skipped.length > 0 ? 1 : 0;
     },
   },
 };

@@ -69,9 +69,22 @@ await runService({
     );
     watcher.start(pollIntervalMs);
     const sweeper = config.SWEEP_PRIVATE_KEY
-      ? new AutoSweeper({ chain, rpcUrls, chainId: config.CHAIN_ID, privateKey: config.SWEEP_PRIVATE_KEY, deposits, watchList, minAmount: config.SWEEP_MIN_AMOUNT, log })
+      ? new AutoSweeper({
+          chain,
+          rpcUrls,
+          chainId: config.CHAIN_ID,
+          privateKey: config.SWEEP_PRIVATE_KEY,
+          deposits,
+          watchList,
+          minimums: { native: config.SWEEP_MIN_AMOUNT, token: config.SWEEP_MIN_TOKEN_AMOUNT ?? 0n },
+          maxGasPrice: config.SWEEP_MAX_GAS_PRICE,
+          redis,
+          prefix: config.REDIS_PREFIX,
+          intervalMs: config.SWEEP_INTERVAL_SECONDS * 1000,
+          log,
+        })
       : undefined;
-    sweeper?.start(config.SWEEP_INTERVAL_SECONDS * 1000);
+    sweeper?.start();
     const stuckWork = new StuckWorkSweeper({
       redis,
       prefix: config.REDIS_PREFIX,
