@@ -1,10 +1,11 @@
 // The payment ledger, for operators:
 //   pnpm payments list [--status S] [--limit N]              ledger rows, newest first (S: refund_due or a status)
-//   pnpm payments refund <paymentId> --tx <hash> [--note T]   records a refund sent by transaction <hash>
+//   pnpm payments refund <paymentId> --tx <hash> [--to A --signature S] [--note T]
+//                                                             records a refund sent by transaction <hash>, once the chain shows it paid what is due
 //   pnpm payments reconcile [--from-block N] [--repair]       compares the chain with the ledger; exit 1 on any difference
-//   pnpm payments sweep [--min AMOUNT]                          sweeps deposit addresses holding money into the merchant
+//   pnpm payments sweep [--min AMOUNT] [--min-native WEI]      sweeps deposit addresses holding money into the merchant (exit 1 if one reverts on its own)
 // Reads DATABASE_URL; a refund also REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) and REDIS_PREFIX (the owner is told on the upload's
-// status); reconcile and sweep RPC_URL, CHAIN_ID, MERCHANT_ADDRESS, PAYMENT_TOKEN and CONFIRMATIONS
+// status), RPC_URL, CHAIN_ID and CONFIRMATIONS (the transaction is verified on chain); reconcile and sweep RPC_URL, CHAIN_ID, MERCHANT_ADDRESS, PAYMENT_TOKEN and CONFIRMATIONS
 // (as the payment-watcher), sweep SWEEP_PRIVATE_KEY. For the local stack: set -a; . .data/infra.env; set +a.
 // Each subcommand is one row of `commands`: add one there.
 import { userInfo } from 'node:os';
@@ -16,6 +17,7 @@ import {
   paymentFilters,
   PaymentNotFoundError,
   RefundConflictError,
+  RefundVerificationError,
   type Knex,
   type PaymentFilter,
   type PaymentView,
@@ -98,14 +100,23 @@ const commands: Record<string, Command> = {
     },
   },
   refund: {
-    usage: 'refund <paymentId> --tx <0x hash> [--note TEXT] [--actor NAME]',
-    options: { tx: { type: 'string' }, note: { type: 'string' }, actor: { type: 'string' } },
+    usage: 'refund <paymentId> --tx <0x hash> [--to ADDRESS --signature 0xSIG] [--note TEXT] [--actor NAME]',
+    options: { tx: { type: 'string' }, note: { type: 'string' }, actor: { type: 'string' }, to: { type: 'string' }, signature: { type: 'string' } },
     async run({ values, positionals }, { db, config }) {
       const [id] = positionals;
       if (!id || !/^[1-9]\d{0,17}$/.test(id) || positionals.length > 1) throw new UsageError('give one payment id (the `id` column of `list`)');
       const txHash = values.tx;
       if (typeof txHash !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(txHash)) throw new UsageError('--tx must be the 0x-prefixed 32-byte hash of the refund transaction');
+      const to = values.to;
+      if (to !== undefined && (typeof to !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(to))) throw new UsageError('--to must be the 0x-prefixed 20-byte address the refund was paid to');
+      const signature = values.signature;
+      if (signature !== undefined && (typeof signature !== 'string' || !/^0x[0-9a-fA-F]{130,}$/.test(signature))) throw new UsageError('--signature must be the 0x-prefixed hex signature of the refund message');
+      if (signature !== undefined && to === undefined) throw new UsageError('--signature proves a --to address: give both');
       if (!config.REDIS_URL && !config.REDIS_SENTINELS) throw new ConfigError([{ variable: 'REDIS_URL', message: 'is required to tell the owner about the refund' }]);
+      const missing = [...(!config.RPC_URL && !config.RPC_URLS?.length ? ['RPC_URL'] : []), ...(config.CHAIN_ID === undefined ? ['CHAIN_ID'] : [])];
+      if (missing.length > 0) throw new ConfigError(missing.map((variable) => ({ variable, message: 'is required to verify the refund transaction on chain' })));
+      const { createChainClient, refundChainReader } = await import('@reelboard/chain');
+      const chain = createChainClient({ rpcUrls: rpcUrlsFrom(config), chainId: config.CHAIN_ID ?? 0 });
       const actor = typeof values.actor === 'string' ? values.actor : `cli:${userInfo().username}`;
       // Loaded only here: the queue library is heavy and listing does not need it.
       const { connectRedis, StatusStore } = await import('@reelboard/bus');
@@ -115,15 +126,23 @@ const commands: Record<string, Command> = {
       let outcome;
       try {
         // The same use-case as the admin route: the ledger row, its audit, and the owner's status.
-        outcome = await refundPayment(db, new Uploads(redis, config.REDIS_PREFIX, new StatusStore(redis, config.REDIS_PREFIX)), {
-          paymentId: Number(id),
-          txHash,
-          actor,
-          note: typeof values.note === 'string' ? values.note : undefined,
-        });
+        outcome = await refundPayment(
+          {
+            db,
+            chain: refundChainReader(chain, config.CHAIN_ID ?? 0),
+            confirmations: config.CONFIRMATIONS,
+            uploads: new Uploads(redis, config.REDIS_PREFIX, new StatusStore(redis, config.REDIS_PREFIX)),
+          },
+          { paymentId: Number(id), txHash, actor, note: typeof values.note === 'string' ? values.note : undefined, to, signature },
+        );
       } catch (error) {
         if (error instanceof PaymentNotFoundError || error instanceof RefundConflictError) {
           process.stderr.write(`${error.message}\n`);
+          return 1;
+        }
+        if (error instanceof RefundVerificationError) {
+          const details = Object.entries(error.details).map(([key, value]) => `  ${key}: ${String(value).replaceAll('\n', '\n    ')}\n`);
+          process.stderr.write(`refund not recorded (${error.code}): ${error.message}\n${details.join('')}`);
           return 1;
         }
         throw error;
@@ -135,7 +154,7 @@ const commands: Record<string, Command> = {
         process.stdout.write(`payment ${payment.id} was already refunded by ${payment.refundTxHash} (${outcome.refunded} base units); nothing changed\n`);
         return 0;
       }
-      process.stdout.write(`payment ${payment.id}: refunded ${outcome.refunded} base units in ${payment.refundTxHash} (by ${actor})\n`);
+      process.stdout.write(`payment ${payment.id}: refunded ${outcome.refunded} base units to ${payment.refundTo} in ${payment.refundTxHash} (by ${actor})\n`);
       return 0;
     },
   },
@@ -172,10 +191,12 @@ const commands: Record<string, Command> = {
     },
   },
   sweep: {
-    usage: 'sweep [--min AMOUNT]',
-    options: { min: { type: 'string', default: '1' } },
+    usage: 'sweep [--min AMOUNT] [--min-native WEI]',
+    options: { min: { type: 'string', default: '1' }, 'min-native': { type: 'string', default: '1' } },
     async run({ values }, { db, config }) {
-      if (typeof values.min !== 'string' || !/^\d+$/.test(values.min)) throw new UsageError('--min must be an amount in base units');
+      if (typeof values.min !== 'string' || !/^\d+$/.test(values.min)) throw new UsageError("--min must be an amount of the quoted asset in its own base units");
+      const minNative = values['min-native'];
+      if (typeof minNative !== 'string' || !/^\d+$/.test(minNative)) throw new UsageError('--min-native must be an amount of native coin in wei');
       if (!config.SWEEP_PRIVATE_KEY) throw new ConfigError([{ variable: 'SWEEP_PRIVATE_KEY', message: 'is required to sweep (it pays the gas; sweeps only pay the merchant)' }]);
       const { chain, chainId, rpcUrls, deposits } = await chainOf(config);
       const { depositAddressOf } = await import('@reelboard/chain');
@@ -184,15 +205,18 @@ const commands: Record<string, Command> = {
       const quotes = (await ledgerTotals(db, chainId)).quotes
         .filter((q) => q.token === deposits.token && depositAddressOf(deposits, q.quoteId) === q.depositAddress)
         .map((q) => ({ uploadId: q.quoteId, address: q.depositAddress as `0x${string}` }));
-      const worth = await quotesWorthSweeping({ chain, deposits, quotes, minAmount: BigInt(values.min) });
+      // --min is the quoted asset's; native coin on a token quote has its own minimum.
+      const minimums = deposits.token ? { native: BigInt(minNative), token: BigInt(values.min) } : { native: BigInt(values.min), token: 0n };
+      const worth = await quotesWorthSweeping({ chain, deposits, quotes, minimums });
       if (worth.length === 0) {
         process.stdout.write(`nothing to sweep among ${quotes.length} deposit addresses\n`);
         return 0;
       }
-      const sweeps = await sweepInBatches(chain, { rpcUrls, chainId, privateKey: config.SWEEP_PRIVATE_KEY as `0x${string}` }, deposits, worth);
+      const { sweeps, skipped } = await sweepInBatches(chain, { rpcUrls, chainId, privateKey: config.SWEEP_PRIVATE_KEY as `0x${string}` }, deposits, worth);
       for (const s of sweeps) process.stdout.write(`swept ${s.deposit}: ${s.native} native, ${s.token} token (tx ${s.txHash})\n`);
       process.stdout.write(`${sweeps.length} deposit address(es) swept into ${deposits.merchant}\n`);
-      return 0;
+      for (const skip of skipped) process.stderr.write(`not swept: quote ${skip.quoteId} (its sweep reverts on its own: ${skip.reason})\n`);
+      return skipped.length > 0 ? 1 : 0;
     },
   },
 };

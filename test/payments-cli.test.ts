@@ -3,6 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPublicClient, createTestClient, createWalletClient, http, type Hex } from 'viem';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { chainFor } from '@reelboard/chain';
 import { connectRedis, StatusStore } from '@reelboard/bus';
 import type { UploadReceived } from '@reelboard/contracts';
 import { Uploads } from '@reelboard/lifecycle';
@@ -17,12 +20,26 @@ const redis = connectRedis(infra.REDIS_URL ?? '', 'payments-cli-test');
 let db: Knex;
 const quoteIds: string[] = [];
 
+// The refund wallet of this file: a key of its own, funded by anvil_setBalance (no other test shares its nonces).
+const refunder = privateKeyToAccount(generatePrivateKey());
+const chainDef = chainFor({ rpcUrl: infra.RPC_URL ?? '', chainId: Number(infra.CHAIN_ID) });
+const wallet = createWalletClient({ account: refunder, chain: chainDef, transport: http(infra.RPC_URL) });
+const reader = createPublicClient({ chain: chainDef, transport: http(infra.RPC_URL), pollingInterval: 100 });
+
+/** Pays `value` wei to `to` by a real signed transaction, confirmed (a block mined on top). */
+async function refundTx(to: string, value: bigint): Promise<Hex> {
+  const hash = await wallet.sendTransaction({ to: to as Hex, value });
+  await reader.waitForTransactionReceipt({ hash });
+  await createTestClient({ chain: chainDef, mode: 'anvil', transport: http(infra.RPC_URL) }).mine({ blocks: 1 });
+  return hash;
+}
+
 /** `pnpm payments ...` as an operator runs it, against the test database. */
 async function payments(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/payments.ts'), ...args], {
       cwd: repoRoot,
-      env: { ...process.env, DATABASE_URL: infra.TEST_DATABASE_URL, REDIS_URL: infra.REDIS_URL, REDIS_PREFIX: prefix },
+      env: { ...process.env, DATABASE_URL: infra.TEST_DATABASE_URL, REDIS_URL: infra.REDIS_URL, REDIS_PREFIX: prefix, RPC_URL: infra.RPC_URL, CHAIN_ID: infra.CHAIN_ID },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -34,6 +51,7 @@ async function payments(...args: string[]): Promise<{ code: number; stdout: stri
 beforeAll(async () => {
   db = connectDatabase(infra.TEST_DATABASE_URL ?? '', { min: 0, max: 2 });
   await migrateToLatest(db);
+  await createTestClient({ chain: chainDef, mode: 'anvil', transport: http(infra.RPC_URL) }).setBalance({ address: refunder.address, value: 10n ** 21n });
 });
 
 afterAll(async () => {
@@ -65,9 +83,14 @@ describe('pnpm payments', () => {
     expect(header).toMatch(/^id\s+recorded\s+status\s+credited as\s+amount\s+refund due/);
     expect(lines[0]).toMatch(new RegExp(`^${id}\\s.*\\slate\\s+late\\s+12345\\s+12345\\s+native\\s+${q.uploadId}`));
 
-    const tx = randomTxHash();
+    // A transaction the chain does not show paying it back is refused, saying why; nothing is recorded.
+    const unknown = await payments('refund', String(id), '--tx', randomTxHash());
+    expect(unknown).toMatchObject({ code: 1, stderr: expect.stringContaining('refund not recorded (refund_tx_not_found)') });
+    expect(await paymentHistory(db, id as number)).toEqual([]);
+
+    const tx = await refundTx(q.owner, 12345n);
     const refunded = await payments('refund', String(id), '--tx', tx, '--note', 'sent back by hand', '--actor', 'ops-anna');
-    expect(refunded).toMatchObject({ code: 0, stdout: `payment ${id}: refunded 12345 base units in ${tx} (by ops-anna)\n` });
+    expect(refunded).toMatchObject({ code: 0, stdout: `payment ${id}: refunded 12345 base units to ${q.owner.toLowerCase()} in ${tx} (by ops-anna)\n` });
     expect(await paymentHistory(db, id as number)).toMatchObject([{ actor: 'ops-anna', txHash: tx, amount: '12345', note: 'sent back by hand' }]);
     expect((await new StatusStore(redis, prefix).history(q.uploadId)).filter((e) => e.event === 'refund.sent')).toMatchObject([{ event: 'refund.sent', stage: 'admin', state: 'refunded' }]);
 

@@ -1,6 +1,9 @@
 import { createRequire } from 'node:module';
 import { getHttpRpcClient } from 'viem/utils';
 import {
+  BaseError,
+  ExecutionRevertedError,
+  RpcRequestError,
   encodeAbiParameters,
   hexToBigInt,
   numberToHex,
@@ -130,6 +133,22 @@ export async function sweepDeposits(
   const receipt = await client.waitForTransactionReceipt({ hash });
   if (receipt.status !== 'success') throw new Error(`sweep ${hash} reverted`);
   return { txHash: hash, sweeps: decodeSweeps(receipt.logs.filter((log) => lower(log.address) === factory)), gasUsed: receipt.gasUsed };
+}
+
+/**
+ * Whether sweeping these quotes in one transaction would succeed now, by simulating it (eth_call):
+ * undefined if it would, else the revert's message. The factory must be deployed.
+ */
+export async function sweepWouldRevert(client: PublicClient, account: Address, settings: DepositSettings, quoteIds: readonly string[]): Promise<string | undefined> {
+  try {
+    await client.call({ account, to: depositFactory(settings).address, data: encodeFunctionData({ abi: depositFactoryAbi, functionName: 'sweep', args: [quoteIds.map(depositSalt)] }) });
+    return undefined;
+  } catch (error) {
+    // A revert is an answer about this batch; a network failure is not, and goes up.
+    const reverted = error instanceof BaseError ? error.walk((cause) => cause instanceof ExecutionRevertedError || (cause instanceof RpcRequestError && cause.code === 3)) : null;
+    if (reverted) return (reverted as BaseError).details || (reverted as BaseError).shortMessage;
+    throw error;
+  }
 }
 
 /** Every sweep the factory made in blocks fromBlock..toBlock. */

@@ -108,3 +108,4 @@ export async function assertChainId(client: PublicClient, expected: number): Pro
 export * from './log-ranges.js';
 export * from './transfers.js';
 export * from './deposits.js';
+export * from './refund-reader.js';

@@ -1,6 +1,7 @@
 export * from './knex.js';
 export * from './listings.js';
 export * from './payments.js';
+export * from './refunds.js';
 export * from './hashtags.js';
 export * from './read.js';
 export * from './listing-errors.js';

@@ -151,8 +151,8 @@ function refundDueOf(status: CreditStatus, amount: bigint, totalAfter: bigint, q
  * - `deposit`: records the increase of the quote's deposit address total over what the ledger holds
  *   (the quote row is locked, so concurrent observations are applied in turn; the same or an older
  *   observation records nothing). The increase is split into one row per transfer when the transfers
- *   the chain shows (and the ledger does not hold yet) make it up exactly, else it is one row (with
- *   the transfer's hash and sender when exactly one is listed). A covering credit turns the quote's
+ *   the chain shows (and the ledger does not hold yet) make it up exactly (one transfer of the whole
+ *   increment included), else it is one row with no hash and no sender. A covering credit turns the quote's
  *   partial rows paid.
  * - `merchant`: one `unmatched` row, due back in full; the same transfer twice is one row.
  * - `closed`: the quote expired uncovered: its partial rows are due back.
@@ -217,17 +217,22 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
   const parts: { amount: bigint; transfer: CreditTransfer | undefined }[] =
     fresh.length > 0 && sum === increment
       ? fresh.map((transfer) => ({ amount: BigInt(transfer.amount), transfer }))
-      : [{ amount: increment, transfer: fresh.length === 1 ? fresh[0] : undefined }];
+      : // A sender is named (and later refunded by default) only where one transfer is the whole increment: a
+        // transfer beside money the chain shows no transaction for (a Safe's internal payment) explains only itself,
+        // and naming its sender would let 1 wei from anyone claim the refund of the rest.
+        [{ amount: increment, transfer: undefined }];
 
   const covers = credit.status === 'paid' || credit.status === 'overpaid';
   // The first covering credit of a renewal renews its listing (or finds it gone: then it is due back).
-  const renewal = quote.purpose === 'renewal' && covers && quote.state !== 'paid' ? await renewListing(trx, quote) : undefined;
+  // A renewal already failed (the stuck-work sweep gave up on it) is not applied late: its money is due back.
+  const renewal = quote.purpose === 'renewal' && covers && quote.state !== 'paid' && quote.failed_stage === null ? await renewListing(trx, quote) : undefined;
   if (renewal && 'refused' in renewal) {
     await trx('payment_quotes').where({ quote_id: quote.quote_id }).update({ failed_stage: RENEWAL_STAGE, failure_reason: renewal.refused });
     quote.failed_stage = RENEWAL_STAGE;
     quote.failure_reason = renewal.refused;
   }
-  const failed = covers && quote.failed_stage !== null && (quote.listing_id === null || quote.purpose === 'renewal');
+  // Part of the price arriving after the upload failed is due back at once too: the quote will never be covered.
+  const failed = quote.failed_stage !== null && (quote.listing_id === null || quote.purpose === 'renewal');
   // The listing may be saved before its credit reaches the ledger (this job was retried late): tie it now.
   const listingId = covers ? quote.listing_id : null;
   const quoteAmount = BigInt(quote.amount);
@@ -408,20 +413,27 @@ export async function linkQuotePayments(trx: Knex, uploadId: string, listingId: 
 }
 
 /**
- * A paid upload failed for good before its listing was saved: its credits become `unfulfilled` and due
- * back in full (with the stage and reason, for the operator who retries or refunds it). Credits that
- * arrive later for the quote are recorded the same way. Returns how many rows changed.
+ * An upload failed for good before its listing was saved (or a renewal before it was applied): its
+ * credits become `unfulfilled` and due back in full (with the stage and reason, for the operator who
+ * retries or refunds it), part payments of a quote never covered included: the quote is closed, as
+ * at expiry. Credits that arrive later for the quote are recorded the same way. Returns how many rows changed.
  */
 export async function recordUnfulfilled(db: Knex, uploadId: string, failure: { stage: string; reason: string }): Promise<number> {
   return db.transaction(async (trx) => {
     await trx('payment_quotes')
       .where({ quote_id: uploadId })
-      .whereNull('listing_id')
-      .update({ failed_stage: failure.stage, failure_reason: failure.reason, updated_at: trx.fn.now() });
+      // An upload's quote until its listing is saved; a renewal's until it is applied (covered, so paid).
+      .where((q) => q.where((u) => u.whereNull('listing_id').whereNot('purpose', 'renewal')).orWhere((r) => r.where('purpose', 'renewal').whereNot('state', 'paid')))
+      .update({
+        failed_stage: failure.stage,
+        failure_reason: failure.reason,
+        state: trx.raw(`CASE WHEN state = 'open' THEN 'expired'::payment_quote_state ELSE state END`),
+        updated_at: trx.fn.now(),
+      });
     const changed = await trx('payments')
       .where({ upload_id: uploadId })
       .whereNull('listing_id')
-      .whereIn('status', ['paid', 'overpaid', 'unfulfilled'])
+      .whereIn('status', ['paid', 'overpaid', 'partial', 'unfulfilled'])
       .update({
         status: 'unfulfilled',
         refund_due: trx.raw('amount - refunded_amount'),
@@ -464,6 +476,8 @@ export interface PaymentView {
   failureReason: string | null;
   failedStage: string | null;
   refundTxHash: string | null;
+  /** Where the last refund was paid. */
+  refundTo: string | null;
   refundedAt: string | null;
   refundedBy: string | null;
   quote: { amount: string; state: QuoteState; expiresAt: string; creditedTotal: string } | null;
@@ -494,6 +508,7 @@ const VIEW_COLUMNS = [
   'p.failure_reason',
   'p.failed_stage',
   'p.refund_tx_hash',
+  'p.refund_to',
   'p.refunded_at',
   'p.refunded_by',
   'p.created_at',
@@ -527,6 +542,7 @@ interface ViewRow {
   failure_reason: string | null;
   failed_stage: string | null;
   refund_tx_hash: string | null;
+  refund_to: string | null;
   refunded_at: Date | null;
   refunded_by: string | null;
   created_at: Date;
@@ -562,6 +578,7 @@ function toView(row: ViewRow): PaymentView {
     failureReason: row.failure_reason,
     failedStage: row.failed_stage,
     refundTxHash: row.refund_tx_hash,
+    refundTo: row.refund_to,
     refundedAt: row.refunded_at?.toISOString() ?? null,
     refundedBy: row.refunded_by,
     quote:
@@ -591,16 +608,40 @@ export class InvalidPaymentCursorError extends Error {
 }
 
 /**
- * A refund that cannot be recorded: `not_refundable` (nothing is due back on the row) or
- * `already_refunded` (it was refunded by another transaction, `refundTxHash`).
+ * A refund that cannot be recorded: `not_refundable` (nothing is due back on the row),
+ * `already_refunded` (it was refunded by another transaction, `refundTxHash`) or `refund_tx_used`
+ * (that transaction already refunded another row).
  */
 export class RefundConflictError extends Error {
   override readonly name = 'RefundConflictError';
   constructor(
-    readonly code: 'not_refundable' | 'already_refunded',
+    readonly code: 'not_refundable' | 'already_refunded' | 'refund_tx_used',
     readonly paymentId: number,
     message: string,
     readonly refundTxHash: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** Why the chain does not show a refund transaction paying back what a ledger row has due. */
+export type RefundVerificationCode =
+  | 'refund_wrong_chain'
+  | 'refund_tx_not_found'
+  | 'refund_tx_reverted'
+  | 'refund_tx_unconfirmed'
+  | 'refund_wrong_asset'
+  | 'refund_wrong_recipient'
+  | 'refund_amount_short'
+  | 'refund_recipient_unproven';
+
+/** A refund transaction that does not pay back what is due, to whom it is owed: nothing is recorded. */
+export class RefundVerificationError extends Error {
+  override readonly name = 'RefundVerificationError';
+  constructor(
+    readonly code: RefundVerificationCode,
+    message: string,
+    readonly details: Record<string, string | number> = {},
   ) {
     super(message);
   }
@@ -644,6 +685,12 @@ export interface RefundRecord {
   /** Who recorded it: an admin's wallet, or `admin-token` / `cli:<user>`. */
   actor: string;
   note?: string | undefined;
+  /** Where the transaction paid the money (verified on chain by `refundPayment`). */
+  recipient?: string | undefined;
+  /** The payer's signature naming `recipient`, when it is neither the owner nor the row's sender. */
+  recipientSignature?: string | undefined;
+  /** What the transaction paid `recipient` (base units): the row's due must not exceed it when it is recorded. */
+  paid?: string | undefined;
 }
 
 /**
@@ -678,18 +725,43 @@ export async function markRefunded(db: Knex, refund: RefundRecord): Promise<{ pa
       // The row is due again (its upload failed after an earlier, partial refund): that transaction is spent.
       throw new RefundConflictError('already_refunded', refund.paymentId, `${txHash} already refunded an earlier part of payment ${refund.paymentId}`, row.refund_tx_hash);
     }
+    // One transaction pays back one row: the unique index is the guard, this names the row it paid.
+    const spent: { payment_id: string } | undefined = await trx('payment_events').where({ action: 'refund', tx_hash: txHash }).first('payment_id');
+    if (spent) throw new RefundConflictError('refund_tx_used', refund.paymentId, `${txHash} already refunded payment ${spent.payment_id}; one transaction refunds one payment`, txHash);
+    // The due may have grown since the transaction was verified (the upload failed meanwhile).
+    if (refund.paid !== undefined && BigInt(refund.paid) < due) {
+      throw new RefundVerificationError('refund_amount_short', `${txHash} paid ${refund.paid} base units, less than the ${due} due on payment ${refund.paymentId}`);
+    }
     await trx('payments')
       .where({ id: refund.paymentId })
       .update({
         status: 'refunded',
         refund_tx_hash: txHash,
+        refund_to: refund.recipient?.toLowerCase() ?? null,
         refunded_at: trx.fn.now(),
         refunded_by: refund.actor,
         refunded_amount: trx.raw('refunded_amount + refund_due'),
         refund_due: 0,
         updated_at: trx.fn.now(),
       });
-    await trx('payment_events').insert({ payment_id: refund.paymentId, actor: refund.actor, action: 'refund', tx_hash: txHash, amount: due.toString(), note: refund.note ?? null });
+    try {
+      await trx('payment_events').insert({
+        payment_id: refund.paymentId,
+        actor: refund.actor,
+        action: 'refund',
+        tx_hash: txHash,
+        amount: due.toString(),
+        note: refund.note ?? null,
+        recipient: refund.recipient?.toLowerCase() ?? null,
+        recipient_signature: refund.recipientSignature ?? null,
+      });
+    } catch (error) {
+      // Two rows refunded by one hash at the same moment: the second meets the unique index.
+      if ((error as { code?: string; constraint?: string }).constraint === 'payment_events_refund_tx_once') {
+        throw new RefundConflictError('refund_tx_used', refund.paymentId, `${txHash} already refunded another payment; one transaction refunds one payment`, txHash);
+      }
+      throw error;
+    }
     return { payment: (await findPayment(trx, refund.paymentId)) as PaymentView, refunded: due.toString(), repeated: false };
   });
 }

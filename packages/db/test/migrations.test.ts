@@ -6,7 +6,7 @@ import { infraEnv } from '../../../test/support/infra-env.js';
 // A database of its own, so migrating down never disturbs other tests sharing the test database.
 const base = new URL(infraEnv().TEST_DATABASE_URL ?? '');
 const name = `reelboard_mig_${randomBytes(4).toString('hex')}`;
-const ALL = ['001_initial', '002_read_indexes', '003_nearest_by_tags', '004_payment_ledger', '005_notifications', '006_listing_lifecycle'];
+const ALL = ['001_initial', '002_read_indexes', '003_nearest_by_tags', '004_payment_ledger', '005_notifications', '006_listing_lifecycle', '008_refund_verification'];
 let admin: Knex;
 let db: Knex;
 
@@ -65,7 +65,7 @@ describe('migrations', () => {
     const rows = [old('paid', '100'), old('partial', '40'), old('late', '50'), old('unfulfilled', '60'), old('overpaid', '120')];
     await db('payments').insert(rows);
 
-    expect(await migrateToLatest(db)).toEqual(['004_payment_ledger', '005_notifications', '006_listing_lifecycle']);
+    expect(await migrateToLatest(db)).toEqual(['004_payment_ledger', '005_notifications', '006_listing_lifecycle', '008_refund_verification']);
     const migrated = await db('payments').orderBy('id').select('upload_id', 'quote_id', 'status', 'credit_status', 'refund_due', 'log_index', 'total_after');
     expect(migrated).toEqual(
       rows.map((row, i) => ({
@@ -83,11 +83,25 @@ describe('migrations', () => {
     // A row the old schema cannot hold (no tx hash, no upload) goes on the way down; the rest stay.
     await db('payments').insert({ chain_id: 31337, to_address: `0x${'b'.repeat(40)}`, amount: '5', block_number: 8, block_time: new Date(), status: 'unmatched', refund_due: '5' });
     await db('payments').where({ upload_id: rows[2]?.upload_id }).update({ status: 'refunded', refund_due: 0 });
+    await db.migrate.down(); // 008_refund_verification
     await db.migrate.down(); // 006_listing_lifecycle
     await db.migrate.down(); // 005_notifications
     await db.migrate.down(); // 004_payment_ledger
     const back = await db('payments').orderBy('id').select('upload_id', 'status');
     expect(back).toEqual(rows.map((row) => ({ upload_id: row.upload_id, status: row.status })));
-    expect(await migrateToLatest(db)).toEqual(['004_payment_ledger', '005_notifications', '006_listing_lifecycle']);
+    expect(await migrateToLatest(db)).toEqual(['004_payment_ledger', '005_notifications', '006_listing_lifecycle', '008_refund_verification']);
+  });
+
+  it('makes a refund hash unique, and first names the payments one hash refunded several of', async () => {
+    await migrateToLatest(db);
+    await db.migrate.down(); // 008_refund_verification
+    const row = (amount: string) => ({ chain_id: 31337, to_address: `0x${'b'.repeat(40)}`, amount, block_number: 8, block_time: new Date(), status: 'refunded', credit_status: 'unmatched' });
+    const ids = (await db('payments').insert([row('5'), row('6')]).returning('id')).map((r: { id: string }) => Number(r.id));
+    const hash = `0x${randomBytes(32).toString('hex')}`;
+    await db('payment_events').insert(ids.map((id) => ({ payment_id: id, actor: 'ops', action: 'refund', tx_hash: hash, amount: '5' })));
+    await expect(migrateToLatest(db)).rejects.toThrow(new RegExp(`${hash} \\(payments ${ids[0]}, ${ids[1]}\\)`));
+    await db('payment_events').where({ payment_id: ids[1] }).delete();
+    expect(await migrateToLatest(db)).toEqual(['008_refund_verification']);
+    await expect(db('payment_events').insert({ payment_id: ids[1], actor: 'ops', action: 'refund', tx_hash: hash, amount: '6' })).rejects.toThrow(/payment_events_refund_tx_once/);
   });
 });

@@ -138,6 +138,18 @@ describe('deposit credits', () => {
     ]);
   });
 
+  it('names a sender only where one transfer is the whole increment (1 wei beside an internal payment names nobody)', async () => {
+    const q = await quote();
+    // A Safe pays 10000 by an internal call (no transfer the chain shows) and an attacker sends 1 wei beside it.
+    const dust = transfer('1');
+    await applyCredit(db, depositCredit(q, { totalReceived: '10001', status: 'overpaid', transfers: [dust] }));
+    expect(await rowsOf(q)).toMatchObject([{ amount: '10001', from_address: null, tx_hash: null, log_index: null, refund_due: '1' }]);
+    // One transfer that is the whole increment names its sender.
+    const whole = transfer('500');
+    await applyCredit(db, depositCredit(q, { totalReceived: '10501', status: 'overpaid', transfers: [whole] }));
+    expect((await rowsOf(q)).at(-1)).toMatchObject({ amount: '500', from_address: whole.from, tx_hash: whole.txHash });
+  });
+
   it('keeps the excess of an overpayment due back, and a second payment after paid wholly due', async () => {
     const q = await quote();
     await applyCredit(db, depositCredit(q, { totalReceived: '4000', status: 'partial' }));
@@ -265,6 +277,18 @@ describe('linking to the listing', () => {
     ]);
     // A saved upload's rows are never made unfulfilled.
     expect(await recordUnfulfilled(db, q.uploadId, { stage: 'uploader', reason: 'late failure' })).toBe(0);
+  });
+
+  it('closes a part-paid quote whose upload failed: its part payments are due back, and so is what arrives later', async () => {
+    const q = await quote();
+    await applyCredit(db, depositCredit(q, { totalReceived: '3000', status: 'partial' }));
+    expect(await recordUnfulfilled(db, q.uploadId, { stage: 'transcoder', reason: 'not a video' })).toBe(1);
+    expect(await rowsOf(q)).toMatchObject([{ status: 'unfulfilled', credit_status: 'partial', refund_due: '3000', failed_stage: 'transcoder', failure_reason: 'not a video' }]);
+    expect(await quoteRow(q)).toMatchObject({ state: 'expired', failed_stage: 'transcoder' });
+    // More of the price after the failure can no longer cover anything: due back at once.
+    const more = await applyCredit(db, depositCredit(q, { totalReceived: '5000', status: 'partial' }));
+    expect(more).toMatchObject({ recorded: 1, refundDue: '2000' });
+    expect((await rowsOf(q)).at(-1)).toMatchObject({ status: 'unfulfilled', credit_status: 'partial', refund_due: '2000' });
   });
 
   it('records a credit that reaches the ledger after its upload failed unfulfilled at once', async () => {

@@ -3,12 +3,14 @@ import type { Uploads } from '@reelboard/lifecycle';
 import {
   InvalidPaymentCursorError,
   listPayments,
-  markRefunded,
   PaymentNotFoundError,
   RefundConflictError,
+  refundPayment as recordVerifiedRefund,
+  RefundVerificationError,
   type Knex,
-  type PaymentView,
-  type RefundRecord,
+  type RefundChainReader,
+  type RefundPaymentInput,
+  type RefundPaymentResult,
 } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import type { Bind } from './api/bind.js';
@@ -18,24 +20,29 @@ import { HttpError } from './http-error.js';
 
 type RefundAnswer = Answer<'refundPayment', 200>;
 
-export interface RefundOutcome {
-  payment: PaymentView;
-  /** Base units this refund paid back (of a repeated call: what the original one did). */
-  refunded: string;
-  /** The same refund was recorded before: nothing changed. */
-  repeated: boolean;
+export type RefundOutcome = RefundPaymentResult;
+
+export interface RefundDeps {
+  db: Knex;
+  /** Reads the refund transaction (and a payer's signature) from the chain. */
+  chain: RefundChainReader;
+  /** Confirmations a refund transaction needs before it counts. */
+  confirmations: number;
+  uploads: Pick<Uploads, 'transition' | 'status'>;
 }
 
 /**
- * Records a refund in the ledger (audited) and tells the upload's owner on its status stream. The
- * upload of a saved listing stays `saved` (only an overpayment's excess went back); any other
- * upload's money is back, so it ends `refunded`. A repeated call records and tells nothing again.
+ * Records a refund in the ledger once the chain shows it paid back what is due (the use-case in
+ * @reelboard/db verifies it; nothing is recorded otherwise) and tells the upload's owner on its status
+ * stream. The upload of a saved listing stays `saved` (only an overpayment's excess went back); any
+ * other upload's money is back, so it ends `refunded`. A repeated call records and tells nothing again.
  */
-export async function refundPayment(db: Knex, uploads: Pick<Uploads, 'transition' | 'status'>, refund: RefundRecord): Promise<RefundOutcome> {
-  const outcome = await markRefunded(db, refund);
+export async function refundPayment(deps: RefundDeps, refund: RefundPaymentInput): Promise<RefundOutcome> {
+  const { uploads } = deps;
+  const outcome = await recordVerifiedRefund(deps, refund);
   const { payment } = outcome;
   if (!outcome.repeated && payment.uploadId) {
-    const details = { stage: 'admin', message: `refunded ${outcome.refunded} base units of payment ${payment.id} in ${payment.refundTxHash}` };
+    const details = { stage: 'admin', message: `refunded ${outcome.refunded} base units of payment ${payment.id} to ${payment.refundTo} in ${payment.refundTxHash}` };
     // An upload that owed the money (refund_due, or failed after payment) ends refunded; a saved
     // listing whose overpayment went back only hears of it.
     const moved = payment.listingId ? false : (await uploads.transition(payment.uploadId, 'refund', details)).moved;
@@ -44,15 +51,14 @@ export async function refundPayment(db: Knex, uploads: Pick<Uploads, 'transition
   return outcome;
 }
 
-export interface AdminPaymentRoutesDeps {
+export interface AdminPaymentRoutesDeps extends RefundDeps {
   bind: Bind;
-  db: Knex;
-  uploads: Pick<Uploads, 'transition' | 'status'>;
   log: Logger;
 }
 
 /** The payment ledger for admins: what is due back, and recording a refund. */
-export function adminPaymentRoutes({ bind, db, uploads, log }: AdminPaymentRoutesDeps): Router {
+export function adminPaymentRoutes({ bind, log, ...deps }: AdminPaymentRoutesDeps): Router {
+  const { db } = deps;
   const router = Router();
 
   bind(router, api.listPayments).to(async ({ query }) => {
@@ -68,13 +74,21 @@ export function adminPaymentRoutes({ bind, db, uploads, log }: AdminPaymentRoute
   bind(router, api.refundPayment).to(async ({ params, body, caller }) => {
     let outcome: RefundOutcome;
     try {
-      outcome = await refundPayment(db, uploads, { paymentId: params.id, txHash: body.txHash, actor: caller.actor, note: body.note?.trim() || undefined });
+      outcome = await refundPayment(deps, {
+        paymentId: params.id,
+        txHash: body.txHash,
+        actor: caller.actor,
+        note: body.note?.trim() || undefined,
+        to: body.to,
+        signature: body.signature,
+      });
     } catch (error) {
       if (error instanceof PaymentNotFoundError) throw new HttpError(404, 'payment_not_found', error.message);
       if (error instanceof RefundConflictError) throw new HttpError(409, error.code, error.message, error.refundTxHash ? { refundTxHash: error.refundTxHash } : {});
+      if (error instanceof RefundVerificationError) throw new HttpError(422, error.code, error.message, error.details);
       throw error;
     }
-    if (!outcome.repeated) log.info('refund recorded', { paymentId: outcome.payment.id, uploadId: outcome.payment.uploadId, actor: caller.actor, txHash: outcome.payment.refundTxHash, amount: outcome.refunded });
+    if (!outcome.repeated) log.info('refund recorded', { paymentId: outcome.payment.id, uploadId: outcome.payment.uploadId, actor: caller.actor, txHash: outcome.payment.refundTxHash, to: outcome.payment.refundTo, amount: outcome.refunded });
     return { status: 200, body: outcome as RefundAnswer };
   });
 

@@ -13,6 +13,7 @@ import {
   RevisionNotFoundError,
   type Knex,
   type ModerationAction,
+  type RefundChainReader,
 } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
@@ -33,6 +34,8 @@ export interface AdminRoutesDeps {
   log: Logger;
   /** Days an approval runs a listing (LISTING_DAYS). */
   listingDays?: number;
+  /** Where refunds are verified: the chain reader and the confirmations a refund needs. */
+  refunds: { chain: RefundChainReader; confirmations: number };
 }
 
 /** What the admin check needs. */
@@ -193,7 +196,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
   };
   bind(router, api.approveRevision).to(({ params, body, caller }) => decideOnRevision('approve', params.id, caller.actor, body.reason || undefined));
   bind(router, api.rejectRevision).to(({ params, body, caller }) => decideOnRevision('reject', params.id, caller.actor, body.reason));
-  router.use(adminPaymentRoutes({ bind, db, uploads: deps.uploads, log }));
+  router.use(adminPaymentRoutes({ bind, db, uploads: deps.uploads, log, ...deps.refunds }));
   return router;
 }
 

@@ -2,7 +2,7 @@ import express, { type Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { Bus } from '@reelboard/bus';
 import type { Uploads } from '@reelboard/lifecycle';
-import type { Knex } from '@reelboard/db';
+import type { Knex, RefundChainReader } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
 import { adminRoutes, requireAdmin } from './admin.js';
@@ -37,10 +37,12 @@ export interface AppDeps {
   storage: ObjectStorage;
   /** Unpaid staging limits and resumable (tus) uploads (`createStaging`). */
   staging: { guard: StagingGuard; resumable: ResumableUploads };
+  /** Reads refund transactions and payers' signatures on the configured chain. */
+  refundChain: RefundChainReader;
 }
 
 /** The public HTTP surface: sign-in, the listing form, payment submission, status. */
-export function createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis, staging }: AppDeps): express.Express {
+export function createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis, staging, refundChain }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.TRUST_PROXY);
@@ -76,7 +78,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
       pushAllowedHosts: config.PUSH_ALLOWED_HOSTS,
     }),
   );
-  app.use(adminRoutes({ bind, db, storage, bus, uploads, log, listingDays: config.LISTING_DAYS }));
+  app.use(adminRoutes({ bind, db, storage, bus, uploads, log, listingDays: config.LISTING_DAYS, refunds: { chain: refundChain, confirmations: config.CONFIRMATIONS } }));
   app.use(dashboardRoutes({ bus, publicUrl: config.PUBLIC_URL, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
   app.use(docsRoutes({ bind, publicUrl: config.PUBLIC_URL }));
   app.use(webClientRoutes({ log, uploadChunkBytes: config.WEB_UPLOAD_CHUNK_BYTES }));

@@ -8,6 +8,7 @@ export const gatewaySchema = commonSchema.extend(chainEnvSchema.shape).extend(da
   PRICE_WEI: env.bigint('10000000000000000').describe('Price of one listing in wei (native coin), when no PAYMENT_TOKEN is set.'),
   PRICE_TOKEN_UNITS: env.bigint().optional().describe("Price of one listing in the token's base units; required with PAYMENT_TOKEN."),
   QUOTE_TTL_SECONDS: env.positiveInt(15 * 60).describe("How long a quote can be paid, like BTCPay's invoice expiry."),
+  CONFIRMATIONS: env.positiveInt(2).describe("Blocks on top of (and including) a refund transaction's block before an admin can record it (as the payment-watcher counts payments)."),
   MAX_PAYMENT_HINTS: env.positiveInt(3).describe('Distinct transaction hashes followed at a time for one upload (hints; more get 429).'),
   NONCE_TTL_SECONDS: env.positiveInt(5 * 60).describe('Lifetime of a sign-in nonce; each is usable once.'),
   SESSION_TTL_SECONDS: env.positiveInt(24 * 3600).describe('Lifetime of a session token after sign-in.'),

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { Response } from 'express';
-import { assertChainId, createChainClient } from '@reelboard/chain';
+import { assertChainId, createChainClient, refundChainReader } from '@reelboard/chain';
 import { connectDatabase } from '@reelboard/db';
 import { connectPipeline } from '@reelboard/lifecycle';
 import { rpcUrlsFrom } from '@reelboard/config';
@@ -41,7 +41,7 @@ await runService({
     const storage = storageFromEnv(config);
     const { readiness, reportedChecks } = gatewayReadiness({ redis, db, chain, storage });
     const staging = createStaging({ config, redis, stateOf: (id) => uploads.state(id), log, ownerOf: (req) => ownerOfRequest(req) });
-    const app = createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis, staging });
+    const app = createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis, staging, refundChain: refundChainReader(chain, config.CHAIN_ID) });
     // Expired listings' owners told, due S3 objects deleted: one run per slot across replicas.
     await bus.schedule('listings.maintenance', { every: config.LISTING_JOB_INTERVAL_SECONDS * 1000 });
     bus.consume('listings.maintenance', handleListingJob({ db, storage, bus, log, rejectedObjectsMs: config.REJECTED_OBJECTS_DELETE_AFTER_HOURS * 3600_000 }), { concurrency: 1 });

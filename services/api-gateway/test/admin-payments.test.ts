@@ -1,11 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPublicClient, createTestClient, createWalletClient, http, type Hex } from 'viem';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { chainFor } from '@reelboard/chain';
 import { connectRedis } from '@reelboard/bus';
 import type { UploadReceived } from '@reelboard/contracts';
 import type { TransitionName } from '@reelboard/lifecycle';
 import { applyCredit, paymentHistory, recordQuote, saveListing, type QuoteRecord } from '@reelboard/db';
 import { depositCredit, listingInput, quoteInput, randomAddress, randomTxHash, transfer } from '../../../packages/db/test/fixtures.js';
 import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
-import { infra, startGateway, type Gateway } from './harness.js';
+import { CHAIN_ID, infra, startGateway, type Gateway } from './harness.js';
 
 const redis = connectRedis(infra.REDIS_URL ?? '', 'gateway-payments-test');
 let gw: Gateway;
@@ -14,6 +17,21 @@ let stranger: string;
 const quoteIds: string[] = [];
 const unmatchedHashes: string[] = [];
 const wallets: string[] = [];
+
+// The refund wallet of this file: a key of its own, funded by anvil_setBalance (no other test shares its nonces).
+const refunder = privateKeyToAccount(generatePrivateKey());
+const chainDef = chainFor({ rpcUrl: infra.RPC_URL ?? '', chainId: CHAIN_ID });
+const wallet = createWalletClient({ account: refunder, chain: chainDef, transport: http(infra.RPC_URL) });
+const reader = createPublicClient({ chain: chainDef, transport: http(infra.RPC_URL), pollingInterval: 100 });
+const testClient = createTestClient({ chain: chainDef, mode: 'anvil', transport: http(infra.RPC_URL) });
+
+/** Pays `value` wei back to `to` by a real signed transaction, mined and confirmed (the gateway wants 2 confirmations). */
+async function refundTx(to: string, value: bigint): Promise<Hex> {
+  const hash = await wallet.sendTransaction({ to: to as Hex, value });
+  await reader.waitForTransactionReceipt({ hash });
+  await testClient.mine({ blocks: 1 });
+  return hash;
+}
 
 async function api(method: string, path: string, init: { token?: string; admin?: string; body?: unknown } = {}) {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -46,6 +64,7 @@ async function credited(q: QuoteRecord, total: string, status: 'partial' | 'paid
 
 beforeAll(async () => {
   gw = await startGateway(redis);
+  await testClient.setBalance({ address: refunder.address, value: 10n ** 21n });
   adminSession = await gw.signIn(ANVIL_ACCOUNTS.buyer.key);
   stranger = await gw.signIn(ANVIL_ACCOUNTS.stranger.key);
 });
@@ -105,9 +124,12 @@ describe('POST /v1/admin/payments/:id/refund', () => {
     await credited(q, '4000', 'partial');
     const [id] = (await applyCredit(gw.db, { kind: 'closed', uploadId: q.uploadId, chainId: q.chainId, address: q.depositAddress as `0x${string}`, outcome: 'expired' })).paymentIds;
     await uploadAt(q, ['expireOwingRefund']);
-    const tx = randomTxHash();
+    const tx = await refundTx(q.owner, 4000n);
     const refund = await api('POST', `/v1/admin/payments/${id}/refund`, { token: adminSession, body: { txHash: tx, note: '  sent from the ops wallet ' } });
-    expect(refund).toMatchObject({ status: 200, body: { refunded: '4000', repeated: false, payment: { id, status: 'refunded', refundDue: '0', refundTxHash: tx, refundedBy: ANVIL_ACCOUNTS.buyer.address.toLowerCase() } } });
+    expect(refund).toMatchObject({
+      status: 200,
+      body: { refunded: '4000', repeated: false, payment: { id, status: 'refunded', refundDue: '0', refundTxHash: tx, refundTo: q.owner.toLowerCase(), refundedBy: ANVIL_ACCOUNTS.buyer.address.toLowerCase() } },
+    });
     expect(await paymentHistory(gw.db, id as number)).toMatchObject([{ actor: ANVIL_ACCOUNTS.buyer.address.toLowerCase(), txHash: tx, amount: '4000', note: 'sent from the ops wallet' }]);
     const told = (await gw.bus.status.history(q.uploadId)).filter((e) => e.event === 'refund.sent');
     expect(told).toMatchObject([{ event: 'refund.sent', stage: 'admin', state: 'refunded' }]);
@@ -130,7 +152,7 @@ describe('POST /v1/admin/payments/:id/refund', () => {
     await saveListing(gw.db, input);
     await uploadAt(q, ['pay', 'start', 'save']);
     wallets.push(input.owner.walletAddress.toLowerCase());
-    const refund = await api('POST', `/v1/admin/payments/${id}/refund`, { admin: gw.adminToken, body: { txHash: randomTxHash() } });
+    const refund = await api('POST', `/v1/admin/payments/${id}/refund`, { admin: gw.adminToken, body: { txHash: await refundTx(q.owner, 2500n) } });
     expect(refund).toMatchObject({ status: 200, body: { refunded: '2500', payment: { listingId: q.uploadId, refundedAmount: '2500', refundedBy: 'admin-token' } } });
     expect(await gw.bus.status.latest(q.uploadId)).toMatchObject({ event: 'refund.sent', state: 'saved' });
     expect(await gw.uploads.state(q.uploadId)).toBe('saved');
@@ -142,7 +164,34 @@ describe('POST /v1/admin/payments/:id/refund', () => {
     const [id] = (await applyCredit(gw.db, { kind: 'merchant', chainId: 31337, address: randomAddress(), token: null, transfer: t, blockNumber: '9', blockTime: new Date().toISOString() })).paymentIds;
     const listed = await api('GET', '/v1/admin/payments?status=unmatched&limit=100', { admin: gw.adminToken });
     expect(listed.body.items.find((item: { id: number }) => item.id === id)).toMatchObject({ uploadId: null, owner: null, from: t.from, txHash: t.txHash, refundDue: '321' });
-    expect(await api('POST', `/v1/admin/payments/${id}/refund`, { admin: gw.adminToken, body: { txHash: randomTxHash() } })).toMatchObject({ status: 200, body: { refunded: '321', payment: { status: 'refunded', creditStatus: 'unmatched' } } });
+    const back = await refundTx(t.from, 321n);
+    expect(await api('POST', `/v1/admin/payments/${id}/refund`, { admin: gw.adminToken, body: { txHash: back } })).toMatchObject({
+      status: 200,
+      body: { refunded: '321', payment: { status: 'refunded', creditStatus: 'unmatched', refundTo: t.from.toLowerCase() } },
+    });
+  });
+
+  it('answers 422 naming what the chain shows wrong, and 409 for a transaction that already refunded another row; nothing is recorded', async () => {
+    const q = await quote();
+    const [id] = await credited(q, '700', 'late');
+    // The same owner's second row: a transaction paying that owner is a refund it could take, but it is spent.
+    const other = quoteInput({ amount: '10000', owner: q.owner });
+    await recordQuote(gw.db, other);
+    quoteIds.push(other.quoteId);
+    const [otherId] = await credited(other, '700', 'late');
+    const path = `/v1/admin/payments/${id}/refund`;
+    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: randomTxHash() } })).toMatchObject({ status: 422, body: { error: 'refund_tx_not_found' } });
+    const stranger = randomAddress();
+    const elsewhere = await refundTx(stranger, 700n);
+    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: elsewhere } })).toMatchObject({ status: 422, body: { error: 'refund_wrong_recipient', paidTo: stranger.toLowerCase() } });
+    const unproven = await api('POST', path, { admin: gw.adminToken, body: { txHash: elsewhere, to: stranger } });
+    expect(unproven).toMatchObject({ status: 422, body: { error: 'refund_recipient_unproven', message: expect.stringContaining('signature'), signMessage: expect.stringContaining(`payment ${id} `) } });
+    const short = await refundTx(q.owner, 699n);
+    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: short } })).toMatchObject({ status: 422, body: { error: 'refund_amount_short', paid: '699', due: '700' } });
+    const paid = await refundTx(q.owner, 700n);
+    expect((await api('POST', path, { admin: gw.adminToken, body: { txHash: paid } })).status).toBe(200);
+    expect(await api('POST', `/v1/admin/payments/${otherId}/refund`, { admin: gw.adminToken, body: { txHash: paid } })).toMatchObject({ status: 409, body: { error: 'refund_tx_used', refundTxHash: paid } });
+    expect(await paymentHistory(gw.db, otherId as number)).toEqual([]);
   });
 
   it('answers 400 naming the field, 404 for an unknown payment, 409 for one with nothing due, 401/403 for non-admins', async () => {
@@ -152,6 +201,8 @@ describe('POST /v1/admin/payments/:id/refund', () => {
     expect(await api('POST', path, { admin: gw.adminToken, body: {} })).toMatchObject({ status: 400, body: { error: 'invalid_body', field: 'txHash' } });
     expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: '0x1234' } })).toMatchObject({ status: 400, body: { field: 'txHash' } });
     expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: randomTxHash(), note: 'n'.repeat(501) } })).toMatchObject({ status: 400, body: { field: 'note' } });
+    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: randomTxHash(), to: '0x12' } })).toMatchObject({ status: 400, body: { field: 'to' } });
+    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: randomTxHash(), to: randomAddress(), signature: 'nope' } })).toMatchObject({ status: 400, body: { field: 'signature' } });
     expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: randomTxHash() } })).toMatchObject({ status: 409, body: { error: 'not_refundable' } });
     expect(await api('POST', '/v1/admin/payments/999999999999/refund', { admin: gw.adminToken, body: { txHash: randomTxHash() } })).toMatchObject({ status: 404, body: { error: 'payment_not_found' } });
     expect(await api('POST', '/v1/admin/payments/abc/refund', { admin: gw.adminToken, body: { txHash: randomTxHash() } })).toMatchObject({ status: 404 });

@@ -8,7 +8,7 @@ import type { Express, Response } from 'express';
 import type { Redis } from 'ioredis';
 import { Bus } from '@reelboard/bus';
 import { Uploads } from '@reelboard/lifecycle';
-import { createChainClient } from '@reelboard/chain';
+import { createChainClient, refundChainReader } from '@reelboard/chain';
 import { connectDatabase, migrateToLatest, type Knex } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
 import { storageFromEnv, type ObjectStorage } from '@reelboard/storage';
@@ -85,7 +85,7 @@ export async function startGateway(redis: Redis, env: Record<string, string> = {
   await hub.start();
   const streams = new Set<Response>();
   const staging = createStaging({ config, redis, stateOf: (id) => uploads.state(id), log, ownerOf: ownerOfRequest });
-  const app = createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis, staging });
+  const app = createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis, staging, refundChain: refundChainReader(chain, config.CHAIN_ID) });
   server.on('request', app);
   return {
     base,

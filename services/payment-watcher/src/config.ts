@@ -1,4 +1,4 @@
-import { chainEnvSchema, commonSchema, env, internalPort, loadConfig, rpcUrlsFrom, z } from '@reelboard/config';
+import { chainEnvSchema, commonSchema, ConfigError, env, internalPort, loadConfig, rpcUrlsFrom, z } from '@reelboard/config';
 
 export const paymentWatcherSchema = commonSchema.extend(chainEnvSchema.shape).extend({
   INTERNAL_PORT: internalPort(9081),
@@ -16,13 +16,26 @@ export const paymentWatcherSchema = commonSchema.extend(chainEnvSchema.shape).ex
     .optional()
     .transform((value) => value as `0x${string}` | undefined)
     .describe('Private key that pays the gas of sweeps (never receives money: sweeps only pay the merchant). Unset: no automatic sweeps.'),
-  SWEEP_MIN_AMOUNT: env.bigint('50000000000000000').describe('A deposit address is swept automatically once it holds at least this much (base units), worth the gas.'),
+  SWEEP_MIN_AMOUNT: env.bigint('50000000000000000').describe('A deposit address is swept automatically once it holds at least this much native coin (wei), worth the gas.'),
+  SWEEP_MIN_TOKEN_AMOUNT: env
+    .bigint()
+    .optional()
+    .describe("With PAYMENT_TOKEN: a deposit address is swept automatically once it holds at least this much of the token, in the token's own base units (6 decimals for USDC); required with PAYMENT_TOKEN and SWEEP_PRIVATE_KEY."),
+  SWEEP_MAX_GAS_PRICE: env.bigint().optional().describe('Automatic sweeps wait while the gas price is above this (wei); unset: no cap.'),
   SWEEP_INTERVAL_SECONDS: env.positiveInt(3600).describe('How often automatic sweeps look for addresses worth sweeping.'),
+  STUCK_PAID_SECONDS: env.positiveInt(6 * 3600).describe('An upload paid with no status event for this long (its job lost) is failed by the stuck-work sweep, its payment recorded due back.'),
+  STUCK_PROCESSING_SECONDS: env.positiveInt(6 * 3600).describe('An upload processing with no progress event for this long (its job lost in a failover) is failed, its payment recorded due back.'),
+  STUCK_RENEWAL_SECONDS: env.positiveInt(30 * 60).describe('A renewal paid and not applied for this long is failed, its payment recorded due back.'),
+  STUCK_SWEEP_INTERVAL_SECONDS: env.positiveInt(300).describe('How often the stuck-work sweep runs (on one replica at a time, under a Redis lease).'),
 });
 
 export type PaymentWatcherConfig = z.infer<typeof paymentWatcherSchema>;
 export const loadPaymentWatcherConfig = (source: NodeJS.ProcessEnv = process.env): PaymentWatcherConfig => {
   const config = loadConfig(paymentWatcherSchema, source);
   rpcUrlsFrom(config);
+  // The native minimum in wei would be read as 10^12 times too much of a 6-decimal token: each asset names its own.
+  if (config.SWEEP_PRIVATE_KEY && config.PAYMENT_TOKEN && config.SWEEP_MIN_TOKEN_AMOUNT === undefined) {
+    throw new ConfigError([{ variable: 'SWEEP_MIN_TOKEN_AMOUNT', message: "is required with PAYMENT_TOKEN and SWEEP_PRIVATE_KEY: the least token amount worth a sweep, in the token's base units" }]);
+  }
   return config;
 };

@@ -1,4 +1,4 @@
-import type { PublicClient } from 'viem';
+import { erc20Abi, parseEventLogs, type PublicClient } from 'viem';
 import { PermanentError, RetryLaterError, type StageContext } from '@reelboard/bus';
 import type { PaymentSubmitted } from '@reelboard/contracts';
 import type { Uploads } from '@reelboard/lifecycle';
@@ -64,10 +64,39 @@ export async function handlePaymentSubmitted(deps: PaymentSubmittedDeps, { uploa
   countHint('credited');
   const [known] = await watcher.knownTotals([quote]);
   if ((now[0] ?? 0n) > (known ?? 0n)) {
-    // The hash is attributed with what the address gained in its block (the chain shows no amount for an internal transfer).
+    // What the address gained in the hash's block is attributed to the hash's sender only where the
+    // transaction's own transfer is that whole gain: money beside it (a contract wallet's internal
+    // payment in the same block) must not be claimed by hinting 1 wei sent next to it.
     const gained = (after[0] ?? 0n) - (before[0] ?? 0n);
-    const transfers = [{ txHash, logIndex: null, from: check.from.toLowerCase() as `0x${string}`, amount: gained.toString() }];
+    const shown = await transferShownBy(chain, txHash, quote);
+    const transfers = shown && shown.amount === gained ? [{ txHash, logIndex: shown.logIndex, from: shown.from, amount: gained.toString() }] : [];
     await watcher.settle(quote, now[0] ?? 0n, { fromBlock: check.blockNumber, toBlock: height, blockTime: await watcher.blockTime(height), transfers });
   }
   context.log.info('payment hint checked', { txHash, block: check.blockNumber.toString() });
+}
+
+const lower = (address: string) => address.toLowerCase() as `0x${string}`;
+
+/**
+ * The transfer a transaction itself shows to the quote's deposit address, in the quoted asset: its
+ * top-level value, or its one Transfer log of the token; undefined where it shows none (an internal
+ * payment) or several.
+ */
+async function transferShownBy(
+  chain: PublicClient,
+  txHash: `0x${string}`,
+  quote: { address: `0x${string}`; token: `0x${string}` | null },
+): Promise<{ from: `0x${string}`; logIndex: number | null; amount: bigint } | undefined> {
+  if (quote.token === null) {
+    const tx = await chain.getTransaction({ hash: txHash });
+    return tx.to && lower(tx.to) === lower(quote.address) ? { from: lower(tx.from), logIndex: null, amount: tx.value } : undefined;
+  }
+  const receipt = await chain.getTransactionReceipt({ hash: txHash });
+  const token = lower(quote.token);
+  const logs = parseEventLogs({ abi: erc20Abi, eventName: 'Transfer', logs: receipt.logs.filter((log) => lower(log.address) === token), strict: false }).filter(
+    (log) => log.args.to !== undefined && lower(log.args.to) === lower(quote.address),
+  );
+  const [only] = logs;
+  if (logs.length !== 1 || !only?.args.from || only.args.value === undefined) return undefined;
+  return { from: lower(only.args.from), logIndex: only.logIndex, amount: only.args.value };
 }

@@ -9,6 +9,7 @@ import { handleUploadExpire } from './handle-upload-expire.js';
 import { handleUploadReceived } from './handle-upload-received.js';
 import { rpcRequests } from './metrics.js';
 import { ScanLock } from './scan-lock.js';
+import { StuckWorkSweeper } from './stuck-work.js';
 import { AutoSweeper } from './sweep.js';
 import { WatchList } from './watch-list.js';
 
@@ -68,15 +69,38 @@ await runService({
     );
     watcher.start(pollIntervalMs);
     const sweeper = config.SWEEP_PRIVATE_KEY
-      ? new AutoSweeper({ chain, rpcUrls, chainId: config.CHAIN_ID, privateKey: config.SWEEP_PRIVATE_KEY, deposits, watchList, minAmount: config.SWEEP_MIN_AMOUNT, log })
+      ? new AutoSweeper({
+          chain,
+          rpcUrls,
+          chainId: config.CHAIN_ID,
+          privateKey: config.SWEEP_PRIVATE_KEY,
+          deposits,
+          watchList,
+          minimums: { native: config.SWEEP_MIN_AMOUNT, token: config.SWEEP_MIN_TOKEN_AMOUNT ?? 0n },
+          maxGasPrice: config.SWEEP_MAX_GAS_PRICE,
+          redis,
+          prefix: config.REDIS_PREFIX,
+          intervalMs: config.SWEEP_INTERVAL_SECONDS * 1000,
+          log,
+        })
       : undefined;
-    sweeper?.start(config.SWEEP_INTERVAL_SECONDS * 1000);
+    sweeper?.start();
+    const stuckWork = new StuckWorkSweeper({
+      redis,
+      prefix: config.REDIS_PREFIX,
+      uploads,
+      publishFailed: async (failure) => void (await bus.publish('upload.failed', failure)),
+      deadlines: { paidMs: config.STUCK_PAID_SECONDS * 1000, processingMs: config.STUCK_PROCESSING_SECONDS * 1000, renewalMs: config.STUCK_RENEWAL_SECONDS * 1000 },
+      log,
+      intervalMs: config.STUCK_SWEEP_INTERVAL_SECONDS * 1000,
+    });
+    stuckWork.start();
     return {
       readiness: {
         redis: async () => void (await redis.ping()),
         rpc: async () => void (await chain.getBlockNumber()),
       },
-      closers: [() => watcher.stop(), async () => sweeper?.stop(), () => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit())],
+      closers: [() => watcher.stop(), async () => sweeper?.stop(), () => stuckWork.stop(), () => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit())],
     };
   },
 });

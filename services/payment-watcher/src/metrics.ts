@@ -18,6 +18,16 @@ export const rpcRequests = new Counter({
   help: 'HTTP requests to the RPC node (a JSON-RPC batch counts once)',
 });
 
+const stuckWork = new Counter({
+  name: 'reelboard_stuck_work_total',
+  help: 'Uploads and renewals the stuck-work sweep gave up on (failed, their payment recorded due back), by what they were stuck in (paid, processing, renewal)',
+  labelNames: ['kind'] as const,
+});
+
+export function countStuckWork(kind: 'paid' | 'processing' | 'renewal'): void {
+  stuckWork.inc({ kind });
+}
+
 export function countCredit(status: CreditStatus): void {
   credits.inc({ status });
 }

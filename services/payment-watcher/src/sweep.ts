@@ -1,51 +1,107 @@
+import type { Redis } from 'ioredis';
 import { createWalletClient, type PublicClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { chainFor, chainTransport, readBalances, sweepDeposits, type DepositSettings, type DepositSweep } from '@reelboard/chain';
+import { chainFor, chainTransport, ensureDepositFactory, readBalances, sweepDeposits, sweepWouldRevert, type DepositSettings, type DepositSweep } from '@reelboard/chain';
 import type { Logger } from '@reelboard/logger';
+import { ScanLock } from './scan-lock.js';
 import type { WatchList } from './watch-list.js';
 
 /** Deposit addresses swept per transaction: the gas of one sweep stays far below a block's limit. */
 export const SWEEP_BATCH = 50;
 
+/** What a deposit address must hold to be worth a sweep's gas, each asset in its own base units. */
+export interface SweepMinimums {
+  /** The chain's native coin, in wei (0n: anything non-zero). */
+  native: bigint;
+  /** The quoted ERC-20, in its base units (0n: anything non-zero); unused on a native deployment. */
+  token: bigint;
+}
+
 export interface SweepWorthParameters {
   chain: PublicClient;
   deposits: DepositSettings;
   quotes: readonly { uploadId: string; address: `0x${string}` }[];
-  /** Only addresses holding at least this much are swept (0n: anything non-zero). */
-  minAmount: bigint;
-}
-
-/** The quotes whose deposit address holds at least `minAmount` now, in the quoted asset. */
-export async function quotesWorthSweeping({ chain, deposits, quotes, minAmount }: SweepWorthParameters): Promise<string[]> {
-  const head = await chain.getBlockNumber({ cacheTime: 0 });
-  const balances = await readBalances(chain, { addresses: quotes.map((q) => q.address), token: deposits.token, blockNumber: head });
-  return quotes.filter((_, i) => (balances[i] ?? 0n) > 0n && (balances[i] ?? 0n) >= minAmount).map((q) => q.uploadId);
-}
-
-/** Sweeps the quotes' deposit addresses in batches; returns every sweep made. */
-export async function sweepInBatches(
-  chain: PublicClient,
-  { rpcUrls, chainId, privateKey }: { rpcUrls: readonly string[]; chainId: number; privateKey: `0x${string}` },
-  deposits: DepositSettings,
-  quoteIds: readonly string[],
-): Promise<DepositSweep[]> {
-  // The same endpoints as reads, failing over alike (a signed transaction sent twice is one transaction).
-  const wallet = createWalletClient({ account: privateKeyToAccount(privateKey), chain: chainFor({ rpcUrls, chainId }), transport: chainTransport({ rpcUrls, chainId }) });
-  const swept: DepositSweep[] = [];
-  for (let i = 0; i < quoteIds.length; i += SWEEP_BATCH) {
-    const { sweeps } = await sweepDeposits(wallet, chain, deposits, quoteIds.slice(i, i + SWEEP_BATCH));
-    swept.push(...sweeps);
-  }
-  return swept;
+  minimums: SweepMinimums;
 }
 
 /**
- * Sweeps watched deposit addresses into the merchant when they hold enough to be worth the gas.
- * The key only pays gas: a sweep can only ever pay the merchant baked into the sweeper.
+ * The quotes whose deposit address holds at least its minimum now, of either asset: the quoted token,
+ * or native coin (sent by mistake to a token quote, or the price of a native one).
+ */
+export async function quotesWorthSweeping({ chain, deposits, quotes, minimums }: SweepWorthParameters): Promise<string[]> {
+  const head = await chain.getBlockNumber({ cacheTime: 0 });
+  const addresses = quotes.map((q) => q.address);
+  const native = await readBalances(chain, { addresses, token: null, blockNumber: head });
+  const token = deposits.token ? await readBalances(chain, { addresses, token: deposits.token, blockNumber: head }) : [];
+  const worth = (held: bigint | undefined, min: bigint) => (held ?? 0n) > 0n && (held ?? 0n) >= min;
+  return quotes.filter((_, i) => worth(native[i], minimums.native) || worth(token[i], minimums.token)).map((q) => q.uploadId);
+}
+
+/** The network's gas price is above the configured cap: nothing was sent. */
+export class GasPriceTooHighError extends Error {
+  override readonly name = 'GasPriceTooHighError';
+  constructor(
+    readonly gasPrice: bigint,
+    readonly cap: bigint,
+  ) {
+    super(`the gas price is ${gasPrice} wei, above the sweep cap of ${cap} wei; sweep later`);
+  }
+}
+
+export interface SweepOutcome {
+  sweeps: DepositSweep[];
+  /** Quotes whose sweep reverts on its own (a token that refuses the transfer): left for an operator, the rest swept. */
+  skipped: { quoteId: string; reason: string }[];
+}
+
+/**
+ * Sweeps the quotes' deposit addresses in batches. Each batch is simulated first; one that would
+ * revert is split in halves until the quotes that revert on their own are found, so one bad deposit
+ * never holds back the other 49. With `maxGasPrice`, nothing is sent while gas costs more than that.
+ */
+export async function sweepInBatches(
+  chain: PublicClient,
+  { rpcUrls, chainId, privateKey, maxGasPrice }: { rpcUrls: readonly string[]; chainId: number; privateKey: `0x${string}`; maxGasPrice?: bigint | undefined },
+  deposits: DepositSettings,
+  quoteIds: readonly string[],
+): Promise<SweepOutcome> {
+  const account = privateKeyToAccount(privateKey);
+  // The same endpoints as reads, failing over alike (a signed transaction sent twice is one transaction).
+  const wallet = createWalletClient({ account, chain: chainFor({ rpcUrls, chainId }), transport: chainTransport({ rpcUrls, chainId }) });
+  const outcome: SweepOutcome = { sweeps: [], skipped: [] };
+  if (quoteIds.length === 0) return outcome;
+  if (maxGasPrice !== undefined) {
+    const gasPrice = await chain.getGasPrice();
+    if (gasPrice > maxGasPrice) throw new GasPriceTooHighError(gasPrice, maxGasPrice);
+  }
+  await ensureDepositFactory(wallet, chain, deposits);
+  const sweepIsolating = async (ids: readonly string[]): Promise<void> => {
+    const reverts = await sweepWouldRevert(chain, account.address, deposits, ids);
+    if (reverts === undefined) {
+      outcome.sweeps.push(...(await sweepDeposits(wallet, chain, deposits, ids)).sweeps);
+      return;
+    }
+    if (ids.length === 1) {
+      outcome.skipped.push({ quoteId: ids[0] as string, reason: reverts });
+      return;
+    }
+    const half = Math.ceil(ids.length / 2);
+    await sweepIsolating(ids.slice(0, half));
+    await sweepIsolating(ids.slice(half));
+  };
+  for (let i = 0; i < quoteIds.length; i += SWEEP_BATCH) await sweepIsolating(quoteIds.slice(i, i + SWEEP_BATCH));
+  return outcome;
+}
+
+/**
+ * Sweeps watched deposit addresses into the merchant when they hold enough to be worth the gas, on
+ * one replica at a time (a Redis lease: two replicas would sweep the same addresses and race their
+ * transactions). The key only pays gas: a sweep can only ever pay the merchant baked into the sweeper.
  */
 export class AutoSweeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private readonly lock: ScanLock;
 
   constructor(
     private readonly deps: {
@@ -55,21 +111,40 @@ export class AutoSweeper {
       privateKey: `0x${string}`;
       deposits: DepositSettings;
       watchList: WatchList;
-      minAmount: bigint;
+      minimums: SweepMinimums;
+      /** No sweep is sent while the gas price (wei) is above this. */
+      maxGasPrice?: bigint | undefined;
+      redis: Redis;
+      prefix: string;
+      intervalMs: number;
       log: Logger;
     },
-  ) {}
+  ) {
+    // Longer than the interval, so the holder keeps it from one run to the next.
+    this.lock = new ScanLock(deps.redis, `${deps.prefix}:payment:sweep-lock`, deps.intervalMs * 2 + 10_000);
+  }
 
-  async sweepOnce(): Promise<number> {
-    const { chain, deposits, watchList, minAmount, log } = this.deps;
-    const quoteIds = await quotesWorthSweeping({ chain, deposits, quotes: await watchList.watched(), minAmount });
+  /** One run if this replica holds the lease: how many addresses were swept (undefined: another replica sweeps). */
+  async sweepOnce(): Promise<number | undefined> {
+    if (!(await this.lock.acquire())) return undefined;
+    const { chain, deposits, watchList, minimums, log } = this.deps;
+    const quoteIds = await quotesWorthSweeping({ chain, deposits, quotes: await watchList.watched(), minimums });
     if (quoteIds.length === 0) return 0;
-    const sweeps = await sweepInBatches(chain, this.deps, deposits, quoteIds);
-    log.info('deposit addresses swept', { count: sweeps.length, native: sweeps.reduce((s, x) => s + x.native, 0n).toString(), token: sweeps.reduce((s, x) => s + x.token, 0n).toString() });
+    let outcome: SweepOutcome;
+    try {
+      outcome = await sweepInBatches(chain, this.deps, deposits, quoteIds);
+    } catch (error) {
+      if (!(error instanceof GasPriceTooHighError)) throw error;
+      log.info('automatic sweep waits for a lower gas price', { gasPrice: error.gasPrice.toString(), cap: error.cap.toString(), addresses: quoteIds.length });
+      return 0;
+    }
+    const { sweeps, skipped } = outcome;
+    for (const skip of skipped) log.warn('deposit address not swept: its sweep reverts on its own; the others were swept', skip);
+    log.info('deposit addresses swept', { count: sweeps.length, native: sweeps.reduce((s, x) => s + x.native, 0n).toString(), token: sweeps.reduce((s, x) => s + x.token, 0n).toString(), skipped: skipped.length });
     return sweeps.length;
   }
 
-  start(intervalMs: number): void {
+  start(): void {
     this.timer = setInterval(() => {
       if (this.running) return;
       this.running = this.sweepOnce()
@@ -80,11 +155,12 @@ export class AutoSweeper {
         .finally(() => {
           this.running = undefined;
         });
-    }, intervalMs);
+    }, this.deps.intervalMs);
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.running;
+    await this.lock.release();
   }
 }

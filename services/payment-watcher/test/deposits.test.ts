@@ -300,7 +300,32 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
       await anvil.test.mine({ blocks: 1 });
       expect(await runOnce(() => handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash, round: 1 }, recorder.context))).toBe('done');
       await expectPaid(r, upload);
-      expect((await credits(r, upload.uploadId))[0]?.transfers).toEqual([expect.objectContaining({ txHash })]);
+      expect((await credits(r, upload.uploadId))[0]?.transfers).toEqual([expect.objectContaining({ txHash, from: buyer.address.toLowerCase(), amount: PRICE.toString() })]);
+    });
+
+    it('a hash names its sender only where its own transfer is the whole gain: 1 wei hinted beside a contract wallet’s payment names nobody', async () => {
+      const upload = await receive(r);
+      // A contract wallet pays by an internal call, and someone sends 1 wei in the same block.
+      await anvil.test.setAutomine(false);
+      try {
+        await anvil.wallet(KEYS.stranger).sendTransaction({
+          account: stranger,
+          chain: anvil.chain,
+          to: forwarder,
+          value: PRICE,
+          data: encodeFunctionData({ abi: contracts.Forwarder.abi, functionName: 'pay', args: [upload.quote.to] }),
+        });
+        const dust = await anvil.wallet(KEYS.buyer).sendTransaction({ account: buyer, chain: anvil.chain, to: upload.quote.to, value: 1n });
+        await anvil.test.mine({ blocks: 2 });
+        expect((await anvil.client.waitForTransactionReceipt({ hash: dust })).status).toBe('success');
+        // The one who sent the dust hints it: the whole block's gain must not become theirs.
+        const recorder = recordingContext(r.bus, r.env.log);
+        expect(await runOnce(() => handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash: dust, round: 1 }, recorder.context))).toBe('done');
+      } finally {
+        await anvil.test.setAutomine(true);
+      }
+      await expectPaid(r, upload, PRICE + 1n);
+      expect((await credits(r, upload.uploadId)).at(-1)).toMatchObject({ totalReceived: (PRICE + 1n).toString(), transfers: [] });
     });
 
     it('a hash that paid something else is refused with its reason; the upload stays payable', async () => {

@@ -737,20 +737,27 @@ export const api = {
     tag: 'admin',
     summary: 'Records that what a ledger row had due back was refunded by a transaction',
     description:
-      "Audited in `payment_events`. The row becomes `refunded`; the upload's owner gets `refund.sent` on its status stream. The same refund sent again answers 200 with `repeated: true` and changes nothing.",
+      "The transaction is checked on chain first: mined, successful, confirmed, paying the row's asset to the owner, the row's sender or the signed `to`, at least what is due; one transaction refunds one row. Audited in `payment_events`. The row becomes `refunded`; the upload's owner gets `refund.sent` on its status stream. The same refund sent again answers 200 with `repeated: true` and changes nothing.",
     params: z.object({ id: z.string().regex(/^[1-9]\d{0,17}$/).transform(Number).meta({ description: 'ledger row id' }) }),
     body: z.object({
       txHash: z
         .string({ error: 'txHash is required: the 0x-prefixed 32-byte hash of the refund transaction' })
         .regex(/^0x[0-9a-fA-F]{64}$/, { error: 'txHash is required: the 0x-prefixed 32-byte hash of the refund transaction' }),
       note: z.string({ error: 'note must be a string of at most 500 characters' }).max(500, { error: 'note must be a string of at most 500 characters' }).optional(),
+      to: s.address.optional().meta({ description: "where the refund went, when neither the quote's owner nor the row's sender (`from`): then `signature` is required" }),
+      signature: z
+        .string({ error: 'signature must be a 0x-prefixed hex signature' })
+        .regex(/^0x[0-9a-fA-F]{130,}$/, { error: 'signature must be a 0x-prefixed hex signature' })
+        .optional()
+        .meta({ description: "the owner's or sender's EIP-191 signature of `Reelboard refund\nSend the refund of payment <id> on chain <chainId> to <lower-case to>.`" }),
     }),
     invalid: { params: { status: 404, code: 'payment_not_found', message: 'no such payment' } },
     responses: { 200: { description: 'the refund', schema: s.refundOutcome } },
     errors: {
       400: '`invalid_body` (with `field`: `txHash` missing or malformed, `note` too long) or `bad_request` (malformed JSON)',
       404: '`payment_not_found`',
-      409: '`not_refundable` (nothing is due back on the row) or `already_refunded` (refunded by another transaction, named in `refundTxHash`)',
+      409: '`not_refundable` (nothing is due back on the row), `already_refunded` (refunded by another transaction, named in `refundTxHash`) or `refund_tx_used` (the transaction refunded another row)',
+      422: 'the chain does not show the transaction paying back what is due: `refund_tx_not_found`, `refund_tx_reverted`, `refund_tx_unconfirmed`, `refund_wrong_chain`, `refund_wrong_asset`, `refund_wrong_recipient`, `refund_amount_short`, `refund_recipient_unproven`',
     },
   }),
 

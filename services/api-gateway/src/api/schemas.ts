@@ -253,6 +253,7 @@ export const payment = z
     failureReason: z.string().nullable(),
     failedStage: z.string().nullable(),
     refundTxHash: txHash.nullable(),
+    refundTo: address.nullable().meta({ description: 'where the last refund was paid' }),
     refundedAt: nullableTimestamp,
     refundedBy: z.string().nullable(),
     quote: z.object({ amount, state: z.enum(['open', 'paid', 'expired']), expiresAt: dateTime, creditedTotal: amount }).nullable(),

@@ -3,7 +3,7 @@ import type { Abi, Hex } from 'viem';
 
 /**
  * The test contracts: a plain ERC-20 (the configured token), a look-alike that emits Transfer
- * events without being that token, and a contract that refuses every payment.
+ * events without being that token, a token that blocks some senders, and a contract that refuses every payment.
  */
 const SOURCE = `
 // SPDX-License-Identifier: MIT
@@ -53,6 +53,23 @@ contract BatchExecutor {
     }
 }
 
+// An ERC-20 that refuses transfers from addresses it was told to block (as USDC's blacklist does).
+contract BlockingToken {
+    event Transfer(address indexed from, address indexed to, uint256 value);
+    mapping(address => uint256) public balanceOf;
+    mapping(address => bool) public blocked;
+    constructor(address holder, uint256 supply) { balanceOf[holder] = supply; emit Transfer(address(0), holder, supply); }
+    function blockSender(address account) external { blocked[account] = true; }
+    function transfer(address to, uint256 value) external returns (bool) {
+        require(!blocked[msg.sender], "sender blocked");
+        require(balanceOf[msg.sender] >= value, "balance");
+        balanceOf[msg.sender] -= value;
+        balanceOf[to] += value;
+        emit Transfer(msg.sender, to, value);
+        return true;
+    }
+}
+
 contract AlwaysReverts {
     receive() external payable { revert("no payments here"); }
     fallback() external payable { revert("no payments here"); }
@@ -70,7 +87,7 @@ interface SolcOutput {
 }
 
 /** Compiles the test contracts with the solc npm package (bundled compiler: no download). */
-export function compileTestContracts(): Record<'TestToken' | 'LookAlikeToken' | 'AlwaysReverts' | 'Forwarder' | 'BatchExecutor', Compiled> {
+export function compileTestContracts(): Record<'TestToken' | 'LookAlikeToken' | 'AlwaysReverts' | 'Forwarder' | 'BatchExecutor' | 'BlockingToken', Compiled> {
   const input = {
     language: 'Solidity',
     sources: { 'Test.sol': { content: SOURCE } },
@@ -84,5 +101,12 @@ export function compileTestContracts(): Record<'TestToken' | 'LookAlikeToken' | 
     if (!contract) throw new Error(`solc produced no ${name}`);
     return { abi: contract.abi, bytecode: `0x${contract.evm.bytecode.object}` };
   };
-  return { TestToken: pick('TestToken'), LookAlikeToken: pick('LookAlikeToken'), AlwaysReverts: pick('AlwaysReverts'), Forwarder: pick('Forwarder'), BatchExecutor: pick('BatchExecutor') };
+  return {
+    TestToken: pick('TestToken'),
+    LookAlikeToken: pick('LookAlikeToken'),
+    AlwaysReverts: pick('AlwaysReverts'),
+    Forwarder: pick('Forwarder'),
+    BatchExecutor: pick('BatchExecutor'),
+    BlockingToken: pick('BlockingToken'),
+  };
 }
