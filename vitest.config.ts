@@ -15,6 +15,7 @@ export const unitTests = [
   'packages/media/test/chunk-commands.test.ts',
   'packages/media/test/commands.test.ts',
   'packages/media/test/units.test.ts',
+  'packages/testkit/test/infra-env.test.ts',
   'services/api-gateway/test/route-table.test.ts',
   'services/api-gateway/test/web.test.ts',
   'services/notifier/test/units.test.ts',

@@ -28,7 +28,7 @@ import { handlePaymentConfirmed, type TranscodeSettings } from '../../services/t
 import { handleVideoAssemble } from '../../services/transcoder/src/handle-video-assemble.js';
 import { handleVideoChunk } from '../../services/transcoder/src/handle-video-chunk.js';
 import { paymentConfirmed, streamSpans } from '../../services/transcoder/test/support.js';
-import { infraEnv } from '../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { childCpuSecondsOf, round } from './lib/chain-run.js';
 import { writeReport } from './lib/report.js';
 

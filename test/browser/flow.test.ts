@@ -6,10 +6,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { mnemonicToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { depositAddressOf } from '@reelboard/chain';
-import { findChromium } from '../support/chromium.js';
-import { repoRoot } from '../support/infra-env.js';
-import { makeClip, makePng } from '../support/media.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { findChromium } from '@reelboard/testkit/chromium';
+import { repoRoot } from '@reelboard/testkit/infra-env';
+import { makeClip, makePng } from '@reelboard/testkit/media';
+import { startStack, type Stack } from '@reelboard/testkit/stack';
 import { injectWallet, type InjectedWallet } from './wallet-bridge.js';
 
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];

@@ -18,7 +18,7 @@ import {
   upsertHashtags,
   type Knex,
 } from '@reelboard/db';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { depositCredit, listingInput, quoteInput, randomWallet } from './fixtures.js';
 
 let db: Knex;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, migrateToLatest, moderateListing, saveListing, searchListings, type Knex, type ListingSearch } from '@reelboard/db';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { listingInput } from './fixtures.js';
 
 let db: Knex;

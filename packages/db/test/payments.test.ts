@@ -18,7 +18,7 @@ import {
   type Knex,
   type QuoteRecord,
 } from '@reelboard/db';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { depositCredit, listingInput, quoteInput, randomAddress, randomTxHash, transfer } from './fixtures.js';
 
 let db: Knex;

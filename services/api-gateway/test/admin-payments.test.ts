@@ -4,7 +4,7 @@ import type { UploadReceived } from '@reelboard/contracts';
 import type { TransitionName } from '@reelboard/lifecycle';
 import { applyCredit, paymentHistory, recordQuote, saveListing, type QuoteRecord } from '@reelboard/db';
 import { depositCredit, listingInput, quoteInput, randomAddress, randomTxHash, transfer } from '../../../packages/db/test/fixtures.js';
-import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
+import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { infra, startGateway, type Gateway } from './harness.js';
 
 const redis = connectRedis(infra.REDIS_URL ?? '', 'gateway-payments-test');

@@ -9,7 +9,7 @@ import { depositAddressOf } from '@reelboard/chain';
 import { moderateListing, saveListing } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
 import { listingInput } from '../../../packages/db/test/fixtures.js';
-import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
+import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { runListingJob } from '../src/listing-job.js';
 import { infra, startGateway, type Gateway } from './harness.js';
 

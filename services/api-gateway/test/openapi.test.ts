@@ -11,9 +11,9 @@ import { connectRedis } from '@reelboard/bus';
 import { applyCredit, createWebhookDelivery, finishWebhookDelivery, recordQuote, saveListing } from '@reelboard/db';
 import { depositCredit, listingInput, quoteInput, randomWallet, transfer } from '../../../packages/db/test/fixtures.js';
 import { listingKeys } from '@reelboard/storage';
-import { postListing } from '../../../test/support/client.js';
-import { makeClip, makePng } from '../../../test/support/media.js';
-import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
+import { postListing } from '@reelboard/testkit/client';
+import { makeClip, makePng } from '@reelboard/testkit/media';
+import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { openApiDocument } from '../src/openapi.js';
 import { infra, openStream, startGateway, type Gateway } from './harness.js';
 

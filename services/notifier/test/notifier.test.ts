@@ -9,8 +9,8 @@ import type { UploadState, StatusEventName, UploadReceived } from '@reelboard/co
 import { saveListing } from '@reelboard/db';
 import { startGateway, type Gateway } from '../../api-gateway/test/harness.js';
 import { listingInput } from '../../../packages/db/test/fixtures.js';
-import { infraEnv, repoRoot } from '../../../test/support/infra-env.js';
-import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
+import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
+import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { verifySignature } from '../src/sign-webhook.js';
 import { BrowserKeys, Receiver, selfSignedCertificate } from './receivers.js';
 

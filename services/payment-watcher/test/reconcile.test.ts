@@ -6,7 +6,7 @@ import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'vi
 import { createChainClient, depositAddressOf, sweepDeposits, type DepositSettings } from '@reelboard/chain';
 import { applyCredit, connectDatabase, migrateToLatest, recordQuote, type Knex } from '@reelboard/db';
 import { depositCredit, quoteInput } from '../../../packages/db/test/fixtures.js';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { reconcilePayments } from '../src/reconcile.js';
 import { KEYS, startAnvil, type Anvil } from './support/anvil.js';
 

@@ -7,7 +7,7 @@ import type { PaymentCredited, RenewalQuoted, StatusEvent } from '@reelboard/con
 import { connectDatabase, findListing, migrateToLatest, moderateListing, recordQuote, removeListing, saveListing, type Knex } from '@reelboard/db';
 import { Uploads } from '@reelboard/lifecycle';
 import { listingInput } from '../../../packages/db/test/fixtures.js';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { handlePaymentCredited } from '../../profile-writer/src/handle-payment-credited.js';
 import { DepositWatcher } from '../src/deposit-watcher.js';
 import { handlePaymentSubmitted } from '../src/handle-payment-submitted.js';

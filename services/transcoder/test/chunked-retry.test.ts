@@ -8,7 +8,7 @@ import { stagedPaths } from '@reelboard/contracts';
 import { giveUpByPolicy, listFailedUploads, retryFailedUpload, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { createMediaAdapter, type MediaAdapter } from '@reelboard/media';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { handlePaymentConfirmed, type TranscodeSettings } from '../src/handle-payment-confirmed.js';
 import { handleVideoAssemble } from '../src/handle-video-assemble.js';
 import { handleVideoChunk } from '../src/handle-video-chunk.js';

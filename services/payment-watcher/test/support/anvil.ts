@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPublicClient, createTestClient, createWalletClient, defineChain, http, type Chain, type Hex, type PublicClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { portOpen } from '../../../../test/support/ports.js';
+import { portOpen } from '@reelboard/testkit/ports';
 
 const repoRoot = new URL('../../../..', import.meta.url).pathname;
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const repoRoot = new URL('../..', import.meta.url).pathname;
+export const repoRoot = new URL('../../..', import.meta.url).pathname;
 
 /** The connection settings scripts/infra/up.sh wrote for the running local infrastructure. */
 export function infraEnv(): Record<string, string> {
