@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian/Ubuntu machine with Node >= 20: installs what is
 # missing, starts the local infrastructure (and afterwards stops only what this run started),
-# type-checks, and runs the two test lanes: the unit lane (tests that need no infrastructure, files
+# lints (Biome: format, imports and lint rules, biome.jsonc), type-checks, and runs the two test lanes: the unit lane (tests that need no infrastructure, files
 # in parallel), then the integration lane (the real stack, one file at a time).
 # Extra arguments go to vitest in both lanes (e.g. a file filter: scripts/test.sh test/e2e).
 set -euo pipefail
@@ -13,6 +13,8 @@ trap 'printf "ERROR: %s, line %s: \"%s\" failed (exit %s)\n" "${BASH_SOURCE[0]:-
 source scripts/infra/session.sh
 trap stop_started_infra EXIT
 
+echo "== lint"
+pnpm lint
 echo "== typecheck"
 pnpm exec tsc -p tsconfig.json
 pnpm exec tsc -p services/api-gateway/web/tsconfig.json
