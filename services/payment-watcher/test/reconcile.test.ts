@@ -8,7 +8,7 @@ import { applyCredit, connectDatabase, migrateToLatest, recordQuote, type Knex }
 import { depositCredit, quoteInput } from '../../../packages/db/test/fixtures.js';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { reconcilePayments } from '../src/reconcile.js';
-import { KEYS, startAnvil, type Anvil } from './support/anvil.js';
+import { KEYS, startAnvil, type Anvil } from '@reelboard/testkit/anvil';
 
 const ANVIL_PORT = Number(process.env.TEST_BASE_PORT ?? 19080) + 105;
 const repoRoot = new URL('../../..', import.meta.url).pathname;

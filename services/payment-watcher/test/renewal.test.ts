@@ -15,7 +15,7 @@ import { handleUploadExpire } from '../src/handle-upload-expire.js';
 import { handleUploadReceived } from '../src/handle-upload-received.js';
 import { reconcilePayments } from '../src/reconcile.js';
 import { WatchList } from '../src/watch-list.js';
-import { KEYS, startAnvil, type Anvil } from './support/anvil.js';
+import { KEYS, startAnvil, type Anvil } from '@reelboard/testkit/anvil';
 import { PRICE, recordingContext, runOnce, watcherRig, type testBus, type WatcherRig } from './support/harness.js';
 
 const ANVIL_PORT = Number(process.env.TEST_BASE_PORT ?? 19080) + 107;
