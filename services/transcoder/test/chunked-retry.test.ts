@@ -12,7 +12,7 @@ import { infraEnv } from '@reelboard/testkit/infra-env';
 import { handlePaymentConfirmed, type TranscodeSettings } from '../src/handle-payment-confirmed.js';
 import { handleVideoAssemble } from '../src/handle-video-assemble.js';
 import { handleVideoChunk } from '../src/handle-video-chunk.js';
-import { makeChunkSource, paymentConfirmed, streamSpans, waitFor } from './support.js';
+import { makeChunkSource, paymentConfirmed, streamSpans, waitFor } from '@reelboard/testkit/stage';
 
 // An operator's retry (`pnpm failed-uploads retry`) of a chunked encode whose chunk failed for good,
 // on real Redis (a BullMQ flow) and real ffmpeg: the failed chunk and the failed join are retried

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stagedPaths, type PreviewEarly } from '@reelboard/contracts';
 import { listingKeys, storageFromEnv, s3EnvSchema, type ObjectStorage } from '@reelboard/storage';
 import { infraEnv } from '@reelboard/testkit/infra-env';
-import { fakeContext, paymentConfirmed } from '../../transcoder/test/support.js';
+import { fakeContext, paymentConfirmed } from '@reelboard/testkit/stage';
 import { channels } from '@reelboard/contracts';
 import { handlePreviewEarly } from '../src/handle-preview-early.js';
 
