@@ -8,7 +8,7 @@ import type { UploadReceived } from '@reelboard/contracts';
 import { Uploads } from '@reelboard/lifecycle';
 import { applyCredit, connectDatabase, migrateToLatest, paymentHistory, recordQuote, type Knex } from '@reelboard/db';
 import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
-import { depositCredit, quoteInput, randomTxHash } from '../packages/db/test/fixtures.js';
+import { depositCredit, quoteInput, randomTxHash } from '@reelboard/testkit/db-fixtures';
 
 const run = promisify(execFile);
 const infra = infraEnv();

@@ -33,7 +33,7 @@ import {
   type Knex,
 } from '@reelboard/db';
 import { infraEnv } from '@reelboard/testkit/infra-env';
-import { depositCredit, listingInput, quoteInput, randomWallet } from './fixtures.js';
+import { depositCredit, listingInput, quoteInput, randomWallet } from '@reelboard/testkit/db-fixtures';
 
 let db: Knex;
 const run = randomBytes(3).toString('hex');

@@ -19,7 +19,7 @@ import {
   type Knex,
 } from '@reelboard/db';
 import { infraEnv } from '@reelboard/testkit/infra-env';
-import { depositCredit, listingInput, quoteInput, randomWallet } from './fixtures.js';
+import { depositCredit, listingInput, quoteInput, randomWallet } from '@reelboard/testkit/db-fixtures';
 
 let db: Knex;
 // Tags unique to this run keep counts and searches independent of other data in the test database.

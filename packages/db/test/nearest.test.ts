@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, migrateToLatest, moderateListing, saveListing, searchListings, type Knex, type ListingSearch } from '@reelboard/db';
 import { infraEnv } from '@reelboard/testkit/infra-env';
-import { listingInput } from './fixtures.js';
+import { listingInput } from '@reelboard/testkit/db-fixtures';
 
 let db: Knex;
 // Tags unique to this run keep searches independent of other data in the test database.

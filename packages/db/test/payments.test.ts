@@ -19,7 +19,7 @@ import {
   type QuoteRecord,
 } from '@reelboard/db';
 import { infraEnv } from '@reelboard/testkit/infra-env';
-import { depositCredit, listingInput, quoteInput, randomAddress, randomTxHash, transfer } from './fixtures.js';
+import { depositCredit, listingInput, quoteInput, randomAddress, randomTxHash, transfer } from '@reelboard/testkit/db-fixtures';
 
 let db: Knex;
 const quoteIds: string[] = [];

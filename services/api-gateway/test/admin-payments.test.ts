@@ -3,7 +3,7 @@ import { connectRedis } from '@reelboard/bus';
 import type { UploadReceived } from '@reelboard/contracts';
 import type { TransitionName } from '@reelboard/lifecycle';
 import { applyCredit, paymentHistory, recordQuote, saveListing, type QuoteRecord } from '@reelboard/db';
-import { depositCredit, listingInput, quoteInput, randomAddress, randomTxHash, transfer } from '../../../packages/db/test/fixtures.js';
+import { depositCredit, listingInput, quoteInput, randomAddress, randomTxHash, transfer } from '@reelboard/testkit/db-fixtures';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { infra, startGateway, type Gateway } from './harness.js';
 

@@ -8,7 +8,7 @@ import { connectRedis } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
 import { moderateListing, saveListing } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
-import { listingInput } from '../../../packages/db/test/fixtures.js';
+import { listingInput } from '@reelboard/testkit/db-fixtures';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { runListingJob } from '../src/listing-job.js';
 import { infra, startGateway, type Gateway } from './harness.js';

@@ -9,7 +9,7 @@ import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '@reelboard/bus';
 import { applyCredit, createWebhookDelivery, finishWebhookDelivery, recordQuote, saveListing } from '@reelboard/db';
-import { depositCredit, listingInput, quoteInput, randomWallet, transfer } from '../../../packages/db/test/fixtures.js';
+import { depositCredit, listingInput, quoteInput, randomWallet, transfer } from '@reelboard/testkit/db-fixtures';
 import { listingKeys } from '@reelboard/storage';
 import { postListing } from '@reelboard/testkit/client';
 import { makeClip, makePng } from '@reelboard/testkit/media';

@@ -8,7 +8,7 @@ import { connectRedis } from '@reelboard/bus';
 import type { UploadState, StatusEventName, UploadReceived } from '@reelboard/contracts';
 import { saveListing } from '@reelboard/db';
 import { startGateway, type Gateway } from '../../api-gateway/test/harness.js';
-import { listingInput } from '../../../packages/db/test/fixtures.js';
+import { listingInput } from '@reelboard/testkit/db-fixtures';
 import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { verifySignature } from '../src/sign-webhook.js';

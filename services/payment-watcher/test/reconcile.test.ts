@@ -5,7 +5,7 @@ import type { Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
 import { createChainClient, depositAddressOf, sweepDeposits, type DepositSettings } from '@reelboard/chain';
 import { applyCredit, connectDatabase, migrateToLatest, recordQuote, type Knex } from '@reelboard/db';
-import { depositCredit, quoteInput } from '../../../packages/db/test/fixtures.js';
+import { depositCredit, quoteInput } from '@reelboard/testkit/db-fixtures';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { reconcilePayments } from '../src/reconcile.js';
 import { KEYS, startAnvil, type Anvil } from '@reelboard/testkit/anvil';

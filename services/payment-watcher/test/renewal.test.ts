@@ -6,7 +6,7 @@ import { createChainClient, depositAddressOf, type DepositSettings } from '@reel
 import type { PaymentCredited, RenewalQuoted, StatusEvent } from '@reelboard/contracts';
 import { connectDatabase, findListing, migrateToLatest, moderateListing, recordQuote, removeListing, saveListing, type Knex } from '@reelboard/db';
 import { Uploads } from '@reelboard/lifecycle';
-import { listingInput } from '../../../packages/db/test/fixtures.js';
+import { listingInput } from '@reelboard/testkit/db-fixtures';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { handlePaymentCredited } from '../../profile-writer/src/handle-payment-credited.js';
 import { DepositWatcher } from '../src/deposit-watcher.js';
