@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connectDatabase } from '@reelboard/db';
 import { runPaymentChaos } from '../test/faults/payment-chaos.js';
-import { makeClip } from '../test/support/media.js';
-import { repoRoot } from '../test/support/infra-env.js';
-import { startPrivateInfra } from '../test/support/private-infra.js';
-import { startStack } from '../test/support/stack.js';
+import { makeClip } from '@reelboard/testkit/media';
+import { repoRoot } from '@reelboard/testkit/infra-env';
+import { startPrivateInfra } from '@reelboard/testkit/private-infra';
+import { startStack } from '@reelboard/testkit/stack';
 
 const { values } = parseArgs({ options: { uploads: { type: 'string', default: '50' }, seed: { type: 'string', default: '7' } } });
 const uploads = Number(values.uploads);

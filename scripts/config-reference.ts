@@ -76,7 +76,7 @@ function describeField(where: string, name: string, field: z.ZodType, missing: s
   };
 }
 
-const escape = (text: string) => text.replace(/\|/g, '\\|');
+const escapeCell = (text: string) => text.replace(/\|/g, '\\|');
 
 /**
  * The reference for the given services. Group variables are listed once under their group; a
@@ -91,7 +91,7 @@ export function generateConfigReference(services: ServiceSchemas = SERVICES): { 
     [
       '| variable | default | meaning |',
       '|---|---|---|',
-      ...vars.map((v) => `| \`${v.name}\` | ${v.required ? '**required**' : v.default === '' ? '(empty)' : `\`${escape(v.default)}\``} | ${escape(v.meaning)} |`),
+      ...vars.map((v) => `| \`${v.name}\` | ${v.required ? '**required**' : v.default === '' ? '(empty)' : `\`${escapeCell(v.default)}\``} | ${escapeCell(v.meaning)} |`),
     ].join('\n');
 
   const sections = [

@@ -19,13 +19,13 @@ import { Bus, connectRedis } from '@reelboard/bus';
 import { channels, terminalEvents, type Channel, type StatusEvent } from '@reelboard/contracts';
 import { connectDatabase } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
-import { pay, postListing, signIn } from '../test/support/client.js';
+import { pay, postListing, signIn } from '@reelboard/testkit/client';
 import { seededRandom } from '../test/faults/payment-chaos.js';
 import { DEV_WALLETS, type Payer } from '../test/faults/support.js';
-import { repoRoot } from '../test/support/infra-env.js';
-import { makeClip } from '../test/support/media.js';
-import { startPrivateInfra } from '../test/support/private-infra.js';
-import { SERVICES, startStack, type ExtraReplica, type ServiceName } from '../test/support/stack.js';
+import { repoRoot } from '@reelboard/testkit/infra-env';
+import { makeClip } from '@reelboard/testkit/media';
+import { startPrivateInfra } from '@reelboard/testkit/private-infra';
+import { SERVICES, startStack, type ExtraReplica, type ServiceName } from '@reelboard/testkit/stack';
 
 const { values } = parseArgs({
   options: {

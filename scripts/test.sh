@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian/Ubuntu machine with Node >= 20: installs what is
 # missing, starts the local infrastructure (and afterwards stops only what this run started),
-# type-checks, and runs every test: unit tests, the compose check and the end-to-end chain.
-# Extra arguments go to vitest (e.g. a file filter: scripts/test.sh test/e2e).
+# lints (Biome: format, imports and lint rules, biome.jsonc), type-checks, and runs the two test lanes: the unit lane (tests that need no infrastructure, files
+# in parallel), then the integration lane (the real stack, one file at a time).
+# Extra arguments go to vitest in both lanes (e.g. a file filter: scripts/test.sh test/e2e).
 set -euo pipefail
 root="$(cd "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -12,8 +13,15 @@ trap 'printf "ERROR: %s, line %s: \"%s\" failed (exit %s)\n" "${BASH_SOURCE[0]:-
 source scripts/infra/session.sh
 trap stop_started_infra EXIT
 
+echo "== lint"
+pnpm lint
 echo "== typecheck"
 pnpm exec tsc -p tsconfig.json
 pnpm exec tsc -p services/api-gateway/web/tsconfig.json
-echo "== tests"
-pnpm exec vitest run "$@"
+# A filter may match files of one lane only; without a filter an empty lane is an error.
+filtered=()
+if (($# > 0)); then filtered=(--passWithNoTests); fi
+echo "== unit tests"
+pnpm exec vitest run --project unit "${filtered[@]}" "$@"
+echo "== integration tests"
+pnpm exec vitest run --project integration "${filtered[@]}" "$@"

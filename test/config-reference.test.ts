@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { commonSchema, env } from '@reelboard/config';
 import { generateConfigReference, UndescribedVariableError } from '../scripts/config-reference.js';
-import { repoRoot } from './support/infra-env.js';
+import { repoRoot } from '@reelboard/testkit/infra-env';
 
 describe('the configuration reference', () => {
   const { markdown, envExample } = generateConfigReference();

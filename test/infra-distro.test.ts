@@ -3,7 +3,7 @@ import { chmod, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from './support/infra-env.js';
+import { repoRoot } from '@reelboard/testkit/infra-env';
 
 // scripts/infra/distro.sh and lib.sh decide which Postgres and PostGIS packages to install and
 // which binaries and browser to run. Here they run in bash against the os-release files of the

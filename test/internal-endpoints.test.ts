@@ -5,8 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { infraEnv, repoRoot } from './support/infra-env.js';
-import { startRpcProxy, type RpcProxy } from './support/rpc-proxy.js';
+import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
+import { startRpcProxy, type RpcProxy } from '@reelboard/testkit/rpc-proxy';
 
 const BASE_PORT = Number(process.env.TEST_BASE_PORT ?? 18080) + 60;
 const PUBLIC_PORT = BASE_PORT;

@@ -21,7 +21,7 @@ import { loadNotifierConfig } from '../services/notifier/src/config.js';
 import { loadProfileWriterConfig } from '../services/profile-writer/src/config.js';
 import { loadTranscoderConfig } from '../services/transcoder/src/config.js';
 import { loadUploaderConfig } from '../services/uploader/src/config.js';
-import { infraEnv, repoRoot } from './support/infra-env.js';
+import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
 
 // The manifests in infra/k8s, checked offline: each document against the real Kubernetes (KEDA,
 // Prometheus Operator) JSON schemas, then against the project's own rules, then each Deployment's

@@ -10,8 +10,8 @@ import { connectRedis, StatusStore } from '@reelboard/bus';
 import type { UploadReceived } from '@reelboard/contracts';
 import { Uploads } from '@reelboard/lifecycle';
 import { applyCredit, connectDatabase, migrateToLatest, paymentHistory, recordQuote, type Knex } from '@reelboard/db';
-import { infraEnv, repoRoot } from './support/infra-env.js';
-import { depositCredit, quoteInput, randomTxHash } from '../packages/db/test/fixtures.js';
+import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
+import { depositCredit, quoteInput, randomTxHash } from '@reelboard/testkit/db-fixtures';
 
 const run = promisify(execFile);
 const infra = infraEnv();

@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { channels, queues, serviceQueues } from '@reelboard/contracts';
-import { repoRoot } from './support/infra-env.js';
+import { repoRoot } from '@reelboard/testkit/infra-env';
 
 // Every queue is a row of one table (packages/contracts/src/channels.ts) and only the bus turns rows
 // into BullMQ queues and workers: a service that made its own would have retries, retention and a

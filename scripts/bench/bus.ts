@@ -12,7 +12,7 @@ import { Bus, connectRedis } from '@reelboard/bus';
 import { Uploads } from '@reelboard/lifecycle';
 import type { StatusEvent, UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
-import { infraEnv } from '../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { percentile, writeReport } from './lib/report.js';
 
 const UPLOADS = Number(process.env.BENCH_UPLOADS ?? 1000);

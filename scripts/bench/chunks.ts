@@ -28,8 +28,8 @@ import { planChunks } from '../../services/transcoder/src/chunk-plan.js';
 import { handlePaymentConfirmed, type TranscodeSettings } from '../../services/transcoder/src/handle-payment-confirmed.js';
 import { handleVideoAssemble } from '../../services/transcoder/src/handle-video-assemble.js';
 import { handleVideoChunk } from '../../services/transcoder/src/handle-video-chunk.js';
-import { paymentConfirmed, streamSpans } from '../../services/transcoder/test/support.js';
-import { infraEnv } from '../../test/support/infra-env.js';
+import { paymentConfirmed, streamSpans } from '@reelboard/testkit/stage';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { childCpuSecondsOf, round } from './lib/chain-run.js';
 import { writeReport } from './lib/report.js';
 

@@ -15,7 +15,7 @@ import { createLogger } from '@reelboard/logger';
 import { DepositWatcher } from '../../services/payment-watcher/src/deposit-watcher.js';
 import { ScanLock } from '../../services/payment-watcher/src/scan-lock.js';
 import { WatchList } from '../../services/payment-watcher/src/watch-list.js';
-import { KEYS, MERCHANT, startAnvil } from '../../services/payment-watcher/test/support/anvil.js';
+import { KEYS, MERCHANT, startAnvil } from '@reelboard/testkit/anvil';
 import { redisUrl } from '../../services/payment-watcher/test/support/harness.js';
 import { percentile, writeReport } from './lib/report.js';
 

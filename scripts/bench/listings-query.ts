@@ -6,7 +6,7 @@
 //   node --import tsx scripts/bench/listings-query.ts
 import { performance } from 'node:perf_hooks';
 import { connectDatabase, hashtagIds, migrateToLatest, PUBLIC_LISTING, searchListings, type Knex, type ListingSearch } from '@reelboard/db';
-import { infraEnv } from '../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { seedListings } from '../seed-listings.js';
 import { percentile, writeReport } from './lib/report.js';
 

@@ -16,7 +16,7 @@ import { Bus, connectRedis } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
 import { Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
-import { KEYS, MERCHANT, startAnvil } from '../../services/payment-watcher/test/support/anvil.js';
+import { KEYS, MERCHANT, startAnvil } from '@reelboard/testkit/anvil';
 import { makeUpload, PRICE, redisUrl } from '../../services/payment-watcher/test/support/harness.js';
 import { percentile, repoRoot, writeReport } from './lib/report.js';
 

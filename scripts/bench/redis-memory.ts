@@ -16,7 +16,7 @@ import { Bus, connectRedis, type Retention } from '@reelboard/bus';
 import { Uploads } from '@reelboard/lifecycle';
 import type { StatusEvent, UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
-import { redisProcesses } from '../../test/support/redis-processes.js';
+import { redisProcesses } from '@reelboard/testkit/redis-processes';
 import { writeReport } from './lib/report.js';
 
 const UPLOADS = Number(process.env.BENCH_UPLOADS ?? 10_000);

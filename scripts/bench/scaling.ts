@@ -18,8 +18,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../../test/support/infra-env.js';
-import type { ExtraReplica } from '../../test/support/stack.js';
+import { repoRoot } from '@reelboard/testkit/infra-env';
+import type { ExtraReplica } from '@reelboard/testkit/stack';
 import { makeRealisticClip, newSeller, payUpload, postListing, round, startBenchStack, type BenchStack } from './lib/chain-run.js';
 import { writeReport } from './lib/report.js';
 

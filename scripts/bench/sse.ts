@@ -15,7 +15,7 @@ import { Uploads } from '@reelboard/lifecycle';
 import { GatewayClient } from '@reelboard/client';
 import type { StatusEvent, UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
-import { infraEnv } from '../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { percentile, repoRoot, writeReport } from './lib/report.js';
 
 const CLIENTS = Number(process.env.BENCH_SSE_CLIENTS ?? 2000);

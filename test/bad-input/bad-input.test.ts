@@ -14,9 +14,9 @@ import { keccak256, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { createSiweMessage } from 'viem/siwe';
 import { connectDatabase, type Knex } from '@reelboard/db';
-import { makeClip, makePng } from '../support/media.js';
-import { repoRoot } from '../support/infra-env.js';
-import { ANVIL_ACCOUNTS, startStack, type Stack } from '../support/stack.js';
+import { makeClip, makePng } from '@reelboard/testkit/media';
+import { repoRoot } from '@reelboard/testkit/infra-env';
+import { ANVIL_ACCOUNTS, startStack, type Stack } from '@reelboard/testkit/stack';
 import { DEV_WALLETS, outcomeOf, payUpload, postUpload, unaccountedPayments, type PostedUpload } from '../faults/support.js';
 import { multipartBody, validFields, type Part } from './multipart.js';
 

@@ -6,10 +6,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { mnemonicToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { depositAddressOf } from '@reelboard/chain';
-import { findChromium } from '../support/chromium.js';
-import { repoRoot } from '../support/infra-env.js';
-import { makeClip, makePng } from '../support/media.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { findChromium } from '@reelboard/testkit/chromium';
+import { repoRoot } from '@reelboard/testkit/infra-env';
+import { makeClip, makePng } from '@reelboard/testkit/media';
+import { startStack, type Stack } from '@reelboard/testkit/stack';
 import { injectWallet, type InjectedWallet } from './wallet-bridge.js';
 
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -106,7 +106,7 @@ describe('the reference web client in Chromium', () => {
 
     await page.getByRole('button', { name: 'PAY' }).click();
     await expect.poll(() => wallet.calls.filter((call) => call.method === 'eth_sendTransaction').length).toBe(2);
-    const [tx] = wallet.calls.filter((call) => call.method === 'eth_sendTransaction').at(-1)?.params as [{ to: string; value: string }];
+    const [tx] = wallet.calls.filter((call) => call.method === 'eth_sendTransaction').at(-1)!.params as [{ to: string; value: string }];
     // The wallet pays the quote's own deposit address, never the merchant directly.
     expect(tx.to).not.toBe((stack.env.MERCHANT_ADDRESS ?? '').toLowerCase());
     expect(BigInt(tx.value)).toBe(BigInt(stack.env.PRICE_WEI ?? '0'));
@@ -223,7 +223,7 @@ describe('the reference web client in Chromium', () => {
     const paymentsBefore = wallet.calls.filter((call) => call.method === 'eth_sendTransaction').length;
     await card.getByRole('button', { name: 'Renew' }).click();
     await expect.poll(() => wallet.calls.filter((call) => call.method === 'eth_sendTransaction').length, { timeout: 15_000 }).toBe(paymentsBefore + 1);
-    const [renewalTx] = wallet.calls.filter((call) => call.method === 'eth_sendTransaction').at(-1)?.params as [{ to: string; value: string }];
+    const [renewalTx] = wallet.calls.filter((call) => call.method === 'eth_sendTransaction').at(-1)!.params as [{ to: string; value: string }];
     expect(renewalTx.to).not.toBe((stack.env.MERCHANT_ADDRESS ?? '').toLowerCase());
     await expect.poll(() => page.locator('#mine-status').textContent(), { timeout: 90_000, interval: 500 }).toBe('Renewed.');
     // The list is drawn again with the new expiry (30 days later).

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '@reelboard/bus';
 import { pushMessageFor } from '@reelboard/contracts';
 import { startGateway, type Gateway } from '../../services/api-gateway/test/harness.js';
-import { infraEnv } from '../support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 
 // The web client's service worker in Chromium: registered by the page, given a push message
 // through the DevTools protocol (ServiceWorker.deliverPushMessage), showing the notification

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '@reelboard/bus';
 import { STAGED_FILES } from '@reelboard/contracts';
 import { startGateway, type Gateway } from '../../services/api-gateway/test/harness.js';
-import { findChromium } from '../support/chromium.js';
-import { infraEnv } from '../support/infra-env.js';
-import { makeClip } from '../support/media.js';
+import { findChromium } from '@reelboard/testkit/chromium';
+import { infraEnv } from '@reelboard/testkit/infra-env';
+import { makeClip } from '@reelboard/testkit/media';
 import { injectWallet, type InjectedWallet } from './wallet-bridge.js';
 
 // The web client's resumable upload in Chromium: the connection is cut in the middle of the video

@@ -15,10 +15,10 @@ import { queues } from '@reelboard/contracts';
 import { connectDatabase, createWebhookEndpoint, deleteWebhookEndpoint, migrateToLatest, type Knex } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
 import { ObjectStorage } from '@reelboard/storage';
-import { bullmqQueueNames } from '../support/bullmq-queues.js';
-import { followEvents, pay, postListing, signIn } from '../support/client.js';
-import { ffprobe, makeClip, makePng } from '../support/media.js';
-import { ANVIL_ACCOUNTS, startStack, type Stack } from '../support/stack.js';
+import { bullmqQueueNames } from '@reelboard/testkit/bullmq-queues';
+import { followEvents, pay, postListing, signIn } from '@reelboard/testkit/client';
+import { ffprobe, makeClip, makePng } from '@reelboard/testkit/media';
+import { ANVIL_ACCOUNTS, startStack, type Stack } from '@reelboard/testkit/stack';
 import { verifySignature } from '../../services/notifier/src/sign-webhook.js';
 
 const PREVIEW_SECONDS = 2;

@@ -1,5 +1,5 @@
 // Faults done for real to a private copy of the infrastructure (its own Redis, Postgres, S3 server
-// and anvil, see test/support/private-infra.ts) under the six real services. Each test breaks one
+// and anvil, see packages/testkit/src/private-infra.ts) under the six real services. Each test breaks one
 // thing in the middle of real uploads and asserts the outcome, never timings.
 // Outages last OUTAGE_MS (15 s, not 30): retries back off exponentially from 1-2 s, so a longer
 // outage only adds waiting, not a different path; docs/reliability.md records this.
@@ -14,10 +14,10 @@ import { Bus, connectRedis } from '@reelboard/bus';
 import { connectDatabase, type Knex } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
 import type { Redis } from 'ioredis';
-import { ffprobe, makeClip, makePng } from '../support/media.js';
-import { repoRoot } from '../support/infra-env.js';
-import { startPrivateInfra, type PrivateInfra } from '../support/private-infra.js';
-import { SERVICES, startStack, type Stack } from '../support/stack.js';
+import { ffprobe, makeClip, makePng } from '@reelboard/testkit/media';
+import { repoRoot } from '@reelboard/testkit/infra-env';
+import { startPrivateInfra, type PrivateInfra } from '@reelboard/testkit/private-infra';
+import { SERVICES, startStack, type Stack } from '@reelboard/testkit/stack';
 import { runPaymentChaos } from './payment-chaos.js';
 import { descendantsOf, DEV_WALLETS, metricValue, outcomeOf, payUpload, postUpload, progressFrom, unaccountedPayments, waitMined } from './support.js';
 

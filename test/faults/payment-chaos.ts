@@ -5,9 +5,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Knex } from '@reelboard/db';
-import type { PrivateEngine } from '../support/private-infra.js';
-import { repoRoot } from '../support/infra-env.js';
-import type { ExtraReplica, Stack } from '../support/stack.js';
+import type { PrivateEngine } from '@reelboard/testkit/private-infra';
+import { repoRoot } from '@reelboard/testkit/infra-env';
+import type { ExtraReplica, Stack } from '@reelboard/testkit/stack';
 import { outcomeOf, payUpload, postUpload, type PostedUpload } from './support.js';
 
 /** A small seeded PRNG (mulberry32): the same seed replays the same kills. */

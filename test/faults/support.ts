@@ -3,8 +3,8 @@ import { createPublicClient, http, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { terminalEvents, type StatusEvent } from '@reelboard/contracts';
 import type { Knex } from '@reelboard/db';
-import { followEvents, pay, postListing, signIn, type EventFollower } from '../support/client.js';
-import { ANVIL_ACCOUNTS, type Stack } from '../support/stack.js';
+import { followEvents, pay, postListing, signIn, type EventFollower } from '@reelboard/testkit/client';
+import { ANVIL_ACCOUNTS, type Stack } from '@reelboard/testkit/stack';
 
 /** An upload the test posted and (optionally) paid. */
 export interface TrackedUpload {

@@ -6,9 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../support/infra-env.js';
-import { freePort, redisProcesses, type RedisProcesses } from '../support/redis-processes.js';
-import { SERVICES, stackEnvironment } from '../support/stack.js';
+import { repoRoot } from '@reelboard/testkit/infra-env';
+import { freePort, redisProcesses, type RedisProcesses } from '@reelboard/testkit/redis-processes';
+import { SERVICES, stackEnvironment } from '@reelboard/testkit/stack';
 
 let processes: RedisProcesses;
 let staging: string;

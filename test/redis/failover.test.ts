@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { connectDatabase, type Knex } from '@reelboard/db';
-import { followEvents, pay, postListing, signIn } from '../support/client.js';
-import { makeClip } from '../support/media.js';
-import { redisProcesses, type RedisProcess, type RedisProcesses } from '../support/redis-processes.js';
-import { ANVIL_ACCOUNTS, startStack, type Stack } from '../support/stack.js';
+import { followEvents, pay, postListing, signIn } from '@reelboard/testkit/client';
+import { makeClip } from '@reelboard/testkit/media';
+import { redisProcesses, type RedisProcess, type RedisProcesses } from '@reelboard/testkit/redis-processes';
+import { ANVIL_ACCOUNTS, startStack, type Stack } from '@reelboard/testkit/stack';
 
 const MASTER_NAME = 'reelboard-failover';
 

@@ -4,8 +4,8 @@ import type { Redis } from 'ioredis';
 import { ContractError, type StatusEvent, type UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
 import { Bus, connectRedis, PermanentError, RetryLaterError } from '../src/index.js';
-import { infraEnv } from '../../../test/support/infra-env.js';
-import { deletePrefix, receivedUpload } from '../../../test/support/uploads.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
+import { deletePrefix, receivedUpload } from '@reelboard/testkit/uploads';
 
 let redis: Redis;
 let bus: Bus;

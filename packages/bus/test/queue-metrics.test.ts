@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { queues } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
 import { Bus, connectRedis, metricsRegistry } from '../src/index.js';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 
 // The backlog alert reads reelboard_queue_jobs: it must come from any service, not only from the
 // channel's consumer, or it goes silent exactly when that consumer is down.

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { commonSchema, ConfigError, loadConfig } from '@reelboard/config';
 import { createLogger } from '@reelboard/logger';
 import { assertNoEviction, ClusterNotSupportedError, connectBus, connectRedis, EvictionPolicyError, evictionPolicy, redisOptions } from '../src/index.js';
-import { redisProcesses, type RedisProcesses } from '../../../test/support/redis-processes.js';
+import { redisProcesses, type RedisProcesses } from '@reelboard/testkit/redis-processes';
 
 describe('Redis settings', () => {
   it('reads sentinel addresses and the master name instead of a URL', () => {

@@ -4,8 +4,8 @@ import type { Redis } from 'ioredis';
 import { ContractError, serviceQueues, type WebhookJob } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
 import { Bus, connectRedis, RetryLaterError } from '../src/index.js';
-import { infraEnv } from '../../../test/support/infra-env.js';
-import { deletePrefix } from '../../../test/support/uploads.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
+import { deletePrefix } from '@reelboard/testkit/uploads';
 
 // The queues beside the chain (the notifier's, the maintenance jobs') are rows of the table too: the
 // bus takes their job ids, retries, retention and give-up policy from the row.

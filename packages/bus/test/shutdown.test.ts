@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
 import { Bus, connectRedis } from '../src/index.js';
-import { infraEnv } from '../../../test/support/infra-env.js';
-import { deletePrefix, receivedUpload } from '../../../test/support/uploads.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
+import { deletePrefix, receivedUpload } from '@reelboard/testkit/uploads';
 
 let redis: Redis;
 const prefix = `bus-shutdown-${Date.now().toString(36)}`;

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { erc20Abi, parseEther, type Address, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { ARTIFACTS_PATH, compileDepositContracts } from '../../../scripts/compile-contracts.js';
-import { startAnvil, KEYS, MERCHANT, type Anvil } from '../../../services/payment-watcher/test/support/anvil.js';
-import { compileTestContracts } from '../../../services/payment-watcher/test/support/contracts.js';
+import { startAnvil, KEYS, MERCHANT, type Anvil } from '@reelboard/testkit/anvil';
+import { compileTestContracts } from '@reelboard/testkit/test-contracts';
 import { createChainClient, depositAddressOf, depositFactory, depositFactoryAbi, readBalances, readSweeps, sweepDeposits, type DepositSettings } from '../src/index.js';
 
 const PORT = Number(process.env.TEST_BASE_PORT ?? 19080) + 120;

@@ -2,8 +2,8 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hex } from 'viem';
-import { startAnvil, KEYS, type Anvil } from '../../../services/payment-watcher/test/support/anvil.js';
-import { startRpcProxy, type RpcProxy } from '../../../test/support/rpc-proxy.js';
+import { startAnvil, KEYS, type Anvil } from '@reelboard/testkit/anvil';
+import { startRpcProxy, type RpcProxy } from '@reelboard/testkit/rpc-proxy';
 import { createChainClient, isLogRangeLimitError, readBalances, readLogsInRanges } from '../src/index.js';
 
 // Hosted providers refuse wide eth_getLogs and fail now and then; the chain client cuts log

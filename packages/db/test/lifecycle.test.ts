@@ -32,8 +32,8 @@ import {
   withdrawListing,
   type Knex,
 } from '@reelboard/db';
-import { infraEnv } from '../../../test/support/infra-env.js';
-import { depositCredit, listingInput, quoteInput, randomWallet } from './fixtures.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
+import { depositCredit, listingInput, quoteInput, randomWallet } from '@reelboard/testkit/db-fixtures';
 
 let db: Knex;
 const run = randomBytes(3).toString('hex');

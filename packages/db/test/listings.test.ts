@@ -18,8 +18,8 @@ import {
   upsertHashtags,
   type Knex,
 } from '@reelboard/db';
-import { infraEnv } from '../../../test/support/infra-env.js';
-import { depositCredit, listingInput, quoteInput, randomWallet } from './fixtures.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
+import { depositCredit, listingInput, quoteInput, randomWallet } from '@reelboard/testkit/db-fixtures';
 
 let db: Knex;
 // Tags unique to this run keep counts and searches independent of other data in the test database.

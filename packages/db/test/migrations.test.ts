@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, migrateDownAll, migrateToLatest, type Knex } from '@reelboard/db';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 
 // A database of its own, so migrating down never disturbs other tests sharing the test database.
 const base = new URL(infraEnv().TEST_DATABASE_URL ?? '');

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, migrateToLatest, moderateListing, saveListing, searchListings, type Knex, type ListingSearch } from '@reelboard/db';
-import { infraEnv } from '../../../test/support/infra-env.js';
-import { listingInput } from './fixtures.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
+import { listingInput } from '@reelboard/testkit/db-fixtures';
 
 let db: Knex;
 // Tags unique to this run keep searches independent of other data in the test database.

@@ -18,8 +18,8 @@ import {
   type Knex,
   type QuoteRecord,
 } from '@reelboard/db';
-import { infraEnv } from '../../../test/support/infra-env.js';
-import { depositCredit, listingInput, quoteInput, randomAddress, randomTxHash, transfer } from './fixtures.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
+import { depositCredit, listingInput, quoteInput, randomAddress, randomTxHash, transfer } from '@reelboard/testkit/db-fixtures';
 
 let db: Knex;
 const quoteIds: string[] = [];

@@ -17,9 +17,9 @@ import {
   type QuoteRecord,
   type RefundChainReader,
 } from '@reelboard/db';
-import { compileTestContracts } from '../../../services/payment-watcher/test/support/contracts.js';
-import { infraEnv } from '../../../test/support/infra-env.js';
-import { depositCredit, quoteInput, randomAddress, randomTxHash, transfer } from './fixtures.js';
+import { compileTestContracts } from '@reelboard/testkit/test-contracts';
+import { infraEnv } from '@reelboard/testkit/infra-env';
+import { depositCredit, quoteInput, randomAddress, randomTxHash, transfer } from '@reelboard/testkit/db-fixtures';
 
 // The refund wallet of these tests: a key of their own, funded by anvil_setBalance (no other test shares its nonces).
 const refunder = privateKeyToAccount(generatePrivateKey());

@@ -19,7 +19,7 @@ import {
 const video: VideoStreamInfo = { codec: 'h264', width: 1920, height: 1080, rotation: 0, fps: 30, pixelFormat: 'yuv420p', bitDepth: 8 };
 const source: MediaInfo & { video: VideoStreamInfo; audio: NonNullable<MediaInfo['audio']> } = { formatName: 'mov,mp4', durationSeconds: 60, sizeBytes: 1, video, audio: { codec: 'aac', channels: 6, sampleRate: 48000 } };
 const size = { width: 1280, height: 720 };
-const valueOf = (args: readonly string[], flag: string): string | undefined => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+const flagValue = (args: readonly string[], flag: string): string | undefined => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
 const withoutFlags = (args: readonly string[], flags: string[]): string[] => {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -39,8 +39,8 @@ describe('buildVideoChunkCommand', () => {
     const ofChunk = chunk(60, 60).outputOptions;
     expect(ofChunk.slice(ofChunk.indexOf('-c:v'), ofChunk.indexOf('-c:v') + singleVideo.length)).toEqual(singleVideo);
     // Both cap keyframes: without it every chunk's first keyframe takes libvpx's first-frame boost (+9 % size at 10 s chunks).
-    expect(valueOf(singleVideo, '-max-intra-rate')).toBe(String(MAX_INTRA_RATE_PERCENT));
-    expect(valueOf(ofChunk, '-vf')).toBe(`trim=end=2.000000,${valueOf(single.outputOptions, '-vf')}`);
+    expect(flagValue(singleVideo, '-max-intra-rate')).toBe(String(MAX_INTRA_RATE_PERCENT));
+    expect(flagValue(ofChunk, '-vf')).toBe(`trim=end=2.000000,${flagValue(single.outputOptions, '-vf')}`);
     expect(ofChunk).toContain('-an');
     expect(ofChunk).not.toContain('-c:a');
   });
@@ -49,28 +49,28 @@ describe('buildVideoChunkCommand', () => {
     const second = chunk(60, 60);
     // The demuxer lands on frame 60's keyframe (60.25 / 30 s); shifted by 0.75 / 30 s, frame 60 sits
     // half a frame past the exact-seek point and frame 59 half a frame before it.
-    expect(valueOf(second.inputOptions, '-ss')).toBe('2.008333');
-    expect(valueOf(second.inputOptions, '-itsoffset')).toBe('0.025000');
+    expect(flagValue(second.inputOptions, '-ss')).toBe('2.008333');
+    expect(flagValue(second.inputOptions, '-itsoffset')).toBe('0.025000');
     expect(second.inputOptions.indexOf('-ss')).toBeGreaterThan(second.inputOptions.indexOf('-format_whitelist'));
     expect(second.outputOptions).not.toContain('-frames:v');
     // A variable-frame-rate source has fewer frames in the slot: the trim keeps it inside.
-    expect(valueOf(second.outputOptions, '-vf')?.startsWith('trim=end=2.000000,')).toBe(true);
-    expect(valueOf(second.outputOptions, '-force_key_frames')).toBe('expr:eq(n,0)');
+    expect(flagValue(second.outputOptions, '-vf')?.startsWith('trim=end=2.000000,')).toBe(true);
+    expect(flagValue(second.outputOptions, '-force_key_frames')).toBe('expr:eq(n,0)');
     expect(second.expectedDurationSeconds).toBe(2);
     const first = chunk(0, 60);
     expect(first.inputOptions).not.toContain('-ss');
     expect(first.inputOptions).not.toContain('-itsoffset');
     const last = chunk(1740);
     expect(last.outputOptions).not.toContain('-frames:v');
-    expect(valueOf(last.outputOptions, '-vf')).not.toContain('trim');
+    expect(flagValue(last.outputOptions, '-vf')).not.toContain('trim');
     expect(last.expectedDurationSeconds).toBeCloseTo(2, 6);
   });
 
   it('reads the source as any upload is read (file protocol, source demuxers, decoder threads)', () => {
     const { inputOptions } = chunk(60, 60);
-    expect(valueOf(inputOptions, '-protocol_whitelist')).toBe('file');
-    expect(valueOf(inputOptions, '-format_whitelist')).toBe(SOURCE_DEMUXERS.join(','));
-    expect(valueOf(inputOptions, '-threads')).toBe('2');
+    expect(flagValue(inputOptions, '-protocol_whitelist')).toBe('file');
+    expect(flagValue(inputOptions, '-format_whitelist')).toBe(SOURCE_DEMUXERS.join(','));
+    expect(flagValue(inputOptions, '-threads')).toBe('2');
   });
 
   it('refuses a nonsense frame range', () => {
@@ -86,7 +86,7 @@ describe('buildAudioTrackCommand', () => {
     const audio = buildAudioTrackCommand({ input: 'in', output: 'a.webm', source, audioBitrateKbps: 96, threads: 2 });
     const singleAudio = single.outputOptions.slice(single.outputOptions.indexOf('-c:a'), single.outputOptions.indexOf('-c:a') + 6);
     expect(audio.outputOptions).toEqual(expect.arrayContaining(singleAudio));
-    expect(valueOf(audio.outputOptions, '-ac')).toBe('2');
+    expect(flagValue(audio.outputOptions, '-ac')).toBe('2');
     expect(audio.outputOptions).toContain('-vn');
     expect(audio.inputOptions).not.toContain('-ss');
     expect(audio.expectedDurationSeconds).toBe(60);
@@ -111,18 +111,18 @@ describe('buildConcatList', () => {
 describe('buildJoinCommand', () => {
   it('copies the chunks and the audio without re-encoding, cues at the front', () => {
     const join = buildJoinCommand({ list: 'chunks.ffconcat', audio: 'audio.webm', output: 'video.webm', durationSeconds: 60 });
-    expect(valueOf(join.outputOptions, '-c')).toBe('copy');
+    expect(flagValue(join.outputOptions, '-c')).toBe('copy');
     expect(join.outputOptions).not.toContain('-c:v');
     expect(join.outputOptions.join(' ')).toContain('-map 0:v:0 -map 1:a:0');
-    expect(valueOf(join.outputOptions, '-cues_to_front')).toBe('1');
+    expect(flagValue(join.outputOptions, '-cues_to_front')).toBe('1');
     expect(withoutFlags(join.outputOptions, ['-map', '-c', '-map_metadata', '-f', '-cues_to_front'])).toEqual([]);
   });
   it('allows the concat demuxer only for its own list, and only WebM behind it', () => {
     const join = buildJoinCommand({ list: 'chunks.ffconcat', audio: 'audio.webm', output: 'video.webm', durationSeconds: 60 });
-    expect(valueOf(join.inputOptions, '-f')).toBe('concat');
-    expect(valueOf(join.inputOptions, '-safe')).toBe('1');
-    expect(valueOf(join.inputOptions, '-protocol_whitelist')).toBe('file');
-    expect(valueOf(join.inputOptions, '-format_whitelist')).toBe(OWN_CONCAT_DEMUXERS.join(','));
+    expect(flagValue(join.inputOptions, '-f')).toBe('concat');
+    expect(flagValue(join.inputOptions, '-safe')).toBe('1');
+    expect(flagValue(join.inputOptions, '-protocol_whitelist')).toBe('file');
+    expect(flagValue(join.inputOptions, '-format_whitelist')).toBe(OWN_CONCAT_DEMUXERS.join(','));
     expect(OWN_CONCAT_DEMUXERS).toEqual(['concat', 'matroska']);
     expect(SOURCE_DEMUXERS).not.toContain('concat');
     expect(join.extraInputs?.[0]?.inputOptions).toEqual(['-protocol_whitelist', 'file', '-format_whitelist', 'matroska']);
@@ -136,9 +136,9 @@ describe('packet probe', () => {
   it('lists video packets of the one staged file without decoding', () => {
     const args = buildPacketProbeArgs('/staging/x/source');
     expect(args.at(-1)).toBe('/staging/x/source');
-    expect(valueOf(args, '-select_streams')).toBe('v:0');
-    expect(valueOf(args, '-show_entries')).toBe('packet=pts_time,flags');
-    expect(valueOf(args, '-protocol_whitelist')).toBe('file');
+    expect(flagValue(args, '-select_streams')).toBe('v:0');
+    expect(flagValue(args, '-show_entries')).toBe('packet=pts_time,flags');
+    expect(flagValue(args, '-protocol_whitelist')).toBe('file');
   });
   it('counts packets and collects keyframe times in order', () => {
     expect(parsePacketProbe('0.033000,__\n0.000000,K__\n0.066000,___\n2.000000,K_\n\nN/A\n')).toEqual({ packets: 4, keyframeSeconds: [0, 2], firstSeconds: 0, lastSeconds: 2 });

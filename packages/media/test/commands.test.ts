@@ -19,7 +19,7 @@ import { parseEncoderList } from '../src/ffmpeg-runner.js';
 const video: VideoStreamInfo = { codec: 'h264', width: 1920, height: 1080, rotation: 0, fps: 30, pixelFormat: 'yuv420p', bitDepth: 8 };
 const withAudio: MediaInfo & { video: VideoStreamInfo } = { formatName: 'mov,mp4', durationSeconds: 60, sizeBytes: 1, video, audio: { codec: 'aac', channels: 2, sampleRate: 48000 } };
 const silent: MediaInfo & { video: VideoStreamInfo } = { formatName: 'mov,mp4', durationSeconds: 60, sizeBytes: 1, video };
-const valueOf = (args: string[], flag: string): string | undefined => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+const flagValue = (args: string[], flag: string): string | undefined => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
 
 describe('every input is restricted to the staged file', () => {
   const commands = [
@@ -31,18 +31,18 @@ describe('every input is restricted to the staged file', () => {
   ];
   it('reads only through the file protocol and only with allowed demuxers, never a playlist format', () => {
     for (const command of commands) {
-      expect(valueOf(command.inputOptions, '-protocol_whitelist')).toBe('file');
-      const demuxers = valueOf(command.inputOptions, '-format_whitelist')?.split(',') ?? [];
+      expect(flagValue(command.inputOptions, '-protocol_whitelist')).toBe('file');
+      const demuxers = flagValue(command.inputOptions, '-format_whitelist')?.split(',') ?? [];
       expect(demuxers.length).toBeGreaterThan(0);
       for (const playlist of ['hls', 'dash', 'concat', 'applehttp', 'tty']) expect(demuxers).not.toContain(playlist);
     }
     expect(buildProbeOptions()).toEqual(expect.arrayContaining(['-protocol_whitelist', 'file', '-format_whitelist', SOURCE_DEMUXERS.join(',')]));
   });
   it('gives the decoder FFMPEG_THREADS threads, before the input (ffmpeg would count the host\'s CPUs)', () => {
-    for (const command of commands.slice(0, 4)) expect(valueOf(command.inputOptions, '-threads')).toBe('3');
+    for (const command of commands.slice(0, 4)) expect(flagValue(command.inputOptions, '-threads')).toBe('3');
   });
   it('lets the luma measurement read only image formats this package writes', () => {
-    expect(valueOf(buildMeanLumaCommand('p.webp').inputOptions, '-format_whitelist')).toBe('image2,webp_pipe');
+    expect(flagValue(buildMeanLumaCommand('p.webp').inputOptions, '-format_whitelist')).toBe('image2,webp_pipe');
   });
 });
 
@@ -52,13 +52,13 @@ describe('buildTranscodeCommand', () => {
     const args = command.outputOptions;
     expect(command.input).toBe('in.mp4');
     expect(command.output).toBe('out.webm');
-    expect(args.filter((a, i) => args[i - 1] === '-map')).toEqual(['0:v:0', '0:a:0']);
-    expect(valueOf(args, '-vf')).toBe('scale=1280:720,setsar=1,format=yuv420p');
-    expect(valueOf(args, '-map_metadata')).toBe('-1');
-    expect(valueOf(args, '-b:v')).toBe('1800k');
-    expect(valueOf(args, '-deadline')).toBe(vp9Codec.defaultSpeed.deadline);
-    expect(valueOf(args, '-c:a')).toBe('libopus');
-    expect(valueOf(args, '-g')).toBe('60');
+    expect(args.filter((_arg, i) => args[i - 1] === '-map')).toEqual(['0:v:0', '0:a:0']);
+    expect(flagValue(args, '-vf')).toBe('scale=1280:720,setsar=1,format=yuv420p');
+    expect(flagValue(args, '-map_metadata')).toBe('-1');
+    expect(flagValue(args, '-b:v')).toBe('1800k');
+    expect(flagValue(args, '-deadline')).toBe(vp9Codec.defaultSpeed.deadline);
+    expect(flagValue(args, '-c:a')).toBe('libopus');
+    expect(flagValue(args, '-g')).toBe('60');
     expect(args.slice(-4)).toEqual(['-f', 'webm', '-cues_to_front', '1']);
     expect(command.expectedDurationSeconds).toBe(60);
   });
@@ -66,14 +66,14 @@ describe('buildTranscodeCommand', () => {
     const args = buildTranscodeCommand({ input: 'in', output: 'out', source: silent, size: { width: 1920, height: 1080 }, threads: 1, maxFps: 60, audioBitrateKbps: 128, videoBitrateKbps: 900, speed: { cpuUsed: 8 } }).outputOptions;
     expect(args).toContain('-an');
     expect(args).not.toContain('-c:a');
-    expect(valueOf(args, '-b:v')).toBe('900k');
-    expect(valueOf(args, '-cpu-used')).toBe('8');
+    expect(flagValue(args, '-b:v')).toBe('900k');
+    expect(flagValue(args, '-cpu-used')).toBe('8');
   });
   it('caps the keyframe interval to the capped frame rate', () => {
     const fast = { ...withAudio, video: { ...video, fps: 240 } };
     const args = buildTranscodeCommand({ input: 'in', output: 'out', source: fast, size: { width: 1280, height: 720 }, threads: 1, maxFps: 60, audioBitrateKbps: 128 }).outputOptions;
-    expect(valueOf(args, '-fpsmax')).toBe('60');
-    expect(valueOf(args, '-g')).toBe('120');
+    expect(flagValue(args, '-fpsmax')).toBe('60');
+    expect(flagValue(args, '-g')).toBe('120');
   });
 });
 
@@ -82,9 +82,9 @@ describe('buildPreviewCommand', () => {
     const command = buildPreviewCommand({ input: 'in', output: 'out', source: { ...withAudio, durationSeconds: 3 }, size: { width: 852, height: 480 }, seconds: 5, threads: 2, maxFps: 30 });
     expect(command.outputOptions).toContain('-an');
     expect(command.outputOptions).not.toContain('0:a:0');
-    expect(valueOf(command.outputOptions, '-t')).toBe('5');
-    expect(valueOf(command.outputOptions, '-deadline')).toBe('realtime');
-    expect(valueOf(command.outputOptions, '-b:v')).toBe('1000k');
+    expect(flagValue(command.outputOptions, '-t')).toBe('5');
+    expect(flagValue(command.outputOptions, '-deadline')).toBe('realtime');
+    expect(flagValue(command.outputOptions, '-b:v')).toBe('1000k');
     expect(command.expectedDurationSeconds).toBe(3);
   });
 });
@@ -92,12 +92,12 @@ describe('buildPreviewCommand', () => {
 describe('buildPosterFrameCommand', () => {
   it('seeks before the input, takes one WebP frame and picks a typical frame of a one-second window when asked', () => {
     const chosen = buildPosterFrameCommand({ input: 'in', output: 'p.webp', source: withAudio, size: { width: 1280, height: 720 }, atSeconds: 2.5, chooseFrame: true, quality: 75 });
-    expect(valueOf(chosen.inputOptions, '-ss')).toBe('2.500');
-    expect(valueOf(chosen.outputOptions, '-vf')).toMatch(/,thumbnail=30$/);
-    expect(valueOf(chosen.outputOptions, '-frames:v')).toBe('1');
-    expect(valueOf(chosen.outputOptions, '-quality')).toBe('75');
+    expect(flagValue(chosen.inputOptions, '-ss')).toBe('2.500');
+    expect(flagValue(chosen.outputOptions, '-vf')).toMatch(/,thumbnail=30$/);
+    expect(flagValue(chosen.outputOptions, '-frames:v')).toBe('1');
+    expect(flagValue(chosen.outputOptions, '-quality')).toBe('75');
     const exact = buildPosterFrameCommand({ input: 'in', output: 'p.webp', source: withAudio, size: { width: 1280, height: 720 }, atSeconds: 1, chooseFrame: false, quality: 80 });
-    expect(valueOf(exact.outputOptions, '-vf')).not.toContain('thumbnail');
+    expect(flagValue(exact.outputOptions, '-vf')).not.toContain('thumbnail');
     expect(exact.inputOptions).not.toContain('-threads');
   });
 });
@@ -118,7 +118,7 @@ describe('buildPreviewAndPosterCommand', () => {
     quality: 75,
   };
   const command = buildPreviewAndPosterCommand(settings);
-  const graph = valueOf(command.outputOptions, '-filter_complex') ?? '';
+  const graph = flagValue(command.outputOptions, '-filter_complex') ?? '';
   const branches = graph.split(';');
 
   it('is one run writing two files: the preview first, the poster as the second output', () => {
@@ -132,8 +132,8 @@ describe('buildPreviewAndPosterCommand', () => {
     expect(branches).toHaveLength(3);
     expect(branches[0]).toBe('[0:v:0]split=2[preview_in][poster_in]');
     expect(branches[1]).toBe('[preview_in]scale=852:480,setsar=1,format=yuv420p[preview]');
-    expect(valueOf(command.outputOptions, '-map')).toBe('[preview]');
-    expect(valueOf(command.extraOutputs?.[0]?.outputOptions ?? [], '-map')).toBe('[poster]');
+    expect(flagValue(command.outputOptions, '-map')).toBe('[preview]');
+    expect(flagValue(command.extraOutputs?.[0]?.outputOptions ?? [], '-map')).toBe('[poster]');
   });
 
   it('encodes the preview exactly as buildPreviewCommand does (same length, profile, bitrate, container)', () => {
@@ -141,8 +141,8 @@ describe('buildPreviewAndPosterCommand', () => {
     const withoutFilters = alone.filter((_, i) => !['-vf', '-map'].includes(alone[i] ?? '') && !['-vf', '-map'].includes(alone[i - 1] ?? ''));
     const shared = command.outputOptions.filter((_, i) => !['-filter_complex', '-map'].includes(command.outputOptions[i] ?? '') && !['-filter_complex', '-map'].includes(command.outputOptions[i - 1] ?? ''));
     expect(shared).toEqual(withoutFilters);
-    expect(valueOf(shared, '-t')).toBe('5');
-    expect(valueOf(shared, '-deadline')).toBe('realtime');
+    expect(flagValue(shared, '-t')).toBe('5');
+    expect(flagValue(shared, '-deadline')).toBe('realtime');
     expect(shared).toContain('-an');
   });
 
@@ -150,12 +150,12 @@ describe('buildPreviewAndPosterCommand', () => {
     const poster = branches[2] ?? '';
     expect(poster.startsWith('[poster_in]trim=start=3.000,scale=1280:720,setsar=1,format=yuv420p,thumbnail=30,')).toBe(true);
     const options = command.extraOutputs?.[0]?.outputOptions ?? [];
-    expect(valueOf(options, '-frames:v')).toBe('1');
-    expect(valueOf(options, '-c:v')).toBe('libwebp');
-    expect(valueOf(options, '-quality')).toBe('75');
-    expect(valueOf(options, '-map_metadata')).toBe('-1');
+    expect(flagValue(options, '-frames:v')).toBe('1');
+    expect(flagValue(options, '-c:v')).toBe('libwebp');
+    expect(flagValue(options, '-quality')).toBe('75');
+    expect(flagValue(options, '-map_metadata')).toBe('-1');
     const exact = buildPreviewAndPosterCommand({ ...settings, chooseFrame: false });
-    expect(valueOf(exact.outputOptions, '-filter_complex')).not.toContain('thumbnail');
+    expect(flagValue(exact.outputOptions, '-filter_complex')).not.toContain('thumbnail');
   });
 
   it("measures the poster's mean luma in the same run, for exactly one frame", () => {
@@ -166,11 +166,11 @@ describe('buildPreviewAndPosterCommand', () => {
   });
 
   it('reads the input only as far as the longer of the clip and the poster window', () => {
-    expect(valueOf(command.inputOptions, '-t')).toBe('5.000');
+    expect(flagValue(command.inputOptions, '-t')).toBe('5.000');
     // A 2 s clip with the poster window at 3 s: read to its end, 3 s + 30 frames at 30 fps.
-    expect(valueOf(buildPreviewAndPosterCommand({ ...settings, seconds: 2 }).inputOptions, '-t')).toBe('4.000');
+    expect(flagValue(buildPreviewAndPosterCommand({ ...settings, seconds: 2 }).inputOptions, '-t')).toBe('4.000');
     // An exact frame needs only that frame.
-    expect(valueOf(buildPreviewAndPosterCommand({ ...settings, seconds: 2, chooseFrame: false }).inputOptions, '-t')).toBe('3.034');
+    expect(flagValue(buildPreviewAndPosterCommand({ ...settings, seconds: 2, chooseFrame: false }).inputOptions, '-t')).toBe('3.034');
     // The read limit sits after the restrictions and before the input, where it limits the input.
     expect(command.inputOptions.indexOf('-t')).toBeGreaterThan(command.inputOptions.indexOf('-format_whitelist'));
   });

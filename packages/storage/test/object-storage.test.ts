@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IntegrityError, ObjectStorage, type StorageConfig } from '@reelboard/storage';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 
 /** What the fault-injecting proxy does to one request on its way to the real S3 server. */
 type Fault = 'pass' | 'slow-down' | 'corrupt-etag';

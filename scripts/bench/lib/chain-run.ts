@@ -16,8 +16,8 @@ import { GatewayClient, payQuote } from '@reelboard/client';
 import type { StatusEvent } from '@reelboard/contracts';
 import { connectDatabase, migrateToLatest } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
-import { repoRoot } from '../../../test/support/infra-env.js';
-import { startStack, type Stack } from '../../../test/support/stack.js';
+import { repoRoot } from '@reelboard/testkit/infra-env';
+import { startStack, type Stack } from '@reelboard/testkit/stack';
 
 const execFileAsync = promisify(execFile);
 

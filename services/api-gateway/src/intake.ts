@@ -24,7 +24,6 @@ const VIDEO_EXTENSIONS = new Set(['mp4', 'm4v', 'mov', 'webm', 'mkv', 'avi', '3g
 const LOGO_FORMATS = new Set(['png', 'jpeg', 'webp']);
 
 // Text that would corrupt logs or terminals: C0 controls except tab/newline, and DEL.
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
 /** An asking price from its two fields: both or neither; the amount a decimal with at most 2 places, the currency ISO 4217. */

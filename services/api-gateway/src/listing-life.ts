@@ -261,7 +261,6 @@ export async function editOwnProfile(deps: Pick<ListingLifeDeps, 'db'>, wallet: 
     if (value === undefined) continue;
     if (value === null || value === '') changes[key] = null;
     else if (typeof value !== 'string') fields[key] = `${key} must be text or null`;
-    // eslint-disable-next-line no-control-regex
     else if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(value)) fields[key] = `${key} contains control characters`;
     else if (value.trim().length > max) fields[key] = `${key} must be at most ${max} characters`;
     else changes[key] = value.trim();

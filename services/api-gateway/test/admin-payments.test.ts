@@ -6,8 +6,8 @@ import { connectRedis } from '@reelboard/bus';
 import type { UploadReceived } from '@reelboard/contracts';
 import type { TransitionName } from '@reelboard/lifecycle';
 import { applyCredit, paymentHistory, recordQuote, saveListing, type QuoteRecord } from '@reelboard/db';
-import { depositCredit, listingInput, quoteInput, randomAddress, randomTxHash, transfer } from '../../../packages/db/test/fixtures.js';
-import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
+import { depositCredit, listingInput, quoteInput, randomAddress, randomTxHash, transfer } from '@reelboard/testkit/db-fixtures';
+import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { CHAIN_ID, infra, startGateway, type Gateway } from './harness.js';
 
 const redis = connectRedis(infra.REDIS_URL ?? '', 'gateway-payments-test');

@@ -9,8 +9,8 @@ import { depositAddressOf } from '@reelboard/chain';
 import { serviceQueues } from '@reelboard/contracts';
 import { moderateListing, saveListing } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
-import { listingInput } from '../../../packages/db/test/fixtures.js';
-import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
+import { listingInput } from '@reelboard/testkit/db-fixtures';
+import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { handleListingJob, runListingJob } from '../src/listing-job.js';
 import { infra, startGateway, type Gateway } from './harness.js';
 

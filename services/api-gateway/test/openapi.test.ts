@@ -12,11 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chainFor } from '@reelboard/chain';
 import { connectRedis } from '@reelboard/bus';
 import { applyCredit, createWebhookDelivery, finishWebhookDelivery, recordQuote, saveListing } from '@reelboard/db';
-import { depositCredit, listingInput, quoteInput, randomWallet, transfer } from '../../../packages/db/test/fixtures.js';
+import { depositCredit, listingInput, quoteInput, randomWallet, transfer } from '@reelboard/testkit/db-fixtures';
 import { listingKeys } from '@reelboard/storage';
-import { postListing } from '../../../test/support/client.js';
-import { makeClip, makePng } from '../../../test/support/media.js';
-import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
+import { postListing } from '@reelboard/testkit/client';
+import { makeClip, makePng } from '@reelboard/testkit/media';
+import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { openApiDocument } from '../src/openapi.js';
 import { CHAIN_ID, infra, openStream, startGateway, type Gateway } from './harness.js';
 

@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis, type Bus } from '@reelboard/bus';
 import { saveListing, type Knex } from '@reelboard/db';
 import type { ObjectStorage } from '@reelboard/storage';
-import { listingInput, randomWallet } from '../../../packages/db/test/fixtures.js';
-import { signIn } from '../../../test/support/client.js';
-import { infraEnv } from '../../../test/support/infra-env.js';
-import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
+import { listingInput, randomWallet } from '@reelboard/testkit/db-fixtures';
+import { signIn } from '@reelboard/testkit/client';
+import { infraEnv } from '@reelboard/testkit/infra-env';
+import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { startGateway, type Gateway } from './harness.js';
 
 const infra = infraEnv();

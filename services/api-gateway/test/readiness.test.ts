@@ -7,7 +7,7 @@ import { createChainClient } from '@reelboard/chain';
 import { connectDatabase, type Knex } from '@reelboard/db';
 import { checkReadiness } from '@reelboard/runtime';
 import { s3EnvSchema, storageFromEnv } from '@reelboard/storage';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { gatewayReadiness } from '../src/readiness.js';
 
 // Readiness gates only on what serving needs: an RPC or S3 outage (which hits every replica at

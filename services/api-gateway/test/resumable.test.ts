@@ -6,9 +6,9 @@ import * as tus from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '@reelboard/bus';
 import { STAGED_FILES } from '@reelboard/contracts';
-import { postListing } from '../../../test/support/client.js';
-import { makeClip, makePng } from '../../../test/support/media.js';
-import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
+import { postListing } from '@reelboard/testkit/client';
+import { makeClip, makePng } from '@reelboard/testkit/media';
+import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { RedisLocker } from '../src/redis-locker.js';
 import { infra, startGateway, type Gateway } from './harness.js';
 

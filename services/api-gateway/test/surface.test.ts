@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '@reelboard/bus';
 import { queues } from '@reelboard/contracts';
-import { makeClip, makePng } from '../../../test/support/media.js';
-import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
+import { makeClip, makePng } from '@reelboard/testkit/media';
+import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { infra, openStream, startGateway, type Gateway } from './harness.js';
 
 type Json = Record<string, any>;

@@ -8,10 +8,10 @@ import { connectRedis } from '@reelboard/bus';
 import { queues, type UploadState, type StatusEventName, type UploadReceived } from '@reelboard/contracts';
 import { saveListing } from '@reelboard/db';
 import { startGateway, type Gateway } from '../../api-gateway/test/harness.js';
-import { listingInput } from '../../../packages/db/test/fixtures.js';
-import { bullmqQueueNames } from '../../../test/support/bullmq-queues.js';
-import { infraEnv, repoRoot } from '../../../test/support/infra-env.js';
-import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
+import { listingInput } from '@reelboard/testkit/db-fixtures';
+import { bullmqQueueNames } from '@reelboard/testkit/bullmq-queues';
+import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
+import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { verifySignature } from '../src/sign-webhook.js';
 import { BrowserKeys, Receiver, selfSignedCertificate } from './receivers.js';
 

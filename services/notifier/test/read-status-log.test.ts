@@ -8,7 +8,7 @@ import { connectRedis } from '@reelboard/bus';
 import type { StatusEvent } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
 import { readStatusLog } from '../src/read-status-log.js';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 
 let redis: Redis;
 const key = `statuslog-test-${randomUUID()}`;

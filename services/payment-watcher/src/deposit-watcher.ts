@@ -157,8 +157,12 @@ export class DepositWatcher {
       watchList.sweptUpTo(token.map((q) => q.address), height, 'token'),
     ]);
     const totals = new Map<string, bigint>();
-    native.forEach((q, i) => totals.set(q.uploadId, (nativeBalances[i] ?? 0n) + (nativeSwept[i] ?? 0n)));
-    token.forEach((q, i) => totals.set(q.uploadId, (tokenBalances[i] ?? 0n) + (tokenSwept[i] ?? 0n)));
+    native.forEach((q, i) => {
+      totals.set(q.uploadId, (nativeBalances[i] ?? 0n) + (nativeSwept[i] ?? 0n));
+    });
+    token.forEach((q, i) => {
+      totals.set(q.uploadId, (tokenBalances[i] ?? 0n) + (tokenSwept[i] ?? 0n));
+    });
     return quotes.map((q) => totals.get(q.uploadId) ?? 0n);
   }
 

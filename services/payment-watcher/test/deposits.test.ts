@@ -10,8 +10,8 @@ import { DepositWatcher, type DepositWatcherDeps } from '../src/deposit-watcher.
 import { handlePaymentSubmitted } from '../src/handle-payment-submitted.js';
 import { handleUploadExpire } from '../src/handle-upload-expire.js';
 import { handleUploadReceived } from '../src/handle-upload-received.js';
-import { KEYS, MERCHANT, startAnvil, type Anvil } from './support/anvil.js';
-import { compileTestContracts } from './support/contracts.js';
+import { KEYS, MERCHANT, startAnvil, type Anvil } from '@reelboard/testkit/anvil';
+import { compileTestContracts } from '@reelboard/testkit/test-contracts';
 import { makeUpload, PRICE, recordingContext, runOnce, watcherRig, type WatcherRig } from './support/harness.js';
 
 const ANVIL_PORT = Number(process.env.TEST_BASE_PORT ?? 19080) + 101;

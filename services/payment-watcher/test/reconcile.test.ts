@@ -5,10 +5,10 @@ import type { Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
 import { createChainClient, depositAddressOf, sweepDeposits, type DepositSettings } from '@reelboard/chain';
 import { applyCredit, connectDatabase, migrateToLatest, recordQuote, type Knex } from '@reelboard/db';
-import { depositCredit, quoteInput } from '../../../packages/db/test/fixtures.js';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { depositCredit, quoteInput } from '@reelboard/testkit/db-fixtures';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { reconcilePayments } from '../src/reconcile.js';
-import { KEYS, startAnvil, type Anvil } from './support/anvil.js';
+import { KEYS, startAnvil, type Anvil } from '@reelboard/testkit/anvil';
 
 const ANVIL_PORT = Number(process.env.TEST_BASE_PORT ?? 19080) + 105;
 const repoRoot = new URL('../../..', import.meta.url).pathname;

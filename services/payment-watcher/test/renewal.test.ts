@@ -6,8 +6,8 @@ import { createChainClient, depositAddressOf, type DepositSettings } from '@reel
 import type { PaymentCredited, RenewalQuoted, StatusEvent } from '@reelboard/contracts';
 import { connectDatabase, findListing, migrateToLatest, moderateListing, recordQuote, removeListing, saveListing, type Knex } from '@reelboard/db';
 import { Uploads } from '@reelboard/lifecycle';
-import { listingInput } from '../../../packages/db/test/fixtures.js';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { listingInput } from '@reelboard/testkit/db-fixtures';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { handlePaymentCredited } from '../../profile-writer/src/handle-payment-credited.js';
 import { DepositWatcher } from '../src/deposit-watcher.js';
 import { handlePaymentSubmitted } from '../src/handle-payment-submitted.js';
@@ -15,7 +15,7 @@ import { handleUploadExpire } from '../src/handle-upload-expire.js';
 import { handleUploadReceived } from '../src/handle-upload-received.js';
 import { reconcilePayments } from '../src/reconcile.js';
 import { WatchList } from '../src/watch-list.js';
-import { KEYS, startAnvil, type Anvil } from './support/anvil.js';
+import { KEYS, startAnvil, type Anvil } from '@reelboard/testkit/anvil';
 import { PRICE, recordingContext, runOnce, watcherRig, type testBus, type WatcherRig } from './support/harness.js';
 
 const ANVIL_PORT = Number(process.env.TEST_BASE_PORT ?? 19080) + 107;

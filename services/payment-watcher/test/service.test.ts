@@ -7,7 +7,7 @@ import { privateKeyToAccount } from 'viem/accounts';
 import { depositAddressOf } from '@reelboard/chain';
 import type { StatusEvent } from '@reelboard/contracts';
 import { Uploads } from '@reelboard/lifecycle';
-import { KEYS, MERCHANT, startAnvil, type Anvil } from './support/anvil.js';
+import { KEYS, MERCHANT, startAnvil, type Anvil } from '@reelboard/testkit/anvil';
 import { makeUpload, PRICE, redisUrl, testBus } from './support/harness.js';
 
 const BASE = Number(process.env.TEST_BASE_PORT ?? 19080);

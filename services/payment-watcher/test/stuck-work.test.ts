@@ -5,8 +5,8 @@ import { parsePayload, type Payment, type RenewalQuoted, type UploadFailed, type
 import { Uploads } from '@reelboard/lifecycle';
 import { applyCredit, connectDatabase, migrateToLatest, recordQuote, saveListing, type Knex, type QuoteRecord } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
-import { depositCredit, listingInput, quoteInput } from '../../../packages/db/test/fixtures.js';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { depositCredit, listingInput, quoteInput } from '@reelboard/testkit/db-fixtures';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { handleUploadFailed } from '../../profile-writer/src/handle-upload-failed.js';
 import { STUCK_WORK_STAGE, StuckWorkSweeper, sweepStuckWork, type StuckWorkDeadlines } from '../src/stuck-work.js';
 

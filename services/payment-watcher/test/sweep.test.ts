@@ -4,12 +4,12 @@ import { encodeFunctionData, erc20Abi, parseEther, type Hex } from 'viem';
 import { connectRedis } from '@reelboard/bus';
 import { depositAddressOf, type DepositSettings } from '@reelboard/chain';
 import { createLogger } from '@reelboard/logger';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { loadPaymentWatcherConfig } from '../src/config.js';
 import { AutoSweeper, GasPriceTooHighError, quotesWorthSweeping, sweepInBatches } from '../src/sweep.js';
 import { WatchList } from '../src/watch-list.js';
-import { KEYS, MERCHANT, startAnvil, type Anvil } from './support/anvil.js';
-import { compileTestContracts } from './support/contracts.js';
+import { KEYS, MERCHANT, startAnvil, type Anvil } from '@reelboard/testkit/anvil';
+import { compileTestContracts } from '@reelboard/testkit/test-contracts';
 
 const PORT = Number(process.env.TEST_BASE_PORT ?? 19080) + 130;
 const log = createLogger('sweep-test', 'error');

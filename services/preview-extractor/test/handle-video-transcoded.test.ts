@@ -10,7 +10,7 @@ import { previewExtractedSchema, type VideoTranscoded } from '@reelboard/contrac
 import { createMediaAdapter } from '@reelboard/media';
 import { handleVideoTranscoded, type PreviewSettings } from '../src/handle-video-transcoded.js';
 // The transcoder's fake StageContext and payload builder: the same chain, one stage later.
-import { fakeContext, ffmpegCli, ffprobeJson, paymentConfirmed } from '../../transcoder/test/support.js';
+import { fakeContext, ffmpegCli, ffprobeJson, paymentConfirmed } from '@reelboard/testkit/stage';
 
 const execFileAsync = promisify(execFile);
 let staging = '';

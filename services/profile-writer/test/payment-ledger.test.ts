@@ -7,8 +7,8 @@ import { parsePayload, type AssetsStored, type UploadReceived } from '@reelboard
 import { Uploads } from '@reelboard/lifecycle';
 import { connectDatabase, migrateToLatest, recordQuote, type Knex, type QuoteRecord } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
-import { depositCredit, quoteInput, randomAddress, transfer } from '../../../packages/db/test/fixtures.js';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { depositCredit, quoteInput, randomAddress, transfer } from '@reelboard/testkit/db-fixtures';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { handleAssetsStored } from '../src/handle-assets-stored.js';
 import { handlePaymentCredited } from '../src/handle-payment-credited.js';
 import { handleUploadFailed } from '../src/handle-upload-failed.js';

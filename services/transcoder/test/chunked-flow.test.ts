@@ -7,11 +7,11 @@ import { Bus, connectRedis } from '@reelboard/bus';
 import { stagedChunkPaths, stagedPaths, type VideoChunk } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
 import { createMediaAdapter, outputFps, type MediaAdapter } from '@reelboard/media';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { handlePaymentConfirmed, type TranscodeSettings } from '../src/handle-payment-confirmed.js';
 import { handleVideoAssemble } from '../src/handle-video-assemble.js';
 import { handleVideoChunk, type ChunkOutcome } from '../src/handle-video-chunk.js';
-import { fakeContext, ffmpegCli, makeChunkSource, paymentConfirmed, streamSpans, waitFor } from './support.js';
+import { fakeContext, ffmpegCli, makeChunkSource, paymentConfirmed, streamSpans, waitFor } from '@reelboard/testkit/stage';
 
 // A long video's chunked encode on real Redis (a BullMQ flow) and real ffmpeg, with two transcoder
 // "replicas" (two buses, each its own connection and workers) sharing the chunks of one upload.

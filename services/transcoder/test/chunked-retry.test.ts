@@ -8,11 +8,11 @@ import { stagedPaths } from '@reelboard/contracts';
 import { giveUpByPolicy, listFailedUploads, retryFailedUpload, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { createMediaAdapter, type MediaAdapter } from '@reelboard/media';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { handlePaymentConfirmed, type TranscodeSettings } from '../src/handle-payment-confirmed.js';
 import { handleVideoAssemble } from '../src/handle-video-assemble.js';
 import { handleVideoChunk } from '../src/handle-video-chunk.js';
-import { makeChunkSource, paymentConfirmed, streamSpans, waitFor } from './support.js';
+import { makeChunkSource, paymentConfirmed, streamSpans, waitFor } from '@reelboard/testkit/stage';
 
 // An operator's retry (`pnpm failed-uploads retry`) of a chunked encode whose chunk failed for good,
 // on real Redis (a BullMQ flow) and real ffmpeg: the failed chunk and the failed join are retried

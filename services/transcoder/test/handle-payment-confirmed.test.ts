@@ -9,7 +9,7 @@ import { createMediaAdapter } from '@reelboard/media';
 import { meanGray } from '../../../packages/media/test/helpers.js';
 import { cutPreviewFromSource } from '../src/cut-preview.js';
 import { handlePaymentConfirmed, type TranscodeSettings } from '../src/handle-payment-confirmed.js';
-import { fakeContext, ffmpegCli, ffprobeJson, paymentConfirmed, patchBytes } from './support.js';
+import { fakeContext, ffmpegCli, ffprobeJson, paymentConfirmed, patchBytes } from '@reelboard/testkit/stage';
 
 let staging = '';
 const media = createMediaAdapter();

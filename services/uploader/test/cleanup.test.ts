@@ -7,7 +7,7 @@ import { Bus, StatusStore, connectRedis } from '@reelboard/bus';
 import { Uploads, type TransitionName } from '@reelboard/lifecycle';
 import type { UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
-import { infraEnv } from '../../../test/support/infra-env.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { handleStagingCleanup } from '../src/handle-staging-cleanup.js';
 import { sweepStaging, uploadFinishedFrom } from '../src/sweep-staging.js';
 

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stagedPaths, type PreviewEarly } from '@reelboard/contracts';
 import { listingKeys, storageFromEnv, s3EnvSchema, type ObjectStorage } from '@reelboard/storage';
-import { infraEnv } from '../../../test/support/infra-env.js';
-import { fakeContext, paymentConfirmed } from '../../transcoder/test/support.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
+import { fakeContext, paymentConfirmed } from '@reelboard/testkit/stage';
 import { channels } from '@reelboard/contracts';
 import { handlePreviewEarly } from '../src/handle-preview-early.js';
 

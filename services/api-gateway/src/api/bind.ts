@@ -13,7 +13,6 @@ export interface GatewayLocals {
 }
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Locals extends GatewayLocals {}
   }

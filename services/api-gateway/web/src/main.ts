@@ -13,7 +13,10 @@ let leaveView: (() => void) | undefined;
 /** The header's account line: who is signed in, and a way out. */
 function renderAccount(): void {
   const session = currentSession();
-  if (!session) return mount(account);
+  if (!session) {
+    mount(account);
+    return;
+  }
   const short = `${session.address.slice(0, 6)}…${session.address.slice(-4)}`;
   const out = h('button', { type: 'button', class: 'link', onclick: async () => (await signOut(session), route()) }, 'Sign out');
   mount(account, h('span', { title: session.address }, short), out);

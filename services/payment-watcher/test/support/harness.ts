@@ -10,7 +10,7 @@ import { createLogger } from '@reelboard/logger';
 import { DepositWatcher } from '../../src/deposit-watcher.js';
 import { ScanLock } from '../../src/scan-lock.js';
 import { WatchList } from '../../src/watch-list.js';
-import { MERCHANT } from './anvil.js';
+import { MERCHANT } from '@reelboard/testkit/anvil';
 
 const repoRoot = new URL('../../../..', import.meta.url).pathname;
 

@@ -3,9 +3,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPublicClient, createTestClient, createWalletClient, defineChain, http, type Chain, type Hex, type PublicClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { portOpen } from '../../../../test/support/ports.js';
-
-const repoRoot = new URL('../../../..', import.meta.url).pathname;
+import { repoRoot } from './infra-env.js';
+import { portOpen } from './ports.js';
 
 /** Well-known anvil dev keys (default mnemonic): public test keys, never real money. */
 export const KEYS = {
