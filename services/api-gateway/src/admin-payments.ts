@@ -11,9 +11,8 @@ import {
   type RefundRecord,
 } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
-import type { Bind } from './api/bind.js';
-import { api } from './api/routes.js';
-import type { Answer, PaymentPage } from './api/types.js';
+import { api, type Answer, type PaymentPage } from '@reelboard/api';
+import type { Bind } from './routes/bind.js';
 import { HttpError } from './http-error.js';
 
 type RefundAnswer = Answer<'refundPayment', 200>;

@@ -17,9 +17,9 @@ import {
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
 import type { Uploads } from '@reelboard/lifecycle';
+import { api } from '@reelboard/api';
 import { adminPaymentRoutes } from './admin-payments.js';
-import type { Bind } from './api/bind.js';
-import { api } from './api/routes.js';
+import type { Bind } from './routes/bind.js';
 import { HttpError } from './http-error.js';
 import { searchPage } from './listings.js';
 import { deleteUnreferencedLogos, removeAndDelete } from './listing-life.js';

@@ -6,7 +6,7 @@ import type { Knex } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
 import { adminRoutes, requireAdmin } from './admin.js';
-import { binder } from './api/bind.js';
+import { binder } from './routes/bind.js';
 import { dashboardRoutes } from './dashboard.js';
 import { docsRoutes } from './docs.js';
 import { authRoutes, type SiweAuth } from './auth.js';

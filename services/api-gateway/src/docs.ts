@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Router } from 'express';
-import type { Bind } from './api/bind.js';
-import { api } from './api/routes.js';
+import { api } from '@reelboard/api';
+import type { Bind } from './routes/bind.js';
 import { openApiDocument } from './openapi.js';
 
 /** swagger-ui-dist's folder, found without loading its 1.5 MB bundle into the gateway. */

@@ -9,7 +9,7 @@ import multer from 'multer';
 import sharp from 'sharp';
 import { HashtagError, listingFormSchema, parseHashtags, priceSchema, STAGED_FILES, type ListingForm, type Price } from '@reelboard/contracts';
 import { z } from '@reelboard/config';
-import { listingFormFields } from './api/routes.js';
+import { listingFormFields } from '@reelboard/api';
 import { HttpError } from './http-error.js';
 
 export interface IntakeLimits {

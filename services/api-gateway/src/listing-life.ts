@@ -25,8 +25,8 @@ import {
 import type { Uploads } from '@reelboard/lifecycle';
 import { errorFields, type Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
-import type { Bind } from './api/bind.js';
-import { api } from './api/routes.js';
+import { api } from '@reelboard/api';
+import type { Bind } from './routes/bind.js';
 import { quotedPrice, type GatewayConfig } from './config.js';
 import { HttpError } from './http-error.js';
 import { allocateStaging, normaliseLogo, parseListingEdit, receiveMultipart } from './intake.js';

@@ -1,9 +1,8 @@
 import { Router } from 'express';
 import { autocompleteHashtags, findListing, findUserProfile, InvalidCursorError, searchListings, type Knex, type ListingSearch, type ListingView } from '@reelboard/db';
 import type { ObjectStorage } from '@reelboard/storage';
-import type { Bind } from './api/bind.js';
-import { api } from './api/routes.js';
-import type { Listing } from './api/types.js';
+import { api, type Listing } from '@reelboard/api';
+import type { Bind } from './routes/bind.js';
 import { HttpError } from './http-error.js';
 
 export interface ListingRoutesDeps {

@@ -1,12 +1,10 @@
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
-import { api } from './api/routes.js';
-import { openApiPath, type RouteSpec } from './api/route.js';
-import { errorBody } from './api/schemas.js';
+import { api, openApiPath, schemas, type RouteSpec } from '@reelboard/api';
 
 /** A JSON Schema or an OpenAPI object: plain JSON, checked by the document's own test. */
 type Json = Record<string, unknown>;
 
-const errorContent = { 'application/json': { schema: errorBody } };
+const errorContent = { 'application/json': { schema: schemas.errorBody } };
 const failure = (description: string) => ({ description, content: errorContent });
 
 const SECURITY: Record<RouteSpec['auth'], Json[] | undefined> = {

@@ -10,7 +10,7 @@ import { createSiweMessage } from 'viem/siwe';
 import { connectRedis } from '@reelboard/bus';
 import { createChainClient } from '@reelboard/chain';
 import { createLogger } from '@reelboard/logger';
-import { binder } from '../src/api/bind.js';
+import { binder } from '../src/routes/bind.js';
 import { authRoutes, SiweAuth } from '../src/auth.js';
 import { errorHandler } from '../src/http-error.js';
 

@@ -1,6 +1,6 @@
 import type { Request as ExpressRequest, RequestHandler, Response, Router } from 'express';
+import { InvalidInput, parseRequest, type Reply, type Request, type RouteSpec } from '@reelboard/api';
 import { HttpError } from '../http-error.js';
-import { InvalidInput, parseRequest, type Reply, type Request, type RouteSpec } from './route.js';
 
 /** What the gateway keeps on `res.locals` (set by the session and admin checks). */
 export interface GatewayLocals {

@@ -30,7 +30,7 @@ export interface RouteSpec {
   /** A multipart form, documented here and read by the handler itself (it streams files to disk). */
   form?: { schema: z.ZodObject; encoding?: Record<string, { contentType: string }> };
   /** The answers a call can succeed with, by status. */
-  responses: Record<number, Answer>;
+  responses: Record<number, ResponseSpec>;
   /** The error statuses the route itself gives, each described by the codes it carries (body: `Error`). */
   errors: Partial<Record<number, string>>;
   /**
@@ -43,7 +43,7 @@ export interface RouteSpec {
 }
 
 /** One successful answer: JSON with a schema, another media type, or no body. */
-export interface Answer {
+export interface ResponseSpec {
   description: string;
   /** The JSON body. */
   schema?: z.ZodType;

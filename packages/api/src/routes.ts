@@ -7,9 +7,9 @@ import * as s from './schemas.js';
  * THE ROUTE TABLE: every route of the gateway, once. A row names its method, path, who may call it,
  * its parameters, query, body and answers as zod schemas, and the error codes it gives.
  * - validation: `bindRoute(router, api.<name>, handler)` checks auth, params, query and body
- *   against the row before the handler runs (src/api/bind.ts);
- * - the OpenAPI 3.1 document is rendered from these rows (src/openapi.ts);
- * - clients import the types (`ResponseBody<typeof api.getListing, 200>`, src/api/types.ts).
+ *   against the row before the handler runs (the gateway's src/routes/bind.ts);
+ * - the OpenAPI 3.1 document is rendered from these rows (the gateway's src/openapi.ts);
+ * - clients import the types (`ResponseBody<typeof api.getListing, 200>`, types.ts).
  * 401 (auth), 403 (admin), 429 (rate limits, /v1 only) and 500 are added to every row that can give them.
  */
 
