@@ -10,6 +10,8 @@ import * as s from './schemas.js';
  *   against the row before the handler runs (the gateway's src/routes/bind.ts);
  * - the OpenAPI 3.1 document is rendered from these rows (the gateway's src/openapi.ts);
  * - clients import the types (`ResponseBody<typeof api.getListing, 200>`, types.ts).
+ * - a row's name is its operationId in the document, verb first (`searchListings`, `createUpload`):
+ *   what a generated client calls the method.
  * 401 (auth), 403 (admin), 429 (rate limits, /v1 only) and 500 are added to every row that can give them.
  */
 
@@ -354,7 +356,7 @@ export const api = {
       507: '`insufficient_storage`: the staging volume is at its reserve for paid work (with `freeBytes`)',
     },
   }),
-  resumableUploadOffset: defineRoute({
+  getResumableUploadOffset: defineRoute({
     method: 'head',
     path: '/v1/resumable-uploads/:id',
     auth: 'session',
@@ -844,7 +846,7 @@ export const api = {
   }),
 
   // ----- documentation (the probes and /metrics are on each service's internal port, not here) -----
-  openApiDocument: defineRoute({
+  getOpenApiDocument: defineRoute({
     method: 'get',
     path: '/openapi.json',
     auth: 'public',
@@ -853,7 +855,7 @@ export const api = {
     responses: { 200: { description: 'OpenAPI 3.1', schema: z.object({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) }).loose() } },
     errors: {},
   }),
-  docsPage: defineRoute({
+  getDocsPage: defineRoute({
     method: 'get',
     path: '/docs',
     auth: 'public',
@@ -862,7 +864,7 @@ export const api = {
     responses: { 200: { description: 'Swagger UI', media: { type: 'text/html' } } },
     errors: {},
   }),
-  queueDashboard: defineRoute({
+  getQueueDashboard: defineRoute({
     method: 'get',
     path: '/admin/queues',
     auth: 'admin',

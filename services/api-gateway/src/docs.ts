@@ -36,11 +36,11 @@ const INITIALIZER = `window.ui = SwaggerUIBundle({ url: 'openapi.json', dom_id: 
 export function docsRoutes({ bind, publicUrl }: { bind: Bind; publicUrl: string }): Router {
   const document = JSON.stringify(openApiDocument(publicUrl));
   const router = Router();
-  bind(router, api.openApiDocument).to(async ({ res }) => {
+  bind(router, api.getOpenApiDocument).to(async ({ res }) => {
     res.type('json').set('cache-control', 'no-cache').send(document);
     return undefined;
   });
-  bind(router, api.docsPage).to(async ({ res }) => {
+  bind(router, api.getDocsPage).to(async ({ res }) => {
     res.type('html').set('cache-control', 'no-cache').send(PAGE);
     return undefined;
   });

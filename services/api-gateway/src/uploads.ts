@@ -117,7 +117,7 @@ export function uploadRoutes({ bind, bus, uploads, db, storage, hub, config, lim
     return undefined;
   };
   bind(router, api.createResumableUpload, { before: limitUploads ? [limitUploads] : [] }).to(tus);
-  bind(router, api.resumableUploadOffset).to(tus);
+  bind(router, api.getResumableUploadOffset).to(tus);
   bind(router, api.appendResumableUpload).to(tus);
   // Termination here rather than in tus: the staging folder and the wallet's count go with the bytes.
   bind(router, api.cancelResumableUpload).to(async ({ params, caller }) => {
