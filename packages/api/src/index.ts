@@ -6,6 +6,7 @@
  */
 export * from './route.js';
 export * from './routes.js';
+export * from './errors.js';
 export * as schemas from './schemas.js';
 export type {
   AcceptedUpload,

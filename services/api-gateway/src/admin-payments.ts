@@ -1,11 +1,8 @@
 import { Router } from 'express';
 import type { Uploads } from '@reelboard/lifecycle';
 import {
-  InvalidPaymentCursorError,
   listPayments,
   markRefunded,
-  PaymentNotFoundError,
-  RefundConflictError,
   type Knex,
   type PaymentView,
   type RefundRecord,
@@ -13,7 +10,6 @@ import {
 import type { Logger } from '@reelboard/logger';
 import { api, type Answer, type PaymentPage } from '@reelboard/api';
 import type { Bind } from './routes/bind.js';
-import { HttpError } from './http-error.js';
 
 type RefundAnswer = Answer<'refundPayment', 200>;
 
@@ -55,24 +51,12 @@ export function adminPaymentRoutes({ bind, db, uploads, log }: AdminPaymentRoute
   const router = Router();
 
   bind(router, api.listPayments).to(async ({ query }) => {
-    try {
-      const page = await listPayments(db, { status: query.status, limit: query.limit, cursor: query.cursor });
-      return { status: 200, headers: { 'cache-control': 'no-store' }, body: page as PaymentPage };
-    } catch (error) {
-      if (error instanceof InvalidPaymentCursorError) throw new HttpError(400, 'invalid_cursor', error.message, { field: 'cursor' });
-      throw error;
-    }
+    const page = await listPayments(db, { status: query.status, limit: query.limit, cursor: query.cursor });
+    return { status: 200, headers: { 'cache-control': 'no-store' }, body: page as PaymentPage };
   });
 
   bind(router, api.refundPayment).to(async ({ params, body, caller }) => {
-    let outcome: RefundOutcome;
-    try {
-      outcome = await refundPayment(db, uploads, { paymentId: params.id, txHash: body.txHash, actor: caller.actor, note: body.note?.trim() || undefined });
-    } catch (error) {
-      if (error instanceof PaymentNotFoundError) throw new HttpError(404, 'payment_not_found', error.message);
-      if (error instanceof RefundConflictError) throw new HttpError(409, error.code, error.message, error.refundTxHash ? { refundTxHash: error.refundTxHash } : {});
-      throw error;
-    }
+    const outcome: RefundOutcome = await refundPayment(db, uploads, { paymentId: params.id, txHash: body.txHash, actor: caller.actor, note: body.note?.trim() || undefined });
     if (!outcome.repeated) log.info('refund recorded', { paymentId: outcome.payment.id, uploadId: outcome.payment.uploadId, actor: caller.actor, txHash: outcome.payment.refundTxHash, amount: outcome.refunded });
     return { status: 200, body: outcome as RefundAnswer };
   });

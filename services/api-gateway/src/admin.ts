@@ -4,13 +4,8 @@ import type { Bus } from '@reelboard/bus';
 import { PROFILE_MODERATION_STAGE } from '@reelboard/contracts';
 import {
   decideRevision,
-  ListingNotFoundError,
-  ListingRemovedError,
-  ListingStateError,
   listRevisions,
   moderateListing,
-  RevisionDecidedError,
-  RevisionNotFoundError,
   type Knex,
   type ModerationAction,
 } from '@reelboard/db';
@@ -112,13 +107,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
   }));
 
   const decide = async (action: ModerationAction, listingId: string, actor: string, reason: string | undefined) => {
-    let outcome;
-    try {
-      outcome = await moderateListing(db, { listingId: listingId.toLowerCase(), actor, action, reason, listingDays: deps.listingDays });
-    } catch (error) {
-      if (error instanceof ListingNotFoundError || error instanceof ListingRemovedError) throw new HttpError(404, 'listing_not_found', error.message);
-      throw error;
-    }
+    const outcome = await moderateListing(db, { listingId: listingId.toLowerCase(), actor, action, reason, listingDays: deps.listingDays });
     // The listing id is the upload id: the owner's status stream and `GET /v1/me/uploads` show it.
     await bus.status.publish({
       uploadId: outcome.listingId,
@@ -166,15 +155,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     },
   }));
   const decideOnRevision = async (action: ModerationAction, revisionId: string, actor: string, reason: string | undefined) => {
-    let decided;
-    try {
-      decided = await decideRevision(db, { revisionId, actor, action, reason });
-    } catch (error) {
-      if (error instanceof RevisionNotFoundError) throw new HttpError(404, 'revision_not_found', error.message);
-      if (error instanceof RevisionDecidedError) throw new HttpError(409, 'revision_decided', error.message, { status: error.status });
-      if (error instanceof ListingStateError) throw new HttpError(409, 'listing_state', error.message, { state: error.state });
-      throw error;
-    }
+    const decided = await decideRevision(db, { revisionId, actor, action, reason });
     // A rejected revision's new logo, or the logo an approved one replaced, is no longer referred to: delete its object.
     const logo = decided.diff.find((entry) => entry.field === 'logoKey');
     if (logo) await deleteUnreferencedLogos({ db, storage, log }, [action === 'approve' ? logo.public : logo.proposed].filter((key): key is string => typeof key === 'string'));

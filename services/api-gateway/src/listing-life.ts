@@ -6,8 +6,6 @@ import { depositAddressOf } from '@reelboard/chain';
 import type { RenewalQuoted, StatusEvent } from '@reelboard/contracts';
 import {
   editListing,
-  ListingNotFoundError,
-  ListingStateError,
   listingLogoKeys,
   listOwnListings,
   markListingSold,
@@ -56,21 +54,6 @@ export interface ListingLifeDeps {
   >;
 }
 
-/** The database's refusals as HTTP answers: another's listing does not exist (404), a state that forbids the action is 409. */
-export function asHttpError(error: unknown): unknown {
-  if (error instanceof ListingNotFoundError) return new HttpError(404, 'listing_not_found', `no listing ${error.listingId} of yours`);
-  if (error instanceof ListingStateError) return new HttpError(409, 'listing_state', error.message, { state: error.state });
-  return error;
-}
-
-const mapped = async <T>(work: Promise<T>): Promise<T> => {
-  try {
-    return await work;
-  } catch (error) {
-    throw asHttpError(error);
-  }
-};
-
 /** A listing in the owner's list: its state, expiry, payments, preview URLs, and its upload's processing status. */
 export interface OwnListingItem extends Omit<OwnListing, 'objects' | 'payments'> {
   previewUrl: string | null;
@@ -100,7 +83,7 @@ export async function myListings(deps: Pick<ListingLifeDeps, 'db' | 'storage' | 
 /** `PATCH /v1/listings/:id`: validated like the form; an approved listing gets a pending revision. */
 export async function editOwnListing(deps: Pick<ListingLifeDeps, 'db'>, wallet: string, listingId: string, body: unknown) {
   const edit = parseListingEdit(body);
-  return mapped(editListing(deps.db, { listingId, wallet, changes: edit }));
+  return editListing(deps.db, { listingId, wallet, changes: edit });
 }
 
 /**
@@ -128,7 +111,7 @@ export async function replaceOwnLogo(deps: Pick<ListingLifeDeps, 'db' | 'storage
     const key = `listings/${listingId.toLowerCase()}/logo-${randomUUID()}.webp`;
     await deps.storage.putFile(key, normalised, 'image/webp');
     stored = key;
-    const outcome = await mapped(editListing(deps.db, { listingId, wallet, changes: { logoKey: key } }));
+    const outcome = await editListing(deps.db, { listingId, wallet, changes: { logoKey: key } });
     stored = undefined;
     await deleteUnreferencedLogos(deps, before);
     return outcome;
@@ -152,13 +135,13 @@ export async function deleteUnreferencedLogos(deps: Pick<ListingLifeDeps, 'db' |
 
 /** `POST /v1/listings/:id/sold`. */
 export async function markOwnListingSold(deps: Pick<ListingLifeDeps, 'db' | 'config'>, wallet: string, listingId: string) {
-  const sold = await mapped(markListingSold(deps.db, { listingId, wallet, displaySeconds: deps.config.SOLD_DISPLAY_HOURS * 3600 }));
+  const sold = await markListingSold(deps.db, { listingId, wallet, displaySeconds: deps.config.SOLD_DISPLAY_HOURS * 3600 });
   return { listingId, state: 'sold' as const, ...sold };
 }
 
 /** `POST /v1/listings/:id/withdraw`. */
 export async function withdrawOwnListing(deps: Pick<ListingLifeDeps, 'db'>, wallet: string, listingId: string) {
-  await mapped(withdrawListing(deps.db, { listingId, wallet }));
+  await withdrawListing(deps.db, { listingId, wallet });
   return { listingId, state: 'withdrawn' as const };
 }
 
@@ -168,7 +151,7 @@ export async function withdrawOwnListing(deps: Pick<ListingLifeDeps, 'db'>, wall
  * hears `listing.removed` on the listing's status.
  */
 export async function removeAndDelete(deps: Pick<ListingLifeDeps, 'db' | 'storage' | 'bus' | 'log'>, input: { listingId: string; actor: string; wallet?: string | undefined; reason?: string | undefined }) {
-  const removed = await mapped(removeListing(deps.db, input));
+  const removed = await removeListing(deps.db, input);
   let objectsDeleted = removed.keys.length === 0;
   if (removed.keys.length > 0) {
     try {
@@ -204,7 +187,7 @@ export async function deleteObjects(storage: ObjectStorage, keys: readonly strin
  */
 export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'uploads' | 'config'>, wallet: `0x${string}`, listingId: string) {
   const { config } = deps;
-  const listing = await mapped(renewableListing(deps.db, listingId, wallet));
+  const listing = await renewableListing(deps.db, listingId, wallet);
   const renewalId = randomUUID();
   const now = new Date();
   const renewal: RenewalQuoted = {
