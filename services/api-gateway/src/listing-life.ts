@@ -18,6 +18,7 @@ import {
   unreferencedLogoKeys,
   withdrawListing,
   type Knex,
+  type ListingChanges,
   type OwnListing,
 } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
@@ -27,7 +28,7 @@ import { api } from '@reelboard/api';
 import type { Bind } from './routes/bind.js';
 import { quotedPrice, type GatewayConfig } from './config.js';
 import { HttpError } from './http-error.js';
-import { allocateStaging, normaliseLogo, parseListingEdit, receiveMultipart } from './intake.js';
+import { allocateStaging, normaliseLogo, receiveMultipart } from './intake.js';
 import { intakeLimits } from './uploads.js';
 
 export interface ListingLifeDeps {
@@ -80,10 +81,9 @@ export async function myListings(deps: Pick<ListingLifeDeps, 'db' | 'storage' | 
   );
 }
 
-/** `PATCH /v1/listings/:id`: validated like the form; an approved listing gets a pending revision. */
-export async function editOwnListing(deps: Pick<ListingLifeDeps, 'db'>, wallet: string, listingId: string, body: unknown) {
-  const edit = parseListingEdit(body);
-  return editListing(deps.db, { listingId, wallet, changes: edit });
+/** `PATCH /v1/listings/:id`: the changes as the row's schema validated them (like the form); an approved listing gets a pending revision. */
+export async function editOwnListing(deps: Pick<ListingLifeDeps, 'db'>, wallet: string, listingId: string, changes: ListingChanges) {
+  return editListing(deps.db, { listingId, wallet, changes });
 }
 
 /**
@@ -233,24 +233,8 @@ export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'u
   };
 }
 
-/** `PATCH /v1/me/profile`: a display name or contact change waits for a moderator. */
-export async function editOwnProfile(deps: Pick<ListingLifeDeps, 'db'>, wallet: string, body: unknown) {
-  const raw = (body ?? {}) as Record<string, unknown>;
-  const fields: Record<string, string> = {};
-  const changes: { displayName?: string | null; contact?: string | null } = {};
-  for (const key of Object.keys(raw)) if (key !== 'displayName' && key !== 'contact') fields[key] = `${key} cannot be edited here (displayName, contact; the logo comes with a listing)`;
-  for (const [key, max] of [['displayName', 80], ['contact', 200]] as const) {
-    const value = raw[key];
-    if (value === undefined) continue;
-    if (value === null || value === '') changes[key] = null;
-    else if (typeof value !== 'string') fields[key] = `${key} must be text or null`;
-    // eslint-disable-next-line no-control-regex
-    else if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(value)) fields[key] = `${key} contains control characters`;
-    else if (value.trim().length > max) fields[key] = `${key} must be at most ${max} characters`;
-    else changes[key] = value.trim();
-  }
-  if (Object.keys(fields).length === 0 && Object.keys(changes).length === 0) fields.form = 'nothing to change: send displayName or contact';
-  if (Object.keys(fields).length > 0) throw new HttpError(400, 'invalid_form', `invalid fields: ${Object.keys(fields).join(', ')}`, { fields });
+/** `PATCH /v1/me/profile`: a display name or contact change (validated by the row's schema) waits for a moderator. */
+export async function editOwnProfile(deps: Pick<ListingLifeDeps, 'db'>, wallet: string, changes: { displayName?: string | null; contact?: string | null }) {
   const { revisionId } = await proposeProfileEdit(deps.db, wallet, changes);
   return { revisionId, status: 'pending' as const, changes };
 }
