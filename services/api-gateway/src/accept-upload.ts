@@ -7,8 +7,8 @@ import type { Uploads } from '@reelboard/lifecycle';
 import { mediaBytes } from '@reelboard/runtime';
 import type { AcceptedUpload } from '@reelboard/api';
 import { quotedPrice, type GatewayConfig } from './config.js';
-import { HttpError } from './http-error.js';
-import { checkVideoContainer, normaliseLogo, type IntakeLimits } from './intake.js';
+import { HttpError } from './infra/http-error.js';
+import { checkVideoContainer, normaliseLogo, type IntakeLimits } from './infra/intake.js';
 
 export interface AcceptUploadDeps {
   db: Knex;

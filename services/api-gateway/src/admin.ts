@@ -15,7 +15,7 @@ import type { Uploads } from '@reelboard/lifecycle';
 import { api } from '@reelboard/api';
 import { adminPaymentRoutes } from './admin-payments.js';
 import type { Bind } from './routes/bind.js';
-import { HttpError } from './http-error.js';
+import { HttpError } from './infra/http-error.js';
 import { searchPage } from './listings.js';
 import { deleteUnreferencedLogos, removeAndDelete } from './listing-life.js';
 

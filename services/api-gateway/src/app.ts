@@ -7,20 +7,20 @@ import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
 import { adminRoutes, requireAdmin } from './admin.js';
 import { binder } from './routes/bind.js';
-import { dashboardRoutes } from './dashboard.js';
+import { dashboardRoutes } from './infra/dashboard.js';
 import { docsRoutes } from './docs.js';
-import { authRoutes, type SiweAuth } from './auth.js';
+import { authRoutes, type SiweAuth } from './infra/auth.js';
 import type { GatewayConfig } from './config.js';
-import { errorHandler, HttpError } from './http-error.js';
-import { corsPolicy, rateLimits, securityHeaders } from './security.js';
+import { errorHandler, HttpError } from './infra/http-error.js';
+import { corsPolicy, rateLimits, securityHeaders } from './infra/security.js';
 import { listingRoutes } from './listings.js';
 import { listingLifeRoutes } from './listing-life.js';
 import { notificationRoutes } from './notifications.js';
-import type { ResumableUploads } from './resumable.js';
-import type { StagingGuard } from './staging-guard.js';
-import type { StatusHub } from './status-hub.js';
+import type { ResumableUploads } from './infra/resumable.js';
+import type { StagingGuard } from './infra/staging-guard.js';
+import type { StatusHub } from './infra/status-hub.js';
 import { uploadRoutes } from './uploads.js';
-import { webClientRoutes } from './web.js';
+import { webClientRoutes } from './infra/web.js';
 
 export interface AppDeps {
   config: GatewayConfig;

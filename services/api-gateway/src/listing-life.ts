@@ -27,8 +27,8 @@ import type { ObjectStorage } from '@reelboard/storage';
 import { api } from '@reelboard/api';
 import type { Bind } from './routes/bind.js';
 import { quotedPrice, type GatewayConfig } from './config.js';
-import { HttpError } from './http-error.js';
-import { allocateStaging, normaliseLogo, receiveMultipart } from './intake.js';
+import { HttpError } from './infra/http-error.js';
+import { allocateStaging, normaliseLogo, receiveMultipart } from './infra/intake.js';
 import { intakeLimits } from './uploads.js';
 
 export interface ListingLifeDeps {

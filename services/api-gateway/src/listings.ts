@@ -3,7 +3,7 @@ import { autocompleteHashtags, findListing, findUserProfile, searchListings, typ
 import type { ObjectStorage } from '@reelboard/storage';
 import { api, type Listing } from '@reelboard/api';
 import type { Bind } from './routes/bind.js';
-import { HttpError } from './http-error.js';
+import { HttpError } from './infra/http-error.js';
 
 export interface ListingRoutesDeps {
   bind: Bind;

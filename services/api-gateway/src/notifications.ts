@@ -18,7 +18,7 @@ import {
 import type { Logger } from '@reelboard/logger';
 import { api, type WebhookDelivery, type WebhookEndpoint } from '@reelboard/api';
 import type { Bind } from './routes/bind.js';
-import { HttpError } from './http-error.js';
+import { HttpError } from './infra/http-error.js';
 
 type WebhookWithSecret = WebhookEndpoint & { secret: string };
 

@@ -11,11 +11,11 @@ import { api } from '@reelboard/api';
 import { acceptUpload, type AcceptUploadDeps } from './accept-upload.js';
 import type { Bind } from './routes/bind.js';
 import type { GatewayConfig } from './config.js';
-import { HttpError } from './http-error.js';
-import { allocateStaging, parseListingForm, receiveMultipart, type IntakeLimits } from './intake.js';
-import type { ResumableUploads } from './resumable.js';
-import type { StagingGuard } from './staging-guard.js';
-import type { StatusHub } from './status-hub.js';
+import { HttpError } from './infra/http-error.js';
+import { allocateStaging, parseListingForm, receiveMultipart, type IntakeLimits } from './infra/intake.js';
+import type { ResumableUploads } from './infra/resumable.js';
+import type { StagingGuard } from './infra/staging-guard.js';
+import type { StatusHub } from './infra/status-hub.js';
 
 export interface UploadRoutesDeps {
   bind: Bind;

@@ -7,7 +7,7 @@ import { channels, STAGED_FILES, type StatusEvent } from '@reelboard/contracts';
 import { makeClip, makePng } from '../../../test/support/media.js';
 import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
 import { acceptUpload, type AcceptUploadDeps } from '../src/accept-upload.js';
-import { StatusHub } from '../src/status-hub.js';
+import { StatusHub } from '../src/infra/status-hub.js';
 import { intakeLimits } from '../src/uploads.js';
 import { infra, startGateway, type Gateway } from './harness.js';
 

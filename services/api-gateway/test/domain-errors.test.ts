@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { domainErrors, InvalidInput } from '@reelboard/api';
 import * as db from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
-import { errorHandler, HttpError } from '../src/http-error.js';
+import { errorHandler, HttpError } from '../src/infra/http-error.js';
 
 /** Every error class @reelboard/db exports: the refusals its functions throw to the gateway's use-cases. */
 const dbErrorClasses = Object.entries(db).filter(([, value]) => typeof value === 'function' && value.prototype instanceof Error) as [string, new (...args: never[]) => Error][];

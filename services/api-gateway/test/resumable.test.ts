@@ -9,7 +9,7 @@ import { STAGED_FILES } from '@reelboard/contracts';
 import { postListing } from '../../../test/support/client.js';
 import { makeClip, makePng } from '../../../test/support/media.js';
 import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
-import { RedisLocker } from '../src/redis-locker.js';
+import { RedisLocker } from '../src/infra/redis-locker.js';
 import { infra, startGateway, type Gateway } from './harness.js';
 
 const redis = connectRedis(infra.REDIS_URL ?? '', 'resumable-test');

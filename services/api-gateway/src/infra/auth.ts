@@ -6,7 +6,7 @@ import { parseSiweMessage } from 'viem/siwe';
 import type { Logger } from '@reelboard/logger';
 import { api } from '@reelboard/api';
 import { HttpError } from './http-error.js';
-import type { Bind } from './routes/bind.js';
+import type { Bind } from '../routes/bind.js';
 
 export interface AuthConfig {
   /** The gateway's public origin: a SIWE message must name its host as domain and this origin as URI. */
