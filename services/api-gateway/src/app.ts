@@ -5,21 +5,21 @@ import type { Uploads } from '@reelboard/lifecycle';
 import type { Knex } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
-import { adminRoutes, requireAdmin } from './admin.js';
+import { adminRoutes, requireAdmin } from './routes/admin.js';
 import { binder } from './routes/bind.js';
 import { dashboardRoutes } from './infra/dashboard.js';
-import { docsRoutes } from './docs.js';
+import { docsRoutes } from './routes/docs.js';
 import { authRoutes, type SiweAuth } from './infra/auth.js';
 import type { GatewayConfig } from './config.js';
 import { errorHandler, HttpError } from './infra/http-error.js';
 import { corsPolicy, rateLimits, securityHeaders } from './infra/security.js';
-import { listingRoutes } from './listings.js';
+import { listingRoutes } from './routes/listings.js';
 import { listingLifeRoutes } from './listing-life.js';
-import { notificationRoutes } from './notifications.js';
+import { notificationRoutes } from './routes/notifications.js';
 import type { ResumableUploads } from './infra/resumable.js';
 import type { StagingGuard } from './infra/staging-guard.js';
 import type { StatusHub } from './infra/status-hub.js';
-import { uploadRoutes } from './uploads.js';
+import { uploadRoutes } from './routes/uploads.js';
 import { webClientRoutes } from './infra/web.js';
 
 export interface AppDeps {

@@ -29,7 +29,7 @@ import type { Bind } from './routes/bind.js';
 import { quotedPrice, type GatewayConfig } from './config.js';
 import { HttpError } from './infra/http-error.js';
 import { allocateStaging, normaliseLogo, receiveMultipart } from './infra/intake.js';
-import { intakeLimits } from './uploads.js';
+import { intakeLimits } from './routes/uploads.js';
 
 export interface ListingLifeDeps {
   db: Knex;

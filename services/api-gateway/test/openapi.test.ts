@@ -16,7 +16,7 @@ import { listingKeys } from '@reelboard/storage';
 import { postListing } from '../../../test/support/client.js';
 import { makeClip, makePng } from '../../../test/support/media.js';
 import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
-import { openApiDocument } from '../src/openapi.js';
+import { openApiDocument } from '../src/routes/openapi.js';
 import { infra, openStream, startGateway, type Gateway } from './harness.js';
 
 type Json = Record<string, any>;

@@ -17,8 +17,8 @@ import {
 } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import { api, type WebhookDelivery, type WebhookEndpoint } from '@reelboard/api';
-import type { Bind } from './routes/bind.js';
-import { HttpError } from './infra/http-error.js';
+import type { Bind } from './bind.js';
+import { HttpError } from '../infra/http-error.js';
 
 type WebhookWithSecret = WebhookEndpoint & { secret: string };
 

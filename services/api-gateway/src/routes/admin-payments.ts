@@ -9,7 +9,7 @@ import {
 } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import { api, type Answer, type PaymentPage } from '@reelboard/api';
-import type { Bind } from './routes/bind.js';
+import type { Bind } from './bind.js';
 
 type RefundAnswer = Answer<'refundPayment', 200>;
 

@@ -8,14 +8,14 @@ import type { Knex } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import { listingKeys, type ObjectStorage } from '@reelboard/storage';
 import { api } from '@reelboard/api';
-import { acceptUpload, type AcceptUploadDeps } from './accept-upload.js';
-import type { Bind } from './routes/bind.js';
-import type { GatewayConfig } from './config.js';
-import { HttpError } from './infra/http-error.js';
-import { allocateStaging, parseListingForm, receiveMultipart, type IntakeLimits } from './infra/intake.js';
-import type { ResumableUploads } from './infra/resumable.js';
-import type { StagingGuard } from './infra/staging-guard.js';
-import type { StatusHub } from './infra/status-hub.js';
+import { acceptUpload, type AcceptUploadDeps } from '../accept-upload.js';
+import type { Bind } from './bind.js';
+import type { GatewayConfig } from '../config.js';
+import { HttpError } from '../infra/http-error.js';
+import { allocateStaging, parseListingForm, receiveMultipart, type IntakeLimits } from '../infra/intake.js';
+import type { ResumableUploads } from '../infra/resumable.js';
+import type { StagingGuard } from '../infra/staging-guard.js';
+import type { StatusHub } from '../infra/status-hub.js';
 
 export interface UploadRoutesDeps {
   bind: Bind;

@@ -2,8 +2,8 @@ import { Router } from 'express';
 import { autocompleteHashtags, findListing, findUserProfile, searchListings, type Knex, type ListingSearch, type ListingView } from '@reelboard/db';
 import type { ObjectStorage } from '@reelboard/storage';
 import { api, type Listing } from '@reelboard/api';
-import type { Bind } from './routes/bind.js';
-import { HttpError } from './infra/http-error.js';
+import type { Bind } from './bind.js';
+import { HttpError } from '../infra/http-error.js';
 
 export interface ListingRoutesDeps {
   bind: Bind;

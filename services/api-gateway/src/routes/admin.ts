@@ -14,10 +14,10 @@ import type { ObjectStorage } from '@reelboard/storage';
 import type { Uploads } from '@reelboard/lifecycle';
 import { api } from '@reelboard/api';
 import { adminPaymentRoutes } from './admin-payments.js';
-import type { Bind } from './routes/bind.js';
-import { HttpError } from './infra/http-error.js';
+import type { Bind } from './bind.js';
+import { HttpError } from '../infra/http-error.js';
 import { searchPage } from './listings.js';
-import { deleteUnreferencedLogos, removeAndDelete } from './listing-life.js';
+import { deleteUnreferencedLogos, removeAndDelete } from '../listing-life.js';
 
 export interface AdminRoutesDeps {
   bind: Bind;

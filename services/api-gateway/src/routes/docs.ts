@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Router } from 'express';
 import { api } from '@reelboard/api';
-import type { Bind } from './routes/bind.js';
+import type { Bind } from './bind.js';
 import { openApiDocument } from './openapi.js';
 
 /** swagger-ui-dist's folder, found without loading its 1.5 MB bundle into the gateway. */
