@@ -4,7 +4,7 @@ import type { Bus } from '@reelboard/bus';
 import { claimExpiredListings, listingsWithObjectsDue, markObjectsDeleted, type Knex } from '@reelboard/db';
 import { errorFields, type Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
-import { deleteObjects } from './listing-life.js';
+import { deleteObjects } from './use-cases/listing-life.js';
 
 /** The listing job's queue; not a channel of the chain, so it lives with the one service that runs it. */
 export const LISTING_JOB_QUEUE = 'listings.maintenance';

@@ -6,7 +6,7 @@ import { connectRedis } from '@reelboard/bus';
 import { channels, STAGED_FILES, type StatusEvent } from '@reelboard/contracts';
 import { makeClip, makePng } from '../../../test/support/media.js';
 import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
-import { acceptUpload, type AcceptUploadDeps } from '../src/accept-upload.js';
+import { acceptUpload, type AcceptUploadDeps } from '../src/use-cases/accept-upload.js';
 import { StatusHub } from '../src/infra/status-hub.js';
 import { intakeLimits } from '../src/routes/uploads.js';
 import { infra, startGateway, type Gateway } from './harness.js';

@@ -17,7 +17,7 @@ import { adminPaymentRoutes } from './admin-payments.js';
 import type { Bind } from './bind.js';
 import { HttpError } from '../infra/http-error.js';
 import { searchPage } from './listings.js';
-import { deleteUnreferencedLogos, removeAndDelete } from '../listing-life.js';
+import { deleteUnreferencedLogos, removeAndDelete } from '../use-cases/listing-life.js';
 
 export interface AdminRoutesDeps {
   bind: Bind;

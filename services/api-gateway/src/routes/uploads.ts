@@ -8,7 +8,7 @@ import type { Knex } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import { listingKeys, type ObjectStorage } from '@reelboard/storage';
 import { api } from '@reelboard/api';
-import { acceptUpload, type AcceptUploadDeps } from '../accept-upload.js';
+import { acceptUpload, type AcceptUploadDeps } from '../use-cases/accept-upload.js';
 import type { Bind } from './bind.js';
 import type { GatewayConfig } from '../config.js';
 import { HttpError } from '../infra/http-error.js';

@@ -25,11 +25,11 @@ import type { Uploads } from '@reelboard/lifecycle';
 import { errorFields, type Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
 import { api } from '@reelboard/api';
-import type { Bind } from './routes/bind.js';
-import { quotedPrice, type GatewayConfig } from './config.js';
-import { HttpError } from './infra/http-error.js';
-import { allocateStaging, normaliseLogo, receiveMultipart } from './infra/intake.js';
-import { intakeLimits } from './routes/uploads.js';
+import type { Bind } from '../routes/bind.js';
+import { quotedPrice, type GatewayConfig } from '../config.js';
+import { HttpError } from '../infra/http-error.js';
+import { allocateStaging, normaliseLogo, receiveMultipart } from '../infra/intake.js';
+import { intakeLimits } from '../routes/uploads.js';
 
 export interface ListingLifeDeps {
   db: Knex;
