@@ -14,7 +14,7 @@ import type { GatewayConfig } from './config.js';
 import { errorHandler, HttpError } from './infra/http-error.js';
 import { corsPolicy, rateLimits, securityHeaders } from './infra/security.js';
 import { listingRoutes } from './routes/listings.js';
-import { listingLifeRoutes } from './use-cases/listing-life.js';
+import { listingLifeRoutes } from './routes/listing-life.js';
 import { notificationRoutes } from './routes/notifications.js';
 import type { ResumableUploads } from './infra/resumable.js';
 import type { StagingGuard } from './infra/staging-guard.js';

@@ -8,7 +8,7 @@ import { makeClip, makePng } from '../../../test/support/media.js';
 import { ANVIL_ACCOUNTS } from '../../../test/support/stack.js';
 import { acceptUpload, type AcceptUploadDeps } from '../src/use-cases/accept-upload.js';
 import { StatusHub } from '../src/infra/status-hub.js';
-import { intakeLimits } from '../src/routes/uploads.js';
+import { intakeLimits } from '../src/infra/intake.js';
 import { infra, startGateway, type Gateway } from './harness.js';
 
 // The upload module and the status hub, called directly: no Express, no HTTP.

@@ -9,6 +9,7 @@ import multer from 'multer';
 import sharp from 'sharp';
 import { HashtagError, listingFormSchema, parseHashtags, STAGED_FILES, type ListingForm } from '@reelboard/contracts';
 import { CONTROL_CHARACTERS, listingFormFields, parsePrice } from '@reelboard/api';
+import type { GatewayConfig } from '../config.js';
 import { HttpError } from './http-error.js';
 
 export interface IntakeLimits {
@@ -17,6 +18,14 @@ export interface IntakeLimits {
   maxLogoSide: number;
   logoSize: number;
 }
+
+/** The intake limits of a gateway's configuration. */
+export const intakeLimits = (config: Pick<GatewayConfig, 'MAX_VIDEO_BYTES' | 'MAX_LOGO_BYTES' | 'MAX_LOGO_SIDE' | 'LOGO_SIZE'>): IntakeLimits => ({
+  maxVideoBytes: config.MAX_VIDEO_BYTES,
+  maxLogoBytes: config.MAX_LOGO_BYTES,
+  maxLogoSide: config.MAX_LOGO_SIDE,
+  logoSize: config.LOGO_SIZE,
+});
 
 /** Containers a video may arrive in; anything else is refused before it costs a transcode. */
 const VIDEO_EXTENSIONS = new Set(['mp4', 'm4v', 'mov', 'webm', 'mkv', 'avi', '3gp', '3g2', 'mts', 'mpg', 'ogv', 'flv', 'mxf', 'wmv', 'asf']);

@@ -12,7 +12,7 @@ import { acceptUpload, type AcceptUploadDeps } from '../use-cases/accept-upload.
 import type { Bind } from './bind.js';
 import type { GatewayConfig } from '../config.js';
 import { HttpError } from '../infra/http-error.js';
-import { allocateStaging, parseListingForm, receiveMultipart, type IntakeLimits } from '../infra/intake.js';
+import { allocateStaging, intakeLimits, parseListingForm, receiveMultipart } from '../infra/intake.js';
 import type { ResumableUploads } from '../infra/resumable.js';
 import type { StagingGuard } from '../infra/staging-guard.js';
 import type { StatusHub } from '../infra/status-hub.js';
@@ -35,14 +35,6 @@ export interface UploadRoutesDeps {
   /** Resumable (tus) uploads. */
   resumable: ResumableUploads;
 }
-
-/** The intake limits of a gateway's configuration. */
-export const intakeLimits = (config: Pick<GatewayConfig, 'MAX_VIDEO_BYTES' | 'MAX_LOGO_BYTES' | 'MAX_LOGO_SIDE' | 'LOGO_SIZE'>): IntakeLimits => ({
-  maxVideoBytes: config.MAX_VIDEO_BYTES,
-  maxLogoBytes: config.MAX_LOGO_BYTES,
-  maxLogoSide: config.MAX_LOGO_SIDE,
-  logoSize: config.LOGO_SIZE,
-});
 
 /** The listing form, the payment submission and the upload's status (latest and live). */
 export function uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads, streams, guard, resumable }: UploadRoutesDeps): Router {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { Router, type Request as ExpressRequest, type RequestHandler, type Response as ExpressResponse } from 'express';
+import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import type { Bus } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
 import type { RenewalQuoted, StatusEvent } from '@reelboard/contracts';
@@ -24,12 +24,9 @@ import {
 import type { Uploads } from '@reelboard/lifecycle';
 import { errorFields, type Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
-import { api } from '@reelboard/api';
-import type { Bind } from '../routes/bind.js';
 import { quotedPrice, type GatewayConfig } from '../config.js';
 import { HttpError } from '../infra/http-error.js';
-import { allocateStaging, normaliseLogo, receiveMultipart } from '../infra/intake.js';
-import { intakeLimits } from '../routes/uploads.js';
+import { allocateStaging, intakeLimits, normaliseLogo, receiveMultipart } from '../infra/intake.js';
 
 export interface ListingLifeDeps {
   db: Knex;
@@ -249,25 +246,4 @@ export async function myProfile(deps: Pick<ListingLifeDeps, 'db' | 'storage'>, w
     logoUrl: profile.logoKey ? await deps.storage.urlFor(profile.logoKey) : null,
     pendingRevision: profile.pendingRevision,
   };
-}
-
-/** The owner's routes over their listings and profile (rows of the route table; every one needs a SIWE session). */
-export function listingLifeRoutes(deps: ListingLifeDeps & { bind: Bind; limitQuotes?: RequestHandler | undefined }): Router {
-  const { bind } = deps;
-  const router = Router();
-  const privately = { 'cache-control': 'private, no-store' };
-  bind(router, api.listMyListings).to(async ({ caller }) => ({ status: 200, headers: privately, body: { items: await myListings(deps, caller.address) } }));
-  bind(router, api.editListing).to(async ({ params, body, caller }) => ({ status: 200, body: await editOwnListing(deps, caller.address, params.id, body) }));
-  bind(router, api.replaceListingLogo).to(async ({ params, caller, req, res }) => ({ status: 200, body: await replaceOwnLogo(deps, { wallet: caller.address, listingId: params.id, req, res }) }));
-  bind(router, api.markListingSold).to(async ({ params, caller }) => ({ status: 200, body: await markOwnListingSold(deps, caller.address, params.id) }));
-  bind(router, api.withdrawListing).to(async ({ params, caller }) => ({ status: 200, body: await withdrawOwnListing(deps, caller.address, params.id) }));
-  bind(router, api.removeListing).to(async ({ params, caller }) => ({
-    status: 200,
-    body: await removeAndDelete(deps, { listingId: params.id, actor: caller.address.toLowerCase(), wallet: caller.address }),
-  }));
-  // A renewal quote costs what an upload's does (a ledger row, a watched address): the same per-wallet limit.
-  bind(router, api.renewListing, { before: deps.limitQuotes ? [deps.limitQuotes] : [] }).to(async ({ params, caller }) => ({ status: 202, body: await quoteRenewal(deps, caller.address, params.id) }));
-  bind(router, api.getMyProfile).to(async ({ caller }) => ({ status: 200, headers: privately, body: await myProfile(deps, caller.address) }));
-  bind(router, api.editMyProfile).to(async ({ body, caller }) => ({ status: 202, body: await editOwnProfile(deps, caller.address, body) }));
-  return router;
 }
