@@ -11,7 +11,8 @@ import { connectRedis } from '@reelboard/bus';
 import { createChainClient } from '@reelboard/chain';
 import { createLogger } from '@reelboard/logger';
 import { binder } from '../src/routes/bind.js';
-import { authRoutes, SiweAuth } from '../src/infra/auth.js';
+import { SiweAuth } from '../src/infra/auth.js';
+import { authRoutes } from '../src/routes/auth.js';
 import { errorHandler } from '../src/infra/http-error.js';
 
 const repoRoot = new URL('../../..', import.meta.url).pathname;

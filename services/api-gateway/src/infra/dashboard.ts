@@ -4,7 +4,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import { Router, type RequestHandler } from 'express';
 import type { Bus, notificationQueue } from '@reelboard/bus';
 import { channels, type Channel } from '@reelboard/contracts';
-import { requireAdmin, type AdminCheckDeps } from '../routes/admin.js';
+import { requireAdmin, type AdminCheckDeps } from './admin-auth.js';
 import { HttpError } from './http-error.js';
 
 /** Where bull-board is mounted. */
