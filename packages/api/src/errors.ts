@@ -24,6 +24,10 @@ export const domainErrors = {
   InvalidCursorError: () => ({ status: 400, code: 'invalid_cursor', extra: { field: 'cursor' } }),
   InvalidPaymentCursorError: () => ({ status: 400, code: 'invalid_cursor', extra: { field: 'cursor' } }),
   PaymentNotFoundError: () => ({ status: 404, code: 'payment_not_found' }),
+  /** An upload that is not the caller's is as absent as one that never was. */
+  UploadNotFoundError: () => ({ status: 404, code: 'upload_not_found' }),
+  /** Too many transactions of one upload are being followed (MAX_PAYMENT_HINTS). */
+  PaymentHintLimitError: () => ({ status: 429, code: 'too_many_hashes' }),
   /** `not_refundable` or `already_refunded` (naming the transaction that refunded it). */
   RefundConflictError: (error: { code: string; refundTxHash: string | null }) => ({
     status: 409,

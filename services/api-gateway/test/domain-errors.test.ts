@@ -5,9 +5,13 @@ import { domainErrors, InvalidInput } from '@reelboard/api';
 import * as db from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
 import { errorHandler, HttpError } from '../src/infra/http-error.js';
+import * as submitPayment from '../src/use-cases/submit-payment.js';
 
-/** Every error class @reelboard/db exports: the refusals its functions throw to the gateway's use-cases. */
-const dbErrorClasses = Object.entries(db).filter(([, value]) => typeof value === 'function' && value.prototype instanceof Error) as [string, new (...args: never[]) => Error][];
+/** Every error class a module exports. */
+const errorClassesOf = (module: Record<string, unknown>) =>
+  Object.entries(module).filter(([, value]) => typeof value === 'function' && value.prototype instanceof Error) as [string, new (...args: never[]) => Error][];
+/** The refusals the database's functions and the gateway's use-cases throw. */
+const domainErrorClasses = [...errorClassesOf(db), ...errorClassesOf(submitPayment)];
 
 /** What each route of the test app throws, and the answer the domain-error table gives it. */
 const cases: { name: string; error: Error; status: number; body: Record<string, unknown> }[] = [
@@ -47,6 +51,13 @@ const cases: { name: string; error: Error; status: number; body: Record<string, 
     status: 400,
     body: { error: 'invalid_query', message: 'limit must be an integer from 1 to 100', field: 'limit' },
   },
+  { name: 'UploadNotFoundError', error: new submitPayment.UploadNotFoundError('u1'), status: 404, body: { error: 'upload_not_found', message: 'no such upload' } },
+  {
+    name: 'PaymentHintLimitError',
+    error: new submitPayment.PaymentHintLimitError('u1', 3),
+    status: 429,
+    body: { error: 'too_many_hashes', message: '3 other transactions are already being checked for this upload; wait for their verdicts' },
+  },
   { name: 'HttpError', error: new HttpError(415, 'expected_multipart', 'send multipart'), status: 415, body: { error: 'expected_multipart', message: 'send multipart' } },
   // Not in the table: a failure, answered 500 without its message.
   { name: 'Error', error: new Error('connection reset by db'), status: 500, body: { error: 'internal', message: 'internal error' } },
@@ -74,9 +85,9 @@ beforeAll(async () => {
 afterAll(() => close?.());
 
 describe('the domain-error table', () => {
-  it('has a row for every error class the database package exports', () => {
-    expect(dbErrorClasses.length).toBeGreaterThanOrEqual(9);
-    const missing = dbErrorClasses.map(([name]) => name).filter((name) => !Object.hasOwn(domainErrors, name));
+  it('has a row for every error class the database package and the use-cases export', () => {
+    expect(domainErrorClasses.length).toBeGreaterThanOrEqual(11);
+    const missing = domainErrorClasses.map(([name]) => name).filter((name) => !Object.hasOwn(domainErrors, name));
     expect(missing).toEqual([]);
   });
 

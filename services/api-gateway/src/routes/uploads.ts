@@ -9,6 +9,7 @@ import type { Uploads } from '@reelboard/lifecycle';
 import { listingKeys, type ObjectStorage } from '@reelboard/storage';
 import { api } from '@reelboard/api';
 import { acceptUpload, type AcceptUploadDeps } from '../use-cases/accept-upload.js';
+import { submitPayment } from '../use-cases/submit-payment.js';
 import type { Bind } from './bind.js';
 import type { GatewayConfig } from '../config.js';
 import { HttpError } from '../infra/http-error.js';
@@ -117,21 +118,12 @@ export function uploadRoutes({ bind, bus, uploads, db, storage, hub, config, lim
     return { status: 204, headers: { 'tus-resumable': '1.0.0' }, body: undefined };
   });
 
-  // A hint, not a claim: the deposit address's balance decides what was paid. Sending the same hash
-  // again (or after the watcher found the payment) answers with the current state, never an error.
   bind(router, api.submitPayment).to(async ({ params, body, caller }) => {
-    const uploadId = await ownedUpload(params.id, caller.address);
+    const { id: uploadId } = params;
     const { txHash } = body;
-    const state = await uploads.state(uploadId);
-    if (state !== 'awaiting_payment') {
-      return { status: 200, body: { uploadId, txHash, state: state ?? null, status: (await uploads.latest(uploadId)) ?? null } };
-    }
-    const followed = await uploads.followHint(uploadId, txHash, config.MAX_PAYMENT_HINTS);
-    if (followed === 'limit') {
-      throw new HttpError(429, 'too_many_hashes', `${config.MAX_PAYMENT_HINTS} other transactions are already being checked for this upload; wait for their verdicts`);
-    }
-    await bus.publish('payment.submitted', { uploadId, txHash, round: followed.round });
-    return { status: 202, body: { uploadId, txHash, state } };
+    const outcome = await submitPayment({ uploads, bus, maxHints: config.MAX_PAYMENT_HINTS }, { uploadId, owner: caller.address, txHash });
+    if (outcome.followed) return { status: 202, body: { uploadId, txHash, state: outcome.state } };
+    return { status: 200, body: { uploadId, txHash, state: outcome.state, status: outcome.status } };
   });
 
   bind(router, api.getUpload).to(async ({ params, caller }) => {
