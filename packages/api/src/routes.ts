@@ -8,7 +8,7 @@ import * as s from './schemas.js';
  * its parameters, query, body and answers as zod schemas, and the error codes it gives.
  * - validation: `bindRoute(router, api.<name>, handler)` checks auth, params, query and body
  *   against the row before the handler runs (the gateway's src/routes/bind.ts);
- * - the OpenAPI 3.1 document is rendered from these rows (the gateway's src/openapi.ts);
+ * - the OpenAPI 3.1 document is rendered from these rows (the gateway's src/routes/openapi.ts);
  * - clients import the types (`ResponseBody<typeof api.getListing, 200>`, types.ts).
  * - a row's name is its operationId in the document, verb first (`searchListings`, `createUpload`):
  *   what a generated client calls the method.
