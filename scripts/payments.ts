@@ -121,7 +121,7 @@ const commands: Record<string, Command> = {
       // Loaded only here: the queue library is heavy and listing does not need it.
       const { connectRedis, StatusStore } = await import('@reelboard/bus');
       const { Uploads } = await import('@reelboard/lifecycle');
-      const { refundPayment } = await import('../services/api-gateway/src/admin-payments.js');
+      const { refundPayment } = await import('../services/api-gateway/src/routes/admin-payments.js');
       const redis = connectRedis(config, 'payments-cli');
       let outcome;
       try {

@@ -582,7 +582,7 @@ describe('monitoring (infra/k8s/monitoring)', () => {
     const sources = ['packages/bus/src/metrics.ts', 'packages/runtime/src/index.ts', 'services/api-gateway/src', 'services/payment-watcher/src']
       .flatMap((path) => {
         const full = join(repoRoot, path);
-        return statSync(full).isDirectory() ? readdirSync(full).filter((f) => f.endsWith('.ts')).map((f) => join(full, f)) : [full];
+        return statSync(full).isDirectory() ? readdirSync(full, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => join(full, f)) : [full];
       })
       .map((file) => readFileSync(file, 'utf8'))
       .join('\n');

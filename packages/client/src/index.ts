@@ -7,10 +7,10 @@ import { EventSource } from 'eventsource';
 import { createWalletClient, defineChain, http, type Hex, type PrivateKeyAccount } from 'viem';
 import { createSiweMessage } from 'viem/siwe';
 import { statusEventNames, terminalEvents } from '@reelboard/contracts';
-// The API's shapes come from the gateway's route table (type-only).
-import type { AcceptedUpload, Answer, PaymentRequest, Session, StatusEvent, UploadView } from '../../../services/api-gateway/src/api/types.js';
+// The API's shapes come from its route table (type-only).
+import type { AcceptedUpload, Answer, PaymentRequest, Session, StatusEvent, UploadView } from '@reelboard/api';
 
-export type { AcceptedUpload, Answer, Body, ErrorBody, Listing, ListingPage, StatusEvent, UploadView } from '../../../services/api-gateway/src/api/types.js';
+export type { AcceptedUpload, Answer, Body, ErrorBody, Listing, ListingPage, StatusEvent, UploadView } from '@reelboard/api';
 
 /** The payment the gateway asks for a listing. */
 export type Quote = PaymentRequest;

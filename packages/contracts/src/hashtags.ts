@@ -1,5 +1,7 @@
+import { LISTING_LIMITS } from './limits.js';
+
 /** At most this many hashtags per listing. */
-export const MAX_HASHTAGS = 10;
+export const MAX_HASHTAGS = LISTING_LIMITS.hashtags;
 const TAG = /^[\p{L}\p{N}_]{1,40}$/u;
 
 /** Raised for a tag that cannot be a hashtag; names the tag so the form can say which. */

@@ -4,3 +4,4 @@ export * from './status.js';
 export * from './hashtags.js';
 export * from './notifications.js';
 export * from './staging.js';
+export * from './limits.js';

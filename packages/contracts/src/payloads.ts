@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LISTING_LIMITS } from './limits.js';
 
 const hex = (bytes: number) =>
   z
@@ -34,13 +35,13 @@ export const priceSchema = z.object({
 
 /** What the person typed into the listing form, already validated by the gateway. */
 export const listingFormSchema = z.object({
-  title: z.string().min(1).max(120),
-  description: z.string().max(5000),
-  hashtags: z.array(z.string()).max(10),
+  title: z.string().min(1).max(LISTING_LIMITS.title),
+  description: z.string().max(LISTING_LIMITS.description),
+  hashtags: z.array(z.string()).max(LISTING_LIMITS.hashtags),
   latitude: z.number().min(-90).max(90),
   longitude: z.number().min(-180).max(180),
-  displayName: z.string().max(80).optional(),
-  contact: z.string().max(200).optional(),
+  displayName: z.string().max(LISTING_LIMITS.displayName).optional(),
+  contact: z.string().max(LISTING_LIMITS.contact).optional(),
   /** The asking price, if any. */
   price: priceSchema.optional(),
 });

@@ -2,7 +2,7 @@ import type { Bus, StageHandler } from '@reelboard/bus';
 import { claimExpiredListings, listingsWithObjectsDue, markObjectsDeleted, type Knex } from '@reelboard/db';
 import { errorFields, type Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
-import { deleteObjects } from './listing-life.js';
+import { deleteObjects } from './use-cases/listing-life.js';
 
 export interface ListingJobDeps {
   db: Knex;

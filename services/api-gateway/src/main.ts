@@ -7,13 +7,13 @@ import { rpcUrlsFrom } from '@reelboard/config';
 import { runService } from '@reelboard/runtime';
 import { storageFromEnv } from '@reelboard/storage';
 import { createApp } from './app.js';
-import { ownerOfRequest, sizeTimeoutsForUploads } from './upload-timeouts.js';
-import { createStaging } from './resumable.js';
-import { SiweAuth } from './auth.js';
+import { ownerOfRequest, sizeTimeoutsForUploads } from './infra/upload-timeouts.js';
+import { createStaging } from './infra/resumable.js';
+import { SiweAuth } from './infra/auth.js';
 import { loadGatewayConfig } from './config.js';
 import { handleListingJob } from './listing-job.js';
-import { gatewayReadiness } from './readiness.js';
-import { StatusHub } from './status-hub.js';
+import { gatewayReadiness } from './infra/readiness.js';
+import { StatusHub } from './infra/status-hub.js';
 
 await runService({
   name: 'api-gateway',

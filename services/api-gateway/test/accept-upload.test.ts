@@ -6,9 +6,9 @@ import { connectRedis } from '@reelboard/bus';
 import { channels, STAGED_FILES, type StatusEvent } from '@reelboard/contracts';
 import { makeClip, makePng } from '@reelboard/testkit/media';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
-import { acceptUpload, type AcceptUploadDeps } from '../src/accept-upload.js';
-import { StatusHub } from '../src/status-hub.js';
-import { intakeLimits } from '../src/uploads.js';
+import { acceptUpload, type AcceptUploadDeps } from '../src/use-cases/accept-upload.js';
+import { StatusHub } from '../src/infra/status-hub.js';
+import { intakeLimits } from '../src/infra/intake.js';
 import { infra, startGateway, type Gateway } from './harness.js';
 
 // The upload module and the status hub, called directly: no Express, no HTTP.

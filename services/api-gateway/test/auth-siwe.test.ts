@@ -10,9 +10,10 @@ import { createSiweMessage } from 'viem/siwe';
 import { connectRedis } from '@reelboard/bus';
 import { createChainClient } from '@reelboard/chain';
 import { createLogger } from '@reelboard/logger';
-import { binder } from '../src/api/bind.js';
-import { authRoutes, SiweAuth } from '../src/auth.js';
-import { errorHandler } from '../src/http-error.js';
+import { binder } from '../src/routes/bind.js';
+import { SiweAuth } from '../src/infra/auth.js';
+import { authRoutes } from '../src/routes/auth.js';
+import { errorHandler } from '../src/infra/http-error.js';
 
 const repoRoot = new URL('../../..', import.meta.url).pathname;
 const infra = Object.fromEntries(

@@ -16,11 +16,11 @@ import { signIn } from '@reelboard/testkit/client';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { createApp } from '../src/app.js';
-import { createStaging } from '../src/resumable.js';
-import { ownerOfRequest } from '../src/upload-timeouts.js';
-import { SiweAuth } from '../src/auth.js';
+import { createStaging } from '../src/infra/resumable.js';
+import { ownerOfRequest } from '../src/infra/upload-timeouts.js';
+import { SiweAuth } from '../src/infra/auth.js';
 import { loadGatewayConfig, type GatewayConfig } from '../src/config.js';
-import { StatusHub } from '../src/status-hub.js';
+import { StatusHub } from '../src/infra/status-hub.js';
 
 export const infra = infraEnv();
 export const CHAIN_ID = Number(infra.CHAIN_ID);

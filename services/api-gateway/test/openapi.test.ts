@@ -2,6 +2,7 @@ import { createECDH, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createConfig, lintFromString } from '@redocly/openapi-core';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
@@ -10,6 +11,7 @@ import { createPublicClient, createTestClient, createWalletClient, http } from '
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chainFor } from '@reelboard/chain';
+import { api, openApiPath } from '@reelboard/api';
 import { connectRedis } from '@reelboard/bus';
 import { applyCredit, createWebhookDelivery, finishWebhookDelivery, recordQuote, saveListing } from '@reelboard/db';
 import { depositCredit, listingInput, quoteInput, randomWallet, transfer } from '@reelboard/testkit/db-fixtures';
@@ -17,7 +19,7 @@ import { listingKeys } from '@reelboard/storage';
 import { postListing } from '@reelboard/testkit/client';
 import { makeClip, makePng } from '@reelboard/testkit/media';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
-import { openApiDocument } from '../src/openapi.js';
+import { openApiDocument } from '../src/routes/openapi.js';
 import { CHAIN_ID, infra, openStream, startGateway, type Gateway } from './harness.js';
 
 type Json = Record<string, any>;
@@ -157,6 +159,27 @@ describe('the OpenAPI document', () => {
       expect((await res.text()).length).toBeGreaterThan(10);
     }
     expect((await fetch(`${gw.base}/docs/assets/package.json`)).status).toBe(404);
+  });
+
+  it("passes Redocly's recommended lint with no error, as served", async () => {
+    const served = await call('GET', '/openapi.json');
+    const config = await createConfig({ extends: ['recommended'] });
+    const problems = await lintFromString({ source: JSON.stringify(served.body), absoluteRef: `${gw.base}/openapi.json`, config });
+    const errors = problems.filter((problem) => problem.severity === 'error').map((problem) => `${problem.ruleId} at ${problem.location[0]?.pointer}: ${problem.message}`);
+    expect(errors).toEqual([]);
+    // What is left are warnings we accept: no license, a localhost server, and /openapi.json and /docs, which have no 4xx.
+    expect(problems.map((problem) => problem.ruleId).sort()).toEqual(['info-license', 'no-server-example.com', 'operation-4xx-response', 'operation-4xx-response']);
+  });
+
+  it('names each operation by its row in the route table, and says who may call it (`security: []` when anyone may)', () => {
+    const operations = Object.values(doc.paths as Json).flatMap((item) => Object.values(item as Json) as Json[]);
+    expect(operations.map((operation) => operation.operationId).sort()).toEqual(Object.keys(api).sort());
+    for (const [name, route] of Object.entries(api)) {
+      const operation = (doc.paths as Json)[openApiPath(route.path)][route.method] as Json;
+      expect(operation.operationId, name).toBe(name);
+      if (route.auth === 'public') expect(operation.security, name).toEqual([]);
+      else expect(operation.security?.length, name).toBeGreaterThan(0);
+    }
   });
 
   it('lists every route the gateway has, and no route it lacks', () => {

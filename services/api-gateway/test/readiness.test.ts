@@ -8,7 +8,7 @@ import { connectDatabase, type Knex } from '@reelboard/db';
 import { checkReadiness } from '@reelboard/runtime';
 import { s3EnvSchema, storageFromEnv } from '@reelboard/storage';
 import { infraEnv } from '@reelboard/testkit/infra-env';
-import { gatewayReadiness } from '../src/readiness.js';
+import { gatewayReadiness } from '../src/infra/readiness.js';
 
 // Readiness gates only on what serving needs: an RPC or S3 outage (which hits every replica at
 // once) is reported, while Redis or Postgres missing takes the replica out of its Service.

@@ -9,7 +9,7 @@ import { STAGED_FILES } from '@reelboard/contracts';
 import { postListing } from '@reelboard/testkit/client';
 import { makeClip, makePng } from '@reelboard/testkit/media';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
-import { RedisLocker } from '../src/redis-locker.js';
+import { RedisLocker } from '../src/infra/redis-locker.js';
 import { infra, startGateway, type Gateway } from './harness.js';
 
 const redis = connectRedis(infra.REDIS_URL ?? '', 'resumable-test');

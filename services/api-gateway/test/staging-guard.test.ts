@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '@reelboard/bus';
 import type { UploadState } from '@reelboard/contracts';
-import { ADMISSION_GRACE_MS, StagingGuard, volumeFreeBytes, WALLET_RECORD_TTL_MS } from '../src/staging-guard.js';
+import { ADMISSION_GRACE_MS, StagingGuard, volumeFreeBytes, WALLET_RECORD_TTL_MS } from '../src/infra/staging-guard.js';
 import { infra } from './harness.js';
 
 // The guard alone, on the real Redis; the volume's free space and the lifecycle are given by the test.

@@ -3,8 +3,8 @@ import type { Server } from 'node:http';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@reelboard/logger';
-import { errorHandler } from '../src/http-error.js';
-import { buildWebClient, webClientRoutes, type WebBundle } from '../src/web.js';
+import { errorHandler } from '../src/infra/http-error.js';
+import { buildWebClient, webClientRoutes, type WebBundle } from '../src/infra/web.js';
 
 const log = createLogger('web-test', 'error');
 let server: Server | undefined;

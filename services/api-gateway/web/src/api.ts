@@ -11,7 +11,7 @@ export class ApiError extends Error {
   }
 }
 
-// The API's shapes come from the gateway's route table (type-only: nothing of it is bundled).
+// The API's shapes come from the API's route table (type-only: nothing of it is bundled).
 export type {
   AcceptedUpload,
   HashtagSuggestion,
@@ -22,7 +22,7 @@ export type {
   Price,
   RenewalQuote,
   UploadPreview,
-} from '../../src/api/types.js';
+} from '@reelboard/api';
 
 /** Turns a non-2xx answer into an ApiError, whatever its body. */
 export async function errorFrom(res: Response): Promise<ApiError> {

@@ -1,8 +1,8 @@
 import { createParser } from 'eventsource-parser';
 import { errorFrom } from './api.js';
 
-export type { StatusEvent } from '../../src/api/types.js';
-import type { StatusEvent, StatusEventName } from '../../src/api/types.js';
+export type { StatusEvent } from '@reelboard/api';
+import type { StatusEvent, StatusEventName } from '@reelboard/api';
 
 /** Events after which the gateway closes the stream and nothing more happens. */
 export const TERMINAL_EVENTS: ReadonlySet<StatusEventName> = new Set<StatusEventName>(['profile.saved', 'failed', 'expired', 'refund.due']);

@@ -1,3 +1,4 @@
+import { LISTING_LIMITS } from '@reelboard/contracts/limits';
 import { ApiError, errorFrom, requestJson, type OwnListing, type RenewalQuote } from '../api.js';
 import { h, mount } from '../dom.js';
 import { currentSession } from '../session.js';
@@ -75,10 +76,10 @@ export function renderMyListings(view: HTMLElement): () => void {
   };
 
   const editForm = (item: OwnListing) => {
-    const title = h('input', { type: 'text', name: 'title', value: item.title, maxlength: 120, 'aria-label': 'New title' });
+    const title = h('input', { type: 'text', name: 'title', value: item.title, maxlength: LISTING_LIMITS.title, 'aria-label': 'New title' });
     const amount = h('input', { type: 'text', name: 'priceAmount', value: item.price?.amount ?? '', inputmode: 'decimal', 'aria-label': 'New price' });
     const currency = h('input', { type: 'text', name: 'priceCurrency', value: item.price?.currency ?? '', maxlength: 3, 'aria-label': 'Price currency' });
-    const contact = h('input', { type: 'text', name: 'contact', value: item.contact ?? '', maxlength: 200, 'aria-label': 'New contact' });
+    const contact = h('input', { type: 'text', name: 'contact', value: item.contact ?? '', maxlength: LISTING_LIMITS.contact, 'aria-label': 'New contact' });
     const logo = h('input', { type: 'file', name: 'logo', accept: 'image/png,image/jpeg,image/webp', 'aria-label': 'New logo (optional)' });
     /** A new logo goes as its own multipart request (`PUT /v1/listings/:id/logo`), checked like the form's. */
     const sendLogo = async (file: File) => {

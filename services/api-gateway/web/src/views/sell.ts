@@ -1,4 +1,5 @@
 import { encodeFunctionData, erc20Abi } from 'viem';
+import { LISTING_LIMITS } from '@reelboard/contracts/limits';
 import { ApiError, requestJson, type AcceptedUpload, type HashtagSuggestion, type PaymentQuote, type UploadPreview } from '../api.js';
 import { h, mount, progressBar } from '../dom.js';
 import { currentSession, signIn, signOut, type Session } from '../session.js';
@@ -98,15 +99,15 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
 
   const videoInput = h('input', { type: 'file', id: 'video', name: 'video', accept: 'video/*', required: true, 'aria-describedby': 'video-error' });
   const logoInput = h('input', { type: 'file', id: 'logo', name: 'logo', accept: 'image/png,image/jpeg,image/webp', 'aria-describedby': 'logo-hint logo-error' });
-  const titleInput = h('input', { type: 'text', id: 'title', name: 'title', required: true, maxlength: 120, autocomplete: 'off', 'aria-describedby': 'title-error' });
-  const descriptionInput = h('textarea', { id: 'description', name: 'description', rows: 4, maxlength: 5000, 'aria-describedby': 'description-error' });
+  const titleInput = h('input', { type: 'text', id: 'title', name: 'title', required: true, maxlength: LISTING_LIMITS.title, autocomplete: 'off', 'aria-describedby': 'title-error' });
+  const descriptionInput = h('textarea', { id: 'description', name: 'description', rows: 4, maxlength: LISTING_LIMITS.description, 'aria-describedby': 'description-error' });
   const hashtagsInput = h('input', { type: 'text', id: 'hashtags', name: 'hashtags', autocomplete: 'off', placeholder: '#bikes #berlin', 'aria-describedby': 'hashtags-hint hashtags-error', 'aria-controls': 'hashtag-suggestions' });
   const suggestions = h('ul', { id: 'hashtag-suggestions', class: 'suggestions', 'aria-label': 'Hashtag suggestions' });
   const latitudeInput = h('input', { type: 'text', inputmode: 'decimal', id: 'latitude', name: 'latitude', required: true, placeholder: '52.52', 'aria-describedby': 'latitude-error' });
   const longitudeInput = h('input', { type: 'text', inputmode: 'decimal', id: 'longitude', name: 'longitude', required: true, placeholder: '13.405', 'aria-describedby': 'longitude-error' });
   const locateButton = h('button', { type: 'button', id: 'locate', class: 'secondary' }, 'Use my location');
-  const displayNameInput = h('input', { type: 'text', id: 'displayName', name: 'displayName', maxlength: 80, autocomplete: 'nickname', 'aria-describedby': 'displayName-error' });
-  const contactInput = h('input', { type: 'text', id: 'contact', name: 'contact', maxlength: 200, autocomplete: 'email', 'aria-describedby': 'contact-error' });
+  const displayNameInput = h('input', { type: 'text', id: 'displayName', name: 'displayName', maxlength: LISTING_LIMITS.displayName, autocomplete: 'nickname', 'aria-describedby': 'displayName-error' });
+  const contactInput = h('input', { type: 'text', id: 'contact', name: 'contact', maxlength: LISTING_LIMITS.contact, autocomplete: 'email', 'aria-describedby': 'contact-error' });
   const priceAmountInput = h('input', { type: 'text', inputmode: 'decimal', id: 'priceAmount', name: 'priceAmount', placeholder: '120.00', 'aria-describedby': 'priceAmount-error' });
   const priceCurrencyInput = h('input', { type: 'text', id: 'priceCurrency', name: 'priceCurrency', maxlength: 3, placeholder: 'EUR', 'aria-describedby': 'priceCurrency-error' });
   const payButton = h('button', { type: 'submit', id: 'pay', class: 'primary' }, 'PAY');

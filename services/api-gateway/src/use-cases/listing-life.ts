@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { Router, type Request as ExpressRequest, type RequestHandler, type Response as ExpressResponse } from 'express';
+import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import type { Bus } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
 import type { RenewalQuoted, StatusEvent } from '@reelboard/contracts';
 import {
   editListing,
-  ListingNotFoundError,
-  ListingStateError,
   listingLogoKeys,
   listOwnListings,
   markListingSold,
@@ -20,17 +18,15 @@ import {
   unreferencedLogoKeys,
   withdrawListing,
   type Knex,
+  type ListingChanges,
   type OwnListing,
 } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import { errorFields, type Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
-import type { Bind } from './api/bind.js';
-import { api } from './api/routes.js';
-import { quotedPrice, type GatewayConfig } from './config.js';
-import { HttpError } from './http-error.js';
-import { allocateStaging, normaliseLogo, parseListingEdit, receiveMultipart } from './intake.js';
-import { intakeLimits } from './uploads.js';
+import { quotedPrice, type GatewayConfig } from '../config.js';
+import { HttpError } from '../infra/http-error.js';
+import { allocateStaging, intakeLimits, normaliseLogo, receiveMultipart } from '../infra/intake.js';
 
 export interface ListingLifeDeps {
   db: Knex;
@@ -55,21 +51,6 @@ export interface ListingLifeDeps {
     | 'LOGO_SIZE'
   >;
 }
-
-/** The database's refusals as HTTP answers: another's listing does not exist (404), a state that forbids the action is 409. */
-export function asHttpError(error: unknown): unknown {
-  if (error instanceof ListingNotFoundError) return new HttpError(404, 'listing_not_found', `no listing ${error.listingId} of yours`);
-  if (error instanceof ListingStateError) return new HttpError(409, 'listing_state', error.message, { state: error.state });
-  return error;
-}
-
-const mapped = async <T>(work: Promise<T>): Promise<T> => {
-  try {
-    return await work;
-  } catch (error) {
-    throw asHttpError(error);
-  }
-};
 
 /** A listing in the owner's list: its state, expiry, payments, preview URLs, and its upload's processing status. */
 export interface OwnListingItem extends Omit<OwnListing, 'objects' | 'payments'> {
@@ -97,10 +78,9 @@ export async function myListings(deps: Pick<ListingLifeDeps, 'db' | 'storage' | 
   );
 }
 
-/** `PATCH /v1/listings/:id`: validated like the form; an approved listing gets a pending revision. */
-export async function editOwnListing(deps: Pick<ListingLifeDeps, 'db'>, wallet: string, listingId: string, body: unknown) {
-  const edit = parseListingEdit(body);
-  return mapped(editListing(deps.db, { listingId, wallet, changes: edit }));
+/** `PATCH /v1/listings/:id`: the changes as the row's schema validated them (like the form); an approved listing gets a pending revision. */
+export async function editOwnListing(deps: Pick<ListingLifeDeps, 'db'>, wallet: string, listingId: string, changes: ListingChanges) {
+  return editListing(deps.db, { listingId, wallet, changes });
 }
 
 /**
@@ -128,7 +108,7 @@ export async function replaceOwnLogo(deps: Pick<ListingLifeDeps, 'db' | 'storage
     const key = `listings/${listingId.toLowerCase()}/logo-${randomUUID()}.webp`;
     await deps.storage.putFile(key, normalised, 'image/webp');
     stored = key;
-    const outcome = await mapped(editListing(deps.db, { listingId, wallet, changes: { logoKey: key } }));
+    const outcome = await editListing(deps.db, { listingId, wallet, changes: { logoKey: key } });
     stored = undefined;
     await deleteUnreferencedLogos(deps, before);
     return outcome;
@@ -152,13 +132,13 @@ export async function deleteUnreferencedLogos(deps: Pick<ListingLifeDeps, 'db' |
 
 /** `POST /v1/listings/:id/sold`. */
 export async function markOwnListingSold(deps: Pick<ListingLifeDeps, 'db' | 'config'>, wallet: string, listingId: string) {
-  const sold = await mapped(markListingSold(deps.db, { listingId, wallet, displaySeconds: deps.config.SOLD_DISPLAY_HOURS * 3600 }));
+  const sold = await markListingSold(deps.db, { listingId, wallet, displaySeconds: deps.config.SOLD_DISPLAY_HOURS * 3600 });
   return { listingId, state: 'sold' as const, ...sold };
 }
 
 /** `POST /v1/listings/:id/withdraw`. */
 export async function withdrawOwnListing(deps: Pick<ListingLifeDeps, 'db'>, wallet: string, listingId: string) {
-  await mapped(withdrawListing(deps.db, { listingId, wallet }));
+  await withdrawListing(deps.db, { listingId, wallet });
   return { listingId, state: 'withdrawn' as const };
 }
 
@@ -168,7 +148,7 @@ export async function withdrawOwnListing(deps: Pick<ListingLifeDeps, 'db'>, wall
  * hears `listing.removed` on the listing's status.
  */
 export async function removeAndDelete(deps: Pick<ListingLifeDeps, 'db' | 'storage' | 'bus' | 'log'>, input: { listingId: string; actor: string; wallet?: string | undefined; reason?: string | undefined }) {
-  const removed = await mapped(removeListing(deps.db, input));
+  const removed = await removeListing(deps.db, input);
   let objectsDeleted = removed.keys.length === 0;
   if (removed.keys.length > 0) {
     try {
@@ -204,7 +184,7 @@ export async function deleteObjects(storage: ObjectStorage, keys: readonly strin
  */
 export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'uploads' | 'config'>, wallet: `0x${string}`, listingId: string) {
   const { config } = deps;
-  const listing = await mapped(renewableListing(deps.db, listingId, wallet));
+  const listing = await renewableListing(deps.db, listingId, wallet);
   const renewalId = randomUUID();
   const now = new Date();
   const renewal: RenewalQuoted = {
@@ -250,23 +230,8 @@ export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'u
   };
 }
 
-/** `PATCH /v1/me/profile`: a display name or contact change waits for a moderator. */
-export async function editOwnProfile(deps: Pick<ListingLifeDeps, 'db'>, wallet: string, body: unknown) {
-  const raw = (body ?? {}) as Record<string, unknown>;
-  const fields: Record<string, string> = {};
-  const changes: { displayName?: string | null; contact?: string | null } = {};
-  for (const key of Object.keys(raw)) if (key !== 'displayName' && key !== 'contact') fields[key] = `${key} cannot be edited here (displayName, contact; the logo comes with a listing)`;
-  for (const [key, max] of [['displayName', 80], ['contact', 200]] as const) {
-    const value = raw[key];
-    if (value === undefined) continue;
-    if (value === null || value === '') changes[key] = null;
-    else if (typeof value !== 'string') fields[key] = `${key} must be text or null`;
-    else if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(value)) fields[key] = `${key} contains control characters`;
-    else if (value.trim().length > max) fields[key] = `${key} must be at most ${max} characters`;
-    else changes[key] = value.trim();
-  }
-  if (Object.keys(fields).length === 0 && Object.keys(changes).length === 0) fields.form = 'nothing to change: send displayName or contact';
-  if (Object.keys(fields).length > 0) throw new HttpError(400, 'invalid_form', `invalid fields: ${Object.keys(fields).join(', ')}`, { fields });
+/** `PATCH /v1/me/profile`: a display name or contact change (validated by the row's schema) waits for a moderator. */
+export async function editOwnProfile(deps: Pick<ListingLifeDeps, 'db'>, wallet: string, changes: { displayName?: string | null; contact?: string | null }) {
   const { revisionId } = await proposeProfileEdit(deps.db, wallet, changes);
   return { revisionId, status: 'pending' as const, changes };
 }
@@ -281,25 +246,4 @@ export async function myProfile(deps: Pick<ListingLifeDeps, 'db' | 'storage'>, w
     logoUrl: profile.logoKey ? await deps.storage.urlFor(profile.logoKey) : null,
     pendingRevision: profile.pendingRevision,
   };
-}
-
-/** The owner's routes over their listings and profile (rows of the route table; every one needs a SIWE session). */
-export function listingLifeRoutes(deps: ListingLifeDeps & { bind: Bind; limitQuotes?: RequestHandler | undefined }): Router {
-  const { bind } = deps;
-  const router = Router();
-  const privately = { 'cache-control': 'private, no-store' };
-  bind(router, api.listMyListings).to(async ({ caller }) => ({ status: 200, headers: privately, body: { items: await myListings(deps, caller.address) } }));
-  bind(router, api.editListing).to(async ({ params, body, caller }) => ({ status: 200, body: await editOwnListing(deps, caller.address, params.id, body) }));
-  bind(router, api.replaceListingLogo).to(async ({ params, caller, req, res }) => ({ status: 200, body: await replaceOwnLogo(deps, { wallet: caller.address, listingId: params.id, req, res }) }));
-  bind(router, api.markListingSold).to(async ({ params, caller }) => ({ status: 200, body: await markOwnListingSold(deps, caller.address, params.id) }));
-  bind(router, api.withdrawListing).to(async ({ params, caller }) => ({ status: 200, body: await withdrawOwnListing(deps, caller.address, params.id) }));
-  bind(router, api.removeListing).to(async ({ params, caller }) => ({
-    status: 200,
-    body: await removeAndDelete(deps, { listingId: params.id, actor: caller.address.toLowerCase(), wallet: caller.address }),
-  }));
-  // A renewal quote costs what an upload's does (a ledger row, a watched address): the same per-wallet limit.
-  bind(router, api.renewListing, { before: deps.limitQuotes ? [deps.limitQuotes] : [] }).to(async ({ params, caller }) => ({ status: 202, body: await quoteRenewal(deps, caller.address, params.id) }));
-  bind(router, api.getMyProfile).to(async ({ caller }) => ({ status: 200, headers: privately, body: await myProfile(deps, caller.address) }));
-  bind(router, api.editMyProfile).to(async ({ body, caller }) => ({ status: 202, body: await editOwnProfile(deps, caller.address, body) }));
-  return router;
 }

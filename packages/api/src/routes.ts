@@ -1,15 +1,17 @@
 import { z } from 'zod';
-import { HashtagError, normalizeHashtag, statusEventNames, terminalEvents, unnotifiedEvents, uploadStates } from '@reelboard/contracts';
-import { defineRoute, numberParam, refusal, single } from './route.js';
+import { HashtagError, LISTING_LIMITS, normalizeHashtag, parseHashtags, priceSchema, type Price, statusEventNames, terminalEvents, unnotifiedEvents, uploadStates } from '@reelboard/contracts';
+import { defineRoute, documentedAs, numberParam, refusal, single } from './route.js';
 import * as s from './schemas.js';
 
 /**
  * THE ROUTE TABLE: every route of the gateway, once. A row names its method, path, who may call it,
  * its parameters, query, body and answers as zod schemas, and the error codes it gives.
  * - validation: `bindRoute(router, api.<name>, handler)` checks auth, params, query and body
- *   against the row before the handler runs (src/api/bind.ts);
- * - the OpenAPI 3.1 document is rendered from these rows (src/openapi.ts);
- * - clients import the types (`ResponseBody<typeof api.getListing, 200>`, src/api/types.ts).
+ *   against the row before the handler runs (the gateway's src/routes/bind.ts);
+ * - the OpenAPI 3.1 document is rendered from these rows (the gateway's src/routes/openapi.ts);
+ * - clients import the types (`ResponseBody<typeof api.getListing, 200>`, types.ts).
+ * - a row's name is its operationId in the document, verb first (`searchListings`, `createUpload`):
+ *   what a generated client calls the method.
  * 401 (auth), 403 (admin), 429 (rate limits, /v1 only) and 500 are added to every row that can give them.
  */
 
@@ -137,34 +139,176 @@ const optionalText = (max: number) =>
     .transform((value) => (value === '' ? undefined : value));
 
 export const listingFormFields = z.object({
-  title: z.string({ error: 'title is required' }).trim().min(1, { error: 'title is required' }).max(120, { error: 'title must be at most 120 characters' }),
-  description: z.string().trim().max(5000, { error: 'description must be at most 5000 characters' }).default(''),
-  hashtags: z.string().default('').meta({ description: 'e.g. `#cars #berlin` (at most 10)' }),
+  title: z
+    .string({ error: 'title is required' })
+    .trim()
+    .min(1, { error: 'title is required' })
+    .max(LISTING_LIMITS.title, { error: `title must be at most ${LISTING_LIMITS.title} characters` }),
+  description: z.string().trim().max(LISTING_LIMITS.description, { error: `description must be at most ${LISTING_LIMITS.description} characters` }).default(''),
+  hashtags: z.string().default('').meta({ description: `e.g. \`#cars #berlin\` (at most ${LISTING_LIMITS.hashtags})` }),
   latitude: finite('latitude', -90, 90),
   longitude: finite('longitude', -180, 180),
-  displayName: optionalText(80),
-  contact: optionalText(200),
+  displayName: optionalText(LISTING_LIMITS.displayName),
+  contact: optionalText(LISTING_LIMITS.contact),
   priceAmount: optionalText(20).meta({ description: 'the asking price (with priceCurrency), e.g. `120.50`' }),
   priceCurrency: optionalText(3).meta({ description: 'ISO 4217, e.g. `EUR`' }),
 });
 
+/** Text that would corrupt logs or terminals: C0 controls except tab and newline, and DEL. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+export const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+
 /**
- * An edit of a listing (JSON). Every field is read by the edit's own parser (intake.ts,
- * parseListingEdit), which validates like the form and names every bad field in one `invalid_form`;
- * the schema documents the shape.
+ * An asking price from its two parts: both or neither (undefined); the amount a decimal with at most 2
+ * places, the currency ISO 4217 (any case). The amount is written one way, as Postgres stores it (`120`
+ * and `120.0` are `120.00`), so a revision's diff never shows a change that is none.
  */
-const listingEditBody = z
-  .object({
-    title: z.unknown().optional().meta({ override: { type: 'string', minLength: 1, maxLength: 120 } }),
-    description: z.unknown().optional().meta({ override: { type: 'string', maxLength: 5000 } }),
-    hashtags: z.unknown().optional().meta({ override: { anyOf: [{ type: 'string', description: '`#cars #berlin`' }, { type: 'array', items: { type: 'string' } }] } }),
-    latitude: z.unknown().optional().meta({ override: { type: 'number', minimum: -90, maximum: 90 } }),
-    longitude: z.unknown().optional().meta({ override: { type: 'number', minimum: -180, maximum: 180 } }),
-    price: z.unknown().optional().meta({ override: { anyOf: [{ $ref: '#/components/schemas/Price' }, { type: 'null' }], description: 'null removes the price' } }),
-    contact: z.unknown().optional().meta({ override: { type: ['string', 'null'], maxLength: 200 } }),
-  })
+export function parsePrice(amount: string | undefined, currency: string | undefined): { price: Price } | { errors: { amount?: string; currency?: string } } | undefined {
+  if (amount === undefined && currency === undefined) return undefined;
+  if (amount === undefined) return { errors: { amount: 'a price needs both an amount and a currency' } };
+  if (currency === undefined) return { errors: { currency: 'a price needs both an amount and a currency' } };
+  const parsed = priceSchema.safeParse({ amount, currency: currency.toUpperCase() });
+  if (!parsed.success) {
+    const errors: { amount?: string; currency?: string } = {};
+    for (const issue of parsed.error.issues) errors[issue.path[0] === 'amount' ? 'amount' : 'currency'] ??= issue.message;
+    return { errors };
+  }
+  const [whole = '0', fraction = ''] = parsed.data.amount.split('.');
+  return { price: { amount: `${BigInt(whole).toString()}.${fraction.padEnd(2, '0')}`, currency: parsed.data.currency } };
+}
+
+/** A text field of a JSON body: a string without control characters. */
+const plainText = (key: string, typeError = `${key} must be text`) =>
+  z.string({ error: typeError }).refine((value) => !CONTROL_CHARACTERS.test(value), { error: `${key} contains control characters` });
+
+/** Optional contact-like text: null or empty clears it, otherwise trimmed and at most `max` characters. */
+const clearableText = (key: string, max: number) =>
+  plainText(key, `${key} must be text or null`)
+    .transform((value) => value.trim())
+    .pipe(z.string().max(max, { error: `${key} must be at most ${max} characters` }))
+    .transform((value) => (value === '' ? null : value))
+    .nullable();
+
+/** A coordinate of an edit: a JSON number, or a decimal string as the form sends it. */
+const editCoordinate = (key: 'latitude' | 'longitude') =>
+  z
+    .union([z.number(), z.string()], { error: `${key} must be a decimal number` })
+    .transform(String)
+    .pipe(listingFormFields.shape[key]);
+
+const EDITABLE = ['title', 'description', 'hashtags', 'latitude', 'longitude', 'price', 'contact'] as const;
+
+/** A body check that runs even when a field's transform refused it (so every bad field is named in one answer), as long as the body is an object. */
+const evenWithBadFields = { when: ({ value }: { value: unknown }) => typeof value === 'object' && value !== null && !Array.isArray(value) };
+
+/**
+ * An edit of a listing (JSON), validated like the form: the same limits and messages, every bad field
+ * named in one `invalid_form`. Absent fields stay; null clears the price or the contact. The video cannot
+ * be swapped (a new paid listing), nor the display name (a profile edit). The handler receives the
+ * changes as the database takes them (`location` from the two coordinates).
+ */
+export const listingEditBody = z
+  .object(
+    {
+      title: plainText('title').pipe(listingFormFields.shape.title).optional().meta({ override: { type: 'string', minLength: 1, maxLength: LISTING_LIMITS.title } }),
+      description: plainText('description')
+        .pipe(listingFormFields.shape.description.unwrap())
+        .optional()
+        .meta({ override: { type: 'string', maxLength: LISTING_LIMITS.description } }),
+      hashtags: z
+        .union([z.string(), z.array(z.string())], { error: 'hashtags must be text ("#cars #berlin") or a list' })
+        .transform((value, ctx) => {
+          try {
+            return parseHashtags(Array.isArray(value) ? value.join(' ') : value);
+          } catch (error) {
+            if (!(error instanceof HashtagError)) throw error;
+            ctx.addIssue({ code: 'custom', message: error.message });
+            return z.NEVER;
+          }
+        })
+        .optional()
+        .meta({ override: { anyOf: [{ type: 'string', description: '`#cars #berlin`' }, { type: 'array', items: { type: 'string' } }] } }),
+      latitude: editCoordinate('latitude').optional().meta(documentedAs({ type: 'number', minimum: -90, maximum: 90 })),
+      longitude: editCoordinate('longitude').optional().meta(documentedAs({ type: 'number', minimum: -180, maximum: 180 })),
+      price: z
+        .object({ amount: z.union([z.string(), z.number().transform(String)]).optional(), currency: z.string().optional() }, { error: 'price must be {amount, currency} or null' })
+        .transform((value, ctx) => {
+          const parsed = parsePrice(value.amount, value.currency);
+          if (parsed && 'errors' in parsed) {
+            ctx.addIssue({ code: 'custom', message: [parsed.errors.amount, parsed.errors.currency].filter(Boolean).join('; ') });
+            return z.NEVER;
+          }
+          return parsed?.price;
+        })
+        .nullable()
+        .optional()
+        .meta({ override: { anyOf: [{ $ref: '#/components/schemas/Price' }, { type: 'null' }], description: 'null removes the price' } }),
+      contact: clearableText('contact', LISTING_LIMITS.contact).optional().meta(documentedAs({ type: ['string', 'null'], maxLength: LISTING_LIMITS.contact })),
+    },
+    { error: 'send the changes as a JSON object' },
+  )
   .catchall(z.unknown())
+  .superRefine((body, ctx) => {
+    for (const key of Object.keys(body)) {
+      if ((EDITABLE as readonly string[]).includes(key)) continue;
+      ctx.addIssue({ code: 'custom', path: [key], message: key === 'video' ? 'the video cannot be changed: upload a new listing' : `${key} cannot be edited (editable: ${EDITABLE.join(', ')})` });
+    }
+    // A location is both coordinates: one alone names the other as missing.
+    if ((body.latitude === undefined) !== (body.longitude === undefined)) {
+      const missing = body.latitude === undefined ? 'latitude' : 'longitude';
+      ctx.addIssue({ code: 'custom', path: [missing], message: `${missing} is required` });
+    }
+  }, evenWithBadFields)
+  .transform(({ title, description, hashtags, latitude, longitude, price, contact }, ctx) => {
+    const changes = {
+      ...(title !== undefined ? { title } : {}),
+      ...(description !== undefined ? { description } : {}),
+      ...(hashtags !== undefined ? { hashtags } : {}),
+      ...(latitude !== undefined && longitude !== undefined ? { location: { latitude, longitude } } : {}),
+      ...(price !== undefined ? { price } : {}),
+      ...(contact !== undefined ? { contact } : {}),
+    };
+    if (Object.keys(changes).length === 0) {
+      ctx.addIssue({ code: 'custom', message: `nothing to change: send at least one of ${EDITABLE.join(', ')}` });
+      return z.NEVER;
+    }
+    return changes;
+  })
   .meta({ id: 'ListingEdit', description: 'What an edit may change, validated like the form; absent fields stay. The video cannot be swapped (that is a new paid listing).' });
+
+/** A profile edit (JSON): a new display name or contact, each trimmed; null or empty clears it. */
+export const profileEditBody = z
+  .object(
+    {
+      displayName: clearableText('displayName', LISTING_LIMITS.displayName)
+        .optional()
+        .meta({ override: { anyOf: [{ type: 'string', maxLength: LISTING_LIMITS.displayName }, { type: 'null' }] } }),
+      contact: clearableText('contact', LISTING_LIMITS.contact)
+        .optional()
+        .meta({ override: { anyOf: [{ type: 'string', maxLength: LISTING_LIMITS.contact }, { type: 'null' }] } }),
+    },
+    { error: 'send the changes as a JSON object' },
+  )
+  .catchall(z.unknown())
+  .superRefine((body, ctx) => {
+    for (const key of Object.keys(body)) {
+      if (key !== 'displayName' && key !== 'contact') ctx.addIssue({ code: 'custom', path: [key], message: `${key} cannot be edited here (displayName, contact; the logo comes with a listing)` });
+    }
+  }, evenWithBadFields)
+  .transform(({ displayName, contact }, ctx) => {
+    const changes = { ...(displayName !== undefined ? { displayName } : {}), ...(contact !== undefined ? { contact } : {}) };
+    if (Object.keys(changes).length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'nothing to change: send displayName or contact' });
+      return z.NEVER;
+    }
+    return changes;
+  })
+  // Other fields are refused (each named), which the document says as a closed object.
+  .meta({
+    override: ({ jsonSchema }: { jsonSchema: Record<string, unknown> }) => {
+      jsonSchema.additionalProperties = false;
+    },
+  });
 
 const reasonRequired = (what: string) =>
   z.object({
@@ -354,7 +498,7 @@ export const api = {
       507: '`insufficient_storage`: the staging volume is at its reserve for paid work (with `freeBytes`)',
     },
   }),
-  resumableUploadOffset: defineRoute({
+  getResumableUploadOffset: defineRoute({
     method: 'head',
     path: '/v1/resumable-uploads/:id',
     auth: 'session',
@@ -531,12 +675,7 @@ export const api = {
     auth: 'session',
     tag: 'my listings',
     summary: 'Asks for a new public display name or contact: public once a moderator approves it',
-    body: z
-      .object({
-        displayName: z.string({ error: 'displayName must be text or null' }).max(80, { error: 'displayName must be at most 80 characters' }).nullable().optional(),
-        contact: z.string({ error: 'contact must be text or null' }).max(200, { error: 'contact must be at most 200 characters' }).nullable().optional(),
-      })
-      .strict(),
+    body: profileEditBody,
     invalid: { body: 'invalid_form' },
     responses: { 202: { description: 'waiting for a moderator', schema: z.object({ revisionId: s.uuid, status: z.literal('pending'), changes: z.record(z.string(), z.string().nullable()) }) } },
     errors: { 400: '`invalid_form` (with `field` or `fields`): an unknown field, a value too long, control characters, or nothing to change' },
@@ -622,7 +761,7 @@ export const api = {
     tag: 'admin',
     summary: 'The moderation queue: listings by moderation status',
     query: z.object({
-      status: z.enum(['pending', 'approved', 'rejected'], { error: 'status must be pending, approved or rejected' }).default('pending').meta({ description: 'moderation status' }),
+      status: z.enum(s.moderationStatuses, { error: `status must be one of ${s.moderationStatuses.join(', ')}` }).default('pending').meta({ description: 'moderation status' }),
       ...pageQuery,
     }),
     responses: { 200: { description: 'a page of listings', schema: s.listingPage } },
@@ -681,7 +820,7 @@ export const api = {
     tag: 'admin',
     summary: 'Edits of approved listings and profile edits, each as a diff against the public version (pending: oldest first)',
     query: z.object({
-      status: z.enum(['pending', 'approved', 'rejected', 'superseded'], { error: 'status must be pending, approved, rejected or superseded' }).default('pending'),
+      status: z.enum(s.revisionStatuses, { error: `status must be one of ${s.revisionStatuses.join(', ')}` }).default('pending'),
       limit: numberParam('limit', 1, 200).default(50).meta({ description: 'how many' }),
     }),
     responses: { 200: { description: 'revisions', schema: z.object({ items: z.array(s.revision) }) } },
@@ -851,7 +990,7 @@ export const api = {
   }),
 
   // ----- documentation (the probes and /metrics are on each service's internal port, not here) -----
-  openApiDocument: defineRoute({
+  getOpenApiDocument: defineRoute({
     method: 'get',
     path: '/openapi.json',
     auth: 'public',
@@ -860,7 +999,7 @@ export const api = {
     responses: { 200: { description: 'OpenAPI 3.1', schema: z.object({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) }).loose() } },
     errors: {},
   }),
-  docsPage: defineRoute({
+  getDocsPage: defineRoute({
     method: 'get',
     path: '/docs',
     auth: 'public',
@@ -869,7 +1008,7 @@ export const api = {
     responses: { 200: { description: 'Swagger UI', media: { type: 'text/html' } } },
     errors: {},
   }),
-  queueDashboard: defineRoute({
+  getQueueDashboard: defineRoute({
     method: 'get',
     path: '/admin/queues',
     auth: 'admin',

@@ -3,7 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Router, type RequestHandler } from 'express';
 import type { Bus } from '@reelboard/bus';
-import { requireAdmin, type AdminCheckDeps } from './admin.js';
+import { requireAdmin, type AdminCheckDeps } from './admin-auth.js';
 import { HttpError } from './http-error.js';
 
 /** Where bull-board is mounted. */

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler } from 'express';
 import multer from 'multer';
+import { answerFor } from '@reelboard/api';
 import { errorFields, scrubSecrets, type Logger } from '@reelboard/logger';
 
 /** An error a client caused, with the status and stable code it is answered with. */
@@ -26,11 +27,16 @@ const multerCodes: Record<string, [number, string]> = {
   LIMIT_UNEXPECTED_FILE: [400, 'unexpected_file'],
 };
 
-/** Every error becomes JSON `{error, message, ...}`; only unexpected ones are 500 and logged as errors. */
+/**
+ * Every error becomes JSON `{error, message, ...}`: an HttpError as it says, a domain error (a refusal of the
+ * route table, the database's not-found and conflicts) as the API's domain-error table says; only unexpected
+ * ones are 500 and logged as errors.
+ */
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
-    if (error instanceof HttpError) {
-      res.status(error.status).json({ error: error.code, message: scrubSecrets(error.message), ...error.extra });
+    const answer = error instanceof HttpError ? error : answerFor(error);
+    if (answer) {
+      res.status(answer.status).json({ error: answer.code, message: scrubSecrets(answer.message), ...answer.extra });
       return;
     }
     if (error instanceof multer.MulterError) {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { ServerResponse } from 'node:http';
-import type { GatewayConfig } from './config.js';
+import type { GatewayConfig } from '../config.js';
 
 /**
  * Node's default `requestTimeout` (300 s) cuts any upload slower than about 7 MB/s at 2 GiB. The

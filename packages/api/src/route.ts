@@ -30,12 +30,13 @@ export interface RouteSpec {
   /** A multipart form, documented here and read by the handler itself (it streams files to disk). */
   form?: { schema: z.ZodObject; encoding?: Record<string, { contentType: string }> };
   /** The answers a call can succeed with, by status. */
-  responses: Record<number, Answer>;
+  responses: Record<number, ResponseSpec>;
   /** The error statuses the route itself gives, each described by the codes it carries (body: `Error`). */
   errors: Partial<Record<number, string>>;
   /**
    * How invalid input is answered. Defaults: path parameters 404 `not_found`, query 400
-   * `invalid_query`, body 400 `invalid_body`; each with `field` naming the parameter.
+   * `invalid_query`, body 400 `invalid_body`; each with `field` naming the parameter. A body refused
+   * as `invalid_form` names every bad field in `fields` instead.
    */
   invalid?: { params?: { status: number; code: string; message?: string }; query?: string; body?: string };
   /** Anything else the document should carry for the operation (security alternatives, extensions). */
@@ -43,7 +44,7 @@ export interface RouteSpec {
 }
 
 /** One successful answer: JSON with a schema, another media type, or no body. */
-export interface Answer {
+export interface ResponseSpec {
   description: string;
   /** The JSON body. */
   schema?: z.ZodType;
@@ -100,6 +101,12 @@ export class InvalidInput extends Error {
 export const refusal = (code: string, message: string, extra: Record<string, unknown> = {}) => ({ code: 'custom' as const, message, params: { code, ...extra } });
 
 function refuse(error: z.ZodError, status: number, code: string, fallback?: string): InvalidInput {
+  // A form (the listing edit, the profile edit) names every bad field at once, as the multipart form does.
+  if (code === 'invalid_form') {
+    const fields: Record<string, string> = {};
+    for (const issue of error.issues) fields[String(issue.path[0] ?? 'form')] ??= issue.message;
+    return new InvalidInput(status, code, `invalid fields: ${Object.keys(fields).join(', ')}`, { fields });
+  }
   const issue = error.issues[0];
   const field = issue?.path.map(String).join('.') || undefined;
   const params = (issue?.code === 'custom' ? (issue.params as Record<string, unknown> | undefined) : undefined) ?? {};
@@ -136,6 +143,18 @@ export function parseRequest<R extends RouteSpec>(route: R, raw: { params?: unkn
   }
   return parsed as unknown as Request<R>;
 }
+
+/**
+ * `.meta(documentedAs({...}))`: the document shows this JSON Schema in place of what zod-openapi renders
+ * (an object `override` is merged into the rendering; this replaces it, for a schema whose transforms say
+ * more than a client needs to know).
+ */
+export const documentedAs = (jsonSchema: Record<string, unknown>) => ({
+  override: (ctx: { jsonSchema: Record<string, unknown> }) => {
+    for (const key of Object.keys(ctx.jsonSchema)) delete ctx.jsonSchema[key];
+    Object.assign(ctx.jsonSchema, jsonSchema);
+  },
+});
 
 /** A query parameter given at most once (Express makes a repeated one an array). */
 export const single = (field: string) =>

@@ -1,6 +1,5 @@
 import type { Request as ExpressRequest, RequestHandler, Response, Router } from 'express';
-import { HttpError } from '../http-error.js';
-import { InvalidInput, parseRequest, type Reply, type Request, type RouteSpec } from './route.js';
+import { parseRequest, type Reply, type Request, type RouteSpec } from '@reelboard/api';
 
 /** What the gateway keeps on `res.locals` (set by the session and admin checks). */
 export interface GatewayLocals {
@@ -48,13 +47,8 @@ export function bindRoute<R extends RouteSpec>(router: Router, route: R, guards:
   router[route.method](route.path, async (req, res) => {
     if (guard) await run(guard, req, res);
     for (const middleware of options.before ?? []) await run(middleware, req, res);
-    let input: Request<R>;
-    try {
-      input = parseRequest(route, { params: req.params, query: req.query, headers: req.headers, body: req.body });
-    } catch (error) {
-      if (error instanceof InvalidInput) throw new HttpError(error.status, error.code, error.message, error.extra);
-      throw error;
-    }
+    // A refusal (InvalidInput) is answered by the error handler, as the domain-error table says.
+    const input: Request<R> = parseRequest(route, { params: req.params, query: req.query, headers: req.headers, body: req.body });
     const locals = res.locals as GatewayLocals;
     const caller = (route.auth === 'session' ? { address: locals.address } : route.auth === 'admin' ? { actor: locals.actor } : {}) as Caller<R>;
     const reply = await handler({ ...input, caller, req, res });

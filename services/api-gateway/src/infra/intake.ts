@@ -7,9 +7,9 @@ import { fileTypeFromBuffer } from 'file-type';
 const SNIFF_BYTES = 64 * 1024;
 import multer from 'multer';
 import sharp from 'sharp';
-import { HashtagError, listingFormSchema, parseHashtags, priceSchema, STAGED_FILES, type ListingForm, type Price } from '@reelboard/contracts';
-import { z } from '@reelboard/config';
-import { listingFormFields } from './api/routes.js';
+import { HashtagError, listingFormSchema, parseHashtags, STAGED_FILES, type ListingForm } from '@reelboard/contracts';
+import { CONTROL_CHARACTERS, listingFormFields, parsePrice } from '@reelboard/api';
+import type { GatewayConfig } from '../config.js';
 import { HttpError } from './http-error.js';
 
 export interface IntakeLimits {
@@ -19,30 +19,17 @@ export interface IntakeLimits {
   logoSize: number;
 }
 
+/** The intake limits of a gateway's configuration. */
+export const intakeLimits = (config: Pick<GatewayConfig, 'MAX_VIDEO_BYTES' | 'MAX_LOGO_BYTES' | 'MAX_LOGO_SIDE' | 'LOGO_SIZE'>): IntakeLimits => ({
+  maxVideoBytes: config.MAX_VIDEO_BYTES,
+  maxLogoBytes: config.MAX_LOGO_BYTES,
+  maxLogoSide: config.MAX_LOGO_SIDE,
+  logoSize: config.LOGO_SIZE,
+});
+
 /** Containers a video may arrive in; anything else is refused before it costs a transcode. */
 const VIDEO_EXTENSIONS = new Set(['mp4', 'm4v', 'mov', 'webm', 'mkv', 'avi', '3gp', '3g2', 'mts', 'mpg', 'ogv', 'flv', 'mxf', 'wmv', 'asf']);
 const LOGO_FORMATS = new Set(['png', 'jpeg', 'webp']);
-
-// Text that would corrupt logs or terminals: C0 controls except tab/newline, and DEL.
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
-
-/** An asking price from its two fields: both or neither; the amount a decimal with at most 2 places, the currency ISO 4217. */
-function parsePrice(amount: string | undefined, currency: string | undefined, fields: Record<string, string>): Price | undefined {
-  if (amount === undefined && currency === undefined) return undefined;
-  if (amount === undefined || currency === undefined) {
-    fields[amount === undefined ? 'priceAmount' : 'priceCurrency'] = 'a price needs both an amount and a currency';
-    return undefined;
-  }
-  const parsed = priceSchema.safeParse({ amount, currency: currency.toUpperCase() });
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) fields[issue.path[0] === 'amount' ? 'priceAmount' : 'priceCurrency'] ??= issue.message;
-    return undefined;
-  }
-  // One written form, as Postgres stores it (`120` and `120.0` are `120.00`), so a diff never shows a change that is none.
-  const [whole = '0', fraction = ''] = parsed.data.amount.split('.');
-  return { amount: `${BigInt(whole).toString()}.${fraction.padEnd(2, '0')}`, currency: parsed.data.currency };
-}
-
 
 /** Validates the form's text fields; every bad field is named in the 400. */
 export function parseListingForm(body: unknown): ListingForm {
@@ -50,7 +37,7 @@ export function parseListingForm(body: unknown): ListingForm {
   const raw = (body ?? {}) as Record<string, unknown>;
   for (const [key, value] of Object.entries(raw)) {
     if (Array.isArray(value)) fields[key] = `${key} was sent more than once`;
-    else if (typeof value === 'string' && CONTROL.test(value)) fields[key] = `${key} contains control characters`;
+    else if (typeof value === 'string' && CONTROL_CHARACTERS.test(value)) fields[key] = `${key} contains control characters`;
     // The multipart parser turns bytes that are not UTF-8 into U+FFFD; refuse rather than store mangled text.
     else if (typeof value === 'string' && value.includes('\uFFFD')) fields[key] = `${key} is not valid UTF-8`;
   }
@@ -70,92 +57,18 @@ export function parseListingForm(body: unknown): ListingForm {
       fields.hashtags = error.message;
     }
   }
-  const price = parsed.success ? parsePrice(parsed.data.priceAmount, parsed.data.priceCurrency, fields) : undefined;
+  const priced = parsed.success ? parsePrice(parsed.data.priceAmount, parsed.data.priceCurrency) : undefined;
+  const price = priced && 'price' in priced ? priced.price : undefined;
+  if (priced && 'errors' in priced) {
+    if (priced.errors.amount) fields.priceAmount ??= priced.errors.amount;
+    if (priced.errors.currency) fields.priceCurrency ??= priced.errors.currency;
+  }
   if (!parsed.success || Object.keys(fields).length > 0) {
     throw new HttpError(400, 'invalid_form', `invalid fields: ${Object.keys(fields).join(', ')}`, { fields });
   }
   const { title, description, latitude, longitude, displayName, contact } = parsed.data;
   return listingFormSchema.parse({ title, description, hashtags, latitude, longitude, displayName, contact, ...(price ? { price } : {}) });
 }
-
-/** What an edit may change (JSON): the form's fields, each optional; null clears the price or the contact. */
-export interface ListingEdit {
-  title?: string;
-  description?: string;
-  hashtags?: string[];
-  location?: { latitude: number; longitude: number };
-  price?: Price | null;
-  contact?: string | null;
-}
-
-const EDITABLE = ['title', 'description', 'hashtags', 'latitude', 'longitude', 'price', 'contact'] as const;
-
-/**
- * Validates an edit like the form: the same limits and messages, every bad field named in one 400.
- * The video cannot be swapped (a new paid listing), nor the display name (a profile edit).
- */
-export function parseListingEdit(body: unknown): ListingEdit {
-  const raw = (body ?? {}) as Record<string, unknown>;
-  const fields: Record<string, string> = {};
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'invalid_form', 'send the changes as a JSON object', { fields: { form: 'expected a JSON object' } });
-  for (const key of Object.keys(raw)) {
-    if (!(EDITABLE as readonly string[]).includes(key)) fields[key] = key === 'video' ? 'the video cannot be changed: upload a new listing' : `${key} cannot be edited (editable: ${EDITABLE.join(', ')})`;
-    else if (typeof raw[key] === 'string' && CONTROL.test(raw[key] as string)) fields[key] = `${key} contains control characters`;
-  }
-  const edit: ListingEdit = {};
-  const text = (key: 'title' | 'description', schema: z.ZodType<string>) => {
-    if (raw[key] === undefined) return;
-    const parsed = schema.safeParse(raw[key]);
-    if (parsed.success) edit[key] = parsed.data;
-    else fields[key] ??= parsed.error.issues[0]?.message ?? `${key} is not valid`;
-  };
-  text('title', listingFormFields.shape.title);
-  text('description', z.string({ error: 'description must be text' }).trim().max(5000, { error: 'description must be at most 5000 characters' }));
-  if (raw.hashtags !== undefined) {
-    const value = Array.isArray(raw.hashtags) ? raw.hashtags.join(' ') : raw.hashtags;
-    if (typeof value !== 'string') fields.hashtags = 'hashtags must be text ("#cars #berlin") or a list';
-    else {
-      try {
-        edit.hashtags = parseHashtags(value);
-      } catch (error) {
-        if (!(error instanceof HashtagError)) throw error;
-        fields.hashtags = error.message;
-      }
-    }
-  }
-  if (raw.latitude !== undefined || raw.longitude !== undefined) {
-    const coordinate = (key: 'latitude' | 'longitude') => {
-      const parsed = listingFormFields.shape[key].safeParse(typeof raw[key] === 'number' ? String(raw[key]) : raw[key]);
-      if (!parsed.success) fields[key] ??= parsed.error.issues[0]?.message ?? `${key} is not valid`;
-      return parsed.success ? parsed.data : undefined;
-    };
-    const latitude = coordinate('latitude');
-    const longitude = coordinate('longitude');
-    if (latitude !== undefined && longitude !== undefined) edit.location = { latitude, longitude };
-  }
-  if (raw.price !== undefined) {
-    if (raw.price === null) edit.price = null;
-    else if (typeof raw.price !== 'object') fields.price = 'price must be {amount, currency} or null';
-    else {
-      const { amount, currency } = raw.price as { amount?: unknown; currency?: unknown };
-      const price = parsePrice(typeof amount === 'number' ? String(amount) : (amount as string | undefined), typeof currency === 'string' ? currency : undefined, fields);
-      if (price) edit.price = price;
-      if (fields.priceAmount || fields.priceCurrency) fields.price = [fields.priceAmount, fields.priceCurrency].filter(Boolean).join('; ');
-      delete fields.priceAmount;
-      delete fields.priceCurrency;
-    }
-  }
-  if (raw.contact !== undefined) {
-    if (raw.contact === null || raw.contact === '') edit.contact = null;
-    else if (typeof raw.contact !== 'string') fields.contact = 'contact must be text or null';
-    else if (raw.contact.trim().length > 200) fields.contact = 'contact must be at most 200 characters';
-    else edit.contact = raw.contact.trim();
-  }
-  if (Object.keys(fields).length === 0 && Object.keys(edit).length === 0) fields.form = `nothing to change: send at least one of ${EDITABLE.join(', ')}`;
-  if (Object.keys(fields).length > 0) throw new HttpError(400, 'invalid_form', `invalid fields: ${Object.keys(fields).join(', ')}`, { fields });
-  return edit;
-}
-
 
 /**
  * Streams the multipart form to the upload's own staging directory (never whole files in

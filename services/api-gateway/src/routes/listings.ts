@@ -1,10 +1,9 @@
 import { Router } from 'express';
-import { autocompleteHashtags, findListing, findUserProfile, InvalidCursorError, searchListings, type Knex, type ListingSearch, type ListingView } from '@reelboard/db';
+import { autocompleteHashtags, findListing, findUserProfile, searchListings, type Knex, type ListingSearch, type ListingView } from '@reelboard/db';
 import type { ObjectStorage } from '@reelboard/storage';
-import type { Bind } from './api/bind.js';
-import { api } from './api/routes.js';
-import type { Listing } from './api/types.js';
-import { HttpError } from './http-error.js';
+import { api, type Listing } from '@reelboard/api';
+import type { Bind } from './bind.js';
+import { HttpError } from '../infra/http-error.js';
 
 export interface ListingRoutesDeps {
   bind: Bind;
@@ -43,15 +42,10 @@ export async function presentListing(storage: ObjectStorage, view: ListingView):
   };
 }
 
-/** Runs a search, mapping a foreign cursor to a 400. */
+/** Runs a search (a foreign cursor throws InvalidCursorError: a 400 by the domain-error table). */
 export async function searchPage(db: Knex, storage: ObjectStorage, search: ListingSearch): Promise<{ items: Listing[]; nextCursor: string | null }> {
-  try {
-    const page = await searchListings(db, search);
-    return { items: await Promise.all(page.items.map((view) => presentListing(storage, view))), nextCursor: page.nextCursor };
-  } catch (error) {
-    if (error instanceof InvalidCursorError) throw new HttpError(400, 'invalid_cursor', error.message, { field: 'cursor' });
-    throw error;
-  }
+  const page = await searchListings(db, search);
+  return { items: await Promise.all(page.items.map((view) => presentListing(storage, view))), nextCursor: page.nextCursor };
 }
 
 /** The public read API: approved listings by hashtags, distance and owner; hashtag autocomplete; profiles. */

@@ -114,7 +114,8 @@ export const hashtagSuggestions = z.object({
 
 export const uploadPreview = z.object({ uploadId: uuid, previewUrl: z.url(), posterUrl: z.url() });
 
-export const moderationStatus = z.enum(['pending', 'approved', 'rejected']);
+export const moderationStatuses = ['pending', 'approved', 'rejected'] as const;
+export const moderationStatus = z.enum(moderationStatuses);
 export const moderationDecision = z.object({
   listingId: uuid,
   status: moderationStatus,
@@ -174,13 +175,14 @@ export const listingEditOutcome = z.object({
   state: listingLifecycleState,
 });
 
+export const revisionStatuses = ['pending', 'approved', 'rejected', 'superseded'] as const;
 export const revision = z
   .object({
     id: uuid,
     kind: z.enum(['listing', 'profile']),
     listingId: uuid.nullable(),
     owner: address,
-    status: z.enum(['pending', 'approved', 'rejected', 'superseded']),
+    status: z.enum(revisionStatuses),
     reason: z.string().nullable(),
     createdAt: dateTime,
     decidedAt: dateTime.nullable(),

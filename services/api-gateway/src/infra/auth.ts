@@ -1,12 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import type { PublicClient } from 'viem';
 import { parseSiweMessage } from 'viem/siwe';
-import type { Logger } from '@reelboard/logger';
 import { HttpError } from './http-error.js';
-import type { Bind } from './api/bind.js';
-import { api } from './api/routes.js';
 
 export interface AuthConfig {
   /** The gateway's public origin: a SIWE message must name its host as domain and this origin as URI. */
@@ -120,23 +117,4 @@ export class SiweAuth {
       next();
     };
   }
-}
-
-/** The sign-in routes: a nonce, the signed message for a session, and logout. */
-export function authRoutes(auth: SiweAuth, log: Logger, bind: Bind): Router {
-  const router = Router();
-  bind(router, api.getNonce).to(async ({ res }) => {
-    res.set('cache-control', 'no-store');
-    return { status: 200, body: { nonce: await auth.issueNonce() } };
-  });
-  bind(router, api.signIn).to(async ({ body }) => {
-    const session = await auth.verify(body.message, body.signature as `0x${string}`);
-    log.info('signed in', { address: session.address });
-    return { status: 200, body: session };
-  });
-  bind(router, api.signOut).to(async ({ res }) => {
-    await auth.revoke(res.locals.token ?? '');
-    return { status: 204, body: undefined };
-  });
-  return router;
 }

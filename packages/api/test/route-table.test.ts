@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidInput, parseRequest, type RouteSpec } from '../src/api/route.js';
-import { api } from '../src/api/routes.js';
+import { InvalidInput, parseRequest, type RouteSpec } from '../src/route.js';
+import { api } from '../src/routes.js';
 
 /** The refusal parseRequest throws for a request, as the client would see it. */
 function refusal(route: RouteSpec, raw: Parameters<typeof parseRequest>[1]) {

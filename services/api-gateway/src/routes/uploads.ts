@@ -7,15 +7,16 @@ import { STAGED_FILES } from '@reelboard/contracts';
 import type { Knex } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import { listingKeys, type ObjectStorage } from '@reelboard/storage';
-import { acceptUpload, type AcceptUploadDeps } from './accept-upload.js';
-import type { Bind } from './api/bind.js';
-import { api } from './api/routes.js';
-import type { GatewayConfig } from './config.js';
-import { HttpError } from './http-error.js';
-import { allocateStaging, parseListingForm, receiveMultipart, type IntakeLimits } from './intake.js';
-import type { ResumableUploads } from './resumable.js';
-import type { StagingGuard } from './staging-guard.js';
-import type { StatusHub } from './status-hub.js';
+import { api } from '@reelboard/api';
+import { acceptUpload, type AcceptUploadDeps } from '../use-cases/accept-upload.js';
+import { submitPayment } from '../use-cases/submit-payment.js';
+import type { Bind } from './bind.js';
+import type { GatewayConfig } from '../config.js';
+import { HttpError } from '../infra/http-error.js';
+import { allocateStaging, intakeLimits, parseListingForm, receiveMultipart } from '../infra/intake.js';
+import type { ResumableUploads } from '../infra/resumable.js';
+import type { StagingGuard } from '../infra/staging-guard.js';
+import type { StatusHub } from '../infra/status-hub.js';
 
 export interface UploadRoutesDeps {
   bind: Bind;
@@ -35,14 +36,6 @@ export interface UploadRoutesDeps {
   /** Resumable (tus) uploads. */
   resumable: ResumableUploads;
 }
-
-/** The intake limits of a gateway's configuration. */
-export const intakeLimits = (config: Pick<GatewayConfig, 'MAX_VIDEO_BYTES' | 'MAX_LOGO_BYTES' | 'MAX_LOGO_SIDE' | 'LOGO_SIZE'>): IntakeLimits => ({
-  maxVideoBytes: config.MAX_VIDEO_BYTES,
-  maxLogoBytes: config.MAX_LOGO_BYTES,
-  maxLogoSide: config.MAX_LOGO_SIDE,
-  logoSize: config.LOGO_SIZE,
-});
 
 /** The listing form, the payment submission and the upload's status (latest and live). */
 export function uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads, streams, guard, resumable }: UploadRoutesDeps): Router {
@@ -117,7 +110,7 @@ export function uploadRoutes({ bind, bus, uploads, db, storage, hub, config, lim
     return undefined;
   };
   bind(router, api.createResumableUpload, { before: limitUploads ? [limitUploads] : [] }).to(tus);
-  bind(router, api.resumableUploadOffset).to(tus);
+  bind(router, api.getResumableUploadOffset).to(tus);
   bind(router, api.appendResumableUpload).to(tus);
   // Termination here rather than in tus: the staging folder and the wallet's count go with the bytes.
   bind(router, api.cancelResumableUpload).to(async ({ params, caller }) => {
@@ -125,21 +118,12 @@ export function uploadRoutes({ bind, bus, uploads, db, storage, hub, config, lim
     return { status: 204, headers: { 'tus-resumable': '1.0.0' }, body: undefined };
   });
 
-  // A hint, not a claim: the deposit address's balance decides what was paid. Sending the same hash
-  // again (or after the watcher found the payment) answers with the current state, never an error.
   bind(router, api.submitPayment).to(async ({ params, body, caller }) => {
-    const uploadId = await ownedUpload(params.id, caller.address);
+    const { id: uploadId } = params;
     const { txHash } = body;
-    const state = await uploads.state(uploadId);
-    if (state !== 'awaiting_payment') {
-      return { status: 200, body: { uploadId, txHash, state: state ?? null, status: (await uploads.latest(uploadId)) ?? null } };
-    }
-    const followed = await uploads.followHint(uploadId, txHash, config.MAX_PAYMENT_HINTS);
-    if (followed === 'limit') {
-      throw new HttpError(429, 'too_many_hashes', `${config.MAX_PAYMENT_HINTS} other transactions are already being checked for this upload; wait for their verdicts`);
-    }
-    await bus.publish('payment.submitted', { uploadId, txHash, round: followed.round });
-    return { status: 202, body: { uploadId, txHash, state } };
+    const outcome = await submitPayment({ uploads, bus, maxHints: config.MAX_PAYMENT_HINTS }, { uploadId, owner: caller.address, txHash });
+    if (outcome.followed) return { status: 202, body: { uploadId, txHash, state: outcome.state } };
+    return { status: 200, body: { uploadId, txHash, state: outcome.state, status: outcome.status } };
   });
 
   bind(router, api.getUpload).to(async ({ params, caller }) => {

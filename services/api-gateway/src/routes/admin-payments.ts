@@ -1,22 +1,16 @@
 import { Router } from 'express';
 import type { Uploads } from '@reelboard/lifecycle';
 import {
-  InvalidPaymentCursorError,
   listPayments,
-  PaymentNotFoundError,
-  RefundConflictError,
   refundPayment as recordVerifiedRefund,
-  RefundVerificationError,
   type Knex,
   type RefundChainReader,
   type RefundPaymentInput,
   type RefundPaymentResult,
 } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
-import type { Bind } from './api/bind.js';
-import { api } from './api/routes.js';
-import type { Answer, PaymentPage } from './api/types.js';
-import { HttpError } from './http-error.js';
+import { api, type Answer, type PaymentPage } from '@reelboard/api';
+import type { Bind } from './bind.js';
 
 type RefundAnswer = Answer<'refundPayment', 200>;
 
@@ -62,32 +56,19 @@ export function adminPaymentRoutes({ bind, log, ...deps }: AdminPaymentRoutesDep
   const router = Router();
 
   bind(router, api.listPayments).to(async ({ query }) => {
-    try {
-      const page = await listPayments(db, { status: query.status, limit: query.limit, cursor: query.cursor });
-      return { status: 200, headers: { 'cache-control': 'no-store' }, body: page as PaymentPage };
-    } catch (error) {
-      if (error instanceof InvalidPaymentCursorError) throw new HttpError(400, 'invalid_cursor', error.message, { field: 'cursor' });
-      throw error;
-    }
+    const page = await listPayments(db, { status: query.status, limit: query.limit, cursor: query.cursor });
+    return { status: 200, headers: { 'cache-control': 'no-store' }, body: page as PaymentPage };
   });
 
   bind(router, api.refundPayment).to(async ({ params, body, caller }) => {
-    let outcome: RefundOutcome;
-    try {
-      outcome = await refundPayment(deps, {
-        paymentId: params.id,
-        txHash: body.txHash,
-        actor: caller.actor,
-        note: body.note?.trim() || undefined,
-        to: body.to,
-        signature: body.signature,
-      });
-    } catch (error) {
-      if (error instanceof PaymentNotFoundError) throw new HttpError(404, 'payment_not_found', error.message);
-      if (error instanceof RefundConflictError) throw new HttpError(409, error.code, error.message, error.refundTxHash ? { refundTxHash: error.refundTxHash } : {});
-      if (error instanceof RefundVerificationError) throw new HttpError(422, error.code, error.message, error.details);
-      throw error;
-    }
+    const outcome: RefundOutcome = await refundPayment(deps, {
+      paymentId: params.id,
+      txHash: body.txHash,
+      actor: caller.actor,
+      note: body.note?.trim() || undefined,
+      to: body.to,
+      signature: body.signature,
+    });
     if (!outcome.repeated) log.info('refund recorded', { paymentId: outcome.payment.id, uploadId: outcome.payment.uploadId, actor: caller.actor, txHash: outcome.payment.refundTxHash, to: outcome.payment.refundTo, amount: outcome.refunded });
     return { status: 200, body: outcome as RefundAnswer };
   });

@@ -17,7 +17,7 @@ export interface WebBundle {
 }
 
 /** Where the client's sources live: `services/api-gateway/web`. */
-export const WEB_SOURCE_DIR = fileURLToPath(new URL('../web/', import.meta.url));
+export const WEB_SOURCE_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 
 /**
  * Bundles the web client with esbuild, in memory: nothing built is written to disk or committed,

@@ -16,10 +16,9 @@ import {
   type Knex,
 } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
-import type { Bind } from './api/bind.js';
-import { api } from './api/routes.js';
-import type { WebhookDelivery, WebhookEndpoint } from './api/types.js';
-import { HttpError } from './http-error.js';
+import { api, type WebhookDelivery, type WebhookEndpoint } from '@reelboard/api';
+import type { Bind } from './bind.js';
+import { HttpError } from '../infra/http-error.js';
 
 type WebhookWithSecret = WebhookEndpoint & { secret: string };
 

@@ -5,10 +5,10 @@ import { STAGED_FILES, stagedPaths, type ListingForm, type UploadReceived } from
 import { recordQuote, type Knex } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import { mediaBytes } from '@reelboard/runtime';
-import type { AcceptedUpload } from './api/types.js';
-import { quotedPrice, type GatewayConfig } from './config.js';
-import { HttpError } from './http-error.js';
-import { checkVideoContainer, normaliseLogo, type IntakeLimits } from './intake.js';
+import type { AcceptedUpload } from '@reelboard/api';
+import { quotedPrice, type GatewayConfig } from '../config.js';
+import { HttpError } from '../infra/http-error.js';
+import { checkVideoContainer, normaliseLogo, type IntakeLimits } from '../infra/intake.js';
 
 export interface AcceptUploadDeps {
   db: Knex;

@@ -1,22 +1,21 @@
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
-import { api } from './api/routes.js';
-import { openApiPath, type RouteSpec } from './api/route.js';
-import { errorBody } from './api/schemas.js';
+import { api, openApiPath, schemas, type RouteSpec } from '@reelboard/api';
 
 /** A JSON Schema or an OpenAPI object: plain JSON, checked by the document's own test. */
 type Json = Record<string, unknown>;
 
-const errorContent = { 'application/json': { schema: errorBody } };
+const errorContent = { 'application/json': { schema: schemas.errorBody } };
 const failure = (description: string) => ({ description, content: errorContent });
 
-const SECURITY: Record<RouteSpec['auth'], Json[] | undefined> = {
-  public: undefined,
+/** Who may call a route, said on every operation: a public one says `[]` (no credentials), not nothing. */
+const SECURITY: Record<RouteSpec['auth'], Json[]> = {
+  public: [],
   session: [{ siweSession: [] }],
   admin: [{ siweSession: [] }, { adminToken: [] }],
 };
 
-/** One row of the route table as an OpenAPI operation (zod-openapi renders the schemas). */
-function operation(route: RouteSpec): ZodOpenApiOperationObject {
+/** One row of the route table as an OpenAPI operation (zod-openapi renders the schemas); its name in the table is its operationId. */
+function operation(operationId: string, route: RouteSpec): ZodOpenApiOperationObject {
   const responses: Record<string, Json> = {};
   for (const [status, answer] of Object.entries(route.responses)) {
     const content = answer.schema
@@ -53,12 +52,12 @@ function operation(route: RouteSpec): ZodOpenApiOperationObject {
       : route.form
       ? { required: true, content: { 'multipart/form-data': { schema: route.form.schema, ...(route.form.encoding ? { encoding: route.form.encoding } : {}) } } }
       : undefined;
-  const security = SECURITY[route.auth];
   return {
+    operationId,
     tags: [route.tag],
     summary: route.summary,
     ...(route.description ? { description: route.description } : {}),
-    ...(security ? { security } : {}),
+    security: SECURITY[route.auth],
     ...(Object.keys(requestParams).length ? { requestParams } : {}),
     ...(requestBody ? { requestBody } : {}),
     responses,
@@ -69,9 +68,9 @@ function operation(route: RouteSpec): ZodOpenApiOperationObject {
 /** The gateway's OpenAPI 3.1 document, rendered from the route table: every route, its answers and its error codes. */
 export function openApiDocument(publicUrl: string): Json {
   const paths: ZodOpenApiPathsObject = {};
-  for (const route of Object.values(api) as RouteSpec[]) {
+  for (const [name, route] of Object.entries(api) as [string, RouteSpec][]) {
     const path = openApiPath(route.path);
-    paths[path] = { ...paths[path], [route.method]: operation(route) };
+    paths[path] = { ...paths[path], [route.method]: operation(name, route) };
   }
   return createDocument({
     openapi: '3.1.0',

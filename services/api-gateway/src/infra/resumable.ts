@@ -11,7 +11,7 @@ import type { Logger } from '@reelboard/logger';
 import { errorFields } from '@reelboard/logger';
 import { HttpError } from './http-error.js';
 import { checkVideoContainer } from './intake.js';
-import type { GatewayConfig } from './config.js';
+import type { GatewayConfig } from '../config.js';
 import { RedisLocker } from './redis-locker.js';
 import { StagingGuard, type StagingGuardDeps } from './staging-guard.js';
 

@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Router } from 'express';
-import type { Bind } from './api/bind.js';
-import { api } from './api/routes.js';
+import { api } from '@reelboard/api';
+import type { Bind } from './bind.js';
 import { openApiDocument } from './openapi.js';
 
 /** swagger-ui-dist's folder, found without loading its 1.5 MB bundle into the gateway. */
@@ -36,11 +36,11 @@ const INITIALIZER = `window.ui = SwaggerUIBundle({ url: 'openapi.json', dom_id: 
 export function docsRoutes({ bind, publicUrl }: { bind: Bind; publicUrl: string }): Router {
   const document = JSON.stringify(openApiDocument(publicUrl));
   const router = Router();
-  bind(router, api.openApiDocument).to(async ({ res }) => {
+  bind(router, api.getOpenApiDocument).to(async ({ res }) => {
     res.type('json').set('cache-control', 'no-cache').send(document);
     return undefined;
   });
-  bind(router, api.docsPage).to(async ({ res }) => {
+  bind(router, api.getDocsPage).to(async ({ res }) => {
     res.type('html').set('cache-control', 'no-cache').send(PAGE);
     return undefined;
   });

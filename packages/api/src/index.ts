@@ -1,0 +1,37 @@
+/**
+ * The gateway's API as a contract: the route table (method, path, auth, schemas, answers, error
+ * codes), the zod schemas, the domain-error to HTTP table and the types derived from them. The
+ * gateway binds its handlers to these rows; the client package and the web client import the types.
+ * Nothing here knows Express or a service.
+ */
+export * from './route.js';
+export * from './routes.js';
+export * from './errors.js';
+export * as schemas from './schemas.js';
+export type {
+  AcceptedUpload,
+  Answer,
+  Body,
+  ErrorBody,
+  HashtagSuggestion,
+  Listing,
+  ListingLifecycleState,
+  ListingPage,
+  OwnListing,
+  Payment,
+  PaymentPage,
+  PaymentRequest,
+  Price,
+  Quote,
+  RenewalQuote,
+  Revision,
+  Session,
+  StatusEvent,
+  StatusEventName,
+  UploadPreview,
+  UploadState,
+  UploadView,
+  UserProfile,
+  WebhookDelivery,
+  WebhookEndpoint,
+} from './types.js';
