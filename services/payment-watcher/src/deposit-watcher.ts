@@ -1,6 +1,6 @@
 import type { Log, PublicClient } from 'viem';
 import type { Bus } from '@reelboard/bus';
-import { decodeTransfers, erc20TransferEvent, readBalances, readSweeps, type DepositSettings } from '@reelboard/chain';
+import { decodeTransfers, erc20TransferEvent, readBalances, readSweeps, successfulOnly, type DepositSettings } from '@reelboard/chain';
 import type { CreditStatus, CreditTransfer, Payment } from '@reelboard/contracts';
 import type { Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
@@ -72,9 +72,9 @@ export class DepositWatcher {
     const fromBlock = cursor ? cursor.block + 1n : confirmed - BigInt(Math.min(this.deps.startBehind, Math.max(0, Number(confirmed))));
     if (fromBlock > confirmed || confirmed < 0n) return 0;
     const toBlock = confirmed < fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n ? confirmed : fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n;
-    const range = await this.readRange(fromBlock, toBlock);
-    await this.recordMerchantTransfers(range);
     const quotes = await watchList.watched();
+    const range = await this.readRange(fromBlock, toBlock, new Set(quotes.map((q) => lower(q.address))));
+    await this.recordMerchantTransfers(range);
     const before = cursor?.time ?? 0;
     const endTime = range.times.get(toBlock) ?? Date.now();
     // A quote that expired inside a range of several blocks is judged at its last in-time block
@@ -99,8 +99,13 @@ export class DepositWatcher {
     return new Map([...groups].sort(([a], [b]) => (a < b ? -1 : 1)));
   }
 
-  /** Reads blocks fromBlock..toBlock: timestamps, top-level transfers, token Transfer logs, and sweeps. */
-  private async readRange(fromBlock: bigint, toBlock: bigint): Promise<BlockRange> {
+  /**
+   * Reads blocks fromBlock..toBlock: timestamps, top-level transfers that succeeded, token Transfer
+   * logs, and sweeps. A reverted transaction keeps its `value` in the block but moved nothing, so a
+   * top-level transfer to the merchant or to a watched address counts only once its receipt says
+   * success; receipts are fetched for those candidates alone, not for every transaction of a block.
+   */
+  private async readRange(fromBlock: bigint, toBlock: bigint, watched: ReadonlySet<Address>): Promise<BlockRange> {
     const { chain, deposits, watchList } = this.deps;
     const numbers: bigint[] = [];
     for (let n = fromBlock; n <= toBlock; n++) numbers.push(n);
@@ -113,12 +118,17 @@ export class DepositWatcher {
     const sweepTxs = new Set(sweeps.map((sweep) => sweep.txHash));
     const range: BlockRange = { fromBlock, toBlock, times: new Map(), transfers: new Map() };
     const add = (to: Address, transfer: CreditTransfer & { blockNumber: bigint }) => range.transfers.set(to, [...(range.transfers.get(to) ?? []), transfer]);
+    const candidates: { to: Address; transfer: CreditTransfer & { blockNumber: bigint } }[] = [];
     for (const block of blocks) {
       range.times.set(block.number, Number(block.timestamp) * 1000);
       for (const tx of block.transactions) {
-        if (tx.to && tx.value > 0n) add(lower(tx.to), { txHash: tx.hash, logIndex: null, from: lower(tx.from), amount: tx.value.toString(), blockNumber: block.number });
+        if (!tx.to || tx.value === 0n) continue;
+        const to = lower(tx.to);
+        if (to !== lower(deposits.merchant) && !watched.has(to)) continue;
+        candidates.push({ to, transfer: { txHash: tx.hash, logIndex: null, from: lower(tx.from), amount: tx.value.toString(), blockNumber: block.number } });
       }
     }
+    for (const { to, transfer } of await successfulOnly(chain, candidates, (c) => c.transfer.txHash)) add(to, transfer);
     for (const transfer of decodeTransfers(tokenLogs as Log[])) {
       // What a sweep moves to the merchant is the deposit's own money, not a new payment.
       if (sweepTxs.has(transfer.txHash)) continue;
