@@ -229,7 +229,9 @@ export const uploadFailedSchema = z.object({
  * at `toBlock`; the writer records the increase over what it already holds, so the same observation
  * twice, or an older one after a newer one, records nothing more. `merchant`: one transfer to the
  * plain merchant address (no quote), recorded `unmatched` for refund. `closed`: the quote ended
- * without being covered (expired): its partial credits are due back.
+ * without being covered (expired): its partial credits are due back. `reversed`: a reorg deeper than
+ * the confirmations took money back off the address: what the ledger credited above `totalReceived`
+ * is `reversed`, and the listing it paid is held from the public until the money is back.
  */
 export const paymentCreditedSchema = z.discriminatedUnion('kind', [
   z.object({
@@ -248,6 +250,25 @@ export const paymentCreditedSchema = z.discriminatedUnion('kind', [
     /** Transfers the chain shows into the address in that range; empty for internal transfers. */
     transfers: z.array(creditTransferSchema),
     status: creditStatusSchema,
+    /** Reversals the address has seen before this credit: the same total credited again after a reorg is a new observation. */
+    epoch: z.number().int().nonnegative().optional(),
+  }),
+  z.object({
+    kind: z.literal('reversed'),
+    uploadId: uploadIdSchema,
+    owner: addressSchema,
+    chainId: z.number().int().positive(),
+    address: addressSchema,
+    token: addressSchema.nullable(),
+    /** What the address has received in all on the chain as it is now (lower than what was credited). */
+    totalReceived: amountSchema,
+    /** What had been credited before the reorg. */
+    creditedBefore: amountSchema,
+    /** The blocks the reorg replaced: the first after the common ancestor to the last the watcher had read. */
+    fromBlock: amountSchema,
+    toBlock: amountSchema,
+    /** The address's reversal count, this one included: keys the job, and the credits after it. */
+    epoch: z.number().int().positive(),
   }),
   z.object({
     kind: z.literal('merchant'),
