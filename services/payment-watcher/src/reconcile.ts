@@ -37,7 +37,8 @@ export interface ReconcileReturnType {
 
 /** How money the ledger lacks stands against its quote, judged from the ledger's own view of the quote. */
 function judgeMissing(quote: LedgerQuoteTotal, chainTotal: bigint, blockTime: number): CreditStatus {
-  if (quote.state === 'paid') return 'overpaid';
+  // A quote a reorg uncovered stays `paid` in the ledger, but what comes back first pays it again.
+  if (quote.state === 'paid' && BigInt(quote.creditedTotal) >= BigInt(quote.amount)) return 'overpaid';
   if (quote.state === 'expired' || blockTime > Date.parse(quote.expiresAt)) return 'late';
   if (chainTotal < BigInt(quote.amount)) return 'partial';
   return chainTotal === BigInt(quote.amount) ? 'paid' : 'overpaid';

@@ -1,14 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEther, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { createChainClient, type DepositSettings } from '@reelboard/chain';
-import type { PaymentCredited } from '@reelboard/contracts';
+import { register } from 'prom-client';
+import { createChainClient, depositAddressOf, type DepositSettings } from '@reelboard/chain';
+import type { PaymentCredited, UploadReceived } from '@reelboard/contracts';
 import { connectDatabase, migrateToLatest, type Knex } from '@reelboard/db';
 import { infraEnv } from '../../../test/support/infra-env.js';
 import { reconcilePayments } from '../src/reconcile.js';
-import { KEYS, startAnvil, type Anvil } from './support/anvil.js';
+import { loadPaymentWatcherConfig } from '../src/config.js';
+import { DepositWatcher } from '../src/deposit-watcher.js';
+import { handleUploadReceived } from '../src/handle-upload-received.js';
+import { KEYS, MERCHANT, startAnvil, type Anvil } from './support/anvil.js';
 import { compileTestContracts } from './support/contracts.js';
-import { watcherRig, type WatcherRig } from './support/harness.js';
+import { makeUpload, PRICE, recordingContext, watcherRig, type WatcherRig } from './support/harness.js';
 
 const ANVIL_PORT = Number(process.env.TEST_BASE_PORT ?? 19080) + 111;
 const buyer = privateKeyToAccount(KEYS.buyer);
@@ -17,6 +21,7 @@ const contracts = compileTestContracts();
 let anvil: Anvil;
 let db: Knex;
 const rigs: WatcherRig[] = [];
+const merchants: Hex[] = [];
 
 beforeAll(async () => {
   anvil = await startAnvil(ANVIL_PORT);
@@ -26,6 +31,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const r of rigs) await r.close();
+  if (merchants.length) await db('payments').whereIn('to_address', merchants).delete();
   await db?.destroy();
   await anvil?.stop();
 });
@@ -39,6 +45,9 @@ describe('only what happened counts', () => {
     const deployed = await anvil.wallet(KEYS.deployer).deployContract({ abi, bytecode, account: privateKeyToAccount(KEYS.deployer), chain: anvil.chain });
     const merchant = ((await anvil.client.waitForTransactionReceipt({ hash: deployed })).contractAddress as Hex).toLowerCase() as Hex;
     const deposits: DepositSettings = { merchant, token: null };
+    // anvil's addresses and hashes repeat from run to run: rows an earlier run left would not be this run's.
+    merchants.push(merchant);
+    await db('payments').where({ to_address: merchant }).delete();
     const r = await watcherRig('pw-final-revert', anvil.rpcUrl, deposits);
     rigs.push(r);
 
@@ -58,5 +67,114 @@ describe('only what happened counts', () => {
     expect(result.merchantTransfersChecked).toBe(0);
     expect(result.differences).toEqual([]);
     expect(await db('payments').where({ tx_hash: hash.toLowerCase() })).toEqual([]);
+  });
+});
+
+/** An upload the gateway accepted (quote to its deposit address) and the watcher now watches. */
+async function receive(r: WatcherRig): Promise<UploadReceived> {
+  const base = makeUpload(buyer.address, { token: r.deposits.token });
+  const upload = { ...base, quote: { ...base.quote, to: depositAddressOf(r.deposits, base.uploadId) } };
+  await r.uploads.register(upload, 'test');
+  await handleUploadReceived({ bus: r.bus, watchList: r.watchList, lateWatchMs: 3_600_000 }, upload, recordingContext(r.bus, r.env.log).context);
+  return upload;
+}
+
+/** A payment signed once, so the very same transaction can be mined again after a reorg dropped it. */
+async function signedPayment(to: Hex, value: bigint): Promise<Hex> {
+  const wallet = anvil.wallet(KEYS.buyer);
+  const request = await wallet.prepareTransactionRequest({ account: buyer, chain: anvil.chain, to, value });
+  return wallet.signTransaction(request as never);
+}
+
+async function mineRaw(raw: Hex): Promise<bigint> {
+  const hash = await anvil.client.sendRawTransaction({ serializedTransaction: raw });
+  return (await anvil.client.waitForTransactionReceipt({ hash })).blockNumber;
+}
+
+const reorg = (depth: number) => anvil.client.request({ method: 'anvil_reorg' as never, params: [depth, []] as never });
+const reversalsCounted = async () => (await register.getSingleMetric('reelboard_payment_reversals_total')?.get())?.values[0]?.value ?? 0;
+
+describe('a reorg deeper than the confirmations', () => {
+  it('is noticed: the credit is reversed (ledger job, lower mark, the owner told, counted), the cursor follows the new chain, and the same transaction mined again is credited again', async () => {
+    const r = await watcherRig('pw-final-reorg', anvil.rpcUrl, { merchant: MERCHANT, token: null });
+    rigs.push(r);
+    const upload = await receive(r);
+    const raw = await signedPayment(upload.quote.to, PRICE);
+    const paidIn = await mineRaw(raw);
+    await anvil.test.mine({ blocks: 3 });
+    await r.watcher.scanOnce();
+    expect(await r.uploads.state(upload.uploadId)).toBe('paid');
+    expect(await r.watchList.credited([upload.quote.to])).toEqual([PRICE]);
+    const counted = await reversalsCounted();
+
+    // Replaces every block from the payment's up: deeper than the 2 confirmations, behind the cursor.
+    const head = await anvil.client.getBlockNumber();
+    await reorg(Number(head - paidIn) + 1);
+    expect(await anvil.client.getBalance({ address: upload.quote.to })).toBe(0n);
+    await anvil.test.mine({ blocks: 1 });
+    await r.watcher.scanOnce();
+
+    expect(await r.watchList.credited([upload.quote.to])).toEqual([0n]);
+    const reversed = (await jobsOf(r)).filter((c) => c.kind === 'reversed');
+    expect(reversed).toEqual([
+      expect.objectContaining({ uploadId: upload.uploadId, address: upload.quote.to, totalReceived: '0', creditedBefore: PRICE.toString(), fromBlock: paidIn.toString(), epoch: 1 }),
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(r.events.filter((e) => e.uploadId === upload.uploadId && e.event === 'payment.reversed')).toEqual([expect.objectContaining({ reason: expect.stringContaining(`took back ${PRICE}`) })]);
+    expect(await reversalsCounted()).toBe(counted + 1);
+    const cursor = await r.watchList.cursor();
+    expect(cursor?.hash).toBe((await anvil.client.getBlock({ blockNumber: cursor!.block })).hash);
+    // A second pass on the same chain finds nothing more to reverse.
+    await r.watcher.scanOnce();
+    expect((await jobsOf(r)).filter((c) => c.kind === 'reversed')).toHaveLength(1);
+
+    // The same signed transaction mined again: the money is back, and credited again as a new observation.
+    await mineRaw(raw);
+    await anvil.test.mine({ blocks: 2 });
+    await r.watcher.scanOnce();
+    expect(await r.watchList.credited([upload.quote.to])).toEqual([PRICE]);
+    const deposits = (await jobsOf(r)).filter((c): c is Extract<PaymentCredited, { kind: 'deposit' }> => c.kind === 'deposit' && c.uploadId === upload.uploadId);
+    expect(deposits).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ totalReceived: PRICE.toString(), status: 'paid' }),
+        expect.objectContaining({ totalReceived: PRICE.toString(), status: 'paid', epoch: 1 }),
+      ]),
+    );
+  });
+
+  it('a reorg shallower than the confirmations changes nothing', async () => {
+    const r = await watcherRig('pw-final-shallow', anvil.rpcUrl, { merchant: MERCHANT, token: null });
+    rigs.push(r);
+    const upload = await receive(r);
+    await mineRaw(await signedPayment(upload.quote.to, PRICE));
+    await anvil.test.mine({ blocks: 2 });
+    await r.watcher.scanOnce();
+    const before = await r.watchList.cursor();
+    // One block on top of the cursor is replaced: never read, so nothing to follow.
+    await reorg(1);
+    await r.watcher.scanOnce();
+    expect((await jobsOf(r)).filter((c) => c.kind === 'reversed')).toEqual([]);
+    expect((await r.watchList.cursor())?.block).toBeGreaterThanOrEqual(before!.block);
+  });
+});
+
+describe('the confirmation policy', () => {
+  const base = { REDIS_URL: 'redis://127.0.0.1:1', RPC_URL: 'http://127.0.0.1:1', CHAIN_ID: '31337', MERCHANT_ADDRESS: '0x000000000000000000000000000000000000dEaD' };
+
+  it('is a depth by default, or the node\'s safe / finalized block; anything else is refused naming the variable', () => {
+    expect(loadPaymentWatcherConfig(base).CONFIRMATION_POLICY).toBe('depth');
+    expect(loadPaymentWatcherConfig({ ...base, CONFIRMATION_POLICY: 'finalized' }).CONFIRMATION_POLICY).toBe('finalized');
+    expect(() => loadPaymentWatcherConfig({ ...base, CONFIRMATION_POLICY: 'latest' })).toThrow(/CONFIRMATION_POLICY: must be depth \(CONFIRMATIONS blocks\), safe or finalized/);
+  });
+
+  it('with `finalized`, a pass reads up to the node\'s finalized block, not the depth below the head', async () => {
+    const r = await watcherRig('pw-final-policy', anvil.rpcUrl, { merchant: MERCHANT, token: null });
+    rigs.push(r);
+    await anvil.test.mine({ blocks: 5 });
+    const watcher = new DepositWatcher({ ...(r.watcher as unknown as { deps: ConstructorParameters<typeof DepositWatcher>[0] }).deps, confirmationPolicy: 'finalized' });
+    const finalized = (await anvil.client.getBlock({ blockTag: 'finalized' })).number;
+    const head = await anvil.client.getBlockNumber();
+    expect(finalized).toBeLessThan(head - 1n);
+    expect(await watcher.confirmedHeight()).toBe(finalized);
   });
 });
