@@ -54,6 +54,8 @@ export const afterTerminalEvents: ReadonlySet<StatusEventName> = new Set([
   'moderation.approved',
   'moderation.rejected',
   'payment.received',
+  // A reorg takes back the payment of a listing long saved: its owner is told all the same.
+  'payment.reversed',
   'refund.due',
   'refund.sent',
   'listing.expired',

@@ -105,6 +105,9 @@ describe('a reorg deeper than the confirmations', () => {
     await r.watcher.scanOnce();
     expect(await r.uploads.state(upload.uploadId)).toBe('paid');
     expect(await r.watchList.credited([upload.quote.to])).toEqual([PRICE]);
+    // The listing is saved: the upload's stream has ended, and its owner must still hear of the reversal.
+    await r.uploads.transition(upload.uploadId, 'start', { stage: 'test' });
+    expect((await r.uploads.transition(upload.uploadId, 'save', { stage: 'test' })).moved).toBe(true);
     const counted = await reversalsCounted();
 
     // Replaces every block from the payment's up: deeper than the 2 confirmations, behind the cursor.
@@ -120,7 +123,8 @@ describe('a reorg deeper than the confirmations', () => {
       expect.objectContaining({ uploadId: upload.uploadId, address: upload.quote.to, totalReceived: '0', creditedBefore: PRICE.toString(), fromBlock: paidIn.toString(), epoch: 1 }),
     ]);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(r.events.filter((e) => e.uploadId === upload.uploadId && e.event === 'payment.reversed')).toEqual([expect.objectContaining({ reason: expect.stringContaining(`took back ${PRICE}`) })]);
+    expect(r.events.filter((e) => e.uploadId === upload.uploadId && e.event === 'payment.reversed')).toEqual([expect.objectContaining({ state: 'saved', reason: expect.stringContaining(`took back ${PRICE}`) })]);
+    expect((await r.uploads.latest(upload.uploadId))?.event).toBe('payment.reversed');
     expect(await reversalsCounted()).toBe(counted + 1);
     const cursor = await r.watchList.cursor();
     expect(cursor?.hash).toBe((await anvil.client.getBlock({ blockNumber: cursor!.block })).hash);
