@@ -232,6 +232,7 @@ export const uploadFailedSchema = z.object({
  * without being covered (expired): its partial credits are due back. `reversed`: a reorg deeper than
  * the confirmations took money back off the address: what the ledger credited above `totalReceived`
  * is `reversed`, and the listing it paid is held from the public until the money is back.
+ * `merchant_reversed`: the same for a transfer to the plain merchant address: nothing is due back.
  */
 export const paymentCreditedSchema = z.discriminatedUnion('kind', [
   z.object({
@@ -278,6 +279,22 @@ export const paymentCreditedSchema = z.discriminatedUnion('kind', [
     transfer: creditTransferSchema,
     blockNumber: amountSchema,
     blockTime: z.iso.datetime(),
+    /** Reversals the transfer has seen before: the same transfer mined again after a reorg is a new observation. */
+    epoch: z.number().int().nonnegative().optional(),
+  }),
+  z.object({
+    kind: z.literal('merchant_reversed'),
+    chainId: z.number().int().positive(),
+    address: addressSchema,
+    token: addressSchema.nullable(),
+    transfer: creditTransferSchema,
+    /** The block it had been seen in. */
+    blockNumber: amountSchema,
+    /** The blocks the reorg replaced. */
+    fromBlock: amountSchema,
+    toBlock: amountSchema,
+    /** The transfer's reversal count, this one included. */
+    epoch: z.number().int().positive(),
   }),
   z.object({
     kind: z.literal('closed'),

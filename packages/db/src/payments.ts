@@ -159,6 +159,7 @@ function refundDueOf(status: CreditStatus, amount: bigint, totalAfter: bigint, q
  * - `merchant`: one `unmatched` row, due back in full; the same transfer twice is one row.
  * - `closed`: the quote expired uncovered: its partial rows are due back.
  * - `reversed`: a reorg took money back off the address (reverseCredit).
+ * - `merchant_reversed`: a reorg took an unmatched transfer off the chain: its row is `reversed`, nothing due.
  */
 export async function applyCredit(db: Knex, observation: PaymentCredited): Promise<CreditOutcome> {
   switch (observation.kind) {
@@ -170,6 +171,8 @@ export async function applyCredit(db: Knex, observation: PaymentCredited): Promi
       return db.transaction((trx) => closeQuote(trx, observation));
     case 'reversed':
       return db.transaction((trx) => reverseCredit(trx, observation));
+    case 'merchant_reversed':
+      return reverseUnmatched(db, observation);
   }
 }
 
@@ -414,10 +417,35 @@ async function recordUnmatched(db: Knex, credit: Extract<PaymentCredited, { kind
       refund_due: transfer.amount,
     })
     .onConflict(['chain_id', 'tx_hash', 'log_index'])
-    .ignore()
+    // The same transfer again records nothing, unless a reorg had reversed it: then it is mined again, and due back again.
+    .merge({
+      status: 'unmatched',
+      refund_due: db.raw('greatest(payments.amount - payments.refunded_amount, 0)'),
+      block_number: credit.blockNumber,
+      block_time: credit.blockTime,
+      from_block: credit.blockNumber,
+      to_block: credit.blockNumber,
+      reversed_at: null,
+      reversed_from_block: null,
+      reversed_to_block: null,
+      updated_at: db.fn.now(),
+    })
+    .where('payments.status', 'reversed')
     .returning('id');
   if (inserted.length === 0) return nothing(null);
   return { recorded: 1, paymentIds: inserted.map((row) => Number(row.id)), amount: transfer.amount, refundDue: transfer.amount, quoteState: null };
+}
+
+/** A reorg took an unmatched transfer to the merchant off the chain: nothing of it is due back (never below zero). */
+async function reverseUnmatched(db: Knex, reversal: Extract<PaymentCredited, { kind: 'merchant_reversed' }>): Promise<CreditOutcome> {
+  const { transfer } = reversal;
+  const changed: { id: string | number }[] = await db('payments')
+    .where({ chain_id: reversal.chainId, tx_hash: transfer.txHash, log_index: transfer.logIndex ?? -1, credit_status: 'unmatched' })
+    .whereNot('status', 'reversed')
+    .update({ status: 'reversed', refund_due: 0, reversed_at: db.fn.now(), reversed_from_block: reversal.fromBlock, reversed_to_block: reversal.toBlock, updated_at: db.fn.now() })
+    .returning('id');
+  if (changed.length === 0) return nothing(null);
+  return { recorded: changed.length, paymentIds: changed.map((row) => Number(row.id)), amount: transfer.amount, refundDue: '0', quoteState: null, reversal: { amount: transfer.amount, listingId: null, held: false } };
 }
 
 async function closeQuote(trx: Knex.Transaction, closed: Extract<PaymentCredited, { kind: 'closed' }>): Promise<CreditOutcome> {
@@ -857,6 +885,8 @@ export async function ledgerTotals(db: Knex, chainId: number): Promise<{ quotes:
     );
   const unmatched: { tx_hash: string; log_index: number; token_address: string | null; amount: string; block_number: string }[] = await db('payments')
     .where({ chain_id: chainId, credit_status: 'unmatched' })
+    // A reversed transfer is not on the chain the ledger answers for: found there again, it is missing.
+    .whereNot('status', 'reversed')
     .orderBy('id', 'asc')
     .select('tx_hash', 'log_index', 'token_address', 'amount', 'block_number');
   return {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PaymentCredited } from '@reelboard/contracts';
 import { applyCredit, connectDatabase, findListing, ledgerTotals, migrateToLatest, moderateListing, recordQuote, saveListing, type Knex, type QuoteRecord } from '@reelboard/db';
 import { infraEnv } from '../../../test/support/infra-env.js';
-import { depositCredit, listingInput, quoteInput, transfer } from './fixtures.js';
+import { depositCredit, listingInput, quoteInput, randomAddress, transfer } from './fixtures.js';
 
 let db: Knex;
 const quoteIds: string[] = [];
@@ -55,6 +55,7 @@ afterAll(async () => {
     await db('payment_quotes').whereIn('quote_id', quoteIds).delete();
   }
   if (listingIds.length) await db('listings').whereIn('id', listingIds).delete();
+  await db('payments').where({ chain_id: CHAIN }).delete();
   await db?.destroy();
 });
 
@@ -110,5 +111,25 @@ describe('a credit a reorg took back', () => {
     await publicListing(q);
     expect(await findListing(db, q.uploadId)).toBeUndefined();
     expect(await db('listings').where({ id: q.uploadId }).first('payment_held_reason')).toEqual({ payment_held_reason: expect.stringContaining('before the listing was saved') });
+  });
+});
+
+describe('a transfer to the merchant a reorg took back', () => {
+  it('is reversed with nothing due, left out of what reconciliation holds; mined again, it is due back again', async () => {
+    const merchant = randomAddress();
+    const sent = transfer('777');
+    const unmatched = { kind: 'merchant' as const, chainId: CHAIN, address: merchant, token: null, transfer: sent, blockNumber: '30', blockTime: new Date().toISOString() };
+    await applyCredit(db, unmatched);
+    const reversedBy = { kind: 'merchant_reversed' as const, chainId: CHAIN, address: merchant, token: null, transfer: sent, blockNumber: '30', fromBlock: '29', toBlock: '33', epoch: 1 };
+    expect(await applyCredit(db, reversedBy)).toMatchObject({ recorded: 1, refundDue: '0', reversal: { amount: '777', held: false } });
+    const row = () => db('payments').where({ chain_id: CHAIN, tx_hash: sent.txHash }).first('status', 'refund_due', 'reversed_from_block', 'block_number');
+    expect(await row()).toEqual({ status: 'reversed', refund_due: '0', reversed_from_block: '29', block_number: '30' });
+    expect((await applyCredit(db, reversedBy)).recorded).toBe(0);
+    expect((await ledgerTotals(db, CHAIN)).unmatched.filter((u) => u.txHash === sent.txHash)).toEqual([]);
+
+    expect((await applyCredit(db, { ...unmatched, blockNumber: '35', epoch: 1 })).recorded).toBe(1);
+    expect(await row()).toEqual({ status: 'unmatched', refund_due: '777', reversed_from_block: null, block_number: '35' });
+    // The same observation again records nothing.
+    expect((await applyCredit(db, { ...unmatched, blockNumber: '35', epoch: 1 })).recorded).toBe(0);
   });
 });

@@ -7,7 +7,7 @@ import type { Logger } from '@reelboard/logger';
 import { judgeCredit } from './judge-credit.js';
 import { countCredit, countReorg, countReversal } from './metrics.js';
 import type { ScanLock } from './scan-lock.js';
-import type { WatchedQuote, WatchList } from './watch-list.js';
+import { merchantKey, type MerchantSeen, type WatchedQuote, type WatchList } from './watch-list.js';
 
 type Address = `0x${string}`;
 type Hash = `0x${string}`;
@@ -169,6 +169,7 @@ export class DepositWatcher {
       countReversal();
       log.error('credit reversed by a reorg', { uploadId: quote.uploadId, address: quote.address, credited: before.toString(), onChain: total.toString(), fromBlock: (reorg.ancestor + 1n).toString(), toBlock: reorg.replacedTo.toString() });
     }
+    await this.reverseLostMerchantTransfers(reorg, height);
     const cursor = { block: reorg.ancestor, time: Number(ancestorBlock.timestamp) * 1000, hash: ancestorBlock.hash as Hash };
     await watchList.saveCursor(cursor.block, cursor.time, cursor.hash, new Map([[cursor.block, cursor.hash]]), this.deps.hashesKept);
     return cursor;
@@ -225,22 +226,65 @@ export class DepositWatcher {
     return range;
   }
 
-  /** Every transfer to the plain merchant address goes to the ledger as `unmatched`, due back (no quote asked for it). */
+  /**
+   * Every transfer to the plain merchant address goes to the ledger as `unmatched`, due back (no
+   * quote asked for it), and is remembered so a reorg that takes it off the chain takes it back.
+   */
   private async recordMerchantTransfers(range: BlockRange): Promise<void> {
-    const { bus, chainId, deposits, log } = this.deps;
-    for (const { blockNumber, ...transfer } of range.transfers.get(deposits.merchant) ?? []) {
+    const { bus, chainId, deposits, log, watchList } = this.deps;
+    const found = range.transfers.get(lower(deposits.merchant)) ?? [];
+    const epochs = await watchList.merchantReversals(found.map((t) => merchantKey(t)));
+    const seen: MerchantSeen[] = [];
+    for (const [i, { blockNumber, ...transfer }] of found.entries()) {
+      const token = transfer.logIndex === null ? null : deposits.token;
+      const epoch = epochs[i] ?? 0;
       await bus.publish('payment.credited', {
         kind: 'merchant',
         chainId,
         address: deposits.merchant,
-        token: transfer.logIndex === null ? null : deposits.token,
+        token,
         transfer,
         blockNumber: blockNumber.toString(),
         blockTime: new Date(range.times.get(blockNumber) ?? Date.now()).toISOString(),
+        ...(epoch > 0 ? { epoch } : {}),
       });
+      seen.push({ blockNumber: blockNumber.toString(), token, transfer });
       countCredit('unmatched');
       log.warn('transfer to the merchant address matches no quote; recorded for refund', { txHash: transfer.txHash, amount: transfer.amount });
     }
+    await watchList.rememberMerchantTransfers(seen);
+  }
+
+  /**
+   * After a reorg: a transfer to the merchant the ledger holds from a replaced block is taken back
+   * unless the chain shows it again, succeeded and confirmed (a token transfer in the same block,
+   * where its log index still names it); one mined again later is recorded again by the passes.
+   */
+  private async reverseLostMerchantTransfers(reorg: Reorg, height: bigint): Promise<void> {
+    const { bus, chain, chainId, deposits, log, watchList } = this.deps;
+    const lost = await watchList.merchantTransfersAbove(reorg.ancestor);
+    const epochs = await watchList.merchantReversals(lost.map((m) => merchantKey(m.transfer)));
+    for (const [i, seen] of lost.entries()) {
+      const receipt = await chain.getTransactionReceipt({ hash: seen.transfer.txHash }).catch(() => undefined);
+      const stays = receipt?.status === 'success' && receipt.blockNumber <= height && (seen.transfer.logIndex === null || receipt.blockNumber === BigInt(seen.blockNumber));
+      if (stays) continue;
+      const epoch = (epochs[i] ?? 0) + 1;
+      await bus.publish('payment.credited', {
+        kind: 'merchant_reversed',
+        chainId,
+        address: deposits.merchant,
+        token: seen.token,
+        transfer: seen.transfer,
+        blockNumber: seen.blockNumber,
+        fromBlock: (reorg.ancestor + 1n).toString(),
+        toBlock: reorg.replacedTo.toString(),
+        epoch,
+      });
+      await watchList.setMerchantReversals(merchantKey(seen.transfer), epoch);
+      countReversal();
+      log.error('transfer to the merchant reversed by a reorg; nothing of it is due back', { txHash: seen.transfer.txHash, amount: seen.transfer.amount, block: seen.blockNumber });
+    }
+    await watchList.forgetMerchantTransfersAbove(reorg.ancestor);
   }
 
   /** What each quote's address has received in all at `height`: its balance plus what sweeps moved out by then. */

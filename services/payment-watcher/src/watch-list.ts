@@ -16,6 +16,16 @@ export interface WatchedQuote {
   expiresAt: string;
 }
 
+/** A transfer to the plain merchant address the ledger was sent (block number as a string, for JSON). */
+export interface MerchantSeen {
+  blockNumber: string;
+  token: Address | null;
+  transfer: { txHash: Hash; logIndex: number | null; from: Address; amount: string };
+}
+
+/** A merchant transfer's key: its hash and log index (`native` for a top-level transfer). */
+export const merchantKey = (transfer: { txHash: string; logIndex: number | null }) => `${transfer.txHash}:${transfer.logIndex ?? 'native'}`;
+
 /** What is watched of an upload's or a renewal's quote. */
 export const watchedQuoteOf = (upload: Pick<UploadReceived, 'uploadId' | 'owner' | 'quote'>): WatchedQuote => ({
   uploadId: upload.uploadId,
@@ -176,7 +186,38 @@ export class WatchList {
     multi.zremrangebyscore(this.key('cursor', 'hashes'), `(${block}`, '+inf');
     for (const [number, blockHash] of read) if (number <= block) multi.zadd(this.key('cursor', 'hashes'), number.toString(), `${number}:${blockHash}`);
     multi.zremrangebyscore(this.key('cursor', 'hashes'), '-inf', `(${block - BigInt(keep) + 1n}`);
+    // Transfers older than the hashes kept are past any reorg this watcher can follow.
+    multi.zremrangebyscore(this.key('merchant', 'seen'), '-inf', `(${block - BigInt(keep) + 1n}`);
     await multi.exec();
+  }
+
+  /** Remembers transfers to the merchant sent to the ledger, by block, so a reorg can take back those it removed. */
+  async rememberMerchantTransfers(transfers: readonly MerchantSeen[]): Promise<void> {
+    if (transfers.length === 0) return;
+    const multi = this.redis.multi();
+    for (const transfer of transfers) multi.zadd(this.key('merchant', 'seen'), transfer.blockNumber, JSON.stringify(transfer));
+    await multi.exec();
+  }
+
+  /** The merchant transfers remembered in blocks above `block` (a reorg replaced them). */
+  async merchantTransfersAbove(block: bigint): Promise<MerchantSeen[]> {
+    const members = await this.redis.zrangebyscore(this.key('merchant', 'seen'), `(${block}`, '+inf');
+    return members.map((member) => JSON.parse(member) as MerchantSeen);
+  }
+
+  async forgetMerchantTransfersAbove(block: bigint): Promise<void> {
+    await this.redis.zremrangebyscore(this.key('merchant', 'seen'), `(${block}`, '+inf');
+  }
+
+  /** How many reorgs took each merchant transfer (`txHash:logIndex`) off the chain. */
+  async merchantReversals(keys: readonly string[]): Promise<number[]> {
+    if (keys.length === 0) return [];
+    const values = await this.redis.hmget(this.key('merchant', 'reversals'), ...keys);
+    return values.map((value) => Number(value ?? '0'));
+  }
+
+  async setMerchantReversals(key: string, epoch: number): Promise<void> {
+    await this.redis.hset(this.key('merchant', 'reversals'), key, String(epoch));
   }
 
   /** The hashes of the recent blocks read, by number. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEther, type Hex } from 'viem';
-import { privateKeyToAccount } from 'viem/accounts';
+import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
 import { register } from 'prom-client';
 import { createChainClient, depositAddressOf, type DepositSettings } from '@reelboard/chain';
 import type { PaymentCredited, UploadReceived } from '@reelboard/contracts';
@@ -144,6 +144,30 @@ describe('a reorg deeper than the confirmations', () => {
         expect.objectContaining({ totalReceived: PRICE.toString(), status: 'paid', epoch: 1 }),
       ]),
     );
+  });
+
+  it('takes back a transfer to the merchant it removed (recorded unmatched, due back): reversed, nothing due; mined again, recorded again', async () => {
+    const merchant = privateKeyToAddress(generatePrivateKey()).toLowerCase() as Hex;
+    const r = await watcherRig('pw-final-merchant', anvil.rpcUrl, { merchant, token: null });
+    rigs.push(r);
+    const raw = await signedPayment(merchant, 777n);
+    const minedIn = await mineRaw(raw);
+    await anvil.test.mine({ blocks: 3 });
+    await r.watcher.scanOnce();
+    const merchantJobs = async () => (await jobsOf(r)).filter((c) => c.kind === 'merchant' || c.kind === 'merchant_reversed');
+    expect(await merchantJobs()).toEqual([expect.objectContaining({ kind: 'merchant', blockNumber: minedIn.toString() })]);
+
+    await reorg(Number((await anvil.client.getBlockNumber()) - minedIn) + 1);
+    await anvil.test.mine({ blocks: 1 });
+    await r.watcher.scanOnce();
+    expect(await merchantJobs()).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: 'merchant_reversed', epoch: 1, fromBlock: minedIn.toString(), transfer: expect.objectContaining({ amount: '777' }) })]),
+    );
+
+    await mineRaw(raw);
+    await anvil.test.mine({ blocks: 2 });
+    await r.watcher.scanOnce();
+    expect((await merchantJobs()).filter((c) => c.kind === 'merchant')).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'merchant', epoch: 1 })]));
   });
 
   it('a reorg shallower than the confirmations changes nothing', async () => {

@@ -15,7 +15,7 @@ export async function handlePaymentCredited(deps: { db: Knex; uploads?: Uploads 
   const { db, uploads } = deps;
   const outcome = await applyCredit(db, credit);
   const where =
-    credit.kind === 'merchant'
+    credit.kind === 'merchant' || credit.kind === 'merchant_reversed'
       ? { kind: credit.kind, txHash: credit.transfer.txHash, logIndex: credit.transfer.logIndex }
       : {
           kind: credit.kind,
