@@ -50,6 +50,8 @@ interface BlockRange {
   toBlock: bigint;
   times: Map<bigint, number>;
   hashes: Map<bigint, Hash>;
+  /** The parent of the first block read: the cursor's block, unless a reorg replaced it. */
+  parentHash: Hash | undefined;
   /** Top-level native transfers and token Transfer logs, by recipient. */
   transfers: Map<Address, (CreditTransfer & { blockNumber: bigint })[]>;
 }
@@ -85,17 +87,39 @@ export class DepositWatcher {
     const confirmed = await this.confirmedHeight();
     if (!(await watchList.sweepsIndexed())) await this.indexSweeps(confirmed);
     let cursor = await watchList.cursor();
-    if (cursor) {
-      const reorg = await this.findReorg(cursor);
-      if (reorg) cursor = await this.followReorg(reorg, confirmed);
+    for (let attempt = 0; ; attempt++) {
+      const fromBlock = cursor ? cursor.block + 1n : confirmed - BigInt(Math.min(this.deps.startBehind, Math.max(0, Number(confirmed))));
+      if (fromBlock > confirmed || confirmed < 0n) {
+        // The confirmed height fell below the cursor: only a reorg does that (a new branch not as long yet).
+        if (cursor && confirmed < cursor.block && attempt === 0) {
+          const reorg = await this.findReorg(cursor);
+          if (reorg) {
+            cursor = await this.followReorg(reorg, confirmed);
+            continue;
+          }
+        }
+        return 0;
+      }
+      const toBlock = confirmed < fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n ? confirmed : fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n;
+      const quotes = await watchList.watched();
+      const range = await this.readRange(fromBlock, toBlock, new Set(quotes.map((q) => lower(q.address))));
+      // The first block read must stand on the one the cursor kept; if not, blocks read before were
+      // replaced. Checked on what the pass reads anyway, so following reorgs costs no call of its own.
+      if (cursor?.hash && range.parentHash !== cursor.hash) {
+        const reorg = attempt === 0 ? await this.findReorg(cursor) : undefined;
+        if (!reorg) return 0;
+        cursor = await this.followReorg(reorg, confirmed);
+        continue;
+      }
+      return this.settleRange(range, quotes, cursor?.time ?? 0);
     }
-    const fromBlock = cursor ? cursor.block + 1n : confirmed - BigInt(Math.min(this.deps.startBehind, Math.max(0, Number(confirmed))));
-    if (fromBlock > confirmed || confirmed < 0n) return 0;
-    const toBlock = confirmed < fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n ? confirmed : fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n;
-    const quotes = await watchList.watched();
-    const range = await this.readRange(fromBlock, toBlock, new Set(quotes.map((q) => lower(q.address))));
+  }
+
+  /** Settles a range read: merchant transfers, quotes whose deadline falls inside it, then every quote at its end; moves the cursor. */
+  private async settleRange(range: BlockRange, quotes: WatchedQuote[], before: number): Promise<number> {
+    const { watchList } = this.deps;
+    const { fromBlock, toBlock } = range;
     await this.recordMerchantTransfers(range);
-    const before = cursor?.time ?? 0;
     const endTime = range.times.get(toBlock) ?? Date.now();
     // A quote that expired inside a range of several blocks is judged at its last in-time block
     // first, so what arrived in time counts as in time even when the watcher is catching up.
@@ -204,7 +228,7 @@ export class DepositWatcher {
     ]);
     await watchList.addSweeps(sweeps);
     const sweepTxs = new Set(sweeps.map((sweep) => sweep.txHash));
-    const range: BlockRange = { fromBlock, toBlock, times: new Map(), hashes: new Map(), transfers: new Map() };
+    const range: BlockRange = { fromBlock, toBlock, times: new Map(), hashes: new Map(), parentHash: blocks[0]?.parentHash, transfers: new Map() };
     const add = (to: Address, transfer: CreditTransfer & { blockNumber: bigint }) => range.transfers.set(to, [...(range.transfers.get(to) ?? []), transfer]);
     const candidates: { to: Address; transfer: CreditTransfer & { blockNumber: bigint } }[] = [];
     for (const block of blocks) {

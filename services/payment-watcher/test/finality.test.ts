@@ -170,6 +170,25 @@ describe('a reorg deeper than the confirmations', () => {
     expect((await merchantJobs()).filter((c) => c.kind === 'merchant')).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'merchant', epoch: 1 })]));
   });
 
+  it('costs no node call of its own: a pass with no new block asks only for the head, one with new blocks only what it reads anyway', async () => {
+    const r = await watcherRig('pw-final-calls', anvil.rpcUrl, { merchant: MERCHANT, token: null });
+    rigs.push(r);
+    let requests = 0;
+    const deps = (r.watcher as unknown as { deps: ConstructorParameters<typeof DepositWatcher>[0] }).deps;
+    const counted = new DepositWatcher({ ...deps, chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, onRequest: () => void (requests += 1) }) });
+    await anvil.test.mine({ blocks: 3 });
+    await counted.scanOnce();
+    expect((await r.watchList.cursor())?.hash).toMatch(/^0x[0-9a-f]{64}$/);
+    requests = 0;
+    expect(await counted.scanOnce()).toBe(0);
+    expect(requests).toBe(1);
+    await anvil.test.mine({ blocks: 1 });
+    requests = 0;
+    expect(await counted.scanOnce()).toBe(1);
+    // The head, the block (its parent hash is the reorg check) and the sweep logs; no watched address, no balance.
+    expect(requests).toBe(3);
+  });
+
   it('a reorg shallower than the confirmations changes nothing', async () => {
     const r = await watcherRig('pw-final-shallow', anvil.rpcUrl, { merchant: MERCHANT, token: null });
     rigs.push(r);
