@@ -4,7 +4,8 @@ import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'vi
 import { register } from 'prom-client';
 import { createChainClient, depositAddressOf, type DepositSettings } from '@reelboard/chain';
 import type { PaymentCredited, UploadReceived } from '@reelboard/contracts';
-import { connectDatabase, migrateToLatest, type Knex } from '@reelboard/db';
+import { applyCredit, connectDatabase, migrateToLatest, recordQuote, type Knex } from '@reelboard/db';
+import { depositCredit, quoteInput } from '../../../packages/db/test/fixtures.js';
 import { infraEnv } from '../../../test/support/infra-env.js';
 import { reconcilePayments } from '../src/reconcile.js';
 import { loadPaymentWatcherConfig } from '../src/config.js';
@@ -223,5 +224,27 @@ describe('the confirmation policy', () => {
     const head = await anvil.client.getBlockNumber();
     expect(finalized).toBeLessThan(head - 1n);
     expect(await watcher.confirmedHeight()).toBe(finalized);
+  });
+});
+
+describe('reconciliation after a reversal', () => {
+  it('--repair books money the watcher missed coming back to an uncovered quote as paid, not overpaid', async () => {
+    const deposits: DepositSettings = { merchant: privateKeyToAddress(generatePrivateKey()).toLowerCase() as Hex, token: null };
+    merchants.push(deposits.merchant);
+    const base = quoteInput();
+    const quote = { ...base, depositAddress: depositAddressOf(deposits, base.quoteId) };
+    await recordQuote(db, quote);
+    await applyCredit(db, depositCredit(quote, { address: quote.depositAddress, totalReceived: quote.amount, status: 'paid' }));
+    await applyCredit(db, { kind: 'reversed', uploadId: quote.uploadId, owner: quote.owner as Hex, chainId: 31337, address: quote.depositAddress, token: null, totalReceived: '0', creditedBefore: quote.amount, fromBlock: '1', toBlock: '2', epoch: 1 });
+    // The money is on chain (mined again), and no watcher saw it.
+    await mineRaw(await signedPayment(quote.depositAddress, BigInt(quote.amount)));
+    try {
+      const result = await reconcilePayments({ db, chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 }), chainId: 31337, deposits, confirmations: 1, fromBlock: 0n, repair: true });
+      expect(result.differences).toEqual([expect.objectContaining({ kind: 'deposit_missing', quoteId: quote.quoteId, ledgerTotal: 0n })]);
+      expect((await db('payments').where({ quote_id: quote.quoteId }).orderBy('id').select('status')).map((row) => row.status)).toEqual(['reversed', 'paid']);
+    } finally {
+      await db('payments').where({ quote_id: quote.quoteId }).delete();
+      await db('payment_quotes').where({ quote_id: quote.quoteId }).delete();
+    }
   });
 });
