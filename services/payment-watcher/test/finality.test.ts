@@ -190,6 +190,26 @@ describe('a reorg deeper than the confirmations', () => {
     expect(requests).toBe(3);
   });
 
+  it('deeper than the block hashes kept: still reversed (totals are read on the new chain), read again from the oldest hash kept', async () => {
+    const r = await watcherRig('pw-final-deep', anvil.rpcUrl, { merchant: MERCHANT, token: null });
+    rigs.push(r);
+    const deps = (r.watcher as unknown as { deps: ConstructorParameters<typeof DepositWatcher>[0] }).deps;
+    const watcher = new DepositWatcher({ ...deps, hashesKept: 2 });
+    const upload = await receive(r);
+    const paidIn = await mineRaw(await signedPayment(upload.quote.to, PRICE));
+    for (let i = 0; i < 4; i++) {
+      await anvil.test.mine({ blocks: 1 });
+      await watcher.scanOnce();
+    }
+    expect(await r.watchList.credited([upload.quote.to])).toEqual([PRICE]);
+    expect([...(await r.watchList.recentHashes()).keys()].every((n) => n > paidIn)).toBe(true);
+    await reorg(Number((await anvil.client.getBlockNumber()) - paidIn) + 1);
+    await anvil.test.mine({ blocks: 1 });
+    await watcher.scanOnce();
+    expect(await r.watchList.credited([upload.quote.to])).toEqual([0n]);
+    expect((await jobsOf(r)).filter((c) => c.kind === 'reversed')).toEqual([expect.objectContaining({ uploadId: upload.uploadId, totalReceived: '0' })]);
+  });
+
   it('a reorg shallower than the confirmations changes nothing', async () => {
     const r = await watcherRig('pw-final-shallow', anvil.rpcUrl, { merchant: MERCHANT, token: null });
     rigs.push(r);
