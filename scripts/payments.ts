@@ -82,7 +82,7 @@ async function chainOf(config: Config) {
 
 const commands: Record<string, Command> = {
   list: {
-    usage: 'list [--status refund_due|partial|paid|overpaid|late|unmatched|unfulfilled|refunded] [--limit N]',
+    usage: 'list [--status refund_due|partial|paid|overpaid|late|unmatched|unfulfilled|refunded|reversed] [--limit N]',
     options: { status: { type: 'string' }, limit: { type: 'string', default: '50' } },
     async run({ values }, { db }) {
       const status = values.status as string | undefined;

@@ -226,7 +226,7 @@ export const ownProfile = z.object({
   pendingRevision: z.object({ id: uuid, changes: z.record(z.string(), z.unknown()), createdAt: dateTime }).nullable(),
 });
 
-export const paymentStatuses = ['partial', 'paid', 'overpaid', 'late', 'unmatched', 'unfulfilled', 'refunded'] as const;
+export const paymentStatuses = ['partial', 'paid', 'overpaid', 'late', 'unmatched', 'unfulfilled', 'refunded', 'reversed'] as const;
 const paymentStatus = z.enum(paymentStatuses);
 const nullableTimestamp = dateTime.nullable();
 

@@ -1,4 +1,4 @@
-import { erc20Abi, parseEventLogs, type Hash, type Log } from 'viem';
+import { erc20Abi, parseEventLogs, type Hash, type Log, type PublicClient } from 'viem';
 
 type Address = `0x${string}`;
 
@@ -30,4 +30,16 @@ export function decodeTransfers(logs: readonly Log[]): TokenTransfer[] {
     txHash: log.transactionHash as Hash,
     blockNumber: log.blockNumber ?? 0n,
   }));
+}
+
+/**
+ * The items whose transaction succeeded: a reverted transaction keeps its `value` in the block but
+ * moved nothing. One receipt per distinct hash (a batching transport sends them together); callers
+ * pass only candidate transactions, never every transaction of a block.
+ */
+export async function successfulOnly<T>(client: PublicClient, items: readonly T[], hashOf: (item: T) => Hash): Promise<T[]> {
+  const hashes = [...new Set(items.map(hashOf))];
+  const receipts = await Promise.all(hashes.map((hash) => client.getTransactionReceipt({ hash })));
+  const ok = new Set(receipts.filter((receipt) => receipt.status === 'success').map((receipt) => receipt.transactionHash.toLowerCase()));
+  return items.filter((item) => ok.has(hashOf(item).toLowerCase()));
 }

@@ -112,10 +112,14 @@ export const channels = {
     // One job per observation: the same total seen twice (a retried pass, two replicas) is one job.
     jobId: (payload) =>
       payload.kind === 'deposit'
-        ? `${payload.address}.${payload.token ?? 'native'}.${payload.totalReceived}.payment.credited`
+        ? `${payload.address}.${payload.token ?? 'native'}.${payload.totalReceived}${payload.epoch ? `.e${payload.epoch}` : ''}.payment.credited`
         : payload.kind === 'merchant'
-          ? `${payload.transfer.txHash}.${payload.transfer.logIndex ?? 'native'}.payment.credited`
-          : `${payload.uploadId}.closed.payment.credited`,
+          ? `${payload.transfer.txHash}.${payload.transfer.logIndex ?? 'native'}${payload.epoch ? `.e${payload.epoch}` : ''}.payment.credited`
+          : payload.kind === 'merchant_reversed'
+            ? `${payload.transfer.txHash}.${payload.transfer.logIndex ?? 'native'}.reversed.e${payload.epoch}.payment.credited`
+            : payload.kind === 'reversed'
+              ? `${payload.address}.${payload.token ?? 'native'}.reversed.e${payload.epoch}.payment.credited`
+              : `${payload.uploadId}.closed.payment.credited`,
   }),
   'payment.confirmed': define({
     schema: paymentConfirmedSchema,

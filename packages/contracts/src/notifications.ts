@@ -47,6 +47,11 @@ export const personNotifications: Readonly<Record<string, Describe>> = {
       : e.message === 'late'
         ? { title: 'Payment arrived late', body: `A payment for "${title}" arrived after the payment request expired. It is recorded for a refund; send the form again to list the video.`, page: 'upload' }
         : { title: 'Paid more than needed', body: `"${title}" was already paid, so the extra amount is recorded for a refund. Nothing else to do.`, page: 'upload' },
+  'payment.reversed': (_e, title) => ({
+    title: 'Payment taken back by the network',
+    body: `The blockchain dropped the payment for "${title}" (a reorganisation), so the listing is hidden for now. If the same transaction is confirmed again it comes back by itself; otherwise pay again to the same address.`,
+    page: 'upload',
+  }),
   'refund.due': (_e, title) => ({
     title: 'Payment incomplete',
     body: `The payment request for "${title}" expired before the full price arrived. What you sent is recorded for a refund; send the form again to list the video.`,

@@ -230,7 +230,10 @@ export const uploadFailedSchema = z.object({
  * at `toBlock`; the writer records the increase over what it already holds, so the same observation
  * twice, or an older one after a newer one, records nothing more. `merchant`: one transfer to the
  * plain merchant address (no quote), recorded `unmatched` for refund. `closed`: the quote ended
- * without being covered (expired): its partial credits are due back.
+ * without being covered (expired): its partial credits are due back. `reversed`: a reorg deeper than
+ * the confirmations took money back off the address: what the ledger credited above `totalReceived`
+ * is `reversed`, and the listing it paid is held from the public until the money is back.
+ * `merchant_reversed`: the same for a transfer to the plain merchant address: nothing is due back.
  */
 export const paymentCreditedSchema = z.discriminatedUnion('kind', [
   z.object({
@@ -249,6 +252,25 @@ export const paymentCreditedSchema = z.discriminatedUnion('kind', [
     /** Transfers the chain shows into the address in that range; empty for internal transfers. */
     transfers: z.array(creditTransferSchema),
     status: creditStatusSchema,
+    /** Reversals the address has seen before this credit: the same total credited again after a reorg is a new observation. */
+    epoch: z.number().int().nonnegative().optional(),
+  }),
+  z.object({
+    kind: z.literal('reversed'),
+    uploadId: uploadIdSchema,
+    owner: addressSchema,
+    chainId: z.number().int().positive(),
+    address: addressSchema,
+    token: addressSchema.nullable(),
+    /** What the address has received in all on the chain as it is now (lower than what was credited). */
+    totalReceived: amountSchema,
+    /** What had been credited before the reorg. */
+    creditedBefore: amountSchema,
+    /** The blocks the reorg replaced: the first after the common ancestor to the last the watcher had read. */
+    fromBlock: amountSchema,
+    toBlock: amountSchema,
+    /** The address's reversal count, this one included: keys the job, and the credits after it. */
+    epoch: z.number().int().positive(),
   }),
   z.object({
     kind: z.literal('merchant'),
@@ -258,6 +280,22 @@ export const paymentCreditedSchema = z.discriminatedUnion('kind', [
     transfer: creditTransferSchema,
     blockNumber: amountSchema,
     blockTime: z.iso.datetime(),
+    /** Reversals the transfer has seen before: the same transfer mined again after a reorg is a new observation. */
+    epoch: z.number().int().nonnegative().optional(),
+  }),
+  z.object({
+    kind: z.literal('merchant_reversed'),
+    chainId: z.number().int().positive(),
+    address: addressSchema,
+    token: addressSchema.nullable(),
+    transfer: creditTransferSchema,
+    /** The block it had been seen in. */
+    blockNumber: amountSchema,
+    /** The blocks the reorg replaced. */
+    fromBlock: amountSchema,
+    toBlock: amountSchema,
+    /** The transfer's reversal count, this one included. */
+    epoch: z.number().int().positive(),
   }),
   z.object({
     kind: z.literal('closed'),

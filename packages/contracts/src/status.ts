@@ -18,6 +18,8 @@ export const statusEventNames = [
   'moderation.approved',
   'moderation.rejected',
   'payment.received',
+  // A reorg deeper than the confirmations took a credited payment back off the chain: the listing is held.
+  'payment.reversed',
   'refund.due',
   'refund.sent',
   // A listing's life after it was saved (on the listing's stream; `listing.renewed` also ends a renewal's own).
@@ -52,6 +54,8 @@ export const afterTerminalEvents: ReadonlySet<StatusEventName> = new Set([
   'moderation.approved',
   'moderation.rejected',
   'payment.received',
+  // A reorg takes back the payment of a listing long saved: its owner is told all the same.
+  'payment.reversed',
   'refund.due',
   'refund.sent',
   'listing.expired',

@@ -5,6 +5,7 @@ import * as nearestByTags from './migrations/003_nearest_by_tags.js';
 import * as paymentLedger from './migrations/004_payment_ledger.js';
 import * as notifications from './migrations/005_notifications.js';
 import * as listingLifecycle from './migrations/006_listing_lifecycle.js';
+import * as paymentReversals from './migrations/007_payment_reversals.js';
 import * as refundVerification from './migrations/008_refund_verification.js';
 
 interface Migration {
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   '004_payment_ledger': paymentLedger,
   '005_notifications': notifications,
   '006_listing_lifecycle': listingLifecycle,
+  '007_payment_reversals': paymentReversals,
   '008_refund_verification': refundVerification,
 };
 

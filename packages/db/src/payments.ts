@@ -2,8 +2,8 @@ import type { Knex } from 'knex';
 import type { CreditStatus, CreditTransfer, PaymentCredited } from '@reelboard/contracts';
 
 /** Where a ledger row stands now: how it was credited, or what became of it since. */
-export type PaymentStatus = 'paid' | 'overpaid' | 'partial' | 'late' | 'unmatched' | 'unfulfilled' | 'refunded';
-export const paymentStatuses: readonly PaymentStatus[] = ['partial', 'paid', 'overpaid', 'late', 'unmatched', 'unfulfilled', 'refunded'];
+export type PaymentStatus = 'paid' | 'overpaid' | 'partial' | 'late' | 'unmatched' | 'unfulfilled' | 'refunded' | 'reversed';
+export const paymentStatuses: readonly PaymentStatus[] = ['partial', 'paid', 'overpaid', 'late', 'unmatched', 'unfulfilled', 'refunded', 'reversed'];
 /** What `listPayments` filters by: a status, or every row with something due back. */
 export type PaymentFilter = PaymentStatus | 'refund_due';
 export const paymentFilters: readonly PaymentFilter[] = ['refund_due', ...paymentStatuses];
@@ -88,6 +88,8 @@ export interface CreditOutcome {
   refundDue: string;
   /** The quote's state afterwards; null for an unmatched transfer. */
   quoteState: QuoteState | null;
+  /** A reorg took money back: how much the ledger reversed, and the listing it held from the public (if any). */
+  reversal?: { amount: string; listingId: string | null; held: boolean } | undefined;
   /** A renewal this credit paid: the listing's new expiry, or why it could not be renewed (the payment is due back). */
   renewal?: { listingId: string; expiresAt: string } | { listingId: string; refused: string } | undefined;
 }
@@ -156,6 +158,8 @@ function refundDueOf(status: CreditStatus, amount: bigint, totalAfter: bigint, q
  *   partial rows paid.
  * - `merchant`: one `unmatched` row, due back in full; the same transfer twice is one row.
  * - `closed`: the quote expired uncovered: its partial rows are due back.
+ * - `reversed`: a reorg took money back off the address (reverseCredit).
+ * - `merchant_reversed`: a reorg took an unmatched transfer off the chain: its row is `reversed`, nothing due.
  */
 export async function applyCredit(db: Knex, observation: PaymentCredited): Promise<CreditOutcome> {
   switch (observation.kind) {
@@ -165,6 +169,10 @@ export async function applyCredit(db: Knex, observation: PaymentCredited): Promi
       return recordUnmatched(db, observation);
     case 'closed':
       return db.transaction((trx) => closeQuote(trx, observation));
+    case 'reversed':
+      return db.transaction((trx) => reverseCredit(trx, observation));
+    case 'merchant_reversed':
+      return reverseUnmatched(db, observation);
   }
 }
 
@@ -280,6 +288,8 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
           : { status: 'paid', refund_due: 0, listing_id: trx.raw('coalesce(listing_id, ?)', [listingId]), updated_at: trx.fn.now() },
       );
   }
+  // A listing held because a reorg took its payment back is public again once the money is back.
+  if (covers && quote.listing_id) await trx('listings').where({ id: quote.listing_id }).whereNotNull('payment_held_at').update({ payment_held_at: null, payment_held_reason: null, updated_at: trx.fn.now() });
   const state: QuoteState = covers ? 'paid' : quote.state;
   await trx('payment_quotes')
     .where({ quote_id: quote.quote_id })
@@ -296,6 +306,77 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
     refundDue: refundDue.toString(),
     quoteState: state,
     ...(renewal ? { renewal } : {}),
+  };
+}
+
+type Reversal = Extract<PaymentCredited, { kind: 'reversed' }>;
+
+/** Hides a listing from the public (not deleted) until its payment is back on chain. */
+async function holdListing(trx: Knex.Transaction | Knex, listingId: string, reason: string): Promise<void> {
+  await trx('listings').where({ id: listingId }).update({ payment_held_at: trx.fn.now(), payment_held_reason: reason, updated_at: trx.fn.now() });
+}
+
+/**
+ * A reorg deeper than the confirmations took money back off a deposit address: the quote's rows
+ * that credited more than the chain now shows become `reversed`, newest first, with the reorg's
+ * blocks (a row only partly above is split: the part the chain still shows stays as it was). A
+ * reversed row owes nothing back, whatever was refunded of it: what is due never goes below zero.
+ * A quote no longer covered keeps `paid` (so the money coming back does not renew twice), its
+ * remaining rows become partial and due back, and its listing is held from the public; the money
+ * credited again (the transaction mined again) turns them paid and the listing public (applyDeposit).
+ * The same or an older reversal records nothing.
+ */
+async function reverseCredit(trx: Knex.Transaction, reversal: Reversal): Promise<CreditOutcome> {
+  const quote = await lockQuote(trx, reversal.chainId, reversal.address, reversal.token?.toLowerCase() ?? null);
+  if (!quote) return nothing(null);
+  const target = BigInt(reversal.totalReceived);
+  const credited = BigInt(quote.credited_total);
+  if (target >= credited) return nothing(quote.state);
+  const reorg = { reversed_at: trx.fn.now(), reversed_from_block: reversal.fromBlock, reversed_to_block: reversal.toBlock, updated_at: trx.fn.now() };
+  const above: { id: string; amount: string; total_after: string }[] = await trx('payments')
+    .where({ quote_id: quote.quote_id })
+    .whereNot('status', 'reversed')
+    .whereNotNull('total_after')
+    .where('total_after', '>', target.toString())
+    .orderBy('total_after', 'desc')
+    .forUpdate()
+    .select('id', 'amount', 'total_after');
+  const ids: number[] = [];
+  for (const row of above) {
+    const start = BigInt(row.total_after) - BigInt(row.amount);
+    if (start < target) {
+      // Split: the row keeps what the chain still shows, a new row carries the part reversed.
+      const [copy] = await trx('payments').where({ id: row.id }).select('*');
+      const { id: _id, created_at: _c, updated_at: _u, ...fields } = copy as Record<string, unknown>;
+      await trx('payments').where({ id: row.id }).update({ amount: (target - start).toString(), total_after: target.toString(), refund_due: trx.raw('least(refund_due, ?::numeric)', [(target - start).toString()]), updated_at: trx.fn.now() });
+      const [inserted] = await trx('payments')
+        .insert({ ...fields, tx_hash: null, log_index: null, amount: (BigInt(row.total_after) - target).toString(), status: 'reversed', refund_due: 0, refunded_amount: 0, ...reorg })
+        .returning('id');
+      ids.push(Number((inserted as { id: string }).id));
+    } else {
+      await trx('payments').where({ id: row.id }).update({ status: 'reversed', refund_due: 0, ...reorg });
+      ids.push(Number(row.id));
+    }
+  }
+  const uncovered = target < BigInt(quote.amount);
+  if (uncovered && quote.state === 'paid') {
+    await trx('payments')
+      .where({ quote_id: quote.quote_id })
+      .whereIn('status', ['paid', 'overpaid'])
+      .update({ status: 'partial', refund_due: trx.raw('greatest(amount - refunded_amount, 0)'), updated_at: trx.fn.now() });
+  }
+  const held = uncovered && quote.listing_id !== null;
+  if (held) {
+    await holdListing(trx, quote.listing_id as string, `a reorg of blocks ${reversal.fromBlock}..${reversal.toBlock} took back ${credited - target} of its payment (quote ${quote.quote_id})`);
+  }
+  await trx('payment_quotes').where({ quote_id: quote.quote_id }).update({ credited_total: target.toString(), updated_at: trx.fn.now() });
+  return {
+    recorded: ids.length,
+    paymentIds: ids,
+    amount: (credited - target).toString(),
+    refundDue: '0',
+    quoteState: quote.state,
+    reversal: { amount: (credited - target).toString(), listingId: quote.listing_id, held },
   };
 }
 
@@ -341,10 +422,35 @@ async function recordUnmatched(db: Knex, credit: Extract<PaymentCredited, { kind
       refund_due: transfer.amount,
     })
     .onConflict(['chain_id', 'tx_hash', 'log_index'])
-    .ignore()
+    // The same transfer again records nothing, unless a reorg had reversed it: then it is mined again, and due back again.
+    .merge({
+      status: 'unmatched',
+      refund_due: db.raw('greatest(payments.amount - payments.refunded_amount, 0)'),
+      block_number: credit.blockNumber,
+      block_time: credit.blockTime,
+      from_block: credit.blockNumber,
+      to_block: credit.blockNumber,
+      reversed_at: null,
+      reversed_from_block: null,
+      reversed_to_block: null,
+      updated_at: db.fn.now(),
+    })
+    .where('payments.status', 'reversed')
     .returning('id');
   if (inserted.length === 0) return nothing(null);
   return { recorded: 1, paymentIds: inserted.map((row) => Number(row.id)), amount: transfer.amount, refundDue: transfer.amount, quoteState: null };
+}
+
+/** A reorg took an unmatched transfer to the merchant off the chain: nothing of it is due back (never below zero). */
+async function reverseUnmatched(db: Knex, reversal: Extract<PaymentCredited, { kind: 'merchant_reversed' }>): Promise<CreditOutcome> {
+  const { transfer } = reversal;
+  const changed: { id: string | number }[] = await db('payments')
+    .where({ chain_id: reversal.chainId, tx_hash: transfer.txHash, log_index: transfer.logIndex ?? -1, credit_status: 'unmatched' })
+    .whereNot('status', 'reversed')
+    .update({ status: 'reversed', refund_due: 0, reversed_at: db.fn.now(), reversed_from_block: reversal.fromBlock, reversed_to_block: reversal.toBlock, updated_at: db.fn.now() })
+    .returning('id');
+  if (changed.length === 0) return nothing(null);
+  return { recorded: changed.length, paymentIds: changed.map((row) => Number(row.id)), amount: transfer.amount, refundDue: '0', quoteState: null, reversal: { amount: transfer.amount, listingId: null, held: false } };
 }
 
 async function closeQuote(trx: Knex.Transaction, closed: Extract<PaymentCredited, { kind: 'closed' }>): Promise<CreditOutcome> {
@@ -382,7 +488,7 @@ interface LinkRow {
  */
 export async function linkQuotePayments(trx: Knex, uploadId: string, listingId: string): Promise<number> {
   // Locked, so a credit being applied at the same time either is linked here or sees the listing.
-  const quote: { amount: string } | undefined = await trx('payment_quotes').where({ quote_id: uploadId }).forUpdate().first('amount');
+  const quote: { amount: string; credited_total: string } | undefined = await trx('payment_quotes').where({ quote_id: uploadId }).forUpdate().first('amount', 'credited_total');
   const rows: LinkRow[] = await trx('payments')
     .where({ upload_id: uploadId })
     .whereNull('listing_id')
@@ -409,6 +515,10 @@ export async function linkQuotePayments(trx: Knex, uploadId: string, listingId: 
   await trx('payment_quotes')
     .where({ quote_id: uploadId })
     .update({ listing_id: trx.raw('coalesce(listing_id, ?)', [listingId]), failed_stage: null, failure_reason: null, updated_at: trx.fn.now() });
+  // A reorg took the payment back while the media work ran: the listing is saved, but held.
+  if (quote && BigInt(quote.credited_total) < BigInt(quote.amount) && (await trx('payments').where({ quote_id: uploadId, status: 'reversed' }).first('id'))) {
+    await holdListing(trx, listingId, `its payment was taken back by a reorg before the listing was saved (quote ${uploadId})`);
+  }
   return rows.length;
 }
 
@@ -797,7 +907,7 @@ export interface LedgerQuoteTotal {
   /** The address's total (balance + swept) the ledger has credited. */
   creditedTotal: string;
   creditedBlock: string | null;
-  /** The sum of the quote's ledger rows (equals creditedTotal unless rows were lost or edited). */
+  /** The sum of the quote's ledger rows, reversed ones aside (equals creditedTotal unless rows were lost or edited). */
   rowsTotal: string;
   createdAt: string;
   expiresAt: string;
@@ -843,10 +953,12 @@ export async function ledgerTotals(db: Knex, chainId: number): Promise<{ quotes:
       'q.credited_block',
       'q.created_at',
       'q.expires_at',
-      db.raw('coalesce((SELECT sum(p.amount) FROM payments p WHERE p.quote_id = q.quote_id), 0)::text AS rows_total'),
+      db.raw(`coalesce((SELECT sum(p.amount) FROM payments p WHERE p.quote_id = q.quote_id AND p.status <> 'reversed'), 0)::text AS rows_total`),
     );
   const unmatched: { tx_hash: string; log_index: number; token_address: string | null; amount: string; block_number: string }[] = await db('payments')
     .where({ chain_id: chainId, credit_status: 'unmatched' })
+    // A reversed transfer is not on the chain the ledger answers for: found there again, it is missing.
+    .whereNot('status', 'reversed')
     .orderBy('id', 'asc')
     .select('tx_hash', 'log_index', 'token_address', 'amount', 'block_number');
   return {

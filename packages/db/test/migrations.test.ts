@@ -6,7 +6,7 @@ import { infraEnv } from '@reelboard/testkit/infra-env';
 // A database of its own, so migrating down never disturbs other tests sharing the test database.
 const base = new URL(infraEnv().TEST_DATABASE_URL ?? '');
 const name = `reelboard_mig_${randomBytes(4).toString('hex')}`;
-const ALL = ['001_initial', '002_read_indexes', '003_nearest_by_tags', '004_payment_ledger', '005_notifications', '006_listing_lifecycle', '008_refund_verification'];
+const ALL = ['001_initial', '002_read_indexes', '003_nearest_by_tags', '004_payment_ledger', '005_notifications', '006_listing_lifecycle', '007_payment_reversals', '008_refund_verification'];
 let admin: Knex;
 let db: Knex;
 
@@ -65,7 +65,7 @@ describe('migrations', () => {
     const rows = [old('paid', '100'), old('partial', '40'), old('late', '50'), old('unfulfilled', '60'), old('overpaid', '120')];
     await db('payments').insert(rows);
 
-    expect(await migrateToLatest(db)).toEqual(['004_payment_ledger', '005_notifications', '006_listing_lifecycle', '008_refund_verification']);
+    expect(await migrateToLatest(db)).toEqual(['004_payment_ledger', '005_notifications', '006_listing_lifecycle', '007_payment_reversals', '008_refund_verification']);
     const migrated = await db('payments').orderBy('id').select('upload_id', 'quote_id', 'status', 'credit_status', 'refund_due', 'log_index', 'total_after');
     expect(migrated).toEqual(
       rows.map((row, i) => ({
@@ -79,17 +79,21 @@ describe('migrations', () => {
       })),
     );
     const enumValues = await db.raw(`SELECT unnest(enum_range(NULL::payment_status))::text AS value`);
-    expect(enumValues.rows.map((row: { value: string }) => row.value)).toEqual(['paid', 'overpaid', 'partial', 'late', 'unfulfilled', 'unmatched', 'refunded']);
+    expect(enumValues.rows.map((row: { value: string }) => row.value)).toEqual(['paid', 'overpaid', 'partial', 'late', 'unfulfilled', 'unmatched', 'refunded', 'reversed']);
     // A row the old schema cannot hold (no tx hash, no upload) goes on the way down; the rest stay.
     await db('payments').insert({ chain_id: 31337, to_address: `0x${'b'.repeat(40)}`, amount: '5', block_number: 8, block_time: new Date(), status: 'unmatched', refund_due: '5' });
     await db('payments').where({ upload_id: rows[2]?.upload_id }).update({ status: 'refunded', refund_due: 0 });
     await db.migrate.down(); // 008_refund_verification
+    // A reversed row goes back to how it was credited on the way down.
+    await db('payments').where({ upload_id: rows[1]?.upload_id }).update({ status: 'reversed', reversed_at: new Date() });
+    await db.migrate.down(); // 007_payment_reversals
+    expect(await db('payments').where({ upload_id: rows[1]?.upload_id }).first('status')).toEqual({ status: 'partial' });
     await db.migrate.down(); // 006_listing_lifecycle
     await db.migrate.down(); // 005_notifications
     await db.migrate.down(); // 004_payment_ledger
     const back = await db('payments').orderBy('id').select('upload_id', 'status');
     expect(back).toEqual(rows.map((row) => ({ upload_id: row.upload_id, status: row.status })));
-    expect(await migrateToLatest(db)).toEqual(['004_payment_ledger', '005_notifications', '006_listing_lifecycle', '008_refund_verification']);
+    expect(await migrateToLatest(db)).toEqual(['004_payment_ledger', '005_notifications', '006_listing_lifecycle', '007_payment_reversals', '008_refund_verification']);
   });
 
   it('makes a refund hash unique, and first names the payments one hash refunded several of', async () => {

@@ -2,7 +2,16 @@ import { chainEnvSchema, commonSchema, ConfigError, env, internalPort, loadConfi
 
 export const paymentWatcherSchema = commonSchema.extend(chainEnvSchema.shape).extend({
   INTERNAL_PORT: internalPort(9081),
-  CONFIRMATIONS: env.positiveInt(2).describe("Blocks on top of (and including) the payment's block before it counts."),
+  CONFIRMATIONS: env.positiveInt(2).describe("Blocks on top of (and including) the payment's block before it counts (with CONFIRMATION_POLICY=depth)."),
+  CONFIRMATION_POLICY: z
+    .enum(['depth', 'safe', 'finalized'], { error: 'must be depth (CONFIRMATIONS blocks), safe or finalized (the node\'s block tags)' })
+    .default('depth')
+    .describe(
+      "When a block's credits count: `depth` (CONFIRMATIONS blocks on top), or the node's `safe` / `finalized` block (proof-of-stake chains; a node without the tags fails every pass, loudly). A reorg deeper than this is still followed: credits it removed become `reversed`.",
+    ),
+  REORG_HASHES_KEPT: env
+    .positiveInt(256)
+    .describe('Hashes of the most recent blocks read that are kept to find the common ancestor after a reorg; a reorg deeper than this is read again from the oldest one kept.'),
   POLL_INTERVAL_MS: env.positiveInt(1_000).describe('How often the chain is polled: new blocks, and payments waiting for confirmations.'),
   PAYMENT_CONCURRENCY: env.positiveInt(8).describe('Payment checks and expiries this replica runs at once.'),
   SCAN_START_BEHIND: env.nonNegativeInt(100).describe('Blocks behind the confirmed head a first-ever pass starts at (later starts resume from the cursor in Redis).'),

@@ -1,16 +1,25 @@
 import type { Log, PublicClient } from 'viem';
 import type { Bus } from '@reelboard/bus';
-import { decodeTransfers, erc20TransferEvent, readBalances, readSweeps, type DepositSettings } from '@reelboard/chain';
+import { decodeTransfers, erc20TransferEvent, readBalances, readSweeps, successfulOnly, type DepositSettings } from '@reelboard/chain';
 import type { CreditStatus, CreditTransfer, Payment } from '@reelboard/contracts';
 import type { Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
 import { judgeCredit } from './judge-credit.js';
-import { countCredit } from './metrics.js';
+import { countCredit, countReorg, countReversal } from './metrics.js';
 import type { ScanLock } from './scan-lock.js';
-import type { WatchedQuote, WatchList } from './watch-list.js';
+import { merchantKey, type MerchantSeen, type WatchedQuote, type WatchList } from './watch-list.js';
 
 type Address = `0x${string}`;
+type Hash = `0x${string}`;
 const STAGE = 'payment-watcher';
+
+export type ConfirmationPolicy = 'depth' | 'safe' | 'finalized';
+
+/** A reorg that replaced blocks the passes had read: the common ancestor, and the last block read on the lost branch. */
+export interface Reorg {
+  ancestor: bigint;
+  replacedTo: bigint;
+}
 
 export interface DepositWatcherDeps {
   bus: Bus;
@@ -23,8 +32,12 @@ export interface DepositWatcherDeps {
   chainId: number;
   /** The merchant and the quoted token: what every deposit address is bound to. */
   deposits: DepositSettings;
-  /** Blocks on top of (and including) a credit's block before it counts. */
+  /** Blocks on top of (and including) a credit's block before it counts (policy `depth`). */
   confirmations: number;
+  /** When a block counts: `depth` (`confirmations` blocks on top), or the node's `safe` / `finalized` block. */
+  confirmationPolicy?: ConfirmationPolicy | undefined;
+  /** Hashes of recent blocks read kept to find the common ancestor after a reorg. */
+  hashesKept?: number | undefined;
   /** Where a first start begins: this many blocks behind the confirmed head. */
   startBehind: number;
   /** Most blocks settled in one pass, so a long catch-up does not hold the lease for minutes. */
@@ -36,6 +49,9 @@ interface BlockRange {
   fromBlock: bigint;
   toBlock: bigint;
   times: Map<bigint, number>;
+  hashes: Map<bigint, Hash>;
+  /** The parent of the first block read: the cursor's block, unless a reorg replaced it. */
+  parentHash: Hash | undefined;
   /** Top-level native transfers and token Transfer logs, by recipient. */
   transfers: Map<Address, (CreditTransfer & { blockNumber: bigint })[]>;
 }
@@ -56,8 +72,10 @@ export class DepositWatcher {
 
   constructor(private readonly deps: DepositWatcherDeps) {}
 
-  /** The highest block with enough confirmations now. */
+  /** The highest block that counts now: `confirmations` below the head, or the node's safe / finalized block. */
   async confirmedHeight(): Promise<bigint> {
+    const policy = this.deps.confirmationPolicy ?? 'depth';
+    if (policy !== 'depth') return (await this.deps.chain.getBlock({ blockTag: policy, includeTransactions: false })).number;
     const head = await this.deps.chain.getBlockNumber({ cacheTime: 0 });
     return head - BigInt(this.deps.confirmations) + 1n;
   }
@@ -68,23 +86,117 @@ export class DepositWatcher {
     if (!(await lock.acquire())) return 0;
     const confirmed = await this.confirmedHeight();
     if (!(await watchList.sweepsIndexed())) await this.indexSweeps(confirmed);
-    const cursor = await watchList.cursor();
-    const fromBlock = cursor ? cursor.block + 1n : confirmed - BigInt(Math.min(this.deps.startBehind, Math.max(0, Number(confirmed))));
-    if (fromBlock > confirmed || confirmed < 0n) return 0;
-    const toBlock = confirmed < fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n ? confirmed : fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n;
-    const range = await this.readRange(fromBlock, toBlock);
+    let cursor = await watchList.cursor();
+    for (let attempt = 0; ; attempt++) {
+      const fromBlock = cursor ? cursor.block + 1n : confirmed - BigInt(Math.min(this.deps.startBehind, Math.max(0, Number(confirmed))));
+      if (fromBlock > confirmed || confirmed < 0n) {
+        // The confirmed height fell below the cursor: only a reorg does that (a new branch not as long yet).
+        if (cursor && confirmed < cursor.block && attempt === 0) {
+          const reorg = await this.findReorg(cursor);
+          if (reorg) {
+            cursor = await this.followReorg(reorg, confirmed);
+            continue;
+          }
+        }
+        return 0;
+      }
+      const toBlock = confirmed < fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n ? confirmed : fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n;
+      const quotes = await watchList.watched();
+      const range = await this.readRange(fromBlock, toBlock, new Set(quotes.map((q) => lower(q.address))));
+      // The first block read must stand on the one the cursor kept; if not, blocks read before were
+      // replaced. Checked on what the pass reads anyway, so following reorgs costs no call of its own.
+      if (cursor?.hash && range.parentHash !== cursor.hash) {
+        const reorg = attempt === 0 ? await this.findReorg(cursor) : undefined;
+        if (!reorg) return 0;
+        cursor = await this.followReorg(reorg, confirmed);
+        continue;
+      }
+      return this.settleRange(range, quotes, cursor?.time ?? 0);
+    }
+  }
+
+  /** Settles a range read: merchant transfers, quotes whose deadline falls inside it, then every quote at its end; moves the cursor. */
+  private async settleRange(range: BlockRange, quotes: WatchedQuote[], before: number): Promise<number> {
+    const { watchList } = this.deps;
+    const { fromBlock, toBlock } = range;
     await this.recordMerchantTransfers(range);
-    const quotes = await watchList.watched();
-    const before = cursor?.time ?? 0;
     const endTime = range.times.get(toBlock) ?? Date.now();
     // A quote that expired inside a range of several blocks is judged at its last in-time block
     // first, so what arrived in time counts as in time even when the watcher is catching up.
     const straddling = quotes.filter((q) => Date.parse(q.expiresAt) >= before && Date.parse(q.expiresAt) < endTime);
     for (const [height, group] of this.groupByDeadline(straddling, range)) await this.settleAt(group, height, range);
     await this.settleAt(quotes, toBlock, range);
-    await watchList.saveCursor(toBlock, endTime);
+    await watchList.saveCursor(toBlock, endTime, range.hashes.get(toBlock) as Hash, range.hashes, this.deps.hashesKept);
     await this.requeuePaid();
     return Number(toBlock - fromBlock) + 1;
+  }
+
+  /**
+   * Whether the block the cursor stands on is still the chain's: if not, the common ancestor (the
+   * highest block read whose kept hash the chain still shows). A reorg deeper than the hashes kept
+   * goes back to the oldest one kept, loudly. A cursor saved before hashes were kept is trusted.
+   */
+  async findReorg(cursor: { block: bigint; hash: Hash | undefined }): Promise<Reorg | undefined> {
+    const { chain, log, watchList } = this.deps;
+    if (!cursor.hash) return undefined;
+    const hashAt = (blockNumber: bigint) => chain.getBlock({ blockNumber }).then((block) => block.hash as Hash | null, () => null);
+    if ((await hashAt(cursor.block)) === cursor.hash) return undefined;
+    const kept = [...(await watchList.recentHashes())].filter(([number]) => number < cursor.block).sort(([a], [b]) => (a < b ? 1 : -1));
+    const onChain = await Promise.all(kept.map(([number]) => hashAt(number)));
+    const index = kept.findIndex(([, hash], i) => onChain[i] === hash);
+    if (index >= 0) return { ancestor: kept[index]![0], replacedTo: cursor.block };
+    const oldest = kept.at(-1)?.[0] ?? cursor.block;
+    log.error('reorg deeper than the block hashes kept: reading again from the oldest one kept (run pnpm payments reconcile)', { cursor: cursor.block.toString(), from: (oldest - 1n).toString() });
+    return { ancestor: oldest - 1n < 0n ? 0n : oldest - 1n, replacedTo: cursor.block };
+  }
+
+  /**
+   * Follows a reorg: sweeps recorded on the lost branch are forgotten (the new chain's are read
+   * again), every watched address whose total at the confirmed height is below what was credited
+   * is `reversed` down to it (the ledger is told, the owner too, a metric counts it), and the cursor
+   * goes back to the common ancestor so the blocks after it are read again. Money that comes back
+   * (the transaction mined again) is then credited again by the passes, like any new money.
+   */
+  async followReorg(reorg: Reorg, confirmed: bigint): Promise<{ block: bigint; time: number; hash: Hash }> {
+    const { bus, chain, chainId, deposits, log, uploads, watchList } = this.deps;
+    const ancestorBlock = await chain.getBlock({ blockNumber: reorg.ancestor });
+    const height = confirmed > reorg.ancestor ? confirmed : reorg.ancestor;
+    log.warn('reorg deeper than the confirmations: reading again from the common ancestor', { ancestor: reorg.ancestor.toString(), replacedTo: reorg.replacedTo.toString(), confirmed: confirmed.toString() });
+    countReorg();
+    await watchList.dropSweepsAbove(reorg.ancestor);
+    if (reorg.ancestor < height) await watchList.addSweeps(await readSweeps(chain, deposits, { fromBlock: reorg.ancestor + 1n, toBlock: height }));
+    const quotes = await watchList.watched();
+    const addresses = quotes.map((q) => q.address);
+    const [totals, known, epochs] = await Promise.all([this.totalsAt(quotes, height), watchList.credited(addresses), watchList.reversals(addresses)]);
+    for (const [i, quote] of quotes.entries()) {
+      const total = totals[i] ?? 0n;
+      const before = known[i] ?? 0n;
+      if (total >= before) continue;
+      const epoch = (epochs[i] ?? 0) + 1;
+      // The ledger hears of it before the mark is lowered: a crash between the two replays the same job (same epoch).
+      await bus.publish('payment.credited', {
+        kind: 'reversed',
+        uploadId: quote.uploadId,
+        owner: quote.owner,
+        chainId,
+        address: quote.address,
+        token: quote.token,
+        totalReceived: total.toString(),
+        creditedBefore: before.toString(),
+        fromBlock: (reorg.ancestor + 1n).toString(),
+        toBlock: reorg.replacedTo.toString(),
+        epoch,
+      });
+      if (!(await watchList.lowerCredited(quote.address, total, epoch))) continue;
+      const reason = `a reorg of blocks ${reorg.ancestor + 1n}..${reorg.replacedTo} took back ${before - total} of the ${before} received at ${quote.address}; the listing is held until the money is on chain again`;
+      await uploads.status.publish({ uploadId: quote.uploadId, event: 'payment.reversed', stage: STAGE, message: 'reversed', reason });
+      countReversal();
+      log.error('credit reversed by a reorg', { uploadId: quote.uploadId, address: quote.address, credited: before.toString(), onChain: total.toString(), fromBlock: (reorg.ancestor + 1n).toString(), toBlock: reorg.replacedTo.toString() });
+    }
+    await this.reverseLostMerchantTransfers(reorg, height);
+    const cursor = { block: reorg.ancestor, time: Number(ancestorBlock.timestamp) * 1000, hash: ancestorBlock.hash as Hash };
+    await watchList.saveCursor(cursor.block, cursor.time, cursor.hash, new Map([[cursor.block, cursor.hash]]), this.deps.hashesKept);
+    return cursor;
   }
 
   /** The last block of the range at or before each quote's deadline (quotes with none are left to the end of the range). */
@@ -99,8 +211,13 @@ export class DepositWatcher {
     return new Map([...groups].sort(([a], [b]) => (a < b ? -1 : 1)));
   }
 
-  /** Reads blocks fromBlock..toBlock: timestamps, top-level transfers, token Transfer logs, and sweeps. */
-  private async readRange(fromBlock: bigint, toBlock: bigint): Promise<BlockRange> {
+  /**
+   * Reads blocks fromBlock..toBlock: timestamps, top-level transfers that succeeded, token Transfer
+   * logs, and sweeps. A reverted transaction keeps its `value` in the block but moved nothing, so a
+   * top-level transfer to the merchant or to a watched address counts only once its receipt says
+   * success; receipts are fetched for those candidates alone, not for every transaction of a block.
+   */
+  private async readRange(fromBlock: bigint, toBlock: bigint, watched: ReadonlySet<Address>): Promise<BlockRange> {
     const { chain, deposits, watchList } = this.deps;
     const numbers: bigint[] = [];
     for (let n = fromBlock; n <= toBlock; n++) numbers.push(n);
@@ -111,14 +228,20 @@ export class DepositWatcher {
     ]);
     await watchList.addSweeps(sweeps);
     const sweepTxs = new Set(sweeps.map((sweep) => sweep.txHash));
-    const range: BlockRange = { fromBlock, toBlock, times: new Map(), transfers: new Map() };
+    const range: BlockRange = { fromBlock, toBlock, times: new Map(), hashes: new Map(), parentHash: blocks[0]?.parentHash, transfers: new Map() };
     const add = (to: Address, transfer: CreditTransfer & { blockNumber: bigint }) => range.transfers.set(to, [...(range.transfers.get(to) ?? []), transfer]);
+    const candidates: { to: Address; transfer: CreditTransfer & { blockNumber: bigint } }[] = [];
     for (const block of blocks) {
       range.times.set(block.number, Number(block.timestamp) * 1000);
+      range.hashes.set(block.number, block.hash);
       for (const tx of block.transactions) {
-        if (tx.to && tx.value > 0n) add(lower(tx.to), { txHash: tx.hash, logIndex: null, from: lower(tx.from), amount: tx.value.toString(), blockNumber: block.number });
+        if (!tx.to || tx.value === 0n) continue;
+        const to = lower(tx.to);
+        if (to !== lower(deposits.merchant) && !watched.has(to)) continue;
+        candidates.push({ to, transfer: { txHash: tx.hash, logIndex: null, from: lower(tx.from), amount: tx.value.toString(), blockNumber: block.number } });
       }
     }
+    for (const { to, transfer } of await successfulOnly(chain, candidates, (c) => c.transfer.txHash)) add(to, transfer);
     for (const transfer of decodeTransfers(tokenLogs as Log[])) {
       // What a sweep moves to the merchant is the deposit's own money, not a new payment.
       if (sweepTxs.has(transfer.txHash)) continue;
@@ -127,22 +250,65 @@ export class DepositWatcher {
     return range;
   }
 
-  /** Every transfer to the plain merchant address goes to the ledger as `unmatched`, due back (no quote asked for it). */
+  /**
+   * Every transfer to the plain merchant address goes to the ledger as `unmatched`, due back (no
+   * quote asked for it), and is remembered so a reorg that takes it off the chain takes it back.
+   */
   private async recordMerchantTransfers(range: BlockRange): Promise<void> {
-    const { bus, chainId, deposits, log } = this.deps;
-    for (const { blockNumber, ...transfer } of range.transfers.get(deposits.merchant) ?? []) {
+    const { bus, chainId, deposits, log, watchList } = this.deps;
+    const found = range.transfers.get(lower(deposits.merchant)) ?? [];
+    const epochs = await watchList.merchantReversals(found.map((t) => merchantKey(t)));
+    const seen: MerchantSeen[] = [];
+    for (const [i, { blockNumber, ...transfer }] of found.entries()) {
+      const token = transfer.logIndex === null ? null : deposits.token;
+      const epoch = epochs[i] ?? 0;
       await bus.publish('payment.credited', {
         kind: 'merchant',
         chainId,
         address: deposits.merchant,
-        token: transfer.logIndex === null ? null : deposits.token,
+        token,
         transfer,
         blockNumber: blockNumber.toString(),
         blockTime: new Date(range.times.get(blockNumber) ?? Date.now()).toISOString(),
+        ...(epoch > 0 ? { epoch } : {}),
       });
+      seen.push({ blockNumber: blockNumber.toString(), token, transfer });
       countCredit('unmatched');
       log.warn('transfer to the merchant address matches no quote; recorded for refund', { txHash: transfer.txHash, amount: transfer.amount });
     }
+    await watchList.rememberMerchantTransfers(seen);
+  }
+
+  /**
+   * After a reorg: a transfer to the merchant the ledger holds from a replaced block is taken back
+   * unless the chain shows it again, succeeded and confirmed (a token transfer in the same block,
+   * where its log index still names it); one mined again later is recorded again by the passes.
+   */
+  private async reverseLostMerchantTransfers(reorg: Reorg, height: bigint): Promise<void> {
+    const { bus, chain, chainId, deposits, log, watchList } = this.deps;
+    const lost = await watchList.merchantTransfersAbove(reorg.ancestor);
+    const epochs = await watchList.merchantReversals(lost.map((m) => merchantKey(m.transfer)));
+    for (const [i, seen] of lost.entries()) {
+      const receipt = await chain.getTransactionReceipt({ hash: seen.transfer.txHash }).catch(() => undefined);
+      const stays = receipt?.status === 'success' && receipt.blockNumber <= height && (seen.transfer.logIndex === null || receipt.blockNumber === BigInt(seen.blockNumber));
+      if (stays) continue;
+      const epoch = (epochs[i] ?? 0) + 1;
+      await bus.publish('payment.credited', {
+        kind: 'merchant_reversed',
+        chainId,
+        address: deposits.merchant,
+        token: seen.token,
+        transfer: seen.transfer,
+        blockNumber: seen.blockNumber,
+        fromBlock: (reorg.ancestor + 1n).toString(),
+        toBlock: reorg.replacedTo.toString(),
+        epoch,
+      });
+      await watchList.setMerchantReversals(merchantKey(seen.transfer), epoch);
+      countReversal();
+      log.error('transfer to the merchant reversed by a reorg; nothing of it is due back', { txHash: seen.transfer.txHash, amount: seen.transfer.amount, block: seen.blockNumber });
+    }
+    await watchList.forgetMerchantTransfersAbove(reorg.ancestor);
   }
 
   /** What each quote's address has received in all at `height`: its balance plus what sweeps moved out by then. */
@@ -196,11 +362,14 @@ export class DepositWatcher {
   async settle(quote: WatchedQuote, total: bigint, at: { fromBlock: bigint; toBlock: bigint; blockTime: number; transfers: CreditTransfer[] }): Promise<CreditStatus> {
     const { bus, uploads, chainId, log } = this.deps;
     const { uploadId } = quote;
+    const [epoch = 0] = await this.deps.watchList.reversals([quote.address]);
     // The state and the payment are read together: two settlers of one address (a pass and a hint)
     // may race, and a state read after the other's `pay` with a payment read before it would judge
     // a covered quote late.
     let { payment, state } = await uploads.paymentAndState(uploadId);
     let verdict = judgeCredit({ quote, state, payment, total, blockTime: at.blockTime });
+    // Below a payment already made: only a reorg takes a total down, and what came back does not cover the quote yet.
+    if (payment && total < BigInt(quote.amount)) verdict = { status: 'partial', settles: false };
     if (verdict.settles && !payment) {
       const candidate: Payment = {
         chainId,
@@ -234,6 +403,7 @@ export class DepositWatcher {
       blockTime: new Date(at.blockTime).toISOString(),
       transfers: at.transfers,
       status: verdict.status,
+      ...(epoch > 0 ? { epoch } : {}),
     });
     log.info('credit settled', { uploadId, address: quote.address, total: total.toString(), status: verdict.status, block: at.toBlock.toString() });
     if (verdict.settles && payment) {

@@ -44,6 +44,8 @@ await runService({
       chainId: config.CHAIN_ID,
       deposits,
       confirmations: config.CONFIRMATIONS,
+      confirmationPolicy: config.CONFIRMATION_POLICY,
+      hashesKept: config.REORG_HASHES_KEPT,
       startBehind: config.SCAN_START_BEHIND,
       maxBlocksPerPass: config.SCAN_MAX_BLOCKS_PER_PASS,
     });

@@ -28,6 +28,24 @@ export function countStuckWork(kind: 'paid' | 'processing' | 'renewal'): void {
   stuckWork.inc({ kind });
 }
 
+const reversals = new Counter({
+  name: 'reelboard_payment_reversals_total',
+  help: 'Credits taken back by a reorg deeper than the confirmations (the ledger row is `reversed`, the listing held)',
+});
+
+const reorgs = new Counter({
+  name: 'reelboard_payment_reorgs_total',
+  help: 'Reorgs that replaced blocks the deposit passes had already read (deeper than the confirmations)',
+});
+
+export function countReversal(): void {
+  reversals.inc();
+}
+
+export function countReorg(): void {
+  reorgs.inc();
+}
+
 export function countCredit(status: CreditStatus): void {
   credits.inc({ status });
 }

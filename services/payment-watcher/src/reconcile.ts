@@ -1,5 +1,5 @@
 import type { Log, PublicClient } from 'viem';
-import { decodeTransfers, erc20TransferEvent, depositAddressOf, readBalances, readSweeps, type DepositSettings } from '@reelboard/chain';
+import { decodeTransfers, erc20TransferEvent, depositAddressOf, readBalances, readSweeps, successfulOnly, type DepositSettings } from '@reelboard/chain';
 import type { CreditStatus, CreditTransfer, PaymentCredited } from '@reelboard/contracts';
 import { applyCredit, ledgerTotals, type Knex, type LedgerQuoteTotal } from '@reelboard/db';
 
@@ -37,7 +37,8 @@ export interface ReconcileReturnType {
 
 /** How money the ledger lacks stands against its quote, judged from the ledger's own view of the quote. */
 function judgeMissing(quote: LedgerQuoteTotal, chainTotal: bigint, blockTime: number): CreditStatus {
-  if (quote.state === 'paid') return 'overpaid';
+  // A quote a reorg uncovered stays `paid` in the ledger, but what comes back first pays it again.
+  if (quote.state === 'paid' && BigInt(quote.creditedTotal) >= BigInt(quote.amount)) return 'overpaid';
   if (quote.state === 'expired' || blockTime > Date.parse(quote.expiresAt)) return 'late';
   if (chainTotal < BigInt(quote.amount)) return 'partial';
   return chainTotal === BigInt(quote.amount) ? 'paid' : 'overpaid';
@@ -98,7 +99,7 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
   // Transfers to the plain merchant address: top-level native ones and token Transfer logs (sweeps excluded).
   const recorded = new Set(ledger.unmatched.map((u) => `${u.txHash}:${u.logIndex ?? 'native'}`));
   const sweepTxs = new Set(sweeps.map((s) => s.txHash));
-  const found: { transfer: CreditTransfer; token: Address | null; blockNumber: bigint; time: number }[] = [];
+  let found: { transfer: CreditTransfer; token: Address | null; blockNumber: bigint; time: number }[] = [];
   const numbers: bigint[] = [];
   for (let n = params.fromBlock < 0n ? 0n : params.fromBlock; n <= height; n++) numbers.push(n);
   for (let i = 0; i < numbers.length; i += 500) {
@@ -111,6 +112,8 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
       }
     }
   }
+  // A reverted transfer keeps its value in the block but moved nothing (a contract merchant that refuses it).
+  found = await successfulOnly(chain, found, (item) => item.transfer.txHash);
   if (deposits.token && numbers.length > 0) {
     const logs = await chain.getLogs({ address: deposits.token, event: erc20TransferEvent, args: { to: deposits.merchant }, fromBlock: numbers[0], toBlock: height });
     for (const t of decodeTransfers(logs as Log[])) {

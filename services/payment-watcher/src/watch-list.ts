@@ -3,6 +3,7 @@ import type { UploadReceived } from '@reelboard/contracts';
 import type { DepositSweep } from '@reelboard/chain';
 
 type Address = `0x${string}`;
+type Hash = `0x${string}`;
 
 /** What the deposit watcher needs of a quote, kept small: it reads every watched quote on every block. */
 export interface WatchedQuote {
@@ -14,6 +15,16 @@ export interface WatchedQuote {
   createdAt: string;
   expiresAt: string;
 }
+
+/** A transfer to the plain merchant address the ledger was sent (block number as a string, for JSON). */
+export interface MerchantSeen {
+  blockNumber: string;
+  token: Address | null;
+  transfer: { txHash: Hash; logIndex: number | null; from: Address; amount: string };
+}
+
+/** A merchant transfer's key: its hash and log index (`native` for a top-level transfer). */
+export const merchantKey = (transfer: { txHash: string; logIndex: number | null }) => `${transfer.txHash}:${transfer.logIndex ?? 'native'}`;
 
 /** What is watched of an upload's or a renewal's quote. */
 export const watchedQuoteOf = (upload: Pick<UploadReceived, 'uploadId' | 'owner' | 'quote'>): WatchedQuote => ({
@@ -32,6 +43,16 @@ const RAISE_SCRIPT = `
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current and (string.len(current) > string.len(ARGV[2]) or (string.len(current) == string.len(ARGV[2]) and current >= ARGV[2])) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
+
+// Lowers the credited total to what the chain shows after a reorg, and records the address's
+// reversal count (given, not incremented: a pass replayed after a crash sets the same number).
+const LOWER_SCRIPT = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current or string.len(current) < string.len(ARGV[2]) or (string.len(current) == string.len(ARGV[2]) and current <= ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 return 1
 `;
 
@@ -99,6 +120,33 @@ export class WatchList {
     return Number(await this.redis.eval(RAISE_SCRIPT, 1, this.key('credited'), address, total.toString())) === 1;
   }
 
+  /**
+   * After a reorg: records the lower total the chain now shows for an address (a credited total
+   * otherwise only rises) and its reversal count `epoch`. True if this call lowered it.
+   */
+  async lowerCredited(address: Address, total: bigint, epoch: number): Promise<boolean> {
+    return Number(await this.redis.eval(LOWER_SCRIPT, 2, this.key('credited'), this.key('reversals'), address, total.toString(), String(epoch))) === 1;
+  }
+
+  /** How many reorgs took money back off each address (0 for most). */
+  async reversals(addresses: readonly Address[]): Promise<number[]> {
+    if (addresses.length === 0) return [];
+    const values = await this.redis.hmget(this.key('reversals'), ...addresses);
+    return values.map((value) => Number(value ?? '0'));
+  }
+
+  /** Forgets sweeps recorded in blocks above `block` (a reorg replaced them; the new chain's are read again). */
+  async dropSweepsAbove(block: bigint): Promise<void> {
+    const all = await this.redis.hgetall(this.key('swept'));
+    for (const [deposit, raw] of Object.entries(all)) {
+      const list = JSON.parse(raw) as { block: string }[];
+      const kept = list.filter((entry) => BigInt(entry.block) <= block);
+      if (kept.length === list.length) continue;
+      if (kept.length === 0) await this.redis.hdel(this.key('swept'), deposit);
+      else await this.redis.hset(this.key('swept'), deposit, JSON.stringify(kept));
+    }
+  }
+
   /** Remembers sweeps (idempotent per log), so totals can add back what left an address. */
   async addSweeps(sweeps: readonly DepositSweep[]): Promise<void> {
     for (const sweep of sweeps) {
@@ -122,14 +170,65 @@ export class WatchList {
     });
   }
 
-  /** The last confirmed block the passes have settled, and its timestamp (ms). */
-  async cursor(): Promise<{ block: bigint; time: number } | undefined> {
-    const [block, time] = await this.redis.hmget(this.key('cursor'), 'block', 'time');
-    return block && time ? { block: BigInt(block), time: Number(time) } : undefined;
+  /** The last confirmed block the passes have settled: its number, timestamp (ms) and hash (none in a cursor saved before hashes were kept). */
+  async cursor(): Promise<{ block: bigint; time: number; hash: Hash | undefined } | undefined> {
+    const [block, time, hash] = await this.redis.hmget(this.key('cursor'), 'block', 'time', 'hash');
+    return block && time ? { block: BigInt(block), time: Number(time), hash: (hash ?? undefined) as Hash | undefined } : undefined;
   }
 
-  async saveCursor(block: bigint, time: number): Promise<void> {
-    await this.redis.hset(this.key('cursor'), { block: block.toString(), time: String(time) });
+  /**
+   * Moves the cursor to `block` (forward after a pass, back to the common ancestor after a reorg)
+   * and keeps the hashes of the blocks just read, up to `keep` blocks behind it, so the next reorg's
+   * common ancestor can be found. Hashes above `block` are dropped: they belong to a replaced branch.
+   */
+  async saveCursor(block: bigint, time: number, hash: Hash, read: ReadonlyMap<bigint, Hash> = new Map(), keep = 256): Promise<void> {
+    const multi = this.redis.multi().hset(this.key('cursor'), { block: block.toString(), time: String(time), hash });
+    multi.zremrangebyscore(this.key('cursor', 'hashes'), `(${block}`, '+inf');
+    for (const [number, blockHash] of read) if (number <= block) multi.zadd(this.key('cursor', 'hashes'), number.toString(), `${number}:${blockHash}`);
+    multi.zremrangebyscore(this.key('cursor', 'hashes'), '-inf', `(${block - BigInt(keep) + 1n}`);
+    // Transfers older than the hashes kept are past any reorg this watcher can follow.
+    multi.zremrangebyscore(this.key('merchant', 'seen'), '-inf', `(${block - BigInt(keep) + 1n}`);
+    await multi.exec();
+  }
+
+  /** Remembers transfers to the merchant sent to the ledger, by block, so a reorg can take back those it removed. */
+  async rememberMerchantTransfers(transfers: readonly MerchantSeen[]): Promise<void> {
+    if (transfers.length === 0) return;
+    const multi = this.redis.multi();
+    for (const transfer of transfers) multi.zadd(this.key('merchant', 'seen'), transfer.blockNumber, JSON.stringify(transfer));
+    await multi.exec();
+  }
+
+  /** The merchant transfers remembered in blocks above `block` (a reorg replaced them). */
+  async merchantTransfersAbove(block: bigint): Promise<MerchantSeen[]> {
+    const members = await this.redis.zrangebyscore(this.key('merchant', 'seen'), `(${block}`, '+inf');
+    return members.map((member) => JSON.parse(member) as MerchantSeen);
+  }
+
+  async forgetMerchantTransfersAbove(block: bigint): Promise<void> {
+    await this.redis.zremrangebyscore(this.key('merchant', 'seen'), `(${block}`, '+inf');
+  }
+
+  /** How many reorgs took each merchant transfer (`txHash:logIndex`) off the chain. */
+  async merchantReversals(keys: readonly string[]): Promise<number[]> {
+    if (keys.length === 0) return [];
+    const values = await this.redis.hmget(this.key('merchant', 'reversals'), ...keys);
+    return values.map((value) => Number(value ?? '0'));
+  }
+
+  async setMerchantReversals(key: string, epoch: number): Promise<void> {
+    await this.redis.hset(this.key('merchant', 'reversals'), key, String(epoch));
+  }
+
+  /** The hashes of the recent blocks read, by number. */
+  async recentHashes(): Promise<Map<bigint, Hash>> {
+    const members = await this.redis.zrange(this.key('cursor', 'hashes'), '0', '-1');
+    return new Map(
+      members.map((member) => {
+        const [number, hash] = member.split(':');
+        return [BigInt(number ?? '0'), hash as Hash];
+      }),
+    );
   }
 
   /** True once the sweep log has been read from the start (a fresh Redis rebuilds it from the chain). */

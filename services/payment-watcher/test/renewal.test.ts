@@ -114,7 +114,7 @@ async function confirmAndScan(blocks = 1): Promise<void> {
 async function writeLedger(uploadId: string): Promise<void> {
   const jobs = (await env.bus.queue('payment.credited').getJobs(['waiting', 'delayed'])) as { data: PaymentCredited; remove: () => Promise<void> }[];
   for (const job of jobs) {
-    if (job.data.kind === 'merchant' || job.data.uploadId !== uploadId) continue;
+    if (!('uploadId' in job.data) || job.data.uploadId !== uploadId) continue;
     await handlePaymentCredited({ db, uploads }, job.data, recordingContext(env.bus, env.log).context);
     await job.remove();
   }

@@ -59,8 +59,9 @@ export function listingRoutes({ bind, db, storage, cacheSeconds }: ListingRoutes
     const listing = await findListing(db, params.id);
     if (!listing) {
       // A listing that was public and ran out (expired, or sold past its display) says so: 410, not 404.
+      // One held because a reorg took its payment back has not run out: it is simply not public.
       const gone = await findListing(db, params.id, { anyStatus: true });
-      if (gone?.moderationStatus === 'approved' && (gone.state === 'sold' || (gone.state === 'active' && gone.expiresAt !== null))) {
+      if (gone?.moderationStatus === 'approved' && (gone.state === 'sold' || (gone.state === 'active' && gone.expiresAt !== null && Date.parse(gone.expiresAt) <= Date.now()))) {
         const state = gone.state === 'sold' ? 'sold' : 'expired';
         throw new HttpError(410, `listing_${state}`, `listing ${gone.id} is ${state} and no longer shown`, { state, title: gone.title });
       }
