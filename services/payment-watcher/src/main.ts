@@ -1,5 +1,6 @@
 import { createChainClient, assertChainId } from '@reelboard/chain';
 import { rpcUrlsFrom } from '@reelboard/config';
+import { connectDatabase, quotesToWatch } from '@reelboard/db';
 import { connectPipeline } from '@reelboard/lifecycle';
 import { runService } from '@reelboard/runtime';
 import { loadPaymentWatcherConfig } from './config.js';
@@ -28,7 +29,9 @@ await runService({
       onRequest: () => rpcRequests.inc(),
     });
     await assertChainId(chain, config.CHAIN_ID);
+    const db = connectDatabase(config.DATABASE_URL, { min: 0, max: config.DATABASE_POOL_MAX });
     const watchList = new WatchList(redis, config.REDIS_PREFIX);
+    const lateWatchMs = config.LATE_WATCH_SECONDS * 1000;
     const deposits = { merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null };
     const concurrency = config.PAYMENT_CONCURRENCY;
     const pollIntervalMs = config.POLL_INTERVAL_MS;
@@ -45,11 +48,15 @@ await runService({
       confirmations: config.CONFIRMATIONS,
       startBehind: config.SCAN_START_BEHIND,
       maxBlocksPerPass: config.SCAN_MAX_BLOCKS_PER_PASS,
+      ledger: { quotesToWatch: (expiredAfter) => quotesToWatch(db, { chainId: config.CHAIN_ID, expiredAfter }), lateWatchMs },
     });
+    // Redis is a cache of what is watched: after every start the first pass puts back what the ledger
+    // has open, whatever Redis holds (a failing pass, Postgres not migrated yet, is retried).
+    await watchList.markWatchSetStale();
 
-    bus.consume('upload.received', (upload, context) => handleUploadReceived({ bus, watchList, lateWatchMs: config.LATE_WATCH_SECONDS * 1000 }, upload, context), { concurrency });
+    bus.consume('upload.received', (upload, context) => handleUploadReceived({ bus, watchList, lateWatchMs }, upload, context), { concurrency });
     // A renewal's quote is watched and expired like an upload's.
-    bus.consume('renewal.quoted', (renewal, context) => handleUploadReceived({ bus, watchList, lateWatchMs: config.LATE_WATCH_SECONDS * 1000 }, renewal, context), { concurrency });
+    bus.consume('renewal.quoted', (renewal, context) => handleUploadReceived({ bus, watchList, lateWatchMs }, renewal, context), { concurrency });
     bus.consume(
       'payment.submitted',
       (payload, context) =>
@@ -63,7 +70,7 @@ await runService({
     bus.consume(
       'upload.expire',
       (payload, context) =>
-        handleUploadExpire({ bus, uploads, watchList, chainId: config.CHAIN_ID, stagingDir: config.STAGING_DIR, pollIntervalMs, maxDelayMs: config.EXPIRY_MAX_DELAY_SECONDS * 1000 }, payload, context),
+        handleUploadExpire({ bus, uploads, watchList, chainId: config.CHAIN_ID, stagingDir: config.STAGING_DIR, pollIntervalMs }, payload, context),
       { concurrency },
     );
     watcher.start(pollIntervalMs);
@@ -75,8 +82,9 @@ await runService({
       readiness: {
         redis: async () => void (await redis.ping()),
         rpc: async () => void (await chain.getBlockNumber()),
+        postgres: async () => void (await db.raw('SELECT 1')),
       },
-      closers: [() => watcher.stop(), async () => sweeper?.stop(), () => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit())],
+      closers: [() => watcher.stop(), async () => sweeper?.stop(), () => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit()), () => db.destroy()],
     };
   },
 });
