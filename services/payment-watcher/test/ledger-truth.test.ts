@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPublicClient, http, type Hex, type PublicClient } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
+import { RetryLaterError } from '@reelboard/bus';
 import { createChainClient, depositAddressOf, type DepositSettings } from '@reelboard/chain';
 import type { PaymentCredited, UploadReceived } from '@reelboard/contracts';
 import { connectDatabase, migrateToLatest, quotesToWatch, recordQuote, type Knex } from '@reelboard/db';
@@ -11,6 +13,7 @@ import { infraEnv } from '../../../test/support/infra-env.js';
 import { deletePrefix } from '../../../test/support/uploads.js';
 import { handlePaymentCredited } from '../../profile-writer/src/handle-payment-credited.js';
 import { DepositWatcher, type DepositWatcherDeps } from '../src/deposit-watcher.js';
+import { handlePaymentSubmitted, hintPollDelay } from '../src/handle-payment-submitted.js';
 import { handleUploadExpire } from '../src/handle-upload-expire.js';
 import { handleUploadReceived } from '../src/handle-upload-received.js';
 import { judgeCredit } from '../src/judge-credit.js';
@@ -129,6 +132,8 @@ const ledgerRows = (quoteId: string) =>
 const expire = (uploadId: string) =>
   runOnce(() => handleUploadExpire({ bus: rig.bus, uploads: rig.uploads, watchList: rig.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100 }, { uploadId }, recordingContext(rig.bus, rig.env.log).context));
 
+const deps = () => ({ uploads: rig.uploads, chain: anvil.client, watcher, confirmations: 2, pollIntervalMs: 100 });
+
 const lagSeconds = async () => (await scanLag.get()).values[0]?.value;
 
 describe('Postgres is the truth for money, Redis a cache', () => {
@@ -224,5 +229,71 @@ describe('expiry waits for the watcher', () => {
     expect((await credits(upload.uploadId)).map((c) => c.status)).toEqual(['paid']);
     expect(await expire(upload.uploadId)).toBe('done');
     expect(await rig.uploads.state(upload.uploadId)).toBe('paid');
+  });
+});
+
+describe('hints are judged at their block', () => {
+  it('paid before the deadline, confirmed after it: the hint settles it paid', async () => {
+    const deadline = await deadlineIn(3_000);
+    const upload = await receive(deadline);
+    const txHash = await pay(upload.quote.to, PRICE);
+    const recorder = recordingContext(rig.bus, rig.env.log);
+    expect(await runOnce(() => handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash, round: 1 }, recorder.context))).toBe('retry');
+    // Its confirmations come after the deadline (the confirmed head's time is past it).
+    await mineAfter(deadline, 3);
+    expect(await runOnce(() => handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash, round: 1 }, recorder.context))).toBe('done');
+    expect(await rig.uploads.state(upload.uploadId)).toBe('paid');
+    expect((await credits(upload.uploadId)).map((c) => c.status)).toEqual(['paid']);
+  });
+
+  it('a hint for late money does not lift the credited mark over an in-time payment the pass has not judged yet', async () => {
+    const deadline = await deadlineIn(3_000);
+    const upload = await receive(deadline);
+    await pay(upload.quote.to, PRICE);
+    await mineAfter(deadline, 1);
+    const late = await pay(upload.quote.to, PRICE / 2n);
+    await anvil.test.mine({ blocks: 2 });
+    expect(await runOnce(() => handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash: late, round: 1 }, recordingContext(rig.bus, rig.env.log).context))).toBe('done');
+    await watcher.scanOnce();
+    expect(await rig.uploads.state(upload.uploadId)).toBe('paid');
+    expect((await credits(upload.uploadId)).map((c) => [c.status, c.totalReceived])).toEqual([
+      ['paid', PRICE.toString()],
+      ['overpaid', ((PRICE * 3n) / 2n).toString()],
+    ]);
+  });
+});
+
+describe('one hint job per (upload, hash), with backoff', () => {
+  it('the same hash sent again while it is checked is the same job', async () => {
+    const uploadId = randomUUID();
+    const txHash = `0x${'7a'.repeat(32)}` as Hex;
+    for (const sent of [txHash, txHash, txHash.toUpperCase().replace('0X', '0x') as Hex]) {
+      const followed = await rig.uploads.followHint(uploadId, sent, 3);
+      if (followed === 'limit') throw new Error('limit');
+      await rig.bus.publish('payment.submitted', { uploadId, txHash: sent, round: followed.round });
+    }
+    const jobs = (await rig.bus.queue('payment.submitted').getJobs(['waiting', 'delayed'])).filter((job) => (job.data as { uploadId: string }).uploadId === uploadId);
+    expect(jobs).toHaveLength(1);
+  });
+
+  it('a hash not yet seen is looked at less and less often, never far past the deadline', async () => {
+    expect(hintPollDelay(1_000, new Date(Date.now() + 600_000).toISOString(), 1)).toBe(1_000);
+    expect(hintPollDelay(1_000, new Date(Date.now() + 600_000).toISOString(), 3)).toBe(4_000);
+    expect(hintPollDelay(1_000, new Date(Date.now() + 600_000).toISOString(), 12)).toBe(30_000);
+    expect(hintPollDelay(1_000, new Date(Date.now() + 2_000).toISOString(), 12, Date.now())).toBeLessThanOrEqual(3_000);
+
+    const upload = await receive(await deadlineIn(600_000));
+    const unseen = `0x${'5f'.repeat(32)}` as Hex;
+    await rig.uploads.followHint(upload.uploadId, unseen, 3);
+    const delays: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      try {
+        await handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash: unseen, round: 1 }, recordingContext(rig.bus, rig.env.log).context);
+      } catch (error) {
+        if (!(error instanceof RetryLaterError)) throw error;
+        delays.push(error.delayMs);
+      }
+    }
+    expect(delays).toEqual([100, 200, 400, 800]);
   });
 });
