@@ -18,7 +18,7 @@ import { handleUploadExpire } from '../src/handle-upload-expire.js';
 import { handleUploadReceived } from '../src/handle-upload-received.js';
 import { judgeCredit } from '../src/judge-credit.js';
 import { scanLag } from '../src/metrics.js';
-import { reconcilePayments } from '../src/reconcile.js';
+import { reconcilePayments, type RepairSettle } from '../src/reconcile.js';
 import { ScanLock } from '../src/scan-lock.js';
 import { KEYS, startAnvil, type Anvil } from './support/anvil.js';
 import { makeUpload, PRICE, recordingContext, runOnce, watcherRig, type WatcherRig } from './support/harness.js';
@@ -197,6 +197,44 @@ describe('Postgres is the truth for money, Redis a cache', () => {
     await confirmAndScan();
     expect(await rig.watchList.quote(upload.uploadId)).toMatchObject({ address: to, amount: PRICE.toString() });
     expect(await rig.uploads.state(upload.uploadId)).toBe('paid');
+    await writeLedger([upload.uploadId]);
+  });
+});
+
+describe('reconcile --repair', () => {
+  it('judges missing money at the block it arrived and drives the lifecycle: paid in time, found after the deadline, the upload is paid', async () => {
+    const deadline = await deadlineIn(3_000);
+    // A quote the watcher never watched (its upload.received lost with no restart since).
+    const base = makeUpload(buyer.address, { expiresAt: deadline });
+    const upload = { ...base, quote: { ...base.quote, to: depositAddressOf(deposits, base.uploadId) } };
+    await recordQuote(db, { quoteId: upload.uploadId, uploadId: upload.uploadId, owner: upload.owner, chainId: 31337, depositAddress: upload.quote.to, token: null, amount: upload.quote.amount, createdAt: upload.quote.createdAt, expiresAt: upload.quote.expiresAt });
+    quoteIds.add(upload.uploadId);
+    await rig.uploads.register(upload, 'test');
+    await pay(upload.quote.to, PRICE / 2n);
+    await pay(upload.quote.to, PRICE / 2n);
+    const inTimeBlock = await anvil.client.getBlockNumber();
+    await mineAfter(deadline, 2);
+    const late = await pay(upload.quote.to, PRICE / 4n);
+    const lateBlock = (await anvil.client.getTransactionReceipt({ hash: late })).blockNumber;
+    await anvil.test.mine({ blocks: 2 });
+
+    const settle: RepairSettle = (quote, total, at) =>
+      watcher.settle({ uploadId: quote.uploadId, owner: quote.owner as Hex, address: quote.depositAddress as Hex, token: null, amount: quote.amount, createdAt: quote.createdAt, expiresAt: quote.expiresAt }, total, { ...at, transfers: [] });
+    const chain = createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 });
+    const repaired = await reconcilePayments({ db, chain, chainId: 31337, deposits, confirmations: 2, fromBlock: firstBlock, repair: true, settle });
+    expect(repaired.differences).toEqual([expect.objectContaining({ kind: 'deposit_missing', quoteId: upload.uploadId, chainTotal: (PRICE * 5n) / 4n })]);
+
+    expect(await rig.uploads.state(upload.uploadId)).toBe('paid');
+    expect(await rig.bus.queue('payment.confirmed').getJob(`${upload.uploadId}.payment.confirmed`)).toBeDefined();
+    const rows = await db('payments').where({ quote_id: upload.uploadId }).orderBy('id').select('credit_status', 'to_block', db.raw('amount::text AS amount'), db.raw('refund_due::text AS refund_due'));
+    expect(rows).toEqual([
+      { credit_status: 'partial', to_block: String(inTimeBlock - 1n), amount: (PRICE / 2n).toString(), refund_due: '0' },
+      { credit_status: 'paid', to_block: String(inTimeBlock), amount: (PRICE / 2n).toString(), refund_due: '0' },
+      { credit_status: 'overpaid', to_block: String(lateBlock), amount: (PRICE / 4n).toString(), refund_due: (PRICE / 4n).toString() },
+    ]);
+    // The partial row became part of the payment once the quote was covered.
+    expect(await db('payments').where({ quote_id: upload.uploadId }).pluck('status')).toEqual(['paid', 'paid', 'overpaid']);
+    expect((await reconcilePayments({ db, chain, chainId: 31337, deposits, confirmations: 2, fromBlock: firstBlock, repair: false })).differences).toEqual([]);
   });
 });
 
