@@ -24,8 +24,9 @@ export interface QuotesToWatchParameters {
 }
 
 /**
- * Every quote of the chain the deposit watcher should still be watching: open ones, and ended ones whose
- * late window has not closed. Redis holds the watch set as a cache; this is what it is rebuilt from.
+ * Every quote of the chain the deposit watcher should still be watching: those whose late window has not
+ * closed, open or ended (the watcher drops older ones too; reconciliation covers them). Redis holds the
+ * watch set as a cache; this is what it is rebuilt from.
  */
 export async function quotesToWatch(db: Knex, { chainId, expiredAfter }: QuotesToWatchParameters): Promise<QuoteToWatch[]> {
   const rows: {
@@ -42,7 +43,7 @@ export async function quotesToWatch(db: Knex, { chainId, expiredAfter }: QuotesT
     credited_total: string;
   }[] = await db('payment_quotes')
     .where({ chain_id: chainId })
-    .andWhere((q) => q.where({ state: 'open' }).orWhere('expires_at', '>', expiredAfter))
+    .andWhere('expires_at', '>', expiredAfter)
     .orderBy('created_at', 'asc')
     .select('quote_id', 'upload_id', 'owner', 'deposit_address', 'token_address', 'amount', 'created_at', 'expires_at', 'state', 'purpose', db.raw('credited_total::text AS credited_total'));
   return rows.map((row) => ({

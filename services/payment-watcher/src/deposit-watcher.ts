@@ -39,7 +39,7 @@ export interface DepositWatcherDeps {
 
 /** Where the watch set comes from when Redis does not have it: the ledger's quotes. */
 export interface WatchSetLedger {
-  /** Open quotes, and ended ones that expired after `expiredAfter`. */
+  /** Quotes (open or ended) that expired after `expiredAfter`. */
   quotesToWatch(expiredAfter: Date): Promise<QuoteToWatch[]>;
   /** How long after its deadline a quote's address is still watched (late money is recorded for refund). */
   lateWatchMs: number;
