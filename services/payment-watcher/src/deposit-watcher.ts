@@ -299,8 +299,8 @@ export class DepositWatcher {
   }
 
   /**
-   * Rebuilds the watch set from the ledger: every quote Postgres has open or in its late window is
-   * watched again with what the ledger credited it, and an open quote's expiry is scheduled again (its
+   * Rebuilds the watch set from the ledger: every quote Postgres has inside its late window is watched
+   * again with what the ledger credited it, and an open quote's expiry is scheduled again (its
    * job id keeps it single). Money that reaches an address before this would otherwise be missed, or
    * judged against a credited mark of zero. Returns how many quotes were restored.
    */

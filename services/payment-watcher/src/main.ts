@@ -82,8 +82,9 @@ await runService({
       readiness: {
         redis: async () => void (await redis.ping()),
         rpc: async () => void (await chain.getBlockNumber()),
-        postgres: async () => void (await db.raw('SELECT 1')),
       },
+      // The passes go on without Postgres (only a rebuild of the watch set needs it): shown, not gating.
+      reported: { postgres: async () => void (await db.raw('SELECT 1')) },
       closers: [() => watcher.stop(), async () => sweeper?.stop(), () => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit()), () => db.destroy()],
     };
   },
