@@ -3,9 +3,10 @@
 //   pnpm payments refund <paymentId> --tx <hash> [--to A --signature S] [--note T]
 //                                                             records a refund sent by transaction <hash>, once the chain shows it paid what is due
 //   pnpm payments reconcile [--from-block N] [--repair]       compares the chain with the ledger; exit 1 on any difference
+//                                                             (--repair judges each missing credit at its block, and moves its upload)
 //   pnpm payments sweep [--min AMOUNT] [--min-native WEI]      sweeps deposit addresses holding money into the merchant (exit 1 if one reverts on its own)
-// Reads DATABASE_URL; a refund also REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) and REDIS_PREFIX (the owner is told on the upload's
-// status), RPC_URL, CHAIN_ID and CONFIRMATIONS (the transaction is verified on chain); reconcile and sweep RPC_URL, CHAIN_ID, MERCHANT_ADDRESS, PAYMENT_TOKEN and CONFIRMATIONS
+// Reads DATABASE_URL; a refund and reconcile --repair also REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) and REDIS_PREFIX (the owner is told on the upload's
+// status); a refund also RPC_URL, CHAIN_ID and CONFIRMATIONS (the transaction is verified on chain); reconcile and sweep RPC_URL, CHAIN_ID, MERCHANT_ADDRESS, PAYMENT_TOKEN and CONFIRMATIONS
 // (as the payment-watcher), sweep SWEEP_PRIVATE_KEY. For the local stack: set -a; . .data/infra.env; set +a.
 // Each subcommand is one row of `commands`: add one there.
 import { userInfo } from 'node:os';
@@ -78,6 +79,45 @@ async function chainOf(config: Config) {
   // No ranking here: its pings would keep the command alive; a failing endpoint is still skipped.
   const chain = createChainClient({ rpcUrls, chainId: config.CHAIN_ID ?? 0, batchSize: 500, maxLogRange: config.RPC_MAX_LOG_RANGE });
   return { chain, chainId: config.CHAIN_ID ?? 0, rpcUrls, deposits: { merchant: config.MERCHANT_ADDRESS as `0x${string}`, token: config.PAYMENT_TOKEN ?? null } };
+}
+
+/** The deposit watcher's settle on the pipeline's Redis, for `reconcile --repair`. */
+async function lifecycleSettle(config: Config, chain: Awaited<ReturnType<typeof chainOf>>['chain'], chainId: number, deposits: Awaited<ReturnType<typeof chainOf>>['deposits']) {
+  const { Bus, connectRedis } = await import('@reelboard/bus');
+  const { Uploads } = await import('@reelboard/lifecycle');
+  const { createLogger } = await import('@reelboard/logger');
+  const { DepositWatcher } = await import('../services/payment-watcher/src/deposit-watcher.js');
+  const { ScanLock } = await import('../services/payment-watcher/src/scan-lock.js');
+  const { WatchList } = await import('../services/payment-watcher/src/watch-list.js');
+  const redis = connectRedis(config, 'payments-cli');
+  const log = createLogger('payments-cli', 'warn');
+  const bus = new Bus(redis, config.REDIS_PREFIX, 'payments-cli', log);
+  const watcher = new DepositWatcher({
+    bus,
+    uploads: new Uploads(redis, config.REDIS_PREFIX, bus.status),
+    watchList: new WatchList(redis, config.REDIS_PREFIX),
+    chain,
+    // Never taken: settling is not a block pass.
+    lock: new ScanLock(redis, `${config.REDIS_PREFIX}:payment:scan-lock`, 1),
+    log,
+    chainId,
+    deposits,
+    confirmations: config.CONFIRMATIONS,
+    startBehind: 0,
+    maxBlocksPerPass: 1,
+  });
+  return {
+    settle: ((quote, total, at) =>
+      watcher.settle(
+        { uploadId: quote.uploadId, owner: quote.owner as `0x${string}`, address: quote.depositAddress as `0x${string}`, token: quote.token as `0x${string}` | null, amount: quote.amount, createdAt: quote.createdAt, expiresAt: quote.expiresAt },
+        total,
+        { ...at, transfers: [] },
+      )) satisfies import('../services/payment-watcher/src/reconcile.js').RepairSettle,
+    close: async () => {
+      await bus.close(1_000);
+      await redis.quit();
+    },
+  };
 }
 
 const commands: Record<string, Command> = {
@@ -179,7 +219,17 @@ const commands: Record<string, Command> = {
         await new Promise((resolve) => setTimeout(resolve, 1_000));
         result = await reconcilePayments(params);
       }
-      if (result.differences.length > 0 && values.repair === true) result = await reconcilePayments({ ...params, repair: true });
+      if (result.differences.length > 0 && values.repair === true) {
+        // --repair drives the lifecycle as the watcher would (a covered upload made paid and its work
+        // queued, late money owed): it needs the pipeline's Redis, not only the ledger.
+        if (!config.REDIS_URL && !config.REDIS_SENTINELS) throw new ConfigError([{ variable: 'REDIS_URL', message: 'is required for --repair (it moves the uploads its credits pay)' }]);
+        const repairer = await lifecycleSettle(config, chain, chainId, deposits);
+        try {
+          result = await reconcilePayments({ ...params, repair: true, settle: repairer.settle });
+        } finally {
+          await repairer.close();
+        }
+      }
       process.stdout.write(`checked ${result.quotesChecked} deposit addresses and ${result.merchantTransfersChecked} transfers to the merchant (blocks ${fromBlock}..${result.height}) at block ${result.height}\n`);
       for (const difference of result.differences) process.stdout.write(`${describeDifference(difference)}\n`);
       if (result.differences.length === 0) {

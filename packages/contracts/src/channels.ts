@@ -95,7 +95,9 @@ export const channels = {
     // A payment waiting for confirmations is rescheduled, not failed; attempts count RPC failures.
     policy: { attempts: 12, backoffMs: 1_000 },
     giveUp: 'drop-hint',
-    jobId: (payload) => `${payload.uploadId}.${payload.txHash}.${payload.round}`,
+    // One job per (upload, hash) being checked: the round changes only once the hash was decided (a hash
+    // re-sent while it is polled is the same job). A hash's case does not make it another transaction.
+    jobId: (payload) => `${payload.uploadId}.${payload.txHash.toLowerCase()}.${payload.round}`,
   }),
   'upload.expire': define({
     schema: uploadExpireSchema,

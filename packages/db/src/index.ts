@@ -9,4 +9,5 @@ export * from './moderation.js';
 export * from './listing-lifecycle.js';
 export * from './visibility.js';
 export * from './notifications.js';
+export * from './watched-quotes.js';
 export type { Knex } from 'knex';

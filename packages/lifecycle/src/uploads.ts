@@ -8,6 +8,19 @@ const RETENTION_SECONDS = 30 * 24 * 3600;
 /** How long the set of hashes followed for an upload is kept. */
 const HINTS_SECONDS = 24 * 3600;
 
+// Atomic, so two sends of one hash at once start one round: a followed hash keeps its round; a new
+// (or decided) one gets the next round, unless `max` hashes are followed already (then 0).
+const FOLLOW_HINT_SCRIPT = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then return tonumber(current) end
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+local round = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+redis.call('HSET', KEYS[1], ARGV[1], round)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return round
+`;
+
 /** What a transition's event says besides its name. */
 export interface TransitionDetails {
   /** The service making the change. */
@@ -167,17 +180,21 @@ export class Uploads {
   }
 
   /**
-   * Follows a client's tx hash for the upload: returns the round (how many times this hash has been
-   * submitted, so a re-submission is a new job), or 'limit' when `max` other hashes are followed.
+   * Follows a client's tx hash for the upload: returns the round, which names the one job checking it
+   * (a hash sent again while it is being checked is the same round, so the same job; sent again after
+   * its verdict or after the check gave up, a new round), or 'limit' when `max` other hashes are followed.
    */
   async followHint(uploadId: string, txHash: string, max: number): Promise<{ round: number } | 'limit'> {
-    const key = this.hintsKey(uploadId);
-    const hash = txHash.toLowerCase();
-    const followed = await this.redis.hkeys(key);
-    if (!followed.includes(hash) && followed.length >= max) return 'limit';
-    const round = await this.redis.hincrby(key, hash, 1);
+    const round = Number(await this.redis.eval(FOLLOW_HINT_SCRIPT, 2, this.hintsKey(uploadId), `${this.hintsKey(uploadId)}:rounds`, txHash.toLowerCase(), String(max), String(HINTS_SECONDS)));
+    return round === 0 ? 'limit' : { round };
+  }
+
+  /** Counts one more look at a followed hash's transaction; returns how many there have been (its check backs off with it). */
+  async countHintCheck(uploadId: string, txHash: string): Promise<number> {
+    const key = `${this.hintsKey(uploadId)}:checks`;
+    const count = await this.redis.hincrby(key, txHash.toLowerCase(), 1);
     await this.redis.expire(key, HINTS_SECONDS);
-    return { round };
+    return count;
   }
 
   /** How many hashes are being checked for the upload now. */
@@ -187,6 +204,7 @@ export class Uploads {
 
   /** Stops following a hash (decided, or given up on), freeing its place. */
   async unfollowHint(uploadId: string, txHash: string): Promise<void> {
-    await this.redis.hdel(this.hintsKey(uploadId), txHash.toLowerCase());
+    // Its checks are forgotten with it: a later round starts polling quickly again.
+    await this.redis.multi().hdel(this.hintsKey(uploadId), txHash.toLowerCase()).hdel(`${this.hintsKey(uploadId)}:checks`, txHash.toLowerCase()).exec();
   }
 }

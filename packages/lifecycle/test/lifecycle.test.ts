@@ -98,14 +98,20 @@ describe('transitions', () => {
     }
   });
 
-  it('hints: a few distinct hashes at a time, each re-submission a new round', async () => {
+  it('hints: a few distinct hashes at a time; a hash re-sent while followed is the same round (one job), after its verdict a new one', async () => {
     const id = randomUUID();
     expect(await uploads.followHint(id, '0xaa', 2)).toEqual({ round: 1 });
-    expect(await uploads.followHint(id, '0xaa', 2)).toEqual({ round: 2 });
+    expect(await uploads.followHint(id, '0xaa', 2)).toEqual({ round: 1 });
+    expect(await uploads.followHint(id, '0xAA', 2)).toEqual({ round: 1 });
     expect(await uploads.followHint(id, '0xbb', 2)).toEqual({ round: 1 });
     expect(await uploads.followHint(id, '0xcc', 2)).toBe('limit');
     await uploads.unfollowHint(id, '0xaa');
     expect(await uploads.followHint(id, '0xcc', 2)).toEqual({ round: 1 });
+    await uploads.unfollowHint(id, '0xbb');
+    expect(await uploads.followHint(id, '0xaa', 2)).toEqual({ round: 2 });
+    // Two sends of one new hash at once start one round.
+    const both = await Promise.all([uploads.followHint(id, '0xdd', 3), uploads.followHint(id, '0xdd', 3)]);
+    expect(both).toEqual([{ round: 1 }, { round: 1 }]);
   });
 });
 
@@ -138,8 +144,8 @@ describe('give-up policies (from the channel table)', () => {
     const rejected = await until(async () => events.find((e) => e.event === 'payment.rejected'), 'payment.rejected');
     expect(rejected).toMatchObject({ message: 'unverifiable', state: 'awaiting_payment' });
     expect(await uploads.state(u.uploadId)).toBe('awaiting_payment');
-    // Its place is freed: the same hash may be sent again, as a new round.
-    expect(await uploads.followHint(u.uploadId, `0x${'ab'.repeat(32)}`, 1)).toEqual({ round: 1 });
+    // Its place is freed: the same hash may be sent again, as a new round (a new job).
+    expect(await uploads.followHint(u.uploadId, `0x${'ab'.repeat(32)}`, 1)).toEqual({ round: 2 });
     stop();
     await worker.close();
   });

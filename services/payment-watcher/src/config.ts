@@ -1,6 +1,7 @@
-import { chainEnvSchema, commonSchema, ConfigError, env, internalPort, loadConfig, rpcUrlsFrom, z } from '@reelboard/config';
+import { chainEnvSchema, commonSchema, ConfigError, databaseEnvSchema, env, internalPort, loadConfig, rpcUrlsFrom, z } from '@reelboard/config';
 
-export const paymentWatcherSchema = commonSchema.extend(chainEnvSchema.shape).extend({
+// Postgres is the truth for money: the watch set in Redis is rebuilt from the ledger's quotes.
+export const paymentWatcherSchema = commonSchema.extend(chainEnvSchema.shape).extend(databaseEnvSchema.shape).extend({
   INTERNAL_PORT: internalPort(9081),
   CONFIRMATIONS: env.positiveInt(2).describe("Blocks on top of (and including) the payment's block before it counts (with CONFIRMATION_POLICY=depth)."),
   CONFIRMATION_POLICY: z
@@ -16,7 +17,6 @@ export const paymentWatcherSchema = commonSchema.extend(chainEnvSchema.shape).ex
   PAYMENT_CONCURRENCY: env.positiveInt(8).describe('Payment checks and expiries this replica runs at once.'),
   SCAN_START_BEHIND: env.nonNegativeInt(100).describe('Blocks behind the confirmed head a first-ever pass starts at (later starts resume from the cursor in Redis).'),
   SCAN_MAX_BLOCKS_PER_PASS: env.positiveInt(200).describe('Most blocks one deposit pass settles (a long catch-up is split so the lease is never held for minutes).'),
-  EXPIRY_MAX_DELAY_SECONDS: env.positiveInt(600).describe('The longest an expiry waits past the deadline for the deposit passes to reach it.'),
   LATE_WATCH_SECONDS: env.positiveInt(7 * 24 * 3600).describe('How long after its quote expired a deposit address is still watched, so late money is recorded for refund (reconciliation covers the rest).'),
   RPC_BATCH_SIZE: env.positiveInt(500).describe('Requests sent together to the RPC as one JSON-RPC batch (balances of all watched addresses on each block).'),
   SWEEP_PRIVATE_KEY: z

@@ -2,10 +2,11 @@ import type { Log, PublicClient } from 'viem';
 import type { Bus } from '@reelboard/bus';
 import { decodeTransfers, erc20TransferEvent, readBalances, readSweeps, successfulOnly, type DepositSettings } from '@reelboard/chain';
 import type { CreditStatus, CreditTransfer, Payment } from '@reelboard/contracts';
+import type { QuoteToWatch } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
 import { judgeCredit } from './judge-credit.js';
-import { countCredit, countReorg, countReversal } from './metrics.js';
+import { countCredit, countReorg, countReversal, scanLag } from './metrics.js';
 import type { ScanLock } from './scan-lock.js';
 import { merchantKey, type MerchantSeen, type WatchedQuote, type WatchList } from './watch-list.js';
 
@@ -42,6 +43,19 @@ export interface DepositWatcherDeps {
   startBehind: number;
   /** Most blocks settled in one pass, so a long catch-up does not hold the lease for minutes. */
   maxBlocksPerPass: number;
+  /**
+   * The Postgres ledger the watch set is rebuilt from (at start, and whenever Redis lost it). Without
+   * one (a test of the passes alone) the watch set is only what `upload.received` filled.
+   */
+  ledger?: WatchSetLedger | undefined;
+}
+
+/** Where the watch set comes from when Redis does not have it: the ledger's quotes. */
+export interface WatchSetLedger {
+  /** Quotes (open or ended) that expired after `expiredAfter`. */
+  quotesToWatch(expiredAfter: Date): Promise<QuoteToWatch[]>;
+  /** How long after its deadline a quote's address is still watched (late money is recorded for refund). */
+  lateWatchMs: number;
 }
 
 /** A range of blocks as a pass reads it: timestamps, and the transfers the chain shows in it. */
@@ -69,6 +83,8 @@ export class DepositWatcher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  /** Whether the last pass held the scan lease (the scan lag is reported by that replica only). */
+  private leased = false;
 
   constructor(private readonly deps: DepositWatcherDeps) {}
 
@@ -83,9 +99,19 @@ export class DepositWatcher {
   /** One pass: if this replica holds the lease, settles the blocks from the cursor to the confirmed head. Returns blocks read. */
   async scanOnce(): Promise<number> {
     const { lock, watchList } = this.deps;
-    if (!(await lock.acquire())) return 0;
+    this.leased = await lock.acquire();
+    if (!this.leased) {
+      // Only the replica that reads blocks knows how far behind they are.
+      scanLag.reset();
+      return 0;
+    }
     const confirmed = await this.confirmedHeight();
     if (!(await watchList.sweepsIndexed())) await this.indexSweeps(confirmed);
+    if (this.deps.ledger && !(await watchList.watchSetRestored())) {
+      // Postgres down (or not migrated yet) must not stop the passes over what is watched: the marker
+      // stays unset, so the next pass tries again.
+      await this.restoreWatchSet().catch((error: unknown) => this.deps.log.warn('watch set not restored from the ledger; will retry', { error: error instanceof Error ? error.message : String(error) }));
+    }
     let cursor = await watchList.cursor();
     for (let attempt = 0; ; attempt++) {
       const fromBlock = cursor ? cursor.block + 1n : confirmed - BigInt(Math.min(this.deps.startBehind, Math.max(0, Number(confirmed))));
@@ -98,6 +124,7 @@ export class DepositWatcher {
             continue;
           }
         }
+        scanLag.set(0);
         return 0;
       }
       const toBlock = confirmed < fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n ? confirmed : fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n;
@@ -111,12 +138,12 @@ export class DepositWatcher {
         cursor = await this.followReorg(reorg, confirmed);
         continue;
       }
-      return this.settleRange(range, quotes, cursor?.time ?? 0);
+      return this.settleRange(range, quotes, cursor?.time ?? 0, confirmed);
     }
   }
 
   /** Settles a range read: merchant transfers, quotes whose deadline falls inside it, then every quote at its end; moves the cursor. */
-  private async settleRange(range: BlockRange, quotes: WatchedQuote[], before: number): Promise<number> {
+  private async settleRange(range: BlockRange, quotes: WatchedQuote[], before: number, confirmed: bigint): Promise<number> {
     const { watchList } = this.deps;
     const { fromBlock, toBlock } = range;
     await this.recordMerchantTransfers(range);
@@ -127,6 +154,7 @@ export class DepositWatcher {
     for (const [height, group] of this.groupByDeadline(straddling, range)) await this.settleAt(group, height, range);
     await this.settleAt(quotes, toBlock, range);
     await watchList.saveCursor(toBlock, endTime, range.hashes.get(toBlock) as Hash, range.hashes, this.deps.hashesKept);
+    scanLag.set(toBlock === confirmed ? 0 : Math.max(0, (await this.blockTime(confirmed)) - endTime) / 1000);
     await this.requeuePaid();
     return Number(toBlock - fromBlock) + 1;
   }
@@ -442,6 +470,28 @@ export class DepositWatcher {
     }
   }
 
+  /**
+   * Rebuilds the watch set from the ledger: every quote Postgres has inside its late window is watched
+   * again with what the ledger credited it, and an open quote's expiry is scheduled again (its
+   * job id keeps it single). Money that reaches an address before this would otherwise be missed, or
+   * judged against a credited mark of zero. Returns how many quotes were restored.
+   */
+  async restoreWatchSet(now = Date.now()): Promise<number> {
+    const { ledger, watchList, bus, log } = this.deps;
+    if (!ledger) return 0;
+    const quotes = await ledger.quotesToWatch(new Date(now - ledger.lateWatchMs));
+    await watchList.restore(
+      quotes.map((q) => ({
+        quote: { uploadId: q.uploadId, owner: q.owner, address: q.depositAddress, token: q.token, amount: q.amount, createdAt: q.createdAt, expiresAt: q.expiresAt },
+        until: Date.parse(q.expiresAt) + ledger.lateWatchMs,
+        credited: BigInt(q.creditedTotal),
+      })),
+    );
+    for (const q of quotes) if (q.state === 'open') await bus.publish('upload.expire', { uploadId: q.uploadId }, { delayMs: Math.max(0, Date.parse(q.expiresAt) - now) });
+    log.info('watch set restored from the ledger', { quotes: quotes.length, open: quotes.filter((q) => q.state === 'open').length });
+    return quotes.length;
+  }
+
   /** A Redis that lost the sweep record rebuilds it from the factory's logs. */
   private async indexSweeps(toBlock: bigint): Promise<void> {
     const { chain, deposits, watchList } = this.deps;
@@ -455,14 +505,26 @@ export class DepositWatcher {
       if (this.stopped) return;
       this.running = this.scanOnce().then(
         () => undefined,
-        (error: unknown) => {
+        async (error: unknown) => {
           this.deps.log.warn('deposit pass failed; will retry', { error: error instanceof Error ? error.message : String(error) });
+          await this.reportStall();
         },
       );
       await this.running;
       if (!this.stopped) this.timer = setTimeout(() => void loop(), intervalMs);
     };
     void loop();
+  }
+
+  /** A failed pass read nothing: the lag is the wall clock's distance from the last block settled. */
+  private async reportStall(): Promise<void> {
+    try {
+      if (!this.leased) return;
+      const cursor = await this.deps.watchList.cursor();
+      if (cursor) scanLag.set(Math.max(0, Date.now() - cursor.time) / 1000);
+    } catch {
+      // Redis is unreachable too: the gauge keeps its last value, and the pass's failure is logged.
+    }
   }
 
   /** Stops scanning, waits for a running pass and gives up the lease. */

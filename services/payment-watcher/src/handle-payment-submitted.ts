@@ -15,9 +15,24 @@ export interface PaymentSubmittedDeps {
   pollIntervalMs: number;
 }
 
+/** The longest a hash not yet mined waits between two looks (a node does not show it sooner for being asked more). */
+const HINT_MAX_POLL_MS = 30_000;
+
+/**
+ * When to look at a hinted transaction again: every poll interval while it gathers confirmations (they
+ * come with blocks); otherwise backing off (doubling per look, up to 30 s), yet never sleeping far past
+ * the quote's deadline, where a hash not mined is decided.
+ */
+export function hintPollDelay(pollIntervalMs: number, expiresAt: string, looks: number, now = Date.now()): number {
+  if (looks <= 1) return pollIntervalMs;
+  const backedOff = Math.min(pollIntervalMs * 2 ** Math.min(looks - 1, 16), HINT_MAX_POLL_MS);
+  const untilDeadline = Date.parse(expiresAt) - now + pollIntervalMs;
+  return Math.max(pollIntervalMs, untilDeadline > 0 ? Math.min(backedOff, untilDeadline) : backedOff);
+}
+
 /**
  * A client's tx hash: a fast-path hint. Once it is confirmed, the upload's deposit address is read
- * at once at the confirmed height (rather than at the next block pass) and settled like any credit.
+ * at once at the transaction's block (rather than at the next block pass) and settled like any credit.
  * The hash only tells the owner what happened to that transaction; the balance decides what was paid.
  */
 export async function handlePaymentSubmitted(deps: PaymentSubmittedDeps, { uploadId, txHash }: PaymentSubmitted, context: StageContext): Promise<void> {
@@ -38,7 +53,7 @@ export async function handlePaymentSubmitted(deps: PaymentSubmittedDeps, { uploa
       return;
     }
     if (check.code !== 'not_seen') await context.status('progress', { message: `payment ${txHash}: ${check.reason}` });
-    throw new RetryLaterError(deps.pollIntervalMs, check.reason);
+    throw new RetryLaterError(hintPollDelay(deps.pollIntervalMs, upload.quote.expiresAt, check.code === 'confirming' ? 0 : await uploads.countHintCheck(uploadId, txHash)), check.reason);
   }
   await uploads.unfollowHint(uploadId, txHash);
   if (check.outcome === 'reverted') {
@@ -47,12 +62,7 @@ export async function handlePaymentSubmitted(deps: PaymentSubmittedDeps, { uploa
     return;
   }
   const quote = watchedQuoteOf(upload);
-  const height = await watcher.confirmedHeight();
-  const [before, after, now] = await Promise.all([
-    watcher.totalsAt([quote], check.blockNumber - 1n),
-    watcher.totalsAt([quote], check.blockNumber),
-    watcher.totalsAt([quote], height),
-  ]);
+  const [before, after] = await Promise.all([watcher.totalsAt([quote], check.blockNumber - 1n), watcher.totalsAt([quote], check.blockNumber)]);
   if ((after[0] ?? 0n) <= (before[0] ?? 0n)) {
     countHint('no_payment');
     await context.status('payment.rejected', {
@@ -62,15 +72,19 @@ export async function handlePaymentSubmitted(deps: PaymentSubmittedDeps, { uploa
     return;
   }
   countHint('credited');
-  const [known] = await watcher.knownTotals([quote]);
-  if ((now[0] ?? 0n) > (known ?? 0n)) {
+  // Judged at the transaction's own block, as a pass would: a payment mined before the deadline is in
+  // time however late its confirmations come. Only the total at that block is settled, and only when
+  // everything before it is already credited: money that arrived earlier or later is left to the
+  // passes, which judge block by block, so the credited mark never skips a total they must judge.
+  const [known = 0n] = await watcher.knownTotals([quote]);
+  if ((after[0] ?? 0n) > known && (before[0] ?? 0n) <= known) {
     // What the address gained in the hash's block is attributed to the hash's sender only where the
     // transaction's own transfer is that whole gain: money beside it (a contract wallet's internal
     // payment in the same block) must not be claimed by hinting 1 wei sent next to it.
     const gained = (after[0] ?? 0n) - (before[0] ?? 0n);
     const shown = await transferShownBy(chain, txHash, quote);
     const transfers = shown && shown.amount === gained ? [{ txHash, logIndex: shown.logIndex, from: shown.from, amount: gained.toString() }] : [];
-    await watcher.settle(quote, now[0] ?? 0n, { fromBlock: check.blockNumber, toBlock: height, blockTime: await watcher.blockTime(height), transfers });
+    await watcher.settle(quote, after[0] ?? 0n, { fromBlock: check.blockNumber, toBlock: check.blockNumber, blockTime: await watcher.blockTime(check.blockNumber), transfers });
   }
   context.log.info('payment hint checked', { txHash, block: check.blockNumber.toString() });
 }

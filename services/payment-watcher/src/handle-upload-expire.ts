@@ -12,22 +12,23 @@ export interface UploadExpireDeps {
   chainId: number;
   stagingDir: string;
   pollIntervalMs: number;
-  /** The longest an expiry waits past the deadline for the block passes to reach it. */
-  maxDelayMs: number;
 }
 
 /**
  * At the quote's deadline an unpaid upload ends: `expired` if its deposit address received nothing,
  * `refund_due` if it received part of the price (that part goes to the ledger as due back). It first
- * waits (up to `maxDelayMs`) until the block passes have settled every block up to the deadline, so a
- * payment made in time always makes the upload paid instead.
+ * waits until the block passes have settled every block up to the deadline, however long that takes
+ * (an RPC outage, a node that cannot serve old state): a payment made in time always makes the upload
+ * paid instead. A stalled watcher shows as scan lag (a metric and an alert), never as an expiry.
+ * A quote whose upload Redis lost (the watch set rebuilt from the ledger knows it) is closed the same
+ * way, so what it received becomes due back.
  */
 export async function handleUploadExpire(deps: UploadExpireDeps, { uploadId }: UploadExpire, context: StageContext): Promise<void> {
   const { uploads, watchList } = deps;
   // An upload's quote or a renewal's: they expire alike (a renewal has nothing staged to remove).
   const upload = await uploads.quoteOf(uploadId);
-  if (!upload) return;
-  const quote = watchedQuoteOf(upload);
+  const quote = upload ? watchedQuoteOf(upload) : await watchList.quote(uploadId);
+  if (!quote) return;
   const closeOwed = async () => {
     await deps.bus.publish('payment.credited', { kind: 'closed', uploadId, chainId: deps.chainId, address: quote.address, outcome: 'expired' });
     await rm(join(deps.stagingDir, uploadId), { recursive: true, force: true });
@@ -35,19 +36,23 @@ export async function handleUploadExpire(deps: UploadExpireDeps, { uploadId }: U
   const state = await uploads.state(uploadId);
   // A retry after the upload already ended owing a refund finishes what that run began.
   if (state === 'refund_due') return closeOwed();
-  if (state !== 'awaiting_payment') return;
-  const deadline = Date.parse(upload.quote.expiresAt);
+  if (state !== 'awaiting_payment' && state !== undefined) return;
+  const deadline = Date.parse(quote.expiresAt);
   const cursor = await watchList.cursor();
-  if (Date.now() < deadline + deps.maxDelayMs) {
-    if (!cursor || cursor.time < deadline) {
-      context.log.info('expiry waits for the block passes to reach the deadline');
-      throw new RetryLaterError(deps.pollIntervalMs, 'the deposit watcher has not reached the deadline yet');
-    }
-    // The owner hears what became of each hash they sent before the upload ends (hints are decided at the deadline).
-    if ((await uploads.followedHints(uploadId)) > 0) {
-      context.log.info('expiry waits for hinted transactions to be decided');
-      throw new RetryLaterError(deps.pollIntervalMs, 'a hinted transaction is still being checked');
-    }
+  if (!cursor || cursor.time < deadline) {
+    context.log.info('expiry waits for the block passes to reach the deadline', { lagMs: cursor ? Date.now() - cursor.time : null });
+    throw new RetryLaterError(deps.pollIntervalMs, 'the deposit watcher has not reached the deadline yet');
+  }
+  if (state === undefined) {
+    // Redis lost the upload: nothing can make it paid any more, and whatever its address received is due back.
+    await closeOwed();
+    context.log.warn('quote of an upload Redis no longer knows closed at its deadline; what it received is due back', { address: quote.address });
+    return;
+  }
+  // The owner hears what became of each hash they sent before the upload ends (hints are decided at the deadline).
+  if ((await uploads.followedHints(uploadId)) > 0) {
+    context.log.info('expiry waits for hinted transactions to be decided');
+    throw new RetryLaterError(deps.pollIntervalMs, 'a hinted transaction is still being checked');
   }
   const [received = 0n] = await watchList.credited([quote.address]);
   const ended =

@@ -3,7 +3,7 @@ import type { WatchedQuote } from './watch-list.js';
 
 export interface JudgeCreditParameters {
   quote: Pick<WatchedQuote, 'amount' | 'expiresAt'>;
-  /** The upload's lifecycle state now (undefined if Redis no longer knows it). */
+  /** The upload's lifecycle state now (undefined if Redis no longer knows it: then nothing it receives pays it). */
   state: UploadState | undefined;
   /** The payment that made the upload paid, if one did. */
   payment: Pick<Payment, 'amount' | 'status'> | undefined;
@@ -29,7 +29,9 @@ export function judgeCredit({ quote, state, payment, total, blockTime }: JudgeCr
     if (total <= BigInt(payment.amount)) return { status: payment.status, settles: state === 'paid' };
     return { status: 'overpaid', settles: false };
   }
-  const open = (state === 'awaiting_payment' || state === undefined) && blockTime <= Date.parse(quote.expiresAt);
+  // An upload Redis no longer knows (its data was lost) can never be made paid nor get a listing:
+  // whatever reaches its address is due back, never counted as paying an open quote.
+  const open = state === 'awaiting_payment' && blockTime <= Date.parse(quote.expiresAt);
   if (!open) return { status: 'late', settles: false };
   const price = BigInt(quote.amount);
   if (total < price) return { status: 'partial', settles: false };

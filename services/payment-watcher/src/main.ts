@@ -1,5 +1,6 @@
 import { createChainClient, assertChainId } from '@reelboard/chain';
 import { rpcUrlsFrom } from '@reelboard/config';
+import { connectDatabase, quotesToWatch } from '@reelboard/db';
 import { connectPipeline } from '@reelboard/lifecycle';
 import { runService } from '@reelboard/runtime';
 import { loadPaymentWatcherConfig } from './config.js';
@@ -29,7 +30,9 @@ await runService({
       onRequest: () => rpcRequests.inc(),
     });
     await assertChainId(chain, config.CHAIN_ID);
+    const db = connectDatabase(config.DATABASE_URL, { min: 0, max: config.DATABASE_POOL_MAX });
     const watchList = new WatchList(redis, config.REDIS_PREFIX);
+    const lateWatchMs = config.LATE_WATCH_SECONDS * 1000;
     const deposits = { merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null };
     const concurrency = config.PAYMENT_CONCURRENCY;
     const pollIntervalMs = config.POLL_INTERVAL_MS;
@@ -48,11 +51,15 @@ await runService({
       hashesKept: config.REORG_HASHES_KEPT,
       startBehind: config.SCAN_START_BEHIND,
       maxBlocksPerPass: config.SCAN_MAX_BLOCKS_PER_PASS,
+      ledger: { quotesToWatch: (expiredAfter) => quotesToWatch(db, { chainId: config.CHAIN_ID, expiredAfter }), lateWatchMs },
     });
+    // Redis is a cache of what is watched: after every start the first pass puts back what the ledger
+    // has open, whatever Redis holds (a failing pass, Postgres not migrated yet, is retried).
+    await watchList.markWatchSetStale();
 
-    bus.consume('upload.received', (upload, context) => handleUploadReceived({ bus, watchList, lateWatchMs: config.LATE_WATCH_SECONDS * 1000 }, upload, context), { concurrency });
+    bus.consume('upload.received', (upload, context) => handleUploadReceived({ bus, watchList, lateWatchMs }, upload, context), { concurrency });
     // A renewal's quote is watched and expired like an upload's.
-    bus.consume('renewal.quoted', (renewal, context) => handleUploadReceived({ bus, watchList, lateWatchMs: config.LATE_WATCH_SECONDS * 1000 }, renewal, context), { concurrency });
+    bus.consume('renewal.quoted', (renewal, context) => handleUploadReceived({ bus, watchList, lateWatchMs }, renewal, context), { concurrency });
     bus.consume(
       'payment.submitted',
       (payload, context) =>
@@ -66,7 +73,7 @@ await runService({
     bus.consume(
       'upload.expire',
       (payload, context) =>
-        handleUploadExpire({ bus, uploads, watchList, chainId: config.CHAIN_ID, stagingDir: config.STAGING_DIR, pollIntervalMs, maxDelayMs: config.EXPIRY_MAX_DELAY_SECONDS * 1000 }, payload, context),
+        handleUploadExpire({ bus, uploads, watchList, chainId: config.CHAIN_ID, stagingDir: config.STAGING_DIR, pollIntervalMs }, payload, context),
       { concurrency },
     );
     watcher.start(pollIntervalMs);
@@ -102,7 +109,9 @@ await runService({
         redis: async () => void (await redis.ping()),
         rpc: async () => void (await chain.getBlockNumber()),
       },
-      closers: [() => watcher.stop(), async () => sweeper?.stop(), () => stuckWork.stop(), () => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit())],
+      // The passes go on without Postgres (only a rebuild of the watch set needs it): shown, not gating.
+      reported: { postgres: async () => void (await db.raw('SELECT 1')) },
+      closers: [() => watcher.stop(), async () => sweeper?.stop(), () => stuckWork.stop(), () => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit()), () => db.destroy()],
     };
   },
 });

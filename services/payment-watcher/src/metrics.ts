@@ -1,4 +1,4 @@
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { CreditStatus } from '@reelboard/contracts';
 
 const credits = new Counter({
@@ -45,6 +45,16 @@ export function countReversal(): void {
 export function countReorg(): void {
   reorgs.inc();
 }
+
+/**
+ * How far behind the chain the deposit passes are: the confirmed head's time minus the time of the
+ * last block a pass settled (while the node cannot be read, the wall clock stands for the head's time).
+ * Expiries wait for the passes, so a growing lag means unpaid uploads are held, not expired.
+ */
+export const scanLag = new Gauge({
+  name: 'reelboard_payment_scan_lag_seconds',
+  help: "Seconds between the confirmed head's time and the last block the deposit passes settled (reported by the replica holding the scan lease)",
+});
 
 export function countCredit(status: CreditStatus): void {
   credits.inc({ status });

@@ -16,7 +16,16 @@ export interface ReconcileParameters {
   fromBlock: bigint;
   /** Record what the ledger lacks (deposit credits and unmatched merchant transfers). */
   repair: boolean;
+  /**
+   * How `repair` settles money the ledger lacks, judged at the block it arrived: the deposit watcher's
+   * own settle, so the upload's lifecycle moves with the ledger (made paid and its work queued, or
+   * owing a refund). Without it the credit is judged from the ledger's view of the quote alone.
+   */
+  settle?: RepairSettle | undefined;
 }
+
+/** Settles one quote's total as the deposit watcher would; returns how the credit stands. */
+export type RepairSettle = (quote: LedgerQuoteTotal, total: bigint, at: { fromBlock: bigint; toBlock: bigint; blockTime: number }) => Promise<CreditStatus>;
 
 /** One way the ledger and the chain disagree. */
 export type Difference =
@@ -33,6 +42,21 @@ export interface ReconcileReturnType {
   differences: Difference[];
   /** Differences recorded by `repair`. */
   repaired: number;
+}
+
+/**
+ * The first block in (from, to] at which `totalAt` exceeds `above`, given that it does at `to` (totals
+ * never fall: balance plus swept): a binary search, a few archive reads per missing increment.
+ */
+async function firstBlockAbove(totalAt: (block: bigint) => Promise<bigint>, from: bigint, to: bigint, above: bigint): Promise<bigint> {
+  let low = from + 1n;
+  let high = to;
+  while (low < high) {
+    const middle = (low + high) / 2n;
+    if ((await totalAt(middle)) > above) high = middle;
+    else low = middle + 1n;
+  }
+  return high;
 }
 
 /** How money the ledger lacks stands against its quote, judged from the ledger's own view of the quote. */
@@ -76,22 +100,41 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
     }
     differences.push({ kind: 'deposit_missing', quoteId: quote.quoteId, address, chainTotal, ledgerTotal });
     if (repair) {
-      const credit: PaymentCredited = {
-        kind: 'deposit',
-        uploadId: quote.uploadId,
-        owner: quote.owner as Address,
-        chainId,
-        address,
-        token: deposits.token,
-        quoteAmount: quote.amount,
-        totalReceived: chainTotal.toString(),
-        fromBlock: (BigInt(quote.creditedBlock ?? '0') + 1n).toString(),
-        toBlock: height.toString(),
-        blockTime: new Date(blockTime).toISOString(),
-        transfers: [],
-        status: judgeMissing(quote, chainTotal, blockTime),
+      // Each increment is judged at the block it arrived in, not at the head: money paid in time and
+      // found late by reconciliation still pays its upload.
+      const totalAt = async (block: bigint) => {
+        const [balance = 0n] = await readBalances(chain, { addresses: [address], token: deposits.token, blockNumber: block });
+        return balance + sweeps.filter((sweep) => sweep.deposit === address && sweep.blockNumber <= block).reduce((sum, sweep) => sum + (deposits.token ? sweep.token : sweep.native), 0n);
       };
-      await applyCredit(db, credit);
+      let known = ledgerTotal;
+      let from = BigInt(quote.creditedBlock ?? '0');
+      let view = quote;
+      while (known < chainTotal) {
+        const arrived = await firstBlockAbove(totalAt, from, height, known);
+        const total = await totalAt(arrived);
+        const arrivedAt = Number((await chain.getBlock({ blockNumber: arrived })).timestamp) * 1000;
+        const at = { fromBlock: from + 1n, toBlock: arrived, blockTime: arrivedAt };
+        const status = params.settle ? await params.settle(view, total, at) : judgeMissing(view, total, arrivedAt);
+        const credit: PaymentCredited = {
+          kind: 'deposit',
+          uploadId: quote.uploadId,
+          owner: quote.owner as Address,
+          chainId,
+          address,
+          token: deposits.token,
+          quoteAmount: quote.amount,
+          totalReceived: total.toString(),
+          fromBlock: at.fromBlock.toString(),
+          toBlock: arrived.toString(),
+          blockTime: new Date(arrivedAt).toISOString(),
+          transfers: [],
+          status,
+        };
+        const outcome = await applyCredit(db, credit);
+        view = { ...view, state: outcome.quoteState ?? view.state, creditedTotal: total.toString(), creditedBlock: arrived.toString() };
+        known = total;
+        from = arrived;
+      }
       repaired += 1;
     }
   }

@@ -239,4 +239,32 @@ export class WatchList {
   async markSweepsIndexed(): Promise<void> {
     await this.redis.set(this.key('swept', 'indexed'), '1');
   }
+
+  /**
+   * True while the watch set here is known to hold every quote the ledger has open: the marker goes
+   * with everything else when Redis loses its data, and its absence makes the watcher rebuild.
+   */
+  async watchSetRestored(): Promise<boolean> {
+    return (await this.redis.exists(this.key('watch', 'restored'))) === 1;
+  }
+
+  /** Makes the next pass rebuild the watch set from the ledger. */
+  async markWatchSetStale(): Promise<void> {
+    await this.redis.del(this.key('watch', 'restored'));
+  }
+
+  /**
+   * Puts back quotes read from the ledger (Postgres is the truth, this set a cache of it), with what the
+   * ledger credited each address as its credited mark (raised only: a mark here may be ahead of the
+   * ledger, whose writes are queued), then sets the marker.
+   */
+  async restore(entries: readonly { quote: WatchedQuote; until: number; credited: bigint }[]): Promise<void> {
+    for (let i = 0; i < entries.length; i += 500) {
+      const batch = this.redis.multi();
+      for (const { quote, until } of entries.slice(i, i + 500)) batch.hset(this.key('watch', 'info'), quote.uploadId, JSON.stringify(quote)).zadd(this.key('watch'), until, quote.uploadId);
+      await batch.incr(this.key('watch', 'version')).exec();
+      for (const { quote, credited } of entries.slice(i, i + 500)) if (credited > 0n) await this.raiseCredited(quote.address, credited);
+    }
+    await this.redis.set(this.key('watch', 'restored'), '1');
+  }
 }

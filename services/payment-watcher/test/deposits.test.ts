@@ -212,7 +212,7 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
     await send(KEYS.buyer, upload.quote.to, PRICE / 3n);
     await confirmAndScan(r);
     await passTheDeadline(r, upload);
-    const expire = () => handleUploadExpire({ bus: r.bus, uploads: r.uploads, watchList: r.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100, maxDelayMs: 60_000 }, { uploadId: upload.uploadId }, recordingContext(r.bus, r.env.log).context);
+    const expire = () => handleUploadExpire({ bus: r.bus, uploads: r.uploads, watchList: r.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100 }, { uploadId: upload.uploadId }, recordingContext(r.bus, r.env.log).context);
     expect(await runOnce(expire)).toBe('done');
     expect(await r.uploads.state(upload.uploadId)).toBe('refund_due');
     const closed = (await r.bus.queue('payment.credited').getJob(`${upload.uploadId}.closed.payment.credited`))?.data;
@@ -222,7 +222,7 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
   it('a payment after the quote expired is late: recorded for refund, and the expired upload now owes it', async () => {
     const upload = await receive(r, { expiresAt: new Date(Date.now() + 1_000).toISOString() });
     await passTheDeadline(r, upload);
-    const expire = () => handleUploadExpire({ bus: r.bus, uploads: r.uploads, watchList: r.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100, maxDelayMs: 60_000 }, { uploadId: upload.uploadId }, recordingContext(r.bus, r.env.log).context);
+    const expire = () => handleUploadExpire({ bus: r.bus, uploads: r.uploads, watchList: r.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100 }, { uploadId: upload.uploadId }, recordingContext(r.bus, r.env.log).context);
     expect(await runOnce(expire)).toBe('done');
     expect(await r.uploads.state(upload.uploadId)).toBe('expired');
     await send(KEYS.buyer, upload.quote.to, PRICE);
@@ -238,7 +238,7 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
     const upload = await receive(r, { expiresAt: new Date(Math.max(Date.now(), chainNow) + 1_000).toISOString() });
     await new Promise((resolve) => setTimeout(resolve, Date.parse(upload.quote.expiresAt) + 100 - Date.now()));
     // Past the deadline by the wall clock, but no pass has read a block stamped after it: a payment mined in time may be unsettled.
-    const expire = () => handleUploadExpire({ bus: r.bus, uploads: r.uploads, watchList: r.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100, maxDelayMs: 60_000 }, { uploadId: upload.uploadId }, recordingContext(r.bus, r.env.log).context);
+    const expire = () => handleUploadExpire({ bus: r.bus, uploads: r.uploads, watchList: r.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100 }, { uploadId: upload.uploadId }, recordingContext(r.bus, r.env.log).context);
     expect(await runOnce(expire)).toBe('retry');
     await passTheDeadline(r, upload);
     expect(await runOnce(expire)).toBe('done');
@@ -347,7 +347,7 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
       // Before the deadline a hash the node does not know may still appear: looked at again later.
       expect(await runOnce(() => handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash: unseen, round: 1 }, recorder.context))).toBe('retry');
       await passTheDeadline(r, upload);
-      const expire = () => handleUploadExpire({ bus: r.bus, uploads: r.uploads, watchList: r.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100, maxDelayMs: 60_000 }, { uploadId: upload.uploadId }, recordingContext(r.bus, r.env.log).context);
+      const expire = () => handleUploadExpire({ bus: r.bus, uploads: r.uploads, watchList: r.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100 }, { uploadId: upload.uploadId }, recordingContext(r.bus, r.env.log).context);
       // The passes are past the deadline, but a hash is still being checked: the owner hears of it first.
       expect(await runOnce(expire)).toBe('retry');
       expect(await runOnce(() => handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash: unseen, round: 1 }, recorder.context))).toBe('done');

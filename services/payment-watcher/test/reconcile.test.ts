@@ -101,13 +101,15 @@ describe('reconciliation of the chain with the ledger', () => {
   });
 
   it('`pnpm payments reconcile` exits 0 when everything is accounted for, 1 with the differences listed', async () => {
-    const run = (args: string[]) =>
+    // --repair moves the uploads its credits pay: it reads the pipeline's Redis (a prefix of this test's own).
+    const redis = { REDIS_URL: infraEnv().REDIS_URL, REDIS_PREFIX: `test-reconcile-cli-${Date.now().toString(36)}` };
+    const run = (args: string[], extra: Record<string, string | undefined> = redis) =>
       promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/payments.ts', 'reconcile', '--from-block', '0', '--settle-seconds', '0', ...args], {
         cwd: repoRoot,
-        env: { ...process.env, DATABASE_URL: infraEnv().TEST_DATABASE_URL, RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', MERCHANT_ADDRESS: deposits.merchant, CONFIRMATIONS: '1' },
+        env: { ...process.env, DATABASE_URL: infraEnv().TEST_DATABASE_URL, RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', MERCHANT_ADDRESS: deposits.merchant, CONFIRMATIONS: '1', ...extra },
       }).then(
-        (out) => ({ code: 0, stdout: out.stdout }),
-        (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
+        (out) => ({ code: 0, stdout: out.stdout, stderr: out.stderr }),
+        (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
       );
     const clean = await run([]);
     expect(clean).toMatchObject({ code: 0, stdout: expect.stringContaining('the ledger matches the chain') });
@@ -116,6 +118,7 @@ describe('reconciliation of the chain with the ledger', () => {
     const dirty = await run([]);
     expect(dirty.code).toBe(1);
     expect(dirty.stdout).toContain(`quote ${quote.quoteId}: ${quote.depositAddress} received 42 on chain, the ledger credits 0`);
+    expect(await run(['--repair'], { REDIS_URL: undefined, REDIS_SENTINELS: undefined })).toMatchObject({ code: 78, stderr: expect.stringContaining('REDIS_URL') });
     expect((await run(['--repair'])).code).toBe(1);
     expect((await run([])).code).toBe(0);
   });

@@ -201,7 +201,7 @@ describe('renewals through the upload payment machinery', () => {
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     await confirmAndScan(2);
     const expire = () =>
-      handleUploadExpire({ bus: env.bus, uploads, watchList, chainId: 31337, stagingDir: '/nonexistent', pollIntervalMs: 100, maxDelayMs: 60_000 }, { uploadId: unpaid.uploadId }, recordingContext(env.bus, env.log).context);
+      handleUploadExpire({ bus: env.bus, uploads, watchList, chainId: 31337, stagingDir: '/nonexistent', pollIntervalMs: 100 }, { uploadId: unpaid.uploadId }, recordingContext(env.bus, env.log).context);
     expect(await runOnce(expire)).toBe('done');
     expect(await uploads.state(unpaid.uploadId)).toBe('expired');
   });

@@ -7,6 +7,7 @@ import { privateKeyToAccount } from 'viem/accounts';
 import { depositAddressOf } from '@reelboard/chain';
 import type { StatusEvent } from '@reelboard/contracts';
 import { Uploads } from '@reelboard/lifecycle';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 import { KEYS, MERCHANT, startAnvil, type Anvil } from '@reelboard/testkit/anvil';
 import { makeUpload, PRICE, redisUrl, testBus } from './support/harness.js';
 
@@ -49,6 +50,8 @@ function startWatcher(overrides: Record<string, string> = {}) {
     env: {
       ...process.env,
       REDIS_URL: redisUrl(),
+      // The ledger the watch set is rebuilt from (the test database, migrated by the db tests and the stack).
+      DATABASE_URL: infraEnv().TEST_DATABASE_URL ?? '',
       REDIS_PREFIX: env.prefix,
       RPC_URL: anvil.rpcUrl,
       CHAIN_ID: '31337',

@@ -1,0 +1,62 @@
+import type { Knex } from 'knex';
+import type { QuotePurpose, QuoteState } from './payments.js';
+
+/** A quote as the deposit watcher rebuilds its watch set from the ledger. */
+export interface QuoteToWatch {
+  quoteId: string;
+  uploadId: string;
+  owner: `0x${string}`;
+  depositAddress: `0x${string}`;
+  token: `0x${string}` | null;
+  amount: string;
+  createdAt: string;
+  expiresAt: string;
+  state: QuoteState;
+  purpose: QuotePurpose;
+  /** What the ledger has credited to the address so far (balance plus swept), base units. */
+  creditedTotal: string;
+}
+
+export interface QuotesToWatchParameters {
+  chainId: number;
+  /** Quotes that expired before this are past their late window and are left to reconciliation. */
+  expiredAfter: Date;
+}
+
+/**
+ * Every quote of the chain the deposit watcher should still be watching: those whose late window has not
+ * closed, open or ended (the watcher drops older ones too; reconciliation covers them). Redis holds the
+ * watch set as a cache; this is what it is rebuilt from.
+ */
+export async function quotesToWatch(db: Knex, { chainId, expiredAfter }: QuotesToWatchParameters): Promise<QuoteToWatch[]> {
+  const rows: {
+    quote_id: string;
+    upload_id: string;
+    owner: string;
+    deposit_address: string;
+    token_address: string | null;
+    amount: string;
+    created_at: Date;
+    expires_at: Date;
+    state: QuoteState;
+    purpose: QuotePurpose;
+    credited_total: string;
+  }[] = await db('payment_quotes')
+    .where({ chain_id: chainId })
+    .andWhere('expires_at', '>', expiredAfter)
+    .orderBy('created_at', 'asc')
+    .select('quote_id', 'upload_id', 'owner', 'deposit_address', 'token_address', 'amount', 'created_at', 'expires_at', 'state', 'purpose', db.raw('credited_total::text AS credited_total'));
+  return rows.map((row) => ({
+    quoteId: row.quote_id,
+    uploadId: row.upload_id,
+    owner: row.owner as `0x${string}`,
+    depositAddress: row.deposit_address as `0x${string}`,
+    token: row.token_address as `0x${string}` | null,
+    amount: String(row.amount),
+    createdAt: row.created_at.toISOString(),
+    expiresAt: row.expires_at.toISOString(),
+    state: row.state,
+    purpose: row.purpose,
+    creditedTotal: row.credited_total,
+  }));
+}
