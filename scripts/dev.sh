@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings the whole system up locally: installs what is missing, starts Redis, Postgres+PostGIS,
 # the S3 server and anvil, migrates the database, then runs the seven services in the foreground.
-# Ctrl-C stops the services and the infrastructure this run started.
+# Ctrl-C stops the services and the infrastructure this run started, unless another run (pnpm test)
+# still uses it (scripts/infra/session.sh).
 # Settings: .data/infra.env (written by scripts/infra/up.sh), then .env if present.
 set -euo pipefail
 root="$(cd "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,18 +28,22 @@ PUBLIC_URL="${PUBLIC_URL:-http://localhost:$GATEWAY_PORT}"
 if [[ -f .env ]]; then source .env; fi
 # Web Push: a VAPID key pair generated once per checkout (kept in .data, never committed).
 if [[ -z "${VAPID_PUBLIC_KEY:-}" ]]; then
-  if [[ ! -f .data/vapid.env ]]; then
-    (cd services/notifier && node --import tsx src/vapid-keys.ts) > .data/vapid.env
-  fi
+  ensure_vapid_env .data/vapid.env node --import tsx services/notifier/src/vapid-keys.ts
   # shellcheck source=/dev/null
   source .data/vapid.env
 fi
 set +a
 mkdir -p "$STAGING_DIR"
 
+# Before anything listens: a port another checkout's gateway answers on would make this one report
+# itself up while the other one serves every request.
+services=(api-gateway payment-watcher transcoder preview-extractor uploader profile-writer notifier)
+internal_ports=()
+for i in "${!services[@]}"; do internal_ports+=("INTERNAL_BASE_PORT+$i=$((INTERNAL_BASE_PORT + i))"); done
+check_ports_free "GATEWAY_PORT=$GATEWAY_PORT" "${internal_ports[@]}"
+
 pnpm --silent migrate
 
-services=(api-gateway payment-watcher transcoder preview-extractor uploader profile-writer notifier)
 pids=()
 stopping=0
 stop_all() {

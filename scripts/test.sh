@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian/Ubuntu machine with Node >= 20: installs what is
-# missing, starts the local infrastructure (and afterwards stops only what this run started),
-# type-checks, and runs every test: unit tests, the compose check and the end-to-end chain.
+# missing, starts the local infrastructure (and afterwards stops only what this run started, once no
+# other run uses it), type-checks, and runs every test: unit tests, the compose check and the end-to-end chain.
 # Extra arguments go to vitest (e.g. a file filter: scripts/test.sh test/e2e).
 set -euo pipefail
 root="$(cd "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
