@@ -42,6 +42,17 @@ internal_ports=()
 for i in "${!services[@]}"; do internal_ports+=("INTERNAL_BASE_PORT+$i=$((INTERNAL_BASE_PORT + i))"); done
 check_ports_free "GATEWAY_PORT=$GATEWAY_PORT" "${internal_ports[@]}"
 
+# The settings the services run with (no private keys), for the operators' commands in another
+# terminal: `pnpm payments reconcile` reads them (scripts/dev-stack-env.ts) when nothing else is set.
+{
+  echo "# Written by scripts/dev.sh at each start: the development stack's settings."
+  for name in REDIS_URL REDIS_PREFIX DATABASE_URL S3_ENDPOINT S3_REGION S3_BUCKET S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY S3_FORCE_PATH_STYLE \
+    RPC_URL RPC_URLS CHAIN_ID MERCHANT_ADDRESS PAYMENT_TOKEN PRICE_WEI PRICE_TOKEN_UNITS CONFIRMATIONS STAGING_DIR PUBLIC_URL; do
+    if [[ -n "${!name:-}" ]]; then printf '%s=%s\n' "$name" "${!name}"; fi
+  done
+} >.data/dev.env.tmp
+mv -f .data/dev.env.tmp .data/dev.env
+
 pnpm --silent migrate
 
 pids=()

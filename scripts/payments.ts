@@ -5,7 +5,7 @@
 //   pnpm payments sweep [--min AMOUNT]                          sweeps deposit addresses holding money into the merchant
 // Reads DATABASE_URL; a refund also REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) and REDIS_PREFIX (the owner is told on the upload's
 // status); reconcile and sweep RPC_URL, CHAIN_ID, MERCHANT_ADDRESS, PAYMENT_TOKEN and CONFIRMATIONS
-// (as the payment-watcher), sweep SWEEP_PRIVATE_KEY. For the local stack: set -a; . .data/infra.env; set +a.
+// (as the payment-watcher), sweep SWEEP_PRIVATE_KEY. Beside `pnpm dev`, with none of them set: the stack's own (.data/dev.env).
 // Each subcommand is one row of `commands`: add one there.
 import { userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -20,6 +20,7 @@ import {
   type PaymentFilter,
   type PaymentView,
 } from '@reelboard/db';
+import { loadDevStackEnv } from './dev-stack-env.js';
 
 // The groups the services read, so an operator sets one variable once; the chain is optional
 // here (only reconcile and sweep need it; chainOf names what is missing).
@@ -209,6 +210,8 @@ if (!command) {
   process.stderr.write(usage());
   process.exit(2);
 }
+const devStackEnv = loadDevStackEnv();
+if (devStackEnv) process.stderr.write(`using the development stack's settings from ${devStackEnv} (scripts/dev.sh)\n`);
 let config: Config;
 try {
   config = loadConfig(configSchema, process.env, { redisOptional: true });
