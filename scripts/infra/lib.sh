@@ -288,7 +288,7 @@ check_ports_free() {
   for pair in "$@"; do
     name=${pair%%=*}
     port=${pair#*=}
-    [[ "$port" =~ ^[0-9]+$ ]] && ((port > 0 && port < 65536)) || die "$name must be a TCP port number, not '$port'"
+    if ! [[ "$port" =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then die "$name must be a TCP port number, not '$port'"; fi
     if port_open "$BIND_HOST" "$port"; then taken+=("$port ($name)"); fi
   done
   if ((${#taken[@]})); then

@@ -52,6 +52,7 @@ BUILT_MARK="$dir/.reelboard-root"
 PASSED_VARS=(REDIS_PORT PG_PORT S3_PORT ANVIL_PORT TEST_BASE_PORT GATEWAY_PORT INTERNAL_BASE_PORT PG_MAJOR CHROMIUM_PATH)
 
 mounted=()
+# shellcheck disable=SC2317  # called by the EXIT trap
 unmount_all() {
   local i
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
@@ -147,6 +148,7 @@ fi
 mount_into_root
 copy_host_config
 copy_checkout
+# shellcheck disable=SC2016  # $PRETTY_NAME belongs to the root's shell
 log "Debian $suite in $dir: $(in_root sh -c '. /etc/os-release; echo "$PRETTY_NAME"'), node $(in_root node --version)"
 log "running in /repo: $*"
 
