@@ -40,6 +40,23 @@ const GROUPS: [string, z.ZodObject][] = [
   ['Object storage', s3EnvSchema],
 ];
 
+/**
+ * What docker-compose.yml reads besides the services' variables (no service schema has them): the
+ * ones without a default stop `docker compose` with their name when unset or empty, as they are
+ * in a copied .env.example.
+ */
+const COMPOSE_ONLY = [
+  '# --- docker compose (docker-compose.yml; S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY and MERCHANT_ADDRESS above are required there too)',
+  '# The database password (percent-encode @ : / ? # in it); required.',
+  'POSTGRES_PASSWORD=',
+  '# Where the gateway is published on the host: loopback, behind a TLS proxy; 0.0.0.0 only where TLS is terminated in front of the host.',
+  '# GATEWAY_BIND=127.0.0.1',
+  '# GATEWAY_HOST_PORT=8080',
+  "# Redis's memory cap; above it writes are refused (noeviction), never queue keys evicted.",
+  '# REDIS_MAXMEMORY=512mb',
+  '',
+];
+
 /** A schema variable with no explanation: the reference would be silent about it. */
 export class UndescribedVariableError extends Error {
   override readonly name = 'UndescribedVariableError';
@@ -136,6 +153,7 @@ export function generateConfigReference(services: ServiceSchemas = SERVICES): { 
     // Ports differ per service and are shown in each service's table only.
     emit(own.filter((v) => v.name !== 'PORT' && v.name !== 'INTERNAL_PORT'), name);
   }
+  env.push(...COMPOSE_ONLY);
   if (missing.length) throw new UndescribedVariableError(missing);
   return { markdown: `${sections.join('\n')}\n`, envExample: `${env.join('\n').trimEnd()}\n` };
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings the whole system up locally: installs what is missing, starts Redis, Postgres+PostGIS,
 # the S3 server and anvil, migrates the database, then runs the seven services in the foreground.
-# Ctrl-C stops the services and the infrastructure this run started.
+# Ctrl-C stops the services and the infrastructure this run started, unless another run (pnpm test)
+# still uses it (scripts/infra/session.sh).
 # Settings: .data/infra.env (written by scripts/infra/up.sh), then .env if present.
 set -euo pipefail
 root="$(cd "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,18 +28,33 @@ PUBLIC_URL="${PUBLIC_URL:-http://localhost:$GATEWAY_PORT}"
 if [[ -f .env ]]; then source .env; fi
 # Web Push: a VAPID key pair generated once per checkout (kept in .data, never committed).
 if [[ -z "${VAPID_PUBLIC_KEY:-}" ]]; then
-  if [[ ! -f .data/vapid.env ]]; then
-    (cd services/notifier && node --import tsx src/vapid-keys.ts) > .data/vapid.env
-  fi
+  ensure_vapid_env .data/vapid.env node --import tsx services/notifier/src/vapid-keys.ts
   # shellcheck source=/dev/null
   source .data/vapid.env
 fi
 set +a
 mkdir -p "$STAGING_DIR"
 
+# Before anything listens: a port another checkout's gateway answers on would make this one report
+# itself up while the other one serves every request.
+services=(api-gateway payment-watcher transcoder preview-extractor uploader profile-writer notifier)
+internal_ports=()
+for i in "${!services[@]}"; do internal_ports+=("INTERNAL_BASE_PORT+$i=$((INTERNAL_BASE_PORT + i))"); done
+check_ports_free "GATEWAY_PORT=$GATEWAY_PORT" "${internal_ports[@]}"
+
+# The settings the services run with (no private keys), for the operators' commands in another
+# terminal: `pnpm payments reconcile` reads them (scripts/dev-stack-env.ts) when nothing else is set.
+{
+  echo "# Written by scripts/dev.sh at each start: the development stack's settings."
+  for name in REDIS_URL REDIS_PREFIX DATABASE_URL S3_ENDPOINT S3_REGION S3_BUCKET S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY S3_FORCE_PATH_STYLE \
+    RPC_URL RPC_URLS CHAIN_ID MERCHANT_ADDRESS PAYMENT_TOKEN PRICE_WEI PRICE_TOKEN_UNITS CONFIRMATIONS STAGING_DIR PUBLIC_URL; do
+    if [[ -n "${!name:-}" ]]; then printf '%s=%s\n' "$name" "${!name}"; fi
+  done
+} >.data/dev.env.tmp
+mv -f .data/dev.env.tmp .data/dev.env
+
 pnpm --silent migrate
 
-services=(api-gateway payment-watcher transcoder preview-extractor uploader profile-writer notifier)
 pids=()
 stopping=0
 stop_all() {

@@ -1,12 +1,15 @@
 // Uploads that failed for good, for operators:
 //   pnpm failed-uploads list            the failed uploads, newest first (stage, reason, paid or not)
 //   pnpm failed-uploads retry <id>...   runs each upload's failed stage again with the same input
-// Reads REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) and REDIS_PREFIX from the environment (for the local stack: set -a; . .data/infra.env).
+// Reads REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) and REDIS_PREFIX from the environment (beside `pnpm dev`, with none set: the stack's own, .data/dev.env).
 import { Bus, connectRedis } from '@reelboard/bus';
 import { listFailedUploads, retryFailedUpload, Uploads } from '@reelboard/lifecycle';
 import { loadConfig, redisEnvSchema } from '@reelboard/config';
+import { loadDevStackEnv } from './dev-stack-env.js';
 import { createLogger } from '@reelboard/logger';
 
+const devStackEnv = loadDevStackEnv();
+if (devStackEnv) process.stderr.write(`using the development stack's settings from ${devStackEnv} (scripts/dev.sh)\n`);
 const config = loadConfig(redisEnvSchema);
 const [command = 'list', ...ids] = process.argv.slice(2);
 const redis = connectRedis(config, 'failed-uploads-cli');

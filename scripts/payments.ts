@@ -7,7 +7,7 @@
 //   pnpm payments sweep [--min AMOUNT] [--min-native WEI]      sweeps deposit addresses holding money into the merchant (exit 1 if one reverts on its own)
 // Reads DATABASE_URL; a refund and reconcile --repair also REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) and REDIS_PREFIX (the owner is told on the upload's
 // status); a refund also RPC_URL, CHAIN_ID and CONFIRMATIONS (the transaction is verified on chain); reconcile and sweep RPC_URL, CHAIN_ID, MERCHANT_ADDRESS, PAYMENT_TOKEN and CONFIRMATIONS
-// (as the payment-watcher), sweep SWEEP_PRIVATE_KEY. For the local stack: set -a; . .data/infra.env; set +a.
+// (as the payment-watcher), sweep SWEEP_PRIVATE_KEY. Beside `pnpm dev`, with none of them set: the stack's own (.data/dev.env).
 // Each subcommand is one row of `commands`: add one there.
 import { userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -23,6 +23,7 @@ import {
   type PaymentFilter,
   type PaymentView,
 } from '@reelboard/db';
+import { loadDevStackEnv } from './dev-stack-env.js';
 
 // The groups the services read, so an operator sets one variable once; the chain is optional
 // here (only reconcile and sweep need it; chainOf names what is missing).
@@ -283,6 +284,8 @@ if (!command) {
   process.stderr.write(usage());
   process.exit(2);
 }
+const devStackEnv = loadDevStackEnv();
+if (devStackEnv) process.stderr.write(`using the development stack's settings from ${devStackEnv} (scripts/dev.sh)\n`);
 let config: Config;
 try {
   config = loadConfig(configSchema, process.env, { redisOptional: true });

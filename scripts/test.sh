@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian/Ubuntu machine with Node >= 20: installs what is
-# missing, starts the local infrastructure (and afterwards stops only what this run started),
-# lints (Biome: format, imports and lint rules, biome.jsonc), type-checks, and runs the two test lanes: the unit lane (tests that need no infrastructure, files
-# in parallel), then the integration lane (the real stack, one file at a time).
+# missing, starts the local infrastructure (and afterwards stops only what this run started, once no
+# other run uses it), lints (Biome: format, imports and lint rules, biome.jsonc), type-checks, and runs
+# the two test lanes: the unit lane (tests that need no infrastructure, files in parallel), then the
+# integration lane (the real stack, one file at a time).
 # Extra arguments go to vitest in both lanes (e.g. a file filter: scripts/test.sh test/e2e).
 set -euo pipefail
 root="$(cd "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -18,7 +18,7 @@ const composeFile = resolve(repoRoot, 'docker-compose.yml');
 
 const WORKERS = ['payment-watcher', 'transcoder', 'preview-extractor', 'uploader', 'profile-writer', 'notifier'];
 const SERVICES = ['api-gateway', ...WORKERS];
-const ENGINES = ['redis', 'postgres', 's3', 's3-init', 'anvil'];
+const ENGINES = ['redis', 'postgres', 's3', 's3-init', 'migrate', 'anvil'];
 
 // Debian's docker-compose v1 is what CI has (scripts/infra/install.sh); the v2 plugin works too.
 // `env` replaces the variables the file interpolates (a real host's settings); none are inherited.
@@ -39,7 +39,7 @@ type Obj = Record<string, any>;
 
 const resolutions = new Map<string, Promise<Record<string, Obj>>>();
 /** The services as `config` resolves them with `env` (memoised: each call takes seconds). */
-function resolved(env: Record<string, string> = {}): Promise<Record<string, Obj>> {
+function resolved(env: Record<string, string> = DEV): Promise<Record<string, Obj>> {
   const key = JSON.stringify(env);
   if (!resolutions.has(key)) resolutions.set(key, compose(['config'], env).then((text) => (parse(text) as Obj).services));
   return resolutions.get(key)!;
@@ -64,6 +64,17 @@ const configLoaders: Record<string, (env: NodeJS.ProcessEnv) => object> = {
   'profile-writer': loadProfileWriterConfig,
 };
 
+/** What the file requires (no defaults): the secrets and the merchant. */
+const REQUIRED = ['POSTGRES_PASSWORD', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'MERCHANT_ADDRESS'] as const;
+
+/** A developer's `--profile dev` stack on the local chain: the required settings only (anvil's account 9 may be the merchant there). */
+const DEV: Record<string, string> = {
+  POSTGRES_PASSWORD: 'dev-database-password',
+  S3_ACCESS_KEY_ID: 'dev-access-key',
+  S3_SECRET_ACCESS_KEY: 'dev-secret-key',
+  MERCHANT_ADDRESS: '0xa0Ee7A142d267C1f36714E4a8F75612F20a79720',
+};
+
 /** What an operator of a real host sets before `docker compose up`. */
 const REAL_HOST = {
   PUBLIC_URL: 'https://reelboard.example.com',
@@ -72,6 +83,8 @@ const REAL_HOST = {
   RPC_URL: 'https://rpc.example.com',
   CHAIN_ID: '8453',
   POSTGRES_PASSWORD: 'a-long-database-password',
+  S3_ACCESS_KEY_ID: 'an-access-key',
+  S3_SECRET_ACCESS_KEY: 'a-long-secret-key',
 };
 
 /** Top-level keys of each service in the normalised `config` output (2-space YAML). */
@@ -100,15 +113,87 @@ function serviceKeys(normalised: string): Map<string, Set<string>> {
 }
 
 describe('docker-compose.yml', () => {
-  it('is accepted by `docker-compose config -q`', async () => {
-    await expect(compose(['config', '-q'])).resolves.toBe('');
+  it('is accepted by `docker-compose config -q` once the secrets and the merchant are set', async () => {
+    await expect(compose(['config', '-q'], DEV)).resolves.toBe('');
+    await expect(compose(['config', '-q'], REAL_HOST)).resolves.toBe('');
+  });
+
+  it('refuses to render without each secret or the merchant, unset or empty (a copied .env.example), naming it', async () => {
+    await expect(compose(['config', '-q'])).rejects.toThrow(/set (POSTGRES_PASSWORD|S3_ACCESS_KEY_ID|S3_SECRET_ACCESS_KEY|MERCHANT_ADDRESS) to/);
+    for (const name of REQUIRED) {
+      await expect(compose(['config', '-q'], { ...REAL_HOST, [name]: '' }), `${name}=`).rejects.toThrow(new RegExp(`set ${name} to`));
+    }
+    // .env.example copied as it is: its required variables are empty.
+    const example = Object.fromEntries(
+      [...readFileSync(resolve(repoRoot, '.env.example'), 'utf8').matchAll(/^([A-Z0-9_]+)=(.*)$/gm)].map((match) => [match[1]!, match[2]!]),
+    );
+    expect(example).toMatchObject({ POSTGRES_PASSWORD: '', MERCHANT_ADDRESS: '' });
+    await expect(compose(['config', '-q'], example)).rejects.toThrow(/set (POSTGRES_PASSWORD|S3_ACCESS_KEY_ID|S3_SECRET_ACCESS_KEY|MERCHANT_ADDRESS) to/);
+  });
+
+  it("anvil's public test account as the merchant: rendered for the local chain, refused by the services on a real one", async () => {
+    const offLocal = await resolved({ ...REAL_HOST, MERCHANT_ADDRESS: DEV.MERCHANT_ADDRESS! });
+    for (const name of ['api-gateway', 'payment-watcher'] as const) {
+      expect(() => configLoaders[name]!(offLocal[name]!.environment), name).toThrow(/MERCHANT_ADDRESS: 0xa0ee7a142d267c1f36714e4a8f75612f20a79720 is one of the public test accounts/);
+    }
+    const local = await resolved(DEV);
+    expect(loadPaymentWatcherConfig(local['payment-watcher']!.environment).CHAIN_ID).toBe(31337);
+  });
+
+  it('passes TRUST_PROXY, SWEEP_PRIVATE_KEY, CORS_ORIGINS and LOG_LEVEL through to the services', async () => {
+    const sweepKey = `0x${'ab'.repeat(32)}`;
+    const services = await resolved({ ...REAL_HOST, TRUST_PROXY: '172.16.0.0/12', CORS_ORIGINS: 'https://a.example,https://b.example', LOG_LEVEL: 'debug', SWEEP_PRIVATE_KEY: sweepKey });
+    const gateway = loadGatewayConfig(services['api-gateway']!.environment);
+    expect(gateway.TRUST_PROXY).toBe('172.16.0.0/12');
+    expect(gateway.CORS_ORIGINS).toEqual(['https://a.example', 'https://b.example']);
+    expect(gateway.LOG_LEVEL).toBe('debug');
+    expect(loadPaymentWatcherConfig(services['payment-watcher']!.environment).SWEEP_PRIVATE_KEY).toBe(sweepKey);
+    expect(loadTranscoderConfig(services.transcoder!.environment).LOG_LEVEL).toBe('debug');
+    // Unset, the services' own defaults hold.
+    const defaults = loadGatewayConfig((await resolved(REAL_HOST))['api-gateway']!.environment);
+    expect([defaults.TRUST_PROXY, defaults.CORS_ORIGINS, defaults.LOG_LEVEL]).toEqual(['loopback', [], 'info']);
+  });
+
+  it('publishes the gateway on 127.0.0.1 unless GATEWAY_BIND says otherwise', async () => {
+    expect(publishedPorts((await resolved())['api-gateway']!)).toEqual([{ hostIp: '127.0.0.1', published: 8080, target: 8080 }]);
+    const open = await resolved({ ...REAL_HOST, GATEWAY_BIND: '0.0.0.0', GATEWAY_HOST_PORT: '80' });
+    expect(publishedPorts(open['api-gateway']!)).toEqual([{ hostIp: '0.0.0.0', published: 80, target: 8080 }]);
+    for (const [name, service] of Object.entries(await resolved())) {
+      for (const port of publishedPorts(service)) expect(port.hostIp, `${name} publishes ${port.published}`).toBe('127.0.0.1');
+    }
+  });
+
+  it('a one-shot migrate service runs before every service; anvil only in the dev profile, and nothing waits for it', async () => {
+    const services = await resolved();
+    const migrate = services.migrate!;
+    expect(migrate.restart).toBe('no');
+    expect(migrate.depends_on.postgres.condition).toBe('service_healthy');
+    const script = migrate.command.at(-1) as string;
+    expect(readFileSync(resolve(repoRoot, script), 'utf8')).toContain('migrateToLatest');
+    expect(new URL(migrate.environment.DATABASE_URL).password).toBe(DEV.POSTGRES_PASSWORD);
+    for (const name of SERVICES) {
+      expect(services[name]!.depends_on.migrate?.condition, name).toBe('service_completed_successfully');
+      expect(services[name]!.depends_on.anvil, name).toBeUndefined();
+      expect(services[name]!.environment.MIGRATE_ON_START, name).toBe('false');
+    }
+    expect(services.anvil!.profiles).toEqual(['dev']);
+    for (const [name, service] of Object.entries(services)) if (name !== 'anvil') expect(service.profiles, name).toBeUndefined();
+  });
+
+  it('caps Redis memory and refuses writes rather than evicting queue keys', async () => {
+    const command: string[] = (await resolved()).redis!.command;
+    expect(command[command.indexOf('--maxmemory') + 1]).toBe('512mb');
+    expect(command[command.indexOf('--maxmemory-policy') + 1]).toBe('noeviction');
+    const sized: string[] = (await resolved({ ...REAL_HOST, REDIS_MAXMEMORY: '2gb' })).redis!.command;
+    expect(sized[sized.indexOf('--maxmemory') + 1]).toBe('2gb');
   });
 
   it('defines the seven services and the shared engines; no worker has a fixed name or host port', async () => {
-    const listed = (await compose(['config', '--services'])).split('\n').filter(Boolean);
+    // With the dev profile: Compose v2 lists anvil only then (v1 always does).
+    const listed = (await compose(['--profile', 'dev', 'config', '--services'], DEV)).split('\n').filter(Boolean);
     expect(listed.sort()).toEqual([...SERVICES, ...ENGINES].sort());
 
-    const keys = serviceKeys(await compose(['config']));
+    const keys = serviceKeys(await compose(['config'], DEV));
     for (const name of WORKERS) {
       expect(keys.get(name), name).toBeDefined();
       expect(keys.get(name)!.has('container_name'), `${name} container_name`).toBe(false);
@@ -122,11 +207,11 @@ describe('docker-compose.yml', () => {
   });
 
   it("each service accepts the file's environment, with the defaults and with a real host's settings", async () => {
-    for (const env of [{}, REAL_HOST]) {
+    for (const env of [DEV, REAL_HOST]) {
       const services = await resolved(env);
       for (const [name, load] of Object.entries(configLoaders)) {
         const config = load(services[name]!.environment) as Record<string, unknown>;
-        if ('PUBLIC_URL' in config) expect(config.PUBLIC_URL, name).toBe(Object.keys(env).length ? REAL_HOST.PUBLIC_URL : 'http://localhost:8080');
+        if ('PUBLIC_URL' in config) expect(config.PUBLIC_URL, name).toBe(env === REAL_HOST ? REAL_HOST.PUBLIC_URL : 'http://localhost:8080');
       }
       const gateway = loadGatewayConfig(services['api-gateway']!.environment);
       const watcher = loadPaymentWatcherConfig(services['payment-watcher']!.environment);

@@ -121,6 +121,16 @@ describe('the Postgres binaries lib.sh runs', () => {
     expect((await pgBinDir('ubuntu-24.04', { PG_BIN: '/opt/pg/bin' })).stdout).toBe('/opt/pg/bin');
   });
 
+  it('install.sh goes on when the highest installed major lacks PostGIS (it used to end in silence)', async () => {
+    // The tree now has 14 with PostGIS and 17 without; install.sh reads it this way, under set -e and pipefail.
+    const result = await distro(`set -euo pipefail; source "${lib}"; installed_pg="$(installed_postgres_majors | head -n1)"; echo "kept: $installed_pg"`, {
+      POSTGRES_LIB_DIR: pgLib,
+      POSTGRES_SHARE_DIR: pgShare,
+    });
+    expect(result).toEqual({ stdout: 'kept: 14', code: 0, stderr: '' });
+    expect((await distro(`source "${lib}"; installed_postgres_majors`, { POSTGRES_LIB_DIR: pgLib, POSTGRES_SHARE_DIR: pgShare })).stdout).toBe('14');
+  });
+
   it('an existing cluster keeps the major it was made with, or says which one it needs', async () => {
     await mkdir(join(root, '.data', 'postgres'), { recursive: true });
     await writeFile(join(root, '.data', 'postgres', 'PG_VERSION'), '14\n');

@@ -169,6 +169,8 @@ stop_pidfile() {
 mark_started() {
   mkdir -p "$MARK_DIR"
   date -u +%Y-%m-%dT%H:%M:%SZ >"$MARK_DIR/$1"
+  # As soon as it runs, not in up.sh's summary: a run that fails later must still stop it (session.sh).
+  if [[ -n "${INFRA_STARTED_LOG:-}" ]]; then printf '%s\n' "$1" >>"$INFRA_STARTED_LOG"; fi
 }
 started_by_us() { [[ -f "$MARK_DIR/$1" ]]; }
 unmark_started() { rm -f "$MARK_DIR/$1"; }
@@ -258,4 +260,60 @@ find_anvil() {
   esac
   find "$REPO_ROOT/node_modules/.pnpm" -path "*@foundry-rs/anvil-linux-$arch/bin/anvil" -type f 2>/dev/null |
     sort | tail -n1
+}
+
+# node_minimum_major: the lowest Node major package.json's engines field allows (">=20" -> 20).
+node_minimum_major() {
+  sed -nE 's/^[[:space:]]*"node"[[:space:]]*:[[:space:]]*">=[[:space:]]*([0-9]+).*$/\1/p' "$REPO_ROOT/package.json" | head -n1
+}
+
+# check_node_version: fails, naming what is found and what is needed, when node is missing or older
+# than package.json's engines field (an older Node fails later with a syntax or import error instead).
+check_node_version() {
+  local minimum version major
+  minimum="$(node_minimum_major)"
+  [[ -n "$minimum" ]] || die "package.json has no \"engines\": {\"node\": \">=N\"} to check Node against"
+  command -v node >/dev/null 2>&1 || die "node is not installed; Reelboard needs Node >= $minimum (Debian/Ubuntu: apt-get install nodejs npm)"
+  version="$(node --version 2>/dev/null)" || die "node does not run ($(command -v node) --version failed); Reelboard needs Node >= $minimum"
+  major="${version#v}"
+  major="${major%%.*}"
+  [[ "$major" =~ ^[0-9]+$ ]] || die "cannot read Node's version from '$version' ($(command -v node)); Reelboard needs Node >= $minimum"
+  ((major >= minimum)) || die "Node $version found ($(command -v node)); Reelboard needs Node >= $minimum (package.json engines)"
+}
+
+# check_ports_free NAME=PORT...: fails naming every variable whose port already answers, so a second
+# checkout never reports itself up while the first one's gateway or services serve its requests.
+check_ports_free() {
+  local pair name port taken=()
+  for pair in "$@"; do
+    name=${pair%%=*}
+    port=${pair#*=}
+    if ! [[ "$port" =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then die "$name must be a TCP port number, not '$port'"; fi
+    if port_open "$BIND_HOST" "$port"; then taken+=("$port ($name)"); fi
+  done
+  if ((${#taken[@]})); then
+    die "already in use on $BIND_HOST: ${taken[*]}; another checkout or an earlier run is serving there (stop it, or set those variables to free ports)"
+  fi
+}
+
+# ensure_vapid_env FILE CMD...: FILE holds a Web Push key pair; made with CMD when it has none (also
+# when an earlier, failed generation left it empty). Written whole or not at all: an empty file
+# would silently turn Web Push off for every later run.
+ensure_vapid_env() {
+  local file=$1 tmp
+  shift
+  if grep -qE '^VAPID_PUBLIC_KEY=.+' "$file" 2>/dev/null && grep -qE '^VAPID_PRIVATE_KEY=.+' "$file" 2>/dev/null; then
+    return 0
+  fi
+  [[ -e "$file" ]] && log "$file has no VAPID key pair (an earlier generation failed?); making a new one"
+  tmp="$file.tmp.$$"
+  if ! "$@" >"$tmp"; then
+    rm -f "$tmp"
+    die "could not make a VAPID key pair for Web Push (\"$*\" failed); set VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY, or fix the error above and run again"
+  fi
+  if ! grep -qE '^VAPID_PUBLIC_KEY=.+' "$tmp" || ! grep -qE '^VAPID_PRIVATE_KEY=.+' "$tmp"; then
+    rm -f "$tmp"
+    die "\"$*\" printed no VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY lines; $file was not written"
+  fi
+  mv -f "$tmp" "$file"
 }

@@ -38,6 +38,18 @@ export function loadConfig<S extends z.ZodObject>(
     const data = result.data as { REDIS_URL?: string; REDIS_SENTINELS?: unknown };
     if (!data.REDIS_URL && !data.REDIS_SENTINELS) throw new ConfigError([{ variable: 'REDIS_URL', message: 'is required (or REDIS_SENTINELS with REDIS_SENTINEL_MASTER)' }]);
   }
+  if (result.success) {
+    const data = result.data as { CHAIN_ID?: unknown; MERCHANT_ADDRESS?: unknown };
+    const merchant = typeof data.MERCHANT_ADDRESS === 'string' ? data.MERCHANT_ADDRESS.toLowerCase() : undefined;
+    if (merchant && data.CHAIN_ID !== undefined && data.CHAIN_ID !== LOCAL_CHAIN_ID && PUBLIC_TEST_ACCOUNTS.includes(merchant)) {
+      throw new ConfigError([
+        {
+          variable: 'MERCHANT_ADDRESS',
+          message: `${merchant} is one of the public test accounts of the "test test ... junk" mnemonic (anvil, Hardhat), whose private keys everyone has; on chain ${String(data.CHAIN_ID)} anyone could take what it is paid. Set the merchant's own address (test accounts are accepted only on the local chain, CHAIN_ID=${LOCAL_CHAIN_ID})`,
+        },
+      ]);
+    }
+  }
   if (!result.success) {
     throw new ConfigError(
       result.error.issues.map((issue) => ({
@@ -48,6 +60,38 @@ export function loadConfig<S extends z.ZodObject>(
   }
   return result.data;
 }
+
+/** The chain id of the local development chain (anvil, Hardhat): the only one a public test account may be the merchant on. */
+export const LOCAL_CHAIN_ID = 31337;
+
+/**
+ * The first twenty accounts of the "test test test test test test test test test test test junk"
+ * mnemonic that anvil and Hardhat fund by default (lower case). Their private keys are public, so
+ * money sent to one of them on a real chain is anyone's. packages/config/test checks the list
+ * against the mnemonic.
+ */
+export const PUBLIC_TEST_ACCOUNTS: readonly string[] = [
+  '0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266',
+  '0x70997970c51812dc3a010c7d01b50e0d17dc79c8',
+  '0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc',
+  '0x90f79bf6eb2c4f870365e785982e1f101e93b906',
+  '0x15d34aaf54267db7d7c367839aaf71a00a2c6a65',
+  '0x9965507d1a55bcc2695c58ba16fb37d819b0a4dc',
+  '0x976ea74026e726554db657fa54763abd0c3a0aa9',
+  '0x14dc79964da2c08b23698b3d3cc7ca32193d9955',
+  '0x23618e81e3f5cdf7f54c3d65f7fbc0abf5b21e8f',
+  '0xa0ee7a142d267c1f36714e4a8f75612f20a79720',
+  '0xbcd4042de499d14e55001ccbb24a551f3b954096',
+  '0x71be63f3384f5fb98995898a86b02fb2426c5788',
+  '0xfabb0ac9d68b0b445fb7357272ff202c5651694a',
+  '0x1cbd3b2770909d4e10f157cabc84c7264073c9ec',
+  '0xdf3e18d64bc6a983f673ab319ccae4f1a57c7097',
+  '0xcd3b766ccdd6ae721141f452c550ca635964ce71',
+  '0x2546bcd3c84621e976d8185a91a922ae77ecec30',
+  '0xbda5747bfd65f08deb54cb465eb87d40e51b197e',
+  '0xdd2fd4581271e230360230f9337d5c0430bf44c0',
+  '0x8626f6940e2eb28930efb4cef49b2d1f2c9c1199',
+];
 
 /** Schema pieces shared by the services; each service composes the ones it needs. */
 export const env = {

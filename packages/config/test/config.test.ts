@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chainEnvSchema, commonSchema, ConfigError, env, loadConfig, rpcUrlsFrom } from '../src/index.js';
+import { mnemonicToAccount } from 'viem/accounts';
+import { chainEnvSchema, commonSchema, ConfigError, env, loadConfig, PUBLIC_TEST_ACCOUNTS, rpcUrlsFrom } from '../src/index.js';
 
 const schema = commonSchema.extend({ MERCHANT_ADDRESS: env.address(), PRICE_WEI: env.bigint('5'), FLAG: env.boolean(false) });
 
@@ -27,10 +28,37 @@ describe('loadConfig', () => {
 
   it('takes RPC endpoints from RPC_URLS and RPC_URL, and names RPC_URL when there is none', () => {
     const chain = commonSchema.extend(chainEnvSchema.shape);
-    const base = { REDIS_URL: 'redis://127.0.0.1:6390', CHAIN_ID: '1', MERCHANT_ADDRESS: '0xA0Ee7A142d267C1f36714E4a8F75612F20a79720' };
+    const base = { REDIS_URL: 'redis://127.0.0.1:6390', CHAIN_ID: '1', MERCHANT_ADDRESS: '0x1111111111111111111111111111111111111111' };
     expect(rpcUrlsFrom(loadConfig(chain, { ...base, RPC_URLS: 'https://a.example/v3/k, https://b.example', RPC_URL: 'https://b.example' }))).toEqual(['https://a.example/v3/k', 'https://b.example']);
     expect(rpcUrlsFrom(loadConfig(chain, { ...base, RPC_URL: 'http://127.0.0.1:8545' }))).toEqual(['http://127.0.0.1:8545']);
     expect(() => rpcUrlsFrom(loadConfig(chain, base))).toThrow(/RPC_URL: is required \(or RPC_URLS\)/);
     expect(() => loadConfig(chain, { ...base, RPC_URLS: 'https://a.example,ftp://b.example' })).toThrow(/RPC_URLS: each must be an http/);
+  });
+
+  it("refuses a public test account (anvil's) as the merchant off the local chain, and names it", () => {
+    const chain = commonSchema.extend(chainEnvSchema.shape);
+    const base = { REDIS_URL: 'redis://127.0.0.1:6390', RPC_URL: 'https://rpc.example' };
+    // anvil's account 9, the development stack's merchant.
+    const anvil9 = '0xa0Ee7A142d267C1f36714E4a8F75612F20a79720';
+    expect(loadConfig(chain, { ...base, CHAIN_ID: '31337', MERCHANT_ADDRESS: anvil9 }).MERCHANT_ADDRESS).toBe(anvil9.toLowerCase());
+    for (const chainId of ['1', '8453', '11155111']) {
+      let error: unknown;
+      try {
+        loadConfig(chain, { ...base, CHAIN_ID: chainId, MERCHANT_ADDRESS: anvil9 });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error, chainId).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).issues.map((issue) => issue.variable)).toEqual(['MERCHANT_ADDRESS']);
+      expect((error as Error).message).toContain(`MERCHANT_ADDRESS: ${anvil9.toLowerCase()} is one of the public test accounts`);
+      expect((error as Error).message).toContain(`on chain ${chainId} anyone could take what it is paid`);
+    }
+    expect(loadConfig(chain, { ...base, CHAIN_ID: '8453', MERCHANT_ADDRESS: '0x1111111111111111111111111111111111111111' }).CHAIN_ID).toBe(8453);
+  });
+
+  it('knows every account anvil and Hardhat fund from their public mnemonic', () => {
+    const mnemonic = 'test test test test test test test test test test test junk';
+    const derived = Array.from({ length: 20 }, (_, addressIndex) => mnemonicToAccount(mnemonic, { addressIndex }).address.toLowerCase());
+    expect(PUBLIC_TEST_ACCOUNTS).toEqual(derived);
   });
 });

@@ -109,10 +109,18 @@ export interface TranscodeCommandSettings {
  * transcode, its chunks and the preview all encode through this, so chunks keep the single encode's
  * settings exactly.
  */
-function videoEncodeOptions(codec: CodecConfig, settings: { size: FrameSize; threads: number; maxFps: number; fps: number; videoBitrateKbps?: number | undefined }, speed: EncoderSpeed): string[] {
+function videoEncodeOptions(
+  codec: CodecConfig,
+  settings: { source: { video: { fps: number } }; size: FrameSize; threads: number; maxFps: number; fps: number; videoBitrateKbps?: number | undefined },
+  speed: EncoderSpeed,
+): string[] {
   const { size } = settings;
+  const sourceFps = settings.source.video.fps;
   return [
-    '-fpsmax', String(settings.maxFps),
+    // Only for a source faster than the cap (or of unknown rate): ffmpeg 7 makes every output given
+    // -fpsmax constant-rate, padding a variable-frame-rate video with repeated frames (40 became 58)
+    // and the chunks with frames their neighbours also have; ffmpeg 5.1 only lowered an automatic rate.
+    ...(sourceFps > 0 && sourceFps <= settings.maxFps ? [] : ['-fpsmax', String(settings.maxFps)]),
     ...codec.videoOptions({
       bitrateKbps: settings.videoBitrateKbps ?? bitrateForHeight(Math.min(size.width, size.height)),
       threads: settings.threads,

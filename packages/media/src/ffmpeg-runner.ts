@@ -92,6 +92,15 @@ const IO_ERROR_MARKERS = ['No such file or directory', 'Input/output error', 'St
 
 // ffmpeg names the demuxer it refused: "[hls @ 0x55...] Format not on whitelist 'mov,...'".
 const NOT_ALLOWED = /\[(\w+) @ [^\]]+\] Format not on whitelist/;
+// ffmpeg 7.1 and later no longer take a file named other than .m3u8 for an HLS playlist by its
+// content: they say so, and the mp4 demuxer then fails on the text ("moov atom not found"), which
+// would otherwise read as an upload cut short.
+const HLS_NOT_DETECTED = 'Not detecting m3u8/hls with non standard extension';
+
+/** The playlist or reference format ffmpeg's stderr says it refused, if any. */
+function refusedFormat(stderr: string): string | undefined {
+  return NOT_ALLOWED.exec(stderr)?.[1] ?? (stderr.includes(HLS_NOT_DETECTED) ? 'hls' : undefined);
+}
 
 /**
  * The one place ffmpeg and ffprobe run: binaries, niceness, time limits, a watchdog that ends a run
@@ -298,7 +307,7 @@ export class FfmpegRunner {
     // The first line is Node's "Command failed: ffprobe ...", not ffprobe's own words.
     const stderrTail = tailLines(err.message.split('\n').slice(1).join('\n') || err.message, this.options.stderrTailLines ?? DEFAULT_STDERR_TAIL_LINES);
     const details = { path, stderrTail, cause: err };
-    const refused = NOT_ALLOWED.exec(err.message)?.[1];
+    const refused = refusedFormat(err.message);
     if (refused) return new MediaError('not_media', `file is a ${refused} file, not a video this service accepts (playlists and references to other files are refused)`, details);
     if (isIoError(err.message)) return new MediaError('io_error', 'the staged file could not be read (will retry)', details);
     if (isSpawnFailure(err)) return new MediaError('ffmpeg_unavailable', 'ffprobe could not be started', details);
@@ -315,7 +324,7 @@ export class FfmpegRunner {
     }
     if (killedFor === 'timeout') return new MediaError('timeout', `ffmpeg ran longer than its ${timeoutSeconds} s limit and was stopped`, details);
     let code: MediaErrorCode = 'ffmpeg_failed';
-    const refused = NOT_ALLOWED.exec(stderr)?.[1];
+    const refused = refusedFormat(stderr);
     if (killedFor === 'aborted') code = 'aborted';
     else if (refused) return new MediaError('not_media', `file is a ${refused} file, not a video this service accepts (playlists and references to other files are refused)`, details);
     else if (isSpawnFailure(err) && !isIoError(stderr)) code = 'ffmpeg_unavailable';

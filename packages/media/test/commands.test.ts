@@ -6,6 +6,7 @@ import {
   buildPreviewCommand,
   buildProbeOptions,
   buildTranscodeCommand,
+  buildVideoChunkCommand,
   parseMeanLuma,
   SOURCE_DEMUXERS,
   vp9Codec,
@@ -74,6 +75,18 @@ describe('buildTranscodeCommand', () => {
     const args = buildTranscodeCommand({ input: 'in', output: 'out', source: fast, size: { width: 1280, height: 720 }, threads: 1, maxFps: 60, audioBitrateKbps: 128 }).outputOptions;
     expect(flagValue(args, '-fpsmax')).toBe('60');
     expect(flagValue(args, '-g')).toBe('120');
+  });
+  it('gives no -fpsmax to a source within the cap (ffmpeg 7 would make a variable-frame-rate video constant-rate)', () => {
+    const vfr = { ...withAudio, video: { ...video, fps: 20.69 } };
+    const args = buildTranscodeCommand({ input: 'in', output: 'out', source: vfr, size: { width: 1280, height: 720 }, threads: 1, maxFps: 30, audioBitrateKbps: 128 }).outputOptions;
+    expect(args).not.toContain('-fpsmax');
+    const atCap = buildTranscodeCommand({ input: 'in', output: 'out', source: { ...withAudio, video: { ...video, fps: 30 } }, size: { width: 1280, height: 720 }, threads: 1, maxFps: 30, audioBitrateKbps: 128 });
+    expect(atCap.outputOptions).not.toContain('-fpsmax');
+    const chunk = buildVideoChunkCommand({ input: 'in', output: 'out', source: vfr, size: { width: 1280, height: 720 }, threads: 1, maxFps: 30, fps: 20.69, startFrame: 30, frames: 30 });
+    expect(chunk.outputOptions).not.toContain('-fpsmax');
+    // Unknown rate: capped.
+    const unknown = buildTranscodeCommand({ input: 'in', output: 'out', source: { ...withAudio, video: { ...video, fps: 0 } }, size: { width: 1280, height: 720 }, threads: 1, maxFps: 30, audioBitrateKbps: 128 });
+    expect(flagValue(unknown.outputOptions, '-fpsmax')).toBe('30');
   });
 });
 

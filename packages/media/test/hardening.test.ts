@@ -47,10 +47,17 @@ afterAll(async () => {
 
 describe('inputs are the staged file only', () => {
   it('the playlists would be read as playlists without the restriction (so the tests below prove something)', async () => {
-    for (const [name, format] of [['hls.mp4', 'hls'], ['concat.mp4', 'concat']]) {
-      const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-show_entries', 'format=format_name', '-of', 'csv=p=0', file(name as string)]);
-      expect(stdout.trim()).toBe(format);
-    }
+    const formatOf = (name: string, forced: string[] = []) =>
+      execFileAsync('ffprobe', ['-v', 'error', ...forced, '-show_entries', 'format=format_name', '-of', 'csv=p=0', file(name)]).then(
+        ({ stdout }) => stdout.trim(),
+        (error: { stderr: string }) => error.stderr,
+      );
+    expect(await formatOf('concat.mp4')).toBe('concat');
+    // ffmpeg 7.1 and later no longer take hls.mp4 for HLS by its content (they say why; ffmpeg 5.1
+    // and 6.1 do); named as HLS it is read as one, segments and all.
+    const sniffed = await formatOf('hls.mp4');
+    if (sniffed !== 'hls') expect(sniffed).toContain('Not detecting m3u8/hls with non standard extension');
+    expect(await formatOf('hls.mp4', ['-f', 'hls'])).toBe('hls');
   });
 
   for (const [name, demuxer] of [['hls.mp4', 'hls'], ['dash.mp4', 'dash'], ['concat.mp4', 'concat']] as const) {
@@ -74,6 +81,21 @@ describe('inputs are the staged file only', () => {
     const poster = await media.extractPoster(file('real.mp4'), file('poster.webp'), { threads: 1 });
     expect(poster.width).toBe(320);
   }, 30_000);
+});
+
+describe('what each ffmpeg says about a playlist renamed .mp4', () => {
+  it("ffmpeg 7.1's words (no HLS by content, then no moov atom) are a refused hls file, not a truncated upload", async () => {
+    // A stand-in ffprobe saying what ffprobe 7.1 says for hls.mp4 under the restriction.
+    const fake = file('ffprobe-7.1-hls.sh');
+    await writeFile(
+      fake,
+      '#!/bin/sh\necho "$@" >/dev/null\nprintf "%s\\n" "Not detecting m3u8/hls with non standard extension and non standard mime type" "    Last message repeated 1 times" "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55ecf53d1100] moov atom not found" "hls.mp4: Invalid data found when processing input" >&2\nexit 1\n',
+    );
+    await chmod(fake, 0o755);
+    const error = await failure(createMediaAdapter({ ffprobePath: fake }).probe(file('hls.mp4')));
+    expect(error).toMatchObject({ code: 'not_media', permanent: true });
+    expect(error.message).toContain('a hls file');
+  });
 });
 
 describe('transient read errors are retried, not refused', () => {

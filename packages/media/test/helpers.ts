@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -32,6 +32,26 @@ export async function meanGray(path: string): Promise<number> {
   return value;
 }
 
+let displayRotation: boolean | undefined;
+/**
+ * Whether this ffmpeg has the -display_rotation input option (6.0 and later), which writes a real
+ * Display Matrix, as phones do. Older ones only have the mp4 `rotate` tag; ffmpeg 7 ignores that tag.
+ */
+export function ffmpegHasDisplayRotation(): boolean {
+  displayRotation ??= execFileSync('ffmpeg', ['-hide_banner', '-h', 'full'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).includes('-display_rotation');
+  return displayRotation;
+}
+
+/** The colour tags of HDR10 (PQ transfer, BT.2020 primaries and matrix). */
+export const HDR10_TAGS = {
+  /**
+   * On the frames (setparams), which is where ffmpeg 7 takes an encoder's colour tags from (its
+   * -color_trc and -color_primaries output options alone come out untagged there), and as output
+   * options too, which is what ffmpeg 5.1 reads.
+   */
+  args: ['-vf', 'setparams=color_trc=smpte2084:color_primaries=bt2020:colorspace=bt2020nc', '-color_trc', 'smpte2084', '-color_primaries', 'bt2020', '-colorspace', 'bt2020nc'],
+};
+
 /** Fixture recipes: small and short so the whole suite stays well under a minute on 2 cores. */
 export const FIXTURES = {
   /** 1280x720 30 fps, 3 s, h264 + aac. */
@@ -51,11 +71,13 @@ export const FIXTURES = {
   /** 10-bit, tagged HDR10 (PQ / BT.2020). */
   hdr10: (out: string) => [
     '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast',
-    '-pix_fmt', 'yuv420p10le', '-color_trc', 'smpte2084', '-color_primaries', 'bt2020', '-colorspace', 'bt2020nc', out,
+    '-pix_fmt', 'yuv420p10le', ...HDR10_TAGS.args, out,
   ],
   /**
-   * Phone-style rotation: stored 640x360, displayed portrait. ffmpeg 5.1 has no -display_rotation and
-   * drops the rotate tag when encoding, but honours it on a stream copy into mp4.
+   * Phone-style rotation: stored landscape, displayed portrait, by a Display Matrix of 90 degrees on a
+   * stream copy into mp4. ffmpeg 6 and later write it from -display_rotation; 5.1 has no such option
+   * and writes the same matrix from the `rotate` tag (which it drops when encoding).
    */
-  rotate90: (input: string, out: string) => ['-i', input, '-c', 'copy', '-metadata:s:v:0', 'rotate=90', out],
+  rotate90: (input: string, out: string) =>
+    ffmpegHasDisplayRotation() ? ['-display_rotation', '90', '-i', input, '-c', 'copy', out] : ['-i', input, '-c', 'copy', '-metadata:s:v:0', 'rotate=90', out],
 };

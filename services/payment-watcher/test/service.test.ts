@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { privateKeyToAccount } from 'viem/accounts';
+import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
 import { depositAddressOf } from '@reelboard/chain';
 import type { StatusEvent } from '@reelboard/contracts';
 import { Uploads } from '@reelboard/lifecycle';
@@ -82,7 +82,8 @@ async function waitFor<T>(read: () => T | undefined | Promise<T | undefined>, ti
 
 describe('the payment-watcher process', () => {
   it('refuses to start when the RPC serves another chain than CHAIN_ID', async () => {
-    const { child, output } = startWatcher({ CHAIN_ID: '1', INTERNAL_PORT: String(WATCHER_PORT + 1) });
+    // A merchant of its own: anvil's public test accounts are refused off the local chain before the RPC is asked.
+    const { child, output } = startWatcher({ CHAIN_ID: '1', MERCHANT_ADDRESS: privateKeyToAddress(generatePrivateKey()), INTERNAL_PORT: String(WATCHER_PORT + 1) });
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(code).not.toBe(0);
     expect(output()).toContain('RPC serves chain 31337, but CHAIN_ID is 1');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PermanentError } from '@reelboard/bus';
 import { previewEarlySchema, stagedPaths, videoTranscodedSchema } from '@reelboard/contracts';
 import { createMediaAdapter } from '@reelboard/media';
-import { meanGray } from '../../../packages/media/test/helpers.js';
+import { FIXTURES, HDR10_TAGS, meanGray } from '../../../packages/media/test/helpers.js';
 import { cutPreviewFromSource } from '../src/cut-preview.js';
 import { handlePaymentConfirmed, type TranscodeSettings } from '../src/handle-payment-confirmed.js';
 import { fakeContext, ffmpegCli, ffprobeJson, paymentConfirmed, patchBytes } from '@reelboard/testkit/stage';
@@ -59,8 +59,8 @@ beforeAll(async () => {
     // Screen recordings have odd sizes; 4:4:4 is what lets H.264 carry them.
     ffmpegCli(['-f', 'lavfi', '-i', 'testsrc2=size=321x241:rate=30', '-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv444p', at('odd.mp4')]),
     // Variable frame rate: 30 fps for the first second, then every third frame (10 fps).
-    ffmpegCli(tiny(['-t', '2', '-vf', "select='lt(n\\,30)+not(mod(n\\,3))'", '-vsync', 'vfr', ...h264], at('vfr.mp4'))),
-    ffmpegCli(tiny(['-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p10le', '-color_trc', 'smpte2084', '-color_primaries', 'bt2020', '-colorspace', 'bt2020nc'], at('hdr10.mp4'))),
+    ffmpegCli(tiny(['-t', '2', '-vf', "select='lt(n\\,30)+not(mod(n\\,3))'", '-fps_mode', 'vfr', ...h264], at('vfr.mp4'))),
+    ffmpegCli(tiny(['-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p10le', ...HDR10_TAGS.args], at('hdr10.mp4'))),
     ffmpegCli(['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440', '-t', '2', '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-c:a', 'libopus', at('already.webm')]),
     // Black for its first 3 s (a fade-in opening), then picture.
     ffmpegCli(['-filter_complex', 'color=black:size=320x240:rate=30:duration=3[b];testsrc2=size=320x240:rate=30:duration=3[t];[b][t]concat=n=2:v=1:a=0', ...h264, at('dark-opening.mp4')]),
@@ -69,8 +69,8 @@ beforeAll(async () => {
     writeFile(at('playlist.mp4'), '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nclip.mp4\n#EXT-X-ENDLIST\n'),
     writeFile(at('subtitles.srt'), '1\n00:00:00,000 --> 00:00:01,000\nhello\n'),
   ]);
-  // Phone rotation: ffmpeg 5.1 keeps the rotate tag only on a stream copy into mp4.
-  await ffmpegCli(['-i', at('silent.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=90', at('rotated.mp4')]);
+  // Phone rotation: a Display Matrix on a stream copy into mp4, the way this ffmpeg writes one.
+  await ffmpegCli(FIXTURES.rotate90(at('silent.mp4'), at('rotated.mp4')));
   // A codec ffmpeg has no decoder for: rename the Matroska codec id.
   await patchBytes(at('silent.mkv'), at('unknown-codec.mkv'), 'V_MPEG4/ISO/AVC', 'V_REELBOARD/ZZZ');
   // Uploads cut short: plain mp4 keeps its index (moov) at the end, faststart at the front.
