@@ -13,11 +13,11 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connectDatabase } from '@reelboard/db';
-import { runPaymentChaos } from '../test/faults/payment-chaos.js';
-import { makeClip } from '@reelboard/testkit/media';
 import { repoRoot } from '@reelboard/testkit/infra-env';
+import { makeClip } from '@reelboard/testkit/media';
 import { startPrivateInfra } from '@reelboard/testkit/private-infra';
 import { startStack } from '@reelboard/testkit/stack';
+import { runPaymentChaos } from '../test/faults/payment-chaos.js';
 
 const { values } = parseArgs({ options: { uploads: { type: 'string', default: '50' }, seed: { type: 'string', default: '7' } } });
 const uploads = Number(values.uploads);

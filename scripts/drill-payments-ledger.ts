@@ -14,14 +14,14 @@
  *
  *   node --import tsx scripts/drill-payments-ledger.ts [--quotes 10] [--outage-seconds 25]
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { createPublicClient, createWalletClient, defineChain, http, type Hex } from 'viem';
+import { createPublicClient, createWalletClient, defineChain, type Hex, http } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
 import { Bus, connectRedis } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
@@ -105,7 +105,11 @@ const env = {
 const children: ChildProcess[] = [];
 const internalPorts = { 'payment-watcher': basePort + 11, 'profile-writer': basePort + 12 };
 for (const [name, port] of Object.entries(internalPorts)) {
-  const child = spawn(process.execPath, ['--import', 'tsx', join('services', name, 'src', 'main.ts')], { cwd: repoRoot, env: { ...env, INTERNAL_PORT: String(port) }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join('services', name, 'src', 'main.ts')], {
+    cwd: repoRoot,
+    env: { ...env, INTERNAL_PORT: String(port) },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   child.on('exit', (code, signal) => code !== 0 && code !== null && say(`${name} exited with ${code ?? signal}`));
   children.push(child);
 }
@@ -115,7 +119,12 @@ const log = createLogger('drill', 'error');
 const bus = new Bus(redis, PREFIX, 'drill', log);
 const uploads = new Uploads(redis, PREFIX, bus.status);
 const db = connectDatabase(infra.env.DATABASE_URL ?? '', { min: 0, max: 2 });
-const chain = defineChain({ id: 31337, name: 'anvil', nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [infra.env.RPC_URL ?? ''] } } });
+const chain = defineChain({
+  id: 31337,
+  name: 'anvil',
+  nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+  rpcUrls: { default: { http: [infra.env.RPC_URL ?? ''] } },
+});
 const buyer = privateKeyToAccount(ANVIL_ACCOUNTS.buyer.key);
 const wallet = createWalletClient({ account: buyer, chain, transport: http(infra.env.RPC_URL) });
 let nonce: number | undefined;
@@ -134,11 +143,28 @@ async function issue(ttlMs: number): Promise<UploadReceived> {
     uploadId,
     owner: buyer.address.toLowerCase() as Hex,
     form: { title: 'drill', description: '', hashtags: [], latitude: 0, longitude: 0 },
-    quote: { chainId: 31337, to: depositAddressOf(deposits, uploadId), amount: PRICE.toString(), token: null, createdAt: new Date(now).toISOString(), expiresAt: new Date(now + ttlMs).toISOString() },
+    quote: {
+      chainId: 31337,
+      to: depositAddressOf(deposits, uploadId),
+      amount: PRICE.toString(),
+      token: null,
+      createdAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + ttlMs).toISOString(),
+    },
     staged: { source: `${uploadId}/source`, sourceBytes: 1 },
     receivedAt: new Date(now).toISOString(),
   };
-  await recordQuote(db, { quoteId: uploadId, uploadId, owner: upload.owner, chainId: 31337, depositAddress: upload.quote.to, token: null, amount: upload.quote.amount, createdAt: upload.quote.createdAt, expiresAt: upload.quote.expiresAt });
+  await recordQuote(db, {
+    quoteId: uploadId,
+    uploadId,
+    owner: upload.owner,
+    chainId: 31337,
+    depositAddress: upload.quote.to,
+    token: null,
+    amount: upload.quote.amount,
+    createdAt: upload.quote.createdAt,
+    expiresAt: upload.quote.expiresAt,
+  });
   await uploads.register(upload, 'drill');
   await bus.publish('upload.received', upload);
   return upload;
@@ -147,15 +173,29 @@ async function issue(ttlMs: number): Promise<UploadReceived> {
 const quoteRow = (quoteId: string) =>
   db('payment_quotes')
     .where({ quote_id: quoteId })
-    .first('state', db.raw('credited_total::text AS credited'), db.raw('(SELECT coalesce(sum(amount), 0)::text FROM payments p WHERE p.quote_id = payment_quotes.quote_id) AS rows'), db.raw('(SELECT coalesce(sum(refund_due), 0)::text FROM payments p WHERE p.quote_id = payment_quotes.quote_id) AS due')) as Promise<
-    { state: string; credited: string; rows: string; due: string } | undefined
-  >;
+    .first(
+      'state',
+      db.raw('credited_total::text AS credited'),
+      db.raw('(SELECT coalesce(sum(amount), 0)::text FROM payments p WHERE p.quote_id = payment_quotes.quote_id) AS rows'),
+      db.raw('(SELECT coalesce(sum(refund_due), 0)::text FROM payments p WHERE p.quote_id = payment_quotes.quote_id) AS due'),
+    ) as Promise<{ state: string; credited: string; rows: string; due: string } | undefined>;
 
 async function reconcile(label: string): Promise<void> {
-  const result = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/payments.ts', 'reconcile', '--from-block', '0', '--settle-seconds', '30'], {
-    cwd: repoRoot,
-    env: { ...process.env, DATABASE_URL: infra.env.DATABASE_URL, RPC_URL: infra.env.RPC_URL, CHAIN_ID: '31337', MERCHANT_ADDRESS: merchant, CONFIRMATIONS: '2' },
-  }).then(
+  const result = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', 'scripts/payments.ts', 'reconcile', '--from-block', '0', '--settle-seconds', '30'],
+    {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        DATABASE_URL: infra.env.DATABASE_URL,
+        RPC_URL: infra.env.RPC_URL,
+        CHAIN_ID: '31337',
+        MERCHANT_ADDRESS: merchant,
+        CONFIRMATIONS: '2',
+      },
+    },
+  ).then(
     (out) => ({ code: 0, stdout: out.stdout }),
     (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
   );
@@ -168,14 +208,22 @@ async function redisLoss(): Promise<void> {
   const quotes = await Promise.all(Array.from({ length: quoteCount }, () => issue(45_000)));
   const partPaid = quotes.slice(0, Math.floor(quoteCount / 2));
   for (const q of partPaid) await pay(q.quote.to, PRICE / 3n);
-  await until('the part payments in the ledger', async () => ((await Promise.all(partPaid.map((q) => quoteRow(q.uploadId)))).every((row) => row?.credited === (PRICE / 3n).toString()) ? true : undefined), 60_000);
+  await until(
+    'the part payments in the ledger',
+    async () => ((await Promise.all(partPaid.map((q) => quoteRow(q.uploadId)))).every((row) => row?.credited === (PRICE / 3n).toString()) ? true : undefined),
+    60_000,
+  );
   await redis.flushall();
   say('redis-loss: Redis flushed (FLUSHALL); money arrives for every quote');
   for (const q of quotes) await pay(q.quote.to, partPaid.includes(q) ? PRICE - PRICE / 3n : PRICE);
-  await until('every quote closed, all its money in the ledger', async () => {
-    const rows = await Promise.all(quotes.map((q) => quoteRow(q.uploadId)));
-    return rows.every((row) => row?.state === 'expired' && row.credited === PRICE.toString()) ? rows : undefined;
-  }, 120_000).catch((error: Error) => problems.push(`redis-loss: ${error.message}`));
+  await until(
+    'every quote closed, all its money in the ledger',
+    async () => {
+      const rows = await Promise.all(quotes.map((q) => quoteRow(q.uploadId)));
+      return rows.every((row) => row?.state === 'expired' && row.credited === PRICE.toString()) ? rows : undefined;
+    },
+    120_000,
+  ).catch((error: Error) => problems.push(`redis-loss: ${error.message}`));
   for (const q of quotes) {
     const row = await quoteRow(q.uploadId);
     // No upload survived the loss, so nothing it received may count as paid: all of it is due back.
@@ -200,20 +248,30 @@ async function rpcDown(): Promise<void> {
   if (state !== 'awaiting_payment') problems.push(`rpc-down: the upload was ${state} while the watcher could not read the chain (expected awaiting_payment)`);
   if (!(lag >= outageSeconds - 5)) problems.push(`rpc-down: the scan lag metric read ${lag} s after a ${outageSeconds} s outage`);
   proxy.restore();
-  const paid = await until('the upload paid once the node is back', async () => ((await uploads.state(upload.uploadId)) === 'paid' ? true : undefined), 60_000).catch((error: Error) => {
+  const paid = await until(
+    'the upload paid once the node is back',
+    async () => ((await uploads.state(upload.uploadId)) === 'paid' ? true : undefined),
+    60_000,
+  ).catch((error: Error) => {
     problems.push(`rpc-down: ${error.message}`);
     return false;
   });
   if (paid) say('rpc-down: the node is back; the in-time payment made the upload paid');
-  await until('the paid credit in the ledger', async () => ((await quoteRow(upload.uploadId))?.state === 'paid' ? true : undefined), 30_000).catch((error: Error) => problems.push(`rpc-down: ${error.message}`));
+  await until('the paid credit in the ledger', async () => ((await quoteRow(upload.uploadId))?.state === 'paid' ? true : undefined), 30_000).catch(
+    (error: Error) => problems.push(`rpc-down: ${error.message}`),
+  );
   await reconcile('rpc-down');
 }
 
 try {
-  await until('the payment-watcher and profile-writer ready', async () => {
-    const answers = await Promise.all(Object.values(internalPorts).map((port) => fetch(`http://127.0.0.1:${port}/readyz`).then((res) => res.ok)));
-    return answers.every(Boolean) ? true : undefined;
-  }, 180_000);
+  await until(
+    'the payment-watcher and profile-writer ready',
+    async () => {
+      const answers = await Promise.all(Object.values(internalPorts).map((port) => fetch(`http://127.0.0.1:${port}/readyz`).then((res) => res.ok)));
+      return answers.every(Boolean) ? true : undefined;
+    },
+    180_000,
+  );
   await redisLoss();
   await rpcDown();
 } catch (error) {
@@ -229,5 +287,9 @@ try {
   await rm(work, { recursive: true, force: true });
 }
 for (const problem of problems) process.stderr.write(`FAILED ${problem}\n`);
-say(problems.length === 0 ? 'ledger drills: every credit booked right, no expiry before the watcher caught up, reconciliation clean' : `ledger drills: ${problems.length} problem(s)`);
+say(
+  problems.length === 0
+    ? 'ledger drills: every credit booked right, no expiry before the watcher caught up, reconciliation clean'
+    : `ledger drills: ${problems.length} problem(s)`,
+);
 process.exitCode = problems.length === 0 ? 0 : 1;

@@ -14,11 +14,11 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connectDatabase } from '@reelboard/db';
-import { runReorgDrill } from '../test/faults/reorg-drill.js';
-import { makeClip } from '@reelboard/testkit/media';
 import { repoRoot } from '@reelboard/testkit/infra-env';
+import { makeClip } from '@reelboard/testkit/media';
 import { startPrivateInfra } from '@reelboard/testkit/private-infra';
 import { startStack } from '@reelboard/testkit/stack';
+import { runReorgDrill } from '../test/faults/reorg-drill.js';
 
 const { values } = parseArgs({ options: { confirmations: { type: 'string', default: '2' } } });
 const confirmations = Number(values.confirmations);
@@ -45,10 +45,18 @@ try {
   });
   const row = result.rows[0];
   const checks: [string, boolean, string][] = [
-    ['the credit is `reversed` with the reorg\'s blocks', result.rows.length === 1 && row?.status === 'reversed', `${row?.status} ${row?.reversed_from_block}..${row?.reversed_to_block}`],
+    [
+      "the credit is `reversed` with the reorg's blocks",
+      result.rows.length === 1 && row?.status === 'reversed',
+      `${row?.status} ${row?.reversed_from_block}..${row?.reversed_to_block}`,
+    ],
     ['nothing is due back for it', row?.refund_due === '0', `refund_due ${row?.refund_due}`],
     ['the listing is held, not deleted', result.listingKept && result.heldReason !== null, result.heldReason ?? 'not held'],
-    ['the public read no longer shows it', result.publicBefore === 200 && result.publicAfter === 404, `${result.publicBefore} before, ${result.publicAfter} after`],
+    [
+      'the public read no longer shows it',
+      result.publicBefore === 200 && result.publicAfter === 404,
+      `${result.publicBefore} before, ${result.publicAfter} after`,
+    ],
     ["the owner's latest status", result.lastStatus === 'payment.reversed', String(result.lastStatus)],
     ['`pnpm payments reconcile`', result.reconcile.code === 0, `exit ${result.reconcile.code}: ${result.reconcile.stdout.trim().split('\n').at(-1)}`],
   ];

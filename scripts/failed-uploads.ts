@@ -3,10 +3,10 @@
 //   pnpm failed-uploads retry <id>...   runs each upload's failed stage again with the same input
 // Reads REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) and REDIS_PREFIX from the environment (beside `pnpm dev`, with none set: the stack's own, .data/dev.env).
 import { Bus, connectRedis } from '@reelboard/bus';
-import { listFailedUploads, retryFailedUpload, Uploads } from '@reelboard/lifecycle';
 import { loadConfig, redisEnvSchema } from '@reelboard/config';
-import { loadDevStackEnv } from './dev-stack-env.js';
+import { listFailedUploads, retryFailedUpload, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
+import { loadDevStackEnv } from './dev-stack-env.js';
 
 const devStackEnv = loadDevStackEnv();
 if (devStackEnv) process.stderr.write(`using the development stack's settings from ${devStackEnv} (scripts/dev.sh)\n`);

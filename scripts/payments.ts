@@ -10,18 +10,18 @@
 // (as the payment-watcher), sweep SWEEP_PRIVATE_KEY. Beside `pnpm dev`, with none of them set: the stack's own (.data/dev.env).
 // Each subcommand is one row of `commands`: add one there.
 import { userInfo } from 'node:os';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { chainEnvSchema, ConfigError, databaseEnvSchema, env, loadConfig, redisEnvSchema, rpcUrlsFrom, z } from '@reelboard/config';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { ConfigError, chainEnvSchema, databaseEnvSchema, env, loadConfig, redisEnvSchema, rpcUrlsFrom, z } from '@reelboard/config';
 import {
   connectDatabase,
+  type Knex,
   listPayments,
-  paymentFilters,
+  type PaymentFilter,
   PaymentNotFoundError,
+  type PaymentView,
+  paymentFilters,
   RefundConflictError,
   RefundVerificationError,
-  type Knex,
-  type PaymentFilter,
-  type PaymentView,
 } from '@reelboard/db';
 import { loadDevStackEnv } from './dev-stack-env.js';
 
@@ -47,7 +47,10 @@ class UsageError extends Error {}
 interface Command {
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
-  run(args: { values: Record<string, string | boolean | (string | boolean)[] | undefined>; positionals: string[] }, context: { db: Knex; config: Config }): Promise<number>;
+  run(
+    args: { values: Record<string, string | boolean | (string | boolean)[] | undefined>; positionals: string[] },
+    context: { db: Knex; config: Config },
+  ): Promise<number>;
 }
 
 const short = (value: string | null, length = 10) => (value === null ? '-' : value.length > length + 2 ? `${value.slice(0, length)}…` : value);
@@ -67,7 +70,14 @@ function table(rows: PaymentView[]): string {
     row.failureReason ?? (row.refundTxHash ? `refunded in ${row.refundTxHash}` : ''),
   ]);
   const widths = header.map((title, i) => Math.max(title.length, ...lines.map((line) => (line[i] ?? '').length)));
-  return [header, ...lines].map((line) => line.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  return [header, ...lines]
+    .map((line) =>
+      line
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** The chain settings reconcile and sweep need, or a ConfigError naming what is missing. */
@@ -79,11 +89,21 @@ async function chainOf(config: Config) {
   const rpcUrls = rpcUrlsFrom(config);
   // No ranking here: its pings would keep the command alive; a failing endpoint is still skipped.
   const chain = createChainClient({ rpcUrls, chainId: config.CHAIN_ID ?? 0, batchSize: 500, maxLogRange: config.RPC_MAX_LOG_RANGE });
-  return { chain, chainId: config.CHAIN_ID ?? 0, rpcUrls, deposits: { merchant: config.MERCHANT_ADDRESS as `0x${string}`, token: config.PAYMENT_TOKEN ?? null } };
+  return {
+    chain,
+    chainId: config.CHAIN_ID ?? 0,
+    rpcUrls,
+    deposits: { merchant: config.MERCHANT_ADDRESS as `0x${string}`, token: config.PAYMENT_TOKEN ?? null },
+  };
 }
 
 /** The deposit watcher's settle on the pipeline's Redis, for `reconcile --repair`. */
-async function lifecycleSettle(config: Config, chain: Awaited<ReturnType<typeof chainOf>>['chain'], chainId: number, deposits: Awaited<ReturnType<typeof chainOf>>['deposits']) {
+async function lifecycleSettle(
+  config: Config,
+  chain: Awaited<ReturnType<typeof chainOf>>['chain'],
+  chainId: number,
+  deposits: Awaited<ReturnType<typeof chainOf>>['deposits'],
+) {
   const { Bus, connectRedis } = await import('@reelboard/bus');
   const { Uploads } = await import('@reelboard/lifecycle');
   const { createLogger } = await import('@reelboard/logger');
@@ -110,7 +130,15 @@ async function lifecycleSettle(config: Config, chain: Awaited<ReturnType<typeof 
   return {
     settle: ((quote, total, at) =>
       watcher.settle(
-        { uploadId: quote.uploadId, owner: quote.owner as `0x${string}`, address: quote.depositAddress as `0x${string}`, token: quote.token as `0x${string}` | null, amount: quote.amount, createdAt: quote.createdAt, expiresAt: quote.expiresAt },
+        {
+          uploadId: quote.uploadId,
+          owner: quote.owner as `0x${string}`,
+          address: quote.depositAddress as `0x${string}`,
+          token: quote.token as `0x${string}` | null,
+          amount: quote.amount,
+          createdAt: quote.createdAt,
+          expiresAt: quote.expiresAt,
+        },
         total,
         { ...at, transfers: [] },
       )) satisfies import('../services/payment-watcher/src/reconcile.js').RepairSettle,
@@ -127,7 +155,8 @@ const commands: Record<string, Command> = {
     options: { status: { type: 'string' }, limit: { type: 'string', default: '50' } },
     async run({ values }, { db }) {
       const status = values.status as string | undefined;
-      if (status !== undefined && !paymentFilters.includes(status as PaymentFilter)) throw new UsageError(`--status must be one of ${paymentFilters.join(', ')}`);
+      if (status !== undefined && !paymentFilters.includes(status as PaymentFilter))
+        throw new UsageError(`--status must be one of ${paymentFilters.join(', ')}`);
       const limit = Number(values.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be an integer from 1 to 1000');
       const page = await listPayments(db, { status: status as PaymentFilter | undefined, limit });
@@ -147,15 +176,20 @@ const commands: Record<string, Command> = {
       const [id] = positionals;
       if (!id || !/^[1-9]\d{0,17}$/.test(id) || positionals.length > 1) throw new UsageError('give one payment id (the `id` column of `list`)');
       const txHash = values.tx;
-      if (typeof txHash !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(txHash)) throw new UsageError('--tx must be the 0x-prefixed 32-byte hash of the refund transaction');
+      if (typeof txHash !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(txHash))
+        throw new UsageError('--tx must be the 0x-prefixed 32-byte hash of the refund transaction');
       const to = values.to;
-      if (to !== undefined && (typeof to !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(to))) throw new UsageError('--to must be the 0x-prefixed 20-byte address the refund was paid to');
+      if (to !== undefined && (typeof to !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(to)))
+        throw new UsageError('--to must be the 0x-prefixed 20-byte address the refund was paid to');
       const signature = values.signature;
-      if (signature !== undefined && (typeof signature !== 'string' || !/^0x[0-9a-fA-F]{130,}$/.test(signature))) throw new UsageError('--signature must be the 0x-prefixed hex signature of the refund message');
+      if (signature !== undefined && (typeof signature !== 'string' || !/^0x[0-9a-fA-F]{130,}$/.test(signature)))
+        throw new UsageError('--signature must be the 0x-prefixed hex signature of the refund message');
       if (signature !== undefined && to === undefined) throw new UsageError('--signature proves a --to address: give both');
-      if (!config.REDIS_URL && !config.REDIS_SENTINELS) throw new ConfigError([{ variable: 'REDIS_URL', message: 'is required to tell the owner about the refund' }]);
+      if (!config.REDIS_URL && !config.REDIS_SENTINELS)
+        throw new ConfigError([{ variable: 'REDIS_URL', message: 'is required to tell the owner about the refund' }]);
       const missing = [...(!config.RPC_URL && !config.RPC_URLS?.length ? ['RPC_URL'] : []), ...(config.CHAIN_ID === undefined ? ['CHAIN_ID'] : [])];
-      if (missing.length > 0) throw new ConfigError(missing.map((variable) => ({ variable, message: 'is required to verify the refund transaction on chain' })));
+      if (missing.length > 0)
+        throw new ConfigError(missing.map((variable) => ({ variable, message: 'is required to verify the refund transaction on chain' })));
       const { createChainClient, refundChainReader } = await import('@reelboard/chain');
       const chain = createChainClient({ rpcUrls: rpcUrlsFrom(config), chainId: config.CHAIN_ID ?? 0 });
       const actor = typeof values.actor === 'string' ? values.actor : `cli:${userInfo().username}`;
@@ -223,7 +257,8 @@ const commands: Record<string, Command> = {
       if (result.differences.length > 0 && values.repair === true) {
         // --repair drives the lifecycle as the watcher would (a covered upload made paid and its work
         // queued, late money owed): it needs the pipeline's Redis, not only the ledger.
-        if (!config.REDIS_URL && !config.REDIS_SENTINELS) throw new ConfigError([{ variable: 'REDIS_URL', message: 'is required for --repair (it moves the uploads its credits pay)' }]);
+        if (!config.REDIS_URL && !config.REDIS_SENTINELS)
+          throw new ConfigError([{ variable: 'REDIS_URL', message: 'is required for --repair (it moves the uploads its credits pay)' }]);
         const repairer = await lifecycleSettle(config, chain, chainId, deposits);
         try {
           result = await reconcilePayments({ ...params, repair: true, settle: repairer.settle });
@@ -231,7 +266,9 @@ const commands: Record<string, Command> = {
           await repairer.close();
         }
       }
-      process.stdout.write(`checked ${result.quotesChecked} deposit addresses and ${result.merchantTransfersChecked} transfers to the merchant (blocks ${fromBlock}..${result.height}) at block ${result.height}\n`);
+      process.stdout.write(
+        `checked ${result.quotesChecked} deposit addresses and ${result.merchantTransfersChecked} transfers to the merchant (blocks ${fromBlock}..${result.height}) at block ${result.height}\n`,
+      );
       for (const difference of result.differences) process.stdout.write(`${describeDifference(difference)}\n`);
       if (result.differences.length === 0) {
         process.stdout.write('the ledger matches the chain\n');
@@ -245,10 +282,12 @@ const commands: Record<string, Command> = {
     usage: 'sweep [--min AMOUNT] [--min-native WEI]',
     options: { min: { type: 'string', default: '1' }, 'min-native': { type: 'string', default: '1' } },
     async run({ values }, { db, config }) {
-      if (typeof values.min !== 'string' || !/^\d+$/.test(values.min)) throw new UsageError("--min must be an amount of the quoted asset in its own base units");
+      if (typeof values.min !== 'string' || !/^\d+$/.test(values.min))
+        throw new UsageError('--min must be an amount of the quoted asset in its own base units');
       const minNative = values['min-native'];
       if (typeof minNative !== 'string' || !/^\d+$/.test(minNative)) throw new UsageError('--min-native must be an amount of native coin in wei');
-      if (!config.SWEEP_PRIVATE_KEY) throw new ConfigError([{ variable: 'SWEEP_PRIVATE_KEY', message: 'is required to sweep (it pays the gas; sweeps only pay the merchant)' }]);
+      if (!config.SWEEP_PRIVATE_KEY)
+        throw new ConfigError([{ variable: 'SWEEP_PRIVATE_KEY', message: 'is required to sweep (it pays the gas; sweeps only pay the merchant)' }]);
       const { chain, chainId, rpcUrls, deposits } = await chainOf(config);
       const { depositAddressOf } = await import('@reelboard/chain');
       const { ledgerTotals } = await import('@reelboard/db');

@@ -1,7 +1,7 @@
 // Seeds COUNT (default 100,000) approved-mostly listings with users, hashtags and locations
 // spread over Europe, set-based in SQL so 100k rows take seconds. Against DATABASE_URL:
 //   DATABASE_URL=postgres://… node --import tsx scripts/seed-listings.ts [count]
-import { connectDatabase, migrateToLatest, type Knex } from '@reelboard/db';
+import { connectDatabase, type Knex, migrateToLatest } from '@reelboard/db';
 
 /** Inserts `count` listings (90% approved, created over a year, each public for 30 days from then) owned by count/100 users, 1-4 tags each from 300 (skewed). */
 export async function seedListings(db: Knex, count: number): Promise<void> {

@@ -16,16 +16,16 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import type { Hex } from 'viem';
 import { Bus, connectRedis } from '@reelboard/bus';
-import { channels, terminalEvents, type Channel, type StatusEvent } from '@reelboard/contracts';
+import { type Channel, channels, type StatusEvent, terminalEvents } from '@reelboard/contracts';
 import { connectDatabase } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
 import { pay, postListing, signIn } from '@reelboard/testkit/client';
-import { seededRandom } from '../test/faults/payment-chaos.js';
-import { DEV_WALLETS, type Payer } from '../test/faults/support.js';
 import { repoRoot } from '@reelboard/testkit/infra-env';
 import { makeClip } from '@reelboard/testkit/media';
 import { startPrivateInfra } from '@reelboard/testkit/private-infra';
-import { SERVICES, startStack, type ExtraReplica, type ServiceName } from '@reelboard/testkit/stack';
+import { type ExtraReplica, SERVICES, type ServiceName, startStack } from '@reelboard/testkit/stack';
+import { seededRandom } from '../test/faults/payment-chaos.js';
+import { DEV_WALLETS, type Payer } from '../test/faults/support.js';
 
 const { values } = parseArgs({
   options: {
@@ -47,7 +47,8 @@ const FFMPEG_RUNS: Partial<Record<Channel, number>> = { 'payment.confirmed': 4, 
 /** What other stages do (a Postgres transaction, S3 puts, an RPC call) gets this long per attempt. */
 const OTHER_STAGE_MS = 60_000;
 /** A job's time limit: its stage's work limit plus the hand-back of a job whose holder was killed. */
-const jobLimitMs = (channel: Channel) => (FFMPEG_RUNS[channel] ? FFMPEG_RUNS[channel] * TIMING.FFMPEG_TIMEOUT_SECONDS * 1000 : OTHER_STAGE_MS) + TIMING.JOB_LOCK_MS + TIMING.JOB_STALLED_INTERVAL_MS;
+const jobLimitMs = (channel: Channel) =>
+  (FFMPEG_RUNS[channel] ? FFMPEG_RUNS[channel] * TIMING.FFMPEG_TIMEOUT_SECONDS * 1000 : OTHER_STAGE_MS) + TIMING.JOB_LOCK_MS + TIMING.JOB_STALLED_INTERVAL_MS;
 const basePort = Number(process.env.TEST_BASE_PORT ?? 31080);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -72,18 +73,21 @@ async function orClose<T>(start: Promise<T>, close: () => Promise<unknown>): Pro
     throw error;
   }
 }
-const stack = await orClose(startStack({
-  ...infra.env,
-  ...Object.fromEntries(Object.entries(TIMING).map(([key, value]) => [key, String(value)])),
-  SHUTDOWN_GRACE_MS: '4000',
-  PREVIEW_SECONDS: '1',
-  CONFIRMATIONS: '2',
-  LOG_LEVEL: 'info',
-  // A handful of wallets posting hundreds of uploads: the per-IP and per-wallet limits would refuse them.
-  RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '10000',
-  RATE_LIMIT_PER_IP_PER_MINUTE: '100000',
-  RATE_LIMIT_UPLOADS_PER_WALLET_PER_HOUR: '100000',
-}), async () => undefined);
+const stack = await orClose(
+  startStack({
+    ...infra.env,
+    ...Object.fromEntries(Object.entries(TIMING).map(([key, value]) => [key, String(value)])),
+    SHUTDOWN_GRACE_MS: '4000',
+    PREVIEW_SECONDS: '1',
+    CONFIRMATIONS: '2',
+    LOG_LEVEL: 'info',
+    // A handful of wallets posting hundreds of uploads: the per-IP and per-wallet limits would refuse them.
+    RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '10000',
+    RATE_LIMIT_PER_IP_PER_MINUTE: '100000',
+    RATE_LIMIT_UPLOADS_PER_WALLET_PER_HOUR: '100000',
+  }),
+  async () => undefined,
+);
 let extraTranscoder: ExtraReplica | undefined = await orClose(stack.startExtra('transcoder', `soak-${SEED}`), () => stack.shutdown());
 let extraRound = 0;
 const db = connectDatabase(infra.env.DATABASE_URL ?? '', { min: 0, max: 2 });
@@ -136,7 +140,10 @@ const overLimit: string[] = [];
 const monitor = (async () => {
   while (!stopping) {
     for (const channel of Object.keys(channels) as Channel[]) {
-      const active = await bus.queue(channel).getActive().catch(() => []);
+      const active = await bus
+        .queue(channel)
+        .getActive()
+        .catch(() => []);
       for (const job of active) {
         if (!job.processedOn) continue;
         const ms = Date.now() - job.processedOn;
@@ -186,7 +193,12 @@ async function payerLoop(wallet: Payer, index: number): Promise<void> {
       return fresh;
     });
     const { uploadId, payment } = await persist('post', async () => {
-      const res = await postListing(stack.gatewayUrl, token, { video }, { title: `Soak ${SEED}/${i}`, hashtags: '#soak', latitude: '48.85', longitude: '2.35' });
+      const res = await postListing(
+        stack.gatewayUrl,
+        token,
+        { video },
+        { title: `Soak ${SEED}/${i}`, hashtags: '#soak', latitude: '48.85', longitude: '2.35' },
+      );
       if (res.status !== 202) throw new Error(`${res.status} ${await res.text()}`);
       return (await res.json()) as { uploadId: string; payment: { to: Hex; amount: string } };
     });
@@ -205,7 +217,10 @@ async function payerLoop(wallet: Payer, index: number): Promise<void> {
     upload.outcome = await persist(
       `outcome of ${uploadId}`,
       async () => {
-        const res = await fetch(`${stack.gatewayUrl}/v1/uploads/${uploadId}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5_000) });
+        const res = await fetch(`${stack.gatewayUrl}/v1/uploads/${uploadId}`, {
+          headers: { authorization: `Bearer ${token}` },
+          signal: AbortSignal.timeout(5_000),
+        });
         const status = res.ok ? ((await res.json()) as { status: StatusEvent | null }).status : null;
         if (!status || !terminalEvents.has(status.event)) throw new Error(`still ${status?.event ?? res.status}`);
         return status;
@@ -270,7 +285,11 @@ try {
     return sorted.length ? ((sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number) / 1000).toFixed(1) : 'n/a';
   };
 
-  const reconcile = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/payments.ts', 'reconcile', '--settle-seconds', '30'], { cwd: repoRoot, env: { ...process.env, ...stack.env }, timeout: 300_000 }).then(
+  const reconcile = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/payments.ts', 'reconcile', '--settle-seconds', '30'], {
+    cwd: repoRoot,
+    env: { ...process.env, ...stack.env },
+    timeout: 300_000,
+  }).then(
     (out) => ({ code: 0, stdout: out.stdout }),
     (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
   );
@@ -280,7 +299,9 @@ try {
   const minutes = runSeconds / 60;
   const report = `## Soak: ${UPLOADS} paid uploads through the whole stack, a random service SIGKILLed every ${GAP_MS[0] / 1000}-${GAP_MS[1] / 1000} s
 
-Run ${new Date().toISOString()} on ${cpus()[0]?.model ?? 'unknown'} (${cpus().length} cores, shared with other engineers' runs; load average at the end ${loadavg().map((v) => v.toFixed(1)).join(' / ')}), Node ${process.version}.
+Run ${new Date().toISOString()} on ${cpus()[0]?.model ?? 'unknown'} (${cpus().length} cores, shared with other engineers' runs; load average at the end ${loadavg()
+    .map((v) => v.toFixed(1))
+    .join(' / ')}), Node ${process.version}.
 Command: \`pnpm soak --uploads ${UPLOADS} --seed ${SEED} --in-flight ${IN_FLIGHT} --min-gap ${GAP_MS[0] / 1000} --max-gap ${GAP_MS[1] / 1000}\`
 (private Redis, Postgres+PostGIS, s3rver and anvil with 1 s blocks; the seven services plus a second transcoder; each upload a 320x180 1 s clip,
 paid by one of ${IN_FLIGHT} wallets, each posting its next upload when the last one ended; half sent their tx hash, half left it to the deposit passes;

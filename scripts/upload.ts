@@ -31,7 +31,9 @@ const { values: args } = parseArgs({
 });
 
 if (args.help || !args.video || !args.title) {
-  process.stderr.write('usage: pnpm upload --video FILE --title TEXT [--logo FILE] [--hashtags "#a #b"] [--lat N --lng N] [--gateway URL] [--rpc URL] [--key 0x…]\n');
+  process.stderr.write(
+    'usage: pnpm upload --video FILE --title TEXT [--logo FILE] [--hashtags "#a #b"] [--lat N --lng N] [--gateway URL] [--rpc URL] [--key 0x…]\n',
+  );
   process.exit(args.help ? 0 : 2);
 }
 
@@ -40,16 +42,32 @@ const client = new GatewayClient(args.gateway);
 const bars = new cliProgress.MultiBar({ hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
 
 async function main(): Promise<number> {
-  const chainId = Number(await (await fetch(args.rpc, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }) }).then((r) => r.json()) as { result: string }).result);
+  const chainId = Number(
+    await (
+      (await fetch(args.rpc, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+      }).then((r) => r.json())) as { result: string }
+    ).result,
+  );
   const session = await client.signIn(account, chainId);
   bars.log(`signed in as ${session.address}\n`);
 
   const total = statSync(args.video as string).size + (args.logo ? statSync(args.logo).size : 0);
   const upload = bars.create(total, 0, { note: '' }, { format: ' upload   [{bar}] {percentage}% {note}' });
-  const fields: Record<string, string> = { title: args.title as string, description: args.description ?? '', hashtags: args.hashtags ?? '', latitude: args.lat ?? '', longitude: args.lng ?? '' };
+  const fields: Record<string, string> = {
+    title: args.title as string,
+    description: args.description ?? '',
+    hashtags: args.hashtags ?? '',
+    latitude: args.lat ?? '',
+    longitude: args.lng ?? '',
+  };
   if (args.name) fields.displayName = args.name;
   if (args.contact) fields.contact = args.contact;
-  const { uploadId, payment } = await client.createListing({ video: args.video as string, logo: args.logo }, fields, (sent) => upload.update(Math.min(sent, total)));
+  const { uploadId, payment } = await client.createListing({ video: args.video as string, logo: args.logo }, fields, (sent) =>
+    upload.update(Math.min(sent, total)),
+  );
   upload.update(total, { note: uploadId });
   upload.stop();
 

@@ -6,7 +6,11 @@ import { describe, expect, it } from 'vitest';
 
 const repoRoot = new URL('..', import.meta.url).pathname;
 const summary = (cwdRoot: string, ...args: string[]) =>
-  execFileSync(process.execPath, ['--import', 'tsx', join(cwdRoot, 'scripts/bench/lib/summary.ts'), ...args], { cwd: repoRoot, encoding: 'utf8', stdio: 'pipe' });
+  execFileSync(process.execPath, ['--import', 'tsx', join(cwdRoot, 'scripts/bench/lib/summary.ts'), ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    stdio: 'pipe',
+  });
 
 describe('docs/benchmarks.md', () => {
   it('is the table the latest figures make (run bash scripts/bench.sh --report)', () => {

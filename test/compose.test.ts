@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadGatewayConfig } from '../services/api-gateway/src/config.js';
@@ -41,7 +41,11 @@ const resolutions = new Map<string, Promise<Record<string, Obj>>>();
 /** The services as `config` resolves them with `env` (memoised: each call takes seconds). */
 function resolved(env: Record<string, string> = DEV): Promise<Record<string, Obj>> {
   const key = JSON.stringify(env);
-  if (!resolutions.has(key)) resolutions.set(key, compose(['config'], env).then((text) => (parse(text) as Obj).services));
+  if (!resolutions.has(key))
+    resolutions.set(
+      key,
+      compose(['config'], env).then((text) => (parse(text) as Obj).services),
+    );
   return resolutions.get(key)!;
 }
 
@@ -134,7 +138,9 @@ describe('docker-compose.yml', () => {
   it("anvil's public test account as the merchant: rendered for the local chain, refused by the services on a real one", async () => {
     const offLocal = await resolved({ ...REAL_HOST, MERCHANT_ADDRESS: DEV.MERCHANT_ADDRESS! });
     for (const name of ['api-gateway', 'payment-watcher'] as const) {
-      expect(() => configLoaders[name]!(offLocal[name]!.environment), name).toThrow(/MERCHANT_ADDRESS: 0xa0ee7a142d267c1f36714e4a8f75612f20a79720 is one of the public test accounts/);
+      expect(() => configLoaders[name]!(offLocal[name]!.environment), name).toThrow(
+        /MERCHANT_ADDRESS: 0xa0ee7a142d267c1f36714e4a8f75612f20a79720 is one of the public test accounts/,
+      );
     }
     const local = await resolved(DEV);
     expect(loadPaymentWatcherConfig(local['payment-watcher']!.environment).CHAIN_ID).toBe(31337);
@@ -142,7 +148,13 @@ describe('docker-compose.yml', () => {
 
   it('passes TRUST_PROXY, SWEEP_PRIVATE_KEY, CORS_ORIGINS and LOG_LEVEL through to the services', async () => {
     const sweepKey = `0x${'ab'.repeat(32)}`;
-    const services = await resolved({ ...REAL_HOST, TRUST_PROXY: '172.16.0.0/12', CORS_ORIGINS: 'https://a.example,https://b.example', LOG_LEVEL: 'debug', SWEEP_PRIVATE_KEY: sweepKey });
+    const services = await resolved({
+      ...REAL_HOST,
+      TRUST_PROXY: '172.16.0.0/12',
+      CORS_ORIGINS: 'https://a.example,https://b.example',
+      LOG_LEVEL: 'debug',
+      SWEEP_PRIVATE_KEY: sweepKey,
+    });
     const gateway = loadGatewayConfig(services['api-gateway']!.environment);
     expect(gateway.TRUST_PROXY).toBe('172.16.0.0/12');
     expect(gateway.CORS_ORIGINS).toEqual(['https://a.example', 'https://b.example']);
@@ -273,7 +285,10 @@ describe('docker-compose.yml', () => {
   it('the image is built on the Node major the suite runs on, without BuildKit-only syntax', () => {
     const text = readFileSync(resolve(repoRoot, 'infra', 'docker', 'Dockerfile'), 'utf8');
     expect(text).not.toMatch(/^# ?syntax=/m);
-    const dockerfile = text.split('\n').filter((line) => !line.startsWith('#')).join('\n');
+    const dockerfile = text
+      .split('\n')
+      .filter((line) => !line.startsWith('#'))
+      .join('\n');
     expect(dockerfile).not.toMatch(/RUN\s+--mount/);
     const nodeImage = /^ARG NODE_IMAGE=node:(\d+)[\w.]*-(\w+)-slim$/m.exec(dockerfile);
     expect(nodeImage, 'ARG NODE_IMAGE=node:<version>-<debian>-slim').not.toBeNull();

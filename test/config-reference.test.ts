@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { commonSchema, env } from '@reelboard/config';
-import { generateConfigReference, UndescribedVariableError } from '../scripts/config-reference.js';
 import { repoRoot } from '@reelboard/testkit/infra-env';
+import { generateConfigReference, UndescribedVariableError } from '../scripts/config-reference.js';
 
 describe('the configuration reference', () => {
   const { markdown, envExample } = generateConfigReference();

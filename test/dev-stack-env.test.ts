@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, migrateToLatest } from '@reelboard/db';
-import { loadDevStackEnv } from '../scripts/dev-stack-env.js';
 import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
+import { loadDevStackEnv } from '../scripts/dev-stack-env.js';
 
 // `pnpm payments reconcile` as the README writes it, in a terminal beside `pnpm dev`: the command
 // reads the settings scripts/dev.sh wrote (.data/dev.env) when its environment names no database.
@@ -25,7 +25,10 @@ describe('the development stack settings for the operators commands', () => {
   });
 
   it('fills what is unset, replaces nothing, and stays out of the way of a configured environment', async () => {
-    await writeFile(file, '# Written by scripts/dev.sh\nDATABASE_URL=postgres://a@127.0.0.1:1/x\nMERCHANT_ADDRESS=0xa0Ee7A142d267C1f36714E4a8F75612F20a79720\nCHAIN_ID=31337\n');
+    await writeFile(
+      file,
+      '# Written by scripts/dev.sh\nDATABASE_URL=postgres://a@127.0.0.1:1/x\nMERCHANT_ADDRESS=0xa0Ee7A142d267C1f36714E4a8F75612F20a79720\nCHAIN_ID=31337\n',
+    );
     const env: NodeJS.ProcessEnv = { CHAIN_ID: '1' };
     expect(loadDevStackEnv(env, file)).toBe(file);
     expect(env).toEqual({ CHAIN_ID: '1', DATABASE_URL: 'postgres://a@127.0.0.1:1/x', MERCHANT_ADDRESS: '0xa0Ee7A142d267C1f36714E4a8F75612F20a79720' });

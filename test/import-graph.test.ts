@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseCircular, parseDependencyTree, type DependencyTree } from 'dpdm';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { type DependencyTree, parseCircular, parseDependencyTree } from 'dpdm';
 
 // The tree's module graph, read by dpdm with TypeScript's parser. Type-only imports count: a reader
 // follows them like any other, and a cycle of types is still a cycle to untangle. Needs no
@@ -54,10 +54,11 @@ function upwardImports(tree: DependencyTree): string[] {
 /** Relative imports that resolve to no file: an edge the checks could not see. */
 function unresolvedImports(tree: DependencyTree): string[] {
   return Object.entries(tree).flatMap(([file, dependencies]) =>
-    (dependencies ?? []).filter((dependency) => dependency.id === null && dependency.request.startsWith('.')).map((dependency) => `${file}: ${dependency.request}`),
+    (dependencies ?? [])
+      .filter((dependency) => dependency.id === null && dependency.request.startsWith('.'))
+      .map((dependency) => `${file}: ${dependency.request}`),
   );
 }
-
 
 describe('the import graph of the tree', () => {
   let tree: DependencyTree = {};

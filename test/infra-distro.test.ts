@@ -14,7 +14,9 @@ const fixtures = join(repoRoot, 'test', 'fixtures', 'os-release');
 
 /** Runs `script` in bash after sourcing distro.sh; resolves with stdout and the exit code. */
 async function distro(script: string, env: Record<string, string> = {}, stdin?: string): Promise<{ stdout: string; code: number; stderr: string }> {
-  const child = execFile('bash', ['-c', `source "${join(infraDir, 'distro.sh')}"; ${script}`], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
+  const child = execFile('bash', ['-c', `source "${join(infraDir, 'distro.sh')}"; ${script}`], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+  });
   if (stdin !== undefined) child.stdin!.end(stdin);
   let stdout = '';
   let stderr = '';
@@ -60,7 +62,16 @@ describe('the Postgres each distribution gets', () => {
 
   it('from apt package names: the highest major that has both a server and PostGIS', async () => {
     // The PostgreSQL apt repository (PGDG) lists many majors; 18's PostGIS is not there yet.
-    const pgdg = ['postgresql-13', 'postgresql-13-postgis-3', 'postgresql-16', 'postgresql-16-postgis-3', 'postgresql-17', 'postgresql-17-postgis-3', 'postgresql-18', 'postgresql-18-postgis-3-scripts'];
+    const pgdg = [
+      'postgresql-13',
+      'postgresql-13-postgis-3',
+      'postgresql-16',
+      'postgresql-16-postgis-3',
+      'postgresql-17',
+      'postgresql-17-postgis-3',
+      'postgresql-18',
+      'postgresql-18-postgis-3-scripts',
+    ];
     expect((await distro('postgres_major_from_packages', {}, pgdg.join('\n'))).stdout).toBe('17');
     // A PostGIS without its server package does not count.
     expect((await distro('postgres_major_from_packages', {}, 'postgresql-19-postgis-3\npostgresql-15\n')).code).toBe(1);
@@ -179,7 +190,10 @@ describe('the browser the browser test drives', () => {
     const found = await distro('find_chromium', { CHROMIUM_PATH: wrapper });
     expect(found.stdout).not.toBe(wrapper);
     // With no candidate usable (the search list replaced), nothing is printed and the message is one line.
-    const none = await distro('chromium_candidates() { printf "%s\\n" "$W" /nonexistent/chrome; }; find_chromium || { echo "$NO_CHROMIUM_MESSAGE" >&2; exit 3; }', { W: wrapper });
+    const none = await distro(
+      'chromium_candidates() { printf "%s\\n" "$W" /nonexistent/chrome; }; find_chromium || { echo "$NO_CHROMIUM_MESSAGE" >&2; exit 3; }',
+      { W: wrapper },
+    );
     expect(none.code).toBe(3);
     expect(none.stdout).toBe('');
     expect(none.stderr.split('\n')).toHaveLength(1);

@@ -22,7 +22,12 @@ interface Run {
 
 function run(args: string[], env: Record<string, string>): Run {
   const child = spawn('bash', args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const result: Run = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null)))) };
+  const result: Run = {
+    child,
+    stdout: '',
+    stderr: '',
+    exited: new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null)))),
+  };
   child.stdout!.on('data', (chunk) => (result.stdout += chunk));
   child.stderr!.on('data', (chunk) => (result.stderr += chunk));
   return result;
@@ -64,7 +69,14 @@ describe('session.sh: runs that share the infrastructure', () => {
     );
     await writeFile(
       join(scripts, 'down.sh'),
-      ['#!/usr/bin/env bash', 'set -euo pipefail', 'source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"', 'echo "down $*" >>"$CALLS"', 'for c in "$@"; do unmark_started "$c"; done', ''].join('\n'),
+      [
+        '#!/usr/bin/env bash',
+        'set -euo pipefail',
+        'source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"',
+        'echo "down $*" >>"$CALLS"',
+        'for c in "$@"; do unmark_started "$c"; done',
+        '',
+      ].join('\n'),
     );
     // What dev.sh and test.sh do around session.sh: their own EXIT trap, Ctrl-C as exit 130.
     driver = join(root, 'driver.sh');
@@ -93,7 +105,12 @@ describe('session.sh: runs that share the infrastructure', () => {
     await writeFile(calls, '');
   });
 
-  const callLog = async () => (await readFile(calls, 'utf8')).trim().split('\n').map((line) => line.trim()).filter(Boolean);
+  const callLog = async () =>
+    (await readFile(calls, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean);
   const start = (env: Record<string, string> = {}) => run([driver], { CALLS: calls, ...env });
   const ready = (r: Run) => until('the run to be ready', () => r.stdout.includes('ready'));
 
@@ -165,8 +182,11 @@ describe("lib.sh's up-front checks", () => {
 
   async function bash(script: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      execFile('bash', ['-c', `set -euo pipefail; source "${lib}"; ${script}`], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } }, (error, stdout, stderr) =>
-        resolve({ code: error ? ((error.code as number) ?? -1) : 0, stdout: stdout.trim(), stderr: stderr.trim() }),
+      execFile(
+        'bash',
+        ['-c', `set -euo pipefail; source "${lib}"; ${script}`],
+        { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } },
+        (error, stdout, stderr) => resolve({ code: error ? ((error.code as number) ?? -1) : 0, stdout: stdout.trim(), stderr: stderr.trim() }),
       );
     });
   }

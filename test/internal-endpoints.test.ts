@@ -2,11 +2,11 @@
 // probes nor the metrics (they are on its internal port), and when its RPC provider fails,
 // /readyz says so by name and state without repeating the provider's URL, whose path holds the
 // API key (nor does the log line that records why).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
-import { startRpcProxy, type RpcProxy } from '@reelboard/testkit/rpc-proxy';
+import { type RpcProxy, startRpcProxy } from '@reelboard/testkit/rpc-proxy';
 
 const BASE_PORT = Number(process.env.TEST_BASE_PORT ?? 18080) + 60;
 const PUBLIC_PORT = BASE_PORT;
@@ -52,7 +52,13 @@ beforeAll(async () => {
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (gateway.exitCode !== null) throw new Error(`the gateway exited with ${gateway.exitCode}: ${output}`);
-    if (await fetch(internalUrl('/healthz')).then((res) => res.ok, () => false)) break;
+    if (
+      await fetch(internalUrl('/healthz')).then(
+        (res) => res.ok,
+        () => false,
+      )
+    )
+      break;
     if (Date.now() > deadline) throw new Error('the gateway did not start');
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

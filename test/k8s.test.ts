@@ -1,27 +1,27 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
-import type { Redis } from 'ioredis';
+import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Worker } from 'bullmq';
-import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
+import type { Redis } from 'ioredis';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1';
-import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
-import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
+import { parseAllDocuments } from 'yaml';
 import { Bus, connectRedis } from '@reelboard/bus';
 import { createLogger } from '@reelboard/logger';
+import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
 import { loadGatewayConfig } from '../services/api-gateway/src/config.js';
+import { loadNotifierConfig } from '../services/notifier/src/config.js';
 import { loadPaymentWatcherConfig } from '../services/payment-watcher/src/config.js';
 import { loadPreviewConfig } from '../services/preview-extractor/src/config.js';
-import { loadNotifierConfig } from '../services/notifier/src/config.js';
 import { loadProfileWriterConfig } from '../services/profile-writer/src/config.js';
 import { loadTranscoderConfig } from '../services/transcoder/src/config.js';
 import { loadUploaderConfig } from '../services/uploader/src/config.js';
-import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
 
 // The manifests in infra/k8s, checked offline: each document against the real Kubernetes (KEDA,
 // Prometheus Operator) JSON schemas, then against the project's own rules, then each Deployment's
@@ -100,7 +100,9 @@ function readManifests(dir = k8sDir): Manifest[] {
 }
 
 function manifestFiles(dir = k8sDir): string[] {
-  return readdirSync(dir).filter((file) => /\.ya?ml$/.test(file) && file !== 'kustomization.yaml').sort();
+  return readdirSync(dir)
+    .filter((file) => /\.ya?ml$/.test(file) && file !== 'kustomization.yaml')
+    .sort();
 }
 
 function kustomization(dir: string): Obj {
@@ -120,7 +122,9 @@ function named(manifests: Manifest[], kind: string, name: string): Obj {
 }
 
 function secretValues(secret: Obj): Record<string, string> {
-  const decoded = Object.fromEntries(Object.entries((secret.data ?? {}) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+  const decoded = Object.fromEntries(
+    Object.entries((secret.data ?? {}) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+  );
   return { ...decoded, ...(secret.stringData ?? {}) };
 }
 
@@ -169,7 +173,8 @@ function deploymentProblems(deployment: Obj, configMapName: string, secretName: 
   const portNamed = (portName: string) => (container.ports ?? []).find((p: Obj) => p.name === portName)?.containerPort;
   // Probes and metrics on the internal port; only the gateway has a public one.
   if (portNamed('internal') !== 9090) problems.push(`${name}: no container port named internal on 9090`);
-  if (name === 'api-gateway' ? portNamed('http') !== 8080 : portNamed('http') !== undefined) problems.push(`${name}: the public port http (8080) is the gateway's alone`);
+  if (name === 'api-gateway' ? portNamed('http') !== 8080 : portNamed('http') !== undefined)
+    problems.push(`${name}: the public port http (8080) is the gateway's alone`);
   const probe = (which: string, path: string) => {
     const get = container[which]?.httpGet;
     if (get?.path !== path || (get.port !== 'internal' && get.port !== 9090)) problems.push(`${name}: ${which} must GET ${path} on the internal port 9090`);
@@ -185,7 +190,8 @@ function deploymentProblems(deployment: Obj, configMapName: string, secretName: 
   const runAsUser = container.securityContext?.runAsUser ?? pod.securityContext?.runAsUser;
   if (runAsNonRoot !== true || runAsUser !== 1000) problems.push(`${name}: must run as non-root user 1000`);
   if (container.securityContext?.allowPrivilegeEscalation !== false) problems.push(`${name}: allowPrivilegeEscalation must be false`);
-  if (!(container.envFrom ?? []).some((s: Obj) => s.configMapRef?.name === configMapName)) problems.push(`${name}: env does not come from ConfigMap ${configMapName}`);
+  if (!(container.envFrom ?? []).some((s: Obj) => s.configMapRef?.name === configMapName))
+    problems.push(`${name}: env does not come from ConfigMap ${configMapName}`);
   const fromSecret =
     (container.envFrom ?? []).some((s: Obj) => s.secretRef?.name === secretName) ||
     (container.env ?? []).some((e: Obj) => e.valueFrom?.secretKeyRef?.name === secretName);
@@ -279,7 +285,10 @@ describe('infra/k8s project rules', () => {
     container.env = container.env.filter((e: Obj) => !e.valueFrom?.secretKeyRef);
     const problems = deploymentProblems(broken, 'reelboard-config', 'reelboard-secrets');
     for (const expected of [/readinessProbe/, /livenessProbe/, /staging/, /non-root/, /Secret/]) {
-      expect(problems.some((p) => expected.test(p)), String(expected)).toBe(true);
+      expect(
+        problems.some((p) => expected.test(p)),
+        String(expected),
+      ).toBe(true);
     }
   });
 
@@ -478,7 +487,16 @@ describe('the Ingress', () => {
   const gatewayConfig = loadGatewayConfig(withOperatorValues(containerEnv(deployment('api-gateway'), manifests)));
 
   it('routes the public surface to the gateway Service, and never /metrics, /readyz or bull-board', () => {
-    for (const path of ['/', '/index.html', '/assets/app.js', '/v1/listings', '/v1/uploads/0b5c/events', '/docs', '/docs/assets/swagger-ui.css', '/openapi.json']) {
+    for (const path of [
+      '/',
+      '/index.html',
+      '/assets/app.js',
+      '/v1/listings',
+      '/v1/uploads/0b5c/events',
+      '/docs',
+      '/docs/assets/swagger-ui.css',
+      '/openapi.json',
+    ]) {
       expect(ingressRoutes(ingress, path), path).toEqual({ service: { name: 'api-gateway', port: { name: 'http' } } });
     }
     for (const path of ['/metrics', '/readyz', '/healthz', '/admin/queues', '/admin/queues/api/queues', '/v1x', '/metrics/']) {
@@ -488,7 +506,9 @@ describe('the Ingress', () => {
   });
 
   it('takes a whole listing form, streams it to the gateway, and keeps status streams open', () => {
-    expect(nginxBytes(annotations['nginx.ingress.kubernetes.io/proxy-body-size']!)).toBeGreaterThanOrEqual(gatewayConfig.MAX_VIDEO_BYTES + gatewayConfig.MAX_LOGO_BYTES);
+    expect(nginxBytes(annotations['nginx.ingress.kubernetes.io/proxy-body-size']!)).toBeGreaterThanOrEqual(
+      gatewayConfig.MAX_VIDEO_BYTES + gatewayConfig.MAX_LOGO_BYTES,
+    );
     expect(annotations['nginx.ingress.kubernetes.io/proxy-request-buffering']).toBe('off');
     expect(annotations['nginx.ingress.kubernetes.io/proxy-buffering']).toBe('off');
     const readTimeout = Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout']);
@@ -515,7 +535,9 @@ function allowed(policies: Obj[], podLabels: Record<string, string>, fromNamespa
       const fromOk =
         !rule.from ||
         rule.from.some((peer: Obj) => {
-          const namespaceOk = peer.namespaceSelector ? matches(peer.namespaceSelector, { 'kubernetes.io/metadata.name': fromNamespace }) : fromNamespace === 'reelboard';
+          const namespaceOk = peer.namespaceSelector
+            ? matches(peer.namespaceSelector, { 'kubernetes.io/metadata.name': fromNamespace })
+            : fromNamespace === 'reelboard';
           const podOk = peer.podSelector ? matches(peer.podSelector, fromLabels) : true;
           return namespaceOk && podOk;
         });
@@ -558,7 +580,9 @@ describe('monitoring (infra/k8s/monitoring)', () => {
   it('the ServiceMonitor scrapes every Deployment through a Service port named as its endpoint', () => {
     const endpoint = monitor.spec.endpoints[0];
     expect(endpoint.path).toBe('/metrics');
-    const services = manifests.filter((m) => m.doc.kind === 'Service' && Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => m.doc.metadata.labels?.[k] === v));
+    const services = manifests.filter(
+      (m) => m.doc.kind === 'Service' && Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => m.doc.metadata.labels?.[k] === v),
+    );
     for (const d of deployments) {
       const podLabels = d.spec.template.metadata.labels as Record<string, string>;
       const covering = services.filter((svc) => Object.entries(svc.doc.spec.selector).every(([k, v]) => podLabels[k] === v));
@@ -582,7 +606,11 @@ describe('monitoring (infra/k8s/monitoring)', () => {
     const sources = ['packages/bus/src/metrics.ts', 'packages/runtime/src/index.ts', 'services/api-gateway/src', 'services/payment-watcher/src']
       .flatMap((path) => {
         const full = join(repoRoot, path);
-        return statSync(full).isDirectory() ? readdirSync(full, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => join(full, f)) : [full];
+        return statSync(full).isDirectory()
+          ? readdirSync(full, { recursive: true, encoding: 'utf8' })
+              .filter((f) => f.endsWith('.ts'))
+              .map((f) => join(full, f))
+          : [full];
       })
       .map((file) => readFileSync(file, 'utf8'))
       .join('\n');
@@ -685,7 +713,12 @@ function renderOverlay(dir: string): Obj[] {
 }
 
 describe('storage overlays (infra/k8s/overlays)', () => {
-  const overlays: Record<string, string> = { efs: 'efs.csi.aws.com', filestore: 'filestore.csi.storage.gke.io', 'azure-files': 'file.csi.azure.com', nfs: 'nfs.csi.k8s.io' };
+  const overlays: Record<string, string> = {
+    efs: 'efs.csi.aws.com',
+    filestore: 'filestore.csi.storage.gke.io',
+    'azure-files': 'file.csi.azure.com',
+    nfs: 'nfs.csi.k8s.io',
+  };
 
   it('there is one per common ReadWriteMany class', () => {
     expect(readdirSync(join(k8sRoot, 'overlays')).sort()).toEqual(Object.keys(overlays).sort());

@@ -3,15 +3,15 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPublicClient, createTestClient, createWalletClient, http, type Hex } from 'viem';
+import { createPublicClient, createTestClient, createWalletClient, type Hex, http } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { chainFor } from '@reelboard/chain';
 import { connectRedis, StatusStore } from '@reelboard/bus';
+import { chainFor } from '@reelboard/chain';
 import type { UploadReceived } from '@reelboard/contracts';
+import { applyCredit, connectDatabase, type Knex, migrateToLatest, paymentHistory, recordQuote } from '@reelboard/db';
 import { Uploads } from '@reelboard/lifecycle';
-import { applyCredit, connectDatabase, migrateToLatest, paymentHistory, recordQuote, type Knex } from '@reelboard/db';
-import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
 import { depositCredit, quoteInput, randomTxHash } from '@reelboard/testkit/db-fixtures';
+import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
 
 const run = promisify(execFile);
 const infra = infraEnv();
@@ -39,7 +39,14 @@ async function payments(...args: string[]): Promise<{ code: number; stdout: stri
   try {
     const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/payments.ts'), ...args], {
       cwd: repoRoot,
-      env: { ...process.env, DATABASE_URL: infra.TEST_DATABASE_URL, REDIS_URL: infra.REDIS_URL, REDIS_PREFIX: prefix, RPC_URL: infra.RPC_URL, CHAIN_ID: infra.CHAIN_ID },
+      env: {
+        ...process.env,
+        DATABASE_URL: infra.TEST_DATABASE_URL,
+        REDIS_URL: infra.REDIS_URL,
+        REDIS_PREFIX: prefix,
+        RPC_URL: infra.RPC_URL,
+        CHAIN_ID: infra.CHAIN_ID,
+      },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -73,7 +80,10 @@ describe('pnpm payments', () => {
     const [id] = (await applyCredit(db, depositCredit(q, { totalReceived: '12345', status: 'late' }))).paymentIds;
     // The upload expired, then the money arrived: it owes a refund.
     const uploads = new Uploads(redis, prefix, new StatusStore(redis, prefix));
-    await uploads.register({ uploadId: q.uploadId, owner: q.owner, quote: { expiresAt: q.expiresAt }, receivedAt: new Date().toISOString() } as unknown as UploadReceived, 'api-gateway');
+    await uploads.register(
+      { uploadId: q.uploadId, owner: q.owner, quote: { expiresAt: q.expiresAt }, receivedAt: new Date().toISOString() } as unknown as UploadReceived,
+      'api-gateway',
+    );
     await uploads.transition(q.uploadId, 'expire', { stage: 'payment-watcher' });
     await uploads.transition(q.uploadId, 'oweRefund', { stage: 'payment-watcher' });
 
@@ -92,7 +102,9 @@ describe('pnpm payments', () => {
     const refunded = await payments('refund', String(id), '--tx', tx, '--note', 'sent back by hand', '--actor', 'ops-anna');
     expect(refunded).toMatchObject({ code: 0, stdout: `payment ${id}: refunded 12345 base units to ${q.owner.toLowerCase()} in ${tx} (by ops-anna)\n` });
     expect(await paymentHistory(db, id as number)).toMatchObject([{ actor: 'ops-anna', txHash: tx, amount: '12345', note: 'sent back by hand' }]);
-    expect((await new StatusStore(redis, prefix).history(q.uploadId)).filter((e) => e.event === 'refund.sent')).toMatchObject([{ event: 'refund.sent', stage: 'admin', state: 'refunded' }]);
+    expect((await new StatusStore(redis, prefix).history(q.uploadId)).filter((e) => e.event === 'refund.sent')).toMatchObject([
+      { event: 'refund.sent', stage: 'admin', state: 'refunded' },
+    ]);
 
     const again = await payments('refund', String(id), '--tx', tx);
     expect(again.code).toBe(0);

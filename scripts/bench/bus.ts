@@ -9,8 +9,8 @@
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Bus, connectRedis } from '@reelboard/bus';
-import { Uploads } from '@reelboard/lifecycle';
 import type { StatusEvent, UploadReceived } from '@reelboard/contracts';
+import { Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { percentile, writeReport } from './lib/report.js';
@@ -27,10 +27,42 @@ async function runStages(prefix: string): Promise<void> {
   const redis = connectRedis(redisUrl, 'bench-bus-stages');
   const bus = new Bus(redis, prefix, 'bench-stage', log);
   const txHash = `0x${'ab'.repeat(32)}` as const;
-  bus.consume('upload.received', (u, c) => c.emit('payment.confirmed', { ...u, payment: { chainId: u.quote.chainId, address: u.quote.to, token: null, amount: u.quote.amount, blockNumber: '1', blockTime: new Date().toISOString(), status: 'paid', txHashes: [txHash] } }), { concurrency: CONCURRENCY });
-  bus.consume('payment.confirmed', (p, c) => c.emit('video.transcoded', { ...p, video: { path: `${p.uploadId}/video.webm`, bytes: 1, durationSeconds: 1, width: 2, height: 2 } }), { concurrency: CONCURRENCY });
-  bus.consume('video.transcoded', (v, c) => c.emit('preview.extracted', { ...v, preview: { path: `${v.uploadId}/preview.webm`, bytes: 1, durationSeconds: 1 }, poster: { path: `${v.uploadId}/poster.webp`, bytes: 1 } }), { concurrency: CONCURRENCY });
-  bus.consume('preview.extracted', (p, c) => c.emit('assets.stored', { ...p, objects: { video: 'v', preview: 'p', poster: 'q' } }), { concurrency: CONCURRENCY });
+  bus.consume(
+    'upload.received',
+    (u, c) =>
+      c.emit('payment.confirmed', {
+        ...u,
+        payment: {
+          chainId: u.quote.chainId,
+          address: u.quote.to,
+          token: null,
+          amount: u.quote.amount,
+          blockNumber: '1',
+          blockTime: new Date().toISOString(),
+          status: 'paid',
+          txHashes: [txHash],
+        },
+      }),
+    { concurrency: CONCURRENCY },
+  );
+  bus.consume(
+    'payment.confirmed',
+    (p, c) => c.emit('video.transcoded', { ...p, video: { path: `${p.uploadId}/video.webm`, bytes: 1, durationSeconds: 1, width: 2, height: 2 } }),
+    { concurrency: CONCURRENCY },
+  );
+  bus.consume(
+    'video.transcoded',
+    (v, c) =>
+      c.emit('preview.extracted', {
+        ...v,
+        preview: { path: `${v.uploadId}/preview.webm`, bytes: 1, durationSeconds: 1 },
+        poster: { path: `${v.uploadId}/poster.webp`, bytes: 1 },
+      }),
+    { concurrency: CONCURRENCY },
+  );
+  bus.consume('preview.extracted', (p, c) => c.emit('assets.stored', { ...p, objects: { video: 'v', preview: 'p', poster: 'q' } }), {
+    concurrency: CONCURRENCY,
+  });
   bus.consume('assets.stored', (_a, c) => c.status('profile.saved'), { concurrency: CONCURRENCY });
   process.send?.('ready');
   process.on('message', async (message) => {
@@ -48,7 +80,14 @@ function uploadFor(uploadId: string): UploadReceived {
     uploadId,
     owner: '0x70997970c51812dc3a010c7d01b50e0d17dc79c8',
     form: { title: 'bench', description: '', hashtags: ['bench'], latitude: 52.5, longitude: 13.4 },
-    quote: { chainId: 31337, to: '0xa0ee7a142d267c1f36714e4a8f75612f20a79720', amount: '1', token: null, createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + 900_000).toISOString() },
+    quote: {
+      chainId: 31337,
+      to: '0xa0ee7a142d267c1f36714e4a8f75612f20a79720',
+      amount: '1',
+      token: null,
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + 900_000).toISOString(),
+    },
     staged: { source: `${uploadId}/source`, sourceBytes: 1 },
     receivedAt: now.toISOString(),
   };
@@ -149,6 +188,15 @@ if (process.argv[2] === 'stages') {
       '',
       `${UPLOADS} chains in ${burst.wallSeconds.toFixed(2)} s = **${chainsPerSecond.toFixed(0)} chains/s** (goal >= 200: **${chainsPerSecond >= 200 ? 'met' : 'missed'}**); whole-chain p50 ${percentile(burst.chainMs, 50)} ms, p99 ${percentile(burst.chainMs, 99)} ms (queueing included).`,
     ].join('\n'),
-    data: { uploads: UPLOADS, pacedRate: PACED_RATE, concurrency: CONCURRENCY, paced: { hops: Object.fromEntries(Object.entries(paced.hopsMs).map(([k, v]) => [k, { p50: percentile(v, 50), p99: percentile(v, 99) }])), chain: { p50: percentile(paced.chainMs, 50), p99: percentile(paced.chainMs, 99) } }, burst: { wallSeconds: burst.wallSeconds, chainsPerSecond } },
+    data: {
+      uploads: UPLOADS,
+      pacedRate: PACED_RATE,
+      concurrency: CONCURRENCY,
+      paced: {
+        hops: Object.fromEntries(Object.entries(paced.hopsMs).map(([k, v]) => [k, { p50: percentile(v, 50), p99: percentile(v, 99) }])),
+        chain: { p50: percentile(paced.chainMs, 50), p99: percentile(paced.chainMs, 99) },
+      },
+      burst: { wallSeconds: burst.wallSeconds, chainsPerSecond },
+    },
   });
 }

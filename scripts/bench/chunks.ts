@@ -12,7 +12,7 @@
  * The replicas are transcoder handlers on their own Redis connections and BullMQ workers in this
  * process (concurrency 1, FFMPEG_THREADS=1 each); ffmpeg runs as its own process as in the service.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -23,13 +23,13 @@ import { loadConfig } from '@reelboard/config';
 import { stagedPaths } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
 import { ObjectStorage } from '@reelboard/storage';
-import { binariesFrom, createMediaAdapter, mediaBinariesSchema, outputFps, type MediaAdapter } from '../../packages/media/src/index.js';
+import { infraEnv } from '@reelboard/testkit/infra-env';
+import { paymentConfirmed, streamSpans } from '@reelboard/testkit/stage';
+import { binariesFrom, createMediaAdapter, type MediaAdapter, mediaBinariesSchema, outputFps } from '../../packages/media/src/index.js';
 import { planChunks } from '../../services/transcoder/src/chunk-plan.js';
 import { handlePaymentConfirmed, type TranscodeSettings } from '../../services/transcoder/src/handle-payment-confirmed.js';
 import { handleVideoAssemble } from '../../services/transcoder/src/handle-video-assemble.js';
 import { handleVideoChunk } from '../../services/transcoder/src/handle-video-chunk.js';
-import { paymentConfirmed, streamSpans } from '@reelboard/testkit/stage';
-import { infraEnv } from '@reelboard/testkit/infra-env';
 import { childCpuSecondsOf, round } from './lib/chain-run.js';
 import { writeReport } from './lib/report.js';
 
@@ -87,17 +87,47 @@ function timedMedia(replica: string, timings: Timings): MediaAdapter {
   };
   return {
     ...media,
-    transcodeToVp9: (i, o, opts, p) => time((s) => timings.single.push(s), () => media.transcodeToVp9(i, o, opts, p)),
-    encodeVideoChunk: (i, o, opts, p) => time((s) => timings.chunks.push({ replica, startFrame: opts.startFrame, ...s }), () => media.encodeVideoChunk(i, o, opts, p)),
-    encodeAudioTrack: (i, o, opts) => time((s) => timings.audio.push(s), () => media.encodeAudioTrack(i, o, opts)),
-    joinChunks: (o, opts) => time((s) => timings.join.push(s), () => media.joinChunks(o, opts)),
-    probePackets: (path) => time((s) => timings.split.push(s), () => media.probePackets(path)),
-    extractPreviewAndPoster: (i, preview, poster, opts) => time((s) => timings.cut.push(s), () => media.extractPreviewAndPoster(i, preview, poster, opts)),
+    transcodeToVp9: (i, o, opts, p) =>
+      time(
+        (s) => timings.single.push(s),
+        () => media.transcodeToVp9(i, o, opts, p),
+      ),
+    encodeVideoChunk: (i, o, opts, p) =>
+      time(
+        (s) => timings.chunks.push({ replica, startFrame: opts.startFrame, ...s }),
+        () => media.encodeVideoChunk(i, o, opts, p),
+      ),
+    encodeAudioTrack: (i, o, opts) =>
+      time(
+        (s) => timings.audio.push(s),
+        () => media.encodeAudioTrack(i, o, opts),
+      ),
+    joinChunks: (o, opts) =>
+      time(
+        (s) => timings.join.push(s),
+        () => media.joinChunks(o, opts),
+      ),
+    probePackets: (path) =>
+      time(
+        (s) => timings.split.push(s),
+        () => media.probePackets(path),
+      ),
+    extractPreviewAndPoster: (i, preview, poster, opts) =>
+      time(
+        (s) => timings.cut.push(s),
+        () => media.extractPreviewAndPoster(i, preview, poster, opts),
+      ),
   };
 }
 
 /** Runs one upload through `replicas` transcoder replicas; seconds from payment.confirmed to video.transcoded. */
-async function timeToReady(staging: string, source: string, replicas: number, chunked: boolean, timings: Timings): Promise<{ seconds: number; output: string; uploadId: string }> {
+async function timeToReady(
+  staging: string,
+  source: string,
+  replicas: number,
+  chunked: boolean,
+  timings: Timings,
+): Promise<{ seconds: number; output: string; uploadId: string }> {
   const settings: TranscodeSettings = {
     STAGING_DIR: staging,
     FFMPEG_THREADS: 1,
@@ -133,7 +163,10 @@ async function timeToReady(staging: string, source: string, replicas: number, ch
   await first.publish('payment.confirmed', paymentConfirmed(uploadId, stagedPaths(uploadId).source));
   for (;;) {
     if (await first.queue('video.transcoded').getJob(`${uploadId}.video.transcoded`)) break;
-    const failed = (await first.queue('payment.confirmed').getFailed()).concat(await first.queue('video.chunk').getFailed(), await first.queue('video.assemble').getFailed());
+    const failed = (await first.queue('payment.confirmed').getFailed()).concat(
+      await first.queue('video.chunk').getFailed(),
+      await first.queue('video.assemble').getFailed(),
+    );
     const final = failed.find((job) => job.attemptsMade >= (job.opts.attempts ?? 1));
     if (final) throw new Error(`${final.name} failed: ${final.failedReason}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -149,7 +182,25 @@ async function timeToReady(staging: string, source: string, replicas: number, ch
 
 /** Mean SSIM of an output against the source (ffmpeg's ssim filter, the source scaled to the output's size). */
 async function ssimAgainstSource(output: string, source: string, width: number, height: number): Promise<number> {
-  const { stderr } = await execFileAsync('ffmpeg', ['-hide_banner', '-nostats', '-threads', '1', '-i', output, '-i', source, '-lavfi', `[1:v]scale=${width}:${height},format=yuv420p[ref];[0:v]format=yuv420p[out];[out][ref]ssim`, '-f', 'null', '-'], { maxBuffer: 64 * 1024 * 1024 });
+  const { stderr } = await execFileAsync(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-nostats',
+      '-threads',
+      '1',
+      '-i',
+      output,
+      '-i',
+      source,
+      '-lavfi',
+      `[1:v]scale=${width}:${height},format=yuv420p[ref];[0:v]format=yuv420p[out];[out][ref]ssim`,
+      '-f',
+      'null',
+      '-',
+    ],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
   const match = /SSIM .*All:([\d.]+)/.exec(stderr);
   if (!match?.[1]) throw new Error(`no SSIM in ffmpeg's output: ${stderr.slice(-500)}`);
   return Number(match[1]);
@@ -182,7 +233,35 @@ async function sideBySide(staging: string, source: string): Promise<{ single: Ti
     finished += 1;
     if (finished === 1) {
       fillerStart = performance.now();
-      filler = spawn('ffmpeg', ['-v', 'error', '-stream_loop', '-1', '-threads', '1', '-i', source, '-map', '0:v:0', '-c:v', 'libvpx-vp9', '-deadline', 'good', '-cpu-used', '5', '-threads', '1', '-b:v', '700k', '-f', 'null', '-'], { stdio: 'ignore' });
+      filler = spawn(
+        'ffmpeg',
+        [
+          '-v',
+          'error',
+          '-stream_loop',
+          '-1',
+          '-threads',
+          '1',
+          '-i',
+          source,
+          '-map',
+          '0:v:0',
+          '-c:v',
+          'libvpx-vp9',
+          '-deadline',
+          'good',
+          '-cpu-used',
+          '5',
+          '-threads',
+          '1',
+          '-b:v',
+          '700k',
+          '-f',
+          'null',
+          '-',
+        ],
+        { stdio: 'ignore' },
+      );
     }
   };
   await Promise.all([side(false, single), side(true, chunked)]);
@@ -226,7 +305,9 @@ function simulate(parts: Parts, measured: { chunks: { startFrame: number; frames
     const goal = GOAL_FACTOR * (single / workers) + join;
     return { workers, criticalPathSeconds: round(critical, 1), goalSeconds: round(goal, 1), speedup: round(single / critical, 2), met: critical <= goal };
   };
-  const short = SIM_WORKERS.map((n) => row(n, splitWait(parts.split) + makespan([parts.audio, ...parts.chunks], n) + parts.join + parts.upload, singleReady, parts.join));
+  const short = SIM_WORKERS.map((n) =>
+    row(n, splitWait(parts.split) + makespan([parts.audio, ...parts.chunks], n) + parts.join + parts.upload, singleReady, parts.join),
+  );
 
   // The same parts extended to the longest video accepted (MAX_DURATION_SECONDS): a 60 s source has too few
   // chunks to keep 8 or 16 replicas busy, so the scaling question is asked of a long one. Each piece of the
@@ -239,15 +320,37 @@ function simulate(parts: Parts, measured: { chunks: { startFrame: number; frames
   const framesOf = (chunk: { startFrame: number; frames?: number }, total: number) => chunk.frames ?? total - chunk.startFrame;
   const startupSeconds = chunks.length > 0 ? Math.max(0, (chunkSum - parts.singleEncode) / chunks.length) : 0;
   const perFrame = chunks.map((chunk, i) => ((parts.chunks[i] ?? Number.NaN) - startupSeconds) / framesOf(chunk, measured?.totalFrames ?? 0));
-  const longPlan = planChunks({ durationSeconds: LONG_SECONDS, fps: FPS, keyframeSeconds: Array.from({ length: LONG_SECONDS / 2 }, (_, i) => 2 * i), chunkSeconds: CHUNK_SECONDS, thresholdSeconds: CHUNK_SECONDS });
-  const longPieces = longPlan.kind === 'chunked' ? longPlan.chunks.map((chunk, i) => startupSeconds + (perFrame[i % perFrame.length] ?? Number.NaN) * framesOf(chunk, longPlan.totalFrames)) : [];
+  const longPlan = planChunks({
+    durationSeconds: LONG_SECONDS,
+    fps: FPS,
+    keyframeSeconds: Array.from({ length: LONG_SECONDS / 2 }, (_, i) => 2 * i),
+    chunkSeconds: CHUNK_SECONDS,
+    thresholdSeconds: CHUNK_SECONDS,
+  });
+  const longPieces =
+    longPlan.kind === 'chunked'
+      ? longPlan.chunks.map((chunk, i) => startupSeconds + (perFrame[i % perFrame.length] ?? Number.NaN) * framesOf(chunk, longPlan.totalFrames))
+      : [];
   const longSingleReady = singleReady * scale;
-  const longRows = SIM_WORKERS.map((n) => row(n, splitWait(parts.split * scale) + (parts.join + parts.upload) * scale + makespan([parts.audio * scale, ...longPieces], n), longSingleReady, parts.join * scale));
+  const longRows = SIM_WORKERS.map((n) =>
+    row(
+      n,
+      splitWait(parts.split * scale) + (parts.join + parts.upload) * scale + makespan([parts.audio * scale, ...longPieces], n),
+      longSingleReady,
+      parts.join * scale,
+    ),
+  );
   return {
     singleReady: round(singleReady, 2),
     chunkOverhead: round(chunkSum / parts.singleEncode, 4),
     short,
-    long: { seconds: LONG_SECONDS, pieces: longPieces.length, startupSeconds: round(startupSeconds, 2), singleReady: round(longSingleReady, 1), rows: longRows },
+    long: {
+      seconds: LONG_SECONDS,
+      pieces: longPieces.length,
+      startupSeconds: round(startupSeconds, 2),
+      singleReady: round(longSingleReady, 1),
+      rows: longRows,
+    },
   };
 }
 
@@ -268,7 +371,32 @@ async function main(): Promise<void> {
       'sine=frequency=440:sample_rate=48000[a]',
     ].join(';');
     const made = performance.now();
-    await execFileAsync('ffmpeg', ['-v', 'error', '-y', '-filter_complex', graph, '-map', '[v]', '-map', '[a]', '-t', String(SOURCE_SECONDS), '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-g', String(2 * FPS), '-c:a', 'aac', '-b:a', '128k', source]);
+    await execFileAsync('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-filter_complex',
+      graph,
+      '-map',
+      '[v]',
+      '-map',
+      '[a]',
+      '-t',
+      String(SOURCE_SECONDS),
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-crf',
+      '18',
+      '-g',
+      String(2 * FPS),
+      '-c:a',
+      'aac',
+      '-b:a',
+      '128k',
+      source,
+    ]);
     process.stdout.write(`source ${width}x${SOURCE_HEIGHT} ${SOURCE_SECONDS} s made in ${since(made).toFixed(1)} s\n`);
 
     // The single encode runs before and after the 1-replica chunked run: the machine's drift over those
@@ -290,7 +418,9 @@ async function main(): Promise<void> {
     process.stdout.write(`chunked, 2 replicas: ${chunked2.seconds.toFixed(1)} s\n`);
     sample();
     const paired = await sideBySide(staging, source);
-    process.stdout.write(`side by side: single encode ${paired.single.single[0]?.wall.toFixed(1)} s, chunks ${paired.chunked.chunks.reduce((a, c) => a + c.wall, 0).toFixed(1)} s, filler ${paired.fillerSeconds.toFixed(1)} s\n`);
+    process.stdout.write(
+      `side by side: single encode ${paired.single.single[0]?.wall.toFixed(1)} s, chunks ${paired.chunked.chunks.reduce((a, c) => a + c.wall, 0).toFixed(1)} s, filler ${paired.fillerSeconds.toFixed(1)} s\n`,
+    );
     sample();
 
     // Output comparison: the 1-replica chunked output against the single encode.
@@ -346,7 +476,13 @@ async function main(): Promise<void> {
     const sourceInfo = await createMediaAdapter(BINARIES).probe(source);
     const splitStart = performance.now();
     const packets = await createMediaAdapter(BINARIES).probePackets(source);
-    const plan = planChunks({ durationSeconds: sourceInfo.durationSeconds, fps: outputFps(sourceInfo), keyframeSeconds: packets.keyframeSeconds, chunkSeconds: CHUNK_SECONDS, thresholdSeconds: CHUNK_SECONDS });
+    const plan = planChunks({
+      durationSeconds: sourceInfo.durationSeconds,
+      fps: outputFps(sourceInfo),
+      keyframeSeconds: packets.keyframeSeconds,
+      chunkSeconds: CHUNK_SECONDS,
+      thresholdSeconds: CHUNK_SECONDS,
+    });
     const splitSeconds = since(splitStart);
     const measured = plan.kind === 'chunked' ? plan : undefined;
     const chunkSteps = [...chunkTimings.chunks].sort((a, b) => a.startFrame - b.startFrame);
@@ -379,7 +515,10 @@ async function main(): Promise<void> {
     const replicaShare = new Map<string, number>();
     for (const c of twoTimings.chunks) replicaShare.set(c.replica, (replicaShare.get(c.replica) ?? 0) + 1);
     const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
-    const partsOut = (parts: Parts) => ({ ...Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, typeof v === 'number' ? round(v, 2) : v])), chunks: parts.chunks.map((c) => round(c, 2)) });
+    const partsOut = (parts: Parts) => ({
+      ...Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, typeof v === 'number' ? round(v, 2) : v])),
+      chunks: parts.chunks.map((c) => round(c, 2)),
+    });
     const data = {
       source: { width, height: SOURCE_HEIGHT, seconds: SOURCE_SECONDS, fps: FPS, keyframeEverySeconds: 2, codec: 'h264 crf 18 + aac' },
       chunkSeconds: CHUNK_SECONDS,
@@ -387,7 +526,12 @@ async function main(): Promise<void> {
       loadAverages: loads,
       quality,
       checks,
-      readySeconds: { single1: round(single.seconds, 1), chunked1: round(chunked1.seconds, 1), single1Again: round(singleAgain.seconds, 1), chunked2: round(chunked2.seconds, 1) },
+      readySeconds: {
+        single1: round(single.seconds, 1),
+        chunked1: round(chunked1.seconds, 1),
+        single1Again: round(singleAgain.seconds, 1),
+        chunked2: round(chunked2.seconds, 1),
+      },
       singleEncodes: timings.single.map((step) => ({ wall: round(step.wall, 2), cpu: round(step.cpu, 2) })),
       parts: { cpu: partsOut(partsBy('cpu')), wall: partsOut(partsBy('wall')) },
       twoReplicas: { chunksPerReplica: Object.fromEntries(replicaShare), chunkWallSecondsSum: round(sum(twoTimings.chunks.map((c) => c.wall)), 1) },
@@ -399,13 +543,23 @@ async function main(): Promise<void> {
     const mark = (row: SimRow) => (row.workers > GOAL_UP_TO ? `${row.met ? 'yes' : 'no'} (beyond the goal's range)` : yes(row.met));
     const table = (rows: SimRow[], cpuRows: SimRow[], wallRows: SimRow[]) =>
       ['| N | critical path (s) | goal (s) | speed-up | met | met, runs alone (CPU s) | met, runs alone (wall s) |', '|---|---|---|---|---|---|---|']
-        .concat(rows.map((row, i) => `| ${row.workers} | ${row.criticalPathSeconds} | ${row.goalSeconds} | ${row.speedup} | ${mark(row)} | ${mark(cpuRows[i] as SimRow)} | ${mark(wallRows[i] as SimRow)} |`))
+        .concat(
+          rows.map(
+            (row, i) =>
+              `| ${row.workers} | ${row.criticalPathSeconds} | ${row.goalSeconds} | ${row.speedup} | ${mark(row)} | ${mark(cpuRows[i] as SimRow)} | ${mark(wallRows[i] as SimRow)} |`,
+          ),
+        )
         .join('\n');
     const loadText = loads.map((l) => l.join(' / ')).join('; ');
     const cpuParts = partsBy('cpu');
     const wallParts = partsBy('wall');
     const inGoal = sideBySideSim.long.rows.filter((row) => row.workers <= GOAL_UP_TO);
-    const chunkHeadline = `chunks sum to ${round(sideBySideSim.chunkOverhead, 3)}x the single encode; simulated ${sideBySideSim.long.seconds} s video: the goal met for N = ${inGoal.filter((row) => row.met).map((row) => row.workers).join(', ') || 'none'} of 1-${GOAL_UP_TO} replicas`;
+    const chunkHeadline = `chunks sum to ${round(sideBySideSim.chunkOverhead, 3)}x the single encode; simulated ${sideBySideSim.long.seconds} s video: the goal met for N = ${
+      inGoal
+        .filter((row) => row.met)
+        .map((row) => row.workers)
+        .join(', ') || 'none'
+    } of 1-${GOAL_UP_TO} replicas`;
     const markdown = `
 Source: ${SOURCE_SECONDS} s of ${width}x${SOURCE_HEIGHT} at ${FPS} fps (the benchmarks' fractal, pattern and grain clip, H.264 CRF 18, a keyframe every 2 s) with a 440 Hz tone in AAC, made by ffmpeg at run time. Output VP9/Opus WebM with the service's settings (${outHeight}p ladder rung, cpu-used 5, FFMPEG_THREADS=1). Chunks of CHUNK_SECONDS=${CHUNK_SECONDS}: ${data.chunks} video chunks plus the audio track. Every replica takes one job at a time with one ffmpeg thread. Runs in this order: single encode, chunked on 1 replica, single encode again, chunked on 2 replicas, then the single encode and the 1-replica chunked run side by side. Load average (1/5/15 min) at the start, between runs and at the end: ${loadText}.
 
@@ -459,7 +613,14 @@ The same measured parts extended to ${LONG_SECONDS} s of the same clip: ${sideBy
 
 ${table(sideBySideSim.long.rows, onCores.long.rows, asMeasured.long.rows)}
 `;
-    writeReport({ part: CHUNK_SECONDS === DEFAULT_CHUNK_SECONDS ? 'chunks' : `chunks-${CHUNK_SECONDS}s`, title: 'Chunked encoding across transcoder replicas', headline: chunkHeadline, command: `BENCH_CHUNKS_SECONDS=${SOURCE_SECONDS} BENCH_CHUNKS_HEIGHT=${SOURCE_HEIGHT} BENCH_CHUNK_SECONDS=${CHUNK_SECONDS} node --import tsx scripts/bench/chunks.ts`, markdown, data });
+    writeReport({
+      part: CHUNK_SECONDS === DEFAULT_CHUNK_SECONDS ? 'chunks' : `chunks-${CHUNK_SECONDS}s`,
+      title: 'Chunked encoding across transcoder replicas',
+      headline: chunkHeadline,
+      command: `BENCH_CHUNKS_SECONDS=${SOURCE_SECONDS} BENCH_CHUNKS_HEIGHT=${SOURCE_HEIGHT} BENCH_CHUNK_SECONDS=${CHUNK_SECONDS} node --import tsx scripts/bench/chunks.ts`,
+      markdown,
+      data,
+    });
   } finally {
     await rm(work, { recursive: true, force: true });
   }

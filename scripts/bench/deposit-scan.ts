@@ -9,13 +9,13 @@ import { randomUUID } from 'node:crypto';
 import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { Bus, connectRedis } from '@reelboard/bus';
-import { createChainClient, depositAddressOf, type DepositSettings } from '@reelboard/chain';
+import { createChainClient, type DepositSettings, depositAddressOf } from '@reelboard/chain';
 import { Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
+import { KEYS, MERCHANT, startAnvil } from '@reelboard/testkit/anvil';
 import { DepositWatcher } from '../../services/payment-watcher/src/deposit-watcher.js';
 import { ScanLock } from '../../services/payment-watcher/src/scan-lock.js';
 import { WatchList } from '../../services/payment-watcher/src/watch-list.js';
-import { KEYS, MERCHANT, startAnvil } from '@reelboard/testkit/anvil';
 import { redisUrl } from '../../services/payment-watcher/test/support/harness.js';
 import { percentile, writeReport } from './lib/report.js';
 
@@ -37,12 +37,36 @@ async function measure(batchSize: number, blocks: number, quoteCount = QUOTES): 
   const watchList = new WatchList(redis, prefix);
   let requests = 0;
   const chain = createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize, onRequest: () => requests++ });
-  const watcher = new DepositWatcher({ bus, uploads, watchList, chain, lock: new ScanLock(redis, `${prefix}:lock`, 60_000), log, chainId: 31337, deposits, confirmations: 1, startBehind: 0, maxBlocksPerPass: 10 });
+  const watcher = new DepositWatcher({
+    bus,
+    uploads,
+    watchList,
+    chain,
+    lock: new ScanLock(redis, `${prefix}:lock`, 60_000),
+    log,
+    chainId: 31337,
+    deposits,
+    confirmations: 1,
+    startBehind: 0,
+    maxBlocksPerPass: 10,
+  });
   const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
   const quotes = Array.from({ length: quoteCount }, () => randomUUID());
   const pipeline = redis.pipeline();
   for (const uploadId of quotes) {
-    pipeline.hset(`${prefix}:payment:watch:info`, uploadId, JSON.stringify({ uploadId, owner: MERCHANT, address: depositAddressOf(deposits, uploadId), token: null, amount: '1000', createdAt: new Date().toISOString(), expiresAt }));
+    pipeline.hset(
+      `${prefix}:payment:watch:info`,
+      uploadId,
+      JSON.stringify({
+        uploadId,
+        owner: MERCHANT,
+        address: depositAddressOf(deposits, uploadId),
+        token: null,
+        amount: '1000',
+        createdAt: new Date().toISOString(),
+        expiresAt,
+      }),
+    );
     pipeline.zadd(`${prefix}:payment:watch`, Date.now() + 3_600_000, uploadId);
   }
   pipeline.incr(`${prefix}:payment:watch:version`);
@@ -54,7 +78,9 @@ async function measure(batchSize: number, blocks: number, quoteCount = QUOTES): 
   for (let b = 0; b < blocks; b++) {
     // Every few blocks a payment (a partial one: the quotes stay watched) reaches one of the addresses.
     if (b % 5 === 0) {
-      await anvil.wallet(KEYS.buyer).sendTransaction({ account: buyer, chain: anvil.chain, to: depositAddressOf(deposits, quotes[b] as string) as Hex, value: 10n });
+      await anvil
+        .wallet(KEYS.buyer)
+        .sendTransaction({ account: buyer, chain: anvil.chain, to: depositAddressOf(deposits, quotes[b] as string) as Hex, value: 10n });
     }
     await anvil.test.mine({ blocks: 1 });
     requests = 0;

@@ -162,7 +162,8 @@ async function main(): Promise<void> {
         bothInS3At = Date.now();
         break;
       }
-      if (bench.events.names(upload.uploadId).some((name) => name === 'failed' || name === 'expired')) throw new Error(`upload ended ${bench.events.names(upload.uploadId).join(', ')}`);
+      if (bench.events.names(upload.uploadId).some((name) => name === 'failed' || name === 'expired'))
+        throw new Error(`upload ended ${bench.events.names(upload.uploadId).join(', ')}`);
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
     await bench.events.waitFor(upload.uploadId, 'profile.saved', 30 * 60_000);
@@ -180,7 +181,11 @@ async function main(): Promise<void> {
     // source's probe), the cut itself (from the transcoder's log), and handing it on.
     const cutLog = await cutFromTranscoderLog(upload.uploadId);
     const cut = cutLog
-      ? { startedAfter: round((cutLog.at - cutLog.wallSeconds * 1000 - paidAt) / 1000), wallSeconds: cutLog.wallSeconds, loggedAt: round((cutLog.at - paidAt) / 1000) }
+      ? {
+          startedAfter: round((cutLog.at - cutLog.wallSeconds * 1000 - paidAt) / 1000),
+          wallSeconds: cutLog.wallSeconds,
+          loggedAt: round((cutLog.at - paidAt) / 1000),
+        }
       : undefined;
     process.stderr.write(`pipeline: ${JSON.stringify({ ...pipeline, cut })}\n`);
     // The machine is shared: the 1-minute load average says how much else ran beside the benchmark.

@@ -27,8 +27,24 @@ const SAMPLE_MS = 50;
 async function makeLargeMp4(dir: string, bytes: number): Promise<string> {
   const seed = join(dir, 'seed.mp4');
   await execFileAsync('ffmpeg', [
-    '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=s=1920x1080:r=30,noise=alls=30:allf=t',
-    '-t', '5', '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '8', '-pix_fmt', 'yuv420p', seed,
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=s=1920x1080:r=30,noise=alls=30:allf=t',
+    '-t',
+    '5',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-qp',
+    '8',
+    '-pix_fmt',
+    'yuv420p',
+    seed,
   ]);
   const loops = Math.ceil(bytes / (await stat(seed)).size);
   const big = join(dir, 'large.mp4');
@@ -136,13 +152,17 @@ any HTTP server must). The file was freshly written, so every read came from the
 Throughput ratio, upload / fs.copyFile: **${ratio.toFixed(2)}** (goal >= 0.6: ${ratio >= 0.6 ? 'met' : 'MISSED'}); upload / stream copy: **${ratioToStream.toFixed(2)}**.
 
 CPU during the upload: gateway ${round(gatewayCpu, 2)} s (${round(gatewayCpu / (bytes / 1024 ** 3), 2)} s per GiB), client (this process) ${round(clientCpu, 2)} s, over ${round(uploadSeconds, 2)} s of wall time.
-${ratio >= 0.6 ? '' : `Why the goal against fs.copyFile is missed: \`fs.copyFile\` is \`copy_file_range(2)\`, the kernel duplicating page-cache pages
+${
+  ratio >= 0.6
+    ? ''
+    : `Why the goal against fs.copyFile is missed: \`fs.copyFile\` is \`copy_file_range(2)\`, the kernel duplicating page-cache pages
 without any process touching the bytes, while an upload moves every byte through user space four times (client reads the
 file and writes the socket, gateway reads the socket and writes the file), across loopback TCP, in two processes on
 ${cpus().length} cores. No HTTP server can approach an in-kernel copy; the comparable reference is the stream copy (one
 read and one write through user space), against which the upload's ratio is ${ratioToStream.toFixed(2)}.
 Client and gateway together used ${round((gatewayCpu + clientCpu) / uploadSeconds, 2)} of the ${cpus().length} cores during the upload (most of the gateway's share is
-kernel time: socket reads and file writes); the rest of the machine ran the other services and anything else on it.`}
+kernel time: socket reads and file writes); the rest of the machine ran the other services and anything else on it.`
+}
 
 Gateway memory (VmRSS sampled every ${SAMPLE_MS} ms): ${mib(memoryBefore.rss)} MiB before, ${mib(peakRss)} MiB peak during,
 ${mib(memoryAfter.rss)} MiB after; VmHWM ${mib(memoryBefore.hwm)} → ${mib(memoryAfter.hwm)} MiB.

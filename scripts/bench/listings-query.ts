@@ -5,7 +5,7 @@
 // (reelboard_bench).
 //   node --import tsx scripts/bench/listings-query.ts
 import { performance } from 'node:perf_hooks';
-import { connectDatabase, hashtagIds, migrateToLatest, PUBLIC_LISTING, searchListings, type Knex, type ListingSearch } from '@reelboard/db';
+import { connectDatabase, hashtagIds, type Knex, type ListingSearch, migrateToLatest, PUBLIC_LISTING, searchListings } from '@reelboard/db';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { seedListings } from '../seed-listings.js';
 import { percentile, writeReport } from './lib/report.js';
@@ -53,7 +53,11 @@ const kinds: Kind[] = [
   { name: 'popular tag, nearest', goal: true, search: (i) => ({ tags: [popular(i)], near: at(i), limit: 20 }) },
   { name: 'popular tag, within 50 km', goal: true, search: (i) => ({ tags: [popular(i)], near: at(i), radiusKm: 50, limit: 20 }) },
   { name: 'rare tag, nearest', goal: true, search: (i) => ({ tags: [rare(i)], near: at(i), limit: 20 }) },
-  { name: 'two tags (all), within 300 km', goal: true, search: (i) => ({ tags: [popular(i), `tag${6 + (i % 10)}`], match: 'all', near: at(i), radiusKm: 300, limit: 20 }) },
+  {
+    name: 'two tags (all), within 300 km',
+    goal: true,
+    search: (i) => ({ tags: [popular(i), `tag${6 + (i % 10)}`], match: 'all', near: at(i), radiusKm: 300, limit: 20 }),
+  },
   { name: 'two rare tags (any), nearest', goal: true, search: (i) => ({ tags: [rare(i), `tag${200 + (i % 90)}`], match: 'any', near: at(i), limit: 20 }) },
   { name: 'popular tag, nearest, 5th page', goal: false, search: (i) => ({ tags: [popular(i)], near: at(i), limit: 20 }), skipPages: 4 },
   { name: 'no tags, nearest', goal: false, search: (i) => ({ near: at(i), limit: 20 }) },
@@ -69,12 +73,15 @@ async function previousQuery(db: Knex, search: ListingSearch): Promise<Knex.SqlN
   const query = db('listings as l')
     .join('users as u', 'u.id', 'l.user_id')
     .select('l.*', 'u.wallet_address', 'u.display_name')
-    .select(db.raw('ARRAY(SELECT h.tag FROM listing_hashtags lh JOIN hashtags h ON h.id = lh.hashtag_id WHERE lh.listing_id = l.id ORDER BY h.tag) AS hashtags'))
+    .select(
+      db.raw('ARRAY(SELECT h.tag FROM listing_hashtags lh JOIN hashtags h ON h.id = lh.hashtag_id WHERE lh.listing_id = l.id ORDER BY h.tag) AS hashtags'),
+    )
     .where('l.moderation_status', 'approved');
   if (search.tags?.length) {
     const ids = [...(await hashtagIds(db, search.tags)).values()];
     if (ids.length < search.tags.length && search.match !== 'any') return undefined;
-    if (search.match === 'any') query.whereExists(db('listing_hashtags as lh').whereRaw('lh.listing_id = l.id').whereIn('lh.hashtag_id', ids).select(db.raw('1')));
+    if (search.match === 'any')
+      query.whereExists(db('listing_hashtags as lh').whereRaw('lh.listing_id = l.id').whereIn('lh.hashtag_id', ids).select(db.raw('1')));
     else for (const id of ids) query.whereExists(db('listing_hashtags as lh').whereRaw('lh.listing_id = l.id').where('lh.hashtag_id', id).select(db.raw('1')));
   }
   if (search.near) {
@@ -84,10 +91,16 @@ async function previousQuery(db: Knex, search: ListingSearch): Promise<Knex.SqlN
     if (search.radiusKm !== undefined) query.whereRaw('ST_DWithin(l.location, ?, ?)', [point, search.radiusKm * 1000]);
     query.orderByRaw('? ASC, l.id ASC', [distance]);
   } else {
-    query.orderBy([{ column: 'l.created_at', order: 'desc' }, { column: 'l.id', order: 'desc' }]);
+    query.orderBy([
+      { column: 'l.created_at', order: 'desc' },
+      { column: 'l.id', order: 'desc' },
+    ]);
   }
   // Returned as SQL: a query builder is thenable, so awaiting one would run it.
-  return query.limit(search.limit + 1).toSQL().toNative();
+  return query
+    .limit(search.limit + 1)
+    .toSQL()
+    .toNative();
 }
 
 const db = await benchDatabase();
@@ -119,7 +132,9 @@ try {
   const executionMs = async (sql: string, bindings: readonly unknown[]) =>
     Number((await explain(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${sql}`, bindings)).rows[0]['QUERY PLAN'][0]['Execution Time']);
   const planText = async (sql: string, bindings: readonly unknown[]) =>
-    (await explain(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ${sql}`, bindings)).rows.map((row: { 'QUERY PLAN': string }) => row['QUERY PLAN']).join('\n');
+    (await explain(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ${sql}`, bindings)).rows
+      .map((row: { 'QUERY PLAN': string }) => row['QUERY PLAN'])
+      .join('\n');
 
   /** The search of sample i, with the cursor of its measured page when the kind skips pages. */
   const prepared = async (i: number): Promise<ListingSearch> => {
@@ -161,7 +176,14 @@ try {
   const fmt = (n: number) => (Number.isNaN(n) ? '–' : n.toFixed(2));
   const goalBefore = [...byKind.entries()].filter(([kind]) => kinds[kind]?.goal).flatMap(([, times]) => times.before);
   const p95 = percentile(execution, 95);
-  const indexNames = ['listings_approved_nearest', 'listings_approved_tags_gin', 'listings_status_newest', 'listings_location_gist', 'listing_hashtags_pkey', 'users_pkey'];
+  const indexNames = [
+    'listings_approved_nearest',
+    'listings_approved_tags_gin',
+    'listings_status_newest',
+    'listings_location_gist',
+    'listing_hashtags_pkey',
+    'users_pkey',
+  ];
   const indexesUsed = indexNames.filter((name) => plans.some((plan) => plan.includes(name)));
   const row = (name: string, now: number[], before: number[]) =>
     `| ${name} | ${fmt(percentile(now, 50))} | ${fmt(percentile(now, 95))} | ${fmt(percentile(before, 50))} | ${fmt(percentile(before, 95))} | ${before.length ? `${(percentile(before, 95) / percentile(now, 95)).toFixed(0)}×` : '–'} |`;

@@ -21,12 +21,12 @@ import {
   av1Codec,
   binariesFrom,
   bitrateForHeight,
+  type CodecConfig,
   createMediaAdapter,
   h264Codec,
   hevcCodec,
   mediaBinariesSchema,
   vp9Codec,
-  type CodecConfig,
 } from '../../packages/media/src/index.js';
 import { childCpuSecondsOf } from './lib/chain-run.js';
 import { writeReport } from './lib/report.js';
@@ -35,7 +35,7 @@ const execFileAsync = promisify(execFile);
 const THREADS = 2;
 // No niceness and no time limit: the encodes are what is measured.
 const media = createMediaAdapter(binariesFrom(loadConfig(mediaBinariesSchema)));
-const withCodecs = process.env['BENCH_MEDIA_CODECS'] !== '0';
+const withCodecs = process.env.BENCH_MEDIA_CODECS !== '0';
 
 interface Source {
   label: string;
@@ -72,8 +72,22 @@ const issueReference: CodecConfig = {
   ...vp9Codec,
   name: 'reference-good5',
   videoOptions: ({ bitrateKbps, threads }) => [
-    '-c:v', 'libvpx-vp9', '-pix_fmt', 'yuv420p', '-b:v', `${bitrateKbps}k`,
-    '-deadline', 'good', '-cpu-used', '5', '-row-mt', '1', '-tile-columns', '2', '-threads', String(threads),
+    '-c:v',
+    'libvpx-vp9',
+    '-pix_fmt',
+    'yuv420p',
+    '-b:v',
+    `${bitrateKbps}k`,
+    '-deadline',
+    'good',
+    '-cpu-used',
+    '5',
+    '-row-mt',
+    '1',
+    '-tile-columns',
+    '2',
+    '-threads',
+    String(threads),
   ],
 };
 
@@ -100,7 +114,24 @@ async function generateSource(dir: string, label: string, width: number, height:
   ].join(';');
   // H.264 at CRF 18 lands near what phones record (15-20 Mbit/s at 1080p30), so decoding the
   // upload costs what it costs in production.
-  await execFileAsync('ffmpeg', ['-v', 'error', '-y', '-filter_complex', graph, '-map', '[v]', '-t', String(seconds), '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', path]);
+  await execFileAsync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-filter_complex',
+    graph,
+    '-map',
+    '[v]',
+    '-t',
+    String(seconds),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-crf',
+    '18',
+    path,
+  ]);
   return { label, width, height, seconds, path, frames: Math.round(seconds * 30), ladderProbe };
 }
 
@@ -109,7 +140,9 @@ async function quality(encoded: string, source: string): Promise<{ ssim: number;
   // Frame index as timestamp, in one shared time base: Matroska rounds times to 1 ms and MP4 does
   // not, so matching by timestamp would pair every third frame with its neighbour.
   const graph = '[0:v]settb=1/30,setpts=N,split[a1][a2];[1:v]settb=1/30,setpts=N,split[b1][b2];[a1][b1]ssim;[a2][b2]psnr';
-  const { stderr } = await execFileAsync('ffmpeg', ['-hide_banner', '-i', encoded, '-i', source, '-lavfi', graph, '-f', 'null', '-'], { maxBuffer: 16 * 1024 * 1024 });
+  const { stderr } = await execFileAsync('ffmpeg', ['-hide_banner', '-i', encoded, '-i', source, '-lavfi', graph, '-f', 'null', '-'], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
   const ssim = /SSIM .*All:([\d.]+)/.exec(stderr)?.[1];
   const psnr = /PSNR .*average:([\d.]+|inf)/.exec(stderr)?.[1];
   if (!ssim || !psnr) throw new Error(`no SSIM/PSNR for ${encoded}: ${stderr.slice(-500)}`);
@@ -158,7 +191,9 @@ function comparisonRow(project: Measured, baseline: Measured): string {
 }
 
 function measuredRow(m: Measured, reference?: Measured): string {
-  const versus = reference ? ` | ${(reference.cpuSeconds / m.cpuSeconds).toFixed(2)}x | ${signed(m.ssim - reference.ssim, 4)} | ${(m.bytes / reference.bytes).toFixed(3)}` : '';
+  const versus = reference
+    ? ` | ${(reference.cpuSeconds / m.cpuSeconds).toFixed(2)}x | ${signed(m.ssim - reference.ssim, 4)} | ${(m.bytes / reference.bytes).toFixed(3)}`
+    : '';
   return `| ${m.label} | ${m.source} | ${m.kbps}k | ${m.fps} | ${(m.cpuSeconds / 1).toFixed(1)} | ${m.ssim.toFixed(4)} | ${m.psnr.toFixed(2)} | ${m.bytes}${versus} |`;
 }
 
@@ -240,13 +275,17 @@ ${ladder.map((m) => measuredRow(m)).join('\n')}
 
 The preview's cost is fixed (5 s at ≤480p) while the transcode's grows with the video's length, so for a
 typical 1-2 minute listing the share is far smaller than on this ${hd.seconds} s clip.
-${withCodecs ? `
+${
+  withCodecs
+    ? `
 ### Codecs at 1080p, ${hdKbps}k (same source, same target bitrate)
 
 ${header} CPU speed vs VP9 | ΔSSIM vs VP9 | size vs VP9 |
 |---|---|---|---|---|---|---|---|---|---|---|
 ${codecs.map((m) => measuredRow(m, hdComparison.project)).join('\n')}
-` : ''}`;
+`
+    : ''
+}`;
 
     writeReport({
       part: 'media',

@@ -88,7 +88,11 @@ async function measure(submitHash: boolean): Promise<number> {
 }
 
 try {
-  await waitFor(async () => ((await fetch(`http://127.0.0.1:${WATCHER_PORT}/readyz`).catch(() => undefined))?.ok ? true : undefined), 60_000, 'payment-watcher readiness');
+  await waitFor(
+    async () => ((await fetch(`http://127.0.0.1:${WATCHER_PORT}/readyz`).catch(() => undefined))?.ok ? true : undefined),
+    60_000,
+    'payment-watcher readiness',
+  );
   const results: Record<string, number[]> = { submitted: [], watched: [] };
   for (let i = 0; i < PAYMENTS; i++) {
     results.submitted?.push(await measure(true));

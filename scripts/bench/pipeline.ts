@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@reelboard/config';
 import { binariesFrom, createMediaAdapter, mediaBinariesSchema } from '../../packages/media/src/index.js';
-import { childCpuSecondsOf, makeLogo, makeRealisticClip, newSeller, payUpload, postListing, round, startBenchStack, type BenchStack } from './lib/chain-run.js';
+import { type BenchStack, childCpuSecondsOf, makeLogo, makeRealisticClip, newSeller, payUpload, postListing, round, startBenchStack } from './lib/chain-run.js';
 import { writeReport } from './lib/report.js';
 
 const CLIP_SECONDS = (process.env.BENCH_PIPELINE_SECONDS ?? '10,60').split(',').map(Number);
@@ -30,7 +30,10 @@ const SETTINGS = { FFMPEG_THREADS: 2, PREVIEW_SECONDS: 5, PREVIEW_MAX_HEIGHT: 48
 const BINARIES = binariesFrom(loadConfig(mediaBinariesSchema));
 
 /** The stages' ffmpeg work, in their order, with the adapter and options the services use. */
-async function directReference(source: string, dir: string): Promise<{ seconds: number; cpuSeconds: number; transcodeSeconds: number; previewPosterSeconds: number }> {
+async function directReference(
+  source: string,
+  dir: string,
+): Promise<{ seconds: number; cpuSeconds: number; transcodeSeconds: number; previewPosterSeconds: number }> {
   const media = createMediaAdapter({ ...BINARIES, niceness: SETTINGS.FFMPEG_NICENESS, timeoutSeconds: 3600 });
   await mkdir(dir, { recursive: true });
   const cpuBefore = childCpuSecondsOf('self');
@@ -43,7 +46,12 @@ async function directReference(source: string, dir: string): Promise<{ seconds: 
   const transcoded = performance.now();
   // preview-extractor: probe the transcode, preview, poster.
   const probedVideo = await media.probe(video);
-  await media.extractPreview(video, join(dir, 'preview.webm'), { seconds: SETTINGS.PREVIEW_SECONDS, maxHeight: SETTINGS.PREVIEW_MAX_HEIGHT, threads: SETTINGS.FFMPEG_THREADS, source: probedVideo });
+  await media.extractPreview(video, join(dir, 'preview.webm'), {
+    seconds: SETTINGS.PREVIEW_SECONDS,
+    maxHeight: SETTINGS.PREVIEW_MAX_HEIGHT,
+    threads: SETTINGS.FFMPEG_THREADS,
+    source: probedVideo,
+  });
   await media.extractPoster(video, join(dir, 'poster.webp'), { source: probedVideo });
   const done = performance.now();
   return {
@@ -142,7 +150,10 @@ ${rows
   .join('\n')}
 
 Reference split (mean of before/after): ${rows
-      .map((r) => `${r.clipSeconds} s clip: transcode ${round(((r.reference[0]?.transcodeSeconds ?? 0) + (r.reference[1]?.transcodeSeconds ?? 0)) / 2)} s, preview + poster ${round(((r.reference[0]?.previewPosterSeconds ?? 0) + (r.reference[1]?.previewPosterSeconds ?? 0)) / 2)} s`)
+      .map(
+        (r) =>
+          `${r.clipSeconds} s clip: transcode ${round(((r.reference[0]?.transcodeSeconds ?? 0) + (r.reference[1]?.transcodeSeconds ?? 0)) / 2)} s, preview + poster ${round(((r.reference[0]?.previewPosterSeconds ?? 0) + (r.reference[1]?.previewPosterSeconds ?? 0)) / 2)} s`,
+      )
       .join('; ')}.
 
 "Outside media stages": the pipeline's time minus the transcoder's and preview-extractor's job run times (BullMQ

@@ -13,8 +13,8 @@ import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import type { Redis } from 'ioredis';
 import { Bus, connectRedis, type Retention } from '@reelboard/bus';
-import { Uploads } from '@reelboard/lifecycle';
 import type { StatusEvent, UploadReceived } from '@reelboard/contracts';
+import { Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { redisProcesses } from '@reelboard/testkit/redis-processes';
 import { writeReport } from './lib/report.js';
@@ -38,28 +38,76 @@ async function runStages(redisUrl: string, prefix: string): Promise<void> {
   const txHash = `0x${'ab'.repeat(32)}` as const;
   const options = { concurrency: CONCURRENCY };
   // payment-watcher: the expiry job at the quote's deadline; the payment found, credited and confirmed.
-  bus.consume('upload.received', async (u) => {
-    await bus.publish('upload.expire', { uploadId: u.uploadId }, { delayMs: QUOTE_SECONDS * 1000 });
-    const payment = { chainId: u.quote.chainId, address: u.quote.to, token: null, amount: u.quote.amount, blockNumber: '1', blockTime: new Date().toISOString(), status: 'paid' as const, txHashes: [txHash] };
-    await uploads.pay(u.uploadId, payment, 'payment-watcher');
-    await bus.publish('payment.credited', { kind: 'deposit', uploadId: u.uploadId, owner: u.owner, chainId: u.quote.chainId, address: u.quote.to, token: null, quoteAmount: u.quote.amount, totalReceived: u.quote.amount, fromBlock: '1', toBlock: '1', blockTime: payment.blockTime, transfers: [], status: 'paid' });
-    await bus.publish('payment.confirmed', { ...u, payment });
-  }, options);
+  bus.consume(
+    'upload.received',
+    async (u) => {
+      await bus.publish('upload.expire', { uploadId: u.uploadId }, { delayMs: QUOTE_SECONDS * 1000 });
+      const payment = {
+        chainId: u.quote.chainId,
+        address: u.quote.to,
+        token: null,
+        amount: u.quote.amount,
+        blockNumber: '1',
+        blockTime: new Date().toISOString(),
+        status: 'paid' as const,
+        txHashes: [txHash],
+      };
+      await uploads.pay(u.uploadId, payment, 'payment-watcher');
+      await bus.publish('payment.credited', {
+        kind: 'deposit',
+        uploadId: u.uploadId,
+        owner: u.owner,
+        chainId: u.quote.chainId,
+        address: u.quote.to,
+        token: null,
+        quoteAmount: u.quote.amount,
+        totalReceived: u.quote.amount,
+        fromBlock: '1',
+        toBlock: '1',
+        blockTime: payment.blockTime,
+        transfers: [],
+        status: 'paid',
+      });
+      await bus.publish('payment.confirmed', { ...u, payment });
+    },
+    options,
+  );
   bus.consume('upload.expire', async ({ uploadId }) => void (await uploads.state(uploadId)), options);
   bus.consume('payment.credited', async () => {}, options);
   // transcoder: processing, the early preview, progress, the transcoded video.
-  bus.consume('payment.confirmed', async (p, c) => {
-    await uploads.transition(p.uploadId, 'start', { stage: 'transcoder', message: 'processing started' });
-    await c.emit('preview.early', { ...p, preview: { path: `${p.uploadId}/early-preview.webm`, bytes: 1, durationSeconds: 1 }, poster: { path: `${p.uploadId}/early-poster.webp`, bytes: 1 } });
-    for (let i = 1; i <= PROGRESS_EVENTS; i += 1) await c.status('progress', { progress: Math.round((100 * i) / (PROGRESS_EVENTS + 1)) });
-    await c.emit('video.transcoded', { ...p, video: { path: `${p.uploadId}/video.webm`, bytes: 1, durationSeconds: 1, width: 2, height: 2 } });
-  }, options);
+  bus.consume(
+    'payment.confirmed',
+    async (p, c) => {
+      await uploads.transition(p.uploadId, 'start', { stage: 'transcoder', message: 'processing started' });
+      await c.emit('preview.early', {
+        ...p,
+        preview: { path: `${p.uploadId}/early-preview.webm`, bytes: 1, durationSeconds: 1 },
+        poster: { path: `${p.uploadId}/early-poster.webp`, bytes: 1 },
+      });
+      for (let i = 1; i <= PROGRESS_EVENTS; i += 1) await c.status('progress', { progress: Math.round((100 * i) / (PROGRESS_EVENTS + 1)) });
+      await c.emit('video.transcoded', { ...p, video: { path: `${p.uploadId}/video.webm`, bytes: 1, durationSeconds: 1, width: 2, height: 2 } });
+    },
+    options,
+  );
   // uploader: the early preview stored; later the assets.
   bus.consume('preview.early', async (_p, c) => c.status('preview.ready'), options);
-  bus.consume('video.transcoded', (v, c) => c.emit('preview.extracted', { ...v, preview: { path: `${v.uploadId}/preview.webm`, bytes: 1, durationSeconds: 1 }, poster: { path: `${v.uploadId}/poster.webp`, bytes: 1 } }), options);
+  bus.consume(
+    'video.transcoded',
+    (v, c) =>
+      c.emit('preview.extracted', {
+        ...v,
+        preview: { path: `${v.uploadId}/preview.webm`, bytes: 1, durationSeconds: 1 },
+        poster: { path: `${v.uploadId}/poster.webp`, bytes: 1 },
+      }),
+    options,
+  );
   bus.consume('preview.extracted', (p, c) => c.emit('assets.stored', { ...p, objects: { video: 'v', preview: 'p', poster: 'q' } }), options);
   // profile-writer: saved.
-  bus.consume('assets.stored', async (a) => void (await uploads.transition(a.uploadId, 'save', { stage: 'profile-writer', message: 'listing saved' })), options);
+  bus.consume(
+    'assets.stored',
+    async (a) => void (await uploads.transition(a.uploadId, 'save', { stage: 'profile-writer', message: 'listing saved' })),
+    options,
+  );
   process.send?.('ready');
   process.on('message', async (message) => {
     if (message === 'stop') {
@@ -77,8 +125,23 @@ function uploadFor(uploadId: string, owner: number): UploadReceived {
   return {
     uploadId,
     owner: `0x${owner.toString(16).padStart(40, '0')}`,
-    form: { title: 'A bench listing with a title of ordinary length', description: 'Two sentences of description. About this long.', hashtags: ['bench', 'bikes', 'berlin'], latitude: 52.5, longitude: 13.4, displayName: 'Ada', contact: 'ada@example.org' },
-    quote: { chainId: 31337, to: deposit, amount: '10000000000000000', token: null, createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + QUOTE_SECONDS * 1000).toISOString() },
+    form: {
+      title: 'A bench listing with a title of ordinary length',
+      description: 'Two sentences of description. About this long.',
+      hashtags: ['bench', 'bikes', 'berlin'],
+      latitude: 52.5,
+      longitude: 13.4,
+      displayName: 'Ada',
+      contact: 'ada@example.org',
+    },
+    quote: {
+      chainId: 31337,
+      to: deposit,
+      amount: '10000000000000000',
+      token: null,
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + QUOTE_SECONDS * 1000).toISOString(),
+    },
     staged: { source: `${uploadId}/source`, sourceBytes: 2_000_000, logo: `${uploadId}/logo` },
     receivedAt: now.toISOString(),
   };
@@ -124,7 +187,7 @@ function sizing(kinds: Map<string, { keys: number; bytes: number }>, uploads: nu
   const log = kinds.get('status-log')?.bytes ?? 0;
   const [j, r, l] = [jobs / uploads, record / uploads, log / uploads].map((bytes) => bytes / 1024) as [number, number, number];
   const perDay = 7 * j + 30 * r + 7 * l;
-  return `Sizing at the default retentions: an upload's finished jobs (${j.toFixed(1)} KiB) stay 7 days, its record and history (${r.toFixed(1)} KiB) 30 days, its status log entries (${l.toFixed(1)} KiB) 7 days (the log is capped at 100,000 entries, about ${(logEntries > 0 ? (log / logEntries) * 100_000 / 2 ** 20 : 0).toFixed(0)} MiB at the cap); so each finished upload a day holds about **${perDay.toFixed(0)} KiB** in the steady state: 1,000 uploads a day need about ${((perDay * 1000) / 1024).toFixed(0)} MiB, 10,000 a day about ${((perDay * 10_000) / 1024 ** 2).toFixed(1)} GiB (less the log's cap). Shorter retentions scale it down linearly.`;
+  return `Sizing at the default retentions: an upload's finished jobs (${j.toFixed(1)} KiB) stay 7 days, its record and history (${r.toFixed(1)} KiB) 30 days, its status log entries (${l.toFixed(1)} KiB) 7 days (the log is capped at 100,000 entries, about ${(logEntries > 0 ? ((log / logEntries) * 100_000) / 2 ** 20 : 0).toFixed(0)} MiB at the cap); so each finished upload a day holds about **${perDay.toFixed(0)} KiB** in the steady state: 1,000 uploads a day need about ${((perDay * 1000) / 1024).toFixed(0)} MiB, 10,000 a day about ${((perDay * 10_000) / 1024 ** 2).toFixed(1)} GiB (less the log's cap). Shorter retentions scale it down linearly.`;
 }
 
 async function main(): Promise<void> {
@@ -167,7 +230,8 @@ async function main(): Promise<void> {
     stop();
     // The expiry jobs run at their quotes' deadlines: wait for the last ones, then measure.
     const expire = bus.queue('upload.expire');
-    while ((await expire.getDelayedCount()) + (await expire.getWaitingCount()) + (await expire.getActiveCount()) > 0) await new Promise((resolve) => setTimeout(resolve, 500));
+    while ((await expire.getDelayedCount()) + (await expire.getWaitingCount()) + (await expire.getActiveCount()) > 0)
+      await new Promise((resolve) => setTimeout(resolve, 500));
     const peak = await usedMemory(redis);
     const peakKeys = await keysByKind(redis, prefix);
     const logEntriesAtPeak = await redis.xlen(bus.status.logKey);
@@ -179,13 +243,16 @@ async function main(): Promise<void> {
     const deadline = expiryStarted + (TTL_SECONDS + 180) * 1000;
     let after = await usedMemory(redis);
     let afterKeys = await keysByKind(redis, prefix);
-    const perUploadKeys = () => [...afterKeys.entries()].filter(([kind]) => kind.includes('<upload>') || kind.includes('<address>')).reduce((sum, [, v]) => sum + v.keys, 0);
+    const perUploadKeys = () =>
+      [...afterKeys.entries()].filter(([kind]) => kind.includes('<upload>') || kind.includes('<address>')).reduce((sum, [, v]) => sum + v.keys, 0);
     while (Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 5_000));
       after = await usedMemory(redis);
       afterKeys = await keysByKind(redis, prefix);
       const completed = (await Promise.all(bus.watchedQueues().map((queue) => queue.getCompletedCount()))).reduce((a, b) => a + b, 0);
-      process.stdout.write(`  ${Math.round((Date.now() - expiryStarted) / 1000)} s after the run: used_memory ${(after / 2 ** 20).toFixed(1)} MiB, per-upload keys ${perUploadKeys()}, completed jobs ${completed}, status log ${await redis.xlen(bus.status.logKey)}\n`);
+      process.stdout.write(
+        `  ${Math.round((Date.now() - expiryStarted) / 1000)} s after the run: used_memory ${(after / 2 ** 20).toFixed(1)} MiB, per-upload keys ${perUploadKeys()}, completed jobs ${completed}, status log ${await redis.xlen(bus.status.logKey)}\n`,
+      );
       if (perUploadKeys() === 0 && completed === 0 && (await redis.xlen(bus.status.logKey)) === 0) break;
     }
     const expirySeconds = (Date.now() - expiryStarted) / 1000;
@@ -198,7 +265,9 @@ async function main(): Promise<void> {
     const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
     const perUpload = (peak - baseline) / UPLOADS;
     const kinds = [...peakKeys.entries()].sort((a, b) => b[1].bytes - a[1].bytes);
-    const residual = [...afterKeys.entries()].filter(([kind, v]) => (baselineKeys.get(kind)?.keys ?? 0) !== v.keys || !baselineKeys.has(kind)).sort((a, b) => b[1].bytes - a[1].bytes);
+    const residual = [...afterKeys.entries()]
+      .filter(([kind, v]) => (baselineKeys.get(kind)?.keys ?? 0) !== v.keys || !baselineKeys.has(kind))
+      .sort((a, b) => b[1].bytes - a[1].bytes);
     const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(' / ');
     writeReport({
       part: 'redis-memory',
@@ -222,14 +291,28 @@ async function main(): Promise<void> {
         ...kinds.slice(0, 16).map(([kind, v]) => `| \`${kind}\` | ${v.keys} | ${mib(v.bytes)} | ${Math.round(v.bytes / UPLOADS)} |`),
         '',
         sizing(peakKeys, UPLOADS, logEntriesAtPeak),
-      '',
-      residual.length === 0
+        '',
+        residual.length === 0
           ? 'After expiry the prefix holds exactly the keys of the baseline.'
           : `After expiry, keys beyond the baseline's (fixed per queue or per deployment, not per upload): ${residual.map(([kind, v]) => `\`${kind}\` ${v.keys} (${(v.bytes / 1024).toFixed(0)} KiB)`).join(', ')}.`,
-      '',
-      'The rest of the difference in used_memory is the Lua scripts BullMQ and the status store loaded after the baseline, and allocator state; none of it grows with the number of uploads.',
+        '',
+        'The rest of the difference in used_memory is the Lua scripts BullMQ and the status store loaded after the baseline, and allocator state; none of it grows with the number of uploads.',
       ].join('\n'),
-      data: { uploads: UPLOADS, ttlSeconds: TTL_SECONDS, baseline, peak, after, perUpload, runSeconds, expirySeconds, uploadsKept, loadBefore, loadAtPeak, kinds: Object.fromEntries(kinds), residual: Object.fromEntries(residual) },
+      data: {
+        uploads: UPLOADS,
+        ttlSeconds: TTL_SECONDS,
+        baseline,
+        peak,
+        after,
+        perUpload,
+        runSeconds,
+        expirySeconds,
+        uploadsKept,
+        loadBefore,
+        loadAtPeak,
+        kinds: Object.fromEntries(kinds),
+        residual: Object.fromEntries(residual),
+      },
     });
   } finally {
     await processes.close();

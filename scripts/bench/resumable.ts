@@ -12,12 +12,12 @@
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { createServer, connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as tus from 'tus-js-client';
-import { newSeller, postListing, round, startBenchStack, type Seller } from './lib/chain-run.js';
+import { newSeller, postListing, round, type Seller, startBenchStack } from './lib/chain-run.js';
 import { writeReport } from './lib/report.js';
 
 const execFileAsync = promisify(execFile);
@@ -27,7 +27,26 @@ const CHUNK = 8 * 1024 * 1024;
 /** A real H.264 MP4 of about `bytes`: a short noisy clip looped with stream copy. */
 async function makeLargeMp4(dir: string, bytes: number): Promise<string> {
   const seed = join(dir, 'seed.mp4');
-  await execFileAsync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=s=1280x720:r=30,noise=alls=30:allf=t', '-t', '4', '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '8', '-pix_fmt', 'yuv420p', seed]);
+  await execFileAsync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=s=1280x720:r=30,noise=alls=30:allf=t',
+    '-t',
+    '4',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-qp',
+    '8',
+    '-pix_fmt',
+    'yuv420p',
+    seed,
+  ]);
   const loops = Math.ceil(bytes / (await stat(seed)).size);
   const big = join(dir, 'large.mp4');
   await execFileAsync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', String(loops), '-i', seed, '-c', 'copy', '-fs', String(bytes), big]);
@@ -96,14 +115,22 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
 async function nameInForm(seller: Seller, gatewayUrl: string, uploadId: string): Promise<void> {
   const form = new FormData();
   for (const [key, value] of Object.entries({ title: 'Benchmark listing', latitude: '52.52', longitude: '13.405' })) form.append(key, value);
-  const res = await fetch(`${gatewayUrl}/v1/uploads?videoUpload=${uploadId}`, { method: 'POST', headers: { authorization: `Bearer ${seller.client.sessionToken}` }, body: form });
+  const res = await fetch(`${gatewayUrl}/v1/uploads?videoUpload=${uploadId}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${seller.client.sessionToken}` },
+    body: form,
+  });
   if (res.status !== 202) throw new Error(`the form naming ${uploadId} was answered ${res.status}: ${await res.text()}`);
 }
 
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'reelboard-bench-resumable-'));
   // Room for three unpaid gigabytes of one wallet; the reserve stays the default.
-  const bench = await startBenchStack({ QUOTE_TTL_SECONDS: '60', STAGING_MAX_UNPAID_BYTES_PER_WALLET: String(16 * 1024 ** 3), STAGING_MAX_UNPAID_UPLOADS_PER_WALLET: '10' });
+  const bench = await startBenchStack({
+    QUOTE_TTL_SECONDS: '60',
+    STAGING_MAX_UNPAID_BYTES_PER_WALLET: String(16 * 1024 ** 3),
+    STAGING_MAX_UNPAID_UPLOADS_PER_WALLET: '10',
+  });
   try {
     const file = await makeLargeMp4(work, TARGET_BYTES);
     const bytes = (await stat(file)).size;

@@ -14,13 +14,13 @@
  * transcoded, so its ffmpeg does not compete with the transcoders for the same cores; every upload
  * must then reach profile.saved.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '@reelboard/testkit/infra-env';
 import type { ExtraReplica } from '@reelboard/testkit/stack';
-import { makeRealisticClip, newSeller, payUpload, postListing, round, startBenchStack, type BenchStack } from './lib/chain-run.js';
+import { type BenchStack, makeRealisticClip, newSeller, payUpload, postListing, round, startBenchStack } from './lib/chain-run.js';
 import { writeReport } from './lib/report.js';
 
 const CLIPS = Number(process.env.BENCH_SCALING_CLIPS ?? 40);
@@ -37,12 +37,16 @@ async function inBatches<T, R>(items: T[], limit: number, work: (item: T) => Pro
 
 /** Posts and pays `count` uploads of the clip; resolves once every one is confirmed and queued. */
 async function queuePaidUploads(bench: BenchStack, clip: string, count: number): Promise<string[]> {
-  const ids = await inBatches(Array.from({ length: count }, (_, i) => i), 8, async () => {
-    const seller = await newSeller(bench);
-    const upload = await postListing(seller, clip);
-    await payUpload(bench, seller, upload);
-    return upload.uploadId;
-  });
+  const ids = await inBatches(
+    Array.from({ length: count }, (_, i) => i),
+    8,
+    async () => {
+      const seller = await newSeller(bench);
+      const upload = await postListing(seller, clip);
+      await payUpload(bench, seller, upload);
+      return upload.uploadId;
+    },
+  );
   await Promise.all(ids.map((id) => bench.events.waitFor(id, 'payment.confirmed', 120_000)));
   return ids;
 }
@@ -75,11 +79,14 @@ async function measureRound(bench: BenchStack, clip: string, replicas: number) {
   await stack.stop('preview-extractor');
   const ids = await queuePaidUploads(bench, clip, CLIPS);
   const extras: Promise<ExtraReplica>[] = [];
-  const started = Promise.all([stack.start('transcoder'), ...Array.from({ length: replicas - 1 }, (_, i) => {
-    const extra = stack.startExtra('transcoder', `bench-${runId}-r${replicas}-${i + 2}`);
-    extras.push(extra);
-    return extra;
-  })]);
+  const started = Promise.all([
+    stack.start('transcoder'),
+    ...Array.from({ length: replicas - 1 }, (_, i) => {
+      const extra = stack.startExtra('transcoder', `bench-${runId}-r${replicas}-${i + 2}`);
+      extras.push(extra);
+      return extra;
+    }),
+  ]);
   await started;
   await Promise.all(ids.map((id) => bench.events.waitFor(id, 'video.transcoded', 30 * 60_000)));
   await stack.start('preview-extractor');
@@ -111,7 +118,12 @@ async function measureRound(bench: BenchStack, clip: string, replicas: number) {
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'reelboard-bench-scaling-'));
   // 120 sellers sign in from this one address, standing in for 120 people: lift the per-IP limits.
-  const bench = await startBenchStack({ TRANSCODE_CONCURRENCY: '1', FFMPEG_THREADS: '1', RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '100000', RATE_LIMIT_PER_IP_PER_MINUTE: '100000' });
+  const bench = await startBenchStack({
+    TRANSCODE_CONCURRENCY: '1',
+    FFMPEG_THREADS: '1',
+    RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: '100000',
+    RATE_LIMIT_PER_IP_PER_MINUTE: '100000',
+  });
   try {
     const clip = join(work, 'clip.mp4');
     await makeRealisticClip(clip, CLIP);
@@ -133,7 +145,10 @@ ${cpus().length} cores, shared with the rest of the stack and whatever else ran.
 | replicas | clips | span s | clips/min | speed-up vs ${base?.replicas ?? 1} | jobs per replica | attemptsStarted max | attemptsMade max | \`stage started\` lines per upload (min-max) |
 |---|---|---|---|---|---|---|---|---|
 ${rows
-  .map((r) => `| ${r.replicas} | ${r.clips} | ${r.spanSeconds} | ${r.clipsPerMinute} | ${base ? (r.clipsPerMinute / base.clipsPerMinute).toFixed(2) : '-'}x | ${r.jobsPerReplica.join(' / ')} | ${r.maxAttemptsStarted} | ${r.maxAttemptsMade} | ${r.startLines.min}-${r.startLines.max} |`)
+  .map(
+    (r) =>
+      `| ${r.replicas} | ${r.clips} | ${r.spanSeconds} | ${r.clipsPerMinute} | ${base ? (r.clipsPerMinute / base.clipsPerMinute).toFixed(2) : '-'}x | ${r.jobsPerReplica.join(' / ')} | ${r.maxAttemptsStarted} | ${r.maxAttemptsMade} | ${r.startLines.min}-${r.startLines.max} |`,
+  )
   .join('\n')}
 
 No job ran twice: ${exactlyOnce ? 'yes' : 'NO'}: every payment.confirmed job was started exactly once (BullMQ attemptsStarted = 1)

@@ -11,9 +11,9 @@ import { readFileSync } from 'node:fs';
 import { EventSource } from 'eventsource';
 import { privateKeyToAccount } from 'viem/accounts';
 import { Bus, connectRedis } from '@reelboard/bus';
-import { Uploads } from '@reelboard/lifecycle';
 import { GatewayClient } from '@reelboard/client';
 import type { StatusEvent, UploadReceived } from '@reelboard/contracts';
+import { Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { percentile, repoRoot, writeReport } from './lib/report.js';
@@ -52,7 +52,13 @@ const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gateway.
 
 for (let i = 0; ; i += 1) {
   if (i > 120) throw new Error('gateway did not start');
-  if (await fetch(`http://127.0.0.1:${PORT + 1}/healthz`).then((r) => r.ok, () => false)) break;
+  if (
+    await fetch(`http://127.0.0.1:${PORT + 1}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    )
+  )
+    break;
   await new Promise((resolve) => setTimeout(resolve, 250));
 }
 
@@ -140,11 +146,20 @@ writeReport({
     `| delivery latency p50 | ${percentile(latencies, 50)} ms |`,
     `| delivery latency p99 | ${p99} ms |`,
     `| gateway RSS before clients | ${rssBefore.toFixed(0)} MiB |`,
-    `| gateway RSS with ${CLIENTS} clients connected | ${rssConnected.toFixed(0)} MiB (${((rssConnected - rssBefore) * 1024 / CLIENTS).toFixed(1)} KiB per client) |`,
+    `| gateway RSS with ${CLIENTS} clients connected | ${rssConnected.toFixed(0)} MiB (${(((rssConnected - rssBefore) * 1024) / CLIENTS).toFixed(1)} KiB per client) |`,
     `| gateway RSS after the events | ${rssAfter.toFixed(0)} MiB |`,
     '',
     `Goal p99 <= 100 ms: **${p99 <= 100 ? 'met' : 'missed'}**. The clients share the machine's two cores with the gateway and Redis, so this is an upper bound.`,
   ].join('\n'),
-  data: { clients: CLIENTS, uploads: UPLOADS, events: EVENTS, roundMs: ROUND_MS, delivered: latencies.length, p50: percentile(latencies, 50), p99, rssMiB: { before: rssBefore, connected: rssConnected, after: rssAfter } },
+  data: {
+    clients: CLIENTS,
+    uploads: UPLOADS,
+    events: EVENTS,
+    roundMs: ROUND_MS,
+    delivered: latencies.length,
+    p50: percentile(latencies, 50),
+    p99,
+    rssMiB: { before: rssBefore, connected: rssConnected, after: rssAfter },
+  },
 });
 process.exit(0);

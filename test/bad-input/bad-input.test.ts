@@ -3,22 +3,23 @@
 // never a 5xx; the gateway must still answer /healthz after each; and an upload accepted before
 // them all must still complete. Observed answers are written to test-artifacts/bad-input/results.json,
 // the source of the table in docs/reliability.md.
+
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keccak256, type Hex } from 'viem';
+import { type Hex, keccak256 } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { createSiweMessage } from 'viem/siwe';
 import { connectDatabase, type Knex } from '@reelboard/db';
-import { makeClip, makePng } from '@reelboard/testkit/media';
 import { repoRoot } from '@reelboard/testkit/infra-env';
-import { ANVIL_ACCOUNTS, startStack, type Stack } from '@reelboard/testkit/stack';
-import { DEV_WALLETS, outcomeOf, payUpload, postUpload, unaccountedPayments, type PostedUpload } from '../faults/support.js';
-import { multipartBody, validFields, type Part } from './multipart.js';
+import { makeClip, makePng } from '@reelboard/testkit/media';
+import { ANVIL_ACCOUNTS, type Stack, startStack } from '@reelboard/testkit/stack';
+import { DEV_WALLETS, outcomeOf, type PostedUpload, payUpload, postUpload, unaccountedPayments } from '../faults/support.js';
+import { multipartBody, type Part, validFields } from './multipart.js';
 
 const run = promisify(execFile);
 const ADMIN_TOKEN = 'bad-input-admin-token-0123456789';
@@ -72,7 +73,24 @@ beforeAll(async () => {
   await Promise.all([
     makeClip(path('clip.mp4'), { width: 320, height: 240, seconds: 2 }),
     makePng(path('logo.png'), { width: 64, height: 64 }),
-    run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=8200x16:rate=5', '-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', path('wide.mp4')]),
+    run('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=8200x16:rate=5',
+      '-t',
+      '1',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      path('wide.mp4'),
+    ]),
   ]);
   const clip = await readFile(path('clip.mp4'));
   const png = await readFile(path('logo.png'));
@@ -141,7 +159,8 @@ async function siweMessage(address: Hex, changes: Partial<Parameters<typeof crea
   });
 }
 
-const verify = (body: unknown) => fetch(`${stack.gatewayUrl}/v1/auth/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const verify = (body: unknown) =>
+  fetch(`${stack.gatewayUrl}/v1/auth/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 
 /** Posts a hand-built multipart body as the buyer. */
@@ -152,7 +171,11 @@ function postParts(parts: Part[], options: Parameters<typeof multipartBody>[1] =
 const video = (content: Buffer, filename: string | Buffer = 'clip.mp4'): Part => ({ name: 'video', filename, content, type: 'video/mp4' });
 const logo = (content: Buffer, filename = 'logo.png', type = 'image/png'): Part => ({ name: 'logo', filename, content, type });
 const submitTx = (uploadId: string, body: unknown, token = buyerToken) =>
-  fetch(`${stack.gatewayUrl}/v1/uploads/${uploadId}/payment`, { method: 'POST', headers: { ...auth(token), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  fetch(`${stack.gatewayUrl}/v1/uploads/${uploadId}/payment`, {
+    method: 'POST',
+    headers: { ...auth(token), 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 
 interface Case {
   name: string;
@@ -165,76 +188,463 @@ interface Case {
 }
 
 const formCases: Case[] = [
-  { name: 'JSON instead of multipart', send: () => fetch(`${stack.gatewayUrl}/v1/uploads`, { method: 'POST', headers: { ...auth(buyerToken), 'content-type': 'application/json' }, body: '{"title":"x"}' }), status: 415, error: 'expected_multipart', says: /multipart\/form-data/ },
-  { name: 'multipart without a boundary', send: () => fetch(`${stack.gatewayUrl}/v1/uploads`, { method: 'POST', headers: { ...auth(buyerToken), 'content-type': 'multipart/form-data' }, body: 'abc' }), status: 400, error: 'bad_multipart', says: /malformed: .*boundary/i },
-  { name: 'malformed multipart (garbage body)', send: () => fetch(`${stack.gatewayUrl}/v1/uploads`, { method: 'POST', headers: { ...auth(buyerToken), 'content-type': 'multipart/form-data; boundary=xyz' }, body: 'this is not multipart at all' }), status: 400, error: 'bad_multipart', says: /malformed: Unexpected end of form/ },
-  { name: 'multipart cut off (no closing boundary)', send: () => postParts([...validFields(), video(files.clip)], { terminate: false }), status: 400, error: 'bad_multipart', says: /malformed: Unexpected end of form/ },
+  {
+    name: 'JSON instead of multipart',
+    send: () =>
+      fetch(`${stack.gatewayUrl}/v1/uploads`, { method: 'POST', headers: { ...auth(buyerToken), 'content-type': 'application/json' }, body: '{"title":"x"}' }),
+    status: 415,
+    error: 'expected_multipart',
+    says: /multipart\/form-data/,
+  },
+  {
+    name: 'multipart without a boundary',
+    send: () =>
+      fetch(`${stack.gatewayUrl}/v1/uploads`, { method: 'POST', headers: { ...auth(buyerToken), 'content-type': 'multipart/form-data' }, body: 'abc' }),
+    status: 400,
+    error: 'bad_multipart',
+    says: /malformed: .*boundary/i,
+  },
+  {
+    name: 'malformed multipart (garbage body)',
+    send: () =>
+      fetch(`${stack.gatewayUrl}/v1/uploads`, {
+        method: 'POST',
+        headers: { ...auth(buyerToken), 'content-type': 'multipart/form-data; boundary=xyz' },
+        body: 'this is not multipart at all',
+      }),
+    status: 400,
+    error: 'bad_multipart',
+    says: /malformed: Unexpected end of form/,
+  },
+  {
+    name: 'multipart cut off (no closing boundary)',
+    send: () => postParts([...validFields(), video(files.clip)], { terminate: false }),
+    status: 400,
+    error: 'bad_multipart',
+    says: /malformed: Unexpected end of form/,
+  },
   { name: 'no video', send: () => postParts(validFields()), status: 400, error: 'invalid_form', says: /video file is required/ },
-  { name: 'no title', send: () => postParts([...validFields({ title: '' }), video(files.clip)]), status: 400, error: 'invalid_form', says: /title is required/ },
-  { name: 'no latitude or longitude', send: () => postParts([{ name: 'title', value: 'No place' }, video(files.clip)]), status: 400, error: 'invalid_form', says: /latitude is required/ },
-  { name: 'title sent twice', send: () => postParts([...validFields(), { name: 'title', value: 'again' }, video(files.clip)]), status: 400, error: 'invalid_form', says: /title was sent more than once/ },
-  { name: 'two video files', send: () => postParts([...validFields(), video(files.clip), video(files.clip)]), status: 400, error: 'unexpected_file', says: /video/ },
-  { name: 'a file under an unknown field', send: () => postParts([...validFields(), video(files.clip), { name: 'avatar', filename: 'a.png', content: files.png }]), status: 400, error: 'unexpected_file', says: /avatar/ },
-  { name: 'title of 121 characters', send: () => postParts([...validFields({ title: 'x'.repeat(121) }), video(files.clip)]), status: 400, error: 'invalid_form', says: /at most 120/ },
-  { name: 'description of 20 KB (field limit 16 KB)', send: () => postParts([...validFields({ description: 'd'.repeat(20_000) }), video(files.clip)]), status: 413, error: 'field_too_large', says: /description|too long/i },
-  { name: '13 text fields (limit 12)', send: () => postParts([...validFields(), ...Array.from({ length: 9 }, (_, i) => ({ name: `extra${i}`, value: 'x' })), video(files.clip)]), status: 413, error: 'too_many_fields', says: /too many/i },
-  { name: 'field name of 100 characters', send: () => postParts([...validFields(), { name: 'n'.repeat(100), value: 'x' }, video(files.clip)]), status: 400, error: 'field_name_too_long', says: /too long/i },
-  { name: 'latitude not a number ("north")', send: () => postParts([...validFields({ latitude: 'north' }), video(files.clip)]), status: 400, error: 'invalid_form', says: /latitude must be a decimal number/ },
-  { name: 'latitude 91', send: () => postParts([...validFields({ latitude: '91' }), video(files.clip)]), status: 400, error: 'invalid_form', says: /latitude must be between -90 and 90/ },
-  { name: 'longitude -180.5', send: () => postParts([...validFields({ longitude: '-180.5' }), video(files.clip)]), status: 400, error: 'invalid_form', says: /longitude must be between -180 and 180/ },
-  { name: 'latitude NaN', send: () => postParts([...validFields({ latitude: 'NaN' }), video(files.clip)]), status: 400, error: 'invalid_form', says: /latitude must be a decimal number/ },
-  { name: 'longitude Infinity', send: () => postParts([...validFields({ longitude: 'Infinity' }), video(files.clip)]), status: 400, error: 'invalid_form', says: /longitude must be a decimal number/ },
-  { name: 'latitude in exponent form (1e400)', send: () => postParts([...validFields({ latitude: '1e400' }), video(files.clip)]), status: 400, error: 'invalid_form', says: /latitude must be a decimal number/ },
-  { name: 'title with non-UTF-8 bytes', send: () => postParts([...validFields({ title: Buffer.from([0x42, 0xff, 0xfe, 0x43]) }), video(files.clip)]), status: 400, error: 'invalid_form', says: /title .*UTF-8/ },
-  { name: 'title with a control character (BEL)', send: () => postParts([...validFields({ title: 'ding\u0007' }), video(files.clip)]), status: 400, error: 'invalid_form', says: /title contains control characters/ },
-  { name: 'description with a NUL byte', send: () => postParts([...validFields({ description: 'a\u0000b' }), video(files.clip)]), status: 400, error: 'invalid_form', says: /description contains control characters/ },
-  { name: 'hashtag with SQL', send: () => postParts([...validFields({ hashtags: "#cars'; DROP TABLE listings;--" }), video(files.clip)]), status: 400, error: 'invalid_form', says: /letters, digits or underscores/ },
-  { name: 'hashtag with HTML', send: () => postParts([...validFields({ hashtags: '#<script>alert(1)</script>' }), video(files.clip)]), status: 400, error: 'invalid_form', says: /letters, digits or underscores/ },
-  { name: '11 hashtags (limit 10)', send: () => postParts([...validFields({ hashtags: Array.from({ length: 11 }, (_, i) => `#t${i}`).join(' ') }), video(files.clip)]), status: 400, error: 'invalid_form', says: /at most 10 hashtags/ },
-  { name: 'zip renamed .mp4', send: () => postParts([...validFields(), video(files.zip)]), status: 415, error: 'unsupported_video', says: /not a known video container \(application\/zip\)/ },
+  {
+    name: 'no title',
+    send: () => postParts([...validFields({ title: '' }), video(files.clip)]),
+    status: 400,
+    error: 'invalid_form',
+    says: /title is required/,
+  },
+  {
+    name: 'no latitude or longitude',
+    send: () => postParts([{ name: 'title', value: 'No place' }, video(files.clip)]),
+    status: 400,
+    error: 'invalid_form',
+    says: /latitude is required/,
+  },
+  {
+    name: 'title sent twice',
+    send: () => postParts([...validFields(), { name: 'title', value: 'again' }, video(files.clip)]),
+    status: 400,
+    error: 'invalid_form',
+    says: /title was sent more than once/,
+  },
+  {
+    name: 'two video files',
+    send: () => postParts([...validFields(), video(files.clip), video(files.clip)]),
+    status: 400,
+    error: 'unexpected_file',
+    says: /video/,
+  },
+  {
+    name: 'a file under an unknown field',
+    send: () => postParts([...validFields(), video(files.clip), { name: 'avatar', filename: 'a.png', content: files.png }]),
+    status: 400,
+    error: 'unexpected_file',
+    says: /avatar/,
+  },
+  {
+    name: 'title of 121 characters',
+    send: () => postParts([...validFields({ title: 'x'.repeat(121) }), video(files.clip)]),
+    status: 400,
+    error: 'invalid_form',
+    says: /at most 120/,
+  },
+  {
+    name: 'description of 20 KB (field limit 16 KB)',
+    send: () => postParts([...validFields({ description: 'd'.repeat(20_000) }), video(files.clip)]),
+    status: 413,
+    error: 'field_too_large',
+    says: /description|too long/i,
+  },
+  {
+    name: '13 text fields (limit 12)',
+    send: () => postParts([...validFields(), ...Array.from({ length: 9 }, (_, i) => ({ name: `extra${i}`, value: 'x' })), video(files.clip)]),
+    status: 413,
+    error: 'too_many_fields',
+    says: /too many/i,
+  },
+  {
+    name: 'field name of 100 characters',
+    send: () => postParts([...validFields(), { name: 'n'.repeat(100), value: 'x' }, video(files.clip)]),
+    status: 400,
+    error: 'field_name_too_long',
+    says: /too long/i,
+  },
+  {
+    name: 'latitude not a number ("north")',
+    send: () => postParts([...validFields({ latitude: 'north' }), video(files.clip)]),
+    status: 400,
+    error: 'invalid_form',
+    says: /latitude must be a decimal number/,
+  },
+  {
+    name: 'latitude 91',
+    send: () => postParts([...validFields({ latitude: '91' }), video(files.clip)]),
+    status: 400,
+    error: 'invalid_form',
+    says: /latitude must be between -90 and 90/,
+  },
+  {
+    name: 'longitude -180.5',
+    send: () => postParts([...validFields({ longitude: '-180.5' }), video(files.clip)]),
+    status: 400,
+    error: 'invalid_form',
+    says: /longitude must be between -180 and 180/,
+  },
+  {
+    name: 'latitude NaN',
+    send: () => postParts([...validFields({ latitude: 'NaN' }), video(files.clip)]),
+    status: 400,
+    error: 'invalid_form',
+    says: /latitude must be a decimal number/,
+  },
+  {
+    name: 'longitude Infinity',
+    send: () => postParts([...validFields({ longitude: 'Infinity' }), video(files.clip)]),
+    status: 400,
+    error: 'invalid_form',
+    says: /longitude must be a decimal number/,
+  },
+  {
+    name: 'latitude in exponent form (1e400)',
+    send: () => postParts([...validFields({ latitude: '1e400' }), video(files.clip)]),
+    status: 400,
+    error: 'invalid_form',
+    says: /latitude must be a decimal number/,
+  },
+  {
+    name: 'title with non-UTF-8 bytes',
+    send: () => postParts([...validFields({ title: Buffer.from([0x42, 0xff, 0xfe, 0x43]) }), video(files.clip)]),
+    status: 400,
+    error: 'invalid_form',
+    says: /title .*UTF-8/,
+  },
+  {
+    name: 'title with a control character (BEL)',
+    send: () => postParts([...validFields({ title: 'ding\u0007' }), video(files.clip)]),
+    status: 400,
+    error: 'invalid_form',
+    says: /title contains control characters/,
+  },
+  {
+    name: 'description with a NUL byte',
+    send: () => postParts([...validFields({ description: 'a\u0000b' }), video(files.clip)]),
+    status: 400,
+    error: 'invalid_form',
+    says: /description contains control characters/,
+  },
+  {
+    name: 'hashtag with SQL',
+    send: () => postParts([...validFields({ hashtags: "#cars'; DROP TABLE listings;--" }), video(files.clip)]),
+    status: 400,
+    error: 'invalid_form',
+    says: /letters, digits or underscores/,
+  },
+  {
+    name: 'hashtag with HTML',
+    send: () => postParts([...validFields({ hashtags: '#<script>alert(1)</script>' }), video(files.clip)]),
+    status: 400,
+    error: 'invalid_form',
+    says: /letters, digits or underscores/,
+  },
+  {
+    name: '11 hashtags (limit 10)',
+    send: () => postParts([...validFields({ hashtags: Array.from({ length: 11 }, (_, i) => `#t${i}`).join(' ') }), video(files.clip)]),
+    status: 400,
+    error: 'invalid_form',
+    says: /at most 10 hashtags/,
+  },
+  {
+    name: 'zip renamed .mp4',
+    send: () => postParts([...validFields(), video(files.zip)]),
+    status: 415,
+    error: 'unsupported_video',
+    says: /not a known video container \(application\/zip\)/,
+  },
   { name: 'PNG renamed .mp4', send: () => postParts([...validFields(), video(files.png)]), status: 415, error: 'unsupported_video', says: /image\/png/ },
-  { name: 'text file as video', send: () => postParts([...validFields(), video(files.text)]), status: 415, error: 'unsupported_video', says: /unrecognised content/ },
-  { name: 'polyglot PNG+MP4 as video', send: () => postParts([...validFields(), video(files.polyglot)]), status: 415, error: 'unsupported_video', says: /image\/png/ },
-  { name: 'zero-byte video', send: () => postParts([...validFields(), video(Buffer.alloc(0))]), status: 400, error: 'invalid_form', says: /video file is empty/ },
-  { name: 'SVG logo (with a script)', send: () => postParts([...validFields(), video(files.clip), logo(files.svg, 'logo.svg', 'image/svg+xml')]), status: 415, error: 'unsupported_logo', says: /PNG, JPEG or WebP/ },
-  { name: 'GIF/JavaScript polyglot logo', send: () => postParts([...validFields(), video(files.clip), logo(files.gifjs, 'logo.gif', 'image/gif')]), status: 415, error: 'unsupported_logo', says: /PNG, JPEG or WebP/ },
-  { name: 'truncated PNG logo', send: () => postParts([...validFields(), video(files.clip), logo(files.png.subarray(0, 60))]), status: 415, error: 'unsupported_logo', says: /logo/ },
-  { name: 'NUL byte in the video filename', send: () => postParts([...validFields(), video(files.clip, Buffer.from('clip\u0000.mp4'))]), status: 400, error: 'bad_multipart', says: /malformed: Malformed part header/ },
+  {
+    name: 'text file as video',
+    send: () => postParts([...validFields(), video(files.text)]),
+    status: 415,
+    error: 'unsupported_video',
+    says: /unrecognised content/,
+  },
+  {
+    name: 'polyglot PNG+MP4 as video',
+    send: () => postParts([...validFields(), video(files.polyglot)]),
+    status: 415,
+    error: 'unsupported_video',
+    says: /image\/png/,
+  },
+  {
+    name: 'zero-byte video',
+    send: () => postParts([...validFields(), video(Buffer.alloc(0))]),
+    status: 400,
+    error: 'invalid_form',
+    says: /video file is empty/,
+  },
+  {
+    name: 'SVG logo (with a script)',
+    send: () => postParts([...validFields(), video(files.clip), logo(files.svg, 'logo.svg', 'image/svg+xml')]),
+    status: 415,
+    error: 'unsupported_logo',
+    says: /PNG, JPEG or WebP/,
+  },
+  {
+    name: 'GIF/JavaScript polyglot logo',
+    send: () => postParts([...validFields(), video(files.clip), logo(files.gifjs, 'logo.gif', 'image/gif')]),
+    status: 415,
+    error: 'unsupported_logo',
+    says: /PNG, JPEG or WebP/,
+  },
+  {
+    name: 'truncated PNG logo',
+    send: () => postParts([...validFields(), video(files.clip), logo(files.png.subarray(0, 60))]),
+    status: 415,
+    error: 'unsupported_logo',
+    says: /logo/,
+  },
+  {
+    name: 'NUL byte in the video filename',
+    send: () => postParts([...validFields(), video(files.clip, Buffer.from('clip\u0000.mp4'))]),
+    status: 400,
+    error: 'bad_multipart',
+    says: /malformed: Malformed part header/,
+  },
   { name: 'no session', send: () => postParts([...validFields(), video(files.clip)], {}, ''), status: 401, error: 'unauthenticated', says: /sign in first/ },
-  { name: 'made-up session token', send: () => postParts([...validFields(), video(files.clip)], {}, 'f'.repeat(64)), status: 401, error: 'session_expired', says: /unknown, expired or signed out/ },
+  {
+    name: 'made-up session token',
+    send: () => postParts([...validFields(), video(files.clip)], {}, 'f'.repeat(64)),
+    status: 401,
+    error: 'session_expired',
+    says: /unknown, expired or signed out/,
+  },
 ];
 
 const listingCases: Case[] = [
-  { name: 'listings by a SQL hashtag', send: () => fetch(`${stack.gatewayUrl}/v1/listings?tags=${encodeURIComponent("x' OR 1=1--")}`), status: 400, error: 'invalid_hashtag', says: /letters, digits or underscores/ },
+  {
+    name: 'listings by a SQL hashtag',
+    send: () => fetch(`${stack.gatewayUrl}/v1/listings?tags=${encodeURIComponent("x' OR 1=1--")}`),
+    status: 400,
+    error: 'invalid_hashtag',
+    says: /letters, digits or underscores/,
+  },
   { name: 'listings near NaN', send: () => fetch(`${stack.gatewayUrl}/v1/listings?near=NaN,0`), status: 400, error: 'invalid_query', says: /near/ },
-  { name: 'listings near latitude 95', send: () => fetch(`${stack.gatewayUrl}/v1/listings?near=95,0&radiusKm=5`), status: 400, error: 'invalid_query', says: /near|latitude/ },
-  { name: 'listings with radiusKm Infinity', send: () => fetch(`${stack.gatewayUrl}/v1/listings?near=1,1&radiusKm=Infinity`), status: 400, error: 'invalid_query', says: /radiusKm/ },
-  { name: 'listings with a forged cursor', send: () => fetch(`${stack.gatewayUrl}/v1/listings?cursor=${encodeURIComponent('eyJ4IjoxfQ')}`), status: 400, error: 'invalid_cursor', says: /cursor/ },
-  { name: 'hashtag autocomplete with HTML', send: () => fetch(`${stack.gatewayUrl}/v1/hashtags?prefix=${encodeURIComponent('<img src=x>')}`), status: 400, error: 'invalid_hashtag', says: /prefix/ },
-  { name: 'user by a malformed wallet', send: () => fetch(`${stack.gatewayUrl}/v1/users/${encodeURIComponent("0x'; DROP TABLE users;--")}`), status: 400, error: 'invalid_query', says: /wallet/ },
+  {
+    name: 'listings near latitude 95',
+    send: () => fetch(`${stack.gatewayUrl}/v1/listings?near=95,0&radiusKm=5`),
+    status: 400,
+    error: 'invalid_query',
+    says: /near|latitude/,
+  },
+  {
+    name: 'listings with radiusKm Infinity',
+    send: () => fetch(`${stack.gatewayUrl}/v1/listings?near=1,1&radiusKm=Infinity`),
+    status: 400,
+    error: 'invalid_query',
+    says: /radiusKm/,
+  },
+  {
+    name: 'listings with a forged cursor',
+    send: () => fetch(`${stack.gatewayUrl}/v1/listings?cursor=${encodeURIComponent('eyJ4IjoxfQ')}`),
+    status: 400,
+    error: 'invalid_cursor',
+    says: /cursor/,
+  },
+  {
+    name: 'hashtag autocomplete with HTML',
+    send: () => fetch(`${stack.gatewayUrl}/v1/hashtags?prefix=${encodeURIComponent('<img src=x>')}`),
+    status: 400,
+    error: 'invalid_hashtag',
+    says: /prefix/,
+  },
+  {
+    name: 'user by a malformed wallet',
+    send: () => fetch(`${stack.gatewayUrl}/v1/users/${encodeURIComponent("0x'; DROP TABLE users;--")}`),
+    status: 400,
+    error: 'invalid_query',
+    says: /wallet/,
+  },
 ];
 
 const paymentAndAccessCases: Case[] = [
   { name: 'tx hash too short', send: () => submitTx(accepted.uploadId, { txHash: '0x1234' }), status: 400, error: 'invalid_tx_hash', says: /32-byte hex/ },
-  { name: 'tx hash not hex', send: () => submitTx(accepted.uploadId, { txHash: `0x${'g'.repeat(64)}` }), status: 400, error: 'invalid_tx_hash', says: /32-byte hex/ },
+  {
+    name: 'tx hash not hex',
+    send: () => submitTx(accepted.uploadId, { txHash: `0x${'g'.repeat(64)}` }),
+    status: 400,
+    error: 'invalid_tx_hash',
+    says: /32-byte hex/,
+  },
   { name: 'tx hash as a number', send: () => submitTx(accepted.uploadId, { txHash: 12345 }), status: 400, error: 'invalid_tx_hash', says: /32-byte hex/ },
-  { name: 'payment body not JSON', send: () => fetch(`${stack.gatewayUrl}/v1/uploads/${accepted.uploadId}/payment`, { method: 'POST', headers: { ...auth(buyerToken), 'content-type': 'application/json' }, body: '{"txHash":' }), status: 400, error: 'bad_request', says: /JSON/i },
-  { name: "paying another user's upload", send: () => submitTx(accepted.uploadId, { txHash: `0x${'a'.repeat(64)}` }, strangerToken), status: 404, error: 'upload_not_found', says: /no such upload/ },
-  { name: "reading another user's upload", send: () => fetch(`${stack.gatewayUrl}/v1/uploads/${accepted.uploadId}`, { headers: auth(strangerToken) }), status: 404, error: 'upload_not_found', says: /no such upload/ },
-  { name: "following another user's SSE stream", send: () => fetch(`${stack.gatewayUrl}/v1/uploads/${accepted.uploadId}/events`, { headers: auth(strangerToken) }), status: 404, error: 'upload_not_found', says: /no such upload/ },
-  { name: 'upload id with path traversal', send: () => fetch(`${stack.gatewayUrl}/v1/uploads/..%2F..%2Fetc%2Fpasswd`, { headers: auth(buyerToken) }), status: 404, error: 'upload_not_found', says: /no such upload/ },
-  { name: 'SIWE message signed by another wallet (forged address)', send: async () => { const message = await siweMessage(ANVIL_ACCOUNTS.buyer.address); return verify({ message, signature: await privateKeyToAccount(ANVIL_ACCOUNTS.stranger.key).signMessage({ message }) }); }, status: 401, error: 'siwe_bad_signature', says: /signature does not match/ },
-  { name: 'SIWE message for another domain', send: async () => { const message = await siweMessage(ANVIL_ACCOUNTS.buyer.address, { domain: 'evil.example' }); return verify({ message, signature: await privateKeyToAccount(ANVIL_ACCOUNTS.buyer.key).signMessage({ message }) }); }, status: 401, error: 'siwe_wrong_domain', says: /evil\.example/ },
-  { name: 'SIWE message for another chain', send: async () => { const message = await siweMessage(ANVIL_ACCOUNTS.buyer.address, { chainId: 1 }); return verify({ message, signature: await privateKeyToAccount(ANVIL_ACCOUNTS.buyer.key).signMessage({ message }) }); }, status: 401, error: 'siwe_wrong_chain', says: /chain 1/ },
-  { name: 'SIWE message already expired', send: async () => { const message = await siweMessage(ANVIL_ACCOUNTS.buyer.address, { issuedAt: new Date(Date.now() - 120_000), expirationTime: new Date(Date.now() - 60_000) }); return verify({ message, signature: await privateKeyToAccount(ANVIL_ACCOUNTS.buyer.key).signMessage({ message }) }); }, status: 401, error: 'siwe_expired', says: /expired/ },
-  { name: 'SIWE nonce replayed', send: async () => { const message = await siweMessage(ANVIL_ACCOUNTS.buyer.address); const signature = await privateKeyToAccount(ANVIL_ACCOUNTS.buyer.key).signMessage({ message }); expect((await verify({ message, signature })).status).toBe(200); return verify({ message, signature }); }, status: 401, error: 'siwe_bad_nonce', says: /already used/ },
-  { name: 'SIWE with a made-up nonce', send: async () => { const message = (await siweMessage(ANVIL_ACCOUNTS.buyer.address)).replace(/Nonce: \w+/, 'Nonce: madeup12345678'); return verify({ message, signature: await privateKeyToAccount(ANVIL_ACCOUNTS.buyer.key).signMessage({ message }) }); }, status: 401, error: 'siwe_bad_nonce', says: /nonce/ },
-  { name: 'SIWE not an EIP-4361 message', send: () => verify({ message: 'please let me in', signature: '0x00' }), status: 401, error: 'siwe_malformed', says: /message lacks address, domain/ },
+  {
+    name: 'payment body not JSON',
+    send: () =>
+      fetch(`${stack.gatewayUrl}/v1/uploads/${accepted.uploadId}/payment`, {
+        method: 'POST',
+        headers: { ...auth(buyerToken), 'content-type': 'application/json' },
+        body: '{"txHash":',
+      }),
+    status: 400,
+    error: 'bad_request',
+    says: /JSON/i,
+  },
+  {
+    name: "paying another user's upload",
+    send: () => submitTx(accepted.uploadId, { txHash: `0x${'a'.repeat(64)}` }, strangerToken),
+    status: 404,
+    error: 'upload_not_found',
+    says: /no such upload/,
+  },
+  {
+    name: "reading another user's upload",
+    send: () => fetch(`${stack.gatewayUrl}/v1/uploads/${accepted.uploadId}`, { headers: auth(strangerToken) }),
+    status: 404,
+    error: 'upload_not_found',
+    says: /no such upload/,
+  },
+  {
+    name: "following another user's SSE stream",
+    send: () => fetch(`${stack.gatewayUrl}/v1/uploads/${accepted.uploadId}/events`, { headers: auth(strangerToken) }),
+    status: 404,
+    error: 'upload_not_found',
+    says: /no such upload/,
+  },
+  {
+    name: 'upload id with path traversal',
+    send: () => fetch(`${stack.gatewayUrl}/v1/uploads/..%2F..%2Fetc%2Fpasswd`, { headers: auth(buyerToken) }),
+    status: 404,
+    error: 'upload_not_found',
+    says: /no such upload/,
+  },
+  {
+    name: 'SIWE message signed by another wallet (forged address)',
+    send: async () => {
+      const message = await siweMessage(ANVIL_ACCOUNTS.buyer.address);
+      return verify({ message, signature: await privateKeyToAccount(ANVIL_ACCOUNTS.stranger.key).signMessage({ message }) });
+    },
+    status: 401,
+    error: 'siwe_bad_signature',
+    says: /signature does not match/,
+  },
+  {
+    name: 'SIWE message for another domain',
+    send: async () => {
+      const message = await siweMessage(ANVIL_ACCOUNTS.buyer.address, { domain: 'evil.example' });
+      return verify({ message, signature: await privateKeyToAccount(ANVIL_ACCOUNTS.buyer.key).signMessage({ message }) });
+    },
+    status: 401,
+    error: 'siwe_wrong_domain',
+    says: /evil\.example/,
+  },
+  {
+    name: 'SIWE message for another chain',
+    send: async () => {
+      const message = await siweMessage(ANVIL_ACCOUNTS.buyer.address, { chainId: 1 });
+      return verify({ message, signature: await privateKeyToAccount(ANVIL_ACCOUNTS.buyer.key).signMessage({ message }) });
+    },
+    status: 401,
+    error: 'siwe_wrong_chain',
+    says: /chain 1/,
+  },
+  {
+    name: 'SIWE message already expired',
+    send: async () => {
+      const message = await siweMessage(ANVIL_ACCOUNTS.buyer.address, {
+        issuedAt: new Date(Date.now() - 120_000),
+        expirationTime: new Date(Date.now() - 60_000),
+      });
+      return verify({ message, signature: await privateKeyToAccount(ANVIL_ACCOUNTS.buyer.key).signMessage({ message }) });
+    },
+    status: 401,
+    error: 'siwe_expired',
+    says: /expired/,
+  },
+  {
+    name: 'SIWE nonce replayed',
+    send: async () => {
+      const message = await siweMessage(ANVIL_ACCOUNTS.buyer.address);
+      const signature = await privateKeyToAccount(ANVIL_ACCOUNTS.buyer.key).signMessage({ message });
+      expect((await verify({ message, signature })).status).toBe(200);
+      return verify({ message, signature });
+    },
+    status: 401,
+    error: 'siwe_bad_nonce',
+    says: /already used/,
+  },
+  {
+    name: 'SIWE with a made-up nonce',
+    send: async () => {
+      const message = (await siweMessage(ANVIL_ACCOUNTS.buyer.address)).replace(/Nonce: \w+/, 'Nonce: madeup12345678');
+      return verify({ message, signature: await privateKeyToAccount(ANVIL_ACCOUNTS.buyer.key).signMessage({ message }) });
+    },
+    status: 401,
+    error: 'siwe_bad_nonce',
+    says: /nonce/,
+  },
+  {
+    name: 'SIWE not an EIP-4361 message',
+    send: () => verify({ message: 'please let me in', signature: '0x00' }),
+    status: 401,
+    error: 'siwe_malformed',
+    says: /message lacks address, domain/,
+  },
   { name: 'SIWE signature not hex', send: () => verify({ message: 'x', signature: 'signed!' }), status: 400, error: 'invalid_body', says: /0x-prefixed hex/ },
-  { name: 'admin queue as a plain user', send: () => fetch(`${stack.gatewayUrl}/v1/admin/listings?status=pending`, { headers: auth(buyerToken) }), status: 403, error: 'forbidden', says: /is not an admin/ },
-  { name: 'admin approve with a wrong admin token', send: () => fetch(`${stack.gatewayUrl}/v1/admin/listings/${accepted.uploadId}/approve`, { method: 'POST', headers: { 'x-admin-token': 'x'.repeat(32) } }), status: 403, error: 'forbidden', says: /admin token is not valid/ },
-  { name: 'admin reject without any credentials', send: () => fetch(`${stack.gatewayUrl}/v1/admin/listings/${accepted.uploadId}/reject`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"reason":"spam"}' }), status: 401, error: 'unauthenticated', says: /sign in/ },
-  { name: 'admin reject without a reason (as an admin)', send: () => fetch(`${stack.gatewayUrl}/v1/admin/listings/${accepted.uploadId}/reject`, { method: 'POST', headers: { ...auth(adminToken), 'content-type': 'application/json' }, body: '{}' }), status: 400, error: 'invalid_body', says: /reason is required/ },
+  {
+    name: 'admin queue as a plain user',
+    send: () => fetch(`${stack.gatewayUrl}/v1/admin/listings?status=pending`, { headers: auth(buyerToken) }),
+    status: 403,
+    error: 'forbidden',
+    says: /is not an admin/,
+  },
+  {
+    name: 'admin approve with a wrong admin token',
+    send: () => fetch(`${stack.gatewayUrl}/v1/admin/listings/${accepted.uploadId}/approve`, { method: 'POST', headers: { 'x-admin-token': 'x'.repeat(32) } }),
+    status: 403,
+    error: 'forbidden',
+    says: /admin token is not valid/,
+  },
+  {
+    name: 'admin reject without any credentials',
+    send: () =>
+      fetch(`${stack.gatewayUrl}/v1/admin/listings/${accepted.uploadId}/reject`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"reason":"spam"}',
+      }),
+    status: 401,
+    error: 'unauthenticated',
+    says: /sign in/,
+  },
+  {
+    name: 'admin reject without a reason (as an admin)',
+    send: () =>
+      fetch(`${stack.gatewayUrl}/v1/admin/listings/${accepted.uploadId}/reject`, {
+        method: 'POST',
+        headers: { ...auth(adminToken), 'content-type': 'application/json' },
+        body: '{}',
+      }),
+    status: 400,
+    error: 'invalid_body',
+    says: /reason is required/,
+  },
 ];
 
 describe('bad input is refused with a clear 4xx, and the gateway stays up', () => {
@@ -256,7 +666,12 @@ describe('bad input that only a later stage can judge', () => {
   it('a filename with path traversal is accepted but never used as a path', async () => {
     const res = await postParts([...validFields(), video(files.clip, '../../../../tmp/reelboard-escape.mp4')], {}, strangerToken);
     const text = await res.text();
-    observed.push({ case: 'path traversal in the video filename', expected: '202, staged as <uploadId>/source', status: res.status, body: text.slice(0, 1000) });
+    observed.push({
+      case: 'path traversal in the video filename',
+      expected: '202, staged as <uploadId>/source',
+      status: res.status,
+      body: text.slice(0, 1000),
+    });
     expect(res.status, text).toBe(202);
     const { uploadId } = JSON.parse(text) as { uploadId: string };
     expect((await stat(join(stack.stagingDir, uploadId, 'source'))).size).toBe(files.clip.length);
@@ -276,7 +691,12 @@ describe('bad input that only a later stage can judge', () => {
       await payUpload(stack, upload);
       paidHere.push(upload.uploadId);
       const outcome = await outcomeOf(stack, upload);
-      observed.push({ case: `paid, then transcoder refuses (${c.wallet === WALLETS.truncated ? 'truncated MP4' : '8200x16 video'})`, expected: 'failed with reason; payment unfulfilled', status: 0, body: JSON.stringify(outcome).slice(0, 1000) });
+      observed.push({
+        case: `paid, then transcoder refuses (${c.wallet === WALLETS.truncated ? 'truncated MP4' : '8200x16 video'})`,
+        expected: 'failed with reason; payment unfulfilled',
+        status: 0,
+        body: JSON.stringify(outcome).slice(0, 1000),
+      });
       expect(outcome).toMatchObject({ event: 'failed', stage: 'transcoder' });
       expect(outcome.reason).toMatch(c.reason);
       let missing = [upload.uploadId];
@@ -289,7 +709,7 @@ describe('bad input that only a later stage can judge', () => {
     }
   });
 
-  it('a tx hash that paid another upload, and another wallet\'s tx hash, are refused on the status stream', async () => {
+  it("a tx hash that paid another upload, and another wallet's tx hash, are refused on the status stream", async () => {
     // Two uploads quoted first; the first is paid, then its payment is offered again for the second.
     const first = await postUpload(stack, join(work, 'clip.mp4'), 'Pays once', { account: WALLETS.reuser });
     const second = await postUpload(stack, join(work, 'clip.mp4'), 'Reuses that payment', { account: WALLETS.reuser });
@@ -299,14 +719,24 @@ describe('bad input that only a later stage can judge', () => {
     await first.stream.waitFor('payment.confirmed', 60_000);
     expect((await submitTx(second.uploadId, { txHash: first.txHash }, second.token)).status).toBe(202);
     const reused = await second.stream.waitFor('payment.rejected', 60_000);
-    observed.push({ case: 'tx hash that paid another upload', expected: 'payment.rejected no_payment (it sent nothing to this quote\'s deposit address)', status: 202, body: JSON.stringify(reused).slice(0, 1000) });
+    observed.push({
+      case: 'tx hash that paid another upload',
+      expected: "payment.rejected no_payment (it sent nothing to this quote's deposit address)",
+      status: 202,
+      body: JSON.stringify(reused).slice(0, 1000),
+    });
     expect(reused.message).toBe('no_payment');
     expect(await db('payments').where({ upload_id: second.uploadId })).toEqual([]);
     // Someone else's payment (the accepted upload's, from the buyer's wallet) offered for this upload.
     expect((await submitTx(second.uploadId, { txHash: accepted.txHash }, second.token)).status).toBe(202);
     await waitUntil(() => second.stream.events.filter((e) => e.name === 'payment.rejected').length >= 2, 60_000);
     const otherWallets = second.stream.events.filter((e) => e.name === 'payment.rejected')[1]!.data;
-    observed.push({ case: 'tx hash of another wallet\'s payment', expected: 'payment.rejected no_payment', status: 202, body: JSON.stringify(otherWallets).slice(0, 1000) });
+    observed.push({
+      case: "tx hash of another wallet's payment",
+      expected: 'payment.rejected no_payment',
+      status: 202,
+      body: JSON.stringify(otherWallets).slice(0, 1000),
+    });
     expect(otherWallets.message).toBe('no_payment');
     expect((await outcomeOf(stack, first)).event).toBe('profile.saved');
   }, 240_000);
@@ -316,10 +746,24 @@ describe('bad input that only a later stage can judge', () => {
     // A real signed transaction, but for chain 1: its hash never appears on this chain.
     const other = await postUpload(stack, join(work, 'clip.mp4'), 'Paid on another chain', { account: WALLETS.otherChain });
     await other.stream.waitFor('upload.received', 30_000);
-    const signed = await privateKeyToAccount(WALLETS.otherChain.key).signTransaction({ chainId: 1, to: other.payment.to, value: BigInt(other.payment.amount), nonce: 0, gas: 21_000n, maxFeePerGas: 1_000_000_000n, maxPriorityFeePerGas: 1n, type: 'eip1559' });
+    const signed = await privateKeyToAccount(WALLETS.otherChain.key).signTransaction({
+      chainId: 1,
+      to: other.payment.to,
+      value: BigInt(other.payment.amount),
+      nonce: 0,
+      gas: 21_000n,
+      maxFeePerGas: 1_000_000_000n,
+      maxPriorityFeePerGas: 1n,
+      type: 'eip1559',
+    });
     expect((await submitTx(other.uploadId, { txHash: keccak256(signed) }, other.token)).status).toBe(202);
     const foreign = await other.stream.waitFor('payment.rejected', 120_000);
-    observed.push({ case: 'tx hash of another chain (chain 1)', expected: 'payment.rejected not_found', status: 202, body: JSON.stringify(foreign).slice(0, 1000) });
+    observed.push({
+      case: 'tx hash of another chain (chain 1)',
+      expected: 'payment.rejected not_found',
+      status: 202,
+      body: JSON.stringify(foreign).slice(0, 1000),
+    });
     expect(foreign.message).toBe('not_found');
   }, 240_000);
 

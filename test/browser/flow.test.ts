@@ -2,17 +2,26 @@ import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { mnemonicToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { mnemonicToAccount } from 'viem/accounts';
 import { depositAddressOf } from '@reelboard/chain';
 import { findChromium } from '@reelboard/testkit/chromium';
 import { repoRoot } from '@reelboard/testkit/infra-env';
 import { makeClip, makePng } from '@reelboard/testkit/media';
-import { startStack, type Stack } from '@reelboard/testkit/stack';
-import { injectWallet, type InjectedWallet } from './wallet-bridge.js';
+import { type Stack, startStack } from '@reelboard/testkit/stack';
+import { type InjectedWallet, injectWallet } from './wallet-bridge.js';
 
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const ADMIN_TOKEN = 'browser-test-admin-token-0123456789';
 const SHOTS = join(repoRoot, 'test-artifacts', 'browser');
 /**
@@ -73,7 +82,9 @@ describe('the reference web client in Chromium', () => {
     await page.getByRole('button', { name: 'Sign in with Ethereum' }).click();
     await expect.poll(() => page.locator('#wallet-status').textContent()).toContain(`Signed in as ${BUYER.address.toLowerCase()}`);
     const signed = wallet.calls.find((call) => call.method === 'personal_sign');
-    expect(Buffer.from(String(signed?.params[0]).slice(2), 'hex').toString()).toContain(`${new URL(stack.gatewayUrl).host} wants you to sign in with your Ethereum account`);
+    expect(Buffer.from(String(signed?.params[0]).slice(2), 'hex').toString()).toContain(
+      `${new URL(stack.gatewayUrl).host} wants you to sign in with your Ethereum account`,
+    );
     await shot('03-signed-in');
 
     // An incomplete form never leaves the page: each missing field is named.
@@ -206,7 +217,9 @@ describe('the reference web client in Chromium', () => {
     const publicBefore = (await (await fetch(`${stack.gatewayUrl}/v1/listings/${listingId}`)).json()) as { title: string; price: unknown };
     expect(publicBefore).toMatchObject({ title: 'Road bike in the browser', price: null });
 
-    const queue = (await (await fetch(`${stack.gatewayUrl}/v1/admin/revisions`, { headers: admin })).json()) as { items: { id: string; listingId: string; diff: { field: string }[] }[] };
+    const queue = (await (await fetch(`${stack.gatewayUrl}/v1/admin/revisions`, { headers: admin })).json()) as {
+      items: { id: string; listingId: string; diff: { field: string }[] }[];
+    };
     const revision = queue.items.find((item) => item.listingId === listingId);
     expect(revision?.diff.map((entry) => entry.field)).toEqual(['title', 'price']);
     const approved = await fetch(`${stack.gatewayUrl}/v1/admin/revisions/${revision?.id}/approve`, { method: 'POST', headers: admin });
@@ -228,8 +241,15 @@ describe('the reference web client in Chromium', () => {
     await expect.poll(() => page.locator('#mine-status').textContent(), { timeout: 90_000, interval: 500 }).toBe('Renewed.');
     // The list is drawn again with the new expiry (30 days later).
     await expect.poll(() => runsUntil(), { timeout: 10_000 }).not.toBe(before);
-    const ledger = (await (await fetch(`${stack.gatewayUrl}/v1/admin/payments?limit=100`, { headers: admin })).json()) as { items: { listingId: string | null; to: string; status: string }[] };
-    expect(ledger.items.filter((row) => row.listingId === listingId).map((row) => row.to).sort()).toEqual([renewalTx.to.toLowerCase(), tx0To(listingId)].sort());
+    const ledger = (await (await fetch(`${stack.gatewayUrl}/v1/admin/payments?limit=100`, { headers: admin })).json()) as {
+      items: { listingId: string | null; to: string; status: string }[];
+    };
+    expect(
+      ledger.items
+        .filter((row) => row.listingId === listingId)
+        .map((row) => row.to)
+        .sort(),
+    ).toEqual([renewalTx.to.toLowerCase(), tx0To(listingId)].sort());
     await shot('17-renewed');
 
     // Mark sold: shown as sold.

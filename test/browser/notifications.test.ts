@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Browser, type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core';
 import { connectRedis } from '@reelboard/bus';
 import { pushMessageFor } from '@reelboard/contracts';
-import { startGateway, type Gateway } from '../../services/api-gateway/test/harness.js';
 import { infraEnv } from '@reelboard/testkit/infra-env';
+import { type Gateway, startGateway } from '../../services/api-gateway/test/harness.js';
 
 // The web client's service worker in Chromium: registered by the page, given a push message
 // through the DevTools protocol (ServiceWorker.deliverPushMessage), showing the notification
@@ -20,7 +20,16 @@ import { infraEnv } from '@reelboard/testkit/infra-env';
 // cannot click a system notification).
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** The parts of a shown notification the test reads in the page (the test compiles without the DOM library). */
 type ShownNotification = { title: string; body: string; tag: string; data: { url: string; seq: number } };
@@ -118,20 +127,20 @@ describe('push notifications in Chromium', () => {
     const uploadId = randomUUID();
     const message = pushMessageFor({ uploadId, seq: 9, event: 'moderation.approved' }, 'Red bike', gateway.base);
     await deliverUntil(message, (all) => all.some((n) => n.tag === uploadId));
-    await expect.poll(async () => (await shown()).find((n) => n.tag === uploadId), { timeout: 10_000 }).toEqual({
-      title: 'Your listing is live',
-      body: '"Red bike" was approved and is public now.',
-      tag: uploadId,
-      data: { url: `${gateway.base}/#/listing/${uploadId}`, seq: 9 },
-    });
+    await expect
+      .poll(async () => (await shown()).find((n) => n.tag === uploadId), { timeout: 10_000 })
+      .toEqual({
+        title: 'Your listing is live',
+        body: '"Red bike" was approved and is public now.',
+        tag: uploadId,
+        data: { url: `${gateway.base}/#/listing/${uploadId}`, seq: 9 },
+      });
 
     // A newer message about the same upload replaces the older notification (same tag).
     await deliverUntil(pushMessageFor({ uploadId, seq: 10, event: 'moderation.rejected', reason: 'blurry video' }, 'Red bike', gateway.base), (all) =>
       all.some((n) => n.tag === uploadId && n.title === 'Listing not approved'),
     );
-    await expect
-      .poll(async () => (await shown()).filter((n) => n.tag === uploadId).map((n) => n.title), { timeout: 10_000 })
-      .toEqual(['Listing not approved']);
+    await expect.poll(async () => (await shown()).filter((n) => n.tag === uploadId).map((n) => n.title), { timeout: 10_000 }).toEqual(['Listing not approved']);
 
     // An older message arriving late (messages are sent concurrently) does not replace the newer one.
     await deliver(pushMessageFor({ uploadId, seq: 5, event: 'payment.confirmed' }, 'Red bike', gateway.base));

@@ -2,23 +2,32 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { mnemonicToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { mnemonicToAccount } from 'viem/accounts';
 import { connectRedis } from '@reelboard/bus';
 import { STAGED_FILES } from '@reelboard/contracts';
-import { startGateway, type Gateway } from '../../services/api-gateway/test/harness.js';
 import { findChromium } from '@reelboard/testkit/chromium';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { makeClip } from '@reelboard/testkit/media';
-import { injectWallet, type InjectedWallet } from './wallet-bridge.js';
+import { type Gateway, startGateway } from '../../services/api-gateway/test/harness.js';
+import { type InjectedWallet, injectWallet } from './wallet-bridge.js';
 
 // The web client's resumable upload in Chromium: the connection is cut in the middle of the video
 // (the second chunk's request is reset), and the upload continues from the server's offset instead
 // of starting over; the listing form then names the finished upload. The gateway tells the client a
 // small chunk size (WEB_UPLOAD_CHUNK_BYTES), so a video of a few hundred kB spans several chunks
 // and the test takes seconds; the 8 MiB default is measured by `pnpm bench resumable`.
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const CHUNK = 128 * 1024;
 const redis = connectRedis(infraEnv().REDIS_URL ?? '', 'browser-resumable-test');
 /** An anvil dev account no other test pays with (the flow test has index 7); this test never pays. */

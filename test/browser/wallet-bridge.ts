@@ -1,5 +1,5 @@
 import type { Page } from 'playwright-core';
-import { createWalletClient, defineChain, http, type Hex } from 'viem';
+import { createWalletClient, defineChain, type Hex, http } from 'viem';
 import type { HDAccount } from 'viem/accounts';
 
 /** One request the page made of the injected wallet. */
@@ -24,7 +24,12 @@ type BridgeAnswer = { result: unknown } | { error: { code: number; message: stri
  * It stands in for MetaMask, which cannot run in CI; the page sees the same API.
  */
 export async function injectWallet(page: Page, account: HDAccount, rpcUrl: string, chainId: number): Promise<InjectedWallet> {
-  const chain = defineChain({ id: chainId, name: 'anvil', nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } });
+  const chain = defineChain({
+    id: chainId,
+    name: 'anvil',
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  });
   const wallet = createWalletClient({ account, chain, transport: http(rpcUrl) });
   const calls: WalletCall[] = [];
   let declinePayment = false;

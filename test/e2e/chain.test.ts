@@ -1,24 +1,24 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hex } from 'viem';
 import { Bus, connectRedis } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
 import { queues } from '@reelboard/contracts';
-import { connectDatabase, createWebhookEndpoint, deleteWebhookEndpoint, migrateToLatest, type Knex } from '@reelboard/db';
+import { connectDatabase, createWebhookEndpoint, deleteWebhookEndpoint, type Knex, migrateToLatest } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
 import { ObjectStorage } from '@reelboard/storage';
 import { bullmqQueueNames } from '@reelboard/testkit/bullmq-queues';
 import { followEvents, pay, postListing, signIn } from '@reelboard/testkit/client';
 import { ffprobe, makeClip, makePng } from '@reelboard/testkit/media';
-import { ANVIL_ACCOUNTS, startStack, type Stack } from '@reelboard/testkit/stack';
+import { ANVIL_ACCOUNTS, type Stack, startStack } from '@reelboard/testkit/stack';
 import { verifySignature } from '../../services/notifier/src/sign-webhook.js';
 
 const PREVIEW_SECONDS = 2;
@@ -78,17 +78,25 @@ describe('one paid upload travels the whole chain', () => {
     const { token, address } = await signIn(stack.gatewayUrl, buyer.key, Number(stack.env.CHAIN_ID));
     expect(address).toBe(buyer.address.toLowerCase());
     // The public profile as it is before this upload: what the form brings waits for a moderator.
-    const profileBefore = (await db('users').where({ wallet_address: buyer.address.toLowerCase() }).first('display_name', 'contact')) ?? { display_name: null, contact: null };
+    const profileBefore = (await db('users').where({ wallet_address: buyer.address.toLowerCase() }).first('display_name', 'contact')) ?? {
+      display_name: null,
+      contact: null,
+    };
 
-    const res = await postListing(stack.gatewayUrl, token, { video: join(work, 'clip.mp4'), logo: join(work, 'logo.png') }, {
-      title: 'Vintage bike, Berlin',
-      description: 'Steel frame, new tyres.',
-      hashtags: '#Bikes #berlin #bikes',
-      latitude: '52.52',
-      longitude: '13.405',
-      displayName: 'Ada',
-      contact: 'ada@example.org',
-    });
+    const res = await postListing(
+      stack.gatewayUrl,
+      token,
+      { video: join(work, 'clip.mp4'), logo: join(work, 'logo.png') },
+      {
+        title: 'Vintage bike, Berlin',
+        description: 'Steel frame, new tyres.',
+        hashtags: '#Bikes #berlin #bikes',
+        latitude: '52.52',
+        longitude: '13.405',
+        displayName: 'Ada',
+        contact: 'ada@example.org',
+      },
+    );
     expect(res.status).toBe(202);
     const accepted = (await res.json()) as { uploadId: string; payment: { chainId: number; to: Hex; amount: string; expiresAt: string } };
     // The quote's own deposit address, bound to the merchant: whatever reaches it pays this upload.
@@ -130,7 +138,12 @@ describe('one paid upload travels the whole chain', () => {
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
 
     // S3: the video is VP9 in WebM with the source's duration; the preview is short; the poster is an image.
-    const keys = { video: `listings/${uploadId}/video.webm`, preview: `listings/${uploadId}/preview.webm`, poster: `listings/${uploadId}/poster.webp`, logo: `listings/${uploadId}/logo.webp` };
+    const keys = {
+      video: `listings/${uploadId}/video.webm`,
+      preview: `listings/${uploadId}/preview.webm`,
+      poster: `listings/${uploadId}/poster.webp`,
+      logo: `listings/${uploadId}/logo.webp`,
+    };
     for (const [name, key] of Object.entries(keys)) await writeFile(join(work, `out-${name}`), await storage.getBytes(key));
     const video = await ffprobe(join(work, 'out-video'));
     expect(video.format.format_name).toContain('webm');
@@ -152,16 +165,49 @@ describe('one paid upload travels the whole chain', () => {
     expect(user).toMatchObject(profileBefore);
     const listing = await db('listings')
       .where({ id: uploadId })
-      .select('user_id', 'title', 'moderation_status', 'video_key', 'display_name', 'contact', db.raw('ST_Y(location::geometry) as lat'), db.raw('ST_X(location::geometry) as lng'), db.raw('GeometryType(location::geometry) as geom_type'))
+      .select(
+        'user_id',
+        'title',
+        'moderation_status',
+        'video_key',
+        'display_name',
+        'contact',
+        db.raw('ST_Y(location::geometry) as lat'),
+        db.raw('ST_X(location::geometry) as lng'),
+        db.raw('GeometryType(location::geometry) as geom_type'),
+      )
       .first();
-    expect(listing).toMatchObject({ user_id: user.id, title: 'Vintage bike, Berlin', moderation_status: 'pending', video_key: keys.video, geom_type: 'POINT', display_name: 'Ada', contact: 'ada@example.org' });
+    expect(listing).toMatchObject({
+      user_id: user.id,
+      title: 'Vintage bike, Berlin',
+      moderation_status: 'pending',
+      video_key: keys.video,
+      geom_type: 'POINT',
+      display_name: 'Ada',
+      contact: 'ada@example.org',
+    });
     expect(listing.lat).toBeCloseTo(52.52, 6);
     expect(listing.lng).toBeCloseTo(13.405, 6);
-    const tags = await db('listing_hashtags').join('hashtags', 'hashtags.id', 'listing_hashtags.hashtag_id').where({ listing_id: uploadId }).orderBy('tag').pluck('tag');
+    const tags = await db('listing_hashtags')
+      .join('hashtags', 'hashtags.id', 'listing_hashtags.hashtag_id')
+      .where({ listing_id: uploadId })
+      .orderBy('tag')
+      .pluck('tag');
     expect(tags).toEqual(['berlin', 'bikes']);
     const payment = await db('payments').where({ upload_id: uploadId }).first();
-    expect(payment).toMatchObject({ tx_hash: txHash.toLowerCase(), listing_id: uploadId, status: 'paid', from_address: buyer.address.toLowerCase(), amount: accepted.payment.amount });
-    expect(await db('payment_quotes').where({ quote_id: uploadId }).first()).toMatchObject({ deposit_address: accepted.payment.to, state: 'paid', credited_total: accepted.payment.amount, listing_id: uploadId });
+    expect(payment).toMatchObject({
+      tx_hash: txHash.toLowerCase(),
+      listing_id: uploadId,
+      status: 'paid',
+      from_address: buyer.address.toLowerCase(),
+      amount: accepted.payment.amount,
+    });
+    expect(await db('payment_quotes').where({ quote_id: uploadId }).first()).toMatchObject({
+      deposit_address: accepted.payment.to,
+      state: 'paid',
+      credited_total: accepted.payment.amount,
+      listing_id: uploadId,
+    });
 
     // The staged files are gone once the listing is saved.
     expect(existsSync(join(stack.stagingDir, uploadId))).toBe(false);
@@ -184,12 +230,17 @@ describe('one paid upload travels the whole chain', () => {
   it('refuses a hash that paid another address, sends nothing to the transcoder, and lets the upload expire unpaid', async () => {
     const buyer = ANVIL_ACCOUNTS.buyer;
     const { token } = await signIn(stack.gatewayUrl, buyer.key, Number(stack.env.CHAIN_ID));
-    const res = await postListing(stack.gatewayUrl, token, { video: join(work, 'clip.mp4') }, {
-      title: 'Unpaid',
-      hashtags: '#test',
-      latitude: '0',
-      longitude: '0',
-    });
+    const res = await postListing(
+      stack.gatewayUrl,
+      token,
+      { video: join(work, 'clip.mp4') },
+      {
+        title: 'Unpaid',
+        hashtags: '#test',
+        latitude: '0',
+        longitude: '0',
+      },
+    );
     expect(res.status).toBe(202);
     const { uploadId, payment } = (await res.json()) as { uploadId: string; payment: { amount: string } };
     expect(existsSync(join(stack.stagingDir, uploadId, 'source'))).toBe(true);
@@ -208,7 +259,9 @@ describe('one paid upload travels the whole chain', () => {
     expect(rejected.reason).toMatch(/sent nothing to this upload's deposit address/);
 
     // Still payable: the status says so and the gateway takes another transaction hash.
-    const status = (await (await fetch(`${stack.gatewayUrl}/v1/uploads/${uploadId}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { status: { state: string } };
+    const status = (await (await fetch(`${stack.gatewayUrl}/v1/uploads/${uploadId}`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      status: { state: string };
+    };
     expect(status.status.state).toBe('awaiting_payment');
     expect(await bus.queue('payment.confirmed').getJob(`${uploadId}.payment.confirmed`)).toBeUndefined();
 
@@ -230,15 +283,34 @@ describe('one paid upload travels the whole chain', () => {
     expect(await late.json()).toMatchObject({ state: 'expired' });
   });
 
-  it('is what the operators\' command-line client does: upload, pay, follow to the saved listing', async () => {
+  it("is what the operators' command-line client does: upload, pay, follow to the saved listing", async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'scripts/upload.ts', '--video', join(work, 'clip.mp4'), '--title', 'From the CLI', '--hashtags', '#cli', '--gateway', stack.gatewayUrl, '--rpc', stack.env.RPC_URL ?? '', '--key', ANVIL_ACCOUNTS.cli.key],
+      [
+        '--import',
+        'tsx',
+        'scripts/upload.ts',
+        '--video',
+        join(work, 'clip.mp4'),
+        '--title',
+        'From the CLI',
+        '--hashtags',
+        '#cli',
+        '--gateway',
+        stack.gatewayUrl,
+        '--rpc',
+        stack.env.RPC_URL ?? '',
+        '--key',
+        ANVIL_ACCOUNTS.cli.key,
+      ],
       { cwd: new URL('../..', import.meta.url).pathname, timeout: 120_000 },
     );
     const uploadId = /upload ([0-9a-f-]{36})/.exec(stdout)?.[1];
     expect(stdout).toMatch(/^profile\.saved$/m);
-    const listing = await db('listings').join('users', 'users.id', 'listings.user_id').where('listings.id', uploadId ?? '').first();
+    const listing = await db('listings')
+      .join('users', 'users.id', 'listings.user_id')
+      .where('listings.id', uploadId ?? '')
+      .first();
     expect(listing).toMatchObject({ title: 'From the CLI', wallet_address: ANVIL_ACCOUNTS.cli.address.toLowerCase() });
   });
 
@@ -254,7 +326,7 @@ describe('one paid upload travels the whole chain', () => {
 });
 
 describe('integrators are told every step', () => {
-  it('a registered webhook receives the upload\'s events from the real chain, signed and in sequence order', async () => {
+  it("a registered webhook receives the upload's events from the real chain, signed and in sequence order", async () => {
     const received: { signature: string; body: string }[] = [];
     const receiver = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -266,12 +338,22 @@ describe('integrators are told every step', () => {
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const secret = `whsec_${randomBytes(24).toString('hex')}`;
-    const endpoint = await createWebhookEndpoint(db, { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, events: ['*'], secret, createdBy: 'e2e' });
+    const endpoint = await createWebhookEndpoint(db, {
+      url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
+      events: ['*'],
+      secret,
+      createdBy: 'e2e',
+    });
     try {
       await makeClip(join(work, 'tiny.mp4'), { width: 320, height: 240, seconds: 1 });
       const buyer = ANVIL_ACCOUNTS.buyer;
       const { token } = await signIn(stack.gatewayUrl, buyer.key, Number(stack.env.CHAIN_ID));
-      const res = await postListing(stack.gatewayUrl, token, { video: join(work, 'tiny.mp4') }, { title: 'Told by webhook', latitude: '48.85', longitude: '2.35' });
+      const res = await postListing(
+        stack.gatewayUrl,
+        token,
+        { video: join(work, 'tiny.mp4') },
+        { title: 'Told by webhook', latitude: '48.85', longitude: '2.35' },
+      );
       expect(res.status).toBe(202);
       const accepted = (await res.json()) as { uploadId: string; payment: { to: Hex; amount: string } };
       const stream = followEvents(stack.gatewayUrl, accepted.uploadId, token);
@@ -284,7 +366,10 @@ describe('integrators are told every step', () => {
       });
       expect((await stream.untilEnd).at(-1)?.name).toBe('profile.saved');
 
-      const mine = () => received.map((r) => ({ ...r, payload: JSON.parse(r.body) as { type: string; seq: number; uploadId: string } })).filter((r) => r.payload.uploadId === accepted.uploadId);
+      const mine = () =>
+        received
+          .map((r) => ({ ...r, payload: JSON.parse(r.body) as { type: string; seq: number; uploadId: string } }))
+          .filter((r) => r.payload.uploadId === accepted.uploadId);
       const deadline = Date.now() + 15_000;
       while (!mine().some((r) => r.payload.type === 'profile.saved') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
       const deliveries = mine();

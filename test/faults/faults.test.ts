@@ -4,22 +4,22 @@
 // Outages last OUTAGE_MS (15 s, not 30): retries back off exponentially from 1-2 s, so a longer
 // outage only adds waiting, not a different path; docs/reliability.md records this.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
 import { Bus, connectRedis } from '@reelboard/bus';
 import { connectDatabase, type Knex } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
-import type { Redis } from 'ioredis';
-import { ffprobe, makeClip, makePng } from '@reelboard/testkit/media';
 import { repoRoot } from '@reelboard/testkit/infra-env';
-import { startPrivateInfra, type PrivateInfra } from '@reelboard/testkit/private-infra';
-import { SERVICES, startStack, type Stack } from '@reelboard/testkit/stack';
+import { ffprobe, makeClip, makePng } from '@reelboard/testkit/media';
+import { type PrivateInfra, startPrivateInfra } from '@reelboard/testkit/private-infra';
+import { SERVICES, type Stack, startStack } from '@reelboard/testkit/stack';
 import { runPaymentChaos } from './payment-chaos.js';
-import { descendantsOf, DEV_WALLETS, metricValue, outcomeOf, payUpload, postUpload, progressFrom, unaccountedPayments, waitMined } from './support.js';
+import { DEV_WALLETS, descendantsOf, metricValue, outcomeOf, payUpload, postUpload, progressFrom, unaccountedPayments, waitMined } from './support.js';
 
 const run = promisify(execFile);
 const OUTAGE_MS = 15_000;
@@ -86,7 +86,10 @@ afterAll(async () => {
 async function storedKeys(uploadId: string): Promise<string[]> {
   const dir = join(infra.bucketDir, 'listings', uploadId);
   const files = await readdir(dir).catch(() => [] as string[]);
-  return files.filter((file) => file.endsWith('._S3rver_object')).map((file) => file.replace('._S3rver_object', '')).sort();
+  return files
+    .filter((file) => file.endsWith('._S3rver_object'))
+    .map((file) => file.replace('._S3rver_object', ''))
+    .sort();
 }
 
 async function expectSavedListing(uploadId: string): Promise<void> {
@@ -132,7 +135,10 @@ describe('faults survived', () => {
   });
 
   it('(2) Redis restarted mid-chain (append-only file on): every in-flight upload completes', async () => {
-    const uploads = [await postUpload(stack, clips.short, 'Redis restart A'), await postUpload(stack, clips.short, 'Redis restart B', { account: DEV_WALLETS.five })];
+    const uploads = [
+      await postUpload(stack, clips.short, 'Redis restart A'),
+      await postUpload(stack, clips.short, 'Redis restart B', { account: DEV_WALLETS.five }),
+    ];
     for (const upload of uploads) {
       await upload.stream.waitFor('upload.received', 30_000);
       await payUpload(stack, upload);
@@ -162,7 +168,9 @@ describe('faults survived', () => {
     await infra.postgres.start();
     const outcome = await outcomeOf(stack, upload);
     expect(outcome.event, JSON.stringify(outcome)).toBe('profile.saved');
-    expect(await metricValue(stack.portOf('profile-writer'), 'reelboard_jobs_failed_total', { channel: 'assets.stored', final: 'false' })).toBeGreaterThan(failedBefore);
+    expect(await metricValue(stack.portOf('profile-writer'), 'reelboard_jobs_failed_total', { channel: 'assets.stored', final: 'false' })).toBeGreaterThan(
+      failedBefore,
+    );
     await expectSavedListing(upload.uploadId);
   });
 
@@ -178,7 +186,9 @@ describe('faults survived', () => {
     await infra.s3.start();
     const outcome = await outcomeOf(stack, upload);
     expect(outcome.event, JSON.stringify(outcome)).toBe('profile.saved');
-    expect(await metricValue(stack.portOf('uploader'), 'reelboard_jobs_failed_total', { channel: 'preview.extracted', final: 'false' })).toBeGreaterThan(failedBefore);
+    expect(await metricValue(stack.portOf('uploader'), 'reelboard_jobs_failed_total', { channel: 'preview.extracted', final: 'false' })).toBeGreaterThan(
+      failedBefore,
+    );
     // Exactly the four objects, each whole: the video plays for the source's length.
     expect(await storedKeys(upload.uploadId)).toEqual(['logo.webp', 'poster.webp', 'preview.webm', 'video.webm']);
     const video = join(work, 's3-outage.webm');
@@ -302,7 +312,15 @@ describe('faults survived', () => {
 
   it('(8) payment-watcher replicas SIGKILLed at random and Redis restarted while uploads are paid: each ends saved once, reconciliation finds nothing', async () => {
     const seed = Number(process.env.CHAOS_SEED ?? 20261201);
-    const result = await runPaymentChaos({ stack, redis: infra.redis, db, video: clips.short, uploads: 6, seed, log: (line) => process.stdout.write(`[payment chaos seed ${seed}] ${line}\n`) });
+    const result = await runPaymentChaos({
+      stack,
+      redis: infra.redis,
+      db,
+      video: clips.short,
+      uploads: 6,
+      seed,
+      log: (line) => process.stdout.write(`[payment chaos seed ${seed}] ${line}\n`),
+    });
     paidUploads.push(...result.uploads);
     expect(result.events.some((e) => e.includes('SIGKILL'))).toBe(true);
     expect(result.events.some((e) => e.includes('redis: back'))).toBe(true);

@@ -5,10 +5,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Knex } from '@reelboard/db';
-import type { PrivateEngine } from '@reelboard/testkit/private-infra';
 import { repoRoot } from '@reelboard/testkit/infra-env';
+import type { PrivateEngine } from '@reelboard/testkit/private-infra';
 import type { ExtraReplica, Stack } from '@reelboard/testkit/stack';
-import { outcomeOf, payUpload, postUpload, type PostedUpload } from './support.js';
+import { outcomeOf, type PostedUpload, payUpload, postUpload } from './support.js';
 
 /** A small seeded PRNG (mulberry32): the same seed replays the same kills. */
 export function seededRandom(seed: number): () => number {
@@ -117,7 +117,12 @@ export async function runPaymentChaos({ stack, redis, db, video, uploads: count,
     for (const upload of posted) {
       const listings = await db('listings').where({ id: upload.uploadId });
       const payments = await db('payments').where({ upload_id: upload.uploadId });
-      const ok = outcomes[upload.uploadId] === 'profile.saved' && listings.length === 1 && payments.length === 1 && payments[0].status === 'paid' && payments[0].listing_id === upload.uploadId;
+      const ok =
+        outcomes[upload.uploadId] === 'profile.saved' &&
+        listings.length === 1 &&
+        payments.length === 1 &&
+        payments[0].status === 'paid' &&
+        payments[0].listing_id === upload.uploadId;
       if (!ok) wrong.push(upload.uploadId);
     }
     const reconcile = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/payments.ts', 'reconcile', '--settle-seconds', '30'], {

@@ -5,9 +5,9 @@
 // runs it as a report.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createPublicClient, http, type Hex } from 'viem';
+import { createPublicClient, type Hex, http } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { moderateListing, type Knex } from '@reelboard/db';
+import { type Knex, moderateListing } from '@reelboard/db';
 import { repoRoot } from '@reelboard/testkit/infra-env';
 import type { Stack } from '@reelboard/testkit/stack';
 import { outcomeOf, payUpload, postUpload } from './support.js';
@@ -71,7 +71,8 @@ export async function runReorgDrill({ stack, db, video, log, timeoutMs = 60_000 
 
   const head = await chain.getBlockNumber();
   const depth = Number(head - snapshotBlock);
-  if (Number(head - paidBlock) + 1 <= confirmations) throw new Error(`the payment has ${Number(head - paidBlock) + 1} blocks on it, not more than the ${confirmations} confirmations`);
+  if (Number(head - paidBlock) + 1 <= confirmations)
+    throw new Error(`the payment has ${Number(head - paidBlock) + 1} blocks on it, not more than the ${confirmations} confirmations`);
   // anvil ignores anvil_reorg and anvil_rollback while it mines on an interval (as this stack's does):
   // the chain goes back to the snapshot taken before the payment, and the new branch spends the
   // payer's nonce on a transfer to itself (a double spend), so the payment cannot be mined again.
@@ -91,12 +92,17 @@ export async function runReorgDrill({ stack, db, video, log, timeoutMs = 60_000 
     maxPriorityFeePerGas: (payment.maxPriorityFeePerGas ?? fees.maxPriorityFeePerGas) * 3n,
   });
   await chain.waitForTransactionReceipt({ hash: await chain.sendRawTransaction({ serializedTransaction: replacement }) });
-  note(`reorg: blocks ${snapshotBlock + 1n}..${head} replaced (depth ${depth}, the payment's block ${paidBlock}, confirmations ${confirmations}); the deposit address now holds ${await chain.getBalance({ address: upload.payment.to })}`);
+  note(
+    `reorg: blocks ${snapshotBlock + 1n}..${head} replaced (depth ${depth}, the payment's block ${paidBlock}, confirmations ${confirmations}); the deposit address now holds ${await chain.getBalance({ address: upload.payment.to })}`,
+  );
 
   let rows: ReorgDrillResult['rows'] = [];
   let held: { payment_held_reason: string | null } | undefined;
   while (Date.now() - reorgAt < timeoutMs) {
-    rows = await db('payments').where({ upload_id: upload.uploadId }).orderBy('id').select('status', 'amount', 'refund_due', 'reversed_from_block', 'reversed_to_block');
+    rows = await db('payments')
+      .where({ upload_id: upload.uploadId })
+      .orderBy('id')
+      .select('status', 'amount', 'refund_due', 'reversed_from_block', 'reversed_to_block');
     held = await db('listings').where({ id: upload.uploadId }).first('payment_held_reason');
     if (rows.some((row) => row.status === 'reversed') && held?.payment_held_reason) break;
     await sleep(500);

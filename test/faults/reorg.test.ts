@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type Knex } from '@reelboard/db';
 import { makeClip } from '@reelboard/testkit/media';
-import { startPrivateInfra, type PrivateInfra } from '@reelboard/testkit/private-infra';
-import { startStack, type Stack } from '@reelboard/testkit/stack';
+import { type PrivateInfra, startPrivateInfra } from '@reelboard/testkit/private-infra';
+import { type Stack, startStack } from '@reelboard/testkit/stack';
 import { runReorgDrill } from './reorg-drill.js';
 
 const BASE_PORT = Number(process.env.TEST_BASE_PORT ?? 18080);

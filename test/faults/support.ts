@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { createPublicClient, http, type Hex } from 'viem';
+import { createPublicClient, type Hex, http } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { terminalEvents, type StatusEvent } from '@reelboard/contracts';
+import { type StatusEvent, terminalEvents } from '@reelboard/contracts';
 import type { Knex } from '@reelboard/db';
-import { followEvents, pay, postListing, signIn, type EventFollower } from '@reelboard/testkit/client';
+import { type EventFollower, followEvents, pay, postListing, signIn } from '@reelboard/testkit/client';
 import { ANVIL_ACCOUNTS, type Stack } from '@reelboard/testkit/stack';
 
 /** An upload the test posted and (optionally) paid. */
@@ -62,7 +62,12 @@ export async function postUpload(
   { logo, account = ANVIL_ACCOUNTS.buyer }: { logo?: string; account?: Payer } = {},
 ): Promise<PostedUpload> {
   const { token } = await signIn(stack.gatewayUrl, account.key, Number(stack.env.CHAIN_ID));
-  const res = await postListing(stack.gatewayUrl, token, { video, ...(logo ? { logo } : {}) }, { title, hashtags: '#faults', latitude: '48.85', longitude: '2.35' });
+  const res = await postListing(
+    stack.gatewayUrl,
+    token,
+    { video, ...(logo ? { logo } : {}) },
+    { title, hashtags: '#faults', latitude: '48.85', longitude: '2.35' },
+  );
   if (res.status !== 202) throw new Error(`upload refused: ${res.status} ${await res.text()}`);
   const { uploadId, payment } = (await res.json()) as { uploadId: string; payment: { to: Hex; amount: string } };
   return { uploadId, token, payment, account, stream: followEvents(stack.gatewayUrl, uploadId, token, 240_000) };
@@ -93,7 +98,10 @@ export async function outcomeOf(stack: Stack, upload: TrackedUpload, timeoutMs =
   let last: StatusEvent | null = null;
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(`${stack.gatewayUrl}/v1/uploads/${upload.uploadId}`, { headers: { authorization: `Bearer ${upload.token}` }, signal: AbortSignal.timeout(5_000) });
+      const res = await fetch(`${stack.gatewayUrl}/v1/uploads/${upload.uploadId}`, {
+        headers: { authorization: `Bearer ${upload.token}` },
+        signal: AbortSignal.timeout(5_000),
+      });
       if (res.ok) {
         last = ((await res.json()) as { status: StatusEvent | null }).status;
         if (last && terminalEvents.has(last.event)) return last;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '@reelboard/testkit/infra-env';
-import { freePort, redisProcesses, type RedisProcesses } from '@reelboard/testkit/redis-processes';
+import { freePort, type RedisProcesses, redisProcesses } from '@reelboard/testkit/redis-processes';
 import { SERVICES, stackEnvironment } from '@reelboard/testkit/stack';
 
 let processes: RedisProcesses;
@@ -16,7 +16,12 @@ let redisUrl: string;
 
 beforeAll(async () => {
   processes = await redisProcesses('eviction');
-  const redis = await processes.server({ directives: [['maxmemory', '64mb'], ['maxmemory-policy', 'volatile-lru']] });
+  const redis = await processes.server({
+    directives: [
+      ['maxmemory', '64mb'],
+      ['maxmemory-policy', 'volatile-lru'],
+    ],
+  });
   redisUrl = `redis://127.0.0.1:${redis.port}`;
   staging = await mkdtemp(join(tmpdir(), 'reelboard-eviction-'));
 });

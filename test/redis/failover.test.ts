@@ -11,8 +11,8 @@ import { Redis } from 'ioredis';
 import { connectDatabase, type Knex } from '@reelboard/db';
 import { followEvents, pay, postListing, signIn } from '@reelboard/testkit/client';
 import { makeClip } from '@reelboard/testkit/media';
-import { redisProcesses, type RedisProcess, type RedisProcesses } from '@reelboard/testkit/redis-processes';
-import { ANVIL_ACCOUNTS, startStack, type Stack } from '@reelboard/testkit/stack';
+import { type RedisProcess, type RedisProcesses, redisProcesses } from '@reelboard/testkit/redis-processes';
+import { ANVIL_ACCOUNTS, type Stack, startStack } from '@reelboard/testkit/stack';
 
 const MASTER_NAME = 'reelboard-failover';
 
@@ -60,7 +60,10 @@ beforeAll(async () => {
   // failover (they find each other while the services start).
   const discovered = until(
     'the sentinels did not find the replica and each other',
-    async () => ((await Promise.all(sentinels.map(sentinelView))).every((view) => view.masterPort === master.port && view.replicas === 1 && view.sentinels === 2) ? true : undefined),
+    async () =>
+      (await Promise.all(sentinels.map(sentinelView))).every((view) => view.masterPort === master.port && view.replicas === 1 && view.sentinels === 2)
+        ? true
+        : undefined,
     30_000,
   );
   stack = await startStack({
@@ -85,7 +88,12 @@ describe('a Sentinel failover in the middle of the chain', () => {
   it('promotes the replica, and the upload still ends saved with every status event', async () => {
     const buyer = ANVIL_ACCOUNTS.buyer;
     const { token } = await signIn(stack.gatewayUrl, buyer.key, Number(stack.env.CHAIN_ID));
-    const res = await postListing(stack.gatewayUrl, token, { video: join(work, 'clip.mp4') }, { title: 'Failover', hashtags: '#failover', latitude: '1', longitude: '2' });
+    const res = await postListing(
+      stack.gatewayUrl,
+      token,
+      { video: join(work, 'clip.mp4') },
+      { title: 'Failover', hashtags: '#failover', latitude: '1', longitude: '2' },
+    );
     expect(res.status).toBe(202);
     const { uploadId, payment } = (await res.json()) as { uploadId: string; payment: { to: `0x${string}`; amount: string } };
     const stream = followEvents(stack.gatewayUrl, uploadId, token, 120_000);

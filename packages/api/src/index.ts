@@ -4,9 +4,10 @@
  * gateway binds its handlers to these rows; the client package and the web client import the types.
  * Nothing here knows Express or a service.
  */
+
+export * from './errors.js';
 export * from './route.js';
 export * from './routes.js';
-export * from './errors.js';
 export * as schemas from './schemas.js';
 export type {
   AcceptedUpload,

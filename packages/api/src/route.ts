@@ -98,7 +98,11 @@ export class InvalidInput extends Error {
  * A custom refusal inside a schema: `ctx.addIssue(refusal('invalid_hashtag', message, { tag }))`
  * answers 400 with that code instead of the route's default.
  */
-export const refusal = (code: string, message: string, extra: Record<string, unknown> = {}) => ({ code: 'custom' as const, message, params: { code, ...extra } });
+export const refusal = (code: string, message: string, extra: Record<string, unknown> = {}) => ({
+  code: 'custom' as const,
+  message,
+  params: { code, ...extra },
+});
 
 function refuse(error: z.ZodError, status: number, code: string, fallback?: string): InvalidInput {
   // A form (the listing edit, the profile edit) names every bad field at once, as the multipart form does.
@@ -112,7 +116,10 @@ function refuse(error: z.ZodError, status: number, code: string, fallback?: stri
   const params = (issue?.code === 'custom' ? (issue.params as Record<string, unknown> | undefined) : undefined) ?? {};
   const { code: customCode, ...extra } = params;
   const message = fallback ?? issue?.message ?? 'invalid input';
-  return new InvalidInput(typeof customCode === 'string' ? 400 : status, typeof customCode === 'string' ? customCode : code, message, { ...(field ? { field } : {}), ...extra });
+  return new InvalidInput(typeof customCode === 'string' ? 400 : status, typeof customCode === 'string' ? customCode : code, message, {
+    ...(field ? { field } : {}),
+    ...extra,
+  });
 }
 
 /** Validates a request against its row; throws InvalidInput naming the first bad parameter. Express-free. */
@@ -157,8 +164,7 @@ export const documentedAs = (jsonSchema: Record<string, unknown>) => ({
 });
 
 /** A query parameter given at most once (Express makes a repeated one an array). */
-export const single = (field: string) =>
-  z.string({ error: (issue) => (issue.input === undefined ? `${field} is required` : `${field} must be given once`) });
+export const single = (field: string) => z.string({ error: (issue) => (issue.input === undefined ? `${field} is required` : `${field} must be given once`) });
 
 /** A numeric query parameter within bounds, read from its string. */
 export const numberParam = (field: string, min: number, max: number, integer = true) =>

@@ -1,5 +1,16 @@
 import { z } from 'zod';
-import { HashtagError, LISTING_LIMITS, normalizeHashtag, parseHashtags, priceSchema, type Price, statusEventNames, terminalEvents, unnotifiedEvents, uploadStates } from '@reelboard/contracts';
+import {
+  HashtagError,
+  LISTING_LIMITS,
+  normalizeHashtag,
+  type Price,
+  parseHashtags,
+  priceSchema,
+  statusEventNames,
+  terminalEvents,
+  unnotifiedEvents,
+  uploadStates,
+} from '@reelboard/contracts';
 import { defineRoute, documentedAs, numberParam, refusal, single } from './route.js';
 import * as s from './schemas.js';
 
@@ -71,7 +82,10 @@ const walletParam = single('owner').regex(/^0x[0-9a-fA-F]{40}$/, { error: 'owner
 export const listingQuery = z
   .object({
     tags: tagsParam,
-    match: z.enum(['all', 'any'], { error: 'match must be all or any' }).default('all').meta({ description: 'whether a listing needs all the tags or any of them' }),
+    match: z
+      .enum(['all', 'any'], { error: 'match must be all or any' })
+      .default('all')
+      .meta({ description: 'whether a listing needs all the tags or any of them' }),
     near: nearParam,
     radiusKm: numberParam('radiusKm', 0.001, 20_037, false).optional().meta({ description: 'only within this distance of `near`' }),
     owner: walletParam
@@ -89,7 +103,8 @@ export const listingQuery = z
   })
   .superRefine((query, ctx) => {
     if (query.radiusKm !== undefined && !query.near) ctx.addIssue({ code: 'custom', path: ['radiusKm'], message: 'radiusKm needs near' });
-    if (query.priceMin !== undefined && query.priceMax !== undefined && query.priceMin > query.priceMax) ctx.addIssue({ code: 'custom', path: ['priceMin'], message: 'priceMin must not be above priceMax' });
+    if (query.priceMin !== undefined && query.priceMax !== undefined && query.priceMin > query.priceMax)
+      ctx.addIssue({ code: 'custom', path: ['priceMin'], message: 'priceMin must not be above priceMax' });
   });
 
 const sseDescription = [
@@ -100,7 +115,8 @@ const sseDescription = [
   '`progress` events carry `progress` (percent); `payment.rejected` carries its code in `message`.',
 ].join(' ');
 
-const base64url = (bytes: number) => z.string().regex(new RegExp(`^[A-Za-z0-9_-]{${Math.ceil((bytes * 4) / 3)}}={0,2}$`), { error: `must be ${bytes} bytes in base64url` });
+const base64url = (bytes: number) =>
+  z.string().regex(new RegExp(`^[A-Za-z0-9_-]{${Math.ceil((bytes * 4) / 3)}}={0,2}$`), { error: `must be ${bytes} bytes in base64url` });
 
 /** A browser's PushSubscription as `JSON.stringify(subscription)` gives it. */
 export const pushSubscription = z.object({
@@ -128,7 +144,12 @@ const finite = (name: string, min: number, max: number) =>
     .trim()
     .regex(/^-?\d+(\.\d+)?$/, { error: `${name} must be a decimal number` })
     .transform(Number)
-    .pipe(z.number().min(min, { error: `${name} must be between ${min} and ${max}` }).max(max, { error: `${name} must be between ${min} and ${max}` }))
+    .pipe(
+      z
+        .number()
+        .min(min, { error: `${name} must be between ${min} and ${max}` })
+        .max(max, { error: `${name} must be between ${min} and ${max}` }),
+    )
     .meta({ description: `decimal, ${min}..${max}` });
 const optionalText = (max: number) =>
   z
@@ -144,8 +165,15 @@ export const listingFormFields = z.object({
     .trim()
     .min(1, { error: 'title is required' })
     .max(LISTING_LIMITS.title, { error: `title must be at most ${LISTING_LIMITS.title} characters` }),
-  description: z.string().trim().max(LISTING_LIMITS.description, { error: `description must be at most ${LISTING_LIMITS.description} characters` }).default(''),
-  hashtags: z.string().default('').meta({ description: `e.g. \`#cars #berlin\` (at most ${LISTING_LIMITS.hashtags})` }),
+  description: z
+    .string()
+    .trim()
+    .max(LISTING_LIMITS.description, { error: `description must be at most ${LISTING_LIMITS.description} characters` })
+    .default(''),
+  hashtags: z
+    .string()
+    .default('')
+    .meta({ description: `e.g. \`#cars #berlin\` (at most ${LISTING_LIMITS.hashtags})` }),
   latitude: finite('latitude', -90, 90),
   longitude: finite('longitude', -180, 180),
   displayName: optionalText(LISTING_LIMITS.displayName),
@@ -163,7 +191,10 @@ export const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b-\u001f\u007f]/;
  * places, the currency ISO 4217 (any case). The amount is written one way, as Postgres stores it (`120`
  * and `120.0` are `120.00`), so a revision's diff never shows a change that is none.
  */
-export function parsePrice(amount: string | undefined, currency: string | undefined): { price: Price } | { errors: { amount?: string; currency?: string } } | undefined {
+export function parsePrice(
+  amount: string | undefined,
+  currency: string | undefined,
+): { price: Price } | { errors: { amount?: string; currency?: string } } | undefined {
   if (amount === undefined && currency === undefined) return undefined;
   if (amount === undefined) return { errors: { amount: 'a price needs both an amount and a currency' } };
   if (currency === undefined) return { errors: { currency: 'a price needs both an amount and a currency' } };
@@ -210,7 +241,10 @@ const evenWithBadFields = { when: ({ value }: { value: unknown }) => typeof valu
 export const listingEditBody = z
   .object(
     {
-      title: plainText('title').pipe(listingFormFields.shape.title).optional().meta({ override: { type: 'string', minLength: 1, maxLength: LISTING_LIMITS.title } }),
+      title: plainText('title')
+        .pipe(listingFormFields.shape.title)
+        .optional()
+        .meta({ override: { type: 'string', minLength: 1, maxLength: LISTING_LIMITS.title } }),
       description: plainText('description')
         .pipe(listingFormFields.shape.description.unwrap())
         .optional()
@@ -227,11 +261,25 @@ export const listingEditBody = z
           }
         })
         .optional()
-        .meta({ override: { anyOf: [{ type: 'string', description: '`#cars #berlin`' }, { type: 'array', items: { type: 'string' } }] } }),
-      latitude: editCoordinate('latitude').optional().meta(documentedAs({ type: 'number', minimum: -90, maximum: 90 })),
-      longitude: editCoordinate('longitude').optional().meta(documentedAs({ type: 'number', minimum: -180, maximum: 180 })),
+        .meta({
+          override: {
+            anyOf: [
+              { type: 'string', description: '`#cars #berlin`' },
+              { type: 'array', items: { type: 'string' } },
+            ],
+          },
+        }),
+      latitude: editCoordinate('latitude')
+        .optional()
+        .meta(documentedAs({ type: 'number', minimum: -90, maximum: 90 })),
+      longitude: editCoordinate('longitude')
+        .optional()
+        .meta(documentedAs({ type: 'number', minimum: -180, maximum: 180 })),
       price: z
-        .object({ amount: z.union([z.string(), z.number().transform(String)]).optional(), currency: z.string().optional() }, { error: 'price must be {amount, currency} or null' })
+        .object(
+          { amount: z.union([z.string(), z.number().transform(String)]).optional(), currency: z.string().optional() },
+          { error: 'price must be {amount, currency} or null' },
+        )
         .transform((value, ctx) => {
           const parsed = parsePrice(value.amount, value.currency);
           if (parsed && 'errors' in parsed) {
@@ -243,7 +291,9 @@ export const listingEditBody = z
         .nullable()
         .optional()
         .meta({ override: { anyOf: [{ $ref: '#/components/schemas/Price' }, { type: 'null' }], description: 'null removes the price' } }),
-      contact: clearableText('contact', LISTING_LIMITS.contact).optional().meta(documentedAs({ type: ['string', 'null'], maxLength: LISTING_LIMITS.contact })),
+      contact: clearableText('contact', LISTING_LIMITS.contact)
+        .optional()
+        .meta(documentedAs({ type: ['string', 'null'], maxLength: LISTING_LIMITS.contact })),
     },
     { error: 'send the changes as a JSON object' },
   )
@@ -251,7 +301,11 @@ export const listingEditBody = z
   .superRefine((body, ctx) => {
     for (const key of Object.keys(body)) {
       if ((EDITABLE as readonly string[]).includes(key)) continue;
-      ctx.addIssue({ code: 'custom', path: [key], message: key === 'video' ? 'the video cannot be changed: upload a new listing' : `${key} cannot be edited (editable: ${EDITABLE.join(', ')})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: key === 'video' ? 'the video cannot be changed: upload a new listing' : `${key} cannot be edited (editable: ${EDITABLE.join(', ')})`,
+      });
     }
     // A location is both coordinates: one alone names the other as missing.
     if ((body.latitude === undefined) !== (body.longitude === undefined)) {
@@ -274,7 +328,10 @@ export const listingEditBody = z
     }
     return changes;
   })
-  .meta({ id: 'ListingEdit', description: 'What an edit may change, validated like the form; absent fields stay. The video cannot be swapped (that is a new paid listing).' });
+  .meta({
+    id: 'ListingEdit',
+    description: 'What an edit may change, validated like the form; absent fields stay. The video cannot be swapped (that is a new paid listing).',
+  });
 
 /** A profile edit (JSON): a new display name or contact, each trimmed; null or empty clears it. */
 export const profileEditBody = z
@@ -292,7 +349,8 @@ export const profileEditBody = z
   .catchall(z.unknown())
   .superRefine((body, ctx) => {
     for (const key of Object.keys(body)) {
-      if (key !== 'displayName' && key !== 'contact') ctx.addIssue({ code: 'custom', path: [key], message: `${key} cannot be edited here (displayName, contact; the logo comes with a listing)` });
+      if (key !== 'displayName' && key !== 'contact')
+        ctx.addIssue({ code: 'custom', path: [key], message: `${key} cannot be edited here (displayName, contact; the logo comes with a listing)` });
     }
   }, evenWithBadFields)
   .transform(({ displayName, contact }, ctx) => {
@@ -320,7 +378,10 @@ const reasonRequired = (what: string) =>
   });
 const revisionId = z.object({ id: s.uuid.meta({ description: 'revision id' }) });
 const revisionNotFound = { status: 404, code: 'revision_not_found', message: 'no such revision' };
-const ownListingErrors = { 404: '`listing_not_found`: no such listing, or not yours', 409: '`listing_state` (with `state`): the listing cannot do that in its state' };
+const ownListingErrors = {
+  404: '`listing_not_found`: no such listing, or not yours',
+  409: '`listing_state` (with `state`): the listing cannot do that in its state',
+};
 
 const file = (description: string, contentMediaType: string) => z.string().meta({ format: 'binary', contentMediaType, description });
 
@@ -342,10 +403,17 @@ export const api = {
     tag: 'sign-in',
     summary: 'Sign in with Ethereum: the signed EIP-4361 message opens a session',
     body: z.object({
-      message: z.string({ error: 'message must be the EIP-4361 text (at most 4096 characters)' }).max(4096, { error: 'message must be the EIP-4361 text (at most 4096 characters)' }),
+      message: z
+        .string({ error: 'message must be the EIP-4361 text (at most 4096 characters)' })
+        .max(4096, { error: 'message must be the EIP-4361 text (at most 4096 characters)' }),
       signature: z.string({ error: 'signature must be 0x-prefixed hex' }).regex(/^0x[0-9a-fA-F]+$/, { error: 'signature must be 0x-prefixed hex' }),
     }),
-    responses: { 200: { description: 'signed in: send `Authorization: Bearer <token>`', schema: z.object({ address: s.address, token: z.string(), expiresAt: s.dateTime }) } },
+    responses: {
+      200: {
+        description: 'signed in: send `Authorization: Bearer <token>`',
+        schema: z.object({ address: s.address, token: z.string(), expiresAt: s.dateTime }),
+      },
+    },
     errors: {
       400: '`invalid_body` (message or signature missing or malformed) or `bad_request` (malformed JSON)',
       401: '`siwe_malformed`, `siwe_wrong_domain`, `siwe_wrong_uri`, `siwe_wrong_chain`, `siwe_not_yet_issued`, `siwe_no_expiration`, `siwe_expired`, `siwe_not_yet_valid`, `siwe_bad_nonce`, `siwe_bad_signature`',
@@ -374,7 +442,10 @@ export const api = {
     query: z.object({ videoUpload: s.uuid.optional().meta({ description: 'a finished resumable upload of yours: its bytes are the video' }) }),
     form: {
       schema: listingFormFields.extend({
-        video: file('a video container (MP4, MOV, WebM, MKV, ...), at most MAX_VIDEO_BYTES; required unless `videoUpload` names a resumable upload', 'video/*').optional(),
+        video: file(
+          'a video container (MP4, MOV, WebM, MKV, ...), at most MAX_VIDEO_BYTES; required unless `videoUpload` names a resumable upload',
+          'video/*',
+        ).optional(),
         logo: file('PNG, JPEG or WebP (no SVG), at most MAX_LOGO_BYTES and MAX_LOGO_SIDE pixels a side; stored as a square WebP', 'image/*').optional(),
       }),
       encoding: { video: { contentType: 'video/*, application/octet-stream' }, logo: { contentType: 'image/png, image/jpeg, image/webp' } },
@@ -433,7 +504,10 @@ export const api = {
         description: 'the upload no longer waits for payment: where it stands',
         schema: z.object({ uploadId: s.uuid, txHash: z.string(), state: s.uploadState.nullable(), status: s.statusEvent.nullable() }),
       },
-      202: { description: 'followed: the watcher checks the transaction once it is confirmed', schema: z.object({ uploadId: s.uuid, txHash: z.string(), state: z.literal('awaiting_payment') }) },
+      202: {
+        description: 'followed: the watcher checks the transaction once it is confirmed',
+        schema: z.object({ uploadId: s.uuid, txHash: z.string(), state: z.literal('awaiting_payment') }),
+      },
     },
     errors: {
       400: '`invalid_tx_hash`, or `bad_request` (malformed JSON)',
@@ -481,15 +555,23 @@ export const api = {
     path: '/v1/resumable-uploads',
     auth: 'session',
     tag: 'uploads',
-    summary: 'Starts a resumable upload of a video (tus creation); the answer\'s Location is where its bytes go',
+    summary: "Starts a resumable upload of a video (tus creation); the answer's Location is where its bytes go",
     description:
-      'Refused before a byte is stored: over MAX_VIDEO_BYTES (413), over the wallet\'s unpaid uploads or bytes (429), or when the staging volume would go below its reserve (507). An unfinished upload expires after RESUMABLE_EXPIRY_SECONDS and its bytes are removed. Once finished, name it in the listing form: `POST /v1/uploads?videoUpload=<id>`.',
+      "Refused before a byte is stored: over MAX_VIDEO_BYTES (413), over the wallet's unpaid uploads or bytes (429), or when the staging volume would go below its reserve (507). An unfinished upload expires after RESUMABLE_EXPIRY_SECONDS and its bytes are removed. Once finished, name it in the listing form: `POST /v1/uploads?videoUpload=<id>`.",
     headers: tusHeaders({
-      'upload-length': z.string().regex(/^\d+$/).optional().meta({ description: 'the video\'s size in bytes' }),
+      'upload-length': z.string().regex(/^\d+$/).optional().meta({ description: "the video's size in bytes" }),
       'upload-defer-length': z.literal('1').optional(),
       'upload-metadata': z.string().optional().meta({ description: 'tus metadata, e.g. `filename <base64>`' }),
     }),
-    responses: { 201: { description: 'created', headers: { Location: { description: 'the upload\'s URL', schema: { type: 'string' } }, 'Upload-Expires': { description: 'when an unfinished upload is removed', schema: { type: 'string' } } } } },
+    responses: {
+      201: {
+        description: 'created',
+        headers: {
+          Location: { description: "the upload's URL", schema: { type: 'string' } },
+          'Upload-Expires': { description: 'when an unfinished upload is removed', schema: { type: 'string' } },
+        },
+      },
+    },
     errors: {
       400: '`bad_request`: Upload-Length or Upload-Metadata malformed',
       412: '`tus_version`: Tus-Resumable 1.0.0 required',
@@ -517,7 +599,7 @@ export const api = {
     tag: 'uploads',
     summary: 'Sends the next bytes of a resumable upload, from Upload-Offset',
     params: resumableId,
-    headers: tusHeaders({ 'upload-offset': z.string().regex(/^\d+$/).meta({ description: 'where these bytes start (the HEAD\'s offset)' }) }),
+    headers: tusHeaders({ 'upload-offset': z.string().regex(/^\d+$/).meta({ description: "where these bytes start (the HEAD's offset)" }) }),
     raw: { type: 'application/offset+octet-stream', description: 'the bytes' },
     invalid: { params: resumableNotFound },
     responses: { 204: { description: 'stored; Upload-Offset is the new offset' } },
@@ -602,7 +684,9 @@ export const api = {
       'A pending or rejected listing takes the new logo at once (the old object is deleted; a rejected listing goes back to moderation). An approved listing keeps its approved logo public: the new one is stored under a new key as part of the pending revision (the diff shows `logoKey`), and is deleted if a moderator rejects it.',
     params: listingId,
     form: {
-      schema: z.object({ logo: file('PNG, JPEG or WebP (no SVG), at most MAX_LOGO_BYTES and MAX_LOGO_SIDE pixels a side; stored as a square WebP', 'image/*') }),
+      schema: z.object({
+        logo: file('PNG, JPEG or WebP (no SVG), at most MAX_LOGO_BYTES and MAX_LOGO_SIDE pixels a side; stored as a square WebP', 'image/*'),
+      }),
       encoding: { logo: { contentType: 'image/png, image/jpeg, image/webp' } },
     },
     invalid: { params: listingNotFound },
@@ -622,7 +706,9 @@ export const api = {
     summary: 'Marks your listing sold: shown as sold for SOLD_DISPLAY_HOURS, then hidden',
     params: listingId,
     invalid: { params: listingNotFound },
-    responses: { 200: { description: 'sold', schema: z.object({ listingId: s.uuid, state: z.literal('sold'), soldAt: s.dateTime, visibleUntil: s.dateTime.nullable() }) } },
+    responses: {
+      200: { description: 'sold', schema: z.object({ listingId: s.uuid, state: z.literal('sold'), soldAt: s.dateTime, visibleUntil: s.dateTime.nullable() }) },
+    },
     errors: ownListingErrors,
   }),
   withdrawListing: defineRoute({
@@ -677,7 +763,12 @@ export const api = {
     summary: 'Asks for a new public display name or contact: public once a moderator approves it',
     body: profileEditBody,
     invalid: { body: 'invalid_form' },
-    responses: { 202: { description: 'waiting for a moderator', schema: z.object({ revisionId: s.uuid, status: z.literal('pending'), changes: z.record(z.string(), z.string().nullable()) }) } },
+    responses: {
+      202: {
+        description: 'waiting for a moderator',
+        schema: z.object({ revisionId: s.uuid, status: z.literal('pending'), changes: z.record(z.string(), z.string().nullable()) }),
+      },
+    },
     errors: { 400: '`invalid_form` (with `field` or `fields`): an unknown field, a value too long, control characters, or nothing to change' },
   }),
   suggestHashtags: defineRoute({
@@ -740,7 +831,10 @@ export const api = {
       201: { description: 'stored', schema: z.object({ id: s.uuid }) },
       200: { description: 'already stored (keys updated)', schema: z.object({ id: s.uuid }) },
     },
-    errors: { 400: '`invalid_body` (endpoint not https or not a known push service, keys missing or malformed) or `bad_request`', 503: '`push_not_configured`' },
+    errors: {
+      400: '`invalid_body` (endpoint not https or not a known push service, keys missing or malformed) or `bad_request`',
+      503: '`push_not_configured`',
+    },
   }),
   unsubscribePush: defineRoute({
     method: 'delete',
@@ -761,7 +855,10 @@ export const api = {
     tag: 'admin',
     summary: 'The moderation queue: listings by moderation status',
     query: z.object({
-      status: z.enum(s.moderationStatuses, { error: `status must be one of ${s.moderationStatuses.join(', ')}` }).default('pending').meta({ description: 'moderation status' }),
+      status: z
+        .enum(s.moderationStatuses, { error: `status must be one of ${s.moderationStatuses.join(', ')}` })
+        .default('pending')
+        .meta({ description: 'moderation status' }),
       ...pageQuery,
     }),
     responses: { 200: { description: 'a page of listings', schema: s.listingPage } },
@@ -849,7 +946,11 @@ export const api = {
     body: reasonRequired('reject'),
     invalid: { params: revisionNotFound },
     responses: { 200: { description: 'decided', schema: s.revision } },
-    errors: { 400: '`invalid_body`: a reason (1-500 characters) is required', 404: '`revision_not_found`', 409: '`revision_decided` (with `status`) or `listing_state`' },
+    errors: {
+      400: '`invalid_body`: a reason (1-500 characters) is required',
+      404: '`revision_not_found`',
+      409: '`revision_decided` (with `status`) or `listing_state`',
+    },
   }),
 
   // ----- admin: the payment ledger -----
@@ -877,18 +978,32 @@ export const api = {
     summary: 'Records that what a ledger row had due back was refunded by a transaction',
     description:
       "The transaction is checked on chain first: mined, successful, confirmed, paying the row's asset to the owner, the row's sender or the signed `to`, at least what is due; one transaction refunds one row. Audited in `payment_events`. The row becomes `refunded`; the upload's owner gets `refund.sent` on its status stream. The same refund sent again answers 200 with `repeated: true` and changes nothing.",
-    params: z.object({ id: z.string().regex(/^[1-9]\d{0,17}$/).transform(Number).meta({ description: 'ledger row id' }) }),
+    params: z.object({
+      id: z
+        .string()
+        .regex(/^[1-9]\d{0,17}$/)
+        .transform(Number)
+        .meta({ description: 'ledger row id' }),
+    }),
     body: z.object({
       txHash: z
         .string({ error: 'txHash is required: the 0x-prefixed 32-byte hash of the refund transaction' })
         .regex(/^0x[0-9a-fA-F]{64}$/, { error: 'txHash is required: the 0x-prefixed 32-byte hash of the refund transaction' }),
-      note: z.string({ error: 'note must be a string of at most 500 characters' }).max(500, { error: 'note must be a string of at most 500 characters' }).optional(),
-      to: s.address.optional().meta({ description: "where the refund went, when neither the quote's owner nor the row's sender (`from`): then `signature` is required" }),
+      note: z
+        .string({ error: 'note must be a string of at most 500 characters' })
+        .max(500, { error: 'note must be a string of at most 500 characters' })
+        .optional(),
+      to: s.address
+        .optional()
+        .meta({ description: "where the refund went, when neither the quote's owner nor the row's sender (`from`): then `signature` is required" }),
       signature: z
         .string({ error: 'signature must be a 0x-prefixed hex signature' })
         .regex(/^0x[0-9a-fA-F]{130,}$/, { error: 'signature must be a 0x-prefixed hex signature' })
         .optional()
-        .meta({ description: "the owner's or sender's EIP-191 signature of `Reelboard refund\nSend the refund of payment <id> on chain <chainId> to <lower-case to>.`" }),
+        .meta({
+          description:
+            "the owner's or sender's EIP-191 signature of `Reelboard refund\nSend the refund of payment <id> on chain <chainId> to <lower-case to>.`",
+        }),
     }),
     invalid: { params: { status: 404, code: 'payment_not_found', message: 'no such payment' } },
     responses: { 200: { description: 'the refund', schema: s.refundOutcome } },
@@ -912,7 +1027,12 @@ export const api = {
     body: z.object({
       url: webhookUrl,
       events: webhookEvents,
-      secret: z.string().min(24, { error: 'secret must be at least 24 characters' }).max(200).optional().meta({ description: 'generated (`whsec_...`) when not given' }),
+      secret: z
+        .string()
+        .min(24, { error: 'secret must be at least 24 characters' })
+        .max(200)
+        .optional()
+        .meta({ description: 'generated (`whsec_...`) when not given' }),
     }),
     responses: { 201: { description: 'registered', schema: s.webhookEndpointWithSecret } },
     errors: { 400: '`invalid_body` (url, events or secret) or `bad_request`' },
@@ -956,7 +1076,16 @@ export const api = {
     tag: 'webhooks',
     summary: 'Replaces the signing secret; the old one keeps signing (a second `v1`) for `overlapSeconds` (default a day)',
     params: webhookId,
-    body: z.object({ overlapSeconds: z.number().int().min(0).max(7 * 24 * 3600).optional() }).strict(),
+    body: z
+      .object({
+        overlapSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(7 * 24 * 3600)
+          .optional(),
+      })
+      .strict(),
     bodyRequired: false,
     invalid: { params: webhookNotFound },
     responses: { 200: { description: 'the new secret (shown once)', schema: s.webhookEndpointWithSecret } },
@@ -970,7 +1099,10 @@ export const api = {
     summary: "An endpoint's deliveries, newest first, each with every attempt and its answer",
     params: webhookId,
     query: z.object({
-      status: z.enum(s.webhookDeliveryStatuses, { error: `status must be one of ${s.webhookDeliveryStatuses.join(', ')}` }).optional().meta({ description: 'only deliveries in this state' }),
+      status: z
+        .enum(s.webhookDeliveryStatuses, { error: `status must be one of ${s.webhookDeliveryStatuses.join(', ')}` })
+        .optional()
+        .meta({ description: 'only deliveries in this state' }),
       limit: numberParam('limit', 1, 200).default(50).meta({ description: 'at most this many' }),
     }),
     invalid: { params: webhookNotFound },
@@ -1014,7 +1146,8 @@ export const api = {
     auth: 'admin',
     tag: 'admin',
     summary: 'bull-board: the dashboard of every work queue (an HTML page for browsers)',
-    description: 'Browsers sign in with HTTP Basic auth: any user name, the admin token as password. API clients may use a Bearer session of an admin wallet or `X-Admin-Token`.',
+    description:
+      'Browsers sign in with HTTP Basic auth: any user name, the admin token as password. API clients may use a Bearer session of an admin wallet or `X-Admin-Token`.',
     responses: { 200: { description: 'the dashboard page', media: { type: 'text/html' } } },
     errors: {
       401: '`unauthenticated`, `session_expired` or `invalid_credentials` (with `WWW-Authenticate`, which asks a browser for the admin token)',

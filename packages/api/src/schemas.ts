@@ -147,7 +147,10 @@ export const ownListing = z
     expiresAt: dateTime.nullable().meta({ description: 'the end of the paid period (set at approval, moved by renewals)' }),
     soldAt: dateTime.nullable(),
     visibleUntil: dateTime.nullable().meta({ description: 'until when the public sees it' }),
-    pendingRevision: z.object({ id: uuid, createdAt: dateTime, changes: z.record(z.string(), z.unknown()) }).nullable().meta({ description: 'your edit waiting for a moderator' }),
+    pendingRevision: z
+      .object({ id: uuid, createdAt: dateTime, changes: z.record(z.string(), z.unknown()) })
+      .nullable()
+      .meta({ description: 'your edit waiting for a moderator' }),
     payments: z
       .array(
         z.object({
@@ -170,7 +173,9 @@ export const ownListing = z
 
 export const listingEditOutcome = z.object({
   listingId: uuid,
-  mode: z.enum(['applied', 'revision']).meta({ description: '`applied`: not public yet, changed at once; `revision`: waits for a moderator, the approved version stays public' }),
+  mode: z
+    .enum(['applied', 'revision'])
+    .meta({ description: '`applied`: not public yet, changed at once; `revision`: waits for a moderator, the approved version stays public' }),
   revisionId: uuid.nullable(),
   state: listingLifecycleState,
 });
@@ -267,7 +272,9 @@ export const payment = z
       "One row of the payment ledger: an increase of a quote's deposit address total (or one transfer of it, where the chain shows the transfers), or an `unmatched` transfer to the plain merchant address. `status` is where it stands now, `creditStatus` how it stood when it was seen.",
   });
 
-export const paymentPage = z.object({ items: z.array(payment), nextCursor: z.string().nullable().meta({ description: 'null on the last page' }) }).meta({ id: 'PaymentPage' });
+export const paymentPage = z
+  .object({ items: z.array(payment), nextCursor: z.string().nullable().meta({ description: 'null on the last page' }) })
+  .meta({ id: 'PaymentPage' });
 
 export const refundOutcome = z.object({
   payment,
@@ -284,11 +291,15 @@ export const webhookEndpoint = z
     disabledReason: z.string().nullable().meta({ description: 'why it stopped receiving (the receiver answered 410 Gone)' }),
     createdBy: z.string(),
     createdAt: dateTime,
-    previousSecretExpiresAt: nullableTimestamp.meta({ description: 'after a rotation: until then deliveries carry a second `v1` signature with the old secret' }),
+    previousSecretExpiresAt: nullableTimestamp.meta({
+      description: 'after a rotation: until then deliveries carry a second `v1` signature with the old secret',
+    }),
   })
   .meta({ id: 'WebhookEndpoint', description: 'A receiver of signed webhook deliveries (its secret is shown only when created or rotated).' });
 
-export const webhookEndpointWithSecret = webhookEndpoint.extend({ secret: z.string() }).meta({ id: 'WebhookEndpointWithSecret', description: 'An endpoint with its signing secret (shown once).' });
+export const webhookEndpointWithSecret = webhookEndpoint
+  .extend({ secret: z.string() })
+  .meta({ id: 'WebhookEndpointWithSecret', description: 'An endpoint with its signing secret (shown once).' });
 
 export const webhookDeliveryStatuses = ['pending', 'delivered', 'failed', 'gone'] as const;
 export const webhookDelivery = z

@@ -1,14 +1,14 @@
 import type { z } from 'zod';
-import type { Api } from './routes.js';
 import type { RequestBody, ResponseBody } from './route.js';
+import type { Api } from './routes.js';
 import type * as s from './schemas.js';
 
+export type { RequestBody, ResponseBody } from './route.js';
 /**
  * The API's types, derived from the route table and its schemas: the client package and the web
  * client import these (type-only: nothing of zod reaches the browser bundle).
  */
 export type { Api, RouteName } from './routes.js';
-export type { RequestBody, ResponseBody } from './route.js';
 
 /** The JSON answer of route `N` with status `S`: `Answer<'getListing', 200>`. */
 export type Answer<N extends keyof Api, S extends keyof Api[N]['responses']> = ResponseBody<Api[N], S>;

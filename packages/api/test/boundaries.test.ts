@@ -22,7 +22,8 @@ describe('the dependency direction', () => {
     const upward: string[] = [];
     for (const pkg of await readdir(join(root, 'packages'))) {
       for (const file of await sources(join(root, 'packages', pkg, 'src')).catch(() => [])) {
-        for (const specifier of await importsOf(file)) if (specifier.includes('services/') || specifier.startsWith('@reelboard/api-gateway')) upward.push(`${relative(root, file)} -> ${specifier}`);
+        for (const specifier of await importsOf(file))
+          if (specifier.includes('services/') || specifier.startsWith('@reelboard/api-gateway')) upward.push(`${relative(root, file)} -> ${specifier}`);
       }
     }
     expect(upward).toEqual([]);
@@ -31,7 +32,8 @@ describe('the dependency direction', () => {
   it('the API package needs neither Express nor a database: only zod, the contracts and itself', async () => {
     const foreign: string[] = [];
     for (const file of await sources(join(root, 'packages', 'api', 'src'))) {
-      for (const specifier of await importsOf(file)) if (!specifier.startsWith('./') && specifier !== 'zod' && specifier !== '@reelboard/contracts') foreign.push(`${relative(root, file)} -> ${specifier}`);
+      for (const specifier of await importsOf(file))
+        if (!specifier.startsWith('./') && specifier !== 'zod' && specifier !== '@reelboard/contracts') foreign.push(`${relative(root, file)} -> ${specifier}`);
     }
     expect(foreign).toEqual([]);
   });

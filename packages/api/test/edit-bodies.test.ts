@@ -18,15 +18,30 @@ describe('the listing edit body (PATCH /v1/listings/:id)', () => {
   const edit = (body: unknown) => read(api.editListing, body);
 
   it('gives the handler the changes as the database takes them: trimmed, normalised, a location from both coordinates', () => {
-    expect(edit({ title: '  Red bike ', hashtags: '#Bikes red', latitude: '48.1', longitude: 11.6, price: { amount: 120, currency: 'eur' }, contact: ' +49 30 1234 ' })).toEqual({
-      body: { title: 'Red bike', hashtags: ['bikes', 'red'], location: { latitude: 48.1, longitude: 11.6 }, price: { amount: '120.00', currency: 'EUR' }, contact: '+49 30 1234' },
+    expect(
+      edit({
+        title: '  Red bike ',
+        hashtags: '#Bikes red',
+        latitude: '48.1',
+        longitude: 11.6,
+        price: { amount: 120, currency: 'eur' },
+        contact: ' +49 30 1234 ',
+      }),
+    ).toEqual({
+      body: {
+        title: 'Red bike',
+        hashtags: ['bikes', 'red'],
+        location: { latitude: 48.1, longitude: 11.6 },
+        price: { amount: '120.00', currency: 'EUR' },
+        contact: '+49 30 1234',
+      },
     });
     expect(edit({ hashtags: ['#a', 'b'] })).toEqual({ body: { hashtags: ['a', 'b'] } });
     expect(edit({ price: null, contact: '' })).toEqual({ body: { price: null, contact: null } });
     expect(edit({ contact: null, description: '' })).toEqual({ body: { contact: null, description: '' } });
   });
 
-  it('names every bad field in one invalid_form, with the form\'s messages', () => {
+  it("names every bad field in one invalid_form, with the form's messages", () => {
     const { refused } = edit({ title: '', latitude: 91, price: { amount: '1.234', currency: 'EUR' }, video: 'x', colour: 'red' });
     expect(refused).toMatchObject({ status: 400, code: 'invalid_form', message: 'invalid fields: title, latitude, price, video, colour, longitude' });
     expect((refused as { fields?: unknown }).fields).toEqual({

@@ -1,11 +1,23 @@
-import { DelayedError, FlowProducer, Queue, UnrecoverableError, WaitingChildrenError, Worker, type Job, type JobsOptions, type MinimalJob } from 'bullmq';
+import { DelayedError, FlowProducer, type Job, type JobsOptions, type MinimalJob, Queue, UnrecoverableError, WaitingChildrenError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { ContractError, isChannel, parsePayload, queues as queueTable, serviceQueues, type Channel, type ChannelPolicy, type PayloadOf, type QueueName, type ServiceQueue as ServiceQueueName, type StatusEventName } from '@reelboard/contracts';
+import {
+  type Channel,
+  type ChannelPolicy,
+  ContractError,
+  isChannel,
+  type PayloadOf,
+  parsePayload,
+  type QueueName,
+  queues as queueTable,
+  type ServiceQueue as ServiceQueueName,
+  type StatusEventName,
+  serviceQueues,
+} from '@reelboard/contracts';
 import { errorFields, forUpload, type Logger } from '@reelboard/logger';
 import { PermanentError, RetryLaterError } from './errors.js';
+import { jobDuration, jobsCompleted, jobsFailed, jobsStarted, type QueueSource, unwatchQueues, watchQueues } from './metrics.js';
 import { assertUsableRedis, connectRedis, type RedisSettings } from './redis.js';
-import { jobDuration, jobsCompleted, jobsFailed, jobsStarted, unwatchQueues, watchQueues, type QueueSource } from './metrics.js';
-import { StatusStore, type StatusInput, type StatusRetention } from './status-store.js';
+import { type StatusInput, type StatusRetention, StatusStore } from './status-store.js';
 
 /** What a stage's handler gets besides its payload. */
 export interface StageContext {
@@ -100,7 +112,10 @@ export async function sweepFinishedJobs(queues: Queue[], retention: Retention = 
   const { removeOnComplete, removeOnFail } = finishedJobRemoval(retention);
   let removed = 0;
   for (const queue of queues) {
-    for (const [type, age] of [['completed', removeOnComplete.age], ['failed', removeOnFail.age]] as const) {
+    for (const [type, age] of [
+      ['completed', removeOnComplete.age],
+      ['failed', removeOnFail.age],
+    ] as const) {
       for (;;) {
         const batch = await queue.clean(age * 1000, CLEAN_BATCH, type);
         removed += batch.length;
@@ -290,27 +305,28 @@ export class Bus implements QueueSource {
       opts: parentOptions,
       children: children.map((child) => {
         const payload = parsePayload(child.channel, child.payload);
-        return { name: child.channel, queueName: child.channel, data: payload, opts: { ...this.jobOptions(child.channel, payload), failParentOnFailure: true } };
+        return {
+          name: child.channel,
+          queueName: child.channel,
+          data: payload,
+          opts: { ...this.jobOptions(child.channel, payload), failParentOnFailure: true },
+        };
       }),
     });
   }
 
   /** Starts consuming a work channel with `handler`; payloads are validated before it runs. */
   consume<C extends QueueName>(channel: C, handler: StageHandler<C>, options: ConsumeOptions): Worker {
-    const worker = new Worker(
-      channel,
-      async (job: Job, token?: string) => this.run(channel, job, token, handler),
-      {
-        connection: this.redis,
-        prefix: this.prefix,
-        concurrency: options.concurrency,
-        autorun: true,
-        ...(this.timing.lockMs ? { lockDuration: this.timing.lockMs } : {}),
-        ...(this.timing.stalledIntervalMs ? { stalledInterval: this.timing.stalledIntervalMs } : {}),
-        ...(this.timing.maxStalledCount !== undefined ? { maxStalledCount: this.timing.maxStalledCount } : {}),
-        settings: { backoffStrategy: retryAfterBackoff },
-      },
-    );
+    const worker = new Worker(channel, async (job: Job, token?: string) => this.run(channel, job, token, handler), {
+      connection: this.redis,
+      prefix: this.prefix,
+      concurrency: options.concurrency,
+      autorun: true,
+      ...(this.timing.lockMs ? { lockDuration: this.timing.lockMs } : {}),
+      ...(this.timing.stalledIntervalMs ? { stalledInterval: this.timing.stalledIntervalMs } : {}),
+      ...(this.timing.maxStalledCount !== undefined ? { maxStalledCount: this.timing.maxStalledCount } : {}),
+      settings: { backoffStrategy: retryAfterBackoff },
+    });
     worker.on('error', (error) => this.log.error('worker error', { channel, ...errorFields(error) }));
     // A job whose workers kept dying is failed by the stalled checker without running the handler's
     // catch: it takes the same give-up path as any other final failure.
@@ -321,7 +337,10 @@ export class Bus implements QueueSource {
       context.log.warn('stage gave up: its workers kept dying', { channel, jobId: job.id });
       jobsFailed.inc({ channel, final: 'true' });
       this.giveUpOn(channel, job.data, error, context).catch((giveUpError: unknown) =>
-        context.log.error('give-up after stalls failed', { channel, ...errorFields(giveUpError instanceof Error ? giveUpError : new Error(String(giveUpError))) }),
+        context.log.error('give-up after stalls failed', {
+          channel,
+          ...errorFields(giveUpError instanceof Error ? giveUpError : new Error(String(giveUpError))),
+        }),
       );
     });
     this.workers.push(worker);
@@ -334,7 +353,9 @@ export class Bus implements QueueSource {
   private startSweeper(): void {
     if (this.sweeper) return;
     this.sweeper = setInterval(() => {
-      this.sweep().catch((error: unknown) => this.log.warn('sweeping finished jobs failed', errorFields(error instanceof Error ? error : new Error(String(error)))));
+      this.sweep().catch((error: unknown) =>
+        this.log.warn('sweeping finished jobs failed', errorFields(error instanceof Error ? error : new Error(String(error)))),
+      );
     }, sweepIntervalMs(this.retention));
     this.sweeper.unref();
   }
@@ -343,7 +364,10 @@ export class Bus implements QueueSource {
   async sweep(): Promise<number> {
     // Queues that keep their last runs by count are trimmed by BullMQ as each run finishes.
     const byAge = [...this.consumed].filter((name) => !(queueTable[name] as { keepLast?: unknown }).keepLast);
-    const removed = await sweepFinishedJobs(byAge.map((name) => this.queue(name)), this.retention);
+    const removed = await sweepFinishedJobs(
+      byAge.map((name) => this.queue(name)),
+      this.retention,
+    );
     await this.status.trimLog();
     return removed;
   }
@@ -372,14 +396,25 @@ export class Bus implements QueueSource {
         if (job && token && (await job.moveToWaitingChildren(token))) throw new WaitingForChildren();
       },
       shareProgress: async (work, part, percent, weights) =>
-        Number(await this.redis.eval(SHARE_PROGRESS_SCRIPT, 1, `${this.prefix}:progress:${work}`, part, String(percent), String(SHARED_PROGRESS_TTL_SECONDS), JSON.stringify(weights))),
+        Number(
+          await this.redis.eval(
+            SHARE_PROGRESS_SCRIPT,
+            1,
+            `${this.prefix}:progress:${work}`,
+            part,
+            String(percent),
+            String(SHARED_PROGRESS_TTL_SECONDS),
+            JSON.stringify(weights),
+          ),
+        ),
     };
   }
 
   /** A chain channel's give-up goes to the lifecycle's handler; a queue beside the chain never fails an upload, the bus carries out its row. */
   private async giveUpOn(channel: QueueName, payload: unknown, error: Error, context: StageContext): Promise<void> {
     if (isChannel(channel)) return this.giveUp(channel, payload, error, context);
-    if (serviceQueues[channel].giveUp === 'keep-for-operator') context.log.error('job failed for good; kept in the failed set for an operator', { queue: channel, error: error.message });
+    if (serviceQueues[channel].giveUp === 'keep-for-operator')
+      context.log.error('job failed for good; kept in the failed set for an operator', { queue: channel, error: error.message });
     else context.log.warn('job gave up; nothing depends on it', { queue: channel, error: error.message });
   }
 
@@ -510,6 +545,14 @@ export async function connectBus(config: BusSettings, service: string, log: Logg
     redis.disconnect();
     throw error;
   }
-  const bus = new Bus(redis, config.REDIS_PREFIX, service, log, {}, { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS, maxStalledCount: config.JOB_MAX_STALLED_COUNT }, retentionFrom(config));
+  const bus = new Bus(
+    redis,
+    config.REDIS_PREFIX,
+    service,
+    log,
+    {},
+    { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS, maxStalledCount: config.JOB_MAX_STALLED_COUNT },
+    retentionFrom(config),
+  );
   return { redis, bus };
 }

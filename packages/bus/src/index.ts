@@ -1,5 +1,5 @@
 export * from './bus.js';
 export * from './errors.js';
+export { type QueueSource, register as metricsRegistry, unwatchQueues, watchQueues } from './metrics.js';
 export * from './redis.js';
 export * from './status-store.js';
-export { register as metricsRegistry, watchQueues, unwatchQueues, type QueueSource } from './metrics.js';

@@ -1,5 +1,5 @@
-import { Counter, Gauge, Histogram, register } from 'prom-client';
 import type { Queue } from 'bullmq';
+import { Counter, Gauge, Histogram, register } from 'prom-client';
 
 // One set of job metrics per process, on prom-client's default registry (served at /metrics).
 const labelNames = ['channel'] as const;

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { Redis, SentinelConnector, type RedisOptions, type SentinelConnectionOptions } from 'ioredis';
+import { Redis, type RedisOptions, type SentinelConnectionOptions, SentinelConnector } from 'ioredis';
 
 /** How a service reaches Redis (packages/config's commonSchema): one URL, or Sentinel and a master name. */
 export interface RedisSettings {
@@ -127,7 +127,9 @@ export async function assertNoEviction(redis: Redis): Promise<void> {
 export class ClusterNotSupportedError extends Error {
   override readonly name = 'ClusterNotSupportedError';
   constructor() {
-    super('Redis Cluster is not supported (cluster_enabled:1): the status script and the queues need their keys on one node; use one Redis, or Sentinel (REDIS_SENTINELS) for failover');
+    super(
+      'Redis Cluster is not supported (cluster_enabled:1): the status script and the queues need their keys on one node; use one Redis, or Sentinel (REDIS_SENTINELS) for failover',
+    );
   }
 }
 

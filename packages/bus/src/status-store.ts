@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { afterTerminalEvents, endedStates, statusEventSchema, type StatusEvent, type StatusEventName, type UploadState } from '@reelboard/contracts';
+import { afterTerminalEvents, endedStates, type StatusEvent, type StatusEventName, statusEventSchema, type UploadState } from '@reelboard/contracts';
 import { scrubSecrets } from '@reelboard/logger';
 
 /** What a stage says about an upload; the store adds the sequence number, the time and the upload's state. */

@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Redis } from 'ioredis';
 import { ContractError, type StatusEvent, type UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
-import { Bus, connectRedis, PermanentError, RetryLaterError } from '../src/index.js';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { deletePrefix, receivedUpload } from '@reelboard/testkit/uploads';
+import { Bus, connectRedis, PermanentError, RetryLaterError } from '../src/index.js';
 
 let redis: Redis;
 let bus: Bus;
@@ -83,7 +83,16 @@ describe('consuming', () => {
         if (calls < 3) throw new Error('flaky');
         await context.emit('payment.confirmed', {
           ...payload,
-          payment: { chainId: 31337, address: payload.quote.to, token: null, amount: '1', blockNumber: '1', blockTime: new Date().toISOString(), status: 'paid', txHashes: [`0x${'1'.repeat(64)}`] },
+          payment: {
+            chainId: 31337,
+            address: payload.quote.to,
+            token: null,
+            amount: '1',
+            blockNumber: '1',
+            blockTime: new Date().toISOString(),
+            status: 'paid',
+            txHashes: [`0x${'1'.repeat(64)}`],
+          },
         });
       },
       { concurrency: 1 },
@@ -102,7 +111,8 @@ describe('consuming', () => {
     const queuedWhenAnnounced: boolean[] = [];
     const publishStatus = bus.status.publish.bind(bus.status);
     const spy = vi.spyOn(bus.status, 'publish').mockImplementation(async (input, change) => {
-      if (input.uploadId === u.uploadId && input.event === 'payment.confirmed') queuedWhenAnnounced.push(Boolean(await bus.queue('payment.confirmed').getJob(jobId)));
+      if (input.uploadId === u.uploadId && input.event === 'payment.confirmed')
+        queuedWhenAnnounced.push(Boolean(await bus.queue('payment.confirmed').getJob(jobId)));
       return publishStatus(input, change);
     });
     const seen = nextStatus(u.uploadId, 'payment.confirmed');
@@ -111,7 +121,16 @@ describe('consuming', () => {
       async (payload, context) => {
         await context.emit('payment.confirmed', {
           ...payload,
-          payment: { chainId: 31337, address: payload.quote.to, token: null, amount: '1', blockNumber: '1', blockTime: new Date().toISOString(), status: 'paid', txHashes: [`0x${'2'.repeat(64)}`] },
+          payment: {
+            chainId: 31337,
+            address: payload.quote.to,
+            token: null,
+            amount: '1',
+            blockNumber: '1',
+            blockTime: new Date().toISOString(),
+            status: 'paid',
+            txHashes: [`0x${'2'.repeat(64)}`],
+          },
         });
       },
       { concurrency: 1 },

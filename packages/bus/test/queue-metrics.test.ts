@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { queues } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
-import { Bus, connectRedis, metricsRegistry } from '../src/index.js';
 import { infraEnv } from '@reelboard/testkit/infra-env';
+import { Bus, connectRedis, metricsRegistry } from '../src/index.js';
 
 // The backlog alert reads reelboard_queue_jobs: it must come from any service, not only from the
 // channel's consumer, or it goes silent exactly when that consumer is down.

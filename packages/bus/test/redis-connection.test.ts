@@ -2,14 +2,18 @@
 // refusal to run on a Redis that may evict keys (read by CONFIG GET, or INFO when CONFIG is off).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { commonSchema, ConfigError, loadConfig } from '@reelboard/config';
+import { ConfigError, commonSchema, loadConfig } from '@reelboard/config';
 import { createLogger } from '@reelboard/logger';
+import { type RedisProcesses, redisProcesses } from '@reelboard/testkit/redis-processes';
 import { assertNoEviction, ClusterNotSupportedError, connectBus, connectRedis, EvictionPolicyError, evictionPolicy, redisOptions } from '../src/index.js';
-import { redisProcesses, type RedisProcesses } from '@reelboard/testkit/redis-processes';
 
 describe('Redis settings', () => {
   it('reads sentinel addresses and the master name instead of a URL', () => {
-    const config = loadConfig(commonSchema, { REDIS_SENTINELS: 'redis-a:26379, 10.0.0.2:26380,[::1]:26381', REDIS_SENTINEL_MASTER: 'reelboard', REDIS_PASSWORD: 'pw' });
+    const config = loadConfig(commonSchema, {
+      REDIS_SENTINELS: 'redis-a:26379, 10.0.0.2:26380,[::1]:26381',
+      REDIS_SENTINEL_MASTER: 'reelboard',
+      REDIS_PASSWORD: 'pw',
+    });
     expect(config.REDIS_URL).toBeUndefined();
     expect(config.REDIS_SENTINELS).toEqual([
       { host: 'redis-a', port: 26379 },
@@ -17,7 +21,14 @@ describe('Redis settings', () => {
       { host: '::1', port: 26381 },
     ]);
     const options = redisOptions(config, 'test');
-    expect(options).toMatchObject({ sentinels: config.REDIS_SENTINELS, name: 'reelboard', password: 'pw', failoverDetector: true, maxRetriesPerRequest: null, enableOfflineQueue: true });
+    expect(options).toMatchObject({
+      sentinels: config.REDIS_SENTINELS,
+      name: 'reelboard',
+      password: 'pw',
+      failoverDetector: true,
+      maxRetriesPerRequest: null,
+      enableOfflineQueue: true,
+    });
   });
 
   it('names a bad sentinel address, and asks for a URL or sentinels when neither is set', () => {
@@ -52,7 +63,12 @@ describe('eviction policy', () => {
 
   it('accepts noeviction and refuses volatile-lru, naming maxmemory-policy', async () => {
     const good = await processes.server({ directives: [['maxmemory-policy', 'noeviction']] });
-    const bad = await processes.server({ directives: [['maxmemory', '64mb'], ['maxmemory-policy', 'volatile-lru']] });
+    const bad = await processes.server({
+      directives: [
+        ['maxmemory', '64mb'],
+        ['maxmemory-policy', 'volatile-lru'],
+      ],
+    });
     const goodClient = connectRedis(`redis://127.0.0.1:${good.port}`, 'eviction-good');
     const badClient = connectRedis(`redis://127.0.0.1:${bad.port}`, 'eviction-bad');
     try {
@@ -61,7 +77,13 @@ describe('eviction policy', () => {
       expect(refusal).toBeInstanceOf(EvictionPolicyError);
       expect((refusal as Error).message).toMatch(/maxmemory-policy is "volatile-lru".*noeviction/);
       // A service's bus is never built on it.
-      const settings = { REDIS_URL: `redis://127.0.0.1:${bad.port}`, REDIS_PREFIX: 'eviction', JOB_LOCK_MS: 30_000, JOB_STALLED_INTERVAL_MS: 30_000, JOB_MAX_STALLED_COUNT: 1 };
+      const settings = {
+        REDIS_URL: `redis://127.0.0.1:${bad.port}`,
+        REDIS_PREFIX: 'eviction',
+        JOB_LOCK_MS: 30_000,
+        JOB_STALLED_INTERVAL_MS: 30_000,
+        JOB_MAX_STALLED_COUNT: 1,
+      };
       await expect(connectBus(settings, 'eviction-test', createLogger('eviction-test', 'error'))).rejects.toThrow(/maxmemory-policy is "volatile-lru"/);
     } finally {
       goodClient.disconnect();
@@ -71,14 +93,26 @@ describe('eviction policy', () => {
 
   it('refuses a Redis Cluster node, saying it is not supported', async () => {
     const node = await processes.server({ directives: [['cluster-enabled', 'yes']] });
-    const settings = { REDIS_URL: `redis://127.0.0.1:${node.port}`, REDIS_PREFIX: 'cluster', JOB_LOCK_MS: 30_000, JOB_STALLED_INTERVAL_MS: 30_000, JOB_MAX_STALLED_COUNT: 1 };
+    const settings = {
+      REDIS_URL: `redis://127.0.0.1:${node.port}`,
+      REDIS_PREFIX: 'cluster',
+      JOB_LOCK_MS: 30_000,
+      JOB_STALLED_INTERVAL_MS: 30_000,
+      JOB_MAX_STALLED_COUNT: 1,
+    };
     const refusal = await connectBus(settings, 'cluster-test', createLogger('cluster-test', 'error')).catch((error: unknown) => error);
     expect(refusal).toBeInstanceOf(ClusterNotSupportedError);
     expect((refusal as Error).message).toMatch(/Redis Cluster is not supported.*Sentinel/);
   });
 
   it('reads the policy from INFO memory when CONFIG is disabled (managed Redis)', async () => {
-    const managed = await processes.server({ directives: [['maxmemory', '64mb'], ['maxmemory-policy', 'allkeys-lru'], ['rename-command', 'CONFIG', '""']] });
+    const managed = await processes.server({
+      directives: [
+        ['maxmemory', '64mb'],
+        ['maxmemory-policy', 'allkeys-lru'],
+        ['rename-command', 'CONFIG', '""'],
+      ],
+    });
     const client = connectRedis(`redis://127.0.0.1:${managed.port}`, 'eviction-managed');
     try {
       await expect(client.config('GET', 'maxmemory-policy')).rejects.toThrow(/unknown command/i);

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import type { UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
-import { Bus, connectRedis, sweepIntervalMs } from '../src/index.js';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { deletePrefix, receivedUpload } from '@reelboard/testkit/uploads';
+import { Bus, connectRedis, sweepIntervalMs } from '../src/index.js';
 
 let redis: Redis;
 let bus: Bus;
@@ -17,7 +17,15 @@ const upload = (): UploadReceived => receivedUpload();
 
 beforeAll(() => {
   redis = connectRedis(infraEnv().REDIS_URL ?? '', 'retention-test');
-  bus = new Bus(redis, prefix, 'retention-test', createLogger('retention-test', 'error'), {}, {}, { completedJobSeconds: 1, failedJobSeconds: 1, uploadSeconds: 5, statusLogSeconds: 1 });
+  bus = new Bus(
+    redis,
+    prefix,
+    'retention-test',
+    createLogger('retention-test', 'error'),
+    {},
+    {},
+    { completedJobSeconds: 1, failedJobSeconds: 1, uploadSeconds: 5, statusLogSeconds: 1 },
+  );
 });
 
 afterAll(async () => {
@@ -27,14 +35,18 @@ afterAll(async () => {
 });
 
 describe('retention', () => {
-  it('sweeps a quiet queue\'s finished jobs past their age, and trims the status log', async () => {
+  it("sweeps a quiet queue's finished jobs past their age, and trims the status log", async () => {
     const u = upload();
     let done: () => void = () => {};
     const handled = new Promise<void>((resolve) => (done = resolve));
-    bus.consume('upload.received', async (_payload, context) => {
-      await context.status('progress', { progress: 10 });
-      done();
-    }, { concurrency: 1 });
+    bus.consume(
+      'upload.received',
+      async (_payload, context) => {
+        await context.status('progress', { progress: 10 });
+        done();
+      },
+      { concurrency: 1 },
+    );
     await bus.publish('upload.received', u);
     await handled;
     const queue = bus.queue('upload.received');
@@ -52,7 +64,8 @@ describe('retention', () => {
     // Nothing else finishes on this queue, so BullMQ itself never removes it: the bus's periodic
     // sweep (every second at these retentions) does, and trims the log.
     const deadline = Date.now() + 6_000;
-    while (Date.now() < deadline && ((await queue.getJobState(jobId)) !== 'unknown' || (await redis.xlen(bus.status.logKey)) > 0)) await new Promise((resolve) => setTimeout(resolve, 200));
+    while (Date.now() < deadline && ((await queue.getJobState(jobId)) !== 'unknown' || (await redis.xlen(bus.status.logKey)) > 0))
+      await new Promise((resolve) => setTimeout(resolve, 200));
     expect(await queue.getJobState(jobId)).toBe('unknown');
     expect(await redis.xlen(bus.status.logKey)).toBe(0);
     expect(await bus.sweep()).toBe(0);

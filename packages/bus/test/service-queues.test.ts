@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Redis } from 'ioredis';
 import { ContractError, serviceQueues, type WebhookJob } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
-import { Bus, connectRedis, RetryLaterError } from '../src/index.js';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { deletePrefix } from '@reelboard/testkit/uploads';
+import { Bus, connectRedis, RetryLaterError } from '../src/index.js';
 
 // The queues beside the chain (the notifier's, the maintenance jobs') are rows of the table too: the
 // bus takes their job ids, retries, retention and give-up policy from the row.
@@ -116,7 +116,9 @@ describe('queues beside the chain', () => {
       const deliveryId = randomUUID();
       await bus.publish('notify.webhook', { deliveryId });
       // keep-for-operator: one attempt (the row), then the failed set, where bull-board shows it.
-      await vi.waitFor(async () => expect((await bus.queue('notify.webhook').getFailed()).map((job) => job.id)).toContain(`${deliveryId}.webhook`), { timeout: 10_000 });
+      await vi.waitFor(async () => expect((await bus.queue('notify.webhook').getFailed()).map((job) => job.id)).toContain(`${deliveryId}.webhook`), {
+        timeout: 10_000,
+      });
       expect(gaveUp).toEqual([]);
     } finally {
       await worker.close();

@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
 import type { UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
-import { Bus, connectRedis } from '../src/index.js';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { deletePrefix, receivedUpload } from '@reelboard/testkit/uploads';
+import { Bus, connectRedis } from '../src/index.js';
 
 let redis: Redis;
 const prefix = `bus-shutdown-${Date.now().toString(36)}`;
@@ -54,10 +54,14 @@ describe('shutdown', () => {
     const second = new Bus(redis, prefix, 'replica-2', log);
     const attempts: number[] = [];
     const done = new Promise<void>((resolve) => {
-      second.consume('upload.received', async (_payload, context) => {
-        attempts.push(context.attempt);
-        resolve();
-      }, { concurrency: 1 });
+      second.consume(
+        'upload.received',
+        async (_payload, context) => {
+          attempts.push(context.attempt);
+          resolve();
+        },
+        { concurrency: 1 },
+      );
     });
     await done;
     await second.close(1_000);

@@ -1,31 +1,31 @@
 import { createRequire } from 'node:module';
-import { getHttpRpcClient } from 'viem/utils';
 import {
-  BaseError,
-  ExecutionRevertedError,
-  RpcRequestError,
-  encodeAbiParameters,
-  hexToBigInt,
-  numberToHex,
-  encodeFunctionData,
-  erc20Abi,
-  getContractAddress,
-  keccak256,
-  concat,
-  pad,
-  parseEventLogs,
-  zeroAddress,
   type Abi,
   type Account,
   type Address,
+  BaseError,
   type Chain,
+  concat,
+  ExecutionRevertedError,
+  encodeAbiParameters,
+  encodeFunctionData,
+  erc20Abi,
+  getContractAddress,
   type Hash,
   type Hex,
+  hexToBigInt,
+  keccak256,
   type Log,
+  numberToHex,
   type PublicClient,
+  pad,
+  parseEventLogs,
+  RpcRequestError,
   type Transport,
   type WalletClient,
+  zeroAddress,
 } from 'viem';
+import { getHttpRpcClient } from 'viem/utils';
 
 interface Artifact {
   abi: Abi;
@@ -74,11 +74,7 @@ export function depositAddressOf(settings: DepositSettings, quoteId: string): Ad
 }
 
 /** Deploys the factory through the CREATE2 deployer if it is not there yet; returns its address. */
-export async function ensureDepositFactory(
-  wallet: WalletClient<Transport, Chain, Account>,
-  client: PublicClient,
-  settings: DepositSettings,
-): Promise<Address> {
+export async function ensureDepositFactory(wallet: WalletClient<Transport, Chain, Account>, client: PublicClient, settings: DepositSettings): Promise<Address> {
   const factory = depositFactory(settings);
   const code = await client.getCode({ address: factory.address });
   if (code && code !== '0x') return factory.address;
@@ -139,13 +135,25 @@ export async function sweepDeposits(
  * Whether sweeping these quotes in one transaction would succeed now, by simulating it (eth_call):
  * undefined if it would, else the revert's message. The factory must be deployed.
  */
-export async function sweepWouldRevert(client: PublicClient, account: Address, settings: DepositSettings, quoteIds: readonly string[]): Promise<string | undefined> {
+export async function sweepWouldRevert(
+  client: PublicClient,
+  account: Address,
+  settings: DepositSettings,
+  quoteIds: readonly string[],
+): Promise<string | undefined> {
   try {
-    await client.call({ account, to: depositFactory(settings).address, data: encodeFunctionData({ abi: depositFactoryAbi, functionName: 'sweep', args: [quoteIds.map(depositSalt)] }) });
+    await client.call({
+      account,
+      to: depositFactory(settings).address,
+      data: encodeFunctionData({ abi: depositFactoryAbi, functionName: 'sweep', args: [quoteIds.map(depositSalt)] }),
+    });
     return undefined;
   } catch (error) {
     // A revert is an answer about this batch; a network failure is not, and goes up.
-    const reverted = error instanceof BaseError ? error.walk((cause) => cause instanceof ExecutionRevertedError || (cause instanceof RpcRequestError && cause.code === 3)) : null;
+    const reverted =
+      error instanceof BaseError
+        ? error.walk((cause) => cause instanceof ExecutionRevertedError || (cause instanceof RpcRequestError && cause.code === 3))
+        : null;
     if (reverted) return (reverted as BaseError).details || (reverted as BaseError).shortMessage;
     throw error;
   }
@@ -208,26 +216,40 @@ export class BalanceReadError extends Error {
  * cost per block grows with batches, not addresses: 10,000 addresses are a handful of requests.
  * A client without a registered batch target falls back to one viem call per address.
  */
-export async function readBalances(client: PublicClient, { addresses, token, blockNumber }: { addresses: readonly Address[]; token: Address | null; blockNumber: bigint }): Promise<bigint[]> {
+export async function readBalances(
+  client: PublicClient,
+  { addresses, token, blockNumber }: { addresses: readonly Address[]; token: Address | null; blockNumber: bigint },
+): Promise<bigint[]> {
   const target = batchTargets.get(client);
   if (!target || target.batchSize <= 1) {
     if (token === null) return Promise.all(addresses.map((address) => client.getBalance({ address, blockNumber })));
-    return Promise.all(addresses.map((address) => client.readContract({ address: token, abi: erc20Abi, functionName: 'balanceOf', args: [address], blockNumber })));
+    return Promise.all(
+      addresses.map((address) => client.readContract({ address: token, abi: erc20Abi, functionName: 'balanceOf', args: [address], blockNumber })),
+    );
   }
   const block = numberToHex(blockNumber);
   const call = (address: Address, id: number) =>
     token === null
       ? { jsonrpc: '2.0' as const, id, method: 'eth_getBalance', params: [address, block] }
-      : { jsonrpc: '2.0' as const, id, method: 'eth_call', params: [{ to: token, data: encodeFunctionData({ abi: erc20Abi, functionName: 'balanceOf', args: [address] }) }, block] };
+      : {
+          jsonrpc: '2.0' as const,
+          id,
+          method: 'eth_call',
+          params: [{ to: token, data: encodeFunctionData({ abi: erc20Abi, functionName: 'balanceOf', args: [address] }) }, block],
+        };
   const chunks: Address[][] = [];
   for (let i = 0; i < addresses.length; i += target.batchSize) chunks.push(addresses.slice(i, i + target.batchSize));
   const results = await Promise.all(
     chunks.map(async (chunk) => {
-      const responses = await requestBatch(target, chunk.map((address, id) => call(address, id)));
+      const responses = await requestBatch(
+        target,
+        chunk.map((address, id) => call(address, id)),
+      );
       const byId = new Map(responses.map((response) => [Number(response.id), response]));
       return chunk.map((address, id) => {
         const response = byId.get(id);
-        if (!response || 'error' in response || response.result === undefined) throw new BalanceReadError(address, JSON.stringify(response?.error ?? 'no answer'));
+        if (!response || 'error' in response || response.result === undefined)
+          throw new BalanceReadError(address, JSON.stringify(response?.error ?? 'no answer'));
         const result = response.result as Hex;
         return result === '0x' ? 0n : hexToBigInt(result);
       });

@@ -1,4 +1,4 @@
-import { createPublicClient, defineChain, fallback, http, type Chain, type HttpTransport, type PublicClient, type Transport } from 'viem';
+import { type Chain, createPublicClient, defineChain, fallback, type HttpTransport, http, type PublicClient, type Transport } from 'viem';
 import { getLogs } from 'viem/actions';
 import { registerBatchTarget } from './deposits.js';
 import { readLogsInRanges } from './log-ranges.js';
@@ -81,10 +81,15 @@ export function createChainClient(config: ChainConfig): PublicClient {
     getLogs: ((parameters: Parameters<typeof inner.getLogs>[0]) => {
       const { fromBlock, toBlock } = (parameters ?? {}) as { fromBlock?: unknown; toBlock?: unknown };
       if (typeof fromBlock !== 'bigint' || typeof toBlock !== 'bigint') return getLogs(inner, parameters);
-      return readLogsInRanges((range) => getLogs(inner, { ...parameters, ...range } as typeof parameters), { fromBlock, toBlock }, { maxRange: config.maxLogRange });
+      return readLogsInRanges(
+        (range) => getLogs(inner, { ...parameters, ...range } as typeof parameters),
+        { fromBlock, toBlock },
+        { maxRange: config.maxLogRange },
+      );
     }) as typeof inner.getLogs,
   })) as unknown as PublicClient;
-  if (config.batchSize) registerBatchTarget(client, { urls: rpcUrlsOf(config), batchSize: config.batchSize, ...(config.onRequest ? { onRequest: config.onRequest } : {}) });
+  if (config.batchSize)
+    registerBatchTarget(client, { urls: rpcUrlsOf(config), batchSize: config.batchSize, ...(config.onRequest ? { onRequest: config.onRequest } : {}) });
   return client;
 }
 
@@ -105,7 +110,7 @@ export async function assertChainId(client: PublicClient, expected: number): Pro
   if (actual !== expected) throw new ChainMismatchError(expected, actual);
 }
 
-export * from './log-ranges.js';
-export * from './transfers.js';
 export * from './deposits.js';
+export * from './log-ranges.js';
 export * from './refund-reader.js';
+export * from './transfers.js';

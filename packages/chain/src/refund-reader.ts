@@ -1,4 +1,4 @@
-import { TransactionReceiptNotFoundError, type Hex, type PublicClient } from 'viem';
+import { type Hex, type PublicClient, TransactionReceiptNotFoundError } from 'viem';
 
 /**
  * The chain reads a refund's verification needs (`RefundChainReader` of @reelboard/db), on a viem
@@ -11,7 +11,11 @@ export function refundChainReader(client: PublicClient, chainId: number) {
     async receipt(txHash: Hex) {
       try {
         const receipt = await client.getTransactionReceipt({ hash: txHash });
-        return { status: receipt.status, blockNumber: receipt.blockNumber, logs: receipt.logs.map((log) => ({ address: log.address, topics: log.topics, data: log.data })) };
+        return {
+          status: receipt.status,
+          blockNumber: receipt.blockNumber,
+          logs: receipt.logs.map((log) => ({ address: log.address, topics: log.topics, data: log.data })),
+        };
       } catch (error) {
         if (error instanceof TransactionReceiptNotFoundError) return null;
         throw error;

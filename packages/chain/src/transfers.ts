@@ -1,4 +1,4 @@
-import { erc20Abi, parseEventLogs, type Hash, type Log, type PublicClient } from 'viem';
+import { erc20Abi, type Hash, type Log, type PublicClient, parseEventLogs } from 'viem';
 
 type Address = `0x${string}`;
 
@@ -17,7 +17,10 @@ export interface TokenTransfer {
 const lower = (value: string) => value.toLowerCase() as Address;
 
 /** The ERC-20 `Transfer` event, for log queries (`getLogs({ event: erc20TransferEvent })`). */
-export const erc20TransferEvent = erc20Abi.find((item) => item.type === 'event' && item.name === 'Transfer') as Extract<(typeof erc20Abi)[number], { name: 'Transfer'; type: 'event' }>;
+export const erc20TransferEvent = erc20Abi.find((item) => item.type === 'event' && item.name === 'Transfer') as Extract<
+  (typeof erc20Abi)[number],
+  { name: 'Transfer'; type: 'event' }
+>;
 
 /** Decodes every log shaped like an ERC-20 `Transfer`, whichever contract emitted it. */
 export function decodeTransfers(logs: readonly Log[]): TokenTransfer[] {

@@ -1,12 +1,21 @@
-import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { erc20Abi, parseEther, type Address, type Hex } from 'viem';
+import { type Address, erc20Abi, type Hex, parseEther } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { ARTIFACTS_PATH, compileDepositContracts } from '../../../scripts/compile-contracts.js';
-import { startAnvil, KEYS, MERCHANT, type Anvil } from '@reelboard/testkit/anvil';
+import { type Anvil, KEYS, MERCHANT, startAnvil } from '@reelboard/testkit/anvil';
 import { compileTestContracts } from '@reelboard/testkit/test-contracts';
-import { createChainClient, depositAddressOf, depositFactory, depositFactoryAbi, readBalances, readSweeps, sweepDeposits, type DepositSettings } from '../src/index.js';
+import { ARTIFACTS_PATH, compileDepositContracts } from '../../../scripts/compile-contracts.js';
+import {
+  createChainClient,
+  type DepositSettings,
+  depositAddressOf,
+  depositFactory,
+  depositFactoryAbi,
+  readBalances,
+  readSweeps,
+  sweepDeposits,
+} from '../src/index.js';
 
 const PORT = Number(process.env.TEST_BASE_PORT ?? 19080) + 120;
 let anvil: Anvil;
@@ -46,7 +55,9 @@ describe('deposit contracts', () => {
     const quoteId = randomUUID();
     const deposit = depositAddressOf(native, quoteId);
     const pay = async (value: bigint) =>
-      anvil.client.waitForTransactionReceipt({ hash: await anvil.wallet(KEYS.buyer).sendTransaction({ account: buyer, chain: anvil.chain, to: deposit, value }) });
+      anvil.client.waitForTransactionReceipt({
+        hash: await anvil.wallet(KEYS.buyer).sendTransaction({ account: buyer, chain: anvil.chain, to: deposit, value }),
+      });
     await pay(parseEther('0.3'));
     const before = await anvil.client.getBalance({ address: MERCHANT });
     // The operator's key only pays gas: the money goes to the merchant baked into the init code.
@@ -67,14 +78,18 @@ describe('deposit contracts', () => {
   it('an ERC-20 deposit is swept to the merchant, native coin with it', async () => {
     const contracts = compileTestContracts();
     const deployed = await anvil.client.waitForTransactionReceipt({
-      hash: await anvil.wallet(KEYS.deployer).deployContract({ ...contracts.TestToken, args: [buyer.address, 10n ** 24n], account: operator, chain: anvil.chain }),
+      hash: await anvil
+        .wallet(KEYS.deployer)
+        .deployContract({ ...contracts.TestToken, args: [buyer.address, 10n ** 24n], account: operator, chain: anvil.chain }),
     });
     const token = deployed.contractAddress!.toLowerCase() as Address;
     const settings: DepositSettings = { merchant: MERCHANT, token };
     const quoteId = randomUUID();
     const deposit = depositAddressOf(settings, quoteId);
     await anvil.client.waitForTransactionReceipt({
-      hash: await anvil.wallet(KEYS.buyer).writeContract({ address: token, abi: erc20Abi, functionName: 'transfer', args: [deposit, 5_000n], account: buyer, chain: anvil.chain }),
+      hash: await anvil
+        .wallet(KEYS.buyer)
+        .writeContract({ address: token, abi: erc20Abi, functionName: 'transfer', args: [deposit, 5_000n], account: buyer, chain: anvil.chain }),
     });
     const { sweeps } = await sweepDeposits(wallet(KEYS.deployer), anvil.client, settings, [quoteId]);
     expect(sweeps[0]).toMatchObject({ deposit, token: 5_000n, native: 0n });
@@ -86,7 +101,9 @@ describe('deposit contracts', () => {
     const client = createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 500, onRequest: () => requests++ });
     const addresses = Array.from({ length: 1200 }, () => depositAddressOf(native, randomUUID()));
     const funded = addresses[7]!;
-    await anvil.client.waitForTransactionReceipt({ hash: await anvil.wallet(KEYS.buyer).sendTransaction({ account: buyer, chain: anvil.chain, to: funded, value: 123n }) });
+    await anvil.client.waitForTransactionReceipt({
+      hash: await anvil.wallet(KEYS.buyer).sendTransaction({ account: buyer, chain: anvil.chain, to: funded, value: 123n }),
+    });
     const head = await anvil.client.getBlockNumber();
     requests = 0;
     const balances = await readBalances(client, { addresses, token: null, blockNumber: head });

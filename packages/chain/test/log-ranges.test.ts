@@ -1,9 +1,9 @@
-import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hex } from 'viem';
-import { startAnvil, KEYS, type Anvil } from '@reelboard/testkit/anvil';
-import { startRpcProxy, type RpcProxy } from '@reelboard/testkit/rpc-proxy';
+import { type Anvil, KEYS, startAnvil } from '@reelboard/testkit/anvil';
+import { type RpcProxy, startRpcProxy } from '@reelboard/testkit/rpc-proxy';
 import { createChainClient, isLogRangeLimitError, readBalances, readLogsInRanges } from '../src/index.js';
 
 // Hosted providers refuse wide eth_getLogs and fail now and then; the chain client cuts log
@@ -13,11 +13,19 @@ import { createChainClient, isLogRangeLimitError, readBalances, readLogsInRanges
 describe('readLogsInRanges', () => {
   it('cuts a range into spans of at most maxRange blocks, in order', async () => {
     const asked: [bigint, bigint][] = [];
-    const logs = await readLogsInRanges(async ({ fromBlock, toBlock }) => {
-      asked.push([fromBlock, toBlock]);
-      return [`${fromBlock}-${toBlock}`];
-    }, { fromBlock: 10n, toBlock: 34n }, { maxRange: 10 });
-    expect(asked).toEqual([[10n, 19n], [20n, 29n], [30n, 34n]]);
+    const logs = await readLogsInRanges(
+      async ({ fromBlock, toBlock }) => {
+        asked.push([fromBlock, toBlock]);
+        return [`${fromBlock}-${toBlock}`];
+      },
+      { fromBlock: 10n, toBlock: 34n },
+      { maxRange: 10 },
+    );
+    expect(asked).toEqual([
+      [10n, 19n],
+      [20n, 29n],
+      [30n, 34n],
+    ]);
     expect(logs).toEqual(['10-19', '20-29', '30-34']);
     expect(await readLogsInRanges(async () => ['x'], { fromBlock: 5n, toBlock: 4n })).toEqual([]);
   });
@@ -25,18 +33,34 @@ describe('readLogsInRanges', () => {
   it('halves a range the provider refuses as too large, and rethrows any other failure', async () => {
     const refusal = Object.assign(new Error('query exceeds max block range 3'), { code: -32005 });
     const asked: [bigint, bigint][] = [];
-    const logs = await readLogsInRanges(async ({ fromBlock, toBlock }) => {
-      asked.push([fromBlock, toBlock]);
-      if (toBlock - fromBlock + 1n > 3n) throw refusal;
-      return [fromBlock];
-    }, { fromBlock: 0n, toBlock: 9n });
+    const logs = await readLogsInRanges(
+      async ({ fromBlock, toBlock }) => {
+        asked.push([fromBlock, toBlock]);
+        if (toBlock - fromBlock + 1n > 3n) throw refusal;
+        return [fromBlock];
+      },
+      { fromBlock: 0n, toBlock: 9n },
+    );
     expect(logs).toEqual([0n, 3n, 5n, 8n]);
-    expect(asked.filter(([from, to]) => to - from + 1n <= 3n)).toEqual([[0n, 2n], [3n, 4n], [5n, 7n], [8n, 9n]]);
-    await expect(readLogsInRanges(async () => Promise.reject(new Error('connection refused')), { fromBlock: 0n, toBlock: 9n })).rejects.toThrow('connection refused');
+    expect(asked.filter(([from, to]) => to - from + 1n <= 3n)).toEqual([
+      [0n, 2n],
+      [3n, 4n],
+      [5n, 7n],
+      [8n, 9n],
+    ]);
+    await expect(readLogsInRanges(async () => Promise.reject(new Error('connection refused')), { fromBlock: 0n, toBlock: 9n })).rejects.toThrow(
+      'connection refused',
+    );
   });
 
   it("recognises providers' words for a log query that is too large", () => {
-    for (const message of ['Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range', 'query returned more than 10000 results', 'block range is too wide', 'eth_getLogs is limited to a 10,000 range', 'exceed maximum block range: 5000']) {
+    for (const message of [
+      'Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range',
+      'query returned more than 10000 results',
+      'block range is too wide',
+      'eth_getLogs is limited to a 10,000 range',
+      'exceed maximum block range: 5000',
+    ]) {
       expect(isLogRangeLimitError(new Error('HTTP request failed', { cause: new Error(message) })), message).toBe(true);
     }
     expect(isLogRangeLimitError(new Error('execution reverted'))).toBe(false);

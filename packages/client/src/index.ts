@@ -4,11 +4,11 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { EventSource } from 'eventsource';
-import { createWalletClient, defineChain, http, type Hex, type PrivateKeyAccount } from 'viem';
+import { createWalletClient, defineChain, type Hex, http, type PrivateKeyAccount } from 'viem';
 import { createSiweMessage } from 'viem/siwe';
-import { statusEventNames, terminalEvents } from '@reelboard/contracts';
 // The API's shapes come from its route table (type-only).
 import type { AcceptedUpload, Answer, PaymentRequest, Session, StatusEvent, UploadView } from '@reelboard/api';
+import { statusEventNames, terminalEvents } from '@reelboard/contracts';
 
 export type { AcceptedUpload, Answer, Body, ErrorBody, Listing, ListingPage, StatusEvent, UploadView } from '@reelboard/api';
 
@@ -73,7 +73,11 @@ export class GatewayClient {
     });
     const signature = await account.signMessage({ message });
     const session = await answer<Session>(
-      await fetch(`${this.baseUrl}/v1/auth/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message, signature }) }),
+      await fetch(`${this.baseUrl}/v1/auth/verify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ message, signature }),
+      }),
     );
     this.token = session.token;
     return session;
@@ -88,10 +92,7 @@ export class GatewayClient {
     fields: Record<string, string>,
     onProgress?: (sentBytes: number) => void,
   ): Promise<AcceptedUpload> {
-    const body = await multipartBody(fields, [
-      { name: 'video', path: files.video },
-      ...(files.logo ? [{ name: 'logo', path: files.logo }] : []),
-    ]);
+    const body = await multipartBody(fields, [{ name: 'video', path: files.video }, ...(files.logo ? [{ name: 'logo', path: files.logo }] : [])]);
     let sent = 0;
     const counted = async function* () {
       for await (const chunk of body.chunks()) {
@@ -127,10 +128,15 @@ export class GatewayClient {
   }
 
   /** Follows an upload's status stream until it ends; `onEvent` sees each event with its SSE name and id. */
-  followEvents(uploadId: string, onEvent: (event: StatusEvent, name: string, id: string) => void, timeoutMs = 30 * 60_000): { done: Promise<StatusEvent>; close: () => void } {
+  followEvents(
+    uploadId: string,
+    onEvent: (event: StatusEvent, name: string, id: string) => void,
+    timeoutMs = 30 * 60_000,
+  ): { done: Promise<StatusEvent>; close: () => void } {
     const token = this.token;
     const source = new EventSource(`${this.baseUrl}/v1/uploads/${uploadId}/events`, {
-      fetch: (input, init) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...(token ? { authorization: `Bearer ${token}` } : {}) } }),
+      fetch: (input, init) =>
+        fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...(token ? { authorization: `Bearer ${token}` } : {}) } }),
     });
     let timer: NodeJS.Timeout | undefined;
     const done = new Promise<StatusEvent>((resolve, reject) => {
@@ -190,7 +196,9 @@ export async function multipartBody(
     files.map(async ({ name, path }) => ({
       path,
       size: (await stat(path)).size,
-      head: Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${quoted(name)}"; filename="${quoted(basename(path))}"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+      head: Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="${quoted(name)}"; filename="${quoted(basename(path))}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+      ),
     })),
   );
   const crlf = Buffer.from('\r\n');

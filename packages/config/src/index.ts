@@ -36,7 +36,8 @@ export function loadConfig<S extends z.ZodObject>(
   if (result.success && !options.redisOptional && 'REDIS_URL' in schema.shape && 'REDIS_SENTINELS' in schema.shape) {
     // Either way to reach Redis, not neither (zod refinements would stop schemas from extending commonSchema).
     const data = result.data as { REDIS_URL?: string; REDIS_SENTINELS?: unknown };
-    if (!data.REDIS_URL && !data.REDIS_SENTINELS) throw new ConfigError([{ variable: 'REDIS_URL', message: 'is required (or REDIS_SENTINELS with REDIS_SENTINEL_MASTER)' }]);
+    if (!data.REDIS_URL && !data.REDIS_SENTINELS)
+      throw new ConfigError([{ variable: 'REDIS_URL', message: 'is required (or REDIS_SENTINELS with REDIS_SENTINEL_MASTER)' }]);
   }
   if (result.success) {
     const data = result.data as { CHAIN_ID?: unknown; MERCHANT_ADDRESS?: unknown };
@@ -125,25 +126,26 @@ export const env = {
 
 /** `host:port,host:port` -> the addresses, each checked. */
 function sentinelList() {
-  return z
-    .string()
-    .transform((value, context) => {
-      const addresses: { host: string; port: number }[] = [];
-      for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
-        const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(item);
-        const port = Number(match?.[2]);
-        if (!match?.[1] || !(port > 0 && port < 65536)) {
-          context.addIssue({ code: 'custom', message: `"${item}" is not host:port` });
-          return z.NEVER;
-        }
-        addresses.push({ host: match[1].replace(/^\[|\]$/g, ''), port });
-      }
-      if (addresses.length === 0) {
-        context.addIssue({ code: 'custom', message: 'must list at least one host:port' });
+  return z.string().transform((value, context) => {
+    const addresses: { host: string; port: number }[] = [];
+    for (const item of value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean)) {
+      const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(item);
+      const port = Number(match?.[2]);
+      if (!match?.[1] || !(port > 0 && port < 65536)) {
+        context.addIssue({ code: 'custom', message: `"${item}" is not host:port` });
         return z.NEVER;
       }
-      return addresses;
-    });
+      addresses.push({ host: match[1].replace(/^\[|\]$/g, ''), port });
+    }
+    if (addresses.length === 0) {
+      context.addIssue({ code: 'custom', message: 'must list at least one host:port' });
+      return z.NEVER;
+    }
+    return addresses;
+  });
 }
 
 /** Where Redis is, and how long what the services keep in it lives: every service (and the operators' commands) reads these. */
@@ -162,11 +164,7 @@ export const redisEnvSchema = z.object({
     .min(1)
     .default('mymaster')
     .describe('The master group name the sentinels monitor (their `sentinel monitor <name> ...` line).'),
-  REDIS_SENTINEL_PASSWORD: z
-    .string()
-    .min(1)
-    .optional()
-    .describe('Password of the sentinels themselves, if they require one (`requirepass` in sentinel.conf).'),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional().describe('Password of the sentinels themselves, if they require one (`requirepass` in sentinel.conf).'),
   REDIS_PASSWORD: z
     .string()
     .min(1)
@@ -208,7 +206,12 @@ export const chainEnvSchema = z.object({
   RPC_URLS: z
     .string()
     .default('')
-    .transform((value) => value.split(',').map((url) => url.trim()).filter(Boolean))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((url) => url.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.url({ protocol: /^https?$/, error: 'each must be an http:// or https:// URL' })))
     .describe(
       'Several JSON-RPC endpoints of the same chain (comma-separated, e.g. two providers), used before RPC_URL: requests go to the healthiest, failing over to the next (viem fallback, ranked by stability and latency).',
@@ -218,7 +221,9 @@ export const chainEnvSchema = z.object({
     .describe('With several RPC endpoints: how often each is pinged (eth_blockNumber) to rank them by stability and latency; 0 keeps the order given.'),
   RPC_MAX_LOG_RANGE: env
     .positiveInt(1_000)
-    .describe("Most blocks one eth_getLogs may span: longer queries are cut into ranges of this many, and a range the provider refuses as too large is halved."),
+    .describe(
+      'Most blocks one eth_getLogs may span: longer queries are cut into ranges of this many, and a range the provider refuses as too large is halved.',
+    ),
   CHAIN_ID: z.coerce
     .number()
     .int()
@@ -230,7 +235,9 @@ export const chainEnvSchema = z.object({
   PAYMENT_TOKEN: env
     .address()
     .optional()
-    .describe('An ERC-20 token listings are paid in instead of the native coin (its contract address): the gateway quotes it, the watcher reads deposit balances in it.'),
+    .describe(
+      'An ERC-20 token listings are paid in instead of the native coin (its contract address): the gateway quotes it, the watcher reads deposit balances in it.',
+    ),
 });
 
 /** Variables every service reads: where Redis is, where staged files live, how to log, how jobs are held. */

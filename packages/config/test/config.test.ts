@@ -1,12 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { mnemonicToAccount } from 'viem/accounts';
-import { chainEnvSchema, commonSchema, ConfigError, env, loadConfig, PUBLIC_TEST_ACCOUNTS, rpcUrlsFrom } from '../src/index.js';
+import { ConfigError, chainEnvSchema, commonSchema, env, loadConfig, PUBLIC_TEST_ACCOUNTS, rpcUrlsFrom } from '../src/index.js';
 
 const schema = commonSchema.extend({ MERCHANT_ADDRESS: env.address(), PRICE_WEI: env.bigint('5'), FLAG: env.boolean(false) });
 
 describe('loadConfig', () => {
   it('reads, coerces and fills defaults', () => {
-    const config = loadConfig(schema, { REDIS_URL: 'redis://127.0.0.1:6390', MERCHANT_ADDRESS: '0xA0Ee7A142d267C1f36714E4a8F75612F20a79720', FLAG: 'yes', JOB_LOCK_MS: '' });
+    const config = loadConfig(schema, {
+      REDIS_URL: 'redis://127.0.0.1:6390',
+      MERCHANT_ADDRESS: '0xA0Ee7A142d267C1f36714E4a8F75612F20a79720',
+      FLAG: 'yes',
+      JOB_LOCK_MS: '',
+    });
     expect(config.MERCHANT_ADDRESS).toBe('0xa0ee7a142d267c1f36714e4a8f75612f20a79720');
     expect(config.PRICE_WEI).toBe(5n);
     expect(config.FLAG).toBe(true);
@@ -29,7 +34,10 @@ describe('loadConfig', () => {
   it('takes RPC endpoints from RPC_URLS and RPC_URL, and names RPC_URL when there is none', () => {
     const chain = commonSchema.extend(chainEnvSchema.shape);
     const base = { REDIS_URL: 'redis://127.0.0.1:6390', CHAIN_ID: '1', MERCHANT_ADDRESS: '0x1111111111111111111111111111111111111111' };
-    expect(rpcUrlsFrom(loadConfig(chain, { ...base, RPC_URLS: 'https://a.example/v3/k, https://b.example', RPC_URL: 'https://b.example' }))).toEqual(['https://a.example/v3/k', 'https://b.example']);
+    expect(rpcUrlsFrom(loadConfig(chain, { ...base, RPC_URLS: 'https://a.example/v3/k, https://b.example', RPC_URL: 'https://b.example' }))).toEqual([
+      'https://a.example/v3/k',
+      'https://b.example',
+    ]);
     expect(rpcUrlsFrom(loadConfig(chain, { ...base, RPC_URL: 'http://127.0.0.1:8545' }))).toEqual(['http://127.0.0.1:8545']);
     expect(() => rpcUrlsFrom(loadConfig(chain, base))).toThrow(/RPC_URL: is required \(or RPC_URLS\)/);
     expect(() => loadConfig(chain, { ...base, RPC_URLS: 'https://a.example,ftp://b.example' })).toThrow(/RPC_URLS: each must be an http/);

@@ -27,7 +27,14 @@ export function normalizeHashtag(raw: string): string {
 
 /** Parses `#cars #berlin, travel` into normalised, de-duplicated tags (at most MAX_HASHTAGS). */
 export function parseHashtags(text: string): string[] {
-  const tags = [...new Set(text.split(/[\s,]+/).filter((part) => part !== '' && part !== '#').map(normalizeHashtag))];
+  const tags = [
+    ...new Set(
+      text
+        .split(/[\s,]+/)
+        .filter((part) => part !== '' && part !== '#')
+        .map(normalizeHashtag),
+    ),
+  ];
   if (tags.length > MAX_HASHTAGS) throw new HashtagError(tags[MAX_HASHTAGS] ?? '', `is one too many: at most ${MAX_HASHTAGS} hashtags`);
   return tags;
 }

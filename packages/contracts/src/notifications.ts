@@ -43,10 +43,22 @@ export const personNotifications: Readonly<Record<string, Describe>> = {
   // Money reached the payment address that does not complete the payment (`message` says how).
   'payment.received': (e, title) =>
     e.message === 'partial'
-      ? { title: 'Part of the payment arrived', body: `Part of the price for "${title}" arrived. Send the rest to the same address before the payment request expires.`, page: 'upload' }
+      ? {
+          title: 'Part of the payment arrived',
+          body: `Part of the price for "${title}" arrived. Send the rest to the same address before the payment request expires.`,
+          page: 'upload',
+        }
       : e.message === 'late'
-        ? { title: 'Payment arrived late', body: `A payment for "${title}" arrived after the payment request expired. It is recorded for a refund; send the form again to list the video.`, page: 'upload' }
-        : { title: 'Paid more than needed', body: `"${title}" was already paid, so the extra amount is recorded for a refund. Nothing else to do.`, page: 'upload' },
+        ? {
+            title: 'Payment arrived late',
+            body: `A payment for "${title}" arrived after the payment request expired. It is recorded for a refund; send the form again to list the video.`,
+            page: 'upload',
+          }
+        : {
+            title: 'Paid more than needed',
+            body: `"${title}" was already paid, so the extra amount is recorded for a refund. Nothing else to do.`,
+            page: 'upload',
+          },
   'payment.reversed': (_e, title) => ({
     title: 'Payment taken back by the network',
     body: `The blockchain dropped the payment for "${title}" (a reorganisation), so the listing is hidden for now. If the same transaction is confirmed again it comes back by itself; otherwise pay again to the same address.`,
@@ -81,7 +93,11 @@ export const personNotifications: Readonly<Record<string, Describe>> = {
   }),
   // No stage emits this one yet; the row is ready for when one does.
   'listing.expiring': (_e, title) => ({ title: 'Listing expires soon', body: `"${title}" expires soon.`, page: 'listing' }),
-  'listing.expired': (_e, title) => ({ title: 'Listing expired', body: `"${title}" has expired and is no longer shown. Renew it from My listings to show it again.`, page: 'mine' }),
+  'listing.expired': (_e, title) => ({
+    title: 'Listing expired',
+    body: `"${title}" has expired and is no longer shown. Renew it from My listings to show it again.`,
+    page: 'mine',
+  }),
   'listing.renewed': (e, title) => ({ title: 'Listing renewed', body: `"${title}" is renewed${e.message ? ` (${e.message})` : ''}.`, page: 'listing' }),
   'listing.removed': (e, title) => ({ title: 'Listing removed', body: `"${title}" was removed${e.reason ? `: ${e.reason}` : ''}.`, page: 'mine' }),
   'revision.approved': (e, title) =>
@@ -90,7 +106,11 @@ export const personNotifications: Readonly<Record<string, Describe>> = {
       : { title: 'Changes approved', body: `Your changes to "${title}" were approved and are public now.`, page: 'listing' },
   'revision.rejected': (e, title) =>
     e.stage === PROFILE_MODERATION_STAGE
-      ? { title: 'Profile changes not approved', body: `Your profile changes were not approved${e.reason ? `: ${e.reason}` : ''}. Your profile stays as it was.`, page: 'mine' }
+      ? {
+          title: 'Profile changes not approved',
+          body: `Your profile changes were not approved${e.reason ? `: ${e.reason}` : ''}. Your profile stays as it was.`,
+          page: 'mine',
+        }
       : {
           title: 'Changes not approved',
           body: `Your changes to "${title}" were not approved${e.reason ? `: ${e.reason}` : ''}. The listing stays as it was.`,

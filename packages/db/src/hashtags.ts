@@ -35,7 +35,13 @@ export async function hashtagIds(db: Knex, tags: string[]): Promise<Map<string, 
 export async function listingIdsByTags(db: Knex, tags: string[], match: 'all' | 'any', limit = 100): Promise<string[]> {
   const ids = await hashtagIds(db, tags);
   if (ids.size === 0 || (match === 'all' && ids.size < new Set(tags).size)) return [];
-  const query = db('listings as l').whereRaw(PUBLIC_LISTING).orderBy([{ column: 'l.created_at', order: 'desc' }, { column: 'l.id', order: 'desc' }]).limit(limit);
+  const query = db('listings as l')
+    .whereRaw(PUBLIC_LISTING)
+    .orderBy([
+      { column: 'l.created_at', order: 'desc' },
+      { column: 'l.id', order: 'desc' },
+    ])
+    .limit(limit);
   applyTagFilter(query, [...ids.values()], match);
   return query.pluck('l.id');
 }
@@ -61,7 +67,10 @@ export async function autocompleteHashtags(db: Knex, prefix: string, limit = 10)
     .whereRaw(`h.tag LIKE ? ESCAPE '\\'`, [`${escaped}%`])
     .groupBy('h.tag')
     .select('h.tag', db.raw('count(*) AS listings'))
-    .orderBy([{ column: 'listings', order: 'desc' }, { column: 'h.tag', order: 'asc' }])
+    .orderBy([
+      { column: 'listings', order: 'desc' },
+      { column: 'h.tag', order: 'asc' },
+    ])
     .limit(limit);
   return rows.map((row) => ({ tag: row.tag, listings: Number(row.listings) }));
 }

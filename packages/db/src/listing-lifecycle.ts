@@ -8,7 +8,10 @@ import type { ModerationStatus, OwnerState, Price } from './read.js';
 export type ListingLifecycleState = 'pending' | 'approved' | 'rejected' | 'sold' | 'withdrawn' | 'expired' | 'removed';
 
 /** One word for a listing's state: removal, withdrawal and sale first, then moderation, then the paid period. */
-export function lifecycleStateOf(row: { moderation_status: ModerationStatus; state: OwnerState; expires_at: Date | null }, now = new Date()): ListingLifecycleState {
+export function lifecycleStateOf(
+  row: { moderation_status: ModerationStatus; state: OwnerState; expires_at: Date | null },
+  now = new Date(),
+): ListingLifecycleState {
   if (row.state !== 'active') return row.state;
   if (row.moderation_status !== 'approved') return row.moderation_status;
   return row.expires_at !== null && row.expires_at <= now ? 'expired' : 'approved';
@@ -78,7 +81,8 @@ async function applyListingChanges(trx: Knex, listingId: string, changes: Listin
   const update: Record<string, unknown> = { updated_at: trx.fn.now() };
   if (changes.title !== undefined) update.title = changes.title;
   if (changes.description !== undefined) update.description = changes.description;
-  if (changes.location !== undefined) update.location = trx.raw('ST_SetSRID(ST_MakePoint(?, ?), 4326)::geography', [changes.location.longitude, changes.location.latitude]);
+  if (changes.location !== undefined)
+    update.location = trx.raw('ST_SetSRID(ST_MakePoint(?, ?), 4326)::geography', [changes.location.longitude, changes.location.latitude]);
   if (changes.price !== undefined) {
     update.price_amount = changes.price?.amount ?? null;
     update.price_currency = changes.price?.currency ?? null;
@@ -94,13 +98,19 @@ async function applyListingChanges(trx: Knex, listingId: string, changes: Listin
 }
 
 /** The profile fields an approved listing (or revision) brought become the owner's public profile. */
-export async function publishProfileFields(trx: Knex, userId: string | number, fields: { displayName?: string | null | undefined; contact?: string | null | undefined; logoKey?: string | null | undefined }): Promise<void> {
+export async function publishProfileFields(
+  trx: Knex,
+  userId: string | number,
+  fields: { displayName?: string | null | undefined; contact?: string | null | undefined; logoKey?: string | null | undefined },
+): Promise<void> {
   const update: Record<string, unknown> = {};
   if (fields.displayName) update.display_name = fields.displayName;
   if (fields.contact) update.contact = fields.contact;
   if (fields.logoKey) update.logo_key = fields.logoKey;
   if (Object.keys(update).length === 0) return;
-  await trx('users').where({ id: userId }).update({ ...update, updated_at: trx.fn.now() });
+  await trx('users')
+    .where({ id: userId })
+    .update({ ...update, updated_at: trx.fn.now() });
 }
 
 export interface EditOutcome {
@@ -131,8 +141,14 @@ export async function editListing(db: Knex, edit: { listingId: string; wallet: s
       await audit(trx, row.id, edit.wallet.toLowerCase(), 'edit', { mode: 'applied', fields });
       return { listingId: row.id, mode: 'applied', revisionId: null, state: 'pending' };
     }
-    const previous: { id: string; changes: ListingChanges } | undefined = await trx('listing_revisions').where({ listing_id: row.id, kind: 'listing', status: 'pending' }).forUpdate().first('id', 'changes');
-    if (previous) await trx('listing_revisions').where({ id: previous.id }).update({ status: 'superseded', decided_at: trx.fn.now(), decided_by: edit.wallet.toLowerCase() });
+    const previous: { id: string; changes: ListingChanges } | undefined = await trx('listing_revisions')
+      .where({ listing_id: row.id, kind: 'listing', status: 'pending' })
+      .forUpdate()
+      .first('id', 'changes');
+    if (previous)
+      await trx('listing_revisions')
+        .where({ id: previous.id })
+        .update({ status: 'superseded', decided_at: trx.fn.now(), decided_by: edit.wallet.toLowerCase() });
     const revisionId = randomUUID();
     const changes = { ...(previous?.changes ?? {}), ...JSON.parse(JSON.stringify(edit.changes)) };
     await trx('listing_revisions').insert({ id: revisionId, listing_id: row.id, user_id: row.user_id, kind: 'listing', changes: JSON.stringify(changes) });
@@ -144,12 +160,25 @@ export async function editListing(db: Knex, edit: { listingId: string; wallet: s
 /** The owner asks for a new public display name or contact: a pending profile revision (a newer one folds into it). */
 export async function proposeProfileEdit(db: Knex, wallet: string, changes: ProfileChanges): Promise<{ revisionId: string }> {
   return db.transaction(async (trx) => {
-    const [user] = await trx('users').insert({ wallet_address: wallet.toLowerCase() }).onConflict('wallet_address').merge({ updated_at: trx.fn.now() }).returning('id');
+    const [user] = await trx('users')
+      .insert({ wallet_address: wallet.toLowerCase() })
+      .onConflict('wallet_address')
+      .merge({ updated_at: trx.fn.now() })
+      .returning('id');
     const userId = (user as { id: string }).id;
-    const previous: { id: string; changes: ProfileChanges } | undefined = await trx('listing_revisions').where({ user_id: userId, kind: 'profile', status: 'pending' }).forUpdate().first('id', 'changes');
-    if (previous) await trx('listing_revisions').where({ id: previous.id }).update({ status: 'superseded', decided_at: trx.fn.now(), decided_by: wallet.toLowerCase() });
+    const previous: { id: string; changes: ProfileChanges } | undefined = await trx('listing_revisions')
+      .where({ user_id: userId, kind: 'profile', status: 'pending' })
+      .forUpdate()
+      .first('id', 'changes');
+    if (previous)
+      await trx('listing_revisions').where({ id: previous.id }).update({ status: 'superseded', decided_at: trx.fn.now(), decided_by: wallet.toLowerCase() });
     const revisionId = randomUUID();
-    await trx('listing_revisions').insert({ id: revisionId, user_id: userId, kind: 'profile', changes: JSON.stringify({ ...(previous?.changes ?? {}), ...JSON.parse(JSON.stringify(changes)) }) });
+    await trx('listing_revisions').insert({
+      id: revisionId,
+      user_id: userId,
+      kind: 'profile',
+      changes: JSON.stringify({ ...(previous?.changes ?? {}), ...JSON.parse(JSON.stringify(changes)) }),
+    });
     return { revisionId };
   });
 }
@@ -229,7 +258,11 @@ async function publicVersion(db: Knex, row: RevisionRow): Promise<Record<string,
 async function toRevisionView(db: Knex, row: RevisionRow): Promise<RevisionView> {
   const current = await publicVersion(db, row);
   const diff = Object.entries(row.changes)
-    .map(([field, proposed]) => ({ field, public: field === 'hashtags' ? [...((current[field] as string[]) ?? [])] : (current[field] ?? null), proposed: field === 'hashtags' ? [...(proposed as string[])].sort() : proposed }))
+    .map(([field, proposed]) => ({
+      field,
+      public: field === 'hashtags' ? [...((current[field] as string[]) ?? [])] : (current[field] ?? null),
+      proposed: field === 'hashtags' ? [...(proposed as string[])].sort() : proposed,
+    }))
     .filter((entry) => !same(entry.public, entry.proposed))
     .sort((a, b) => FIELD_ORDER.indexOf(a.field) - FIELD_ORDER.indexOf(b.field));
   return {
@@ -249,7 +282,19 @@ async function toRevisionView(db: Knex, row: RevisionRow): Promise<RevisionView>
 const revisionQuery = (db: Knex) =>
   db('listing_revisions as r')
     .join('users as u', 'u.id', 'r.user_id')
-    .select('r.id', 'r.kind', 'r.listing_id', 'r.user_id', 'u.wallet_address', 'r.changes', 'r.status', 'r.reason', 'r.created_at', 'r.decided_at', 'r.decided_by');
+    .select(
+      'r.id',
+      'r.kind',
+      'r.listing_id',
+      'r.user_id',
+      'u.wallet_address',
+      'r.changes',
+      'r.status',
+      'r.reason',
+      'r.created_at',
+      'r.decided_at',
+      'r.decided_by',
+    );
 
 /** Revisions by status (the moderation queue: pending, oldest first), each with its diff. */
 export async function listRevisions(db: Knex, query: { status: RevisionStatus; limit: number; listingId?: string | undefined }): Promise<RevisionView[]> {
@@ -294,7 +339,9 @@ export interface RevisionDecision {
  */
 export async function decideRevision(db: Knex, decision: RevisionDecision): Promise<RevisionView & { ownerWallet: string }> {
   return db.transaction(async (trx) => {
-    const row: RevisionRow | undefined = /^[0-9a-f-]{36}$/i.test(decision.revisionId) ? await revisionQuery(trx).where('r.id', decision.revisionId.toLowerCase()).forUpdate('r').first() : undefined;
+    const row: RevisionRow | undefined = /^[0-9a-f-]{36}$/i.test(decision.revisionId)
+      ? await revisionQuery(trx).where('r.id', decision.revisionId.toLowerCase()).forUpdate('r').first()
+      : undefined;
     if (!row) throw new RevisionNotFoundError(decision.revisionId);
     if (row.status !== 'pending') throw new RevisionDecidedError(row.id, row.status);
     if (row.listing_id) {
@@ -313,7 +360,10 @@ export async function decideRevision(db: Knex, decision: RevisionDecision): Prom
         const update: Record<string, unknown> = {};
         if (changes.displayName !== undefined) update.display_name = changes.displayName;
         if (changes.contact !== undefined) update.contact = changes.contact;
-        if (Object.keys(update).length > 0) await trx('users').where({ id: row.user_id }).update({ ...update, updated_at: trx.fn.now() });
+        if (Object.keys(update).length > 0)
+          await trx('users')
+            .where({ id: row.user_id })
+            .update({ ...update, updated_at: trx.fn.now() });
       }
     }
     const status = decision.action === 'approve' ? 'approved' : 'rejected';
@@ -321,13 +371,30 @@ export async function decideRevision(db: Knex, decision: RevisionDecision): Prom
       .where({ id: row.id })
       .update({ status, reason: decision.reason ?? null, decided_by: decision.actor, decided_at: trx.fn.now() })
       .returning('decided_at');
-    await trx('moderation_events').insert({ listing_id: row.listing_id, user_id: row.user_id, revision_id: row.id, actor: decision.actor, action: decision.action, reason: decision.reason ?? null });
-    return { ...view, status, reason: decision.reason ?? null, decidedBy: decision.actor, decidedAt: (decided as { decided_at: Date }).decided_at.toISOString(), ownerWallet: row.wallet_address };
+    await trx('moderation_events').insert({
+      listing_id: row.listing_id,
+      user_id: row.user_id,
+      revision_id: row.id,
+      actor: decision.actor,
+      action: decision.action,
+      reason: decision.reason ?? null,
+    });
+    return {
+      ...view,
+      status,
+      reason: decision.reason ?? null,
+      decidedBy: decision.actor,
+      decidedAt: (decided as { decided_at: Date }).decided_at.toISOString(),
+      ownerWallet: row.wallet_address,
+    };
   });
 }
 
 /** The owner marks a listing sold: shown as sold until `displaySeconds` from now (or its expiry), then hidden. */
-export async function markListingSold(db: Knex, input: { listingId: string; wallet: string; displaySeconds: number }): Promise<{ soldAt: string; visibleUntil: string | null }> {
+export async function markListingSold(
+  db: Knex,
+  input: { listingId: string; wallet: string; displaySeconds: number },
+): Promise<{ soldAt: string; visibleUntil: string | null }> {
   return db.transaction(async (trx) => {
     const row = await lockListing(trx, input.listingId, input.wallet);
     if (row.state === 'sold') {
@@ -337,7 +404,12 @@ export async function markListingSold(db: Knex, input: { listingId: string; wall
     if (row.state !== 'active') throw new ListingStateError(row.id, lifecycleStateOf(row), 'marked sold');
     const [updated] = await trx('listings')
       .where({ id: row.id })
-      .update({ state: 'sold', sold_at: trx.fn.now(), sold_visible_until: trx.raw(`now() + make_interval(secs => ?)`, [input.displaySeconds]), updated_at: trx.fn.now() })
+      .update({
+        state: 'sold',
+        sold_at: trx.fn.now(),
+        sold_visible_until: trx.raw(`now() + make_interval(secs => ?)`, [input.displaySeconds]),
+        updated_at: trx.fn.now(),
+      })
       .returning(['sold_at', 'visible_until']);
     const result = updated as { sold_at: Date; visible_until: Date | null };
     await audit(trx, row.id, input.wallet.toLowerCase(), 'sold', { displaySeconds: input.displaySeconds });
@@ -367,15 +439,22 @@ interface ObjectKeysRow {
 
 /** The S3 objects a listing owns; a logo that is now the owner's public profile logo stays. */
 function objectKeysOf(row: ObjectKeysRow, revisionLogos: string[]): string[] {
-  const keys = [row.video_key, row.preview_key, row.poster_key, row.logo_key, ...revisionLogos].filter((key): key is string => !!key && key !== row.profile_logo);
+  const keys = [row.video_key, row.preview_key, row.poster_key, row.logo_key, ...revisionLogos].filter(
+    (key): key is string => !!key && key !== row.profile_logo,
+  );
   return [...new Set(keys)];
 }
 
 const objectKeysQuery = (db: Knex) =>
-  db('listings as l').join('users as u', 'u.id', 'l.user_id').select('l.id', 'l.video_key', 'l.preview_key', 'l.poster_key', 'l.logo_key', 'u.logo_key as profile_logo');
+  db('listings as l')
+    .join('users as u', 'u.id', 'l.user_id')
+    .select('l.id', 'l.video_key', 'l.preview_key', 'l.poster_key', 'l.logo_key', 'u.logo_key as profile_logo');
 
 async function revisionLogos(db: Knex, listingId: string): Promise<string[]> {
-  const rows: { logo: string | null }[] = await db('listing_revisions').where({ listing_id: listingId }).whereNot('status', 'approved').select(db.raw(`changes->>'logoKey' AS logo`));
+  const rows: { logo: string | null }[] = await db('listing_revisions')
+    .where({ listing_id: listingId })
+    .whereNot('status', 'approved')
+    .select(db.raw(`changes->>'logoKey' AS logo`));
   return rows.map((row) => row.logo).filter((logo): logo is string => !!logo);
 }
 
@@ -384,13 +463,20 @@ async function revisionLogos(db: Knex, listingId: string): Promise<string[]> {
  * once; the row keeps its payments and audit trail. Returns the S3 keys to delete (then call
  * markObjectsDeleted). Removing again returns the keys still to delete.
  */
-export async function removeListing(db: Knex, input: { listingId: string; actor: string; wallet?: string | undefined; reason?: string | undefined }): Promise<{ keys: string[]; ownerWallet: string; alreadyRemoved: boolean }> {
+export async function removeListing(
+  db: Knex,
+  input: { listingId: string; actor: string; wallet?: string | undefined; reason?: string | undefined },
+): Promise<{ keys: string[]; ownerWallet: string; alreadyRemoved: boolean }> {
   return db.transaction(async (trx) => {
     const row = await lockListing(trx, input.listingId, input.wallet);
     const alreadyRemoved = row.state === 'removed';
     if (!alreadyRemoved) {
-      await trx('listings').where({ id: row.id }).update({ state: 'removed', removed_at: trx.fn.now(), removed_by: input.actor, removal_reason: input.reason ?? null, updated_at: trx.fn.now() });
-      await trx('listing_revisions').where({ listing_id: row.id, status: 'pending' }).update({ status: 'superseded', decided_at: trx.fn.now(), decided_by: input.actor });
+      await trx('listings')
+        .where({ id: row.id })
+        .update({ state: 'removed', removed_at: trx.fn.now(), removed_by: input.actor, removal_reason: input.reason ?? null, updated_at: trx.fn.now() });
+      await trx('listing_revisions')
+        .where({ listing_id: row.id, status: 'pending' })
+        .update({ status: 'superseded', decided_at: trx.fn.now(), decided_by: input.actor });
       await audit(trx, row.id, input.actor, 'remove', input.reason ? { reason: input.reason } : {});
     }
     if (row.objects_deleted_at !== null) return { keys: [], ownerWallet: row.wallet_address, alreadyRemoved };
@@ -460,7 +546,8 @@ export async function renewableListing(db: Knex, listingId: string, wallet: stri
   return db.transaction(async (trx) => {
     const row = await lockListing(trx, listingId, wallet);
     const state = lifecycleStateOf(row);
-    if (row.state !== 'active' || row.moderation_status !== 'approved') throw new ListingStateError(row.id, state, 'renewed', `listing ${row.id} is ${state}: only an approved listing (running or expired) can be renewed`);
+    if (row.state !== 'active' || row.moderation_status !== 'approved')
+      throw new ListingStateError(row.id, state, 'renewed', `listing ${row.id} is ${state}: only an approved listing (running or expired) can be renewed`);
     return { listingId: row.id, expiresAt: row.expires_at?.toISOString() ?? null };
   });
 }
@@ -513,7 +600,10 @@ export async function listOwnListings(db: Knex, wallet: string, limit = 100): Pr
   }[] = await db('listings as l')
     .join('users as u', 'u.id', 'l.user_id')
     .where('u.wallet_address', wallet.toLowerCase())
-    .orderBy([{ column: 'l.created_at', order: 'desc' }, { column: 'l.id', order: 'desc' }])
+    .orderBy([
+      { column: 'l.created_at', order: 'desc' },
+      { column: 'l.id', order: 'desc' },
+    ])
     .limit(limit)
     .select(
       'l.id',
@@ -538,7 +628,9 @@ export async function listOwnListings(db: Knex, wallet: string, limit = 100): Pr
     );
   const ids = rows.map((row) => row.id);
   const [revisions, quotes] = await Promise.all([
-    ids.length ? db('listing_revisions').whereIn('listing_id', ids).where({ status: 'pending', kind: 'listing' }).select('id', 'listing_id', 'created_at', 'changes') : [],
+    ids.length
+      ? db('listing_revisions').whereIn('listing_id', ids).where({ status: 'pending', kind: 'listing' }).select('id', 'listing_id', 'created_at', 'changes')
+      : [],
     ids.length
       ? db('payment_quotes')
           .where((q) => q.whereIn('listing_id', ids).orWhereIn('quote_id', ids))
@@ -548,7 +640,9 @@ export async function listOwnListings(db: Knex, wallet: string, limit = 100): Pr
   ]);
   const now = new Date();
   return rows.map((row) => {
-    const revision = (revisions as { id: string; listing_id: string; created_at: Date; changes: Record<string, unknown> }[]).find((r) => r.listing_id === row.id);
+    const revision = (revisions as { id: string; listing_id: string; created_at: Date; changes: Record<string, unknown> }[]).find(
+      (r) => r.listing_id === row.id,
+    );
     return {
       id: row.id,
       title: row.title,
@@ -566,18 +660,49 @@ export async function listOwnListings(db: Knex, wallet: string, limit = 100): Pr
       visibleUntil: row.visible_until?.toISOString() ?? null,
       objects: row.objects_deleted_at ? null : { preview: row.preview_key, poster: row.poster_key, logo: row.logo_key },
       pendingRevision: revision ? { id: revision.id, createdAt: revision.created_at.toISOString(), changes: revision.changes } : null,
-      payments: (quotes as { quote_id: string; listing_id: string | null; purpose: 'upload' | 'renewal'; amount: string; token_address: string | null; state: string; credited_total: string; created_at: Date }[])
+      payments: (
+        quotes as {
+          quote_id: string;
+          listing_id: string | null;
+          purpose: 'upload' | 'renewal';
+          amount: string;
+          token_address: string | null;
+          state: string;
+          credited_total: string;
+          created_at: Date;
+        }[]
+      )
         .filter((q) => q.listing_id === row.id || q.quote_id === row.id)
-        .map((q) => ({ quoteId: q.quote_id, purpose: q.purpose, amount: q.amount, token: q.token_address, state: q.state, creditedTotal: q.credited_total, createdAt: q.created_at.toISOString() })),
+        .map((q) => ({
+          quoteId: q.quote_id,
+          purpose: q.purpose,
+          amount: q.amount,
+          token: q.token_address,
+          state: q.state,
+          creditedTotal: q.credited_total,
+          createdAt: q.created_at.toISOString(),
+        })),
     };
   });
 }
 
 /** The owner's profile: what the public sees, and the edit waiting for a moderator. */
-export async function ownProfile(db: Knex, wallet: string): Promise<{ displayName: string | null; contact: string | null; logoKey: string | null; pendingRevision: { id: string; changes: Record<string, unknown>; createdAt: string } | null }> {
-  const user: { id: string; display_name: string | null; contact: string | null; logo_key: string | null } | undefined = await db('users').where({ wallet_address: wallet.toLowerCase() }).first('id', 'display_name', 'contact', 'logo_key');
+export async function ownProfile(
+  db: Knex,
+  wallet: string,
+): Promise<{
+  displayName: string | null;
+  contact: string | null;
+  logoKey: string | null;
+  pendingRevision: { id: string; changes: Record<string, unknown>; createdAt: string } | null;
+}> {
+  const user: { id: string; display_name: string | null; contact: string | null; logo_key: string | null } | undefined = await db('users')
+    .where({ wallet_address: wallet.toLowerCase() })
+    .first('id', 'display_name', 'contact', 'logo_key');
   if (!user) return { displayName: null, contact: null, logoKey: null, pendingRevision: null };
-  const revision: { id: string; changes: Record<string, unknown>; created_at: Date } | undefined = await db('listing_revisions').where({ user_id: user.id, kind: 'profile', status: 'pending' }).first('id', 'changes', 'created_at');
+  const revision: { id: string; changes: Record<string, unknown>; created_at: Date } | undefined = await db('listing_revisions')
+    .where({ user_id: user.id, kind: 'profile', status: 'pending' })
+    .first('id', 'changes', 'created_at');
   return {
     displayName: user.display_name,
     contact: user.contact,
@@ -588,7 +713,10 @@ export async function ownProfile(db: Knex, wallet: string): Promise<{ displayNam
 
 /** The actions taken on a listing (owner, admins, the periodic job), oldest first. */
 export async function listingHistory(db: Knex, listingId: string): Promise<{ actor: string; action: string; detail: Record<string, unknown>; at: string }[]> {
-  const rows: { actor: string; action: string; detail: Record<string, unknown> | null; created_at: Date }[] = await db('listing_events').where({ listing_id: listingId }).orderBy('id').select('actor', 'action', 'detail', 'created_at');
+  const rows: { actor: string; action: string; detail: Record<string, unknown> | null; created_at: Date }[] = await db('listing_events')
+    .where({ listing_id: listingId })
+    .orderBy('id')
+    .select('actor', 'action', 'detail', 'created_at');
   return rows.map((row) => ({ actor: row.actor, action: row.action, detail: row.detail ?? {}, at: row.created_at.toISOString() }));
 }
 
@@ -596,7 +724,9 @@ export async function listingHistory(db: Knex, listingId: string): Promise<{ act
 export async function listingLogoKeys(db: Knex, listingId: string): Promise<string[]> {
   if (!/^[0-9a-f-]{36}$/i.test(listingId)) return [];
   const row: { logo_key: string | null } | undefined = await db('listings').where({ id: listingId.toLowerCase() }).first('logo_key');
-  const pending = await db('listing_revisions').where({ listing_id: listingId.toLowerCase(), kind: 'listing', status: 'pending' }).select(db.raw(`changes->>'logoKey' AS logo`));
+  const pending = await db('listing_revisions')
+    .where({ listing_id: listingId.toLowerCase(), kind: 'listing', status: 'pending' })
+    .select(db.raw(`changes->>'logoKey' AS logo`));
   return [row?.logo_key, ...pending.map((r: { logo: string | null }) => r.logo)].filter((key): key is string => !!key);
 }
 
@@ -609,7 +739,10 @@ export async function unreferencedLogoKeys(db: Knex, keys: readonly string[]): P
   const [listings, users, revisions] = await Promise.all([
     db('listings').whereIn('logo_key', keys).pluck('logo_key'),
     db('users').whereIn('logo_key', keys).pluck('logo_key'),
-    db('listing_revisions').where('status', 'pending').whereRaw(`changes->>'logoKey' = ANY(?)`, [keys as string[]]).select(db.raw(`changes->>'logoKey' AS logo`)),
+    db('listing_revisions')
+      .where('status', 'pending')
+      .whereRaw(`changes->>'logoKey' = ANY(?)`, [keys as string[]])
+      .select(db.raw(`changes->>'logoKey' AS logo`)),
   ]);
   const used = new Set<string>([...listings, ...users, ...revisions.map((r: { logo: string }) => r.logo)]);
   return [...new Set(keys)].filter((key) => !used.has(key));

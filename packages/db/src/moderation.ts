@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import { publishProfileFields } from './listing-lifecycle.js';
 import { ListingNotFoundError } from './listing-errors.js';
+import { publishProfileFields } from './listing-lifecycle.js';
 import type { ModerationStatus, OwnerState } from './read.js';
 
 export type ModerationAction = 'approve' | 'reject';
@@ -46,7 +46,15 @@ export async function moderateListing(db: Knex, decision: ModerationDecision): P
   const status: ModerationStatus = decision.action === 'approve' ? 'approved' : 'rejected';
   return db.transaction(async (trx) => {
     const current:
-      | { moderation_status: ModerationStatus; state: OwnerState; wallet_address: string; user_id: string; display_name: string | null; contact: string | null; logo_key: string | null }
+      | {
+          moderation_status: ModerationStatus;
+          state: OwnerState;
+          wallet_address: string;
+          user_id: string;
+          display_name: string | null;
+          contact: string | null;
+          logo_key: string | null;
+        }
       | undefined = await trx('listings as l')
       .join('users as u', 'u.id', 'l.user_id')
       .where('l.id', decision.listingId)
@@ -103,7 +111,10 @@ export interface ModerationEventView {
 export async function moderationHistory(db: Knex, listingId: string): Promise<ModerationEventView[]> {
   const rows: { actor: string; action: ModerationAction; reason: string | null; revision_id: string | null; created_at: Date }[] = await db('moderation_events')
     .where({ listing_id: listingId })
-    .orderBy([{ column: 'created_at', order: 'asc' }, { column: 'id', order: 'asc' }])
+    .orderBy([
+      { column: 'created_at', order: 'asc' },
+      { column: 'id', order: 'asc' },
+    ])
     .select('actor', 'action', 'reason', 'revision_id', 'created_at');
   return rows.map((row) => ({ actor: row.actor, action: row.action, reason: row.reason, revisionId: row.revision_id, at: row.created_at.toISOString() }));
 }

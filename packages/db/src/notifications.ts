@@ -38,7 +38,9 @@ export async function pushSubscriptionsOf(db: Knex, walletAddress: string): Prom
 }
 
 export async function pushSubscriptionById(db: Knex, id: string): Promise<PushSubscriptionRow | undefined> {
-  const row: { id: string; wallet_address: string; endpoint: string; p256dh: string; auth: string } | undefined = await db('push_subscriptions').where({ id }).first();
+  const row: { id: string; wallet_address: string; endpoint: string; p256dh: string; auth: string } | undefined = await db('push_subscriptions')
+    .where({ id })
+    .first();
   return row && { id: row.id, walletAddress: row.wallet_address, endpoint: row.endpoint, p256dh: row.p256dh, auth: row.auth };
 }
 
@@ -91,7 +93,9 @@ const signingOf = (row: EndpointRow): WebhookSigningEndpoint => ({
 });
 
 export async function createWebhookEndpoint(db: Knex, input: { url: string; events: string[]; secret: string; createdBy: string }): Promise<WebhookEndpoint> {
-  const [row] = await db('webhook_endpoints').insert({ url: input.url, events: input.events, secret: input.secret, created_by: input.createdBy }).returning('*');
+  const [row] = await db('webhook_endpoints')
+    .insert({ url: input.url, events: input.events, secret: input.secret, created_by: input.createdBy })
+    .returning('*');
   return endpointOf(row as EndpointRow);
 }
 
@@ -116,7 +120,11 @@ export async function deleteWebhookEndpoint(db: Knex, id: string): Promise<boole
 }
 
 /** Changes an endpoint's URL, events or enabled flag (enabling clears the reason it was disabled). */
-export async function updateWebhookEndpoint(db: Knex, id: string, change: { url?: string; events?: string[]; enabled?: boolean }): Promise<WebhookEndpoint | undefined> {
+export async function updateWebhookEndpoint(
+  db: Knex,
+  id: string,
+  change: { url?: string; events?: string[]; enabled?: boolean },
+): Promise<WebhookEndpoint | undefined> {
   const [row] = await db('webhook_endpoints')
     .where({ id })
     .update({
@@ -195,13 +203,17 @@ const deliveryOf = (row: DeliveryRow): WebhookDelivery => ({
 });
 
 /** Creates the delivery of one event to one endpoint, or returns the one that exists (another replica made it). */
-export async function createWebhookDelivery(db: Knex, input: { endpointId: string; uploadId: string; seq: number; event: string; payload: unknown }): Promise<WebhookDelivery> {
+export async function createWebhookDelivery(
+  db: Knex,
+  input: { endpointId: string; uploadId: string; seq: number; event: string; payload: unknown },
+): Promise<WebhookDelivery> {
   const [inserted] = await db('webhook_deliveries')
     .insert({ endpoint_id: input.endpointId, upload_id: input.uploadId, seq: input.seq, event: input.event, payload: JSON.stringify(input.payload) })
     .onConflict(['endpoint_id', 'upload_id', 'seq'])
     .ignore()
     .returning('*');
-  const row: DeliveryRow = inserted ?? (await db('webhook_deliveries').where({ endpoint_id: input.endpointId, upload_id: input.uploadId, seq: input.seq }).first());
+  const row: DeliveryRow =
+    inserted ?? (await db('webhook_deliveries').where({ endpoint_id: input.endpointId, upload_id: input.uploadId, seq: input.seq }).first());
   return deliveryOf(row);
 }
 
@@ -228,7 +240,13 @@ export async function recordWebhookAttempt(db: Knex, deliveryId: string, attempt
       .update({ last_status_code: attempt.statusCode })
       .returning('attempts');
     const number = (row as { attempts: number }).attempts;
-    await trx('webhook_attempts').insert({ delivery_id: deliveryId, attempt: number, status_code: attempt.statusCode, response: attempt.response, duration_ms: attempt.durationMs });
+    await trx('webhook_attempts').insert({
+      delivery_id: deliveryId,
+      attempt: number,
+      status_code: attempt.statusCode,
+      response: attempt.response,
+      duration_ms: attempt.durationMs,
+    });
     return number;
   });
 }

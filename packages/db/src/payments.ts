@@ -104,9 +104,15 @@ const RENEWAL_STAGE = 'renewal';
  * from now if it already ran out), unless the listing was removed (or withdrawn) meanwhile: then the
  * payment cannot be fulfilled and is due back. Runs once per quote, in applyDeposit's transaction.
  */
-async function renewListing(trx: Knex.Transaction, quote: QuoteRow): Promise<{ listingId: string; expiresAt: string } | { listingId: string; refused: string }> {
+async function renewListing(
+  trx: Knex.Transaction,
+  quote: QuoteRow,
+): Promise<{ listingId: string; expiresAt: string } | { listingId: string; refused: string }> {
   const listingId = quote.listing_id as string;
-  const listing: { state: string; moderation_status: string } | undefined = await trx('listings').where({ id: listingId }).forUpdate().first('state', 'moderation_status');
+  const listing: { state: string; moderation_status: string } | undefined = await trx('listings')
+    .where({ id: listingId })
+    .forUpdate()
+    .first('state', 'moderation_status');
   if (!listing || listing.state === 'removed' || listing.state === 'withdrawn') {
     return { listingId, refused: `the listing was ${listing?.state ?? 'removed'} before its renewal was paid; the payment is recorded for refund` };
   }
@@ -119,7 +125,12 @@ async function renewListing(trx: Knex.Transaction, quote: QuoteRow): Promise<{ l
     })
     .returning('expires_at');
   const expiresAt = (row as { expires_at: Date }).expires_at.toISOString();
-  await trx('listing_events').insert({ listing_id: listingId, actor: quote.owner, action: 'renew', detail: JSON.stringify({ quoteId: quote.quote_id, days: quote.renewal_days, expiresAt }) });
+  await trx('listing_events').insert({
+    listing_id: listingId,
+    actor: quote.owner,
+    action: 'renew',
+    detail: JSON.stringify({ quoteId: quote.quote_id, days: quote.renewal_days, expiresAt }),
+  });
   return { listingId, expiresAt };
 }
 
@@ -284,12 +295,22 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
       .where({ quote_id: quote.quote_id, status: 'partial' })
       .update(
         failed
-          ? { status: 'unfulfilled', failure_reason: quote.failure_reason, failed_stage: quote.failed_stage, refund_due: trx.raw('amount - refunded_amount'), updated_at: trx.fn.now() }
+          ? {
+              status: 'unfulfilled',
+              failure_reason: quote.failure_reason,
+              failed_stage: quote.failed_stage,
+              refund_due: trx.raw('amount - refunded_amount'),
+              updated_at: trx.fn.now(),
+            }
           : { status: 'paid', refund_due: 0, listing_id: trx.raw('coalesce(listing_id, ?)', [listingId]), updated_at: trx.fn.now() },
       );
   }
   // A listing held because a reorg took its payment back is public again once the money is back.
-  if (covers && quote.listing_id) await trx('listings').where({ id: quote.listing_id }).whereNotNull('payment_held_at').update({ payment_held_at: null, payment_held_reason: null, updated_at: trx.fn.now() });
+  if (covers && quote.listing_id)
+    await trx('listings')
+      .where({ id: quote.listing_id })
+      .whereNotNull('payment_held_at')
+      .update({ payment_held_at: null, payment_held_reason: null, updated_at: trx.fn.now() });
   const state: QuoteState = covers ? 'paid' : quote.state;
   await trx('payment_quotes')
     .where({ quote_id: quote.quote_id })
@@ -348,13 +369,31 @@ async function reverseCredit(trx: Knex.Transaction, reversal: Reversal): Promise
       // Split: the row keeps what the chain still shows, a new row carries the part reversed.
       const [copy] = await trx('payments').where({ id: row.id }).select('*');
       const { id: _id, created_at: _c, updated_at: _u, ...fields } = copy as Record<string, unknown>;
-      await trx('payments').where({ id: row.id }).update({ amount: (target - start).toString(), total_after: target.toString(), refund_due: trx.raw('least(refund_due, ?::numeric)', [(target - start).toString()]), updated_at: trx.fn.now() });
+      await trx('payments')
+        .where({ id: row.id })
+        .update({
+          amount: (target - start).toString(),
+          total_after: target.toString(),
+          refund_due: trx.raw('least(refund_due, ?::numeric)', [(target - start).toString()]),
+          updated_at: trx.fn.now(),
+        });
       const [inserted] = await trx('payments')
-        .insert({ ...fields, tx_hash: null, log_index: null, amount: (BigInt(row.total_after) - target).toString(), status: 'reversed', refund_due: 0, refunded_amount: 0, ...reorg })
+        .insert({
+          ...fields,
+          tx_hash: null,
+          log_index: null,
+          amount: (BigInt(row.total_after) - target).toString(),
+          status: 'reversed',
+          refund_due: 0,
+          refunded_amount: 0,
+          ...reorg,
+        })
         .returning('id');
       ids.push(Number((inserted as { id: string }).id));
     } else {
-      await trx('payments').where({ id: row.id }).update({ status: 'reversed', refund_due: 0, ...reorg });
+      await trx('payments')
+        .where({ id: row.id })
+        .update({ status: 'reversed', refund_due: 0, ...reorg });
       ids.push(Number(row.id));
     }
   }
@@ -367,7 +406,11 @@ async function reverseCredit(trx: Knex.Transaction, reversal: Reversal): Promise
   }
   const held = uncovered && quote.listing_id !== null;
   if (held) {
-    await holdListing(trx, quote.listing_id as string, `a reorg of blocks ${reversal.fromBlock}..${reversal.toBlock} took back ${credited - target} of its payment (quote ${quote.quote_id})`);
+    await holdListing(
+      trx,
+      quote.listing_id as string,
+      `a reorg of blocks ${reversal.fromBlock}..${reversal.toBlock} took back ${credited - target} of its payment (quote ${quote.quote_id})`,
+    );
   }
   await trx('payment_quotes').where({ quote_id: quote.quote_id }).update({ credited_total: target.toString(), updated_at: trx.fn.now() });
   return {
@@ -384,11 +427,14 @@ async function reverseCredit(trx: Knex.Transaction, reversal: Reversal): Promise
 export async function renewalOutcome(
   db: Knex,
   quoteId: string,
-): Promise<{ purpose: QuotePurpose; listingId: string | null; state: QuoteState; renewed: { expiresAt: string | null } | null; refused: string | null } | undefined> {
-  const row: { purpose: QuotePurpose; listing_id: string | null; state: QuoteState; failure_reason: string | null; expires_at: Date | null } | undefined = await db('payment_quotes as q')
-    .leftJoin('listings as l', 'l.id', 'q.listing_id')
-    .where('q.quote_id', quoteId)
-    .first('q.purpose', 'q.listing_id', 'q.state', 'q.failure_reason', 'l.expires_at');
+): Promise<
+  { purpose: QuotePurpose; listingId: string | null; state: QuoteState; renewed: { expiresAt: string | null } | null; refused: string | null } | undefined
+> {
+  const row: { purpose: QuotePurpose; listing_id: string | null; state: QuoteState; failure_reason: string | null; expires_at: Date | null } | undefined =
+    await db('payment_quotes as q')
+      .leftJoin('listings as l', 'l.id', 'q.listing_id')
+      .where('q.quote_id', quoteId)
+      .first('q.purpose', 'q.listing_id', 'q.state', 'q.failure_reason', 'l.expires_at');
   if (!row) return undefined;
   const paid = row.state === 'paid';
   return {
@@ -447,10 +493,24 @@ async function reverseUnmatched(db: Knex, reversal: Extract<PaymentCredited, { k
   const changed: { id: string | number }[] = await db('payments')
     .where({ chain_id: reversal.chainId, tx_hash: transfer.txHash, log_index: transfer.logIndex ?? -1, credit_status: 'unmatched' })
     .whereNot('status', 'reversed')
-    .update({ status: 'reversed', refund_due: 0, reversed_at: db.fn.now(), reversed_from_block: reversal.fromBlock, reversed_to_block: reversal.toBlock, updated_at: db.fn.now() })
+    .update({
+      status: 'reversed',
+      refund_due: 0,
+      reversed_at: db.fn.now(),
+      reversed_from_block: reversal.fromBlock,
+      reversed_to_block: reversal.toBlock,
+      updated_at: db.fn.now(),
+    })
     .returning('id');
   if (changed.length === 0) return nothing(null);
-  return { recorded: changed.length, paymentIds: changed.map((row) => Number(row.id)), amount: transfer.amount, refundDue: '0', quoteState: null, reversal: { amount: transfer.amount, listingId: null, held: false } };
+  return {
+    recorded: changed.length,
+    paymentIds: changed.map((row) => Number(row.id)),
+    amount: transfer.amount,
+    refundDue: '0',
+    quoteState: null,
+    reversal: { amount: transfer.amount, listingId: null, held: false },
+  };
 }
 
 async function closeQuote(trx: Knex.Transaction, closed: Extract<PaymentCredited, { kind: 'closed' }>): Promise<CreditOutcome> {
@@ -488,7 +548,10 @@ interface LinkRow {
  */
 export async function linkQuotePayments(trx: Knex, uploadId: string, listingId: string): Promise<number> {
   // Locked, so a credit being applied at the same time either is linked here or sees the listing.
-  const quote: { amount: string; credited_total: string } | undefined = await trx('payment_quotes').where({ quote_id: uploadId }).forUpdate().first('amount', 'credited_total');
+  const quote: { amount: string; credited_total: string } | undefined = await trx('payment_quotes')
+    .where({ quote_id: uploadId })
+    .forUpdate()
+    .first('amount', 'credited_total');
   const rows: LinkRow[] = await trx('payments')
     .where({ upload_id: uploadId })
     .whereNull('listing_id')
@@ -533,7 +596,9 @@ export async function recordUnfulfilled(db: Knex, uploadId: string, failure: { s
     await trx('payment_quotes')
       .where({ quote_id: uploadId })
       // An upload's quote until its listing is saved; a renewal's until it is applied (covered, so paid).
-      .where((q) => q.where((u) => u.whereNull('listing_id').whereNot('purpose', 'renewal')).orWhere((r) => r.where('purpose', 'renewal').whereNot('state', 'paid')))
+      .where((q) =>
+        q.where((u) => u.whereNull('listing_id').whereNot('purpose', 'renewal')).orWhere((r) => r.where('purpose', 'renewal').whereNot('state', 'paid')),
+      )
       .update({
         failed_stage: failure.stage,
         failure_reason: failure.reason,
@@ -694,7 +759,12 @@ function toView(row: ViewRow): PaymentView {
     quote:
       row.quote_amount === null
         ? null
-        : { amount: row.quote_amount, state: row.quote_state as QuoteState, expiresAt: (row.quote_expires_at as Date).toISOString(), creditedTotal: row.quote_credited_total ?? '0' },
+        : {
+            amount: row.quote_amount,
+            state: row.quote_state as QuoteState,
+            expiresAt: (row.quote_expires_at as Date).toISOString(),
+            creditedTotal: row.quote_credited_total ?? '0',
+          },
     recordedAt: row.created_at.toISOString(),
   };
 }
@@ -827,20 +897,39 @@ export async function markRefunded(db: Knex, refund: RefundRecord): Promise<{ pa
         return { payment: (await findPayment(trx, refund.paymentId)) as PaymentView, refunded: last?.amount ?? '0', repeated: true };
       }
       if (row.status === 'refunded') {
-        throw new RefundConflictError('already_refunded', refund.paymentId, `payment ${refund.paymentId} was already refunded by ${row.refund_tx_hash}`, row.refund_tx_hash);
+        throw new RefundConflictError(
+          'already_refunded',
+          refund.paymentId,
+          `payment ${refund.paymentId} was already refunded by ${row.refund_tx_hash}`,
+          row.refund_tx_hash,
+        );
       }
       throw new RefundConflictError('not_refundable', refund.paymentId, `payment ${refund.paymentId} (${row.status}) has nothing due back`);
     }
     if (row.refund_tx_hash === txHash) {
       // The row is due again (its upload failed after an earlier, partial refund): that transaction is spent.
-      throw new RefundConflictError('already_refunded', refund.paymentId, `${txHash} already refunded an earlier part of payment ${refund.paymentId}`, row.refund_tx_hash);
+      throw new RefundConflictError(
+        'already_refunded',
+        refund.paymentId,
+        `${txHash} already refunded an earlier part of payment ${refund.paymentId}`,
+        row.refund_tx_hash,
+      );
     }
     // One transaction pays back one row: the unique index is the guard, this names the row it paid.
     const spent: { payment_id: string } | undefined = await trx('payment_events').where({ action: 'refund', tx_hash: txHash }).first('payment_id');
-    if (spent) throw new RefundConflictError('refund_tx_used', refund.paymentId, `${txHash} already refunded payment ${spent.payment_id}; one transaction refunds one payment`, txHash);
+    if (spent)
+      throw new RefundConflictError(
+        'refund_tx_used',
+        refund.paymentId,
+        `${txHash} already refunded payment ${spent.payment_id}; one transaction refunds one payment`,
+        txHash,
+      );
     // The due may have grown since the transaction was verified (the upload failed meanwhile).
     if (refund.paid !== undefined && BigInt(refund.paid) < due) {
-      throw new RefundVerificationError('refund_amount_short', `${txHash} paid ${refund.paid} base units, less than the ${due} due on payment ${refund.paymentId}`);
+      throw new RefundVerificationError(
+        'refund_amount_short',
+        `${txHash} paid ${refund.paid} base units, less than the ${due} due on payment ${refund.paymentId}`,
+      );
     }
     await trx('payments')
       .where({ id: refund.paymentId })
@@ -868,7 +957,12 @@ export async function markRefunded(db: Knex, refund: RefundRecord): Promise<{ pa
     } catch (error) {
       // Two rows refunded by one hash at the same moment: the second meets the unique index.
       if ((error as { code?: string; constraint?: string }).constraint === 'payment_events_refund_tx_once') {
-        throw new RefundConflictError('refund_tx_used', refund.paymentId, `${txHash} already refunded another payment; one transaction refunds one payment`, txHash);
+        throw new RefundConflictError(
+          'refund_tx_used',
+          refund.paymentId,
+          `${txHash} already refunded another payment; one transaction refunds one payment`,
+          txHash,
+        );
       }
       throw error;
     }
@@ -888,11 +982,20 @@ export interface PaymentEventView {
 
 /** The audited actions on a ledger row, oldest first. */
 export async function paymentHistory(db: Knex, paymentId: number): Promise<PaymentEventView[]> {
-  const rows: { actor: string; action: 'refund'; tx_hash: string | null; amount: string | null; note: string | null; created_at: Date }[] = await db('payment_events')
+  const rows: { actor: string; action: 'refund'; tx_hash: string | null; amount: string | null; note: string | null; created_at: Date }[] = await db(
+    'payment_events',
+  )
     .where({ payment_id: paymentId })
     .orderBy('id', 'asc')
     .select('actor', 'action', 'tx_hash', 'amount', 'note', 'created_at');
-  return rows.map((row) => ({ actor: row.actor, action: row.action, txHash: row.tx_hash, amount: row.amount, note: row.note, at: row.created_at.toISOString() }));
+  return rows.map((row) => ({
+    actor: row.actor,
+    action: row.action,
+    txHash: row.tx_hash,
+    amount: row.amount,
+    note: row.note,
+    at: row.created_at.toISOString(),
+  }));
 }
 
 /** What the ledger holds for one deposit address and token: what reconciliation compares with the chain. */
@@ -976,6 +1079,12 @@ export async function ledgerTotals(db: Knex, chainId: number): Promise<{ quotes:
       createdAt: q.created_at.toISOString(),
       expiresAt: q.expires_at.toISOString(),
     })),
-    unmatched: unmatched.map((row) => ({ txHash: row.tx_hash, logIndex: row.log_index < 0 ? null : row.log_index, token: row.token_address, amount: row.amount, blockNumber: row.block_number })),
+    unmatched: unmatched.map((row) => ({
+      txHash: row.tx_hash,
+      logIndex: row.log_index < 0 ? null : row.log_index,
+      token: row.token_address,
+      amount: row.amount,
+      blockNumber: row.block_number,
+    })),
   };
 }

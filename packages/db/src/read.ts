@@ -98,7 +98,14 @@ function validTimestamp(text: string): boolean {
   const date = new Date(Date.UTC(year, month - 1, day));
   const [offsetHours = 99, offsetMinutes = 0] = (match[8] ?? '').slice(1).split(':').map(Number);
   return (
-    year >= 1970 && date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hour < 24 && minute < 60 && second < 60 && offsetHours <= 15 && offsetMinutes < 60
+    year >= 1970 &&
+    date.getUTCMonth() === month - 1 &&
+    date.getUTCDate() === day &&
+    hour < 24 &&
+    minute < 60 &&
+    second < 60 &&
+    offsetHours <= 15 &&
+    offsetMinutes < 60
   );
 }
 
@@ -175,38 +182,35 @@ function toView(row: ListingRow): ListingView {
  * touches one table and its indexes, and the joins run for the returned page only.
  */
 function decorate(db: Knex, source: Knex.QueryBuilder): Knex.QueryBuilder {
-  return db
-    .from(source.as('l'))
-    .join('users as u', 'u.id', 'l.user_id')
-    .select(
-      'l.id',
-      'l.title',
-      'l.description',
-      'l.video_key',
-      'l.preview_key',
-      'l.poster_key',
-      'l.logo_key',
-      'l.duration_seconds',
-      'l.width',
-      'l.height',
-      'l.video_bytes',
-      'l.moderation_status',
-      'l.state',
-      'l.price_amount',
-      'l.price_currency',
-      'l.contact',
-      'l.expires_at',
-      'l.sold_at',
-      'l.visible_until',
-      'l.created_at',
-      'u.wallet_address',
-      'u.display_name',
-      db.raw('ST_Y(l.location::geometry) AS latitude'),
-      db.raw('ST_X(l.location::geometry) AS longitude'),
-      // Microsecond-exact, unlike a JS Date, so the newest-first cursor never skips or repeats.
-      db.raw('l.created_at::text AS created_cursor'),
-      db.raw('ARRAY(SELECT h.tag FROM listing_hashtags lh JOIN hashtags h ON h.id = lh.hashtag_id WHERE lh.listing_id = l.id ORDER BY h.tag) AS hashtags'),
-    );
+  return db.from(source.as('l')).join('users as u', 'u.id', 'l.user_id').select(
+    'l.id',
+    'l.title',
+    'l.description',
+    'l.video_key',
+    'l.preview_key',
+    'l.poster_key',
+    'l.logo_key',
+    'l.duration_seconds',
+    'l.width',
+    'l.height',
+    'l.video_bytes',
+    'l.moderation_status',
+    'l.state',
+    'l.price_amount',
+    'l.price_currency',
+    'l.contact',
+    'l.expires_at',
+    'l.sold_at',
+    'l.visible_until',
+    'l.created_at',
+    'u.wallet_address',
+    'u.display_name',
+    db.raw('ST_Y(l.location::geometry) AS latitude'),
+    db.raw('ST_X(l.location::geometry) AS longitude'),
+    // Microsecond-exact, unlike a JS Date, so the newest-first cursor never skips or repeats.
+    db.raw('l.created_at::text AS created_cursor'),
+    db.raw('ARRAY(SELECT h.tag FROM listing_hashtags lh JOIN hashtags h ON h.id = lh.hashtag_id WHERE lh.listing_id = l.id ORDER BY h.tag) AS hashtags'),
+  );
 }
 
 /** A search point as a geography literal, folded to a constant by the planner. */
@@ -219,7 +223,13 @@ const geographyPoint = (db: Knex, near: NonNullable<ListingSearch['near']>) =>
  * terms are distance operators of that index, and tags and radius are conditions on its entries. `<->` on geography is the sphere distance; the order, the
  * reported distance and the cursor all use that same number.
  */
-function nearestPage(db: Knex, page: Knex.QueryBuilder, search: ListingSearch, near: NonNullable<ListingSearch['near']>, cursor: Cursor | undefined): Knex.QueryBuilder {
+function nearestPage(
+  db: Knex,
+  page: Knex.QueryBuilder,
+  search: ListingSearch,
+  near: NonNullable<ListingSearch['near']>,
+  cursor: Cursor | undefined,
+): Knex.QueryBuilder {
   const point = geographyPoint(db, near);
   const distance = db.raw('(l.location <-> ?)', [point]);
   page.select(db.raw('? AS distance_m', [distance]));
@@ -229,13 +239,18 @@ function nearestPage(db: Knex, page: Knex.QueryBuilder, search: ListingSearch, n
     page.whereRaw('(? > ? OR (? = ? AND l.seq > (SELECT c.seq FROM listings c WHERE c.id = ?)))', [distance, cursor.d, distance, cursor.d, cursor.id]);
   }
   page.orderByRaw('? ASC, (l.seq::float8 <-> 0::float8) ASC', [distance]).limit(search.limit + 1);
-  return decorate(db, page).select('l.distance_m').orderBy([{ column: 'l.distance_m' }, { column: 'l.seq' }]);
+  return decorate(db, page)
+    .select('l.distance_m')
+    .orderBy([{ column: 'l.distance_m' }, { column: 'l.seq' }]);
 }
 
 /** The page newest first on (created_at, id): listings_status_newest, or listings_owner_approved_newest for an owner. */
 function newestPage(db: Knex, page: Knex.QueryBuilder, search: ListingSearch, cursor: Cursor | undefined): Knex.QueryBuilder {
   if (cursor?.by === 'newest') page.whereRaw('(l.created_at, l.id) < (?::timestamptz, ?::uuid)', [cursor.t, cursor.id]);
-  const newest = [{ column: 'l.created_at', order: 'desc' }, { column: 'l.id', order: 'desc' }];
+  const newest = [
+    { column: 'l.created_at', order: 'desc' },
+    { column: 'l.id', order: 'desc' },
+  ];
   page.orderBy(newest).limit(search.limit + 1);
   return decorate(db, page).orderBy(newest);
 }
@@ -298,7 +313,9 @@ export interface UserProfile {
 
 /** A user by wallet address (any letter case), or undefined. */
 export async function findUserProfile(db: Knex, walletAddress: string): Promise<UserProfile | undefined> {
-  const row: { wallet_address: string; display_name: string | null; contact: string | null; logo_key: string | null; created_at: Date; listings: string } | undefined = await db('users as u')
+  const row:
+    | { wallet_address: string; display_name: string | null; contact: string | null; logo_key: string | null; created_at: Date; listings: string }
+    | undefined = await db('users as u')
     .where('u.wallet_address', walletAddress.toLowerCase())
     .select('u.wallet_address', 'u.display_name', 'u.contact', 'u.logo_key', 'u.created_at')
     .select(db.raw(`(SELECT count(*) FROM listings l WHERE l.user_id = u.id AND ${PUBLIC_LISTING}) AS listings`))

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { findPayment, markRefunded, PaymentNotFoundError, RefundVerificationError, type PaymentView } from './payments.js';
+import { findPayment, markRefunded, PaymentNotFoundError, type PaymentView, RefundVerificationError } from './payments.js';
 
 type Hex = `0x${string}`;
 
@@ -78,7 +78,11 @@ function defaultRecipients(payment: PaymentView): Hex[] {
 async function recipientsOf(chain: RefundChainReader, payment: PaymentView, input: RefundPaymentInput): Promise<{ recipients: Hex[]; proof?: string }> {
   const defaults = defaultRecipients(payment);
   if (input.to === undefined) {
-    if (defaults.length === 0) throw new RefundVerificationError('refund_recipient_unproven', `payment ${payment.id} has no owner and no sender to refund; name the address with a signature`);
+    if (defaults.length === 0)
+      throw new RefundVerificationError(
+        'refund_recipient_unproven',
+        `payment ${payment.id} has no owner and no sender to refund; name the address with a signature`,
+      );
     return { recipients: defaults };
   }
   const to = lower(input.to);
@@ -94,27 +98,42 @@ async function recipientsOf(chain: RefundChainReader, payment: PaymentView, inpu
   for (const signer of defaults) {
     if (await chain.verifyMessage({ address: signer, message, signature: input.signature as Hex })) return { recipients: [to], proof: input.signature };
   }
-  throw new RefundVerificationError('refund_recipient_unproven', `the signature is not by the owner or the sender of payment ${payment.id} over the refund message for ${to}`, {
-    signMessage: message,
-    signers: defaults.join(', '),
-  });
+  throw new RefundVerificationError(
+    'refund_recipient_unproven',
+    `the signature is not by the owner or the sender of payment ${payment.id} over the refund message for ${to}`,
+    {
+      signMessage: message,
+      signers: defaults.join(', '),
+    },
+  );
 }
 
 /** What the transaction paid each of `recipients` in the row's asset (native value, or the token's Transfer logs). */
-async function paidTo(chain: RefundChainReader, payment: PaymentView, txHash: Hex, logs: readonly RefundLog[], recipients: Hex[]): Promise<{ recipient: Hex; amount: bigint }> {
+async function paidTo(
+  chain: RefundChainReader,
+  payment: PaymentView,
+  txHash: Hex,
+  logs: readonly RefundLog[],
+  recipients: Hex[],
+): Promise<{ recipient: Hex; amount: bigint }> {
   if (payment.token === null) {
     const tx = await chain.transaction(txHash);
-    if (tx.value === 0n) throw new RefundVerificationError('refund_wrong_asset', `${txHash} sends no native coin; payment ${payment.id} was paid in the native coin`);
+    if (tx.value === 0n)
+      throw new RefundVerificationError('refund_wrong_asset', `${txHash} sends no native coin; payment ${payment.id} was paid in the native coin`);
     const to = tx.to ? lower(tx.to) : null;
     // A refund sent through a contract (a Safe's internal call) shows no such transfer: send it directly.
     if (!to || !recipients.includes(to)) {
-      throw new RefundVerificationError('refund_wrong_recipient', `${txHash} pays ${to ?? 'a contract creation'}, not ${recipients.join(' or ')}`, { paidTo: to ?? '', expected: recipients.join(', ') });
+      throw new RefundVerificationError('refund_wrong_recipient', `${txHash} pays ${to ?? 'a contract creation'}, not ${recipients.join(' or ')}`, {
+        paidTo: to ?? '',
+        expected: recipients.join(', '),
+      });
     }
     return { recipient: to, amount: tx.value };
   }
   const token = lower(payment.token);
   const transfers = logs.filter((log) => lower(log.address) === token && log.topics[0] === TRANSFER_TOPIC && log.topics.length === 3);
-  if (transfers.length === 0) throw new RefundVerificationError('refund_wrong_asset', `${txHash} moves none of token ${token}, the asset of payment ${payment.id}`);
+  if (transfers.length === 0)
+    throw new RefundVerificationError('refund_wrong_asset', `${txHash} moves none of token ${token}, the asset of payment ${payment.id}`);
   const byRecipient = new Map<Hex, bigint>();
   for (const log of transfers) {
     const to = lower(`0x${(log.topics[2] ?? '').slice(-40)}`);
@@ -122,10 +141,14 @@ async function paidTo(chain: RefundChainReader, payment: PaymentView, txHash: He
   }
   const paid = recipients.map((recipient) => ({ recipient, amount: byRecipient.get(recipient) ?? 0n })).sort((a, b) => (b.amount > a.amount ? 1 : -1))[0];
   if (!paid || paid.amount === 0n) {
-    throw new RefundVerificationError('refund_wrong_recipient', `${txHash} transfers ${token} to ${[...byRecipient.keys()].join(', ')}, not ${recipients.join(' or ')}`, {
-      paidTo: [...byRecipient.keys()].join(', '),
-      expected: recipients.join(', '),
-    });
+    throw new RefundVerificationError(
+      'refund_wrong_recipient',
+      `${txHash} transfers ${token} to ${[...byRecipient.keys()].join(', ')}, not ${recipients.join(' or ')}`,
+      {
+        paidTo: [...byRecipient.keys()].join(', '),
+        expected: recipients.join(', '),
+      },
+    );
   }
   return paid;
 }
@@ -155,17 +178,25 @@ export async function refundPayment(deps: RefundPaymentDeps, input: RefundPaymen
   if (receipt.status !== 'success') throw new RefundVerificationError('refund_tx_reverted', `${txHash} reverted: it paid nothing back`);
   const confirmations = Number((await chain.blockNumber()) - receipt.blockNumber + 1n);
   if (confirmations < deps.confirmations) {
-    throw new RefundVerificationError('refund_tx_unconfirmed', `${txHash} has ${confirmations} of the ${deps.confirmations} confirmations a refund needs; try again shortly`, {
-      confirmations,
-      required: deps.confirmations,
-    });
+    throw new RefundVerificationError(
+      'refund_tx_unconfirmed',
+      `${txHash} has ${confirmations} of the ${deps.confirmations} confirmations a refund needs; try again shortly`,
+      {
+        confirmations,
+        required: deps.confirmations,
+      },
+    );
   }
   const paid = await paidTo(chain, payment, txHash, receipt.logs, recipients);
   if (paid.amount < BigInt(payment.refundDue)) {
-    throw new RefundVerificationError('refund_amount_short', `${txHash} paid ${paid.amount} base units to ${paid.recipient}, less than the ${payment.refundDue} due on payment ${payment.id}`, {
-      paid: paid.amount.toString(),
-      due: payment.refundDue,
-    });
+    throw new RefundVerificationError(
+      'refund_amount_short',
+      `${txHash} paid ${paid.amount} base units to ${paid.recipient}, less than the ${payment.refundDue} due on payment ${payment.id}`,
+      {
+        paid: paid.amount.toString(),
+        due: payment.refundDue,
+      },
+    );
   }
   return markRefunded(db, { ...record, recipient: paid.recipient, recipientSignature: proof, paid: paid.amount.toString() });
 }

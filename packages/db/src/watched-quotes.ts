@@ -45,7 +45,19 @@ export async function quotesToWatch(db: Knex, { chainId, expiredAfter }: QuotesT
     .where({ chain_id: chainId })
     .andWhere('expires_at', '>', expiredAfter)
     .orderBy('created_at', 'asc')
-    .select('quote_id', 'upload_id', 'owner', 'deposit_address', 'token_address', 'amount', 'created_at', 'expires_at', 'state', 'purpose', db.raw('credited_total::text AS credited_total'));
+    .select(
+      'quote_id',
+      'upload_id',
+      'owner',
+      'deposit_address',
+      'token_address',
+      'amount',
+      'created_at',
+      'expires_at',
+      'state',
+      'purpose',
+      db.raw('credited_total::text AS credited_total'),
+    );
   return rows.map((row) => ({
     quoteId: row.quote_id,
     uploadId: row.upload_id,

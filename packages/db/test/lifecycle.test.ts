@@ -9,11 +9,12 @@ import {
   findListing,
   findUserProfile,
   InvalidCursorError,
-  listingHistory,
+  type Knex,
   ListingNotFoundError,
   ListingRemovedError,
-  listingsWithObjectsDue,
   ListingStateError,
+  listingHistory,
+  listingsWithObjectsDue,
   listOwnListings,
   listRevisions,
   markListingSold,
@@ -22,18 +23,17 @@ import {
   moderateListing,
   ownProfile,
   proposeProfileEdit,
+  RevisionDecidedError,
   recordQuote,
   removeListing,
   renewableListing,
   renewalOutcome,
-  RevisionDecidedError,
   saveListing,
   searchListings,
   withdrawListing,
-  type Knex,
 } from '@reelboard/db';
-import { infraEnv } from '@reelboard/testkit/infra-env';
 import { depositCredit, listingInput, quoteInput, randomWallet } from '@reelboard/testkit/db-fixtures';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 
 let db: Knex;
 const run = randomBytes(3).toString('hex');
@@ -71,7 +71,11 @@ describe('profile fields are moderated', () => {
   it('a new upload brings display name, contact and logo; they become public only when its listing is approved', async () => {
     const wallet = randomWallet();
     const first = await saved({ wallet, displayName: 'Anna' });
-    expect(await findUserProfile(db, wallet)).toMatchObject({ displayName: 'Anna', contact: 'anna@example.com', logoKey: `listings/${first.listingId}/logo.webp` });
+    expect(await findUserProfile(db, wallet)).toMatchObject({
+      displayName: 'Anna',
+      contact: 'anna@example.com',
+      logoKey: `listings/${first.listingId}/logo.webp`,
+    });
     // A second upload with another name: saved, but the public profile keeps the approved one.
     const second = await saved({ wallet, displayName: 'Scam Shop', approve: false });
     expect(await findUserProfile(db, wallet)).toMatchObject({ displayName: 'Anna', logoKey: `listings/${first.listingId}/logo.webp` });
@@ -101,13 +105,23 @@ describe('profile fields are moderated', () => {
 describe('editing', () => {
   it('a pending listing changes at once; a rejected one goes back to moderation', async () => {
     const input = await saved({ approve: false, tags: [tag('old')] });
-    const outcome = await editListing(db, { listingId: input.listingId, wallet: input.owner.walletAddress, changes: { title: 'Better title', hashtags: [tag('new')] } });
+    const outcome = await editListing(db, {
+      listingId: input.listingId,
+      wallet: input.owner.walletAddress,
+      changes: { title: 'Better title', hashtags: [tag('new')] },
+    });
     expect(outcome).toMatchObject({ mode: 'applied', revisionId: null });
     expect(await findListing(db, input.listingId, { anyStatus: true })).toMatchObject({ title: 'Better title', hashtags: [tag('new')] });
     await moderateListing(db, { listingId: input.listingId, actor: 'mod', action: 'reject', reason: 'blurry' });
-    expect((await listOwnListings(db, input.owner.walletAddress)).find((l) => l.id === input.listingId)).toMatchObject({ state: 'rejected', rejectionReason: 'blurry' });
+    expect((await listOwnListings(db, input.owner.walletAddress)).find((l) => l.id === input.listingId)).toMatchObject({
+      state: 'rejected',
+      rejectionReason: 'blurry',
+    });
     await editListing(db, { listingId: input.listingId, wallet: input.owner.walletAddress, changes: { description: 'sharper' } });
-    expect((await listOwnListings(db, input.owner.walletAddress)).find((l) => l.id === input.listingId)).toMatchObject({ state: 'pending', rejectionReason: null });
+    expect((await listOwnListings(db, input.owner.walletAddress)).find((l) => l.id === input.listingId)).toMatchObject({
+      state: 'pending',
+      rejectionReason: null,
+    });
   });
 
   it('an approved listing keeps its approved version public until the revision is approved; rejecting keeps it', async () => {
@@ -119,7 +133,11 @@ describe('editing', () => {
       changes: { title: 'Red bike, new tyres', price: { amount: '120.00', currency: 'EUR' }, hashtags: [tag('bike'), tag('red')], contact: 'call me' },
     });
     expect(edit.mode).toBe('revision');
-    expect(await findListing(db, input.listingId)).toMatchObject({ title: 'A bike', price: { amount: '100.00', currency: 'EUR' }, contact: 'anna@example.com' });
+    expect(await findListing(db, input.listingId)).toMatchObject({
+      title: 'A bike',
+      price: { amount: '100.00', currency: 'EUR' },
+      contact: 'anna@example.com',
+    });
     // A second edit folds into the pending revision.
     const second = await editListing(db, { listingId: input.listingId, wallet, changes: { description: 'red, 3 gears, new tyres' } });
     const [revision] = await listRevisions(db, { status: 'pending', limit: 10, listingId: input.listingId });
@@ -149,7 +167,9 @@ describe('editing', () => {
     const input = await saved();
     await expect(editListing(db, { listingId: input.listingId, wallet: randomWallet(), changes: { title: 'x' } })).rejects.toBeInstanceOf(ListingNotFoundError);
     await markListingSold(db, { listingId: input.listingId, wallet: input.owner.walletAddress, displaySeconds: 3600 });
-    await expect(editListing(db, { listingId: input.listingId, wallet: input.owner.walletAddress, changes: { title: 'x' } })).rejects.toBeInstanceOf(ListingStateError);
+    await expect(editListing(db, { listingId: input.listingId, wallet: input.owner.walletAddress, changes: { title: 'x' } })).rejects.toBeInstanceOf(
+      ListingStateError,
+    );
   });
 });
 
@@ -167,7 +187,9 @@ describe('sold, withdrawn, removed', () => {
     expect(await findListing(db, withdrawn.listingId)).toBeUndefined();
     const states = await listOwnListings(db, withdrawn.owner.walletAddress);
     expect(states[0]?.state).toBe('withdrawn');
-    await expect(markListingSold(db, { listingId: withdrawn.listingId, wallet: withdrawn.owner.walletAddress, displaySeconds: 60 })).rejects.toBeInstanceOf(ListingStateError);
+    await expect(markListingSold(db, { listingId: withdrawn.listingId, wallet: withdrawn.owner.walletAddress, displaySeconds: 60 })).rejects.toBeInstanceOf(
+      ListingStateError,
+    );
   });
 
   it('removed: gone from every read, payments and audit kept, objects listed for deletion (the public profile logo stays)', async () => {
@@ -180,7 +202,11 @@ describe('sold, withdrawn, removed', () => {
     await applyCredit(db, depositCredit(quote, { totalReceived: quote.amount, status: 'paid' }));
     const removed = await removeListing(db, { listingId: input.listingId, actor: wallet.toLowerCase(), wallet });
     // Its logo is the owner's public profile logo (the approved listing brought it): kept.
-    expect(removed.keys.sort()).toEqual([`listings/${input.listingId}/poster.webp`, `listings/${input.listingId}/preview.webm`, `listings/${input.listingId}/video.webm`]);
+    expect(removed.keys.sort()).toEqual([
+      `listings/${input.listingId}/poster.webp`,
+      `listings/${input.listingId}/preview.webm`,
+      `listings/${input.listingId}/video.webm`,
+    ]);
     expect(await publicIds({ tags: [tag('removed')], limit: 10 })).toEqual([]);
     expect(await findListing(db, input.listingId)).toBeUndefined();
     expect((await searchListings(db, { status: 'approved', tags: [tag('removed')], limit: 10 })).items).toEqual([]);
@@ -201,7 +227,9 @@ describe('sold, withdrawn, removed', () => {
   it("a rejected listing's objects are due once the delay has passed, its logo included", async () => {
     const input = await saved({ approve: false });
     await moderateListing(db, { listingId: input.listingId, actor: 'mod', action: 'reject', reason: 'spam' });
-    expect((await listingsWithObjectsDue(db, { rejectedBefore: new Date(Date.now() - 3600_000), limit: 1000 })).some((d) => d.listingId === input.listingId)).toBe(false);
+    expect(
+      (await listingsWithObjectsDue(db, { rejectedBefore: new Date(Date.now() - 3600_000), limit: 1000 })).some((d) => d.listingId === input.listingId),
+    ).toBe(false);
     const due = (await listingsWithObjectsDue(db, { rejectedBefore: new Date(Date.now() + 1000), limit: 1000 })).find((d) => d.listingId === input.listingId);
     expect(due?.keys).toHaveLength(4);
   });
@@ -211,7 +239,9 @@ describe('expiry and renewal', () => {
   it('an expired listing is hidden at query time; the job tells its owner once', async () => {
     const input = await saved({ tags: [tag('exp')] });
     expect(await publicIds({ tags: [tag('exp')], limit: 10 })).toEqual([input.listingId]);
-    await db('listings').where({ id: input.listingId }).update({ expires_at: db.raw(`now() - interval '1 second'`) });
+    await db('listings')
+      .where({ id: input.listingId })
+      .update({ expires_at: db.raw(`now() - interval '1 second'`) });
     expect(await publicIds({ tags: [tag('exp')], limit: 10 })).toEqual([]);
     expect((await listOwnListings(db, input.owner.walletAddress))[0]?.state).toBe('expired');
     const told: string[] = [];
@@ -250,7 +280,9 @@ describe('expiry and renewal', () => {
     expect((await listOwnListings(db, wallet))[0]?.payments.map((p) => p.purpose)).toEqual(['renewal']);
 
     // Expired: the renewal runs from now.
-    await db('listings').where({ id: input.listingId }).update({ expires_at: db.raw(`now() - interval '10 days'`), expired_notified_at: db.fn.now() });
+    await db('listings')
+      .where({ id: input.listingId })
+      .update({ expires_at: db.raw(`now() - interval '10 days'`), expired_notified_at: db.fn.now() });
     const late = quoteInput({ owner: wallet, purpose: 'renewal', listingId: input.listingId, renewalDays: 7 });
     quoteIds.push(late.quoteId);
     await recordQuote(db, late);
@@ -272,7 +304,11 @@ describe('expiry and renewal', () => {
     const outcome = await applyCredit(db, depositCredit(quote, { totalReceived: quote.amount, status: 'paid' }));
     expect(outcome.refundDue).toBe(quote.amount);
     expect(outcome.renewal).toMatchObject({ refused: expect.stringContaining('removed') });
-    expect(await db('payments').where({ quote_id: quote.quoteId }).first('status', 'refund_due', 'failed_stage')).toEqual({ status: 'unfulfilled', refund_due: quote.amount, failed_stage: 'renewal' });
+    expect(await db('payments').where({ quote_id: quote.quoteId }).first('status', 'refund_due', 'failed_stage')).toEqual({
+      status: 'unfulfilled',
+      refund_due: quote.amount,
+      failed_stage: 'renewal',
+    });
     expect((await renewalOutcome(db, quote.quoteId))?.refused).toContain('removed');
   });
 

@@ -7,6 +7,7 @@ import {
   findListing,
   findUserProfile,
   InvalidCursorError,
+  type Knex,
   ListingNotFoundError,
   listingIdsByTags,
   migrateToLatest,
@@ -16,10 +17,9 @@ import {
   saveListing,
   searchListings,
   upsertHashtags,
-  type Knex,
 } from '@reelboard/db';
-import { infraEnv } from '@reelboard/testkit/infra-env';
 import { depositCredit, listingInput, quoteInput, randomWallet } from '@reelboard/testkit/db-fixtures';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 
 let db: Knex;
 // Tags unique to this run keep counts and searches independent of other data in the test database.
@@ -63,9 +63,13 @@ describe('saving a listing', () => {
     expect(first.created).toBe(true);
     expect(second).toEqual({ userId: first.userId, created: false });
     expect(await db('listings').where({ id: input.listingId }).count({ n: '*' })).toEqual([{ n: '1' }]);
-    expect(await db('payments').where({ upload_id: input.listingId }).select('listing_id', 'status')).toEqual([{ listing_id: input.listingId, status: 'paid' }]);
+    expect(await db('payments').where({ upload_id: input.listingId }).select('listing_id', 'status')).toEqual([
+      { listing_id: input.listingId, status: 'paid' },
+    ]);
     expect(await db('listing_hashtags').where({ listing_id: input.listingId }).count({ n: '*' })).toEqual([{ n: '2' }]);
-    const listing = await db('listings').where({ id: input.listingId }).first('moderation_status', db.raw('ST_Y(location::geometry) AS lat'), db.raw('ST_X(location::geometry) AS lng'));
+    const listing = await db('listings')
+      .where({ id: input.listingId })
+      .first('moderation_status', db.raw('ST_Y(location::geometry) AS lat'), db.raw('ST_X(location::geometry) AS lng'));
     expect(listing).toEqual({ moderation_status: 'pending', lat: 52.52, lng: 13.405 });
   });
 
@@ -87,7 +91,9 @@ describe('hashtags', () => {
     const ids = await upsertHashtags(db, [tag('old'), tag('new1'), tag('new2'), tag('new1')]);
     expect(ids).toHaveLength(3);
     expect(ids).toContain(existing);
-    const rows = await db('hashtags').whereIn('tag', [tag('old'), tag('new1'), tag('new2')]).pluck('id');
+    const rows = await db('hashtags')
+      .whereIn('tag', [tag('old'), tag('new1'), tag('new2')])
+      .pluck('id');
     expect(rows.map(Number).sort()).toEqual([...ids].sort());
   });
 
@@ -98,7 +104,9 @@ describe('hashtags', () => {
     await saved({ tags: [tag('cars'), tag('vintage')], approve: false });
 
     expect(await listingIdsByTags(db, [tag('cars'), tag('vintage')], 'all')).toEqual([both.listingId]);
-    expect((await listingIdsByTags(db, [tag('cars'), tag('vintage')], 'any')).sort()).toEqual([both.listingId, carsOnly.listingId, vintageOnly.listingId].sort());
+    expect((await listingIdsByTags(db, [tag('cars'), tag('vintage')], 'any')).sort()).toEqual(
+      [both.listingId, carsOnly.listingId, vintageOnly.listingId].sort(),
+    );
     expect(await listingIdsByTags(db, [tag('cars'), tag('nosuchtag')], 'all')).toEqual([]);
     expect((await listingIdsByTags(db, [tag('cars'), tag('nosuchtag')], 'any')).sort()).toEqual([both.listingId, carsOnly.listingId].sort());
 
@@ -162,7 +170,12 @@ describe('searching listings', () => {
     expect(any.items.map((item) => item.title).sort()).toEqual(['berlin', 'munich']);
     const all = await searchListings(db, { tags: [tag('geo'), tag('hamburg')], match: 'all', limit: 10 });
     expect(all.items).toHaveLength(1);
-    expect(all.items[0]).toMatchObject({ title: 'hamburg', hashtags: [tag('geo'), tag('hamburg')].sort(), owner: { displayName: 'Anna' }, moderationStatus: 'approved' });
+    expect(all.items[0]).toMatchObject({
+      title: 'hamburg',
+      hashtags: [tag('geo'), tag('hamburg')].sort(),
+      owner: { displayName: 'Anna' },
+      moderationStatus: 'approved',
+    });
     const owner = all.items[0]?.owner.walletAddress ?? '';
     const byOwner = await searchListings(db, { owner: owner.toUpperCase().replace('0X', '0x'), limit: 10 });
     expect(byOwner.items.map((item) => item.id)).toEqual([ids.hamburg]);
@@ -171,7 +184,9 @@ describe('searching listings', () => {
   it('refuses a cursor it did not make, or one from a differently sorted search', async () => {
     await expect(searchListings(db, { limit: 5, cursor: 'garbage' })).rejects.toBeInstanceOf(InvalidCursorError);
     const page = await searchListings(db, { tags: [tag('geo')], limit: 1 });
-    await expect(searchListings(db, { tags: [tag('geo')], near: { latitude: 0, longitude: 0 }, limit: 1, cursor: page.nextCursor ?? '' })).rejects.toBeInstanceOf(InvalidCursorError);
+    await expect(
+      searchListings(db, { tags: [tag('geo')], near: { latitude: 0, longitude: 0 }, limit: 1, cursor: page.nextCursor ?? '' }),
+    ).rejects.toBeInstanceOf(InvalidCursorError);
   });
 
   it('shows one listing publicly only once approved, and a user profile with the approved count', async () => {
@@ -180,7 +195,11 @@ describe('searching listings', () => {
     expect(await findListing(db, pending.listingId, { anyStatus: true })).toMatchObject({ moderationStatus: 'pending' });
     expect(await findListing(db, 'not-a-uuid')).toBeUndefined();
     const listing = await findListing(db, ids.berlin ?? '');
-    expect(listing).toMatchObject({ title: 'berlin', location: { latitude: 52.52, longitude: 13.405 }, objects: { video: `listings/${ids.berlin}/video.webm` } });
+    expect(listing).toMatchObject({
+      title: 'berlin',
+      location: { latitude: 52.52, longitude: 13.405 },
+      objects: { video: `listings/${ids.berlin}/video.webm` },
+    });
     const profile = await findUserProfile(db, listing?.owner.walletAddress.toUpperCase().replace('0X', '0x') ?? '');
     expect(profile).toMatchObject({ displayName: 'Anna', listings: 1 });
     expect(await findUserProfile(db, randomWallet())).toBeUndefined();

@@ -1,12 +1,21 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDatabase, migrateDownAll, migrateToLatest, type Knex } from '@reelboard/db';
+import { connectDatabase, type Knex, migrateDownAll, migrateToLatest } from '@reelboard/db';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 
 // A database of its own, so migrating down never disturbs other tests sharing the test database.
 const base = new URL(infraEnv().TEST_DATABASE_URL ?? '');
 const name = `reelboard_mig_${randomBytes(4).toString('hex')}`;
-const ALL = ['001_initial', '002_read_indexes', '003_nearest_by_tags', '004_payment_ledger', '005_notifications', '006_listing_lifecycle', '007_payment_reversals', '008_refund_verification'];
+const ALL = [
+  '001_initial',
+  '002_read_indexes',
+  '003_nearest_by_tags',
+  '004_payment_ledger',
+  '005_notifications',
+  '006_listing_lifecycle',
+  '007_payment_reversals',
+  '008_refund_verification',
+];
 let admin: Knex;
 let db: Knex;
 
@@ -24,24 +33,45 @@ afterAll(async () => {
 });
 
 const tables = async () =>
-  (await db.raw(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'knex%' AND tablename <> 'spatial_ref_sys' ORDER BY 1`)).rows.map(
-    (row: { tablename: string }) => row.tablename,
-  );
+  (
+    await db.raw(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'knex%' AND tablename <> 'spatial_ref_sys' ORDER BY 1`)
+  ).rows.map((row: { tablename: string }) => row.tablename);
 
 describe('migrations', () => {
   it('go up with PostGIS and the indexes the read side needs, come down clean, and go up again', async () => {
     expect(await migrateToLatest(db)).toEqual(ALL);
-    expect(await tables()).toEqual(['hashtags', 'listing_events', 'listing_hashtags', 'listing_revisions', 'listings', 'moderation_events', 'payment_events', 'payment_quotes', 'payments', 'push_subscriptions', 'users', 'webhook_attempts', 'webhook_deliveries', 'webhook_endpoints']);
+    expect(await tables()).toEqual([
+      'hashtags',
+      'listing_events',
+      'listing_hashtags',
+      'listing_revisions',
+      'listings',
+      'moderation_events',
+      'payment_events',
+      'payment_quotes',
+      'payments',
+      'push_subscriptions',
+      'users',
+      'webhook_attempts',
+      'webhook_deliveries',
+      'webhook_endpoints',
+    ]);
     const postgis = await db.raw(`SELECT extversion FROM pg_extension WHERE extname = 'postgis'`);
     expect(postgis.rows).toHaveLength(1);
-    const column = await db.raw(`SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = 'listings'::regclass AND attname = 'location'`);
+    const column = await db.raw(
+      `SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = 'listings'::regclass AND attname = 'location'`,
+    );
     expect(column.rows[0].type).toBe('geography(Point,4326)');
     const indexes = (await db.raw(`SELECT indexname FROM pg_indexes WHERE tablename = 'listings'`)).rows.map((row: { indexname: string }) => row.indexname);
-    expect(indexes).toEqual(expect.arrayContaining(['listings_location_gist', 'listings_approved_nearest', 'listings_approved_tags_gin', 'listings_status_newest']));
+    expect(indexes).toEqual(
+      expect.arrayContaining(['listings_location_gist', 'listings_approved_nearest', 'listings_approved_tags_gin', 'listings_status_newest']),
+    );
 
     await migrateDownAll(db);
     expect(await tables()).toEqual([]);
-    const types = await db.raw(`SELECT typname FROM pg_type WHERE typname IN ('moderation_status', 'payment_status', 'moderation_action', 'payment_quote_state', 'payment_action', 'payment_status_old', 'webhook_delivery_status', 'listing_state', 'revision_kind', 'revision_status', 'quote_purpose')`);
+    const types = await db.raw(
+      `SELECT typname FROM pg_type WHERE typname IN ('moderation_status', 'payment_status', 'moderation_action', 'payment_quote_state', 'payment_action', 'payment_status_old', 'webhook_delivery_status', 'listing_state', 'revision_kind', 'revision_status', 'quote_purpose')`,
+    );
     expect(types.rows).toEqual([]);
 
     expect(await migrateToLatest(db)).toEqual(ALL);
@@ -65,7 +95,13 @@ describe('migrations', () => {
     const rows = [old('paid', '100'), old('partial', '40'), old('late', '50'), old('unfulfilled', '60'), old('overpaid', '120')];
     await db('payments').insert(rows);
 
-    expect(await migrateToLatest(db)).toEqual(['004_payment_ledger', '005_notifications', '006_listing_lifecycle', '007_payment_reversals', '008_refund_verification']);
+    expect(await migrateToLatest(db)).toEqual([
+      '004_payment_ledger',
+      '005_notifications',
+      '006_listing_lifecycle',
+      '007_payment_reversals',
+      '008_refund_verification',
+    ]);
     const migrated = await db('payments').orderBy('id').select('upload_id', 'quote_id', 'status', 'credit_status', 'refund_due', 'log_index', 'total_after');
     expect(migrated).toEqual(
       rows.map((row, i) => ({
@@ -79,9 +115,26 @@ describe('migrations', () => {
       })),
     );
     const enumValues = await db.raw(`SELECT unnest(enum_range(NULL::payment_status))::text AS value`);
-    expect(enumValues.rows.map((row: { value: string }) => row.value)).toEqual(['paid', 'overpaid', 'partial', 'late', 'unfulfilled', 'unmatched', 'refunded', 'reversed']);
+    expect(enumValues.rows.map((row: { value: string }) => row.value)).toEqual([
+      'paid',
+      'overpaid',
+      'partial',
+      'late',
+      'unfulfilled',
+      'unmatched',
+      'refunded',
+      'reversed',
+    ]);
     // A row the old schema cannot hold (no tx hash, no upload) goes on the way down; the rest stay.
-    await db('payments').insert({ chain_id: 31337, to_address: `0x${'b'.repeat(40)}`, amount: '5', block_number: 8, block_time: new Date(), status: 'unmatched', refund_due: '5' });
+    await db('payments').insert({
+      chain_id: 31337,
+      to_address: `0x${'b'.repeat(40)}`,
+      amount: '5',
+      block_number: 8,
+      block_time: new Date(),
+      status: 'unmatched',
+      refund_due: '5',
+    });
     await db('payments').where({ upload_id: rows[2]?.upload_id }).update({ status: 'refunded', refund_due: 0 });
     await db.migrate.down(); // 008_refund_verification
     // A reversed row goes back to how it was credited on the way down.
@@ -93,19 +146,39 @@ describe('migrations', () => {
     await db.migrate.down(); // 004_payment_ledger
     const back = await db('payments').orderBy('id').select('upload_id', 'status');
     expect(back).toEqual(rows.map((row) => ({ upload_id: row.upload_id, status: row.status })));
-    expect(await migrateToLatest(db)).toEqual(['004_payment_ledger', '005_notifications', '006_listing_lifecycle', '007_payment_reversals', '008_refund_verification']);
+    expect(await migrateToLatest(db)).toEqual([
+      '004_payment_ledger',
+      '005_notifications',
+      '006_listing_lifecycle',
+      '007_payment_reversals',
+      '008_refund_verification',
+    ]);
   });
 
   it('makes a refund hash unique, and first names the payments one hash refunded several of', async () => {
     await migrateToLatest(db);
     await db.migrate.down(); // 008_refund_verification
-    const row = (amount: string) => ({ chain_id: 31337, to_address: `0x${'b'.repeat(40)}`, amount, block_number: 8, block_time: new Date(), status: 'refunded', credit_status: 'unmatched' });
-    const ids = (await db('payments').insert([row('5'), row('6')]).returning('id')).map((r: { id: string }) => Number(r.id));
+    const row = (amount: string) => ({
+      chain_id: 31337,
+      to_address: `0x${'b'.repeat(40)}`,
+      amount,
+      block_number: 8,
+      block_time: new Date(),
+      status: 'refunded',
+      credit_status: 'unmatched',
+    });
+    const ids = (
+      await db('payments')
+        .insert([row('5'), row('6')])
+        .returning('id')
+    ).map((r: { id: string }) => Number(r.id));
     const hash = `0x${randomBytes(32).toString('hex')}`;
     await db('payment_events').insert(ids.map((id) => ({ payment_id: id, actor: 'ops', action: 'refund', tx_hash: hash, amount: '5' })));
     await expect(migrateToLatest(db)).rejects.toThrow(new RegExp(`${hash} \\(payments ${ids[0]}, ${ids[1]}\\)`));
     await db('payment_events').where({ payment_id: ids[1] }).delete();
     expect(await migrateToLatest(db)).toEqual(['008_refund_verification']);
-    await expect(db('payment_events').insert({ payment_id: ids[1], actor: 'ops', action: 'refund', tx_hash: hash, amount: '6' })).rejects.toThrow(/payment_events_refund_tx_once/);
+    await expect(db('payment_events').insert({ payment_id: ids[1], actor: 'ops', action: 'refund', tx_hash: hash, amount: '6' })).rejects.toThrow(
+      /payment_events_refund_tx_once/,
+    );
   });
 });

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDatabase, migrateToLatest, moderateListing, saveListing, searchListings, type Knex, type ListingSearch } from '@reelboard/db';
-import { infraEnv } from '@reelboard/testkit/infra-env';
+import { connectDatabase, type Knex, type ListingSearch, migrateToLatest, moderateListing, saveListing, searchListings } from '@reelboard/db';
 import { listingInput } from '@reelboard/testkit/db-fixtures';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 
 let db: Knex;
 // Tags unique to this run keep searches independent of other data in the test database.
@@ -56,7 +56,9 @@ describe("a listing's tag_ids (what tag searches filter on)", () => {
     expect(await tagIdsOf(input.listingId)).toEqual(await hashtagIdsOf([tag('boat'), tag('sail'), tag('oak')]));
 
     // A cascade from hashtags is a delete on listing_hashtags too, so the trigger sees it.
-    await db('hashtags').where({ tag: tag('oak') }).delete();
+    await db('hashtags')
+      .where({ tag: tag('oak') })
+      .delete();
     expect(await tagIdsOf(input.listingId)).toEqual(await hashtagIdsOf([tag('boat'), tag('sail')]));
     expect((await searchListings(db, { tags: [tag('boat'), tag('sail')], match: 'all', limit: 5 })).items.map((item) => item.id)).toEqual([input.listingId]);
   });

@@ -5,21 +5,21 @@ import {
   connectDatabase,
   findPayment,
   InvalidPaymentCursorError,
+  type Knex,
   ledgerTotals,
   listPayments,
   markRefunded,
   migrateToLatest,
   PaymentNotFoundError,
   paymentHistory,
+  type QuoteRecord,
+  RefundConflictError,
   recordQuote,
   recordUnfulfilled,
-  RefundConflictError,
   saveListing,
-  type Knex,
-  type QuoteRecord,
 } from '@reelboard/db';
-import { infraEnv } from '@reelboard/testkit/infra-env';
 import { depositCredit, listingInput, quoteInput, randomAddress, randomTxHash, transfer } from '@reelboard/testkit/db-fixtures';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 
 let db: Knex;
 const quoteIds: string[] = [];
@@ -177,7 +177,14 @@ describe('deposit credits', () => {
     quoteIds.push(q.quoteId);
     const blockTime = '2026-01-02T03:04:05.000Z';
     await applyCredit(db, depositCredit(q, { totalReceived: '10000', status: 'paid', blockTime }));
-    expect(await quoteRow(q)).toMatchObject({ upload_id: q.uploadId, owner: q.owner.toLowerCase(), deposit_address: q.depositAddress, amount: '10000', state: 'paid', credited_total: '10000' });
+    expect(await quoteRow(q)).toMatchObject({
+      upload_id: q.uploadId,
+      owner: q.owner.toLowerCase(),
+      deposit_address: q.depositAddress,
+      amount: '10000',
+      state: 'paid',
+      credited_total: '10000',
+    });
     expect((await quoteRow(q)).expires_at.toISOString()).toBe(blockTime);
   });
 });
@@ -186,12 +193,28 @@ describe('unmatched transfers and closed quotes', () => {
   it('records a transfer to the plain merchant address unmatched, due back, once', async () => {
     const t = transfer('777', 2);
     unmatchedHashes.push(t.txHash);
-    const observation = { kind: 'merchant' as const, chainId: CHAIN, address: randomAddress(), token: randomAddress(), transfer: t, blockNumber: '42', blockTime: new Date().toISOString() };
+    const observation = {
+      kind: 'merchant' as const,
+      chainId: CHAIN,
+      address: randomAddress(),
+      token: randomAddress(),
+      transfer: t,
+      blockNumber: '42',
+      blockTime: new Date().toISOString(),
+    };
     expect(await applyCredit(db, observation)).toMatchObject({ recorded: 1, refundDue: '777', quoteState: null });
     expect(await applyCredit(db, observation)).toMatchObject({ recorded: 0 });
     const rows = await db('payments').where({ tx_hash: t.txHash });
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ status: 'unmatched', quote_id: null, upload_id: null, refund_due: '777', log_index: 2, from_address: t.from, block_number: '42' });
+    expect(rows[0]).toMatchObject({
+      status: 'unmatched',
+      quote_id: null,
+      upload_id: null,
+      refund_due: '777',
+      log_index: 2,
+      from_address: t.from,
+      block_number: '42',
+    });
   });
 
   it('makes the partial rows of a quote that expired uncovered due back; a covered quote stays paid', async () => {
@@ -283,7 +306,9 @@ describe('linking to the listing', () => {
     const q = await quote();
     await applyCredit(db, depositCredit(q, { totalReceived: '3000', status: 'partial' }));
     expect(await recordUnfulfilled(db, q.uploadId, { stage: 'transcoder', reason: 'not a video' })).toBe(1);
-    expect(await rowsOf(q)).toMatchObject([{ status: 'unfulfilled', credit_status: 'partial', refund_due: '3000', failed_stage: 'transcoder', failure_reason: 'not a video' }]);
+    expect(await rowsOf(q)).toMatchObject([
+      { status: 'unfulfilled', credit_status: 'partial', refund_due: '3000', failed_stage: 'transcoder', failure_reason: 'not a video' },
+    ]);
     expect(await quoteRow(q)).toMatchObject({ state: 'expired', failed_stage: 'transcoder' });
     // More of the price after the failure can no longer cover anything: due back at once.
     const more = await applyCredit(db, depositCredit(q, { totalReceived: '5000', status: 'partial' }));
@@ -295,7 +320,9 @@ describe('linking to the listing', () => {
     const q = await quote();
     expect(await recordUnfulfilled(db, q.uploadId, { stage: 'payment-watcher', reason: 'stalled' })).toBe(0);
     await applyCredit(db, depositCredit(q, { totalReceived: '10000', status: 'paid' }));
-    expect(await rowsOf(q)).toMatchObject([{ status: 'unfulfilled', credit_status: 'paid', refund_due: '10000', failed_stage: 'payment-watcher', failure_reason: 'stalled' }]);
+    expect(await rowsOf(q)).toMatchObject([
+      { status: 'unfulfilled', credit_status: 'paid', refund_due: '10000', failed_stage: 'payment-watcher', failure_reason: 'stalled' },
+    ]);
   });
 });
 
@@ -307,21 +334,30 @@ describe('refunds', () => {
     const id = Number(row.id);
     const tx = randomTxHash();
     const first = await markRefunded(db, { paymentId: id, txHash: tx.toUpperCase().replace('0X', '0x'), actor: '0xadmin', note: 'sent back' });
-    expect(first).toMatchObject({ refunded: '10000', repeated: false, payment: { status: 'refunded', refundDue: '0', refundedAmount: '10000', refundTxHash: tx, refundedBy: '0xadmin', creditStatus: 'late' } });
+    expect(first).toMatchObject({
+      refunded: '10000',
+      repeated: false,
+      payment: { status: 'refunded', refundDue: '0', refundedAmount: '10000', refundTxHash: tx, refundedBy: '0xadmin', creditStatus: 'late' },
+    });
     expect(first.payment.refundedAt).not.toBeNull();
     const again = await markRefunded(db, { paymentId: id, txHash: tx, actor: '0xadmin' });
     expect(again).toMatchObject({ refunded: '10000', repeated: true, payment: { refundTxHash: tx, refundedAt: first.payment.refundedAt } });
     const conflict = await markRefunded(db, { paymentId: id, txHash: randomTxHash(), actor: '0xadmin' }).catch((error: unknown) => error);
     expect(conflict).toBeInstanceOf(RefundConflictError);
     expect(conflict).toMatchObject({ code: 'already_refunded', refundTxHash: tx });
-    expect(await paymentHistory(db, id)).toEqual([{ actor: '0xadmin', action: 'refund', txHash: tx, amount: '10000', note: 'sent back', at: expect.any(String) }]);
+    expect(await paymentHistory(db, id)).toEqual([
+      { actor: '0xadmin', action: 'refund', txHash: tx, amount: '10000', note: 'sent back', at: expect.any(String) },
+    ]);
   });
 
   it('refuses a row with nothing due, and an unknown row', async () => {
     const q = await quote();
     await applyCredit(db, depositCredit(q, { totalReceived: '10000', status: 'paid' }));
     const [row] = await rowsOf(q);
-    await expect(markRefunded(db, { paymentId: Number(row.id), txHash: randomTxHash(), actor: 'x' })).rejects.toMatchObject({ name: 'RefundConflictError', code: 'not_refundable' });
+    await expect(markRefunded(db, { paymentId: Number(row.id), txHash: randomTxHash(), actor: 'x' })).rejects.toMatchObject({
+      name: 'RefundConflictError',
+      code: 'not_refundable',
+    });
     await expect(markRefunded(db, { paymentId: 9_000_000_000_000, txHash: randomTxHash(), actor: 'x' })).rejects.toBeInstanceOf(PaymentNotFoundError);
     expect(await paymentHistory(db, Number(row.id))).toEqual([]);
   });
@@ -345,7 +381,13 @@ describe('listing the ledger', () => {
     await applyCredit(db, depositCredit(q, { totalReceived: '3000', status: 'late' }));
     const first = await listPayments(db, { status: 'refund_due', limit: 2 });
     expect(first.items.map((item) => item.amount)).toEqual(['1000', '1000']);
-    expect(first.items[0]).toMatchObject({ quoteId: q.quoteId, owner: q.owner.toLowerCase(), status: 'late', refundDue: '1000', quote: { amount: '10000', creditedTotal: '3000' } });
+    expect(first.items[0]).toMatchObject({
+      quoteId: q.quoteId,
+      owner: q.owner.toLowerCase(),
+      status: 'late',
+      refundDue: '1000',
+      quote: { amount: '10000', creditedTotal: '3000' },
+    });
     expect(first.items[0]!.id).toBeGreaterThan(first.items[1]!.id);
     expect(first.nextCursor).not.toBeNull();
     const second = await listPayments(db, { status: 'refund_due', limit: 2, cursor: first.nextCursor ?? undefined });
@@ -364,7 +406,15 @@ describe('ledger totals for reconciliation', () => {
     await applyCredit(db, depositCredit(paid, { totalReceived: '10000', status: 'paid', toBlock: '77', fromBlock: '70' }));
     const t = transfer('55');
     unmatchedHashes.push(t.txHash);
-    await applyCredit(db, { kind: 'merchant', chainId, address: randomAddress(), token: null, transfer: t, blockNumber: '5', blockTime: new Date().toISOString() });
+    await applyCredit(db, {
+      kind: 'merchant',
+      chainId,
+      address: randomAddress(),
+      token: null,
+      transfer: t,
+      blockNumber: '5',
+      blockTime: new Date().toISOString(),
+    });
     const totals = await ledgerTotals(db, chainId);
     expect(totals.quotes.map((item) => [item.quoteId, item.depositAddress, item.creditedTotal, item.rowsTotal, item.creditedBlock, item.state])).toEqual([
       [open.quoteId, open.depositAddress, '0', '0', null, 'open'],

@@ -1,25 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestClient, createWalletClient, http, type Hex, type PublicClient } from 'viem';
+import { createTestClient, createWalletClient, type Hex, http, type PublicClient } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { createChainClient, chainFor, refundChainReader } from '@reelboard/chain';
+import { chainFor, createChainClient, refundChainReader } from '@reelboard/chain';
 import {
   applyCredit,
   connectDatabase,
   findPayment,
+  type Knex,
   migrateToLatest,
   paymentHistory,
+  type QuoteRecord,
+  type RefundChainReader,
+  RefundConflictError,
+  RefundVerificationError,
   recordQuote,
   refundAddressMessage,
   refundPayment,
-  RefundConflictError,
-  RefundVerificationError,
-  type Knex,
-  type QuoteRecord,
-  type RefundChainReader,
 } from '@reelboard/db';
-import { compileTestContracts } from '@reelboard/testkit/test-contracts';
-import { infraEnv } from '@reelboard/testkit/infra-env';
 import { depositCredit, quoteInput, randomAddress, randomTxHash, transfer } from '@reelboard/testkit/db-fixtures';
+import { infraEnv } from '@reelboard/testkit/infra-env';
+import { compileTestContracts } from '@reelboard/testkit/test-contracts';
 
 // The refund wallet of these tests: a key of their own, funded by anvil_setBalance (no other test shares its nonces).
 const refunder = privateKeyToAccount(generatePrivateKey());
@@ -60,7 +60,11 @@ async function send(args: { to: Hex; value?: bigint; data?: Hex; gas?: bigint })
 const confirm = () => testClient.mine({ blocks: 1 });
 
 const deps = () => ({ db, chain, confirmations: 2 });
-const refusal = (promise: Promise<unknown>) => promise.then(() => 'recorded', (error: unknown) => error);
+const refusal = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'recorded',
+    (error: unknown) => error,
+  );
 
 beforeAll(async () => {
   db = connectDatabase(infra.TEST_DATABASE_URL ?? '', { min: 0, max: 4 });
@@ -95,7 +99,11 @@ describe('refundPayment: a refund is recorded only as the chain shows it', () =>
 
     await confirm();
     const done = await refundPayment(deps(), { paymentId: id, txHash: tx, actor: 'ops' });
-    expect(done).toMatchObject({ refunded: DUE.toString(), repeated: false, payment: { status: 'refunded', refundDue: '0', refundTxHash: tx, refundTo: owner.address.toLowerCase() } });
+    expect(done).toMatchObject({
+      refunded: DUE.toString(),
+      repeated: false,
+      payment: { status: 'refunded', refundDue: '0', refundTxHash: tx, refundTo: owner.address.toLowerCase() },
+    });
     const [event] = await db('payment_events').where({ payment_id: id });
     expect(event).toMatchObject({ recipient: owner.address.toLowerCase(), recipient_signature: null, tx_hash: tx });
     // The same call again changes nothing.
@@ -111,7 +119,9 @@ describe('refundPayment: a refund is recorded only as the chain shows it', () =>
     await confirm();
     await refundPayment(deps(), { paymentId: first.id, txHash: tx, actor: 'ops' });
     // Even named as a proven recipient of the second row, the hash is spent.
-    const signature = await second.owner.signMessage({ message: refundAddressMessage({ paymentId: second.id, chainId: CHAIN_ID, address: first.owner.address }) });
+    const signature = await second.owner.signMessage({
+      message: refundAddressMessage({ paymentId: second.id, chainId: CHAIN_ID, address: first.owner.address }),
+    });
     const reused = await refusal(refundPayment(deps(), { paymentId: second.id, txHash: tx, actor: 'ops', to: first.owner.address, signature }));
     expect(reused).toBeInstanceOf(RefundConflictError);
     expect(reused).toMatchObject({ code: 'refund_tx_used', message: expect.stringContaining(`refunded payment ${first.id}`) });
@@ -120,7 +130,8 @@ describe('refundPayment: a refund is recorded only as the chain shows it', () =>
 
   it('refuses a transaction that is unknown, reverted, short, of another asset or to someone else', async () => {
     const { id, owner } = await owedRow();
-    const code = async (txHash: string, extra: { to?: string; signature?: string } = {}) => ((await refusal(refundPayment(deps(), { paymentId: id, txHash, actor: 'ops', ...extra }))) as RefundVerificationError).code;
+    const code = async (txHash: string, extra: { to?: string; signature?: string } = {}) =>
+      ((await refusal(refundPayment(deps(), { paymentId: id, txHash, actor: 'ops', ...extra }))) as RefundVerificationError).code;
 
     expect(await code(randomTxHash())).toBe('refund_tx_not_found');
     const reverted = await send({ to: reverter, value: DUE, gas: 100_000n });
@@ -160,15 +171,30 @@ describe('refundPayment: a refund is recorded only as the chain shows it', () =>
     await confirm();
     expect(await refusal(refundPayment(deps(), { paymentId: id, txHash: native, actor: 'ops' }))).toMatchObject({ code: 'refund_wrong_asset' });
     expect(await refusal(refundPayment(deps(), { paymentId: id, txHash: otherToken, actor: 'ops' }))).toMatchObject({ code: 'refund_wrong_recipient' });
-    expect(await refundPayment(deps(), { paymentId: id, txHash: tokens, actor: 'ops' })).toMatchObject({ refunded: DUE.toString(), payment: { refundTo: owner.address.toLowerCase() } });
+    expect(await refundPayment(deps(), { paymentId: id, txHash: tokens, actor: 'ops' })).toMatchObject({
+      refunded: DUE.toString(),
+      payment: { refundTo: owner.address.toLowerCase() },
+    });
 
     // An unmatched transfer has no owner: its named sender gets it back.
     const sent = transfer('321');
     unmatchedHashes.push(sent.txHash);
-    const [unmatched] = (await applyCredit(db, { kind: 'merchant', chainId: CHAIN_ID, address: randomAddress(), token: null, transfer: sent, blockNumber: '9', blockTime: new Date().toISOString() })).paymentIds;
+    const [unmatched] = (
+      await applyCredit(db, {
+        kind: 'merchant',
+        chainId: CHAIN_ID,
+        address: randomAddress(),
+        token: null,
+        transfer: sent,
+        blockNumber: '9',
+        blockTime: new Date().toISOString(),
+      })
+    ).paymentIds;
     const back = await send({ to: sent.from, value: 321n });
     await confirm();
-    expect(await refundPayment(deps(), { paymentId: unmatched as number, txHash: back, actor: 'ops' })).toMatchObject({ payment: { refundTo: sent.from.toLowerCase() } });
+    expect(await refundPayment(deps(), { paymentId: unmatched as number, txHash: back, actor: 'ops' })).toMatchObject({
+      payment: { refundTo: sent.from.toLowerCase() },
+    });
   });
 
   it('refuses a row of another chain than the one it reads', async () => {

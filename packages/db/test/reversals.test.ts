@@ -1,8 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PaymentCredited } from '@reelboard/contracts';
-import { applyCredit, connectDatabase, findListing, ledgerTotals, migrateToLatest, moderateListing, recordQuote, saveListing, type Knex, type QuoteRecord } from '@reelboard/db';
-import { infraEnv } from '@reelboard/testkit/infra-env';
+import {
+  applyCredit,
+  connectDatabase,
+  findListing,
+  type Knex,
+  ledgerTotals,
+  migrateToLatest,
+  moderateListing,
+  type QuoteRecord,
+  recordQuote,
+  saveListing,
+} from '@reelboard/db';
 import { depositCredit, listingInput, quoteInput, randomAddress, transfer } from '@reelboard/testkit/db-fixtures';
+import { infraEnv } from '@reelboard/testkit/infra-env';
 
 let db: Knex;
 const quoteIds: string[] = [];
@@ -41,7 +52,11 @@ async function publicListing(q: QuoteRecord): Promise<void> {
   await moderateListing(db, { listingId: input.listingId, actor: 'test', action: 'approve', listingDays: 30 });
 }
 
-const rowsOf = (q: QuoteRecord) => db('payments').where({ quote_id: q.quoteId }).orderBy('id').select('status', 'amount', 'refund_due', 'tx_hash', 'reversed_from_block', 'reversed_to_block', 'total_after');
+const rowsOf = (q: QuoteRecord) =>
+  db('payments')
+    .where({ quote_id: q.quoteId })
+    .orderBy('id')
+    .select('status', 'amount', 'refund_due', 'tx_hash', 'reversed_from_block', 'reversed_to_block', 'total_after');
 const totalsOf = async (q: QuoteRecord) => (await ledgerTotals(db, CHAIN)).quotes.find((t) => t.quoteId === q.quoteId);
 
 beforeAll(async () => {
@@ -69,10 +84,14 @@ describe('a credit a reorg took back', () => {
 
     const outcome = await applyCredit(db, reversal(q, 0n, PRICE));
     expect(outcome).toMatchObject({ recorded: 1, amount: PRICE.toString(), refundDue: '0', reversal: { listingId: q.uploadId, held: true } });
-    expect(await rowsOf(q)).toEqual([expect.objectContaining({ status: 'reversed', refund_due: '0', tx_hash: paid.txHash, reversed_from_block: '21', reversed_to_block: '24' })]);
+    expect(await rowsOf(q)).toEqual([
+      expect.objectContaining({ status: 'reversed', refund_due: '0', tx_hash: paid.txHash, reversed_from_block: '21', reversed_to_block: '24' }),
+    ]);
     expect(await findListing(db, q.uploadId)).toBeUndefined();
     expect(await findListing(db, q.uploadId, { anyStatus: true })).toBeDefined();
-    expect(await db('listings').where({ id: q.uploadId }).first('payment_held_reason')).toEqual({ payment_held_reason: expect.stringContaining('blocks 21..24') });
+    expect(await db('listings').where({ id: q.uploadId }).first('payment_held_reason')).toEqual({
+      payment_held_reason: expect.stringContaining('blocks 21..24'),
+    });
     // What reconciliation compares: the ledger now credits what the chain shows, and its rows agree.
     expect(await totalsOf(q)).toMatchObject({ creditedTotal: '0', rowsTotal: '0' });
     // The same reversal again (a retried job) changes nothing.
@@ -110,7 +129,9 @@ describe('a credit a reorg took back', () => {
     await applyCredit(db, reversal(q, 0n, PRICE));
     await publicListing(q);
     expect(await findListing(db, q.uploadId)).toBeUndefined();
-    expect(await db('listings').where({ id: q.uploadId }).first('payment_held_reason')).toEqual({ payment_held_reason: expect.stringContaining('before the listing was saved') });
+    expect(await db('listings').where({ id: q.uploadId }).first('payment_held_reason')).toEqual({
+      payment_held_reason: expect.stringContaining('before the listing was saved'),
+    });
   });
 });
 
@@ -118,9 +139,27 @@ describe('a transfer to the merchant a reorg took back', () => {
   it('is reversed with nothing due, left out of what reconciliation holds; mined again, it is due back again', async () => {
     const merchant = randomAddress();
     const sent = transfer('777');
-    const unmatched = { kind: 'merchant' as const, chainId: CHAIN, address: merchant, token: null, transfer: sent, blockNumber: '30', blockTime: new Date().toISOString() };
+    const unmatched = {
+      kind: 'merchant' as const,
+      chainId: CHAIN,
+      address: merchant,
+      token: null,
+      transfer: sent,
+      blockNumber: '30',
+      blockTime: new Date().toISOString(),
+    };
     await applyCredit(db, unmatched);
-    const reversedBy = { kind: 'merchant_reversed' as const, chainId: CHAIN, address: merchant, token: null, transfer: sent, blockNumber: '30', fromBlock: '29', toBlock: '33', epoch: 1 };
+    const reversedBy = {
+      kind: 'merchant_reversed' as const,
+      chainId: CHAIN,
+      address: merchant,
+      token: null,
+      transfer: sent,
+      blockNumber: '30',
+      fromBlock: '29',
+      toBlock: '33',
+      epoch: 1,
+    };
     expect(await applyCredit(db, reversedBy)).toMatchObject({ recorded: 1, refundDue: '0', reversal: { amount: '777', held: false } });
     const row = () => db('payments').where({ chain_id: CHAIN, tx_hash: sent.txHash }).first('status', 'refund_due', 'reversed_from_block', 'block_number');
     expect(await row()).toEqual({ status: 'reversed', refund_due: '0', reversed_from_block: '29', block_number: '30' });

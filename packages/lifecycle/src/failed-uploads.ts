@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
-import { channels, type Channel } from '@reelboard/contracts';
 import type { Bus } from '@reelboard/bus';
+import { type Channel, channels } from '@reelboard/contracts';
 import type { Uploads } from './uploads.js';
 
 /** An upload a stage gave up on, as an operator sees it. */

@@ -1,13 +1,13 @@
-import { connectBus, type Bus, type BusSettings } from '@reelboard/bus';
-import type { Logger } from '@reelboard/logger';
 import type { Redis } from 'ioredis';
+import { type Bus, type BusSettings, connectBus } from '@reelboard/bus';
+import type { Logger } from '@reelboard/logger';
 import { giveUpByPolicy } from './give-up.js';
 import { Uploads } from './uploads.js';
 
+export * from './failed-uploads.js';
+export * from './give-up.js';
 export * from './transitions.js';
 export * from './uploads.js';
-export * from './give-up.js';
-export * from './failed-uploads.js';
 
 /**
  * A service's Redis connection (URL or Sentinel; refused when Redis may evict keys), bus and upload

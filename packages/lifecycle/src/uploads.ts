@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { StatusStore } from '@reelboard/bus';
 import type { Payment, Quote, RenewalQuoted, StatusEvent, UploadReceived, UploadState } from '@reelboard/contracts';
-import { transitions, type TransitionName } from './transitions.js';
+import { type TransitionName, transitions } from './transitions.js';
 
 /** How long an upload's record and its owner index are kept by default (as long as its status history; REDIS_UPLOAD_TTL_SECONDS). */
 const RETENTION_SECONDS = 30 * 24 * 3600;
@@ -185,7 +185,17 @@ export class Uploads {
    * its verdict or after the check gave up, a new round), or 'limit' when `max` other hashes are followed.
    */
   async followHint(uploadId: string, txHash: string, max: number): Promise<{ round: number } | 'limit'> {
-    const round = Number(await this.redis.eval(FOLLOW_HINT_SCRIPT, 2, this.hintsKey(uploadId), `${this.hintsKey(uploadId)}:rounds`, txHash.toLowerCase(), String(max), String(HINTS_SECONDS)));
+    const round = Number(
+      await this.redis.eval(
+        FOLLOW_HINT_SCRIPT,
+        2,
+        this.hintsKey(uploadId),
+        `${this.hintsKey(uploadId)}:rounds`,
+        txHash.toLowerCase(),
+        String(max),
+        String(HINTS_SECONDS),
+      ),
+    );
     return round === 0 ? 'limit' : { round };
   }
 
@@ -205,6 +215,10 @@ export class Uploads {
   /** Stops following a hash (decided, or given up on), freeing its place. */
   async unfollowHint(uploadId: string, txHash: string): Promise<void> {
     // Its checks are forgotten with it: a later round starts polling quickly again.
-    await this.redis.multi().hdel(this.hintsKey(uploadId), txHash.toLowerCase()).hdel(`${this.hintsKey(uploadId)}:checks`, txHash.toLowerCase()).exec();
+    await this.redis
+      .multi()
+      .hdel(this.hintsKey(uploadId), txHash.toLowerCase())
+      .hdel(`${this.hintsKey(uploadId)}:checks`, txHash.toLowerCase())
+      .exec();
   }
 }

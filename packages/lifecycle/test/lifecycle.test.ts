@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
 import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { Bus, connectRedis, PermanentError } from '@reelboard/bus';
 import type { Payment, StatusEvent, UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
-import { giveUpByPolicy, listFailedUploads, retryFailedUpload, Uploads } from '../src/index.js';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { deletePrefix, receivedUpload } from '@reelboard/testkit/uploads';
+import { giveUpByPolicy, listFailedUploads, retryFailedUpload, Uploads } from '../src/index.js';
 
 let redis: Redis;
 let bus: Bus;
@@ -40,7 +40,14 @@ async function until<T>(read: () => Promise<T | undefined>, what: string, timeou
 
 beforeAll(() => {
   redis = connectRedis(infraEnv().REDIS_URL ?? '', 'lifecycle-test');
-  bus = new Bus(redis, prefix, 'payment-watcher', log, { 'upload.received': { attempts: 2, backoffMs: 50 } }, { lockMs: 1_000, stalledIntervalMs: 300, maxStalledCount: 1 });
+  bus = new Bus(
+    redis,
+    prefix,
+    'payment-watcher',
+    log,
+    { 'upload.received': { attempts: 2, backoffMs: 50 } },
+    { lockMs: 1_000, stalledIntervalMs: 300, maxStalledCount: 1 },
+  );
   uploads = new Uploads(redis, prefix, bus.status);
   bus.onGiveUp(giveUpByPolicy(uploads, bus, 'payment-watcher'));
 });
@@ -120,9 +127,13 @@ describe('give-up policies (from the channel table)', () => {
     const u = upload();
     await uploads.register(u, 'gateway');
     await uploads.pay(u.uploadId, payment(), 'watcher');
-    const worker = bus.consume('payment.confirmed', async () => {
-      throw new PermanentError('the source is not a video', 'not_media');
-    }, { concurrency: 1 });
+    const worker = bus.consume(
+      'payment.confirmed',
+      async () => {
+        throw new PermanentError('the source is not a video', 'not_media');
+      },
+      { concurrency: 1 },
+    );
     await bus.publish('payment.confirmed', { ...u, payment: payment() });
     await until(async () => ((await uploads.state(u.uploadId)) === 'failed' ? true : undefined), 'failed');
     const failedJob = await bus.queue('upload.failed').getJob(`${u.uploadId}.upload.failed`);
@@ -137,9 +148,13 @@ describe('give-up policies (from the channel table)', () => {
     await uploads.followHint(u.uploadId, `0x${'ab'.repeat(32)}`, 3);
     const events: StatusEvent[] = [];
     const stop = await bus.status.subscribe((e) => e.uploadId === u.uploadId && events.push(e));
-    const worker = bus.consume('payment.submitted', async () => {
-      throw new PermanentError('RPC unreachable');
-    }, { concurrency: 1 });
+    const worker = bus.consume(
+      'payment.submitted',
+      async () => {
+        throw new PermanentError('RPC unreachable');
+      },
+      { concurrency: 1 },
+    );
     await bus.publish('payment.submitted', { uploadId: u.uploadId, txHash: `0x${'ab'.repeat(32)}`, round: 1 });
     const rejected = await until(async () => events.find((e) => e.event === 'payment.rejected'), 'payment.rejected');
     expect(rejected).toMatchObject({ message: 'unverifiable', state: 'awaiting_payment' });
@@ -158,14 +173,22 @@ describe('give-up policies (from the channel table)', () => {
     await uploads.register(u, 'gateway');
     await uploads.pay(u.uploadId, payment(), 'watcher');
     // A worker that takes the job and then dies without a word: it never renews its lock.
-    const dying = new Worker('payment.confirmed', () => new Promise(() => {}), { connection: redis.duplicate(), prefix, lockDuration: 1_000, skipStalledCheck: true });
+    const dying = new Worker('payment.confirmed', () => new Promise(() => {}), {
+      connection: redis.duplicate(),
+      prefix,
+      lockDuration: 1_000,
+      skipStalledCheck: true,
+    });
     await strict.publish('payment.confirmed', { ...u, payment: payment() });
     await until(async () => ((await strict.queue('payment.confirmed').getActiveCount()) > 0 ? true : undefined), 'job taken');
     await dying.close(true);
     // The replica's stalled checker finds the job, fails it for good, and the channel's give-up runs.
     const checker = strict.consume('payment.confirmed', async () => {}, { concurrency: 1 });
     await until(async () => ((await uploads.state(u.uploadId)) === 'failed' ? true : undefined), 'failed after the stall', 30_000);
-    expect((await strict.queue('upload.failed').getJob(`${u.uploadId}.upload.failed`))?.data).toMatchObject({ stage: 'transcoder', reason: expect.stringContaining('stalled') });
+    expect((await strict.queue('upload.failed').getJob(`${u.uploadId}.upload.failed`))?.data).toMatchObject({
+      stage: 'transcoder',
+      reason: expect.stringContaining('stalled'),
+    });
     await checker.close();
     await strict.close(1_000);
   });
@@ -189,7 +212,13 @@ describe('failure reasons', () => {
     expect(failed?.reason).toBe('payment-watcher: HTTP request failed. URL: https://mainnet.example.io');
     expect((await bus.queue('upload.failed').getJob(`${u.uploadId}.upload.failed`))?.data.reason).toBe('HTTP request failed. URL: https://mainnet.example.io');
     // Whoever publishes a status with a reason goes through the same scrubbing.
-    await bus.status.publish({ uploadId: u.uploadId, event: 'refund.due', stage: 'watcher', reason: `see redis://:${key}@cache:6379/0`, message: `token=${key}` });
+    await bus.status.publish({
+      uploadId: u.uploadId,
+      event: 'refund.due',
+      stage: 'watcher',
+      reason: `see redis://:${key}@cache:6379/0`,
+      message: `token=${key}`,
+    });
     const latest = (await bus.status.history(u.uploadId)).at(-1);
     expect(latest).toMatchObject({ reason: 'see redis://cache:6379', message: 'token=[redacted]' });
     await worker.close();

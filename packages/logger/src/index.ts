@@ -10,11 +10,7 @@ export function createLogger(service: string, level = 'info'): Logger {
   return winston.createLogger({
     level,
     defaultMeta: { service },
-    format: winston.format.combine(
-      winston.format.timestamp(),
-      winston.format.errors({ stack: true }),
-      winston.format.json(),
-    ),
+    format: winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json()),
     transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn'] })],
   });
 }

@@ -6,7 +6,8 @@
 /** A URL of any scheme, up to the first character that cannot be part of it. */
 const URL_PATTERN = /\b([a-z][a-z0-9+.-]*):\/\/[^\s"'<>()[\]{}`,;]+/gi;
 /** `name=value` or `name: value` pairs whose name says the value is a secret. */
-const SECRET_PAIR = /\b((?:api[_-]?key|apikey|access[_-]?key|secret(?:[_-]?key)?|token|auth|password|passwd|pwd|signature|sig|key)\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&,;"']+)/gi;
+const SECRET_PAIR =
+  /\b((?:api[_-]?key|apikey|access[_-]?key|secret(?:[_-]?key)?|token|auth|password|passwd|pwd|signature|sig|key)\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&,;"']+)/gi;
 /** An `Authorization` scheme followed by its credentials. */
 const AUTH_SCHEME = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/g;
 /** A long run of letters and digits (both), not a 0x hex value: an API key or token written bare. */
@@ -52,5 +53,7 @@ export function publicErrorText(error: unknown): string {
   } else {
     raw = error instanceof Error ? error.message : String(error);
   }
-  return scrubSecrets(raw).replace(/\s*\n\s*/g, ' ').trim();
+  return scrubSecrets(raw)
+    .replace(/\s*\n\s*/g, ' ')
+    .trim();
 }

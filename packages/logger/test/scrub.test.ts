@@ -3,7 +3,9 @@ import { publicErrorText, scrubSecrets } from '../src/scrub.js';
 
 describe('scrubSecrets', () => {
   it('reduces URLs to their origin: no key in the path, no query, no credentials', () => {
-    expect(scrubSecrets('HTTP request failed. URL: https://mainnet.infura.io/v3/0a1b2c3d4e5f Status: 401')).toBe('HTTP request failed. URL: https://mainnet.infura.io Status: 401');
+    expect(scrubSecrets('HTTP request failed. URL: https://mainnet.infura.io/v3/0a1b2c3d4e5f Status: 401')).toBe(
+      'HTTP request failed. URL: https://mainnet.infura.io Status: 401',
+    );
     expect(scrubSecrets('fetch https://eth.example.com:8443/rpc?apikey=abc&x=1#frag')).toBe('fetch https://eth.example.com:8443');
     expect(scrubSecrets('connect redis://:hunter2@cache.internal:6379/0 refused')).toBe('connect redis://cache.internal:6379 refused');
     expect(scrubSecrets('postgres://app:s3cret@db:5432/reelboard is down')).toBe('postgres://db:5432 is down');
@@ -28,11 +30,14 @@ describe('scrubSecrets', () => {
 describe('publicErrorText', () => {
   it("prefers an error's short message and scrubs it onto one line", () => {
     // The shape of viem's HttpRequestError: the long message repeats the request body.
-    const error = Object.assign(new Error('HTTP request failed.\n\nStatus: 401\nURL: https://rpc.example.org/key/SECRETKEY123\nRequest body: {"method":"eth_blockNumber"}'), {
-      shortMessage: 'HTTP request failed.',
-      metaMessages: ['Status: 401', 'URL: https://rpc.example.org/key/SECRETKEY123', 'Request body: {"method":"eth_blockNumber"}'],
-      details: '{"error":"invalid project id 9aa3d95b3bc440fa88ea12eaa4456161"}',
-    });
+    const error = Object.assign(
+      new Error('HTTP request failed.\n\nStatus: 401\nURL: https://rpc.example.org/key/SECRETKEY123\nRequest body: {"method":"eth_blockNumber"}'),
+      {
+        shortMessage: 'HTTP request failed.',
+        metaMessages: ['Status: 401', 'URL: https://rpc.example.org/key/SECRETKEY123', 'Request body: {"method":"eth_blockNumber"}'],
+        details: '{"error":"invalid project id 9aa3d95b3bc440fa88ea12eaa4456161"}',
+      },
+    );
     expect(publicErrorText(error)).toBe('HTTP request failed. Status: 401 URL: https://rpc.example.org Details: {"error":"invalid project id [redacted]"}');
     expect(publicErrorText(new Error('connect ECONNREFUSED 127.0.0.1:5432'))).toBe('connect ECONNREFUSED 127.0.0.1:5432');
     expect(publicErrorText('https://a.example/b?token=1')).toBe('https://a.example');

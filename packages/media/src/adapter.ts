@@ -1,4 +1,14 @@
-import { encodeAudioTrack, encodeVideoChunk, findAudioTrack, findVideoChunk, joinChunks, type AudioTrackOptions, type JoinOptions, type VideoChunkOptions, type VideoChunkResult } from './chunks.js';
+import {
+  type AudioTrackOptions,
+  encodeAudioTrack,
+  encodeVideoChunk,
+  findAudioTrack,
+  findVideoChunk,
+  type JoinOptions,
+  joinChunks,
+  type VideoChunkOptions,
+  type VideoChunkResult,
+} from './chunks.js';
 import type { CodecConfig } from './codecs.js';
 import type { PacketSummary } from './commands.js';
 import { FfmpegRunner, type FfmpegRunnerOptions } from './ffmpeg-runner.js';
@@ -7,7 +17,7 @@ import { extractPoster, type PosterOptions, type PosterResult } from './poster.j
 import { extractPreview, type PreviewOptions, type PreviewResult } from './preview.js';
 import { extractPreviewAndPoster, type PreviewAndPosterOptions, type PreviewAndPosterResult } from './preview-and-poster.js';
 import { probeMedia } from './probe.js';
-import { transcodeToVp9, transcodeWithCodec, type ProgressListener, type TranscodeOptions, type TranscodeResult } from './transcode.js';
+import { type ProgressListener, type TranscodeOptions, type TranscodeResult, transcodeToVp9, transcodeWithCodec } from './transcode.js';
 import type { MediaInfo } from './types.js';
 
 type WithoutRunner<T> = Omit<T, 'runner'>;
@@ -19,13 +29,24 @@ export interface MediaAdapter {
   /** See transcodeToVp9. */
   transcodeToVp9(input: string, output: string, options: WithoutRunner<TranscodeOptions>, onProgress?: ProgressListener): Promise<TranscodeResult>;
   /** See transcodeWithCodec: another codec's settings (the media benchmark compares them). */
-  transcodeWithCodec(codec: CodecConfig, input: string, output: string, options: WithoutRunner<TranscodeOptions>, onProgress?: ProgressListener): Promise<TranscodeResult>;
+  transcodeWithCodec(
+    codec: CodecConfig,
+    input: string,
+    output: string,
+    options: WithoutRunner<TranscodeOptions>,
+    onProgress?: ProgressListener,
+  ): Promise<TranscodeResult>;
   /** See extractPreview. */
   extractPreview(input: string, output: string, options: WithoutRunner<PreviewOptions>): Promise<PreviewResult>;
   /** See extractPoster. */
   extractPoster(input: string, output: string, options?: WithoutRunner<PosterOptions>): Promise<PosterResult>;
   /** See extractPreviewAndPoster: both from one ffmpeg run. */
-  extractPreviewAndPoster(input: string, previewOutput: string, posterOutput: string, options: WithoutRunner<PreviewAndPosterOptions>): Promise<PreviewAndPosterResult>;
+  extractPreviewAndPoster(
+    input: string,
+    previewOutput: string,
+    posterOutput: string,
+    options: WithoutRunner<PreviewAndPosterOptions>,
+  ): Promise<PreviewAndPosterResult>;
   /** See checkFfmpeg. */
   health(): Promise<FfmpegHealth>;
   /** A file's video packets and keyframe times (FfmpegRunner.probePackets). */

@@ -1,13 +1,13 @@
 import { writeFile } from 'node:fs/promises';
-import { vp9Codec, type CodecConfig, type EncoderSpeed } from './codecs.js';
+import { type CodecConfig, type EncoderSpeed, vp9Codec } from './codecs.js';
 import { buildAudioTrackCommand, buildConcatList, buildJoinCommand, buildVideoChunkCommand, type ConcatEntry, type PacketSummary } from './commands.js';
 import { MediaError } from './errors.js';
 import type { FfmpegRunner } from './ffmpeg-runner.js';
 import { fitShortSide } from './geometry.js';
 import { fileSize, writeAtomically } from './output-file.js';
 import { assertPlayableVideo, probeMedia } from './probe.js';
-import type { MediaInfo } from './types.js';
 import { assertWholeInputEncoded, type ProgressListener, type TranscodeResult } from './transcode.js';
+import type { MediaInfo } from './types.js';
 
 // The parts of a chunked encode: video chunks with the full transcode's exact video settings, the
 // audio track once, and a join by stream copy. The service decides the plan; this file knows how.
@@ -125,7 +125,11 @@ function assertChunkComplete(packets: PacketSummary, frames: number | undefined,
     throw new MediaError('ffmpeg_failed', 'a chunk does not start with a keyframe', { path: input });
   }
   if (!isWholeChunk(packets, frames, fps)) {
-    throw new MediaError('truncated', `file is truncated or damaged: a chunk has ${packets.packets} frames over ${((packets.lastSeconds ?? 0) - (packets.firstSeconds ?? 0)).toFixed(2)} s of its ${frames} planned`, { path: input });
+    throw new MediaError(
+      'truncated',
+      `file is truncated or damaged: a chunk has ${packets.packets} frames over ${((packets.lastSeconds ?? 0) - (packets.firstSeconds ?? 0)).toFixed(2)} s of its ${frames} planned`,
+      { path: input },
+    );
   }
 }
 
@@ -142,7 +146,11 @@ export interface AudioTrackOptions {
 }
 
 /** The whole audio track, encoded once; its output is written atomically. */
-export async function encodeAudioTrack(input: string, output: string, options: AudioTrackOptions): Promise<{ outputBytes: number; durationSeconds: number; wallSeconds: number }> {
+export async function encodeAudioTrack(
+  input: string,
+  output: string,
+  options: AudioTrackOptions,
+): Promise<{ outputBytes: number; durationSeconds: number; wallSeconds: number }> {
   const { runner } = options;
   const { source } = options;
   if (!source.audio) throw new MediaError('not_media', 'the source has no audio track', { path: input });
@@ -167,7 +175,11 @@ export async function encodeAudioTrack(input: string, output: string, options: A
 }
 
 /** An audio track a previous run already encoded, if it covers the source. */
-export async function findAudioTrack(path: string, source: MediaInfo, runner: FfmpegRunner): Promise<{ outputBytes: number; durationSeconds: number; wallSeconds: number } | undefined> {
+export async function findAudioTrack(
+  path: string,
+  source: MediaInfo,
+  runner: FfmpegRunner,
+): Promise<{ outputBytes: number; durationSeconds: number; wallSeconds: number } | undefined> {
   const size = await fileSize(path).catch(() => 0);
   if (size === 0) return undefined;
   const produced = await probeMedia(path, runner).catch(() => undefined);

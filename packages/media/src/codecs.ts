@@ -73,35 +73,51 @@ export const vp9Codec: CodecConfig = {
   videoOptions({ bitrateKbps, threads, width, fps, speed }) {
     const gop = Math.max(1, Math.round((fps > 0 ? fps : 30) * KEYFRAME_INTERVAL_SECONDS));
     return [
-      '-c:v', 'libvpx-vp9',
+      '-c:v',
+      'libvpx-vp9',
       // 8-bit 4:2:0 plays everywhere; 10-bit/HDR sources are converted down (tonemapped if tagged HDR).
-      '-pix_fmt', 'yuv420p',
-      '-b:v', `${bitrateKbps}k`,
+      '-pix_fmt',
+      'yuv420p',
+      '-b:v',
+      `${bitrateKbps}k`,
       // Constrained VBR: peaks may reach 1.5x the target, smoothed over ~2 s of buffer.
-      '-maxrate', `${Math.round(bitrateKbps * 1.5)}k`,
-      '-bufsize', `${bitrateKbps * 2}k`,
-      '-deadline', speed.deadline,
-      '-cpu-used', String(speed.cpuUsed),
-      '-row-mt', speed.rowMt ? '1' : '0',
-      '-tile-columns', String(vp9TileColumnsLog2(width)),
-      '-threads', String(threads),
-      '-g', String(gop),
-      '-keyint_min', String(gop),
+      '-maxrate',
+      `${Math.round(bitrateKbps * 1.5)}k`,
+      '-bufsize',
+      `${bitrateKbps * 2}k`,
+      '-deadline',
+      speed.deadline,
+      '-cpu-used',
+      String(speed.cpuUsed),
+      '-row-mt',
+      speed.rowMt ? '1' : '0',
+      '-tile-columns',
+      String(vp9TileColumnsLog2(width)),
+      '-threads',
+      String(threads),
+      '-g',
+      String(gop),
+      '-keyint_min',
+      String(gop),
       // A keyframe may take at most 3x an average frame's bits. libvpx gives a stream's first
       // keyframe (and the frames after it) a large boost; every chunk of a chunked encode starts a
       // stream, so uncapped each spent ~80 KB more than the same frames in one encode (+9 % with
       // 10 s chunks at 360p). Capped, a chunk's first keyframe is coded like an interval keyframe
       // (57 KB -> 15.7 KB; the single encode's: 16.6 KB), at no encode time; a single encode loses
       // 0.001 SSIM (docs/codecs.md).
-      '-max-intra-rate', String(MAX_INTRA_RATE_PERCENT),
+      '-max-intra-rate',
+      String(MAX_INTRA_RATE_PERCENT),
     ];
   },
   audioOptions({ bitrateKbps, channels }) {
     return [
-      '-c:a', 'libopus',
-      '-b:a', `${bitrateKbps}k`,
+      '-c:a',
+      'libopus',
+      '-b:a',
+      `${bitrateKbps}k`,
       // libopus rejects some 5.1 layouts ("side" channels); a listing does not need surround.
-      '-ac', String(Math.min(2, Math.max(1, channels))),
+      '-ac',
+      String(Math.min(2, Math.max(1, channels))),
     ];
   },
   containerOptions() {
@@ -162,8 +178,18 @@ export const h264Codec: CodecConfig = {
   defaultSpeed: vp9Codec.defaultSpeed,
   previewSpeed: vp9Codec.previewSpeed,
   videoOptions: ({ bitrateKbps, threads, fps }) => [
-    '-c:v', 'libx264', '-preset', 'medium', '-pix_fmt', 'yuv420p', '-b:v', `${bitrateKbps}k`,
-    '-threads', String(threads), '-g', String(gopFrames(fps)),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'medium',
+    '-pix_fmt',
+    'yuv420p',
+    '-b:v',
+    `${bitrateKbps}k`,
+    '-threads',
+    String(threads),
+    '-g',
+    String(gopFrames(fps)),
   ],
   audioOptions: ({ bitrateKbps, channels }) => ['-c:a', 'aac', '-b:a', `${bitrateKbps}k`, '-ac', String(Math.min(2, Math.max(1, channels)))],
   containerOptions: () => ['-f', 'mp4', '-movflags', '+faststart'],
@@ -175,8 +201,18 @@ export const hevcCodec: CodecConfig = {
   name: 'hevc',
   videoCodec: 'libx265',
   videoOptions: ({ bitrateKbps, threads, fps }) => [
-    '-c:v', 'libx265', '-preset', 'medium', '-pix_fmt', 'yuv420p', '-b:v', `${bitrateKbps}k`, '-tag:v', 'hvc1',
-    '-x265-params', `pools=${threads}:log-level=error:keyint=${gopFrames(fps)}`,
+    '-c:v',
+    'libx265',
+    '-preset',
+    'medium',
+    '-pix_fmt',
+    'yuv420p',
+    '-b:v',
+    `${bitrateKbps}k`,
+    '-tag:v',
+    'hvc1',
+    '-x265-params',
+    `pools=${threads}:log-level=error:keyint=${gopFrames(fps)}`,
   ],
 };
 
@@ -185,9 +221,7 @@ export const av1Codec: CodecConfig = {
   ...vp9Codec,
   name: 'av1',
   videoCodec: 'libsvtav1',
-  videoOptions: ({ bitrateKbps, fps }) => [
-    '-c:v', 'libsvtav1', '-preset', '8', '-pix_fmt', 'yuv420p', '-b:v', `${bitrateKbps}k`, '-g', String(gopFrames(fps)),
-  ],
+  videoOptions: ({ bitrateKbps, fps }) => ['-c:v', 'libsvtav1', '-preset', '8', '-pix_fmt', 'yuv420p', '-b:v', `${bitrateKbps}k`, '-g', String(gopFrames(fps))],
 };
 
 function gopFrames(fps: number): number {

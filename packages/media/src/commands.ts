@@ -1,4 +1,4 @@
-import { vp9Codec, bitrateForHeight, type CodecConfig, type EncoderSpeed } from './codecs.js';
+import { bitrateForHeight, type CodecConfig, type EncoderSpeed, vp9Codec } from './codecs.js';
 import type { FrameSize } from './geometry.js';
 import type { MediaInfo, VideoStreamInfo } from './types.js';
 import { STRIP_METADATA_OPTIONS, videoFilterChain } from './video-filters.js';
@@ -68,11 +68,7 @@ export interface InputRestrictions {
 
 /** Input options that keep ffmpeg and ffprobe to the one staged file (no URLs, no playlists). */
 export function restrictedInputOptions({ threads, demuxers = SOURCE_DEMUXERS }: InputRestrictions = {}): string[] {
-  return [
-    '-protocol_whitelist', 'file',
-    '-format_whitelist', demuxers.join(','),
-    ...(threads === undefined ? [] : ['-threads', String(threads)]),
-  ];
+  return ['-protocol_whitelist', 'file', '-format_whitelist', demuxers.join(','), ...(threads === undefined ? [] : ['-threads', String(threads)])];
 }
 
 /** Arguments of ffprobe before the file name: quiet, and restricted like every input. */
@@ -141,10 +137,12 @@ export function buildTranscodeCommand(settings: TranscodeCommandSettings): Ffmpe
     inputOptions: restrictedInputOptions({ threads }),
     output: settings.output,
     outputOptions: [
-      '-map', '0:v:0',
+      '-map',
+      '0:v:0',
       ...(source.audio ? ['-map', '0:a:0'] : ['-an']),
       ...STRIP_METADATA_OPTIONS,
-      '-vf', videoFilterChain(source.video, size),
+      '-vf',
+      videoFilterChain(source.video, size),
       ...videoEncodeOptions(codec, { ...settings, fps }, { ...codec.defaultSpeed, ...settings.speed }),
       ...(source.audio ? codec.audioOptions({ bitrateKbps: settings.audioBitrateKbps, channels: source.audio.channels }) : []),
       ...codec.containerOptions(),
@@ -186,15 +184,18 @@ export function buildVideoChunkCommand(settings: VideoChunkCommandSettings): Ffm
     inputOptions: [...restrictedInputOptions({ threads }), ...seek],
     output: settings.output,
     outputOptions: [
-      '-map', '0:v:0',
+      '-map',
+      '0:v:0',
       '-an',
       ...STRIP_METADATA_OPTIONS,
       // The chunk ends by time, not by a frame count, so a variable-frame-rate source's chunk stays
       // in its slot too: after the seek a frame's time is its source time minus the seek point, the
       // next chunk's first frame sits at the slot's length plus half a frame, and trim drops it.
-      '-vf', frames === undefined ? videoFilterChain(source.video, size) : `trim=end=${(frames / fps).toFixed(6)},${videoFilterChain(source.video, size)}`,
+      '-vf',
+      frames === undefined ? videoFilterChain(source.video, size) : `trim=end=${(frames / fps).toFixed(6)},${videoFilterChain(source.video, size)}`,
       ...videoEncodeOptions(codec, settings, { ...codec.defaultSpeed, ...settings.speed }),
-      '-force_key_frames', 'expr:eq(n,0)',
+      '-force_key_frames',
+      'expr:eq(n,0)',
       ...codec.containerOptions(),
     ],
     expectedDurationSeconds: frames === undefined ? Math.max(0, source.durationSeconds - startSeconds) : frames / fps,
@@ -221,11 +222,13 @@ export function buildAudioTrackCommand(settings: AudioTrackCommandSettings): Ffm
     inputOptions: restrictedInputOptions({ threads: settings.threads }),
     output: settings.output,
     outputOptions: [
-      '-map', '0:a:0',
+      '-map',
+      '0:a:0',
       '-vn',
       ...STRIP_METADATA_OPTIONS,
       ...codec.audioOptions({ bitrateKbps: settings.audioBitrateKbps, channels: settings.source.audio.channels }),
-      '-f', codec.container,
+      '-f',
+      codec.container,
     ],
     expectedDurationSeconds: settings.source.durationSeconds,
   };
@@ -277,13 +280,7 @@ export function buildJoinCommand(settings: JoinCommandSettings): FfmpegCommand {
     inputOptions: ['-f', 'concat', '-safe', '1', ...restrictedInputOptions({ demuxers: OWN_CONCAT_DEMUXERS })],
     ...(settings.audio ? { extraInputs: [{ input: settings.audio, inputOptions: restrictedInputOptions({ demuxers: OWN_WEBM_DEMUXERS }) }] } : {}),
     output: settings.output,
-    outputOptions: [
-      '-map', '0:v:0',
-      ...(settings.audio ? ['-map', '1:a:0'] : []),
-      '-c', 'copy',
-      '-map_metadata', '-1',
-      ...codec.containerOptions(),
-    ],
+    outputOptions: ['-map', '0:v:0', ...(settings.audio ? ['-map', '1:a:0'] : []), '-c', 'copy', '-map_metadata', '-1', ...codec.containerOptions()],
     expectedDurationSeconds: settings.durationSeconds,
   };
 }
@@ -347,10 +344,7 @@ export function buildPreviewCommand(settings: PreviewCommandSettings): FfmpegCom
     input: settings.input,
     inputOptions: restrictedInputOptions({ threads }),
     output: settings.output,
-    outputOptions: [
-      '-map', '0:v:0',
-      ...previewOutputOptions(settings, ['-vf', videoFilterChain(source.video, size)]),
-    ],
+    outputOptions: ['-map', '0:v:0', ...previewOutputOptions(settings, ['-vf', videoFilterChain(source.video, size)])],
     expectedDurationSeconds: Math.min(settings.seconds, source.durationSeconds),
   };
 }
@@ -365,7 +359,8 @@ function previewOutputOptions(settings: Omit<PreviewCommandSettings, 'input' | '
     '-an',
     ...STRIP_METADATA_OPTIONS,
     // Output-side -t is frame-accurate; a video shorter than this simply ends.
-    '-t', String(settings.seconds),
+    '-t',
+    String(settings.seconds),
     ...filters,
     ...videoEncodeOptions(codec, { ...settings, fps }, { ...codec.previewSpeed, ...settings.speed }),
     ...codec.containerOptions(),
@@ -399,11 +394,23 @@ export function buildPosterFrameCommand(settings: PosterFrameSettings): FfmpegCo
     inputOptions: [...restrictedInputOptions(settings.threads === undefined ? {} : { threads: settings.threads }), '-ss', settings.atSeconds.toFixed(3)],
     output: settings.output,
     outputOptions: [
-      '-map', '0:v:0', '-an', '-sn', '-dn', '-map_metadata', '-1',
-      '-vf', settings.chooseFrame ? `${base},thumbnail=${window}` : base,
-      '-frames:v', '1',
-      '-c:v', 'libwebp', '-quality', String(settings.quality),
-      '-f', 'webp',
+      '-map',
+      '0:v:0',
+      '-an',
+      '-sn',
+      '-dn',
+      '-map_metadata',
+      '-1',
+      '-vf',
+      settings.chooseFrame ? `${base},thumbnail=${window}` : base,
+      '-frames:v',
+      '1',
+      '-c:v',
+      'libwebp',
+      '-quality',
+      String(settings.quality),
+      '-f',
+      'webp',
     ],
   };
 }

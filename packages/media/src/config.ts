@@ -16,11 +16,15 @@ export const mediaBinariesSchema = z.object({
 
 /** The media variables, shared by every service that runs ffmpeg (transcoder, preview-extractor). */
 export const mediaEnvSchema = mediaBinariesSchema.extend({
-  FFMPEG_THREADS: env.positiveInt(2).describe("ffmpeg threads per command, for the encoder and the decoder (ffmpeg would otherwise count the host's CPUs, not the container's quota)."),
+  FFMPEG_THREADS: env
+    .positiveInt(2)
+    .describe("ffmpeg threads per command, for the encoder and the decoder (ffmpeg would otherwise count the host's CPUs, not the container's quota)."),
   FFMPEG_NICENESS: env.nonNegativeInt(5).describe("Niceness of ffmpeg, so the service's own event loop (progress, lock renewal) stays responsive."),
   FFMPEG_STALL_SECONDS: env.positiveInt(60).describe('An ffmpeg whose progress (frames, output time) has not moved for this long is killed and run again.'),
   FFMPEG_STALL_ATTEMPTS: env.positiveInt(2).describe('Runs of one ffmpeg command ended by the stall watchdog before the job fails (and its queue retries it).'),
-  FFMPEG_TIMEOUT_SECONDS: env.positiveInt(600).describe('Time limit of one short ffmpeg command (preview, poster); also the least time a full encode is given.'),
+  FFMPEG_TIMEOUT_SECONDS: env
+    .positiveInt(600)
+    .describe('Time limit of one short ffmpeg command (preview, poster); also the least time a full encode is given.'),
   PREVIEW_SECONDS: z.coerce.number().positive().max(60).default(5).describe('Length of the muted, looping preview clip.'),
   PREVIEW_MAX_HEIGHT: env.positiveInt(480).describe("The preview's short side is at most this."),
 });

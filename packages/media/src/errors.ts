@@ -26,14 +26,7 @@ export interface MediaErrorDetails {
 }
 
 // Codes a retry cannot fix: the file itself is the problem.
-const PERMANENT_CODES: ReadonlySet<MediaErrorCode> = new Set([
-  'not_media',
-  'no_video_stream',
-  'audio_only',
-  'zero_duration',
-  'undecodable',
-  'truncated',
-]);
+const PERMANENT_CODES: ReadonlySet<MediaErrorCode> = new Set(['not_media', 'no_video_stream', 'audio_only', 'zero_duration', 'undecodable', 'truncated']);
 
 /** A typed failure from the media adapter; `permanent` says whether retrying can help. */
 export class MediaError extends Error {

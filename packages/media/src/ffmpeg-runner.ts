@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import ffmpeg from 'fluent-ffmpeg';
 import type { FfprobeData } from 'fluent-ffmpeg';
-import { buildPacketProbeArgs, buildProbeOptions, parsePacketProbe, type FfmpegCommand, type PacketSummary } from './commands.js';
+import ffmpeg from 'fluent-ffmpeg';
+import { buildPacketProbeArgs, buildProbeOptions, type FfmpegCommand, type PacketSummary, parsePacketProbe } from './commands.js';
 import { MediaError, type MediaErrorCode } from './errors.js';
 
 const execFileAsync = promisify(execFile);
@@ -79,12 +79,7 @@ const INFO_TIMEOUT_MS = 10_000;
 const TRUNCATED_MARKERS = ['moov atom not found', ': partial file', 'File ended prematurely'];
 
 // Substrings of ffmpeg's stderr meaning the input itself is broken; retrying cannot help.
-const UNDECODABLE_MARKERS = [
-  'Invalid data found when processing input',
-  'could not find codec parameters',
-  'Decoder (codec',
-  'corrupt input packet',
-];
+const UNDECODABLE_MARKERS = ['Invalid data found when processing input', 'could not find codec parameters', 'Decoder (codec', 'corrupt input packet'];
 
 // The staging volume failed to give the file (a flaky network mount, a file not visible yet on this
 // node): worth another try, never a verdict on the upload.
@@ -138,7 +133,12 @@ export class FfmpegRunner {
       if (failure.killed) {
         return Promise.reject(new MediaError('stalled', `ffprobe did not answer within ${limitSeconds} s and was stopped`, { path, cause: error }));
       }
-      const message = failure.code === 'ENOENT' ? `spawn ${this.ffprobeBinary()} ENOENT` : failure.stderr ? `ffprobe exited with code ${String(failure.code)}\n${failure.stderr}` : failure.message;
+      const message =
+        failure.code === 'ENOENT'
+          ? `spawn ${this.ffprobeBinary()} ENOENT`
+          : failure.stderr
+            ? `ffprobe exited with code ${String(failure.code)}\n${failure.stderr}`
+            : failure.message;
       return Promise.reject(this.toProbeError(path, Object.assign(new Error(message), { cause: error })));
     }
   }
@@ -147,7 +147,11 @@ export class FfmpegRunner {
   async probePackets(path: string): Promise<PacketSummary> {
     const limitSeconds = this.options.stallSeconds ?? DEFAULT_STALL_SECONDS;
     try {
-      const { stdout } = await execFileAsync(this.ffprobeBinary(), buildPacketProbeArgs(path), { timeout: limitSeconds * 1000, killSignal: 'SIGKILL', maxBuffer: 256 * 1024 * 1024 });
+      const { stdout } = await execFileAsync(this.ffprobeBinary(), buildPacketProbeArgs(path), {
+        timeout: limitSeconds * 1000,
+        killSignal: 'SIGKILL',
+        maxBuffer: 256 * 1024 * 1024,
+      });
       return parsePacketProbe(stdout);
     } catch (error) {
       const failure = error as Error & { stderr?: string; killed?: boolean; code?: unknown };
@@ -241,9 +245,12 @@ export class FfmpegRunner {
       const onAbort = (): void => kill('aborted');
       job.signal?.addEventListener('abort', onAbort, { once: true });
       const stallMs = (this.options.stallSeconds ?? DEFAULT_STALL_SECONDS) * 1000;
-      const watchdog = setInterval(() => {
-        if (Date.now() - lastMove >= stallMs) kill('stalled');
-      }, Math.min(1000, Math.max(50, stallMs / 4)));
+      const watchdog = setInterval(
+        () => {
+          if (Date.now() - lastMove >= stallMs) kill('stalled');
+        },
+        Math.min(1000, Math.max(50, stallMs / 4)),
+      );
       const timeoutSeconds = job.timeoutSeconds ?? this.options.timeoutSeconds;
       const deadline = timeoutSeconds ? setTimeout(() => kill('timeout'), timeoutSeconds * 1000) : undefined;
       const cleanUp = (): void => {
@@ -308,7 +315,12 @@ export class FfmpegRunner {
     const stderrTail = tailLines(err.message.split('\n').slice(1).join('\n') || err.message, this.options.stderrTailLines ?? DEFAULT_STDERR_TAIL_LINES);
     const details = { path, stderrTail, cause: err };
     const refused = refusedFormat(err.message);
-    if (refused) return new MediaError('not_media', `file is a ${refused} file, not a video this service accepts (playlists and references to other files are refused)`, details);
+    if (refused)
+      return new MediaError(
+        'not_media',
+        `file is a ${refused} file, not a video this service accepts (playlists and references to other files are refused)`,
+        details,
+      );
     if (isIoError(err.message)) return new MediaError('io_error', 'the staged file could not be read (will retry)', details);
     if (isSpawnFailure(err)) return new MediaError('ffmpeg_unavailable', 'ffprobe could not be started', details);
     // With -v error and nothing else said, the input simply was not media.
@@ -316,7 +328,13 @@ export class FfmpegRunner {
     return new MediaError('not_media', 'file is not a readable media file', details);
   }
 
-  private toRunError(job: FfmpegJob, err: Error, stderr: string, killedFor: 'aborted' | 'stalled' | 'timeout' | undefined, timeoutSeconds: number | undefined): MediaError {
+  private toRunError(
+    job: FfmpegJob,
+    err: Error,
+    stderr: string,
+    killedFor: 'aborted' | 'stalled' | 'timeout' | undefined,
+    timeoutSeconds: number | undefined,
+  ): MediaError {
     const stderrTail = tailLines(stderr, this.options.stderrTailLines ?? DEFAULT_STDERR_TAIL_LINES);
     const details = { path: job.input, stderrTail, cause: err };
     if (killedFor === 'stalled') {
@@ -326,7 +344,12 @@ export class FfmpegRunner {
     let code: MediaErrorCode = 'ffmpeg_failed';
     const refused = refusedFormat(stderr);
     if (killedFor === 'aborted') code = 'aborted';
-    else if (refused) return new MediaError('not_media', `file is a ${refused} file, not a video this service accepts (playlists and references to other files are refused)`, details);
+    else if (refused)
+      return new MediaError(
+        'not_media',
+        `file is a ${refused} file, not a video this service accepts (playlists and references to other files are refused)`,
+        details,
+      );
     else if (isSpawnFailure(err) && !isIoError(stderr)) code = 'ffmpeg_unavailable';
     else if (isIoError(stderr)) code = 'io_error';
     else if (isTruncationLine(stderr)) code = 'truncated';
@@ -343,8 +366,8 @@ export class FfmpegRunner {
 export function normaliseProbe(raw: Partial<FfprobeData>): FfprobeData {
   const streams = (raw.streams ?? []).map((stream) => {
     const sideData = (stream as { side_data_list?: Array<Record<string, unknown>> }).side_data_list ?? [];
-    const matrix = sideData.find((entry) => entry['rotation'] !== undefined);
-    return matrix && stream.rotation === undefined ? { ...stream, rotation: matrix['rotation'] as number } : stream;
+    const matrix = sideData.find((entry) => entry.rotation !== undefined);
+    return matrix && stream.rotation === undefined ? { ...stream, rotation: matrix.rotation as number } : stream;
   });
   return { streams, format: raw.format ?? {}, chapters: raw.chapters ?? [] } as FfprobeData;
 }
@@ -398,7 +421,11 @@ function isSpawnFailure(err: Error): boolean {
 }
 
 function tailLines(text: string, count: number): string {
-  return text.split(/\r\n|\r|\n/).filter((line) => line.trim() !== '').slice(-count).join('\n');
+  return text
+    .split(/\r\n|\r|\n/)
+    .filter((line) => line.trim() !== '')
+    .slice(-count)
+    .join('\n');
 }
 
 function lastMeaningfulLine(text: string): string | undefined {

@@ -1,7 +1,7 @@
 import { rename, rm } from 'node:fs/promises';
 import { buildMeanLumaCommand, buildPosterFrameCommand, parseMeanLuma } from './commands.js';
 import type { FfmpegRunner } from './ffmpeg-runner.js';
-import { fitWidth, type FrameSize } from './geometry.js';
+import { type FrameSize, fitWidth } from './geometry.js';
 import { fileSize } from './output-file.js';
 import { assertPlayableVideo, probeMedia } from './probe.js';
 import type { MediaInfo, VideoStreamInfo } from './types.js';
@@ -140,11 +140,9 @@ export async function renderPosterCandidates(parameters: PosterCandidatesParamet
 
 /** Times to try in order: early-but-not-first, then middle, then late; later ones only if earlier are dark. */
 export function posterCandidateTimes(durationSeconds: number): number[] {
-  const times = [
-    Math.min(durationSeconds * FIRST_CANDIDATE_FRACTION, FIRST_CANDIDATE_MAX_SECONDS),
-    durationSeconds * 0.5,
-    durationSeconds * 0.75,
-  ].map((t) => clampTime(t, durationSeconds));
+  const times = [Math.min(durationSeconds * FIRST_CANDIDATE_FRACTION, FIRST_CANDIDATE_MAX_SECONDS), durationSeconds * 0.5, durationSeconds * 0.75].map((t) =>
+    clampTime(t, durationSeconds),
+  );
   return [...new Set(times)];
 }
 

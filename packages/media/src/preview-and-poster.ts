@@ -2,7 +2,7 @@ import { rename, rm } from 'node:fs/promises';
 import { buildPreviewAndPosterCommand, parseMeanLuma } from './commands.js';
 import { fitShortSide, fitWidth } from './geometry.js';
 import { fileSize } from './output-file.js';
-import { DARK_LUMA, DEFAULT_POSTER_QUALITY, DEFAULT_POSTER_WIDTH, posterCandidateTimes, renderPosterCandidates, type PosterResult } from './poster.js';
+import { DARK_LUMA, DEFAULT_POSTER_QUALITY, DEFAULT_POSTER_WIDTH, type PosterResult, posterCandidateTimes, renderPosterCandidates } from './poster.js';
 import { DEFAULT_PREVIEW_FPS, DEFAULT_PREVIEW_HEIGHT, type PreviewOptions, type PreviewResult } from './preview.js';
 import { assertPlayableVideo, probeMedia } from './probe.js';
 
@@ -28,7 +28,12 @@ export interface PreviewAndPosterResult {
  * in the same run. Only when that frame is dark are the later candidates rendered, one run each.
  * Both files are written as `.part` and renamed when complete, so a crash leaves neither half-written.
  */
-export async function extractPreviewAndPoster(input: string, previewOutput: string, posterOutput: string, options: PreviewAndPosterOptions): Promise<PreviewAndPosterResult> {
+export async function extractPreviewAndPoster(
+  input: string,
+  previewOutput: string,
+  posterOutput: string,
+  options: PreviewAndPosterOptions,
+): Promise<PreviewAndPosterResult> {
   if (!(options.seconds > 0)) throw new RangeError(`preview seconds must be > 0, got ${options.seconds}`);
   const { runner } = options;
   const source = options.source ?? (await probeMedia(input, runner));
@@ -77,7 +82,13 @@ export async function extractPreviewAndPoster(input: string, previewOutput: stri
       if (luma === undefined) return renderPosterCandidates({ ...candidates, times: [firstTime, ...laterTimes] });
       if (luma < DARK_LUMA) return renderPosterCandidates({ ...candidates, times: laterTimes, earlier: { path: posterPart, atSeconds: firstTime, luma } });
       await rename(posterPart, posterOutput);
-      return { outputBytes: await fileSize(posterOutput), width: posterSize.width, height: posterSize.height, atSeconds: firstTime, meanLuma: Math.round(luma * 10) / 10 };
+      return {
+        outputBytes: await fileSize(posterOutput),
+        width: posterSize.width,
+        height: posterSize.height,
+        atSeconds: firstTime,
+        meanLuma: Math.round(luma * 10) / 10,
+      };
     };
     // The preview's probe (its exact duration, and a check it is readable) runs beside any fallback.
     const [produced, poster] = await Promise.all([probeMedia(previewOutput, runner), choosePoster()]);

@@ -67,9 +67,7 @@ export async function extractPreview(input: string, output: string, options: Pre
     ...(options.speed ? { speed: options.speed } : {}),
   });
 
-  const run = await writeAtomically(output, (partPath) =>
-    runner.run({ ...command, output: partPath, ...(options.signal ? { signal: options.signal } : {}) }),
-  );
+  const run = await writeAtomically(output, (partPath) => runner.run({ ...command, output: partPath, ...(options.signal ? { signal: options.signal } : {}) }));
   const produced = await probeMedia(output, runner);
   return {
     outputBytes: await fileSize(output),

@@ -82,9 +82,9 @@ function toAudioInfo(stream: FfprobeStream): AudioStreamInfo {
 
 function rotationOf(stream: FfprobeStream): number {
   // fluent-ffmpeg flattens the Display Matrix side data into `rotation`; old files use a `rotate` tag.
-  const raw = stream.rotation ?? (stream.tags as Record<string, unknown> | undefined)?.['rotate'];
+  const raw = stream.rotation ?? (stream.tags as Record<string, unknown> | undefined)?.rotate;
   const degrees = num(raw);
-  const normalised = ((Math.round(degrees / 90) * 90) % 360 + 360) % 360;
+  const normalised = (((Math.round(degrees / 90) * 90) % 360) + 360) % 360;
   return normalised;
 }
 

@@ -1,4 +1,4 @@
-import { vp9Codec, type CodecConfig, type EncoderSpeed } from './codecs.js';
+import { type CodecConfig, type EncoderSpeed, vp9Codec } from './codecs.js';
 import { buildTranscodeCommand } from './commands.js';
 import { MediaError } from './errors.js';
 import type { FfmpegRunner, FfmpegRunResult } from './ffmpeg-runner.js';
@@ -54,12 +54,7 @@ const DEFAULT_AUDIO_KBPS = 128;
 const DEFAULT_MAX_FPS = 60;
 
 /** Transcodes a video to VP9 + Opus WebM, upright, 8-bit, seekable while downloading. */
-export function transcodeToVp9(
-  input: string,
-  output: string,
-  options: TranscodeOptions,
-  onProgress?: ProgressListener,
-): Promise<TranscodeResult> {
+export function transcodeToVp9(input: string, output: string, options: TranscodeOptions, onProgress?: ProgressListener): Promise<TranscodeResult> {
   return transcodeWithCodec(vp9Codec, input, output, options, onProgress);
 }
 

@@ -17,13 +17,7 @@ export function videoFilterChain(video: VideoStreamInfo, size: FrameSize): strin
   const filters = [`scale=${size.width}:${size.height}`, 'setsar=1'];
   if (isHdr(video)) {
     // Scale before tonemapping: the float conversion is the expensive part, do it on fewer pixels.
-    filters.push(
-      'zscale=t=linear:npl=100',
-      'format=gbrpf32le',
-      'zscale=p=bt709',
-      'tonemap=tonemap=hable:desat=0',
-      'zscale=t=bt709:m=bt709:r=tv',
-    );
+    filters.push('zscale=t=linear:npl=100', 'format=gbrpf32le', 'zscale=p=bt709', 'tonemap=tonemap=hable:desat=0', 'zscale=t=bt709:m=bt709:r=tv');
   }
   filters.push('format=yuv420p');
   return filters.join(',');
@@ -32,7 +26,10 @@ export function videoFilterChain(video: VideoStreamInfo, size: FrameSize): strin
 /** Output options that keep ffmpeg from copying what a public listing must not carry. */
 export const STRIP_METADATA_OPTIONS: readonly string[] = [
   // Phone videos carry GPS location and device tags in container metadata; a public file should not.
-  '-map_metadata', '-1',
-  '-map_chapters', '-1',
-  '-sn', '-dn',
+  '-map_metadata',
+  '-1',
+  '-map_chapters',
+  '-1',
+  '-sn',
+  '-dn',
 ];

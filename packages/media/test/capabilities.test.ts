@@ -1,7 +1,7 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FfmpegRunner } from '../src/ffmpeg-runner.js';
 
 // Its own file: fluent-ffmpeg keeps what it learnt about ffmpeg for the whole process, so this test

@@ -1,4 +1,4 @@
-import { describe, it, expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   buildAudioTrackCommand,
   buildConcatList,
@@ -7,17 +7,23 @@ import {
   buildTranscodeCommand,
   buildVideoChunkCommand,
   MAX_INTRA_RATE_PERCENT,
+  type MediaInfo,
   OWN_CONCAT_DEMUXERS,
   parsePacketProbe,
   SOURCE_DEMUXERS,
-  type MediaInfo,
   type VideoStreamInfo,
 } from '../src/index.js';
 
 // The chunked encode's builders are pure: these tests run no ffmpeg.
 
 const video: VideoStreamInfo = { codec: 'h264', width: 1920, height: 1080, rotation: 0, fps: 30, pixelFormat: 'yuv420p', bitDepth: 8 };
-const source: MediaInfo & { video: VideoStreamInfo; audio: NonNullable<MediaInfo['audio']> } = { formatName: 'mov,mp4', durationSeconds: 60, sizeBytes: 1, video, audio: { codec: 'aac', channels: 6, sampleRate: 48000 } };
+const source: MediaInfo & { video: VideoStreamInfo; audio: NonNullable<MediaInfo['audio']> } = {
+  formatName: 'mov,mp4',
+  durationSeconds: 60,
+  sizeBytes: 1,
+  video,
+  audio: { codec: 'aac', channels: 6, sampleRate: 48000 },
+};
 const size = { width: 1280, height: 720 };
 const flagValue = (args: readonly string[], flag: string): string | undefined => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
 const withoutFlags = (args: readonly string[], flags: string[]): string[] => {
@@ -31,9 +37,19 @@ const withoutFlags = (args: readonly string[], flags: string[]): string[] => {
 
 describe('buildVideoChunkCommand', () => {
   const chunk = (startFrame: number, frames?: number) =>
-    buildVideoChunkCommand({ input: 'in', output: 'out', source, size, threads: 2, maxFps: 60, fps: 30, startFrame, ...(frames === undefined ? {} : { frames }) });
+    buildVideoChunkCommand({
+      input: 'in',
+      output: 'out',
+      source,
+      size,
+      threads: 2,
+      maxFps: 60,
+      fps: 30,
+      startFrame,
+      ...(frames === undefined ? {} : { frames }),
+    });
 
-  it('uses exactly the full transcode\'s video settings, without audio', () => {
+  it("uses exactly the full transcode's video settings, without audio", () => {
     const single = buildTranscodeCommand({ input: 'in', output: 'out', source, size, threads: 2, maxFps: 60, audioBitrateKbps: 128 });
     const singleVideo = single.outputOptions.slice(single.outputOptions.indexOf('-c:v'), single.outputOptions.indexOf('-c:a'));
     const ofChunk = chunk(60, 60).outputOptions;
@@ -81,7 +97,7 @@ describe('buildVideoChunkCommand', () => {
 });
 
 describe('buildAudioTrackCommand', () => {
-  it('encodes the whole track once with the full transcode\'s audio settings', () => {
+  it("encodes the whole track once with the full transcode's audio settings", () => {
     const single = buildTranscodeCommand({ input: 'in', output: 'out', source, size, threads: 2, maxFps: 60, audioBitrateKbps: 96 });
     const audio = buildAudioTrackCommand({ input: 'in', output: 'a.webm', source, audioBitrateKbps: 96, threads: 2 });
     const singleAudio = single.outputOptions.slice(single.outputOptions.indexOf('-c:a'), single.outputOptions.indexOf('-c:a') + 6);
@@ -95,9 +111,9 @@ describe('buildAudioTrackCommand', () => {
 
 describe('buildConcatList', () => {
   it('lists plain names with exact durations, the last one open', () => {
-    expect(buildConcatList([{ file: 'video-0000.webm', durationSeconds: 2 }, { file: 'video-0001.webm', durationSeconds: 2.002 }, { file: 'video-0002.webm' }])).toBe(
-      'ffconcat version 1.0\nfile video-0000.webm\nduration 2.000000\nfile video-0001.webm\nduration 2.002000\nfile video-0002.webm\n',
-    );
+    expect(
+      buildConcatList([{ file: 'video-0000.webm', durationSeconds: 2 }, { file: 'video-0001.webm', durationSeconds: 2.002 }, { file: 'video-0002.webm' }]),
+    ).toBe('ffconcat version 1.0\nfile video-0000.webm\nduration 2.000000\nfile video-0001.webm\nduration 2.002000\nfile video-0002.webm\n');
   });
   it('refuses anything but a plain file name beside the list', () => {
     for (const file of ['../source', '/etc/passwd', 'http://example.com/a.webm', "a'b.webm", 'a\nfile b', '', '.hidden']) {
@@ -141,7 +157,12 @@ describe('packet probe', () => {
     expect(flagValue(args, '-protocol_whitelist')).toBe('file');
   });
   it('counts packets and collects keyframe times in order', () => {
-    expect(parsePacketProbe('0.033000,__\n0.000000,K__\n0.066000,___\n2.000000,K_\n\nN/A\n')).toEqual({ packets: 4, keyframeSeconds: [0, 2], firstSeconds: 0, lastSeconds: 2 });
+    expect(parsePacketProbe('0.033000,__\n0.000000,K__\n0.066000,___\n2.000000,K_\n\nN/A\n')).toEqual({
+      packets: 4,
+      keyframeSeconds: [0, 2],
+      firstSeconds: 0,
+      lastSeconds: 2,
+    });
     expect(parsePacketProbe('')).toEqual({ packets: 0, keyframeSeconds: [] });
   });
 });

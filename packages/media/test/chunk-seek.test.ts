@@ -21,14 +21,31 @@ let reference: string[];
 
 /** Frame hashes of ffmpeg's framemd5 output, and how many frames the decoder produced to make them. */
 async function decode(inputOptions: readonly string[], filter: string): Promise<{ hashes: string[]; decoded: number }> {
-  const { stdout, stderr } = await execFileAsync('ffmpeg', ['-hide_banner', '-v', 'verbose', ...inputOptions, '-i', input, '-map', '0:v:0', '-vf', filter, '-f', 'framemd5', '-'], { maxBuffer: 16 * 1024 * 1024 });
-  const hashes = stdout.split('\n').filter((line) => line && !line.startsWith('#')).map((line) => line.split(',').at(-1)?.trim() ?? '');
+  const { stdout, stderr } = await execFileAsync(
+    'ffmpeg',
+    ['-hide_banner', '-v', 'verbose', ...inputOptions, '-i', input, '-map', '0:v:0', '-vf', filter, '-f', 'framemd5', '-'],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  const hashes = stdout
+    .split('\n')
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => line.split(',').at(-1)?.trim() ?? '');
   const decoded = Number(/Input stream #0:0 \(video\):.*?(\d+) frames decoded/.exec(stderr)?.[1]);
   return { hashes, decoded };
 }
 
 const chunk = (startFrame: number, frames?: number) =>
-  buildVideoChunkCommand({ input, output: 'unused', source, size: { width: 320, height: 180 }, threads: 1, maxFps: 60, fps: FPS, startFrame, ...(frames === undefined ? {} : { frames }) });
+  buildVideoChunkCommand({
+    input,
+    output: 'unused',
+    source,
+    size: { width: 320, height: 180 },
+    threads: 1,
+    maxFps: 60,
+    fps: FPS,
+    startFrame,
+    ...(frames === undefined ? {} : { frames }),
+  });
 const filterOf = (command: ReturnType<typeof chunk>) => command.outputOptions[command.outputOptions.indexOf('-vf') + 1] ?? '';
 
 beforeAll(async () => {
@@ -36,7 +53,29 @@ beforeAll(async () => {
   input = join(work, 'source.mp4');
   // A keyframe every second (every 30 frames) and B-frames, as an encoder writes them: the frames'
   // presentation times run ahead of their decode order, as in a phone's file.
-  await ffmpegCli(['-f', 'lavfi', '-i', `testsrc2=size=320x180:rate=${FPS}`, '-t', '4', '-c:v', 'libx264', '-preset', 'veryfast', '-bf', '2', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', input]);
+  await ffmpegCli([
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=320x180:rate=${FPS}`,
+    '-t',
+    '4',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-bf',
+    '2',
+    '-g',
+    '30',
+    '-keyint_min',
+    '30',
+    '-sc_threshold',
+    '0',
+    '-pix_fmt',
+    'yuv420p',
+    input,
+  ]);
   const whole = chunk(0);
   reference = (await decode(whole.inputOptions, filterOf(whole))).hashes;
   expect(reference).toHaveLength(120);

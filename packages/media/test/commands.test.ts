@@ -1,4 +1,5 @@
-import { describe, it, expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { parseEncoderList } from '../src/ffmpeg-runner.js';
 import {
   buildMeanLumaCommand,
   buildPosterFrameCommand,
@@ -7,18 +8,23 @@ import {
   buildProbeOptions,
   buildTranscodeCommand,
   buildVideoChunkCommand,
+  type MediaInfo,
   parseMeanLuma,
   SOURCE_DEMUXERS,
-  vp9Codec,
-  type MediaInfo,
   type VideoStreamInfo,
+  vp9Codec,
 } from '../src/index.js';
-import { parseEncoderList } from '../src/ffmpeg-runner.js';
 
 // The builders are pure: these tests run no ffmpeg.
 
 const video: VideoStreamInfo = { codec: 'h264', width: 1920, height: 1080, rotation: 0, fps: 30, pixelFormat: 'yuv420p', bitDepth: 8 };
-const withAudio: MediaInfo & { video: VideoStreamInfo } = { formatName: 'mov,mp4', durationSeconds: 60, sizeBytes: 1, video, audio: { codec: 'aac', channels: 2, sampleRate: 48000 } };
+const withAudio: MediaInfo & { video: VideoStreamInfo } = {
+  formatName: 'mov,mp4',
+  durationSeconds: 60,
+  sizeBytes: 1,
+  video,
+  audio: { codec: 'aac', channels: 2, sampleRate: 48000 },
+};
 const silent: MediaInfo & { video: VideoStreamInfo } = { formatName: 'mov,mp4', durationSeconds: 60, sizeBytes: 1, video };
 const flagValue = (args: string[], flag: string): string | undefined => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
 
@@ -26,8 +32,30 @@ describe('every input is restricted to the staged file', () => {
   const commands = [
     buildTranscodeCommand({ input: 'in', output: 'out', source: withAudio, size: { width: 1280, height: 720 }, threads: 3, maxFps: 60, audioBitrateKbps: 128 }),
     buildPreviewCommand({ input: 'in', output: 'out', source: withAudio, size: { width: 852, height: 480 }, seconds: 5, threads: 3, maxFps: 30 }),
-    buildPosterFrameCommand({ input: 'in', output: 'out', source: withAudio, size: { width: 1280, height: 720 }, atSeconds: 3, chooseFrame: true, quality: 80, threads: 3 }),
-    buildPreviewAndPosterCommand({ input: 'in', previewOutput: 'p', posterOutput: 'q', source: withAudio, size: { width: 852, height: 480 }, posterSize: { width: 1280, height: 720 }, seconds: 5, threads: 3, maxFps: 30, posterAtSeconds: 3, chooseFrame: true, quality: 80 }),
+    buildPosterFrameCommand({
+      input: 'in',
+      output: 'out',
+      source: withAudio,
+      size: { width: 1280, height: 720 },
+      atSeconds: 3,
+      chooseFrame: true,
+      quality: 80,
+      threads: 3,
+    }),
+    buildPreviewAndPosterCommand({
+      input: 'in',
+      previewOutput: 'p',
+      posterOutput: 'q',
+      source: withAudio,
+      size: { width: 852, height: 480 },
+      posterSize: { width: 1280, height: 720 },
+      seconds: 5,
+      threads: 3,
+      maxFps: 30,
+      posterAtSeconds: 3,
+      chooseFrame: true,
+      quality: 80,
+    }),
     buildMeanLumaCommand('poster.webp'),
   ];
   it('reads only through the file protocol and only with allowed demuxers, never a playlist format', () => {
@@ -39,7 +67,7 @@ describe('every input is restricted to the staged file', () => {
     }
     expect(buildProbeOptions()).toEqual(expect.arrayContaining(['-protocol_whitelist', 'file', '-format_whitelist', SOURCE_DEMUXERS.join(',')]));
   });
-  it('gives the decoder FFMPEG_THREADS threads, before the input (ffmpeg would count the host\'s CPUs)', () => {
+  it("gives the decoder FFMPEG_THREADS threads, before the input (ffmpeg would count the host's CPUs)", () => {
     for (const command of commands.slice(0, 4)) expect(flagValue(command.inputOptions, '-threads')).toBe('3');
   });
   it('lets the luma measurement read only image formats this package writes', () => {
@@ -49,7 +77,15 @@ describe('every input is restricted to the staged file', () => {
 
 describe('buildTranscodeCommand', () => {
   it('maps video and audio, scales, strips metadata and uses the ladder and the default speed', () => {
-    const command = buildTranscodeCommand({ input: 'in.mp4', output: 'out.webm', source: withAudio, size: { width: 1280, height: 720 }, threads: 2, maxFps: 60, audioBitrateKbps: 128 });
+    const command = buildTranscodeCommand({
+      input: 'in.mp4',
+      output: 'out.webm',
+      source: withAudio,
+      size: { width: 1280, height: 720 },
+      threads: 2,
+      maxFps: 60,
+      audioBitrateKbps: 128,
+    });
     const args = command.outputOptions;
     expect(command.input).toBe('in.mp4');
     expect(command.output).toBe('out.webm');
@@ -64,7 +100,17 @@ describe('buildTranscodeCommand', () => {
     expect(command.expectedDurationSeconds).toBe(60);
   });
   it('writes no audio track for a silent source and honours an explicit bitrate and speed', () => {
-    const args = buildTranscodeCommand({ input: 'in', output: 'out', source: silent, size: { width: 1920, height: 1080 }, threads: 1, maxFps: 60, audioBitrateKbps: 128, videoBitrateKbps: 900, speed: { cpuUsed: 8 } }).outputOptions;
+    const args = buildTranscodeCommand({
+      input: 'in',
+      output: 'out',
+      source: silent,
+      size: { width: 1920, height: 1080 },
+      threads: 1,
+      maxFps: 60,
+      audioBitrateKbps: 128,
+      videoBitrateKbps: 900,
+      speed: { cpuUsed: 8 },
+    }).outputOptions;
     expect(args).toContain('-an');
     expect(args).not.toContain('-c:a');
     expect(flagValue(args, '-b:v')).toBe('900k');
@@ -72,27 +118,77 @@ describe('buildTranscodeCommand', () => {
   });
   it('caps the keyframe interval to the capped frame rate', () => {
     const fast = { ...withAudio, video: { ...video, fps: 240 } };
-    const args = buildTranscodeCommand({ input: 'in', output: 'out', source: fast, size: { width: 1280, height: 720 }, threads: 1, maxFps: 60, audioBitrateKbps: 128 }).outputOptions;
+    const args = buildTranscodeCommand({
+      input: 'in',
+      output: 'out',
+      source: fast,
+      size: { width: 1280, height: 720 },
+      threads: 1,
+      maxFps: 60,
+      audioBitrateKbps: 128,
+    }).outputOptions;
     expect(flagValue(args, '-fpsmax')).toBe('60');
     expect(flagValue(args, '-g')).toBe('120');
   });
   it('gives no -fpsmax to a source within the cap (ffmpeg 7 would make a variable-frame-rate video constant-rate)', () => {
     const vfr = { ...withAudio, video: { ...video, fps: 20.69 } };
-    const args = buildTranscodeCommand({ input: 'in', output: 'out', source: vfr, size: { width: 1280, height: 720 }, threads: 1, maxFps: 30, audioBitrateKbps: 128 }).outputOptions;
+    const args = buildTranscodeCommand({
+      input: 'in',
+      output: 'out',
+      source: vfr,
+      size: { width: 1280, height: 720 },
+      threads: 1,
+      maxFps: 30,
+      audioBitrateKbps: 128,
+    }).outputOptions;
     expect(args).not.toContain('-fpsmax');
-    const atCap = buildTranscodeCommand({ input: 'in', output: 'out', source: { ...withAudio, video: { ...video, fps: 30 } }, size: { width: 1280, height: 720 }, threads: 1, maxFps: 30, audioBitrateKbps: 128 });
+    const atCap = buildTranscodeCommand({
+      input: 'in',
+      output: 'out',
+      source: { ...withAudio, video: { ...video, fps: 30 } },
+      size: { width: 1280, height: 720 },
+      threads: 1,
+      maxFps: 30,
+      audioBitrateKbps: 128,
+    });
     expect(atCap.outputOptions).not.toContain('-fpsmax');
-    const chunk = buildVideoChunkCommand({ input: 'in', output: 'out', source: vfr, size: { width: 1280, height: 720 }, threads: 1, maxFps: 30, fps: 20.69, startFrame: 30, frames: 30 });
+    const chunk = buildVideoChunkCommand({
+      input: 'in',
+      output: 'out',
+      source: vfr,
+      size: { width: 1280, height: 720 },
+      threads: 1,
+      maxFps: 30,
+      fps: 20.69,
+      startFrame: 30,
+      frames: 30,
+    });
     expect(chunk.outputOptions).not.toContain('-fpsmax');
     // Unknown rate: capped.
-    const unknown = buildTranscodeCommand({ input: 'in', output: 'out', source: { ...withAudio, video: { ...video, fps: 0 } }, size: { width: 1280, height: 720 }, threads: 1, maxFps: 30, audioBitrateKbps: 128 });
+    const unknown = buildTranscodeCommand({
+      input: 'in',
+      output: 'out',
+      source: { ...withAudio, video: { ...video, fps: 0 } },
+      size: { width: 1280, height: 720 },
+      threads: 1,
+      maxFps: 30,
+      audioBitrateKbps: 128,
+    });
     expect(flagValue(unknown.outputOptions, '-fpsmax')).toBe('30');
   });
 });
 
 describe('buildPreviewCommand', () => {
   it('is muted, cut to its length with the fast preview profile, and expects the shorter of clip and video', () => {
-    const command = buildPreviewCommand({ input: 'in', output: 'out', source: { ...withAudio, durationSeconds: 3 }, size: { width: 852, height: 480 }, seconds: 5, threads: 2, maxFps: 30 });
+    const command = buildPreviewCommand({
+      input: 'in',
+      output: 'out',
+      source: { ...withAudio, durationSeconds: 3 },
+      size: { width: 852, height: 480 },
+      seconds: 5,
+      threads: 2,
+      maxFps: 30,
+    });
     expect(command.outputOptions).toContain('-an');
     expect(command.outputOptions).not.toContain('0:a:0');
     expect(flagValue(command.outputOptions, '-t')).toBe('5');
@@ -104,12 +200,28 @@ describe('buildPreviewCommand', () => {
 
 describe('buildPosterFrameCommand', () => {
   it('seeks before the input, takes one WebP frame and picks a typical frame of a one-second window when asked', () => {
-    const chosen = buildPosterFrameCommand({ input: 'in', output: 'p.webp', source: withAudio, size: { width: 1280, height: 720 }, atSeconds: 2.5, chooseFrame: true, quality: 75 });
+    const chosen = buildPosterFrameCommand({
+      input: 'in',
+      output: 'p.webp',
+      source: withAudio,
+      size: { width: 1280, height: 720 },
+      atSeconds: 2.5,
+      chooseFrame: true,
+      quality: 75,
+    });
     expect(flagValue(chosen.inputOptions, '-ss')).toBe('2.500');
     expect(flagValue(chosen.outputOptions, '-vf')).toMatch(/,thumbnail=30$/);
     expect(flagValue(chosen.outputOptions, '-frames:v')).toBe('1');
     expect(flagValue(chosen.outputOptions, '-quality')).toBe('75');
-    const exact = buildPosterFrameCommand({ input: 'in', output: 'p.webp', source: withAudio, size: { width: 1280, height: 720 }, atSeconds: 1, chooseFrame: false, quality: 80 });
+    const exact = buildPosterFrameCommand({
+      input: 'in',
+      output: 'p.webp',
+      source: withAudio,
+      size: { width: 1280, height: 720 },
+      atSeconds: 1,
+      chooseFrame: false,
+      quality: 80,
+    });
     expect(flagValue(exact.outputOptions, '-vf')).not.toContain('thumbnail');
     expect(exact.inputOptions).not.toContain('-threads');
   });
@@ -152,7 +264,10 @@ describe('buildPreviewAndPosterCommand', () => {
   it('encodes the preview exactly as buildPreviewCommand does (same length, profile, bitrate, container)', () => {
     const alone = buildPreviewCommand({ ...settings, output: 'preview.webm' }).outputOptions;
     const withoutFilters = alone.filter((_, i) => !['-vf', '-map'].includes(alone[i] ?? '') && !['-vf', '-map'].includes(alone[i - 1] ?? ''));
-    const shared = command.outputOptions.filter((_, i) => !['-filter_complex', '-map'].includes(command.outputOptions[i] ?? '') && !['-filter_complex', '-map'].includes(command.outputOptions[i - 1] ?? ''));
+    const shared = command.outputOptions.filter(
+      (_, i) =>
+        !['-filter_complex', '-map'].includes(command.outputOptions[i] ?? '') && !['-filter_complex', '-map'].includes(command.outputOptions[i - 1] ?? ''),
+    );
     expect(shared).toEqual(withoutFilters);
     expect(flagValue(shared, '-t')).toBe('5');
     expect(flagValue(shared, '-deadline')).toBe('realtime');
@@ -196,7 +311,14 @@ describe('buildPreviewAndPosterCommand', () => {
 
 describe('parseEncoderList', () => {
   it('reads encoder names from ffmpeg -encoders output', () => {
-    const text = ['Encoders:', ' V..... = Video', ' ------', ' V....D libvpx-vp9           libvpx VP9 (codec vp9)', ' A....D libopus              libopus Opus (codec opus)', ' V....D libwebp              libwebp WebP image (codec webp)'].join('\n');
+    const text = [
+      'Encoders:',
+      ' V..... = Video',
+      ' ------',
+      ' V....D libvpx-vp9           libvpx VP9 (codec vp9)',
+      ' A....D libopus              libopus Opus (codec opus)',
+      ' V....D libwebp              libwebp WebP image (codec webp)',
+    ].join('\n');
     expect([...parseEncoderList(text)]).toEqual(['libvpx-vp9', 'libopus', 'libwebp']);
   });
 });

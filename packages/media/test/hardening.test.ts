@@ -1,11 +1,11 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createMediaAdapter, MediaError } from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FfmpegRunner } from '../src/ffmpeg-runner.js';
+import { createMediaAdapter, MediaError } from '../src/index.js';
 import { ffmpegCli } from './helpers.js';
 
 const execFileAsync = promisify(execFile);
@@ -25,7 +25,21 @@ const failure = (work: Promise<unknown>): Promise<MediaError> =>
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'reelboard-media-hardening-'));
-  await ffmpegCli(['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', file('real.mp4')]);
+  await ffmpegCli([
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=320x240:rate=30',
+    '-t',
+    '2',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-pix_fmt',
+    'yuv420p',
+    file('real.mp4'),
+  ]);
   // A secret beside the upload that a playlist could point ffmpeg at.
   await writeFile(file('secret.txt'), 'not for the public\n');
   // HLS: a real playlist with its segments next to it, renamed as an upload would be.
@@ -60,17 +74,28 @@ describe('inputs are the staged file only', () => {
     expect(await formatOf('hls.mp4', ['-f', 'hls'])).toBe('hls');
   });
 
-  for (const [name, demuxer] of [['hls.mp4', 'hls'], ['dash.mp4', 'dash'], ['concat.mp4', 'concat']] as const) {
+  for (const [name, demuxer] of [
+    ['hls.mp4', 'hls'],
+    ['dash.mp4', 'dash'],
+    ['concat.mp4', 'concat'],
+  ] as const) {
     it(`refuses for good an ${demuxer} playlist renamed .mp4, in ffprobe and in ffmpeg`, async () => {
       const probed = await failure(media.probe(file(name)));
       expect(probed.code).toBe('not_media');
       expect(probed.permanent).toBe(true);
       if (demuxer !== 'dash') expect(probed.message).toContain(`a ${demuxer} file`);
       // Even without the probe in front (a caller passing its own), ffmpeg refuses the format.
-      const source = { formatName: 'mov,mp4', durationSeconds: 2, sizeBytes: 1, video: { codec: 'h264', width: 320, height: 240, rotation: 0, fps: 30, pixelFormat: 'yuv420p', bitDepth: 8 } };
+      const source = {
+        formatName: 'mov,mp4',
+        durationSeconds: 2,
+        sizeBytes: 1,
+        video: { codec: 'h264', width: 320, height: 240, rotation: 0, fps: 30, pixelFormat: 'yuv420p', bitDepth: 8 },
+      };
       const ran = await failure(media.transcodeToVp9(file(name), file(`${demuxer}-out.webm`), { maxHeight: 240, threads: 1, source }));
       expect(ran.code).toBe('not_media');
-      const cut = await failure(media.extractPreviewAndPoster(file(name), file(`${demuxer}-preview.webm`), file(`${demuxer}-poster.webp`), { seconds: 1, threads: 1, source }));
+      const cut = await failure(
+        media.extractPreviewAndPoster(file(name), file(`${demuxer}-preview.webm`), file(`${demuxer}-poster.webp`), { seconds: 1, threads: 1, source }),
+      );
       expect(cut.code).toBe('not_media');
     }, 30_000);
   }
@@ -126,15 +151,23 @@ describe('no encode can hang', () => {
   it('counts the runs: a stalled command is started again up to FFMPEG_STALL_ATTEMPTS times', async () => {
     const counter = file('runs.txt');
     const fake = file('ffmpeg-hangs.sh');
-    await writeFile(fake, `#!/bin/sh\necho run >> '${counter}'\necho "frame=    1 fps=0.0 q=0.0 size=       0kB time=00:00:00.03 bitrate=N/A speed=N/A" >&2\nexec sleep 30\n`);
+    await writeFile(
+      fake,
+      `#!/bin/sh\necho run >> '${counter}'\necho "frame=    1 fps=0.0 q=0.0 size=       0kB time=00:00:00.03 bitrate=N/A speed=N/A" >&2\nexec sleep 30\n`,
+    );
     await chmod(fake, 0o755);
-    const error = await failure(new FfmpegRunner({ ffmpegPath: fake, stallSeconds: 1, stallAttempts: 3 }).run({ input: file('real.mp4'), output: file('x.webm'), outputOptions: [] }));
+    const error = await failure(
+      new FfmpegRunner({ ffmpegPath: fake, stallSeconds: 1, stallAttempts: 3 }).run({ input: file('real.mp4'), output: file('x.webm'), outputOptions: [] }),
+    );
     expect(error.code).toBe('stalled');
     expect((await readFile(counter, 'utf8')).trim().split('\n')).toHaveLength(3);
   }, 30_000);
 
   it('lets a slow encode that keeps moving run to the end', async () => {
-    const result = await createMediaAdapter({ stallSeconds: 3, stallAttempts: 1 }).transcodeToVp9(file('real.mp4'), file('moving.webm'), { maxHeight: 240, threads: 1 });
+    const result = await createMediaAdapter({ stallSeconds: 3, stallAttempts: 1 }).transcodeToVp9(file('real.mp4'), file('moving.webm'), {
+      maxHeight: 240,
+      threads: 1,
+    });
     expect(result.durationSeconds).toBeCloseTo(2, 0);
   }, 60_000);
 
@@ -144,7 +177,14 @@ describe('no encode can hang', () => {
   }, 30_000);
 
   it('stops a run at its time limit whatever its progress', async () => {
-    const error = await failure(new FfmpegRunner({ stallSeconds: 60 }).run({ input: file('never-written.mp4'), output: file('late.webm'), outputOptions: ['-f', 'webm'], timeoutSeconds: 1 }));
+    const error = await failure(
+      new FfmpegRunner({ stallSeconds: 60 }).run({
+        input: file('never-written.mp4'),
+        output: file('late.webm'),
+        outputOptions: ['-f', 'webm'],
+        timeoutSeconds: 1,
+      }),
+    );
     expect(error).toMatchObject({ code: 'timeout', permanent: false });
     expect(error.message).toMatch(/1 s limit/);
   }, 30_000);

@@ -49,29 +49,86 @@ export const HDR10_TAGS = {
    * -color_trc and -color_primaries output options alone come out untagged there), and as output
    * options too, which is what ffmpeg 5.1 reads.
    */
-  args: ['-vf', 'setparams=color_trc=smpte2084:color_primaries=bt2020:colorspace=bt2020nc', '-color_trc', 'smpte2084', '-color_primaries', 'bt2020', '-colorspace', 'bt2020nc'],
+  args: [
+    '-vf',
+    'setparams=color_trc=smpte2084:color_primaries=bt2020:colorspace=bt2020nc',
+    '-color_trc',
+    'smpte2084',
+    '-color_primaries',
+    'bt2020',
+    '-colorspace',
+    'bt2020nc',
+  ],
 };
 
 /** Fixture recipes: small and short so the whole suite stays well under a minute on 2 cores. */
 export const FIXTURES = {
   /** 1280x720 30 fps, 3 s, h264 + aac. */
   withAudio: (out: string) => [
-    '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440',
-    '-t', '3', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', out,
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=1280x720:rate=30',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440',
+    '-t',
+    '3',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    out,
   ],
   /** 640x360, 2 s, no audio track. */
   silent: (out: string) => [
-    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', out,
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=640x360:rate=30',
+    '-t',
+    '2',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-pix_fmt',
+    'yuv420p',
+    out,
   ],
   /** 1 s of black then 2 s of picture, like a fade-in opening. */
   blackStart: (out: string) => [
-    '-filter_complex', 'color=black:size=640x360:rate=30:duration=1[b];testsrc2=size=640x360:rate=30:duration=2[t];[b][t]concat=n=2:v=1:a=0',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', out,
+    '-filter_complex',
+    'color=black:size=640x360:rate=30:duration=1[b];testsrc2=size=640x360:rate=30:duration=2[t];[b][t]concat=n=2:v=1:a=0',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-pix_fmt',
+    'yuv420p',
+    out,
   ],
   /** 10-bit, tagged HDR10 (PQ / BT.2020). */
   hdr10: (out: string) => [
-    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast',
-    '-pix_fmt', 'yuv420p10le', ...HDR10_TAGS.args, out,
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=640x360:rate=30',
+    '-t',
+    '1',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-pix_fmt',
+    'yuv420p10le',
+    ...HDR10_TAGS.args,
+    out,
   ],
   /**
    * Phone-style rotation: stored landscape, displayed portrait, by a Display Matrix of 90 degrees on a

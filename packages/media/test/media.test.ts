@@ -1,9 +1,9 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtemp, rm, writeFile, access } from 'node:fs/promises';
+import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMediaAdapter, MediaError } from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FfmpegRunner } from '../src/ffmpeg-runner.js';
+import { createMediaAdapter, MediaError } from '../src/index.js';
 import { FIXTURES, ffmpegCli, ffprobeJson, meanGray } from './helpers.js';
 
 let dir = '';
@@ -28,7 +28,11 @@ afterAll(async () => {
 
 const videoOf = (probe: Awaited<ReturnType<typeof ffprobeJson>>) => probe.streams.find((s) => s.codec_type === 'video');
 const audioOf = (probe: Awaited<ReturnType<typeof ffprobeJson>>) => probe.streams.find((s) => s.codec_type === 'audio');
-const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 describe('health', () => {
   it('finds ffmpeg with the needed encoders', async () => {

@@ -1,9 +1,9 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { access, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FfmpegJob, FfmpegRunner } from '../src/ffmpeg-runner.js';
 import { createMediaAdapter } from '../src/index.js';
-import { FfmpegRunner, type FfmpegJob } from '../src/ffmpeg-runner.js';
 import { measureMeanLuma } from '../src/poster.js';
 import { extractPreviewAndPoster } from '../src/preview-and-poster.js';
 import { FIXTURES, ffmpegCli, ffprobeJson, meanGray } from './helpers.js';
@@ -11,7 +11,11 @@ import { FIXTURES, ffmpegCli, ffprobeJson, meanGray } from './helpers.js';
 let dir = '';
 const file = (name: string): string => join(dir, name);
 const media = createMediaAdapter();
-const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 const videoOf = (probe: Awaited<ReturnType<typeof ffprobeJson>>) => probe.streams.find((s) => s.codec_type === 'video');
 const partFiles = async (): Promise<string[]> => (await readdir(dir)).filter((name) => name.endsWith('.part'));
 
@@ -23,8 +27,15 @@ beforeAll(async () => {
     // Black for its first 3 s, then 3 s of picture: the first poster candidate (1.5 s) and its whole
     // one-second window are black, the second (3 s) is picture.
     ffmpegCli([
-      '-filter_complex', 'color=black:size=320x180:rate=30:duration=3[b];testsrc2=size=320x180:rate=30:duration=3[t];[b][t]concat=n=2:v=1:a=0',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', file('dark-opening.mp4'),
+      '-filter_complex',
+      'color=black:size=320x180:rate=30:duration=3[b];testsrc2=size=320x180:rate=30:duration=3[t];[b][t]concat=n=2:v=1:a=0',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      file('dark-opening.mp4'),
     ]),
   ]);
   await ffmpegCli(FIXTURES.rotate90(file('silent.mp4'), file('rotated.mp4')));
@@ -59,7 +70,10 @@ describe('extractPreviewAndPoster', () => {
   }, 30_000);
 
   it('takes the poster from a later candidate when the video opens on black', async () => {
-    const result = await media.extractPreviewAndPoster(file('dark-opening.mp4'), file('dark-preview.webm'), file('dark-poster.webp'), { seconds: 1, threads: 2 });
+    const result = await media.extractPreviewAndPoster(file('dark-opening.mp4'), file('dark-preview.webm'), file('dark-poster.webp'), {
+      seconds: 1,
+      threads: 2,
+    });
     expect(result.posterFallback).toBe(true);
     expect(result.poster.atSeconds).toBe(3);
     expect(result.poster.meanLuma).toBeGreaterThan(40);
@@ -72,7 +86,11 @@ describe('extractPreviewAndPoster', () => {
   }, 30_000);
 
   it('keeps the whole video when it is shorter than the preview, and a portrait video portrait', async () => {
-    const result = await media.extractPreviewAndPoster(file('rotated.mp4'), file('rotated-preview.webm'), file('rotated-poster.webp'), { seconds: 10, threads: 2, maxHeight: 240 });
+    const result = await media.extractPreviewAndPoster(file('rotated.mp4'), file('rotated-preview.webm'), file('rotated-poster.webp'), {
+      seconds: 10,
+      threads: 2,
+      maxHeight: 240,
+    });
     expect(Math.abs(result.preview.durationSeconds - 2)).toBeLessThanOrEqual(0.1);
     expect(videoOf(await ffprobeJson(file('rotated-preview.webm')))).toMatchObject({ width: 240, height: 426 });
     expect(videoOf(await ffprobeJson(file('rotated-poster.webp')))).toMatchObject({ width: 360, height: 640 });
@@ -84,10 +102,13 @@ describe('extractPreviewAndPoster', () => {
     // Aborts as soon as ffmpeg reports its first progress, i.e. mid-run.
     class AbortingRunner extends FfmpegRunner {
       override run(job: FfmpegJob) {
-        return super.run({ ...job, onStderrLine: (line) => {
-          job.onStderrLine?.(line);
-          if (line.includes('frame=')) controller.abort();
-        } });
+        return super.run({
+          ...job,
+          onStderrLine: (line) => {
+            job.onStderrLine?.(line);
+            if (line.includes('frame=')) controller.abort();
+          },
+        });
       }
     }
     const running = extractPreviewAndPoster(file('in.mp4'), file('aborted-preview.webm'), file('aborted-poster.webp'), {

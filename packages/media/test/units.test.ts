@@ -1,5 +1,6 @@
-import { describe, it, expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FfprobeData } from 'fluent-ffmpeg';
+import { parseProgressLine } from '../src/ffmpeg-runner.js';
 import {
   assertPlayableVideo,
   assertWholeInputEncoded,
@@ -9,13 +10,12 @@ import {
   fitShortSide,
   fitWidth,
   MediaError,
+  type MediaInfo,
   posterCandidateTimes,
   toMediaInfo,
   vp9Codec,
   vp9TileColumnsLog2,
-  type MediaInfo,
 } from '../src/index.js';
-import { parseProgressLine } from '../src/ffmpeg-runner.js';
 
 describe('bitrateForHeight', () => {
   it('picks the first step whose bound covers the height', () => {
@@ -28,7 +28,12 @@ describe('bitrateForHeight', () => {
     expect(bitrateForHeight(4320)).toBe(DEFAULT_VP9_BITRATES.at(-1)?.kbps);
   });
   it('accepts a custom, unsorted table', () => {
-    expect(bitrateForHeight(500, [{ maxHeight: 1080, kbps: 2000 }, { maxHeight: 480, kbps: 900 }])).toBe(2000);
+    expect(
+      bitrateForHeight(500, [
+        { maxHeight: 1080, kbps: 2000 },
+        { maxHeight: 480, kbps: 900 },
+      ]),
+    ).toBe(2000);
   });
   it('rejects an empty table', () => {
     expect(() => bitrateForHeight(720, [])).toThrow(RangeError);
@@ -100,7 +105,9 @@ describe('progress parsing', () => {
 describe('toMediaInfo', () => {
   const base = (stream: Record<string, unknown>): FfprobeData => ({
     format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', duration: 10, size: 1000 },
-    streams: [{ index: 0, codec_type: 'video', codec_name: 'hevc', width: 1920, height: 1080, pix_fmt: 'yuv420p10le', avg_frame_rate: '30000/1001', ...stream }],
+    streams: [
+      { index: 0, codec_type: 'video', codec_name: 'hevc', width: 1920, height: 1080, pix_fmt: 'yuv420p10le', avg_frame_rate: '30000/1001', ...stream },
+    ],
     chapters: [],
   });
   it('swaps display size for a -90 rotation (ffprobe string) and derives bit depth from pix_fmt', () => {
@@ -135,11 +142,15 @@ describe('assertPlayableVideo', () => {
   const info = (extra: Partial<MediaInfo>): MediaInfo => ({ formatName: 'matroska,webm', durationSeconds: 3, sizeBytes: 100, ...extra });
   const video = { codec: 'h264', width: 640, height: 360, rotation: 0, fps: 30, pixelFormat: 'yuv420p', bitDepth: 8 };
   it('tells audio-only files from files with no streams worth playing', () => {
-    expect(() => assertPlayableVideo(info({ audio: { codec: 'aac', channels: 2, sampleRate: 48000 } }))).toThrow(expect.objectContaining({ code: 'audio_only', permanent: true }));
+    expect(() => assertPlayableVideo(info({ audio: { codec: 'aac', channels: 2, sampleRate: 48000 } }))).toThrow(
+      expect.objectContaining({ code: 'audio_only', permanent: true }),
+    );
     expect(() => assertPlayableVideo(info({}))).toThrow(expect.objectContaining({ code: 'no_video_stream' }));
   });
   it('refuses a video stream whose codec ffmpeg cannot name', () => {
-    expect(() => assertPlayableVideo(info({ video: { ...video, codec: 'unknown' } }))).toThrow(expect.objectContaining({ code: 'undecodable', permanent: true }));
+    expect(() => assertPlayableVideo(info({ video: { ...video, codec: 'unknown' } }))).toThrow(
+      expect.objectContaining({ code: 'undecodable', permanent: true }),
+    );
   });
   it('refuses a still image as zero duration', () => {
     expect(() => assertPlayableVideo(info({ formatName: 'png_pipe', durationSeconds: 0, video }))).toThrow(expect.objectContaining({ code: 'zero_duration' }));
@@ -154,12 +165,16 @@ describe('assertWholeInputEncoded', () => {
     expect(() => assertWholeInputEncoded(source, produced(9.6), { inputTruncated: false }, 'in.mp4')).not.toThrow();
   });
   it('calls an output missing part of the source truncated', () => {
-    expect(() => assertWholeInputEncoded(source, produced(4), { inputTruncated: false }, 'in.mp4')).toThrow(expect.objectContaining({ code: 'truncated', permanent: true }));
+    expect(() => assertWholeInputEncoded(source, produced(4), { inputTruncated: false }, 'in.mp4')).toThrow(
+      expect.objectContaining({ code: 'truncated', permanent: true }),
+    );
   });
   it('trusts ffmpeg noticing a cut-off file even when the lengths agree', () => {
     expect(() => assertWholeInputEncoded(source, produced(10), { inputTruncated: true }, 'in.mp4')).toThrow(expect.objectContaining({ code: 'truncated' }));
   });
   it('calls an output with no frames undecodable', () => {
-    expect(() => assertWholeInputEncoded(source, { formatName: 'matroska,webm', durationSeconds: 0, sizeBytes: 1 }, { inputTruncated: false }, 'in.mp4')).toThrow(expect.objectContaining({ code: 'undecodable' }));
+    expect(() =>
+      assertWholeInputEncoded(source, { formatName: 'matroska,webm', durationSeconds: 0, sizeBytes: 1 }, { inputTruncated: false }, 'in.mp4'),
+    ).toThrow(expect.objectContaining({ code: 'undecodable' }));
   });
 });

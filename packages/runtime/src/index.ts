@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
-import { collectDefaultMetrics, Counter, Histogram, register } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, register } from 'prom-client';
 import { ConfigError } from '@reelboard/config';
-import { createLogger, errorFields, publicErrorText, type Logger } from '@reelboard/logger';
+import { createLogger, errorFields, type Logger, publicErrorText } from '@reelboard/logger';
 
 /** Something a service must close on shutdown, in the order given. */
 export type Closer = () => Promise<void>;

@@ -1,7 +1,7 @@
 import type { BusSettings, StageHandler } from '@reelboard/bus';
-import { connectPipeline, type Uploads } from '@reelboard/lifecycle';
 import type { Channel } from '@reelboard/contracts';
-import { createMediaAdapter, runnerOptionsFrom, type MediaAdapter, type MediaEnv } from '@reelboard/media';
+import { connectPipeline, type Uploads } from '@reelboard/lifecycle';
+import { createMediaAdapter, type MediaAdapter, type MediaEnv, runnerOptionsFrom } from '@reelboard/media';
 import { runService, type ServiceBasics } from './index.js';
 
 /** What a stage that runs ffmpeg is: a channel it consumes and a handler built from its media adapter and config. */

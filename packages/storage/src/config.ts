@@ -9,16 +9,33 @@ export const s3EnvSchema = z.object({
   S3_ACCESS_KEY_ID: z.string().optional().describe("Access key; leave empty to use the SDK's default credential chain (instance roles, env, profiles)."),
   S3_SECRET_ACCESS_KEY: z.string().optional().describe('Secret key matching S3_ACCESS_KEY_ID.'),
   S3_FORCE_PATH_STYLE: env.boolean(false).describe('Path-style URLs (bucket in the path), needed by MinIO and local S3 servers.'),
-  S3_PART_SIZE_BYTES: z.coerce.number().int().min(5 * 1024 * 1024).default(16 * 1024 * 1024).describe("Multipart part size; S3's minimum is 5 MiB."),
+  S3_PART_SIZE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(5 * 1024 * 1024)
+    .default(16 * 1024 * 1024)
+    .describe("Multipart part size; S3's minimum is 5 MiB."),
   S3_QUEUE_SIZE: env.positiveInt(4).describe('Parts of one file uploaded at once.'),
   S3_MAX_ATTEMPTS: env.positiveInt(4).describe('Tries of each S3 request (5xx, throttling and timeouts are retried with backoff).'),
   S3_FILE_ATTEMPTS: env.positiveInt(3).describe('Tries of a whole file, re-read from disk, after its requests ran out of tries or it arrived corrupted.'),
   S3_REQUEST_TIMEOUT_MS: env.positiveInt(120_000).describe('A single S3 request idle longer than this is aborted and retried.'),
   S3_CONNECT_TIMEOUT_MS: env.positiveInt(5_000).describe('Time allowed to open a connection to S3.'),
   S3_VERIFY_CHECKSUM: env.boolean(true).describe("Compare ETags with the files' MD5 (turn off for AWS SSE-KMS buckets, whose ETags are not MD5s)."),
-  S3_PUBLIC_BASE_URL: env.url(['http', 'https']).optional().describe('Public or CDN base URL of the bucket; when set, the API returns plain URLs instead of presigned ones.'),
-  S3_PRESIGN_ENDPOINT: env.url(['http', 'https']).optional().describe('The S3 endpoint as clients reach it, for presigned URLs (when it differs from S3_ENDPOINT).'),
-  S3_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600).describe('How long a presigned GET URL works.'),
+  S3_PUBLIC_BASE_URL: env
+    .url(['http', 'https'])
+    .optional()
+    .describe('Public or CDN base URL of the bucket; when set, the API returns plain URLs instead of presigned ones.'),
+  S3_PRESIGN_ENDPOINT: env
+    .url(['http', 'https'])
+    .optional()
+    .describe('The S3 endpoint as clients reach it, for presigned URLs (when it differs from S3_ENDPOINT).'),
+  S3_URL_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .default(3600)
+    .describe('How long a presigned GET URL works.'),
 });
 
 export type S3Env = z.infer<typeof s3EnvSchema>;

@@ -6,7 +6,9 @@ export class IntegrityError extends Error {
     readonly expected: { bytes: number; md5: string },
     readonly actual: { bytes: number | undefined; etag: string | undefined },
   ) {
-    super(`stored ${key} does not match the file: ${actual.bytes ?? 'no'} bytes with ETag ${actual.etag ?? 'none'}, expected ${expected.bytes} bytes with MD5 ${expected.md5}`);
+    super(
+      `stored ${key} does not match the file: ${actual.bytes ?? 'no'} bytes with ETag ${actual.etag ?? 'none'}, expected ${expected.bytes} bytes with MD5 ${expected.md5}`,
+    );
   }
 }
 

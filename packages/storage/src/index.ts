@@ -1,4 +1,4 @@
-export * from './object-storage.js';
 export * from './config.js';
 export * from './errors.js';
 export * from './integrity.js';
+export * from './object-storage.js';

@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createPublicClient, createTestClient, createWalletClient, defineChain, http, type Chain, type Hex, type PublicClient } from 'viem';
+import { type Chain, createPublicClient, createTestClient, createWalletClient, defineChain, type Hex, http, type PublicClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { repoRoot } from './infra-env.js';
 import { portOpen } from './ports.js';
@@ -37,9 +37,16 @@ export async function startAnvil(port: number, chainId = 31337): Promise<Anvil> 
   // A node already on the port would answer for this one (ours would fail to bind, unseen): a test
   // would then share another run's chain, its blocks and its clock.
   if (await portOpen(port)) throw new Error(`port ${port} already has a listener; a private anvil cannot start there (another test run? set TEST_BASE_PORT)`);
-  const child: ChildProcess = spawn(anvilBinary(), ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent'], { stdio: 'ignore' });
+  const child: ChildProcess = spawn(anvilBinary(), ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent'], {
+    stdio: 'ignore',
+  });
   const rpcUrl = `http://127.0.0.1:${port}`;
-  const chain = defineChain({ id: chainId, name: 'test', nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } });
+  const chain = defineChain({
+    id: chainId,
+    name: 'test',
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  });
   const client = createPublicClient({ chain, transport: http(rpcUrl), cacheTime: 0 }) as PublicClient;
   const deadline = Date.now() + 30_000;
   for (;;) {

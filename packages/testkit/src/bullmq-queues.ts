@@ -1,7 +1,21 @@
 import type { Redis } from 'ioredis';
 
 /** Keys BullMQ keeps per queue (`<prefix>:<queue>:<suffix>`); no other key under a deployment's prefix ends so with three parts. */
-const QUEUE_KEY_SUFFIXES = new Set(['meta', 'events', 'wait', 'paused', 'delayed', 'prioritized', 'active', 'completed', 'failed', 'stalled-check', 'marker', 'repeat', 'id']);
+const QUEUE_KEY_SUFFIXES = new Set([
+  'meta',
+  'events',
+  'wait',
+  'paused',
+  'delayed',
+  'prioritized',
+  'active',
+  'completed',
+  'failed',
+  'stalled-check',
+  'marker',
+  'repeat',
+  'id',
+]);
 
 /** The names of the BullMQ queues that exist in Redis under `prefix`, whoever created them. */
 export async function bullmqQueueNames(redis: Redis, prefix: string): Promise<string[]> {

@@ -1,8 +1,8 @@
 import { EventSource } from 'eventsource';
-import { createPublicClient, http, type Hex } from 'viem';
+import { createPublicClient, type Hex, http } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { GatewayClient, payQuote } from '@reelboard/client';
-import { statusEventNames, terminalEvents, type StatusEvent } from '@reelboard/contracts';
+import { type StatusEvent, statusEventNames, terminalEvents } from '@reelboard/contracts';
 
 /** Signs in to the gateway with SIWE as the given key, as a wallet would; returns the bearer token. */
 export async function signIn(gatewayUrl: string, privateKey: Hex, chainId: number): Promise<{ token: string; address: string }> {

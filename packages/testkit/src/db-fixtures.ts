@@ -9,7 +9,9 @@ export function randomWallet(): string {
 }
 
 /** A complete save input for one upload, as profile-writer builds it from `assets.stored`. */
-export function listingInput(overrides: { wallet?: string; tags?: string[]; latitude?: number; longitude?: number; title?: string; displayName?: string; id?: string } = {}): SaveListingInput {
+export function listingInput(
+  overrides: { wallet?: string; tags?: string[]; latitude?: number; longitude?: number; title?: string; displayName?: string; id?: string } = {},
+): SaveListingInput {
   const id = overrides.id ?? randomUUID();
   return {
     listingId: id,

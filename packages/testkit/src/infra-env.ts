@@ -6,7 +6,8 @@ export const repoRoot = new URL('../../..', import.meta.url).pathname;
 /** The connection settings scripts/infra/up.sh wrote for the running local infrastructure. */
 export function infraEnv(): Record<string, string> {
   // vitest.config.ts sets this in the unit lane, whose files must pass with the infrastructure down.
-  if (process.env.REELBOARD_TEST_LANE === 'unit') throw new Error('infraEnv() was called from the unit lane: a test that needs the infrastructure belongs in the integration lane (vitest.config.ts)');
+  if (process.env.REELBOARD_TEST_LANE === 'unit')
+    throw new Error('infraEnv() was called from the unit lane: a test that needs the infrastructure belongs in the integration lane (vitest.config.ts)');
   const path = join(repoRoot, '.data', 'infra.env');
   let text: string;
   try {

@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, createWriteStream, mkdirSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -51,7 +51,10 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs 
 function findAnvil(): string {
   const base = join(repoRoot, 'node_modules', '.pnpm');
   const arch = process.arch === 'arm64' ? 'arm64' : 'amd64';
-  const dir = readdirSync(base).filter((entry) => entry.startsWith(`@foundry-rs+anvil-linux-${arch}@`)).sort().at(-1);
+  const dir = readdirSync(base)
+    .filter((entry) => entry.startsWith(`@foundry-rs+anvil-linux-${arch}@`))
+    .sort()
+    .at(-1);
   if (!dir) throw new Error('anvil binary not found under node_modules/.pnpm (run pnpm install)');
   return join(base, dir, 'node_modules', '@foundry-rs', `anvil-linux-${arch}`, 'bin', 'anvil');
 }
@@ -119,16 +122,78 @@ function postgresEngine(port: number, base: string): PrivateEngine {
         await asPg(join(PG_BIN, 'initdb'), ['-D', pgdata, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-locale']);
         initialised = true;
       }
-      await asPg(join(PG_BIN, 'pg_ctl'), ['-D', pgdata, '-l', join(pgdata, 'server.log'), '-w', '-t', '60', '-o', `-p ${port} -k ${sockets} -c listen_addresses=${HOST} -c fsync=off`, 'start']);
+      await asPg(join(PG_BIN, 'pg_ctl'), [
+        '-D',
+        pgdata,
+        '-l',
+        join(pgdata, 'server.log'),
+        '-w',
+        '-t',
+        '60',
+        '-o',
+        `-p ${port} -k ${sockets} -c listen_addresses=${HOST} -c fsync=off`,
+        'start',
+      ]);
       running = true;
       await asPg(join(PG_BIN, 'psql'), [
-        '-h', sockets, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
-        '-c', `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'reelboard') THEN CREATE ROLE reelboard LOGIN SUPERUSER PASSWORD 'reelboard'; END IF; END $$;`,
+        '-h',
+        sockets,
+        '-p',
+        String(port),
+        '-U',
+        'postgres',
+        '-d',
+        'postgres',
+        '-X',
+        '-q',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-c',
+        `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'reelboard') THEN CREATE ROLE reelboard LOGIN SUPERUSER PASSWORD 'reelboard'; END IF; END $$;`,
       ]);
-      const { stdout } = await asPg(join(PG_BIN, 'psql'), ['-h', sockets, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-X', '-tA', '-c', `SELECT 1 FROM pg_database WHERE datname = 'reelboard'`]);
+      const { stdout } = await asPg(join(PG_BIN, 'psql'), [
+        '-h',
+        sockets,
+        '-p',
+        String(port),
+        '-U',
+        'postgres',
+        '-d',
+        'postgres',
+        '-X',
+        '-tA',
+        '-c',
+        `SELECT 1 FROM pg_database WHERE datname = 'reelboard'`,
+      ]);
       if (stdout.trim() !== '1') {
-        await asPg(join(PG_BIN, 'psql'), ['-h', sockets, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-X', '-q', '-c', 'CREATE DATABASE reelboard OWNER reelboard']);
-        await asPg(join(PG_BIN, 'psql'), ['-h', sockets, '-p', String(port), '-U', 'postgres', '-d', 'reelboard', '-X', '-q', '-c', 'CREATE EXTENSION IF NOT EXISTS postgis']);
+        await asPg(join(PG_BIN, 'psql'), [
+          '-h',
+          sockets,
+          '-p',
+          String(port),
+          '-U',
+          'postgres',
+          '-d',
+          'postgres',
+          '-X',
+          '-q',
+          '-c',
+          'CREATE DATABASE reelboard OWNER reelboard',
+        ]);
+        await asPg(join(PG_BIN, 'psql'), [
+          '-h',
+          sockets,
+          '-p',
+          String(port),
+          '-U',
+          'postgres',
+          '-d',
+          'reelboard',
+          '-X',
+          '-q',
+          '-c',
+          'CREATE EXTENSION IF NOT EXISTS postgis',
+        ]);
       }
     },
     async stop(signal = 'SIGTERM') {
@@ -156,16 +221,66 @@ export async function startPrivateInfra(basePort: number): Promise<PrivateInfra>
   const bucket = 'reelboard-faults';
   const anvil = findAnvil();
 
-  const redis = processEngine('redis', ports.redis, logDir, () => ['redis-server', ['--bind', HOST, '--port', String(ports.redis), '--dir', join(base, 'redis'), '--appendonly', 'yes', '--appendfsync', 'always', '--save', '']], () => portOpen(ports.redis));
-  const s3 = processEngine('s3rver', ports.s3, logDir, () => [process.execPath, [join(repoRoot, 'node_modules', 's3rver', 'bin', 's3rver.js'), '-d', join(base, 's3'), '-a', HOST, '-p', String(ports.s3), '--silent', '--configure-bucket', bucket]], () => portOpen(ports.s3));
+  const redis = processEngine(
+    'redis',
+    ports.redis,
+    logDir,
+    () => [
+      'redis-server',
+      ['--bind', HOST, '--port', String(ports.redis), '--dir', join(base, 'redis'), '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],
+    ],
+    () => portOpen(ports.redis),
+  );
+  const s3 = processEngine(
+    's3rver',
+    ports.s3,
+    logDir,
+    () => [
+      process.execPath,
+      [
+        join(repoRoot, 'node_modules', 's3rver', 'bin', 's3rver.js'),
+        '-d',
+        join(base, 's3'),
+        '-a',
+        HOST,
+        '-p',
+        String(ports.s3),
+        '--silent',
+        '--configure-bucket',
+        bucket,
+      ],
+    ],
+    () => portOpen(ports.s3),
+  );
   const rpcUrl = `http://${HOST}:${ports.anvil}`;
   const chain = processEngine(
     'anvil',
     ports.anvil,
     logDir,
-    () => [anvil, ['--host', HOST, '--port', String(ports.anvil), '--chain-id', '31337', '--block-time', '1', '--state', join(base, 'anvil', 'state.json'), '--state-interval', '1']],
+    () => [
+      anvil,
+      [
+        '--host',
+        HOST,
+        '--port',
+        String(ports.anvil),
+        '--chain-id',
+        '31337',
+        '--block-time',
+        '1',
+        '--state',
+        join(base, 'anvil', 'state.json'),
+        '--state-interval',
+        '1',
+      ],
+    ],
     async () => {
-      const res = await fetch(rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}', signal: AbortSignal.timeout(1000) });
+      const res = await fetch(rpcUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}',
+        signal: AbortSignal.timeout(1000),
+      });
       return res.ok;
     },
   );

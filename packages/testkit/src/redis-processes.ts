@@ -1,7 +1,7 @@
 // Redis servers and sentinels a test starts as real processes (Debian's redis-server; a sentinel
 // is `redis-server <conf> --sentinel`, what the redis-sentinel package runs), on free ports, in a
 // temp dir, so a test can kill a master and watch the sentinels promote its replica.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -96,7 +96,14 @@ export async function redisProcesses(label: string): Promise<RedisProcesses> {
   return {
     async server({ directives = [], replicaOf } = {}) {
       const port = await freePort();
-      const lines = [`port ${port}`, `bind ${HOST}`, 'save ""', 'appendonly no', ...(replicaOf ? [`replicaof ${HOST} ${replicaOf}`] : []), ...directives.map((d) => d.join(' '))];
+      const lines = [
+        `port ${port}`,
+        `bind ${HOST}`,
+        'save ""',
+        'appendonly no',
+        ...(replicaOf ? [`replicaof ${HOST} ${replicaOf}`] : []),
+        ...directives.map((d) => d.join(' ')),
+      ];
       return launch(replicaOf ? 'replica' : 'redis', port, lines.join('\n'), false);
     },
     async sentinel({ master, name, quorum, downAfterMs = 1_000 }) {

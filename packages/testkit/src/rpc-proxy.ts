@@ -61,7 +61,9 @@ export async function startRpcProxy(upstream: string, key: string, port = 0): Pr
     const refused = calls.find(tooWide);
     if (refused) {
       const error = { jsonrpc: '2.0', id: refused.id, error: { code: -32005, message: `query exceeds max block range ${proxy.maxLogRange}` } };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(Array.isArray(parsed) ? calls.map((c) => ({ ...error, id: c.id })) : error));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify(Array.isArray(parsed) ? calls.map((c) => ({ ...error, id: c.id })) : error));
       return;
     }
     const answer = await fetch(upstream, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });

@@ -15,7 +15,15 @@ export async function ffmpegCli(args: string[]): Promise<void> {
 /** An independent ffprobe of one file (not the code under test). */
 export interface ProbeJson {
   format: { format_name: string; duration?: string };
-  streams: Array<{ codec_type: string; codec_name: string; width?: number; height?: number; pix_fmt?: string; nb_read_frames?: string; side_data_list?: unknown[] }>;
+  streams: Array<{
+    codec_type: string;
+    codec_name: string;
+    width?: number;
+    height?: number;
+    pix_fmt?: string;
+    nb_read_frames?: string;
+    side_data_list?: unknown[];
+  }>;
 }
 
 /** ffprobe as JSON, counting frames so frame-rate handling can be checked. */
@@ -44,9 +52,11 @@ export interface Captured {
 /** A StageContext that records instead of publishing: the bus itself has its own tests. */
 export function fakeContext(): { context: StageContext; captured: Captured } {
   const captured: Captured = { emitted: [], statuses: [], logs: [] };
-  const record = (level: string) => (message: string, meta: Record<string, unknown> = {}) => {
-    captured.logs.push({ level, message, meta });
-  };
+  const record =
+    (level: string) =>
+    (message: string, meta: Record<string, unknown> = {}) => {
+      captured.logs.push({ level, message, meta });
+    };
   const log = { info: record('info'), warn: record('warn'), error: record('error'), debug: record('debug') } as unknown as Logger;
   const context: StageContext = {
     log,
@@ -95,7 +105,9 @@ export interface StreamSpan {
 
 /** Video and audio packet spans of a file, read by an independent ffprobe (no decoding). */
 export async function streamSpans(path: string): Promise<{ video: StreamSpan; audio?: StreamSpan }> {
-  const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-show_entries', 'packet=codec_type,pts_time,duration_time', '-of', 'csv=p=0', path], { maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-show_entries', 'packet=codec_type,pts_time,duration_time', '-of', 'csv=p=0', path], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
   const spans: Record<string, StreamSpan> = {};
   for (const line of stdout.split('\n')) {
     const [type, pts, duration] = line.trim().split(',');
@@ -107,8 +119,8 @@ export async function streamSpans(path: string): Promise<{ video: StreamSpan; au
     span.startSeconds = Math.min(span.startSeconds, start);
     span.endSeconds = Math.max(span.endSeconds, end);
   }
-  if (!spans['video']) throw new Error(`${path} has no video packets`);
-  return { video: spans['video'], ...(spans['audio'] ? { audio: spans['audio'] } : {}) };
+  if (!spans.video) throw new Error(`${path} has no video packets`);
+  return { video: spans.video, ...(spans.audio ? { audio: spans.audio } : {}) };
 }
 
 /** Polls `probe` until it yields a value (every 200 ms, at most `ms`). */
@@ -125,7 +137,26 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 /** A source long enough to chunk: `seconds` of 240p test pattern with a tone, H.264 keyframes every 60 frames. */
 export async function makeChunkSource(path: string, seconds: number, fps: number): Promise<void> {
   await ffmpegCli([
-    '-f', 'lavfi', '-i', `testsrc2=size=426x240:rate=${fps}`, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '60', '-pix_fmt', 'yuv420p', '-c:a', 'aac', path,
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=426x240:rate=${fps}`,
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440:sample_rate=48000',
+    '-t',
+    String(seconds),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-g',
+    '60',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    path,
   ]);
 }

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { createTestClient, http, parseEther, type Hex } from 'viem';
+import { createTestClient, type Hex, http, parseEther } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { Bus, connectRedis } from '@reelboard/bus';
 import { GatewayClient, payQuote } from '@reelboard/client';
@@ -17,7 +17,7 @@ import type { StatusEvent } from '@reelboard/contracts';
 import { connectDatabase, migrateToLatest } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
 import { repoRoot } from '@reelboard/testkit/infra-env';
-import { startStack, type Stack } from '@reelboard/testkit/stack';
+import { type Stack, startStack } from '@reelboard/testkit/stack';
 
 const execFileAsync = promisify(execFile);
 
@@ -27,7 +27,10 @@ const execFileAsync = promisify(execFile);
  * picture as scripts/bench/media.ts; the fractal is rendered small and scaled, because rendering it
  * at 1080p would take longer than the benchmark itself).
  */
-export async function makeRealisticClip(path: string, { width, height, seconds, fps = 30 }: { width: number; height: number; seconds: number; fps?: number }): Promise<void> {
+export async function makeRealisticClip(
+  path: string,
+  { width, height, seconds, fps = 30 }: { width: number; height: number; seconds: number; fps?: number },
+): Promise<void> {
   const graph = [
     `mandelbrot=s=${Math.round(width / 3)}x${Math.round(height / 3)}:r=${fps}:end_scale=0.001,scale=${width}:${height}[m]`,
     `testsrc2=s=${width}x${height}:r=${fps},hue=H=t[t]`,
@@ -35,9 +38,28 @@ export async function makeRealisticClip(path: string, { width, height, seconds, 
     'sine=frequency=440:sample_rate=48000[a]',
   ].join(';');
   const args = [
-    '-v', 'error', '-y', '-filter_complex', graph, '-map', '[v]', '-map', '[a]', '-t', String(seconds),
+    '-v',
+    'error',
+    '-y',
+    '-filter_complex',
+    graph,
+    '-map',
+    '[v]',
+    '-map',
+    '[a]',
+    '-t',
+    String(seconds),
     // CRF 18: with the grain noise this is 35-60 Mbit/s at 1080p30, more than a phone records, so decoding never flatters the stages.
-    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-c:a', 'aac', '-b:a', '128k',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-crf',
+    '18',
+    '-c:a',
+    'aac',
+    '-b:a',
+    '128k',
   ];
   // The fractal filter is single-threaded: 60 s of 1080p takes about 10 minutes to make. A clip made
   // once is kept under .data/bench-media (ignored by git), named by its recipe, and copied from there.
@@ -119,7 +141,10 @@ export class StatusRecorder {
     const arrived = seen
       ? Promise.resolve(seen)
       : new Promise<StatusEvent>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`upload ${uploadId}: no ${name} within ${timeoutMs} ms; got ${this.names(uploadId).join(', ')}`)), timeoutMs);
+          const timer = setTimeout(
+            () => reject(new Error(`upload ${uploadId}: no ${name} within ${timeoutMs} ms; got ${this.names(uploadId).join(', ')}`)),
+            timeoutMs,
+          );
           this.waiters.push({ uploadId, name, resolve: (event) => (clearTimeout(timer), resolve(event)) });
         });
     return arrived.then((event) => {

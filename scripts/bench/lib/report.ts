@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, totalmem, platform, release } from 'node:os';
+import { cpus, freemem, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 export const repoRoot = new URL('../../..', import.meta.url).pathname;
@@ -56,7 +56,16 @@ export function writeReport(report: BenchReport): void {
   const header = `# ${report.title}\n\nMeasured ${when} on ${machine.cpu} (${machine.cores} cores, ${machine.memoryGiB} GiB), ${machine.os}, Node ${machine.node}, ${machine.ffmpeg}.\nCommand: \`${report.command}\`\n\n**${report.headline}**\n\n`;
   const markdown = `${header}${report.markdown.trim()}\n`;
   writeFileSync(join(dir, reportFile), markdown);
-  const latest = { part: report.part, title: report.title, command: report.command, when, headline: report.headline, report: reportFile, machine, data: report.data };
+  const latest = {
+    part: report.part,
+    title: report.title,
+    command: report.command,
+    when,
+    headline: report.headline,
+    report: reportFile,
+    machine,
+    data: report.data,
+  };
   writeFileSync(join(dir, `${report.part}.json`), `${JSON.stringify(latest, null, 2)}\n`);
   process.stdout.write(`${markdown}\n`);
 }

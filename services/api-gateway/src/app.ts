@@ -1,28 +1,28 @@
 import express, { type Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { Bus } from '@reelboard/bus';
-import type { Uploads } from '@reelboard/lifecycle';
 import type { Knex, RefundChainReader } from '@reelboard/db';
+import type { Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
-import { adminRoutes } from './routes/admin.js';
-import { requireAdmin } from './infra/admin-auth.js';
-import { binder } from './routes/bind.js';
-import { dashboardRoutes } from './infra/dashboard.js';
-import { docsRoutes } from './routes/docs.js';
-import type { SiweAuth } from './infra/auth.js';
-import { authRoutes } from './routes/auth.js';
 import type { GatewayConfig } from './config.js';
+import { requireAdmin } from './infra/admin-auth.js';
+import type { SiweAuth } from './infra/auth.js';
+import { dashboardRoutes } from './infra/dashboard.js';
 import { errorHandler, HttpError } from './infra/http-error.js';
-import { corsPolicy, rateLimits, securityHeaders } from './infra/security.js';
-import { listingRoutes } from './routes/listings.js';
-import { listingLifeRoutes } from './routes/listing-life.js';
-import { notificationRoutes } from './routes/notifications.js';
 import type { ResumableUploads } from './infra/resumable.js';
+import { corsPolicy, rateLimits, securityHeaders } from './infra/security.js';
 import type { StagingGuard } from './infra/staging-guard.js';
 import type { StatusHub } from './infra/status-hub.js';
-import { uploadRoutes } from './routes/uploads.js';
 import { webClientRoutes } from './infra/web.js';
+import { adminRoutes } from './routes/admin.js';
+import { authRoutes } from './routes/auth.js';
+import { binder } from './routes/bind.js';
+import { docsRoutes } from './routes/docs.js';
+import { listingLifeRoutes } from './routes/listing-life.js';
+import { listingRoutes } from './routes/listings.js';
+import { notificationRoutes } from './routes/notifications.js';
+import { uploadRoutes } from './routes/uploads.js';
 
 export interface AppDeps {
   config: GatewayConfig;
@@ -64,7 +64,10 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
 
   // /healthz, /readyz and /metrics are not here: they are on the internal port (packages/runtime),
   // so the public listener (and whatever proxies it) never shows dependency states or metrics.
-  const bind = binder({ session: auth.requireSession(), admin: requireAdmin({ adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }) });
+  const bind = binder({
+    session: auth.requireSession(),
+    admin: requireAdmin({ adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }),
+  });
   app.use(authRoutes(auth, log, bind));
 
   app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams, ...staging }));
@@ -80,8 +83,27 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
       pushAllowedHosts: config.PUSH_ALLOWED_HOSTS,
     }),
   );
-  app.use(adminRoutes({ bind, db, storage, bus, uploads, log, listingDays: config.LISTING_DAYS, refunds: { chain: refundChain, confirmations: config.CONFIRMATIONS } }));
-  app.use(dashboardRoutes({ bus, publicUrl: config.PUBLIC_URL, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }));
+  app.use(
+    adminRoutes({
+      bind,
+      db,
+      storage,
+      bus,
+      uploads,
+      log,
+      listingDays: config.LISTING_DAYS,
+      refunds: { chain: refundChain, confirmations: config.CONFIRMATIONS },
+    }),
+  );
+  app.use(
+    dashboardRoutes({
+      bus,
+      publicUrl: config.PUBLIC_URL,
+      adminAddresses: config.ADMIN_ADDRESSES,
+      adminToken: config.ADMIN_TOKEN,
+      requireSession: auth.requireSession(),
+    }),
+  );
   app.use(docsRoutes({ bind, publicUrl: config.PUBLIC_URL }));
   app.use(webClientRoutes({ log, uploadChunkBytes: config.WEB_UPLOAD_CHUNK_BYTES }));
 

@@ -1,88 +1,118 @@
-import { chainEnvSchema, commonSchema, ConfigError, databaseEnvSchema, env, internalPort, loadConfig, rpcUrlsFrom, z } from '@reelboard/config';
+import { ConfigError, chainEnvSchema, commonSchema, databaseEnvSchema, env, internalPort, loadConfig, rpcUrlsFrom, z } from '@reelboard/config';
 import { s3EnvSchema } from '@reelboard/storage';
 
-export const gatewaySchema = commonSchema.extend(chainEnvSchema.shape).extend(databaseEnvSchema.shape).extend(s3EnvSchema.shape).extend({
-  PORT: env.port(8080).describe('HTTP port of the public API and the web client (the probes and metrics are on INTERNAL_PORT).'),
-  INTERNAL_PORT: internalPort(9080),
-  PUBLIC_URL: env.url(['http', 'https']).default('http://localhost:8080').describe('The origin people reach the gateway at; SIWE messages must name its host and origin.'),
-  PRICE_WEI: env.bigint('10000000000000000').describe('Price of one listing in wei (native coin), when no PAYMENT_TOKEN is set.'),
-  PRICE_TOKEN_UNITS: env.bigint().optional().describe("Price of one listing in the token's base units; required with PAYMENT_TOKEN."),
-  QUOTE_TTL_SECONDS: env.positiveInt(15 * 60).describe("How long a quote can be paid, like BTCPay's invoice expiry."),
-  CONFIRMATIONS: env.positiveInt(2).describe("Blocks on top of (and including) a refund transaction's block before an admin can record it (as the payment-watcher counts payments)."),
-  MAX_PAYMENT_HINTS: env.positiveInt(3).describe('Distinct transaction hashes followed at a time for one upload (hints; more get 429).'),
-  NONCE_TTL_SECONDS: env.positiveInt(5 * 60).describe('Lifetime of a sign-in nonce; each is usable once.'),
-  SESSION_TTL_SECONDS: env.positiveInt(24 * 3600).describe('Lifetime of a session token after sign-in.'),
-  CORS_ORIGINS: z
-    .string()
-    .default('')
-    .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
-    .pipe(z.array(z.url({ error: 'each origin must be a URL' })))
-    .describe("Extra browser origins allowed by CORS (comma-separated); the gateway's own origin always is."),
-  TRUST_PROXY: z
-    .string()
-    .default('loopback')
-    .transform((value) => (/^\d+$/.test(value) ? Number(value) : value))
-    .describe('Which proxies\' X-Forwarded-For to believe for client IPs (express "trust proxy"): e.g. loopback, 10.0.0.0/8, or a hop count.'),
-  RATE_LIMIT_PER_IP_PER_MINUTE: env.positiveInt(600).describe('API requests per minute per client IP (429 with Retry-After above it).'),
-  RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: env.positiveInt(60).describe('Sign-in requests per minute per client IP.'),
-  RATE_LIMIT_UPLOADS_PER_WALLET_PER_HOUR: env.positiveInt(30).describe('New uploads per hour per signed-in wallet.'),
-  MAX_VIDEO_BYTES: env.positiveInt(2 * 1024 ** 3).describe('Largest accepted video file (413 above it).'),
-  MAX_LOGO_BYTES: env.positiveInt(5 * 1024 ** 2).describe('Largest accepted logo file (413 above it).'),
-  MAX_LOGO_SIDE: env.positiveInt(4096).describe('Logos larger than this many pixels on a side are refused before decoding.'),
-  LOGO_SIZE: env.positiveInt(256).describe('Side in pixels of the square WebP the logo is normalised to.'),
-  SSE_HEARTBEAT_MS: env.positiveInt(15_000).describe('How often an idle status stream (SSE) gets a comment line, so proxies do not close it.'),
-  ADMIN_ADDRESSES: z
-    .string()
-    .default('')
-    .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part !== ''))
-    .pipe(z.array(z.string().regex(/^0x[0-9a-fA-F]{40}$/, { error: 'must be comma-separated 0x-prefixed 20-byte addresses' })))
-    .transform((list) => new Set(list.map((address) => address.toLowerCase())))
-    .describe('Wallets (comma-separated) that may moderate once signed in with SIWE.'),
-  ADMIN_TOKEN: z.string().min(24, { error: 'must be at least 24 characters' }).optional().describe('Secret for moderation by automation (`X-Admin-Token`); unset disables it.'),
-  READ_CACHE_SECONDS: env.nonNegativeInt(30).describe('Seconds clients may cache read answers; kept below S3_URL_TTL_SECONDS so cached URLs still work.'),
-  VAPID_PUBLIC_KEY: z.string().regex(/^[A-Za-z0-9_-]{87}$/, { error: 'must be a base64url P-256 public key (87 characters)' }).optional().describe("VAPID public key the web client subscribes to Web Push with (the notifier's pair); unset turns the offer off."),
-  PUSH_ALLOWED_HOSTS: z
-    .string()
-    .default('fcm.googleapis.com,push.services.mozilla.com,push.apple.com,notify.windows.com')
-    .transform((value) => value.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean))
-    .describe("Hosts (and their subdomains, comma-separated) a push subscription's endpoint may be on: the browsers' push services."),
-  LISTING_DAYS: env
-    .positiveInt(30)
-    .describe('Days a listing runs from its approval; a paid renewal adds as many from its current expiry (or from now once expired).'),
-  SOLD_DISPLAY_HOURS: env.nonNegativeInt(72).describe('Hours a listing marked sold is still shown, as sold, before it is hidden (0 hides it at once).'),
-  REJECTED_OBJECTS_DELETE_AFTER_HOURS: env
-    .nonNegativeInt(72)
-    .describe("Hours after a rejection before the rejected listing's S3 objects are deleted (time for an appeal or an edit)."),
-  LISTING_JOB_INTERVAL_SECONDS: env
-    .positiveInt(60)
-    .describe('Seconds between runs of the listing job (owners told of expired listings, due S3 objects deleted); one run per slot across replicas.'),
-  WEB_UPLOAD_CHUNK_BYTES: env
-    .positiveInt(8 * 1024 * 1024)
-    .describe('Bytes the web client sends per resumable-upload request: the most a dropped connection costs again (larger chunks mean fewer requests).'),
-  RESUMABLE_EXPIRY_SECONDS: env
-    .positiveInt(24 * 3600)
-    .describe('How long an unfinished resumable (tus) upload is kept; then its bytes are removed.'),
-  RESUMABLE_SWEEP_SECONDS: env.positiveInt(10 * 60).describe('How often each replica removes expired unfinished resumable uploads.'),
-  UPLOAD_REQUEST_TIMEOUT_SECONDS: env
-    .positiveInt(8 * 3600)
-    .describe('Longest time one upload request (a multipart form or a tus chunk) may take to arrive, sized for slow links: 2 GiB at 100 kB/s is about 6 h.'),
-  UPLOAD_IDLE_TIMEOUT_SECONDS: env
-    .positiveInt(120)
-    .describe('An upload connection that sends nothing for this long is closed (a resumable upload then resumes).'),
-  STAGING_MAX_UNPAID_BYTES_PER_WALLET: env
-    .positiveInt(4 * 1024 ** 3)
-    .describe('Unpaid staged bytes one wallet may hold (uploads awaiting payment and unfinished resumable ones); more is refused with 429.'),
-  STAGING_MAX_UNPAID_UPLOADS_PER_WALLET: env
-    .positiveInt(3)
-    .describe('Unpaid uploads one wallet may hold in staging at once; more are refused with 429.'),
-  STAGING_RESERVE_BYTES: env
-    .nonNegativeInt(5 * 1024 ** 3)
-    .describe('Free space kept on the staging volume for paid work: new uploads that would go below it, and bytes arriving below it, are refused with 507.'),
-});
+export const gatewaySchema = commonSchema
+  .extend(chainEnvSchema.shape)
+  .extend(databaseEnvSchema.shape)
+  .extend(s3EnvSchema.shape)
+  .extend({
+    PORT: env.port(8080).describe('HTTP port of the public API and the web client (the probes and metrics are on INTERNAL_PORT).'),
+    INTERNAL_PORT: internalPort(9080),
+    PUBLIC_URL: env
+      .url(['http', 'https'])
+      .default('http://localhost:8080')
+      .describe('The origin people reach the gateway at; SIWE messages must name its host and origin.'),
+    PRICE_WEI: env.bigint('10000000000000000').describe('Price of one listing in wei (native coin), when no PAYMENT_TOKEN is set.'),
+    PRICE_TOKEN_UNITS: env.bigint().optional().describe("Price of one listing in the token's base units; required with PAYMENT_TOKEN."),
+    QUOTE_TTL_SECONDS: env.positiveInt(15 * 60).describe("How long a quote can be paid, like BTCPay's invoice expiry."),
+    CONFIRMATIONS: env
+      .positiveInt(2)
+      .describe("Blocks on top of (and including) a refund transaction's block before an admin can record it (as the payment-watcher counts payments)."),
+    MAX_PAYMENT_HINTS: env.positiveInt(3).describe('Distinct transaction hashes followed at a time for one upload (hints; more get 429).'),
+    NONCE_TTL_SECONDS: env.positiveInt(5 * 60).describe('Lifetime of a sign-in nonce; each is usable once.'),
+    SESSION_TTL_SECONDS: env.positiveInt(24 * 3600).describe('Lifetime of a session token after sign-in.'),
+    CORS_ORIGINS: z
+      .string()
+      .default('')
+      .transform((value) =>
+        value
+          .split(',')
+          .map((origin) => origin.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.url({ error: 'each origin must be a URL' })))
+      .describe("Extra browser origins allowed by CORS (comma-separated); the gateway's own origin always is."),
+    TRUST_PROXY: z
+      .string()
+      .default('loopback')
+      .transform((value) => (/^\d+$/.test(value) ? Number(value) : value))
+      .describe('Which proxies\' X-Forwarded-For to believe for client IPs (express "trust proxy"): e.g. loopback, 10.0.0.0/8, or a hop count.'),
+    RATE_LIMIT_PER_IP_PER_MINUTE: env.positiveInt(600).describe('API requests per minute per client IP (429 with Retry-After above it).'),
+    RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: env.positiveInt(60).describe('Sign-in requests per minute per client IP.'),
+    RATE_LIMIT_UPLOADS_PER_WALLET_PER_HOUR: env.positiveInt(30).describe('New uploads per hour per signed-in wallet.'),
+    MAX_VIDEO_BYTES: env.positiveInt(2 * 1024 ** 3).describe('Largest accepted video file (413 above it).'),
+    MAX_LOGO_BYTES: env.positiveInt(5 * 1024 ** 2).describe('Largest accepted logo file (413 above it).'),
+    MAX_LOGO_SIDE: env.positiveInt(4096).describe('Logos larger than this many pixels on a side are refused before decoding.'),
+    LOGO_SIZE: env.positiveInt(256).describe('Side in pixels of the square WebP the logo is normalised to.'),
+    SSE_HEARTBEAT_MS: env.positiveInt(15_000).describe('How often an idle status stream (SSE) gets a comment line, so proxies do not close it.'),
+    ADMIN_ADDRESSES: z
+      .string()
+      .default('')
+      .transform((value) =>
+        value
+          .split(',')
+          .map((part) => part.trim())
+          .filter((part) => part !== ''),
+      )
+      .pipe(z.array(z.string().regex(/^0x[0-9a-fA-F]{40}$/, { error: 'must be comma-separated 0x-prefixed 20-byte addresses' })))
+      .transform((list) => new Set(list.map((address) => address.toLowerCase())))
+      .describe('Wallets (comma-separated) that may moderate once signed in with SIWE.'),
+    ADMIN_TOKEN: z
+      .string()
+      .min(24, { error: 'must be at least 24 characters' })
+      .optional()
+      .describe('Secret for moderation by automation (`X-Admin-Token`); unset disables it.'),
+    READ_CACHE_SECONDS: env.nonNegativeInt(30).describe('Seconds clients may cache read answers; kept below S3_URL_TTL_SECONDS so cached URLs still work.'),
+    VAPID_PUBLIC_KEY: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{87}$/, { error: 'must be a base64url P-256 public key (87 characters)' })
+      .optional()
+      .describe("VAPID public key the web client subscribes to Web Push with (the notifier's pair); unset turns the offer off."),
+    PUSH_ALLOWED_HOSTS: z
+      .string()
+      .default('fcm.googleapis.com,push.services.mozilla.com,push.apple.com,notify.windows.com')
+      .transform((value) =>
+        value
+          .split(',')
+          .map((host) => host.trim().toLowerCase())
+          .filter(Boolean),
+      )
+      .describe("Hosts (and their subdomains, comma-separated) a push subscription's endpoint may be on: the browsers' push services."),
+    LISTING_DAYS: env
+      .positiveInt(30)
+      .describe('Days a listing runs from its approval; a paid renewal adds as many from its current expiry (or from now once expired).'),
+    SOLD_DISPLAY_HOURS: env.nonNegativeInt(72).describe('Hours a listing marked sold is still shown, as sold, before it is hidden (0 hides it at once).'),
+    REJECTED_OBJECTS_DELETE_AFTER_HOURS: env
+      .nonNegativeInt(72)
+      .describe("Hours after a rejection before the rejected listing's S3 objects are deleted (time for an appeal or an edit)."),
+    LISTING_JOB_INTERVAL_SECONDS: env
+      .positiveInt(60)
+      .describe('Seconds between runs of the listing job (owners told of expired listings, due S3 objects deleted); one run per slot across replicas.'),
+    WEB_UPLOAD_CHUNK_BYTES: env
+      .positiveInt(8 * 1024 * 1024)
+      .describe('Bytes the web client sends per resumable-upload request: the most a dropped connection costs again (larger chunks mean fewer requests).'),
+    RESUMABLE_EXPIRY_SECONDS: env.positiveInt(24 * 3600).describe('How long an unfinished resumable (tus) upload is kept; then its bytes are removed.'),
+    RESUMABLE_SWEEP_SECONDS: env.positiveInt(10 * 60).describe('How often each replica removes expired unfinished resumable uploads.'),
+    UPLOAD_REQUEST_TIMEOUT_SECONDS: env
+      .positiveInt(8 * 3600)
+      .describe('Longest time one upload request (a multipart form or a tus chunk) may take to arrive, sized for slow links: 2 GiB at 100 kB/s is about 6 h.'),
+    UPLOAD_IDLE_TIMEOUT_SECONDS: env
+      .positiveInt(120)
+      .describe('An upload connection that sends nothing for this long is closed (a resumable upload then resumes).'),
+    STAGING_MAX_UNPAID_BYTES_PER_WALLET: env
+      .positiveInt(4 * 1024 ** 3)
+      .describe('Unpaid staged bytes one wallet may hold (uploads awaiting payment and unfinished resumable ones); more is refused with 429.'),
+    STAGING_MAX_UNPAID_UPLOADS_PER_WALLET: env.positiveInt(3).describe('Unpaid uploads one wallet may hold in staging at once; more are refused with 429.'),
+    STAGING_RESERVE_BYTES: env
+      .nonNegativeInt(5 * 1024 ** 3)
+      .describe('Free space kept on the staging volume for paid work: new uploads that would go below it, and bytes arriving below it, are refused with 507.'),
+  });
 
 /** The currency and amount a quote asks for: the configured token, or the native coin. */
 export function quotedPrice(config: Pick<GatewayConfig, 'PAYMENT_TOKEN' | 'PRICE_TOKEN_UNITS' | 'PRICE_WEI'>): { token: `0x${string}` | null; amount: string } {
-  return config.PAYMENT_TOKEN ? { token: config.PAYMENT_TOKEN, amount: String(config.PRICE_TOKEN_UNITS) } : { token: null, amount: config.PRICE_WEI.toString() };
+  return config.PAYMENT_TOKEN
+    ? { token: config.PAYMENT_TOKEN, amount: String(config.PRICE_TOKEN_UNITS) }
+    : { token: null, amount: config.PRICE_WEI.toString() };
 }
 
 export type GatewayConfig = z.infer<typeof gatewaySchema>;

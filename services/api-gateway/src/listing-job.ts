@@ -1,5 +1,5 @@
 import type { Bus, StageHandler } from '@reelboard/bus';
-import { claimExpiredListings, listingsWithObjectsDue, markObjectsDeleted, type Knex } from '@reelboard/db';
+import { claimExpiredListings, type Knex, listingsWithObjectsDue, markObjectsDeleted } from '@reelboard/db';
 import { errorFields, type Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
 import { deleteObjects } from './use-cases/listing-life.js';
@@ -50,7 +50,7 @@ export async function runListingJob(deps: ListingJobDeps, now = Date.now()): Pro
       objectsDeleted += 1;
     } catch (error) {
       deleteFailures += 1;
-      deps.log.warn('deleting a listing\'s objects failed; next run tries again', { listingId: due.listingId, ...errorFields(error) });
+      deps.log.warn("deleting a listing's objects failed; next run tries again", { listingId: due.listingId, ...errorFields(error) });
     }
   }
   return { expired: expired.length, objectsDeleted, deleteFailures };

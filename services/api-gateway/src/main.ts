@@ -1,19 +1,19 @@
 import type { Server } from 'node:http';
 import type { Response } from 'express';
 import { assertChainId, createChainClient, refundChainReader } from '@reelboard/chain';
+import { rpcUrlsFrom } from '@reelboard/config';
 import { connectDatabase } from '@reelboard/db';
 import { connectPipeline } from '@reelboard/lifecycle';
-import { rpcUrlsFrom } from '@reelboard/config';
 import { runService } from '@reelboard/runtime';
 import { storageFromEnv } from '@reelboard/storage';
 import { createApp } from './app.js';
-import { ownerOfRequest, sizeTimeoutsForUploads } from './infra/upload-timeouts.js';
-import { createStaging } from './infra/resumable.js';
-import { SiweAuth } from './infra/auth.js';
 import { loadGatewayConfig } from './config.js';
-import { handleListingJob } from './listing-job.js';
+import { SiweAuth } from './infra/auth.js';
 import { gatewayReadiness } from './infra/readiness.js';
+import { createStaging } from './infra/resumable.js';
 import { StatusHub } from './infra/status-hub.js';
+import { ownerOfRequest, sizeTimeoutsForUploads } from './infra/upload-timeouts.js';
+import { handleListingJob } from './listing-job.js';
 
 await runService({
   name: 'api-gateway',
@@ -41,10 +41,25 @@ await runService({
     const storage = storageFromEnv(config);
     const { readiness, reportedChecks } = gatewayReadiness({ redis, db, chain, storage });
     const staging = createStaging({ config, redis, stateOf: (id) => uploads.state(id), log, ownerOf: (req) => ownerOfRequest(req) });
-    const app = createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis, staging, refundChain: refundChainReader(chain, config.CHAIN_ID) });
+    const app = createApp({
+      config,
+      bus,
+      uploads,
+      auth,
+      hub,
+      log,
+      streams,
+      db,
+      storage,
+      redis,
+      staging,
+      refundChain: refundChainReader(chain, config.CHAIN_ID),
+    });
     // Expired listings' owners told, due S3 objects deleted: one run per slot across replicas.
     await bus.schedule('listings.maintenance', { every: config.LISTING_JOB_INTERVAL_SECONDS * 1000 });
-    bus.consume('listings.maintenance', handleListingJob({ db, storage, bus, log, rejectedObjectsMs: config.REJECTED_OBJECTS_DELETE_AFTER_HOURS * 3600_000 }), { concurrency: 1 });
+    bus.consume('listings.maintenance', handleListingJob({ db, storage, bus, log, rejectedObjectsMs: config.REJECTED_OBJECTS_DELETE_AFTER_HOURS * 3600_000 }), {
+      concurrency: 1,
+    });
     const server = await new Promise<Server>((resolve, reject) => {
       const listening = app.listen(config.PORT, (error?: Error) => (error ? reject(error) : resolve(listening)));
     });

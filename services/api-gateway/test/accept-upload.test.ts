@@ -6,10 +6,10 @@ import { connectRedis } from '@reelboard/bus';
 import { channels, STAGED_FILES, type StatusEvent } from '@reelboard/contracts';
 import { makeClip, makePng } from '@reelboard/testkit/media';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
-import { acceptUpload, type AcceptUploadDeps } from '../src/use-cases/accept-upload.js';
-import { StatusHub } from '../src/infra/status-hub.js';
 import { intakeLimits } from '../src/infra/intake.js';
-import { infra, startGateway, type Gateway } from './harness.js';
+import { StatusHub } from '../src/infra/status-hub.js';
+import { type AcceptUploadDeps, acceptUpload } from '../src/use-cases/accept-upload.js';
+import { type Gateway, infra, startGateway } from './harness.js';
 
 // The upload module and the status hub, called directly: no Express, no HTTP.
 const redis = connectRedis(infra.REDIS_URL ?? '', 'accept-upload-test');
@@ -52,7 +52,12 @@ describe('acceptUpload', () => {
     expect(await gw.uploads.owner(uploadId)).toBe(owner);
     expect((await gw.bus.status.latest(uploadId))?.event).toBe('upload.received');
     expect(await gw.db('payment_quotes').where({ quote_id: uploadId }).first()).toMatchObject({ deposit_address: accepted.payment.to });
-    expect(await gw.bus.queue('upload.received').getJob(channels['upload.received'].jobId({ uploadId } as never)).then((job) => job?.data.uploadId ?? null)).toBe(uploadId);
+    expect(
+      await gw.bus
+        .queue('upload.received')
+        .getJob(channels['upload.received'].jobId({ uploadId } as never))
+        .then((job) => job?.data.uploadId ?? null),
+    ).toBe(uploadId);
   });
 
   it('refuses a "video" whose first bytes are not a container, before quoting', async () => {
@@ -75,7 +80,11 @@ describe('StatusHub.stream', () => {
     expect(seen.map((event) => event.seq)).toEqual([2, 3]);
     await gw.bus.status.publish({ uploadId, event: 'failed', stage: 'transcoder', state: 'failed', reason: 'test' });
     await expect.poll(() => ended).toBe(true);
-    expect(seen.map((event) => [event.seq, event.event])).toEqual([[2, 'progress'], [3, 'progress'], [4, 'failed']]);
+    expect(seen.map((event) => [event.seq, event.event])).toEqual([
+      [2, 'progress'],
+      [3, 'progress'],
+      [4, 'failed'],
+    ]);
     expect(hub.clients).toBe(0);
     hub.stop();
   });

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPublicClient, createTestClient, createWalletClient, http, type Hex } from 'viem';
+import { createPublicClient, createTestClient, createWalletClient, type Hex, http } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { chainFor } from '@reelboard/chain';
 import { connectRedis } from '@reelboard/bus';
+import { chainFor } from '@reelboard/chain';
 import type { UploadReceived } from '@reelboard/contracts';
+import { applyCredit, paymentHistory, type QuoteRecord, recordQuote, saveListing } from '@reelboard/db';
 import type { TransitionName } from '@reelboard/lifecycle';
-import { applyCredit, paymentHistory, recordQuote, saveListing, type QuoteRecord } from '@reelboard/db';
 import { depositCredit, listingInput, quoteInput, randomAddress, randomTxHash, transfer } from '@reelboard/testkit/db-fixtures';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
-import { CHAIN_ID, infra, startGateway, type Gateway } from './harness.js';
+import { CHAIN_ID, type Gateway, infra, startGateway } from './harness.js';
 
 const redis = connectRedis(infra.REDIS_URL ?? '', 'gateway-payments-test');
 let gw: Gateway;
@@ -50,9 +50,26 @@ async function quote(): Promise<QuoteRecord> {
 
 /** Registers the quote's upload in the lifecycle and walks it through `path`, as the pipeline would have. */
 async function uploadAt(q: QuoteRecord, path: ('pay' | TransitionName)[]): Promise<void> {
-  await gw.uploads.register({ uploadId: q.uploadId, owner: q.owner, quote: { expiresAt: q.expiresAt }, receivedAt: new Date().toISOString() } as unknown as UploadReceived, 'api-gateway');
+  await gw.uploads.register(
+    { uploadId: q.uploadId, owner: q.owner, quote: { expiresAt: q.expiresAt }, receivedAt: new Date().toISOString() } as unknown as UploadReceived,
+    'api-gateway',
+  );
   for (const step of path) {
-    if (step === 'pay') await gw.uploads.pay(q.uploadId, { chainId: 31337, address: q.depositAddress as `0x${string}`, token: null, amount: q.amount, blockNumber: '1', blockTime: new Date().toISOString(), status: 'overpaid', txHashes: [] }, 'payment-watcher');
+    if (step === 'pay')
+      await gw.uploads.pay(
+        q.uploadId,
+        {
+          chainId: 31337,
+          address: q.depositAddress as `0x${string}`,
+          token: null,
+          amount: q.amount,
+          blockNumber: '1',
+          blockTime: new Date().toISOString(),
+          status: 'overpaid',
+          txHashes: [],
+        },
+        'payment-watcher',
+      );
     else await gw.uploads.transition(q.uploadId, step, { stage: 'test' });
   }
 }
@@ -100,7 +117,15 @@ describe('GET /v1/admin/payments', () => {
     const page = await api('GET', '/v1/admin/payments?status=refund_due&limit=2', { token: adminSession });
     expect(page.status).toBe(200);
     expect(page.body.items.map((item: { id: number }) => item.id)).toEqual([overId, lateId]);
-    expect(page.body.items[0]).toMatchObject({ quoteId: over.quoteId, uploadId: over.uploadId, owner: over.owner.toLowerCase(), status: 'overpaid', amount: '12000', refundDue: '2000', quote: { amount: '10000', state: 'paid' } });
+    expect(page.body.items[0]).toMatchObject({
+      quoteId: over.quoteId,
+      uploadId: over.uploadId,
+      owner: over.owner.toLowerCase(),
+      status: 'overpaid',
+      amount: '12000',
+      refundDue: '2000',
+      quote: { amount: '10000', state: 'paid' },
+    });
     expect(page.body.nextCursor).toEqual(expect.any(String));
     const next = await api('GET', `/v1/admin/payments?status=refund_due&limit=2&cursor=${page.body.nextCursor}`, { admin: gw.adminToken });
     expect(next.body.items[0]).toMatchObject({ id: oldestId, refundDue: '500' });
@@ -112,9 +137,18 @@ describe('GET /v1/admin/payments', () => {
   });
 
   it('answers 400 naming the parameter at fault', async () => {
-    expect(await api('GET', '/v1/admin/payments?status=lost', { admin: gw.adminToken })).toMatchObject({ status: 400, body: { error: 'invalid_query', field: 'status' } });
-    expect(await api('GET', '/v1/admin/payments?limit=0', { admin: gw.adminToken })).toMatchObject({ status: 400, body: { error: 'invalid_query', field: 'limit' } });
-    expect(await api('GET', '/v1/admin/payments?cursor=bm9wZQ', { admin: gw.adminToken })).toMatchObject({ status: 400, body: { error: 'invalid_cursor', field: 'cursor' } });
+    expect(await api('GET', '/v1/admin/payments?status=lost', { admin: gw.adminToken })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_query', field: 'status' },
+    });
+    expect(await api('GET', '/v1/admin/payments?limit=0', { admin: gw.adminToken })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_query', field: 'limit' },
+    });
+    expect(await api('GET', '/v1/admin/payments?cursor=bm9wZQ', { admin: gw.adminToken })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_cursor', field: 'cursor' },
+    });
   });
 });
 
@@ -122,22 +156,40 @@ describe('POST /v1/admin/payments/:id/refund', () => {
   it('records the refund, audits it, tells the owner; the same refund again changes nothing; another tx is 409', async () => {
     const q = await quote();
     await credited(q, '4000', 'partial');
-    const [id] = (await applyCredit(gw.db, { kind: 'closed', uploadId: q.uploadId, chainId: q.chainId, address: q.depositAddress as `0x${string}`, outcome: 'expired' })).paymentIds;
+    const [id] = (
+      await applyCredit(gw.db, { kind: 'closed', uploadId: q.uploadId, chainId: q.chainId, address: q.depositAddress as `0x${string}`, outcome: 'expired' })
+    ).paymentIds;
     await uploadAt(q, ['expireOwingRefund']);
     const tx = await refundTx(q.owner, 4000n);
     const refund = await api('POST', `/v1/admin/payments/${id}/refund`, { token: adminSession, body: { txHash: tx, note: '  sent from the ops wallet ' } });
     expect(refund).toMatchObject({
       status: 200,
-      body: { refunded: '4000', repeated: false, payment: { id, status: 'refunded', refundDue: '0', refundTxHash: tx, refundTo: q.owner.toLowerCase(), refundedBy: ANVIL_ACCOUNTS.buyer.address.toLowerCase() } },
+      body: {
+        refunded: '4000',
+        repeated: false,
+        payment: {
+          id,
+          status: 'refunded',
+          refundDue: '0',
+          refundTxHash: tx,
+          refundTo: q.owner.toLowerCase(),
+          refundedBy: ANVIL_ACCOUNTS.buyer.address.toLowerCase(),
+        },
+      },
     });
-    expect(await paymentHistory(gw.db, id as number)).toMatchObject([{ actor: ANVIL_ACCOUNTS.buyer.address.toLowerCase(), txHash: tx, amount: '4000', note: 'sent from the ops wallet' }]);
+    expect(await paymentHistory(gw.db, id as number)).toMatchObject([
+      { actor: ANVIL_ACCOUNTS.buyer.address.toLowerCase(), txHash: tx, amount: '4000', note: 'sent from the ops wallet' },
+    ]);
     const told = (await gw.bus.status.history(q.uploadId)).filter((e) => e.event === 'refund.sent');
     expect(told).toMatchObject([{ event: 'refund.sent', stage: 'admin', state: 'refunded' }]);
     expect(told[0]?.message).toContain(tx);
     expect(await gw.uploads.state(q.uploadId)).toBe('refunded');
 
     const again = await api('POST', `/v1/admin/payments/${id}/refund`, { admin: gw.adminToken, body: { txHash: tx } });
-    expect(again).toMatchObject({ status: 200, body: { refunded: '4000', repeated: true, payment: { refundTxHash: tx, refundedAt: refund.body.payment.refundedAt } } });
+    expect(again).toMatchObject({
+      status: 200,
+      body: { refunded: '4000', repeated: true, payment: { refundTxHash: tx, refundedAt: refund.body.payment.refundedAt } },
+    });
     expect((await gw.bus.status.history(q.uploadId)).filter((e) => e.event === 'refund.sent')).toHaveLength(1);
 
     const other = await api('POST', `/v1/admin/payments/${id}/refund`, { admin: gw.adminToken, body: { txHash: randomTxHash() } });
@@ -145,7 +197,7 @@ describe('POST /v1/admin/payments/:id/refund', () => {
     expect(await paymentHistory(gw.db, id as number)).toHaveLength(1);
   });
 
-  it('refunds the excess of a saved listing\'s overpayment: its upload stays saved', async () => {
+  it("refunds the excess of a saved listing's overpayment: its upload stays saved", async () => {
     const q = await quote();
     const [id] = await credited(q, '12500', 'overpaid');
     const input = listingInput({ id: q.uploadId });
@@ -153,7 +205,10 @@ describe('POST /v1/admin/payments/:id/refund', () => {
     await uploadAt(q, ['pay', 'start', 'save']);
     wallets.push(input.owner.walletAddress.toLowerCase());
     const refund = await api('POST', `/v1/admin/payments/${id}/refund`, { admin: gw.adminToken, body: { txHash: await refundTx(q.owner, 2500n) } });
-    expect(refund).toMatchObject({ status: 200, body: { refunded: '2500', payment: { listingId: q.uploadId, refundedAmount: '2500', refundedBy: 'admin-token' } } });
+    expect(refund).toMatchObject({
+      status: 200,
+      body: { refunded: '2500', payment: { listingId: q.uploadId, refundedAmount: '2500', refundedBy: 'admin-token' } },
+    });
     expect(await gw.bus.status.latest(q.uploadId)).toMatchObject({ event: 'refund.sent', state: 'saved' });
     expect(await gw.uploads.state(q.uploadId)).toBe('saved');
   });
@@ -161,9 +216,25 @@ describe('POST /v1/admin/payments/:id/refund', () => {
   it('refunds an unmatched transfer (no upload to tell)', async () => {
     const t = transfer('321');
     unmatchedHashes.push(t.txHash);
-    const [id] = (await applyCredit(gw.db, { kind: 'merchant', chainId: 31337, address: randomAddress(), token: null, transfer: t, blockNumber: '9', blockTime: new Date().toISOString() })).paymentIds;
+    const [id] = (
+      await applyCredit(gw.db, {
+        kind: 'merchant',
+        chainId: 31337,
+        address: randomAddress(),
+        token: null,
+        transfer: t,
+        blockNumber: '9',
+        blockTime: new Date().toISOString(),
+      })
+    ).paymentIds;
     const listed = await api('GET', '/v1/admin/payments?status=unmatched&limit=100', { admin: gw.adminToken });
-    expect(listed.body.items.find((item: { id: number }) => item.id === id)).toMatchObject({ uploadId: null, owner: null, from: t.from, txHash: t.txHash, refundDue: '321' });
+    expect(listed.body.items.find((item: { id: number }) => item.id === id)).toMatchObject({
+      uploadId: null,
+      owner: null,
+      from: t.from,
+      txHash: t.txHash,
+      refundDue: '321',
+    });
     const back = await refundTx(t.from, 321n);
     expect(await api('POST', `/v1/admin/payments/${id}/refund`, { admin: gw.adminToken, body: { txHash: back } })).toMatchObject({
       status: 200,
@@ -180,17 +251,32 @@ describe('POST /v1/admin/payments/:id/refund', () => {
     quoteIds.push(other.quoteId);
     const [otherId] = await credited(other, '700', 'late');
     const path = `/v1/admin/payments/${id}/refund`;
-    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: randomTxHash() } })).toMatchObject({ status: 422, body: { error: 'refund_tx_not_found' } });
+    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: randomTxHash() } })).toMatchObject({
+      status: 422,
+      body: { error: 'refund_tx_not_found' },
+    });
     const stranger = randomAddress();
     const elsewhere = await refundTx(stranger, 700n);
-    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: elsewhere } })).toMatchObject({ status: 422, body: { error: 'refund_wrong_recipient', paidTo: stranger.toLowerCase() } });
+    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: elsewhere } })).toMatchObject({
+      status: 422,
+      body: { error: 'refund_wrong_recipient', paidTo: stranger.toLowerCase() },
+    });
     const unproven = await api('POST', path, { admin: gw.adminToken, body: { txHash: elsewhere, to: stranger } });
-    expect(unproven).toMatchObject({ status: 422, body: { error: 'refund_recipient_unproven', message: expect.stringContaining('signature'), signMessage: expect.stringContaining(`payment ${id} `) } });
+    expect(unproven).toMatchObject({
+      status: 422,
+      body: { error: 'refund_recipient_unproven', message: expect.stringContaining('signature'), signMessage: expect.stringContaining(`payment ${id} `) },
+    });
     const short = await refundTx(q.owner, 699n);
-    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: short } })).toMatchObject({ status: 422, body: { error: 'refund_amount_short', paid: '699', due: '700' } });
+    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: short } })).toMatchObject({
+      status: 422,
+      body: { error: 'refund_amount_short', paid: '699', due: '700' },
+    });
     const paid = await refundTx(q.owner, 700n);
     expect((await api('POST', path, { admin: gw.adminToken, body: { txHash: paid } })).status).toBe(200);
-    expect(await api('POST', `/v1/admin/payments/${otherId}/refund`, { admin: gw.adminToken, body: { txHash: paid } })).toMatchObject({ status: 409, body: { error: 'refund_tx_used', refundTxHash: paid } });
+    expect(await api('POST', `/v1/admin/payments/${otherId}/refund`, { admin: gw.adminToken, body: { txHash: paid } })).toMatchObject({
+      status: 409,
+      body: { error: 'refund_tx_used', refundTxHash: paid },
+    });
     expect(await paymentHistory(gw.db, otherId as number)).toEqual([]);
   });
 
@@ -200,11 +286,26 @@ describe('POST /v1/admin/payments/:id/refund', () => {
     const path = `/v1/admin/payments/${id}/refund`;
     expect(await api('POST', path, { admin: gw.adminToken, body: {} })).toMatchObject({ status: 400, body: { error: 'invalid_body', field: 'txHash' } });
     expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: '0x1234' } })).toMatchObject({ status: 400, body: { field: 'txHash' } });
-    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: randomTxHash(), note: 'n'.repeat(501) } })).toMatchObject({ status: 400, body: { field: 'note' } });
-    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: randomTxHash(), to: '0x12' } })).toMatchObject({ status: 400, body: { field: 'to' } });
-    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: randomTxHash(), to: randomAddress(), signature: 'nope' } })).toMatchObject({ status: 400, body: { field: 'signature' } });
-    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: randomTxHash() } })).toMatchObject({ status: 409, body: { error: 'not_refundable' } });
-    expect(await api('POST', '/v1/admin/payments/999999999999/refund', { admin: gw.adminToken, body: { txHash: randomTxHash() } })).toMatchObject({ status: 404, body: { error: 'payment_not_found' } });
+    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: randomTxHash(), note: 'n'.repeat(501) } })).toMatchObject({
+      status: 400,
+      body: { field: 'note' },
+    });
+    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: randomTxHash(), to: '0x12' } })).toMatchObject({
+      status: 400,
+      body: { field: 'to' },
+    });
+    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: randomTxHash(), to: randomAddress(), signature: 'nope' } })).toMatchObject({
+      status: 400,
+      body: { field: 'signature' },
+    });
+    expect(await api('POST', path, { admin: gw.adminToken, body: { txHash: randomTxHash() } })).toMatchObject({
+      status: 409,
+      body: { error: 'not_refundable' },
+    });
+    expect(await api('POST', '/v1/admin/payments/999999999999/refund', { admin: gw.adminToken, body: { txHash: randomTxHash() } })).toMatchObject({
+      status: 404,
+      body: { error: 'payment_not_found' },
+    });
     expect(await api('POST', '/v1/admin/payments/abc/refund', { admin: gw.adminToken, body: { txHash: randomTxHash() } })).toMatchObject({ status: 404 });
     expect((await api('POST', path, { body: { txHash: randomTxHash() } })).status).toBe(401);
     expect((await api('POST', path, { token: stranger, body: { txHash: randomTxHash() } })).status).toBe(403);

@@ -2,18 +2,18 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import express from 'express';
 import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { createSiweMessage } from 'viem/siwe';
 import { connectRedis } from '@reelboard/bus';
 import { createChainClient } from '@reelboard/chain';
 import { createLogger } from '@reelboard/logger';
-import { binder } from '../src/routes/bind.js';
 import { SiweAuth } from '../src/infra/auth.js';
-import { authRoutes } from '../src/routes/auth.js';
 import { errorHandler } from '../src/infra/http-error.js';
+import { authRoutes } from '../src/routes/auth.js';
+import { binder } from '../src/routes/bind.js';
 
 const repoRoot = new URL('../../..', import.meta.url).pathname;
 const infra = Object.fromEntries(
@@ -39,7 +39,13 @@ beforeAll(async () => {
   redis = connectRedis(infra.REDIS_URL ?? '', 'auth-test');
   const log = createLogger('auth-test', 'error');
   const chain = createChainClient({ rpcUrl: infra.RPC_URL ?? '', chainId: CHAIN_ID });
-  const auth = new SiweAuth(redis, chain, { publicUrl: PUBLIC_URL, chainId: CHAIN_ID, nonceTtlSeconds: 300, sessionTtlSeconds: 600, prefix: `test-auth-${Date.now().toString(36)}` });
+  const auth = new SiweAuth(redis, chain, {
+    publicUrl: PUBLIC_URL,
+    chainId: CHAIN_ID,
+    nonceTtlSeconds: 300,
+    sessionTtlSeconds: 600,
+    prefix: `test-auth-${Date.now().toString(36)}`,
+  });
   const app = express();
   app.use(express.json());
   const session = auth.requireSession();
@@ -83,7 +89,11 @@ async function message(overrides: Partial<MessageFields> = {}): Promise<string> 
 }
 
 async function verify(text: string, signature: Hex): Promise<{ status: number; body: { error?: string; message?: string; token?: string; address?: string } }> {
-  const res = await fetch(`${baseUrl}/v1/auth/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: text, signature }) });
+  const res = await fetch(`${baseUrl}/v1/auth/verify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ message: text, signature }),
+  });
   return { status: res.status, body: (await res.json()) as { error?: string; token?: string; address?: string } };
 }
 

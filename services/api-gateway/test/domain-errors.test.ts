@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import express from 'express';
 import { domainErrors, InvalidInput } from '@reelboard/api';
 import * as db from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
@@ -16,7 +16,12 @@ const domainErrorClasses = [...errorClassesOf(db), ...errorClassesOf(submitPayme
 /** What each route of the test app throws, and the answer the domain-error table gives it. */
 const cases: { name: string; error: Error; status: number; body: Record<string, unknown> }[] = [
   { name: 'ListingNotFoundError', error: new db.ListingNotFoundError('l1'), status: 404, body: { error: 'listing_not_found', message: 'no listing l1' } },
-  { name: 'ListingRemovedError', error: new db.ListingRemovedError('l1'), status: 404, body: { error: 'listing_not_found', message: 'listing l1 was removed' } },
+  {
+    name: 'ListingRemovedError',
+    error: new db.ListingRemovedError('l1'),
+    status: 404,
+    body: { error: 'listing_not_found', message: 'listing l1 was removed' },
+  },
   {
     name: 'ListingStateError',
     error: new db.ListingStateError('l1', 'sold', 'edited'),
@@ -30,7 +35,12 @@ const cases: { name: string; error: Error; status: number; body: Record<string, 
     status: 409,
     body: { error: 'revision_decided', message: 'revision r1 is approved, not pending', status: 'approved' },
   },
-  { name: 'InvalidCursorError', error: new db.InvalidCursorError(), status: 400, body: { error: 'invalid_cursor', message: 'cursor is not valid for this search; start again without it', field: 'cursor' } },
+  {
+    name: 'InvalidCursorError',
+    error: new db.InvalidCursorError(),
+    status: 400,
+    body: { error: 'invalid_cursor', message: 'cursor is not valid for this search; start again without it', field: 'cursor' },
+  },
   {
     name: 'InvalidPaymentCursorError',
     error: new db.InvalidPaymentCursorError(),
@@ -44,21 +54,36 @@ const cases: { name: string; error: Error; status: number; body: Record<string, 
     status: 409,
     body: { error: 'already_refunded', message: 'payment 7 was refunded by another transaction', refundTxHash: `0x${'ab'.repeat(32)}` },
   },
-  { name: 'not_refundable', error: new db.RefundConflictError('not_refundable', 7, 'nothing is due back on payment 7'), status: 409, body: { error: 'not_refundable', message: 'nothing is due back on payment 7' } },
+  {
+    name: 'not_refundable',
+    error: new db.RefundConflictError('not_refundable', 7, 'nothing is due back on payment 7'),
+    status: 409,
+    body: { error: 'not_refundable', message: 'nothing is due back on payment 7' },
+  },
   {
     name: 'InvalidInput',
     error: new InvalidInput(400, 'invalid_query', 'limit must be an integer from 1 to 100', { field: 'limit' }),
     status: 400,
     body: { error: 'invalid_query', message: 'limit must be an integer from 1 to 100', field: 'limit' },
   },
-  { name: 'UploadNotFoundError', error: new submitPayment.UploadNotFoundError('u1'), status: 404, body: { error: 'upload_not_found', message: 'no such upload' } },
+  {
+    name: 'UploadNotFoundError',
+    error: new submitPayment.UploadNotFoundError('u1'),
+    status: 404,
+    body: { error: 'upload_not_found', message: 'no such upload' },
+  },
   {
     name: 'PaymentHintLimitError',
     error: new submitPayment.PaymentHintLimitError('u1', 3),
     status: 429,
     body: { error: 'too_many_hashes', message: '3 other transactions are already being checked for this upload; wait for their verdicts' },
   },
-  { name: 'HttpError', error: new HttpError(415, 'expected_multipart', 'send multipart'), status: 415, body: { error: 'expected_multipart', message: 'send multipart' } },
+  {
+    name: 'HttpError',
+    error: new HttpError(415, 'expected_multipart', 'send multipart'),
+    status: 415,
+    body: { error: 'expected_multipart', message: 'send multipart' },
+  },
   // Not in the table: a failure, answered 500 without its message.
   { name: 'Error', error: new Error('connection reset by db'), status: 500, body: { error: 'internal', message: 'internal error' } },
   // A name alone does not make a domain error: only Errors are looked up, and only the table's own keys.

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import sharp from 'sharp';
 import { Bus, connectRedis } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
 import { serviceQueues } from '@reelboard/contracts';
@@ -12,7 +12,7 @@ import { createLogger } from '@reelboard/logger';
 import { listingInput } from '@reelboard/testkit/db-fixtures';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { handleListingJob, runListingJob } from '../src/listing-job.js';
-import { infra, startGateway, type Gateway } from './harness.js';
+import { type Gateway, infra, startGateway } from './harness.js';
 
 const redis = connectRedis(infra.REDIS_URL ?? '', 'gateway-listing-life-test');
 const run = randomBytes(3).toString('hex');
@@ -30,7 +30,11 @@ async function api(path: string, init: { method?: string; token?: string; admin?
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.admin) headers['x-admin-token'] = init.admin;
   if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${gw.base}${path}`, { method: init.method ?? 'GET', headers, ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}) });
+  const res = await fetch(`${gw.base}${path}`, {
+    method: init.method ?? 'GET',
+    headers,
+    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+  });
   return { status: res.status, body: (await res.json()) as any };
 }
 
@@ -41,9 +45,11 @@ async function listing(options: { approve?: boolean; tags?: string[]; displayNam
   listingIds.push(input.listingId);
   const file = join(work, 'object');
   await writeFile(file, randomBytes(2048));
-  for (const key of [input.listing.videoKey, input.listing.previewKey, input.listing.posterKey, input.listing.logoKey as string]) await gw.storage.putFile(key, file, 'application/octet-stream');
+  for (const key of [input.listing.videoKey, input.listing.previewKey, input.listing.posterKey, input.listing.logoKey as string])
+    await gw.storage.putFile(key, file, 'application/octet-stream');
   await gw.bus.status.publish({ uploadId: input.listingId, event: 'profile.saved', stage: 'profile-writer', state: 'saved' });
-  if (options.approve !== false) expect((await api(`/v1/admin/listings/${input.listingId}/approve`, { method: 'POST', admin: gw.adminToken })).status).toBe(200);
+  if (options.approve !== false)
+    expect((await api(`/v1/admin/listings/${input.listingId}/approve`, { method: 'POST', admin: gw.adminToken })).status).toBe(200);
   return input;
 }
 
@@ -68,7 +74,11 @@ describe('the owner edits; a moderator approves the revision', () => {
   it('edit -> pending revision -> the approved version stays public -> approve -> the change is public; the owner is told', async () => {
     const input = await listing();
     const id = input.listingId;
-    const edit = await api(`/v1/listings/${id}`, { method: 'PATCH', token: owner, body: { title: 'Red bike, new tyres', price: { amount: '120', currency: 'eur' }, contact: '+49 30 1234' } });
+    const edit = await api(`/v1/listings/${id}`, {
+      method: 'PATCH',
+      token: owner,
+      body: { title: 'Red bike, new tyres', price: { amount: '120', currency: 'eur' }, contact: '+49 30 1234' },
+    });
     expect(edit).toMatchObject({ status: 200, body: { mode: 'revision', state: 'approved' } });
     expect((await api(`/v1/listings/${id}`)).body).toMatchObject({ title: 'A bike', price: null, contact: 'anna@example.com' });
     const mine = (await api('/v1/me/listings', { token: owner })).body.items.find((item: { id: string }) => item.id === id);
@@ -83,15 +93,23 @@ describe('the owner edits; a moderator approves the revision', () => {
     ]);
     expect((await api(`/v1/admin/revisions/${edit.body.revisionId}/reject`, { method: 'POST', admin: gw.adminToken, body: {} })).status).toBe(400);
     expect((await api(`/v1/admin/revisions/${edit.body.revisionId}/approve`, { method: 'POST', token: stranger })).status).toBe(403);
-    expect((await api(`/v1/admin/revisions/${edit.body.revisionId}/approve`, { method: 'POST', admin: gw.adminToken })).body).toMatchObject({ status: 'approved' });
+    expect((await api(`/v1/admin/revisions/${edit.body.revisionId}/approve`, { method: 'POST', admin: gw.adminToken })).body).toMatchObject({
+      status: 'approved',
+    });
     expect((await api(`/v1/admin/revisions/${edit.body.revisionId}/approve`, { method: 'POST', admin: gw.adminToken })).status).toBe(409);
-    expect((await api(`/v1/listings/${id}`)).body).toMatchObject({ title: 'Red bike, new tyres', price: { amount: '120.00', currency: 'EUR' }, contact: '+49 30 1234' });
+    expect((await api(`/v1/listings/${id}`)).body).toMatchObject({
+      title: 'Red bike, new tyres',
+      price: { amount: '120.00', currency: 'EUR' },
+      contact: '+49 30 1234',
+    });
     expect((await api(`/v1/users/${OWNER.address}`)).body.contact).toBe('+49 30 1234');
     expect(await gw.bus.status.latest(id)).toMatchObject({ event: 'revision.approved' });
   });
 
-  it('a new logo: checked and normalised like the form\'s; on an approved listing part of the revision, the approved one public until approved; replaced objects deleted', async () => {
-    const png = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#c33' } }).png().toBuffer();
+  it("a new logo: checked and normalised like the form's; on an approved listing part of the revision, the approved one public until approved; replaced objects deleted", async () => {
+    const png = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#c33' } })
+      .png()
+      .toBuffer();
     const putLogo = async (id: string, parts: { logo?: Blob; video?: Blob } = { logo: new Blob([png], { type: 'image/png' }) }, token = owner) => {
       const form = new FormData();
       for (const [name, blob] of Object.entries(parts)) form.append(name, blob, `${name}.bin`);
@@ -99,7 +117,9 @@ describe('the owner edits; a moderator approves the revision', () => {
       return { status: res.status, body: (await res.json()) as any };
     };
     const revisionLogo = async (revisionId: string) =>
-      (await api('/v1/admin/revisions', { admin: gw.adminToken })).body.items.find((item: { id: string }) => item.id === revisionId).diff.find((entry: { field: string }) => entry.field === 'logoKey');
+      (await api('/v1/admin/revisions', { admin: gw.adminToken })).body.items
+        .find((item: { id: string }) => item.id === revisionId)
+        .diff.find((entry: { field: string }) => entry.field === 'logoKey');
 
     // Approved: the new logo waits in a revision; the approved one stays public.
     const input = await listing();
@@ -110,7 +130,10 @@ describe('the owner edits; a moderator approves the revision', () => {
     const firstDiff = await revisionLogo(first.body.revisionId);
     expect(firstDiff).toMatchObject({ public: approvedKey, proposed: expect.stringMatching(new RegExp(`^listings/${id}/logo-[0-9a-f-]{36}\\.webp$`)) });
     // The moderator sees both images: each URL serves its object.
-    for (const [url, key] of [[firstDiff.publicUrl, firstDiff.public], [firstDiff.proposedUrl, firstDiff.proposed]]) {
+    for (const [url, key] of [
+      [firstDiff.publicUrl, firstDiff.public],
+      [firstDiff.proposedUrl, firstDiff.proposed],
+    ]) {
       expect(url).toContain(key);
       const image = await fetch(url);
       expect(image.status).toBe(200);
@@ -127,7 +150,9 @@ describe('the owner edits; a moderator approves the revision', () => {
     expect(secondDiff.proposed).not.toBe(firstDiff.proposed);
     expect(await gw.storage.head(firstDiff.proposed)).toBeUndefined();
     // Rejected: the new object is deleted, the approved logo stays.
-    expect((await api(`/v1/admin/revisions/${second.body.revisionId}/reject`, { method: 'POST', admin: gw.adminToken, body: { reason: 'not your logo' } })).status).toBe(200);
+    expect(
+      (await api(`/v1/admin/revisions/${second.body.revisionId}/reject`, { method: 'POST', admin: gw.adminToken, body: { reason: 'not your logo' } })).status,
+    ).toBe(200);
     expect(await gw.storage.head(secondDiff.proposed)).toBeUndefined();
     expect(await gw.storage.head(approvedKey)).toBeDefined();
     expect((await api(`/v1/listings/${id}`)).body.logoUrl).toContain(approvedKey);
@@ -161,7 +186,11 @@ describe('the owner edits; a moderator approves the revision', () => {
 
   it('validates like the form, names each bad field, and lets no one else edit', async () => {
     const { listingId } = await listing({ approve: false });
-    const bad = await api(`/v1/listings/${listingId}`, { method: 'PATCH', token: owner, body: { title: '', latitude: 91, price: { amount: '1.234', currency: 'EUR' }, video: 'x' } });
+    const bad = await api(`/v1/listings/${listingId}`, {
+      method: 'PATCH',
+      token: owner,
+      body: { title: '', latitude: 91, price: { amount: '1.234', currency: 'EUR' }, video: 'x' },
+    });
     expect(bad.status).toBe(400);
     expect(Object.keys(bad.body.fields).sort()).toEqual(['latitude', 'longitude', 'price', 'title', 'video']);
     expect(bad.body.fields.video).toContain('upload a new listing');
@@ -169,7 +198,9 @@ describe('the owner edits; a moderator approves the revision', () => {
     expect((await api(`/v1/listings/${listingId}`, { method: 'PATCH', token: stranger, body: { title: 'mine now' } })).status).toBe(404);
     expect((await api(`/v1/listings/${listingId}`, { method: 'PATCH', body: { title: 'x' } })).status).toBe(401);
     // Pending: the change applies at once (nothing public to protect).
-    expect((await api(`/v1/listings/${listingId}`, { method: 'PATCH', token: owner, body: { hashtags: '#bikes #red', latitude: 48.1, longitude: 11.6 } })).body).toMatchObject({ mode: 'applied' });
+    expect(
+      (await api(`/v1/listings/${listingId}`, { method: 'PATCH', token: owner, body: { hashtags: '#bikes #red', latitude: 48.1, longitude: 11.6 } })).body,
+    ).toMatchObject({ mode: 'applied' });
   });
 
   it('a profile edit is public only once approved', async () => {
@@ -198,7 +229,10 @@ describe('sold, withdraw, remove', () => {
     expect((await api(`/v1/listings/${withdrawn.listingId}`)).status).toBe(404);
     expect((await api(`/v1/listings/${withdrawn.listingId}/sold`, { method: 'POST', token: owner })).status).toBe(409);
     // The sold display ends: the page says so.
-    await gw.db('listings').where({ id: sold.listingId }).update({ sold_visible_until: gw.db.raw(`now() - interval '1 second'`) });
+    await gw
+      .db('listings')
+      .where({ id: sold.listingId })
+      .update({ sold_visible_until: gw.db.raw(`now() - interval '1 second'`) });
     expect(await api(`/v1/listings/${sold.listingId}`)).toMatchObject({ status: 410, body: { error: 'listing_sold', state: 'sold' } });
   });
 
@@ -214,12 +248,17 @@ describe('sold, withdraw, remove', () => {
     expect((await api(`/v1/listings?tags=${tag('rm')}`)).body.items).toEqual([]);
     expect((await api(`/v1/users/${OWNER.address}`)).body.listings.items.some((i: { id: string }) => i.id === input.listingId)).toBe(false);
     expect((await api(`/v1/hashtags?prefix=${tag('rm')}`)).body.hashtags).toEqual([]);
-    expect((await api('/v1/me/listings', { token: owner })).body.items.find((i: { id: string }) => i.id === input.listingId)).toMatchObject({ state: 'removed', previewUrl: null });
+    expect((await api('/v1/me/listings', { token: owner })).body.items.find((i: { id: string }) => i.id === input.listingId)).toMatchObject({
+      state: 'removed',
+      previewUrl: null,
+    });
     expect(await gw.bus.status.latest(input.listingId)).toMatchObject({ event: 'listing.removed' });
 
     const other = await listing();
     expect((await api(`/v1/admin/listings/${other.listingId}/remove`, { method: 'POST', admin: gw.adminToken, body: {} })).status).toBe(400);
-    expect((await api(`/v1/admin/listings/${other.listingId}/remove`, { method: 'POST', admin: gw.adminToken, body: { reason: 'fraud' } })).body).toMatchObject({ state: 'removed' });
+    expect((await api(`/v1/admin/listings/${other.listingId}/remove`, { method: 'POST', admin: gw.adminToken, body: { reason: 'fraud' } })).body).toMatchObject(
+      { state: 'removed' },
+    );
     expect(await gw.storage.head(other.listing.videoKey)).toBeUndefined();
   });
 });
@@ -227,7 +266,10 @@ describe('sold, withdraw, remove', () => {
 describe('the listing job', () => {
   it("tells the owner of an expired listing once, and deletes a rejected listing's objects after the delay", async () => {
     const expired = await listing({ tags: [tag('job')] });
-    await gw.db('listings').where({ id: expired.listingId }).update({ expires_at: gw.db.raw(`now() - interval '1 second'`) });
+    await gw
+      .db('listings')
+      .where({ id: expired.listingId })
+      .update({ expires_at: gw.db.raw(`now() - interval '1 second'`) });
     expect((await api(`/v1/listings?tags=${tag('job')}`)).body.items).toEqual([]);
     expect(await api(`/v1/listings/${expired.listingId}`)).toMatchObject({ status: 410, body: { error: 'listing_expired' } });
     const rejected = await listing({ approve: false });
@@ -247,11 +289,16 @@ describe('the listing job', () => {
 
   it('runs as the listings.maintenance row: one job per slot however many gateway replicas schedule it', async () => {
     const expired = await listing({ tags: [tag('slot')] });
-    await gw.db('listings').where({ id: expired.listingId }).update({ expires_at: gw.db.raw(`now() - interval '1 second'`) });
+    await gw
+      .db('listings')
+      .where({ id: expired.listingId })
+      .update({ expires_at: gw.db.raw(`now() - interval '1 second'`) });
     const log = createLogger('listing-job-test', 'error');
     // A second replica beside the harness's gateway, wired as main.ts wires each.
     const replicas = [gw.bus, new Bus(redis, gw.config.REDIS_PREFIX, 'api-gateway', log)];
-    const workers = replicas.map((bus) => bus.consume('listings.maintenance', handleListingJob({ db: gw.db, storage: gw.storage, bus, log, rejectedObjectsMs: 3600_000 }), { concurrency: 1 }));
+    const workers = replicas.map((bus) =>
+      bus.consume('listings.maintenance', handleListingJob({ db: gw.db, storage: gw.storage, bus, log, rejectedObjectsMs: 3600_000 }), { concurrency: 1 }),
+    );
     try {
       for (const bus of replicas) await bus.schedule('listings.maintenance', { every: 3600_000 });
       const queue = gw.bus.queue('listings.maintenance');
@@ -269,12 +316,16 @@ describe('the listing job', () => {
 });
 
 describe('renewal quotes', () => {
-  it('a quote like an upload\'s: its own deposit address, in the ledger as a renewal, waiting for payment; only for an approved listing', async () => {
+  it("a quote like an upload's: its own deposit address, in the ledger as a renewal, waiting for payment; only for an approved listing", async () => {
     const input = await listing();
     const quoted = await api(`/v1/listings/${input.listingId}/renew`, { method: 'POST', token: owner });
     expect(quoted.status).toBe(202);
     quoteIds.push(quoted.body.renewalId);
-    expect(quoted.body).toMatchObject({ listingId: input.listingId, days: 30, payment: { to: depositAddressOf({ merchant: gw.config.MERCHANT_ADDRESS, token: null }, quoted.body.renewalId) } });
+    expect(quoted.body).toMatchObject({
+      listingId: input.listingId,
+      days: 30,
+      payment: { to: depositAddressOf({ merchant: gw.config.MERCHANT_ADDRESS, token: null }, quoted.body.renewalId) },
+    });
     expect(await gw.db('payment_quotes').where({ quote_id: quoted.body.renewalId }).first('purpose', 'listing_id', 'renewal_days', 'deposit_address')).toEqual({
       purpose: 'renewal',
       listing_id: input.listingId,
@@ -296,7 +347,9 @@ describe('the read API', () => {
   it('filters by price and refuses a forged cursor with 400', async () => {
     const priced = await listing({ tags: [tag('price')] });
     await gw.db('listings').where({ id: priced.listingId }).update({ price_amount: '99.50', price_currency: 'EUR' });
-    expect((await api(`/v1/listings?tags=${tag('price')}&priceMin=50&priceMax=100&currency=eur`)).body.items.map((i: { id: string }) => i.id)).toEqual([priced.listingId]);
+    expect((await api(`/v1/listings?tags=${tag('price')}&priceMin=50&priceMax=100&currency=eur`)).body.items.map((i: { id: string }) => i.id)).toEqual([
+      priced.listingId,
+    ]);
     expect((await api(`/v1/listings?tags=${tag('price')}&priceMin=100`)).body.items).toEqual([]);
     expect((await api('/v1/listings?priceMin=10&priceMax=5')).status).toBe(400);
     expect((await api('/v1/listings?currency=euro')).status).toBe(400);

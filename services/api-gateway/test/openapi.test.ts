@@ -2,6 +2,7 @@ import { createECDH, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConfig, lintFromString } from '@redocly/openapi-core';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -9,18 +10,17 @@ import addFormatsModule from 'ajv-formats';
 import type { Express } from 'express';
 import { createPublicClient, createTestClient, createWalletClient, http } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chainFor } from '@reelboard/chain';
 import { api, openApiPath } from '@reelboard/api';
 import { connectRedis } from '@reelboard/bus';
+import { chainFor } from '@reelboard/chain';
 import { applyCredit, createWebhookDelivery, finishWebhookDelivery, recordQuote, saveListing } from '@reelboard/db';
-import { depositCredit, listingInput, quoteInput, randomWallet, transfer } from '@reelboard/testkit/db-fixtures';
 import { listingKeys } from '@reelboard/storage';
 import { postListing } from '@reelboard/testkit/client';
+import { depositCredit, listingInput, quoteInput, randomWallet, transfer } from '@reelboard/testkit/db-fixtures';
 import { makeClip, makePng } from '@reelboard/testkit/media';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { openApiDocument } from '../src/routes/openapi.js';
-import { CHAIN_ID, infra, openStream, startGateway, type Gateway } from './harness.js';
+import { CHAIN_ID, type Gateway, infra, openStream, startGateway } from './harness.js';
 
 type Json = Record<string, any>;
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
@@ -42,7 +42,13 @@ const DOC_ID = 'https://reelboard.test/openapi.json';
 /** Every (method, path template) a real response was checked for. */
 const exercised = new Set<string>();
 
-const resolve = (node: Json): Json => (typeof node.$ref === 'string' ? (node.$ref.slice(2).split('/').reduce((at: Json, key: string) => at[key], doc) as Json) : node);
+const resolve = (node: Json): Json =>
+  typeof node.$ref === 'string'
+    ? (node.$ref
+        .slice(2)
+        .split('/')
+        .reduce((at: Json, key: string) => at[key], doc) as Json)
+    : node;
 const pointer = (...keys: string[]) => keys.map((key) => key.replaceAll('~', '~0').replaceAll('/', '~1')).join('/');
 
 /** Finds the document's path template a concrete path answers to. */
@@ -56,12 +62,20 @@ function templateOf(path: string): string {
 }
 
 /** Sends a request and checks its answer against the document: status allowed, body valid for its schema. */
-async function call(method: string, path: string, init: { token?: string; admin?: string; headers?: Record<string, string>; body?: unknown; form?: FormData } = {}) {
+async function call(
+  method: string,
+  path: string,
+  init: { token?: string; admin?: string; headers?: Record<string, string>; body?: unknown; form?: FormData } = {},
+) {
   const headers: Record<string, string> = { ...init.headers };
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.admin) headers['x-admin-token'] = init.admin;
   if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${gw.base}${path}`, { method, headers, ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : init.form ? { body: init.form } : {}) });
+  const res = await fetch(`${gw.base}${path}`, {
+    method,
+    headers,
+    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : init.form ? { body: init.form } : {}),
+  });
   const text = await res.text();
   const body = (res.headers.get('content-type') ?? '').includes('json') && text ? JSON.parse(text) : text;
   checkAgainstDocument(method, path, res.status, res.headers.get('content-type') ?? '', body);
@@ -101,7 +115,8 @@ function routesOf(app: Express): string[] {
     for (const layer of stack) {
       if (layer.route) {
         const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
-        for (const method of Object.keys(layer.route.methods)) for (const path of paths) found.push(`${method.toUpperCase()} ${String(path).replace(/:(\w+)/g, '{$1}')}`);
+        for (const method of Object.keys(layer.route.methods))
+          for (const path of paths) found.push(`${method.toUpperCase()} ${String(path).replace(/:(\w+)/g, '{$1}')}`);
       } else if (layer.handle?.stack && layer.slash) {
         // A router mounted without a path (`app.use(router)`): its routes are the gateway's own.
         walk(layer.handle.stack);
@@ -113,7 +128,17 @@ function routesOf(app: Express): string[] {
 }
 
 /** Pages and files of the web client and of the docs page: not API, deliberately not in the document. */
-const PAGES = new Set(['GET /', 'GET /index.html', 'GET /assets/app.js', 'GET /assets/app.js.map', 'GET /assets/app.css', 'GET /assets/app.css.map', 'GET /sw.js', 'GET /docs/init.js', 'GET /docs/assets/{file}']);
+const PAGES = new Set([
+  'GET /',
+  'GET /index.html',
+  'GET /assets/app.js',
+  'GET /assets/app.js.map',
+  'GET /assets/app.css',
+  'GET /assets/app.css.map',
+  'GET /sw.js',
+  'GET /docs/init.js',
+  'GET /docs/assets/{file}',
+]);
 
 beforeAll(async () => {
   gw = await startGateway(redis, { MAX_PAYMENT_HINTS: '1', VAPID_PUBLIC_KEY: p256PublicKey(), PUSH_ALLOWED_HOSTS: 'push.example' });
@@ -165,10 +190,17 @@ describe('the OpenAPI document', () => {
     const served = await call('GET', '/openapi.json');
     const config = await createConfig({ extends: ['recommended'] });
     const problems = await lintFromString({ source: JSON.stringify(served.body), absoluteRef: `${gw.base}/openapi.json`, config });
-    const errors = problems.filter((problem) => problem.severity === 'error').map((problem) => `${problem.ruleId} at ${problem.location[0]?.pointer}: ${problem.message}`);
+    const errors = problems
+      .filter((problem) => problem.severity === 'error')
+      .map((problem) => `${problem.ruleId} at ${problem.location[0]?.pointer}: ${problem.message}`);
     expect(errors).toEqual([]);
     // What is left are warnings we accept: no license, a localhost server, and /openapi.json and /docs, which have no 4xx.
-    expect(problems.map((problem) => problem.ruleId).sort()).toEqual(['info-license', 'no-server-example.com', 'operation-4xx-response', 'operation-4xx-response']);
+    expect(problems.map((problem) => problem.ruleId).sort()).toEqual([
+      'info-license',
+      'no-server-example.com',
+      'operation-4xx-response',
+      'operation-4xx-response',
+    ]);
   });
 
   it('names each operation by its row in the route table, and says who may call it (`security: []` when anyone may)', () => {
@@ -185,7 +217,9 @@ describe('the OpenAPI document', () => {
   it('lists every route the gateway has, and no route it lacks', () => {
     const routes = routesOf(gw.app);
     expect(routes).toContain('GET /v1/listings/{id}');
-    const documented = Object.entries(doc.paths as Json).flatMap(([path, item]) => Object.keys(item as Json).map((method) => `${method.toUpperCase()} ${path}`));
+    const documented = Object.entries(doc.paths as Json).flatMap(([path, item]) =>
+      Object.keys(item as Json).map((method) => `${method.toUpperCase()} ${path}`),
+    );
     const undocumented = routes.filter((route) => !PAGES.has(route) && !documented.includes(route));
     expect(undocumented).toEqual([]);
     // The dashboard is a mounted app, not a route of the gateway's own.
@@ -206,7 +240,12 @@ describe('real answers match the document', () => {
   });
 
   it('uploads, payment, status and events', async () => {
-    const posted = await postListing(gw.base, buyer, { video: join(work, 'clip.mp4'), logo: join(work, 'logo.png') }, { title: 'Bike', latitude: '52.5', longitude: '13.4', hashtags: '#bikes' });
+    const posted = await postListing(
+      gw.base,
+      buyer,
+      { video: join(work, 'clip.mp4'), logo: join(work, 'logo.png') },
+      { title: 'Bike', latitude: '52.5', longitude: '13.4', hashtags: '#bikes' },
+    );
     const postedBody = (await posted.json()) as Json;
     checkAgainstDocument('POST', '/v1/uploads', posted.status, posted.headers.get('content-type') ?? '', postedBody);
     expect(posted.status).toBe(202);
@@ -235,7 +274,20 @@ describe('real answers match the document', () => {
     expect((await call('POST', `/v1/uploads/${uploadId}/payment`, { token: buyer, body: { txHash: `0x${'ab'.repeat(32)}` } })).status).toBe(202);
     // A hint while MAX_PAYMENT_HINTS (1 here) others are followed is 429.
     expect((await call('POST', `/v1/uploads/${uploadId}/payment`, { token: buyer, body: { txHash: `0x${'ef'.repeat(32)}` } })).status).toBe(429);
-    await gw.uploads.pay(uploadId, { chainId: 31337, address: `0x${'11'.repeat(20)}`, token: null, amount: '1', blockNumber: '1', blockTime: new Date().toISOString(), status: 'paid', txHashes: [] }, 'payment-watcher');
+    await gw.uploads.pay(
+      uploadId,
+      {
+        chainId: 31337,
+        address: `0x${'11'.repeat(20)}`,
+        token: null,
+        amount: '1',
+        blockNumber: '1',
+        blockTime: new Date().toISOString(),
+        status: 'paid',
+        txHashes: [],
+      },
+      'payment-watcher',
+    );
     expect((await call('POST', `/v1/uploads/${uploadId}/payment`, { token: buyer, body: { txHash: `0x${'cd'.repeat(32)}` } })).status).toBe(200);
 
     const eventsPath = `/v1/uploads/${uploadId}/events`;
@@ -265,7 +317,9 @@ describe('real answers match the document', () => {
     const created = await call('POST', '/v1/resumable-uploads', { token: buyer, headers: { ...tus, 'upload-length': String(video.length) } });
     expect(created.status).toBe(201);
     const path = new URL(created.headers.get('location') ?? '', gw.base).pathname;
-    expect((await call('POST', '/v1/resumable-uploads', { token: buyer, headers: { ...tus, 'upload-length': String(gw.config.MAX_VIDEO_BYTES + 1) } })).status).toBe(413);
+    expect(
+      (await call('POST', '/v1/resumable-uploads', { token: buyer, headers: { ...tus, 'upload-length': String(gw.config.MAX_VIDEO_BYTES + 1) } })).status,
+    ).toBe(413);
     await call('POST', '/v1/resumable-uploads', { headers: tus });
     expect((await call('HEAD', path, { token: buyer, headers: tus })).status).toBe(200);
     expect((await call('HEAD', path, { token: stranger, headers: tus })).status).toBe(404);
@@ -298,7 +352,10 @@ describe('real answers match the document', () => {
   it('the read API and moderation', async () => {
     const owner = randomWallet();
     wallets.push(owner.toLowerCase());
-    const inputs = [listingInput({ wallet: owner, tags: [`doc_${run}`], title: 'approved' }), listingInput({ wallet: owner, tags: [`doc_${run}`], title: 'rejected' })];
+    const inputs = [
+      listingInput({ wallet: owner, tags: [`doc_${run}`], title: 'approved' }),
+      listingInput({ wallet: owner, tags: [`doc_${run}`], title: 'rejected' }),
+    ];
     for (const input of inputs) {
       await saveListing(gw.db, input);
       listingIds.push(input.listingId);
@@ -349,7 +406,10 @@ describe('real answers match the document', () => {
     const refunder = privateKeyToAccount(generatePrivateKey());
     const anvil = createTestClient({ chain: chainDef, mode: 'anvil', transport: http(infra.RPC_URL) });
     await anvil.setBalance({ address: refunder.address, value: 10n ** 18n });
-    const txHash = await createWalletClient({ account: refunder, chain: chainDef, transport: http(infra.RPC_URL) }).sendTransaction({ to: sender.from as `0x${string}`, value: 1000n });
+    const txHash = await createWalletClient({ account: refunder, chain: chainDef, transport: http(infra.RPC_URL) }).sendTransaction({
+      to: sender.from as `0x${string}`,
+      value: 1000n,
+    });
     await createPublicClient({ chain: chainDef, transport: http(infra.RPC_URL), pollingInterval: 100 }).waitForTransactionReceipt({ hash: txHash });
     await anvil.mine({ blocks: 1 });
     expect((await call('POST', path, { admin: gw.adminToken, body: { txHash, note: 'back to the sender' } })).status).toBe(200);
@@ -378,7 +438,11 @@ function p256PublicKey(): string {
 describe('notifications and webhooks match the document', () => {
   it('push subscriptions and the VAPID key', async () => {
     expect((await call('GET', '/v1/push/vapid-public-key')).body).toEqual({ publicKey: gw.config.VAPID_PUBLIC_KEY });
-    const subscription = { endpoint: `https://fcm.push.example/send/${run}`, expirationTime: null, keys: { p256dh: p256PublicKey(), auth: randomBytes(16).toString('base64url') } };
+    const subscription = {
+      endpoint: `https://fcm.push.example/send/${run}`,
+      expirationTime: null,
+      keys: { p256dh: p256PublicKey(), auth: randomBytes(16).toString('base64url') },
+    };
     expect((await call('POST', '/v1/me/push-subscriptions', { token: buyer, body: subscription })).status).toBe(201);
     expect((await call('POST', '/v1/me/push-subscriptions', { token: buyer, body: subscription })).status).toBe(200);
     expect((await call('POST', '/v1/me/push-subscriptions', { token: buyer, body: { ...subscription, endpoint: 'https://evil.example/x' } })).status).toBe(400);
@@ -389,7 +453,10 @@ describe('notifications and webhooks match the document', () => {
   });
 
   it('webhook endpoints, deliveries and replay', async () => {
-    const created = await call('POST', '/v1/admin/webhooks', { admin: gw.adminToken, body: { url: 'https://hooks.example/reelboard', events: ['payment.confirmed', 'profile.saved'] } });
+    const created = await call('POST', '/v1/admin/webhooks', {
+      admin: gw.adminToken,
+      body: { url: 'https://hooks.example/reelboard', events: ['payment.confirmed', 'profile.saved'] },
+    });
     expect(created.status).toBe(201);
     const id = created.body.id as string;
     expect((await call('POST', '/v1/admin/webhooks', { admin: gw.adminToken, body: { url: 'ftp://x', events: ['*'] } })).status).toBe(400);
@@ -398,11 +465,19 @@ describe('notifications and webhooks match the document', () => {
     await call('GET', '/v1/admin/webhooks');
     expect((await call('PATCH', `/v1/admin/webhooks/${id}`, { admin: gw.adminToken, body: { enabled: false } })).body).toMatchObject({ enabled: false });
     expect((await call('PATCH', `/v1/admin/webhooks/${id}`, { admin: gw.adminToken, body: { colour: 'red' } })).status).toBe(400);
-    expect((await call('PATCH', '/v1/admin/webhooks/00000000-0000-4000-8000-000000000000', { admin: gw.adminToken, body: { enabled: true } })).status).toBe(404);
+    expect((await call('PATCH', '/v1/admin/webhooks/00000000-0000-4000-8000-000000000000', { admin: gw.adminToken, body: { enabled: true } })).status).toBe(
+      404,
+    );
     expect((await call('POST', `/v1/admin/webhooks/${id}/rotate-secret`, { admin: gw.adminToken, body: {} })).status).toBe(200);
     expect((await call('POST', `/v1/admin/webhooks/${id}/rotate-secret`, { admin: gw.adminToken, body: { overlapSeconds: -1 } })).status).toBe(400);
 
-    const delivery = await createWebhookDelivery(gw.db, { endpointId: id, uploadId: '00000000-0000-4000-8000-00000000abcd', seq: 2, event: 'payment.confirmed', payload: { id: 'x.2' } });
+    const delivery = await createWebhookDelivery(gw.db, {
+      endpointId: id,
+      uploadId: '00000000-0000-4000-8000-00000000abcd',
+      seq: 2,
+      event: 'payment.confirmed',
+      payload: { id: 'x.2' },
+    });
     expect((await call('POST', `/v1/admin/webhooks/deliveries/${delivery.id}/replay`, { admin: gw.adminToken })).status).toBe(409);
     await finishWebhookDelivery(gw.db, delivery.id, 'failed');
     const log = await call('GET', `/v1/admin/webhooks/${id}/deliveries?status=failed`, { admin: gw.adminToken });
@@ -443,7 +518,9 @@ describe("a listing's life", () => {
     await call('POST', `/v1/admin/revisions/${edit.body.revisionId}/reject`, { token: stranger, body: { reason: 'no' } });
     await call('POST', `/v1/admin/revisions/${edit.body.revisionId}/reject`, { body: { reason: 'no' } });
     await call('POST', `/v1/admin/revisions/${none}/reject`, { admin: gw.adminToken, body: { reason: 'no' } });
-    expect((await call('POST', `/v1/admin/revisions/${edit.body.revisionId}/reject`, { admin: gw.adminToken, body: { reason: 'price bait' } })).status).toBe(200);
+    expect((await call('POST', `/v1/admin/revisions/${edit.body.revisionId}/reject`, { admin: gw.adminToken, body: { reason: 'price bait' } })).status).toBe(
+      200,
+    );
     await call('POST', `/v1/admin/revisions/${edit.body.revisionId}/reject`, { admin: gw.adminToken, body: { reason: 'again' } });
     const second = await call('PATCH', `/v1/listings/${edited}`, { token: buyer, body: { title: 'Edited again' } });
     expect((await call('POST', `/v1/admin/revisions/${second.body.revisionId}/approve`, { admin: gw.adminToken })).status).toBe(200);
@@ -491,7 +568,10 @@ describe("a listing's life", () => {
     await call('POST', `/v1/admin/listings/${withdrawn}/remove`, { token: stranger, body: { reason: 'x' } });
     await call('POST', `/v1/admin/listings/${withdrawn}/remove`, { body: { reason: 'x' } });
     await call('POST', `/v1/admin/listings/${none}/remove`, { admin: gw.adminToken, body: { reason: 'x' } });
-    await gw.db('listings').where({ id: sold }).update({ sold_visible_until: gw.db.raw(`now() - interval '1 second'`) });
+    await gw
+      .db('listings')
+      .where({ id: sold })
+      .update({ sold_visible_until: gw.db.raw(`now() - interval '1 second'`) });
     expect((await call('GET', `/v1/listings/${sold}`)).status).toBe(410);
     await call('GET', `/v1/listings?tags=life_${run}&priceMin=1&priceMax=100&currency=EUR`);
 
@@ -507,7 +587,9 @@ describe("a listing's life", () => {
 
 describe('coverage', () => {
   it('exercised every operation of the document', () => {
-    const documented = Object.entries(doc.paths as Json).flatMap(([path, item]) => Object.keys(item as Json).map((method) => `${method.toUpperCase()} ${path}`));
+    const documented = Object.entries(doc.paths as Json).flatMap(([path, item]) =>
+      Object.keys(item as Json).map((method) => `${method.toUpperCase()} ${path}`),
+    );
     expect(documented.filter((operation) => !exercised.has(operation))).toEqual([]);
   });
 });

@@ -3,14 +3,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectRedis, type Bus } from '@reelboard/bus';
-import { saveListing, type Knex } from '@reelboard/db';
+import { type Bus, connectRedis } from '@reelboard/bus';
+import { type Knex, saveListing } from '@reelboard/db';
 import type { ObjectStorage } from '@reelboard/storage';
-import { listingInput, randomWallet } from '@reelboard/testkit/db-fixtures';
 import { signIn } from '@reelboard/testkit/client';
+import { listingInput, randomWallet } from '@reelboard/testkit/db-fixtures';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
-import { startGateway, type Gateway } from './harness.js';
+import { type Gateway, startGateway } from './harness.js';
 
 const infra = infraEnv();
 const ADMIN_TOKEN = randomBytes(24).toString('hex');
@@ -42,7 +42,11 @@ beforeAll(async () => {
 
   work = await mkdtemp(join(tmpdir(), 'gw-read-'));
   // Berlin and Potsdam (~27 km apart), plus one listing that stays pending.
-  for (const [name, latitude, longitude] of [['berlin', 52.52, 13.405], ['potsdam', 52.3906, 13.0645], ['pending', 52.52, 13.41]] as const) {
+  for (const [name, latitude, longitude] of [
+    ['berlin', 52.52, 13.405],
+    ['potsdam', 52.3906, 13.0645],
+    ['pending', 52.52, 13.41],
+  ] as const) {
     const input = listingInput({ wallet: owner, displayName: 'Bike shop', tags: [tag('bikes'), tag(name)], latitude, longitude, title: name });
     await saveListing(db, input);
     listingIds.push(input.listingId);
@@ -89,7 +93,10 @@ describe('moderation', () => {
     const byWallet = await api(`/v1/admin/listings/${ids.potsdam}/approve`, { method: 'POST', token: admin.token });
     expect(byWallet).toMatchObject({ status: 200, body: { status: 'approved', actor: ANVIL_ACCOUNTS.buyer.address.toLowerCase() } });
 
-    const audit = await db('moderation_events').whereIn('listing_id', [ids.berlin ?? '', ids.potsdam ?? '']).orderBy('id').select('listing_id', 'actor', 'action');
+    const audit = await db('moderation_events')
+      .whereIn('listing_id', [ids.berlin ?? '', ids.potsdam ?? ''])
+      .orderBy('id')
+      .select('listing_id', 'actor', 'action');
     expect(audit).toEqual([
       { listing_id: ids.berlin, actor: 'admin-token', action: 'approve' },
       { listing_id: ids.potsdam, actor: ANVIL_ACCOUNTS.buyer.address.toLowerCase(), action: 'approve' },
@@ -100,7 +107,11 @@ describe('moderation', () => {
   it('rejects only with a reason, which reaches the owner', async () => {
     const noReason = await api(`/v1/admin/listings/${ids.pending}/reject`, { method: 'POST', admin: ADMIN_TOKEN, body: '{}' });
     expect(noReason).toMatchObject({ status: 400, body: { error: 'invalid_body', field: 'reason' } });
-    const rejected = await api(`/v1/admin/listings/${ids.pending}/reject`, { method: 'POST', admin: ADMIN_TOKEN, body: JSON.stringify({ reason: 'video shows a different bike' }) });
+    const rejected = await api(`/v1/admin/listings/${ids.pending}/reject`, {
+      method: 'POST',
+      admin: ADMIN_TOKEN,
+      body: JSON.stringify({ reason: 'video shows a different bike' }),
+    });
     expect(rejected).toMatchObject({ status: 200, body: { status: 'rejected', reason: 'video shows a different bike' } });
     expect(await bus.status.latest(ids.pending ?? '')).toMatchObject({ event: 'moderation.rejected', reason: 'video shows a different bike' });
     const missing = await api('/v1/admin/listings/00000000-0000-4000-8000-000000000000/approve', { method: 'POST', admin: ADMIN_TOKEN });
@@ -116,7 +127,12 @@ describe('the read API', () => {
     const next = await api(`/v1/listings?tags=${tag('bikes')}&near=52.39,13.06&limit=1&cursor=${res.body.nextCursor}`);
     const berlin = next.body.items[0];
     expect(next.body.nextCursor).toBeNull();
-    expect(berlin).toMatchObject({ id: ids.berlin, title: 'berlin', owner: { wallet: owner.toLowerCase(), displayName: 'Bike shop' }, hashtags: [tag('berlin'), tag('bikes')] });
+    expect(berlin).toMatchObject({
+      id: ids.berlin,
+      title: 'berlin',
+      owner: { wallet: owner.toLowerCase(), displayName: 'Bike shop' },
+      hashtags: [tag('berlin'), tag('bikes')],
+    });
     expect(berlin.distanceKm).toBeGreaterThan(25);
     expect(berlin.distanceKm).toBeLessThan(30);
     const poster = await fetch(berlin.posterUrl);

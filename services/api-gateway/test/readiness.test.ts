@@ -1,5 +1,5 @@
-import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { connectRedis } from '@reelboard/bus';
@@ -63,7 +63,11 @@ describe('gateway readiness', () => {
     await storage.ensureBucket();
     const chain = createChainClient({ rpcUrl: infra.RPC_URL ?? '', chainId: Number(infra.CHAIN_ID) });
     const { readiness, reportedChecks } = gatewayReadiness({ redis, db, chain, storage });
-    expect(await checkReadiness(readiness, reportedChecks)).toEqual({ ok: true, degraded: false, checks: { redis: 'ok', postgres: 'ok', rpc: 'ok', s3: 'ok' } });
+    expect(await checkReadiness(readiness, reportedChecks)).toEqual({
+      ok: true,
+      degraded: false,
+      checks: { redis: 'ok', postgres: 'ok', rpc: 'ok', s3: 'ok' },
+    });
     storage.close();
   });
 

@@ -2,15 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tus from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tus from 'tus-js-client';
 import { connectRedis } from '@reelboard/bus';
 import { STAGED_FILES } from '@reelboard/contracts';
 import { postListing } from '@reelboard/testkit/client';
 import { makeClip, makePng } from '@reelboard/testkit/media';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { RedisLocker } from '../src/infra/redis-locker.js';
-import { infra, startGateway, type Gateway } from './harness.js';
+import { type Gateway, infra, startGateway } from './harness.js';
 
 const redis = connectRedis(infra.REDIS_URL ?? '', 'resumable-test');
 let gw: Gateway;
@@ -41,7 +41,11 @@ const create = (token: string, length: number) =>
   fetch(`${gw.base}/v1/resumable-uploads`, { method: 'POST', headers: { ...TUS, authorization: `Bearer ${token}`, 'upload-length': String(length) } });
 
 beforeAll(async () => {
-  gw = await startGateway(redis, { MAX_VIDEO_BYTES: String(8 * 1024 * 1024), STAGING_MAX_UNPAID_UPLOADS_PER_WALLET: '3', STAGING_MAX_UNPAID_BYTES_PER_WALLET: String(12 * 1024 * 1024) });
+  gw = await startGateway(redis, {
+    MAX_VIDEO_BYTES: String(8 * 1024 * 1024),
+    STAGING_MAX_UNPAID_UPLOADS_PER_WALLET: '3',
+    STAGING_MAX_UNPAID_BYTES_PER_WALLET: String(12 * 1024 * 1024),
+  });
   work = await mkdtemp(join(tmpdir(), 'gw-resumable-'));
   clip = join(work, 'clip.mp4');
   await Promise.all([makeClip(clip, { width: 320, height: 240, seconds: 2 }), makePng(join(work, 'logo.png'))]);
@@ -56,17 +60,31 @@ afterAll(async () => {
 });
 
 describe('resumable uploads (tus)', () => {
-  it('stores the bytes in the upload\'s staging folder; the listing form names the finished upload', async () => {
+  it("stores the bytes in the upload's staging folder; the listing form names the finished upload", async () => {
     const bytes = await readFile(clip);
     const uploadId = await tusUpload(bytes, buyer);
     const source = join(gw.stagingDir, uploadId, STAGED_FILES.source);
     expect((await stat(source)).size).toBe(bytes.length);
     // Another wallet cannot see it, nor name it in a form.
-    expect((await fetch(`${gw.base}/v1/resumable-uploads/${uploadId}`, { method: 'HEAD', headers: { ...TUS, authorization: `Bearer ${stranger}` } })).status).toBe(404);
-    const theirs = await postListing(`${gw.base}`, stranger, { logo: join(work, 'logo.png') }, { title: 'Bike', latitude: '1', longitude: '2' }, `?videoUpload=${uploadId}`);
+    expect(
+      (await fetch(`${gw.base}/v1/resumable-uploads/${uploadId}`, { method: 'HEAD', headers: { ...TUS, authorization: `Bearer ${stranger}` } })).status,
+    ).toBe(404);
+    const theirs = await postListing(
+      `${gw.base}`,
+      stranger,
+      { logo: join(work, 'logo.png') },
+      { title: 'Bike', latitude: '1', longitude: '2' },
+      `?videoUpload=${uploadId}`,
+    );
     expect(theirs.status).toBe(400);
 
-    const posted = await postListing(gw.base, buyer, { logo: join(work, 'logo.png') }, { title: 'Bike', latitude: '52.5', longitude: '13.4', hashtags: '#bikes' }, `?videoUpload=${uploadId}`);
+    const posted = await postListing(
+      gw.base,
+      buyer,
+      { logo: join(work, 'logo.png') },
+      { title: 'Bike', latitude: '52.5', longitude: '13.4', hashtags: '#bikes' },
+      `?videoUpload=${uploadId}`,
+    );
     expect(posted.status, await posted.clone().text()).toBe(202);
     expect(await posted.json()).toMatchObject({ uploadId });
     expect(await gw.uploads.state(uploadId)).toBe('awaiting_payment');
@@ -84,7 +102,11 @@ describe('resumable uploads (tus)', () => {
     const location = created.headers.get('location') ?? '';
     const url = new URL(location, gw.base).toString();
     const patch = (offset: number, chunk: Buffer) =>
-      fetch(url, { method: 'PATCH', headers: { ...TUS, authorization: `Bearer ${buyer}`, 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' }, body: chunk });
+      fetch(url, {
+        method: 'PATCH',
+        headers: { ...TUS, authorization: `Bearer ${buyer}`, 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' },
+        body: chunk,
+      });
     expect((await patch(0, bytes.subarray(0, half))).status).toBe(204);
     const head = await fetch(url, { method: 'HEAD', headers: { ...TUS, authorization: `Bearer ${buyer}` } });
     expect(head.headers.get('upload-offset')).toBe(String(half));
@@ -94,7 +116,7 @@ describe('resumable uploads (tus)', () => {
     expect(await readFile(join(gw.stagingDir, uploadId, STAGED_FILES.source))).toEqual(bytes);
   });
 
-  it('refuses at creation, before a byte is stored: over MAX_VIDEO_BYTES 413, over the wallet\'s unpaid limits 429', async () => {
+  it("refuses at creation, before a byte is stored: over MAX_VIDEO_BYTES 413, over the wallet's unpaid limits 429", async () => {
     const tooBig = await create(stranger, 9 * 1024 * 1024);
     expect(tooBig.status).toBe(413);
     expect(await tooBig.json()).toMatchObject({ error: 'file_too_large' });
@@ -131,7 +153,9 @@ describe('resumable uploads (tus)', () => {
     expect(await gw.staging.resumable.sweepExpired(Date.now())).toBe(0);
     expect(await gw.staging.resumable.sweepExpired(Date.now() + gw.config.RESUMABLE_EXPIRY_SECONDS * 1000 + 1000)).toBeGreaterThanOrEqual(1);
     await expect(stat(join(gw.stagingDir, uploadId))).rejects.toThrow();
-    expect((await fetch(`${gw.base}/v1/resumable-uploads/${uploadId}`, { method: 'HEAD', headers: { ...TUS, authorization: `Bearer ${buyer}` } })).status).toBe(404);
+    expect((await fetch(`${gw.base}/v1/resumable-uploads/${uploadId}`, { method: 'HEAD', headers: { ...TUS, authorization: `Bearer ${buyer}` } })).status).toBe(
+      404,
+    );
   });
 });
 
@@ -140,7 +164,10 @@ describe('the free-space reserve', () => {
     const full = await startGateway(redis, { STAGING_RESERVE_BYTES: String(2 ** 52) });
     try {
       const token = await full.signIn(ANVIL_ACCOUNTS.cli.key);
-      const res = await fetch(`${full.base}/v1/resumable-uploads`, { method: 'POST', headers: { ...TUS, authorization: `Bearer ${token}`, 'upload-length': '1000' } });
+      const res = await fetch(`${full.base}/v1/resumable-uploads`, {
+        method: 'POST',
+        headers: { ...TUS, authorization: `Bearer ${token}`, 'upload-length': '1000' },
+      });
       expect(res.status).toBe(507);
       expect(await res.json()).toMatchObject({ error: 'insufficient_storage' });
       const form = await postListing(full.base, token, { video: clip }, { title: 'Bike', latitude: '1', longitude: '2' });

@@ -15,7 +15,7 @@ let free = 10_000;
 let clock = Date.now();
 let dir: string;
 let guard: StagingGuard;
-const owner = '0x' + 'ab'.repeat(20);
+const owner = `0x${'ab'.repeat(20)}`;
 const MB = 1000;
 const prefix = `guard-${randomBytes(3).toString('hex')}`;
 
@@ -38,7 +38,7 @@ afterAll(async () => {
 });
 
 describe('StagingGuard', () => {
-  it('counts a wallet\'s unpaid uploads until they are paid or gone, and refuses past each limit with 429', async () => {
+  it("counts a wallet's unpaid uploads until they are paid or gone, and refuses past each limit with 429", async () => {
     const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
     await guard.admit(owner, a, MB);
     states.set(a, 'awaiting_payment');
@@ -51,7 +51,7 @@ describe('StagingGuard', () => {
     await guard.admit(owner, c, 2 * MB);
     states.set(c, 'awaiting_payment');
     // Another wallet is not held by this one's uploads.
-    await guard.admit('0x' + 'cd'.repeat(20), randomUUID(), 3 * MB);
+    await guard.admit(`0x${'cd'.repeat(20)}`, randomUUID(), 3 * MB);
     // An upload whose folder is gone (expired, refused) is forgotten too, once past the admission's grace.
     await rm(join(dir, b), { recursive: true });
     expect([...(await guard.unpaidOf(owner)).keys()].sort()).toEqual([b, c].sort());
@@ -65,10 +65,12 @@ describe('StagingGuard', () => {
 
   it('holds each per-wallet limit when one wallet creates many uploads at the same instant', async () => {
     // Admitted before their staging folders exist, as the tus creation and the multipart form do.
-    const wallet = '0x' + '12'.repeat(20);
+    const wallet = `0x${'12'.repeat(20)}`;
     const many = await Promise.allSettled(Array.from({ length: 8 }, () => guard.admit(wallet, randomUUID(), 1)));
     expect(many.filter((result) => result.status === 'fulfilled')).toHaveLength(2);
-    expect(many.filter((result) => result.status === 'rejected').map((result) => (result as PromiseRejectedResult).reason.code)).toEqual(Array(6).fill('unpaid_uploads_limit'));
+    expect(many.filter((result) => result.status === 'rejected').map((result) => (result as PromiseRejectedResult).reason.code)).toEqual(
+      Array(6).fill('unpaid_uploads_limit'),
+    );
     expect((await guard.unpaidOf(wallet)).size).toBe(2);
 
     // The bytes limit too: a guard allowing many uploads but 3 MB, eight 1 MB uploads at once.
@@ -87,14 +89,18 @@ describe('StagingGuard', () => {
 
   it('keeps the free-space reserve: 507 at creation when the new bytes would go below it, and while receiving below it', async () => {
     free = 4 * MB;
-    await expect(guard.admit('0x' + 'ef'.repeat(20), randomUUID(), 2 * MB + 1)).rejects.toMatchObject({ status: 507, code: 'insufficient_storage', extra: { freeBytes: 4 * MB } });
-    await guard.admit('0x' + 'ef'.repeat(20), randomUUID(), 2 * MB);
+    await expect(guard.admit(`0x${'ef'.repeat(20)}`, randomUUID(), 2 * MB + 1)).rejects.toMatchObject({
+      status: 507,
+      code: 'insufficient_storage',
+      extra: { freeBytes: 4 * MB },
+    });
+    await guard.admit(`0x${'ef'.repeat(20)}`, randomUUID(), 2 * MB);
     await guard.checkSpace();
     free = 2 * MB - 1;
     await expect(guard.checkSpace()).rejects.toMatchObject({ status: 507 });
   });
 
-  it('reads the real volume\'s free space', async () => {
+  it("reads the real volume's free space", async () => {
     expect(await volumeFreeBytes(dir)).toBeGreaterThan(0);
   });
 });

@@ -9,7 +9,7 @@ import { connectRedis } from '@reelboard/bus';
 import { queues } from '@reelboard/contracts';
 import { makeClip, makePng } from '@reelboard/testkit/media';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
-import { infra, openStream, startGateway, type Gateway } from './harness.js';
+import { type Gateway, infra, openStream, startGateway } from './harness.js';
 
 type Json = Record<string, any>;
 
@@ -86,13 +86,23 @@ describe('the listing form', () => {
   });
 
   it('names each bad field: missing title, latitude out of range, NaN, Infinity, a field sent twice', async () => {
-    const first = await postForm(buyer, [['latitude', '91'], ['longitude', 'NaN'], ['video', clip, 'clip.mp4']]);
+    const first = await postForm(buyer, [
+      ['latitude', '91'],
+      ['longitude', 'NaN'],
+      ['video', clip, 'clip.mp4'],
+    ]);
     expect(first.status).toBe(400);
     expect(first.body.error).toBe('invalid_form');
     expect(Object.keys(first.body.fields).sort()).toEqual(['latitude', 'longitude', 'title']);
     expect(first.body.fields.latitude).toMatch(/between -90 and 90/);
     expect(first.body.fields.longitude).toMatch(/decimal number/);
-    const second = await postForm(buyer, [['title', 'One'], ['title', 'Two'], ['latitude', 'Infinity'], ['longitude', '13'], ['video', clip, 'clip.mp4']]);
+    const second = await postForm(buyer, [
+      ['title', 'One'],
+      ['title', 'Two'],
+      ['latitude', 'Infinity'],
+      ['longitude', '13'],
+      ['video', clip, 'clip.mp4'],
+    ]);
     expect(second.status).toBe(400);
     expect(second.body.fields).toMatchObject({ title: 'title was sent more than once', latitude: expect.stringMatching(/decimal number/) });
     expect(await readdir(gw.stagingDir)).toEqual([]);
@@ -121,7 +131,7 @@ describe('status', () => {
     uploadId = res.body.uploadId;
   });
 
-  it('hides an upload\'s stream from anyone but its owner (404)', async () => {
+  it("hides an upload's stream from anyone but its owner (404)", async () => {
     const stream = await openStream(events(), { authorization: `Bearer ${stranger}` });
     expect(stream).toMatchObject({ status: 404, body: { error: 'upload_not_found' } });
   });
@@ -154,7 +164,7 @@ describe('status', () => {
     expect(await resumed.next()).toBeUndefined();
   });
 
-  it('lists only the signed-in user\'s uploads', async () => {
+  it("lists only the signed-in user's uploads", async () => {
     const strangers = await postForm(stranger, [...fieldParts(FIELDS), ['video', clip, 'clip.mp4']]);
     expect(strangers.status).toBe(202);
     const mine = (await (await fetch(`${gw.base}/v1/me/uploads`, { headers: { authorization: `Bearer ${buyer}` } })).json()) as Json;
@@ -208,7 +218,10 @@ describe('the surface', () => {
   it('allows CORS for configured origins only', async () => {
     const allowed = await fetch(`${gw.base}/v1/listings`, { headers: { origin: ALLOWED_ORIGIN } });
     expect(allowed.headers.get('access-control-allow-origin')).toBe(ALLOWED_ORIGIN);
-    const preflight = await fetch(`${gw.base}/v1/uploads`, { method: 'OPTIONS', headers: { origin: ALLOWED_ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' } });
+    const preflight = await fetch(`${gw.base}/v1/uploads`, {
+      method: 'OPTIONS',
+      headers: { origin: ALLOWED_ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' },
+    });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-headers')).toMatch(/authorization/);
     const other = await fetch(`${gw.base}/v1/listings`, { headers: { origin: 'https://evil.example' } });
@@ -268,11 +281,17 @@ describe('the queue dashboard', () => {
     expect((await fetch(`${gw.base}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${admin}` } })).status).toBe(200);
   });
 
-  it('refuses queue changes from another site even with the admin\'s credentials', async () => {
+  it("refuses queue changes from another site even with the admin's credentials", async () => {
     const url = `${gw.base}/admin/queues/api/queues/upload.received/retry/failed`;
-    const crossSite = await fetch(url, { method: 'PUT', headers: { authorization: basic(gw.adminToken), origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' } });
+    const crossSite = await fetch(url, {
+      method: 'PUT',
+      headers: { authorization: basic(gw.adminToken), origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+    });
     expect(crossSite.status).toBe(403);
-    const sameSite = await fetch(url, { method: 'PUT', headers: { authorization: basic(gw.adminToken), origin: new URL(gw.base).origin, 'sec-fetch-site': 'same-origin' } });
+    const sameSite = await fetch(url, {
+      method: 'PUT',
+      headers: { authorization: basic(gw.adminToken), origin: new URL(gw.base).origin, 'sec-fetch-site': 'same-origin' },
+    });
     expect(sameSite.status).toBe(200);
   });
 });

@@ -1,10 +1,10 @@
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import express from 'express';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import express from 'express';
 import { createLogger } from '@reelboard/logger';
 import { errorHandler } from '../src/infra/http-error.js';
-import { buildWebClient, webClientRoutes, type WebBundle } from '../src/infra/web.js';
+import { buildWebClient, type WebBundle, webClientRoutes } from '../src/infra/web.js';
 
 const log = createLogger('web-test', 'error');
 let server: Server | undefined;

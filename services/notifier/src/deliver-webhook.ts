@@ -4,10 +4,10 @@ import {
   disableWebhookEndpoint,
   finishWebhookDelivery,
   hasEarlierPendingDelivery,
+  type Knex,
   recordWebhookAttempt,
   webhookDeliveryById,
   webhookEndpointById,
-  type Knex,
 } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import { SIGNATURE_HEADER, signatureHeader } from './sign-webhook.js';
@@ -48,10 +48,15 @@ export function retryDelay(settings: Pick<WebhookSettings, 'retryForMs' | 'first
  */
 export async function deliverWebhook(db: Knex, job: WebhookJob, settings: WebhookSettings, log: Logger): Promise<WebhookStep> {
   const delivery = await webhookDeliveryById(db, job.deliveryId);
-  if (!delivery || delivery.status !== 'pending') return { next: 'done', outcome: 'not_pending' };
+  if (delivery?.status !== 'pending') return { next: 'done', outcome: 'not_pending' };
   if (await hasEarlierPendingDelivery(db, delivery)) {
     const waits = (job.orderingWaits ?? 0) + 1;
-    return { next: 'later', delayMs: Math.min(MAX_ORDERING_WAIT_MS, 500 * 2 ** Math.min(waits - 1, 7)), job: { ...job, orderingWaits: waits }, why: 'ordering' };
+    return {
+      next: 'later',
+      delayMs: Math.min(MAX_ORDERING_WAIT_MS, 500 * 2 ** Math.min(waits - 1, 7)),
+      job: { ...job, orderingWaits: waits },
+      why: 'ordering',
+    };
   }
   const endpoint = await webhookEndpointById(db, delivery.endpointId);
   if (!endpoint?.enabled) {
@@ -80,10 +85,21 @@ export async function deliverWebhook(db: Knex, job: WebhookJob, settings: Webhoo
     statusCode = answer.status;
     response = (await answer.text().catch(() => '')).slice(0, RESPONSE_LOG_CHARS);
   } catch (error) {
-    response = `no answer: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`.slice(0, RESPONSE_LOG_CHARS);
+    response = `no answer: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`.slice(
+      0,
+      RESPONSE_LOG_CHARS,
+    );
   }
   const attempt = await recordWebhookAttempt(db, delivery.id, { statusCode, response, durationMs: Date.now() - started });
-  const fields = { deliveryId: delivery.id, endpointId: endpoint.id, uploadId: delivery.uploadId, seq: delivery.seq, event: delivery.event, attempt, statusCode };
+  const fields = {
+    deliveryId: delivery.id,
+    endpointId: endpoint.id,
+    uploadId: delivery.uploadId,
+    seq: delivery.seq,
+    event: delivery.event,
+    attempt,
+    statusCode,
+  };
 
   if (statusCode !== null && statusCode >= 200 && statusCode < 300) {
     await finishWebhookDelivery(db, delivery.id, 'delivered');
@@ -114,5 +130,9 @@ export async function deliverWebhook(db: Knex, job: WebhookJob, settings: Webhoo
 export async function handleWebhookJob(db: Knex, job: WebhookJob, settings: WebhookSettings, log: Logger): Promise<string> {
   const step = await deliverWebhook(db, job, settings, log);
   if (step.next === 'done') return step.outcome;
-  throw new RetryLaterError(step.delayMs, step.why === 'retry' ? 'webhook receiver did not take it; retried later' : 'waits behind an earlier event of the same upload', step.job);
+  throw new RetryLaterError(
+    step.delayMs,
+    step.why === 'retry' ? 'webhook receiver did not take it; retried later' : 'waits behind an earlier event of the same upload',
+    step.job,
+  );
 }

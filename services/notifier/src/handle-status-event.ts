@@ -1,6 +1,6 @@
 import type { Bus } from '@reelboard/bus';
-import { pushMessageFor, unnotifiedEvents, type PushJob, type StatusEvent, type WebhookJob } from '@reelboard/contracts';
-import { createWebhookDelivery, statusSubjectOf, pushSubscriptionsOf, webhookEndpointsFor, type Knex } from '@reelboard/db';
+import { type PushJob, pushMessageFor, type StatusEvent, unnotifiedEvents, type WebhookJob } from '@reelboard/contracts';
+import { createWebhookDelivery, type Knex, pushSubscriptionsOf, statusSubjectOf, webhookEndpointsFor } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
 
@@ -81,7 +81,13 @@ export async function handleStatusEvent(event: StatusEvent, adapters: Notificati
       },
     };
     for (const endpoint of endpoints) {
-      const delivery = await createWebhookDelivery(adapters.db, { endpointId: endpoint.id, uploadId: event.uploadId, seq: event.seq, event: event.event, payload });
+      const delivery = await createWebhookDelivery(adapters.db, {
+        endpointId: endpoint.id,
+        uploadId: event.uploadId,
+        seq: event.seq,
+        event: event.event,
+        payload,
+      });
       const job: WebhookJob = { deliveryId: delivery.id };
       await adapters.bus.publish('notify.webhook', job);
       webhooks += 1;

@@ -16,10 +16,18 @@ await runService({
     const { redis, bus, uploads } = await connectPipeline(config, 'notifier', log);
     // The push jobs this replica adds retry as its settings say (the row's Retry-After rule stays).
     bus.overridePolicy('notify.push', { attempts: config.PUSH_ATTEMPTS, backoffMs: config.PUSH_FIRST_RETRY_MS });
-    const vapid = config.VAPID_PUBLIC_KEY && config.VAPID_PRIVATE_KEY ? { subject: config.VAPID_SUBJECT, publicKey: config.VAPID_PUBLIC_KEY, privateKey: config.VAPID_PRIVATE_KEY } : undefined;
-    if (vapid) bus.consume('notify.push', (job) => sendPush(db, job, { vapid, ttlSeconds: config.PUSH_TTL_SECONDS }, log), { concurrency: config.SEND_CONCURRENCY });
+    const vapid =
+      config.VAPID_PUBLIC_KEY && config.VAPID_PRIVATE_KEY
+        ? { subject: config.VAPID_SUBJECT, publicKey: config.VAPID_PUBLIC_KEY, privateKey: config.VAPID_PRIVATE_KEY }
+        : undefined;
+    if (vapid)
+      bus.consume('notify.push', (job) => sendPush(db, job, { vapid, ttlSeconds: config.PUSH_TTL_SECONDS }, log), { concurrency: config.SEND_CONCURRENCY });
     else log.warn('no VAPID keys configured: Web Push is off, webhooks still run');
-    const webhookSettings = { retryForMs: config.WEBHOOK_RETRY_FOR_SECONDS * 1000, firstRetryMs: config.WEBHOOK_FIRST_RETRY_MS, timeoutMs: config.WEBHOOK_TIMEOUT_MS };
+    const webhookSettings = {
+      retryForMs: config.WEBHOOK_RETRY_FOR_SECONDS * 1000,
+      firstRetryMs: config.WEBHOOK_FIRST_RETRY_MS,
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    };
     bus.consume('notify.webhook', (job) => handleWebhookJob(db, job, webhookSettings, log), { concurrency: config.SEND_CONCURRENCY });
 
     // The blocking read holds its connection: one of its own.

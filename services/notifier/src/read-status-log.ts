@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { statusEventSchema, type StatusEvent } from '@reelboard/contracts';
+import { type StatusEvent, statusEventSchema } from '@reelboard/contracts';
 import { errorFields, type Logger } from '@reelboard/logger';
 
 export interface ReadStatusLogParameters {

@@ -1,7 +1,7 @@
 import webpush, { WebPushError } from 'web-push';
 import { PermanentError } from '@reelboard/bus';
 import type { PushJob } from '@reelboard/contracts';
-import { pushSubscriptionById, removePushSubscription, type Knex } from '@reelboard/db';
+import { type Knex, pushSubscriptionById, removePushSubscription } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 
 export interface PushSettings {

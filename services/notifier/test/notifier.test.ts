@@ -1,17 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import webpush from 'web-push';
 import { connectRedis } from '@reelboard/bus';
-import { queues, type UploadState, type StatusEventName, type UploadReceived } from '@reelboard/contracts';
+import { queues, type StatusEventName, type UploadReceived, type UploadState } from '@reelboard/contracts';
 import { saveListing } from '@reelboard/db';
-import { startGateway, type Gateway } from '../../api-gateway/test/harness.js';
-import { listingInput } from '@reelboard/testkit/db-fixtures';
 import { bullmqQueueNames } from '@reelboard/testkit/bullmq-queues';
+import { listingInput } from '@reelboard/testkit/db-fixtures';
 import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
+import { type Gateway, startGateway } from '../../api-gateway/test/harness.js';
 import { verifySignature } from '../src/sign-webhook.js';
 import { BrowserKeys, Receiver, selfSignedCertificate } from './receivers.js';
 
@@ -70,7 +70,10 @@ async function startNotifier(index: number): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`notifier ${index} exited with ${child.exitCode} (test-artifacts/logs/notifier-test-${index}.log)`);
-    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((res) => res.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (res) => res.ok,
+      () => false,
+    );
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`notifier ${index} did not start`);
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -197,7 +200,11 @@ describe('Web Push', () => {
     const uploadId = await newUpload('Blue sofa');
 
     // As the payment-watcher reports a refusal: the code in `message`, the explanation in `reason`.
-    await publish(uploadId, 'payment.rejected', { message: 'no_payment', reason: 'transaction 0x… sent nothing to this upload\'s deposit address', state: 'awaiting_payment' });
+    await publish(uploadId, 'payment.rejected', {
+      message: 'no_payment',
+      reason: "transaction 0x… sent nothing to this upload's deposit address",
+      state: 'awaiting_payment',
+    });
     await pushService.until((all) => all.filter((r) => r.path === '/push/flaky' && r.answered === 201).length === 1, 15_000, 'the flaky push delivered');
     const flakyTries = pushService.on('/push/flaky');
     expect(flakyTries.map((r) => r.answered)).toEqual([503, 429, 201]);
@@ -223,9 +230,17 @@ describe('Web Push', () => {
     const keys = new BrowserKeys();
     await subscribe('/push/tablet', keys);
     const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const del = await fetch(`${gateway.base}/v1/me/push-subscriptions`, { method: 'DELETE', headers: auth, body: JSON.stringify({ endpoint: `${pushService.origin}/push/tablet` }) });
+    const del = await fetch(`${gateway.base}/v1/me/push-subscriptions`, {
+      method: 'DELETE',
+      headers: auth,
+      body: JSON.stringify({ endpoint: `${pushService.origin}/push/tablet` }),
+    });
     expect(del.status).toBe(204);
-    const again = await fetch(`${gateway.base}/v1/me/push-subscriptions`, { method: 'DELETE', headers: auth, body: JSON.stringify({ endpoint: `${pushService.origin}/push/tablet` }) });
+    const again = await fetch(`${gateway.base}/v1/me/push-subscriptions`, {
+      method: 'DELETE',
+      headers: auth,
+      body: JSON.stringify({ endpoint: `${pushService.origin}/push/tablet` }),
+    });
     expect(again.status).toBe(404);
 
     const internal = await fetch(`${gateway.base}/v1/me/push-subscriptions`, {
@@ -235,7 +250,11 @@ describe('Web Push', () => {
     });
     expect(internal.status).toBe(400);
     expect(await internal.json()).toMatchObject({ error: 'invalid_body', field: 'endpoint' });
-    const noKeys = await fetch(`${gateway.base}/v1/me/push-subscriptions`, { method: 'POST', headers: auth, body: JSON.stringify({ endpoint: `${pushService.origin}/push/x` }) });
+    const noKeys = await fetch(`${gateway.base}/v1/me/push-subscriptions`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ endpoint: `${pushService.origin}/push/x` }),
+    });
     expect(noKeys.status).toBe(400);
     const anonymous = await fetch(`${gateway.base}/v1/me/push-subscriptions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(anonymous.status).toBe(401);
@@ -257,13 +276,24 @@ describe('Web Push', () => {
       expect(message.body).toContain('"Old lamp" has expired');
 
       // A profile edit has no upload at all: its decision reaches its author under the revision's id.
-      const edit = await fetch(`${gateway.base}/v1/me/profile`, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ displayName: 'Lamp seller' }) });
+      const edit = await fetch(`${gateway.base}/v1/me/profile`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ displayName: 'Lamp seller' }),
+      });
       expect(edit.status).toBe(202);
       const { revisionId } = (await edit.json()) as { revisionId: string };
-      const decided = await fetch(`${gateway.base}/v1/admin/revisions/${revisionId}/reject`, { method: 'POST', headers: admin(), body: JSON.stringify({ reason: 'not a name' }) });
+      const decided = await fetch(`${gateway.base}/v1/admin/revisions/${revisionId}/reject`, {
+        method: 'POST',
+        headers: admin(),
+        body: JSON.stringify({ reason: 'not a name' }),
+      });
       expect(decided.status).toBe(200);
       await pushService.until((all) => all.filter((r) => r.path === '/push/later').length >= 2, 15_000, 'the profile decision push');
-      const decision = pushService.on('/push/later').map((r) => browser.decrypt(r.body) as Record<string, unknown>).find((m) => m.event === 'revision.rejected');
+      const decision = pushService
+        .on('/push/later')
+        .map((r) => browser.decrypt(r.body) as Record<string, unknown>)
+        .find((m) => m.event === 'revision.rejected');
       expect(decision).toMatchObject({ title: 'Profile changes not approved', url: `${gateway.base}/#/mine`, tag: revisionId });
       expect(decision?.body).toContain('not approved: not a name');
     } finally {
@@ -274,16 +304,25 @@ describe('Web Push', () => {
 
 describe('signed webhooks', () => {
   const register = async (path: string, events: string[]) => {
-    const res = await fetch(`${gateway.base}/v1/admin/webhooks`, { method: 'POST', headers: admin(), body: JSON.stringify({ url: `${hooks.origin}${path}`, events }) });
+    const res = await fetch(`${gateway.base}/v1/admin/webhooks`, {
+      method: 'POST',
+      headers: admin(),
+      body: JSON.stringify({ url: `${hooks.origin}${path}`, events }),
+    });
     expect(res.status).toBe(201);
     return (await res.json()) as { id: string; secret: string; enabled: boolean };
   };
   const deliveries = async (endpointId: string) => {
     const res = await fetch(`${gateway.base}/v1/admin/webhooks/${endpointId}/deliveries`, { headers: admin() });
     expect(res.status).toBe(200);
-    return ((await res.json()) as { deliveries: { id: string; seq: number; status: string; attempts: number; attemptLog: { statusCode: number | null; response: string | null }[] }[] }).deliveries;
+    return (
+      (await res.json()) as {
+        deliveries: { id: string; seq: number; status: string; attempts: number; attemptLog: { statusCode: number | null; response: string | null }[] }[];
+      }
+    ).deliveries;
   };
-  const bodyOf = (request: { body: Buffer }) => JSON.parse(request.body.toString('utf8')) as { id: string; type: string; seq: number; uploadId: string; data: Record<string, unknown> };
+  const bodyOf = (request: { body: Buffer }) =>
+    JSON.parse(request.body.toString('utf8')) as { id: string; type: string; seq: number; uploadId: string; data: Record<string, unknown> };
 
   it('signs every event, retries a 500 while later events of the upload wait, and keeps the sequence order', async () => {
     const all = await register('/hooks/all', ['*']);
@@ -291,7 +330,20 @@ describe('signed webhooks', () => {
     hooks.script('/hooks/all', [{ status: 500 }, { status: 500 }]);
 
     // Registering the upload published its upload.received (seq 1); paying it publishes payment.confirmed (seq 2).
-    await gateway.uploads.pay(uploadId, { chainId: 31337, address: `0x${'12'.repeat(20)}`, token: null, amount: '1', blockNumber: '1', blockTime: new Date().toISOString(), status: 'paid', txHashes: [] }, 'payment-watcher');
+    await gateway.uploads.pay(
+      uploadId,
+      {
+        chainId: 31337,
+        address: `0x${'12'.repeat(20)}`,
+        token: null,
+        amount: '1',
+        blockNumber: '1',
+        blockTime: new Date().toISOString(),
+        status: 'paid',
+        txHashes: [],
+      },
+      'payment-watcher',
+    );
     await publish(uploadId, 'progress', { progress: 10 });
     await publish(uploadId, 'video.transcoded');
     await hooks.until((requests) => requests.filter((r) => r.path === '/hooks/all' && r.answered === 200).length === 3, 15_000, 'three deliveries');
@@ -316,11 +368,23 @@ describe('signed webhooks', () => {
       expect(request.headers['reelboard-event']).toBe(bodyOf(request).type);
     }
     // A replayed request, with an old timestamp, is refused by the receiver's check.
-    expect(verifySignature(all.secret, String(requests[0]!.headers['reelboard-signature']), requests[0]!.body.toString('utf8'), 300, Math.floor(Date.now() / 1000) + 600)).toEqual({
+    expect(
+      verifySignature(
+        all.secret,
+        String(requests[0]!.headers['reelboard-signature']),
+        requests[0]!.body.toString('utf8'),
+        300,
+        Math.floor(Date.now() / 1000) + 600,
+      ),
+    ).toEqual({
       ok: false,
       reason: 'too_old',
     });
-    expect(bodyOf(requests[3]!)).toMatchObject({ id: `${uploadId}.2`, uploadId, data: { state: 'paid', title: 'Green lamp', owner: ANVIL_ACCOUNTS.buyer.address.toLowerCase() } });
+    expect(bodyOf(requests[3]!)).toMatchObject({
+      id: `${uploadId}.2`,
+      uploadId,
+      data: { state: 'paid', title: 'Green lamp', owner: ANVIL_ACCOUNTS.buyer.address.toLowerCase() },
+    });
 
     const log = await deliveries(all.id);
     const first = log.find((d) => d.seq === 1)!;
@@ -343,7 +407,9 @@ describe('signed webhooks', () => {
     await sleep(1_500);
     expect(hooks.on('/hooks/gone').map((r) => [bodyOf(r).type, r.answered])).toEqual([['payment.confirmed', 410]]);
     expect((await deliveries(goneHook.id)).map((d) => [d.status, d.attempts])).toEqual([['gone', 1]]);
-    const listed = (await (await fetch(`${gateway.base}/v1/admin/webhooks`, { headers: admin() })).json()) as { endpoints: { id: string; enabled: boolean; disabledReason: string | null }[] };
+    const listed = (await (await fetch(`${gateway.base}/v1/admin/webhooks`, { headers: admin() })).json()) as {
+      endpoints: { id: string; enabled: boolean; disabledReason: string | null }[];
+    };
     const endpoint = listed.endpoints.find((e) => e.id === goneHook.id);
     expect(endpoint).toMatchObject({ enabled: false, disabledReason: expect.stringContaining('410') });
     expect(JSON.stringify(listed)).not.toContain(goneHook.secret);
@@ -359,7 +425,10 @@ describe('signed webhooks', () => {
 
   it('gives up after the retry window, logs each attempt, and an admin replays the delivery', async () => {
     const down = await register('/hooks/down', ['failed']);
-    hooks.script('/hooks/down', Array.from({ length: 10 }, () => ({ status: 502 })));
+    hooks.script(
+      '/hooks/down',
+      Array.from({ length: 10 }, () => ({ status: 502 })),
+    );
     const uploadId = await newUpload('Broken radio');
     await publish(uploadId, 'failed', { state: 'failed', reason: 'transcoder: no video stream' });
     let log: Awaited<ReturnType<typeof deliveries>> = [];
@@ -391,7 +460,11 @@ describe('signed webhooks', () => {
 
   it('after a secret rotation signs with both secrets until the old one expires', async () => {
     const hook = await register('/hooks/rotating', ['payment.confirmed']);
-    const rotated = await fetch(`${gateway.base}/v1/admin/webhooks/${hook.id}/rotate-secret`, { method: 'POST', headers: admin(), body: JSON.stringify({ overlapSeconds: 3600 }) });
+    const rotated = await fetch(`${gateway.base}/v1/admin/webhooks/${hook.id}/rotate-secret`, {
+      method: 'POST',
+      headers: admin(),
+      body: JSON.stringify({ overlapSeconds: 3600 }),
+    });
     expect(rotated.status).toBe(200);
     const { secret, previousSecretExpiresAt } = (await rotated.json()) as { secret: string; previousSecretExpiresAt: string };
     expect(secret).not.toBe(hook.secret);
@@ -405,10 +478,16 @@ describe('signed webhooks', () => {
     expect(verifySignature(secret, header, request.body.toString('utf8'))).toMatchObject({ ok: true });
     expect(verifySignature(hook.secret, header, request.body.toString('utf8'))).toMatchObject({ ok: true });
 
-    const bad = await fetch(`${gateway.base}/v1/admin/webhooks`, { method: 'POST', headers: admin(), body: JSON.stringify({ url: `${hooks.origin}/x`, events: ['no.such.event'] }) });
+    const bad = await fetch(`${gateway.base}/v1/admin/webhooks`, {
+      method: 'POST',
+      headers: admin(),
+      body: JSON.stringify({ url: `${hooks.origin}/x`, events: ['no.such.event'] }),
+    });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: 'invalid_body', field: 'events' });
-    const stranger = await fetch(`${gateway.base}/v1/admin/webhooks`, { headers: { authorization: `Bearer ${await gateway.signIn(ANVIL_ACCOUNTS.stranger.key)}` } });
+    const stranger = await fetch(`${gateway.base}/v1/admin/webhooks`, {
+      headers: { authorization: `Bearer ${await gateway.signIn(ANVIL_ACCOUNTS.stranger.key)}` },
+    });
     expect(stranger.status).toBe(403);
     await fetch(`${gateway.base}/v1/admin/webhooks/${hook.id}`, { method: 'DELETE', headers: admin() });
   });

@@ -7,8 +7,8 @@ import type { Redis } from 'ioredis';
 import { connectRedis } from '@reelboard/bus';
 import type { StatusEvent } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
-import { readStatusLog } from '../src/read-status-log.js';
 import { infraEnv } from '@reelboard/testkit/infra-env';
+import { readStatusLog } from '../src/read-status-log.js';
 
 let redis: Redis;
 const key = `statuslog-test-${randomUUID()}`;
@@ -22,13 +22,28 @@ afterAll(async () => {
   await redis.quit();
 });
 
-const entry = (uploadId: string, seq: number): StatusEvent => ({ uploadId, seq, event: 'upload.received', stage: 'test', state: 'awaiting_payment', at: new Date().toISOString() });
+const entry = (uploadId: string, seq: number): StatusEvent => ({
+  uploadId,
+  seq,
+  event: 'upload.received',
+  stage: 'test',
+  state: 'awaiting_payment',
+  at: new Date().toISOString(),
+});
 
 describe('reading the status log', () => {
   it('connects again when its connection was ended for good, and reads on', async () => {
     const connection = redis.duplicate();
     const seen: number[] = [];
-    const reader = await readStatusLog({ redis: connection, key, group: 'test', consumer: 'one', handle: async (event) => void seen.push(event.seq), log: createLogger('status-log-test', 'error'), blockMs: 200 });
+    const reader = await readStatusLog({
+      redis: connection,
+      key,
+      group: 'test',
+      consumer: 'one',
+      handle: async (event) => void seen.push(event.seq),
+      log: createLogger('status-log-test', 'error'),
+      blockMs: 200,
+    });
     try {
       const uploadId = randomUUID();
       await redis.xadd(key, '*', 'event', JSON.stringify(entry(uploadId, 1)));

@@ -16,15 +16,31 @@ describe('what the person is told', () => {
       event: 'moderation.approved',
       seq: 7,
     });
-    const late = pushMessageFor({ uploadId, seq: 3, event: 'payment.received', message: 'late', reason: '10 received in all, after the quote expired; recorded for refund' }, 'Red bike', 'https://board.example');
+    const late = pushMessageFor(
+      { uploadId, seq: 3, event: 'payment.received', message: 'late', reason: '10 received in all, after the quote expired; recorded for refund' },
+      'Red bike',
+      'https://board.example',
+    );
     expect(late?.title).toBe('Payment arrived late');
     expect(late?.body).toContain('recorded for a refund');
     expect(late?.url).toBe(`https://board.example/#/upload/${uploadId}`);
-    const partial = pushMessageFor({ uploadId, seq: 4, event: 'payment.received', message: 'partial', reason: 'received 1 of 2' }, 'Red bike', 'https://board.example');
+    const partial = pushMessageFor(
+      { uploadId, seq: 4, event: 'payment.received', message: 'partial', reason: 'received 1 of 2' },
+      'Red bike',
+      'https://board.example',
+    );
     expect(partial?.body).toContain('Send the rest to the same address');
-    const elsewhere = pushMessageFor({ uploadId, seq: 5, event: 'payment.rejected', message: 'no_payment', reason: 'sent nothing to 0xabc' }, 'Red bike', 'https://board.example');
+    const elsewhere = pushMessageFor(
+      { uploadId, seq: 5, event: 'payment.rejected', message: 'no_payment', reason: 'sent nothing to 0xabc' },
+      'Red bike',
+      'https://board.example',
+    );
     expect(elsewhere?.body).toContain("does not pay it: that transaction sent nothing to this listing's payment address.");
-    const unknownCode = pushMessageFor({ uploadId, seq: 6, event: 'payment.rejected', reason: 'payment could not be verified: RPC down' }, 'Red bike', 'https://board.example');
+    const unknownCode = pushMessageFor(
+      { uploadId, seq: 6, event: 'payment.rejected', reason: 'payment could not be verified: RPC down' },
+      'Red bike',
+      'https://board.example',
+    );
     expect(unknownCode?.body).toContain('does not pay it: payment could not be verified: RPC down.');
     expect(pushMessageFor({ uploadId, seq: 8, event: 'refund.due' }, 'Red bike', 'https://board.example')?.body).toContain('recorded for a refund');
     const failed = pushMessageFor({ uploadId, seq: 9, event: 'failed', reason: 'transcoder: no video stream' }, 'Red bike', 'https://board.example');
@@ -33,14 +49,24 @@ describe('what the person is told', () => {
   });
 
   it("words a listing's life after it is saved, and a renewal's payment as a renewal", () => {
-    expect(pushMessageFor({ uploadId, seq: 3, event: 'payment.confirmed', message: 'renewal paid 1 to 0xabc' }, 'Red bike', 'https://board.example')?.body).toContain('renewal of "Red bike" is paid');
-    expect(pushMessageFor({ uploadId, seq: 3, event: 'payment.confirmed', message: 'paid 1 to 0xabc' }, 'Red bike', 'https://board.example')?.body).toContain('being converted');
+    expect(
+      pushMessageFor({ uploadId, seq: 3, event: 'payment.confirmed', message: 'renewal paid 1 to 0xabc' }, 'Red bike', 'https://board.example')?.body,
+    ).toContain('renewal of "Red bike" is paid');
+    expect(pushMessageFor({ uploadId, seq: 3, event: 'payment.confirmed', message: 'paid 1 to 0xabc' }, 'Red bike', 'https://board.example')?.body).toContain(
+      'being converted',
+    );
     expect(pushMessageFor({ uploadId, seq: 4, event: 'listing.expired' }, 'Red bike', 'https://board.example')?.body).toContain('Renew it');
     // Weeks after the upload, its status page may be gone: these lead to My listings.
-    for (const event of ['listing.expired', 'listing.removed', 'revision.rejected'] as const) expect(pushMessageFor({ uploadId, seq: 7, event }, 'Red bike', 'https://board.example')?.url).toBe('https://board.example/#/mine');
-    expect(pushMessageFor({ uploadId, seq: 5, event: 'listing.removed', reason: 'fraud' }, 'Red bike', 'https://board.example')?.body).toContain('removed: fraud');
-    expect(pushMessageFor({ uploadId, seq: 6, event: 'revision.rejected', reason: 'price bait' }, 'Red bike', 'https://board.example')?.body).toContain('stays as it was');
-    for (const name of ['listing.expired', 'listing.renewed', 'listing.removed', 'revision.approved', 'revision.rejected']) expect(statusEventNames as readonly string[]).toContain(name);
+    for (const event of ['listing.expired', 'listing.removed', 'revision.rejected'] as const)
+      expect(pushMessageFor({ uploadId, seq: 7, event }, 'Red bike', 'https://board.example')?.url).toBe('https://board.example/#/mine');
+    expect(pushMessageFor({ uploadId, seq: 5, event: 'listing.removed', reason: 'fraud' }, 'Red bike', 'https://board.example')?.body).toContain(
+      'removed: fraud',
+    );
+    expect(pushMessageFor({ uploadId, seq: 6, event: 'revision.rejected', reason: 'price bait' }, 'Red bike', 'https://board.example')?.body).toContain(
+      'stays as it was',
+    );
+    for (const name of ['listing.expired', 'listing.renewed', 'listing.removed', 'revision.approved', 'revision.rejected'])
+      expect(statusEventNames as readonly string[]).toContain(name);
   });
 
   it('skips unknown and unmapped events, and never words a name inherited from Object', () => {
@@ -50,7 +76,18 @@ describe('what the person is told', () => {
   });
 
   it('covers the events the issue names, and shortens long titles', () => {
-    for (const name of ['payment.confirmed', 'payment.rejected', 'payment.received', 'refund.due', 'refund.sent', 'profile.saved', 'failed', 'expired', 'moderation.approved', 'moderation.rejected']) {
+    for (const name of [
+      'payment.confirmed',
+      'payment.rejected',
+      'payment.received',
+      'refund.due',
+      'refund.sent',
+      'profile.saved',
+      'failed',
+      'expired',
+      'moderation.approved',
+      'moderation.rejected',
+    ]) {
       expect(statusEventNames as readonly string[]).toContain(name);
       expect(personNotifications[name]).toBeDefined();
     }

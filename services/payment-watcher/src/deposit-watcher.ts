@@ -1,6 +1,6 @@
 import type { Log, PublicClient } from 'viem';
 import type { Bus } from '@reelboard/bus';
-import { decodeTransfers, erc20TransferEvent, readBalances, readSweeps, successfulOnly, type DepositSettings } from '@reelboard/chain';
+import { type DepositSettings, decodeTransfers, erc20TransferEvent, readBalances, readSweeps, successfulOnly } from '@reelboard/chain';
 import type { CreditStatus, CreditTransfer, Payment } from '@reelboard/contracts';
 import type { QuoteToWatch } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
@@ -8,7 +8,7 @@ import type { Logger } from '@reelboard/logger';
 import { judgeCredit } from './judge-credit.js';
 import { countCredit, countReorg, countReversal, scanLag } from './metrics.js';
 import type { ScanLock } from './scan-lock.js';
-import { merchantKey, type MerchantSeen, type WatchedQuote, type WatchList } from './watch-list.js';
+import { type MerchantSeen, merchantKey, type WatchedQuote, type WatchList } from './watch-list.js';
 
 type Address = `0x${string}`;
 type Hash = `0x${string}`;
@@ -110,7 +110,9 @@ export class DepositWatcher {
     if (this.deps.ledger && !(await watchList.watchSetRestored())) {
       // Postgres down (or not migrated yet) must not stop the passes over what is watched: the marker
       // stays unset, so the next pass tries again.
-      await this.restoreWatchSet().catch((error: unknown) => this.deps.log.warn('watch set not restored from the ledger; will retry', { error: error instanceof Error ? error.message : String(error) }));
+      await this.restoreWatchSet().catch((error: unknown) =>
+        this.deps.log.warn('watch set not restored from the ledger; will retry', { error: error instanceof Error ? error.message : String(error) }),
+      );
     }
     let cursor = await watchList.cursor();
     for (let attempt = 0; ; attempt++) {
@@ -167,14 +169,21 @@ export class DepositWatcher {
   async findReorg(cursor: { block: bigint; hash: Hash | undefined }): Promise<Reorg | undefined> {
     const { chain, log, watchList } = this.deps;
     if (!cursor.hash) return undefined;
-    const hashAt = (blockNumber: bigint) => chain.getBlock({ blockNumber }).then((block) => block.hash as Hash | null, () => null);
+    const hashAt = (blockNumber: bigint) =>
+      chain.getBlock({ blockNumber }).then(
+        (block) => block.hash as Hash | null,
+        () => null,
+      );
     if ((await hashAt(cursor.block)) === cursor.hash) return undefined;
     const kept = [...(await watchList.recentHashes())].filter(([number]) => number < cursor.block).sort(([a], [b]) => (a < b ? 1 : -1));
     const onChain = await Promise.all(kept.map(([number]) => hashAt(number)));
     const index = kept.findIndex(([, hash], i) => onChain[i] === hash);
     if (index >= 0) return { ancestor: kept[index]![0], replacedTo: cursor.block };
     const oldest = kept.at(-1)?.[0] ?? cursor.block;
-    log.error('reorg deeper than the block hashes kept: reading again from the oldest one kept (run pnpm payments reconcile)', { cursor: cursor.block.toString(), from: (oldest - 1n).toString() });
+    log.error('reorg deeper than the block hashes kept: reading again from the oldest one kept (run pnpm payments reconcile)', {
+      cursor: cursor.block.toString(),
+      from: (oldest - 1n).toString(),
+    });
     return { ancestor: oldest - 1n < 0n ? 0n : oldest - 1n, replacedTo: cursor.block };
   }
 
@@ -189,7 +198,11 @@ export class DepositWatcher {
     const { bus, chain, chainId, deposits, log, uploads, watchList } = this.deps;
     const ancestorBlock = await chain.getBlock({ blockNumber: reorg.ancestor });
     const height = confirmed > reorg.ancestor ? confirmed : reorg.ancestor;
-    log.warn('reorg deeper than the confirmations: reading again from the common ancestor', { ancestor: reorg.ancestor.toString(), replacedTo: reorg.replacedTo.toString(), confirmed: confirmed.toString() });
+    log.warn('reorg deeper than the confirmations: reading again from the common ancestor', {
+      ancestor: reorg.ancestor.toString(),
+      replacedTo: reorg.replacedTo.toString(),
+      confirmed: confirmed.toString(),
+    });
     countReorg();
     await watchList.dropSweepsAbove(reorg.ancestor);
     if (reorg.ancestor < height) await watchList.addSweeps(await readSweeps(chain, deposits, { fromBlock: reorg.ancestor + 1n, toBlock: height }));
@@ -219,7 +232,14 @@ export class DepositWatcher {
       const reason = `a reorg of blocks ${reorg.ancestor + 1n}..${reorg.replacedTo} took back ${before - total} of the ${before} received at ${quote.address}; the listing is held until the money is on chain again`;
       await uploads.status.publish({ uploadId: quote.uploadId, event: 'payment.reversed', stage: STAGE, message: 'reversed', reason });
       countReversal();
-      log.error('credit reversed by a reorg', { uploadId: quote.uploadId, address: quote.address, credited: before.toString(), onChain: total.toString(), fromBlock: (reorg.ancestor + 1n).toString(), toBlock: reorg.replacedTo.toString() });
+      log.error('credit reversed by a reorg', {
+        uploadId: quote.uploadId,
+        address: quote.address,
+        credited: before.toString(),
+        onChain: total.toString(),
+        fromBlock: (reorg.ancestor + 1n).toString(),
+        toBlock: reorg.replacedTo.toString(),
+      });
     }
     await this.reverseLostMerchantTransfers(reorg, height);
     const cursor = { block: reorg.ancestor, time: Number(ancestorBlock.timestamp) * 1000, hash: ancestorBlock.hash as Hash };
@@ -273,7 +293,13 @@ export class DepositWatcher {
     for (const transfer of decodeTransfers(tokenLogs as Log[])) {
       // What a sweep moves to the merchant is the deposit's own money, not a new payment.
       if (sweepTxs.has(transfer.txHash)) continue;
-      add(transfer.to, { txHash: transfer.txHash, logIndex: transfer.logIndex, from: transfer.from, amount: transfer.value.toString(), blockNumber: transfer.blockNumber });
+      add(transfer.to, {
+        txHash: transfer.txHash,
+        logIndex: transfer.logIndex,
+        from: transfer.from,
+        amount: transfer.value.toString(),
+        blockNumber: transfer.blockNumber,
+      });
     }
     return range;
   }
@@ -318,7 +344,8 @@ export class DepositWatcher {
     const epochs = await watchList.merchantReversals(lost.map((m) => merchantKey(m.transfer)));
     for (const [i, seen] of lost.entries()) {
       const receipt = await chain.getTransactionReceipt({ hash: seen.transfer.txHash }).catch(() => undefined);
-      const stays = receipt?.status === 'success' && receipt.blockNumber <= height && (seen.transfer.logIndex === null || receipt.blockNumber === BigInt(seen.blockNumber));
+      const stays =
+        receipt?.status === 'success' && receipt.blockNumber <= height && (seen.transfer.logIndex === null || receipt.blockNumber === BigInt(seen.blockNumber));
       if (stays) continue;
       const epoch = (epochs[i] ?? 0) + 1;
       await bus.publish('payment.credited', {
@@ -334,7 +361,11 @@ export class DepositWatcher {
       });
       await watchList.setMerchantReversals(merchantKey(seen.transfer), epoch);
       countReversal();
-      log.error('transfer to the merchant reversed by a reorg; nothing of it is due back', { txHash: seen.transfer.txHash, amount: seen.transfer.amount, block: seen.blockNumber });
+      log.error('transfer to the merchant reversed by a reorg; nothing of it is due back', {
+        txHash: seen.transfer.txHash,
+        amount: seen.transfer.amount,
+        block: seen.blockNumber,
+      });
     }
     await watchList.forgetMerchantTransfersAbove(reorg.ancestor);
   }
@@ -346,9 +377,19 @@ export class DepositWatcher {
     const token = quotes.filter((q) => q.token !== null);
     const [nativeBalances, tokenBalances, nativeSwept, tokenSwept] = await Promise.all([
       readBalances(chain, { addresses: native.map((q) => q.address), token: null, blockNumber: height }),
-      token.length > 0 ? readBalances(chain, { addresses: token.map((q) => q.address), token: token[0]?.token ?? null, blockNumber: height }) : Promise.resolve([]),
-      watchList.sweptUpTo(native.map((q) => q.address), height, 'native'),
-      watchList.sweptUpTo(token.map((q) => q.address), height, 'token'),
+      token.length > 0
+        ? readBalances(chain, { addresses: token.map((q) => q.address), token: token[0]?.token ?? null, blockNumber: height })
+        : Promise.resolve([]),
+      watchList.sweptUpTo(
+        native.map((q) => q.address),
+        height,
+        'native',
+      ),
+      watchList.sweptUpTo(
+        token.map((q) => q.address),
+        height,
+        'token',
+      ),
     ]);
     const totals = new Map<string, bigint>();
     native.forEach((q, i) => {
@@ -387,7 +428,11 @@ export class DepositWatcher {
    * quote (one atomic transition), sends the credit to the Postgres ledger and tells the owner.
    * Every step is idempotent: run again after a crash, it replays the same decision.
    */
-  async settle(quote: WatchedQuote, total: bigint, at: { fromBlock: bigint; toBlock: bigint; blockTime: number; transfers: CreditTransfer[] }): Promise<CreditStatus> {
+  async settle(
+    quote: WatchedQuote,
+    total: bigint,
+    at: { fromBlock: bigint; toBlock: bigint; blockTime: number; transfers: CreditTransfer[] },
+  ): Promise<CreditStatus> {
     const { bus, uploads, chainId, log } = this.deps;
     const { uploadId } = quote;
     const [epoch = 0] = await this.deps.watchList.reversals([quote.address]);
@@ -449,7 +494,8 @@ export class DepositWatcher {
 
   private async tellOwner(quote: WatchedQuote, status: CreditStatus, total: bigint): Promise<void> {
     const { uploads } = this.deps;
-    const say = (message: string, reason: string) => uploads.status.publish({ uploadId: quote.uploadId, event: 'payment.received', stage: STAGE, message, reason });
+    const say = (message: string, reason: string) =>
+      uploads.status.publish({ uploadId: quote.uploadId, event: 'payment.received', stage: STAGE, message, reason });
     if (status === 'partial') {
       await say('partial', `received ${total} of ${quote.amount}; send the rest to ${quote.address} before ${quote.expiresAt}`);
     } else if (status === 'late') {
@@ -482,12 +528,21 @@ export class DepositWatcher {
     const quotes = await ledger.quotesToWatch(new Date(now - ledger.lateWatchMs));
     await watchList.restore(
       quotes.map((q) => ({
-        quote: { uploadId: q.uploadId, owner: q.owner, address: q.depositAddress, token: q.token, amount: q.amount, createdAt: q.createdAt, expiresAt: q.expiresAt },
+        quote: {
+          uploadId: q.uploadId,
+          owner: q.owner,
+          address: q.depositAddress,
+          token: q.token,
+          amount: q.amount,
+          createdAt: q.createdAt,
+          expiresAt: q.expiresAt,
+        },
         until: Date.parse(q.expiresAt) + ledger.lateWatchMs,
         credited: BigInt(q.creditedTotal),
       })),
     );
-    for (const q of quotes) if (q.state === 'open') await bus.publish('upload.expire', { uploadId: q.uploadId }, { delayMs: Math.max(0, Date.parse(q.expiresAt) - now) });
+    for (const q of quotes)
+      if (q.state === 'open') await bus.publish('upload.expire', { uploadId: q.uploadId }, { delayMs: Math.max(0, Date.parse(q.expiresAt) - now) });
     log.info('watch set restored from the ledger', { quotes: quotes.length, open: quotes.filter((q) => q.state === 'open').length });
     return quotes.length;
   }
@@ -535,4 +590,3 @@ export class DepositWatcher {
     await this.deps.lock.release();
   }
 }
-

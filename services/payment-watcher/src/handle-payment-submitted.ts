@@ -1,4 +1,4 @@
-import { erc20Abi, parseEventLogs, type PublicClient } from 'viem';
+import { erc20Abi, type PublicClient, parseEventLogs } from 'viem';
 import { PermanentError, RetryLaterError, type StageContext } from '@reelboard/bus';
 import type { PaymentSubmitted } from '@reelboard/contracts';
 import type { Uploads } from '@reelboard/lifecycle';
@@ -48,12 +48,16 @@ export async function handlePaymentSubmitted(deps: PaymentSubmittedDeps, { uploa
     if (check.code !== 'confirming' && Date.now() > Date.parse(upload.quote.expiresAt)) {
       countHint('not_found');
       await uploads.unfollowHint(uploadId, txHash);
-      const reason = check.code === 'not_seen' ? `transaction ${txHash} was never seen on chain` : `transaction ${txHash} was not mined before the quote expired`;
+      const reason =
+        check.code === 'not_seen' ? `transaction ${txHash} was never seen on chain` : `transaction ${txHash} was not mined before the quote expired`;
       await context.status('payment.rejected', { reason, message: check.code === 'not_seen' ? 'not_found' : 'not_mined' });
       return;
     }
     if (check.code !== 'not_seen') await context.status('progress', { message: `payment ${txHash}: ${check.reason}` });
-    throw new RetryLaterError(hintPollDelay(deps.pollIntervalMs, upload.quote.expiresAt, check.code === 'confirming' ? 0 : await uploads.countHintCheck(uploadId, txHash)), check.reason);
+    throw new RetryLaterError(
+      hintPollDelay(deps.pollIntervalMs, upload.quote.expiresAt, check.code === 'confirming' ? 0 : await uploads.countHintCheck(uploadId, txHash)),
+      check.reason,
+    );
   }
   await uploads.unfollowHint(uploadId, txHash);
   if (check.outcome === 'reverted') {
@@ -84,7 +88,12 @@ export async function handlePaymentSubmitted(deps: PaymentSubmittedDeps, { uploa
     const gained = (after[0] ?? 0n) - (before[0] ?? 0n);
     const shown = await transferShownBy(chain, txHash, quote);
     const transfers = shown && shown.amount === gained ? [{ txHash, logIndex: shown.logIndex, from: shown.from, amount: gained.toString() }] : [];
-    await watcher.settle(quote, after[0] ?? 0n, { fromBlock: check.blockNumber, toBlock: check.blockNumber, blockTime: await watcher.blockTime(check.blockNumber), transfers });
+    await watcher.settle(quote, after[0] ?? 0n, {
+      fromBlock: check.blockNumber,
+      toBlock: check.blockNumber,
+      blockTime: await watcher.blockTime(check.blockNumber),
+      transfers,
+    });
   }
   context.log.info('payment hint checked', { txHash, block: check.blockNumber.toString() });
 }

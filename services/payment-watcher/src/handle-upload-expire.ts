@@ -1,9 +1,9 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RetryLaterError, type Bus, type StageContext } from '@reelboard/bus';
+import { type Bus, RetryLaterError, type StageContext } from '@reelboard/bus';
 import type { UploadExpire } from '@reelboard/contracts';
 import type { Uploads } from '@reelboard/lifecycle';
-import { watchedQuoteOf, type WatchList } from './watch-list.js';
+import { type WatchList, watchedQuoteOf } from './watch-list.js';
 
 export interface UploadExpireDeps {
   bus: Bus;
@@ -57,7 +57,10 @@ export async function handleUploadExpire(deps: UploadExpireDeps, { uploadId }: U
   const [received = 0n] = await watchList.credited([quote.address]);
   const ended =
     received > 0n
-      ? await uploads.transition(uploadId, 'expireOwingRefund', { stage: 'payment-watcher', reason: `received ${received} of ${quote.amount} before the quote expired; recorded for refund` })
+      ? await uploads.transition(uploadId, 'expireOwingRefund', {
+          stage: 'payment-watcher',
+          reason: `received ${received} of ${quote.amount} before the quote expired; recorded for refund`,
+        })
       : await uploads.transition(uploadId, 'expire', { stage: 'payment-watcher', reason: 'not paid before the quote expired' });
   if (!ended.moved) {
     context.log.info('upload was paid meanwhile; not expiring', { state: ended.state });

@@ -1,12 +1,16 @@
 import type { Bus, StageContext } from '@reelboard/bus';
 import type { RenewalQuoted, UploadReceived } from '@reelboard/contracts';
-import { watchedQuoteOf, type WatchList } from './watch-list.js';
+import { type WatchList, watchedQuoteOf } from './watch-list.js';
 
 /**
  * An upload (or a renewal: `renewal.quoted`, the same steps) now waits for its payment: its deposit address is watched (until `lateWatchMs` after
  * the quote expires, so late money is still recorded), and its expiry is scheduled at the deadline.
  */
-export async function handleUploadReceived(deps: { bus: Bus; watchList: WatchList; lateWatchMs: number }, upload: UploadReceived | RenewalQuoted, context: StageContext): Promise<void> {
+export async function handleUploadReceived(
+  deps: { bus: Bus; watchList: WatchList; lateWatchMs: number },
+  upload: UploadReceived | RenewalQuoted,
+  context: StageContext,
+): Promise<void> {
   const expiresAt = Date.parse(upload.quote.expiresAt);
   await deps.watchList.watch(watchedQuoteOf(upload), expiresAt + deps.lateWatchMs);
   await deps.bus.publish('upload.expire', { uploadId: upload.uploadId }, { delayMs: Math.max(0, expiresAt - Date.now()) });

@@ -1,4 +1,4 @@
-import { createChainClient, assertChainId } from '@reelboard/chain';
+import { assertChainId, createChainClient } from '@reelboard/chain';
 import { rpcUrlsFrom } from '@reelboard/config';
 import { connectDatabase, quotesToWatch } from '@reelboard/db';
 import { connectPipeline } from '@reelboard/lifecycle';
@@ -62,12 +62,7 @@ await runService({
     bus.consume('renewal.quoted', (renewal, context) => handleUploadReceived({ bus, watchList, lateWatchMs }, renewal, context), { concurrency });
     bus.consume(
       'payment.submitted',
-      (payload, context) =>
-        handlePaymentSubmitted(
-          { uploads, chain, watcher, confirmations: config.CONFIRMATIONS, pollIntervalMs },
-          payload,
-          context,
-        ),
+      (payload, context) => handlePaymentSubmitted({ uploads, chain, watcher, confirmations: config.CONFIRMATIONS, pollIntervalMs }, payload, context),
       { concurrency },
     );
     bus.consume(
@@ -99,7 +94,11 @@ await runService({
       prefix: config.REDIS_PREFIX,
       uploads,
       publishFailed: async (failure) => void (await bus.publish('upload.failed', failure)),
-      deadlines: { paidMs: config.STUCK_PAID_SECONDS * 1000, processingMs: config.STUCK_PROCESSING_SECONDS * 1000, renewalMs: config.STUCK_RENEWAL_SECONDS * 1000 },
+      deadlines: {
+        paidMs: config.STUCK_PAID_SECONDS * 1000,
+        processingMs: config.STUCK_PROCESSING_SECONDS * 1000,
+        renewalMs: config.STUCK_RENEWAL_SECONDS * 1000,
+      },
       log,
       intervalMs: config.STUCK_SWEEP_INTERVAL_SECONDS * 1000,
     });
@@ -111,7 +110,14 @@ await runService({
       },
       // The passes go on without Postgres (only a rebuild of the watch set needs it): shown, not gating.
       reported: { postgres: async () => void (await db.raw('SELECT 1')) },
-      closers: [() => watcher.stop(), async () => sweeper?.stop(), () => stuckWork.stop(), () => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit()), () => db.destroy()],
+      closers: [
+        () => watcher.stop(),
+        async () => sweeper?.stop(),
+        () => stuckWork.stop(),
+        () => bus.close(config.SHUTDOWN_GRACE_MS),
+        async () => void (await redis.quit()),
+        () => db.destroy(),
+      ],
     };
   },
 });

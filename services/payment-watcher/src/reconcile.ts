@@ -1,7 +1,7 @@
 import type { Log, PublicClient } from 'viem';
-import { decodeTransfers, erc20TransferEvent, depositAddressOf, readBalances, readSweeps, successfulOnly, type DepositSettings } from '@reelboard/chain';
+import { type DepositSettings, decodeTransfers, depositAddressOf, erc20TransferEvent, readBalances, readSweeps, successfulOnly } from '@reelboard/chain';
 import type { CreditStatus, CreditTransfer, PaymentCredited } from '@reelboard/contracts';
-import { applyCredit, ledgerTotals, type Knex, type LedgerQuoteTotal } from '@reelboard/db';
+import { applyCredit, type Knex, type LedgerQuoteTotal, ledgerTotals } from '@reelboard/db';
 
 type Address = `0x${string}`;
 
@@ -92,7 +92,8 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
     const address = quote.depositAddress as Address;
     const chainTotal = (balances[i] ?? 0n) + (swept.get(address) ?? 0n);
     const ledgerTotal = BigInt(quote.creditedTotal);
-    if (BigInt(quote.rowsTotal) !== ledgerTotal) differences.push({ kind: 'rows_mismatch', quoteId: quote.quoteId, address, creditedTotal: ledgerTotal, rowsTotal: BigInt(quote.rowsTotal) });
+    if (BigInt(quote.rowsTotal) !== ledgerTotal)
+      differences.push({ kind: 'rows_mismatch', quoteId: quote.quoteId, address, creditedTotal: ledgerTotal, rowsTotal: BigInt(quote.rowsTotal) });
     if (chainTotal === ledgerTotal) continue;
     if (chainTotal < ledgerTotal) {
       differences.push({ kind: 'deposit_excess', quoteId: quote.quoteId, address, chainTotal, ledgerTotal });
@@ -104,7 +105,12 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
       // found late by reconciliation still pays its upload.
       const totalAt = async (block: bigint) => {
         const [balance = 0n] = await readBalances(chain, { addresses: [address], token: deposits.token, blockNumber: block });
-        return balance + sweeps.filter((sweep) => sweep.deposit === address && sweep.blockNumber <= block).reduce((sum, sweep) => sum + (deposits.token ? sweep.token : sweep.native), 0n);
+        return (
+          balance +
+          sweeps
+            .filter((sweep) => sweep.deposit === address && sweep.blockNumber <= block)
+            .reduce((sum, sweep) => sum + (deposits.token ? sweep.token : sweep.native), 0n)
+        );
       };
       let known = ledgerTotal;
       let from = BigInt(quote.creditedBlock ?? '0');
@@ -150,7 +156,12 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
     for (const block of blocks) {
       for (const tx of block.transactions) {
         if (tx.to?.toLowerCase() === deposits.merchant && tx.value > 0n) {
-          found.push({ transfer: { txHash: tx.hash, logIndex: null, from: tx.from.toLowerCase() as Address, amount: tx.value.toString() }, token: null, blockNumber: block.number, time: Number(block.timestamp) * 1000 });
+          found.push({
+            transfer: { txHash: tx.hash, logIndex: null, from: tx.from.toLowerCase() as Address, amount: tx.value.toString() },
+            token: null,
+            blockNumber: block.number,
+            time: Number(block.timestamp) * 1000,
+          });
         }
       }
     }
@@ -158,17 +169,36 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
   // A reverted transfer keeps its value in the block but moved nothing (a contract merchant that refuses it).
   found = await successfulOnly(chain, found, (item) => item.transfer.txHash);
   if (deposits.token && numbers.length > 0) {
-    const logs = await chain.getLogs({ address: deposits.token, event: erc20TransferEvent, args: { to: deposits.merchant }, fromBlock: numbers[0], toBlock: height });
+    const logs = await chain.getLogs({
+      address: deposits.token,
+      event: erc20TransferEvent,
+      args: { to: deposits.merchant },
+      fromBlock: numbers[0],
+      toBlock: height,
+    });
     for (const t of decodeTransfers(logs as Log[])) {
       if (sweepTxs.has(t.txHash)) continue;
-      found.push({ transfer: { txHash: t.txHash, logIndex: t.logIndex, from: t.from, amount: t.value.toString() }, token: deposits.token, blockNumber: t.blockNumber, time: blockTime });
+      found.push({
+        transfer: { txHash: t.txHash, logIndex: t.logIndex, from: t.from, amount: t.value.toString() },
+        token: deposits.token,
+        blockNumber: t.blockNumber,
+        time: blockTime,
+      });
     }
   }
   for (const item of found) {
     if (recorded.has(`${item.transfer.txHash}:${item.transfer.logIndex ?? 'native'}`)) continue;
     differences.push({ kind: 'merchant_missing', transfer: item.transfer, token: item.token, blockNumber: item.blockNumber });
     if (repair) {
-      await applyCredit(db, { kind: 'merchant', chainId, address: deposits.merchant, token: item.token, transfer: item.transfer, blockNumber: item.blockNumber.toString(), blockTime: new Date(item.time).toISOString() });
+      await applyCredit(db, {
+        kind: 'merchant',
+        chainId,
+        address: deposits.merchant,
+        token: item.token,
+        transfer: item.transfer,
+        blockNumber: item.blockNumber.toString(),
+        blockTime: new Date(item.time).toISOString(),
+      });
       repaired += 1;
     }
   }

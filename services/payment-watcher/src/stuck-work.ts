@@ -105,10 +105,20 @@ export class StuckWorkSweeper {
   async runOnce(): Promise<SweepStuckWorkReturnType | undefined> {
     if (!(await this.lock.acquire())) return undefined;
     const { log } = this.deps;
-    const outcome = await sweepStuckWork({ uploads: this.deps.uploads, publishFailed: this.deps.publishFailed, deadlines: this.deps.deadlines, now: Date.now() });
+    const outcome = await sweepStuckWork({
+      uploads: this.deps.uploads,
+      publishFailed: this.deps.publishFailed,
+      deadlines: this.deps.deadlines,
+      now: Date.now(),
+    });
     for (const stuck of outcome.failed) {
       countStuckWork(stuck.kind);
-      log.warn('stuck work failed; its payment is recorded due back', { uploadId: stuck.uploadId, kind: stuck.kind, idleSeconds: Math.round(stuck.idleMs / 1000), reason: stuck.reason });
+      log.warn('stuck work failed; its payment is recorded due back', {
+        uploadId: stuck.uploadId,
+        kind: stuck.kind,
+        idleSeconds: Math.round(stuck.idleMs / 1000),
+        reason: stuck.reason,
+      });
     }
     return outcome;
   }

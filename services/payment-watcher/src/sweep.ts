@@ -1,7 +1,16 @@
 import type { Redis } from 'ioredis';
 import { createWalletClient, type PublicClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { chainFor, chainTransport, ensureDepositFactory, readBalances, sweepDeposits, sweepWouldRevert, type DepositSettings, type DepositSweep } from '@reelboard/chain';
+import {
+  chainFor,
+  chainTransport,
+  type DepositSettings,
+  type DepositSweep,
+  ensureDepositFactory,
+  readBalances,
+  sweepDeposits,
+  sweepWouldRevert,
+} from '@reelboard/chain';
 import type { Logger } from '@reelboard/logger';
 import { ScanLock } from './scan-lock.js';
 import type { WatchList } from './watch-list.js';
@@ -140,7 +149,12 @@ export class AutoSweeper {
     }
     const { sweeps, skipped } = outcome;
     for (const skip of skipped) log.warn('deposit address not swept: its sweep reverts on its own; the others were swept', skip);
-    log.info('deposit addresses swept', { count: sweeps.length, native: sweeps.reduce((s, x) => s + x.native, 0n).toString(), token: sweeps.reduce((s, x) => s + x.token, 0n).toString(), skipped: skipped.length });
+    log.info('deposit addresses swept', {
+      count: sweeps.length,
+      native: sweeps.reduce((s, x) => s + x.native, 0n).toString(),
+      token: sweeps.reduce((s, x) => s + x.token, 0n).toString(),
+      skipped: skipped.length,
+    });
     return sweeps.length;
   }
 

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { UploadReceived } from '@reelboard/contracts';
 import type { DepositSweep } from '@reelboard/chain';
+import type { UploadReceived } from '@reelboard/contracts';
 
 type Address = `0x${string}`;
 type Hash = `0x${string}`;
@@ -261,7 +261,8 @@ export class WatchList {
   async restore(entries: readonly { quote: WatchedQuote; until: number; credited: bigint }[]): Promise<void> {
     for (let i = 0; i < entries.length; i += 500) {
       const batch = this.redis.multi();
-      for (const { quote, until } of entries.slice(i, i + 500)) batch.hset(this.key('watch', 'info'), quote.uploadId, JSON.stringify(quote)).zadd(this.key('watch'), until, quote.uploadId);
+      for (const { quote, until } of entries.slice(i, i + 500))
+        batch.hset(this.key('watch', 'info'), quote.uploadId, JSON.stringify(quote)).zadd(this.key('watch'), until, quote.uploadId);
       await batch.incr(this.key('watch', 'version')).exec();
       for (const { quote, credited } of entries.slice(i, i + 500)) if (credited > 0n) await this.raiseCredited(quote.address, credited);
     }

@@ -4,15 +4,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFunctionData, erc20Abi, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { depositAddressOf, sweepDeposits, type DepositSettings } from '@reelboard/chain';
+import { type DepositSettings, depositAddressOf, sweepDeposits } from '@reelboard/chain';
 import type { PaymentCredited, UploadReceived } from '@reelboard/contracts';
+import { type Anvil, KEYS, MERCHANT, startAnvil } from '@reelboard/testkit/anvil';
+import { compileTestContracts } from '@reelboard/testkit/test-contracts';
 import { DepositWatcher, type DepositWatcherDeps } from '../src/deposit-watcher.js';
 import { handlePaymentSubmitted } from '../src/handle-payment-submitted.js';
 import { handleUploadExpire } from '../src/handle-upload-expire.js';
 import { handleUploadReceived } from '../src/handle-upload-received.js';
-import { KEYS, MERCHANT, startAnvil, type Anvil } from '@reelboard/testkit/anvil';
-import { compileTestContracts } from '@reelboard/testkit/test-contracts';
-import { makeUpload, PRICE, recordingContext, runOnce, watcherRig, type WatcherRig } from './support/harness.js';
+import { makeUpload, PRICE, recordingContext, runOnce, type WatcherRig, watcherRig } from './support/harness.js';
 
 const ANVIL_PORT = Number(process.env.TEST_BASE_PORT ?? 19080) + 101;
 const buyer = privateKeyToAccount(KEYS.buyer);
@@ -88,7 +88,10 @@ async function passTheDeadline(r: Rig, upload: UploadReceived): Promise<void> {
   // What the expiry then decides rests on this: say so plainly if the pass did not get there.
   const cursor = await r.watchList.cursor();
   const head = await anvil.client.getBlock();
-  expect(cursor?.time, `the pass read up to block ${cursor?.block} (${cursor ? new Date(cursor.time).toISOString() : 'none'}); head ${head.number} at ${new Date(Number(head.timestamp) * 1000).toISOString()}; deadline ${upload.quote.expiresAt}`).toBeGreaterThan(deadline);
+  expect(
+    cursor?.time,
+    `the pass read up to block ${cursor?.block} (${cursor ? new Date(cursor.time).toISOString() : 'none'}); head ${head.number} at ${new Date(Number(head.timestamp) * 1000).toISOString()}; deadline ${upload.quote.expiresAt}`,
+  ).toBeGreaterThan(deadline);
 }
 
 type DepositCredit = Extract<PaymentCredited, { kind: 'deposit' }>;
@@ -148,9 +151,21 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
     const data = encodeFunctionData({
       abi: contracts.BatchExecutor.abi,
       functionName: 'execute',
-      args: [[{ to: upload.quote.to, value: PRICE / 4n, data: '0x' }, { to: upload.quote.to, value: (PRICE * 3n) / 4n, data: '0x' }]],
+      args: [
+        [
+          { to: upload.quote.to, value: PRICE / 4n, data: '0x' },
+          { to: upload.quote.to, value: (PRICE * 3n) / 4n, data: '0x' },
+        ],
+      ],
     });
-    const hash = await wallet.sendTransaction({ account: stranger, chain: anvil.chain, authorizationList: [authorization], to: stranger.address, value: PRICE, data });
+    const hash = await wallet.sendTransaction({
+      account: stranger,
+      chain: anvil.chain,
+      authorizationList: [authorization],
+      to: stranger.address,
+      value: PRICE,
+      data,
+    });
     expect((await anvil.client.waitForTransactionReceipt({ hash })).status).toBe('success');
     await confirmAndScan(r);
     await expectPaid(r, upload);
@@ -168,7 +183,10 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
     await send(KEYS.buyer, upload.quote.to, PRICE / 2n);
     await confirmAndScan(r);
     expect(await r.uploads.state(upload.uploadId)).toBe('awaiting_payment');
-    expect(r.events.find((e) => e.uploadId === upload.uploadId && e.event === 'payment.received')).toMatchObject({ message: 'partial', state: 'awaiting_payment' });
+    expect(r.events.find((e) => e.uploadId === upload.uploadId && e.event === 'payment.received')).toMatchObject({
+      message: 'partial',
+      state: 'awaiting_payment',
+    });
     await send(KEYS.stranger, upload.quote.to, PRICE / 2n);
     await confirmAndScan(r);
     await expectPaid(r, upload);
@@ -204,7 +222,9 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
     const txHash = await send(KEYS.stranger, MERCHANT, 12345n);
     await confirmAndScan(r);
     const jobs = (await r.bus.queue('payment.credited').getJobs(['waiting', 'completed'])) as { data: PaymentCredited }[];
-    expect(jobs.map((j) => j.data).find((c) => c.kind === 'merchant' && c.transfer.txHash === txHash)).toMatchObject({ transfer: { amount: '12345', from: stranger.address.toLowerCase() } });
+    expect(jobs.map((j) => j.data).find((c) => c.kind === 'merchant' && c.transfer.txHash === txHash)).toMatchObject({
+      transfer: { amount: '12345', from: stranger.address.toLowerCase() },
+    });
   });
 
   it('underpaid, then expired: the upload ends refund_due and its partial credit is closed for refund', async () => {
@@ -212,7 +232,12 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
     await send(KEYS.buyer, upload.quote.to, PRICE / 3n);
     await confirmAndScan(r);
     await passTheDeadline(r, upload);
-    const expire = () => handleUploadExpire({ bus: r.bus, uploads: r.uploads, watchList: r.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100 }, { uploadId: upload.uploadId }, recordingContext(r.bus, r.env.log).context);
+    const expire = () =>
+      handleUploadExpire(
+        { bus: r.bus, uploads: r.uploads, watchList: r.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100 },
+        { uploadId: upload.uploadId },
+        recordingContext(r.bus, r.env.log).context,
+      );
     expect(await runOnce(expire)).toBe('done');
     expect(await r.uploads.state(upload.uploadId)).toBe('refund_due');
     const closed = (await r.bus.queue('payment.credited').getJob(`${upload.uploadId}.closed.payment.credited`))?.data;
@@ -222,7 +247,12 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
   it('a payment after the quote expired is late: recorded for refund, and the expired upload now owes it', async () => {
     const upload = await receive(r, { expiresAt: new Date(Date.now() + 1_000).toISOString() });
     await passTheDeadline(r, upload);
-    const expire = () => handleUploadExpire({ bus: r.bus, uploads: r.uploads, watchList: r.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100 }, { uploadId: upload.uploadId }, recordingContext(r.bus, r.env.log).context);
+    const expire = () =>
+      handleUploadExpire(
+        { bus: r.bus, uploads: r.uploads, watchList: r.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100 },
+        { uploadId: upload.uploadId },
+        recordingContext(r.bus, r.env.log).context,
+      );
     expect(await runOnce(expire)).toBe('done');
     expect(await r.uploads.state(upload.uploadId)).toBe('expired');
     await send(KEYS.buyer, upload.quote.to, PRICE);
@@ -238,7 +268,12 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
     const upload = await receive(r, { expiresAt: new Date(Math.max(Date.now(), chainNow) + 1_000).toISOString() });
     await new Promise((resolve) => setTimeout(resolve, Date.parse(upload.quote.expiresAt) + 100 - Date.now()));
     // Past the deadline by the wall clock, but no pass has read a block stamped after it: a payment mined in time may be unsettled.
-    const expire = () => handleUploadExpire({ bus: r.bus, uploads: r.uploads, watchList: r.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100 }, { uploadId: upload.uploadId }, recordingContext(r.bus, r.env.log).context);
+    const expire = () =>
+      handleUploadExpire(
+        { bus: r.bus, uploads: r.uploads, watchList: r.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100 },
+        { uploadId: upload.uploadId },
+        recordingContext(r.bus, r.env.log).context,
+      );
     expect(await runOnce(expire)).toBe('retry');
     await passTheDeadline(r, upload);
     expect(await runOnce(expire)).toBe('done');
@@ -251,8 +286,34 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
     await anvil.test.mine({ blocks: 1 });
     // As if a watcher made the upload paid and died before publishing payment.confirmed.
     const height = await r.watcher.confirmedHeight();
-    const [total] = await r.watcher.totalsAt([{ uploadId: upload.uploadId, owner: upload.owner, address: upload.quote.to, token: null, amount: upload.quote.amount, createdAt: upload.quote.createdAt, expiresAt: upload.quote.expiresAt }], height);
-    await r.uploads.pay(upload.uploadId, { chainId: 31337, address: upload.quote.to, token: null, amount: String(total), blockNumber: String(height), blockTime: new Date().toISOString(), status: 'paid', txHashes: [] }, 'test');
+    const [total] = await r.watcher.totalsAt(
+      [
+        {
+          uploadId: upload.uploadId,
+          owner: upload.owner,
+          address: upload.quote.to,
+          token: null,
+          amount: upload.quote.amount,
+          createdAt: upload.quote.createdAt,
+          expiresAt: upload.quote.expiresAt,
+        },
+      ],
+      height,
+    );
+    await r.uploads.pay(
+      upload.uploadId,
+      {
+        chainId: 31337,
+        address: upload.quote.to,
+        token: null,
+        amount: String(total),
+        blockNumber: String(height),
+        blockTime: new Date().toISOString(),
+        status: 'paid',
+        txHashes: [],
+      },
+      'test',
+    );
     expect(await confirmedJob(r, upload.uploadId)).toBeUndefined();
     await r.watcher.scanOnce();
     await expectPaid(r, upload);
@@ -262,7 +323,15 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
     const upload = await receive(r);
     await send(KEYS.buyer, upload.quote.to, PRICE);
     await anvil.test.mine({ blocks: 1 });
-    const quote = { uploadId: upload.uploadId, owner: upload.owner, address: upload.quote.to, token: null, amount: upload.quote.amount, createdAt: upload.quote.createdAt, expiresAt: upload.quote.expiresAt };
+    const quote = {
+      uploadId: upload.uploadId,
+      owner: upload.owner,
+      address: upload.quote.to,
+      token: null,
+      amount: upload.quote.amount,
+      createdAt: upload.quote.createdAt,
+      expiresAt: upload.quote.expiresAt,
+    };
     const height = await r.watcher.confirmedHeight();
     const [total = 0n] = await r.watcher.totalsAt([quote], height);
     // The other settler's `pay` lands right after this settler's first read of the upload, whatever it reads.
@@ -275,7 +344,20 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
           const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
           if (!raced && ['payment', 'state', 'paymentAndState'].includes(String(property))) {
             raced = true;
-            await target.pay(upload.uploadId, { chainId: 31337, address: upload.quote.to, token: null, amount: String(total), blockNumber: String(height), blockTime: new Date().toISOString(), status: 'paid', txHashes: [] }, 'test');
+            await target.pay(
+              upload.uploadId,
+              {
+                chainId: 31337,
+                address: upload.quote.to,
+                token: null,
+                amount: String(total),
+                blockNumber: String(height),
+                blockTime: new Date().toISOString(),
+                status: 'paid',
+                txHashes: [],
+              },
+              'test',
+            );
           }
           return result;
         };
@@ -300,7 +382,9 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
       await anvil.test.mine({ blocks: 1 });
       expect(await runOnce(() => handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash, round: 1 }, recorder.context))).toBe('done');
       await expectPaid(r, upload);
-      expect((await credits(r, upload.uploadId))[0]?.transfers).toEqual([expect.objectContaining({ txHash, from: buyer.address.toLowerCase(), amount: PRICE.toString() })]);
+      expect((await credits(r, upload.uploadId))[0]?.transfers).toEqual([
+        expect.objectContaining({ txHash, from: buyer.address.toLowerCase(), amount: PRICE.toString() }),
+      ]);
     });
 
     it('a hash names its sender only where its own transfer is the whole gain: 1 wei hinted beside a contract wallet’s payment names nobody', async () => {
@@ -347,7 +431,12 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
       // Before the deadline a hash the node does not know may still appear: looked at again later.
       expect(await runOnce(() => handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash: unseen, round: 1 }, recorder.context))).toBe('retry');
       await passTheDeadline(r, upload);
-      const expire = () => handleUploadExpire({ bus: r.bus, uploads: r.uploads, watchList: r.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100 }, { uploadId: upload.uploadId }, recordingContext(r.bus, r.env.log).context);
+      const expire = () =>
+        handleUploadExpire(
+          { bus: r.bus, uploads: r.uploads, watchList: r.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100 },
+          { uploadId: upload.uploadId },
+          recordingContext(r.bus, r.env.log).context,
+        );
       // The passes are past the deadline, but a hash is still being checked: the owner hears of it first.
       expect(await runOnce(expire)).toBe('retry');
       expect(await runOnce(() => handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash: unseen, round: 1 }, recorder.context))).toBe('done');
@@ -384,7 +473,12 @@ describe('ERC-20: the token balance of the deposit address pays the upload', () 
   it('paid from a contract holding the token; a look-alike transfer to the address counts for nothing', async () => {
     const upload = await receive(r, { amount: '700' });
     await send(KEYS.buyer, token, 0n, encodeFunctionData({ abi: erc20Abi, functionName: 'transfer', args: [forwarder, 1_000n] }));
-    await send(KEYS.stranger, forwarder, 0n, encodeFunctionData({ abi: contracts.Forwarder.abi, functionName: 'payToken', args: [token, upload.quote.to, 700n] }));
+    await send(
+      KEYS.stranger,
+      forwarder,
+      0n,
+      encodeFunctionData({ abi: contracts.Forwarder.abi, functionName: 'payToken', args: [token, upload.quote.to, 700n] }),
+    );
     await confirmAndScan(r);
     expect(await r.uploads.state(upload.uploadId)).toBe('paid');
     expect((await confirmedJob(r, upload.uploadId))?.data.payment).toMatchObject({ token, amount: '700', status: 'paid' });

@@ -1,19 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEther, type Hex } from 'viem';
-import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
 import { register } from 'prom-client';
-import { createChainClient, depositAddressOf, type DepositSettings } from '@reelboard/chain';
+import { type Hex, parseEther } from 'viem';
+import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
+import { createChainClient, type DepositSettings, depositAddressOf } from '@reelboard/chain';
 import type { PaymentCredited, UploadReceived } from '@reelboard/contracts';
-import { applyCredit, connectDatabase, migrateToLatest, recordQuote, type Knex } from '@reelboard/db';
+import { applyCredit, connectDatabase, type Knex, migrateToLatest, recordQuote } from '@reelboard/db';
+import { type Anvil, KEYS, MERCHANT, startAnvil } from '@reelboard/testkit/anvil';
 import { depositCredit, quoteInput } from '@reelboard/testkit/db-fixtures';
 import { infraEnv } from '@reelboard/testkit/infra-env';
-import { reconcilePayments } from '../src/reconcile.js';
+import { compileTestContracts } from '@reelboard/testkit/test-contracts';
 import { loadPaymentWatcherConfig } from '../src/config.js';
 import { DepositWatcher } from '../src/deposit-watcher.js';
 import { handleUploadReceived } from '../src/handle-upload-received.js';
-import { KEYS, MERCHANT, startAnvil, type Anvil } from '@reelboard/testkit/anvil';
-import { compileTestContracts } from '@reelboard/testkit/test-contracts';
-import { makeUpload, PRICE, recordingContext, watcherRig, type WatcherRig } from './support/harness.js';
+import { reconcilePayments } from '../src/reconcile.js';
+import { makeUpload, PRICE, recordingContext, type WatcherRig, watcherRig } from './support/harness.js';
 
 const ANVIL_PORT = Number(process.env.TEST_BASE_PORT ?? 19080) + 111;
 const buyer = privateKeyToAccount(KEYS.buyer);
@@ -64,7 +64,15 @@ describe('only what happened counts', () => {
     expect((await r.watchList.cursor())?.block).toBeGreaterThanOrEqual(receipt.blockNumber);
     expect((await jobsOf(r)).filter((c) => c.kind === 'merchant')).toEqual([]);
 
-    const result = await reconcilePayments({ db, chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 }), chainId: 31337, deposits, confirmations: 1, fromBlock: 0n, repair: true });
+    const result = await reconcilePayments({
+      db,
+      chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 }),
+      chainId: 31337,
+      deposits,
+      confirmations: 1,
+      fromBlock: 0n,
+      repair: true,
+    });
     expect(result.merchantTransfersChecked).toBe(0);
     expect(result.differences).toEqual([]);
     expect(await db('payments').where({ tx_hash: hash.toLowerCase() })).toEqual([]);
@@ -121,10 +129,19 @@ describe('a reorg deeper than the confirmations', () => {
     expect(await r.watchList.credited([upload.quote.to])).toEqual([0n]);
     const reversed = (await jobsOf(r)).filter((c) => c.kind === 'reversed');
     expect(reversed).toEqual([
-      expect.objectContaining({ uploadId: upload.uploadId, address: upload.quote.to, totalReceived: '0', creditedBefore: PRICE.toString(), fromBlock: paidIn.toString(), epoch: 1 }),
+      expect.objectContaining({
+        uploadId: upload.uploadId,
+        address: upload.quote.to,
+        totalReceived: '0',
+        creditedBefore: PRICE.toString(),
+        fromBlock: paidIn.toString(),
+        epoch: 1,
+      }),
     ]);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(r.events.filter((e) => e.uploadId === upload.uploadId && e.event === 'payment.reversed')).toEqual([expect.objectContaining({ state: 'saved', reason: expect.stringContaining(`took back ${PRICE}`) })]);
+    expect(r.events.filter((e) => e.uploadId === upload.uploadId && e.event === 'payment.reversed')).toEqual([
+      expect.objectContaining({ state: 'saved', reason: expect.stringContaining(`took back ${PRICE}`) }),
+    ]);
     expect((await r.uploads.latest(upload.uploadId))?.event).toBe('payment.reversed');
     expect(await reversalsCounted()).toBe(counted + 1);
     const cursor = await r.watchList.cursor();
@@ -138,7 +155,9 @@ describe('a reorg deeper than the confirmations', () => {
     await anvil.test.mine({ blocks: 2 });
     await r.watcher.scanOnce();
     expect(await r.watchList.credited([upload.quote.to])).toEqual([PRICE]);
-    const deposits = (await jobsOf(r)).filter((c): c is Extract<PaymentCredited, { kind: 'deposit' }> => c.kind === 'deposit' && c.uploadId === upload.uploadId);
+    const deposits = (await jobsOf(r)).filter(
+      (c): c is Extract<PaymentCredited, { kind: 'deposit' }> => c.kind === 'deposit' && c.uploadId === upload.uploadId,
+    );
     expect(deposits).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ totalReceived: PRICE.toString(), status: 'paid' }),
@@ -162,13 +181,17 @@ describe('a reorg deeper than the confirmations', () => {
     await anvil.test.mine({ blocks: 1 });
     await r.watcher.scanOnce();
     expect(await merchantJobs()).toEqual(
-      expect.arrayContaining([expect.objectContaining({ kind: 'merchant_reversed', epoch: 1, fromBlock: minedIn.toString(), transfer: expect.objectContaining({ amount: '777' }) })]),
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'merchant_reversed', epoch: 1, fromBlock: minedIn.toString(), transfer: expect.objectContaining({ amount: '777' }) }),
+      ]),
     );
 
     await mineRaw(raw);
     await anvil.test.mine({ blocks: 2 });
     await r.watcher.scanOnce();
-    expect((await merchantJobs()).filter((c) => c.kind === 'merchant')).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'merchant', epoch: 1 })]));
+    expect((await merchantJobs()).filter((c) => c.kind === 'merchant')).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: 'merchant', epoch: 1 })]),
+    );
   });
 
   it('costs no node call of its own: a pass with no new block asks only for the head, one with new blocks only what it reads anyway', async () => {
@@ -227,19 +250,29 @@ describe('a reorg deeper than the confirmations', () => {
 });
 
 describe('the confirmation policy', () => {
-  const base = { REDIS_URL: 'redis://127.0.0.1:1', RPC_URL: 'http://127.0.0.1:1', CHAIN_ID: '31337', MERCHANT_ADDRESS: '0x000000000000000000000000000000000000dEaD' };
+  const base = {
+    REDIS_URL: 'redis://127.0.0.1:1',
+    RPC_URL: 'http://127.0.0.1:1',
+    CHAIN_ID: '31337',
+    MERCHANT_ADDRESS: '0x000000000000000000000000000000000000dEaD',
+  };
 
-  it('is a depth by default, or the node\'s safe / finalized block; anything else is refused naming the variable', () => {
+  it("is a depth by default, or the node's safe / finalized block; anything else is refused naming the variable", () => {
     expect(loadPaymentWatcherConfig(base).CONFIRMATION_POLICY).toBe('depth');
     expect(loadPaymentWatcherConfig({ ...base, CONFIRMATION_POLICY: 'finalized' }).CONFIRMATION_POLICY).toBe('finalized');
-    expect(() => loadPaymentWatcherConfig({ ...base, CONFIRMATION_POLICY: 'latest' })).toThrow(/CONFIRMATION_POLICY: must be depth \(CONFIRMATIONS blocks\), safe or finalized/);
+    expect(() => loadPaymentWatcherConfig({ ...base, CONFIRMATION_POLICY: 'latest' })).toThrow(
+      /CONFIRMATION_POLICY: must be depth \(CONFIRMATIONS blocks\), safe or finalized/,
+    );
   });
 
-  it('with `finalized`, a pass reads up to the node\'s finalized block, not the depth below the head', async () => {
+  it("with `finalized`, a pass reads up to the node's finalized block, not the depth below the head", async () => {
     const r = await watcherRig('pw-final-policy', anvil.rpcUrl, { merchant: MERCHANT, token: null });
     rigs.push(r);
     await anvil.test.mine({ blocks: 5 });
-    const watcher = new DepositWatcher({ ...(r.watcher as unknown as { deps: ConstructorParameters<typeof DepositWatcher>[0] }).deps, confirmationPolicy: 'finalized' });
+    const watcher = new DepositWatcher({
+      ...(r.watcher as unknown as { deps: ConstructorParameters<typeof DepositWatcher>[0] }).deps,
+      confirmationPolicy: 'finalized',
+    });
     const finalized = (await anvil.client.getBlock({ blockTag: 'finalized' })).number;
     const head = await anvil.client.getBlockNumber();
     expect(finalized).toBeLessThan(head - 1n);
@@ -255,11 +288,31 @@ describe('reconciliation after a reversal', () => {
     const quote = { ...base, depositAddress: depositAddressOf(deposits, base.quoteId) };
     await recordQuote(db, quote);
     await applyCredit(db, depositCredit(quote, { address: quote.depositAddress, totalReceived: quote.amount, status: 'paid' }));
-    await applyCredit(db, { kind: 'reversed', uploadId: quote.uploadId, owner: quote.owner as Hex, chainId: 31337, address: quote.depositAddress, token: null, totalReceived: '0', creditedBefore: quote.amount, fromBlock: '1', toBlock: '2', epoch: 1 });
+    await applyCredit(db, {
+      kind: 'reversed',
+      uploadId: quote.uploadId,
+      owner: quote.owner as Hex,
+      chainId: 31337,
+      address: quote.depositAddress,
+      token: null,
+      totalReceived: '0',
+      creditedBefore: quote.amount,
+      fromBlock: '1',
+      toBlock: '2',
+      epoch: 1,
+    });
     // The money is on chain (mined again), and no watcher saw it.
     await mineRaw(await signedPayment(quote.depositAddress, BigInt(quote.amount)));
     try {
-      const result = await reconcilePayments({ db, chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 }), chainId: 31337, deposits, confirmations: 1, fromBlock: 0n, repair: true });
+      const result = await reconcilePayments({
+        db,
+        chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 }),
+        chainId: 31337,
+        deposits,
+        confirmations: 1,
+        fromBlock: 0n,
+        repair: true,
+      });
       expect(result.differences).toEqual([expect.objectContaining({ kind: 'deposit_missing', quoteId: quote.quoteId, ledgerTotal: 0n })]);
       expect((await db('payments').where({ quote_id: quote.quoteId }).orderBy('id').select('status')).map((row) => row.status)).toEqual(['reversed', 'paid']);
     } finally {

@@ -3,12 +3,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPublicClient, http, type Hex, type PublicClient } from 'viem';
+import { createPublicClient, type Hex, http, type PublicClient } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
 import { RetryLaterError } from '@reelboard/bus';
-import { createChainClient, depositAddressOf, type DepositSettings } from '@reelboard/chain';
+import { createChainClient, type DepositSettings, depositAddressOf } from '@reelboard/chain';
 import type { PaymentCredited, UploadReceived } from '@reelboard/contracts';
-import { connectDatabase, migrateToLatest, quotesToWatch, recordQuote, type Knex } from '@reelboard/db';
+import { connectDatabase, type Knex, migrateToLatest, quotesToWatch, recordQuote } from '@reelboard/db';
+import { type Anvil, KEYS, startAnvil } from '@reelboard/testkit/anvil';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { deletePrefix } from '@reelboard/testkit/uploads';
 import { handlePaymentCredited } from '../../profile-writer/src/handle-payment-credited.js';
@@ -18,10 +19,9 @@ import { handleUploadExpire } from '../src/handle-upload-expire.js';
 import { handleUploadReceived } from '../src/handle-upload-received.js';
 import { judgeCredit } from '../src/judge-credit.js';
 import { scanLag } from '../src/metrics.js';
-import { reconcilePayments, type RepairSettle } from '../src/reconcile.js';
+import { type RepairSettle, reconcilePayments } from '../src/reconcile.js';
 import { ScanLock } from '../src/scan-lock.js';
-import { KEYS, startAnvil, type Anvil } from '@reelboard/testkit/anvil';
-import { makeUpload, PRICE, recordingContext, runOnce, watcherRig, type WatcherRig } from './support/harness.js';
+import { makeUpload, PRICE, recordingContext, runOnce, type WatcherRig, watcherRig } from './support/harness.js';
 
 const ANVIL_PORT = Number(process.env.TEST_BASE_PORT ?? 19080) + 130;
 const buyer = privateKeyToAccount(KEYS.buyer);
@@ -47,14 +47,21 @@ beforeAll(async () => {
   // files' quotes share the test database and chain id).
   watcher = new DepositWatcher({
     ...(rig.watcher as unknown as { deps: DepositWatcherDeps }).deps,
-    ledger: { quotesToWatch: async (expiredAfter) => (await quotesToWatch(db, { chainId: 31337, expiredAfter })).filter((q) => quoteIds.has(q.quoteId)), lateWatchMs: 3_600_000 },
+    ledger: {
+      quotesToWatch: async (expiredAfter) => (await quotesToWatch(db, { chainId: 31337, expiredAfter })).filter((q) => quoteIds.has(q.quoteId)),
+      lateWatchMs: 3_600_000,
+    },
   });
 });
 
 afterAll(async () => {
   if (quoteIds.size) {
-    await db('payments').whereIn('quote_id', [...quoteIds]).delete();
-    await db('payment_quotes').whereIn('quote_id', [...quoteIds]).delete();
+    await db('payments')
+      .whereIn('quote_id', [...quoteIds])
+      .delete();
+    await db('payment_quotes')
+      .whereIn('quote_id', [...quoteIds])
+      .delete();
   }
   await db?.destroy();
   await rig?.close();
@@ -116,7 +123,9 @@ const credits = async (uploadId: string): Promise<DepositCredit[]> =>
 
 /** The profile-writer's ledger step on every credit queued for these uploads (as its queue would run them), in order. */
 async function writeLedger(uploadIds: string[]): Promise<void> {
-  const jobs = ((await rig.bus.queue('payment.credited').getJobs(['waiting', 'delayed'])) as { data: PaymentCredited; timestamp: number; remove: () => Promise<void> }[]).sort((a, b) => a.timestamp - b.timestamp);
+  const jobs = (
+    (await rig.bus.queue('payment.credited').getJobs(['waiting', 'delayed'])) as { data: PaymentCredited; timestamp: number; remove: () => Promise<void> }[]
+  ).sort((a, b) => a.timestamp - b.timestamp);
   for (const job of jobs) {
     if (!('uploadId' in job.data) || !uploadIds.includes(job.data.uploadId)) continue;
     await handlePaymentCredited({ db, uploads: rig.uploads }, job.data, recordingContext(rig.bus, rig.env.log).context);
@@ -125,12 +134,21 @@ async function writeLedger(uploadIds: string[]): Promise<void> {
 }
 
 const ledgerRows = (quoteId: string) =>
-  db('payments').where({ quote_id: quoteId }).orderBy('id').select('credit_status', 'status', db.raw('amount::text AS amount'), db.raw('refund_due::text AS refund_due')) as Promise<
+  db('payments')
+    .where({ quote_id: quoteId })
+    .orderBy('id')
+    .select('credit_status', 'status', db.raw('amount::text AS amount'), db.raw('refund_due::text AS refund_due')) as Promise<
     { credit_status: string; status: string; amount: string; refund_due: string }[]
   >;
 
 const expire = (uploadId: string) =>
-  runOnce(() => handleUploadExpire({ bus: rig.bus, uploads: rig.uploads, watchList: rig.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100 }, { uploadId }, recordingContext(rig.bus, rig.env.log).context));
+  runOnce(() =>
+    handleUploadExpire(
+      { bus: rig.bus, uploads: rig.uploads, watchList: rig.watchList, chainId: 31337, stagingDir: staging, pollIntervalMs: 100 },
+      { uploadId },
+      recordingContext(rig.bus, rig.env.log).context,
+    ),
+  );
 
 const deps = () => ({ uploads: rig.uploads, chain: anvil.client, watcher, confirmations: 2, pollIntervalMs: 100 });
 
@@ -140,7 +158,10 @@ describe('Postgres is the truth for money, Redis a cache', () => {
   it('an upload Redis does not know is never open: what reaches its address is due back', () => {
     const quote = { amount: PRICE.toString(), expiresAt: new Date(Date.now() + 60_000).toISOString() };
     expect(judgeCredit({ quote, state: undefined, payment: undefined, total: PRICE, blockTime: Date.now() })).toEqual({ status: 'late', settles: false });
-    expect(judgeCredit({ quote, state: 'awaiting_payment', payment: undefined, total: PRICE, blockTime: Date.now() })).toEqual({ status: 'paid', settles: true });
+    expect(judgeCredit({ quote, state: 'awaiting_payment', payment: undefined, total: PRICE, blockTime: Date.now() })).toEqual({
+      status: 'paid',
+      settles: true,
+    });
   });
 
   it('Redis flushed with quotes open and money arriving: the watch set and credited marks come back from the ledger, every credit is booked due back, the quotes close', async () => {
@@ -179,7 +200,15 @@ describe('Postgres is the truth for money, Redis a cache', () => {
     expect(await ledgerRows(untouched.uploadId)).toEqual([{ credit_status: 'late', status: 'late', amount: PRICE.toString(), refund_due: PRICE.toString() }]);
     const states = await db('payment_quotes').whereIn('quote_id', [partlyPaid.uploadId, untouched.uploadId]).pluck('state');
     expect(states).toEqual(['expired', 'expired']);
-    const reconciled = await reconcilePayments({ db, chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 }), chainId: 31337, deposits, confirmations: 2, fromBlock: firstBlock, repair: false });
+    const reconciled = await reconcilePayments({
+      db,
+      chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 }),
+      chainId: 31337,
+      deposits,
+      confirmations: 2,
+      fromBlock: firstBlock,
+      repair: false,
+    });
     expect(reconciled.differences).toEqual([]);
   });
 
@@ -187,7 +216,17 @@ describe('Postgres is the truth for money, Redis a cache', () => {
     await watcher.scanOnce();
     const upload = makeUpload(buyer.address, { expiresAt: await deadlineIn(60_000) });
     const to = depositAddressOf(deposits, upload.uploadId);
-    await recordQuote(db, { quoteId: upload.uploadId, uploadId: upload.uploadId, owner: upload.owner, chainId: 31337, depositAddress: to, token: null, amount: upload.quote.amount, createdAt: upload.quote.createdAt, expiresAt: upload.quote.expiresAt });
+    await recordQuote(db, {
+      quoteId: upload.uploadId,
+      uploadId: upload.uploadId,
+      owner: upload.owner,
+      chainId: 31337,
+      depositAddress: to,
+      token: null,
+      amount: upload.quote.amount,
+      createdAt: upload.quote.createdAt,
+      expiresAt: upload.quote.expiresAt,
+    });
     quoteIds.add(upload.uploadId);
     await rig.uploads.register({ ...upload, quote: { ...upload.quote, to } }, 'test');
     await watcher.scanOnce();
@@ -207,7 +246,17 @@ describe('reconcile --repair', () => {
     // A quote the watcher never watched (its upload.received lost with no restart since).
     const base = makeUpload(buyer.address, { expiresAt: deadline });
     const upload = { ...base, quote: { ...base.quote, to: depositAddressOf(deposits, base.uploadId) } };
-    await recordQuote(db, { quoteId: upload.uploadId, uploadId: upload.uploadId, owner: upload.owner, chainId: 31337, depositAddress: upload.quote.to, token: null, amount: upload.quote.amount, createdAt: upload.quote.createdAt, expiresAt: upload.quote.expiresAt });
+    await recordQuote(db, {
+      quoteId: upload.uploadId,
+      uploadId: upload.uploadId,
+      owner: upload.owner,
+      chainId: 31337,
+      depositAddress: upload.quote.to,
+      token: null,
+      amount: upload.quote.amount,
+      createdAt: upload.quote.createdAt,
+      expiresAt: upload.quote.expiresAt,
+    });
     quoteIds.add(upload.uploadId);
     await rig.uploads.register(upload, 'test');
     await pay(upload.quote.to, PRICE / 2n);
@@ -219,14 +268,29 @@ describe('reconcile --repair', () => {
     await anvil.test.mine({ blocks: 2 });
 
     const settle: RepairSettle = (quote, total, at) =>
-      watcher.settle({ uploadId: quote.uploadId, owner: quote.owner as Hex, address: quote.depositAddress as Hex, token: null, amount: quote.amount, createdAt: quote.createdAt, expiresAt: quote.expiresAt }, total, { ...at, transfers: [] });
+      watcher.settle(
+        {
+          uploadId: quote.uploadId,
+          owner: quote.owner as Hex,
+          address: quote.depositAddress as Hex,
+          token: null,
+          amount: quote.amount,
+          createdAt: quote.createdAt,
+          expiresAt: quote.expiresAt,
+        },
+        total,
+        { ...at, transfers: [] },
+      );
     const chain = createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 });
     const repaired = await reconcilePayments({ db, chain, chainId: 31337, deposits, confirmations: 2, fromBlock: firstBlock, repair: true, settle });
     expect(repaired.differences).toEqual([expect.objectContaining({ kind: 'deposit_missing', quoteId: upload.uploadId, chainTotal: (PRICE * 5n) / 4n })]);
 
     expect(await rig.uploads.state(upload.uploadId)).toBe('paid');
     expect(await rig.bus.queue('payment.confirmed').getJob(`${upload.uploadId}.payment.confirmed`)).toBeDefined();
-    const rows = await db('payments').where({ quote_id: upload.uploadId }).orderBy('id').select('credit_status', 'to_block', db.raw('amount::text AS amount'), db.raw('refund_due::text AS refund_due'));
+    const rows = await db('payments')
+      .where({ quote_id: upload.uploadId })
+      .orderBy('id')
+      .select('credit_status', 'to_block', db.raw('amount::text AS amount'), db.raw('refund_due::text AS refund_due'));
     expect(rows).toEqual([
       { credit_status: 'partial', to_block: String(inTimeBlock - 1n), amount: (PRICE / 2n).toString(), refund_due: '0' },
       { credit_status: 'paid', to_block: String(inTimeBlock), amount: (PRICE / 2n).toString(), refund_due: '0' },
@@ -291,7 +355,11 @@ describe('hints are judged at their block', () => {
     await mineAfter(deadline, 1);
     const late = await pay(upload.quote.to, PRICE / 2n);
     await anvil.test.mine({ blocks: 2 });
-    expect(await runOnce(() => handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash: late, round: 1 }, recordingContext(rig.bus, rig.env.log).context))).toBe('done');
+    expect(
+      await runOnce(() =>
+        handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash: late, round: 1 }, recordingContext(rig.bus, rig.env.log).context),
+      ),
+    ).toBe('done');
     await watcher.scanOnce();
     expect(await rig.uploads.state(upload.uploadId)).toBe('paid');
     expect((await credits(upload.uploadId)).map((c) => [c.status, c.totalReceived])).toEqual([
@@ -310,7 +378,9 @@ describe('one hint job per (upload, hash), with backoff', () => {
       if (followed === 'limit') throw new Error('limit');
       await rig.bus.publish('payment.submitted', { uploadId, txHash: sent, round: followed.round });
     }
-    const jobs = (await rig.bus.queue('payment.submitted').getJobs(['waiting', 'delayed'])).filter((job) => (job.data as { uploadId: string }).uploadId === uploadId);
+    const jobs = (await rig.bus.queue('payment.submitted').getJobs(['waiting', 'delayed'])).filter(
+      (job) => (job.data as { uploadId: string }).uploadId === uploadId,
+    );
     expect(jobs).toHaveLength(1);
   });
 

@@ -3,12 +3,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
-import { createChainClient, depositAddressOf, sweepDeposits, type DepositSettings } from '@reelboard/chain';
-import { applyCredit, connectDatabase, migrateToLatest, recordQuote, type Knex } from '@reelboard/db';
+import { createChainClient, type DepositSettings, depositAddressOf, sweepDeposits } from '@reelboard/chain';
+import { applyCredit, connectDatabase, type Knex, migrateToLatest, recordQuote } from '@reelboard/db';
+import { type Anvil, KEYS, startAnvil } from '@reelboard/testkit/anvil';
 import { depositCredit, quoteInput } from '@reelboard/testkit/db-fixtures';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { reconcilePayments } from '../src/reconcile.js';
-import { KEYS, startAnvil, type Anvil } from '@reelboard/testkit/anvil';
 
 const ANVIL_PORT = Number(process.env.TEST_BASE_PORT ?? 19080) + 105;
 const repoRoot = new URL('../../..', import.meta.url).pathname;
@@ -52,7 +52,15 @@ async function pay(to: Hex, value: bigint): Promise<Hex> {
 }
 
 const reconcile = (repair = false) =>
-  reconcilePayments({ db, chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 }), chainId: 31337, deposits, confirmations: 1, fromBlock: 0n, repair });
+  reconcilePayments({
+    db,
+    chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 }),
+    chainId: 31337,
+    deposits,
+    confirmations: 1,
+    fromBlock: 0n,
+    repair,
+  });
 
 describe('reconciliation of the chain with the ledger', () => {
   it('finds money the ledger lacks (a deposit, a transfer to the merchant), records it with --repair, then finds nothing', async () => {
@@ -76,8 +84,12 @@ describe('reconciliation of the chain with the ledger', () => {
 
     const repaired = await reconcile(true);
     expect(repaired.repaired).toBe(2);
-    expect(await db('payments').where({ quote_id: missed.quoteId }).select('status', 'amount')).toMatchObject([{ status: 'partial', amount: (price / 2n).toString() }]);
-    expect(await db('payments').where({ tx_hash: direct.toLowerCase() }).select('status', 'refund_due')).toMatchObject([{ status: 'unmatched', refund_due: '777' }]);
+    expect(await db('payments').where({ quote_id: missed.quoteId }).select('status', 'amount')).toMatchObject([
+      { status: 'partial', amount: (price / 2n).toString() },
+    ]);
+    expect(await db('payments').where({ tx_hash: direct.toLowerCase() }).select('status', 'refund_due')).toMatchObject([
+      { status: 'unmatched', refund_due: '777' },
+    ]);
     expect((await reconcile()).differences).toEqual([]);
   });
 
@@ -106,7 +118,15 @@ describe('reconciliation of the chain with the ledger', () => {
     const run = (args: string[], extra: Record<string, string | undefined> = redis) =>
       promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/payments.ts', 'reconcile', '--from-block', '0', '--settle-seconds', '0', ...args], {
         cwd: repoRoot,
-        env: { ...process.env, DATABASE_URL: infraEnv().TEST_DATABASE_URL, RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', MERCHANT_ADDRESS: deposits.merchant, CONFIRMATIONS: '1', ...extra },
+        env: {
+          ...process.env,
+          DATABASE_URL: infraEnv().TEST_DATABASE_URL,
+          RPC_URL: anvil.rpcUrl,
+          CHAIN_ID: '31337',
+          MERCHANT_ADDRESS: deposits.merchant,
+          CONFIRMATIONS: '1',
+          ...extra,
+        },
       }).then(
         (out) => ({ code: 0, stdout: out.stdout, stderr: out.stderr }),
         (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
@@ -118,7 +138,10 @@ describe('reconciliation of the chain with the ledger', () => {
     const dirty = await run([]);
     expect(dirty.code).toBe(1);
     expect(dirty.stdout).toContain(`quote ${quote.quoteId}: ${quote.depositAddress} received 42 on chain, the ledger credits 0`);
-    expect(await run(['--repair'], { REDIS_URL: undefined, REDIS_SENTINELS: undefined })).toMatchObject({ code: 78, stderr: expect.stringContaining('REDIS_URL') });
+    expect(await run(['--repair'], { REDIS_URL: undefined, REDIS_SENTINELS: undefined })).toMatchObject({
+      code: 78,
+      stderr: expect.stringContaining('REDIS_URL'),
+    });
     expect((await run(['--repair'])).code).toBe(1);
     expect((await run([])).code).toBe(0);
   });

@@ -2,21 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
-import { createChainClient, depositAddressOf, type DepositSettings } from '@reelboard/chain';
+import { createChainClient, type DepositSettings, depositAddressOf } from '@reelboard/chain';
 import type { PaymentCredited, RenewalQuoted, StatusEvent } from '@reelboard/contracts';
-import { connectDatabase, findListing, migrateToLatest, moderateListing, recordQuote, removeListing, saveListing, type Knex } from '@reelboard/db';
-import { Uploads } from '@reelboard/lifecycle';
+import { connectDatabase, findListing, type Knex, migrateToLatest, moderateListing, recordQuote, removeListing, saveListing } from '@reelboard/db';
+import type { Uploads } from '@reelboard/lifecycle';
+import { type Anvil, KEYS, startAnvil } from '@reelboard/testkit/anvil';
 import { listingInput } from '@reelboard/testkit/db-fixtures';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { handlePaymentCredited } from '../../profile-writer/src/handle-payment-credited.js';
-import { DepositWatcher } from '../src/deposit-watcher.js';
+import type { DepositWatcher } from '../src/deposit-watcher.js';
 import { handlePaymentSubmitted } from '../src/handle-payment-submitted.js';
 import { handleUploadExpire } from '../src/handle-upload-expire.js';
 import { handleUploadReceived } from '../src/handle-upload-received.js';
 import { reconcilePayments } from '../src/reconcile.js';
-import { WatchList } from '../src/watch-list.js';
-import { KEYS, startAnvil, type Anvil } from '@reelboard/testkit/anvil';
-import { PRICE, recordingContext, runOnce, watcherRig, type testBus, type WatcherRig } from './support/harness.js';
+import type { WatchList } from '../src/watch-list.js';
+import { PRICE, recordingContext, runOnce, type testBus, type WatcherRig, watcherRig } from './support/harness.js';
 
 const ANVIL_PORT = Number(process.env.TEST_BASE_PORT ?? 19080) + 107;
 const buyer = privateKeyToAccount(KEYS.buyer);
@@ -75,7 +75,14 @@ async function quoteRenewal(listingId: string, ttlMs = 15 * 60_000): Promise<Ren
     purpose: 'renewal',
     listingId,
     owner: buyer.address.toLowerCase() as Hex,
-    quote: { chainId: 31337, to: depositAddressOf(deposits, uploadId), amount: PRICE.toString(), token: null, createdAt: new Date(now - 2_000).toISOString(), expiresAt: new Date(now + ttlMs).toISOString() },
+    quote: {
+      chainId: 31337,
+      to: depositAddressOf(deposits, uploadId),
+      amount: PRICE.toString(),
+      token: null,
+      createdAt: new Date(now - 2_000).toISOString(),
+      expiresAt: new Date(now + ttlMs).toISOString(),
+    },
     days: 30,
     receivedAt: new Date(now).toISOString(),
   };
@@ -121,7 +128,15 @@ async function writeLedger(uploadId: string): Promise<void> {
 }
 
 const reconcile = (repair = false) =>
-  reconcilePayments({ db, chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 }), chainId: 31337, deposits, confirmations: 1, fromBlock: 0n, repair });
+  reconcilePayments({
+    db,
+    chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 }),
+    chainId: 31337,
+    deposits,
+    confirmations: 1,
+    fromBlock: 0n,
+    repair,
+  });
 
 const until = async (check: () => boolean, ms = 3_000) => {
   for (const start = Date.now(); !check(); ) {
@@ -147,11 +162,27 @@ describe('renewals through the upload payment machinery', () => {
     expect(Date.parse((await findListing(db, listingId))?.expiresAt ?? '') - before).toBe(30 * DAY);
     expect(await uploads.state(renewal.uploadId)).toBe('saved');
     await until(() => events.some((e) => e.uploadId === listingId && e.event === 'listing.renewed'));
-    expect(await db('payments').where({ quote_id: renewal.uploadId }).select('status', 'listing_id', 'refund_due')).toEqual([{ status: 'paid', listing_id: listingId, refund_due: '0' }]);
+    expect(await db('payments').where({ quote_id: renewal.uploadId }).select('status', 'listing_id', 'refund_due')).toEqual([
+      { status: 'paid', listing_id: listingId, refund_due: '0' },
+    ]);
     // The same credit again changes nothing.
     await handlePaymentCredited(
       { db, uploads },
-      { kind: 'deposit', uploadId: renewal.uploadId, owner: renewal.owner, chainId: 31337, address: renewal.quote.to, token: null, quoteAmount: renewal.quote.amount, totalReceived: PRICE.toString(), fromBlock: '1', toBlock: '1', blockTime: new Date().toISOString(), transfers: [], status: 'paid' },
+      {
+        kind: 'deposit',
+        uploadId: renewal.uploadId,
+        owner: renewal.owner,
+        chainId: 31337,
+        address: renewal.quote.to,
+        token: null,
+        quoteAmount: renewal.quote.amount,
+        totalReceived: PRICE.toString(),
+        fromBlock: '1',
+        toBlock: '1',
+        blockTime: new Date().toISOString(),
+        transfers: [],
+        status: 'paid',
+      },
       recordingContext(env.bus, env.log).context,
     );
     expect(Date.parse((await findListing(db, listingId))?.expiresAt ?? '') - before).toBe(30 * DAY);
@@ -166,7 +197,9 @@ describe('renewals through the upload payment machinery', () => {
     await confirmAndScan(2);
     await writeLedger(renewal.uploadId);
     expect(await uploads.state(renewal.uploadId)).toBe('failed');
-    expect(await db('payments').where({ quote_id: renewal.uploadId }).select('status', 'refund_due')).toEqual([{ status: 'unfulfilled', refund_due: PRICE.toString() }]);
+    expect(await db('payments').where({ quote_id: renewal.uploadId }).select('status', 'refund_due')).toEqual([
+      { status: 'unfulfilled', refund_due: PRICE.toString() },
+    ]);
     expect((await reconcile()).differences).toEqual([]);
   });
 
@@ -193,7 +226,11 @@ describe('renewals through the upload payment machinery', () => {
     const hash = await pay(renewal.quote.to, PRICE);
     await anvil.test.mine({ blocks: 2 });
     const hint = () =>
-      handlePaymentSubmitted({ uploads, chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337 }), watcher, confirmations: 2, pollIntervalMs: 100 }, { uploadId: renewal.uploadId, txHash: hash, round: 1 }, recordingContext(env.bus, env.log).context);
+      handlePaymentSubmitted(
+        { uploads, chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337 }), watcher, confirmations: 2, pollIntervalMs: 100 },
+        { uploadId: renewal.uploadId, txHash: hash, round: 1 },
+        recordingContext(env.bus, env.log).context,
+      );
     expect(await runOnce(hint)).toBe('done');
     expect(await uploads.state(renewal.uploadId)).toBe('paid');
 
@@ -201,7 +238,11 @@ describe('renewals through the upload payment machinery', () => {
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     await confirmAndScan(2);
     const expire = () =>
-      handleUploadExpire({ bus: env.bus, uploads, watchList, chainId: 31337, stagingDir: '/nonexistent', pollIntervalMs: 100 }, { uploadId: unpaid.uploadId }, recordingContext(env.bus, env.log).context);
+      handleUploadExpire(
+        { bus: env.bus, uploads, watchList, chainId: 31337, stagingDir: '/nonexistent', pollIntervalMs: 100 },
+        { uploadId: unpaid.uploadId },
+        recordingContext(env.bus, env.log).context,
+      );
     expect(await runOnce(expire)).toBe('done');
     expect(await uploads.state(unpaid.uploadId)).toBe('expired');
   });

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,8 +7,8 @@ import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'vi
 import { depositAddressOf } from '@reelboard/chain';
 import type { StatusEvent } from '@reelboard/contracts';
 import { Uploads } from '@reelboard/lifecycle';
+import { type Anvil, KEYS, MERCHANT, startAnvil } from '@reelboard/testkit/anvil';
 import { infraEnv } from '@reelboard/testkit/infra-env';
-import { KEYS, MERCHANT, startAnvil, type Anvil } from '@reelboard/testkit/anvil';
 import { makeUpload, PRICE, redisUrl, testBus } from './support/harness.js';
 
 const BASE = Number(process.env.TEST_BASE_PORT ?? 19080);
@@ -83,7 +83,11 @@ async function waitFor<T>(read: () => T | undefined | Promise<T | undefined>, ti
 describe('the payment-watcher process', () => {
   it('refuses to start when the RPC serves another chain than CHAIN_ID', async () => {
     // A merchant of its own: anvil's public test accounts are refused off the local chain before the RPC is asked.
-    const { child, output } = startWatcher({ CHAIN_ID: '1', MERCHANT_ADDRESS: privateKeyToAddress(generatePrivateKey()), INTERNAL_PORT: String(WATCHER_PORT + 1) });
+    const { child, output } = startWatcher({
+      CHAIN_ID: '1',
+      MERCHANT_ADDRESS: privateKeyToAddress(generatePrivateKey()),
+      INTERNAL_PORT: String(WATCHER_PORT + 1),
+    });
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(code).not.toBe(0);
     expect(output()).toContain('RPC serves chain 31337, but CHAIN_ID is 1');
@@ -102,7 +106,11 @@ describe('the payment-watcher process', () => {
     await new Uploads(env.redis, env.prefix, env.bus.status).register(upload, 'test');
     await env.bus.publish('upload.received', upload);
     // The watcher must have listed the upload before the payment arrives.
-    await waitFor(async () => ((await env.bus.queue('upload.received').getJob(`${upload.uploadId}.upload.received`))?.finishedOn ? true : undefined), 20_000, 'upload.received handled');
+    await waitFor(
+      async () => ((await env.bus.queue('upload.received').getJob(`${upload.uploadId}.upload.received`))?.finishedOn ? true : undefined),
+      20_000,
+      'upload.received handled',
+    );
 
     const txHash = await anvil.wallet(KEYS.buyer).sendTransaction({ account: buyer, chain: anvil.chain, to: upload.quote.to, value: PRICE });
     await anvil.client.waitForTransactionReceipt({ hash: txHash });
@@ -113,7 +121,11 @@ describe('the payment-watcher process', () => {
     await anvil.test.mine({ blocks: 1 });
     await waitFor(() => events.find((e) => e.uploadId === upload.uploadId && e.event === 'payment.confirmed'), 20_000, 'payment.confirmed');
     // The event comes from the transition; the job is queued right after it.
-    const job = await waitFor(async () => (await env.bus.queue('payment.confirmed').getJob(`${upload.uploadId}.payment.confirmed`)) ?? undefined, 10_000, 'the payment.confirmed job');
+    const job = await waitFor(
+      async () => (await env.bus.queue('payment.confirmed').getJob(`${upload.uploadId}.payment.confirmed`)) ?? undefined,
+      10_000,
+      'the payment.confirmed job',
+    );
     expect(job?.data.payment).toMatchObject({ address: upload.quote.to, amount: PRICE.toString(), txHashes: [txHash.toLowerCase()], status: 'paid' });
   });
 });

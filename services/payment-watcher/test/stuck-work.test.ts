@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { register } from 'prom-client';
 import { Bus, connectRedis, type StageContext } from '@reelboard/bus';
-import { parsePayload, type Payment, type RenewalQuoted, type UploadFailed, type UploadReceived } from '@reelboard/contracts';
+import { type Payment, parsePayload, type RenewalQuoted, type UploadFailed, type UploadReceived } from '@reelboard/contracts';
+import { applyCredit, connectDatabase, type Knex, migrateToLatest, type QuoteRecord, recordQuote, saveListing } from '@reelboard/db';
 import { Uploads } from '@reelboard/lifecycle';
-import { applyCredit, connectDatabase, migrateToLatest, recordQuote, saveListing, type Knex, type QuoteRecord } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
 import { depositCredit, listingInput, quoteInput } from '@reelboard/testkit/db-fixtures';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { handleUploadFailed } from '../../profile-writer/src/handle-upload-failed.js';
-import { STUCK_WORK_STAGE, StuckWorkSweeper, sweepStuckWork, type StuckWorkDeadlines } from '../src/stuck-work.js';
+import { STUCK_WORK_STAGE, type StuckWorkDeadlines, StuckWorkSweeper, sweepStuckWork } from '../src/stuck-work.js';
 
 const infra = infraEnv();
 const log = createLogger('stuck-work-test', 'error');
@@ -41,13 +41,32 @@ async function ledgerQuote(overrides: Partial<QuoteRecord> = {}): Promise<QuoteR
   return q;
 }
 
-const quoteOf = (q: QuoteRecord) => ({ chainId: q.chainId, to: q.depositAddress, amount: q.amount, token: q.token, createdAt: q.createdAt, expiresAt: q.expiresAt });
+const quoteOf = (q: QuoteRecord) => ({
+  chainId: q.chainId,
+  to: q.depositAddress,
+  amount: q.amount,
+  token: q.token,
+  createdAt: q.createdAt,
+  expiresAt: q.expiresAt,
+});
 const paymentOf = (q: QuoteRecord): Payment =>
-  ({ chainId: q.chainId, address: q.depositAddress, token: null, amount: q.amount, blockNumber: '10', blockTime: new Date().toISOString(), status: 'paid', txHashes: [] }) as Payment;
+  ({
+    chainId: q.chainId,
+    address: q.depositAddress,
+    token: null,
+    amount: q.amount,
+    blockNumber: '10',
+    blockTime: new Date().toISOString(),
+    status: 'paid',
+    txHashes: [],
+  }) as Payment;
 
 /** An upload registered and paid in the lifecycle (as the gateway and the watcher do), then walked through `more`. */
 async function paidUpload(q: QuoteRecord, more: ('start' | 'save')[] = []): Promise<void> {
-  await uploads.register({ uploadId: q.uploadId, owner: q.owner, quote: quoteOf(q), receivedAt: new Date().toISOString() } as unknown as UploadReceived, 'api-gateway');
+  await uploads.register(
+    { uploadId: q.uploadId, owner: q.owner, quote: quoteOf(q), receivedAt: new Date().toISOString() } as unknown as UploadReceived,
+    'api-gateway',
+  );
   await uploads.pay(q.uploadId, paymentOf(q), 'payment-watcher');
   for (const step of more) await uploads.transition(q.uploadId, step, { stage: 'test' });
 }
@@ -119,7 +138,15 @@ describe('the stuck-work sweep', () => {
     wallets.push(listing.owner.walletAddress.toLowerCase());
     const before = (await db('listings').where({ id: listing.listingId }).first('expires_at')).expires_at;
     const q = await ledgerQuote({ purpose: 'renewal', listingId: listing.listingId, renewalDays: 30 });
-    const renewal = { uploadId: q.uploadId, purpose: 'renewal', listingId: listing.listingId, owner: q.owner, quote: quoteOf(q), days: 30, receivedAt: new Date().toISOString() } as RenewalQuoted;
+    const renewal = {
+      uploadId: q.uploadId,
+      purpose: 'renewal',
+      listingId: listing.listingId,
+      owner: q.owner,
+      quote: quoteOf(q),
+      days: 30,
+      receivedAt: new Date().toISOString(),
+    } as RenewalQuoted;
     await uploads.registerRenewal(renewal, 'api-gateway');
     await uploads.pay(q.uploadId, paymentOf(q), 'payment-watcher');
 
@@ -135,7 +162,8 @@ describe('the stuck-work sweep', () => {
   it('runs on one replica at a time (a Redis lease) and counts what it failed', async () => {
     const q = await ledgerQuote();
     await paidUpload(q);
-    const replica = () => new StuckWorkSweeper({ redis, prefix, uploads, publishFailed, deadlines: { paidMs: 0, processingMs: 0, renewalMs: 0 }, log, intervalMs: 60_000 });
+    const replica = () =>
+      new StuckWorkSweeper({ redis, prefix, uploads, publishFailed, deadlines: { paidMs: 0, processingMs: 0, renewalMs: 0 }, log, intervalMs: 60_000 });
     const [a, b] = [replica(), replica()];
     await new Promise((resolve) => setTimeout(resolve, 5));
     const first = await a.runOnce();

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeFunctionData, erc20Abi, parseEther, type Hex } from 'viem';
+import { encodeFunctionData, erc20Abi, type Hex, parseEther } from 'viem';
 import { connectRedis } from '@reelboard/bus';
-import { depositAddressOf, type DepositSettings } from '@reelboard/chain';
+import { type DepositSettings, depositAddressOf } from '@reelboard/chain';
 import { createLogger } from '@reelboard/logger';
+import { type Anvil, KEYS, MERCHANT, startAnvil } from '@reelboard/testkit/anvil';
 import { infraEnv } from '@reelboard/testkit/infra-env';
+import { compileTestContracts } from '@reelboard/testkit/test-contracts';
 import { loadPaymentWatcherConfig } from '../src/config.js';
 import { AutoSweeper, GasPriceTooHighError, quotesWorthSweeping, sweepInBatches } from '../src/sweep.js';
 import { WatchList } from '../src/watch-list.js';
-import { KEYS, MERCHANT, startAnvil, type Anvil } from '@reelboard/testkit/anvil';
-import { compileTestContracts } from '@reelboard/testkit/test-contracts';
 
 const PORT = Number(process.env.TEST_BASE_PORT ?? 19080) + 130;
 const log = createLogger('sweep-test', 'error');
@@ -32,7 +32,15 @@ async function mined(hash: Hex) {
 async function fund(quoteId: string, settings: DepositSettings, amounts: { units?: bigint; wei?: bigint }): Promise<Hex> {
   const address = depositAddressOf(settings, quoteId);
   const buyer = anvil.wallet(KEYS.buyer);
-  if (amounts.units) await mined(await buyer.sendTransaction({ to: token, data: encodeFunctionData({ abi: erc20Abi, functionName: 'transfer', args: [address, amounts.units] }), account: buyer.account!, chain: anvil.chain }));
+  if (amounts.units)
+    await mined(
+      await buyer.sendTransaction({
+        to: token,
+        data: encodeFunctionData({ abi: erc20Abi, functionName: 'transfer', args: [address, amounts.units] }),
+        account: buyer.account!,
+        chain: anvil.chain,
+      }),
+    );
   if (amounts.wei) await mined(await buyer.sendTransaction({ to: address, value: amounts.wei, account: buyer.account!, chain: anvil.chain }));
   return address;
 }
@@ -43,7 +51,13 @@ beforeAll(async () => {
   anvil = await startAnvil(PORT);
   const deployer = anvil.wallet(KEYS.deployer);
   const buyer = anvil.wallet(KEYS.buyer);
-  const hash = await deployer.deployContract({ abi: contracts.BlockingToken.abi, bytecode: contracts.BlockingToken.bytecode, args: [buyer.account!.address, 10n ** 15n], account: deployer.account!, chain: anvil.chain });
+  const hash = await deployer.deployContract({
+    abi: contracts.BlockingToken.abi,
+    bytecode: contracts.BlockingToken.bytecode,
+    args: [buyer.account!.address, 10n ** 15n],
+    account: deployer.account!,
+    chain: anvil.chain,
+  });
   token = (await anvil.client.waitForTransactionReceipt({ hash })).contractAddress as Hex;
   tokenDeposits = { merchant: MERCHANT, token };
 }, 60_000);
@@ -62,7 +76,14 @@ describe('sweeping deposit addresses', () => {
     for (const quoteId of quotes) addresses.push(await fund(quoteId, tokenDeposits, { units: 1_000_000n }));
     // The token refuses transfers out of the third deposit address: its sweeper reverts, in any batch.
     const deployer = anvil.wallet(KEYS.deployer);
-    await mined(await deployer.sendTransaction({ to: token, data: encodeFunctionData({ abi: contracts.BlockingToken.abi, functionName: 'blockSender', args: [addresses[2]] }), account: deployer.account!, chain: anvil.chain }));
+    await mined(
+      await deployer.sendTransaction({
+        to: token,
+        data: encodeFunctionData({ abi: contracts.BlockingToken.abi, functionName: 'blockSender', args: [addresses[2]] }),
+        account: deployer.account!,
+        chain: anvil.chain,
+      }),
+    );
     const before = await tokenBalance(MERCHANT);
 
     const { sweeps, skipped } = await sweepInBatches(anvil.client, signer(), tokenDeposits, quotes);
@@ -78,7 +99,8 @@ describe('sweeping deposit addresses', () => {
     await fund(tokens, tokenDeposits, { units: 5_000_000n }); // 5 units of a 6-decimal token
     await fund(coins, tokenDeposits, { wei: parseEther('0.01') }); // native coin sent to a token quote
     const quotes = [tokens, coins].map((uploadId) => ({ uploadId, address: depositAddressOf(tokenDeposits, uploadId) }));
-    const worth = (native: bigint, units: bigint) => quotesWorthSweeping({ chain: anvil.client, deposits: tokenDeposits, quotes, minimums: { native, token: units } });
+    const worth = (native: bigint, units: bigint) =>
+      quotesWorthSweeping({ chain: anvil.client, deposits: tokenDeposits, quotes, minimums: { native, token: units } });
     // One number for both would either sweep 5 token units for 0.05 ETH of gas or never sweep them.
     expect(await worth(parseEther('0.05'), 1_000_000n)).toEqual([tokens]);
     expect(await worth(parseEther('0.001'), 10_000_000n)).toEqual([coins]);
@@ -102,7 +124,17 @@ describe('sweeping deposit addresses', () => {
     const now = new Date().toISOString();
     await watchList.watch({ uploadId: quoteId, owner: MERCHANT, address, token: null, amount: '1', createdAt: now, expiresAt: now }, Date.now() + 60_000);
     const replica = () =>
-      new AutoSweeper({ chain: anvil.client, ...signer(), deposits: nativeDeposits, watchList, minimums: { native: 1n, token: 1n }, redis, prefix, intervalMs: 60_000, log });
+      new AutoSweeper({
+        chain: anvil.client,
+        ...signer(),
+        deposits: nativeDeposits,
+        watchList,
+        minimums: { native: 1n, token: 1n },
+        redis,
+        prefix,
+        intervalMs: 60_000,
+        log,
+      });
     const [a, b] = [replica(), replica()];
     expect(await a.sweepOnce()).toBe(1);
     expect(await b.sweepOnce()).toBeUndefined();
@@ -113,7 +145,14 @@ describe('sweeping deposit addresses', () => {
   });
 
   it('refuses to start with a token and a sweep key but no token minimum, naming it', () => {
-    const env = { REDIS_URL: 'redis://127.0.0.1:1', RPC_URL: anvil.rpcUrl, CHAIN_ID: '31337', MERCHANT_ADDRESS: MERCHANT, PAYMENT_TOKEN: token, SWEEP_PRIVATE_KEY: KEYS.deployer };
+    const env = {
+      REDIS_URL: 'redis://127.0.0.1:1',
+      RPC_URL: anvil.rpcUrl,
+      CHAIN_ID: '31337',
+      MERCHANT_ADDRESS: MERCHANT,
+      PAYMENT_TOKEN: token,
+      SWEEP_PRIVATE_KEY: KEYS.deployer,
+    };
     expect(() => loadPaymentWatcherConfig(env)).toThrow(/SWEEP_MIN_TOKEN_AMOUNT/);
     expect(loadPaymentWatcherConfig({ ...env, SWEEP_MIN_TOKEN_AMOUNT: '1000000' }).SWEEP_MIN_TOKEN_AMOUNT).toBe(1_000_000n);
   });

@@ -1,4 +1,4 @@
-import { commonSchema, env, internalPort, loadConfig, z } from '@reelboard/config';
+import { commonSchema, env, internalPort, loadConfig, type z } from '@reelboard/config';
 import { mediaEnvSchema } from '@reelboard/media';
 
 export const previewSchema = commonSchema.extend(mediaEnvSchema.shape).extend({

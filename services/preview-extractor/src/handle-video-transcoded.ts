@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PermanentError, type StageContext } from '@reelboard/bus';
-import { stagedPaths, type PreviewExtracted, type VideoTranscoded } from '@reelboard/contracts';
+import { type PreviewExtracted, stagedPaths, type VideoTranscoded } from '@reelboard/contracts';
 import { isMediaError, type MediaAdapter } from '@reelboard/media';
 import { encodeSeconds, mediaBytes } from '@reelboard/runtime';
 import type { PreviewConfig } from './config.js';
@@ -28,7 +28,14 @@ type Assets = Pick<PreviewExtracted, 'preview' | 'poster'>;
 /** The preview and poster the transcoder cut, if the payload names them and both are still staged. */
 async function stagedEarly(stagingDir: string, upload: VideoTranscoded): Promise<Assets | undefined> {
   if (!upload.preview || !upload.poster) return undefined;
-  const sizes = await Promise.all([upload.preview.path, upload.poster.path].map((path) => stat(join(stagingDir, path)).then((s) => s.size, () => 0)));
+  const sizes = await Promise.all(
+    [upload.preview.path, upload.poster.path].map((path) =>
+      stat(join(stagingDir, path)).then(
+        (s) => s.size,
+        () => 0,
+      ),
+    ),
+  );
   if (sizes.some((size) => size === 0)) return undefined;
   return { preview: upload.preview, poster: upload.poster };
 }

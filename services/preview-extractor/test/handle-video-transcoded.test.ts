@@ -1,16 +1,16 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError } from '@reelboard/bus';
 import { previewExtractedSchema, type VideoTranscoded } from '@reelboard/contracts';
 import { createMediaAdapter } from '@reelboard/media';
-import { handleVideoTranscoded, type PreviewSettings } from '../src/handle-video-transcoded.js';
 // The transcoder's fake StageContext and payload builder: the same chain, one stage later.
 import { fakeContext, ffmpegCli, ffprobeJson, paymentConfirmed } from '@reelboard/testkit/stage';
+import { handleVideoTranscoded, type PreviewSettings } from '../src/handle-video-transcoded.js';
 
 const execFileAsync = promisify(execFile);
 let staging = '';
@@ -25,7 +25,12 @@ const settings = (overrides: Partial<PreviewSettings> = {}): PreviewSettings => 
 });
 
 /** Stages `file` as an upload's transcoded video and runs the handler on it. */
-async function extract(file: string, durationSeconds: number, overrides: Partial<PreviewSettings> = {}, early: Pick<VideoTranscoded, 'preview' | 'poster'> = {}) {
+async function extract(
+  file: string,
+  durationSeconds: number,
+  overrides: Partial<PreviewSettings> = {},
+  early: Pick<VideoTranscoded, 'preview' | 'poster'> = {},
+) {
   const uploadId = randomUUID();
   await mkdir(join(staging, uploadId));
   const upload: VideoTranscoded = {
@@ -34,13 +39,20 @@ async function extract(file: string, durationSeconds: number, overrides: Partial
     video: { path: file, bytes: (await stat(join(staging, file))).size, durationSeconds, width: 1, height: 1 },
   };
   const { context, captured } = fakeContext();
-  const error = await handleVideoTranscoded(media, settings(overrides), upload, context).then(() => undefined, (e: unknown) => e);
+  const error = await handleVideoTranscoded(media, settings(overrides), upload, context).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   return { uploadId, captured, error, preview: join(staging, uploadId, 'preview.webm'), poster: join(staging, uploadId, 'poster.webp') };
 }
 
 /** Mean gray level (0-255) of an image. */
 async function meanGray(path: string): Promise<number> {
-  const { stdout } = await execFileAsync('ffmpeg', ['-v', 'error', '-i', path, '-vf', 'scale=1:1:flags=area,format=gray', '-frames:v', '1', '-f', 'rawvideo', '-'], { encoding: 'buffer' });
+  const { stdout } = await execFileAsync(
+    'ffmpeg',
+    ['-v', 'error', '-i', path, '-vf', 'scale=1:1:flags=area,format=gray', '-frames:v', '1', '-f', 'rawvideo', '-'],
+    { encoding: 'buffer' },
+  );
   return stdout[0] ?? -1;
 }
 
@@ -50,11 +62,31 @@ beforeAll(async () => {
   staging = await mkdtemp(join(tmpdir(), 'reelboard-preview-'));
   await Promise.all([
     // Transcoded videos as the transcoder leaves them: VP9/Opus WebM.
-    ffmpegCli(['-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine', '-t', '4', ...vp9, '-c:a', 'libopus', join(staging, 'long.webm')]),
+    ffmpegCli([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=1280x720:rate=30',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine',
+      '-t',
+      '4',
+      ...vp9,
+      '-c:a',
+      'libopus',
+      join(staging, 'long.webm'),
+    ]),
     ffmpegCli(['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-t', '1.5', ...vp9, join(staging, 'short.webm')]),
     ffmpegCli(['-f', 'lavfi', '-i', 'testsrc2=size=360x640:rate=30', '-t', '1', ...vp9, join(staging, 'portrait.webm')]),
     // Opens on 1.5 s of black, like a fade-in.
-    ffmpegCli(['-filter_complex', 'color=black:size=640x360:rate=30:duration=1.5[b];testsrc2=size=640x360:rate=30:duration=1.5[t];[b][t]concat=n=2:v=1:a=0', ...vp9, join(staging, 'black-start.webm')]),
+    ffmpegCli([
+      '-filter_complex',
+      'color=black:size=640x360:rate=30:duration=1.5[b];testsrc2=size=640x360:rate=30:duration=1.5[t];[b][t]concat=n=2:v=1:a=0',
+      ...vp9,
+      join(staging, 'black-start.webm'),
+    ]),
     writeFile(join(staging, 'garbage.webm'), 'not a video at all'),
   ]);
 }, 60_000);
@@ -73,7 +105,19 @@ describe('handleVideoTranscoded', () => {
     expect(clip.streams[0]).toMatchObject({ codec_name: 'vp9', width: 852, height: 480, pix_fmt: 'yuv420p' });
     expect(Number(clip.format.duration)).toBeCloseTo(3, 0);
     // Loops cleanly: the clip starts on a keyframe, so the player can jump back to 0 without a stall.
-    const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=flags', '-read_intervals', '%+#1', '-of', 'csv=p=0', preview]);
+    const { stdout } = await execFileAsync('ffprobe', [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'packet=flags',
+      '-read_intervals',
+      '%+#1',
+      '-of',
+      'csv=p=0',
+      preview,
+    ]);
     expect(stdout.trim()).toMatch(/^K/);
 
     expect((await ffprobeJson(poster)).streams[0]).toMatchObject({ codec_name: 'webp', width: 1280, height: 720 });
@@ -112,7 +156,12 @@ describe('handleVideoTranscoded', () => {
     const { error, captured, preview } = await extract('garbage.webm', 1, {}, cutEarly);
     expect(error).toBeUndefined();
     expect(previewExtractedSchema.parse(captured.emitted[0]?.payload)).toMatchObject(cutEarly);
-    expect(await stat(preview).then(() => true, () => false)).toBe(false);
+    expect(
+      await stat(preview).then(
+        () => true,
+        () => false,
+      ),
+    ).toBe(false);
   }, 30_000);
 
   it('cuts them from the transcoded video when the early ones are gone from staging', async () => {

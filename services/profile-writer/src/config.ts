@@ -1,4 +1,4 @@
-import { commonSchema, databaseEnvSchema, env, internalPort, loadConfig, z } from '@reelboard/config';
+import { commonSchema, databaseEnvSchema, env, internalPort, loadConfig, type z } from '@reelboard/config';
 
 export const profileWriterSchema = commonSchema.extend(databaseEnvSchema.shape).extend({
   INTERNAL_PORT: internalPort(9085),

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StageContext } from '@reelboard/bus';
 import type { AssetsStored } from '@reelboard/contracts';
-import { saveListing, type Knex } from '@reelboard/db';
+import { type Knex, saveListing } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 
 /**

@@ -1,6 +1,6 @@
 import type { StageContext } from '@reelboard/bus';
 import type { PaymentCredited } from '@reelboard/contracts';
-import { applyCredit, renewalOutcome, type Knex } from '@reelboard/db';
+import { applyCredit, type Knex, renewalOutcome } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 
 /**
@@ -21,7 +21,9 @@ export async function handlePaymentCredited(deps: { db: Knex; uploads?: Uploads 
           kind: credit.kind,
           address: credit.address,
           ...(credit.kind === 'deposit' ? { status: credit.status, totalReceived: credit.totalReceived, toBlock: credit.toBlock } : {}),
-          ...(credit.kind === 'reversed' ? { totalReceived: credit.totalReceived, creditedBefore: credit.creditedBefore, fromBlock: credit.fromBlock, toBlock: credit.toBlock } : {}),
+          ...(credit.kind === 'reversed'
+            ? { totalReceived: credit.totalReceived, creditedBefore: credit.creditedBefore, fromBlock: credit.fromBlock, toBlock: credit.toBlock }
+            : {}),
         };
   // Read from the ledger, not from this call's outcome: a retry after a crash finishes the renewal too.
   if (credit.kind === 'deposit' && uploads) await finishRenewal(db, uploads, credit.uploadId, context);
@@ -35,7 +37,13 @@ export async function handlePaymentCredited(deps: { db: Knex; uploads?: Uploads 
     context.log.error('credit reversed by a reorg; listing held from the public', { ...fields, listingId, held });
     // The watcher told the upload's stream; a listing followed under another id (a renewal's) hears it too.
     if (held && listingId && credit.kind === 'reversed' && listingId !== credit.uploadId && uploads) {
-      await uploads.status.publish({ uploadId: listingId, event: 'payment.reversed', stage: 'profile-writer', message: 'reversed', reason: `a reorg took back the payment of quote ${credit.uploadId}; the listing is held until the money is on chain again` });
+      await uploads.status.publish({
+        uploadId: listingId,
+        event: 'payment.reversed',
+        stage: 'profile-writer',
+        message: 'reversed',
+        reason: `a reorg took back the payment of quote ${credit.uploadId}; the listing is held until the money is on chain again`,
+      });
     }
     return;
   }
@@ -56,6 +64,7 @@ async function finishRenewal(db: Knex, uploads: Uploads, quoteId: string, contex
     }
   } else if (renewal.refused) {
     const moved = await uploads.transition(quoteId, 'fail', { stage: 'profile-writer', reason: renewal.refused });
-    if (moved.moved) context.log.warn('renewal paid for a listing that is gone; recorded for refund', { listingId: renewal.listingId, reason: renewal.refused });
+    if (moved.moved)
+      context.log.warn('renewal paid for a listing that is gone; recorded for refund', { listingId: renewal.listingId, reason: renewal.refused });
   }
 }

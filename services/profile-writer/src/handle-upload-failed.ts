@@ -1,7 +1,7 @@
 import type { StageContext } from '@reelboard/bus';
 import { z } from '@reelboard/config';
 import { addressSchema, paymentSchema, quoteSchema, type UploadFailed } from '@reelboard/contracts';
-import { recordQuote, recordUnfulfilled, type Knex } from '@reelboard/db';
+import { type Knex, recordQuote, recordUnfulfilled } from '@reelboard/db';
 
 /** What a paid stage input tells about its quote (the failure's `upload` is that input). */
 const paidUploadSchema = z.object({ owner: addressSchema, quote: quoteSchema, payment: paymentSchema });
@@ -31,7 +31,11 @@ export async function handleUploadFailed(db: Knex, failure: UploadFailed, contex
   }
   const changed = await recordUnfulfilled(db, failure.uploadId, { stage: failure.stage, reason: failure.reason });
   if (changed === 0) {
-    if (paid.success) context.log.warn('paid upload failed before its credit reached the ledger; the credit will be recorded unfulfilled', { stage: failure.stage, reason: failure.reason });
+    if (paid.success)
+      context.log.warn('paid upload failed before its credit reached the ledger; the credit will be recorded unfulfilled', {
+        stage: failure.stage,
+        reason: failure.reason,
+      });
     else context.log.info('failed upload has no paid credit in the ledger; nothing to record', { stage: failure.stage, reason: failure.reason });
     return;
   }

@@ -1,5 +1,5 @@
-import { connectPipeline } from '@reelboard/lifecycle';
 import { connectDatabase, migrateToLatest } from '@reelboard/db';
+import { connectPipeline } from '@reelboard/lifecycle';
 import { runService } from '@reelboard/runtime';
 import { loadProfileWriterConfig } from './config.js';
 import { handleAssetsStored } from './handle-assets-stored.js';

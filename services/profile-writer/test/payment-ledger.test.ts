@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus, connectRedis, type StageContext } from '@reelboard/bus';
-import { parsePayload, type AssetsStored, type UploadReceived } from '@reelboard/contracts';
+import { type AssetsStored, parsePayload, type UploadReceived } from '@reelboard/contracts';
+import { connectDatabase, type Knex, migrateToLatest, type QuoteRecord, recordQuote } from '@reelboard/db';
 import { Uploads } from '@reelboard/lifecycle';
-import { connectDatabase, migrateToLatest, recordQuote, type Knex, type QuoteRecord } from '@reelboard/db';
 import { createLogger } from '@reelboard/logger';
 import { depositCredit, quoteInput, randomAddress, transfer } from '@reelboard/testkit/db-fixtures';
 import { infraEnv } from '@reelboard/testkit/infra-env';
@@ -63,7 +63,16 @@ function assetsStored(q: QuoteRecord): AssetsStored {
     quote: { chainId: q.chainId, to: q.depositAddress, amount: q.amount, token: null, createdAt: q.createdAt, expiresAt: q.expiresAt },
     staged: { source: `${id}/source.mp4`, sourceBytes: 1000 },
     receivedAt: q.createdAt,
-    payment: { chainId: q.chainId, address: q.depositAddress, token: null, amount: q.amount, blockNumber: '10', blockTime: q.createdAt, status: 'paid', txHashes: [] },
+    payment: {
+      chainId: q.chainId,
+      address: q.depositAddress,
+      token: null,
+      amount: q.amount,
+      blockNumber: '10',
+      blockTime: q.createdAt,
+      status: 'paid',
+      txHashes: [],
+    },
     video: { path: `${id}/video.webm`, bytes: 500, durationSeconds: 2, width: 320, height: 240 },
     preview: { path: `${id}/preview.webm`, bytes: 100, durationSeconds: 1 },
     poster: { path: `${id}/poster.webp`, bytes: 50 },
@@ -87,7 +96,15 @@ describe('payment.credited', () => {
 
   it('records a transfer to the merchant address unmatched, due back', async () => {
     const t = transfer('900', 1);
-    const job = parsePayload('payment.credited', { kind: 'merchant', chainId: 31337, address: randomAddress(), token: randomAddress(), transfer: t, blockNumber: '3', blockTime: new Date().toISOString() });
+    const job = parsePayload('payment.credited', {
+      kind: 'merchant',
+      chainId: 31337,
+      address: randomAddress(),
+      token: randomAddress(),
+      transfer: t,
+      blockNumber: '3',
+      blockTime: new Date().toISOString(),
+    });
     await handlePaymentCredited({ db }, job, context);
     await handlePaymentCredited({ db }, job, context);
     const rows = await db('payments').where({ tx_hash: t.txHash });
@@ -97,7 +114,7 @@ describe('payment.credited', () => {
 });
 
 describe('the end of an upload', () => {
-  it('saves the listing with the quote\'s credits tied to it, reports `saved` and clears staging', async () => {
+  it("saves the listing with the quote's credits tied to it, reports `saved` and clears staging", async () => {
     const q = await quote();
     await handlePaymentCredited({ db }, depositCredit(q, { totalReceived: '10000', status: 'paid' }), context);
     await mkdir(join(staging, q.uploadId));
@@ -115,10 +132,17 @@ describe('the end of an upload', () => {
   it('records a paid upload that failed unfulfilled, found by upload id, and a retry that saves it makes it paid again', async () => {
     const q = await quote();
     await handlePaymentCredited({ db }, depositCredit(q, { totalReceived: '10000', status: 'paid' }), context);
-    const failure = parsePayload('upload.failed', { uploadId: q.uploadId, stage: 'transcoder', reason: 'invalid_video: no video stream', upload: { uploadId: q.uploadId } });
+    const failure = parsePayload('upload.failed', {
+      uploadId: q.uploadId,
+      stage: 'transcoder',
+      reason: 'invalid_video: no video stream',
+      upload: { uploadId: q.uploadId },
+    });
     await handleUploadFailed(db, failure, context);
     await handleUploadFailed(db, failure, context);
-    expect(await rowsOf(q)).toMatchObject([{ status: 'unfulfilled', refund_due: '10000', failed_stage: 'transcoder', failure_reason: 'invalid_video: no video stream', listing_id: null }]);
+    expect(await rowsOf(q)).toMatchObject([
+      { status: 'unfulfilled', refund_due: '10000', failed_stage: 'transcoder', failure_reason: 'invalid_video: no video stream', listing_id: null },
+    ]);
     await handleAssetsStored({ db, uploads, stagingDir: staging }, assetsStored(q), context);
     expect(await rowsOf(q)).toMatchObject([{ status: 'paid', refund_due: '0', failed_stage: null, listing_id: q.uploadId }]);
   });
@@ -128,8 +152,16 @@ describe('the end of an upload', () => {
     quoteIds.push(q.quoteId);
     owners.push(q.owner.toLowerCase());
     // The failed stage's input: paid, by the payload; the ledger has neither the quote nor the credit yet.
-    await handleUploadFailed(db, parsePayload('upload.failed', { uploadId: q.uploadId, stage: 'uploader', reason: 'S3 refused', upload: assetsStored(q) }), context);
-    expect(await db('payment_quotes').where({ quote_id: q.quoteId }).first()).toMatchObject({ deposit_address: q.depositAddress, amount: '10000', failed_stage: 'uploader' });
+    await handleUploadFailed(
+      db,
+      parsePayload('upload.failed', { uploadId: q.uploadId, stage: 'uploader', reason: 'S3 refused', upload: assetsStored(q) }),
+      context,
+    );
+    expect(await db('payment_quotes').where({ quote_id: q.quoteId }).first()).toMatchObject({
+      deposit_address: q.depositAddress,
+      amount: '10000',
+      failed_stage: 'uploader',
+    });
     await handlePaymentCredited({ db }, depositCredit(q, { totalReceived: '10000', status: 'paid' }), context);
     expect(await rowsOf(q)).toMatchObject([{ status: 'unfulfilled', refund_due: '10000', failed_stage: 'uploader', failure_reason: 'S3 refused' }]);
   });

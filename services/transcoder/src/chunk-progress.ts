@@ -20,6 +20,6 @@ export function partWeights(chunked: Pick<ChunkedEncode, 'chunks' | 'totalFrames
     const end = starts?.[index + 1] ?? chunked.totalFrames;
     weights[`video-${index}`] = starts ? Math.max(0, end - start) / average : 1;
   }
-  if (withAudio) weights['audio'] = 0.1;
+  if (withAudio) weights.audio = 0.1;
   return weights;
 }

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stagedPaths, type PreviewEarly } from '@reelboard/contracts';
+import { type PreviewEarly, stagedPaths } from '@reelboard/contracts';
 import type { MediaAdapter, MediaInfo } from '@reelboard/media';
 
 export interface PreviewSettings {
@@ -28,7 +28,14 @@ export interface CutPreviewResult {
  * is playable in seconds. Files a previous attempt finished are kept (both are written atomically),
  * so a retried transcode does not cut them again.
  */
-export async function cutPreviewFromSource(media: MediaAdapter, settings: PreviewSettings, uploadId: string, input: string, source: MediaInfo, signal?: AbortSignal): Promise<CutPreviewResult> {
+export async function cutPreviewFromSource(
+  media: MediaAdapter,
+  settings: PreviewSettings,
+  uploadId: string,
+  input: string,
+  source: MediaInfo,
+  signal?: AbortSignal,
+): Promise<CutPreviewResult> {
   const paths = stagedPaths(uploadId);
   const previewFile = join(settings.STAGING_DIR, paths.preview);
   const posterFile = join(settings.STAGING_DIR, paths.poster);

@@ -13,7 +13,11 @@ export interface EncodeTimeoutSettings {
  * hours) or waits hours for a short clip that hung. The stall watchdog catches hangs much sooner;
  * this is the backstop.
  */
-export function encodeTimeoutSeconds(source: Pick<MediaInfo, 'durationSeconds'> & { video: { fps: number } }, output: { width: number; height: number }, settings: EncodeTimeoutSettings): number {
+export function encodeTimeoutSeconds(
+  source: Pick<MediaInfo, 'durationSeconds'> & { video: { fps: number } },
+  output: { width: number; height: number },
+  settings: EncodeTimeoutSettings,
+): number {
   const fps = source.video.fps > 0 ? Math.min(source.video.fps, 60) : 30;
   const frames = source.durationSeconds * fps;
   const megapixels = (output.width * output.height) / 1e6;

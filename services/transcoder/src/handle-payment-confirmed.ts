@@ -1,11 +1,11 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PermanentError, type StageContext } from '@reelboard/bus';
-import { stagedPaths, type PaymentConfirmed } from '@reelboard/contracts';
-import { assertPlayableVideo, fitShortSide, isMediaError, outputFps, type MediaAdapter, type MediaInfo, type VideoStreamInfo } from '@reelboard/media';
+import { type PaymentConfirmed, stagedPaths } from '@reelboard/contracts';
+import { assertPlayableVideo, fitShortSide, isMediaError, type MediaAdapter, type MediaInfo, outputFps, type VideoStreamInfo } from '@reelboard/media';
 import { encodeFps, encodeSeconds, mediaBytes } from '@reelboard/runtime';
-import type { TranscoderConfig } from './config.js';
 import { planChunks } from './chunk-plan.js';
+import type { TranscoderConfig } from './config.js';
 import { cutPreviewFromSource } from './cut-preview.js';
 import { encodeTimeoutSeconds } from './encode-timeout.js';
 import { startProgressReporter } from './progress-reporter.js';
@@ -76,7 +76,13 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
       .transcodeToVp9(
         input,
         output,
-        { maxHeight: settings.MAX_OUTPUT_HEIGHT, threads: settings.FFMPEG_THREADS, source, timeoutSeconds, ...(context.signal ? { signal: context.signal } : {}) },
+        {
+          maxHeight: settings.MAX_OUTPUT_HEIGHT,
+          threads: settings.FFMPEG_THREADS,
+          source,
+          timeoutSeconds,
+          ...(context.signal ? { signal: context.signal } : {}),
+        },
         progress.update,
       )
       .finally(progress.stop);
@@ -121,7 +127,13 @@ async function startChunkedEncode(
   context: StageContext,
 ): Promise<boolean> {
   const fps = outputFps(source);
-  const plan = planChunks({ durationSeconds: source.durationSeconds, fps, keyframeSeconds, chunkSeconds: settings.CHUNK_SECONDS, thresholdSeconds: settings.CHUNK_THRESHOLD_SECONDS });
+  const plan = planChunks({
+    durationSeconds: source.durationSeconds,
+    fps,
+    keyframeSeconds,
+    chunkSeconds: settings.CHUNK_SECONDS,
+    thresholdSeconds: settings.CHUNK_THRESHOLD_SECONDS,
+  });
   if (plan.kind === 'single' || !context.emitFlow) return false;
   const size = fitShortSide(source.video, settings.MAX_OUTPUT_HEIGHT);
   const longest = Math.max(...plan.chunks.map((chunk) => chunk.frames ?? plan.totalFrames - chunk.startFrame)) / fps;
@@ -138,7 +150,12 @@ async function startChunkedEncode(
   // two on a long video) first, so it never lands in the last round beside the short pieces.
   const parts = [
     ...(source.audio ? [{ kind: 'audio' as const }] : []),
-    ...plan.chunks.map((chunk) => ({ kind: 'video' as const, index: chunk.index, startFrame: chunk.startFrame, ...(chunk.frames === undefined ? {} : { frames: chunk.frames }) })),
+    ...plan.chunks.map((chunk) => ({
+      kind: 'video' as const,
+      index: chunk.index,
+      startFrame: chunk.startFrame,
+      ...(chunk.frames === undefined ? {} : { frames: chunk.frames }),
+    })),
   ];
   await context.emitFlow(
     { channel: 'video.assemble', payload: { ...upload, chunked, preview: early.preview, poster: early.poster } },

@@ -34,7 +34,13 @@ export interface ChunkOutcome {
  * finished (complete, written atomically) returns at once, so only a part whose replica died is
  * encoded again. Progress covers every part of the upload, whichever replica runs them.
  */
-export async function handleVideoChunk(media: MediaAdapter, settings: TranscodeSettings, job: VideoChunk, context: StageContext, replica: string): Promise<ChunkOutcome> {
+export async function handleVideoChunk(
+  media: MediaAdapter,
+  settings: TranscodeSettings,
+  job: VideoChunk,
+  context: StageContext,
+  replica: string,
+): Promise<ChunkOutcome> {
   const input = join(settings.STAGING_DIR, job.staged.source);
   const { part, chunked } = job;
   const path = part.kind === 'audio' ? stagedChunkPaths.audio(job.uploadId) : stagedChunkPaths.video(job.uploadId, part.index);
@@ -68,7 +74,12 @@ export async function handleVideoChunk(media: MediaAdapter, settings: TranscodeS
         return done(found.outputBytes, false, 0);
       }
       await mkdir(dirname(output), { recursive: true });
-      const audio = await media.encodeAudioTrack(input, output, { source, threads: settings.FFMPEG_THREADS, timeoutSeconds: chunked.chunkTimeoutSeconds, ...(context.signal ? { signal: context.signal } : {}) });
+      const audio = await media.encodeAudioTrack(input, output, {
+        source,
+        threads: settings.FFMPEG_THREADS,
+        timeoutSeconds: chunked.chunkTimeoutSeconds,
+        ...(context.signal ? { signal: context.signal } : {}),
+      });
       await share(100);
       context.log.info('audio track encoded', { path, bytes: audio.outputBytes, wallSeconds: audio.wallSeconds, replica });
       return done(audio.outputBytes, true, audio.wallSeconds);
@@ -102,7 +113,15 @@ export async function handleVideoChunk(media: MediaAdapter, settings: TranscodeS
       .finally(progress.stop);
     await share(100);
     encodeSeconds.observe({ stage: 'transcoder', kind: 'chunk' }, chunk.wallSeconds);
-    context.log.info('chunk encoded', { index: part.index, of: chunked.chunks, frames: chunk.frames, bytes: chunk.outputBytes, wallSeconds: chunk.wallSeconds, replica, attempt: context.attempt });
+    context.log.info('chunk encoded', {
+      index: part.index,
+      of: chunked.chunks,
+      frames: chunk.frames,
+      bytes: chunk.outputBytes,
+      wallSeconds: chunk.wallSeconds,
+      replica,
+      attempt: context.attempt,
+    });
     return done(chunk.outputBytes, true, chunk.wallSeconds, chunk.frames);
   } catch (error) {
     if (isMediaError(error) && error.permanent) throw new PermanentError(error.message, error.code);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planChunks, type PlannedChunk } from '../src/chunk-plan.js';
+import { type PlannedChunk, planChunks } from '../src/chunk-plan.js';
 import { partKey, partWeights } from '../src/chunk-progress.js';
 
 const base = { fps: 30, keyframeSeconds: [] as number[], chunkSeconds: 2, thresholdSeconds: 3 };
@@ -56,7 +56,13 @@ describe('planChunks', () => {
   it('cuts the end of a long video finer, so the last round of chunks is short', () => {
     // 600 s in 10 s chunks, keyframes every 2 s: whole chunks, then halves over the last 40 s of
     // source, quarters over the last 20 s (each boundary on a keyframe).
-    const plan = planChunks({ ...base, durationSeconds: 600, chunkSeconds: 10, thresholdSeconds: 10, keyframeSeconds: Array.from({ length: 300 }, (_, i) => 2 * i) });
+    const plan = planChunks({
+      ...base,
+      durationSeconds: 600,
+      chunkSeconds: 10,
+      thresholdSeconds: 10,
+      keyframeSeconds: Array.from({ length: 300 }, (_, i) => 2 * i),
+    });
     if (plan.kind !== 'chunked') throw new Error('expected chunks');
     const seconds = plan.chunks.map((c) => (c.frames ?? plan.totalFrames - c.startFrame) / 30);
     expect(seconds.slice(0, 56)).toEqual(Array.from({ length: 56 }, () => 10));

@@ -1,17 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus, connectRedis } from '@reelboard/bus';
 import { stagedChunkPaths, stagedPaths, type VideoChunk } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
-import { createMediaAdapter, outputFps, type MediaAdapter } from '@reelboard/media';
+import { createMediaAdapter, type MediaAdapter, outputFps } from '@reelboard/media';
 import { infraEnv } from '@reelboard/testkit/infra-env';
+import { fakeContext, ffmpegCli, makeChunkSource, paymentConfirmed, streamSpans, waitFor } from '@reelboard/testkit/stage';
 import { handlePaymentConfirmed, type TranscodeSettings } from '../src/handle-payment-confirmed.js';
 import { handleVideoAssemble } from '../src/handle-video-assemble.js';
-import { handleVideoChunk, type ChunkOutcome } from '../src/handle-video-chunk.js';
-import { fakeContext, ffmpegCli, makeChunkSource, paymentConfirmed, streamSpans, waitFor } from '@reelboard/testkit/stage';
+import { type ChunkOutcome, handleVideoChunk } from '../src/handle-video-chunk.js';
 
 // A long video's chunked encode on real Redis (a BullMQ flow) and real ffmpeg, with two transcoder
 // "replicas" (two buses, each its own connection and workers) sharing the chunks of one upload.
@@ -53,7 +53,8 @@ function countingMedia(replica: string, failFirst?: number): MediaAdapter {
     ...media,
     encodeVideoChunk: (input, output, options, onProgress) => {
       encodes.push({ replica, index: options.startFrame / (2 * FPS) });
-      if (failFirst === undefined || killed.has(failFirst) || options.startFrame !== failFirst * 2 * FPS) return media.encodeVideoChunk(input, output, options, onProgress);
+      if (failFirst === undefined || killed.has(failFirst) || options.startFrame !== failFirst * 2 * FPS)
+        return media.encodeVideoChunk(input, output, options, onProgress);
       killed.add(failFirst);
       // The chunk's ffmpeg is killed half a second in, as when its replica goes away.
       const kill = new AbortController();
@@ -81,7 +82,6 @@ async function stage(uploadId: string): Promise<string> {
   return stagedPaths(uploadId).source;
 }
 
-
 beforeAll(async () => {
   staging = await mkdtemp(join(tmpdir(), 'reelboard-chunks-'));
   settings.STAGING_DIR = staging;
@@ -107,7 +107,10 @@ describe('chunked encoding across replicas', () => {
     const upload = paymentConfirmed(uploadId, await stage(uploadId));
     await replicaA.publish('payment.confirmed', upload);
 
-    const transcoded = await waitFor('video.transcoded', async () => (await replicaA.queue('video.transcoded').getJob(`${uploadId}.video.transcoded`)) ?? undefined);
+    const transcoded = await waitFor(
+      'video.transcoded',
+      async () => (await replicaA.queue('video.transcoded').getJob(`${uploadId}.video.transcoded`)) ?? undefined,
+    );
     const output = join(staging, stagedPaths(uploadId).video);
     expect(transcoded.data.video).toMatchObject({ path: stagedPaths(uploadId).video, width: 426, height: 240 });
 
@@ -164,7 +167,9 @@ describe('chunked encoding across replicas', () => {
 
     // A retried upload stage adds the same flow again: nothing is queued, nothing encoded again.
     const before = encodes.length;
-    await replicaA.publishFlow({ channel: 'video.assemble', payload: parent?.data }, [{ channel: 'video.chunk', payload: { ...upload, chunked: parent?.data.chunked, part: { kind: 'audio' } } }]);
+    await replicaA.publishFlow({ channel: 'video.assemble', payload: parent?.data }, [
+      { channel: 'video.chunk', payload: { ...upload, chunked: parent?.data.chunked, part: { kind: 'audio' } } },
+    ]);
     expect(await replicaA.queue('video.chunk').getWaitingCount()).toBe(0);
     expect(encodes.length).toBe(before);
     // The parts are gone once the joined file was passed on.
@@ -197,10 +202,28 @@ describe('chunked encoding across replicas', () => {
 });
 
 describe('chunks of a variable-frame-rate source', () => {
-  it('cover each frame once: the joined file has the single encode\'s frames and length', async () => {
+  it("cover each frame once: the joined file has the single encode's frames and length", async () => {
     // 30 fps for the first second, then every third frame (10 fps): fewer frames than 8 s x 30.
     const vfr = join(staging, 'vfr.mp4');
-    await ffmpegCli(['-f', 'lavfi', '-i', `testsrc2=size=426x240:rate=${FPS}`, '-t', String(SECONDS), '-vf', "select='lt(n\\,30)+not(mod(n\\,3))'", '-vsync', 'vfr', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', vfr]);
+    await ffmpegCli([
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=426x240:rate=${FPS}`,
+      '-t',
+      String(SECONDS),
+      '-vf',
+      "select='lt(n\\,30)+not(mod(n\\,3))'",
+      '-vsync',
+      'vfr',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      vfr,
+    ]);
     const source = await media.probe(vfr);
     const fps = outputFps(source);
     const dir = join(staging, 'vfr-chunks');
@@ -210,7 +233,14 @@ describe('chunks of a variable-frame-rate source', () => {
     for (const [index, startFrame] of starts.entries()) {
       const next = starts[index + 1];
       const frames = next === undefined ? undefined : next - startFrame;
-      await media.encodeVideoChunk(vfr, join(dir, `video-${index}.webm`), { source, maxHeight: 2160, threads: 1, fps, startFrame, ...(frames === undefined ? {} : { frames }) });
+      await media.encodeVideoChunk(vfr, join(dir, `video-${index}.webm`), {
+        source,
+        maxHeight: 2160,
+        threads: 1,
+        fps,
+        startFrame,
+        ...(frames === undefined ? {} : { frames }),
+      });
       chunks.push({ file: `video-${index}.webm`, ...(frames === undefined ? {} : { durationSeconds: frames / fps }) });
     }
     const joined = join(dir, 'joined.webm');

@@ -1,18 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus, connectRedis } from '@reelboard/bus';
 import { stagedPaths } from '@reelboard/contracts';
 import { giveUpByPolicy, listFailedUploads, retryFailedUpload, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { createMediaAdapter, type MediaAdapter } from '@reelboard/media';
 import { infraEnv } from '@reelboard/testkit/infra-env';
+import { makeChunkSource, paymentConfirmed, streamSpans, waitFor } from '@reelboard/testkit/stage';
 import { handlePaymentConfirmed, type TranscodeSettings } from '../src/handle-payment-confirmed.js';
 import { handleVideoAssemble } from '../src/handle-video-assemble.js';
 import { handleVideoChunk } from '../src/handle-video-chunk.js';
-import { makeChunkSource, paymentConfirmed, streamSpans, waitFor } from '@reelboard/testkit/stage';
 
 // An operator's retry (`pnpm failed-uploads retry`) of a chunked encode whose chunk failed for good,
 // on real Redis (a BullMQ flow) and real ffmpeg: the failed chunk and the failed join are retried
@@ -77,17 +77,20 @@ const adapter: MediaAdapter = {
   },
 };
 
-
 beforeAll(async () => {
   staging = await mkdtemp(join(tmpdir(), 'reelboard-chunk-retry-'));
   settings.STAGING_DIR = staging;
   await makeChunkSource(join(staging, 'long.mp4'), SECONDS, FPS);
   bus.consume('payment.confirmed', (upload, context) => handlePaymentConfirmed(adapter, settings, upload, context), { concurrency: 1 });
   bus.consume('video.chunk', (job, context) => handleVideoChunk(adapter, settings, job, context, 'replica'), { concurrency: 2 });
-  bus.consume('video.assemble', (job, context) => {
-    assembleRuns += 1;
-    return handleVideoAssemble(adapter, settings, job, context);
-  }, { concurrency: 1 });
+  bus.consume(
+    'video.assemble',
+    (job, context) => {
+      assembleRuns += 1;
+      return handleVideoAssemble(adapter, settings, job, context);
+    },
+    { concurrency: 1 },
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -121,7 +124,9 @@ describe('operator retry of a chunked encode', () => {
     expect(assembleRuns).toBe(0);
     // The other parts still finish (as they would before an operator looks).
     for (const part of ['0', '2', 'audio']) {
-      await waitFor(`part ${part}`, async () => ((await bus.queue('video.chunk').getJobState(`${uploadId}.video.chunk.${part}`)) === 'completed' ? true : undefined));
+      await waitFor(`part ${part}`, async () =>
+        (await bus.queue('video.chunk').getJobState(`${uploadId}.video.chunk.${part}`)) === 'completed' ? true : undefined,
+      );
     }
     const listed = (await listFailedUploads(bus)).filter((f) => f.uploadId === uploadId).map((f) => f.channel);
     expect(listed.sort()).toEqual(['video.assemble', 'video.chunk']);

@@ -1,4 +1,4 @@
-import { describe, it, expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadTranscoderConfig } from '../src/config.js';
 
 const base = { REDIS_URL: 'redis://localhost:6390', STAGING_DIR: '/tmp/staging' };

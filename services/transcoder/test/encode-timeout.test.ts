@@ -1,4 +1,4 @@
-import { describe, it, expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeTimeoutSeconds } from '../src/encode-timeout.js';
 
 const settings = { FFMPEG_TIMEOUT_SECONDS: 600, ENCODE_MIN_MEGAPIXELS_PER_SECOND: 4 };
@@ -23,6 +23,8 @@ describe('encodeTimeoutSeconds', () => {
     const at240 = encodeTimeoutSeconds(clip(600, 240), { width: 3840, height: 2160 }, settings);
     const at60 = encodeTimeoutSeconds(clip(600, 60), { width: 3840, height: 2160 }, settings);
     expect(at240).toBe(at60);
-    expect(encodeTimeoutSeconds(clip(600, 0), { width: 3840, height: 2160 }, settings)).toBe(encodeTimeoutSeconds(clip(600, 30), { width: 3840, height: 2160 }, settings));
+    expect(encodeTimeoutSeconds(clip(600, 0), { width: 3840, height: 2160 }, settings)).toBe(
+      encodeTimeoutSeconds(clip(600, 30), { width: 3840, height: 2160 }, settings),
+    );
   });
 });

@@ -1,20 +1,24 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { access, mkdir, mkdtemp, readFile, rm, stat, truncate, copyFile, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError } from '@reelboard/bus';
 import { previewEarlySchema, stagedPaths, videoTranscodedSchema } from '@reelboard/contracts';
 import { createMediaAdapter } from '@reelboard/media';
+import { fakeContext, ffmpegCli, ffprobeJson, patchBytes, paymentConfirmed } from '@reelboard/testkit/stage';
 import { FIXTURES, HDR10_TAGS, meanGray } from '../../../packages/media/test/helpers.js';
 import { cutPreviewFromSource } from '../src/cut-preview.js';
 import { handlePaymentConfirmed, type TranscodeSettings } from '../src/handle-payment-confirmed.js';
-import { fakeContext, ffmpegCli, ffprobeJson, paymentConfirmed, patchBytes } from '@reelboard/testkit/stage';
 
 let staging = '';
 const media = createMediaAdapter();
 const at = (name: string): string => join(staging, name);
-const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 const settings = (overrides: Partial<TranscodeSettings> = {}): TranscodeSettings => ({
   STAGING_DIR: staging,
@@ -43,27 +47,79 @@ async function transcode(source: string, overrides: Partial<TranscodeSettings> =
   return { uploadId, captured, error, output };
 }
 
-const tiny = (extra: string[], out: string) => [
-  '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', ...extra, out,
-];
+const tiny = (extra: string[], out: string) => ['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', ...extra, out];
 
 beforeAll(async () => {
   staging = await mkdtemp(join(tmpdir(), 'reelboard-transcoder-'));
   const h264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'];
   await Promise.all([
-    ffmpegCli(['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440', '-t', '2', ...h264, '-c:a', 'aac', at('clip.mp4')]),
+    ffmpegCli([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=30',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440',
+      '-t',
+      '2',
+      ...h264,
+      '-c:a',
+      'aac',
+      at('clip.mp4'),
+    ]),
     ffmpegCli(tiny(['-t', '2', ...h264], at('silent.mp4'))),
     ffmpegCli(tiny(['-t', '2', ...h264], at('silent.mkv'))),
     ffmpegCli(['-f', 'lavfi', '-i', 'sine=frequency=440', '-t', '1', '-c:a', 'aac', at('song.m4a')]),
     ffmpegCli(['-f', 'lavfi', '-i', 'testsrc2=size=320x240', '-frames:v', '1', at('photo.png')]),
     // Screen recordings have odd sizes; 4:4:4 is what lets H.264 carry them.
-    ffmpegCli(['-f', 'lavfi', '-i', 'testsrc2=size=321x241:rate=30', '-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv444p', at('odd.mp4')]),
+    ffmpegCli([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=321x241:rate=30',
+      '-t',
+      '1',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv444p',
+      at('odd.mp4'),
+    ]),
     // Variable frame rate: 30 fps for the first second, then every third frame (10 fps).
     ffmpegCli(tiny(['-t', '2', '-vf', "select='lt(n\\,30)+not(mod(n\\,3))'", '-fps_mode', 'vfr', ...h264], at('vfr.mp4'))),
     ffmpegCli(tiny(['-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p10le', ...HDR10_TAGS.args], at('hdr10.mp4'))),
-    ffmpegCli(['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440', '-t', '2', '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-c:a', 'libopus', at('already.webm')]),
+    ffmpegCli([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=30',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440',
+      '-t',
+      '2',
+      '-c:v',
+      'libvpx-vp9',
+      '-deadline',
+      'realtime',
+      '-cpu-used',
+      '8',
+      '-c:a',
+      'libopus',
+      at('already.webm'),
+    ]),
     // Black for its first 3 s (a fade-in opening), then picture.
-    ffmpegCli(['-filter_complex', 'color=black:size=320x240:rate=30:duration=3[b];testsrc2=size=320x240:rate=30:duration=3[t];[b][t]concat=n=2:v=1:a=0', ...h264, at('dark-opening.mp4')]),
+    ffmpegCli([
+      '-filter_complex',
+      'color=black:size=320x240:rate=30:duration=3[b];testsrc2=size=320x240:rate=30:duration=3[t];[b][t]concat=n=2:v=1:a=0',
+      ...h264,
+      at('dark-opening.mp4'),
+    ]),
     writeFile(at('notes.txt'), 'this is not a video\n'),
     // A playlist pointing at files beside it, uploaded under a video's name.
     writeFile(at('playlist.mp4'), '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nclip.mp4\n#EXT-X-ENDLIST\n'),
@@ -89,15 +145,38 @@ describe('handlePaymentConfirmed refuses, for good and with a reason,', () => {
   // `early`: the preview was already cut from the source's first seconds when the damage further in was found.
   const cases: Array<{ name: string; file: string; code: string; reason: RegExp; overrides?: Partial<TranscodeSettings>; early?: boolean }> = [
     { name: 'a file that is not media', file: 'notes.txt', code: 'not_media', reason: /not a readable media file/ },
-    { name: 'an HLS playlist renamed .mp4 (it would make ffmpeg read other files)', file: 'playlist.mp4', code: 'not_media', reason: /a hls file, not a video this service accepts/ },
+    {
+      name: 'an HLS playlist renamed .mp4 (it would make ffmpeg read other files)',
+      file: 'playlist.mp4',
+      code: 'not_media',
+      reason: /a hls file, not a video this service accepts/,
+    },
     { name: 'a file with no video stream', file: 'subtitles.srt', code: 'no_video_stream', reason: /no video stream/ },
     { name: 'an audio-only file', file: 'song.m4a', code: 'audio_only', reason: /only audio \(aac\)/ },
     { name: 'a zero-duration still image', file: 'photo.png', code: 'zero_duration', reason: /no duration \(a still png image/ },
-    { name: 'a video longer than the maximum', file: 'clip.mp4', code: 'too_long', reason: /2 s long; the limit is 1 s/, overrides: { MAX_DURATION_SECONDS: 1 } },
-    { name: 'a video larger than the maximum resolution', file: 'clip.mp4', code: 'too_large', reason: /320x240; at most 300 px/, overrides: { MAX_SOURCE_SIDE: 300 } },
+    {
+      name: 'a video longer than the maximum',
+      file: 'clip.mp4',
+      code: 'too_long',
+      reason: /2 s long; the limit is 1 s/,
+      overrides: { MAX_DURATION_SECONDS: 1 },
+    },
+    {
+      name: 'a video larger than the maximum resolution',
+      file: 'clip.mp4',
+      code: 'too_large',
+      reason: /320x240; at most 300 px/,
+      overrides: { MAX_SOURCE_SIDE: 300 },
+    },
     { name: 'a codec ffmpeg cannot decode', file: 'unknown-codec.mkv', code: 'undecodable', reason: /codec .* unknown to ffmpeg/ },
     { name: 'a truncated file whose index was cut off', file: 'cut-index-at-end.mp4', code: 'truncated', reason: /truncated/ },
-    { name: 'a truncated file with its index at the front', file: 'cut-index-at-front.mp4', code: 'truncated', reason: /only [\d.]+ s of its 2\.0 s/, early: true },
+    {
+      name: 'a truncated file with its index at the front',
+      file: 'cut-index-at-front.mp4',
+      code: 'truncated',
+      reason: /only [\d.]+ s of its 2\.0 s/,
+      early: true,
+    },
   ];
   for (const { name, file, code, reason, overrides, early } of cases) {
     it(name, async () => {
@@ -152,10 +231,10 @@ describe('handlePaymentConfirmed converts', () => {
 
     const line = captured.logs.find((l) => l.message === 'transcoded');
     expect(line?.meta).toMatchObject({ inputResolution: '320x240', outputResolution: '320x240', outputBytes: payload.video.bytes });
-    expect(line?.meta['inputBytes']).toBe((await stat(at('clip.mp4'))).size);
-    expect(line?.meta['ratio']).toBeGreaterThan(0);
-    expect(line?.meta['fps']).toBeGreaterThan(0);
-    expect(line?.meta['durationSeconds']).toBeCloseTo(2, 0);
+    expect(line?.meta.inputBytes).toBe((await stat(at('clip.mp4'))).size);
+    expect(line?.meta.ratio).toBeGreaterThan(0);
+    expect(line?.meta.fps).toBeGreaterThan(0);
+    expect(line?.meta.durationSeconds).toBeCloseTo(2, 0);
   }, 60_000);
 
   it('a rotated phone video to an upright portrait video', async () => {
@@ -229,7 +308,7 @@ describe('handlePaymentConfirmed, playable first,', () => {
     expect(captured.logs.indexOf(cut!)).toBeLessThan(transcodedLog);
   }, 60_000);
 
-  it('reads a long video\'s keyframes for the chunk plan while the preview is cut, and queues the audio track first', async () => {
+  it("reads a long video's keyframes for the chunk plan while the preview is cut, and queues the audio track first", async () => {
     // The real adapter, recording when the keyframe probe and the cut start and end.
     const times: Record<string, { start: number; end: number }> = {};
     const timed = <T>(name: string, work: () => Promise<T>): Promise<T> => {
@@ -250,9 +329,9 @@ describe('handlePaymentConfirmed, playable first,', () => {
     };
     const uploadId = randomUUID();
     await handlePaymentConfirmed(instrumented, settings({ CHUNK_THRESHOLD_SECONDS: 1, CHUNK_SECONDS: 1 }), paymentConfirmed(uploadId, 'clip.mp4'), context);
-    expect(times['probe'] && times['cut']).toBeTruthy();
+    expect(times.probe && times.cut).toBeTruthy();
     // The probe began before the cut ended (it runs beside it, not after it).
-    expect(times['probe']!.start).toBeLessThan(times['cut']!.end);
+    expect(times.probe!.start).toBeLessThan(times.cut!.end);
     expect(flows).toHaveLength(1);
     expect(flows[0]?.children.map((child) => child.payload.part.kind)).toEqual(['audio', 'video', 'video']);
     expect(captured.emitted.map((e) => e.channel)).toEqual(['preview.early']);

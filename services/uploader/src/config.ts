@@ -9,14 +9,17 @@ export const uploaderSchema = commonSchema.extend(s3EnvSchema.shape).extend({
   CLEANUP_TIME_ZONE: z
     .string()
     .default('UTC')
-    .refine((zone) => {
-      try {
-        new Intl.DateTimeFormat('en', { timeZone: zone });
-        return true;
-      } catch {
-        return false;
-      }
-    }, { error: 'must be an IANA time zone such as UTC or Europe/Berlin' })
+    .refine(
+      (zone) => {
+        try {
+          new Intl.DateTimeFormat('en', { timeZone: zone });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { error: 'must be an IANA time zone such as UTC or Europe/Berlin' },
+    )
     .describe('Time zone of CLEANUP_CRON (IANA name, e.g. Europe/Berlin).'),
 });
 

@@ -11,7 +11,9 @@ try {
   await storage.checkBucket();
   process.stdout.write(`bucket ${config.S3_BUCKET} ready at ${config.S3_ENDPOINT ?? 'AWS S3'}\n`);
 } catch (error) {
-  process.stderr.write(`could not create or reach bucket ${config.S3_BUCKET} at ${config.S3_ENDPOINT ?? 'AWS S3'}: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `could not create or reach bucket ${config.S3_BUCKET} at ${config.S3_ENDPOINT ?? 'AWS S3'}: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exitCode = 1;
 } finally {
   storage.close();

@@ -16,6 +16,9 @@ export async function handlePreviewEarly(storage: ObjectStorage, stagingDir: str
     storage.putFile(keys.poster, join(stagingDir, upload.poster.path), 'image/webp'),
   ]);
   context.log.info('preview and poster stored early', { objects: stored.map(({ key, bytes }) => ({ key, bytes })) });
-  mediaBytes.inc({ stage: 'uploader', direction: 'out' }, stored.reduce((sum, object) => sum + object.bytes, 0));
+  mediaBytes.inc(
+    { stage: 'uploader', direction: 'out' },
+    stored.reduce((sum, object) => sum + object.bytes, 0),
+  );
   await context.status('preview.ready', { message: 'preview and poster are playable' });
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { StageContext } from '@reelboard/bus';
-import { mediaBytes } from '@reelboard/runtime';
 import type { PreviewExtracted } from '@reelboard/contracts';
+import { mediaBytes } from '@reelboard/runtime';
 import { listingKeys, type ObjectStorage } from '@reelboard/storage';
 
 /**
@@ -18,7 +18,10 @@ export async function handlePreviewExtracted(storage: ObjectStorage, stagingDir:
     ...(upload.staged.logo ? [storage.putFile(keys.logo, staged(upload.staged.logo), 'image/webp')] : []),
   ]);
   context.log.info('assets stored', { objects: stored.map(({ key, bytes }) => ({ key, bytes })) });
-  mediaBytes.inc({ stage: 'uploader', direction: 'out' }, stored.reduce((sum, object) => sum + object.bytes, 0));
+  mediaBytes.inc(
+    { stage: 'uploader', direction: 'out' },
+    stored.reduce((sum, object) => sum + object.bytes, 0),
+  );
   await context.emit('assets.stored', {
     ...upload,
     objects: { video: keys.video, preview: keys.preview, poster: keys.poster, ...(upload.staged.logo ? { logo: keys.logo } : {}) },

@@ -1,5 +1,5 @@
 import type { StageHandler } from '@reelboard/bus';
-import { sweepStaging, type SweepResult, type UploadFinished } from './sweep-staging.js';
+import { type SweepResult, sweepStaging, type UploadFinished } from './sweep-staging.js';
 
 export interface CleanupSettings {
   stagingDir: string;

@@ -21,7 +21,11 @@ await runService({
       concurrency: config.UPLOAD_CONCURRENCY,
     });
     await bus.schedule('staging.cleanup', { pattern: config.CLEANUP_CRON, tz: config.CLEANUP_TIME_ZONE });
-    bus.consume('staging.cleanup', handleStagingCleanup({ stagingDir: config.STAGING_DIR, maxAgeMs: config.STAGING_MAX_AGE_HOURS * 3600_000 }, uploadFinishedFrom(uploads)), { concurrency: 1 });
+    bus.consume(
+      'staging.cleanup',
+      handleStagingCleanup({ stagingDir: config.STAGING_DIR, maxAgeMs: config.STAGING_MAX_AGE_HOURS * 3600_000 }, uploadFinishedFrom(uploads)),
+      { concurrency: 1 },
+    );
     return {
       readiness: { redis: async () => void (await redis.ping()), s3: () => storage.checkBucket() },
       closers: [() => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit()), async () => storage.close()],

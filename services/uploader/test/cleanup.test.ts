@@ -3,9 +3,9 @@ import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bus, StatusStore, connectRedis } from '@reelboard/bus';
-import { Uploads, type TransitionName } from '@reelboard/lifecycle';
+import { Bus, connectRedis, StatusStore } from '@reelboard/bus';
 import type { UploadReceived } from '@reelboard/contracts';
+import { type TransitionName, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { handleStagingCleanup } from '../src/handle-staging-cleanup.js';
@@ -29,14 +29,40 @@ async function stagedFile(path: string, bytes: number, ageHours: number): Promis
 
 /** Registers an upload whose quote expires at `quoteExpiresAt`, then walks it through `path` (its lifecycle transitions). */
 async function register(uploadId: string, quoteExpiresAt: Date, path: TransitionName[] = []) {
-  await uploads.register({ uploadId, owner: '0x' + '1'.repeat(40), quote: { expiresAt: quoteExpiresAt.toISOString() }, receivedAt: new Date().toISOString() } as unknown as UploadReceived, 'test');
+  await uploads.register(
+    {
+      uploadId,
+      owner: `0x${'1'.repeat(40)}`,
+      quote: { expiresAt: quoteExpiresAt.toISOString() },
+      receivedAt: new Date().toISOString(),
+    } as unknown as UploadReceived,
+    'test',
+  );
   for (const step of path) {
-    if (step === 'pay') await uploads.pay(uploadId, { chainId: 1, address: `0x${'2'.repeat(40)}`, token: null, amount: '1', blockNumber: '1', blockTime: new Date().toISOString(), status: 'paid', txHashes: [] }, 'test');
+    if (step === 'pay')
+      await uploads.pay(
+        uploadId,
+        {
+          chainId: 1,
+          address: `0x${'2'.repeat(40)}`,
+          token: null,
+          amount: '1',
+          blockNumber: '1',
+          blockTime: new Date().toISOString(),
+          status: 'paid',
+          txHashes: [],
+        },
+        'test',
+      );
     else await uploads.transition(uploadId, step, { stage: 'test' });
   }
 }
 
-const exists = (path: string) => stat(path).then(() => true, () => false);
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 beforeAll(async () => {
   staging = await mkdtemp(join(tmpdir(), 'staging-cleanup-'));
@@ -51,7 +77,15 @@ afterAll(async () => {
 describe('staging cleanup', () => {
   it('removes files older than the limit, but never those of uploads still in flight', async () => {
     const dir = await mkdtemp(join(staging, 'sweep-'));
-    const ids = { done: randomUUID(), processing: randomUUID(), unpaidExpired: randomUUID(), unpaidOpen: randomUUID(), unknown: randomUUID(), paidFailed: randomUUID(), unpaidFailed: randomUUID() };
+    const ids = {
+      done: randomUUID(),
+      processing: randomUUID(),
+      unpaidExpired: randomUUID(),
+      unpaidOpen: randomUUID(),
+      unknown: randomUUID(),
+      paidFailed: randomUUID(),
+      unpaidFailed: randomUUID(),
+    };
     const past = new Date(Date.now() - HOUR);
     const future = new Date(Date.now() + HOUR);
     await register(ids.done, past, ['pay', 'start', 'save']);
@@ -95,7 +129,10 @@ describe('staging cleanup', () => {
     // Each replica wires the cleanup as the uploader's main.ts does.
     const replicas = [0, 1].map(() => {
       const bus = new Bus(redis, prefix, 'uploader', log);
-      return { bus, worker: bus.consume('staging.cleanup', handleStagingCleanup({ stagingDir: dir, maxAgeMs: 48 * HOUR }, uploadFinishedFrom(uploads)), { concurrency: 1 }) };
+      return {
+        bus,
+        worker: bus.consume('staging.cleanup', handleStagingCleanup({ stagingDir: dir, maxAgeMs: 48 * HOUR }, uploadFinishedFrom(uploads)), { concurrency: 1 }),
+      };
     });
     for (const replica of replicas) await replica.bus.schedule('staging.cleanup', { pattern: '0 0 * * *', tz: 'Europe/Berlin' });
     try {
@@ -109,7 +146,12 @@ describe('staging cleanup', () => {
       const delayed = await queue.getDelayed();
       expect(delayed).toHaveLength(1);
       // Its retries and retention are the staging.cleanup row's.
-      expect(delayed[0]?.opts).toMatchObject({ attempts: 3, backoff: { type: 'exponential', delay: 60_000 }, removeOnComplete: { count: 30 }, removeOnFail: { count: 30 } });
+      expect(delayed[0]?.opts).toMatchObject({
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 60_000 },
+        removeOnComplete: { count: 30 },
+        removeOnFail: { count: 30 },
+      });
 
       // Run the next slot now instead of waiting for midnight: one replica takes it.
       const finished = new Promise<unknown>((resolve) => {

@@ -3,11 +3,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stagedPaths, type PreviewEarly } from '@reelboard/contracts';
-import { listingKeys, storageFromEnv, s3EnvSchema, type ObjectStorage } from '@reelboard/storage';
+import { channels, type PreviewEarly, stagedPaths } from '@reelboard/contracts';
+import { listingKeys, type ObjectStorage, s3EnvSchema, storageFromEnv } from '@reelboard/storage';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { fakeContext, paymentConfirmed } from '@reelboard/testkit/stage';
-import { channels } from '@reelboard/contracts';
 import { handlePreviewEarly } from '../src/handle-preview-early.js';
 
 let staging = '';
@@ -54,7 +53,10 @@ describe('handlePreviewEarly', () => {
       poster: { path: paths.poster, bytes: 1 },
     };
     const { context, captured } = fakeContext();
-    const error = await handlePreviewEarly(storage, staging, upload, context).then(() => undefined, (e: unknown) => e);
+    const error = await handlePreviewEarly(storage, staging, upload, context).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(Error);
     expect(captured.statuses).toEqual([]);
     // No failed status, no upload.failed when it gives up: the early copy is an optimisation only.

@@ -31,9 +31,7 @@ export async function up(knex: Knex): Promise<void> {
     t.bigInteger('video_bytes').notNullable();
     t.bigInteger('source_bytes').notNullable();
     t.specificType('location', 'geography(Point, 4326)').notNullable();
-    t.enu('moderation_status', ['pending', 'approved', 'rejected'], { useNative: true, enumName: 'moderation_status' })
-      .notNullable()
-      .defaultTo('pending');
+    t.enu('moderation_status', ['pending', 'approved', 'rejected'], { useNative: true, enumName: 'moderation_status' }).notNullable().defaultTo('pending');
     t.timestamps(true, true);
     t.index(['user_id']);
     t.index(['moderation_status', 'created_at']);

@@ -78,7 +78,9 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['quote_id']);
   });
   // An internal transfer has no tx hash and no sender; the unmatched transfer has no upload.
-  await knex.raw('ALTER TABLE payments ALTER COLUMN tx_hash DROP NOT NULL, ALTER COLUMN from_address DROP NOT NULL, ALTER COLUMN log_index DROP NOT NULL, ALTER COLUMN log_index DROP DEFAULT, ALTER COLUMN upload_id DROP NOT NULL');
+  await knex.raw(
+    'ALTER TABLE payments ALTER COLUMN tx_hash DROP NOT NULL, ALTER COLUMN from_address DROP NOT NULL, ALTER COLUMN log_index DROP NOT NULL, ALTER COLUMN log_index DROP DEFAULT, ALTER COLUMN upload_id DROP NOT NULL',
+  );
   // The same increment of a quote's total is never recorded twice.
   await knex.raw(
     `CREATE UNIQUE INDEX payments_quote_increment_unique ON payments (quote_id, (coalesce(token_address, 'native')), total_after) WHERE total_after IS NOT NULL`,
@@ -119,7 +121,19 @@ export async function down(knex: Knex): Promise<void> {
   await knex.raw('DROP INDEX IF EXISTS payments_status_newest');
   await knex.schema.alterTable('payments', (t) => {
     t.dropIndex(['quote_id']);
-    t.dropColumns('quote_id', 'deposit_address', 'from_block', 'to_block', 'total_after', 'credit_status', 'refund_due', 'refunded_amount', 'refund_tx_hash', 'refunded_at', 'refunded_by');
+    t.dropColumns(
+      'quote_id',
+      'deposit_address',
+      'from_block',
+      'to_block',
+      'total_after',
+      'credit_status',
+      'refund_due',
+      'refunded_amount',
+      'refund_tx_hash',
+      'refunded_at',
+      'refunded_by',
+    );
   });
   await knex.raw(
     'ALTER TABLE payments ALTER COLUMN tx_hash SET NOT NULL, ALTER COLUMN from_address SET NOT NULL, ALTER COLUMN log_index SET NOT NULL, ALTER COLUMN log_index SET DEFAULT -1, ALTER COLUMN upload_id SET NOT NULL',

@@ -48,7 +48,9 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`UPDATE listings SET rejected_at = updated_at WHERE moderation_status = 'rejected'`);
   // The periodic job's two questions: what ran out without its owner being told, what rejected listing still has objects.
   await knex.raw(`CREATE INDEX listings_expiry_due ON listings (expires_at) WHERE expired_notified_at IS NULL AND state = 'active'`);
-  await knex.raw(`CREATE INDEX listings_objects_due ON listings (coalesce(removed_at, rejected_at)) WHERE objects_deleted_at IS NULL AND (state = 'removed' OR moderation_status = 'rejected')`);
+  await knex.raw(
+    `CREATE INDEX listings_objects_due ON listings (coalesce(removed_at, rejected_at)) WHERE objects_deleted_at IS NULL AND (state = 'removed' OR moderation_status = 'rejected')`,
+  );
   await knex.raw(`CREATE INDEX listings_price ON listings (price_currency, price_amount) WHERE moderation_status = 'approved' AND price_amount IS NOT NULL`);
 
   await knex.schema.createTable('listing_revisions', (t) => {
@@ -85,7 +87,9 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.index(['listing_id', 'created_at']);
   });
-  await knex.raw(`ALTER TABLE listing_events ADD CONSTRAINT listing_events_action CHECK (action IN ('edit', 'sold', 'withdraw', 'remove', 'renew', 'expire', 'objects_deleted'))`);
+  await knex.raw(
+    `ALTER TABLE listing_events ADD CONSTRAINT listing_events_action CHECK (action IN ('edit', 'sold', 'withdraw', 'remove', 'renew', 'expire', 'objects_deleted'))`,
+  );
 
   await knex.schema.alterTable('payment_quotes', (t) => {
     t.enu('purpose', ['upload', 'renewal'], { useNative: true, enumName: 'quote_purpose' }).notNullable().defaultTo('upload');
@@ -117,7 +121,9 @@ export async function down(knex: Knex): Promise<void> {
   await knex.raw('DROP INDEX IF EXISTS listings_expiry_due');
   await knex.raw('DROP INDEX IF EXISTS listings_objects_due');
   await knex.raw('DROP INDEX IF EXISTS listings_price');
-  await knex.raw('ALTER TABLE listings DROP CONSTRAINT IF EXISTS listings_price_pair, DROP CONSTRAINT IF EXISTS listings_price_currency, DROP CONSTRAINT IF EXISTS listings_price_nonnegative');
+  await knex.raw(
+    'ALTER TABLE listings DROP CONSTRAINT IF EXISTS listings_price_pair, DROP CONSTRAINT IF EXISTS listings_price_currency, DROP CONSTRAINT IF EXISTS listings_price_nonnegative',
+  );
   await knex.raw('ALTER TABLE listings DROP COLUMN IF EXISTS visible_until');
   await knex.schema.alterTable('listings', (t) => {
     t.dropColumns(

@@ -8,7 +8,9 @@ async function rebuildPaymentStatus(knex: Knex, values: string[]): Promise<void>
   await knex.raw('ALTER TYPE payment_status RENAME TO payment_status_old');
   // DDL takes no bind parameters; the values are this file's own constants.
   await knex.raw(`CREATE TYPE payment_status AS ENUM (${values.map((value) => `'${value}'`).join(', ')})`);
-  await knex.raw('ALTER TABLE payments ALTER COLUMN status TYPE payment_status USING status::text::payment_status, ALTER COLUMN credit_status TYPE payment_status USING credit_status::text::payment_status');
+  await knex.raw(
+    'ALTER TABLE payments ALTER COLUMN status TYPE payment_status USING status::text::payment_status, ALTER COLUMN credit_status TYPE payment_status USING credit_status::text::payment_status',
+  );
   await knex.raw('DROP TYPE payment_status_old');
 }
 
@@ -44,7 +46,9 @@ export async function down(knex: Knex): Promise<void> {
   await knex.raw(`UPDATE payments SET total_after = NULL WHERE status = 'reversed' AND quote_id IS NOT NULL`);
   await knex.raw(`UPDATE payments SET status = coalesce(credit_status, 'partial') WHERE status = 'reversed'`);
   await knex.raw('DROP INDEX payments_quote_increment_unique');
-  await knex.raw(`CREATE UNIQUE INDEX payments_quote_increment_unique ON payments (quote_id, (coalesce(token_address, 'native')), total_after) WHERE total_after IS NOT NULL`);
+  await knex.raw(
+    `CREATE UNIQUE INDEX payments_quote_increment_unique ON payments (quote_id, (coalesce(token_address, 'native')), total_after) WHERE total_after IS NOT NULL`,
+  );
   await knex.schema.alterTable('payments', (t) => {
     t.dropColumns('reversed_at', 'reversed_from_block', 'reversed_to_block');
   });

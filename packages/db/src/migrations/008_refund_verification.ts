@@ -16,7 +16,9 @@ export async function up(knex: Knex): Promise<void> {
   );
   if (duplicates.rows.length > 0) {
     const list = duplicates.rows.map((row) => `${row.tx_hash} (payments ${row.payments})`).join('; ');
-    throw new Error(`008_refund_verification: these refund transactions were recorded for several payments, so a refund hash cannot be made unique: ${list}. Check each on chain, keep the payment it paid and delete the other payment_events rows, then migrate again.`);
+    throw new Error(
+      `008_refund_verification: these refund transactions were recorded for several payments, so a refund hash cannot be made unique: ${list}. Check each on chain, keep the payment it paid and delete the other payment_events rows, then migrate again.`,
+    );
   }
   await knex.schema.alterTable('payment_events', (t) => {
     t.text('recipient');

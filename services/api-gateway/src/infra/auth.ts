@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { RequestHandler } from 'express';
+import type { Redis } from 'ioredis';
 import type { PublicClient } from 'viem';
 import { parseSiweMessage } from 'viem/siwe';
 import { HttpError } from './http-error.js';

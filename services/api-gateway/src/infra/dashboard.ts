@@ -1,9 +1,9 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { Router, type RequestHandler } from 'express';
+import { type RequestHandler, Router } from 'express';
 import type { Bus } from '@reelboard/bus';
-import { requireAdmin, type AdminCheckDeps } from './admin-auth.js';
+import { type AdminCheckDeps, requireAdmin } from './admin-auth.js';
 import { HttpError } from './http-error.js';
 
 /** Where bull-board is mounted. */

@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import multer from 'multer';
 import { answerFor } from '@reelboard/api';
-import { errorFields, scrubSecrets, type Logger } from '@reelboard/logger';
+import { errorFields, type Logger, scrubSecrets } from '@reelboard/logger';
 
 /** An error a client caused, with the status and stable code it is answered with. */
 export class HttpError extends Error {

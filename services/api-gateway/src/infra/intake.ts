@@ -5,10 +5,11 @@ import { fileTypeFromBuffer } from 'file-type';
 
 /** How much of a video is read to tell its container. */
 const SNIFF_BYTES = 64 * 1024;
+
 import multer from 'multer';
 import sharp from 'sharp';
-import { HashtagError, listingFormSchema, parseHashtags, STAGED_FILES, type ListingForm } from '@reelboard/contracts';
 import { CONTROL_CHARACTERS, listingFormFields, parsePrice } from '@reelboard/api';
+import { HashtagError, type ListingForm, listingFormSchema, parseHashtags, STAGED_FILES } from '@reelboard/contracts';
 import type { GatewayConfig } from '../config.js';
 import { HttpError } from './http-error.js';
 

@@ -1,4 +1,4 @@
-import { Redlock, type Lock as HeldLock } from '@sesamecare-oss/redlock';
+import { type Lock as HeldLock, Redlock } from '@sesamecare-oss/redlock';
 import type { Lock, Locker, RequestRelease } from '@tus/utils';
 import type { Redis } from 'ioredis';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { rm } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { FileStore } from '@tus/file-store';
 import { Server } from '@tus/server';
@@ -9,9 +9,9 @@ import type { Redis } from 'ioredis';
 import { STAGED_FILES } from '@reelboard/contracts';
 import type { Logger } from '@reelboard/logger';
 import { errorFields } from '@reelboard/logger';
+import type { GatewayConfig } from '../config.js';
 import { HttpError } from './http-error.js';
 import { checkVideoContainer } from './intake.js';
-import type { GatewayConfig } from '../config.js';
 import { RedisLocker } from './redis-locker.js';
 import { StagingGuard, type StagingGuardDeps } from './staging-guard.js';
 

@@ -1,9 +1,9 @@
 import cors from 'cors';
 import type { RequestHandler } from 'express';
-import { rateLimit, type Options } from 'express-rate-limit';
+import { type Options, rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
-import { RedisStore, type RedisReply } from 'rate-limit-redis';
+import { type RedisReply, RedisStore } from 'rate-limit-redis';
 
 export interface SecurityConfig {
   /** Origins allowed to call the API from a browser; the gateway's own origin always is. */

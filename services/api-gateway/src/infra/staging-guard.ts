@@ -1,6 +1,5 @@
-import { statfs } from 'node:fs/promises';
+import { access, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { access } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import type { UploadState } from '@reelboard/contracts';
 import { HttpError } from './http-error.js';
@@ -128,14 +127,24 @@ export class StagingGuard {
       String(WALLET_RECORD_TTL_MS),
     )) as [number, number, number];
     if (verdict === 1) {
-      throw new HttpError(429, 'unpaid_uploads_limit', `this wallet already has ${count} unpaid uploads in staging (at most ${limits.maxUnpaidUploadsPerWallet}); pay for one or let it expire`, {
-        limit: limits.maxUnpaidUploadsPerWallet,
-      });
+      throw new HttpError(
+        429,
+        'unpaid_uploads_limit',
+        `this wallet already has ${count} unpaid uploads in staging (at most ${limits.maxUnpaidUploadsPerWallet}); pay for one or let it expire`,
+        {
+          limit: limits.maxUnpaidUploadsPerWallet,
+        },
+      );
     }
     if (verdict === 2) {
-      throw new HttpError(429, 'unpaid_bytes_limit', `this wallet's unpaid uploads hold ${held} bytes; ${bytes} more would pass its limit of ${limits.maxUnpaidBytesPerWallet}; pay for one or let it expire`, {
-        limit: limits.maxUnpaidBytesPerWallet,
-      });
+      throw new HttpError(
+        429,
+        'unpaid_bytes_limit',
+        `this wallet's unpaid uploads hold ${held} bytes; ${bytes} more would pass its limit of ${limits.maxUnpaidBytesPerWallet}; pay for one or let it expire`,
+        {
+          limit: limits.maxUnpaidBytesPerWallet,
+        },
+      );
     }
     try {
       await this.checkSpace(bytes);
@@ -154,14 +163,20 @@ export class StagingGuard {
   async checkSpace(bytes = 0): Promise<void> {
     const free = await this.freeBytes();
     if (free - bytes < this.deps.limits.reserveBytes) {
-      throw new HttpError(507, 'insufficient_storage', `the staging volume has ${free} bytes free and keeps ${this.deps.limits.reserveBytes} for paid work; try again later`, {
-        freeBytes: free,
-      });
+      throw new HttpError(
+        507,
+        'insufficient_storage',
+        `the staging volume has ${free} bytes free and keeps ${this.deps.limits.reserveBytes} for paid work; try again later`,
+        {
+          freeBytes: free,
+        },
+      );
     }
   }
 }
 
-const exists = (path: string) => access(path).then(
-  () => true,
-  () => false,
-);
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );

@@ -1,6 +1,6 @@
 import { Gauge } from 'prom-client';
 import type { StatusStore } from '@reelboard/bus';
-import { terminalEvents, type StatusEvent } from '@reelboard/contracts';
+import { type StatusEvent, terminalEvents } from '@reelboard/contracts';
 
 type Listener = (event: StatusEvent) => void;
 /** Called when the status subscription came back after a reconnect: events may have been missed. */

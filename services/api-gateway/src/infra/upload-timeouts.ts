@@ -1,5 +1,4 @@
-import type { IncomingMessage, Server } from 'node:http';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { GatewayConfig } from '../config.js';
 
 /**
@@ -15,5 +14,5 @@ export function sizeTimeoutsForUploads(server: Server, config: Pick<GatewayConfi
 
 /** The wallet the session check put on an Express response (tus sees only the node request). */
 export function ownerOfRequest(req: IncomingMessage): string | undefined {
-  return ((req as IncomingMessage & { res?: ServerResponse & { locals?: { address?: string } } }).res?.locals?.address) ?? undefined;
+  return (req as IncomingMessage & { res?: ServerResponse & { locals?: { address?: string } } }).res?.locals?.address ?? undefined;
 }

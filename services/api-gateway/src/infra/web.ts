@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { Router, type Response } from 'express';
+import { type Response, Router } from 'express';
 import type { Logger } from '@reelboard/logger';
 import { HttpError } from './http-error.js';
 

@@ -1,15 +1,15 @@
 import { Router } from 'express';
-import type { Uploads } from '@reelboard/lifecycle';
+import { type Answer, api, type PaymentPage } from '@reelboard/api';
 import {
-  listPayments,
-  refundPayment as recordVerifiedRefund,
   type Knex,
+  listPayments,
   type RefundChainReader,
   type RefundPaymentInput,
   type RefundPaymentResult,
+  refundPayment as recordVerifiedRefund,
 } from '@reelboard/db';
+import type { Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
-import { api, type Answer, type PaymentPage } from '@reelboard/api';
 import type { Bind } from './bind.js';
 
 type RefundAnswer = Answer<'refundPayment', 200>;
@@ -36,7 +36,10 @@ export async function refundPayment(deps: RefundDeps, refund: RefundPaymentInput
   const outcome = await recordVerifiedRefund(deps, refund);
   const { payment } = outcome;
   if (!outcome.repeated && payment.uploadId) {
-    const details = { stage: 'admin', message: `refunded ${outcome.refunded} base units of payment ${payment.id} to ${payment.refundTo} in ${payment.refundTxHash}` };
+    const details = {
+      stage: 'admin',
+      message: `refunded ${outcome.refunded} base units of payment ${payment.id} to ${payment.refundTo} in ${payment.refundTxHash}`,
+    };
     // An upload that owed the money (refund_due, or failed after payment) ends refunded; a saved
     // listing whose overpayment went back only hears of it.
     const moved = payment.listingId ? false : (await uploads.transition(payment.uploadId, 'refund', details)).moved;
@@ -69,7 +72,15 @@ export function adminPaymentRoutes({ bind, log, ...deps }: AdminPaymentRoutesDep
       to: body.to,
       signature: body.signature,
     });
-    if (!outcome.repeated) log.info('refund recorded', { paymentId: outcome.payment.id, uploadId: outcome.payment.uploadId, actor: caller.actor, txHash: outcome.payment.refundTxHash, to: outcome.payment.refundTo, amount: outcome.refunded });
+    if (!outcome.repeated)
+      log.info('refund recorded', {
+        paymentId: outcome.payment.id,
+        uploadId: outcome.payment.uploadId,
+        actor: caller.actor,
+        txHash: outcome.payment.refundTxHash,
+        to: outcome.payment.refundTo,
+        amount: outcome.refunded,
+      });
     return { status: 200, body: outcome as RefundAnswer };
   });
 

@@ -1,15 +1,15 @@
 import { Router } from 'express';
+import { api } from '@reelboard/api';
 import type { Bus } from '@reelboard/bus';
-import { listRevisions, type Knex, type RefundChainReader } from '@reelboard/db';
+import { type Knex, listRevisions, type RefundChainReader } from '@reelboard/db';
+import type { Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
-import type { Uploads } from '@reelboard/lifecycle';
-import { api } from '@reelboard/api';
+import { removeAndDelete } from '../use-cases/listing-life.js';
+import { decideListing, decideOnRevision } from '../use-cases/moderation.js';
 import { adminPaymentRoutes } from './admin-payments.js';
 import type { Bind } from './bind.js';
 import { searchPage } from './listings.js';
-import { removeAndDelete } from '../use-cases/listing-life.js';
-import { decideListing, decideOnRevision } from '../use-cases/moderation.js';
 
 export interface AdminRoutesDeps {
   bind: Bind;
@@ -80,7 +80,10 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
 }
 
 /** A logo change in a revision's diff, with image URLs beside its object keys, so a moderator sees the images. */
-async function withLogoUrls<T extends { public: unknown; proposed: unknown }>(storage: ObjectStorage, entry: T): Promise<T & { publicUrl: string | null; proposedUrl: string | null }> {
+async function withLogoUrls<T extends { public: unknown; proposed: unknown }>(
+  storage: ObjectStorage,
+  entry: T,
+): Promise<T & { publicUrl: string | null; proposedUrl: string | null }> {
   const url = (key: unknown) => (typeof key === 'string' && key ? storage.urlFor(key) : Promise.resolve(null));
   const [publicUrl, proposedUrl] = await Promise.all([url(entry.public), url(entry.proposed)]);
   return { ...entry, publicUrl, proposedUrl };

@@ -18,7 +18,11 @@ declare global {
 }
 
 /** The caller, as the row's `auth` proves it. */
-export type Caller<R extends RouteSpec> = R['auth'] extends 'session' ? { address: `0x${string}` } : R['auth'] extends 'admin' ? { actor: string } : Record<string, never>;
+export type Caller<R extends RouteSpec> = R['auth'] extends 'session'
+  ? { address: `0x${string}` }
+  : R['auth'] extends 'admin'
+    ? { actor: string }
+    : Record<string, never>;
 
 /** A handler: the validated request in, one of the row's answers out (or `undefined` after writing the response itself, e.g. a stream). */
 export type RouteHandler<R extends RouteSpec> = (
@@ -42,7 +46,13 @@ const run = (middleware: RequestHandler, req: ExpressRequest, res: Response) =>
  * rate limit), then the params, query, headers and body validated against the row, then the
  * handler, whose answer is sent as JSON with its status.
  */
-export function bindRoute<R extends RouteSpec>(router: Router, route: R, guards: Guards, handler: RouteHandler<R>, options: { before?: RequestHandler[] } = {}): void {
+export function bindRoute<R extends RouteSpec>(
+  router: Router,
+  route: R,
+  guards: Guards,
+  handler: RouteHandler<R>,
+  options: { before?: RequestHandler[] } = {},
+): void {
   const guard = route.auth === 'public' ? undefined : guards[route.auth];
   router[route.method](route.path, async (req, res) => {
     if (guard) await run(guard, req, res);

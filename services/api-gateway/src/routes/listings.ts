@@ -1,9 +1,9 @@
 import { Router } from 'express';
-import { autocompleteHashtags, findListing, findUserProfile, searchListings, type Knex, type ListingSearch, type ListingView } from '@reelboard/db';
-import type { ObjectStorage } from '@reelboard/storage';
 import { api, type Listing } from '@reelboard/api';
-import type { Bind } from './bind.js';
+import { autocompleteHashtags, findListing, findUserProfile, type Knex, type ListingSearch, type ListingView, searchListings } from '@reelboard/db';
+import type { ObjectStorage } from '@reelboard/storage';
 import { HttpError } from '../infra/http-error.js';
+import type { Bind } from './bind.js';
 
 export interface ListingRoutesDeps {
   bind: Bind;
@@ -61,7 +61,10 @@ export function listingRoutes({ bind, db, storage, cacheSeconds }: ListingRoutes
       // A listing that was public and ran out (expired, or sold past its display) says so: 410, not 404.
       // One held because a reorg took its payment back has not run out: it is simply not public.
       const gone = await findListing(db, params.id, { anyStatus: true });
-      if (gone?.moderationStatus === 'approved' && (gone.state === 'sold' || (gone.state === 'active' && gone.expiresAt !== null && Date.parse(gone.expiresAt) <= Date.now()))) {
+      if (
+        gone?.moderationStatus === 'approved' &&
+        (gone.state === 'sold' || (gone.state === 'active' && gone.expiresAt !== null && Date.parse(gone.expiresAt) <= Date.now()))
+      ) {
         const state = gone.state === 'sold' ? 'sold' : 'expired';
         throw new HttpError(410, `listing_${state}`, `listing ${gone.id} is ${state} and no longer shown`, { state, title: gone.title });
       }

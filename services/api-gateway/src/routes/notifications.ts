@@ -1,24 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
+import { api, type WebhookDelivery, type WebhookEndpoint } from '@reelboard/api';
 import type { Bus } from '@reelboard/bus';
 import {
   createWebhookEndpoint,
   deletePushSubscription,
   deleteWebhookEndpoint,
+  type Knex,
   listWebhookDeliveries,
   listWebhookEndpoints,
   reopenWebhookDelivery,
   rotateWebhookSecret,
-  webhookDeliveryById,
   savePushSubscription,
   updateWebhookEndpoint,
+  webhookDeliveryById,
   webhookEndpointById,
-  type Knex,
 } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
-import { api, type WebhookDelivery, type WebhookEndpoint } from '@reelboard/api';
-import type { Bind } from './bind.js';
 import { HttpError } from '../infra/http-error.js';
+import type { Bind } from './bind.js';
 
 type WebhookWithSecret = WebhookEndpoint & { secret: string };
 
@@ -79,7 +79,11 @@ export function notificationRoutes(deps: NotificationRoutesDeps): Router {
     return { status: 201, body: { ...endpoint, secret } as WebhookWithSecret };
   });
 
-  bind(router, api.listWebhooks).to(async () => ({ status: 200, headers: { 'cache-control': 'no-store' }, body: { endpoints: (await listWebhookEndpoints(db)) as WebhookEndpoint[] } }));
+  bind(router, api.listWebhooks).to(async () => ({
+    status: 200,
+    headers: { 'cache-control': 'no-store' },
+    body: { endpoints: (await listWebhookEndpoints(db)) as WebhookEndpoint[] },
+  }));
 
   bind(router, api.updateWebhook).to(async ({ params, body }) => {
     const endpoint = await updateWebhookEndpoint(db, params.id, body);
@@ -110,7 +114,8 @@ export function notificationRoutes(deps: NotificationRoutesDeps): Router {
     const current = await webhookDeliveryById(db, params.deliveryId);
     if (!current) throw new HttpError(404, 'delivery_not_found', `no webhook delivery ${params.deliveryId}`);
     // A pending delivery is still being sent (or retried): a second sender would double it.
-    if (current.status === 'pending') throw new HttpError(409, 'delivery_pending', 'this delivery is still being sent; replay it once it is delivered, failed or gone');
+    if (current.status === 'pending')
+      throw new HttpError(409, 'delivery_pending', 'this delivery is still being sent; replay it once it is delivered, failed or gone');
     const delivery = await reopenWebhookDelivery(db, current.id);
     if (!delivery) throw new HttpError(404, 'delivery_not_found', `no webhook delivery ${params.deliveryId}`);
     await deps.bus.publish('notify.webhook', { deliveryId: delivery.id, replayRequestedAt: Date.now() });

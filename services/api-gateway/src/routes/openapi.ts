@@ -1,5 +1,5 @@
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
-import { api, openApiPath, schemas, type RouteSpec } from '@reelboard/api';
+import { api, openApiPath, type RouteSpec, schemas } from '@reelboard/api';
 
 /** A JSON Schema or an OpenAPI object: plain JSON, checked by the document's own test. */
 type Json = Record<string, unknown>;
@@ -50,8 +50,11 @@ function operation(operationId: string, route: RouteSpec): ZodOpenApiOperationOb
     : route.raw
       ? { required: true, description: route.raw.description, content: { [route.raw.type]: { schema: { type: 'string', format: 'binary' } as Json } } }
       : route.form
-      ? { required: true, content: { 'multipart/form-data': { schema: route.form.schema, ...(route.form.encoding ? { encoding: route.form.encoding } : {}) } } }
-      : undefined;
+        ? {
+            required: true,
+            content: { 'multipart/form-data': { schema: route.form.schema, ...(route.form.encoding ? { encoding: route.form.encoding } : {}) } },
+          }
+        : undefined;
   return {
     operationId,
     tags: [route.tag],

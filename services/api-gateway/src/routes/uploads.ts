@@ -1,22 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Router, type RequestHandler, type Response } from 'express';
+import { type RequestHandler, type Response, Router } from 'express';
+import { api } from '@reelboard/api';
 import type { Bus } from '@reelboard/bus';
 import { STAGED_FILES } from '@reelboard/contracts';
 import type { Knex } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import { listingKeys, type ObjectStorage } from '@reelboard/storage';
-import { api } from '@reelboard/api';
-import { acceptUpload, type AcceptUploadDeps } from '../use-cases/accept-upload.js';
-import { submitPayment } from '../use-cases/submit-payment.js';
-import type { Bind } from './bind.js';
 import type { GatewayConfig } from '../config.js';
 import { HttpError } from '../infra/http-error.js';
 import { allocateStaging, intakeLimits, parseListingForm, receiveMultipart } from '../infra/intake.js';
 import type { ResumableUploads } from '../infra/resumable.js';
 import type { StagingGuard } from '../infra/staging-guard.js';
 import type { StatusHub } from '../infra/status-hub.js';
+import { type AcceptUploadDeps, acceptUpload } from '../use-cases/accept-upload.js';
+import { submitPayment } from '../use-cases/submit-payment.js';
+import type { Bind } from './bind.js';
 
 export interface UploadRoutesDeps {
   bind: Bind;
@@ -66,7 +66,10 @@ export function uploadRoutes({ bind, bus, uploads, db, storage, hub, config, lim
       const files = (req.files ?? {}) as Record<string, Express.Multer.File[] | undefined>;
       const video = files.video?.[0];
       const form = parseListingForm(req.body);
-      if (!video) throw new HttpError(400, 'invalid_form', 'invalid fields: video', { fields: { video: 'video file is required (or name a finished resumable upload with ?videoUpload=)' } });
+      if (!video)
+        throw new HttpError(400, 'invalid_form', 'invalid fields: video', {
+          fields: { video: 'video file is required (or name a finished resumable upload with ?videoUpload=)' },
+        });
       const body = await acceptUpload(accept, { uploadId, owner: caller.address, form, videoBytes: video.size, logo: !!files.logo?.[0] });
       return { status: 202, body };
     } catch (error) {

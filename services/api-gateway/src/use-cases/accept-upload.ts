@@ -1,14 +1,14 @@
 import { join } from 'node:path';
+import type { AcceptedUpload } from '@reelboard/api';
 import type { Bus } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
-import { STAGED_FILES, stagedPaths, type ListingForm, type UploadReceived } from '@reelboard/contracts';
-import { recordQuote, type Knex } from '@reelboard/db';
+import { type ListingForm, STAGED_FILES, stagedPaths, type UploadReceived } from '@reelboard/contracts';
+import { type Knex, recordQuote } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import { mediaBytes } from '@reelboard/runtime';
-import type { AcceptedUpload } from '@reelboard/api';
-import { quotedPrice, type GatewayConfig } from '../config.js';
+import { type GatewayConfig, quotedPrice } from '../config.js';
 import { HttpError } from '../infra/http-error.js';
-import { checkVideoContainer, normaliseLogo, type IntakeLimits } from '../infra/intake.js';
+import { checkVideoContainer, type IntakeLimits, normaliseLogo } from '../infra/intake.js';
 
 export interface AcceptUploadDeps {
   db: Knex;

@@ -6,10 +6,13 @@ import { depositAddressOf } from '@reelboard/chain';
 import type { RenewalQuoted, StatusEvent } from '@reelboard/contracts';
 import {
   editListing,
+  type Knex,
+  type ListingChanges,
   listingLogoKeys,
   listOwnListings,
   markListingSold,
   markObjectsDeleted,
+  type OwnListing,
   ownProfile,
   proposeProfileEdit,
   recordQuote,
@@ -17,14 +20,11 @@ import {
   renewableListing,
   unreferencedLogoKeys,
   withdrawListing,
-  type Knex,
-  type ListingChanges,
-  type OwnListing,
 } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import { errorFields, type Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
-import { quotedPrice, type GatewayConfig } from '../config.js';
+import { type GatewayConfig, quotedPrice } from '../config.js';
 import { HttpError } from '../infra/http-error.js';
 import { allocateStaging, intakeLimits, normaliseLogo, receiveMultipart } from '../infra/intake.js';
 
@@ -73,7 +73,14 @@ export async function myListings(deps: Pick<ListingLifeDeps, 'db' | 'storage' | 
         objects?.logo ? deps.storage.urlFor(objects.logo) : null,
         deps.bus.status.latest(listing.id),
       ]);
-      return { ...listing, payments: listing.payments.map((p) => ({ ...p, token: p.token as `0x${string}` | null })), previewUrl, posterUrl, logoUrl, status: status ?? null };
+      return {
+        ...listing,
+        payments: listing.payments.map((p) => ({ ...p, token: p.token as `0x${string}` | null })),
+        previewUrl,
+        posterUrl,
+        logoUrl,
+        status: status ?? null,
+      };
     }),
   );
 }
@@ -89,11 +96,15 @@ export async function editOwnListing(deps: Pick<ListingLifeDeps, 'db'>, wallet: 
  * an approved one gets it in its pending revision. Logo objects nothing refers to any more (the
  * replaced one, a superseded revision's) are deleted; an object stored for a refused edit too.
  */
-export async function replaceOwnLogo(deps: Pick<ListingLifeDeps, 'db' | 'storage' | 'log' | 'config'>, input: { wallet: string; listingId: string; req: ExpressRequest; res: ExpressResponse }) {
+export async function replaceOwnLogo(
+  deps: Pick<ListingLifeDeps, 'db' | 'storage' | 'log' | 'config'>,
+  input: { wallet: string; listingId: string; req: ExpressRequest; res: ExpressResponse },
+) {
   const { req, res, listingId, wallet } = input;
   const limits = intakeLimits(deps.config);
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limits.maxLogoBytes + 64 * 1024) throw new HttpError(413, 'request_too_large', `request is ${declared} bytes; the logo limit is ${limits.maxLogoBytes}`);
+  if (declared > limits.maxLogoBytes + 64 * 1024)
+    throw new HttpError(413, 'request_too_large', `request is ${declared} bytes; the logo limit is ${limits.maxLogoBytes}`);
   if (!req.is('multipart/form-data')) throw new HttpError(415, 'expected_multipart', 'send the logo as multipart/form-data with one `logo` file');
   const staging = await allocateStaging(deps.config.STAGING_DIR, `logo-${randomUUID()}`);
   let stored: string | undefined;
@@ -147,7 +158,10 @@ export async function withdrawOwnListing(deps: Pick<ListingLifeDeps, 'db'>, wall
  * at once. If S3 fails, the listing is removed anyway and the listing job deletes them later; the owner
  * hears `listing.removed` on the listing's status.
  */
-export async function removeAndDelete(deps: Pick<ListingLifeDeps, 'db' | 'storage' | 'bus' | 'log'>, input: { listingId: string; actor: string; wallet?: string | undefined; reason?: string | undefined }) {
+export async function removeAndDelete(
+  deps: Pick<ListingLifeDeps, 'db' | 'storage' | 'bus' | 'log'>,
+  input: { listingId: string; actor: string; wallet?: string | undefined; reason?: string | undefined },
+) {
   const removed = await removeListing(deps.db, input);
   let objectsDeleted = removed.keys.length === 0;
   if (removed.keys.length > 0) {

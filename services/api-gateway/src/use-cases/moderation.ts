@@ -1,6 +1,6 @@
 import type { Bus } from '@reelboard/bus';
 import { PROFILE_MODERATION_STAGE } from '@reelboard/contracts';
-import { decideRevision, moderateListing, type Knex, type ModerationAction } from '@reelboard/db';
+import { decideRevision, type Knex, type ModerationAction, moderateListing } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
 import { deleteUnreferencedLogos } from './listing-life.js';
@@ -57,14 +57,21 @@ export async function decideOnRevision(deps: ModerationDeps, { action, revisionI
   const decided = await decideRevision(deps.db, { revisionId, actor, action, reason });
   // A rejected revision's new logo, or the logo an approved one replaced, is no longer referred to.
   const logo = decided.diff.find((entry) => entry.field === 'logoKey');
-  if (logo) await deleteUnreferencedLogos(deps, [action === 'approve' ? logo.public : logo.proposed].filter((key): key is string => typeof key === 'string'));
+  if (logo)
+    await deleteUnreferencedLogos(
+      deps,
+      [action === 'approve' ? logo.public : logo.proposed].filter((key): key is string => typeof key === 'string'),
+    );
   await deps.bus.status.publish({
     uploadId: decided.listingId ?? decided.id,
     event: action === 'approve' ? 'revision.approved' : 'revision.rejected',
     stage: decided.listingId ? 'moderation' : PROFILE_MODERATION_STAGE,
     state: 'saved',
     ...(reason ? { reason } : {}),
-    message: action === 'approve' ? 'your changes are public now' : `your changes were not approved; ${decided.listingId ? 'the listing' : 'your profile'} stays as it was`,
+    message:
+      action === 'approve'
+        ? 'your changes are public now'
+        : `your changes were not approved; ${decided.listingId ? 'the listing' : 'your profile'} stays as it was`,
   });
   deps.log.info('revision decision', { revisionId: decided.id, listingId: decided.listingId, kind: decided.kind, actor, action, reason });
   const { ownerWallet: _owner, ...view } = decided;

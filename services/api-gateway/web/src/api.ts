@@ -31,7 +31,10 @@ export async function errorFrom(res: Response): Promise<ApiError> {
 }
 
 /** JSON request to the gateway, with the session token when there is one. */
-export async function requestJson<T>(path: string, { method = 'GET', body, token, cache }: { method?: string; body?: unknown; token?: string; cache?: RequestCache } = {}): Promise<T> {
+export async function requestJson<T>(
+  path: string,
+  { method = 'GET', body, token, cache }: { method?: string; body?: unknown; token?: string; cache?: RequestCache } = {},
+): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (token) headers.authorization = `Bearer ${token}`;

@@ -17,7 +17,10 @@ export async function registerServiceWorker(): Promise<ServiceWorkerRegistration
 
 /** The VAPID public key as the bytes `applicationServerKey` takes. */
 function keyBytes(base64url: string): Uint8Array<ArrayBuffer> {
-  const base64 = base64url.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(base64url.length / 4) * 4, '=');
+  const base64 = base64url
+    .replace(/-/g, '+')
+    .replace(/_/g, '/')
+    .padEnd(Math.ceil(base64url.length / 4) * 4, '=');
   const binary = atob(base64);
   const bytes = new Uint8Array(new ArrayBuffer(binary.length));
   for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
@@ -39,7 +42,9 @@ export async function subscribeToNotifications(token: string): Promise<string> {
   const permission = await Notification.requestPermission();
   if (permission !== 'granted') return 'Notifications are blocked for this site; you can allow them in the browser settings.';
   const registration = await registerServiceWorker();
-  const subscription = (await registration.pushManager.getSubscription()) ?? (await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(publicKey) }));
+  const subscription =
+    (await registration.pushManager.getSubscription()) ??
+    (await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(publicKey) }));
   await requestJson('/v1/me/push-subscriptions', { method: 'POST', body: subscription.toJSON(), token });
   return 'We will notify you when the payment is confirmed, the listing is saved and a moderator decides, even with this tab closed.';
 }

@@ -2,6 +2,7 @@ import { createParser } from 'eventsource-parser';
 import { errorFrom } from './api.js';
 
 export type { StatusEvent } from '@reelboard/api';
+
 import type { StatusEvent, StatusEventName } from '@reelboard/api';
 
 /** Events after which the gateway closes the stream and nothing more happens. */

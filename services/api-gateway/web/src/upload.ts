@@ -1,4 +1,4 @@
-import { ApiError, type AcceptedUpload } from './api.js';
+import { type AcceptedUpload, ApiError } from './api.js';
 
 /**
  * Posts the listing form as multipart (with the video, or naming a finished resumable upload) with XMLHttpRequest, because fetch() cannot report upload

@@ -7,10 +7,10 @@ import { createChainClient, type DepositSettings } from '@reelboard/chain';
 import type { Channel, PayloadOf, StatusEvent, StatusEventName, UploadReceived } from '@reelboard/contracts';
 import { Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
+import { MERCHANT } from '@reelboard/testkit/anvil';
 import { DepositWatcher } from '../../src/deposit-watcher.js';
 import { ScanLock } from '../../src/scan-lock.js';
 import { WatchList } from '../../src/watch-list.js';
-import { MERCHANT } from '@reelboard/testkit/anvil';
 
 const repoRoot = new URL('../../../..', import.meta.url).pathname;
 

@@ -1,4 +1,4 @@
-import { requestJson, type Listing, type ListingPage } from '../api.js';
+import { type Listing, type ListingPage, requestJson } from '../api.js';
 import { h, mount } from '../dom.js';
 
 /** The browse filters, as they appear in the page's address (`#/browse?tags=…&near=…&radiusKm=…`). */
@@ -15,7 +15,10 @@ const formatDistance = (km: number) => (km < 1 ? `${Math.round(km * 1000)} m awa
 /** The query string of the read API for these filters (tags normalised to `a,b`). */
 export function listingsQuery(filters: BrowseFilters, cursor?: string): string {
   const params = new URLSearchParams();
-  const tags = filters.tags.split(/[\s,]+/).map((tag) => tag.replace(/^#+/, '')).filter(Boolean);
+  const tags = filters.tags
+    .split(/[\s,]+/)
+    .map((tag) => tag.replace(/^#+/, ''))
+    .filter(Boolean);
   if (tags.length > 0) params.set('tags', tags.join(','));
   if (filters.near.trim()) {
     params.set('near', filters.near.replace(/\s+/g, ''));
@@ -27,14 +30,31 @@ export function listingsQuery(filters: BrowseFilters, cursor?: string): string {
 }
 
 function listingCard(listing: Listing): HTMLElement {
-  const preview = h('video', { muted: true, loop: true, autoplay: true, playsinline: true, preload: 'metadata', src: listing.previewUrl, poster: listing.posterUrl, 'aria-hidden': 'true' });
+  const preview = h('video', {
+    muted: true,
+    loop: true,
+    autoplay: true,
+    playsinline: true,
+    preload: 'metadata',
+    src: listing.previewUrl,
+    poster: listing.posterUrl,
+    'aria-hidden': 'true',
+  });
   // `muted` as an attribute is not enough for autoplay everywhere; the property is what counts.
   preview.muted = true;
-  const details = [listing.hashtags.map((tag) => `#${tag}`).join(' '), typeof listing.distanceKm === 'number' ? formatDistance(listing.distanceKm) : ''].filter(Boolean).join(' · ');
+  const details = [listing.hashtags.map((tag) => `#${tag}`).join(' '), typeof listing.distanceKm === 'number' ? formatDistance(listing.distanceKm) : '']
+    .filter(Boolean)
+    .join(' · ');
   return h(
     'li',
     { class: 'listing-card' },
-    h('a', { href: `#/listing/${encodeURIComponent(listing.id)}`, 'data-listing-id': listing.id }, preview, h('h3', {}, listing.title), details ? h('p', { class: 'meta' }, details) : null),
+    h(
+      'a',
+      { href: `#/listing/${encodeURIComponent(listing.id)}`, 'data-listing-id': listing.id },
+      preview,
+      h('h3', {}, listing.title),
+      details ? h('p', { class: 'meta' }, details) : null,
+    ),
   );
 }
 
@@ -50,7 +70,9 @@ export function renderBrowse(view: HTMLElement, initial: BrowseFilters): void {
   let nextCursor: string | undefined;
 
   const filters = (): BrowseFilters => ({ tags: tagsInput.value, near: nearInput.value, radiusKm: radiusInput.value, owner: initial.owner });
-  const ownerLine = initial.owner ? h('p', { class: 'notice' }, `Listings offered by ${initial.owner} · `, h('a', { href: '#/browse' }, 'show everyone\'s')) : null;
+  const ownerLine = initial.owner
+    ? h('p', { class: 'notice' }, `Listings offered by ${initial.owner} · `, h('a', { href: '#/browse' }, "show everyone's"))
+    : null;
 
   const load = async (append: boolean) => {
     grid.setAttribute('aria-busy', 'true');
@@ -62,7 +84,8 @@ export function renderBrowse(view: HTMLElement, initial: BrowseFilters): void {
       if (append) grid.append(...items.map(listingCard));
       else mount(grid, ...items.map(listingCard));
       moreButton.hidden = !nextCursor;
-      status.textContent = grid.children.length === 0 ? 'No listings match these filters yet.' : `${grid.children.length} listing${grid.children.length === 1 ? '' : 's'}`;
+      status.textContent =
+        grid.children.length === 0 ? 'No listings match these filters yet.' : `${grid.children.length} listing${grid.children.length === 1 ? '' : 's'}`;
     } catch (error) {
       status.textContent = `Could not load listings: ${(error as Error).message}`;
     } finally {

@@ -1,4 +1,4 @@
-import { ApiError, requestJson, type Listing, type Price } from '../api.js';
+import { ApiError, type Listing, type Price, requestJson } from '../api.js';
 import { h, mount } from '../dom.js';
 
 /** `120.00 EUR` in the reader's own number format. */
@@ -31,7 +31,15 @@ export async function renderListing(view: HTMLElement, id: string): Promise<void
     mount(view, h('h1', {}, 'Listing'), h('p', { class: 'alert', role: 'alert' }, message), h('a', { href: '#/browse' }, 'Browse listings'));
     return;
   }
-  const player = h('video', { id: 'player', controls: true, playsinline: true, preload: 'metadata', src: listing.video.url, poster: listing.posterUrl, 'aria-label': `Video: ${listing.title}` });
+  const player = h('video', {
+    id: 'player',
+    controls: true,
+    playsinline: true,
+    preload: 'metadata',
+    src: listing.video.url,
+    poster: listing.posterUrl,
+    'aria-label': `Video: ${listing.title}`,
+  });
   const { latitude, longitude } = listing.location;
   mount(
     view,
@@ -46,13 +54,27 @@ export async function renderListing(view: HTMLElement, id: string): Promise<void
         listing.state === 'sold' ? h('span', { class: 'badge sold', id: 'sold-badge' }, 'Sold') : null,
       ),
       player,
-      h('p', { class: 'meta' }, `${listing.video.width}×${listing.video.height} · ${formatDuration(listing.video.durationSeconds)} · `, h('a', { href: `#/browse?near=${latitude},${longitude}&radiusKm=25` }, 'listings nearby')),
+      h(
+        'p',
+        { class: 'meta' },
+        `${listing.video.width}×${listing.video.height} · ${formatDuration(listing.video.durationSeconds)} · `,
+        h('a', { href: `#/browse?near=${latitude},${longitude}&radiusKm=25` }, 'listings nearby'),
+      ),
       listing.price ? h('p', { class: 'price', id: 'price' }, formatPrice(listing.price)) : null,
       listing.description ? h('p', { class: 'description' }, listing.description) : null,
       listing.contact ? h('p', { class: 'contact', id: 'contact' }, 'Contact: ', listing.contact) : null,
       listing.expiresAt && listing.state !== 'sold' ? h('p', { class: 'meta' }, `Listed until ${new Date(listing.expiresAt).toLocaleDateString()}`) : null,
-      h('ul', { class: 'tags', 'aria-label': 'Hashtags' }, ...listing.hashtags.map((tag) => h('li', {}, h('a', { href: `#/browse?tags=${encodeURIComponent(tag)}` }, `#${tag}`)))),
-      h('p', { class: 'seller' }, 'Offered by ', h('a', { href: `#/browse?owner=${listing.owner.wallet}` }, listing.owner.displayName ?? `${listing.owner.wallet.slice(0, 8)}…`)),
+      h(
+        'ul',
+        { class: 'tags', 'aria-label': 'Hashtags' },
+        ...listing.hashtags.map((tag) => h('li', {}, h('a', { href: `#/browse?tags=${encodeURIComponent(tag)}` }, `#${tag}`))),
+      ),
+      h(
+        'p',
+        { class: 'seller' },
+        'Offered by ',
+        h('a', { href: `#/browse?owner=${listing.owner.wallet}` }, listing.owner.displayName ?? `${listing.owner.wallet.slice(0, 8)}…`),
+      ),
     ),
   );
 }

@@ -1,5 +1,5 @@
 import { LISTING_LIMITS } from '@reelboard/contracts/limits';
-import { ApiError, errorFrom, requestJson, type OwnListing, type RenewalQuote } from '../api.js';
+import { ApiError, errorFrom, type OwnListing, type RenewalQuote, requestJson } from '../api.js';
 import { h, mount } from '../dom.js';
 import { currentSession } from '../session.js';
 import { connectWallet, WalletError } from '../wallet.js';
@@ -28,7 +28,13 @@ export function renderMyListings(view: HTMLElement): () => void {
   let left = false;
   const session = currentSession();
   if (!session) {
-    mount(view, h('h1', {}, 'My listings'), h('p', { class: 'notice', role: 'status' }, 'Sign in on the '), h('a', { href: '#/sell' }, 'Sell page'), ' to see your listings.');
+    mount(
+      view,
+      h('h1', {}, 'My listings'),
+      h('p', { class: 'notice', role: 'status' }, 'Sign in on the '),
+      h('a', { href: '#/sell' }, 'Sell page'),
+      ' to see your listings.',
+    );
     return () => undefined;
   }
   // What the last action did (kept when the list is drawn again), and how many listings there are.
@@ -42,7 +48,8 @@ export function renderMyListings(view: HTMLElement): () => void {
     alert.textContent = message;
     alert.hidden = false;
   };
-  const call = <T>(path: string, method = 'GET', body?: unknown) => requestJson<T>(path, { method, token: session.token, ...(body !== undefined ? { body } : {}) });
+  const call = <T>(path: string, method = 'GET', body?: unknown) =>
+    requestJson<T>(path, { method, token: session.token, ...(body !== undefined ? { body } : {}) });
 
   const act = async (work: () => Promise<unknown>, done: string) => {
     alert.hidden = true;
@@ -51,7 +58,9 @@ export function renderMyListings(view: HTMLElement): () => void {
       notice.textContent = done;
       await load();
     } catch (error) {
-      showError(error instanceof ApiError && Object.keys(error.fields).length > 0 ? `${error.message}: ${Object.values(error.fields).join('; ')}` : describe(error));
+      showError(
+        error instanceof ApiError && Object.keys(error.fields).length > 0 ? `${error.message}: ${Object.values(error.fields).join('; ')}` : describe(error),
+      );
     }
   };
 
@@ -67,7 +76,8 @@ export function renderMyListings(view: HTMLElement): () => void {
     for (let i = 0; i < 120 && !left; i++) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
       const status = await call<{ status: { event: string; reason?: string } | null }>(quote.links.status);
-      if (status.status?.event === 'failed' || status.status?.event === 'expired') throw new Error(`The renewal did not go through: ${status.status.reason ?? status.status.event}`);
+      if (status.status?.event === 'failed' || status.status?.event === 'expired')
+        throw new Error(`The renewal did not go through: ${status.status.reason ?? status.status.event}`);
       const { items } = await call<{ items: OwnListing[] }>('/v1/me/listings');
       const now = items.find((candidate) => candidate.id === item.id);
       if (now?.expiresAt && Date.parse(now.expiresAt) > before) return;
@@ -121,19 +131,29 @@ export function renderMyListings(view: HTMLElement): () => void {
           'div',
           { class: 'row actions' },
           active ? button('Edit', () => actions.after(editForm(item))) : null,
-          item.state === 'approved' || item.state === 'pending' ? button('Mark sold', () => void act(() => call(`/v1/listings/${item.id}/sold`, 'POST'), 'Marked sold.')) : null,
-          active || item.state === 'sold' ? button('Withdraw', () => void act(() => call(`/v1/listings/${item.id}/withdraw`, 'POST'), 'Withdrawn: no longer shown.')) : null,
+          item.state === 'approved' || item.state === 'pending'
+            ? button('Mark sold', () => void act(() => call(`/v1/listings/${item.id}/sold`, 'POST'), 'Marked sold.'))
+            : null,
+          active || item.state === 'sold'
+            ? button('Withdraw', () => void act(() => call(`/v1/listings/${item.id}/withdraw`, 'POST'), 'Withdrawn: no longer shown.'))
+            : null,
           item.state === 'approved' || item.state === 'expired'
-            ? button('Renew', () =>
-                void act(
-                  () => renew(item).catch((error: unknown) => Promise.reject(error instanceof WalletError && error.rejected ? new Error('Payment cancelled in the wallet.') : error)),
-                  'Renewed.',
-                ),
+            ? button(
+                'Renew',
+                () =>
+                  void act(
+                    () =>
+                      renew(item).catch((error: unknown) =>
+                        Promise.reject(error instanceof WalletError && error.rejected ? new Error('Payment cancelled in the wallet.') : error),
+                      ),
+                    'Renewed.',
+                  ),
               )
             : null,
           item.state !== 'removed'
             ? button('Remove', () => {
-                if (window.confirm(`Remove "${item.title}" for good? Its video is deleted.`)) void act(() => call(`/v1/listings/${item.id}`, 'DELETE'), 'Removed.');
+                if (window.confirm(`Remove "${item.title}" for good? Its video is deleted.`))
+                  void act(() => call(`/v1/listings/${item.id}`, 'DELETE'), 'Removed.');
               })
             : null,
         );
@@ -144,13 +164,24 @@ export function renderMyListings(view: HTMLElement): () => void {
           h(
             'div',
             {},
-            h('h2', {}, item.state === 'approved' ? h('a', { href: `#/listing/${item.id}` }, item.title) : item.title, h('span', { class: `state state-${item.state}` }, STATE_WORDS[item.state])),
+            h(
+              'h2',
+              {},
+              item.state === 'approved' ? h('a', { href: `#/listing/${item.id}` }, item.title) : item.title,
+              h('span', { class: `state state-${item.state}` }, STATE_WORDS[item.state]),
+            ),
             item.rejectionReason && item.state === 'rejected' ? h('p', { class: 'alert' }, `Reason: ${item.rejectionReason}`) : null,
-            item.pendingRevision ? h('p', { class: 'notice revision' }, 'Your changes wait for a moderator; the public sees the approved version meanwhile.') : null,
+            item.pendingRevision
+              ? h('p', { class: 'notice revision' }, 'Your changes wait for a moderator; the public sees the approved version meanwhile.')
+              : null,
             h(
               'p',
               { class: 'meta' },
-              [item.price ? formatPrice(item.price) : 'No price', item.expiresAt ? `${item.state === 'expired' ? 'expired' : 'runs until'} ${day(item.expiresAt)}` : null, item.soldAt ? `sold ${day(item.soldAt)}` : null]
+              [
+                item.price ? formatPrice(item.price) : 'No price',
+                item.expiresAt ? `${item.state === 'expired' ? 'expired' : 'runs until'} ${day(item.expiresAt)}` : null,
+                item.soldAt ? `sold ${day(item.soldAt)}` : null,
+              ]
                 .filter(Boolean)
                 .join(' · '),
             ),

@@ -1,12 +1,12 @@
 import { encodeFunctionData, erc20Abi } from 'viem';
 import { LISTING_LIMITS } from '@reelboard/contracts/limits';
-import { ApiError, requestJson, type AcceptedUpload, type HashtagSuggestion, type PaymentQuote, type UploadPreview } from '../api.js';
+import { type AcceptedUpload, ApiError, type HashtagSuggestion, type PaymentQuote, requestJson, type UploadPreview } from '../api.js';
 import { h, mount, progressBar } from '../dom.js';
-import { currentSession, signIn, signOut, type Session } from '../session.js';
-import { pipelineProgress } from '../stages.js';
-import { followStatus, type StatusEvent } from '../status-stream.js';
 import { notificationOffer } from '../push.js';
 import { uploadVideoResumably } from '../resumable.js';
+import { currentSession, type Session, signIn, signOut } from '../session.js';
+import { pipelineProgress } from '../stages.js';
+import { followStatus, type StatusEvent } from '../status-stream.js';
 import { postListingForm } from '../upload.js';
 import { connectWallet, ensureChain, hasWallet, sendContractCall, sendNativePayment, WalletError } from '../wallet.js';
 
@@ -52,7 +52,13 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
   const connectButton = h('button', { type: 'button', id: 'connect' }, 'Connect wallet');
   const signInButton = h('button', { type: 'button', id: 'sign-in' }, 'Sign in with Ethereum');
   const walletLine = h('p', { id: 'wallet-status' });
-  const walletStep = h('section', { class: 'card', 'aria-labelledby': 'wallet-heading' }, h('h2', { id: 'wallet-heading' }, '1. Your wallet'), walletLine, h('div', { class: 'row' }, connectButton, signInButton));
+  const walletStep = h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'wallet-heading' },
+    h('h2', { id: 'wallet-heading' }, '1. Your wallet'),
+    walletLine,
+    h('div', { class: 'row' }, connectButton, signInButton),
+  );
 
   const renderWalletStep = () => {
     connectButton.hidden = state.address !== undefined;
@@ -95,21 +101,100 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
   // Step 3: the form.
   const fieldError = (name: string) => h('p', { class: 'field-error', id: `${name}-error`, hidden: true });
   const field = (name: string, label: string, control: HTMLElement, hint?: string) =>
-    h('div', { class: 'field' }, h('label', { for: name }, label), control, hint ? h('p', { class: 'hint', id: `${name}-hint` }, hint) : null, fieldError(name));
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: name }, label),
+      control,
+      hint ? h('p', { class: 'hint', id: `${name}-hint` }, hint) : null,
+      fieldError(name),
+    );
 
   const videoInput = h('input', { type: 'file', id: 'video', name: 'video', accept: 'video/*', required: true, 'aria-describedby': 'video-error' });
-  const logoInput = h('input', { type: 'file', id: 'logo', name: 'logo', accept: 'image/png,image/jpeg,image/webp', 'aria-describedby': 'logo-hint logo-error' });
-  const titleInput = h('input', { type: 'text', id: 'title', name: 'title', required: true, maxlength: LISTING_LIMITS.title, autocomplete: 'off', 'aria-describedby': 'title-error' });
-  const descriptionInput = h('textarea', { id: 'description', name: 'description', rows: 4, maxlength: LISTING_LIMITS.description, 'aria-describedby': 'description-error' });
-  const hashtagsInput = h('input', { type: 'text', id: 'hashtags', name: 'hashtags', autocomplete: 'off', placeholder: '#bikes #berlin', 'aria-describedby': 'hashtags-hint hashtags-error', 'aria-controls': 'hashtag-suggestions' });
+  const logoInput = h('input', {
+    type: 'file',
+    id: 'logo',
+    name: 'logo',
+    accept: 'image/png,image/jpeg,image/webp',
+    'aria-describedby': 'logo-hint logo-error',
+  });
+  const titleInput = h('input', {
+    type: 'text',
+    id: 'title',
+    name: 'title',
+    required: true,
+    maxlength: LISTING_LIMITS.title,
+    autocomplete: 'off',
+    'aria-describedby': 'title-error',
+  });
+  const descriptionInput = h('textarea', {
+    id: 'description',
+    name: 'description',
+    rows: 4,
+    maxlength: LISTING_LIMITS.description,
+    'aria-describedby': 'description-error',
+  });
+  const hashtagsInput = h('input', {
+    type: 'text',
+    id: 'hashtags',
+    name: 'hashtags',
+    autocomplete: 'off',
+    placeholder: '#bikes #berlin',
+    'aria-describedby': 'hashtags-hint hashtags-error',
+    'aria-controls': 'hashtag-suggestions',
+  });
   const suggestions = h('ul', { id: 'hashtag-suggestions', class: 'suggestions', 'aria-label': 'Hashtag suggestions' });
-  const latitudeInput = h('input', { type: 'text', inputmode: 'decimal', id: 'latitude', name: 'latitude', required: true, placeholder: '52.52', 'aria-describedby': 'latitude-error' });
-  const longitudeInput = h('input', { type: 'text', inputmode: 'decimal', id: 'longitude', name: 'longitude', required: true, placeholder: '13.405', 'aria-describedby': 'longitude-error' });
+  const latitudeInput = h('input', {
+    type: 'text',
+    inputmode: 'decimal',
+    id: 'latitude',
+    name: 'latitude',
+    required: true,
+    placeholder: '52.52',
+    'aria-describedby': 'latitude-error',
+  });
+  const longitudeInput = h('input', {
+    type: 'text',
+    inputmode: 'decimal',
+    id: 'longitude',
+    name: 'longitude',
+    required: true,
+    placeholder: '13.405',
+    'aria-describedby': 'longitude-error',
+  });
   const locateButton = h('button', { type: 'button', id: 'locate', class: 'secondary' }, 'Use my location');
-  const displayNameInput = h('input', { type: 'text', id: 'displayName', name: 'displayName', maxlength: LISTING_LIMITS.displayName, autocomplete: 'nickname', 'aria-describedby': 'displayName-error' });
-  const contactInput = h('input', { type: 'text', id: 'contact', name: 'contact', maxlength: LISTING_LIMITS.contact, autocomplete: 'email', 'aria-describedby': 'contact-error' });
-  const priceAmountInput = h('input', { type: 'text', inputmode: 'decimal', id: 'priceAmount', name: 'priceAmount', placeholder: '120.00', 'aria-describedby': 'priceAmount-error' });
-  const priceCurrencyInput = h('input', { type: 'text', id: 'priceCurrency', name: 'priceCurrency', maxlength: 3, placeholder: 'EUR', 'aria-describedby': 'priceCurrency-error' });
+  const displayNameInput = h('input', {
+    type: 'text',
+    id: 'displayName',
+    name: 'displayName',
+    maxlength: LISTING_LIMITS.displayName,
+    autocomplete: 'nickname',
+    'aria-describedby': 'displayName-error',
+  });
+  const contactInput = h('input', {
+    type: 'text',
+    id: 'contact',
+    name: 'contact',
+    maxlength: LISTING_LIMITS.contact,
+    autocomplete: 'email',
+    'aria-describedby': 'contact-error',
+  });
+  const priceAmountInput = h('input', {
+    type: 'text',
+    inputmode: 'decimal',
+    id: 'priceAmount',
+    name: 'priceAmount',
+    placeholder: '120.00',
+    'aria-describedby': 'priceAmount-error',
+  });
+  const priceCurrencyInput = h('input', {
+    type: 'text',
+    id: 'priceCurrency',
+    name: 'priceCurrency',
+    maxlength: 3,
+    placeholder: 'EUR',
+    'aria-describedby': 'priceCurrency-error',
+  });
   const payButton = h('button', { type: 'submit', id: 'pay', class: 'primary' }, 'PAY');
   // Offered once PAY was pressed, never before: the person then knows what they would be told about.
   const notifyOffer = notificationOffer(() => state.session?.token);
@@ -126,7 +211,15 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     field('logo', 'Logo (optional)', logoInput, 'PNG, JPEG or WebP; shown square.'),
     field('title', 'Title', titleInput),
     field('description', 'Description', descriptionInput),
-    h('div', { class: 'field' }, h('label', { for: 'hashtags' }, 'Hashtags'), hashtagsInput, suggestions, h('p', { class: 'hint', id: 'hashtags-hint' }, 'Up to 10, separated by spaces.'), fieldError('hashtags')),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'hashtags' }, 'Hashtags'),
+      hashtagsInput,
+      suggestions,
+      h('p', { class: 'hint', id: 'hashtags-hint' }, 'Up to 10, separated by spaces.'),
+      fieldError('hashtags'),
+    ),
     h(
       'fieldset',
       { class: 'location' },
@@ -185,9 +278,20 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
       const items = found.hashtags;
       mount(
         suggestions,
-        ...items.slice(0, 8).map((item) =>
-          h('li', {}, h('button', { type: 'button', class: 'chip', onclick: () => completeWith(item.tag) }, `#${item.tag}`, h('span', { class: 'count', 'aria-label': `${item.listings} listings` }, ` ${item.listings}`))),
-        ),
+        ...items
+          .slice(0, 8)
+          .map((item) =>
+            h(
+              'li',
+              {},
+              h(
+                'button',
+                { type: 'button', class: 'chip', onclick: () => completeWith(item.tag) },
+                `#${item.tag}`,
+                h('span', { class: 'count', 'aria-label': `${item.listings} listings` }, ` ${item.listings}`),
+              ),
+            ),
+          ),
       );
     }, 200);
   });
@@ -214,7 +318,10 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     const errors: Record<string, string> = {};
     if (!videoInput.files?.[0]) errors.video = 'choose a video file';
     if (!titleInput.value.trim()) errors.title = 'title is required';
-    for (const [name, min, max] of [['latitude', -90, 90], ['longitude', -180, 180]] as const) {
+    for (const [name, min, max] of [
+      ['latitude', -90, 90],
+      ['longitude', -180, 180],
+    ] as const) {
       const value = textInputs[name].value.trim();
       if (!/^-?\d+(\.\d+)?$/.test(value) || Number(value) < min || Number(value) > max) errors[name] = `${name} must be a number between ${min} and ${max}`;
     }
@@ -282,7 +389,9 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
         resetUpload();
         break;
       case 'refund.due':
-        showError(`The payment window closed before the full price arrived: ${event.reason ?? ''}. What you sent will be refunded. Send the form again to get a new quote.`);
+        showError(
+          `The payment window closed before the full price arrived: ${event.reason ?? ''}. What you sent will be refunded. Send the form again to get a new quote.`,
+        );
         resetUpload();
         break;
     }
@@ -293,10 +402,18 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     if (!session) return;
     try {
       const { previewUrl, posterUrl } = await requestJson<UploadPreview>(`/v1/uploads/${encodeURIComponent(uploadId)}/preview`, { token: session.token });
-      const loop = h('video', { muted: true, loop: true, autoplay: true, playsinline: true, src: previewUrl, poster: posterUrl, 'aria-label': 'Preview of your listing' });
+      const loop = h('video', {
+        muted: true,
+        loop: true,
+        autoplay: true,
+        playsinline: true,
+        src: previewUrl,
+        poster: posterUrl,
+        'aria-label': 'Preview of your listing',
+      });
       // The attribute alone does not mute a video created by script; autoplay needs it muted.
       loop.muted = true;
-      mount(earlyPreview, loop, h('figcaption', {}, 'Your listing\'s preview. The full video is still being converted.'));
+      mount(earlyPreview, loop, h('figcaption', {}, "Your listing's preview. The full video is still being converted."));
       earlyPreview.hidden = false;
     } catch {
       // Only a nicety: the listing page shows the same files once the listing is saved.
@@ -333,7 +450,10 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     uploadBar.set(100, 'Uploaded.');
     for (const input of [videoInput, logoInput, ...Object.values(textInputs)]) input.disabled = true;
     state.upload = accepted;
-    state.stopFollowing = followStatus(accepted.uploadId, session.token, { onEvent: onStatus, onError: (error) => showError(`Lost the status of the listing: ${error.message}`) });
+    state.stopFollowing = followStatus(accepted.uploadId, session.token, {
+      onEvent: onStatus,
+      onError: (error) => showError(`Lost the status of the listing: ${error.message}`),
+    });
     return accepted;
   };
 

@@ -16,7 +16,12 @@ const STATE_WORDS: Record<string, string> = {
 export async function renderUpload(view: HTMLElement, uploadId: string): Promise<void> {
   const session = currentSession();
   if (!session) {
-    mount(view, h('h1', {}, 'Your upload'), h('p', { class: 'notice' }, 'Sign in with the wallet that made this upload to see its status. '), h('a', { href: '#/sell' }, 'Sign in'));
+    mount(
+      view,
+      h('h1', {}, 'Your upload'),
+      h('p', { class: 'notice' }, 'Sign in with the wallet that made this upload to see its status. '),
+      h('a', { href: '#/sell' }, 'Sign in'),
+    );
     return;
   }
   mount(view, h('p', { class: 'notice', role: 'status' }, 'Loading…'));
@@ -24,7 +29,8 @@ export async function renderUpload(view: HTMLElement, uploadId: string): Promise
   try {
     ({ status } = await requestJson<{ status: StatusEvent | null }>(`/v1/uploads/${encodeURIComponent(uploadId)}`, { token: session.token }));
   } catch (error) {
-    const message = error instanceof ApiError && error.status === 404 ? 'No upload of yours has this id.' : `Could not load the upload: ${(error as Error).message}`;
+    const message =
+      error instanceof ApiError && error.status === 404 ? 'No upload of yours has this id.' : `Could not load the upload: ${(error as Error).message}`;
     mount(view, h('h1', {}, 'Your upload'), h('p', { class: 'alert', role: 'alert' }, message));
     return;
   }
