@@ -18,7 +18,7 @@ echo "== lint"
 pnpm lint
 echo "== typecheck"
 pnpm exec tsc -p tsconfig.json
-pnpm exec tsc -p services/api-gateway/web/tsconfig.json
+pnpm exec tsc -p packages/web/tsconfig.json
 # A filter may match files of one lane only; without a filter an empty lane is an error.
 filtered=()
 if (($# > 0)); then filtered=(--passWithNoTests); fi

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { build } from 'esbuild';
 import { type Response, Router } from 'express';
 import type { Logger } from '@reelboard/logger';
@@ -16,8 +17,8 @@ export interface WebBundle {
   serviceWorker?: string;
 }
 
-/** Where the client's sources live: `services/api-gateway/web`. */
-export const WEB_SOURCE_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
+/** Where the client's sources live: the `@reelboard/web` workspace package (packages/web). */
+export const WEB_SOURCE_DIR = dirname(createRequire(import.meta.url).resolve('@reelboard/web/package.json'));
 
 /**
  * Bundles the web client with esbuild, in memory: nothing built is written to disk or committed,
