@@ -2,8 +2,14 @@ import { type Hash, type PublicClient, TransactionNotFoundError, TransactionRece
 
 export interface CheckHintParameters {
   txHash: Hash;
-  /** Confirmations required, counting the transaction's own block. */
+  /** Confirmations required, counting the transaction's own block (the `depth` policy). */
   confirmations: number;
+  /**
+   * The highest block that counts now, as the block passes see it (the deposit watcher's
+   * `confirmedHeight`: the depth below the head, or the node's safe / finalized block). When given,
+   * it decides, so a hint is never confirmed before the passes would confirm its block.
+   */
+  confirmedHeight?: bigint;
 }
 
 export type CheckHintReturnType =
@@ -21,7 +27,7 @@ export type CheckHintReturnType =
  * Where a transaction a client says pays its upload stands on chain. It is only a hint: whatever it
  * did, the deposit address's balance decides what was paid.
  */
-export async function checkHint(client: PublicClient, { txHash, confirmations }: CheckHintParameters): Promise<CheckHintReturnType> {
+export async function checkHint(client: PublicClient, { txHash, confirmations, confirmedHeight }: CheckHintParameters): Promise<CheckHintReturnType> {
   let receipt;
   try {
     receipt = await client.getTransactionReceipt({ hash: txHash });
@@ -39,5 +45,8 @@ export async function checkHint(client: PublicClient, { txHash, confirmations }:
   const head = await client.getBlockNumber({ cacheTime: 0 });
   const have = Number(head - receipt.blockNumber) + 1;
   if (have < confirmations) return { outcome: 'pending', code: 'confirming', reason: `${have} of ${confirmations} confirmations` };
+  if (confirmedHeight !== undefined && receipt.blockNumber > confirmedHeight) {
+    return { outcome: 'pending', code: 'confirming', reason: `mined in block ${receipt.blockNumber}; the chain counts blocks up to ${confirmedHeight} so far` };
+  }
   return { outcome: 'confirmed', blockNumber: receipt.blockNumber, from: receipt.from, to: receipt.to };
 }

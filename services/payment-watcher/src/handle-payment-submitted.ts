@@ -40,7 +40,8 @@ export async function handlePaymentSubmitted(deps: PaymentSubmittedDeps, { uploa
   // An upload's quote or a renewal's: a hint is checked the same way for both.
   const upload = await uploads.quoteOf(uploadId);
   if (!upload) throw new PermanentError(`upload ${uploadId} is unknown`, 'unknown_upload');
-  const check = await checkHint(chain, { txHash, confirmations: deps.confirmations });
+  // Confirmed as the block passes confirm (CONFIRMATION_POLICY: a depth, or the node's safe / finalized block).
+  const check = await checkHint(chain, { txHash, confirmations: deps.confirmations, confirmedHeight: await watcher.confirmedHeight() });
   if (check.outcome === 'pending') {
     // Past the deadline a transaction not even mined cannot pay the upload in time: the hint is decided
     // (if it is mined later, the deposit watcher still records what it brings, as late), and the

@@ -387,6 +387,23 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
       ]);
     });
 
+    it('is confirmed as the block passes confirm: with CONFIRMATION_POLICY finalized, a hash two blocks deep but above the finalized block waits', async () => {
+      const upload = await receive(r);
+      const txHash = await send(KEYS.buyer, upload.quote.to, PRICE);
+      await anvil.test.mine({ blocks: 2 });
+      const finalizing = new DepositWatcher({ ...(r.watcher as unknown as { deps: DepositWatcherDeps }).deps, confirmationPolicy: 'finalized' });
+      expect(await finalizing.confirmedHeight()).toBeLessThan((await anvil.client.getTransactionReceipt({ hash: txHash })).blockNumber);
+      const recorder = recordingContext(r.bus, r.env.log);
+      expect(
+        await runOnce(() => handlePaymentSubmitted({ ...deps(), watcher: finalizing }, { uploadId: upload.uploadId, txHash, round: 1 }, recorder.context)),
+      ).toBe('retry');
+      expect(recorder.statuses.at(-1)).toMatchObject({ event: 'progress', message: expect.stringContaining('the chain counts blocks up to') });
+      expect(await r.uploads.state(upload.uploadId)).toBe('awaiting_payment');
+      // The same hash under the depth policy (2 confirmations) is confirmed.
+      expect(await runOnce(() => handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash, round: 1 }, recorder.context))).toBe('done');
+      await expectPaid(r, upload);
+    });
+
     it('a hash names its sender only where its own transfer is the whole gain: 1 wei hinted beside a contract wallet’s payment names nobody', async () => {
       const upload = await receive(r);
       // A contract wallet pays by an internal call, and someone sends 1 wei in the same block.
