@@ -252,6 +252,8 @@ describe('a reorg deeper than the confirmations', () => {
 describe('the confirmation policy', () => {
   const base = {
     REDIS_URL: 'redis://127.0.0.1:1',
+    // The watcher rebuilds its watch set from the ledger, so it needs the database too.
+    DATABASE_URL: 'postgres://127.0.0.1:1/reelboard',
     RPC_URL: 'http://127.0.0.1:1',
     CHAIN_ID: '31337',
     MERCHANT_ADDRESS: '0x000000000000000000000000000000000000dEaD',
