@@ -147,6 +147,7 @@ describe('sweeping deposit addresses', () => {
   it('refuses to start with a token and a sweep key but no token minimum, naming it', () => {
     const env = {
       REDIS_URL: 'redis://127.0.0.1:1',
+      DATABASE_URL: 'postgres://127.0.0.1:1/reelboard',
       RPC_URL: anvil.rpcUrl,
       CHAIN_ID: '31337',
       MERCHANT_ADDRESS: MERCHANT,
