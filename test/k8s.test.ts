@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Worker } from 'bullmq';
@@ -72,6 +73,7 @@ const schemaChecks: Record<string, (doc: Obj) => void> = {
   'keda.sh/v1alpha1/TriggerAuthentication': schemaCheck(TriggerAuthentication),
   'batch/v1/Job': schemaCheck(Job),
   'networking.k8s.io/v1/Ingress': schemaCheck(Ingress),
+  'gateway.networking.k8s.io/v1/HTTPRoute': schemaCheck(HTTPRoute),
   'networking.k8s.io/v1/NetworkPolicy': schemaCheck(NetworkPolicy),
   'storage.k8s.io/v1/StorageClass': schemaCheck(StorageClass),
   'monitoring.coreos.com/v1/PrometheusRule': schemaCheck(PrometheusRule),
@@ -474,6 +476,62 @@ function ingressRoutes(ingress: Obj, path: string): Obj | undefined {
   return undefined;
 }
 
+/** Whether an HTTPRoute routes `path` (Gateway API matching: Exact, or PathPrefix by path elements), to which backend. */
+function httpRouteRoutes(route: Obj, path: string): Obj[] | undefined {
+  for (const rule of route.spec.rules) {
+    for (const match of rule.matches ?? []) {
+      const { type, value } = match.path;
+      if (type === 'Exact' && value === path) return rule.backendRefs;
+      if (type === 'PathPrefix') {
+        const prefix = String(value).replace(/\/+$/, '');
+        if (prefix === '' || path === prefix || path.startsWith(`${prefix}/`)) return rule.backendRefs;
+      }
+    }
+  }
+  return undefined;
+}
+
+const PUBLIC_PATHS = [
+  '/',
+  '/index.html',
+  '/assets/app.js',
+  '/sw.js',
+  '/v1/listings',
+  '/v1/uploads/0b5c/events',
+  '/docs',
+  '/docs/assets/swagger-ui.css',
+  '/openapi.json',
+];
+const INTERNAL_PATHS = ['/metrics', '/readyz', '/healthz', '/admin/queues', '/admin/queues/api/queues', '/v1x', '/metrics/'];
+
+describe('the Gateway API route (infra/k8s/components/gateway-api)', () => {
+  const dir = join(k8sRoot, 'components', 'gateway-api');
+  const docs = readManifests(dir);
+  const route = docs.find((m) => m.doc.kind === 'HTTPRoute')!.doc;
+
+  it('is a valid HTTPRoute in a kustomize Component that lists it', () => {
+    for (const { file, doc } of docs) expect(() => validateAgainstSchema(doc), file).not.toThrow();
+    const k = kustomization(dir);
+    expect(k.kind).toBe('Component');
+    expect([...k.resources].sort()).toEqual(manifestFiles(dir));
+  });
+
+  it('routes what the Ingress routes (the service worker too) to the gateway Service, and nothing internal', () => {
+    const service = named(manifests, 'Service', 'api-gateway');
+    const httpPort = service.spec.ports.find((p: Obj) => p.name === 'http').port;
+    for (const path of PUBLIC_PATHS) expect(httpRouteRoutes(route, path), path).toEqual([{ name: 'api-gateway', port: httpPort }]);
+    for (const path of INTERNAL_PATHS) expect(httpRouteRoutes(route, path), path).toBeUndefined();
+    // The same surface as the Ingress, path for path.
+    const ingress = named(manifests, 'Ingress', 'api-gateway');
+    for (const path of [...PUBLIC_PATHS, ...INTERNAL_PATHS]) expect(Boolean(httpRouteRoutes(route, path)), path).toBe(Boolean(ingressRoutes(ingress, path)));
+  });
+
+  it('keeps status streams and long uploads open, for the host PUBLIC_URL names', () => {
+    for (const rule of route.spec.rules) expect(rule.timeouts?.request, 'no request timeout').toBe('0s');
+    expect(route.spec.hostnames).toEqual([new URL(OPERATOR_VALUES.PUBLIC_URL!).hostname]);
+  });
+});
+
 /** nginx size ("2100m", "2g") in bytes. */
 function nginxBytes(size: string): number {
   const match = /^(\d+)([kmg]?)$/i.exec(size);
@@ -496,6 +554,8 @@ describe('the Ingress', () => {
       '/docs',
       '/docs/assets/swagger-ui.css',
       '/openapi.json',
+      // Web Push registers the service worker at the origin's root.
+      '/sw.js',
     ]) {
       expect(ingressRoutes(ingress, path), path).toEqual({ service: { name: 'api-gateway', port: { name: 'http' } } });
     }
@@ -561,6 +621,28 @@ describe('the NetworkPolicies', () => {
         expect(allowed(policies, labels, 'default', {}, port), `${name} from another namespace`).toBe(false);
         expect(allowed(policies, labels, 'reelboard', { 'app.kubernetes.io/name': 'uploader' }, port), `${name} from a pod beside it`).toBe(false);
       }
+    }
+  });
+
+  it('let the services, the migration Job and KEDA reach Redis and Postgres run in the namespace, and no one else', () => {
+    const redis = { 'app.kubernetes.io/name': 'redis' };
+    const postgres = { 'app.kubernetes.io/name': 'postgresql' };
+    const migrate = readManifests(join(k8sRoot, 'migrate')).find((m) => m.doc.kind === 'Job')!.doc;
+    const clients = [...deployments, migrate].map((d) => [d.metadata.name as string, d.spec.template.metadata.labels as Record<string, string>] as const);
+    for (const [name, labels] of clients) {
+      expect(allowed(policies, redis, 'reelboard', labels, 6379), `${name} to Redis`).toBe(true);
+      expect(allowed(policies, postgres, 'reelboard', labels, 5432), `${name} to Postgres`).toBe(true);
+    }
+    // KEDA's operator reads the transcoder queue's length from its own namespace.
+    expect(allowed(policies, redis, 'keda', {}, 6379)).toBe(true);
+    expect(allowed(policies, postgres, 'keda', {}, 5432)).toBe(false);
+    for (const [from, labels] of [
+      ['ingress-nginx', {}],
+      ['default', {}],
+      ['reelboard', { 'app.kubernetes.io/name': 'debug' }],
+    ] as const) {
+      expect(allowed(policies, redis, from, labels, 6379), `Redis from ${from}`).toBe(false);
+      expect(allowed(policies, postgres, from, labels, 5432), `Postgres from ${from}`).toBe(false);
     }
   });
 });
