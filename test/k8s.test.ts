@@ -222,6 +222,20 @@ const transcoderWaitList = (prefix: string) => `${prefix}:payment.confirmed:wait
 const transcoderActiveList = (prefix: string) => `${prefix}:payment.confirmed:active`;
 const transcoderChunkList = (prefix: string) => `${prefix}:video.chunk:wait`;
 
+/** An image as kustomize's `images` transform renders it (newName and newTag of the entry with its name). */
+function renderedImage(image: string, k: Obj): string {
+  const [name, tag] = image.split(':') as [string, string | undefined];
+  const entry = (k.images ?? []).find((i: Obj) => i.name === name);
+  const newTag = entry?.newTag ?? tag;
+  return `${entry?.newName ?? name}${newTag ? `:${newTag}` : ''}`;
+}
+
+/** The registry an image reference names (its first component when that is a host), else undefined: Docker Hub. */
+function registryHost(image: string): string | undefined {
+  const first = image.split('/')[0]!;
+  return image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : undefined;
+}
+
 const manifests = readManifests();
 const deployments = manifests.filter((m) => m.doc.kind === 'Deployment').map((m) => m.doc);
 const configMap = named(manifests, 'ConfigMap', 'reelboard-config');
@@ -270,7 +284,28 @@ describe('infra/k8s schemas', () => {
 describe('infra/k8s project rules', () => {
   it('has one Deployment per service, built from the Dockerfile target that has what it needs', () => {
     expect(deployments.map((d) => d.metadata.name).sort()).toEqual([...SERVICES].sort());
-    for (const d of deployments) expect(d.spec.template.spec.containers[0].image).toBe(`reelboard/${d.metadata.name}:latest`);
+    for (const d of deployments) expect(d.spec.template.spec.containers[0].image).toBe(`reelboard/${d.metadata.name}`);
+  });
+
+  it('names images on a registry that cannot exist until the operator sets theirs (never Docker Hub by default)', () => {
+    const rendered = [
+      ...deployments.map((d) => [d.metadata.name, renderedImage(d.spec.template.spec.containers[0].image, kustomization(k8sDir))] as const),
+      ...readManifests(join(k8sRoot, 'migrate'))
+        .filter((m) => m.doc.kind === 'Job')
+        .map((m) => [m.doc.metadata.name, renderedImage(m.doc.spec.template.spec.containers[0].image, kustomization(join(k8sRoot, 'migrate')))] as const),
+    ];
+    expect(rendered).toHaveLength(SERVICES.length + 1);
+    for (const [name, image] of rendered) {
+      const host = registryHost(image);
+      expect(host, `${name}: ${image} names no registry, so it would be pulled from Docker Hub`).toBeDefined();
+      // .invalid never resolves (RFC 2606): a forgotten registry is an ErrImagePull naming it.
+      expect(host, `${name}: ${image}`).toMatch(/\.invalid$/);
+      expect(image, name).not.toMatch(/:latest$/);
+    }
+    // What the operator's edit gives.
+    const set = { images: [{ name: 'reelboard/uploader', newName: 'registry.example.com/reelboard/uploader', newTag: '1.0.0' }] };
+    expect(renderedImage('reelboard/uploader', set)).toBe('registry.example.com/reelboard/uploader:1.0.0');
+    expect(registryHost('reelboard/uploader:latest')).toBeUndefined();
   });
 
   it('every Deployment probes /healthz and /readyz, mounts staging, runs as non-root and takes env from the ConfigMap and Secret', () => {
