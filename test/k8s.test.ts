@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -236,7 +237,49 @@ function registryHost(image: string): string | undefined {
   return image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : undefined;
 }
 
-const manifests = readManifests();
+/**
+ * The objects a kustomization's configMapGenerator and secretGenerator make from env files, as
+ * kustomize does (KEY=value a line, `#` comments and blank lines skipped, values literal).
+ */
+function generated(dir: string): Manifest[] {
+  const k = kustomization(dir);
+  const envValues = (files: string[] = []) =>
+    Object.fromEntries(
+      files.flatMap((file) =>
+        readFileSync(join(dir, file), 'utf8')
+          .split('\n')
+          .map((line) => line.trim())
+          .filter((line) => line && !line.startsWith('#'))
+          .map((line) => {
+            const at = line.indexOf('=');
+            if (at < 1) throw new Error(`${file}: not KEY=value: ${line}`);
+            return [line.slice(0, at), line.slice(at + 1)];
+          }),
+      ),
+    );
+  const metadata = (name: string) => ({ name, namespace: k.namespace, labels: k.generatorOptions?.labels });
+  return [
+    ...(k.configMapGenerator ?? []).map((g: Obj) => ({
+      file: 'kustomization.yaml',
+      doc: { apiVersion: 'v1', kind: 'ConfigMap', metadata: metadata(g.name), data: envValues(g.envs) },
+    })),
+    ...(k.secretGenerator ?? []).map((g: Obj) => ({
+      file: 'kustomization.yaml',
+      doc: {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: metadata(g.name),
+        type: g.type ?? 'Opaque',
+        data: Object.fromEntries(Object.entries(envValues(g.envs)).map(([key, value]) => [key, Buffer.from(String(value)).toString('base64')])),
+      },
+    })),
+  ];
+}
+
+const settingsDir = join(k8sRoot, 'example-settings');
+const baseManifests = readManifests();
+/** What a cluster holds after the example settings and base are applied. */
+const manifests = [...baseManifests, ...generated(settingsDir)];
 const deployments = manifests.filter((m) => m.doc.kind === 'Deployment').map((m) => m.doc);
 const configMap = named(manifests, 'ConfigMap', 'reelboard-config');
 const secret = named(manifests, 'Secret', 'reelboard-secrets');
@@ -762,6 +805,68 @@ describe('monitoring (infra/k8s/monitoring)', () => {
   });
 });
 
+describe('settings by name only (infra/k8s/example-settings)', () => {
+  const refsOf = (pod: Obj) =>
+    pod.containers.flatMap((c: Obj) => [
+      ...(c.envFrom ?? []).map((e: Obj) => (e.configMapRef ? ['ConfigMap', e.configMapRef.name] : ['Secret', e.secretRef.name])),
+      ...(c.env ?? [])
+        .filter((e: Obj) => e.valueFrom?.secretKeyRef || e.valueFrom?.configMapKeyRef)
+        .map((e: Obj) => (e.valueFrom.secretKeyRef ? ['Secret', e.valueFrom.secretKeyRef.name] : ['ConfigMap', e.valueFrom.configMapKeyRef.name])),
+    ]) as [string, string][];
+  const migrateDocs = readManifests(join(k8sRoot, 'migrate'));
+  const job = migrateDocs.find((m) => m.doc.kind === 'Job')!.doc;
+  const settings = generated(settingsDir);
+
+  it('base and migrate carry no ConfigMap or Secret, so applying them never resets the real ones', () => {
+    for (const { file, doc } of [...baseManifests, ...migrateDocs])
+      expect(['ConfigMap', 'Secret'], `${file}: ${doc.kind} ${doc.metadata.name}`).not.toContain(doc.kind);
+  });
+
+  it('generates, under the names the manifests use, every ConfigMap and Secret they refer to', () => {
+    const k = kustomization(settingsDir);
+    // A hash suffix would rename them away from the names the manifests (and KEDA) spell.
+    expect(k.generatorOptions.disableNameSuffixHash).toBe(true);
+    expect(k.resources ?? []).toEqual([]);
+    const made = settings.map((m) => `${m.doc.kind}/${m.doc.metadata.name}`).sort();
+    expect(made).toEqual(['ConfigMap/reelboard-config', 'Secret/reelboard-migrate-secrets', 'Secret/reelboard-secrets']);
+    for (const { doc } of settings) expect(() => validateAgainstSchema(doc), doc.metadata.name).not.toThrow();
+    const referenced = new Set<string>();
+    for (const d of deployments) for (const [kind, name] of refsOf(d.spec.template.spec)) referenced.add(`${kind}/${name}`);
+    for (const [kind, name] of refsOf(job.spec.template.spec)) referenced.add(`${kind}/${name}`);
+    const auth = named(manifests, 'TriggerAuthentication', 'reelboard-redis');
+    for (const ref of auth.spec.secretTargetRef ?? []) referenced.add(`Secret/${ref.name}`);
+    expect([...referenced].sort()).toEqual(made);
+  });
+
+  it('renders as kubectl kustomize renders it, where kubectl is installed', () => {
+    let output: string;
+    try {
+      output = execFileSync('kubectl', ['kustomize', settingsDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (error) {
+      // Without kubectl the generators are still checked above, by the same rules.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    const rendered = parseAllDocuments(output).map((d) => d.toJS() as Obj);
+    const byName = (docs: Obj[]) => Object.fromEntries(docs.map((d) => [`${d.kind}/${d.metadata.name}`, d.kind === 'Secret' ? secretValues(d) : d.data]));
+    expect(byName(rendered)).toEqual(byName(settings.map((m) => m.doc)));
+  });
+
+  it('gives the migration its own credentials, which no service can read', () => {
+    const migrateSecret = refsOf(job.spec.template.spec).find(([kind]) => kind === 'Secret')![1];
+    expect(migrateSecret).not.toBe('reelboard-secrets');
+    for (const d of deployments)
+      expect(
+        refsOf(d.spec.template.spec).map(([, name]) => name),
+        d.metadata.name,
+      ).not.toContain(migrateSecret);
+    const owner = new URL(secretValues(named(manifests, 'Secret', migrateSecret)).DATABASE_URL!);
+    const services = new URL(secretValues(secret).DATABASE_URL!);
+    expect(owner.username).not.toBe(services.username);
+    expect(owner.pathname).toBe(services.pathname);
+  });
+});
+
 describe('migrations as a Job before a rollout (infra/k8s/migrate)', () => {
   const dir = join(k8sRoot, 'migrate');
   const docs = readManifests(dir);
@@ -778,7 +883,7 @@ describe('migrations as a Job before a rollout (infra/k8s/migrate)', () => {
     expect(k.images.map((i: Obj) => i.name)).toEqual([String(container.image).split(':')[0]]);
   });
 
-  it('runs the db package migration with tsx from the runtime dependencies, as non-root, with DATABASE_URL from the Secret', () => {
+  it('runs the db package migration with tsx from the runtime dependencies, as non-root, with DATABASE_URL from its own Secret', () => {
     expect(pod.restartPolicy).toBe('Never');
     expect(container.command.slice(0, 3)).toEqual(['node', '--import', 'tsx']);
     const script = join(repoRoot, String(container.workingDir).replace(/^\/app/, ''), container.command[3]);
@@ -791,7 +896,7 @@ describe('migrations as a Job before a rollout (infra/k8s/migrate)', () => {
     expect(dbPackage.dependencies).toHaveProperty('tsx');
     const profileWriter = JSON.parse(readFileSync(join(repoRoot, 'services', 'profile-writer', 'package.json'), 'utf8')) as Obj;
     expect(profileWriter.dependencies).toHaveProperty('@reelboard/db');
-    expect(container.env).toEqual([{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'reelboard-secrets', key: 'DATABASE_URL' } } }]);
+    expect(container.env).toEqual([{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'reelboard-migrate-secrets', key: 'DATABASE_URL' } } }]);
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(pod.securityContext.runAsUser).toBe(1000);
     expect(container.securityContext.allowPrivilegeEscalation).toBe(false);
