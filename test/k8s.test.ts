@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Worker } from 'bullmq';
@@ -72,6 +74,7 @@ const schemaChecks: Record<string, (doc: Obj) => void> = {
   'keda.sh/v1alpha1/TriggerAuthentication': schemaCheck(TriggerAuthentication),
   'batch/v1/Job': schemaCheck(Job),
   'networking.k8s.io/v1/Ingress': schemaCheck(Ingress),
+  'gateway.networking.k8s.io/v1/HTTPRoute': schemaCheck(HTTPRoute),
   'networking.k8s.io/v1/NetworkPolicy': schemaCheck(NetworkPolicy),
   'storage.k8s.io/v1/StorageClass': schemaCheck(StorageClass),
   'monitoring.coreos.com/v1/PrometheusRule': schemaCheck(PrometheusRule),
@@ -220,7 +223,63 @@ const transcoderWaitList = (prefix: string) => `${prefix}:payment.confirmed:wait
 const transcoderActiveList = (prefix: string) => `${prefix}:payment.confirmed:active`;
 const transcoderChunkList = (prefix: string) => `${prefix}:video.chunk:wait`;
 
-const manifests = readManifests();
+/** An image as kustomize's `images` transform renders it (newName and newTag of the entry with its name). */
+function renderedImage(image: string, k: Obj): string {
+  const [name, tag] = image.split(':') as [string, string | undefined];
+  const entry = (k.images ?? []).find((i: Obj) => i.name === name);
+  const newTag = entry?.newTag ?? tag;
+  return `${entry?.newName ?? name}${newTag ? `:${newTag}` : ''}`;
+}
+
+/** The registry an image reference names (its first component when that is a host), else undefined: Docker Hub. */
+function registryHost(image: string): string | undefined {
+  const first = image.split('/')[0]!;
+  return image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : undefined;
+}
+
+/**
+ * The objects a kustomization's configMapGenerator and secretGenerator make from env files, as
+ * kustomize does (KEY=value a line, `#` comments and blank lines skipped, values literal).
+ */
+function generated(dir: string): Manifest[] {
+  const k = kustomization(dir);
+  const envValues = (files: string[] = []) =>
+    Object.fromEntries(
+      files.flatMap((file) =>
+        readFileSync(join(dir, file), 'utf8')
+          .split('\n')
+          .map((line) => line.trim())
+          .filter((line) => line && !line.startsWith('#'))
+          .map((line) => {
+            const at = line.indexOf('=');
+            if (at < 1) throw new Error(`${file}: not KEY=value: ${line}`);
+            return [line.slice(0, at), line.slice(at + 1)];
+          }),
+      ),
+    );
+  const metadata = (name: string) => ({ name, namespace: k.namespace, labels: k.generatorOptions?.labels });
+  return [
+    ...(k.configMapGenerator ?? []).map((g: Obj) => ({
+      file: 'kustomization.yaml',
+      doc: { apiVersion: 'v1', kind: 'ConfigMap', metadata: metadata(g.name), data: envValues(g.envs) },
+    })),
+    ...(k.secretGenerator ?? []).map((g: Obj) => ({
+      file: 'kustomization.yaml',
+      doc: {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: metadata(g.name),
+        type: g.type ?? 'Opaque',
+        data: Object.fromEntries(Object.entries(envValues(g.envs)).map(([key, value]) => [key, Buffer.from(String(value)).toString('base64')])),
+      },
+    })),
+  ];
+}
+
+const settingsDir = join(k8sRoot, 'example-settings');
+const baseManifests = readManifests();
+/** What a cluster holds after the example settings and base are applied. */
+const manifests = [...baseManifests, ...generated(settingsDir)];
 const deployments = manifests.filter((m) => m.doc.kind === 'Deployment').map((m) => m.doc);
 const configMap = named(manifests, 'ConfigMap', 'reelboard-config');
 const secret = named(manifests, 'Secret', 'reelboard-secrets');
@@ -268,7 +327,28 @@ describe('infra/k8s schemas', () => {
 describe('infra/k8s project rules', () => {
   it('has one Deployment per service, built from the Dockerfile target that has what it needs', () => {
     expect(deployments.map((d) => d.metadata.name).sort()).toEqual([...SERVICES].sort());
-    for (const d of deployments) expect(d.spec.template.spec.containers[0].image).toBe(`reelboard/${d.metadata.name}:latest`);
+    for (const d of deployments) expect(d.spec.template.spec.containers[0].image).toBe(`reelboard/${d.metadata.name}`);
+  });
+
+  it('names images on a registry that cannot exist until the operator sets theirs (never Docker Hub by default)', () => {
+    const rendered = [
+      ...deployments.map((d) => [d.metadata.name, renderedImage(d.spec.template.spec.containers[0].image, kustomization(k8sDir))] as const),
+      ...readManifests(join(k8sRoot, 'migrate'))
+        .filter((m) => m.doc.kind === 'Job')
+        .map((m) => [m.doc.metadata.name, renderedImage(m.doc.spec.template.spec.containers[0].image, kustomization(join(k8sRoot, 'migrate')))] as const),
+    ];
+    expect(rendered).toHaveLength(SERVICES.length + 1);
+    for (const [name, image] of rendered) {
+      const host = registryHost(image);
+      expect(host, `${name}: ${image} names no registry, so it would be pulled from Docker Hub`).toBeDefined();
+      // .invalid never resolves (RFC 2606): a forgotten registry is an ErrImagePull naming it.
+      expect(host, `${name}: ${image}`).toMatch(/\.invalid$/);
+      expect(image, name).not.toMatch(/:latest$/);
+    }
+    // What the operator's edit gives.
+    const set = { images: [{ name: 'reelboard/uploader', newName: 'registry.example.com/reelboard/uploader', newTag: '1.0.0' }] };
+    expect(renderedImage('reelboard/uploader', set)).toBe('registry.example.com/reelboard/uploader:1.0.0');
+    expect(registryHost('reelboard/uploader:latest')).toBeUndefined();
   });
 
   it('every Deployment probes /healthz and /readyz, mounts staging, runs as non-root and takes env from the ConfigMap and Secret', () => {
@@ -474,6 +554,62 @@ function ingressRoutes(ingress: Obj, path: string): Obj | undefined {
   return undefined;
 }
 
+/** Whether an HTTPRoute routes `path` (Gateway API matching: Exact, or PathPrefix by path elements), to which backend. */
+function httpRouteRoutes(route: Obj, path: string): Obj[] | undefined {
+  for (const rule of route.spec.rules) {
+    for (const match of rule.matches ?? []) {
+      const { type, value } = match.path;
+      if (type === 'Exact' && value === path) return rule.backendRefs;
+      if (type === 'PathPrefix') {
+        const prefix = String(value).replace(/\/+$/, '');
+        if (prefix === '' || path === prefix || path.startsWith(`${prefix}/`)) return rule.backendRefs;
+      }
+    }
+  }
+  return undefined;
+}
+
+const PUBLIC_PATHS = [
+  '/',
+  '/index.html',
+  '/assets/app.js',
+  '/sw.js',
+  '/v1/listings',
+  '/v1/uploads/0b5c/events',
+  '/docs',
+  '/docs/assets/swagger-ui.css',
+  '/openapi.json',
+];
+const INTERNAL_PATHS = ['/metrics', '/readyz', '/healthz', '/admin/queues', '/admin/queues/api/queues', '/v1x', '/metrics/'];
+
+describe('the Gateway API route (infra/k8s/components/gateway-api)', () => {
+  const dir = join(k8sRoot, 'components', 'gateway-api');
+  const docs = readManifests(dir);
+  const route = docs.find((m) => m.doc.kind === 'HTTPRoute')!.doc;
+
+  it('is a valid HTTPRoute in a kustomize Component that lists it', () => {
+    for (const { file, doc } of docs) expect(() => validateAgainstSchema(doc), file).not.toThrow();
+    const k = kustomization(dir);
+    expect(k.kind).toBe('Component');
+    expect([...k.resources].sort()).toEqual(manifestFiles(dir));
+  });
+
+  it('routes what the Ingress routes (the service worker too) to the gateway Service, and nothing internal', () => {
+    const service = named(manifests, 'Service', 'api-gateway');
+    const httpPort = service.spec.ports.find((p: Obj) => p.name === 'http').port;
+    for (const path of PUBLIC_PATHS) expect(httpRouteRoutes(route, path), path).toEqual([{ name: 'api-gateway', port: httpPort }]);
+    for (const path of INTERNAL_PATHS) expect(httpRouteRoutes(route, path), path).toBeUndefined();
+    // The same surface as the Ingress, path for path.
+    const ingress = named(manifests, 'Ingress', 'api-gateway');
+    for (const path of [...PUBLIC_PATHS, ...INTERNAL_PATHS]) expect(Boolean(httpRouteRoutes(route, path)), path).toBe(Boolean(ingressRoutes(ingress, path)));
+  });
+
+  it('keeps status streams and long uploads open, for the host PUBLIC_URL names', () => {
+    for (const rule of route.spec.rules) expect(rule.timeouts?.request, 'no request timeout').toBe('0s');
+    expect(route.spec.hostnames).toEqual([new URL(OPERATOR_VALUES.PUBLIC_URL!).hostname]);
+  });
+});
+
 /** nginx size ("2100m", "2g") in bytes. */
 function nginxBytes(size: string): number {
   const match = /^(\d+)([kmg]?)$/i.exec(size);
@@ -496,6 +632,8 @@ describe('the Ingress', () => {
       '/docs',
       '/docs/assets/swagger-ui.css',
       '/openapi.json',
+      // Web Push registers the service worker at the origin's root.
+      '/sw.js',
     ]) {
       expect(ingressRoutes(ingress, path), path).toEqual({ service: { name: 'api-gateway', port: { name: 'http' } } });
     }
@@ -563,6 +701,28 @@ describe('the NetworkPolicies', () => {
       }
     }
   });
+
+  it('let the services, the migration Job and KEDA reach Redis and Postgres run in the namespace, and no one else', () => {
+    const redis = { 'app.kubernetes.io/name': 'redis' };
+    const postgres = { 'app.kubernetes.io/name': 'postgresql' };
+    const migrate = readManifests(join(k8sRoot, 'migrate')).find((m) => m.doc.kind === 'Job')!.doc;
+    const clients = [...deployments, migrate].map((d) => [d.metadata.name as string, d.spec.template.metadata.labels as Record<string, string>] as const);
+    for (const [name, labels] of clients) {
+      expect(allowed(policies, redis, 'reelboard', labels, 6379), `${name} to Redis`).toBe(true);
+      expect(allowed(policies, postgres, 'reelboard', labels, 5432), `${name} to Postgres`).toBe(true);
+    }
+    // KEDA's operator reads the transcoder queue's length from its own namespace.
+    expect(allowed(policies, redis, 'keda', {}, 6379)).toBe(true);
+    expect(allowed(policies, postgres, 'keda', {}, 5432)).toBe(false);
+    for (const [from, labels] of [
+      ['ingress-nginx', {}],
+      ['default', {}],
+      ['reelboard', { 'app.kubernetes.io/name': 'debug' }],
+    ] as const) {
+      expect(allowed(policies, redis, from, labels, 6379), `Redis from ${from}`).toBe(false);
+      expect(allowed(policies, postgres, from, labels, 5432), `Postgres from ${from}`).toBe(false);
+    }
+  });
 });
 
 describe('monitoring (infra/k8s/monitoring)', () => {
@@ -600,10 +760,10 @@ describe('monitoring (infra/k8s/monitoring)', () => {
     const table = runbook.slice(runbook.indexOf('## Alerts'), runbook.indexOf('## Retrying failed uploads'));
     const documented = [...table.matchAll(/^\| (\w+) \|/gm)].map((m) => m[1]).filter((n) => n !== 'alert');
     // Every documented alert that is a metric is in the rule, and every rule is documented.
-    for (const name of documented.filter((n) => n !== 'RefundsDue')) expect(names, name).toContain(name);
+    for (const name of documented) expect(names, name).toContain(name);
     for (const name of names) expect(documented, name).toContain(name);
     // reelboard_* series the expressions read are registered somewhere in the code.
-    const sources = ['packages/bus/src/metrics.ts', 'packages/runtime/src/index.ts', 'services/api-gateway/src', 'services/payment-watcher/src']
+    const sources = ['packages/bus/src/metrics.ts', 'packages/runtime/src', 'services/api-gateway/src', 'services/payment-watcher/src']
       .flatMap((path) => {
         const full = join(repoRoot, path);
         return statSync(full).isDirectory()
@@ -616,10 +776,94 @@ describe('monitoring (infra/k8s/monitoring)', () => {
       .join('\n');
     const registered = new Set([...sources.matchAll(/name: '(reelboard_\w+)'/g)].map((m) => m[1]));
     for (const alert of alerts) {
-      for (const [series] of String(alert.expr).matchAll(/reelboard_\w+/g)) expect(registered, `${alert.alert}: ${series}`).toContain(series);
+      // A histogram is registered by its name and read through its _count, _sum and _bucket series.
+      for (const [series] of String(alert.expr).matchAll(/reelboard_\w+/g))
+        expect(registered, `${alert.alert}: ${series}`).toContain(series.replace(/_(count|sum|bucket)$/, ''));
     }
     // The backlog alert aggregates the gauges every replica reports with max, not sum.
     expect(alerts.find((a) => a.alert === 'QueueBacklogOld')!.expr).toMatch(/^max by \(channel\) \(reelboard_queue_oldest_waiting_seconds\)/);
+  });
+
+  it('alerts on money and disk: refunds due, RPC errors, staging space, gateway 5xx by route', () => {
+    const alerts = rule.spec.groups.flatMap((g: Obj) => g.rules) as Obj[];
+    const expr = (name: string) => String(alerts.find((a) => a.alert === name)?.expr ?? '');
+    // The gauge every watcher replica reports from the same ledger: max, so two replicas do not double it.
+    expect(expr('RefundsDue')).toMatch(/^max by \(token\) \(reelboard_refunds_due\)/);
+    expect(expr('RpcErrors')).toMatch(/sum by \(endpoint\) \(rate\(reelboard_rpc_errors_total\[/);
+    expect(expr('StagingSpaceLow')).toContain('reelboard_staging_free_bytes / reelboard_staging_size_bytes');
+    expect(expr('GatewayErrors')).toMatch(/sum by \(route\).*status=~"5\.\."/);
+  });
+
+  it('NotReady leaves out finished pods (the migration Job is kept a day), and a failed migration has its own alert', () => {
+    const alerts = rule.spec.groups.flatMap((g: Obj) => g.rules) as Obj[];
+    const notReady = String(alerts.find((a) => a.alert === 'NotReady')!.expr);
+    expect(notReady).toMatch(/unless on \(namespace, pod\) kube_pod_status_phase\{[^}]*phase=~"Succeeded\|Failed"\}/);
+    const migrate = readManifests(join(k8sRoot, 'migrate')).find((m) => m.doc.kind === 'Job')!.doc;
+    const failed = String(alerts.find((a) => a.alert === 'MigrationFailed')?.expr ?? '');
+    expect(failed).toContain('kube_job_status_failed');
+    expect(failed).toContain(migrate.metadata.name);
+  });
+});
+
+describe('settings by name only (infra/k8s/example-settings)', () => {
+  const refsOf = (pod: Obj) =>
+    pod.containers.flatMap((c: Obj) => [
+      ...(c.envFrom ?? []).map((e: Obj) => (e.configMapRef ? ['ConfigMap', e.configMapRef.name] : ['Secret', e.secretRef.name])),
+      ...(c.env ?? [])
+        .filter((e: Obj) => e.valueFrom?.secretKeyRef || e.valueFrom?.configMapKeyRef)
+        .map((e: Obj) => (e.valueFrom.secretKeyRef ? ['Secret', e.valueFrom.secretKeyRef.name] : ['ConfigMap', e.valueFrom.configMapKeyRef.name])),
+    ]) as [string, string][];
+  const migrateDocs = readManifests(join(k8sRoot, 'migrate'));
+  const job = migrateDocs.find((m) => m.doc.kind === 'Job')!.doc;
+  const settings = generated(settingsDir);
+
+  it('base and migrate carry no ConfigMap or Secret, so applying them never resets the real ones', () => {
+    for (const { file, doc } of [...baseManifests, ...migrateDocs])
+      expect(['ConfigMap', 'Secret'], `${file}: ${doc.kind} ${doc.metadata.name}`).not.toContain(doc.kind);
+  });
+
+  it('generates, under the names the manifests use, every ConfigMap and Secret they refer to', () => {
+    const k = kustomization(settingsDir);
+    // A hash suffix would rename them away from the names the manifests (and KEDA) spell.
+    expect(k.generatorOptions.disableNameSuffixHash).toBe(true);
+    expect(k.resources ?? []).toEqual([]);
+    const made = settings.map((m) => `${m.doc.kind}/${m.doc.metadata.name}`).sort();
+    expect(made).toEqual(['ConfigMap/reelboard-config', 'Secret/reelboard-migrate-secrets', 'Secret/reelboard-secrets']);
+    for (const { doc } of settings) expect(() => validateAgainstSchema(doc), doc.metadata.name).not.toThrow();
+    const referenced = new Set<string>();
+    for (const d of deployments) for (const [kind, name] of refsOf(d.spec.template.spec)) referenced.add(`${kind}/${name}`);
+    for (const [kind, name] of refsOf(job.spec.template.spec)) referenced.add(`${kind}/${name}`);
+    const auth = named(manifests, 'TriggerAuthentication', 'reelboard-redis');
+    for (const ref of auth.spec.secretTargetRef ?? []) referenced.add(`Secret/${ref.name}`);
+    expect([...referenced].sort()).toEqual(made);
+  });
+
+  it('renders as kubectl kustomize renders it, where kubectl is installed', () => {
+    let output: string;
+    try {
+      output = execFileSync('kubectl', ['kustomize', settingsDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (error) {
+      // Without kubectl the generators are still checked above, by the same rules.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    const rendered = parseAllDocuments(output).map((d) => d.toJS() as Obj);
+    const byName = (docs: Obj[]) => Object.fromEntries(docs.map((d) => [`${d.kind}/${d.metadata.name}`, d.kind === 'Secret' ? secretValues(d) : d.data]));
+    expect(byName(rendered)).toEqual(byName(settings.map((m) => m.doc)));
+  });
+
+  it('gives the migration its own credentials, which no service can read', () => {
+    const migrateSecret = refsOf(job.spec.template.spec).find(([kind]) => kind === 'Secret')![1];
+    expect(migrateSecret).not.toBe('reelboard-secrets');
+    for (const d of deployments)
+      expect(
+        refsOf(d.spec.template.spec).map(([, name]) => name),
+        d.metadata.name,
+      ).not.toContain(migrateSecret);
+    const owner = new URL(secretValues(named(manifests, 'Secret', migrateSecret)).DATABASE_URL!);
+    const services = new URL(secretValues(secret).DATABASE_URL!);
+    expect(owner.username).not.toBe(services.username);
+    expect(owner.pathname).toBe(services.pathname);
   });
 });
 
@@ -639,7 +883,7 @@ describe('migrations as a Job before a rollout (infra/k8s/migrate)', () => {
     expect(k.images.map((i: Obj) => i.name)).toEqual([String(container.image).split(':')[0]]);
   });
 
-  it('runs the db package migration with tsx from the runtime dependencies, as non-root, with DATABASE_URL from the Secret', () => {
+  it('runs the db package migration with tsx from the runtime dependencies, as non-root, with DATABASE_URL from its own Secret', () => {
     expect(pod.restartPolicy).toBe('Never');
     expect(container.command.slice(0, 3)).toEqual(['node', '--import', 'tsx']);
     const script = join(repoRoot, String(container.workingDir).replace(/^\/app/, ''), container.command[3]);
@@ -652,7 +896,7 @@ describe('migrations as a Job before a rollout (infra/k8s/migrate)', () => {
     expect(dbPackage.dependencies).toHaveProperty('tsx');
     const profileWriter = JSON.parse(readFileSync(join(repoRoot, 'services', 'profile-writer', 'package.json'), 'utf8')) as Obj;
     expect(profileWriter.dependencies).toHaveProperty('@reelboard/db');
-    expect(container.env).toEqual([{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'reelboard-secrets', key: 'DATABASE_URL' } } }]);
+    expect(container.env).toEqual([{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'reelboard-migrate-secrets', key: 'DATABASE_URL' } } }]);
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(pod.securityContext.runAsUser).toBe(1000);
     expect(container.securityContext.allowPrivilegeEscalation).toBe(false);

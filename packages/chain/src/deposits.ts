@@ -26,6 +26,7 @@ import {
   zeroAddress,
 } from 'viem';
 import { getHttpRpcClient } from 'viem/utils';
+import { endpointLabel } from './endpoint.js';
 
 interface Artifact {
   abi: Abi;
@@ -170,6 +171,8 @@ interface BatchTarget {
   urls: readonly string[];
   batchSize: number;
   onRequest?: () => void;
+  /** Called with the endpoint's host when a batch to it fails (ChainConfig's `onRequestError`). */
+  onRequestError?: (endpoint: string) => void;
   /** The URL that answered last: batches go there first, and to the others in turn when it fails. */
   current?: number;
 }
@@ -193,6 +196,7 @@ async function requestBatch<const B extends BatchBody>(target: BatchTarget, body
       target.current = index;
       return responses;
     } catch (error) {
+      target.onRequestError?.(endpointLabel(target.urls[index]!));
       lastError = error;
     }
   }

@@ -1,6 +1,7 @@
 import { type Chain, createPublicClient, defineChain, fallback, type HttpTransport, http, type PublicClient, type Transport } from 'viem';
 import { getLogs } from 'viem/actions';
 import { registerBatchTarget } from './deposits.js';
+import { endpointLabel } from './endpoint.js';
 import { readLogsInRanges } from './log-ranges.js';
 
 export interface ChainConfig {
@@ -15,6 +16,11 @@ export interface ChainConfig {
   batchSize?: number;
   /** Called once per HTTP request to the node (a batch counts once): for metrics and benchmarks. */
   onRequest?: () => void;
+  /**
+   * Called once per failed HTTP request (no answer, a timeout, a non-2xx status) with the endpoint's
+   * host (never the whole URL: providers put API keys in the path), before a retry or a failover.
+   */
+  onRequestError?: (endpoint: string) => void;
   /** Most blocks one eth_getLogs may span (longer queries are cut); a refused range is halved anyway. */
   maxLogRange?: number;
   /**
@@ -30,6 +36,24 @@ export function rpcUrlsOf(config: Pick<ChainConfig, 'rpcUrl' | 'rpcUrls'>): stri
   const urls = [...new Set([...(config.rpcUrls ?? []), ...(config.rpcUrl ? [config.rpcUrl] : [])])];
   if (urls.length === 0) throw new Error('no RPC URL configured');
   return urls;
+}
+
+export { endpointLabel };
+
+/** A fetch that reports each failed request to an endpoint, then fails as fetch would. */
+function reportingFetch(url: string, onRequestError: (endpoint: string) => void): typeof fetch {
+  const endpoint = endpointLabel(url);
+  return async (input, init) => {
+    let response: Response;
+    try {
+      response = await fetch(input, init);
+    } catch (error) {
+      onRequestError(endpoint);
+      throw error;
+    }
+    if (!response.ok) onRequestError(endpoint);
+    return response;
+  };
 }
 
 /** A minimal chain definition for the configured chain id (the project's own dev chain or a real one). */
@@ -55,6 +79,7 @@ export function chainTransport(config: ChainConfig): Transport {
       timeout: 10_000,
       ...(config.batchSize ? { batch: { batchSize: config.batchSize, wait: 0 } } : {}),
       ...(config.onRequest ? { onFetchRequest: () => void config.onRequest?.() } : {}),
+      ...(config.onRequestError ? { fetchFn: reportingFetch(url, config.onRequestError) } : {}),
     });
   if (urls.length === 1) return one(urls[0]!);
   return fallback(urls.map(one), {
@@ -89,7 +114,12 @@ export function createChainClient(config: ChainConfig): PublicClient {
     }) as typeof inner.getLogs,
   })) as unknown as PublicClient;
   if (config.batchSize)
-    registerBatchTarget(client, { urls: rpcUrlsOf(config), batchSize: config.batchSize, ...(config.onRequest ? { onRequest: config.onRequest } : {}) });
+    registerBatchTarget(client, {
+      urls: rpcUrlsOf(config),
+      batchSize: config.batchSize,
+      ...(config.onRequest ? { onRequest: config.onRequest } : {}),
+      ...(config.onRequestError ? { onRequestError: config.onRequestError } : {}),
+    });
   return client;
 }
 

@@ -3,6 +3,8 @@ import { Counter, collectDefaultMetrics, Histogram, register } from 'prom-client
 import { ConfigError } from '@reelboard/config';
 import { createLogger, errorFields, type Logger, publicErrorText } from '@reelboard/logger';
 
+export { countRpcError, watchStagingSpace } from './ops-metrics.js';
+
 /** Something a service must close on shutdown, in the order given. */
 export type Closer = () => Promise<void>;
 

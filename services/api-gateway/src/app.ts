@@ -10,6 +10,7 @@ import { requireAdmin } from './infra/admin-auth.js';
 import type { SiweAuth } from './infra/auth.js';
 import { dashboardRoutes } from './infra/dashboard.js';
 import { errorHandler, HttpError } from './infra/http-error.js';
+import { requestMetrics } from './infra/request-metrics.js';
 import type { ResumableUploads } from './infra/resumable.js';
 import { corsPolicy, rateLimits, securityHeaders } from './infra/security.js';
 import type { StagingGuard } from './infra/staging-guard.js';
@@ -56,6 +57,8 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
     uploadsPerWalletPerHour: config.RATE_LIMIT_UPLOADS_PER_WALLET_PER_HOUR,
     prefix: config.REDIS_PREFIX,
   });
+  // First, so refusals by the limits and guards below are timed and counted too.
+  app.use(requestMetrics());
   app.use(securityHeaders());
   app.use(corsPolicy({ corsOrigins: config.CORS_ORIGINS, publicUrl: config.PUBLIC_URL }));
   app.use('/v1', limits.perIp);

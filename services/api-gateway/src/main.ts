@@ -4,7 +4,7 @@ import { assertChainId, createChainClient, refundChainReader } from '@reelboard/
 import { rpcUrlsFrom } from '@reelboard/config';
 import { connectDatabase } from '@reelboard/db';
 import { connectPipeline } from '@reelboard/lifecycle';
-import { runService } from '@reelboard/runtime';
+import { countRpcError, runService, watchStagingSpace } from '@reelboard/runtime';
 import { storageFromEnv } from '@reelboard/storage';
 import { createApp } from './app.js';
 import { loadGatewayConfig } from './config.js';
@@ -25,8 +25,10 @@ await runService({
       chainId: config.CHAIN_ID,
       maxLogRange: config.RPC_MAX_LOG_RANGE,
       rankIntervalMs: config.RPC_RANK_INTERVAL_MS,
+      onRequestError: countRpcError,
     });
     await assertChainId(chain, config.CHAIN_ID);
+    watchStagingSpace(config.STAGING_DIR);
     const auth = new SiweAuth(redis, chain, {
       publicUrl: config.PUBLIC_URL,
       chainId: config.CHAIN_ID,

@@ -2,13 +2,13 @@ import { assertChainId, createChainClient } from '@reelboard/chain';
 import { rpcUrlsFrom } from '@reelboard/config';
 import { connectDatabase, quotesToWatch } from '@reelboard/db';
 import { connectPipeline } from '@reelboard/lifecycle';
-import { runService } from '@reelboard/runtime';
+import { countRpcError, runService } from '@reelboard/runtime';
 import { loadPaymentWatcherConfig } from './config.js';
 import { DepositWatcher } from './deposit-watcher.js';
 import { handlePaymentSubmitted } from './handle-payment-submitted.js';
 import { handleUploadExpire } from './handle-upload-expire.js';
 import { handleUploadReceived } from './handle-upload-received.js';
-import { rpcRequests } from './metrics.js';
+import { rpcRequests, watchRefundsDue } from './metrics.js';
 import { ScanLock } from './scan-lock.js';
 import { StuckWorkSweeper } from './stuck-work.js';
 import { AutoSweeper } from './sweep.js';
@@ -28,9 +28,11 @@ await runService({
       pollingIntervalMs: config.POLL_INTERVAL_MS,
       batchSize: config.RPC_BATCH_SIZE,
       onRequest: () => rpcRequests.inc(),
+      onRequestError: countRpcError,
     });
     await assertChainId(chain, config.CHAIN_ID);
     const db = connectDatabase(config.DATABASE_URL, { min: 0, max: config.DATABASE_POOL_MAX });
+    watchRefundsDue(db);
     const watchList = new WatchList(redis, config.REDIS_PREFIX);
     const lateWatchMs = config.LATE_WATCH_SECONDS * 1000;
     const deposits = { merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null };

@@ -1,5 +1,6 @@
 import { Counter, Gauge } from 'prom-client';
 import type { CreditStatus } from '@reelboard/contracts';
+import type { Knex } from '@reelboard/db';
 
 const credits = new Counter({
   name: 'reelboard_payment_credits_total',
@@ -62,4 +63,51 @@ export function countCredit(status: CreditStatus): void {
 
 export function countHint(outcome: string): void {
   hints.inc({ outcome });
+}
+
+let refundsDb: Knex | undefined;
+
+/** Money due back, read from the ledger at scrape time: one cheap query on the partial index of rows with refund_due > 0. */
+async function refundsDueByToken(): Promise<{ token: string; count: number; value: number }[]> {
+  if (!refundsDb) return [];
+  const rows: { token: string; count: string; value: string }[] = await refundsDb('payments')
+    .where('refund_due', '>', 0)
+    .groupByRaw("coalesce(token_address, 'native')")
+    .select(refundsDb.raw("coalesce(token_address, 'native') as token"), refundsDb.raw('count(*) as count'), refundsDb.raw('sum(refund_due) as value'));
+  return rows.map((row) => ({ token: row.token, count: Number(row.count), value: Number(row.value) }));
+}
+
+// A scrape that cannot read the ledger reports no series rather than failing the whole /metrics
+// answer (the readiness check already names a Postgres outage). Both gauges of one scrape share a read.
+let lastRead: { at: number; rows: Promise<{ token: string; count: number; value: number }[]> } | undefined;
+function refundsDueRead(): Promise<{ token: string; count: number; value: number }[]> {
+  if (!lastRead || Date.now() - lastRead.at > 1000) lastRead = { at: Date.now(), rows: refundsDueByToken().catch(() => []) };
+  return lastRead.rows;
+}
+
+new Gauge({
+  name: 'reelboard_refunds_due',
+  help: 'Ledger rows with money due back (partial, late, overpaid, unfulfilled, unmatched), by token (native for the coin)',
+  labelNames: ['token'] as const,
+  async collect() {
+    const rows = await refundsDueRead();
+    this.reset();
+    for (const row of rows) this.set({ token: row.token }, row.count);
+  },
+});
+
+new Gauge({
+  name: 'reelboard_refunds_due_value',
+  help: "Money due back in the token's base units (wei for the coin), by token: a float, exact enough to alert on, not to pay from",
+  labelNames: ['token'] as const,
+  async collect() {
+    const rows = await refundsDueRead();
+    this.reset();
+    for (const row of rows) this.set({ token: row.token }, row.value);
+  },
+});
+
+/** Reports the refunds due on /metrics from this ledger (the payment-watcher's start-up calls it once). */
+export function watchRefundsDue(db: Knex): void {
+  refundsDb = db;
 }

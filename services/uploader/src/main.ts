@@ -1,5 +1,5 @@
 import { connectPipeline } from '@reelboard/lifecycle';
-import { runService } from '@reelboard/runtime';
+import { runService, watchStagingSpace } from '@reelboard/runtime';
 import { storageFromEnv } from '@reelboard/storage';
 import { loadUploaderConfig } from './config.js';
 import { handlePreviewEarly } from './handle-preview-early.js';
@@ -13,6 +13,7 @@ await runService({
   start: async (config, log) => {
     const storage = storageFromEnv(config);
     await storage.checkBucket();
+    watchStagingSpace(config.STAGING_DIR);
     const { redis, bus, uploads } = await connectPipeline(config, 'uploader', log);
     bus.consume('preview.extracted', (upload, context) => handlePreviewExtracted(storage, config.STAGING_DIR, upload, context), {
       concurrency: config.UPLOAD_CONCURRENCY,

@@ -1,5 +1,6 @@
 import type { Request as ExpressRequest, RequestHandler, Response, Router } from 'express';
 import { parseRequest, type Reply, type Request, type RouteSpec } from '@reelboard/api';
+import { labelRoute } from '../infra/request-metrics.js';
 
 /** What the gateway keeps on `res.locals` (set by the session and admin checks). */
 export interface GatewayLocals {
@@ -9,6 +10,8 @@ export interface GatewayLocals {
   token?: string;
   /** Who acts on an admin route: the admin wallet or `admin-token` (the audit trail). */
   actor?: string;
+  /** The route table's row that served the request (the request metrics' `route` label). */
+  route?: string;
 }
 
 declare global {
@@ -55,6 +58,7 @@ export function bindRoute<R extends RouteSpec>(
 ): void {
   const guard = route.auth === 'public' ? undefined : guards[route.auth];
   router[route.method](route.path, async (req, res) => {
+    labelRoute(res, route);
     if (guard) await run(guard, req, res);
     for (const middleware of options.before ?? []) await run(middleware, req, res);
     // A refusal (InvalidInput) is answered by the error handler, as the domain-error table says.
