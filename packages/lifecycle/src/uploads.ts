@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { StatusStore } from '@reelboard/bus';
 import type { Payment, Quote, RenewalQuoted, StatusEvent, UploadReceived, UploadState } from '@reelboard/contracts';
+import type { StatusStore } from './status-store.js';
 import { type TransitionName, transitions } from './transitions.js';
 
 /** How long an upload's record and its owner index are kept by default (as long as its status history; REDIS_UPLOAD_TTL_SECONDS). */
