@@ -10,6 +10,7 @@ import {
   type QueueName,
   queues as queueTable,
   type ServiceQueue as ServiceQueueName,
+  type StatusCode,
   type StatusEventName,
   serviceQueues,
   type UploadState,
@@ -31,6 +32,8 @@ export interface StatusInput {
   state?: UploadState;
   progress?: number;
   reason?: string;
+  /** The event's typed code (statusEventCodes): required on the events that have one, refused on others. */
+  code?: StatusCode;
   message?: string;
 }
 
@@ -58,7 +61,7 @@ export interface StageContext {
   /** Aborted when the service shuts down and its grace period ran out: stop (kill ffmpeg); the job is handed back. */
   signal?: AbortSignal;
   /** Reports a status event for this upload, from this stage (it carries the upload's current state). */
-  status(event: StatusEventName, extra?: Pick<StatusInput, 'progress' | 'reason' | 'message'>): Promise<void>;
+  status(event: StatusEventName, extra?: Pick<StatusInput, 'progress' | 'reason' | 'code' | 'message'>): Promise<void>;
   /**
    * Adds a flow: a parent job that runs once every child job has completed (see Bus.publishFlow).
    * The parent's handler reads the children's results with `childrenValues`. (The flow members are

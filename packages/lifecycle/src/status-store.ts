@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { StatusInput, StatusSink } from '@reelboard/bus';
-import { afterTerminalEvents, endedStates, type StatusEvent, statusEventSchema, type UploadState } from '@reelboard/contracts';
+import { afterTerminalEvents, endedStates, type StatusEvent, statusCodeProblem, statusEventSchema, type UploadState } from '@reelboard/contracts';
 import { scrubSecrets } from '@reelboard/logger';
 
 export type { StatusInput } from '@reelboard/bus';
@@ -128,6 +128,9 @@ export class StatusStore implements StatusSink {
    */
   async publish(input: StatusInput, change?: StateChange): Promise<number> {
     const { state, ...fields } = input;
+    // Readers branch on the code (notifications, the web client): an event that needs one never goes out without it.
+    const problem = statusCodeProblem(input.event, input.code);
+    if (problem) throw new Error(`status event for upload ${input.uploadId} refused: ${problem}`);
     // Reasons and notes reach the owner, webhooks and push messages: never with an upstream secret.
     if (fields.reason !== undefined) fields.reason = scrubSecrets(fields.reason);
     if (fields.message !== undefined) fields.message = scrubSecrets(fields.message);

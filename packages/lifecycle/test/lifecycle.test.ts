@@ -157,7 +157,7 @@ describe('give-up policies (from the channel table)', () => {
     );
     await bus.publish('payment.submitted', { uploadId: u.uploadId, txHash: `0x${'ab'.repeat(32)}`, round: 1 });
     const rejected = await until(async () => events.find((e) => e.event === 'payment.rejected'), 'payment.rejected');
-    expect(rejected).toMatchObject({ message: 'unverifiable', state: 'awaiting_payment' });
+    expect(rejected).toMatchObject({ code: 'unverifiable', state: 'awaiting_payment' });
     expect(await uploads.state(u.uploadId)).toBe('awaiting_payment');
     // Its place is freed: the same hash may be sent again, as a new round (a new job).
     expect(await uploads.followHint(u.uploadId, `0x${'ab'.repeat(32)}`, 1)).toEqual({ round: 2 });

@@ -71,4 +71,17 @@ describe('status store', () => {
     expect(live).toEqual([1]);
     unsubscribe();
   });
+
+  it('refuses an event without the code its readers branch on, or with a code not of its event', async () => {
+    const uploadId = randomUUID();
+    const base = { uploadId, stage: 'test' };
+    await expect(store.publish({ ...base, event: 'payment.received', message: 'partial' })).rejects.toThrow(
+      /payment.received event needs a code: one of partial, late, overpaid/,
+    );
+    await expect(store.publish({ ...base, event: 'payment.rejected', code: 'late' })).rejects.toThrow(/code late is not one of payment.rejected's/);
+    await expect(store.publish({ ...base, event: 'failed', code: 'partial' })).rejects.toThrow(/a failed event carries no code/);
+    expect(await store.history(uploadId)).toEqual([]);
+    expect(await store.publish({ ...base, event: 'payment.received', code: 'partial', message: 'received 1 of 2' })).toBe(1);
+    expect(await store.latest(uploadId)).toMatchObject({ event: 'payment.received', code: 'partial', message: 'received 1 of 2' });
+  });
 });
