@@ -23,11 +23,11 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { createPublicClient, createWalletClient, defineChain, type Hex, http } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectRedis } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
 import type { UploadReceived } from '@reelboard/contracts';
 import { connectDatabase, recordQuote } from '@reelboard/db';
-import { Uploads } from '@reelboard/lifecycle';
+import { createBus, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { repoRoot } from '@reelboard/testkit/infra-env';
 import { startPrivateInfra } from '@reelboard/testkit/private-infra';
@@ -116,7 +116,7 @@ for (const [name, port] of Object.entries(internalPorts)) {
 
 const redis = connectRedis(infra.env.REDIS_URL ?? '', 'drill');
 const log = createLogger('drill', 'error');
-const bus = new Bus(redis, PREFIX, 'drill', log);
+const bus = createBus(redis, PREFIX, 'drill', log);
 const uploads = new Uploads(redis, PREFIX, bus.status);
 const db = connectDatabase(infra.env.DATABASE_URL ?? '', { min: 0, max: 2 });
 const chain = defineChain({

@@ -2,9 +2,9 @@
 //   pnpm failed-uploads list            the failed uploads, newest first (stage, reason, paid or not)
 //   pnpm failed-uploads retry <id>...   runs each upload's failed stage again with the same input
 // Reads REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) and REDIS_PREFIX from the environment (beside `pnpm dev`, with none set: the stack's own, .data/dev.env).
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectRedis } from '@reelboard/bus';
 import { loadConfig, redisEnvSchema } from '@reelboard/config';
-import { listFailedUploads, retryFailedUpload, Uploads } from '@reelboard/lifecycle';
+import { createBus, listFailedUploads, retryFailedUpload, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { loadDevStackEnv } from './dev-stack-env.js';
 
@@ -13,7 +13,7 @@ if (devStackEnv) process.stderr.write(`using the development stack's settings fr
 const config = loadConfig(redisEnvSchema);
 const [command = 'list', ...ids] = process.argv.slice(2);
 const redis = connectRedis(config, 'failed-uploads-cli');
-const bus = new Bus(redis, config.REDIS_PREFIX, 'operator', createLogger('failed-uploads', 'warn'));
+const bus = createBus(redis, config.REDIS_PREFIX, 'operator', createLogger('failed-uploads', 'warn'));
 const uploads = new Uploads(redis, config.REDIS_PREFIX, bus.status);
 
 try {

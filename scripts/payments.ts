@@ -104,15 +104,15 @@ async function lifecycleSettle(
   chainId: number,
   deposits: Awaited<ReturnType<typeof chainOf>>['deposits'],
 ) {
-  const { Bus, connectRedis } = await import('@reelboard/bus');
-  const { Uploads } = await import('@reelboard/lifecycle');
+  const { connectRedis } = await import('@reelboard/bus');
+  const { createBus, Uploads } = await import('@reelboard/lifecycle');
   const { createLogger } = await import('@reelboard/logger');
   const { DepositWatcher } = await import('../services/payment-watcher/src/deposit-watcher.js');
   const { ScanLock } = await import('../services/payment-watcher/src/scan-lock.js');
   const { WatchList } = await import('../services/payment-watcher/src/watch-list.js');
   const redis = connectRedis(config, 'payments-cli');
   const log = createLogger('payments-cli', 'warn');
-  const bus = new Bus(redis, config.REDIS_PREFIX, 'payments-cli', log);
+  const bus = createBus(redis, config.REDIS_PREFIX, 'payments-cli', log);
   const watcher = new DepositWatcher({
     bus,
     uploads: new Uploads(redis, config.REDIS_PREFIX, bus.status),
@@ -194,8 +194,8 @@ const commands: Record<string, Command> = {
       const chain = createChainClient({ rpcUrls: rpcUrlsFrom(config), chainId: config.CHAIN_ID ?? 0 });
       const actor = typeof values.actor === 'string' ? values.actor : `cli:${userInfo().username}`;
       // Loaded only here: the queue library is heavy and listing does not need it.
-      const { connectRedis, StatusStore } = await import('@reelboard/bus');
-      const { Uploads } = await import('@reelboard/lifecycle');
+      const { connectRedis } = await import('@reelboard/bus');
+      const { StatusStore, Uploads } = await import('@reelboard/lifecycle');
       const { refundPayment } = await import('../services/api-gateway/src/routes/admin-payments.js');
       const redis = connectRedis(config, 'payments-cli');
       let outcome;

@@ -15,9 +15,10 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import type { Hex } from 'viem';
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectRedis } from '@reelboard/bus';
 import { type Channel, channels, type StatusEvent, terminalEvents } from '@reelboard/contracts';
 import { connectDatabase } from '@reelboard/db';
+import { createBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { pay, postListing, signIn } from '@reelboard/testkit/client';
 import { repoRoot } from '@reelboard/testkit/infra-env';
@@ -92,7 +93,7 @@ let extraTranscoder: ExtraReplica | undefined = await orClose(stack.startExtra('
 let extraRound = 0;
 const db = connectDatabase(infra.env.DATABASE_URL ?? '', { min: 0, max: 2 });
 const redis = connectRedis(infra.env.REDIS_URL ?? '', 'soak');
-const bus = new Bus(redis, stack.env.REDIS_PREFIX ?? '', 'soak', createLogger('soak', 'error'));
+const bus = createBus(redis, stack.env.REDIS_PREFIX ?? '', 'soak', createLogger('soak', 'error'));
 started = Date.now();
 note(`stack up: ${SERVICES.join(', ')} + a second transcoder; ${UPLOADS} uploads, ${IN_FLIGHT} in flight, seed ${SEED}`);
 

@@ -14,7 +14,8 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1';
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectRedis } from '@reelboard/bus';
+import { createBus, type PipelineBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
 import { loadGatewayConfig } from '../services/api-gateway/src/config.js';
@@ -495,12 +496,12 @@ describe('transcoder autoscaling', () => {
 
   describe('against real Redis', () => {
     let redis: Redis;
-    let bus: Bus;
+    let bus: PipelineBus;
     const prefix = `k8stest-${Date.now().toString(36)}`;
 
     beforeAll(() => {
       redis = connectRedis(infraEnv().REDIS_URL ?? '', 'k8s-test');
-      bus = new Bus(redis, prefix, 'k8s-test', createLogger('k8s-test', 'error'));
+      bus = createBus(redis, prefix, 'k8s-test', createLogger('k8s-test', 'error'));
     });
 
     afterAll(async () => {

@@ -5,11 +5,11 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPublicClient, createTestClient, createWalletClient, type Hex, http } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { connectRedis, StatusStore } from '@reelboard/bus';
+import { connectRedis } from '@reelboard/bus';
 import { chainFor } from '@reelboard/chain';
 import type { UploadReceived } from '@reelboard/contracts';
 import { applyCredit, connectDatabase, type Knex, migrateToLatest, paymentHistory, recordQuote } from '@reelboard/db';
-import { Uploads } from '@reelboard/lifecycle';
+import { StatusStore, Uploads } from '@reelboard/lifecycle';
 import { depositCredit, quoteInput, randomTxHash } from '@reelboard/testkit/db-fixtures';
 import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
 

@@ -8,9 +8,9 @@
  */
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectRedis } from '@reelboard/bus';
 import type { StatusEvent, UploadReceived } from '@reelboard/contracts';
-import { Uploads } from '@reelboard/lifecycle';
+import { createBus, type PipelineBus, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { percentile, writeReport } from './lib/report.js';
@@ -25,7 +25,7 @@ const log = createLogger('bench-bus', 'error');
 /** The stages, instant: each validates its input (as real stages do) and hands on to the next channel. */
 async function runStages(prefix: string): Promise<void> {
   const redis = connectRedis(redisUrl, 'bench-bus-stages');
-  const bus = new Bus(redis, prefix, 'bench-stage', log);
+  const bus = createBus(redis, prefix, 'bench-stage', log);
   const txHash = `0x${'ab'.repeat(32)}` as const;
   bus.consume(
     'upload.received',
@@ -100,7 +100,7 @@ interface RunResult {
 }
 
 /** Sends `count` uploads (all at once, or at `rate` per second) and waits for every profile.saved. */
-async function run(bus: Bus, uploads: Uploads, count: number, rate?: number): Promise<RunResult> {
+async function run(bus: PipelineBus, uploads: Uploads, count: number, rate?: number): Promise<RunResult> {
   const events = new Map<string, Map<string, number>>();
   let finished = 0;
   let resolveDone: () => void = () => {};
@@ -149,7 +149,7 @@ if (process.argv[2] === 'stages') {
   const stages = fork(new URL(import.meta.url).pathname, ['stages', prefix], { execArgv: ['--import', 'tsx'] });
   await new Promise<void>((resolve) => stages.once('message', () => resolve()));
   const redis = connectRedis(redisUrl, 'bench-bus');
-  const bus = new Bus(redis, prefix, 'bench-gateway', log);
+  const bus = createBus(redis, prefix, 'bench-gateway', log);
   const uploads = new Uploads(redis, prefix, bus.status);
 
   await run(bus, uploads, 50, 100); // warm-up: connections, scripts, JIT

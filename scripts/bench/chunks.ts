@@ -18,9 +18,10 @@ import { copyFile, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectRedis } from '@reelboard/bus';
 import { loadConfig } from '@reelboard/config';
 import { stagedPaths } from '@reelboard/contracts';
+import { createBus, type PipelineBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { ObjectStorage } from '@reelboard/storage';
 import { infraEnv } from '@reelboard/testkit/infra-env';
@@ -144,11 +145,11 @@ async function timeToReady(
   };
   const prefix = `bench-chunks-${randomUUID().slice(0, 8)}`;
   const connections = [] as ReturnType<typeof connectRedis>[];
-  const buses: Bus[] = [];
+  const buses: PipelineBus[] = [];
   for (let r = 1; r <= replicas; r++) {
     const redis = connectRedis(env.REDIS_URL ?? '', `bench-chunks-${r}`);
     connections.push(redis);
-    const bus = new Bus(redis, prefix, 'transcoder', log);
+    const bus = createBus(redis, prefix, 'transcoder', log);
     const media = timedMedia(`replica-${r}`, timings);
     bus.consume('payment.confirmed', (upload, context) => handlePaymentConfirmed(media, settings, upload, context), { concurrency: 1 });
     bus.consume('video.chunk', (job, context) => handleVideoChunk(media, settings, job, context, `replica-${r}`), { concurrency: 1 });
@@ -158,7 +159,7 @@ async function timeToReady(
   const uploadId = randomUUID();
   await mkdir(join(staging, uploadId), { recursive: true });
   await copyFile(source, join(staging, stagedPaths(uploadId).source));
-  const first = buses[0] as Bus;
+  const first = buses[0] as PipelineBus;
   const start = performance.now();
   await first.publish('payment.confirmed', paymentConfirmed(uploadId, stagedPaths(uploadId).source));
   for (;;) {

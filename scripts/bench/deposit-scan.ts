@@ -8,9 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectRedis } from '@reelboard/bus';
 import { createChainClient, type DepositSettings, depositAddressOf } from '@reelboard/chain';
-import { Uploads } from '@reelboard/lifecycle';
+import { createBus, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { KEYS, MERCHANT, startAnvil } from '@reelboard/testkit/anvil';
 import { DepositWatcher } from '../../services/payment-watcher/src/deposit-watcher.js';
@@ -32,7 +32,7 @@ const log = createLogger('bench-deposit-scan', 'error');
 /** Runs BLOCKS passes, one per new block, with `batchSize` (0: no batching); returns per-block requests and ms. */
 async function measure(batchSize: number, blocks: number, quoteCount = QUOTES): Promise<{ requests: number[]; ms: number[]; credited: number }> {
   const prefix = `bench-deposit-${batchSize}-${Date.now().toString(36)}`;
-  const bus = new Bus(redis, prefix, 'bench', log);
+  const bus = createBus(redis, prefix, 'bench', log);
   const uploads = new Uploads(redis, prefix, bus.status);
   const watchList = new WatchList(redis, prefix);
   let requests = 0;

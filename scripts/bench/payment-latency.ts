@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectRedis } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
-import { Uploads } from '@reelboard/lifecycle';
+import { createBus, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { KEYS, MERCHANT, startAnvil } from '@reelboard/testkit/anvil';
 import { makeUpload, PRICE, redisUrl } from '../../services/payment-watcher/test/support/harness.js';
@@ -32,7 +32,7 @@ await anvil.test.setAutomine(false);
 const staging = await mkdtemp(join(tmpdir(), 'bench-payments-'));
 const prefix = `bench-pay-${Date.now().toString(36)}`;
 const redis = connectRedis(redisUrl(), 'bench-payments');
-const bus = new Bus(redis, prefix, 'bench', createLogger('bench', 'error'));
+const bus = createBus(redis, prefix, 'bench', createLogger('bench', 'error'));
 const uploads = new Uploads(redis, prefix, bus.status);
 const watcher = spawn(process.execPath, ['--import', 'tsx', 'services/payment-watcher/src/main.ts'], {
   cwd: repoRoot,

@@ -12,9 +12,9 @@ import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import type { Redis } from 'ioredis';
-import { Bus, connectRedis, type Retention } from '@reelboard/bus';
+import { connectRedis, type Retention } from '@reelboard/bus';
 import type { StatusEvent, UploadReceived } from '@reelboard/contracts';
-import { Uploads } from '@reelboard/lifecycle';
+import { createBus, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { redisProcesses } from '@reelboard/testkit/redis-processes';
 import { writeReport } from './lib/report.js';
@@ -33,7 +33,7 @@ const log = createLogger('bench-redis-memory', 'error');
 /** The stages, stubbed, each doing to Redis what its service does: jobs, transitions, status events. */
 async function runStages(redisUrl: string, prefix: string): Promise<void> {
   const redis = connectRedis(redisUrl, 'bench-memory-stages');
-  const bus = new Bus(redis, prefix, 'bench-stage', log, {}, {}, retention);
+  const bus = createBus(redis, prefix, 'bench-stage', log, {}, {}, retention);
   const uploads = new Uploads(redis, prefix, bus.status, retention.uploadSeconds);
   const txHash = `0x${'ab'.repeat(32)}` as const;
   const options = { concurrency: CONCURRENCY };
@@ -199,7 +199,7 @@ async function main(): Promise<void> {
     const stages = fork(new URL(import.meta.url).pathname, ['stages', redisUrl, prefix], { execArgv: ['--import', 'tsx'] });
     await new Promise<void>((resolve) => stages.once('message', () => resolve()));
     const redis = connectRedis(redisUrl, 'bench-memory');
-    const bus = new Bus(redis, prefix, 'bench-gateway', log, {}, {}, retention);
+    const bus = createBus(redis, prefix, 'bench-gateway', log, {}, {}, retention);
     const uploads = new Uploads(redis, prefix, bus.status, retention.uploadSeconds);
     // Every queue exists (its meta keys) before the baseline.
     for (const queue of bus.watchedQueues()) await queue.waitUntilReady();

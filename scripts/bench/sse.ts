@@ -10,10 +10,10 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { EventSource } from 'eventsource';
 import { privateKeyToAccount } from 'viem/accounts';
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectRedis } from '@reelboard/bus';
 import { GatewayClient } from '@reelboard/client';
 import type { StatusEvent, UploadReceived } from '@reelboard/contracts';
-import { Uploads } from '@reelboard/lifecycle';
+import { createBus, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { percentile, repoRoot, writeReport } from './lib/report.js';
@@ -63,7 +63,7 @@ for (let i = 0; ; i += 1) {
 }
 
 const redis = connectRedis(infra.REDIS_URL ?? '', 'bench-sse');
-const bus = new Bus(redis, prefix, 'bench-stage', createLogger('bench-sse', 'error'));
+const bus = createBus(redis, prefix, 'bench-stage', createLogger('bench-sse', 'error'));
 const client = new GatewayClient(gatewayUrl);
 await client.signIn(account, Number(infra.CHAIN_ID));
 const token = client.sessionToken ?? '';

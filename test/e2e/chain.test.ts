@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hex } from 'viem';
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectRedis } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
 import { queues } from '@reelboard/contracts';
 import { connectDatabase, createWebhookEndpoint, deleteWebhookEndpoint, type Knex, migrateToLatest } from '@reelboard/db';
+import { createBus, type PipelineBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { ObjectStorage } from '@reelboard/storage';
 import { bullmqQueueNames } from '@reelboard/testkit/bullmq-queues';
@@ -32,7 +33,7 @@ const QUOTE_TTL_SECONDS = 25;
 let stack: Stack;
 let db: Knex;
 let storage: ObjectStorage;
-let bus: Bus;
+let bus: PipelineBus;
 let redis: ReturnType<typeof connectRedis>;
 let work: string;
 
@@ -58,7 +59,7 @@ beforeAll(async () => {
     queueSize: 2,
   });
   redis = connectRedis(stack.env.REDIS_URL ?? '', 'e2e-test');
-  bus = new Bus(redis, stack.env.REDIS_PREFIX ?? '', 'e2e-test', createLogger('e2e-test', 'error'));
+  bus = createBus(redis, stack.env.REDIS_PREFIX ?? '', 'e2e-test', createLogger('e2e-test', 'error'));
 });
 
 afterAll(async () => {

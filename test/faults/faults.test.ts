@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectRedis } from '@reelboard/bus';
 import { connectDatabase, type Knex } from '@reelboard/db';
+import { createBus, type PipelineBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { repoRoot } from '@reelboard/testkit/infra-env';
 import { ffprobe, makeClip, makePng } from '@reelboard/testkit/media';
@@ -39,7 +40,7 @@ let infra: PrivateInfra;
 let stack: Stack;
 let db: Knex;
 let redis: Redis;
-let bus: Bus;
+let bus: PipelineBus;
 let work: string;
 const clips = { long: '', short: '', logo: '', garbage: '' };
 /** Every upload whose payment went through in this file: each must end as a listing or an unfulfilled payment. */
@@ -70,7 +71,7 @@ beforeAll(async () => {
   });
   db = connectDatabase(infra.env.DATABASE_URL ?? '', { min: 0, max: 2 });
   redis = connectRedis(infra.env.REDIS_URL ?? '', 'faults-test');
-  bus = new Bus(redis, stack.env.REDIS_PREFIX ?? '', 'faults-test', createLogger('faults-test', 'error'));
+  bus = createBus(redis, stack.env.REDIS_PREFIX ?? '', 'faults-test', createLogger('faults-test', 'error'));
 });
 
 afterAll(async () => {

@@ -10,14 +10,45 @@ import {
   type QueueName,
   queues as queueTable,
   type ServiceQueue as ServiceQueueName,
+  type StatusCode,
   type StatusEventName,
   serviceQueues,
+  type UploadState,
 } from '@reelboard/contracts';
 import { errorFields, forUpload, type Logger } from '@reelboard/logger';
 import { PermanentError, RetryLaterError } from './errors.js';
 import { jobDuration, jobsCompleted, jobsFailed, jobsStarted, type QueueSource, unwatchQueues, watchQueues } from './metrics.js';
 import { assertUsableRedis, connectRedis, type RedisSettings } from './redis.js';
-import { type StatusInput, type StatusRetention, StatusStore } from './status-store.js';
+
+/** What a stage says about an upload; the status store adds the sequence number, the time and the upload's state. */
+export interface StatusInput {
+  uploadId: string;
+  event: StatusEventName;
+  stage: string;
+  /**
+   * Only for an upload the lifecycle holds no state for (never registered, e.g. a listing saved
+   * before the status store existed): the state to report. Otherwise events carry the stored state.
+   */
+  state?: UploadState;
+  progress?: number;
+  reason?: string;
+  /** The event's typed code (statusEventCodes): required on the events that have one, refused on others. */
+  code?: StatusCode;
+  message?: string;
+}
+
+/**
+ * Where the bus reports its stages' status events. packages/lifecycle's StatusStore is the one
+ * implementation: the lifecycle owns states and their events, the bus only carries them, so it
+ * takes the store from outside rather than importing it.
+ */
+export interface StatusSink {
+  /** Publishes a status event; returns its sequence number, or 0 if the upload's state dropped it. */
+  publish(input: StatusInput): Promise<number>;
+  /** Removes status log entries past their retention (the bus's periodic sweep calls it). */
+  trimLog(): Promise<void>;
+  close(): Promise<void>;
+}
 
 /** What a stage's handler gets besides its payload. */
 export interface StageContext {
@@ -30,7 +61,7 @@ export interface StageContext {
   /** Aborted when the service shuts down and its grace period ran out: stop (kill ffmpeg); the job is handed back. */
   signal?: AbortSignal;
   /** Reports a status event for this upload, from this stage (it carries the upload's current state). */
-  status(event: StatusEventName, extra?: Pick<StatusInput, 'progress' | 'reason' | 'message'>): Promise<void>;
+  status(event: StatusEventName, extra?: Pick<StatusInput, 'progress' | 'reason' | 'code' | 'message'>): Promise<void>;
   /**
    * Adds a flow: a parent job that runs once every child job has completed (see Bus.publishFlow).
    * The parent's handler reads the children's results with `childrenValues`. (The flow members are
@@ -91,7 +122,11 @@ const KEEP_COMPLETED_SECONDS = 7 * 24 * 3600;
 const KEEP_FAILED_SECONDS = 30 * 24 * 3600;
 
 /** How long what the bus writes stays in Redis (REDIS_*_TTL_SECONDS); every default is in docs/operations.md. */
-export interface Retention extends StatusRetention {
+export interface Retention {
+  /** An upload's status hash and history, counted from its last event (the status store's). */
+  uploadSeconds?: number;
+  /** Entries of the status log stream (the status store's). */
+  statusLogSeconds?: number;
   /** A completed job (its id keeps deduplicating re-publishes for this long). */
   completedJobSeconds?: number;
   /** A job that failed for good (kept for operators). */
@@ -180,10 +215,9 @@ async function outlasts(work: Promise<unknown>, ms: number): Promise<boolean> {
 
 /**
  * The work channels of the chain as durable BullMQ queues (one per channel; its consumer owns it)
- * plus the status store. Publishing validates the payload against the channel's contract.
+ * plus the status store it is given. Publishing validates the payload against the channel's contract.
  */
-export class Bus implements QueueSource {
-  readonly status: StatusStore;
+export class Bus<S extends StatusSink = StatusSink> implements QueueSource {
   private readonly queues = new Map<QueueName, Queue>();
   private readonly workers: Worker[] = [];
   private readonly consumed = new Set<QueueName>();
@@ -197,6 +231,8 @@ export class Bus implements QueueSource {
     readonly prefix: string,
     private readonly service: string,
     private readonly log: Logger,
+    /** The status store (packages/lifecycle's StatusStore; `createBus` there makes both). */
+    readonly status: S,
     /** Per-channel changes to the retry policy table (operators tune them; tests shorten them). */
     private readonly policyOverrides: Partial<Record<QueueName, Partial<ChannelPolicy>>> = {},
     /** Lock and stalled-check periods of this replica's workers (JOB_LOCK_MS, JOB_STALLED_INTERVAL_MS). */
@@ -204,7 +240,6 @@ export class Bus implements QueueSource {
     /** How long finished jobs, upload records and the status log are kept (REDIS_*_TTL_SECONDS). */
     readonly retention: Retention = {},
   ) {
-    this.status = new StatusStore(redis, prefix, retention);
     watchQueues(this);
     this.giveUp = async (channel, _payload, error, context) => {
       context.log.error('stage gave up; no give-up handler is set', { channel, error: error.message });
@@ -535,9 +570,15 @@ export function retentionFrom(config: BusSettings): Retention {
 /**
  * A service's Redis connection and bus, from its validated configuration. Refuses (throws, naming
  * `maxmemory-policy`) when Redis may evict keys: nothing here survives an eviction; and refuses a
- * Redis Cluster node (not supported).
+ * Redis Cluster node (not supported). `statusFor` makes the status store on the connection
+ * (packages/lifecycle's connectPipeline passes its StatusStore).
  */
-export async function connectBus(config: BusSettings, service: string, log: Logger): Promise<{ redis: Redis; bus: Bus }> {
+export async function connectBus<S extends StatusSink>(
+  config: BusSettings,
+  service: string,
+  log: Logger,
+  statusFor: (redis: Redis, retention: Retention) => S,
+): Promise<{ redis: Redis; bus: Bus<S> }> {
   const redis = connectRedis(config, service);
   try {
     await assertUsableRedis(redis);
@@ -545,14 +586,16 @@ export async function connectBus(config: BusSettings, service: string, log: Logg
     redis.disconnect();
     throw error;
   }
+  const retention = retentionFrom(config);
   const bus = new Bus(
     redis,
     config.REDIS_PREFIX,
     service,
     log,
+    statusFor(redis, retention),
     {},
     { lockMs: config.JOB_LOCK_MS, stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS, maxStalledCount: config.JOB_MAX_STALLED_COUNT },
-    retentionFrom(config),
+    retention,
   );
   return { redis, bus };
 }

@@ -2,4 +2,3 @@ export * from './bus.js';
 export * from './errors.js';
 export { type QueueSource, register as metricsRegistry, unwatchQueues, watchQueues } from './metrics.js';
 export * from './redis.js';
-export * from './status-store.js';

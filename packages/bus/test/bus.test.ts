@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Redis } from 'ioredis';
 import { ContractError, type StatusEvent, type UploadReceived } from '@reelboard/contracts';
+import { createBus, type PipelineBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { deletePrefix, receivedUpload } from '@reelboard/testkit/uploads';
-import { Bus, connectRedis, PermanentError, RetryLaterError } from '../src/index.js';
+import { connectRedis, PermanentError, RetryLaterError } from '../src/index.js';
 
 let redis: Redis;
-let bus: Bus;
+let bus: PipelineBus;
 const prefix = `bustest-${Date.now().toString(36)}`;
 
 const upload = (uploadId?: string): UploadReceived => receivedUpload(uploadId);
@@ -40,7 +41,7 @@ const nextGiveUp = async (uploadId: string, timeoutMs = 10_000) => {
 
 beforeAll(() => {
   redis = connectRedis(infraEnv().REDIS_URL ?? '', 'bus-test');
-  bus = new Bus(redis, prefix, 'bus-test', createLogger('bus-test', 'error'), {
+  bus = createBus(redis, prefix, 'bus-test', createLogger('bus-test', 'error'), {
     'upload.received': { attempts: 3, backoffMs: 50 },
   });
   bus.onGiveUp(async (channel, payload, error) => {
@@ -199,56 +200,5 @@ describe('consuming', () => {
     // Five runs with attempts capped at three: waiting did not count as failing.
     expect(calls).toBe(5);
     expect(Math.max(...attemptsSeen)).toBe(1);
-  });
-});
-
-describe('status store', () => {
-  it('numbers events, keeps history and the latest, and ignores events after the end', async () => {
-    const uploadId = randomUUID();
-    const live: number[] = [];
-    const unsubscribe = await bus.status.subscribe((e) => e.uploadId === uploadId && live.push(e.seq));
-    const base = { uploadId, stage: 'test' };
-    expect(await bus.status.publish({ ...base, event: 'upload.received' }, { from: ['-'], to: 'awaiting_payment' })).toBe(1);
-    expect(await bus.status.publish({ ...base, event: 'progress', progress: 50 })).toBe(2);
-    expect(await bus.status.publish({ ...base, event: 'failed', reason: 'boom' }, { from: ['awaiting_payment'], to: 'failed' })).toBe(3);
-    expect(await bus.status.publish({ ...base, event: 'progress', progress: 60 })).toBe(0);
-    // A change from a state the upload is not in publishes nothing and changes nothing.
-    expect(await bus.status.publish({ ...base, event: 'expired' }, { from: ['awaiting_payment'], to: 'expired' })).toBe(0);
-    expect(await bus.status.state(uploadId)).toBe('failed');
-    expect((await bus.status.history(uploadId)).map((e) => e.state)).toEqual(['awaiting_payment', 'awaiting_payment', 'failed']);
-    expect((await bus.status.latest(uploadId))?.event).toBe('failed');
-    expect((await bus.status.history(uploadId, 1)).map((e) => e.seq)).toEqual([2, 3]);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(live).toEqual([1, 2, 3]);
-    unsubscribe();
-
-    // The durable log the notifier reads holds the state changes, not progress nor ignored events.
-    const log = (await redis.xrange(bus.status.logKey, '-', '+')) as [string, string[]][];
-    const mine = log.map(([, fields]) => JSON.parse(fields[1] ?? '{}') as StatusEvent).filter((e) => e.uploadId === uploadId);
-    expect(mine.map((e) => [e.seq, e.event])).toEqual([
-      [1, 'upload.received'],
-      [3, 'failed'],
-    ]);
-  });
-
-  it('connects its subscriber again when ioredis ends it, and tells followers to catch up', async () => {
-    const uploadId = randomUUID();
-    const live: number[] = [];
-    let resumed = 0;
-    const unsubscribe = await bus.status.subscribe(
-      (e) => e.uploadId === uploadId && live.push(e.seq),
-      () => resumed++,
-    );
-    // What ioredis leaves after giving up on a client: status 'end', no more reconnects.
-    const subscriber = (bus.status as unknown as { subscriber: Redis }).subscriber;
-    subscriber.disconnect();
-    const deadline = Date.now() + 10_000;
-    while (resumed === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(resumed).toBeGreaterThan(0);
-    expect(subscriber.status).toBe('ready');
-    await bus.status.publish({ uploadId, stage: 'test', event: 'upload.received' }, { from: ['-'], to: 'awaiting_payment' });
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(live).toEqual([1]);
-    unsubscribe();
   });
 });

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { queues } from '@reelboard/contracts';
+import { createBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv } from '@reelboard/testkit/infra-env';
-import { Bus, connectRedis, metricsRegistry } from '../src/index.js';
+import { connectRedis, metricsRegistry } from '../src/index.js';
 
 // The backlog alert reads reelboard_queue_jobs: it must come from any service, not only from the
 // channel's consumer, or it goes silent exactly when that consumer is down.
@@ -29,7 +30,7 @@ afterAll(async () => {
 describe('queue depth gauges', () => {
   it('a service that consumes nothing reports every queue of the table, including a backlog nobody is consuming', async () => {
     // The gateway's bus: it publishes but consumes no channel. No transcoder runs.
-    const bus = new Bus(redis, prefix, 'api-gateway', createLogger('queue-metrics-test', 'error'));
+    const bus = createBus(redis, prefix, 'api-gateway', createLogger('queue-metrics-test', 'error'));
     try {
       const uploadId = randomUUID();
       await bus.queue('payment.confirmed').add('payment.confirmed', { uploadId }, { jobId: `${uploadId}.payment.confirmed` });

@@ -7,6 +7,11 @@ import { createLogger } from '@reelboard/logger';
 import { type RedisProcesses, redisProcesses } from '@reelboard/testkit/redis-processes';
 import { assertNoEviction, ClusterNotSupportedError, connectBus, connectRedis, EvictionPolicyError, evictionPolicy, redisOptions } from '../src/index.js';
 
+/** The status store connectBus would make: never, since the Redis is refused first. */
+const refusedFirst = (): never => {
+  throw new Error('the status store was made on a refused Redis');
+};
+
 describe('Redis settings', () => {
   it('reads sentinel addresses and the master name instead of a URL', () => {
     const config = loadConfig(commonSchema, {
@@ -84,7 +89,9 @@ describe('eviction policy', () => {
         JOB_STALLED_INTERVAL_MS: 30_000,
         JOB_MAX_STALLED_COUNT: 1,
       };
-      await expect(connectBus(settings, 'eviction-test', createLogger('eviction-test', 'error'))).rejects.toThrow(/maxmemory-policy is "volatile-lru"/);
+      await expect(connectBus(settings, 'eviction-test', createLogger('eviction-test', 'error'), refusedFirst)).rejects.toThrow(
+        /maxmemory-policy is "volatile-lru"/,
+      );
     } finally {
       goodClient.disconnect();
       badClient.disconnect();
@@ -100,7 +107,7 @@ describe('eviction policy', () => {
       JOB_STALLED_INTERVAL_MS: 30_000,
       JOB_MAX_STALLED_COUNT: 1,
     };
-    const refusal = await connectBus(settings, 'cluster-test', createLogger('cluster-test', 'error')).catch((error: unknown) => error);
+    const refusal = await connectBus(settings, 'cluster-test', createLogger('cluster-test', 'error'), refusedFirst).catch((error: unknown) => error);
     expect(refusal).toBeInstanceOf(ClusterNotSupportedError);
     expect((refusal as Error).message).toMatch(/Redis Cluster is not supported.*Sentinel/);
   });

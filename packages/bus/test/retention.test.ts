@@ -4,20 +4,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import type { UploadReceived } from '@reelboard/contracts';
+import { createBus, type PipelineBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { deletePrefix, receivedUpload } from '@reelboard/testkit/uploads';
-import { Bus, connectRedis, sweepIntervalMs } from '../src/index.js';
+import { connectRedis, sweepIntervalMs } from '../src/index.js';
 
 let redis: Redis;
-let bus: Bus;
+let bus: PipelineBus;
 const prefix = `retention-${Date.now().toString(36)}`;
 
 const upload = (): UploadReceived => receivedUpload();
 
 beforeAll(() => {
   redis = connectRedis(infraEnv().REDIS_URL ?? '', 'retention-test');
-  bus = new Bus(
+  bus = createBus(
     redis,
     prefix,
     'retention-test',

@@ -2,20 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Redis } from 'ioredis';
 import { ContractError, serviceQueues, type WebhookJob } from '@reelboard/contracts';
+import { createBus, type PipelineBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { deletePrefix } from '@reelboard/testkit/uploads';
-import { Bus, connectRedis, RetryLaterError } from '../src/index.js';
+import { connectRedis, RetryLaterError } from '../src/index.js';
 
 // The queues beside the chain (the notifier's, the maintenance jobs') are rows of the table too: the
 // bus takes their job ids, retries, retention and give-up policy from the row.
 let redis: Redis;
 const prefix = `svcqueues-${Date.now().toString(36)}`;
-const buses: Bus[] = [];
+const buses: PipelineBus[] = [];
 const gaveUp: string[] = [];
 
 const newBus = () => {
-  const bus = new Bus(redis, prefix, 'svc-test', createLogger('svc-test', 'error'));
+  const bus = createBus(redis, prefix, 'svc-test', createLogger('svc-test', 'error'));
   bus.onGiveUp(async (channel) => void gaveUp.push(channel));
   buses.push(bus);
   return bus;

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import type { UploadReceived } from '@reelboard/contracts';
+import { createBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { deletePrefix, receivedUpload } from '@reelboard/testkit/uploads';
-import { Bus, connectRedis } from '../src/index.js';
+import { connectRedis } from '../src/index.js';
 
 let redis: Redis;
 const prefix = `bus-shutdown-${Date.now().toString(36)}`;
@@ -24,7 +25,7 @@ afterAll(async () => {
 describe('shutdown', () => {
   it('aborts a handler that outlasts the grace period and hands its job back without using an attempt', async () => {
     const u = upload();
-    const first = new Bus(redis, prefix, 'replica-1', log);
+    const first = createBus(redis, prefix, 'replica-1', log);
     let started!: () => void;
     const running = new Promise<void>((resolve) => (started = resolve));
     let aborted = false;
@@ -51,7 +52,7 @@ describe('shutdown', () => {
     expect(job?.attemptsMade).toBe(0);
 
     // Another replica takes it up as a first attempt and finishes it.
-    const second = new Bus(redis, prefix, 'replica-2', log);
+    const second = createBus(redis, prefix, 'replica-2', log);
     const attempts: number[] = [];
     const done = new Promise<void>((resolve) => {
       second.consume(

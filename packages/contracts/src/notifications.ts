@@ -1,4 +1,4 @@
-import type { StatusEvent } from './status.js';
+import type { StatusCodeOf, StatusEvent } from './status.js';
 
 /**
  * What the person is told about a status event: in their words, with the page to open. The one
@@ -13,15 +13,23 @@ export interface PersonNotification {
 }
 
 /** The event as the table reads it: a name that may be newer than this code, and its fields. */
-export type NotifiableEvent = Pick<StatusEvent, 'uploadId' | 'seq'> & { event: string; reason?: string; message?: string; stage?: string; state?: string };
+export type NotifiableEvent = Pick<StatusEvent, 'uploadId' | 'seq'> & {
+  event: string;
+  code?: string;
+  reason?: string;
+  message?: string;
+  stage?: string;
+  state?: string;
+};
 
 /** Why a transaction a person pointed at was refused, in their words (codes of `payment.rejected`). */
-const REJECTION_WORDS: Record<string, string> = {
+const REJECTION_WORDS: Readonly<Record<string, string>> = {
   no_payment: "that transaction sent nothing to this listing's payment address",
   reverted: 'the transaction failed on chain',
   not_found: 'the transaction was not found on chain',
+  not_mined: 'the transaction was not mined before the payment request expired',
   unverifiable: 'it could not be checked for now (the payment address is still watched)',
-};
+} satisfies Record<StatusCodeOf<'payment.rejected'>, string>;
 
 type Describe = (event: NotifiableEvent, title: string) => PersonNotification;
 
@@ -31,24 +39,24 @@ export const PROFILE_MODERATION_STAGE = 'profile-moderation';
 /** Status event name -> what the person is told. Add a row to notify a new event. */
 export const personNotifications: Readonly<Record<string, Describe>> = {
   'payment.confirmed': (e, title) =>
-    e.message?.startsWith('renewal ')
+    e.code === 'renewal'
       ? { title: 'Renewal paid', body: `The renewal of "${title}" is paid; we will tell you when the listing runs longer.`, page: 'upload' }
       : { title: 'Payment confirmed', body: `"${title}" is paid. Your video is being converted; we will tell you when the listing is saved.`, page: 'upload' },
-  // The watcher puts the refusal's code in `message` and its explanation in `reason`.
+  // The refusal's `code` says why in the person's words; `reason` explains it for an unknown code.
   'payment.rejected': (e, title) => ({
     title: 'Payment not found',
-    body: `The transaction you sent for "${title}" does not pay it: ${REJECTION_WORDS[e.message ?? ''] ?? e.reason ?? 'it could not be verified'}. Whatever reaches the payment address still counts, until the payment request expires.`,
+    body: `The transaction you sent for "${title}" does not pay it: ${REJECTION_WORDS[e.code ?? ''] ?? e.reason ?? 'it could not be verified'}. Whatever reaches the payment address still counts, until the payment request expires.`,
     page: 'upload',
   }),
-  // Money reached the payment address that does not complete the payment (`message` says how).
+  // Money reached the payment address that does not complete the payment (`code` says how).
   'payment.received': (e, title) =>
-    e.message === 'partial'
+    e.code === 'partial'
       ? {
           title: 'Part of the payment arrived',
           body: `Part of the price for "${title}" arrived. Send the rest to the same address before the payment request expires.`,
           page: 'upload',
         }
-      : e.message === 'late'
+      : e.code === 'late'
         ? {
             title: 'Payment arrived late',
             body: `A payment for "${title}" arrived after the payment request expired. It is recorded for a refund; send the form again to list the video.`,

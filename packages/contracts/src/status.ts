@@ -65,6 +65,38 @@ export const afterTerminalEvents: ReadonlySet<StatusEventName> = new Set([
   'revision.rejected',
 ]);
 
+/**
+ * The typed `code` of the status events that carry one: what happened, for notifications, webhooks
+ * and the web client to branch on. `message` and `reason` are for people and may change wording.
+ */
+export const statusEventCodes = {
+  /** Why a transaction a person pointed at does not pay the quote. */
+  'payment.rejected': ['not_found', 'not_mined', 'reverted', 'no_payment', 'unverifiable'],
+  /** How money reached the deposit address without completing the payment. */
+  'payment.received': ['partial', 'late', 'overpaid'],
+  /** What took a credited payment back: a reorg deeper than the confirmations. */
+  'payment.reversed': ['reorg'],
+  /** What the payment paid for: an upload's quote or a renewal's. */
+  'payment.confirmed': ['upload', 'renewal'],
+} as const satisfies Partial<Record<StatusEventName, readonly string[]>>;
+export type StatusCodeOf<E extends keyof typeof statusEventCodes> = (typeof statusEventCodes)[E][number];
+export type StatusCode = StatusCodeOf<keyof typeof statusEventCodes>;
+/** Every code, of whichever event. */
+export const statusCodes = [...new Set(Object.values(statusEventCodes).flat())] as [StatusCode, ...StatusCode[]];
+/**
+ * Events that are never published without their code. `payment.confirmed` may be (a stage's own
+ * step, announced by the bus as it queues the next one): only the lifecycle's `pay` names one.
+ */
+export const codedEvents: ReadonlySet<StatusEventName> = new Set(['payment.rejected', 'payment.received', 'payment.reversed']);
+
+/** Why an event's code does not fit it (required and missing, or not one of its codes), or undefined when it does. */
+export function statusCodeProblem(event: StatusEventName, code: string | undefined): string | undefined {
+  const allowed = (statusEventCodes as Partial<Record<StatusEventName, readonly string[]>>)[event];
+  if (code === undefined) return codedEvents.has(event) ? `a ${event} event needs a code: one of ${allowed?.join(', ')}` : undefined;
+  if (!allowed) return `a ${event} event carries no code (got ${code})`;
+  return allowed.includes(code) ? undefined : `code ${code} is not one of ${event}'s: ${allowed.join(', ')}`;
+}
+
 export const statusEventSchema = z.object({
   /** Per-upload sequence number, increasing by one: the SSE event id. */
   seq: z.number().int().positive(),
@@ -77,7 +109,13 @@ export const statusEventSchema = z.object({
   progress: z.number().min(0).max(100).optional(),
   /** Why, on `payment.rejected`, `failed` and `expired`. */
   reason: z.string().optional(),
-  /** A short human-readable note (e.g. "1 of 2 confirmations"). */
+  /**
+   * What happened, typed, on the events that have codes (statusEventCodes): `payment.rejected`
+   * (not_found, not_mined, reverted, no_payment, unverifiable), `payment.received` (partial, late,
+   * overpaid), `payment.reversed` (reorg), `payment.confirmed` (upload, renewal). Read this, not `message`.
+   */
+  code: z.enum(statusCodes).optional(),
+  /** A short human-readable note (e.g. "1 of 2 confirmations"); its wording may change: branch on `code`. */
   message: z.string().optional(),
   at: z.iso.datetime(),
 });

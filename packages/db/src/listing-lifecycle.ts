@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { type ListingState, listingMay } from '@reelboard/lifecycle/transitions';
 import { upsertHashtags } from './hashtags.js';
 import { ListingNotFoundError } from './listing-errors.js';
 import type { ModerationStatus, OwnerState, Price } from './read.js';
 
 /** Where a listing stands for its owner: moderation, what the owner did, and the paid period, in one word. */
-export type ListingLifecycleState = 'pending' | 'approved' | 'rejected' | 'sold' | 'withdrawn' | 'expired' | 'removed';
+export type ListingLifecycleState = ListingState;
 
 /** One word for a listing's state: removal, withdrawal and sale first, then moderation, then the paid period. */
 export function lifecycleStateOf(
@@ -546,7 +547,7 @@ export async function renewableListing(db: Knex, listingId: string, wallet: stri
   return db.transaction(async (trx) => {
     const row = await lockListing(trx, listingId, wallet);
     const state = lifecycleStateOf(row);
-    if (row.state !== 'active' || row.moderation_status !== 'approved')
+    if (!listingMay('renew', state))
       throw new ListingStateError(row.id, state, 'renewed', `listing ${row.id} is ${state}: only an approved listing (running or expired) can be renewed`);
     return { listingId: row.id, expiresAt: row.expires_at?.toISOString() ?? null };
   });

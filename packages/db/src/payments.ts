@@ -1,5 +1,8 @@
 import type { Knex } from 'knex';
 import type { CreditStatus, CreditTransfer, PaymentCredited } from '@reelboard/contracts';
+import { listingMay } from '@reelboard/lifecycle/transitions';
+import { lifecycleStateOf } from './listing-lifecycle.js';
+import type { ModerationStatus, OwnerState } from './read.js';
 
 /** Where a ledger row stands now: how it was credited, or what became of it since. */
 export type PaymentStatus = 'paid' | 'overpaid' | 'partial' | 'late' | 'unmatched' | 'unfulfilled' | 'refunded' | 'reversed';
@@ -101,20 +104,22 @@ const RENEWAL_STAGE = 'renewal';
 
 /**
  * A renewal quote is covered: extends its listing by the quote's days from its current expiry (or
- * from now if it already ran out), unless the listing was removed (or withdrawn) meanwhile: then the
- * payment cannot be fulfilled and is due back. Runs once per quote, in applyDeposit's transaction.
+ * from now if it already ran out), if the lifecycle's renewal rule still allows it; a listing sold,
+ * withdrawn or removed meanwhile cannot be renewed: the payment is due back. Runs once per quote, in applyDeposit's transaction.
  */
 async function renewListing(
   trx: Knex.Transaction,
   quote: QuoteRow,
 ): Promise<{ listingId: string; expiresAt: string } | { listingId: string; refused: string }> {
   const listingId = quote.listing_id as string;
-  const listing: { state: string; moderation_status: string } | undefined = await trx('listings')
+  const listing: { state: OwnerState; moderation_status: ModerationStatus; expires_at: Date | null } | undefined = await trx('listings')
     .where({ id: listingId })
     .forUpdate()
-    .first('state', 'moderation_status');
-  if (!listing || listing.state === 'removed' || listing.state === 'withdrawn') {
-    return { listingId, refused: `the listing was ${listing?.state ?? 'removed'} before its renewal was paid; the payment is recorded for refund` };
+    .first('state', 'moderation_status', 'expires_at');
+  // The rule the quote was issued under (renewableListing), checked again: the listing may have changed since.
+  const state = listing ? lifecycleStateOf(listing) : 'removed';
+  if (!listingMay('renew', state)) {
+    return { listingId, refused: `the listing was ${state} before its renewal was paid; the payment is recorded for refund` };
   }
   const [row] = await trx('listings')
     .where({ id: listingId })

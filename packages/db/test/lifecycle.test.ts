@@ -312,6 +312,22 @@ describe('expiry and renewal', () => {
     expect((await renewalOutcome(db, quote.quoteId))?.refused).toContain('removed');
   });
 
+  it('a renewal paid for a listing sold after its quote is refused, as renewableListing would refuse it: one renewal rule', async () => {
+    const input = await saved();
+    const wallet = input.owner.walletAddress;
+    const quote = quoteInput({ owner: wallet, purpose: 'renewal', listingId: input.listingId, renewalDays: 30 });
+    quoteIds.push(quote.quoteId);
+    await recordQuote(db, quote);
+    await markListingSold(db, { listingId: input.listingId, wallet, displaySeconds: 3600 });
+    await expect(renewableListing(db, input.listingId, wallet)).rejects.toBeInstanceOf(ListingStateError);
+    const expiresBefore = (await db('listings').where({ id: input.listingId }).first('expires_at')).expires_at;
+    const outcome = await applyCredit(db, depositCredit(quote, { totalReceived: quote.amount, status: 'paid' }));
+    expect(outcome.renewal).toMatchObject({ refused: expect.stringContaining('sold') });
+    expect(outcome.refundDue).toBe(quote.amount);
+    expect((await db('listings').where({ id: input.listingId }).first('expires_at')).expires_at).toEqual(expiresBefore);
+    expect((await renewalOutcome(db, quote.quoteId))?.renewed).toBeNull();
+  });
+
   it('only an approved, active listing of the wallet can be renewed', async () => {
     const pending = await saved({ approve: false });
     await expect(renewableListing(db, pending.listingId, pending.owner.walletAddress)).rejects.toBeInstanceOf(ListingStateError);

@@ -25,7 +25,7 @@ export function giveUpByPolicy(uploads: Uploads, bus: Bus, service: string): Giv
       await uploads.unfollowHint(data.uploadId, data.txHash ?? '');
       await context.status('payment.rejected', {
         reason: `transaction ${data.txHash} could not be checked (${reason}); the deposit address is still watched`,
-        message: 'unverifiable',
+        code: 'unverifiable',
       });
       return;
     }

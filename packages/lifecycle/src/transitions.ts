@@ -38,3 +38,25 @@ export const transitions = {
 } as const satisfies Record<string, Transition>;
 
 export type TransitionName = keyof typeof transitions;
+
+/**
+ * A listing's state as its owner sees it; packages/db derives it from the row (lifecycleStateOf):
+ * `active` listings are pending, approved, rejected or expired by moderation and expiry.
+ */
+export const listingStates = ['pending', 'approved', 'rejected', 'sold', 'withdrawn', 'expired', 'removed'] as const;
+export type ListingState = (typeof listingStates)[number];
+
+/**
+ * How a payment changes a listing. One rule for each: the gateway checks it when it issues the
+ * quote and the ledger again when the money arrives, since the listing may change in between
+ * (sold, withdrawn, removed): a renewal refused then is recorded for refund.
+ */
+export const listingTransitions = {
+  /** A paid renewal extends the listing: only an approved one, running or run out. */
+  renew: { from: ['approved', 'expired'] },
+} as const satisfies Record<string, { from: readonly ListingState[] }>;
+
+/** Whether a listing in `state` may take the listing transition `name`. */
+export function listingMay(name: keyof typeof listingTransitions, state: ListingState): boolean {
+  return (listingTransitions[name].from as readonly ListingState[]).includes(state);
+}

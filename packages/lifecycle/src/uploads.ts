@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { StatusStore } from '@reelboard/bus';
-import type { Payment, Quote, RenewalQuoted, StatusEvent, UploadReceived, UploadState } from '@reelboard/contracts';
+import type { Payment, Quote, RenewalQuoted, StatusCode, StatusEvent, UploadReceived, UploadState } from '@reelboard/contracts';
+import type { StatusStore } from './status-store.js';
 import { type TransitionName, transitions } from './transitions.js';
 
 /** How long an upload's record and its owner index are kept by default (as long as its status history; REDIS_UPLOAD_TTL_SECONDS). */
@@ -26,6 +26,8 @@ export interface TransitionDetails {
   /** The service making the change. */
   stage: string;
   reason?: string;
+  /** The event's typed code, where it has codes (statusEventCodes). */
+  code?: StatusCode;
   message?: string;
   progress?: number;
 }
@@ -157,10 +159,11 @@ export class Uploads {
    * makes an upload paid, however many watchers saw it. False if the upload was no longer awaiting payment.
    */
   async pay(uploadId: string, payment: Payment, stage: string): Promise<boolean> {
-    // A renewal says so, so the person is not told a video is being converted.
+    // A renewal says so (its code), so the person is not told a video is being converted.
     const renewal = await this.redis.hexists(this.status.uploadKey(uploadId), 'renewal');
     const message = `${renewal ? 'renewal ' : ''}paid ${payment.amount} to ${payment.address}`;
-    const result = await this.transition(uploadId, 'pay', { stage, message }, { payment: JSON.stringify(payment) });
+    const code = renewal ? 'renewal' : 'upload';
+    const result = await this.transition(uploadId, 'pay', { stage, code, message }, { payment: JSON.stringify(payment) });
     return result.moved;
   }
 

@@ -2,15 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { Bus, connectRedis, PermanentError } from '@reelboard/bus';
+import { connectRedis, PermanentError } from '@reelboard/bus';
 import type { Payment, StatusEvent, UploadReceived } from '@reelboard/contracts';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { deletePrefix, receivedUpload } from '@reelboard/testkit/uploads';
-import { giveUpByPolicy, listFailedUploads, retryFailedUpload, Uploads } from '../src/index.js';
+import { createBus, giveUpByPolicy, listFailedUploads, type PipelineBus, retryFailedUpload, Uploads } from '../src/index.js';
 
 let redis: Redis;
-let bus: Bus;
+let bus: PipelineBus;
 let uploads: Uploads;
 const prefix = `lifecycle-${Date.now().toString(36)}`;
 const log = createLogger('lifecycle-test', 'error');
@@ -40,7 +40,7 @@ async function until<T>(read: () => Promise<T | undefined>, what: string, timeou
 
 beforeAll(() => {
   redis = connectRedis(infraEnv().REDIS_URL ?? '', 'lifecycle-test');
-  bus = new Bus(
+  bus = createBus(
     redis,
     prefix,
     'payment-watcher',
@@ -157,7 +157,7 @@ describe('give-up policies (from the channel table)', () => {
     );
     await bus.publish('payment.submitted', { uploadId: u.uploadId, txHash: `0x${'ab'.repeat(32)}`, round: 1 });
     const rejected = await until(async () => events.find((e) => e.event === 'payment.rejected'), 'payment.rejected');
-    expect(rejected).toMatchObject({ message: 'unverifiable', state: 'awaiting_payment' });
+    expect(rejected).toMatchObject({ code: 'unverifiable', state: 'awaiting_payment' });
     expect(await uploads.state(u.uploadId)).toBe('awaiting_payment');
     // Its place is freed: the same hash may be sent again, as a new round (a new job).
     expect(await uploads.followHint(u.uploadId, `0x${'ab'.repeat(32)}`, 1)).toEqual({ round: 2 });
@@ -167,7 +167,7 @@ describe('give-up policies (from the channel table)', () => {
 
   it('a job whose workers keep dying is failed by the stalled checker and takes the same give-up path', async () => {
     // This replica tolerates no stall (JOB_MAX_STALLED_COUNT=0), so one death is "kept dying".
-    const strict = new Bus(redis, prefix, 'transcoder', log, {}, { lockMs: 1_000, stalledIntervalMs: 300, maxStalledCount: 0 });
+    const strict = createBus(redis, prefix, 'transcoder', log, {}, { lockMs: 1_000, stalledIntervalMs: 300, maxStalledCount: 0 });
     strict.onGiveUp(giveUpByPolicy(uploads, strict, 'transcoder'));
     const u = upload();
     await uploads.register(u, 'gateway');

@@ -11,10 +11,11 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { createTestClient, type Hex, http, parseEther } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectRedis } from '@reelboard/bus';
 import { GatewayClient, payQuote } from '@reelboard/client';
 import type { StatusEvent } from '@reelboard/contracts';
 import { connectDatabase, migrateToLatest } from '@reelboard/db';
+import { createBus, type PipelineBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { repoRoot } from '@reelboard/testkit/infra-env';
 import { type Stack, startStack } from '@reelboard/testkit/stack';
@@ -81,7 +82,7 @@ export async function makeLogo(path: string): Promise<void> {
 /** The stack plus what a benchmark needs beside it: a bus on the same prefix and a status recorder. */
 export interface BenchStack {
   stack: Stack;
-  bus: Bus;
+  bus: PipelineBus;
   events: StatusRecorder;
   close(): Promise<void>;
 }
@@ -93,7 +94,7 @@ export async function startBenchStack(overrides: Record<string, string> = {}): P
   await migrateToLatest(db);
   await db.destroy();
   const redis = connectRedis(stack.env.REDIS_URL ?? '', 'bench');
-  const bus = new Bus(redis, stack.env.REDIS_PREFIX ?? '', 'bench', createLogger('bench', 'error'));
+  const bus = createBus(redis, stack.env.REDIS_PREFIX ?? '', 'bench', createLogger('bench', 'error'));
   const events = new StatusRecorder();
   await bus.status.subscribe((event) => events.record(event));
   return {

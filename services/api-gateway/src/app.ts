@@ -1,8 +1,7 @@
 import express, { type Response } from 'express';
 import type { Redis } from 'ioredis';
-import type { Bus } from '@reelboard/bus';
 import type { Knex, RefundChainReader } from '@reelboard/db';
-import type { Uploads } from '@reelboard/lifecycle';
+import type { PipelineBus, Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
 import type { GatewayConfig } from './config.js';
@@ -27,7 +26,7 @@ import { uploadRoutes } from './routes/uploads.js';
 
 export interface AppDeps {
   config: GatewayConfig;
-  bus: Bus;
+  bus: PipelineBus;
   uploads: Uploads;
   auth: SiweAuth;
   hub: StatusHub;

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import sharp from 'sharp';
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectRedis } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
 import { serviceQueues } from '@reelboard/contracts';
 import { moderateListing, saveListing } from '@reelboard/db';
+import { createBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { listingInput } from '@reelboard/testkit/db-fixtures';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
@@ -295,7 +296,7 @@ describe('the listing job', () => {
       .update({ expires_at: gw.db.raw(`now() - interval '1 second'`) });
     const log = createLogger('listing-job-test', 'error');
     // A second replica beside the harness's gateway, wired as main.ts wires each.
-    const replicas = [gw.bus, new Bus(redis, gw.config.REDIS_PREFIX, 'api-gateway', log)];
+    const replicas = [gw.bus, createBus(redis, gw.config.REDIS_PREFIX, 'api-gateway', log)];
     const workers = replicas.map((bus) =>
       bus.consume('listings.maintenance', handleListingJob({ db: gw.db, storage: gw.storage, bus, log, rejectedObjectsMs: 3600_000 }), { concurrency: 1 }),
     );

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import webpush from 'web-push';
 import { connectRedis } from '@reelboard/bus';
-import { queues, type StatusEventName, type UploadReceived, type UploadState } from '@reelboard/contracts';
+import { queues, type StatusCode, type StatusEventName, type UploadReceived, type UploadState } from '@reelboard/contracts';
 import { saveListing } from '@reelboard/db';
 import { bullmqQueueNames } from '@reelboard/testkit/bullmq-queues';
 import { listingInput } from '@reelboard/testkit/db-fixtures';
@@ -102,13 +102,18 @@ async function newUpload(title: string): Promise<string> {
   return uploadId;
 }
 
-const publish = (uploadId: string, event: StatusEventName, extra: { reason?: string; message?: string; state?: UploadState; progress?: number } = {}) =>
+const publish = (
+  uploadId: string,
+  event: StatusEventName,
+  extra: { reason?: string; code?: StatusCode; message?: string; state?: UploadState; progress?: number } = {},
+) =>
   gateway.bus.status.publish({
     uploadId,
     event,
     stage: 'test',
     state: extra.state ?? 'processing',
     ...(extra.reason ? { reason: extra.reason } : {}),
+    ...(extra.code ? { code: extra.code } : {}),
     ...(extra.message ? { message: extra.message } : {}),
     ...(extra.progress !== undefined ? { progress: extra.progress } : {}),
   });
@@ -199,9 +204,9 @@ describe('Web Push', () => {
     pushService.script('/push/lost', [{ status: 404 }]);
     const uploadId = await newUpload('Blue sofa');
 
-    // As the payment-watcher reports a refusal: the code in `message`, the explanation in `reason`.
+    // As the payment-watcher reports a refusal: its `code`, the explanation in `reason`.
     await publish(uploadId, 'payment.rejected', {
-      message: 'no_payment',
+      code: 'no_payment',
       reason: "transaction 0x… sent nothing to this upload's deposit address",
       state: 'awaiting_payment',
     });

@@ -17,7 +17,14 @@ describe('what the person is told', () => {
       seq: 7,
     });
     const late = pushMessageFor(
-      { uploadId, seq: 3, event: 'payment.received', message: 'late', reason: '10 received in all, after the quote expired; recorded for refund' },
+      {
+        uploadId,
+        seq: 3,
+        event: 'payment.received',
+        code: 'late',
+        message: 'partial',
+        reason: '10 received in all, after the quote expired; recorded for refund',
+      },
       'Red bike',
       'https://board.example',
     );
@@ -25,19 +32,20 @@ describe('what the person is told', () => {
     expect(late?.body).toContain('recorded for a refund');
     expect(late?.url).toBe(`https://board.example/#/upload/${uploadId}`);
     const partial = pushMessageFor(
-      { uploadId, seq: 4, event: 'payment.received', message: 'partial', reason: 'received 1 of 2' },
+      { uploadId, seq: 4, event: 'payment.received', code: 'partial', reason: 'received 1 of 2' },
       'Red bike',
       'https://board.example',
     );
     expect(partial?.body).toContain('Send the rest to the same address');
     const elsewhere = pushMessageFor(
-      { uploadId, seq: 5, event: 'payment.rejected', message: 'no_payment', reason: 'sent nothing to 0xabc' },
+      { uploadId, seq: 5, event: 'payment.rejected', code: 'no_payment', reason: 'sent nothing to 0xabc' },
       'Red bike',
       'https://board.example',
     );
     expect(elsewhere?.body).toContain("does not pay it: that transaction sent nothing to this listing's payment address.");
+    // The code is read, never the message: a message that looks like a code words nothing.
     const unknownCode = pushMessageFor(
-      { uploadId, seq: 6, event: 'payment.rejected', reason: 'payment could not be verified: RPC down' },
+      { uploadId, seq: 6, event: 'payment.rejected', message: 'no_payment', reason: 'payment could not be verified: RPC down' },
       'Red bike',
       'https://board.example',
     );
@@ -50,11 +58,12 @@ describe('what the person is told', () => {
 
   it("words a listing's life after it is saved, and a renewal's payment as a renewal", () => {
     expect(
-      pushMessageFor({ uploadId, seq: 3, event: 'payment.confirmed', message: 'renewal paid 1 to 0xabc' }, 'Red bike', 'https://board.example')?.body,
+      pushMessageFor({ uploadId, seq: 3, event: 'payment.confirmed', code: 'renewal', message: 'paid 1 to 0xabc' }, 'Red bike', 'https://board.example')?.body,
     ).toContain('renewal of "Red bike" is paid');
-    expect(pushMessageFor({ uploadId, seq: 3, event: 'payment.confirmed', message: 'paid 1 to 0xabc' }, 'Red bike', 'https://board.example')?.body).toContain(
-      'being converted',
-    );
+    expect(
+      pushMessageFor({ uploadId, seq: 3, event: 'payment.confirmed', code: 'upload', message: 'renewal paid 1 to 0xabc' }, 'Red bike', 'https://board.example')
+        ?.body,
+    ).toContain('being converted');
     expect(pushMessageFor({ uploadId, seq: 4, event: 'listing.expired' }, 'Red bike', 'https://board.example')?.body).toContain('Renew it');
     // Weeks after the upload, its status page may be gone: these lead to My listings.
     for (const event of ['listing.expired', 'listing.removed', 'revision.rejected'] as const)

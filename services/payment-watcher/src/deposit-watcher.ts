@@ -1,7 +1,7 @@
 import type { Log, PublicClient } from 'viem';
 import type { Bus } from '@reelboard/bus';
 import { type DepositSettings, decodeTransfers, erc20TransferEvent, readBalances, readSweeps, successfulOnly } from '@reelboard/chain';
-import type { CreditStatus, CreditTransfer, Payment } from '@reelboard/contracts';
+import type { CreditStatus, CreditTransfer, Payment, StatusCodeOf } from '@reelboard/contracts';
 import type { QuoteToWatch } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
@@ -230,7 +230,7 @@ export class DepositWatcher {
       });
       if (!(await watchList.lowerCredited(quote.address, total, epoch))) continue;
       const reason = `a reorg of blocks ${reorg.ancestor + 1n}..${reorg.replacedTo} took back ${before - total} of the ${before} received at ${quote.address}; the listing is held until the money is on chain again`;
-      await uploads.status.publish({ uploadId: quote.uploadId, event: 'payment.reversed', stage: STAGE, message: 'reversed', reason });
+      await uploads.status.publish({ uploadId: quote.uploadId, event: 'payment.reversed', stage: STAGE, code: 'reorg', reason });
       countReversal();
       log.error('credit reversed by a reorg', {
         uploadId: quote.uploadId,
@@ -494,8 +494,8 @@ export class DepositWatcher {
 
   private async tellOwner(quote: WatchedQuote, status: CreditStatus, total: bigint): Promise<void> {
     const { uploads } = this.deps;
-    const say = (message: string, reason: string) =>
-      uploads.status.publish({ uploadId: quote.uploadId, event: 'payment.received', stage: STAGE, message, reason });
+    const say = (code: StatusCodeOf<'payment.received'>, reason: string) =>
+      uploads.status.publish({ uploadId: quote.uploadId, event: 'payment.received', stage: STAGE, code, reason });
     if (status === 'partial') {
       await say('partial', `received ${total} of ${quote.amount}; send the rest to ${quote.address} before ${quote.expiresAt}`);
     } else if (status === 'late') {

@@ -51,7 +51,7 @@ export async function handlePaymentSubmitted(deps: PaymentSubmittedDeps, { uploa
       await uploads.unfollowHint(uploadId, txHash);
       const reason =
         check.code === 'not_seen' ? `transaction ${txHash} was never seen on chain` : `transaction ${txHash} was not mined before the quote expired`;
-      await context.status('payment.rejected', { reason, message: check.code === 'not_seen' ? 'not_found' : 'not_mined' });
+      await context.status('payment.rejected', { reason, code: check.code === 'not_seen' ? 'not_found' : 'not_mined' });
       return;
     }
     if (check.code !== 'not_seen') await context.status('progress', { message: `payment ${txHash}: ${check.reason}` });
@@ -63,7 +63,7 @@ export async function handlePaymentSubmitted(deps: PaymentSubmittedDeps, { uploa
   await uploads.unfollowHint(uploadId, txHash);
   if (check.outcome === 'reverted') {
     countHint('reverted');
-    await context.status('payment.rejected', { reason: check.reason, message: 'reverted' });
+    await context.status('payment.rejected', { reason: check.reason, code: 'reverted' });
     return;
   }
   const quote = watchedQuoteOf(upload);
@@ -72,7 +72,7 @@ export async function handlePaymentSubmitted(deps: PaymentSubmittedDeps, { uploa
     countHint('no_payment');
     await context.status('payment.rejected', {
       reason: `transaction ${txHash} sent nothing to this upload's deposit address ${quote.address}; pay that address (from any wallet)`,
-      message: 'no_payment',
+      code: 'no_payment',
     });
     return;
   }

@@ -184,7 +184,7 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
     await confirmAndScan(r);
     expect(await r.uploads.state(upload.uploadId)).toBe('awaiting_payment');
     expect(r.events.find((e) => e.uploadId === upload.uploadId && e.event === 'payment.received')).toMatchObject({
-      message: 'partial',
+      code: 'partial',
       state: 'awaiting_payment',
     });
     await send(KEYS.stranger, upload.quote.to, PRICE / 2n);
@@ -435,7 +435,7 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
       await anvil.test.mine({ blocks: 1 });
       const recorder = recordingContext(r.bus, r.env.log);
       await runOnce(() => handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash, round: 1 }, recorder.context));
-      expect(recorder.statuses.at(-1)).toMatchObject({ event: 'payment.rejected', message: 'no_payment', reason: expect.stringContaining(upload.quote.to) });
+      expect(recorder.statuses.at(-1)).toMatchObject({ event: 'payment.rejected', code: 'no_payment', reason: expect.stringContaining(upload.quote.to) });
       expect(await r.uploads.state(upload.uploadId)).toBe('awaiting_payment');
     });
 
@@ -457,7 +457,7 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
       // The passes are past the deadline, but a hash is still being checked: the owner hears of it first.
       expect(await runOnce(expire)).toBe('retry');
       expect(await runOnce(() => handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash: unseen, round: 1 }, recorder.context))).toBe('done');
-      expect(recorder.statuses.at(-1)).toMatchObject({ event: 'payment.rejected', message: 'not_found' });
+      expect(recorder.statuses.at(-1)).toMatchObject({ event: 'payment.rejected', code: 'not_found' });
       expect(await r.uploads.followedHints(upload.uploadId)).toBe(0);
       expect(await runOnce(expire)).toBe('done');
       expect(await r.uploads.state(upload.uploadId)).toBe('expired');
@@ -476,7 +476,7 @@ describe('native coin: whatever reaches the deposit address pays the upload', ()
       await anvil.test.mine({ blocks: 1 });
       const recorder = recordingContext(r.bus, r.env.log);
       await runOnce(() => handlePaymentSubmitted(deps(), { uploadId: upload.uploadId, txHash: hash, round: 1 }, recorder.context));
-      expect(recorder.statuses.at(-1)).toMatchObject({ event: 'payment.rejected', message: 'reverted' });
+      expect(recorder.statuses.at(-1)).toMatchObject({ event: 'payment.rejected', code: 'reverted' });
     });
   });
 });

@@ -140,7 +140,7 @@ describe('a reorg deeper than the confirmations', () => {
     ]);
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(r.events.filter((e) => e.uploadId === upload.uploadId && e.event === 'payment.reversed')).toEqual([
-      expect.objectContaining({ state: 'saved', reason: expect.stringContaining(`took back ${PRICE}`) }),
+      expect.objectContaining({ state: 'saved', code: 'reorg', reason: expect.stringContaining(`took back ${PRICE}`) }),
     ]);
     expect((await r.uploads.latest(upload.uploadId))?.event).toBe('payment.reversed');
     expect(await reversalsCounted()).toBe(counted + 1);

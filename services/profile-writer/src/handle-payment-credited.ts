@@ -41,7 +41,7 @@ export async function handlePaymentCredited(deps: { db: Knex; uploads?: Uploads 
         uploadId: listingId,
         event: 'payment.reversed',
         stage: 'profile-writer',
-        message: 'reversed',
+        code: 'reorg',
         reason: `a reorg took back the payment of quote ${credit.uploadId}; the listing is held until the money is on chain again`,
       });
     }

@@ -2,10 +2,10 @@ import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bus, connectRedis, type StageContext } from '@reelboard/bus';
+import { connectRedis, type StageContext } from '@reelboard/bus';
 import { type AssetsStored, parsePayload, type UploadReceived } from '@reelboard/contracts';
 import { connectDatabase, type Knex, migrateToLatest, type QuoteRecord, recordQuote } from '@reelboard/db';
-import { Uploads } from '@reelboard/lifecycle';
+import { createBus, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { depositCredit, quoteInput, randomAddress, transfer } from '@reelboard/testkit/db-fixtures';
 import { infraEnv } from '@reelboard/testkit/infra-env';
@@ -21,7 +21,7 @@ const log = createLogger('profile-writer-test', 'error');
 const context: StageContext = { log, attempt: 1, emit: async () => undefined, status: async () => undefined };
 const redis = connectRedis(infraEnv().REDIS_URL ?? '', 'pw-ledger-test');
 const prefix = `pw-ledger-${Date.now().toString(36)}`;
-const bus = new Bus(redis, prefix, 'profile-writer', log);
+const bus = createBus(redis, prefix, 'profile-writer', log);
 const uploads = new Uploads(redis, prefix, bus.status);
 
 beforeAll(async () => {

@@ -3,8 +3,9 @@ import { copyFile, mkdir, mkdtemp, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectRedis } from '@reelboard/bus';
 import { stagedChunkPaths, stagedPaths, type VideoChunk } from '@reelboard/contracts';
+import { createBus, type PipelineBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { createMediaAdapter, type MediaAdapter, outputFps } from '@reelboard/media';
 import { infraEnv } from '@reelboard/testkit/infra-env';
@@ -24,7 +25,7 @@ const redisUrl = infraEnv().REDIS_URL ?? '';
 const prefix = `chunk-test-${randomUUID().slice(0, 8)}`;
 const log = createLogger('chunk-test', 'error');
 const connections: ReturnType<typeof connectRedis>[] = [];
-const buses: Bus[] = [];
+const buses: PipelineBus[] = [];
 
 const settings: TranscodeSettings = {
   STAGING_DIR: '',
@@ -65,10 +66,10 @@ function countingMedia(replica: string, failFirst?: number): MediaAdapter {
 }
 
 /** A transcoder replica: consumes the upload's channel, the chunks and the joins, one job at a time. */
-function startReplica(name: string, adapter: MediaAdapter): Bus {
+function startReplica(name: string, adapter: MediaAdapter): PipelineBus {
   const redis = connectRedis(redisUrl, `chunk-test-${name}`);
   connections.push(redis);
-  const bus = new Bus(redis, prefix, 'transcoder', log, { 'video.chunk': { backoffMs: 100 }, 'video.assemble': { backoffMs: 100 } });
+  const bus = createBus(redis, prefix, 'transcoder', log, { 'video.chunk': { backoffMs: 100 }, 'video.assemble': { backoffMs: 100 } });
   bus.consume('payment.confirmed', (upload, context) => handlePaymentConfirmed(adapter, settings, upload, context), { concurrency: 1 });
   bus.consume('video.chunk', (job, context) => handleVideoChunk(adapter, settings, job, context, name), { concurrency: 1 });
   bus.consume('video.assemble', (job, context) => handleVideoAssemble(adapter, settings, job, context), { concurrency: 1 });

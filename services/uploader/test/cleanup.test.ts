@@ -3,9 +3,9 @@ import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bus, connectRedis, StatusStore } from '@reelboard/bus';
+import { connectRedis } from '@reelboard/bus';
 import type { UploadReceived } from '@reelboard/contracts';
-import { type TransitionName, Uploads } from '@reelboard/lifecycle';
+import { createBus, StatusStore, type TransitionName, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { handleStagingCleanup } from '../src/handle-staging-cleanup.js';
@@ -128,7 +128,7 @@ describe('staging cleanup', () => {
     await stagedFile(join(dir, randomUUID(), 'source.mp4'), 123, 49);
     // Each replica wires the cleanup as the uploader's main.ts does.
     const replicas = [0, 1].map(() => {
-      const bus = new Bus(redis, prefix, 'uploader', log);
+      const bus = createBus(redis, prefix, 'uploader', log);
       return {
         bus,
         worker: bus.consume('staging.cleanup', handleStagingCleanup({ stagingDir: dir, maxAgeMs: 48 * HOUR }, uploadFinishedFrom(uploads)), { concurrency: 1 }),

@@ -379,7 +379,7 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
         // Money reached the quote's address: part of the price (pay the rest to the same address),
         // or money after the end (recorded for refund).
         notice.textContent = event.reason ?? 'Payment received.';
-        if (event.message === 'partial') {
+        if (event.code === 'partial') {
           state.paying = false;
           setPayButton('pay');
         }

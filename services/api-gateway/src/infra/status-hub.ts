@@ -1,6 +1,6 @@
 import { Gauge } from 'prom-client';
-import type { StatusStore } from '@reelboard/bus';
 import { type StatusEvent, terminalEvents } from '@reelboard/contracts';
+import type { StatusStore } from '@reelboard/lifecycle';
 
 type Listener = (event: StatusEvent) => void;
 /** Called when the status subscription came back after a reconnect: events may have been missed. */

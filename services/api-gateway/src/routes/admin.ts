@@ -1,8 +1,7 @@
 import { Router } from 'express';
 import { api } from '@reelboard/api';
-import type { Bus } from '@reelboard/bus';
 import { type Knex, listRevisions, type RefundChainReader } from '@reelboard/db';
-import type { Uploads } from '@reelboard/lifecycle';
+import type { PipelineBus, Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
 import { removeAndDelete } from '../use-cases/listing-life.js';
@@ -15,7 +14,7 @@ export interface AdminRoutesDeps {
   bind: Bind;
   db: Knex;
   storage: ObjectStorage;
-  bus: Bus;
+  bus: PipelineBus;
   uploads: Uploads;
   log: Logger;
   /** Days an approval runs a listing (LISTING_DAYS). */

@@ -3,10 +3,9 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type RequestHandler, type Response, Router } from 'express';
 import { api } from '@reelboard/api';
-import type { Bus } from '@reelboard/bus';
 import { STAGED_FILES } from '@reelboard/contracts';
 import type { Knex } from '@reelboard/db';
-import type { Uploads } from '@reelboard/lifecycle';
+import type { PipelineBus, Uploads } from '@reelboard/lifecycle';
 import { listingKeys, type ObjectStorage } from '@reelboard/storage';
 import type { GatewayConfig } from '../config.js';
 import { HttpError } from '../infra/http-error.js';
@@ -20,7 +19,7 @@ import type { Bind } from './bind.js';
 
 export interface UploadRoutesDeps {
   bind: Bind;
-  bus: Bus;
+  bus: PipelineBus;
   uploads: Uploads;
   db: Knex;
   hub: StatusHub;

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
-import type { Bus } from '@reelboard/bus';
 import { depositAddressOf } from '@reelboard/chain';
 import type { RenewalQuoted, StatusEvent } from '@reelboard/contracts';
 import {
@@ -21,7 +20,7 @@ import {
   unreferencedLogoKeys,
   withdrawListing,
 } from '@reelboard/db';
-import type { Uploads } from '@reelboard/lifecycle';
+import type { PipelineBus, Uploads } from '@reelboard/lifecycle';
 import { errorFields, type Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
 import { type GatewayConfig, quotedPrice } from '../config.js';
@@ -31,7 +30,7 @@ import { allocateStaging, intakeLimits, normaliseLogo, receiveMultipart } from '
 export interface ListingLifeDeps {
   db: Knex;
   storage: ObjectStorage;
-  bus: Bus;
+  bus: PipelineBus;
   uploads: Uploads;
   log: Logger;
   config: Pick<

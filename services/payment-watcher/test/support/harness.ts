@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Hex } from 'viem';
-import { Bus, connectRedis, RetryLaterError, type StageContext } from '@reelboard/bus';
+import { connectRedis, RetryLaterError, type StageContext } from '@reelboard/bus';
 import { createChainClient, type DepositSettings } from '@reelboard/chain';
 import type { Channel, PayloadOf, StatusEvent, StatusEventName, UploadReceived } from '@reelboard/contracts';
-import { Uploads } from '@reelboard/lifecycle';
+import { createBus, type PipelineBus, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { MERCHANT } from '@reelboard/testkit/anvil';
 import { DepositWatcher } from '../../src/deposit-watcher.js';
@@ -27,7 +27,7 @@ export function testBus(name: string) {
   const redis = connectRedis(redisUrl(), name);
   const prefix = `test-${name}-${Date.now().toString(36)}`;
   const log = createLogger(name, 'error');
-  const bus = new Bus(redis, prefix, name, log);
+  const bus = createBus(redis, prefix, name, log);
   return { redis, prefix, log, bus };
 }
 
@@ -36,7 +36,7 @@ export const PRICE = 10_000_000_000_000_000n;
 /** A deposit watcher on anvil (chain 31337, 2 confirmations) with its own bus, lifecycle and watch list, and every status event it published. */
 export interface WatcherRig {
   env: ReturnType<typeof testBus>;
-  bus: Bus;
+  bus: PipelineBus;
   uploads: Uploads;
   watchList: WatchList;
   watcher: DepositWatcher;
@@ -109,7 +109,7 @@ export interface RecordedStatus {
 }
 
 /** A stage context like the bus gives a handler, recording what the handler reports and emits. */
-export function recordingContext(bus: Bus, log: ReturnType<typeof createLogger>) {
+export function recordingContext(bus: PipelineBus, log: ReturnType<typeof createLogger>) {
   const statuses: RecordedStatus[] = [];
   const emitted: { channel: Channel; payload: unknown }[] = [];
   const context: StageContext = {

@@ -1,21 +1,9 @@
 import type { Redis } from 'ioredis';
-import { afterTerminalEvents, endedStates, type StatusEvent, type StatusEventName, statusEventSchema, type UploadState } from '@reelboard/contracts';
+import type { StatusInput, StatusSink } from '@reelboard/bus';
+import { afterTerminalEvents, endedStates, type StatusEvent, statusCodeProblem, statusEventSchema, type UploadState } from '@reelboard/contracts';
 import { scrubSecrets } from '@reelboard/logger';
 
-/** What a stage says about an upload; the store adds the sequence number, the time and the upload's state. */
-export interface StatusInput {
-  uploadId: string;
-  event: StatusEventName;
-  stage: string;
-  /**
-   * Only for an upload the lifecycle holds no state for (never registered, e.g. a listing saved
-   * before this store existed): the state to report. Otherwise events carry the stored state.
-   */
-  state?: UploadState;
-  progress?: number;
-  reason?: string;
-  message?: string;
-}
+export type { StatusInput } from '@reelboard/bus';
 
 /** How long the store keeps what it writes (defaults: 30 days per upload, 7 days of status log). */
 export interface StatusRetention {
@@ -98,7 +86,7 @@ return seq
  * pub/sub for every gateway replica. What the states mean and which changes are allowed is
  * packages/lifecycle's; this store only applies a change atomically with the event announcing it.
  */
-export class StatusStore {
+export class StatusStore implements StatusSink {
   private subscriber: Redis | undefined;
   private closing = false;
   private readonly listeners = new Set<(event: StatusEvent) => void>();
@@ -140,6 +128,9 @@ export class StatusStore {
    */
   async publish(input: StatusInput, change?: StateChange): Promise<number> {
     const { state, ...fields } = input;
+    // Readers branch on the code (notifications, the web client): an event that needs one never goes out without it.
+    const problem = statusCodeProblem(input.event, input.code);
+    if (problem) throw new Error(`status event for upload ${input.uploadId} refused: ${problem}`);
     // Reasons and notes reach the owner, webhooks and push messages: never with an upstream secret.
     if (fields.reason !== undefined) fields.reason = scrubSecrets(fields.reason);
     if (fields.message !== undefined) fields.message = scrubSecrets(fields.message);
