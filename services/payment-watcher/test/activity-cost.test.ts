@@ -138,6 +138,24 @@ describe('a pass reads the balances of open quotes often, of expired ones rarely
     expect((await credits(r, upload.uploadId)).map((c) => c.status)).toEqual(['paid']);
   });
 
+  it('a deadline between the cursor’s block and the next: the cursor’s block is read again for it, so in-time money stays in time', async () => {
+    const r = await rig('pw-cost-cursor', { merchant: MERCHANT, token: null }, { openReadIntervalMs: 60_000, expiredReadIntervalMs: EXPIRED });
+    const paidAt = (await chainNow()) + 10_000;
+    const upload = await receive(r, 0, { expiresAt: new Date(paidAt + 500).toISOString() });
+    await anvil.test.setNextBlockTimestamp({ timestamp: BigInt(paidAt / 1000) });
+    await payInternally(upload.quote.to);
+    // The next block is a second later: the deadline falls between the two.
+    await anvil.test.setNextBlockTimestamp({ timestamp: BigInt(paidAt / 1000 + 1) });
+    await laterScan(r);
+    // The pass stopped on the payment's block without reading the open quote (its interval not due).
+    expect((await r.watchList.cursor())?.time).toBe(paidAt);
+    expect(await credits(r, upload.uploadId)).toEqual([]);
+    await anvil.test.mine({ blocks: 2 });
+    await r.watcher.scanOnce();
+    expect((await credits(r, upload.uploadId)).map((c) => c.status)).toEqual(['paid']);
+    expect(await r.uploads.state(upload.uploadId)).toBe('paid');
+  });
+
   it('top-level and token payments are credited on the block that confirms them, open or expired, whatever the intervals', async () => {
     const cadence = { openReadIntervalMs: 3_600_000, expiredReadIntervalMs: 24 * 3_600_000 };
     const native = await rig('pw-cost-top', { merchant: MERCHANT, token: null }, cadence);
