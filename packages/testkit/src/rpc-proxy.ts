@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
  * under `/v3/<key>` (the key in the path, as Infura-style providers do), can be switched to refuse
  * everything (an outage, or a revoked key: 401 whose body repeats the URL), and can refuse
  * `eth_getLogs` over more than `maxLogRange` blocks with the provider's "limit exceeded" error.
+ * It counts JSON-RPC calls by method, each call of a batch on its own, as such a provider bills them.
  */
 export interface RpcProxy {
   /** The URL clients are given, key included. */
@@ -16,6 +17,8 @@ export interface RpcProxy {
   maxLogRange: number | undefined;
   /** Block spans of every eth_getLogs request, and whether it was refused. */
   logRequests: { from: bigint; to: bigint; refused: boolean }[];
+  /** JSON-RPC calls received, by method (a batch of 500 counts 500); reset by assigning a new object. */
+  calls: Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -34,6 +37,7 @@ export async function startRpcProxy(upstream: string, key: string, port = 0): Pr
     refuse: false,
     maxLogRange: undefined,
     logRequests: [],
+    calls: {},
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
   const tooWide = (call: RpcCall): boolean => {
@@ -58,6 +62,7 @@ export async function startRpcProxy(upstream: string, key: string, port = 0): Pr
     }
     const parsed = JSON.parse(text) as RpcCall | RpcCall[];
     const calls = Array.isArray(parsed) ? parsed : [parsed];
+    for (const call of calls) proxy.calls[call.method] = (proxy.calls[call.method] ?? 0) + 1;
     const refused = calls.find(tooWide);
     if (refused) {
       const error = { jsonrpc: '2.0', id: refused.id, error: { code: -32005, message: `query exceeds max block range ${proxy.maxLogRange}` } };

@@ -29,7 +29,19 @@ export const paymentWatcherSchema = commonSchema
     LATE_WATCH_SECONDS: env
       .positiveInt(7 * 24 * 3600)
       .describe('How long after its quote expired a deposit address is still watched, so late money is recorded for refund (reconciliation covers the rest).'),
-    RPC_BATCH_SIZE: env.positiveInt(500).describe('Requests sent together to the RPC as one JSON-RPC batch (balances of all watched addresses on each block).'),
+    OPEN_QUOTE_READ_SECONDS: env
+      .nonNegativeInt(10)
+      .describe(
+        "How often the balances of every open quote are read, for money no block's transactions or token logs name (an internal transfer from a contract wallet); 0: every pass. Addresses a block pays are read on that pass.",
+      ),
+    EXPIRED_QUOTE_READ_SECONDS: env
+      .nonNegativeInt(3600)
+      .describe(
+        'How often the balances of every quote past its deadline (still in LATE_WATCH_SECONDS) are read, for late money paid by an internal transfer; 0: every pass.',
+      ),
+    RPC_BATCH_SIZE: env
+      .positiveInt(500)
+      .describe('Requests sent together to the RPC as one JSON-RPC batch (the balances a pass reads; a hosted node still bills each call of a batch).'),
     SWEEP_PRIVATE_KEY: z
       .string()
       .regex(/^0x[0-9a-fA-F]{64}$/, { error: 'must be a 0x-prefixed 32-byte hex private key' })

@@ -44,6 +44,14 @@ export interface DepositWatcherDeps {
   /** Most blocks settled in one pass, so a long catch-up does not hold the lease for minutes. */
   maxBlocksPerPass: number;
   /**
+   * How often (block time, ms) the balances of every open quote are read, for money that no
+   * transaction, receipt or log of a block names (an internal transfer from a contract wallet).
+   * 0 or unset: on every pass. Addresses a block shows a transfer to are read on that pass anyway.
+   */
+  openReadIntervalMs?: number | undefined;
+  /** The same for quotes past their deadline (late money, recorded for refund). 0 or unset: on every pass. */
+  expiredReadIntervalMs?: number | undefined;
+  /**
    * The Postgres ledger the watch set is rebuilt from (at start, and whenever Redis lost it). Without
    * one (a test of the passes alone) the watch set is only what `upload.received` filled.
    */
@@ -75,8 +83,11 @@ const lower = (value: string) => value.toLowerCase() as Address;
 /**
  * Credits payments by what reaches each quote's deposit address, however it got there (a plain
  * transfer, an internal call from a contract wallet or a 7702 account, an exchange withdrawal,
- * several partial payments): on each new confirmed block, the balances of every watched address are
- * read in batches, and an address whose total (balance plus what sweeps moved out) rose is settled.
+ * several partial payments), and an address whose total (balance plus what sweeps moved out) rose
+ * is settled. What a pass reads follows activity, not the number of quotes (a hosted node bills
+ * every balance read in a batch): the balances of addresses a block's transactions or token logs
+ * pay, of quotes whose deadline the blocks pass (judged at their last in-time block), of every
+ * open quote each `openReadIntervalMs` and of every expired one each `expiredReadIntervalMs`.
  * Transfers to the plain merchant address are recorded `unmatched`. One replica scans at a time.
  */
 export class DepositWatcher {
@@ -151,10 +162,15 @@ export class DepositWatcher {
     await this.recordMerchantTransfers(range);
     const endTime = range.times.get(toBlock) ?? Date.now();
     // A quote that expired inside a range of several blocks is judged at its last in-time block
-    // first, so what arrived in time counts as in time even when the watcher is catching up.
+    // first, so what arrived in time counts as in time even when the watcher is catching up. The
+    // cursor's block may be that block: its open quotes were not all read there (they are read
+    // every openReadIntervalMs), so it is read now.
+    if (before > 0) range.times.set(fromBlock - 1n, before);
     const straddling = quotes.filter((q) => Date.parse(q.expiresAt) >= before && Date.parse(q.expiresAt) < endTime);
     for (const [height, group] of this.groupByDeadline(straddling, range)) await this.settleAt(group, height, range);
-    await this.settleAt(quotes, toBlock, range);
+    const { read, due } = await this.balancesDue(quotes, straddling, range, endTime);
+    await this.settleAt(read, toBlock, range);
+    await watchList.markBalancesRead(due);
     await watchList.saveCursor(toBlock, endTime, range.hashes.get(toBlock) as Hash, range.hashes, this.deps.hashesKept);
     scanLag.set(toBlock === confirmed ? 0 : Math.max(0, (await this.blockTime(confirmed)) - endTime) / 1000);
     await this.requeuePaid();
@@ -245,6 +261,33 @@ export class DepositWatcher {
     const cursor = { block: reorg.ancestor, time: Number(ancestorBlock.timestamp) * 1000, hash: ancestorBlock.hash as Hash };
     await watchList.saveCursor(cursor.block, cursor.time, cursor.hash, new Map([[cursor.block, cursor.hash]]), this.deps.hashesKept);
     return cursor;
+  }
+
+  /**
+   * The quotes whose balances a pass reads at the end of its range: those a transfer in the range
+   * pays, those whose deadline the range passed, and every open (or expired) quote when its interval
+   * has gone by since the last such read (block time: a catch-up reads them once, at its end).
+   * Returns the block time to record for each interval that came due.
+   */
+  private async balancesDue(
+    quotes: readonly WatchedQuote[],
+    straddling: readonly WatchedQuote[],
+    range: BlockRange,
+    endTime: number,
+  ): Promise<{ read: WatchedQuote[]; due: { open?: number; expired?: number } }> {
+    const last = await this.deps.watchList.balancesReadAt();
+    // A clock that went back (a reorg onto blocks stamped earlier) makes the interval due, never stuck.
+    const isDue = (at: number | undefined, interval: number) => at === undefined || endTime - at >= interval || endTime < at;
+    const due = {
+      ...(isDue(last.open, this.deps.openReadIntervalMs ?? 0) ? { open: endTime } : {}),
+      ...(isDue(last.expired, this.deps.expiredReadIntervalMs ?? 0) ? { expired: endTime } : {}),
+    };
+    const picked = new Set(straddling.map((q) => q.uploadId));
+    const read = quotes.filter((q) => {
+      if (picked.has(q.uploadId) || range.transfers.has(q.address)) return true;
+      return Date.parse(q.expiresAt) >= endTime ? due.open !== undefined : due.expired !== undefined;
+    });
+    return { read, due };
   }
 
   /** The last block of the range at or before each quote's deadline (quotes with none are left to the end of the range). */

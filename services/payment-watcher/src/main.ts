@@ -53,6 +53,8 @@ await runService({
       hashesKept: config.REORG_HASHES_KEPT,
       startBehind: config.SCAN_START_BEHIND,
       maxBlocksPerPass: config.SCAN_MAX_BLOCKS_PER_PASS,
+      openReadIntervalMs: config.OPEN_QUOTE_READ_SECONDS * 1000,
+      expiredReadIntervalMs: config.EXPIRED_QUOTE_READ_SECONDS * 1000,
       ledger: { quotesToWatch: (expiredAfter) => quotesToWatch(db, { chainId: config.CHAIN_ID, expiredAfter }), lateWatchMs },
     });
     // Redis is a cache of what is watched: after every start the first pass puts back what the ledger

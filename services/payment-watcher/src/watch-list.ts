@@ -103,6 +103,17 @@ export class WatchList {
     return this.cache.quotes;
   }
 
+  /** Block times (ms) of the last pass that read the balances of every open, and of every expired, watched quote. */
+  async balancesReadAt(): Promise<{ open: number | undefined; expired: number | undefined }> {
+    const [open, expired] = await this.redis.hmget(this.key('balances-read'), 'open', 'expired');
+    return { open: open ? Number(open) : undefined, expired: expired ? Number(expired) : undefined };
+  }
+
+  async markBalancesRead(read: { open?: number | undefined; expired?: number | undefined }): Promise<void> {
+    const fields = Object.entries(read).filter(([, time]) => time !== undefined) as [string, number][];
+    if (fields.length > 0) await this.redis.hset(this.key('balances-read'), Object.fromEntries(fields));
+  }
+
   async quote(uploadId: string): Promise<WatchedQuote | undefined> {
     const raw = await this.redis.hget(this.key('watch', 'info'), uploadId);
     return raw ? (JSON.parse(raw) as WatchedQuote) : undefined;

@@ -8,7 +8,7 @@ import type { Channel, PayloadOf, StatusEvent, StatusEventName, UploadReceived }
 import { createBus, type PipelineBus, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { MERCHANT } from '@reelboard/testkit/anvil';
-import { DepositWatcher } from '../../src/deposit-watcher.js';
+import { DepositWatcher, type DepositWatcherDeps } from '../../src/deposit-watcher.js';
 import { ScanLock } from '../../src/scan-lock.js';
 import { WatchList } from '../../src/watch-list.js';
 
@@ -45,8 +45,16 @@ export interface WatcherRig {
   close(): Promise<void>;
 }
 
-/** Starts a watcher rig under its own Redis prefix; its first pass has run when this returns (the chain's head is its start). */
-export async function watcherRig(name: string, rpcUrl: string, deposits: DepositSettings): Promise<WatcherRig> {
+/**
+ * Starts a watcher rig under its own Redis prefix; its first pass has run when this returns (the chain's head is its start).
+ * `options` sets the watcher's read cadence (by default every balance on every pass).
+ */
+export async function watcherRig(
+  name: string,
+  rpcUrl: string,
+  deposits: DepositSettings,
+  options: Pick<DepositWatcherDeps, 'openReadIntervalMs' | 'expiredReadIntervalMs'> = {},
+): Promise<WatcherRig> {
   const env = testBus(name);
   const uploads = new Uploads(env.redis, env.prefix, env.bus.status);
   const watchList = new WatchList(env.redis, env.prefix);
@@ -62,6 +70,7 @@ export async function watcherRig(name: string, rpcUrl: string, deposits: Deposit
     confirmations: 2,
     startBehind: 0,
     maxBlocksPerPass: 200,
+    ...options,
   });
   const events: StatusEvent[] = [];
   await env.bus.status.subscribe((event) => events.push(event));
