@@ -14,9 +14,9 @@
 import { randomUUID } from 'node:crypto';
 import { encodeFunctionData, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { Bus, connectRedis } from '@reelboard/bus';
+import { connectRedis } from '@reelboard/bus';
 import { createChainClient, type DepositSettings, depositAddressOf } from '@reelboard/chain';
-import { Uploads } from '@reelboard/lifecycle';
+import { createBus, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { KEYS, MERCHANT, startAnvil } from '@reelboard/testkit/anvil';
 import { startRpcProxy } from '@reelboard/testkit/rpc-proxy';
@@ -73,7 +73,7 @@ function quoteAt(expiresAtSeconds: number): WatchedQuote {
 async function watcherOver(cadence: { openReadIntervalMs: number; expiredReadIntervalMs: number }) {
   const prefix = `bench-deposit-cost-${cadence.openReadIntervalMs}-${Date.now().toString(36)}`;
   prefixes.push(prefix);
-  const bus = new Bus(redis, prefix, 'bench', log);
+  const bus = createBus(redis, prefix, 'bench', log);
   const watchList = new WatchList(redis, prefix);
   const watcher = new DepositWatcher({
     bus,
