@@ -1,7 +1,16 @@
 import type { Log, PublicClient } from 'viem';
-import { type DepositSettings, decodeTransfers, depositAddressOf, erc20TransferEvent, readBalances, readSweeps, successfulOnly } from '@reelboard/chain';
+import {
+  type DepositSettings,
+  decodeTransfers,
+  depositAddressOf,
+  erc20TransferEvent,
+  readBalances,
+  readSweeps,
+  refundChainReader,
+  successfulOnly,
+} from '@reelboard/chain';
 import type { CreditStatus, CreditTransfer, PaymentCredited } from '@reelboard/contracts';
-import { applyCredit, type Knex, type LedgerQuoteTotal, ledgerTotals } from '@reelboard/db';
+import { applyCredit, type Knex, type LedgerQuoteTotal, ledgerChainRecords, ledgerTotals, recordedRefundProblem } from '@reelboard/db';
 
 type Address = `0x${string}`;
 
@@ -32,13 +41,23 @@ export type Difference =
   | { kind: 'deposit_missing'; quoteId: string; address: Address; chainTotal: bigint; ledgerTotal: bigint }
   | { kind: 'deposit_excess'; quoteId: string; address: Address; chainTotal: bigint; ledgerTotal: bigint }
   | { kind: 'rows_mismatch'; quoteId: string; address: Address; creditedTotal: bigint; rowsTotal: bigint }
-  | { kind: 'merchant_missing'; transfer: CreditTransfer; token: Address | null; blockNumber: bigint };
+  | { kind: 'merchant_missing'; transfer: CreditTransfer; token: Address | null; blockNumber: bigint }
+  /** An unmatched transfer the ledger owes back that the chain no longer shows (gone in a reorg, or reverted). */
+  | { kind: 'unmatched_gone'; paymentId: number; txHash: string; amount: string; reason: 'not_found' | 'reverted' }
+  /** A row made `reversed` whose transaction is back on chain, successful, and credited by no other row. */
+  | { kind: 'reversed_on_chain'; paymentId: number; txHash: string; amount: string; blockNumber: bigint }
+  /** A recorded refund the chain does not show paying what was recorded (the money is due again). */
+  | { kind: 'refund_unverified'; paymentId: number; txHash: string; problem: string };
 
 export interface ReconcileReturnType {
   /** The confirmed block the chain was read at. */
   height: bigint;
   quotesChecked: number;
   merchantTransfersChecked: number;
+  /** Ledger rows naming a transaction (unmatched, reversed, refunds) checked against the chain. */
+  ledgerRowsChecked: number;
+  /** Blocks read whole for transfers to the merchant (from `fromBlock` to `height`). */
+  blocksRead: number;
   differences: Difference[];
   /** Differences recorded by `repair`. */
   repaired: number;
@@ -202,7 +221,80 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
       repaired += 1;
     }
   }
-  return { height, quotesChecked: ours.length, merchantTransfersChecked: found.length, differences, repaired };
+  // A reversed transfer back in the range read is already `merchant_missing` (which --repair records);
+  // the ledger half finds the ones in blocks before it.
+  const missingTxs = new Set(differences.flatMap((d) => (d.kind === 'merchant_missing' ? [d.transfer.txHash.toLowerCase()] : [])));
+  const ledgerSide = await ledgerToChain(params, new Set(ours.map((q) => q.quoteId)), height, missingTxs);
+  differences.push(...ledgerSide.differences);
+  return {
+    height,
+    quotesChecked: ours.length,
+    merchantTransfersChecked: found.length,
+    ledgerRowsChecked: ledgerSide.checked,
+    blocksRead: numbers.length,
+    differences,
+    repaired,
+  };
+}
+
+/**
+ * The ledger -> chain half: every row that names a transaction is looked up by its hash, wherever its
+ * block is (no range: a row is as old as it is). Rows of this merchant's quotes and of its own address
+ * only, as for the chain -> ledger half.
+ */
+async function ledgerToChain(
+  params: ReconcileParameters,
+  ourQuotes: Set<string>,
+  height: bigint,
+  reportedMissing: Set<string>,
+): Promise<{ differences: Difference[]; checked: number }> {
+  const { db, chain, chainId, deposits } = params;
+  const records = await ledgerChainRecords(db, chainId);
+  const ours = <T extends { quoteId: string | null; toAddress: string; token: string | null }>(rows: T[]) =>
+    rows.filter((row) => (row.quoteId !== null ? ourQuotes.has(row.quoteId) : row.toAddress === deposits.merchant && row.token === deposits.token));
+  const unmatched = ours(records.unmatched);
+  const reversed = ours(records.reversed);
+  const refunds = ours(records.refunds);
+  const reader = refundChainReader(chain, chainId);
+  // A receipt above the confirmed height does not count yet: as if the chain did not show it.
+  const confirmedReceipt = async (txHash: string) => {
+    const receipt = await reader.receipt(txHash as Address);
+    return receipt && receipt.blockNumber <= height ? receipt : null;
+  };
+  const differences: Difference[] = [];
+  const [unmatchedReceipts, reversedReceipts, refundProblems] = await Promise.all([
+    Promise.all(unmatched.map((row) => confirmedReceipt(row.txHash))),
+    Promise.all(reversed.map((row) => confirmedReceipt(row.txHash))),
+    Promise.all(
+      refunds.map((refund) =>
+        recordedRefundProblem(
+          { ...reader, receipt: confirmedReceipt },
+          {
+            paymentId: refund.paymentId,
+            token: refund.token,
+            txHash: refund.txHash,
+            amount: refund.amount,
+            recipients: refund.recipient ? [refund.recipient] : [refund.owner, refund.from].filter((a): a is string => a !== null),
+          },
+        ),
+      ),
+    ),
+  ]);
+  for (const [i, row] of unmatched.entries()) {
+    const receipt = unmatchedReceipts[i];
+    if (receipt?.status === 'success') continue;
+    differences.push({ kind: 'unmatched_gone', paymentId: row.paymentId, txHash: row.txHash, amount: row.amount, reason: receipt ? 'reverted' : 'not_found' });
+  }
+  for (const [i, row] of reversed.entries()) {
+    const receipt = reversedReceipts[i];
+    if (receipt?.status !== 'success' || reportedMissing.has(row.txHash.toLowerCase())) continue;
+    differences.push({ kind: 'reversed_on_chain', paymentId: row.paymentId, txHash: row.txHash, amount: row.amount, blockNumber: receipt.blockNumber });
+  }
+  for (const [i, refund] of refunds.entries()) {
+    const problem = refundProblems[i];
+    if (problem) differences.push({ kind: 'refund_unverified', paymentId: refund.paymentId, txHash: refund.txHash, problem });
+  }
+  return { differences, checked: unmatched.length + reversed.length + refunds.length };
 }
 
 /** One line per difference, for operators. */
@@ -216,5 +308,11 @@ export function describeDifference(d: Difference): string {
       return `quote ${d.quoteId}: its ledger rows add up to ${d.rowsTotal}, its credited total is ${d.creditedTotal}`;
     case 'merchant_missing':
       return `transfer ${d.transfer.txHash}${d.transfer.logIndex === null ? '' : `#${d.transfer.logIndex}`} of ${d.transfer.amount} from ${d.transfer.from} to the merchant in block ${d.blockNumber} is not in the ledger`;
+    case 'unmatched_gone':
+      return `payment ${d.paymentId}: the ledger owes back ${d.amount} of transfer ${d.txHash}, which the chain ${d.reason === 'reverted' ? 'shows reverted' : 'no longer shows'} (nothing arrived: do not refund it)`;
+    case 'reversed_on_chain':
+      return `payment ${d.paymentId} is reversed, but its transfer ${d.txHash} of ${d.amount} is on chain again in block ${d.blockNumber} and no ledger row credits it`;
+    case 'refund_unverified':
+      return `payment ${d.paymentId}: its recorded refund ${d.txHash} does not stand on chain (${d.problem}); the money is still due back`;
   }
 }

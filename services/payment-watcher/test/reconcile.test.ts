@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
 import { createChainClient, type DepositSettings, depositAddressOf, sweepDeposits } from '@reelboard/chain';
-import { applyCredit, connectDatabase, type Knex, migrateToLatest, recordQuote } from '@reelboard/db';
+import { applyCredit, connectDatabase, type Knex, markRefunded, migrateToLatest, recordQuote } from '@reelboard/db';
 import { type Anvil, KEYS, startAnvil } from '@reelboard/testkit/anvil';
-import { depositCredit, quoteInput } from '@reelboard/testkit/db-fixtures';
+import { depositCredit, quoteInput, randomTxHash } from '@reelboard/testkit/db-fixtures';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { reconcilePayments } from '../src/reconcile.js';
 
@@ -51,14 +51,37 @@ async function pay(to: Hex, value: bigint): Promise<Hex> {
   return hash;
 }
 
-const reconcile = (repair = false) =>
+/** A transfer to the merchant recorded as the watcher records it: unmatched, due back to its sender. */
+async function recordUnmatched(txHash: Hex, amount: bigint): Promise<number> {
+  const block = await anvil.client.getBlockNumber();
+  const outcome = await applyCredit(db, {
+    kind: 'merchant',
+    chainId: 31337,
+    address: deposits.merchant,
+    token: null,
+    transfer: { txHash, logIndex: null, from: buyer.address.toLowerCase() as Hex, amount: amount.toString() },
+    blockNumber: block.toString(),
+    blockTime: new Date().toISOString(),
+  });
+  return outcome.paymentIds[0] as number;
+}
+
+/** A refund sent to the payer by a real signed transaction, recorded in the ledger as the refund use-case does. */
+async function refund(paymentId: number, value: bigint, paid = value): Promise<Hex> {
+  const hash = await anvil.wallet(KEYS.stranger).sendTransaction({ account: privateKeyToAccount(KEYS.stranger), chain: anvil.chain, to: buyer.address, value });
+  await anvil.client.waitForTransactionReceipt({ hash });
+  await markRefunded(db, { paymentId, txHash: hash, actor: 'test', recipient: buyer.address, paid: paid.toString() });
+  return hash;
+}
+
+const reconcile = (repair = false, fromBlock = 0n) =>
   reconcilePayments({
     db,
     chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 }),
     chainId: 31337,
     deposits,
     confirmations: 1,
-    fromBlock: 0n,
+    fromBlock,
     repair,
   });
 
@@ -144,5 +167,52 @@ describe('reconciliation of the chain with the ledger', () => {
     });
     expect((await run(['--repair'])).code).toBe(1);
     expect((await run([])).code).toBe(0);
+  });
+
+  it('checks the ledger against the chain: unmatched and reversed rows and refunds; nothing on a clean ledger', async () => {
+    const rows: number[] = [];
+    const checkedBefore = (await reconcile()).ledgerRowsChecked;
+    // Clean: a real transfer to the merchant, refunded in full to its sender by a real transaction.
+    rows.push(await recordUnmatched(await pay(deposits.merchant, 500n), 500n));
+    await refund(rows[0] as number, 500n);
+    const clean = await reconcile();
+    expect(clean.differences).toEqual([]);
+    expect(clean.ledgerRowsChecked).toBe(checkedBefore + 2);
+
+    // An unmatched row the chain does not show (a reorg took it, or it was never there).
+    const gone = randomTxHash();
+    rows.push(await recordUnmatched(gone, 300n));
+    // A reversed row whose transfer is on chain again, credited by no other row.
+    const back = await pay(deposits.merchant, 600n);
+    const reversedId = await recordUnmatched(back, 600n);
+    rows.push(reversedId);
+    await db('payments').where({ id: reversedId }).update({ status: 'reversed', refund_due: 0 });
+    // A refund recorded (before refunds were verified) for a transaction that paid back less.
+    const shortId = await recordUnmatched(await pay(deposits.merchant, 700n), 700n);
+    rows.push(shortId);
+    const short = await refund(shortId, 100n, 700n);
+
+    // Read from the blocks after them (as an incremental run does): only the ledger half can see these.
+    const after = (await anvil.client.getBlockNumber()) + 1n;
+    const dirty = await reconcile(false, after);
+    expect(dirty.blocksRead).toBe(0);
+    expect(dirty.differences).toEqual([
+      expect.objectContaining({ kind: 'unmatched_gone', paymentId: rows[1], txHash: gone.toLowerCase(), reason: 'not_found' }),
+      expect.objectContaining({ kind: 'reversed_on_chain', paymentId: reversedId, txHash: back.toLowerCase() }),
+      expect.objectContaining({
+        kind: 'refund_unverified',
+        paymentId: shortId,
+        txHash: short.toLowerCase(),
+        problem: expect.stringContaining('paid 100 base units'),
+      }),
+    ]);
+    // --repair records what the ledger lacks; these it only reports (each needs an operator's judgement).
+    expect((await reconcile(true, after)).repaired).toBe(0);
+    // Read from block 0, the transfer back on chain is one the ledger lacks, reported once.
+    expect(
+      (await reconcile(false, 0n)).differences.filter((d) => JSON.stringify(d, (_, v) => (typeof v === 'bigint' ? String(v) : v)).includes(back.toLowerCase())),
+    ).toEqual([expect.objectContaining({ kind: 'merchant_missing' })]);
+    await db('payments').whereIn('id', rows).delete();
+    expect((await reconcile(false, after)).differences).toEqual([]);
   });
 });

@@ -1,0 +1,108 @@
+import type { Knex } from 'knex';
+
+/** A ledger row that names a transaction, as reconciliation re-checks it against the chain. */
+export interface LedgerTxRow {
+  paymentId: number;
+  quoteId: string | null;
+  /** The address the row's money went to: a deposit address, or the merchant's. */
+  toAddress: string;
+  token: string | null;
+  txHash: string;
+  logIndex: number | null;
+  amount: string;
+}
+
+/** A refund recorded in payment_events, with who it was meant for. */
+export interface LedgerRefund {
+  paymentId: number;
+  quoteId: string | null;
+  /** The address the row's money went to (the merchant's for an unmatched transfer). */
+  toAddress: string;
+  token: string | null;
+  txHash: string;
+  /** What the refund paid back (base units). */
+  amount: string;
+  /** Where it was verified to go; null for refunds recorded before 008 (then the owner or the row's sender). */
+  recipient: string | null;
+  owner: string | null;
+  from: string | null;
+}
+
+type TxRow = {
+  id: string;
+  quote_id: string | null;
+  to_address: string;
+  token_address: string | null;
+  tx_hash: string;
+  log_index: number | null;
+  amount: string;
+};
+const txRow = (row: TxRow): LedgerTxRow => ({
+  paymentId: Number(row.id),
+  quoteId: row.quote_id,
+  toAddress: row.to_address,
+  token: row.token_address,
+  txHash: row.tx_hash,
+  logIndex: row.log_index,
+  amount: row.amount,
+});
+
+/**
+ * What the ledger says the chain holds, for reconciliation's ledger -> chain half: unmatched transfers
+ * to the merchant (the chain must still show them), reversed rows with no live row for the same
+ * transfer (the chain must still not show them), and every recorded refund (the chain must show it paid).
+ */
+export async function ledgerChainRecords(db: Knex, chainId: number): Promise<{ unmatched: LedgerTxRow[]; reversed: LedgerTxRow[]; refunds: LedgerRefund[] }> {
+  const columns = ['p.id', 'p.quote_id', 'p.to_address', 'p.token_address', 'p.tx_hash', 'p.log_index', 'p.amount'];
+  const unmatched: TxRow[] = await db('payments as p')
+    .where({ 'p.chain_id': chainId, 'p.credit_status': 'unmatched' })
+    .whereNot('p.status', 'reversed')
+    .whereNotNull('p.tx_hash')
+    .orderBy('p.id')
+    .select(columns);
+  // A transfer mined again after a reorg is credited by a new row: its reversed one is history, not a difference.
+  const reversed: TxRow[] = await db('payments as p')
+    .where({ 'p.chain_id': chainId, 'p.status': 'reversed' })
+    .whereNotNull('p.tx_hash')
+    .whereNotExists(
+      db('payments as live')
+        .whereRaw('live.tx_hash = p.tx_hash')
+        .whereRaw('coalesce(live.log_index, -1) = coalesce(p.log_index, -1)')
+        .whereNot('live.status', 'reversed')
+        .select(db.raw('1')),
+    )
+    .orderBy('p.id')
+    .select(columns);
+  const refunds: {
+    payment_id: string;
+    quote_id: string | null;
+    to_address: string;
+    token_address: string | null;
+    tx_hash: string;
+    amount: string | null;
+    recipient: string | null;
+    owner: string | null;
+    from_address: string | null;
+  }[] = await db('payment_events as e')
+    .join('payments as p', 'p.id', 'e.payment_id')
+    .leftJoin('payment_quotes as q', 'q.quote_id', 'p.quote_id')
+    .where({ 'e.action': 'refund', 'p.chain_id': chainId })
+    .whereNotNull('e.tx_hash')
+    .orderBy('e.id')
+    .select('e.payment_id', 'p.quote_id', 'p.to_address', 'p.token_address', 'e.tx_hash', 'e.amount', 'e.recipient', 'q.owner', 'p.from_address');
+  return {
+    unmatched: unmatched.map(txRow),
+    reversed: reversed.map(txRow),
+    refunds: refunds.map((row) => ({
+      paymentId: Number(row.payment_id),
+      quoteId: row.quote_id,
+      toAddress: row.to_address,
+      token: row.token_address,
+      txHash: row.tx_hash,
+      amount: row.amount ?? '0',
+      recipient: row.recipient,
+      owner: row.owner,
+      from: row.from_address,
+    })),
+  };
+}
