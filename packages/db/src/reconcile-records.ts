@@ -106,3 +106,49 @@ export async function ledgerChainRecords(db: Knex, chainId: number): Promise<{ u
     })),
   };
 }
+
+/** Whose reconciliation a checkpoint is: the settings a quote is grouped by. */
+export interface ReconcileScope {
+  chainId: number;
+  merchant: string;
+  token: string | null;
+}
+
+/** Where reconciliation of one scope stands. */
+export interface ReconcileCheckpoint {
+  /** The deposit factory's deployment block, once found on chain. */
+  deploymentBlock: bigint | null;
+  /** The last block whose transfers to the merchant were fully reconciled. */
+  lastBlock: bigint | null;
+}
+
+const scopeKey = (scope: ReconcileScope) => ({
+  chain_id: scope.chainId,
+  merchant: scope.merchant.toLowerCase(),
+  asset: scope.token?.toLowerCase() ?? 'native',
+});
+
+export async function readReconcileCheckpoint(db: Knex, scope: ReconcileScope): Promise<ReconcileCheckpoint | undefined> {
+  const row: { deployment_block: string | null; last_block: string | null } | undefined = await db('reconcile_checkpoints')
+    .where(scopeKey(scope))
+    .first('deployment_block', 'last_block');
+  if (!row) return undefined;
+  return {
+    deploymentBlock: row.deployment_block === null ? null : BigInt(row.deployment_block),
+    lastBlock: row.last_block === null ? null : BigInt(row.last_block),
+  };
+}
+
+/** Records what is given; the last block never moves back (a run over an older range leaves it). */
+export async function saveReconcileCheckpoint(db: Knex, scope: ReconcileScope, update: { deploymentBlock?: bigint; lastBlock?: bigint }): Promise<void> {
+  const deployment = update.deploymentBlock?.toString() ?? null;
+  const last = update.lastBlock?.toString() ?? null;
+  await db.raw(
+    `INSERT INTO reconcile_checkpoints (chain_id, merchant, asset, deployment_block, last_block) VALUES (:chain_id, :merchant, :asset, :deployment, :last)
+     ON CONFLICT (chain_id, merchant, asset) DO UPDATE SET
+       deployment_block = coalesce(EXCLUDED.deployment_block, reconcile_checkpoints.deployment_block),
+       last_block = greatest(EXCLUDED.last_block, reconcile_checkpoints.last_block),
+       updated_at = now()`,
+    { ...scopeKey(scope), deployment, last },
+  );
+}

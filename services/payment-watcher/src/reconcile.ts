@@ -3,6 +3,7 @@ import {
   type DepositSettings,
   decodeTransfers,
   depositAddressOf,
+  depositFactory,
   erc20TransferEvent,
   readBalances,
   readSweeps,
@@ -10,7 +11,17 @@ import {
   successfulOnly,
 } from '@reelboard/chain';
 import type { CreditStatus, CreditTransfer, PaymentCredited } from '@reelboard/contracts';
-import { applyCredit, type Knex, type LedgerQuoteTotal, ledgerChainRecords, ledgerTotals, recordedRefundProblem } from '@reelboard/db';
+import {
+  applyCredit,
+  type Knex,
+  type LedgerQuoteTotal,
+  ledgerChainRecords,
+  ledgerTotals,
+  type ReconcileScope,
+  readReconcileCheckpoint,
+  recordedRefundProblem,
+  saveReconcileCheckpoint,
+} from '@reelboard/db';
 
 type Address = `0x${string}`;
 
@@ -315,4 +326,71 @@ export function describeDifference(d: Difference): string {
     case 'refund_unverified':
       return `payment ${d.paymentId}: its recorded refund ${d.txHash} does not stand on chain (${d.problem}); the money is still due back`;
   }
+}
+
+/** Where a run starts reading blocks for transfers to the merchant, and why there. */
+export interface ReconcileStart {
+  fromBlock: bigint;
+  source: 'argument' | 'checkpoint' | 'deployment' | 'no_factory';
+}
+
+/** Blocks read back when the factory is not on chain yet (nothing was swept, so no better start is known). */
+export const NO_FACTORY_WINDOW = 10_000n;
+
+/** The first block with code at `address` (given that the head has it): a binary search, one archive read per step. */
+async function deploymentBlockOf(chain: PublicClient, address: Address, head: bigint): Promise<bigint | null> {
+  const hasCode = async (blockNumber: bigint) => ((await chain.getCode({ address, blockNumber })) ?? '0x') !== '0x';
+  if (!(await hasCode(head))) return null;
+  let low = 0n;
+  let high = head;
+  while (low < high) {
+    const middle = (low + high) / 2n;
+    if (await hasCode(middle)) high = middle;
+    else low = middle + 1n;
+  }
+  return high;
+}
+
+const scopeOf = (chainId: number, deposits: DepositSettings): ReconcileScope => ({ chainId, merchant: deposits.merchant, token: deposits.token });
+
+/**
+ * The block a run starts from: `--from-block` when given; else the one after the last block fully
+ * reconciled (the checkpoint in Postgres); else the deposit factory's deployment block, found on chain
+ * once and recorded. Before the factory is deployed the last NO_FACTORY_WINDOW blocks are read.
+ */
+export async function reconcileStart(
+  params: { db: Knex; chain: PublicClient; chainId: number; deposits: DepositSettings },
+  override?: bigint,
+): Promise<ReconcileStart> {
+  if (override !== undefined) return { fromBlock: override, source: 'argument' };
+  const scope = scopeOf(params.chainId, params.deposits);
+  const checkpoint = await readReconcileCheckpoint(params.db, scope);
+  if (checkpoint?.lastBlock != null) return { fromBlock: checkpoint.lastBlock + 1n, source: 'checkpoint' };
+  if (checkpoint?.deploymentBlock != null) return { fromBlock: checkpoint.deploymentBlock, source: 'deployment' };
+  const head = await params.chain.getBlockNumber({ cacheTime: 0 });
+  const deployed = await deploymentBlockOf(params.chain, depositFactory(params.deposits).address, head);
+  if (deployed === null) return { fromBlock: head > NO_FACTORY_WINDOW ? head - NO_FACTORY_WINDOW : 0n, source: 'no_factory' };
+  await saveReconcileCheckpoint(params.db, scope, { deploymentBlock: deployed });
+  return { fromBlock: deployed, source: 'deployment' };
+}
+
+/**
+ * Moves the checkpoint to the run's height when the run reconciled every block after the checkpoint:
+ * it started no later than the block after it (or than the factory's deployment, on a first run), and
+ * every transfer to the merchant it found is in the ledger (a `merchant_missing` left unrecorded is
+ * read again next time). Returns the new checkpoint, or null when it stays.
+ */
+export async function advanceCheckpoint(
+  params: { db: Knex; chainId: number; deposits: DepositSettings },
+  fromBlock: bigint,
+  result: Pick<ReconcileReturnType, 'height' | 'differences'>,
+  repaired: boolean,
+): Promise<bigint | null> {
+  const scope = scopeOf(params.chainId, params.deposits);
+  const checkpoint = await readReconcileCheckpoint(params.db, scope);
+  const expected = checkpoint?.lastBlock != null ? checkpoint.lastBlock + 1n : checkpoint?.deploymentBlock;
+  if (expected == null || fromBlock > expected) return null;
+  if (!repaired && result.differences.some((d) => d.kind === 'merchant_missing')) return null;
+  await saveReconcileCheckpoint(params.db, scope, { lastBlock: result.height });
+  return result.height;
 }

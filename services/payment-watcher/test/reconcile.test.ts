@@ -3,12 +3,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
-import { createChainClient, type DepositSettings, depositAddressOf, sweepDeposits } from '@reelboard/chain';
+import { createChainClient, type DepositSettings, depositAddressOf, ensureDepositFactory, sweepDeposits } from '@reelboard/chain';
 import { applyCredit, connectDatabase, type Knex, markRefunded, migrateToLatest, recordQuote } from '@reelboard/db';
 import { type Anvil, KEYS, startAnvil } from '@reelboard/testkit/anvil';
 import { depositCredit, quoteInput, randomTxHash } from '@reelboard/testkit/db-fixtures';
 import { infraEnv } from '@reelboard/testkit/infra-env';
-import { reconcilePayments } from '../src/reconcile.js';
+import { advanceCheckpoint, reconcilePayments, reconcileStart } from '../src/reconcile.js';
 
 const ANVIL_PORT = Number(process.env.TEST_BASE_PORT ?? 19080) + 105;
 const repoRoot = new URL('../../..', import.meta.url).pathname;
@@ -32,6 +32,7 @@ afterAll(async () => {
     await db('payment_quotes').whereIn('quote_id', quoteIds).delete();
   }
   await db('payments').where({ to_address: deposits.merchant }).delete();
+  await db('reconcile_checkpoints').where({ merchant: deposits.merchant }).delete();
   await db?.destroy();
   await anvil?.stop();
 });
@@ -167,6 +168,67 @@ describe('reconciliation of the chain with the ledger', () => {
     });
     expect((await run(['--repair'])).code).toBe(1);
     expect((await run([])).code).toBe(0);
+  });
+
+  it('`pnpm payments reconcile` with no --from-block starts at the deployment block, then at its checkpoint', async () => {
+    const env = {
+      ...process.env,
+      DATABASE_URL: infraEnv().TEST_DATABASE_URL,
+      RPC_URL: anvil.rpcUrl,
+      CHAIN_ID: '31337',
+      MERCHANT_ADDRESS: deposits.merchant,
+      CONFIRMATIONS: '1',
+    };
+    const run = () =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/payments.ts', 'reconcile', '--settle-seconds', '0'], { cwd: repoRoot, env }).then(
+        (out) => out.stdout,
+      );
+    await ensureDepositFactory(anvil.wallet(KEYS.deployer) as never, anvil.client, deposits);
+    await db('reconcile_checkpoints').where({ merchant: deposits.merchant }).delete();
+    const first = await run();
+    expect(first).toMatch(/in \d+ blocks \(\d+\.\.\d+, from the factory's deployment\)/);
+    const height = /checkpoint: block (\d+)/.exec(first)?.[1];
+    expect(height).toBeDefined();
+    await pay(privateKeyToAddress(generatePrivateKey()), 1n);
+    const second = await run();
+    expect(second).toContain(`in 1 blocks (${BigInt(height as string) + 1n}..${BigInt(height as string) + 1n}, from the checkpoint)`);
+    expect(second).toContain('the ledger matches the chain');
+  });
+
+  it("starts at the factory's deployment block, then reads only the blocks after its checkpoint", async () => {
+    const scope = { db, chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337 }), chainId: 31337, deposits };
+    const factory = await ensureDepositFactory(anvil.wallet(KEYS.deployer) as never, anvil.client, deposits);
+    await db('reconcile_checkpoints').where({ merchant: deposits.merchant }).delete();
+    const first = await reconcileStart(scope);
+    expect(first.source).toBe('deployment');
+    expect(await anvil.client.getCode({ address: factory, blockNumber: first.fromBlock })).not.toBe('0x');
+    expect(await anvil.client.getCode({ address: factory, blockNumber: first.fromBlock - 1n })).toBeUndefined();
+    expect(await reconcileStart(scope, 0n)).toEqual({ fromBlock: 0n, source: 'argument' });
+
+    const full = await reconcile(false, first.fromBlock);
+    expect(full.differences).toEqual([]);
+    expect(await advanceCheckpoint(scope, first.fromBlock, full, false)).toBe(full.height);
+
+    // A transfer to the merchant the ledger lacks: reported, and the checkpoint stays before it.
+    const direct = await pay(deposits.merchant, 901n);
+    const next = await reconcileStart(scope);
+    expect(next).toEqual({ fromBlock: full.height + 1n, source: 'checkpoint' });
+    const dirty = await reconcile(false, next.fromBlock);
+    expect(dirty.blocksRead).toBe(Number(dirty.height - full.height));
+    expect(dirty.blocksRead).toBeLessThan(full.blocksRead);
+    expect(dirty.differences).toEqual([expect.objectContaining({ kind: 'merchant_missing', transfer: expect.objectContaining({ txHash: direct }) })]);
+    expect(await advanceCheckpoint(scope, next.fromBlock, dirty, false)).toBeNull();
+    expect(await reconcileStart(scope)).toEqual(next);
+
+    // Recorded: the next run reads the same blocks, finds nothing, and moves the checkpoint past them.
+    await recordUnmatched(direct, 901n);
+    const clean = await reconcile(false, next.fromBlock);
+    expect(clean.differences).toEqual([]);
+    expect(await advanceCheckpoint(scope, next.fromBlock, clean, false)).toBe(clean.height);
+    const after = await reconcile(false, (await reconcileStart(scope)).fromBlock);
+    expect(after.blocksRead).toBe(Number(after.height - clean.height));
+    // A run that leaves a gap after the checkpoint does not move it.
+    expect(await advanceCheckpoint(scope, clean.height + 5n, { height: clean.height + 10n, differences: [] }, false)).toBeNull();
   });
 
   it('checks the ledger against the chain: unmatched and reversed rows and refunds; nothing on a clean ledger', async () => {
