@@ -152,3 +152,57 @@ export async function saveReconcileCheckpoint(db: Knex, scope: ReconcileScope, u
     { ...scopeKey(scope), deployment, last },
   );
 }
+
+/** A paid quote whose work the ledger never saw done, nor owes back. */
+export interface StalledQuote {
+  quoteId: string;
+  uploadId: string;
+  purpose: 'upload' | 'renewal';
+  listingId: string | null;
+  expiresAt: string;
+}
+
+/**
+ * Paid quotes the ledger shows neither fulfilled nor due back, a while after their deadline: an
+ * upload's with no listing saved (its job lost: nothing recorded it failed), a renewal's never applied
+ * to its listing (no `renew` event names it). Quotes recorded failed (`failed_stage`) or with money
+ * due back or refunded are the refund process's, not lost.
+ */
+export async function stalledQuotes(db: Knex, chainId: number, afterDeadlineMs: number): Promise<StalledQuote[]> {
+  const rows: { quote_id: string; upload_id: string; purpose: 'upload' | 'renewal'; listing_id: string | null; expires_at: Date }[] = await db(
+    'payment_quotes as q',
+  )
+    .where({ 'q.chain_id': chainId, 'q.state': 'paid' })
+    .whereNull('q.failed_stage')
+    .whereRaw(`q.expires_at < now() - make_interval(secs => ?)`, [afterDeadlineMs / 1000])
+    .where((w) =>
+      w
+        .where((u) => u.where('q.purpose', 'upload').whereNull('q.listing_id'))
+        .orWhere((r) =>
+          r
+            .where('q.purpose', 'renewal')
+            .whereNotExists(
+              db('listing_events as e')
+                .whereRaw('e.listing_id = q.listing_id')
+                .where('e.action', 'renew')
+                .whereRaw(`e.detail ->> 'quoteId' = q.quote_id::text`)
+                .select(db.raw('1')),
+            ),
+        ),
+    )
+    .whereNotExists(
+      db('payments as p')
+        .whereRaw('p.quote_id = q.quote_id')
+        .where((d) => d.where('p.refund_due', '>', 0).orWhere('p.status', 'refunded'))
+        .select(db.raw('1')),
+    )
+    .orderBy('q.expires_at')
+    .select('q.quote_id', 'q.upload_id', 'q.purpose', 'q.listing_id', 'q.expires_at');
+  return rows.map((row) => ({
+    quoteId: row.quote_id,
+    uploadId: row.upload_id,
+    purpose: row.purpose,
+    listingId: row.listing_id,
+    expiresAt: row.expires_at.toISOString(),
+  }));
+}

@@ -21,6 +21,7 @@ import {
   readReconcileCheckpoint,
   recordedRefundProblem,
   saveReconcileCheckpoint,
+  stalledQuotes,
 } from '@reelboard/db';
 
 type Address = `0x${string}`;
@@ -42,7 +43,15 @@ export interface ReconcileParameters {
    * owing a refund). Without it the credit is judged from the ledger's view of the quote alone.
    */
   settle?: RepairSettle | undefined;
+  /**
+   * How long after a paid quote's deadline its work must show in the ledger (a listing saved, a
+   * renewal applied) before it counts as lost; default LOST_WORK_AFTER_MS.
+   */
+  lostWorkAfterMs?: number | undefined;
 }
+
+/** An hour: the media work of an upload paid at its deadline is long done by then. */
+export const LOST_WORK_AFTER_MS = 3_600_000;
 
 /** Settles one quote's total as the deposit watcher would; returns how the credit stands. */
 export type RepairSettle = (quote: LedgerQuoteTotal, total: bigint, at: { fromBlock: bigint; toBlock: bigint; blockTime: number }) => Promise<CreditStatus>;
@@ -58,7 +67,11 @@ export type Difference =
   /** A row made `reversed` whose transaction is back on chain, successful, and credited by no other row. */
   | { kind: 'reversed_on_chain'; paymentId: number; txHash: string; amount: string; blockNumber: bigint }
   /** A recorded refund the chain does not show paying what was recorded (the money is due again). */
-  | { kind: 'refund_unverified'; paymentId: number; txHash: string; problem: string };
+  | { kind: 'refund_unverified'; paymentId: number; txHash: string; problem: string }
+  /** A paid upload quote with no listing saved, nothing due back, past its deadline: its job was lost. */
+  | { kind: 'paid_no_listing'; quoteId: string; uploadId: string; expiresAt: string }
+  /** A paid renewal never applied to its listing, nothing due back. */
+  | { kind: 'renewal_not_applied'; quoteId: string; listingId: string | null; expiresAt: string };
 
 export interface ReconcileReturnType {
   /** The confirmed block the chain was read at. */
@@ -305,6 +318,14 @@ async function ledgerToChain(
     const problem = refundProblems[i];
     if (problem) differences.push({ kind: 'refund_unverified', paymentId: refund.paymentId, txHash: refund.txHash, problem });
   }
+  for (const quote of await stalledQuotes(db, chainId, params.lostWorkAfterMs ?? LOST_WORK_AFTER_MS)) {
+    if (!ourQuotes.has(quote.quoteId)) continue;
+    differences.push(
+      quote.purpose === 'renewal'
+        ? { kind: 'renewal_not_applied', quoteId: quote.quoteId, listingId: quote.listingId, expiresAt: quote.expiresAt }
+        : { kind: 'paid_no_listing', quoteId: quote.quoteId, uploadId: quote.uploadId, expiresAt: quote.expiresAt },
+    );
+  }
   return { differences, checked: unmatched.length + reversed.length + refunds.length };
 }
 
@@ -325,6 +346,10 @@ export function describeDifference(d: Difference): string {
       return `payment ${d.paymentId} is reversed, but its transfer ${d.txHash} of ${d.amount} is on chain again in block ${d.blockNumber} and no ledger row credits it`;
     case 'refund_unverified':
       return `payment ${d.paymentId}: its recorded refund ${d.txHash} does not stand on chain (${d.problem}); the money is still due back`;
+    case 'paid_no_listing':
+      return `quote ${d.quoteId}: upload ${d.uploadId} is paid, but no listing was saved and nothing is due back (deadline ${d.expiresAt}): its job was lost`;
+    case 'renewal_not_applied':
+      return `quote ${d.quoteId}: the renewal of listing ${d.listingId ?? '(none)'} is paid, but was never applied and nothing is due back (deadline ${d.expiresAt})`;
   }
 }
 

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
 import { createChainClient, type DepositSettings, depositAddressOf, ensureDepositFactory, sweepDeposits } from '@reelboard/chain';
-import { applyCredit, connectDatabase, type Knex, markRefunded, migrateToLatest, recordQuote } from '@reelboard/db';
+import { applyCredit, connectDatabase, type Knex, markRefunded, migrateToLatest, type QuoteRecord, recordQuote, saveListing } from '@reelboard/db';
 import { type Anvil, KEYS, startAnvil } from '@reelboard/testkit/anvil';
-import { depositCredit, quoteInput, randomTxHash } from '@reelboard/testkit/db-fixtures';
+import { depositCredit, listingInput, quoteInput, randomTxHash } from '@reelboard/testkit/db-fixtures';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { advanceCheckpoint, reconcilePayments, reconcileStart } from '../src/reconcile.js';
 
@@ -38,8 +38,8 @@ afterAll(async () => {
 });
 
 /** A quote of our merchant, recorded as the gateway records it. */
-async function issueQuote() {
-  const base = quoteInput();
+async function issueQuote(overrides: Partial<QuoteRecord> = {}) {
+  const base = quoteInput(overrides);
   const quote = { ...base, depositAddress: depositAddressOf(deposits, base.quoteId) };
   await recordQuote(db, quote);
   quoteIds.push(quote.quoteId);
@@ -276,5 +276,37 @@ describe('reconciliation of the chain with the ledger', () => {
     ).toEqual([expect.objectContaining({ kind: 'merchant_missing' })]);
     await db('payments').whereIn('id', rows).delete();
     expect((await reconcile(false, after)).differences).toEqual([]);
+  });
+
+  it('finds paid work the ledger never saw done nor owes back: an upload with no listing, a renewal not applied', async () => {
+    // From the head on: transfers to the merchant are the tests' above, not this one's.
+    const recent = async () => reconcile(false, (await anvil.client.getBlockNumber()) + 1n);
+    const hours = (n: number) => new Date(Date.now() + n * 3_600_000).toISOString();
+    const paid = async (overrides: Partial<QuoteRecord>) => {
+      const quote = await issueQuote(overrides);
+      await pay(quote.depositAddress, BigInt(quote.amount));
+      await applyCredit(db, depositCredit(quote, { address: quote.depositAddress, totalReceived: quote.amount, status: 'paid' }));
+      return quote;
+    };
+    // Clean: paid within its deadline (its work may still run), and a renewal paid and applied.
+    await paid({ createdAt: hours(-1), expiresAt: hours(1) });
+    const listing = listingInput();
+    await saveListing(db, listing);
+    const renewal = await paid({ createdAt: hours(-3), expiresAt: hours(-2), purpose: 'renewal', listingId: listing.listingId, renewalDays: 30 });
+    expect((await recent()).differences).toEqual([]);
+
+    // Lost: paid two hours past its deadline with no listing; and the renewal's application gone.
+    const lost = await paid({ createdAt: hours(-3), expiresAt: hours(-2) });
+    await db('listing_events').where({ listing_id: listing.listingId, action: 'renew' }).delete();
+    const result = await recent();
+    expect(result.differences).toEqual([
+      // Oldest deadline first.
+      expect.objectContaining({ kind: 'renewal_not_applied', quoteId: renewal.quoteId, listingId: listing.listingId }),
+      expect.objectContaining({ kind: 'paid_no_listing', quoteId: lost.quoteId }),
+    ]);
+    // Recorded failed (its money due back): the refund process's, no longer lost.
+    await db('payments').where({ quote_id: lost.quoteId }).update({ refund_due: lost.amount });
+    expect((await recent()).differences).toEqual([expect.objectContaining({ kind: 'renewal_not_applied' })]);
+    await db('payment_quotes').whereIn('quote_id', [lost.quoteId, renewal.quoteId]).update({ state: 'expired' });
   });
 });
