@@ -269,7 +269,7 @@ const commands: Record<string, Command> = {
         }
       }
       const repairedRun = result.differences.length > 0 && values.repair === true;
-      const checkpoint = await advanceCheckpoint({ db, chainId, deposits }, fromBlock, result, repairedRun);
+      const checkpoint = await advanceCheckpoint({ db, chain, chainId, deposits }, fromBlock, result, repairedRun);
       const from = { argument: '--from-block', checkpoint: 'the checkpoint', deployment: "the factory's deployment", no_factory: 'no factory on chain yet' }[
         start.source
       ];

@@ -120,6 +120,8 @@ export interface ReconcileCheckpoint {
   deploymentBlock: bigint | null;
   /** The last block whose transfers to the merchant were fully reconciled. */
   lastBlock: bigint | null;
+  /** Its hash then. */
+  lastBlockHash: string | null;
 }
 
 const scopeKey = (scope: ReconcileScope) => ({
@@ -129,27 +131,40 @@ const scopeKey = (scope: ReconcileScope) => ({
 });
 
 export async function readReconcileCheckpoint(db: Knex, scope: ReconcileScope): Promise<ReconcileCheckpoint | undefined> {
-  const row: { deployment_block: string | null; last_block: string | null } | undefined = await db('reconcile_checkpoints')
+  const row: { deployment_block: string | null; last_block: string | null; last_block_hash: string | null } | undefined = await db('reconcile_checkpoints')
     .where(scopeKey(scope))
-    .first('deployment_block', 'last_block');
+    .first('deployment_block', 'last_block', 'last_block_hash');
   if (!row) return undefined;
   return {
     deploymentBlock: row.deployment_block === null ? null : BigInt(row.deployment_block),
     lastBlock: row.last_block === null ? null : BigInt(row.last_block),
+    lastBlockHash: row.last_block_hash,
   };
 }
 
-/** Records what is given; the last block never moves back (a run over an older range leaves it). */
-export async function saveReconcileCheckpoint(db: Knex, scope: ReconcileScope, update: { deploymentBlock?: bigint; lastBlock?: bigint }): Promise<void> {
+/**
+ * Records what is given; the last block (with its hash) never moves back, so a run over an older range
+ * leaves it. `reset` forgets it all first: the chain no longer has the recorded block.
+ */
+export async function saveReconcileCheckpoint(
+  db: Knex,
+  scope: ReconcileScope,
+  update: { deploymentBlock?: bigint; lastBlock?: { number: bigint; hash: string }; reset?: boolean },
+): Promise<void> {
+  if (update.reset) await db('reconcile_checkpoints').where(scopeKey(scope)).delete();
   const deployment = update.deploymentBlock?.toString() ?? null;
-  const last = update.lastBlock?.toString() ?? null;
+  const last = update.lastBlock?.number.toString() ?? null;
+  const hash = update.lastBlock?.hash.toLowerCase() ?? null;
   await db.raw(
-    `INSERT INTO reconcile_checkpoints (chain_id, merchant, asset, deployment_block, last_block) VALUES (:chain_id, :merchant, :asset, :deployment, :last)
+    `INSERT INTO reconcile_checkpoints (chain_id, merchant, asset, deployment_block, last_block, last_block_hash)
+       VALUES (:chain_id, :merchant, :asset, :deployment, :last, :hash)
      ON CONFLICT (chain_id, merchant, asset) DO UPDATE SET
        deployment_block = coalesce(EXCLUDED.deployment_block, reconcile_checkpoints.deployment_block),
+       last_block_hash = CASE WHEN reconcile_checkpoints.last_block IS NULL OR EXCLUDED.last_block > reconcile_checkpoints.last_block
+         THEN EXCLUDED.last_block_hash ELSE reconcile_checkpoints.last_block_hash END,
        last_block = greatest(EXCLUDED.last_block, reconcile_checkpoints.last_block),
        updated_at = now()`,
-    { ...scopeKey(scope), deployment, last },
+    { ...scopeKey(scope), deployment, last, hash },
   );
 }
 

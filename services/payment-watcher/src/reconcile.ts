@@ -389,11 +389,20 @@ export async function reconcileStart(
 ): Promise<ReconcileStart> {
   if (override !== undefined) return { fromBlock: override, source: 'argument' };
   const scope = scopeOf(params.chainId, params.deposits);
-  const checkpoint = await readReconcileCheckpoint(params.db, scope);
-  if (checkpoint?.lastBlock != null) return { fromBlock: checkpoint.lastBlock + 1n, source: 'checkpoint' };
-  if (checkpoint?.deploymentBlock != null) return { fromBlock: checkpoint.deploymentBlock, source: 'deployment' };
+  let checkpoint = await readReconcileCheckpoint(params.db, scope);
   const head = await params.chain.getBlockNumber({ cacheTime: 0 });
+  // A chain reset (a development node started again) or a reorg below the checkpoint: the blocks it
+  // vouched for are not this chain's, so reconciliation starts over from the deployment.
+  let reset = false;
+  if (checkpoint?.lastBlock != null) {
+    const block = checkpoint.lastBlock <= head ? await params.chain.getBlock({ blockNumber: checkpoint.lastBlock }).catch(() => null) : null;
+    if (block && block.hash.toLowerCase() === checkpoint.lastBlockHash) return { fromBlock: checkpoint.lastBlock + 1n, source: 'checkpoint' };
+    checkpoint = undefined;
+    reset = true;
+  }
+  if (checkpoint?.deploymentBlock != null) return { fromBlock: checkpoint.deploymentBlock, source: 'deployment' };
   const deployed = await deploymentBlockOf(params.chain, depositFactory(params.deposits).address, head);
+  if (reset) await saveReconcileCheckpoint(params.db, scope, { reset: true });
   if (deployed === null) return { fromBlock: head > NO_FACTORY_WINDOW ? head - NO_FACTORY_WINDOW : 0n, source: 'no_factory' };
   await saveReconcileCheckpoint(params.db, scope, { deploymentBlock: deployed });
   return { fromBlock: deployed, source: 'deployment' };
@@ -406,7 +415,7 @@ export async function reconcileStart(
  * read again next time). Returns the new checkpoint, or null when it stays.
  */
 export async function advanceCheckpoint(
-  params: { db: Knex; chainId: number; deposits: DepositSettings },
+  params: { db: Knex; chain: PublicClient; chainId: number; deposits: DepositSettings },
   fromBlock: bigint,
   result: Pick<ReconcileReturnType, 'height' | 'differences'>,
   repaired: boolean,
@@ -416,6 +425,7 @@ export async function advanceCheckpoint(
   const expected = checkpoint?.lastBlock != null ? checkpoint.lastBlock + 1n : checkpoint?.deploymentBlock;
   if (expected == null || fromBlock > expected) return null;
   if (!repaired && result.differences.some((d) => d.kind === 'merchant_missing')) return null;
-  await saveReconcileCheckpoint(params.db, scope, { lastBlock: result.height });
+  const block = await params.chain.getBlock({ blockNumber: result.height });
+  await saveReconcileCheckpoint(params.db, scope, { lastBlock: { number: result.height, hash: block.hash } });
   return result.height;
 }

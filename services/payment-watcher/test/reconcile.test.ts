@@ -229,6 +229,13 @@ describe('reconciliation of the chain with the ledger', () => {
     expect(after.blocksRead).toBe(Number(after.height - clean.height));
     // A run that leaves a gap after the checkpoint does not move it.
     expect(await advanceCheckpoint(scope, clean.height + 5n, { height: clean.height + 10n, differences: [] }, false)).toBeNull();
+    // The chain no longer has the block the checkpoint vouched for (a reset node, a reorg below it): start over from the deployment.
+    await db('reconcile_checkpoints').where({ merchant: deposits.merchant }).update({ last_block_hash: randomTxHash() });
+    expect(await reconcileStart(scope)).toEqual(first);
+    expect(await db('reconcile_checkpoints').where({ merchant: deposits.merchant }).first('last_block', 'deployment_block')).toEqual({
+      last_block: null,
+      deployment_block: String(first.fromBlock),
+    });
   });
 
   it('checks the ledger against the chain: unmatched and reversed rows and refunds; nothing on a clean ledger', async () => {
