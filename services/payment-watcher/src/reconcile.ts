@@ -401,7 +401,13 @@ export async function reconcileStart(
     reset = true;
   }
   if (checkpoint?.deploymentBlock != null) return { fromBlock: checkpoint.deploymentBlock, source: 'deployment' };
-  const deployed = await deploymentBlockOf(params.chain, depositFactory(params.deposits).address, head);
+  const factory = depositFactory(params.deposits).address;
+  const deployed = await deploymentBlockOf(params.chain, factory, head).catch((error: Error) => {
+    // A node that keeps no old state answers the search with an error: name what to do instead.
+    throw new Error(
+      `cannot find the block the deposit factory ${factory} was deployed in (${error.message.split('\n')[0]}); the node may keep no old state: give --from-block once, the checkpoint takes over from there`,
+    );
+  });
   if (reset) await saveReconcileCheckpoint(params.db, scope, { reset: true });
   if (deployed === null) return { fromBlock: head > NO_FACTORY_WINDOW ? head - NO_FACTORY_WINDOW : 0n, source: 'no_factory' };
   await saveReconcileCheckpoint(params.db, scope, { deploymentBlock: deployed });
@@ -410,7 +416,8 @@ export async function reconcileStart(
 
 /**
  * Moves the checkpoint to the run's height when the run reconciled every block after the checkpoint:
- * it started no later than the block after it (or than the factory's deployment, on a first run), and
+ * it started no later than the block after it (or than the factory's deployment, on a first run; with
+ * neither recorded, wherever `--from-block` said), and
  * every transfer to the merchant it found is in the ledger (a `merchant_missing` left unrecorded is
  * read again next time). Returns the new checkpoint, or null when it stays.
  */
@@ -423,7 +430,8 @@ export async function advanceCheckpoint(
   const scope = scopeOf(params.chainId, params.deposits);
   const checkpoint = await readReconcileCheckpoint(params.db, scope);
   const expected = checkpoint?.lastBlock != null ? checkpoint.lastBlock + 1n : checkpoint?.deploymentBlock;
-  if (expected == null || fromBlock > expected) return null;
+  // With nothing recorded (the deployment could not be searched for), the operator's --from-block is the start.
+  if (expected != null && fromBlock > expected) return null;
   if (!repaired && result.differences.some((d) => d.kind === 'merchant_missing')) return null;
   const block = await params.chain.getBlock({ blockNumber: result.height });
   await saveReconcileCheckpoint(params.db, scope, { lastBlock: { number: result.height, hash: block.hash } });
