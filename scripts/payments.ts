@@ -2,7 +2,8 @@
 //   pnpm payments list [--status S] [--limit N]              ledger rows, newest first (S: refund_due or a status)
 //   pnpm payments refund <paymentId> --tx <hash> [--to A --signature S] [--note T]
 //                                                             records a refund sent by transaction <hash>, once the chain shows it paid what is due
-//   pnpm payments reconcile [--from-block N] [--repair]       compares the chain with the ledger; exit 1 on any difference
+//   pnpm payments reconcile [--from-block N] [--repair]       compares the chain with the ledger and the ledger with the chain; exit 1 on any difference
+//                                                             (from the checkpoint of the last block reconciled, or the factory's deployment block)
 //                                                             (--repair judges each missing credit at its block, and moves its upload)
 //   pnpm payments sweep [--min AMOUNT] [--min-native WEI]      sweeps deposit addresses holding money into the merchant (exit 1 if one reverts on its own)
 // Reads DATABASE_URL; a refund and reconcile --repair also REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) and REDIS_PREFIX (the owner is told on the upload's
@@ -242,10 +243,11 @@ const commands: Record<string, Command> = {
       const settle = Number(values['settle-seconds']);
       if (!Number.isFinite(settle) || settle < 0) throw new UsageError('--settle-seconds must be a number of seconds');
       const { chain, chainId, deposits } = await chainOf(config);
-      const { reconcilePayments, describeDifference } = await import('../services/payment-watcher/src/reconcile.js');
-      const head = await chain.getBlockNumber({ cacheTime: 0 });
-      // By default the last 10,000 blocks for merchant transfers (deposit addresses are checked whole, whatever the range).
-      const fromBlock = typeof fromArg === 'string' ? BigInt(fromArg) : head > 10_000n ? head - 10_000n : 0n;
+      const { reconcilePayments, describeDifference, reconcileStart, advanceCheckpoint } = await import('../services/payment-watcher/src/reconcile.js');
+      // By default from the block after the last one fully reconciled (a checkpoint in Postgres), or on a
+      // first run from the deposit factory's deployment; deposit addresses are checked whole, whatever the range.
+      const start = await reconcileStart({ db, chain, chainId, deposits }, typeof fromArg === 'string' ? BigInt(fromArg) : undefined);
+      const fromBlock = start.fromBlock;
       const params = { db, chain, chainId, deposits, confirmations: config.CONFIRMATIONS, fromBlock, repair: false };
       // A credit seen a moment ago may still be on its way to the ledger: differences are read again for a while before they count.
       const deadline = Date.now() + settle * 1000;
@@ -266,9 +268,15 @@ const commands: Record<string, Command> = {
           await repairer.close();
         }
       }
+      const repairedRun = result.differences.length > 0 && values.repair === true;
+      const checkpoint = await advanceCheckpoint({ db, chain, chainId, deposits }, fromBlock, result, repairedRun);
+      const from = { argument: '--from-block', checkpoint: 'the checkpoint', deployment: "the factory's deployment", no_factory: 'no factory on chain yet' }[
+        start.source
+      ];
       process.stdout.write(
-        `checked ${result.quotesChecked} deposit addresses and ${result.merchantTransfersChecked} transfers to the merchant (blocks ${fromBlock}..${result.height}) at block ${result.height}\n`,
+        `checked ${result.quotesChecked} deposit addresses, ${result.merchantTransfersChecked} transfers to the merchant in ${result.blocksRead} blocks (${fromBlock}..${result.height}, from ${from}) and ${result.ledgerRowsChecked} ledger rows against the chain, at block ${result.height}\n`,
       );
+      process.stdout.write(checkpoint === null ? 'checkpoint not moved\n' : `checkpoint: block ${checkpoint}\n`);
       for (const difference of result.differences) process.stdout.write(`${describeDifference(difference)}\n`);
       if (result.differences.length === 0) {
         process.stdout.write('the ledger matches the chain\n');

@@ -53,7 +53,7 @@ describe('the development stack settings for the operators commands', () => {
     );
     expect(result.stderr).toContain(`using the development stack's settings from ${file}`);
     expect(result.stderr).not.toMatch(/is required/);
-    expect(result.stdout).toMatch(/^checked \d+ deposit addresses and \d+ transfers to the merchant \(blocks 0\.\.\d+\)/);
+    expect(result.stdout).toMatch(/^checked \d+ deposit addresses, \d+ transfers to the merchant in \d+ blocks \(0\.\.\d+, from --from-block\)/);
     // 0: chain and ledger agree; 1: they differ (other tests' payments); never 78 (configuration).
     expect([0, 1], result.stderr).toContain(result.code);
   }, 150_000);

@@ -8,7 +8,7 @@ import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-op
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Deployment } from 'kubernetes-models/apps/v1';
-import { Job } from 'kubernetes-models/batch/v1';
+import { CronJob, Job } from 'kubernetes-models/batch/v1';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1';
@@ -74,6 +74,7 @@ const schemaChecks: Record<string, (doc: Obj) => void> = {
   'keda.sh/v1alpha1/ScaledObject': schemaCheck(ScaledObject),
   'keda.sh/v1alpha1/TriggerAuthentication': schemaCheck(TriggerAuthentication),
   'batch/v1/Job': schemaCheck(Job),
+  'batch/v1/CronJob': schemaCheck(CronJob),
   'networking.k8s.io/v1/Ingress': schemaCheck(Ingress),
   'gateway.networking.k8s.io/v1/HTTPRoute': schemaCheck(HTTPRoute),
   'networking.k8s.io/v1/NetworkPolicy': schemaCheck(NetworkPolicy),
@@ -912,6 +913,48 @@ describe('migrations as a Job before a rollout (infra/k8s/migrate)', () => {
       const loaded = configLoaders[d.metadata.name]!(withOperatorValues(containerEnv(d, manifests))) as ServiceConfig & { MIGRATE_ON_START?: boolean };
       expect(loaded.MIGRATE_ON_START ?? false, d.metadata.name).toBe(false);
     }
+  });
+});
+
+describe('the daily ledger reconciliation (infra/k8s/reconcile)', () => {
+  const dir = join(k8sRoot, 'reconcile');
+  const docs = readManifests(dir);
+  const cron = docs.find((m) => m.doc.kind === 'CronJob')!.doc;
+  const pod = cron.spec.jobTemplate.spec.template.spec;
+  const container = pod.containers[0];
+
+  it('is a valid CronJob, listed in its kustomization, on the payment-watcher image', () => {
+    for (const { file, doc } of docs) expect(() => validateAgainstSchema(doc), file).not.toThrow();
+    const k = kustomization(dir);
+    expect([...k.resources].sort()).toEqual(manifestFiles(dir));
+    expect(k.namespace).toBe('reelboard');
+    expect(container.image).toBe(deployment('payment-watcher').spec.template.spec.containers[0].image);
+    expect(k.images.map((i: Obj) => i.name)).toEqual([String(container.image).split(':')[0]]);
+  });
+
+  it('runs `payments reconcile` (reporting, never repairing) once at a time, with the chain settings the watcher has', () => {
+    expect(container.command.slice(0, 3)).toEqual(['node', '--import', 'tsx']);
+    expect(statSync(join(repoRoot, String(container.workingDir).replace(/^\/app/, ''), container.command[3])).isFile()).toBe(true);
+    expect(container.command.slice(3, 5)).toEqual(['scripts/payments.ts', 'reconcile']);
+    expect(container.command).not.toContain('--repair');
+    expect(cron.spec.concurrencyPolicy).toBe('Forbid');
+    // Exit 1 is a difference, not a flake: no retry hides it from the alert.
+    expect(cron.spec.jobTemplate.spec.backoffLimit).toBe(0);
+    expect(pod.restartPolicy).toBe('Never');
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    expect(container.securityContext.allowPrivilegeEscalation).toBe(false);
+    // What the command requires is there: the watcher's ConfigMap and DATABASE_URL from the Secret.
+    const watcher = deployment('payment-watcher').spec.template.spec.containers[0];
+    expect(container.envFrom).toEqual(watcher.envFrom);
+    expect(container.env).toEqual([{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'reelboard-secrets', key: 'DATABASE_URL' } } }]);
+    const config = named(manifests, 'ConfigMap', container.envFrom[0].configMapRef.name).data as Record<string, string>;
+    for (const name of ['RPC_URL', 'CHAIN_ID', 'MERCHANT_ADDRESS', 'CONFIRMATIONS']) expect(Object.keys(config), name).toContain(name);
+  });
+
+  it('has an alert on its CronJob', () => {
+    const rule = readManifests(join(k8sRoot, 'monitoring')).find((m) => m.doc.kind === 'PrometheusRule')!.doc;
+    const alert = rule.spec.groups.flatMap((g: Obj) => g.rules).find((a: Obj) => a.alert === 'LedgerReconcileFailing');
+    expect(alert.expr).toContain(`cronjob="${cron.metadata.name}"`);
   });
 });
 

@@ -8,6 +8,7 @@ export * from './moderation.js';
 export * from './notifications.js';
 export * from './payments.js';
 export * from './read.js';
+export * from './reconcile-records.js';
 export * from './refunds.js';
 export * from './visibility.js';
 export * from './watched-quotes.js';

@@ -111,7 +111,7 @@ async function recipientsOf(chain: RefundChainReader, payment: PaymentView, inpu
 /** What the transaction paid each of `recipients` in the row's asset (native value, or the token's Transfer logs). */
 async function paidTo(
   chain: RefundChainReader,
-  payment: PaymentView,
+  payment: Pick<PaymentView, 'id' | 'token'>,
   txHash: Hex,
   logs: readonly RefundLog[],
   recipients: Hex[],
@@ -199,4 +199,36 @@ export async function refundPayment(deps: RefundPaymentDeps, input: RefundPaymen
     );
   }
   return markRefunded(db, { ...record, recipient: paid.recipient, recipientSignature: proof, paid: paid.amount.toString() });
+}
+
+/** A refund as recorded, to be checked again against the chain (reconciliation's ledger -> chain half). */
+export interface RecordedRefund {
+  paymentId: number;
+  token: string | null;
+  txHash: string;
+  /** What it was recorded as paying back (base units). */
+  amount: string;
+  /** Who it may have paid: the verified recipient, or (recorded before verification) the owner and the row's sender. */
+  recipients: string[];
+}
+
+/**
+ * Whether a recorded refund still stands on chain, with the checks `refundPayment` made when it was
+ * recorded (mined, successful, the row's asset, to the recipient, covering the amount); the
+ * confirmations aside, since the chain is read at the reconciler's confirmed height. Returns what is
+ * wrong, or null. A reorg can drop a refund after it was recorded: then the row's money is due again.
+ */
+export async function recordedRefundProblem(chain: RefundChainReader, refund: RecordedRefund): Promise<string | null> {
+  const txHash = lower(refund.txHash);
+  const receipt = await chain.receipt(txHash);
+  if (!receipt) return `the chain shows no mined transaction ${txHash}`;
+  if (receipt.status !== 'success') return `${txHash} reverted: it paid nothing back`;
+  try {
+    const paid = await paidTo(chain, { id: refund.paymentId, token: refund.token }, txHash, receipt.logs, [...new Set(refund.recipients.map(lower))]);
+    if (paid.amount < BigInt(refund.amount)) return `${txHash} paid ${paid.amount} base units to ${paid.recipient}, less than the ${refund.amount} recorded`;
+    return null;
+  } catch (error) {
+    if (error instanceof RefundVerificationError) return error.message;
+    throw error;
+  }
 }

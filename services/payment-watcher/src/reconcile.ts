@@ -1,7 +1,28 @@
 import type { Log, PublicClient } from 'viem';
-import { type DepositSettings, decodeTransfers, depositAddressOf, erc20TransferEvent, readBalances, readSweeps, successfulOnly } from '@reelboard/chain';
+import {
+  type DepositSettings,
+  decodeTransfers,
+  depositAddressOf,
+  depositFactory,
+  erc20TransferEvent,
+  readBalances,
+  readSweeps,
+  refundChainReader,
+  successfulOnly,
+} from '@reelboard/chain';
 import type { CreditStatus, CreditTransfer, PaymentCredited } from '@reelboard/contracts';
-import { applyCredit, type Knex, type LedgerQuoteTotal, ledgerTotals } from '@reelboard/db';
+import {
+  applyCredit,
+  type Knex,
+  type LedgerQuoteTotal,
+  ledgerChainRecords,
+  ledgerTotals,
+  type ReconcileScope,
+  readReconcileCheckpoint,
+  recordedRefundProblem,
+  saveReconcileCheckpoint,
+  stalledQuotes,
+} from '@reelboard/db';
 
 type Address = `0x${string}`;
 
@@ -22,7 +43,15 @@ export interface ReconcileParameters {
    * owing a refund). Without it the credit is judged from the ledger's view of the quote alone.
    */
   settle?: RepairSettle | undefined;
+  /**
+   * How long after a paid quote's deadline its work must show in the ledger (a listing saved, a
+   * renewal applied) before it counts as lost; default LOST_WORK_AFTER_MS.
+   */
+  lostWorkAfterMs?: number | undefined;
 }
+
+/** An hour: the media work of an upload paid at its deadline is long done by then. */
+export const LOST_WORK_AFTER_MS = 3_600_000;
 
 /** Settles one quote's total as the deposit watcher would; returns how the credit stands. */
 export type RepairSettle = (quote: LedgerQuoteTotal, total: bigint, at: { fromBlock: bigint; toBlock: bigint; blockTime: number }) => Promise<CreditStatus>;
@@ -32,13 +61,27 @@ export type Difference =
   | { kind: 'deposit_missing'; quoteId: string; address: Address; chainTotal: bigint; ledgerTotal: bigint }
   | { kind: 'deposit_excess'; quoteId: string; address: Address; chainTotal: bigint; ledgerTotal: bigint }
   | { kind: 'rows_mismatch'; quoteId: string; address: Address; creditedTotal: bigint; rowsTotal: bigint }
-  | { kind: 'merchant_missing'; transfer: CreditTransfer; token: Address | null; blockNumber: bigint };
+  | { kind: 'merchant_missing'; transfer: CreditTransfer; token: Address | null; blockNumber: bigint }
+  /** An unmatched transfer the ledger owes back that the chain no longer shows (gone in a reorg, or reverted). */
+  | { kind: 'unmatched_gone'; paymentId: number; txHash: string; amount: string; reason: 'not_found' | 'reverted' }
+  /** A row made `reversed` whose transaction is back on chain, successful, and credited by no other row. */
+  | { kind: 'reversed_on_chain'; paymentId: number; txHash: string; amount: string; blockNumber: bigint }
+  /** A recorded refund the chain does not show paying what was recorded (the money is due again). */
+  | { kind: 'refund_unverified'; paymentId: number; txHash: string; problem: string }
+  /** A paid upload quote with no listing saved, nothing due back, past its deadline: its job was lost. */
+  | { kind: 'paid_no_listing'; quoteId: string; uploadId: string; expiresAt: string }
+  /** A paid renewal never applied to its listing, nothing due back. */
+  | { kind: 'renewal_not_applied'; quoteId: string; listingId: string | null; expiresAt: string };
 
 export interface ReconcileReturnType {
   /** The confirmed block the chain was read at. */
   height: bigint;
   quotesChecked: number;
   merchantTransfersChecked: number;
+  /** Ledger rows naming a transaction (unmatched, reversed, refunds) checked against the chain. */
+  ledgerRowsChecked: number;
+  /** Blocks read whole for transfers to the merchant (from `fromBlock` to `height`). */
+  blocksRead: number;
   differences: Difference[];
   /** Differences recorded by `repair`. */
   repaired: number;
@@ -202,7 +245,88 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
       repaired += 1;
     }
   }
-  return { height, quotesChecked: ours.length, merchantTransfersChecked: found.length, differences, repaired };
+  // A reversed transfer back in the range read is already `merchant_missing` (which --repair records);
+  // the ledger half finds the ones in blocks before it.
+  const missingTxs = new Set(differences.flatMap((d) => (d.kind === 'merchant_missing' ? [d.transfer.txHash.toLowerCase()] : [])));
+  const ledgerSide = await ledgerToChain(params, new Set(ours.map((q) => q.quoteId)), height, missingTxs);
+  differences.push(...ledgerSide.differences);
+  return {
+    height,
+    quotesChecked: ours.length,
+    merchantTransfersChecked: found.length,
+    ledgerRowsChecked: ledgerSide.checked,
+    blocksRead: numbers.length,
+    differences,
+    repaired,
+  };
+}
+
+/**
+ * The ledger -> chain half: every row that names a transaction is looked up by its hash, wherever its
+ * block is (no range: a row is as old as it is). Rows of this merchant's quotes and of its own address
+ * only, as for the chain -> ledger half.
+ */
+async function ledgerToChain(
+  params: ReconcileParameters,
+  ourQuotes: Set<string>,
+  height: bigint,
+  reportedMissing: Set<string>,
+): Promise<{ differences: Difference[]; checked: number }> {
+  const { db, chain, chainId, deposits } = params;
+  const records = await ledgerChainRecords(db, chainId);
+  const ours = <T extends { quoteId: string | null; toAddress: string; token: string | null }>(rows: T[]) =>
+    rows.filter((row) => (row.quoteId !== null ? ourQuotes.has(row.quoteId) : row.toAddress === deposits.merchant && row.token === deposits.token));
+  const unmatched = ours(records.unmatched);
+  const reversed = ours(records.reversed);
+  const refunds = ours(records.refunds);
+  const reader = refundChainReader(chain, chainId);
+  // A receipt above the confirmed height does not count yet: as if the chain did not show it.
+  const confirmedReceipt = async (txHash: string) => {
+    const receipt = await reader.receipt(txHash as Address);
+    return receipt && receipt.blockNumber <= height ? receipt : null;
+  };
+  const differences: Difference[] = [];
+  const [unmatchedReceipts, reversedReceipts, refundProblems] = await Promise.all([
+    Promise.all(unmatched.map((row) => confirmedReceipt(row.txHash))),
+    Promise.all(reversed.map((row) => confirmedReceipt(row.txHash))),
+    Promise.all(
+      refunds.map((refund) =>
+        recordedRefundProblem(
+          { ...reader, receipt: confirmedReceipt },
+          {
+            paymentId: refund.paymentId,
+            token: refund.token,
+            txHash: refund.txHash,
+            amount: refund.amount,
+            recipients: refund.recipient ? [refund.recipient] : [refund.owner, refund.from].filter((a): a is string => a !== null),
+          },
+        ),
+      ),
+    ),
+  ]);
+  for (const [i, row] of unmatched.entries()) {
+    const receipt = unmatchedReceipts[i];
+    if (receipt?.status === 'success') continue;
+    differences.push({ kind: 'unmatched_gone', paymentId: row.paymentId, txHash: row.txHash, amount: row.amount, reason: receipt ? 'reverted' : 'not_found' });
+  }
+  for (const [i, row] of reversed.entries()) {
+    const receipt = reversedReceipts[i];
+    if (receipt?.status !== 'success' || reportedMissing.has(row.txHash.toLowerCase())) continue;
+    differences.push({ kind: 'reversed_on_chain', paymentId: row.paymentId, txHash: row.txHash, amount: row.amount, blockNumber: receipt.blockNumber });
+  }
+  for (const [i, refund] of refunds.entries()) {
+    const problem = refundProblems[i];
+    if (problem) differences.push({ kind: 'refund_unverified', paymentId: refund.paymentId, txHash: refund.txHash, problem });
+  }
+  for (const quote of await stalledQuotes(db, chainId, params.lostWorkAfterMs ?? LOST_WORK_AFTER_MS)) {
+    if (!ourQuotes.has(quote.quoteId)) continue;
+    differences.push(
+      quote.purpose === 'renewal'
+        ? { kind: 'renewal_not_applied', quoteId: quote.quoteId, listingId: quote.listingId, expiresAt: quote.expiresAt }
+        : { kind: 'paid_no_listing', quoteId: quote.quoteId, uploadId: quote.uploadId, expiresAt: quote.expiresAt },
+    );
+  }
+  return { differences, checked: unmatched.length + reversed.length + refunds.length };
 }
 
 /** One line per difference, for operators. */
@@ -216,5 +340,100 @@ export function describeDifference(d: Difference): string {
       return `quote ${d.quoteId}: its ledger rows add up to ${d.rowsTotal}, its credited total is ${d.creditedTotal}`;
     case 'merchant_missing':
       return `transfer ${d.transfer.txHash}${d.transfer.logIndex === null ? '' : `#${d.transfer.logIndex}`} of ${d.transfer.amount} from ${d.transfer.from} to the merchant in block ${d.blockNumber} is not in the ledger`;
+    case 'unmatched_gone':
+      return `payment ${d.paymentId}: the ledger owes back ${d.amount} of transfer ${d.txHash}, which the chain ${d.reason === 'reverted' ? 'shows reverted' : 'no longer shows'} (nothing arrived: do not refund it)`;
+    case 'reversed_on_chain':
+      return `payment ${d.paymentId} is reversed, but its transfer ${d.txHash} of ${d.amount} is on chain again in block ${d.blockNumber} and no ledger row credits it`;
+    case 'refund_unverified':
+      return `payment ${d.paymentId}: its recorded refund ${d.txHash} does not stand on chain (${d.problem}); the money is still due back`;
+    case 'paid_no_listing':
+      return `quote ${d.quoteId}: upload ${d.uploadId} is paid, but no listing was saved and nothing is due back (deadline ${d.expiresAt}): its job was lost`;
+    case 'renewal_not_applied':
+      return `quote ${d.quoteId}: the renewal of listing ${d.listingId ?? '(none)'} is paid, but was never applied and nothing is due back (deadline ${d.expiresAt})`;
   }
+}
+
+/** Where a run starts reading blocks for transfers to the merchant, and why there. */
+export interface ReconcileStart {
+  fromBlock: bigint;
+  source: 'argument' | 'checkpoint' | 'deployment' | 'no_factory';
+}
+
+/** Blocks read back when the factory is not on chain yet (nothing was swept, so no better start is known). */
+export const NO_FACTORY_WINDOW = 10_000n;
+
+/** The first block with code at `address` (given that the head has it): a binary search, one archive read per step. */
+async function deploymentBlockOf(chain: PublicClient, address: Address, head: bigint): Promise<bigint | null> {
+  const hasCode = async (blockNumber: bigint) => ((await chain.getCode({ address, blockNumber })) ?? '0x') !== '0x';
+  if (!(await hasCode(head))) return null;
+  let low = 0n;
+  let high = head;
+  while (low < high) {
+    const middle = (low + high) / 2n;
+    if (await hasCode(middle)) high = middle;
+    else low = middle + 1n;
+  }
+  return high;
+}
+
+const scopeOf = (chainId: number, deposits: DepositSettings): ReconcileScope => ({ chainId, merchant: deposits.merchant, token: deposits.token });
+
+/**
+ * The block a run starts from: `--from-block` when given; else the one after the last block fully
+ * reconciled (the checkpoint in Postgres); else the deposit factory's deployment block, found on chain
+ * once and recorded. Before the factory is deployed the last NO_FACTORY_WINDOW blocks are read.
+ */
+export async function reconcileStart(
+  params: { db: Knex; chain: PublicClient; chainId: number; deposits: DepositSettings },
+  override?: bigint,
+): Promise<ReconcileStart> {
+  if (override !== undefined) return { fromBlock: override, source: 'argument' };
+  const scope = scopeOf(params.chainId, params.deposits);
+  let checkpoint = await readReconcileCheckpoint(params.db, scope);
+  const head = await params.chain.getBlockNumber({ cacheTime: 0 });
+  // A chain reset (a development node started again) or a reorg below the checkpoint: the blocks it
+  // vouched for are not this chain's, so reconciliation starts over from the deployment.
+  let reset = false;
+  if (checkpoint?.lastBlock != null) {
+    const block = checkpoint.lastBlock <= head ? await params.chain.getBlock({ blockNumber: checkpoint.lastBlock }).catch(() => null) : null;
+    if (block && block.hash.toLowerCase() === checkpoint.lastBlockHash) return { fromBlock: checkpoint.lastBlock + 1n, source: 'checkpoint' };
+    checkpoint = undefined;
+    reset = true;
+  }
+  if (checkpoint?.deploymentBlock != null) return { fromBlock: checkpoint.deploymentBlock, source: 'deployment' };
+  const factory = depositFactory(params.deposits).address;
+  const deployed = await deploymentBlockOf(params.chain, factory, head).catch((error: Error) => {
+    // A node that keeps no old state answers the search with an error: name what to do instead.
+    throw new Error(
+      `cannot find the block the deposit factory ${factory} was deployed in (${error.message.split('\n')[0]}); the node may keep no old state: give --from-block once, the checkpoint takes over from there`,
+    );
+  });
+  if (reset) await saveReconcileCheckpoint(params.db, scope, { reset: true });
+  if (deployed === null) return { fromBlock: head > NO_FACTORY_WINDOW ? head - NO_FACTORY_WINDOW : 0n, source: 'no_factory' };
+  await saveReconcileCheckpoint(params.db, scope, { deploymentBlock: deployed });
+  return { fromBlock: deployed, source: 'deployment' };
+}
+
+/**
+ * Moves the checkpoint to the run's height when the run reconciled every block after the checkpoint:
+ * it started no later than the block after it (or than the factory's deployment, on a first run; with
+ * neither recorded, wherever `--from-block` said), and
+ * every transfer to the merchant it found is in the ledger (a `merchant_missing` left unrecorded is
+ * read again next time). Returns the new checkpoint, or null when it stays.
+ */
+export async function advanceCheckpoint(
+  params: { db: Knex; chain: PublicClient; chainId: number; deposits: DepositSettings },
+  fromBlock: bigint,
+  result: Pick<ReconcileReturnType, 'height' | 'differences'>,
+  repaired: boolean,
+): Promise<bigint | null> {
+  const scope = scopeOf(params.chainId, params.deposits);
+  const checkpoint = await readReconcileCheckpoint(params.db, scope);
+  const expected = checkpoint?.lastBlock != null ? checkpoint.lastBlock + 1n : checkpoint?.deploymentBlock;
+  // With nothing recorded (the deployment could not be searched for), the operator's --from-block is the start.
+  if (expected != null && fromBlock > expected) return null;
+  if (!repaired && result.differences.some((d) => d.kind === 'merchant_missing')) return null;
+  const block = await params.chain.getBlock({ blockNumber: result.height });
+  await saveReconcileCheckpoint(params.db, scope, { lastBlock: { number: result.height, hash: block.hash } });
+  return result.height;
 }
