@@ -67,6 +67,12 @@ export function depositFactory(settings: DepositSettings): { address: Address; d
 
 const lower = (value: string) => value.toLowerCase() as Address;
 
+/** What a quote records of its settings besides chain and token: the merchant, the factory and the sweeper's code hash. */
+export function quoteSettingsOf(settings: DepositSettings): { merchant: Address; factory: Address; sweeperCodeHash: Hex } {
+  const { address, sweeperCodeHash } = depositFactory(settings);
+  return { merchant: lower(settings.merchant), factory: address, sweeperCodeHash };
+}
+
 /** The deposit address of a quote: counterfactual, nothing is deployed there until a sweep. */
 export function depositAddressOf(settings: DepositSettings, quoteId: string): Address {
   const factory = depositFactory(settings);
