@@ -1,5 +1,6 @@
 export * from './bus.js';
 export * from './errors.js';
 export { type QueueSource, register as metricsRegistry, unwatchQueues, watchQueues } from './metrics.js';
+export * from './payment-settings.js';
 export * from './redis.js';
 export * from './status-store.js';

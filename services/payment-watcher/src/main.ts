@@ -1,4 +1,5 @@
-import { assertChainId, createChainClient, depositAddressOf, quoteSettingsOf } from '@reelboard/chain';
+import { guardPaymentSettings } from '@reelboard/bus';
+import { assertChainId, createChainClient, depositAddressOf, depositFactory, quoteSettingsOf } from '@reelboard/chain';
 import { rpcUrlsFrom } from '@reelboard/config';
 import { backfillQuoteSettings, connectDatabase, quotesToWatch } from '@reelboard/db';
 import { connectPipeline } from '@reelboard/lifecycle';
@@ -34,6 +35,12 @@ await runService({
     const watchList = new WatchList(redis, config.REDIS_PREFIX);
     const lateWatchMs = config.LATE_WATCH_SECONDS * 1000;
     const deposits = { merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null };
+    // The gateway must quote under the settings this watcher watches and sweeps under.
+    const settingsGuard = await guardPaymentSettings(redis, config.REDIS_PREFIX, 'payment-watcher', {
+      chainId: config.CHAIN_ID,
+      ...deposits,
+      sweeperCodeHash: depositFactory(deposits).sweeperCodeHash,
+    });
     // Quotes recorded before they carried their settings (migration 009) were issued under the
     // configuration running now: each gets it where it derives the quote's own address.
     await backfillQuoteSettings(db, config.CHAIN_ID, (quote) => {
@@ -129,6 +136,7 @@ await runService({
         async () => sweeper?.stop(),
         () => stuckWork.stop(),
         () => bus.close(config.SHUTDOWN_GRACE_MS),
+        () => settingsGuard.stop(),
         async () => void (await redis.quit()),
         () => db.destroy(),
       ],

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
-import { depositAddressOf } from '@reelboard/chain';
+import { depositAddressOf, depositFactory } from '@reelboard/chain';
 import type { StatusEvent } from '@reelboard/contracts';
 import { Uploads } from '@reelboard/lifecycle';
 import { type Anvil, KEYS, MERCHANT, startAnvil } from '@reelboard/testkit/anvil';
@@ -91,6 +91,26 @@ describe('the payment-watcher process', () => {
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(code).not.toBe(0);
     expect(output()).toContain('RPC serves chain 31337, but CHAIN_ID is 1');
+  });
+
+  it("refuses to start when the running gateway's payment settings differ, naming the setting", async () => {
+    const other = privateKeyToAddress(generatePrivateKey()).toLowerCase();
+    // What a running gateway publishes (guardPaymentSettings): another merchant than the watcher's.
+    const key = `${env.prefix}:payment:settings:api-gateway`;
+    await env.redis.set(
+      key,
+      JSON.stringify({ chainId: 31337, merchant: other, token: null, sweeperCodeHash: depositFactory({ merchant: MERCHANT, token: null }).sweeperCodeHash }),
+      'PX',
+      60_000,
+    );
+    try {
+      const { child, output } = startWatcher({ INTERNAL_PORT: String(WATCHER_PORT + 2) });
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code).not.toBe(0);
+      expect(output()).toContain(`MERCHANT_ADDRESS is ${MERCHANT} here, ${other} there`);
+    } finally {
+      await env.redis.del(key);
+    }
   });
 
   it('confirms a payment whose hash the client never sent (tab closed) once it has its confirmations, its first RPC endpoint dead', async () => {
