@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { Response } from 'express';
 import { guardPaymentSettings } from '@reelboard/bus';
-import { assertChainId, createChainClient, depositFactory, refundChainReader } from '@reelboard/chain';
+import { assertChainId, createChainClient, depositDerivationProblem, depositFactory, refundChainReader } from '@reelboard/chain';
 import { rpcUrlsFrom } from '@reelboard/config';
 import { connectDatabase } from '@reelboard/db';
 import { connectPipeline } from '@reelboard/lifecycle';
@@ -28,6 +28,9 @@ await runService({
       rankIntervalMs: config.RPC_RANK_INTERVAL_MS,
     });
     await assertChainId(chain, config.CHAIN_ID);
+    // Quotes name deposit addresses computed off chain: none is issued where the chain would derive them otherwise.
+    const derivation = await depositDerivationProblem(chain, { merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null });
+    if (derivation) throw new Error(`api-gateway refuses to start (it would quote deposit addresses no sweep reaches): ${derivation}`);
     // Quotes must be issued under the settings the watcher watches and sweeps under.
     const settingsGuard = await guardPaymentSettings(redis, config.REDIS_PREFIX, 'api-gateway', {
       chainId: config.CHAIN_ID,

@@ -1,5 +1,5 @@
 import { guardPaymentSettings } from '@reelboard/bus';
-import { assertChainId, createChainClient, depositAddressOf, depositFactory, quoteSettingsOf } from '@reelboard/chain';
+import { assertChainId, createChainClient, depositAddressOf, depositDerivationProblem, depositFactory, quoteSettingsOf } from '@reelboard/chain';
 import { rpcUrlsFrom } from '@reelboard/config';
 import { backfillQuoteSettings, connectDatabase, quotesToWatch } from '@reelboard/db';
 import { connectPipeline } from '@reelboard/lifecycle';
@@ -35,6 +35,9 @@ await runService({
     const watchList = new WatchList(redis, config.REDIS_PREFIX);
     const lateWatchMs = config.LATE_WATCH_SECONDS * 1000;
     const deposits = { merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null };
+    // Deposit addresses are computed off chain: a chain that derives them otherwise would take money to addresses no sweep reaches.
+    const derivation = await depositDerivationProblem(chain, deposits);
+    if (derivation) throw new Error(`payment-watcher refuses to start: deposit addresses would differ on this chain: ${derivation}`);
     // The gateway must quote under the settings this watcher watches and sweeps under.
     const settingsGuard = await guardPaymentSettings(redis, config.REDIS_PREFIX, 'payment-watcher', {
       chainId: config.CHAIN_ID,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
-import { depositAddressOf, depositFactory } from '@reelboard/chain';
+import { CREATE2_DEPLOYER, depositAddressOf, depositFactory } from '@reelboard/chain';
 import type { StatusEvent } from '@reelboard/contracts';
 import { Uploads } from '@reelboard/lifecycle';
 import { type Anvil, KEYS, MERCHANT, startAnvil } from '@reelboard/testkit/anvil';
@@ -147,5 +147,14 @@ describe('the payment-watcher process', () => {
       'the payment.confirmed job',
     );
     expect(job?.data.payment).toMatchObject({ address: upload.quote.to, amount: PRICE.toString(), txHashes: [txHash.toLowerCase()], status: 'paid' });
+  });
+
+  it('refuses to start where the chain would derive deposit addresses otherwise (no CREATE2 deployer), with the reason', async () => {
+    // Last in this file: the chain keeps no deployer afterwards.
+    await anvil.test.setCode({ address: CREATE2_DEPLOYER, bytecode: '0x' });
+    const { child, output } = startWatcher({ INTERNAL_PORT: String(WATCHER_PORT + 3) });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).not.toBe(0);
+    expect(output()).toContain(`deposit addresses would differ on this chain: the chain has no CREATE2 deployer at ${CREATE2_DEPLOYER}`);
   });
 });
