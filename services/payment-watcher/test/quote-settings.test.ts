@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFunctionData, erc20Abi, type Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
@@ -230,4 +232,41 @@ describe('quotes carry their settings', () => {
     expect(byId[mine.quoteId]).toMatchObject({ merchant_address: settings.merchant, factory_address: quoteSettingsOf(settings).factory });
     expect(byId[foreign.quoteId]).toMatchObject({ merchant_address: null, factory_address: null });
   });
+
+  it('`pnpm payments sweep` under a new merchant sweeps an old quote to the merchant it was issued for', async () => {
+    const before: DepositSettings = { merchant: newMerchant(), token: null };
+    const after: DepositSettings = { merchant: newMerchant(), token: null };
+    const quoteId = crypto.randomUUID();
+    const address = depositAddressOf(before, quoteId);
+    await recordQuote(db, {
+      quoteId,
+      uploadId: quoteId,
+      owner: buyer.address,
+      chainId: 31337,
+      depositAddress: address,
+      token: null,
+      amount: '5000',
+      createdAt: new Date().toISOString(),
+      expiresAt: new Date(Date.now() + 60_000).toISOString(),
+      settings: quoteSettingsOf(before),
+    });
+    quoteIds.push(quoteId);
+    await mined(await anvil.wallet(KEYS.buyer).sendTransaction({ account: buyer, chain: anvil.chain, to: address, value: 5_000n }));
+    const out = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/payments.ts', 'sweep'], {
+      cwd: new URL('../../..', import.meta.url).pathname,
+      env: {
+        ...process.env,
+        DATABASE_URL: infraEnv().TEST_DATABASE_URL,
+        RPC_URL: anvil.rpcUrl,
+        CHAIN_ID: '31337',
+        MERCHANT_ADDRESS: after.merchant,
+        CONFIRMATIONS: '1',
+        SWEEP_PRIVATE_KEY: KEYS.deployer,
+      },
+    });
+    expect(out.stdout).toContain(`swept ${address}: 5000 native`);
+    expect(out.stdout).toContain(`swept into ${before.merchant}`);
+    expect(await anvil.client.getBalance({ address: before.merchant })).toBe(5_000n);
+    expect(await anvil.client.getBalance({ address: after.merchant })).toBe(0n);
+  }, 60_000);
 });
