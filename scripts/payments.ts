@@ -297,22 +297,32 @@ const commands: Record<string, Command> = {
       if (!config.SWEEP_PRIVATE_KEY)
         throw new ConfigError([{ variable: 'SWEEP_PRIVATE_KEY', message: 'is required to sweep (it pays the gas; sweeps only pay the merchant)' }]);
       const { chain, chainId, rpcUrls, deposits } = await chainOf(config);
-      const { depositAddressOf } = await import('@reelboard/chain');
       const { ledgerTotals } = await import('@reelboard/db');
       const { quotesWorthSweeping, sweepInBatches } = await import('../services/payment-watcher/src/sweep.js');
-      const quotes = (await ledgerTotals(db, chainId)).quotes
-        .filter((q) => q.token === deposits.token && depositAddressOf(deposits, q.quoteId) === q.depositAddress)
-        .map((q) => ({ uploadId: q.quoteId, address: q.depositAddress as `0x${string}` }));
-      // --min is the quoted asset's; native coin on a token quote has its own minimum.
-      const minimums = deposits.token ? { native: BigInt(minNative), token: BigInt(values.min) } : { native: BigInt(values.min), token: 0n };
-      const worth = await quotesWorthSweeping({ chain, deposits, quotes, minimums });
-      if (worth.length === 0) {
-        process.stdout.write(`nothing to sweep among ${quotes.length} deposit addresses\n`);
+      const { quotesBySettings } = await import('../services/payment-watcher/src/reconcile.js');
+      let swept = 0;
+      let checked = 0;
+      const skipped: { quoteId: string; reason: string }[] = [];
+      // Each quote is swept by its own settings' factory, to the merchant it was issued for (a quote from
+      // before a change of MERCHANT_ADDRESS or PAYMENT_TOKEN still pays the old merchant).
+      for (const [settings, group] of quotesBySettings((await ledgerTotals(db, chainId)).quotes, deposits)) {
+        const quotes = group.map((q) => ({ uploadId: q.quoteId, address: q.depositAddress as `0x${string}` }));
+        checked += quotes.length;
+        // --min is the quoted asset's (another token's than the configured one: anything non-zero); native coin on a token quote has its own minimum.
+        const tokenMin = settings.token === deposits.token ? BigInt(values.min) : 1n;
+        const minimums = settings.token ? { native: BigInt(minNative), token: tokenMin } : { native: BigInt(values.min), token: 0n };
+        const worth = await quotesWorthSweeping({ chain, deposits: settings, quotes, minimums });
+        if (worth.length === 0) continue;
+        const outcome = await sweepInBatches(chain, { rpcUrls, chainId, privateKey: config.SWEEP_PRIVATE_KEY as `0x${string}` }, settings, worth);
+        for (const s of outcome.sweeps) process.stdout.write(`swept ${s.deposit}: ${s.native} native, ${s.token} token (tx ${s.txHash})\n`);
+        process.stdout.write(`${outcome.sweeps.length} deposit address(es) swept into ${settings.merchant}\n`);
+        swept += outcome.sweeps.length;
+        skipped.push(...outcome.skipped);
+      }
+      if (swept === 0 && skipped.length === 0) {
+        process.stdout.write(`nothing to sweep among ${checked} deposit addresses\n`);
         return 0;
       }
-      const { sweeps, skipped } = await sweepInBatches(chain, { rpcUrls, chainId, privateKey: config.SWEEP_PRIVATE_KEY as `0x${string}` }, deposits, worth);
-      for (const s of sweeps) process.stdout.write(`swept ${s.deposit}: ${s.native} native, ${s.token} token (tx ${s.txHash})\n`);
-      process.stdout.write(`${sweeps.length} deposit address(es) swept into ${deposits.merchant}\n`);
       for (const skip of skipped) process.stderr.write(`not swept: quote ${skip.quoteId} (its sweep reverts on its own: ${skip.reason})\n`);
       return skipped.length > 0 ? 1 : 0;
     },

@@ -68,6 +68,12 @@ export function depositFactory(settings: DepositSettings): { address: Address; d
 
 const lower = (value: string) => value.toLowerCase() as Address;
 
+/** What a quote records of its settings besides chain and token: the merchant, the factory and the sweeper's code hash. */
+export function quoteSettingsOf(settings: DepositSettings): { merchant: Address; factory: Address; sweeperCodeHash: Hex } {
+  const { address, sweeperCodeHash } = depositFactory(settings);
+  return { merchant: lower(settings.merchant), factory: address, sweeperCodeHash };
+}
+
 /** The deposit address of a quote: counterfactual, nothing is deployed there until a sweep. */
 export function depositAddressOf(settings: DepositSettings, quoteId: string): Address {
   const factory = depositFactory(settings);
@@ -85,6 +91,46 @@ export async function ensureDepositFactory(wallet: WalletClient<Transport, Chain
   const receipt = await client.waitForTransactionReceipt({ hash });
   if (receipt.status !== 'success') throw new Error(`deploying the deposit factory reverted (${hash})`);
   return factory.address;
+}
+
+// A fixed probe quote id: what the chain computes for it is compared with the off-chain derivation.
+const PROBE_QUOTE_ID = '00000000-0000-4000-8000-00000000c2e2';
+
+/**
+ * Whether this chain derives deposit addresses as they are computed off chain (depositAddressOf): the
+ * CREATE2 deployer is there, creating the factory through it lands at the computed factory address
+ * (simulated with eth_call when it is not deployed yet), and a deployed factory computes the same
+ * deposit address for a probe salt with the same sweeper code hash. Returns why not, or undefined.
+ * A chain with another CREATE2 rule (or no deployer) would take payments to addresses no sweep reaches.
+ */
+export async function depositDerivationProblem(client: PublicClient, settings: DepositSettings): Promise<string | undefined> {
+  const factory = depositFactory(settings);
+  const deployer = await client.getCode({ address: CREATE2_DEPLOYER });
+  if (!deployer || deployer === '0x')
+    return `the chain has no CREATE2 deployer at ${CREATE2_DEPLOYER}: the deposit factory cannot be deployed, so deposit addresses could never be swept`;
+  const code = await client.getCode({ address: factory.address });
+  if (!code || code === '0x') {
+    const { data } = await client.call({ to: CREATE2_DEPLOYER, data: factory.deployData });
+    const created = data && data.length >= 42 ? lower(`0x${data.slice(-40)}`) : undefined;
+    if (created !== factory.address)
+      return `creating the deposit factory through the CREATE2 deployer would land at ${created ?? 'no address'}, not at ${factory.address} as computed off chain`;
+    return undefined;
+  }
+  const [onChainHash, probe] = await Promise.all([
+    client.readContract({ address: factory.address, abi: depositFactoryAbi, functionName: 'sweeperCodeHash' }) as Promise<Hex>,
+    client.readContract({
+      address: factory.address,
+      abi: depositFactoryAbi,
+      functionName: 'depositAddress',
+      args: [depositSalt(PROBE_QUOTE_ID)],
+    }) as Promise<Address>,
+  ]);
+  if (onChainHash.toLowerCase() !== factory.sweeperCodeHash.toLowerCase())
+    return `the deposit factory at ${factory.address} has sweeper code hash ${onChainHash}, not ${factory.sweeperCodeHash} as computed off chain`;
+  const expected = depositAddressOf(settings, PROBE_QUOTE_ID);
+  if (lower(probe) !== expected)
+    return `the deposit factory at ${factory.address} computes ${lower(probe)} for a probe quote, not ${expected} as computed off chain`;
+  return undefined;
 }
 
 /** One sweep of one deposit address, from the factory's `Swept` event. */

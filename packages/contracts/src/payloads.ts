@@ -55,6 +55,11 @@ export const quoteSchema = z.object({
   token: addressSchema.nullable(),
   createdAt: z.iso.datetime(),
   expiresAt: z.iso.datetime(),
+  /**
+   * The merchant the deposit address pays (it derives from it): the watcher and the sweeper follow it,
+   * not their own setting, so a quote outlives a change of merchant. Absent on quotes issued before.
+   */
+  merchant: addressSchema.optional(),
 });
 
 export const uploadReceivedSchema = z.object({

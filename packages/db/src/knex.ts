@@ -7,6 +7,7 @@ import * as notifications from './migrations/005_notifications.js';
 import * as listingLifecycle from './migrations/006_listing_lifecycle.js';
 import * as paymentReversals from './migrations/007_payment_reversals.js';
 import * as refundVerification from './migrations/008_refund_verification.js';
+import * as quoteSettings from './migrations/009_quote_settings.js';
 import * as reconcileCheckpoint from './migrations/010_reconcile_checkpoint.js';
 
 interface Migration {
@@ -25,6 +26,7 @@ const migrations: Record<string, Migration> = {
   '006_listing_lifecycle': listingLifecycle,
   '007_payment_reversals': paymentReversals,
   '008_refund_verification': refundVerification,
+  '009_quote_settings': quoteSettings,
   '010_reconcile_checkpoint': reconcileCheckpoint,
 };
 

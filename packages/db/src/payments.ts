@@ -31,6 +31,15 @@ export interface QuoteRecord {
   purpose?: QuotePurpose | undefined;
   listingId?: string | undefined;
   renewalDays?: number | undefined;
+  /** The settings the deposit address derives from (with chainId and token); absent on quotes recorded without them. */
+  settings?: QuoteSettings | undefined;
+}
+
+/** What a quote's deposit address is bound to besides its chain and token: it pays only `merchant`, through `factory`. */
+export interface QuoteSettings {
+  merchant: string;
+  factory: string;
+  sweeperCodeHash: string;
 }
 
 export type QuotePurpose = 'upload' | 'renewal';
@@ -54,6 +63,9 @@ export async function recordQuote(db: Knex, quote: QuoteRecord): Promise<{ creat
       purpose: quote.purpose ?? 'upload',
       listing_id: quote.listingId ?? null,
       renewal_days: quote.renewalDays ?? null,
+      merchant_address: quote.settings?.merchant.toLowerCase() ?? null,
+      factory_address: quote.settings?.factory.toLowerCase() ?? null,
+      sweeper_code_hash: quote.settings?.sweeperCodeHash.toLowerCase() ?? null,
     })
     .onConflict('quote_id')
     .ignore()
@@ -1019,6 +1031,8 @@ export interface LedgerQuoteTotal {
   rowsTotal: string;
   createdAt: string;
   expiresAt: string;
+  /** The merchant the quote was issued for (migration 009); null on a row not backfilled. */
+  merchant: string | null;
 }
 
 /** An unmatched transfer to the merchant address, by its chain identity. */
@@ -1046,6 +1060,7 @@ export async function ledgerTotals(db: Knex, chainId: number): Promise<{ quotes:
     rows_total: string;
     created_at: Date;
     expires_at: Date;
+    merchant_address: string | null;
   }[] = await db('payment_quotes as q')
     .where('q.chain_id', chainId)
     .orderBy('q.created_at', 'asc')
@@ -1061,6 +1076,7 @@ export async function ledgerTotals(db: Knex, chainId: number): Promise<{ quotes:
       'q.credited_block',
       'q.created_at',
       'q.expires_at',
+      'q.merchant_address',
       db.raw(`coalesce((SELECT sum(p.amount) FROM payments p WHERE p.quote_id = q.quote_id AND p.status <> 'reversed'), 0)::text AS rows_total`),
     );
   const unmatched: { tx_hash: string; log_index: number; token_address: string | null; amount: string; block_number: string }[] = await db('payments')
@@ -1083,6 +1099,7 @@ export async function ledgerTotals(db: Knex, chainId: number): Promise<{ quotes:
       rowsTotal: q.rows_total,
       createdAt: q.created_at.toISOString(),
       expiresAt: q.expires_at.toISOString(),
+      merchant: q.merchant_address,
     })),
     unmatched: unmatched.map((row) => ({
       txHash: row.tx_hash,

@@ -15,6 +15,8 @@ export interface QuoteToWatch {
   purpose: QuotePurpose;
   /** What the ledger has credited to the address so far (balance plus swept), base units. */
   creditedTotal: string;
+  /** The merchant its deposit address pays; null on a row not backfilled yet (see backfillQuoteSettings). */
+  merchant: `0x${string}` | null;
 }
 
 export interface QuotesToWatchParameters {
@@ -41,6 +43,7 @@ export async function quotesToWatch(db: Knex, { chainId, expiredAfter }: QuotesT
     state: QuoteState;
     purpose: QuotePurpose;
     credited_total: string;
+    merchant_address: string | null;
   }[] = await db('payment_quotes')
     .where({ chain_id: chainId })
     .andWhere('expires_at', '>', expiredAfter)
@@ -56,6 +59,7 @@ export async function quotesToWatch(db: Knex, { chainId, expiredAfter }: QuotesT
       'expires_at',
       'state',
       'purpose',
+      'merchant_address',
       db.raw('credited_total::text AS credited_total'),
     );
   return rows.map((row) => ({
@@ -70,5 +74,45 @@ export async function quotesToWatch(db: Knex, { chainId, expiredAfter }: QuotesT
     state: row.state,
     purpose: row.purpose,
     creditedTotal: row.credited_total,
+    merchant: row.merchant_address as `0x${string}` | null,
   }));
+}
+
+/** A quote recorded before quotes carried their settings (migration 009), as backfillQuoteSettings sees it. */
+export interface QuoteWithoutSettings {
+  quoteId: string;
+  depositAddress: `0x${string}`;
+  token: `0x${string}` | null;
+}
+
+/**
+ * Backfills the settings of quotes recorded before they carried them, from the configuration running
+ * now: `settingsFor` answers the settings under which the current merchant derives a quote's address
+ * for its token, or undefined where it does not (a row from an older configuration, left unset and
+ * counted, never given settings that would sweep it elsewhere). Returns how many rows were filled and left.
+ */
+export async function backfillQuoteSettings(
+  db: Knex,
+  chainId: number,
+  settingsFor: (quote: QuoteWithoutSettings) => { merchant: string; factory: string; sweeperCodeHash: string } | undefined,
+): Promise<{ filled: number; left: number }> {
+  const rows: { quote_id: string; deposit_address: string; token_address: string | null }[] = await db('payment_quotes')
+    .where({ chain_id: chainId })
+    .whereNull('merchant_address')
+    .select('quote_id', 'deposit_address', 'token_address');
+  let filled = 0;
+  for (const row of rows) {
+    const settings = settingsFor({
+      quoteId: row.quote_id,
+      depositAddress: row.deposit_address as `0x${string}`,
+      token: row.token_address as `0x${string}` | null,
+    });
+    if (!settings) continue;
+    filled += await db('payment_quotes').where({ quote_id: row.quote_id }).whereNull('merchant_address').update({
+      merchant_address: settings.merchant.toLowerCase(),
+      factory_address: settings.factory.toLowerCase(),
+      sweeper_code_hash: settings.sweeperCodeHash.toLowerCase(),
+    });
+  }
+  return { filled, left: rows.length - filled };
 }

@@ -15,6 +15,7 @@ const ALL = [
   '006_listing_lifecycle',
   '007_payment_reversals',
   '008_refund_verification',
+  '009_quote_settings',
   '010_reconcile_checkpoint',
 ];
 let admin: Knex;
@@ -103,6 +104,7 @@ describe('migrations', () => {
       '006_listing_lifecycle',
       '007_payment_reversals',
       '008_refund_verification',
+      '009_quote_settings',
       '010_reconcile_checkpoint',
     ]);
     const migrated = await db('payments').orderBy('id').select('upload_id', 'quote_id', 'status', 'credit_status', 'refund_due', 'log_index', 'total_after');
@@ -141,6 +143,7 @@ describe('migrations', () => {
     await db('payments').where({ upload_id: rows[2]?.upload_id }).update({ status: 'refunded', refund_due: 0 });
     await db.migrate.down(); // 010_reconcile_checkpoint
     expect(await tables()).not.toContain('reconcile_checkpoints');
+    await db.migrate.down(); // 009_quote_settings
     await db.migrate.down(); // 008_refund_verification
     // A reversed row goes back to how it was credited on the way down.
     await db('payments').where({ upload_id: rows[1]?.upload_id }).update({ status: 'reversed', reversed_at: new Date() });
@@ -157,6 +160,7 @@ describe('migrations', () => {
       '006_listing_lifecycle',
       '007_payment_reversals',
       '008_refund_verification',
+      '009_quote_settings',
       '010_reconcile_checkpoint',
     ]);
   });
@@ -164,6 +168,7 @@ describe('migrations', () => {
   it('makes a refund hash unique, and first names the payments one hash refunded several of', async () => {
     await migrateToLatest(db);
     await db.migrate.down(); // 010_reconcile_checkpoint
+    await db.migrate.down(); // 009_quote_settings
     await db.migrate.down(); // 008_refund_verification
     const row = (amount: string) => ({
       chain_id: 31337,
@@ -183,7 +188,7 @@ describe('migrations', () => {
     await db('payment_events').insert(ids.map((id) => ({ payment_id: id, actor: 'ops', action: 'refund', tx_hash: hash, amount: '5' })));
     await expect(migrateToLatest(db)).rejects.toThrow(new RegExp(`${hash} \\(payments ${ids[0]}, ${ids[1]}\\)`));
     await db('payment_events').where({ payment_id: ids[1] }).delete();
-    expect(await migrateToLatest(db)).toEqual(['008_refund_verification', '010_reconcile_checkpoint']);
+    expect(await migrateToLatest(db)).toEqual(['008_refund_verification', '009_quote_settings', '010_reconcile_checkpoint']);
     await expect(db('payment_events').insert({ payment_id: ids[1], actor: 'ops', action: 'refund', tx_hash: hash, amount: '6' })).rejects.toThrow(
       /payment_events_refund_tx_once/,
     );

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { Response } from 'express';
-import { assertChainId, createChainClient, refundChainReader } from '@reelboard/chain';
+import { guardPaymentSettings } from '@reelboard/bus';
+import { assertChainId, createChainClient, depositDerivationProblem, depositFactory, refundChainReader } from '@reelboard/chain';
 import { rpcUrlsFrom } from '@reelboard/config';
 import { connectDatabase } from '@reelboard/db';
 import { connectPipeline } from '@reelboard/lifecycle';
@@ -29,6 +30,16 @@ await runService({
     });
     await assertChainId(chain, config.CHAIN_ID);
     watchStagingSpace(config.STAGING_DIR);
+    // Quotes name deposit addresses computed off chain: none is issued where the chain would derive them otherwise.
+    const derivation = await depositDerivationProblem(chain, { merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null });
+    if (derivation) throw new Error(`api-gateway refuses to start (it would quote deposit addresses no sweep reaches): ${derivation}`);
+    // Quotes must be issued under the settings the watcher watches and sweeps under.
+    const settingsGuard = await guardPaymentSettings(redis, config.REDIS_PREFIX, 'api-gateway', {
+      chainId: config.CHAIN_ID,
+      merchant: config.MERCHANT_ADDRESS,
+      token: config.PAYMENT_TOKEN ?? null,
+      sweeperCodeHash: depositFactory({ merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null }).sweeperCodeHash,
+    });
     const auth = new SiweAuth(redis, chain, {
       publicUrl: config.PUBLIC_URL,
       chainId: config.CHAIN_ID,
@@ -79,6 +90,7 @@ await runService({
         },
         () => staging.close(),
         () => bus.close(config.SHUTDOWN_GRACE_MS),
+        () => settingsGuard.stop(),
         async () => void (await redis.quit()),
         () => db.destroy(),
         async () => storage.close(),

@@ -3,6 +3,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '@reelboard/bus';
+import { quoteSettingsOf } from '@reelboard/chain';
 import { channels, STAGED_FILES, type StatusEvent } from '@reelboard/contracts';
 import { makeClip, makePng } from '@reelboard/testkit/media';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
@@ -51,7 +52,14 @@ describe('acceptUpload', () => {
     expect(await gw.uploads.state(uploadId)).toBe('awaiting_payment');
     expect(await gw.uploads.owner(uploadId)).toBe(owner);
     expect((await gw.bus.status.latest(uploadId))?.event).toBe('upload.received');
-    expect(await gw.db('payment_quotes').where({ quote_id: uploadId }).first()).toMatchObject({ deposit_address: accepted.payment.to });
+    // The quote keeps the settings its address derives from, so a later change of merchant or token orphans none.
+    const settings = quoteSettingsOf({ merchant: gw.config.MERCHANT_ADDRESS, token: null });
+    expect(await gw.db('payment_quotes').where({ quote_id: uploadId }).first()).toMatchObject({
+      deposit_address: accepted.payment.to,
+      merchant_address: settings.merchant,
+      factory_address: settings.factory,
+      sweeper_code_hash: settings.sweeperCodeHash,
+    });
     expect(
       await gw.bus
         .queue('upload.received')

@@ -80,6 +80,24 @@ interface BlockRange {
 
 const lower = (value: string) => value.toLowerCase() as Address;
 
+/** The settings a watched quote's deposit address derives from: its own, or the configured merchant for a quote from before quotes carried one. */
+export const settingsOfQuote = (quote: Pick<WatchedQuote, 'merchant' | 'token'>, configured: DepositSettings): DepositSettings => ({
+  merchant: lower(quote.merchant ?? configured.merchant),
+  token: quote.token === null ? null : lower(quote.token),
+});
+
+/** Every distinct set of settings among the quotes and the configured one: each has its own factory, its own sweeps. */
+export function settingsInUse(quotes: readonly Pick<WatchedQuote, 'merchant' | 'token'>[], configured: DepositSettings): DepositSettings[] {
+  const all = new Map<string, DepositSettings>();
+  for (const settings of [settingsOfQuote({ token: configured.token }, configured), ...quotes.map((q) => settingsOfQuote(q, configured))])
+    all.set(`${settings.merchant}:${settings.token ?? 'native'}`, settings);
+  return [...all.values()];
+}
+
+/** The sweeps of every factory the quotes use, in a range of blocks. */
+const readAllSweeps = (chain: PublicClient, settings: readonly DepositSettings[], range: { fromBlock: bigint; toBlock: bigint }) =>
+  Promise.all(settings.map((s) => readSweeps(chain, s, range))).then((lists) => lists.flat());
+
 /**
  * Credits payments by what reaches each quote's deposit address, however it got there (a plain
  * transfer, an internal call from a contract wallet or a 7702 account, an exchange withdrawal,
@@ -117,7 +135,6 @@ export class DepositWatcher {
       return 0;
     }
     const confirmed = await this.confirmedHeight();
-    if (!(await watchList.sweepsIndexed())) await this.indexSweeps(confirmed);
     if (this.deps.ledger && !(await watchList.watchSetRestored())) {
       // Postgres down (or not migrated yet) must not stop the passes over what is watched: the marker
       // stays unset, so the next pass tries again.
@@ -125,6 +142,8 @@ export class DepositWatcher {
         this.deps.log.warn('watch set not restored from the ledger; will retry', { error: error instanceof Error ? error.message : String(error) }),
       );
     }
+    // After the watch set: its quotes name the factories (one per merchant and token) whose sweeps are indexed.
+    if (!(await watchList.sweepsIndexed())) await this.indexSweeps(confirmed);
     let cursor = await watchList.cursor();
     for (let attempt = 0; ; attempt++) {
       const fromBlock = cursor ? cursor.block + 1n : confirmed - BigInt(Math.min(this.deps.startBehind, Math.max(0, Number(confirmed))));
@@ -142,7 +161,7 @@ export class DepositWatcher {
       }
       const toBlock = confirmed < fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n ? confirmed : fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n;
       const quotes = await watchList.watched();
-      const range = await this.readRange(fromBlock, toBlock, new Set(quotes.map((q) => lower(q.address))));
+      const range = await this.readRange(fromBlock, toBlock, new Set(quotes.map((q) => lower(q.address))), quotes);
       // The first block read must stand on the one the cursor kept; if not, blocks read before were
       // replaced. Checked on what the pass reads anyway, so following reorgs costs no call of its own.
       if (cursor?.hash && range.parentHash !== cursor.hash) {
@@ -221,8 +240,9 @@ export class DepositWatcher {
     });
     countReorg();
     await watchList.dropSweepsAbove(reorg.ancestor);
-    if (reorg.ancestor < height) await watchList.addSweeps(await readSweeps(chain, deposits, { fromBlock: reorg.ancestor + 1n, toBlock: height }));
     const quotes = await watchList.watched();
+    if (reorg.ancestor < height)
+      await watchList.addSweeps(await readAllSweeps(chain, settingsInUse(quotes, deposits), { fromBlock: reorg.ancestor + 1n, toBlock: height }));
     const addresses = quotes.map((q) => q.address);
     const [totals, known, epochs] = await Promise.all([this.totalsAt(quotes, height), watchList.credited(addresses), watchList.reversals(addresses)]);
     for (const [i, quote] of quotes.entries()) {
@@ -308,14 +328,17 @@ export class DepositWatcher {
    * top-level transfer to the merchant or to a watched address counts only once its receipt says
    * success; receipts are fetched for those candidates alone, not for every transaction of a block.
    */
-  private async readRange(fromBlock: bigint, toBlock: bigint, watched: ReadonlySet<Address>): Promise<BlockRange> {
+  private async readRange(fromBlock: bigint, toBlock: bigint, watched: ReadonlySet<Address>, quotes: readonly WatchedQuote[]): Promise<BlockRange> {
     const { chain, deposits, watchList } = this.deps;
     const numbers: bigint[] = [];
     for (let n = fromBlock; n <= toBlock; n++) numbers.push(n);
+    // Quotes issued under an earlier merchant or token keep their own factory and asset: read those too.
+    const settings = settingsInUse(quotes, deposits);
+    const tokens = [...new Set(settings.map((s) => s.token).filter((token): token is Address => token !== null))];
     const [blocks, sweeps, tokenLogs] = await Promise.all([
       Promise.all(numbers.map((blockNumber) => chain.getBlock({ blockNumber, includeTransactions: true }))),
-      readSweeps(chain, deposits, { fromBlock, toBlock }),
-      deposits.token ? chain.getLogs({ address: deposits.token, event: erc20TransferEvent, fromBlock, toBlock }) : Promise.resolve([]),
+      readAllSweeps(chain, settings, { fromBlock, toBlock }),
+      tokens.length > 0 ? chain.getLogs({ address: tokens, event: erc20TransferEvent, fromBlock, toBlock }) : Promise.resolve([]),
     ]);
     await watchList.addSweeps(sweeps);
     const sweepTxs = new Set(sweeps.map((sweep) => sweep.txHash));
@@ -413,34 +436,31 @@ export class DepositWatcher {
     await watchList.forgetMerchantTransfersAbove(reorg.ancestor);
   }
 
-  /** What each quote's address has received in all at `height`: its balance plus what sweeps moved out by then. */
+  /**
+   * What each quote's address has received in all at `height`: its balance plus what sweeps moved out
+   * by then, each in its own quote's asset (quotes issued under an earlier PAYMENT_TOKEN are read in
+   * that token, not the configured one).
+   */
   async totalsAt(quotes: readonly WatchedQuote[], height: bigint): Promise<bigint[]> {
     const { chain, watchList } = this.deps;
-    const native = quotes.filter((q) => q.token === null);
-    const token = quotes.filter((q) => q.token !== null);
-    const [nativeBalances, tokenBalances, nativeSwept, tokenSwept] = await Promise.all([
-      readBalances(chain, { addresses: native.map((q) => q.address), token: null, blockNumber: height }),
-      token.length > 0
-        ? readBalances(chain, { addresses: token.map((q) => q.address), token: token[0]?.token ?? null, blockNumber: height })
-        : Promise.resolve([]),
-      watchList.sweptUpTo(
-        native.map((q) => q.address),
-        height,
-        'native',
-      ),
-      watchList.sweptUpTo(
-        token.map((q) => q.address),
-        height,
-        'token',
-      ),
-    ]);
+    const byAsset = new Map<Address | null, WatchedQuote[]>();
+    for (const quote of quotes) {
+      const asset = quote.token === null ? null : lower(quote.token);
+      byAsset.set(asset, [...(byAsset.get(asset) ?? []), quote]);
+    }
     const totals = new Map<string, bigint>();
-    native.forEach((q, i) => {
-      totals.set(q.uploadId, (nativeBalances[i] ?? 0n) + (nativeSwept[i] ?? 0n));
-    });
-    token.forEach((q, i) => {
-      totals.set(q.uploadId, (tokenBalances[i] ?? 0n) + (tokenSwept[i] ?? 0n));
-    });
+    await Promise.all(
+      [...byAsset].map(async ([token, group]) => {
+        const addresses = group.map((q) => q.address);
+        const [balances, swept] = await Promise.all([
+          readBalances(chain, { addresses, token, blockNumber: height }),
+          watchList.sweptUpTo(addresses, height, token === null ? 'native' : 'token'),
+        ]);
+        group.forEach((q, i) => {
+          totals.set(q.uploadId, (balances[i] ?? 0n) + (swept[i] ?? 0n));
+        });
+      }),
+    );
     return quotes.map((q) => totals.get(q.uploadId) ?? 0n);
   }
 
@@ -579,6 +599,7 @@ export class DepositWatcher {
           amount: q.amount,
           createdAt: q.createdAt,
           expiresAt: q.expiresAt,
+          ...(q.merchant ? { merchant: q.merchant } : {}),
         },
         until: Date.parse(q.expiresAt) + ledger.lateWatchMs,
         credited: BigInt(q.creditedTotal),
@@ -593,7 +614,8 @@ export class DepositWatcher {
   /** A Redis that lost the sweep record rebuilds it from the factory's logs. */
   private async indexSweeps(toBlock: bigint): Promise<void> {
     const { chain, deposits, watchList } = this.deps;
-    await watchList.addSweeps(await readSweeps(chain, deposits, { fromBlock: 0n, toBlock: toBlock < 0n ? 0n : toBlock }));
+    const settings = settingsInUse(await watchList.watched(), deposits);
+    await watchList.addSweeps(await readAllSweeps(chain, settings, { fromBlock: 0n, toBlock: toBlock < 0n ? 0n : toBlock }));
     await watchList.markSweepsIndexed();
   }
 

@@ -1,6 +1,7 @@
-import { assertChainId, createChainClient } from '@reelboard/chain';
+import { guardPaymentSettings } from '@reelboard/bus';
+import { assertChainId, createChainClient, depositAddressOf, depositDerivationProblem, depositFactory, quoteSettingsOf } from '@reelboard/chain';
 import { rpcUrlsFrom } from '@reelboard/config';
-import { connectDatabase, quotesToWatch } from '@reelboard/db';
+import { backfillQuoteSettings, connectDatabase, quotesToWatch } from '@reelboard/db';
 import { connectPipeline } from '@reelboard/lifecycle';
 import { countRpcError, runService } from '@reelboard/runtime';
 import { loadPaymentWatcherConfig } from './config.js';
@@ -36,6 +37,29 @@ await runService({
     const watchList = new WatchList(redis, config.REDIS_PREFIX);
     const lateWatchMs = config.LATE_WATCH_SECONDS * 1000;
     const deposits = { merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null };
+    // Deposit addresses are computed off chain: a chain that derives them otherwise would take money to addresses no sweep reaches.
+    const derivation = await depositDerivationProblem(chain, deposits);
+    if (derivation) throw new Error(`payment-watcher refuses to start: deposit addresses would differ on this chain: ${derivation}`);
+    // The gateway must quote under the settings this watcher watches and sweeps under.
+    const settingsGuard = await guardPaymentSettings(redis, config.REDIS_PREFIX, 'payment-watcher', {
+      chainId: config.CHAIN_ID,
+      ...deposits,
+      sweeperCodeHash: depositFactory(deposits).sweeperCodeHash,
+    });
+    // Quotes recorded before they carried their settings (migration 009) were issued under the
+    // configuration running now: each gets it where it derives the quote's own address.
+    await backfillQuoteSettings(db, config.CHAIN_ID, (quote) => {
+      const settings = { merchant: config.MERCHANT_ADDRESS, token: quote.token };
+      return depositAddressOf(settings, quote.quoteId) === quote.depositAddress ? quoteSettingsOf(settings) : undefined;
+    }).then(
+      ({ filled, left }) => {
+        if (filled > 0 || left > 0) log.info('quote settings backfilled from the configuration', { filled, left });
+        if (left > 0)
+          log.warn('quotes whose address the configured merchant does not derive keep no settings; the configured merchant is assumed for them', { left });
+      },
+      (error: unknown) =>
+        log.warn('quote settings not backfilled (Postgres unreachable or not migrated)', { error: error instanceof Error ? error.message : String(error) }),
+    );
     const concurrency = config.PAYMENT_CONCURRENCY;
     const pollIntervalMs = config.POLL_INTERVAL_MS;
     // Any replica settles hints and expiries; one at a time (the lease) reads new blocks.
@@ -119,6 +143,7 @@ await runService({
         async () => sweeper?.stop(),
         () => stuckWork.stop(),
         () => bus.close(config.SHUTDOWN_GRACE_MS),
+        () => settingsGuard.stop(),
         async () => void (await redis.quit()),
         () => db.destroy(),
       ],

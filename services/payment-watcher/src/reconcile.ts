@@ -1,6 +1,7 @@
 import type { Log, PublicClient } from 'viem';
 import {
   type DepositSettings,
+  type DepositSweep,
   decodeTransfers,
   depositAddressOf,
   depositFactory,
@@ -112,6 +113,28 @@ function judgeMissing(quote: LedgerQuoteTotal, chainTotal: bigint, blockTime: nu
 }
 
 /**
+ * The ledger's quotes this deployment can judge, by the settings each was issued with: its stored
+ * merchant (or, for a quote from before quotes carried one, the configured merchant) and its token,
+ * kept only where those settings derive the quote's own deposit address (another deployment's
+ * quotes sharing the database are not ours to judge).
+ */
+export function quotesBySettings(quotes: readonly LedgerQuoteTotal[], configured: DepositSettings): Map<DepositSettings, LedgerQuoteTotal[]> {
+  const groups = new Map<string, { settings: DepositSettings; quotes: LedgerQuoteTotal[] }>();
+  for (const quote of quotes) {
+    const settings: DepositSettings = {
+      merchant: (quote.merchant ?? configured.merchant).toLowerCase() as Address,
+      token: quote.token === null ? null : (quote.token.toLowerCase() as Address),
+    };
+    if (depositAddressOf(settings, quote.quoteId) !== quote.depositAddress) continue;
+    const key = `${settings.merchant}:${settings.token ?? 'native'}`;
+    const group = groups.get(key) ?? { settings, quotes: [] };
+    group.quotes.push(quote);
+    groups.set(key, group);
+  }
+  return new Map([...groups.values()].map(({ settings, quotes }) => [settings, quotes]));
+}
+
+/**
  * Compares the chain with the Postgres ledger: for every deposit address this merchant ever issued,
  * what it received in all (balance plus swept) against what the ledger credited; and every transfer
  * to the plain merchant address in the range against the ledger's `unmatched` rows. Quotes of other
@@ -123,68 +146,77 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
   const height = head - BigInt(params.confirmations) + 1n;
   const blockTime = Number((await chain.getBlock({ blockNumber: height })).timestamp) * 1000;
   const ledger = await ledgerTotals(db, chainId);
-  const ours = ledger.quotes.filter((q) => q.token === deposits.token && depositAddressOf(deposits, q.quoteId) === q.depositAddress);
-  const sweeps = await readSweeps(chain, deposits, { fromBlock: 0n, toBlock: height });
-  const swept = new Map<string, bigint>();
-  for (const sweep of sweeps) swept.set(sweep.deposit, (swept.get(sweep.deposit) ?? 0n) + (deposits.token ? sweep.token : sweep.native));
-  const balances = await readBalances(chain, { addresses: ours.map((q) => q.depositAddress as Address), token: deposits.token, blockNumber: height });
-
   const differences: Difference[] = [];
   let repaired = 0;
-  for (const [i, quote] of ours.entries()) {
-    const address = quote.depositAddress as Address;
-    const chainTotal = (balances[i] ?? 0n) + (swept.get(address) ?? 0n);
-    const ledgerTotal = BigInt(quote.creditedTotal);
-    if (BigInt(quote.rowsTotal) !== ledgerTotal)
-      differences.push({ kind: 'rows_mismatch', quoteId: quote.quoteId, address, creditedTotal: ledgerTotal, rowsTotal: BigInt(quote.rowsTotal) });
-    if (chainTotal === ledgerTotal) continue;
-    if (chainTotal < ledgerTotal) {
-      differences.push({ kind: 'deposit_excess', quoteId: quote.quoteId, address, chainTotal, ledgerTotal });
-      continue;
-    }
-    differences.push({ kind: 'deposit_missing', quoteId: quote.quoteId, address, chainTotal, ledgerTotal });
-    if (repair) {
-      // Each increment is judged at the block it arrived in, not at the head: money paid in time and
-      // found late by reconciliation still pays its upload.
-      const totalAt = async (block: bigint) => {
-        const [balance = 0n] = await readBalances(chain, { addresses: [address], token: deposits.token, blockNumber: block });
-        return (
-          balance +
-          sweeps
-            .filter((sweep) => sweep.deposit === address && sweep.blockNumber <= block)
-            .reduce((sum, sweep) => sum + (deposits.token ? sweep.token : sweep.native), 0n)
-        );
-      };
-      let known = ledgerTotal;
-      let from = BigInt(quote.creditedBlock ?? '0');
-      let view = quote;
-      while (known < chainTotal) {
-        const arrived = await firstBlockAbove(totalAt, from, height, known);
-        const total = await totalAt(arrived);
-        const arrivedAt = Number((await chain.getBlock({ blockNumber: arrived })).timestamp) * 1000;
-        const at = { fromBlock: from + 1n, toBlock: arrived, blockTime: arrivedAt };
-        const status = params.settle ? await params.settle(view, total, at) : judgeMissing(view, total, arrivedAt);
-        const credit: PaymentCredited = {
-          kind: 'deposit',
-          uploadId: quote.uploadId,
-          owner: quote.owner as Address,
-          chainId,
-          address,
-          token: deposits.token,
-          quoteAmount: quote.amount,
-          totalReceived: total.toString(),
-          fromBlock: at.fromBlock.toString(),
-          toBlock: arrived.toString(),
-          blockTime: new Date(arrivedAt).toISOString(),
-          transfers: [],
-          status,
-        };
-        const outcome = await applyCredit(db, credit);
-        view = { ...view, state: outcome.quoteState ?? view.state, creditedTotal: total.toString(), creditedBlock: arrived.toString() };
-        known = total;
-        from = arrived;
+  let quotesChecked = 0;
+  const ourQuoteIds = new Set<string>();
+  const sweeps: DepositSweep[] = [];
+  // Each quote under the settings it was issued with (its merchant and token): a quote from before a
+  // change of MERCHANT_ADDRESS or PAYMENT_TOKEN is still checked, in its own asset, by its own factory.
+  for (const [settings, ours] of quotesBySettings(ledger.quotes, deposits)) {
+    quotesChecked += ours.length;
+    for (const quote of ours) ourQuoteIds.add(quote.quoteId);
+    const groupSweeps = await readSweeps(chain, settings, { fromBlock: 0n, toBlock: height });
+    sweeps.push(...groupSweeps);
+    const swept = new Map<string, bigint>();
+    for (const sweep of groupSweeps) swept.set(sweep.deposit, (swept.get(sweep.deposit) ?? 0n) + (settings.token ? sweep.token : sweep.native));
+    const balances = await readBalances(chain, { addresses: ours.map((q) => q.depositAddress as Address), token: settings.token, blockNumber: height });
+
+    for (const [i, quote] of ours.entries()) {
+      const address = quote.depositAddress as Address;
+      const chainTotal = (balances[i] ?? 0n) + (swept.get(address) ?? 0n);
+      const ledgerTotal = BigInt(quote.creditedTotal);
+      if (BigInt(quote.rowsTotal) !== ledgerTotal)
+        differences.push({ kind: 'rows_mismatch', quoteId: quote.quoteId, address, creditedTotal: ledgerTotal, rowsTotal: BigInt(quote.rowsTotal) });
+      if (chainTotal === ledgerTotal) continue;
+      if (chainTotal < ledgerTotal) {
+        differences.push({ kind: 'deposit_excess', quoteId: quote.quoteId, address, chainTotal, ledgerTotal });
+        continue;
       }
-      repaired += 1;
+      differences.push({ kind: 'deposit_missing', quoteId: quote.quoteId, address, chainTotal, ledgerTotal });
+      if (repair) {
+        // Each increment is judged at the block it arrived in, not at the head: money paid in time and
+        // found late by reconciliation still pays its upload.
+        const totalAt = async (block: bigint) => {
+          const [balance = 0n] = await readBalances(chain, { addresses: [address], token: settings.token, blockNumber: block });
+          return (
+            balance +
+            groupSweeps
+              .filter((sweep) => sweep.deposit === address && sweep.blockNumber <= block)
+              .reduce((sum, sweep) => sum + (settings.token ? sweep.token : sweep.native), 0n)
+          );
+        };
+        let known = ledgerTotal;
+        let from = BigInt(quote.creditedBlock ?? '0');
+        let view = quote;
+        while (known < chainTotal) {
+          const arrived = await firstBlockAbove(totalAt, from, height, known);
+          const total = await totalAt(arrived);
+          const arrivedAt = Number((await chain.getBlock({ blockNumber: arrived })).timestamp) * 1000;
+          const at = { fromBlock: from + 1n, toBlock: arrived, blockTime: arrivedAt };
+          const status = params.settle ? await params.settle(view, total, at) : judgeMissing(view, total, arrivedAt);
+          const credit: PaymentCredited = {
+            kind: 'deposit',
+            uploadId: quote.uploadId,
+            owner: quote.owner as Address,
+            chainId,
+            address,
+            token: settings.token,
+            quoteAmount: quote.amount,
+            totalReceived: total.toString(),
+            fromBlock: at.fromBlock.toString(),
+            toBlock: arrived.toString(),
+            blockTime: new Date(arrivedAt).toISOString(),
+            transfers: [],
+            status,
+          };
+          const outcome = await applyCredit(db, credit);
+          view = { ...view, state: outcome.quoteState ?? view.state, creditedTotal: total.toString(), creditedBlock: arrived.toString() };
+          known = total;
+          from = arrived;
+        }
+        repaired += 1;
+      }
     }
   }
 
@@ -248,11 +280,11 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
   // A reversed transfer back in the range read is already `merchant_missing` (which --repair records);
   // the ledger half finds the ones in blocks before it.
   const missingTxs = new Set(differences.flatMap((d) => (d.kind === 'merchant_missing' ? [d.transfer.txHash.toLowerCase()] : [])));
-  const ledgerSide = await ledgerToChain(params, new Set(ours.map((q) => q.quoteId)), height, missingTxs);
+  const ledgerSide = await ledgerToChain(params, ourQuoteIds, height, missingTxs);
   differences.push(...ledgerSide.differences);
   return {
     height,
-    quotesChecked: ours.length,
+    quotesChecked,
     merchantTransfersChecked: found.length,
     ledgerRowsChecked: ledgerSide.checked,
     blocksRead: numbers.length,

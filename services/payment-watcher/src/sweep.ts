@@ -12,8 +12,9 @@ import {
   sweepWouldRevert,
 } from '@reelboard/chain';
 import type { Logger } from '@reelboard/logger';
+import { settingsOfQuote } from './deposit-watcher.js';
 import { ScanLock } from './scan-lock.js';
-import type { WatchList } from './watch-list.js';
+import type { WatchedQuote, WatchList } from './watch-list.js';
 
 /** Deposit addresses swept per transaction: the gas of one sweep stays far below a block's limit. */
 export const SWEEP_BATCH = 50;
@@ -44,6 +45,22 @@ export async function quotesWorthSweeping({ chain, deposits, quotes, minimums }:
   const token = deposits.token ? await readBalances(chain, { addresses, token: deposits.token, blockNumber: head }) : [];
   const worth = (held: bigint | undefined, min: bigint) => (held ?? 0n) > 0n && (held ?? 0n) >= min;
   return quotes.filter((_, i) => worth(native[i], minimums.native) || worth(token[i], minimums.token)).map((q) => q.uploadId);
+}
+
+/** Watched quotes grouped by the settings their deposit addresses derive from (one factory, one merchant, one token each). */
+export function groupBySettings<Q extends Pick<WatchedQuote, 'merchant' | 'token'>>(
+  quotes: readonly Q[],
+  configured: DepositSettings,
+): Map<DepositSettings, Q[]> {
+  const byKey = new Map<string, { settings: DepositSettings; quotes: Q[] }>();
+  for (const quote of quotes) {
+    const settings = settingsOfQuote(quote, configured);
+    const key = `${settings.merchant}:${settings.token ?? 'native'}`;
+    const group = byKey.get(key) ?? { settings, quotes: [] };
+    group.quotes.push(quote);
+    byKey.set(key, group);
+  }
+  return new Map([...byKey.values()].map(({ settings, quotes }) => [settings, quotes]));
 }
 
 /** The network's gas price is above the configured cap: nothing was sent. */
@@ -137,25 +154,35 @@ export class AutoSweeper {
   async sweepOnce(): Promise<number | undefined> {
     if (!(await this.lock.acquire())) return undefined;
     const { chain, deposits, watchList, minimums, log } = this.deps;
-    const quoteIds = await quotesWorthSweeping({ chain, deposits, quotes: await watchList.watched(), minimums });
-    if (quoteIds.length === 0) return 0;
-    let outcome: SweepOutcome;
-    try {
-      outcome = await sweepInBatches(chain, this.deps, deposits, quoteIds);
-    } catch (error) {
-      if (!(error instanceof GasPriceTooHighError)) throw error;
-      log.info('automatic sweep waits for a lower gas price', { gasPrice: error.gasPrice.toString(), cap: error.cap.toString(), addresses: quoteIds.length });
-      return 0;
+    let swept = 0;
+    // Each quote is swept by the factory of its own settings, to the merchant it was issued for: a
+    // quote from before a change of MERCHANT_ADDRESS or PAYMENT_TOKEN still pays the old merchant.
+    for (const [settings, quotes] of groupBySettings(await watchList.watched(), deposits)) {
+      // The token minimum is in the configured token's units; another token's is unknown: anything non-zero.
+      const groupMinimums = { native: minimums.native, token: settings.token === deposits.token ? minimums.token : 0n };
+      const quoteIds = await quotesWorthSweeping({ chain, deposits: settings, quotes, minimums: groupMinimums });
+      if (quoteIds.length === 0) continue;
+      let outcome: SweepOutcome;
+      try {
+        outcome = await sweepInBatches(chain, this.deps, settings, quoteIds);
+      } catch (error) {
+        if (!(error instanceof GasPriceTooHighError)) throw error;
+        log.info('automatic sweep waits for a lower gas price', { gasPrice: error.gasPrice.toString(), cap: error.cap.toString(), addresses: quoteIds.length });
+        return swept;
+      }
+      const { sweeps, skipped } = outcome;
+      for (const skip of skipped) log.warn('deposit address not swept: its sweep reverts on its own; the others were swept', skip);
+      log.info('deposit addresses swept', {
+        merchant: settings.merchant,
+        token: settings.token,
+        count: sweeps.length,
+        nativeAmount: sweeps.reduce((s, x) => s + x.native, 0n).toString(),
+        tokenAmount: sweeps.reduce((s, x) => s + x.token, 0n).toString(),
+        skipped: skipped.length,
+      });
+      swept += sweeps.length;
     }
-    const { sweeps, skipped } = outcome;
-    for (const skip of skipped) log.warn('deposit address not swept: its sweep reverts on its own; the others were swept', skip);
-    log.info('deposit addresses swept', {
-      count: sweeps.length,
-      native: sweeps.reduce((s, x) => s + x.native, 0n).toString(),
-      token: sweeps.reduce((s, x) => s + x.token, 0n).toString(),
-      skipped: skipped.length,
-    });
-    return sweeps.length;
+    return swept;
   }
 
   start(): void {

@@ -14,6 +14,11 @@ export interface WatchedQuote {
   amount: string;
   createdAt: string;
   expiresAt: string;
+  /**
+   * The merchant its deposit address pays, from the quote (with `token`, its sweeper's settings).
+   * Absent on a quote watched before quotes carried it: the watcher's configured merchant.
+   */
+  merchant?: Address | undefined;
 }
 
 /** A transfer to the plain merchant address the ledger was sent (block number as a string, for JSON). */
@@ -35,6 +40,7 @@ export const watchedQuoteOf = (upload: Pick<UploadReceived, 'uploadId' | 'owner'
   amount: upload.quote.amount,
   createdAt: upload.quote.createdAt,
   expiresAt: upload.quote.expiresAt,
+  ...(upload.quote.merchant ? { merchant: upload.quote.merchant } : {}),
 });
 
 // Raises the credited total only: two watchers (a block pass and a client's hint) may settle the

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
-import { depositAddressOf } from '@reelboard/chain';
+import { CREATE2_DEPLOYER, depositAddressOf, depositFactory } from '@reelboard/chain';
 import type { StatusEvent } from '@reelboard/contracts';
 import { Uploads } from '@reelboard/lifecycle';
 import { type Anvil, KEYS, MERCHANT, startAnvil } from '@reelboard/testkit/anvil';
@@ -93,6 +93,26 @@ describe('the payment-watcher process', () => {
     expect(output()).toContain('RPC serves chain 31337, but CHAIN_ID is 1');
   });
 
+  it("refuses to start when the running gateway's payment settings differ, naming the setting", async () => {
+    const other = privateKeyToAddress(generatePrivateKey()).toLowerCase();
+    // What a running gateway publishes (guardPaymentSettings): another merchant than the watcher's.
+    const key = `${env.prefix}:payment:settings:api-gateway`;
+    await env.redis.set(
+      key,
+      JSON.stringify({ chainId: 31337, merchant: other, token: null, sweeperCodeHash: depositFactory({ merchant: MERCHANT, token: null }).sweeperCodeHash }),
+      'PX',
+      60_000,
+    );
+    try {
+      const { child, output } = startWatcher({ INTERNAL_PORT: String(WATCHER_PORT + 2) });
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code).not.toBe(0);
+      expect(output()).toContain(`MERCHANT_ADDRESS is ${MERCHANT} here, ${other} there`);
+    } finally {
+      await env.redis.del(key);
+    }
+  });
+
   it('confirms a payment whose hash the client never sent (tab closed) once it has its confirmations, its first RPC endpoint dead', async () => {
     // Two endpoints, the first a closed port: every read fails over to anvil (viem's fallback,
     // ranked every half second), and the batched balance reads with it.
@@ -127,5 +147,14 @@ describe('the payment-watcher process', () => {
       'the payment.confirmed job',
     );
     expect(job?.data.payment).toMatchObject({ address: upload.quote.to, amount: PRICE.toString(), txHashes: [txHash.toLowerCase()], status: 'paid' });
+  });
+
+  it('refuses to start where the chain would derive deposit addresses otherwise (no CREATE2 deployer), with the reason', async () => {
+    // Last in this file: the chain keeps no deployer afterwards.
+    await anvil.test.setCode({ address: CREATE2_DEPLOYER, bytecode: '0x' });
+    const { child, output } = startWatcher({ INTERNAL_PORT: String(WATCHER_PORT + 3) });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).not.toBe(0);
+    expect(output()).toContain(`deposit addresses would differ on this chain: the chain has no CREATE2 deployer at ${CREATE2_DEPLOYER}`);
   });
 });

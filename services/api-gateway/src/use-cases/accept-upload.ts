@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { AcceptedUpload } from '@reelboard/api';
 import type { Bus } from '@reelboard/bus';
-import { depositAddressOf } from '@reelboard/chain';
+import { depositAddressOf, quoteSettingsOf } from '@reelboard/chain';
 import { type ListingForm, STAGED_FILES, stagedPaths, type UploadReceived } from '@reelboard/contracts';
 import { type Knex, recordQuote } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
@@ -48,6 +48,8 @@ export async function acceptUpload(deps: AcceptUploadDeps, params: AcceptUploadP
   if (params.logo) await normaliseLogo(join(dir, STAGED_FILES.logoOriginal), join(dir, STAGED_FILES.logo), limits);
 
   const now = params.now ?? new Date();
+  // The quote keeps what its address derives from: a later change of merchant or token leaves it paying where it was issued.
+  const settings = { merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null };
   const upload: UploadReceived = {
     uploadId,
     owner,
@@ -55,10 +57,11 @@ export async function acceptUpload(deps: AcceptUploadDeps, params: AcceptUploadP
     quote: {
       chainId: config.CHAIN_ID,
       // The quote's own deposit address: whatever reaches it pays this upload, from any wallet, by any route.
-      to: depositAddressOf({ merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null }, uploadId),
+      to: depositAddressOf(settings, uploadId),
       ...quotedPrice(config),
       createdAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + config.QUOTE_TTL_SECONDS * 1000).toISOString(),
+      merchant: settings.merchant.toLowerCase() as `0x${string}`,
     },
     staged: { source: staged.source, sourceBytes: videoBytes, ...(params.logo ? { logo: staged.logo } : {}) },
     receivedAt: now.toISOString(),
@@ -74,6 +77,7 @@ export async function acceptUpload(deps: AcceptUploadDeps, params: AcceptUploadP
     amount: quote.amount,
     createdAt: quote.createdAt,
     expiresAt: quote.expiresAt,
+    settings: quoteSettingsOf(settings),
   });
   await uploads.register(upload, 'api-gateway');
   await bus.publish('upload.received', upload);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
-import { depositAddressOf } from '@reelboard/chain';
+import { depositAddressOf, quoteSettingsOf } from '@reelboard/chain';
 import type { RenewalQuoted, StatusEvent } from '@reelboard/contracts';
 import {
   editListing,
@@ -200,6 +200,8 @@ export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'u
   const listing = await renewableListing(deps.db, listingId, wallet);
   const renewalId = randomUUID();
   const now = new Date();
+  // The quote keeps what its address derives from: a later change of merchant or token leaves it paying where it was issued.
+  const settings = { merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null };
   const renewal: RenewalQuoted = {
     uploadId: renewalId,
     purpose: 'renewal',
@@ -207,10 +209,11 @@ export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'u
     owner: wallet.toLowerCase() as `0x${string}`,
     quote: {
       chainId: config.CHAIN_ID,
-      to: depositAddressOf({ merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null }, renewalId),
+      to: depositAddressOf(settings, renewalId),
       ...quotedPrice(config),
       createdAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + config.QUOTE_TTL_SECONDS * 1000).toISOString(),
+      merchant: settings.merchant.toLowerCase() as `0x${string}`,
     },
     days: config.LISTING_DAYS,
     receivedAt: now.toISOString(),
@@ -228,6 +231,7 @@ export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'u
     purpose: 'renewal',
     listingId: listing.listingId,
     renewalDays: config.LISTING_DAYS,
+    settings: quoteSettingsOf(settings),
   });
   await deps.uploads.registerRenewal(renewal, 'api-gateway');
   await deps.bus.publish('renewal.quoted', renewal);
