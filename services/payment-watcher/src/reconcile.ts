@@ -49,6 +49,12 @@ export interface ReconcileParameters {
    * renewal applied) before it counts as lost; default LOST_WORK_AFTER_MS.
    */
   lostWorkAfterMs?: number | undefined;
+  /**
+   * Settings besides `deposits` whose quotes are judged too: the merchant and token this deployment
+   * used before a change, until its old quotes are past their late window. Quotes of any other
+   * settings in the database (another deployment sharing it) are not this deployment's to judge.
+   */
+  alsoSettings?: readonly DepositSettings[] | undefined;
 }
 
 /** An hour: the media work of an upload paid at its deadline is long done by then. */
@@ -153,7 +159,9 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
   const sweeps: DepositSweep[] = [];
   // Each quote under the settings it was issued with (its merchant and token): a quote from before a
   // change of MERCHANT_ADDRESS or PAYMENT_TOKEN is still checked, in its own asset, by its own factory.
+  const judged = [deposits, ...(params.alsoSettings ?? [])].map((d) => `${d.merchant.toLowerCase()}:${d.token?.toLowerCase() ?? 'native'}`);
   for (const [settings, ours] of quotesBySettings(ledger.quotes, deposits)) {
+    if (!judged.includes(`${settings.merchant}:${settings.token ?? 'native'}`)) continue;
     quotesChecked += ours.length;
     for (const quote of ours) ourQuoteIds.add(quote.quoteId);
     const groupSweeps = await readSweeps(chain, settings, { fromBlock: 0n, toBlock: height });

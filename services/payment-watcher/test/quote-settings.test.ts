@@ -147,13 +147,14 @@ describe('quotes carry their settings', () => {
       await payToken(t2, fresh.quote.to, 2_000n);
       await anvil.test.mine({ blocks: 2 });
 
-      // Reconciliation under the new settings still judges the old quote: its money is missing from the ledger yet.
+      // Reconciliation under the new settings, told the old ones, still judges the old quote: its money is missing from the ledger yet.
       const reconcile = () =>
         reconcilePayments({
           db,
           chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 }),
           chainId: 31337,
           deposits: after,
+          alsoSettings: [before],
           confirmations: 1,
           fromBlock: 0n,
           repair: false,

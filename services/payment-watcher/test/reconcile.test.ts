@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
 import { createChainClient, type DepositSettings, depositAddressOf, ensureDepositFactory, sweepDeposits } from '@reelboard/chain';
-import { applyCredit, connectDatabase, type Knex, markRefunded, migrateToLatest, type QuoteRecord, recordQuote, saveListing } from '@reelboard/db';
+import { applyCredit, connectDatabase, type Knex, markRefunded, migrateToLatest, moderateListing, type QuoteRecord, recordQuote, saveListing } from '@reelboard/db';
 import { type Anvil, KEYS, startAnvil } from '@reelboard/testkit/anvil';
 import { depositCredit, listingInput, quoteInput, randomTxHash } from '@reelboard/testkit/db-fixtures';
 import { infraEnv } from '@reelboard/testkit/infra-env';
@@ -299,6 +299,8 @@ describe('reconciliation of the chain with the ledger', () => {
     await paid({ createdAt: hours(-1), expiresAt: hours(1) });
     const listing = listingInput();
     await saveListing(db, listing);
+    // Only an approved (or expired) listing renews: the lifecycle's one renewal rule.
+    await moderateListing(db, { listingId: listing.listingId, actor: 'test', action: 'approve', listingDays: 30 });
     const renewal = await paid({ createdAt: hours(-3), expiresAt: hours(-2), purpose: 'renewal', listingId: listing.listingId, renewalDays: 30 });
     expect((await recent()).differences).toEqual([]);
 
