@@ -4,7 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
 import { createChainClient, type DepositSettings, depositAddressOf, ensureDepositFactory, sweepDeposits } from '@reelboard/chain';
-import { applyCredit, connectDatabase, type Knex, markRefunded, migrateToLatest, moderateListing, type QuoteRecord, recordQuote, saveListing } from '@reelboard/db';
+import {
+  applyCredit,
+  connectDatabase,
+  type Knex,
+  markRefunded,
+  migrateToLatest,
+  moderateListing,
+  type QuoteRecord,
+  recordQuote,
+  saveListing,
+} from '@reelboard/db';
 import { type Anvil, KEYS, startAnvil } from '@reelboard/testkit/anvil';
 import { depositCredit, listingInput, quoteInput, randomTxHash } from '@reelboard/testkit/db-fixtures';
 import { infraEnv } from '@reelboard/testkit/infra-env';
