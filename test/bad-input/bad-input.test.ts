@@ -725,7 +725,7 @@ describe('bad input that only a later stage can judge', () => {
       status: 202,
       body: JSON.stringify(reused).slice(0, 1000),
     });
-    expect(reused.message).toBe('no_payment');
+    expect(reused.code).toBe('no_payment');
     expect(await db('payments').where({ upload_id: second.uploadId })).toEqual([]);
     // Someone else's payment (the accepted upload's, from the buyer's wallet) offered for this upload.
     expect((await submitTx(second.uploadId, { txHash: accepted.txHash }, second.token)).status).toBe(202);
@@ -737,7 +737,7 @@ describe('bad input that only a later stage can judge', () => {
       status: 202,
       body: JSON.stringify(otherWallets).slice(0, 1000),
     });
-    expect(otherWallets.message).toBe('no_payment');
+    expect(otherWallets.code).toBe('no_payment');
     expect((await outcomeOf(stack, first)).event).toBe('profile.saved');
   }, 240_000);
 
@@ -764,7 +764,7 @@ describe('bad input that only a later stage can judge', () => {
       status: 202,
       body: JSON.stringify(foreign).slice(0, 1000),
     });
-    expect(foreign.message).toBe('not_found');
+    expect(foreign.code).toBe('not_found');
   }, 240_000);
 
   it('the upload accepted before all of this still completes, and every confirmed payment is accounted for', async () => {

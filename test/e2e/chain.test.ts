@@ -256,7 +256,7 @@ describe('one paid upload travels the whole chain', () => {
     });
     expect(submitted.status).toBe(202);
     const rejected = await stream.waitFor('payment.rejected', 30_000);
-    expect(rejected.message).toBe('no_payment');
+    expect(rejected.code).toBe('no_payment');
     expect(rejected.reason).toMatch(/sent nothing to this upload's deposit address/);
 
     // Still payable: the status says so and the gateway takes another transaction hash.
