@@ -80,9 +80,24 @@ export const listing = z
     owner: z.object({ wallet: address, displayName: z.string().nullable() }),
     location: z.object({ latitude: z.number().min(-90).max(90), longitude: z.number().min(-180).max(180) }),
     distanceKm: z.number().min(0).optional().meta({ description: 'only when searched with `near`' }),
-    video: z.object({ url: z.url(), width: z.number().int(), height: z.number().int(), durationSeconds: z.number(), bytes: z.number().int() }),
+    video: z.object({
+      url: z.url().meta({ description: 'the progressive VP9/Opus WebM: the fallback for players without Media Source Extensions' }),
+      width: z.number().int(),
+      height: z.number().int(),
+      durationSeconds: z.number(),
+      bytes: z.number().int(),
+      manifestUrl: z.string().nullable().meta({
+        description: 'the DASH manifest (a path on this API) for adaptive playback; null for a listing saved before the rendition ladder',
+      }),
+      renditions: z
+        .array(z.object({ width: z.number().int(), height: z.number().int(), bitrateKbps: z.number().int() }))
+        .meta({ description: 'the rungs the manifest lists, lowest first (empty without a manifest)' }),
+    }),
     previewUrl: z.url(),
     posterUrl: z.url(),
+    storyboardUrl: z.string().nullable().meta({
+      description: 'a WebVTT index of thumbnail sprites for scrubbing (a path on this API); null when none was made',
+    }),
     logoUrl: z.url().nullable(),
     price: price.nullable(),
     contact: z.string().nullable().meta({ description: 'how to reach the seller' }),

@@ -9,6 +9,7 @@ import * as paymentReversals from './migrations/007_payment_reversals.js';
 import * as refundVerification from './migrations/008_refund_verification.js';
 import * as quoteSettings from './migrations/009_quote_settings.js';
 import * as reconcileCheckpoint from './migrations/010_reconcile_checkpoint.js';
+import * as streaming from './migrations/011_streaming.js';
 
 interface Migration {
   up: (knex: Knex) => Promise<void>;
@@ -28,7 +29,11 @@ const migrations: Record<string, Migration> = {
   '008_refund_verification': refundVerification,
   '009_quote_settings': quoteSettings,
   '010_reconcile_checkpoint': reconcileCheckpoint,
+  '011_streaming': streaming,
 };
+
+/** Every migration's name, in the order they run. */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(migrations).sort();
 
 const migrationSource: Knex.MigrationSource<string> = {
   getMigrations: async () => Object.keys(migrations).sort(),

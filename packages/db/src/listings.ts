@@ -17,6 +17,11 @@ export interface SaveListingInput {
     previewKey: string;
     posterKey: string;
     logoKey?: string | undefined;
+    /** The DASH manifest's key and its rungs (lowest first), when the ladder was made. */
+    manifestKey?: string | undefined;
+    renditions?: { width: number; height: number; bitrateKbps: number }[] | undefined;
+    /** The storyboard's WebVTT key, when one was made. */
+    storyboardKey?: string | undefined;
     durationSeconds: number;
     width: number;
     height: number;
@@ -64,6 +69,9 @@ export async function saveListing(db: Knex, input: SaveListingInput): Promise<{ 
         preview_key: l.previewKey,
         poster_key: l.posterKey,
         logo_key: l.logoKey ?? input.owner.logoKey ?? null,
+        manifest_key: l.manifestKey ?? null,
+        renditions: l.renditions ? JSON.stringify(l.renditions) : null,
+        storyboard_key: l.storyboardKey ?? null,
         contact: input.owner.contact ?? null,
         display_name: input.owner.displayName ?? null,
         price_amount: l.price?.amount ?? null,

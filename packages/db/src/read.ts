@@ -11,12 +11,26 @@ export interface Price {
   currency: string;
 }
 
+/** One rung of a listing's rendition ladder. */
+export interface Rendition {
+  width: number;
+  height: number;
+  bitrateKbps: number;
+}
+
 /** A listing as the read side shows it (object keys, not URLs: the gateway makes URLs). */
 export interface ListingView {
   id: string;
   title: string;
   description: string;
-  objects: { video: string; preview: string; poster: string; logo: string | null };
+  /**
+   * Object keys. `manifest` (a DASH MPD, segments under its prefix) and `storyboard` (a WebVTT index
+   * of sprite sheets) are null for listings saved before adaptive streaming; `video` (the progressive
+   * WebM) is always there, the fallback for players without Media Source Extensions.
+   */
+  objects: { video: string; preview: string; poster: string; logo: string | null; manifest: string | null; storyboard: string | null };
+  /** The manifest's rungs, lowest first (empty without a manifest). */
+  renditions: Rendition[];
   durationSeconds: number;
   width: number;
   height: number;
@@ -129,6 +143,9 @@ interface ListingRow {
   preview_key: string;
   poster_key: string;
   logo_key: string | null;
+  manifest_key: string | null;
+  storyboard_key: string | null;
+  renditions: Rendition[] | null;
   duration_seconds: number;
   width: number;
   height: number;
@@ -156,7 +173,15 @@ function toView(row: ListingRow): ListingView {
     id: row.id,
     title: row.title,
     description: row.description,
-    objects: { video: row.video_key, preview: row.preview_key, poster: row.poster_key, logo: row.logo_key },
+    objects: {
+      video: row.video_key,
+      preview: row.preview_key,
+      poster: row.poster_key,
+      logo: row.logo_key,
+      manifest: row.manifest_key,
+      storyboard: row.storyboard_key,
+    },
+    renditions: row.renditions ?? [],
     durationSeconds: row.duration_seconds,
     width: row.width,
     height: row.height,
@@ -190,6 +215,9 @@ function decorate(db: Knex, source: Knex.QueryBuilder): Knex.QueryBuilder {
     'l.preview_key',
     'l.poster_key',
     'l.logo_key',
+    'l.manifest_key',
+    'l.storyboard_key',
+    'l.renditions',
     'l.duration_seconds',
     'l.width',
     'l.height',

@@ -29,9 +29,20 @@ export async function presentListing(storage: ObjectStorage, view: ListingView):
     owner: { wallet: view.owner.walletAddress as `0x${string}`, displayName: view.owner.displayName },
     location: view.location,
     ...(view.distanceMeters !== undefined ? { distanceKm: Math.round(view.distanceMeters) / 1000 } : {}),
-    video: { url: video, width: view.width, height: view.height, durationSeconds: view.durationSeconds, bytes: view.videoBytes },
+    video: {
+      url: video,
+      width: view.width,
+      height: view.height,
+      durationSeconds: view.durationSeconds,
+      bytes: view.videoBytes,
+      // Served by this API, not presigned: a manifest's segments (and a storyboard's sprites) are
+      // named relative to it, which a presigned URL's signature cannot cover.
+      manifestUrl: view.objects.manifest ? `/v1/listings/${view.id}/stream/manifest.mpd` : null,
+      renditions: view.renditions,
+    },
     previewUrl: preview,
     posterUrl: poster,
+    storyboardUrl: view.objects.storyboard ? `/v1/listings/${view.id}/storyboard.vtt` : null,
     logoUrl: logo,
     price: view.price,
     contact: view.contact,
