@@ -36,6 +36,9 @@ export const domainErrors = {
   }),
   /** The chain does not show the refund transaction paying back what is due (its code names what is wrong). */
   RefundVerificationError: (error: { code: string; details: Record<string, unknown> }) => ({ status: 422, code: error.code, extra: error.details }),
+  /** One open report per reporter and listing. */
+  ReportExistsError: () => ({ status: 409, code: 'report_exists' }),
+  NoOpenReportsError: () => ({ status: 409, code: 'no_open_reports' }),
 } satisfies Record<string, (error: never) => ErrorAnswer>;
 
 export type DomainErrorName = keyof typeof domainErrors;

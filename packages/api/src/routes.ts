@@ -6,6 +6,8 @@ import {
   type Price,
   parseHashtags,
   priceSchema,
+  REPORT_DETAILS_MAX,
+  REPORT_REASONS,
   statusEventNames,
   terminalEvents,
   unnotifiedEvents,
@@ -950,6 +952,84 @@ export const api = {
       400: '`invalid_body`: a reason (1-500 characters) is required',
       404: '`revision_not_found`',
       409: '`revision_decided` (with `status`) or `listing_state`',
+    },
+  }),
+
+  // ----- reports (a listing reported by anyone; moderators resolve them) -----
+  reportListing: defineRoute({
+    method: 'post',
+    path: '/v1/listings/:id/reports',
+    auth: 'public',
+    tag: 'listings',
+    summary: 'Reports a public listing to the moderators: a reason from the list, and words of your own',
+    description:
+      'Signed in (`Authorization: Bearer`) or anonymous; anonymous reports have a stricter rate limit (RATE_LIMIT_ANONYMOUS_REPORTS_PER_IP_PER_HOUR, RATE_LIMIT_REPORTS_PER_WALLET_PER_HOUR). One open report per reporter and listing. A listing with REPORTS_HOLD_THRESHOLD open reports is hidden until a moderator resolves them; its owner gets `listing.held`.',
+    params: listingId,
+    body: z
+      .object({
+        reason: z.enum(REPORT_REASONS, { error: `reason must be one of ${REPORT_REASONS.join(', ')}` }).meta({ description: s.reportReason.description ?? '' }),
+        details: plainText('details')
+          .transform((value) => value.trim())
+          .pipe(z.string().max(REPORT_DETAILS_MAX, { error: `details must be at most ${REPORT_DETAILS_MAX} characters` }))
+          .optional()
+          .meta({ override: { type: 'string', maxLength: REPORT_DETAILS_MAX }, description: 'what is wrong, in your words (required for `other`)' }),
+      })
+      .superRefine((body, ctx) => {
+        if (body.reason === 'other' && !body.details)
+          ctx.addIssue({ code: 'custom', path: ['details'], message: 'details are required when the reason is other: say what is wrong' });
+      }),
+    invalid: { params: listingNotFound },
+    responses: { 201: { description: 'reported: a moderator reviews it', schema: s.filedReport } },
+    errors: {
+      400: '`invalid_body` (with `field`: `reason` not in the list, `details` too long or missing for `other`, control characters) or `bad_request`',
+      401: '`session_expired` or `unauthenticated`: an Authorization header was sent but is not a valid session (send none to report anonymously)',
+      404: '`listing_not_found`: no public listing with this id',
+      409: '`report_exists`: you already have an open report on this listing',
+      429: '`rate_limited`: too many reports from this wallet or address',
+    },
+  }),
+  listReports: defineRoute({
+    method: 'get',
+    path: '/v1/admin/reports',
+    auth: 'admin',
+    tag: 'admin',
+    summary: 'The report queue: listings with open reports (held ones first, then oldest), or with resolved ones (latest first)',
+    query: z.object({
+      status: z.enum(['open', 'resolved'], { error: 'status must be open or resolved' }).default('open'),
+      limit: numberParam('limit', 1, 200).default(50).meta({ description: 'how many listings' }),
+    }),
+    responses: { 200: { description: 'reported listings', schema: z.object({ items: z.array(s.reportedListing) }) } },
+    errors: { 400: '`invalid_query` (with `field`)' },
+  }),
+  resolveReports: defineRoute({
+    method: 'post',
+    path: '/v1/admin/listings/:id/reports/resolve',
+    auth: 'admin',
+    tag: 'admin',
+    summary: 'Resolves every open report of a listing: dismisses them (a held listing is public again), or rejects or removes the listing',
+    description:
+      "Each report records the decision, who took it, when and why. `dismiss` is audited in `moderation_events` (action `dismiss`) and a held listing's owner gets `listing.released`; `reject` is a rejection (`moderation_events`, the owner gets `moderation.rejected` with the reason); `remove` a removal (`listing_events`, `listing.removed`). A hold and its release are audited in `listing_events`.",
+    params: listingId,
+    body: z
+      .object({
+        decision: z.enum(['dismiss', 'reject', 'remove'], { error: 'decision must be dismiss, reject or remove' }),
+        reason: z
+          .string({ error: 'reason must be text (1-500 characters)' })
+          .trim()
+          .max(500, { error: 'reason must be at most 500 characters' })
+          .optional()
+          .meta({ description: 'required to reject or remove (the owner is told why)' }),
+      })
+      .superRefine((body, ctx) => {
+        if (body.decision !== 'dismiss' && !body.reason)
+          ctx.addIssue({ code: 'custom', path: ['reason'], message: `reason is required to ${body.decision} (1-500 characters): the owner is told why` });
+      }),
+    invalid: { params: listingNotFound },
+    responses: { 200: { description: 'resolved', schema: s.reportResolution } },
+    errors: {
+      400: '`invalid_body` (with `field`): decision not in the list, or no reason to reject or remove',
+      404: '`listing_not_found`',
+      409: '`no_open_reports`: nothing to resolve (resolved meanwhile)',
     },
   }),
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { quoteSchema, statusEventSchema, uploadStates } from '@reelboard/contracts';
+import { quoteSchema, REPORT_REASONS, reportReasonLabels, statusEventSchema, uploadStates } from '@reelboard/contracts';
 
 /**
  * The shapes the API reads and answers, as zod schemas. The route table (`routes.ts`) refers to
@@ -343,3 +343,46 @@ export const webhookDelivery = z
   .meta({ id: 'WebhookDelivery' });
 
 export const uploadState = z.enum(uploadStates);
+
+export const reportReason = z.enum(REPORT_REASONS).meta({
+  description: Object.entries(reportReasonLabels)
+    .map(([reason, label]) => `\`${reason}\`: ${label}`)
+    .join('; '),
+});
+export const filedReport = z.object({
+  id: uuid,
+  listingId: uuid,
+  reason: reportReason,
+  createdAt: dateTime,
+});
+export const report = z
+  .object({
+    id: uuid,
+    reason: reportReason,
+    details: z.string().nullable(),
+    reporter: address.nullable().meta({ description: "the reporter's wallet; null for an anonymous report" }),
+    status: z.enum(['open', 'dismissed', 'actioned']),
+    resolution: z.enum(['dismiss', 'reject', 'remove']).nullable(),
+    resolvedBy: z.string().nullable(),
+    resolvedAt: dateTime.nullable(),
+    resolutionReason: z.string().nullable(),
+    createdAt: dateTime,
+  })
+  .meta({ id: 'Report', description: 'A report on a listing, and how a moderator resolved it.' });
+export const reportedListing = z
+  .object({
+    listingId: uuid,
+    title: z.string(),
+    heldAt: dateTime.nullable().meta({ description: 'when its open reports put it on hold (REPORTS_HOLD_THRESHOLD); null when not held' }),
+    moderationStatus: moderationStatus,
+    state: z.string(),
+    listing: listing.nullable().meta({ description: 'the listing with its media (held or not); null once removed' }),
+    reports: z.array(report),
+  })
+  .meta({ id: 'ReportedListing', description: 'A listing with its reports: a decision is about the listing, so reports are grouped by it.' });
+export const reportResolution = z.object({
+  listingId: uuid,
+  decision: z.enum(['dismiss', 'reject', 'remove']),
+  resolved: z.number().int().min(1).meta({ description: 'how many open reports this resolved' }),
+  released: z.boolean().meta({ description: 'the listing was on hold and is not any more (public again after a dismissal)' }),
+});

@@ -124,6 +124,16 @@ export const personNotifications: Readonly<Record<string, Describe>> = {
           body: `Your changes to "${title}" were not approved${e.reason ? `: ${e.reason}` : ''}. The listing stays as it was.`,
           page: 'mine',
         },
+  'listing.held': (_e, title) => ({
+    title: 'Listing on hold for review',
+    body: `"${title}" was reported by several people, so it is hidden until a moderator reviews it. Nothing to do for now; we will tell you the outcome.`,
+    page: 'mine',
+  }),
+  'listing.released': (_e, title) => ({
+    title: 'Listing shown again',
+    body: `A moderator reviewed the reports on "${title}" and dismissed them: it is public again.`,
+    page: 'listing',
+  }),
 };
 
 /** Status events never sent to anyone: running progress, not a change of state. */

@@ -28,6 +28,9 @@ export const statusEventNames = [
   'listing.removed',
   'revision.approved',
   'revision.rejected',
+  // Reports put a public listing on hold until a moderator reviews them; released when they are dismissed.
+  'listing.held',
+  'listing.released',
 ] as const;
 export type StatusEventName = (typeof statusEventNames)[number];
 
@@ -63,6 +66,8 @@ export const afterTerminalEvents: ReadonlySet<StatusEventName> = new Set([
   'listing.removed',
   'revision.approved',
   'revision.rejected',
+  'listing.held',
+  'listing.released',
 ]);
 
 /**

@@ -100,7 +100,8 @@ export async function moderateListing(db: Knex, decision: ModerationDecision): P
 /** One audited decision. */
 export interface ModerationEventView {
   actor: string;
-  action: ModerationAction;
+  /** `dismiss`: a moderator dismissed the listing's reports. */
+  action: ModerationAction | 'dismiss';
   reason: string | null;
   /** The revision decided, when the decision was on an edit rather than the listing itself. */
   revisionId: string | null;
@@ -109,7 +110,9 @@ export interface ModerationEventView {
 
 /** The decisions taken on a listing, oldest first. */
 export async function moderationHistory(db: Knex, listingId: string): Promise<ModerationEventView[]> {
-  const rows: { actor: string; action: ModerationAction; reason: string | null; revision_id: string | null; created_at: Date }[] = await db('moderation_events')
+  const rows: { actor: string; action: ModerationAction | 'dismiss'; reason: string | null; revision_id: string | null; created_at: Date }[] = await db(
+    'moderation_events',
+  )
     .where({ listing_id: listingId })
     .orderBy([
       { column: 'created_at', order: 'asc' },

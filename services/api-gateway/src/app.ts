@@ -22,6 +22,7 @@ import { docsRoutes } from './routes/docs.js';
 import { listingLifeRoutes } from './routes/listing-life.js';
 import { listingRoutes } from './routes/listings.js';
 import { notificationRoutes } from './routes/notifications.js';
+import { reportRoutes } from './routes/reports.js';
 import { uploadRoutes } from './routes/uploads.js';
 
 export interface AppDeps {
@@ -54,6 +55,8 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
     perIpPerMinute: config.RATE_LIMIT_PER_IP_PER_MINUTE,
     authPerIpPerMinute: config.RATE_LIMIT_AUTH_PER_IP_PER_MINUTE,
     uploadsPerWalletPerHour: config.RATE_LIMIT_UPLOADS_PER_WALLET_PER_HOUR,
+    reportsPerWalletPerHour: config.RATE_LIMIT_REPORTS_PER_WALLET_PER_HOUR,
+    anonymousReportsPerIpPerHour: config.RATE_LIMIT_ANONYMOUS_REPORTS_PER_IP_PER_HOUR,
     prefix: config.REDIS_PREFIX,
   });
   // First, so refusals by the limits and guards below are timed and counted too.
@@ -75,6 +78,19 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
   app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams, ...staging }));
   app.use(listingLifeRoutes({ bind, db, storage, bus, uploads, log, config, limitQuotes: limits.uploadsPerWallet }));
   app.use(listingRoutes({ bind, db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
+  app.use(
+    reportRoutes({
+      bind,
+      db,
+      storage,
+      bus,
+      log,
+      listingDays: config.LISTING_DAYS,
+      holdThreshold: config.REPORTS_HOLD_THRESHOLD,
+      requireSession: auth.requireSession(),
+      limits: { wallet: limits.reportsPerWallet, anonymous: limits.anonymousReports },
+    }),
+  );
   app.use(
     notificationRoutes({
       bind,

@@ -40,6 +40,13 @@ export const gatewaySchema = commonSchema
     RATE_LIMIT_PER_IP_PER_MINUTE: env.positiveInt(600).describe('API requests per minute per client IP (429 with Retry-After above it).'),
     RATE_LIMIT_AUTH_PER_IP_PER_MINUTE: env.positiveInt(60).describe('Sign-in requests per minute per client IP.'),
     RATE_LIMIT_UPLOADS_PER_WALLET_PER_HOUR: env.positiveInt(30).describe('New uploads per hour per signed-in wallet.'),
+    RATE_LIMIT_REPORTS_PER_WALLET_PER_HOUR: env.positiveInt(20).describe('Listing reports per hour per signed-in wallet.'),
+    RATE_LIMIT_ANONYMOUS_REPORTS_PER_IP_PER_HOUR: env
+      .positiveInt(5)
+      .describe('Listing reports per hour per client IP without a session (stricter: anyone can send them).'),
+    REPORTS_HOLD_THRESHOLD: env
+      .positiveInt(3)
+      .describe('Open reports that hide a listing from the public until a moderator resolves them (its owner is told).'),
     MAX_VIDEO_BYTES: env.positiveInt(2 * 1024 ** 3).describe('Largest accepted video file (413 above it).'),
     MAX_LOGO_BYTES: env.positiveInt(5 * 1024 ** 2).describe('Largest accepted logo file (413 above it).'),
     MAX_LOGO_SIDE: env.positiveInt(4096).describe('Logos larger than this many pixels on a side are refused before decoding.'),

@@ -585,6 +585,31 @@ describe("a listing's life", () => {
   });
 });
 
+describe('reports match the document', () => {
+  it("a report (signed in, anonymous, refused), the moderators' queue and a resolution", async () => {
+    const input = listingInput({ wallet: ANVIL_ACCOUNTS.buyer.address, tags: [`report_${run}`] });
+    await saveListing(gw.db, input);
+    listingIds.push(input.listingId);
+    await call('POST', `/v1/admin/listings/${input.listingId}/approve`, { admin: gw.adminToken });
+    const path = `/v1/listings/${input.listingId}/reports`;
+    expect((await call('POST', path, { token: stranger, body: { reason: 'scam', details: 'asks for a deposit' } })).status).toBe(201);
+    expect((await call('POST', path, { token: stranger, body: { reason: 'scam' } })).status).toBe(409);
+    expect((await call('POST', path, { body: { reason: 'other' } })).status).toBe(400);
+    expect((await call('POST', path, { token: 'x'.repeat(43), body: { reason: 'spam' } })).status).toBe(401);
+    expect((await call('POST', '/v1/listings/00000000-0000-4000-8000-000000000000/reports', { body: { reason: 'spam' } })).status).toBe(404);
+    const queue = await call('GET', '/v1/admin/reports', { admin: gw.adminToken });
+    expect(queue.body.items.some((item: { listingId: string }) => item.listingId === input.listingId)).toBe(true);
+    await call('GET', '/v1/admin/reports?status=x', { admin: gw.adminToken });
+    await call('GET', '/v1/admin/reports', { token: stranger });
+    await call('GET', '/v1/admin/reports?status=resolved');
+    const resolve = `/v1/admin/listings/${input.listingId}/reports/resolve`;
+    expect((await call('POST', resolve, { admin: gw.adminToken, body: { decision: 'reject' } })).status).toBe(400);
+    expect((await call('POST', resolve, { admin: gw.adminToken, body: { decision: 'dismiss' } })).status).toBe(200);
+    expect((await call('POST', resolve, { admin: gw.adminToken, body: { decision: 'dismiss' } })).status).toBe(409);
+    await call('POST', '/v1/admin/listings/00000000-0000-4000-8000-000000000000/reports/resolve', { admin: gw.adminToken, body: { decision: 'dismiss' } });
+  });
+});
+
 describe('coverage', () => {
   it('exercised every operation of the document', () => {
     const documented = Object.entries(doc.paths as Json).flatMap(([path, item]) =>

@@ -15,6 +15,9 @@ export interface SecurityConfig {
   authPerIpPerMinute: number;
   /** New uploads per hour per signed-in wallet. */
   uploadsPerWalletPerHour: number;
+  /** Listing reports per hour per signed-in wallet, and per IP without a session. */
+  reportsPerWalletPerHour?: number;
+  anonymousReportsPerIpPerHour?: number;
   prefix: string;
 }
 
@@ -82,5 +85,15 @@ export function rateLimits(redis: Redis, config: SecurityConfig) {
       store: store('wallet-uploads'),
       keyGenerator: (_req, res) => String(res.locals.address),
     }),
+    /** Reports from a signed-in wallet, keyed by the wallet. */
+    reportsPerWallet: rateLimit({
+      ...common,
+      windowMs: 3_600_000,
+      limit: config.reportsPerWalletPerHour ?? 20,
+      store: store('wallet-reports'),
+      keyGenerator: (_req, res) => String(res.locals.address),
+    }),
+    /** Anonymous reports, keyed by IP (the default key) and stricter: anyone can send them. */
+    anonymousReports: rateLimit({ ...common, windowMs: 3_600_000, limit: config.anonymousReportsPerIpPerHour ?? 5, store: store('ip-reports') }),
   };
 }
