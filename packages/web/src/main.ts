@@ -2,6 +2,7 @@ import { h, mount } from './dom.js';
 import { currentSession, signOut } from './session.js';
 import { renderBrowse } from './views/browse.js';
 import { renderListing } from './views/listing.js';
+import { renderModerate } from './views/moderate.js';
 import { renderMyListings } from './views/my-listings.js';
 import { renderSell } from './views/sell.js';
 import { renderUpload } from './views/upload.js';
@@ -37,6 +38,7 @@ function route(): void {
   if (listing?.[1]) void renderListing(view, decodeURIComponent(listing[1]));
   else if (upload?.[1]) void renderUpload(view, decodeURIComponent(upload[1]));
   else if (path === '/mine') leaveView = renderMyListings(view);
+  else if (path === '/moderate') leaveView = renderModerate(view, renderAccount);
   else if (path === '/browse')
     renderBrowse(view, {
       tags: params.get('tags') ?? '',
