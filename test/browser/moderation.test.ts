@@ -40,7 +40,7 @@ let gateway: Gateway;
 let browser: Browser;
 let work: string;
 const owner = randomWallet();
-const ids = { pending: '', other: '', revised: '', reported: '' };
+const ids = { pending: '', other: '', revised: '', reported: '', visitor: '', visitorPhone: '' };
 let revisionId = '';
 const pageErrors: string[] = [];
 
@@ -104,7 +104,7 @@ beforeAll(async () => {
     await storage.putFile(input.listing.previewKey, clip, 'video/webm');
     await storage.putFile(input.listing.posterKey, join(work, 'logo.png'), 'image/png');
     await storage.putFile(input.listing.logoKey ?? '', join(work, 'logo.png'), 'image/png');
-    if (name === 'revised' || name === 'reported') await moderateListing(db, { listingId: input.listingId, actor: 'test', action: 'approve' });
+    if (name !== 'pending' && name !== 'other') await moderateListing(db, { listingId: input.listingId, actor: 'test', action: 'approve' });
   }
   // An edit of an approved listing waits as a revision; its new logo makes the diff show two images.
   const edit = await editListing(db, { listingId: ids.revised, wallet: owner, changes: { title: 'A much better title' } });
@@ -235,5 +235,35 @@ describe('the moderation screen in Chromium', () => {
     expect(await sidewaysScroll(page)).toBeLessThanOrEqual(0);
     expect(pageErrors).toEqual([]);
     await page.close();
+  }, 60_000);
+
+  it('a visitor reports a listing from its page, without signing in, on desktop and on a phone', async () => {
+    const viewports = [
+      { id: ids.visitor, options: { viewport: { width: 1200, height: 900 } } },
+      { id: ids.visitorPhone, options: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true } },
+    ];
+    for (const { id, options } of viewports) {
+      const page = await browser.newPage(options);
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      await page.goto(`${gateway.base}/#/listing/${id}`);
+      await page.getByText('Report this listing').click();
+      await page.getByRole('button', { name: 'Send report' }).click();
+      await expect.poll(() => page.locator('#report-status').textContent()).toContain('Choose what is wrong');
+      await page.getByLabel('Something else (say what)').check();
+      await page.getByRole('button', { name: 'Send report' }).click();
+      // The gateway's refusal, next to the field it concerns.
+      await expect.poll(() => page.locator('#report-details-error').textContent()).toContain('details are required');
+      expect(await seriousViolations(page)).toEqual([]);
+      await page.locator('#report-details').fill('the phone number belongs to someone else');
+      await page.getByRole('button', { name: 'Send report' }).click();
+      await expect.poll(() => page.locator('#report-status').textContent()).toContain('Thank you');
+      expect(await gateway.db('listing_reports').where({ listing_id: id }).select('reason', 'details', 'reporter_wallet')).toEqual([
+        { reason: 'other', details: 'the phone number belongs to someone else', reporter_wallet: null },
+      ]);
+      expect(await seriousViolations(page)).toEqual([]);
+      expect(await sidewaysScroll(page)).toBeLessThanOrEqual(0);
+      await page.close();
+    }
+    expect(pageErrors).toEqual([]);
   }, 60_000);
 });

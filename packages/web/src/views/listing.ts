@@ -1,5 +1,6 @@
 import { ApiError, type Listing, type Price, requestJson } from '../api.js';
 import { h, mount } from '../dom.js';
+import { reportControl } from './report.js';
 
 /** `120.00 EUR` in the reader's own number format. */
 export const formatPrice = (price: Price) => {
@@ -75,6 +76,7 @@ export async function renderListing(view: HTMLElement, id: string): Promise<void
         'Offered by ',
         h('a', { href: `#/browse?owner=${listing.owner.wallet}` }, listing.owner.displayName ?? `${listing.owner.wallet.slice(0, 8)}…`),
       ),
+      reportControl(listing.id),
     ),
   );
 }
