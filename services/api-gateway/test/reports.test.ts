@@ -20,7 +20,14 @@ const redis = connectRedis(infra.REDIS_URL ?? '', 'gateway-reports-test');
 let gw: Gateway;
 let db: Knex;
 let bus: PipelineBus;
-const ids: Record<'held' | 'duplicate' | 'reject' | 'remove' | 'pending', string> = { held: '', duplicate: '', reject: '', remove: '', pending: '' };
+const ids: Record<'held' | 'duplicate' | 'reject' | 'remove' | 'pending' | 'race', string> = {
+  held: '',
+  duplicate: '',
+  reject: '',
+  remove: '',
+  pending: '',
+  race: '',
+};
 const owner = randomWallet();
 
 async function call(path: string, init: { method?: string; body?: unknown; token?: string; admin?: string } = {}) {
@@ -115,6 +122,15 @@ describe('the hold over the threshold', () => {
     expect(await bus.status.latest(ids.held)).toMatchObject({ event: 'listing.held', stage: 'moderation' });
     const holds = await db('listing_events').where({ listing_id: ids.held, action: 'hold' }).select('actor', 'detail');
     expect(holds).toEqual([{ actor: 'reports', detail: { openReports: 2, threshold: 2 } }]);
+  });
+
+  it('holds a listing once when reports arrive together (the listing row orders them)', async () => {
+    const tokens = await Promise.all([1, 2, 3, 4, 5].map(() => newReporter()));
+    const answers = await Promise.all(tokens.map((token) => report(ids.race, { reason: 'spam' }, token)));
+    // Two reach the threshold; the rest find the listing already hidden.
+    expect(answers.map((answer) => answer.status).sort()).toEqual([201, 201, 404, 404, 404]);
+    expect(await db('listing_events').where({ listing_id: ids.race, action: 'hold' }).count({ count: '*' })).toEqual([{ count: '1' }]);
+    expect(await db('listing_reports').where({ listing_id: ids.race, status: 'open' }).count({ count: '*' })).toEqual([{ count: '2' }]);
   });
 
   it('queues reported listings for moderators, held ones first, with the media and every report', async () => {
