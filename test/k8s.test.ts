@@ -18,6 +18,7 @@ import { connectRedis } from '@reelboard/bus';
 import { createBus, type PipelineBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
+import { COMMANDS } from '../scripts/build.js';
 import { loadGatewayConfig } from '../services/api-gateway/src/config.js';
 import { loadNotifierConfig } from '../services/notifier/src/config.js';
 import { loadPaymentWatcherConfig } from '../services/payment-watcher/src/config.js';
@@ -885,17 +886,13 @@ describe('migrations as a Job before a rollout (infra/k8s/migrate)', () => {
     expect(k.images.map((i: Obj) => i.name)).toEqual([String(container.image).split(':')[0]]);
   });
 
-  it('runs the db package migration with tsx from the runtime dependencies, as non-root, with DATABASE_URL from its own Secret', () => {
+  it('runs the compiled migration command from the image, as non-root, with DATABASE_URL from its own Secret', () => {
     expect(pod.restartPolicy).toBe('Never');
-    expect(container.command.slice(0, 3)).toEqual(['node', '--import', 'tsx']);
-    const script = join(repoRoot, String(container.workingDir).replace(/^\/app/, ''), container.command[3]);
-    expect(statSync(script).isFile(), script).toBe(true);
-    // tsx is resolved from the working directory; the image installs only runtime dependencies.
-    const rootPackage = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as Obj;
     expect(container.workingDir).toBe('/app');
-    expect(rootPackage.dependencies).toHaveProperty('tsx');
-    const dbPackage = JSON.parse(readFileSync(join(repoRoot, 'packages', 'db', 'package.json'), 'utf8')) as Obj;
-    expect(dbPackage.dependencies).toHaveProperty('tsx');
+    expect(container.command).toEqual(['node', '--enable-source-maps', 'dist/commands/migrate.js']);
+    // scripts/build.ts compiles it into every image (no `image` restriction), from the db package's CLI.
+    expect(COMMANDS.migrate).toEqual({ source: 'packages/db/src/migrate-cli.ts' });
+    expect(statSync(join(repoRoot, COMMANDS.migrate!.source)).isFile()).toBe(true);
     const profileWriter = JSON.parse(readFileSync(join(repoRoot, 'services', 'profile-writer', 'package.json'), 'utf8')) as Obj;
     expect(profileWriter.dependencies).toHaveProperty('@reelboard/db');
     expect(container.env).toEqual([{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'reelboard-migrate-secrets', key: 'DATABASE_URL' } } }]);
@@ -933,9 +930,10 @@ describe('the daily ledger reconciliation (infra/k8s/reconcile)', () => {
   });
 
   it('runs `payments reconcile` (reporting, never repairing) once at a time, with the chain settings the watcher has', () => {
-    expect(container.command.slice(0, 3)).toEqual(['node', '--import', 'tsx']);
-    expect(statSync(join(repoRoot, String(container.workingDir).replace(/^\/app/, ''), container.command[3])).isFile()).toBe(true);
-    expect(container.command.slice(3, 5)).toEqual(['scripts/payments.ts', 'reconcile']);
+    expect(container.workingDir).toBe('/app');
+    expect(container.command.slice(0, 4)).toEqual(['node', '--enable-source-maps', 'dist/commands/payments.js', 'reconcile']);
+    // scripts/build.ts compiles `payments` into the payment-watcher's image only: the one this CronJob runs.
+    expect(COMMANDS.payments?.image).toBe('payment-watcher');
     expect(container.command).not.toContain('--repair');
     expect(cron.spec.concurrencyPolicy).toBe('Forbid');
     // Exit 1 is a difference, not a flake: no retry hides it from the alert.
