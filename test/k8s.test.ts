@@ -13,7 +13,7 @@ import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1';
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { connectRedis } from '@reelboard/bus';
 import { createBus, type PipelineBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
@@ -613,13 +613,6 @@ describe('the Gateway API route (infra/k8s/components/gateway-api)', () => {
   });
 });
 
-/** nginx size ("2100m", "2g") in bytes. */
-function nginxBytes(size: string): number {
-  const match = /^(\d+)([kmg]?)$/i.exec(size);
-  if (!match) throw new Error(`not an nginx size: ${size}`);
-  return Number(match[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[match[2]!.toLowerCase()]!;
-}
-
 describe('the Ingress', () => {
   const ingress = named(manifests, 'Ingress', 'api-gateway');
   const annotations = ingress.metadata.annotations as Record<string, string>;
@@ -646,15 +639,24 @@ describe('the Ingress', () => {
     expect(named(manifests, 'Service', 'api-gateway').spec.ports.map((p: Obj) => p.name)).toContain('http');
   });
 
-  it('takes a whole listing form, streams it to the gateway, and keeps status streams open', () => {
-    expect(nginxBytes(annotations['nginx.ingress.kubernetes.io/proxy-body-size']!)).toBeGreaterThanOrEqual(
-      gatewayConfig.MAX_VIDEO_BYTES + gatewayConfig.MAX_LOGO_BYTES,
-    );
-    expect(annotations['nginx.ingress.kubernetes.io/proxy-request-buffering']).toBe('off');
-    expect(annotations['nginx.ingress.kubernetes.io/proxy-buffering']).toBe('off');
-    const readTimeout = Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout']);
-    expect(readTimeout).toBeGreaterThanOrEqual(3600);
-    expect(readTimeout * 1000).toBeGreaterThan(gatewayConfig.SSE_HEARTBEAT_MS * 10);
+  it('targets Traefik (ingress-nginx is retired), on HTTPS only, streaming forms and status streams through', () => {
+    expect(ingress.spec.ingressClassName).toBe('traefik');
+    expect(annotations['traefik.ingress.kubernetes.io/router.entrypoints']).toBe('websecure');
+    expect(annotations['traefik.ingress.kubernetes.io/router.tls']).toBe('true');
+    expect(Object.keys(annotations).filter((key) => key.startsWith('nginx.'))).toEqual([]);
+    // A buffering middleware would spool a 2 GiB form and hold back events: none is attached.
+    expect(annotations['traefik.ingress.kubernetes.io/router.middlewares']).toBeUndefined();
+    // The controller's own settings: its entry point reads a whole upload and never cuts a stream.
+    const values = parse(readFileSync(join(k8sRoot, 'ingress-controller', 'traefik-values.yaml'), 'utf8')) as Obj;
+    expect(values.ingressClass.name).toBe(ingress.spec.ingressClassName);
+    const argument = (name: string) =>
+      (values.additionalArguments as string[]).find((a) => a.startsWith(`--entryPoints.websecure.transport.respondingTimeouts.${name}=`))?.split('=')[1];
+    const seconds = (value: string | undefined) => Number(/^(\d+)s$/.exec(value ?? '')?.[1] ?? Number.NaN);
+    // Two hours would be needed below 2.5 Mbit/s; an hour carries 2 GiB at 5 Mbit/s.
+    expect(seconds(argument('readTimeout'))).toBeGreaterThanOrEqual(3600);
+    expect(((gatewayConfig.MAX_VIDEO_BYTES + gatewayConfig.MAX_LOGO_BYTES) * 8) / seconds(argument('readTimeout'))).toBeLessThanOrEqual(5_000_000);
+    expect(argument('writeTimeout')).toBe('0s');
+    expect(seconds(argument('idleTimeout')) * 1000).toBeGreaterThan(gatewayConfig.SSE_HEARTBEAT_MS);
   });
 
   it('serves the host PUBLIC_URL names, over TLS', () => {
@@ -694,8 +696,8 @@ describe('the NetworkPolicies', () => {
     for (const d of deployments) {
       const labels = d.spec.template.metadata.labels as Record<string, string>;
       const name = d.metadata.name as string;
-      expect(allowed(policies, labels, 'ingress-nginx', {}, 8080), `${name} from ingress-nginx`).toBe(name === 'api-gateway');
-      expect(allowed(policies, labels, 'ingress-nginx', {}, 9090), `${name} internal port from ingress-nginx`).toBe(false);
+      expect(allowed(policies, labels, 'traefik', {}, 8080), `${name} from the Ingress controller`).toBe(name === 'api-gateway');
+      expect(allowed(policies, labels, 'traefik', {}, 9090), `${name} internal port from the Ingress controller`).toBe(false);
       expect(allowed(policies, labels, 'monitoring', {}, 9090), `${name} from monitoring`).toBe(true);
       expect(allowed(policies, labels, 'monitoring', {}, 8080), `${name} public port from monitoring`).toBe(false);
       for (const port of [8080, 9090]) {
@@ -718,7 +720,7 @@ describe('the NetworkPolicies', () => {
     expect(allowed(policies, redis, 'keda', {}, 6379)).toBe(true);
     expect(allowed(policies, postgres, 'keda', {}, 5432)).toBe(false);
     for (const [from, labels] of [
-      ['ingress-nginx', {}],
+      ['traefik', {}],
       ['default', {}],
       ['reelboard', { 'app.kubernetes.io/name': 'debug' }],
     ] as const) {
