@@ -26,6 +26,7 @@ export const unitTests = [
   'services/transcoder/test/encode-timeout.test.ts',
   'services/transcoder/test/progress-reporter.test.ts',
   'test/benchmarks-summary.test.ts',
+  'test/build.test.ts',
   'test/compose.test.ts',
   'test/config-reference.test.ts',
   'test/import-graph.test.ts',

@@ -197,7 +197,7 @@ const commands: Record<string, Command> = {
       // Loaded only here: the queue library is heavy and listing does not need it.
       const { connectRedis } = await import('@reelboard/bus');
       const { StatusStore, Uploads } = await import('@reelboard/lifecycle');
-      const { refundPayment } = await import('../services/api-gateway/src/routes/admin-payments.js');
+      const { refundPayment } = await import('../services/api-gateway/src/use-cases/refund-payment.js');
       const redis = connectRedis(config, 'payments-cli');
       let outcome;
       try {

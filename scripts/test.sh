@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, on a fresh Debian/Ubuntu machine with Node >= 20: installs what is
+# The whole test suite, on a fresh Debian/Ubuntu machine: brings the pinned Node LTS when the machine's
+# node is older (scripts/infra/lib.sh, use_node_lts), installs what is
 # missing, starts the local infrastructure (and afterwards stops only what this run started, once no
 # other run uses it), lints (Biome: format, imports and lint rules, biome.jsonc), type-checks, and runs
 # the two test lanes: the unit lane (tests that need no infrastructure, files in parallel), then the
@@ -24,5 +25,10 @@ filtered=()
 if (($# > 0)); then filtered=(--passWithNoTests); fi
 echo "== unit tests"
 pnpm exec vitest run --project unit "${filtered[@]}" "$@"
+echo "== build"
+# The integration lane starts the services from the compiled bundles the images run (STACK_RUNTIME,
+# packages/testkit/src/stack.ts), so it tests what ships.
+pnpm build
+export STACK_RUNTIME=dist
 echo "== integration tests"
 pnpm exec vitest run --project integration "${filtered[@]}" "$@"

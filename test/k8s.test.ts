@@ -13,11 +13,12 @@ import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1';
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { connectRedis } from '@reelboard/bus';
 import { createBus, type PipelineBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
+import { COMMANDS } from '../scripts/build.js';
 import { loadGatewayConfig } from '../services/api-gateway/src/config.js';
 import { loadNotifierConfig } from '../services/notifier/src/config.js';
 import { loadPaymentWatcherConfig } from '../services/payment-watcher/src/config.js';
@@ -612,13 +613,6 @@ describe('the Gateway API route (infra/k8s/components/gateway-api)', () => {
   });
 });
 
-/** nginx size ("2100m", "2g") in bytes. */
-function nginxBytes(size: string): number {
-  const match = /^(\d+)([kmg]?)$/i.exec(size);
-  if (!match) throw new Error(`not an nginx size: ${size}`);
-  return Number(match[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[match[2]!.toLowerCase()]!;
-}
-
 describe('the Ingress', () => {
   const ingress = named(manifests, 'Ingress', 'api-gateway');
   const annotations = ingress.metadata.annotations as Record<string, string>;
@@ -645,15 +639,24 @@ describe('the Ingress', () => {
     expect(named(manifests, 'Service', 'api-gateway').spec.ports.map((p: Obj) => p.name)).toContain('http');
   });
 
-  it('takes a whole listing form, streams it to the gateway, and keeps status streams open', () => {
-    expect(nginxBytes(annotations['nginx.ingress.kubernetes.io/proxy-body-size']!)).toBeGreaterThanOrEqual(
-      gatewayConfig.MAX_VIDEO_BYTES + gatewayConfig.MAX_LOGO_BYTES,
-    );
-    expect(annotations['nginx.ingress.kubernetes.io/proxy-request-buffering']).toBe('off');
-    expect(annotations['nginx.ingress.kubernetes.io/proxy-buffering']).toBe('off');
-    const readTimeout = Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout']);
-    expect(readTimeout).toBeGreaterThanOrEqual(3600);
-    expect(readTimeout * 1000).toBeGreaterThan(gatewayConfig.SSE_HEARTBEAT_MS * 10);
+  it('targets Traefik (ingress-nginx is retired), on HTTPS only, streaming forms and status streams through', () => {
+    expect(ingress.spec.ingressClassName).toBe('traefik');
+    expect(annotations['traefik.ingress.kubernetes.io/router.entrypoints']).toBe('websecure');
+    expect(annotations['traefik.ingress.kubernetes.io/router.tls']).toBe('true');
+    expect(Object.keys(annotations).filter((key) => key.startsWith('nginx.'))).toEqual([]);
+    // A buffering middleware would spool a 2 GiB form and hold back events: none is attached.
+    expect(annotations['traefik.ingress.kubernetes.io/router.middlewares']).toBeUndefined();
+    // The controller's own settings: its entry point reads a whole upload and never cuts a stream.
+    const values = parse(readFileSync(join(k8sRoot, 'ingress-controller', 'traefik-values.yaml'), 'utf8')) as Obj;
+    expect(values.ingressClass.name).toBe(ingress.spec.ingressClassName);
+    const argument = (name: string) =>
+      (values.additionalArguments as string[]).find((a) => a.startsWith(`--entryPoints.websecure.transport.respondingTimeouts.${name}=`))?.split('=')[1];
+    const seconds = (value: string | undefined) => Number(/^(\d+)s$/.exec(value ?? '')?.[1] ?? Number.NaN);
+    // Two hours would be needed below 2.5 Mbit/s; an hour carries 2 GiB at 5 Mbit/s.
+    expect(seconds(argument('readTimeout'))).toBeGreaterThanOrEqual(3600);
+    expect(((gatewayConfig.MAX_VIDEO_BYTES + gatewayConfig.MAX_LOGO_BYTES) * 8) / seconds(argument('readTimeout'))).toBeLessThanOrEqual(5_000_000);
+    expect(argument('writeTimeout')).toBe('0s');
+    expect(seconds(argument('idleTimeout')) * 1000).toBeGreaterThan(gatewayConfig.SSE_HEARTBEAT_MS);
   });
 
   it('serves the host PUBLIC_URL names, over TLS', () => {
@@ -693,8 +696,8 @@ describe('the NetworkPolicies', () => {
     for (const d of deployments) {
       const labels = d.spec.template.metadata.labels as Record<string, string>;
       const name = d.metadata.name as string;
-      expect(allowed(policies, labels, 'ingress-nginx', {}, 8080), `${name} from ingress-nginx`).toBe(name === 'api-gateway');
-      expect(allowed(policies, labels, 'ingress-nginx', {}, 9090), `${name} internal port from ingress-nginx`).toBe(false);
+      expect(allowed(policies, labels, 'traefik', {}, 8080), `${name} from the Ingress controller`).toBe(name === 'api-gateway');
+      expect(allowed(policies, labels, 'traefik', {}, 9090), `${name} internal port from the Ingress controller`).toBe(false);
       expect(allowed(policies, labels, 'monitoring', {}, 9090), `${name} from monitoring`).toBe(true);
       expect(allowed(policies, labels, 'monitoring', {}, 8080), `${name} public port from monitoring`).toBe(false);
       for (const port of [8080, 9090]) {
@@ -717,7 +720,7 @@ describe('the NetworkPolicies', () => {
     expect(allowed(policies, redis, 'keda', {}, 6379)).toBe(true);
     expect(allowed(policies, postgres, 'keda', {}, 5432)).toBe(false);
     for (const [from, labels] of [
-      ['ingress-nginx', {}],
+      ['traefik', {}],
       ['default', {}],
       ['reelboard', { 'app.kubernetes.io/name': 'debug' }],
     ] as const) {
@@ -885,17 +888,13 @@ describe('migrations as a Job before a rollout (infra/k8s/migrate)', () => {
     expect(k.images.map((i: Obj) => i.name)).toEqual([String(container.image).split(':')[0]]);
   });
 
-  it('runs the db package migration with tsx from the runtime dependencies, as non-root, with DATABASE_URL from its own Secret', () => {
+  it('runs the compiled migration command from the image, as non-root, with DATABASE_URL from its own Secret', () => {
     expect(pod.restartPolicy).toBe('Never');
-    expect(container.command.slice(0, 3)).toEqual(['node', '--import', 'tsx']);
-    const script = join(repoRoot, String(container.workingDir).replace(/^\/app/, ''), container.command[3]);
-    expect(statSync(script).isFile(), script).toBe(true);
-    // tsx is resolved from the working directory; the image installs only runtime dependencies.
-    const rootPackage = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as Obj;
     expect(container.workingDir).toBe('/app');
-    expect(rootPackage.dependencies).toHaveProperty('tsx');
-    const dbPackage = JSON.parse(readFileSync(join(repoRoot, 'packages', 'db', 'package.json'), 'utf8')) as Obj;
-    expect(dbPackage.dependencies).toHaveProperty('tsx');
+    expect(container.command).toEqual(['node', '--enable-source-maps', 'dist/commands/migrate.js']);
+    // scripts/build.ts compiles it into every image (no `image` restriction), from the db package's CLI.
+    expect(COMMANDS.migrate).toEqual({ source: 'packages/db/src/migrate-cli.ts' });
+    expect(statSync(join(repoRoot, COMMANDS.migrate!.source)).isFile()).toBe(true);
     const profileWriter = JSON.parse(readFileSync(join(repoRoot, 'services', 'profile-writer', 'package.json'), 'utf8')) as Obj;
     expect(profileWriter.dependencies).toHaveProperty('@reelboard/db');
     expect(container.env).toEqual([{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'reelboard-migrate-secrets', key: 'DATABASE_URL' } } }]);
@@ -933,9 +932,10 @@ describe('the daily ledger reconciliation (infra/k8s/reconcile)', () => {
   });
 
   it('runs `payments reconcile` (reporting, never repairing) once at a time, with the chain settings the watcher has', () => {
-    expect(container.command.slice(0, 3)).toEqual(['node', '--import', 'tsx']);
-    expect(statSync(join(repoRoot, String(container.workingDir).replace(/^\/app/, ''), container.command[3])).isFile()).toBe(true);
-    expect(container.command.slice(3, 5)).toEqual(['scripts/payments.ts', 'reconcile']);
+    expect(container.workingDir).toBe('/app');
+    expect(container.command.slice(0, 4)).toEqual(['node', '--enable-source-maps', 'dist/commands/payments.js', 'reconcile']);
+    // scripts/build.ts compiles `payments` into the payment-watcher's image only: the one this CronJob runs.
+    expect(COMMANDS.payments?.image).toBe('payment-watcher');
     expect(container.command).not.toContain('--repair');
     expect(cron.spec.concurrencyPolicy).toBe('Forbid');
     // Exit 1 is a difference, not a flake: no retry hides it from the alert.

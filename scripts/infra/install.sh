@@ -118,6 +118,7 @@ if ((${#failed_required[@]})); then
   die "could not install: ${failed_required[*]} (see apt's message above; on Ubuntu enable the universe component; for Postgres set PG_MAJOR to a major apt has, or PG_BIN to your own binaries)"
 fi
 
+use_node_lts
 check_node_version
 command -v npm >/dev/null 2>&1 || die "npm is required to install pnpm"
 

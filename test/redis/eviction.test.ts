@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '@reelboard/testkit/infra-env';
 import { freePort, type RedisProcesses, redisProcesses } from '@reelboard/testkit/redis-processes';
-import { SERVICES, stackEnvironment } from '@reelboard/testkit/stack';
+import { SERVICES, serviceCommand, stackEnvironment } from '@reelboard/testkit/stack';
 
 let processes: RedisProcesses;
 let staging: string;
@@ -34,7 +34,7 @@ afterAll(async () => {
 /** Runs one service until it exits (or 120 s pass: a busy machine starts seven at once slowly): its exit code and everything it wrote. */
 async function runUntilExit(name: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join('services', name, 'src', 'main.ts')], {
+  const child = spawn(process.execPath, serviceCommand(name), {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, INTERNAL_PORT: String(port), LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import {
   type Abi,
   type Account,
@@ -26,6 +25,7 @@ import {
   zeroAddress,
 } from 'viem';
 import { getHttpRpcClient } from 'viem/utils';
+import depositArtifacts from './deposit-artifacts.json' with { type: 'json' };
 import { endpointLabel } from './endpoint.js';
 
 interface Artifact {
@@ -34,7 +34,7 @@ interface Artifact {
 }
 // Committed build of contracts/Deposits.sol (scripts/compile-contracts.ts): every deposit address
 // derives from the sweeper's exact bytecode, so it must not change with the compiler on a machine.
-const artifacts = createRequire(import.meta.url)('./deposit-artifacts.json') as { DepositFactory: Artifact; DepositSweeper: Artifact };
+const artifacts = depositArtifacts as unknown as { DepositFactory: Artifact; DepositSweeper: Artifact };
 
 /** The deterministic CREATE2 deployer present on most EVM chains (and on anvil): the factory has one address everywhere. */
 export const CREATE2_DEPLOYER: Address = '0x4e59b44847b379578588920ca78fbf26c0b4956c';

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createECDH } from 'node:crypto';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +52,20 @@ const BASE_PORT = Number(process.env.TEST_BASE_PORT ?? 18080);
  * load average 20-40. A start that fails is still reported at once.
  */
 const START_TIMEOUT_MS = Number(process.env.STACK_START_TIMEOUT_MS ?? 180_000);
+
+/**
+ * What a service is started from: its TypeScript source under tsx (the default, what a developer
+ * edits), or with STACK_RUNTIME=dist the compiled bundle the images run (`pnpm build`; the test
+ * command builds and uses it, so the suite runs what ships, and seven services start in seconds).
+ */
+export function serviceCommand(name: string): string[] {
+  const runtime = process.env.STACK_RUNTIME ?? 'source';
+  if (runtime === 'source') return ['--import', 'tsx', join(repoRoot, 'services', name, 'src', 'main.ts')];
+  if (runtime !== 'dist') throw new Error(`STACK_RUNTIME must be 'source' or 'dist', not '${runtime}'`);
+  const bundle = join(repoRoot, 'services', name, 'dist', 'main.js');
+  if (!existsSync(bundle)) throw new Error(`STACK_RUNTIME=dist but ${bundle} is missing: run \`pnpm build\` first`);
+  return ['--enable-source-maps', bundle];
+}
 
 async function waitForHealth(url: string, child: ChildProcess, name: string, timeoutMs = START_TIMEOUT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -130,7 +144,7 @@ export async function startStack(overrides: Partial<Record<string, string>> = {}
 
   const spawnService = (name: ServiceName, port: number, logName: string): ChildProcess => {
     const log = createWriteStream(join(logDir, `${logName}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, ['--import', 'tsx', join('services', name, 'src', 'main.ts')], {
+    const child = spawn(process.execPath, serviceCommand(name), {
       cwd: repoRoot,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, INTERNAL_PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],

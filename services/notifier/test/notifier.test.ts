@@ -10,7 +10,7 @@ import { saveListing } from '@reelboard/db';
 import { bullmqQueueNames } from '@reelboard/testkit/bullmq-queues';
 import { listingInput } from '@reelboard/testkit/db-fixtures';
 import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
-import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
+import { ANVIL_ACCOUNTS, serviceCommand } from '@reelboard/testkit/stack';
 import { type Gateway, startGateway } from '../../api-gateway/test/harness.js';
 import { verifySignature } from '../src/sign-webhook.js';
 import { BrowserKeys, Receiver, selfSignedCertificate } from './receivers.js';
@@ -38,7 +38,7 @@ async function startNotifier(index: number): Promise<void> {
   const logDir = join(repoRoot, 'test-artifacts', 'logs');
   mkdirSync(logDir, { recursive: true });
   const port = BASE_PORT + index;
-  const child = spawn(process.execPath, ['--import', 'tsx', join('services', 'notifier', 'src', 'main.ts')], {
+  const child = spawn(process.execPath, serviceCommand('notifier'), {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '',

@@ -9,6 +9,7 @@ import type { StatusEvent } from '@reelboard/contracts';
 import { Uploads } from '@reelboard/lifecycle';
 import { type Anvil, KEYS, MERCHANT, startAnvil } from '@reelboard/testkit/anvil';
 import { infraEnv } from '@reelboard/testkit/infra-env';
+import { serviceCommand } from '@reelboard/testkit/stack';
 import { makeUpload, PRICE, redisUrl, testBus } from './support/harness.js';
 
 const BASE = Number(process.env.TEST_BASE_PORT ?? 19080);
@@ -44,7 +45,7 @@ afterAll(async () => {
 /** Starts the real payment-watcher process; resolves with it and its collected stderr. */
 function startWatcher(overrides: Record<string, string> = {}) {
   let stderr = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, serviceCommand('payment-watcher'), {
     cwd: serviceDir,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {

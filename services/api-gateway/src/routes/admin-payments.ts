@@ -1,52 +1,11 @@
 import { Router } from 'express';
 import { type Answer, api, type PaymentPage } from '@reelboard/api';
-import {
-  type Knex,
-  listPayments,
-  type RefundChainReader,
-  type RefundPaymentInput,
-  type RefundPaymentResult,
-  refundPayment as recordVerifiedRefund,
-} from '@reelboard/db';
-import type { Uploads } from '@reelboard/lifecycle';
+import { listPayments } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
+import { type RefundDeps, type RefundOutcome, refundPayment } from '../use-cases/refund-payment.js';
 import type { Bind } from './bind.js';
 
 type RefundAnswer = Answer<'refundPayment', 200>;
-
-export type RefundOutcome = RefundPaymentResult;
-
-export interface RefundDeps {
-  db: Knex;
-  /** Reads the refund transaction (and a payer's signature) from the chain. */
-  chain: RefundChainReader;
-  /** Confirmations a refund transaction needs before it counts. */
-  confirmations: number;
-  uploads: Pick<Uploads, 'transition' | 'status'>;
-}
-
-/**
- * Records a refund in the ledger once the chain shows it paid back what is due (the use-case in
- * @reelboard/db verifies it; nothing is recorded otherwise) and tells the upload's owner on its status
- * stream. The upload of a saved listing stays `saved` (only an overpayment's excess went back); any
- * other upload's money is back, so it ends `refunded`. A repeated call records and tells nothing again.
- */
-export async function refundPayment(deps: RefundDeps, refund: RefundPaymentInput): Promise<RefundOutcome> {
-  const { uploads } = deps;
-  const outcome = await recordVerifiedRefund(deps, refund);
-  const { payment } = outcome;
-  if (!outcome.repeated && payment.uploadId) {
-    const details = {
-      stage: 'admin',
-      message: `refunded ${outcome.refunded} base units of payment ${payment.id} to ${payment.refundTo} in ${payment.refundTxHash}`,
-    };
-    // An upload that owed the money (refund_due, or failed after payment) ends refunded; a saved
-    // listing whose overpayment went back only hears of it.
-    const moved = payment.listingId ? false : (await uploads.transition(payment.uploadId, 'refund', details)).moved;
-    if (!moved) await uploads.status.publish({ uploadId: payment.uploadId, event: 'refund.sent', ...details });
-  }
-  return outcome;
-}
 
 export interface AdminPaymentRoutesDeps extends RefundDeps {
   bind: Bind;
