@@ -10,5 +10,6 @@ export * from './payments.js';
 export * from './read.js';
 export * from './reconcile-records.js';
 export * from './refunds.js';
+export * from './sitemap.js';
 export * from './visibility.js';
 export * from './watched-quotes.js';

@@ -22,6 +22,7 @@ export type {
   Price,
   RenewalQuote,
   UploadPreview,
+  UserProfile,
 } from '@reelboard/api';
 
 /** Turns a non-2xx answer into an ApiError, whatever its body. */

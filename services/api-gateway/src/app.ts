@@ -6,6 +6,7 @@ import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
 import type { GatewayConfig } from './config.js';
 import { requireAdmin } from './infra/admin-auth.js';
+import { appPageRoutes } from './infra/app-pages.js';
 import type { SiweAuth } from './infra/auth.js';
 import { dashboardRoutes } from './infra/dashboard.js';
 import { errorHandler, HttpError } from './infra/http-error.js';
@@ -107,7 +108,13 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
     }),
   );
   app.use(docsRoutes({ bind, publicUrl: config.PUBLIC_URL }));
-  app.use(webClientRoutes({ log, uploadChunkBytes: config.WEB_UPLOAD_CHUNK_BYTES }));
+  app.use(
+    webClientRoutes({
+      log,
+      uploadChunkBytes: config.WEB_UPLOAD_CHUNK_BYTES,
+      appPages: (page) => appPageRoutes({ db, storage, publicUrl: config.PUBLIC_URL }, page),
+    }),
+  );
 
   app.use((req, _res) => {
     throw new HttpError(404, 'not_found', `no route ${req.method} ${req.path}`);
