@@ -36,6 +36,9 @@ export const domainErrors = {
   }),
   /** The chain does not show the refund transaction paying back what is due (its code names what is wrong). */
   RefundVerificationError: (error: { code: string; details: Record<string, unknown> }) => ({ status: 422, code: error.code, extra: error.details }),
+  /** A wallet has as many favourites or saved searches as it may keep. */
+  BuyerListFullError: (error: { list: string; limit: number }) => ({ status: 409, code: `${error.list}_full`, extra: { limit: error.limit } }),
+  SavedSearchNameTakenError: () => ({ status: 409, code: 'saved_search_name_taken', extra: { field: 'name' } }),
 } satisfies Record<string, (error: never) => ErrorAnswer>;
 
 export type DomainErrorName = keyof typeof domainErrors;

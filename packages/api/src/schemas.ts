@@ -343,3 +343,19 @@ export const webhookDelivery = z
   .meta({ id: 'WebhookDelivery' });
 
 export const uploadState = z.enum(uploadStates);
+
+// ----- buyers: favourites and saved searches (issue 27) -----
+export const favouritesList = z
+  .object({ items: z.array(listing).meta({ description: 'public listings, most recently favourited first' }) })
+  .meta({ id: 'Favourites' });
+
+export const savedSearch = z
+  .object({
+    id: uuid,
+    name: z.string(),
+    query: z.string().meta({ description: "the browse page's query string (`tags=bikes&near=52.52,13.405&radiusKm=10`): open `/?<query>` to run it" }),
+    createdAt: dateTime,
+  })
+  .meta({ id: 'SavedSearch', description: 'A search whose new matching listings are announced by Web Push, once each.' });
+
+export const savedSearchList = z.object({ items: z.array(savedSearch) }).meta({ id: 'SavedSearches' });

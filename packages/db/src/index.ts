@@ -1,4 +1,5 @@
 export type { Knex } from 'knex';
+export * from './buyer-lists.js';
 export * from './hashtags.js';
 export * from './knex.js';
 export * from './listing-errors.js';

@@ -19,6 +19,7 @@ import { webClientRoutes } from './infra/web.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { binder } from './routes/bind.js';
+import { buyerListRoutes } from './routes/buyer-lists.js';
 import { docsRoutes } from './routes/docs.js';
 import { listingLifeRoutes } from './routes/listing-life.js';
 import { listingRoutes } from './routes/listings.js';
@@ -76,6 +77,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
   app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams, ...staging }));
   app.use(listingLifeRoutes({ bind, db, storage, bus, uploads, log, config, limitQuotes: limits.uploadsPerWallet }));
   app.use(listingRoutes({ bind, db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
+  app.use(buyerListRoutes({ bind, db, storage }));
   app.use(
     notificationRoutes({
       bind,
