@@ -71,7 +71,7 @@ afterAll(async () => {
 
 describe('the reference web client in Chromium', () => {
   it('walks connect, sign in, form, PAY, SAVE and the listing', async () => {
-    await page.goto(`${stack.gatewayUrl}/`);
+    await page.goto(`${stack.gatewayUrl}/sell`);
     await expect.poll(() => page.locator('h1').textContent()).toBe('Publish a video listing');
     await shot('01-start');
 

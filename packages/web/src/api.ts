@@ -21,6 +21,7 @@ export type {
   PaymentRequest as PaymentQuote,
   Price,
   RenewalQuote,
+  SavedSearch,
   UploadPreview,
   UserProfile,
 } from '@reelboard/api';

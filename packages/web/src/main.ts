@@ -3,8 +3,10 @@ import { clientLinkOf, navigate, onNavigate } from './navigation.js';
 import { navSection, pathForHash, resolveRoute } from './router.js';
 import { currentSession, signOut } from './session.js';
 import { renderBrowse } from './views/browse.js';
+import { renderFavourites } from './views/favourites.js';
 import { renderListing } from './views/listing.js';
 import { renderMyListings } from './views/my-listings.js';
+import { renderSavedSearches, saveSearchControl } from './views/saved-searches.js';
 import { renderSell } from './views/sell.js';
 import { renderSeller } from './views/seller.js';
 import { renderUpload } from './views/upload.js';
@@ -49,6 +51,8 @@ function route(): void {
         radiusKm: current.params.get('radiusKm') ?? '',
         owner: current.params.get('owner') ?? undefined,
       });
+      // Under the browse view's filters, whoever draws them.
+      (view.querySelector('form[role="search"]') ?? view.firstElementChild)?.after(saveSearchControl());
       break;
     case 'listing':
       void renderListing(view, current.id);
@@ -58,6 +62,12 @@ function route(): void {
       break;
     case 'upload':
       void renderUpload(view, current.id);
+      break;
+    case 'favourites':
+      void renderFavourites(view);
+      break;
+    case 'saved-searches':
+      void renderSavedSearches(view);
       break;
     case 'mine':
       leaveView = renderMyListings(view);

@@ -5,7 +5,7 @@ import { h } from './dom.js';
  * the link copied to the clipboard; either way a line says what happened.
  */
 export function shareButton(share: { title: string; url: string }): HTMLElement {
-  const result = h('span', { class: 'hint', id: 'share-result', role: 'status' });
+  const result = h('span', { class: 'hint', id: 'share-result', 'aria-live': 'polite' });
   const button = h('button', { type: 'button', id: 'share', class: 'secondary' }, 'Share');
   button.addEventListener('click', async () => {
     const data = { title: share.title, url: share.url };

@@ -1,11 +1,12 @@
 import type { Listing } from '../api.js';
 import { h } from '../dom.js';
+import { heartButton } from '../favourites.js';
 import { listingPath } from '../router.js';
 import { formatPrice } from './listing.js';
 
 /**
  * A listing as a card on the seller's page and in favourites: its poster (no video plays until the
- * listing is opened), title and price, linking to its page; `extra` goes below (a heart, a remove button).
+ * listing is opened), title and price, linking to its page, and a heart; `extra` goes below.
  */
 export function listingCard(listing: Listing, extra?: HTMLElement): HTMLElement {
   return h(
@@ -22,6 +23,7 @@ export function listingCard(listing: Listing, extra?: HTMLElement): HTMLElement 
         [listing.price ? formatPrice(listing.price) : '', listing.state === 'sold' ? 'sold' : ''].filter(Boolean).join(' · ') || 'No price given',
       ),
     ),
+    heartButton(listing.id, listing.title),
     extra ?? null,
   );
 }

@@ -1,6 +1,7 @@
 import { ApiError, type Listing, type Price, requestJson } from '../api.js';
 import { contactLine } from '../contact.js';
 import { h, mount } from '../dom.js';
+import { heartButton } from '../favourites.js';
 import { browsePath, listingPath, sellerPath } from '../router.js';
 import { shareButton } from '../share.js';
 
@@ -56,6 +57,7 @@ export async function renderListing(view: HTMLElement, id: string): Promise<void
         listing.logoUrl ? h('img', { class: 'logo', src: listing.logoUrl, alt: '', width: 64, height: 64 }) : null,
         h('h1', {}, listing.title),
         listing.state === 'sold' ? h('span', { class: 'badge sold', id: 'sold-badge' }, 'Sold') : null,
+        heartButton(listing.id, listing.title),
       ),
       player,
       h(
