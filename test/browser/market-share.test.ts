@@ -187,7 +187,7 @@ describe('contact, share, save in Chromium', () => {
   it('saved searches: save the browse query, list it, unsubscribe', async () => {
     await page.goto(`${gateway.base}/?tags=${TAG}`);
     await page.getByLabel('Save this search as').fill('Red bikes');
-    await page.getByRole('button', { name: 'Save search' }).click();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
     await expect.poll(() => page.locator('#save-search-result').textContent()).toContain('Saved "Red bikes"');
     await audit('browse-save-desktop');
     await page.getByRole('link', { name: 'Manage saved searches' }).click();

@@ -48,7 +48,7 @@ export function saveSearchControl(): HTMLElement {
     'form',
     { class: 'save-search row', 'aria-label': 'Save this search' },
     h('div', { class: 'field' }, h('label', { for: 'save-search-name' }, 'Save this search as'), name),
-    h('button', { type: 'submit', class: 'secondary' }, 'Save search'),
+    h('button', { type: 'submit', class: 'secondary', id: 'save-search' }, 'Save'),
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
