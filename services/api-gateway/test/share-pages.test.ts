@@ -78,6 +78,12 @@ describe('the client on real paths', () => {
     const api = await fetch(`${gw.base}/v1/nothing-here`, { headers: { accept: 'text/html' } });
     expect(api.status).toBe(404);
     expect(await api.json()).toMatchObject({ error: 'not_found' });
+    // The probes and metrics live on the internal port: here they stay the API's JSON 404, not a page.
+    for (const path of ['/metrics', '/healthz', '/readyz']) {
+      const probe = await fetch(`${gw.base}${path}`, { headers: { accept: 'text/html' } });
+      expect(probe.status, path).toBe(404);
+      expect(probe.headers.get('content-type'), path).toMatch(/json/);
+    }
     expect((await fetch(`${gw.base}/assets/app.js`)).headers.get('content-type')).toMatch(/javascript/);
     expect((await fetch(`${gw.base}/openapi.json`)).headers.get('content-type')).toMatch(/json/);
   });

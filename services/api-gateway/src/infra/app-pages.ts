@@ -18,7 +18,7 @@ export interface AppPagesDeps {
 export const APP_PAGE_PATHS = ['/browse', '/sell', '/mine', '/favourites', '/saved-searches', '/sellers/:wallet', '/uploads/:id'] as const;
 
 /** Paths the gateway answers itself: an unknown one under them stays a JSON 404, never the page. */
-const SERVER_PATHS = /^\/(v1|docs|openapi\.json|admin|assets|sw\.js)(\/|$)/;
+const SERVER_PATHS = /^\/(v1|docs|openapi\.json|admin|assets|sw\.js|healthz|readyz|metrics)(\/|$)/;
 
 /**
  * Serves the page on the client's paths; a public listing's page with Open Graph, Twitter and JSON-LD
