@@ -19,7 +19,7 @@ import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { type Gateway, startGateway } from '../../services/api-gateway/test/harness.js';
 import { injectWallet } from './wallet-bridge.js';
 
-// The moderation screen (#/moderate) in Chromium, against a gateway with the real Redis, Postgres,
+// The moderation screen (/moderate) in Chromium, against a gateway with the real Redis, Postgres,
 // S3 server and anvil: a moderator signs in with an admin wallet (SIWE through the injected wallet),
 // approves a pending listing with the keyboard, rejects a listing's revision with a reason, and
 // dismisses the reports that held a listing; then the phone layout with the admin token.
@@ -139,7 +139,7 @@ describe('the moderation screen in Chromium', () => {
     page.on('pageerror', (error) => pageErrors.push(error.message));
     // The admin wallet of the gateway (ADMIN_ADDRESSES), signing through the injected wallet.
     await injectWallet(page, privateKeyToAccount(ANVIL_ACCOUNTS.buyer.key) as unknown as HDAccount, gateway.config.RPC_URL ?? '', gateway.config.CHAIN_ID);
-    await page.goto(`${gateway.base}/#/moderate`);
+    await page.goto(`${gateway.base}/moderate`);
     await page.getByRole('button', { name: 'Sign in with wallet' }).waitFor();
     expect(await seriousViolations(page)).toEqual([]);
     await page.getByRole('button', { name: 'Sign in with wallet' }).click();
@@ -212,7 +212,7 @@ describe('the moderation screen in Chromium', () => {
   it('on a 390 px phone, with the admin token: the queues and the selected item, no sideways scroll, nothing serious for axe', async () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     page.on('pageerror', (error) => pageErrors.push(error.message));
-    await page.goto(`${gateway.base}/#/moderate`);
+    await page.goto(`${gateway.base}/moderate`);
     await page.locator('#admin-token').fill('wrong-token-wrong-token');
     await page.getByRole('button', { name: 'Use token' }).click();
     await expect.poll(() => page.locator('#admin-token-error').textContent()).toContain('Not a moderator');

@@ -133,7 +133,7 @@ describe('push notifications in Chromium', () => {
         title: 'Your listing is live',
         body: '"Red bike" was approved and is public now.',
         tag: uploadId,
-        data: { url: `${gateway.base}/#/listing/${uploadId}`, seq: 9 },
+        data: { url: `${gateway.base}/listings/${uploadId}`, seq: 9 },
       });
 
     // A newer message about the same upload replaces the older notification (same tag).

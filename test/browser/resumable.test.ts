@@ -80,7 +80,7 @@ describe('resumable upload in the web client', () => {
       return route.continue();
     });
 
-    await page.goto(`${gateway.base}/`);
+    await page.goto(`${gateway.base}/sell`);
     expect(await page.locator('meta[name="upload-chunk-bytes"]').getAttribute('content')).toBe(String(CHUNK));
     await page.getByRole('button', { name: 'Connect wallet' }).click();
     await page.getByRole('button', { name: 'Sign in with Ethereum' }).click();

@@ -39,6 +39,9 @@ export const domainErrors = {
   /** One open report per reporter and listing. */
   ReportExistsError: () => ({ status: 409, code: 'report_exists' }),
   NoOpenReportsError: () => ({ status: 409, code: 'no_open_reports' }),
+  /** A wallet has as many favourites or saved searches as it may keep. */
+  BuyerListFullError: (error: { list: string; limit: number }) => ({ status: 409, code: `${error.list}_full`, extra: { limit: error.limit } }),
+  SavedSearchNameTakenError: () => ({ status: 409, code: 'saved_search_name_taken', extra: { field: 'name' } }),
 } satisfies Record<string, (error: never) => ErrorAnswer>;
 
 export type DomainErrorName = keyof typeof domainErrors;

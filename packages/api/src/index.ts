@@ -26,6 +26,7 @@ export type {
   Quote,
   RenewalQuote,
   Revision,
+  SavedSearch,
   Session,
   StatusEvent,
   StatusEventName,

@@ -385,6 +385,57 @@ const ownListingErrors = {
   409: '`listing_state` (with `state`): the listing cannot do that in its state',
 };
 
+/** Filters that say nothing by themselves: a saved search needs at least one other. */
+const NEUTRAL_FILTERS = new Set(['match', 'sort']);
+
+/**
+ * A saved search: a name, and the browse page's query string checked as the read API's search checks
+ * its query (so a filter the search gains, such as words, can be saved with no change here). The handler
+ * receives the canonical query string and the filters the search runs with.
+ */
+export const savedSearchBody = z.object({
+  name: plainText('name', 'name is required')
+    .transform((value) => value.trim())
+    .pipe(z.string().min(1, { error: 'name is required' }).max(80, { error: 'name must be at most 80 characters' }))
+    .meta(documentedAs({ type: 'string', minLength: 1, maxLength: 80 })),
+  query: z
+    .string({ error: 'query is required' })
+    .max(2000, { error: 'query must be at most 2000 characters' })
+    .transform((raw, ctx) => {
+      const params = new URLSearchParams(raw.replace(/^\?/, ''));
+      const given: Record<string, string | string[]> = {};
+      for (const key of new Set(params.keys())) {
+        if (key === 'cursor' || key === 'limit' || !Object.hasOwn(listingQuery.shape, key)) continue;
+        const values = params.getAll(key);
+        given[key] = values.length === 1 ? (values[0] as string) : values;
+      }
+      const parsed = listingQuery.safeParse(given);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const field = issue?.path.map(String).join('.');
+        // A refusal with its own code (`invalid_hashtag`, naming the tag) keeps it, as the search answers it.
+        const { code, ...extra } = (issue?.code === 'custom' ? (issue.params as Record<string, unknown> | undefined) : undefined) ?? {};
+        ctx.addIssue(
+          refusal(typeof code === 'string' ? code : 'invalid_query', `query: ${issue?.message ?? 'not a valid search'}`, {
+            field: field ? `query.${field}` : 'query',
+            ...extra,
+          }),
+        );
+        return z.NEVER;
+      }
+      const { cursor: _cursor, limit: _limit, ...filters } = parsed.data;
+      const defined = Object.entries(filters).filter(([key, value]) => value !== undefined && !NEUTRAL_FILTERS.has(key));
+      if (defined.length === 0) {
+        ctx.addIssue(refusal('empty_search', 'a saved search needs at least one filter (hashtags, place, price, seller...)', { field: 'query' }));
+        return z.NEVER;
+      }
+      const canonical = new URLSearchParams();
+      for (const [key, value] of Object.entries(given)) for (const one of Array.isArray(value) ? value : [value]) canonical.append(key, one);
+      return { query: canonical.toString(), filters: Object.fromEntries(Object.entries(filters).filter(([, value]) => value !== undefined)) };
+    })
+    .meta(documentedAs({ type: 'string', maxLength: 2000, examples: ['tags=bikes&near=52.52,13.405&radiusKm=10&priceMax=300'] })),
+});
+
 const file = (description: string, contentMediaType: string) => z.string().meta({ format: 'binary', contentMediaType, description });
 
 export const api = {
@@ -847,6 +898,74 @@ export const api = {
     body: z.object({ endpoint: z.string({ error: 'endpoint is required' }).min(1, { error: 'endpoint is required' }) }),
     responses: { 204: { description: 'removed' } },
     errors: { 400: '`invalid_body`: endpoint is required', 404: '`subscription_not_found`' },
+  }),
+
+  // ----- buyers: favourites and saved searches (issue 27) -----
+  listFavourites: defineRoute({
+    method: 'get',
+    path: '/v1/me/favourites',
+    auth: 'session',
+    tag: 'buyers',
+    summary: 'Your favourite listings that are public now, most recently favourited first (at most 200)',
+    responses: { 200: { description: 'your favourites', schema: s.favouritesList } },
+    errors: {},
+  }),
+  addFavourite: defineRoute({
+    method: 'put',
+    path: '/v1/me/favourites/:id',
+    auth: 'session',
+    tag: 'buyers',
+    summary: 'Marks a public listing as a favourite (again is fine)',
+    params: listingId,
+    invalid: { params: listingNotFound },
+    responses: { 204: { description: 'it is a favourite' } },
+    errors: { 404: '`listing_not_found`: no public listing with that id', 409: '`favourites_full` (with `limit`): remove one first' },
+  }),
+  removeFavourite: defineRoute({
+    method: 'delete',
+    path: '/v1/me/favourites/:id',
+    auth: 'session',
+    tag: 'buyers',
+    summary: 'Removes a listing from your favourites',
+    params: listingId,
+    invalid: { params: { status: 404, code: 'favourite_not_found' } },
+    responses: { 204: { description: 'removed' } },
+    errors: { 404: '`favourite_not_found`' },
+  }),
+  listSavedSearches: defineRoute({
+    method: 'get',
+    path: '/v1/me/saved-searches',
+    auth: 'session',
+    tag: 'buyers',
+    summary: 'Your saved searches (each alerts by Web Push when a new listing matches)',
+    responses: { 200: { description: 'your saved searches', schema: s.savedSearchList } },
+    errors: {},
+  }),
+  createSavedSearch: defineRoute({
+    method: 'post',
+    path: '/v1/me/saved-searches',
+    auth: 'session',
+    tag: 'buyers',
+    summary: 'Saves a search: each new listing that matches it, once approved, is announced to your browsers by Web Push, once',
+    description:
+      "`query` is the browse page's query string, checked as `GET /v1/listings` checks its query (paging left out); a listing matches when that search would show it. Your own listings never alert you. Subscribe a browser with `POST /v1/me/push-subscriptions` to receive the alerts.",
+    body: savedSearchBody,
+    responses: { 201: { description: 'saved', schema: s.savedSearch } },
+    errors: {
+      400: '`invalid_query` (with `field`: a filter the search refuses), `empty_search` (no filter at all), `invalid_body` (name)',
+      409: '`saved_search_name_taken`, `saved_searches_full` (with `limit`)',
+    },
+  }),
+  deleteSavedSearch: defineRoute({
+    method: 'delete',
+    path: '/v1/me/saved-searches/:id',
+    auth: 'session',
+    tag: 'buyers',
+    summary: 'Removes a saved search: its alerts stop at once',
+    params: z.object({ id: s.uuid.meta({ description: 'saved search id' }) }),
+    invalid: { params: { status: 404, code: 'saved_search_not_found' } },
+    responses: { 204: { description: 'removed' } },
+    errors: { 404: '`saved_search_not_found`' },
   }),
 
   // ----- admin: moderation -----

@@ -386,3 +386,18 @@ export const reportResolution = z.object({
   resolved: z.number().int().min(1).meta({ description: 'how many open reports this resolved' }),
   released: z.boolean().meta({ description: 'the listing was on hold and is not any more (public again after a dismissal)' }),
 });
+// ----- buyers: favourites and saved searches (issue 27) -----
+export const favouritesList = z
+  .object({ items: z.array(listing).meta({ description: 'public listings, most recently favourited first' }) })
+  .meta({ id: 'Favourites' });
+
+export const savedSearch = z
+  .object({
+    id: uuid,
+    name: z.string(),
+    query: z.string().meta({ description: "the browse page's query string (`tags=bikes&near=52.52,13.405&radiusKm=10`): open `/?<query>` to run it" }),
+    createdAt: dateTime,
+  })
+  .meta({ id: 'SavedSearch', description: 'A search whose new matching listings are announced by Web Push, once each.' });
+
+export const savedSearchList = z.object({ items: z.array(savedSearch) }).meta({ id: 'SavedSearches' });

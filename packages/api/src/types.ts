@@ -38,3 +38,4 @@ export type OwnListing = z.output<typeof s.ownListing>;
 export type ListingLifecycleState = OwnListing['state'];
 export type RenewalQuote = z.output<typeof s.renewalQuote>;
 export type Revision = z.output<typeof s.revision>;
+export type SavedSearch = z.output<typeof s.savedSearch>;

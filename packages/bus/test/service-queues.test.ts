@@ -25,7 +25,7 @@ const newBus = () => {
 const pushJob = (seq = 1) => ({
   subscriptionId: randomUUID(),
   uploadId: randomUUID(),
-  message: { title: 't', body: 'b', url: 'http://localhost/#/upload/x', tag: 'x', event: 'profile.saved', seq },
+  message: { title: 't', body: 'b', url: 'http://localhost/uploads/x', tag: 'x', event: 'profile.saved', seq },
 });
 
 beforeAll(() => {

@@ -8,6 +8,7 @@ import {
   previewExtractedSchema,
   pushJobSchema,
   renewalQuotedSchema,
+  savedSearchJobSchema,
   scheduledRunSchema,
   uploadExpireSchema,
   uploadFailedSchema,
@@ -222,6 +223,16 @@ export const serviceQueues = {
     giveUp: 'keep-for-operator',
     // A replay is a new job for the same delivery, one per admin request.
     jobId: (job) => (job.replayRequestedAt ? `${job.deliveryId}.replay.${job.replayRequestedAt}` : `${job.deliveryId}.webhook`),
+  }),
+  // A listing approved: the saved searches it matches each get one alert (pushes through notify.push).
+  'notify.saved-searches': defineServiceQueue({
+    schema: savedSearchJobSchema,
+    consumer: 'notifier',
+    policy: { attempts: 5, backoffMs: 5_000 },
+    giveUp: 'log-only',
+    // One per listing however many replicas see its approval; should a listing be matched again, the
+    // alert table (saved_search_alerts) still keeps each saved search from hearing of it twice.
+    jobId: (job) => `${job.listingId}.saved-searches`,
   }),
   // Expired listings' owners told, due S3 objects deleted, every LISTING_JOB_INTERVAL_SECONDS.
   'listings.maintenance': defineServiceQueue({

@@ -8,7 +8,7 @@ import type { StatusCodeOf, StatusEvent } from './status.js';
 export interface PersonNotification {
   title: string;
   body: string;
-  /** `listing`: the listing's page (`#/listing/<id>`); `upload`: the upload's status page (`#/upload/<id>`); `mine`: My listings (`#/mine`). */
+  /** `listing`: the listing's page (`/listings/<id>`); `upload`: the upload's status page (`/uploads/<id>`); `mine`: My listings (`/mine`). */
   page: 'listing' | 'upload' | 'mine';
 }
 
@@ -158,6 +158,6 @@ export function pushMessageFor(event: NotifiableEvent, listingTitle: string | un
   const title = listingTitle && listingTitle.length <= 80 ? listingTitle : listingTitle ? `${listingTitle.slice(0, 79)}…` : 'your listing';
   const text = describe(event, title);
   // A listing's later events (weeks after its upload, whose status history may be gone) lead to My listings.
-  const page = text.page === 'listing' ? `#/listing/${event.uploadId}` : text.page === 'mine' ? '#/mine' : `#/upload/${event.uploadId}`;
+  const page = text.page === 'listing' ? `listings/${event.uploadId}` : text.page === 'mine' ? 'mine' : `uploads/${event.uploadId}`;
   return { title: text.title, body: text.body, url: `${publicUrl.replace(/\/$/, '')}/${page}`, tag: event.uploadId, event: event.event, seq: event.seq };
 }

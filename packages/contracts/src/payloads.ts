@@ -363,5 +363,9 @@ export const webhookJobSchema = z.object({
  */
 export const scheduledRunSchema = z.object({ requestedAt: z.number().int().positive().optional() }).strict();
 
+/** A listing just approved, to match against buyers' saved searches (`notify.saved-searches`). */
+export const savedSearchJobSchema = z.object({ listingId: uploadIdSchema });
+
 export type PushJob = z.infer<typeof pushJobSchema>;
+export type SavedSearchJob = z.infer<typeof savedSearchJobSchema>;
 export type WebhookJob = z.infer<typeof webhookJobSchema>;

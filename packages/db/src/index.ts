@@ -1,4 +1,5 @@
 export type { Knex } from 'knex';
+export * from './buyer-lists.js';
 export * from './hashtags.js';
 export * from './knex.js';
 export * from './listing-errors.js';
@@ -11,5 +12,6 @@ export * from './read.js';
 export * from './reconcile-records.js';
 export * from './refunds.js';
 export * from './reports.js';
+export * from './sitemap.js';
 export * from './visibility.js';
 export * from './watched-quotes.js';

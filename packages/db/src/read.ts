@@ -77,6 +77,8 @@ export interface ListingSearch {
    * PUBLIC_LISTING). Moderators ask for a moderation status; removed listings are never listed.
    */
   status?: ModerationStatus | undefined;
+  /** Only these listings (a wallet's favourites; a new listing matched against a saved search). */
+  ids?: string[] | undefined;
 }
 
 export interface ListingPage {
@@ -297,6 +299,7 @@ export async function searchListings(db: Knex, search: ListingSearch): Promise<L
   if (search.priceMin !== undefined) page.where('l.price_amount', '>=', search.priceMin);
   if (search.priceMax !== undefined) page.where('l.price_amount', '<=', search.priceMax);
   if (search.currency !== undefined) page.where('l.price_currency', search.currency);
+  if (search.ids !== undefined) page.whereIn('l.id', search.ids);
 
   if (search.tags && search.tags.length > 0) {
     const ids = await hashtagIds(db, search.tags);

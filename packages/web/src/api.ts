@@ -21,7 +21,9 @@ export type {
   PaymentRequest as PaymentQuote,
   Price,
   RenewalQuote,
+  SavedSearch,
   UploadPreview,
+  UserProfile,
 } from '@reelboard/api';
 
 /** Turns a non-2xx answer into an ApiError, whatever its body. */

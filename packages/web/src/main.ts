@@ -1,10 +1,15 @@
 import { h, mount } from './dom.js';
+import { clientLinkOf, navigate, onNavigate } from './navigation.js';
+import { navSection, pathForHash, resolveRoute } from './router.js';
 import { currentSession, signOut } from './session.js';
 import { renderBrowse } from './views/browse.js';
+import { renderFavourites } from './views/favourites.js';
 import { renderListing } from './views/listing.js';
 import { renderModerate } from './views/moderate.js';
 import { renderMyListings } from './views/my-listings.js';
+import { renderSavedSearches, saveSearchControl } from './views/saved-searches.js';
 import { renderSell } from './views/sell.js';
+import { renderSeller } from './views/seller.js';
 import { renderUpload } from './views/upload.js';
 
 const view = document.getElementById('view') as HTMLElement;
@@ -23,33 +28,78 @@ function renderAccount(): void {
   mount(account, h('span', { title: session.address }, short), out);
 }
 
-/** Hash routing: `#/sell` (default), `#/browse?…`, `#/mine` (your listings), `#/listing/<id>`, `#/upload/<id>` (where notifications lead). */
+/**
+ * Path routing (History API): `/` browse (`/?tags=…`), `/listings/<id>`, `/sellers/<wallet>`, `/sell`,
+ * `/mine`, `/uploads/<id>` (where notifications lead), `/favourites`, `/saved-searches`, `/moderate`
+ * (admins). An old
+ * `#/…` address is replaced by its path first.
+ */
 function route(): void {
+  const moved = pathForHash(window.location.hash);
+  if (moved) window.history.replaceState(null, '', moved);
   leaveView?.();
   leaveView = undefined;
-  const [path = '', query = ''] = window.location.hash.replace(/^#/, '').split('?');
-  const params = new URLSearchParams(query);
-  const listing = /^\/listing\/([^/]+)$/.exec(path);
-  const upload = /^\/upload\/([^/]+)$/.exec(path);
+  const current = resolveRoute(window.location.pathname, window.location.search);
+  const section = navSection(current);
   for (const link of document.querySelectorAll<HTMLAnchorElement>('[data-nav]')) {
-    if (path.startsWith(`/${link.dataset.nav}`)) link.setAttribute('aria-current', 'page');
+    if (link.dataset.nav === section) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
-  if (listing?.[1]) void renderListing(view, decodeURIComponent(listing[1]));
-  else if (upload?.[1]) void renderUpload(view, decodeURIComponent(upload[1]));
-  else if (path === '/mine') leaveView = renderMyListings(view);
-  else if (path === '/moderate') leaveView = renderModerate(view, renderAccount);
-  else if (path === '/browse')
-    renderBrowse(view, {
-      tags: params.get('tags') ?? '',
-      near: params.get('near') ?? '',
-      radiusKm: params.get('radiusKm') ?? '',
-      owner: params.get('owner') ?? undefined,
-    });
-  else leaveView = renderSell(view, renderAccount);
+  switch (current.view) {
+    case 'browse':
+      renderBrowse(view, {
+        tags: current.params.get('tags') ?? '',
+        near: current.params.get('near') ?? '',
+        radiusKm: current.params.get('radiusKm') ?? '',
+        owner: current.params.get('owner') ?? undefined,
+      });
+      // Under the browse view's filters, whoever draws them.
+      (view.querySelector('form[role="search"]') ?? view.firstElementChild)?.after(saveSearchControl());
+      break;
+    case 'listing':
+      void renderListing(view, current.id);
+      break;
+    case 'seller':
+      void renderSeller(view, current.wallet);
+      break;
+    case 'upload':
+      void renderUpload(view, current.id);
+      break;
+    case 'favourites':
+      void renderFavourites(view);
+      break;
+    case 'saved-searches':
+      void renderSavedSearches(view);
+      break;
+    case 'mine':
+      leaveView = renderMyListings(view);
+      break;
+    case 'moderate':
+      leaveView = renderModerate(view, renderAccount);
+      break;
+    case 'sell':
+      leaveView = renderSell(view, renderAccount);
+      break;
+    default:
+      document.title = 'Page not found · Reelboard';
+      mount(view, h('h1', {}, 'Page not found'), h('p', {}, 'There is no page at this address.'), h('a', { href: '/' }, 'Browse listings'));
+  }
   renderAccount();
   view.focus({ preventScroll: true });
 }
 
-window.addEventListener('hashchange', route);
+onNavigate(route);
+document.addEventListener('click', (event) => {
+  const anchor = clientLinkOf(event);
+  if (!anchor) return;
+  event.preventDefault();
+  const url = new URL(anchor.href);
+  navigate(`${url.pathname}${url.search}${url.hash}`);
+  window.scrollTo(0, 0);
+});
+window.addEventListener('popstate', route);
+// Views that still set `location.hash = '#/…'` land here, and are moved to the path.
+window.addEventListener('hashchange', () => {
+  if (pathForHash(window.location.hash)) route();
+});
 route();

@@ -31,7 +31,10 @@ function keyBytes(base64url: string): Uint8Array<ArrayBuffer> {
  * Asks the person's permission (only ever from their click), subscribes this browser with the
  * gateway's VAPID key and stores the subscription for the signed-in wallet. Returns what to tell them.
  */
-export async function subscribeToNotifications(token: string): Promise<string> {
+export async function subscribeToNotifications(
+  token: string,
+  done = 'We will notify you when the payment is confirmed, the listing is saved and a moderator decides, even with this tab closed.',
+): Promise<string> {
   let publicKey: string;
   try {
     ({ publicKey } = await requestJson<{ publicKey: string }>('/v1/push/vapid-public-key'));
@@ -46,7 +49,7 @@ export async function subscribeToNotifications(token: string): Promise<string> {
     (await registration.pushManager.getSubscription()) ??
     (await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(publicKey) }));
   await requestJson('/v1/me/push-subscriptions', { method: 'POST', body: subscription.toJSON(), token });
-  return 'We will notify you when the payment is confirmed, the listing is saved and a moderator decides, even with this tab closed.';
+  return done;
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
 import type { GatewayConfig } from './config.js';
 import { requireAdmin } from './infra/admin-auth.js';
+import { appPageRoutes } from './infra/app-pages.js';
 import type { SiweAuth } from './infra/auth.js';
 import { dashboardRoutes } from './infra/dashboard.js';
 import { errorHandler, HttpError } from './infra/http-error.js';
@@ -18,6 +19,7 @@ import { webClientRoutes } from './infra/web.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { binder } from './routes/bind.js';
+import { buyerListRoutes } from './routes/buyer-lists.js';
 import { docsRoutes } from './routes/docs.js';
 import { listingLifeRoutes } from './routes/listing-life.js';
 import { listingRoutes } from './routes/listings.js';
@@ -78,6 +80,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
   app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams, ...staging }));
   app.use(listingLifeRoutes({ bind, db, storage, bus, uploads, log, config, limitQuotes: limits.uploadsPerWallet }));
   app.use(listingRoutes({ bind, db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
+  app.use(buyerListRoutes({ bind, db, storage }));
   app.use(
     reportRoutes({
       bind,
@@ -123,7 +126,13 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
     }),
   );
   app.use(docsRoutes({ bind, publicUrl: config.PUBLIC_URL }));
-  app.use(webClientRoutes({ log, uploadChunkBytes: config.WEB_UPLOAD_CHUNK_BYTES }));
+  app.use(
+    webClientRoutes({
+      log,
+      uploadChunkBytes: config.WEB_UPLOAD_CHUNK_BYTES,
+      appPages: (page) => appPageRoutes({ db, storage, publicUrl: config.PUBLIC_URL }, page),
+    }),
+  );
 
   app.use((req, _res) => {
     throw new HttpError(404, 'not_found', `no route ${req.method} ${req.path}`);

@@ -19,6 +19,7 @@ import { postListing } from '@reelboard/testkit/client';
 import { depositCredit, listingInput, quoteInput, randomWallet, transfer } from '@reelboard/testkit/db-fixtures';
 import { makeClip, makePng } from '@reelboard/testkit/media';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
+import { APP_PAGE_PATHS } from '../src/infra/app-pages.js';
 import { openApiDocument } from '../src/routes/openapi.js';
 import { CHAIN_ID, type Gateway, infra, openStream, startGateway } from './harness.js';
 
@@ -138,6 +139,12 @@ const PAGES = new Set([
   'GET /sw.js',
   'GET /docs/init.js',
   'GET /docs/assets/{file}',
+  // The client's own paths, a listing's page with its share tags, the sitemap, robots.txt, and the 404 page for any other address.
+  ...APP_PAGE_PATHS.map((path) => `GET ${path.replace(/:(\w+)/g, '{$1}')}`),
+  'GET /listings/{id}',
+  'GET /sitemap.xml',
+  'GET /robots.txt',
+  `GET ${String(/.*/)}`,
 ]);
 
 beforeAll(async () => {
@@ -450,6 +457,21 @@ describe('notifications and webhooks match the document', () => {
     expect((await call('DELETE', '/v1/me/push-subscriptions', { token: buyer, body: { endpoint: subscription.endpoint } })).status).toBe(204);
     expect((await call('DELETE', '/v1/me/push-subscriptions', { token: buyer, body: { endpoint: subscription.endpoint } })).status).toBe(404);
     expect((await call('DELETE', '/v1/me/push-subscriptions', { token: buyer, body: {} })).status).toBe(400);
+  });
+
+  it('favourites and saved searches', async () => {
+    const none = '00000000-0000-4000-8000-000000000000';
+    expect((await call('PUT', `/v1/me/favourites/${none}`, { token: buyer })).status).toBe(404);
+    expect((await call('PUT', `/v1/me/favourites/${none}`)).status).toBe(401);
+    expect((await call('GET', '/v1/me/favourites', { token: buyer })).status).toBe(200);
+    expect((await call('DELETE', `/v1/me/favourites/${none}`, { token: buyer })).status).toBe(404);
+    const saved = await call('POST', '/v1/me/saved-searches', { token: buyer, body: { name: `bikes ${run}`, query: 'tags=bikes&priceMax=100' } });
+    expect(saved.status).toBe(201);
+    expect((await call('POST', '/v1/me/saved-searches', { token: buyer, body: { name: `bikes ${run}`, query: 'tags=bikes' } })).status).toBe(409);
+    expect((await call('POST', '/v1/me/saved-searches', { token: buyer, body: { name: 'x', query: 'radiusKm=3' } })).status).toBe(400);
+    expect((await call('GET', '/v1/me/saved-searches', { token: buyer })).status).toBe(200);
+    expect((await call('DELETE', `/v1/me/saved-searches/${saved.body.id}`, { token: buyer })).status).toBe(204);
+    expect((await call('DELETE', `/v1/me/saved-searches/${saved.body.id}`, { token: buyer })).status).toBe(404);
   });
 
   it('webhook endpoints, deliveries and replay', async () => {

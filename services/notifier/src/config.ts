@@ -9,7 +9,7 @@ export const notifierSchema = commonSchema.extend(databaseEnvSchema.shape).exten
   PUBLIC_URL: env
     .url(['http', 'https'])
     .default('http://localhost:8080')
-    .describe("The gateway's public origin: notification links point at its web client (`<PUBLIC_URL>/#/listing/<id>`)."),
+    .describe("The gateway's public origin: notification links point at its web client (`<PUBLIC_URL>/listings/<id>`)."),
   DATABASE_POOL_MAX: env
     .positiveInt(5)
     .describe('Postgres connections this replica may open (fewer than the other services: it only reads subscriptions and writes deliveries).'),

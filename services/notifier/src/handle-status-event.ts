@@ -1,5 +1,5 @@
 import type { Bus } from '@reelboard/bus';
-import { type PushJob, pushMessageFor, type StatusEvent, unnotifiedEvents, type WebhookJob } from '@reelboard/contracts';
+import { type PushJob, pushMessageFor, type SavedSearchJob, type StatusEvent, unnotifiedEvents, type WebhookJob } from '@reelboard/contracts';
 import { createWebhookDelivery, type Knex, pushSubscriptionsOf, statusSubjectOf, webhookEndpointsFor } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
@@ -8,7 +8,7 @@ export interface NotificationAdapters {
   db: Knex;
   /** The upload's record: its owner and title (a listing's row in `db` when the record has expired). */
   uploads: Pick<Uploads, 'get'>;
-  /** Adds the `notify.push` and `notify.webhook` jobs (their ids come from the queue table's rows). */
+  /** Adds the `notify.push`, `notify.saved-searches` and `notify.webhook` jobs (their ids come from the queue table's rows). */
   bus: Pick<Bus, 'publish'>;
   log: Logger;
   /** Where links in push messages point (the gateway's public origin). */
@@ -60,6 +60,12 @@ export async function handleStatusEvent(event: StatusEvent, adapters: Notificati
       await adapters.bus.publish('notify.push', job);
       pushes += 1;
     }
+  }
+
+  // A listing went public: buyers' saved searches are matched in a queue of their own, so a slow match never holds up this event's notifications.
+  if (event.event === 'moderation.approved' && adapters.pushEnabled) {
+    const job: SavedSearchJob = { listingId: event.uploadId };
+    await adapters.bus.publish('notify.saved-searches', job);
   }
 
   let webhooks = 0;

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { connectDatabase } from '@reelboard/db';
 import { connectPipeline } from '@reelboard/lifecycle';
 import { runService } from '@reelboard/runtime';
+import { alertSavedSearches } from './alert-saved-searches.js';
 import { loadNotifierConfig } from './config.js';
 import { handleWebhookJob } from './deliver-webhook.js';
 import { handleStatusEvent } from './handle-status-event.js';
@@ -20,9 +21,10 @@ await runService({
       config.VAPID_PUBLIC_KEY && config.VAPID_PRIVATE_KEY
         ? { subject: config.VAPID_SUBJECT, publicKey: config.VAPID_PUBLIC_KEY, privateKey: config.VAPID_PRIVATE_KEY }
         : undefined;
-    if (vapid)
+    if (vapid) {
       bus.consume('notify.push', (job) => sendPush(db, job, { vapid, ttlSeconds: config.PUSH_TTL_SECONDS }, log), { concurrency: config.SEND_CONCURRENCY });
-    else log.warn('no VAPID keys configured: Web Push is off, webhooks still run');
+      bus.consume('notify.saved-searches', (job) => alertSavedSearches(job, { db, bus, log, publicUrl: config.PUBLIC_URL }), { concurrency: 1 });
+    } else log.warn('no VAPID keys configured: Web Push is off, webhooks still run');
     const webhookSettings = {
       retryForMs: config.WEBHOOK_RETRY_FOR_SECONDS * 1000,
       firstRetryMs: config.WEBHOOK_FIRST_RETRY_MS,

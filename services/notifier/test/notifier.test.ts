@@ -178,9 +178,9 @@ describe('Web Push', () => {
     // Sent concurrently, so they may arrive in any order; `seq` orders them (the service worker keeps the newest).
     const messages = received.map((request) => browser.decrypt(request.body) as Record<string, unknown>).sort((a, b) => Number(a.seq) - Number(b.seq));
     expect(messages.map((m) => m.event)).toEqual(['payment.confirmed', 'profile.saved', 'moderation.approved']);
-    expect(messages[0]).toMatchObject({ title: 'Payment confirmed', url: `${gateway.base}/#/upload/${uploadId}`, tag: uploadId });
+    expect(messages[0]).toMatchObject({ title: 'Payment confirmed', url: `${gateway.base}/uploads/${uploadId}`, tag: uploadId });
     expect(messages[0]?.body).toContain('"Red bike" is paid');
-    expect(messages[2]).toMatchObject({ title: 'Your listing is live', url: `${gateway.base}/#/listing/${uploadId}` });
+    expect(messages[2]).toMatchObject({ title: 'Your listing is live', url: `${gateway.base}/listings/${uploadId}` });
     // Small, and nothing about the person but the listing's title.
     for (const request of received) expect(request.body.length).toBeLessThan(1024);
     expect(JSON.stringify(messages)).not.toContain(ANVIL_ACCOUNTS.buyer.address.slice(2, 12).toLowerCase());
@@ -277,7 +277,7 @@ describe('Web Push', () => {
       await publish(input.listingId, 'listing.expired', { state: 'saved' });
       await pushService.until((all) => all.some((r) => r.path === '/push/later'), 15_000, 'the expiry push');
       const message = browser.decrypt(pushService.on('/push/later')[0]!.body) as Record<string, unknown>;
-      expect(message).toMatchObject({ event: 'listing.expired', title: 'Listing expired', url: `${gateway.base}/#/mine`, tag: input.listingId });
+      expect(message).toMatchObject({ event: 'listing.expired', title: 'Listing expired', url: `${gateway.base}/mine`, tag: input.listingId });
       expect(message.body).toContain('"Old lamp" has expired');
 
       // A profile edit has no upload at all: its decision reaches its author under the revision's id.
@@ -299,7 +299,7 @@ describe('Web Push', () => {
         .on('/push/later')
         .map((r) => browser.decrypt(r.body) as Record<string, unknown>)
         .find((m) => m.event === 'revision.rejected');
-      expect(decision).toMatchObject({ title: 'Profile changes not approved', url: `${gateway.base}/#/mine`, tag: revisionId });
+      expect(decision).toMatchObject({ title: 'Profile changes not approved', url: `${gateway.base}/mine`, tag: revisionId });
       expect(decision?.body).toContain('not approved: not a name');
     } finally {
       await gateway.db('listings').where({ id: input.listingId }).delete();

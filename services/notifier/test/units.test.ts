@@ -11,7 +11,7 @@ describe('what the person is told', () => {
     expect(live).toEqual({
       title: 'Your listing is live',
       body: '"Red bike" was approved and is public now.',
-      url: `https://board.example/#/listing/${uploadId}`,
+      url: `https://board.example/listings/${uploadId}`,
       tag: uploadId,
       event: 'moderation.approved',
       seq: 7,
@@ -30,7 +30,7 @@ describe('what the person is told', () => {
     );
     expect(late?.title).toBe('Payment arrived late');
     expect(late?.body).toContain('recorded for a refund');
-    expect(late?.url).toBe(`https://board.example/#/upload/${uploadId}`);
+    expect(late?.url).toBe(`https://board.example/uploads/${uploadId}`);
     const partial = pushMessageFor(
       { uploadId, seq: 4, event: 'payment.received', code: 'partial', reason: 'received 1 of 2' },
       'Red bike',
@@ -67,7 +67,7 @@ describe('what the person is told', () => {
     expect(pushMessageFor({ uploadId, seq: 4, event: 'listing.expired' }, 'Red bike', 'https://board.example')?.body).toContain('Renew it');
     // Weeks after the upload, its status page may be gone: these lead to My listings.
     for (const event of ['listing.expired', 'listing.removed', 'revision.rejected'] as const)
-      expect(pushMessageFor({ uploadId, seq: 7, event }, 'Red bike', 'https://board.example')?.url).toBe('https://board.example/#/mine');
+      expect(pushMessageFor({ uploadId, seq: 7, event }, 'Red bike', 'https://board.example')?.url).toBe('https://board.example/mine');
     expect(pushMessageFor({ uploadId, seq: 5, event: 'listing.removed', reason: 'fraud' }, 'Red bike', 'https://board.example')?.body).toContain(
       'removed: fraud',
     );

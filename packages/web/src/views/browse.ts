@@ -1,5 +1,6 @@
 import { type Listing, type ListingPage, requestJson } from '../api.js';
 import { h, mount } from '../dom.js';
+import { heartButton } from '../favourites.js';
 
 /** The browse filters, as they appear in the page's address (`#/browse?tags=…&near=…&radiusKm=…`). */
 export interface BrowseFilters {
@@ -55,6 +56,7 @@ function listingCard(listing: Listing): HTMLElement {
       h('h3', {}, listing.title),
       details ? h('p', { class: 'meta' }, details) : null,
     ),
+    heartButton(listing.id, listing.title),
   );
 }
 

@@ -1,5 +1,9 @@
 import { ApiError, type Listing, type Price, requestJson } from '../api.js';
+import { contactLine } from '../contact.js';
 import { h, mount } from '../dom.js';
+import { heartButton } from '../favourites.js';
+import { browsePath, listingPath, sellerPath } from '../router.js';
+import { shareButton } from '../share.js';
 import { reportControl } from './report.js';
 
 /** `120.00 EUR` in the reader's own number format. */
@@ -29,9 +33,10 @@ export async function renderListing(view: HTMLElement, id: string): Promise<void
           : error instanceof ApiError && error.code === 'listing_expired'
             ? 'This listing has expired: its owner can renew it from My listings.'
             : `Could not load the listing: ${(error as Error).message}`;
-    mount(view, h('h1', {}, 'Listing'), h('p', { class: 'alert', role: 'alert' }, message), h('a', { href: '#/browse' }, 'Browse listings'));
+    mount(view, h('h1', {}, 'Listing'), h('p', { class: 'alert', role: 'alert' }, message), h('a', { href: '/' }, 'Browse listings'));
     return;
   }
+  document.title = `${listing.title} · Reelboard`;
   const player = h('video', {
     id: 'player',
     controls: true,
@@ -53,28 +58,30 @@ export async function renderListing(view: HTMLElement, id: string): Promise<void
         listing.logoUrl ? h('img', { class: 'logo', src: listing.logoUrl, alt: '', width: 64, height: 64 }) : null,
         h('h1', {}, listing.title),
         listing.state === 'sold' ? h('span', { class: 'badge sold', id: 'sold-badge' }, 'Sold') : null,
+        heartButton(listing.id, listing.title),
       ),
       player,
       h(
         'p',
         { class: 'meta' },
         `${listing.video.width}×${listing.video.height} · ${formatDuration(listing.video.durationSeconds)} · `,
-        h('a', { href: `#/browse?near=${latitude},${longitude}&radiusKm=25` }, 'listings nearby'),
+        h('a', { href: browsePath(`near=${latitude},${longitude}&radiusKm=25`) }, 'listings nearby'),
       ),
       listing.price ? h('p', { class: 'price', id: 'price' }, formatPrice(listing.price)) : null,
       listing.description ? h('p', { class: 'description' }, listing.description) : null,
-      listing.contact ? h('p', { class: 'contact', id: 'contact' }, 'Contact: ', listing.contact) : null,
+      listing.contact ? h('p', { class: 'contact', id: 'contact' }, 'Contact: ', contactLine(listing.contact)) : null,
+      shareButton({ title: listing.title, url: new URL(listingPath(listing.id), window.location.origin).href }),
       listing.expiresAt && listing.state !== 'sold' ? h('p', { class: 'meta' }, `Listed until ${new Date(listing.expiresAt).toLocaleDateString()}`) : null,
       h(
         'ul',
         { class: 'tags', 'aria-label': 'Hashtags' },
-        ...listing.hashtags.map((tag) => h('li', {}, h('a', { href: `#/browse?tags=${encodeURIComponent(tag)}` }, `#${tag}`))),
+        ...listing.hashtags.map((tag) => h('li', {}, h('a', { href: browsePath(`tags=${encodeURIComponent(tag)}`) }, `#${tag}`))),
       ),
       h(
         'p',
         { class: 'seller' },
         'Offered by ',
-        h('a', { href: `#/browse?owner=${listing.owner.wallet}` }, listing.owner.displayName ?? `${listing.owner.wallet.slice(0, 8)}…`),
+        h('a', { href: sellerPath(listing.owner.wallet), id: 'seller-link' }, listing.owner.displayName ?? `${listing.owner.wallet.slice(0, 8)}…`),
       ),
       reportControl(listing.id),
     ),

@@ -145,7 +145,7 @@ function reportList(reported: ReportedListing): HTMLElement {
 }
 
 /**
- * The moderation screen (`#/moderate`): queues of pending listings, pending revisions and reported
+ * The moderation screen (`/moderate`): queues of pending listings, pending revisions and reported
  * listings; the selected item beside its video, preview and fields (a revision as a diff); approve or
  * reject with a reason. Keys: j/k next/previous, a approve, r reject (a reason first), never while typing.
  * Admins sign in with their wallet (an address in ADMIN_ADDRESSES) or give the admin token.

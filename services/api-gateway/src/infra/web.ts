@@ -63,6 +63,8 @@ export interface WebClientDeps {
   buildBundle?: () => Promise<WebBundle>;
   /** Bytes per resumable-upload request, told to the client in a `<meta name="upload-chunk-bytes">` of the page. */
   uploadChunkBytes?: number;
+  /** Routes that answer with the page itself (the client's paths, listing pages with share tags, the 404 page), given the page. */
+  appPages?: (page: () => Promise<string>) => Router;
 }
 
 /**
@@ -70,7 +72,7 @@ export interface WebClientDeps {
  * The bundle is built on the first request, once, so gateways and tests that never serve the
  * page never pay for esbuild.
  */
-export function webClientRoutes({ log, buildBundle = buildWebClient, uploadChunkBytes }: WebClientDeps): Router {
+export function webClientRoutes({ log, buildBundle = buildWebClient, uploadChunkBytes, appPages }: WebClientDeps): Router {
   let ready: Promise<WebBundle | undefined> | undefined;
   const startBuild = () =>
     buildBundle().then(
@@ -94,11 +96,13 @@ export function webClientRoutes({ log, buildBundle = buildWebClient, uploadChunk
     return result;
   };
 
-  const router = Router();
-  router.get(['/', '/index.html'], async (_req, res) => {
+  const page = async () => {
     const { html } = await built();
-    send(res, 'html', uploadChunkBytes ? html.replace('</head>', `  <meta name="upload-chunk-bytes" content="${uploadChunkBytes}" />\n  </head>`) : html);
-  });
+    return uploadChunkBytes ? html.replace('</head>', `  <meta name="upload-chunk-bytes" content="${uploadChunkBytes}" />\n  </head>`) : html;
+  };
+
+  const router = Router();
+  router.get(['/', '/index.html'], async (_req, res) => send(res, 'html', await page()));
   router.get('/assets/app.js', async (_req, res) => send(res, 'text/javascript', (await built()).js));
   router.get('/assets/app.js.map', async (_req, res) => send(res, 'application/json', (await built()).map));
   router.get('/assets/app.css', async (_req, res) => send(res, 'css', (await built()).css));
@@ -108,5 +112,6 @@ export function webClientRoutes({ log, buildBundle = buildWebClient, uploadChunk
     if (!serviceWorker) throw new HttpError(404, 'not_found', 'no service worker in this build');
     send(res, 'text/javascript', serviceWorker);
   });
+  if (appPages) router.use(appPages(page));
   return router;
 }
