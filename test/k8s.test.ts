@@ -18,6 +18,7 @@ import { connectRedis } from '@reelboard/bus';
 import { createBus, type PipelineBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
+import { APP_PATHS } from '../packages/web/src/router.js';
 import { COMMANDS } from '../scripts/build.js';
 import { loadGatewayConfig } from '../services/api-gateway/src/config.js';
 import { loadNotifierConfig } from '../services/notifier/src/config.js';
@@ -582,6 +583,10 @@ const PUBLIC_PATHS = [
   '/docs',
   '/docs/assets/swagger-ui.css',
   '/openapi.json',
+  // The web client's own addresses, every one of them (a reload or a shared link must reach the page).
+  ...APP_PATHS.map((path) => path.replace(':id', '0b5c').replace(':wallet', `0x${'a'.repeat(40)}`)),
+  '/sitemap.xml',
+  '/robots.txt',
 ];
 const INTERNAL_PATHS = ['/metrics', '/readyz', '/healthz', '/admin/queues', '/admin/queues/api/queues', '/v1x', '/metrics/'];
 
