@@ -109,7 +109,14 @@ export const listing = z
   .meta({ id: 'Listing' });
 
 export const listingPage = z
-  .object({ items: z.array(listing), nextCursor: z.string().nullable().meta({ description: 'null on the last page' }) })
+  .object({
+    items: z.array(listing),
+    nextCursor: z.string().nullable().meta({ description: 'null on the last page' }),
+    matched: z
+      .enum(['words', 'similar'])
+      .optional()
+      .meta({ description: 'with `q`: `words` (full-text matches) or `similar` (no word matched; close spellings of title and hashtags)' }),
+  })
   .meta({ id: 'ListingPage' });
 
 export const userProfile = z.object({

@@ -10,6 +10,7 @@ import * as refundVerification from './migrations/008_refund_verification.js';
 import * as quoteSettings from './migrations/009_quote_settings.js';
 import * as reconcileCheckpoint from './migrations/010_reconcile_checkpoint.js';
 import * as streaming from './migrations/011_streaming.js';
+import * as textSearch from './migrations/012_text_search.js';
 
 interface Migration {
   up: (knex: Knex) => Promise<void>;
@@ -30,6 +31,7 @@ const migrations: Record<string, Migration> = {
   '009_quote_settings': quoteSettings,
   '010_reconcile_checkpoint': reconcileCheckpoint,
   '011_streaming': streaming,
+  '012_text_search': textSearch,
 };
 
 /** Every migration's name, in the order they run. */
