@@ -834,6 +834,22 @@ export const api = {
     responses: { 200: { description: 'matching hashtags', schema: s.hashtagSuggestions } },
     errors: { 400: '`invalid_hashtag` (the prefix is not a hashtag start) or `invalid_query`' },
   }),
+  suggestPlaces: defineRoute({
+    method: 'get',
+    path: '/v1/places',
+    auth: 'public',
+    tag: 'listings',
+    summary: 'Place-name autocomplete (GeoNames cities of at least 1,000 people, offline), the most populous first',
+    query: z.object({
+      q: single('q')
+        .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), { error: 'q contains control characters' })
+        .pipe(z.string().trim().min(1, { error: 'q is required' }).max(100, { error: 'q must be at most 100 characters' }))
+        .meta({ description: 'the start of a place name, accents optional; `Berlin, US` or `Paris, France` narrows by country', examples: ['Berl'] }),
+      limit: numberParam('limit', 1, 20).default(8).meta({ description: 'how many' }),
+    }),
+    responses: { 200: { description: 'matching places', schema: s.placeSuggestions } },
+    errors: { 400: '`invalid_query` (with `field`)' },
+  }),
   getUser: defineRoute({
     method: 'get',
     path: '/v1/users/:wallet',

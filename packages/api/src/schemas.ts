@@ -134,6 +134,23 @@ export const hashtagSuggestions = z.object({
   hashtags: z.array(z.object({ tag: z.string(), listings: z.number().int().min(0) })),
 });
 
+export const placeSuggestions = z
+  .object({
+    q: z.string(),
+    places: z.array(
+      z.object({
+        name: z.string(),
+        country: z.string().meta({ description: 'ISO 3166-1 alpha-2' }),
+        countryName: z.string().meta({ description: "the country's English name" }),
+        adminCode: z.string().meta({ description: "GeoNames' first-level admin code (state or region), empty when unknown" }),
+        latitude: z.number(),
+        longitude: z.number(),
+        population: z.number().int().min(0),
+      }),
+    ),
+  })
+  .meta({ id: 'PlaceSuggestions' });
+
 export const uploadPreview = z.object({ uploadId: uuid, previewUrl: z.url(), posterUrl: z.url() });
 
 export const moderationStatuses = ['pending', 'approved', 'rejected'] as const;

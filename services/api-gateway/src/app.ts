@@ -22,6 +22,7 @@ import { docsRoutes } from './routes/docs.js';
 import { listingLifeRoutes } from './routes/listing-life.js';
 import { listingRoutes } from './routes/listings.js';
 import { notificationRoutes } from './routes/notifications.js';
+import { placeRoutes } from './routes/places.js';
 import { uploadRoutes } from './routes/uploads.js';
 
 export interface AppDeps {
@@ -75,6 +76,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
   app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams, ...staging }));
   app.use(listingLifeRoutes({ bind, db, storage, bus, uploads, log, config, limitQuotes: limits.uploadsPerWallet }));
   app.use(listingRoutes({ bind, db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
+  app.use(placeRoutes({ bind }));
   app.use(
     notificationRoutes({
       bind,

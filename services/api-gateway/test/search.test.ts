@@ -95,6 +95,35 @@ describe('GET /v1/listings with words, price and sort', () => {
   });
 });
 
+describe('GET /v1/places', () => {
+  it('answers place names from the world gazetteer, the most populous first, cached for a day', async () => {
+    const res = await fetch(`${gw.base}/v1/places?q=Berl&limit=3`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('public, max-age=86400');
+    const body = (await res.json()) as { q: string; places: { name: string; country: string; latitude: number; longitude: number }[] };
+    expect(body.q).toBe('Berl');
+    expect(body.places).toHaveLength(3);
+    expect(body.places[0]).toMatchObject({ name: 'Berlin', country: 'DE', countryName: 'Germany' });
+    expect(body.places[0]?.latitude).toBeCloseTo(52.52, 1);
+    expect(body.places[0]?.longitude).toBeCloseTo(13.41, 1);
+    expect((await api('/v1/places?q=Paris,%20US')).body.places[0]).toMatchObject({ name: 'Paris', country: 'US' });
+    expect((await api(`/v1/places?q=${encodeURIComponent('😀')}`)).body.places).toEqual([]);
+  });
+
+  it.each([
+    ['no q', '', 'q is required'],
+    ['an empty q', 'q=%20', 'q is required'],
+    ['a NUL byte', 'q=Ber%00lin', 'control characters'],
+    ['a long q', `q=${'x'.repeat(101)}`, 'at most 100 characters'],
+    ['a limit too high', 'q=Ber&limit=500', 'limit must be an integer from 1 to 20'],
+  ])('%s answers a 400 naming the problem', async (_name, query, message) => {
+    const answer = await api(`/v1/places?${query}`);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toBe('invalid_query');
+    expect(answer.body.message).toContain(message);
+  });
+});
+
 describe("the listing form's language", () => {
   const form = { title: 'Fahrrad', latitude: '52.5', longitude: '13.4' };
 
