@@ -37,13 +37,7 @@ function route(): void {
   if (listing?.[1]) void renderListing(view, decodeURIComponent(listing[1]));
   else if (upload?.[1]) void renderUpload(view, decodeURIComponent(upload[1]));
   else if (path === '/mine') leaveView = renderMyListings(view);
-  else if (path === '/browse')
-    renderBrowse(view, {
-      tags: params.get('tags') ?? '',
-      near: params.get('near') ?? '',
-      radiusKm: params.get('radiusKm') ?? '',
-      owner: params.get('owner') ?? undefined,
-    });
+  else if (path === '/browse') leaveView = renderBrowse(view, params);
   else leaveView = renderSell(view, renderAccount);
   renderAccount();
   view.focus({ preventScroll: true });
