@@ -99,12 +99,15 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`ALTER TABLE listings ADD COLUMN search_words text GENERATED ALWAYS AS (title || ' ' || hashtag_text) STORED`);
   await knex.raw(`CREATE INDEX listings_approved_search ON listings USING GIN (search_vector) WHERE moderation_status = 'approved'`);
   await knex.raw(`CREATE INDEX listings_approved_search_trgm ON listings USING GIN (search_words gin_trgm_ops) WHERE moderation_status = 'approved'`);
-  // Price sorts walk this instead of sorting every match.
+  // Price sorts walk these instead of sorting every match: one per direction, as both put unpriced
+  // listings last (a backward scan of the ascending one would give them first).
   await knex.raw(`CREATE INDEX listings_approved_price_sort ON listings (price_amount, id) WHERE moderation_status = 'approved'`);
+  await knex.raw(`CREATE INDEX listings_approved_price_sort_desc ON listings (price_amount DESC NULLS LAST, id DESC) WHERE moderation_status = 'approved'`);
   await knex.raw('ANALYZE listings');
 }
 
 export async function down(knex: Knex): Promise<void> {
+  await knex.raw('DROP INDEX IF EXISTS listings_approved_price_sort_desc');
   await knex.raw('DROP INDEX IF EXISTS listings_approved_price_sort');
   await knex.raw('DROP INDEX IF EXISTS listings_approved_search_trgm');
   await knex.raw('DROP INDEX IF EXISTS listings_approved_search');
