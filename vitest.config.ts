@@ -20,6 +20,8 @@ export const unitTests = [
   'packages/media/test/units.test.ts',
   'packages/testkit/test/infra-env.test.ts',
   'packages/web/test/router.test.ts',
+  'packages/web/test/browse-format.test.ts',
+  'services/api-gateway/test/gazetteer.test.ts',
   'services/api-gateway/test/web.test.ts',
   'services/notifier/test/units.test.ts',
   'services/transcoder/test/chunk-plan.test.ts',

@@ -165,11 +165,11 @@ describe('the reference web client in Chromium', () => {
     await shot('10-browse');
 
     // A distance filter that excludes Berlin hides it.
-    await page.getByLabel('Near (latitude,longitude)').fill('40.71,-74.0');
+    await page.getByLabel('Near (town or latitude,longitude)').fill('40.71,-74.0');
     await page.getByLabel('Within (km)').fill('50');
     await page.getByRole('button', { name: 'Search' }).click();
     await expect.poll(() => page.locator('[role=status]').textContent()).toBe('No listings match these filters yet.');
-    await page.getByLabel('Near (latitude,longitude)').fill('52.5,13.4');
+    await page.getByLabel('Near (town or latitude,longitude)').fill('52.5,13.4');
     await page.getByRole('button', { name: 'Search' }).click();
     await card.waitFor({ timeout: 15_000 });
     expect(await card.locator('.meta').textContent()).toMatch(/away/);

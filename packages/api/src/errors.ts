@@ -22,6 +22,8 @@ export const domainErrors = {
   RevisionNotFoundError: () => ({ status: 404, code: 'revision_not_found' }),
   RevisionDecidedError: (error: { status: string }) => ({ status: 409, code: 'revision_decided', extra: { status: error.status } }),
   InvalidCursorError: () => ({ status: 400, code: 'invalid_cursor', extra: { field: 'cursor' } }),
+  /** sort=relevance without q, sort=nearest without near (the route table refuses them first). */
+  UnsupportedSortError: () => ({ status: 400, code: 'invalid_query', extra: { field: 'sort' } }),
   InvalidPaymentCursorError: () => ({ status: 400, code: 'invalid_cursor', extra: { field: 'cursor' } }),
   PaymentNotFoundError: () => ({ status: 404, code: 'payment_not_found' }),
   /** An upload that is not the caller's is as absent as one that never was. */

@@ -81,8 +81,36 @@ const nearParam = single('near')
 
 const walletParam = single('owner').regex(/^0x[0-9a-fA-F]{40}$/, { error: 'owner must be a 0x-prefixed 20-byte wallet address' });
 
+/** The longest `q`: a search is a few words; 10 KB of text is refused, not sent to Postgres. */
+export const SEARCH_TEXT_MAX = 200;
+
+const searchTextParam = single('q')
+  .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), { error: 'q contains control characters' })
+  .refine((value) => value.length <= SEARCH_TEXT_MAX, { error: `q must be at most ${SEARCH_TEXT_MAX} characters` })
+  .transform((value) => value.trim() || undefined)
+  .optional()
+  .meta({
+    description: `words to find in title, hashtags and description (at most ${SEARCH_TEXT_MAX} characters): \`"exact phrase"\`, \`or\`, \`-without\`; close spellings when no word matches`,
+    examples: ['red bike -kids'],
+  });
+
+export const listingSorts = ['relevance', 'newest', 'nearest', 'price_asc', 'price_desc'] as const;
+
 export const listingQuery = z
   .object({
+    q: searchTextParam,
+    language: single('language')
+      .transform((value) => value.toLowerCase())
+      .pipe(z.string().regex(/^[a-z]{2}$/, { error: 'language must be an ISO 639-1 code such as en or de' }))
+      .optional()
+      .meta({
+        description: "the searcher's language (ISO 639-1): its stemming joins the language-neutral match",
+        override: { type: 'string', pattern: '^[A-Za-z]{2}$' },
+      }),
+    sort: z
+      .enum(listingSorts, { error: `sort must be one of ${listingSorts.join(', ')}` })
+      .optional()
+      .meta({ description: 'default: relevance with `q`, nearest with `near`, else newest. Price sorts put listings without a price last' }),
     tags: tagsParam,
     match: z
       .enum(['all', 'any'], { error: 'match must be all or any' })
@@ -104,6 +132,8 @@ export const listingQuery = z
     ...pageQuery,
   })
   .superRefine((query, ctx) => {
+    if (query.sort === 'relevance' && !query.q) ctx.addIssue({ code: 'custom', path: ['sort'], message: 'sort=relevance needs q' });
+    if (query.sort === 'nearest' && !query.near) ctx.addIssue({ code: 'custom', path: ['sort'], message: 'sort=nearest needs near' });
     if (query.radiusKm !== undefined && !query.near) ctx.addIssue({ code: 'custom', path: ['radiusKm'], message: 'radiusKm needs near' });
     if (query.priceMin !== undefined && query.priceMax !== undefined && query.priceMin > query.priceMax)
       ctx.addIssue({ code: 'custom', path: ['priceMin'], message: 'priceMin must not be above priceMax' });
@@ -182,6 +212,15 @@ export const listingFormFields = z.object({
   contact: optionalText(LISTING_LIMITS.contact),
   priceAmount: optionalText(20).meta({ description: 'the asking price (with priceCurrency), e.g. `120.50`' }),
   priceCurrency: optionalText(3).meta({ description: 'ISO 4217, e.g. `EUR`' }),
+  language: optionalText(16)
+    .transform((value) => value?.toLowerCase())
+    .pipe(
+      z
+        .string()
+        .regex(/^[a-z]{2}$/, { error: 'language must be an ISO 639-1 code such as en or de' })
+        .optional(),
+    )
+    .meta({ description: "the listing's language (ISO 639-1, e.g. `de`): search by words stems in it; without it, words match as written" }),
 });
 
 /** Text that would corrupt logs or terminals: C0 controls except tab and newline, and DEL. */
@@ -686,7 +725,7 @@ export const api = {
     path: '/v1/listings',
     auth: 'public',
     tag: 'listings',
-    summary: 'Approved listings by hashtags, distance and owner; nearest first with `near`, else newest first',
+    summary: 'Approved listings by words, hashtags, distance, price and owner, sorted by relevance, newest, nearest or price',
     query: listingQuery,
     responses: { 200: { description: 'a page of listings', schema: s.listingPage } },
     errors: { 400: '`invalid_query` (with `field`), `invalid_hashtag` (with `tag`), `invalid_cursor`' },
@@ -847,6 +886,22 @@ export const api = {
     }),
     responses: { 200: { description: 'matching hashtags', schema: s.hashtagSuggestions } },
     errors: { 400: '`invalid_hashtag` (the prefix is not a hashtag start) or `invalid_query`' },
+  }),
+  suggestPlaces: defineRoute({
+    method: 'get',
+    path: '/v1/places',
+    auth: 'public',
+    tag: 'listings',
+    summary: 'Place-name autocomplete (GeoNames cities of at least 1,000 people, offline), the most populous first',
+    query: z.object({
+      q: single('q')
+        .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), { error: 'q contains control characters' })
+        .pipe(z.string().trim().min(1, { error: 'q is required' }).max(100, { error: 'q must be at most 100 characters' }))
+        .meta({ description: 'the start of a place name, accents optional; `Berlin, US` or `Paris, France` narrows by country', examples: ['Berl'] }),
+      limit: numberParam('limit', 1, 20).default(8).meta({ description: 'how many' }),
+    }),
+    responses: { 200: { description: 'matching places', schema: s.placeSuggestions } },
+    errors: { 400: '`invalid_query` (with `field`)' },
   }),
   getUser: defineRoute({
     method: 'get',

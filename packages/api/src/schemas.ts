@@ -109,7 +109,14 @@ export const listing = z
   .meta({ id: 'Listing' });
 
 export const listingPage = z
-  .object({ items: z.array(listing), nextCursor: z.string().nullable().meta({ description: 'null on the last page' }) })
+  .object({
+    items: z.array(listing),
+    nextCursor: z.string().nullable().meta({ description: 'null on the last page' }),
+    matched: z
+      .enum(['words', 'similar'])
+      .optional()
+      .meta({ description: 'with `q`: `words` (full-text matches) or `similar` (no word matched; close spellings of title and hashtags)' }),
+  })
   .meta({ id: 'ListingPage' });
 
 export const userProfile = z.object({
@@ -126,6 +133,23 @@ export const hashtagSuggestions = z.object({
   prefix: z.string(),
   hashtags: z.array(z.object({ tag: z.string(), listings: z.number().int().min(0) })),
 });
+
+export const placeSuggestions = z
+  .object({
+    q: z.string(),
+    places: z.array(
+      z.object({
+        name: z.string(),
+        country: z.string().meta({ description: 'ISO 3166-1 alpha-2' }),
+        countryName: z.string().meta({ description: "the country's English name" }),
+        adminCode: z.string().meta({ description: "GeoNames' first-level admin code (state or region), empty when unknown" }),
+        latitude: z.number(),
+        longitude: z.number(),
+        population: z.number().int().min(0),
+      }),
+    ),
+  })
+  .meta({ id: 'PlaceSuggestions' });
 
 export const uploadPreview = z.object({ uploadId: uuid, previewUrl: z.url(), posterUrl: z.url() });
 

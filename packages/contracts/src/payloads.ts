@@ -44,6 +44,11 @@ export const listingFormSchema = z.object({
   contact: z.string().max(LISTING_LIMITS.contact).optional(),
   /** The asking price, if any. */
   price: priceSchema.optional(),
+  /** The listing's language (ISO 639-1), if the seller gave it: search stems its words in that language. */
+  language: z
+    .string()
+    .regex(/^[a-z]{2}$/)
+    .optional(),
 });
 
 /** The payment the gateway asked for: paid to `to` on `chainId`, at least `amount`, before `expiresAt`. */

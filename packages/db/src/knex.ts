@@ -10,6 +10,7 @@ import * as refundVerification from './migrations/008_refund_verification.js';
 import * as quoteSettings from './migrations/009_quote_settings.js';
 import * as reconcileCheckpoint from './migrations/010_reconcile_checkpoint.js';
 import * as streaming from './migrations/011_streaming.js';
+import * as textSearch from './migrations/012_text_search.js';
 import * as favouritesSavedSearches from './migrations/013_favourites_saved_searches.js';
 import * as listingReports from './migrations/014_listing_reports.js';
 
@@ -34,6 +35,7 @@ const migrations: Record<string, Migration> = {
   '011_streaming': streaming,
   '014_listing_reports': listingReports,
   '013_favourites_saved_searches': favouritesSavedSearches,
+  '012_text_search': textSearch,
 };
 
 /** Every migration's name, in the order they run. */

@@ -31,6 +31,8 @@ export interface SaveListingInput {
     longitude: number;
     /** The asking price, if the form had one. */
     price?: { amount: string; currency: string } | undefined;
+    /** ISO 639-1, when the seller named the listing's language (full-text search stems in it). */
+    language?: string | undefined;
   };
   /** Already normalised (see normalizeHashtag). */
   hashtags: string[];
@@ -76,6 +78,7 @@ export async function saveListing(db: Knex, input: SaveListingInput): Promise<{ 
         display_name: input.owner.displayName ?? null,
         price_amount: l.price?.amount ?? null,
         price_currency: l.price?.currency ?? null,
+        language: l.language ?? null,
         duration_seconds: l.durationSeconds,
         width: l.width,
         height: l.height,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { applyTagFilter, hashtagIds } from './hashtags.js';
 import { PUBLIC_LISTING } from './visibility.js';
@@ -54,7 +55,16 @@ export interface ListingView {
   createdAt: string;
 }
 
+/** How a page is ordered; `relevance` needs `q`, `nearest` needs `near`. */
+export type ListingSort = 'relevance' | 'newest' | 'nearest' | 'price_asc' | 'price_desc';
+
 export interface ListingSearch {
+  /** Words to find in title (weighted most), hashtags and description (web-search syntax: "quotes", or, -not). */
+  q?: string | undefined;
+  /** The searcher's ISO 639-1 language: its stemming joins the language-neutral match. */
+  language?: string | undefined;
+  /** Default: relevance with `q`, else nearest with `near`, else newest. */
+  sort?: ListingSort | undefined;
   /** Normalised tags. */
   tags?: string[] | undefined;
   match?: 'all' | 'any' | undefined;
@@ -85,6 +95,11 @@ export interface ListingPage {
   items: ListingView[];
   /** Pass as `cursor` for the next page; null on the last page. */
   nextCursor: string | null;
+  /**
+   * With `q`: `words` when the full-text search matched, `similar` when it matched nothing and the
+   * page holds listings whose title or hashtags are spelt close to the words (typo tolerance).
+   */
+  matched?: 'words' | 'similar';
 }
 
 /** A cursor that was not made by this search (tampered, or from a differently sorted search). */
@@ -95,7 +110,17 @@ export class InvalidCursorError extends Error {
   }
 }
 
-type Cursor = { by: 'distance'; d: number; id: string } | { by: 'newest'; t: string; id: string };
+type CursorPosition =
+  | { by: 'distance'; d: number; id: string }
+  | { by: 'newest'; t: string; id: string }
+  | { by: 'relevance'; r: string; id: string }
+  | { by: 'price_asc' | 'price_desc'; p: string | null; id: string };
+/**
+ * A page's last position, with (for a search by words) a fingerprint of the words and language
+ * (`f`, so a cursor carried over to other words is refused rather than skipping listings) and
+ * whether the pages are of similar spellings (`m`).
+ */
+type Cursor = CursorPosition & { f?: string; m?: 'similar' };
 
 const encodeCursor = (cursor: Cursor) => Buffer.from(JSON.stringify(cursor)).toString('base64url');
 
@@ -125,12 +150,21 @@ function validTimestamp(text: string): boolean {
   );
 }
 
-function decodeCursor(raw: string, by: Cursor['by']): Cursor {
+/** A real's text form as Postgres prints it (a rank), and a price as numeric(14,2) prints it. */
+const REAL_TEXT = /^-?\d+(\.\d+)?(e[-+]?\d+)?$/;
+const PRICE_TEXT = /^\d{1,12}(\.\d{1,2})?$/;
+
+function decodeCursor(raw: string, by: Cursor['by'], fingerprint: string | undefined): Cursor {
   try {
     const value = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Cursor;
     const idOk = typeof value === 'object' && value !== null && typeof value.id === 'string' && UUID.test(value.id);
-    if (idOk && value.by === 'distance' && by === 'distance' && typeof value.d === 'number' && Number.isFinite(value.d) && value.d >= 0) return value;
-    if (idOk && value.by === 'newest' && by === 'newest' && typeof value.t === 'string' && validTimestamp(value.t)) return value;
+    const sameWords = idOk && value.f === fingerprint && (value.m === undefined || (value.m === 'similar' && fingerprint !== undefined));
+    if (!sameWords || value.by !== by) throw new InvalidCursorError();
+    if (value.by === 'distance' && typeof value.d === 'number' && Number.isFinite(value.d) && value.d >= 0) return value;
+    if (value.by === 'newest' && typeof value.t === 'string' && validTimestamp(value.t)) return value;
+    if (value.by === 'relevance' && typeof value.r === 'string' && REAL_TEXT.test(value.r)) return value;
+    if ((value.by === 'price_asc' || value.by === 'price_desc') && (value.p === null || (typeof value.p === 'string' && PRICE_TEXT.test(value.p))))
+      return value;
   } catch {
     // falls through to the error
   }
@@ -168,6 +202,7 @@ interface ListingRow {
   distance_m?: number;
   created_at: Date;
   created_cursor: string;
+  rank_cursor?: string;
 }
 
 function toView(row: ListingRow): ListingView {
@@ -260,10 +295,7 @@ function nearestPage(
   near: NonNullable<ListingSearch['near']>,
   cursor: Cursor | undefined,
 ): Knex.QueryBuilder {
-  const point = geographyPoint(db, near);
-  const distance = db.raw('(l.location <-> ?)', [point]);
-  page.select(db.raw('? AS distance_m', [distance]));
-  if (search.radiusKm !== undefined) page.whereRaw('ST_DWithin(l.location, ?, ?)', [point, search.radiusKm * 1000]);
+  const distance = distanceFrom(db, near);
   if (cursor?.by === 'distance') {
     // The cursor names the last listing by id (its format predates seq); that listing's seq breaks the tie.
     page.whereRaw('(? > ? OR (? = ? AND l.seq > (SELECT c.seq FROM listings c WHERE c.id = ?)))', [distance, cursor.d, distance, cursor.d, cursor.id]);
@@ -285,15 +317,126 @@ function newestPage(db: Knex, page: Knex.QueryBuilder, search: ListingSearch, cu
   return decorate(db, page).orderBy(newest);
 }
 
+/** The sphere distance from the search point, the same expression the nearest-first index walk orders by. */
+const distanceFrom = (db: Knex, near: NonNullable<ListingSearch['near']>) => db.raw('(l.location <-> ?)', [geographyPoint(db, near)]);
+
 /**
- * Listings by hashtags (all or any), distance and owner, nearest first when `near` is given,
- * else newest first, one keyset page at a time. Public by default: approved listings only.
+ * The page by rank, best first, on (rank, id): ranks are reals printed exactly by Postgres, and the
+ * cursor compares against that same printed value cast back, so no listing is skipped or repeated.
+ */
+function relevancePage(db: Knex, page: Knex.QueryBuilder, search: ListingSearch, rank: Knex.Raw, cursor: Cursor | undefined): Knex.QueryBuilder {
+  page.select(db.raw('? AS rank', [rank]), db.raw('(?)::text AS rank_cursor', [rank]));
+  if (cursor?.by === 'relevance') page.whereRaw('(? < ?::real OR (? = ?::real AND l.id < ?::uuid))', [rank, cursor.r, rank, cursor.r, cursor.id]);
+  page.orderByRaw('? DESC, l.id DESC', [rank]).limit(search.limit + 1);
+  return decorate(db, page)
+    .select('l.rank_cursor')
+    .orderBy([
+      { column: 'l.rank', order: 'desc' },
+      { column: 'l.id', order: 'desc' },
+    ]);
+}
+
+/** The page by asking price (cheapest or dearest first), listings without a price last, on (price, id). */
+function pricePage(db: Knex, page: Knex.QueryBuilder, search: ListingSearch, by: 'price_asc' | 'price_desc', cursor: Cursor | undefined): Knex.QueryBuilder {
+  const [order, after] = by === 'price_asc' ? (['ASC', '>'] as const) : (['DESC', '<'] as const);
+  if (cursor?.by === by) {
+    if (cursor.p === null) page.whereRaw(`l.price_amount IS NULL AND l.id ${after} ?::uuid`, [cursor.id]);
+    else
+      page.whereRaw(`(l.price_amount ${after} ?::numeric OR (l.price_amount = ?::numeric AND l.id ${after} ?::uuid) OR l.price_amount IS NULL)`, [
+        cursor.p,
+        cursor.p,
+        cursor.id,
+      ]);
+  }
+  const ordering = `l.price_amount ${order} NULLS LAST, l.id ${order}`;
+  page.orderByRaw(ordering).limit(search.limit + 1);
+  return decorate(db, page).orderByRaw(ordering);
+}
+
+const CURSOR_KIND: Record<ListingSort, Cursor['by']> = {
+  relevance: 'relevance',
+  newest: 'newest',
+  nearest: 'distance',
+  price_asc: 'price_asc',
+  price_desc: 'price_desc',
+};
+
+/** A sort the search cannot give (relevance without words, nearest without a point). */
+export class UnsupportedSortError extends Error {
+  override readonly name = 'UnsupportedSortError';
+}
+
+/** Words as a search matches them: full text, or (when that found nothing) similar spellings. */
+interface TextMatch {
+  condition: Knex.Raw;
+  rank: Knex.Raw;
+}
+
+function wordsMatch(db: Knex, q: string, language: string | undefined): TextMatch {
+  // websearch_to_tsquery never fails on syntax (unbalanced quotes, lone operators): the worst is an
+  // empty query, which matches nothing. The language-neutral query always joins the stemmed one.
+  const query = db.raw(`(websearch_to_tsquery('simple', ?) || websearch_to_tsquery(reelboard_text_search_config(?), ?))`, [q, language ?? null, q]);
+  return { condition: db.raw('l.search_vector @@ ?', [query]), rank: db.raw('ts_rank(l.search_vector, ?)', [query]) };
+}
+
+function similarMatch(db: Knex, q: string): TextMatch {
+  return { condition: db.raw('? <% l.search_words', [q]), rank: db.raw('word_similarity(?, l.search_words)', [q]) };
+}
+
+/**
+ * How close a spelling must be for `similar` matches (pg_trgm's word_similarity, 0..1). The default
+ * 0.6 misses a swapped pair of letters in a 7-letter word ("bicylce"); 0.45 finds it without
+ * matching unrelated words of the same length.
+ */
+const SIMILARITY_THRESHOLD = 0.45;
+
+/**
+ * Listings by words, hashtags (all or any), distance, price and owner, in the asked order (relevance
+ * with `q`, nearest with `near`, else newest by default), one keyset page at a time. Words are
+ * matched by full-text search; when that finds nothing, by similar spelling (typos). Public by
+ * default: approved listings only.
  */
 export async function searchListings(db: Knex, search: ListingSearch): Promise<ListingPage> {
-  const by: Cursor['by'] = search.near ? 'distance' : 'newest';
-  const cursor = search.cursor ? decodeCursor(search.cursor, by) : undefined;
+  const q = search.q?.trim() ? search.q.trim() : undefined;
+  const sort: ListingSort = search.sort ?? (q ? 'relevance' : search.near ? 'nearest' : 'newest');
+  if (sort === 'relevance' && !q) throw new UnsupportedSortError('sort=relevance needs words to rank by (q)');
+  if (sort === 'nearest' && !search.near) throw new UnsupportedSortError('sort=nearest needs a point (near)');
+  const fingerprint = q
+    ? createHash('sha256')
+        .update(`${q}\u0000${search.language ?? ''}`)
+        .digest('base64url')
+        .slice(0, 12)
+    : undefined;
+  const cursor = search.cursor ? decodeCursor(search.cursor, CURSOR_KIND[sort], fingerprint) : undefined;
+  if (!q) return searchPage(db, search, sort, undefined, cursor);
+  const similar = async (): Promise<ListingPage> =>
+    db.transaction(async (trx) => {
+      await trx.raw(`SET LOCAL pg_trgm.word_similarity_threshold = ${SIMILARITY_THRESHOLD}`);
+      return { ...(await searchPage(trx, search, sort, { mode: 'similar', match: similarMatch(trx, q), fingerprint }, cursor)), matched: 'similar' };
+    });
+  if (cursor?.m === 'similar') return similar();
+  const exact = await searchPage(db, search, sort, { mode: 'words', match: wordsMatch(db, q, search.language), fingerprint }, cursor);
+  // Only a first page falls back: later pages follow their cursor's kind.
+  if (exact.items.length > 0 || cursor) return { ...exact, matched: 'words' };
+  return similar();
+}
+
+async function searchPage(
+  db: Knex,
+  search: ListingSearch,
+  sort: ListingSort,
+  text: { mode: 'words' | 'similar'; match: TextMatch; fingerprint: string | undefined } | undefined,
+  cursor: Cursor | undefined,
+): Promise<ListingPage> {
+  const by = CURSOR_KIND[sort];
   // The page is chosen from listings alone; decorate() joins owner and hashtags onto it afterwards.
   const page = db('listings as l').select('l.*');
+  if (text) page.whereRaw('?', [text.match.condition]);
+  if (search.near) {
+    // Every sort reports the distance when the search has a point; only `nearest` orders by it.
+    page.select(db.raw('? AS distance_m', [distanceFrom(db, search.near)]));
+    if (search.radiusKm !== undefined) page.whereRaw('ST_DWithin(l.location, ?, ?)', [geographyPoint(db, search.near), search.radiusKm * 1000]);
+  }
   if (search.status === undefined) page.whereRaw(PUBLIC_LISTING);
   else page.where('l.moderation_status', search.status).whereNot('l.state', 'removed');
   if (search.priceMin !== undefined) page.where('l.price_amount', '>=', search.priceMin);
@@ -309,13 +452,27 @@ export async function searchListings(db: Knex, search: ListingSearch): Promise<L
   }
   if (search.owner) page.whereRaw('l.user_id = (SELECT u.id FROM users u WHERE u.wallet_address = ?)', [search.owner.toLowerCase()]);
 
-  const rows: ListingRow[] = await (search.near ? nearestPage(db, page, search, search.near, cursor) : newestPage(db, page, search, cursor));
+  let query: Knex.QueryBuilder;
+  if (by === 'distance' && search.near) query = nearestPage(db, page, search, search.near, cursor);
+  else if (by === 'relevance' && text) query = relevancePage(db, page, search, text.match.rank, cursor);
+  else if (by === 'price_asc' || by === 'price_desc') query = pricePage(db, page, search, by, cursor);
+  else query = newestPage(db, page, search, cursor);
+  if (search.near && by !== 'distance') query.select('l.distance_m');
+  const rows: ListingRow[] = await query;
   const items = rows.slice(0, search.limit);
   const last = items[items.length - 1];
-  const nextCursor =
-    rows.length > search.limit && last
-      ? encodeCursor(by === 'distance' ? { by, d: Number(last.distance_m), id: last.id } : { by, t: last.created_cursor, id: last.id })
-      : null;
+  let nextCursor: string | null = null;
+  if (rows.length > search.limit && last) {
+    const position: CursorPosition =
+      by === 'distance'
+        ? { by, d: Number(last.distance_m), id: last.id }
+        : by === 'relevance'
+          ? { by, r: String(last.rank_cursor), id: last.id }
+          : by === 'price_asc' || by === 'price_desc'
+            ? { by, p: last.price_amount, id: last.id }
+            : { by, t: last.created_cursor, id: last.id };
+    nextCursor = encodeCursor({ ...position, ...(text?.fingerprint ? { f: text.fingerprint } : {}), ...(text?.mode === 'similar' ? { m: 'similar' } : {}) });
+  }
   return { items: items.map(toView), nextCursor };
 }
 

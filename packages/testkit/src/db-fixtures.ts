@@ -10,7 +10,18 @@ export function randomWallet(): string {
 
 /** A complete save input for one upload, as profile-writer builds it from `assets.stored`. */
 export function listingInput(
-  overrides: { wallet?: string; tags?: string[]; latitude?: number; longitude?: number; title?: string; displayName?: string; id?: string } = {},
+  overrides: {
+    wallet?: string;
+    tags?: string[];
+    latitude?: number;
+    longitude?: number;
+    title?: string;
+    displayName?: string;
+    id?: string;
+    description?: string;
+    price?: { amount: string; currency: string };
+    language?: string;
+  } = {},
 ): SaveListingInput {
   const id = overrides.id ?? randomUUID();
   return {
@@ -18,7 +29,7 @@ export function listingInput(
     owner: { walletAddress: overrides.wallet ?? randomWallet(), displayName: overrides.displayName ?? 'Anna', contact: 'anna@example.com' },
     listing: {
       title: overrides.title ?? 'A bike',
-      description: 'red, 3 gears',
+      description: overrides.description ?? 'red, 3 gears',
       videoKey: `listings/${id}/video.webm`,
       previewKey: `listings/${id}/preview.webm`,
       posterKey: `listings/${id}/poster.webp`,
@@ -30,6 +41,8 @@ export function listingInput(
       sourceBytes: 654_321,
       latitude: overrides.latitude ?? 52.52,
       longitude: overrides.longitude ?? 13.405,
+      ...(overrides.price ? { price: overrides.price } : {}),
+      ...(overrides.language ? { language: overrides.language } : {}),
     },
     hashtags: overrides.tags ?? [],
   };

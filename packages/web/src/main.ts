@@ -1,6 +1,6 @@
 import { h, mount } from './dom.js';
 import { clientLinkOf, navigate, onNavigate } from './navigation.js';
-import { navSection, pathForHash, resolveRoute } from './router.js';
+import { browsePath, navSection, pathForHash, resolveRoute } from './router.js';
 import { currentSession, signOut } from './session.js';
 import { renderBrowse } from './views/browse.js';
 import { renderFavourites } from './views/favourites.js';
@@ -47,12 +47,7 @@ function route(): void {
   }
   switch (current.view) {
     case 'browse':
-      renderBrowse(view, {
-        tags: current.params.get('tags') ?? '',
-        near: current.params.get('near') ?? '',
-        radiusKm: current.params.get('radiusKm') ?? '',
-        owner: current.params.get('owner') ?? undefined,
-      });
+      leaveView = renderBrowse(view, current.params, (query) => navigate(browsePath(query)));
       // Under the browse view's filters, whoever draws them.
       (view.querySelector('form[role="search"]') ?? view.firstElementChild)?.after(saveSearchControl());
       break;

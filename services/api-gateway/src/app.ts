@@ -24,6 +24,7 @@ import { docsRoutes } from './routes/docs.js';
 import { listingLifeRoutes } from './routes/listing-life.js';
 import { listingRoutes } from './routes/listings.js';
 import { notificationRoutes } from './routes/notifications.js';
+import { placeRoutes } from './routes/places.js';
 import { reportRoutes } from './routes/reports.js';
 import { uploadRoutes } from './routes/uploads.js';
 
@@ -94,6 +95,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
       limits: { wallet: limits.reportsPerWallet, anonymous: limits.anonymousReports },
     }),
   );
+  app.use(placeRoutes({ bind }));
   app.use(
     notificationRoutes({
       bind,

@@ -15,6 +15,7 @@ import { createStaging } from './infra/resumable.js';
 import { StatusHub } from './infra/status-hub.js';
 import { ownerOfRequest, sizeTimeoutsForUploads } from './infra/upload-timeouts.js';
 import { handleListingJob } from './listing-job.js';
+import { worldGazetteer } from './places/gazetteer.js';
 
 await runService({
   name: 'api-gateway',
@@ -72,6 +73,14 @@ await runService({
     await bus.schedule('listings.maintenance', { every: config.LISTING_JOB_INTERVAL_SECONDS * 1000 });
     bus.consume('listings.maintenance', handleListingJob({ db, storage, bus, log, rejectedObjectsMs: config.REJECTED_OBJECTS_DELETE_AFTER_HOURS * 3600_000 }), {
       concurrency: 1,
+    });
+    // Indexed before serving, so the first place search does not stall every request for it.
+    const placesStarted = performance.now();
+    const places = worldGazetteer().size;
+    log.info('place names indexed', {
+      places,
+      ms: Math.round(performance.now() - placesStarted),
+      heapMiB: Math.round(process.memoryUsage().heapUsed / 1048576),
     });
     const server = await new Promise<Server>((resolve, reject) => {
       const listening = app.listen(config.PORT, (error?: Error) => (error ? reject(error) : resolve(listening)));

@@ -34,6 +34,7 @@ export async function handleAssetsStored(
       latitude: form.latitude,
       longitude: form.longitude,
       price: form.price,
+      language: form.language,
     },
     hashtags: form.hashtags,
   });

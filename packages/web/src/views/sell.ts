@@ -2,6 +2,7 @@ import { encodeFunctionData, erc20Abi } from 'viem';
 import { LISTING_LIMITS } from '@reelboard/contracts/limits';
 import { type AcceptedUpload, ApiError, type HashtagSuggestion, type PaymentQuote, requestJson, type UploadPreview } from '../api.js';
 import { h, mount, progressBar } from '../dom.js';
+import { placeSearch } from '../place-search.js';
 import { notificationOffer } from '../push.js';
 import { uploadVideoResumably } from '../resumable.js';
 import { currentSession, type Session, signIn, signOut } from '../session.js';
@@ -163,6 +164,22 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     'aria-describedby': 'longitude-error',
   });
   const locateButton = h('button', { type: 'button', id: 'locate', class: 'secondary' }, 'Use my location');
+  // market-search: a town's name fills latitude and longitude.
+  const place = placeSearch({
+    id: 'place',
+    placeholder: 'Berlin',
+    describedBy: 'place-error',
+    onPick: ({ latitude, longitude }) => {
+      latitudeInput.value = latitude.toFixed(5);
+      longitudeInput.value = longitude.toFixed(5);
+      placeError.hidden = true;
+    },
+    onError: (message) => {
+      placeError.textContent = message;
+      placeError.hidden = false;
+    },
+  });
+  const placeError = h('p', { class: 'field-error', id: 'place-error', hidden: true });
   const displayNameInput = h('input', {
     type: 'text',
     id: 'displayName',
@@ -224,6 +241,7 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
       'fieldset',
       { class: 'location' },
       h('legend', {}, 'Location'),
+      h('div', { class: 'field' }, h('label', { for: 'place' }, 'Town or city'), place.input, place.list, placeError),
       h('div', { class: 'row' }, field('latitude', 'Latitude', latitudeInput), field('longitude', 'Longitude', longitudeInput), locateButton),
     ),
     field('displayName', 'Your name (optional)', displayNameInput),

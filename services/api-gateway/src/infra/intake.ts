@@ -67,8 +67,8 @@ export function parseListingForm(body: unknown): ListingForm {
   if (!parsed.success || Object.keys(fields).length > 0) {
     throw new HttpError(400, 'invalid_form', `invalid fields: ${Object.keys(fields).join(', ')}`, { fields });
   }
-  const { title, description, latitude, longitude, displayName, contact } = parsed.data;
-  return listingFormSchema.parse({ title, description, hashtags, latitude, longitude, displayName, contact, ...(price ? { price } : {}) });
+  const { title, description, latitude, longitude, displayName, contact, language } = parsed.data;
+  return listingFormSchema.parse({ title, description, hashtags, latitude, longitude, displayName, contact, language, ...(price ? { price } : {}) });
 }
 
 /**

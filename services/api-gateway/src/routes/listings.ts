@@ -54,9 +54,17 @@ export async function presentListing(storage: ObjectStorage, view: ListingView):
 }
 
 /** Runs a search (a foreign cursor throws InvalidCursorError: a 400 by the domain-error table). */
-export async function searchPage(db: Knex, storage: ObjectStorage, search: ListingSearch): Promise<{ items: Listing[]; nextCursor: string | null }> {
+export async function searchPage(
+  db: Knex,
+  storage: ObjectStorage,
+  search: ListingSearch,
+): Promise<{ items: Listing[]; nextCursor: string | null; matched?: 'words' | 'similar' }> {
   const page = await searchListings(db, search);
-  return { items: await Promise.all(page.items.map((view) => presentListing(storage, view))), nextCursor: page.nextCursor };
+  return {
+    items: await Promise.all(page.items.map((view) => presentListing(storage, view))),
+    nextCursor: page.nextCursor,
+    ...(page.matched ? { matched: page.matched } : {}),
+  };
 }
 
 /** The public read API: approved listings by hashtags, distance and owner; hashtag autocomplete; profiles. */
