@@ -116,7 +116,7 @@ const cardVideos = (page: Page) =>
 describe('the browse view', () => {
   it('shows cards with price and age, posters first, and plays previews only while on screen, one download at a time', async () => {
     const { page, errors, downloads } = await openPage(DESKTOP_VIEWPORT);
-    await page.goto(`${gateway.base}/#/browse?tags=${scope}&sort=price_asc`);
+    await page.goto(`${gateway.base}/?tags=${scope}&sort=price_asc`);
     await expect.poll(() => page.locator('#listings > li').count(), { timeout: 20_000 }).toBe(20);
     await expect.poll(() => page.locator('#listings > li').first().locator('.card-price').textContent()).toBe('€10.00');
     await expect.poll(() => page.locator('#listings > li').first().locator('time').textContent()).toBe('3 days ago');
@@ -152,7 +152,7 @@ describe('the browse view', () => {
 
   it('searches by words (typos too), place, radius, price and sort, keeping the search in the address', async () => {
     const { page, errors } = await openPage(DESKTOP_VIEWPORT);
-    await page.goto(`${gateway.base}/#/browse?tags=${scope}`);
+    await page.goto(`${gateway.base}/?tags=${scope}`);
     await expect.poll(() => page.locator('#listings > li').count(), { timeout: 20_000 }).toBe(20);
     await page.fill('#filter-q', 'bicylce');
     await page.fill('#filter-near', 'Berl');
@@ -166,9 +166,10 @@ describe('the browse view', () => {
     await page.getByRole('button', { name: 'Search' }).click();
 
     await expect
-      .poll(() => page.evaluate(() => (globalThis as unknown as { location: { hash: string } }).location.hash), { timeout: 20_000 })
+      .poll(() => page.evaluate(() => (globalThis as unknown as { location: { search: string } }).location.search), { timeout: 20_000 })
       .toContain('q=bicylce');
-    const hash = new URLSearchParams((await page.evaluate(() => (globalThis as unknown as { location: { hash: string } }).location.hash)).split('?')[1]);
+    // The search lives in the page's own address (`/?q=…`), so it can be shared and survives a reload.
+    const hash = new URLSearchParams(await page.evaluate(() => (globalThis as unknown as { location: { search: string } }).location.search));
     expect(Object.fromEntries(hash)).toMatchObject({
       q: 'bicylce',
       place: 'Berlin, Germany',
@@ -201,7 +202,7 @@ describe('the browse view', () => {
 
   it('is accessible and never scrolls sideways on a phone', async () => {
     const { page, errors } = await openPage(PHONE_VIEWPORT);
-    await page.goto(`${gateway.base}/#/browse?tags=${scope}&q=table&priceMax=30`);
+    await page.goto(`${gateway.base}/?tags=${scope}&q=table&priceMax=30`);
     await expect.poll(() => page.locator('#listings > li').count(), { timeout: 20_000 }).toBeGreaterThan(0);
     await page.screenshot({ path: join(SHOTS, 'browse-phone.png'), fullPage: true });
     await assertAccessible(page, 'browse (phone)');
@@ -211,7 +212,7 @@ describe('the browse view', () => {
 
   it("fills the seller's latitude and longitude from a town's name", async () => {
     const { page } = await openPage(PHONE_VIEWPORT);
-    await page.goto(`${gateway.base}/#/sell`);
+    await page.goto(`${gateway.base}/sell`);
     // The form is inert and greyed until a wallet signs in (flow.test.ts walks that); this checks the place field alone.
     await page.waitForSelector('#place', { state: 'attached' });
     await page.evaluate(() => {

@@ -210,7 +210,7 @@ describe('contact, share, save in Chromium', () => {
       [`/sellers/${seller}`, 'seller', 'Anna’s bikes'],
       ['/favourites', 'favourites', 'Favourites'],
       ['/saved-searches', 'saved-searches', 'Saved searches'],
-      [`/?tags=${TAG}`, 'browse', 'Browse listings'],
+      [`/?tags=${TAG}`, 'browse', 'Find a listing'],
     ] as const) {
       await page.goto(`${gateway.base}${path}`);
       await expect.poll(heading).toBe(title);
