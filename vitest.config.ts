@@ -11,6 +11,7 @@ export const unitTests = [
   'packages/api/test/edit-bodies.test.ts',
   'packages/api/test/route-table.test.ts',
   'packages/client/test/multipart.test.ts',
+  'packages/config/test/chains.test.ts',
   'packages/config/test/config.test.ts',
   'packages/contracts/test/contracts.test.ts',
   'packages/logger/test/scrub.test.ts',

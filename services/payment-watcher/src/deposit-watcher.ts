@@ -131,7 +131,7 @@ export class DepositWatcher {
     this.leased = await lock.acquire();
     if (!this.leased) {
       // Only the replica that reads blocks knows how far behind they are.
-      scanLag.reset();
+      scanLag.remove({ chain: String(this.deps.chainId) });
       return 0;
     }
     const confirmed = await this.confirmedHeight();
@@ -156,7 +156,7 @@ export class DepositWatcher {
             continue;
           }
         }
-        scanLag.set(0);
+        scanLag.set({ chain: String(this.deps.chainId) }, 0);
         return 0;
       }
       const toBlock = confirmed < fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n ? confirmed : fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n;
@@ -191,7 +191,7 @@ export class DepositWatcher {
     await this.settleAt(read, toBlock, range);
     await watchList.markBalancesRead(due);
     await watchList.saveCursor(toBlock, endTime, range.hashes.get(toBlock) as Hash, range.hashes, this.deps.hashesKept);
-    scanLag.set(toBlock === confirmed ? 0 : Math.max(0, (await this.blockTime(confirmed)) - endTime) / 1000);
+    scanLag.set({ chain: String(this.deps.chainId) }, toBlock === confirmed ? 0 : Math.max(0, (await this.blockTime(confirmed)) - endTime) / 1000);
     await this.requeuePaid();
     return Number(toBlock - fromBlock) + 1;
   }
@@ -238,7 +238,7 @@ export class DepositWatcher {
       replacedTo: reorg.replacedTo.toString(),
       confirmed: confirmed.toString(),
     });
-    countReorg();
+    countReorg(chainId);
     await watchList.dropSweepsAbove(reorg.ancestor);
     const quotes = await watchList.watched();
     if (reorg.ancestor < height)
@@ -267,7 +267,7 @@ export class DepositWatcher {
       if (!(await watchList.lowerCredited(quote.address, total, epoch))) continue;
       const reason = `a reorg of blocks ${reorg.ancestor + 1n}..${reorg.replacedTo} took back ${before - total} of the ${before} received at ${quote.address}; the listing is held until the money is on chain again`;
       await uploads.status.publish({ uploadId: quote.uploadId, event: 'payment.reversed', stage: STAGE, code: 'reorg', reason });
-      countReversal();
+      countReversal(chainId);
       log.error('credit reversed by a reorg', {
         uploadId: quote.uploadId,
         address: quote.address,
@@ -393,7 +393,7 @@ export class DepositWatcher {
         ...(epoch > 0 ? { epoch } : {}),
       });
       seen.push({ blockNumber: blockNumber.toString(), token, transfer });
-      countCredit('unmatched');
+      countCredit(chainId, 'unmatched');
       log.warn('transfer to the merchant address matches no quote; recorded for refund', { txHash: transfer.txHash, amount: transfer.amount });
     }
     await watchList.rememberMerchantTransfers(seen);
@@ -426,7 +426,7 @@ export class DepositWatcher {
         epoch,
       });
       await watchList.setMerchantReversals(merchantKey(seen.transfer), epoch);
-      countReversal();
+      countReversal(chainId);
       log.error('transfer to the merchant reversed by a reorg; nothing of it is due back', {
         txHash: seen.transfer.txHash,
         amount: seen.transfer.amount,
@@ -551,7 +551,7 @@ export class DepositWatcher {
       await this.tellOwner(quote, verdict.status, total);
     }
     // A block pass and a client's hint may settle the same total at once (both idempotent): it is counted once.
-    if (await this.deps.watchList.raiseCredited(quote.address, total)) countCredit(verdict.status);
+    if (await this.deps.watchList.raiseCredited(quote.address, total)) countCredit(this.deps.chainId, verdict.status);
     return verdict.status;
   }
 
@@ -641,7 +641,7 @@ export class DepositWatcher {
     try {
       if (!this.leased) return;
       const cursor = await this.deps.watchList.cursor();
-      if (cursor) scanLag.set(Math.max(0, Date.now() - cursor.time) / 1000);
+      if (cursor) scanLag.set({ chain: String(this.deps.chainId) }, Math.max(0, Date.now() - cursor.time) / 1000);
     } catch {
       // Redis is unreachable too: the gauge keeps its last value, and the pass's failure is logged.
     }

@@ -74,10 +74,16 @@ export class WatchList {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    /**
+     * The chain this list is of, when it is not the home chain (CHAIN_ID): its keys then sit under
+     * `payment:chain:<id>`, so each chain keeps its own watch set and cursor. The home chain keeps the
+     * keys it had before several chains were watched, so an upgraded deployment resumes where it was.
+     */
+    readonly chainId?: number | undefined,
   ) {}
 
   private key(...parts: string[]): string {
-    return [this.prefix, 'payment', ...parts].join(':');
+    return [this.prefix, 'payment', ...(this.chainId === undefined ? [] : ['chain', String(this.chainId)]), ...parts].join(':');
   }
 
   /** Watches a quote's deposit address until `until` (ms). */
