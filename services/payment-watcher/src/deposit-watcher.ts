@@ -94,9 +94,11 @@ export function settingsInUse(quotes: readonly Pick<WatchedQuote, 'merchant' | '
   return [...all.values()];
 }
 
-/** The sweeps of every factory the quotes use, in a range of blocks. */
-const readAllSweeps = (chain: PublicClient, settings: readonly DepositSettings[], range: { fromBlock: bigint; toBlock: bigint }) =>
-  Promise.all(settings.map((s) => readSweeps(chain, s, range))).then((lists) => lists.flat());
+/** The sweeps of every factory the quotes use (one per merchant, whatever the token), in a range of blocks. */
+const readAllSweeps = (chain: PublicClient, settings: readonly DepositSettings[], range: { fromBlock: bigint; toBlock: bigint }) => {
+  const byMerchant = new Map(settings.map((s) => [s.merchant.toLowerCase(), s]));
+  return Promise.all([...byMerchant.values()].map((s) => readSweeps(chain, s, range))).then((lists) => lists.flat());
+};
 
 /**
  * Credits payments by what reaches each quote's deposit address, however it got there (a plain
@@ -454,7 +456,7 @@ export class DepositWatcher {
         const addresses = group.map((q) => q.address);
         const [balances, swept] = await Promise.all([
           readBalances(chain, { addresses, token, blockNumber: height }),
-          watchList.sweptUpTo(addresses, height, token === null ? 'native' : 'token'),
+          watchList.sweptUpTo(addresses, height, token),
         ]);
         group.forEach((q, i) => {
           totals.set(q.uploadId, (balances[i] ?? 0n) + (swept[i] ?? 0n));
