@@ -10,6 +10,7 @@ export const unitTests = [
   'packages/api/test/boundaries.test.ts',
   'packages/api/test/edit-bodies.test.ts',
   'packages/api/test/route-table.test.ts',
+  'packages/chain/test/price.test.ts',
   'packages/client/test/multipart.test.ts',
   'packages/config/test/chains.test.ts',
   'packages/config/test/config.test.ts',

@@ -13,6 +13,25 @@ export const tokenSettingSchema = z
     symbol: z.string().min(1).max(16),
     /** Its base units per whole token, as a power of ten (6 for USDC). */
     decimals: z.number().int().min(0).max(36),
+    /** The ISO 4217 currency it is a stablecoin of (USDC: USD): a PRICE in that currency is quoted in it 1:1. */
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, { error: 'must be an ISO 4217 currency code (USD)' })
+      .optional(),
+  })
+  .strict();
+
+/** A Chainlink AggregatorV3Interface on the chain giving the native coin's price in a fiat currency. */
+export const priceFeedSettingSchema = z
+  .object({
+    address: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{40}$/, { error: 'must be a 0x-prefixed 20-byte hex address' })
+      .transform((value) => value.toLowerCase() as `0x${string}`),
+    /** The currency its answer is in (ETH / USD: USD). */
+    currency: z.string().regex(/^[A-Z]{3}$/, { error: 'must be an ISO 4217 currency code (USD)' }),
+    /** An answer older than this is stale: no quote is made at it (Chainlink's heartbeat plus a margin). */
+    maxAgeSeconds: z.number().int().positive().default(3_600),
   })
   .strict();
 
@@ -38,11 +57,14 @@ export const chainSettingSchema = z
       .default({ symbol: 'ETH', decimals: 18 }),
     /** ERC-20 tokens accepted on this chain. */
     tokens: z.array(tokenSettingSchema).default([]),
+    /** Where the native coin's fiat price is read, for a PRICE in that currency paid in the coin. */
+    priceFeed: priceFeedSettingSchema.optional(),
   })
   .strict();
 
 export type ChainSetting = z.infer<typeof chainSettingSchema>;
 export type TokenSetting = z.infer<typeof tokenSettingSchema>;
+export type PriceFeedSetting = z.infer<typeof priceFeedSettingSchema>;
 
 const chainListSchema = z
   .array(chainSettingSchema)

@@ -10,6 +10,8 @@ import * as refundVerification from './migrations/008_refund_verification.js';
 import * as quoteSettings from './migrations/009_quote_settings.js';
 import * as reconcileCheckpoint from './migrations/010_reconcile_checkpoint.js';
 import * as streaming from './migrations/011_streaming.js';
+import * as quotePrices from './migrations/016_quote_prices.js';
+import * as paymentTolerance from './migrations/017_payment_tolerance.js';
 
 interface Migration {
   up: (knex: Knex) => Promise<void>;
@@ -30,6 +32,8 @@ const migrations: Record<string, Migration> = {
   '009_quote_settings': quoteSettings,
   '010_reconcile_checkpoint': reconcileCheckpoint,
   '011_streaming': streaming,
+  '016_quote_prices': quotePrices,
+  '017_payment_tolerance': paymentTolerance,
 };
 
 /** Every migration's name, in the order they run. */

@@ -34,6 +34,12 @@ export const paymentWatcherSchema = commonSchema
       .describe(
         'Hashes of the most recent blocks read that are kept to find the common ancestor after a reorg; a reorg deeper than this is read again from the oldest one kept.',
       ),
+    PAYMENT_TOLERANCE_BPS: env
+      .nonNegativeInt(0)
+      .pipe(z.number().max(1_000, { error: 'must be at most 1000 (10 %)' }))
+      .describe(
+        'A shortfall accepted as paid, in basis points of the quote (50 = 0.5 %): a wallet or exchange that takes its fee from the amount still pays; the ledger records what was missing (payment_quotes.shortfall). 0: the full amount.',
+      ),
     POLL_INTERVAL_MS: env.positiveInt(1_000).describe('How often the chain is polled: new blocks, and payments waiting for confirmations.'),
     PAYMENT_CONCURRENCY: env.positiveInt(8).describe('Payment checks and expiries this replica runs at once.'),
     SCAN_START_BEHIND: env

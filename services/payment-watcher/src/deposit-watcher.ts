@@ -33,6 +33,8 @@ export interface DepositWatcherDeps {
   chainId: number;
   /** The merchant and the quoted token: what every deposit address is bound to. */
   deposits: DepositSettings;
+  /** A shortfall accepted as paid, in basis points of the quote (PAYMENT_TOLERANCE_BPS); 0 or unset: none. */
+  toleranceBps?: number | undefined;
   /** Blocks on top of (and including) a credit's block before it counts (policy `depth`). */
   confirmations: number;
   /** When a block counts: `depth` (`confirmations` blocks on top), or the node's `safe` / `finalized` block. */
@@ -505,7 +507,7 @@ export class DepositWatcher {
     // may race, and a state read after the other's `pay` with a payment read before it would judge
     // a covered quote late.
     let { payment, state } = await uploads.paymentAndState(uploadId);
-    let verdict = judgeCredit({ quote, state, payment, total, blockTime: at.blockTime });
+    let verdict = judgeCredit({ quote, state, payment, total, blockTime: at.blockTime, toleranceBps: this.deps.toleranceBps });
     // Below a payment already made: only a reorg takes a total down, and what came back does not cover the quote yet.
     if (payment && total < BigInt(quote.amount)) verdict = { status: 'partial', settles: false };
     if (verdict.settles && !payment) {
@@ -524,7 +526,7 @@ export class DepositWatcher {
       } else {
         // Something else ended the wait first (the expiry, or another watcher): judge again as things are now.
         ({ payment, state } = await uploads.paymentAndState(uploadId));
-        verdict = judgeCredit({ quote, state, payment, total, blockTime: at.blockTime });
+        verdict = judgeCredit({ quote, state, payment, total, blockTime: at.blockTime, toleranceBps: this.deps.toleranceBps });
       }
     }
     await bus.publish('payment.credited', {

@@ -183,6 +183,7 @@ async function startChain(
     log: log.child({ chainId: setting.id }),
     chainId: setting.id,
     deposits,
+    toleranceBps: config.PAYMENT_TOLERANCE_BPS,
     confirmations: setting.confirmations,
     confirmationPolicy: setting.confirmationPolicy,
     hashesKept: config.REORG_HASHES_KEPT,
