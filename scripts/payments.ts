@@ -287,9 +287,13 @@ const commands: Record<string, Command> = {
     },
   },
   sweep: {
-    usage: 'sweep [--min AMOUNT] [--min-native WEI]',
-    options: { min: { type: 'string', default: '1' }, 'min-native': { type: 'string', default: '1' } },
+    usage: 'sweep [--min AMOUNT] [--min-native WEI] [--token ADDRESS]',
+    options: { min: { type: 'string', default: '1' }, 'min-native': { type: 'string', default: '1' }, token: { type: 'string' } },
     async run({ values }, { db, config }) {
+      // --token flushes that ERC-20 (one sent to deposit addresses by mistake, or not quoted) instead of each quote's own.
+      const flush = values.token;
+      if (flush !== undefined && (typeof flush !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(flush)))
+        throw new UsageError('--token must be the ERC-20 contract address to flush from the deposit addresses');
       if (typeof values.min !== 'string' || !/^\d+$/.test(values.min))
         throw new UsageError('--min must be an amount of the quoted asset in its own base units');
       const minNative = values['min-native'];
@@ -305,16 +309,18 @@ const commands: Record<string, Command> = {
       const skipped: { quoteId: string; reason: string }[] = [];
       // Each quote is swept by its own settings' factory, to the merchant it was issued for (a quote from
       // before a change of MERCHANT_ADDRESS or PAYMENT_TOKEN still pays the old merchant).
-      for (const [settings, group] of quotesBySettings((await ledgerTotals(db, chainId)).quotes, deposits)) {
+      for (const [quoted, group] of quotesBySettings((await ledgerTotals(db, chainId)).quotes, deposits)) {
+        const settings = typeof flush === 'string' ? { merchant: quoted.merchant, token: flush.toLowerCase() as `0x${string}` } : quoted;
         const quotes = group.map((q) => ({ uploadId: q.quoteId, address: q.depositAddress as `0x${string}` }));
         checked += quotes.length;
         // --min is the quoted asset's (another token's than the configured one: anything non-zero); native coin on a token quote has its own minimum.
-        const tokenMin = settings.token === deposits.token ? BigInt(values.min) : 1n;
+        const tokenMin = settings.token === deposits.token || typeof flush === 'string' ? BigInt(values.min) : 1n;
         const minimums = settings.token ? { native: BigInt(minNative), token: tokenMin } : { native: BigInt(values.min), token: 0n };
         const worth = await quotesWorthSweeping({ chain, deposits: settings, quotes, minimums });
         if (worth.length === 0) continue;
         const outcome = await sweepInBatches(chain, { rpcUrls, chainId, privateKey: config.SWEEP_PRIVATE_KEY as `0x${string}` }, settings, worth);
-        for (const s of outcome.sweeps) process.stdout.write(`swept ${s.deposit}: ${s.native} native, ${s.token} token (tx ${s.txHash})\n`);
+        for (const s of outcome.sweeps)
+          process.stdout.write(`swept ${s.deposit}: ${s.native} native, ${s.token} of ${s.asset ?? 'no token'} (tx ${s.txHash})\n`);
         process.stdout.write(`${outcome.sweeps.length} deposit address(es) swept into ${settings.merchant}\n`);
         swept += outcome.sweeps.length;
         skipped.push(...outcome.skipped);

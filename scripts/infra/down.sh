@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stops what scripts/infra/up.sh started (and nothing else); data stays in .data/.
 # Usage: scripts/infra/down.sh [--purge] [COMPONENT...]
-#   COMPONENTs (redis postgres s3rver anvil) limit what is stopped; default all of them.
+#   COMPONENTs (redis postgres s3rver anvil anvil2) limit what is stopped; default all of them.
 #   --purge also deletes .data/ (all local data).
 set -euo pipefail
 # shellcheck source=scripts/infra/lib.sh
@@ -12,7 +12,7 @@ only=()
 for arg in "$@"; do
   case "$arg" in
     --purge) purge=1 ;;
-    redis | postgres | s3rver | anvil) only+=("$arg") ;;
+    redis | postgres | s3rver | anvil | anvil2) only+=("$arg") ;;
     -h | --help)
       sed -n '2,5p' "${BASH_SOURCE[0]}"
       exit 0
@@ -56,6 +56,7 @@ stop_postgres() {
 wanted() { ((${#only[@]} == 0)) || [[ " ${only[*]} " == *" $1 "* ]]; }
 
 if wanted anvil; then stop_component anvil anvil; fi
+if wanted anvil2; then stop_component anvil2 anvil; fi
 if wanted s3rver; then stop_component s3rver s3rver; fi
 if wanted redis; then stop_component redis redis-server; fi
 if wanted postgres; then stop_postgres; fi

@@ -19,6 +19,7 @@ REDIS_PORT="${REDIS_PORT:-6390}"
 PG_PORT="${PG_PORT:-5440}"
 S3_PORT="${S3_PORT:-4569}"
 ANVIL_PORT="${ANVIL_PORT:-8546}"
+ANVIL2_PORT="${ANVIL2_PORT:-$((ANVIL_PORT + 1))}"
 BIND_HOST=127.0.0.1
 
 log() { printf '[infra] %s\n' "$*" >&2; }

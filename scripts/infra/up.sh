@@ -2,12 +2,14 @@
 # Starts the local stack (Redis, Postgres+PostGIS, s3rver, anvil) on project-specific
 # ports with data under <repo>/.data, reusing instances an earlier run started.
 # Writes .data/infra.env for the services and tests.
-# Ports: REDIS_PORT (6390), PG_PORT (5440), S3_PORT (4569), ANVIL_PORT (8546).
+# Ports: REDIS_PORT (6390), PG_PORT (5440), S3_PORT (4569), ANVIL_PORT (8546), ANVIL2_PORT
+# (ANVIL_PORT+1: a second chain, id 31338, so several chains are watched at once locally).
 set -euo pipefail
 # shellcheck source=scripts/infra/lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 CHAIN_ID=31337
+SECOND_CHAIN_ID=31338
 ANVIL_MNEMONIC="${ANVIL_MNEMONIC:-test test test test test test test test test test test junk}"
 S3_BUCKETS=(reelboard reelboard-test)
 
@@ -174,35 +176,36 @@ start_s3() {
   report s3rver started "http://$BIND_HOST:$S3_PORT (pid $pid, buckets ${S3_BUCKETS[*]})"
 }
 
+# start_anvil NAME PORT CHAIN_ID: one local chain, its state kept under .data/NAME.
 start_anvil() {
-  local pidfile dir bin pid url
-  pidfile="$(pidfile_for anvil)"
-  dir="$DATA_DIR/anvil"
-  url="http://$BIND_HOST:$ANVIL_PORT"
+  local name=$1 port=$2 chain_id=$3 pidfile dir bin pid url
+  pidfile="$(pidfile_for "$name")"
+  dir="$DATA_DIR/$name"
+  url="http://$BIND_HOST:$port"
 
   if pid_alive "$pidfile" anvil; then
-    pid_cmdline "$pidfile" | grep -q -- "--port $ANVIL_PORT " || die_port_changed anvil "$ANVIL_PORT"
-    wait_for_cmd 30 anvil_ready "$url" || die "anvil runs but does not answer on $ANVIL_PORT; see $DATA_DIR/anvil.log"
-    report anvil reused "$url (pid $(read_pid "$pidfile"), chain $CHAIN_ID)"
+    pid_cmdline "$pidfile" | grep -q -- "--port $port " || die_port_changed "$name" "$port"
+    wait_for_cmd 30 anvil_ready "$url" || die "$name runs but does not answer on $port; see $DATA_DIR/$name.log"
+    report "$name" reused "$url (pid $(read_pid "$pidfile"), chain $chain_id)"
     return
   fi
-  port_open "$BIND_HOST" "$ANVIL_PORT" &&
-    die "port $ANVIL_PORT is taken by a process this project did not start; set ANVIL_PORT"
+  port_open "$BIND_HOST" "$port" &&
+    die "port $port is taken by a process this project did not start; set ANVIL_PORT (the second chain takes ANVIL_PORT+1, or ANVIL2_PORT)"
   bin="$(find_anvil)"
   [[ -n "$bin" ]] || die "anvil binary not found under node_modules/.pnpm (run pnpm install)"
 
   mkdir -p "$dir"
   # --state persists the chain across restarts (so nonces and tx hashes stay unique);
   # the interval dump limits what a hard kill loses.
-  spawn_detached "$pidfile" "$DATA_DIR/anvil.log" "$bin" --host "$BIND_HOST" --port "$ANVIL_PORT" \
-    --chain-id "$CHAIN_ID" --block-time "${ANVIL_BLOCK_TIME:-1}" --mnemonic "$ANVIL_MNEMONIC" \
+  spawn_detached "$pidfile" "$DATA_DIR/$name.log" "$bin" --host "$BIND_HOST" --port "$port" \
+    --chain-id "$chain_id" --block-time "${ANVIL_BLOCK_TIME:-1}" --mnemonic "$ANVIL_MNEMONIC" \
     --state "$dir/state.json" --state-interval 5
   pid="$(read_pid "$pidfile")"
   if ! wait_for_cmd 60 anvil_ready "$url"; then
-    die "anvil did not answer eth_chainId on $ANVIL_PORT; see $DATA_DIR/anvil.log (a corrupt $dir/state.json can cause this)"
+    die "$name did not answer eth_chainId on $port; see $DATA_DIR/$name.log (a corrupt $dir/state.json can cause this)"
   fi
-  mark_started anvil
-  report anvil started "$url (pid $pid, chain $CHAIN_ID)"
+  mark_started "$name"
+  report "$name" started "$url (pid $pid, chain $chain_id)"
 }
 
 check_ffmpeg() {
@@ -239,6 +242,8 @@ S3_SECRET_ACCESS_KEY=S3RVER
 S3_FORCE_PATH_STYLE=true
 RPC_URL=http://$BIND_HOST:$ANVIL_PORT
 CHAIN_ID=$CHAIN_ID
+SECOND_RPC_URL=http://$BIND_HOST:$ANVIL2_PORT
+SECOND_CHAIN_ID=$SECOND_CHAIN_ID
 EOF
   mv "$tmp" "$DATA_DIR/infra.env"
 }
@@ -246,7 +251,8 @@ EOF
 start_redis
 start_postgres
 start_s3
-start_anvil
+start_anvil anvil "$ANVIL_PORT" "$CHAIN_ID"
+start_anvil anvil2 "$ANVIL2_PORT" "$SECOND_CHAIN_ID"
 check_ffmpeg
 write_env
 

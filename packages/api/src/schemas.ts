@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { quoteSchema, REPORT_REASONS, reportReasonLabels, statusEventSchema, uploadStates } from '@reelboard/contracts';
+import { fiatPriceSchema, quoteSchema, REPORT_REASONS, reportReasonLabels, statusEventSchema, uploadStates } from '@reelboard/contracts';
 
 /**
  * The shapes the API reads and answers, as zod schemas. The route table (`routes.ts`) refers to
@@ -53,6 +53,9 @@ export const paymentRequest = z
     amount,
     token: address.nullable(),
     expiresAt: dateTime,
+    price: fiatPriceSchema
+      .optional()
+      .meta({ description: 'the listing price in a fiat currency that `amount` stands for (PRICE); absent when the price is set in base units' }),
   })
   .meta({ id: 'PaymentRequest' });
 

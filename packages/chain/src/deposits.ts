@@ -42,7 +42,10 @@ const FACTORY_SALT = pad('0x00', { size: 32 });
 
 export const depositFactoryAbi = artifacts.DepositFactory.abi;
 
-/** What a deposit address is bound to: the merchant it can only pay, and the ERC-20 quoted (null: native coin only). */
+/**
+ * What a deposit address is bound to: the merchant it can only pay (the address derives from it
+ * alone), and the ERC-20 a sweep of it moves besides the native coin (null: the native coin only).
+ */
 export interface DepositSettings {
   merchant: Address;
   token: Address | null;
@@ -55,10 +58,11 @@ export function depositSalt(quoteId: string): Hex {
   return pad(`0x${hex}`, { size: 32 });
 }
 
-const constructorArgs = ({ merchant, token }: DepositSettings) =>
-  encodeAbiParameters([{ type: 'address' }, { type: 'address' }], [merchant, token ?? zeroAddress]);
+// Only the merchant: neither the chain nor the token is in the init code, so one quote has one
+// address on every chain and in every asset (the token a sweep moves is the sweep's argument).
+const constructorArgs = ({ merchant }: Pick<DepositSettings, 'merchant'>) => encodeAbiParameters([{ type: 'address' }], [merchant]);
 
-/** The factory for these settings: its address, and the calldata that makes the CREATE2 deployer create it. */
+/** The factory of the settings' merchant: its address, and the calldata that makes the CREATE2 deployer create it. */
 export function depositFactory(settings: DepositSettings): { address: Address; deployData: Hex; sweeperCodeHash: Hex } {
   const initCode = concat([artifacts.DepositFactory.bytecode, constructorArgs(settings)]);
   const address = getContractAddress({ opcode: 'CREATE2', from: CREATE2_DEPLOYER, salt: FACTORY_SALT, bytecode: initCode });
@@ -138,20 +142,28 @@ export interface DepositSweep {
   salt: Hex;
   deposit: Address;
   native: bigint;
+  /** How much of `asset` it moved. */
   token: bigint;
+  /** The ERC-20 the sweep moved (null: the native coin only). */
+  asset: Address | null;
   txHash: Hash;
   logIndex: number;
   blockNumber: bigint;
 }
 
+/** What a sweep moved out of its address in an asset: the native coin (null), or a token it swept (0 for another). */
+export const sweptIn = (sweep: Pick<DepositSweep, 'native' | 'token' | 'asset'>, asset: Address | null): bigint =>
+  asset === null ? sweep.native : sweep.asset === asset.toLowerCase() ? sweep.token : 0n;
+
 const decodeSweeps = (logs: readonly Log[]): DepositSweep[] =>
   parseEventLogs({ abi: depositFactoryAbi, eventName: 'Swept', logs: logs as Log[], strict: true }).map((log) => {
-    const args = log.args as unknown as { salt: Hex; deposit: Address; native: bigint; token: bigint };
+    const args = log.args as unknown as { salt: Hex; deposit: Address; token: Address; native: bigint; amount: bigint };
     return {
       salt: args.salt,
       deposit: lower(args.deposit),
       native: args.native,
-      token: args.token,
+      token: args.amount,
+      asset: args.token === zeroAddress ? null : lower(args.token),
       txHash: log.transactionHash as Hash,
       logIndex: log.logIndex ?? 0,
       blockNumber: log.blockNumber ?? 0n,
@@ -160,7 +172,8 @@ const decodeSweeps = (logs: readonly Log[]): DepositSweep[] =>
 
 /**
  * Sweeps the quotes' deposit addresses into the merchant in one transaction (deploying the factory
- * first if needed). Addresses holding nothing are skipped by the contract. Returns what moved.
+ * first if needed): their native coin and the settings' token (any ERC-20: a foreign token sent to a
+ * quote is flushed by naming it). Addresses holding nothing are skipped by the contract. Returns what moved.
  */
 export async function sweepDeposits(
   wallet: WalletClient<Transport, Chain, Account>,
@@ -171,7 +184,7 @@ export async function sweepDeposits(
   const factory = await ensureDepositFactory(wallet, client, settings);
   const hash = await wallet.sendTransaction({
     to: factory,
-    data: encodeFunctionData({ abi: depositFactoryAbi, functionName: 'sweep', args: [quoteIds.map(depositSalt)] }),
+    data: encodeFunctionData({ abi: depositFactoryAbi, functionName: 'sweep', args: [quoteIds.map(depositSalt), settings.token ?? zeroAddress] }),
   });
   const receipt = await client.waitForTransactionReceipt({ hash });
   if (receipt.status !== 'success') throw new Error(`sweep ${hash} reverted`);
@@ -192,7 +205,7 @@ export async function sweepWouldRevert(
     await client.call({
       account,
       to: depositFactory(settings).address,
-      data: encodeFunctionData({ abi: depositFactoryAbi, functionName: 'sweep', args: [quoteIds.map(depositSalt)] }),
+      data: encodeFunctionData({ abi: depositFactoryAbi, functionName: 'sweep', args: [quoteIds.map(depositSalt), settings.token ?? zeroAddress] }),
     });
     return undefined;
   } catch (error) {
@@ -206,7 +219,7 @@ export async function sweepWouldRevert(
   }
 }
 
-/** Every sweep the factory made in blocks fromBlock..toBlock. */
+/** Every sweep the merchant's factory made in blocks fromBlock..toBlock, in every asset (each names its own). */
 export async function readSweeps(client: PublicClient, settings: DepositSettings, range: { fromBlock: bigint; toBlock: bigint }): Promise<DepositSweep[]> {
   const logs = await client.getLogs({ address: depositFactory(settings).address, fromBlock: range.fromBlock, toBlock: range.toBlock });
   return decodeSweeps(logs as Log[]);

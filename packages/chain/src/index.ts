@@ -142,5 +142,6 @@ export async function assertChainId(client: PublicClient, expected: number): Pro
 
 export * from './deposits.js';
 export * from './log-ranges.js';
+export * from './price-feed.js';
 export * from './refund-reader.js';
 export * from './transfers.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type ChainSetting, chainsEnv } from './chains.js';
 
 /** One bad or missing environment variable, named so an operator can fix it. */
 export interface ConfigIssue {
@@ -202,7 +203,9 @@ export const chainEnvSchema = z.object({
   RPC_URL: env
     .url(['http', 'https'])
     .optional()
-    .describe('JSON-RPC endpoint of the chain payments are made on (the gateway also checks smart-wallet sign-ins with it). Required unless RPC_URLS is set.'),
+    .describe(
+      'JSON-RPC endpoint of the chain payments are made on (the gateway also checks smart-wallet sign-ins with it). Required unless RPC_URLS is set, or CHAINS lists CHAIN_ID.',
+    ),
   RPC_URLS: z
     .string()
     .default('')
@@ -238,6 +241,9 @@ export const chainEnvSchema = z.object({
     .describe(
       'An ERC-20 token listings are paid in instead of the native coin (its contract address): the gateway quotes it, the watcher reads deposit balances in it.',
     ),
+  CHAINS: chainsEnv().describe(
+    'Every chain payments are watched on: a JSON array (or the path of a file holding one) of `{id, name, rpcUrls, confirmationPolicy, confirmations, blockTimeMs, native: {symbol, decimals}, tokens: [{address, symbol, decimals, currency?}], priceFeed?: {address, currency, maxAgeSeconds}}`. It must include CHAIN_ID (the chain the gateway quotes on), whose entry gives its RPC URLs and confirmation policy. Unset: CHAIN_ID alone, from RPC_URL(S), CONFIRMATION_POLICY, CONFIRMATIONS and PAYMENT_TOKEN.',
+  ),
 });
 
 /** Variables every service reads: where Redis is, where staged files live, how to log, how jobs are held. */
@@ -271,8 +277,18 @@ export const internalPort = (fallback: number) =>
       "HTTP port for /healthz, /readyz and /metrics (the orchestrator's probes and Prometheus): keep it off the public network. The gateway's public PORT serves none of them.",
     );
 
-/** Every RPC endpoint of a validated chain configuration, RPC_URLS first; a ConfigError when there is none. */
-export function rpcUrlsFrom(config: { RPC_URL?: string | undefined; RPC_URLS?: readonly string[] | undefined }): string[] {
+/**
+ * Every RPC endpoint of the home chain (CHAIN_ID) of a validated configuration: its CHAINS entry's when
+ * it has one, else RPC_URLS then RPC_URL; a ConfigError when there is none.
+ */
+export function rpcUrlsFrom(config: {
+  RPC_URL?: string | undefined;
+  RPC_URLS?: readonly string[] | undefined;
+  CHAINS?: readonly ChainSetting[] | undefined;
+  CHAIN_ID?: number | undefined;
+}): string[] {
+  const home = config.CHAINS?.find((chain) => chain.id === config.CHAIN_ID);
+  if (home) return [...home.rpcUrls];
   const urls = [...new Set([...(config.RPC_URLS ?? []), ...(config.RPC_URL ? [config.RPC_URL] : [])])];
   if (urls.length === 0) throw new ConfigError([{ variable: 'RPC_URL', message: 'is required (or RPC_URLS)' }]);
   return urls;
@@ -283,4 +299,80 @@ export function descriptionOf(field: z.ZodType): string | undefined {
   return z.globalRegistry.get(field)?.description ?? field.description;
 }
 
+/** What a chain is watched with when CHAINS is unset (the single-chain settings of the payment-watcher). */
+export interface SingleChainDefaults {
+  confirmationPolicy?: ChainSetting['confirmationPolicy'] | undefined;
+  confirmations?: number | undefined;
+  blockTimeMs?: number | undefined;
+}
+
+/**
+ * The chains of a validated configuration: CHAINS when set (it must include CHAIN_ID), else the one
+ * chain the single-chain settings describe (CHAIN_ID, RPC_URL(S), PAYMENT_TOKEN), so a deployment
+ * configured before CHAINS existed runs as a one-chain list. The home chain (CHAIN_ID) comes first.
+ */
+export function chainsFrom(
+  config: {
+    CHAINS?: ChainSetting[] | undefined;
+    CHAIN_ID: number;
+    RPC_URL?: string | undefined;
+    RPC_URLS?: readonly string[] | undefined;
+    PAYMENT_TOKEN?: `0x${string}` | undefined;
+  },
+  defaults: SingleChainDefaults = {},
+): ChainSetting[] {
+  if (!config.CHAINS) {
+    return [
+      {
+        id: config.CHAIN_ID,
+        name: `chain-${config.CHAIN_ID}`,
+        rpcUrls: rpcUrlsFrom(config),
+        confirmationPolicy: defaults.confirmationPolicy ?? 'depth',
+        confirmations: defaults.confirmations ?? 2,
+        blockTimeMs: defaults.blockTimeMs ?? 2_000,
+        native: { symbol: 'ETH', decimals: 18 },
+        // The single-chain settings never named the token's symbol or decimals; amounts in it are base units.
+        tokens: config.PAYMENT_TOKEN ? [{ address: config.PAYMENT_TOKEN, symbol: 'TOKEN', decimals: 18 }] : [],
+      },
+    ];
+  }
+  const home = config.CHAINS.find((chain) => chain.id === config.CHAIN_ID);
+  if (!home) {
+    throw new ConfigError([
+      { variable: 'CHAINS', message: `has no chain ${config.CHAIN_ID}, the chain CHAIN_ID names (the one the gateway quotes on); add it or change CHAIN_ID` },
+    ]);
+  }
+  if (config.PAYMENT_TOKEN && !home.tokens.some((token) => token.address === config.PAYMENT_TOKEN)) {
+    throw new ConfigError([
+      { variable: 'PAYMENT_TOKEN', message: `${config.PAYMENT_TOKEN} is not among the tokens CHAINS accepts on chain ${home.id} (${home.name})` },
+    ]);
+  }
+  return [home, ...config.CHAINS.filter((chain) => chain !== home)];
+}
+
+/** The chains a replica watches: those WATCH_CHAINS names (every chain when it is empty); an unknown id is a ConfigError. */
+export function selectChains(chains: readonly ChainSetting[], watch: readonly number[]): ChainSetting[] {
+  if (watch.length === 0) return [...chains];
+  const unknown = watch.filter((id) => !chains.some((chain) => chain.id === id));
+  if (unknown.length > 0) {
+    throw new ConfigError([
+      {
+        variable: 'WATCH_CHAINS',
+        message: `names chain ${unknown.join(', ')}, not among the configured chains (${chains.map((chain) => chain.id).join(', ')})`,
+      },
+    ]);
+  }
+  return chains.filter((chain) => watch.includes(chain.id));
+}
+
+export {
+  type ChainSetting,
+  chainIdListEnv,
+  chainSettingSchema,
+  chainsEnv,
+  type PriceFeedSetting,
+  priceFeedSettingSchema,
+  type TokenSetting,
+  tokenSettingSchema,
+} from './chains.js';
 export { z };

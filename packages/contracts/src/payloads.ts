@@ -51,6 +51,20 @@ export const listingFormSchema = z.object({
     .optional(),
 });
 
+/** A price in a fiat currency: a decimal amount and an ISO 4217 code (`5.00`, `USD`). */
+export const fiatPriceSchema = z.object({
+  amount: z.string().regex(/^\d{1,12}(\.\d{1,18})?$/, 'amount must be a decimal number'),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code such as EUR or USD'),
+});
+
+/** A price feed's answer as a quote locked it: fiat per whole coin, with `decimals` decimals, as the feed last updated it. */
+export const lockedRateSchema = z.object({
+  feed: addressSchema,
+  answer: amountSchema,
+  decimals: z.number().int().min(0).max(36),
+  updatedAt: z.iso.datetime(),
+});
+
 /** The payment the gateway asked for: paid to `to` on `chainId`, at least `amount`, before `expiresAt`. */
 export const quoteSchema = z.object({
   chainId: z.number().int().positive(),
@@ -65,6 +79,10 @@ export const quoteSchema = z.object({
    * not their own setting, so a quote outlives a change of merchant. Absent on quotes issued before.
    */
   merchant: addressSchema.optional(),
+  /** The fiat price `amount` was computed from (PRICE), when the listing is priced in a fiat currency. */
+  price: fiatPriceSchema.optional(),
+  /** For the native coin priced in fiat: the feed's answer `amount` was computed at, locked for the quote's lifetime. */
+  rate: lockedRateSchema.optional(),
 });
 
 export const uploadReceivedSchema = z.object({

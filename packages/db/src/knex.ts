@@ -13,6 +13,8 @@ import * as streaming from './migrations/011_streaming.js';
 import * as textSearch from './migrations/012_text_search.js';
 import * as favouritesSavedSearches from './migrations/013_favourites_saved_searches.js';
 import * as listingReports from './migrations/014_listing_reports.js';
+import * as quotePrices from './migrations/016_quote_prices.js';
+import * as paymentTolerance from './migrations/017_payment_tolerance.js';
 
 interface Migration {
   up: (knex: Knex) => Promise<void>;
@@ -36,6 +38,8 @@ const migrations: Record<string, Migration> = {
   '014_listing_reports': listingReports,
   '013_favourites_saved_searches': favouritesSavedSearches,
   '012_text_search': textSearch,
+  '016_quote_prices': quotePrices,
+  '017_payment_tolerance': paymentTolerance,
 };
 
 /** Every migration's name, in the order they run. */

@@ -33,6 +33,10 @@ export interface QuoteRecord {
   renewalDays?: number | undefined;
   /** The settings the deposit address derives from (with chainId and token); absent on quotes recorded without them. */
   settings?: QuoteSettings | undefined;
+  /** The fiat price `amount` stands for (PRICE), when priced in a fiat currency. */
+  price?: { amount: string; currency: string } | undefined;
+  /** For the native coin priced in fiat: the feed's answer `amount` was computed at, locked for the quote's lifetime. */
+  rate?: { feed: string; answer: string; decimals: number; updatedAt: string } | undefined;
 }
 
 /** What a quote's deposit address is bound to besides its chain and token: it pays only `merchant`, through `factory`. */
@@ -66,6 +70,16 @@ export async function recordQuote(db: Knex, quote: QuoteRecord): Promise<{ creat
       merchant_address: quote.settings?.merchant.toLowerCase() ?? null,
       factory_address: quote.settings?.factory.toLowerCase() ?? null,
       sweeper_code_hash: quote.settings?.sweeperCodeHash.toLowerCase() ?? null,
+      // Only migration 016's columns when there is something to put in them: a database not migrated yet still takes base-unit quotes.
+      ...(quote.price ? { price_amount: quote.price.amount, price_currency: quote.price.currency } : {}),
+      ...(quote.rate
+        ? {
+            rate_feed: quote.rate.feed.toLowerCase(),
+            rate_answer: quote.rate.answer,
+            rate_decimals: quote.rate.decimals,
+            rate_updated_at: quote.rate.updatedAt,
+          }
+        : {}),
     })
     .onConflict('quote_id')
     .ignore()
@@ -329,9 +343,12 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
       .whereNotNull('payment_held_at')
       .update({ payment_held_at: null, payment_held_reason: null, updated_at: trx.fn.now() });
   const state: QuoteState = covers ? 'paid' : quote.state;
+  // Paid within the payment tolerance: what was missing is kept on the quote (the first covering credit's view).
+  const shortfall = covers && quote.state !== 'paid' && total < quoteAmount ? { shortfall: (quoteAmount - total).toString() } : {};
   await trx('payment_quotes')
     .where({ quote_id: quote.quote_id })
     .update({
+      ...shortfall,
       credited_total: total.toString(),
       credited_block: trx.raw('greatest(credited_block, ?::bigint)', [credit.toBlock]),
       state,

@@ -423,3 +423,24 @@ describe('ledger totals for reconciliation', () => {
     expect(totals.unmatched).toEqual([{ txHash: t.txHash, logIndex: null, token: null, amount: '55', blockNumber: '5' }]);
   });
 });
+
+describe('payment tolerance', () => {
+  it('a quote judged paid by a total short of its amount (within the tolerance) keeps what it lacked; one paid in full keeps none', async () => {
+    const short = await quote();
+    // 0.3 % short: the watcher judged it paid (PAYMENT_TOLERANCE_BPS); the ledger records it paid, nothing due back.
+    await applyCredit(db, depositCredit(short, { totalReceived: '9970', status: 'paid' }));
+    expect(await quoteRow(short)).toMatchObject({ state: 'paid', shortfall: '30' });
+    expect(await rowsOf(short)).toMatchObject([{ status: 'paid', amount: '9970', refund_due: '0' }]);
+    const full = await quote();
+    await applyCredit(db, depositCredit(full, { totalReceived: '10000', status: 'paid' }));
+    expect(await quoteRow(full)).toMatchObject({ state: 'paid', shortfall: null });
+  });
+
+  it('a quote keeps the fiat price it was asked in and the rate its amount was computed at', async () => {
+    const priced = await quote({
+      price: { amount: '5.00', currency: 'USD' },
+      rate: { feed: randomAddress(), answer: '200000000000', decimals: 8, updatedAt: new Date(1_700_000_000_000).toISOString() },
+    });
+    expect(await quoteRow(priced)).toMatchObject({ price_amount: '5.00', price_currency: 'USD', rate_answer: '200000000000', rate_decimals: 8 });
+  });
+});

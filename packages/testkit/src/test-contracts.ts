@@ -3,7 +3,8 @@ import type { Abi, Hex } from 'viem';
 
 /**
  * The test contracts: a plain ERC-20 (the configured token), a look-alike that emits Transfer
- * events without being that token, a token that blocks some senders, and a contract that refuses every payment.
+ * events without being that token, a token that blocks some senders, a contract that refuses every payment,
+ * a 6-decimal stablecoin and a price feed whose answer the test sets.
  */
 const SOURCE = `
 // SPDX-License-Identifier: MIT
@@ -70,6 +71,32 @@ contract BlockingToken {
     }
 }
 
+// A stablecoin as USDC is: 6 decimals, a symbol (the quote reads neither: CHAINS names them).
+contract TestStablecoin {
+    event Transfer(address indexed from, address indexed to, uint256 value);
+    string public constant symbol = "USDC";
+    uint8 public constant decimals = 6;
+    mapping(address => uint256) public balanceOf;
+    constructor(address holder, uint256 supply) { balanceOf[holder] = supply; emit Transfer(address(0), holder, supply); }
+    function transfer(address to, uint256 value) external returns (bool) {
+        require(balanceOf[msg.sender] >= value, "balance");
+        balanceOf[msg.sender] -= value;
+        balanceOf[to] += value;
+        emit Transfer(msg.sender, to, value);
+        return true;
+    }
+}
+
+// A Chainlink AggregatorV3Interface whose answer the test sets (fiat per coin, 8 decimals as Chainlink's USD feeds).
+contract MockAggregator {
+    uint8 public constant decimals = 8;
+    uint80 private round;
+    int256 private answer;
+    uint256 private updatedAt;
+    function setAnswer(int256 answer_, uint256 updatedAt_) external { round += 1; answer = answer_; updatedAt = updatedAt_; }
+    function latestRoundData() external view returns (uint80, int256, uint256, uint256, uint80) { return (round, answer, updatedAt, updatedAt, round); }
+}
+
 contract AlwaysReverts {
     receive() external payable { revert("no payments here"); }
     fallback() external payable { revert("no payments here"); }
@@ -87,7 +114,10 @@ interface SolcOutput {
 }
 
 /** Compiles the test contracts with the solc npm package (bundled compiler: no download). */
-export function compileTestContracts(): Record<'TestToken' | 'LookAlikeToken' | 'AlwaysReverts' | 'Forwarder' | 'BatchExecutor' | 'BlockingToken', Compiled> {
+export function compileTestContracts(): Record<
+  'TestToken' | 'LookAlikeToken' | 'AlwaysReverts' | 'Forwarder' | 'BatchExecutor' | 'BlockingToken' | 'TestStablecoin' | 'MockAggregator',
+  Compiled
+> {
   const input = {
     language: 'Solidity',
     sources: { 'Test.sol': { content: SOURCE } },
@@ -108,5 +138,7 @@ export function compileTestContracts(): Record<'TestToken' | 'LookAlikeToken' | 
     Forwarder: pick('Forwarder'),
     BatchExecutor: pick('BatchExecutor'),
     BlockingToken: pick('BlockingToken'),
+    TestStablecoin: pick('TestStablecoin'),
+    MockAggregator: pick('MockAggregator'),
   };
 }

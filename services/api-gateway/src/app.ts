@@ -27,6 +27,7 @@ import { notificationRoutes } from './routes/notifications.js';
 import { placeRoutes } from './routes/places.js';
 import { reportRoutes } from './routes/reports.js';
 import { uploadRoutes } from './routes/uploads.js';
+import type { PriceQuoter } from './use-cases/quote-price.js';
 
 export interface AppDeps {
   config: GatewayConfig;
@@ -45,10 +46,12 @@ export interface AppDeps {
   staging: { guard: StagingGuard; resumable: ResumableUploads };
   /** Reads refund transactions and payers' signatures on the configured chain. */
   refundChain: RefundChainReader;
+  /** How quotes are priced (PRICE in fiat: the chain's feed); unset: the configured base-unit amounts. */
+  quotePrice?: PriceQuoter | undefined;
 }
 
 /** The public HTTP surface: sign-in, the listing form, payment submission, status. */
-export function createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis, staging, refundChain }: AppDeps): express.Express {
+export function createApp({ config, bus, uploads, auth, hub, log, streams, db, storage, redis, staging, refundChain, quotePrice }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.TRUST_PROXY);
@@ -78,8 +81,8 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
   });
   app.use(authRoutes(auth, log, bind));
 
-  app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams, ...staging }));
-  app.use(listingLifeRoutes({ bind, db, storage, bus, uploads, log, config, limitQuotes: limits.uploadsPerWallet }));
+  app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams, quotePrice, ...staging }));
+  app.use(listingLifeRoutes({ bind, db, storage, bus, uploads, log, config, quotePrice, limitQuotes: limits.uploadsPerWallet }));
   app.use(listingRoutes({ bind, db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
   app.use(buyerListRoutes({ bind, db, storage }));
   app.use(

@@ -1,4 +1,5 @@
-import { ConfigError, chainEnvSchema, commonSchema, databaseEnvSchema, env, internalPort, loadConfig, rpcUrlsFrom, z } from '@reelboard/config';
+import { parseFiatPrice } from '@reelboard/chain';
+import { ConfigError, chainEnvSchema, chainsFrom, commonSchema, databaseEnvSchema, env, internalPort, loadConfig, rpcUrlsFrom, z } from '@reelboard/config';
 import { s3EnvSchema } from '@reelboard/storage';
 
 export const gatewaySchema = commonSchema
@@ -14,6 +15,10 @@ export const gatewaySchema = commonSchema
       .describe('The origin people reach the gateway at; SIWE messages must name its host and origin.'),
     PRICE_WEI: env.bigint('10000000000000000').describe('Price of one listing in wei (native coin), when no PAYMENT_TOKEN is set.'),
     PRICE_TOKEN_UNITS: env.bigint().optional().describe("Price of one listing in the token's base units; required with PAYMENT_TOKEN."),
+    PRICE: fiatPrice().describe(
+      "Price of one listing in a fiat currency, e.g. `5.00 USD`, used instead of PRICE_WEI / PRICE_TOKEN_UNITS: a stablecoin of that currency (its `currency` in CHAINS) is quoted 1:1 in its own decimals, the native coin at the rate of the chain's `priceFeed` (a Chainlink feed), read when the quote is made and locked for its lifetime.",
+    ),
+    RENEWAL_PRICE: fiatPrice().describe('Price of renewing a listing, like PRICE (same currency); unset: PRICE.'),
     QUOTE_TTL_SECONDS: env.positiveInt(15 * 60).describe("How long a quote can be paid, like BTCPay's invoice expiry."),
     CONFIRMATIONS: env
       .positiveInt(2)
@@ -122,6 +127,22 @@ export function quotedPrice(config: Pick<GatewayConfig, 'PAYMENT_TOKEN' | 'PRICE
     : { token: null, amount: config.PRICE_WEI.toString() };
 }
 
+/** `5.00 USD`: an amount and an ISO 4217 currency. */
+function fiatPrice() {
+  return z
+    .string()
+    .optional()
+    .transform((value, context) => {
+      if (value === undefined) return undefined;
+      const price = parseFiatPrice(value);
+      if (!price) {
+        context.addIssue({ code: 'custom', message: `"${value}" is not an amount and a currency code, e.g. 5.00 USD` });
+        return z.NEVER;
+      }
+      return price;
+    });
+}
+
 export type GatewayConfig = z.infer<typeof gatewaySchema>;
 
 export const loadGatewayConfig = (source: NodeJS.ProcessEnv = process.env): GatewayConfig => {
@@ -129,6 +150,34 @@ export const loadGatewayConfig = (source: NodeJS.ProcessEnv = process.env): Gate
   rpcUrlsFrom(config);
   if (!config.S3_PUBLIC_BASE_URL && config.READ_CACHE_SECONDS * 2 > config.S3_URL_TTL_SECONDS) {
     throw new ConfigError([{ variable: 'READ_CACHE_SECONDS', message: 'must be at most half of S3_URL_TTL_SECONDS, or cached answers hold expired URLs' }]);
+  }
+  if (config.RENEWAL_PRICE && !config.PRICE) throw new ConfigError([{ variable: 'RENEWAL_PRICE', message: 'needs PRICE (both in a fiat currency)' }]);
+  if (config.PRICE && config.RENEWAL_PRICE && config.RENEWAL_PRICE.currency !== config.PRICE.currency)
+    throw new ConfigError([
+      { variable: 'RENEWAL_PRICE', message: `is in ${config.RENEWAL_PRICE.currency}, PRICE in ${config.PRICE.currency}: use one currency` },
+    ]);
+  if (config.PRICE) {
+    // A fiat price needs a way to the quoted asset: a stablecoin of its currency, or the native coin's feed in it.
+    const home = chainsFrom(config)[0]!;
+    const { currency } = config.PRICE;
+    if (config.PAYMENT_TOKEN) {
+      const token = home.tokens.find((t) => t.address === config.PAYMENT_TOKEN);
+      if (token?.currency !== currency)
+        throw new ConfigError([
+          {
+            variable: 'PRICE',
+            message: `is in ${currency}, but PAYMENT_TOKEN ${config.PAYMENT_TOKEN} is not listed in CHAINS as a ${currency} stablecoin (its "currency") on chain ${home.id}`,
+          },
+        ]);
+    } else if (home.priceFeed?.currency !== currency) {
+      throw new ConfigError([
+        {
+          variable: 'PRICE',
+          message: `is in ${currency} and quoted in the native coin, but chain ${home.id} has no ${currency} priceFeed in CHAINS to read the coin's rate from`,
+        },
+      ]);
+    }
+    return config;
   }
   if (config.PAYMENT_TOKEN && config.PRICE_TOKEN_UNITS === undefined) {
     throw new ConfigError([{ variable: 'PRICE_TOKEN_UNITS', message: 'is required when PAYMENT_TOKEN is set' }]);

@@ -16,6 +16,7 @@ import { StatusHub } from './infra/status-hub.js';
 import { ownerOfRequest, sizeTimeoutsForUploads } from './infra/upload-timeouts.js';
 import { handleListingJob } from './listing-job.js';
 import { worldGazetteer } from './places/gazetteer.js';
+import { priceQuoter } from './use-cases/quote-price.js';
 
 await runService({
   name: 'api-gateway',
@@ -68,6 +69,7 @@ await runService({
       redis,
       staging,
       refundChain: refundChainReader(chain, config.CHAIN_ID),
+      quotePrice: priceQuoter(config, chain),
     });
     // Expired listings' owners told, due S3 objects deleted: one run per slot across replicas.
     await bus.schedule('listings.maintenance', { every: config.LISTING_JOB_INTERVAL_SECONDS * 1000 });

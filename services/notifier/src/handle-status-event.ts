@@ -34,6 +34,10 @@ export interface WebhookPayload {
     message?: string;
     owner?: string;
     title?: string;
+    /** On payment and refund events: the chain of the upload's quote (several chains may be watched). */
+    chainId?: number;
+    /** On payment and refund events: the asset quoted, `native` or the ERC-20's address. */
+    asset?: string;
   };
 }
 
@@ -84,6 +88,8 @@ export async function handleStatusEvent(event: StatusEvent, adapters: Notificati
         ...(event.message !== undefined ? { message: event.message } : {}),
         ...(owner ? { owner } : {}),
         ...(title ? { title } : {}),
+        // With several chains and assets watched, a receiver must know where the money was asked for.
+        ...(upload?.quote && /^(payment|refund)\./.test(event.event) ? { chainId: upload.quote.chainId, asset: upload.quote.token ?? 'native' } : {}),
       },
     };
     for (const endpoint of endpoints) {

@@ -1,4 +1,17 @@
-import { ConfigError, chainEnvSchema, commonSchema, databaseEnvSchema, env, internalPort, loadConfig, rpcUrlsFrom, z } from '@reelboard/config';
+import {
+  ConfigError,
+  chainEnvSchema,
+  chainIdListEnv,
+  chainsFrom,
+  commonSchema,
+  databaseEnvSchema,
+  env,
+  internalPort,
+  loadConfig,
+  rpcUrlsFrom,
+  selectChains,
+  z,
+} from '@reelboard/config';
 
 // Postgres is the truth for money: the watch set in Redis is rebuilt from the ledger's quotes.
 export const paymentWatcherSchema = commonSchema
@@ -6,6 +19,9 @@ export const paymentWatcherSchema = commonSchema
   .extend(databaseEnvSchema.shape)
   .extend({
     INTERNAL_PORT: internalPort(9081),
+    WATCH_CHAINS: chainIdListEnv().describe(
+      'Chain ids (comma-separated) whose block passes and sweeps this replica runs; empty: every chain of CHAINS. One Deployment per chain scales and restarts each alone. Client hints (payment.submitted) are checked by replicas that watch CHAIN_ID.',
+    ),
     CONFIRMATIONS: env.positiveInt(2).describe("Blocks on top of (and including) the payment's block before it counts (with CONFIRMATION_POLICY=depth)."),
     CONFIRMATION_POLICY: z
       .enum(['depth', 'safe', 'finalized'], { error: "must be depth (CONFIRMATIONS blocks), safe or finalized (the node's block tags)" })
@@ -17,6 +33,12 @@ export const paymentWatcherSchema = commonSchema
       .positiveInt(256)
       .describe(
         'Hashes of the most recent blocks read that are kept to find the common ancestor after a reorg; a reorg deeper than this is read again from the oldest one kept.',
+      ),
+    PAYMENT_TOLERANCE_BPS: env
+      .nonNegativeInt(0)
+      .pipe(z.number().max(1_000, { error: 'must be at most 1000 (10 %)' }))
+      .describe(
+        'A shortfall accepted as paid, in basis points of the quote (50 = 0.5 %): a wallet or exchange that takes its fee from the amount still pays; the ledger records what was missing (payment_quotes.shortfall). 0: the full amount.',
       ),
     POLL_INTERVAL_MS: env.positiveInt(1_000).describe('How often the chain is polled: new blocks, and payments waiting for confirmations.'),
     PAYMENT_CONCURRENCY: env.positiveInt(8).describe('Payment checks and expiries this replica runs at once.'),
@@ -73,6 +95,7 @@ export type PaymentWatcherConfig = z.infer<typeof paymentWatcherSchema>;
 export const loadPaymentWatcherConfig = (source: NodeJS.ProcessEnv = process.env): PaymentWatcherConfig => {
   const config = loadConfig(paymentWatcherSchema, source);
   rpcUrlsFrom(config);
+  selectChains(watcherChains(config), config.WATCH_CHAINS);
   // The native minimum in wei would be read as 10^12 times too much of a 6-decimal token: each asset names its own.
   if (config.SWEEP_PRIVATE_KEY && config.PAYMENT_TOKEN && config.SWEEP_MIN_TOKEN_AMOUNT === undefined) {
     throw new ConfigError([
@@ -84,3 +107,7 @@ export const loadPaymentWatcherConfig = (source: NodeJS.ProcessEnv = process.env
   }
   return config;
 };
+
+/** Every configured chain, the home chain (CHAIN_ID) first; without CHAINS, the single-chain settings as a one-chain list. */
+export const watcherChains = (config: PaymentWatcherConfig) =>
+  chainsFrom(config, { confirmationPolicy: config.CONFIRMATION_POLICY, confirmations: config.CONFIRMATIONS, blockTimeMs: config.POLL_INTERVAL_MS });

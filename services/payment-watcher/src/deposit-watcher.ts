@@ -33,6 +33,8 @@ export interface DepositWatcherDeps {
   chainId: number;
   /** The merchant and the quoted token: what every deposit address is bound to. */
   deposits: DepositSettings;
+  /** A shortfall accepted as paid, in basis points of the quote (PAYMENT_TOLERANCE_BPS); 0 or unset: none. */
+  toleranceBps?: number | undefined;
   /** Blocks on top of (and including) a credit's block before it counts (policy `depth`). */
   confirmations: number;
   /** When a block counts: `depth` (`confirmations` blocks on top), or the node's `safe` / `finalized` block. */
@@ -94,9 +96,11 @@ export function settingsInUse(quotes: readonly Pick<WatchedQuote, 'merchant' | '
   return [...all.values()];
 }
 
-/** The sweeps of every factory the quotes use, in a range of blocks. */
-const readAllSweeps = (chain: PublicClient, settings: readonly DepositSettings[], range: { fromBlock: bigint; toBlock: bigint }) =>
-  Promise.all(settings.map((s) => readSweeps(chain, s, range))).then((lists) => lists.flat());
+/** The sweeps of every factory the quotes use (one per merchant, whatever the token), in a range of blocks. */
+const readAllSweeps = (chain: PublicClient, settings: readonly DepositSettings[], range: { fromBlock: bigint; toBlock: bigint }) => {
+  const byMerchant = new Map(settings.map((s) => [s.merchant.toLowerCase(), s]));
+  return Promise.all([...byMerchant.values()].map((s) => readSweeps(chain, s, range))).then((lists) => lists.flat());
+};
 
 /**
  * Credits payments by what reaches each quote's deposit address, however it got there (a plain
@@ -131,7 +135,7 @@ export class DepositWatcher {
     this.leased = await lock.acquire();
     if (!this.leased) {
       // Only the replica that reads blocks knows how far behind they are.
-      scanLag.reset();
+      scanLag.remove({ chain: String(this.deps.chainId) });
       return 0;
     }
     const confirmed = await this.confirmedHeight();
@@ -156,7 +160,7 @@ export class DepositWatcher {
             continue;
           }
         }
-        scanLag.set(0);
+        scanLag.set({ chain: String(this.deps.chainId) }, 0);
         return 0;
       }
       const toBlock = confirmed < fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n ? confirmed : fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n;
@@ -191,7 +195,7 @@ export class DepositWatcher {
     await this.settleAt(read, toBlock, range);
     await watchList.markBalancesRead(due);
     await watchList.saveCursor(toBlock, endTime, range.hashes.get(toBlock) as Hash, range.hashes, this.deps.hashesKept);
-    scanLag.set(toBlock === confirmed ? 0 : Math.max(0, (await this.blockTime(confirmed)) - endTime) / 1000);
+    scanLag.set({ chain: String(this.deps.chainId) }, toBlock === confirmed ? 0 : Math.max(0, (await this.blockTime(confirmed)) - endTime) / 1000);
     await this.requeuePaid();
     return Number(toBlock - fromBlock) + 1;
   }
@@ -238,7 +242,7 @@ export class DepositWatcher {
       replacedTo: reorg.replacedTo.toString(),
       confirmed: confirmed.toString(),
     });
-    countReorg();
+    countReorg(chainId);
     await watchList.dropSweepsAbove(reorg.ancestor);
     const quotes = await watchList.watched();
     if (reorg.ancestor < height)
@@ -267,7 +271,7 @@ export class DepositWatcher {
       if (!(await watchList.lowerCredited(quote.address, total, epoch))) continue;
       const reason = `a reorg of blocks ${reorg.ancestor + 1n}..${reorg.replacedTo} took back ${before - total} of the ${before} received at ${quote.address}; the listing is held until the money is on chain again`;
       await uploads.status.publish({ uploadId: quote.uploadId, event: 'payment.reversed', stage: STAGE, code: 'reorg', reason });
-      countReversal();
+      countReversal(chainId);
       log.error('credit reversed by a reorg', {
         uploadId: quote.uploadId,
         address: quote.address,
@@ -393,7 +397,7 @@ export class DepositWatcher {
         ...(epoch > 0 ? { epoch } : {}),
       });
       seen.push({ blockNumber: blockNumber.toString(), token, transfer });
-      countCredit('unmatched');
+      countCredit(chainId, 'unmatched');
       log.warn('transfer to the merchant address matches no quote; recorded for refund', { txHash: transfer.txHash, amount: transfer.amount });
     }
     await watchList.rememberMerchantTransfers(seen);
@@ -426,7 +430,7 @@ export class DepositWatcher {
         epoch,
       });
       await watchList.setMerchantReversals(merchantKey(seen.transfer), epoch);
-      countReversal();
+      countReversal(chainId);
       log.error('transfer to the merchant reversed by a reorg; nothing of it is due back', {
         txHash: seen.transfer.txHash,
         amount: seen.transfer.amount,
@@ -454,7 +458,7 @@ export class DepositWatcher {
         const addresses = group.map((q) => q.address);
         const [balances, swept] = await Promise.all([
           readBalances(chain, { addresses, token, blockNumber: height }),
-          watchList.sweptUpTo(addresses, height, token === null ? 'native' : 'token'),
+          watchList.sweptUpTo(addresses, height, token),
         ]);
         group.forEach((q, i) => {
           totals.set(q.uploadId, (balances[i] ?? 0n) + (swept[i] ?? 0n));
@@ -503,7 +507,7 @@ export class DepositWatcher {
     // may race, and a state read after the other's `pay` with a payment read before it would judge
     // a covered quote late.
     let { payment, state } = await uploads.paymentAndState(uploadId);
-    let verdict = judgeCredit({ quote, state, payment, total, blockTime: at.blockTime });
+    let verdict = judgeCredit({ quote, state, payment, total, blockTime: at.blockTime, toleranceBps: this.deps.toleranceBps });
     // Below a payment already made: only a reorg takes a total down, and what came back does not cover the quote yet.
     if (payment && total < BigInt(quote.amount)) verdict = { status: 'partial', settles: false };
     if (verdict.settles && !payment) {
@@ -522,7 +526,7 @@ export class DepositWatcher {
       } else {
         // Something else ended the wait first (the expiry, or another watcher): judge again as things are now.
         ({ payment, state } = await uploads.paymentAndState(uploadId));
-        verdict = judgeCredit({ quote, state, payment, total, blockTime: at.blockTime });
+        verdict = judgeCredit({ quote, state, payment, total, blockTime: at.blockTime, toleranceBps: this.deps.toleranceBps });
       }
     }
     await bus.publish('payment.credited', {
@@ -551,7 +555,7 @@ export class DepositWatcher {
       await this.tellOwner(quote, verdict.status, total);
     }
     // A block pass and a client's hint may settle the same total at once (both idempotent): it is counted once.
-    if (await this.deps.watchList.raiseCredited(quote.address, total)) countCredit(verdict.status);
+    if (await this.deps.watchList.raiseCredited(quote.address, total)) countCredit(this.deps.chainId, verdict.status);
     return verdict.status;
   }
 
@@ -641,7 +645,7 @@ export class DepositWatcher {
     try {
       if (!this.leased) return;
       const cursor = await this.deps.watchList.cursor();
-      if (cursor) scanLag.set(Math.max(0, Date.now() - cursor.time) / 1000);
+      if (cursor) scanLag.set({ chain: String(this.deps.chainId) }, Math.max(0, Date.now() - cursor.time) / 1000);
     } catch {
       // Redis is unreachable too: the gauge keeps its last value, and the pass's failure is logged.
     }

@@ -10,6 +10,10 @@ export interface UploadExpireDeps {
   uploads: Uploads;
   watchList: WatchList;
   chainId: number;
+  /** The watch list of each configured chain; without it every quote is looked up in `watchList` (of `chainId`). */
+  watchListFor?: ((chainId: number) => WatchList | undefined) | undefined;
+  /** Every configured chain's watch list, searched for a quote Redis lost the upload of. */
+  watchLists?: readonly WatchList[] | undefined;
   stagingDir: string;
   pollIntervalMs: number;
 }
@@ -24,13 +28,27 @@ export interface UploadExpireDeps {
  * way, so what it received becomes due back.
  */
 export async function handleUploadExpire(deps: UploadExpireDeps, { uploadId }: UploadExpire, context: StageContext): Promise<void> {
-  const { uploads, watchList } = deps;
+  const { uploads } = deps;
   // An upload's quote or a renewal's: they expire alike (a renewal has nothing staged to remove).
   const upload = await uploads.quoteOf(uploadId);
-  const quote = upload ? watchedQuoteOf(upload) : await watchList.quote(uploadId);
+  // Each chain's passes have their own cursor: the quote's chain is the one whose passes must reach the deadline.
+  let watchList: WatchList | undefined = upload ? (deps.watchListFor ? deps.watchListFor(upload.quote.chainId) : deps.watchList) : undefined;
+  let quote = upload ? watchedQuoteOf(upload) : undefined;
+  if (!upload) {
+    for (const list of deps.watchLists ?? [deps.watchList]) {
+      quote = await list.quote(uploadId);
+      if (quote) {
+        watchList = list;
+        break;
+      }
+    }
+  }
   if (!quote) return;
+  if (!watchList) throw new Error(`quote of ${uploadId} is on chain ${upload?.quote.chainId}, which CHAINS does not list: its expiry cannot be judged`);
+  const chainId = upload?.quote.chainId ?? watchList.chainId ?? deps.chainId;
+  const address = quote.address;
   const closeOwed = async () => {
-    await deps.bus.publish('payment.credited', { kind: 'closed', uploadId, chainId: deps.chainId, address: quote.address, outcome: 'expired' });
+    await deps.bus.publish('payment.credited', { kind: 'closed', uploadId, chainId, address, outcome: 'expired' });
     await rm(join(deps.stagingDir, uploadId), { recursive: true, force: true });
   };
   const state = await uploads.state(uploadId);

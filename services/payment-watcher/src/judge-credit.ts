@@ -11,6 +11,11 @@ export interface JudgeCreditParameters {
   total: bigint;
   /** That block's timestamp, ms. */
   blockTime: number;
+  /**
+   * A shortfall accepted as paid, in basis points of the quote (50: 0.5 %), as BTCPay's payment
+   * tolerance: a wallet or an exchange that takes its fee from the amount still pays. 0 or unset: none.
+   */
+  toleranceBps?: number | undefined;
 }
 
 export type JudgeCreditReturnType = {
@@ -22,9 +27,10 @@ export type JudgeCreditReturnType = {
 /**
  * How a deposit address's new total stands against its quote. A payment already settled is judged
  * the same way again (a retried pass replays its decision rather than calling it an overpayment);
- * money beyond it is an overpayment, money after the quote ended is late: both are due back.
+ * money beyond it is an overpayment, money after the quote ended is late: both are due back. A total
+ * short of the price by at most the tolerance pays it (`paid`); the ledger records the shortfall.
  */
-export function judgeCredit({ quote, state, payment, total, blockTime }: JudgeCreditParameters): JudgeCreditReturnType {
+export function judgeCredit({ quote, state, payment, total, blockTime, toleranceBps = 0 }: JudgeCreditParameters): JudgeCreditReturnType {
   if (payment) {
     if (total <= BigInt(payment.amount)) return { status: payment.status, settles: state === 'paid' };
     return { status: 'overpaid', settles: false };
@@ -34,6 +40,8 @@ export function judgeCredit({ quote, state, payment, total, blockTime }: JudgeCr
   const open = state === 'awaiting_payment' && blockTime <= Date.parse(quote.expiresAt);
   if (!open) return { status: 'late', settles: false };
   const price = BigInt(quote.amount);
-  if (total < price) return { status: 'partial', settles: false };
-  return { status: total === price ? 'paid' : 'overpaid', settles: true };
+  // The least amount that pays: the price less the tolerance, rounded so the shortfall never exceeds it.
+  const least = price - (price * BigInt(toleranceBps)) / 10_000n;
+  if (total < least) return { status: 'partial', settles: false };
+  return { status: total <= price ? 'paid' : 'overpaid', settles: true };
 }

@@ -1,10 +1,12 @@
+import type { Redis } from 'ioredis';
 import { guardPaymentSettings } from '@reelboard/bus';
 import { assertChainId, createChainClient, depositAddressOf, depositDerivationProblem, depositFactory, quoteSettingsOf } from '@reelboard/chain';
-import { rpcUrlsFrom } from '@reelboard/config';
-import { backfillQuoteSettings, connectDatabase, quotesToWatch } from '@reelboard/db';
-import { connectPipeline } from '@reelboard/lifecycle';
+import { type ChainSetting, selectChains } from '@reelboard/config';
+import { backfillQuoteSettings, connectDatabase, type Knex, quotesToWatch } from '@reelboard/db';
+import { connectPipeline, type PipelineBus, type Uploads } from '@reelboard/lifecycle';
+import type { Logger } from '@reelboard/logger';
 import { countRpcError, runService } from '@reelboard/runtime';
-import { loadPaymentWatcherConfig } from './config.js';
+import { loadPaymentWatcherConfig, type PaymentWatcherConfig, watcherChains } from './config.js';
 import { DepositWatcher } from './deposit-watcher.js';
 import { handlePaymentSubmitted } from './handle-payment-submitted.js';
 import { handleUploadExpire } from './handle-upload-expire.js';
@@ -20,31 +22,22 @@ await runService({
   loadConfig: () => loadPaymentWatcherConfig(),
   start: async (config, log) => {
     const { redis, bus, uploads } = await connectPipeline(config, 'payment-watcher', log);
-    const rpcUrls = rpcUrlsFrom(config);
-    const chain = createChainClient({
-      rpcUrls,
-      chainId: config.CHAIN_ID,
-      maxLogRange: config.RPC_MAX_LOG_RANGE,
-      rankIntervalMs: config.RPC_RANK_INTERVAL_MS,
-      pollingIntervalMs: config.POLL_INTERVAL_MS,
-      batchSize: config.RPC_BATCH_SIZE,
-      onRequest: () => rpcRequests.inc(),
-      onRequestError: countRpcError,
-    });
-    await assertChainId(chain, config.CHAIN_ID);
+    const chains = watcherChains(config);
+    const home = chains[0]!;
+    const watched = selectChains(chains, config.WATCH_CHAINS);
     const db = connectDatabase(config.DATABASE_URL, { min: 0, max: config.DATABASE_POOL_MAX });
     watchRefundsDue(db);
-    const watchList = new WatchList(redis, config.REDIS_PREFIX);
+    // Every configured chain has its watch list (Redis keys), watched here or not: a quote on any of
+    // them is put where the replica watching that chain reads it.
+    const watchLists = new Map(chains.map((chain) => [chain.id, new WatchList(redis, config.REDIS_PREFIX, chain.id === home.id ? undefined : chain.id)]));
+    const watchListFor = (chainId: number) => watchLists.get(chainId);
     const lateWatchMs = config.LATE_WATCH_SECONDS * 1000;
-    const deposits = { merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null };
-    // Deposit addresses are computed off chain: a chain that derives them otherwise would take money to addresses no sweep reaches.
-    const derivation = await depositDerivationProblem(chain, deposits);
-    if (derivation) throw new Error(`payment-watcher refuses to start: deposit addresses would differ on this chain: ${derivation}`);
+    const homeDeposits = { merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null };
     // The gateway must quote under the settings this watcher watches and sweeps under.
     const settingsGuard = await guardPaymentSettings(redis, config.REDIS_PREFIX, 'payment-watcher', {
       chainId: config.CHAIN_ID,
-      ...deposits,
-      sweeperCodeHash: depositFactory(deposits).sweeperCodeHash,
+      ...homeDeposits,
+      sweeperCodeHash: depositFactory(homeDeposits).sweeperCodeHash,
     });
     // Quotes recorded before they carried their settings (migration 009) were issued under the
     // configuration running now: each gets it where it derives the quote's own address.
@@ -61,62 +54,55 @@ await runService({
         log.warn('quote settings not backfilled (Postgres unreachable or not migrated)', { error: error instanceof Error ? error.message : String(error) }),
     );
     const concurrency = config.PAYMENT_CONCURRENCY;
+    // One watcher per chain this replica watches: its own client, lease, cursor, watch set and sweeps.
+    const runs: ChainRun[] = [];
+    for (const setting of watched) {
+      runs.push(await startChain(config, setting, { home: setting.id === home.id, redis, bus, uploads, db, log, watchList: watchListFor(setting.id)! }));
+    }
+    const homeRun = runs.find((run) => run.setting.id === home.id);
     const pollIntervalMs = config.POLL_INTERVAL_MS;
-    // Any replica settles hints and expiries; one at a time (the lease) reads new blocks.
-    const watcher = new DepositWatcher({
-      bus,
-      uploads,
-      watchList,
-      chain,
-      lock: new ScanLock(redis, `${config.REDIS_PREFIX}:payment:scan-lock`, Math.max(10_000, pollIntervalMs * 10)),
-      log,
-      chainId: config.CHAIN_ID,
-      deposits,
-      confirmations: config.CONFIRMATIONS,
-      confirmationPolicy: config.CONFIRMATION_POLICY,
-      hashesKept: config.REORG_HASHES_KEPT,
-      startBehind: config.SCAN_START_BEHIND,
-      maxBlocksPerPass: config.SCAN_MAX_BLOCKS_PER_PASS,
-      openReadIntervalMs: config.OPEN_QUOTE_READ_SECONDS * 1000,
-      expiredReadIntervalMs: config.EXPIRED_QUOTE_READ_SECONDS * 1000,
-      ledger: { quotesToWatch: (expiredAfter) => quotesToWatch(db, { chainId: config.CHAIN_ID, expiredAfter }), lateWatchMs },
-    });
     // Redis is a cache of what is watched: after every start the first pass puts back what the ledger
     // has open, whatever Redis holds (a failing pass, Postgres not migrated yet, is retried).
-    await watchList.markWatchSetStale();
+    for (const run of runs) await run.watchList.markWatchSetStale();
 
-    bus.consume('upload.received', (upload, context) => handleUploadReceived({ bus, watchList, lateWatchMs }, upload, context), { concurrency });
+    const received = { bus, watchList: watchListFor(home.id)!, lateWatchMs, watchListFor };
+    bus.consume('upload.received', (upload, context) => handleUploadReceived(received, upload, context), { concurrency });
     // A renewal's quote is watched and expired like an upload's.
-    bus.consume('renewal.quoted', (renewal, context) => handleUploadReceived({ bus, watchList, lateWatchMs }, renewal, context), { concurrency });
-    bus.consume(
-      'payment.submitted',
-      (payload, context) => handlePaymentSubmitted({ uploads, chain, watcher, confirmations: config.CONFIRMATIONS, pollIntervalMs }, payload, context),
-      { concurrency },
-    );
+    bus.consume('renewal.quoted', (renewal, context) => handleUploadReceived(received, renewal, context), { concurrency });
+    // Hints name a transaction on the home chain (where the gateway quotes): checked where it is watched.
+    if (homeRun) {
+      bus.consume(
+        'payment.submitted',
+        (payload, context) =>
+          handlePaymentSubmitted(
+            { uploads, chain: homeRun.chain, watcher: homeRun.watcher, confirmations: home.confirmations, pollIntervalMs: home.blockTimeMs },
+            payload,
+            context,
+          ),
+        { concurrency },
+      );
+    }
     bus.consume(
       'upload.expire',
       (payload, context) =>
-        handleUploadExpire({ bus, uploads, watchList, chainId: config.CHAIN_ID, stagingDir: config.STAGING_DIR, pollIntervalMs }, payload, context),
+        handleUploadExpire(
+          {
+            bus,
+            uploads,
+            watchList: watchListFor(home.id)!,
+            watchListFor,
+            watchLists: [...watchLists.values()],
+            chainId: home.id,
+            stagingDir: config.STAGING_DIR,
+            pollIntervalMs,
+          },
+          payload,
+          context,
+        ),
       { concurrency },
     );
-    watcher.start(pollIntervalMs);
-    const sweeper = config.SWEEP_PRIVATE_KEY
-      ? new AutoSweeper({
-          chain,
-          rpcUrls,
-          chainId: config.CHAIN_ID,
-          privateKey: config.SWEEP_PRIVATE_KEY,
-          deposits,
-          watchList,
-          minimums: { native: config.SWEEP_MIN_AMOUNT, token: config.SWEEP_MIN_TOKEN_AMOUNT ?? 0n },
-          maxGasPrice: config.SWEEP_MAX_GAS_PRICE,
-          redis,
-          prefix: config.REDIS_PREFIX,
-          intervalMs: config.SWEEP_INTERVAL_SECONDS * 1000,
-          log,
-        })
-      : undefined;
-    sweeper?.start();
+    for (const run of runs) run.start();
+    log.info('watching chains', { chains: runs.map((run) => `${run.setting.id} (${run.setting.name})`) });
     const stuckWork = new StuckWorkSweeper({
       redis,
       prefix: config.REDIS_PREFIX,
@@ -134,13 +120,12 @@ await runService({
     return {
       readiness: {
         redis: async () => void (await redis.ping()),
-        rpc: async () => void (await chain.getBlockNumber()),
+        rpc: async () => void (await Promise.all(runs.map((run) => run.chain.getBlockNumber()))),
       },
       // The passes go on without Postgres (only a rebuild of the watch set needs it): shown, not gating.
       reported: { postgres: async () => void (await db.raw('SELECT 1')) },
       closers: [
-        () => watcher.stop(),
-        async () => sweeper?.stop(),
+        ...runs.map((run) => () => run.stop()),
         () => stuckWork.stop(),
         () => bus.close(config.SHUTDOWN_GRACE_MS),
         () => settingsGuard.stop(),
@@ -150,3 +135,95 @@ await runService({
     };
   },
 });
+
+/**
+ * Starts watching one chain: its client (refused when the RPC serves another chain), the CREATE2
+ * check for the native coin and each accepted token (refused with the reason where deposit addresses
+ * would differ), its deposit watcher under its own lease and cursor, and its automatic sweeper.
+ */
+async function startChain(
+  config: PaymentWatcherConfig,
+  setting: ChainSetting,
+  deps: { home: boolean; redis: Redis; bus: PipelineBus; uploads: Uploads; db: Knex; log: Logger; watchList: WatchList },
+) {
+  const { home, redis, bus, uploads, db, log, watchList } = deps;
+  const label = `chain ${setting.id} (${setting.name})`;
+  const chain = createChainClient({
+    rpcUrls: setting.rpcUrls,
+    chainId: setting.id,
+    maxLogRange: config.RPC_MAX_LOG_RANGE,
+    rankIntervalMs: config.RPC_RANK_INTERVAL_MS,
+    pollingIntervalMs: setting.blockTimeMs,
+    batchSize: config.RPC_BATCH_SIZE,
+    onRequest: () => rpcRequests.inc({ chain: String(setting.id) }),
+    onRequestError: countRpcError,
+  });
+  try {
+    await assertChainId(chain, setting.id);
+  } catch (error) {
+    throw new Error(`payment-watcher refuses to start: ${label}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  // Deposit addresses are computed off chain: a chain that derives them otherwise would take money to addresses no sweep reaches.
+  for (const token of [null, ...setting.tokens.map((t) => t.address)]) {
+    const derivation = await depositDerivationProblem(chain, { merchant: config.MERCHANT_ADDRESS, token });
+    if (derivation)
+      throw new Error(
+        `payment-watcher refuses to start: deposit addresses would differ on this chain: ${derivation} (${label}, ${token ?? setting.native.symbol})`,
+      );
+  }
+  // The home chain keeps the single token PAYMENT_TOKEN names; another chain's merchant transfers are read in its first token.
+  const deposits = { merchant: config.MERCHANT_ADDRESS, token: home ? (config.PAYMENT_TOKEN ?? null) : (setting.tokens[0]?.address ?? null) };
+  const scope = home ? '' : `chain:${setting.id}:`;
+  const watcher = new DepositWatcher({
+    bus,
+    uploads,
+    watchList,
+    chain,
+    lock: new ScanLock(redis, `${config.REDIS_PREFIX}:payment:${scope}scan-lock`, Math.max(10_000, setting.blockTimeMs * 10)),
+    log: log.child({ chainId: setting.id }),
+    chainId: setting.id,
+    deposits,
+    toleranceBps: config.PAYMENT_TOLERANCE_BPS,
+    confirmations: setting.confirmations,
+    confirmationPolicy: setting.confirmationPolicy,
+    hashesKept: config.REORG_HASHES_KEPT,
+    startBehind: config.SCAN_START_BEHIND,
+    maxBlocksPerPass: config.SCAN_MAX_BLOCKS_PER_PASS,
+    openReadIntervalMs: config.OPEN_QUOTE_READ_SECONDS * 1000,
+    expiredReadIntervalMs: config.EXPIRED_QUOTE_READ_SECONDS * 1000,
+    ledger: { quotesToWatch: (expiredAfter) => quotesToWatch(db, { chainId: setting.id, expiredAfter }), lateWatchMs: config.LATE_WATCH_SECONDS * 1000 },
+  });
+  const sweeper = config.SWEEP_PRIVATE_KEY
+    ? new AutoSweeper({
+        chain,
+        rpcUrls: setting.rpcUrls,
+        chainId: setting.id,
+        privateKey: config.SWEEP_PRIVATE_KEY,
+        deposits,
+        watchList,
+        minimums: { native: config.SWEEP_MIN_AMOUNT, token: config.SWEEP_MIN_TOKEN_AMOUNT ?? 0n },
+        maxGasPrice: config.SWEEP_MAX_GAS_PRICE,
+        redis,
+        prefix: config.REDIS_PREFIX,
+        intervalMs: config.SWEEP_INTERVAL_SECONDS * 1000,
+        log,
+        lockKey: `${scope}sweep-lock`,
+      })
+    : undefined;
+  return {
+    setting,
+    chain,
+    watcher,
+    watchList,
+    start: () => {
+      watcher.start(setting.blockTimeMs);
+      sweeper?.start();
+    },
+    stop: async () => {
+      await watcher.stop();
+      await sweeper?.stop();
+    },
+  };
+}
+
+type ChainRun = Awaited<ReturnType<typeof startChain>>;

@@ -4,8 +4,8 @@ import type { Knex } from '@reelboard/db';
 
 const credits = new Counter({
   name: 'reelboard_payment_credits_total',
-  help: 'Credits settled at the confirmation threshold, by how they stand against their quote (partial, paid, overpaid, late, unmatched)',
-  labelNames: ['status'] as const,
+  help: 'Credits settled at the confirmation threshold, by chain id and how they stand against their quote (partial, paid, overpaid, late, unmatched)',
+  labelNames: ['chain', 'status'] as const,
 });
 
 const hints = new Counter({
@@ -16,7 +16,8 @@ const hints = new Counter({
 
 export const rpcRequests = new Counter({
   name: 'reelboard_rpc_requests_total',
-  help: 'HTTP requests to the RPC node (a JSON-RPC batch counts once)',
+  help: 'HTTP requests to the RPC node, by chain id (a JSON-RPC batch counts once)',
+  labelNames: ['chain'] as const,
 });
 
 const stuckWork = new Counter({
@@ -31,20 +32,22 @@ export function countStuckWork(kind: 'paid' | 'processing' | 'renewal'): void {
 
 const reversals = new Counter({
   name: 'reelboard_payment_reversals_total',
-  help: 'Credits taken back by a reorg deeper than the confirmations (the ledger row is `reversed`, the listing held)',
+  help: 'Credits taken back by a reorg deeper than the confirmations (the ledger row is `reversed`, the listing held), by chain id',
+  labelNames: ['chain'] as const,
 });
 
 const reorgs = new Counter({
   name: 'reelboard_payment_reorgs_total',
-  help: 'Reorgs that replaced blocks the deposit passes had already read (deeper than the confirmations)',
+  help: 'Reorgs that replaced blocks the deposit passes had already read (deeper than the confirmations), by chain id',
+  labelNames: ['chain'] as const,
 });
 
-export function countReversal(): void {
-  reversals.inc();
+export function countReversal(chainId: number): void {
+  reversals.inc({ chain: String(chainId) });
 }
 
-export function countReorg(): void {
-  reorgs.inc();
+export function countReorg(chainId: number): void {
+  reorgs.inc({ chain: String(chainId) });
 }
 
 /**
@@ -54,11 +57,12 @@ export function countReorg(): void {
  */
 export const scanLag = new Gauge({
   name: 'reelboard_payment_scan_lag_seconds',
-  help: "Seconds between the confirmed head's time and the last block the deposit passes settled (reported by the replica holding the scan lease)",
+  help: "Seconds between the confirmed head's time and the last block the deposit passes settled, by chain id (reported by the replica holding that chain's scan lease)",
+  labelNames: ['chain'] as const,
 });
 
-export function countCredit(status: CreditStatus): void {
-  credits.inc({ status });
+export function countCredit(chainId: number, status: CreditStatus): void {
+  credits.inc({ chain: String(chainId), status });
 }
 
 export function countHint(outcome: string): void {

@@ -10,6 +10,7 @@ import {
   readSweeps,
   refundChainReader,
   successfulOnly,
+  sweptIn,
 } from '@reelboard/chain';
 import type { CreditStatus, CreditTransfer, PaymentCredited } from '@reelboard/contracts';
 import {
@@ -167,7 +168,7 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
     const groupSweeps = await readSweeps(chain, settings, { fromBlock: 0n, toBlock: height });
     sweeps.push(...groupSweeps);
     const swept = new Map<string, bigint>();
-    for (const sweep of groupSweeps) swept.set(sweep.deposit, (swept.get(sweep.deposit) ?? 0n) + (settings.token ? sweep.token : sweep.native));
+    for (const sweep of groupSweeps) swept.set(sweep.deposit, (swept.get(sweep.deposit) ?? 0n) + sweptIn(sweep, settings.token));
     const balances = await readBalances(chain, { addresses: ours.map((q) => q.depositAddress as Address), token: settings.token, blockNumber: height });
 
     for (const [i, quote] of ours.entries()) {
@@ -191,7 +192,7 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
             balance +
             groupSweeps
               .filter((sweep) => sweep.deposit === address && sweep.blockNumber <= block)
-              .reduce((sum, sweep) => sum + (settings.token ? sweep.token : sweep.native), 0n)
+              .reduce((sum, sweep) => sum + sweptIn(sweep, settings.token), 0n)
           );
         };
         let known = ledgerTotal;

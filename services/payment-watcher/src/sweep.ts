@@ -144,10 +144,12 @@ export class AutoSweeper {
       prefix: string;
       intervalMs: number;
       log: Logger;
+      /** The lease's key under `<prefix>:payment:`, one per chain (default `sweep-lock`, the home chain's). */
+      lockKey?: string | undefined;
     },
   ) {
     // Longer than the interval, so the holder keeps it from one run to the next.
-    this.lock = new ScanLock(deps.redis, `${deps.prefix}:payment:sweep-lock`, deps.intervalMs * 2 + 10_000);
+    this.lock = new ScanLock(deps.redis, `${deps.prefix}:payment:${deps.lockKey ?? 'sweep-lock'}`, deps.intervalMs * 2 + 10_000);
   }
 
   /** One run if this replica holds the lease: how many addresses were swept (undefined: another replica sweeps). */

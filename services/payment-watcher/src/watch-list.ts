@@ -21,6 +21,16 @@ export interface WatchedQuote {
   merchant?: Address | undefined;
 }
 
+/** A sweep of an address as the watch list keeps it (amounts as strings, for JSON). */
+interface SweptEntry {
+  id: string;
+  block: string;
+  native: string;
+  token: string;
+  /** The token swept (null: the native coin only); absent on entries recorded before sweeps named it. */
+  asset?: Address | null;
+}
+
 /** A transfer to the plain merchant address the ledger was sent (block number as a string, for JSON). */
 export interface MerchantSeen {
   blockNumber: string;
@@ -74,10 +84,16 @@ export class WatchList {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    /**
+     * The chain this list is of, when it is not the home chain (CHAIN_ID): its keys then sit under
+     * `payment:chain:<id>`, so each chain keeps its own watch set and cursor. The home chain keeps the
+     * keys it had before several chains were watched, so an upgraded deployment resumes where it was.
+     */
+    readonly chainId?: number | undefined,
   ) {}
 
   private key(...parts: string[]): string {
-    return [this.prefix, 'payment', ...parts].join(':');
+    return [this.prefix, 'payment', ...(this.chainId === undefined ? [] : ['chain', String(this.chainId)]), ...parts].join(':');
   }
 
   /** Watches a quote's deposit address until `until` (ms). */
@@ -169,21 +185,28 @@ export class WatchList {
     for (const sweep of sweeps) {
       const id = `${sweep.txHash}:${sweep.logIndex}`;
       const raw = await this.redis.hget(this.key('swept'), sweep.deposit);
-      const list = raw ? (JSON.parse(raw) as { id: string; block: string; native: string; token: string }[]) : [];
+      const list = raw ? (JSON.parse(raw) as SweptEntry[]) : [];
       if (list.some((entry) => entry.id === id)) continue;
-      list.push({ id, block: sweep.blockNumber.toString(), native: sweep.native.toString(), token: sweep.token.toString() });
+      list.push({ id, block: sweep.blockNumber.toString(), native: sweep.native.toString(), token: sweep.token.toString(), asset: sweep.asset });
       await this.redis.hset(this.key('swept'), sweep.deposit, JSON.stringify(list));
     }
   }
 
-  /** What sweeps moved out of each address in blocks up to `height`, in the native coin or the token. */
-  async sweptUpTo(addresses: readonly Address[], height: bigint, asset: 'native' | 'token'): Promise<bigint[]> {
+  /** What sweeps moved out of each address in blocks up to `height`, in the native coin (null) or the token named. */
+  async sweptUpTo(addresses: readonly Address[], height: bigint, asset: Address | null): Promise<bigint[]> {
     if (addresses.length === 0) return [];
     const values = await this.redis.hmget(this.key('swept'), ...addresses);
+    const token = asset?.toLowerCase();
     return values.map((raw) => {
       if (!raw) return 0n;
-      const list = JSON.parse(raw) as { block: string; native: string; token: string }[];
-      return list.filter((entry) => BigInt(entry.block) <= height).reduce((sum, entry) => sum + BigInt(entry[asset]), 0n);
+      const list = JSON.parse(raw) as SweptEntry[];
+      return list
+        .filter((entry) => BigInt(entry.block) <= height)
+        .reduce(
+          // An entry recorded before sweeps named their token (no `asset`) moved the quote's own token.
+          (sum, entry) => sum + (token === undefined ? BigInt(entry.native) : entry.asset === undefined || entry.asset === token ? BigInt(entry.token) : 0n),
+          0n,
+        );
     });
   }
 

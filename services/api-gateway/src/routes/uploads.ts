@@ -14,6 +14,7 @@ import type { ResumableUploads } from '../infra/resumable.js';
 import type { StagingGuard } from '../infra/staging-guard.js';
 import type { StatusHub } from '../infra/status-hub.js';
 import { type AcceptUploadDeps, acceptUpload } from '../use-cases/accept-upload.js';
+import type { PriceQuoter } from '../use-cases/quote-price.js';
 import { submitPayment } from '../use-cases/submit-payment.js';
 import type { Bind } from './bind.js';
 
@@ -34,13 +35,15 @@ export interface UploadRoutesDeps {
   guard: StagingGuard;
   /** Resumable (tus) uploads. */
   resumable: ResumableUploads;
+  /** How quotes are priced (PRICE in fiat); unset: the configured base-unit amounts. */
+  quotePrice?: PriceQuoter | undefined;
 }
 
 /** The listing form, the payment submission and the upload's status (latest and live). */
-export function uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads, streams, guard, resumable }: UploadRoutesDeps): Router {
+export function uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads, streams, guard, resumable, quotePrice }: UploadRoutesDeps): Router {
   const router = Router();
   const limits = intakeLimits(config);
-  const accept: AcceptUploadDeps = { db, uploads, bus, config, limits };
+  const accept: AcceptUploadDeps = { db, uploads, bus, config, limits, quotePrice };
 
   /** Only the owner may see an upload; to anyone else it does not exist (404, not 403). */
   const ownedUpload = async (uploadId: string, address: string) => {

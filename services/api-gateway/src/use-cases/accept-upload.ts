@@ -9,6 +9,7 @@ import { mediaBytes } from '@reelboard/runtime';
 import { type GatewayConfig, quotedPrice } from '../config.js';
 import { HttpError } from '../infra/http-error.js';
 import { checkVideoContainer, type IntakeLimits, normaliseLogo } from '../infra/intake.js';
+import { type PriceQuoter, pricedQuoteFields } from './quote-price.js';
 
 export interface AcceptUploadDeps {
   db: Knex;
@@ -16,6 +17,8 @@ export interface AcceptUploadDeps {
   bus: Bus;
   config: Pick<GatewayConfig, 'CHAIN_ID' | 'MERCHANT_ADDRESS' | 'PAYMENT_TOKEN' | 'PRICE_TOKEN_UNITS' | 'PRICE_WEI' | 'QUOTE_TTL_SECONDS' | 'STAGING_DIR'>;
   limits: IntakeLimits;
+  /** How the quote is priced (PRICE in fiat: a feed read now); unset: the configured base-unit amounts. */
+  quotePrice?: PriceQuoter | undefined;
 }
 
 export interface AcceptUploadParameters {
@@ -47,6 +50,8 @@ export async function acceptUpload(deps: AcceptUploadDeps, params: AcceptUploadP
   await checkVideoContainer(join(dir, STAGED_FILES.source));
   if (params.logo) await normaliseLogo(join(dir, STAGED_FILES.logoOriginal), join(dir, STAGED_FILES.logo), limits);
 
+  // Priced before anything is recorded: a stale feed refuses the upload (503) with nothing half-made.
+  const priced = deps.quotePrice ? await deps.quotePrice('upload') : quotedPrice(config);
   const now = params.now ?? new Date();
   // The quote keeps what its address derives from: a later change of merchant or token leaves it paying where it was issued.
   const settings = { merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null };
@@ -58,7 +63,7 @@ export async function acceptUpload(deps: AcceptUploadDeps, params: AcceptUploadP
       chainId: config.CHAIN_ID,
       // The quote's own deposit address: whatever reaches it pays this upload, from any wallet, by any route.
       to: depositAddressOf(settings, uploadId),
-      ...quotedPrice(config),
+      ...pricedQuoteFields(priced),
       createdAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + config.QUOTE_TTL_SECONDS * 1000).toISOString(),
       merchant: settings.merchant.toLowerCase() as `0x${string}`,
@@ -78,6 +83,8 @@ export async function acceptUpload(deps: AcceptUploadDeps, params: AcceptUploadP
     createdAt: quote.createdAt,
     expiresAt: quote.expiresAt,
     settings: quoteSettingsOf(settings),
+    price: quote.price,
+    rate: quote.rate,
   });
   await uploads.register(upload, 'api-gateway');
   await bus.publish('upload.received', upload);
@@ -85,7 +92,7 @@ export async function acceptUpload(deps: AcceptUploadDeps, params: AcceptUploadP
   const { chainId, to, amount, token, expiresAt } = quote;
   return {
     uploadId,
-    payment: { chainId, to, amount, token, expiresAt },
+    payment: { chainId, to, amount, token, expiresAt, ...(quote.price ? { price: quote.price } : {}) },
     links: { status: `/v1/uploads/${uploadId}`, events: `/v1/uploads/${uploadId}/events`, payment: `/v1/uploads/${uploadId}/payment` },
   };
 }

@@ -26,6 +26,7 @@ import type { ObjectStorage } from '@reelboard/storage';
 import { type GatewayConfig, quotedPrice } from '../config.js';
 import { HttpError } from '../infra/http-error.js';
 import { allocateStaging, intakeLimits, normaliseLogo, receiveMultipart } from '../infra/intake.js';
+import { type PriceQuoter, pricedQuoteFields } from './quote-price.js';
 
 export interface ListingLifeDeps {
   db: Knex;
@@ -33,6 +34,8 @@ export interface ListingLifeDeps {
   bus: PipelineBus;
   uploads: Uploads;
   log: Logger;
+  /** How a renewal's quote is priced (RENEWAL_PRICE in fiat); unset: the configured base-unit amounts. */
+  quotePrice?: PriceQuoter | undefined;
   config: Pick<
     GatewayConfig,
     | 'CHAIN_ID'
@@ -195,9 +198,10 @@ export async function deleteObjects(storage: ObjectStorage, keys: readonly strin
  * renewal's id), recorded in the ledger before it is shown, registered in the lifecycle and handed to
  * the payment-watcher. Once paid, the ledger write extends the listing by LISTING_DAYS.
  */
-export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'uploads' | 'config'>, wallet: `0x${string}`, listingId: string) {
+export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'uploads' | 'config' | 'quotePrice'>, wallet: `0x${string}`, listingId: string) {
   const { config } = deps;
   const listing = await renewableListing(deps.db, listingId, wallet);
+  const priced = deps.quotePrice ? await deps.quotePrice('renewal') : quotedPrice(config);
   const renewalId = randomUUID();
   const now = new Date();
   // The quote keeps what its address derives from: a later change of merchant or token leaves it paying where it was issued.
@@ -210,7 +214,7 @@ export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'u
     quote: {
       chainId: config.CHAIN_ID,
       to: depositAddressOf(settings, renewalId),
-      ...quotedPrice(config),
+      ...pricedQuoteFields(priced),
       createdAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + config.QUOTE_TTL_SECONDS * 1000).toISOString(),
       merchant: settings.merchant.toLowerCase() as `0x${string}`,
@@ -232,6 +236,8 @@ export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'u
     listingId: listing.listingId,
     renewalDays: config.LISTING_DAYS,
     settings: quoteSettingsOf(settings),
+    price: renewal.quote.price,
+    rate: renewal.quote.rate,
   });
   await deps.uploads.registerRenewal(renewal, 'api-gateway');
   await deps.bus.publish('renewal.quoted', renewal);
@@ -241,7 +247,7 @@ export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'u
     listingId: listing.listingId,
     days: config.LISTING_DAYS,
     currentExpiresAt: listing.expiresAt,
-    payment: { chainId, to, amount, token, expiresAt },
+    payment: { chainId, to, amount, token, expiresAt, ...(renewal.quote.price ? { price: renewal.quote.price } : {}) },
     // The renewal is followed like an upload: its status, its events, and a tx-hash hint.
     links: { status: `/v1/uploads/${renewalId}`, events: `/v1/uploads/${renewalId}/events`, payment: `/v1/uploads/${renewalId}/payment` },
   };

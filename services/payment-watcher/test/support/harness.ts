@@ -53,7 +53,7 @@ export async function watcherRig(
   name: string,
   rpcUrl: string,
   deposits: DepositSettings,
-  options: Pick<DepositWatcherDeps, 'openReadIntervalMs' | 'expiredReadIntervalMs'> = {},
+  options: Pick<DepositWatcherDeps, 'openReadIntervalMs' | 'expiredReadIntervalMs' | 'toleranceBps'> = {},
 ): Promise<WatcherRig> {
   const env = testBus(name);
   const uploads = new Uploads(env.redis, env.prefix, env.bus.status);

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectRedis } from '@reelboard/bus';
+import type { StatusEvent, UploadReceived } from '@reelboard/contracts';
+import { connectDatabase, createWebhookEndpoint, type Knex, migrateToLatest } from '@reelboard/db';
+import { StatusStore, Uploads } from '@reelboard/lifecycle';
+import { createLogger } from '@reelboard/logger';
+import { infraEnv } from '@reelboard/testkit/infra-env';
+import { handleStatusEvent } from '../src/handle-status-event.js';
+
+// Several chains and assets are watched: a payment's webhook names the chain and asset of its quote.
+const redis = connectRedis(infraEnv().REDIS_URL ?? '', 'webhook-chain-test');
+const prefix = `test-webhook-chain-${Date.now().toString(36)}`;
+let db: Knex;
+let endpointId: string;
+
+beforeAll(async () => {
+  db = connectDatabase(infraEnv().TEST_DATABASE_URL ?? '', { min: 0, max: 2 });
+  await migrateToLatest(db);
+  endpointId = (
+    await createWebhookEndpoint(db, {
+      url: 'https://hooks.example/x',
+      events: ['payment.confirmed', 'profile.saved'],
+      secret: 's'.repeat(32),
+      createdBy: 'test',
+    })
+  ).id;
+});
+
+afterAll(async () => {
+  await db('webhook_deliveries').where({ endpoint_id: endpointId }).delete();
+  await db('webhook_endpoints').where({ id: endpointId }).delete();
+  await db.destroy();
+  await redis.quit();
+});
+
+describe('webhooks of payment events', () => {
+  it('carry the chain and the asset of the quote; other events do not', async () => {
+    const uploads = new Uploads(redis, prefix, new StatusStore(redis, prefix));
+    const uploadId = randomUUID();
+    const token = `0x${'ab'.repeat(20)}` as const;
+    const upload = {
+      uploadId,
+      owner: `0x${'cd'.repeat(20)}`,
+      form: { title: 'Bike', description: '', hashtags: [], latitude: 0, longitude: 0 },
+      quote: { chainId: 31338, to: `0x${'ef'.repeat(20)}`, amount: '5000000', token, createdAt: new Date().toISOString(), expiresAt: new Date().toISOString() },
+      staged: { source: 'x', sourceBytes: 1 },
+      receivedAt: new Date().toISOString(),
+    } as UploadReceived;
+    await uploads.register(upload, 'test');
+    const published: unknown[] = [];
+    const adapters = {
+      db,
+      uploads,
+      bus: { publish: async (_channel: never, job: unknown) => void published.push(job) },
+      log: createLogger('test', 'error'),
+      publicUrl: 'https://x',
+      pushEnabled: false,
+    };
+    const event = (seq: number, name: StatusEvent['event'], state: StatusEvent['state']): StatusEvent => ({
+      seq,
+      uploadId,
+      event: name,
+      stage: 'payment-watcher',
+      state,
+      at: new Date().toISOString(),
+    });
+    expect(await handleStatusEvent(event(2, 'payment.confirmed', 'paid'), adapters as never)).toMatchObject({ webhooks: 1 });
+    expect(await handleStatusEvent(event(3, 'profile.saved', 'saved'), adapters as never)).toMatchObject({ webhooks: 1 });
+    const payloads = (await db('webhook_deliveries').where({ endpoint_id: endpointId, upload_id: uploadId }).orderBy('seq')).map(
+      (row) => row.payload as { data: object },
+    );
+    expect(payloads[0]?.data).toMatchObject({ chainId: 31338, asset: token, title: 'Bike' });
+    expect(payloads[1]?.data).not.toHaveProperty('chainId');
+  });
+});
