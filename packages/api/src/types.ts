@@ -38,3 +38,6 @@ export type OwnListing = z.output<typeof s.ownListing>;
 export type ListingLifecycleState = OwnListing['state'];
 export type RenewalQuote = z.output<typeof s.renewalQuote>;
 export type Revision = z.output<typeof s.revision>;
+export type Pricing = z.output<typeof s.pricing>;
+export type UnpaidUpload = z.output<typeof s.unpaidUpload>;
+export type CancelledUpload = z.output<typeof s.cancelledUpload>;

@@ -22,6 +22,7 @@ import { docsRoutes } from './routes/docs.js';
 import { listingLifeRoutes } from './routes/listing-life.js';
 import { listingRoutes } from './routes/listings.js';
 import { notificationRoutes } from './routes/notifications.js';
+import { sellerRoutes } from './routes/seller.js';
 import { uploadRoutes } from './routes/uploads.js';
 
 export interface AppDeps {
@@ -72,6 +73,17 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
   });
   app.use(authRoutes(auth, log, bind));
 
+  app.use(
+    sellerRoutes({
+      bind,
+      config,
+      uploads,
+      bus,
+      db,
+      stagingDir: config.STAGING_DIR,
+      release: (owner, uploadId) => staging.guard.release(owner, uploadId),
+    }),
+  );
   app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams, ...staging }));
   app.use(listingLifeRoutes({ bind, db, storage, bus, uploads, log, config, limitQuotes: limits.uploadsPerWallet }));
   app.use(listingRoutes({ bind, db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));

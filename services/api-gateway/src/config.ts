@@ -14,6 +14,18 @@ export const gatewaySchema = commonSchema
       .describe('The origin people reach the gateway at; SIWE messages must name its host and origin.'),
     PRICE_WEI: env.bigint('10000000000000000').describe('Price of one listing in wei (native coin), when no PAYMENT_TOKEN is set.'),
     PRICE_TOKEN_UNITS: env.bigint().optional().describe("Price of one listing in the token's base units; required with PAYMENT_TOKEN."),
+    PAYMENT_ASSET_SYMBOL: z
+      .string()
+      .regex(/^[A-Za-z0-9.$-]{1,11}$/, { error: 'must be a short ticker such as ETH or USDC' })
+      .default('ETH')
+      .describe("The paying coin's ticker, shown with the fee (GET /v1/pricing): the chain's native coin, or PAYMENT_TOKEN's."),
+    PAYMENT_ASSET_DECIMALS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(36)
+      .default(18)
+      .describe('Decimals of the paying coin (18 for ETH, 6 for USDC): the fee is shown as base units / 10^decimals.'),
     QUOTE_TTL_SECONDS: env.positiveInt(15 * 60).describe("How long a quote can be paid, like BTCPay's invoice expiry."),
     CONFIRMATIONS: env
       .positiveInt(2)
