@@ -20,7 +20,9 @@ export type {
   OwnListing,
   PaymentRequest as PaymentQuote,
   Price,
+  Pricing,
   RenewalQuote,
+  UnpaidUpload,
   UploadPreview,
 } from '@reelboard/api';
 

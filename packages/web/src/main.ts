@@ -4,6 +4,7 @@ import { renderBrowse } from './views/browse.js';
 import { renderListing } from './views/listing.js';
 import { renderMyListings } from './views/my-listings.js';
 import { renderSell } from './views/sell.js';
+import { renderUnpaid } from './views/unpaid.js';
 import { renderUpload } from './views/upload.js';
 
 const view = document.getElementById('view') as HTMLElement;
@@ -37,6 +38,7 @@ function route(): void {
   if (listing?.[1]) void renderListing(view, decodeURIComponent(listing[1]));
   else if (upload?.[1]) void renderUpload(view, decodeURIComponent(upload[1]));
   else if (path === '/mine') leaveView = renderMyListings(view);
+  else if (path === '/unpaid') leaveView = renderUnpaid(view);
   else if (path === '/browse')
     renderBrowse(view, {
       tags: params.get('tags') ?? '',
@@ -49,5 +51,10 @@ function route(): void {
   view.focus({ preventScroll: true });
 }
 
+// The skip link moves focus to the view itself: following `#view` would be read as a hash route.
+document.querySelector('.skip-link')?.addEventListener('click', (event) => {
+  event.preventDefault();
+  view.focus();
+});
 window.addEventListener('hashchange', route);
 route();
