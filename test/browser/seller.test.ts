@@ -184,6 +184,31 @@ describe("the seller's flow", () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('after a reload mid-upload, the form says that picking the same file resumes, and it does', async () => {
+    await fillForm(desktop, 'Resumed after a reload');
+    // The video's chunks never arrive: the upload is created (and remembered by the browser), then hangs.
+    let created = 0;
+    await desktop.route('**/v1/resumable-uploads/**', (route) => (route.request().method() === 'PATCH' ? undefined : route.fallback()));
+    desktop.on('response', (res) => void (res.url().endsWith('/v1/resumable-uploads') && res.status() === 201 && created++));
+    await desktop.getByRole('button', { name: 'PAY' }).click();
+    await expect.poll(() => created, { timeout: 30_000 }).toBe(1);
+    await desktop.unroute('**/v1/resumable-uploads/**');
+    await desktop.reload();
+    await expect
+      .poll(() => desktop.locator('#video-hint').textContent(), { timeout: 15_000 })
+      .toContain('Interrupted: “clip.mp4”. Pick the same file again and the upload continues where it stopped.');
+    expect(await desktop.getByLabel('Video').getAttribute('aria-describedby')).toContain('video-hint');
+    await fillForm(desktop, 'Resumed after a reload');
+    const resumed: string[] = [];
+    desktop.on('request', (req) => void (req.url().includes('/v1/resumable-uploads') && resumed.push(req.method())));
+    wallet.declineNextPayment();
+    await desktop.getByRole('button', { name: 'PAY' }).click();
+    await expect.poll(() => desktop.locator('#pay-message').textContent(), { timeout: 30_000 }).toContain('Payment cancelled in the wallet');
+    // tus-js-client asked where the upload stood (HEAD) and sent the rest; it created no second upload.
+    expect(resumed[0]).toBe('HEAD');
+    expect(resumed).not.toContain('POST');
+  });
+
   it('on a 390 px phone: no sideways scroll and no serious axe violation, signed in, on the form, unpaid uploads and my listings', async () => {
     await signInOn(phone);
     await expect.poll(() => phone.locator('#fee').textContent()).toContain('0.01 ETH');
@@ -199,8 +224,9 @@ describe("the seller's flow", () => {
       await expectNoSidewaysScroll(phone, route);
       await expectAccessible(phone, `${route}, phone`);
     }
-    // The skip link moves focus to the content.
-    await phone.keyboard.press('Tab');
+    // The skip link, first in the page (before the header's links), moves focus to the content.
+    await phone.focus('.brand');
+    await phone.keyboard.press('Shift+Tab');
     expect(await phone.evaluate(() => (globalThis as unknown as { document: { activeElement: { className: string } } }).document.activeElement.className)).toBe(
       'skip-link',
     );
