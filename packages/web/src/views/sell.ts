@@ -459,21 +459,29 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
         break;
       case 'payment.received':
         if (event.code === 'partial') {
-          state.paying = false;
           const upload = state.upload;
           const token = state.session?.token;
           if (!upload || !token) break;
-          void readRemaining(upload.uploadId, token).then(
-            (standing) => {
-              if (!standing || state.upload?.uploadId !== upload.uploadId) return;
-              state.remaining = BigInt(standing.remaining);
-              notice.textContent = `Received ${say(standing.received)} of ${say(upload.payment.amount)}. Pay the remaining ${say(standing.remaining)} before ${deadlineOf()}.`;
-              if (!state.paying) setPayButton('pay');
+          // PAY stays busy until the rest is known, so it never asks for the whole price again.
+          state.paying = true;
+          setPayButton('paying');
+          void readRemaining(upload.uploadId, token)
+            .then(
+              (standing) => {
+                if (!standing || state.upload?.uploadId !== upload.uploadId) return;
+                state.remaining = BigInt(standing.remaining);
+                notice.textContent = `Received ${say(standing.received)} of ${say(upload.payment.amount)}. Pay the remaining ${say(standing.remaining)} before ${deadlineOf()}.`;
+              },
+              (error: unknown) =>
+                showError(`Part of the price arrived, but what remains could not be read: ${describe(error)}. See Drafts and unpaid uploads.`),
+            )
+            .finally(() => {
+              // Paid meanwhile (PAY already turned into Publishing…), or another upload now: nothing to undo.
+              if (state.upload?.uploadId !== upload.uploadId || payButton.classList.contains('save')) return;
+              state.paying = false;
+              setPayButton('pay');
               focusStep(payButton);
-            },
-            (error: unknown) => showError(`Part of the price arrived, but what remains could not be read: ${describe(error)}. See Drafts and unpaid uploads.`),
-          );
-          setPayButton('pay');
+            });
         } else if (event.code === 'late') {
           stopDeadline();
           showError(
