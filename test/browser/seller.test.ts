@@ -19,6 +19,7 @@ import { type InjectedWallet, injectWallet } from './wallet-bridge.js';
 // this branch yet.)
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-sync'];
 const PRICE_WEI = 10_000_000_000_000_000n;
+const ADMIN_TOKEN = 'seller-browser-test-admin-token-0123456789';
 /** A wallet of its own, funded through anvil: no other test races for its nonces. */
 const SELLER = privateKeyToAccount(generatePrivateKey());
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -97,7 +98,7 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'reelboard-seller-'));
   await makeClip(join(work, 'clip.mp4'), { width: 160, height: 120, seconds: 1 });
   // One unpaid upload per wallet: the second is refused until the first is cancelled.
-  stack = await startStack({ STAGING_MAX_UNPAID_UPLOADS_PER_WALLET: '1', PREVIEW_SECONDS: '1' });
+  stack = await startStack({ STAGING_MAX_UNPAID_UPLOADS_PER_WALLET: '1', PREVIEW_SECONDS: '1', ADMIN_TOKEN });
   await rpc('anvil_setBalance', [SELLER.address, `0x${(10n ** 20n).toString(16)}`]);
   browser = await chromium.launch({ executablePath, args: CHROMIUM_FLAGS });
   desktop = await (await browser.newContext({ viewport: { width: 1100, height: 900 }, bypassCSP: true })).newPage();
@@ -154,8 +155,8 @@ describe("the seller's flow", () => {
     desktop.once('dialog', (dialog) => void dialog.accept());
     await item.getByRole('button', { name: 'Cancel upload' }).click();
     await expect.poll(() => desktop.locator('#unpaid-status').textContent(), { timeout: 15_000 }).toContain('Cancelled “Draft to cancel”. Nothing was charged');
-    expect(await item.count()).toBe(0);
-    expect(await focused(desktop)).toBe('unpaid-status');
+    await expect.poll(() => item.count()).toBe(0);
+    await expect.poll(() => focused(desktop)).toBe('unpaid-status');
   });
 
   it('after a partial payment, PAY asks for the rest only, in ETH, and the rest pays the listing', async () => {
@@ -187,11 +188,15 @@ describe("the seller's flow", () => {
   it('after a reload mid-upload, the form says that picking the same file resumes, and it does', async () => {
     await fillForm(desktop, 'Resumed after a reload');
     // The video's chunks never arrive: the upload is created (and remembered by the browser), then hangs.
-    let created = 0;
     await desktop.route('**/v1/resumable-uploads/**', (route) => (route.request().method() === 'PATCH' ? undefined : route.fallback()));
-    desktop.on('response', (res) => void (res.url().endsWith('/v1/resumable-uploads') && res.status() === 201 && created++));
     await desktop.getByRole('button', { name: 'PAY' }).click();
-    await expect.poll(() => created, { timeout: 30_000 }).toBe(1);
+    // Created, and remembered by the browser (tus-js-client writes its URL to localStorage after the creation answer).
+    const remembered = () =>
+      desktop.evaluate(() => {
+        const storage = (globalThis as unknown as { localStorage: { length: number; key(index: number): string | null } }).localStorage;
+        return Array.from({ length: storage.length }, (_, index) => storage.key(index)).filter((key) => key?.startsWith('tus::')).length;
+      });
+    await expect.poll(remembered, { timeout: 30_000 }).toBe(1);
     await desktop.unroute('**/v1/resumable-uploads/**');
     await desktop.reload();
     await expect
@@ -208,6 +213,35 @@ describe("the seller's flow", () => {
     expect(resumed[0]).toBe('HEAD');
     expect(resumed).not.toContain('POST');
   });
+
+  it("tells the owner on the listing's page that it waits for moderation, then why it was rejected", async () => {
+    const token = await desktop.evaluate(
+      () =>
+        JSON.parse((globalThis as unknown as { sessionStorage: { getItem(key: string): string } }).sessionStorage.getItem('reelboard.session')).token as string,
+    );
+    // The partly paid listing, once converted and saved.
+    const saved = async () => {
+      const res = await fetch(`${stack.gatewayUrl}/v1/me/listings`, { headers: { authorization: `Bearer ${token}` } });
+      return ((await res.json()) as { items: { id: string; title: string; state: string }[] }).items.find((item) => item.title === 'Bike, partly paid');
+    };
+    await expect.poll(saved, { timeout: 150_000, interval: 1000 }).toMatchObject({ state: 'pending' });
+    const id = (await saved())?.id ?? '';
+    await desktop.goto(`${stack.gatewayUrl}/#/listing/${id}`);
+    await expect.poll(() => desktop.locator('#own-state').textContent(), { timeout: 15_000 }).toContain('“Bike, partly paid” is waiting for moderation');
+    await expectAccessible(desktop, 'own listing, pending');
+
+    const rejected = await fetch(`${stack.gatewayUrl}/v1/admin/listings/${id}/reject`, {
+      method: 'POST',
+      headers: { 'x-admin-token': ADMIN_TOKEN, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'the video shows no bike' }),
+    });
+    expect(rejected.status, await rejected.clone().text()).toBe(200);
+    await desktop.reload();
+    await expect
+      .poll(() => desktop.locator('#own-state').textContent(), { timeout: 15_000 })
+      .toContain('A moderator did not approve “Bike, partly paid”: the video shows no bike. Edit it from My listings');
+    await expectAccessible(desktop, 'own listing, rejected');
+  }, 200_000);
 
   it('on a 390 px phone: no sideways scroll and no serious axe violation, signed in, on the form, unpaid uploads and my listings', async () => {
     await signInOn(phone);
