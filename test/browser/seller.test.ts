@@ -197,8 +197,9 @@ describe("the seller's flow", () => {
         return Array.from({ length: storage.length }, (_, index) => storage.key(index)).filter((key) => key?.startsWith('tus::')).length;
       });
     await expect.poll(remembered, { timeout: 30_000 }).toBe(1);
-    await desktop.unroute('**/v1/resumable-uploads/**');
+    // Reloaded while the chunk is held (unrouting first would let it through and finish the upload).
     await desktop.reload();
+    await desktop.unroute('**/v1/resumable-uploads/**');
     await expect
       .poll(() => desktop.locator('#video-hint').textContent(), { timeout: 15_000 })
       .toContain('Interrupted: “clip.mp4”. Pick the same file again and the upload continues where it stopped.');
