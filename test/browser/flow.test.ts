@@ -125,11 +125,11 @@ describe('the reference web client in Chromium', () => {
     await expect.poll(() => page.getByRole('button', { name: 'Notify me when it is done' }).isVisible()).toBe(true);
     expect(await page.evaluate(() => (globalThis as unknown as { Notification: { permission: string } }).Notification.permission)).toBe('default');
 
-    // payment.confirmed turns PAY into SAVE, disabled while the listing is made.
-    await page.getByRole('button', { name: 'SAVE' }).waitFor({ timeout: 60_000 });
+    // payment.confirmed turns PAY into "Publishing…", disabled while the listing is made, then "Open my listing".
+    await expect.poll(() => page.locator('#pay').textContent(), { timeout: 60_000, interval: 500 }).toMatch(/^(Publishing…|Open my listing)$/);
     await shot('07-payment-confirmed');
-    const save = page.getByRole('button', { name: 'SAVE' });
-    await expect.poll(() => save.isEnabled(), { timeout: 150_000, interval: 500 }).toBe(true);
+    const save = page.getByRole('button', { name: 'Open my listing' });
+    await expect.poll(() => save.isEnabled().catch(() => false), { timeout: 150_000, interval: 500 }).toBe(true);
     expect(await page.locator('#pipeline-progress').evaluate((bar) => (bar as unknown as ProgressLike).value)).toBe(100);
     // The listing's loop and poster appeared on the status page once stored (preview.ready), before the listing was saved.
     const early = page.locator('#early-preview video');
@@ -143,8 +143,8 @@ describe('the reference web client in Chromium', () => {
     await page.waitForURL(/\/listings\/[0-9a-f-]{36}$/);
     listingId = /\/listings\/([0-9a-f-]{36})$/.exec(page.url())?.[1] ?? '';
     expect(tx.to).toBe(depositAddressOf({ merchant: (stack.env.MERCHANT_ADDRESS ?? '').toLowerCase() as `0x${string}`, token: null }, listingId));
-    // Unmoderated listings are not public yet; the page says so.
-    await expect.poll(() => page.getByRole('alert').textContent()).toContain('appears here once a moderator approves it');
+    // Unmoderated listings are not public yet; the page tells their owner they wait for moderation.
+    await expect.poll(() => page.locator('#own-state').textContent()).toContain('is waiting for moderation');
     await shot('09-listing-before-approval');
     expect(pageErrors).toEqual([]);
   });

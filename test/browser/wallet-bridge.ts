@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import { createWalletClient, defineChain, type Hex, http } from 'viem';
-import type { HDAccount } from 'viem/accounts';
+import type { LocalAccount } from 'viem/accounts';
 
 /** One request the page made of the injected wallet. */
 export interface WalletCall {
@@ -13,6 +13,8 @@ export interface InjectedWallet {
   calls: WalletCall[];
   /** Makes the next `eth_sendTransaction` fail as if the person pressed "Reject" (EIP-1193 code 4001). */
   declineNextPayment(): void;
+  /** Makes the next native payment send only `wei` of what the page asked, as a person who edits the amount in the wallet. */
+  payPartOfNext(wei: bigint): void;
 }
 
 /** What the page-side provider gets back: a result, or an EIP-1193 error to throw. */
@@ -23,7 +25,7 @@ type BridgeAnswer = { result: unknown } | { error: { code: number; message: stri
  * request crosses to this process, where viem signs and sends with `account` on the real chain.
  * It stands in for MetaMask, which cannot run in CI; the page sees the same API.
  */
-export async function injectWallet(page: Page, account: HDAccount, rpcUrl: string, chainId: number): Promise<InjectedWallet> {
+export async function injectWallet(page: Page, account: LocalAccount, rpcUrl: string, chainId: number): Promise<InjectedWallet> {
   const chain = defineChain({
     id: chainId,
     name: 'anvil',
@@ -33,6 +35,7 @@ export async function injectWallet(page: Page, account: HDAccount, rpcUrl: strin
   const wallet = createWalletClient({ account, chain, transport: http(rpcUrl) });
   const calls: WalletCall[] = [];
   let declinePayment = false;
+  let partOfNext: bigint | undefined;
 
   const answer = async (method: string, params: unknown[]): Promise<unknown> => {
     switch (method) {
@@ -57,7 +60,9 @@ export async function injectWallet(page: Page, account: HDAccount, rpcUrl: strin
           throw Object.assign(new Error('User rejected the request.'), { code: 4001 });
         }
         const [tx] = params as [{ from: string; to: Hex; value?: Hex; data?: Hex }];
-        return wallet.sendTransaction({ to: tx.to, value: tx.value ? BigInt(tx.value) : undefined, data: tx.data });
+        const value = partOfNext ?? (tx.value ? BigInt(tx.value) : undefined);
+        partOfNext = undefined;
+        return wallet.sendTransaction({ to: tx.to, value, data: tx.data });
       }
       default:
         throw Object.assign(new Error(`method ${method} is not supported by the test wallet`), { code: 4200 });
@@ -86,5 +91,5 @@ export async function injectWallet(page: Page, account: HDAccount, rpcUrl: strin
       removeListener() {},
     };
   `);
-  return { calls, declineNextPayment: () => void (declinePayment = true) };
+  return { calls, declineNextPayment: () => void (declinePayment = true), payPartOfNext: (wei) => void (partOfNext = wei) };
 }

@@ -640,6 +640,33 @@ export const api = {
     responses: { 200: { description: 'your uploads', schema: z.object({ items: z.array(z.object({ uploadId: s.uuid, status: s.statusEvent.nullable() })) }) } },
     errors: {},
   }),
+  listMyUnpaidUploads: defineRoute({
+    method: 'get',
+    path: '/v1/me/unpaid-uploads',
+    auth: 'session',
+    tag: 'uploads',
+    summary: 'Your uploads still waiting for their payment (newest first), with what was received, what remains and the deadline',
+    description:
+      "Each holds a place in the wallet's unpaid-staging limits (STAGING_MAX_UNPAID_UPLOADS_PER_WALLET) until it is paid, expires or is cancelled (`DELETE /v1/uploads/{id}`).",
+    responses: { 200: { description: 'your unpaid uploads', schema: z.object({ items: z.array(s.unpaidUpload) }) } },
+    errors: {},
+  }),
+  cancelUpload: defineRoute({
+    method: 'delete',
+    path: '/v1/uploads/:id',
+    auth: 'session',
+    tag: 'uploads',
+    summary: 'Cancels one of your unpaid uploads: it ends at once, its staged files go and its place in your unpaid limits is free',
+    description:
+      'Its quote is closed in the ledger like an expired one: what had reached its deposit address is due back (`refund_due`), and money that arrives later is recorded as late, due back too. An upload already paid (or ended) cannot be cancelled: 409 `upload_state`.',
+    params: uploadId,
+    invalid: { params: uploadNotFound },
+    responses: { 200: { description: 'cancelled', schema: s.cancelledUpload } },
+    errors: {
+      404: '`upload_not_found`: no such upload, or not yours',
+      409: '`upload_state`: the upload is no longer awaiting payment (`state` says where it is)',
+    },
+  }),
 
   // ----- resumable uploads (tus 1.0.0: https://tus.io/protocols/resumable-upload) -----
   createResumableUpload: defineRoute({
@@ -717,6 +744,16 @@ export const api = {
     invalid: { params: resumableNotFound },
     responses: { 204: { description: 'removed' } },
     errors: { 404: '`upload_not_found`', 412: '`tus_version`' },
+  }),
+
+  getPricing: defineRoute({
+    method: 'get',
+    path: '/v1/pricing',
+    auth: 'public',
+    tag: 'uploads',
+    summary: 'The fee of one listing, in the coin it is paid with: what the form shows before PAY',
+    responses: { 200: { description: 'the fee', schema: s.pricing } },
+    errors: {},
   }),
 
   // ----- the public read API -----

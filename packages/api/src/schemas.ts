@@ -428,3 +428,35 @@ export const savedSearch = z
   .meta({ id: 'SavedSearch', description: 'A search whose new matching listings are announced by Web Push, once each.' });
 
 export const savedSearchList = z.object({ items: z.array(savedSearch) }).meta({ id: 'SavedSearches' });
+/** What a listing costs before anything is uploaded (`GET /v1/pricing`). */
+export const pricing = z
+  .object({
+    chainId: z.number().int(),
+    amount: amount.meta({ description: "the fee in the coin's base units (wei for ETH)" }),
+    token: address.nullable().meta({ description: 'the ERC-20 paid with, or null for the native coin' }),
+    symbol: z.string().meta({ description: "the coin's ticker", examples: ['ETH'] }),
+    decimals: z.number().int().min(0).meta({ description: 'base units per coin as a power of ten: the fee is amount / 10^decimals' }),
+    quoteTtlSeconds: z.number().int().positive().meta({ description: 'how long a quote can be paid once the form is sent' }),
+  })
+  .meta({ id: 'Pricing', description: 'The fee of one listing, as the next quote will ask it.' });
+
+/** One of the wallet's uploads still waiting for its payment. */
+export const unpaidUpload = z
+  .object({
+    uploadId: uuid,
+    title: z.string(),
+    receivedAt: dateTime,
+    payment: paymentRequest,
+    received: amount.meta({ description: "what the upload's deposit address received so far, as the ledger holds it" }),
+    remaining: amount.meta({ description: 'what is still to pay: amount - received (0 once covered)' }),
+  })
+  .meta({ id: 'UnpaidUpload', description: 'An upload awaiting its payment: pay the rest to `payment.to` before `payment.expiresAt`, or cancel it.' });
+
+/** What cancelling an unpaid upload did. */
+export const cancelledUpload = z
+  .object({
+    uploadId: uuid,
+    state: z.enum(['expired', 'refund_due']).meta({ description: '`refund_due` when part of the price had arrived: it is due back' }),
+    refundDue: amount.meta({ description: 'what is due back to the payer (0 when nothing had arrived)' }),
+  })
+  .meta({ id: 'CancelledUpload' });

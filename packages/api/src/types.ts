@@ -39,3 +39,6 @@ export type ListingLifecycleState = OwnListing['state'];
 export type RenewalQuote = z.output<typeof s.renewalQuote>;
 export type Revision = z.output<typeof s.revision>;
 export type SavedSearch = z.output<typeof s.savedSearch>;
+export type Pricing = z.output<typeof s.pricing>;
+export type UnpaidUpload = z.output<typeof s.unpaidUpload>;
+export type CancelledUpload = z.output<typeof s.cancelledUpload>;

@@ -72,11 +72,14 @@ export const personNotifications: Readonly<Record<string, Describe>> = {
     body: `The blockchain dropped the payment for "${title}" (a reorganisation), so the listing is hidden for now. If the same transaction is confirmed again it comes back by itself; otherwise pay again to the same address.`,
     page: 'upload',
   }),
-  'refund.due': (_e, title) => ({
-    title: 'Payment incomplete',
-    body: `The payment request for "${title}" expired before the full price arrived. What you sent is recorded for a refund; send the form again to list the video.`,
-    page: 'upload',
-  }),
+  'refund.due': (e, title) =>
+    e.code === 'cancelled'
+      ? { title: 'Upload cancelled', body: `You cancelled "${title}". What you had sent is recorded for a refund to the wallet it came from.`, page: 'upload' }
+      : {
+          title: 'Payment incomplete',
+          body: `The payment request for "${title}" expired before the full price arrived. What you sent is recorded for a refund; send the form again to list the video.`,
+          page: 'upload',
+        },
   'refund.sent': (_e, title) => ({ title: 'Refund sent', body: `A refund for "${title}" was sent back on chain.`, page: 'upload' }),
   'profile.saved': (_e, title) => ({
     title: 'Listing saved',
@@ -94,11 +97,14 @@ export const personNotifications: Readonly<Record<string, Describe>> = {
     body: `"${title}" could not be processed${e.reason ? ` (${e.reason})` : ''}. A confirmed payment is kept on record, to be retried or refunded.`,
     page: 'upload',
   }),
-  expired: (_e, title) => ({
-    title: 'Upload expired',
-    body: `No payment for "${title}" arrived in time, so the upload expired. Nothing was charged; send the form again to list it.`,
-    page: 'upload',
-  }),
+  expired: (e, title) =>
+    e.code === 'cancelled'
+      ? { title: 'Upload cancelled', body: `You cancelled "${title}". Nothing was charged.`, page: 'upload' }
+      : {
+          title: 'Upload expired',
+          body: `No payment for "${title}" arrived in time, so the upload expired. Nothing was charged; send the form again to list it.`,
+          page: 'upload',
+        },
   // No stage emits this one yet; the row is ready for when one does.
   'listing.expiring': (_e, title) => ({ title: 'Listing expires soon', body: `"${title}" expires soon.`, page: 'listing' }),
   'listing.expired': (_e, title) => ({

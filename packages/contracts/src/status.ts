@@ -83,6 +83,10 @@ export const statusEventCodes = {
   'payment.reversed': ['reorg'],
   /** What the payment paid for: an upload's quote or a renewal's. */
   'payment.confirmed': ['upload', 'renewal'],
+  /** Its owner ended an unpaid upload before its quote ran out (the unpaid-uploads view's Cancel). */
+  expired: ['cancelled'],
+  /** Its owner cancelled an upload that had received part of the price: that part is due back. */
+  'refund.due': ['cancelled'],
 } as const satisfies Partial<Record<StatusEventName, readonly string[]>>;
 export type StatusCodeOf<E extends keyof typeof statusEventCodes> = (typeof statusEventCodes)[E][number];
 export type StatusCode = StatusCodeOf<keyof typeof statusEventCodes>;

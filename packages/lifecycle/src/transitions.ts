@@ -31,6 +31,10 @@ export const transitions = {
   expire: { from: ['awaiting_payment'], to: 'expired', event: 'expired' },
   /** The quote ran out with part of the price received: that part is due back. */
   expireOwingRefund: { from: ['awaiting_payment'], to: 'refund_due', event: 'refund.due' },
+  /** Its owner cancelled the unpaid upload (nothing received): it ends at once, its staging freed. */
+  cancel: { from: ['awaiting_payment'], to: 'expired', event: 'expired' },
+  /** Its owner cancelled an upload that had received part of the price: that part is due back. */
+  cancelOwingRefund: { from: ['awaiting_payment'], to: 'refund_due', event: 'refund.due' },
   /** Money arrived after an upload expired with nothing received: it is due back. */
   oweRefund: { from: ['expired'], to: 'refund_due', event: 'refund.due' },
   /** An admin sent the money back. */

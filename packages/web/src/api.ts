@@ -20,8 +20,10 @@ export type {
   OwnListing,
   PaymentRequest as PaymentQuote,
   Price,
+  Pricing,
   RenewalQuote,
   SavedSearch,
+  UnpaidUpload,
   UploadPreview,
   UserProfile,
 } from '@reelboard/api';

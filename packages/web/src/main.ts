@@ -10,6 +10,7 @@ import { renderMyListings } from './views/my-listings.js';
 import { renderSavedSearches, saveSearchControl } from './views/saved-searches.js';
 import { renderSell } from './views/sell.js';
 import { renderSeller } from './views/seller.js';
+import { renderUnpaid } from './views/unpaid.js';
 import { renderUpload } from './views/upload.js';
 
 const view = document.getElementById('view') as HTMLElement;
@@ -30,9 +31,8 @@ function renderAccount(): void {
 
 /**
  * Path routing (History API): `/` browse (`/?tags=…`), `/listings/<id>`, `/sellers/<wallet>`, `/sell`,
- * `/mine`, `/uploads/<id>` (where notifications lead), `/favourites`, `/saved-searches`, `/moderate`
- * (admins). An old
- * `#/…` address is replaced by its path first.
+ * `/mine`, `/unpaid`, `/uploads/<id>` (where notifications lead), `/favourites`, `/saved-searches`,
+ * `/moderate` (admins). An old `#/…` address is replaced by its path first.
  */
 function route(): void {
   const moved = pathForHash(window.location.hash);
@@ -69,6 +69,9 @@ function route(): void {
     case 'mine':
       leaveView = renderMyListings(view);
       break;
+    case 'unpaid':
+      leaveView = renderUnpaid(view);
+      break;
     case 'moderate':
       leaveView = renderModerate(view, renderAccount);
       break;
@@ -83,6 +86,12 @@ function route(): void {
   view.focus({ preventScroll: true });
 }
 
+// The skip link moves focus to the view itself: following `#view` would be read as an address.
+document.querySelector('.skip-link')?.addEventListener('click', (event) => {
+  event.preventDefault();
+  event.stopPropagation();
+  view.focus();
+});
 onNavigate(route);
 document.addEventListener('click', (event) => {
   const anchor = clientLinkOf(event);

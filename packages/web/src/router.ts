@@ -15,6 +15,7 @@ export type Route =
   | { view: 'favourites' }
   | { view: 'saved-searches' }
   | { view: 'moderate' }
+  | { view: 'unpaid' }
   | { view: 'not-found'; path: string };
 
 /** The address of a listing's page. */
@@ -43,6 +44,7 @@ export function resolveRoute(pathname: string, search = ''): Route {
   if (path === '/favourites') return { view: 'favourites' };
   if (path === '/saved-searches') return { view: 'saved-searches' };
   if (path === '/moderate') return { view: 'moderate' };
+  if (path === '/unpaid') return { view: 'unpaid' };
   const match = /^\/(listings|sellers|uploads)\/([^/]+)$/.exec(path);
   const value = match?.[2] ? decode(match[2]) : undefined;
   if (match && value) {
@@ -72,7 +74,7 @@ export function pathForHash(hash: string): string | undefined {
     if (owner && /^0x[0-9a-fA-F]{40}$/.test(owner)) return sellerPath(owner);
     return browsePath(query);
   }
-  if (path === '/sell' || path === '/mine' || path === '/moderate') return path;
+  if (path === '/sell' || path === '/mine' || path === '/moderate' || path === '/unpaid') return path;
   return undefined;
 }
 
@@ -87,4 +89,14 @@ export function navSection(route: Route): string | undefined {
  * Every path the gateway answers with the page (Express patterns), besides `/`. One list, so a new
  * view is reachable by a reload or a shared link as soon as it is routed here.
  */
-export const APP_PATHS = ['/sell', '/mine', '/favourites', '/saved-searches', '/moderate', '/listings/:id', '/sellers/:wallet', '/uploads/:id'] as const;
+export const APP_PATHS = [
+  '/sell',
+  '/mine',
+  '/unpaid',
+  '/favourites',
+  '/saved-searches',
+  '/moderate',
+  '/listings/:id',
+  '/sellers/:wallet',
+  '/uploads/:id',
+] as const;

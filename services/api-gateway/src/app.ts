@@ -26,6 +26,7 @@ import { listingRoutes } from './routes/listings.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { placeRoutes } from './routes/places.js';
 import { reportRoutes } from './routes/reports.js';
+import { sellerRoutes } from './routes/seller.js';
 import { uploadRoutes } from './routes/uploads.js';
 import type { PriceQuoter } from './use-cases/quote-price.js';
 
@@ -81,6 +82,17 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
   });
   app.use(authRoutes(auth, log, bind));
 
+  app.use(
+    sellerRoutes({
+      bind,
+      config,
+      uploads,
+      bus,
+      db,
+      stagingDir: config.STAGING_DIR,
+      release: (owner, uploadId) => staging.guard.release(owner, uploadId),
+    }),
+  );
   app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams, quotePrice, ...staging }));
   app.use(listingLifeRoutes({ bind, db, storage, bus, uploads, log, config, quotePrice, limitQuotes: limits.uploadsPerWallet }));
   app.use(listingRoutes({ bind, db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));

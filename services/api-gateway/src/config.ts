@@ -19,6 +19,18 @@ export const gatewaySchema = commonSchema
       "Price of one listing in a fiat currency, e.g. `5.00 USD`, used instead of PRICE_WEI / PRICE_TOKEN_UNITS: a stablecoin of that currency (its `currency` in CHAINS) is quoted 1:1 in its own decimals, the native coin at the rate of the chain's `priceFeed` (a Chainlink feed), read when the quote is made and locked for its lifetime.",
     ),
     RENEWAL_PRICE: fiatPrice().describe('Price of renewing a listing, like PRICE (same currency); unset: PRICE.'),
+    PAYMENT_ASSET_SYMBOL: z
+      .string()
+      .regex(/^[A-Za-z0-9.$-]{1,11}$/, { error: 'must be a short ticker such as ETH or USDC' })
+      .default('ETH')
+      .describe("The paying coin's ticker, shown with the fee (GET /v1/pricing): the chain's native coin, or PAYMENT_TOKEN's."),
+    PAYMENT_ASSET_DECIMALS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(36)
+      .default(18)
+      .describe('Decimals of the paying coin (18 for ETH, 6 for USDC): the fee is shown as base units / 10^decimals.'),
     QUOTE_TTL_SECONDS: env.positiveInt(15 * 60).describe("How long a quote can be paid, like BTCPay's invoice expiry."),
     CONFIRMATIONS: env
       .positiveInt(2)

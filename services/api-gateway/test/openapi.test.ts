@@ -632,6 +632,22 @@ describe('reports match the document', () => {
   });
 });
 
+describe("the seller's fee and unpaid uploads match the document", () => {
+  it('pricing, listing unpaid uploads and cancelling one', async () => {
+    expect((await call('GET', '/v1/pricing')).body).toMatchObject({ symbol: 'ETH', decimals: 18 });
+    const posted = await postListing(gw.base, buyer, { video: join(work, 'clip.mp4') }, { title: 'Draft', latitude: '52.5', longitude: '13.4' });
+    const { uploadId } = (await posted.json()) as Json;
+    expect((await call('GET', '/v1/me/unpaid-uploads', { token: buyer })).body.items).toEqual(
+      expect.arrayContaining([expect.objectContaining({ uploadId, title: 'Draft' })]),
+    );
+    await call('GET', '/v1/me/unpaid-uploads');
+    expect((await call('DELETE', `/v1/uploads/${uploadId}`, { token: stranger })).status).toBe(404);
+    expect((await call('DELETE', `/v1/uploads/${uploadId}`, { token: buyer })).body).toMatchObject({ uploadId, state: 'expired' });
+    expect((await call('DELETE', `/v1/uploads/${uploadId}`, { token: buyer })).status).toBe(409);
+    ledgerQuotes.push(uploadId);
+  });
+});
+
 describe('coverage', () => {
   it('exercised every operation of the document', () => {
     const documented = Object.entries(doc.paths as Json).flatMap(([path, item]) =>

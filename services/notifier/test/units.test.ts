@@ -37,6 +37,12 @@ describe('what the person is told', () => {
       'https://board.example',
     );
     expect(partial?.body).toContain('Send the rest to the same address');
+    // An upload its owner cancelled is told as cancelled, not as expired.
+    const cancelled = pushMessageFor({ uploadId, seq: 2, event: 'expired', code: 'cancelled' }, 'Red bike', 'https://board.example');
+    expect(cancelled).toMatchObject({ title: 'Upload cancelled', body: 'You cancelled "Red bike". Nothing was charged.' });
+    const cancelledOwing = pushMessageFor({ uploadId, seq: 3, event: 'refund.due', code: 'cancelled' }, 'Red bike', 'https://board.example');
+    expect(cancelledOwing?.body).toContain('recorded for a refund');
+    expect(pushMessageFor({ uploadId, seq: 2, event: 'expired' }, 'Red bike', 'https://board.example')?.title).toBe('Upload expired');
     const elsewhere = pushMessageFor(
       { uploadId, seq: 5, event: 'payment.rejected', code: 'no_payment', reason: 'sent nothing to 0xabc' },
       'Red bike',

@@ -4,6 +4,7 @@ import { h, mount } from '../dom.js';
 import { heartButton } from '../favourites.js';
 import { browsePath, listingPath, sellerPath } from '../router.js';
 import { shareButton } from '../share.js';
+import { ownListingState } from './own-listing-state.js';
 import { reportControl } from './report.js';
 
 /** `120.00 EUR` in the reader's own number format. */
@@ -33,7 +34,9 @@ export async function renderListing(view: HTMLElement, id: string): Promise<void
           : error instanceof ApiError && error.code === 'listing_expired'
             ? 'This listing has expired: its owner can renew it from My listings.'
             : `Could not load the listing: ${(error as Error).message}`;
-    mount(view, h('h1', {}, 'Listing'), h('p', { class: 'alert', role: 'alert' }, message), h('a', { href: '/' }, 'Browse listings'));
+    // Its owner is told where it stands (waiting for moderation, or why it was not approved).
+    const own = error instanceof ApiError && error.status === 404 ? await ownListingState(id) : undefined;
+    mount(view, h('h1', {}, 'Listing'), own ?? h('p', { class: 'alert', role: 'alert' }, message), h('a', { href: '/' }, 'Browse listings'));
     return;
   }
   document.title = `${listing.title} · Reelboard`;

@@ -1,6 +1,7 @@
 import { LISTING_LIMITS } from '@reelboard/contracts/limits';
 import { ApiError, errorFrom, type OwnListing, type RenewalQuote, requestJson } from '../api.js';
 import { h, mount } from '../dom.js';
+import { focusStep, formatAmount, loadPricing } from '../seller.js';
 import { currentSession } from '../session.js';
 import { connectWallet, WalletError } from '../wallet.js';
 import { formatPrice } from './listing.js';
@@ -51,23 +52,29 @@ export function renderMyListings(view: HTMLElement): () => void {
   const call = <T>(path: string, method = 'GET', body?: unknown) =>
     requestJson<T>(path, { method, token: session.token, ...(body !== undefined ? { body } : {}) });
 
-  const act = async (work: () => Promise<unknown>, done: string) => {
+  /** Runs an action; its error is shown next to the listing's buttons (`where`), not at the top of the page. */
+  const act = async (work: () => Promise<unknown>, done: string, where?: HTMLElement) => {
     alert.hidden = true;
+    if (where) where.hidden = true;
     try {
       await work();
       notice.textContent = done;
       await load();
+      focusStep(notice);
     } catch (error) {
-      showError(
-        error instanceof ApiError && Object.keys(error.fields).length > 0 ? `${error.message}: ${Object.values(error.fields).join('; ')}` : describe(error),
-      );
+      const text =
+        error instanceof ApiError && Object.keys(error.fields).length > 0 ? `${error.message}: ${Object.values(error.fields).join('; ')}` : describe(error);
+      if (!where) return showError(text);
+      where.textContent = text;
+      where.hidden = false;
     }
   };
 
   /** Pays a renewal's quote from the wallet, hints the transaction, and waits until the listing runs longer. */
   const renew = async (item: OwnListing) => {
     const quote = await call<RenewalQuote>(`/v1/listings/${item.id}/renew`, 'POST');
-    notice.textContent = `Renewal quoted: pay ${quote.payment.amount} for ${quote.days} more days.`;
+    const pricing = await loadPricing();
+    notice.textContent = `Renewal quoted: pay ${formatAmount(quote.payment.amount, pricing)} for ${quote.days} more days.`;
     const from = await connectWallet();
     const txHash = await payQuote(from, quote.payment);
     await call(quote.links.payment, 'POST', { txHash }).catch(() => undefined);
@@ -125,6 +132,7 @@ export function renderMyListings(view: HTMLElement): () => void {
     mount(
       list,
       ...items.map((item) => {
+        const message = h('p', { class: 'message', role: 'alert', hidden: true });
         const active = item.state === 'pending' || item.state === 'approved' || item.state === 'rejected' || item.state === 'expired';
         const button = (label: string, onclick: () => void) => h('button', { type: 'button', class: 'secondary', onclick }, label);
         const actions = h(
@@ -132,10 +140,10 @@ export function renderMyListings(view: HTMLElement): () => void {
           { class: 'row actions' },
           active ? button('Edit', () => actions.after(editForm(item))) : null,
           item.state === 'approved' || item.state === 'pending'
-            ? button('Mark sold', () => void act(() => call(`/v1/listings/${item.id}/sold`, 'POST'), 'Marked sold.'))
+            ? button('Mark sold', () => void act(() => call(`/v1/listings/${item.id}/sold`, 'POST'), 'Marked sold.', message))
             : null,
           active || item.state === 'sold'
-            ? button('Withdraw', () => void act(() => call(`/v1/listings/${item.id}/withdraw`, 'POST'), 'Withdrawn: no longer shown.'))
+            ? button('Withdraw', () => void act(() => call(`/v1/listings/${item.id}/withdraw`, 'POST'), 'Withdrawn: no longer shown.', message))
             : null,
           item.state === 'approved' || item.state === 'expired'
             ? button(
@@ -147,13 +155,14 @@ export function renderMyListings(view: HTMLElement): () => void {
                         Promise.reject(error instanceof WalletError && error.rejected ? new Error('Payment cancelled in the wallet.') : error),
                       ),
                     'Renewed.',
+                    message,
                   ),
               )
             : null,
           item.state !== 'removed'
             ? button('Remove', () => {
                 if (window.confirm(`Remove "${item.title}" for good? Its video is deleted.`))
-                  void act(() => call(`/v1/listings/${item.id}`, 'DELETE'), 'Removed.');
+                  void act(() => call(`/v1/listings/${item.id}`, 'DELETE'), 'Removed.', message);
               })
             : null,
         );
@@ -186,6 +195,7 @@ export function renderMyListings(view: HTMLElement): () => void {
                 .join(' · '),
             ),
             actions,
+            message,
           ),
         );
       }),

@@ -1,10 +1,11 @@
 import { encodeFunctionData, erc20Abi } from 'viem';
 import { LISTING_LIMITS } from '@reelboard/contracts/limits';
-import { type AcceptedUpload, ApiError, type HashtagSuggestion, type PaymentQuote, requestJson, type UploadPreview } from '../api.js';
+import { type AcceptedUpload, ApiError, type HashtagSuggestion, type PaymentQuote, requestJson, type UnpaidUpload, type UploadPreview } from '../api.js';
 import { h, mount, progressBar } from '../dom.js';
 import { placeSearch } from '../place-search.js';
 import { notificationOffer } from '../push.js';
 import { uploadVideoResumably } from '../resumable.js';
+import { type Coin, focusStep, formatAmount, formatWhen, interruptedUploads, loadPricing } from '../seller.js';
 import { currentSession, type Session, signIn, signOut } from '../session.js';
 import { pipelineProgress } from '../stages.js';
 import { followStatus, type StatusEvent } from '../status-stream.js';
@@ -19,17 +20,24 @@ interface SellState {
   stopFollowing?: () => void;
   paying: boolean;
   pipelinePercent: number;
+  /** What is still to pay after a partial payment (base units); the whole quote before any. */
+  remaining?: bigint;
+  /** Re-enables PAY if no word about the payment came by the quote's deadline (the button is never disabled for good). */
+  deadlineTimer?: ReturnType<typeof setTimeout>;
 }
 
 const TEXT_FIELDS = ['title', 'description', 'hashtags', 'latitude', 'longitude', 'displayName', 'contact', 'priceAmount', 'priceCurrency'] as const;
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-/** Sends the quoted amount: a plain transfer for the native coin, an ERC-20 `transfer` call for a token. */
-export async function payQuote(from: string, quote: PaymentQuote): Promise<`0x${string}`> {
+/**
+ * Sends the quoted amount, or `amount` when given (the rest after a partial payment): a plain
+ * transfer for the native coin, an ERC-20 `transfer` call for a token.
+ */
+export async function payQuote(from: string, quote: PaymentQuote, amount: bigint = BigInt(quote.amount)): Promise<`0x${string}`> {
   await ensureChain(quote.chainId);
-  if (!quote.token) return sendNativePayment(from, quote.to, BigInt(quote.amount));
-  const data = encodeFunctionData({ abi: erc20Abi, functionName: 'transfer', args: [quote.to, BigInt(quote.amount)] });
+  if (!quote.token) return sendNativePayment(from, quote.to, amount);
+  const data = encodeFunctionData({ abi: erc20Abi, functionName: 'transfer', args: [quote.to, amount] });
   return sendContractCall(from, quote.token, data);
 }
 
@@ -38,16 +46,23 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
   const state: SellState = { session: currentSession(), paying: false, pipelinePercent: 0 };
   if (state.session) state.address = state.session.address as `0x${string}`;
 
-  const alert = h('div', { class: 'alert', role: 'alert', hidden: true });
-  const notice = h('p', { class: 'notice', 'aria-live': 'polite' });
-  const showError = (message: string) => {
-    alert.textContent = message;
-    alert.hidden = false;
+  // Each message sits next to the control it concerns (not in an alert at the top of a long form).
+  const message = (id: string) => h('p', { class: 'message', id, role: 'alert', hidden: true });
+  const walletMessage = message('wallet-message');
+  const locateMessage = message('locate-message');
+  const payMessage = message('pay-message');
+  const notice = h('p', { class: 'notice', id: 'pay-notice', 'aria-live': 'polite' });
+  const showError = (text: string, where: HTMLElement = payMessage) => {
+    where.textContent = text;
+    where.hidden = false;
   };
-  const clearError = () => {
-    alert.hidden = true;
-    alert.textContent = '';
+  const clearError = (where: HTMLElement = payMessage) => {
+    where.hidden = true;
+    where.textContent = '';
   };
+  let coin: Coin = { symbol: 'ETH', decimals: 18 };
+  const fee = h('p', { class: 'fee', id: 'fee' }, 'Fee: …');
+  const say = (amount: string | bigint) => formatAmount(amount, coin);
 
   // Step 1 and 2: wallet and sign-in.
   const connectButton = h('button', { type: 'button', id: 'connect' }, 'Connect wallet');
@@ -59,6 +74,7 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     h('h2', { id: 'wallet-heading' }, '1. Your wallet'),
     walletLine,
     h('div', { class: 'row' }, connectButton, signInButton),
+    walletMessage,
   );
 
   const renderWalletStep = () => {
@@ -77,26 +93,29 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
   };
 
   connectButton.addEventListener('click', async () => {
-    clearError();
+    clearError(walletMessage);
     try {
       state.address = await connectWallet();
     } catch (error) {
-      showError(describe(error));
+      showError(describe(error), walletMessage);
     }
     renderWalletStep();
+    // The next step: Sign in once connected, or the message saying why not.
+    focusStep(state.address ? signInButton : walletMessage);
   });
   signInButton.addEventListener('click', async () => {
     if (!state.address) return;
-    clearError();
+    clearError(walletMessage);
     signInButton.disabled = true;
     try {
       state.session = await signIn(state.address);
     } catch (error) {
-      showError(`Sign-in failed: ${describe(error)}`);
+      showError(`Sign-in failed: ${describe(error)}`, walletMessage);
     } finally {
       signInButton.disabled = false;
     }
     renderWalletStep();
+    focusStep(state.session ? formHeading : walletMessage);
   });
 
   // Step 3: the form.
@@ -111,7 +130,20 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
       fieldError(name),
     );
 
-  const videoInput = h('input', { type: 'file', id: 'video', name: 'video', accept: 'video/*', required: true, 'aria-describedby': 'video-error' });
+  const videoInput = h('input', {
+    type: 'file',
+    id: 'video',
+    name: 'video',
+    accept: 'video/*',
+    required: true,
+    'aria-describedby': 'video-hint video-error',
+  });
+  // After a reload the form is empty, but tus-js-client remembers an interrupted upload: say how to continue it.
+  const interrupted = interruptedUploads();
+  const videoHint =
+    interrupted.length > 0
+      ? `Interrupted: ${interrupted.map((upload) => `“${upload.fileName}”`).join(', ')}. Pick the same file again and the upload continues where it stopped.`
+      : undefined;
   const logoInput = h('input', {
     type: 'file',
     id: 'logo',
@@ -212,7 +244,8 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     placeholder: 'EUR',
     'aria-describedby': 'priceCurrency-error',
   });
-  const payButton = h('button', { type: 'submit', id: 'pay', class: 'primary' }, 'PAY');
+  const payButton = h('button', { type: 'submit', id: 'pay', class: 'primary', 'aria-describedby': 'fee pay-message' }, 'PAY');
+  const formHeading = h('h2', { id: 'form-heading' }, '2. Your listing');
   // Offered once PAY was pressed, never before: the person then knows what they would be told about.
   const notifyOffer = notificationOffer(() => state.session?.token);
   const uploadBar = progressBar('upload-progress', 'Upload');
@@ -223,8 +256,8 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
   const form = h(
     'form',
     { class: 'card listing-form', novalidate: true, 'aria-labelledby': 'form-heading' },
-    h('h2', { id: 'form-heading' }, '2. Your listing'),
-    field('video', 'Video', videoInput),
+    formHeading,
+    field('video', 'Video', videoInput, videoHint),
     field('logo', 'Logo (optional)', logoInput, 'PNG, JPEG or WebP; shown square.'),
     field('title', 'Title', titleInput),
     field('description', 'Description', descriptionInput),
@@ -243,11 +276,14 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
       h('legend', {}, 'Location'),
       h('div', { class: 'field' }, h('label', { for: 'place' }, 'Town or city'), place.input, place.list, placeError),
       h('div', { class: 'row' }, field('latitude', 'Latitude', latitudeInput), field('longitude', 'Longitude', longitudeInput), locateButton),
+      locateMessage,
     ),
     field('displayName', 'Your name (optional)', displayNameInput),
     field('contact', 'Contact (optional)', contactInput),
     h('div', { class: 'row' }, field('priceAmount', 'Asking price (optional)', priceAmountInput), field('priceCurrency', 'Currency', priceCurrencyInput)),
+    fee,
     h('div', { class: 'actions' }, payButton, notice),
+    payMessage,
     notifyOffer.element,
     uploadBar.element,
     pipelineBar.element,
@@ -315,7 +351,8 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
   });
 
   locateButton.addEventListener('click', () => {
-    if (!('geolocation' in navigator)) return showError('This browser cannot tell its location: type it instead.');
+    clearError(locateMessage);
+    if (!('geolocation' in navigator)) return showError('This browser cannot tell its location: type it instead.', locateMessage);
     locateButton.disabled = true;
     navigator.geolocation.getCurrentPosition(
       (position) => {
@@ -324,7 +361,7 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
         locateButton.disabled = false;
       },
       (error) => {
-        showError(`Location unavailable (${error.message}): type it instead.`);
+        showError(`Location unavailable (${error.message}): type it instead.`, locateMessage);
         locateButton.disabled = false;
       },
       { timeout: 10_000 },
@@ -354,12 +391,46 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     return data;
   };
 
-  const setPayButton = (mode: 'pay' | 'paying' | 'save-waiting' | 'save-ready' | 'hidden') => {
+  type PayMode = 'pay' | 'paying' | 'publishing' | 'open' | 'hidden';
+  const setPayButton = (mode: PayMode) => {
+    const quoted = state.upload ? BigInt(state.upload.payment.amount) : undefined;
+    const rest = state.remaining !== undefined && quoted !== undefined && state.remaining < quoted ? state.remaining : undefined;
     payButton.hidden = mode === 'hidden';
-    payButton.disabled = mode === 'paying' || mode === 'save-waiting';
-    payButton.textContent = mode === 'pay' ? 'PAY' : mode === 'paying' ? 'Paying…' : 'SAVE';
-    payButton.classList.toggle('save', mode === 'save-waiting' || mode === 'save-ready');
-    payButton.setAttribute('aria-busy', String(mode === 'paying' || mode === 'save-waiting'));
+    payButton.disabled = mode === 'paying' || mode === 'publishing';
+    payButton.textContent =
+      mode === 'pay'
+        ? rest !== undefined
+          ? `Pay the remaining ${say(rest)}`
+          : 'PAY'
+        : mode === 'paying'
+          ? 'Paying…'
+          : mode === 'publishing'
+            ? 'Publishing…'
+            : 'Open my listing';
+    payButton.classList.toggle('save', mode === 'publishing' || mode === 'open');
+    payButton.setAttribute('aria-busy', String(mode === 'paying' || mode === 'publishing'));
+  };
+  const deadlineOf = () => (state.upload ? formatWhen(state.upload.payment.expiresAt) : 'the deadline');
+  const stopDeadline = () => clearTimeout(state.deadlineTimer);
+
+  /** What a refused payment hint means, in words: the code, never the message. */
+  const REJECTED_WORDS: Record<string, string> = {
+    not_found: 'the transaction was not found on the chain',
+    not_mined: 'the transaction was not mined in time',
+    reverted: 'the transaction failed on the chain (reverted), so it moved no money',
+    no_payment: "the transaction sent nothing to this listing's payment address",
+    unverifiable: 'the transaction could not be checked',
+  };
+
+  /** After part of the price arrived: what was received and what remains, from the ledger (it may lag the event by a moment). */
+  const readRemaining = async (uploadId: string, token: string): Promise<UnpaidUpload | undefined> => {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const { items } = await requestJson<{ items: UnpaidUpload[] }>('/v1/me/unpaid-uploads', { token });
+      const mine = items.find((item) => item.uploadId === uploadId);
+      if (!mine || BigInt(mine.received) > 0n) return mine;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    return undefined;
   };
 
   const onStatus = (event: StatusEvent) => {
@@ -373,48 +444,92 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
         if (event.state === 'awaiting_payment' && event.message) notice.textContent = event.message;
         break;
       case 'payment.confirmed':
+        stopDeadline();
         state.paying = false;
-        notice.textContent = 'Payment confirmed on chain.';
-        setPayButton('save-waiting');
+        clearError();
+        notice.textContent = 'Payment confirmed on chain. Your video is being prepared; this page follows it.';
+        setPayButton('publishing');
+        focusStep(notice);
         break;
       case 'preview.ready':
         void showEarlyPreview(event.uploadId);
         break;
       case 'payment.rejected':
         state.paying = false;
-        showError(`Payment not accepted: ${event.reason ?? 'no reason given'}. You can pay again.`);
+        showError(
+          `Payment not accepted: ${REJECTED_WORDS[event.code ?? ''] ?? event.reason ?? 'no reason given'}. Money that reaches the payment address before ${deadlineOf()} still counts; press PAY to pay again.`,
+        );
         setPayButton('pay');
+        focusStep(payButton);
         break;
       case 'profile.saved':
-        notice.textContent = 'Saved. Press SAVE to open your listing.';
-        setPayButton('save-ready');
+        notice.textContent = 'Saved. It is waiting for moderation: a moderator reviews it before it is public. Follow it in My listings.';
+        setPayButton('open');
+        focusStep(payButton);
         break;
       case 'failed':
-        showError(`The listing could not be finished: ${event.reason ?? 'unknown error'}. Your payment is recorded for a retry or refund.`);
+        stopDeadline();
+        showError(
+          `The listing could not be finished: ${event.reason ?? 'unknown error'}. Your payment is kept on record: an operator retries the listing or refunds the payment to the wallet it came from. Nothing to do now.`,
+        );
         setPayButton('hidden');
+        focusStep(payMessage);
         break;
       case 'payment.received':
-        // Money reached the quote's address: part of the price (pay the rest to the same address),
-        // or money after the end (recorded for refund).
-        notice.textContent = event.reason ?? 'Payment received.';
         if (event.code === 'partial') {
-          state.paying = false;
-          setPayButton('pay');
+          const upload = state.upload;
+          const token = state.session?.token;
+          if (!upload || !token) break;
+          // PAY stays busy until the rest is known, so it never asks for the whole price again.
+          state.paying = true;
+          setPayButton('paying');
+          void readRemaining(upload.uploadId, token)
+            .then(
+              (standing) => {
+                if (!standing || state.upload?.uploadId !== upload.uploadId) return;
+                state.remaining = BigInt(standing.remaining);
+                notice.textContent = `Received ${say(standing.received)} of ${say(upload.payment.amount)}. Pay the remaining ${say(standing.remaining)} before ${deadlineOf()}.`;
+              },
+              (error: unknown) =>
+                showError(`Part of the price arrived, but what remains could not be read: ${describe(error)}. See Drafts and unpaid uploads.`),
+            )
+            .finally(() => {
+              // Paid meanwhile (PAY already turned into Publishing…), or another upload now: nothing to undo.
+              if (state.upload?.uploadId !== upload.uploadId || payButton.classList.contains('save')) return;
+              state.paying = false;
+              setPayButton('pay');
+              focusStep(payButton);
+            });
+        } else if (event.code === 'late') {
+          stopDeadline();
+          showError(
+            'Money arrived after the payment window closed, so it did not pay for this listing. It is recorded as due back: an operator sends it back to the wallet it came from. To publish, press PAY to send the form again for a new quote.',
+          );
+          resetUpload();
+        } else if (event.code === 'overpaid') {
+          notice.textContent = 'More than the fee arrived: the excess is recorded as due back to the wallet it came from.';
         }
         break;
       case 'expired':
-        showError(`The payment window closed before a payment arrived${event.reason ? ` (${event.reason})` : ''}. Send the form again to get a new quote.`);
-        resetUpload();
-        break;
-      case 'refund.due':
+        stopDeadline();
         showError(
-          `The payment window closed before the full price arrived: ${event.reason ?? ''}. What you sent will be refunded. Send the form again to get a new quote.`,
+          event.code === 'cancelled'
+            ? 'You cancelled this upload; nothing was charged.'
+            : `The payment window closed at ${deadlineOf()} before any payment arrived. Nothing was charged. Press PAY to send the form again for a new quote.`,
         );
         resetUpload();
         break;
+      case 'refund.due': {
+        stopDeadline();
+        const sent = state.upload && state.remaining !== undefined ? BigInt(state.upload.payment.amount) - state.remaining : undefined;
+        showError(
+          `The payment window closed before the full fee arrived. What you sent${sent ? ` (${say(sent)})` : ''} is due back: an operator sends it back to the wallet it came from, and you are told when it is refunded. To publish, press PAY to send the form again for a new quote.`,
+        );
+        resetUpload();
+        break;
+      }
     }
   };
-
   const showEarlyPreview = async (uploadId: string) => {
     const session = state.session;
     if (!session) return;
@@ -439,8 +554,10 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
   };
 
   const resetUpload = () => {
+    stopDeadline();
     state.stopFollowing?.();
     state.upload = undefined;
+    state.remaining = undefined;
     state.stopFollowing = undefined;
     state.paying = false;
     state.pipelinePercent = 0;
@@ -457,6 +574,7 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     showFieldErrors(errors);
     if (Object.keys(errors).length > 0) {
       showError('Please correct the marked fields.');
+      focusStep(form.querySelector<HTMLElement>('[aria-invalid="true"]'));
       return undefined;
     }
     uploadBar.set(0, 'Uploading…');
@@ -468,10 +586,21 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     uploadBar.set(100, 'Uploaded.');
     for (const input of [videoInput, logoInput, ...Object.values(textInputs)]) input.disabled = true;
     state.upload = accepted;
+    state.remaining = BigInt(accepted.payment.amount);
     state.stopFollowing = followStatus(accepted.uploadId, session.token, {
       onEvent: onStatus,
-      onError: (error) => showError(`Lost the status of the listing: ${error.message}`),
+      onError: (error) => showError(`Lost the status of the listing: ${error.message}. It is kept in Drafts and unpaid uploads.`),
     });
+    // Whatever happens to the payment, PAY never stays disabled past the quote's deadline (plus the watcher's lag).
+    const untilDeadline = Date.parse(accepted.payment.expiresAt) - Date.now() + 90_000;
+    state.deadlineTimer = setTimeout(() => {
+      if (!state.paying || state.upload?.uploadId !== accepted.uploadId) return;
+      showError(
+        `No confirmation arrived before the payment window closed at ${deadlineOf()}. Money that reached the payment address late is recorded as due back to the wallet it came from. Press PAY to send the form again for a new quote.`,
+      );
+      resetUpload();
+      focusStep(payButton);
+    }, untilDeadline);
     return accepted;
   };
 
@@ -493,9 +622,13 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
         state.paying = false;
         return setPayButton('pay');
       }
-      notice.textContent = 'Confirm the payment in your wallet…';
-      const txHash = await payQuote(state.address, upload.payment);
+      // After a partial payment only the rest is asked for.
+      const amount = state.remaining ?? BigInt(upload.payment.amount);
+      notice.textContent = `Confirm the payment of ${say(amount)} in your wallet…`;
+      focusStep(notice);
+      const txHash = await payQuote(state.address, upload.payment, amount);
       notice.textContent = 'Payment sent. Waiting for confirmations…';
+      focusStep(notice);
       notifyOffer.show();
       await requestJson(`/v1/uploads/${upload.uploadId}/payment`, { method: 'POST', body: { txHash }, token: session.token }).catch((error: unknown) => {
         // Only a hint: whatever reaches the quote's address pays it, so too many hashes in flight is not an error for the person.
@@ -512,10 +645,26 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
         renderWalletStep();
       }
       showError(error instanceof WalletError && error.rejected ? 'Payment cancelled in the wallet. Press PAY to try again.' : describe(error));
+      if (error instanceof ApiError && (error.code === 'unpaid_uploads_limit' || error.code === 'unpaid_bytes_limit')) {
+        payMessage.append(' ', h('a', { href: '#/unpaid' }, 'See your unpaid uploads to pay or cancel one.'));
+      }
+      focusStep(payButton);
     }
   });
 
-  mount(view, h('h1', {}, 'Publish a video listing'), alert, walletStep, form);
+  void loadPricing().then(
+    (pricing) => {
+      coin = { symbol: pricing.symbol, decimals: pricing.decimals };
+      fee.textContent = `Fee: ${say(pricing.amount)}, paid from your wallet when you press PAY. The quote holds for ${Math.round(pricing.quoteTtlSeconds / 60)} minutes.`;
+    },
+    (error: unknown) => {
+      fee.textContent = `The fee could not be read (${describe(error)}); the wallet shows it before you confirm.`;
+    },
+  );
+  mount(view, h('h1', {}, 'Publish a video listing'), walletStep, form);
   renderWalletStep();
-  return () => state.stopFollowing?.();
+  return () => {
+    stopDeadline();
+    state.stopFollowing?.();
+  };
 }

@@ -10,6 +10,9 @@ const STATE_WORDS: Record<string, string> = {
   done: 'Saved.',
   failed: 'Processing failed. A confirmed payment is kept on record, to be retried or refunded.',
   expired: 'Expired: no payment arrived in time. Nothing was charged.',
+  saved: 'Saved: waiting for moderation. A moderator reviews it before it is public.',
+  refund_due: 'Ended before the full fee arrived: what was sent is due back, and an operator sends it back to the wallet it came from.',
+  refunded: 'Refunded to the wallet it came from.',
 };
 
 /** An upload's status page (`#/upload/<id>`), where notifications about it lead: its latest state, for its owner. */
@@ -42,6 +45,7 @@ export async function renderUpload(view: HTMLElement, uploadId: string): Promise
     status?.reason ? h('p', { class: 'alert', role: 'alert' }, status.reason) : null,
     status?.event === 'profile.saved' ? h('p', { class: 'notice' }, 'A moderator reviews the listing before it is public.') : null,
     status?.event === 'moderation.rejected' ? h('p', { class: 'notice' }, 'A moderator did not approve the listing.') : null,
+    status?.state === 'awaiting_payment' ? h('a', { href: '#/unpaid' }, 'Pay the rest or cancel it in Unpaid uploads') : null,
     approved ? h('a', { href: `#/listing/${encodeURIComponent(uploadId)}` }, 'Open the listing') : null,
   );
 }

@@ -15,7 +15,17 @@ export interface AppPagesDeps {
  * The web client's own paths (packages/web/src/router.ts) the page is served at, besides `/`: a reload
  * or a shared link lands on the right view. `/listings/:id` is served apart, with its share tags.
  */
-export const APP_PAGE_PATHS = ['/browse', '/sell', '/mine', '/favourites', '/saved-searches', '/moderate', '/sellers/:wallet', '/uploads/:id'] as const;
+export const APP_PAGE_PATHS = [
+  '/browse',
+  '/sell',
+  '/mine',
+  '/favourites',
+  '/saved-searches',
+  '/moderate',
+  '/unpaid',
+  '/sellers/:wallet',
+  '/uploads/:id',
+] as const;
 
 /** Paths the gateway answers itself: an unknown one under them stays a JSON 404, never the page. */
 const SERVER_PATHS = /^\/(v1|docs|openapi\.json|admin|assets|sw\.js|healthz|readyz|metrics)(\/|$)/;

@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { build } from 'esbuild';
-import { type Response, Router } from 'express';
+import { Router } from 'express';
 import type { Logger } from '@reelboard/logger';
 import { HttpError } from './http-error.js';
+import { type EncodedAsset, encodeAsset, IMMUTABLE, REVALIDATE, sendAsset } from './web-assets.js';
 
 /** The reference web client, built: the page, its script (with source map), its style sheet and its service worker. */
 export interface WebBundle {
@@ -67,28 +68,59 @@ export interface WebClientDeps {
   appPages?: (page: () => Promise<string>) => Router;
 }
 
+/** The bundle as served: every file compressed once, and the page naming the script and style by their content hash. */
+interface ServedBundle {
+  /** The page's HTML (hashed asset names, upload chunk size), for the app's other paths. */
+  page: string;
+  html: EncodedAsset;
+  js: EncodedAsset;
+  map: EncodedAsset;
+  css: EncodedAsset;
+  cssMap: EncodedAsset;
+  serviceWorker?: EncodedAsset;
+}
+
 /**
  * Serves the reference web client at `/` (the page) and `/assets/*` (script, style, source maps).
  * The bundle is built on the first request, once, so gateways and tests that never serve the
- * page never pay for esbuild.
+ * page never pay for esbuild. Each file is compressed then (br and gzip), not per request; the page
+ * names `/assets/app.<hash>.js` and `.css`, cached for a year, while the page itself, the unhashed
+ * names, the source maps and the service worker are revalidated each time (ETag, 304).
  */
 export function webClientRoutes({ log, buildBundle = buildWebClient, uploadChunkBytes, appPages }: WebClientDeps): Router {
-  let ready: Promise<WebBundle | undefined> | undefined;
+  let ready: Promise<ServedBundle | undefined> | undefined;
+  const serve = (built: WebBundle): ServedBundle => {
+    const js = encodeAsset('text/javascript', built.js);
+    const css = encodeAsset('css', built.css);
+    let html = built.html.replace('"/assets/app.js"', `"/assets/app.${js.hash}.js"`).replace('"/assets/app.css"', `"/assets/app.${css.hash}.css"`);
+    if (uploadChunkBytes) html = html.replace('</head>', `  <meta name="upload-chunk-bytes" content="${uploadChunkBytes}" />\n  </head>`);
+    return {
+      page: html,
+      html: encodeAsset('html', html),
+      js,
+      css,
+      map: encodeAsset('application/json', built.map),
+      cssMap: encodeAsset('application/json', built.cssMap),
+      ...(built.serviceWorker ? { serviceWorker: encodeAsset('text/javascript', built.serviceWorker) } : {}),
+    };
+  };
   const startBuild = () =>
     buildBundle().then(
       (built) => {
-        log.info('web client built', { jsBytes: Buffer.byteLength(built.js), cssBytes: Buffer.byteLength(built.css) });
-        return built;
+        const served = serve(built);
+        log.info('web client built', {
+          jsBytes: served.js.identity.length,
+          jsBrotliBytes: served.js.br.length,
+          jsGzipBytes: served.js.gzip.length,
+          cssBytes: served.css.identity.length,
+        });
+        return served;
       },
       (error: unknown) => {
         log.error('web client build failed', { error: String(error) });
         return undefined;
       },
     );
-  const send = (res: Response, type: string, body: string) => {
-    // Revalidate every time (the ETag makes that cheap): a redeployed gateway serves its new client at once.
-    res.type(type).set('cache-control', 'no-cache').send(body);
-  };
   const built = async () => {
     ready ??= startBuild();
     const result = await ready;
@@ -96,21 +128,27 @@ export function webClientRoutes({ log, buildBundle = buildWebClient, uploadChunk
     return result;
   };
 
-  const page = async () => {
-    const { html } = await built();
-    return uploadChunkBytes ? html.replace('</head>', `  <meta name="upload-chunk-bytes" content="${uploadChunkBytes}" />\n  </head>`) : html;
-  };
+  // The page as the client's other paths serve it (app-pages.ts: share tags added per listing).
+  const page = async () => (await built()).page;
 
   const router = Router();
-  router.get(['/', '/index.html'], async (_req, res) => send(res, 'html', await page()));
-  router.get('/assets/app.js', async (_req, res) => send(res, 'text/javascript', (await built()).js));
-  router.get('/assets/app.js.map', async (_req, res) => send(res, 'application/json', (await built()).map));
-  router.get('/assets/app.css', async (_req, res) => send(res, 'css', (await built()).css));
-  router.get('/assets/app.css.map', async (_req, res) => send(res, 'application/json', (await built()).cssMap));
-  router.get('/sw.js', async (_req, res) => {
+  router.get(['/', '/index.html'], async (req, res) => sendAsset(req, res, (await built()).html, REVALIDATE));
+  router.get('/assets/app.js', async (req, res) => sendAsset(req, res, (await built()).js, REVALIDATE));
+  router.get('/assets/app.js.map', async (req, res) => sendAsset(req, res, (await built()).map, REVALIDATE));
+  router.get('/assets/app.css', async (req, res) => sendAsset(req, res, (await built()).css, REVALIDATE));
+  router.get('/assets/app.css.map', async (req, res) => sendAsset(req, res, (await built()).cssMap, REVALIDATE));
+  // The names the page uses: only the current build's hash is served (an old one is gone with its build).
+  router.get(/^\/assets\/app\.([0-9a-f]{16})\.(js|css)$/, async (req, res) => {
+    const bundle = await built();
+    const asset = req.params[1] === 'js' ? bundle.js : bundle.css;
+    if (req.params[0] !== asset.hash) throw new HttpError(404, 'not_found', `no such asset in this build: ${req.path}`);
+    sendAsset(req, res, asset, IMMUTABLE);
+  });
+  router.get('/sw.js', async (req, res) => {
     const { serviceWorker } = await built();
     if (!serviceWorker) throw new HttpError(404, 'not_found', 'no service worker in this build');
-    send(res, 'text/javascript', serviceWorker);
+    // A service worker is always revalidated: browsers check it for updates by its own rules too.
+    sendAsset(req, res, serviceWorker, REVALIDATE);
   });
   if (appPages) router.use(appPages(page));
   return router;

@@ -1,0 +1,100 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CancelledUpload, Pricing, UnpaidUpload } from '@reelboard/api';
+import type { Bus } from '@reelboard/bus';
+import type { Knex } from '@reelboard/db';
+import type { Uploads } from '@reelboard/lifecycle';
+import { type GatewayConfig, quotedPrice } from '../config.js';
+import { HttpError } from '../infra/http-error.js';
+
+export interface UnpaidUploadsDeps {
+  uploads: Uploads;
+  bus: Bus;
+  /** The payment ledger: what each quote's deposit address received (`payment_quotes.credited_total`). */
+  db: Knex;
+  /** Frees the wallet's place in the unpaid-staging limits. */
+  release: (owner: string, uploadId: string) => Promise<void>;
+  stagingDir: string;
+}
+
+/** The fee the next quote asks, in the coin it is paid with (what the form shows before PAY). */
+export function currentPricing(
+  config: Pick<
+    GatewayConfig,
+    'CHAIN_ID' | 'PAYMENT_TOKEN' | 'PRICE_TOKEN_UNITS' | 'PRICE_WEI' | 'PAYMENT_ASSET_SYMBOL' | 'PAYMENT_ASSET_DECIMALS' | 'QUOTE_TTL_SECONDS'
+  >,
+): Pricing {
+  return {
+    chainId: config.CHAIN_ID,
+    ...quotedPrice(config),
+    symbol: config.PAYMENT_ASSET_SYMBOL,
+    decimals: config.PAYMENT_ASSET_DECIMALS,
+    quoteTtlSeconds: config.QUOTE_TTL_SECONDS,
+  };
+}
+
+/** What the ledger holds as received on each quote (base units); a quote it has no row for received nothing. */
+async function receivedOn(db: Knex, quoteIds: string[]): Promise<Map<string, bigint>> {
+  if (quoteIds.length === 0) return new Map();
+  const rows: { quote_id: string; credited_total: string }[] = await db('payment_quotes').whereIn('quote_id', quoteIds).select('quote_id', 'credited_total');
+  return new Map(rows.map((row) => [row.quote_id, BigInt(row.credited_total)]));
+}
+
+/** The wallet's uploads still awaiting payment, newest first, with what was received and what remains. */
+export async function listUnpaidUploads(deps: UnpaidUploadsDeps, owner: string): Promise<UnpaidUpload[]> {
+  const ids = await deps.uploads.uploadsOf(owner);
+  const states = await Promise.all(ids.map((uploadId) => deps.uploads.state(uploadId)));
+  const waiting = ids.filter((_, index) => states[index] === 'awaiting_payment');
+  // Renewals wait for payment too, but are paid from My listings: only uploads (with a form) are listed.
+  const records = (await Promise.all(waiting.map((uploadId) => deps.uploads.get(uploadId)))).filter((record) => record !== undefined);
+  const received = await receivedOn(
+    deps.db,
+    records.map((record) => record.uploadId),
+  );
+  return records.map(({ uploadId, form, quote, receivedAt }) => {
+    const got = received.get(uploadId) ?? 0n;
+    const price = BigInt(quote.amount);
+    return {
+      uploadId,
+      title: form.title,
+      receivedAt,
+      payment: { chainId: quote.chainId, to: quote.to, amount: quote.amount, token: quote.token, expiresAt: quote.expiresAt },
+      received: got.toString(),
+      remaining: (got >= price ? 0n : price - got).toString(),
+    };
+  });
+}
+
+/**
+ * Ends an unpaid upload at its owner's request, as its expiry would: the lifecycle moves it to
+ * `expired` (or `refund_due` when part of the price had arrived), the ledger closes its quote (its
+ * partial credits become due back, and money arriving later is recorded late, due back), its staged
+ * files go and the wallet's place in the unpaid limits is free at once. An upload no longer awaiting
+ * payment is refused (409 `upload_state`): a paid one is never undone here.
+ */
+export async function cancelUnpaidUpload(deps: UnpaidUploadsDeps, owner: string, uploadId: string): Promise<CancelledUpload> {
+  const { uploads } = deps;
+  const upload = (await uploads.owner(uploadId)) === owner.toLowerCase() ? await uploads.get(uploadId) : undefined;
+  if (!upload) throw new HttpError(404, 'upload_not_found', 'no such upload');
+  const state = await uploads.state(uploadId);
+  if (state !== 'awaiting_payment')
+    throw new HttpError(409, 'upload_state', `the upload is ${state ?? 'gone'}, not awaiting payment: it cannot be cancelled`, { state });
+  const received = (await receivedOn(deps.db, [uploadId])).get(uploadId) ?? 0n;
+  const { quote } = upload;
+  const ended =
+    received > 0n
+      ? await uploads.transition(uploadId, 'cancelOwingRefund', {
+          stage: 'api-gateway',
+          code: 'cancelled',
+          reason: `cancelled by its owner after ${received} of ${quote.amount} arrived; recorded for refund`,
+        })
+      : await uploads.transition(uploadId, 'cancel', { stage: 'api-gateway', code: 'cancelled', reason: 'cancelled by its owner' });
+  if (!ended.moved) {
+    throw new HttpError(409, 'upload_state', `the upload is ${ended.state ?? 'gone'}, not awaiting payment: it cannot be cancelled`, { state: ended.state });
+  }
+  // Closed like an expired quote, so the ledger makes what arrived due back (and anything later, late).
+  await deps.bus.publish('payment.credited', { kind: 'closed', uploadId, chainId: quote.chainId, address: quote.to, outcome: 'expired' });
+  await rm(join(deps.stagingDir, uploadId), { recursive: true, force: true });
+  await deps.release(owner, uploadId);
+  return { uploadId, state: received > 0n ? 'refund_due' : 'expired', refundDue: received.toString() };
+}
