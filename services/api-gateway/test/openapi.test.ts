@@ -136,6 +136,8 @@ const PAGES = new Set([
   'GET /assets/app.js.map',
   'GET /assets/app.css',
   'GET /assets/app.css.map',
+  // The names the page uses: content-hashed, cached for good.
+  `GET ${String(/^\/assets\/app\.([0-9a-f]{16})\.(js|css)$/)}`,
   'GET /sw.js',
   'GET /docs/init.js',
   'GET /docs/assets/{file}',
@@ -385,6 +387,8 @@ describe('real answers match the document', () => {
     const page = await call('GET', `/v1/listings?tags=doc_${run}&near=52.5,13.4`);
     expect(page.body.items.map((item: Json) => item.id)).toEqual([approved]);
     await call('GET', '/v1/listings?near=100,0');
+    expect((await call('GET', '/v1/places?q=Berl&limit=3')).status).toBe(200);
+    await call('GET', '/v1/places?q=');
     expect((await call('GET', `/v1/listings/${approved}`)).status).toBe(200);
     expect((await call('GET', `/v1/listings/${rejected}`)).status).toBe(404);
     expect((await call('GET', '/v1/listings/not-a-uuid')).status).toBe(404);
