@@ -44,12 +44,18 @@ export async function seriousA11yViolations(page: Page, options: { include?: str
   );
 }
 
-/** How many CSS pixels the page is wider than its viewport (0 when it never scrolls sideways). */
+/**
+ * How many CSS pixels the page is wider than its viewport (0 when it never scrolls sideways). Measured
+ * against the viewport the test set, not `innerWidth`: with a phone's emulation Chromium zooms out to
+ * fit a too-wide page, and `innerWidth` grows with it, so `scrollWidth <= innerWidth` always holds.
+ */
 export async function sidewaysOverflow(page: Page): Promise<number> {
-  return page.evaluate(() => {
-    const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number } }; innerWidth: number }).document.documentElement;
-    return Math.max(0, root.scrollWidth - (globalThis as unknown as { innerWidth: number }).innerWidth);
+  const width = page.viewportSize()?.width;
+  const measured = await page.evaluate(() => {
+    const scope = globalThis as unknown as { document: { documentElement: { scrollWidth: number } }; innerWidth: number };
+    return { scrollWidth: scope.document.documentElement.scrollWidth, innerWidth: scope.innerWidth };
   });
+  return Math.max(0, measured.scrollWidth - Math.min(measured.innerWidth, width ?? measured.innerWidth));
 }
 
 /**
