@@ -19,6 +19,7 @@ export const unitTests = [
   'packages/media/test/commands.test.ts',
   'packages/media/test/units.test.ts',
   'packages/testkit/test/infra-env.test.ts',
+  'services/api-gateway/test/stream-manifest-rewrite.test.ts',
   'services/api-gateway/test/web.test.ts',
   'services/notifier/test/units.test.ts',
   'services/transcoder/test/chunk-plan.test.ts',

@@ -14,6 +14,7 @@ import type { ResumableUploads } from './infra/resumable.js';
 import { corsPolicy, rateLimits, securityHeaders } from './infra/security.js';
 import type { StagingGuard } from './infra/staging-guard.js';
 import type { StatusHub } from './infra/status-hub.js';
+import { viewerOf } from './infra/viewer.js';
 import { webClientRoutes } from './infra/web.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
@@ -22,6 +23,7 @@ import { docsRoutes } from './routes/docs.js';
 import { listingLifeRoutes } from './routes/listing-life.js';
 import { listingRoutes } from './routes/listings.js';
 import { notificationRoutes } from './routes/notifications.js';
+import { streamRoutes } from './routes/stream.js';
 import { uploadRoutes } from './routes/uploads.js';
 
 export interface AppDeps {
@@ -75,6 +77,8 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
   app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams, ...staging }));
   app.use(listingLifeRoutes({ bind, db, storage, bus, uploads, log, config, limitQuotes: limits.uploadsPerWallet }));
   app.use(listingRoutes({ bind, db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
+  const viewer = viewerOf({ auth, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN });
+  app.use(streamRoutes({ bind, db, storage, uploads, viewer, cacheSeconds: config.READ_CACHE_SECONDS }));
   app.use(
     notificationRoutes({
       bind,
