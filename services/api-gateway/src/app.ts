@@ -11,7 +11,7 @@ import { dashboardRoutes } from './infra/dashboard.js';
 import { errorHandler, HttpError } from './infra/http-error.js';
 import { requestMetrics } from './infra/request-metrics.js';
 import type { ResumableUploads } from './infra/resumable.js';
-import { corsPolicy, rateLimits, securityHeaders } from './infra/security.js';
+import { corsPolicy, rateLimits, securityHeaders, storageOrigins } from './infra/security.js';
 import type { StagingGuard } from './infra/staging-guard.js';
 import type { StatusHub } from './infra/status-hub.js';
 import { viewerOf } from './infra/viewer.js';
@@ -60,7 +60,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
   });
   // First, so refusals by the limits and guards below are timed and counted too.
   app.use(requestMetrics());
-  app.use(securityHeaders());
+  app.use(securityHeaders(storageOrigins(config)));
   app.use(corsPolicy({ corsOrigins: config.CORS_ORIGINS, publicUrl: config.PUBLIC_URL }));
   app.use('/v1', limits.perIp);
   app.use('/v1/auth', limits.auth);

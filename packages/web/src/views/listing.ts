@@ -1,5 +1,6 @@
 import { ApiError, type Listing, type Price, requestJson } from '../api.js';
 import { h, mount } from '../dom.js';
+import { loadPlayer, playInto } from '../player-loader.js';
 
 /** `120.00 EUR` in the reader's own number format. */
 export const formatPrice = (price: Price) => {
@@ -15,6 +16,8 @@ const formatDuration = (seconds: number) => `${Math.floor(seconds / 60)}:${Strin
 /** The listing page: plays the video, with the listing's details. */
 export async function renderListing(view: HTMLElement, id: string): Promise<void> {
   mount(view, h('p', { class: 'notice', role: 'status' }, 'Loading…'));
+  // The player's script downloads while the listing is asked for, not after.
+  void loadPlayer().catch(() => undefined);
   let listing: Listing;
   try {
     // Asked afresh, not from the browser's cache: a listing just edited, sold or renewed shows as it is now.
@@ -31,15 +34,17 @@ export async function renderListing(view: HTMLElement, id: string): Promise<void
     mount(view, h('h1', {}, 'Listing'), h('p', { class: 'alert', role: 'alert' }, message), h('a', { href: '#/browse' }, 'Browse listings'));
     return;
   }
-  const player = h('video', {
+  const video = h('video', {
     id: 'player',
     controls: true,
     playsinline: true,
     preload: 'metadata',
-    src: listing.video.url,
     poster: listing.posterUrl,
     'aria-label': `Video: ${listing.title}`,
   });
+  const controls = h('div', { class: 'player-slot' });
+  const player = h('div', { class: 'player' }, video, controls);
+  void playInto(video, controls, { manifestUrl: listing.video.manifestUrl, fallbackUrl: listing.video.url, storyboardUrl: listing.storyboardUrl });
   const { latitude, longitude } = listing.location;
   mount(
     view,
