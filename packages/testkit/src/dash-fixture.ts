@@ -1,6 +1,11 @@
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { PutBucketCorsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type Knex, saveListing } from '@reelboard/db';
+import { listingInput } from './db-fixtures.js';
 
 const run = promisify(execFile);
 
@@ -139,4 +144,66 @@ export async function storeDashLadder(storage: PutFile, id: string, ladder: Dash
     await storage.putFile(`${folder}/${file.name}`, file.path, file.contentType, ...(file.name === 'manifest.mpd' ? [MANIFEST_CACHE_CONTROL] : []));
   }
   return { manifestKey: `${folder}/manifest.mpd`, folder };
+}
+
+/**
+ * Lets a page of any origin read the bucket's objects with Range requests, as a player's Media
+ * Source fetches need (a `<video src>` does not): what docs/operations.md asks of a production bucket.
+ */
+export async function allowBrowserReads(storage: { client: S3Client; config: { bucket: string } }): Promise<void> {
+  await storage.client.send(
+    new PutBucketCorsCommand({
+      Bucket: storage.config.bucket,
+      CORSConfiguration: {
+        CORSRules: [
+          {
+            AllowedOrigins: ['*'],
+            AllowedMethods: ['GET', 'HEAD'],
+            AllowedHeaders: ['*'],
+            ExposeHeaders: ['Content-Range', 'Content-Length', 'ETag'],
+            MaxAgeSeconds: 3600,
+          },
+        ],
+      },
+    }),
+  );
+}
+
+export interface DashListingOptions {
+  id?: string;
+  wallet?: string;
+  title?: string;
+  /** A picture to store as the poster (its Content-Type given). */
+  poster?: { path: string; contentType: string };
+  /** Store the ladder and name it in the row (false: a listing saved before the ladder, progressive only). */
+  withManifest?: boolean;
+}
+
+/**
+ * Saves a listing whose video is `ladder` (the progressive file, which the ladder must include, as
+ * `video.webm`; the MPD and rungs unless `withManifest` is false), with the row's manifest key and
+ * renditions as the profile-writer writes them. The listing waits for moderation, as a new one does.
+ */
+export async function saveDashListing(
+  storage: PutFile,
+  db: Knex,
+  ladder: DashLadder,
+  { id = randomUUID(), wallet, title = 'A bike on video', poster, withManifest = true }: DashListingOptions = {},
+): Promise<string> {
+  if (!ladder.progressive) throw new Error('saveDashListing needs a ladder made with progressiveKbps (the fallback file)');
+  const input = listingInput({ id, title, ...(wallet ? { wallet } : {}) });
+  await storage.putFile(input.listing.videoKey, ladder.progressive.path, 'video/webm');
+  if (poster) await storage.putFile(input.listing.posterKey, poster.path, poster.contentType);
+  Object.assign(input.listing, {
+    durationSeconds: ladder.durationSeconds,
+    width: ladder.width,
+    height: ladder.height,
+    videoBytes: (await stat(ladder.progressive.path)).size,
+  });
+  if (withManifest) {
+    input.listing.manifestKey = (await storeDashLadder(storage, id, ladder)).manifestKey;
+    input.listing.renditions = ladder.renditions;
+  }
+  await saveListing(db, input);
+  return id;
 }
