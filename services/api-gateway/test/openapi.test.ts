@@ -135,6 +135,8 @@ const PAGES = new Set([
   'GET /assets/app.js.map',
   'GET /assets/app.css',
   'GET /assets/app.css.map',
+  'GET /assets/player.js',
+  'GET /assets/player.js.map',
   'GET /sw.js',
   'GET /docs/init.js',
   'GET /docs/assets/{file}',
