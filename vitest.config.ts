@@ -24,6 +24,7 @@ export const unitTests = [
   'packages/web/test/router.test.ts',
   'packages/web/test/browse-format.test.ts',
   'services/api-gateway/test/gazetteer.test.ts',
+  'services/api-gateway/test/stream-manifest-rewrite.test.ts',
   'services/api-gateway/test/web.test.ts',
   'services/notifier/test/units.test.ts',
   'services/transcoder/test/chunk-plan.test.ts',

@@ -574,6 +574,19 @@ export const api = {
     responses: { 200: { description: 'URLs of the stored preview and poster', schema: s.uploadPreview } },
     errors: { 404: '`upload_not_found`: no such upload, or not yours; `preview_not_ready`: not stored yet' },
   }),
+  getUploadManifest: defineRoute({
+    method: 'get',
+    path: '/v1/uploads/:id/stream/manifest.mpd',
+    auth: 'session',
+    tag: 'uploads',
+    summary: "One of your uploads' DASH manifest, as soon as its lowest rung is stored (after the first `rendition.ready` event)",
+    description:
+      'The stored MPD with each segment file named by a URL the client fetches directly from object storage (presigned or public, with Range requests). Higher rungs join it as they are stored: fetch it again after each `rendition.ready`.',
+    params: uploadId,
+    invalid: { params: uploadNotFound },
+    responses: { 200: { description: 'the MPD (not cached: rungs join it)', media: { type: 'application/dash+xml' } } },
+    errors: { 404: '`upload_not_found`: no such upload, or not yours; `manifest_not_ready`: no rung stored yet' },
+  }),
   submitPayment: defineRoute({
     method: 'post',
     path: '/v1/uploads/:id/payment',
@@ -777,6 +790,23 @@ export const api = {
     invalid: { params: listingNotFound },
     responses: { 200: { description: 'the listing', schema: s.listing } },
     errors: { 404: '`listing_not_found`', 410: '`listing_expired` or `listing_sold` (with `state` and `title`): it was public and is no longer shown' },
+  }),
+
+  getListingManifest: defineRoute({
+    method: 'get',
+    path: '/v1/listings/:id/stream/manifest.mpd',
+    auth: 'public',
+    tag: 'listings',
+    summary: "A listing's DASH manifest (the listing's `video.manifestUrl`): its rendition ladder for adaptive playback",
+    description:
+      'The stored MPD with each segment file named by a URL the client fetches directly from object storage (presigned or public, with Range requests). Visible as the listing is: to anyone while it is public, otherwise to its owner (with a session) and admins. Cached for less than the segment URLs live.',
+    params: listingId,
+    invalid: { params: listingNotFound },
+    responses: { 200: { description: 'the MPD', media: { type: 'application/dash+xml' } } },
+    errors: {
+      403: '`forbidden`: an `X-Admin-Token` that is not valid',
+      404: '`listing_not_found`: no such listing, or not visible to you; `manifest_not_ready`: the listing has no stored ladder (play `video.url`)',
+    },
   }),
 
   // ----- your listings: edit, sold, withdraw, remove, renew; your profile -----

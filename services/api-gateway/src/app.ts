@@ -12,9 +12,10 @@ import { dashboardRoutes } from './infra/dashboard.js';
 import { errorHandler, HttpError } from './infra/http-error.js';
 import { requestMetrics } from './infra/request-metrics.js';
 import type { ResumableUploads } from './infra/resumable.js';
-import { corsPolicy, rateLimits, securityHeaders } from './infra/security.js';
+import { corsPolicy, rateLimits, securityHeaders, storageOrigins } from './infra/security.js';
 import type { StagingGuard } from './infra/staging-guard.js';
 import type { StatusHub } from './infra/status-hub.js';
+import { viewerOf } from './infra/viewer.js';
 import { webClientRoutes } from './infra/web.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
@@ -27,6 +28,7 @@ import { notificationRoutes } from './routes/notifications.js';
 import { placeRoutes } from './routes/places.js';
 import { reportRoutes } from './routes/reports.js';
 import { sellerRoutes } from './routes/seller.js';
+import { streamRoutes } from './routes/stream.js';
 import { uploadRoutes } from './routes/uploads.js';
 import type { PriceQuoter } from './use-cases/quote-price.js';
 
@@ -68,7 +70,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
   });
   // First, so refusals by the limits and guards below are timed and counted too.
   app.use(requestMetrics());
-  app.use(securityHeaders());
+  app.use(securityHeaders(storageOrigins(config)));
   app.use(corsPolicy({ corsOrigins: config.CORS_ORIGINS, publicUrl: config.PUBLIC_URL }));
   app.use('/v1', limits.perIp);
   app.use('/v1/auth', limits.auth);
@@ -111,6 +113,8 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
     }),
   );
   app.use(placeRoutes({ bind }));
+  const viewer = viewerOf({ auth, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN });
+  app.use(streamRoutes({ bind, db, storage, uploads, viewer, cacheSeconds: config.READ_CACHE_SECONDS }));
   app.use(
     notificationRoutes({
       bind,

@@ -1,5 +1,5 @@
 import { createECDH, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -138,6 +138,8 @@ const PAGES = new Set([
   'GET /assets/app.css.map',
   // The names the page uses: content-hashed, cached for good.
   `GET ${String(/^\/assets\/app\.([0-9a-f]{16})\.(js|css)$/)}`,
+  'GET /assets/player.js',
+  'GET /assets/player.js.map',
   'GET /sw.js',
   'GET /docs/init.js',
   'GET /docs/assets/{file}',
@@ -276,6 +278,17 @@ describe('real answers match the document', () => {
     expect(previewAnswer.status).toBe(200);
     expect(previewAnswer.body).toMatchObject({ uploadId, previewUrl: expect.stringContaining(keys.preview) });
     expect((await call('GET', previewPath, { token: stranger })).status).toBe(404);
+    const manifestPath = `/v1/uploads/${uploadId}/stream/manifest.mpd`;
+    expect((await call('GET', manifestPath, { token: buyer })).body).toMatchObject({ error: 'manifest_not_ready' });
+    const mpd = join(work, 'manifest.mpd');
+    await writeFile(
+      mpd,
+      '<?xml version="1.0"?><MPD><Period><AdaptationSet><Representation id="0"><BaseURL>video-240p.webm</BaseURL></Representation></AdaptationSet></Period></MPD>',
+    );
+    await gw.storage.putFile(`listings/${uploadId}/dash/manifest.mpd`, mpd, 'application/dash+xml');
+    expect((await call('GET', manifestPath, { token: buyer })).body).toContain(`listings/${uploadId}/dash/video-240p.webm`);
+    expect((await call('GET', manifestPath, { token: stranger })).status).toBe(404);
+    await call('GET', manifestPath);
     expect((await call('GET', '/v1/me/uploads', { token: buyer })).status).toBe(200);
     await call('GET', '/v1/me/uploads');
 
@@ -391,6 +404,16 @@ describe('real answers match the document', () => {
     await call('GET', '/v1/places?q=');
     expect((await call('GET', `/v1/listings/${approved}`)).status).toBe(200);
     expect((await call('GET', `/v1/listings/${rejected}`)).status).toBe(404);
+    const listingManifest = `/v1/listings/${approved}/stream/manifest.mpd`;
+    expect((await call('GET', listingManifest)).body).toMatchObject({ error: 'manifest_not_ready' });
+    await gw.storage.putFile(`listings/${approved}/dash/manifest.mpd`, join(work, 'manifest.mpd'), 'application/dash+xml');
+    await gw
+      .db('listings')
+      .where({ id: approved })
+      .update({ manifest_key: `listings/${approved}/dash/manifest.mpd` });
+    expect((await call('GET', listingManifest)).status).toBe(200);
+    expect((await call('GET', `/v1/listings/${rejected}/stream/manifest.mpd`, { headers: { 'x-admin-token': 'x'.repeat(24) } })).status).toBe(403);
+    expect((await call('GET', `/v1/listings/${rejected}/stream/manifest.mpd`)).status).toBe(404);
     expect((await call('GET', '/v1/listings/not-a-uuid')).status).toBe(404);
     expect((await call('GET', `/v1/hashtags?prefix=doc_${run}`)).body.hashtags).toEqual([{ tag: `doc_${run}`, listings: 1 }]);
     await call('GET', '/v1/hashtags?prefix=%21%21');

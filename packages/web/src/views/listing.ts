@@ -2,6 +2,7 @@ import { ApiError, type Listing, type Price, requestJson } from '../api.js';
 import { contactLine } from '../contact.js';
 import { h, mount } from '../dom.js';
 import { heartButton } from '../favourites.js';
+import { loadPlayer, playInto } from '../player-loader.js';
 import { browsePath, listingPath, sellerPath } from '../router.js';
 import { shareButton } from '../share.js';
 import { ownListingState } from './own-listing-state.js';
@@ -21,6 +22,8 @@ const formatDuration = (seconds: number) => `${Math.floor(seconds / 60)}:${Strin
 /** The listing page: plays the video, with the listing's details. */
 export async function renderListing(view: HTMLElement, id: string): Promise<void> {
   mount(view, h('p', { class: 'notice', role: 'status' }, 'Loading…'));
+  // The player's script downloads while the listing is asked for, not after.
+  void loadPlayer().catch(() => undefined);
   let listing: Listing;
   try {
     // Asked afresh, not from the browser's cache: a listing just edited, sold or renewed shows as it is now.
@@ -40,15 +43,17 @@ export async function renderListing(view: HTMLElement, id: string): Promise<void
     return;
   }
   document.title = `${listing.title} · Reelboard`;
-  const player = h('video', {
+  const video = h('video', {
     id: 'player',
     controls: true,
     playsinline: true,
     preload: 'metadata',
-    src: listing.video.url,
     poster: listing.posterUrl,
     'aria-label': `Video: ${listing.title}`,
   });
+  const controls = h('div', { class: 'player-slot' });
+  const player = h('div', { class: 'player' }, video, controls);
+  void playInto(video, controls, { manifestUrl: listing.video.manifestUrl, fallbackUrl: listing.video.url, storyboardUrl: listing.storyboardUrl });
   const { latitude, longitude } = listing.location;
   mount(
     view,

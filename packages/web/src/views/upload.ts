@@ -1,7 +1,8 @@
 import { ApiError, requestJson } from '../api.js';
 import { h, mount } from '../dom.js';
+import { playInto } from '../player-loader.js';
 import { currentSession } from '../session.js';
-import type { StatusEvent } from '../status-stream.js';
+import { followStatus, type StatusEvent } from '../status-stream.js';
 
 /** What each final or waiting state means to the person. */
 const STATE_WORDS: Record<string, string> = {
@@ -47,5 +48,33 @@ export async function renderUpload(view: HTMLElement, uploadId: string): Promise
     status?.event === 'moderation.rejected' ? h('p', { class: 'notice' }, 'A moderator did not approve the listing.') : null,
     status?.state === 'awaiting_payment' ? h('a', { href: '#/unpaid' }, 'Pay the rest or cancel it in Unpaid uploads') : null,
     approved ? h('a', { href: `#/listing/${encodeURIComponent(uploadId)}` }, 'Open the listing') : null,
+    uploadPlayer(uploadId, session.token, status),
   );
+}
+
+/**
+ * The whole video, for its owner, as soon as its lowest rung is stored (`rendition.ready`), before
+ * the listing is saved: the upload's own manifest, which only its owner may read.
+ */
+function uploadPlayer(uploadId: string, token: string, status: StatusEvent | null): HTMLElement {
+  const video = h('video', { id: 'upload-player', controls: true, playsinline: true, 'aria-label': 'Your video' });
+  const controls = h('div', { class: 'player-slot' });
+  const figure = h('figure', { class: 'player', hidden: true }, video, controls);
+  const play = () => {
+    if (!figure.hidden) return;
+    figure.hidden = false;
+    const manifestUrl = `/v1/uploads/${encodeURIComponent(uploadId)}/stream/manifest.mpd`;
+    // Nothing to show without Media Source Extensions or a stored rung (a listing saved before the ladder).
+    void playInto(video, controls, { manifestUrl, fallbackUrl: null, token }).then((mode) => {
+      if (mode === 'none') figure.hidden = true;
+    });
+  };
+  // Names compared as strings: the ladder's status event joins the contract's table with the ladder.
+  const ready = (event: StatusEvent) => (event.event as string) === 'rendition.ready' || event.event === 'profile.saved';
+  if (status && ready(status)) play();
+  else {
+    const stop = followStatus(uploadId, token, { onEvent: (event) => ready(event) && (stop(), play()), onError: () => undefined });
+    window.addEventListener('hashchange', stop, { once: true });
+  }
+  return figure;
 }

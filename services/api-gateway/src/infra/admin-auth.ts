@@ -32,7 +32,7 @@ function basicPassword(authorization: string | undefined): string | undefined {
   return colon < 0 ? '' : decoded.slice(colon + 1);
 }
 
-const isAdminToken = (presented: string, configured: string | undefined) => !!configured && timingSafeEqual(digest(presented), digest(configured));
+export const isAdminToken = (presented: string, configured: string | undefined) => !!configured && timingSafeEqual(digest(presented), digest(configured));
 
 /**
  * Lets through admins only: an `X-Admin-Token` equal to the configured token (compared in

@@ -22,13 +22,14 @@ export interface SecurityConfig {
 }
 
 /** The helmet options; `styleSrc` is the only part that differs between pages. */
-const helmetOptions = (styleSrc: string[]): Parameters<typeof helmet>[0] => ({
+const helmetOptions = (styleSrc: string[], mediaOrigins: string[] = []): Parameters<typeof helmet>[0] => ({
   contentSecurityPolicy: {
     directives: {
       defaultSrc: ["'self'"],
       imgSrc: ["'self'", 'data:', 'blob:', '*'],
       mediaSrc: ["'self'", 'blob:', '*'],
-      connectSrc: ["'self'"],
+      // The adaptive player fetches segments (Range requests) from object storage itself.
+      connectSrc: ["'self'", ...mediaOrigins],
       scriptSrc: ["'self'"],
       styleSrc,
       objectSrc: ["'none'"],
@@ -38,9 +39,12 @@ const helmetOptions = (styleSrc: string[]): Parameters<typeof helmet>[0] => ({
   crossOriginResourcePolicy: { policy: 'same-site' },
 });
 
-/** Security headers; the content policy lets listing media come from object storage or a CDN. */
-export function securityHeaders(): RequestHandler {
-  const strict = helmet(helmetOptions(["'self'"]));
+/**
+ * Security headers; the content policy lets listing media come from object storage or a CDN, and
+ * lets scripts fetch from `mediaOrigins` (where the storage URLs point: `storageOrigins`).
+ */
+export function securityHeaders(mediaOrigins: string[] = []): RequestHandler {
+  const strict = helmet(helmetOptions(["'self'"], mediaOrigins));
   // bull-board's UI sets inline styles (layout, progress bars): its pages alone may, and scripts stay 'self' everywhere.
   const dashboard = helmet(helmetOptions(["'self'", "'unsafe-inline'"]));
   return (req, res, next) => (req.path === '/admin/queues' || req.path.startsWith('/admin/queues/') ? dashboard : strict)(req, res, next);
@@ -96,4 +100,24 @@ export function rateLimits(redis: Redis, config: SecurityConfig) {
     /** Anonymous reports, keyed by IP (the default key) and stricter: anyone can send them. */
     anonymousReports: rateLimit({ ...common, windowMs: 3_600_000, limit: config.anonymousReportsPerIpPerHour ?? 5, store: store('ip-reports') }),
   };
+}
+
+/** What decides where a client fetches stored objects (the storage settings). */
+export interface StorageUrlSettings {
+  S3_ENDPOINT?: string | undefined;
+  S3_PRESIGN_ENDPOINT?: string | undefined;
+  S3_PUBLIC_BASE_URL?: string | undefined;
+  S3_FORCE_PATH_STYLE: boolean;
+}
+
+/**
+ * The origins the storage's URLs (`ObjectStorage.urlFor`) point at: the public/CDN base URL, else
+ * the endpoint clients reach (its bucket subdomains with virtual-hosted style), else AWS S3.
+ */
+export function storageOrigins(config: StorageUrlSettings): string[] {
+  if (config.S3_PUBLIC_BASE_URL) return [new URL(config.S3_PUBLIC_BASE_URL).origin];
+  const endpoint = config.S3_PRESIGN_ENDPOINT ?? config.S3_ENDPOINT;
+  if (!endpoint) return ['https://*.amazonaws.com'];
+  const url = new URL(endpoint);
+  return config.S3_FORCE_PATH_STYLE ? [url.origin] : [url.origin, `${url.protocol}//*.${url.host}`];
 }

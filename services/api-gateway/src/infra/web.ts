@@ -16,6 +16,8 @@ export interface WebBundle {
   cssMap: string;
   /** The service worker that shows push notifications (served at /sw.js so its scope is the whole client). */
   serviceWorker?: string;
+  /** The adaptive video player, a script of its own that only pages playing a listing fetch (with source map). */
+  player?: { js: string; map: string };
 }
 
 /** Where the client's sources live: the `@reelboard/web` workspace package (packages/web). */
@@ -32,6 +34,7 @@ export async function buildWebClient(sourceDir: string = WEB_SOURCE_DIR): Promis
       { in: 'src/main.ts', out: 'app' },
       { in: 'styles.css', out: 'app' },
       { in: 'src/sw.ts', out: 'sw' },
+      { in: 'src/player.ts', out: 'player' },
     ],
     outdir: 'out',
     bundle: true,
@@ -55,6 +58,7 @@ export async function buildWebClient(sourceDir: string = WEB_SOURCE_DIR): Promis
     css: output('app.css'),
     cssMap: output('app.css.map'),
     serviceWorker: output('sw.js'),
+    player: { js: output('player.js'), map: output('player.js.map') },
   };
 }
 
@@ -78,6 +82,8 @@ interface ServedBundle {
   css: EncodedAsset;
   cssMap: EncodedAsset;
   serviceWorker?: EncodedAsset;
+  player?: EncodedAsset;
+  playerMap?: EncodedAsset;
 }
 
 /**
@@ -102,6 +108,7 @@ export function webClientRoutes({ log, buildBundle = buildWebClient, uploadChunk
       map: encodeAsset('application/json', built.map),
       cssMap: encodeAsset('application/json', built.cssMap),
       ...(built.serviceWorker ? { serviceWorker: encodeAsset('text/javascript', built.serviceWorker) } : {}),
+      ...(built.player ? { player: encodeAsset('text/javascript', built.player.js), playerMap: encodeAsset('application/json', built.player.map) } : {}),
     };
   };
   const startBuild = () =>
@@ -143,6 +150,17 @@ export function webClientRoutes({ log, buildBundle = buildWebClient, uploadChunk
     const asset = req.params[1] === 'js' ? bundle.js : bundle.css;
     if (req.params[0] !== asset.hash) throw new HttpError(404, 'not_found', `no such asset in this build: ${req.path}`);
     sendAsset(req, res, asset, IMMUTABLE);
+  });
+  // The player (586 KB minified) only for pages that play a listing: compressed once like the app's script.
+  router.get('/assets/player.js', async (req, res) => {
+    const { player } = await built();
+    if (!player) throw new HttpError(404, 'not_found', 'no player in this build');
+    sendAsset(req, res, player, REVALIDATE);
+  });
+  router.get('/assets/player.js.map', async (req, res) => {
+    const { playerMap } = await built();
+    if (!playerMap) throw new HttpError(404, 'not_found', 'no player in this build');
+    sendAsset(req, res, playerMap, REVALIDATE);
   });
   router.get('/sw.js', async (req, res) => {
     const { serviceWorker } = await built();
