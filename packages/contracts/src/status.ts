@@ -28,6 +28,8 @@ export const statusEventNames = [
   'listing.removed',
   'revision.approved',
   'revision.rejected',
+  // A rung of the rendition ladder joined the listing's DASH manifest (the lowest: the full video plays).
+  'rendition.ready',
 ] as const;
 export type StatusEventName = (typeof statusEventNames)[number];
 
@@ -78,6 +80,8 @@ export const statusEventCodes = {
   'payment.reversed': ['reorg'],
   /** What the payment paid for: an upload's quote or a renewal's. */
   'payment.confirmed': ['upload', 'renewal'],
+  /** A rung joined the manifest (its height and the manifest's key are in `rendition`). */
+  'rendition.ready': ['rendition.ready'],
 } as const satisfies Partial<Record<StatusEventName, readonly string[]>>;
 export type StatusCodeOf<E extends keyof typeof statusEventCodes> = (typeof statusEventCodes)[E][number];
 export type StatusCode = StatusCodeOf<keyof typeof statusEventCodes>;
@@ -117,6 +121,8 @@ export const statusEventSchema = z.object({
   code: z.enum(statusCodes).optional(),
   /** A short human-readable note (e.g. "1 of 2 confirmations"); its wording may change: branch on `code`. */
   message: z.string().optional(),
+  /** On `rendition.ready`: the rung that joined the manifest (its name, the short side) and the manifest's object key. */
+  rendition: z.object({ height: z.number().int().positive(), manifest: z.string().min(1) }).optional(),
   at: z.iso.datetime(),
 });
 export type StatusEvent = z.infer<typeof statusEventSchema>;

@@ -34,6 +34,8 @@ export async function handleAssetsStored(
       latitude: form.latitude,
       longitude: form.longitude,
       price: form.price,
+      // The DASH ladder, already stored rung by rung; absent for a single-rendition encode.
+      ...(upload.stream ? { manifestKey: upload.stream.manifestKey, renditions: upload.stream.renditions } : {}),
     },
     hashtags: form.hashtags,
   });
