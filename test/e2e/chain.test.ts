@@ -45,6 +45,8 @@ beforeAll(async () => {
     QUOTE_TTL_SECONDS: String(QUOTE_TTL_SECONDS),
     CHUNK_THRESHOLD_SECONDS: String(CHUNK_THRESHOLD_SECONDS),
     CHUNK_SECONDS: String(CHUNK_SECONDS),
+    // This chain checks the single-rendition chunked encode of a 1080p clip; test/e2e/ladder.test.ts the ladder.
+    STREAM_LADDER: 'false',
   });
   db = connectDatabase(stack.env.DATABASE_URL ?? '', { min: 0, max: 2 });
   await migrateToLatest(db);

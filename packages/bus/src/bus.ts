@@ -1,4 +1,15 @@
-import { DelayedError, FlowProducer, type Job, type JobsOptions, type MinimalJob, Queue, UnrecoverableError, WaitingChildrenError, Worker } from 'bullmq';
+import {
+  DelayedError,
+  type FlowJob,
+  FlowProducer,
+  type Job,
+  type JobsOptions,
+  type MinimalJob,
+  Queue,
+  UnrecoverableError,
+  WaitingChildrenError,
+  Worker,
+} from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   type Channel,
@@ -35,6 +46,8 @@ export interface StatusInput {
   /** The event's typed code (statusEventCodes): required on the events that have one, refused on others. */
   code?: StatusCode;
   message?: string;
+  /** On `rendition.ready`: the rung's height (name) and the manifest's key. */
+  rendition?: { height: number; manifest: string };
 }
 
 /**
@@ -61,7 +74,7 @@ export interface StageContext {
   /** Aborted when the service shuts down and its grace period ran out: stop (kill ffmpeg); the job is handed back. */
   signal?: AbortSignal;
   /** Reports a status event for this upload, from this stage (it carries the upload's current state). */
-  status(event: StatusEventName, extra?: Pick<StatusInput, 'progress' | 'reason' | 'code' | 'message'>): Promise<void>;
+  status(event: StatusEventName, extra?: Pick<StatusInput, 'progress' | 'reason' | 'code' | 'message' | 'rendition'>): Promise<void>;
   /**
    * Adds a flow: a parent job that runs once every child job has completed (see Bus.publishFlow).
    * The parent's handler reads the children's results with `childrenValues`. (The flow members are
@@ -88,6 +101,10 @@ export interface StageContext {
 export interface FlowStep<C extends Channel> {
   channel: C;
   payload: PayloadOf<C>;
+  /** BullMQ priority (1 is taken first; a job without one before any with one): a ladder's lowest rung first. */
+  priority?: number;
+  /** Jobs this one waits for (a nested flow: a rung's join waits for its chunks and the rung below). */
+  children?: FlowStep<Channel>[];
 }
 
 /**
@@ -338,16 +355,20 @@ export class Bus<S extends StatusSink = StatusSink> implements QueueSource {
       queueName: parent.channel,
       data: parentPayload,
       opts: parentOptions,
-      children: children.map((child) => {
-        const payload = parsePayload(child.channel, child.payload);
-        return {
-          name: child.channel,
-          queueName: child.channel,
-          data: payload,
-          opts: { ...this.jobOptions(child.channel, payload), failParentOnFailure: true },
-        };
-      }),
+      children: children.map((child) => this.flowChild(child)),
     });
+  }
+
+  /** A flow's child, and its own children (nested flows): a failure fails every job above it. */
+  private flowChild(child: FlowStep<Channel>): FlowJob {
+    const payload = parsePayload(child.channel, child.payload);
+    return {
+      name: child.channel,
+      queueName: child.channel,
+      data: payload,
+      opts: { ...this.jobOptions(child.channel, payload), failParentOnFailure: true, ...(child.priority ? { priority: child.priority } : {}) },
+      ...(child.children?.length ? { children: child.children.map((grandchild) => this.flowChild(grandchild)) } : {}),
+    };
   }
 
   /** Starts consuming a work channel with `handler`; payloads are validated before it runs. */

@@ -7,6 +7,8 @@ import {
   previewEarlySchema,
   previewExtractedSchema,
   pushJobSchema,
+  renditionJoinSchema,
+  renditionStoreSchema,
   renewalQuotedSchema,
   savedSearchJobSchema,
   scheduledRunSchema,
@@ -149,7 +151,25 @@ export const channels = {
     consumer: 'transcoder',
     policy: { attempts: 3, backoffMs: 2_000 },
     giveUp: 'fail-upload',
-    jobId: (payload) => `${payload.uploadId}.video.chunk.${payload.part.kind === 'audio' ? 'audio' : payload.part.index}`,
+    jobId: (payload) =>
+      `${payload.uploadId}.video.chunk.${payload.part.kind === 'audio' ? 'audio' : payload.part.rung ? `${payload.part.rung}p.${payload.part.index}` : payload.part.index}`,
+  }),
+  // A ladder's rung, once its chunks are encoded: joined into its DASH file with the manifest of the
+  // rungs up to it (a flow node: its children are its chunks and the rung below's store).
+  'rendition.join': define({
+    schema: renditionJoinSchema,
+    consumer: 'transcoder',
+    policy: { attempts: 3, backoffMs: 2_000 },
+    giveUp: 'fail-upload',
+    jobId: (payload) => `${payload.uploadId}.rendition.join.${payload.rung}`,
+  }),
+  // The rung and its manifest in object storage (`rendition.ready`); the next rung's join waits for it.
+  'rendition.store': define({
+    schema: renditionStoreSchema,
+    consumer: 'uploader',
+    policy: { attempts: 8, backoffMs: 2_000 },
+    giveUp: 'fail-upload',
+    jobId: (payload) => `${payload.uploadId}.rendition.store.${payload.rung.name}`,
   }),
   'video.assemble': define({
     schema: videoAssembleSchema,

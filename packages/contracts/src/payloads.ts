@@ -188,9 +188,21 @@ export const chunkPartSchema = z.discriminatedUnion('kind', [
     startFrame: z.number().int().nonnegative(),
     /** Frames in the chunk; absent for the last one, which runs to the end of the source. */
     frames: z.number().int().positive().optional(),
+    /** The ladder rung (its name, the short side) this chunk is encoded for; absent for a single-rendition encode. */
+    rung: z.number().int().positive().optional(),
   }),
   z.object({ kind: z.literal('audio') }),
 ]);
+
+/** One rung of a rendition ladder: its name (the short side cap, `240` for 240p), its output size, bitrate and encoder effort. */
+export const ladderRungSchema = z.object({
+  name: z.number().int().positive(),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  bitrateKbps: z.number().int().positive(),
+  /** libvpx settings of this rung (lower rungs encode faster). */
+  speed: z.object({ deadline: z.enum(['good', 'realtime', 'best']).optional(), cpuUsed: z.number().int().optional() }).optional(),
+});
 
 /** What every part of one chunked encode shares: the plan the parts were cut from. */
 export const chunkedEncodeSchema = z.object({
@@ -207,6 +219,8 @@ export const chunkedEncodeSchema = z.object({
   height: z.number().int().positive(),
   /** The encode's time limit per chunk, scaled to the chunk's work. */
   chunkTimeoutSeconds: z.number().positive(),
+  /** The rendition ladder, lowest rung first: every chunk is encoded once per rung. Absent: one rendition at width x height. */
+  ladder: z.array(ladderRungSchema).min(1).optional(),
 });
 
 /** A chunk job: the paid upload (so a give-up records its payment), the plan and its part. */
@@ -220,7 +234,29 @@ export const videoAssembleSchema = paymentConfirmedSchema.extend({
   poster: stagedPosterSchema.optional(),
 });
 
+/** A rung of the ladder joined from its chunks (transcoder): its DASH file and the manifest of the rungs up to it. */
+export const renditionJoinSchema = paymentConfirmedSchema.extend({ chunked: chunkedEncodeSchema, rung: z.number().int().positive() });
+
+/**
+ * A joined rung put in object storage (uploader) with the manifest that lists it and every rung
+ * below (and the audio, with the lowest rung): the full video plays from the lowest rung on.
+ */
+export const renditionStoreSchema = paymentConfirmedSchema.extend({
+  rung: ladderRungSchema,
+  /** The rung's staged DASH file. */
+  video: stagedPathSchema,
+  /** The staged DASH audio file, stored with the lowest rung. */
+  audio: stagedPathSchema.optional(),
+  /** The staged manifest of the rungs up to this one. */
+  manifest: stagedPathSchema,
+});
+
+/** A rendition as stored and listed: what `listings.renditions` keeps. */
+export const renditionSchema = z.object({ width: z.number().int().positive(), height: z.number().int().positive(), bitrateKbps: z.number().int().positive() });
+
 export const videoTranscodedSchema = paymentConfirmedSchema.extend({
+  /** The DASH ladder, already in object storage: its manifest's key and its rungs, lowest first. Absent for a single-rendition encode. */
+  stream: z.object({ manifestKey: z.string().min(1), renditions: z.array(renditionSchema).min(1) }).optional(),
   /** The preview and poster already cut from the source (absent when the transcoder did not cut them). */
   preview: stagedPreviewSchema.optional(),
   poster: stagedPosterSchema.optional(),
@@ -353,6 +389,9 @@ export type ChunkPart = z.infer<typeof chunkPartSchema>;
 export type ChunkedEncode = z.infer<typeof chunkedEncodeSchema>;
 export type VideoChunk = z.infer<typeof videoChunkSchema>;
 export type VideoAssemble = z.infer<typeof videoAssembleSchema>;
+export type LadderRung = z.infer<typeof ladderRungSchema>;
+export type RenditionJoin = z.infer<typeof renditionJoinSchema>;
+export type RenditionStore = z.infer<typeof renditionStoreSchema>;
 export type PreviewExtracted = z.infer<typeof previewExtractedSchema>;
 export type AssetsStored = z.infer<typeof assetsStoredSchema>;
 export type UploadFailed = z.infer<typeof uploadFailedSchema>;

@@ -14,6 +14,8 @@ export const STAGED_FILES = {
   poster: 'poster.webp',
   /** A chunked encode's parts (video chunks, the audio track, the join list), kept until the join is done. */
   chunks: 'chunks',
+  /** A ladder's DASH files (each rung, the audio, the manifests), kept until they are stored. */
+  dash: 'dash',
 } as const;
 
 export type StagedFile = keyof typeof STAGED_FILES;
@@ -27,10 +29,23 @@ export function stagedPaths(uploadId: string): Record<StagedFile, string> & { di
 
 /** The staged parts of a chunked encode, relative to the staging directory: keyed by upload and chunk index, so a re-run part finds its own output. */
 export const stagedChunkPaths = {
-  /** One video chunk (VP9 video only). */
-  video: (uploadId: string, index: number): string => `${uploadId}/${STAGED_FILES.chunks}/video-${String(index).padStart(4, '0')}.webm`,
+  /** One video chunk (VP9 video only), of a ladder's rung when given. */
+  video: (uploadId: string, index: number, rung?: number): string =>
+    `${uploadId}/${STAGED_FILES.chunks}/video-${rung ? `${rung}p-` : ''}${String(index).padStart(4, '0')}.webm`,
   /** The whole audio track, encoded once. */
   audio: (uploadId: string): string => `${uploadId}/${STAGED_FILES.chunks}/audio.webm`,
   /** The concat list the join reads (written by the transcoder, never by a user). */
   list: (uploadId: string): string => `${uploadId}/${STAGED_FILES.chunks}/chunks.ffconcat`,
+};
+
+/** A ladder's staged DASH files, relative to the staging directory, named as they are stored (the manifest's relative names). */
+export const stagedDashPaths = {
+  /** A rung's DASH WebM (video only). */
+  rung: (uploadId: string, rung: number): string => `${uploadId}/${STAGED_FILES.dash}/video-${rung}p.webm`,
+  /** The Opus DASH WebM. */
+  audio: (uploadId: string): string => `${uploadId}/${STAGED_FILES.dash}/audio.webm`,
+  /** The manifest listing the rungs up to this one (stored as manifest.mpd). */
+  manifest: (uploadId: string, rung: number): string => `${uploadId}/${STAGED_FILES.dash}/manifest-${rung}p.mpd`,
+  /** A rung's concat list (written by the transcoder from its own plan). */
+  list: (uploadId: string, rung: number): string => `${uploadId}/${STAGED_FILES.chunks}/chunks-${rung}p.ffconcat`,
 };

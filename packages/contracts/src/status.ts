@@ -31,6 +31,8 @@ export const statusEventNames = [
   // Reports put a public listing on hold until a moderator reviews them; released when they are dismissed.
   'listing.held',
   'listing.released',
+  // A rung of the rendition ladder joined the listing's DASH manifest (the lowest: the full video plays).
+  'rendition.ready',
 ] as const;
 export type StatusEventName = (typeof statusEventNames)[number];
 
@@ -87,6 +89,8 @@ export const statusEventCodes = {
   expired: ['cancelled'],
   /** Its owner cancelled an upload that had received part of the price: that part is due back. */
   'refund.due': ['cancelled'],
+  /** A rung joined the manifest (its height and the manifest's key are in `rendition`). */
+  'rendition.ready': ['rendition.ready'],
 } as const satisfies Partial<Record<StatusEventName, readonly string[]>>;
 export type StatusCodeOf<E extends keyof typeof statusEventCodes> = (typeof statusEventCodes)[E][number];
 export type StatusCode = StatusCodeOf<keyof typeof statusEventCodes>;
@@ -126,6 +130,8 @@ export const statusEventSchema = z.object({
   code: z.enum(statusCodes).optional(),
   /** A short human-readable note (e.g. "1 of 2 confirmations"); its wording may change: branch on `code`. */
   message: z.string().optional(),
+  /** On `rendition.ready`: the rung that joined the manifest (its name, the short side) and the manifest's object key. */
+  rendition: z.object({ height: z.number().int().positive(), manifest: z.string().min(1) }).optional(),
   at: z.iso.datetime(),
 });
 export type StatusEvent = z.infer<typeof statusEventSchema>;

@@ -13,6 +13,7 @@ import type { CodecConfig } from './codecs.js';
 import type { PacketSummary } from './commands.js';
 import { FfmpegRunner, type FfmpegRunnerOptions } from './ffmpeg-runner.js';
 import { checkFfmpeg, type FfmpegHealth } from './health.js';
+import { joinRung, type RungJoinOptions, remuxProgressive, writeDashManifest } from './ladder.js';
 import { extractPoster, type PosterOptions, type PosterResult } from './poster.js';
 import { extractPreview, type PreviewOptions, type PreviewResult } from './preview.js';
 import { extractPreviewAndPoster, type PreviewAndPosterOptions, type PreviewAndPosterResult } from './preview-and-poster.js';
@@ -61,6 +62,12 @@ export interface MediaAdapter {
   findAudioTrack(path: string, source: MediaInfo): ReturnType<typeof findAudioTrack>;
   /** See joinChunks. */
   joinChunks(output: string, options: WithoutRunner<JoinOptions>): Promise<TranscodeResult>;
+  /** See joinRung: a rung's chunks into its DASH file. */
+  joinRung(output: string, options: WithoutRunner<RungJoinOptions>): Promise<TranscodeResult>;
+  /** See writeDashManifest. */
+  writeDashManifest(output: string, options: WithoutRunner<Parameters<typeof writeDashManifest>[1]>): Promise<{ outputBytes: number }>;
+  /** See remuxProgressive: the single-file fallback from a rung and the audio, no encode. */
+  remuxProgressive(output: string, options: WithoutRunner<Parameters<typeof remuxProgressive>[1]>): Promise<TranscodeResult>;
 }
 
 /**
@@ -84,5 +91,8 @@ export function createMediaAdapter(options: FfmpegRunnerOptions = {}): MediaAdap
     encodeAudioTrack: (input, output, opts) => encodeAudioTrack(input, output, { ...opts, runner }),
     findAudioTrack: (path, source) => findAudioTrack(path, source, runner),
     joinChunks: (output, opts) => joinChunks(output, { ...opts, runner }),
+    joinRung: (output, opts) => joinRung(output, { ...opts, runner }),
+    writeDashManifest: (output, opts) => writeDashManifest(output, { ...opts, runner }),
+    remuxProgressive: (output, opts) => remuxProgressive(output, { ...opts, runner }),
   };
 }

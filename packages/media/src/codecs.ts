@@ -20,6 +20,8 @@ export interface VideoEncodeParams {
   fps: number;
   /** Speed profile. */
   speed: EncoderSpeed;
+  /** Seconds between keyframes; default KEYFRAME_INTERVAL_SECONDS (keyframeSecondsFor gives a short video's). */
+  keyframeSeconds?: number;
 }
 
 /** Inputs a codec config needs to produce audio encoder options. */
@@ -57,6 +59,16 @@ export interface CodecConfig {
 /** Seconds between keyframes: seeking lands at most this far from the requested point. */
 export const KEYFRAME_INTERVAL_SECONDS = 2;
 
+/**
+ * Seconds between keyframes for a video of this length: KEYFRAME_INTERVAL_SECONDS, or a third of a
+ * video shorter than two intervals. A DASH file needs at least two keyframes (two entries in its
+ * Cues): ffmpeg's webm_dash_manifest reader refuses a file with one ("Error parsing Cues").
+ */
+export function keyframeSecondsFor(durationSeconds: number): number {
+  if (!(durationSeconds > 0) || durationSeconds >= 2 * KEYFRAME_INTERVAL_SECONDS) return KEYFRAME_INTERVAL_SECONDS;
+  return Math.max(0.1, durationSeconds / 3);
+}
+
 /** libvpx's `max-intra-rate`: a keyframe's bits at most this percent of an average frame's. */
 export const MAX_INTRA_RATE_PERCENT = 300;
 
@@ -70,8 +82,10 @@ export const vp9Codec: CodecConfig = {
   // Measured elsewhere: ~2.5x faster than libvpx defaults at 1080p30 2M, SSIM -0.003.
   defaultSpeed: { deadline: 'good', cpuUsed: 5, rowMt: true },
   previewSpeed: { deadline: 'realtime', cpuUsed: 8, rowMt: true },
-  videoOptions({ bitrateKbps, threads, width, fps, speed }) {
-    const gop = Math.max(1, Math.round((fps > 0 ? fps : 30) * KEYFRAME_INTERVAL_SECONDS));
+  videoOptions({ bitrateKbps, threads, width, fps, speed, keyframeSeconds = KEYFRAME_INTERVAL_SECONDS }) {
+    // min = max: libvpx places keyframes on this fixed grid only (no scene-cut ones), so every rung
+    // of a ladder, encoded in the same chunks, has its keyframes at the same times.
+    const gop = Math.max(1, Math.round((fps > 0 ? fps : 30) * keyframeSeconds));
     return [
       '-c:v',
       'libvpx-vp9',

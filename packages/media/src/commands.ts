@@ -1,4 +1,4 @@
-import { bitrateForHeight, type CodecConfig, type EncoderSpeed, vp9Codec } from './codecs.js';
+import { bitrateForHeight, type CodecConfig, type EncoderSpeed, keyframeSecondsFor, vp9Codec } from './codecs.js';
 import type { FrameSize } from './geometry.js';
 import type { MediaInfo, VideoStreamInfo } from './types.js';
 import { STRIP_METADATA_OPTIONS, videoFilterChain } from './video-filters.js';
@@ -107,7 +107,14 @@ export interface TranscodeCommandSettings {
  */
 function videoEncodeOptions(
   codec: CodecConfig,
-  settings: { source: { video: { fps: number } }; size: FrameSize; threads: number; maxFps: number; fps: number; videoBitrateKbps?: number | undefined },
+  settings: {
+    source: { video: { fps: number }; durationSeconds: number };
+    size: FrameSize;
+    threads: number;
+    maxFps: number;
+    fps: number;
+    videoBitrateKbps?: number | undefined;
+  },
   speed: EncoderSpeed,
 ): string[] {
   const { size } = settings;
@@ -123,6 +130,7 @@ function videoEncodeOptions(
       width: size.width,
       fps: settings.fps,
       speed,
+      keyframeSeconds: keyframeSecondsFor(settings.source.durationSeconds),
     }),
   ];
 }
@@ -229,6 +237,11 @@ export function buildAudioTrackCommand(settings: AudioTrackCommandSettings): Ffm
       ...codec.audioOptions({ bitrateKbps: settings.audioBitrateKbps, channels: settings.source.audio.channels }),
       '-f',
       codec.container,
+      // The track is also the DASH audio file: clusters a player can fetch by range, each in the Cues.
+      // A cluster per keyframe interval, so its Cues have the entries a DASH reader needs (at least two).
+      ...(codec.container === 'webm'
+        ? ['-dash', '1', '-cluster_time_limit', String(Math.round(keyframeSecondsFor(settings.source.durationSeconds) * 1000))]
+        : []),
     ],
     expectedDurationSeconds: settings.source.durationSeconds,
   };

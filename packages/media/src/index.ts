@@ -15,6 +15,7 @@ export {
   h264Codec,
   hevcCodec,
   KEYFRAME_INTERVAL_SECONDS,
+  keyframeSecondsFor,
   MAX_INTRA_RATE_PERCENT,
   type VideoEncodeParams,
   vp9Codec,
@@ -54,6 +55,19 @@ export { isMediaError, MediaError, type MediaErrorCode, type MediaErrorDetails }
 export { clampPercent, type FfmpegProgress, type FfmpegRunnerOptions } from './ffmpeg-runner.js';
 export { type FrameSize, fitShortSide, fitWidth } from './geometry.js';
 export { type FfmpegHealth, REQUIRED_ENCODERS } from './health.js';
+export {
+  buildDashManifestCommand,
+  buildProgressiveRemuxCommand,
+  buildRungJoinCommand,
+  DASH_AUDIO_FILE,
+  DASH_MANIFEST_FILE,
+  type LadderStep,
+  planLadder,
+  type Rung,
+  type RungJoinOptions,
+  rungFileName,
+  VP9_LADDER,
+} from './ladder.js';
 export { type PosterOptions, type PosterResult, posterCandidateTimes } from './poster.js';
 export type { PreviewOptions, PreviewResult } from './preview.js';
 export type { PreviewAndPosterOptions, PreviewAndPosterResult } from './preview-and-poster.js';

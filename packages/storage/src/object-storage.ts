@@ -199,3 +199,14 @@ export function listingKeys(uploadId: string) {
     logo: `listings/${uploadId}/logo.webp`,
   };
 }
+
+/** A listing's DASH objects: the manifest and, beside it under the names it gives them, each rung and the audio. */
+export function dashKeys(uploadId: string) {
+  const folder = `listings/${uploadId}/dash`;
+  return {
+    folder,
+    manifest: `${folder}/manifest.mpd`,
+    audio: `${folder}/audio.webm`,
+    rung: (name: number) => `${folder}/video-${name}p.webm`,
+  };
+}

@@ -35,6 +35,8 @@ export async function handleAssetsStored(
       longitude: form.longitude,
       price: form.price,
       language: form.language,
+      // The DASH ladder, already stored rung by rung; absent for a single-rendition encode.
+      ...(upload.stream ? { manifestKey: upload.stream.manifestKey, renditions: upload.stream.renditions } : {}),
     },
     hashtags: form.hashtags,
   });

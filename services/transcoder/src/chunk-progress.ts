@@ -2,7 +2,7 @@ import type { ChunkedEncode, ChunkPart } from '@reelboard/contracts';
 
 /** The key of a part in the shared progress of its upload's encode. */
 export function partKey(part: ChunkPart): string {
-  return part.kind === 'audio' ? 'audio' : `video-${part.index}`;
+  return part.kind === 'audio' ? 'audio' : part.rung ? `video-${part.rung}p-${part.index}` : `video-${part.index}`;
 }
 
 /**
@@ -10,8 +10,21 @@ export function partKey(part: ChunkPart): string {
  * weighs 1; the end of a long video is cut in shorter pieces), and the audio track, encoded in a
  * fraction of a chunk's time, a tenth of an average chunk.
  */
-export function partWeights(chunked: Pick<ChunkedEncode, 'chunks' | 'totalFrames' | 'starts'>, withAudio: boolean): Record<string, number> {
+export function partWeights(chunked: Pick<ChunkedEncode, 'chunks' | 'totalFrames' | 'starts' | 'ladder'>, withAudio: boolean): Record<string, number> {
   const weights: Record<string, number> = {};
+  if (chunked.ladder) {
+    // A ladder: every chunk once per rung, a rung's chunk weighing its pixels against the top rung's
+    // (the encoder's work grows with them); the audio a tenth of an average top-rung chunk.
+    const top = chunked.ladder.at(-1);
+    const topPixels = top ? top.width * top.height : 1;
+    const single = partWeights({ ...chunked, ladder: undefined }, false);
+    for (const rung of chunked.ladder) {
+      for (const [key, weight] of Object.entries(single))
+        weights[key.replace('video-', `video-${rung.name}p-`)] = (weight * rung.width * rung.height) / topPixels;
+    }
+    if (withAudio) weights.audio = 0.1;
+    return weights;
+  }
   // Without every chunk's start (a job planned before they were sent), chunks weigh the same.
   const starts = chunked.starts?.length === chunked.chunks ? chunked.starts : undefined;
   const average = chunked.totalFrames / chunked.chunks;

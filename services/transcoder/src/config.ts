@@ -21,6 +21,11 @@ export const transcoderSchema = commonSchema.extend(mediaEnvSchema.shape).extend
     .describe(
       'Sources longer than this are encoded in chunks that every free replica shares (a BullMQ flow); shorter ones in one piece. 0 chunks every video of at least 1.5 chunks.',
     ),
+  STREAM_LADDER: env
+    .boolean(true)
+    .describe(
+      'Encode the rendition ladder (VP9 rungs from the source size down to 240p, lowest first, published as a DASH manifest rung by rung, the progressive WebM remuxed from one rung); false: one VP9 rendition only, as before the ladder.',
+    ),
   CHUNK_SECONDS: z.coerce.number().min(1).default(10).describe('About this much of the source per chunk; boundaries move to the nearest source keyframe.'),
   PROGRESS_INTERVAL_MS: z.coerce
     .number()

@@ -8,6 +8,7 @@ import { planChunks } from './chunk-plan.js';
 import type { TranscoderConfig } from './config.js';
 import { cutPreviewFromSource } from './cut-preview.js';
 import { encodeTimeoutSeconds } from './encode-timeout.js';
+import { startLadderEncode } from './ladder-flow.js';
 import { startProgressReporter } from './progress-reporter.js';
 
 export type TranscodeSettings = Pick<
@@ -24,7 +25,9 @@ export type TranscodeSettings = Pick<
   | 'ENCODE_MIN_MEGAPIXELS_PER_SECOND'
   | 'CHUNK_THRESHOLD_SECONDS'
   | 'CHUNK_SECONDS'
->;
+> &
+  // Optional so settings built before the ladder (tests of the single-rendition flow) keep that flow.
+  Partial<Pick<TranscoderConfig, 'STREAM_LADDER'>>;
 
 /**
  * A paid upload's video becomes VP9/Opus WebM. First the preview loop and poster are cut from the
@@ -48,6 +51,7 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
     // A video that may be chunked needs its keyframe times for the plan: read them (a demux of the
     // whole file, no decode) while the preview is cut, not after, so the chunks start as soon as the
     // listing is playable. A failure surfaces where the plan awaits it.
+    const ladder = settings.STREAM_LADDER === true && context.emitFlow !== undefined;
     const keyframes = source.durationSeconds > settings.CHUNK_THRESHOLD_SECONDS && context.emitFlow ? media.probePackets(input) : undefined;
     keyframes?.catch(() => {});
     const early = await cutPreviewFromSource(media, settings, upload.uploadId, input, source, context.signal);
@@ -61,6 +65,18 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
     if (!early.reused) encodeSeconds.observe({ stage: 'transcoder', kind: 'preview' }, early.wallSeconds);
     await context.emit('preview.early', { ...upload, preview: early.preview, poster: early.poster });
 
+    if (ladder && context.emitFlow) {
+      const planned = await startLadderEncode(settings, upload, keyframes ? (await keyframes).keyframeSeconds : [], source, early, {
+        ...context,
+        emitFlow: context.emitFlow,
+      });
+      await context.status('progress', { progress: 0, message: `transcoding ${planned.rungs.length} renditions, lowest first` });
+      context.log.info('rendition ladder planned', {
+        rungs: planned.rungs.map((rung) => `${rung.width}x${rung.height}@${rung.bitrateKbps}k`),
+        chunks: planned.chunks,
+      });
+      return;
+    }
     if (keyframes) {
       const chunked = await startChunkedEncode(settings, upload, (await keyframes).keyframeSeconds, source, early, context);
       if (chunked) return;

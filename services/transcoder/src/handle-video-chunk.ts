@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PermanentError, type StageContext } from '@reelboard/bus';
-import { stagedChunkPaths, type VideoChunk } from '@reelboard/contracts';
+import { stagedChunkPaths, stagedDashPaths, type VideoChunk } from '@reelboard/contracts';
 import { isMediaError, type MediaAdapter } from '@reelboard/media';
 import { encodeSeconds } from '@reelboard/runtime';
 import { partKey, partWeights } from './chunk-progress.js';
@@ -13,6 +13,8 @@ export interface ChunkOutcome {
   kind: 'video' | 'audio';
   /** The video chunk's index. */
   index?: number;
+  /** The ladder rung it was encoded for (absent for a single-rendition encode). */
+  rung?: number;
   /** Staged path of the part, relative to the staging directory. */
   path: string;
   bytes: number;
@@ -43,11 +45,19 @@ export async function handleVideoChunk(
 ): Promise<ChunkOutcome> {
   const input = join(settings.STAGING_DIR, job.staged.source);
   const { part, chunked } = job;
-  const path = part.kind === 'audio' ? stagedChunkPaths.audio(job.uploadId) : stagedChunkPaths.video(job.uploadId, part.index);
+  // A ladder's audio is its DASH audio file: written where the manifest names it.
+  const path =
+    part.kind === 'audio'
+      ? chunked.ladder
+        ? stagedDashPaths.audio(job.uploadId)
+        : stagedChunkPaths.audio(job.uploadId)
+      : stagedChunkPaths.video(job.uploadId, part.index, part.rung);
+  const rung = part.kind === 'video' && part.rung ? chunked.ladder?.find((step) => step.name === part.rung) : undefined;
+  if (part.kind === 'video' && part.rung && !rung) throw new PermanentError(`rung ${part.rung}p is not in the encode's ladder`, 'bad_plan');
   const output = join(settings.STAGING_DIR, path);
   const done = (bytes: number, encoded: boolean, wallSeconds: number, frames?: number): ChunkOutcome => ({
     kind: part.kind,
-    ...(part.kind === 'video' ? { index: part.index } : {}),
+    ...(part.kind === 'video' ? { index: part.index, ...(part.rung ? { rung: part.rung } : {}) } : {}),
     path,
     bytes,
     ...(frames === undefined ? {} : { frames }),
@@ -100,7 +110,9 @@ export async function handleVideoChunk(
         output,
         {
           source,
-          maxHeight: settings.MAX_OUTPUT_HEIGHT,
+          // A rung: its size, bitrate and encoder effort; otherwise the single rendition's.
+          maxHeight: rung ? rung.name : settings.MAX_OUTPUT_HEIGHT,
+          ...(rung ? { videoBitrateKbps: rung.bitrateKbps, ...(rung.speed ? { speed: rung.speed } : {}) } : {}),
           threads: settings.FFMPEG_THREADS,
           fps: chunked.fps,
           startFrame: part.startFrame,
@@ -115,6 +127,7 @@ export async function handleVideoChunk(
     encodeSeconds.observe({ stage: 'transcoder', kind: 'chunk' }, chunk.wallSeconds);
     context.log.info('chunk encoded', {
       index: part.index,
+      ...(rung ? { rung: rung.name } : {}),
       of: chunked.chunks,
       frames: chunk.frames,
       bytes: chunk.outputBytes,

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { runMediaStage } from '@reelboard/runtime/media-stage';
 import { loadTranscoderConfig } from './config.js';
 import { handlePaymentConfirmed } from './handle-payment-confirmed.js';
+import { handleRenditionJoin } from './handle-rendition-join.js';
 import { handleVideoAssemble } from './handle-video-assemble.js';
 import { handleVideoChunk } from './handle-video-chunk.js';
 
@@ -20,6 +21,7 @@ await runMediaStage({
   // A long video's chunks go to every replica's free slot; the join runs where the last one finished.
   alsoConsume: (media, config) => [
     { channel: 'video.chunk', handler: (job, context) => handleVideoChunk(media, config, job, context, replica) },
+    { channel: 'rendition.join', handler: (job, context) => handleRenditionJoin(media, config, job, context) },
     { channel: 'video.assemble', handler: (job, context) => handleVideoAssemble(media, config, job, context) },
   ],
 });

@@ -4,6 +4,7 @@ import { storageFromEnv } from '@reelboard/storage';
 import { loadUploaderConfig } from './config.js';
 import { handlePreviewEarly } from './handle-preview-early.js';
 import { handlePreviewExtracted } from './handle-preview-extracted.js';
+import { handleRenditionStore } from './handle-rendition-store.js';
 import { handleStagingCleanup } from './handle-staging-cleanup.js';
 import { uploadFinishedFrom } from './sweep-staging.js';
 
@@ -19,6 +20,9 @@ await runService({
       concurrency: config.UPLOAD_CONCURRENCY,
     });
     bus.consume('preview.early', (upload, context) => handlePreviewEarly(storage, config.STAGING_DIR, upload, context), {
+      concurrency: config.UPLOAD_CONCURRENCY,
+    });
+    bus.consume('rendition.store', (job, context) => handleRenditionStore(storage, config.STAGING_DIR, job, context), {
       concurrency: config.UPLOAD_CONCURRENCY,
     });
     await bus.schedule('staging.cleanup', { pattern: config.CLEANUP_CRON, tz: config.CLEANUP_TIME_ZONE });

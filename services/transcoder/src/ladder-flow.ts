@@ -1,0 +1,116 @@
+import type { FlowStep, StageContext } from '@reelboard/bus';
+import { type Channel, type LadderRung, type PaymentConfirmed, type PreviewEarly, stagedDashPaths } from '@reelboard/contracts';
+import { type MediaInfo, outputFps, planLadder, type VideoStreamInfo } from '@reelboard/media';
+import { planChunks } from './chunk-plan.js';
+import type { TranscoderConfig } from './config.js';
+import { encodeTimeoutSeconds } from './encode-timeout.js';
+
+/** What the ladder's plan reads of the transcoder's settings. */
+export type LadderSettings = Pick<
+  TranscoderConfig,
+  'MAX_OUTPUT_HEIGHT' | 'CHUNK_SECONDS' | 'CHUNK_THRESHOLD_SECONDS' | 'FFMPEG_TIMEOUT_SECONDS' | 'ENCODE_MIN_MEGAPIXELS_PER_SECOND'
+>;
+
+/**
+ * Plans a paid upload's rendition ladder and adds it as one BullMQ flow, every (rung, chunk) a job
+ * any free replica takes. The chunks are the chunked encode's (one piece for a short source), the
+ * same for every rung, so the rungs' keyframes fall at the same times. The flow nests so that the
+ * ladder is published lowest rung first:
+ *
+ *   video.assemble (the progressive fallback, then video.transcoded)
+ *     └ rendition.store top (uploader: the rung, the manifest listing every rung)
+ *         └ rendition.join top (its chunks joined, the manifest of the rungs up to it)
+ *             ├ video.chunk top × chunks
+ *             └ rendition.store below … down to the lowest rung's join, which also waits for the audio
+ *
+ * A rung's join waits for the store below it, so the stored manifest only grows, one rung at a
+ * time. Chunks of lower rungs carry a higher BullMQ priority (1 for the lowest rung and the audio),
+ * so every replica encodes the lowest rung first and the full video plays as soon as it is stored.
+ */
+export async function startLadderEncode(
+  settings: LadderSettings,
+  upload: PaymentConfirmed,
+  keyframeSeconds: readonly number[],
+  source: MediaInfo & { video: VideoStreamInfo },
+  early: Pick<PreviewEarly, 'preview' | 'poster'>,
+  context: StageContext & Required<Pick<StageContext, 'emitFlow'>>,
+): Promise<{ rungs: LadderRung[]; chunks: number }> {
+  const fps = outputFps(source);
+  const plan = planChunks({
+    durationSeconds: source.durationSeconds,
+    fps,
+    keyframeSeconds,
+    chunkSeconds: settings.CHUNK_SECONDS,
+    thresholdSeconds: settings.CHUNK_THRESHOLD_SECONDS,
+  });
+  const totalFrames = plan.kind === 'chunked' ? plan.totalFrames : Math.max(1, Math.round(source.durationSeconds * fps));
+  const chunks = plan.kind === 'chunked' ? plan.chunks : [{ index: 0, startFrame: 0 }];
+  const rungs: LadderRung[] = planLadder(source.video, settings.MAX_OUTPUT_HEIGHT).map((rung) => ({
+    name: rung.name,
+    width: rung.width,
+    height: rung.height,
+    bitrateKbps: rung.bitrateKbps,
+    speed: {
+      ...(rung.speed.deadline ? { deadline: rung.speed.deadline } : {}),
+      ...(rung.speed.cpuUsed === undefined ? {} : { cpuUsed: rung.speed.cpuUsed }),
+    },
+  }));
+  const top = rungs.at(-1) as LadderRung;
+  const longest = Math.max(...chunks.map((chunk) => chunk.frames ?? totalFrames - chunk.startFrame)) / fps;
+  const chunked = {
+    fps,
+    chunks: chunks.length,
+    totalFrames,
+    starts: chunks.map((chunk) => chunk.startFrame),
+    width: top.width,
+    height: top.height,
+    // The top rung's chunk is the longest work; lower rungs' take less.
+    chunkTimeoutSeconds: encodeTimeoutSeconds({ durationSeconds: longest, video: { fps } }, top, settings),
+    ladder: rungs,
+  };
+  const withAudio = source.audio !== undefined;
+
+  let below: FlowStep<Channel> | undefined;
+  for (const [position, rung] of rungs.entries()) {
+    const lowest = position === 0;
+    const chunkJobs: FlowStep<Channel>[] = chunks.map((chunk) => ({
+      channel: 'video.chunk',
+      payload: {
+        ...upload,
+        chunked,
+        part: {
+          kind: 'video',
+          index: chunk.index,
+          startFrame: chunk.startFrame,
+          ...(chunk.frames === undefined ? {} : { frames: chunk.frames }),
+          rung: rung.name,
+        },
+      },
+      priority: position + 1,
+    }));
+    const join: FlowStep<'rendition.join'> = {
+      channel: 'rendition.join',
+      payload: { ...upload, chunked, rung: rung.name },
+      children: [
+        // The audio beside the lowest rung: the first manifest needs it.
+        ...(lowest && withAudio ? [{ channel: 'video.chunk' as const, payload: { ...upload, chunked, part: { kind: 'audio' as const } }, priority: 1 }] : []),
+        ...chunkJobs,
+        ...(below ? [below] : []),
+      ],
+    };
+    const store: FlowStep<'rendition.store'> = {
+      channel: 'rendition.store',
+      payload: {
+        ...upload,
+        rung,
+        video: stagedDashPaths.rung(upload.uploadId, rung.name),
+        ...(lowest && withAudio ? { audio: stagedDashPaths.audio(upload.uploadId) } : {}),
+        manifest: stagedDashPaths.manifest(upload.uploadId, rung.name),
+      },
+      children: [join],
+    };
+    below = store;
+  }
+  await context.emitFlow({ channel: 'video.assemble', payload: { ...upload, chunked, preview: early.preview, poster: early.poster } }, below ? [below] : []);
+  return { rungs, chunks: chunks.length };
+}

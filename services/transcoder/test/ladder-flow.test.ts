@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import type { FlowStep } from '@reelboard/bus';
+import { type Channel, queues } from '@reelboard/contracts';
+import type { MediaInfo, VideoStreamInfo } from '@reelboard/media';
+import { fakeContext, paymentConfirmed } from '@reelboard/testkit/stage';
+import { startLadderEncode } from '../src/ladder-flow.js';
+
+// The ladder's flow as it is handed to BullMQ, without Redis: which jobs, nested how, at which priority.
+
+const UPLOAD = '6f1c2a4e-8d3b-4c7a-9e5f-1a2b3c4d5e6f';
+const SETTINGS = { MAX_OUTPUT_HEIGHT: 2160, CHUNK_SECONDS: 10, CHUNK_THRESHOLD_SECONDS: 15, FFMPEG_TIMEOUT_SECONDS: 600, ENCODE_MIN_MEGAPIXELS_PER_SECOND: 4 };
+const video: VideoStreamInfo = { codec: 'h264', width: 1280, height: 720, rotation: 0, fps: 30, pixelFormat: 'yuv420p', bitDepth: 8 };
+const early = { preview: { path: `${UPLOAD}/preview.webm`, bytes: 1, durationSeconds: 2 }, poster: { path: `${UPLOAD}/poster.webp`, bytes: 1 } };
+
+async function plan(durationSeconds: number, withAudio = true) {
+  const source: MediaInfo & { video: VideoStreamInfo } = {
+    formatName: 'mov',
+    durationSeconds,
+    sizeBytes: 1,
+    video,
+    ...(withAudio ? { audio: { codec: 'aac', channels: 2, sampleRate: 48000 } } : {}),
+  };
+  let added: { parent: FlowStep<Channel>; children: FlowStep<Channel>[] } | undefined;
+  const { context } = fakeContext();
+  await startLadderEncode(SETTINGS, paymentConfirmed(UPLOAD, 'source.mp4'), [], source, early, {
+    ...context,
+    emitFlow: async (parent, children) => {
+      added = { parent: parent as FlowStep<Channel>, children: children as FlowStep<Channel>[] };
+    },
+  });
+  if (!added) throw new Error('no flow added');
+  return added;
+}
+
+/** Every job of the tree, depth first, as `jobId@priority` (the ids the channel rows give them). */
+function jobsOf(step: FlowStep<Channel>): string[] {
+  const id = (queues[step.channel].jobId as (payload: unknown) => string)(step.payload).replace(`${UPLOAD}.`, '');
+  return [`${id}${step.priority ? `@${step.priority}` : ''}`, ...(step.children ?? []).flatMap(jobsOf)];
+}
+
+describe('the ladder flow', () => {
+  it('nests rung stores and joins from the top rung down, the lowest rung and the audio at priority 1', async () => {
+    const { parent, children } = await plan(30);
+    expect(parent.channel).toBe('video.assemble');
+    expect(children.flatMap(jobsOf)).toEqual([
+      'rendition.store.720',
+      'rendition.join.720',
+      'video.chunk.720p.0@4',
+      'video.chunk.720p.1@4',
+      'video.chunk.720p.2@4',
+      'rendition.store.480',
+      'rendition.join.480',
+      'video.chunk.480p.0@3',
+      'video.chunk.480p.1@3',
+      'video.chunk.480p.2@3',
+      'rendition.store.360',
+      'rendition.join.360',
+      'video.chunk.360p.0@2',
+      'video.chunk.360p.1@2',
+      'video.chunk.360p.2@2',
+      'rendition.store.240',
+      'rendition.join.240',
+      'video.chunk.audio@1',
+      'video.chunk.240p.0@1',
+      'video.chunk.240p.1@1',
+      'video.chunk.240p.2@1',
+    ]);
+  });
+
+  it('every job carries the same chunk plan and the ladder; a store names its staged files, the audio only with the lowest rung', async () => {
+    const { children } = await plan(30);
+    const all: FlowStep<Channel>[] = [];
+    const walk = (step: FlowStep<Channel>) => {
+      all.push(step);
+      for (const child of step.children ?? []) walk(child);
+    };
+    for (const child of children) walk(child);
+    const stores = all
+      .filter((step) => step.channel === 'rendition.store')
+      .map((step) => step.payload as { rung: { name: number }; audio?: string; manifest: string; video: string });
+    expect(
+      stores.map((store) => [
+        store.rung.name,
+        store.audio !== undefined,
+        store.video.split('/').slice(1).join('/'),
+        store.manifest.split('/').slice(1).join('/'),
+      ]),
+    ).toEqual([
+      [720, false, 'dash/video-720p.webm', 'dash/manifest-720p.mpd'],
+      [480, false, 'dash/video-480p.webm', 'dash/manifest-480p.mpd'],
+      [360, false, 'dash/video-360p.webm', 'dash/manifest-360p.mpd'],
+      [240, true, 'dash/video-240p.webm', 'dash/manifest-240p.mpd'],
+    ]);
+    const chunk = all.find((step) => step.channel === 'video.chunk')?.payload as { chunked: { starts: number[]; ladder: { name: number }[] } };
+    expect(chunk.chunked.starts).toEqual([0, 300, 600]);
+    expect(chunk.chunked.ladder.map((rung) => rung.name)).toEqual([240, 360, 480, 720]);
+  });
+
+  it('a short source is one piece per rung; a silent one has no audio job', async () => {
+    const { children } = await plan(8, false);
+    expect(children.flatMap(jobsOf).filter((id) => id.startsWith('video.chunk'))).toEqual([
+      'video.chunk.720p.0@4',
+      'video.chunk.480p.0@3',
+      'video.chunk.360p.0@2',
+      'video.chunk.240p.0@1',
+    ]);
+  });
+});
