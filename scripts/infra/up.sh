@@ -164,9 +164,10 @@ start_s3() {
   mkdir -p "$dir"
   local args=(-d "$dir" -a "$BIND_HOST" -p "$S3_PORT" --silent)
   local bucket
-  # --configure-bucket only creates the bucket directory if missing; objects survive restarts.
+  # --configure-bucket only creates the bucket directory if missing; objects survive restarts. Each
+  # bucket gets the CORS rule the browser's adaptive player needs (Range GETs from another origin).
   for bucket in "${S3_BUCKETS[@]}"; do
-    args+=(--configure-bucket "$bucket")
+    args+=(--configure-bucket "$bucket" "$INFRA_DIR/s3-cors.xml")
   done
   # Node on the entry point directly, so the pidfile holds the server, not a shell shim.
   spawn_detached "$pidfile" "$DATA_DIR/s3rver.log" node "$entry" "${args[@]}"
