@@ -150,7 +150,15 @@ export const stagedPosterSchema = z.object({ path: stagedPathSchema, bytes: z.nu
  * The preview and poster, cut from the source as soon as the payment is confirmed, for the uploader
  * to store under their final keys while the full transcode runs (first playable in seconds).
  */
-export const previewEarlySchema = paymentConfirmedSchema.extend({ preview: stagedPreviewSchema, poster: stagedPosterSchema });
+export const previewEarlySchema = paymentConfirmedSchema.extend({
+  preview: stagedPreviewSchema,
+  poster: stagedPosterSchema,
+  /**
+   * Set when both were cut while the person paid and are already stored under these private keys:
+   * the uploader copies them to the listing's keys in S3 instead of uploading the staged files.
+   */
+  speculative: z.object({ preview: z.string().min(1), poster: z.string().min(1) }).optional(),
+});
 
 /**
  * One part of a chunked encode (a long video): a run of the output's frames encoded to video alone,

@@ -34,3 +34,12 @@ export const stagedChunkPaths = {
   /** The concat list the join reads (written by the transcoder, never by a user). */
   list: (uploadId: string): string => `${uploadId}/${STAGED_FILES.chunks}/chunks.ffconcat`,
 };
+
+/**
+ * The preview and poster cut while the person pays (the speculative cut), apart from the paid path's
+ * own files so the two never write one file; `cut` records that both are staged and stored privately.
+ */
+export function stagedSpeculativePaths(uploadId: string) {
+  const dir = `${uploadId}/speculative`;
+  return { dir, preview: `${dir}/${STAGED_FILES.preview}`, poster: `${dir}/${STAGED_FILES.poster}`, cut: `${dir}/cut.json` };
+}

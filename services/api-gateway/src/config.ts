@@ -15,6 +15,11 @@ export const gatewaySchema = commonSchema
     PRICE_WEI: env.bigint('10000000000000000').describe('Price of one listing in wei (native coin), when no PAYMENT_TOKEN is set.'),
     PRICE_TOKEN_UNITS: env.bigint().optional().describe("Price of one listing in the token's base units; required with PAYMENT_TOKEN."),
     QUOTE_TTL_SECONDS: env.positiveInt(15 * 60).describe("How long a quote can be paid, like BTCPay's invoice expiry."),
+    SPECULATIVE_PREVIEW: env
+      .boolean(true)
+      .describe(
+        "Have the transcoder cut each accepted upload's preview and poster while the person pays (stored privately, published at payment); false cuts them after payment only.",
+      ),
     CONFIRMATIONS: env
       .positiveInt(2)
       .describe("Blocks on top of (and including) a refund transaction's block before an admin can record it (as the payment-watcher counts payments)."),
