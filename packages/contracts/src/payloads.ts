@@ -218,7 +218,18 @@ export const videoTranscodedSchema = paymentConfirmedSchema.extend({
   }),
 });
 
-export const previewExtractedSchema = videoTranscodedSchema.extend({ preview: stagedPreviewSchema, poster: stagedPosterSchema });
+/** A storyboard in the staging directory: its folder and the files in it (the WebVTT index first, then the sprite sheets). */
+export const stagedStoryboardSchema = z.object({
+  dir: stagedPathSchema,
+  files: z.array(z.string().regex(/^(storyboard\.vtt|sprite-\d+\.jpg)$/, 'a storyboard file is storyboard.vtt or sprite-<n>.jpg')).min(2),
+});
+
+export const previewExtractedSchema = videoTranscodedSchema.extend({
+  preview: stagedPreviewSchema,
+  poster: stagedPosterSchema,
+  /** Thumbnails for scrubbing; absent when none was made (turned off, or a job from before storyboards). */
+  storyboard: stagedStoryboardSchema.optional(),
+});
 
 export const assetsStoredSchema = previewExtractedSchema.extend({
   objects: z.object({
@@ -226,6 +237,8 @@ export const assetsStoredSchema = previewExtractedSchema.extend({
     preview: z.string().min(1),
     poster: z.string().min(1),
     logo: z.string().min(1).optional(),
+    /** The storyboard's WebVTT index; its sprite sheets are beside it. */
+    storyboard: z.string().min(1).optional(),
   }),
 });
 

@@ -17,6 +17,7 @@ import { extractPoster, type PosterOptions, type PosterResult } from './poster.j
 import { extractPreview, type PreviewOptions, type PreviewResult } from './preview.js';
 import { extractPreviewAndPoster, type PreviewAndPosterOptions, type PreviewAndPosterResult } from './preview-and-poster.js';
 import { probeMedia } from './probe.js';
+import { extractStoryboard, type StoryboardOptions, type StoryboardResult } from './storyboard.js';
 import { type ProgressListener, type TranscodeOptions, type TranscodeResult, transcodeToVp9, transcodeWithCodec } from './transcode.js';
 import type { MediaInfo } from './types.js';
 
@@ -61,6 +62,8 @@ export interface MediaAdapter {
   findAudioTrack(path: string, source: MediaInfo): ReturnType<typeof findAudioTrack>;
   /** See joinChunks. */
   joinChunks(output: string, options: WithoutRunner<JoinOptions>): Promise<TranscodeResult>;
+  /** See extractStoryboard. */
+  extractStoryboard(input: string, outputDir: string, options?: WithoutRunner<StoryboardOptions>): Promise<StoryboardResult>;
 }
 
 /**
@@ -84,5 +87,6 @@ export function createMediaAdapter(options: FfmpegRunnerOptions = {}): MediaAdap
     encodeAudioTrack: (input, output, opts) => encodeAudioTrack(input, output, { ...opts, runner }),
     findAudioTrack: (path, source) => findAudioTrack(path, source, runner),
     joinChunks: (output, opts) => joinChunks(output, { ...opts, runner }),
+    extractStoryboard: (input, outputDir, opts = {}) => extractStoryboard(input, outputDir, { ...opts, runner }),
   };
 }

@@ -233,3 +233,9 @@ export function speculativeKeys(uploadId: string) {
     poster: `private/speculative/${uploadId}/poster.webp`,
   };
 }
+
+/** The storyboard of a listing: its WebVTT index and, beside it, the sprite sheets its cues name. */
+export function storyboardKeys(uploadId: string) {
+  const dir = `listings/${uploadId}/storyboard`;
+  return { dir, vtt: `${dir}/storyboard.vtt`, file: (name: string) => `${dir}/${name}` };
+}

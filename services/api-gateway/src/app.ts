@@ -22,6 +22,7 @@ import { docsRoutes } from './routes/docs.js';
 import { listingLifeRoutes } from './routes/listing-life.js';
 import { listingRoutes } from './routes/listings.js';
 import { notificationRoutes } from './routes/notifications.js';
+import { optionalViewer, storyboardRoutes } from './routes/storyboard.js';
 import { uploadRoutes } from './routes/uploads.js';
 
 export interface AppDeps {
@@ -66,15 +67,17 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
 
   // /healthz, /readyz and /metrics are not here: they are on the internal port (packages/runtime),
   // so the public listener (and whatever proxies it) never shows dependency states or metrics.
-  const bind = binder({
+  const guards = {
     session: auth.requireSession(),
     admin: requireAdmin({ adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }),
-  });
+  };
+  const bind = binder(guards);
   app.use(authRoutes(auth, log, bind));
 
   app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams, ...staging }));
   app.use(listingLifeRoutes({ bind, db, storage, bus, uploads, log, config, limitQuotes: limits.uploadsPerWallet }));
   app.use(listingRoutes({ bind, db, storage, cacheSeconds: config.READ_CACHE_SECONDS }));
+  app.use(storyboardRoutes({ bind, db, storage, viewer: optionalViewer(guards), cacheSeconds: config.READ_CACHE_SECONDS }));
   app.use(
     notificationRoutes({
       bind,
