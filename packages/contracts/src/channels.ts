@@ -234,16 +234,6 @@ export const serviceQueues = {
     scheduler: 'listings-maintenance',
     keepLast: { completed: 20, failed: 50 },
   }),
-  // The preview and poster cut while the person pays (the gateway adds one per accepted upload), on
-  // the transcoder's own queue and SPECULATIVE_CONCURRENCY, so unpaid work never takes a paid slot.
-  'preview.speculative': defineServiceQueue({
-    schema: uploadReceivedSchema,
-    consumer: 'transcoder',
-    policy: { attempts: 2, backoffMs: 2_000 },
-    // An optimisation only: the paid path cuts what is missing when the payment confirms.
-    giveUp: 'log-only',
-    jobId: byUpload('preview.speculative'),
-  }),
   // Staging files past STAGING_MAX_AGE_HOURS removed, at CLEANUP_CRON in CLEANUP_TIME_ZONE.
   'staging.cleanup': defineServiceQueue({
     schema: scheduledRunSchema,
@@ -253,6 +243,16 @@ export const serviceQueues = {
     jobId: (run) => `staging.cleanup.${run.requestedAt ?? 'now'}`,
     scheduler: 'staging-cleanup-daily',
     keepLast: { completed: 30, failed: 30 },
+  }),
+  // The preview and poster cut while the person pays (the gateway adds one per accepted upload), on
+  // the transcoder's own queue and SPECULATIVE_CONCURRENCY, so unpaid work never takes a paid slot.
+  'preview.speculative': defineServiceQueue({
+    schema: uploadReceivedSchema,
+    consumer: 'transcoder',
+    policy: { attempts: 2, backoffMs: 2_000 },
+    // An optimisation only: the paid path cuts what is missing when the payment confirms.
+    giveUp: 'log-only',
+    jobId: byUpload('preview.speculative'),
   }),
 } as const;
 
