@@ -791,6 +791,19 @@ export const api = {
     responses: { 200: { description: 'the listing', schema: s.listing } },
     errors: { 404: '`listing_not_found`', 410: '`listing_expired` or `listing_sold` (with `state` and `title`): it was public and is no longer shown' },
   }),
+  getListingStoryboard: defineRoute({
+    method: 'get',
+    path: '/v1/listings/:id/storyboard.vtt',
+    auth: 'public',
+    tag: 'listings',
+    summary: "A listing's storyboard: WebVTT thumbnail cues for scrubbing, each naming a sprite sheet's URL and `#xywh=x,y,w,h`",
+    description:
+      'Visible as the listing is: to anyone while it is public, otherwise to its owner (a session) and admins only. The sprite sheets are fetched from storage directly (public/CDN or presigned URLs, written into each cue).',
+    params: listingId,
+    invalid: { params: listingNotFound },
+    responses: { 200: { description: 'the WebVTT index', media: { type: 'text/vtt' } } },
+    errors: { 404: '`listing_not_found` (or not visible to the caller), `storyboard_not_found`: this listing has no storyboard' },
+  }),
 
   getListingManifest: defineRoute({
     method: 'get',

@@ -275,6 +275,16 @@ export const serviceQueues = {
     scheduler: 'staging-cleanup-daily',
     keepLast: { completed: 30, failed: 30 },
   }),
+  // The preview and poster cut while the person pays (the gateway adds one per accepted upload), on
+  // the transcoder's own queue and SPECULATIVE_CONCURRENCY, so unpaid work never takes a paid slot.
+  'preview.speculative': defineServiceQueue({
+    schema: uploadReceivedSchema,
+    consumer: 'transcoder',
+    policy: { attempts: 2, backoffMs: 2_000 },
+    // An optimisation only: the paid path cuts what is missing when the payment confirms.
+    giveUp: 'log-only',
+    jobId: byUpload('preview.speculative'),
+  }),
 } as const;
 
 export type ServiceQueue = keyof typeof serviceQueues;

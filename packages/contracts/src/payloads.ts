@@ -173,7 +173,15 @@ export const stagedPosterSchema = z.object({ path: stagedPathSchema, bytes: z.nu
  * The preview and poster, cut from the source as soon as the payment is confirmed, for the uploader
  * to store under their final keys while the full transcode runs (first playable in seconds).
  */
-export const previewEarlySchema = paymentConfirmedSchema.extend({ preview: stagedPreviewSchema, poster: stagedPosterSchema });
+export const previewEarlySchema = paymentConfirmedSchema.extend({
+  preview: stagedPreviewSchema,
+  poster: stagedPosterSchema,
+  /**
+   * Set when both were cut while the person paid and are already stored under these private keys:
+   * the uploader copies them to the listing's keys in S3 instead of uploading the staged files.
+   */
+  speculative: z.object({ preview: z.string().min(1), poster: z.string().min(1) }).optional(),
+});
 
 /**
  * One part of a chunked encode (a long video): a run of the output's frames encoded to video alone,
@@ -269,7 +277,18 @@ export const videoTranscodedSchema = paymentConfirmedSchema.extend({
   }),
 });
 
-export const previewExtractedSchema = videoTranscodedSchema.extend({ preview: stagedPreviewSchema, poster: stagedPosterSchema });
+/** A storyboard in the staging directory: its folder and the files in it (the WebVTT index first, then the sprite sheets). */
+export const stagedStoryboardSchema = z.object({
+  dir: stagedPathSchema,
+  files: z.array(z.string().regex(/^(storyboard\.vtt|sprite-\d+\.jpg)$/, 'a storyboard file is storyboard.vtt or sprite-<n>.jpg')).min(2),
+});
+
+export const previewExtractedSchema = videoTranscodedSchema.extend({
+  preview: stagedPreviewSchema,
+  poster: stagedPosterSchema,
+  /** Thumbnails for scrubbing; absent when none was made (turned off, or a job from before storyboards). */
+  storyboard: stagedStoryboardSchema.optional(),
+});
 
 export const assetsStoredSchema = previewExtractedSchema.extend({
   objects: z.object({
@@ -277,6 +296,8 @@ export const assetsStoredSchema = previewExtractedSchema.extend({
     preview: z.string().min(1),
     poster: z.string().min(1),
     logo: z.string().min(1).optional(),
+    /** The storyboard's WebVTT index; its sprite sheets are beside it. */
+    storyboard: z.string().min(1).optional(),
   }),
 });
 

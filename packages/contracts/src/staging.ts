@@ -49,3 +49,11 @@ export const stagedDashPaths = {
   /** A rung's concat list (written by the transcoder from its own plan). */
   list: (uploadId: string, rung: number): string => `${uploadId}/${STAGED_FILES.chunks}/chunks-${rung}p.ffconcat`,
 };
+/**
+ * The preview and poster cut while the person pays (the speculative cut), apart from the paid path's
+ * own files so the two never write one file; `cut` records that both are staged and stored privately.
+ */
+export function stagedSpeculativePaths(uploadId: string) {
+  const dir = `${uploadId}/speculative`;
+  return { dir, preview: `${dir}/${STAGED_FILES.preview}`, poster: `${dir}/${STAGED_FILES.poster}`, cut: `${dir}/cut.json` };
+}

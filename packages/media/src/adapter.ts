@@ -18,6 +18,7 @@ import { extractPoster, type PosterOptions, type PosterResult } from './poster.j
 import { extractPreview, type PreviewOptions, type PreviewResult } from './preview.js';
 import { extractPreviewAndPoster, type PreviewAndPosterOptions, type PreviewAndPosterResult } from './preview-and-poster.js';
 import { probeMedia } from './probe.js';
+import { extractStoryboard, type StoryboardOptions, type StoryboardResult } from './storyboard.js';
 import { type ProgressListener, type TranscodeOptions, type TranscodeResult, transcodeToVp9, transcodeWithCodec } from './transcode.js';
 import type { MediaInfo } from './types.js';
 
@@ -68,6 +69,8 @@ export interface MediaAdapter {
   writeDashManifest(output: string, options: WithoutRunner<Parameters<typeof writeDashManifest>[1]>): Promise<{ outputBytes: number }>;
   /** See remuxProgressive: the single-file fallback from a rung and the audio, no encode. */
   remuxProgressive(output: string, options: WithoutRunner<Parameters<typeof remuxProgressive>[1]>): Promise<TranscodeResult>;
+  /** See extractStoryboard. */
+  extractStoryboard(input: string, outputDir: string, options?: WithoutRunner<StoryboardOptions>): Promise<StoryboardResult>;
 }
 
 /**
@@ -94,5 +97,6 @@ export function createMediaAdapter(options: FfmpegRunnerOptions = {}): MediaAdap
     joinRung: (output, opts) => joinRung(output, { ...opts, runner }),
     writeDashManifest: (output, opts) => writeDashManifest(output, { ...opts, runner }),
     remuxProgressive: (output, opts) => remuxProgressive(output, { ...opts, runner }),
+    extractStoryboard: (input, outputDir, opts = {}) => extractStoryboard(input, outputDir, { ...opts, runner }),
   };
 }

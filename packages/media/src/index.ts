@@ -72,5 +72,17 @@ export { type PosterOptions, type PosterResult, posterCandidateTimes } from './p
 export type { PreviewOptions, PreviewResult } from './preview.js';
 export type { PreviewAndPosterOptions, PreviewAndPosterResult } from './preview-and-poster.js';
 export { assertPlayableVideo, toMediaInfo } from './probe.js';
+export {
+  buildStoryboardCommand,
+  DEFAULT_STORYBOARD,
+  planStoryboard,
+  STORYBOARD_VTT,
+  type StoryboardCue,
+  type StoryboardPlan,
+  type StoryboardResult,
+  type StoryboardSettings,
+  spriteName,
+  storyboardVtt,
+} from './storyboard.js';
 export { assertWholeInputEncoded, type ProgressListener, type TranscodeOptions, type TranscodeResult } from './transcode.js';
 export type { AudioStreamInfo, MediaInfo, VideoStreamInfo } from './types.js';

@@ -1,5 +1,5 @@
 import type { BusSettings, StageHandler } from '@reelboard/bus';
-import type { Channel } from '@reelboard/contracts';
+import type { Channel, QueueName } from '@reelboard/contracts';
 import { connectPipeline, type Uploads } from '@reelboard/lifecycle';
 import { createMediaAdapter, type MediaAdapter, type MediaEnv, runnerOptionsFrom } from '@reelboard/media';
 import { runService, type ServiceBasics } from './index.js';
@@ -16,12 +16,12 @@ export interface MediaStageOptions<C extends Channel, Config extends ServiceBasi
   concurrency: (config: Config) => number;
   /** The stage's logic, given the media adapter, the configuration and the upload lifecycle. */
   handler: (media: MediaAdapter, config: Config, uploads: Uploads) => StageHandler<C>;
-  /** More channels this stage consumes, with the same concurrency (the transcoder's chunks and joins). */
+  /** More queues this stage consumes, with the same concurrency unless one says its own (the transcoder's chunks and joins; its speculative previews). */
   alsoConsume?: (media: MediaAdapter, config: Config, uploads: Uploads) => MediaStageConsumer[];
 }
 
-/** One more channel a media stage consumes, and its handler. */
-export type MediaStageConsumer = { [K in Channel]: { channel: K; handler: StageHandler<K> } }[Channel];
+/** One more queue a media stage consumes, its handler, and its own concurrency when it has one. */
+export type MediaStageConsumer = { [K in QueueName]: { channel: K; handler: StageHandler<K>; concurrency?: number } }[QueueName];
 
 /**
  * How a stage that runs ffmpeg starts: one runner from the media variables, ffmpeg checked before
@@ -38,7 +38,7 @@ export function runMediaStage<C extends Channel, Config extends ServiceBasics & 
       const { redis, bus, uploads } = await connectPipeline(config, options.name, log);
       bus.consume(options.channel, options.handler(media, config, uploads), { concurrency: options.concurrency(config) });
       for (const extra of options.alsoConsume?.(media, config, uploads) ?? []) {
-        bus.consume(extra.channel, extra.handler as StageHandler<typeof extra.channel>, { concurrency: options.concurrency(config) });
+        bus.consume(extra.channel, extra.handler as StageHandler<typeof extra.channel>, { concurrency: extra.concurrency ?? options.concurrency(config) });
       }
       return {
         readiness: {

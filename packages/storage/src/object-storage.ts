@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -133,6 +134,28 @@ export class ObjectStorage {
     return { key, bytes: size, etag, sha256: digests.sha256 };
   }
 
+  /**
+   * Copies an object inside the bucket (no bytes through this process), with the copy's own
+   * Content-Type and Cache-Control, then checks the copy's size against the original's.
+   */
+  async copy(from: string, to: string, contentType: string, cacheControl = IMMUTABLE_CACHE_CONTROL): Promise<StoredObject> {
+    const original = await this.head(from);
+    if (!original) throw new Error(`cannot copy ${from}: no such object`);
+    await this.client.send(
+      new CopyObjectCommand({
+        Bucket: this.config.bucket,
+        Key: to,
+        CopySource: `${this.config.bucket}/${from.split('/').map(encodeURIComponent).join('/')}`,
+        MetadataDirective: 'REPLACE',
+        ContentType: contentType,
+        CacheControl: cacheControl,
+      }),
+    );
+    const copied = await this.head(to);
+    if (!copied || copied.bytes !== original.bytes) throw new Error(`copy of ${from} to ${to} has ${copied?.bytes ?? 'no'} bytes, expected ${original.bytes}`);
+    return { key: to, bytes: copied.bytes, etag: copied.etag };
+  }
+
   /** Size and ETag of an object, or undefined if it does not exist. */
   async head(key: string): Promise<(StoredObject & { contentType?: string | undefined; cacheControl?: string | undefined }) | undefined> {
     try {
@@ -209,4 +232,20 @@ export function dashKeys(uploadId: string) {
     audio: `${folder}/audio.webm`,
     rung: (name: number) => `${folder}/video-${name}p.webm`,
   };
+}
+/**
+ * Where the preview and poster cut while the person pays are kept until the payment confirms: outside
+ * `listings/`, the only prefix a public or CDN origin may serve, so nothing of an unpaid upload is public.
+ */
+export function speculativeKeys(uploadId: string) {
+  return {
+    preview: `private/speculative/${uploadId}/preview.webm`,
+    poster: `private/speculative/${uploadId}/poster.webp`,
+  };
+}
+
+/** The storyboard of a listing: its WebVTT index and, beside it, the sprite sheets its cues name. */
+export function storyboardKeys(uploadId: string) {
+  const dir = `listings/${uploadId}/storyboard`;
+  return { dir, vtt: `${dir}/storyboard.vtt`, file: (name: string) => `${dir}/${name}` };
 }

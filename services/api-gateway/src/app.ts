@@ -28,6 +28,7 @@ import { notificationRoutes } from './routes/notifications.js';
 import { placeRoutes } from './routes/places.js';
 import { reportRoutes } from './routes/reports.js';
 import { sellerRoutes } from './routes/seller.js';
+import { optionalViewer, storyboardRoutes } from './routes/storyboard.js';
 import { streamRoutes } from './routes/stream.js';
 import { uploadRoutes } from './routes/uploads.js';
 import type { PriceQuoter } from './use-cases/quote-price.js';
@@ -78,10 +79,11 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
 
   // /healthz, /readyz and /metrics are not here: they are on the internal port (packages/runtime),
   // so the public listener (and whatever proxies it) never shows dependency states or metrics.
-  const bind = binder({
+  const guards = {
     session: auth.requireSession(),
     admin: requireAdmin({ adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN, requireSession: auth.requireSession() }),
-  });
+  };
+  const bind = binder(guards);
   app.use(authRoutes(auth, log, bind));
 
   app.use(
@@ -115,6 +117,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
   app.use(placeRoutes({ bind }));
   const viewer = viewerOf({ auth, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN });
   app.use(streamRoutes({ bind, db, storage, uploads, viewer, cacheSeconds: config.READ_CACHE_SECONDS }));
+  app.use(storyboardRoutes({ bind, db, storage, viewer: optionalViewer(guards), cacheSeconds: config.READ_CACHE_SECONDS }));
   app.use(
     notificationRoutes({
       bind,

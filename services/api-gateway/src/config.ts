@@ -32,6 +32,11 @@ export const gatewaySchema = commonSchema
       .default(18)
       .describe('Decimals of the paying coin (18 for ETH, 6 for USDC): the fee is shown as base units / 10^decimals.'),
     QUOTE_TTL_SECONDS: env.positiveInt(15 * 60).describe("How long a quote can be paid, like BTCPay's invoice expiry."),
+    SPECULATIVE_PREVIEW: env
+      .boolean(true)
+      .describe(
+        "Have the transcoder cut each accepted upload's preview and poster while the person pays (stored privately, published at payment); false cuts them after payment only.",
+      ),
     CONFIRMATIONS: env
       .positiveInt(2)
       .describe("Blocks on top of (and including) a refund transaction's block before an admin can record it (as the payment-watcher counts payments)."),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '@reelboard/bus';
 import { quoteSettingsOf } from '@reelboard/chain';
-import { channels, STAGED_FILES, type StatusEvent } from '@reelboard/contracts';
+import { channels, STAGED_FILES, type StatusEvent, serviceQueues } from '@reelboard/contracts';
 import { makeClip, makePng } from '@reelboard/testkit/media';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
 import { intakeLimits } from '../src/infra/intake.js';
@@ -66,6 +66,13 @@ describe('acceptUpload', () => {
         .getJob(channels['upload.received'].jobId({ uploadId } as never))
         .then((job) => job?.data.uploadId ?? null),
     ).toBe(uploadId);
+    // And, on the transcoder's own queue, the preview to cut while the person pays.
+    expect(
+      await gw.bus
+        .queue('preview.speculative')
+        .getJob(serviceQueues['preview.speculative'].jobId({ uploadId } as never))
+        .then((job) => job?.data.staged.source ?? null),
+    ).toBe(`${uploadId}/${STAGED_FILES.source}`);
   });
 
   it('refuses a "video" whose first bytes are not a container, before quoting', async () => {

@@ -415,6 +415,8 @@ describe('real answers match the document', () => {
     expect((await call('GET', `/v1/listings/${rejected}/stream/manifest.mpd`, { headers: { 'x-admin-token': 'x'.repeat(24) } })).status).toBe(403);
     expect((await call('GET', `/v1/listings/${rejected}/stream/manifest.mpd`)).status).toBe(404);
     expect((await call('GET', '/v1/listings/not-a-uuid')).status).toBe(404);
+    expect((await call('GET', `/v1/listings/${approved}/storyboard.vtt`)).body).toMatchObject({ error: 'storyboard_not_found' });
+    expect((await call('GET', '/v1/listings/not-a-uuid/storyboard.vtt')).status).toBe(404);
     expect((await call('GET', `/v1/hashtags?prefix=doc_${run}`)).body.hashtags).toEqual([{ tag: `doc_${run}`, listings: 1 }]);
     await call('GET', '/v1/hashtags?prefix=%21%21');
     expect((await call('GET', `/v1/users/${owner}`)).status).toBe(200);

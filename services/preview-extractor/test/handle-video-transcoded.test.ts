@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -21,6 +21,8 @@ const settings = (overrides: Partial<PreviewSettings> = {}): PreviewSettings => 
   PREVIEW_SECONDS: 3,
   PREVIEW_MAX_HEIGHT: 480,
   FFMPEG_THREADS: 2,
+  // Most cases stage no source (the storyboard's input): the storyboard case turns it on.
+  STORYBOARD_INTERVAL_SECONDS: 0,
   ...overrides,
 });
 
@@ -171,6 +173,29 @@ describe('handleVideoTranscoded', () => {
     const payload = previewExtractedSchema.parse(captured.emitted[0]?.payload);
     expect(payload.preview).toMatchObject({ path: `${uploadId}/preview.webm`, bytes: (await stat(preview)).size });
   }, 30_000);
+
+  it("makes a storyboard from the source beside the preview: an index and sprite sheets in the upload's staging folder", async () => {
+    const uploadId = randomUUID();
+    await mkdir(join(staging, uploadId));
+    await copyFile(join(staging, 'long.webm'), join(staging, uploadId, 'source'));
+    const upload: VideoTranscoded = {
+      ...paymentConfirmed(uploadId, `${uploadId}/source`),
+      video: { path: 'long.webm', bytes: (await stat(join(staging, 'long.webm'))).size, durationSeconds: 4, width: 1280, height: 720 },
+    };
+    const { context, captured } = fakeContext();
+    await handleVideoTranscoded(media, settings({ STORYBOARD_INTERVAL_SECONDS: 1 }), upload, context);
+    const payload = previewExtractedSchema.parse(captured.emitted[0]?.payload);
+    expect(payload.storyboard).toEqual({ dir: `${uploadId}/storyboard`, files: ['storyboard.vtt', 'sprite-1.jpg'] });
+    const vtt = await readFile(join(staging, uploadId, 'storyboard', 'storyboard.vtt'), 'utf8');
+    // 4 s at 1 s: four cues on one sheet, 160x90 each.
+    expect(vtt.match(/-->/g)).toHaveLength(4);
+    expect(vtt).toContain('00:00:03.000 --> 00:00:04.000\nsprite-1.jpg#xywh=480,0,160,90');
+    expect((await ffprobeJson(join(staging, uploadId, 'storyboard', 'sprite-1.jpg'))).streams[0]).toMatchObject({
+      codec_name: 'mjpeg',
+      width: 800,
+      height: 450,
+    });
+  }, 60_000);
 
   it('fails for good, emitting nothing, when the transcoded file is not a video', async () => {
     const { error, captured } = await extract('garbage.webm', 1);

@@ -26,6 +26,7 @@ export async function handleAssetsStored(
       previewKey: objects.preview,
       posterKey: objects.poster,
       logoKey: objects.logo,
+      storyboardKey: objects.storyboard,
       durationSeconds: video.durationSeconds,
       width: video.width,
       height: video.height,

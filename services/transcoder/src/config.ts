@@ -1,9 +1,18 @@
 import { commonSchema, env, internalPort, loadConfig, z } from '@reelboard/config';
 import { mediaEnvSchema } from '@reelboard/media';
+import { s3EnvSchema } from '@reelboard/storage';
 
-export const transcoderSchema = commonSchema.extend(mediaEnvSchema.shape).extend({
+// S3: the preview cut while the person pays is stored privately by the transcoder itself (no hop).
+const commonWithStorage = commonSchema.extend(s3EnvSchema.shape);
+
+export const transcoderSchema = commonWithStorage.extend(mediaEnvSchema.shape).extend({
   INTERNAL_PORT: internalPort(9082),
   TRANSCODE_CONCURRENCY: env.positiveInt(1).describe('Encodes this replica runs at once; it never takes more jobs than this.'),
+  SPECULATIVE_CONCURRENCY: env
+    .positiveInt(1)
+    .describe(
+      "Previews of unpaid uploads this replica cuts at once (the preview.speculative queue, apart from TRANSCODE_CONCURRENCY's: unpaid work never takes a paid job's slot).",
+    ),
   MAX_OUTPUT_HEIGHT: env.positiveInt(2160).describe('Output is capped at this short side (2160 = 4K); never upscaled.'),
   MAX_DURATION_SECONDS: env.positiveInt(600).describe('Longer sources are refused.'),
   MAX_SOURCE_SIDE: env.positiveInt(7680).describe('Sources larger than this on their long side (before scaling) are refused; 7680 = 8K.'),

@@ -35,8 +35,9 @@ export async function cutPreviewFromSource(
   input: string,
   source: MediaInfo,
   signal?: AbortSignal,
+  /** Where to stage both (relative to STAGING_DIR): the upload's own files unless told otherwise (the speculative cut's). */
+  paths: { preview: string; poster: string } = stagedPaths(uploadId),
 ): Promise<CutPreviewResult> {
-  const paths = stagedPaths(uploadId);
   const previewFile = join(settings.STAGING_DIR, paths.preview);
   const posterFile = join(settings.STAGING_DIR, paths.poster);
   const [previewStat, posterStat] = await Promise.all([statOrUndefined(previewFile), statOrUndefined(posterFile)]);

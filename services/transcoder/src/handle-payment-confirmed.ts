@@ -6,10 +6,11 @@ import { assertPlayableVideo, fitShortSide, isMediaError, type MediaAdapter, typ
 import { encodeFps, encodeSeconds, mediaBytes } from '@reelboard/runtime';
 import { planChunks } from './chunk-plan.js';
 import type { TranscoderConfig } from './config.js';
-import { cutPreviewFromSource } from './cut-preview.js';
+import { type CutPreviewResult, cutPreviewFromSource } from './cut-preview.js';
 import { encodeTimeoutSeconds } from './encode-timeout.js';
 import { startLadderEncode } from './ladder-flow.js';
 import { startProgressReporter } from './progress-reporter.js';
+import { readSpeculativeCut } from './speculative-cut.js';
 
 export type TranscodeSettings = Pick<
   TranscoderConfig,
@@ -43,6 +44,13 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
   const outputPath = stagedPaths(upload.uploadId).video;
   const output = join(settings.STAGING_DIR, outputPath);
   try {
+    // Cut while the person paid (handlePreviewSpeculative): published first, before the probe, so
+    // the listing is playable in the time a copy inside S3 takes. Missing: cut here as before.
+    const speculative = await readSpeculativeCut(settings.STAGING_DIR, upload.uploadId);
+    if (speculative) {
+      await context.emit('preview.early', { ...upload, preview: speculative.preview, poster: speculative.poster, speculative: speculative.keys });
+      context.log.info('preview and poster cut while the payment was pending: published by copy', { cutAt: speculative.cutAt });
+    }
     const source = await media.probe(input);
     assertWithinLimits(source, settings, input);
     // The upload's folder normally holds the source already; a source staged elsewhere must not fail the encode.
@@ -54,16 +62,20 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
     const ladder = settings.STREAM_LADDER === true && context.emitFlow !== undefined;
     const keyframes = source.durationSeconds > settings.CHUNK_THRESHOLD_SECONDS && context.emitFlow ? media.probePackets(input) : undefined;
     keyframes?.catch(() => {});
-    const early = await cutPreviewFromSource(media, settings, upload.uploadId, input, source, context.signal);
-    context.log.info('preview and poster cut from the source', {
-      previewBytes: early.preview.bytes,
-      posterBytes: early.poster.bytes,
-      wallSeconds: Number(early.wallSeconds.toFixed(2)),
-      reused: early.reused,
-      posterFallback: early.posterFallback,
-    });
-    if (!early.reused) encodeSeconds.observe({ stage: 'transcoder', kind: 'preview' }, early.wallSeconds);
-    await context.emit('preview.early', { ...upload, preview: early.preview, poster: early.poster });
+    const early: CutPreviewResult = speculative
+      ? { preview: speculative.preview, poster: speculative.poster, wallSeconds: 0, reused: true, posterFallback: false }
+      : await cutPreviewFromSource(media, settings, upload.uploadId, input, source, context.signal);
+    if (!speculative) {
+      context.log.info('preview and poster cut from the source', {
+        previewBytes: early.preview.bytes,
+        posterBytes: early.poster.bytes,
+        wallSeconds: Number(early.wallSeconds.toFixed(2)),
+        reused: early.reused,
+        posterFallback: early.posterFallback,
+      });
+      if (!early.reused) encodeSeconds.observe({ stage: 'transcoder', kind: 'preview' }, early.wallSeconds);
+      await context.emit('preview.early', { ...upload, preview: early.preview, poster: early.poster });
+    }
 
     if (ladder && context.emitFlow) {
       const planned = await startLadderEncode(settings, upload, keyframes ? (await keyframes).keyframeSeconds : [], source, early, {
@@ -139,7 +151,7 @@ async function startChunkedEncode(
   upload: PaymentConfirmed,
   keyframeSeconds: readonly number[],
   source: MediaInfo & { video: VideoStreamInfo },
-  early: Awaited<ReturnType<typeof cutPreviewFromSource>>,
+  early: CutPreviewResult,
   context: StageContext,
 ): Promise<boolean> {
   const fps = outputFps(source);
@@ -189,7 +201,7 @@ async function startChunkedEncode(
 }
 
 /** Refuses, for good, a source that is not a playable video or exceeds the configured limits. */
-function assertWithinLimits(
+export function assertWithinLimits(
   source: MediaInfo,
   settings: Pick<TranscodeSettings, 'MAX_DURATION_SECONDS' | 'MAX_SOURCE_SIDE'>,
   input: string,

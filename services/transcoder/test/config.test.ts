@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadTranscoderConfig } from '../src/config.js';
 
-const base = { REDIS_URL: 'redis://localhost:6390', STAGING_DIR: '/tmp/staging' };
+const base = { REDIS_URL: 'redis://localhost:6390', STAGING_DIR: '/tmp/staging', S3_BUCKET: 'reelboard' };
 
 describe('transcoder config', () => {
   it('defaults to one encode per replica, two ffmpeg threads and a progress beat under 2 s', () => {

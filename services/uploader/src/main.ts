@@ -28,7 +28,7 @@ await runService({
     await bus.schedule('staging.cleanup', { pattern: config.CLEANUP_CRON, tz: config.CLEANUP_TIME_ZONE });
     bus.consume(
       'staging.cleanup',
-      handleStagingCleanup({ stagingDir: config.STAGING_DIR, maxAgeMs: config.STAGING_MAX_AGE_HOURS * 3600_000 }, uploadFinishedFrom(uploads)),
+      handleStagingCleanup({ stagingDir: config.STAGING_DIR, maxAgeMs: config.STAGING_MAX_AGE_HOURS * 3600_000 }, uploadFinishedFrom(uploads), storage),
       { concurrency: 1 },
     );
     return {

@@ -8,6 +8,8 @@ export interface SweepResult {
   bytes: number;
   /** Upload directories left alone because their upload is still in flight. */
   inFlight: string[];
+  /** Uploads whose staging directory this sweep removed (their objects outside the listing, too, may go). */
+  uploadsRemoved: string[];
 }
 
 /** Whether an upload's staged files may go: it ended, its quote expired unpaid, or nothing knows it. */
@@ -60,7 +62,7 @@ async function removeOldFiles(path: string, cutoffMs: number, result: SweepResul
  * flight. Directories it empties, and empty ones older than the cut-off, go too.
  */
 export async function sweepStaging(stagingDir: string, maxAgeMs: number, uploadFinished: UploadFinished, now = new Date()): Promise<SweepResult> {
-  const result: SweepResult = { files: 0, bytes: 0, inFlight: [] };
+  const result: SweepResult = { files: 0, bytes: 0, inFlight: [], uploadsRemoved: [] };
   const cutoffMs = now.getTime() - maxAgeMs;
   const entries = await readdir(stagingDir).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return [] as string[];
@@ -71,7 +73,8 @@ export async function sweepStaging(stagingDir: string, maxAgeMs: number, uploadF
       result.inFlight.push(entry);
       continue;
     }
-    await removeOldFiles(join(stagingDir, entry), cutoffMs, result);
+    const removed = await removeOldFiles(join(stagingDir, entry), cutoffMs, result);
+    if (removed && UUID.test(entry)) result.uploadsRemoved.push(entry.toLowerCase());
   }
   return result;
 }

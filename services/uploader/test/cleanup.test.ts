@@ -7,7 +7,9 @@ import { connectRedis } from '@reelboard/bus';
 import type { UploadReceived } from '@reelboard/contracts';
 import { createBus, StatusStore, type TransitionName, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
+import { s3EnvSchema, speculativeKeys, storageFromEnv } from '@reelboard/storage';
 import { infraEnv } from '@reelboard/testkit/infra-env';
+import { fakeContext } from '@reelboard/testkit/stage';
 import { handleStagingCleanup } from '../src/handle-staging-cleanup.js';
 import { sweepStaging, uploadFinishedFrom } from '../src/sweep-staging.js';
 
@@ -17,6 +19,7 @@ const prefix = `cleanup-test-${Date.now().toString(36)}`;
 const status = new StatusStore(redis, prefix);
 const uploads = new Uploads(redis, prefix, status);
 const log = createLogger('uploader-test', 'error');
+const storage = storageFromEnv(s3EnvSchema.parse(infraEnv()));
 let staging: string;
 
 /** Writes a file and sets its times `ageHours` into the past. */
@@ -66,8 +69,10 @@ const exists = (path: string) =>
 
 beforeAll(async () => {
   staging = await mkdtemp(join(tmpdir(), 'staging-cleanup-'));
+  await storage.ensureBucket();
 });
 afterAll(async () => {
+  storage.close();
   await rm(staging, { recursive: true, force: true });
   const keys = await redis.keys(`${prefix}:*`);
   if (keys.length) await redis.del(...keys);
@@ -123,6 +128,32 @@ describe('staging cleanup', () => {
     expect(await exists(join(dir, 'stray.tmp'))).toBe(false);
   });
 
+  it("takes an unpaid upload's speculative preview and poster (private keys) with its staging, and leaves a paying one's", async () => {
+    const dir = await mkdtemp(join(staging, 'speculative-'));
+    const neverPaid = randomUUID();
+    const paying = randomUUID();
+    await register(neverPaid, new Date(Date.now() - HOUR));
+    await register(paying, new Date(Date.now() - HOUR), ['pay', 'start']);
+    for (const uploadId of [neverPaid, paying]) {
+      await stagedFile(join(dir, uploadId, 'source'), 100, 49);
+      await stagedFile(join(dir, uploadId, 'speculative', 'preview.webm'), 50, 49);
+      const keys = speculativeKeys(uploadId);
+      for (const [name, key] of Object.entries(keys)) {
+        await stagedFile(join(dir, `${uploadId}-${name}`), 64, 0);
+        await storage.putFile(key, join(dir, `${uploadId}-${name}`), 'application/octet-stream');
+        await rm(join(dir, `${uploadId}-${name}`));
+      }
+    }
+    const { context } = fakeContext();
+    const result = await handleStagingCleanup({ stagingDir: dir, maxAgeMs: 48 * HOUR }, uploadFinishedFrom(uploads), storage)({}, context);
+    expect(result).toMatchObject({ uploadsRemoved: [neverPaid], speculativeObjectsRemoved: 2 });
+    expect(await exists(join(dir, neverPaid))).toBe(false);
+    for (const key of Object.values(speculativeKeys(neverPaid))) expect(await storage.head(key)).toBeUndefined();
+    // Still being processed: its private copies stay until its staging goes.
+    expect(await exists(join(dir, paying, 'speculative', 'preview.webm'))).toBe(true);
+    for (const key of Object.values(speculativeKeys(paying))) expect(await storage.head(key)).toMatchObject({ bytes: 64 });
+  });
+
   it('is one daily job scheduler however many replicas start, and its job sweeps', async () => {
     const dir = await mkdtemp(join(staging, 'scheduled-'));
     await stagedFile(join(dir, randomUUID(), 'source.mp4'), 123, 49);
@@ -131,7 +162,9 @@ describe('staging cleanup', () => {
       const bus = createBus(redis, prefix, 'uploader', log);
       return {
         bus,
-        worker: bus.consume('staging.cleanup', handleStagingCleanup({ stagingDir: dir, maxAgeMs: 48 * HOUR }, uploadFinishedFrom(uploads)), { concurrency: 1 }),
+        worker: bus.consume('staging.cleanup', handleStagingCleanup({ stagingDir: dir, maxAgeMs: 48 * HOUR }, uploadFinishedFrom(uploads), storage), {
+          concurrency: 1,
+        }),
       };
     });
     for (const replica of replicas) await replica.bus.schedule('staging.cleanup', { pattern: '0 0 * * *', tz: 'Europe/Berlin' });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { channels, type PreviewEarly, stagedPaths } from '@reelboard/contracts';
-import { listingKeys, type ObjectStorage, s3EnvSchema, storageFromEnv } from '@reelboard/storage';
+import { listingKeys, type ObjectStorage, s3EnvSchema, speculativeKeys, storageFromEnv } from '@reelboard/storage';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { fakeContext, paymentConfirmed } from '@reelboard/testkit/stage';
 import { handlePreviewEarly } from '../src/handle-preview-early.js';
@@ -42,6 +42,32 @@ describe('handlePreviewEarly', () => {
     // Announced only once both are stored; nothing is handed on, the chain goes on by itself.
     expect(captured.statuses.map((s) => s.event)).toEqual(['preview.ready']);
     expect(captured.emitted).toEqual([]);
+  });
+
+  it("publishes a preview cut while the person paid by copying its private objects (no staged file read), with the listing keys' types", async () => {
+    const uploadId = randomUUID();
+    const paths = stagedPaths(uploadId);
+    const keys = speculativeKeys(uploadId);
+    await mkdir(join(staging, paths.dir));
+    await writeFile(join(staging, 'p'), Buffer.alloc(3000, 3));
+    await writeFile(join(staging, 'q'), Buffer.alloc(700, 4));
+    await storage.putFile(keys.preview, join(staging, 'p'), 'video/webm');
+    await storage.putFile(keys.poster, join(staging, 'q'), 'image/webp');
+    // The staged paths name nothing: only the private objects can be the source.
+    const upload: PreviewEarly = {
+      ...paymentConfirmed(uploadId, paths.source),
+      preview: { path: paths.preview, bytes: 3000, durationSeconds: 5 },
+      poster: { path: paths.poster, bytes: 700 },
+      speculative: keys,
+    };
+    const { context, captured } = fakeContext();
+    await handlePreviewEarly(storage, staging, upload, context);
+    const listing = listingKeys(uploadId);
+    expect(await storage.head(listing.preview)).toMatchObject({ bytes: 3000, contentType: 'video/webm', cacheControl: expect.stringContaining('immutable') });
+    expect(await storage.head(listing.poster)).toMatchObject({ bytes: 700, contentType: 'image/webp' });
+    expect((await storage.getBytes(listing.preview)).equals(Buffer.alloc(3000, 3))).toBe(true);
+    expect(keys.preview.startsWith('listings/')).toBe(false);
+    expect(captured.statuses.map((s) => s.event)).toEqual(['preview.ready']);
   });
 
   it('fails (to be retried) when a staged file is missing; its channel gives up by logging only (the channel table)', async () => {

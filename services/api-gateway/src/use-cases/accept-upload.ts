@@ -15,7 +15,10 @@ export interface AcceptUploadDeps {
   db: Knex;
   uploads: Uploads;
   bus: Bus;
-  config: Pick<GatewayConfig, 'CHAIN_ID' | 'MERCHANT_ADDRESS' | 'PAYMENT_TOKEN' | 'PRICE_TOKEN_UNITS' | 'PRICE_WEI' | 'QUOTE_TTL_SECONDS' | 'STAGING_DIR'>;
+  config: Pick<
+    GatewayConfig,
+    'CHAIN_ID' | 'MERCHANT_ADDRESS' | 'PAYMENT_TOKEN' | 'PRICE_TOKEN_UNITS' | 'PRICE_WEI' | 'QUOTE_TTL_SECONDS' | 'STAGING_DIR' | 'SPECULATIVE_PREVIEW'
+  >;
   limits: IntakeLimits;
   /** How the quote is priced (PRICE in fiat: a feed read now); unset: the configured base-unit amounts. */
   quotePrice?: PriceQuoter | undefined;
@@ -39,7 +42,7 @@ export interface AcceptUploadParameters {
  * quotes the price on the upload's own deposit address, records the quote in the Postgres ledger
  * first (every deposit address ever issued is known to reconciliation before anyone can pay it),
  * then registers the upload (awaiting_payment, its first status event) and hands it to the
- * payment-watcher (the first job). Refusals are HttpErrors; the caller discards the staging folder.
+ * payment-watcher (the first job) and, beside it, to the transcoder's speculative preview cut. Refusals are HttpErrors; the caller discards the staging folder.
  */
 export async function acceptUpload(deps: AcceptUploadDeps, params: AcceptUploadParameters): Promise<AcceptedUpload> {
   const { db, uploads, bus, config, limits } = deps;
@@ -88,6 +91,10 @@ export async function acceptUpload(deps: AcceptUploadDeps, params: AcceptUploadP
   });
   await uploads.register(upload, 'api-gateway');
   await bus.publish('upload.received', upload);
+  // The preview is cut while the person pays (the transcoder's own queue and slots), so it is
+  // published the moment the payment confirms. Bounded by the unpaid-staging limits that admitted
+  // this upload: each wallet's unpaid uploads, hence its speculative cuts, are few.
+  if (config.SPECULATIVE_PREVIEW) await bus.publish('preview.speculative', upload);
   mediaBytes.inc({ stage: 'api-gateway', direction: 'in' }, videoBytes);
   const { chainId, to, amount, token, expiresAt } = quote;
   return {
