@@ -225,7 +225,7 @@ describe('one paid upload travels the whole chain', () => {
     expect(transcoderMetrics).toMatch(/reelboard_media_bytes_total\{stage="transcoder",direction="in",service="transcoder"\} [1-9]/);
     expect(transcoderMetrics).toMatch(/reelboard_queue_jobs\{channel="payment.confirmed",state="waiting",service="transcoder"\} 0\b/);
     const watcherMetrics = await (await fetch(`http://127.0.0.1:${stack.portOf('payment-watcher')}/metrics`)).text();
-    expect(watcherMetrics).toMatch(/reelboard_payment_credits_total\{status="paid",service="payment-watcher"\} 1\b/);
+    expect(watcherMetrics).toMatch(/reelboard_payment_credits_total\{chain="\d+",status="paid",service="payment-watcher"\} 1\b/);
     const gatewayMetrics = await (await fetch(`http://127.0.0.1:${stack.portOf('api-gateway')}/metrics`)).text();
     expect(gatewayMetrics).toMatch(/reelboard_sse_clients\{service="api-gateway"\} \d+/);
   });

@@ -84,10 +84,10 @@ describe('what the person is told', () => {
       expect(statusEventNames as readonly string[]).toContain(name);
     // Reports hold a listing, and a dismissal releases it: the owner hears both, in words.
     const held = pushMessageFor({ uploadId, seq: 8, event: 'listing.held' }, 'Red bike', 'https://board.example');
-    expect(held).toMatchObject({ title: 'Listing on hold for review', url: 'https://board.example/#/mine' });
+    expect(held).toMatchObject({ title: 'Listing on hold for review', url: 'https://board.example/mine' });
     expect(held?.body).toContain('hidden until a moderator reviews it');
     expect(pushMessageFor({ uploadId, seq: 9, event: 'listing.released' }, 'Red bike', 'https://board.example')?.url).toBe(
-      `https://board.example/#/listing/${uploadId}`,
+      `https://board.example/listings/${uploadId}`,
     );
   });
 
