@@ -68,6 +68,9 @@ beforeAll(async () => {
     PREVIEW_SECONDS: '1',
     // Leaves a few seconds between a payment being mined and confirmed, for the RPC outage to hit.
     CONFIRMATIONS: '4',
+    // These faults are staged against the single-rendition encode (one long ffmpeg a SIGTERM or SIGKILL
+    // lands in); the ladder's small (rung, chunk) jobs are covered by test/e2e/ladder.test.ts, not here.
+    STREAM_LADDER: 'false',
   });
   db = connectDatabase(infra.env.DATABASE_URL ?? '', { min: 0, max: 2 });
   redis = connectRedis(infra.env.REDIS_URL ?? '', 'faults-test');
