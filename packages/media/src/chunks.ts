@@ -1,6 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 import { type CodecConfig, type EncoderSpeed, vp9Codec } from './codecs.js';
-import { buildAudioTrackCommand, buildConcatList, buildJoinCommand, buildVideoChunkCommand, type ConcatEntry, type PacketSummary } from './commands.js';
+import {
+  buildAudioTrackCommand,
+  buildConcatList,
+  buildJoinCommand,
+  buildVideoChunkCommand,
+  type ConcatEntry,
+  type FfmpegCommand,
+  type PacketSummary,
+} from './commands.js';
 import { MediaError } from './errors.js';
 import type { FfmpegRunner } from './ffmpeg-runner.js';
 import { fitShortSide } from './geometry.js';
@@ -217,15 +225,28 @@ export async function joinChunks(output: string, options: JoinOptions): Promise<
     codec: options.codec ?? vp9Codec,
     ...(options.audio ? { audio: options.audio } : {}),
   });
+  return copyChecked(output, command, { source, runner, signal: options.signal, timeoutSeconds: options.timeoutSeconds });
+}
+
+/**
+ * Runs a stream-copy command (a join or a remux: no encode) into `output` atomically and checks the
+ * result like a full transcode: it decodes and covers the source from start to end. The one path for
+ * the chunk join, a rung's join and the progressive remux.
+ */
+export async function copyChecked(
+  output: string,
+  command: FfmpegCommand,
+  options: { source: MediaInfo; runner: FfmpegRunner; signal?: AbortSignal | undefined; timeoutSeconds?: number | undefined },
+): Promise<TranscodeResult> {
   const { run, produced } = await writeAtomically(output, async (partPath) => {
-    const run = await runner.run({
+    const run = await options.runner.run({
       ...command,
       output: partPath,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.timeoutSeconds ? { timeoutSeconds: options.timeoutSeconds } : {}),
     });
-    const produced = await probeMedia(partPath, runner);
-    assertWholeInputEncoded(source, produced, run, output);
+    const produced = await probeMedia(partPath, options.runner);
+    assertWholeInputEncoded(options.source, produced, run, output);
     return { run, produced };
   });
   return {

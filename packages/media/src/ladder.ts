@@ -1,13 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import { copyChecked } from './chunks.js';
 import { bitrateForHeight, type EncoderSpeed } from './codecs.js';
 import { buildConcatList, type ConcatEntry, type FfmpegCommand, OWN_CONCAT_DEMUXERS, OWN_WEBM_DEMUXERS, restrictedInputOptions } from './commands.js';
 import { MediaError } from './errors.js';
 import type { FfmpegRunner } from './ffmpeg-runner.js';
 import { type FrameSize, fitShortSide } from './geometry.js';
 import { fileSize, writeAtomically } from './output-file.js';
-import { assertPlayableVideo, probeMedia } from './probe.js';
-import { assertWholeInputEncoded, type TranscodeResult } from './transcode.js';
+import { assertPlayableVideo } from './probe.js';
+import type { TranscodeResult } from './transcode.js';
 import type { MediaInfo } from './types.js';
 
 /** One row of the ladder's table: a rung's size (short side), its VP9 bitrate and how hard its encoder works. */
@@ -164,21 +165,8 @@ export async function joinRung(output: string, options: RungJoinOptions): Promis
   assertPlayableVideo(source, output);
   await writeFile(options.list, buildConcatList(options.chunks));
   const command = buildRungJoinCommand({ list: options.list, output, durationSeconds: source.durationSeconds });
-  const { run, produced } = await writeAtomically(output, async (partPath) => {
-    const run = await runner.run({ ...command, output: partPath, ...runLimits(options) });
-    const produced = await probeMedia(partPath, runner);
-    // A video-only rung has no audio to cover the end: compare with the source's video alone.
-    assertWholeInputEncoded(source, produced, run, output);
-    return { run, produced };
-  });
-  return {
-    outputBytes: await fileSize(output),
-    durationSeconds: produced.durationSeconds,
-    width: produced.video?.width ?? 0,
-    height: produced.video?.height ?? 0,
-    fps: 0,
-    wallSeconds: Math.round(run.wallSeconds * 1000) / 1000,
-  };
+  // A video-only rung has no audio to cover the end: the check compares with the source's video alone.
+  return copyChecked(output, command, { source, runner, signal: options.signal, timeoutSeconds: options.timeoutSeconds });
 }
 
 /** Writes the DASH manifest of the rungs (lowest first) and the audio, all in the manifest's folder. */
@@ -207,20 +195,7 @@ export async function remuxProgressive(
     durationSeconds: source.durationSeconds,
     ...(options.audio ? { audio: options.audio } : {}),
   });
-  const { run, produced } = await writeAtomically(output, async (partPath) => {
-    const run = await runner.run({ ...command, output: partPath, ...runLimits(options) });
-    const produced = await probeMedia(partPath, runner);
-    assertWholeInputEncoded(source, produced, run, output);
-    return { run, produced };
-  });
-  return {
-    outputBytes: await fileSize(output),
-    durationSeconds: produced.durationSeconds,
-    width: produced.video?.width ?? 0,
-    height: produced.video?.height ?? 0,
-    fps: 0,
-    wallSeconds: Math.round(run.wallSeconds * 1000) / 1000,
-  };
+  return copyChecked(output, command, { source, runner, signal: options.signal });
 }
 
 function runLimits(options: { signal?: AbortSignal; timeoutSeconds?: number }) {
