@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { connectRedis } from '@reelboard/bus';
 import { saveListing } from '@reelboard/db';
+import { assertAccessible } from '@reelboard/testkit/a11y';
 import { findChromium } from '@reelboard/testkit/chromium';
 import { listingInput, randomWallet } from '@reelboard/testkit/db-fixtures';
 import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
@@ -20,8 +20,6 @@ import { type Gateway, startGateway } from '../../services/api-gateway/test/harn
 // saved searches, each checked with axe-core (no serious or critical violation) on a desktop and a
 // 390 px phone viewport, where the page must never scroll sideways. The session is a real SIWE
 // session (signed through the API) put where the client keeps it, so no wallet is driven here.
-// axe is run by a helper local to this file: packages/testkit/src/a11y.ts (issue 27's browse work)
-// was not on this branch; the lead may move this onto it.
 
 const CHROMIUM_FLAGS = [
   '--headless',
@@ -33,8 +31,6 @@ const CHROMIUM_FLAGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-// Read once and evaluated through the DevTools protocol: the page's CSP (script-src 'self') rightly refuses an injected <script>.
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const SHOTS = join(repoRoot, 'test-artifacts', 'browser');
 const VIEWPORTS = { desktop: { width: 1100, height: 900 }, phone: { width: 390, height: 844 } } as const;
 const run = randomBytes(3).toString('hex');
@@ -52,29 +48,9 @@ let work: string;
 let listingId: string;
 const pageErrors: string[] = [];
 
-type AxeResult = { violations: { id: string; impact: string | null; nodes: { target: unknown[] }[] }[] };
-
-/** axe-core on the current page: the serious and critical violations (none expected), and whether the page scrolls sideways. */
+/** axe-core on the current page (no serious or critical violation) and no sideways scroll: the testkit's checks. */
 async function audit(name: string): Promise<void> {
-  await page.evaluate(AXE_SOURCE);
-  const result = (await page.evaluate(() =>
-    (globalThis as unknown as { axe: { run(context: unknown, options: unknown): Promise<unknown> } }).axe.run(
-      (globalThis as unknown as { document: unknown }).document,
-      {
-        resultTypes: ['violations'],
-      },
-    ),
-  )) as AxeResult;
-  const bad = result.violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
-  expect(
-    bad.map((violation) => `${violation.id}: ${violation.nodes.map((node) => JSON.stringify(node.target)).join(' ')}`),
-    name,
-  ).toEqual([]);
-  const widths = await page.evaluate(() => {
-    const scope = globalThis as unknown as { document: { documentElement: { scrollWidth: number } }; innerWidth: number };
-    return { scroll: scope.document.documentElement.scrollWidth, inner: scope.innerWidth };
-  });
-  expect(widths.scroll, `${name} scrolls sideways`).toBeLessThanOrEqual(widths.inner);
+  await assertAccessible(page, name);
   await page.screenshot({ path: join(SHOTS, `share-${name}.png`), fullPage: true });
 }
 

@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +10,7 @@ import type { HDAccount } from 'viem/accounts';
 import { privateKeyToAccount } from 'viem/accounts';
 import { connectRedis } from '@reelboard/bus';
 import { editListing, moderateListing, saveListing } from '@reelboard/db';
+import { seriousA11yViolations, sidewaysOverflow } from '@reelboard/testkit/a11y';
 import { findChromium } from '@reelboard/testkit/chromium';
 import { listingInput, randomWallet } from '@reelboard/testkit/db-fixtures';
 import { infraEnv } from '@reelboard/testkit/infra-env';
@@ -25,15 +25,12 @@ import { injectWallet } from './wallet-bridge.js';
 // dismisses the reports that held a listing; then the phone layout with the admin token.
 // Every view is checked with axe-core (no serious or critical violation) on desktop and a 390 px
 // phone, and the phone page must not scroll sideways.
-// (A local a11y helper: packages/testkit/src/a11y.ts comes with the market-search branch; the lead merges them.)
 
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'];
 const ADMIN_TOKEN = `moderation-browser-${randomBytes(12).toString('hex')}`;
-const AXE_SOURCE = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /** The parts of DOM objects the test reads in the page (the test compiles without the DOM library). */
 type MediaLike = { readyState: number; paused: boolean; currentTime: number; src: string };
-type AxeResults = { violations: { id: string; impact: string | null; nodes: { target: unknown }[] }[] };
 
 const redis = connectRedis(infraEnv().REDIS_URL ?? '', 'browser-moderation-test');
 let gateway: Gateway;
@@ -44,21 +41,11 @@ const ids = { pending: '', other: '', revised: '', reported: '', visitor: '', vi
 let revisionId = '';
 const pageErrors: string[] = [];
 
-/** axe-core's serious and critical violations of the page as it is now. */
-async function seriousViolations(page: Page): Promise<string[]> {
-  // Evaluated through the DevTools protocol: the page's content policy (script-src 'self') stays as it is.
-  if (!(await page.evaluate(() => 'axe' in globalThis))) await page.evaluate(AXE_SOURCE);
-  const results = (await page.evaluate(() => (globalThis as unknown as { axe: { run(): Promise<unknown> } }).axe.run())) as AxeResults;
-  return results.violations
-    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
-    .map((violation) => `${violation.id}: ${violation.nodes.map((node) => JSON.stringify(node.target)).join(', ')}`);
-}
+/** axe-core's serious and critical violations of the page as it is now (the testkit's check). */
+const seriousViolations = async (page: Page) => (await seriousA11yViolations(page)).map((violation) => `${violation.id}: ${violation.targets.join(', ')}`);
 
-const sidewaysScroll = (page: Page) =>
-  page.evaluate(() => {
-    const { document, innerWidth } = globalThis as unknown as { document: { documentElement: { scrollWidth: number } }; innerWidth: number };
-    return document.documentElement.scrollWidth - innerWidth;
-  });
+/** How far the page scrolls sideways, against the test's viewport (the testkit's check). */
+const sidewaysScroll = sidewaysOverflow;
 
 /** Presses j until the queue's selected item is `id` (the queues may hold other tests' items). */
 async function selectWithKeys(page: Page, id: string): Promise<void> {

@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { seriousA11yViolations, sidewaysOverflow } from '@reelboard/testkit/a11y';
 import { findChromium } from '@reelboard/testkit/chromium';
 import { makeClip } from '@reelboard/testkit/media';
 import { type Stack, startStack } from '@reelboard/testkit/stack';
@@ -15,14 +14,12 @@ import { type InjectedWallet, injectWallet } from './wallet-bridge.js';
 // payments on anvil through the wallet bridge): the fee before PAY, messages next to PAY, focus
 // after each step, cancelling an unpaid upload to free the wallet's one unpaid place, a partial
 // payment then PAY asking for the rest only; axe-core finds no serious or critical violation, and
-// the phone never scrolls sideways. (A local a11y helper: packages/testkit/src/a11y.ts is not on
-// this branch yet.)
+// the phone never scrolls sideways (packages/testkit/src/a11y.ts).
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-sync'];
 const PRICE_WEI = 10_000_000_000_000_000n;
 const ADMIN_TOKEN = 'seller-browser-test-admin-token-0123456789';
 /** A wallet of its own, funded through anvil: no other test races for its nonces. */
 const SELLER = privateKeyToAccount(generatePrivateKey());
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 let stack: Stack;
 let browser: Browser;
@@ -42,32 +39,14 @@ const rpc = async (method: string, params: unknown[]) => {
   return ((await res.json()) as { result: unknown }).result;
 };
 
-/** No serious or critical axe-core violation on the page as it is now. */
+/** No serious or critical axe-core violation on the page as it is now (the testkit's check). */
 async function expectAccessible(page: Page, label: string): Promise<void> {
-  if (!(await page.evaluate(() => 'axe' in globalThis))) await page.addScriptTag({ content: AXE });
-  const violations = await page.evaluate(async () => {
-    const axe = (
-      globalThis as unknown as { axe: { run(context: unknown): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }
-    ).axe;
-    const result = await axe.run((globalThis as unknown as { document: unknown }).document);
-    return result.violations
-      .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
-      .map((violation) => `${violation.impact} ${violation.id}: ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`);
-  });
-  expect(violations, label).toEqual([]);
+  expect(await seriousA11yViolations(page), label).toEqual([]);
 }
 
-/**
- * The page is no wider than the viewport (nothing makes it scroll sideways). Measured against the
- * viewport's CSS width too: a mobile browser zooms out to fit wide content, which widens innerWidth.
- */
+/** The page is no wider than the test's viewport (the testkit's check, which Chromium's phone zoom cannot fool). */
 async function expectNoSidewaysScroll(page: Page, label: string): Promise<void> {
-  const widths = await page.evaluate(() => {
-    const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
-    return { scroll: root.scrollWidth, client: root.clientWidth, inner: (globalThis as unknown as { innerWidth: number }).innerWidth };
-  });
-  const viewport = page.viewportSize()?.width ?? 0;
-  expect(widths.scroll, `${label}: ${JSON.stringify({ ...widths, viewport })}`).toBeLessThanOrEqual(Math.min(widths.inner, viewport));
+  expect(await sidewaysOverflow(page), label).toBe(0);
 }
 
 const focused = (page: Page) =>
