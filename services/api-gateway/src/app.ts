@@ -28,7 +28,7 @@ import { notificationRoutes } from './routes/notifications.js';
 import { placeRoutes } from './routes/places.js';
 import { reportRoutes } from './routes/reports.js';
 import { sellerRoutes } from './routes/seller.js';
-import { optionalViewer, storyboardRoutes } from './routes/storyboard.js';
+import { storyboardRoutes } from './routes/storyboard.js';
 import { streamRoutes } from './routes/stream.js';
 import { uploadRoutes } from './routes/uploads.js';
 import type { PriceQuoter } from './use-cases/quote-price.js';
@@ -117,7 +117,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
   app.use(placeRoutes({ bind }));
   const viewer = viewerOf({ auth, adminAddresses: config.ADMIN_ADDRESSES, adminToken: config.ADMIN_TOKEN });
   app.use(streamRoutes({ bind, db, storage, uploads, viewer, cacheSeconds: config.READ_CACHE_SECONDS }));
-  app.use(storyboardRoutes({ bind, db, storage, viewer: optionalViewer(guards), cacheSeconds: config.READ_CACHE_SECONDS }));
+  app.use(storyboardRoutes({ bind, db, storage, viewer, cacheSeconds: config.READ_CACHE_SECONDS }));
   app.use(
     notificationRoutes({
       bind,

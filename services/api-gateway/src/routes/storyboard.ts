@@ -1,37 +1,11 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { Request } from 'express';
 import { Router } from 'express';
 import { api } from '@reelboard/api';
 import { findListing, type Knex, type ListingView } from '@reelboard/db';
 import type { ObjectStorage } from '@reelboard/storage';
 import { HttpError } from '../infra/http-error.js';
-import type { Bind, Guards } from './bind.js';
-
-/** Who asks, when a route answers everyone but shows more to the owner and admins. */
-export interface Viewer {
-  address?: string;
-  admin: boolean;
-}
-
-/**
- * Identifies the caller without refusing anyone: an admin (token or admin session), a signed-in
- * wallet, or nobody. The guards throw on a missing or bad credential; that only means "anonymous".
- */
-export function optionalViewer(guards: Guards): (req: Request, res: Response) => Promise<Viewer> {
-  const passes = (guard: RequestHandler, req: Request, res: Response) =>
-    new Promise<void>((resolve, reject) => {
-      Promise.resolve(guard(req, res, (error?: unknown) => (error ? reject(error) : resolve()))).catch(reject);
-    }).then(
-      () => true,
-      () => false,
-    );
-  return async (req, res) => {
-    if (!req.get('authorization') && !req.get('x-admin-token')) return { admin: false };
-    if (await passes(guards.admin, req, res)) return { admin: true };
-    // The admin check reads the session first: a signed-in non-admin's address is on res.locals now.
-    const address = res.locals.address ?? ((await passes(guards.session, req, res)) ? res.locals.address : undefined);
-    return { admin: false, ...(address ? { address } : {}) };
-  };
-}
+import type { Viewer } from '../infra/viewer.js';
+import type { Bind } from './bind.js';
 
 /** A WebVTT cue's image reference: a relative file name, optionally with a media fragment (#xywh=...). */
 const CUE_IMAGE = /^([A-Za-z0-9._-]+\.(?:jpg|jpeg|png|webp))(#.*)?$/;
@@ -59,7 +33,8 @@ export interface StoryboardRoutesDeps {
   bind: Bind;
   db: Knex;
   storage: ObjectStorage;
-  viewer: (req: Request, res: Response) => Promise<Viewer>;
+  /** Who asks (infra/viewer.ts, shared with the stream routes): the owner and admins see a listing not public yet. */
+  viewer: (req: Request) => Promise<Viewer>;
   /** Seconds a client may cache a public listing's index (kept below the presigned URLs' lifetime). */
   cacheSeconds: number;
 }
@@ -68,7 +43,7 @@ export interface StoryboardRoutesDeps {
 export function storyboardRoutes({ bind, db, storage, viewer, cacheSeconds }: StoryboardRoutesDeps): Router {
   const router = Router();
   bind(router, api.getListingStoryboard).to(async ({ params, req, res }) => {
-    const listing = await visibleListing(db, params.id, () => viewer(req, res));
+    const listing = await visibleListing(db, params.id, () => viewer(req));
     const key = listing.objects.storyboard;
     if (!key) throw new HttpError(404, 'storyboard_not_found', `listing ${listing.id} has no storyboard`);
     const folder = key.slice(0, key.lastIndexOf('/'));

@@ -2,6 +2,7 @@ import { type Request, type Response, Router } from 'express';
 import { api } from '@reelboard/api';
 import { findListing, type Knex } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
+import { dashKeys } from '@reelboard/storage';
 import { HttpError } from '../infra/http-error.js';
 import type { Viewer } from '../infra/viewer.js';
 import { type ManifestStorage, servedManifest } from '../use-cases/stream-manifest.js';
@@ -17,9 +18,6 @@ export interface StreamRoutesDeps {
   /** Seconds a public manifest may be cached: below the segment URLs' lifetime (READ_CACHE_SECONDS). */
   cacheSeconds: number;
 }
-
-/** The contract's key of an upload's MPD (listing id = upload id), before any listing row names it. */
-export const manifestKeyOf = (uploadId: string) => `listings/${uploadId}/dash/manifest.mpd`;
 
 const sendManifest = (res: Response, mpd: string, cacheControl: string) => {
   res.status(200).type('application/dash+xml').set('cache-control', cacheControl).send(mpd);
@@ -45,7 +43,7 @@ export function streamRoutes({ bind, db, storage, uploads, viewer, cacheSeconds 
   bind(router, api.getUploadManifest).to(async ({ params, caller, res }) => {
     if ((await uploads.owner(params.id)) !== caller.address) throw new HttpError(404, 'upload_not_found', 'no such upload');
     // Rungs join this manifest while the owner watches: never cached.
-    return sendManifest(res, await servedManifest(storage, manifestKeyOf(params.id)), 'private, no-store');
+    return sendManifest(res, await servedManifest(storage, dashKeys(params.id).manifest), 'private, no-store');
   });
 
   return router;
