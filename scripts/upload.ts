@@ -1,6 +1,7 @@
 // Uploads a video for a wallet on the dev chain, pays for it, and follows the stages live:
 //   pnpm upload --video clip.mp4 --title "Bike" [--logo logo.png] [--hashtags "#bikes #berlin"]
 //               [--lat 52.52 --lng 13.405] [--gateway http://localhost:8080] [--rpc http://127.0.0.1:8546]
+//   (beside `pnpm dev`, the gateway and chain default to the stack's, read from .data/dev.env)
 //               [--key 0x…] (default: anvil's public test account 1, the demo wallet)
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -8,9 +9,14 @@ import cliProgress from 'cli-progress';
 import { privateKeyToAccount } from 'viem/accounts';
 import { GatewayClient, GatewayError, payQuote } from '@reelboard/client';
 import type { StatusEvent } from '@reelboard/contracts';
+import { loadDevStackEnv } from './dev-stack-env.js';
 
 const DEMO_KEY = '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d';
 const STAGES = ['upload.received', 'payment.confirmed', 'video.transcoded', 'preview.extracted', 'assets.stored', 'profile.saved'];
+
+// Beside `pnpm dev`, its gateway (PUBLIC_URL) and chain (RPC_URL) are the defaults, as for the other
+// operators' commands; the environment and the options still win.
+const devStack = loadDevStackEnv();
 
 const { values: args } = parseArgs({
   options: {
@@ -23,7 +29,7 @@ const { values: args } = parseArgs({
     lng: { type: 'string', default: '13.405' },
     name: { type: 'string' },
     contact: { type: 'string' },
-    gateway: { type: 'string', default: process.env.GATEWAY_URL ?? 'http://localhost:8080' },
+    gateway: { type: 'string', default: process.env.GATEWAY_URL ?? process.env.PUBLIC_URL ?? 'http://localhost:8080' },
     rpc: { type: 'string', default: process.env.RPC_URL ?? 'http://127.0.0.1:8546' },
     key: { type: 'string', default: process.env.WALLET_KEY ?? DEMO_KEY },
     help: { type: 'boolean', short: 'h' },
@@ -96,7 +102,17 @@ main().then(
   (code) => process.exit(code),
   (error: unknown) => {
     bars.stop();
-    process.stderr.write(`${error instanceof GatewayError ? `${error.message} ${JSON.stringify(error.body)}` : String(error)}\n`);
+    process.stderr.write(`${describeFailure(error)}\n`);
     process.exit(1);
   },
 );
+
+/** What failed, in words: a gateway refusal with its body, or which address could not be reached. */
+function describeFailure(error: unknown): string {
+  if (error instanceof GatewayError) return `${error.message} ${JSON.stringify(error.body)}`;
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : undefined;
+  if (error instanceof TypeError && error.message === 'fetch failed') {
+    return `could not reach the gateway (${args.gateway}) or the chain (${args.rpc})${cause ? `: ${cause}` : ''}; is the stack up? set --gateway and --rpc${devStack ? '' : ' (no .data/dev.env from pnpm dev was found)'}`;
+  }
+  return String(error);
+}
