@@ -1,5 +1,5 @@
 import type { Answer, Revision } from '@reelboard/api';
-import { type ReportReason, reportReasonLabels } from '@reelboard/contracts';
+import { type ReportReason, reportReasonLabels } from '@reelboard/contracts/reports';
 import { ApiError, errorFrom, type Listing } from '../api.js';
 import { h, mount } from '../dom.js';
 import { currentSession, signIn } from '../session.js';

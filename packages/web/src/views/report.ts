@@ -1,4 +1,4 @@
-import { REPORT_DETAILS_MAX, type ReportReason, reportReasonLabels } from '@reelboard/contracts';
+import { REPORT_DETAILS_MAX, type ReportReason, reportReasonLabels } from '@reelboard/contracts/reports';
 import { ApiError, requestJson } from '../api.js';
 import { h, mount } from '../dom.js';
 import { currentSession } from '../session.js';

@@ -78,18 +78,28 @@ interface ServedBundle {
   page: string;
   html: EncodedAsset;
   js: EncodedAsset;
-  map: EncodedAsset;
   css: EncodedAsset;
-  cssMap: EncodedAsset;
   serviceWorker?: EncodedAsset;
-  player?: EncodedAsset;
-  playerMap?: EncodedAsset;
+  // Compressed on their first request, not with the page: the source maps (6.5 MB with the player's)
+  // are for developer tools only, and the player for listing pages; at Brotli's highest quality they
+  // took ~10 s of the first page request after a start.
+  map: () => EncodedAsset;
+  cssMap: () => EncodedAsset;
+  player?: () => EncodedAsset;
+  playerMap?: () => EncodedAsset;
 }
+
+/** Compresses on the first call, then returns the same asset. */
+const encodeOnce = (type: string, body: string): (() => EncodedAsset) => {
+  let asset: EncodedAsset | undefined;
+  return () => (asset ??= encodeAsset(type, body));
+};
 
 /**
  * Serves the reference web client at `/` (the page) and `/assets/*` (script, style, source maps).
  * The bundle is built on the first request, once, so gateways and tests that never serve the
- * page never pay for esbuild. Each file is compressed then (br and gzip), not per request; the page
+ * page never pay for esbuild. Each file is compressed once (br and gzip: the page, script and style
+ * when built, the player and source maps on their first request), never per request; the page
  * names `/assets/app.<hash>.js` and `.css`, cached for a year, while the page itself, the unhashed
  * names, the source maps and the service worker are revalidated each time (ETag, 304).
  */
@@ -105,10 +115,10 @@ export function webClientRoutes({ log, buildBundle = buildWebClient, uploadChunk
       html: encodeAsset('html', html),
       js,
       css,
-      map: encodeAsset('application/json', built.map),
-      cssMap: encodeAsset('application/json', built.cssMap),
+      map: encodeOnce('application/json', built.map),
+      cssMap: encodeOnce('application/json', built.cssMap),
       ...(built.serviceWorker ? { serviceWorker: encodeAsset('text/javascript', built.serviceWorker) } : {}),
-      ...(built.player ? { player: encodeAsset('text/javascript', built.player.js), playerMap: encodeAsset('application/json', built.player.map) } : {}),
+      ...(built.player ? { player: encodeOnce('text/javascript', built.player.js), playerMap: encodeOnce('application/json', built.player.map) } : {}),
     };
   };
   const startBuild = () =>
@@ -141,9 +151,9 @@ export function webClientRoutes({ log, buildBundle = buildWebClient, uploadChunk
   const router = Router();
   router.get(['/', '/index.html'], async (req, res) => sendAsset(req, res, (await built()).html, REVALIDATE));
   router.get('/assets/app.js', async (req, res) => sendAsset(req, res, (await built()).js, REVALIDATE));
-  router.get('/assets/app.js.map', async (req, res) => sendAsset(req, res, (await built()).map, REVALIDATE));
+  router.get('/assets/app.js.map', async (req, res) => sendAsset(req, res, (await built()).map(), REVALIDATE));
   router.get('/assets/app.css', async (req, res) => sendAsset(req, res, (await built()).css, REVALIDATE));
-  router.get('/assets/app.css.map', async (req, res) => sendAsset(req, res, (await built()).cssMap, REVALIDATE));
+  router.get('/assets/app.css.map', async (req, res) => sendAsset(req, res, (await built()).cssMap(), REVALIDATE));
   // The names the page uses: only the current build's hash is served (an old one is gone with its build).
   router.get(/^\/assets\/app\.([0-9a-f]{16})\.(js|css)$/, async (req, res) => {
     const bundle = await built();
@@ -155,12 +165,12 @@ export function webClientRoutes({ log, buildBundle = buildWebClient, uploadChunk
   router.get('/assets/player.js', async (req, res) => {
     const { player } = await built();
     if (!player) throw new HttpError(404, 'not_found', 'no player in this build');
-    sendAsset(req, res, player, REVALIDATE);
+    sendAsset(req, res, player(), REVALIDATE);
   });
   router.get('/assets/player.js.map', async (req, res) => {
     const { playerMap } = await built();
     if (!playerMap) throw new HttpError(404, 'not_found', 'no player in this build');
-    sendAsset(req, res, playerMap, REVALIDATE);
+    sendAsset(req, res, playerMap(), REVALIDATE);
   });
   router.get('/sw.js', async (req, res) => {
     const { serviceWorker } = await built();
