@@ -202,7 +202,8 @@ async function watchListing(browser: Browser, base: string, id: string, way: Run
     await page.addInitScript({ content: 'globalThis.__name = (target) => target;' });
     await page.addInitScript(recorder);
     const started = performance.now();
-    await page.goto(`${base}/#/listing/${id}`);
+    // The listing's own address, as a shared link or a search result opens it (the page comes with its preloads).
+    await page.goto(`${base}/listings/${id}`);
     const deadline = started + (throttled ? WATCH_LIMIT_S : watchSeconds + 60) * 1000;
     let played = 0;
     let ended = false;
@@ -224,12 +225,34 @@ async function watchListing(browser: Browser, base: string, id: string, way: Run
       ).performance.getEntriesByType('resource');
       const at = (pattern: RegExp) => entries.find((entry) => pattern.test(entry.name))?.responseEnd;
       return {
-        appScript: at(/\/assets\/app\.js/),
+        appScript: at(/\/assets\/app\.([0-9a-f]{16}\.)?js$/),
         listing: at(/\/v1\/listings\/[^/]+$/),
         playerScript: at(/\/assets\/player\.js/),
         manifest: at(/manifest\.mpd/),
       };
     });
+    if (process.env.BENCH_PLAYER_WATERFALL) {
+      const rows = await page.evaluate(() =>
+        (
+          globalThis as unknown as {
+            performance: { getEntriesByType(type: string): { name: string; startTime: number; responseEnd: number; transferSize: number }[] };
+          }
+        ).performance
+          .getEntriesByType('resource')
+          .map(
+            (entry) =>
+              `${Math.round(entry.startTime)}-${Math.round(entry.responseEnd)} ms ${entry.transferSize} B ${entry.name.replace(/\?.*/, '').slice(-70)}`,
+          ),
+      );
+      process.stdout.write(
+        `  waterfall (${way}, first frame ${record.firstFrameMs} ms):\n${rows
+          .slice(0, 25)
+          .map((row) => `    ${row}`)
+          .join('\n')}\n`,
+      );
+    }
+    const manifestFetches = [...urls.values()].filter((url) => url.includes('manifest.mpd')).length;
+    if (manifestFetches > 1) process.stdout.write(`  the manifest was fetched ${manifestFetches} times (a preload not used)\n`);
     const stalls = [...record.stalls, ...(record.stallOpen !== null ? [(performance.now() - started) / 1000 - record.stallOpen / 1000] : [])];
     return {
       way,

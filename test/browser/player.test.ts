@@ -68,8 +68,8 @@ async function throttledPage(): Promise<{ context: BrowserContext; page: Page; r
 }
 
 /** Opens a listing, starts it muted (as a person's tap would, allowed without one), and waits for `seconds` played. */
-async function openAndPlay(page: Page, id: string, seconds = 1.5) {
-  await page.goto(`${gateway.base}/#/listing/${id}`);
+async function openAndPlay(page: Page, id: string, seconds = 1.5, address = `/#/listing/${id}`) {
+  await page.goto(`${gateway.base}${address}`);
   await page.waitForSelector('#player[data-playback]', { timeout: 30_000 });
   await page.evaluate(() => {
     const video = (globalThis as unknown as PageGlobals).document.querySelector('#player');
@@ -142,6 +142,23 @@ describe('the listing page player', () => {
       await context.close();
     }
   }, 60_000);
+
+  it('opened by its own address on a phone link: starts on the lowest rung, with the manifest and listing that came with the page', async () => {
+    const { context, page, responses } = await throttledPage();
+    const requests: string[] = [];
+    page.on('request', (request) => requests.push(new URL(request.url()).pathname));
+    try {
+      const played = await openAndPlay(page, ids.ladder, 0.3, `/listings/${ids.ladder}`);
+      // The browser's own guess of the link (1.6 Mbit/s) would start on 360p and fetch the start twice.
+      expect(played).toMatchObject({ playback: 'dash', videoHeight: 144 });
+      expect(responses.some((response) => response.url.includes('/dash/video-360p.webm'))).toBe(false);
+      // The manifest once (the page's preload), the listing not at all (it is in the page).
+      expect(requests.filter((path) => path === `/v1/listings/${ids.ladder}/stream/manifest.mpd`)).toHaveLength(1);
+      expect(requests).not.toContain(`/v1/listings/${ids.ladder}`);
+    } finally {
+      await context.close();
+    }
+  });
 
   it('lists Auto and each rung in the quality menu, switches to the rung chosen, and shows storyboard thumbnails on the seek bar', async () => {
     const { context, page } = await throttledPage();

@@ -108,9 +108,9 @@ describe("a listing's page", () => {
     expect(inHead.find((e) => e.tagName === 'link' && attr(e, 'rel') === 'canonical')?.attrs).toContainEqual({ name: 'href', value: url });
     expect(text(inHead.find((e) => e.tagName === 'title')!)).toBe(`${HOSTILE} · 120.50 EUR · Reelboard`);
 
-    // The hostile text made no element of its own: one script that runs (the app's), one JSON-LD block.
+    // The hostile text made no element of its own: one script that runs (the app's), one JSON-LD block, the listing's data.
     const scripts = all.filter((e) => e.tagName === 'script');
-    expect(scripts.map((e) => attr(e, 'type'))).toEqual(['module', 'application/ld+json']);
+    expect(scripts.map((e) => attr(e, 'type'))).toEqual(['module', 'application/ld+json', 'application/json']);
     const ld = JSON.parse(text(scripts[1]!));
     expect(ld).toMatchObject({
       '@context': 'https://schema.org',
@@ -122,6 +122,31 @@ describe("a listing's page", () => {
       subjectOf: { '@type': 'VideoObject', name: HOSTILE, duration: 'PT4S' },
     });
     expect(ld.description).toContain('</script><script>alert(2)</script>');
+  });
+
+  it('asks for what the first frame needs at once: the player, the manifest, and the listing written into the page', async () => {
+    await gw
+      .db('listings')
+      .where({ id: ids.plain })
+      .update({ manifest_key: `listings/${ids.plain}/dash/manifest.mpd` });
+    const { inHead, all } = await page(`/listings/${ids.plain}`);
+    const links = inHead
+      .filter((e) => e.tagName === 'link')
+      .map((e) => ({ rel: attr(e, 'rel'), href: attr(e, 'href'), as: attr(e, 'as'), crossorigin: attr(e, 'crossorigin') }));
+    expect(links).toContainEqual({ rel: 'modulepreload', href: '/assets/player.js', as: undefined, crossorigin: undefined });
+    expect(links).toContainEqual({ rel: 'preload', href: `/v1/listings/${ids.plain}/stream/manifest.mpd`, as: 'fetch', crossorigin: 'anonymous' });
+    // The data is the API's own answer for the listing (the client reads it instead of asking again).
+    const data = JSON.parse(text(all.find((e) => attr(e, 'id') === 'listing-data')!));
+    const api = (await (await fetch(`${gw.base}/v1/listings/${ids.plain}`)).json()) as typeof data;
+    expect(Object.keys(data).sort()).toEqual(Object.keys(api).sort());
+    expect({ ...data, posterUrl: undefined, video: { ...data.video, url: undefined } }).toEqual({
+      ...api,
+      posterUrl: undefined,
+      video: { ...api.video, url: undefined },
+    });
+    // The hostile listing's data stays inside its script element (checked above: no element of its own).
+    const hostile = await page(`/listings/${ids.priced}`);
+    expect(JSON.parse(text(hostile.all.find((e) => attr(e, 'id') === 'listing-data')!)).title).toBe(HOSTILE);
   });
 
   it('describes a listing without a price as a VideoObject', async () => {

@@ -19,6 +19,23 @@ export const formatPrice = (price: Price) => {
 
 const formatDuration = (seconds: number) => `${Math.floor(seconds / 60)}:${String(Math.round(seconds % 60)).padStart(2, '0')}`;
 
+/**
+ * The listing the gateway wrote into the page it served for this address (`#listing-data`), taken
+ * once: it is as fresh as the page, and saves a round trip before the first frame. Later visits
+ * within the app ask the API.
+ */
+function listingInPage(id: string): Listing | undefined {
+  const element = document.getElementById('listing-data');
+  if (!element) return undefined;
+  element.remove();
+  try {
+    const listing = JSON.parse(element.textContent ?? '') as Listing;
+    return listing.id === id ? listing : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The listing page: plays the video, with the listing's details. */
 export async function renderListing(view: HTMLElement, id: string): Promise<void> {
   mount(view, h('p', { class: 'notice', role: 'status' }, 'Loading…'));
@@ -27,7 +44,7 @@ export async function renderListing(view: HTMLElement, id: string): Promise<void
   let listing: Listing;
   try {
     // Asked afresh, not from the browser's cache: a listing just edited, sold or renewed shows as it is now.
-    listing = await requestJson<Listing>(`/v1/listings/${encodeURIComponent(id)}`, { cache: 'no-cache' });
+    listing = listingInPage(id) ?? (await requestJson<Listing>(`/v1/listings/${encodeURIComponent(id)}`, { cache: 'no-cache' }));
   } catch (error) {
     const message =
       error instanceof ApiError && error.status === 404

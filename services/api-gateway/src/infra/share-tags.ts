@@ -101,6 +101,25 @@ export function listingHead(listing: Listing, url: string): { title: string; hea
   return { title: `${title} · Reelboard`, head: lines.map((line) => `    ${line}`).join('\n') };
 }
 
+/** Where the gateway serves the adaptive player's script (infra/web.ts; packages/web/src/player-loader.ts imports it). */
+export const PLAYER_SCRIPT_PATH = '/assets/player.js';
+
+/**
+ * What a listing's page needs before its first frame, asked for while the page's own script is still
+ * on the wire instead of one after the other (on a phone link each was a round trip and its bytes in
+ * turn): the player's script, the manifest, and the listing itself, written into the page so the
+ * client does not ask for it again (packages/web/src/views/listing.ts reads it once).
+ */
+export function listingPreloads(listing: Listing): string {
+  const lines = [
+    `<link rel="modulepreload" href="${PLAYER_SCRIPT_PATH}" />`,
+    // as=fetch with crossorigin=anonymous is how the player's fetch() asks (cors, same-origin credentials): the browser hands it this response.
+    ...(listing.video.manifestUrl ? [`<link rel="preload" as="fetch" crossorigin="anonymous" href="${escapeHtml(listing.video.manifestUrl)}" />`] : []),
+    `<script type="application/json" id="listing-data">${jsonForScript(listing)}</script>`,
+  ];
+  return lines.map((line) => `    ${line}`).join('\n');
+}
+
 /** The page with a listing's title and head lines in place of the generic ones. */
 export function withHead(html: string, { title, head }: { title: string; head: string }): string {
   return html.replace(/<title>[^<]*<\/title>/, () => `<title>${escapeHtml(title)}</title>`).replace('</head>', () => `${head}\n  </head>`);
