@@ -25,6 +25,7 @@ import {
   saveReconcileCheckpoint,
   stalledQuotes,
 } from '@reelboard/db';
+import { type ConfirmationPolicy, confirmedHeight } from './confirmed-height.js';
 
 type Address = `0x${string}`;
 
@@ -33,8 +34,10 @@ export interface ReconcileParameters {
   chain: PublicClient;
   chainId: number;
   deposits: DepositSettings;
-  /** Blocks on top of (and including) a credit's block before it counts: the chain is read at head - confirmations + 1. */
+  /** Blocks on top of (and including) a credit's block before it counts, with policy `depth`: the chain is read at head - confirmations + 1. */
   confirmations: number;
+  /** The chain's confirmation policy (CHAINS, CONFIRMATION_POLICY): with `safe` / `finalized` the chain is read at the node's block of that tag, as the watcher's passes. */
+  confirmationPolicy?: ConfirmationPolicy | undefined;
   /** First block scanned for transfers to the plain merchant address (deposit addresses need no range: balances are totals). */
   fromBlock: bigint;
   /** Record what the ledger lacks (deposit credits and unmatched merchant transfers). */
@@ -149,8 +152,8 @@ export function quotesBySettings(quotes: readonly LedgerQuoteTotal[], configured
  */
 export async function reconcilePayments(params: ReconcileParameters): Promise<ReconcileReturnType> {
   const { db, chain, chainId, deposits, repair } = params;
-  const head = await chain.getBlockNumber({ cacheTime: 0 });
-  const height = head - BigInt(params.confirmations) + 1n;
+  // Read where the watcher's passes read (the same helper): money they may not count yet is not a difference.
+  const height = await confirmedHeight(chain, params);
   const blockTime = Number((await chain.getBlock({ blockNumber: height })).timestamp) * 1000;
   const ledger = await ledgerTotals(db, chainId);
   const differences: Difference[] = [];
