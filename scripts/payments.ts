@@ -2,7 +2,9 @@
 //   pnpm payments list [--status S] [--limit N]              ledger rows, newest first (S: refund_due or a status)
 //   pnpm payments refund <paymentId> --tx <hash> [--to A --signature S] [--note T]
 //                                                             records a refund sent by transaction <hash>, once the chain shows it paid what is due
-//   pnpm payments reconcile [--from-block N] [--repair]       compares the chain with the ledger and the ledger with the chain; exit 1 on any difference
+//   pnpm payments reconcile [--from-block N] [--repair] [--also MERCHANT[:TOKEN]]...
+//                                                             compares the chain with the ledger and the ledger with the chain; exit 1 on any difference
+//                                                             (--also: settings this deployment used before a change, whose quotes are judged too)
 //                                                             (from the checkpoint of the last block reconciled, or the factory's deployment block)
 //                                                             (--repair judges each missing credit at its block, and moves its upload)
 //   pnpm payments sweep [--min AMOUNT] [--min-native WEI]      sweeps deposit addresses holding money into the merchant (exit 1 if one reverts on its own)
@@ -247,20 +249,32 @@ const commands: Record<string, Command> = {
     },
   },
   reconcile: {
-    usage: 'reconcile [--from-block N] [--repair] [--settle-seconds S]',
-    options: { 'from-block': { type: 'string' }, repair: { type: 'boolean', default: false }, 'settle-seconds': { type: 'string', default: '15' } },
+    usage: 'reconcile [--from-block N] [--repair] [--settle-seconds S] [--also MERCHANT[:TOKEN]]...',
+    options: {
+      'from-block': { type: 'string' },
+      repair: { type: 'boolean', default: false },
+      'settle-seconds': { type: 'string', default: '15' },
+      also: { type: 'string', multiple: true, default: [] },
+    },
     async run({ values }, { db, config }) {
       const fromArg = values['from-block'];
       if (fromArg !== undefined && (typeof fromArg !== 'string' || !/^\d+$/.test(fromArg))) throw new UsageError('--from-block must be a block number');
       const settle = Number(values['settle-seconds']);
       if (!Number.isFinite(settle) || settle < 0) throw new UsageError('--settle-seconds must be a number of seconds');
+      // The merchant (and token) this deployment used before a change: its quotes are still this deployment's to judge.
+      const alsoSettings = (values.also as string[]).map((item) => {
+        const match = /^(0x[0-9a-fA-F]{40})(?::(0x[0-9a-fA-F]{40}|native))?$/.exec(item);
+        if (!match) throw new UsageError(`--also must be MERCHANT or MERCHANT:TOKEN (0x-prefixed 20-byte addresses, or MERCHANT:native); got ${item}`);
+        const token = match[2] === undefined || match[2] === 'native' ? null : (match[2].toLowerCase() as `0x${string}`);
+        return { merchant: (match[1] as string).toLowerCase() as `0x${string}`, token };
+      });
       const { chain, chainId, deposits, finality } = await chainOf(config);
       const { reconcilePayments, describeDifference, reconcileStart, advanceCheckpoint } = await import('../services/payment-watcher/src/reconcile.js');
       // By default from the block after the last one fully reconciled (a checkpoint in Postgres), or on a
       // first run from the deposit factory's deployment; deposit addresses are checked whole, whatever the range.
       const start = await reconcileStart({ db, chain, chainId, deposits }, typeof fromArg === 'string' ? BigInt(fromArg) : undefined);
       const fromBlock = start.fromBlock;
-      const params = { db, chain, chainId, deposits, ...finality, fromBlock, repair: false };
+      const params = { db, chain, chainId, deposits, alsoSettings, ...finality, fromBlock, repair: false };
       // A credit seen a moment ago may still be on its way to the ledger: differences are read again for a while before they count.
       const deadline = Date.now() + settle * 1000;
       let result = await reconcilePayments(params);
@@ -290,6 +304,15 @@ const commands: Record<string, Command> = {
       );
       process.stdout.write(checkpoint === null ? 'checkpoint not moved\n' : `checkpoint: block ${checkpoint}\n`);
       for (const difference of result.differences) process.stdout.write(`${describeDifference(difference)}\n`);
+      // Quotes of other settings are not judged: named (the largest groups), so a merchant or token changed is not forgotten.
+      const others = [...result.notJudged].sort((a, b) => b.quotes - a.quotes);
+      for (const group of others.slice(0, 10)) {
+        const settings = `${group.merchant}${group.token ? `:${group.token}` : ''}`;
+        process.stdout.write(
+          `not judged: ${group.quotes} quote(s) issued for merchant ${group.merchant} in ${group.token ?? 'the native coin'} (if this deployment issued them before a change: --also ${settings})\n`,
+        );
+      }
+      if (others.length > 10) process.stdout.write(`not judged: ${others.length - 10} more settings' quotes\n`);
       if (result.differences.length === 0) {
         process.stdout.write('the ledger matches the chain\n');
         return 0;

@@ -96,6 +96,11 @@ export interface ReconcileReturnType {
   differences: Difference[];
   /** Differences recorded by `repair`. */
   repaired: number;
+  /**
+   * Quotes in the ledger issued under other settings than `deposits` and `alsoSettings` (another
+   * deployment's sharing the database, or this one's before a change of merchant or token): not judged.
+   */
+  notJudged: { merchant: Address; token: Address | null; quotes: number }[];
 }
 
 /**
@@ -164,8 +169,13 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
   // Each quote under the settings it was issued with (its merchant and token): a quote from before a
   // change of MERCHANT_ADDRESS or PAYMENT_TOKEN is still checked, in its own asset, by its own factory.
   const judged = [deposits, ...(params.alsoSettings ?? [])].map((d) => `${d.merchant.toLowerCase()}:${d.token?.toLowerCase() ?? 'native'}`);
+  const notJudged: ReconcileReturnType['notJudged'] = [];
   for (const [settings, ours] of quotesBySettings(ledger.quotes, deposits)) {
-    if (!judged.includes(`${settings.merchant}:${settings.token ?? 'native'}`)) continue;
+    if (!judged.includes(`${settings.merchant}:${settings.token ?? 'native'}`)) {
+      // Named, so a "matches" under new settings never hides the quotes issued under the old ones.
+      notJudged.push({ merchant: settings.merchant, token: settings.token, quotes: ours.length });
+      continue;
+    }
     quotesChecked += ours.length;
     for (const quote of ours) ourQuoteIds.add(quote.quoteId);
     const groupSweeps = await readSweeps(chain, settings, { fromBlock: 0n, toBlock: height });
@@ -302,6 +312,7 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
     blocksRead: numbers.length,
     differences,
     repaired,
+    notJudged,
   };
 }
 
