@@ -15,6 +15,7 @@ export const unitTests = [
   'packages/config/test/chains.test.ts',
   'packages/config/test/config.test.ts',
   'packages/contracts/test/contracts.test.ts',
+  'packages/lifecycle/test/quote-transitions.test.ts',
   'packages/logger/test/scrub.test.ts',
   'packages/media/test/capabilities.test.ts',
   'packages/media/test/chunk-commands.test.ts',

@@ -2,12 +2,14 @@
 //   pnpm payments list [--status S] [--limit N]              ledger rows, newest first (S: refund_due or a status)
 //   pnpm payments refund <paymentId> --tx <hash> [--to A --signature S] [--note T]
 //                                                             records a refund sent by transaction <hash>, once the chain shows it paid what is due
-//   pnpm payments reconcile [--from-block N] [--repair]       compares the chain with the ledger and the ledger with the chain; exit 1 on any difference
+//   pnpm payments reconcile [--from-block N] [--repair] [--also MERCHANT[:TOKEN]]...
+//                                                             compares the chain with the ledger and the ledger with the chain; exit 1 on any difference
+//                                                             (--also: settings this deployment used before a change, whose quotes are judged too)
 //                                                             (from the checkpoint of the last block reconciled, or the factory's deployment block)
 //                                                             (--repair judges each missing credit at its block, and moves its upload)
 //   pnpm payments sweep [--min AMOUNT] [--min-native WEI]      sweeps deposit addresses holding money into the merchant (exit 1 if one reverts on its own)
 // Reads DATABASE_URL; a refund and reconcile --repair also REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) and REDIS_PREFIX (the owner is told on the upload's
-// status); a refund also RPC_URL, CHAIN_ID and CONFIRMATIONS (the transaction is verified on chain); reconcile and sweep RPC_URL, CHAIN_ID, MERCHANT_ADDRESS, PAYMENT_TOKEN and CONFIRMATIONS
+// status); a refund also RPC_URL, CHAIN_ID and CONFIRMATIONS (the transaction is verified on chain); reconcile and sweep RPC_URL, CHAIN_ID, MERCHANT_ADDRESS, PAYMENT_TOKEN and CONFIRMATIONS (reconcile also CONFIRMATION_POLICY, or CHAINS' entry for CHAIN_ID)
 // (as the payment-watcher), sweep SWEEP_PRIVATE_KEY. Beside `pnpm dev`, with none of them set: the stack's own (.data/dev.env).
 // Each subcommand is one row of `commands`: add one there.
 import { userInfo } from 'node:os';
@@ -34,6 +36,12 @@ const configSchema = databaseEnvSchema
   .extend(chainEnvSchema.partial().shape)
   .extend({
     CONFIRMATIONS: env.positiveInt(2).describe('Blocks on top of (and including) a payment before reconcile counts it (as the payment-watcher).'),
+    CONFIRMATION_POLICY: z
+      .enum(['depth', 'safe', 'finalized'], { error: "must be depth (CONFIRMATIONS blocks), safe or finalized (the node's block tags)" })
+      .default('depth')
+      .describe(
+        "Up to which block reconcile reads, as the payment-watcher: `depth` (CONFIRMATIONS blocks on top) or the node's `safe` / `finalized` block. CHAINS' entry for CHAIN_ID, when set, decides instead.",
+      ),
     SWEEP_PRIVATE_KEY: z
       .string()
       .regex(/^0x[0-9a-fA-F]{64}$/, { error: 'must be a 0x-prefixed 32-byte hex private key' })
@@ -90,11 +98,16 @@ async function chainOf(config: Config) {
   const rpcUrls = rpcUrlsFrom(config);
   // No ranking here: its pings would keep the command alive; a failing endpoint is still skipped.
   const chain = createChainClient({ rpcUrls, chainId: config.CHAIN_ID ?? 0, batchSize: 500, maxLogRange: config.RPC_MAX_LOG_RANGE });
+  // Counted where the watcher counts: the chain's own policy in CHAINS, else the single-chain settings.
+  const listed = config.CHAINS?.find((setting) => setting.id === config.CHAIN_ID);
   return {
     chain,
     chainId: config.CHAIN_ID ?? 0,
     rpcUrls,
     deposits: { merchant: config.MERCHANT_ADDRESS as `0x${string}`, token: config.PAYMENT_TOKEN ?? null },
+    finality: listed
+      ? { confirmationPolicy: listed.confirmationPolicy, confirmations: listed.confirmations }
+      : { confirmationPolicy: config.CONFIRMATION_POLICY, confirmations: config.CONFIRMATIONS },
   };
 }
 
@@ -104,6 +117,7 @@ async function lifecycleSettle(
   chain: Awaited<ReturnType<typeof chainOf>>['chain'],
   chainId: number,
   deposits: Awaited<ReturnType<typeof chainOf>>['deposits'],
+  finality: Awaited<ReturnType<typeof chainOf>>['finality'],
 ) {
   const { connectRedis } = await import('@reelboard/bus');
   const { createBus, Uploads } = await import('@reelboard/lifecycle');
@@ -124,7 +138,7 @@ async function lifecycleSettle(
     log,
     chainId,
     deposits,
-    confirmations: config.CONFIRMATIONS,
+    ...finality,
     startBehind: 0,
     maxBlocksPerPass: 1,
   });
@@ -235,20 +249,32 @@ const commands: Record<string, Command> = {
     },
   },
   reconcile: {
-    usage: 'reconcile [--from-block N] [--repair] [--settle-seconds S]',
-    options: { 'from-block': { type: 'string' }, repair: { type: 'boolean', default: false }, 'settle-seconds': { type: 'string', default: '15' } },
+    usage: 'reconcile [--from-block N] [--repair] [--settle-seconds S] [--also MERCHANT[:TOKEN]]...',
+    options: {
+      'from-block': { type: 'string' },
+      repair: { type: 'boolean', default: false },
+      'settle-seconds': { type: 'string', default: '15' },
+      also: { type: 'string', multiple: true, default: [] },
+    },
     async run({ values }, { db, config }) {
       const fromArg = values['from-block'];
       if (fromArg !== undefined && (typeof fromArg !== 'string' || !/^\d+$/.test(fromArg))) throw new UsageError('--from-block must be a block number');
       const settle = Number(values['settle-seconds']);
       if (!Number.isFinite(settle) || settle < 0) throw new UsageError('--settle-seconds must be a number of seconds');
-      const { chain, chainId, deposits } = await chainOf(config);
+      // The merchant (and token) this deployment used before a change: its quotes are still this deployment's to judge.
+      const alsoSettings = (values.also as string[]).map((item) => {
+        const match = /^(0x[0-9a-fA-F]{40})(?::(0x[0-9a-fA-F]{40}|native))?$/.exec(item);
+        if (!match) throw new UsageError(`--also must be MERCHANT or MERCHANT:TOKEN (0x-prefixed 20-byte addresses, or MERCHANT:native); got ${item}`);
+        const token = match[2] === undefined || match[2] === 'native' ? null : (match[2].toLowerCase() as `0x${string}`);
+        return { merchant: (match[1] as string).toLowerCase() as `0x${string}`, token };
+      });
+      const { chain, chainId, deposits, finality } = await chainOf(config);
       const { reconcilePayments, describeDifference, reconcileStart, advanceCheckpoint } = await import('../services/payment-watcher/src/reconcile.js');
       // By default from the block after the last one fully reconciled (a checkpoint in Postgres), or on a
       // first run from the deposit factory's deployment; deposit addresses are checked whole, whatever the range.
       const start = await reconcileStart({ db, chain, chainId, deposits }, typeof fromArg === 'string' ? BigInt(fromArg) : undefined);
       const fromBlock = start.fromBlock;
-      const params = { db, chain, chainId, deposits, confirmations: config.CONFIRMATIONS, fromBlock, repair: false };
+      const params = { db, chain, chainId, deposits, alsoSettings, ...finality, fromBlock, repair: false };
       // A credit seen a moment ago may still be on its way to the ledger: differences are read again for a while before they count.
       const deadline = Date.now() + settle * 1000;
       let result = await reconcilePayments(params);
@@ -261,7 +287,7 @@ const commands: Record<string, Command> = {
         // queued, late money owed): it needs the pipeline's Redis, not only the ledger.
         if (!config.REDIS_URL && !config.REDIS_SENTINELS)
           throw new ConfigError([{ variable: 'REDIS_URL', message: 'is required for --repair (it moves the uploads its credits pay)' }]);
-        const repairer = await lifecycleSettle(config, chain, chainId, deposits);
+        const repairer = await lifecycleSettle(config, chain, chainId, deposits, finality);
         try {
           result = await reconcilePayments({ ...params, repair: true, settle: repairer.settle });
         } finally {
@@ -278,6 +304,15 @@ const commands: Record<string, Command> = {
       );
       process.stdout.write(checkpoint === null ? 'checkpoint not moved\n' : `checkpoint: block ${checkpoint}\n`);
       for (const difference of result.differences) process.stdout.write(`${describeDifference(difference)}\n`);
+      // Quotes of other settings are not judged: named (the largest groups), so a merchant or token changed is not forgotten.
+      const others = [...result.notJudged].sort((a, b) => b.quotes - a.quotes);
+      for (const group of others.slice(0, 10)) {
+        const settings = `${group.merchant}${group.token ? `:${group.token}` : ''}`;
+        process.stdout.write(
+          `not judged: ${group.quotes} quote(s) issued for merchant ${group.merchant} in ${group.token ?? 'the native coin'} (if this deployment issued them before a change: --also ${settings})\n`,
+        );
+      }
+      if (others.length > 10) process.stdout.write(`not judged: ${others.length - 10} more settings' quotes\n`);
       if (result.differences.length === 0) {
         process.stdout.write('the ledger matches the chain\n');
         return 0;

@@ -119,6 +119,10 @@ describe('pnpm payments', () => {
   it('refuses bad calls with the usage (exit 2) and an unknown payment (exit 1)', async () => {
     expect(await payments('refund', '12', '--tx', '0x12')).toMatchObject({ code: 2, stderr: expect.stringContaining('--tx must be') });
     expect(await payments('sweep-everything')).toMatchObject({ code: 2, stderr: expect.stringContaining('pnpm payments refund <paymentId>') });
+    expect(await payments('reconcile', '--also', 'the-old-merchant')).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--also must be MERCHANT or MERCHANT:TOKEN'),
+    });
     expect(await payments('refund', '999999999999', '--tx', randomTxHash())).toMatchObject({ code: 1, stderr: 'no payment 999999999999\n' });
   });
 });

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { CreditStatus, CreditTransfer, PaymentCredited } from '@reelboard/contracts';
-import { listingMay } from '@reelboard/lifecycle/transitions';
+import { listingMay, type QuoteState, quoteMay, quoteNext, quoteTransitions } from '@reelboard/lifecycle/transitions';
 import { lifecycleStateOf } from './listing-lifecycle.js';
 import type { ModerationStatus, OwnerState } from './read.js';
 
@@ -11,7 +11,7 @@ export const paymentStatuses: readonly PaymentStatus[] = ['partial', 'paid', 'ov
 export type PaymentFilter = PaymentStatus | 'refund_due';
 export const paymentFilters: readonly PaymentFilter[] = ['refund_due', ...paymentStatuses];
 
-export type QuoteState = 'open' | 'paid' | 'expired';
+export type { QuoteState };
 
 /** A quote the gateway issued: its own deposit address, so whatever reaches it pays this upload. */
 export interface QuoteRecord {
@@ -275,7 +275,8 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
   const covers = credit.status === 'paid' || credit.status === 'overpaid';
   // The first covering credit of a renewal renews its listing (or finds it gone: then it is due back).
   // A renewal already failed (the stuck-work sweep gave up on it) is not applied late: its money is due back.
-  const renewal = quote.purpose === 'renewal' && covers && quote.state !== 'paid' && quote.failed_stage === null ? await renewListing(trx, quote) : undefined;
+  const renewal =
+    quote.purpose === 'renewal' && covers && quoteMay('renew', quote.state) && quote.failed_stage === null ? await renewListing(trx, quote) : undefined;
   if (renewal && 'refused' in renewal) {
     await trx('payment_quotes').where({ quote_id: quote.quote_id }).update({ failed_stage: RENEWAL_STAGE, failure_reason: renewal.refused });
     quote.failed_stage = RENEWAL_STAGE;
@@ -342,7 +343,7 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
       .where({ id: quote.listing_id })
       .whereNotNull('payment_held_at')
       .update({ payment_held_at: null, payment_held_reason: null, updated_at: trx.fn.now() });
-  const state: QuoteState = covers ? 'paid' : quote.state;
+  const state: QuoteState = covers ? quoteNext(quote.state, renewal ? 'renew' : 'cover', quote.quote_id) : quote.state;
   // Paid within the payment tolerance: what was missing is kept on the quote (the first covering credit's view).
   const shortfall = covers && quote.state !== 'paid' && total < quoteAmount ? { shortfall: (quoteAmount - total).toString() } : {};
   await trx('payment_quotes')
@@ -446,13 +447,14 @@ async function reverseCredit(trx: Knex.Transaction, reversal: Reversal): Promise
       `a reorg of blocks ${reversal.fromBlock}..${reversal.toBlock} took back ${credited - target} of its payment (quote ${quote.quote_id})`,
     );
   }
-  await trx('payment_quotes').where({ quote_id: quote.quote_id }).update({ credited_total: target.toString(), updated_at: trx.fn.now() });
+  const state = quoteNext(quote.state, 'reverse', quote.quote_id);
+  await trx('payment_quotes').where({ quote_id: quote.quote_id }).update({ credited_total: target.toString(), state, updated_at: trx.fn.now() });
   return {
     recorded: ids.length,
     paymentIds: ids,
     amount: (credited - target).toString(),
     refundDue: '0',
-    quoteState: quote.state,
+    quoteState: state,
     reversal: { amount: (credited - target).toString(), listingId: quote.listing_id, held },
   };
 }
@@ -554,15 +556,15 @@ async function closeQuote(trx: Knex.Transaction, closed: Extract<PaymentCredited
     .forUpdate()
     .first('quote_id', 'state');
   const quoteId = quote?.quote_id ?? closed.uploadId;
-  // A quote that was covered meanwhile stays paid.
-  if (quote?.state === 'open') await trx('payment_quotes').where({ quote_id: quoteId }).update({ state: 'expired', updated_at: trx.fn.now() });
+  // A quote that was covered meanwhile stays paid (the table's close from paid).
+  const state = quote ? quoteNext(quote.state, 'close', quoteId) : null;
+  if (quote && state !== quote.state) await trx('payment_quotes').where({ quote_id: quoteId }).update({ state, updated_at: trx.fn.now() });
   const due: { id: string | number; refund_due: string }[] = await trx('payments')
     .where({ quote_id: quoteId, status: 'partial' })
     .where('refund_due', 0)
     .update({ refund_due: trx.raw('amount - refunded_amount'), updated_at: trx.fn.now() })
     .returning(['id', 'refund_due']);
   const refundDue = due.reduce((acc, row) => acc + BigInt(row.refund_due), 0n);
-  const state: QuoteState | null = quote ? (quote.state === 'open' ? 'expired' : quote.state) : null;
   return { recorded: due.length, paymentIds: due.map((row) => Number(row.id)), amount: '0', refundDue: refundDue.toString(), quoteState: state };
 }
 
@@ -619,6 +621,12 @@ export async function linkQuotePayments(trx: Knex, uploadId: string, listingId: 
   return rows.length;
 }
 
+/** The lifecycle's quote transition `event` as SQL over payment_quotes.state (for a bulk update; the table lists every state `close` takes). */
+function quoteEventSql(event: keyof typeof quoteTransitions): string {
+  const cases = Object.entries(quoteTransitions[event]).map(([from, to]) => `WHEN '${from}' THEN '${to}'::payment_quote_state`);
+  return `CASE state ${cases.join(' ')} END`;
+}
+
 /**
  * An upload failed for good before its listing was saved (or a renewal before it was applied): its
  * credits become `unfulfilled` and due back in full (with the stage and reason, for the operator who
@@ -636,7 +644,7 @@ export async function recordUnfulfilled(db: Knex, uploadId: string, failure: { s
       .update({
         failed_stage: failure.stage,
         failure_reason: failure.reason,
-        state: trx.raw(`CASE WHEN state = 'open' THEN 'expired'::payment_quote_state ELSE state END`),
+        state: trx.raw(quoteEventSql('close')),
         updated_at: trx.fn.now(),
       });
     const changed = await trx('payments')

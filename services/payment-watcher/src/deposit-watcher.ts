@@ -5,6 +5,7 @@ import type { CreditStatus, CreditTransfer, Payment, StatusCodeOf } from '@reelb
 import type { QuoteToWatch } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
+import { type ConfirmationPolicy, confirmedHeight } from './confirmed-height.js';
 import { judgeCredit } from './judge-credit.js';
 import { countCredit, countReorg, countReversal, scanLag } from './metrics.js';
 import type { ScanLock } from './scan-lock.js';
@@ -14,7 +15,7 @@ type Address = `0x${string}`;
 type Hash = `0x${string}`;
 const STAGE = 'payment-watcher';
 
-export type ConfirmationPolicy = 'depth' | 'safe' | 'finalized';
+export type { ConfirmationPolicy } from './confirmed-height.js';
 
 /** A reorg that replaced blocks the passes had read: the common ancestor, and the last block read on the lost branch. */
 export interface Reorg {
@@ -123,10 +124,7 @@ export class DepositWatcher {
 
   /** The highest block that counts now: `confirmations` below the head, or the node's safe / finalized block. */
   async confirmedHeight(): Promise<bigint> {
-    const policy = this.deps.confirmationPolicy ?? 'depth';
-    if (policy !== 'depth') return (await this.deps.chain.getBlock({ blockTag: policy, includeTransactions: false })).number;
-    const head = await this.deps.chain.getBlockNumber({ cacheTime: 0 });
-    return head - BigInt(this.deps.confirmations) + 1n;
+    return confirmedHeight(this.deps.chain, { confirmationPolicy: this.deps.confirmationPolicy, confirmations: this.deps.confirmations });
   }
 
   /** One pass: if this replica holds the lease, settles the blocks from the cursor to the confirmed head. Returns blocks read. */

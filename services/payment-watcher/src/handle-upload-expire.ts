@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Bus, RetryLaterError, type StageContext } from '@reelboard/bus';
 import type { UploadExpire } from '@reelboard/contracts';
-import type { Uploads } from '@reelboard/lifecycle';
+import { closesQuote, type Uploads } from '@reelboard/lifecycle';
 import { type WatchList, watchedQuoteOf } from './watch-list.js';
 
 export interface UploadExpireDeps {
@@ -73,18 +73,20 @@ export async function handleUploadExpire(deps: UploadExpireDeps, { uploadId }: U
     throw new RetryLaterError(deps.pollIntervalMs, 'a hinted transaction is still being checked');
   }
   const [received = 0n] = await watchList.credited([quote.address]);
+  const transition = received > 0n ? 'expireOwingRefund' : 'expire';
   const ended =
-    received > 0n
-      ? await uploads.transition(uploadId, 'expireOwingRefund', {
+    transition === 'expireOwingRefund'
+      ? await uploads.transition(uploadId, transition, {
           stage: 'payment-watcher',
           reason: `received ${received} of ${quote.amount} before the quote expired; recorded for refund`,
         })
-      : await uploads.transition(uploadId, 'expire', { stage: 'payment-watcher', reason: 'not paid before the quote expired' });
+      : await uploads.transition(uploadId, transition, { stage: 'payment-watcher', reason: 'not paid before the quote expired' });
   if (!ended.moved) {
     context.log.info('upload was paid meanwhile; not expiring', { state: ended.state });
     return;
   }
-  if (received > 0n) await closeOwed();
+  // Both expiries close the quote in the ledger (the lifecycle's table), with nothing received too: no quote stays open after its upload ended.
+  if (closesQuote(transition)) await closeOwed();
   else await rm(join(deps.stagingDir, uploadId), { recursive: true, force: true });
   context.log.info('upload expired', { received: received.toString() });
 }

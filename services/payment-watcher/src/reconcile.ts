@@ -25,6 +25,7 @@ import {
   saveReconcileCheckpoint,
   stalledQuotes,
 } from '@reelboard/db';
+import { type ConfirmationPolicy, confirmedHeight } from './confirmed-height.js';
 
 type Address = `0x${string}`;
 
@@ -33,8 +34,10 @@ export interface ReconcileParameters {
   chain: PublicClient;
   chainId: number;
   deposits: DepositSettings;
-  /** Blocks on top of (and including) a credit's block before it counts: the chain is read at head - confirmations + 1. */
+  /** Blocks on top of (and including) a credit's block before it counts, with policy `depth`: the chain is read at head - confirmations + 1. */
   confirmations: number;
+  /** The chain's confirmation policy (CHAINS, CONFIRMATION_POLICY): with `safe` / `finalized` the chain is read at the node's block of that tag, as the watcher's passes. */
+  confirmationPolicy?: ConfirmationPolicy | undefined;
   /** First block scanned for transfers to the plain merchant address (deposit addresses need no range: balances are totals). */
   fromBlock: bigint;
   /** Record what the ledger lacks (deposit credits and unmatched merchant transfers). */
@@ -93,6 +96,11 @@ export interface ReconcileReturnType {
   differences: Difference[];
   /** Differences recorded by `repair`. */
   repaired: number;
+  /**
+   * Quotes in the ledger issued under other settings than `deposits` and `alsoSettings` (another
+   * deployment's sharing the database, or this one's before a change of merchant or token): not judged.
+   */
+  notJudged: { merchant: Address; token: Address | null; quotes: number }[];
 }
 
 /**
@@ -149,8 +157,8 @@ export function quotesBySettings(quotes: readonly LedgerQuoteTotal[], configured
  */
 export async function reconcilePayments(params: ReconcileParameters): Promise<ReconcileReturnType> {
   const { db, chain, chainId, deposits, repair } = params;
-  const head = await chain.getBlockNumber({ cacheTime: 0 });
-  const height = head - BigInt(params.confirmations) + 1n;
+  // Read where the watcher's passes read (the same helper): money they may not count yet is not a difference.
+  const height = await confirmedHeight(chain, params);
   const blockTime = Number((await chain.getBlock({ blockNumber: height })).timestamp) * 1000;
   const ledger = await ledgerTotals(db, chainId);
   const differences: Difference[] = [];
@@ -161,8 +169,13 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
   // Each quote under the settings it was issued with (its merchant and token): a quote from before a
   // change of MERCHANT_ADDRESS or PAYMENT_TOKEN is still checked, in its own asset, by its own factory.
   const judged = [deposits, ...(params.alsoSettings ?? [])].map((d) => `${d.merchant.toLowerCase()}:${d.token?.toLowerCase() ?? 'native'}`);
+  const notJudged: ReconcileReturnType['notJudged'] = [];
   for (const [settings, ours] of quotesBySettings(ledger.quotes, deposits)) {
-    if (!judged.includes(`${settings.merchant}:${settings.token ?? 'native'}`)) continue;
+    if (!judged.includes(`${settings.merchant}:${settings.token ?? 'native'}`)) {
+      // Named, so a "matches" under new settings never hides the quotes issued under the old ones.
+      notJudged.push({ merchant: settings.merchant, token: settings.token, quotes: ours.length });
+      continue;
+    }
     quotesChecked += ours.length;
     for (const quote of ours) ourQuoteIds.add(quote.quoteId);
     const groupSweeps = await readSweeps(chain, settings, { fromBlock: 0n, toBlock: height });
@@ -299,6 +312,7 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
     blocksRead: numbers.length,
     differences,
     repaired,
+    notJudged,
   };
 }
 

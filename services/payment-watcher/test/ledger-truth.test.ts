@@ -13,6 +13,7 @@ import { type Anvil, KEYS, startAnvil } from '@reelboard/testkit/anvil';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { deletePrefix } from '@reelboard/testkit/uploads';
 import { handlePaymentCredited } from '../../profile-writer/src/handle-payment-credited.js';
+import { handleUploadFailed } from '../../profile-writer/src/handle-upload-failed.js';
 import { DepositWatcher, type DepositWatcherDeps } from '../src/deposit-watcher.js';
 import { handlePaymentSubmitted, hintPollDelay } from '../src/handle-payment-submitted.js';
 import { handleUploadExpire } from '../src/handle-upload-expire.js';
@@ -237,6 +238,30 @@ describe('Postgres is the truth for money, Redis a cache', () => {
     expect(await rig.watchList.quote(upload.uploadId)).toMatchObject({ address: to, amount: PRICE.toString() });
     expect(await rig.uploads.state(upload.uploadId)).toBe('paid');
     await writeLedger([upload.uploadId]);
+  });
+});
+
+describe('every terminal upload transition closes its quote', () => {
+  it('an upload expired with nothing received and one a stage rejected while it awaited payment leave no quote open in the ledger', async () => {
+    const deadline = await deadlineIn(3_000);
+    const unpaid = await receive(deadline);
+    const rejected = await receive(deadline);
+    // The transcoder's early cut refused the file while the owner was still to pay: the stage gives up for good.
+    expect((await rig.uploads.transition(rejected.uploadId, 'fail', { stage: 'transcoder', reason: 'not a video' })).moved).toBe(true);
+    const context = recordingContext(rig.bus, rig.env.log).context;
+    await handleUploadFailed(db, { uploadId: rejected.uploadId, stage: 'transcoder', reason: 'not a video', upload: {} }, context);
+
+    await mineAfter(deadline, 2);
+    await watcher.scanOnce();
+    expect(await expire(unpaid.uploadId)).toBe('done');
+    expect(await rig.uploads.state(unpaid.uploadId)).toBe('expired');
+    await writeLedger([unpaid.uploadId, rejected.uploadId]);
+
+    const quotes = await db('payment_quotes').whereIn('quote_id', [unpaid.uploadId, rejected.uploadId]).select('quote_id', 'state');
+    expect(Object.fromEntries(quotes.map((q: { quote_id: string; state: string }) => [q.quote_id, q.state]))).toEqual({
+      [unpaid.uploadId]: 'expired',
+      [rejected.uploadId]: 'expired',
+    });
   });
 });
 

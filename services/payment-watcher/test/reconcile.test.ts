@@ -329,3 +329,62 @@ describe('reconciliation of the chain with the ledger', () => {
     await db('payment_quotes').whereIn('quote_id', [lost.quoteId, renewal.quoteId]).update({ state: 'expired' });
   });
 });
+
+describe("reconciliation reads up to the block the chain's confirmation policy names", () => {
+  it("with `safe` or `finalized`, money above the node's block of that tag is not counted yet, by the function and by `pnpm payments reconcile`", async () => {
+    // A merchant of this test's own, so the file's other quotes and transfers are not judged here.
+    const own: DepositSettings = { merchant: privateKeyToAddress(generatePrivateKey()).toLowerCase() as Hex, token: null };
+    const base = quoteInput();
+    const quote = { ...base, depositAddress: depositAddressOf(own, base.quoteId) };
+    await recordQuote(db, quote);
+    quoteIds.push(quote.quoteId);
+    await pay(quote.depositAddress, 42n);
+    const paidIn = await anvil.client.getBlockNumber();
+    await anvil.test.mine({ blocks: 2 });
+    const chain = createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 });
+    const at = (confirmationPolicy: 'depth' | 'safe' | 'finalized') =>
+      reconcilePayments({ db, chain, chainId: 31337, deposits: own, confirmations: 1, confirmationPolicy, fromBlock: paidIn, repair: false });
+    const missing = [expect.objectContaining({ kind: 'deposit_missing', quoteId: quote.quoteId, chainTotal: 42n, ledgerTotal: 0n })];
+
+    // Three blocks deep: counted with a depth of 1, not yet under the node's tags (anvil answers them 32 and 64 blocks down).
+    expect((await at('depth')).differences).toEqual(missing);
+    for (const policy of ['safe', 'finalized'] as const) {
+      const tagged = (await anvil.client.getBlock({ blockTag: policy })).number;
+      expect(tagged).toBeLessThan(paidIn);
+      const result = await at(policy);
+      expect(result.height).toBe(tagged);
+      expect(result.differences).toEqual([]);
+    }
+
+    const cli = (extra: Record<string, string>) =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/payments.ts', 'reconcile', '--from-block', String(paidIn), '--settle-seconds', '0'], {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          DATABASE_URL: infraEnv().TEST_DATABASE_URL,
+          RPC_URL: anvil.rpcUrl,
+          CHAIN_ID: '31337',
+          MERCHANT_ADDRESS: own.merchant,
+          CONFIRMATIONS: '1',
+          ...extra,
+        },
+      }).then(
+        (out) => ({ code: 0, stdout: out.stdout }),
+        (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
+      );
+    try {
+      expect(await cli({})).toMatchObject({ code: 1, stdout: expect.stringContaining(`quote ${quote.quoteId}`) });
+      expect(await cli({ CONFIRMATION_POLICY: 'safe' })).toMatchObject({ code: 0, stdout: expect.stringContaining('the ledger matches the chain') });
+      // CHAINS' entry for the chain decides over the single-chain settings, as in the watcher.
+      const chains = JSON.stringify([{ id: 31337, name: 'anvil', rpcUrls: [anvil.rpcUrl], confirmationPolicy: 'finalized' }]);
+      expect(await cli({ CHAINS: chains })).toMatchObject({ code: 0, stdout: expect.stringContaining('the ledger matches the chain') });
+
+      // Once the node's finalized block passes the payment, it is counted.
+      await anvil.test.mine({ blocks: 70 });
+      expect((await at('finalized')).differences).toEqual(missing);
+      expect(await cli({ CHAINS: chains })).toMatchObject({ code: 1 });
+    } finally {
+      await db('reconcile_checkpoints').where({ merchant: own.merchant }).delete();
+    }
+  });
+});

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { CancelledUpload, Pricing, UnpaidUpload } from '@reelboard/api';
 import type { Bus } from '@reelboard/bus';
 import type { Knex } from '@reelboard/db';
-import type { Uploads } from '@reelboard/lifecycle';
+import { closesQuote, type Uploads } from '@reelboard/lifecycle';
 import { type GatewayConfig, quotedPrice } from '../config.js';
 import { HttpError } from '../infra/http-error.js';
 
@@ -81,19 +81,21 @@ export async function cancelUnpaidUpload(deps: UnpaidUploadsDeps, owner: string,
     throw new HttpError(409, 'upload_state', `the upload is ${state ?? 'gone'}, not awaiting payment: it cannot be cancelled`, { state });
   const received = (await receivedOn(deps.db, [uploadId])).get(uploadId) ?? 0n;
   const { quote } = upload;
+  const transition = received > 0n ? 'cancelOwingRefund' : 'cancel';
   const ended =
-    received > 0n
-      ? await uploads.transition(uploadId, 'cancelOwingRefund', {
+    transition === 'cancelOwingRefund'
+      ? await uploads.transition(uploadId, transition, {
           stage: 'api-gateway',
           code: 'cancelled',
           reason: `cancelled by its owner after ${received} of ${quote.amount} arrived; recorded for refund`,
         })
-      : await uploads.transition(uploadId, 'cancel', { stage: 'api-gateway', code: 'cancelled', reason: 'cancelled by its owner' });
+      : await uploads.transition(uploadId, transition, { stage: 'api-gateway', code: 'cancelled', reason: 'cancelled by its owner' });
   if (!ended.moved) {
     throw new HttpError(409, 'upload_state', `the upload is ${ended.state ?? 'gone'}, not awaiting payment: it cannot be cancelled`, { state: ended.state });
   }
-  // Closed like an expired quote, so the ledger makes what arrived due back (and anything later, late).
-  await deps.bus.publish('payment.credited', { kind: 'closed', uploadId, chainId: quote.chainId, address: quote.to, outcome: 'expired' });
+  // Closed like an expired quote (the lifecycle's table), so the ledger makes what arrived due back (and anything later, late).
+  if (closesQuote(transition))
+    await deps.bus.publish('payment.credited', { kind: 'closed', uploadId, chainId: quote.chainId, address: quote.to, outcome: 'expired' });
   await rm(join(deps.stagingDir, uploadId), { recursive: true, force: true });
   await deps.release(owner, uploadId);
   return { uploadId, state: received > 0n ? 'refund_due' : 'expired', refundDue: received.toString() };
