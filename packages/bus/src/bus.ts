@@ -30,6 +30,7 @@ import { errorFields, forUpload, type Logger } from '@reelboard/logger';
 import { PermanentError, RetryLaterError } from './errors.js';
 import { jobDuration, jobsCompleted, jobsFailed, jobsStarted, type QueueSource, unwatchQueues, watchQueues } from './metrics.js';
 import { assertUsableRedis, connectRedis, type RedisSettings } from './redis.js';
+import { type SharedSlots, SharedSlotWorker } from './shared-slots.js';
 
 /** What a stage says about an upload; the status store adds the sequence number, the time and the upload's state. */
 export interface StatusInput {
@@ -119,6 +120,8 @@ export type StageHandler<C extends QueueName> = (payload: PayloadOf<C>, context:
 export interface ConsumeOptions {
   /** Jobs this replica runs at once; a replica never takes more. */
   concurrency: number;
+  /** Slots shared with other queues this replica consumes: all of them together run at most `slots.limit` jobs. */
+  slots?: SharedSlots;
 }
 
 /** How a replica holds its jobs: a job whose holder stops renewing its lock (killed, frozen) goes back to the queue. */
@@ -373,7 +376,8 @@ export class Bus<S extends StatusSink = StatusSink> implements QueueSource {
 
   /** Starts consuming a work channel with `handler`; payloads are validated before it runs. */
   consume<C extends QueueName>(channel: C, handler: StageHandler<C>, options: ConsumeOptions): Worker {
-    const worker = new Worker(channel, async (job: Job, token?: string) => this.run(channel, job, token, handler), {
+    const processor = async (job: Job, token?: string) => this.run(channel, job, token, handler);
+    const workerOptions = {
       connection: this.redis,
       prefix: this.prefix,
       concurrency: options.concurrency,
@@ -382,7 +386,8 @@ export class Bus<S extends StatusSink = StatusSink> implements QueueSource {
       ...(this.timing.stalledIntervalMs ? { stalledInterval: this.timing.stalledIntervalMs } : {}),
       ...(this.timing.maxStalledCount !== undefined ? { maxStalledCount: this.timing.maxStalledCount } : {}),
       settings: { backoffStrategy: retryAfterBackoff },
-    });
+    };
+    const worker = options.slots ? new SharedSlotWorker(channel, processor, workerOptions, options.slots) : new Worker(channel, processor, workerOptions);
     worker.on('error', (error) => this.log.error('worker error', { channel, ...errorFields(error) }));
     // A job whose workers kept dying is failed by the stalled checker without running the handler's
     // catch: it takes the same give-up path as any other final failure.
