@@ -8,6 +8,7 @@ import {
   Queue,
   UnrecoverableError,
   WaitingChildrenError,
+  WaitingError,
   Worker,
 } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -244,6 +245,10 @@ export class Bus<S extends StatusSink = StatusSink> implements QueueSource {
   private sweeper: NodeJS.Timeout | undefined;
   private flows: FlowProducer | undefined;
   private readonly shuttingDown = new AbortController();
+  /** Jobs this replica's handlers are running, with their lock tokens: what a shutdown hands back. */
+  private readonly running = new Map<Job, string | undefined>();
+  /** Jobs already handed back by close() while their handler still ran (its own hand-back is then skipped). */
+  private readonly handedBack = new WeakSet<Job>();
   private giveUp: GiveUpHandler;
 
   constructor(
@@ -486,6 +491,7 @@ export class Bus<S extends StatusSink = StatusSink> implements QueueSource {
     const started = Date.now();
     const seconds = () => (Date.now() - started) / 1000;
     jobsStarted.inc({ channel });
+    this.running.set(job, token);
     try {
       const payload = parsePayload(channel, job.data);
       // A queue beside the chain runs often (a notification per event, a maintenance slot a minute): its handler logs what it did.
@@ -503,10 +509,10 @@ export class Bus<S extends StatusSink = StatusSink> implements QueueSource {
         throw new WaitingChildrenError();
       }
       if (this.shuttingDown.signal.aborted) {
-        // Cut short by shutdown, not by the upload: back to the queue without using an attempt.
-        context.log.warn('stage interrupted by shutdown; job handed back', { channel, jobId: job.id });
-        await job.moveToDelayed(Date.now(), token);
-        throw new DelayedError();
+        // Cut short by shutdown, not by the upload: back to wait (where KEDA counts it and any
+        // replica takes it) without using an attempt or counting as a stall.
+        if (!this.handedBack.has(job)) await this.handBack(channel, job, token, context.log);
+        throw new WaitingError();
       }
       if (error instanceof RetryLaterError) {
         jobDuration.observe({ channel, outcome: 'waiting' }, seconds());
@@ -528,20 +534,40 @@ export class Bus<S extends StatusSink = StatusSink> implements QueueSource {
       jobDuration.observe({ channel, outcome: 'failed' }, seconds());
       if (lastAttempt) await this.giveUpOn(channel, job.data, err, context);
       throw permanent ? new UnrecoverableError(err.message) : err;
+    } finally {
+      this.running.delete(job);
     }
+  }
+
+  /** Moves a running job back to its queue's wait list: not failed, no attempt used, no stall counted. */
+  private async handBack(channel: QueueName, job: Job, token: string | undefined, log: Logger): Promise<void> {
+    this.handedBack.add(job);
+    await job.moveToWait(token);
+    log.warn('stage interrupted by shutdown; job handed back', { channel, jobId: job.id, attempt: job.attemptsMade + 1 });
   }
 
   /**
    * Stops taking jobs and waits for the running ones to finish (up to `graceMs`). Handlers still
-   * running then are aborted (their `signal`) and their jobs handed back to the queue unused; a
-   * handler that ignores the signal is left to BullMQ's stalled-job recovery (JOB_LOCK_MS).
+   * running then are aborted (their `signal`) and their jobs handed back to wait unused. A handler
+   * that ignores the signal for HAND_BACK_MS has its job handed back for it, and close returns
+   * without it: leaving the job to BullMQ's stalled checker would count a stall each time, and
+   * JOB_MAX_STALLED_COUNT stalls fail a paid upload (worker.close(true) cannot help: while a close
+   * is pending BullMQ returns that close, so it waited for the handler anyway).
    */
   async close(graceMs = 30_000): Promise<void> {
     clearInterval(this.sweeper);
     const closing = Promise.all(this.workers.map((worker) => worker.close()));
     if (await outlasts(closing, graceMs)) {
       this.shuttingDown.abort();
-      if (await outlasts(closing, HAND_BACK_MS)) await Promise.all(this.workers.map((worker) => worker.close(true)));
+      if (await outlasts(closing, HAND_BACK_MS)) {
+        for (const [job, token] of this.running) {
+          if (this.handedBack.has(job)) continue;
+          const channel = job.queueName as QueueName;
+          await this.handBack(channel, job, token, this.log).catch((error: unknown) =>
+            this.log.error('job not handed back; the stalled checker will return it', { channel, jobId: job.id, ...errorFields(error) }),
+          );
+        }
+      }
     }
     unwatchQueues(this);
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
