@@ -503,6 +503,19 @@ describe('transcoder autoscaling', () => {
     expect(secretValues(secret)).toHaveProperty(password.key);
   });
 
+  it('cuts the work in units a replica finishes within its grace period at the top rung (a scale-in or drain loses none)', () => {
+    const config = loadTranscoderConfig(withOperatorValues(containerEnv(deployment('transcoder'), manifests)));
+    // The longest piece one job encodes: a source up to the threshold, or shorter than 1.5 chunks,
+    // is one piece; a chunk's boundaries move by at most a quarter chunk and a short last piece
+    // joins the one before, so a chunk stays under 1.5 x CHUNK_SECONDS.
+    const longestPieceSeconds = Math.max(config.CHUNK_THRESHOLD_SECONDS, 1.5 * config.CHUNK_SECONDS);
+    // Measured (docs/operations.md): 10 s of 1080p30 at its top-rung settings took 31 CPU-seconds;
+    // 2160p (the same encoder speed) has four times the pixels. No credit for FFMPEG_THREADS: on
+    // one core it must still fit.
+    const cpuSecondsPerSourceSecond2160p = 3.1 * 4;
+    expect(longestPieceSeconds * cpuSecondsPerSourceSecond2160p).toBeLessThan(config.SHUTDOWN_GRACE_MS / 1000);
+  });
+
   it('gives each replica one encode with as many ffmpeg threads as it requests cores', () => {
     const transcoder = deployment('transcoder');
     const config = loadTranscoderConfig(withOperatorValues(containerEnv(transcoder, manifests)));
