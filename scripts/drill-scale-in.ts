@@ -7,7 +7,7 @@
  * twice, no replica run more than TRANSCODE_CONCURRENCY jobs at once. Prints each step and a
  * verdict, writes docs/reliability/scale-in-drill.md, and exits 1 naming each check that failed.
  *
- *   node --import tsx scripts/drill-scale-in.ts [--grace-ms 120000] [--seconds 24] [--height 720] [--chunk-seconds 4]
+ *   node --import tsx scripts/drill-scale-in.ts [--grace-ms 120000] [--seconds 16] [--height 480] [--chunk-seconds 4]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -24,8 +24,8 @@ import { runScaleInDrill, scaleInChecks } from '../test/faults/scale-in-drill.js
 const { values } = parseArgs({
   options: {
     'grace-ms': { type: 'string', default: '120000' },
-    seconds: { type: 'string', default: '24' },
-    height: { type: 'string', default: '720' },
+    seconds: { type: 'string', default: '16' },
+    height: { type: 'string', default: '480' },
     'chunk-seconds': { type: 'string', default: '4' },
   },
 });
