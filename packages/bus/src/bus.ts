@@ -509,8 +509,9 @@ export class Bus<S extends StatusSink = StatusSink> implements QueueSource {
         throw new WaitingChildrenError();
       }
       if (this.shuttingDown.signal.aborted) {
-        // Cut short by shutdown, not by the upload: back to wait (where KEDA counts it and any
-        // replica takes it) without using an attempt or counting as a stall.
+        // Cut short by shutdown, not by the upload: back to waiting (the wait list, or the
+        // prioritized set for a job with a priority), where any replica takes it next, without
+        // using an attempt or counting as a stall.
         if (!this.handedBack.has(job)) await this.handBack(channel, job, token, context.log);
         throw new WaitingError();
       }
@@ -539,7 +540,7 @@ export class Bus<S extends StatusSink = StatusSink> implements QueueSource {
     }
   }
 
-  /** Moves a running job back to its queue's wait list: not failed, no attempt used, no stall counted. */
+  /** Moves a running job back to waiting in its queue: not failed, no attempt used, no stall counted. */
   private async handBack(channel: QueueName, job: Job, token: string | undefined, log: Logger): Promise<void> {
     this.handedBack.add(job);
     await job.moveToWait(token);
