@@ -226,6 +226,8 @@ const configLoaders: Record<string, (env: NodeJS.ProcessEnv) => ServiceConfig> =
 const transcoderWaitList = (prefix: string) => `${prefix}:payment.confirmed:wait`;
 const transcoderActiveList = (prefix: string) => `${prefix}:payment.confirmed:active`;
 const transcoderChunkList = (prefix: string) => `${prefix}:video.chunk:wait`;
+/** The queues whose jobs share a transcoder replica's TRANSCODE_CONCURRENCY slots: each running one keeps a replica. */
+const transcoderSlotQueues = ['payment.confirmed', 'video.chunk', 'rendition.join', 'video.assemble'] as const;
 
 /** An image as kustomize's `images` transform renders it (newName and newTag of the entry with its name). */
 function renderedImage(image: string, k: Obj): string {
@@ -450,27 +452,26 @@ describe('infra/k8s project rules', () => {
 
 describe('transcoder autoscaling', () => {
   const scaledObject = named(manifests, 'ScaledObject', 'transcoder');
-  const trigger = scaledObject.spec.triggers[0];
-  const activeTrigger = scaledObject.spec.triggers[1];
-  const chunkTrigger = scaledObject.spec.triggers[2];
+  const prefix = configMap.data.REDIS_PREFIX;
+  const triggerOn = (list: string) => scaledObject.spec.triggers.find((t: Obj) => t.metadata.listName === list);
+  const trigger = triggerOn(transcoderWaitList(prefix));
+  const activeTrigger = triggerOn(transcoderActiveList(prefix));
+  const chunkTrigger = triggerOn(transcoderChunkList(prefix));
 
   it('scales the transcoder Deployment on its BullMQ wait list and on its running encodes, within bounds', () => {
     expect(scaledObject.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'transcoder' });
-    expect(scaledObject.spec.triggers).toHaveLength(3);
+    expect(scaledObject.spec.triggers).toHaveLength(6);
     expect(trigger.type).toBe('redis');
-    expect(trigger.metadata.listName).toBe(transcoderWaitList(configMap.data.REDIS_PREFIX));
     expect(Number(trigger.metadata.listLength)).toBeGreaterThan(0);
     // The HPA takes the larger count: while encodes run, at least one replica per running encode
     // (each runs TRANSCODE_CONCURRENCY of them) stays, so draining the backlog removes no busy one.
     expect(activeTrigger.type).toBe('redis');
-    expect(activeTrigger.metadata.listName).toBe(transcoderActiveList(configMap.data.REDIS_PREFIX));
     const concurrency = loadTranscoderConfig(withOperatorValues(containerEnv(deployment('transcoder'), manifests))).TRANSCODE_CONCURRENCY;
     expect(Number(activeTrigger.metadata.listLength)).toBe(concurrency);
     for (const key of ['address', 'enableTLS']) expect(activeTrigger.metadata[key], key).toBe(trigger.metadata[key]);
     expect(activeTrigger.authenticationRef).toEqual(trigger.authenticationRef);
     // A long video's chunks wait in their own queue, which every transcoder consumes: each asks for a replica.
     expect(chunkTrigger.type).toBe('redis');
-    expect(chunkTrigger.metadata.listName).toBe(transcoderChunkList(configMap.data.REDIS_PREFIX));
     expect(Number(chunkTrigger.metadata.listLength)).toBe(1);
     for (const key of ['address', 'enableTLS']) expect(chunkTrigger.metadata[key], key).toBe(trigger.metadata[key]);
     expect(chunkTrigger.authenticationRef).toEqual(trigger.authenticationRef);
@@ -478,6 +479,18 @@ describe('transcoder autoscaling', () => {
     expect(scaledObject.spec.maxReplicaCount).toBeGreaterThan(scaledObject.spec.minReplicaCount);
     // KEDA owns the replica count; a `replicas:` in the Deployment would reset it on every apply.
     expect(deployment('transcoder').spec.replicas).toBeUndefined();
+  });
+
+  it('keeps a replica per running job of every queue that shares the encode slots: chunks, joins and the assembly too', () => {
+    const concurrency = loadTranscoderConfig(withOperatorValues(containerEnv(deployment('transcoder'), manifests))).TRANSCODE_CONCURRENCY;
+    for (const queue of transcoderSlotQueues) {
+      const running = triggerOn(`${prefix}:${queue}:active`);
+      expect(running, `a trigger on ${queue}:active`).toBeDefined();
+      expect(running.type).toBe('redis');
+      expect(Number(running.metadata.listLength), queue).toBe(concurrency);
+      for (const key of ['address', 'enableTLS']) expect(running.metadata[key], `${queue} ${key}`).toBe(trigger.metadata[key]);
+      expect(running.authenticationRef, queue).toEqual(trigger.authenticationRef);
+    }
   });
 
   it('reaches the same Redis as the services, with the password from the Secret', () => {
@@ -488,6 +501,23 @@ describe('transcoder autoscaling', () => {
     const password = auth.spec.secretTargetRef.find((ref: Obj) => ref.parameter === 'password');
     expect(password.name).toBe(secret.metadata.name);
     expect(secretValues(secret)).toHaveProperty(password.key);
+  });
+
+  it('cuts the work in units a replica finishes within its grace period at the top rung (a scale-in or drain loses none)', () => {
+    const config = loadTranscoderConfig(withOperatorValues(containerEnv(deployment('transcoder'), manifests)));
+    // Measured (docs/operations.md): 10 s of 1080p30 at its top-rung settings took 31 CPU-seconds;
+    // 2160p (the same encoder speed) has four times the pixels.
+    const cpuSecondsPerSourceSecond2160p = 3.1 * 4;
+    const graceSeconds = config.SHUTDOWN_GRACE_MS / 1000;
+    // A typical piece is CHUNK_SECONDS of source (a source up to the threshold is one piece): it
+    // fits even on one core.
+    const typicalPiece = Math.max(config.CHUNK_THRESHOLD_SECONDS, config.CHUNK_SECONDS);
+    expect(typicalPiece * cpuSecondsPerSourceSecond2160p).toBeLessThan(graceSeconds);
+    // The longest: a source just under 1.5 chunks is one piece; a boundary moves by at most a
+    // quarter chunk and a last piece shorter than half a chunk joins the one before, so a piece
+    // stays under two chunks. It fits on the FFMPEG_THREADS cores the replica requests.
+    const longestPiece = Math.max(config.CHUNK_THRESHOLD_SECONDS, 2 * config.CHUNK_SECONDS);
+    expect((longestPiece * cpuSecondsPerSourceSecond2160p) / config.FFMPEG_THREADS).toBeLessThan(graceSeconds);
   });
 
   it('gives each replica one encode with as many ffmpeg threads as it requests cores', () => {
@@ -529,6 +559,22 @@ describe('transcoder autoscaling', () => {
       } finally {
         await worker.close(true);
         await connection.quit();
+      }
+    });
+
+    it('a running chunk, join or assembly is in the list KEDA counts for its queue', async () => {
+      for (const queue of transcoderSlotQueues.filter((name) => name !== 'payment.confirmed')) {
+        await bus.queue(queue).add(queue, { uploadId: 'k8s-test' }, { jobId: `k8s-test.${queue}` });
+        const connection = redis.duplicate();
+        const worker = new Worker(queue, null, { connection, prefix, autorun: false });
+        try {
+          expect((await worker.getNextJob('k8s-test-token'))?.id).toBe(`k8s-test.${queue}`);
+          expect(await redis.llen(`${prefix}:${queue}:active`), queue).toBe(1);
+        } finally {
+          await worker.close(true);
+          await connection.quit();
+          await bus.queue(queue).obliterate({ force: true });
+        }
       }
     });
   });

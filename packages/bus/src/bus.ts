@@ -8,6 +8,7 @@ import {
   Queue,
   UnrecoverableError,
   WaitingChildrenError,
+  WaitingError,
   Worker,
 } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -30,6 +31,7 @@ import { errorFields, forUpload, type Logger } from '@reelboard/logger';
 import { PermanentError, RetryLaterError } from './errors.js';
 import { jobDuration, jobsCompleted, jobsFailed, jobsStarted, type QueueSource, unwatchQueues, watchQueues } from './metrics.js';
 import { assertUsableRedis, connectRedis, type RedisSettings } from './redis.js';
+import { type SharedSlots, SharedSlotWorker } from './shared-slots.js';
 
 /** What a stage says about an upload; the status store adds the sequence number, the time and the upload's state. */
 export interface StatusInput {
@@ -119,6 +121,8 @@ export type StageHandler<C extends QueueName> = (payload: PayloadOf<C>, context:
 export interface ConsumeOptions {
   /** Jobs this replica runs at once; a replica never takes more. */
   concurrency: number;
+  /** Slots shared with other queues this replica consumes: all of them together run at most `slots.limit` jobs. */
+  slots?: SharedSlots;
 }
 
 /** How a replica holds its jobs: a job whose holder stops renewing its lock (killed, frozen) goes back to the queue. */
@@ -241,6 +245,10 @@ export class Bus<S extends StatusSink = StatusSink> implements QueueSource {
   private sweeper: NodeJS.Timeout | undefined;
   private flows: FlowProducer | undefined;
   private readonly shuttingDown = new AbortController();
+  /** Jobs this replica's handlers are running, with their lock tokens: what a shutdown hands back. */
+  private readonly running = new Map<Job, string | undefined>();
+  /** Jobs already handed back by close() while their handler still ran (its own hand-back is then skipped). */
+  private readonly handedBack = new WeakSet<Job>();
   private giveUp: GiveUpHandler;
 
   constructor(
@@ -373,7 +381,8 @@ export class Bus<S extends StatusSink = StatusSink> implements QueueSource {
 
   /** Starts consuming a work channel with `handler`; payloads are validated before it runs. */
   consume<C extends QueueName>(channel: C, handler: StageHandler<C>, options: ConsumeOptions): Worker {
-    const worker = new Worker(channel, async (job: Job, token?: string) => this.run(channel, job, token, handler), {
+    const processor = async (job: Job, token?: string) => this.run(channel, job, token, handler);
+    const workerOptions = {
       connection: this.redis,
       prefix: this.prefix,
       concurrency: options.concurrency,
@@ -382,7 +391,8 @@ export class Bus<S extends StatusSink = StatusSink> implements QueueSource {
       ...(this.timing.stalledIntervalMs ? { stalledInterval: this.timing.stalledIntervalMs } : {}),
       ...(this.timing.maxStalledCount !== undefined ? { maxStalledCount: this.timing.maxStalledCount } : {}),
       settings: { backoffStrategy: retryAfterBackoff },
-    });
+    };
+    const worker = options.slots ? new SharedSlotWorker(channel, processor, workerOptions, options.slots) : new Worker(channel, processor, workerOptions);
     worker.on('error', (error) => this.log.error('worker error', { channel, ...errorFields(error) }));
     // A job whose workers kept dying is failed by the stalled checker without running the handler's
     // catch: it takes the same give-up path as any other final failure.
@@ -481,6 +491,7 @@ export class Bus<S extends StatusSink = StatusSink> implements QueueSource {
     const started = Date.now();
     const seconds = () => (Date.now() - started) / 1000;
     jobsStarted.inc({ channel });
+    this.running.set(job, token);
     try {
       const payload = parsePayload(channel, job.data);
       // A queue beside the chain runs often (a notification per event, a maintenance slot a minute): its handler logs what it did.
@@ -498,10 +509,11 @@ export class Bus<S extends StatusSink = StatusSink> implements QueueSource {
         throw new WaitingChildrenError();
       }
       if (this.shuttingDown.signal.aborted) {
-        // Cut short by shutdown, not by the upload: back to the queue without using an attempt.
-        context.log.warn('stage interrupted by shutdown; job handed back', { channel, jobId: job.id });
-        await job.moveToDelayed(Date.now(), token);
-        throw new DelayedError();
+        // Cut short by shutdown, not by the upload: back to waiting (the wait list, or the
+        // prioritized set for a job with a priority), where any replica takes it next, without
+        // using an attempt or counting as a stall.
+        if (!this.handedBack.has(job)) await this.handBack(channel, job, token, context.log);
+        throw new WaitingError();
       }
       if (error instanceof RetryLaterError) {
         jobDuration.observe({ channel, outcome: 'waiting' }, seconds());
@@ -523,20 +535,40 @@ export class Bus<S extends StatusSink = StatusSink> implements QueueSource {
       jobDuration.observe({ channel, outcome: 'failed' }, seconds());
       if (lastAttempt) await this.giveUpOn(channel, job.data, err, context);
       throw permanent ? new UnrecoverableError(err.message) : err;
+    } finally {
+      this.running.delete(job);
     }
+  }
+
+  /** Moves a running job back to waiting in its queue: not failed, no attempt used, no stall counted. */
+  private async handBack(channel: QueueName, job: Job, token: string | undefined, log: Logger): Promise<void> {
+    this.handedBack.add(job);
+    await job.moveToWait(token);
+    log.warn('stage interrupted by shutdown; job handed back', { channel, jobId: job.id, attempt: job.attemptsMade + 1 });
   }
 
   /**
    * Stops taking jobs and waits for the running ones to finish (up to `graceMs`). Handlers still
-   * running then are aborted (their `signal`) and their jobs handed back to the queue unused; a
-   * handler that ignores the signal is left to BullMQ's stalled-job recovery (JOB_LOCK_MS).
+   * running then are aborted (their `signal`) and their jobs handed back to wait unused. A handler
+   * that ignores the signal for HAND_BACK_MS has its job handed back for it, and close returns
+   * without it: leaving the job to BullMQ's stalled checker would count a stall each time, and
+   * JOB_MAX_STALLED_COUNT stalls fail a paid upload (worker.close(true) cannot help: while a close
+   * is pending BullMQ returns that close, so it waited for the handler anyway).
    */
   async close(graceMs = 30_000): Promise<void> {
     clearInterval(this.sweeper);
     const closing = Promise.all(this.workers.map((worker) => worker.close()));
     if (await outlasts(closing, graceMs)) {
       this.shuttingDown.abort();
-      if (await outlasts(closing, HAND_BACK_MS)) await Promise.all(this.workers.map((worker) => worker.close(true)));
+      if (await outlasts(closing, HAND_BACK_MS)) {
+        for (const [job, token] of this.running) {
+          if (this.handedBack.has(job)) continue;
+          const channel = job.queueName as QueueName;
+          await this.handBack(channel, job, token, this.log).catch((error: unknown) =>
+            this.log.error('job not handed back; the stalled checker will return it', { channel, jobId: job.id, ...errorFields(error) }),
+          );
+        }
+      }
     }
     unwatchQueues(this);
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));

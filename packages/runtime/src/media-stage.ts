@@ -1,4 +1,4 @@
-import type { BusSettings, StageHandler } from '@reelboard/bus';
+import { type BusSettings, SharedSlots, type StageHandler } from '@reelboard/bus';
 import type { Channel, QueueName } from '@reelboard/contracts';
 import { connectPipeline, type Uploads } from '@reelboard/lifecycle';
 import { createMediaAdapter, type MediaAdapter, type MediaEnv, runnerOptionsFrom } from '@reelboard/media';
@@ -12,11 +12,11 @@ export interface MediaStageOptions<C extends Channel, Config extends ServiceBasi
   channel: C;
   /** Reads and validates the configuration. */
   loadConfig: () => Config;
-  /** Jobs one replica runs at once. */
+  /** Jobs one replica runs at once, across the channel and every `alsoConsume` queue without its own concurrency. */
   concurrency: (config: Config) => number;
   /** The stage's logic, given the media adapter, the configuration and the upload lifecycle. */
   handler: (media: MediaAdapter, config: Config, uploads: Uploads) => StageHandler<C>;
-  /** More queues this stage consumes, with the same concurrency unless one says its own (the transcoder's chunks and joins; its speculative previews). */
+  /** More queues this stage consumes, sharing the stage's slots unless one says its own concurrency (the transcoder's chunks and joins; its speculative previews). */
   alsoConsume?: (media: MediaAdapter, config: Config, uploads: Uploads) => MediaStageConsumer[];
 }
 
@@ -36,9 +36,14 @@ export function runMediaStage<C extends Channel, Config extends ServiceBasics & 
       const health = await media.health();
       if (!health.ok) throw new Error(`ffmpeg is not usable: ${JSON.stringify(health)}`);
       const { redis, bus, uploads } = await connectPipeline(config, options.name, log);
-      bus.consume(options.channel, options.handler(media, config, uploads), { concurrency: options.concurrency(config) });
+      // One limit for the stage's queues together (BullMQ's concurrency is per queue): a replica
+      // consuming four queues with concurrency 1 runs one encode, not four. A queue with its own
+      // concurrency (the transcoder's speculative previews) keeps it, apart from these slots.
+      const slots = new SharedSlots(options.concurrency(config));
+      bus.consume(options.channel, options.handler(media, config, uploads), { concurrency: slots.limit, slots });
       for (const extra of options.alsoConsume?.(media, config, uploads) ?? []) {
-        bus.consume(extra.channel, extra.handler as StageHandler<typeof extra.channel>, { concurrency: extra.concurrency ?? options.concurrency(config) });
+        const handler = extra.handler as StageHandler<typeof extra.channel>;
+        bus.consume(extra.channel, handler, extra.concurrency === undefined ? { concurrency: slots.limit, slots } : { concurrency: extra.concurrency });
       }
       return {
         readiness: {
