@@ -16,6 +16,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { connectDatabase, type Knex, migrateToLatest } from '@reelboard/db';
@@ -274,6 +275,8 @@ async function watchListing(browser: Browser, base: string, id: string, way: Run
 
 const mb = (bytes: number) => round(bytes / 1e6, 1);
 
+let loadBefore = 0;
+
 async function main() {
   const made = await ladder();
   const env: Record<string, string> = {
@@ -307,6 +310,8 @@ async function main() {
     await fetch(`${base}/assets/player.js`);
 
     const runs: Run[] = [];
+    // Other work on the machine slows the page's scripts and the decoder: the report says how much there was.
+    loadBefore = loadavg()[0] ?? 0;
     for (const [way, id] of [
       ['dash', dashId],
       ['single-file', singleId],
@@ -349,7 +354,7 @@ function report(made: DashLadder, runs: Run[]) {
   const row = (run: Run) =>
     `| ${run.way} | ${run.firstFrameS ?? 'never'} | ${run.stalls} | ${run.stalledS} | ${run.playedS} | ${run.wallS} | ${mb(run.bytes.total)} | ${mb(run.bytes.media)} | ${run.requests} |`;
   const markdown = `
-One run, the two ways one after the other on the same machine, the same 60 s 1080p video (${LADDER.fps} fps,
+One run, the two ways one after the other on the same machine (load average ${round(loadBefore, 1)} when the runs began, ${round(loadavg()[0] ?? 0, 1)} at the end), the same 60 s 1080p video (${LADDER.fps} fps,
 test pattern with temporal noise so each encode spends its bitrate), the gateway as a service, Postgres
 and the S3 server local, Chromium ${'(playwright-core)'} headless with its cache disabled.
 
