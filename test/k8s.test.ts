@@ -14,7 +14,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1';
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
 import { parse, parseAllDocuments } from 'yaml';
-import { connectRedis } from '@reelboard/bus';
+import { connectRedis, metricsRegistry } from '@reelboard/bus';
 import { createBus, type PipelineBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
 import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
@@ -460,7 +460,7 @@ describe('transcoder autoscaling', () => {
 
   it('scales the transcoder Deployment on its BullMQ wait list and on its running encodes, within bounds', () => {
     expect(scaledObject.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'transcoder' });
-    expect(scaledObject.spec.triggers).toHaveLength(6);
+    expect(scaledObject.spec.triggers).toHaveLength(7);
     expect(trigger.type).toBe('redis');
     expect(Number(trigger.metadata.listLength)).toBeGreaterThan(0);
     // The HPA takes the larger count: while encodes run, at least one replica per running encode
@@ -520,6 +520,16 @@ describe('transcoder autoscaling', () => {
     expect((longestPiece * cpuSecondsPerSourceSecond2160p) / config.FFMPEG_THREADS).toBeLessThan(graceSeconds);
   });
 
+  it("scales on the ladder's waiting chunks too, which BullMQ keeps out of the wait list (they carry a priority)", () => {
+    const prioritized = scaledObject.spec.triggers.filter((t: Obj) => t.type === 'prometheus');
+    expect(prioritized).toHaveLength(1);
+    const { query, threshold, serverAddress } = prioritized[0].metadata;
+    // The gauge every service exports with the same value: max, or N services would ask for N times the replicas.
+    expect(query).toMatch(/^max\(reelboard_queue_jobs\{channel="video\.chunk",state="prioritized"\}\)/);
+    expect(Number(threshold)).toBe(1);
+    expect(new URL(serverAddress).protocol).toMatch(/^https?:$/);
+  });
+
   it('gives each replica one encode with as many ffmpeg threads as it requests cores', () => {
     const transcoder = deployment('transcoder');
     const config = loadTranscoderConfig(withOperatorValues(containerEnv(transcoder, manifests)));
@@ -575,6 +585,20 @@ describe('transcoder autoscaling', () => {
           await connection.quit();
           await bus.queue(queue).obliterate({ force: true });
         }
+      }
+    });
+
+    it('a ladder chunk waiting with its priority is outside the wait list and in the gauge the prometheus trigger reads', async () => {
+      const query = scaledObject.spec.triggers.find((t: Obj) => t.type === 'prometheus').metadata.query as string;
+      const [, channel, state] = /channel="([^"]+)",state="([^"]+)"/.exec(query) ?? [];
+      try {
+        await bus.queue('video.chunk').add('video.chunk', { uploadId: 'k8s-test' }, { jobId: 'k8s-test.ladder-chunk', priority: 3 });
+        expect(await redis.llen(`${prefix}:video.chunk:wait`)).toBe(0);
+        const gauge = await metricsRegistry.getSingleMetric('reelboard_queue_jobs')!.get();
+        const ours = gauge.values.filter((sample) => sample.labels.channel === channel && sample.labels.state === state);
+        expect(ours.map((sample) => sample.value)).toContain(1);
+      } finally {
+        await bus.queue('video.chunk').obliterate({ force: true });
       }
     });
   });
