@@ -4,8 +4,9 @@ import type { CancelledUpload, Pricing, UnpaidUpload } from '@reelboard/api';
 import type { Bus } from '@reelboard/bus';
 import type { Knex } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
-import { type GatewayConfig, quotedPrice } from '../config.js';
+import type { GatewayConfig } from '../config.js';
 import { HttpError } from '../infra/http-error.js';
+import type { QuotedAmount } from './quote-price.js';
 
 export interface UnpaidUploadsDeps {
   uploads: Uploads;
@@ -17,19 +18,26 @@ export interface UnpaidUploadsDeps {
   stagingDir: string;
 }
 
-/** The fee the next quote asks, in the coin it is paid with (what the form shows before PAY). */
-export function currentPricing(
-  config: Pick<
-    GatewayConfig,
-    'CHAIN_ID' | 'PAYMENT_TOKEN' | 'PRICE_TOKEN_UNITS' | 'PRICE_WEI' | 'PAYMENT_ASSET_SYMBOL' | 'PAYMENT_ASSET_DECIMALS' | 'QUOTE_TTL_SECONDS'
-  >,
-): Pricing {
-  const fee = { chainId: config.CHAIN_ID, ...quotedPrice(config), symbol: config.PAYMENT_ASSET_SYMBOL, decimals: config.PAYMENT_ASSET_DECIMALS };
+/**
+ * The fee the next quote asks (what the form shows before PAY): every (chain, asset) it will accept,
+ * the first also as the top-level fee of today's clients, and the fiat price when there is one. A
+ * stablecoin's public RPC endpoints (CHAINS' `publicRpcUrls`) go with each offer, for a wallet to add the chain.
+ */
+export function currentPricing(config: Pick<GatewayConfig, 'CHAINS' | 'QUOTE_TTL_SECONDS'>, quoted: QuotedAmount): Pricing {
+  const first = quoted.offers[0]!;
+  const rpcUrlsOf = (chainId: number) => config.CHAINS?.find((chain) => chain.id === chainId)?.publicRpcUrls;
   return {
-    ...fee,
+    chainId: first.chainId,
+    amount: first.amount,
+    token: first.token,
+    symbol: first.symbol,
+    decimals: first.decimals,
     quoteTtlSeconds: config.QUOTE_TTL_SECONDS,
-    price: null,
-    offers: [{ ...fee, chainName: `chain-${config.CHAIN_ID}` }],
+    price: quoted.price ?? null,
+    offers: quoted.offers.map((offer) => {
+      const rpcUrls = rpcUrlsOf(offer.chainId);
+      return { ...offer, ...(rpcUrls && rpcUrls.length > 0 ? { rpcUrls } : {}) };
+    }),
   };
 }
 
