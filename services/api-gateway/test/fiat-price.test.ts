@@ -6,6 +6,7 @@ import { connectRedis } from '@reelboard/bus';
 import { createChainClient, parseFiatPrice } from '@reelboard/chain';
 import { chainsEnv } from '@reelboard/config';
 import { STAGED_FILES } from '@reelboard/contracts';
+import { applyCredit } from '@reelboard/db';
 import { type Anvil, startAnvil } from '@reelboard/testkit/anvil';
 import { makeClip } from '@reelboard/testkit/media';
 import { deployPaymentAssets, type TestPriceFeed } from '@reelboard/testkit/payment-assets';
@@ -14,7 +15,7 @@ import { loadGatewayConfig } from '../src/config.js';
 import { intakeLimits } from '../src/infra/intake.js';
 import { type AcceptUploadDeps, acceptUpload } from '../src/use-cases/accept-upload.js';
 import { priceQuoter } from '../src/use-cases/quote-price.js';
-import { currentPricing } from '../src/use-cases/unpaid-uploads.js';
+import { currentPricing, listUnpaidUploads } from '../src/use-cases/unpaid-uploads.js';
 import { type Gateway, infra, startGateway } from './harness.js';
 
 // Quotes priced in dollars on the second of two chains (31338), as a deployment on an L2 beside mainnet.
@@ -189,6 +190,32 @@ describe('prices in a fiat currency', () => {
       [1, 31338, null, '2000000000000000', '250000000000'],
       [2, 31337, null, '2500000000000000', '200000000000'],
       [3, 31337, firstAssets.stablecoin, '5000000', null],
+    ]);
+
+    // Part paid in the first chain's coin: the seller's list shows it against that offer alone (assets are never added).
+    await applyCredit(gw.db, {
+      kind: 'deposit',
+      uploadId,
+      owner,
+      chainId: 31337,
+      address: accepted.payment.to,
+      token: null,
+      quoteAmount: '2500000000000000',
+      totalReceived: '1000000000000000',
+      fromBlock: '1',
+      toBlock: '1',
+      blockTime: new Date().toISOString(),
+      transfers: [],
+      status: 'partial',
+    });
+    const listed = (await listUnpaidUploads({ uploads: gw.uploads, bus: gw.bus, db: gw.db, release: async () => {}, stagingDir: gw.stagingDir }, owner)).find(
+      (u) => u.uploadId === uploadId,
+    );
+    expect(listed?.offers?.map((o) => [o.chainId, o.symbol, o.received, o.remaining])).toEqual([
+      [31338, 'USDC', '0', '5000000'],
+      [31338, 'ETH', '0', '2000000000000000'],
+      [31337, 'ETH', '1000000000000000', '1500000000000000'],
+      [31337, 'USDC', '0', '5000000'],
     ]);
   });
 });

@@ -59,18 +59,40 @@ export async function listUnpaidUploads(deps: UnpaidUploadsDeps, owner: string):
     deps.db,
     records.map((record) => record.uploadId),
   );
+  const others = await receivedInOtherAssets(
+    deps.db,
+    records.filter((record) => record.quote.offers).map((record) => record.uploadId),
+  );
+  const rest = (amount: string, got: bigint) => (got >= BigInt(amount) ? 0n : BigInt(amount) - got).toString();
   return records.map(({ uploadId, form, quote, receivedAt }) => {
     const got = received.get(uploadId) ?? 0n;
-    const price = BigInt(quote.amount);
+    const own = (offer: { chainId: number; token: string | null }) => offer.chainId === quote.chainId && offer.token === quote.token;
     return {
       uploadId,
       title: form.title,
       receivedAt,
       payment: { chainId: quote.chainId, to: quote.to, amount: quote.amount, token: quote.token, expiresAt: quote.expiresAt },
       received: got.toString(),
-      remaining: (got >= price ? 0n : price - got).toString(),
+      remaining: rest(quote.amount, got),
+      ...(quote.offers
+        ? {
+            offers: quote.offers.map((offer) => {
+              const inOffer = own(offer) ? got : (others.get(`${uploadId}:${offer.chainId}:${offer.token ?? 'native'}`) ?? 0n);
+              return { ...offer, received: inOffer.toString(), remaining: rest(offer.amount, inOffer) };
+            }),
+          }
+        : {}),
     };
   });
+}
+
+/** What the ledger holds as received in each quote's other (chain, asset)s (`payment_quote_assets`), by `quoteId:chainId:asset`. */
+async function receivedInOtherAssets(db: Knex, quoteIds: string[]): Promise<Map<string, bigint>> {
+  if (quoteIds.length === 0) return new Map();
+  const rows: { quote_id: string; chain_id: number; token_address: string | null; credited_total: string }[] = await db('payment_quote_assets')
+    .whereIn('quote_id', quoteIds)
+    .select('quote_id', 'chain_id', 'token_address', 'credited_total');
+  return new Map(rows.map((row) => [`${row.quote_id}:${row.chain_id}:${row.token_address ?? 'native'}`, BigInt(row.credited_total)]));
 }
 
 /**
