@@ -3,7 +3,7 @@ import { type Address, erc20Abi, type Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
 import { createChainClient, depositAddressOf, nativeAmount, readPriceFeed, stablecoinAmount } from '@reelboard/chain';
 import type { PaymentCredited, QuoteOffer, StatusEvent, UploadReceived } from '@reelboard/contracts';
-import { applyCredit, connectDatabase, type Knex, migrateToLatest, recordQuote } from '@reelboard/db';
+import { applyCredit, connectDatabase, type Knex, migrateToLatest, quoteAssetsToWatch, quotesToWatch, recordQuote } from '@reelboard/db';
 import { Uploads } from '@reelboard/lifecycle';
 import { type Anvil, KEYS, startAnvil } from '@reelboard/testkit/anvil';
 import { infraEnv } from '@reelboard/testkit/infra-env';
@@ -12,7 +12,7 @@ import { DepositWatcher } from '../src/deposit-watcher.js';
 import { handleUploadReceived } from '../src/handle-upload-received.js';
 import { reconcilePayments } from '../src/reconcile.js';
 import { ScanLock } from '../src/scan-lock.js';
-import { WatchList } from '../src/watch-list.js';
+import { creditKeyOf, WatchList } from '../src/watch-list.js';
 import { makeUpload, recordingContext, testBus } from './support/harness.js';
 
 // A quote that offers several (chain, asset)s, on two anvil chains at once, each with a 6-decimal
@@ -245,5 +245,48 @@ describe('a quote that offers several (chain, asset)s, on two anvil chains', () 
     expect(reconciled.differences).toEqual([]);
     // Every quote of this file on the second chain, and the EURC one beside its quote's USDC.
     expect(reconciled.quotesChecked).toBeGreaterThanOrEqual(5);
+  });
+
+  it('a Redis that lost the watch set gets every offer and asset back from the ledger, with its own credited total', async () => {
+    const usdc = assets.get(31338)!.usdc;
+    const upload = await quote([offer(31337, null, 10n ** 15n), offer(31338, usdc, 5_000_000n)]);
+    await pay(31338, usdc, upload.quote.to, 1_000_000n);
+    // A fresh Redis (another prefix): the second chain's watcher rebuilds its watch set from Postgres alone.
+    const fresh = testBus('offers-restore');
+    try {
+      const watchList = new WatchList(fresh.redis, fresh.prefix, 31338);
+      const watcher = new DepositWatcher({
+        bus: fresh.bus,
+        uploads: new Uploads(fresh.redis, fresh.prefix, fresh.bus.status),
+        watchList,
+        chain: createChainClient({ rpcUrl: anvils.get(31338)!.rpcUrl, chainId: 31338 }),
+        lock: new ScanLock(fresh.redis, `${fresh.prefix}:payment:chain:31338:scan-lock`, 5_000),
+        log: fresh.log,
+        chainId: 31338,
+        deposits: { merchant, token: usdc },
+        confirmations: 2,
+        startBehind: 0,
+        maxBlocksPerPass: 200,
+        ledger: {
+          quotesToWatch: (expiredAfter) => quotesToWatch(db, { chainId: 31338, expiredAfter }),
+          quoteAssetsToWatch: (expiredAfter) => quoteAssetsToWatch(db, { chainId: 31338, expiredAfter }),
+          chainAssets: [null, usdc, eurc],
+          lateWatchMs: 3_600_000,
+        },
+      });
+      await watcher.restoreWatchSet();
+      const entries = (await watchList.watched()).filter((q) => q.uploadId === upload.uploadId);
+      expect(entries.map((q) => [q.token, q.amount, q.offered ?? true]).sort()).toEqual(
+        [
+          [usdc, '5000000', true],
+          [null, '0', false],
+          [eurc, '0', false],
+        ].sort(),
+      );
+      expect(await watchList.credited(entries.map(creditKeyOf))).toEqual(entries.map((q) => (q.token === usdc ? 1_000_000n : 0n)));
+    } finally {
+      await fresh.bus.close(1_000);
+      await fresh.redis.quit();
+    }
   });
 });
