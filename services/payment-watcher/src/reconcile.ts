@@ -170,12 +170,14 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
   // change of MERCHANT_ADDRESS or PAYMENT_TOKEN is still checked, in its own asset, by its own factory.
   const judged = [deposits, ...(params.alsoSettings ?? [])].map((d) => `${d.merchant.toLowerCase()}:${d.token?.toLowerCase() ?? 'native'}`);
   const notJudged: ReconcileReturnType['notJudged'] = [];
-  for (const [settings, ours] of quotesBySettings(ledger.quotes, deposits)) {
-    if (!judged.includes(`${settings.merchant}:${settings.token ?? 'native'}`)) {
-      // Named, so a "matches" under new settings never hides the quotes issued under the old ones.
-      notJudged.push({ merchant: settings.merchant, token: settings.token, quotes: ours.length });
-      continue;
-    }
+  // A quote's other offers, and assets it did not offer, are at the same address in other assets: judged with the quote's merchant.
+  const merchants = new Set([deposits, ...(params.alsoSettings ?? [])].map((d) => d.merchant.toLowerCase()));
+  for (const [settings, group] of quotesBySettings(ledger.quotes, deposits)) {
+    const own = judged.includes(`${settings.merchant}:${settings.token ?? 'native'}`);
+    const ours = group.filter((quote) => own || (quote.otherAsset === true && merchants.has(settings.merchant)));
+    // Named, so a "matches" under new settings never hides the quotes issued under the old ones.
+    if (!own && group.length > ours.length) notJudged.push({ merchant: settings.merchant, token: settings.token, quotes: group.length - ours.length });
+    if (ours.length === 0) continue;
     quotesChecked += ours.length;
     for (const quote of ours) ourQuoteIds.add(quote.quoteId);
     const groupSweeps = await readSweeps(chain, settings, { fromBlock: 0n, toBlock: height });
