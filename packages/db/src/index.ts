@@ -10,6 +10,7 @@ export * from './notifications.js';
 export * from './payments.js';
 export * from './read.js';
 export * from './reconcile-records.js';
+export * from './refund-sends.js';
 export * from './refunds.js';
 export * from './reports.js';
 export * from './sitemap.js';
