@@ -105,11 +105,17 @@ export async function approveRefund(db: Knex, input: ApproveRefundInput): Promis
   return db.transaction(async (trx) => {
     const locked = await trx('payments').where({ id: input.paymentId }).forUpdate().first('id');
     if (!locked) throw new PaymentNotFoundError(input.paymentId);
-    const open: SendRow | undefined = await trx('refund_sends').where({ payment_id: input.paymentId }).whereIn('state', OPEN).first();
-    if (open) return { send: toView(open), repeated: true };
     const payment = (await findPayment(trx, input.paymentId)) as PaymentView;
-    if (BigInt(payment.refundDue) === 0n)
+    const open: SendRow | undefined = await trx('refund_sends').where({ payment_id: input.paymentId }).whereIn('state', OPEN).first();
+    if (open && (open.state === 'sending' || BigInt(payment.refundDue) > 0n)) return { send: toView(open), repeated: true };
+    if (BigInt(payment.refundDue) === 0n) {
+      // Refunded by hand since it was approved: the wallet would only cancel it on its next round.
+      if (open)
+        await trx('refund_sends')
+          .where({ id: open.id, state: 'approved' })
+          .update({ state: 'cancelled', last_error: 'nothing due any more', updated_at: trx.fn.now() });
       throw new RefundConflictError('not_refundable', payment.id, `payment ${payment.id} (${payment.status}) has nothing due back`);
+    }
     const [row]: SendRow[] = await trx('refund_sends')
       .insert({
         payment_id: payment.id,
