@@ -264,3 +264,16 @@ export async function cancelRefundSend(db: Knex, id: number, reason: string): Pr
     .where({ id, state: 'approved' })
     .update({ state: 'cancelled', last_error: reason.slice(0, 1000), updated_at: db.fn.now() });
 }
+
+/**
+ * The chain and asset an upload (or a renewal, by its listing id) was last quoted in, from the ledger:
+ * for a refund's notification days later, when the upload's record in Redis is gone.
+ */
+export async function quotePlaceOf(db: Knex, uploadId: string): Promise<{ chainId: number; token: string | null } | undefined> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(uploadId)) return undefined;
+  const row: { chain_id: number; token_address: string | null } | undefined = await db('payment_quotes')
+    .where({ upload_id: uploadId })
+    .orderBy('created_at', 'desc')
+    .first('chain_id', 'token_address');
+  return row ? { chainId: row.chain_id, token: row.token_address } : undefined;
+}
