@@ -342,5 +342,7 @@ describe('POST /v1/admin/payments/:id/refund/approve', () => {
       status: 404,
       body: { error: 'payment_not_found' },
     });
+    // Not ours to send: a refund sender on this chain (pnpm payments refunds send in another test) must not pay it.
+    await gw.db('refund_sends').where({ payment_id: id }).delete();
   });
 });
