@@ -42,7 +42,10 @@ export interface RefundSenderDeps {
   db: Knex;
   chain: PublicClient;
   /** The chain's settings: its id, endpoints, confirmations and assets. */
-  setting: Pick<ChainSetting, 'id' | 'name' | 'rpcUrls' | 'confirmations' | 'native' | 'tokens'>;
+  setting: Pick<ChainSetting, 'id' | 'name' | 'rpcUrls' | 'confirmations' | 'native' | 'tokens'> & {
+    /** As for payments: `depth` (`confirmations` blocks, the default) or the node's `safe` / `finalized` block. */
+    confirmationPolicy?: ChainSetting['confirmationPolicy'] | undefined;
+  };
   privateKey: Hex;
   /** No refund is sent while its max fee per gas would be above this (wei). */
   maxFeePerGas?: bigint | undefined;
@@ -271,12 +274,16 @@ export class RefundSender {
         await this.fail(send, new SendFailure('reverted', `${txHash} reverted on chain: it paid nothing back`), false, report);
         return;
       }
-      const confirmations = Number((await chain.getBlockNumber({ cacheTime: 0 })) - receipt.blockNumber + 1n);
-      if (confirmations < setting.confirmations) return;
+      // A refund counts when a payment in its block would: the chain's own confirmation policy.
+      const policy = setting.confirmationPolicy ?? 'depth';
+      if (policy === 'depth') {
+        const confirmations = Number((await chain.getBlockNumber({ cacheTime: 0 })) - receipt.blockNumber + 1n);
+        if (confirmations < setting.confirmations) return;
+      } else if ((await chain.getBlock({ blockTag: policy })).number < receipt.blockNumber) return;
       let outcome: RefundPaymentResult;
       try {
         outcome = await refundPayment(
-          { db, chain: refundChainReader(chain, setting.id), confirmations: setting.confirmations },
+          { db, chain: refundChainReader(chain, setting.id), confirmations: policy === 'depth' ? setting.confirmations : 1 },
           { paymentId: send.paymentId, txHash, actor: REFUND_WALLET_ACTOR, to: send.recipient, note: `refund send ${send.id}` },
         );
       } catch (error) {

@@ -239,4 +239,19 @@ describe('the refund wallet', () => {
     expect(await sendState(big)).toBeUndefined();
     expect(await sendState(unmatched)).toBeUndefined();
   });
+
+  it("with the chain's `finalized` policy, records a refund only once the node's finalized block holds it", async () => {
+    const paymentId = await paidAndDue(parseEther('0.01'));
+    await approveRefund(db, { paymentId, actor: '0xadmin' });
+    const finalized = sender(await refundWallet(parseEther('1')), { setting: { ...setting(), confirmationPolicy: 'finalized' } });
+    expect((await finalized.sendOnce())?.sent).toEqual([expect.objectContaining({ paymentId })]);
+    // Two blocks on top is enough for a depth of 2, not for anvil's finalized block (64 behind the head).
+    await anvil.test.mine({ blocks: 2 });
+    expect((await finalized.sendOnce())?.confirmed).not.toContainEqual(expect.objectContaining({ paymentId }));
+    expect(await sendState(paymentId)).toMatchObject({ state: 'sending' });
+    await anvil.test.mine({ blocks: 64 });
+    // (The policy test's refund, sending since, is followed and recorded too: a sender follows every row of its chain.)
+    expect((await finalized.sendOnce())?.confirmed).toContainEqual(expect.objectContaining({ paymentId }));
+    expect(await findPayment(db, paymentId)).toMatchObject({ status: 'refunded' });
+  });
 });
