@@ -29,6 +29,7 @@ export const unitTests = [
   'services/api-gateway/test/stream-manifest-rewrite.test.ts',
   'services/api-gateway/test/web.test.ts',
   'services/notifier/test/units.test.ts',
+  'services/payment-watcher/test/refund-config.test.ts',
   'services/transcoder/test/chunk-plan.test.ts',
   'services/transcoder/test/config.test.ts',
   'services/transcoder/test/encode-timeout.test.ts',

@@ -8,17 +8,23 @@
 //                                                             (from the checkpoint of the last block reconciled, or the factory's deployment block)
 //                                                             (--repair judges each missing credit at its block, and moves its upload)
 //   pnpm payments sweep [--min AMOUNT] [--min-native WEI]      sweeps deposit addresses holding money into the merchant (exit 1 if one reverts on its own)
+//   pnpm payments refunds [--limit N]                          refunds due, approved, sending and sent: chain, asset, amount in the coin's units, recipient
+//   pnpm payments refunds approve <paymentId> [--actor NAME]   approves the refund wallet to pay back what a row has due (to its owner, or its sender)
+//   pnpm payments refunds send                                 runs one round of the refund wallet now on each chain (sends approved refunds, follows those sent)
 // Reads DATABASE_URL; a refund and reconcile --repair also REDIS_URL (or REDIS_SENTINELS and REDIS_SENTINEL_MASTER) and REDIS_PREFIX (the owner is told on the upload's
 // status); a refund also RPC_URL, CHAIN_ID and CONFIRMATIONS (the transaction is verified on chain); reconcile and sweep RPC_URL, CHAIN_ID, MERCHANT_ADDRESS, PAYMENT_TOKEN and CONFIRMATIONS (reconcile also CONFIRMATION_POLICY, or CHAINS' entry for CHAIN_ID)
-// (as the payment-watcher), sweep SWEEP_PRIVATE_KEY. Beside `pnpm dev`, with none of them set: the stack's own (.data/dev.env).
+// (as the payment-watcher), sweep SWEEP_PRIVATE_KEY; refunds send REFUND_PRIVATE_KEY, REDIS_URL and the refund settings (as the payment-watcher). Beside `pnpm dev`, with none of them set: the stack's own (.data/dev.env).
 // Each subcommand is one row of `commands`: add one there.
 import { userInfo } from 'node:os';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { ConfigError, chainEnvSchema, databaseEnvSchema, env, loadConfig, redisEnvSchema, rpcUrlsFrom, z } from '@reelboard/config';
+import { formatUnits } from 'viem';
+import { ConfigError, chainEnvSchema, chainsFrom, databaseEnvSchema, env, loadConfig, redisEnvSchema, rpcUrlsFrom, z } from '@reelboard/config';
 import {
+  approveRefund,
   connectDatabase,
   type Knex,
   listPayments,
+  listRefundSends,
   type PaymentFilter,
   PaymentNotFoundError,
   type PaymentView,
@@ -26,6 +32,7 @@ import {
   RefundConflictError,
   RefundVerificationError,
 } from '@reelboard/db';
+import { refundEnvShape } from '../services/payment-watcher/src/refund-config.js';
 import { loadDevStackEnv } from './dev-stack-env.js';
 
 // The groups the services read, so an operator sets one variable once; the chain is optional
@@ -47,7 +54,8 @@ const configSchema = databaseEnvSchema
       .regex(/^0x[0-9a-fA-F]{64}$/, { error: 'must be a 0x-prefixed 32-byte hex private key' })
       .optional()
       .describe("Sweep only: the key that pays the sweeps' gas (sweeps can only pay the merchant)."),
-  });
+  })
+  .extend(refundEnvShape);
 type Config = z.infer<typeof configSchema>;
 
 /** A mistake in how the command was called: printed with the usage, exit code 2. */
@@ -182,6 +190,45 @@ const commands: Record<string, Command> = {
       process.stdout.write(`${table(page.items)}\n`);
       if (page.nextCursor) process.stdout.write(`(more: raise --limit)\n`);
       return 0;
+    },
+  },
+  refunds: {
+    usage: 'refunds [list [--limit N] | approve <paymentId> [--actor NAME] | send]',
+    options: { limit: { type: 'string', default: '50' }, actor: { type: 'string' } },
+    async run({ values, positionals }, { db, config }) {
+      const [sub = 'list', id, ...extra] = positionals;
+      if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}`);
+      if (sub === 'list') {
+        if (id !== undefined) throw new UsageError('list takes no argument (approve <paymentId> approves one)');
+        const limit = Number(values.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be an integer from 1 to 1000');
+        process.stdout.write(await refundsTable(db, config, limit));
+        return 0;
+      }
+      if (sub === 'approve') {
+        if (!id || !/^[1-9]\d{0,17}$/.test(id)) throw new UsageError('give one payment id (the `payment` column of `refunds`)');
+        const actor = typeof values.actor === 'string' ? values.actor : `cli:${userInfo().username}`;
+        try {
+          const { send, repeated } = await approveRefund(db, { paymentId: Number(id), actor });
+          process.stdout.write(
+            repeated
+              ? `payment ${id}'s refund was already approved (refund ${send.id}, ${send.state}, by ${send.approvedBy}); nothing changed\n`
+              : `payment ${id}: refund ${send.id} of ${send.amount} base units to ${send.recipient} approved by ${actor}; the refund wallet sends it on its next round\n`,
+          );
+          return 0;
+        } catch (error) {
+          if (error instanceof PaymentNotFoundError || error instanceof RefundConflictError || error instanceof RefundVerificationError) {
+            process.stderr.write(`not approved: ${error.message}\n`);
+            return 1;
+          }
+          throw error;
+        }
+      }
+      if (sub === 'send') {
+        if (id !== undefined) throw new UsageError('send takes no argument: it sends every approved refund');
+        return sendRefundsNow(db, config);
+      }
+      throw new UsageError(`unknown refunds subcommand ${sub}: list, approve or send`);
     },
   },
   refund: {
@@ -369,6 +416,123 @@ const commands: Record<string, Command> = {
     },
   },
 };
+
+/** The configured chains (CHAINS, or the single-chain settings), or none when no chain is configured. */
+function configuredChains(config: Config) {
+  if (config.CHAIN_ID === undefined) return [];
+  return chainsFrom({ ...config, CHAIN_ID: config.CHAIN_ID }, { confirmations: config.CONFIRMATIONS });
+}
+
+/** Refunds due (not yet approved) and the refund wallet's sends, each in its coin's units where the chain names the asset. */
+async function refundsTable(db: Knex, config: Config, limit: number): Promise<string> {
+  const { assetOf } = await import('../services/payment-watcher/src/refund-config.js');
+  const chains = configuredChains(config);
+  const units = (chainId: number, token: string | null, amount: string) => {
+    const setting = chains.find((c) => c.id === chainId);
+    if (!setting) return `${amount} base units of ${token ?? 'native'}`;
+    const asset = assetOf(setting, token);
+    return `${formatUnits(BigInt(amount), asset.decimals)} ${asset.symbol}`;
+  };
+  const chainName = (chainId: number) => chains.find((c) => c.id === chainId)?.name ?? String(chainId);
+  const sends = await listRefundSends(db, { states: ['approved', 'sending', 'sent', 'failed'], limit });
+  const open = new Set(sends.filter((s) => s.state === 'approved' || s.state === 'sending').map((s) => s.paymentId));
+  const due = (await listPayments(db, { status: 'refund_due', limit })).items.filter((p) => !open.has(p.id));
+  const header = ['state', 'payment', 'refund', 'chain', 'amount', 'recipient', 'approved by', 'tx / note'];
+  const lines = [
+    ...due.map((p) => [
+      'due',
+      String(p.id),
+      '-',
+      chainName(p.chainId),
+      units(p.chainId, p.token, p.refundDue),
+      p.owner ?? p.from ?? '(needs a signed address)',
+      '-',
+      p.status,
+    ]),
+    ...sends.map((s) => [
+      s.state,
+      String(s.paymentId),
+      String(s.id),
+      chainName(s.chainId),
+      units(s.chainId, s.token, s.amount),
+      s.recipient,
+      s.approvedBy,
+      s.txHash ?? s.lastError ?? '',
+    ]),
+  ];
+  if (lines.length === 0) return 'no refunds due or sent\n';
+  const widths = header.map((title, i) => Math.max(title.length, ...lines.map((line) => (line[i] ?? '').length)));
+  return `${[header, ...lines]
+    .map((line) =>
+      line
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
+}
+
+/** One round of the refund wallet on each configured chain, under the payment-watcher's lease of that chain. */
+async function sendRefundsNow(db: Knex, config: Config): Promise<number> {
+  const missing = [
+    ...(config.REFUND_PRIVATE_KEY ? [] : ['REFUND_PRIVATE_KEY']),
+    ...(config.REDIS_URL || config.REDIS_SENTINELS ? [] : ['REDIS_URL']),
+    ...(config.CHAIN_ID === undefined ? ['CHAIN_ID'] : []),
+  ];
+  if (missing.length > 0) throw new ConfigError(missing.map((variable) => ({ variable, message: 'is required to send refunds' })));
+  const { checkRefundKey, limitsOnChain } = await import('../services/payment-watcher/src/refund-config.js');
+  checkRefundKey(config);
+  const { createChainClient } = await import('@reelboard/chain');
+  const { connectRedis } = await import('@reelboard/bus');
+  const { StatusStore, Uploads } = await import('@reelboard/lifecycle');
+  const { createLogger } = await import('@reelboard/logger');
+  const { RefundSender } = await import('../services/payment-watcher/src/refund-sender.js');
+  const { announceRefund } = await import('../services/payment-watcher/src/announce-refund.js');
+  const { ScanLock } = await import('../services/payment-watcher/src/scan-lock.js');
+  const redis = connectRedis(config, 'payments-cli');
+  const uploads = new Uploads(redis, config.REDIS_PREFIX, new StatusStore(redis, config.REDIS_PREFIX));
+  const log = createLogger('payments-cli', 'warn');
+  let failed = 0;
+  try {
+    for (const setting of configuredChains(config)) {
+      const scope = setting.id === config.CHAIN_ID ? '' : `chain:${setting.id}:`;
+      const lock = new ScanLock(redis, `${config.REDIS_PREFIX}:payment:${scope}refund-lock`, 120_000);
+      const sender = new RefundSender({
+        db,
+        chain: createChainClient({ rpcUrls: setting.rpcUrls, chainId: setting.id }),
+        setting,
+        privateKey: config.REFUND_PRIVATE_KEY as `0x${string}`,
+        maxFeePerGas: config.REFUND_MAX_FEE_PER_GAS,
+        dailyLimits: limitsOnChain(setting, config.REFUND_DAILY_LIMIT),
+        autoApprove: limitsOnChain(setting, config.REFUND_AUTO_APPROVE_MAX),
+        lock,
+        onRefunded: (outcome) => announceRefund(uploads, outcome),
+        log,
+      });
+      const label = `chain ${setting.id} (${setting.name})`;
+      try {
+        const report = await sender.sendOnce();
+        if (!report) {
+          process.stdout.write(`${label}: a payment-watcher holds the refund lease; it sends on its own round\n`);
+          continue;
+        }
+        process.stdout.write(
+          `${label}: refund wallet ${sender.address}: ${report.approved} approved by policy, ${report.sent.length} sent, ${report.confirmed.length} confirmed and recorded, ${report.waiting.length} waiting, ${report.failed.length} failed\n`,
+        );
+        for (const s of report.sent) process.stdout.write(`  sent refund ${s.id} (payment ${s.paymentId}) in ${s.txHash}\n`);
+        for (const s of report.confirmed) process.stdout.write(`  recorded refund ${s.id} (payment ${s.paymentId}): ${s.txHash}\n`);
+        for (const s of report.waiting) process.stdout.write(`  waiting refund ${s.id} (payment ${s.paymentId}): ${s.reason}\n`);
+        for (const s of report.failed) process.stderr.write(`  failed refund ${s.id} (payment ${s.paymentId}, ${s.reason}): ${s.error}\n`);
+        failed += report.failed.length;
+      } finally {
+        await lock.release();
+      }
+    }
+  } finally {
+    await redis.quit();
+  }
+  return failed > 0 ? 1 : 0;
+}
 
 function usage(): string {
   return `usage:\n${Object.values(commands)

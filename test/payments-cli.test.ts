@@ -36,6 +36,10 @@ async function refundTx(to: string, value: bigint): Promise<Hex> {
 
 /** `pnpm payments ...` as an operator runs it, against the test database. */
 async function payments(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return paymentsWith({}, ...args);
+}
+
+async function paymentsWith(extraEnv: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/payments.ts'), ...args], {
       cwd: repoRoot,
@@ -46,6 +50,7 @@ async function payments(...args: string[]): Promise<{ code: number; stdout: stri
         REDIS_PREFIX: prefix,
         RPC_URL: infra.RPC_URL,
         CHAIN_ID: infra.CHAIN_ID,
+        ...extraEnv,
       },
     });
     return { code: 0, stdout, stderr };
@@ -124,5 +129,34 @@ describe('pnpm payments', () => {
       stderr: expect.stringContaining('--also must be MERCHANT or MERCHANT:TOKEN'),
     });
     expect(await payments('refund', '999999999999', '--tx', randomTxHash())).toMatchObject({ code: 1, stderr: 'no payment 999999999999\n' });
+  });
+
+  it('refunds: lists a row due, approves it (audited), and the refund wallet sends it, then records it once confirmed', async () => {
+    const q = quoteInput({ amount: '10000' });
+    quoteIds.push(q.quoteId);
+    await recordQuote(db, q);
+    const [id] = (await applyCredit(db, depositCredit(q, { totalReceived: '25000', status: 'late' }))).paymentIds;
+    const refundKey = generatePrivateKey();
+    await createTestClient({ chain: chainDef, mode: 'anvil', transport: http(infra.RPC_URL) }).setBalance({
+      address: privateKeyToAccount(refundKey).address,
+      value: 10n ** 20n,
+    });
+    const owner = q.owner.toLowerCase();
+    const due = await payments('refunds');
+    expect(due.code).toBe(0);
+    expect(due.stdout).toMatch(new RegExp(`^due\\s+${id}\\s+-\\s+\\S+\\s+0\\.000000000000025 ETH\\s+${owner}`, 'm'));
+    expect(await payments('refunds', 'approve', String(id), '--actor', 'ops-anna')).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining(`of 25000 base units to ${owner} approved by ops-anna`),
+    });
+    const key = { REFUND_PRIVATE_KEY: refundKey };
+    expect(await payments('refunds', 'send')).toMatchObject({ code: 78, stderr: expect.stringContaining('REFUND_PRIVATE_KEY: is required to send refunds') });
+    const sent = await paymentsWith(key, 'refunds', 'send');
+    expect(sent).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`sent refund \\d+ \\(payment ${id}\\) in 0x[0-9a-f]{64}`)) });
+    await createTestClient({ chain: chainDef, mode: 'anvil', transport: http(infra.RPC_URL) }).mine({ blocks: 1 });
+    expect(await paymentsWith(key, 'refunds', 'send')).toMatchObject({ code: 0, stdout: expect.stringContaining(`(payment ${id}): 0x`) });
+    expect(await reader.getBalance({ address: owner as Hex })).toBe(25000n);
+    expect(await paymentHistory(db, id as number)).toMatchObject([{ actor: 'refund-wallet', amount: '25000' }]);
+    expect((await payments('refunds')).stdout).toMatch(new RegExp(`^sent\\s+${id}\\s.*ops-anna\\s+0x[0-9a-f]{64}`, 'm'));
   });
 });

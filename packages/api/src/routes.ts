@@ -1348,6 +1348,29 @@ export const api = {
       422: 'the chain does not show the transaction paying back what is due: `refund_tx_not_found`, `refund_tx_reverted`, `refund_tx_unconfirmed`, `refund_wrong_chain`, `refund_wrong_asset`, `refund_wrong_recipient`, `refund_amount_short`, `refund_recipient_unproven`',
     },
   }),
+  approveRefund: defineRoute({
+    method: 'post',
+    path: '/v1/admin/payments/:id/refund/approve',
+    auth: 'admin',
+    tag: 'admin',
+    summary: 'Approves the refund wallet to pay back what a ledger row has due',
+    description:
+      "The refund wallet (payment-watcher, REFUND_PRIVATE_KEY) pays it on the row's chain in its asset to the quote's owner (else the row's sender), follows the transaction to confirmation and records it as the row's refund. Audited: `approvedBy` is the caller, `approvedAt` the time. Approving a refund already approved or being sent answers 200 with `repeated: true`.",
+    params: z.object({
+      id: z
+        .string()
+        .regex(/^[1-9]\d{0,17}$/)
+        .transform(Number)
+        .meta({ description: 'ledger row id' }),
+    }),
+    invalid: { params: { status: 404, code: 'payment_not_found', message: 'no such payment' } },
+    responses: { 200: { description: 'the approved refund', schema: s.refundApproval } },
+    errors: {
+      404: '`payment_not_found`',
+      409: '`not_refundable` (nothing is due back on the row)',
+      422: "`refund_recipient_unproven` (the row has no owner and no sender: record a refund sent by hand with the payer's signature)",
+    },
+  }),
 
   // ----- admin: webhooks -----
   createWebhook: defineRoute({

@@ -335,6 +335,36 @@ export const refundOutcome = z.object({
   repeated: z.boolean().meta({ description: 'recorded before with the same transaction' }),
 });
 
+export const refundSend = z
+  .object({
+    id: z.number().int().min(1).meta({ description: 'the refund send id' }),
+    paymentId: z.number().int().min(1),
+    chainId: z.number().int(),
+    token: address.nullable().meta({ description: "the asset: the ERC-20's address, null for the chain's native coin" }),
+    recipient: address.meta({ description: "who it pays: the quote's owner, else the row's sender" }),
+    amount: amount.meta({ description: 'base units of the asset' }),
+    state: z.enum(['approved', 'sending', 'sent', 'failed', 'cancelled']),
+    approvedBy: z.string().meta({ description: "an admin's wallet, `admin-token`, `cli:<user>` or `policy:REFUND_AUTO_APPROVE_MAX`" }),
+    approvedAt: dateTime,
+    from: address.nullable().meta({ description: 'the refund wallet that signed it' }),
+    nonce: z.number().int().min(0).nullable(),
+    txHash: txHash.nullable(),
+    sentAt: nullableTimestamp,
+    confirmedAt: nullableTimestamp,
+    failures: z.number().int().min(0),
+    lastError: z.string().nullable().meta({ description: 'why the last attempt failed or waits (an empty wallet, the daily limit, the gas cap)' }),
+  })
+  .meta({
+    id: 'RefundSend',
+    description:
+      'A refund the refund wallet pays: approved, then sending (signed and recorded before broadcast), then sent once confirmed and recorded in the ledger.',
+  });
+
+export const refundApproval = z.object({
+  send: refundSend,
+  repeated: z.boolean().meta({ description: 'the refund was already approved (or is being sent): nothing changed' }),
+});
+
 export const webhookEndpoint = z
   .object({
     id: uuid,

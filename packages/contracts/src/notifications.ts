@@ -164,11 +164,18 @@ export interface PushMessage {
 }
 
 /** The push message for an event, or undefined if the person is not told about it. */
-export function pushMessageFor(event: NotifiableEvent, listingTitle: string | undefined, publicUrl: string): PushMessage | undefined {
+export function pushMessageFor(
+  event: NotifiableEvent,
+  listingTitle: string | undefined,
+  publicUrl: string,
+  money?: { chain: string; asset: string },
+): PushMessage | undefined {
   const describe = Object.hasOwn(personNotifications, event.event) ? personNotifications[event.event] : undefined;
   if (!describe) return undefined;
   const title = listingTitle && listingTitle.length <= 80 ? listingTitle : listingTitle ? `${listingTitle.slice(0, 79)}…` : 'your listing';
   const text = describe(event, title);
+  // With several chains and assets, a person must know where to look for the money: name them.
+  if (money && /^(payment|refund)\./.test(event.event)) text.body = `${text.body} (${money.asset} on ${money.chain})`;
   // A listing's later events (weeks after its upload, whose status history may be gone) lead to My listings.
   const page = text.page === 'listing' ? `listings/${event.uploadId}` : text.page === 'mine' ? 'mine' : `uploads/${event.uploadId}`;
   return { title: text.title, body: text.body, url: `${publicUrl.replace(/\/$/, '')}/${page}`, tag: event.uploadId, event: event.event, seq: event.seq };

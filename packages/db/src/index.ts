@@ -11,6 +11,7 @@ export * from './payments.js';
 export * from './quote-assets.js';
 export * from './read.js';
 export * from './reconcile-records.js';
+export * from './refund-sends.js';
 export * from './refunds.js';
 export * from './reports.js';
 export * from './sitemap.js';

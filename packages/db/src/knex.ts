@@ -16,6 +16,7 @@ import * as listingReports from './migrations/014_listing_reports.js';
 import * as quotePrices from './migrations/016_quote_prices.js';
 import * as paymentTolerance from './migrations/017_payment_tolerance.js';
 import * as quoteOffers from './migrations/018_quote_offers.js';
+import * as refundSends from './migrations/019_refund_sends.js';
 
 interface Migration {
   up: (knex: Knex) => Promise<void>;
@@ -42,6 +43,7 @@ const migrations: Record<string, Migration> = {
   '016_quote_prices': quotePrices,
   '017_payment_tolerance': paymentTolerance,
   '018_quote_offers': quoteOffers,
+  '019_refund_sends': refundSends,
 };
 
 /** Every migration's name, in the order they run. */

@@ -313,3 +313,36 @@ describe('POST /v1/admin/payments/:id/refund', () => {
     expect(await paymentHistory(gw.db, id as number)).toEqual([]);
   });
 });
+
+describe('POST /v1/admin/payments/:id/refund/approve', () => {
+  it("approves the refund wallet to pay a row's due to its owner, audited with the caller; once; refusing a row with nothing due", async () => {
+    const q = await quote();
+    const [id] = await credited(q, '12000', 'late');
+    const path = `/v1/admin/payments/${id}/refund/approve`;
+    expect((await api('POST', path)).status).toBe(401);
+    expect((await api('POST', path, { token: stranger })).status).toBe(403);
+    const approved = await api('POST', path, { admin: gw.adminToken });
+    expect(approved).toMatchObject({
+      status: 200,
+      body: {
+        repeated: false,
+        send: { paymentId: id, state: 'approved', approvedBy: 'admin-token', recipient: q.owner.toLowerCase(), amount: '12000', chainId: 31337, token: null },
+      },
+    });
+    expect(await gw.db('refund_sends').where({ payment_id: id }).select('approved_by', 'state')).toEqual([{ approved_by: 'admin-token', state: 'approved' }]);
+    expect(await api('POST', path, { admin: gw.adminToken })).toMatchObject({ status: 200, body: { repeated: true, send: { id: approved.body.send.id } } });
+    expect(await gw.db('refund_sends').where({ payment_id: id }).count({ n: '*' })).toEqual([{ n: '1' }]);
+    const paid = await quote();
+    const [paidId] = await credited(paid, '10000', 'paid');
+    expect(await api('POST', `/v1/admin/payments/${paidId}/refund/approve`, { admin: gw.adminToken })).toMatchObject({
+      status: 409,
+      body: { error: 'not_refundable' },
+    });
+    expect(await api('POST', '/v1/admin/payments/999999999999/refund/approve', { admin: gw.adminToken })).toMatchObject({
+      status: 404,
+      body: { error: 'payment_not_found' },
+    });
+    // Not ours to send: a refund sender on this chain (pnpm payments refunds send in another test) must not pay it.
+    await gw.db('refund_sends').where({ payment_id: id }).delete();
+  });
+});

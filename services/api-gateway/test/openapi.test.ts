@@ -435,6 +435,11 @@ describe('real answers match the document', () => {
     expect((await call('GET', '/v1/admin/payments?status=refund_due&limit=1', { token: buyer })).body.items[0]).toMatchObject({ id: late });
     await call('GET', '/v1/admin/payments?status=weird', { admin: gw.adminToken });
     await call('GET', '/v1/admin/payments?cursor=bm9wZQ', { admin: gw.adminToken });
+    const approve = `/v1/admin/payments/${late}/refund/approve`;
+    expect((await call('POST', approve, { admin: gw.adminToken })).body.send).toMatchObject({ paymentId: late, state: 'approved' });
+    await call('POST', approve, { token: stranger });
+    await call('POST', approve);
+    await call('POST', '/v1/admin/payments/999999999999/refund/approve', { admin: gw.adminToken });
     const path = `/v1/admin/payments/${late}/refund`;
     expect((await call('POST', path, { admin: gw.adminToken, body: { txHash: `0x${'ef'.repeat(32)}` } })).status).toBe(422);
     // A real refund to the row's sender, confirmed.
@@ -455,6 +460,8 @@ describe('real answers match the document', () => {
     await call('POST', path, { token: stranger, body: { txHash } });
     await call('POST', path, { body: { txHash } });
     await call('POST', '/v1/admin/payments/999999999999/refund', { admin: gw.adminToken, body: { txHash } });
+    // Refunded by hand meanwhile: nothing left for the wallet to send.
+    expect((await call('POST', approve, { admin: gw.adminToken })).body).toMatchObject({ error: 'not_refundable' });
   });
 
   it('operations and the dashboard', async () => {

@@ -1,4 +1,4 @@
-import { ConfigError, commonSchema, databaseEnvSchema, env, internalPort, loadConfig, z } from '@reelboard/config';
+import { ConfigError, chainsEnv, commonSchema, databaseEnvSchema, env, internalPort, loadConfig, z } from '@reelboard/config';
 import { serviceQueues } from '@reelboard/contracts';
 
 // The defaults are the notify.push row's (packages/contracts/src/channels.ts): these settings override it.
@@ -43,6 +43,9 @@ export const notifierSchema = commonSchema.extend(databaseEnvSchema.shape).exten
     .describe('First retry delay of a webhook delivery; each later one doubles it, within WEBHOOK_RETRY_FOR_SECONDS.'),
   WEBHOOK_TIMEOUT_MS: env.positiveInt(10_000).describe('How long a webhook receiver has to answer one attempt.'),
   SEND_CONCURRENCY: env.positiveInt(8).describe('Push messages and webhook deliveries this replica sends at once (each queue).'),
+  CHAINS: chainsEnv().describe(
+    "The chains payments are watched on (the same JSON as the payment-watcher's): Web Push about a payment or a refund names the chain and the asset (`USDC on Base`). Unset: `chain <id>` and the token's address.",
+  ),
 });
 
 export type NotifierConfig = z.infer<typeof notifierSchema>;

@@ -1,6 +1,7 @@
 import type { Bus } from '@reelboard/bus';
+import type { ChainSetting } from '@reelboard/config';
 import { type PushJob, pushMessageFor, type SavedSearchJob, type StatusEvent, unnotifiedEvents, type WebhookJob } from '@reelboard/contracts';
-import { createWebhookDelivery, type Knex, pushSubscriptionsOf, statusSubjectOf, webhookEndpointsFor } from '@reelboard/db';
+import { createWebhookDelivery, type Knex, pushSubscriptionsOf, quotePlaceOf, statusSubjectOf, webhookEndpointsFor } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
 
@@ -15,6 +16,16 @@ export interface NotificationAdapters {
   publicUrl: string;
   /** False when no VAPID keys are configured: nothing is pushed. */
   pushEnabled: boolean;
+  /** The watched chains (CHAINS): their names and asset symbols for push texts. */
+  chains?: readonly Pick<ChainSetting, 'id' | 'name' | 'native' | 'tokens'>[] | undefined;
+}
+
+/** The chain's name and the asset's symbol as people know them; `chain <id>` and the token's address where CHAINS does not list them. */
+export function moneyWords(chains: NotificationAdapters['chains'], place: { chainId: number; token: string | null }): { chain: string; asset: string } {
+  const chain = chains?.find((c) => c.id === place.chainId);
+  const token = place.token?.toLowerCase() ?? null;
+  const asset = token === null ? (chain?.native.symbol ?? 'native coin') : (chain?.tokens.find((t) => t.address.toLowerCase() === token)?.symbol ?? token);
+  return { chain: chain?.name ?? `chain ${place.chainId}`, asset };
 }
 
 /** What a webhook receiver gets for one status event (the body that is signed). */
@@ -38,6 +49,10 @@ export interface WebhookPayload {
     chainId?: number;
     /** On payment and refund events: the asset quoted, `native` or the ERC-20's address. */
     asset?: string;
+    /** On payment and refund events: the chain's name as CHAINS gives it (`chain <id>` when it does not). */
+    chainName?: string;
+    /** On payment and refund events: the asset's symbol as CHAINS gives it (the token's address when it does not). */
+    assetSymbol?: string;
   };
 }
 
@@ -56,8 +71,16 @@ export async function handleStatusEvent(event: StatusEvent, adapters: Notificati
   const title = subject?.title;
   const owner = subject?.owner;
 
+  // Where the money was asked for: the upload's quote, or (its record gone, a refund days later) the ledger's.
+  const isMoney = /^(payment|refund)\./.test(event.event);
+  const place = !isMoney
+    ? undefined
+    : upload?.quote
+      ? { chainId: upload.quote.chainId, token: upload.quote.token ?? null }
+      : await quotePlaceOf(adapters.db, event.uploadId);
+
   let pushes = 0;
-  const message = adapters.pushEnabled ? pushMessageFor(event, title, adapters.publicUrl) : undefined;
+  const message = adapters.pushEnabled ? pushMessageFor(event, title, adapters.publicUrl, place ? moneyWords(adapters.chains, place) : undefined) : undefined;
   if (message && owner) {
     for (const subscription of await pushSubscriptionsOf(adapters.db, owner)) {
       const job: PushJob = { subscriptionId: subscription.id, uploadId: event.uploadId, message };
@@ -89,7 +112,14 @@ export async function handleStatusEvent(event: StatusEvent, adapters: Notificati
         ...(owner ? { owner } : {}),
         ...(title ? { title } : {}),
         // With several chains and assets watched, a receiver must know where the money was asked for.
-        ...(upload?.quote && /^(payment|refund)\./.test(event.event) ? { chainId: upload.quote.chainId, asset: upload.quote.token ?? 'native' } : {}),
+        ...(place
+          ? {
+              chainId: place.chainId,
+              asset: place.token ?? 'native',
+              chainName: moneyWords(adapters.chains, place).chain,
+              assetSymbol: moneyWords(adapters.chains, place).asset,
+            }
+          : {}),
       },
     };
     for (const endpoint of endpoints) {

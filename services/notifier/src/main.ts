@@ -40,7 +40,8 @@ await runService({
       group: 'notifier',
       consumer: `${hostname()}-${process.pid}`,
       log,
-      handle: async (event) => void (await handleStatusEvent(event, { db, uploads, bus, log, publicUrl: config.PUBLIC_URL, pushEnabled: vapid !== undefined })),
+      handle: async (event) =>
+        void (await handleStatusEvent(event, { db, uploads, bus, log, publicUrl: config.PUBLIC_URL, pushEnabled: vapid !== undefined, chains: config.CHAINS })),
     });
 
     return {

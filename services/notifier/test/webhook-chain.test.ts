@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '@reelboard/bus';
 import type { StatusEvent, UploadReceived } from '@reelboard/contracts';
-import { connectDatabase, createWebhookEndpoint, type Knex, migrateToLatest } from '@reelboard/db';
+import { connectDatabase, createWebhookEndpoint, type Knex, migrateToLatest, recordQuote, savePushSubscription } from '@reelboard/db';
 import { StatusStore, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
+import { quoteInput } from '@reelboard/testkit/db-fixtures';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { handleStatusEvent } from '../src/handle-status-event.js';
 
@@ -13,6 +14,8 @@ const redis = connectRedis(infraEnv().REDIS_URL ?? '', 'webhook-chain-test');
 const prefix = `test-webhook-chain-${Date.now().toString(36)}`;
 let db: Knex;
 let endpointId: string;
+const quoteIds: string[] = [];
+const owners: string[] = [];
 
 beforeAll(async () => {
   db = connectDatabase(infraEnv().TEST_DATABASE_URL ?? '', { min: 0, max: 2 });
@@ -20,7 +23,7 @@ beforeAll(async () => {
   endpointId = (
     await createWebhookEndpoint(db, {
       url: 'https://hooks.example/x',
-      events: ['payment.confirmed', 'profile.saved'],
+      events: ['payment.confirmed', 'profile.saved', 'refund.sent'],
       secret: 's'.repeat(32),
       createdBy: 'test',
     })
@@ -30,6 +33,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await db('webhook_deliveries').where({ endpoint_id: endpointId }).delete();
   await db('webhook_endpoints').where({ id: endpointId }).delete();
+  if (quoteIds.length) await db('payment_quotes').whereIn('quote_id', quoteIds).delete();
+  if (owners.length) await db('push_subscriptions').whereIn('wallet_address', owners).delete();
   await db.destroy();
   await redis.quit();
 });
@@ -72,5 +77,46 @@ describe('webhooks of payment events', () => {
     );
     expect(payloads[0]?.data).toMatchObject({ chainId: 31338, asset: token, title: 'Bike' });
     expect(payloads[1]?.data).not.toHaveProperty('chainId');
+  });
+
+  it("name the chain and the asset of a refund sent after the upload's record is gone, from the ledger's quote, in the webhook and the Web Push text", async () => {
+    const token = `0x${'12'.repeat(20)}` as const;
+    const quote = quoteInput({ chainId: 31338, token });
+    await recordQuote(db, quote);
+    quoteIds.push(quote.quoteId);
+    owners.push(quote.owner.toLowerCase());
+    await savePushSubscription(db, { walletAddress: quote.owner.toLowerCase(), endpoint: `https://push.example/${quote.quoteId}`, p256dh: 'k', auth: 'a' });
+    const published: { message?: { body: string } }[] = [];
+    const chains = [
+      { id: 31337, name: 'Anvil', native: { symbol: 'ETH', decimals: 18 }, tokens: [] },
+      { id: 31338, name: 'Second anvil', native: { symbol: 'ETH', decimals: 18 }, tokens: [{ address: token, symbol: 'USDC', decimals: 6 }] },
+    ];
+    const adapters = {
+      db,
+      // The upload's record has expired from Redis: the owner comes from the ledger's quote below.
+      uploads: { get: async () => undefined },
+      bus: { publish: async (_channel: never, job: { message?: { body: string } }) => void published.push(job) },
+      log: createLogger('test', 'error'),
+      publicUrl: 'https://x',
+      pushEnabled: true,
+      chains,
+    };
+    const refundSent: StatusEvent = {
+      seq: 9,
+      uploadId: quote.uploadId,
+      event: 'refund.sent',
+      stage: 'refund-wallet',
+      state: 'refunded',
+      at: new Date().toISOString(),
+    };
+    // No subject without the upload's record or a listing: no push (the owner is unknown), the webhook still goes.
+    expect(await handleStatusEvent(refundSent, adapters as never)).toMatchObject({ webhooks: 1 });
+    const [delivery] = await db('webhook_deliveries').where({ endpoint_id: endpointId, upload_id: quote.uploadId });
+    expect((delivery.payload as { data: object }).data).toMatchObject({ chainId: 31338, asset: token, chainName: 'Second anvil', assetSymbol: 'USDC' });
+    // With the upload's record (its owner and title), the person is told in words where the refund went.
+    const withRecord = { ...adapters, uploads: { get: async () => ({ owner: quote.owner, form: { title: 'Bike' } }) } };
+    published.length = 0;
+    expect(await handleStatusEvent({ ...refundSent, seq: 10 }, withRecord as never)).toMatchObject({ pushes: 1 });
+    expect(published.find((job) => job.message)?.message?.body).toBe('A refund for "Bike" was sent back on chain. (USDC on Second anvil)');
   });
 });

@@ -12,6 +12,7 @@ import {
   selectChains,
   z,
 } from '@reelboard/config';
+import { checkRefundKey, refundEnvShape } from './refund-config.js';
 
 // Postgres is the truth for money: the watch set in Redis is rebuilt from the ledger's quotes.
 export const paymentWatcherSchema = commonSchema
@@ -89,13 +90,15 @@ export const paymentWatcherSchema = commonSchema
       .describe('An upload processing with no progress event for this long (its job lost in a failover) is failed, its payment recorded due back.'),
     STUCK_RENEWAL_SECONDS: env.positiveInt(30 * 60).describe('A renewal paid and not applied for this long is failed, its payment recorded due back.'),
     STUCK_SWEEP_INTERVAL_SECONDS: env.positiveInt(300).describe('How often the stuck-work sweep runs (on one replica at a time, under a Redis lease).'),
-  });
+  })
+  .extend(refundEnvShape);
 
 export type PaymentWatcherConfig = z.infer<typeof paymentWatcherSchema>;
 export const loadPaymentWatcherConfig = (source: NodeJS.ProcessEnv = process.env): PaymentWatcherConfig => {
   const config = loadConfig(paymentWatcherSchema, source);
   rpcUrlsFrom(config);
   selectChains(watcherChains(config), config.WATCH_CHAINS);
+  checkRefundKey(config);
   // The native minimum in wei would be read as 10^12 times too much of a 6-decimal token: each asset names its own.
   if (config.SWEEP_PRIVATE_KEY && config.PAYMENT_TOKEN && config.SWEEP_MIN_TOKEN_AMOUNT === undefined) {
     throw new ConfigError([

@@ -6,12 +6,15 @@ import { backfillQuoteSettings, connectDatabase, type Knex, quoteAssetsToWatch, 
 import { connectPipeline, type PipelineBus, type Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
 import { countRpcError, runService } from '@reelboard/runtime';
+import { announceRefund } from './announce-refund.js';
 import { loadPaymentWatcherConfig, type PaymentWatcherConfig, watcherChains } from './config.js';
 import { DepositWatcher } from './deposit-watcher.js';
 import { handlePaymentSubmitted } from './handle-payment-submitted.js';
 import { handleUploadExpire } from './handle-upload-expire.js';
 import { handleUploadReceived } from './handle-upload-received.js';
 import { rpcRequests, watchRefundsDue } from './metrics.js';
+import { limitsOnChain } from './refund-config.js';
+import { RefundSender } from './refund-sender.js';
 import { ScanLock } from './scan-lock.js';
 import { StuckWorkSweeper } from './stuck-work.js';
 import { AutoSweeper } from './sweep.js';
@@ -221,6 +224,21 @@ async function startChain(
         lockKey: `${scope}sweep-lock`,
       })
     : undefined;
+  // Refunds are paid on the chain (and in the asset) of the payment, by one replica per chain.
+  const refunds = config.REFUND_PRIVATE_KEY
+    ? new RefundSender({
+        db,
+        chain,
+        setting,
+        privateKey: config.REFUND_PRIVATE_KEY,
+        maxFeePerGas: config.REFUND_MAX_FEE_PER_GAS,
+        dailyLimits: limitsOnChain(setting, config.REFUND_DAILY_LIMIT),
+        autoApprove: limitsOnChain(setting, config.REFUND_AUTO_APPROVE_MAX),
+        lock: new ScanLock(redis, `${config.REDIS_PREFIX}:payment:${scope}refund-lock`, config.REFUND_INTERVAL_SECONDS * 2000 + 10_000),
+        onRefunded: (outcome) => announceRefund(uploads, outcome),
+        log: log.child({ chainId: setting.id }),
+      })
+    : undefined;
   return {
     setting,
     chain,
@@ -229,10 +247,12 @@ async function startChain(
     start: () => {
       watcher.start(setting.blockTimeMs);
       sweeper?.start();
+      refunds?.start(config.REFUND_INTERVAL_SECONDS * 1000);
     },
     stop: async () => {
       await watcher.stop();
       await sweeper?.stop();
+      await refunds?.stop();
     },
   };
 }

@@ -115,3 +115,43 @@ new Gauge({
 export function watchRefundsDue(db: Knex): void {
   refundsDb = db;
 }
+
+const refundSendFailures = new Counter({
+  name: 'reelboard_refund_send_failures_total',
+  help: 'Refunds the refund wallet tried and did not pay (the ledger row stays due), by chain id and reason (insufficient_funds, reverted, broadcast_failed, nonce_taken, verification_failed)',
+  labelNames: ['chain', 'reason'] as const,
+});
+
+const refundsSent = new Counter({
+  name: 'reelboard_refunds_sent_total',
+  help: 'Refunds the refund wallet paid, confirmed and recorded in the ledger, by chain id and asset symbol',
+  labelNames: ['chain', 'asset'] as const,
+});
+
+const refundWalletBalance = new Gauge({
+  name: 'reelboard_refund_wallet_balance',
+  help: "The refund wallet's balance in whole units of each asset (a float), by chain id and asset symbol, read each refund round",
+  labelNames: ['chain', 'asset'] as const,
+});
+
+const refundsHeldByLimit = new Gauge({
+  name: 'reelboard_refunds_held_by_limit',
+  help: 'Approved refunds waiting because sending them would pass REFUND_DAILY_LIMIT, by chain id and asset symbol',
+  labelNames: ['chain', 'asset'] as const,
+});
+
+export function countRefundSendFailure(chainId: number, reason: string): void {
+  refundSendFailures.inc({ chain: String(chainId), reason });
+}
+
+export function countRefundSent(chainId: number, asset: string): void {
+  refundsSent.inc({ chain: String(chainId), asset });
+}
+
+export function setRefundWalletBalance(chainId: number, asset: string, balance: number): void {
+  refundWalletBalance.set({ chain: String(chainId), asset }, balance);
+}
+
+export function setRefundsHeldByLimit(chainId: number, asset: string, count: number): void {
+  refundsHeldByLimit.set({ chain: String(chainId), asset }, count);
+}

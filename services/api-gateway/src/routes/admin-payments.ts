@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { type Answer, api, type PaymentPage } from '@reelboard/api';
-import { listPayments } from '@reelboard/db';
+import { approveRefund, listPayments } from '@reelboard/db';
 import type { Logger } from '@reelboard/logger';
 import { type RefundDeps, type RefundOutcome, refundPayment } from '../use-cases/refund-payment.js';
 import type { Bind } from './bind.js';
@@ -41,6 +41,19 @@ export function adminPaymentRoutes({ bind, log, ...deps }: AdminPaymentRoutesDep
         amount: outcome.refunded,
       });
     return { status: 200, body: outcome as RefundAnswer };
+  });
+
+  bind(router, api.approveRefund).to(async ({ params, caller }) => {
+    const approval = await approveRefund(db, { paymentId: params.id, actor: caller.actor });
+    if (!approval.repeated)
+      log.info('refund approved', {
+        paymentId: params.id,
+        refundSend: approval.send.id,
+        actor: caller.actor,
+        to: approval.send.recipient,
+        amount: approval.send.amount,
+      });
+    return { status: 200, body: approval as Answer<'approveRefund', 200> };
   });
 
   return router;
