@@ -231,6 +231,15 @@ export async function hasEarlierPendingDelivery(db: Knex, delivery: Pick<Webhook
   return row !== undefined;
 }
 
+/** How many of the upload's events `seqs` have no delivery to this endpoint yet (in any state). */
+export async function missingWebhookDeliveries(db: Knex, delivery: Pick<WebhookDelivery, 'endpointId' | 'uploadId'>, seqs: number[]): Promise<number> {
+  const rows: { seq: number }[] = await db('webhook_deliveries')
+    .where({ endpoint_id: delivery.endpointId, upload_id: delivery.uploadId })
+    .whereIn('seq', seqs)
+    .select('seq');
+  return new Set(seqs).size - new Set(rows.map((row) => Number(row.seq))).size;
+}
+
 /** Logs one attempt and its answer, and counts it on the delivery. */
 export async function recordWebhookAttempt(db: Knex, deliveryId: string, attempt: Omit<WebhookAttempt, 'at' | 'attempt'>): Promise<number> {
   return db.transaction(async (trx) => {

@@ -1,10 +1,11 @@
 import { RetryLaterError } from '@reelboard/bus';
-import type { WebhookJob } from '@reelboard/contracts';
+import { unnotifiedEvents, type WebhookJob } from '@reelboard/contracts';
 import {
   disableWebhookEndpoint,
   finishWebhookDelivery,
   hasEarlierPendingDelivery,
   type Knex,
+  missingWebhookDeliveries,
   recordWebhookAttempt,
   webhookDeliveryById,
   webhookEndpointById,
@@ -28,6 +29,15 @@ export type WebhookStep =
 
 /** Longest wait between two looks at an earlier delivery of the same upload that is still pending. */
 const MAX_ORDERING_WAIT_MS = 60_000;
+/**
+ * Looks for an earlier event's delivery that no replica has created yet, before the event is sent
+ * anyway (about 8 minutes of waits): the status log hands every entry out at least once, so a
+ * missing delivery comes unless its replica died holding it for longer than the log's claim time.
+ */
+const MAX_MISSING_WAITS = 12;
+
+/** An upload's events before this one, as the status history keeps them (for the ordering check). */
+export type EarlierEvents = (uploadId: string, beforeSeq: number) => Promise<{ seq: number; event: string; at: string }[]>;
 /** How much of a receiver's answer is kept in the attempt log. */
 const RESPONSE_LOG_CHARS = 500;
 
@@ -46,10 +56,10 @@ export function retryDelay(settings: Pick<WebhookSettings, 'retryForMs' | 'first
  * endpoint is disabled, never retried), retry later with exponential backoff, or failed for good
  * once the retry window is used up.
  */
-export async function deliverWebhook(db: Knex, job: WebhookJob, settings: WebhookSettings, log: Logger): Promise<WebhookStep> {
+export async function deliverWebhook(db: Knex, job: WebhookJob, settings: WebhookSettings, log: Logger, earlierEvents?: EarlierEvents): Promise<WebhookStep> {
   const delivery = await webhookDeliveryById(db, job.deliveryId);
   if (delivery?.status !== 'pending') return { next: 'done', outcome: 'not_pending' };
-  if (await hasEarlierPendingDelivery(db, delivery)) {
+  const waitInOrder = (): WebhookStep => {
     const waits = (job.orderingWaits ?? 0) + 1;
     return {
       next: 'later',
@@ -57,8 +67,21 @@ export async function deliverWebhook(db: Knex, job: WebhookJob, settings: Webhoo
       job: { ...job, orderingWaits: waits },
       why: 'ordering',
     };
-  }
+  };
+  if (await hasEarlierPendingDelivery(db, delivery)) return waitInOrder();
   const endpoint = await webhookEndpointById(db, delivery.endpointId);
+  // With several notifier replicas, an earlier event of the upload may be in another replica's
+  // hands, its delivery not created yet: this one waits for it too, as for a pending one.
+  if (endpoint?.enabled && earlierEvents && (job.orderingWaits ?? 0) < MAX_MISSING_WAITS) {
+    const registered = Date.parse(endpoint.createdAt);
+    const expected = (await earlierEvents(delivery.uploadId, delivery.seq))
+      .filter(
+        (event) =>
+          !unnotifiedEvents.has(event.event) && (endpoint.events.includes('*') || endpoint.events.includes(event.event)) && Date.parse(event.at) >= registered,
+      )
+      .map((event) => event.seq);
+    if (expected.length > 0 && (await missingWebhookDeliveries(db, delivery, expected)) > 0) return waitInOrder();
+  }
   if (!endpoint?.enabled) {
     await finishWebhookDelivery(db, delivery.id, 'gone');
     return { next: 'done', outcome: 'endpoint_disabled' };
@@ -127,8 +150,8 @@ export async function deliverWebhook(db: Knex, job: WebhookJob, settings: Webhoo
  * The `notify.webhook` consumer: one step, and a delivery to try again later waits in the queue with
  * its own retry count, without using the queue's one attempt (its retry window is its own).
  */
-export async function handleWebhookJob(db: Knex, job: WebhookJob, settings: WebhookSettings, log: Logger): Promise<string> {
-  const step = await deliverWebhook(db, job, settings, log);
+export async function handleWebhookJob(db: Knex, job: WebhookJob, settings: WebhookSettings, log: Logger, earlierEvents?: EarlierEvents): Promise<string> {
+  const step = await deliverWebhook(db, job, settings, log, earlierEvents);
   if (step.next === 'done') return step.outcome;
   throw new RetryLaterError(
     step.delayMs,

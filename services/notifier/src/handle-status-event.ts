@@ -62,6 +62,7 @@ export interface WebhookPayload {
  * wants it. Job ids and delivery rows are deterministic, so replicas and retries add each once.
  */
 export async function handleStatusEvent(event: StatusEvent, adapters: NotificationAdapters): Promise<{ pushes: number; webhooks: number }> {
+  // deliver-webhook.ts skips the same events when it waits for an upload's earlier deliveries.
   if (unnotifiedEvents.has(event.event)) return { pushes: 0, webhooks: 0 };
   const upload = await adapters.uploads.get(event.uploadId);
   // A listing's events weeks later (expired, removed, an edit decided) outlive the upload's record

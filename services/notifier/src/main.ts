@@ -30,7 +30,9 @@ await runService({
       firstRetryMs: config.WEBHOOK_FIRST_RETRY_MS,
       timeoutMs: config.WEBHOOK_TIMEOUT_MS,
     };
-    bus.consume('notify.webhook', (job) => handleWebhookJob(db, job, webhookSettings, log), { concurrency: config.SEND_CONCURRENCY });
+    // The upload's earlier events, to wait for one another replica has not turned into a delivery yet.
+    const earlierEvents = async (uploadId: string, beforeSeq: number) => (await bus.status.history(uploadId)).filter((event) => event.seq < beforeSeq);
+    bus.consume('notify.webhook', (job) => handleWebhookJob(db, job, webhookSettings, log, earlierEvents), { concurrency: config.SEND_CONCURRENCY });
 
     // The blocking read holds its connection: one of its own.
     const logConnection = redis.duplicate({ connectionName: `${config.REDIS_PREFIX}-notifier-log` });
