@@ -7,8 +7,15 @@
  * against one single 1080p encode of the same source (the encode before the ladder), and each
  * rung's SSIM is measured against the source scaled to the rung (ffmpeg's ssim filter).
  *
+ * The same run then pays more uploads of the same clip after a delay a wallet typically takes
+ * (BENCH_LADDER_PAY_DELAYS, seconds after the upload is accepted): full video playable with the
+ * lowest rung encoded while the person paid (SPECULATIVE_RUNG) when it was ready, and how often it
+ * was; and one upload never paid, for what the speculative work (preview, poster, lowest rung)
+ * costs in transcoder CPU and private S3 bytes.
+ *
  *   node --import tsx scripts/bench/ladder.ts
  *   BENCH_LADDER_SECONDS=20 node --import tsx scripts/bench/ladder.ts   # a shorter clip (not comparable)
+ *   BENCH_LADDER_PAY_DELAYS=10,20,40 node --import tsx scripts/bench/ladder.ts
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -16,7 +23,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig } from '@reelboard/config';
-import { dashKeys, ObjectStorage } from '@reelboard/storage';
+import { dashKeys, ObjectStorage, speculativeKeys, speculativeRungKeys } from '@reelboard/storage';
 import { binariesFrom, createMediaAdapter, mediaBinariesSchema, planLadder } from '../../packages/media/src/index.js';
 import { childCpuSecondsOf, makeLogo, makeRealisticClip, newSeller, payUpload, postListing, round, startBenchStack } from './lib/chain-run.js';
 import { writeReport } from './lib/report.js';
@@ -27,6 +34,14 @@ const POLL_MS = 100;
 const SETTINGS = { FFMPEG_THREADS: 2, FFMPEG_NICENESS: 5 };
 const BINARIES = binariesFrom(loadConfig(mediaBinariesSchema));
 const GOALS = { fullPlayableSeconds: 20, cpuRatio: 1.6 };
+/** Seconds between the upload's acceptance and its payment transaction: a wallet prompt, a signature, a network. */
+const PAY_DELAYS = (process.env.BENCH_LADDER_PAY_DELAYS ?? '10,20,40')
+  .split(',')
+  .filter((value) => value.trim() !== '')
+  .map(Number);
+if (PAY_DELAYS.some((delay) => !Number.isFinite(delay) || delay < 0))
+  throw new Error(`BENCH_LADDER_PAY_DELAYS must be seconds, comma-separated; got ${process.env.BENCH_LADDER_PAY_DELAYS}`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Mean SSIM (All) of `encoded` against `source` scaled to the encoded size, the way a viewer sees the rung. */
 async function ssimAgainstSource(encoded: string, source: string, width: number, height: number): Promise<number> {
@@ -81,36 +96,69 @@ async function main(): Promise<void> {
     const transcoderPid = bench.stack.pidOf('transcoder');
     if (!transcoderPid) throw new Error('the transcoder is not running');
 
-    const seller = await newSeller(bench);
-    const upload = await postListing(seller, source, logo);
-    const cpuBefore = childCpuSecondsOf(transcoderPid);
-    const loadAtStart = round(loadavg()[0] ?? 0, 1);
-    await payUpload(bench, seller, upload);
-    await bench.events.waitFor(upload.uploadId, 'payment.confirmed', 120_000);
-    const keys = dashKeys(upload.uploadId);
-    let manifestAt = 0;
-    for (;;) {
-      if (await storage.head(keys.manifest)) {
-        manifestAt = Date.now();
-        break;
+    /** One upload paid `delaySeconds` after it was accepted, followed until its listing is saved. */
+    const paidRun = async (delaySeconds: number) => {
+      const seller = await newSeller(bench);
+      // From the upload on: the CPU of the speculative work counts towards this upload.
+      const cpuBefore = childCpuSecondsOf(transcoderPid);
+      const upload = await postListing(seller, source, logo);
+      const loadAtStart = round(loadavg()[0] ?? 0, 1);
+      await sleep(delaySeconds * 1000);
+      await payUpload(bench, seller, upload);
+      await bench.events.waitFor(upload.uploadId, 'payment.confirmed', 120_000);
+      // Whether the paid path will find the lowest rung encoded while the person paid (its private object is stored before its record).
+      const speculativeReady = (await storage.head(speculativeRungKeys(upload.uploadId).video)) !== undefined;
+      const keys = dashKeys(upload.uploadId);
+      let manifestAt = 0;
+      for (;;) {
+        if (await storage.head(keys.manifest)) {
+          manifestAt = Date.now();
+          break;
+        }
+        if (bench.events.names(upload.uploadId).some((name) => name === 'failed' || name === 'expired'))
+          throw new Error(`upload ended ${bench.events.names(upload.uploadId).join(', ')}`);
+        await sleep(POLL_MS);
       }
-      if (bench.events.names(upload.uploadId).some((name) => name === 'failed' || name === 'expired'))
-        throw new Error(`upload ended ${bench.events.names(upload.uploadId).join(', ')}`);
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    }
-    await bench.events.waitFor(upload.uploadId, 'profile.saved', 60 * 60_000);
-    const ladderCpu = childCpuSecondsOf(transcoderPid) - cpuBefore;
-    const loadAtEnd = round(loadavg()[0] ?? 0, 1);
-    const paidAt = bench.events.at(upload.uploadId, 'payment.confirmed');
-    const sincePaid = (at: number) => round((at - paidAt) / 1000);
-    const readyEvents = (await bench.bus.status.history(upload.uploadId)).filter((event) => event.event === 'rendition.ready');
-    const rungsReady = readyEvents.map((event) => ({ rung: event.rendition?.height ?? 0, seconds: sincePaid(Date.parse(event.at)) }));
-    const pipeline = {
-      previewReady: sincePaid(bench.events.at(upload.uploadId, 'preview.ready')),
-      fullPlayable: sincePaid(manifestAt),
-      rungsReady,
-      saved: sincePaid(bench.events.at(upload.uploadId, 'profile.saved')),
+      await bench.events.waitFor(upload.uploadId, 'profile.saved', 60 * 60_000);
+      const cpu = childCpuSecondsOf(transcoderPid) - cpuBefore;
+      const paidAt = bench.events.at(upload.uploadId, 'payment.confirmed');
+      const sincePaid = (at: number) => round((at - paidAt) / 1000);
+      const readyEvents = (await bench.bus.status.history(upload.uploadId)).filter((event) => event.event === 'rendition.ready');
+      const pipeline = {
+        previewReady: sincePaid(bench.events.at(upload.uploadId, 'preview.ready')),
+        fullPlayable: sincePaid(manifestAt),
+        rungsReady: readyEvents.map((event) => ({ rung: event.rendition?.height ?? 0, seconds: sincePaid(Date.parse(event.at)) })),
+        saved: sincePaid(bench.events.at(upload.uploadId, 'profile.saved')),
+      };
+      const run = { delaySeconds, speculativeReady, cpu: round(cpu, 1), pipeline, loadAtStart, loadAtEnd: round(loadavg()[0] ?? 0, 1) };
+      process.stderr.write(`paid run: ${JSON.stringify(run)}\n`);
+      return { ...run, upload, keys };
     };
+
+    // Paid at once (the payment's own confirmation is the only delay): the ladder as before, almost no speculation.
+    const first = await paidRun(0);
+    const { keys, pipeline, loadAtStart, loadAtEnd } = first;
+    const ladderCpu = first.cpu;
+    const rungsReady = pipeline.rungsReady;
+    const delayed = [];
+    for (const delay of PAY_DELAYS) delayed.push(await paidRun(delay));
+
+    // Never paid: the speculative work alone, until its lowest rung is stored (or 5 minutes).
+    const idle = await newSeller(bench);
+    const unpaidCpuBefore = childCpuSecondsOf(transcoderPid);
+    const unpaidStart = performance.now();
+    const unpaid = await postListing(idle, source, logo);
+    const privateKeys = [...Object.values(speculativeKeys(unpaid.uploadId)), ...Object.values(speculativeRungKeys(unpaid.uploadId))];
+    while (!(await storage.head(speculativeRungKeys(unpaid.uploadId).video)) && performance.now() - unpaidStart < 300_000) await sleep(POLL_MS);
+    // The record is written just after the objects; the job's last ffmpeg has exited by then.
+    await sleep(1_000);
+    const unpaidCost = {
+      cpu: round(childCpuSecondsOf(transcoderPid) - unpaidCpuBefore, 1),
+      wallSeconds: round((performance.now() - unpaidStart) / 1000, 1),
+      privateBytes: (await Promise.all(privateKeys.map(async (key) => (await storage.head(key))?.bytes ?? 0))).reduce((sum, bytes) => sum + bytes, 0),
+      objects: (await Promise.all(privateKeys.map((key) => storage.head(key)))).filter(Boolean).length,
+    };
+    process.stderr.write(`unpaid: ${JSON.stringify(unpaidCost)}\n`);
     process.stderr.write(`pipeline: ${JSON.stringify(pipeline)}\n`);
 
     // The rungs as stored, against the source.
@@ -145,6 +193,38 @@ async function main(): Promise<void> {
     process.stderr.write(`single: ${JSON.stringify({ ...single, singleSsim, ladderCpu, ratio })}\n`);
 
     const met = (ok: boolean) => (ok ? 'met' : 'missed');
+    const reused = delayed.filter((run) => run.speculativeReady);
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+    const reusedPlayable = reused.length > 0 ? median(reused.map((run) => run.pipeline.fullPlayable)) : Number.NaN;
+    const speculativeSummary =
+      reused.length > 0
+        ? `full video playable ${reusedPlayable} s after payment when the lowest rung was encoded while paying (ready in ${reused.length} of ${delayed.length} delayed payments)`
+        : `the lowest rung encoded while paying was never ready (${delayed.length} delayed payments)`;
+    const kB = (bytes: number) => `${round(bytes / 1000, 1)} kB`;
+    const speculativeMarkdown = `
+### The lowest rung encoded while the person pays
+
+The same clip paid ${PAY_DELAYS.join(', ')} s after its upload was accepted (a wallet prompt, a signature, two
+confirmations), after the run above and one after the other, each followed until its listing was saved. "Ready" is
+the lowest rung's private object in S3 when \`payment.confirmed\` arrived; then the paid path stores it by copy and
+encodes only the higher rungs. CPU: every ffmpeg run of the transcoder from the upload to the listing saved,
+speculative work included.
+
+| paid after | lowest rung ready at payment | full video playable | ratio to paid at once | first playable | listing saved | transcoder CPU s | load (1 min) |
+|---|---|---|---|---|---|---|---|
+| 0 s (the run above) | ${first.speculativeReady ? 'yes' : 'no'} | ${first.pipeline.fullPlayable} s | 1x | ${first.pipeline.previewReady} s | ${first.pipeline.saved} s | ${first.cpu} | ${first.loadAtStart} |
+${delayed
+  .map(
+    (run) =>
+      `| ${run.delaySeconds} s | ${run.speculativeReady ? 'yes' : 'no'} | ${run.pipeline.fullPlayable} s | ${round(run.pipeline.fullPlayable / first.pipeline.fullPlayable, 2)}x | ${run.pipeline.previewReady} s | ${run.pipeline.saved} s | ${run.cpu} | ${run.loadAtStart} |`,
+  )
+  .join('\n')}
+
+- Ready in **${reused.length} of ${delayed.length}** delayed payments. ${reused.length > 0 ? `With it, the full video played ${reusedPlayable} s (median) after \`payment.confirmed\`, against ${first.pipeline.fullPlayable} s paid at once in this run (${round(reusedPlayable / first.pipeline.fullPlayable, 2)}x).` : ''}
+- **An upload never paid** cost ${unpaidCost.cpu} CPU s of ffmpeg (preview, poster, lowest rung and audio; ${round(unpaidCost.cpu / ladderCpu, 2)}x the paid ladder's ${round(ladderCpu, 1)} CPU s in this run),
+  ${unpaidCost.wallSeconds} s of its SPECULATIVE_CONCURRENCY slot, and ${kB(unpaidCost.privateBytes)} in ${unpaidCost.objects} private S3 objects under
+  \`private/speculative/<id>/\` (deleted with its staging by the daily cleanup).
+`;
     const playableMet = pipeline.fullPlayable <= GOALS.fullPlayableSeconds;
     const cpuMet = ratio <= GOALS.cpuRatio;
     const markdown = `
@@ -171,20 +251,24 @@ ${rungsReady.map((r) => `| \`rendition.ready\` ${r.rung}p | ${r.seconds} |`).joi
 |---|---|---|---|---|---|
 ${rungs.map((r) => `| ${r.rung}p | ${r.size} | ${r.targetKbps} | ${r.actualKbps} | ${r.speed} | ${r.ssim} |`).join('\n')}
 
+${speculativeMarkdown}
 The ladder's CPU includes the preview cut, every rung's decode of the source (one per rung), the joins, the manifests and the
-remux of the progressive fallback (stream copy: no second encode). The lower rungs use faster libvpx settings
-(packages/media/src/ladder.ts, VP9_LADDER); docs/codecs.md says why.
+remux of the progressive fallback (stream copy: no second encode). The lower rungs ask for faster libvpx settings
+(packages/media/src/ladder.ts, VP9_LADDER), which libvpx 1.12's good mode clamps to cpu-used 5; docs/codecs.md has
+where the CPU goes, rung by rung.
 `;
     writeReport({
       part: 'ladder',
       title: 'Rendition ladder: full video playable after payment, ladder CPU, SSIM per rung',
-      headline: `${CLIP_SECONDS} s 1080p, one replica: full video playable ${pipeline.fullPlayable} s after payment (goal <= ${GOALS.fullPlayableSeconds}, ${met(playableMet)}); whole ladder ${ratio}x the single 1080p encode's CPU (goal <= ${GOALS.cpuRatio}, ${met(cpuMet)})`,
-      command: `${CLIP_SECONDS === 60 ? '' : `BENCH_LADDER_SECONDS=${CLIP_SECONDS} `}node --import tsx scripts/bench/ladder.ts`,
+      headline: `${CLIP_SECONDS} s 1080p, one replica: full video playable ${pipeline.fullPlayable} s after payment (goal <= ${GOALS.fullPlayableSeconds}, ${met(playableMet)}); ${speculativeSummary}; an upload never paid costs ${unpaidCost.cpu} CPU s and ${kB(unpaidCost.privateBytes)} in S3; whole ladder ${ratio}x the single 1080p encode's CPU (goal <= ${GOALS.cpuRatio}, ${met(cpuMet)})`,
+      command: `${CLIP_SECONDS === 60 ? '' : `BENCH_LADDER_SECONDS=${CLIP_SECONDS} `}${process.env.BENCH_LADDER_PAY_DELAYS === undefined ? '' : `BENCH_LADDER_PAY_DELAYS=${PAY_DELAYS.join(',')} `}node --import tsx scripts/bench/ladder.ts`,
       markdown,
       data: {
         clipSeconds: CLIP_SECONDS,
         pipeline,
         ladderCpuSeconds: round(ladderCpu, 1),
+        delayed: delayed.map(({ upload: _upload, keys: _keys, ...run }) => run),
+        unpaidCost,
         single,
         singleSsim,
         ratio,

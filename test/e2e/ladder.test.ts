@@ -28,8 +28,10 @@ let work: string;
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'reelboard-ladder-'));
   await makeClip(join(work, 'clip.mp4'), { width: 640, height: 360, seconds: CLIP_SECONDS });
-  // Chunked like a long video (two chunks of 2 s), so each rung is a join of chunks.
-  stack = await startStack({ PREVIEW_SECONDS: '2', CHUNK_THRESHOLD_SECONDS: '3', CHUNK_SECONDS: '2' });
+  // Chunked like a long video (two chunks of 2 s), so each rung is a join of chunks. The lowest rung
+  // is never encoded while the person pays here (test/e2e/speculative-rung.test.ts covers that), so
+  // its chunk jobs always exist whenever the payment lands.
+  stack = await startStack({ PREVIEW_SECONDS: '2', CHUNK_THRESHOLD_SECONDS: '3', CHUNK_SECONDS: '2', SPECULATIVE_RUNG: 'false' });
   db = connectDatabase(stack.env.DATABASE_URL ?? '', { min: 0, max: 2 });
   await migrateToLatest(db);
   storage = new ObjectStorage({

@@ -282,6 +282,8 @@ export const renditionStoreSchema = paymentConfirmedSchema.extend({
   audio: stagedPathSchema.optional(),
   /** The staged manifest of the rungs up to this one. */
   manifest: stagedPathSchema,
+  /** The lowest rung (and audio) encoded while the person paid, at private keys: published by a copy inside S3 instead of a put. */
+  copy: z.object({ video: z.string().min(1), audio: z.string().min(1).optional() }).optional(),
 });
 
 /** A rendition as stored and listed: what `listings.renditions` keeps. */

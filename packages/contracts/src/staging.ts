@@ -55,5 +55,13 @@ export const stagedDashPaths = {
  */
 export function stagedSpeculativePaths(uploadId: string) {
   const dir = `${uploadId}/speculative`;
-  return { dir, preview: `${dir}/${STAGED_FILES.preview}`, poster: `${dir}/${STAGED_FILES.poster}`, cut: `${dir}/cut.json` };
+  return {
+    dir,
+    preview: `${dir}/${STAGED_FILES.preview}`,
+    poster: `${dir}/${STAGED_FILES.poster}`,
+    cut: `${dir}/cut.json`,
+    /** The lowest rung encoded while the person pays: its chunks, its DASH files (named as stored) and its record. */
+    rungDir: `${dir}/rung`,
+    rung: `${dir}/rung.json`,
+  };
 }

@@ -244,6 +244,18 @@ export function speculativeKeys(uploadId: string) {
   };
 }
 
+/**
+ * Where the lowest rung (and its audio) encoded while the person pays are kept until the payment
+ * confirms: beside the speculative preview, fixed names so the staging cleanup deletes them knowing
+ * only the upload id. Which plan they were encoded for is in the staged record, not the key.
+ */
+export function speculativeRungKeys(uploadId: string) {
+  return {
+    video: `private/speculative/${uploadId}/lowest-rung.webm`,
+    audio: `private/speculative/${uploadId}/lowest-rung-audio.webm`,
+  };
+}
+
 /** The storyboard of a listing: its WebVTT index and, beside it, the sprite sheets its cues name. */
 export function storyboardKeys(uploadId: string) {
   const dir = `listings/${uploadId}/storyboard`;

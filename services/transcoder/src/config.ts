@@ -13,6 +13,11 @@ export const transcoderSchema = commonWithStorage.extend(mediaEnvSchema.shape).e
     .describe(
       "Previews of unpaid uploads this replica cuts at once (the preview.speculative queue, apart from TRANSCODE_CONCURRENCY's: unpaid work never takes a paid job's slot).",
     ),
+  SPECULATIVE_RUNG: env
+    .boolean(true)
+    .describe(
+      "After an unpaid upload's speculative preview, encode the ladder's lowest rung too (in the same SPECULATIVE_CONCURRENCY slot, stored privately): paid after it finished, the full video plays at once. Abandoned when the payment confirms first; never kept for an unpaid upload beyond its staging.",
+    ),
   MAX_OUTPUT_HEIGHT: env.positiveInt(2160).describe('Output is capped at this short side (2160 = 4K); never upscaled.'),
   MAX_DURATION_SECONDS: env.positiveInt(600).describe('Longer sources are refused.'),
   MAX_SOURCE_SIDE: env.positiveInt(7680).describe('Sources larger than this on their long side (before scaling) are refused; 7680 = 8K.'),

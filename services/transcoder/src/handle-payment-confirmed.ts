@@ -11,6 +11,7 @@ import { encodeTimeoutSeconds } from './encode-timeout.js';
 import { startLadderEncode } from './ladder-flow.js';
 import { startProgressReporter } from './progress-reporter.js';
 import { readSpeculativeCut } from './speculative-cut.js';
+import { adoptSpeculativeRung } from './speculative-rung.js';
 
 export type TranscodeSettings = Pick<
   TranscoderConfig,
@@ -78,14 +79,20 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
     }
 
     if (ladder && context.emitFlow) {
-      const planned = await startLadderEncode(settings, upload, keyframes ? (await keyframes).keyframeSeconds : [], source, early, {
-        ...context,
-        emitFlow: context.emitFlow,
-      });
+      const planned = await startLadderEncode(
+        settings,
+        upload,
+        keyframes ? (await keyframes).keyframeSeconds : [],
+        source,
+        early,
+        { ...context, emitFlow: context.emitFlow },
+        (plan, withAudio) => adoptSpeculativeRung(settings.STAGING_DIR, upload.uploadId, plan, withAudio),
+      );
       await context.status('progress', { progress: 0, message: `transcoding ${planned.rungs.length} renditions, lowest first` });
       context.log.info('rendition ladder planned', {
         rungs: planned.rungs.map((rung) => `${rung.width}x${rung.height}@${rung.bitrateKbps}k`),
         chunks: planned.chunks,
+        lowestRungEncodedWhilePaying: planned.speculative?.reused ? 'reused' : (planned.speculative?.reason ?? 'none'),
       });
       return;
     }

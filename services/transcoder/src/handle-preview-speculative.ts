@@ -5,11 +5,17 @@ import { stagedSpeculativePaths, type UploadReceived, type UploadState } from '@
 import { isMediaError, type MediaAdapter } from '@reelboard/media';
 import { encodeSeconds, mediaBytes } from '@reelboard/runtime';
 import { type ObjectStorage, speculativeKeys } from '@reelboard/storage';
+import type { TranscoderConfig } from './config.js';
 import { cutPreviewFromSource, type PreviewSettings } from './cut-preview.js';
 import { assertWithinLimits, type TranscodeSettings } from './handle-payment-confirmed.js';
 import { readSpeculativeCut, writeSpeculativeCut } from './speculative-cut.js';
+import { encodeSpeculativeRung, type SpeculativeRungOutcome, type SpeculativeRungSettings } from './speculative-rung.js';
 
-export type SpeculativeSettings = PreviewSettings & Pick<TranscodeSettings, 'MAX_DURATION_SECONDS' | 'MAX_SOURCE_SIDE'>;
+export type SpeculativeSettings = PreviewSettings &
+  Pick<TranscodeSettings, 'MAX_DURATION_SECONDS' | 'MAX_SOURCE_SIDE'> &
+  SpeculativeRungSettings &
+  // Optional so settings built before the speculative rung (the preview's own tests) cut the preview only.
+  Partial<Pick<TranscoderConfig, 'STREAM_LADDER' | 'SPECULATIVE_RUNG'>>;
 
 export interface PreviewSpeculativeDeps {
   media: MediaAdapter;
@@ -21,12 +27,80 @@ export interface PreviewSpeculativeDeps {
 }
 
 /** What one speculative job did (kept as the job's value, for bull-board and the tests). */
-export type PreviewSpeculativeOutcome =
+export type PreviewSpeculativeOutcome = (
   | { outcome: 'stored'; wallSeconds: number; bytes: number }
   | { outcome: 'already-stored' }
   | { outcome: 'skipped'; state: UploadState | 'unknown' }
   | { outcome: 'stopped-paid' }
-  | { outcome: 'refused'; reason: string };
+  | { outcome: 'refused'; reason: string }
+) & {
+  /** The lowest rung, encoded after the preview while the upload still awaits payment (SPECULATIVE_RUNG). */
+  rung?: SpeculativeRungOutcome;
+};
+
+/**
+ * The preview and poster, then, when SPECULATIVE_RUNG is on, the ladder's lowest rung, all while
+ * the person pays and in this one job: both share the job's SPECULATIVE_CONCURRENCY slot, so the
+ * speculation never takes more of a replica than that setting, and the preview (what makes the
+ * listing playable first) is always done before the rung starts.
+ *
+ * A rung still encoding when the payment confirms is abandoned (its ffmpeg stopped), never awaited:
+ * the paid path cannot tell from here how far it got without holding a paid slot to wait, the rung
+ * is the ladder's cheapest (a fraction of the whole encode, see docs/benchmarks.md), and stopping
+ * it frees the CPU the paid encode needs at once.
+ */
+export async function handlePreviewSpeculative(
+  deps: PreviewSpeculativeDeps,
+  settings: SpeculativeSettings,
+  upload: UploadReceived,
+  context: StageContext,
+): Promise<PreviewSpeculativeOutcome> {
+  const preview = await cutSpeculativePreview(deps, settings, upload, context);
+  const ready = preview.outcome === 'stored' || preview.outcome === 'already-stored';
+  if (!ready || settings.SPECULATIVE_RUNG !== true || settings.STREAM_LADDER !== true) return preview;
+  const state = await deps.stateOf(upload.uploadId);
+  if (state !== 'awaiting_payment') return preview;
+
+  const input = join(settings.STAGING_DIR, upload.staged.source);
+  const paid = watchUntilPaid(deps, upload.uploadId, context);
+  try {
+    const source = await deps.media.probe(input);
+    assertWithinLimits(source, settings, input);
+    const rung = await encodeSpeculativeRung(deps, settings, upload.uploadId, input, source, paid.signal, context.log);
+    return { ...preview, rung };
+  } catch (error) {
+    if (context.signal?.aborted) throw error;
+    if (paid.signal.aborted) {
+      context.log.info('speculative lowest rung abandoned: the upload left awaiting_payment, the paid path encodes it');
+      return { ...preview, rung: { outcome: 'stopped-paid' } };
+    }
+    throw error;
+  } finally {
+    paid.stop();
+  }
+}
+
+/** An abort signal raised when the upload leaves awaiting_payment (or the replica shuts down). */
+function watchUntilPaid(deps: PreviewSpeculativeDeps, uploadId: string, context: StageContext): { signal: AbortSignal; stop: () => void } {
+  const paid = new AbortController();
+  const stopOnShutdown = () => paid.abort();
+  context.signal?.addEventListener('abort', stopOnShutdown);
+  const watcher = setInterval(() => {
+    deps.stateOf(uploadId).then(
+      (now) => {
+        if (now !== 'awaiting_payment') paid.abort();
+      },
+      (error: unknown) => context.log.warn('upload state not read; the speculative work goes on', { error: String(error) }),
+    );
+  }, deps.pollMs ?? 250);
+  return {
+    signal: paid.signal,
+    stop: () => {
+      clearInterval(watcher);
+      context.signal?.removeEventListener('abort', stopOnShutdown);
+    },
+  };
+}
 
 /**
  * Cuts the preview and poster while the person is still paying, into the upload's speculative
@@ -36,7 +110,7 @@ export type PreviewSpeculativeOutcome =
  * expired: nobody needs it). A source the paid path would refuse is left alone: that refusal is the
  * paid path's to report, with a reason, once someone paid.
  */
-export async function handlePreviewSpeculative(
+async function cutSpeculativePreview(
   deps: PreviewSpeculativeDeps,
   settings: SpeculativeSettings,
   upload: UploadReceived,
@@ -51,17 +125,7 @@ export async function handlePreviewSpeculative(
     return { outcome: 'skipped', state: state ?? 'unknown' };
   }
 
-  const paid = new AbortController();
-  const stopOnShutdown = () => paid.abort();
-  context.signal?.addEventListener('abort', stopOnShutdown);
-  const watcher = setInterval(() => {
-    stateOf(uploadId).then(
-      (now) => {
-        if (now !== 'awaiting_payment') paid.abort();
-      },
-      (error: unknown) => context.log.warn('upload state not read; the speculative cut goes on', { error: String(error) }),
-    );
-  }, deps.pollMs ?? 250);
+  const paid = watchUntilPaid(deps, uploadId, context);
 
   const paths = stagedSpeculativePaths(uploadId);
   const input = join(settings.STAGING_DIR, upload.staged.source);
@@ -84,8 +148,7 @@ export async function handlePreviewSpeculative(
     }
     throw error;
   } finally {
-    clearInterval(watcher);
-    context.signal?.removeEventListener('abort', stopOnShutdown);
+    paid.stop();
   }
 
   const keys = speculativeKeys(uploadId);

@@ -1,5 +1,5 @@
 import type { FlowStep, StageContext } from '@reelboard/bus';
-import { type Channel, type LadderRung, type PaymentConfirmed, type PreviewEarly, stagedDashPaths } from '@reelboard/contracts';
+import { type Channel, type ChunkedEncode, type LadderRung, type PaymentConfirmed, type PreviewEarly, stagedDashPaths } from '@reelboard/contracts';
 import { type MediaInfo, outputFps, planLadder, type VideoStreamInfo } from '@reelboard/media';
 import { planChunks } from './chunk-plan.js';
 import type { TranscoderConfig } from './config.js';
@@ -26,6 +26,8 @@ export type LadderSettings = Pick<
  * A rung's join waits for the store below it, so the stored manifest only grows, one rung at a
  * time. Chunks of lower rungs carry a higher BullMQ priority (1 for the lowest rung and the audio),
  * so every replica encodes the lowest rung first and the full video plays as soon as it is stored.
+ * A lowest rung already encoded while the person paid (speculative-rung.ts) has no join and no
+ * chunks: its store is a leaf, so the full video plays as soon as the flow is added.
  */
 export async function startLadderEncode(
   settings: LadderSettings,
@@ -34,7 +36,85 @@ export async function startLadderEncode(
   source: MediaInfo & { video: VideoStreamInfo },
   early: Pick<PreviewEarly, 'preview' | 'poster'>,
   context: StageContext & Required<Pick<StageContext, 'emitFlow'>>,
-): Promise<{ rungs: LadderRung[]; chunks: number }> {
+  /** Stages the lowest rung encoded while the person paid, if it was for this very plan: it is then stored by copy at once, not encoded. */
+  adoptSpeculative?: (plan: LadderEncodePlan, withAudio: boolean) => Promise<AdoptedRung>,
+): Promise<{ rungs: LadderRung[]; chunks: number; speculative?: AdoptedRung }> {
+  const plan = planLadderEncode(settings, keyframeSeconds, source);
+  const { rungs, chunks, chunked } = plan;
+  const withAudio = source.audio !== undefined;
+  const adopted = adoptSpeculative ? await adoptSpeculative(plan, withAudio) : undefined;
+  const speculative = adopted?.reused ? adopted : undefined;
+
+  let below: FlowStep<Channel> | undefined;
+  for (const [position, rung] of rungs.entries()) {
+    const lowest = position === 0;
+    const chunkJobs: FlowStep<Channel>[] = chunks.map((chunk) => ({
+      channel: 'video.chunk',
+      payload: {
+        ...upload,
+        chunked,
+        part: {
+          kind: 'video',
+          index: chunk.index,
+          startFrame: chunk.startFrame,
+          ...(chunk.frames === undefined ? {} : { frames: chunk.frames }),
+          rung: rung.name,
+        },
+      },
+      priority: position + 1,
+    }));
+    const join: FlowStep<'rendition.join'> = {
+      channel: 'rendition.join',
+      payload: { ...upload, chunked, rung: rung.name },
+      children: [
+        // The audio beside the lowest rung: the first manifest needs it.
+        ...(lowest && withAudio ? [{ channel: 'video.chunk' as const, payload: { ...upload, chunked, part: { kind: 'audio' as const } }, priority: 1 }] : []),
+        ...chunkJobs,
+        ...(below ? [below] : []),
+      ],
+    };
+    const reused = lowest && speculative !== undefined;
+    const store: FlowStep<'rendition.store'> = {
+      channel: 'rendition.store',
+      payload: {
+        ...upload,
+        rung,
+        video: stagedDashPaths.rung(upload.uploadId, rung.name),
+        ...(lowest && withAudio ? { audio: stagedDashPaths.audio(upload.uploadId) } : {}),
+        manifest: stagedDashPaths.manifest(upload.uploadId, rung.name),
+        ...(reused ? { copy: speculative.keys } : {}),
+      },
+      // Encoded while the person paid: nothing to wait for, stored (by copy) the moment the flow is added.
+      children: reused ? [] : [join],
+    };
+    below = store;
+  }
+  await context.emitFlow({ channel: 'video.assemble', payload: { ...upload, chunked, preview: early.preview, poster: early.poster } }, below ? [below] : []);
+  return { rungs, chunks: chunks.length, ...(adopted ? { speculative: adopted } : {}) };
+}
+
+/** Why the paid path did not reuse a lowest rung encoded while the person paid (for its log), or the private keys it publishes by copy. */
+export type AdoptedRung =
+  | { reused: true; keys: { video: string; audio?: string | undefined } }
+  | { reused: false; reason: 'none' | 'plan-changed' | 'files-missing' };
+
+/** A ladder's plan: its rungs (lowest first), its chunks and what every job of its flow carries. */
+export interface LadderEncodePlan {
+  rungs: LadderRung[];
+  chunks: Array<{ index: number; startFrame: number; frames?: number }>;
+  chunked: ChunkedEncode & { ladder: LadderRung[] };
+}
+
+/**
+ * The ladder's rungs and chunks for a source, the same whoever plans it: the paid path, and the
+ * speculative encode of the lowest rung while the person pays (whose files are reused only when
+ * this plan has not changed since, see speculative-rung.ts).
+ */
+export function planLadderEncode(
+  settings: LadderSettings,
+  keyframeSeconds: readonly number[],
+  source: MediaInfo & { video: VideoStreamInfo },
+): LadderEncodePlan {
   const fps = outputFps(source);
   const plan = planChunks({
     durationSeconds: source.durationSeconds,
@@ -68,49 +148,5 @@ export async function startLadderEncode(
     chunkTimeoutSeconds: encodeTimeoutSeconds({ durationSeconds: longest, video: { fps } }, top, settings),
     ladder: rungs,
   };
-  const withAudio = source.audio !== undefined;
-
-  let below: FlowStep<Channel> | undefined;
-  for (const [position, rung] of rungs.entries()) {
-    const lowest = position === 0;
-    const chunkJobs: FlowStep<Channel>[] = chunks.map((chunk) => ({
-      channel: 'video.chunk',
-      payload: {
-        ...upload,
-        chunked,
-        part: {
-          kind: 'video',
-          index: chunk.index,
-          startFrame: chunk.startFrame,
-          ...(chunk.frames === undefined ? {} : { frames: chunk.frames }),
-          rung: rung.name,
-        },
-      },
-      priority: position + 1,
-    }));
-    const join: FlowStep<'rendition.join'> = {
-      channel: 'rendition.join',
-      payload: { ...upload, chunked, rung: rung.name },
-      children: [
-        // The audio beside the lowest rung: the first manifest needs it.
-        ...(lowest && withAudio ? [{ channel: 'video.chunk' as const, payload: { ...upload, chunked, part: { kind: 'audio' as const } }, priority: 1 }] : []),
-        ...chunkJobs,
-        ...(below ? [below] : []),
-      ],
-    };
-    const store: FlowStep<'rendition.store'> = {
-      channel: 'rendition.store',
-      payload: {
-        ...upload,
-        rung,
-        video: stagedDashPaths.rung(upload.uploadId, rung.name),
-        ...(lowest && withAudio ? { audio: stagedDashPaths.audio(upload.uploadId) } : {}),
-        manifest: stagedDashPaths.manifest(upload.uploadId, rung.name),
-      },
-      children: [join],
-    };
-    below = store;
-  }
-  await context.emitFlow({ channel: 'video.assemble', payload: { ...upload, chunked, preview: early.preview, poster: early.poster } }, below ? [below] : []);
-  return { rungs, chunks: chunks.length };
+  return { rungs, chunks, chunked };
 }

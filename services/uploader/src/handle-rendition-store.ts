@@ -33,14 +33,24 @@ export async function handleRenditionStore(
 ): Promise<RenditionStoreOutcome> {
   const keys = dashKeys(job.uploadId);
   const staged = (path: string) => join(stagingDir, path);
-  const files = await Promise.all([
-    storage.putFile(keys.rung(job.rung.name), staged(job.video), 'video/webm'),
-    ...(job.audio ? [storage.putFile(keys.audio, staged(job.audio), 'audio/webm')] : []),
-  ]);
+  const { copy } = job;
+  // Encoded while the person paid and stored privately then: a copy inside S3, no bytes through here.
+  const files = await Promise.all(
+    copy
+      ? [storage.copy(copy.video, keys.rung(job.rung.name), 'video/webm'), ...(copy.audio ? [storage.copy(copy.audio, keys.audio, 'audio/webm')] : [])]
+      : [
+          storage.putFile(keys.rung(job.rung.name), staged(job.video), 'video/webm'),
+          ...(job.audio ? [storage.putFile(keys.audio, staged(job.audio), 'audio/webm')] : []),
+        ],
+  );
   const manifest = await storage.putFile(keys.manifest, staged(job.manifest), 'application/dash+xml', MANIFEST_CACHE_CONTROL);
   const bytes = [...files, manifest].reduce((sum, object) => sum + object.bytes, 0);
-  mediaBytes.inc({ stage: 'uploader', direction: 'out' }, bytes);
-  context.log.info('rendition stored', { rung: job.rung.name, objects: [...files, manifest].map(({ key, bytes }) => ({ key, bytes })) });
+  mediaBytes.inc({ stage: 'uploader', direction: 'out' }, copy ? manifest.bytes : bytes);
+  context.log.info('rendition stored', {
+    rung: job.rung.name,
+    copied: copy !== undefined,
+    objects: [...files, manifest].map(({ key, bytes }) => ({ key, bytes })),
+  });
   await context.status('rendition.ready', {
     code: 'rendition.ready',
     message: `${job.rung.name}p is playable`,

@@ -7,7 +7,7 @@ import { connectRedis } from '@reelboard/bus';
 import type { UploadReceived } from '@reelboard/contracts';
 import { createBus, StatusStore, type TransitionName, Uploads } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
-import { s3EnvSchema, speculativeKeys, storageFromEnv } from '@reelboard/storage';
+import { s3EnvSchema, speculativeKeys, speculativeRungKeys, storageFromEnv } from '@reelboard/storage';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { fakeContext } from '@reelboard/testkit/stage';
 import { handleStagingCleanup } from '../src/handle-staging-cleanup.js';
@@ -128,7 +128,7 @@ describe('staging cleanup', () => {
     expect(await exists(join(dir, 'stray.tmp'))).toBe(false);
   });
 
-  it("takes an unpaid upload's speculative preview and poster (private keys) with its staging, and leaves a paying one's", async () => {
+  it("takes an unpaid upload's speculative preview, poster and lowest rung (private keys) with its staging, and leaves a paying one's", async () => {
     const dir = await mkdtemp(join(staging, 'speculative-'));
     const neverPaid = randomUUID();
     const paying = randomUUID();
@@ -137,7 +137,8 @@ describe('staging cleanup', () => {
     for (const uploadId of [neverPaid, paying]) {
       await stagedFile(join(dir, uploadId, 'source'), 100, 49);
       await stagedFile(join(dir, uploadId, 'speculative', 'preview.webm'), 50, 49);
-      const keys = speculativeKeys(uploadId);
+      await stagedFile(join(dir, uploadId, 'speculative', 'rung', 'video-240p.webm'), 50, 49);
+      const keys = { ...speculativeKeys(uploadId), ...speculativeRungKeys(uploadId) };
       for (const [name, key] of Object.entries(keys)) {
         await stagedFile(join(dir, `${uploadId}-${name}`), 64, 0);
         await storage.putFile(key, join(dir, `${uploadId}-${name}`), 'application/octet-stream');
@@ -146,12 +147,14 @@ describe('staging cleanup', () => {
     }
     const { context } = fakeContext();
     const result = await handleStagingCleanup({ stagingDir: dir, maxAgeMs: 48 * HOUR }, uploadFinishedFrom(uploads), storage)({}, context);
-    expect(result).toMatchObject({ uploadsRemoved: [neverPaid], speculativeObjectsRemoved: 2 });
+    expect(result).toMatchObject({ uploadsRemoved: [neverPaid], speculativeObjectsRemoved: 4 });
     expect(await exists(join(dir, neverPaid))).toBe(false);
-    for (const key of Object.values(speculativeKeys(neverPaid))) expect(await storage.head(key)).toBeUndefined();
+    const privateKeys = (uploadId: string) => [...Object.values(speculativeKeys(uploadId)), ...Object.values(speculativeRungKeys(uploadId))];
+    for (const key of privateKeys(neverPaid)) expect(await storage.head(key)).toBeUndefined();
     // Still being processed: its private copies stay until its staging goes.
     expect(await exists(join(dir, paying, 'speculative', 'preview.webm'))).toBe(true);
-    for (const key of Object.values(speculativeKeys(paying))) expect(await storage.head(key)).toMatchObject({ bytes: 64 });
+    expect(await exists(join(dir, paying, 'speculative', 'rung', 'video-240p.webm'))).toBe(true);
+    for (const key of privateKeys(paying)) expect(await storage.head(key)).toMatchObject({ bytes: 64 });
   });
 
   it('is one daily job scheduler however many replicas start, and its job sweeps', async () => {
