@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { fiatPriceSchema, quoteSchema, REPORT_REASONS, reportReasonLabels, statusEventSchema, uploadStates } from '@reelboard/contracts';
+import { fiatPriceSchema, quoteOfferSchema, quoteSchema, REPORT_REASONS, reportReasonLabels, statusEventSchema, uploadStates } from '@reelboard/contracts';
 
 /**
  * The shapes the API reads and answers, as zod schemas. The route table (`routes.ts`) refers to
@@ -42,6 +42,13 @@ export const quote = quoteSchema.meta({
   description: 'The payment asked for: at least `amount` (base units) to `to` on `chainId`, before `expiresAt`; `token` null for the native coin.',
 });
 
+/** One (chain, asset) a quote accepts, at its own amount. */
+export const paymentOffer = quoteOfferSchema.meta({
+  id: 'PaymentOffer',
+  description:
+    "One (chain, asset) the quote accepts: `amount` base units of `token` (null: the chain's native coin) on `chainId`, to the quote's deposit address, which is the same on every chain. One offer covered pays the quote; money sent in another offer or asset is recorded and due back.",
+});
+
 /** What the form's answer asks to be paid. */
 export const paymentRequest = z
   .object({
@@ -56,6 +63,10 @@ export const paymentRequest = z
     price: fiatPriceSchema
       .optional()
       .meta({ description: 'the listing price in a fiat currency that `amount` stands for (PRICE); absent when the price is set in base units' }),
+    offers: z.array(paymentOffer).optional().meta({
+      description:
+        'every (chain, asset) this quote accepts, the first being `chainId`/`token`/`amount`; pay one of them in full. Absent on quotes made before offers existed (they accept only the top-level asset).',
+    }),
   })
   .meta({ id: 'PaymentRequest' });
 
@@ -437,6 +448,22 @@ export const pricing = z
     symbol: z.string().meta({ description: "the coin's ticker", examples: ['ETH'] }),
     decimals: z.number().int().min(0).meta({ description: 'base units per coin as a power of ten: the fee is amount / 10^decimals' }),
     quoteTtlSeconds: z.number().int().positive().meta({ description: 'how long a quote can be paid once the form is sent' }),
+    price: fiatPriceSchema
+      .nullable()
+      .meta({ description: 'the listing price in a fiat currency (PRICE); null when it is set in base units (PRICE_WEI / PRICE_TOKEN_UNITS)' }),
+    offers: z
+      .array(
+        quoteOfferSchema.extend({
+          rpcUrls: z
+            .array(z.string())
+            .optional()
+            .meta({ description: "public RPC endpoints a wallet may add the chain with (CHAINS' `publicRpcUrls`); absent when none is configured" }),
+        }),
+      )
+      .meta({
+        description:
+          'every (chain, asset) the next quote will accept, the first being the top-level `chainId`/`token`/`amount`. A native coin priced in fiat is at the feed rate read now (the quote locks its own); one whose feed is stale is left out.',
+      }),
   })
   .meta({ id: 'Pricing', description: 'The fee of one listing, as the next quote will ask it.' });
 

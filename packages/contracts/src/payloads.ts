@@ -65,6 +65,26 @@ export const lockedRateSchema = z.object({
   updatedAt: z.iso.datetime(),
 });
 
+/**
+ * One (chain, asset) a quote accepts, at its own amount: the quote's deposit address is the same on
+ * every chain, so whatever reaches it on `chainId` in `token` pays the quote once it covers `amount`.
+ */
+export const quoteOfferSchema = z.object({
+  chainId: z.number().int().positive(),
+  /** The chain's name for people (CHAINS' `name`). */
+  chainName: z.string().min(1),
+  /** null for the chain's native coin, else the ERC-20 contract. */
+  token: addressSchema.nullable(),
+  /** The asset's ticker (USDC, ETH): shown beside amounts, never used to tell assets apart. */
+  symbol: z.string().min(1),
+  /** Base units per whole coin as a power of ten: the amount is `amount` / 10^decimals. */
+  decimals: z.number().int().min(0).max(36),
+  /** What this offer asks, in the asset's base units. */
+  amount: amountSchema,
+  /** For the native coin priced in fiat: the feed's answer `amount` was computed at, locked for the quote's lifetime. */
+  rate: lockedRateSchema.optional(),
+});
+
 /** The payment the gateway asked for: paid to `to` on `chainId`, at least `amount`, before `expiresAt`. */
 export const quoteSchema = z.object({
   chainId: z.number().int().positive(),
@@ -83,6 +103,11 @@ export const quoteSchema = z.object({
   price: fiatPriceSchema.optional(),
   /** For the native coin priced in fiat: the feed's answer `amount` was computed at, locked for the quote's lifetime. */
   rate: lockedRateSchema.optional(),
+  /**
+   * Every (chain, asset) the quote accepts, the first being `chainId`/`token`/`amount` above; one
+   * offer covered pays the quote. Absent on quotes issued before offers (they accept only the above).
+   */
+  offers: z.array(quoteOfferSchema).min(1).optional(),
 });
 
 export const uploadReceivedSchema = z.object({
@@ -396,6 +421,7 @@ export const uploadExpireSchema = z.object({ uploadId: uploadIdSchema });
 
 export type ListingForm = z.infer<typeof listingFormSchema>;
 export type Quote = z.infer<typeof quoteSchema>;
+export type QuoteOffer = z.infer<typeof quoteOfferSchema>;
 export type UploadReceived = z.infer<typeof uploadReceivedSchema>;
 export type RenewalQuoted = z.infer<typeof renewalQuotedSchema>;
 export type Price = z.infer<typeof priceSchema>;

@@ -24,12 +24,12 @@ export function currentPricing(
     'CHAIN_ID' | 'PAYMENT_TOKEN' | 'PRICE_TOKEN_UNITS' | 'PRICE_WEI' | 'PAYMENT_ASSET_SYMBOL' | 'PAYMENT_ASSET_DECIMALS' | 'QUOTE_TTL_SECONDS'
   >,
 ): Pricing {
+  const fee = { chainId: config.CHAIN_ID, ...quotedPrice(config), symbol: config.PAYMENT_ASSET_SYMBOL, decimals: config.PAYMENT_ASSET_DECIMALS };
   return {
-    chainId: config.CHAIN_ID,
-    ...quotedPrice(config),
-    symbol: config.PAYMENT_ASSET_SYMBOL,
-    decimals: config.PAYMENT_ASSET_DECIMALS,
+    ...fee,
     quoteTtlSeconds: config.QUOTE_TTL_SECONDS,
+    price: null,
+    offers: [{ ...fee, chainName: `chain-${config.CHAIN_ID}` }],
   };
 }
 
