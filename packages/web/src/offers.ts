@@ -87,10 +87,13 @@ export const hexChainId = (chainId: number): `0x${string}` => `0x${chainId.toStr
 
 /**
  * What a wallet needs to add `offer`'s chain, or undefined when the gateway did not say enough: public
- * RPC URLs, and the native coin (the offer's own, or that of a native offer on the same chain).
+ * RPC URLs (the offer's, or another offer's on the same chain: the pricing tells them, a quote does
+ * not) and the native coin (the offer's own, or that of a native offer on the same chain).
  */
 export function chainToAdd(offer: PaymentOffer, offers: readonly PaymentOffer[] = []): AddEthereumChainParameter | undefined {
-  const rpcUrls = offer.rpcUrls?.filter((url) => /^https?:\/\//.test(url)) ?? [];
+  const sameChain = offers.filter((other) => other.chainId === offer.chainId);
+  const told = offer.rpcUrls?.length ? offer.rpcUrls : sameChain.find((other) => other.rpcUrls?.length)?.rpcUrls;
+  const rpcUrls = told?.filter((url) => /^https?:\/\//.test(url)) ?? [];
   if (rpcUrls.length === 0) return undefined;
   const native =
     offer.nativeCurrency ?? offers.find((other) => other.chainId === offer.chainId && other.token === null) ?? (offer.token === null ? offer : undefined);

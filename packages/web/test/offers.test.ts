@@ -58,6 +58,9 @@ describe('the offers of a pricing or a quote', () => {
       rpcUrls: ['https://rpc.example.org'],
       blockExplorerUrls: ['https://scan.example.org'],
     });
+    // A quote's offer has no RPC URLs: the pricing's offer on the same chain tells them.
+    expect(chainToAdd(usdcOnTwo, [usdcOnTwo, { ...ethOnTwo, rpcUrls: ['http://127.0.0.1:8567'] }])?.rpcUrls).toEqual(['http://127.0.0.1:8567']);
+    expect(chainToAdd(usdcOnTwo, [{ ...ethOnOne, rpcUrls: ['http://127.0.0.1:8566'] }, ethOnTwo])).toBeUndefined();
     // A token-only chain without the native coin named cannot be described to the wallet.
     expect(chainToAdd(withRpc, [withRpc, ethOnOne])).toBeUndefined();
     expect(chainToAdd({ ...withRpc, nativeCurrency: { name: 'POL', symbol: 'POL', decimals: 18 } })?.nativeCurrency).toEqual({

@@ -39,7 +39,9 @@ const describe = (error: unknown): string => (error instanceof Error ? error.mes
  */
 export async function payQuote(from: string, quote: PaymentQuote, amount: bigint = BigInt(quote.amount)): Promise<`0x${string}`> {
   const offers = offersOf(quote, { symbol: '', decimals: 0 });
-  return payOffer({ from, to: quote.to, offer: offers[0] as PaymentOffer, amount, offers });
+  // The pricing tells the chains' public RPC URLs, which a wallet that does not know the chain is added with.
+  const told = await loadPricing().catch(() => undefined);
+  return payOffer({ from, to: quote.to, offer: offers[0] as PaymentOffer, amount, offers: [...offers, ...(told?.offers ?? [])] });
 }
 
 /** The sell page: connect the wallet, sign in, fill the form, PAY, then follow the listing to SAVE. */
@@ -667,7 +669,7 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
       const amount = state.remaining ?? BigInt(offer.amount);
       notice.textContent = `Confirm the payment of ${offerLabel(offer, amount)} in your wallet…`;
       focusStep(notice);
-      const txHash = await payOffer({ from: state.address, to: upload.payment.to, offer, amount, offers: picker.offers() });
+      const txHash = await payOffer({ from: state.address, to: upload.payment.to, offer, amount, offers: [...picker.offers(), ...pricingOffers] });
       notice.textContent = 'Payment sent. Waiting for confirmations…';
       focusStep(notice);
       notifyOffer.show();
@@ -696,10 +698,9 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
   void loadPricing().then(
     (pricing) => {
       coin = { symbol: pricing.symbol, decimals: pricing.decimals };
-      const told = pricing as typeof pricing & { offers?: PaymentOffer[]; price?: FiatPrice | null };
-      fiatPrice = told.price ?? null;
+      fiatPrice = pricing.price ?? null;
       quoteTtlSeconds = pricing.quoteTtlSeconds;
-      pricingOffers = offersOf(told, coin);
+      pricingOffers = offersOf(pricing, coin);
       // The form was sent meanwhile: the quote's offers are shown already.
       if (!state.upload) picker.show(pricingOffers);
       showFee();
