@@ -75,8 +75,9 @@ export function offerPicker(onChange: (offer: PaymentOffer) => void): OfferPicke
     element,
     show(offers) {
       current = [...offers];
-      const kept = chosenKey === undefined || findOffer(current, chosenKey) !== undefined;
-      if (!kept) chosenKey = current[0] ? offerKey(current[0]) : undefined;
+      const had = chosenKey;
+      if (!findOffer(current, chosenKey)) chosenKey = current[0] ? offerKey(current[0]) : undefined;
+      const kept = had === undefined || had === chosenKey;
       draw();
       return kept;
     },

@@ -619,7 +619,7 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     for (const input of [videoInput, logoInput, ...Object.values(textInputs)]) input.disabled = true;
     state.upload = accepted;
     // The quote's own offers, their amounts locked (a native offer is absent while its price feed is stale).
-    picker.show(offersOf(accepted.payment, coin));
+    picker.show(offersOf(accepted.payment, coin, pricingOffers.find((offer) => offer.chainId === accepted.payment.chainId)?.chainName));
     showFee();
     state.remaining = undefined;
     state.stopFollowing = followStatus(accepted.uploadId, session.token, {
