@@ -764,9 +764,9 @@ export const api = {
     path: '/v1/pricing',
     auth: 'public',
     tag: 'uploads',
-    summary: 'The fee of one listing, in the coin it is paid with: what the form shows before PAY',
+    summary: 'The fee of one listing in every (chain, asset) it can be paid in: what the form shows before PAY',
     responses: { 200: { description: 'the fee', schema: s.pricing } },
-    errors: {},
+    errors: { 503: '`price_unavailable`: priced in a fiat currency, and no asset can be quoted now (every feed stale and no stablecoin)' },
   }),
 
   // ----- the public read API -----

@@ -476,6 +476,20 @@ export const unpaidUpload = z
     payment: paymentRequest,
     received: amount.meta({ description: "what the upload's deposit address received so far, as the ledger holds it" }),
     remaining: amount.meta({ description: 'what is still to pay: amount - received (0 once covered)' }),
+    offers: z
+      .array(
+        quoteOfferSchema.extend({
+          received: amount.meta({ description: 'what arrived in this (chain, asset) so far, as the ledger holds it' }),
+          remaining: amount.meta({
+            description: 'what is still to pay in this offer: its amount - received (0 once covered). Assets are never added: pay the rest of one offer',
+          }),
+        }),
+      )
+      .optional()
+      .meta({
+        description:
+          "each (chain, asset) the quote accepts, with what arrived and remains in it; absent on quotes made before offers (`received`/`remaining` above are the first offer's)",
+      }),
   })
   .meta({ id: 'UnpaidUpload', description: 'An upload awaiting its payment: pay the rest to `payment.to` before `payment.expiresAt`, or cancel it.' });
 

@@ -44,6 +44,8 @@ export const chainSettingSchema = z
     name: z.string().min(1).max(64),
     /** JSON-RPC endpoints of this chain: requests go to the healthiest, failing over to the next. */
     rpcUrls: z.array(z.url({ protocol: /^https?$/, error: 'each must be an http:// or https:// URL' })).min(1, { error: 'must list at least one URL' }),
+    /** Public JSON-RPC endpoints a wallet may add the chain with (GET /v1/pricing shows them): never the ones above, which may carry API keys. */
+    publicRpcUrls: z.array(z.url({ protocol: /^https?$/, error: 'each must be an http:// or https:// URL' })).optional(),
     /** When a block's credits count: `depth` (`confirmations` blocks on top) or the node's `safe` / `finalized` block. */
     confirmationPolicy: z.enum(['depth', 'safe', 'finalized'], { error: 'must be depth, safe or finalized' }).default('depth'),
     /** Blocks on top of (and including) a payment's block before it counts, with policy `depth`. */

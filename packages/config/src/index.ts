@@ -242,7 +242,7 @@ export const chainEnvSchema = z.object({
       'An ERC-20 token listings are paid in instead of the native coin (its contract address): the gateway quotes it, the watcher reads deposit balances in it.',
     ),
   CHAINS: chainsEnv().describe(
-    'Every chain payments are watched on: a JSON array (or the path of a file holding one) of `{id, name, rpcUrls, confirmationPolicy, confirmations, blockTimeMs, native: {symbol, decimals}, tokens: [{address, symbol, decimals, currency?}], priceFeed?: {address, currency, maxAgeSeconds}}`. It must include CHAIN_ID (the chain the gateway quotes on), whose entry gives its RPC URLs and confirmation policy. Unset: CHAIN_ID alone, from RPC_URL(S), CONFIRMATION_POLICY, CONFIRMATIONS and PAYMENT_TOKEN.',
+    'Every chain payments are watched on: a JSON array (or the path of a file holding one) of `{id, name, rpcUrls, publicRpcUrls?, confirmationPolicy, confirmations, blockTimeMs, native: {symbol, decimals}, tokens: [{address, symbol, decimals, currency?}], priceFeed?: {address, currency, maxAgeSeconds}}`. It must include CHAIN_ID (the chain the gateway quotes on), whose entry gives its RPC URLs and confirmation policy. With PRICE, the gateway quotes every chain listed (each stablecoin of the currency, and the native coin where the feed is fresh); `publicRpcUrls` are shown to wallets (GET /v1/pricing) to add the chain. Unset: CHAIN_ID alone, from RPC_URL(S), CONFIRMATION_POLICY, CONFIRMATIONS and PAYMENT_TOKEN.',
   ),
 });
 

@@ -62,11 +62,17 @@ export const personNotifications: Readonly<Record<string, Describe>> = {
             body: `A payment for "${title}" arrived after the payment request expired. It is recorded for a refund; send the form again to list the video.`,
             page: 'upload',
           }
-        : {
-            title: 'Paid more than needed',
-            body: `"${title}" was already paid, so the extra amount is recorded for a refund. Nothing else to do.`,
-            page: 'upload',
-          },
+        : e.code === 'not_offered'
+          ? {
+              title: 'Paid in a coin not asked for',
+              body: `Money for "${title}" arrived in a coin or on a network its payment request did not offer. It does not pay the listing and is recorded for a refund; pay one of the offered coins to list the video.`,
+              page: 'upload',
+            }
+          : {
+              title: 'Paid more than needed',
+              body: `"${title}" was already paid, so the extra amount is recorded for a refund. Nothing else to do.`,
+              page: 'upload',
+            },
   'payment.reversed': (_e, title) => ({
     title: 'Payment taken back by the network',
     body: `The blockchain dropped the payment for "${title}" (a reorganisation), so the listing is hidden for now. If the same transaction is confirmed again it comes back by itself; otherwise pay again to the same address.`,

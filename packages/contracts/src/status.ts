@@ -80,7 +80,7 @@ export const statusEventCodes = {
   /** Why a transaction a person pointed at does not pay the quote. */
   'payment.rejected': ['not_found', 'not_mined', 'reverted', 'no_payment', 'unverifiable'],
   /** How money reached the deposit address without completing the payment. */
-  'payment.received': ['partial', 'late', 'overpaid'],
+  'payment.received': ['partial', 'late', 'overpaid', 'not_offered'],
   /** What took a credited payment back: a reorg deeper than the confirmations. */
   'payment.reversed': ['reorg'],
   /** What the payment paid for: an upload's quote or a renewal's. */
@@ -125,7 +125,7 @@ export const statusEventSchema = z.object({
   /**
    * What happened, typed, on the events that have codes (statusEventCodes): `payment.rejected`
    * (not_found, not_mined, reverted, no_payment, unverifiable), `payment.received` (partial, late,
-   * overpaid), `payment.reversed` (reorg), `payment.confirmed` (upload, renewal). Read this, not `message`.
+   * overpaid, not_offered), `payment.reversed` (reorg), `payment.confirmed` (upload, renewal). Read this, not `message`.
    */
   code: z.enum(statusCodes).optional(),
   /** A short human-readable note (e.g. "1 of 2 confirmations"); its wording may change: branch on `code`. */

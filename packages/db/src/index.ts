@@ -8,6 +8,7 @@ export * from './listings.js';
 export * from './moderation.js';
 export * from './notifications.js';
 export * from './payments.js';
+export * from './quote-assets.js';
 export * from './read.js';
 export * from './reconcile-records.js';
 export * from './refunds.js';

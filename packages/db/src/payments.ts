@@ -37,6 +37,19 @@ export interface QuoteRecord {
   price?: { amount: string; currency: string } | undefined;
   /** For the native coin priced in fiat: the feed's answer `amount` was computed at, locked for the quote's lifetime. */
   rate?: { feed: string; answer: string; decimals: number; updatedAt: string } | undefined;
+  /** Every (chain, asset) the quote accepts, the first being its own (chainId, token, amount); absent: that one alone. */
+  offers?: readonly QuoteOfferRecord[] | undefined;
+}
+
+/** One (chain, asset) a quote accepts, at its own amount, on the quote's deposit address. */
+export interface QuoteOfferRecord {
+  chainId: number;
+  chainName: string;
+  token: string | null;
+  symbol: string;
+  decimals: number;
+  amount: string;
+  rate?: { feed: string; answer: string; decimals: number; updatedAt: string } | undefined;
 }
 
 /** What a quote's deposit address is bound to besides its chain and token: it pays only `merchant`, through `factory`. */
@@ -84,6 +97,25 @@ export async function recordQuote(db: Knex, quote: QuoteRecord): Promise<{ creat
     .onConflict('quote_id')
     .ignore()
     .returning('quote_id');
+  if (inserted.length > 0 && quote.offers && quote.offers.length > 0) {
+    await db('payment_quote_assets').insert(
+      quote.offers.map((offer, position) => ({
+        quote_id: quote.quoteId,
+        chain_id: offer.chainId,
+        deposit_address: quote.depositAddress.toLowerCase(),
+        token_address: offer.token?.toLowerCase() ?? null,
+        position,
+        amount: offer.amount,
+        chain_name: offer.chainName,
+        symbol: offer.symbol,
+        decimals: offer.decimals,
+        rate_feed: offer.rate?.feed.toLowerCase() ?? null,
+        rate_answer: offer.rate?.answer ?? null,
+        rate_decimals: offer.rate?.decimals ?? null,
+        rate_updated_at: offer.rate?.updatedAt ?? null,
+      })),
+    );
+  }
   return { created: inserted.length > 0 };
 }
 
@@ -104,6 +136,24 @@ interface QuoteRow {
   expires_at: Date;
   purpose: QuotePurpose;
   renewal_days: number | null;
+  /** The (chain, asset) whose credit paid the quote (migration 018); null before it was paid, or paid before offers. */
+  paid_chain_id: number | null;
+  paid_token: string | null;
+}
+
+/**
+ * The (chain, asset) a credit is in, as the ledger holds it for its quote: the quote's own (its amount
+ * and credited total on payment_quotes), another it offered (`amount`), or one it did not offer
+ * (`amount` null: everything received in it is due back). Credited totals are per (chain, asset).
+ */
+interface QuoteAsset {
+  own: boolean;
+  /** The payment_quote_assets row (not for the quote's own). */
+  id: number | undefined;
+  chainId: number;
+  token: string | null;
+  amount: bigint | null;
+  credited: bigint;
 }
 
 /** What one observation changed in the ledger. */
@@ -228,10 +278,68 @@ async function lockQuote(trx: Knex.Transaction, chainId: number, address: string
     .first();
 }
 
+/**
+ * The quote a credit on (chain, address, asset) belongs to, locked (so every credit of one quote, in
+ * any asset, is applied in turn), with that asset as the ledger holds it. `quoteId` finds the quote
+ * when the asset has no row yet (money in an asset it did not offer): the row is made, not offered.
+ */
+async function lockQuoteAsset(
+  trx: Knex.Transaction,
+  chainId: number,
+  address: string,
+  token: string | null,
+  quoteId?: string,
+): Promise<{ quote: QuoteRow; asset: QuoteAsset } | undefined> {
+  const own = await lockQuote(trx, chainId, address, token);
+  if (own) return { quote: own, asset: { own: true, id: undefined, chainId, token, amount: BigInt(own.amount), credited: BigInt(own.credited_total) } };
+  const where = (q: Knex.QueryBuilder) =>
+    q.where({ chain_id: chainId, deposit_address: address.toLowerCase() }).whereRaw(`coalesce(token_address, 'native') = ?`, [token ?? 'native']);
+  const found: { quote_id: string } | undefined = await where(trx('payment_quote_assets')).first('quote_id');
+  const id = found?.quote_id ?? quoteId;
+  if (!id) return undefined;
+  const quote: QuoteRow | undefined = await trx('payment_quotes').where({ quote_id: id }).forUpdate().first();
+  if (!quote || quote.deposit_address !== address.toLowerCase()) return undefined;
+  if (!found) {
+    await trx('payment_quote_assets')
+      .insert({ quote_id: id, chain_id: chainId, deposit_address: address.toLowerCase(), token_address: token, position: null, amount: null })
+      .onConflict(trx.raw(`(chain_id, deposit_address, (coalesce(token_address, 'native')))`))
+      .ignore();
+  }
+  const row: { id: number; amount: string | null; credited_total: string } = await where(trx('payment_quote_assets'))
+    .forUpdate()
+    .first('id', 'amount', 'credited_total');
+  return {
+    quote,
+    asset: { own: false, id: row.id, chainId, token, amount: row.amount === null ? null : BigInt(row.amount), credited: BigInt(row.credited_total) },
+  };
+}
+
+/** Records an asset's new credited total where the ledger keeps it: on the quote for its own asset, else on the asset's row. */
+async function setCredited(trx: Knex.Transaction, quote: QuoteRow, asset: QuoteAsset, total: bigint, block?: string): Promise<void> {
+  const credited = { credited_total: total.toString(), ...(block ? { credited_block: trx.raw('greatest(credited_block, ?::bigint)', [block]) } : {}) };
+  if (asset.own)
+    await trx('payment_quotes')
+      .where({ quote_id: quote.quote_id })
+      .update({ ...credited, updated_at: trx.fn.now() });
+  else await trx('payment_quote_assets').where({ id: asset.id }).update(credited);
+}
+
+/** True when the quote was paid in another (chain, asset) than this one: then all of this one is due back. */
+function paidElsewhere(quote: QuoteRow, asset: QuoteAsset): boolean {
+  if (quote.state !== 'paid') return false;
+  // Paid before the ledger named the paying asset: by the quote's own, its only one then.
+  if (quote.paid_chain_id === null) return !asset.own;
+  return quote.paid_chain_id !== asset.chainId || (quote.paid_token ?? null) !== asset.token;
+}
+
+/** Rows of a quote credited in one (chain, asset). */
+const inAsset = (q: Knex.QueryBuilder, asset: Pick<QuoteAsset, 'chainId' | 'token'>) =>
+  q.where({ chain_id: asset.chainId }).whereRaw(`coalesce(token_address, 'native') = ?`, [asset.token ?? 'native']);
+
 async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<CreditOutcome> {
   const token = credit.token?.toLowerCase() ?? null;
-  let quote = await lockQuote(trx, credit.chainId, credit.address, token);
-  if (!quote) {
+  let found = await lockQuoteAsset(trx, credit.chainId, credit.address, token, credit.uploadId);
+  if (!found) {
     // The gateway records each quote it issues; a quote it could not record is rebuilt from the credit.
     await recordQuote(trx, {
       quoteId: credit.uploadId,
@@ -244,10 +352,11 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
       createdAt: credit.blockTime,
       expiresAt: credit.blockTime,
     });
-    quote = await lockQuote(trx, credit.chainId, credit.address, token);
-    if (!quote) throw new Error(`quote ${credit.uploadId} is recorded with another deposit address than ${credit.address}`);
+    found = await lockQuoteAsset(trx, credit.chainId, credit.address, token, credit.uploadId);
+    if (!found) throw new Error(`quote ${credit.uploadId} is recorded with another deposit address than ${credit.address}`);
   }
-  const credited = BigInt(quote.credited_total);
+  const { quote, asset } = found;
+  const credited = asset.credited;
   const total = BigInt(credit.totalReceived);
   const increment = total - credited;
   if (increment <= 0n) return nothing(quote.state);
@@ -272,7 +381,12 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
         // and naming its sender would let 1 wei from anyone claim the refund of the rest.
         [{ amount: increment, transfer: undefined }];
 
-  const covers = credit.status === 'paid' || credit.status === 'overpaid';
+  // Money in an asset the quote did not offer, or in another offer than the one that paid it, never
+  // pays the quote: all of it is due back (`unmatched`, `overpaid`), whatever the watcher judged.
+  const offered = asset.amount !== null;
+  const elsewhere = paidElsewhere(quote, asset);
+  const covers = offered && !elsewhere && (credit.status === 'paid' || credit.status === 'overpaid');
+  const status: CreditStatus = !offered ? 'unmatched' : elsewhere && credit.status !== 'late' ? 'overpaid' : credit.status;
   // The first covering credit of a renewal renews its listing (or finds it gone: then it is due back).
   // A renewal already failed (the stuck-work sweep gave up on it) is not applied late: its money is due back.
   const renewal = quote.purpose === 'renewal' && covers && quote.state !== 'paid' && quote.failed_stage === null ? await renewListing(trx, quote) : undefined;
@@ -285,12 +399,12 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
   const failed = quote.failed_stage !== null && (quote.listing_id === null || quote.purpose === 'renewal');
   // The listing may be saved before its credit reaches the ledger (this job was retried late): tie it now.
   const listingId = covers ? quote.listing_id : null;
-  const quoteAmount = BigInt(quote.amount);
+  const quoteAmount = asset.amount ?? 0n;
   let running = credited;
   let refundDue = 0n;
   const rows = parts.map(({ amount, transfer }) => {
     running += amount;
-    const due = failed ? amount : refundDueOf(credit.status, amount, running, quoteAmount, quote.state);
+    const due = failed || elsewhere ? amount : refundDueOf(status, amount, running, quoteAmount, quote.state);
     refundDue += due;
     return {
       upload_id: quote.upload_id,
@@ -311,8 +425,8 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
       // The running total, so several rows of one increment each keep their own unique key.
       total_after: running.toString(),
       // An upload that already failed for good gets no listing from this credit: due back whole.
-      status: failed ? 'unfulfilled' : credit.status,
-      credit_status: credit.status,
+      status: failed ? 'unfulfilled' : status,
+      credit_status: status,
       refund_due: due.toString(),
       failure_reason: failed ? quote.failure_reason : null,
       failed_stage: failed ? quote.failed_stage : null,
@@ -321,20 +435,23 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
   const inserted: { id: string | number }[] = await trx('payments').insert(rows).returning('id');
 
   if (covers) {
-    // The quote is covered: the parts that came before are its payment, not refunds.
+    // The quote is covered: the parts that came before in this asset are its payment, not refunds;
+    // parts sent in its other offers paid nothing and are due back.
     await trx('payments')
       .where({ quote_id: quote.quote_id, status: 'partial' })
-      .update(
-        failed
-          ? {
-              status: 'unfulfilled',
-              failure_reason: quote.failure_reason,
-              failed_stage: quote.failed_stage,
-              refund_due: trx.raw('amount - refunded_amount'),
-              updated_at: trx.fn.now(),
-            }
-          : { status: 'paid', refund_due: 0, listing_id: trx.raw('coalesce(listing_id, ?)', [listingId]), updated_at: trx.fn.now() },
-      );
+      .where((q) => q.whereNot('chain_id', asset.chainId).orWhereRaw(`coalesce(token_address, 'native') <> ?`, [asset.token ?? 'native']))
+      .update({ status: 'overpaid', credit_status: 'overpaid', refund_due: trx.raw('greatest(amount - refunded_amount, 0)'), updated_at: trx.fn.now() });
+    await inAsset(trx('payments').where({ quote_id: quote.quote_id, status: 'partial' }), asset).update(
+      failed
+        ? {
+            status: 'unfulfilled',
+            failure_reason: quote.failure_reason,
+            failed_stage: quote.failed_stage,
+            refund_due: trx.raw('amount - refunded_amount'),
+            updated_at: trx.fn.now(),
+          }
+        : { status: 'paid', refund_due: 0, listing_id: trx.raw('coalesce(listing_id, ?)', [listingId]), updated_at: trx.fn.now() },
+    );
   }
   // A listing held because a reorg took its payment back is public again once the money is back.
   if (covers && quote.listing_id)
@@ -345,15 +462,12 @@ async function applyDeposit(trx: Knex.Transaction, credit: Deposit): Promise<Cre
   const state: QuoteState = covers ? 'paid' : quote.state;
   // Paid within the payment tolerance: what was missing is kept on the quote (the first covering credit's view).
   const shortfall = covers && quote.state !== 'paid' && total < quoteAmount ? { shortfall: (quoteAmount - total).toString() } : {};
+  // The first covering credit names the (chain, asset) that paid the quote: money in any other is due back.
+  const paidBy = covers && quote.state !== 'paid' ? { paid_chain_id: asset.chainId, paid_token: asset.token } : {};
   await trx('payment_quotes')
     .where({ quote_id: quote.quote_id })
-    .update({
-      ...shortfall,
-      credited_total: total.toString(),
-      credited_block: trx.raw('greatest(credited_block, ?::bigint)', [credit.toBlock]),
-      state,
-      updated_at: trx.fn.now(),
-    });
+    .update({ ...shortfall, ...paidBy, state, updated_at: trx.fn.now() });
+  await setCredited(trx, quote, asset, total, credit.toBlock);
   return {
     recorded: inserted.length,
     paymentIds: inserted.map((row) => Number(row.id)),
@@ -382,13 +496,14 @@ async function holdListing(trx: Knex.Transaction | Knex, listingId: string, reas
  * The same or an older reversal records nothing.
  */
 async function reverseCredit(trx: Knex.Transaction, reversal: Reversal): Promise<CreditOutcome> {
-  const quote = await lockQuote(trx, reversal.chainId, reversal.address, reversal.token?.toLowerCase() ?? null);
-  if (!quote) return nothing(null);
+  const found = await lockQuoteAsset(trx, reversal.chainId, reversal.address, reversal.token?.toLowerCase() ?? null);
+  if (!found) return nothing(null);
+  const { quote, asset } = found;
   const target = BigInt(reversal.totalReceived);
-  const credited = BigInt(quote.credited_total);
+  const credited = asset.credited;
   if (target >= credited) return nothing(quote.state);
   const reorg = { reversed_at: trx.fn.now(), reversed_from_block: reversal.fromBlock, reversed_to_block: reversal.toBlock, updated_at: trx.fn.now() };
-  const above: { id: string; amount: string; total_after: string }[] = await trx('payments')
+  const above: { id: string; amount: string; total_after: string }[] = await inAsset(trx('payments'), asset)
     .where({ quote_id: quote.quote_id })
     .whereNot('status', 'reversed')
     .whereNotNull('total_after')
@@ -431,9 +546,10 @@ async function reverseCredit(trx: Knex.Transaction, reversal: Reversal): Promise
       ids.push(Number(row.id));
     }
   }
-  const uncovered = target < BigInt(quote.amount);
+  // Only the asset that paid the quote can uncover it; money taken back from another was due back anyway.
+  const uncovered = asset.amount !== null && !paidElsewhere(quote, asset) && target < asset.amount;
   if (uncovered && quote.state === 'paid') {
-    await trx('payments')
+    await inAsset(trx('payments'), asset)
       .where({ quote_id: quote.quote_id })
       .whereIn('status', ['paid', 'overpaid'])
       .update({ status: 'partial', refund_due: trx.raw('greatest(amount - refunded_amount, 0)'), updated_at: trx.fn.now() });
@@ -446,7 +562,7 @@ async function reverseCredit(trx: Knex.Transaction, reversal: Reversal): Promise
       `a reorg of blocks ${reversal.fromBlock}..${reversal.toBlock} took back ${credited - target} of its payment (quote ${quote.quote_id})`,
     );
   }
-  await trx('payment_quotes').where({ quote_id: quote.quote_id }).update({ credited_total: target.toString(), updated_at: trx.fn.now() });
+  await setCredited(trx, quote, asset, target);
   return {
     recorded: ids.length,
     paymentIds: ids,
@@ -1050,6 +1166,11 @@ export interface LedgerQuoteTotal {
   expiresAt: string;
   /** The merchant the quote was issued for (migration 009); null on a row not backfilled. */
   merchant: string | null;
+  /**
+   * A (chain, asset) other than the quote's own (migration 018): another offer (`amount` its own) or
+   * one not offered (`amount` 0, everything in it due back), credited on its own total.
+   */
+  otherAsset?: boolean | undefined;
 }
 
 /** An unmatched transfer to the merchant address, by its chain identity. */
@@ -1078,46 +1199,93 @@ export async function ledgerTotals(db: Knex, chainId: number): Promise<{ quotes:
     created_at: Date;
     expires_at: Date;
     merchant_address: string | null;
-  }[] = await db('payment_quotes as q')
-    .where('q.chain_id', chainId)
+  }[] = await db('payment_quotes as q').where('q.chain_id', chainId).orderBy('q.created_at', 'asc').select(
+    'q.quote_id',
+    'q.upload_id',
+    'q.owner',
+    'q.deposit_address',
+    'q.token_address',
+    'q.amount',
+    'q.state',
+    'q.credited_total',
+    'q.credited_block',
+    'q.created_at',
+    'q.expires_at',
+    'q.merchant_address',
+    // Rows in the quote's own (chain, asset): its other offers' rows are totalled on their own.
+    db.raw(
+      `coalesce((SELECT sum(p.amount) FROM payments p WHERE p.quote_id = q.quote_id AND p.chain_id = q.chain_id AND coalesce(p.token_address, 'native') = coalesce(q.token_address, 'native') AND p.status <> 'reversed'), 0)::text AS rows_total`,
+    ),
+  );
+  const others: (Omit<(typeof quotes)[number], 'credited_total' | 'credited_block' | 'amount'> & {
+    amount: string | null;
+    credited_total: string;
+    credited_block: string | null;
+  })[] = await db('payment_quote_assets as a')
+    .join('payment_quotes as q', 'q.quote_id', 'a.quote_id')
+    .where('a.chain_id', chainId)
+    // The quote's own (chain, asset) is the payment_quotes row above.
+    .whereRaw(`NOT (q.chain_id = a.chain_id AND coalesce(q.token_address, 'native') = coalesce(a.token_address, 'native'))`)
     .orderBy('q.created_at', 'asc')
     .select(
       'q.quote_id',
       'q.upload_id',
       'q.owner',
-      'q.deposit_address',
-      'q.token_address',
-      'q.amount',
+      'a.deposit_address',
+      'a.token_address',
+      'a.amount',
       'q.state',
-      'q.credited_total',
-      'q.credited_block',
+      'a.credited_total',
+      'a.credited_block',
       'q.created_at',
       'q.expires_at',
       'q.merchant_address',
-      db.raw(`coalesce((SELECT sum(p.amount) FROM payments p WHERE p.quote_id = q.quote_id AND p.status <> 'reversed'), 0)::text AS rows_total`),
+      db.raw(
+        `coalesce((SELECT sum(p.amount) FROM payments p WHERE p.quote_id = a.quote_id AND p.chain_id = a.chain_id AND coalesce(p.token_address, 'native') = coalesce(a.token_address, 'native') AND p.status <> 'reversed'), 0)::text AS rows_total`,
+      ),
     );
   const unmatched: { tx_hash: string; log_index: number; token_address: string | null; amount: string; block_number: string }[] = await db('payments')
     .where({ chain_id: chainId, credit_status: 'unmatched' })
+    // Transfers to the plain merchant address; money at a quote's address in an asset it did not offer has its quote.
+    .whereNull('quote_id')
     // A reversed transfer is not on the chain the ledger answers for: found there again, it is missing.
     .whereNot('status', 'reversed')
     .orderBy('id', 'asc')
     .select('tx_hash', 'log_index', 'token_address', 'amount', 'block_number');
   return {
-    quotes: quotes.map((q) => ({
-      quoteId: q.quote_id,
-      uploadId: q.upload_id,
-      owner: q.owner,
-      depositAddress: q.deposit_address,
-      token: q.token_address,
-      amount: q.amount,
-      state: q.state,
-      creditedTotal: q.credited_total,
-      creditedBlock: q.credited_block,
-      rowsTotal: q.rows_total,
-      createdAt: q.created_at.toISOString(),
-      expiresAt: q.expires_at.toISOString(),
-      merchant: q.merchant_address,
-    })),
+    quotes: [
+      ...quotes.map((q) => ({
+        quoteId: q.quote_id,
+        uploadId: q.upload_id,
+        owner: q.owner,
+        depositAddress: q.deposit_address,
+        token: q.token_address,
+        amount: q.amount,
+        state: q.state,
+        creditedTotal: q.credited_total,
+        creditedBlock: q.credited_block,
+        rowsTotal: q.rows_total,
+        createdAt: q.created_at.toISOString(),
+        expiresAt: q.expires_at.toISOString(),
+        merchant: q.merchant_address,
+      })),
+      ...others.map((a) => ({
+        quoteId: a.quote_id,
+        uploadId: a.upload_id,
+        owner: a.owner,
+        depositAddress: a.deposit_address,
+        token: a.token_address,
+        amount: a.amount ?? '0',
+        state: a.state,
+        creditedTotal: a.credited_total,
+        creditedBlock: a.credited_block,
+        rowsTotal: a.rows_total,
+        createdAt: a.created_at.toISOString(),
+        expiresAt: a.expires_at.toISOString(),
+        merchant: a.merchant_address,
+        otherAsset: true,
+      })),
+    ],
     unmatched: unmatched.map((row) => ({
       txHash: row.tx_hash,
       logIndex: row.log_index < 0 ? null : row.log_index,

@@ -95,6 +95,7 @@ export function createApp({ config, bus, uploads, auth, hub, log, streams, db, s
       db,
       stagingDir: config.STAGING_DIR,
       release: (owner, uploadId) => staging.guard.release(owner, uploadId),
+      quotePrice,
     }),
   );
   app.use(uploadRoutes({ bind, bus, uploads, db, storage, hub, config, limitUploads: limits.uploadsPerWallet, streams, quotePrice, ...staging }));

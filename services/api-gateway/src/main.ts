@@ -1,8 +1,9 @@
 import type { Server } from 'node:http';
 import type { Response } from 'express';
+import type { PublicClient } from 'viem';
 import { guardPaymentSettings } from '@reelboard/bus';
 import { assertChainId, createChainClient, depositDerivationProblem, depositFactory, refundChainReader } from '@reelboard/chain';
-import { rpcUrlsFrom } from '@reelboard/config';
+import { chainsFrom, rpcUrlsFrom } from '@reelboard/config';
 import { connectDatabase } from '@reelboard/db';
 import { connectPipeline } from '@reelboard/lifecycle';
 import { countRpcError, runService, watchStagingSpace } from '@reelboard/runtime';
@@ -31,6 +32,17 @@ await runService({
       onRequestError: countRpcError,
     });
     await assertChainId(chain, config.CHAIN_ID);
+    // Every chain in CHAINS is quoted on (its native coin at its own feed): a client each, made when first read.
+    const clients = new Map<number, PublicClient>([[config.CHAIN_ID, chain]]);
+    const clientOf = (chainId: number): PublicClient => {
+      const known = clients.get(chainId);
+      if (known) return known;
+      const setting = chainsFrom(config).find((c) => c.id === chainId);
+      if (!setting) throw new Error(`chain ${chainId} is not in CHAINS`);
+      const client = createChainClient({ rpcUrls: setting.rpcUrls, chainId, onRequestError: countRpcError });
+      clients.set(chainId, client);
+      return client;
+    };
     watchStagingSpace(config.STAGING_DIR);
     // Quotes name deposit addresses computed off chain: none is issued where the chain would derive them otherwise.
     const derivation = await depositDerivationProblem(chain, { merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null });
@@ -70,7 +82,7 @@ await runService({
       redis,
       staging,
       refundChain: refundChainReader(chain, config.CHAIN_ID),
-      quotePrice: priceQuoter(config, chain),
+      quotePrice: priceQuoter(config, clientOf),
     });
     // Expired listings' owners told, due S3 objects deleted: one run per slot across replicas.
     await bus.schedule('listings.maintenance', { every: config.LISTING_JOB_INTERVAL_SECONDS * 1000 });

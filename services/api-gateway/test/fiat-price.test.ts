@@ -6,6 +6,7 @@ import { connectRedis } from '@reelboard/bus';
 import { createChainClient, parseFiatPrice } from '@reelboard/chain';
 import { chainsEnv } from '@reelboard/config';
 import { STAGED_FILES } from '@reelboard/contracts';
+import { applyCredit } from '@reelboard/db';
 import { type Anvil, startAnvil } from '@reelboard/testkit/anvil';
 import { makeClip } from '@reelboard/testkit/media';
 import { deployPaymentAssets, type TestPriceFeed } from '@reelboard/testkit/payment-assets';
@@ -14,6 +15,7 @@ import { loadGatewayConfig } from '../src/config.js';
 import { intakeLimits } from '../src/infra/intake.js';
 import { type AcceptUploadDeps, acceptUpload } from '../src/use-cases/accept-upload.js';
 import { priceQuoter } from '../src/use-cases/quote-price.js';
+import { currentPricing, listUnpaidUploads } from '../src/use-cases/unpaid-uploads.js';
 import { type Gateway, infra, startGateway } from './harness.js';
 
 // Quotes priced in dollars on the second of two chains (31338), as a deployment on an L2 beside mainnet.
@@ -26,10 +28,14 @@ let first: Anvil;
 let second: Anvil;
 let stablecoin: `0x${string}`;
 let feed: TestPriceFeed;
+/** The first chain's own stablecoin and feed, for quotes that offer both chains. */
+let firstAssets: { stablecoin: `0x${string}`; feed: TestPriceFeed };
 
 beforeAll(async () => {
   [first, second] = await Promise.all([startAnvil(BASE + 180, 31337), startAnvil(BASE + 181, 31338)]);
   ({ stablecoin, feed } = await deployPaymentAssets(second, owner));
+  firstAssets = await deployPaymentAssets(first, owner);
+  await firstAssets.feed.set(2_000n * 10n ** 8n);
   gw = await startGateway(redis);
 }, 60_000);
 
@@ -40,22 +46,49 @@ afterAll(async () => {
 });
 
 /** The gateway's quoting on chain 31338 under these settings, through acceptUpload as the route calls it. */
-function depsFor(settings: { PRICE: string; PAYMENT_TOKEN?: `0x${string}` }): AcceptUploadDeps {
+function depsFor(settings: { PRICE: string; PAYMENT_TOKEN?: `0x${string}`; bothChains?: boolean; stablecoin?: boolean }): AcceptUploadDeps {
   const CHAINS = chainsEnv().parse(
     JSON.stringify([
-      { id: 31337, name: 'one', rpcUrls: [first.rpcUrl] },
+      settings.bothChains
+        ? {
+            id: 31337,
+            name: 'one',
+            rpcUrls: [first.rpcUrl],
+            tokens: [{ address: firstAssets.stablecoin, symbol: 'USDC', decimals: 6, currency: 'USD' }],
+            priceFeed: { address: firstAssets.feed.address, currency: 'USD', maxAgeSeconds: 3600 },
+          }
+        : { id: 31337, name: 'one', rpcUrls: [first.rpcUrl] },
       {
         id: 31338,
         name: 'two',
         rpcUrls: [second.rpcUrl],
-        tokens: [{ address: stablecoin, symbol: 'USDC', decimals: 6, currency: 'USD' }],
+        // A stablecoin of another currency is listed (accepted where priced in it), never quoted for a USD price.
+        tokens: [
+          {
+            address: stablecoin,
+            symbol: settings.stablecoin === false ? 'EURC' : 'USDC',
+            decimals: 6,
+            currency: settings.stablecoin === false ? 'EUR' : 'USD',
+          },
+        ],
         priceFeed: { address: feed.address, currency: 'USD', maxAgeSeconds: 3600 },
+        publicRpcUrls: ['https://rpc.two.example'],
       },
     ]),
   );
   const config = { ...gw.config, CHAIN_ID: 31338, CHAINS, PRICE: parseFiatPrice(settings.PRICE), PAYMENT_TOKEN: settings.PAYMENT_TOKEN };
-  const chain = createChainClient({ rpcUrl: second.rpcUrl, chainId: 31338 });
-  return { db: gw.db, uploads: gw.uploads, bus: gw.bus, config, limits: intakeLimits(gw.config), quotePrice: priceQuoter(config, chain) };
+  const clients = new Map([
+    [31337, createChainClient({ rpcUrl: first.rpcUrl, chainId: 31337 })],
+    [31338, createChainClient({ rpcUrl: second.rpcUrl, chainId: 31338 })],
+  ]);
+  return {
+    db: gw.db,
+    uploads: gw.uploads,
+    bus: gw.bus,
+    config,
+    limits: intakeLimits(gw.config),
+    quotePrice: priceQuoter(config, (chainId) => clients.get(chainId)!),
+  };
 }
 
 async function staged() {
@@ -101,13 +134,19 @@ describe('prices in a fiat currency', () => {
     expect((await gw.uploads.quoteOf(firstId))?.quote).toMatchObject({ amount: '2500000000000000', rate: { answer: '200000000000', decimals: 8 } });
   });
 
-  it('a stale feed refuses the quote with 503 and the reason, recording nothing', async () => {
+  it('a stale feed leaves the native coin out of the offers; with no other offer left it refuses the quote with 503 and the reason, recording nothing', async () => {
     await feed.set(2_000n * 10n ** 8n, new Date(Date.now() - 2 * 3600_000));
+    const kept = await staged();
+    const accepted = await acceptUpload(depsFor({ PRICE: '5.00 USD' }), { uploadId: kept, owner, form, videoBytes: 1000, logo: false });
+    // The stablecoin is still offered (and leads the quote): only the coin whose rate is unknown is left out.
+    expect(accepted.payment.offers?.map((o) => `${o.chainId}:${o.symbol}`)).toEqual(['31338:USDC']);
+    expect(accepted.payment).toMatchObject({ chainId: 31338, token: stablecoin, amount: '5000000' });
+
     const uploadId = await staged();
-    const refused = acceptUpload(depsFor({ PRICE: '5.00 USD' }), { uploadId, owner, form, videoBytes: 1000, logo: false });
+    const refused = acceptUpload(depsFor({ PRICE: '5.00 USD', stablecoin: false }), { uploadId, owner, form, videoBytes: 1000, logo: false });
     await expect(refused).rejects.toMatchObject({ status: 503, code: 'price_unavailable' });
     await expect(refused).rejects.toThrow(
-      /no quote in ETH can be made now: price feed 0x[0-9a-f]{40}: its last answer is 7\d{3} s old, more than the 3600 s allowed/,
+      /no quote in USD can be made now: ETH on two: price feed 0x[0-9a-f]{40}: its last answer is 7\d{3} s old, more than the 3600 s allowed/,
     );
     expect(await quoteRow(uploadId)).toBeUndefined();
     expect(await gw.uploads.state(uploadId)).toBeUndefined();
@@ -116,9 +155,91 @@ describe('prices in a fiat currency', () => {
   it('a feed answering nothing usable (zero) refuses the quote too', async () => {
     await feed.set(0n);
     const uploadId = await staged();
-    await expect(acceptUpload(depsFor({ PRICE: '5.00 USD' }), { uploadId, owner, form, videoBytes: 1000, logo: false })).rejects.toThrow(
+    await expect(acceptUpload(depsFor({ PRICE: '5.00 USD', stablecoin: false }), { uploadId, owner, form, videoBytes: 1000, logo: false })).rejects.toThrow(
       /its answer is 0, not a price/,
     );
+  });
+
+  it('offers every accepted (chain, asset): each stablecoin of the currency and each native coin at its own feed, on both chains, stored with the quote', async () => {
+    await feed.set(2_500n * 10n ** 8n);
+    await firstAssets.feed.set(2_000n * 10n ** 8n);
+    const uploadId = await staged();
+    const accepted = await acceptUpload(depsFor({ PRICE: '5.00 USD', PAYMENT_TOKEN: stablecoin, bothChains: true }), {
+      uploadId,
+      owner,
+      form,
+      videoBytes: 1000,
+      logo: false,
+    });
+    const offers = accepted.payment.offers ?? [];
+    // The home chain first, PAYMENT_TOKEN leading: the quote's own asset is today's.
+    expect(offers.map((o) => [o.chainId, o.chainName, o.token, o.symbol, o.decimals, o.amount])).toEqual([
+      [31338, 'two', stablecoin, 'USDC', 6, '5000000'],
+      [31338, 'two', null, 'ETH', 18, '2000000000000000'],
+      [31337, 'one', null, 'ETH', 18, '2500000000000000'],
+      [31337, 'one', firstAssets.stablecoin, 'USDC', 6, '5000000'],
+    ]);
+    expect(offers[1]?.rate).toMatchObject({ feed: feed.address, answer: '250000000000', decimals: 8 });
+    expect(offers[2]?.rate).toMatchObject({ feed: firstAssets.feed.address, answer: '200000000000', decimals: 8 });
+    expect(accepted.payment).toMatchObject({ chainId: 31338, token: stablecoin, amount: '5000000' });
+    // The watcher reads the offers from the quote it is handed; the ledger keeps them too.
+    expect((await gw.uploads.quoteOf(uploadId))?.quote.offers).toEqual(offers);
+    const rows = await gw.db('payment_quote_assets').where({ quote_id: uploadId }).orderBy('position');
+    expect(rows.map((r) => [r.position, r.chain_id, r.token_address, r.amount, r.rate_answer])).toEqual([
+      [0, 31338, stablecoin, '5000000', null],
+      [1, 31338, null, '2000000000000000', '250000000000'],
+      [2, 31337, null, '2500000000000000', '200000000000'],
+      [3, 31337, firstAssets.stablecoin, '5000000', null],
+    ]);
+
+    // Part paid in the first chain's coin: the seller's list shows it against that offer alone (assets are never added).
+    await applyCredit(gw.db, {
+      kind: 'deposit',
+      uploadId,
+      owner,
+      chainId: 31337,
+      address: accepted.payment.to,
+      token: null,
+      quoteAmount: '2500000000000000',
+      totalReceived: '1000000000000000',
+      fromBlock: '1',
+      toBlock: '1',
+      blockTime: new Date().toISOString(),
+      transfers: [],
+      status: 'partial',
+    });
+    const listed = (await listUnpaidUploads({ uploads: gw.uploads, bus: gw.bus, db: gw.db, release: async () => {}, stagingDir: gw.stagingDir }, owner)).find(
+      (u) => u.uploadId === uploadId,
+    );
+    expect(listed?.offers?.map((o) => [o.chainId, o.symbol, o.received, o.remaining])).toEqual([
+      [31338, 'USDC', '0', '5000000'],
+      [31338, 'ETH', '0', '2000000000000000'],
+      [31337, 'ETH', '1000000000000000', '1500000000000000'],
+      [31337, 'USDC', '0', '5000000'],
+    ]);
+  });
+});
+
+describe('GET /v1/pricing priced in a fiat currency', () => {
+  it('shows the fiat price and every offer the next quote makes, the first as the top-level fee, with the public RPC a wallet adds a chain with', async () => {
+    await feed.set(2_500n * 10n ** 8n);
+    await firstAssets.feed.set(2_000n * 10n ** 8n);
+    const deps = depsFor({ PRICE: '5.00 USD', PAYMENT_TOKEN: stablecoin, bothChains: true });
+    const pricing = currentPricing({ ...gw.config, CHAINS: deps.config.CHAINS }, await deps.quotePrice!('upload'));
+    expect(pricing).toMatchObject({
+      chainId: 31338,
+      token: stablecoin,
+      amount: '5000000',
+      symbol: 'USDC',
+      decimals: 6,
+      price: { amount: '5.00', currency: 'USD' },
+    });
+    expect(pricing.offers.map((o) => [o.chainId, o.symbol, o.amount, o.rpcUrls])).toEqual([
+      [31338, 'USDC', '5000000', ['https://rpc.two.example']],
+      [31338, 'ETH', '2000000000000000', ['https://rpc.two.example']],
+      [31337, 'ETH', '2500000000000000', undefined],
+      [31337, 'USDC', '5000000', undefined],
+    ]);
   });
 });
 

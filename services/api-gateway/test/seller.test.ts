@@ -63,7 +63,9 @@ describe('GET /v1/pricing', () => {
   it('tells anyone the fee in base units with the coin, its decimals and the quote lifetime, as the next quote asks it', async () => {
     const res = await call('/v1/pricing', undefined);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ chainId: Number(infra.CHAIN_ID), amount: PRICE_WEI, token: null, symbol: 'ETH', decimals: 18, quoteTtlSeconds: 900 });
+    const fee = { chainId: Number(infra.CHAIN_ID), amount: PRICE_WEI, token: null, symbol: 'ETH', decimals: 18 };
+    // Priced in base units: no fiat price, and the one offer of the home chain, the same as the top-level fee.
+    expect(res.body).toEqual({ ...fee, quoteTtlSeconds: 900, price: null, offers: [{ ...fee, chainName: `chain-${infra.CHAIN_ID}` }] });
     expect(res.headers.get('cache-control')).toBe('public, max-age=60');
     const quoted = await upload(seller, 'priced');
     expect(quoted.body.payment.amount).toBe(res.body.amount);

@@ -2,13 +2,13 @@ import type { Log, PublicClient } from 'viem';
 import type { Bus } from '@reelboard/bus';
 import { type DepositSettings, decodeTransfers, erc20TransferEvent, readBalances, readSweeps, successfulOnly } from '@reelboard/chain';
 import type { CreditStatus, CreditTransfer, Payment, StatusCodeOf } from '@reelboard/contracts';
-import type { QuoteToWatch } from '@reelboard/db';
+import type { QuoteAssetToWatch, QuoteToWatch } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
 import { judgeCredit } from './judge-credit.js';
 import { countCredit, countReorg, countReversal, scanLag } from './metrics.js';
 import type { ScanLock } from './scan-lock.js';
-import { type MerchantSeen, merchantKey, type WatchedQuote, type WatchList } from './watch-list.js';
+import { type ChainAsset, creditKeyOf, type MerchantSeen, merchantKey, type WatchedQuote, type WatchList, watchKeyOf } from './watch-list.js';
 
 type Address = `0x${string}`;
 type Hash = `0x${string}`;
@@ -64,6 +64,10 @@ export interface DepositWatcherDeps {
 export interface WatchSetLedger {
   /** Quotes (open or ended) that expired after `expiredAfter`. */
   quotesToWatch(expiredAfter: Date): Promise<QuoteToWatch[]>;
+  /** Their other (chain, asset)s on this chain: other offers, and assets not offered that received money. */
+  quoteAssetsToWatch?(expiredAfter: Date): Promise<QuoteAssetToWatch[]>;
+  /** The assets this chain lists (native null, then its tokens): a quote with an offer here is watched in each. */
+  chainAssets?: readonly ChainAsset[] | undefined;
   /** How long after its deadline a quote's address is still watched (late money is recorded for refund). */
   lateWatchMs: number;
 }
@@ -76,8 +80,8 @@ interface BlockRange {
   hashes: Map<bigint, Hash>;
   /** The parent of the first block read: the cursor's block, unless a reorg replaced it. */
   parentHash: Hash | undefined;
-  /** Top-level native transfers and token Transfer logs, by recipient. */
-  transfers: Map<Address, (CreditTransfer & { blockNumber: bigint })[]>;
+  /** Top-level native transfers and token Transfer logs, by recipient, each with its asset (null: native). */
+  transfers: Map<Address, (CreditTransfer & { blockNumber: bigint; asset: ChainAsset })[]>;
 }
 
 const lower = (value: string) => value.toLowerCase() as Address;
@@ -247,8 +251,8 @@ export class DepositWatcher {
     const quotes = await watchList.watched();
     if (reorg.ancestor < height)
       await watchList.addSweeps(await readAllSweeps(chain, settingsInUse(quotes, deposits), { fromBlock: reorg.ancestor + 1n, toBlock: height }));
-    const addresses = quotes.map((q) => q.address);
-    const [totals, known, epochs] = await Promise.all([this.totalsAt(quotes, height), watchList.credited(addresses), watchList.reversals(addresses)]);
+    const keys = quotes.map(creditKeyOf);
+    const [totals, known, epochs] = await Promise.all([this.totalsAt(quotes, height), watchList.credited(keys), watchList.reversals(keys)]);
     for (const [i, quote] of quotes.entries()) {
       const total = totals[i] ?? 0n;
       const before = known[i] ?? 0n;
@@ -268,7 +272,7 @@ export class DepositWatcher {
         toBlock: reorg.replacedTo.toString(),
         epoch,
       });
-      if (!(await watchList.lowerCredited(quote.address, total, epoch))) continue;
+      if (!(await watchList.lowerCredited(creditKeyOf(quote), total, epoch))) continue;
       const reason = `a reorg of blocks ${reorg.ancestor + 1n}..${reorg.replacedTo} took back ${before - total} of the ${before} received at ${quote.address}; the listing is held until the money is on chain again`;
       await uploads.status.publish({ uploadId: quote.uploadId, event: 'payment.reversed', stage: STAGE, code: 'reorg', reason });
       countReversal(chainId);
@@ -306,9 +310,9 @@ export class DepositWatcher {
       ...(isDue(last.open, this.deps.openReadIntervalMs ?? 0) ? { open: endTime } : {}),
       ...(isDue(last.expired, this.deps.expiredReadIntervalMs ?? 0) ? { expired: endTime } : {}),
     };
-    const picked = new Set(straddling.map((q) => q.uploadId));
+    const picked = new Set(straddling.map(watchKeyOf));
     const read = quotes.filter((q) => {
-      if (picked.has(q.uploadId) || range.transfers.has(q.address)) return true;
+      if (picked.has(watchKeyOf(q)) || range.transfers.has(q.address)) return true;
       return Date.parse(q.expiresAt) >= endTime ? due.open !== undefined : due.expired !== undefined;
     });
     return { read, due };
@@ -347,8 +351,9 @@ export class DepositWatcher {
     await watchList.addSweeps(sweeps);
     const sweepTxs = new Set(sweeps.map((sweep) => sweep.txHash));
     const range: BlockRange = { fromBlock, toBlock, times: new Map(), hashes: new Map(), parentHash: blocks[0]?.parentHash, transfers: new Map() };
-    const add = (to: Address, transfer: CreditTransfer & { blockNumber: bigint }) => range.transfers.set(to, [...(range.transfers.get(to) ?? []), transfer]);
-    const candidates: { to: Address; transfer: CreditTransfer & { blockNumber: bigint } }[] = [];
+    const add = (to: Address, transfer: CreditTransfer & { blockNumber: bigint; asset: ChainAsset }) =>
+      range.transfers.set(to, [...(range.transfers.get(to) ?? []), transfer]);
+    const candidates: { to: Address; transfer: CreditTransfer & { blockNumber: bigint; asset: ChainAsset } }[] = [];
     for (const block of blocks) {
       range.times.set(block.number, Number(block.timestamp) * 1000);
       range.hashes.set(block.number, block.hash);
@@ -356,7 +361,10 @@ export class DepositWatcher {
         if (!tx.to || tx.value === 0n) continue;
         const to = lower(tx.to);
         if (to !== lower(deposits.merchant) && !watched.has(to)) continue;
-        candidates.push({ to, transfer: { txHash: tx.hash, logIndex: null, from: lower(tx.from), amount: tx.value.toString(), blockNumber: block.number } });
+        candidates.push({
+          to,
+          transfer: { txHash: tx.hash, logIndex: null, from: lower(tx.from), amount: tx.value.toString(), blockNumber: block.number, asset: null },
+        });
       }
     }
     for (const { to, transfer } of await successfulOnly(chain, candidates, (c) => c.transfer.txHash)) add(to, transfer);
@@ -369,6 +377,7 @@ export class DepositWatcher {
         from: transfer.from,
         amount: transfer.value.toString(),
         blockNumber: transfer.blockNumber,
+        asset: lower(transfer.token),
       });
     }
     return range;
@@ -383,7 +392,7 @@ export class DepositWatcher {
     const found = range.transfers.get(lower(deposits.merchant)) ?? [];
     const epochs = await watchList.merchantReversals(found.map((t) => merchantKey(t)));
     const seen: MerchantSeen[] = [];
-    for (const [i, { blockNumber, ...transfer }] of found.entries()) {
+    for (const [i, { blockNumber, asset: _asset, ...transfer }] of found.entries()) {
       const token = transfer.logIndex === null ? null : deposits.token;
       const epoch = epochs[i] ?? 0;
       await bus.publish('payment.credited', {
@@ -461,16 +470,16 @@ export class DepositWatcher {
           watchList.sweptUpTo(addresses, height, token),
         ]);
         group.forEach((q, i) => {
-          totals.set(q.uploadId, (balances[i] ?? 0n) + (swept[i] ?? 0n));
+          totals.set(watchKeyOf(q), (balances[i] ?? 0n) + (swept[i] ?? 0n));
         });
       }),
     );
-    return quotes.map((q) => totals.get(q.uploadId) ?? 0n);
+    return quotes.map((q) => totals.get(watchKeyOf(q)) ?? 0n);
   }
 
   /** What the watcher last knew each quote's address had received. */
   async knownTotals(quotes: readonly WatchedQuote[]): Promise<bigint[]> {
-    return this.deps.watchList.credited(quotes.map((q) => q.address));
+    return this.deps.watchList.credited(quotes.map(creditKeyOf));
   }
 
   /** A block's timestamp, ms. */
@@ -481,11 +490,15 @@ export class DepositWatcher {
   /** Settles every quote whose total at `height` rose above what was known. */
   private async settleAt(quotes: readonly WatchedQuote[], height: bigint, range: BlockRange): Promise<void> {
     if (quotes.length === 0) return;
-    const [totals, known] = await Promise.all([this.totalsAt(quotes, height), this.deps.watchList.credited(quotes.map((q) => q.address))]);
+    const [totals, known] = await Promise.all([this.totalsAt(quotes, height), this.deps.watchList.credited(quotes.map(creditKeyOf))]);
     for (const [i, quote] of quotes.entries()) {
       const total = totals[i] ?? 0n;
       if (total <= (known[i] ?? 0n)) continue;
-      const transfers = (range.transfers.get(quote.address) ?? []).filter((t) => t.blockNumber <= height).map(({ blockNumber: _b, ...rest }) => rest);
+      const asset = quote.token === null ? null : lower(quote.token);
+      // Only the transfers in this entry's asset explain its increase.
+      const transfers = (range.transfers.get(quote.address) ?? [])
+        .filter((t) => t.blockNumber <= height && t.asset === asset)
+        .map(({ blockNumber: _b, asset: _a, ...rest }) => rest);
       await this.settle(quote, total, { fromBlock: range.fromBlock, toBlock: height, blockTime: range.times.get(height) ?? Date.now(), transfers });
     }
   }
@@ -502,14 +515,23 @@ export class DepositWatcher {
   ): Promise<CreditStatus> {
     const { bus, uploads, chainId, log } = this.deps;
     const { uploadId } = quote;
-    const [epoch = 0] = await this.deps.watchList.reversals([quote.address]);
+    const [epoch = 0] = await this.deps.watchList.reversals([creditKeyOf(quote)]);
     // The state and the payment are read together: two settlers of one address (a pass and a hint)
     // may race, and a state read after the other's `pay` with a payment read before it would judge
     // a covered quote late.
     let { payment, state } = await uploads.paymentAndState(uploadId);
-    let verdict = judgeCredit({ quote, state, payment, total, blockTime: at.blockTime, toleranceBps: this.deps.toleranceBps });
-    // Below a payment already made: only a reorg takes a total down, and what came back does not cover the quote yet.
-    if (payment && total < BigInt(quote.amount)) verdict = { status: 'partial', settles: false };
+    const judge = (): { status: CreditStatus; settles: boolean } => {
+      // An asset the quote did not offer never pays it: all of it is due back.
+      if (quote.offered === false) return { status: 'unmatched', settles: false };
+      // Paid in another (chain, asset): this offer's money is beyond what paid the quote, due back
+      // (late once the quote had ended unpaid is judged by judgeCredit, which sees no payment).
+      const paidHere = payment && payment.chainId === chainId && (payment.token?.toLowerCase() ?? null) === (quote.token?.toLowerCase() ?? null);
+      if (payment && !paidHere) return { status: 'overpaid', settles: false };
+      const verdict = judgeCredit({ quote, state, payment, total, blockTime: at.blockTime, toleranceBps: this.deps.toleranceBps });
+      // Below a payment already made: only a reorg takes a total down, and what came back does not cover the quote yet.
+      return payment && total < BigInt(quote.amount) ? { status: 'partial', settles: false } : verdict;
+    };
+    let verdict = judge();
     if (verdict.settles && !payment) {
       const candidate: Payment = {
         chainId,
@@ -526,7 +548,7 @@ export class DepositWatcher {
       } else {
         // Something else ended the wait first (the expiry, or another watcher): judge again as things are now.
         ({ payment, state } = await uploads.paymentAndState(uploadId));
-        verdict = judgeCredit({ quote, state, payment, total, blockTime: at.blockTime, toleranceBps: this.deps.toleranceBps });
+        verdict = judge();
       }
     }
     await bus.publish('payment.credited', {
@@ -545,7 +567,14 @@ export class DepositWatcher {
       status: verdict.status,
       ...(epoch > 0 ? { epoch } : {}),
     });
-    log.info('credit settled', { uploadId, address: quote.address, total: total.toString(), status: verdict.status, block: at.toBlock.toString() });
+    log.info('credit settled', {
+      uploadId,
+      address: quote.address,
+      token: quote.token,
+      total: total.toString(),
+      status: verdict.status,
+      block: at.toBlock.toString(),
+    });
     if (verdict.settles && payment) {
       // What a covered quote starts depends on what it pays for: an upload's media work; a renewal
       // needs nothing more (the ledger write of payment.credited above renews its listing).
@@ -555,7 +584,7 @@ export class DepositWatcher {
       await this.tellOwner(quote, verdict.status, total);
     }
     // A block pass and a client's hint may settle the same total at once (both idempotent): it is counted once.
-    if (await this.deps.watchList.raiseCredited(quote.address, total)) countCredit(this.deps.chainId, verdict.status);
+    if (await this.deps.watchList.raiseCredited(creditKeyOf(quote), total)) countCredit(this.deps.chainId, verdict.status);
     return verdict.status;
   }
 
@@ -563,14 +592,17 @@ export class DepositWatcher {
     const { uploads } = this.deps;
     const say = (code: StatusCodeOf<'payment.received'>, reason: string) =>
       uploads.status.publish({ uploadId: quote.uploadId, event: 'payment.received', stage: STAGE, code, reason });
-    if (status === 'partial') {
+    const asset = `${quote.token ?? 'the native coin'} on chain ${this.deps.chainId}`;
+    if (status === 'unmatched') {
+      await say('not_offered', `${total} of ${asset} received, which the quote did not offer; it does not pay the upload and is recorded for refund`);
+    } else if (status === 'partial') {
       await say('partial', `received ${total} of ${quote.amount}; send the rest to ${quote.address} before ${quote.expiresAt}`);
     } else if (status === 'late') {
       await say('late', `${total} received in all, after the quote expired; recorded for refund`);
       // An upload that had expired with nothing received now has money to give back.
       await uploads.transition(quote.uploadId, 'oweRefund', { stage: STAGE, reason: 'money arrived after the quote expired; recorded for refund' });
     } else if (status === 'overpaid') {
-      await say('overpaid', `${total} received in all; the upload was already paid, the excess is recorded for refund`);
+      await say('overpaid', `${total} received in all (${asset}); the upload was already paid, the excess is recorded for refund`);
     }
   }
 
@@ -611,8 +643,49 @@ export class DepositWatcher {
     );
     for (const q of quotes)
       if (q.state === 'open') await bus.publish('upload.expire', { uploadId: q.uploadId }, { delayMs: Math.max(0, Date.parse(q.expiresAt) - now) });
-    log.info('watch set restored from the ledger', { quotes: quotes.length, open: quotes.filter((q) => q.state === 'open').length });
+    const others = (await ledger.quoteAssetsToWatch?.(new Date(now - ledger.lateWatchMs))) ?? [];
+    await watchList.restore(this.otherAssetEntries(others, quotes, ledger));
+    log.info('watch set restored from the ledger', {
+      quotes: quotes.length,
+      open: quotes.filter((q) => q.state === 'open').length,
+      otherAssets: others.length,
+    });
     return quotes.length;
+  }
+
+  /**
+   * The watch entries of quotes' other (chain, asset)s on this chain, from the ledger's rows, and, for
+   * each such quote, the chain's assets it has no row for (not offered, nothing received yet).
+   */
+  private otherAssetEntries(rows: readonly QuoteAssetToWatch[], own: readonly QuoteToWatch[], ledger: WatchSetLedger) {
+    const entry = (q: QuoteAssetToWatch, token: Address | null, amount: string | null, credited: string) => ({
+      quote: {
+        uploadId: q.uploadId,
+        owner: q.owner,
+        address: q.depositAddress,
+        token,
+        amount: amount ?? '0',
+        createdAt: q.createdAt,
+        expiresAt: q.expiresAt,
+        ...(q.merchant ? { merchant: q.merchant } : {}),
+        entry: `${q.uploadId}:${token ?? 'native'}`,
+        ...(amount === null ? { offered: false } : {}),
+      },
+      until: Date.parse(q.expiresAt) + ledger.lateWatchMs,
+      credited: BigInt(credited),
+    });
+    const entries = rows.map((q) => entry(q, q.token === null ? null : lower(q.token), q.amount, q.creditedTotal));
+    const byQuote = new Map<string, QuoteAssetToWatch[]>();
+    for (const row of rows) byQuote.set(row.uploadId, [...(byQuote.get(row.uploadId) ?? []), row]);
+    for (const [uploadId, held] of byQuote) {
+      const ownHere = own.find((q) => q.uploadId === uploadId);
+      for (const asset of ledger.chainAssets ?? []) {
+        const same = (token: string | null) => (token?.toLowerCase() ?? null) === (asset?.toLowerCase() ?? null);
+        if (held.some((row) => same(row.token)) || (ownHere && same(ownHere.token))) continue;
+        entries.push(entry(held[0]!, asset, null, '0'));
+      }
+    }
+    return entries;
   }
 
   /** A Redis that lost the sweep record rebuilds it from the factory's logs. */

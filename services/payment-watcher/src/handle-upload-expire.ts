@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { type Bus, RetryLaterError, type StageContext } from '@reelboard/bus';
 import type { UploadExpire } from '@reelboard/contracts';
 import type { Uploads } from '@reelboard/lifecycle';
-import { type WatchList, watchedQuoteOf } from './watch-list.js';
+import { type ChainAsset, creditKeyOf, type WatchList, watchedEntriesOf, watchedQuoteOf } from './watch-list.js';
 
 export interface UploadExpireDeps {
   bus: Bus;
@@ -16,6 +16,8 @@ export interface UploadExpireDeps {
   watchLists?: readonly WatchList[] | undefined;
   stagingDir: string;
   pollIntervalMs: number;
+  /** The assets each chain lists (native null, then its tokens): a quote's offers are watched in them all. */
+  assetsOf?: ((chainId: number) => readonly ChainAsset[]) | undefined;
 }
 
 /**
@@ -56,10 +58,17 @@ export async function handleUploadExpire(deps: UploadExpireDeps, { uploadId }: U
   if (state === 'refund_due') return closeOwed();
   if (state !== 'awaiting_payment' && state !== undefined) return;
   const deadline = Date.parse(quote.expiresAt);
-  const cursor = await watchList.cursor();
-  if (!cursor || cursor.time < deadline) {
-    context.log.info('expiry waits for the block passes to reach the deadline', { lagMs: cursor ? Date.now() - cursor.time : null });
-    throw new RetryLaterError(deps.pollIntervalMs, 'the deposit watcher has not reached the deadline yet');
+  // A quote with offers on other chains waits for each of those chains' passes too, and counts what any of its assets received.
+  const others = (upload?.quote.offers ?? [])
+    .map((offer) => offer.chainId)
+    .filter((id, i, all) => id !== upload?.quote.chainId && all.indexOf(id) === i)
+    .map((id) => ({ id, list: deps.watchListFor?.(id) }));
+  for (const list of [watchList, ...others.map((o) => o.list).filter((l): l is WatchList => l !== undefined)]) {
+    const cursor = await list.cursor();
+    if (!cursor || cursor.time < deadline) {
+      context.log.info('expiry waits for the block passes to reach the deadline', { lagMs: cursor ? Date.now() - cursor.time : null, chainId: list.chainId });
+      throw new RetryLaterError(deps.pollIntervalMs, 'the deposit watcher has not reached the deadline yet');
+    }
   }
   if (state === undefined) {
     // Redis lost the upload: nothing can make it paid any more, and whatever its address received is due back.
@@ -73,18 +82,30 @@ export async function handleUploadExpire(deps: UploadExpireDeps, { uploadId }: U
     throw new RetryLaterError(deps.pollIntervalMs, 'a hinted transaction is still being checked');
   }
   const [received = 0n] = await watchList.credited([quote.address]);
-  const ended =
-    received > 0n
-      ? await uploads.transition(uploadId, 'expireOwingRefund', {
-          stage: 'payment-watcher',
-          reason: `received ${received} of ${quote.amount} before the quote expired; recorded for refund`,
-        })
-      : await uploads.transition(uploadId, 'expire', { stage: 'payment-watcher', reason: 'not paid before the quote expired' });
+  let elsewhere = false;
+  if (upload?.quote.offers) {
+    // Anything in any (chain, asset) of the quote makes it owe a refund (never one sum: each asset's own total is in the ledger).
+    for (const { id, list } of [{ id: upload.quote.chainId, list: watchList }, ...others]) {
+      const entries = watchedEntriesOf(upload, id, deps.assetsOf?.(id)).filter((e) => e.entry !== undefined);
+      if (!list || entries.length === 0) continue;
+      if ((await list.credited(entries.map(creditKeyOf))).some((total) => total > 0n)) elsewhere = true;
+    }
+  }
+  const owed = received > 0n || elsewhere;
+  const ended = owed
+    ? await uploads.transition(uploadId, 'expireOwingRefund', {
+        stage: 'payment-watcher',
+        reason:
+          received > 0n
+            ? `received ${received} of ${quote.amount} before the quote expired; recorded for refund`
+            : 'money reached the payment address in another coin or network of the quote before it expired, short of its price; recorded for refund',
+      })
+    : await uploads.transition(uploadId, 'expire', { stage: 'payment-watcher', reason: 'not paid before the quote expired' });
   if (!ended.moved) {
     context.log.info('upload was paid meanwhile; not expiring', { state: ended.state });
     return;
   }
-  if (received > 0n) await closeOwed();
+  if (owed) await closeOwed();
   else await rm(join(deps.stagingDir, uploadId), { recursive: true, force: true });
   context.log.info('upload expired', { received: received.toString() });
 }

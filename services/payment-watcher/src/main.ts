@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { guardPaymentSettings } from '@reelboard/bus';
 import { assertChainId, createChainClient, depositAddressOf, depositDerivationProblem, depositFactory, quoteSettingsOf } from '@reelboard/chain';
 import { type ChainSetting, selectChains } from '@reelboard/config';
-import { backfillQuoteSettings, connectDatabase, type Knex, quotesToWatch } from '@reelboard/db';
+import { backfillQuoteSettings, connectDatabase, type Knex, quoteAssetsToWatch, quotesToWatch } from '@reelboard/db';
 import { connectPipeline, type PipelineBus, type Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
 import { countRpcError, runService } from '@reelboard/runtime';
@@ -65,7 +65,12 @@ await runService({
     // has open, whatever Redis holds (a failing pass, Postgres not migrated yet, is retried).
     for (const run of runs) await run.watchList.markWatchSetStale();
 
-    const received = { bus, watchList: watchListFor(home.id)!, lateWatchMs, watchListFor };
+    // A quote with offers is watched in every asset its offers' chains list: money in one it did not offer is recorded, due back.
+    const assetsOf = (chainId: number) => {
+      const chain = chains.find((c) => c.id === chainId);
+      return chain ? [null, ...chain.tokens.map((token) => token.address)] : [];
+    };
+    const received = { bus, watchList: watchListFor(home.id)!, lateWatchMs, watchListFor, assetsOf };
     bus.consume('upload.received', (upload, context) => handleUploadReceived(received, upload, context), { concurrency });
     // A renewal's quote is watched and expired like an upload's.
     bus.consume('renewal.quoted', (renewal, context) => handleUploadReceived(received, renewal, context), { concurrency });
@@ -95,6 +100,7 @@ await runService({
             chainId: home.id,
             stagingDir: config.STAGING_DIR,
             pollIntervalMs,
+            assetsOf,
           },
           payload,
           context,
@@ -191,7 +197,12 @@ async function startChain(
     maxBlocksPerPass: config.SCAN_MAX_BLOCKS_PER_PASS,
     openReadIntervalMs: config.OPEN_QUOTE_READ_SECONDS * 1000,
     expiredReadIntervalMs: config.EXPIRED_QUOTE_READ_SECONDS * 1000,
-    ledger: { quotesToWatch: (expiredAfter) => quotesToWatch(db, { chainId: setting.id, expiredAfter }), lateWatchMs: config.LATE_WATCH_SECONDS * 1000 },
+    ledger: {
+      quotesToWatch: (expiredAfter) => quotesToWatch(db, { chainId: setting.id, expiredAfter }),
+      quoteAssetsToWatch: (expiredAfter) => quoteAssetsToWatch(db, { chainId: setting.id, expiredAfter }),
+      chainAssets: [null, ...setting.tokens.map((token) => token.address)],
+      lateWatchMs: config.LATE_WATCH_SECONDS * 1000,
+    },
   });
   const sweeper = config.SWEEP_PRIVATE_KEY
     ? new AutoSweeper({

@@ -161,8 +161,12 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
   // Each quote under the settings it was issued with (its merchant and token): a quote from before a
   // change of MERCHANT_ADDRESS or PAYMENT_TOKEN is still checked, in its own asset, by its own factory.
   const judged = [deposits, ...(params.alsoSettings ?? [])].map((d) => `${d.merchant.toLowerCase()}:${d.token?.toLowerCase() ?? 'native'}`);
-  for (const [settings, ours] of quotesBySettings(ledger.quotes, deposits)) {
-    if (!judged.includes(`${settings.merchant}:${settings.token ?? 'native'}`)) continue;
+  // A quote's other offers, and assets it did not offer, are at the same address in other assets: judged with the quote's merchant.
+  const merchants = new Set([deposits, ...(params.alsoSettings ?? [])].map((d) => d.merchant.toLowerCase()));
+  for (const [settings, group] of quotesBySettings(ledger.quotes, deposits)) {
+    const own = judged.includes(`${settings.merchant}:${settings.token ?? 'native'}`);
+    const ours = group.filter((quote) => own || (quote.otherAsset === true && merchants.has(settings.merchant)));
+    if (ours.length === 0) continue;
     quotesChecked += ours.length;
     for (const quote of ours) ourQuoteIds.add(quote.quoteId);
     const groupSweeps = await readSweeps(chain, settings, { fromBlock: 0n, toBlock: height });

@@ -19,6 +19,61 @@ export interface WatchedQuote {
    * Absent on a quote watched before quotes carried it: the watcher's configured merchant.
    */
   merchant?: Address | undefined;
+  /**
+   * Set on an entry for another (chain, asset) of the quote than its own (its other offers, and the
+   * chain's assets it did not offer): the entry's member in the watch set (`uploadId:asset`). Absent
+   * on the quote's own asset, which is watched under the upload id as before.
+   */
+  entry?: string | undefined;
+  /** False for an asset the quote did not offer: whatever reaches the address in it is due back. */
+  offered?: boolean | undefined;
+}
+
+/** A watched entry's member in the watch set: the upload id for the quote's own asset, else `uploadId:asset`. */
+export const watchKeyOf = (quote: Pick<WatchedQuote, 'uploadId' | 'entry'>) => quote.entry ?? quote.uploadId;
+
+/**
+ * Where an entry's credited total and reversal count are kept: the address for the quote's own asset
+ * (as always), `address:asset` for another asset, so totals in different assets are never one number.
+ */
+export const creditKeyOf = (quote: Pick<WatchedQuote, 'address' | 'entry' | 'token'>) =>
+  quote.entry === undefined ? quote.address : (`${quote.address}:${quote.token ?? 'native'}` as Address);
+
+/** An asset of a chain: null for its native coin. */
+export type ChainAsset = Address | null;
+
+/**
+ * The entries a quote is watched with on one chain: its offers there (the quote's own asset under the
+ * upload id), and, for a quote with offers, every other asset the chain lists, not offered (money in
+ * it is recorded, due back). A quote from before offers is its own asset alone.
+ */
+export function watchedEntriesOf(
+  upload: Pick<UploadReceived, 'uploadId' | 'owner' | 'quote'>,
+  chainId: number,
+  chainAssets: readonly ChainAsset[] = [],
+): WatchedQuote[] {
+  const own = watchedQuoteOf(upload);
+  const { offers } = upload.quote;
+  if (!offers) return chainId === upload.quote.chainId ? [own] : [];
+  const same = (a: ChainAsset, b: ChainAsset) => (a?.toLowerCase() ?? null) === (b?.toLowerCase() ?? null);
+  const here = offers.filter((offer) => offer.chainId === chainId);
+  if (here.length === 0) return [];
+  const entries: WatchedQuote[] = [];
+  for (const asset of [...new Set([...here.map((o) => o.token?.toLowerCase() ?? null), ...chainAssets.map((a) => a?.toLowerCase() ?? null)])] as ChainAsset[]) {
+    if (chainId === upload.quote.chainId && same(asset, upload.quote.token)) {
+      entries.push(own);
+      continue;
+    }
+    const offer = here.find((o) => same(o.token, asset));
+    entries.push({
+      ...own,
+      token: asset,
+      amount: offer?.amount ?? '0',
+      entry: `${upload.uploadId}:${asset ?? 'native'}`,
+      ...(offer ? {} : { offered: false }),
+    });
+  }
+  return entries;
 }
 
 /** A sweep of an address as the watch list keeps it (amounts as strings, for JSON). */
@@ -100,8 +155,8 @@ export class WatchList {
   async watch(quote: WatchedQuote, until: number): Promise<void> {
     await this.redis
       .multi()
-      .hset(this.key('watch', 'info'), quote.uploadId, JSON.stringify(quote))
-      .zadd(this.key('watch'), until, quote.uploadId)
+      .hset(this.key('watch', 'info'), watchKeyOf(quote), JSON.stringify(quote))
+      .zadd(this.key('watch'), until, watchKeyOf(quote))
       .incr(this.key('watch', 'version'))
       .exec();
   }
@@ -141,7 +196,7 @@ export class WatchList {
     return raw ? (JSON.parse(raw) as WatchedQuote) : undefined;
   }
 
-  /** What each address was last known to have received (balance plus swept), in its quote's asset. */
+  /** What each address was last known to have received (balance plus swept), in its quote's asset (keys: creditKeyOf). */
   async credited(addresses: readonly Address[]): Promise<bigint[]> {
     if (addresses.length === 0) return [];
     const values = await this.redis.hmget(this.key('credited'), ...addresses);
@@ -302,9 +357,9 @@ export class WatchList {
     for (let i = 0; i < entries.length; i += 500) {
       const batch = this.redis.multi();
       for (const { quote, until } of entries.slice(i, i + 500))
-        batch.hset(this.key('watch', 'info'), quote.uploadId, JSON.stringify(quote)).zadd(this.key('watch'), until, quote.uploadId);
+        batch.hset(this.key('watch', 'info'), watchKeyOf(quote), JSON.stringify(quote)).zadd(this.key('watch'), until, watchKeyOf(quote));
       await batch.incr(this.key('watch', 'version')).exec();
-      for (const { quote, credited } of entries.slice(i, i + 500)) if (credited > 0n) await this.raiseCredited(quote.address, credited);
+      for (const { quote, credited } of entries.slice(i, i + 500)) if (credited > 0n) await this.raiseCredited(creditKeyOf(quote), credited);
     }
     await this.redis.set(this.key('watch', 'restored'), '1');
   }

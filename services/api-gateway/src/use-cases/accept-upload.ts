@@ -6,19 +6,16 @@ import { type ListingForm, STAGED_FILES, stagedPaths, type UploadReceived } from
 import { type Knex, recordQuote } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
 import { mediaBytes } from '@reelboard/runtime';
-import { type GatewayConfig, quotedPrice } from '../config.js';
+import type { GatewayConfig } from '../config.js';
 import { HttpError } from '../infra/http-error.js';
 import { checkVideoContainer, type IntakeLimits, normaliseLogo } from '../infra/intake.js';
-import { type PriceQuoter, pricedQuoteFields } from './quote-price.js';
+import { baseUnitQuote, type PriceQuoter, type PricingConfig, pricedQuoteFields } from './quote-price.js';
 
 export interface AcceptUploadDeps {
   db: Knex;
   uploads: Uploads;
   bus: Bus;
-  config: Pick<
-    GatewayConfig,
-    'CHAIN_ID' | 'MERCHANT_ADDRESS' | 'PAYMENT_TOKEN' | 'PRICE_TOKEN_UNITS' | 'PRICE_WEI' | 'QUOTE_TTL_SECONDS' | 'STAGING_DIR' | 'SPECULATIVE_PREVIEW'
-  >;
+  config: PricingConfig & Pick<GatewayConfig, 'MERCHANT_ADDRESS' | 'QUOTE_TTL_SECONDS' | 'STAGING_DIR' | 'SPECULATIVE_PREVIEW'>;
   limits: IntakeLimits;
   /** How the quote is priced (PRICE in fiat: a feed read now); unset: the configured base-unit amounts. */
   quotePrice?: PriceQuoter | undefined;
@@ -54,7 +51,7 @@ export async function acceptUpload(deps: AcceptUploadDeps, params: AcceptUploadP
   if (params.logo) await normaliseLogo(join(dir, STAGED_FILES.logoOriginal), join(dir, STAGED_FILES.logo), limits);
 
   // Priced before anything is recorded: a stale feed refuses the upload (503) with nothing half-made.
-  const priced = deps.quotePrice ? await deps.quotePrice('upload') : quotedPrice(config);
+  const priced = deps.quotePrice ? await deps.quotePrice('upload') : baseUnitQuote(config);
   const now = params.now ?? new Date();
   // The quote keeps what its address derives from: a later change of merchant or token leaves it paying where it was issued.
   const settings = { merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null };
@@ -63,7 +60,8 @@ export async function acceptUpload(deps: AcceptUploadDeps, params: AcceptUploadP
     owner,
     form,
     quote: {
-      chainId: config.CHAIN_ID,
+      // The first offer's chain: the home chain, unless none of its assets can be quoted now.
+      chainId: priced.offers[0]?.chainId ?? config.CHAIN_ID,
       // The quote's own deposit address: whatever reaches it pays this upload, from any wallet, by any route.
       to: depositAddressOf(settings, uploadId),
       ...pricedQuoteFields(priced),
@@ -88,6 +86,7 @@ export async function acceptUpload(deps: AcceptUploadDeps, params: AcceptUploadP
     settings: quoteSettingsOf(settings),
     price: quote.price,
     rate: quote.rate,
+    offers: quote.offers,
   });
   await uploads.register(upload, 'api-gateway');
   await bus.publish('upload.received', upload);
@@ -99,7 +98,7 @@ export async function acceptUpload(deps: AcceptUploadDeps, params: AcceptUploadP
   const { chainId, to, amount, token, expiresAt } = quote;
   return {
     uploadId,
-    payment: { chainId, to, amount, token, expiresAt, ...(quote.price ? { price: quote.price } : {}) },
+    payment: { chainId, to, amount, token, expiresAt, ...(quote.price ? { price: quote.price } : {}), offers: quote.offers },
     links: { status: `/v1/uploads/${uploadId}`, events: `/v1/uploads/${uploadId}/events`, payment: `/v1/uploads/${uploadId}/payment` },
   };
 }

@@ -23,10 +23,10 @@ import {
 import type { PipelineBus, Uploads } from '@reelboard/lifecycle';
 import { errorFields, type Logger } from '@reelboard/logger';
 import type { ObjectStorage } from '@reelboard/storage';
-import { type GatewayConfig, quotedPrice } from '../config.js';
+import type { GatewayConfig } from '../config.js';
 import { HttpError } from '../infra/http-error.js';
 import { allocateStaging, intakeLimits, normaliseLogo, receiveMultipart } from '../infra/intake.js';
-import { type PriceQuoter, pricedQuoteFields } from './quote-price.js';
+import { baseUnitQuote, type PriceQuoter, type PricingConfig, pricedQuoteFields } from './quote-price.js';
 
 export interface ListingLifeDeps {
   db: Knex;
@@ -36,22 +36,19 @@ export interface ListingLifeDeps {
   log: Logger;
   /** How a renewal's quote is priced (RENEWAL_PRICE in fiat); unset: the configured base-unit amounts. */
   quotePrice?: PriceQuoter | undefined;
-  config: Pick<
-    GatewayConfig,
-    | 'CHAIN_ID'
-    | 'MERCHANT_ADDRESS'
-    | 'PAYMENT_TOKEN'
-    | 'PRICE_TOKEN_UNITS'
-    | 'PRICE_WEI'
-    | 'QUOTE_TTL_SECONDS'
-    | 'LISTING_DAYS'
-    | 'SOLD_DISPLAY_HOURS'
-    | 'STAGING_DIR'
-    | 'MAX_VIDEO_BYTES'
-    | 'MAX_LOGO_BYTES'
-    | 'MAX_LOGO_SIDE'
-    | 'LOGO_SIZE'
-  >;
+  config: PricingConfig &
+    Pick<
+      GatewayConfig,
+      | 'MERCHANT_ADDRESS'
+      | 'QUOTE_TTL_SECONDS'
+      | 'LISTING_DAYS'
+      | 'SOLD_DISPLAY_HOURS'
+      | 'STAGING_DIR'
+      | 'MAX_VIDEO_BYTES'
+      | 'MAX_LOGO_BYTES'
+      | 'MAX_LOGO_SIDE'
+      | 'LOGO_SIZE'
+    >;
 }
 
 /** A listing in the owner's list: its state, expiry, payments, preview URLs, and its upload's processing status. */
@@ -201,7 +198,7 @@ export async function deleteObjects(storage: ObjectStorage, keys: readonly strin
 export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'uploads' | 'config' | 'quotePrice'>, wallet: `0x${string}`, listingId: string) {
   const { config } = deps;
   const listing = await renewableListing(deps.db, listingId, wallet);
-  const priced = deps.quotePrice ? await deps.quotePrice('renewal') : quotedPrice(config);
+  const priced = deps.quotePrice ? await deps.quotePrice('renewal') : baseUnitQuote(config);
   const renewalId = randomUUID();
   const now = new Date();
   // The quote keeps what its address derives from: a later change of merchant or token leaves it paying where it was issued.
@@ -212,7 +209,7 @@ export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'u
     listingId: listing.listingId,
     owner: wallet.toLowerCase() as `0x${string}`,
     quote: {
-      chainId: config.CHAIN_ID,
+      chainId: priced.offers[0]?.chainId ?? config.CHAIN_ID,
       to: depositAddressOf(settings, renewalId),
       ...pricedQuoteFields(priced),
       createdAt: now.toISOString(),
@@ -238,6 +235,7 @@ export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'u
     settings: quoteSettingsOf(settings),
     price: renewal.quote.price,
     rate: renewal.quote.rate,
+    offers: renewal.quote.offers,
   });
   await deps.uploads.registerRenewal(renewal, 'api-gateway');
   await deps.bus.publish('renewal.quoted', renewal);
@@ -247,7 +245,7 @@ export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'u
     listingId: listing.listingId,
     days: config.LISTING_DAYS,
     currentExpiresAt: listing.expiresAt,
-    payment: { chainId, to, amount, token, expiresAt, ...(renewal.quote.price ? { price: renewal.quote.price } : {}) },
+    payment: { chainId, to, amount, token, expiresAt, ...(renewal.quote.price ? { price: renewal.quote.price } : {}), offers: renewal.quote.offers },
     // The renewal is followed like an upload: its status, its events, and a tx-hash hint.
     links: { status: `/v1/uploads/${renewalId}`, events: `/v1/uploads/${renewalId}/events`, payment: `/v1/uploads/${renewalId}/payment` },
   };

@@ -4,8 +4,9 @@ import type { CancelledUpload, Pricing, UnpaidUpload } from '@reelboard/api';
 import type { Bus } from '@reelboard/bus';
 import type { Knex } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
-import { type GatewayConfig, quotedPrice } from '../config.js';
+import type { GatewayConfig } from '../config.js';
 import { HttpError } from '../infra/http-error.js';
+import type { QuotedAmount } from './quote-price.js';
 
 export interface UnpaidUploadsDeps {
   uploads: Uploads;
@@ -17,19 +18,26 @@ export interface UnpaidUploadsDeps {
   stagingDir: string;
 }
 
-/** The fee the next quote asks, in the coin it is paid with (what the form shows before PAY). */
-export function currentPricing(
-  config: Pick<
-    GatewayConfig,
-    'CHAIN_ID' | 'PAYMENT_TOKEN' | 'PRICE_TOKEN_UNITS' | 'PRICE_WEI' | 'PAYMENT_ASSET_SYMBOL' | 'PAYMENT_ASSET_DECIMALS' | 'QUOTE_TTL_SECONDS'
-  >,
-): Pricing {
-  const fee = { chainId: config.CHAIN_ID, ...quotedPrice(config), symbol: config.PAYMENT_ASSET_SYMBOL, decimals: config.PAYMENT_ASSET_DECIMALS };
+/**
+ * The fee the next quote asks (what the form shows before PAY): every (chain, asset) it will accept,
+ * the first also as the top-level fee of today's clients, and the fiat price when there is one. A
+ * stablecoin's public RPC endpoints (CHAINS' `publicRpcUrls`) go with each offer, for a wallet to add the chain.
+ */
+export function currentPricing(config: Pick<GatewayConfig, 'CHAINS' | 'QUOTE_TTL_SECONDS'>, quoted: QuotedAmount): Pricing {
+  const first = quoted.offers[0]!;
+  const rpcUrlsOf = (chainId: number) => config.CHAINS?.find((chain) => chain.id === chainId)?.publicRpcUrls;
   return {
-    ...fee,
+    chainId: first.chainId,
+    amount: first.amount,
+    token: first.token,
+    symbol: first.symbol,
+    decimals: first.decimals,
     quoteTtlSeconds: config.QUOTE_TTL_SECONDS,
-    price: null,
-    offers: [{ ...fee, chainName: `chain-${config.CHAIN_ID}` }],
+    price: quoted.price ?? null,
+    offers: quoted.offers.map((offer) => {
+      const rpcUrls = rpcUrlsOf(offer.chainId);
+      return { ...offer, ...(rpcUrls && rpcUrls.length > 0 ? { rpcUrls } : {}) };
+    }),
   };
 }
 
@@ -51,18 +59,40 @@ export async function listUnpaidUploads(deps: UnpaidUploadsDeps, owner: string):
     deps.db,
     records.map((record) => record.uploadId),
   );
+  const others = await receivedInOtherAssets(
+    deps.db,
+    records.filter((record) => record.quote.offers).map((record) => record.uploadId),
+  );
+  const rest = (amount: string, got: bigint) => (got >= BigInt(amount) ? 0n : BigInt(amount) - got).toString();
   return records.map(({ uploadId, form, quote, receivedAt }) => {
     const got = received.get(uploadId) ?? 0n;
-    const price = BigInt(quote.amount);
+    const own = (offer: { chainId: number; token: string | null }) => offer.chainId === quote.chainId && offer.token === quote.token;
     return {
       uploadId,
       title: form.title,
       receivedAt,
       payment: { chainId: quote.chainId, to: quote.to, amount: quote.amount, token: quote.token, expiresAt: quote.expiresAt },
       received: got.toString(),
-      remaining: (got >= price ? 0n : price - got).toString(),
+      remaining: rest(quote.amount, got),
+      ...(quote.offers
+        ? {
+            offers: quote.offers.map((offer) => {
+              const inOffer = own(offer) ? got : (others.get(`${uploadId}:${offer.chainId}:${offer.token ?? 'native'}`) ?? 0n);
+              return { ...offer, received: inOffer.toString(), remaining: rest(offer.amount, inOffer) };
+            }),
+          }
+        : {}),
     };
   });
+}
+
+/** What the ledger holds as received in each quote's other (chain, asset)s (`payment_quote_assets`), by `quoteId:chainId:asset`. */
+async function receivedInOtherAssets(db: Knex, quoteIds: string[]): Promise<Map<string, bigint>> {
+  if (quoteIds.length === 0) return new Map();
+  const rows: { quote_id: string; chain_id: number; token_address: string | null; credited_total: string }[] = await db('payment_quote_assets')
+    .whereIn('quote_id', quoteIds)
+    .select('quote_id', 'chain_id', 'token_address', 'credited_total');
+  return new Map(rows.map((row) => [`${row.quote_id}:${row.chain_id}:${row.token_address ?? 'native'}`, BigInt(row.credited_total)]));
 }
 
 /**

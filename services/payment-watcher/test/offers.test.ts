@@ -1,0 +1,249 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Address, erc20Abi, type Hex } from 'viem';
+import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
+import { createChainClient, depositAddressOf, nativeAmount, readPriceFeed, stablecoinAmount } from '@reelboard/chain';
+import type { PaymentCredited, QuoteOffer, StatusEvent, UploadReceived } from '@reelboard/contracts';
+import { applyCredit, connectDatabase, type Knex, migrateToLatest, recordQuote } from '@reelboard/db';
+import { Uploads } from '@reelboard/lifecycle';
+import { type Anvil, KEYS, startAnvil } from '@reelboard/testkit/anvil';
+import { infraEnv } from '@reelboard/testkit/infra-env';
+import { deployPaymentAssets, type TestPriceFeed } from '@reelboard/testkit/payment-assets';
+import { DepositWatcher } from '../src/deposit-watcher.js';
+import { handleUploadReceived } from '../src/handle-upload-received.js';
+import { reconcilePayments } from '../src/reconcile.js';
+import { ScanLock } from '../src/scan-lock.js';
+import { WatchList } from '../src/watch-list.js';
+import { makeUpload, recordingContext, testBus } from './support/harness.js';
+
+// A quote that offers several (chain, asset)s, on two anvil chains at once, each with a 6-decimal
+// stablecoin and a price feed: the watcher credits a payment against the offer it is in, and money in
+// an asset not offered is recorded, due back. The ledger is the real Postgres one.
+const BASE = Number(process.env.TEST_BASE_PORT ?? 19080);
+const USD5 = { amount: '5.00', currency: 'USD' };
+const buyer = privateKeyToAccount(KEYS.buyer);
+// A merchant of this file alone: reconciliation judges only its quotes in the shared ledger.
+const merchant = privateKeyToAddress(generatePrivateKey()).toLowerCase() as Address;
+const anvils = new Map<number, Anvil>();
+const assets = new Map<number, { usdc: Address; feed: TestPriceFeed }>();
+/** A second stablecoin the second chain lists (in euros): never offered for a dollar price. */
+let eurc: Address;
+let env: ReturnType<typeof testBus>;
+let uploads: Uploads;
+let db: Knex;
+const watchLists = new Map<number, WatchList>();
+const watchers = new Map<number, DepositWatcher>();
+const events: StatusEvent[] = [];
+const quoteIds: string[] = [];
+
+beforeAll(async () => {
+  const [one, two] = await Promise.all([startAnvil(BASE + 192, 31337), startAnvil(BASE + 193, 31338)]);
+  anvils.set(31337, one!).set(31338, two!);
+  for (const [chainId, anvil] of anvils) {
+    const { stablecoin, feed } = await deployPaymentAssets(anvil, buyer.address);
+    await feed.set(2_000n * 10n ** 8n);
+    assets.set(chainId, { usdc: stablecoin, feed });
+  }
+  eurc = (await deployPaymentAssets(two!, buyer.address)).stablecoin;
+  db = connectDatabase(infraEnv().TEST_DATABASE_URL ?? '', { min: 0, max: 2 });
+  await migrateToLatest(db);
+  env = testBus('offers');
+  uploads = new Uploads(env.redis, env.prefix, env.bus.status);
+  await env.bus.status.subscribe((event) => events.push(event));
+  // One watcher per chain, as the service runs them: its own watch list (the home chain's keys unscoped), lease and cursor.
+  for (const [chainId, anvil] of anvils) {
+    const home = chainId === 31337;
+    const watchList = new WatchList(env.redis, env.prefix, home ? undefined : chainId);
+    watchLists.set(chainId, watchList);
+    const watcher = new DepositWatcher({
+      bus: env.bus,
+      uploads,
+      watchList,
+      chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId, batchSize: 200 }),
+      lock: new ScanLock(env.redis, `${env.prefix}:payment:${home ? '' : `chain:${chainId}:`}scan-lock`, 5_000),
+      log: env.log,
+      chainId,
+      deposits: { merchant, token: home ? null : assets.get(chainId)!.usdc },
+      // PAYMENT_TOLERANCE_BPS=50: up to 0.5 % short still pays.
+      toleranceBps: 50,
+      confirmations: 2,
+      startBehind: 0,
+      maxBlocksPerPass: 200,
+    });
+    watchers.set(chainId, watcher);
+    await watcher.scanOnce();
+  }
+}, 60_000);
+
+afterAll(async () => {
+  if (quoteIds.length && db) {
+    await db('payments').whereIn('quote_id', quoteIds).delete();
+    await db('payment_quote_assets').whereIn('quote_id', quoteIds).delete();
+    await db('payment_quotes').whereIn('quote_id', quoteIds).delete();
+  }
+  await db?.destroy();
+  await env?.bus.close(1_000);
+  await env?.redis.quit();
+  await Promise.all([...anvils.values()].map((anvil) => anvil.stop()));
+});
+
+const offer = (chainId: number, token: Address | null, amount: bigint, rate?: QuoteOffer['rate']): QuoteOffer => ({
+  chainId,
+  chainName: chainId === 31337 ? 'one' : 'two',
+  token,
+  symbol: token === null ? 'ETH' : 'USDC',
+  decimals: token === null ? 18 : 6,
+  amount: amount.toString(),
+  ...(rate ? { rate } : {}),
+});
+
+/** A quote as the gateway makes it (its first offer its own asset), recorded in the ledger and handed to the watcher. */
+async function quote(offers: QuoteOffer[]): Promise<UploadReceived> {
+  const [first] = offers as [QuoteOffer];
+  const base = makeUpload(buyer.address, { chainId: first.chainId, token: first.token, amount: first.amount, offers });
+  const upload = { ...base, quote: { ...base.quote, to: depositAddressOf({ merchant, token: null }, base.uploadId), merchant } };
+  const q = upload.quote;
+  await recordQuote(db, {
+    quoteId: upload.uploadId,
+    uploadId: upload.uploadId,
+    owner: upload.owner,
+    chainId: q.chainId,
+    depositAddress: q.to,
+    token: q.token,
+    amount: q.amount,
+    createdAt: q.createdAt,
+    expiresAt: q.expiresAt,
+    offers,
+  });
+  quoteIds.push(upload.uploadId);
+  await uploads.register(upload, 'test');
+  await handleUploadReceived(
+    {
+      bus: env.bus,
+      watchList: watchLists.get(31337)!,
+      lateWatchMs: 3_600_000,
+      watchListFor: (chainId) => watchLists.get(chainId),
+      assetsOf: (chainId) => (chainId === 31338 ? [null, assets.get(31338)!.usdc, eurc] : [null, assets.get(31337)!.usdc]),
+    },
+    upload,
+    recordingContext(env.bus, env.log).context,
+  );
+  return upload;
+}
+
+/** Sends `value` of `token` (null: the native coin) on `chainId`, confirms it, runs every chain's pass and writes what they credited to the ledger. */
+async function pay(chainId: number, token: Address | null, to: Hex, value: bigint): Promise<void> {
+  const anvil = anvils.get(chainId)!;
+  const wallet = anvil.wallet(KEYS.buyer);
+  const hash =
+    token === null
+      ? await wallet.sendTransaction({ account: buyer, chain: anvil.chain, to, value })
+      : await wallet.writeContract({ address: token, abi: erc20Abi, functionName: 'transfer', args: [to, value], account: buyer, chain: anvil.chain });
+  expect((await anvil.client.waitForTransactionReceipt({ hash })).status).toBe('success');
+  await anvil.test.mine({ blocks: 2 });
+  for (const watcher of watchers.values()) await watcher.scanOnce();
+  // The profile-writer's part: every credit the passes published, applied in order (idempotent, as the queue retries them).
+  const jobs = (await env.bus.queue('payment.credited').getJobs(['waiting', 'delayed', 'completed'])) as { data: PaymentCredited; timestamp: number }[];
+  for (const job of jobs.sort((a, b) => a.timestamp - b.timestamp)) await applyCredit(db, job.data);
+}
+
+const rows = (uploadId: string) =>
+  db('payments')
+    .where({ quote_id: uploadId })
+    .orderBy('id')
+    .select('chain_id', 'token_address', 'amount', 'status', 'refund_due')
+    .then((list) => list.map((r) => [r.chain_id, r.token_address, r.amount, r.status, r.refund_due]));
+
+const confirmedPayment = async (uploadId: string) => (await env.bus.queue('payment.confirmed').getJob(`${uploadId}.payment.confirmed`))?.data.payment;
+
+describe('a quote that offers several (chain, asset)s, on two anvil chains', () => {
+  it('is paid in the 6-decimal USDC of the second chain; money then sent in its other offer (ETH on the first chain) is due back in full', async () => {
+    const rate = await readPriceFeed(createChainClient({ rpcUrl: anvils.get(31337)!.rpcUrl, chainId: 31337 }), {
+      feed: assets.get(31337)!.feed.address,
+      maxAgeSeconds: 3600,
+    });
+    const eth = nativeAmount(USD5, rate, 18);
+    const usdc = assets.get(31338)!.usdc;
+    const upload = await quote([offer(31337, null, eth, rate), offer(31338, usdc, stablecoinAmount(USD5, 6))]);
+
+    await pay(31338, usdc, upload.quote.to, 5_000_000n);
+    expect(await uploads.state(upload.uploadId)).toBe('paid');
+    expect(await confirmedPayment(upload.uploadId)).toMatchObject({ chainId: 31338, token: usdc, amount: '5000000', status: 'paid' });
+    expect(await db('payment_quotes').where({ quote_id: upload.uploadId }).first()).toMatchObject({
+      state: 'paid',
+      paid_chain_id: 31338,
+      paid_token: usdc,
+      credited_total: '0',
+    });
+    expect(await db('payment_quote_assets').where({ quote_id: upload.uploadId, chain_id: 31338, token_address: usdc }).first()).toMatchObject({
+      credited_total: '5000000',
+    });
+
+    // The whole other offer arrives too: it pays nothing more, all of it is due back, in its own asset.
+    await pay(31337, null, upload.quote.to, eth);
+    expect(await rows(upload.uploadId)).toEqual([
+      [31338, usdc, '5000000', 'paid', '0'],
+      [31337, null, eth.toString(), 'overpaid', eth.toString()],
+    ]);
+    expect(events.find((e) => e.uploadId === upload.uploadId && e.event === 'payment.received')).toMatchObject({ code: 'overpaid' });
+  });
+
+  it('is paid in the native coin of the second chain at the rate its offer locked, after the feed moved', async () => {
+    const { feed } = assets.get(31338)!;
+    await feed.set(2_000n * 10n ** 8n);
+    const rate = await readPriceFeed(createChainClient({ rpcUrl: anvils.get(31338)!.rpcUrl, chainId: 31338 }), { feed: feed.address, maxAgeSeconds: 3600 });
+    const locked = nativeAmount(USD5, rate, 18);
+    const upload = await quote([offer(31337, assets.get(31337)!.usdc, 5_000_000n), offer(31338, null, locked, rate)]);
+    // The coin gains 25 %: a new quote would ask 20 % fewer wei, this one holds its rate.
+    await feed.set(2_500n * 10n ** 8n);
+    await pay(31338, null, upload.quote.to, locked);
+    expect(await uploads.state(upload.uploadId)).toBe('paid');
+    expect(await confirmedPayment(upload.uploadId)).toMatchObject({ chainId: 31338, token: null, amount: locked.toString(), status: 'paid' });
+    expect(await rows(upload.uploadId)).toEqual([[31338, null, locked.toString(), 'paid', '0']]);
+    expect(await db('payment_quote_assets').where({ quote_id: upload.uploadId, chain_id: 31338 }).whereNull('token_address').first()).toMatchObject({
+      rate_answer: '200000000000',
+      credited_total: locked.toString(),
+    });
+  });
+
+  it('is paid by its second-chain USDC offer 0.3 % short (inside the 0.5 % tolerance), the shortfall recorded', async () => {
+    const usdc = assets.get(31338)!.usdc;
+    const upload = await quote([offer(31337, null, 10n ** 15n), offer(31338, usdc, 5_000_000n)]);
+    await pay(31338, usdc, upload.quote.to, 4_985_000n);
+    expect(await uploads.state(upload.uploadId)).toBe('paid');
+    expect(await rows(upload.uploadId)).toEqual([[31338, usdc, '4985000', 'paid', '0']]);
+    expect(await db('payment_quotes').where({ quote_id: upload.uploadId }).first()).toMatchObject({ state: 'paid', shortfall: '15000' });
+  });
+
+  it('records money in an asset the quote did not offer, on a chain it offered, due back; the quote still waits; reconciliation matches chain and ledger', async () => {
+    const usdc = assets.get(31338)!.usdc;
+    const upload = await quote([offer(31338, usdc, 5_000_000n)]);
+    // EURC is listed on the second chain, but a dollar price offers only USDC there.
+    await pay(31338, eurc, upload.quote.to, 5_000_000n);
+    expect(await uploads.state(upload.uploadId)).toBe('awaiting_payment');
+    expect(await rows(upload.uploadId)).toEqual([[31338, eurc, '5000000', 'unmatched', '5000000']]);
+    expect(events.find((e) => e.uploadId === upload.uploadId && e.event === 'payment.received')).toMatchObject({ code: 'not_offered' });
+    // Its own total, never added to the USDC one.
+    expect(await db('payment_quote_assets').where({ quote_id: upload.uploadId, token_address: eurc }).first()).toMatchObject({
+      position: null,
+      amount: null,
+      credited_total: '5000000',
+    });
+
+    // The offered asset then pays it.
+    await pay(31338, usdc, upload.quote.to, 5_000_000n);
+    expect(await uploads.state(upload.uploadId)).toBe('paid');
+
+    const reconciled = await reconcilePayments({
+      db,
+      chain: createChainClient({ rpcUrl: anvils.get(31338)!.rpcUrl, chainId: 31338, batchSize: 200 }),
+      chainId: 31338,
+      deposits: { merchant, token: usdc },
+      confirmations: 1,
+      fromBlock: 0n,
+      repair: false,
+    });
+    expect(reconciled.differences).toEqual([]);
+    // Every quote of this file on the second chain, and the EURC one beside its quote's USDC.
+    expect(reconciled.quotesChecked).toBeGreaterThanOrEqual(5);
+  });
+});
