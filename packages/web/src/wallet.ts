@@ -57,12 +57,6 @@ export async function walletChainId(): Promise<number> {
   return Number.parseInt(await call<string>('eth_chainId'), 16);
 }
 
-/** Asks the wallet to move to `chainId` when it is elsewhere (EIP-3326). */
-export async function ensureChain(chainId: number): Promise<void> {
-  if ((await walletChainId()) === chainId) return;
-  await call('wallet_switchEthereumChain', [{ chainId: `0x${chainId.toString(16)}` }]);
-}
-
 /** Signs a text message with `personal_sign` (EIP-191), as SIWE requires. */
 export async function signMessage(address: string, message: string): Promise<`0x${string}`> {
   const hex = `0x${Array.from(new TextEncoder().encode(message), (byte) => byte.toString(16).padStart(2, '0')).join('')}`;

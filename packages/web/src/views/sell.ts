@@ -444,7 +444,8 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     for (let attempt = 0; attempt < 10; attempt++) {
       const { items } = await requestJson<{ items: UnpaidUpload[] }>('/v1/me/unpaid-uploads', { token });
       const mine = items.find((item) => item.uploadId === uploadId);
-      if (!mine || BigInt(mine.received) > 0n) return mine;
+      // What arrived may be in any offer of the quote, not only the first (the top level).
+      if (!mine || [mine, ...(mine.offers ?? [])].some((entry) => BigInt(entry.received) > 0n)) return mine;
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
     return undefined;
