@@ -127,3 +127,22 @@ export function remainingIn(offer: PaymentOffer, standing: Standing): { received
   if (offerKey(standing.payment) === offerKey(offer)) return { received: BigInt(standing.received), remaining: BigInt(standing.remaining) };
   return undefined;
 }
+
+/** An unpaid upload as the ledger tells it: per offer when the gateway lists them, else the top level (its first offer). */
+export interface UnpaidStanding extends Standing {
+  payment: OfferSource & { to: `0x${string}` };
+  offers?: readonly (PaymentOffer & { received: string; remaining: string })[];
+}
+
+/**
+ * Which offer an unpaid upload is finished in, and how much is left: the offer money already arrived
+ * in (its rest only: assets never add up), else the quote's first offer in full.
+ */
+export function offerToFinish(item: UnpaidStanding, coin: Coin): { offer: PaymentOffer; received: bigint; remaining: bigint } {
+  const started = item.offers?.find((offer) => BigInt(offer.received) > 0n);
+  if (started) return { offer: started, received: BigInt(started.received), remaining: BigInt(started.remaining) };
+  const first = item.offers?.[0];
+  if (first) return { offer: first, received: BigInt(first.received), remaining: BigInt(first.remaining) };
+  const [offer] = offersOf(item.payment, coin);
+  return { offer: offer as PaymentOffer, received: BigInt(item.received), remaining: BigInt(item.remaining) };
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ChainSwitchError, switchToOfferChain } from '../src/chain-switch.js';
-import { chainToAdd, formatFiat, offerKey, offersOf, type PaymentOffer, remainingIn } from '../src/offers.js';
+import { chainToAdd, formatFiat, offerKey, offersOf, offerToFinish, type PaymentOffer, remainingIn } from '../src/offers.js';
 import { feeText } from '../src/views/offer-picker.js';
 import type { Eip1193Provider } from '../src/wallet.js';
 
@@ -77,6 +77,28 @@ describe('the offers of a pricing or a quote', () => {
     expect(remainingIn(ethOnTwo, standing)).toBeUndefined();
     const perOffer = { ...standing, offers: [{ chainId: 31338, token: null, received: '500', remaining: '2499999999999500' }] };
     expect(remainingIn(ethOnTwo, perOffer)).toEqual({ received: 500n, remaining: 2_499_999_999_999_500n });
+  });
+
+  it('finishes an unpaid upload in the offer money arrived in (its rest only), else in the first offer', () => {
+    const to = '0x00000000000000000000000000000000000000aa' as const;
+    const payment = { chainId: 31337, token: null, amount: ethOnOne.amount, to };
+    const untouched = { received: '0', remaining: ethOnOne.amount, payment };
+    const withOffers = (usdcReceived: string) => ({
+      ...untouched,
+      offers: [
+        { ...ethOnOne, received: '0', remaining: ethOnOne.amount },
+        { ...usdcOnTwo, received: usdcReceived, remaining: String(5_000_000n - BigInt(usdcReceived)) },
+      ],
+    });
+    expect(offerToFinish(withOffers('0'), ETH)).toMatchObject({ offer: { chainId: 31337, token: null }, received: 0n, remaining: 2_500_000_000_000_000n });
+    // 1 USDC arrived on Two: the rest is 4 USDC there, never the first offer's ETH.
+    expect(offerToFinish(withOffers('1000000'), ETH)).toMatchObject({ offer: { chainId: 31338, token: USDC }, received: 1_000_000n, remaining: 4_000_000n });
+    // A gateway without offers: the top level is the first (only) offer.
+    expect(offerToFinish({ ...untouched, received: '4', remaining: '6' }, ETH)).toMatchObject({
+      offer: { chainId: 31337, symbol: 'ETH' },
+      received: 4n,
+      remaining: 6n,
+    });
   });
 });
 
