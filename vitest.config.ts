@@ -25,6 +25,7 @@ export const unitTests = [
   'packages/testkit/test/infra-env.test.ts',
   'packages/web/test/router.test.ts',
   'packages/web/test/browse-format.test.ts',
+  'packages/web/test/offers.test.ts',
   'services/api-gateway/test/gazetteer.test.ts',
   'services/api-gateway/test/stream-manifest-rewrite.test.ts',
   'services/api-gateway/test/web.test.ts',

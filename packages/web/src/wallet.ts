@@ -29,6 +29,8 @@ const provider = (): Eip1193Provider => {
   return window.ethereum;
 };
 
+export { provider as walletProvider };
+
 async function call<T>(method: string, params?: unknown[]): Promise<T> {
   try {
     return (await provider().request(params ? { method, params } : { method })) as T;
@@ -55,22 +57,21 @@ export async function walletChainId(): Promise<number> {
   return Number.parseInt(await call<string>('eth_chainId'), 16);
 }
 
-/** Asks the wallet to move to `chainId` when it is elsewhere (EIP-3326). */
-export async function ensureChain(chainId: number): Promise<void> {
-  if ((await walletChainId()) === chainId) return;
-  await call('wallet_switchEthereumChain', [{ chainId: `0x${chainId.toString(16)}` }]);
-}
-
 /** Signs a text message with `personal_sign` (EIP-191), as SIWE requires. */
 export async function signMessage(address: string, message: string): Promise<`0x${string}`> {
   const hex = `0x${Array.from(new TextEncoder().encode(message), (byte) => byte.toString(16).padStart(2, '0')).join('')}`;
   return call<`0x${string}`>('personal_sign', [hex, address]);
 }
 
-/** Sends native coin; resolves with the transaction hash once the wallet has broadcast it. */
-export async function sendNativePayment(from: string, to: string, weiAmount: bigint): Promise<`0x${string}`> {
-  return call<`0x${string}`>('eth_sendTransaction', [{ from, to, value: `0x${weiAmount.toString(16)}` }]);
+/**
+ * Sends native coin; resolves with the transaction hash once the wallet has broadcast it. With
+ * `chainId`, a wallet that was moved to another chain meanwhile refuses rather than pays there.
+ */
+export async function sendNativePayment(from: string, to: string, weiAmount: bigint, chainId?: number): Promise<`0x${string}`> {
+  return call<`0x${string}`>('eth_sendTransaction', [{ from, to, value: `0x${weiAmount.toString(16)}`, ...onChain(chainId) }]);
 }
+
+const onChain = (chainId: number | undefined) => (chainId === undefined ? {} : { chainId: `0x${chainId.toString(16)}` });
 
 /** Calls `listener` with the new first account when the person switches accounts in the wallet. */
 export function onAccountsChanged(listener: (account: string | undefined) => void): void {
@@ -78,6 +79,6 @@ export function onAccountsChanged(listener: (account: string | undefined) => voi
 }
 
 /** Sends a contract call (e.g. an ERC-20 `transfer`); resolves with the transaction hash. */
-export async function sendContractCall(from: string, contract: string, data: `0x${string}`): Promise<`0x${string}`> {
-  return call<`0x${string}`>('eth_sendTransaction', [{ from, to: contract, data }]);
+export async function sendContractCall(from: string, contract: string, data: `0x${string}`, chainId?: number): Promise<`0x${string}`> {
+  return call<`0x${string}`>('eth_sendTransaction', [{ from, to: contract, data, ...onChain(chainId) }]);
 }

@@ -57,6 +57,7 @@ await runService({
     const auth = new SiweAuth(redis, chain, {
       publicUrl: config.PUBLIC_URL,
       chainId: config.CHAIN_ID,
+      otherChainIds: config.CHAINS?.map((chain) => chain.id),
       nonceTtlSeconds: config.NONCE_TTL_SECONDS,
       sessionTtlSeconds: config.SESSION_TTL_SECONDS,
       prefix: config.REDIS_PREFIX,

@@ -42,6 +42,7 @@ beforeAll(async () => {
   const auth = new SiweAuth(redis, chain, {
     publicUrl: PUBLIC_URL,
     chainId: CHAIN_ID,
+    otherChainIds: [CHAIN_ID + 7],
     nonceTtlSeconds: 300,
     sessionTtlSeconds: 600,
     prefix: `test-auth-${Date.now().toString(36)}`,
@@ -128,9 +129,17 @@ describe('Sign-In with Ethereum', () => {
     expect(await verify(text, await WALLET.signMessage({ message: text }))).toMatchObject({ status: 401, body: { error: 'siwe_wrong_domain' } });
   });
 
-  it('refuses a message for another chain', async () => {
+  it('refuses a message for a chain the deployment does not take payments on', async () => {
     const text = await message({ chainId: CHAIN_ID + 1 });
-    expect(await verify(text, await WALLET.signMessage({ message: text }))).toMatchObject({ status: 401, body: { error: 'siwe_wrong_chain' } });
+    expect(await verify(text, await WALLET.signMessage({ message: text }))).toMatchObject({
+      status: 401,
+      body: { error: 'siwe_wrong_chain', message: `message is for chain ${CHAIN_ID + 1}, not ${CHAIN_ID} or ${CHAIN_ID + 7}` },
+    });
+  });
+
+  it('signs in a wallet on another chain of CHAINS, not only the home chain', async () => {
+    const text = await message({ chainId: CHAIN_ID + 7 });
+    expect(await verify(text, await WALLET.signMessage({ message: text }))).toMatchObject({ status: 200, body: { address: WALLET.address.toLowerCase() } });
   });
 
   it('refuses a message signed by another key than its address', async () => {

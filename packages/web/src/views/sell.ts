@@ -1,7 +1,8 @@
-import { encodeFunctionData, erc20Abi } from 'viem';
 import { LISTING_LIMITS } from '@reelboard/contracts/limits';
 import { type AcceptedUpload, ApiError, type HashtagSuggestion, type PaymentQuote, requestJson, type UnpaidUpload, type UploadPreview } from '../api.js';
 import { h, mount, progressBar } from '../dom.js';
+import { type FiatPrice, offerKey, offerLabel, offersOf, type PaymentOffer, remainingIn } from '../offers.js';
+import { payOffer } from '../pay-offer.js';
 import { placeSearch } from '../place-search.js';
 import { notificationOffer } from '../push.js';
 import { uploadVideoResumably } from '../resumable.js';
@@ -10,7 +11,8 @@ import { currentSession, type Session, signIn, signOut } from '../session.js';
 import { pipelineProgress } from '../stages.js';
 import { followStatus, type StatusEvent } from '../status-stream.js';
 import { postListingForm } from '../upload.js';
-import { connectWallet, ensureChain, hasWallet, sendContractCall, sendNativePayment, WalletError } from '../wallet.js';
+import { connectWallet, hasWallet, WalletError } from '../wallet.js';
+import { feeText, offerPicker } from './offer-picker.js';
 
 /** What the page remembers between clicks; one listing at a time. */
 interface SellState {
@@ -31,14 +33,15 @@ const TEXT_FIELDS = ['title', 'description', 'hashtags', 'latitude', 'longitude'
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /**
- * Sends the quoted amount, or `amount` when given (the rest after a partial payment): a plain
- * transfer for the native coin, an ERC-20 `transfer` call for a token.
+ * Sends the quoted amount of the quote's first offer (its top level), or `amount` when given (the rest
+ * after a partial payment), after moving the wallet to its chain: a plain transfer for the native coin,
+ * an ERC-20 `transfer` call for a token.
  */
 export async function payQuote(from: string, quote: PaymentQuote, amount: bigint = BigInt(quote.amount)): Promise<`0x${string}`> {
-  await ensureChain(quote.chainId);
-  if (!quote.token) return sendNativePayment(from, quote.to, amount);
-  const data = encodeFunctionData({ abi: erc20Abi, functionName: 'transfer', args: [quote.to, amount] });
-  return sendContractCall(from, quote.token, data);
+  const offers = offersOf(quote, { symbol: '', decimals: 0 });
+  // The pricing tells the chains' public RPC URLs, which a wallet that does not know the chain is added with.
+  const told = await loadPricing().catch(() => undefined);
+  return payOffer({ from, to: quote.to, offer: offers[0] as PaymentOffer, amount, offers: [...offers, ...(told?.offers ?? [])] });
 }
 
 /** The sell page: connect the wallet, sign in, fill the form, PAY, then follow the listing to SAVE. */
@@ -62,7 +65,20 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
   };
   let coin: Coin = { symbol: 'ETH', decimals: 18 };
   const fee = h('p', { class: 'fee', id: 'fee' }, 'Fee: …');
-  const say = (amount: string | bigint) => formatAmount(amount, coin);
+  // How to pay: the pricing's offers before the form is sent, the quote's (amounts locked) after.
+  let pricingOffers: PaymentOffer[] = [];
+  let fiatPrice: FiatPrice | null = null;
+  let quoteTtlSeconds = 0;
+  const showFee = () => {
+    fee.textContent = feeText(picker.chosen(), fiatPrice, picker.offers().length, quoteTtlSeconds);
+  };
+  const picker = offerPicker(() => {
+    clearError();
+    showFee();
+  });
+  const say = (amount: string | bigint) => formatAmount(amount, picker.chosen() ?? coin);
+  /** The chosen offer's full amount: what PAY asks before any of it arrived. */
+  const quotedAmount = (upload: AcceptedUpload) => BigInt(picker.chosen()?.amount ?? upload.payment.amount);
 
   // Step 1 and 2: wallet and sign-in.
   const connectButton = h('button', { type: 'button', id: 'connect' }, 'Connect wallet');
@@ -281,6 +297,7 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     field('displayName', 'Your name (optional)', displayNameInput),
     field('contact', 'Contact (optional)', contactInput),
     h('div', { class: 'row' }, field('priceAmount', 'Asking price (optional)', priceAmountInput), field('priceCurrency', 'Currency', priceCurrencyInput)),
+    picker.element,
     fee,
     h('div', { class: 'actions' }, payButton, notice),
     payMessage,
@@ -393,7 +410,7 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
 
   type PayMode = 'pay' | 'paying' | 'publishing' | 'open' | 'hidden';
   const setPayButton = (mode: PayMode) => {
-    const quoted = state.upload ? BigInt(state.upload.payment.amount) : undefined;
+    const quoted = state.upload ? quotedAmount(state.upload) : undefined;
     const rest = state.remaining !== undefined && quoted !== undefined && state.remaining < quoted ? state.remaining : undefined;
     payButton.hidden = mode === 'hidden';
     payButton.disabled = mode === 'paying' || mode === 'publishing';
@@ -427,7 +444,8 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     for (let attempt = 0; attempt < 10; attempt++) {
       const { items } = await requestJson<{ items: UnpaidUpload[] }>('/v1/me/unpaid-uploads', { token });
       const mine = items.find((item) => item.uploadId === uploadId);
-      if (!mine || BigInt(mine.received) > 0n) return mine;
+      // What arrived may be in any offer of the quote, not only the first (the top level).
+      if (!mine || [mine, ...(mine.offers ?? [])].some((entry) => BigInt(entry.received) > 0n)) return mine;
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
     return undefined;
@@ -447,6 +465,7 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
         stopDeadline();
         state.paying = false;
         clearError();
+        picker.lock(true);
         notice.textContent = 'Payment confirmed on chain. Your video is being prepared; this page follows it.';
         setPayButton('publishing');
         focusStep(notice);
@@ -487,8 +506,18 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
             .then(
               (standing) => {
                 if (!standing || state.upload?.uploadId !== upload.uploadId) return;
-                state.remaining = BigInt(standing.remaining);
-                notice.textContent = `Received ${say(standing.received)} of ${say(upload.payment.amount)}. Pay the remaining ${say(standing.remaining)} before ${deadlineOf()}.`;
+                const offer = picker.chosen();
+                const inOffer = offer && remainingIn(offer, standing);
+                if (!offer || !inOffer) {
+                  showError(
+                    `Part of the price arrived, but how much of ${offer ? offerLabel(offer) : 'the chosen offer'} remains could not be read. See Drafts and unpaid uploads.`,
+                  );
+                  return;
+                }
+                // The rest is asked in the same (chain, asset): money split over two offers would pay neither.
+                picker.lock(true);
+                state.remaining = inOffer.remaining;
+                notice.textContent = `Received ${say(inOffer.received)} of ${say(quotedAmount(upload))}. Pay the remaining ${say(inOffer.remaining)} before ${deadlineOf()}.`;
               },
               (error: unknown) =>
                 showError(`Part of the price arrived, but what remains could not be read: ${describe(error)}. See Drafts and unpaid uploads.`),
@@ -521,7 +550,7 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
         break;
       case 'refund.due': {
         stopDeadline();
-        const sent = state.upload && state.remaining !== undefined ? BigInt(state.upload.payment.amount) - state.remaining : undefined;
+        const sent = state.upload && state.remaining !== undefined ? quotedAmount(state.upload) - state.remaining : undefined;
         showError(
           `The payment window closed before the full fee arrived. What you sent${sent ? ` (${say(sent)})` : ''} is due back: an operator sends it back to the wallet it came from, and you are told when it is refunded. To publish, press PAY to send the form again for a new quote.`,
         );
@@ -559,6 +588,10 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     state.upload = undefined;
     state.remaining = undefined;
     state.stopFollowing = undefined;
+    // A new quote comes with the next PAY: the choice is free again, at the pricing's amounts.
+    picker.lock(false);
+    picker.show(pricingOffers);
+    showFee();
     state.paying = false;
     state.pipelinePercent = 0;
     earlyPreview.hidden = true;
@@ -586,7 +619,10 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     uploadBar.set(100, 'Uploaded.');
     for (const input of [videoInput, logoInput, ...Object.values(textInputs)]) input.disabled = true;
     state.upload = accepted;
-    state.remaining = BigInt(accepted.payment.amount);
+    // The quote's own offers, their amounts locked (a native offer is absent while its price feed is stale).
+    picker.show(offersOf(accepted.payment, coin, pricingOffers.find((offer) => offer.chainId === accepted.payment.chainId)?.chainName));
+    showFee();
+    state.remaining = undefined;
     state.stopFollowing = followStatus(accepted.uploadId, session.token, {
       onEvent: onStatus,
       onError: (error) => showError(`Lost the status of the listing: ${error.message}. It is kept in Drafts and unpaid uploads.`),
@@ -617,16 +653,24 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
     state.paying = true;
     setPayButton('paying');
     try {
+      const wanted = picker.chosen();
       const upload = await ensureUploaded(session);
-      if (!upload) {
+      const offer = picker.chosen();
+      if (!upload || !offer) {
         state.paying = false;
         return setPayButton('pay');
       }
-      // After a partial payment only the rest is asked for.
-      const amount = state.remaining ?? BigInt(upload.payment.amount);
-      notice.textContent = `Confirm the payment of ${say(amount)} in your wallet…`;
+      if (wanted && offerKey(wanted) !== offerKey(offer)) {
+        state.paying = false;
+        setPayButton('pay');
+        showError(`This quote does not offer ${offerLabel(wanted)} (its price could not be read now): choose one of the ways to pay shown, then press PAY.`);
+        return focusStep(picker.element.querySelector<HTMLElement>('input:checked'));
+      }
+      // After a partial payment only the rest is asked for, in the same offer.
+      const amount = state.remaining ?? BigInt(offer.amount);
+      notice.textContent = `Confirm the payment of ${offerLabel(offer, amount)} in your wallet…`;
       focusStep(notice);
-      const txHash = await payQuote(state.address, upload.payment, amount);
+      const txHash = await payOffer({ from: state.address, to: upload.payment.to, offer, amount, offers: [...picker.offers(), ...pricingOffers] });
       notice.textContent = 'Payment sent. Waiting for confirmations…';
       focusStep(notice);
       notifyOffer.show();
@@ -655,7 +699,12 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
   void loadPricing().then(
     (pricing) => {
       coin = { symbol: pricing.symbol, decimals: pricing.decimals };
-      fee.textContent = `Fee: ${say(pricing.amount)}, paid from your wallet when you press PAY. The quote holds for ${Math.round(pricing.quoteTtlSeconds / 60)} minutes.`;
+      fiatPrice = pricing.price ?? null;
+      quoteTtlSeconds = pricing.quoteTtlSeconds;
+      pricingOffers = offersOf(pricing, coin);
+      // The form was sent meanwhile: the quote's offers are shown already.
+      if (!state.upload) picker.show(pricingOffers);
+      showFee();
     },
     (error: unknown) => {
       fee.textContent = `The fee could not be read (${describe(error)}); the wallet shows it before you confirm.`;

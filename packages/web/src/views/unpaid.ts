@@ -1,9 +1,10 @@
 import { ApiError, requestJson, type UnpaidUpload } from '../api.js';
 import { h, mount } from '../dom.js';
+import { offerLabel, offersOf, offerToFinish } from '../offers.js';
+import { payOffer } from '../pay-offer.js';
 import { type Coin, focusStep, formatAmount, formatWhen, interruptedUploads, loadPricing } from '../seller.js';
 import { currentSession } from '../session.js';
 import { connectWallet, WalletError } from '../wallet.js';
-import { payQuote } from './sell.js';
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
@@ -60,12 +61,12 @@ export function renderUnpaid(view: HTMLElement): () => void {
           message.textContent = text;
           message.hidden = false;
         };
-        const rest = BigInt(item.remaining);
-        const paid = BigInt(item.received);
+        // The offer money already arrived in (the rest of it only), else the quote's first.
+        const { offer, received: paid, remaining: rest } = offerToFinish(item, coin);
         const pay = h(
           'button',
           { type: 'button', class: 'primary' },
-          paid > 0n ? `Pay the remaining ${formatAmount(rest, coin)}` : `Pay ${formatAmount(item.payment.amount, coin)}`,
+          paid > 0n ? `Pay the remaining ${formatAmount(rest, offer)}` : `Pay ${formatAmount(offer.amount, offer)}`,
         );
         const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel upload');
         pay.addEventListener('click', async () => {
@@ -74,7 +75,9 @@ export function renderUnpaid(view: HTMLElement): () => void {
           try {
             const from = await connectWallet();
             // Only what remains: a partial payment is never asked for twice.
-            const txHash = await payQuote(from, item.payment, rest);
+            const pricing = await loadPricing().catch(() => undefined);
+            const offers = [...offersOf(item.payment, coin), ...(pricing?.offers ?? [])];
+            const txHash = await payOffer({ from, to: item.payment.to, offer, amount: rest, offers });
             await call(`/v1/uploads/${item.uploadId}/payment`, 'POST', { txHash }).catch(() => undefined);
             status.textContent = `Payment sent for “${item.title}”; follow it on its status page.`;
             focusStep(status);
@@ -113,8 +116,8 @@ export function renderUnpaid(view: HTMLElement): () => void {
             'p',
             { class: 'meta' },
             paid > 0n
-              ? `Received ${formatAmount(paid, coin)} of ${formatAmount(item.payment.amount, coin)}; ${formatAmount(rest, coin)} remains. `
-              : `Fee ${formatAmount(item.payment.amount, coin)}, not paid yet. `,
+              ? `Received ${formatAmount(paid, offer)} of ${offerLabel(offer)}; ${formatAmount(rest, offer)} remains. `
+              : `Fee ${formatAmount(offer.amount, offer)}, not paid yet. `,
             `Pay before ${formatWhen(item.payment.expiresAt)}; sent ${formatWhen(item.receivedAt)}.`,
           ),
           h('div', { class: 'row actions' }, pay, h('a', { href: `#/upload/${item.uploadId}` }, 'Status'), cancel),

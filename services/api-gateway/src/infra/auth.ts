@@ -9,6 +9,11 @@ export interface AuthConfig {
   /** The gateway's public origin: a SIWE message must name its host as domain and this origin as URI. */
   publicUrl: string;
   chainId: number;
+  /**
+   * The other chains payments are taken on (CHAINS): a wallet on any of them signs in without being
+   * moved to the home chain first (the page moves it to the chain of the asset paid with, later).
+   */
+  otherChainIds?: readonly number[];
   nonceTtlSeconds: number;
   sessionTtlSeconds: number;
   prefix: string;
@@ -73,7 +78,8 @@ export class SiweAuth {
       throw refuse('siwe_wrong_uri', 'message URI is not a URL');
     }
     if (uriOrigin !== this.origin) throw refuse('siwe_wrong_uri', `message URI ${uri} is not on ${this.origin}`);
-    if (chainId !== this.config.chainId) throw refuse('siwe_wrong_chain', `message is for chain ${chainId}, not ${this.config.chainId}`);
+    const chains = [this.config.chainId, ...(this.config.otherChainIds ?? []).filter((id) => id !== this.config.chainId)];
+    if (!chains.includes(chainId)) throw refuse('siwe_wrong_chain', `message is for chain ${chainId}, not ${chains.join(' or ')}`);
     const now = Date.now();
     if (issuedAt.getTime() > now + CLOCK_SKEW_MS) throw refuse('siwe_not_yet_issued', 'message is issued in the future');
     if (!expirationTime) throw refuse('siwe_no_expiration', 'message must have an expiration time');
