@@ -33,7 +33,14 @@ export function runMediaStage<C extends Channel, Config extends ServiceBasics & 
     loadConfig: options.loadConfig,
     start: async (config, log) => {
       const media = createMediaAdapter(runnerOptionsFrom(config));
-      const health = await media.health();
+      let health = await media.health();
+      // ffmpeg that could not be run in time (a start on a busy machine: each probe has 10 s) is
+      // asked again; one that ran and lacks an encoder, or is outside the supported range, is not.
+      for (let retry = 1; !health.ok && health.error !== undefined && retry <= 2; retry++) {
+        log.warn('ffmpeg check failed; trying again', { error: health.error, retry });
+        await new Promise((resolve) => setTimeout(resolve, 1_000 * retry));
+        health = await media.health();
+      }
       if (!health.ok) throw new Error(`ffmpeg is not usable: ${JSON.stringify(health)}`);
       const { redis, bus, uploads } = await connectPipeline(config, options.name, log);
       // One limit for the stage's queues together (BullMQ's concurrency is per queue): a replica
