@@ -72,6 +72,42 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 return 1
 `;
 
+// Appends one sweep transaction's records (pairs of deposit address and entry) in one step, each
+// skipped if its id (tx hash and log index) is already there: a read-then-write from the client
+// lets two writers (a pass and a reorg's re-read, or two replicas) drop each other's entries, and a
+// crash halfway leaves half a transaction, whose addresses then look as if money had left them.
+const ADD_SWEEPS_SCRIPT = `
+local added = 0
+for i = 1, #ARGV, 3 do
+  local deposit, id, entry = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local raw = redis.call('HGET', KEYS[1], deposit)
+  if not raw then
+    redis.call('HSET', KEYS[1], deposit, '[' .. entry .. ']')
+    added = added + 1
+  elseif not string.find(raw, '"id":"' .. id .. '"', 1, true) then
+    redis.call('HSET', KEYS[1], deposit, string.sub(raw, 1, -2) .. ',' .. entry .. ']')
+    added = added + 1
+  end
+end
+return added
+`;
+
+// Forgets the sweeps above a block in one step, for the same reason (a concurrent append survives).
+const DROP_SWEEPS_SCRIPT = `
+local above = tonumber(ARGV[1])
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local list = cjson.decode(all[i + 1])
+  local kept = {}
+  for _, entry in ipairs(list) do
+    if tonumber(entry.block) <= above then table.insert(kept, entry) end
+  end
+  if #kept == 0 then redis.call('HDEL', KEYS[1], all[i])
+  elseif #kept < #list then redis.call('HSET', KEYS[1], all[i], cjson.encode(kept)) end
+end
+return 1
+`;
+
 /**
  * The deposit watcher's state in Redis: which quotes are watched (until some days after their
  * expiry, for late money), what each address is known to have received, what sweeps moved out of
@@ -170,25 +206,28 @@ export class WatchList {
 
   /** Forgets sweeps recorded in blocks above `block` (a reorg replaced them; the new chain's are read again). */
   async dropSweepsAbove(block: bigint): Promise<void> {
-    const all = await this.redis.hgetall(this.key('swept'));
-    for (const [deposit, raw] of Object.entries(all)) {
-      const list = JSON.parse(raw) as { block: string }[];
-      const kept = list.filter((entry) => BigInt(entry.block) <= block);
-      if (kept.length === list.length) continue;
-      if (kept.length === 0) await this.redis.hdel(this.key('swept'), deposit);
-      else await this.redis.hset(this.key('swept'), deposit, JSON.stringify(kept));
-    }
+    await this.redis.eval(DROP_SWEEPS_SCRIPT, 1, this.key('swept'), block.toString());
   }
 
-  /** Remembers sweeps (idempotent per log), so totals can add back what left an address. */
+  /**
+   * Remembers sweeps, so totals can add back what left an address: each sweep transaction's logs in
+   * one atomic step, idempotent by log (a pass read again after a crash records each one once).
+   */
   async addSweeps(sweeps: readonly DepositSweep[]): Promise<void> {
-    for (const sweep of sweeps) {
-      const id = `${sweep.txHash}:${sweep.logIndex}`;
-      const raw = await this.redis.hget(this.key('swept'), sweep.deposit);
-      const list = raw ? (JSON.parse(raw) as SweptEntry[]) : [];
-      if (list.some((entry) => entry.id === id)) continue;
-      list.push({ id, block: sweep.blockNumber.toString(), native: sweep.native.toString(), token: sweep.token.toString(), asset: sweep.asset });
-      await this.redis.hset(this.key('swept'), sweep.deposit, JSON.stringify(list));
+    const byTx = new Map<string, DepositSweep[]>();
+    for (const sweep of sweeps) byTx.set(sweep.txHash, [...(byTx.get(sweep.txHash) ?? []), sweep]);
+    for (const group of byTx.values()) {
+      const args = group.flatMap((sweep) => {
+        const entry: SweptEntry = {
+          id: `${sweep.txHash}:${sweep.logIndex}`,
+          block: sweep.blockNumber.toString(),
+          native: sweep.native.toString(),
+          token: sweep.token.toString(),
+          asset: sweep.asset,
+        };
+        return [sweep.deposit, entry.id, JSON.stringify(entry)];
+      });
+      await this.redis.eval(ADD_SWEEPS_SCRIPT, 1, this.key('swept'), ...args);
     }
   }
 
