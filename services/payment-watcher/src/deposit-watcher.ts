@@ -7,7 +7,7 @@ import type { Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
 import { judgeCredit } from './judge-credit.js';
 import { countCredit, countReorg, countReversal, scanLag } from './metrics.js';
-import type { ScanLock } from './scan-lock.js';
+import { LeaseLostError, type ScanLock } from './scan-lock.js';
 import { type MerchantSeen, merchantKey, type WatchedQuote, type WatchList } from './watch-list.js';
 
 type Address = `0x${string}`;
@@ -129,15 +129,33 @@ export class DepositWatcher {
     return head - BigInt(this.deps.confirmations) + 1n;
   }
 
-  /** One pass: if this replica holds the lease, settles the blocks from the cursor to the confirmed head. Returns blocks read. */
+  /**
+   * One pass: if this replica holds the lease, settles the blocks from the cursor to the confirmed head. Returns blocks read.
+   * The lease is renewed while the pass runs and checked before each step that writes; a pass that
+   * lost it (it ran out during a stall, another replica took it) throws LeaseLostError, its cursor
+   * write refused, and leaves the blocks to the replica that holds it.
+   */
   async scanOnce(): Promise<number> {
-    const { lock, watchList } = this.deps;
+    const { lock } = this.deps;
     this.leased = await lock.acquire();
     if (!this.leased) {
       // Only the replica that reads blocks knows how far behind they are.
       scanLag.remove({ chain: String(this.deps.chainId) });
       return 0;
     }
+    const heartbeat = lock.keepAlive();
+    try {
+      return await this.scanLeased();
+    } catch (error) {
+      if (error instanceof LeaseLostError) this.leased = false;
+      throw error;
+    } finally {
+      heartbeat.stop();
+    }
+  }
+
+  private async scanLeased(): Promise<number> {
+    const { lock, watchList } = this.deps;
     const confirmed = await this.confirmedHeight();
     if (this.deps.ledger && !(await watchList.watchSetRestored())) {
       // Postgres down (or not migrated yet) must not stop the passes over what is watched: the marker
@@ -164,6 +182,8 @@ export class DepositWatcher {
         return 0;
       }
       const toBlock = confirmed < fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n ? confirmed : fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n;
+      // Renewed before each range of blocks: a pass that lost the lease stops before reading more.
+      await lock.assertHeld();
       const quotes = await watchList.watched();
       const range = await this.readRange(fromBlock, toBlock, new Set(quotes.map((q) => lower(q.address))), quotes);
       // The first block read must stand on the one the cursor kept; if not, blocks read before were
@@ -194,7 +214,7 @@ export class DepositWatcher {
     const { read, due } = await this.balancesDue(quotes, straddling, range, endTime);
     await this.settleAt(read, toBlock, range);
     await watchList.markBalancesRead(due);
-    await watchList.saveCursor(toBlock, endTime, range.hashes.get(toBlock) as Hash, range.hashes, this.deps.hashesKept);
+    await watchList.saveCursor(toBlock, endTime, range.hashes.get(toBlock) as Hash, range.hashes, this.deps.hashesKept, this.deps.lock.fence());
     scanLag.set({ chain: String(this.deps.chainId) }, toBlock === confirmed ? 0 : Math.max(0, (await this.blockTime(confirmed)) - endTime) / 1000);
     await this.requeuePaid();
     return Number(toBlock - fromBlock) + 1;
@@ -283,7 +303,7 @@ export class DepositWatcher {
     }
     await this.reverseLostMerchantTransfers(reorg, height);
     const cursor = { block: reorg.ancestor, time: Number(ancestorBlock.timestamp) * 1000, hash: ancestorBlock.hash as Hash };
-    await watchList.saveCursor(cursor.block, cursor.time, cursor.hash, new Map([[cursor.block, cursor.hash]]), this.deps.hashesKept);
+    await watchList.saveCursor(cursor.block, cursor.time, cursor.hash, new Map([[cursor.block, cursor.hash]]), this.deps.hashesKept, this.deps.lock.fence());
     return cursor;
   }
 
@@ -384,6 +404,7 @@ export class DepositWatcher {
     const epochs = await watchList.merchantReversals(found.map((t) => merchantKey(t)));
     const seen: MerchantSeen[] = [];
     for (const [i, { blockNumber, ...transfer }] of found.entries()) {
+      await this.deps.lock.assertHeld();
       const token = transfer.logIndex === null ? null : deposits.token;
       const epoch = epochs[i] ?? 0;
       await bus.publish('payment.credited', {
@@ -485,6 +506,8 @@ export class DepositWatcher {
     for (const [i, quote] of quotes.entries()) {
       const total = totals[i] ?? 0n;
       if (total <= (known[i] ?? 0n)) continue;
+      // A credit is sent only under the lease (the ledger's job ids also make a repeated one a no-op).
+      await this.deps.lock.assertHeld();
       const transfers = (range.transfers.get(quote.address) ?? []).filter((t) => t.blockNumber <= height).map(({ blockNumber: _b, ...rest }) => rest);
       await this.settle(quote, total, { fromBlock: range.fromBlock, toBlock: height, blockTime: range.times.get(height) ?? Date.now(), transfers });
     }
@@ -630,6 +653,10 @@ export class DepositWatcher {
       this.running = this.scanOnce().then(
         () => undefined,
         async (error: unknown) => {
+          if (error instanceof LeaseLostError) {
+            this.deps.log.warn('scan lease lost during a pass; its writes were refused, the replica holding the lease scans', { lease: error.key });
+            return;
+          }
           this.deps.log.warn('deposit pass failed; will retry', { error: error instanceof Error ? error.message : String(error) });
           await this.reportStall();
         },

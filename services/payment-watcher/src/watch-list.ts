@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { DepositSweep } from '@reelboard/chain';
 import type { UploadReceived } from '@reelboard/contracts';
+import { type Fence, LeaseLostError } from './scan-lock.js';
 
 type Address = `0x${string}`;
 type Hash = `0x${string}`;
@@ -105,6 +106,17 @@ for i = 1, #all, 2 do
   if #kept == 0 then redis.call('HDEL', KEYS[1], all[i])
   elseif #kept < #list then redis.call('HSET', KEYS[1], all[i], cjson.encode(kept)) end
 end
+return 1
+`;
+
+// Moves the cursor, fenced: with a token (ARGV[1]), only while the lease (KEYS[4]) holds it.
+const SAVE_CURSOR_SCRIPT = `
+if ARGV[1] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'block', ARGV[2], 'time', ARGV[3], 'hash', ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '(' .. ARGV[2], '+inf')
+for i = 6, #ARGV, 2 do redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[5])
 return 1
 `;
 
@@ -259,15 +271,25 @@ export class WatchList {
    * Moves the cursor to `block` (forward after a pass, back to the common ancestor after a reorg)
    * and keeps the hashes of the blocks just read, up to `keep` blocks behind it, so the next reorg's
    * common ancestor can be found. Hashes above `block` are dropped: they belong to a replaced branch.
+   * With a `fence`, the write is refused (LeaseLostError) unless the lease still holds our token,
+   * checked in the same script: a pass that outlived its lease never moves the cursor.
    */
-  async saveCursor(block: bigint, time: number, hash: Hash, read: ReadonlyMap<bigint, Hash> = new Map(), keep = 256): Promise<void> {
-    const multi = this.redis.multi().hset(this.key('cursor'), { block: block.toString(), time: String(time), hash });
-    multi.zremrangebyscore(this.key('cursor', 'hashes'), `(${block}`, '+inf');
-    for (const [number, blockHash] of read) if (number <= block) multi.zadd(this.key('cursor', 'hashes'), number.toString(), `${number}:${blockHash}`);
-    multi.zremrangebyscore(this.key('cursor', 'hashes'), '-inf', `(${block - BigInt(keep) + 1n}`);
+  async saveCursor(block: bigint, time: number, hash: Hash, read: ReadonlyMap<bigint, Hash> = new Map(), keep = 256, fence?: Fence | undefined): Promise<void> {
+    const hashes = [...read].filter(([number]) => number <= block).flatMap(([number, blockHash]) => [number.toString(), `${number}:${blockHash}`]);
+    const keys = [this.key('cursor'), this.key('cursor', 'hashes'), this.key('merchant', 'seen'), fence?.key ?? this.key('cursor')];
     // Transfers older than the hashes kept are past any reorg this watcher can follow.
-    multi.zremrangebyscore(this.key('merchant', 'seen'), '-inf', `(${block - BigInt(keep) + 1n}`);
-    await multi.exec();
+    const written = await this.redis.eval(
+      SAVE_CURSOR_SCRIPT,
+      keys.length,
+      ...keys,
+      fence ? fence.token : '',
+      block.toString(),
+      String(time),
+      hash,
+      (block - BigInt(keep) + 1n).toString(),
+      ...hashes,
+    );
+    if (Number(written) !== 1) throw new LeaseLostError(fence?.key ?? this.key('cursor'));
   }
 
   /** Remembers transfers to the merchant sent to the ledger, by block, so a reorg can take back those it removed. */
