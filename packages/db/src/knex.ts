@@ -15,6 +15,7 @@ import * as favouritesSavedSearches from './migrations/013_favourites_saved_sear
 import * as listingReports from './migrations/014_listing_reports.js';
 import * as quotePrices from './migrations/016_quote_prices.js';
 import * as paymentTolerance from './migrations/017_payment_tolerance.js';
+import * as depositSalt from './migrations/020_deposit_salt.js';
 
 interface Migration {
   up: (knex: Knex) => Promise<void>;
@@ -40,6 +41,7 @@ const migrations: Record<string, Migration> = {
   '012_text_search': textSearch,
   '016_quote_prices': quotePrices,
   '017_payment_tolerance': paymentTolerance,
+  '020_deposit_salt': depositSalt,
 };
 
 /** Every migration's name, in the order they run. */

@@ -33,6 +33,8 @@ export interface QuoteRecord {
   renewalDays?: number | undefined;
   /** The settings the deposit address derives from (with chainId and token); absent on quotes recorded without them. */
   settings?: QuoteSettings | undefined;
+  /** The CREATE2 salt of the deposit address (a keyed hash of the quote id); absent: the quote id itself. */
+  depositSalt?: string | undefined;
   /** The fiat price `amount` stands for (PRICE), when priced in a fiat currency. */
   price?: { amount: string; currency: string } | undefined;
   /** For the native coin priced in fiat: the feed's answer `amount` was computed at, locked for the quote's lifetime. */
@@ -70,6 +72,7 @@ export async function recordQuote(db: Knex, quote: QuoteRecord): Promise<{ creat
       merchant_address: quote.settings?.merchant.toLowerCase() ?? null,
       factory_address: quote.settings?.factory.toLowerCase() ?? null,
       sweeper_code_hash: quote.settings?.sweeperCodeHash.toLowerCase() ?? null,
+      ...(quote.depositSalt ? { deposit_salt: quote.depositSalt.toLowerCase() } : {}),
       // Only migration 016's columns when there is something to put in them: a database not migrated yet still takes base-unit quotes.
       ...(quote.price ? { price_amount: quote.price.amount, price_currency: quote.price.currency } : {}),
       ...(quote.rate
@@ -1050,6 +1053,8 @@ export interface LedgerQuoteTotal {
   expiresAt: string;
   /** The merchant the quote was issued for (migration 009); null on a row not backfilled. */
   merchant: string | null;
+  /** The CREATE2 salt of its deposit address (migration 020); null: the quote id itself. */
+  depositSalt: string | null;
 }
 
 /** An unmatched transfer to the merchant address, by its chain identity. */
@@ -1078,6 +1083,7 @@ export async function ledgerTotals(db: Knex, chainId: number): Promise<{ quotes:
     created_at: Date;
     expires_at: Date;
     merchant_address: string | null;
+    deposit_salt: string | null;
   }[] = await db('payment_quotes as q')
     .where('q.chain_id', chainId)
     .orderBy('q.created_at', 'asc')
@@ -1094,6 +1100,7 @@ export async function ledgerTotals(db: Knex, chainId: number): Promise<{ quotes:
       'q.created_at',
       'q.expires_at',
       'q.merchant_address',
+      'q.deposit_salt',
       db.raw(`coalesce((SELECT sum(p.amount) FROM payments p WHERE p.quote_id = q.quote_id AND p.status <> 'reversed'), 0)::text AS rows_total`),
     );
   const unmatched: { tx_hash: string; log_index: number; token_address: string | null; amount: string; block_number: string }[] = await db('payments')
@@ -1117,6 +1124,7 @@ export async function ledgerTotals(db: Knex, chainId: number): Promise<{ quotes:
       createdAt: q.created_at.toISOString(),
       expiresAt: q.expires_at.toISOString(),
       merchant: q.merchant_address,
+      depositSalt: q.deposit_salt,
     })),
     unmatched: unmatched.map((row) => ({
       txHash: row.tx_hash,

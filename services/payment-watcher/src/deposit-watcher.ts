@@ -627,6 +627,7 @@ export class DepositWatcher {
           createdAt: q.createdAt,
           expiresAt: q.expiresAt,
           ...(q.merchant ? { merchant: q.merchant } : {}),
+          ...(q.depositSalt ? { salt: q.depositSalt } : {}),
         },
         until: Date.parse(q.expiresAt) + ledger.lateWatchMs,
         credited: BigInt(q.creditedTotal),

@@ -20,6 +20,8 @@ export interface WatchedQuote {
    * Absent on a quote watched before quotes carried it: the watcher's configured merchant.
    */
   merchant?: Address | undefined;
+  /** The CREATE2 salt of its deposit address, as the gateway issued it; absent: the quote id (quotes from before salts were keyed). */
+  salt?: Hash | undefined;
 }
 
 /** A sweep of an address as the watch list keeps it (amounts as strings, for JSON). */
@@ -52,6 +54,7 @@ export const watchedQuoteOf = (upload: Pick<UploadReceived, 'uploadId' | 'owner'
   createdAt: upload.quote.createdAt,
   expiresAt: upload.quote.expiresAt,
   ...(upload.quote.merchant ? { merchant: upload.quote.merchant } : {}),
+  ...(upload.quote.salt ? { salt: upload.quote.salt } : {}),
 });
 
 // Raises the credited total only: two watchers (a block pass and a client's hint) may settle the
