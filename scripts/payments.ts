@@ -398,9 +398,11 @@ const commands: Record<string, Command> = {
         // --min is the quoted asset's (another token's than the configured one: anything non-zero); native coin on a token quote has its own minimum.
         const tokenMin = settings.token === deposits.token || typeof flush === 'string' ? BigInt(values.min) : 1n;
         const minimums = settings.token ? { native: BigInt(minNative), token: tokenMin } : { native: BigInt(values.min), token: 0n };
-        const worth = await quotesWorthSweeping({ chain, deposits: settings, quotes, minimums });
-        if (worth.length === 0) continue;
-        const outcome = await sweepInBatches(chain, { rpcUrls, chainId, privateKey: config.SWEEP_PRIVATE_KEY as `0x${string}` }, settings, worth);
+        const worth = new Set(await quotesWorthSweeping({ chain, deposits: settings, quotes, minimums }));
+        if (worth.size === 0) continue;
+        // Each by the salt its quote was issued with (none stored: its id).
+        const targets = group.filter((q) => worth.has(q.quoteId)).map((q) => ({ quoteId: q.quoteId, salt: q.depositSalt as `0x${string}` | null }));
+        const outcome = await sweepInBatches(chain, { rpcUrls, chainId, privateKey: config.SWEEP_PRIVATE_KEY as `0x${string}` }, settings, targets);
         for (const s of outcome.sweeps)
           process.stdout.write(`swept ${s.deposit}: ${s.native} native, ${s.token} of ${s.asset ?? 'no token'} (tx ${s.txHash})\n`);
         process.stdout.write(`${outcome.sweeps.length} deposit address(es) swept into ${settings.merchant}\n`);

@@ -70,7 +70,7 @@ const configLoaders: Record<string, (env: NodeJS.ProcessEnv) => object> = {
 };
 
 /** What the file requires (no defaults): the secrets and the merchant. */
-const REQUIRED = ['POSTGRES_PASSWORD', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'MERCHANT_ADDRESS'] as const;
+const REQUIRED = ['POSTGRES_PASSWORD', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'MERCHANT_ADDRESS', 'DEPOSIT_SALT_KEY'] as const;
 
 /** A developer's `--profile dev` stack on the local chain: the required settings only (anvil's account 9 may be the merchant there). */
 const DEV: Record<string, string> = {
@@ -78,6 +78,7 @@ const DEV: Record<string, string> = {
   S3_ACCESS_KEY_ID: 'dev-access-key',
   S3_SECRET_ACCESS_KEY: 'dev-secret-key',
   MERCHANT_ADDRESS: '0xa0Ee7A142d267C1f36714E4a8F75612F20a79720',
+  DEPOSIT_SALT_KEY: 'a-developer-chosen-deposit-salt-key-of-32-chars',
 };
 
 /** What an operator of a real host sets before `docker compose up`. */
@@ -90,6 +91,7 @@ const REAL_HOST = {
   POSTGRES_PASSWORD: 'a-long-database-password',
   S3_ACCESS_KEY_ID: 'an-access-key',
   S3_SECRET_ACCESS_KEY: 'a-long-secret-key',
+  DEPOSIT_SALT_KEY: 'an-operator-chosen-deposit-salt-key-of-64-hex-digits',
 };
 
 /** Top-level keys of each service in the normalised `config` output (2-space YAML). */
@@ -175,6 +177,15 @@ describe('docker-compose.yml', () => {
     }
     const local = await resolved(DEV);
     expect(loadPaymentWatcherConfig(local['payment-watcher']!.environment).CHAIN_ID).toBe(31337);
+  });
+
+  it('DEPOSIT_SALT_KEY reaches the gateway only; the gateway refuses to run off the local chain without one', async () => {
+    const host = await resolved(REAL_HOST);
+    expect(host['api-gateway']!.environment.DEPOSIT_SALT_KEY).toBe(REAL_HOST.DEPOSIT_SALT_KEY);
+    for (const name of SERVICES.filter((s) => s !== 'api-gateway')) expect(host[name]?.environment?.DEPOSIT_SALT_KEY, name).toBeUndefined();
+    expect(loadGatewayConfig(host['api-gateway']!.environment).DEPOSIT_SALT_KEY).toBe(REAL_HOST.DEPOSIT_SALT_KEY);
+    const withoutKey = await resolved({ ...REAL_HOST, DEPOSIT_SALT_KEY: '' });
+    expect(() => loadGatewayConfig(withoutKey['api-gateway']!.environment)).toThrow(/DEPOSIT_SALT_KEY: is required on chain 8453/);
   });
 
   it('passes TRUST_PROXY, SWEEP_PRIVATE_KEY, CORS_ORIGINS and LOG_LEVEL through to the services', async () => {

@@ -45,6 +45,7 @@ const OPERATOR_VALUES: Record<string, string> = {
   RPC_URL: 'https://rpc.example.com',
   MERCHANT_ADDRESS: '0x1111111111111111111111111111111111111111',
   ADMIN_TOKEN: 'an-operator-chosen-token-of-32-chars',
+  DEPOSIT_SALT_KEY: 'an-operator-chosen-deposit-salt-key-of-64-hex-digits',
   S3_ACCESS_KEY_ID: 'AKIAEXAMPLE',
   S3_SECRET_ACCESS_KEY: 'example-secret-key',
   // A VAPID pair (pnpm --filter @reelboard/notifier vapid-keys).
@@ -408,7 +409,7 @@ describe('infra/k8s project rules', () => {
     expect(error).toMatchObject({ name: 'ConfigError' });
     const variables = new Set((error as { issues: { variable: string }[] }).issues.map((issue) => issue.variable));
     // S3 keys are free-form: a placeholder there shows as a failing /readyz (s3) instead.
-    expect([...variables].sort()).toEqual(['ADMIN_TOKEN', 'CHAIN_ID', 'MERCHANT_ADDRESS', 'PUBLIC_URL', 'RPC_URL', 'VAPID_PUBLIC_KEY']);
+    expect([...variables].sort()).toEqual(['ADMIN_TOKEN', 'CHAIN_ID', 'DEPOSIT_SALT_KEY', 'MERCHANT_ADDRESS', 'PUBLIC_URL', 'RPC_URL', 'VAPID_PUBLIC_KEY']);
   });
 
   it('keeps credentials out of the ConfigMap and only placeholders in the Secret template', () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { mnemonicToAccount } from 'viem/accounts';
-import { depositAddressOf } from '@reelboard/chain';
+import { depositAddressAt, keyedDepositSalt, LOCAL_DEPOSIT_SALT_KEY } from '@reelboard/chain';
 import { findChromium } from '@reelboard/testkit/chromium';
 import { repoRoot } from '@reelboard/testkit/infra-env';
 import { makeClip, makePng } from '@reelboard/testkit/media';
@@ -44,8 +44,9 @@ let work: string;
 let listingId: string;
 const pageErrors: string[] = [];
 
-/** The upload's own deposit address (where the first payment went). */
-const tx0To = (id: string) => depositAddressOf({ merchant: (stack.env.MERCHANT_ADDRESS ?? '').toLowerCase() as `0x${string}`, token: null }, id);
+/** The upload's own deposit address (where the first payment went), salted under the local chain's key as the stack's gateway does. */
+const tx0To = (id: string) =>
+  depositAddressAt({ merchant: (stack.env.MERCHANT_ADDRESS ?? '').toLowerCase() as `0x${string}`, token: null }, keyedDepositSalt(LOCAL_DEPOSIT_SALT_KEY, id));
 
 const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
@@ -142,7 +143,7 @@ describe('the reference web client in Chromium', () => {
     // The form still asks for the old #/listing address; the router moves it to the listing's path.
     await page.waitForURL(/\/listings\/[0-9a-f-]{36}$/);
     listingId = /\/listings\/([0-9a-f-]{36})$/.exec(page.url())?.[1] ?? '';
-    expect(tx.to).toBe(depositAddressOf({ merchant: (stack.env.MERCHANT_ADDRESS ?? '').toLowerCase() as `0x${string}`, token: null }, listingId));
+    expect(tx.to).toBe(tx0To(listingId));
     // Unmoderated listings are not public yet; the page tells their owner they wait for moderation.
     await expect.poll(() => page.locator('#own-state').textContent()).toContain('is waiting for moderation');
     await shot('09-listing-before-approval');

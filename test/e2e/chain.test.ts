@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hex } from 'viem';
 import { connectRedis } from '@reelboard/bus';
-import { depositAddressOf } from '@reelboard/chain';
+import { depositAddressAt, keyedDepositSalt, LOCAL_DEPOSIT_SALT_KEY } from '@reelboard/chain';
 import { queues } from '@reelboard/contracts';
 import { connectDatabase, createWebhookEndpoint, deleteWebhookEndpoint, type Knex, migrateToLatest } from '@reelboard/db';
 import { createBus, type PipelineBus } from '@reelboard/lifecycle';
@@ -102,8 +102,13 @@ describe('one paid upload travels the whole chain', () => {
     );
     expect(res.status).toBe(202);
     const accepted = (await res.json()) as { uploadId: string; payment: { chainId: number; to: Hex; amount: string; expiresAt: string } };
-    // The quote's own deposit address, bound to the merchant: whatever reaches it pays this upload.
-    expect(accepted.payment.to).toBe(depositAddressOf({ merchant: (stack.env.MERCHANT_ADDRESS ?? '').toLowerCase() as Hex, token: null }, accepted.uploadId));
+    // The quote's own deposit address, bound to the merchant and salted under the gateway's key (the local chain's here): whatever reaches it pays this upload.
+    expect(accepted.payment.to).toBe(
+      depositAddressAt(
+        { merchant: (stack.env.MERCHANT_ADDRESS ?? '').toLowerCase() as Hex, token: null },
+        keyedDepositSalt(LOCAL_DEPOSIT_SALT_KEY, accepted.uploadId),
+      ),
+    );
     expect(accepted.payment.chainId).toBe(Number(stack.env.CHAIN_ID));
     const { uploadId } = accepted;
 

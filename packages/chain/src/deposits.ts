@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import {
   type Abi,
   type Account,
@@ -51,12 +52,43 @@ export interface DepositSettings {
   token: Address | null;
 }
 
-/** A quote id (a UUID) as the CREATE2 salt of its deposit address. */
-export function depositSalt(quoteId: string): Hex {
+const uuidHex = (quoteId: string): string => {
   const hex = quoteId.replace(/-/g, '').toLowerCase();
   if (!/^[0-9a-f]{32}$/.test(hex)) throw new TypeError(`quote id ${quoteId} is not a UUID`);
-  return pad(`0x${hex}`, { size: 32 });
+  return hex;
+};
+
+/**
+ * A quote id (a UUID) as the CREATE2 salt of its deposit address: how quotes were salted before the
+ * salt was keyed (keyedDepositSalt), kept for quotes recorded without a salt of their own.
+ */
+export function depositSalt(quoteId: string): Hex {
+  return pad(`0x${uuidHex(quoteId)}`, { size: 32 });
 }
+
+/**
+ * The CREATE2 salt of a new quote's deposit address: HMAC-SHA256 of the quote id under the secret
+ * DEPOSIT_SALT_KEY. The quote id is public (it is the upload's or listing's id), so with it as the
+ * salt anyone could compute a quote's address and send it dust that becomes refund work; under a key
+ * only the gateway holds, the address is known only to whom the quote is shown. The salt is stored
+ * with the quote, so a new key leaves every quote issued before where it was.
+ */
+export function keyedDepositSalt(key: string, quoteId: string): Hex {
+  if (key.length === 0) throw new TypeError('the deposit salt key is empty');
+  return `0x${createHmac('sha256', key).update(uuidHex(quoteId)).digest('hex')}`;
+}
+
+/**
+ * The deposit salt key of the local development chain (31337) only, where the gateway may run
+ * without one: it is public, so the services refuse it on any other chain.
+ */
+export const LOCAL_DEPOSIT_SALT_KEY = 'reelboard local chain 31337 deposit salt key: public, never for a real chain';
+
+/** A quote as a sweep names it: its id (salted the old way) or its id and its stored salt. */
+export type SweepTarget = string | { quoteId: string; salt?: Hex | null | undefined };
+
+/** The salt of a quote: its stored one, or for a quote recorded without one its id (depositSalt). */
+export const saltOf = (target: SweepTarget): Hex => (typeof target === 'string' ? depositSalt(target) : (target.salt ?? depositSalt(target.quoteId)));
 
 // Only the merchant: neither the chain nor the token is in the init code, so one quote has one
 // address on every chain and in every asset (the token a sweep moves is the sweep's argument).
@@ -78,10 +110,15 @@ export function quoteSettingsOf(settings: DepositSettings): { merchant: Address;
   return { merchant: lower(settings.merchant), factory: address, sweeperCodeHash };
 }
 
-/** The deposit address of a quote: counterfactual, nothing is deployed there until a sweep. */
-export function depositAddressOf(settings: DepositSettings, quoteId: string): Address {
+/** The deposit address of a CREATE2 salt: counterfactual, nothing is deployed there until a sweep. */
+export function depositAddressAt(settings: DepositSettings, salt: Hex): Address {
   const factory = depositFactory(settings);
-  return lower(getContractAddress({ opcode: 'CREATE2', from: factory.address, salt: depositSalt(quoteId), bytecodeHash: factory.sweeperCodeHash }));
+  return lower(getContractAddress({ opcode: 'CREATE2', from: factory.address, salt, bytecodeHash: factory.sweeperCodeHash }));
+}
+
+/** The deposit address of a quote: under its stored salt, or for a quote recorded without one its id (depositSalt). */
+export function depositAddressOf(settings: DepositSettings, quoteId: string, salt?: Hex | null): Address {
+  return depositAddressAt(settings, saltOf({ quoteId, salt }));
 }
 
 /** Deploys the factory through the CREATE2 deployer if it is not there yet; returns its address. */
@@ -179,12 +216,12 @@ export async function sweepDeposits(
   wallet: WalletClient<Transport, Chain, Account>,
   client: PublicClient,
   settings: DepositSettings,
-  quoteIds: readonly string[],
+  quotes: readonly SweepTarget[],
 ): Promise<{ txHash: Hash; sweeps: DepositSweep[]; gasUsed: bigint }> {
   const factory = await ensureDepositFactory(wallet, client, settings);
   const hash = await wallet.sendTransaction({
     to: factory,
-    data: encodeFunctionData({ abi: depositFactoryAbi, functionName: 'sweep', args: [quoteIds.map(depositSalt), settings.token ?? zeroAddress] }),
+    data: encodeFunctionData({ abi: depositFactoryAbi, functionName: 'sweep', args: [quotes.map(saltOf), settings.token ?? zeroAddress] }),
   });
   const receipt = await client.waitForTransactionReceipt({ hash });
   if (receipt.status !== 'success') throw new Error(`sweep ${hash} reverted`);
@@ -199,13 +236,13 @@ export async function sweepWouldRevert(
   client: PublicClient,
   account: Address,
   settings: DepositSettings,
-  quoteIds: readonly string[],
+  quotes: readonly SweepTarget[],
 ): Promise<string | undefined> {
   try {
     await client.call({
       account,
       to: depositFactory(settings).address,
-      data: encodeFunctionData({ abi: depositFactoryAbi, functionName: 'sweep', args: [quoteIds.map(depositSalt), settings.token ?? zeroAddress] }),
+      data: encodeFunctionData({ abi: depositFactoryAbi, functionName: 'sweep', args: [quotes.map(saltOf), settings.token ?? zeroAddress] }),
     });
     return undefined;
   } catch (error) {

@@ -99,6 +99,11 @@ export const quoteSchema = z.object({
    * not their own setting, so a quote outlives a change of merchant. Absent on quotes issued before.
    */
   merchant: addressSchema.optional(),
+  /**
+   * The CREATE2 salt of `to` (a keyed hash of the quote id, DEPOSIT_SALT_KEY): the watcher and the
+   * sweeper use it, so a new key leaves the quote where it was. Absent on quotes issued before: the quote id.
+   */
+  salt: hex(32).optional(),
   /** The fiat price `amount` was computed from (PRICE), when the listing is priced in a fiat currency. */
   price: fiatPriceSchema.optional(),
   /** For the native coin priced in fiat: the feed's answer `amount` was computed at, locked for the quote's lifetime. */

@@ -17,6 +17,7 @@ import * as quotePrices from './migrations/016_quote_prices.js';
 import * as paymentTolerance from './migrations/017_payment_tolerance.js';
 import * as quoteOffers from './migrations/018_quote_offers.js';
 import * as refundSends from './migrations/019_refund_sends.js';
+import * as depositSalt from './migrations/020_deposit_salt.js';
 
 interface Migration {
   up: (knex: Knex) => Promise<void>;
@@ -44,6 +45,7 @@ const migrations: Record<string, Migration> = {
   '017_payment_tolerance': paymentTolerance,
   '018_quote_offers': quoteOffers,
   '019_refund_sends': refundSends,
+  '020_deposit_salt': depositSalt,
 };
 
 /** Every migration's name, in the order they run. */

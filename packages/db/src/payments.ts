@@ -33,6 +33,8 @@ export interface QuoteRecord {
   renewalDays?: number | undefined;
   /** The settings the deposit address derives from (with chainId and token); absent on quotes recorded without them. */
   settings?: QuoteSettings | undefined;
+  /** The CREATE2 salt of the deposit address (a keyed hash of the quote id); absent: the quote id itself. */
+  depositSalt?: string | undefined;
   /** The fiat price `amount` stands for (PRICE), when priced in a fiat currency. */
   price?: { amount: string; currency: string } | undefined;
   /** For the native coin priced in fiat: the feed's answer `amount` was computed at, locked for the quote's lifetime. */
@@ -83,6 +85,7 @@ export async function recordQuote(db: Knex, quote: QuoteRecord): Promise<{ creat
       merchant_address: quote.settings?.merchant.toLowerCase() ?? null,
       factory_address: quote.settings?.factory.toLowerCase() ?? null,
       sweeper_code_hash: quote.settings?.sweeperCodeHash.toLowerCase() ?? null,
+      ...(quote.depositSalt ? { deposit_salt: quote.depositSalt.toLowerCase() } : {}),
       // Only migration 016's columns when there is something to put in them: a database not migrated yet still takes base-unit quotes.
       ...(quote.price ? { price_amount: quote.price.amount, price_currency: quote.price.currency } : {}),
       ...(quote.rate
@@ -1180,6 +1183,8 @@ export interface LedgerQuoteTotal {
    * one not offered (`amount` 0, everything in it due back), credited on its own total.
    */
   otherAsset?: boolean | undefined;
+  /** The CREATE2 salt of its deposit address (migration 020); null: the quote id itself. */
+  depositSalt: string | null;
 }
 
 /** An unmatched transfer to the merchant address, by its chain identity. */
@@ -1208,6 +1213,7 @@ export async function ledgerTotals(db: Knex, chainId: number): Promise<{ quotes:
     created_at: Date;
     expires_at: Date;
     merchant_address: string | null;
+    deposit_salt: string | null;
   }[] = await db('payment_quotes as q').where('q.chain_id', chainId).orderBy('q.created_at', 'asc').select(
     'q.quote_id',
     'q.upload_id',
@@ -1221,6 +1227,7 @@ export async function ledgerTotals(db: Knex, chainId: number): Promise<{ quotes:
     'q.created_at',
     'q.expires_at',
     'q.merchant_address',
+    'q.deposit_salt',
     // Rows in the quote's own (chain, asset): its other offers' rows are totalled on their own.
     db.raw(
       `coalesce((SELECT sum(p.amount) FROM payments p WHERE p.quote_id = q.quote_id AND p.chain_id = q.chain_id AND coalesce(p.token_address, 'native') = coalesce(q.token_address, 'native') AND p.status <> 'reversed'), 0)::text AS rows_total`,
@@ -1249,6 +1256,7 @@ export async function ledgerTotals(db: Knex, chainId: number): Promise<{ quotes:
       'q.created_at',
       'q.expires_at',
       'q.merchant_address',
+      'q.deposit_salt',
       db.raw(
         `coalesce((SELECT sum(p.amount) FROM payments p WHERE p.quote_id = a.quote_id AND p.chain_id = a.chain_id AND coalesce(p.token_address, 'native') = coalesce(a.token_address, 'native') AND p.status <> 'reversed'), 0)::text AS rows_total`,
       ),
@@ -1277,6 +1285,7 @@ export async function ledgerTotals(db: Knex, chainId: number): Promise<{ quotes:
         createdAt: q.created_at.toISOString(),
         expiresAt: q.expires_at.toISOString(),
         merchant: q.merchant_address,
+        depositSalt: q.deposit_salt,
       })),
       ...others.map((a) => ({
         quoteId: a.quote_id,
@@ -1292,6 +1301,8 @@ export async function ledgerTotals(db: Knex, chainId: number): Promise<{ quotes:
         createdAt: a.created_at.toISOString(),
         expiresAt: a.expires_at.toISOString(),
         merchant: a.merchant_address,
+        // The same address as the quote's own: derived from the same salt.
+        depositSalt: a.deposit_salt,
         otherAsset: true,
       })),
     ],

@@ -17,6 +17,8 @@ export interface QuoteToWatch {
   creditedTotal: string;
   /** The merchant its deposit address pays; null on a row not backfilled yet (see backfillQuoteSettings). */
   merchant: `0x${string}` | null;
+  /** The CREATE2 salt of its deposit address (migration 020); null: the quote id itself. */
+  depositSalt: `0x${string}` | null;
 }
 
 export interface QuotesToWatchParameters {
@@ -44,6 +46,7 @@ export async function quotesToWatch(db: Knex, { chainId, expiredAfter }: QuotesT
     purpose: QuotePurpose;
     credited_total: string;
     merchant_address: string | null;
+    deposit_salt: string | null;
   }[] = await db('payment_quotes')
     .where({ chain_id: chainId })
     .andWhere('expires_at', '>', expiredAfter)
@@ -60,6 +63,7 @@ export async function quotesToWatch(db: Knex, { chainId, expiredAfter }: QuotesT
       'state',
       'purpose',
       'merchant_address',
+      'deposit_salt',
       db.raw('credited_total::text AS credited_total'),
     );
   return rows.map((row) => ({
@@ -75,6 +79,7 @@ export async function quotesToWatch(db: Knex, { chainId, expiredAfter }: QuotesT
     purpose: row.purpose,
     creditedTotal: row.credited_total,
     merchant: row.merchant_address as `0x${string}` | null,
+    depositSalt: row.deposit_salt as `0x${string}` | null,
   }));
 }
 

@@ -19,6 +19,11 @@ export interface RpcProxy {
   logRequests: { from: bigint; to: bigint; refused: boolean }[];
   /** JSON-RPC calls received, by method (a batch of 500 counts 500); reset by assigning a new object. */
   calls: Record<string, number>;
+  /**
+   * Holds every request with a call of `method` until `release()` (a node that stalls mid-pass):
+   * `arrived` resolves when the first such request comes in.
+   */
+  hold(method: string): { arrived: Promise<void>; release(): void };
   close(): Promise<void>;
 }
 
@@ -32,12 +37,32 @@ type RpcCall = { id: number | string; method: string; params?: unknown[] };
 
 export async function startRpcProxy(upstream: string, key: string, port = 0): Promise<RpcProxy> {
   let server: Server;
+  const holds: { method: string; arrive: () => void; released: Promise<void> }[] = [];
   const proxy: RpcProxy = {
     url: '',
     refuse: false,
     maxLogRange: undefined,
     logRequests: [],
     calls: {},
+    hold(method) {
+      let arrive = () => {};
+      let release = () => {};
+      const arrived = new Promise<void>((resolve) => {
+        arrive = resolve;
+      });
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const entry = { method, arrive, released };
+      holds.push(entry);
+      return {
+        arrived,
+        release: () => {
+          holds.splice(holds.indexOf(entry), 1);
+          release();
+        },
+      };
+    },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
   const tooWide = (call: RpcCall): boolean => {
@@ -63,6 +88,10 @@ export async function startRpcProxy(upstream: string, key: string, port = 0): Pr
     const parsed = JSON.parse(text) as RpcCall | RpcCall[];
     const calls = Array.isArray(parsed) ? parsed : [parsed];
     for (const call of calls) proxy.calls[call.method] = (proxy.calls[call.method] ?? 0) + 1;
+    for (const held of holds.filter((h) => calls.some((call) => call.method === h.method))) {
+      held.arrive();
+      await held.released;
+    }
     const refused = calls.find(tooWide);
     if (refused) {
       const error = { jsonrpc: '2.0', id: refused.id, error: { code: -32005, message: `query exceeds max block range ${proxy.maxLogRange}` } };

@@ -1,5 +1,17 @@
-import { parseFiatPrice } from '@reelboard/chain';
-import { ConfigError, chainEnvSchema, chainsFrom, commonSchema, databaseEnvSchema, env, internalPort, loadConfig, rpcUrlsFrom, z } from '@reelboard/config';
+import { LOCAL_DEPOSIT_SALT_KEY, parseFiatPrice } from '@reelboard/chain';
+import {
+  ConfigError,
+  chainEnvSchema,
+  chainsFrom,
+  commonSchema,
+  databaseEnvSchema,
+  env,
+  internalPort,
+  LOCAL_CHAIN_ID,
+  loadConfig,
+  rpcUrlsFrom,
+  z,
+} from '@reelboard/config';
 import { s3EnvSchema } from '@reelboard/storage';
 
 export const gatewaySchema = commonSchema
@@ -91,6 +103,13 @@ export const gatewaySchema = commonSchema
       .min(24, { error: 'must be at least 24 characters' })
       .optional()
       .describe('Secret for moderation by automation (`X-Admin-Token`); unset disables it.'),
+    DEPOSIT_SALT_KEY: z
+      .string()
+      .min(32, { error: 'must be at least 32 characters (e.g. `openssl rand -hex 32`)' })
+      .default(LOCAL_DEPOSIT_SALT_KEY)
+      .describe(
+        "Secret key of the deposit addresses' CREATE2 salts (HMAC-SHA256 of the quote id): without it, anyone who sees an upload's or listing's id could compute its deposit address and send it dust. Required off the local chain (31337, where a public development key is the default). Each quote stores its salt, so a new key leaves every issued quote where it was. The gateway alone needs it.",
+      ),
     READ_CACHE_SECONDS: env.nonNegativeInt(30).describe('Seconds clients may cache read answers; kept below S3_URL_TTL_SECONDS so cached URLs still work.'),
     VAPID_PUBLIC_KEY: z
       .string()
@@ -165,6 +184,13 @@ export type GatewayConfig = z.infer<typeof gatewaySchema>;
 export const loadGatewayConfig = (source: NodeJS.ProcessEnv = process.env): GatewayConfig => {
   const config = loadConfig(gatewaySchema, source);
   rpcUrlsFrom(config);
+  if (config.CHAIN_ID !== LOCAL_CHAIN_ID && config.DEPOSIT_SALT_KEY === LOCAL_DEPOSIT_SALT_KEY)
+    throw new ConfigError([
+      {
+        variable: 'DEPOSIT_SALT_KEY',
+        message: `is required on chain ${config.CHAIN_ID} (the default is the local chain's public key): set a secret of at least 32 characters, e.g. \`openssl rand -hex 32\``,
+      },
+    ]);
   if (!config.S3_PUBLIC_BASE_URL && config.READ_CACHE_SECONDS * 2 > config.S3_URL_TTL_SECONDS) {
     throw new ConfigError([{ variable: 'READ_CACHE_SECONDS', message: 'must be at most half of S3_URL_TTL_SECONDS, or cached answers hold expired URLs' }]);
   }

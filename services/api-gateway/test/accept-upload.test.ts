@@ -3,7 +3,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '@reelboard/bus';
-import { quoteSettingsOf } from '@reelboard/chain';
+import { depositAddressAt, depositAddressOf, keyedDepositSalt, quoteSettingsOf } from '@reelboard/chain';
 import { channels, STAGED_FILES, type StatusEvent, serviceQueues } from '@reelboard/contracts';
 import { makeClip, makePng } from '@reelboard/testkit/media';
 import { ANVIL_ACCOUNTS } from '@reelboard/testkit/stack';
@@ -60,12 +60,16 @@ describe('acceptUpload', () => {
       factory_address: settings.factory,
       sweeper_code_hash: settings.sweeperCodeHash,
     });
-    expect(
-      await gw.bus
-        .queue('upload.received')
-        .getJob(channels['upload.received'].jobId({ uploadId } as never))
-        .then((job) => job?.data.uploadId ?? null),
-    ).toBe(uploadId);
+    // The address is salted under the gateway's key, not by the public upload id: knowing the id is
+    // not enough to find it. The salt is stored with the quote and travels to the watcher.
+    const deposits = { merchant: gw.config.MERCHANT_ADDRESS, token: null };
+    const salt = keyedDepositSalt(gw.config.DEPOSIT_SALT_KEY, uploadId);
+    expect(accepted.payment.to).not.toBe(depositAddressOf(deposits, uploadId));
+    expect(accepted.payment.to).toBe(depositAddressAt(deposits, salt));
+    expect(await gw.db('payment_quotes').where({ quote_id: uploadId }).first('deposit_salt')).toEqual({ deposit_salt: salt });
+    const received = await gw.bus.queue('upload.received').getJob(channels['upload.received'].jobId({ uploadId } as never));
+    expect(received?.data.uploadId).toBe(uploadId);
+    expect(received?.data.quote.salt).toBe(salt);
     // And, on the transcoder's own queue, the preview to cut while the person pays.
     expect(
       await gw.bus

@@ -250,6 +250,7 @@ describe('PRICE in the configuration', () => {
     S3_BUCKET: 'bucket',
     CHAIN_ID: '31338',
     MERCHANT_ADDRESS: `0x${'12'.repeat(20)}`,
+    DEPOSIT_SALT_KEY: 'a-deposit-salt-key-of-at-least-32-chars',
   };
   const chains = (extra: object) => JSON.stringify([{ id: 31338, name: 'two', rpcUrls: ['http://127.0.0.1:1'], ...extra }]);
 

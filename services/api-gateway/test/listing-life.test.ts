@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import sharp from 'sharp';
 import { connectRedis } from '@reelboard/bus';
-import { depositAddressOf } from '@reelboard/chain';
+import { depositAddressAt, depositAddressOf, keyedDepositSalt } from '@reelboard/chain';
 import { serviceQueues } from '@reelboard/contracts';
 import { moderateListing, saveListing } from '@reelboard/db';
 import { createBus } from '@reelboard/lifecycle';
@@ -322,16 +322,25 @@ describe('renewal quotes', () => {
     const quoted = await api(`/v1/listings/${input.listingId}/renew`, { method: 'POST', token: owner });
     expect(quoted.status).toBe(202);
     quoteIds.push(quoted.body.renewalId);
+    const salt = keyedDepositSalt(gw.config.DEPOSIT_SALT_KEY, quoted.body.renewalId);
     expect(quoted.body).toMatchObject({
       listingId: input.listingId,
       days: 30,
-      payment: { to: depositAddressOf({ merchant: gw.config.MERCHANT_ADDRESS, token: null }, quoted.body.renewalId) },
+      payment: { to: depositAddressAt({ merchant: gw.config.MERCHANT_ADDRESS, token: null }, salt) },
     });
-    expect(await gw.db('payment_quotes').where({ quote_id: quoted.body.renewalId }).first('purpose', 'listing_id', 'renewal_days', 'deposit_address')).toEqual({
+    // Salted under the gateway's key: the listing's and the renewal's ids are public, its address is not derivable from them.
+    expect(quoted.body.payment.to).not.toBe(depositAddressOf({ merchant: gw.config.MERCHANT_ADDRESS, token: null }, quoted.body.renewalId));
+    expect(
+      await gw
+        .db('payment_quotes')
+        .where({ quote_id: quoted.body.renewalId })
+        .first('purpose', 'listing_id', 'renewal_days', 'deposit_address', 'deposit_salt'),
+    ).toEqual({
       purpose: 'renewal',
       listing_id: input.listingId,
       renewal_days: 30,
       deposit_address: quoted.body.payment.to,
+      deposit_salt: salt,
     });
     expect(await gw.uploads.state(quoted.body.renewalId)).toBe('awaiting_payment');
     expect(await gw.bus.queue('renewal.quoted').getJob(`${quoted.body.renewalId}.renewal.quoted`)).toBeDefined();

@@ -60,7 +60,7 @@ export const paymentWatcherSchema = commonSchema
     EXPIRED_QUOTE_READ_SECONDS: env
       .nonNegativeInt(3600)
       .describe(
-        'How often the balances of every quote past its deadline (still in LATE_WATCH_SECONDS) are read, for late money paid by an internal transfer; 0: every pass.',
+        'How often the balance of each quote past its deadline (still in LATE_WATCH_SECONDS) is read, for late money paid by an internal transfer: once per interval each, at a point of it set by a hash of its address, so every pass that reads the open quotes reads a slice of them (never all at once); 0: every pass.',
       ),
     RPC_BATCH_SIZE: env
       .positiveInt(500)

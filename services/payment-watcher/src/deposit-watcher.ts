@@ -8,7 +8,7 @@ import type { Logger } from '@reelboard/logger';
 import { type ConfirmationPolicy, confirmedHeight } from './confirmed-height.js';
 import { judgeCredit } from './judge-credit.js';
 import { countCredit, countReorg, countReversal, scanLag } from './metrics.js';
-import type { ScanLock } from './scan-lock.js';
+import { LeaseLostError, type ScanLock } from './scan-lock.js';
 import { type ChainAsset, creditKeyOf, type MerchantSeen, merchantKey, type WatchedQuote, type WatchList, watchKeyOf } from './watch-list.js';
 
 type Address = `0x${string}`;
@@ -52,8 +52,18 @@ export interface DepositWatcherDeps {
    * 0 or unset: on every pass. Addresses a block shows a transfer to are read on that pass anyway.
    */
   openReadIntervalMs?: number | undefined;
-  /** The same for quotes past their deadline (late money, recorded for refund). 0 or unset: on every pass. */
+  /**
+   * The same for quotes past their deadline (late money, recorded for refund). 0 or unset: on every
+   * pass. Each is read once an interval at a point set by a hash of its address (`expiredReads`).
+   */
   expiredReadIntervalMs?: number | undefined;
+  /**
+   * `spread` (the default): each expired quote is read at its own point of the interval, on a pass
+   * that reads the open quotes anyway, so every such pass reads a slice and the calls per pass stay
+   * flat. `burst`: all of them on one pass once the interval has gone by (how they were read before;
+   * kept for the cost benchmark's comparison).
+   */
+  expiredReads?: 'spread' | 'burst' | undefined;
   /**
    * The Postgres ledger the watch set is rebuilt from (at start, and whenever Redis lost it). Without
    * one (a test of the passes alone) the watch set is only what `upload.received` filled.
@@ -131,15 +141,33 @@ export class DepositWatcher {
     return confirmedHeight(this.deps.chain, { confirmationPolicy: this.deps.confirmationPolicy, confirmations: this.deps.confirmations });
   }
 
-  /** One pass: if this replica holds the lease, settles the blocks from the cursor to the confirmed head. Returns blocks read. */
+  /**
+   * One pass: if this replica holds the lease, settles the blocks from the cursor to the confirmed head. Returns blocks read.
+   * The lease is renewed while the pass runs and checked before each step that writes; a pass that
+   * lost it (it ran out during a stall, another replica took it) throws LeaseLostError, its cursor
+   * write refused, and leaves the blocks to the replica that holds it.
+   */
   async scanOnce(): Promise<number> {
-    const { lock, watchList } = this.deps;
+    const { lock } = this.deps;
     this.leased = await lock.acquire();
     if (!this.leased) {
       // Only the replica that reads blocks knows how far behind they are.
       scanLag.remove({ chain: String(this.deps.chainId) });
       return 0;
     }
+    const heartbeat = lock.keepAlive();
+    try {
+      return await this.scanLeased();
+    } catch (error) {
+      if (error instanceof LeaseLostError) this.leased = false;
+      throw error;
+    } finally {
+      heartbeat.stop();
+    }
+  }
+
+  private async scanLeased(): Promise<number> {
+    const { lock, watchList } = this.deps;
     const confirmed = await this.confirmedHeight();
     if (this.deps.ledger && !(await watchList.watchSetRestored())) {
       // Postgres down (or not migrated yet) must not stop the passes over what is watched: the marker
@@ -166,6 +194,8 @@ export class DepositWatcher {
         return 0;
       }
       const toBlock = confirmed < fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n ? confirmed : fromBlock + BigInt(this.deps.maxBlocksPerPass) - 1n;
+      // Renewed before each range of blocks: a pass that lost the lease stops before reading more.
+      await lock.assertHeld();
       const quotes = await watchList.watched();
       const range = await this.readRange(fromBlock, toBlock, new Set(quotes.map((q) => lower(q.address))), quotes);
       // The first block read must stand on the one the cursor kept; if not, blocks read before were
@@ -196,7 +226,7 @@ export class DepositWatcher {
     const { read, due } = await this.balancesDue(quotes, straddling, range, endTime);
     await this.settleAt(read, toBlock, range);
     await watchList.markBalancesRead(due);
-    await watchList.saveCursor(toBlock, endTime, range.hashes.get(toBlock) as Hash, range.hashes, this.deps.hashesKept);
+    await watchList.saveCursor(toBlock, endTime, range.hashes.get(toBlock) as Hash, range.hashes, this.deps.hashesKept, this.deps.lock.fence());
     scanLag.set({ chain: String(this.deps.chainId) }, toBlock === confirmed ? 0 : Math.max(0, (await this.blockTime(confirmed)) - endTime) / 1000);
     await this.requeuePaid();
     return Number(toBlock - fromBlock) + 1;
@@ -285,14 +315,15 @@ export class DepositWatcher {
     }
     await this.reverseLostMerchantTransfers(reorg, height);
     const cursor = { block: reorg.ancestor, time: Number(ancestorBlock.timestamp) * 1000, hash: ancestorBlock.hash as Hash };
-    await watchList.saveCursor(cursor.block, cursor.time, cursor.hash, new Map([[cursor.block, cursor.hash]]), this.deps.hashesKept);
+    await watchList.saveCursor(cursor.block, cursor.time, cursor.hash, new Map([[cursor.block, cursor.hash]]), this.deps.hashesKept, this.deps.lock.fence());
     return cursor;
   }
 
   /**
    * The quotes whose balances a pass reads at the end of its range: those a transfer in the range
-   * pays, those whose deadline the range passed, and every open (or expired) quote when its interval
-   * has gone by since the last such read (block time: a catch-up reads them once, at its end).
+   * pays, those whose deadline the range passed, every open quote when its interval has gone by
+   * since the last such read (block time: a catch-up reads them once, at its end), and the expired
+   * quotes whose point of their interval (a hash of the address) falls since the last open read.
    * Returns the block time to record for each interval that came due.
    */
   private async balancesDue(
@@ -302,18 +333,46 @@ export class DepositWatcher {
     endTime: number,
   ): Promise<{ read: WatchedQuote[]; due: { open?: number; expired?: number } }> {
     const last = await this.deps.watchList.balancesReadAt();
+    const openInterval = this.deps.openReadIntervalMs ?? 0;
+    const expiredInterval = this.deps.expiredReadIntervalMs ?? 0;
+    const burst = this.deps.expiredReads === 'burst';
     // A clock that went back (a reorg onto blocks stamped earlier) makes the interval due, never stuck.
     const isDue = (at: number | undefined, interval: number) => at === undefined || endTime - at >= interval || endTime < at;
     const due = {
-      ...(isDue(last.open, this.deps.openReadIntervalMs ?? 0) ? { open: endTime } : {}),
-      ...(isDue(last.expired, this.deps.expiredReadIntervalMs ?? 0) ? { expired: endTime } : {}),
+      ...(isDue(last.open, openInterval) ? { open: endTime } : {}),
+      ...(burst && isDue(last.expired, expiredInterval) ? { expired: endTime } : {}),
     };
+    const expiredDue: (address: Address) => boolean =
+      expiredInterval <= 0
+        ? () => true
+        : burst
+          ? () => due.expired !== undefined
+          : due.open === undefined
+            ? () => false
+            : this.expiredSlice(last.open, endTime, expiredInterval);
     const picked = new Set(straddling.map(watchKeyOf));
     const read = quotes.filter((q) => {
       if (picked.has(watchKeyOf(q)) || range.transfers.has(q.address)) return true;
-      return Date.parse(q.expiresAt) >= endTime ? due.open !== undefined : due.expired !== undefined;
+      if (Date.parse(q.expiresAt) >= endTime) return due.open !== undefined;
+      return expiredDue(q.address);
     });
     return { read, due };
+  }
+
+  /**
+   * Which expired quotes a pass reads when they are spread: each at the point of the interval a hash
+   * of its address sets (deposit addresses are keccak outputs, so the points are uniform), when that
+   * point falls in (since, endTime]. The windows of the passes that read open quotes follow each
+   * other, so each expired quote is read once an interval and each such pass reads a slice (other
+   * passes read none). No earlier read known, a window as long as the interval, or a clock gone
+   * back: every expired quote.
+   */
+  private expiredSlice(since: number | undefined, endTime: number, interval: number): (address: Address) => boolean {
+    if (since === undefined || endTime - since >= interval || endTime < since) return () => true;
+    return (address) => {
+      const point = Number(BigInt(address) % BigInt(interval));
+      return Math.floor((endTime - point) / interval) > Math.floor((since - point) / interval);
+    };
   }
 
   /** The last block of the range at or before each quote's deadline (quotes with none are left to the end of the range). */
@@ -391,6 +450,7 @@ export class DepositWatcher {
     const epochs = await watchList.merchantReversals(found.map((t) => merchantKey(t)));
     const seen: MerchantSeen[] = [];
     for (const [i, { blockNumber, asset: _asset, ...transfer }] of found.entries()) {
+      await this.deps.lock.assertHeld();
       const token = transfer.logIndex === null ? null : deposits.token;
       const epoch = epochs[i] ?? 0;
       await bus.publish('payment.credited', {
@@ -492,6 +552,8 @@ export class DepositWatcher {
     for (const [i, quote] of quotes.entries()) {
       const total = totals[i] ?? 0n;
       if (total <= (known[i] ?? 0n)) continue;
+      // A credit is sent only under the lease (the ledger's job ids also make a repeated one a no-op).
+      await this.deps.lock.assertHeld();
       const asset = quote.token === null ? null : lower(quote.token);
       // Only the transfers in this entry's asset explain its increase.
       const transfers = (range.transfers.get(quote.address) ?? [])
@@ -634,6 +696,7 @@ export class DepositWatcher {
           createdAt: q.createdAt,
           expiresAt: q.expiresAt,
           ...(q.merchant ? { merchant: q.merchant } : {}),
+          ...(q.depositSalt ? { salt: q.depositSalt } : {}),
         },
         until: Date.parse(q.expiresAt) + ledger.lateWatchMs,
         credited: BigInt(q.creditedTotal),
@@ -701,6 +764,10 @@ export class DepositWatcher {
       this.running = this.scanOnce().then(
         () => undefined,
         async (error: unknown) => {
+          if (error instanceof LeaseLostError) {
+            this.deps.log.warn('scan lease lost during a pass; its writes were refused, the replica holding the lease scans', { lease: error.key });
+            return;
+          }
           this.deps.log.warn('deposit pass failed; will retry', { error: error instanceof Error ? error.message : String(error) });
           await this.reportStall();
         },

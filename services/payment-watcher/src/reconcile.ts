@@ -1,4 +1,4 @@
-import type { Log, PublicClient } from 'viem';
+import type { Hex, Log, PublicClient } from 'viem';
 import {
   type DepositSettings,
   type DepositSweep,
@@ -140,7 +140,8 @@ export function quotesBySettings(quotes: readonly LedgerQuoteTotal[], configured
       merchant: (quote.merchant ?? configured.merchant).toLowerCase() as Address,
       token: quote.token === null ? null : (quote.token.toLowerCase() as Address),
     };
-    if (depositAddressOf(settings, quote.quoteId) !== quote.depositAddress) continue;
+    // Under its stored salt: a quote issued under an earlier DEPOSIT_SALT_KEY is still ours.
+    if (depositAddressOf(settings, quote.quoteId, quote.depositSalt as Hex | null) !== quote.depositAddress) continue;
     const key = `${settings.merchant}:${settings.token ?? 'native'}`;
     const group = groups.get(key) ?? { settings, quotes: [] };
     group.quotes.push(quote);

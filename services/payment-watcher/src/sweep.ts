@@ -8,6 +8,7 @@ import {
   type DepositSweep,
   ensureDepositFactory,
   readBalances,
+  type SweepTarget,
   sweepDeposits,
   sweepWouldRevert,
 } from '@reelboard/chain';
@@ -89,33 +90,34 @@ export async function sweepInBatches(
   chain: PublicClient,
   { rpcUrls, chainId, privateKey, maxGasPrice }: { rpcUrls: readonly string[]; chainId: number; privateKey: `0x${string}`; maxGasPrice?: bigint | undefined },
   deposits: DepositSettings,
-  quoteIds: readonly string[],
+  quotes: readonly SweepTarget[],
 ): Promise<SweepOutcome> {
   const account = privateKeyToAccount(privateKey);
   // The same endpoints as reads, failing over alike (a signed transaction sent twice is one transaction).
   const wallet = createWalletClient({ account, chain: chainFor({ rpcUrls, chainId }), transport: chainTransport({ rpcUrls, chainId }) });
   const outcome: SweepOutcome = { sweeps: [], skipped: [] };
-  if (quoteIds.length === 0) return outcome;
+  if (quotes.length === 0) return outcome;
   if (maxGasPrice !== undefined) {
     const gasPrice = await chain.getGasPrice();
     if (gasPrice > maxGasPrice) throw new GasPriceTooHighError(gasPrice, maxGasPrice);
   }
   await ensureDepositFactory(wallet, chain, deposits);
-  const sweepIsolating = async (ids: readonly string[]): Promise<void> => {
+  const sweepIsolating = async (ids: readonly SweepTarget[]): Promise<void> => {
     const reverts = await sweepWouldRevert(chain, account.address, deposits, ids);
     if (reverts === undefined) {
       outcome.sweeps.push(...(await sweepDeposits(wallet, chain, deposits, ids)).sweeps);
       return;
     }
     if (ids.length === 1) {
-      outcome.skipped.push({ quoteId: ids[0] as string, reason: reverts });
+      const only = ids[0] as SweepTarget;
+      outcome.skipped.push({ quoteId: typeof only === 'string' ? only : only.quoteId, reason: reverts });
       return;
     }
     const half = Math.ceil(ids.length / 2);
     await sweepIsolating(ids.slice(0, half));
     await sweepIsolating(ids.slice(half));
   };
-  for (let i = 0; i < quoteIds.length; i += SWEEP_BATCH) await sweepIsolating(quoteIds.slice(i, i + SWEEP_BATCH));
+  for (let i = 0; i < quotes.length; i += SWEEP_BATCH) await sweepIsolating(quotes.slice(i, i + SWEEP_BATCH));
   return outcome;
 }
 
@@ -162,14 +164,16 @@ export class AutoSweeper {
     for (const [settings, quotes] of groupBySettings(await watchList.watched(), deposits)) {
       // The token minimum is in the configured token's units; another token's is unknown: anything non-zero.
       const groupMinimums = { native: minimums.native, token: settings.token === deposits.token ? minimums.token : 0n };
-      const quoteIds = await quotesWorthSweeping({ chain, deposits: settings, quotes, minimums: groupMinimums });
-      if (quoteIds.length === 0) continue;
+      const quoteIds = new Set(await quotesWorthSweeping({ chain, deposits: settings, quotes, minimums: groupMinimums }));
+      if (quoteIds.size === 0) continue;
+      // Each by the salt its quote was issued with (none stored: its id), whatever the gateway's key is now.
+      const targets = quotes.filter((q) => quoteIds.has(q.uploadId)).map((q) => ({ quoteId: q.uploadId, salt: q.salt }));
       let outcome: SweepOutcome;
       try {
-        outcome = await sweepInBatches(chain, this.deps, settings, quoteIds);
+        outcome = await sweepInBatches(chain, this.deps, settings, targets);
       } catch (error) {
         if (!(error instanceof GasPriceTooHighError)) throw error;
-        log.info('automatic sweep waits for a lower gas price', { gasPrice: error.gasPrice.toString(), cap: error.cap.toString(), addresses: quoteIds.length });
+        log.info('automatic sweep waits for a lower gas price', { gasPrice: error.gasPrice.toString(), cap: error.cap.toString(), addresses: quoteIds.size });
         return swept;
       }
       const { sweeps, skipped } = outcome;

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { DepositSweep } from '@reelboard/chain';
 import type { UploadReceived } from '@reelboard/contracts';
+import { type Fence, LeaseLostError } from './scan-lock.js';
 
 type Address = `0x${string}`;
 type Hash = `0x${string}`;
@@ -27,6 +28,8 @@ export interface WatchedQuote {
   entry?: string | undefined;
   /** False for an asset the quote did not offer: whatever reaches the address in it is due back. */
   offered?: boolean | undefined;
+  /** The CREATE2 salt of its deposit address, as the gateway issued it; absent: the quote id (quotes from before salts were keyed). */
+  salt?: Hash | undefined;
 }
 
 /** A watched entry's member in the watch set: the upload id for the quote's own asset, else `uploadId:asset`. */
@@ -106,6 +109,7 @@ export const watchedQuoteOf = (upload: Pick<UploadReceived, 'uploadId' | 'owner'
   createdAt: upload.quote.createdAt,
   expiresAt: upload.quote.expiresAt,
   ...(upload.quote.merchant ? { merchant: upload.quote.merchant } : {}),
+  ...(upload.quote.salt ? { salt: upload.quote.salt } : {}),
 });
 
 // Raises the credited total only: two watchers (a block pass and a client's hint) may settle the
@@ -124,6 +128,53 @@ local current = redis.call('HGET', KEYS[1], ARGV[1])
 if not current or string.len(current) < string.len(ARGV[2]) or (string.len(current) == string.len(ARGV[2]) and current <= ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+return 1
+`;
+
+// Appends one sweep transaction's records (pairs of deposit address and entry) in one step, each
+// skipped if its id (tx hash and log index) is already there: a read-then-write from the client
+// lets two writers (a pass and a reorg's re-read, or two replicas) drop each other's entries, and a
+// crash halfway leaves half a transaction, whose addresses then look as if money had left them.
+const ADD_SWEEPS_SCRIPT = `
+local added = 0
+for i = 1, #ARGV, 3 do
+  local deposit, id, entry = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local raw = redis.call('HGET', KEYS[1], deposit)
+  if not raw then
+    redis.call('HSET', KEYS[1], deposit, '[' .. entry .. ']')
+    added = added + 1
+  elseif not string.find(raw, '"id":"' .. id .. '"', 1, true) then
+    redis.call('HSET', KEYS[1], deposit, string.sub(raw, 1, -2) .. ',' .. entry .. ']')
+    added = added + 1
+  end
+end
+return added
+`;
+
+// Forgets the sweeps above a block in one step, for the same reason (a concurrent append survives).
+const DROP_SWEEPS_SCRIPT = `
+local above = tonumber(ARGV[1])
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local list = cjson.decode(all[i + 1])
+  local kept = {}
+  for _, entry in ipairs(list) do
+    if tonumber(entry.block) <= above then table.insert(kept, entry) end
+  end
+  if #kept == 0 then redis.call('HDEL', KEYS[1], all[i])
+  elseif #kept < #list then redis.call('HSET', KEYS[1], all[i], cjson.encode(kept)) end
+end
+return 1
+`;
+
+// Moves the cursor, fenced: with a token (ARGV[1]), only while the lease (KEYS[4]) holds it.
+const SAVE_CURSOR_SCRIPT = `
+if ARGV[1] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'block', ARGV[2], 'time', ARGV[3], 'hash', ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '(' .. ARGV[2], '+inf')
+for i = 6, #ARGV, 2 do redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[5])
 return 1
 `;
 
@@ -225,25 +276,28 @@ export class WatchList {
 
   /** Forgets sweeps recorded in blocks above `block` (a reorg replaced them; the new chain's are read again). */
   async dropSweepsAbove(block: bigint): Promise<void> {
-    const all = await this.redis.hgetall(this.key('swept'));
-    for (const [deposit, raw] of Object.entries(all)) {
-      const list = JSON.parse(raw) as { block: string }[];
-      const kept = list.filter((entry) => BigInt(entry.block) <= block);
-      if (kept.length === list.length) continue;
-      if (kept.length === 0) await this.redis.hdel(this.key('swept'), deposit);
-      else await this.redis.hset(this.key('swept'), deposit, JSON.stringify(kept));
-    }
+    await this.redis.eval(DROP_SWEEPS_SCRIPT, 1, this.key('swept'), block.toString());
   }
 
-  /** Remembers sweeps (idempotent per log), so totals can add back what left an address. */
+  /**
+   * Remembers sweeps, so totals can add back what left an address: each sweep transaction's logs in
+   * one atomic step, idempotent by log (a pass read again after a crash records each one once).
+   */
   async addSweeps(sweeps: readonly DepositSweep[]): Promise<void> {
-    for (const sweep of sweeps) {
-      const id = `${sweep.txHash}:${sweep.logIndex}`;
-      const raw = await this.redis.hget(this.key('swept'), sweep.deposit);
-      const list = raw ? (JSON.parse(raw) as SweptEntry[]) : [];
-      if (list.some((entry) => entry.id === id)) continue;
-      list.push({ id, block: sweep.blockNumber.toString(), native: sweep.native.toString(), token: sweep.token.toString(), asset: sweep.asset });
-      await this.redis.hset(this.key('swept'), sweep.deposit, JSON.stringify(list));
+    const byTx = new Map<string, DepositSweep[]>();
+    for (const sweep of sweeps) byTx.set(sweep.txHash, [...(byTx.get(sweep.txHash) ?? []), sweep]);
+    for (const group of byTx.values()) {
+      const args = group.flatMap((sweep) => {
+        const entry: SweptEntry = {
+          id: `${sweep.txHash}:${sweep.logIndex}`,
+          block: sweep.blockNumber.toString(),
+          native: sweep.native.toString(),
+          token: sweep.token.toString(),
+          asset: sweep.asset,
+        };
+        return [sweep.deposit, entry.id, JSON.stringify(entry)];
+      });
+      await this.redis.eval(ADD_SWEEPS_SCRIPT, 1, this.key('swept'), ...args);
     }
   }
 
@@ -275,15 +329,25 @@ export class WatchList {
    * Moves the cursor to `block` (forward after a pass, back to the common ancestor after a reorg)
    * and keeps the hashes of the blocks just read, up to `keep` blocks behind it, so the next reorg's
    * common ancestor can be found. Hashes above `block` are dropped: they belong to a replaced branch.
+   * With a `fence`, the write is refused (LeaseLostError) unless the lease still holds our token,
+   * checked in the same script: a pass that outlived its lease never moves the cursor.
    */
-  async saveCursor(block: bigint, time: number, hash: Hash, read: ReadonlyMap<bigint, Hash> = new Map(), keep = 256): Promise<void> {
-    const multi = this.redis.multi().hset(this.key('cursor'), { block: block.toString(), time: String(time), hash });
-    multi.zremrangebyscore(this.key('cursor', 'hashes'), `(${block}`, '+inf');
-    for (const [number, blockHash] of read) if (number <= block) multi.zadd(this.key('cursor', 'hashes'), number.toString(), `${number}:${blockHash}`);
-    multi.zremrangebyscore(this.key('cursor', 'hashes'), '-inf', `(${block - BigInt(keep) + 1n}`);
+  async saveCursor(block: bigint, time: number, hash: Hash, read: ReadonlyMap<bigint, Hash> = new Map(), keep = 256, fence?: Fence | undefined): Promise<void> {
+    const hashes = [...read].filter(([number]) => number <= block).flatMap(([number, blockHash]) => [number.toString(), `${number}:${blockHash}`]);
+    const keys = [this.key('cursor'), this.key('cursor', 'hashes'), this.key('merchant', 'seen'), fence?.key ?? this.key('cursor')];
     // Transfers older than the hashes kept are past any reorg this watcher can follow.
-    multi.zremrangebyscore(this.key('merchant', 'seen'), '-inf', `(${block - BigInt(keep) + 1n}`);
-    await multi.exec();
+    const written = await this.redis.eval(
+      SAVE_CURSOR_SCRIPT,
+      keys.length,
+      ...keys,
+      fence ? fence.token : '',
+      block.toString(),
+      String(time),
+      hash,
+      (block - BigInt(keep) + 1n).toString(),
+      ...hashes,
+    );
+    if (Number(written) !== 1) throw new LeaseLostError(fence?.key ?? this.key('cursor'));
   }
 
   /** Remembers transfers to the merchant sent to the ledger, by block, so a reorg can take back those it removed. */

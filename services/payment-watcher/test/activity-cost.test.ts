@@ -118,9 +118,9 @@ describe('a pass reads the balances of open quotes often, of expired ones rarely
     const upload = await receive(r, -60_000);
     const paidAt = await payInternally(upload.quote.to);
     await laterScan(r);
+    // Expired quotes are read once an interval each, at a point of it set by their address
+    // (test/expired-spread.test.ts: a slice per pass), so the money is found within the interval.
     await laterScan(r, 600);
-    // The open quotes' interval came due (10 minutes passed); an expired quote waits for its own.
-    expect(await credits(r, upload.uploadId)).toEqual([]);
     await laterScan(r, EXPIRED / 1000 - 600);
     const [credit] = await credits(r, upload.uploadId);
     expect(credit).toMatchObject({ status: 'late', totalReceived: PRICE.toString() });

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { AcceptedUpload } from '@reelboard/api';
 import type { Bus } from '@reelboard/bus';
-import { depositAddressOf, quoteSettingsOf } from '@reelboard/chain';
+import { depositAddressAt, keyedDepositSalt, quoteSettingsOf } from '@reelboard/chain';
 import { type ListingForm, STAGED_FILES, stagedPaths, type UploadReceived } from '@reelboard/contracts';
 import { type Knex, recordQuote } from '@reelboard/db';
 import type { Uploads } from '@reelboard/lifecycle';
@@ -15,7 +15,7 @@ export interface AcceptUploadDeps {
   db: Knex;
   uploads: Uploads;
   bus: Bus;
-  config: PricingConfig & Pick<GatewayConfig, 'MERCHANT_ADDRESS' | 'QUOTE_TTL_SECONDS' | 'STAGING_DIR' | 'SPECULATIVE_PREVIEW'>;
+  config: PricingConfig & Pick<GatewayConfig, 'DEPOSIT_SALT_KEY' | 'MERCHANT_ADDRESS' | 'QUOTE_TTL_SECONDS' | 'STAGING_DIR' | 'SPECULATIVE_PREVIEW'>;
   limits: IntakeLimits;
   /** How the quote is priced (PRICE in fiat: a feed read now); unset: the configured base-unit amounts. */
   quotePrice?: PriceQuoter | undefined;
@@ -55,6 +55,8 @@ export async function acceptUpload(deps: AcceptUploadDeps, params: AcceptUploadP
   const now = params.now ?? new Date();
   // The quote keeps what its address derives from: a later change of merchant or token leaves it paying where it was issued.
   const settings = { merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null };
+  // Keyed, not the public id: only whom the quote is shown to can find its address. Stored with the quote.
+  const salt = keyedDepositSalt(config.DEPOSIT_SALT_KEY, uploadId);
   const upload: UploadReceived = {
     uploadId,
     owner,
@@ -63,11 +65,12 @@ export async function acceptUpload(deps: AcceptUploadDeps, params: AcceptUploadP
       // The first offer's chain: the home chain, unless none of its assets can be quoted now.
       chainId: priced.offers[0]?.chainId ?? config.CHAIN_ID,
       // The quote's own deposit address: whatever reaches it pays this upload, from any wallet, by any route.
-      to: depositAddressOf(settings, uploadId),
+      to: depositAddressAt(settings, salt),
       ...pricedQuoteFields(priced),
       createdAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + config.QUOTE_TTL_SECONDS * 1000).toISOString(),
       merchant: settings.merchant.toLowerCase() as `0x${string}`,
+      salt,
     },
     staged: { source: staged.source, sourceBytes: videoBytes, ...(params.logo ? { logo: staged.logo } : {}) },
     receivedAt: now.toISOString(),
@@ -84,6 +87,7 @@ export async function acceptUpload(deps: AcceptUploadDeps, params: AcceptUploadP
     createdAt: quote.createdAt,
     expiresAt: quote.expiresAt,
     settings: quoteSettingsOf(settings),
+    depositSalt: salt,
     price: quote.price,
     rate: quote.rate,
     offers: quote.offers,

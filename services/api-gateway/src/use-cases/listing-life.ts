@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
-import { depositAddressOf, quoteSettingsOf } from '@reelboard/chain';
+import { depositAddressAt, keyedDepositSalt, quoteSettingsOf } from '@reelboard/chain';
 import type { RenewalQuoted, StatusEvent } from '@reelboard/contracts';
 import {
   editListing,
@@ -39,6 +39,7 @@ export interface ListingLifeDeps {
   config: PricingConfig &
     Pick<
       GatewayConfig,
+      | 'DEPOSIT_SALT_KEY'
       | 'MERCHANT_ADDRESS'
       | 'QUOTE_TTL_SECONDS'
       | 'LISTING_DAYS'
@@ -203,6 +204,8 @@ export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'u
   const now = new Date();
   // The quote keeps what its address derives from: a later change of merchant or token leaves it paying where it was issued.
   const settings = { merchant: config.MERCHANT_ADDRESS, token: config.PAYMENT_TOKEN ?? null };
+  // Keyed, not the public id: only whom the quote is shown to can find its address. Stored with the quote.
+  const salt = keyedDepositSalt(config.DEPOSIT_SALT_KEY, renewalId);
   const renewal: RenewalQuoted = {
     uploadId: renewalId,
     purpose: 'renewal',
@@ -210,11 +213,12 @@ export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'u
     owner: wallet.toLowerCase() as `0x${string}`,
     quote: {
       chainId: priced.offers[0]?.chainId ?? config.CHAIN_ID,
-      to: depositAddressOf(settings, renewalId),
+      to: depositAddressAt(settings, salt),
       ...pricedQuoteFields(priced),
       createdAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + config.QUOTE_TTL_SECONDS * 1000).toISOString(),
       merchant: settings.merchant.toLowerCase() as `0x${string}`,
+      salt,
     },
     days: config.LISTING_DAYS,
     receivedAt: now.toISOString(),
@@ -233,6 +237,7 @@ export async function quoteRenewal(deps: Pick<ListingLifeDeps, 'db' | 'bus' | 'u
     listingId: listing.listingId,
     renewalDays: config.LISTING_DAYS,
     settings: quoteSettingsOf(settings),
+    depositSalt: salt,
     price: renewal.quote.price,
     rate: renewal.quote.rate,
     offers: renewal.quote.offers,
