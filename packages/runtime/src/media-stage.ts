@@ -1,7 +1,7 @@
 import type { BusSettings, StageHandler } from '@reelboard/bus';
 import type { Channel, QueueName } from '@reelboard/contracts';
 import { connectPipeline, type Uploads } from '@reelboard/lifecycle';
-import { createMediaAdapter, type MediaAdapter, type MediaEnv, runnerOptionsFrom } from '@reelboard/media';
+import { createMediaAdapter, describeFfmpegProblem, type MediaAdapter, type MediaEnv, runnerOptionsFrom } from '@reelboard/media';
 import { runService, type ServiceBasics } from './index.js';
 
 /** What a stage that runs ffmpeg is: a channel it consumes and a handler built from its media adapter and config. */
@@ -34,7 +34,7 @@ export function runMediaStage<C extends Channel, Config extends ServiceBasics & 
     start: async (config, log) => {
       const media = createMediaAdapter(runnerOptionsFrom(config));
       const health = await media.health();
-      if (!health.ok) throw new Error(`ffmpeg is not usable: ${JSON.stringify(health)}`);
+      if (!health.ok) throw new Error(`ffmpeg is not usable (FFMPEG_PATH): ${describeFfmpegProblem(health)}`);
       const { redis, bus, uploads } = await connectPipeline(config, options.name, log);
       bus.consume(options.channel, options.handler(media, config, uploads), { concurrency: options.concurrency(config) });
       for (const extra of options.alsoConsume?.(media, config, uploads) ?? []) {
@@ -44,7 +44,8 @@ export function runMediaStage<C extends Channel, Config extends ServiceBasics & 
         readiness: {
           redis: async () => void (await redis.ping()),
           ffmpeg: async () => {
-            if (!(await media.health()).ok) throw new Error('ffmpeg unusable');
+            const now = await media.health();
+            if (!now.ok) throw new Error(`ffmpeg unusable: ${describeFfmpegProblem(now)}`);
           },
         },
         closers: [() => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit())],
