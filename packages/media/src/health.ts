@@ -4,11 +4,11 @@ import type { FfmpegRunner } from './ffmpeg-runner.js';
 export const REQUIRED_ENCODERS: readonly string[] = ['libvpx-vp9', 'libopus', 'libwebp'];
 
 /**
- * The ffmpeg releases this package is known to work with: the suite runs green on 5.1 (Debian 12),
- * 6.1 (Ubuntu 24.04) and 7.1 (Debian 13) (docs/development.md). Each major changed something the
- * product relies on (ffmpeg 7 made -fpsmax constant-rate, dropped the rotate tag on stream copy and
- * moved the mov demuxer's HLS check), so a release outside this range is refused at start, not
- * found out on a paid upload.
+ * The ffmpeg releases this package is known to work with: the suite runs on 5.1 (Debian 12, the
+ * image's) and 7.1 (Debian 13), docs/development.md says when; 6.1 (Ubuntu 24.04) lies between them.
+ * Each major changed something the product relies on (ffmpeg 7 made -fpsmax constant-rate, dropped
+ * the rotate tag on stream copy and moved the mov demuxer's HLS check), so a release outside this
+ * range is refused at start, not found out on a paid upload.
  */
 export const SUPPORTED_FFMPEG = { from: { major: 5, minor: 1 }, belowMajor: 8 } as const;
 
