@@ -20,6 +20,7 @@ export const unitTests = [
   'packages/media/test/capabilities.test.ts',
   'packages/media/test/chunk-commands.test.ts',
   'packages/media/test/commands.test.ts',
+  'packages/media/test/ffmpeg-version.test.ts',
   'packages/media/test/ladder-plan.test.ts',
   'packages/media/test/units.test.ts',
   'packages/testkit/test/infra-env.test.ts',

@@ -21,18 +21,42 @@ const WORKERS = ['payment-watcher', 'transcoder', 'preview-extractor', 'uploader
 const SERVICES = ['api-gateway', ...WORKERS];
 const ENGINES = ['settings-check', 'redis', 'postgres', 's3', 's3-init', 'migrate', 'anvil', 'caddy'];
 
-// Debian's docker-compose v1 is what CI has (scripts/infra/install.sh); the v2 plugin works too.
+/**
+ * The Compose found here: the v2 plugin (`docker compose`) when Docker has it, else a standalone
+ * `docker-compose`, which is v1 on Debian 12 (what CI installs, scripts/infra/install.sh) and v2 on
+ * Debian 13. The two render `config` differently (v2 leaves out services of inactive profiles and
+ * writes a hex address unquoted, which YAML reads as a number), so the checks read v2's JSON.
+ */
+interface ComposeCli {
+  /** How it is run, e.g. `docker compose`. */
+  command: string[];
+  /** What `version --short` says, e.g. 2.26.1. */
+  version: string;
+  /** 1 or 2. */
+  major: number;
+}
+
+async function findCompose(): Promise<ComposeCli> {
+  const tried: string[] = [];
+  for (const command of [['docker', 'compose'], ['docker-compose']]) {
+    try {
+      const { stdout } = await run(command[0]!, [...command.slice(1), 'version', '--short'], { env: { PATH: process.env.PATH } });
+      const version = stdout.trim().replace(/^v/, '');
+      return { command, version, major: Number(version.split('.')[0]) };
+    } catch (err) {
+      tried.push(`${command.join(' ')}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new Error(`no Docker Compose found (install docker-compose, scripts/infra/install.sh): ${tried.join('; ')}`);
+}
+
+const cli = await findCompose();
+
 // `env` replaces the variables the file interpolates (a real host's settings); none are inherited.
 async function compose(args: string[], env: Record<string, string> = {}): Promise<string> {
   const options = { cwd: repoRoot, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } };
-  try {
-    const { stdout } = await run('docker-compose', ['-f', composeFile, ...args], options);
-    return stdout;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    const { stdout } = await run('docker', ['compose', '-f', composeFile, ...args], options);
-    return stdout;
-  }
+  const { stdout } = await run(cli.command[0]!, [...cli.command.slice(1), '-f', composeFile, ...args], options);
+  return stdout;
 }
 
 // Parsed YAML of `config` output is untyped; the checks read it loosely.
@@ -45,7 +69,10 @@ function resolved(env: Record<string, string> = DEV): Promise<Record<string, Obj
   if (!resolutions.has(key))
     resolutions.set(
       key,
-      compose(['config'], env).then((text) => (parse(text) as Obj).services),
+      // Every profile (dev: anvil, tls: Caddy), so v2 renders what v1 always does.
+      compose(['--profile', 'dev', '--profile', 'tls', 'config', ...(cli.major >= 2 ? ['--format', 'json'] : [])], env).then(
+        (text) => (parse(text) as Obj).services,
+      ),
     );
   return resolutions.get(key)!;
 }
@@ -119,8 +146,8 @@ function serviceKeys(normalised: string): Map<string, Set<string>> {
   return services;
 }
 
-describe('docker-compose.yml', () => {
-  it("is accepted by `docker-compose config -q` with no environment at all, as with a real host's settings", async () => {
+describe(`docker-compose.yml, rendered by ${cli.command.join(' ')} ${cli.version}`, () => {
+  it(`is accepted by \`${cli.command.join(' ')} config -q\` (Compose ${cli.version}) with no environment at all, as with a real host's settings`, async () => {
     // DESIGN: `config -q` must accept the file; the required settings are checked when it starts (below).
     await expect(compose(['config', '-q'])).resolves.toBe('');
     await expect(compose(['config', '-q'], DEV)).resolves.toBe('');

@@ -55,7 +55,7 @@ export interface VideoChunkResult {
   wallSeconds: number;
 }
 
-/** The output frame rate of a source: its own, capped (what the full transcode's -fpsmax gives). */
+/** The output frame rate of a source: its own, capped (what the full transcode's rate cap gives). */
 export function outputFps(source: MediaInfo, maxFps = DEFAULT_MAX_FPS): number {
   const fps = source.video?.fps ?? 0;
   return fps > 0 ? Math.min(fps, maxFps) : maxFps;

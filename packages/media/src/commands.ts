@@ -100,10 +100,22 @@ export interface TranscodeCommandSettings {
 }
 
 /**
- * The video encoder's options after the filters: the frame-rate cap, then the codec's options at the
- * bitrate for the output's size (the ladder's unless given) and the given speed profile. The full
- * transcode, its chunks and the preview all encode through this, so chunks keep the single encode's
- * settings exactly.
+ * The frame-rate cap of the full transcode and its chunks as a filter, for a source faster than the
+ * cap: each output slot of 1/maxFps gets the last source frame before the slot ends (round=down),
+ * so a chunk, whose timestamps start a quarter source frame late (buildVideoChunkCommand), gets the
+ * single encode's frames, exactly as many as its slot has. As -fpsmax it was ffmpeg's output frame
+ * rate, which ffmpeg 7 makes constant-rate from each chunk's half-frame-shifted start: 62 frames in
+ * a 60-frame chunk of a 120 fps source (61 in the first chunk on ffmpeg 5.1), refused as truncated.
+ */
+function rateCapFilters(source: { video: { fps: number } }, maxFps: number): string[] {
+  return source.video.fps > maxFps ? [`fps=${maxFps}:round=down`] : [];
+}
+
+/**
+ * The video encoder's options after the filters: the frame-rate cap (unless the filters have it),
+ * then the codec's options at the bitrate for the output's size (the ladder's unless given) and the
+ * given speed profile. The full transcode, its chunks and the preview all encode through this, so
+ * chunks keep the single encode's settings exactly.
  */
 function videoEncodeOptions(
   codec: CodecConfig,
@@ -116,14 +128,16 @@ function videoEncodeOptions(
     videoBitrateKbps?: number | undefined;
   },
   speed: EncoderSpeed,
+  rateCap: 'option' | 'filter' = 'option',
 ): string[] {
   const { size } = settings;
   const sourceFps = settings.source.video.fps;
+  const capInFilters = rateCap === 'filter' && sourceFps > settings.maxFps;
   return [
     // Only for a source faster than the cap (or of unknown rate): ffmpeg 7 makes every output given
     // -fpsmax constant-rate, padding a variable-frame-rate video with repeated frames (40 became 58)
     // and the chunks with frames their neighbours also have; ffmpeg 5.1 only lowered an automatic rate.
-    ...(sourceFps > 0 && sourceFps <= settings.maxFps ? [] : ['-fpsmax', String(settings.maxFps)]),
+    ...((sourceFps > 0 && sourceFps <= settings.maxFps) || capInFilters ? [] : ['-fpsmax', String(settings.maxFps)]),
     ...codec.videoOptions({
       bitrateKbps: settings.videoBitrateKbps ?? bitrateForHeight(Math.min(size.width, size.height)),
       threads: settings.threads,
@@ -150,8 +164,8 @@ export function buildTranscodeCommand(settings: TranscodeCommandSettings): Ffmpe
       ...(source.audio ? ['-map', '0:a:0'] : ['-an']),
       ...STRIP_METADATA_OPTIONS,
       '-vf',
-      videoFilterChain(source.video, size),
-      ...videoEncodeOptions(codec, { ...settings, fps }, { ...codec.defaultSpeed, ...settings.speed }),
+      [...rateCapFilters(source, maxFps), videoFilterChain(source.video, size)].join(','),
+      ...videoEncodeOptions(codec, { ...settings, fps }, { ...codec.defaultSpeed, ...settings.speed }, 'filter'),
       ...(source.audio ? codec.audioOptions({ bitrateKbps: settings.audioBitrateKbps, channels: source.audio.channels }) : []),
       ...codec.containerOptions(),
     ],
@@ -176,7 +190,8 @@ export interface VideoChunkCommandSettings extends Omit<TranscodeCommandSettings
  * 3 to 4 % of a 10 s chunk's CPU at 360p). The input's timestamps are shifted three quarters of a
  * frame later, so the first frame lands half a frame past ffmpeg's exact-seek point: it is kept and
  * the one before dropped whatever the timestamps' rounding; a trim at the slot's length ends the
- * chunk on its last frame. The encoder starts with a keyframe (forced, to say so), so chunks join
+ * chunk on its last frame. (A source faster than the cap: a quarter of its own frame, see
+ * rateCapFilters.) The encoder starts with a keyframe (forced, to say so), so chunks join
  * without re-encoding.
  */
 export function buildVideoChunkCommand(settings: VideoChunkCommandSettings): FfmpegCommand {
@@ -186,7 +201,13 @@ export function buildVideoChunkCommand(settings: VideoChunkCommandSettings): Ffm
   if (frames !== undefined && (!Number.isInteger(frames) || frames < 1)) throw new RangeError(`frames must be a whole number >= 1, got ${frames}`);
   const codec = settings.codec ?? vp9Codec;
   const startSeconds = startFrame / fps;
-  const seek = startFrame > 0 ? ['-itsoffset', (0.75 / fps).toFixed(6), '-ss', ((startFrame + 0.25) / fps).toFixed(6)] : [];
+  const rateCap = rateCapFilters(source, settings.maxFps);
+  // A source faster than the output rate: its first frame lands a quarter of its own frame late, so
+  // the rate cap's round=down puts it in the chunk's first slot as the single encode does.
+  const sourceFrame = 1 / (rateCap.length > 0 ? source.video.fps : fps);
+  const [shift, past] = rateCap.length > 0 ? [0.5, 0.25] : [0.75, 0.25];
+  const seek = startFrame > 0 ? ['-itsoffset', (shift * sourceFrame).toFixed(6), '-ss', (startSeconds + past * sourceFrame).toFixed(6)] : [];
+  const trim = frames === undefined ? [] : [`trim=end=${(frames / fps).toFixed(6)}`];
   return {
     input: settings.input,
     inputOptions: [...restrictedInputOptions({ threads }), ...seek],
@@ -200,8 +221,8 @@ export function buildVideoChunkCommand(settings: VideoChunkCommandSettings): Ffm
       // in its slot too: after the seek a frame's time is its source time minus the seek point, the
       // next chunk's first frame sits at the slot's length plus half a frame, and trim drops it.
       '-vf',
-      frames === undefined ? videoFilterChain(source.video, size) : `trim=end=${(frames / fps).toFixed(6)},${videoFilterChain(source.video, size)}`,
-      ...videoEncodeOptions(codec, settings, { ...codec.defaultSpeed, ...settings.speed }),
+      [...rateCap, ...trim, videoFilterChain(source.video, size)].join(','),
+      ...videoEncodeOptions(codec, settings, { ...codec.defaultSpeed, ...settings.speed }, 'filter'),
       '-force_key_frames',
       'expr:eq(n,0)',
       ...codec.containerOptions(),

@@ -54,7 +54,7 @@ export { binariesFrom, type MediaBinaries, type MediaEnv, mediaBinariesSchema, m
 export { isMediaError, MediaError, type MediaErrorCode, type MediaErrorDetails } from './errors.js';
 export { clampPercent, type FfmpegProgress, type FfmpegRunnerOptions } from './ffmpeg-runner.js';
 export { type FrameSize, fitShortSide, fitWidth } from './geometry.js';
-export { type FfmpegHealth, REQUIRED_ENCODERS } from './health.js';
+export { describeFfmpegProblem, type FfmpegHealth, ffmpegVersionProblem, REQUIRED_ENCODERS, SUPPORTED_FFMPEG, SUPPORTED_FFMPEG_TEXT } from './health.js';
 export {
   buildDashManifestCommand,
   buildProgressiveRemuxCommand,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildVideoChunkCommand, type MediaInfo, type VideoStreamInfo } from '../src/index.js';
+import { buildTranscodeCommand, buildVideoChunkCommand, createMediaAdapter, type MediaInfo, type VideoStreamInfo } from '../src/index.js';
 import { ffmpegCli } from './helpers.js';
 
 // A chunk's input options on real ffmpeg: which frames it gets, and how much it decodes to get them.
@@ -20,10 +20,10 @@ let input: string;
 let reference: string[];
 
 /** Frame hashes of ffmpeg's framemd5 output, and how many frames the decoder produced to make them. */
-async function decode(inputOptions: readonly string[], filter: string): Promise<{ hashes: string[]; decoded: number }> {
+async function decode(inputOptions: readonly string[], filter: string, from = input): Promise<{ hashes: string[]; decoded: number }> {
   const { stdout, stderr } = await execFileAsync(
     'ffmpeg',
-    ['-hide_banner', '-v', 'verbose', ...inputOptions, '-i', input, '-map', '0:v:0', '-vf', filter, '-f', 'framemd5', '-'],
+    ['-hide_banner', '-v', 'verbose', ...inputOptions, '-i', from, '-map', '0:v:0', '-vf', filter, '-f', 'framemd5', '-'],
     { maxBuffer: 16 * 1024 * 1024 },
   );
   const hashes = stdout
@@ -48,16 +48,13 @@ const chunk = (startFrame: number, frames?: number) =>
   });
 const filterOf = (command: ReturnType<typeof chunk>) => command.outputOptions[command.outputOptions.indexOf('-vf') + 1] ?? '';
 
-beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'media-chunk-seek-'));
-  input = join(work, 'source.mp4');
-  // A keyframe every second (every 30 frames) and B-frames, as an encoder writes them: the frames'
-  // presentation times run ahead of their decode order, as in a phone's file.
+/** A 4 s source at `rate` fps, a keyframe every second, B-frames. */
+async function makeSource(path: string, rate: number): Promise<void> {
   await ffmpegCli([
     '-f',
     'lavfi',
     '-i',
-    `testsrc2=size=320x180:rate=${FPS}`,
+    `testsrc2=size=320x180:rate=${rate}`,
     '-t',
     '4',
     '-c:v',
@@ -67,15 +64,23 @@ beforeAll(async () => {
     '-bf',
     '2',
     '-g',
-    '30',
+    String(rate),
     '-keyint_min',
-    '30',
+    String(rate),
     '-sc_threshold',
     '0',
     '-pix_fmt',
     'yuv420p',
-    input,
+    path,
   ]);
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'media-chunk-seek-'));
+  input = join(work, 'source.mp4');
+  // B-frames, as an encoder writes them: the frames' presentation times run ahead of their decode
+  // order, as in a phone's file.
+  await makeSource(input, FPS);
   const whole = chunk(0);
   reference = (await decode(whole.inputOptions, filterOf(whole))).hashes;
   expect(reference).toHaveLength(120);
@@ -107,4 +112,68 @@ describe('a chunk reads exactly its frames', () => {
     expect(hashes).toEqual(reference.slice(90));
     expect(decoded).toBe(30);
   });
+});
+
+// A source faster than the 60 fps cap (a phone's slow-motion or high-rate mode): the chunks count
+// frames at 60 fps, so each must get exactly its slot's frames, the ones the single encode keeps.
+describe.each([120, 90])('a chunk of a %i fps source, capped at 60 fps', (rate) => {
+  const fast: MediaInfo & { video: VideoStreamInfo } = { ...source, video: { ...video, fps: rate } };
+  let path = '';
+  const fastChunk = (startFrame: number, frames?: number) =>
+    buildVideoChunkCommand({
+      input: path,
+      output: 'unused',
+      source: fast,
+      size: { width: 320, height: 180 },
+      threads: 1,
+      maxFps: 60,
+      fps: 60,
+      startFrame,
+      ...(frames === undefined ? {} : { frames }),
+    });
+
+  beforeAll(async () => {
+    path = join(work, `source-${rate}.mp4`);
+    await makeSource(path, rate);
+  });
+
+  it("each chunk has the single encode's frames, as many as its slot", async () => {
+    const full = buildTranscodeCommand({
+      input: path,
+      output: 'unused',
+      source: fast,
+      size: { width: 320, height: 180 },
+      threads: 1,
+      maxFps: 60,
+      audioBitrateKbps: 128,
+    });
+    const single = (await decode(full.inputOptions, filterOf(full), path)).hashes;
+    expect(single).toHaveLength(240);
+    for (const [startFrame, frames] of [
+      [60, 60],
+      [75, 30],
+      [180, undefined],
+    ] as const) {
+      const command = fastChunk(startFrame, frames);
+      const { hashes } = await decode(command.inputOptions, filterOf(command), path);
+      expect(hashes, `chunk at ${startFrame}`).toEqual(single.slice(startFrame, frames === undefined ? undefined : startFrame + frames));
+    }
+  });
+
+  it('each encoded chunk is whole: 60 frames in a 60-frame slot (62 on ffmpeg 7 with the cap as -fpsmax)', async () => {
+    const media = createMediaAdapter();
+    const probe = await media.probe(path);
+    for (const startFrame of [0, 60]) {
+      const result = await media.encodeVideoChunk(path, join(work, `chunk-${rate}-${startFrame}.webm`), {
+        source: probe,
+        maxHeight: 180,
+        threads: 1,
+        fps: 60,
+        startFrame,
+        frames: 60,
+        speed: { deadline: 'realtime', cpuUsed: 8 },
+      });
+      expect(result.frames, `chunk at ${startFrame}`).toBe(60);
+    }
+  }, 60_000);
 });

@@ -127,8 +127,27 @@ describe('buildTranscodeCommand', () => {
       maxFps: 60,
       audioBitrateKbps: 128,
     }).outputOptions;
-    expect(flagValue(args, '-fpsmax')).toBe('60');
+    // The cap is a filter (fps, round=down), so the chunks of such a source get the same frames; as
+    // -fpsmax, ffmpeg 7 made each chunk constant-rate from its shifted start (62 frames for 60).
+    expect(flagValue(args, '-vf')).toMatch(/^fps=60:round=down,scale=/);
+    expect(args).not.toContain('-fpsmax');
     expect(flagValue(args, '-g')).toBe('120');
+    const chunk = buildVideoChunkCommand({
+      input: 'in',
+      output: 'out',
+      source: fast,
+      size: { width: 1280, height: 720 },
+      threads: 1,
+      maxFps: 60,
+      fps: 60,
+      startFrame: 60,
+      frames: 60,
+    });
+    expect(flagValue(chunk.outputOptions, '-vf')).toMatch(/^fps=60:round=down,trim=end=1\.000000,scale=/);
+    expect(chunk.outputOptions).not.toContain('-fpsmax');
+    // Shifted by a quarter of the source's frame (1/240 s), not of the output's.
+    expect(flagValue(chunk.inputOptions, '-itsoffset')).toBe((0.5 / 240).toFixed(6));
+    expect(flagValue(chunk.inputOptions, '-ss')).toBe((1 + 0.25 / 240).toFixed(6));
   });
   it('gives no -fpsmax to a source within the cap (ffmpeg 7 would make a variable-frame-rate video constant-rate)', () => {
     const vfr = { ...withAudio, video: { ...video, fps: 20.69 } };

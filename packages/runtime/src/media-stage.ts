@@ -1,7 +1,7 @@
 import { type BusSettings, SharedSlots, type StageHandler } from '@reelboard/bus';
 import type { Channel, QueueName } from '@reelboard/contracts';
 import { connectPipeline, type Uploads } from '@reelboard/lifecycle';
-import { createMediaAdapter, type MediaAdapter, type MediaEnv, runnerOptionsFrom } from '@reelboard/media';
+import { createMediaAdapter, describeFfmpegProblem, type MediaAdapter, type MediaEnv, runnerOptionsFrom } from '@reelboard/media';
 import { runService, type ServiceBasics } from './index.js';
 
 /** What a stage that runs ffmpeg is: a channel it consumes and a handler built from its media adapter and config. */
@@ -35,13 +35,13 @@ export function runMediaStage<C extends Channel, Config extends ServiceBasics & 
       const media = createMediaAdapter(runnerOptionsFrom(config));
       let health = await media.health();
       // ffmpeg that could not be run in time (a start on a busy machine: each probe has 10 s) is
-      // asked again; one that ran and lacks an encoder, or is outside the supported range, is not.
-      for (let retry = 1; !health.ok && health.error !== undefined && retry <= 2; retry++) {
+      // asked again; one that ran (it has a version) and lacks an encoder or is outside the supported range is not.
+      for (let retry = 1; !health.ok && health.version === undefined && retry <= 2; retry++) {
         log.warn('ffmpeg check failed; trying again', { error: health.error, retry });
         await new Promise((resolve) => setTimeout(resolve, 1_000 * retry));
         health = await media.health();
       }
-      if (!health.ok) throw new Error(`ffmpeg is not usable: ${JSON.stringify(health)}`);
+      if (!health.ok) throw new Error(`ffmpeg is not usable (FFMPEG_PATH): ${describeFfmpegProblem(health)}`);
       const { redis, bus, uploads } = await connectPipeline(config, options.name, log);
       // One limit for the stage's queues together (BullMQ's concurrency is per queue): a replica
       // consuming four queues with concurrency 1 runs one encode, not four. A queue with its own
@@ -56,7 +56,8 @@ export function runMediaStage<C extends Channel, Config extends ServiceBasics & 
         readiness: {
           redis: async () => void (await redis.ping()),
           ffmpeg: async () => {
-            if (!(await media.health()).ok) throw new Error('ffmpeg unusable');
+            const now = await media.health();
+            if (!now.ok) throw new Error(`ffmpeg unusable: ${describeFfmpegProblem(now)}`);
           },
         },
         closers: [() => bus.close(config.SHUTDOWN_GRACE_MS), async () => void (await redis.quit())],
