@@ -162,7 +162,10 @@ describe('the moderation screen in Chromium', () => {
     await expect.poll(() => titleRow.locator('.mod-new').textContent()).toBe('A much better title');
     expect(await titleRow.locator('.mod-old').textContent()).toContain('Moderated revised');
     expect(await page.locator('#mod-diff img[alt="Current logo"]').count()).toBe(1);
-    expect(await page.locator('#mod-diff img[alt="Proposed logo"]').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(64);
+    // The proposed logo is the stored one: it loads (its width is 0 until it has).
+    await expect
+      .poll(() => page.locator('#mod-diff img[alt="Proposed logo"]').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth))
+      .toBe(64);
     await page.keyboard.press('r');
     await expect
       .poll(() => page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } } }).document.activeElement.id))
