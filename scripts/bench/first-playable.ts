@@ -14,7 +14,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@reelboard/config';
-import { listingKeys, ObjectStorage } from '@reelboard/storage';
+import { listingKeys, s3EnvSchema, storageFromEnv } from '@reelboard/storage';
 import { binariesFrom, createMediaAdapter, mediaBinariesSchema } from '../../packages/media/src/index.js';
 import { makeLogo, makeRealisticClip, newSeller, payUpload, postListing, round, startBenchStack } from './lib/chain-run.js';
 import { repoRoot, writeReport } from './lib/report.js';
@@ -134,16 +134,7 @@ async function main(): Promise<void> {
     FFMPEG_NICENESS: String(SETTINGS.FFMPEG_NICENESS),
   });
   const env = bench.stack.env;
-  const storage = new ObjectStorage({
-    endpoint: env.S3_ENDPOINT,
-    region: env.S3_REGION ?? 'us-east-1',
-    bucket: env.S3_BUCKET ?? '',
-    accessKeyId: env.S3_ACCESS_KEY_ID,
-    secretAccessKey: env.S3_SECRET_ACCESS_KEY,
-    forcePathStyle: true,
-    partSizeBytes: 8 * 1024 * 1024,
-    queueSize: 2,
-  });
+  const storage = storageFromEnv(s3EnvSchema.parse(env));
   try {
     const source = join(work, 'clip.mp4');
     const logo = join(work, 'logo.png');

@@ -23,7 +23,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig } from '@reelboard/config';
-import { dashKeys, ObjectStorage, speculativeKeys, speculativeRungKeys } from '@reelboard/storage';
+import { dashKeys, s3EnvSchema, speculativeKeys, speculativeRungKeys, storageFromEnv } from '@reelboard/storage';
 import { binariesFrom, createMediaAdapter, mediaBinariesSchema, planLadder } from '../../packages/media/src/index.js';
 import { childCpuSecondsOf, makeLogo, makeRealisticClip, newSeller, payUpload, postListing, round, startBenchStack } from './lib/chain-run.js';
 import { writeReport } from './lib/report.js';
@@ -79,16 +79,7 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'reelboard-bench-ladder-'));
   const bench = await startBenchStack({ FFMPEG_THREADS: String(SETTINGS.FFMPEG_THREADS), FFMPEG_NICENESS: String(SETTINGS.FFMPEG_NICENESS) });
   const env = bench.stack.env;
-  const storage = new ObjectStorage({
-    endpoint: env.S3_ENDPOINT,
-    region: env.S3_REGION ?? 'us-east-1',
-    bucket: env.S3_BUCKET ?? '',
-    accessKeyId: env.S3_ACCESS_KEY_ID,
-    secretAccessKey: env.S3_SECRET_ACCESS_KEY,
-    forcePathStyle: true,
-    partSizeBytes: 8 * 1024 * 1024,
-    queueSize: 2,
-  });
+  const storage = storageFromEnv(s3EnvSchema.parse(env));
   try {
     const source = join(work, 'clip.mp4');
     const logo = join(work, 'logo.png');

@@ -15,7 +15,7 @@ import { queues } from '@reelboard/contracts';
 import { connectDatabase, createWebhookEndpoint, deleteWebhookEndpoint, type Knex, migrateToLatest } from '@reelboard/db';
 import { createBus, type PipelineBus } from '@reelboard/lifecycle';
 import { createLogger } from '@reelboard/logger';
-import { ObjectStorage } from '@reelboard/storage';
+import { type ObjectStorage, s3EnvSchema, storageFromEnv } from '@reelboard/storage';
 import { bullmqQueueNames } from '@reelboard/testkit/bullmq-queues';
 import { followEvents, pay, postListing, signIn } from '@reelboard/testkit/client';
 import { ffprobe, makeClip, makePng } from '@reelboard/testkit/media';
@@ -50,16 +50,7 @@ beforeAll(async () => {
   });
   db = connectDatabase(stack.env.DATABASE_URL ?? '', { min: 0, max: 2 });
   await migrateToLatest(db);
-  storage = new ObjectStorage({
-    endpoint: stack.env.S3_ENDPOINT,
-    region: stack.env.S3_REGION ?? 'us-east-1',
-    bucket: stack.env.S3_BUCKET ?? '',
-    accessKeyId: stack.env.S3_ACCESS_KEY_ID,
-    secretAccessKey: stack.env.S3_SECRET_ACCESS_KEY,
-    forcePathStyle: true,
-    partSizeBytes: 5 * 1024 * 1024,
-    queueSize: 2,
-  });
+  storage = storageFromEnv(s3EnvSchema.parse(stack.env));
   redis = connectRedis(stack.env.REDIS_URL ?? '', 'e2e-test');
   bus = createBus(redis, stack.env.REDIS_PREFIX ?? '', 'e2e-test', createLogger('e2e-test', 'error'));
 });

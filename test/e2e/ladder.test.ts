@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { connectRedis } from '@reelboard/bus';
 import { connectDatabase, type Knex, migrateToLatest } from '@reelboard/db';
-import { ObjectStorage } from '@reelboard/storage';
+import { type ObjectStorage, s3EnvSchema, storageFromEnv } from '@reelboard/storage';
 import { followEvents, pay, postListing, signIn } from '@reelboard/testkit/client';
 import { ffprobe, makeClip } from '@reelboard/testkit/media';
 import { ANVIL_ACCOUNTS, type Stack, startStack } from '@reelboard/testkit/stack';
@@ -34,16 +34,7 @@ beforeAll(async () => {
   stack = await startStack({ PREVIEW_SECONDS: '2', CHUNK_THRESHOLD_SECONDS: '3', CHUNK_SECONDS: '2', SPECULATIVE_RUNG: 'false' });
   db = connectDatabase(stack.env.DATABASE_URL ?? '', { min: 0, max: 2 });
   await migrateToLatest(db);
-  storage = new ObjectStorage({
-    endpoint: stack.env.S3_ENDPOINT,
-    region: stack.env.S3_REGION ?? 'us-east-1',
-    bucket: stack.env.S3_BUCKET ?? '',
-    accessKeyId: stack.env.S3_ACCESS_KEY_ID,
-    secretAccessKey: stack.env.S3_SECRET_ACCESS_KEY,
-    forcePathStyle: true,
-    partSizeBytes: 5 * 1024 * 1024,
-    queueSize: 2,
-  });
+  storage = storageFromEnv(s3EnvSchema.parse(stack.env));
   redis = connectRedis(stack.env.REDIS_URL ?? '', 'ladder-test');
 });
 
