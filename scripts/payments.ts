@@ -486,10 +486,9 @@ async function sendRefundsNow(db: Knex, config: Config): Promise<number> {
   checkRefundKey(config);
   const { createChainClient } = await import('@reelboard/chain');
   const { connectRedis } = await import('@reelboard/bus');
-  const { StatusStore, Uploads } = await import('@reelboard/lifecycle');
+  const { announceRefund, StatusStore, Uploads } = await import('@reelboard/lifecycle');
   const { createLogger } = await import('@reelboard/logger');
   const { RefundSender } = await import('../services/payment-watcher/src/refund-sender.js');
-  const { announceRefund } = await import('../services/payment-watcher/src/announce-refund.js');
   const { ScanLock } = await import('../services/payment-watcher/src/scan-lock.js');
   const redis = connectRedis(config, 'payments-cli');
   const uploads = new Uploads(redis, config.REDIS_PREFIX, new StatusStore(redis, config.REDIS_PREFIX));
@@ -508,7 +507,7 @@ async function sendRefundsNow(db: Knex, config: Config): Promise<number> {
         dailyLimits: limitsOnChain(setting, config.REFUND_DAILY_LIMIT),
         autoApprove: limitsOnChain(setting, config.REFUND_AUTO_APPROVE_MAX),
         lock,
-        onRefunded: (outcome) => announceRefund(uploads, outcome),
+        onRefunded: (outcome) => announceRefund(uploads, outcome, 'refund-wallet'),
         log,
       });
       const label = `chain ${setting.id} (${setting.name})`;

@@ -6,6 +6,7 @@ import { giveUpByPolicy } from './give-up.js';
 import { StatusStore } from './status-store.js';
 import { Uploads } from './uploads.js';
 
+export * from './announce-refund.js';
 export * from './failed-uploads.js';
 export * from './give-up.js';
 export * from './status-store.js';

@@ -3,10 +3,9 @@ import { guardPaymentSettings } from '@reelboard/bus';
 import { assertChainId, createChainClient, depositAddressOf, depositDerivationProblem, depositFactory, quoteSettingsOf } from '@reelboard/chain';
 import { type ChainSetting, selectChains } from '@reelboard/config';
 import { backfillQuoteSettings, connectDatabase, type Knex, quoteAssetsToWatch, quotesToWatch } from '@reelboard/db';
-import { connectPipeline, type PipelineBus, type Uploads } from '@reelboard/lifecycle';
+import { announceRefund, connectPipeline, type PipelineBus, type Uploads } from '@reelboard/lifecycle';
 import type { Logger } from '@reelboard/logger';
 import { countRpcError, runService } from '@reelboard/runtime';
-import { announceRefund } from './announce-refund.js';
 import { loadPaymentWatcherConfig, type PaymentWatcherConfig, watcherChains } from './config.js';
 import { DepositWatcher } from './deposit-watcher.js';
 import { handlePaymentSubmitted } from './handle-payment-submitted.js';
@@ -235,7 +234,7 @@ async function startChain(
         dailyLimits: limitsOnChain(setting, config.REFUND_DAILY_LIMIT),
         autoApprove: limitsOnChain(setting, config.REFUND_AUTO_APPROVE_MAX),
         lock: new ScanLock(redis, `${config.REDIS_PREFIX}:payment:${scope}refund-lock`, config.REFUND_INTERVAL_SECONDS * 2000 + 10_000),
-        onRefunded: (outcome) => announceRefund(uploads, outcome),
+        onRefunded: (outcome) => announceRefund(uploads, outcome, 'refund-wallet'),
         log: log.child({ chainId: setting.id }),
       })
     : undefined;

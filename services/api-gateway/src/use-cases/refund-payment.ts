@@ -1,6 +1,6 @@
 import type { Knex, RefundChainReader, RefundPaymentInput, RefundPaymentResult } from '@reelboard/db';
 import { refundPayment as recordVerifiedRefund } from '@reelboard/db';
-import type { Uploads } from '@reelboard/lifecycle';
+import { announceRefund, type Uploads } from '@reelboard/lifecycle';
 
 // Kept apart from the HTTP binding (routes/admin-payments.ts) so the operators' `payments refund`
 // command runs the same use-case without the web framework.
@@ -24,16 +24,6 @@ export interface RefundDeps {
 export async function refundPayment(deps: RefundDeps, refund: RefundPaymentInput): Promise<RefundOutcome> {
   const { uploads } = deps;
   const outcome = await recordVerifiedRefund(deps, refund);
-  const { payment } = outcome;
-  if (!outcome.repeated && payment.uploadId) {
-    const details = {
-      stage: 'admin',
-      message: `refunded ${outcome.refunded} base units of payment ${payment.id} to ${payment.refundTo} in ${payment.refundTxHash}`,
-    };
-    // An upload that owed the money (refund_due, or failed after payment) ends refunded; a saved
-    // listing whose overpayment went back only hears of it.
-    const moved = payment.listingId ? false : (await uploads.transition(payment.uploadId, 'refund', details)).moved;
-    if (!moved) await uploads.status.publish({ uploadId: payment.uploadId, event: 'refund.sent', ...details });
-  }
+  await announceRefund(uploads, outcome, 'admin');
   return outcome;
 }
