@@ -30,6 +30,8 @@ export const domainErrors = {
   UploadNotFoundError: () => ({ status: 404, code: 'upload_not_found' }),
   /** Too many transactions of one upload are being followed (MAX_PAYMENT_HINTS). */
   PaymentHintLimitError: () => ({ status: 429, code: 'too_many_hashes' }),
+  /** A hint naming a chain the quote offers no payment on: `offered` lists those it does. */
+  ChainNotOfferedError: (error: { offered: number[] }) => ({ status: 400, code: 'chain_not_offered', extra: { field: 'chainId', offered: error.offered } }),
   /** `not_refundable` or `already_refunded` (naming the transaction that refunded it). */
   RefundConflictError: (error: { code: string; refundTxHash: string | null }) => ({
     status: 409,

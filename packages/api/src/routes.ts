@@ -594,7 +594,7 @@ export const api = {
     tag: 'uploads',
     summary: 'A hint: the hash of a transaction that paid the quote, so its block is checked at once (the deposit address is watched anyway)',
     description:
-      'Idempotent. While the upload awaits payment the hash is followed (202) and what it did arrives on the status stream (`payment.confirmed`, `payment.received` for a part of the price, or `payment.rejected` with `no_payment`, `reverted`, `not_found`, `unverifiable`). Once the upload is past waiting for payment, any hash answers 200 with its state.',
+      "Idempotent. While the upload awaits payment the hash is followed (202) and what it did arrives on the status stream (`payment.confirmed`, `payment.received` for a part of the price, or `payment.rejected` with `no_payment`, `reverted`, `not_found`, `unverifiable`). Once the upload is past waiting for payment, any hash answers 200 with its state. A transaction on another chain than the quote's own names it in `chainId` (the chain of the offer paid), so the watcher of that chain checks it.",
     params: uploadId,
     body: z.object({
       txHash: z
@@ -602,6 +602,18 @@ export const api = {
         .regex(/^0x[0-9a-fA-F]{64}$/, { error: 'txHash must be a 0x-prefixed 32-byte hex string' })
         .transform((value) => value.toLowerCase() as `0x${string}`)
         .meta({ override: { type: 'string', pattern: '^0x[0-9a-fA-F]{64}$' } }),
+      chainId: z
+        .unknown()
+        .superRefine((value, ctx) => {
+          if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) > 0))
+            ctx.addIssue(refusal('invalid_chain_id', 'chainId must be the positive integer id of the chain the transaction was sent on'));
+        })
+        .transform((value) => value as number | undefined)
+        .optional()
+        .meta({
+          override: { type: 'integer', minimum: 1 },
+          description: "The chain of the offer paid (one of the quote's `offers`); absent: the quote's own `chainId`.",
+        }),
     }),
     invalid: { params: uploadNotFound, body: 'invalid_tx_hash' },
     responses: {
@@ -615,7 +627,7 @@ export const api = {
       },
     },
     errors: {
-      400: '`invalid_tx_hash`, or `bad_request` (malformed JSON)',
+      400: '`invalid_tx_hash`; `invalid_chain_id`; `chain_not_offered` (the quote offers no payment on `chainId`: `offered` lists the chains it does); or `bad_request` (malformed JSON)',
       404: '`upload_not_found`',
       429: '`too_many_hashes`: MAX_PAYMENT_HINTS other transactions are being checked for this upload; or `rate_limited` (see the other routes)',
     },

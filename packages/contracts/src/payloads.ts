@@ -154,6 +154,8 @@ export const paymentSubmittedSchema = z.object({
   txHash: txHashSchema,
   /** How many times this hash has been submitted for this upload: a re-submission is a new job, never a no-op. */
   round: z.number().int().positive().default(1),
+  /** The chain of the offer the client paid (one of the quote's offers); absent (an older client): the quote's own chain. */
+  chainId: z.number().int().positive().optional(),
 });
 
 /**

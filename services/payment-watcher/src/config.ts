@@ -21,7 +21,7 @@ export const paymentWatcherSchema = commonSchema
   .extend({
     INTERNAL_PORT: internalPort(9081),
     WATCH_CHAINS: chainIdListEnv().describe(
-      'Chain ids (comma-separated) whose block passes and sweeps this replica runs; empty: every chain of CHAINS. One Deployment per chain scales and restarts each alone. Client hints (payment.submitted) are checked by replicas that watch CHAIN_ID.',
+      'Chain ids (comma-separated) whose block passes and sweeps this replica runs; empty: every chain of CHAINS. One Deployment per chain scales and restarts each alone. Client hints (payment.submitted) are checked by replicas that watch CHAIN_ID, on whichever chain of CHAINS the hint names (its RPC is then read from that replica too).',
     ),
     CONFIRMATIONS: env.positiveInt(2).describe("Blocks on top of (and including) the payment's block before it counts (with CONFIRMATION_POLICY=depth)."),
     CONFIRMATION_POLICY: z

@@ -5,14 +5,24 @@ import type { Uploads } from '@reelboard/lifecycle';
 import { checkHint } from './check-hint.js';
 import type { DepositWatcher } from './deposit-watcher.js';
 import { countHint } from './metrics.js';
-import { watchedQuoteOf } from './watch-list.js';
+import { type ChainAsset, type WatchedQuote, watchedEntriesOf } from './watch-list.js';
 
-export interface PaymentSubmittedDeps {
-  uploads: Uploads;
+/** One chain as a hint is checked on it: its client, its deposit watcher (reads and settles), and its confirmation policy. */
+export interface HintChain {
   chain: PublicClient;
   watcher: DepositWatcher;
   confirmations: number;
   pollIntervalMs: number;
+}
+
+export interface PaymentSubmittedDeps extends HintChain {
+  uploads: Uploads;
+  /** The chain of `chain` and `watcher`, where a hint naming no chain is checked; unset: the quote's own chain. */
+  chainId?: number | undefined;
+  /** Any other offered chain of CHAINS, for a hint that names it; undefined where none is configured. */
+  otherChain?: ((chainId: number) => Promise<HintChain | undefined>) | undefined;
+  /** The assets each chain lists (native null, then its tokens): a hinted transaction may have paid any of them. */
+  assetsOf?: ((chainId: number) => readonly ChainAsset[]) | undefined;
 }
 
 /** The longest a hash not yet mined waits between two looks (a node does not show it sooner for being asked more). */
@@ -35,13 +45,30 @@ export function hintPollDelay(pollIntervalMs: number, expiresAt: string, looks: 
  * at once at the transaction's block (rather than at the next block pass) and settled like any credit.
  * The hash only tells the owner what happened to that transaction; the balance decides what was paid.
  */
-export async function handlePaymentSubmitted(deps: PaymentSubmittedDeps, { uploadId, txHash }: PaymentSubmitted, context: StageContext): Promise<void> {
-  const { uploads, chain, watcher } = deps;
+export async function handlePaymentSubmitted(deps: PaymentSubmittedDeps, payload: PaymentSubmitted, context: StageContext): Promise<void> {
+  const { uploadId, txHash } = payload;
+  const { uploads } = deps;
   // An upload's quote or a renewal's: a hint is checked the same way for both.
   const upload = await uploads.quoteOf(uploadId);
   if (!upload) throw new PermanentError(`upload ${uploadId} is unknown`, 'unknown_upload');
+  // The chain the client paid on (the offer it chose); an older client names none: the quote's own chain.
+  const chainId = payload.chainId ?? upload.quote.chainId;
+  // Every (chain, asset) of the quote on that chain, offered or not: money in any of them is settled as a pass would.
+  const entries = watchedEntriesOf(upload, chainId, deps.assetsOf?.(chainId));
+  const on = chainId === (deps.chainId ?? upload.quote.chainId) ? deps : entries.length > 0 ? await deps.otherChain?.(chainId) : undefined;
+  if (!on || entries.length === 0) {
+    // The gateway refuses a chain the quote does not offer; a payload from elsewhere is decided here, never retried.
+    await uploads.unfollowHint(uploadId, txHash);
+    countHint('no_payment');
+    await context.status('payment.rejected', {
+      reason: `transaction ${txHash} is on chain ${chainId}, which ${entries.length === 0 ? 'this quote does not offer' : 'this watcher has no RPC for'}; pay one of the quote's offers`,
+      code: 'no_payment',
+    });
+    return;
+  }
+  const { chain, watcher } = on;
   // Confirmed as the block passes confirm (CONFIRMATION_POLICY: a depth, or the node's safe / finalized block).
-  const check = await checkHint(chain, { txHash, confirmations: deps.confirmations, confirmedHeight: await watcher.confirmedHeight() });
+  const check = await checkHint(chain, { txHash, confirmations: on.confirmations, confirmedHeight: await watcher.confirmedHeight() });
   if (check.outcome === 'pending') {
     // Past the deadline a transaction not even mined cannot pay the upload in time: the hint is decided
     // (if it is mined later, the deposit watcher still records what it brings, as late), and the
@@ -56,7 +83,7 @@ export async function handlePaymentSubmitted(deps: PaymentSubmittedDeps, { uploa
     }
     if (check.code !== 'not_seen') await context.status('progress', { message: `payment ${txHash}: ${check.reason}` });
     throw new RetryLaterError(
-      hintPollDelay(deps.pollIntervalMs, upload.quote.expiresAt, check.code === 'confirming' ? 0 : await uploads.countHintCheck(uploadId, txHash)),
+      hintPollDelay(on.pollIntervalMs, upload.quote.expiresAt, check.code === 'confirming' ? 0 : await uploads.countHintCheck(uploadId, txHash)),
       check.reason,
     );
   }
@@ -66,37 +93,41 @@ export async function handlePaymentSubmitted(deps: PaymentSubmittedDeps, { uploa
     await context.status('payment.rejected', { reason: check.reason, code: 'reverted' });
     return;
   }
-  const quote = watchedQuoteOf(upload);
-  const [before, after] = await Promise.all([watcher.totalsAt([quote], check.blockNumber - 1n), watcher.totalsAt([quote], check.blockNumber)]);
-  if ((after[0] ?? 0n) <= (before[0] ?? 0n)) {
+  const [before, after] = await Promise.all([watcher.totalsAt(entries, check.blockNumber - 1n), watcher.totalsAt(entries, check.blockNumber)]);
+  const gained = entries.filter((_, i) => (after[i] ?? 0n) > (before[i] ?? 0n));
+  if (gained.length === 0) {
     countHint('no_payment');
     await context.status('payment.rejected', {
-      reason: `transaction ${txHash} sent nothing to this upload's deposit address ${quote.address}; pay that address (from any wallet)`,
+      reason: `transaction ${txHash} sent nothing to this upload's deposit address ${upload.quote.to} on chain ${chainId}; pay that address (from any wallet)`,
       code: 'no_payment',
     });
     return;
   }
   countHint('credited');
-  // Judged at the transaction's own block, as a pass would: a payment mined before the deadline is in
-  // time however late its confirmations come. Only the total at that block is settled, and only when
-  // everything before it is already credited: money that arrived earlier or later is left to the
-  // passes, which judge block by block, so the credited mark never skips a total they must judge.
-  const [known = 0n] = await watcher.knownTotals([quote]);
-  if ((after[0] ?? 0n) > known && (before[0] ?? 0n) <= known) {
+  const known = await watcher.knownTotals(entries);
+  for (const [i, quote] of entries.entries()) {
+    const total = after[i] ?? 0n;
+    const previous = before[i] ?? 0n;
+    const credited = known[i] ?? 0n;
+    // Judged at the transaction's own block, as a pass would: a payment mined before the deadline is in
+    // time however late its confirmations come. Only the total at that block is settled, and only when
+    // everything before it is already credited: money that arrived earlier or later is left to the
+    // passes, which judge block by block, so the credited mark never skips a total they must judge.
+    if (total <= previous || total <= credited || previous > credited) continue;
     // What the address gained in the hash's block is attributed to the hash's sender only where the
     // transaction's own transfer is that whole gain: money beside it (a contract wallet's internal
     // payment in the same block) must not be claimed by hinting 1 wei sent next to it.
-    const gained = (after[0] ?? 0n) - (before[0] ?? 0n);
     const shown = await transferShownBy(chain, txHash, quote);
-    const transfers = shown && shown.amount === gained ? [{ txHash, logIndex: shown.logIndex, from: shown.from, amount: gained.toString() }] : [];
-    await watcher.settle(quote, after[0] ?? 0n, {
+    const transfers =
+      shown && shown.amount === total - previous ? [{ txHash, logIndex: shown.logIndex, from: shown.from, amount: (total - previous).toString() }] : [];
+    await watcher.settle(quote, total, {
       fromBlock: check.blockNumber,
       toBlock: check.blockNumber,
       blockTime: await watcher.blockTime(check.blockNumber),
       transfers,
     });
   }
-  context.log.info('payment hint checked', { txHash, block: check.blockNumber.toString() });
+  context.log.info('payment hint checked', { txHash, chainId, block: check.blockNumber.toString() });
 }
 
 const lower = (address: string) => address.toLowerCase() as `0x${string}`;
@@ -109,7 +140,7 @@ const lower = (address: string) => address.toLowerCase() as `0x${string}`;
 async function transferShownBy(
   chain: PublicClient,
   txHash: `0x${string}`,
-  quote: { address: `0x${string}`; token: `0x${string}` | null },
+  quote: Pick<WatchedQuote, 'address' | 'token'>,
 ): Promise<{ from: `0x${string}`; logIndex: number | null; amount: bigint } | undefined> {
   if (quote.token === null) {
     const tx = await chain.getTransaction({ hash: txHash });

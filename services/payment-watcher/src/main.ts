@@ -8,7 +8,7 @@ import type { Logger } from '@reelboard/logger';
 import { countRpcError, runService } from '@reelboard/runtime';
 import { loadPaymentWatcherConfig, type PaymentWatcherConfig, watcherChains } from './config.js';
 import { DepositWatcher } from './deposit-watcher.js';
-import { handlePaymentSubmitted } from './handle-payment-submitted.js';
+import { type HintChain, handlePaymentSubmitted } from './handle-payment-submitted.js';
 import { handleUploadExpire } from './handle-upload-expire.js';
 import { handleUploadReceived } from './handle-upload-received.js';
 import { rpcRequests, watchRefundsDue } from './metrics.js';
@@ -76,13 +76,37 @@ await runService({
     bus.consume('upload.received', (upload, context) => handleUploadReceived(received, upload, context), { concurrency });
     // A renewal's quote is watched and expired like an upload's.
     bus.consume('renewal.quoted', (renewal, context) => handleUploadReceived(received, renewal, context), { concurrency });
-    // Hints name a transaction on the home chain (where the gateway quotes): checked where it is watched.
+    // Hints are checked by the replicas watching the home chain (where the gateway quotes). A hint may name
+    // another offered chain: checked by that chain's watcher here, or, where another Deployment watches it,
+    // by a client and a deposit watcher of that chain made on the first such hint (never started: the
+    // passes stay with their own replica; a hint's settle is idempotent beside them).
     if (homeRun) {
+      const hintChains = new Map<number, Promise<HintChain>>();
+      const hintChainOf = (chainId: number): Promise<HintChain> | undefined => {
+        const run = runs.find((r) => r.setting.id === chainId);
+        if (run) return Promise.resolve(hintChainOfRun(run));
+        const setting = chains.find((chain) => chain.id === chainId);
+        const watchList = watchListFor(chainId);
+        if (!setting || !watchList) return undefined;
+        let made = hintChains.get(chainId);
+        if (!made) {
+          made = chainWatcher(config, setting, { home: false, redis, bus, uploads, log, watchList }).then(({ chain, watcher }) => ({
+            chain,
+            watcher,
+            confirmations: setting.confirmations,
+            pollIntervalMs: setting.blockTimeMs,
+          }));
+          // A chain whose RPC failed its check is tried again on the next hint (the job is retried).
+          made.catch(() => hintChains.delete(chainId));
+          hintChains.set(chainId, made);
+        }
+        return made;
+      };
       bus.consume(
         'payment.submitted',
         (payload, context) =>
           handlePaymentSubmitted(
-            { uploads, chain: homeRun.chain, watcher: homeRun.watcher, confirmations: home.confirmations, pollIntervalMs: home.blockTimeMs },
+            { uploads, chainId: home.id, ...hintChainOfRun(homeRun), otherChain: async (chainId) => hintChainOf(chainId), assetsOf },
             payload,
             context,
           ),
@@ -145,14 +169,14 @@ await runService({
 });
 
 /**
- * Starts watching one chain: its client (refused when the RPC serves another chain), the CREATE2
- * check for the native coin and each accepted token (refused with the reason where deposit addresses
- * would differ), its deposit watcher under its own lease and cursor, and its automatic sweeper.
+ * One chain's client (refused when the RPC serves another chain) and its deposit watcher under its own
+ * lease and cursor, not started: startChain runs its passes; a hint naming a chain another replica
+ * watches uses it only to read and settle.
  */
-async function startChain(
+async function chainWatcher(
   config: PaymentWatcherConfig,
   setting: ChainSetting,
-  deps: { home: boolean; redis: Redis; bus: PipelineBus; uploads: Uploads; db: Knex; log: Logger; watchList: WatchList },
+  deps: { home: boolean; redis: Redis; bus: PipelineBus; uploads: Uploads; db?: Knex; log: Logger; watchList: WatchList },
 ) {
   const { home, redis, bus, uploads, db, log, watchList } = deps;
   const label = `chain ${setting.id} (${setting.name})`;
@@ -169,15 +193,7 @@ async function startChain(
   try {
     await assertChainId(chain, setting.id);
   } catch (error) {
-    throw new Error(`payment-watcher refuses to start: ${label}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  // Deposit addresses are computed off chain: a chain that derives them otherwise would take money to addresses no sweep reaches.
-  for (const token of [null, ...setting.tokens.map((t) => t.address)]) {
-    const derivation = await depositDerivationProblem(chain, { merchant: config.MERCHANT_ADDRESS, token });
-    if (derivation)
-      throw new Error(
-        `payment-watcher refuses to start: deposit addresses would differ on this chain: ${derivation} (${label}, ${token ?? setting.native.symbol})`,
-      );
+    throw new Error(`${label}: ${error instanceof Error ? error.message : String(error)}`);
   }
   // The home chain keeps the single token PAYMENT_TOKEN names; another chain's merchant transfers are read in its first token.
   const deposits = { merchant: config.MERCHANT_ADDRESS, token: home ? (config.PAYMENT_TOKEN ?? null) : (setting.tokens[0]?.address ?? null) };
@@ -199,13 +215,41 @@ async function startChain(
     maxBlocksPerPass: config.SCAN_MAX_BLOCKS_PER_PASS,
     openReadIntervalMs: config.OPEN_QUOTE_READ_SECONDS * 1000,
     expiredReadIntervalMs: config.EXPIRED_QUOTE_READ_SECONDS * 1000,
-    ledger: {
-      quotesToWatch: (expiredAfter) => quotesToWatch(db, { chainId: setting.id, expiredAfter }),
-      quoteAssetsToWatch: (expiredAfter) => quoteAssetsToWatch(db, { chainId: setting.id, expiredAfter }),
-      chainAssets: [null, ...setting.tokens.map((token) => token.address)],
-      lateWatchMs: config.LATE_WATCH_SECONDS * 1000,
-    },
+    ledger: db
+      ? {
+          quotesToWatch: (expiredAfter) => quotesToWatch(db, { chainId: setting.id, expiredAfter }),
+          quoteAssetsToWatch: (expiredAfter) => quoteAssetsToWatch(db, { chainId: setting.id, expiredAfter }),
+          chainAssets: [null, ...setting.tokens.map((token) => token.address)],
+          lateWatchMs: config.LATE_WATCH_SECONDS * 1000,
+        }
+      : undefined,
   });
+  return { chain, watcher, deposits, scope };
+}
+
+/**
+ * Starts watching one chain: its client (refused when the RPC serves another chain), the CREATE2
+ * check for the native coin and each accepted token (refused with the reason where deposit addresses
+ * would differ), its deposit watcher under its own lease and cursor, and its automatic sweeper.
+ */
+async function startChain(
+  config: PaymentWatcherConfig,
+  setting: ChainSetting,
+  deps: { home: boolean; redis: Redis; bus: PipelineBus; uploads: Uploads; db: Knex; log: Logger; watchList: WatchList },
+) {
+  const { redis, uploads, db, log, watchList } = deps;
+  const label = `chain ${setting.id} (${setting.name})`;
+  const { chain, watcher, deposits, scope } = await chainWatcher(config, setting, deps).catch((error: Error) => {
+    throw new Error(`payment-watcher refuses to start: ${error.message}`);
+  });
+  // Deposit addresses are computed off chain: a chain that derives them otherwise would take money to addresses no sweep reaches.
+  for (const token of [null, ...setting.tokens.map((t) => t.address)]) {
+    const derivation = await depositDerivationProblem(chain, { merchant: config.MERCHANT_ADDRESS, token });
+    if (derivation)
+      throw new Error(
+        `payment-watcher refuses to start: deposit addresses would differ on this chain: ${derivation} (${label}, ${token ?? setting.native.symbol})`,
+      );
+  }
   const sweeper = config.SWEEP_PRIVATE_KEY
     ? new AutoSweeper({
         chain,
@@ -257,3 +301,10 @@ async function startChain(
 }
 
 type ChainRun = Awaited<ReturnType<typeof startChain>>;
+
+const hintChainOfRun = (run: ChainRun): HintChain => ({
+  chain: run.chain,
+  watcher: run.watcher,
+  confirmations: run.setting.confirmations,
+  pollIntervalMs: run.setting.blockTimeMs,
+});

@@ -16,6 +16,7 @@ const FIRST_PORT = BASE + 170;
 const SECOND_PORT = BASE + 171;
 const THIRD_PORT = BASE + 172;
 const WATCHER_PORT = BASE + 173;
+const HINT_WATCHER_PORT = BASE + 177;
 const serviceDir = new URL('..', import.meta.url).pathname;
 
 let first: Anvil;
@@ -151,6 +152,45 @@ describe('a payment-watcher on several chains (CHAINS)', () => {
     expect(metrics).toMatch(/reelboard_payment_credits_total\{chain="31338",status="paid"[,}].* 1\n/);
     expect(metrics).not.toMatch(/reelboard_payment_credits_total\{chain="31337"/);
     expect(metrics).toMatch(/reelboard_rpc_requests_total\{chain="31338"[,}].* [1-9]/);
+  });
+
+  it('a replica watching only the home chain checks a hint naming the second chain there, through its RPC: the payment confirms with no pass on that chain', async () => {
+    // Its own prefix: the replica above (watching both chains) must not find this payment first.
+    const own = testBus('pw-chains-hint');
+    try {
+      startWatcher([chainEntry(first, 'one'), chainEntry(second, 'two')], {
+        WATCH_CHAINS: '31337',
+        REDIS_PREFIX: own.prefix,
+        INTERNAL_PORT: String(HINT_WATCHER_PORT),
+      });
+      await waitFor(
+        async () => ((await fetch(`http://127.0.0.1:${HINT_WATCHER_PORT}/readyz`).catch(() => undefined))?.ok ? true : undefined),
+        60_000,
+        'readiness',
+      );
+      const buyer = privateKeyToAccount(KEYS.buyer);
+      const base = makeUpload(buyer.address);
+      const to = depositAddressOf({ merchant: MERCHANT, token: null }, base.uploadId);
+      const offer = (chainId: number) => ({ chainId, chainName: `c${chainId}`, token: null, symbol: 'ETH', decimals: 18, amount: PRICE.toString() });
+      const upload = { ...base, quote: { ...base.quote, to, offers: [offer(31337), offer(31338)] } };
+      await new Uploads(own.redis, own.prefix, own.bus.status).register(upload, 'test');
+      await own.bus.publish('upload.received', upload);
+      const txHash = await second.wallet(KEYS.buyer).sendTransaction({ account: buyer, chain: second.chain, to, value: PRICE });
+      await second.client.waitForTransactionReceipt({ hash: txHash });
+      await second.test.mine({ blocks: 2 });
+      await own.bus.publish('payment.submitted', { uploadId: upload.uploadId, txHash, round: 1, chainId: 31338 });
+      const job = await waitFor(
+        async () => (await own.bus.queue('payment.confirmed').getJob(`${upload.uploadId}.payment.confirmed`)) ?? undefined,
+        20_000,
+        'the payment.confirmed job',
+      );
+      expect(job.data.payment).toMatchObject({ chainId: 31338, address: to, amount: PRICE.toString(), txHashes: [txHash.toLowerCase()], status: 'paid' });
+      // No replica of this prefix runs the second chain's passes: the hint alone found it.
+      expect(await own.redis.exists(`${own.prefix}:payment:chain:31338:cursor`)).toBe(0);
+    } finally {
+      await own.bus.close(1_000);
+      await own.redis.quit();
+    }
   });
 
   it('refuses to start where one of the chains has no CREATE2 deployer, naming that chain and the reason', async () => {

@@ -9,11 +9,12 @@ import { type Anvil, KEYS, startAnvil } from '@reelboard/testkit/anvil';
 import { infraEnv } from '@reelboard/testkit/infra-env';
 import { deployPaymentAssets, type TestPriceFeed } from '@reelboard/testkit/payment-assets';
 import { DepositWatcher } from '../src/deposit-watcher.js';
+import { handlePaymentSubmitted, type PaymentSubmittedDeps } from '../src/handle-payment-submitted.js';
 import { handleUploadReceived } from '../src/handle-upload-received.js';
 import { reconcilePayments } from '../src/reconcile.js';
 import { ScanLock } from '../src/scan-lock.js';
 import { creditKeyOf, WatchList } from '../src/watch-list.js';
-import { makeUpload, recordingContext, testBus } from './support/harness.js';
+import { makeUpload, recordingContext, runOnce, testBus } from './support/harness.js';
 
 // A quote that offers several (chain, asset)s, on two anvil chains at once, each with a 6-decimal
 // stablecoin and a price feed: the watcher credits a payment against the offer it is in, and money in
@@ -96,6 +97,9 @@ const offer = (chainId: number, token: Address | null, amount: bigint, rate?: Qu
   ...(rate ? { rate } : {}),
 });
 
+/** The assets each chain lists, as CHAINS names them: EURC on the second chain too. */
+const assetsOf = (chainId: number) => (chainId === 31338 ? [null, assets.get(31338)!.usdc, eurc] : [null, assets.get(31337)!.usdc]);
+
 /** A quote as the gateway makes it (its first offer its own asset), recorded in the ledger and handed to the watcher. */
 async function quote(offers: QuoteOffer[]): Promise<UploadReceived> {
   const [first] = offers as [QuoteOffer];
@@ -122,7 +126,7 @@ async function quote(offers: QuoteOffer[]): Promise<UploadReceived> {
       watchList: watchLists.get(31337)!,
       lateWatchMs: 3_600_000,
       watchListFor: (chainId) => watchLists.get(chainId),
-      assetsOf: (chainId) => (chainId === 31338 ? [null, assets.get(31338)!.usdc, eurc] : [null, assets.get(31337)!.usdc]),
+      assetsOf,
     },
     upload,
     recordingContext(env.bus, env.log).context,
@@ -130,8 +134,8 @@ async function quote(offers: QuoteOffer[]): Promise<UploadReceived> {
   return upload;
 }
 
-/** Sends `value` of `token` (null: the native coin) on `chainId`, confirms it, runs every chain's pass and writes what they credited to the ledger. */
-async function pay(chainId: number, token: Address | null, to: Hex, value: bigint): Promise<void> {
+/** Sends `value` of `token` (null: the native coin) on `chainId` from the buyer; resolves once it is mined. */
+async function send(chainId: number, token: Address | null, to: Hex, value: bigint): Promise<Hex> {
   const anvil = anvils.get(chainId)!;
   const wallet = anvil.wallet(KEYS.buyer);
   const hash =
@@ -139,6 +143,13 @@ async function pay(chainId: number, token: Address | null, to: Hex, value: bigin
       ? await wallet.sendTransaction({ account: buyer, chain: anvil.chain, to, value })
       : await wallet.writeContract({ address: token, abi: erc20Abi, functionName: 'transfer', args: [to, value], account: buyer, chain: anvil.chain });
   expect((await anvil.client.waitForTransactionReceipt({ hash })).status).toBe('success');
+  return hash;
+}
+
+/** Sends `value` of `token` (null: the native coin) on `chainId`, confirms it, runs every chain's pass and writes what they credited to the ledger. */
+async function pay(chainId: number, token: Address | null, to: Hex, value: bigint): Promise<void> {
+  const anvil = anvils.get(chainId)!;
+  await send(chainId, token, to, value);
   await anvil.test.mine({ blocks: 2 });
   for (const watcher of watchers.values()) await watcher.scanOnce();
   // The profile-writer's part: every credit the passes published, applied in order (idempotent, as the queue retries them).
@@ -288,5 +299,83 @@ describe('a quote that offers several (chain, asset)s, on two anvil chains', () 
       await fresh.bus.close(1_000);
       await fresh.redis.quit();
     }
+  });
+});
+
+describe('a client’s hint naming the chain of the offer it paid', () => {
+  const client = (chainId: number) => createChainClient({ rpcUrl: anvils.get(chainId)!.rpcUrl, chainId, batchSize: 200 });
+  // As the service wires it: the home chain's watcher, and the other chain's for a hint that names it.
+  const hintDeps = (): PaymentSubmittedDeps => ({
+    uploads,
+    chainId: 31337,
+    chain: client(31337),
+    watcher: watchers.get(31337)!,
+    confirmations: 2,
+    pollIntervalMs: 100,
+    otherChain: async (chainId) =>
+      chainId === 31338 ? { chain: client(31338), watcher: watchers.get(31338)!, confirmations: 2, pollIntervalMs: 100 } : undefined,
+    assetsOf,
+  });
+
+  it('settles a USDC payment on the second chain from its hint, with the same confirmations, before any block pass', async () => {
+    const usdc = assets.get(31338)!.usdc;
+    const upload = await quote([offer(31337, null, 10n ** 15n), offer(31338, usdc, 5_000_000n)]);
+    const txHash = await send(31338, usdc, upload.quote.to, 5_000_000n);
+    const recorder = recordingContext(env.bus, env.log);
+    const hint = { uploadId: upload.uploadId, txHash, round: 1, chainId: 31338 };
+    // Mined on 31338 but one block deep: it waits for its second confirmation there.
+    expect(await runOnce(() => handlePaymentSubmitted(hintDeps(), hint, recorder.context))).toBe('retry');
+    expect(recorder.statuses.at(-1)).toMatchObject({ event: 'progress', message: expect.stringContaining('1 of 2 confirmations') });
+    await anvils.get(31338)!.test.mine({ blocks: 1 });
+    expect(await runOnce(() => handlePaymentSubmitted(hintDeps(), hint, recorder.context))).toBe('done');
+    expect(await uploads.state(upload.uploadId)).toBe('paid');
+    expect(await confirmedPayment(upload.uploadId)).toMatchObject({ chainId: 31338, token: usdc, amount: '5000000', status: 'paid', txHashes: [txHash] });
+    const credit = (await env.bus.queue('payment.credited').getJobs(['waiting', 'delayed', 'completed'])).find(
+      (job) => job.data.uploadId === upload.uploadId && job.data.kind === 'deposit',
+    );
+    expect(credit?.data).toMatchObject({
+      chainId: 31338,
+      token: usdc,
+      status: 'paid',
+      transfers: [{ txHash, from: buyer.address.toLowerCase(), amount: '5000000' }],
+    });
+  });
+
+  it('a hint naming no chain (an older client) is looked for on the quote’s own chain, as before: a second-chain payment waits for the passes', async () => {
+    const usdc = assets.get(31338)!.usdc;
+    const upload = await quote([offer(31337, null, 10n ** 15n), offer(31338, usdc, 5_000_000n)]);
+    const txHash = await send(31338, usdc, upload.quote.to, 5_000_000n);
+    await anvils.get(31338)!.test.mine({ blocks: 1 });
+    const recorder = recordingContext(env.bus, env.log);
+    expect(await runOnce(() => handlePaymentSubmitted(hintDeps(), { uploadId: upload.uploadId, txHash, round: 1 }, recorder.context))).toBe('retry');
+    expect(await uploads.state(upload.uploadId)).toBe('awaiting_payment');
+    // The second chain's pass finds it anyway.
+    await anvils.get(31338)!.test.mine({ blocks: 1 });
+    await watchers.get(31338)!.scanOnce();
+    expect(await uploads.state(upload.uploadId)).toBe('paid');
+  });
+
+  it('a hinted payment in an asset the quote did not offer (EURC on the second chain) is recorded due back; a chain it does not offer is refused', async () => {
+    const usdc = assets.get(31338)!.usdc;
+    const upload = await quote([offer(31338, usdc, 5_000_000n)]);
+    const txHash = await send(31338, eurc, upload.quote.to, 2_000_000n);
+    await anvils.get(31338)!.test.mine({ blocks: 1 });
+    const recorder = recordingContext(env.bus, env.log);
+    expect(await runOnce(() => handlePaymentSubmitted(hintDeps(), { uploadId: upload.uploadId, txHash, round: 1, chainId: 31338 }, recorder.context))).toBe(
+      'done',
+    );
+    expect(await uploads.state(upload.uploadId)).toBe('awaiting_payment');
+    await expect.poll(() => events.find((e) => e.uploadId === upload.uploadId && e.event === 'payment.received')).toMatchObject({ code: 'not_offered' });
+    const credit = (await env.bus.queue('payment.credited').getJobs(['waiting', 'delayed', 'completed'])).find((job) => job.data.uploadId === upload.uploadId);
+    expect(credit?.data).toMatchObject({ chainId: 31338, token: eurc, status: 'unmatched', totalReceived: '2000000' });
+
+    // The quote offers nothing on 31337: a hint naming it is decided at once, never looked for.
+    const other = recordingContext(env.bus, env.log);
+    expect(await runOnce(() => handlePaymentSubmitted(hintDeps(), { uploadId: upload.uploadId, txHash, round: 1, chainId: 31337 }, other.context))).toBe(
+      'done',
+    );
+    expect(other.statuses).toEqual([
+      expect.objectContaining({ event: 'payment.rejected', code: 'no_payment', reason: expect.stringContaining('does not offer') }),
+    ]);
   });
 });

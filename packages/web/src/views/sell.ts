@@ -674,10 +674,12 @@ export function renderSell(view: HTMLElement, renderAccount: () => void): () => 
       notice.textContent = 'Payment sent. Waiting for confirmations…';
       focusStep(notice);
       notifyOffer.show();
-      await requestJson(`/v1/uploads/${upload.uploadId}/payment`, { method: 'POST', body: { txHash }, token: session.token }).catch((error: unknown) => {
-        // Only a hint: whatever reaches the quote's address pays it, so too many hashes in flight is not an error for the person.
-        if (!(error instanceof ApiError && error.code === 'too_many_hashes')) throw error;
-      });
+      await requestJson(`/v1/uploads/${upload.uploadId}/payment`, { method: 'POST', body: { txHash, chainId: offer.chainId }, token: session.token }).catch(
+        (error: unknown) => {
+          // Only a hint: whatever reaches the quote's address pays it, so too many hashes in flight is not an error for the person.
+          if (!(error instanceof ApiError && error.code === 'too_many_hashes')) throw error;
+        },
+      );
     } catch (error) {
       state.paying = false;
       notice.textContent = '';

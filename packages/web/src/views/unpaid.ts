@@ -78,7 +78,7 @@ export function renderUnpaid(view: HTMLElement): () => void {
             const pricing = await loadPricing().catch(() => undefined);
             const offers = [...offersOf(item.payment, coin), ...(pricing?.offers ?? [])];
             const txHash = await payOffer({ from, to: item.payment.to, offer, amount: rest, offers });
-            await call(`/v1/uploads/${item.uploadId}/payment`, 'POST', { txHash }).catch(() => undefined);
+            await call(`/v1/uploads/${item.uploadId}/payment`, 'POST', { txHash, chainId: offer.chainId }).catch(() => undefined);
             status.textContent = `Payment sent for “${item.title}”; follow it on its status page.`;
             focusStep(status);
             await load();

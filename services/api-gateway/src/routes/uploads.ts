@@ -125,8 +125,8 @@ export function uploadRoutes({ bind, bus, uploads, db, storage, hub, config, lim
 
   bind(router, api.submitPayment).to(async ({ params, body, caller }) => {
     const { id: uploadId } = params;
-    const { txHash } = body;
-    const outcome = await submitPayment({ uploads, bus, maxHints: config.MAX_PAYMENT_HINTS }, { uploadId, owner: caller.address, txHash });
+    const { txHash, chainId } = body;
+    const outcome = await submitPayment({ uploads, bus, maxHints: config.MAX_PAYMENT_HINTS }, { uploadId, owner: caller.address, txHash, chainId });
     if (outcome.followed) return { status: 202, body: { uploadId, txHash, state: outcome.state } };
     return { status: 200, body: { uploadId, txHash, state: outcome.state, status: outcome.status } };
   });

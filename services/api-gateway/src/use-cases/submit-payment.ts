@@ -21,6 +21,17 @@ export class PaymentHintLimitError extends Error {
   }
 }
 
+/** The hint names a chain on which the upload's quote offers no payment. */
+export class ChainNotOfferedError extends Error {
+  override readonly name = 'ChainNotOfferedError';
+  constructor(
+    readonly chainId: number,
+    readonly offered: number[],
+  ) {
+    super(`chainId ${chainId} is not a chain this upload's quote offers; it offers chain ${offered.join(', ')}`);
+  }
+}
+
 export interface SubmitPaymentDeps {
   uploads: Uploads;
   bus: Bus;
@@ -34,6 +45,8 @@ export interface SubmitPaymentParameters {
   owner: `0x${string}`;
   /** Lower case. */
   txHash: `0x${string}`;
+  /** The chain of the offer paid; absent (an older client): the quote's own chain. */
+  chainId?: number | undefined;
 }
 
 export type SubmitPaymentReturnType =
@@ -46,12 +59,20 @@ export type SubmitPaymentReturnType =
  * A hint, not a claim: the deposit address's balance decides what was paid. Sending the same hash
  * again (or after the watcher found the payment) answers with the current state, never an error.
  */
-export async function submitPayment(deps: SubmitPaymentDeps, { uploadId, owner, txHash }: SubmitPaymentParameters): Promise<SubmitPaymentReturnType> {
+export async function submitPayment(deps: SubmitPaymentDeps, { uploadId, owner, txHash, chainId }: SubmitPaymentParameters): Promise<SubmitPaymentReturnType> {
   if ((await deps.uploads.owner(uploadId)) !== owner) throw new UploadNotFoundError(uploadId);
+  if (chainId !== undefined) {
+    // Only a chain the quote offers can have paid it: refused here, so the watcher never looks for it elsewhere.
+    const subject = await deps.uploads.quoteOf(uploadId);
+    if (subject) {
+      const offered = [...new Set([subject.quote.chainId, ...(subject.quote.offers ?? []).map((offer) => offer.chainId)])];
+      if (!offered.includes(chainId)) throw new ChainNotOfferedError(chainId, offered);
+    }
+  }
   const state = await deps.uploads.state(uploadId);
   if (state !== 'awaiting_payment') return { followed: false, state: state ?? null, status: (await deps.uploads.latest(uploadId)) ?? null };
   const followed = await deps.uploads.followHint(uploadId, txHash, deps.maxHints);
   if (followed === 'limit') throw new PaymentHintLimitError(uploadId, deps.maxHints);
-  await deps.bus.publish('payment.submitted', { uploadId, txHash, round: followed.round });
+  await deps.bus.publish('payment.submitted', { uploadId, txHash, round: followed.round, ...(chainId !== undefined ? { chainId } : {}) });
   return { followed: true, state };
 }
