@@ -528,6 +528,10 @@ export const cancelledUpload = z
   .object({
     uploadId: uuid,
     state: z.enum(['expired', 'refund_due']).meta({ description: '`refund_due` when part of the price had arrived: it is due back' }),
-    refundDue: amount.meta({ description: 'what is due back to the payer (0 when nothing had arrived)' }),
+    refundDue: amount.meta({ description: "what is due back in the quote's own asset (0 when nothing had arrived in it)" }),
+    refundsDue: z.array(z.object({ chainId: z.number().int().positive(), token: address.nullable(), amount })).meta({
+      description:
+        'what is due back in each (chain, asset) that received money: the quote’s own, its other offers, and assets it did not offer (each in its own base units, never added together); empty when nothing had arrived',
+    }),
   })
   .meta({ id: 'CancelledUpload' });

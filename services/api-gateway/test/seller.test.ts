@@ -99,7 +99,7 @@ describe('unpaid uploads', () => {
     expect(await exists(join(gw.stagingDir, first.body.uploadId))).toBe(true);
 
     const cancelled = await call(`/v1/uploads/${first.body.uploadId}`, seller, 'DELETE');
-    expect(cancelled).toMatchObject({ status: 200, body: { uploadId: first.body.uploadId, state: 'expired', refundDue: '0' } });
+    expect(cancelled).toMatchObject({ status: 200, body: { uploadId: first.body.uploadId, state: 'expired', refundDue: '0', refundsDue: [] } });
     expect(await exists(join(gw.stagingDir, first.body.uploadId))).toBe(false);
     const status = await call(`/v1/uploads/${first.body.uploadId}`, seller);
     expect(status.body.status).toMatchObject({ event: 'expired', state: 'expired', code: 'cancelled' });
@@ -146,7 +146,12 @@ describe('unpaid uploads', () => {
     expect(item).toMatchObject({ uploadId, received: half.toString(), remaining: (BigInt(PRICE_WEI) - half).toString() });
 
     const cancelled = await call(`/v1/uploads/${uploadId}`, seller, 'DELETE');
-    expect(cancelled.body).toEqual({ uploadId, state: 'refund_due', refundDue: half.toString() });
+    expect(cancelled.body).toEqual({
+      uploadId,
+      state: 'refund_due',
+      refundDue: half.toString(),
+      refundsDue: [{ chainId: payment.chainId, token: null, amount: half.toString() }],
+    });
     expect((await call(`/v1/uploads/${uploadId}`, seller)).body.status).toMatchObject({ event: 'refund.due', state: 'refund_due', code: 'cancelled' });
     const closing = await gw.bus.queue('payment.credited').getJob(`${uploadId}.closed.payment.credited`);
     await applyCredit(gw.db, closing?.data as PaymentCredited);

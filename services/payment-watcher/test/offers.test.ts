@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Address, erc20Abi, type Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
@@ -10,6 +12,7 @@ import { infraEnv } from '@reelboard/testkit/infra-env';
 import { deployPaymentAssets, type TestPriceFeed } from '@reelboard/testkit/payment-assets';
 import { DepositWatcher } from '../src/deposit-watcher.js';
 import { handlePaymentSubmitted, type PaymentSubmittedDeps } from '../src/handle-payment-submitted.js';
+import { handleUploadExpire } from '../src/handle-upload-expire.js';
 import { handleUploadReceived } from '../src/handle-upload-received.js';
 import { reconcilePayments } from '../src/reconcile.js';
 import { ScanLock } from '../src/scan-lock.js';
@@ -101,9 +104,9 @@ const offer = (chainId: number, token: Address | null, amount: bigint, rate?: Qu
 const assetsOf = (chainId: number) => (chainId === 31338 ? [null, assets.get(31338)!.usdc, eurc] : [null, assets.get(31337)!.usdc]);
 
 /** A quote as the gateway makes it (its first offer its own asset), recorded in the ledger and handed to the watcher. */
-async function quote(offers: QuoteOffer[]): Promise<UploadReceived> {
+async function quote(offers: QuoteOffer[], expiresAt?: string): Promise<UploadReceived> {
   const [first] = offers as [QuoteOffer];
-  const base = makeUpload(buyer.address, { chainId: first.chainId, token: first.token, amount: first.amount, offers });
+  const base = makeUpload(buyer.address, { chainId: first.chainId, token: first.token, amount: first.amount, offers, ...(expiresAt ? { expiresAt } : {}) });
   const upload = { ...base, quote: { ...base.quote, to: depositAddressOf({ merchant, token: null }, base.uploadId), merchant } };
   const q = upload.quote;
   await recordQuote(db, {
@@ -377,5 +380,58 @@ describe('a client’s hint naming the chain of the offer it paid', () => {
     expect(other.statuses).toEqual([
       expect.objectContaining({ event: 'payment.rejected', code: 'no_payment', reason: expect.stringContaining('does not offer') }),
     ]);
+  });
+});
+
+describe('the expiry of a quote whose money came only in another (chain, asset) than its own', () => {
+  /** A deadline a few seconds ahead of both chains' clocks (anvil's run ahead of the wall clock as blocks are mined). */
+  const soon = async () => {
+    const times = await Promise.all([...anvils.values()].map(async (anvil) => Number((await anvil.client.getBlock()).timestamp)));
+    return new Date((Math.max(...times) + 5) * 1000).toISOString();
+  };
+  /** Both chains' passes read past the deadline: their clocks moved on, a block mined and read. */
+  const passDeadline = async () => {
+    for (const [chainId, anvil] of anvils) {
+      await anvil.test.increaseTime({ seconds: 30 });
+      await anvil.test.mine({ blocks: 2 });
+      await watchers.get(chainId)!.scanOnce();
+    }
+  };
+  const expire = (upload: UploadReceived) =>
+    runOnce(() =>
+      handleUploadExpire(
+        {
+          bus: env.bus,
+          uploads,
+          watchList: watchLists.get(31337)!,
+          watchListFor: (chainId) => watchLists.get(chainId),
+          watchLists: [...watchLists.values()],
+          chainId: 31337,
+          stagingDir: join(tmpdir(), 'offers-expiry-staging'),
+          pollIntervalMs: 100,
+          assetsOf,
+        },
+        { uploadId: upload.uploadId },
+        recordingContext(env.bus, env.log).context,
+      ),
+    );
+
+  it('part paid in its other offer (USDC on the second chain) ends refund_due, not expired', async () => {
+    const usdc = assets.get(31338)!.usdc;
+    const upload = await quote([offer(31337, null, 10n ** 15n), offer(31338, usdc, 5_000_000n)], await soon());
+    await pay(31338, usdc, upload.quote.to, 1_000_000n);
+    expect(await rows(upload.uploadId)).toEqual([[31338, usdc, '1000000', 'partial', '0']]);
+    await passDeadline();
+    expect(await expire(upload)).toBe('done');
+    expect(await uploads.state(upload.uploadId)).toBe('refund_due');
+  });
+
+  it('money only in an asset it did not offer (EURC on the second chain) ends refund_due too', async () => {
+    const usdc = assets.get(31338)!.usdc;
+    const upload = await quote([offer(31337, null, 10n ** 15n), offer(31338, usdc, 5_000_000n)], await soon());
+    await pay(31338, eurc, upload.quote.to, 2_000_000n);
+    await passDeadline();
+    expect(await expire(upload)).toBe('done');
+    expect(await uploads.state(upload.uploadId)).toBe('refund_due');
   });
 });

@@ -97,7 +97,8 @@ async function receivedInOtherAssets(db: Knex, quoteIds: string[]): Promise<Map<
 
 /**
  * Ends an unpaid upload at its owner's request, as its expiry would: the lifecycle moves it to
- * `expired` (or `refund_due` when part of the price had arrived), the ledger closes its quote (its
+ * `expired` (or `refund_due` when anything had arrived, in any offer or in an asset not offered: the
+ * refund wallet's announcement then ends it `refunded`), the ledger closes its quote (its
  * partial credits become due back, and money arriving later is recorded late, due back), its staged
  * files go and the wallet's place in the unpaid limits is free at once. An upload no longer awaiting
  * payment is refused (409 `upload_state`): a paid one is never undone here.
@@ -109,15 +110,20 @@ export async function cancelUnpaidUpload(deps: UnpaidUploadsDeps, owner: string,
   const state = await uploads.state(uploadId);
   if (state !== 'awaiting_payment')
     throw new HttpError(409, 'upload_state', `the upload is ${state ?? 'gone'}, not awaiting payment: it cannot be cancelled`, { state });
-  const received = (await receivedOn(deps.db, [uploadId])).get(uploadId) ?? 0n;
   const { quote } = upload;
-  const transition = received > 0n ? 'cancelOwingRefund' : 'cancel';
+  // Every (chain, asset) that received money: the quote's own, its other offers and assets it did not
+  // offer. Amounts of different assets are never added; any of them makes the cancel owe a refund.
+  const received = await receivedInEveryAsset(deps.db, uploadId, quote);
+  const own = received.find((r) => r.chainId === quote.chainId && r.token === (quote.token?.toLowerCase() ?? null))?.amount ?? '0';
+  const transition = received.length > 0 ? 'cancelOwingRefund' : 'cancel';
+  const symbolOf = (chainId: number, token: string | null) =>
+    quote.offers?.find((offer) => offer.chainId === chainId && (offer.token?.toLowerCase() ?? null) === token)?.symbol ?? token ?? 'the native coin';
   const ended =
     transition === 'cancelOwingRefund'
       ? await uploads.transition(uploadId, transition, {
           stage: 'api-gateway',
           code: 'cancelled',
-          reason: `cancelled by its owner after ${received} of ${quote.amount} arrived; recorded for refund`,
+          reason: `cancelled by its owner after ${received.map((r) => `${r.amount} of ${symbolOf(r.chainId, r.token)} on chain ${r.chainId}`).join(', ')} arrived (the price: ${quote.amount}); recorded for refund`,
         })
       : await uploads.transition(uploadId, transition, { stage: 'api-gateway', code: 'cancelled', reason: 'cancelled by its owner' });
   if (!ended.moved) {
@@ -128,5 +134,32 @@ export async function cancelUnpaidUpload(deps: UnpaidUploadsDeps, owner: string,
     await deps.bus.publish('payment.credited', { kind: 'closed', uploadId, chainId: quote.chainId, address: quote.to, outcome: 'expired' });
   await rm(join(deps.stagingDir, uploadId), { recursive: true, force: true });
   await deps.release(owner, uploadId);
-  return { uploadId, state: received > 0n ? 'refund_due' : 'expired', refundDue: received.toString() };
+  return { uploadId, state: received.length > 0 ? 'refund_due' : 'expired', refundDue: own, refundsDue: received };
+}
+
+/**
+ * What the ledger holds as received on a quote in each (chain, asset), those above zero only: its own
+ * asset (`payment_quotes.credited_total`), then each other offer and each asset it did not offer
+ * (`payment_quote_assets`).
+ */
+async function receivedInEveryAsset(
+  db: Knex,
+  quoteId: string,
+  quote: { chainId: number; token: string | null },
+): Promise<{ chainId: number; token: `0x${string}` | null; amount: string }[]> {
+  const ownToken = (quote.token?.toLowerCase() ?? null) as `0x${string}` | null;
+  const totals = new Map<string, { chainId: number; token: `0x${string}` | null; amount: bigint }>();
+  const own = (await receivedOn(db, [quoteId])).get(quoteId) ?? 0n;
+  totals.set(`${quote.chainId}:${ownToken ?? 'native'}`, { chainId: quote.chainId, token: ownToken, amount: own });
+  const rows: { chain_id: number; token_address: string | null; credited_total: string }[] = await db('payment_quote_assets')
+    .where({ quote_id: quoteId })
+    .select('chain_id', 'token_address', 'credited_total');
+  for (const row of rows) {
+    const token = (row.token_address?.toLowerCase() ?? null) as `0x${string}` | null;
+    const key = `${row.chain_id}:${token ?? 'native'}`;
+    const amount = BigInt(row.credited_total);
+    // The quote's own asset is also an offer row; whichever of the two is higher is what arrived.
+    if (amount > (totals.get(key)?.amount ?? 0n)) totals.set(key, { chainId: row.chain_id, token, amount });
+  }
+  return [...totals.values()].filter((t) => t.amount > 0n).map((t) => ({ chainId: t.chainId, token: t.token, amount: t.amount.toString() }));
 }
