@@ -4,7 +4,7 @@
 //                                                             records a refund sent by transaction <hash>, once the chain shows it paid what is due
 //   pnpm payments reconcile [--from-block N] [--repair] [--also MERCHANT[:TOKEN]]...
 //                                                             compares the chain with the ledger and the ledger with the chain; exit 1 on any difference
-//                                                             (--also: settings this deployment used before a change, whose quotes are judged too)
+//                                                             (--also: settings this deployment used before a change, whose quotes, and plain transfers to whose merchant, are judged too)
 //                                                             (from the checkpoint of the last block reconciled, or the factory's deployment block)
 //                                                             (--repair judges each missing credit at its block, and moves its upload)
 //   pnpm payments sweep [--min AMOUNT] [--min-native WEI]      sweeps deposit addresses holding money into the merchant (exit 1 if one reverts on its own)

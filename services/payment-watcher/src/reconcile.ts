@@ -72,7 +72,7 @@ export type Difference =
   | { kind: 'deposit_missing'; quoteId: string; address: Address; chainTotal: bigint; ledgerTotal: bigint }
   | { kind: 'deposit_excess'; quoteId: string; address: Address; chainTotal: bigint; ledgerTotal: bigint }
   | { kind: 'rows_mismatch'; quoteId: string; address: Address; creditedTotal: bigint; rowsTotal: bigint }
-  | { kind: 'merchant_missing'; transfer: CreditTransfer; token: Address | null; blockNumber: bigint }
+  | { kind: 'merchant_missing'; transfer: CreditTransfer; merchant: Address; token: Address | null; blockNumber: bigint }
   /** An unmatched transfer the ledger owes back that the chain no longer shows (gone in a reorg, or reverted). */
   | { kind: 'unmatched_gone'; paymentId: number; txHash: string; amount: string; reason: 'not_found' | 'reverted' }
   /** A row made `reversed` whose transaction is back on chain, successful, and credited by no other row. */
@@ -148,6 +148,16 @@ export function quotesBySettings(quotes: readonly LedgerQuoteTotal[], configured
     groups.set(key, group);
   }
   return new Map([...groups.values()].map(({ settings, quotes }) => [settings, quotes]));
+}
+
+/** Each (merchant, token) once, lower case. */
+function uniqueSettings(list: readonly DepositSettings[]): DepositSettings[] {
+  const byKey = new Map<string, DepositSettings>();
+  for (const d of list) {
+    const settings = { merchant: d.merchant.toLowerCase() as Address, token: (d.token?.toLowerCase() ?? null) as Address | null };
+    byKey.set(`${settings.merchant}:${settings.token ?? 'native'}`, settings);
+  }
+  return [...byKey.values()];
 }
 
 /**
@@ -245,19 +255,25 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
     }
   }
 
-  // Transfers to the plain merchant address: top-level native ones and token Transfer logs (sweeps excluded).
+  // Transfers to the plain merchant address: top-level native ones and token Transfer logs (sweeps
+  // excluded); to the merchants of --also too (a deployment's merchant before a change), each in its
+  // token, since the watcher's passes read only the configured merchant's.
+  const merchantSettings = uniqueSettings([deposits, ...(params.alsoSettings ?? [])]);
+  const merchantAddresses = new Set(merchantSettings.map((d) => d.merchant));
   const recorded = new Set(ledger.unmatched.map((u) => `${u.txHash}:${u.logIndex ?? 'native'}`));
   const sweepTxs = new Set(sweeps.map((s) => s.txHash));
-  let found: { transfer: CreditTransfer; token: Address | null; blockNumber: bigint; time: number }[] = [];
+  let found: { transfer: CreditTransfer; merchant: Address; token: Address | null; blockNumber: bigint; time: number }[] = [];
   const numbers: bigint[] = [];
   for (let n = params.fromBlock < 0n ? 0n : params.fromBlock; n <= height; n++) numbers.push(n);
   for (let i = 0; i < numbers.length; i += 500) {
     const blocks = await Promise.all(numbers.slice(i, i + 500).map((blockNumber) => chain.getBlock({ blockNumber, includeTransactions: true })));
     for (const block of blocks) {
       for (const tx of block.transactions) {
-        if (tx.to?.toLowerCase() === deposits.merchant && tx.value > 0n) {
+        const to = tx.to?.toLowerCase() as Address | undefined;
+        if (to && merchantAddresses.has(to) && tx.value > 0n) {
           found.push({
             transfer: { txHash: tx.hash, logIndex: null, from: tx.from.toLowerCase() as Address, amount: tx.value.toString() },
+            merchant: to,
             token: null,
             blockNumber: block.number,
             time: Number(block.timestamp) * 1000,
@@ -268,11 +284,12 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
   }
   // A reverted transfer keeps its value in the block but moved nothing (a contract merchant that refuses it).
   found = await successfulOnly(chain, found, (item) => item.transfer.txHash);
-  if (deposits.token && numbers.length > 0) {
+  for (const settings of merchantSettings) {
+    if (!settings.token || numbers.length === 0) continue;
     const logs = await chain.getLogs({
-      address: deposits.token,
+      address: settings.token,
       event: erc20TransferEvent,
-      args: { to: deposits.merchant },
+      args: { to: settings.merchant },
       fromBlock: numbers[0],
       toBlock: height,
     });
@@ -280,7 +297,8 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
       if (sweepTxs.has(t.txHash)) continue;
       found.push({
         transfer: { txHash: t.txHash, logIndex: t.logIndex, from: t.from, amount: t.value.toString() },
-        token: deposits.token,
+        merchant: settings.merchant,
+        token: settings.token,
         blockNumber: t.blockNumber,
         time: blockTime,
       });
@@ -288,12 +306,12 @@ export async function reconcilePayments(params: ReconcileParameters): Promise<Re
   }
   for (const item of found) {
     if (recorded.has(`${item.transfer.txHash}:${item.transfer.logIndex ?? 'native'}`)) continue;
-    differences.push({ kind: 'merchant_missing', transfer: item.transfer, token: item.token, blockNumber: item.blockNumber });
+    differences.push({ kind: 'merchant_missing', transfer: item.transfer, merchant: item.merchant, token: item.token, blockNumber: item.blockNumber });
     if (repair) {
       await applyCredit(db, {
         kind: 'merchant',
         chainId,
-        address: deposits.merchant,
+        address: item.merchant,
         token: item.token,
         transfer: item.transfer,
         blockNumber: item.blockNumber.toString(),
@@ -332,8 +350,9 @@ async function ledgerToChain(
 ): Promise<{ differences: Difference[]; checked: number }> {
   const { db, chain, chainId, deposits } = params;
   const records = await ledgerChainRecords(db, chainId);
+  const merchants = new Set(uniqueSettings([deposits, ...(params.alsoSettings ?? [])]).map((d) => `${d.merchant}:${d.token ?? 'native'}`));
   const ours = <T extends { quoteId: string | null; toAddress: string; token: string | null }>(rows: T[]) =>
-    rows.filter((row) => (row.quoteId !== null ? ourQuotes.has(row.quoteId) : row.toAddress === deposits.merchant && row.token === deposits.token));
+    rows.filter((row) => (row.quoteId !== null ? ourQuotes.has(row.quoteId) : merchants.has(`${row.toAddress}:${row.token ?? 'native'}`)));
   const unmatched = ours(records.unmatched);
   const reversed = ours(records.reversed);
   const refunds = ours(records.refunds);
@@ -397,7 +416,7 @@ export function describeDifference(d: Difference): string {
     case 'rows_mismatch':
       return `quote ${d.quoteId}: its ledger rows add up to ${d.rowsTotal}, its credited total is ${d.creditedTotal}`;
     case 'merchant_missing':
-      return `transfer ${d.transfer.txHash}${d.transfer.logIndex === null ? '' : `#${d.transfer.logIndex}`} of ${d.transfer.amount} from ${d.transfer.from} to the merchant in block ${d.blockNumber} is not in the ledger`;
+      return `transfer ${d.transfer.txHash}${d.transfer.logIndex === null ? '' : `#${d.transfer.logIndex}`} of ${d.transfer.amount} from ${d.transfer.from} to the merchant ${d.merchant} in block ${d.blockNumber} is not in the ledger`;
     case 'unmatched_gone':
       return `payment ${d.paymentId}: the ledger owes back ${d.amount} of transfer ${d.txHash}, which the chain ${d.reason === 'reverted' ? 'shows reverted' : 'no longer shows'} (nothing arrived: do not refund it)`;
     case 'reversed_on_chain':

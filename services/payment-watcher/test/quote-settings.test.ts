@@ -11,7 +11,7 @@ import { infraEnv } from '@reelboard/testkit/infra-env';
 import { compileTestContracts } from '@reelboard/testkit/test-contracts';
 import { DepositWatcher } from '../src/deposit-watcher.js';
 import { handleUploadReceived } from '../src/handle-upload-received.js';
-import { reconcilePayments } from '../src/reconcile.js';
+import { describeDifference, reconcilePayments } from '../src/reconcile.js';
 import { ScanLock } from '../src/scan-lock.js';
 import { AutoSweeper } from '../src/sweep.js';
 import { makeUpload, recordingContext, type WatcherRig, watcherRig } from './support/harness.js';
@@ -202,6 +202,52 @@ describe('quotes carry their settings', () => {
       await r.close();
     }
   }, 60_000);
+
+  it('reconcile --also an old merchant checks plain transfers to it too (native and its token): reported, recorded by --repair, then clean', async () => {
+    const t1 = await deployToken();
+    const before: DepositSettings = { merchant: newMerchant(), token: t1 };
+    const after: DepositSettings = { merchant: newMerchant(), token: null };
+    const from = await anvil.client.getBlockNumber();
+    // Someone pays the old merchant address itself, after the deployment moved to a new one: no watcher pass reads it any more.
+    const native = await anvil.wallet(KEYS.buyer).sendTransaction({ account: buyer, chain: anvil.chain, to: before.merchant, value: 777n });
+    await mined(native);
+    await payToken(t1, before.merchant, 300n);
+    await anvil.test.mine({ blocks: 2 });
+    const reconcile = (alsoSettings: DepositSettings[], repair = false) =>
+      reconcilePayments({
+        db,
+        chain: createChainClient({ rpcUrl: anvil.rpcUrl, chainId: 31337, batchSize: 200 }),
+        chainId: 31337,
+        deposits: after,
+        alsoSettings,
+        confirmations: 1,
+        fromBlock: from + 1n,
+        repair,
+      });
+    const toOld = (differences: Awaited<ReturnType<typeof reconcile>>['differences']) =>
+      differences.filter((d) => d.kind === 'merchant_missing' && d.merchant === before.merchant);
+
+    // Under the new settings alone, the old merchant is not looked at.
+    expect(toOld((await reconcile([])).differences)).toEqual([]);
+    const told = await reconcile([before]);
+    expect(toOld(told.differences)).toEqual([
+      expect.objectContaining({ kind: 'merchant_missing', token: null, transfer: expect.objectContaining({ txHash: native, amount: '777' }) }),
+      expect.objectContaining({ kind: 'merchant_missing', token: t1, transfer: expect.objectContaining({ amount: '300' }) }),
+    ]);
+    expect(describeDifference(toOld(told.differences)[0]!)).toContain(`to the merchant ${before.merchant}`);
+
+    // --repair records them `unmatched`, due back, at the old merchant's address; the next run is clean, the ledger half included.
+    await reconcile([before], true);
+    const rows = await db('payments').where({ to_address: before.merchant }).orderBy('id').select('status', 'token_address', 'amount', 'refund_due');
+    expect(rows).toEqual([
+      { status: 'unmatched', token_address: null, amount: '777', refund_due: '777' },
+      { status: 'unmatched', token_address: t1, amount: '300', refund_due: '300' },
+    ]);
+    const clean = await reconcile([before]);
+    expect(toOld(clean.differences)).toEqual([]);
+    expect(clean.differences.filter((d) => d.kind === 'unmatched_gone')).toEqual([]);
+    await db('payments').where({ to_address: before.merchant }).delete();
+  });
 
   it('backfills quotes recorded before they carried settings, only where the configuration derives their address', async () => {
     const settings: DepositSettings = { merchant: newMerchant(), token: null };
