@@ -4,7 +4,7 @@
 // API key (nor does the log line that records why).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { infraEnv, repoRoot } from '@reelboard/testkit/infra-env';
 import { type RpcProxy, startRpcProxy } from '@reelboard/testkit/rpc-proxy';
 
@@ -101,9 +101,15 @@ describe('internal endpoints', () => {
       expect(JSON.parse(text)).toEqual({ ok: true, degraded: true, checks: { redis: 'ok', postgres: 'ok', rpc: 'down', s3: 'ok' } });
       expect(text).not.toContain(KEY);
       expect(text).not.toContain('/v3/');
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      const line = output.split('\n').find((l) => l.includes('readiness check failed'));
-      expect(line, output).toBeDefined();
+      // The gateway's log reaches this process through a pipe: waited for, not given a fixed 200 ms.
+      const line = await vi.waitFor(
+        () => {
+          const found = output.split('\n').find((l) => l.includes('readiness check failed'));
+          expect(found, output).toBeDefined();
+          return found;
+        },
+        { timeout: 10_000, interval: 50 },
+      );
       expect(line).toContain('"check":"rpc"');
       expect(line).toContain('127.0.0.1');
       expect(output).not.toContain(KEY);

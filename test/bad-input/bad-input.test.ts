@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Hex, keccak256 } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { createSiweMessage } from 'viem/siwe';
+import type { StatusEvent } from '@reelboard/contracts';
 import { connectDatabase, type Knex } from '@reelboard/db';
 import { repoRoot } from '@reelboard/testkit/infra-env';
 import { makeClip, makePng } from '@reelboard/testkit/media';
@@ -43,6 +44,11 @@ let adminToken = '';
 let accepted: PostedUpload;
 const files: Record<'clip' | 'png' | 'zip' | 'svg' | 'truncated' | 'wide' | 'polyglot' | 'gifjs' | 'text', Buffer> = {} as never;
 const observed: { case: string; expected: string; status: number; body: string }[] = [];
+/**
+ * The another-chain case (below): its verdict comes only when its quote expires (QUOTE_TTL_SECONDS), so
+ * it is offered as soon as the stack is up and the quote's clock runs while the other cases do.
+ */
+let foreignOffer: Promise<{ submitted: number; verdict: StatusEvent }>;
 /** Uploads paid by the cases below: each must end as a listing or an unfulfilled payment. */
 const paidHere: string[] = [];
 
@@ -123,6 +129,9 @@ beforeAll(async () => {
   accepted = await postUpload(stack, path('clip.mp4'), 'Accepted before the bad input', { logo: path('logo.png') });
   await accepted.stream.waitFor('upload.received', 30_000);
   await payUpload(stack, accepted);
+  foreignOffer = offerTransactionOfAnotherChain();
+  // Awaited by its case; a failure before then must not end the run as an unhandled rejection.
+  foreignOffer.catch(() => undefined);
   buyerToken = accepted.token;
   strangerToken = await tokenFor(ANVIL_ACCOUNTS.stranger.key);
   adminToken = await tokenFor(WALLETS.admin.key);
@@ -135,6 +144,24 @@ afterAll(async () => {
   await db?.destroy();
   if (work) await rm(work, { recursive: true, force: true });
 });
+
+/** A real signed transaction, but for chain 1: its hash never appears on this chain. */
+async function offerTransactionOfAnotherChain(): Promise<{ submitted: number; verdict: StatusEvent }> {
+  const other = await postUpload(stack, join(work, 'clip.mp4'), 'Paid on another chain', { account: WALLETS.otherChain });
+  await other.stream.waitFor('upload.received', 30_000);
+  const signed = await privateKeyToAccount(WALLETS.otherChain.key).signTransaction({
+    chainId: 1,
+    to: other.payment.to,
+    value: BigInt(other.payment.amount),
+    nonce: 0,
+    gas: 21_000n,
+    maxFeePerGas: 1_000_000_000n,
+    maxPriorityFeePerGas: 1n,
+    type: 'eip1559',
+  });
+  const submitted = (await submitTx(other.uploadId, { txHash: keccak256(signed) }, other.token)).status;
+  return { submitted, verdict: await other.stream.waitFor('payment.rejected', 120_000) };
+}
 
 async function tokenFor(key: Hex): Promise<string> {
   const message = await siweMessage(privateKeyToAccount(key).address);
@@ -743,21 +770,9 @@ describe('bad input that only a later stage can judge', () => {
 
   // Refused once the quote has expired without the transaction ever appearing (QUOTE_TTL_SECONDS); the upload's expiry waits for that verdict.
   it('a tx hash of another chain is refused on the status stream', async () => {
-    // A real signed transaction, but for chain 1: its hash never appears on this chain.
-    const other = await postUpload(stack, join(work, 'clip.mp4'), 'Paid on another chain', { account: WALLETS.otherChain });
-    await other.stream.waitFor('upload.received', 30_000);
-    const signed = await privateKeyToAccount(WALLETS.otherChain.key).signTransaction({
-      chainId: 1,
-      to: other.payment.to,
-      value: BigInt(other.payment.amount),
-      nonce: 0,
-      gas: 21_000n,
-      maxFeePerGas: 1_000_000_000n,
-      maxPriorityFeePerGas: 1n,
-      type: 'eip1559',
-    });
-    expect((await submitTx(other.uploadId, { txHash: keccak256(signed) }, other.token)).status).toBe(202);
-    const foreign = await other.stream.waitFor('payment.rejected', 120_000);
+    // Offered in beforeAll (offerTransactionOfAnotherChain), so the quote's expiry is not waited for here alone.
+    const { submitted, verdict: foreign } = await foreignOffer;
+    expect(submitted).toBe(202);
     observed.push({
       case: 'tx hash of another chain (chain 1)',
       expected: 'payment.rejected not_found',

@@ -1,8 +1,10 @@
 // Faults done for real to a private copy of the infrastructure (its own Redis, Postgres, S3 server
 // and anvil, see packages/testkit/src/private-infra.ts) under the six real services. Each test breaks one
 // thing in the middle of real uploads and asserts the outcome, never timings.
-// Outages last OUTAGE_MS (15 s, not 30): retries back off exponentially from 1-2 s, so a longer
-// outage only adds waiting, not a different path; docs/reliability.md records this.
+// An outage lasts until the service under test has failed against it (its failure counter moved),
+// then OUTAGE_TAIL_MS more, so its next retries in backoff meet it too; at most OUTAGE_MS (15 s).
+// Retries back off exponentially from 1-2 s, so a longer outage only adds waiting (and pushes the
+// first retry after the restart further out), not a different path; docs/reliability.md records this.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -24,6 +26,7 @@ import { DEV_WALLETS, descendantsOf, metricValue, outcomeOf, payUpload, postUplo
 
 const run = promisify(execFile);
 const OUTAGE_MS = 15_000;
+const OUTAGE_TAIL_MS = 3_000;
 const LONG_CLIP_SECONDS = 10;
 const BASE_PORT = Number(process.env.TEST_BASE_PORT ?? 18080);
 const isAlive = (pid: number) => {
@@ -85,6 +88,17 @@ afterAll(async () => {
   await infra?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
+
+/**
+ * Keeps an engine down until the service on `port` has counted a failure against it (`metric` rose
+ * above `before`), then OUTAGE_TAIL_MS more; never longer than OUTAGE_MS.
+ */
+async function holdOutage(what: string, port: number, metric: string, labels: Record<string, string>, before: number): Promise<void> {
+  const started = Date.now();
+  while (Date.now() - started < OUTAGE_MS - OUTAGE_TAIL_MS && (await metricValue(port, metric, labels)) <= before) await sleep(250);
+  await sleep(OUTAGE_TAIL_MS);
+  process.stdout.write(`[faults] ${what} down for ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+}
 
 /** The keys of the objects s3rver holds under an upload's prefix. */
 async function storedKeys(uploadId: string): Promise<string[]> {
@@ -173,7 +187,7 @@ describe('faults survived', () => {
     await upload.stream.waitFor('video.transcoded', 120_000);
     await infra.postgres.stop();
     await upload.stream.waitFor('assets.stored', 60_000);
-    await sleep(OUTAGE_MS);
+    await holdOutage('postgres', stack.portOf('profile-writer'), 'reelboard_jobs_failed_total', { channel: 'assets.stored', final: 'false' }, failedBefore);
     await infra.postgres.start();
     const outcome = await outcomeOf(stack, upload);
     expect(outcome.event, JSON.stringify(outcome)).toBe('profile.saved');
@@ -191,7 +205,7 @@ describe('faults survived', () => {
     paidUploads.push(upload.uploadId);
     await upload.stream.waitFor('video.transcoded', 120_000);
     await infra.s3.stop('SIGKILL');
-    await sleep(OUTAGE_MS);
+    await holdOutage('s3', stack.portOf('uploader'), 'reelboard_jobs_failed_total', { channel: 'preview.extracted', final: 'false' }, failedBefore);
     await infra.s3.start();
     const outcome = await outcomeOf(stack, upload);
     expect(outcome.event, JSON.stringify(outcome)).toBe('profile.saved');
@@ -215,9 +229,10 @@ describe('faults survived', () => {
     paidUploads.push(submitted.uploadId, tabClosed.uploadId);
     // Mined first: a node's restart may drop its mempool, but never a mined block (--state).
     for (const upload of [submitted, tabClosed]) await waitMined(stack.env.RPC_URL ?? '', upload.txHash!);
+    const rpcErrorsBefore = await metricValue(stack.portOf('payment-watcher'), 'reelboard_rpc_errors_total', {});
     await infra.anvil.stop('SIGTERM');
     const confirmedBeforeOutage = [submitted, tabClosed].filter((u) => u.stream.events.some((e) => e.name === 'payment.confirmed'));
-    await sleep(OUTAGE_MS);
+    await holdOutage('anvil', stack.portOf('payment-watcher'), 'reelboard_rpc_errors_total', {}, rpcErrorsBefore);
     await infra.anvil.start();
     for (const upload of [submitted, tabClosed]) {
       const outcome = await outcomeOf(stack, upload);

@@ -52,7 +52,8 @@ describe('retention', () => {
     await handled;
     const queue = bus.queue('upload.received');
     const jobId = `${u.uploadId}.upload.received`;
-    for (let i = 0; i < 50 && (await queue.getJobState(jobId)) !== 'completed'; i += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+    const completing = Date.now() + 15_000;
+    while (Date.now() < completing && (await queue.getJobState(jobId)) !== 'completed') await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await queue.getJobState(jobId)).toBe('completed');
 
     // The status event carries the upload TTL on its hash and history.

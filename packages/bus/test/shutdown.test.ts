@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Redis } from 'ioredis';
 import type { UploadReceived } from '@reelboard/contracts';
 import { createBus } from '@reelboard/lifecycle';
@@ -134,8 +134,8 @@ describe('shutdown', () => {
         { concurrency: 1 },
       );
     });
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    expect(await (await jobOf(third))?.getState()).toBe('completed');
+    // BullMQ marks it completed just after the handler returns: waited for, not given a fixed 1.5 s.
+    await vi.waitFor(async () => expect(await (await jobOf(third))?.getState()).toBe('completed'), { timeout: 15_000, interval: 100 });
     await third.close(1_000);
     expect(attempts).toEqual([1]);
     expect(gaveUp).toEqual([]);

@@ -241,8 +241,8 @@ describe('operators', () => {
     );
     await bus.publish('upload.received', u);
     await until(async () => ((await uploads.state(u.uploadId)) === 'failed' ? true : undefined), 'failed');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const listed = (await listFailedUploads(bus)).find((f) => f.uploadId === u.uploadId);
+    // BullMQ moves the job to its failed set after the handler's give-up has set the state.
+    const listed = await until(async () => (await listFailedUploads(bus)).find((f) => f.uploadId === u.uploadId), 'the failed job listed');
     expect(listed).toMatchObject({ channel: 'upload.received', stage: 'payment-watcher', reason: 'storage was misconfigured', paid: false });
     broken = false;
     expect((await retryFailedUpload(bus, uploads, u.uploadId)).map((f) => f.channel)).toEqual(['upload.received']);

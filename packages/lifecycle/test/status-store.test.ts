@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Redis } from 'ioredis';
 import { connectRedis } from '@reelboard/bus';
 import type { StatusEvent } from '@reelboard/contracts';
@@ -38,8 +38,8 @@ describe('status store', () => {
     expect((await store.history(uploadId)).map((e) => e.state)).toEqual(['awaiting_payment', 'awaiting_payment', 'failed']);
     expect((await store.latest(uploadId))?.event).toBe('failed');
     expect((await store.history(uploadId, 1)).map((e) => e.seq)).toEqual([2, 3]);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(live).toEqual([1, 2, 3]);
+    // Pub/sub delivers after publish returns: waited for, not given a fixed 100 ms.
+    await vi.waitFor(() => expect(live).toEqual([1, 2, 3]), { timeout: 10_000, interval: 50 });
     unsubscribe();
 
     // The durable log the notifier reads holds the state changes, not progress nor ignored events.
@@ -67,8 +67,7 @@ describe('status store', () => {
     expect(resumed).toBeGreaterThan(0);
     expect(subscriber.status).toBe('ready');
     await store.publish({ uploadId, stage: 'test', event: 'upload.received' }, { from: ['-'], to: 'awaiting_payment' });
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(live).toEqual([1]);
+    await vi.waitFor(() => expect(live).toEqual([1]), { timeout: 10_000, interval: 50 });
     unsubscribe();
   });
 

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import webpush from 'web-push';
 import { connectRedis } from '@reelboard/bus';
 import { queues, type StatusCode, type StatusEventName, type UploadReceived, type UploadState } from '@reelboard/contracts';
@@ -455,8 +455,11 @@ describe('signed webhooks', () => {
     // seq 2: registering the upload published its upload.received first.
     expect(bodyOf(replayed)).toMatchObject({ type: 'failed', seq: 2, data: { reason: 'transcoder: no video stream' } });
     expect(verifySignature(down.secret, String(replayed.headers['reelboard-signature']), replayed.body.toString('utf8'))).toMatchObject({ ok: true });
-    await sleep(300);
-    expect((await deliveries(down.id)).map((d) => [d.status, d.attempts])).toEqual([['delivered', 5]]);
+    // The notifier records the delivery after the endpoint answered: waited for, not given a fixed 300 ms.
+    await vi.waitFor(async () => expect((await deliveries(down.id)).map((d) => [d.status, d.attempts])).toEqual([['delivered', 5]]), {
+      timeout: 15_000,
+      interval: 100,
+    });
 
     const unknown = await fetch(`${gateway.base}/v1/admin/webhooks/deliveries/${randomUUID()}/replay`, { method: 'POST', headers: admin() });
     expect(unknown.status).toBe(404);

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import webpush from 'web-push';
 import { connectRedis } from '@reelboard/bus';
 import { saveListing } from '@reelboard/db';
@@ -96,6 +96,29 @@ async function approvedListing(title: string, where: { latitude: number; longitu
   return input.listingId;
 }
 
+/**
+ * Until the listings' match jobs have run and every push they queued has been sent (or given up):
+ * after that no alert for them can still arrive, whatever the machine's load. (A fixed 4 s wait
+ * was both slower and, under load, no proof that nothing more would come.)
+ */
+async function matchedAndPushed(listings: string[]): Promise<void> {
+  const matches = gateway.bus.queue('notify.saved-searches');
+  const pushes = gateway.bus.queue('notify.push');
+  await vi.waitFor(
+    async () => {
+      for (const id of listings) expect(await (await matches.getJob(`${id}.saved-searches`))?.isCompleted(), `the match job of ${id}`).toBe(true);
+      expect(await pushes.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children')).toEqual({
+        waiting: 0,
+        active: 0,
+        delayed: 0,
+        prioritized: 0,
+        'waiting-children': 0,
+      });
+    },
+    { timeout: 30_000, interval: 100 },
+  );
+}
+
 const BERLIN = { latitude: 52.52, longitude: 13.405 };
 const MUNICH = { latitude: 48.137, longitude: 11.575 };
 
@@ -146,18 +169,16 @@ describe('saved searches', () => {
 
     const match = await approvedListing('Red city bike', BERLIN, '300.00');
     await pushService.until((all) => all.some((r) => r.path === '/push/alerts'), 20_000, 'the saved-search alert');
-    // Not near enough, too dear: no alert. Both approved after the match, so their jobs ran by the time the sleep ends.
-    await approvedListing('Munich bike', MUNICH, '300.00');
-    await approvedListing('Golden bike', BERLIN, '900.00');
+    // Not near enough, too dear: no alert.
+    const munich = await approvedListing('Munich bike', MUNICH, '300.00');
+    const golden = await approvedListing('Golden bike', BERLIN, '900.00');
     // A second approval of the matched listing (a hold released) after its first match job has left the
     // queue (retention) runs the match again: the alert table keeps it from being announced twice.
     const queue = gateway.bus.queue('notify.saved-searches');
-    const first = await queue.getJob(`${match}.saved-searches`);
-    for (let tries = 0; !(await first?.isCompleted()) && tries < 50; tries += 1) await sleep(100);
-    await first?.remove();
+    await matchedAndPushed([match]);
+    await (await queue.getJob(`${match}.saved-searches`))?.remove();
     await gateway.bus.status.publish({ uploadId: match, event: 'moderation.approved', stage: 'moderation', state: 'saved' });
-    for (let tries = 0; !(await (await queue.getJob(`${match}.saved-searches`))?.isCompleted()) && tries < 50; tries += 1) await sleep(100);
-    await sleep(4_000);
+    await matchedAndPushed([match, munich, golden]);
 
     const received = pushService.on('/push/alerts');
     expect(received).toHaveLength(1);
@@ -176,8 +197,7 @@ describe('saved searches', () => {
     expect(list.items.map((item) => item.name)).toEqual(['Bikes in Berlin']);
     expect((await api(`/v1/me/saved-searches/${saved.id}`, { method: 'DELETE' })).status).toBe(204);
     expect((await api(`/v1/me/saved-searches/${saved.id}`, { method: 'DELETE' })).status).toBe(404);
-    await approvedListing('Blue city bike', BERLIN, '250.00');
-    await sleep(4_000);
+    await matchedAndPushed([await approvedListing('Blue city bike', BERLIN, '250.00')]);
     expect(pushService.on('/push/alerts')).toHaveLength(1);
   });
 });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { register } from 'prom-client';
 import { type Hex, parseEther } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, privateKeyToAddress } from 'viem/accounts';
@@ -138,10 +138,14 @@ describe('a reorg deeper than the confirmations', () => {
         epoch: 1,
       }),
     ]);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(r.events.filter((e) => e.uploadId === upload.uploadId && e.event === 'payment.reversed')).toEqual([
-      expect.objectContaining({ state: 'saved', code: 'reorg', reason: expect.stringContaining(`took back ${PRICE}`) }),
-    ]);
+    // The status event comes through pub/sub after the pass: waited for, not given a fixed 200 ms.
+    await vi.waitFor(
+      () =>
+        expect(r.events.filter((e) => e.uploadId === upload.uploadId && e.event === 'payment.reversed')).toEqual([
+          expect.objectContaining({ state: 'saved', code: 'reorg', reason: expect.stringContaining(`took back ${PRICE}`) }),
+        ]),
+      { timeout: 10_000, interval: 50 },
+    );
     expect((await r.uploads.latest(upload.uploadId))?.event).toBe('payment.reversed');
     expect(await reversalsCounted()).toBe(counted + 1);
     const cursor = await r.watchList.cursor();
