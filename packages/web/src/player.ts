@@ -22,6 +22,11 @@ export interface PlayerSource {
   token?: string | undefined;
 }
 
+export interface AttachOptions {
+  /** Where to start (s): a hand-off from the page's start element begins a little ahead of it (fast-start.ts). */
+  startTime?: number;
+}
+
 /** A playing source; `mode` says which way it plays. */
 export interface StreamPlayer {
   mode: 'dash' | 'progressive';
@@ -136,7 +141,7 @@ function seekBar(player: ShakaPlayer, video: HTMLVideoElement, thumbnailsTrack: 
  * has Media Source Extensions and there is a manifest, else the progressive file. A manifest that
  * fails to load falls back to the progressive file too, so a listing always plays.
  */
-export async function attachPlayer(video: HTMLVideoElement, source: PlayerSource): Promise<StreamPlayer> {
+export async function attachPlayer(video: HTMLVideoElement, source: PlayerSource, options: AttachOptions = {}): Promise<StreamPlayer> {
   if (!source.manifestUrl) return playProgressive(video, source, 'no-manifest');
   shaka.polyfill.installAll();
   if (!adaptiveSupported()) return playProgressive(video, source, 'no-mse');
@@ -164,7 +169,7 @@ export async function attachPlayer(video: HTMLVideoElement, source: PlayerSource
     abr: { defaultBandwidthEstimate: 250_000, useNetworkInformation: false },
   });
   try {
-    await player.load(new URL(source.manifestUrl, ownOrigin).href);
+    await player.load(new URL(source.manifestUrl, ownOrigin).href, options.startTime);
   } catch (error) {
     await player.destroy();
     video.removeAttribute('src');
