@@ -13,15 +13,24 @@ export const PLAYER_ID = 'player';
 
 /**
  * How far ahead of the start element (s) the adaptive one is put: time for the manifest, the rung's
- * index and init, and one segment of each stream over a slow link shared with the start file.
+ * index and init, and one segment of each stream, over a link shared with the start file's download.
+ * The player's script measured that link: the lead is a second plus three times what the script
+ * took (on the throttled phone link the script took ~1.5 s and the rest ~3 s; unthrottled, the
+ * lead is the least and the hand-off, with the climb to the top rung, comes soonest).
  */
-const LEAD_S = 3;
+const leadFor = (scriptSeconds: number) => Math.min(MAX_LEAD_S, Math.max(MIN_LEAD_S, 1 + 3 * scriptSeconds));
+const MIN_LEAD_S = 1.5;
+const MAX_LEAD_S = 8;
 /** A second aim, inside what the adaptive element has buffered, when it was not ready at the first. */
 const RETRY_S = 0.5;
 /** Closer to the end than this, a hand-off ahead is not worth it: it happens where the start element is. */
 const END_MARGIN_S = 0.5;
+/** Seconds the hidden adaptive element buffers before the hand-off: one segment, so the start element keeps the link. */
+const HIDDEN_BUFFER_S = 2;
 /** A media element's readyState with data beyond the current position (HAVE_FUTURE_DATA). */
 const HAVE_FUTURE_DATA = 3;
+/** A media element's readyState once it knows the stream's duration and size (HAVE_METADATA). */
+const HAVE_METADATA = 1;
 
 /** What the fast start plays: the listing's start file, and the adaptive source to hand off to. */
 export interface FastStartSource extends PlayerSource {
@@ -155,6 +164,7 @@ export async function fastStart(start: HTMLVideoElement, controls: HTMLElement, 
 
   await Promise.race([firstFrame(start).then(() => performance.mark('start-first-frame')), urgentAsked]);
   let module: Awaited<ReturnType<typeof loadPlayer>>;
+  const asked = performance.now();
   try {
     module = await loadPlayer();
   } catch {
@@ -162,15 +172,17 @@ export async function fastStart(start: HTMLVideoElement, controls: HTMLElement, 
   }
   if (!start.isConnected) return 'none';
 
+  const lead = leadFor((performance.now() - asked) / 1000);
   const ahead = () => {
     const end = Number.isFinite(start.duration) ? start.duration - END_MARGIN_S : Number.POSITIVE_INFINITY;
-    const target = start.currentTime + LEAD_S;
+    const target = start.currentTime + lead;
     return urgent || target > end ? start.currentTime : target;
   };
   const adaptive = h('video', { playsinline: true, preload: 'auto', hidden: true, poster: start.poster, width: start.width, height: start.height });
   adaptive.muted = true;
   start.after(adaptive);
-  const player = await module.attachPlayer(adaptive, { ...source, fallbackUrl: null }, { startTime: ahead() });
+  const startTime = ahead();
+  const player = await module.attachPlayer(adaptive, { ...source, fallbackUrl: null }, { startTime, initialBufferingGoal: HIDDEN_BUFFER_S });
   if (player.mode !== 'dash' || !start.isConnected) {
     await player.destroy();
     adaptive.remove();
@@ -179,13 +191,18 @@ export async function fastStart(start: HTMLVideoElement, controls: HTMLElement, 
 
   // The adaptive element is ready at `target` and the start element has reached it: the swap.
   await new Promise<void>((resolve) => {
-    let target = adaptive.currentTime;
+    // The player puts the element there once it has the stream's metadata: until then it reads 0.
+    let target = startTime;
     let swapped = false;
     const check = () => {
       if (swapped) return false;
       if (urgent) {
         swapped = true;
-        adaptive.currentTime = start.currentTime;
+        // Where the start element is; the player moves the element to its own start time once it has the
+        // stream's metadata, so before that the position is set after it.
+        const at = start.currentTime;
+        if (adaptive.readyState >= HAVE_METADATA) adaptive.currentTime = at;
+        else adaptive.addEventListener('loadedmetadata', () => queueMicrotask(() => (adaptive.currentTime = at)), { once: true });
         resolve();
         return false;
       }
@@ -212,6 +229,7 @@ export async function fastStart(start: HTMLVideoElement, controls: HTMLElement, 
     void urgentAsked.then(() => check());
   });
   handOver(start, adaptive, urgent);
+  player.bufferFully();
   performance.mark('player-hand-off');
   controls.replaceChildren(player.controls);
   if (urgent?.height) {
