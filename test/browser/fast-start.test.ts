@@ -108,9 +108,12 @@ describe("a listing page's fast start", () => {
       const startFile = `listings/${listingId}/dash/video-240p.webm`;
       // The start element's own requests (type Media): the adaptive player fetches the same rung's file with fetch().
       const startRequests = new Set<string>();
+      const startRanges: string[] = [];
       let startBytes = 0;
-      cdp.on('Network.requestWillBeSent', (event: { requestId: string; type?: string; request: { url: string } }) => {
-        if (event.type === 'Media' && event.request.url.includes(startFile)) startRequests.add(event.requestId);
+      cdp.on('Network.requestWillBeSent', (event: { requestId: string; type?: string; request: { url: string; headers: Record<string, string> } }) => {
+        if (event.type !== 'Media' || !event.request.url.includes(startFile)) return;
+        startRequests.add(event.requestId);
+        startRanges.push(event.request.headers.Range ?? event.request.headers.range ?? 'none');
       });
       cdp.on('Network.dataReceived', (event: { requestId: string; dataLength: number }) => {
         if (startRequests.has(event.requestId)) startBytes += event.dataLength;
@@ -140,6 +143,8 @@ describe("a listing page's fast start", () => {
       const first = shown[0];
       if (!first || timing.player === null || timing.handOff === null) throw new Error(`no first frame, player request or hand-off: ${JSON.stringify(timing)}`);
 
+      // The start element reads the rung's file from its first byte: not its Cues, at the end of the file, first.
+      expect(startRanges[0]).toBe('bytes=0-');
       // The first frame, from the page's own element on the lowest rung, before the player's script or the manifest is asked for.
       expect(first.element).toBe(0);
       expect(first.height).toBe(240);
