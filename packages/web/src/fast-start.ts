@@ -170,7 +170,11 @@ export async function fastStart(start: HTMLVideoElement, controls: HTMLElement, 
   } catch {
     return progressive('player-failed');
   }
-  if (!start.isConnected) return 'none';
+  // The person left the listing while the script loaded: the start element's download stops with it.
+  if (!start.isConnected) {
+    stopDownload(start);
+    return 'none';
+  }
 
   const lead = leadFor((performance.now() - asked) / 1000);
   const ahead = () => {
@@ -189,11 +193,18 @@ export async function fastStart(start: HTMLVideoElement, controls: HTMLElement, 
     return start.isConnected ? progressive(adaptive.dataset.playbackReason ?? 'manifest-failed') : 'none';
   }
 
-  // The adaptive element is ready at `target` and the start element has reached it: the swap.
-  await new Promise<void>((resolve) => {
+  // The adaptive element is ready at `target` and the start element has reached it: the swap. Or the
+  // person left the listing (a removed element pauses, and presents no more frames): no swap.
+  let swapped = false;
+  const left = await new Promise<boolean>((resolve) => {
+    start.addEventListener('pause', () => {
+      if (!start.isConnected && !swapped) {
+        swapped = true;
+        resolve(true);
+      }
+    });
     // The player puts the element there once it has the stream's metadata: until then it reads 0.
     let target = startTime;
-    let swapped = false;
     const check = () => {
       if (swapped) return false;
       if (urgent) {
@@ -203,7 +214,7 @@ export async function fastStart(start: HTMLVideoElement, controls: HTMLElement, 
         const at = start.currentTime;
         if (adaptive.readyState >= HAVE_METADATA) adaptive.currentTime = at;
         else adaptive.addEventListener('loadedmetadata', () => queueMicrotask(() => (adaptive.currentTime = at)), { once: true });
-        resolve();
+        resolve(false);
         return false;
       }
       const ready = adaptive.readyState >= HAVE_FUTURE_DATA && !adaptive.seeking && Math.abs(adaptive.currentTime - target) < 0.05;
@@ -211,7 +222,7 @@ export async function fastStart(start: HTMLVideoElement, controls: HTMLElement, 
       if (start.currentTime + 1 / 60 < target) return true;
       if (ready) {
         swapped = true;
-        resolve();
+        resolve(false);
         return false;
       }
       // Not ready in time (a slow link, a busy machine): aim a little ahead within what the adaptive
@@ -228,6 +239,12 @@ export async function fastStart(start: HTMLVideoElement, controls: HTMLElement, 
     eachFrame(start, check);
     void urgentAsked.then(() => check());
   });
+  if (left) {
+    stopDownload(start);
+    await player.destroy();
+    adaptive.remove();
+    return 'none';
+  }
   handOver(start, adaptive, urgent);
   player.bufferFully();
   performance.mark('player-hand-off');
