@@ -106,6 +106,10 @@ export const listing = z
       renditions: z
         .array(z.object({ width: z.number().int(), height: z.number().int(), bitrateKbps: z.number().int() }))
         .meta({ description: 'the rungs the manifest lists, lowest first (empty without a manifest)' }),
+      startUrl: z.url().nullable().meta({
+        description:
+          "the lowest rung's file (VP9 WebM, video only): a page's `<video src>` plays it at once, before the adaptive player has loaded; null without a manifest",
+      }),
     }),
     previewUrl: z.url(),
     posterUrl: z.url(),

@@ -20,7 +20,7 @@ export function loadPlayer(): Promise<typeof PlayerModule> {
 }
 
 /** Whether this browser has Media Source Extensions at all (without them the player is not even fetched). */
-const hasMediaSource = () => typeof window.MediaSource !== 'undefined' || 'ManagedMediaSource' in window;
+export const hasMediaSource = (): boolean => typeof window.MediaSource !== 'undefined' || 'ManagedMediaSource' in window;
 
 /**
  * Plays `source` in `video`, putting the player's controls (seek bar with storyboard thumbnails,

@@ -22,15 +22,29 @@ export interface PlayerSource {
   token?: string | undefined;
 }
 
+export interface AttachOptions {
+  /** Where to start (s): a hand-off from the page's start element begins a little ahead of it (fast-start.ts). */
+  startTime?: number;
+  /**
+   * Seconds to buffer ahead until `bufferFully` is called (default: the full goal at once). A hidden
+   * element waiting for its hand-off asks for little, so it does not take the link from the one shown.
+   */
+  initialBufferingGoal?: number;
+}
+
 /** A playing source; `mode` says which way it plays. */
 export interface StreamPlayer {
   mode: 'dash' | 'progressive';
   /** The controls that go under the video (seek bar with thumbnails, quality menu); empty when progressive. */
   controls: HTMLElement;
   destroy(): Promise<void>;
+  /** Buffers as far ahead as a shown player does (BUFFERING_GOAL_S), after a smaller `initialBufferingGoal`. */
+  bufferFully(): void;
 }
 
 const AUTO = 'auto';
+/** Seconds of media a playing adaptive player keeps ahead on a good link. */
+const BUFFERING_GOAL_S = 30;
 const kbps = (bitsPerSecond: number) => `${Math.round(bitsPerSecond / 1000)} kbit/s`;
 const clock = (seconds: number) => `${Math.floor(seconds / 60)}:${String(Math.floor(seconds % 60)).padStart(2, '0')}`;
 
@@ -43,7 +57,7 @@ function playProgressive(video: HTMLVideoElement, source: PlayerSource, reason: 
   video.dataset.playback = 'progressive';
   video.dataset.playbackReason = reason;
   if (source.fallbackUrl) video.src = source.fallbackUrl;
-  return { mode: 'progressive', controls: h('div', { class: 'player-controls', hidden: true }), destroy: async () => {} };
+  return { mode: 'progressive', controls: h('div', { class: 'player-controls', hidden: true }), destroy: async () => {}, bufferFully: () => undefined };
 }
 
 /**
@@ -136,7 +150,7 @@ function seekBar(player: ShakaPlayer, video: HTMLVideoElement, thumbnailsTrack: 
  * has Media Source Extensions and there is a manifest, else the progressive file. A manifest that
  * fails to load falls back to the progressive file too, so a listing always plays.
  */
-export async function attachPlayer(video: HTMLVideoElement, source: PlayerSource): Promise<StreamPlayer> {
+export async function attachPlayer(video: HTMLVideoElement, source: PlayerSource, options: AttachOptions = {}): Promise<StreamPlayer> {
   if (!source.manifestUrl) return playProgressive(video, source, 'no-manifest');
   shaka.polyfill.installAll();
   if (!adaptiveSupported()) return playProgressive(video, source, 'no-mse');
@@ -156,7 +170,7 @@ export async function attachPlayer(video: HTMLVideoElement, source: PlayerSource
     streaming: {
       // Start after 1 s of media (the first rung's first cluster), keep 30 s ahead on a good link.
       rebufferingGoal: 1,
-      bufferingGoal: 30,
+      bufferingGoal: options.initialBufferingGoal ?? BUFFERING_GOAL_S,
     },
     // Start on the lowest rung (the first frame comes first), then let the measured throughput decide.
     // Not from the browser's Network Information guess: it named a throttled phone link 1.6 Mbit/s, the
@@ -164,7 +178,7 @@ export async function attachPlayer(video: HTMLVideoElement, source: PlayerSource
     abr: { defaultBandwidthEstimate: 250_000, useNetworkInformation: false },
   });
   try {
-    await player.load(new URL(source.manifestUrl, ownOrigin).href);
+    await player.load(new URL(source.manifestUrl, ownOrigin).href, options.startTime);
   } catch (error) {
     await player.destroy();
     video.removeAttribute('src');
@@ -188,5 +202,10 @@ export async function attachPlayer(video: HTMLVideoElement, source: PlayerSource
   player.addEventListener('adaptation', menu.refresh);
   menu.refresh();
   const controls = h('div', { class: 'player-controls' }, seekBar(player, video, thumbnailsTrack), menu.element);
-  return { mode: 'dash', controls, destroy: () => player.destroy() };
+  return {
+    mode: 'dash',
+    controls,
+    destroy: () => player.destroy(),
+    bufferFully: () => player.configure({ streaming: { bufferingGoal: BUFFERING_GOAL_S } }),
+  };
 }

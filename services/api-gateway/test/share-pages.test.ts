@@ -124,29 +124,46 @@ describe("a listing's page", () => {
     expect(ld.description).toContain('</script><script>alert(2)</script>');
   });
 
-  it('asks for what the first frame needs at once: the player, the manifest, and the listing written into the page', async () => {
+  it('writes what the first frame needs into the page: a video playing the lowest rung, and the listing; no player or manifest asked for ahead', async () => {
     await gw
       .db('listings')
       .where({ id: ids.plain })
-      .update({ manifest_key: `listings/${ids.plain}/dash/manifest.mpd` });
+      .update({
+        manifest_key: `listings/${ids.plain}/dash/manifest.mpd`,
+        // Not in order: the start file is the lowest rung's whatever the order.
+        renditions: JSON.stringify([
+          { width: 640, height: 360, bitrateKbps: 600 },
+          { width: 426, height: 240, bitrateKbps: 300 },
+        ]),
+      });
     const { inHead, all } = await page(`/listings/${ids.plain}`);
-    const links = inHead
-      .filter((e) => e.tagName === 'link')
-      .map((e) => ({ rel: attr(e, 'rel'), href: attr(e, 'href'), as: attr(e, 'as'), crossorigin: attr(e, 'crossorigin') }));
-    expect(links).toContainEqual({ rel: 'modulepreload', href: '/assets/player.js', as: undefined, crossorigin: undefined });
-    expect(links).toContainEqual({ rel: 'preload', href: `/v1/listings/${ids.plain}/stream/manifest.mpd`, as: 'fetch', crossorigin: 'anonymous' });
+    // Every byte before the first frame delays it on a slow link: the player and the manifest come after it.
+    expect(inHead.filter((e) => e.tagName === 'link' && /preload/.test(attr(e, 'rel') ?? ''))).toEqual([]);
     // The data is the API's own answer for the listing (the client reads it instead of asking again).
     const data = JSON.parse(text(all.find((e) => attr(e, 'id') === 'listing-data')!));
     const api = (await (await fetch(`${gw.base}/v1/listings/${ids.plain}`)).json()) as typeof data;
     expect(Object.keys(data).sort()).toEqual(Object.keys(api).sort());
-    expect({ ...data, posterUrl: undefined, video: { ...data.video, url: undefined } }).toEqual({
-      ...api,
-      posterUrl: undefined,
-      video: { ...api.video, url: undefined },
+    const unsigned = (listing: typeof data) => ({ ...listing, posterUrl: undefined, video: { ...listing.video, url: undefined, startUrl: undefined } });
+    expect(unsigned(data)).toEqual(unsigned(api));
+    expect(new URL(api.video.startUrl).pathname).toContain(`listings/${ids.plain}/dash/video-240p.webm`);
+
+    // The start element, in the view the client draws in, plays the start file muted and inline by itself.
+    const view = all.find((e) => attr(e, 'id') === 'view')!;
+    const video = elements(view).find((e) => e.tagName === 'video')!;
+    expect(attr(video, 'src')).toBe(data.video.startUrl);
+    expect(attr(video, 'poster')).toBe(data.posterUrl);
+    for (const name of ['muted', 'autoplay', 'playsinline', 'controls']) expect(attr(video, name), name).toBe('');
+    expect({ id: attr(video, 'id'), playback: attr(video, 'data-playback'), listing: attr(video, 'data-listing-id') }).toEqual({
+      id: 'player',
+      playback: 'start',
+      listing: ids.plain,
     });
-    // The hostile listing's data stays inside its script element (checked above: no element of its own).
+
+    // A listing without a ladder: no start element (its page plays the progressive file as before), and the hostile listing's data stays inside its script element.
     const hostile = await page(`/listings/${ids.priced}`);
-    expect(JSON.parse(text(hostile.all.find((e) => attr(e, 'id') === 'listing-data')!)).title).toBe(HOSTILE);
+    expect(hostile.all.some((e) => e.tagName === 'video')).toBe(false);
+    const hostileData = JSON.parse(text(hostile.all.find((e) => attr(e, 'id') === 'listing-data')!));
+    expect(hostileData).toMatchObject({ title: HOSTILE, video: { startUrl: null, manifestUrl: null } });
   });
 
   it('describes a listing without a price as a VideoObject', async () => {

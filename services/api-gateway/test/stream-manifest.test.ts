@@ -122,6 +122,19 @@ describe('GET /v1/listings/:id/stream/manifest.mpd', () => {
     }
   });
 
+  it("names the lowest rung's file as the listing's video.startUrl, a storage URL a <video> plays from its first byte; null without a ladder", async () => {
+    const { video } = (await (await fetch(`${gw.base}/v1/listings/${ids.public}`)).json()) as { video: { startUrl: string | null } };
+    if (!video.startUrl) throw new Error('no startUrl for a listing with a ladder');
+    expect(new URL(video.startUrl).pathname).toBe(`/${infra.TEST_S3_BUCKET}/listings/${ids.public}/dash/video-144p.webm`);
+    const lowest = await readFile(join(work, 'video-144p.webm'));
+    const res = await fetch(video.startUrl, { headers: { range: 'bytes=0-' } });
+    expect(res.status).toBe(206);
+    expect(res.headers.get('content-type')).toBe('video/webm');
+    expect(Buffer.from(await res.arrayBuffer()).equals(lowest)).toBe(true);
+    const legacy = (await (await fetch(`${gw.base}/v1/listings/${ids.legacy}`)).json()) as { video: { startUrl: string | null } };
+    expect(legacy.video.startUrl).toBeNull();
+  });
+
   it('says manifest_not_ready for a listing saved before the ladder, and listing_not_found for an unknown one', async () => {
     const legacy = await get(`/v1/listings/${ids.legacy}/stream/manifest.mpd`);
     expect(legacy.status).toBe(404);

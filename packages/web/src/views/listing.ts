@@ -1,8 +1,9 @@
 import { ApiError, type Listing, type Price, requestJson } from '../api.js';
 import { contactLine } from '../contact.js';
 import { h, mount } from '../dom.js';
+import { fastStart, startElement, startInPage } from '../fast-start.js';
 import { heartButton } from '../favourites.js';
-import { loadPlayer, playInto } from '../player-loader.js';
+import { playInto } from '../player-loader.js';
 import { browsePath, listingPath, sellerPath } from '../router.js';
 import { shareButton } from '../share.js';
 import { ownListingState } from './own-listing-state.js';
@@ -36,11 +37,47 @@ function listingInPage(id: string): Listing | undefined {
   }
 }
 
+const stopStart = (start: HTMLVideoElement) => {
+  start.removeAttribute('src');
+  start.load();
+};
+
+/**
+ * The listing's player: with a ladder, the fast start (the page's start element, or one made here on
+ * a visit within the app) handing off to the adaptive player; without one, the progressive file.
+ */
+function listingPlayer(listing: Listing, start: HTMLVideoElement | undefined): HTMLElement {
+  const source = { manifestUrl: listing.video.manifestUrl, fallbackUrl: listing.video.url, storyboardUrl: listing.storyboardUrl };
+  const { startUrl } = listing.video;
+  if (startUrl && source.manifestUrl) {
+    const video =
+      start ??
+      startElement({ id: listing.id, title: listing.title, posterUrl: listing.posterUrl, startUrl, width: listing.video.width, height: listing.video.height });
+    const box = start?.closest<HTMLElement>('.player') ?? h('div', { class: 'player' }, video, h('div', { class: 'player-slot' }));
+    const controls = box.querySelector<HTMLElement>('.player-slot') ?? box.appendChild(h('div', { class: 'player-slot' }));
+    void fastStart(video, controls, { ...source, startUrl, renditions: listing.video.renditions });
+    return box;
+  }
+  if (start) stopStart(start);
+  const video = h('video', {
+    id: 'player',
+    controls: true,
+    playsinline: true,
+    preload: 'metadata',
+    poster: listing.posterUrl,
+    'aria-label': `Video: ${listing.title}`,
+  });
+  const controls = h('div', { class: 'player-slot' });
+  void playInto(video, controls, source);
+  return h('div', { class: 'player' }, video, controls);
+}
+
 /** The listing page: plays the video, with the listing's details. */
 export async function renderListing(view: HTMLElement, id: string): Promise<void> {
-  mount(view, h('p', { class: 'notice', role: 'status' }, 'Loading…'));
-  // The player's script downloads while the listing is asked for, not after.
-  void loadPlayer().catch(() => undefined);
+  // The video the gateway wrote into the page, already playing: it stays where it is (not replaced by
+  // a notice), and moves into the listing below without leaving the document, so it never pauses.
+  const start = startInPage(id);
+  if (!start) mount(view, h('p', { class: 'notice', role: 'status' }, 'Loading…'));
   let listing: Listing;
   try {
     // Asked afresh, not from the browser's cache: a listing just edited, sold or renewed shows as it is now.
@@ -56,21 +93,12 @@ export async function renderListing(view: HTMLElement, id: string): Promise<void
             : `Could not load the listing: ${(error as Error).message}`;
     // Its owner is told where it stands (waiting for moderation, or why it was not approved).
     const own = error instanceof ApiError && error.status === 404 ? await ownListingState(id) : undefined;
+    if (start) stopStart(start);
     mount(view, h('h1', {}, 'Listing'), own ?? h('p', { class: 'alert', role: 'alert' }, message), h('a', { href: '/' }, 'Browse listings'));
     return;
   }
   document.title = `${listing.title} · Reelboard`;
-  const video = h('video', {
-    id: 'player',
-    controls: true,
-    playsinline: true,
-    preload: 'metadata',
-    poster: listing.posterUrl,
-    'aria-label': `Video: ${listing.title}`,
-  });
-  const controls = h('div', { class: 'player-slot' });
-  const player = h('div', { class: 'player' }, video, controls);
-  void playInto(video, controls, { manifestUrl: listing.video.manifestUrl, fallbackUrl: listing.video.url, storyboardUrl: listing.storyboardUrl });
+  const player = listingPlayer(listing, start);
   const { latitude, longitude } = listing.location;
   mount(
     view,

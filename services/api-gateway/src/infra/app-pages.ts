@@ -2,7 +2,7 @@ import { type Request, type Response, Router } from 'express';
 import { findListing, type Knex, publicListingsForSitemap } from '@reelboard/db';
 import type { ObjectStorage } from '@reelboard/storage';
 import { presentListing } from '../routes/listings.js';
-import { escapeHtml, listingHead, listingPreloads, withHead } from './share-tags.js';
+import { escapeHtml, listingHead, listingPreloads, listingStartPlayer, withHead, withInView } from './share-tags.js';
 
 export interface AppPagesDeps {
   db: Knex;
@@ -49,7 +49,8 @@ export function appPageRoutes({ db, storage, publicUrl }: AppPagesDeps, page: ()
     if (!view) return void sendPage(res, 404, html);
     const listing = await presentListing(storage, view);
     const head = listingHead(listing, `${origin}/listings/${listing.id}`);
-    sendPage(res, 200, withHead(html, { title: head.title, head: `${head.head}\n${listingPreloads(listing)}` }));
+    const withTags = withHead(html, { title: head.title, head: `${head.head}\n${listingPreloads(listing)}` });
+    sendPage(res, 200, withInView(withTags, listingStartPlayer(listing)));
   });
 
   router.get('/sitemap.xml', async (_req, res) => {

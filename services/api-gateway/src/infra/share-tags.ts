@@ -101,23 +101,42 @@ export function listingHead(listing: Listing, url: string): { title: string; hea
   return { title: `${title} · Reelboard`, head: lines.map((line) => `    ${line}`).join('\n') };
 }
 
-/** Where the gateway serves the adaptive player's script (infra/web.ts; packages/web/src/player-loader.ts imports it). */
-export const PLAYER_SCRIPT_PATH = '/assets/player.js';
-
 /**
- * What a listing's page needs before its first frame, asked for while the page's own script is still
- * on the wire instead of one after the other (on a phone link each was a round trip and its bytes in
- * turn): the player's script, the manifest, and the listing itself, written into the page so the
- * client does not ask for it again (packages/web/src/views/listing.ts reads it once).
+ * The listing itself, written into the page so the client does not ask for it again
+ * (packages/web/src/views/listing.ts reads it once). Nothing else is asked for ahead: on a phone link
+ * every byte before the first frame delays it, and the adaptive player's script and manifest are
+ * fetched after that frame (packages/web/src/fast-start.ts).
  */
 export function listingPreloads(listing: Listing): string {
-  const lines = [
-    `<link rel="modulepreload" href="${PLAYER_SCRIPT_PATH}" />`,
-    // as=fetch with crossorigin=anonymous is how the player's fetch() asks (cors, same-origin credentials): the browser hands it this response.
-    ...(listing.video.manifestUrl ? [`<link rel="preload" as="fetch" crossorigin="anonymous" href="${escapeHtml(listing.video.manifestUrl)}" />`] : []),
-    `<script type="application/json" id="listing-data">${jsonForScript(listing)}</script>`,
+  return `    <script type="application/json" id="listing-data">${jsonForScript(listing)}</script>`;
+}
+
+/**
+ * The start element of a listing with a ladder: a `<video>` playing the lowest rung's file, muted
+ * (which lets it start by itself) and inline, in the page as the server writes it, so the first
+ * frame needs no script. The client adopts it (packages/web/src/fast-start.ts, startElement has the
+ * same attributes) and hands off to the adaptive player. Empty for a listing without a ladder.
+ */
+export function listingStartPlayer(listing: Listing): string {
+  const { startUrl, manifestUrl, width, height } = listing.video;
+  if (!startUrl || !manifestUrl) return '';
+  const attributes = [
+    'id="player"',
+    `src="${escapeHtml(startUrl)}"`,
+    `poster="${escapeHtml(listing.posterUrl)}"`,
+    'muted autoplay playsinline controls preload="auto"',
+    `width="${width}" height="${height}"`,
+    'data-playback="start"',
+    `data-listing-id="${escapeHtml(listing.id)}"`,
+    `aria-label="${escapeHtml(`Video: ${listing.title}`)}"`,
   ];
-  return lines.map((line) => `    ${line}`).join('\n');
+  return `<div class="player"><video ${attributes.join(' ')}></video><div class="player-slot"></div></div>`;
+}
+
+/** The page with `markup` inside its view (`<main id="view">`), where the client's router draws. */
+export function withInView(html: string, markup: string): string {
+  if (!markup) return html;
+  return html.replace(/(<main id="view"[^>]*>)/, (open: string) => `${open}${markup}`);
 }
 
 /** The page with a listing's title and head lines in place of the generic ones. */

@@ -13,13 +13,27 @@ export interface ListingRoutesDeps {
   cacheSeconds: number;
 }
 
+/**
+ * The lowest rung's object, which a listing's page plays with a plain `<video src>` before the adaptive
+ * player has loaded: beside the manifest, named by the rung's short side as the streaming contract
+ * names it (`video-<name>p.webm`, packages/media's rungFileName). Null without a manifest.
+ */
+export function startKey(view: Pick<ListingView, 'objects' | 'renditions'>): string | null {
+  const manifest = view.objects.manifest;
+  const lowest = [...view.renditions].sort((a, b) => Math.min(a.width, a.height) - Math.min(b.width, b.height))[0];
+  if (!manifest || !lowest) return null;
+  return `${manifest.slice(0, manifest.lastIndexOf('/') + 1)}video-${Math.min(lowest.width, lowest.height)}p.webm`;
+}
+
 /** Turns a stored listing into its public form, with presigned (or CDN) URLs. */
 export async function presentListing(storage: ObjectStorage, view: ListingView): Promise<Listing> {
-  const [video, preview, poster, logo] = await Promise.all([
+  const start = startKey(view);
+  const [video, preview, poster, logo, startUrl] = await Promise.all([
     storage.urlFor(view.objects.video),
     storage.urlFor(view.objects.preview),
     storage.urlFor(view.objects.poster),
     view.objects.logo ? storage.urlFor(view.objects.logo) : Promise.resolve(null),
+    start ? storage.urlFor(start) : Promise.resolve(null),
   ]);
   return {
     id: view.id,
@@ -39,6 +53,7 @@ export async function presentListing(storage: ObjectStorage, view: ListingView):
       // named relative to it, which a presigned URL's signature cannot cover.
       manifestUrl: view.objects.manifest ? `/v1/listings/${view.id}/stream/manifest.mpd` : null,
       renditions: view.renditions,
+      startUrl,
     },
     previewUrl: preview,
     posterUrl: poster,
