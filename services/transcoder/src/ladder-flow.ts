@@ -147,6 +147,8 @@ export function planLadderEncode(
   }));
   const top = rungs.at(-1) as LadderRung;
   const longest = Math.max(...chunks.map((chunk) => chunk.frames ?? totalFrames - chunk.startFrame)) / fps;
+  // The longest work is a chunk of every rung above the lowest (one ffmpeg): their pixels together.
+  const upperPixels = rungs.slice(rungs.length > 1 ? 1 : 0).reduce((sum, rung) => sum + rung.width * rung.height, 0);
   const chunked = {
     fps,
     chunks: chunks.length,
@@ -154,8 +156,11 @@ export function planLadderEncode(
     starts: chunks.map((chunk) => chunk.startFrame),
     width: top.width,
     height: top.height,
-    // The top rung's chunk is the longest work; lower rungs' take less.
-    chunkTimeoutSeconds: encodeTimeoutSeconds({ durationSeconds: longest, video: { fps } }, top, settings),
+    chunkTimeoutSeconds: encodeTimeoutSeconds(
+      { durationSeconds: longest, video: { fps } },
+      { width: top.width, height: Math.ceil(upperPixels / top.width) },
+      settings,
+    ),
     ladder: rungs,
   };
   return { rungs, chunks, chunked };
