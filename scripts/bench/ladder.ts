@@ -243,10 +243,11 @@ ${rungsReady.map((r) => `| \`rendition.ready\` ${r.rung}p | ${r.seconds} |`).joi
 ${rungs.map((r) => `| ${r.rung}p | ${r.size} | ${r.targetKbps} | ${r.actualKbps} | ${r.speed} | ${r.ssim} |`).join('\n')}
 
 ${speculativeMarkdown}
-The ladder's CPU includes the preview cut, every rung's decode of the source (one per rung), the joins, the manifests and the
-remux of the progressive fallback (stream copy: no second encode). The lower rungs ask for faster libvpx settings
-(packages/media/src/ladder.ts, VP9_LADDER), which libvpx 1.12's good mode clamps to cpu-used 5; docs/codecs.md has
-where the CPU goes, rung by rung.
+The ladder's CPU includes the preview cut, the lowest rung's chunks (their own decode of the source), the chunks of every
+rung above it (one decode per chunk for all of them), the audio, the joins, the manifests and the remux of the progressive
+fallback (stream copy: no second encode). The top rung is the single encode's settings; the rungs below it up to 720p are
+libvpx realtime mode, cpu-used 6, at 15 % more bits (packages/media/src/ladder.ts, VP9_LADDER); docs/codecs.md has where
+the CPU goes, rung by rung, and what each setting costs in SSIM.
 `;
     writeReport({
       part: 'ladder',

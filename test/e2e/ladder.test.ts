@@ -124,7 +124,7 @@ describe('the rendition ladder, lowest rung first', () => {
         manifest_key: manifestKey,
         video_key: `listings/${uploadId}/video.webm`,
         renditions: [
-          { width: 426, height: 240, bitrateKbps: 350 },
+          { width: 426, height: 240, bitrateKbps: 402 },
           { width: 640, height: 360, bitrateKbps: 700 },
         ],
       });

@@ -95,7 +95,7 @@ describe('the lowest rung encoded while the person pays, on the stack', () => {
       expect(listing).toMatchObject({
         manifest_key: manifestKey,
         renditions: [
-          { width: 426, height: 240, bitrateKbps: 350 },
+          { width: 426, height: 240, bitrateKbps: 402 },
           { width: 640, height: 360, bitrateKbps: 700 },
         ],
       });

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import {
   assetsStoredSchema,
+  type ChunkPart,
   paymentConfirmedSchema,
   paymentCreditedSchema,
   paymentSubmittedSchema,
@@ -70,6 +71,13 @@ interface ChannelDefinition<S extends z.ZodType> {
 }
 
 const byUpload = (channel: string) => (payload: { uploadId: string }) => `${payload.uploadId}.${channel}`;
+
+/** A chunk job's id after the upload's: the audio, a chunk of one rung, of several rungs (one decode), or of the single rendition. */
+function chunkJobSuffix(part: ChunkPart): string {
+  if (part.kind === 'audio') return 'audio';
+  if (part.rungs) return `${part.rungs.join('-')}p.${part.index}`;
+  return part.rung ? `${part.rung}p.${part.index}` : String(part.index);
+}
 
 function define<S extends z.ZodType>(definition: ChannelDefinition<S>): ChannelDefinition<S> {
   return definition;
@@ -151,8 +159,7 @@ export const channels = {
     consumer: 'transcoder',
     policy: { attempts: 3, backoffMs: 2_000 },
     giveUp: 'fail-upload',
-    jobId: (payload) =>
-      `${payload.uploadId}.video.chunk.${payload.part.kind === 'audio' ? 'audio' : payload.part.rung ? `${payload.part.rung}p.${payload.part.index}` : payload.part.index}`,
+    jobId: (payload) => `${payload.uploadId}.video.chunk.${chunkJobSuffix(payload.part)}`,
   }),
   // A ladder's rung, once its chunks are encoded: joined into its DASH file with the manifest of the
   // rungs up to it (a flow node: its children are its chunks and the rung below's store).

@@ -230,6 +230,11 @@ export const chunkPartSchema = z.discriminatedUnion('kind', [
     frames: z.number().int().positive().optional(),
     /** The ladder rung (its name, the short side) this chunk is encoded for; absent for a single-rendition encode. */
     rung: z.number().int().positive().optional(),
+    /**
+     * The ladder rungs this chunk is encoded for in one ffmpeg run, one decode of the source shared
+     * by all (the rungs above the lowest); each rung's chunk is written to its own staged path.
+     */
+    rungs: z.array(z.number().int().positive()).min(1).optional(),
   }),
   z.object({ kind: z.literal('audio') }),
 ]);

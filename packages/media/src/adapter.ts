@@ -1,11 +1,13 @@
 import {
   type AudioTrackOptions,
   encodeAudioTrack,
+  encodeLadderChunk,
   encodeVideoChunk,
   findAudioTrack,
   findVideoChunk,
   type JoinOptions,
   joinChunks,
+  type LadderChunkOptions,
   type VideoChunkOptions,
   type VideoChunkResult,
 } from './chunks.js';
@@ -55,6 +57,8 @@ export interface MediaAdapter {
   probePackets(path: string): Promise<PacketSummary>;
   /** See encodeVideoChunk. */
   encodeVideoChunk(input: string, output: string, options: WithoutRunner<VideoChunkOptions>, onProgress?: ProgressListener): Promise<VideoChunkResult>;
+  /** See encodeLadderChunk: one chunk for several rungs from one decode of the source. */
+  encodeLadderChunk(input: string, options: WithoutRunner<LadderChunkOptions>, onProgress?: ProgressListener): ReturnType<typeof encodeLadderChunk>;
   /** See findVideoChunk. */
   findVideoChunk(path: string, frames: number | undefined, fps: number): Promise<VideoChunkResult | undefined>;
   /** See encodeAudioTrack. */
@@ -90,6 +94,7 @@ export function createMediaAdapter(options: FfmpegRunnerOptions = {}): MediaAdap
     health: () => checkFfmpeg(runner),
     probePackets: (path) => runner.probePackets(path),
     encodeVideoChunk: (input, output, opts, onProgress) => encodeVideoChunk(input, output, { ...opts, runner }, onProgress),
+    encodeLadderChunk: (input, opts, onProgress) => encodeLadderChunk(input, { ...opts, runner }, onProgress),
     findVideoChunk: (path, frames, fps) => findVideoChunk(path, frames, fps, runner),
     encodeAudioTrack: (input, output, opts) => encodeAudioTrack(input, output, { ...opts, runner }),
     findAudioTrack: (path, source) => findAudioTrack(path, source, runner),

@@ -1,9 +1,10 @@
-import { writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { type CodecConfig, type EncoderSpeed, vp9Codec } from './codecs.js';
 import {
   buildAudioTrackCommand,
   buildConcatList,
   buildJoinCommand,
+  buildLadderChunkCommand,
   buildVideoChunkCommand,
   type ConcatEntry,
   type FfmpegCommand,
@@ -95,6 +96,78 @@ export async function encodeVideoChunk(input: string, output: string, options: V
   });
   onProgress?.(100);
   return { outputBytes: await fileSize(output), frames: packets.packets, wallSeconds: Math.round(run.wallSeconds * 1000) / 1000 };
+}
+
+/** One rung's output of a ladder chunk. */
+export interface LadderChunkRung {
+  output: string;
+  /** Cap on the rung's short side (its name). */
+  maxHeight: number;
+  videoBitrateKbps: number;
+  speed?: Partial<EncoderSpeed>;
+}
+
+/** Settings of one chunk encoded for several rungs from one decode. */
+export interface LadderChunkOptions extends Omit<VideoChunkOptions, 'maxHeight' | 'videoBitrateKbps' | 'speed'> {
+  /** The rungs to encode; at least one. */
+  rungs: readonly LadderChunkRung[];
+}
+
+/**
+ * Encodes frames [startFrame, startFrame + frames) of the source once per rung in ONE ffmpeg run
+ * (one decode, `split`, a scale and an encoder per rung), each rung's chunk checked whole and
+ * renamed into place only when every rung's is: a run that fails leaves no output of its own.
+ */
+export async function encodeLadderChunk(
+  input: string,
+  options: LadderChunkOptions,
+  onProgress?: ProgressListener,
+): Promise<Array<VideoChunkResult & { output: string }>> {
+  const { runner, source } = options;
+  assertPlayableVideo(source, input);
+  if (options.rungs.length === 0) throw new RangeError('a ladder chunk needs at least one rung');
+  const parts = options.rungs.map((rung) => ({ ...rung, part: `${rung.output}.part` }));
+  const command = buildLadderChunkCommand({
+    input,
+    source,
+    threads: options.threads,
+    maxFps: options.maxFps ?? DEFAULT_MAX_FPS,
+    fps: options.fps,
+    startFrame: options.startFrame,
+    codec: options.codec ?? vp9Codec,
+    ...(options.frames === undefined ? {} : { frames: options.frames }),
+    outputs: parts.map((rung) => ({
+      output: rung.part,
+      size: fitShortSide(source.video, rung.maxHeight),
+      videoBitrateKbps: rung.videoBitrateKbps,
+      ...(rung.speed ? { speed: rung.speed } : {}),
+    })),
+  });
+  try {
+    const run = await runner.run({
+      ...command,
+      ...(onProgress ? { onProgress: (p) => onProgress(p.percent) } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.timeoutSeconds ? { timeoutSeconds: options.timeoutSeconds } : {}),
+    });
+    if (run.inputTruncated) throw new MediaError('truncated', 'file is truncated or damaged: a chunk ended before its frames', { path: input });
+    const results = [];
+    for (const rung of parts) {
+      const packets = await runner.probePackets(rung.part);
+      assertChunkComplete(packets, options.frames, options.fps, input);
+      results.push({ output: rung.output, frames: packets.packets });
+    }
+    const written = [];
+    for (const rung of parts) {
+      await rename(rung.part, rung.output);
+      const result = results.find((r) => r.output === rung.output) as { output: string; frames: number };
+      written.push({ ...result, outputBytes: await fileSize(rung.output), wallSeconds: Math.round(run.wallSeconds * 1000) / 1000 });
+    }
+    onProgress?.(100);
+    return written;
+  } finally {
+    await Promise.all(parts.map((rung) => rm(rung.part, { force: true })));
+  }
 }
 
 /**

@@ -200,6 +200,34 @@ export function buildVideoChunkCommand(settings: VideoChunkCommandSettings): Ffm
   if (!Number.isInteger(startFrame) || startFrame < 0) throw new RangeError(`startFrame must be a whole number >= 0, got ${startFrame}`);
   if (frames !== undefined && (!Number.isInteger(frames) || frames < 1)) throw new RangeError(`frames must be a whole number >= 1, got ${frames}`);
   const codec = settings.codec ?? vp9Codec;
+  const slot = chunkSlot(settings);
+  return {
+    input: settings.input,
+    inputOptions: [...restrictedInputOptions({ threads }), ...slot.seek],
+    output: settings.output,
+    outputOptions: [
+      '-map',
+      '0:v:0',
+      '-an',
+      ...STRIP_METADATA_OPTIONS,
+      '-vf',
+      [...slot.filters, videoFilterChain(source.video, size)].join(','),
+      ...chunkEncodeOptions(codec, settings, settings.speed),
+    ],
+    expectedDurationSeconds: slot.expectedDurationSeconds,
+  };
+}
+
+/**
+ * The seek (input options) and the filters (rate cap, trim) that cut a chunk's slot out of the
+ * source, before any scaling: shared by a chunk of one size and a chunk of several rungs.
+ */
+function chunkSlot(settings: Pick<VideoChunkCommandSettings, 'source' | 'maxFps' | 'fps' | 'startFrame' | 'frames'>): {
+  seek: string[];
+  filters: string[];
+  expectedDurationSeconds: number;
+} {
+  const { source, fps, startFrame, frames } = settings;
   const startSeconds = startFrame / fps;
   const rateCap = rateCapFilters(source, settings.maxFps);
   // A source faster than the output rate: its first frame lands a quarter of its own frame late, so
@@ -207,27 +235,83 @@ export function buildVideoChunkCommand(settings: VideoChunkCommandSettings): Ffm
   const sourceFrame = 1 / (rateCap.length > 0 ? source.video.fps : fps);
   const [shift, past] = rateCap.length > 0 ? [0.5, 0.25] : [0.75, 0.25];
   const seek = startFrame > 0 ? ['-itsoffset', (shift * sourceFrame).toFixed(6), '-ss', (startSeconds + past * sourceFrame).toFixed(6)] : [];
+  // The chunk ends by time, not by a frame count, so a variable-frame-rate source's chunk stays in
+  // its slot too: after the seek a frame's time is its source time minus the seek point, the next
+  // chunk's first frame sits at the slot's length plus half a frame, and trim drops it.
   const trim = frames === undefined ? [] : [`trim=end=${(frames / fps).toFixed(6)}`];
   return {
-    input: settings.input,
-    inputOptions: [...restrictedInputOptions({ threads }), ...seek],
-    output: settings.output,
-    outputOptions: [
-      '-map',
-      '0:v:0',
-      '-an',
-      ...STRIP_METADATA_OPTIONS,
-      // The chunk ends by time, not by a frame count, so a variable-frame-rate source's chunk stays
-      // in its slot too: after the seek a frame's time is its source time minus the seek point, the
-      // next chunk's first frame sits at the slot's length plus half a frame, and trim drops it.
-      '-vf',
-      [...rateCap, ...trim, videoFilterChain(source.video, size)].join(','),
-      ...videoEncodeOptions(codec, settings, { ...codec.defaultSpeed, ...settings.speed }, 'filter'),
-      '-force_key_frames',
-      'expr:eq(n,0)',
-      ...codec.containerOptions(),
-    ],
+    seek,
+    filters: [...rateCap, ...trim],
     expectedDurationSeconds: frames === undefined ? Math.max(0, source.durationSeconds - startSeconds) : frames / fps,
+  };
+}
+
+/** A chunk's encoder options: the full transcode's video settings at this size, bitrate and speed, starting on a keyframe. */
+function chunkEncodeOptions(
+  codec: CodecConfig,
+  settings: Omit<VideoChunkCommandSettings, 'input' | 'output' | 'startFrame' | 'frames'>,
+  speed: Partial<EncoderSpeed> | undefined,
+): string[] {
+  return [
+    ...videoEncodeOptions(codec, settings, { ...codec.defaultSpeed, ...speed }, 'filter'),
+    '-force_key_frames',
+    'expr:eq(n,0)',
+    ...codec.containerOptions(),
+  ];
+}
+
+/** One output of a chunk encoded for several ladder rungs at once. */
+export interface LadderChunkOutput {
+  output: string;
+  /** Output frame size (already fitted). */
+  size: FrameSize;
+  videoBitrateKbps: number;
+  /** Overrides of the codec's default speed profile. */
+  speed?: Partial<EncoderSpeed>;
+}
+
+/** What a chunk of several rungs is asked for: one chunk's slot, and each rung's size, bitrate and speed. */
+export interface LadderChunkCommandSettings extends Omit<VideoChunkCommandSettings, 'output' | 'size' | 'videoBitrateKbps' | 'speed'> {
+  /** The rungs, in any order; at least one. */
+  outputs: readonly LadderChunkOutput[];
+}
+
+/**
+ * One chunk of several ladder rungs from ONE decode of the source: the chunk's slot (seek, rate
+ * cap, trim) once, then `split` into a scale per rung, each rung its own encoder and file with
+ * exactly the options a chunk of that rung alone gets (forced keyframe first, fixed GOP). Decoding
+ * a 1080p H.264 source is about a fifth of a 240p rung's encode and a seventh of the lower rungs'
+ * work: each rung reading the source itself paid it once per rung (docs/codecs.md).
+ */
+export function buildLadderChunkCommand(settings: LadderChunkCommandSettings): FfmpegCommand {
+  const { source, threads, fps, startFrame, frames, outputs } = settings;
+  if (!(fps > 0)) throw new RangeError(`chunk fps must be > 0, got ${fps}`);
+  if (!Number.isInteger(startFrame) || startFrame < 0) throw new RangeError(`startFrame must be a whole number >= 0, got ${startFrame}`);
+  if (frames !== undefined && (!Number.isInteger(frames) || frames < 1)) throw new RangeError(`frames must be a whole number >= 1, got ${frames}`);
+  const [first, ...rest] = outputs;
+  if (!first) throw new RangeError('a ladder chunk needs at least one output');
+  const codec = settings.codec ?? vp9Codec;
+  const slot = chunkSlot(settings);
+  const labels = outputs.map((_, index) => `rung${index}`);
+  const graph = [
+    `[0:v:0]${[...slot.filters, `split=${outputs.length}`].join(',')}${labels.map((label) => `[${label}in]`).join('')}`,
+    ...outputs.map((output, index) => `[${labels[index]}in]${videoFilterChain(source.video, output.size)}[${labels[index]}]`),
+  ].join(';');
+  const outputOptions = (output: LadderChunkOutput, index: number): string[] => [
+    '-map',
+    `[${labels[index]}]`,
+    '-an',
+    ...STRIP_METADATA_OPTIONS,
+    ...chunkEncodeOptions(codec, { ...settings, size: output.size, videoBitrateKbps: output.videoBitrateKbps }, output.speed),
+  ];
+  return {
+    input: settings.input,
+    inputOptions: [...restrictedInputOptions({ threads }), ...slot.seek],
+    output: first.output,
+    // -filter_complex is global: given once, with the first output's options.
+    outputOptions: ['-filter_complex', graph, ...outputOptions(first, 0)],
+    extraOutputs: rest.map((output, index) => ({ output: output.output, outputOptions: outputOptions(output, index + 1) })),
+    expectedDurationSeconds: slot.expectedDurationSeconds,
   };
 }
 

@@ -3,7 +3,15 @@
 // settings, the probe's types and checks, and the errors. Services import from here and never from
 // fluent-ffmpeg or from a module of this package.
 export { createMediaAdapter, type MediaAdapter } from './adapter.js';
-export { type AudioTrackOptions, type JoinOptions, outputFps, type VideoChunkOptions, type VideoChunkResult } from './chunks.js';
+export {
+  type AudioTrackOptions,
+  type JoinOptions,
+  type LadderChunkOptions,
+  type LadderChunkRung,
+  outputFps,
+  type VideoChunkOptions,
+  type VideoChunkResult,
+} from './chunks.js';
 export {
   type AudioEncodeParams,
   av1Codec,
@@ -26,6 +34,7 @@ export {
   buildAudioTrackCommand,
   buildConcatList,
   buildJoinCommand,
+  buildLadderChunkCommand,
   buildMeanLumaCommand,
   buildPacketProbeArgs,
   buildPosterFrameCommand,
@@ -37,6 +46,8 @@ export {
   type ConcatEntry,
   type FfmpegCommand,
   type JoinCommandSettings,
+  type LadderChunkCommandSettings,
+  type LadderChunkOutput,
   OWN_CONCAT_DEMUXERS,
   OWN_WEBM_DEMUXERS,
   type PacketSummary,

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { copyChecked } from './chunks.js';
-import { bitrateForHeight, type EncoderSpeed } from './codecs.js';
+import { bitrateForHeight, type EncoderSpeed, vp9Codec } from './codecs.js';
 import { buildConcatList, type ConcatEntry, type FfmpegCommand, OWN_CONCAT_DEMUXERS, OWN_WEBM_DEMUXERS, restrictedInputOptions } from './commands.js';
 import { MediaError } from './errors.js';
 import type { FfmpegRunner } from './ffmpeg-runner.js';
@@ -22,22 +22,39 @@ export interface LadderStep {
 }
 
 /**
+ * libvpx realtime mode (cpu-used 6) loses 0.010-0.020 SSIM against good mode at the same bitrate
+ * (0.011-0.015 below 720p); 15 % more bits win back about half of it. Low rungs are cheap in bytes.
+ */
+export const REALTIME_BITRATE_FACTOR = 1.15;
+
+/** A rung below the top: realtime cpu-used 6, its bitrate raised by REALTIME_BITRATE_FACTOR. */
+const realtimeRung = (shortSide: number, kbps: number): LadderStep => ({
+  shortSide,
+  kbps: Math.round(kbps * REALTIME_BITRATE_FACTOR),
+  speed: { deadline: 'realtime', cpuUsed: 6 },
+});
+
+/**
  * The VP9 ladder, at ~30 fps (docs/codecs.md says why each number): the 360p to 2160p bitrates are
  * the measured single-encode table (DEFAULT_VP9_BITRATES: 2160p at 5 Mbit/s, where the measured
  * curve flattens and the prototype's author's 4-5 Mbit/s); 240p is the rung a 0.5 Mbit/s link still
- * plays with the audio. Every rung is
- * encoded; the lower rungs with faster libvpx settings, because a rung's quality is capped by its
- * size long before by the encoder's effort, and the lowest rung's encode is what stands between
- * the payment and the full video playing (scripts/bench/ladder.ts measures both).
+ * plays with the audio. 1080p and 2160p keep the single encode's settings (good, cpu-used 5: a
+ * 1080p source's top rung is the single encode). The rungs below are encoded in libvpx's realtime
+ * mode: good mode's cpu-used stops at 5 on libvpx 1.12 (higher values are clamped), and at cpu-used 5
+ * the 240p-720p rungs cost 1.3x the 1080p encode on their own; realtime cpu-used 6 costs a fifth of
+ * that, and the lowest rung's encode is what stands between the payment and the full video playing.
  */
 export const VP9_LADDER: readonly LadderStep[] = [
-  { shortSide: 240, kbps: 350, speed: { deadline: 'good', cpuUsed: 8 } },
-  { shortSide: 360, kbps: 700, speed: { deadline: 'good', cpuUsed: 8 } },
-  { shortSide: 480, kbps: 1000, speed: { deadline: 'good', cpuUsed: 7 } },
-  { shortSide: 720, kbps: 1800, speed: { deadline: 'good', cpuUsed: 6 } },
+  realtimeRung(240, 350),
+  realtimeRung(360, 700),
+  realtimeRung(480, 1000),
+  realtimeRung(720, 1800),
   { shortSide: 1080, kbps: 2500, speed: { deadline: 'good', cpuUsed: 5 } },
   { shortSide: 2160, kbps: 5000, speed: { deadline: 'good', cpuUsed: 5 } },
 ];
+
+/** The top rung's libvpx settings: the single encode's (vp9Codec.defaultSpeed). */
+export const TOP_RUNG_SPEED: Partial<EncoderSpeed> = { deadline: vp9Codec.defaultSpeed.deadline, cpuUsed: vp9Codec.defaultSpeed.cpuUsed };
 
 /** A rung of one source's ladder. */
 export interface Rung {
@@ -52,8 +69,8 @@ export interface Rung {
 
 /**
  * A source's ladder, lowest rung first: every rung of the table below the source's short side and
- * the cap, then a top rung at the source's own size (or the cap) with the bitrate of the table's
- * next rung up. Never upscaled: a 200p source has one rung, its own size. A portrait or rotated
+ * the cap, then a top rung at the source's own size (or the cap) encoded as the single encode
+ * would (its bitrate for that size, good mode, cpu-used 5). Never upscaled: a 200p source has one rung, its own size. A portrait or rotated
  * source is measured by its short side (display size, after rotation), as the single encode is.
  */
 export function planLadder(source: FrameSize, maxShortSide: number, table: readonly LadderStep[] = VP9_LADDER): Rung[] {
@@ -67,11 +84,9 @@ export function planLadder(source: FrameSize, maxShortSide: number, table: reado
     return { name, width: size.width, height: size.height, bitrateKbps: step.kbps, speed: step.speed };
   };
   for (const step of sorted) if (step.shortSide < top) rungs.push(rung(step.shortSide, step));
-  // The top: a table row of its size, else the speed of the row above (the last above all) and the
-  // single encode's bitrate for its size (a 1440p source's top rung gets 1440p's, not 2160p's).
-  const exact = sorted.find((step) => step.shortSide === top);
-  const above = sorted.find((step) => step.shortSide > top) ?? (sorted.at(-1) as LadderStep);
-  const topStep = exact ?? { ...above, kbps: bitrateForHeight(top) };
+  // The top is the single encode at the source's size: its bitrate (a 1440p source's top rung gets
+  // 1440p's, not 2160p's) and its libvpx settings, whatever the table's row of that size says.
+  const topStep = { shortSide: top, kbps: bitrateForHeight(top), speed: TOP_RUNG_SPEED };
   // A source a few pixels over a rung (a 1088-line 1080p) makes no rung of its own: its size is the rung's.
   const below = rungs.at(-1);
   if (below && top - below.name < below.name * 0.05) rungs.pop();

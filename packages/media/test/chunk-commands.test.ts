@@ -3,6 +3,7 @@ import {
   buildAudioTrackCommand,
   buildConcatList,
   buildJoinCommand,
+  buildLadderChunkCommand,
   buildPacketProbeArgs,
   buildTranscodeCommand,
   buildVideoChunkCommand,
@@ -164,5 +165,50 @@ describe('packet probe', () => {
       lastSeconds: 2,
     });
     expect(parsePacketProbe('')).toEqual({ packets: 0, keyframeSeconds: [] });
+  });
+});
+
+describe('buildLadderChunkCommand', () => {
+  const rungs = [
+    { output: '/s/video-360p-0001.webm', size: { width: 640, height: 360 }, videoBitrateKbps: 700, speed: { deadline: 'realtime' as const, cpuUsed: 7 } },
+    { output: '/s/video-1080p-0001.webm', size: { width: 1920, height: 1080 }, videoBitrateKbps: 2500 },
+  ];
+  const command = buildLadderChunkCommand({ input: '/s/in.mp4', source, threads: 2, maxFps: 60, fps: 30, startFrame: 300, frames: 300, outputs: rungs });
+  const single = (index: number) =>
+    buildVideoChunkCommand({
+      input: '/s/in.mp4',
+      output: rungs[index]?.output ?? '',
+      source,
+      size: rungs[index]?.size ?? size,
+      threads: 2,
+      maxFps: 60,
+      fps: 30,
+      startFrame: 300,
+      frames: 300,
+      videoBitrateKbps: rungs[index]?.videoBitrateKbps ?? 0,
+      ...(rungs[index]?.speed ? { speed: rungs[index].speed } : {}),
+    });
+
+  it("decodes the chunk once: the single chunk's seek, then trim and split before a scale per rung", () => {
+    expect(command.inputOptions).toEqual(single(0).inputOptions);
+    const graph = flagValue(command.outputOptions, '-filter_complex') ?? '';
+    expect(graph).toBe(
+      '[0:v:0]trim=end=10.000000,split=2[rung0in][rung1in];[rung0in]scale=640:360,setsar=1,format=yuv420p[rung0];[rung1in]scale=1920:1080,setsar=1,format=yuv420p[rung1]',
+    );
+    expect(command.extraOutputs?.map((output) => output.output)).toEqual(['/s/video-1080p-0001.webm']);
+  });
+
+  it("gives each rung exactly a single chunk's encoder options for its size, bitrate and speed", () => {
+    const encoderOptions = (options: readonly string[]) => withoutFlags(options, ['-filter_complex', '-map', '-vf']);
+    expect(encoderOptions(command.outputOptions)).toEqual(encoderOptions(single(0).outputOptions));
+    expect(encoderOptions(command.extraOutputs?.[0]?.outputOptions ?? [])).toEqual(encoderOptions(single(1).outputOptions));
+    expect(flagValue(command.outputOptions, '-deadline')).toBe('realtime');
+    expect(flagValue(command.extraOutputs?.[0]?.outputOptions ?? [], '-deadline')).toBe('good');
+  });
+
+  it('refuses no output', () => {
+    expect(() => buildLadderChunkCommand({ input: '/s/in.mp4', source, threads: 2, maxFps: 60, fps: 30, startFrame: 0, outputs: [] })).toThrow(
+      /at least one output/,
+    );
   });
 });

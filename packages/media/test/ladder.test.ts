@@ -8,8 +8,9 @@ import { createMediaAdapter, DASH_AUDIO_FILE, DASH_MANIFEST_FILE, type MediaInfo
 import { FIXTURES, ffmpegCli } from './helpers.js';
 
 // The ladder on real ffmpeg, as the transcoder's flow makes it: each rung encoded in the same chunks
-// (aligned on the same frames), each rung's chunks joined by stream copy into its DASH file, the
-// audio once, the manifest, and the progressive fallback remuxed from one rung.
+// (aligned on the same frames; the lowest rung alone, the rungs above it from one decode per chunk),
+// each rung's chunks joined by stream copy into its DASH file, the audio once, the manifest, and the
+// progressive fallback remuxed from one rung.
 
 const execFileAsync = promisify(execFile);
 const media = createMediaAdapter();
@@ -68,22 +69,32 @@ async function buildLadder(name: string, input: string): Promise<{ source: Media
   await mkdir(dash, { recursive: true });
   await mkdir(chunks, { recursive: true });
   const fps = outputFps(source);
+  const [lowest, ...upper] = rungs;
+  if (!lowest) throw new Error(`${name} has no rung`);
+  const chunkFile = (rung: Rung, index: number) => join(chunks, `${rung.name}p-${index}.webm`);
+  const frames = new Map<string, number>();
+  for (const [index, chunk] of CHUNKS.entries()) {
+    const slot = { source, threads: 2, fps, startFrame: chunk.startFrame, ...(chunk.frames === undefined ? {} : { frames: chunk.frames }) };
+    // The lowest rung alone, every rung above it from one decode: as the flow's chunk jobs do.
+    const alone = await media.encodeVideoChunk(input, chunkFile(lowest, index), {
+      ...slot,
+      maxHeight: lowest.name,
+      videoBitrateKbps: lowest.bitrateKbps,
+      speed: lowest.speed,
+    });
+    frames.set(chunkFile(lowest, index), alone.frames);
+    if (upper.length === 0) continue;
+    const shared = await media.encodeLadderChunk(input, {
+      ...slot,
+      rungs: upper.map((rung) => ({ output: chunkFile(rung, index), maxHeight: rung.name, videoBitrateKbps: rung.bitrateKbps, speed: rung.speed })),
+    });
+    for (const result of shared) frames.set(result.output, result.frames);
+  }
   for (const rung of rungs) {
-    const parts = [];
-    for (const [index, chunk] of CHUNKS.entries()) {
-      const out = join(chunks, `${rung.name}p-${index}.webm`);
-      const result = await media.encodeVideoChunk(input, out, {
-        source,
-        maxHeight: rung.name,
-        threads: 2,
-        fps,
-        startFrame: chunk.startFrame,
-        ...(chunk.frames === undefined ? {} : { frames: chunk.frames }),
-        videoBitrateKbps: rung.bitrateKbps,
-        speed: rung.speed,
-      });
-      parts.push({ file: basename(out), ...(chunk.frames === undefined ? {} : { durationSeconds: result.frames / fps }) });
-    }
+    const parts = CHUNKS.map((chunk, index) => ({
+      file: basename(chunkFile(rung, index)),
+      ...(chunk.frames === undefined ? {} : { durationSeconds: (frames.get(chunkFile(rung, index)) ?? 0) / fps }),
+    }));
     await media.joinRung(join(dash, rungFileName(rung)), { source, chunks: parts, list: join(chunks, `${rung.name}p.ffconcat`) });
   }
   if (source.audio) await media.encodeAudioTrack(input, join(dash, DASH_AUDIO_FILE), { source, threads: 2 });

@@ -2,7 +2,9 @@ import type { ChunkedEncode, ChunkPart } from '@reelboard/contracts';
 
 /** The key of a part in the shared progress of its upload's encode. */
 export function partKey(part: ChunkPart): string {
-  return part.kind === 'audio' ? 'audio' : part.rung ? `video-${part.rung}p-${part.index}` : `video-${part.index}`;
+  if (part.kind === 'audio') return 'audio';
+  if (part.rungs) return `video-${part.rungs.join('-')}p-${part.index}`;
+  return part.rung ? `video-${part.rung}p-${part.index}` : `video-${part.index}`;
 }
 
 /**
@@ -13,14 +15,17 @@ export function partKey(part: ChunkPart): string {
 export function partWeights(chunked: Pick<ChunkedEncode, 'chunks' | 'totalFrames' | 'starts' | 'ladder'>, withAudio: boolean): Record<string, number> {
   const weights: Record<string, number> = {};
   if (chunked.ladder) {
-    // A ladder: every chunk once per rung, a rung's chunk weighing its pixels against the top rung's
-    // (the encoder's work grows with them); the audio a tenth of an average top-rung chunk.
+    // A ladder: every chunk once for the lowest rung and once for all the rungs above it (one job,
+    // ladderChunkParts), a rung's share weighing its pixels against the top rung's (the encoder's
+    // work grows with them); the audio a tenth of an average top-rung chunk.
     const top = chunked.ladder.at(-1);
     const topPixels = top ? top.width * top.height : 1;
     const single = partWeights({ ...chunked, ladder: undefined }, false);
-    for (const rung of chunked.ladder) {
-      for (const [key, weight] of Object.entries(single))
-        weights[key.replace('video-', `video-${rung.name}p-`)] = (weight * rung.width * rung.height) / topPixels;
+    const [lowest, ...upper] = chunked.ladder;
+    const pixels = (rungs: typeof chunked.ladder) => rungs.reduce((sum, rung) => sum + rung.width * rung.height, 0) / topPixels;
+    for (const [key, weight] of Object.entries(single)) {
+      if (lowest) weights[key.replace('video-', `video-${lowest.name}p-`)] = weight * pixels([lowest]);
+      if (upper.length > 0) weights[key.replace('video-', `video-${upper.map((rung) => rung.name).join('-')}p-`)] = weight * pixels(upper);
     }
     if (withAudio) weights.audio = 0.1;
     return weights;

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PermanentError, type StageContext } from '@reelboard/bus';
-import { type RenditionJoin, stagedDashPaths } from '@reelboard/contracts';
+import { type RenditionJoin, stagedChunkPaths, stagedDashPaths } from '@reelboard/contracts';
 import { isMediaError, type MediaAdapter } from '@reelboard/media';
 import { encodeSeconds } from '@reelboard/runtime';
 import type { TranscodeSettings } from './handle-payment-confirmed.js';
@@ -33,9 +33,7 @@ export async function handleRenditionJoin(
     const position = ladder?.findIndex((rung) => rung.name === job.rung) ?? -1;
     if (!ladder || position < 0) throw new PermanentError(`rung ${job.rung}p is not in the encode's ladder`, 'bad_plan');
     const outcomes = Object.values(await context.childrenValues()) as Array<Partial<ChunkOutcome>>;
-    const chunks = outcomes.filter((o) => o.kind === 'video' && o.rung === job.rung).sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
-    const missing = [...Array(job.chunked.chunks).keys()].filter((index) => !chunks.some((chunk) => chunk.index === index));
-    if (missing.length > 0) throw new Error(`chunks ${missing.join(', ')} of rung ${job.rung}p have no result`);
+    const chunks = await rungChunks(media, settings, job, outcomes);
 
     const input = join(settings.STAGING_DIR, job.staged.source);
     const source = await media.probe(input);
@@ -73,4 +71,45 @@ export async function handleRenditionJoin(
     if (isMediaError(error) && error.permanent) throw new PermanentError(error.message, error.code);
     throw error;
   }
+}
+
+/**
+ * The rung's chunks, in order: from its own children's values (the lowest rung's chunk jobs, or the
+ * rungs-above-the-lowest jobs under the first upper rung's join), else from the staged chunk
+ * files, checked whole: a join above the first upper rung has no chunk jobs of its own, the one job
+ * per chunk that encoded every upper rung is a child of the join below it.
+ */
+async function rungChunks(
+  media: MediaAdapter,
+  settings: TranscodeSettings,
+  job: RenditionJoin,
+  outcomes: Array<Partial<ChunkOutcome>>,
+): Promise<Array<{ index: number; path: string; frames?: number | undefined; wallSeconds?: number | undefined }>> {
+  const { chunked } = job;
+  const fromValues = outcomes.flatMap((outcome) => {
+    if (outcome.kind !== 'video' || outcome.index === undefined) return [];
+    if (outcome.outputs)
+      return outcome.outputs.filter((o) => o.rung === job.rung).map((o) => ({ ...o, index: outcome.index as number, wallSeconds: outcome.wallSeconds }));
+    return outcome.rung === job.rung && outcome.path
+      ? [{ index: outcome.index, path: outcome.path, frames: outcome.frames, wallSeconds: outcome.wallSeconds }]
+      : [];
+  });
+  const chunks = [];
+  const missing = [];
+  for (let index = 0; index < chunked.chunks; index++) {
+    const known = fromValues.find((chunk) => chunk.index === index);
+    if (known) {
+      chunks.push(known);
+      continue;
+    }
+    const path = stagedChunkPaths.video(job.uploadId, index, job.rung);
+    const start = chunked.starts?.[index];
+    const next = chunked.starts?.[index + 1];
+    const frames = start !== undefined && next !== undefined ? next - start : undefined;
+    const found = await media.findVideoChunk(join(settings.STAGING_DIR, path), frames, chunked.fps);
+    if (found) chunks.push({ index, path, frames: found.frames });
+    else missing.push(index);
+  }
+  if (missing.length > 0) throw new Error(`chunks ${missing.join(', ')} of rung ${job.rung}p have no result`);
+  return chunks;
 }

@@ -5,6 +5,7 @@ import { stagedChunkPaths, stagedDashPaths, type VideoChunk } from '@reelboard/c
 import { isMediaError, type MediaAdapter } from '@reelboard/media';
 import { encodeSeconds } from '@reelboard/runtime';
 import { partKey, partWeights } from './chunk-progress.js';
+import { handleLadderChunk } from './handle-ladder-chunk.js';
 import type { TranscodeSettings } from './handle-payment-confirmed.js';
 import { startProgressReporter } from './progress-reporter.js';
 
@@ -28,6 +29,19 @@ export interface ChunkOutcome {
   replica: string;
   /** The job's attempt (1 on the first run). */
   attempt: number;
+  /** A chunk of several rungs (handle-ladder-chunk.ts): each rung's chunk, in the job's order. */
+  outputs?: RungChunkOutcome[];
+}
+
+/** One rung's chunk of a job that encoded several rungs from one decode. */
+export interface RungChunkOutcome {
+  rung: number;
+  /** Staged path of the chunk, relative to the staging directory. */
+  path: string;
+  bytes: number;
+  frames: number;
+  /** False when a previous run's chunk was found whole and kept. */
+  encoded: boolean;
 }
 
 /**
@@ -43,8 +57,10 @@ export async function handleVideoChunk(
   context: StageContext,
   replica: string,
 ): Promise<ChunkOutcome> {
-  const input = join(settings.STAGING_DIR, job.staged.source);
   const { part, chunked } = job;
+  // The rungs above the lowest: one job per chunk for all of them (one decode).
+  if (part.kind === 'video' && part.rungs) return handleLadderChunk(media, settings, { ...job, part: { ...part, rungs: part.rungs } }, context, replica);
+  const input = join(settings.STAGING_DIR, job.staged.source);
   // A ladder's audio is its DASH audio file: written where the manifest names it.
   const path =
     part.kind === 'audio'

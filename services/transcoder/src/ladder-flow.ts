@@ -20,12 +20,16 @@ export type LadderSettings = Pick<
  *   video.assemble (the progressive fallback, then video.transcoded)
  *     └ rendition.store top (uploader: the rung, the manifest listing every rung)
  *         └ rendition.join top (its chunks joined, the manifest of the rungs up to it)
- *             ├ video.chunk top × chunks
- *             └ rendition.store below … down to the lowest rung's join, which also waits for the audio
+ *             └ rendition.store below … down to the second rung's join, whose children are
+ *                 ├ video.chunk rungs-above-the-lowest × chunks (one decode, one file per rung)
+ *                 └ rendition.store lowest
+ *                     └ rendition.join lowest ← video.chunk lowest × chunks, and the audio
  *
  * A rung's join waits for the store below it, so the stored manifest only grows, one rung at a
- * time. Chunks of lower rungs carry a higher BullMQ priority (1 for the lowest rung and the audio),
- * so every replica encodes the lowest rung first and the full video plays as soon as it is stored.
+ * time; a join above the second reads its chunk files from their staged paths. The lowest rung's
+ * chunks and the audio carry BullMQ priority 1, the upper rungs' 2, so every replica encodes the
+ * lowest rung first and the full video plays as soon as it is stored. The upper rungs share one
+ * decode of each chunk (docs/codecs.md: the decode was paid once per rung).
  * A lowest rung already encoded while the person paid (speculative-rung.ts) has no join and no
  * chunks: its store is a leaf, so the full video plays as soon as the flow is added.
  */
@@ -45,24 +49,30 @@ export async function startLadderEncode(
   const adopted = adoptSpeculative ? await adoptSpeculative(plan, withAudio) : undefined;
   const speculative = adopted?.reused ? adopted : undefined;
 
+  const upper = rungs.slice(1).map((rung) => rung.name);
   let below: FlowStep<Channel> | undefined;
   for (const [position, rung] of rungs.entries()) {
     const lowest = position === 0;
-    const chunkJobs: FlowStep<Channel>[] = chunks.map((chunk) => ({
-      channel: 'video.chunk',
-      payload: {
-        ...upload,
-        chunked,
-        part: {
-          kind: 'video',
-          index: chunk.index,
-          startFrame: chunk.startFrame,
-          ...(chunk.frames === undefined ? {} : { frames: chunk.frames }),
-          rung: rung.name,
-        },
-      },
-      priority: position + 1,
-    }));
+    // The lowest rung's chunks alone (first, and published first); every rung above it in one job
+    // per chunk (one decode of the source for all), under the first upper rung's join.
+    const target = lowest ? { rung: rung.name } : position === 1 ? { rungs: upper } : undefined;
+    const chunkJobs: FlowStep<Channel>[] = target
+      ? chunks.map((chunk) => ({
+          channel: 'video.chunk',
+          payload: {
+            ...upload,
+            chunked,
+            part: {
+              kind: 'video',
+              index: chunk.index,
+              startFrame: chunk.startFrame,
+              ...(chunk.frames === undefined ? {} : { frames: chunk.frames }),
+              ...target,
+            },
+          },
+          priority: position + 1,
+        }))
+      : [];
     const join: FlowStep<'rendition.join'> = {
       channel: 'rendition.join',
       payload: { ...upload, chunked, rung: rung.name },
@@ -137,6 +147,8 @@ export function planLadderEncode(
   }));
   const top = rungs.at(-1) as LadderRung;
   const longest = Math.max(...chunks.map((chunk) => chunk.frames ?? totalFrames - chunk.startFrame)) / fps;
+  // The longest work is a chunk of every rung above the lowest (one ffmpeg): their pixels together.
+  const upperPixels = rungs.slice(rungs.length > 1 ? 1 : 0).reduce((sum, rung) => sum + rung.width * rung.height, 0);
   const chunked = {
     fps,
     chunks: chunks.length,
@@ -144,8 +156,11 @@ export function planLadderEncode(
     starts: chunks.map((chunk) => chunk.startFrame),
     width: top.width,
     height: top.height,
-    // The top rung's chunk is the longest work; lower rungs' take less.
-    chunkTimeoutSeconds: encodeTimeoutSeconds({ durationSeconds: longest, video: { fps } }, top, settings),
+    chunkTimeoutSeconds: encodeTimeoutSeconds(
+      { durationSeconds: longest, video: { fps } },
+      { width: top.width, height: Math.ceil(upperPixels / top.width) },
+      settings,
+    ),
     ladder: rungs,
   };
   return { rungs, chunks, chunked };

@@ -98,4 +98,19 @@ describe('progress weights', () => {
     expect(partKey({ kind: 'video', index: 4, startFrame: 0 })).toBe('video-4');
     expect(partKey({ kind: 'audio' })).toBe('audio');
   });
+
+  it('a ladder: the lowest rung per chunk, and one part per chunk for every rung above it, weighed by their pixels', () => {
+    const rung = (name: number, width: number, height: number) => ({ name, width, height, bitrateKbps: 1 });
+    const ladder = [rung(240, 426, 240), rung(360, 640, 360), rung(480, 852, 480)];
+    const top = 852 * 480;
+    expect(partWeights({ chunks: 2, totalFrames: 600, starts: [0, 300], ladder }, true)).toEqual({
+      'video-240p-0': (426 * 240) / top,
+      'video-360-480p-0': (640 * 360 + top) / top,
+      'video-240p-1': (426 * 240) / top,
+      'video-360-480p-1': (640 * 360 + top) / top,
+      audio: 0.1,
+    });
+    expect(partKey({ kind: 'video', index: 1, startFrame: 300, rungs: [360, 480] })).toBe('video-360-480p-1');
+    expect(partKey({ kind: 'video', index: 1, startFrame: 300, rung: 240 })).toBe('video-240p-1');
+  });
 });

@@ -94,8 +94,8 @@ async function paidPath(upload: UploadReceived, counting: MediaAdapter, override
   const chunkJobs = steps
     .filter((step) => step.channel === 'video.chunk')
     .map((step) => {
-      const part = (step.payload as { part: { kind: string; rung?: number } }).part;
-      return part.kind === 'audio' ? 'audio' : `${part.rung}p`;
+      const part = (step.payload as { part: { kind: string; rung?: number; rungs?: number[] } }).part;
+      return part.kind === 'audio' ? 'audio' : `${part.rungs ? part.rungs.join('-') : part.rung}p`;
     });
   return { lowest, chunkJobs, logs: paid.captured.logs };
 }
@@ -169,7 +169,7 @@ describe('the lowest rung encoded while the person pays', () => {
     expect(await storage.head(speculativeRungKeys(upload.uploadId).video)).toBeUndefined();
 
     const { lowest, chunkJobs } = await paidPath(upload, countingMedia());
-    expect(chunkJobs).toEqual(expect.arrayContaining(['240p', '720p', 'audio']));
+    expect(chunkJobs).toEqual(expect.arrayContaining(['240p', '360-480-720p', 'audio']));
     expect(lowest.payload.copy).toBeUndefined();
     expect(lowest.children?.map((child) => child.channel)).toEqual(['rendition.join']);
   }, 180_000);
