@@ -36,6 +36,7 @@ export const unitTests = [
   'services/transcoder/test/config.test.ts',
   'services/transcoder/test/encode-timeout.test.ts',
   'services/transcoder/test/ladder-flow.test.ts',
+  'services/transcoder/test/speculative-parts-flow.test.ts',
   'services/transcoder/test/progress-reporter.test.ts',
   'test/benchmarks-summary.test.ts',
   'test/build.test.ts',

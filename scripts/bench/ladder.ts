@@ -16,6 +16,11 @@
  *   node --import tsx scripts/bench/ladder.ts
  *   BENCH_LADDER_SECONDS=20 node --import tsx scripts/bench/ladder.ts   # a shorter clip (not comparable)
  *   BENCH_LADDER_PAY_DELAYS=10,20,40 node --import tsx scripts/bench/ladder.ts
+ *   BENCH_LADDER_CHUNK_THRESHOLD_SECONDS=0 BENCH_LADDER_CHUNK_SECONDS=5 ...   # the transcoder's chunking (default: its own defaults)
+ *
+ * Per paid upload it also reads the transcoder's and uploader's logs: how many of the lowest rung's
+ * chunks (and whether the audio) the paid path took from the speculative encode, and where the time
+ * went from `payment.confirmed` to the manifest (each job's start and end, the payment job's steps).
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -26,6 +31,7 @@ import { loadConfig } from '@reelboard/config';
 import { dashKeys, s3EnvSchema, speculativeKeys, speculativeRungKeys, storageFromEnv } from '@reelboard/storage';
 import { binariesFrom, createMediaAdapter, mediaBinariesSchema, planLadder } from '../../packages/media/src/index.js';
 import { childCpuSecondsOf, makeLogo, makeRealisticClip, newSeller, payUpload, postListing, round, startBenchStack } from './lib/chain-run.js';
+import { paidTimeline } from './lib/paid-timeline.js';
 import { writeReport } from './lib/report.js';
 
 const execFileAsync = promisify(execFile);
@@ -41,6 +47,10 @@ const PAY_DELAYS = (process.env.BENCH_LADDER_PAY_DELAYS ?? '10,20,40')
   .map(Number);
 if (PAY_DELAYS.some((delay) => !Number.isFinite(delay) || delay < 0))
   throw new Error(`BENCH_LADDER_PAY_DELAYS must be seconds, comma-separated; got ${process.env.BENCH_LADDER_PAY_DELAYS}`);
+/** The transcoder's chunking, when set: a clip under CHUNK_THRESHOLD_SECONDS (90 s by default) is one chunk per rung. */
+const CHUNKING: Record<string, string> = {};
+if (process.env.BENCH_LADDER_CHUNK_THRESHOLD_SECONDS) CHUNKING.CHUNK_THRESHOLD_SECONDS = process.env.BENCH_LADDER_CHUNK_THRESHOLD_SECONDS;
+if (process.env.BENCH_LADDER_CHUNK_SECONDS) CHUNKING.CHUNK_SECONDS = process.env.BENCH_LADDER_CHUNK_SECONDS;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Mean SSIM (All) of `encoded` against `source` scaled to the encoded size, the way a viewer sees the rung. */
@@ -77,7 +87,7 @@ async function ssimAgainstSource(encoded: string, source: string, width: number,
 
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'reelboard-bench-ladder-'));
-  const bench = await startBenchStack({ FFMPEG_THREADS: String(SETTINGS.FFMPEG_THREADS), FFMPEG_NICENESS: String(SETTINGS.FFMPEG_NICENESS) });
+  const bench = await startBenchStack({ FFMPEG_THREADS: String(SETTINGS.FFMPEG_THREADS), FFMPEG_NICENESS: String(SETTINGS.FFMPEG_NICENESS), ...CHUNKING });
   const env = bench.stack.env;
   const storage = storageFromEnv(s3EnvSchema.parse(env));
   try {
@@ -121,8 +131,11 @@ async function main(): Promise<void> {
         rungsReady: readyEvents.map((event) => ({ rung: event.rendition?.height ?? 0, seconds: sincePaid(Date.parse(event.at)) })),
         saved: sincePaid(bench.events.at(upload.uploadId, 'profile.saved')),
       };
-      const run = { delaySeconds, speculativeReady, cpu: round(cpu, 1), pipeline, loadAtStart, loadAtEnd: round(loadavg()[0] ?? 0, 1) };
-      process.stderr.write(`paid run: ${JSON.stringify(run)}\n`);
+      const timeline = await paidTimeline(upload.uploadId, paidAt, manifestAt);
+      const taken = { chunks: timeline.chunksTaken, of: timeline.lowestChunks, audio: timeline.audioTaken };
+      const run = { delaySeconds, speculativeReady, taken, cpu: round(cpu, 1), pipeline, loadAtStart, loadAtEnd: round(loadavg()[0] ?? 0, 1), timeline };
+      process.stderr.write(`paid run: ${JSON.stringify({ ...run, timeline: undefined })}\n`);
+      process.stderr.write(`timeline: ${JSON.stringify(timeline)}\n`);
       return { ...run, upload, keys };
     };
 
@@ -191,6 +204,27 @@ async function main(): Promise<void> {
       reused.length > 0
         ? `full video playable ${reusedPlayable} s after payment when the lowest rung was encoded while paying (ready in ${reused.length} of ${delayed.length} delayed payments)`
         : `the lowest rung encoded while paying was never ready (${delayed.length} delayed payments)`;
+    // A whole rung ready is stored by copy (no chunk job at all); otherwise the chunks the speculative encode finished are taken.
+    const takenText = (run: typeof first) =>
+      run.speculativeReady ? 'whole rung (copy)' : `${run.taken.chunks} of ${run.taken.of}${run.taken.audio ? ' + audio' : ''}`;
+    const partly = delayed.filter((run) => !run.speculativeReady && (run.taken.chunks > 0 || run.taken.audio));
+    const timeline = first.timeline;
+    const timelineMarkdown = `
+### Where the time goes after \`payment.confirmed\` (the upload paid at once)
+
+Each job of the upload that started before the lowest rung was stored, from the transcoder's and uploader's logs (seconds after
+\`payment.confirmed\`; one replica, so a job waits for the one before). The payment job's own steps (ms from its start):
+${Object.entries(timeline.paymentJobSteps)
+  .map(([step, ms]) => `${step} ${ms}`)
+  .join(
+    ', ',
+  )}. Lowest-rung chunk encodes on the paid path: ${timeline.chunkEncodeSeconds.map((seconds) => `${round(seconds, 2)} s`).join(', ') || 'none'}; taken from the speculative encode: ${takenText(first)}.
+
+| job | start | end | seconds |
+|---|---|---|---|
+${timeline.jobs.map((job) => `| \`${job.job}\` | ${job.start} | ${job.end} | ${round(job.end - job.start, 2)} |`).join('\n')}
+| **manifest stored (full video playable)** | | **${first.pipeline.fullPlayable}** | |
+`;
     const kB = (bytes: number) => `${round(bytes / 1000, 1)} kB`;
     const speculativeMarkdown = `
 ### The lowest rung encoded while the person pays
@@ -201,17 +235,17 @@ the lowest rung's private object in S3 when \`payment.confirmed\` arrived; then 
 encodes only the higher rungs. CPU: every ffmpeg run of the transcoder from the upload to the listing saved,
 speculative work included.
 
-| paid after | lowest rung ready at payment | full video playable | ratio to paid at once | first playable | listing saved | transcoder CPU s | load (1 min) |
-|---|---|---|---|---|---|---|---|
-| 0 s (the run above) | ${first.speculativeReady ? 'yes' : 'no'} | ${first.pipeline.fullPlayable} s | 1x | ${first.pipeline.previewReady} s | ${first.pipeline.saved} s | ${first.cpu} | ${first.loadAtStart} |
+| paid after | lowest rung ready at payment | its chunks taken by the paid path | full video playable | ratio to paid at once | first playable | listing saved | transcoder CPU s | load (1 min) |
+|---|---|---|---|---|---|---|---|---|
+| 0 s (the run above) | ${first.speculativeReady ? 'yes' : 'no'} | ${takenText(first)} | ${first.pipeline.fullPlayable} s | 1x | ${first.pipeline.previewReady} s | ${first.pipeline.saved} s | ${first.cpu} | ${first.loadAtStart} |
 ${delayed
   .map(
     (run) =>
-      `| ${run.delaySeconds} s | ${run.speculativeReady ? 'yes' : 'no'} | ${run.pipeline.fullPlayable} s | ${round(run.pipeline.fullPlayable / first.pipeline.fullPlayable, 2)}x | ${run.pipeline.previewReady} s | ${run.pipeline.saved} s | ${run.cpu} | ${run.loadAtStart} |`,
+      `| ${run.delaySeconds} s | ${run.speculativeReady ? 'yes' : 'no'} | ${takenText(run)} | ${run.pipeline.fullPlayable} s | ${round(run.pipeline.fullPlayable / first.pipeline.fullPlayable, 2)}x | ${run.pipeline.previewReady} s | ${run.pipeline.saved} s | ${run.cpu} | ${run.loadAtStart} |`,
   )
   .join('\n')}
 
-- Ready in **${reused.length} of ${delayed.length}** delayed payments. ${reused.length > 0 ? `With it, the full video played ${reusedPlayable} s (median) after \`payment.confirmed\`, against ${first.pipeline.fullPlayable} s paid at once in this run (${round(reusedPlayable / first.pipeline.fullPlayable, 2)}x).` : ''}
+- Ready in **${reused.length} of ${delayed.length}** delayed payments; partly done (some of its chunks or the audio taken by the paid path, the rest encoded there) in **${partly.length}**. ${reused.length > 0 ? `With it, the full video played ${reusedPlayable} s (median) after \`payment.confirmed\`, against ${first.pipeline.fullPlayable} s paid at once in this run (${round(reusedPlayable / first.pipeline.fullPlayable, 2)}x).` : ''}
 - **An upload never paid** cost ${unpaidCost.cpu} CPU s of ffmpeg (preview, poster, lowest rung and audio; ${round(unpaidCost.cpu / ladderCpu, 2)}x the paid ladder's ${round(ladderCpu, 1)} CPU s in this run),
   ${unpaidCost.wallSeconds} s of its SPECULATIVE_CONCURRENCY slot, and ${kB(unpaidCost.privateBytes)} in ${unpaidCost.objects} private S3 objects under
   \`private/speculative/<id>/\` (deleted with its staging by the daily cleanup).
@@ -220,8 +254,14 @@ ${delayed
     const cpuMet = ratio <= GOALS.cpuRatio;
     const markdown = `
 One paid ${CLIP_SECONDS} s 1080p30 upload (generated: moving fractal + pattern + grain, H.264 CRF 18 + AAC) through the six
-services, one transcoder replica (TRANSCODE_CONCURRENCY=1, FFMPEG_THREADS=${SETTINGS.FFMPEG_THREADS}, default chunking: a
-${CLIP_SECONDS} s source is ${CLIP_SECONDS > 90 ? 'chunked' : 'one piece per rung'}); times from the \`payment.confirmed\` status event.
+services, one transcoder replica (TRANSCODE_CONCURRENCY=1, FFMPEG_THREADS=${SETTINGS.FFMPEG_THREADS}, ${
+      Object.keys(CHUNKING).length > 0
+        ? Object.entries(CHUNKING)
+            .map(([name, value]) => `${name}=${value}`)
+            .join(', ')
+        : `default chunking: a
+${CLIP_SECONDS} s source is ${CLIP_SECONDS > 90 ? 'chunked' : 'one piece per rung'}`
+    }); times from the \`payment.confirmed\` status event.
 "Full video playable": the DASH manifest (lowest rung + audio) answers a HEAD in S3 (polled every ${POLL_MS} ms).
 Load average (1 min): ${loadAtStart} when paid, ${loadAtEnd} when saved, on ${cpus().length} cores: the machine is shared,
 so wall times are upper bounds; the CPU seconds are the work itself.
@@ -243,6 +283,7 @@ ${rungsReady.map((r) => `| \`rendition.ready\` ${r.rung}p | ${r.seconds} |`).joi
 ${rungs.map((r) => `| ${r.rung}p | ${r.size} | ${r.targetKbps} | ${r.actualKbps} | ${r.speed} | ${r.ssim} |`).join('\n')}
 
 ${speculativeMarkdown}
+${timelineMarkdown}
 The ladder's CPU includes the preview cut, the lowest rung's chunks (their own decode of the source), the chunks of every
 rung above it (one decode per chunk for all of them), the audio, the joins, the manifests and the remux of the progressive
 fallback (stream copy: no second encode). The top rung is the single encode's settings; the rungs below it up to 720p are
@@ -252,14 +293,19 @@ the CPU goes, rung by rung, and what each setting costs in SSIM.
     writeReport({
       part: 'ladder',
       title: 'Rendition ladder: full video playable after payment, ladder CPU, SSIM per rung',
-      headline: `${CLIP_SECONDS} s 1080p, one replica: full video playable ${pipeline.fullPlayable} s after payment (goal <= ${GOALS.fullPlayableSeconds}, ${met(playableMet)}); ${speculativeSummary}; an upload never paid costs ${unpaidCost.cpu} CPU s and ${kB(unpaidCost.privateBytes)} in S3; whole ladder ${ratio}x the single 1080p encode's CPU (goal <= ${GOALS.cpuRatio}, ${met(cpuMet)})`,
-      command: `${CLIP_SECONDS === 60 ? '' : `BENCH_LADDER_SECONDS=${CLIP_SECONDS} `}${process.env.BENCH_LADDER_PAY_DELAYS === undefined ? '' : `BENCH_LADDER_PAY_DELAYS=${PAY_DELAYS.join(',')} `}node --import tsx scripts/bench/ladder.ts`,
+      headline: `${CLIP_SECONDS} s 1080p, one replica: full video playable ${pipeline.fullPlayable} s after payment (goal <= ${GOALS.fullPlayableSeconds}, ${met(playableMet)}); ${speculativeSummary}${partly.length > 0 ? `; partly encoded at payment in ${partly.length} (${partly.map((run) => `paid after ${run.delaySeconds} s: ${takenText(run)} taken, playable ${run.pipeline.fullPlayable} s`).join('; ')})` : ''}; an upload never paid costs ${unpaidCost.cpu} CPU s and ${kB(unpaidCost.privateBytes)} in S3; whole ladder ${ratio}x the single 1080p encode's CPU (goal <= ${GOALS.cpuRatio}, ${met(cpuMet)})`,
+      command: `${CLIP_SECONDS === 60 ? '' : `BENCH_LADDER_SECONDS=${CLIP_SECONDS} `}${Object.entries(CHUNKING)
+        .map(([name, value]) => `BENCH_LADDER_${name}=${value} `)
+        .join(
+          '',
+        )}${process.env.BENCH_LADDER_PAY_DELAYS === undefined ? '' : `BENCH_LADDER_PAY_DELAYS=${PAY_DELAYS.join(',')} `}node --import tsx scripts/bench/ladder.ts`,
       markdown,
       data: {
         clipSeconds: CLIP_SECONDS,
         pipeline,
         ladderCpuSeconds: round(ladderCpu, 1),
-        delayed: delayed.map(({ upload: _upload, keys: _keys, ...run }) => run),
+        delayed: delayed.map(({ upload: _upload, keys: _keys, timeline: _timeline, ...run }) => run),
+        paidAtOnce: { taken: first.taken, timeline: first.timeline },
         unpaidCost,
         single,
         singleSsim,

@@ -235,8 +235,14 @@ export const chunkPartSchema = z.discriminatedUnion('kind', [
      * by all (the rungs above the lowest); each rung's chunk is written to its own staged path.
      */
     rungs: z.array(z.number().int().positive()).min(1).optional(),
+    /** Where the speculative encode of the same plan writes this chunk: taken from there (hard link) when it is whole, encoded otherwise. */
+    takeFrom: stagedPathSchema.optional(),
   }),
-  z.object({ kind: z.literal('audio') }),
+  z.object({
+    kind: z.literal('audio'),
+    /** Where the speculative encode of the same plan writes the audio track: taken from there when it is whole. */
+    takeFrom: stagedPathSchema.optional(),
+  }),
 ]);
 
 /** One rung of a rendition ladder: its name (the short side cap, `240` for 240p), its output size, bitrate and encoder effort. */

@@ -44,6 +44,12 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
   const input = join(settings.STAGING_DIR, upload.staged.source);
   const outputPath = stagedPaths(upload.uploadId).video;
   const output = join(settings.STAGING_DIR, outputPath);
+  // Milliseconds from the job's start to each step, logged with the plan: where the paid path's time goes.
+  const started = performance.now();
+  const steps: Record<string, number> = {};
+  const mark = (step: string) => {
+    steps[step] = Math.round(performance.now() - started);
+  };
   try {
     // Cut while the person paid (handlePreviewSpeculative): published first, before the probe, so
     // the listing is playable in the time a copy inside S3 takes. Missing: cut here as before.
@@ -53,6 +59,7 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
       context.log.info('preview and poster cut while the payment was pending: published by copy', { cutAt: speculative.cutAt });
     }
     const source = await media.probe(input);
+    mark('probed');
     assertWithinLimits(source, settings, input);
     // The upload's folder normally holds the source already; a source staged elsewhere must not fail the encode.
     await mkdir(dirname(output), { recursive: true });
@@ -78,7 +85,9 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
       await context.emit('preview.early', { ...upload, preview: early.preview, poster: early.poster });
     }
 
+    mark('previewDone');
     if (ladder && context.emitFlow) {
+      if (keyframes) await keyframes.then(() => mark('keyframesRead'));
       const planned = await startLadderEncode(
         settings,
         upload,
@@ -88,11 +97,14 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
         { ...context, emitFlow: context.emitFlow },
         (plan, withAudio) => adoptSpeculativeRung(settings.STAGING_DIR, upload.uploadId, plan, withAudio),
       );
+      mark('flowAdded');
       await context.status('progress', { progress: 0, message: `transcoding ${planned.rungs.length} renditions, lowest first` });
       context.log.info('rendition ladder planned', {
         rungs: planned.rungs.map((rung) => `${rung.width}x${rung.height}@${rung.bitrateKbps}k`),
         chunks: planned.chunks,
         lowestRungEncodedWhilePaying: planned.speculative?.reused ? 'reused' : (planned.speculative?.reason ?? 'none'),
+        speculativePartsOffered: planned.speculative?.reused === false && planned.speculative.partial !== undefined,
+        msSinceStart: steps,
       });
       return;
     }

@@ -44,10 +44,10 @@ export type PreviewSpeculativeOutcome = (
  * speculation never takes more of a replica than that setting, and the preview (what makes the
  * listing playable first) is always done before the rung starts.
  *
- * A rung still encoding when the payment confirms is abandoned (its ffmpeg stopped), never awaited:
- * the paid path cannot tell from here how far it got without holding a paid slot to wait, the rung
- * is the ladder's cheapest (a fraction of the whole encode, see docs/benchmarks.md), and stopping
- * it frees the CPU the paid encode needs at once.
+ * A rung still encoding when the payment confirms is stopped (its ffmpeg killed), never awaited: a
+ * paid slot must not wait for unpaid work, and stopping it frees the CPU the paid encode needs at
+ * once. What it finished is not lost: the paid path's lowest-rung jobs take every whole chunk (and
+ * the audio) it wrote for the same plan and encode only the rest (take-speculative-part.ts).
  */
 export async function handlePreviewSpeculative(
   deps: PreviewSpeculativeDeps,

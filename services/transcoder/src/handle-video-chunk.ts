@@ -8,6 +8,7 @@ import { partKey, partWeights } from './chunk-progress.js';
 import { handleLadderChunk } from './handle-ladder-chunk.js';
 import type { TranscodeSettings } from './handle-payment-confirmed.js';
 import { startProgressReporter } from './progress-reporter.js';
+import { takeSpeculativeAudio, takeSpeculativeChunk } from './take-speculative-part.js';
 
 /** What one part of a chunked encode left on the staging volume (the job's value; the parent reads it). */
 export interface ChunkOutcome {
@@ -29,6 +30,8 @@ export interface ChunkOutcome {
   replica: string;
   /** The job's attempt (1 on the first run). */
   attempt: number;
+  /** True when the part was taken from the speculative encode of the same plan (nothing encoded). */
+  taken?: boolean;
   /** A chunk of several rungs (handle-ladder-chunk.ts): each rung's chunk, in the job's order. */
   outputs?: RungChunkOutcome[];
 }
@@ -99,6 +102,12 @@ export async function handleVideoChunk(
         context.log.info('audio track already encoded; kept', { path });
         return done(found.outputBytes, false, 0);
       }
+      const taken = part.takeFrom ? await takeSpeculativeAudio(media, settings.STAGING_DIR, part.takeFrom, output, source) : undefined;
+      if (taken) {
+        await share(100);
+        context.log.info('audio track taken from the speculative encode', { path, from: part.takeFrom });
+        return { ...done(taken.outputBytes, false, 0), taken: true };
+      }
       await mkdir(dirname(output), { recursive: true });
       const audio = await media.encodeAudioTrack(input, output, {
         source,
@@ -115,6 +124,12 @@ export async function handleVideoChunk(
     if (found) {
       context.log.info('chunk already encoded; kept', { index: part.index, path, frames: found.frames });
       return done(found.outputBytes, false, 0, found.frames);
+    }
+    const taken = part.takeFrom ? await takeSpeculativeChunk(media, settings.STAGING_DIR, part.takeFrom, output, part.frames, chunked.fps) : undefined;
+    if (taken) {
+      await share(100);
+      context.log.info('chunk taken from the speculative encode', { index: part.index, rung: part.rung, from: part.takeFrom, frames: taken.frames });
+      return { ...done(taken.outputBytes, false, 0, taken.frames), taken: true };
     }
     await mkdir(dirname(output), { recursive: true });
     const progress = startProgressReporter((percent) => {

@@ -48,6 +48,8 @@ export async function startLadderEncode(
   const withAudio = source.audio !== undefined;
   const adopted = adoptSpeculative ? await adoptSpeculative(plan, withAudio) : undefined;
   const speculative = adopted?.reused ? adopted : undefined;
+  // Parts the speculative encode finished before the payment: the lowest rung's jobs take them instead of encoding.
+  const partial = adopted?.reused === false ? adopted.partial : undefined;
 
   const upper = rungs.slice(1).map((rung) => rung.name);
   let below: FlowStep<Channel> | undefined;
@@ -68,6 +70,7 @@ export async function startLadderEncode(
               startFrame: chunk.startFrame,
               ...(chunk.frames === undefined ? {} : { frames: chunk.frames }),
               ...target,
+              ...(lowest && partial?.chunks[chunk.index] ? { takeFrom: partial.chunks[chunk.index] } : {}),
             },
           },
           priority: position + 1,
@@ -78,7 +81,15 @@ export async function startLadderEncode(
       payload: { ...upload, chunked, rung: rung.name },
       children: [
         // The audio beside the lowest rung: the first manifest needs it.
-        ...(lowest && withAudio ? [{ channel: 'video.chunk' as const, payload: { ...upload, chunked, part: { kind: 'audio' as const } }, priority: 1 }] : []),
+        ...(lowest && withAudio
+          ? [
+              {
+                channel: 'video.chunk' as const,
+                payload: { ...upload, chunked, part: { kind: 'audio' as const, ...(partial?.audio ? { takeFrom: partial.audio } : {}) } },
+                priority: 1,
+              },
+            ]
+          : []),
         ...chunkJobs,
         ...(below ? [below] : []),
       ],
@@ -106,7 +117,13 @@ export async function startLadderEncode(
 /** Why the paid path did not reuse a lowest rung encoded while the person paid (for its log), or the private keys it publishes by copy. */
 export type AdoptedRung =
   | { reused: true; keys: { video: string; audio?: string | undefined } }
-  | { reused: false; reason: 'none' | 'plan-changed' | 'files-missing' };
+  | { reused: false; reason: 'none' | 'plan-changed' | 'files-missing'; partial?: SpeculativeParts | undefined };
+
+/** Staged paths of a speculative encode of the same plan, cut short by the payment: the lowest rung's chunks (by index) and the audio. */
+export interface SpeculativeParts {
+  chunks: string[];
+  audio?: string | undefined;
+}
 
 /** A ladder's plan: its rungs (lowest first), its chunks and what every job of its flow carries. */
 export interface LadderEncodePlan {

@@ -7,7 +7,7 @@ import { ladderRungSchema, stagedDashPaths, stagedPathSchema, stagedSpeculativeP
 import { DASH_AUDIO_FILE, DASH_MANIFEST_FILE, type MediaAdapter, type MediaInfo, rungFileName, type VideoStreamInfo } from '@reelboard/media';
 import { encodeSeconds, mediaBytes } from '@reelboard/runtime';
 import { type ObjectStorage, speculativeRungKeys } from '@reelboard/storage';
-import { type AdoptedRung, type LadderEncodePlan, type LadderSettings, planLadderEncode } from './ladder-flow.js';
+import { type AdoptedRung, type LadderEncodePlan, type LadderSettings, planLadderEncode, type SpeculativeParts } from './ladder-flow.js';
 
 /**
  * Bumped whenever the encode of a rung changes in a way the plan does not show (the encoder's
@@ -59,6 +59,17 @@ export function planHash(plan: LadderEncodePlan, withAudio: boolean): string {
   return createHash('sha256').update(JSON.stringify(identity)).digest('hex');
 }
 
+/**
+ * The folder of one plan's speculative encode: a folder per plan, so a retry after a settings change
+ * never mixes chunks of two plans, and a file found in it was encoded for that plan.
+ */
+function speculativeRungDir(uploadId: string, hash: string): string {
+  return join(stagedSpeculativePaths(uploadId).rungDir, hash.slice(0, 16));
+}
+
+const speculativeChunkPath = (dir: string, index: number): string => join(dir, `chunk-${String(index).padStart(4, '0')}.webm`);
+const speculativeAudioPath = (dir: string): string => join(dir, 'dash', DASH_AUDIO_FILE);
+
 /** The upload's finished speculative rung, or undefined (none, unfinished, or of an older shape). */
 export async function readSpeculativeRung(stagingDir: string, uploadId: string): Promise<SpeculativeRung | undefined> {
   const text = await readFile(join(stagingDir, stagedSpeculativePaths(uploadId).rung), 'utf8').catch((error: NodeJS.ErrnoException) => {
@@ -85,8 +96,8 @@ export interface SpeculativeRungDeps {
  * Encodes the ladder's lowest rung (and the audio) of an upload still awaiting payment, as the paid
  * path would (the same plan, chunk by chunk, joined into its DASH file with the manifest of that
  * rung alone), stores both under private keys, and records the plan's hash last. The caller's
- * `signal` stops ffmpeg when the payment confirms: a paid job never waits for this, the paid
- * path encodes the lowest rung itself (see handlePreviewSpeculative for why it is abandoned).
+ * `signal` stops ffmpeg when the payment confirms: a paid job never waits for this; the paid
+ * path takes the chunks (and audio) already finished for its plan and encodes the rest.
  */
 export async function encodeSpeculativeRung(
   deps: SpeculativeRungDeps,
@@ -107,17 +118,23 @@ export async function encodeSpeculativeRung(
 
   const lowest = plan.rungs[0];
   if (!lowest) throw new Error('the ladder has no rung');
-  // A folder per plan: a retry after a settings change never mixes chunks of two plans.
-  const dir = join(stagedSpeculativePaths(uploadId).rungDir, hash.slice(0, 16));
+  const dir = speculativeRungDir(uploadId, hash);
   const staged = (path: string) => join(settings.STAGING_DIR, path);
   await mkdir(staged(join(dir, 'dash')), { recursive: true });
   const run = { signal, timeoutSeconds: plan.chunked.chunkTimeoutSeconds };
   let wallSeconds = 0;
 
+  // The audio first: a payment that lands mid-way finds it done (the paid path takes it, see
+  // speculativeParts), and it is a fraction of one chunk's work.
+  const audio = source.audio ? speculativeAudioPath(dir) : undefined;
+  if (audio && !(await media.findAudioTrack(staged(audio), source))) {
+    const track = await media.encodeAudioTrack(input, staged(audio), { source, threads: settings.FFMPEG_THREADS, ...run });
+    wallSeconds += track.wallSeconds;
+  }
   const chunkFiles: Array<{ file: string; frames: number }> = [];
   for (const chunk of plan.chunks) {
     if (signal.aborted) return { outcome: 'stopped-paid' };
-    const file = join(dir, `chunk-${String(chunk.index).padStart(4, '0')}.webm`);
+    const file = speculativeChunkPath(dir, chunk.index);
     const kept = await media.findVideoChunk(staged(file), chunk.frames, plan.chunked.fps);
     const encoded =
       kept ??
@@ -134,11 +151,6 @@ export async function encodeSpeculativeRung(
       }));
     wallSeconds += encoded.wallSeconds;
     chunkFiles.push({ file, frames: encoded.frames });
-  }
-  const audio = source.audio ? join(dir, 'dash', DASH_AUDIO_FILE) : undefined;
-  if (audio && !(await media.findAudioTrack(staged(audio), source))) {
-    const track = await media.encodeAudioTrack(input, staged(audio), { source, threads: settings.FFMPEG_THREADS, ...run });
-    wallSeconds += track.wallSeconds;
   }
   const video = join(dir, 'dash', rungFileName(lowest));
   const joined = await media.joinRung(staged(video), {
@@ -192,9 +204,10 @@ export async function encodeSpeculativeRung(
  */
 export async function adoptSpeculativeRung(stagingDir: string, uploadId: string, plan: LadderEncodePlan, withAudio: boolean): Promise<AdoptedRung> {
   const record = await readSpeculativeRung(stagingDir, uploadId);
-  if (!record) return { reused: false, reason: 'none' };
+  const parts = await speculativeParts(stagingDir, uploadId, plan, withAudio);
+  if (!record) return { reused: false, reason: 'none', ...parts };
   const lowest = plan.rungs[0];
-  if (!lowest || record.planHash !== planHash(plan, withAudio)) return { reused: false, reason: 'plan-changed' };
+  if (!lowest || record.planHash !== planHash(plan, withAudio)) return { reused: false, reason: 'plan-changed', ...parts };
   const staged = (path: string) => join(stagingDir, path);
   const copies: Array<[string, string]> = [
     [record.video, stagedDashPaths.rung(uploadId, lowest.name)],
@@ -204,11 +217,34 @@ export async function adoptSpeculativeRung(stagingDir: string, uploadId: string,
   try {
     for (const [from] of copies) await stat(staged(from));
   } catch {
-    return { reused: false, reason: 'files-missing' };
+    return { reused: false, reason: 'files-missing', ...parts };
   }
   for (const [from, to] of copies) {
     await mkdir(dirname(staged(to)), { recursive: true });
     await copyFile(staged(from), staged(to));
   }
   return { reused: true, keys: record.keys };
+}
+
+/**
+ * Where the speculative encode of exactly this plan writes each of the lowest rung's chunks and the
+ * audio, when it got as far as starting (its folder exists): the paid path's chunk jobs take every
+ * part it finished (take-speculative-part.ts) and encode only the rest. Empty when it never started
+ * for this plan (none, or encoded for another plan: that folder is another hash's).
+ */
+export async function speculativeParts(
+  stagingDir: string,
+  uploadId: string,
+  plan: LadderEncodePlan,
+  withAudio: boolean,
+): Promise<{ partial?: SpeculativeParts }> {
+  const dir = speculativeRungDir(uploadId, planHash(plan, withAudio));
+  const started = await stat(join(stagingDir, dir)).then(
+    (found) => found.isDirectory(),
+    () => false,
+  );
+  if (!started) return {};
+  return {
+    partial: { chunks: plan.chunks.map((chunk) => speculativeChunkPath(dir, chunk.index)), ...(withAudio ? { audio: speculativeAudioPath(dir) } : {}) },
+  };
 }
