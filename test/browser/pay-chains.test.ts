@@ -117,6 +117,12 @@ describe('paying on another chain from the web client', () => {
     await assertAccessible(page, 'sell, chain switch declined, desktop');
 
     // Accepted: the wallet moves to 31338 and calls the token's transfer(deposit address, 5 USDC) there.
+    const hints: { body: unknown; status: number }[] = [];
+    page.on('response', (response) => {
+      const request = response.request();
+      if (request.method() === 'POST' && /^\/v1\/uploads\/[^/]+\/payment$/.test(new URL(request.url()).pathname))
+        hints.push({ body: request.postDataJSON(), status: response.status() });
+    });
     await page.getByRole('button', { name: 'PAY' }).click();
     await expect.poll(() => payments(wallet).length, { timeout: 15_000 }).toBe(1);
     expect(wallet.chainId()).toBe(31338);
@@ -127,6 +133,10 @@ describe('paying on another chain from the web client', () => {
     expect(transfer.functionName).toBe('transfer');
     expect(transfer.args[1]).toBe(5_000_000n);
     const depositAddress = String(transfer.args[0]).toLowerCase();
+    // The hint names the chain of the offer paid, and the gateway takes it (202, or 200 once a pass found the payment first).
+    await expect.poll(() => hints.length, { timeout: 15_000 }).toBe(1);
+    expect(hints[0]).toEqual({ body: { txHash: expect.stringMatching(/^0x[0-9a-f]{64}$/), chainId: 31338 }, status: expect.any(Number) });
+    expect([200, 202]).toContain(hints[0]?.status);
 
     await expect.poll(() => page.locator('#pay').textContent(), { timeout: 90_000, interval: 500 }).toBe('Open my listing');
     expect(await page.locator('#pay-notice').textContent()).toContain('Saved.');
