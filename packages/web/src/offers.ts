@@ -146,3 +146,26 @@ export function offerToFinish(item: UnpaidStanding, coin: Coin): { offer: Paymen
   const [offer] = offersOf(item.payment, coin);
   return { offer: offer as PaymentOffer, received: BigInt(item.received), remaining: BigInt(item.remaining) };
 }
+
+/** One asset owed back after a cancel, as `DELETE /v1/uploads/:id` answers it in `refundsDue`. */
+export interface RefundDue {
+  chainId: number;
+  token: `0x${string}` | null;
+  amount: string;
+}
+
+/**
+ * What a cancel owes back, in words: each asset in its own coin when it is one of the quote's
+ * offers, else its base units and where it came from (an asset the quote never offered still
+ * counts). Amounts of different assets are listed apart, never added. Empty when nothing is due.
+ */
+export function refundsDueText(due: readonly RefundDue[], offers: readonly PaymentOffer[]): string {
+  return due
+    .filter((row) => BigInt(row.amount) > 0n)
+    .map((row) => {
+      const offer = findOffer(offers, offerKey(row));
+      if (offer) return offerLabel(offer, row.amount);
+      return `${row.amount} base units of ${row.token ?? 'the native coin'} on chain ${row.chainId}`;
+    })
+    .join(', ');
+}

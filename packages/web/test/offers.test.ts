@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ChainSwitchError, switchToOfferChain } from '../src/chain-switch.js';
-import { chainToAdd, formatFiat, offerKey, offersOf, offerToFinish, type PaymentOffer, remainingIn } from '../src/offers.js';
+import { chainToAdd, formatFiat, offerKey, offersOf, offerToFinish, type PaymentOffer, refundsDueText, remainingIn } from '../src/offers.js';
 import { feeText } from '../src/views/offer-picker.js';
 import type { Eip1193Provider } from '../src/wallet.js';
 
@@ -197,5 +197,21 @@ describe('moving the wallet to the offer’s chain', () => {
       offers: [ethOnTwo],
     });
     await expect(declinedAdd).rejects.toMatchObject({ reason: 'refused' });
+  });
+});
+
+describe('what a cancel owes back', () => {
+  it('names each asset in its own coin, apart, and one the quote never offered by its chain and units', () => {
+    const EURC = '0x1111111111111111111111111111111111111111' as const;
+    const text = refundsDueText(
+      [
+        { chainId: 31338, token: USDC, amount: '1000000' },
+        { chainId: 31337, token: null, amount: '0' },
+        { chainId: 31338, token: EURC, amount: '250' },
+      ],
+      [ethOnOne, usdcOnTwo],
+    );
+    expect(text).toBe(`1 USDC on Two, 250 base units of ${EURC} on chain 31338`);
+    expect(refundsDueText([{ chainId: 31337, token: null, amount: '0' }], [ethOnOne])).toBe('');
   });
 });

@@ -1,6 +1,6 @@
 import { ApiError, requestJson, type UnpaidUpload } from '../api.js';
 import { h, mount } from '../dom.js';
-import { offerLabel, offersOf, offerToFinish } from '../offers.js';
+import { offerLabel, offersOf, offerToFinish, type RefundDue, refundsDueText } from '../offers.js';
 import { payOffer } from '../pay-offer.js';
 import { type Coin, focusStep, formatAmount, formatWhen, interruptedUploads, loadPricing } from '../seller.js';
 import { currentSession } from '../session.js';
@@ -93,10 +93,16 @@ export function renderUnpaid(view: HTMLElement): () => void {
           if (!window.confirm(`Cancel “${item.title}”? Its files are removed.${paid > 0n ? ' What you paid so far is recorded as due back.' : ''}`)) return;
           message.hidden = true;
           try {
-            const done = await call<{ state: string; refundDue: string }>(`/v1/uploads/${item.uploadId}`, 'DELETE');
+            const done = await call<{ state: string; refundDue: string; refundsDue?: RefundDue[] }>(`/v1/uploads/${item.uploadId}`, 'DELETE');
+            // Money in another offer (or an asset not offered) is owed too: `refundDue` is only the home asset's.
+            const owed = done.refundsDue
+              ? refundsDueText(done.refundsDue, offersOf(item.payment, coin))
+              : BigInt(done.refundDue) > 0n
+                ? formatAmount(done.refundDue, coin)
+                : '';
             status.textContent =
-              BigInt(done.refundDue) > 0n
-                ? `Cancelled “${item.title}”. ${formatAmount(done.refundDue, coin)} is due back: an operator sends it back to the wallet it came from.`
+              owed !== '' || done.state === 'refund_due'
+                ? `Cancelled “${item.title}”. ${owed || 'What you paid'} is due back: an operator sends it back to the wallet it came from.`
                 : `Cancelled “${item.title}”. Nothing was charged; you can upload another.`;
             await load();
             focusStep(status);
