@@ -20,11 +20,11 @@ import { type Gateway, startGateway } from '../../services/api-gateway/test/harn
 // whole link, so a start element left downloading would still be at it after the hand-off.
 
 type Frame = { at: number; mediaTime: number; height: number; element: number; visible: boolean };
-type Record = { frames: Frame[]; waiting: { at: number; element: number; visible: boolean }[]; elements: number };
+type PageRecord = { frames: Frame[]; waiting: { at: number; element: number; visible: boolean }[]; elements: number };
 type Globals = {
-  fastStartRecord: Record;
+  fastStartRecord: PageRecord;
   performance: { getEntriesByType(type: string): { name: string; startTime: number }[]; getEntriesByName(name: string): { startTime: number }[] };
-  document: { querySelector(selector: string): { currentTime: number; videoHeight: number; dataset: Record & { [key: string]: string } } | null };
+  document: { querySelector(selector: string): { currentTime: number; videoHeight: number; dataset: { [key: string]: string } } | null };
 };
 
 /**
