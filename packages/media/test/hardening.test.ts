@@ -9,6 +9,10 @@ import { createMediaAdapter, MediaError } from '../src/index.js';
 import { ffmpegCli } from './helpers.js';
 
 const execFileAsync = promisify(execFile);
+// A stand-in ffmpeg's first line: fluent-ffmpeg asks a binary for its formats and encoders once per
+// process, and the real ffmpeg answers those, so a stand-in behaves the same whether or not an
+// earlier test of the file already had them asked (`-t` runs one test alone).
+const REAL_FFMPEG_ANSWERS_QUERIES = 'case "$1" in -formats | -encoders | -codecs | -filters) exec ffmpeg "$@" ;; esac\n';
 let dir = '';
 const file = (name: string): string => join(dir, name);
 const media = createMediaAdapter();
@@ -153,7 +157,7 @@ describe('no encode can hang', () => {
     const fake = file('ffmpeg-hangs.sh');
     await writeFile(
       fake,
-      `#!/bin/sh\necho run >> '${counter}'\necho "frame=    1 fps=0.0 q=0.0 size=       0kB time=00:00:00.03 bitrate=N/A speed=N/A" >&2\nexec sleep 30\n`,
+      `#!/bin/sh\n${REAL_FFMPEG_ANSWERS_QUERIES}echo run >> '${counter}'\necho "frame=    1 fps=0.0 q=0.0 size=       0kB time=00:00:00.03 bitrate=N/A speed=N/A" >&2\nexec sleep 30\n`,
     );
     await chmod(fake, 0o755);
     const error = await failure(
@@ -167,12 +171,11 @@ describe('no encode can hang', () => {
     // A stand-in encode that reports a frame every 0.25 s for 5 s: it runs 2.5 times the 2 s stall
     // limit, so only progress keeps it alive, and a gap between reports is an eighth of the limit, so
     // a loaded machine cannot pass for a stall. (A real 2 s encode under a 3 s limit tested neither:
-    // idle, it ended before the limit; under load, its start-up alone could reach it.) What fluent-ffmpeg
-    // asks a binary for once per process (its formats and encoders) the real ffmpeg answers.
+    // idle, it ended before the limit; under load, its start-up alone could reach it.)
     const fake = file('ffmpeg-slow.sh');
     await writeFile(
       fake,
-      `#!/bin/sh\ncase "$1" in -formats | -encoders | -codecs | -filters) exec ffmpeg "$@" ;; esac\ni=1\nwhile [ $i -le 20 ]; do\n  echo "frame=$i fps=4.0 q=0.0 size=       0kB time=N/A bitrate=N/A speed=N/A" >&2\n  sleep 0.25\n  i=$((i + 1))\ndone\n`,
+      `#!/bin/sh\n${REAL_FFMPEG_ANSWERS_QUERIES}i=1\nwhile [ $i -le 20 ]; do\n  echo "frame=$i fps=4.0 q=0.0 size=       0kB time=N/A bitrate=N/A speed=N/A" >&2\n  sleep 0.25\n  i=$((i + 1))\ndone\n`,
     );
     await chmod(fake, 0o755);
     const result = await new FfmpegRunner({ ffmpegPath: fake, stallSeconds: 2, stallAttempts: 1 }).run({

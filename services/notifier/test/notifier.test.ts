@@ -102,6 +102,29 @@ async function newUpload(title: string): Promise<string> {
   return uploadId;
 }
 
+/**
+ * Until the notifiers have handled every entry of the status log (their consumer group was handed
+ * the newest and none is pending) and no push or webhook job waits, runs or is delayed: whatever
+ * they would send for what was published has been sent, and recorded, by then. A fixed wait was
+ * slower and, on a loaded machine, no proof that nothing more would come.
+ */
+async function quiet(): Promise<void> {
+  const key = gateway.bus.status.logKey;
+  const field = (entries: unknown[], name: string) => entries[entries.indexOf(name) + 1];
+  await vi.waitFor(
+    async () => {
+      const stream = (await redis.xinfo('STREAM', key)) as unknown[];
+      const group = ((await redis.xinfo('GROUPS', key)) as unknown[][]).find((entries) => field(entries, 'name') === 'notifier');
+      expect(group && [field(group, 'last-delivered-id'), field(group, 'pending')], 'the status log handled').toEqual([field(stream, 'last-generated-id'), 0]);
+      for (const channel of ['notify.push', 'notify.webhook'] as const) {
+        const counts = await gateway.bus.queue(channel).getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+        expect(counts, channel).toEqual({ waiting: 0, active: 0, delayed: 0, prioritized: 0, 'waiting-children': 0 });
+      }
+    },
+    { timeout: 30_000, interval: 100 },
+  );
+}
+
 const publish = (
   uploadId: string,
   event: StatusEventName,
@@ -171,7 +194,7 @@ describe('Web Push', () => {
     await publish(uploadId, 'profile.saved', { state: 'saved' });
     await publish(uploadId, 'moderation.approved', { state: 'saved' });
     await pushService.until((all) => all.filter((r) => r.path === '/push/phone').length >= 3, 15_000, 'three push messages');
-    await sleep(1_500); // a second replica's copy, or an unmapped event, would have arrived by now
+    await quiet(); // a second replica's copy, or an unmapped event, would have arrived by now
 
     const received = pushService.on('/push/phone');
     expect(received).toHaveLength(3);
@@ -226,7 +249,7 @@ describe('Web Push', () => {
     // The removed browsers get nothing more; the others do.
     await publish(uploadId, 'expired', { state: 'expired' });
     await pushService.until((all) => all.filter((r) => r.path === '/push/flaky').length === 4, 15_000, 'the next push');
-    await sleep(500);
+    await quiet();
     expect(pushService.on('/push/gone')).toHaveLength(1);
     expect(pushService.on('/push/lost')).toHaveLength(1);
   });
@@ -352,7 +375,7 @@ describe('signed webhooks', () => {
     await publish(uploadId, 'progress', { progress: 10 });
     await publish(uploadId, 'video.transcoded');
     await hooks.until((requests) => requests.filter((r) => r.path === '/hooks/all' && r.answered === 200).length === 3, 15_000, 'three deliveries');
-    await sleep(1_000);
+    await quiet();
 
     const requests = hooks.on('/hooks/all');
     // Two refusals of the first event, then each event once, in sequence order: the later events waited.
@@ -409,7 +432,7 @@ describe('signed webhooks', () => {
     await publish(uploadId, 'upload.received', { state: 'awaiting_payment' }); // not wanted by this endpoint
     await publish(uploadId, 'payment.confirmed');
     await hooks.until((requests) => requests.some((r) => r.path === '/hooks/gone'), 15_000, 'the 410 delivery');
-    await sleep(1_500);
+    await quiet();
     expect(hooks.on('/hooks/gone').map((r) => [bodyOf(r).type, r.answered])).toEqual([['payment.confirmed', 410]]);
     expect((await deliveries(goneHook.id)).map((d) => [d.status, d.attempts])).toEqual([['gone', 1]]);
     const listed = (await (await fetch(`${gateway.base}/v1/admin/webhooks`, { headers: admin() })).json()) as {
@@ -423,7 +446,7 @@ describe('signed webhooks', () => {
     await publish(uploadId, 'video.transcoded');
     const second = await newUpload('Other chair');
     await publish(second, 'payment.confirmed');
-    await sleep(1_000);
+    await quiet();
     expect(hooks.on('/hooks/gone')).toHaveLength(1);
     await fetch(`${gateway.base}/v1/admin/webhooks/${goneHook.id}`, { method: 'DELETE', headers: admin() });
   });
