@@ -232,7 +232,8 @@ ${timeline.jobs.map((job) => `| \`${job.job}\` | ${job.start} | ${job.end} | ${r
 The same clip paid ${PAY_DELAYS.join(', ')} s after its upload was accepted (a wallet prompt, a signature, two
 confirmations), after the run above and one after the other, each followed until its listing was saved. "Ready" is
 the lowest rung's private object in S3 when \`payment.confirmed\` arrived; then the paid path stores it by copy and
-encodes only the higher rungs. CPU: every ffmpeg run of the transcoder from the upload to the listing saved,
+encodes only the higher rungs. Not ready, the lowest rung's chunks and the audio it had finished are taken (hard links after
+the check a retried chunk gets) and only the rest is encoded: "its chunks taken". CPU: every ffmpeg run of the transcoder from the upload to the listing saved,
 speculative work included.
 
 | paid after | lowest rung ready at payment | its chunks taken by the paid path | full video playable | ratio to paid at once | first playable | listing saved | transcoder CPU s | load (1 min) |
