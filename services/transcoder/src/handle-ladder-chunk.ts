@@ -4,9 +4,9 @@ import { PermanentError, type StageContext } from '@reelboard/bus';
 import { type LadderRung, stagedChunkPaths, type VideoChunk } from '@reelboard/contracts';
 import { isMediaError, type MediaAdapter } from '@reelboard/media';
 import { encodeSeconds } from '@reelboard/runtime';
+import type { ChunkOutcome, RungChunkOutcome } from './chunk-outcome.js';
 import { partKey, partWeights } from './chunk-progress.js';
 import type { TranscodeSettings } from './handle-payment-confirmed.js';
-import type { ChunkOutcome, RungChunkOutcome } from './handle-video-chunk.js';
 import { startProgressReporter } from './progress-reporter.js';
 
 /** A video chunk job for several rungs at once (`part.rungs`). */
