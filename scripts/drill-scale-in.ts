@@ -58,6 +58,8 @@ const stack = await startStack({
   CHUNK_SECONDS: String(chunkSeconds),
   CHUNK_THRESHOLD_SECONDS: String(chunkSeconds),
   SHUTDOWN_GRACE_MS: String(graceMs),
+  // The paid path encodes every chunk itself (none taken from an encode made while paying): the drill stops a running ffmpeg.
+  SPECULATIVE_RUNG: 'false',
 });
 const db = connectDatabase(infra.env.DATABASE_URL ?? '', { min: 0, max: 2 });
 try {

@@ -84,6 +84,13 @@ export function mostAtOnce(lines: Array<Record<string, unknown>>): number {
   return most;
 }
 
+/** The `video.chunk` jobs a replica's log shows started and not yet ended. */
+function runningChunks(lines: Array<Record<string, unknown>>): number {
+  return lines
+    .filter((line) => line.channel === 'video.chunk')
+    .reduce((running, line) => running + (line.message === 'stage started' ? 1 : RUN_ENDS.has(String(line.message)) ? -1 : 0), 0);
+}
+
 /** The log lines a replica wrote about one upload since `since` (its file is appended to across runs). */
 async function logLines(logName: string, uploadId: string, since: number): Promise<Array<Record<string, unknown>>> {
   const text = await readFile(join(repoRoot, 'test-artifacts', 'logs', `${logName}.log`), 'utf8').catch(() => '');
@@ -126,7 +133,15 @@ export async function runScaleInDrill({ stack, video, log, timeoutMs = 300_000 }
     let victim: (typeof replicas)[number] | undefined;
     const deadline = Date.now() + 180_000;
     while (!victim && Date.now() < deadline) {
-      if ((await redis.llen(`${prefix}:video.chunk:active`)) > 0) victim = replicas.find((replica) => descendantsOf(replica.pid).length > 0);
+      if ((await redis.llen(`${prefix}:video.chunk:active`)) > 0) {
+        // The replica's ffmpeg must be a chunk's: the speculative preview and rung (stopped by the
+        // payment) and the paid path's preview cut run ffmpeg too, and none of them is handed back.
+        for (const replica of replicas) {
+          if (descendantsOf(replica.pid).length === 0) continue;
+          if (runningChunks(await logLines(replica.name, upload.uploadId, started)) > 0) victim = replica;
+          if (victim) break;
+        }
+      }
       if (!victim) await sleep(50);
     }
     if (!victim) throw new Error('no replica was encoding a chunk within 180 s of the payment');
@@ -147,10 +162,10 @@ export async function runScaleInDrill({ stack, video, log, timeoutMs = 300_000 }
     );
     const chunks: ChunkRecord[] = await Promise.all(
       jobs.map(async (job) => {
-        const part = job.data.part as { kind: string; index?: number; rung?: number };
+        const part = job.data.part as { kind: string; index?: number; rung?: number; rungs?: number[] };
         const state = await job.getState();
         return {
-          part: part.kind === 'audio' ? 'audio' : `${part.rung ?? 'single'}p#${part.index}`,
+          part: part.kind === 'audio' ? 'audio' : `${part.rung ?? part.rungs?.join('-') ?? 'single'}p#${part.index}`,
           state,
           runs: job.attemptsStarted,
           // BullMQ counts the attempt that completed too.
@@ -166,7 +181,9 @@ export async function runScaleInDrill({ stack, video, log, timeoutMs = 300_000 }
     note(`most slot-queue jobs run at once: ${JSON.stringify(atOnce)} (limit ${stack.env.TRANSCODE_CONCURRENCY ?? 1})`);
     const lines = await logLines(victim.name, upload.uploadId, sigtermAt);
     const handedBack = lines.filter((line) => line.message === 'stage interrupted by shutdown; job handed back').length;
-    const finishedInGrace = lines.filter((line) => line.message === 'chunk encoded' || line.message === 'audio track encoded').length;
+    // A chunk of the upper rungs (one decode for all of them) logs its own line.
+    const FINISHED = new Set(['chunk encoded', 'audio track encoded', 'rung chunks encoded from one decode']);
+    const finishedInGrace = lines.filter((line) => FINISHED.has(String(line.message))).length;
     note(`${victim.name} after the SIGTERM: ${finishedInGrace} chunk(s) finished within the grace, ${handedBack} job(s) handed back`);
     return {
       uploadId: upload.uploadId,
