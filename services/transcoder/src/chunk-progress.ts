@@ -1,3 +1,4 @@
+import type { StageContext } from '@reelboard/bus';
 import type { ChunkedEncode, ChunkPart } from '@reelboard/contracts';
 
 /** The key of a part in the shared progress of its upload's encode. */
@@ -40,4 +41,25 @@ export function partWeights(chunked: Pick<ChunkedEncode, 'chunks' | 'totalFrames
   }
   if (withAudio) weights.audio = 0.1;
   return weights;
+}
+
+/**
+ * Reports one part's percent as the whole upload's progress (every part of the chunked encode,
+ * whichever replica runs it, weighted by partWeights). A report behind another replica's newer one
+ * is dropped: publishing it would move the bar back.
+ */
+export function shareChunkProgress(
+  context: Pick<StageContext, 'shareProgress' | 'status'>,
+  uploadId: string,
+  chunked: Pick<ChunkedEncode, 'chunks' | 'totalFrames' | 'starts' | 'ladder'>,
+  part: ChunkPart,
+  withAudio: boolean,
+): (percent: number) => Promise<void> {
+  const weights = partWeights(chunked, withAudio);
+  const key = partKey(part);
+  return async (percent) => {
+    const whole = context.shareProgress ? await context.shareProgress(`${uploadId}.transcode`, key, percent, weights) : percent;
+    if (whole < 0) return;
+    await context.status('progress', { progress: Math.floor(whole), message: `transcoding in ${chunked.chunks} chunks` });
+  };
 }

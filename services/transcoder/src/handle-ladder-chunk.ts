@@ -5,7 +5,7 @@ import { type LadderRung, stagedChunkPaths, type VideoChunk } from '@reelboard/c
 import { isMediaError, type MediaAdapter } from '@reelboard/media';
 import { encodeSeconds } from '@reelboard/runtime';
 import type { ChunkOutcome, RungChunkOutcome } from './chunk-outcome.js';
-import { partKey, partWeights } from './chunk-progress.js';
+import { shareChunkProgress } from './chunk-progress.js';
 import type { TranscodeSettings } from './handle-payment-confirmed.js';
 import { startProgressReporter } from './progress-reporter.js';
 
@@ -48,13 +48,7 @@ export async function handleLadderChunk(
     let wallSeconds = 0;
     const encoded: RungChunkOutcome[] = [];
     if (missing.length > 0) {
-      const weights = partWeights(chunked, source.audio !== undefined);
-      const key = partKey(part);
-      const share = async (percent: number): Promise<void> => {
-        const whole = context.shareProgress ? await context.shareProgress(`${job.uploadId}.transcode`, key, percent, weights) : percent;
-        if (whole < 0) return;
-        await context.status('progress', { progress: Math.floor(whole), message: `transcoding in ${chunked.chunks} chunks` });
-      };
+      const share = shareChunkProgress(context, job.uploadId, chunked, part, source.audio !== undefined);
       await mkdir(dirname(join(settings.STAGING_DIR, staged(missing[0] as LadderRung))), { recursive: true });
       const progress = startProgressReporter((percent) => {
         share(percent).catch((error: unknown) => context.log.warn('progress not reported', { error: String(error) }));

@@ -5,7 +5,7 @@ import { stagedChunkPaths, stagedDashPaths, type VideoChunk } from '@reelboard/c
 import { isMediaError, type MediaAdapter } from '@reelboard/media';
 import { encodeSeconds } from '@reelboard/runtime';
 import type { ChunkOutcome } from './chunk-outcome.js';
-import { partKey, partWeights } from './chunk-progress.js';
+import { shareChunkProgress } from './chunk-progress.js';
 import { handleLadderChunk } from './handle-ladder-chunk.js';
 import type { TranscodeSettings } from './handle-payment-confirmed.js';
 import { startProgressReporter } from './progress-reporter.js';
@@ -53,14 +53,7 @@ export async function handleVideoChunk(
   });
   try {
     const source = await media.probe(input);
-    const weights = partWeights(chunked, source.audio !== undefined);
-    const key = partKey(part);
-    const share = async (percent: number): Promise<void> => {
-      const whole = context.shareProgress ? await context.shareProgress(`${job.uploadId}.transcode`, key, percent, weights) : percent;
-      // Behind another replica's newer report: publishing it would move the bar back.
-      if (whole < 0) return;
-      await context.status('progress', { progress: Math.floor(whole), message: `transcoding in ${chunked.chunks} chunks` });
-    };
+    const share = shareChunkProgress(context, job.uploadId, chunked, part, source.audio !== undefined);
 
     if (part.kind === 'audio') {
       const found = await media.findAudioTrack(output, source);
