@@ -13,6 +13,7 @@ import type { TranscodeSettings } from '../src/handle-payment-confirmed.js';
 import { handleRenditionJoin } from '../src/handle-rendition-join.js';
 import { type ChunkOutcome, handleVideoChunk } from '../src/handle-video-chunk.js';
 import { startLadderEncode } from '../src/ladder-flow.js';
+import { transcodeTestSettings } from './test-settings.js';
 
 // The ladder's rungs above the lowest on real ffmpeg, from the jobs the flow plans: one ffmpeg run
 // per chunk encodes every upper rung (one decode), each rung's chunk at its own staged path with its
@@ -26,20 +27,7 @@ const UPLOAD = randomUUID();
 let work = '';
 let ffmpegLog = '';
 
-const settings = (): TranscodeSettings => ({
-  STAGING_DIR: join(work, 'staging'),
-  FFMPEG_THREADS: 1,
-  MAX_OUTPUT_HEIGHT: 2160,
-  MAX_DURATION_SECONDS: 600,
-  MAX_SOURCE_SIDE: 7680,
-  PROGRESS_INTERVAL_MS: 1_000,
-  PREVIEW_SECONDS: 1,
-  PREVIEW_MAX_HEIGHT: 240,
-  FFMPEG_TIMEOUT_SECONDS: 600,
-  ENCODE_MIN_MEGAPIXELS_PER_SECOND: 4,
-  CHUNK_THRESHOLD_SECONDS: 3,
-  CHUNK_SECONDS: 2,
-});
+const settings = (): TranscodeSettings => transcodeTestSettings(join(work, 'staging'), { CHUNK_THRESHOLD_SECONDS: 3, CHUNK_SECONDS: 2 });
 
 /** The real adapter, its ffmpeg a wrapper that logs every run's arguments (one line per run). */
 let media: ReturnType<typeof createMediaAdapter>;

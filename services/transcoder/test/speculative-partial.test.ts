@@ -21,6 +21,7 @@ import { handlePaymentConfirmed, type TranscodeSettings } from '../src/handle-pa
 import { handlePreviewSpeculative, type SpeculativeSettings } from '../src/handle-preview-speculative.js';
 import { handleRenditionJoin } from '../src/handle-rendition-join.js';
 import { type ChunkOutcome, handleVideoChunk } from '../src/handle-video-chunk.js';
+import { transcodeTestSettings } from './test-settings.js';
 
 // A payment that lands while the lowest rung is being encoded speculatively, on real ffmpeg, Redis
 // and s3rver: the paid path's lowest-rung jobs take every chunk (and the audio) the speculative
@@ -35,23 +36,8 @@ const media = createMediaAdapter();
 let staging = '';
 
 // Chunked at 2 s: a 12 s source is six chunks per rung, so a payment can land between two of them.
-const settings = (overrides: Partial<TranscodeSettings & SpeculativeSettings> = {}): TranscodeSettings & SpeculativeSettings => ({
-  STAGING_DIR: staging,
-  FFMPEG_THREADS: 1,
-  MAX_OUTPUT_HEIGHT: 2160,
-  MAX_DURATION_SECONDS: 600,
-  MAX_SOURCE_SIDE: 7680,
-  PROGRESS_INTERVAL_MS: 1_000,
-  PREVIEW_SECONDS: 1,
-  PREVIEW_MAX_HEIGHT: 240,
-  FFMPEG_TIMEOUT_SECONDS: 600,
-  ENCODE_MIN_MEGAPIXELS_PER_SECOND: 4,
-  CHUNK_THRESHOLD_SECONDS: 0,
-  CHUNK_SECONDS: 2,
-  STREAM_LADDER: true,
-  SPECULATIVE_RUNG: true,
-  ...overrides,
-});
+const settings = (overrides: Partial<TranscodeSettings & SpeculativeSettings> = {}): TranscodeSettings & SpeculativeSettings =>
+  transcodeTestSettings(staging, { CHUNK_THRESHOLD_SECONDS: 0, CHUNK_SECONDS: 2, STREAM_LADDER: true, SPECULATIVE_RUNG: true, ...overrides });
 
 /** The real adapter, recording each video chunk and audio encode it finished. */
 function countingMedia(): MediaAdapter & { finished: string[] } {

@@ -16,6 +16,7 @@ import { receivedUpload } from '@reelboard/testkit/uploads';
 import { handlePaymentConfirmed, type TranscodeSettings } from '../src/handle-payment-confirmed.js';
 import { handlePreviewSpeculative, type SpeculativeSettings } from '../src/handle-preview-speculative.js';
 import { readSpeculativeRung } from '../src/speculative-rung.js';
+import { transcodeTestSettings } from './test-settings.js';
 
 // The ladder's lowest rung encoded while the person pays, on real ffmpeg, s3rver and Redis: reused
 // by the paid path (stored by copy, never encoded again) when it finished first and was encoded for
@@ -28,23 +29,8 @@ const storage = storageFromEnv(s3EnvSchema.parse(infraEnv()));
 const media = createMediaAdapter();
 let staging = '';
 
-const settings = (overrides: Partial<TranscodeSettings & SpeculativeSettings> = {}): TranscodeSettings & SpeculativeSettings => ({
-  STAGING_DIR: staging,
-  FFMPEG_THREADS: 1,
-  MAX_OUTPUT_HEIGHT: 2160,
-  MAX_DURATION_SECONDS: 600,
-  MAX_SOURCE_SIDE: 7680,
-  PROGRESS_INTERVAL_MS: 1_000,
-  PREVIEW_SECONDS: 1,
-  PREVIEW_MAX_HEIGHT: 240,
-  FFMPEG_TIMEOUT_SECONDS: 600,
-  ENCODE_MIN_MEGAPIXELS_PER_SECOND: 4,
-  CHUNK_THRESHOLD_SECONDS: 90,
-  CHUNK_SECONDS: 10,
-  STREAM_LADDER: true,
-  SPECULATIVE_RUNG: true,
-  ...overrides,
-});
+const settings = (overrides: Partial<TranscodeSettings & SpeculativeSettings> = {}): TranscodeSettings & SpeculativeSettings =>
+  transcodeTestSettings(staging, { STREAM_LADDER: true, SPECULATIVE_RUNG: true, ...overrides });
 
 /** The real adapter, counting the video and audio encodes it runs. */
 function countingMedia(): MediaAdapter & { encodes: string[] } {
