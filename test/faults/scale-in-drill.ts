@@ -25,7 +25,7 @@ export interface ScaleInDrillOptions {
 
 /** One (rung, chunk) job of the upload's ladder, from its BullMQ record. */
 export interface ChunkRecord {
-  /** `240p#1`, or `audio`. */
+  /** `240p#1`, `240p#0+1` (chunks side by side in one job), or `audio`. */
   part: string;
   state: string;
   /** Times a replica took it (moved to active): each is an encode from zero unless a whole output was found. */
@@ -162,10 +162,13 @@ export async function runScaleInDrill({ stack, video, log, timeoutMs = 300_000 }
     );
     const chunks: ChunkRecord[] = await Promise.all(
       jobs.map(async (job) => {
-        const part = job.data.part as { kind: string; index?: number; rung?: number; rungs?: number[] };
+        const part = job.data.part as { kind: string; index?: number; rung?: number; rungs?: number[]; alongside?: Array<{ index: number }> };
         const state = await job.getState();
         return {
-          part: part.kind === 'audio' ? 'audio' : `${part.rung ?? part.rungs?.join('-') ?? 'single'}p#${part.index}`,
+          part:
+            part.kind === 'audio'
+              ? 'audio'
+              : `${part.rung ?? part.rungs?.join('-') ?? 'single'}p#${[part.index, ...(part.alongside ?? []).map((chunk) => chunk.index)].join('+')}`,
           state,
           runs: job.attemptsStarted,
           // BullMQ counts the attempt that completed too.

@@ -72,11 +72,15 @@ interface ChannelDefinition<S extends z.ZodType> {
 
 const byUpload = (channel: string) => (payload: { uploadId: string }) => `${payload.uploadId}.${channel}`;
 
-/** A chunk job's id after the upload's: the audio, a chunk of one rung, of several rungs (one decode), or of the single rendition. */
+/**
+ * A chunk job's id after the upload's: the audio, a chunk of one rung, of several rungs (one decode),
+ * of the single rendition, or chunks of one rung side by side (`240p.0+1`).
+ */
 function chunkJobSuffix(part: ChunkPart): string {
   if (part.kind === 'audio') return 'audio';
   if (part.rungs) return `${part.rungs.join('-')}p.${part.index}`;
-  return part.rung ? `${part.rung}p.${part.index}` : String(part.index);
+  const indexes = [part.index, ...(part.alongside ?? []).map((chunk) => chunk.index)].join('+');
+  return part.rung ? `${part.rung}p.${indexes}` : indexes;
 }
 
 function define<S extends z.ZodType>(definition: ChannelDefinition<S>): ChannelDefinition<S> {

@@ -237,6 +237,21 @@ export const chunkPartSchema = z.discriminatedUnion('kind', [
     rungs: z.array(z.number().int().positive()).min(1).optional(),
     /** Where the speculative encode of the same plan writes this chunk: taken from there (hard link) when it is whole, encoded otherwise. */
     takeFrom: stagedPathSchema.optional(),
+    /**
+     * More chunks of the same rung this job encodes beside `index`, each in its own ffmpeg run with
+     * an equal share of the replica's threads (the lowest rung: its small frames leave libvpx one
+     * tile, so chunks side by side fill the cores where threads within one run do not).
+     */
+    alongside: z
+      .array(
+        z.object({
+          index: z.number().int().nonnegative(),
+          startFrame: z.number().int().nonnegative(),
+          frames: z.number().int().positive().optional(),
+          takeFrom: stagedPathSchema.optional(),
+        }),
+      )
+      .optional(),
   }),
   z.object({
     kind: z.literal('audio'),

@@ -22,6 +22,8 @@ export interface ChunkOutcome {
   taken?: boolean;
   /** A chunk of several rungs (handle-ladder-chunk.ts): each rung's chunk, in the job's order. */
   outputs?: RungChunkOutcome[];
+  /** The chunks of the same rung this job encoded beside its own (part.alongside), in the job's order. */
+  alongside?: ChunkOutcome[];
 }
 
 /** One rung's chunk of a job that encoded several rungs from one decode. */

@@ -86,14 +86,16 @@ async function rungChunks(
   outcomes: Array<Partial<ChunkOutcome>>,
 ): Promise<Array<{ index: number; path: string; frames?: number | undefined; wallSeconds?: number | undefined }>> {
   const { chunked } = job;
-  const fromValues = outcomes.flatMap((outcome) => {
-    if (outcome.kind !== 'video' || outcome.index === undefined) return [];
-    if (outcome.outputs)
-      return outcome.outputs.filter((o) => o.rung === job.rung).map((o) => ({ ...o, index: outcome.index as number, wallSeconds: outcome.wallSeconds }));
-    return outcome.rung === job.rung && outcome.path
-      ? [{ index: outcome.index, path: outcome.path, frames: outcome.frames, wallSeconds: outcome.wallSeconds }]
-      : [];
-  });
+  const fromValues = outcomes
+    .flatMap((outcome) => [outcome, ...(outcome.alongside ?? [])])
+    .flatMap((outcome) => {
+      if (outcome.kind !== 'video' || outcome.index === undefined) return [];
+      if (outcome.outputs)
+        return outcome.outputs.filter((o) => o.rung === job.rung).map((o) => ({ ...o, index: outcome.index as number, wallSeconds: outcome.wallSeconds }));
+      return outcome.rung === job.rung && outcome.path
+        ? [{ index: outcome.index, path: outcome.path, frames: outcome.frames, wallSeconds: outcome.wallSeconds }]
+        : [];
+    });
   const chunks = [];
   const missing = [];
   for (let index = 0; index < chunked.chunks; index++) {

@@ -13,6 +13,14 @@ import { takeSpeculativeAudio, takeSpeculativeChunk } from './take-speculative-p
 
 export type { ChunkOutcome, RungChunkOutcome } from './chunk-outcome.js';
 
+/** One chunk of a video part: the job's own, or one it encodes beside it. */
+interface ChunkSlot {
+  index: number;
+  startFrame: number;
+  frames?: number | undefined;
+  takeFrom?: string | undefined;
+}
+
 /**
  * Encodes one part of a long video's chunked encode: a run of frames (video only, the full
  * transcode's settings) or the whole audio track. Idempotent: a part whose output a previous run
@@ -53,7 +61,8 @@ export async function handleVideoChunk(
   });
   try {
     const source = await media.probe(input);
-    const share = shareChunkProgress(context, job.uploadId, chunked, part, source.audio !== undefined);
+    const withAudio = source.audio !== undefined;
+    const share = shareChunkProgress(context, job.uploadId, chunked, part, withAudio);
 
     if (part.kind === 'audio') {
       const found = await media.findAudioTrack(output, source);
@@ -79,53 +88,94 @@ export async function handleVideoChunk(
       return done(audio.outputBytes, true, audio.wallSeconds);
     }
 
-    const found = await media.findVideoChunk(output, part.frames, chunked.fps);
-    if (found) {
-      context.log.info('chunk already encoded; kept', { index: part.index, path, frames: found.frames });
-      return done(found.outputBytes, false, 0, found.frames);
-    }
-    const taken = part.takeFrom ? await takeSpeculativeChunk(media, settings.STAGING_DIR, part.takeFrom, output, part.frames, chunked.fps) : undefined;
-    if (taken) {
+    const encodeSlot = async (slot: ChunkSlot, threads: number, signal: AbortSignal): Promise<ChunkOutcome> => {
+      const path = stagedChunkPaths.video(job.uploadId, slot.index, rung?.name);
+      const output = join(settings.STAGING_DIR, path);
+      const finished = (bytes: number, encoded: boolean, wallSeconds: number, frames: number): ChunkOutcome => ({
+        ...done(bytes, encoded, wallSeconds, frames),
+        index: slot.index,
+        path,
+      });
+      const share = shareChunkProgress(
+        context,
+        job.uploadId,
+        chunked,
+        { kind: 'video', index: slot.index, startFrame: slot.startFrame, ...(rung ? { rung: rung.name } : {}) },
+        withAudio,
+      );
+      const found = await media.findVideoChunk(output, slot.frames, chunked.fps);
+      if (found) {
+        context.log.info('chunk already encoded; kept', { index: slot.index, path, frames: found.frames });
+        return finished(found.outputBytes, false, 0, found.frames);
+      }
+      const taken = slot.takeFrom ? await takeSpeculativeChunk(media, settings.STAGING_DIR, slot.takeFrom, output, slot.frames, chunked.fps) : undefined;
+      if (taken) {
+        await share(100);
+        context.log.info('chunk taken from the speculative encode', { index: slot.index, rung: rung?.name, from: slot.takeFrom, frames: taken.frames });
+        return { ...finished(taken.outputBytes, false, 0, taken.frames ?? 0), taken: true };
+      }
+      await mkdir(dirname(output), { recursive: true });
+      const progress = startProgressReporter((percent) => {
+        share(percent).catch((error: unknown) => context.log.warn('progress not reported', { error: String(error) }));
+      }, settings.PROGRESS_INTERVAL_MS);
+      const chunk = await media
+        .encodeVideoChunk(
+          input,
+          output,
+          {
+            source,
+            // A rung: its size, bitrate and encoder effort; otherwise the single rendition's.
+            maxHeight: rung ? rung.name : settings.MAX_OUTPUT_HEIGHT,
+            ...(rung ? { videoBitrateKbps: rung.bitrateKbps, ...(rung.speed ? { speed: rung.speed } : {}) } : {}),
+            threads,
+            fps: chunked.fps,
+            startFrame: slot.startFrame,
+            ...(slot.frames === undefined ? {} : { frames: slot.frames }),
+            timeoutSeconds: chunked.chunkTimeoutSeconds,
+            signal,
+          },
+          progress.update,
+        )
+        .finally(progress.stop);
       await share(100);
-      context.log.info('chunk taken from the speculative encode', { index: part.index, rung: part.rung, from: part.takeFrom, frames: taken.frames });
-      return { ...done(taken.outputBytes, false, 0, taken.frames), taken: true };
-    }
-    await mkdir(dirname(output), { recursive: true });
-    const progress = startProgressReporter((percent) => {
-      share(percent).catch((error: unknown) => context.log.warn('progress not reported', { error: String(error) }));
-    }, settings.PROGRESS_INTERVAL_MS);
-    const chunk = await media
-      .encodeVideoChunk(
-        input,
-        output,
-        {
-          source,
-          // A rung: its size, bitrate and encoder effort; otherwise the single rendition's.
-          maxHeight: rung ? rung.name : settings.MAX_OUTPUT_HEIGHT,
-          ...(rung ? { videoBitrateKbps: rung.bitrateKbps, ...(rung.speed ? { speed: rung.speed } : {}) } : {}),
-          threads: settings.FFMPEG_THREADS,
-          fps: chunked.fps,
-          startFrame: part.startFrame,
-          ...(part.frames === undefined ? {} : { frames: part.frames }),
-          timeoutSeconds: chunked.chunkTimeoutSeconds,
-          ...(context.signal ? { signal: context.signal } : {}),
-        },
-        progress.update,
-      )
-      .finally(progress.stop);
-    await share(100);
-    encodeSeconds.observe({ stage: 'transcoder', kind: 'chunk' }, chunk.wallSeconds);
-    context.log.info('chunk encoded', {
-      index: part.index,
-      ...(rung ? { rung: rung.name } : {}),
-      of: chunked.chunks,
-      frames: chunk.frames,
-      bytes: chunk.outputBytes,
-      wallSeconds: chunk.wallSeconds,
-      replica,
-      attempt: context.attempt,
-    });
-    return done(chunk.outputBytes, true, chunk.wallSeconds, chunk.frames);
+      encodeSeconds.observe({ stage: 'transcoder', kind: 'chunk' }, chunk.wallSeconds);
+      context.log.info('chunk encoded', {
+        index: slot.index,
+        ...(rung ? { rung: rung.name } : {}),
+        of: chunked.chunks,
+        frames: chunk.frames,
+        bytes: chunk.outputBytes,
+        wallSeconds: chunk.wallSeconds,
+        threads,
+        ...(part.alongside ? { sideBySide: [part.index, ...part.alongside.map((other) => other.index)] } : {}),
+        replica,
+        attempt: context.attempt,
+      });
+      return finished(chunk.outputBytes, true, chunk.wallSeconds, chunk.frames);
+    };
+
+    // This job's chunk and any beside it (the lowest rung's, sideBySide in ladder-flow.ts), each
+    // its own ffmpeg with an equal share of the threads; one failing stops the others (each output
+    // is written whole or not at all, so a retry keeps the finished ones).
+    const slots = [{ index: part.index, startFrame: part.startFrame, frames: part.frames, takeFrom: part.takeFrom }, ...(part.alongside ?? [])];
+    const threads = Math.max(1, Math.floor(settings.FFMPEG_THREADS / slots.length));
+    const stop = new AbortController();
+    const signal = context.signal ? AbortSignal.any([context.signal, stop.signal]) : stop.signal;
+    let firstError: unknown;
+    const settled = await Promise.allSettled(
+      slots.map((slot) =>
+        encodeSlot(slot, threads, signal).catch((error: unknown) => {
+          firstError ??= error;
+          stop.abort();
+          throw error;
+        }),
+      ),
+    );
+    // Every ffmpeg has stopped before the job fails: a retry never meets one still writing.
+    if (firstError !== undefined) throw firstError;
+    const outcomes = settled.map((result) => (result as PromiseFulfilledResult<ChunkOutcome>).value);
+    const [first, ...rest] = outcomes as [ChunkOutcome, ...ChunkOutcome[]];
+    return rest.length > 0 ? { ...first, alongside: rest } : first;
   } catch (error) {
     if (isMediaError(error) && error.permanent) throw new PermanentError(error.message, error.code);
     throw error;

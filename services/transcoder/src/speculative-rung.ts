@@ -7,7 +7,7 @@ import { ladderRungSchema, stagedDashPaths, stagedPathSchema, stagedSpeculativeP
 import { DASH_AUDIO_FILE, DASH_MANIFEST_FILE, type MediaAdapter, type MediaInfo, rungFileName, type VideoStreamInfo } from '@reelboard/media';
 import { encodeSeconds, mediaBytes } from '@reelboard/runtime';
 import { type ObjectStorage, speculativeRungKeys } from '@reelboard/storage';
-import { type AdoptedRung, type LadderEncodePlan, type LadderSettings, planLadderEncode, type SpeculativeParts } from './ladder-flow.js';
+import { type AdoptedRung, type LadderEncodePlan, type LadderSettings, planLadderEncode, type SpeculativeParts, sideBySide } from './ladder-flow.js';
 
 /**
  * Bumped whenever the encode of a rung changes in a way the plan does not show (the encoder's
@@ -131,26 +131,36 @@ export async function encodeSpeculativeRung(
     const track = await media.encodeAudioTrack(input, staged(audio), { source, threads: settings.FFMPEG_THREADS, ...run });
     wallSeconds += track.wallSeconds;
   }
+  // Side by side as the paid path runs them (sideBySide): chunks at once, one thread each.
+  const width = Math.max(1, settings.FFMPEG_THREADS);
+  const threads = Math.max(1, Math.floor(settings.FFMPEG_THREADS / width));
   const chunkFiles: Array<{ file: string; frames: number }> = [];
-  for (const chunk of plan.chunks) {
+  for (const group of sideBySide(plan.chunks, width)) {
     if (signal.aborted) return { outcome: 'stopped-paid' };
-    const file = speculativeChunkPath(dir, chunk.index);
-    const kept = await media.findVideoChunk(staged(file), chunk.frames, plan.chunked.fps);
-    const encoded =
-      kept ??
-      (await media.encodeVideoChunk(input, staged(file), {
-        source,
-        maxHeight: lowest.name,
-        videoBitrateKbps: lowest.bitrateKbps,
-        ...(lowest.speed ? { speed: lowest.speed } : {}),
-        threads: settings.FFMPEG_THREADS,
-        fps: plan.chunked.fps,
-        startFrame: chunk.startFrame,
-        ...(chunk.frames === undefined ? {} : { frames: chunk.frames }),
-        ...run,
-      }));
-    wallSeconds += encoded.wallSeconds;
-    chunkFiles.push({ file, frames: encoded.frames });
+    const encodedGroup = await Promise.all(
+      group.map(async (chunk) => {
+        const file = speculativeChunkPath(dir, chunk.index);
+        const kept = await media.findVideoChunk(staged(file), chunk.frames, plan.chunked.fps);
+        const encoded =
+          kept ??
+          (await media.encodeVideoChunk(input, staged(file), {
+            source,
+            maxHeight: lowest.name,
+            videoBitrateKbps: lowest.bitrateKbps,
+            ...(lowest.speed ? { speed: lowest.speed } : {}),
+            threads,
+            fps: plan.chunked.fps,
+            startFrame: chunk.startFrame,
+            ...(chunk.frames === undefined ? {} : { frames: chunk.frames }),
+            ...run,
+          }));
+        return { file, frames: encoded.frames, wallSeconds: encoded.wallSeconds };
+      }),
+    );
+    for (const chunk of encodedGroup) {
+      wallSeconds += chunk.wallSeconds;
+      chunkFiles.push({ file: chunk.file, frames: chunk.frames });
+    }
   }
   const video = join(dir, 'dash', rungFileName(lowest));
   const joined = await media.joinRung(staged(video), {

@@ -12,7 +12,7 @@ const SETTINGS = { MAX_OUTPUT_HEIGHT: 2160, CHUNK_SECONDS: 10, CHUNK_THRESHOLD_S
 const video: VideoStreamInfo = { codec: 'h264', width: 1280, height: 720, rotation: 0, fps: 30, pixelFormat: 'yuv420p', bitDepth: 8 };
 const early = { preview: { path: `${UPLOAD}/preview.webm`, bytes: 1, durationSeconds: 2 }, poster: { path: `${UPLOAD}/poster.webp`, bytes: 1 } };
 
-async function plan(durationSeconds: number, withAudio = true) {
+async function plan(durationSeconds: number, withAudio = true, settings: typeof SETTINGS & { FFMPEG_THREADS?: number } = SETTINGS) {
   const source: MediaInfo & { video: VideoStreamInfo } = {
     formatName: 'mov',
     durationSeconds,
@@ -22,7 +22,7 @@ async function plan(durationSeconds: number, withAudio = true) {
   };
   let added: { parent: FlowStep<Channel>; children: FlowStep<Channel>[] } | undefined;
   const { context } = fakeContext();
-  await startLadderEncode(SETTINGS, paymentConfirmed(UPLOAD, 'source.mp4'), [], source, early, {
+  await startLadderEncode(settings, paymentConfirmed(UPLOAD, 'source.mp4'), [], source, early, {
     ...context,
     emitFlow: async (parent, children) => {
       added = { parent: parent as FlowStep<Channel>, children: children as FlowStep<Channel>[] };
@@ -60,6 +60,37 @@ describe('the ladder flow', () => {
       'video.chunk.240p.1@1',
       'video.chunk.240p.2@1',
     ]);
+  });
+
+  it("puts the lowest rung's chunks side by side, as many to a job as a replica has ffmpeg threads; the rungs above keep one job per chunk", async () => {
+    const { children } = await plan(50, true, { ...SETTINGS, FFMPEG_THREADS: 2 });
+    const ids = children.flatMap(jobsOf);
+    expect(ids.filter((id) => id.startsWith('video.chunk.'))).toEqual([
+      ...[0, 1, 2, 3, 4].map((index) => `video.chunk.360-480-720p.${index}@2`),
+      'video.chunk.audio@1',
+      'video.chunk.240p.0+1@1',
+      'video.chunk.240p.2+3@1',
+      'video.chunk.240p.4@1',
+    ]);
+    const all: FlowStep<Channel>[] = [];
+    const walk = (step: FlowStep<Channel>) => {
+      all.push(step);
+      for (const child of step.children ?? []) walk(child);
+    };
+    for (const child of children) walk(child);
+    const lowest = all.flatMap((step) => {
+      const part = (step.payload as { part?: { kind: string; rung?: number } }).part;
+      return step.channel === 'video.chunk' && part?.kind === 'video' && part.rung === 240 ? [part] : [];
+    });
+    // Each chunk keeps its own frames: the second of a pair rides along with its start and length.
+    expect(lowest).toEqual([
+      { kind: 'video', index: 0, startFrame: 0, frames: 300, rung: 240, alongside: [{ index: 1, startFrame: 300, frames: 300 }] },
+      { kind: 'video', index: 2, startFrame: 600, frames: 300, rung: 240, alongside: [{ index: 3, startFrame: 900, frames: 300 }] },
+      { kind: 'video', index: 4, startFrame: 1200, rung: 240 },
+    ]);
+    // Four threads: four chunks to a job.
+    const four = (await plan(50, true, { ...SETTINGS, FFMPEG_THREADS: 4 })).children.flatMap(jobsOf);
+    expect(four.filter((id) => id.startsWith('video.chunk.240p'))).toEqual(['video.chunk.240p.0+1+2+3@1', 'video.chunk.240p.4@1']);
   });
 
   it('every job carries the same chunk plan and the ladder; a store names its staged files, the audio only with the lowest rung', async () => {
