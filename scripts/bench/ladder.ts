@@ -30,12 +30,23 @@ import { promisify } from 'node:util';
 import { loadConfig } from '@reelboard/config';
 import { dashKeys, s3EnvSchema, speculativeKeys, speculativeRungKeys, storageFromEnv } from '@reelboard/storage';
 import { binariesFrom, createMediaAdapter, mediaBinariesSchema, planLadder } from '../../packages/media/src/index.js';
-import { childCpuSecondsOf, makeLogo, makeRealisticClip, newSeller, payUpload, postListing, round, startBenchStack } from './lib/chain-run.js';
+import { childCpuSecondsOf, makeLogo, makePhoneClip, makeRealisticClip, newSeller, payUpload, postListing, round, startBenchStack } from './lib/chain-run.js';
 import { paidTimeline } from './lib/paid-timeline.js';
 import { writeReport } from './lib/report.js';
 
 const execFileAsync = promisify(execFile);
 const CLIP_SECONDS = Number(process.env.BENCH_LADDER_SECONDS ?? 60);
+/**
+ * The source: `grain` (default), H.264 CRF 18 with film grain, 35-60 Mbit/s, a keyframe every few
+ * seconds, harder to decode than any phone's file; `phone`, the same picture at a phone's 17 Mbit/s
+ * with a keyframe a second (makePhoneClip). Each writes its own report (ladder, ladder-phone).
+ */
+const SOURCE = process.env.BENCH_LADDER_SOURCE ?? 'grain';
+if (SOURCE !== 'grain' && SOURCE !== 'phone') throw new Error(`BENCH_LADDER_SOURCE must be grain or phone; got ${SOURCE}`);
+const SOURCE_TEXT =
+  SOURCE === 'phone'
+    ? "H.264 at a phone's 17 Mbit/s, a keyframe a second (the grain clip re-encoded)"
+    : 'H.264 CRF 18 with film grain, about 58 Mbit/s, harder to decode than a phone recording';
 const POLL_MS = 100;
 const SETTINGS = { FFMPEG_THREADS: 2, FFMPEG_NICENESS: 5 };
 const BINARIES = binariesFrom(loadConfig(mediaBinariesSchema));
@@ -93,7 +104,8 @@ async function main(): Promise<void> {
   try {
     const source = join(work, 'clip.mp4');
     const logo = join(work, 'logo.png');
-    await Promise.all([makeRealisticClip(source, { width: 1920, height: 1080, seconds: CLIP_SECONDS }), makeLogo(logo)]);
+    const makeClip = SOURCE === 'phone' ? makePhoneClip : makeRealisticClip;
+    await Promise.all([makeClip(source, { width: 1920, height: 1080, seconds: CLIP_SECONDS }), makeLogo(logo)]);
     const transcoderPid = bench.stack.pidOf('transcoder');
     if (!transcoderPid) throw new Error('the transcoder is not running');
 
@@ -254,7 +266,7 @@ ${delayed
     const playableMet = pipeline.fullPlayable <= GOALS.fullPlayableSeconds;
     const cpuMet = ratio <= GOALS.cpuRatio;
     const markdown = `
-One paid ${CLIP_SECONDS} s 1080p30 upload (generated: moving fractal + pattern + grain, H.264 CRF 18 + AAC) through the six
+One paid ${CLIP_SECONDS} s 1080p30 upload (generated: moving fractal + pattern + grain; ${SOURCE_TEXT}; AAC) through the six
 services, one transcoder replica (TRANSCODE_CONCURRENCY=1, FFMPEG_THREADS=${SETTINGS.FFMPEG_THREADS}, ${
       Object.keys(CHUNKING).length > 0
         ? Object.entries(CHUNKING)
@@ -292,10 +304,12 @@ libvpx realtime mode, cpu-used 6, at 15 % more bits (packages/media/src/ladder.t
 the CPU goes, rung by rung, and what each setting costs in SSIM.
 `;
     writeReport({
-      part: 'ladder',
+      part: SOURCE === 'phone' ? 'ladder-phone' : 'ladder',
       title: 'Rendition ladder: full video playable after payment, ladder CPU, SSIM per rung',
-      headline: `${CLIP_SECONDS} s 1080p, one replica: full video playable ${pipeline.fullPlayable} s after payment (goal <= ${GOALS.fullPlayableSeconds}, ${met(playableMet)}); ${speculativeSummary}${partly.length > 0 ? `; partly encoded at payment in ${partly.length} (${partly.map((run) => `paid after ${run.delaySeconds} s: ${takenText(run)} taken, playable ${run.pipeline.fullPlayable} s`).join('; ')})` : ''}; an upload never paid costs ${unpaidCost.cpu} CPU s and ${kB(unpaidCost.privateBytes)} in S3; whole ladder ${ratio}x the single 1080p encode's CPU (goal <= ${GOALS.cpuRatio}, ${met(cpuMet)})`,
-      command: `${CLIP_SECONDS === 60 ? '' : `BENCH_LADDER_SECONDS=${CLIP_SECONDS} `}${Object.entries(CHUNKING)
+      headline: `${CLIP_SECONDS} s 1080p (${SOURCE === 'phone' ? "a phone's 17 Mbit/s" : 'grain, 58 Mbit/s'}), one replica: full video playable ${pipeline.fullPlayable} s after payment (goal <= ${GOALS.fullPlayableSeconds}, ${met(playableMet)}); ${speculativeSummary}${partly.length > 0 ? `; partly encoded at payment in ${partly.length} (${partly.map((run) => `paid after ${run.delaySeconds} s: ${takenText(run)} taken, playable ${run.pipeline.fullPlayable} s`).join('; ')})` : ''}; an upload never paid costs ${unpaidCost.cpu} CPU s and ${kB(unpaidCost.privateBytes)} in S3; whole ladder ${ratio}x the single 1080p encode's CPU (goal <= ${GOALS.cpuRatio}, ${met(cpuMet)})`,
+      command: `${SOURCE === 'grain' ? '' : `BENCH_LADDER_SOURCE=${SOURCE} `}${CLIP_SECONDS === 60 ? '' : `BENCH_LADDER_SECONDS=${CLIP_SECONDS} `}${Object.entries(
+        CHUNKING,
+      )
         .map(([name, value]) => `BENCH_LADDER_${name}=${value} `)
         .join(
           '',
@@ -303,6 +317,7 @@ the CPU goes, rung by rung, and what each setting costs in SSIM.
       markdown,
       data: {
         clipSeconds: CLIP_SECONDS,
+        source: SOURCE,
         pipeline,
         ladderCpuSeconds: round(ladderCpu, 1),
         delayed: delayed.map(({ upload: _upload, keys: _keys, timeline: _timeline, ...run }) => run),
