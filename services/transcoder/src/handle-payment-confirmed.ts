@@ -1,7 +1,7 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PermanentError, type StageContext } from '@reelboard/bus';
-import { type PaymentConfirmed, stagedPaths } from '@reelboard/contracts';
+import { type PaymentConfirmed, stagedDashPaths, stagedPaths } from '@reelboard/contracts';
 import { assertPlayableVideo, fitShortSide, isMediaError, type MediaAdapter, type MediaInfo, outputFps, type VideoStreamInfo } from '@reelboard/media';
 import { encodeFps, encodeSeconds, mediaBytes } from '@reelboard/runtime';
 import { planChunks } from './chunk-plan.js';
@@ -70,6 +70,16 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
     const ladder = settings.STREAM_LADDER === true && context.emitFlow !== undefined;
     const keyframes = source.durationSeconds > settings.CHUNK_THRESHOLD_SECONDS && context.emitFlow ? media.probePackets(input) : undefined;
     keyframes?.catch(() => {});
+    // Nothing was cut while the person paid (paid at once): the ladder's audio track is encoded
+    // beside the preview cut, on the core the cut leaves idle, so the flow's audio job finds it
+    // whole and the lowest rung's chunks start at once. A failure here only logs: that job encodes it.
+    const audioBeside =
+      ladder && !speculative && source.audio
+        ? encodeAudioBeside(media, settings, upload, input, source, context).catch((error: unknown) => {
+            if (context.signal?.aborted) return;
+            context.log.warn('audio track not encoded beside the preview; its chunk job will', { error: String(error) });
+          })
+        : undefined;
     const early: CutPreviewResult = speculative
       ? { preview: speculative.preview, poster: speculative.poster, wallSeconds: 0, reused: true, posterFallback: false }
       : await cutPreviewFromSource(media, settings, upload.uploadId, input, source, context.signal);
@@ -86,6 +96,7 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
     }
 
     mark('previewDone');
+    if (audioBeside) await audioBeside.then(() => mark('audioDone'));
     if (ladder && context.emitFlow) {
       if (keyframes) await keyframes.then(() => mark('keyframesRead'));
       const planned = await startLadderEncode(
@@ -159,6 +170,27 @@ export async function handlePaymentConfirmed(media: MediaAdapter, settings: Tran
     if (isMediaError(error) && error.permanent) throw new PermanentError(error.message, error.code);
     throw error;
   }
+}
+
+/** The ladder's DASH audio track, where the flow's audio job looks first (kept when whole). */
+async function encodeAudioBeside(
+  media: MediaAdapter,
+  settings: TranscodeSettings,
+  upload: PaymentConfirmed,
+  input: string,
+  source: MediaInfo,
+  context: StageContext,
+): Promise<void> {
+  const output = join(settings.STAGING_DIR, stagedDashPaths.audio(upload.uploadId));
+  if (await media.findAudioTrack(output, source)) return;
+  await mkdir(dirname(output), { recursive: true });
+  const track = await media.encodeAudioTrack(input, output, {
+    source,
+    threads: 1,
+    timeoutSeconds: settings.FFMPEG_TIMEOUT_SECONDS,
+    ...(context.signal ? { signal: context.signal } : {}),
+  });
+  context.log.info('audio track encoded beside the preview', { bytes: track.outputBytes, wallSeconds: track.wallSeconds });
 }
 
 /**

@@ -200,6 +200,51 @@ describe('the lowest rung partly encoded while the person paid', () => {
     expect(outcomes.some((outcome) => outcome.taken)).toBe(false);
   }, 300_000);
 
+  it('paid at once, nothing cut while paying: the payment job encodes the audio beside the preview cut, and the audio job keeps it', async () => {
+    const upload = await accepted();
+    const events: string[] = [];
+    const watched: MediaAdapter = {
+      ...media,
+      extractPreviewAndPoster: async (...args: Parameters<MediaAdapter['extractPreviewAndPoster']>) => {
+        events.push('preview started');
+        const result = await media.extractPreviewAndPoster(...args);
+        events.push('preview done');
+        return result;
+      },
+      encodeAudioTrack: async (...args: Parameters<MediaAdapter['encodeAudioTrack']>) => {
+        events.push(`audio started, ${args[2].threads} thread`);
+        const result = await media.encodeAudioTrack(...args);
+        events.push('audio done');
+        return result;
+      },
+    };
+    let flow: FlowStep<Channel>[] = [];
+    await handlePaymentConfirmed(watched, settings(), paymentConfirmed(upload.uploadId, upload.staged.source), {
+      ...fakeContext().context,
+      emitFlow: async (_parent, children) => {
+        events.push('flow added');
+        flow = children as FlowStep<Channel>[];
+      },
+    });
+    // Both run at once (each starts before the other is done), and the flow waits for both.
+    expect(events.indexOf('audio started, 1 thread')).toBeGreaterThanOrEqual(0);
+    expect(events.indexOf('audio started, 1 thread')).toBeLessThan(events.indexOf('preview done'));
+    expect(events.indexOf('preview started')).toBeLessThan(events.indexOf('audio done'));
+    expect(events.at(-1)).toBe('flow added');
+    const steps: FlowStep<Channel>[] = [];
+    const walk = (step: FlowStep<Channel>) => {
+      steps.push(step);
+      for (const child of step.children ?? []) walk(child);
+    };
+    for (const step of flow) walk(step);
+    const audioJob = steps.find((step) => step.channel === 'video.chunk' && (step.payload as VideoChunk).part.kind === 'audio');
+    const paid = countingMedia();
+    const outcome = await handleVideoChunk(paid, settings(), audioJob?.payload as VideoChunk, fakeContext().context, 'test');
+    expect(outcome).toMatchObject({ kind: 'audio', encoded: false });
+    expect(paid.finished).toEqual([]);
+    expect((await media.probe(join(staging, outcome.path))).durationSeconds).toBeCloseTo(12, 0);
+  }, 300_000);
+
   // Last: its sweep empties the whole staging directory.
   it('never paid: the parts encoded before it expired go with its staging at the cleanup', async () => {
     const upload = await accepted();
