@@ -268,6 +268,8 @@ export const ladderRungSchema = z.object({
   bitrateKbps: z.number().int().positive(),
   /** libvpx settings of this rung (lower rungs encode faster). */
   speed: z.object({ deadline: z.enum(['good', 'realtime', 'best']).optional(), cpuUsed: z.number().int().optional() }).optional(),
+  /** Its chunks decode the source without its deblocking filter: the lowest rung, at most a third of the source's size (docs/codecs.md). */
+  skipLoopFilter: z.boolean().optional(),
 });
 
 /** What every part of one chunked encode shares: the plan the parts were cut from. */

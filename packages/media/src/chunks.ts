@@ -39,6 +39,8 @@ export interface VideoChunkOptions {
   frames?: number;
   videoBitrateKbps?: number;
   speed?: Partial<EncoderSpeed>;
+  /** Decode the source without its deblocking filter (buildVideoChunkCommand): for an output a third of its size or less. */
+  skipLoopFilter?: boolean;
   maxFps?: number;
   codec?: CodecConfig;
   signal?: AbortSignal;
@@ -80,6 +82,7 @@ export async function encodeVideoChunk(input: string, output: string, options: V
     ...(options.frames === undefined ? {} : { frames: options.frames }),
     ...(options.videoBitrateKbps === undefined ? {} : { videoBitrateKbps: options.videoBitrateKbps }),
     ...(options.speed ? { speed: options.speed } : {}),
+    ...(options.skipLoopFilter ? { skipLoopFilter: true } : {}),
   });
   const { run, packets } = await writeAtomically(output, async (partPath) => {
     const run = await runner.run({

@@ -90,6 +90,28 @@ describe('buildVideoChunkCommand', () => {
     expect(flagValue(inputOptions, '-threads')).toBe('2');
   });
 
+  it("skips the source's deblocking only when asked (the lowest rung at a third of the source or less), as a decoder option", () => {
+    expect(chunk(60, 60).inputOptions).not.toContain('-skip_loop_filter');
+    const skipping = buildVideoChunkCommand({
+      input: 'in',
+      output: 'out',
+      source,
+      size,
+      threads: 1,
+      maxFps: 60,
+      fps: 30,
+      startFrame: 60,
+      frames: 60,
+      skipLoopFilter: true,
+    });
+    expect(flagValue(skipping.inputOptions, '-skip_loop_filter')).toBe('all');
+    // Before the input (ffmpeg applies an option to the next -i), the encode's options unchanged.
+    expect(skipping.inputOptions.indexOf('-skip_loop_filter')).toBeLessThan(skipping.inputOptions.indexOf('-ss'));
+    expect(skipping.outputOptions).toEqual(
+      buildVideoChunkCommand({ input: 'in', output: 'out', source, size, threads: 1, maxFps: 60, fps: 30, startFrame: 60, frames: 60 }).outputOptions,
+    );
+  });
+
   it('refuses a nonsense frame range', () => {
     expect(() => chunk(-1, 60)).toThrow(RangeError);
     expect(() => chunk(1.5, 60)).toThrow(RangeError);

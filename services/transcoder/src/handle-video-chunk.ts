@@ -127,6 +127,7 @@ export async function handleVideoChunk(
             // A rung: its size, bitrate and encoder effort; otherwise the single rendition's.
             maxHeight: rung ? rung.name : settings.MAX_OUTPUT_HEIGHT,
             ...(rung ? { videoBitrateKbps: rung.bitrateKbps, ...(rung.speed ? { speed: rung.speed } : {}) } : {}),
+            ...(rung?.skipLoopFilter ? { skipLoopFilter: true } : {}),
             threads,
             fps: chunked.fps,
             startFrame: slot.startFrame,

@@ -183,6 +183,11 @@ export function planLadderEncode(
       ...(rung.speed.cpuUsed === undefined ? {} : { cpuUsed: rung.speed.cpuUsed }),
     },
   }));
+  // The lowest rung is the paid path's critical work (the full video plays when it is whole): at a
+  // third of the source's size or less its chunks skip the source's deblocking when decoding.
+  const lowest = rungs[0];
+  if (lowest && rungs.length > 1 && 3 * Math.min(lowest.width, lowest.height) <= Math.min(source.video.width, source.video.height))
+    lowest.skipLoopFilter = true;
   const top = rungs.at(-1) as LadderRung;
   const longest = Math.max(...chunks.map((chunk) => chunk.frames ?? totalFrames - chunk.startFrame)) / fps;
   // The longest work is a chunk of every rung above the lowest (one ffmpeg): their pixels together.

@@ -148,6 +148,7 @@ export async function encodeSpeculativeRung(
             maxHeight: lowest.name,
             videoBitrateKbps: lowest.bitrateKbps,
             ...(lowest.speed ? { speed: lowest.speed } : {}),
+            ...(lowest.skipLoopFilter ? { skipLoopFilter: true } : {}),
             threads,
             fps: plan.chunked.fps,
             startFrame: chunk.startFrame,

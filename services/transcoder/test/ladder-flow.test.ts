@@ -93,6 +93,26 @@ describe('the ladder flow', () => {
     expect(four.filter((id) => id.startsWith('video.chunk.240p'))).toEqual(['video.chunk.240p.0+1+2+3@1', 'video.chunk.240p.4@1']);
   });
 
+  it("marks the lowest rung to skip the source's deblocking only at a third of the source's size or less", async () => {
+    const ladderOf = async (height: number) => {
+      const width = Math.round((height * 16) / 9 / 2) * 2;
+      const source = { formatName: 'mov', durationSeconds: 30, sizeBytes: 1, video: { ...video, width, height } };
+      let ladder: Array<{ name: number; skipLoopFilter?: boolean }> = [];
+      await startLadderEncode(SETTINGS, paymentConfirmed(UPLOAD, 'source.mp4'), [], source, early, {
+        ...fakeContext().context,
+        emitFlow: async (parent) => {
+          ladder = (parent.payload as { chunked: { ladder: typeof ladder } }).chunked.ladder;
+        },
+      });
+      return ladder.filter((rung) => rung.skipLoopFilter).map((rung) => rung.name);
+    };
+    expect(await ladderOf(1080)).toEqual([240]);
+    expect(await ladderOf(720)).toEqual([240]);
+    // 240p from 480p: half the size, the deblocking is kept; a 240p source is one rung, its own size.
+    expect(await ladderOf(480)).toEqual([]);
+    expect(await ladderOf(240)).toEqual([]);
+  });
+
   it('every job carries the same chunk plan and the ladder; a store names its staged files, the audio only with the lowest rung', async () => {
     const { children } = await plan(30);
     const all: FlowStep<Channel>[] = [];

@@ -159,6 +159,8 @@ describe('the lowest rung partly encoded while the person paid', () => {
     expect(n).toBeGreaterThanOrEqual(5);
     expect(k).toBeGreaterThanOrEqual(2);
     expect(k).toBeLessThan(n);
+    // From 720p the lowest rung skips the source's deblocking: the speculative chunks (taken below) did too.
+    expect(flow.join.chunked.ladder?.[0]).toMatchObject({ name: 240, skipLoopFilter: true });
     // Not a whole rung: the store waits for a join as before, the lowest jobs point at the speculative parts.
     expect(flow.store.copy).toBeUndefined();
     expect(flow.parts.every((part) => part.part.takeFrom?.startsWith(stagedSpeculativePaths(upload.uploadId).rungDir))).toBe(true);
