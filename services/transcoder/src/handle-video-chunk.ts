@@ -25,7 +25,8 @@ interface ChunkSlot {
  * Encodes one part of a long video's chunked encode: a run of frames (video only, the full
  * transcode's settings) or the whole audio track. Idempotent: a part whose output a previous run
  * finished (complete, written atomically) returns at once, so only a part whose replica died is
- * encoded again. Progress covers every part of the upload, whichever replica runs them.
+ * encoded again. Progress covers every part of the upload, whichever replica runs them. A part of
+ * the lowest rung may carry more chunks (`alongside`): they run at once, the threads shared out.
  */
 export async function handleVideoChunk(
   media: MediaAdapter,
