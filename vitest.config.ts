@@ -24,6 +24,7 @@ export const unitTests = [
   'packages/media/test/ladder-plan.test.ts',
   'packages/media/test/units.test.ts',
   'packages/testkit/test/infra-env.test.ts',
+  'packages/testkit/test/rpc-proxy.test.ts',
   'packages/web/test/router.test.ts',
   'packages/web/test/browse-format.test.ts',
   'packages/web/test/offers.test.ts',
