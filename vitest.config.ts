@@ -24,6 +24,7 @@ export const unitTests = [
   'packages/media/test/ladder-plan.test.ts',
   'packages/media/test/units.test.ts',
   'packages/testkit/test/infra-env.test.ts',
+  'packages/testkit/test/rpc-proxy.test.ts',
   'packages/web/test/router.test.ts',
   'packages/web/test/browse-format.test.ts',
   'packages/web/test/offers.test.ts',
@@ -48,9 +49,58 @@ export const unitTests = [
   'test/queue-table.test.ts',
 ];
 
-// A renamed or deleted file would otherwise drop out of the unit lane without a word.
-const missing = unitTests.filter((file) => !existsSync(new URL(file, import.meta.url)));
-if (missing.length > 0) throw new Error(`vitest.config.ts lists unit tests that do not exist: ${missing.join(', ')}`);
+// The integration side lane: files that mostly wait (quote deadlines, block confirmations, retry windows)
+// on the CPU the serial lane's encodes leave, so scripts/test.sh runs them beside it, one at a time. Each
+// needs nothing the serial lane's files share: no stack or fixed port of theirs (their ports move up by
+// SIDE_PORT_OFFSET), no shared anvil (each starts a private one or none), no ffmpeg, S3 only under keys of
+// their own, Redis under a prefix of their own, and a test database of their own (side-lane-setup.ts), so
+// a serial file's reconciliation never reads their quotes. A file moves here only when it meets all that.
+export const sideLaneTests = [
+  'packages/db/test/lifecycle.test.ts',
+  'packages/db/test/listings.test.ts',
+  'packages/db/test/nearest.test.ts',
+  'packages/db/test/payments.test.ts',
+  'packages/db/test/reversals.test.ts',
+  'packages/db/test/search.test.ts',
+  'packages/lifecycle/test/lifecycle.test.ts',
+  'packages/lifecycle/test/status-store.test.ts',
+  'services/notifier/test/notifier.test.ts',
+  'services/notifier/test/read-status-log.test.ts',
+  'services/notifier/test/saved-searches.test.ts',
+  'services/notifier/test/webhook-chain.test.ts',
+  'services/notifier/test/webhook-order.test.ts',
+  'services/payment-watcher/test/activity-cost.test.ts',
+  'services/payment-watcher/test/chains-reconcile.test.ts',
+  'services/payment-watcher/test/chains.test.ts',
+  'services/payment-watcher/test/deposit-salt.test.ts',
+  'services/payment-watcher/test/deposits.test.ts',
+  'services/payment-watcher/test/expired-spread.test.ts',
+  'services/payment-watcher/test/fiat-tolerance.test.ts',
+  'services/payment-watcher/test/finality.test.ts',
+  'services/payment-watcher/test/ledger-truth.test.ts',
+  'services/payment-watcher/test/offers.test.ts',
+  'services/payment-watcher/test/quote-settings.test.ts',
+  'services/payment-watcher/test/reconcile.test.ts',
+  'services/payment-watcher/test/refund-sender.test.ts',
+  'services/payment-watcher/test/refund-service.test.ts',
+  'services/payment-watcher/test/refunds-due-metric.test.ts',
+  'services/payment-watcher/test/renewal.test.ts',
+  'services/payment-watcher/test/scan-lease.test.ts',
+  'services/payment-watcher/test/service.test.ts',
+  'services/payment-watcher/test/stuck-work.test.ts',
+  'services/payment-watcher/test/sweep.test.ts',
+  'services/payment-watcher/test/swept-record.test.ts',
+  'services/profile-writer/test/payment-ledger.test.ts',
+];
+
+/** The serial lane's files use ports up to TEST_BASE_PORT + 377; the side lane's start this far above. */
+const SIDE_PORT_OFFSET = 500;
+
+// A renamed or deleted file would otherwise drop out of its lane without a word.
+const missing = [...unitTests, ...sideLaneTests].filter((file) => !existsSync(new URL(file, import.meta.url)));
+if (missing.length > 0) throw new Error(`vitest.config.ts lists tests that do not exist: ${missing.join(', ')}`);
+const inBoth = sideLaneTests.filter((file) => unitTests.includes(file));
+if (inBoth.length > 0) throw new Error(`vitest.config.ts lists tests in the unit and the side lane: ${inBoth.join(', ')}`);
 
 export default defineConfig({
   test: {
@@ -75,13 +125,30 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: allTests,
-          exclude: [...configDefaults.exclude, ...unitTests],
+          exclude: [...configDefaults.exclude, ...unitTests, ...sideLaneTests],
           // The end-to-end suite runs the real stack: encodes take seconds on 2 cores.
           testTimeout: 120_000,
           hookTimeout: 180_000,
           // Test files share one machine's CPU with ffmpeg; running them one by one keeps timings sane.
           fileParallelism: false,
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // scripts/test.sh runs it beside the integration lane (a second vitest); a plain `vitest run` after it.
+          name: 'integration-side',
+          include: sideLaneTests,
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
+          globalSetup: ['packages/testkit/src/side-lane-setup.ts'],
+          env: {
+            REELBOARD_TEST_DATABASE: 'reelboard_test_side',
+            TEST_BASE_PORT: String(Number(process.env.TEST_BASE_PORT ?? 18080) + SIDE_PORT_OFFSET),
+          },
         },
       },
     ],

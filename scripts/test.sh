@@ -3,8 +3,8 @@
 # node is older (scripts/infra/lib.sh, use_node_lts), installs what is
 # missing, starts the local infrastructure (and afterwards stops only what this run started, once no
 # other run uses it), lints (Biome: format, imports and lint rules, biome.jsonc), type-checks, and runs
-# the two test lanes: the unit lane (tests that need no infrastructure, files in parallel), then the
-# integration lane (the real stack, one file at a time).
+# the test lanes: the unit lane (tests that need no infrastructure, files in parallel), then the
+# integration lane (the real stack, one file at a time) with its side lane beside it (one file at a time).
 # Extra arguments go to vitest in both lanes (e.g. a file filter: scripts/test.sh test/e2e).
 set -euo pipefail
 root="$(cd "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,5 +30,20 @@ echo "== build"
 # packages/testkit/src/stack.ts), so it tests what ships.
 pnpm build
 export STACK_RUNTIME=dist
-echo "== integration tests"
-pnpm exec vitest run --project integration "${filtered[@]}" "$@"
+echo "== integration tests (the side lane runs beside them; its report follows theirs)"
+# The side lane (vitest.config.ts, sideLaneTests): files that mostly wait, isolated from the serial lane's
+# by ports, database and keys, so they run in a second vitest on the CPU the serial lane leaves idle.
+side_log="$(mktemp)"
+pnpm exec vitest run --project integration-side "${filtered[@]}" "$@" >"$side_log" 2>&1 &
+side_pid=$!
+serial_status=0
+pnpm exec vitest run --project integration "${filtered[@]}" "$@" || serial_status=$?
+side_status=0
+wait "$side_pid" || side_status=$?
+echo "== integration tests, side lane"
+cat "$side_log"
+rm -f "$side_log"
+if ((serial_status != 0 || side_status != 0)); then
+  printf 'ERROR: integration tests failed (serial lane exit %s, side lane exit %s)\n' "$serial_status" "$side_status" >&2
+  exit 1
+fi

@@ -27,8 +27,11 @@ const CLIP_SECONDS = 4;
 /** The 4 s clip is longer than this, so it is encoded in two chunks of 2 s (a BullMQ flow); the 1 s clip in one piece. */
 const CHUNK_THRESHOLD_SECONDS = 3;
 const CHUNK_SECONDS = 2;
-/** Short enough that the unpaid upload of the second test expires while we watch. */
-const QUOTE_TTL_SECONDS = 25;
+/**
+ * Short enough that the unpaid upload of the second test expires while we watch (the file waits for
+ * it); long enough that its rejected hash is judged (a few seconds) while the quote is still open.
+ */
+const QUOTE_TTL_SECONDS = 15;
 
 let stack: Stack;
 let db: Knex;

@@ -59,6 +59,8 @@ export async function runPaymentChaos({ stack, redis, db, video, uploads: count,
   // Two replicas: the stack's own and one more, each killed and restarted by the loop below.
   let extra: ExtraReplica | undefined = await stack.startExtra('payment-watcher', `chaos-${seed}`);
   let extraRound = 0;
+  // Set when a Redis restart begins, not when it ends: the loop below and the forced restart after the
+  // payments once both restarted it, the second stopping Redis while the first was starting it.
   let redisRestarted = false;
   let stopping = false;
 
@@ -67,11 +69,11 @@ export async function runPaymentChaos({ stack, redis, db, video, uploads: count,
       await sleep(1_500 + random() * 3_000);
       if (stopping) break;
       if (!redisRestarted && random() < 0.25) {
+        redisRestarted = true;
         note('redis: SIGTERM (append-only file on), restart in 2 s');
         await redis.stop('SIGTERM');
         await sleep(2_000);
         await redis.start();
-        redisRestarted = true;
         note('redis: back');
         continue;
       }
@@ -100,11 +102,11 @@ export async function runPaymentChaos({ stack, redis, db, video, uploads: count,
       posted.push(upload);
     }
     if (!redisRestarted) {
+      redisRestarted = true;
       note('redis: SIGTERM (append-only file on), restart in 2 s (none happened at random yet)');
       await redis.stop('SIGTERM');
       await sleep(2_000);
       await redis.start();
-      redisRestarted = true;
       note('redis: back');
     }
     const outcomes: Record<string, string> = {};

@@ -35,7 +35,41 @@ async function body(req: IncomingMessage): Promise<string> {
 
 type RpcCall = { id: number | string; method: string; params?: unknown[] };
 
-export async function startRpcProxy(upstream: string, key: string, port = 0): Promise<RpcProxy> {
+/** How the proxy reaches the node: global fetch, or a stand-in in the proxy's own unit test. */
+export type FetchUpstream = (
+  url: string,
+  init: { method: 'POST'; headers: Record<string, string>; body: string },
+) => Promise<{ status: number; text(): Promise<string> }>;
+
+/**
+ * Sends the body upstream, once more if the first try fails before an answer (a reset connection: seen
+ * once from anvil under a day's worth of balance reads); the second failure is returned, not thrown.
+ */
+export async function forward(
+  upstream: string,
+  body: string,
+  fetchUpstream: FetchUpstream,
+): Promise<{ answer: { status: number; text: string } } | { error: unknown }> {
+  let error: unknown;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const answer = await fetchUpstream(upstream, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      return { answer: { status: answer.status, text: await answer.text() } };
+    } catch (failure) {
+      error = failure;
+    }
+  }
+  return { error };
+}
+
+/** A fetch failure's message with its cause (undici puts ECONNRESET and the like there). */
+function describeFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause as { code?: string; message?: string } | undefined;
+  return cause ? `${error.message}: ${cause.code ?? cause.message ?? String(cause)}` : error.message;
+}
+
+export async function startRpcProxy(upstream: string, key: string, port = 0, fetchUpstream: FetchUpstream = fetch): Promise<RpcProxy> {
   let server: Server;
   const holds: { method: string; arrive: () => void; released: Promise<void> }[] = [];
   const proxy: RpcProxy = {
@@ -85,7 +119,15 @@ export async function startRpcProxy(upstream: string, key: string, port = 0): Pr
       res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `invalid project id ${key} for ${proxy.url}` }));
       return;
     }
-    const parsed = JSON.parse(text) as RpcCall | RpcCall[];
+    let parsed: RpcCall | RpcCall[];
+    try {
+      parsed = JSON.parse(text) as RpcCall | RpcCall[];
+    } catch {
+      res
+        .writeHead(400, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'parse error' } }));
+      return;
+    }
     const calls = Array.isArray(parsed) ? parsed : [parsed];
     for (const call of calls) proxy.calls[call.method] = (proxy.calls[call.method] ?? 0) + 1;
     for (const held of holds.filter((h) => calls.some((call) => call.method === h.method))) {
@@ -100,9 +142,22 @@ export async function startRpcProxy(upstream: string, key: string, port = 0): Pr
         .end(JSON.stringify(Array.isArray(parsed) ? calls.map((c) => ({ ...error, id: c.id })) : error));
       return;
     }
-    const answer = await fetch(upstream, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
-    res.writeHead(answer.status, { 'content-type': 'application/json' }).end(await answer.text());
+    const forwarded = await forward(upstream, text, fetchUpstream);
+    if ('answer' in forwarded) {
+      res.writeHead(forwarded.answer.status, { 'content-type': 'application/json' }).end(forwarded.answer.text);
+      return;
+    }
+    // The node reset or refused the connection twice: the client gets a JSON-RPC error for each of its
+    // calls (its own retry policy decides what next) instead of the proxy's process dying on the rejection.
+    const reason = describeFailure(forwarded.error);
+    process.stderr.write(`rpc-proxy ${key}: upstream ${upstream} failed twice (${reason}); answered ${calls.length} call(s) with a JSON-RPC error\n`);
+    const error = (id: RpcCall['id'] | null) => ({ jsonrpc: '2.0', id, error: { code: -32603, message: `upstream node failed: ${reason}` } });
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify(Array.isArray(parsed) ? calls.map((c) => error(c.id)) : error(calls[0]?.id ?? null)));
   });
+  // A client that hangs up mid-answer must not take the proxy down either.
+  server.on('clientError', (_error, socket) => socket.destroy());
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v3/${key}`;
   return proxy;
