@@ -104,7 +104,7 @@ describe('the ladder flow', () => {
     ];
     expect(sideBySide(chunks, 2, 1000).map((job) => job.map((chunk) => chunk.index))).toEqual([[0, 4], [2, 3], [1]]);
     // Equal chunks (a phone's GOPs) stay in order; one thread: a job per chunk.
-    const equal = chunks.map((chunk, index) => ({ index, startFrame: index * 100, frames: 100 }));
+    const equal = [0, 1, 2, 3, 4].map((index) => ({ index, startFrame: index * 100, frames: 100 }));
     expect(sideBySide(equal, 2, 500).map((job) => job.map((chunk) => chunk.index))).toEqual([[0, 1], [2, 3], [4]]);
     expect(sideBySide(chunks, 1, 1000)).toHaveLength(5);
   });
