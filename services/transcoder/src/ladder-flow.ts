@@ -65,7 +65,7 @@ export async function startLadderEncode(
       ...(lowest && partial?.chunks[chunk.index] ? { takeFrom: partial.chunks[chunk.index] } : {}),
     });
     // The lowest rung's chunks side by side, as many to a job as a replica has ffmpeg threads.
-    const jobs = lowest ? sideBySide(chunks, settings.FFMPEG_THREADS ?? 1) : chunks.map((chunk) => [chunk]);
+    const jobs = lowest ? sideBySide(chunks, settings.FFMPEG_THREADS ?? 1, chunked.totalFrames) : chunks.map((chunk) => [chunk]);
     const chunkJobs: FlowStep<Channel>[] = target
       ? jobs.map(([first, ...rest]) => ({
           channel: 'video.chunk',
@@ -121,17 +121,26 @@ export async function startLadderEncode(
 }
 
 /**
- * The lowest rung's chunks cut in jobs of `width` adjacent chunks (a replica's FFMPEG_THREADS), run
+ * The lowest rung's chunks cut in jobs of `width` chunks (a replica's FFMPEG_THREADS), run
  * side by side in one job, one ffmpeg thread each. Measured on 2 cores (docs/codecs.md): a 240p
  * chunk's ffmpeg with 2 threads keeps them 1.5 busy (libvpx has one tile column below 512 px, and
  * ffmpeg 5.1 decodes, scales and encodes in turn); two chunks at once with one thread each finish
  * the lowest rung in 0.78 of the time. The rungs above keep a job per chunk: their encoder's tiles
  * use the threads.
  */
-export function sideBySide<T>(chunks: readonly T[], width: number): T[][] {
+export function sideBySide<T extends { index: number; startFrame: number; frames?: number | undefined }>(
+  chunks: readonly T[],
+  width: number,
+  totalFrames: number,
+): T[][] {
   const size = Math.max(1, Math.floor(width));
+  // Chunks of like length together, longest first: a job ends with its longest chunk, so a short one
+  // beside a long one would leave its thread idle. A source with long, uneven GOPs (the benchmark's
+  // grain clip: chunks of 3.2 to 8.3 s) has such chunks; a phone's 1 s GOPs give equal ones.
+  const length = (chunk: T) => chunk.frames ?? totalFrames - chunk.startFrame;
+  const ordered = [...chunks].sort((a, b) => length(b) - length(a) || a.index - b.index);
   const jobs: T[][] = [];
-  for (let start = 0; start < chunks.length; start += size) jobs.push(chunks.slice(start, start + size));
+  for (let start = 0; start < ordered.length; start += size) jobs.push(ordered.slice(start, start + size).sort((a, b) => a.index - b.index));
   return jobs;
 }
 

@@ -135,7 +135,7 @@ export async function encodeSpeculativeRung(
   const width = Math.max(1, settings.FFMPEG_THREADS);
   const threads = Math.max(1, Math.floor(settings.FFMPEG_THREADS / width));
   const chunkFiles: Array<{ file: string; frames: number }> = [];
-  for (const group of sideBySide(plan.chunks, width)) {
+  for (const group of sideBySide(plan.chunks, width, plan.chunked.totalFrames)) {
     if (signal.aborted) return { outcome: 'stopped-paid' };
     const encodedGroup = await Promise.all(
       group.map(async (chunk) => {

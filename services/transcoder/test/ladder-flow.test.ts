@@ -3,7 +3,7 @@ import type { FlowStep } from '@reelboard/bus';
 import { type Channel, queues } from '@reelboard/contracts';
 import type { MediaInfo, VideoStreamInfo } from '@reelboard/media';
 import { fakeContext, paymentConfirmed } from '@reelboard/testkit/stage';
-import { startLadderEncode } from '../src/ladder-flow.js';
+import { sideBySide, startLadderEncode } from '../src/ladder-flow.js';
 
 // The ladder's flow as it is handed to BullMQ, without Redis: which jobs, nested how, at which priority.
 
@@ -91,6 +91,22 @@ describe('the ladder flow', () => {
     // Four threads: four chunks to a job.
     const four = (await plan(50, true, { ...SETTINGS, FFMPEG_THREADS: 4 })).children.flatMap(jobsOf);
     expect(four.filter((id) => id.startsWith('video.chunk.240p'))).toEqual(['video.chunk.240p.0+1+2+3@1', 'video.chunk.240p.4@1']);
+  });
+
+  it('pairs chunks of like length, longest first, so no thread of a job idles beside a long chunk', () => {
+    // Chunks cut on a source's uneven keyframes (frames): 250, 100, 240, 110, and the last, to the end (1000 - 700 = 300).
+    const chunks = [
+      { index: 0, startFrame: 0, frames: 250 },
+      { index: 1, startFrame: 250, frames: 100 },
+      { index: 2, startFrame: 350, frames: 240 },
+      { index: 3, startFrame: 590, frames: 110 },
+      { index: 4, startFrame: 700 },
+    ];
+    expect(sideBySide(chunks, 2, 1000).map((job) => job.map((chunk) => chunk.index))).toEqual([[0, 4], [2, 3], [1]]);
+    // Equal chunks (a phone's GOPs) stay in order; one thread: a job per chunk.
+    const equal = [0, 1, 2, 3, 4].map((index) => ({ index, startFrame: index * 100, frames: 100 }));
+    expect(sideBySide(equal, 2, 500).map((job) => job.map((chunk) => chunk.index))).toEqual([[0, 1], [2, 3], [4]]);
+    expect(sideBySide(chunks, 1, 1000)).toHaveLength(5);
   });
 
   it("marks the lowest rung to skip the source's deblocking only at a third of the source's size or less", async () => {
