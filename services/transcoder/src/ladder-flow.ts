@@ -65,7 +65,9 @@ export async function startLadderEncode(
       ...(lowest && partial?.chunks[chunk.index] ? { takeFrom: partial.chunks[chunk.index] } : {}),
     });
     // The lowest rung's chunks side by side, as many to a job as a replica has ffmpeg threads.
-    const jobs = lowest ? sideBySide(chunks, settings.FFMPEG_THREADS ?? 1, chunked.totalFrames) : chunks.map((chunk) => [chunk]);
+    const jobs = lowest
+      ? sideBySide(chunks, settings.FFMPEG_THREADS ?? 1, (chunk) => chunkWork(chunk, chunked.totalFrames, chunked.fps, keyframeSeconds))
+      : chunks.map((chunk) => [chunk]);
     const chunkJobs: FlowStep<Channel>[] = target
       ? jobs.map(([first, ...rest]) => ({
           channel: 'video.chunk',
@@ -128,20 +130,33 @@ export async function startLadderEncode(
  * the lowest rung in 0.78 of the time. The rungs above keep a job per chunk: their encoder's tiles
  * use the threads.
  */
-export function sideBySide<T extends { index: number; startFrame: number; frames?: number | undefined }>(
-  chunks: readonly T[],
-  width: number,
-  totalFrames: number,
-): T[][] {
+export function sideBySide<T extends { index: number }>(chunks: readonly T[], width: number, work: (chunk: T) => number): T[][] {
   const size = Math.max(1, Math.floor(width));
-  // Chunks of like length together, longest first: a job ends with its longest chunk, so a short one
-  // beside a long one would leave its thread idle. A source with long, uneven GOPs (the benchmark's
-  // grain clip: chunks of 3.2 to 8.3 s) has such chunks; a phone's 1 s GOPs give equal ones.
-  const length = (chunk: T) => chunk.frames ?? totalFrames - chunk.startFrame;
-  const ordered = [...chunks].sort((a, b) => length(b) - length(a) || a.index - b.index);
+  // Chunks of like work together, most first: a job lasts as long as its longest chunk, so a short
+  // one beside a long one would leave its thread idle.
+  const ordered = [...chunks].sort((a, b) => work(b) - work(a) || a.index - b.index);
   const jobs: T[][] = [];
   for (let start = 0; start < ordered.length; start += size) jobs.push(ordered.slice(start, start + size).sort((a, b) => a.index - b.index));
   return jobs;
+}
+
+/**
+ * A chunk's decoding work in source frames: its own, plus those from the source keyframe before its
+ * start, which ffmpeg decodes to reach it (a boundary the plan could not put on a keyframe). A
+ * phone's 1 s GOPs give equal chunks; the benchmark's grain clip (GOPs up to 8.3 s) had chunks of
+ * 5.3 to 12.3 s of decoding, and paired adjacently a 4.8 s encode ran beside an 11.3 s one.
+ */
+export function chunkWork(
+  chunk: { startFrame: number; frames?: number | undefined },
+  totalFrames: number,
+  fps: number,
+  keyframeSeconds: readonly number[],
+): number {
+  const frames = chunk.frames ?? totalFrames - chunk.startFrame;
+  const start = chunk.startFrame / fps;
+  // Keyframes not read (a source planned as one piece): no lead-in known.
+  const keyframe = keyframeSeconds.filter((at) => at <= start + 1e-6).at(-1) ?? start;
+  return frames + Math.max(0, Math.round((start - keyframe) * fps));
 }
 
 /** Why the paid path did not reuse a lowest rung encoded while the person paid (for its log), or the private keys it publishes by copy. */

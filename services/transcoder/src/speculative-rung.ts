@@ -7,7 +7,7 @@ import { ladderRungSchema, stagedDashPaths, stagedPathSchema, stagedSpeculativeP
 import { DASH_AUDIO_FILE, DASH_MANIFEST_FILE, type MediaAdapter, type MediaInfo, rungFileName, type VideoStreamInfo } from '@reelboard/media';
 import { encodeSeconds, mediaBytes } from '@reelboard/runtime';
 import { type ObjectStorage, speculativeRungKeys } from '@reelboard/storage';
-import { type AdoptedRung, type LadderEncodePlan, type LadderSettings, planLadderEncode, type SpeculativeParts, sideBySide } from './ladder-flow.js';
+import { type AdoptedRung, chunkWork, type LadderEncodePlan, type LadderSettings, planLadderEncode, type SpeculativeParts, sideBySide } from './ladder-flow.js';
 
 /**
  * Bumped whenever the encode of a rung changes in a way the plan does not show (the encoder's
@@ -135,7 +135,7 @@ export async function encodeSpeculativeRung(
   const width = Math.max(1, settings.FFMPEG_THREADS);
   const threads = Math.max(1, Math.floor(settings.FFMPEG_THREADS / width));
   const chunkFiles: Array<{ file: string; frames: number }> = [];
-  for (const group of sideBySide(plan.chunks, width, plan.chunked.totalFrames)) {
+  for (const group of sideBySide(plan.chunks, width, (chunk) => chunkWork(chunk, plan.chunked.totalFrames, plan.chunked.fps, keyframes))) {
     if (signal.aborted) return { outcome: 'stopped-paid' };
     const encodedGroup = await Promise.all(
       group.map(async (chunk) => {

@@ -3,7 +3,7 @@ import type { FlowStep } from '@reelboard/bus';
 import { type Channel, queues } from '@reelboard/contracts';
 import type { MediaInfo, VideoStreamInfo } from '@reelboard/media';
 import { fakeContext, paymentConfirmed } from '@reelboard/testkit/stage';
-import { sideBySide, startLadderEncode } from '../src/ladder-flow.js';
+import { chunkWork, sideBySide, startLadderEncode } from '../src/ladder-flow.js';
 
 // The ladder's flow as it is handed to BullMQ, without Redis: which jobs, nested how, at which priority.
 
@@ -93,8 +93,10 @@ describe('the ladder flow', () => {
     expect(four.filter((id) => id.startsWith('video.chunk.240p'))).toEqual(['video.chunk.240p.0+1+2+3@1', 'video.chunk.240p.4@1']);
   });
 
-  it('pairs chunks of like length, longest first, so no thread of a job idles beside a long chunk', () => {
-    // Chunks cut on a source's uneven keyframes (frames): 250, 100, 240, 110, and the last, to the end (1000 - 700 = 300).
+  it('pairs chunks of like decoding work, most first, so no thread of a job idles beside a long chunk', () => {
+    // Chunks of 250, 100, 240, 110 frames and the last to the end (1000 - 700 = 300); keyframes at
+    // 0, 240 and 590 frames (30 fps): chunk 0 and 3 start on one, chunks 1, 2 and 4 decode 10, 110
+    // and 110 frames before their first (work 110, 350, 410).
     const chunks = [
       { index: 0, startFrame: 0, frames: 250 },
       { index: 1, startFrame: 250, frames: 100 },
@@ -102,11 +104,15 @@ describe('the ladder flow', () => {
       { index: 3, startFrame: 590, frames: 110 },
       { index: 4, startFrame: 700 },
     ];
-    expect(sideBySide(chunks, 2, 1000).map((job) => job.map((chunk) => chunk.index))).toEqual([[0, 4], [2, 3], [1]]);
-    // Equal chunks (a phone's GOPs) stay in order; one thread: a job per chunk.
+    const keyframes = [0, 8, 590 / 30];
+    const work = (chunk: (typeof chunks)[number]) => chunkWork(chunk, 1000, 30, keyframes);
+    expect(chunks.map(work)).toEqual([250, 110, 350, 110, 410]);
+    expect(sideBySide(chunks, 2, work).map((job) => job.map((chunk) => chunk.index))).toEqual([[2, 4], [0, 1], [3]]);
+    // Equal chunks on keyframes (a phone's GOPs) stay in order; one thread: a job per chunk.
     const equal = [0, 1, 2, 3, 4].map((index) => ({ index, startFrame: index * 100, frames: 100 }));
-    expect(sideBySide(equal, 2, 500).map((job) => job.map((chunk) => chunk.index))).toEqual([[0, 1], [2, 3], [4]]);
-    expect(sideBySide(chunks, 1, 1000)).toHaveLength(5);
+    const onKeyframes = (chunk: (typeof equal)[number]) => chunkWork(chunk, 500, 30, [0, 100 / 30, 200 / 30, 300 / 30, 400 / 30]);
+    expect(sideBySide(equal, 2, onKeyframes).map((job) => job.map((chunk) => chunk.index))).toEqual([[0, 1], [2, 3], [4]]);
+    expect(sideBySide(chunks, 1, work)).toHaveLength(5);
   });
 
   it("marks the lowest rung to skip the source's deblocking only at a third of the source's size or less", async () => {
