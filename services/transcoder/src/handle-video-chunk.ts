@@ -8,6 +8,7 @@ import type { ChunkOutcome } from './chunk-outcome.js';
 import { shareChunkProgress } from './chunk-progress.js';
 import { handleLadderChunk } from './handle-ladder-chunk.js';
 import type { TranscodeSettings } from './handle-payment-confirmed.js';
+import { rungEncodeOptions } from './ladder-flow.js';
 import { startProgressReporter } from './progress-reporter.js';
 import { takeSpeculativeAudio, takeSpeculativeChunk } from './take-speculative-part.js';
 
@@ -125,10 +126,8 @@ export async function handleVideoChunk(
           output,
           {
             source,
-            // A rung: its size, bitrate and encoder effort; otherwise the single rendition's.
-            maxHeight: rung ? rung.name : settings.MAX_OUTPUT_HEIGHT,
-            ...(rung ? { videoBitrateKbps: rung.bitrateKbps, ...(rung.speed ? { speed: rung.speed } : {}) } : {}),
-            ...(rung?.skipLoopFilter ? { skipLoopFilter: true } : {}),
+            // A rung: its size, bitrate, encoder effort and decoding shortcut; otherwise the single rendition's.
+            ...(rung ? rungEncodeOptions(rung) : { maxHeight: settings.MAX_OUTPUT_HEIGHT }),
             threads,
             fps: chunked.fps,
             startFrame: slot.startFrame,

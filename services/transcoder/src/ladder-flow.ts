@@ -159,6 +159,19 @@ export function chunkWork(
   return frames + Math.max(0, Math.round((start - keyframe) * fps));
 }
 
+/**
+ * How a chunk of one rung is encoded: its size, bitrate, encoder effort and decoding shortcut. The
+ * paid path's chunk jobs and the speculative encode both take it, so the rung they write is the same.
+ */
+export function rungEncodeOptions(rung: LadderRung): { maxHeight: number; videoBitrateKbps: number; speed?: LadderRung['speed']; skipLoopFilter?: true } {
+  return {
+    maxHeight: rung.name,
+    videoBitrateKbps: rung.bitrateKbps,
+    ...(rung.speed ? { speed: rung.speed } : {}),
+    ...(rung.skipLoopFilter ? { skipLoopFilter: true as const } : {}),
+  };
+}
+
 /** Why the paid path did not reuse a lowest rung encoded while the person paid (for its log), or the private keys it publishes by copy. */
 export type AdoptedRung =
   | { reused: true; keys: { video: string; audio?: string | undefined } }

@@ -7,7 +7,16 @@ import { ladderRungSchema, stagedDashPaths, stagedPathSchema, stagedSpeculativeP
 import { DASH_AUDIO_FILE, DASH_MANIFEST_FILE, type MediaAdapter, type MediaInfo, rungFileName, type VideoStreamInfo } from '@reelboard/media';
 import { encodeSeconds, mediaBytes } from '@reelboard/runtime';
 import { type ObjectStorage, speculativeRungKeys } from '@reelboard/storage';
-import { type AdoptedRung, chunkWork, type LadderEncodePlan, type LadderSettings, planLadderEncode, type SpeculativeParts, sideBySide } from './ladder-flow.js';
+import {
+  type AdoptedRung,
+  chunkWork,
+  type LadderEncodePlan,
+  type LadderSettings,
+  planLadderEncode,
+  rungEncodeOptions,
+  type SpeculativeParts,
+  sideBySide,
+} from './ladder-flow.js';
 
 /**
  * Bumped whenever the encode of a rung changes in a way the plan does not show (the encoder's
@@ -145,10 +154,7 @@ export async function encodeSpeculativeRung(
           kept ??
           (await media.encodeVideoChunk(input, staged(file), {
             source,
-            maxHeight: lowest.name,
-            videoBitrateKbps: lowest.bitrateKbps,
-            ...(lowest.speed ? { speed: lowest.speed } : {}),
-            ...(lowest.skipLoopFilter ? { skipLoopFilter: true } : {}),
+            ...rungEncodeOptions(lowest),
             threads,
             fps: plan.chunked.fps,
             startFrame: chunk.startFrame,
